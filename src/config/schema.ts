@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { severities } from '../core/incident.ts';
+import { roles } from '../core/principal.ts';
+import { identifierModes } from '../core/privacy.ts';
+import { deviceIdPattern } from '../core/topics.ts';
+
+/**
+ * The configuration file's schema. Every object is strict (unknown keys are errors, as in Frigate), and every
+ * field says what it is for: the descriptions are the reference documentation of the file.
+ * Cross-references (a device's grid, a user's scope) are checked after parsing, in load.ts.
+ */
+
+const nodeId = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9-]{0,63}$/,
+    'must be lowercase letters, digits and dashes, starting with a letter or digit',
+  );
+
+const longitude = z.number().min(-180).max(180);
+const latitude = z.number().min(-90).max(90);
+const position = z.tuple([longitude, latitude]);
+
+const linearRing = z
+  .array(position)
+  .min(4, 'a linear ring needs at least 4 positions')
+  .refine((ring) => {
+    const first = ring[0];
+    const last = ring[ring.length - 1];
+    return first !== undefined && last !== undefined && first[0] === last[0] && first[1] === last[1];
+  }, 'a linear ring must be closed: its last position equals its first');
+
+export const polygonSchema = z.strictObject({
+  type: z.literal('Polygon'),
+  coordinates: z.array(linearRing).min(1, 'a polygon needs an outer ring'),
+});
+
+const placeFields = {
+  id: nodeId.describe('Unique id of this place across the whole jurisdiction.'),
+  name: z.string().min(1).describe('Display name, e.g. "西郊第1网格 Xijiao Grid 1".'),
+};
+
+export const gridSchema = z.strictObject({
+  ...placeFields,
+  level: z.literal('grid'),
+  boundary: polygonSchema.describe(
+    'GeoJSON Polygon of the grid; devices given by location are placed by it.',
+  ),
+});
+export const communitySchema = z.strictObject({
+  ...placeFields,
+  level: z.literal('community'),
+  children: z.array(gridSchema).min(1),
+});
+export const streetSchema = z.strictObject({
+  ...placeFields,
+  level: z.literal('street'),
+  children: z.array(communitySchema).min(1),
+});
+export const districtSchema = z.strictObject({
+  ...placeFields,
+  level: z.literal('district'),
+  children: z.array(streetSchema).min(1),
+});
+
+export const userSchema = z.strictObject({
+  id: nodeId,
+  name: z.string().min(1),
+  role: z.enum(roles),
+  scope: nodeId
+    .optional()
+    .describe('For duty officers, integrators and admins: the node they see, with all below.'),
+  grids: z.array(nodeId).min(1).optional().describe('For grid workers: the grids they work in.'),
+  token: z
+    .string()
+    .min(8, 'tokens must be at least 8 characters')
+    .describe('Bearer token for REST and the Socket.IO handshake.'),
+});
+
+export const deviceSchema = z.strictObject({
+  id: z.string().regex(deviceIdPattern, 'must be lowercase letters, digits, ".", "_" or "-" (at most 64)'),
+  name: z.string().min(1),
+  adapter: z.string().min(1).describe('Id of the adapter under devices/ that decodes this device.'),
+  grid: nodeId.optional().describe('The grid the device stands in. Give this or location, not both.'),
+  location: position
+    .optional()
+    .describe('[lon, lat]: the hub places the device in the grid that contains it.'),
+});
+
+export const ruleSchema = z.strictObject({
+  event: z.string().min(1).describe('Normalized event type, e.g. door.forced_open.'),
+  category: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  severity: z.enum(severities),
+  title: z.string().min(1),
+});
+
+export const hubSchema = z.strictObject({
+  name: z.string().min(1).default('gridhub'),
+  topicBase: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be one topic level: letters, digits, "-" or "_"')
+    .default('gridhub')
+    .describe('First level of every MQTT topic.'),
+  maxPayloadBytes: z
+    .number()
+    .int()
+    .min(256)
+    .max(1_048_576)
+    .default(16_384)
+    .describe('Device payloads larger than this are refused as oversized.'),
+  identifiers: z
+    .enum(identifierModes)
+    .default('masked')
+    .describe("How residents' card numbers and plates are minimised: masked, hashed or none."),
+  identifierHashKey: z
+    .string()
+    .min(16)
+    .default('gridhub-demo-identifier-key')
+    .describe('Key of the HMAC used when identifiers are hashed. Set your own in production.'),
+  deadLetterLimit: z
+    .number()
+    .int()
+    .min(100)
+    .default(10_000)
+    .describe('How many dead letters are kept; the oldest go first.'),
+});
+
+export const configSchema = z.strictObject({
+  hub: hubSchema.default(hubSchema.parse({})),
+  jurisdiction: districtSchema,
+  users: z.array(userSchema).default([]),
+  devices: z.array(deviceSchema).default([]),
+  rules: z.array(ruleSchema).default([]),
+});
+
+export type ConfigFile = z.infer<typeof configSchema>;
+export type GridConfig = z.infer<typeof gridSchema>;
+export type DistrictConfig = z.infer<typeof districtSchema>;
+export type StreetConfig = z.infer<typeof streetSchema>;
+export type CommunityConfig = z.infer<typeof communitySchema>;
+export type UserConfig = z.infer<typeof userSchema>;
+export type DeviceConfig = z.infer<typeof deviceSchema>;
+export type RuleConfig = z.infer<typeof ruleSchema>;
+export type HubSettings = z.infer<typeof hubSchema>;

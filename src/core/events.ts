@@ -1,0 +1,32 @@
+import type { DeviceEvent } from './device-event.ts';
+import type { Incident } from './incident.ts';
+import type { DeadLetter } from './refusals.ts';
+
+/**
+ * The typed event maps, one per boundary. Every emit and every listener is checked against these:
+ * there are no stringly-typed events anywhere in the hub.
+ */
+
+/** The in-process bus between the hub's components. */
+export interface HubBusEvents {
+  /** A device event passed validation and decoding. */
+  'device:event': [event: DeviceEvent];
+  /** An incident was created and committed to the store. `receivedAt` is performance.now() at ingest. */
+  'incident:created': [incident: Incident, receivedAt: number];
+  /** A device message was refused and kept as a dead letter. */
+  'message:refused': [deadLetter: DeadLetter];
+}
+
+/** Socket.IO, server → client. Imported by the hub, the tests and any TypeScript client alike. */
+export interface ServerToClientEvents {
+  'incident:new': (incident: Incident) => void;
+}
+
+/** Socket.IO, client → server. */
+// biome-ignore lint/complexity/noBannedTypes: no client → server events yet; the map is the contract's home.
+export type ClientToServerEvents = {};
+
+/** Per-socket data the server keeps after the handshake. */
+export interface SocketData {
+  principal: import('./principal.ts').Principal;
+}

@@ -1,0 +1,19 @@
+/** The jurisdiction is a tree of places: district → street → community → grid (domain.md). */
+export const jurisdictionLevels = ['district', 'street', 'community', 'grid'] as const;
+export type JurisdictionLevel = (typeof jurisdictionLevels)[number];
+
+/** A node of the jurisdiction as it travels inside incidents and pushes: small and self-describing. */
+export interface PlaceRef {
+  readonly id: string;
+  readonly name: string;
+  readonly level: JurisdictionLevel;
+}
+
+/**
+ * The chain from a grid up to the root, grid first: [grid, community, street, district].
+ * Built once per grid at start-up and shared by every incident of that grid.
+ */
+export type GridChain = readonly PlaceRef[];
+
+/** GeoJSON Polygon coordinates: rings of [lon, lat]; the first ring is the outer boundary, the rest are holes. */
+export type PolygonCoordinates = readonly (readonly (readonly [number, number])[])[];

@@ -1,0 +1,14 @@
+/** Who is asking: the authenticated user behind a REST call or a Socket.IO connection. */
+export const roles = ['duty_officer', 'grid_worker', 'integrator', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+export interface Principal {
+  readonly userId: string;
+  readonly name: string;
+  readonly role: Role;
+  /**
+   * The jurisdiction nodes this user may see, each with everything under it.
+   * A duty officer, integrator or admin has one node; a grid worker has their grids.
+   */
+  readonly scopeNodeIds: readonly string[];
+}

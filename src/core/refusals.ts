@@ -1,0 +1,33 @@
+/**
+ * Why the hub refused a device message. Each reason is a label of `gridhub_messages_refused_total`
+ * and the `reason` of a dead-letter record, so an operator sees the same words in both places.
+ */
+export const refusalReasons = {
+  unknown_device: 'the topic names a device that is not provisioned',
+  unknown_channel: "the device's adapter does not decode this channel",
+  oversized: 'the payload is larger than hub.maxPayloadBytes',
+  not_json: 'the payload is not valid JSON',
+  schema: "the payload does not match the adapter's schema",
+  decode_failed: "the adapter's decoder failed on a payload its schema accepted",
+} as const;
+
+export type RefusalReason = keyof typeof refusalReasons;
+
+/** A refused device message as kept for operators: what and why, never the values it carried. */
+export interface DeadLetter {
+  readonly id: string;
+  /** ISO 8601 time the hub received the message. */
+  readonly receivedAt: string;
+  readonly topic: string;
+  readonly deviceId: string | null;
+  readonly reason: RefusalReason;
+  /** Each problem as `path: message`, e.g. `door: Invalid input: expected number, received string`. */
+  readonly problems: readonly string[];
+  readonly payloadBytes: number;
+  /**
+   * The payload's structure with every value replaced by its type (`{"card":"string"}`), so an integrator
+   * can see what the device sent without the hub keeping residents' identifiers. Null when it is not JSON
+   * or was too large to parse.
+   */
+  readonly payloadShape: unknown;
+}

@@ -1,0 +1,160 @@
+import type { z } from 'zod';
+import type { ResolvedDevice } from '../config/load.ts';
+import type { DecodeContext } from '../core/adapter.ts';
+import type { TypedBus } from '../core/bus.ts';
+import type { DeviceEvent, NormalizedEvent } from '../core/device-event.ts';
+import type { HubBusEvents } from '../core/events.ts';
+import { timeOrderedId } from '../core/ids.ts';
+import type { DeadLetter, RefusalReason } from '../core/refusals.ts';
+import type { TopicGrammar } from '../core/topics.ts';
+import type { IncidentPipeline } from '../incidents/incident-pipeline.ts';
+import { type Logger, LogThrottle } from '../observability/logger.ts';
+import type { HubMetrics } from '../observability/metrics.ts';
+import type { Store } from '../store/store.ts';
+import { payloadShape } from './payload-shape.ts';
+
+export interface DeviceIngestOptions {
+  readonly topics: TopicGrammar;
+  readonly devices: ReadonlyMap<string, ResolvedDevice>;
+  readonly maxPayloadBytes: number;
+  readonly decodeContext: DecodeContext;
+  readonly pipeline: IncidentPipeline;
+  readonly store: Store;
+  readonly bus: TypedBus<HubBusEvents>;
+  readonly metrics: HubMetrics;
+  readonly logger: Logger;
+}
+
+interface Refusal {
+  readonly reason: RefusalReason;
+  readonly problems: readonly string[];
+  readonly shape: unknown;
+}
+
+function zodProblems(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`);
+}
+
+/**
+ * The edge where device bytes become device events. Each message goes through the same steps: topic →
+ * device → size → JSON → the adapter's schema → the adapter's decoder → the incident pipeline. A message that
+ * fails a step is refused: counted by reason, logged (device id and reason, never the payload) and kept as a
+ * dead letter. Nothing here throws on device input.
+ *
+ * `handle` resolves once everything the message produced is durable in the store; the broker acknowledges the
+ * message only then, so an acknowledged event survives a crash of the hub.
+ */
+export class DeviceIngest {
+  readonly #options: DeviceIngestOptions;
+  readonly #logThrottle = new LogThrottle();
+  readonly #log: Logger;
+
+  constructor(options: DeviceIngestOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ ns: 'ingest' });
+  }
+
+  /** Returns undefined for topics that are not device topics: they are none of the ingest's business. */
+  handle(topic: string, payload: Buffer, receivedAt: number): Promise<void> | undefined {
+    const { topics, devices, metrics } = this.#options;
+    const address = topics.parseDeviceTopic(topic);
+    if (address === undefined) return undefined;
+    metrics.messagesReceived.inc();
+
+    const device = devices.get(address.deviceId);
+    if (device === undefined) {
+      return this.#refuse(topic, null, payload, { reason: 'unknown_device', problems: [], shape: null });
+    }
+    const decoder = device.adapter.channels[address.channel];
+    if (decoder === undefined) {
+      const problems = [
+        `channel "${address.channel}" is not one of: ${Object.keys(device.adapter.channels).join(', ')}`,
+      ];
+      return this.#refuse(topic, device.id, payload, { reason: 'unknown_channel', problems, shape: null });
+    }
+    if (payload.length > this.#options.maxPayloadBytes) {
+      const problems = [`${payload.length} bytes, the limit is ${this.#options.maxPayloadBytes}`];
+      return this.#refuse(topic, device.id, payload, { reason: 'oversized', problems, shape: null });
+    }
+
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch (error) {
+      // JSON.parse's message quotes the payload, which may carry an identifier: keep only where it broke.
+      const position = /position (\d+)/.exec((error as Error).message)?.[1];
+      const problems = [position === undefined ? 'not valid JSON' : `not valid JSON at byte ${position}`];
+      return this.#refuse(topic, device.id, payload, { reason: 'not_json', problems, shape: null });
+    }
+    const parsed = decoder.schema.safeParse(json);
+    if (!parsed.success) {
+      const problems = zodProblems(parsed.error);
+      return this.#refuse(topic, device.id, payload, {
+        reason: 'schema',
+        problems,
+        shape: payloadShape(json),
+      });
+    }
+
+    let events: readonly NormalizedEvent[];
+    try {
+      events = decoder.decode(parsed.data, this.#options.decodeContext);
+    } catch (error) {
+      const problems = [`decoder threw: ${(error as Error).message}`];
+      return this.#refuse(topic, device.id, payload, {
+        reason: 'decode_failed',
+        problems,
+        shape: payloadShape(json),
+      });
+    }
+    return this.#accept(device, events, receivedAt);
+  }
+
+  #accept(device: ResolvedDevice, events: readonly NormalizedEvent[], receivedAt: number): Promise<void> {
+    const { metrics, bus, pipeline } = this.#options;
+    if (events.length === 1) {
+      const deviceEvent: DeviceEvent = { ...(events[0] as NormalizedEvent), deviceId: device.id };
+      metrics.eventsDecoded.inc();
+      bus.emit('device:event', deviceEvent);
+      return pipeline.process(deviceEvent, device, receivedAt);
+    }
+    const pending: Promise<void>[] = [];
+    for (const event of events) {
+      const deviceEvent: DeviceEvent = { ...event, deviceId: device.id };
+      metrics.eventsDecoded.inc();
+      bus.emit('device:event', deviceEvent);
+      pending.push(pipeline.process(deviceEvent, device, receivedAt));
+    }
+    return Promise.all(pending).then(() => undefined);
+  }
+
+  #refuse(topic: string, deviceId: string | null, payload: Buffer, refusal: Refusal): Promise<void> {
+    const { metrics, store, bus } = this.#options;
+    metrics.messagesRefused.labels(refusal.reason).inc();
+    const deadLetter: DeadLetter = {
+      id: timeOrderedId('dl'),
+      receivedAt: new Date().toISOString(),
+      topic,
+      deviceId,
+      reason: refusal.reason,
+      problems: refusal.problems,
+      payloadBytes: payload.length,
+      payloadShape: refusal.shape,
+    };
+    const suppressed = this.#logThrottle.admit(`${deviceId ?? topic}:${refusal.reason}`);
+    if (suppressed >= 0) {
+      this.#log.warn(
+        {
+          deviceId,
+          topic: deviceId === null ? topic : undefined,
+          reason: refusal.reason,
+          problems: refusal.problems,
+          suppressed,
+        },
+        'device message refused',
+      );
+    }
+    bus.emit('message:refused', deadLetter);
+    return store.saveDeadLetter(deadLetter);
+  }
+}

@@ -1,0 +1,40 @@
+import path from 'node:path';
+import { adapters } from '../devices/index.ts';
+import { adapterMap } from './adapters.ts';
+import { loadDeployment, readRuntimeSettings } from './config/load.ts';
+import { isGridhubError } from './core/errors.ts';
+import { Hub } from './hub.ts';
+import { createLogger } from './observability/logger.ts';
+
+/** `npm start`: the hub on the configuration named by GRIDHUB_CONFIG, by default the demo jurisdiction. */
+const projectRoot = path.resolve(import.meta.dirname, '..');
+
+async function main(): Promise<void> {
+  const runtime = readRuntimeSettings(process.env, projectRoot);
+  const deployment = loadDeployment(runtime.configPath, adapterMap(adapters));
+  const hub = new Hub({ deployment, runtime, host: process.env.HOST ?? '0.0.0.0', logger: createLogger() });
+  await hub.start();
+  process.stdout.write(
+    `gridhub: ${deployment.settings.name} — http://localhost:${hub.httpPort} · mqtt://localhost:${hub.mqttPort}` +
+      ` · ${deployment.devices.length} devices · data in ${runtime.dataDir}\n`,
+  );
+  const shutdown = (): void => {
+    hub.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  if (isGridhubError(error)) {
+    // A configuration fault: one clear line, then every problem, and no stack trace.
+    process.stderr.write(`gridhub: ${error.message} [${error.code}]\n`);
+    for (const problem of error.problems) process.stderr.write(`  - ${problem}\n`);
+  } else {
+    process.stderr.write(`gridhub: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  }
+  process.exit(1);
+});

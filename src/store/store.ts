@@ -1,0 +1,35 @@
+import type { Incident } from '../core/incident.ts';
+import type { DeadLetter } from '../core/refusals.ts';
+
+export interface IncidentQuery {
+  /** Only incidents whose chain contains one of these nodes. Undefined means every incident. */
+  readonly scopeNodeIds?: readonly string[];
+  /** Newest first; at most this many. */
+  readonly limit: number;
+  /** Only incidents created before the one with this id (keyset pagination). */
+  readonly before?: string;
+}
+
+export interface DeadLetterQuery {
+  readonly limit: number;
+  readonly before?: string;
+}
+
+export type ComponentState = 'starting' | 'up' | 'down';
+
+/**
+ * Where the hub keeps what it accepted. The embedded LMDB store is the default; a Redis store implements the
+ * same interface for several hub instances. Writes resolve when the data is durable: the ingest path
+ * acknowledges a device message only after that (see ingest/device-ingest.ts).
+ */
+export interface Store {
+  readonly kind: string;
+  readonly state: ComponentState;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  saveIncident(incident: Incident): Promise<void>;
+  getIncident(id: string): Promise<Incident | undefined>;
+  listIncidents(query: IncidentQuery): Promise<Incident[]>;
+  saveDeadLetter(deadLetter: DeadLetter): Promise<void>;
+  listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>;
+}
