@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { io, type Socket } from 'socket.io-client';
+import { adapters } from '../../devices/index.ts';
+import { adapterMap } from '../../src/adapters.ts';
+import { type Deployment, loadDeployment } from '../../src/config/load.ts';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../src/core/events.ts';
+import { Hub } from '../../src/hub.ts';
+
+export const projectRoot = path.resolve(import.meta.dirname, '../..');
+export const demoConfigPath = path.join(projectRoot, 'config', 'demo.yaml');
+
+export function demoDeployment(): Deployment {
+  return loadDeployment(demoConfigPath, adapterMap(adapters));
+}
+
+export function temporaryDirectory(prefix = 'gridhub-test-'): { path: string; remove: () => void } {
+  const directory = mkdtempSync(path.join(tmpdir(), prefix));
+  return { path: directory, remove: () => rmSync(directory, { recursive: true, force: true }) };
+}
+
+/** Every log line the hub wrote, as text, so tests can assert what is (and is never) logged. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.lines.push(chunk.toString('utf8'));
+    done();
+  }
+  get text(): string {
+    return this.lines.join('');
+  }
+}
+
+export interface TestHub {
+  readonly hub: Hub;
+  readonly logs: LogCapture;
+  readonly httpUrl: string;
+  readonly mqttUrl: string;
+  stop(): Promise<void>;
+}
+
+/** A real hub on ephemeral loopback ports, with its own data directory (kept when `dataDir` is given). */
+export async function startTestHub(options: { dataDir?: string; deployment?: Deployment } = {}): Promise<TestHub> {
+  const ownDirectory = options.dataDir === undefined ? temporaryDirectory() : undefined;
+  const dataDir = options.dataDir ?? (ownDirectory?.path as string);
+  const logs = new LogCapture();
+  const hub = new Hub({
+    deployment: options.deployment ?? demoDeployment(),
+    runtime: { httpPort: 0, mqttPort: 0, dataDir, configPath: demoConfigPath },
+    host: '127.0.0.1',
+    logger: pino({ level: 'debug' }, logs),
+  });
+  await hub.start();
+  return {
+    hub,
+    logs,
+    httpUrl: `http://127.0.0.1:${hub.httpPort}`,
+    mqttUrl: `mqtt://127.0.0.1:${hub.mqttPort}`,
+    stop: async () => {
+      await hub.stop();
+      ownDirectory?.remove();
+    },
+  };
+}
+
+export type HubClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** A Socket.IO client that records every push it receives, in order. */
+export interface RecordingClient {
+  readonly socket: HubClientSocket;
+  readonly received: { event: string; payload: unknown }[];
+  /** Resolves with the payload of the n-th (1-based) push of this event, waiting for it if need be. */
+  nth(event: keyof ServerToClientEvents, n: number): Promise<unknown>;
+  close(): void;
+}
+
+export async function connectClient(httpUrl: string, token: string): Promise<RecordingClient> {
+  const socket: HubClientSocket = io(httpUrl, { auth: { token }, transports: ['websocket'], reconnection: false });
+  const received: { event: string; payload: unknown }[] = [];
+  const waiters: (() => void)[] = [];
+  socket.onAny((event: string, payload: unknown) => {
+    received.push({ event, payload });
+    for (const wake of waiters.splice(0)) wake();
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  const nth = async (event: string, n: number): Promise<unknown> => {
+    for (;;) {
+      const matching = received.filter((entry) => entry.event === event);
+      if (matching.length >= n) return matching[n - 1]?.payload;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  return { socket, received, nth, close: () => socket.close() };
+}
+
+/** Reads one sample of a metric from the Prometheus text, 0 when absent. */
+export async function metricValue(httpUrl: string, sample: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${sample} `));
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+}
+
+export async function getJson(url: string, token?: string): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+  return { status: response.status, body: await response.json() };
+}

@@ -1,0 +1,148 @@
+import { connect } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import type { DeadLetter } from '../../src/core/refusals.ts';
+import {
+  connectClient,
+  getJson,
+  metricValue,
+  type RecordingClient,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
+
+describe('bad device input is refused, counted, kept as a dead letter and never harms the hub', () => {
+  let hub: TestHub;
+  let gate: GateSimulator;
+  let officer: RecordingClient;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    gate = new GateSimulator({ url: hub.mqttUrl, deviceId: 'gate-zhenxing-01-east' });
+    await gate.start();
+    officer = await connectClient(hub.httpUrl, 'demo-officer-qinghe');
+  });
+
+  afterAll(async () => {
+    officer?.close();
+    await gate?.stop();
+    await hub?.stop();
+  });
+
+  async function newestDeadLetter(): Promise<DeadLetter> {
+    const { status, body } = await getJson(`${hub.httpUrl}/api/dead-letters?limit=1`, 'demo-admin');
+    expect(status).toBe(200);
+    return (body as { deadLetters: DeadLetter[] }).deadLetters[0] as DeadLetter;
+  }
+
+  async function refusedCount(reason: string): Promise<number> {
+    return metricValue(hub.httpUrl, `gridhub_messages_refused_total{reason="${reason}"}`);
+  }
+
+  it('refuses a payload that is not JSON, without echoing it anywhere', async () => {
+    await gate.sendRaw('{"event":"DOOR_FORCED_OPEN", card 88776655');
+    const deadLetter = await newestDeadLetter();
+    expect(deadLetter).toEqual({
+      id: expect.stringMatching(/^dl_/),
+      receivedAt: expect.any(String),
+      topic: 'gridhub/devices/gate-zhenxing-01-east/events',
+      deviceId: 'gate-zhenxing-01-east',
+      reason: 'not_json',
+      problems: [expect.stringMatching(/^not valid JSON/)],
+      payloadBytes: 42,
+      payloadShape: null,
+    });
+    expect(await refusedCount('not_json')).toBe(1);
+    expect(hub.logs.text).toContain('"reason":"not_json"');
+    expect(hub.logs.text).not.toContain('88776655');
+  });
+
+  it('refuses a payload that fails the schema, keeping its shape and the failing paths but no values', async () => {
+    await gate.sendRaw(
+      JSON.stringify({
+        seq: 1,
+        time: 'yesterday',
+        event: 'ACCESS_DENIED',
+        door: 1,
+        direction: 'in',
+        credential: { type: 'card', number: '55443322' },
+        reason: 'UNKNOWN_CREDENTIAL',
+      }),
+    );
+    const deadLetter = await newestDeadLetter();
+    expect(deadLetter.reason).toBe('schema');
+    expect(deadLetter.problems).toEqual([expect.stringMatching(/^time: /)]);
+    expect(deadLetter.payloadShape).toEqual({
+      seq: 'number',
+      time: 'string',
+      event: 'string',
+      door: 'number',
+      direction: 'string',
+      credential: { type: 'string', number: 'string' },
+      reason: 'string',
+    });
+    expect(JSON.stringify(deadLetter)).not.toContain('55443322');
+    expect(hub.logs.text).not.toContain('55443322');
+    expect(await refusedCount('schema')).toBe(1);
+  });
+
+  it('refuses an oversized payload without parsing it', async () => {
+    const huge = JSON.stringify({ event: 'DOOR_FORCED_OPEN', padding: 'x'.repeat(20_000) });
+    await gate.sendRaw(huge);
+    const deadLetter = await newestDeadLetter();
+    expect(deadLetter.reason).toBe('oversized');
+    expect(deadLetter.payloadBytes).toBe(huge.length);
+    expect(deadLetter.problems).toEqual([`${huge.length} bytes, the limit is 16384`]);
+    expect(await refusedCount('oversized')).toBe(1);
+  });
+
+  it('refuses a message from a device that is not provisioned', async () => {
+    const stranger = connect(hub.mqttUrl, { clientId: 'ghost-1' });
+    await new Promise((resolve) => stranger.once('connect', resolve));
+    await stranger.publishAsync('gridhub/devices/ghost-1/events', '{"event":"DOOR_FORCED_OPEN"}', { qos: 1 });
+    await stranger.endAsync();
+    const deadLetter = await newestDeadLetter();
+    expect(deadLetter).toMatchObject({ reason: 'unknown_device', deviceId: null, topic: 'gridhub/devices/ghost-1/events' });
+    expect(await refusedCount('unknown_device')).toBe(1);
+  });
+
+  it('refuses a channel the adapter does not decode', async () => {
+    await gate.sendRaw('{}', 'firmware');
+    const deadLetter = await newestDeadLetter();
+    expect(deadLetter.reason).toBe('unknown_channel');
+    expect(deadLetter.problems).toEqual(['channel "firmware" is not one of: events']);
+    expect(await refusedCount('unknown_channel')).toBe(1);
+  });
+
+  it('keeps running: the same device’s next valid event still becomes an incident, and health is ok', async () => {
+    expect(gate.connected).toBe(true);
+    await gate.forceDoor(1);
+    const incident = (await officer.nth('incident:new', 1)) as Incident;
+    expect(incident.device.id).toBe('gate-zhenxing-01-east');
+    expect(officer.received).toHaveLength(1);
+    const health = await getJson(`${hub.httpUrl}/healthz`);
+    expect(health.status).toBe(200);
+    expect((health.body as { status: string }).status).toBe('ok');
+    expect(await metricValue(hub.httpUrl, 'gridhub_messages_received_total')).toBe(6);
+    expect(await metricValue(hub.httpUrl, 'gridhub_events_decoded_total')).toBe(1);
+  });
+
+  it('lists dead letters newest first, paginated, to operators only', async () => {
+    const page1 = await getJson(`${hub.httpUrl}/api/dead-letters?limit=2`, 'demo-admin');
+    const { deadLetters, next } = page1.body as { deadLetters: DeadLetter[]; next: string };
+    expect(deadLetters.map((letter) => letter.reason)).toEqual(['unknown_channel', 'unknown_device']);
+    const page2 = await getJson(`${hub.httpUrl}/api/dead-letters?limit=10&before=${next}`, 'demo-admin');
+    expect((page2.body as { deadLetters: DeadLetter[] }).deadLetters.map((letter) => letter.reason)).toEqual([
+      'oversized',
+      'schema',
+      'not_json',
+    ]);
+    expect((await getJson(`${hub.httpUrl}/api/dead-letters`, 'demo-worker-zhenxing-01')).status).toBe(403);
+    const invalid = await getJson(`${hub.httpUrl}/api/dead-letters?limit=0`, 'demo-admin');
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toEqual({
+      error: { code: 'invalid_request', message: 'invalid query', problems: [expect.stringMatching(/^query\.limit: /)] },
+    });
+  });
+});

@@ -1,0 +1,457 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { adapters } from '../../devices/index.ts';
+import { adapterMap } from '../../src/adapters.ts';
+import { loadDeployment, readRuntimeSettings, resolveDeployment } from '../../src/config/load.ts';
+import type { configSchema, deviceSchema, ruleSchema, userSchema } from '../../src/config/schema.ts';
+import { GridhubError } from '../../src/core/errors.ts';
+import type { JurisdictionLevel } from '../../src/core/jurisdiction.ts';
+
+const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+const demoPath = path.join(projectRoot, 'config', 'demo.yaml');
+const knownAdapters = adapterMap(adapters);
+
+type ConfigInput = z.input<typeof configSchema>;
+type DeviceInput = z.input<typeof deviceSchema>;
+type UserInput = z.input<typeof userSchema>;
+type RuleInput = z.input<typeof ruleSchema>;
+type Ring = [number, number][];
+
+/** A closed, counter-clockwise unit square with its south-west corner at (lon, lat). */
+function square(lon: number, lat: number): Ring {
+  return [
+    [lon, lat],
+    [lon + 1, lat],
+    [lon + 1, lat + 1],
+    [lon, lat + 1],
+    [lon, lat],
+  ];
+}
+
+/**
+ * A small valid configuration: one district, one street, one community and two side-by-side unit-square grids
+ * (grid-a over lon 10..11, grid-b over lon 11..12, both lat 20..21). Fresh objects on every call, so a test
+ * can break one part without touching the others.
+ */
+function smallConfig() {
+  const gridA = {
+    id: 'grid-a',
+    name: 'Grid A',
+    level: 'grid' as const,
+    boundary: { type: 'Polygon' as const, coordinates: [square(10, 20)] },
+  };
+  const gridB = {
+    id: 'grid-b',
+    name: 'Grid B',
+    level: 'grid' as const,
+    boundary: { type: 'Polygon' as const, coordinates: [square(11, 20)] },
+  };
+  const community = {
+    id: 'community-one',
+    name: 'Community One',
+    level: 'community' as const,
+    children: [gridA, gridB],
+  };
+  const street = { id: 'street-one', name: 'Street One', level: 'street' as const, children: [community] };
+  const district = {
+    id: 'district-one',
+    name: 'District One',
+    level: 'district' as const,
+    children: [street],
+  };
+  const users: UserInput[] = [
+    { id: 'officer', name: 'Officer', role: 'duty_officer', scope: 'district-one', token: 'officer-token' },
+    { id: 'worker', name: 'Worker', role: 'grid_worker', grids: ['grid-b'], token: 'worker-token' },
+  ];
+  const devices: DeviceInput[] = [
+    { id: 'gate-1', name: 'Gate 1', adapter: 'gate-access', grid: 'grid-a' },
+    { id: 'gate-2', name: 'Gate 2', adapter: 'gate-access', location: [11.5, 20.5] },
+  ];
+  const rules: RuleInput[] = [
+    { event: 'door.forced_open', category: 'intrusion', severity: 'critical', title: 'Door forced open' },
+  ];
+  const hub: NonNullable<ConfigInput['hub']> = { name: 'Small hub' };
+  const config = { hub, jurisdiction: district, users, devices, rules } satisfies ConfigInput;
+  return { config, district, street, community, gridA, gridB, users, devices, rules, hub };
+}
+
+type Parts = ReturnType<typeof smallConfig>;
+
+/** Runs `action`, expects it to throw a GridhubError with `code`, and returns that error. */
+function expectGridhubError(action: () => unknown, code: GridhubError['code']): GridhubError {
+  let thrown: unknown;
+  try {
+    action();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(GridhubError);
+  const error = thrown as GridhubError;
+  expect(error.code).toBe(code);
+  return error;
+}
+
+/** The problems reported at exactly `at` (a problem reads `path: message`). */
+function problemsAt(error: GridhubError, at: string): string[] {
+  return error.problems.filter((problem) => problem.startsWith(`${at}: `));
+}
+
+function expectInvalid(raw: unknown): GridhubError {
+  return expectGridhubError(() => resolveDeployment(raw, knownAdapters), 'GRIDHUB_CONFIG_INVALID');
+}
+
+const gridAPath = 'jurisdiction.children[0].children[0].children[0]';
+const gridBPath = 'jurisdiction.children[0].children[0].children[1]';
+
+describe('the demo configuration', () => {
+  const deployment = loadDeployment(demoPath, knownAdapters);
+  const rawDemo = parse(readFileSync(demoPath, 'utf8')) as { devices: DeviceInput[] };
+
+  function countLevel(level: JurisdictionLevel): number {
+    return [...deployment.jurisdiction.nodes].filter((node) => node.level === level).length;
+  }
+
+  it('loads with one district, two streets, three communities and at least twelve grids', () => {
+    expect(countLevel('district')).toBe(1);
+    expect(countLevel('street')).toBe(2);
+    expect(countLevel('community')).toBe(3);
+    expect(countLevel('grid')).toBeGreaterThanOrEqual(12);
+    expect([...deployment.jurisdiction.grids]).toHaveLength(countLevel('grid'));
+  });
+
+  it('resolves every device it lists to an adapter and a grid', () => {
+    expect(rawDemo.devices.length).toBeGreaterThan(0);
+    expect(deployment.devices.map((device) => device.id)).toEqual(rawDemo.devices.map((device) => device.id));
+    for (const device of deployment.devices) {
+      expect(device.adapter.id).toBe('gate-access');
+      expect(device.grid.ref.level).toBe('grid');
+      expect(deployment.jurisdiction.grid(device.grid.ref.id)).toBe(device.grid);
+    }
+  });
+
+  it('places each device given by location in the grid its id names', () => {
+    const located = rawDemo.devices.filter((device) => device.location !== undefined);
+    expect(located.length).toBeGreaterThanOrEqual(4);
+    for (const raw of located) {
+      const named = /^gate-([a-z]+-\d{2})-/.exec(raw.id)?.[1];
+      expect(named, `${raw.id} names a grid`).toBeDefined();
+      const device = deployment.devices.find((candidate) => candidate.id === raw.id);
+      expect(device?.grid.ref.id, raw.id).toBe(`grid-${named}`);
+    }
+  });
+
+  it('places the south gate of Xijiao grid 1 and the south gate of Luming grid 4 where the YAML says', () => {
+    const gridOf = (id: string) => deployment.devices.find((device) => device.id === id)?.grid.ref.id;
+    expect(gridOf('gate-xijiao-01-south')).toBe('grid-xijiao-01');
+    expect(gridOf('gate-zhenxing-04-north')).toBe('grid-zhenxing-04');
+    expect(gridOf('gate-luming-04-south')).toBe('grid-luming-04');
+  });
+
+  it('keeps its users and rules and fills the hub defaults it leaves out', () => {
+    expect(deployment.users.length).toBeGreaterThan(0);
+    expect(deployment.rules.map((rule) => rule.event)).toContain('door.forced_open');
+    expect(deployment.settings.name).toBe('Qinghe District grid hub (demo)');
+    expect(deployment.settings.topicBase).toBe('gridhub');
+    expect(deployment.settings.identifiers).toBe('masked');
+  });
+});
+
+describe('resolveDeployment', () => {
+  it('accepts a small hand-built configuration and resolves its devices by grid and by location', () => {
+    const { config } = smallConfig();
+    const deployment = resolveDeployment(config, knownAdapters);
+    expect([...deployment.jurisdiction.grids].map((grid) => grid.ref.id)).toEqual(['grid-a', 'grid-b']);
+    expect(deployment.devices.map((device) => [device.id, device.grid.ref.id])).toEqual([
+      ['gate-1', 'grid-a'],
+      ['gate-2', 'grid-b'],
+    ]);
+    expect(deployment.settings).toMatchObject({
+      name: 'Small hub',
+      topicBase: 'gridhub',
+      maxPayloadBytes: 16_384,
+      identifiers: 'masked',
+    });
+    expect(deployment.users.map((user) => user.id)).toEqual(['officer', 'worker']);
+  });
+
+  it('fills every hub setting with its default when the hub section is left out', () => {
+    const { district } = smallConfig();
+    const deployment = resolveDeployment({ jurisdiction: district }, knownAdapters);
+    expect(deployment.settings).toEqual({
+      name: 'gridhub',
+      topicBase: 'gridhub',
+      maxPayloadBytes: 16_384,
+      identifiers: 'masked',
+      identifierHashKey: 'gridhub-demo-identifier-key',
+      deadLetterLimit: 10_000,
+    });
+    expect(deployment.devices).toEqual([]);
+  });
+
+  describe.each([
+    {
+      where: 'the root',
+      at: '(root)',
+      breakIt: (parts: Parts) => Object.assign(parts.config, { colour: 'red' }),
+    },
+    {
+      where: 'the hub section',
+      at: 'hub',
+      breakIt: (parts: Parts) => Object.assign(parts.hub, { colour: 'red' }),
+    },
+    {
+      where: 'a grid',
+      at: gridBPath,
+      breakIt: (parts: Parts) => Object.assign(parts.gridB, { colour: 'red' }),
+    },
+    {
+      where: 'a grid boundary',
+      at: `${gridAPath}.boundary`,
+      breakIt: (parts: Parts) =>
+        Object.assign(parts.gridA.boundary, { colour: 'red' }),
+    },
+    {
+      where: 'a user',
+      at: 'users[1]',
+      breakIt: (parts: Parts) => Object.assign(parts.users[1] ?? {}, { colour: 'red' }),
+    },
+    {
+      where: 'a device',
+      at: 'devices[0]',
+      breakIt: (parts: Parts) =>
+        Object.assign(parts.devices[0] ?? {}, { colour: 'red' }),
+    },
+    {
+      where: 'a rule',
+      at: 'rules[0]',
+      breakIt: (parts: Parts) => Object.assign(parts.rules[0] ?? {}, { colour: 'red' }),
+    },
+  ])('an unknown key in $where', ({ at, breakIt }) => {
+    it(`is refused at ${at}, naming the key`, () => {
+      const parts = smallConfig();
+      breakIt(parts);
+      const error = expectInvalid(parts.config);
+      expect(error.problems).toHaveLength(1);
+      expect(problemsAt(error, at)).toEqual([expect.stringContaining('"colour"')]);
+    });
+  });
+
+  it('refuses a grid whose ring is not closed', () => {
+    const parts = smallConfig();
+    parts.gridA.boundary.coordinates = [
+      [
+        [10, 20],
+        [11, 20],
+        [11, 21],
+        [10, 21],
+        [10, 20.5],
+      ],
+    ];
+    const error = expectInvalid(parts.config);
+    expect(problemsAt(error, `${gridAPath}.boundary.coordinates[0]`)).toEqual([
+      expect.stringContaining('closed'),
+    ]);
+  });
+
+  it('refuses a device that gives both a grid and a location', () => {
+    const parts = smallConfig();
+    parts.devices[0] = { id: 'gate-1', name: 'Gate 1', adapter: 'gate-access', grid: 'grid-a', location: [10.5, 20.5] };
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toEqual([expect.stringMatching(/^devices\[0\]: give exactly one of grid and location/)]);
+  });
+
+  it('refuses a device that gives neither a grid nor a location', () => {
+    const parts = smallConfig();
+    parts.devices[1] = { id: 'gate-2', name: 'Gate 2', adapter: 'gate-access' };
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toEqual([expect.stringMatching(/^devices\[1\]: give exactly one of grid and location/)]);
+  });
+
+  it('refuses a device whose location lies in no grid', () => {
+    const parts = smallConfig();
+    parts.devices[1] = { id: 'gate-2', name: 'Gate 2', adapter: 'gate-access', location: [50, 50] };
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toHaveLength(1);
+    expect(problemsAt(error, 'devices[1].location')).toEqual([expect.stringContaining('lies in no grid')]);
+  });
+
+  it('refuses a device whose grid does not exist', () => {
+    const parts = smallConfig();
+    parts.devices[0] = { id: 'gate-1', name: 'Gate 1', adapter: 'gate-access', grid: 'grid-z' };
+    const error = expectInvalid(parts.config);
+    expect(problemsAt(error, 'devices[0].grid')).toEqual([expect.stringContaining('"grid-z"')]);
+  });
+
+  it('refuses a device whose adapter is unknown, listing the known ones', () => {
+    const parts = smallConfig();
+    parts.devices[0] = { id: 'gate-1', name: 'Gate 1', adapter: 'smoke-detector', grid: 'grid-a' };
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toHaveLength(1);
+    expect(problemsAt(error, 'devices[0].adapter')).toEqual([
+      expect.stringMatching(/"smoke-detector".*gate-access/),
+    ]);
+  });
+
+  it('refuses a user whose scope node does not exist', () => {
+    const parts = smallConfig();
+    parts.users[0] = { id: 'officer', name: 'Officer', role: 'duty_officer', scope: 'nowhere', token: 'officer-token' };
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toHaveLength(1);
+    expect(problemsAt(error, 'users[0].scope')).toEqual([expect.stringContaining('"nowhere"')]);
+  });
+
+  it('refuses a duty officer without a scope', () => {
+    const parts = smallConfig();
+    parts.users[0] = { id: 'officer', name: 'Officer', role: 'duty_officer', token: 'officer-token' };
+    const error = expectInvalid(parts.config);
+    expect(problemsAt(error, 'users[0].scope')).toHaveLength(1);
+  });
+
+  it('refuses a grid worker without grids', () => {
+    const parts = smallConfig();
+    parts.users[1] = { id: 'worker', name: 'Worker', role: 'grid_worker', token: 'worker-token' };
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toHaveLength(1);
+    expect(problemsAt(error, 'users[1].grids')).toEqual([expect.stringContaining('grid worker')]);
+  });
+
+  it('refuses a grid worker whose grid does not exist', () => {
+    const parts = smallConfig();
+    parts.users[1] = { id: 'worker', name: 'Worker', role: 'grid_worker', grids: ['grid-a', 'grid-x'], token: 'worker-token' };
+    const error = expectInvalid(parts.config);
+    expect(problemsAt(error, 'users[1].grids[1]')).toEqual([expect.stringContaining('"grid-x"')]);
+  });
+
+  it('refuses two jurisdiction nodes with one id', () => {
+    const parts = smallConfig();
+    parts.gridB.id = 'grid-a';
+    const error = expectInvalid(parts.config);
+    expect(problemsAt(error, 'jurisdiction')).toEqual([expect.stringContaining('"grid-a"')]);
+  });
+
+  it('refuses two devices with one id', () => {
+    const parts = smallConfig();
+    parts.devices.push({ id: 'gate-1', name: 'Gate 1 again', adapter: 'gate-access', grid: 'grid-b' });
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toHaveLength(1);
+    expect(problemsAt(error, 'devices')).toEqual([expect.stringContaining('"gate-1"')]);
+  });
+
+  it('refuses two users who share a token', () => {
+    const parts = smallConfig();
+    parts.users.push({ id: 'officer-2', name: 'Officer 2', role: 'admin', scope: 'district-one', token: 'officer-token' });
+    const error = expectInvalid(parts.config);
+    expect(problemsAt(error, 'users')).toEqual(['users: two users share a token']);
+  });
+
+  it('refuses a rule for an event no adapter emits', () => {
+    const parts = smallConfig();
+    parts.rules.push({ event: 'smoke.detected', category: 'fire', severity: 'critical', title: 'Smoke' });
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toHaveLength(1);
+    expect(problemsAt(error, 'rules[1].event')).toEqual([expect.stringContaining('"smoke.detected"')]);
+  });
+
+  it('reports three different problems together, each at its own path', () => {
+    const parts = smallConfig();
+    parts.devices[0] = { id: 'gate-1', name: 'Gate 1', adapter: 'smoke-detector', grid: 'grid-a' };
+    parts.users[0] = { id: 'officer', name: 'Officer', role: 'duty_officer', scope: 'nowhere', token: 'officer-token' };
+    parts.rules.push({ event: 'smoke.detected', category: 'fire', severity: 'critical', title: 'Smoke' });
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toHaveLength(3);
+    expect(problemsAt(error, 'devices[0].adapter')).toHaveLength(1);
+    expect(problemsAt(error, 'users[0].scope')).toHaveLength(1);
+    expect(problemsAt(error, 'rules[1].event')).toHaveLength(1);
+  });
+
+  it('reports three schema problems together, each at its own path', () => {
+    const parts = smallConfig();
+    Object.assign(parts.hub, { maxPayloadBytes: 1 });
+    parts.gridB.name = '';
+    parts.devices[1] = { id: 'Gate 2!', name: 'Gate 2', adapter: 'gate-access', location: [11.5, 20.5] };
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toHaveLength(3);
+    expect(problemsAt(error, 'hub.maxPayloadBytes')).toHaveLength(1);
+    expect(problemsAt(error, `${gridBPath}.name`)).toHaveLength(1);
+    expect(problemsAt(error, 'devices[1].id')).toHaveLength(1);
+  });
+});
+
+describe('loadDeployment', () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'gridhub-config-'));
+  afterAll(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('refuses a file that is not valid YAML as an invalid configuration', () => {
+    const file = path.join(directory, 'broken.yaml');
+    writeFileSync(file, 'hub:\n  name: [unclosed\njurisdiction: {\n');
+    const error = expectGridhubError(() => loadDeployment(file, knownAdapters), 'GRIDHUB_CONFIG_INVALID');
+    expect(error.message).toContain(file);
+    expect(error.problems.length).toBeGreaterThan(0);
+    expect(error.problems[0]).toMatch(/^line \d+: /);
+  });
+
+  it('refuses a YAML file with a duplicated key as an invalid configuration', () => {
+    const file = path.join(directory, 'duplicate.yaml');
+    writeFileSync(file, 'hub:\n  name: one\nhub:\n  name: two\n');
+    const error = expectGridhubError(() => loadDeployment(file, knownAdapters), 'GRIDHUB_CONFIG_INVALID');
+    expect(error.problems.length).toBeGreaterThan(0);
+  });
+
+  it('reports schema problems of a well-formed YAML file with their paths', () => {
+    const file = path.join(directory, 'wrong.yaml');
+    writeFileSync(file, 'jurisdiction:\n  id: district-one\n  name: District\n  level: street\n  children: []\n');
+    const error = expectGridhubError(() => loadDeployment(file, knownAdapters), 'GRIDHUB_CONFIG_INVALID');
+    expect(problemsAt(error, 'jurisdiction.level')).toHaveLength(1);
+    expect(problemsAt(error, 'jurisdiction.children')).toHaveLength(1);
+  });
+
+  it('refuses a missing file as unreadable, naming it', () => {
+    const file = path.join(directory, 'missing.yaml');
+    const error = expectGridhubError(() => loadDeployment(file, knownAdapters), 'GRIDHUB_CONFIG_UNREADABLE');
+    expect(error.message).toContain(file);
+  });
+});
+
+describe('readRuntimeSettings', () => {
+  const root = path.resolve('/srv/gridhub');
+
+  it('defaults to ports 8080 and 1883, the demo config and a data folder under the project root', () => {
+    expect(readRuntimeSettings({}, root)).toEqual({
+      httpPort: 8080,
+      mqttPort: 1883,
+      configPath: path.join(root, 'config', 'demo.yaml'),
+      dataDir: path.join(root, 'data'),
+    });
+  });
+
+  it('takes PORT, MQTT_PORT, GRIDHUB_CONFIG and DATA_DIR from the environment', () => {
+    const configPath = path.resolve('/etc/gridhub/site.yaml');
+    const dataDir = path.resolve('/var/lib/gridhub');
+    expect(
+      readRuntimeSettings(
+        { PORT: '9090', MQTT_PORT: '0', GRIDHUB_CONFIG: configPath, DATA_DIR: dataDir, HOME: '/root' },
+        root,
+      ),
+    ).toEqual({ httpPort: 9090, mqttPort: 0, configPath, dataDir });
+  });
+
+  it.each(['abc', '70000', '-1', '80.5'])('refuses PORT=%s, naming PORT', (value) => {
+    const error = expectGridhubError(() => readRuntimeSettings({ PORT: value }, root), 'GRIDHUB_CONFIG_INVALID');
+    expect(problemsAt(error, 'PORT')).toHaveLength(1);
+  });
+
+  it('refuses an out-of-range MQTT_PORT, naming MQTT_PORT', () => {
+    const error = expectGridhubError(
+      () => readRuntimeSettings({ MQTT_PORT: '65536' }, root),
+      'GRIDHUB_CONFIG_INVALID',
+    );
+    expect(problemsAt(error, 'MQTT_PORT')).toHaveLength(1);
+  });
+});
