@@ -26,7 +26,9 @@ function fail(message: string): never {
 
 function gateDevicesIn(configPath: string): string[] {
   const config = parse(readFileSync(configPath, 'utf8')) as { devices?: { id: string; adapter: string }[] };
-  return (config.devices ?? []).filter((device) => device.adapter === 'gate-access').map((device) => device.id);
+  return (config.devices ?? [])
+    .filter((device) => device.adapter === 'gate-access')
+    .map((device) => device.id);
 }
 
 async function main(): Promise<void> {
@@ -55,7 +57,8 @@ async function main(): Promise<void> {
   const rate = Number(values.rate);
   if (!(rate > 0 && rate <= 100_000)) fail('--rate must be a number of events per second above 0');
   const count = values.count === undefined ? undefined : Number(values.count);
-  if (count !== undefined && !(Number.isInteger(count) && count > 0)) fail('--count must be a positive integer');
+  if (count !== undefined && !(Number.isInteger(count) && count > 0))
+    fail('--count must be a positive integer');
 
   const sims = deviceIds.map(
     (deviceId) =>

@@ -17,7 +17,12 @@ const projectRoot = path.resolve(import.meta.dirname, '..');
 async function main(): Promise<void> {
   const runtime = readRuntimeSettings(process.env, projectRoot);
   const deployment = loadDeployment(runtime.configPath, adapterMap(adapters));
-  const hub = new Hub({ deployment, runtime, host: '127.0.0.1', logger: createLogger(process.env.LOG_LEVEL ?? 'warn') });
+  const hub = new Hub({
+    deployment,
+    runtime,
+    host: '127.0.0.1',
+    logger: createLogger(process.env.LOG_LEVEL ?? 'warn'),
+  });
   await hub.start();
 
   const gates = deployment.devices.filter((device) => device.adapter.id === 'gate-access');
@@ -45,7 +50,9 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => abort.abort());
   process.once('SIGTERM', () => abort.abort());
   hub.bus.on('incident:created', (incident) => {
-    process.stdout.write(`${incident.severity.padEnd(8)} ${incident.title} · ${incident.chain[0]?.name} · ${incident.device.id}\n`);
+    process.stdout.write(
+      `${incident.severity.padEnd(8)} ${incident.title} · ${incident.chain[0]?.name} · ${incident.device.id}\n`,
+    );
   });
   await runGateScenario(sims, { rate, signal: abort.signal });
   await Promise.all(sims.map((sim) => sim.stop()));
@@ -53,7 +60,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`gridhub demo: ${isGridhubError(error) ? error.message : ((error as Error).stack ?? String(error))}\n`);
+  process.stderr.write(
+    `gridhub demo: ${isGridhubError(error) ? error.message : ((error as Error).stack ?? String(error))}\n`,
+  );
   if (isGridhubError(error)) for (const problem of error.problems) process.stderr.write(`  - ${problem}\n`);
   process.exit(1);
 });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
@@ -16,6 +17,8 @@ import { HubMetrics } from './observability/metrics.ts';
 import { Realtime } from './realtime/realtime.ts';
 import { LmdbStore } from './store/lmdb-store.ts';
 import type { Store } from './store/store.ts';
+
+const projectRoot = path.resolve(import.meta.dirname, '..');
 
 export interface HubOptions {
   readonly deployment: Deployment;
@@ -118,6 +121,7 @@ export class Hub {
         metrics: this.metrics,
         authenticator: this.#authenticator,
         health: () => this.health(),
+        dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
       });
       this.#http = http;
       await http.listen({ port: runtime.httpPort, host }).catch((error: unknown) => {

@@ -78,7 +78,9 @@ export class GateSimulator {
   }
 
   /** A credential opened a door. */
-  grant(options: { door?: number; direction?: Direction; type?: CredentialType; card?: string } = {}): Promise<GateFrame> {
+  grant(
+    options: { door?: number; direction?: Direction; type?: CredentialType; card?: string } = {},
+  ): Promise<GateFrame> {
     return this.#send({
       event: 'ACCESS_GRANTED',
       door: options.door ?? 1,
@@ -89,7 +91,13 @@ export class GateSimulator {
 
   /** A credential was refused. */
   deny(
-    options: { door?: number; direction?: Direction; type?: CredentialType; card?: string; reason?: DenyReason } = {},
+    options: {
+      door?: number;
+      direction?: Direction;
+      type?: CredentialType;
+      card?: string;
+      reason?: DenyReason;
+    } = {},
   ): Promise<GateFrame> {
     return this.#send({
       event: 'ACCESS_DENIED',
@@ -125,7 +133,9 @@ export class GateSimulator {
     const clock = this.options.clock ?? (() => new Date());
     this.#seq = (this.#seq + 1) % 2 ** 32;
     const frame = { seq: this.#seq, time: clock().toISOString(), ...fields } as GateFrame;
-    await this.#connectedClient().publishAsync(this.topic, JSON.stringify(frame), { qos: this.options.qos ?? 1 });
+    await this.#connectedClient().publishAsync(this.topic, JSON.stringify(frame), {
+      qos: this.options.qos ?? 1,
+    });
     return frame;
   }
 

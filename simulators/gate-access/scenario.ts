@@ -4,10 +4,14 @@ import type { DenyReason, GateFrame, GateSimulator } from './gate-simulator.ts';
  * A plausible day at a compound's gates: mostly residents coming and going, some refusals, now and then a door
  * held or forced, rarely a tamper. Weights are per event; they sum to 1.
  */
-const actions: readonly { weight: number; run: (sim: GateSimulator, random: () => number) => Promise<GateFrame> }[] = [
+const actions: readonly {
+  weight: number;
+  run: (sim: GateSimulator, random: () => number) => Promise<GateFrame>;
+}[] = [
   {
     weight: 0.72,
-    run: (sim, random) => sim.grant({ door: door(random), direction: random() < 0.5 ? 'in' : 'out', card: card(random) }),
+    run: (sim, random) =>
+      sim.grant({ door: door(random), direction: random() < 0.5 ? 'in' : 'out', card: card(random) }),
   },
   {
     weight: 0.14,
@@ -16,7 +20,10 @@ const actions: readonly { weight: number; run: (sim: GateSimulator, random: () =
   },
   { weight: 0.08, run: (sim, random) => sim.holdDoor(door(random), 60 + Math.floor(random() * 600)) },
   { weight: 0.04, run: (sim, random) => sim.forceDoor(door(random)) },
-  { weight: 0.02, run: (sim, random) => sim.tamper(pick(random, ['enclosure', 'reader', 'wiring'] as const)) },
+  {
+    weight: 0.02,
+    run: (sim, random) => sim.tamper(pick(random, ['enclosure', 'reader', 'wiring'] as const)),
+  },
 ];
 
 const denyReasons = ['UNKNOWN_CREDENTIAL', 'EXPIRED', 'OUT_OF_SCHEDULE', 'DISABLED'] as const;
@@ -54,7 +61,10 @@ export interface ScenarioOptions {
 }
 
 /** Drives random events from random simulators at a steady rate until the count or the signal ends it. */
-export async function runGateScenario(sims: readonly GateSimulator[], options: ScenarioOptions): Promise<number> {
+export async function runGateScenario(
+  sims: readonly GateSimulator[],
+  options: ScenarioOptions,
+): Promise<number> {
   const interval = 1000 / options.rate;
   let sent = 0;
   const started = performance.now();

@@ -39,11 +39,18 @@ export interface RuntimeSettings {
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
+/** A variable set to nothing (`PORT= npm start`) counts as unset, not as 0 or as an empty path. */
+const blankAsUnset = (value: unknown): unknown =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
 const environmentSchema = z.object({
-  PORT: port.default(8080).describe('HTTP, Socket.IO and MQTT-over-WebSocket port'),
-  MQTT_PORT: port.default(1883).describe('MQTT (TCP) port of the embedded broker'),
-  GRIDHUB_CONFIG: z.string().min(1).optional(),
-  DATA_DIR: z.string().min(1).optional(),
+  PORT: z
+    .preprocess(blankAsUnset, port.default(8080))
+    .describe('HTTP, Socket.IO and MQTT-over-WebSocket port'),
+  MQTT_PORT: z
+    .preprocess(blankAsUnset, port.default(1883))
+    .describe('MQTT (TCP) port of the embedded broker'),
+  GRIDHUB_CONFIG: z.preprocess(blankAsUnset, z.string().optional()),
+  DATA_DIR: z.preprocess(blankAsUnset, z.string().optional()),
 });
 
 function formatPath(segments: readonly PropertyKey[]): string {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
@@ -16,6 +17,8 @@ export interface HttpAppOptions {
   readonly metrics: HubMetrics;
   readonly authenticator: TokenAuthenticator;
   readonly health: () => HealthReport;
+  /** The live feed page served at `/`. */
+  readonly dashboardIndex: string;
 }
 
 /** An error with an HTTP status and a stable code, answered as `{error: {code, message, problems?}}`. */
@@ -102,6 +105,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     const report = options.health();
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
+
+  app.get('/', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(await readFile(options.dashboardIndex, 'utf8')),
+  );
 
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 

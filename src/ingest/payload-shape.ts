@@ -6,6 +6,17 @@
 const MAX_DEPTH = 6;
 const MAX_KEYS = 32;
 const MAX_ITEMS = 4;
+const MAX_KEY_LENGTH = 64;
+
+/**
+ * Keys are kept, since a misspelt field name is what an integrator most needs to see, unless a key could itself
+ * be an identifier (devices do key objects by card number or plate): a run of five or more digits, or a key too
+ * long to be a field name, is replaced by a description of it.
+ */
+function shapeKey(key: string): string {
+  if (key.length > MAX_KEY_LENGTH || /\d{5,}/.test(key)) return `<key of ${key.length} characters>`;
+  return key;
+}
 
 export function payloadShape(value: unknown, depth = 0): unknown {
   if (value === null) return 'null';
@@ -17,9 +28,10 @@ export function payloadShape(value: unknown, depth = 0): unknown {
   if (typeof value === 'object') {
     if (depth >= MAX_DEPTH) return 'object';
     const entries = Object.entries(value as Record<string, unknown>);
-    const shape: Record<string, unknown> = {};
+    // A null-prototype object, so a `__proto__` key is kept as data like any other.
+    const shape: Record<string, unknown> = Object.create(null);
     for (const [key, item] of entries.slice(0, MAX_KEYS))
-      shape[key.slice(0, 64)] = payloadShape(item, depth + 1);
+      shape[shapeKey(key)] = payloadShape(item, depth + 1);
     if (entries.length > MAX_KEYS) shape['…'] = `${entries.length - MAX_KEYS} more keys`;
     return shape;
   }

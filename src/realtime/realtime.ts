@@ -43,9 +43,10 @@ export class Realtime {
     return this.#state;
   }
 
+  /** Also serves the browser client at /socket.io/socket.io.js, so pages need no outside network. */
   start(server: HttpServer): void {
     const { authenticator, bus, metrics } = this.#options;
-    const io: HubSocketServer = new Server(server, { serveClient: false });
+    const io: HubSocketServer = new Server(server, { serveClient: true });
     this.#io = io;
     io.use((socket, next) => {
       const principal = authenticator.authenticate(

@@ -43,7 +43,9 @@ export interface TestHub {
 }
 
 /** A real hub on ephemeral loopback ports, with its own data directory (kept when `dataDir` is given). */
-export async function startTestHub(options: { dataDir?: string; deployment?: Deployment } = {}): Promise<TestHub> {
+export async function startTestHub(
+  options: { dataDir?: string; deployment?: Deployment } = {},
+): Promise<TestHub> {
   const ownDirectory = options.dataDir === undefined ? temporaryDirectory() : undefined;
   const dataDir = options.dataDir ?? (ownDirectory?.path as string);
   const logs = new LogCapture();
@@ -78,7 +80,11 @@ export interface RecordingClient {
 }
 
 export async function connectClient(httpUrl: string, token: string): Promise<RecordingClient> {
-  const socket: HubClientSocket = io(httpUrl, { auth: { token }, transports: ['websocket'], reconnection: false });
+  const socket: HubClientSocket = io(httpUrl, {
+    auth: { token },
+    transports: ['websocket'],
+    reconnection: false,
+  });
   const received: { event: string; payload: unknown }[] = [];
   const waiters: (() => void)[] = [];
   socket.onAny((event: string, payload: unknown) => {
@@ -107,6 +113,9 @@ export async function metricValue(httpUrl: string, sample: string): Promise<numb
 }
 
 export async function getJson(url: string, token?: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+  const response = await fetch(
+    url,
+    token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } },
+  );
   return { status: response.status, body: await response.json() };
 }

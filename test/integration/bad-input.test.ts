@@ -103,7 +103,11 @@ describe('bad device input is refused, counted, kept as a dead letter and never 
     await stranger.publishAsync('gridhub/devices/ghost-1/events', '{"event":"DOOR_FORCED_OPEN"}', { qos: 1 });
     await stranger.endAsync();
     const deadLetter = await newestDeadLetter();
-    expect(deadLetter).toMatchObject({ reason: 'unknown_device', deviceId: null, topic: 'gridhub/devices/ghost-1/events' });
+    expect(deadLetter).toMatchObject({
+      reason: 'unknown_device',
+      deviceId: null,
+      topic: 'gridhub/devices/ghost-1/events',
+    });
     expect(await refusedCount('unknown_device')).toBe(1);
   });
 
@@ -142,7 +146,11 @@ describe('bad device input is refused, counted, kept as a dead letter and never 
     const invalid = await getJson(`${hub.httpUrl}/api/dead-letters?limit=0`, 'demo-admin');
     expect(invalid.status).toBe(400);
     expect(invalid.body).toEqual({
-      error: { code: 'invalid_request', message: 'invalid query', problems: [expect.stringMatching(/^query\.limit: /)] },
+      error: {
+        code: 'invalid_request',
+        message: 'invalid query',
+        problems: [expect.stringMatching(/^query\.limit: /)],
+      },
     });
   });
 });

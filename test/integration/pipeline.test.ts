@@ -49,7 +49,11 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
       title: 'Door forced open',
       category: 'intrusion',
       severity: 'critical',
-      device: { id: 'gate-xijiao-01-north', name: '西郊1网格北门门禁 Xijiao Grid 1 north gate', adapter: 'gate-access' },
+      device: {
+        id: 'gate-xijiao-01-north',
+        name: '西郊1网格北门门禁 Xijiao Grid 1 north gate',
+        adapter: 'gate-access',
+      },
       event: { type: 'door.forced_open', occurredAt: '2026-11-22T08:00:00.000Z', attributes: { door: 2 } },
       gridId: 'grid-xijiao-01',
       chain: xijiaoGrid1Chain,
@@ -74,7 +78,9 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
       attributes: { door: 1, heldSeconds: 300 },
     });
     await communityOfficer.nth('incident:new', 2);
-    expect(gridWorker.received.map((entry) => (entry.payload as Incident).gridId)).toEqual(['grid-xijiao-01']);
+    expect(gridWorker.received.map((entry) => (entry.payload as Incident).gridId)).toEqual([
+      'grid-xijiao-01',
+    ]);
     expect(otherGridWorker.received).toHaveLength(1);
     expect(otherStreetOfficer.received).toHaveLength(0);
   });
@@ -85,7 +91,13 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
     expect(incident.event).toEqual({
       type: 'access.denied',
       occurredAt: '2026-11-22T08:00:00.000Z',
-      attributes: { door: 1, direction: 'out', credentialType: 'card', credential: '****6535', reason: 'expired' },
+      attributes: {
+        door: 1,
+        direction: 'out',
+        credentialType: 'card',
+        credential: '****6535',
+        reason: 'expired',
+      },
     });
     expect(incident.severity).toBe('info');
     const stored = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}`, 'demo-officer-xijiao');
@@ -144,8 +156,13 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
     expect((worker2.body as { incidents: Incident[] }).incidents.map((incident) => incident.gridId)).toEqual([
       'grid-xijiao-02',
     ]);
-    const grid1Incident = officerIncidents.find((incident) => incident.gridId === 'grid-xijiao-01') as Incident;
-    const forbidden = await getJson(`${hub.httpUrl}/api/incidents/${grid1Incident.id}`, 'demo-worker-xijiao-02');
+    const grid1Incident = officerIncidents.find(
+      (incident) => incident.gridId === 'grid-xijiao-01',
+    ) as Incident;
+    const forbidden = await getJson(
+      `${hub.httpUrl}/api/incidents/${grid1Incident.id}`,
+      'demo-worker-xijiao-02',
+    );
     expect(forbidden.status).toBe(404);
     const anonymous = await getJson(`${hub.httpUrl}/api/incidents`);
     expect(anonymous.status).toBe(401);

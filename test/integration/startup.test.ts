@@ -6,7 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot, temporaryDirectory } from '../helpers/hub.ts';
 
 /** Runs `npm start`'s entry point in a child process and returns how it ended. */
-function runHub(env: Record<string, string>, untilExit = true): Promise<{ code: number | null; stderr: string; stdout: string }> {
+function runHub(
+  env: Record<string, string>,
+  untilExit = true,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: projectRoot,
@@ -59,7 +62,12 @@ describe('start-up', () => {
         '  - { id: Gate 1, name: g, adapter: gate-access, grid: g1 }',
       ].join('\n'),
     );
-    const result = await runHub({ GRIDHUB_CONFIG: configPath, PORT: '0', MQTT_PORT: '0', DATA_DIR: workDir.path });
+    const result = await runHub({
+      GRIDHUB_CONFIG: configPath,
+      PORT: '0',
+      MQTT_PORT: '0',
+      DATA_DIR: workDir.path,
+    });
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines[0]).toBe(`gridhub: ${configPath} is invalid [GRIDHUB_CONFIG_INVALID]`);
@@ -102,7 +110,9 @@ describe('start-up', () => {
 
   it('starts on the shipped demo jurisdiction and stops cleanly on SIGTERM', async () => {
     const result = await runHub({ PORT: '0', MQTT_PORT: '0', DATA_DIR: workDir.path }, false);
-    expect(result.stdout).toMatch(/^gridhub: Qinghe District grid hub \(demo\) — http:\/\/localhost:\d+ · mqtt:\/\/localhost:\d+ · 26 devices/m);
+    expect(result.stdout).toMatch(
+      /^gridhub: Qinghe District grid hub \(demo\) — http:\/\/localhost:\d+ · mqtt:\/\/localhost:\d+ · 26 devices/m,
+    );
     expect(result.code).toBe(0);
   });
 });

@@ -212,8 +212,7 @@ describe('resolveDeployment', () => {
     {
       where: 'a grid boundary',
       at: `${gridAPath}.boundary`,
-      breakIt: (parts: Parts) =>
-        Object.assign(parts.gridA.boundary, { colour: 'red' }),
+      breakIt: (parts: Parts) => Object.assign(parts.gridA.boundary, { colour: 'red' }),
     },
     {
       where: 'a user',
@@ -223,8 +222,7 @@ describe('resolveDeployment', () => {
     {
       where: 'a device',
       at: 'devices[0]',
-      breakIt: (parts: Parts) =>
-        Object.assign(parts.devices[0] ?? {}, { colour: 'red' }),
+      breakIt: (parts: Parts) => Object.assign(parts.devices[0] ?? {}, { colour: 'red' }),
     },
     {
       where: 'a rule',
@@ -260,16 +258,26 @@ describe('resolveDeployment', () => {
 
   it('refuses a device that gives both a grid and a location', () => {
     const parts = smallConfig();
-    parts.devices[0] = { id: 'gate-1', name: 'Gate 1', adapter: 'gate-access', grid: 'grid-a', location: [10.5, 20.5] };
+    parts.devices[0] = {
+      id: 'gate-1',
+      name: 'Gate 1',
+      adapter: 'gate-access',
+      grid: 'grid-a',
+      location: [10.5, 20.5],
+    };
     const error = expectInvalid(parts.config);
-    expect(error.problems).toEqual([expect.stringMatching(/^devices\[0\]: give exactly one of grid and location/)]);
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^devices\[0\]: give exactly one of grid and location/),
+    ]);
   });
 
   it('refuses a device that gives neither a grid nor a location', () => {
     const parts = smallConfig();
     parts.devices[1] = { id: 'gate-2', name: 'Gate 2', adapter: 'gate-access' };
     const error = expectInvalid(parts.config);
-    expect(error.problems).toEqual([expect.stringMatching(/^devices\[1\]: give exactly one of grid and location/)]);
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^devices\[1\]: give exactly one of grid and location/),
+    ]);
   });
 
   it('refuses a device whose location lies in no grid', () => {
@@ -299,7 +307,13 @@ describe('resolveDeployment', () => {
 
   it('refuses a user whose scope node does not exist', () => {
     const parts = smallConfig();
-    parts.users[0] = { id: 'officer', name: 'Officer', role: 'duty_officer', scope: 'nowhere', token: 'officer-token' };
+    parts.users[0] = {
+      id: 'officer',
+      name: 'Officer',
+      role: 'duty_officer',
+      scope: 'nowhere',
+      token: 'officer-token',
+    };
     const error = expectInvalid(parts.config);
     expect(error.problems).toHaveLength(1);
     expect(problemsAt(error, 'users[0].scope')).toEqual([expect.stringContaining('"nowhere"')]);
@@ -322,7 +336,13 @@ describe('resolveDeployment', () => {
 
   it('refuses a grid worker whose grid does not exist', () => {
     const parts = smallConfig();
-    parts.users[1] = { id: 'worker', name: 'Worker', role: 'grid_worker', grids: ['grid-a', 'grid-x'], token: 'worker-token' };
+    parts.users[1] = {
+      id: 'worker',
+      name: 'Worker',
+      role: 'grid_worker',
+      grids: ['grid-a', 'grid-x'],
+      token: 'worker-token',
+    };
     const error = expectInvalid(parts.config);
     expect(problemsAt(error, 'users[1].grids[1]')).toEqual([expect.stringContaining('"grid-x"')]);
   });
@@ -344,7 +364,13 @@ describe('resolveDeployment', () => {
 
   it('refuses two users who share a token', () => {
     const parts = smallConfig();
-    parts.users.push({ id: 'officer-2', name: 'Officer 2', role: 'admin', scope: 'district-one', token: 'officer-token' });
+    parts.users.push({
+      id: 'officer-2',
+      name: 'Officer 2',
+      role: 'admin',
+      scope: 'district-one',
+      token: 'officer-token',
+    });
     const error = expectInvalid(parts.config);
     expect(problemsAt(error, 'users')).toEqual(['users: two users share a token']);
   });
@@ -360,7 +386,13 @@ describe('resolveDeployment', () => {
   it('reports three different problems together, each at its own path', () => {
     const parts = smallConfig();
     parts.devices[0] = { id: 'gate-1', name: 'Gate 1', adapter: 'smoke-detector', grid: 'grid-a' };
-    parts.users[0] = { id: 'officer', name: 'Officer', role: 'duty_officer', scope: 'nowhere', token: 'officer-token' };
+    parts.users[0] = {
+      id: 'officer',
+      name: 'Officer',
+      role: 'duty_officer',
+      scope: 'nowhere',
+      token: 'officer-token',
+    };
     parts.rules.push({ event: 'smoke.detected', category: 'fire', severity: 'critical', title: 'Smoke' });
     const error = expectInvalid(parts.config);
     expect(error.problems).toHaveLength(3);
@@ -406,7 +438,10 @@ describe('loadDeployment', () => {
 
   it('reports schema problems of a well-formed YAML file with their paths', () => {
     const file = path.join(directory, 'wrong.yaml');
-    writeFileSync(file, 'jurisdiction:\n  id: district-one\n  name: District\n  level: street\n  children: []\n');
+    writeFileSync(
+      file,
+      'jurisdiction:\n  id: district-one\n  name: District\n  level: street\n  children: []\n',
+    );
     const error = expectGridhubError(() => loadDeployment(file, knownAdapters), 'GRIDHUB_CONFIG_INVALID');
     expect(problemsAt(error, 'jurisdiction.level')).toHaveLength(1);
     expect(problemsAt(error, 'jurisdiction.children')).toHaveLength(1);
@@ -442,8 +477,17 @@ describe('readRuntimeSettings', () => {
     ).toEqual({ httpPort: 9090, mqttPort: 0, configPath, dataDir });
   });
 
+  it('treats variables set to nothing as unset', () => {
+    expect(readRuntimeSettings({ PORT: '', MQTT_PORT: ' ', GRIDHUB_CONFIG: '', DATA_DIR: '' }, root)).toEqual(
+      readRuntimeSettings({}, root),
+    );
+  });
+
   it.each(['abc', '70000', '-1', '80.5'])('refuses PORT=%s, naming PORT', (value) => {
-    const error = expectGridhubError(() => readRuntimeSettings({ PORT: value }, root), 'GRIDHUB_CONFIG_INVALID');
+    const error = expectGridhubError(
+      () => readRuntimeSettings({ PORT: value }, root),
+      'GRIDHUB_CONFIG_INVALID',
+    );
     expect(problemsAt(error, 'PORT')).toHaveLength(1);
   });
 

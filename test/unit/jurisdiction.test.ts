@@ -133,7 +133,11 @@ describe('Jurisdiction of the demo', () => {
   });
 
   it('describes the root as the district', () => {
-    expect(jurisdiction.root).toEqual({ id: 'district-qinghe', name: '清河区 Qinghe District', level: 'district' });
+    expect(jurisdiction.root).toEqual({
+      id: 'district-qinghe',
+      name: '清河区 Qinghe District',
+      level: 'district',
+    });
   });
 
   it('tells whether a node is within another', () => {

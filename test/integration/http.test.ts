@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+
+describe('the HTTP surface', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('reports every component up on /healthz', async () => {
+    const { status, body } = await getJson(`${hub.httpUrl}/healthz`);
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      status: 'ok',
+      components: {
+        store: { state: 'up', kind: 'embedded' },
+        mqtt: { state: 'up', port: hub.hub.mqttPort, connectedDevices: 0 },
+        http: { state: 'up', port: hub.hub.httpPort },
+        realtime: { state: 'up' },
+      },
+    });
+  });
+
+  it('exposes every metric the operators rely on in the Prometheus text format', async () => {
+    const response = await fetch(`${hub.httpUrl}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    for (const name of [
+      'gridhub_messages_received_total',
+      'gridhub_events_decoded_total',
+      'gridhub_messages_refused_total',
+      'gridhub_incidents_created_total',
+      'gridhub_pushes_sent_total',
+      'gridhub_ingest_to_push_seconds',
+      'gridhub_connected_devices',
+      'gridhub_connected_clients',
+    ]) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+  });
+
+  it('serves the live feed page and the Socket.IO browser client from the hub itself', async () => {
+    const page = await fetch(`${hub.httpUrl}/`);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<script src="/socket.io/socket.io.js"></script>');
+    const client = await fetch(`${hub.httpUrl}/socket.io/socket.io.js`);
+    expect(client.status).toBe(200);
+    expect(await client.text()).toContain('Socket.IO');
+  });
+
+  it('tells a user who they are and what they see', async () => {
+    const { body } = await getJson(`${hub.httpUrl}/api/me`, 'demo-worker-xijiao-relief');
+    expect(body).toEqual({
+      userId: 'worker-xijiao-relief',
+      name: '罗霞 Luo Xia',
+      role: 'grid_worker',
+      scopeNodeIds: ['grid-xijiao-04', 'grid-xijiao-05'],
+    });
+    expect((await getJson(`${hub.httpUrl}/api/me`, 'wrong-token')).status).toBe(401);
+  });
+
+  it('answers unknown routes with the error shape', async () => {
+    const { status, body } = await getJson(`${hub.httpUrl}/api/nothing`);
+    expect(status).toBe(404);
+    expect(body).toEqual({ error: { code: 'not_found', message: 'no route GET /api/nothing' } });
+  });
+});
