@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { AuditTrail } from './audit/audit-trail.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import { TypedBus } from './core/bus.ts';
@@ -7,6 +8,11 @@ import { listenError } from './core/errors.ts';
 import type { HubBusEvents } from './core/events.ts';
 import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
+import { DeviceAccessPolicy } from './fleet/access-policy.ts';
+import { CommandService } from './fleet/command-service.ts';
+import { DeviceRegistry } from './fleet/device-registry.ts';
+import { Fleet } from './fleet/fleet.ts';
+import { LivenessMonitor } from './fleet/liveness-monitor.ts';
 import { buildHttpApp, type HealthReport } from './http/http-app.ts';
 import { IncidentPipeline } from './incidents/incident-pipeline.ts';
 import { RuleBook } from './incidents/rule-book.ts';
@@ -26,6 +32,8 @@ export interface HubOptions {
   /** Address the HTTP and MQTT servers bind; tests use 127.0.0.1. */
   readonly host?: string;
   readonly logger?: Logger;
+  /** How often device silences and watchdogs are checked (ms); tests shorten it. */
+  readonly livenessSweepMs?: number;
 }
 
 /**
@@ -37,42 +45,57 @@ export class Hub {
   readonly metrics = new HubMetrics();
   readonly topics: TopicGrammar;
   readonly store: Store;
+  readonly registry: DeviceRegistry;
   readonly broker: EmbeddedBroker;
+  readonly liveness: LivenessMonitor;
   readonly realtime: Realtime;
+  readonly fleet: Fleet;
   readonly #options: HubOptions;
   readonly #logger: Logger;
   readonly #authenticator: TokenAuthenticator;
-  readonly #ingest: DeviceIngest;
+  readonly #pipeline: IncidentPipeline;
+  readonly #commands: CommandService;
   #http: FastifyInstance | undefined;
   #started = false;
 
   constructor(options: HubOptions) {
     const { deployment, runtime } = options;
+    const { settings } = deployment;
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
     this.#authenticator = new TokenAuthenticator(deployment.users);
-    this.topics = new TopicGrammar(deployment.settings.topicBase);
-    this.store = new LmdbStore({
-      dataDir: runtime.dataDir,
-      deadLetterLimit: deployment.settings.deadLetterLimit,
+    this.topics = new TopicGrammar(settings.topicBase);
+    this.store = new LmdbStore({ dataDir: runtime.dataDir, deadLetterLimit: settings.deadLetterLimit });
+    const audit = new AuditTrail(this.store);
+    this.registry = new DeviceRegistry({
+      configDevices: deployment.devices,
+      jurisdiction: deployment.jurisdiction,
+      adapters: deployment.adapters,
+      store: this.store,
     });
-    const pipeline = new IncidentPipeline({
+    this.#pipeline = new IncidentPipeline({
       rules: new RuleBook(deployment.rules),
       store: this.store,
       bus: this.bus,
       metrics: this.metrics,
     });
-    this.#ingest = new DeviceIngest({
+    this.liveness = new LivenessMonitor({
+      registry: this.registry,
+      bus: this.bus,
+      metrics: this.metrics,
+      logger: this.#logger,
+      raise: (event, device) => this.#pipeline.process(event, device, performance.now()),
+      sweepMs: options.livenessSweepMs ?? 1000,
+    });
+    const ingest = new DeviceIngest({
       topics: this.topics,
-      devices: new Map(deployment.devices.map((device) => [device.id, device])),
-      maxPayloadBytes: deployment.settings.maxPayloadBytes,
+      devices: this.registry,
+      activity: this.liveness,
+      maxPayloadBytes: settings.maxPayloadBytes,
       decodeContext: {
-        identifiers: createIdentifierPolicy(
-          deployment.settings.identifiers,
-          deployment.settings.identifierHashKey,
-        ),
+        identifiers: createIdentifierPolicy(settings.identifiers, settings.identifierHashKey),
       },
-      pipeline,
+      pipeline: this.#pipeline,
       store: this.store,
       bus: this.bus,
       metrics: this.metrics,
@@ -82,12 +105,33 @@ export class Hub {
       host: options.host ?? '0.0.0.0',
       port: runtime.mqttPort,
       webSocketPath: '/mqtt',
-      onMessage: (topic, payload, receivedAt) => this.#ingest.handle(topic, payload, receivedAt),
+      access: new DeviceAccessPolicy(this.registry, this.topics, this.metrics, this.#logger),
+      onMessage: (topic, payload, receivedAt) => ingest.handle(topic, payload, receivedAt),
+      onClientConnected: (clientId) => this.liveness.heard(clientId),
+      onClientDisconnected: (clientId) => this.liveness.gone(clientId),
       metrics: this.metrics,
       logger: this.#logger,
     });
+    this.#commands = new CommandService({
+      registry: this.registry,
+      transport: this.broker,
+      topics: this.topics,
+      audit,
+      bus: this.bus,
+      metrics: this.metrics,
+      timeoutMs: settings.commandTimeoutSeconds * 1000,
+    });
+    this.fleet = new Fleet({
+      registry: this.registry,
+      liveness: this.liveness,
+      commands: this.#commands,
+      audit,
+      bus: this.bus,
+      disconnect: (deviceId) => this.broker.disconnect(deviceId),
+    });
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
+      chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,
       bus: this.bus,
       metrics: this.metrics,
       logger: this.#logger,
@@ -115,11 +159,22 @@ export class Hub {
     const host = this.#options.host ?? '0.0.0.0';
     try {
       await this.store.start();
+      await this.registry.start();
+      if (this.registry.skipped.length > 0) {
+        this.#logger.warn(
+          { ns: 'hub', devices: this.registry.skipped },
+          'stored device records no longer resolve',
+        );
+      }
+      await this.#pipeline.start();
+      this.liveness.start();
+      this.#commands.start();
       await this.broker.start();
       const http = buildHttpApp({
         store: this.store,
         metrics: this.metrics,
         authenticator: this.#authenticator,
+        fleet: this.fleet,
         health: () => this.health(),
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
       });
@@ -134,7 +189,7 @@ export class Hub {
       throw error;
     }
     this.#logger.info(
-      { ns: 'hub', http: this.httpPort, mqtt: this.mqttPort, devices: this.deployment.devices.length },
+      { ns: 'hub', http: this.httpPort, mqtt: this.mqttPort, devices: this.registry.size },
       'gridhub started',
     );
   }
@@ -146,6 +201,8 @@ export class Hub {
     await this.broker.stop();
     await this.#http?.close();
     this.#http = undefined;
+    this.#commands.stop();
+    this.liveness.stop();
     await this.store.stop();
   }
 

@@ -1,29 +1,51 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import type { DeviceAdapter } from '../core/adapter.ts';
+import { type DeviceAdapter, livenessEvents } from '../core/adapter.ts';
 import { GridhubError } from '../core/errors.ts';
 import { type GridEntry, Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import {
   type ConfigFile,
   configSchema,
+  type DeviceConfig,
   type HubSettings,
   type RuleConfig,
   type UserConfig,
 } from './schema.ts';
 
-/** A device as the hub runs it: its adapter found and its grid resolved, by id or by location. */
+/** A device as the hub runs it: its adapter found, its grid resolved (by id or by location), its timings set. */
 export interface ResolvedDevice {
   readonly id: string;
   readonly name: string;
   readonly adapter: DeviceAdapter;
   readonly grid: GridEntry;
+  /** Where the device was placed from: its `location` when it had one. */
+  readonly location?: readonly [number, number];
+  /** SHA-256 (hex) of the device's MQTT password. */
+  readonly secretDigest: string;
+  readonly offlineAfterMs: number;
+  readonly watchdogs: readonly ResolvedWatchdog[];
+}
+
+export interface ResolvedWatchdog {
+  readonly resetBy: string;
+  readonly raises: string;
+  readonly afterMs: number;
+}
+
+/** The part of a device's description that both the config file and the provisioning API give. */
+export type DeviceDescription = Omit<DeviceConfig, 'secret' | 'secretSha256'>;
+
+export function secretDigest(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
 }
 
 /** Everything the configuration file says, validated and cross-referenced. */
 export interface Deployment {
   readonly settings: HubSettings;
+  readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserConfig[];
   readonly devices: readonly ResolvedDevice[];
@@ -157,7 +179,7 @@ function crossReference(
   const devices = resolveDevices(file, jurisdiction, adapters, problems);
   checkRules(file.rules, adapters, problems);
 
-  return { settings: file.hub, jurisdiction, users: file.users, devices, rules: file.rules };
+  return { settings: file.hub, adapters, jurisdiction, users: file.users, devices, rules: file.rules };
 }
 
 function checkUsers(users: readonly UserConfig[], jurisdiction: Jurisdiction, problems: string[]): void {
@@ -195,27 +217,73 @@ function resolveDevices(
   const resolved: ResolvedDevice[] = [];
   file.devices.forEach((device, index) => {
     const at = `devices[${index}]`;
-    const adapter = adapters.get(device.adapter);
-    if (adapter === undefined) {
+    if ((device.secret === undefined) === (device.secretSha256 === undefined)) {
       problems.push(
-        `${at}.adapter: no adapter "${device.adapter}" (known: ${[...adapters.keys()].join(', ')})`,
+        `${at}: give exactly one of secret and secretSha256: every device has its own credentials`,
       );
+      return;
     }
-    let grid: GridEntry | undefined;
-    if ((device.grid === undefined) === (device.location === undefined)) {
-      problems.push(`${at}: give exactly one of grid and location`);
-    } else if (device.grid !== undefined) {
-      grid = jurisdiction.grid(device.grid);
-      if (grid === undefined) problems.push(`${at}.grid: no grid "${device.grid}"`);
-    } else if (device.location !== undefined) {
-      const [lon, lat] = device.location;
-      grid = jurisdiction.locate(lon, lat);
-      if (grid === undefined) problems.push(`${at}.location: [${lon}, ${lat}] lies in no grid`);
-    }
-    if (adapter !== undefined && grid !== undefined)
-      resolved.push({ id: device.id, name: device.name, adapter, grid });
+    const digest = device.secretSha256 ?? secretDigest(device.secret as string);
+    const result = resolveDevice(device, digest, jurisdiction, adapters, at);
+    if ('problems' in result) problems.push(...result.problems);
+    else resolved.push(result.device);
   });
   return resolved;
+}
+
+/**
+ * Resolves one device description: its adapter, its grid (by id, or the polygon containing its location), its
+ * offline threshold and watchdogs. Used for the config file's devices and for devices provisioned over the API.
+ */
+export function resolveDevice(
+  device: DeviceDescription,
+  digest: string,
+  jurisdiction: Jurisdiction,
+  adapters: ReadonlyMap<string, DeviceAdapter>,
+  at: string,
+): { device: ResolvedDevice } | { problems: string[] } {
+  const problems: string[] = [];
+  const adapter = adapters.get(device.adapter);
+  if (adapter === undefined) {
+    problems.push(
+      `${at}.adapter: no adapter "${device.adapter}" (known: ${[...adapters.keys()].join(', ')})`,
+    );
+  }
+  let grid: GridEntry | undefined;
+  if ((device.grid === undefined) === (device.location === undefined)) {
+    problems.push(`${at}: give exactly one of grid and location`);
+  } else if (device.grid !== undefined) {
+    grid = jurisdiction.grid(device.grid);
+    if (grid === undefined) problems.push(`${at}.grid: no grid "${device.grid}"`);
+  } else if (device.location !== undefined) {
+    const [lon, lat] = device.location;
+    grid = jurisdiction.locate(lon, lat);
+    if (grid === undefined) problems.push(`${at}.location: [${lon}, ${lat}] lies in no grid`);
+  }
+  const overrides = device.watchdogs ?? {};
+  for (const raised of Object.keys(overrides)) {
+    if (adapter !== undefined && !adapter.watchdogs?.some((watchdog) => watchdog.raises === raised)) {
+      problems.push(`${at}.watchdogs.${raised}: the ${adapter.id} adapter has no watchdog raising it`);
+    }
+  }
+  if (adapter === undefined || grid === undefined || problems.length > 0) return { problems };
+  const watchdogs = (adapter.watchdogs ?? []).map((watchdog) => ({
+    resetBy: watchdog.resetBy,
+    raises: watchdog.raises,
+    afterMs: (overrides[watchdog.raises] ?? watchdog.defaultSeconds) * 1000,
+  }));
+  return {
+    device: {
+      id: device.id,
+      name: device.name,
+      adapter,
+      grid,
+      ...(device.location === undefined ? {} : { location: device.location }),
+      secretDigest: digest,
+      offlineAfterMs: (device.offlineAfterSeconds ?? adapter.liveness.offlineAfterSeconds) * 1000,
+      watchdogs,
+    },
+  };
 }
 
 function checkRules(
@@ -226,8 +294,14 @@ function checkRules(
   for (const event of findDuplicates(rules.map((rule) => rule.event))) {
     problems.push(`rules: event "${event}" has more than one rule`);
   }
-  const known = new Set([...adapters.values()].flatMap((adapter) => Object.keys(adapter.events)));
+  const known = new Set([
+    ...Object.keys(livenessEvents),
+    ...[...adapters.values()].flatMap((adapter) => Object.keys(adapter.events)),
+  ]);
   rules.forEach((rule, index) => {
     if (!known.has(rule.event)) problems.push(`rules[${index}].event: no adapter emits "${rule.event}"`);
+    if (rule.clearedBy !== undefined && !known.has(rule.clearedBy)) {
+      problems.push(`rules[${index}].clearedBy: no adapter emits "${rule.clearedBy}"`);
+    }
   });
 }

@@ -77,6 +77,11 @@ export const userSchema = z.strictObject({
     .describe('Bearer token for REST and the Socket.IO handshake.'),
 });
 
+const secondsSetting = z
+  .number()
+  .positive()
+  .max(7 * 24 * 3600);
+
 export const deviceSchema = z.strictObject({
   id: z.string().regex(deviceIdPattern, 'must be lowercase letters, digits, ".", "_" or "-" (at most 64)'),
   name: z.string().min(1),
@@ -85,6 +90,26 @@ export const deviceSchema = z.strictObject({
   location: position
     .optional()
     .describe('[lon, lat]: the hub places the device in the grid that contains it.'),
+  secret: z
+    .string()
+    .min(16, 'a device secret needs at least 16 characters')
+    .max(256)
+    .optional()
+    .describe("The device's MQTT password (username and client id are the device id). Or give secretSha256."),
+  secretSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the secret')
+    .optional()
+    .describe('SHA-256 of the secret, so the config need not hold the secret itself.'),
+  offlineAfterSeconds: secondsSetting
+    .optional()
+    .describe("Silence after which the device is offline; default: its adapter's."),
+  watchdogs: z
+    .record(z.string(), secondsSetting)
+    .optional()
+    .describe(
+      "Overrides of the adapter's watchdogs, by the event they raise, e.g. {guard.check_in_missed: 900}.",
+    ),
 });
 
 export const ruleSchema = z.strictObject({
@@ -92,6 +117,13 @@ export const ruleSchema = z.strictObject({
   category: z.string().regex(/^[a-z][a-z0-9_]*$/),
   severity: z.enum(severities),
   title: z.string().min(1),
+  clearedBy: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'An event of the same device that resolves the open incident by itself (device.online clears device.offline).',
+    ),
 });
 
 export const hubSchema = z.strictObject({
@@ -117,6 +149,12 @@ export const hubSchema = z.strictObject({
     .min(16)
     .default('gridhub-demo-identifier-key')
     .describe('Key of the HMAC used when identifiers are hashed. Set your own in production.'),
+  commandTimeoutSeconds: z
+    .number()
+    .positive()
+    .max(60)
+    .default(5)
+    .describe('How long a command waits for the device to answer before it fails as a timeout.'),
   deadLetterLimit: z
     .number()
     .int()

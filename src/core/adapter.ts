@@ -1,11 +1,19 @@
 import type { z } from 'zod';
-import type { NormalizedEvent } from './device-event.ts';
+import type { AttributeValue, NormalizedEvent } from './device-event.ts';
 import type { IdentifierPolicy } from './privacy.ts';
 
 /**
  * The adapter contract, after zigbee-herdsman-converters: a device family is data. The hub holds no vendor
- * code; it validates a raw frame with the adapter's zod schema and hands it to a pure decoder.
- * An adapter imports only src/core; what it needs at run time arrives in the DecodeContext.
+ * code; it validates a raw frame with the adapter's zod schema and hands it to a pure decoder, and it encodes
+ * commands with the adapter's pure encoders. An adapter imports only src/core; what it needs at run time arrives
+ * in the DecodeContext.
+ *
+ * The wire, per device (see core/topics.ts):
+ *   device → hub   <base>/devices/<id>/events     event frames            decoded by channels.events
+ *   device → hub   <base>/devices/<id>/heartbeat  periodic state frames   decoded by channels.heartbeat
+ *   device → hub   <base>/devices/<id>/replies    answers to commands     decoded by replies
+ *   device → hub   <base>/devices/<id>/status     {"state":"online"|"offline"}, retained; the device's last will
+ *   hub → device   <base>/devices/<id>/commands   commands                encoded by commands[name].encode
  */
 export interface DecodeContext {
   /** How personal identifiers (card numbers, plates) are minimised before they leave the decoder. */
@@ -22,8 +30,49 @@ export interface FrameDecoder<Raw> {
 /** What an adapter says about each normalized event type it can emit (zigbee2mqtt's "exposes"). */
 export interface EventDescription {
   readonly description: string;
-  /** Attribute names the event carries, for documentation and the conformance kit. */
+  /** Attribute names the event can carry, for documentation and the conformance kit. */
   readonly attributes: readonly string[];
+}
+
+/** A command the hub can send: its parameters as the API takes them, and the device's payload for it. */
+export interface CommandDefinition<Params> {
+  readonly description: string;
+  /** Validates the parameters an API caller gives; strict. */
+  readonly params: z.ZodType<Params>;
+  /** Pure: the JSON payload published on the device's commands topic. It must carry requestId for the reply. */
+  readonly encode: (params: Params, requestId: string) => unknown;
+}
+
+/** A device's answer to a command, normalized. */
+export interface CommandReply {
+  readonly requestId: string;
+  readonly ok: boolean;
+  /** Why the device refused or failed, in its own words. */
+  readonly error?: string;
+  readonly result?: Readonly<Record<string, AttributeValue>>;
+}
+
+export interface ReplyDecoder<Raw> {
+  readonly schema: z.ZodType<Raw>;
+  readonly decode: (raw: Raw) => CommandReply;
+}
+
+/**
+ * A duty the device must perform periodically (a sentry guard's check-in): when `resetBy` has not been seen
+ * for `defaultSeconds` (or the device's override in the config), the hub raises `raises` for the device.
+ * The next `resetBy` clears it.
+ */
+export interface WatchdogDefinition {
+  readonly resetBy: string;
+  readonly raises: string;
+  readonly defaultSeconds: number;
+}
+
+export interface LivenessDefaults {
+  /** How often the device sends a heartbeat. */
+  readonly heartbeatSeconds: number;
+  /** Silence after which the device is offline and a device-offline incident is raised. */
+  readonly offlineAfterSeconds: number;
 }
 
 export interface DeviceAdapter {
@@ -34,10 +83,40 @@ export interface DeviceAdapter {
   readonly description: string;
   readonly events: Readonly<Record<string, EventDescription>>;
   // biome-ignore lint/suspicious/noExplicitAny: each channel has its own raw type; the schema narrows it at run time.
-  readonly channels: Readonly<Record<string, FrameDecoder<any>>>;
+  readonly channels: Readonly<Partial<Record<DecodedChannel, FrameDecoder<any>>>>;
+  // biome-ignore lint/suspicious/noExplicitAny: each command has its own parameter type, checked by its schema.
+  readonly commands: Readonly<Record<string, CommandDefinition<any>>>;
+  // biome-ignore lint/suspicious/noExplicitAny: the reply's raw type is the adapter's own.
+  readonly replies?: ReplyDecoder<any>;
+  readonly liveness: LivenessDefaults;
+  readonly watchdogs?: readonly WatchdogDefinition[];
 }
 
-/** Identity function that keeps the raw type of a frame decoder checked where it is written. */
+/** Channels whose frames the device's adapter decodes. */
+export type DecodedChannel = 'events' | 'heartbeat';
+
+/**
+ * Events the hub itself raises about any device, whatever its adapter: they can have rules like any other.
+ * `device.online` clears `device.offline`.
+ */
+export const livenessEvents = {
+  'device.offline': {
+    description: 'The device has been silent past its threshold.',
+    attributes: ['silentSeconds'],
+  },
+  'device.online': {
+    description: 'The device is heard from again after being offline.',
+    attributes: ['offlineSeconds'],
+  },
+} as const satisfies Record<string, EventDescription>;
+
+/** Identity functions that keep the raw types of a decoder or command checked where it is written. */
 export function frameDecoder<Raw>(decoder: FrameDecoder<Raw>): FrameDecoder<Raw> {
+  return decoder;
+}
+export function commandDefinition<Params>(command: CommandDefinition<Params>): CommandDefinition<Params> {
+  return command;
+}
+export function replyDecoder<Raw>(decoder: ReplyDecoder<Raw>): ReplyDecoder<Raw> {
   return decoder;
 }

@@ -1,5 +1,7 @@
+import type { CommandReply } from './adapter.ts';
 import type { DeviceEvent } from './device-event.ts';
-import type { Incident } from './incident.ts';
+import type { DeviceStatus } from './device-status.ts';
+import type { Incident, IncidentChange } from './incident.ts';
 import type { DeadLetter } from './refusals.ts';
 
 /**
@@ -13,13 +15,21 @@ export interface HubBusEvents {
   'device:event': [event: DeviceEvent];
   /** An incident was created and committed to the store. `receivedAt` is performance.now() at ingest. */
   'incident:created': [incident: Incident, receivedAt: number];
+  /** An incident changed and the change is committed to the store. */
+  'incident:updated': [change: IncidentChange];
   /** A device message was refused and kept as a dead letter. */
   'message:refused': [deadLetter: DeadLetter];
+  /** A device went online or offline, or was disabled or enabled. */
+  'device:status': [status: DeviceStatus];
+  /** A device answered a command. */
+  'command:reply': [deviceId: string, reply: CommandReply];
 }
 
 /** Socket.IO, server → client. Imported by the hub, the tests and any TypeScript client alike. */
 export interface ServerToClientEvents {
   'incident:new': (incident: Incident) => void;
+  'incident:update': (change: IncidentChange) => void;
+  'device:status': (status: DeviceStatus) => void;
 }
 
 /** Socket.IO, client → server. */

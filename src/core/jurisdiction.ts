@@ -17,3 +17,8 @@ export type GridChain = readonly PlaceRef[];
 
 /** GeoJSON Polygon coordinates: rings of [lon, lat]; the first ring is the outer boundary, the rest are holes. */
 export type PolygonCoordinates = readonly (readonly (readonly [number, number])[])[];
+
+/** True when a grid's chain passes through one of the scope nodes: the one scope check for incidents and devices. */
+export function chainInScope(chain: GridChain, scopeNodeIds: readonly string[]): boolean {
+  return chain.some((place) => scopeNodeIds.includes(place.id));
+}

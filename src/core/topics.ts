@@ -6,7 +6,7 @@
  * A device publishes on its own channels; the hub publishes commands to it. `<base>` defaults to `gridhub`.
  * Device ids are lowercase letters, digits, `-`, `_` and `.`: never a topic separator or wildcard.
  */
-export const deviceChannels = ['events'] as const;
+export const deviceChannels = ['events', 'heartbeat', 'replies', 'status', 'commands'] as const;
 export type DeviceChannel = (typeof deviceChannels)[number];
 
 export const deviceIdPattern = /^[a-z0-9][a-z0-9._-]{0,63}$/;

@@ -1,87 +1,30 @@
-import { readFile } from 'node:fs/promises';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
-import { incidentInScope } from '../core/incident.ts';
-import type { Principal, Role } from '../core/principal.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
-import type { ComponentState, Store } from '../store/store.ts';
+import type { Fleet } from '../fleet/fleet.ts';
+import { HttpError } from './request-guards.ts';
+import { deviceRoutes } from './routes/device-routes.ts';
+import { incidentRoutes } from './routes/incident-routes.ts';
+import { type OpsRoutesOptions, opsRoutes } from './routes/ops-routes.ts';
 
-export interface HealthReport {
-  readonly status: 'ok' | 'degraded';
-  readonly components: Readonly<Record<string, { state: ComponentState } & Record<string, unknown>>>;
-}
+export type { HealthReport } from './routes/ops-routes.ts';
 
-export interface HttpAppOptions {
-  readonly store: Store;
-  readonly metrics: HubMetrics;
+export interface HttpAppOptions extends OpsRoutesOptions {
   readonly authenticator: TokenAuthenticator;
-  readonly health: () => HealthReport;
-  /** The live feed page served at `/`. */
-  readonly dashboardIndex: string;
+  readonly fleet: Fleet;
 }
-
-/** An error with an HTTP status and a stable code, answered as `{error: {code, message, problems?}}`. */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly problems: readonly string[] = [],
-  ) {
-    super(message);
-  }
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal: Principal | undefined;
-  }
-}
-
-/** Validates request input at the edge with a strict zod schema; every problem is reported at once. */
-function parseInput<T>(schema: z.ZodType<T>, input: unknown, where: string): T {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map(
-    (issue) => `${where}.${issue.path.map(String).join('.')}: ${issue.message}`,
-  );
-  throw new HttpError(400, 'invalid_request', `invalid ${where}`, problems);
-}
-
-function requirePrincipal(request: FastifyRequest, roles?: readonly Role[]): Principal {
-  const principal = request.principal;
-  if (principal === undefined) {
-    throw new HttpError(
-      401,
-      'unauthorized',
-      'a valid bearer token is required (Authorization: Bearer <token>)',
-    );
-  }
-  if (roles !== undefined && !roles.includes(principal.role)) {
-    throw new HttpError(403, 'forbidden', `this needs one of the roles: ${roles.join(', ')}`);
-  }
-  return principal;
-}
-
-const pageQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  before: z.string().min(1).max(64).optional(),
-});
-const idParams = z.strictObject({ id: z.string().min(1).max(64) });
 
 /**
- * The HTTP surface. Routes validate their input with zod, check the caller's token and scope, and answer
- * errors in one shape. Tests drive it with fastify.inject() or over a real socket.
+ * The HTTP surface. Every route validates its input with zod, checks the caller's token and scope, and answers
+ * errors in one shape: `{error: {code, message, problems?}}`.
  */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
-  const { store, metrics, authenticator } = options;
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
   app.decorateRequest('principal', undefined);
 
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
-    if (header?.startsWith('Bearer ')) request.principal = authenticator.authenticate(header.slice(7));
+    if (header?.startsWith('Bearer '))
+      request.principal = options.authenticator.authenticate(header.slice(7));
   });
 
   app.setErrorHandler((error: unknown, _request, reply: FastifyReply) => {
@@ -91,6 +34,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
         .code(error.statusCode)
         .send({ error: { code: error.code, message: error.message, ...problems } });
     }
+    // Fastify's own 4xx (a body that is not JSON, too large): its message is safe to show.
     const status = (error as { statusCode?: number }).statusCode ?? 500;
     const message = status < 500 ? (error as Error).message : 'internal error';
     return reply.code(status).send({ error: { code: status < 500 ? 'bad_request' : 'internal', message } });
@@ -101,43 +45,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       .send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } }),
   );
 
-  app.get('/healthz', async (_request, reply) => {
-    const report = options.health();
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
-  });
-
-  app.get('/', async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(await readFile(options.dashboardIndex, 'utf8')),
-  );
-
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
-
-  app.get('/api/me', async (request) => requirePrincipal(request));
-
-  app.get('/api/incidents', async (request) => {
-    const principal = requirePrincipal(request);
-    const query = parseInput(pageQuery, request.query, 'query');
-    const incidents = await store.listIncidents({ ...query, scopeNodeIds: principal.scopeNodeIds });
-    return { incidents, next: incidents.length === query.limit ? incidents.at(-1)?.id : null };
-  });
-
-  app.get('/api/incidents/:id', async (request) => {
-    const principal = requirePrincipal(request);
-    const { id } = parseInput(idParams, request.params, 'params');
-    const incident = await store.getIncident(id);
-    // Out of scope answers as not found: another grid's incidents do not exist for this user.
-    if (incident === undefined || !incidentInScope(incident, principal.scopeNodeIds)) {
-      throw new HttpError(404, 'not_found', `no incident ${id}`);
-    }
-    return incident;
-  });
-
-  app.get('/api/dead-letters', async (request) => {
-    requirePrincipal(request, ['admin', 'integrator']);
-    const query = parseInput(pageQuery, request.query, 'query');
-    const deadLetters = await store.listDeadLetters(query);
-    return { deadLetters, next: deadLetters.length === query.limit ? deadLetters.at(-1)?.id : null };
-  });
-
+  opsRoutes(app, options);
+  incidentRoutes(app, options);
+  deviceRoutes(app, options);
   return app;
 }

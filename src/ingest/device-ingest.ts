@@ -1,6 +1,6 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ResolvedDevice } from '../config/load.ts';
-import type { DecodeContext } from '../core/adapter.ts';
+import type { DecodeContext, DecodedChannel } from '../core/adapter.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent, NormalizedEvent } from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
@@ -13,9 +13,16 @@ import type { HubMetrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
 import { payloadShape } from './payload-shape.ts';
 
+/** Where the ingest reports signs of life; the liveness monitor in the hub. */
+export interface DeviceActivity {
+  heard(deviceId: string): void;
+  gone(deviceId: string): void;
+}
+
 export interface DeviceIngestOptions {
   readonly topics: TopicGrammar;
-  readonly devices: ReadonlyMap<string, ResolvedDevice>;
+  readonly devices: { get(id: string): ResolvedDevice | undefined };
+  readonly activity: DeviceActivity;
   readonly maxPayloadBytes: number;
   readonly decodeContext: DecodeContext;
   readonly pipeline: IncidentPipeline;
@@ -30,6 +37,17 @@ interface Refusal {
   readonly problems: readonly string[];
   readonly shape: unknown;
 }
+
+interface ChannelHandler {
+  readonly schema: z.ZodType;
+  // biome-ignore lint/suspicious/noExplicitAny: the frame's type is the schema's output, checked where each is built.
+  readonly accept: (device: ResolvedDevice, frame: any, receivedAt: number) => Promise<void>;
+}
+
+/** The hub's own status frame, the same for every device family: the device's birth message and last will. */
+const deviceStatusFrame = z.strictObject({ state: z.enum(['online', 'offline']) });
+
+const settled = Promise.resolve();
 
 function zodProblems(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`);
@@ -65,11 +83,14 @@ export class DeviceIngest {
     if (device === undefined) {
       return this.#refuse(topic, null, payload, { reason: 'unknown_device', problems: [], shape: null });
     }
-    const decoder = device.adapter.channels[address.channel];
-    if (decoder === undefined) {
-      const problems = [
-        `channel "${address.channel}" is not one of: ${Object.keys(device.adapter.channels).join(', ')}`,
-      ];
+    // Any message proves the device alive, garbage included; its status channel speaks for itself.
+    if (address.channel !== 'status') this.#options.activity.heard(device.id);
+    const channel = this.#channelFor(device, address.channel);
+    if (channel === undefined) {
+      const known = ['status', 'replies', ...Object.keys(device.adapter.channels)].filter(
+        (name) => name !== 'replies' || device.adapter.replies !== undefined,
+      );
+      const problems = [`channel "${address.channel}" is not one of: ${known.join(', ')}`];
       return this.#refuse(topic, device.id, payload, { reason: 'unknown_channel', problems, shape: null });
     }
     if (payload.length > this.#options.maxPayloadBytes) {
@@ -86,7 +107,7 @@ export class DeviceIngest {
       const problems = [position === undefined ? 'not valid JSON' : `not valid JSON at byte ${position}`];
       return this.#refuse(topic, device.id, payload, { reason: 'not_json', problems, shape: null });
     }
-    const parsed = decoder.schema.safeParse(json);
+    const parsed = channel.schema.safeParse(json);
     if (!parsed.success) {
       const problems = zodProblems(parsed.error);
       return this.#refuse(topic, device.id, payload, {
@@ -95,10 +116,8 @@ export class DeviceIngest {
         shape: payloadShape(json),
       });
     }
-
-    let events: readonly NormalizedEvent[];
     try {
-      events = decoder.decode(parsed.data, this.#options.decodeContext);
+      return channel.accept(device, parsed.data, receivedAt);
     } catch (error) {
       const problems = [`decoder threw: ${(error as Error).message}`];
       return this.#refuse(topic, device.id, payload, {
@@ -107,11 +126,47 @@ export class DeviceIngest {
         shape: payloadShape(json),
       });
     }
-    return this.#accept(device, events, receivedAt);
+  }
+
+  /**
+   * What to do with a valid frame on each channel: adapter-decoded events and heartbeats become device events;
+   * replies go to the command that waits for them; status is the hub's own (the device's birth and last will).
+   */
+  #channelFor(device: ResolvedDevice, channel: string): ChannelHandler | undefined {
+    const { activity, bus } = this.#options;
+    if (channel === 'status') {
+      return {
+        schema: deviceStatusFrame,
+        accept: (_device, frame: z.infer<typeof deviceStatusFrame>) => {
+          if (frame.state === 'online') activity.heard(device.id);
+          else activity.gone(device.id);
+          return settled;
+        },
+      };
+    }
+    if (channel === 'replies') {
+      const replies = device.adapter.replies;
+      if (replies === undefined) return undefined;
+      return {
+        schema: replies.schema,
+        accept: (_device, frame: unknown) => {
+          bus.emit('command:reply', device.id, replies.decode(frame));
+          return settled;
+        },
+      };
+    }
+    const decoder = device.adapter.channels[channel as DecodedChannel];
+    if (decoder === undefined) return undefined;
+    return {
+      schema: decoder.schema,
+      accept: (acceptedDevice, frame: unknown, receivedAt) =>
+        this.#accept(acceptedDevice, decoder.decode(frame, this.#options.decodeContext), receivedAt),
+    };
   }
 
   #accept(device: ResolvedDevice, events: readonly NormalizedEvent[], receivedAt: number): Promise<void> {
     const { metrics, bus, pipeline } = this.#options;
+    if (events.length === 0) return settled;
     if (events.length === 1) {
       const deviceEvent: DeviceEvent = { ...(events[0] as NormalizedEvent), deviceId: device.id };
       metrics.eventsDecoded.inc();

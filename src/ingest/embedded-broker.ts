@@ -1,7 +1,15 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Aedes, type AuthorizePublishHandler, type Client, type PublishPacket } from 'aedes';
+import {
+  Aedes,
+  type AuthenticateError,
+  type AuthenticateHandler,
+  type AuthorizePublishHandler,
+  type AuthorizeSubscribeHandler,
+  type Client,
+  type PublishPacket,
+} from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -15,11 +23,27 @@ export type MessageHandler = (
   receivedAt: number,
 ) => Promise<void> | undefined;
 
+/** The broker's security hooks, after aedes' own: each answers allowed or not, and counts its refusals. */
+export interface BrokerAccess {
+  authenticate(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): { allowed: boolean; reason?: string };
+  mayPublish(clientId: string, topic: string): { allowed: boolean };
+  maySubscribe(clientId: string, topic: string): { allowed: boolean };
+}
+
 export interface EmbeddedBrokerOptions {
   readonly host: string;
   readonly port: number;
   readonly webSocketPath: string;
+  readonly access: BrokerAccess;
   readonly onMessage: MessageHandler;
+  /** A client finished connecting (after authentication). */
+  readonly onClientConnected: (clientId: string) => void;
+  /** A client's connection ended, cleanly or not. */
+  readonly onClientDisconnected: (clientId: string) => void;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
 }
@@ -41,6 +65,7 @@ export class EmbeddedBroker {
   #httpServer: HttpServer | undefined;
   #state: ComponentState = 'down';
   readonly #sockets = new Set<Socket>();
+  readonly #clients = new Map<string, Client>();
 
   constructor(options: EmbeddedBrokerOptions) {
     this.#options = options;
@@ -63,11 +88,24 @@ export class EmbeddedBroker {
 
   async start(): Promise<void> {
     this.#state = 'starting';
-    const aedes = await Aedes.createBroker({ authorizePublish: this.#authorizePublish });
+    const aedes = await Aedes.createBroker({
+      authenticate: this.#authenticate,
+      authorizePublish: this.#authorizePublish,
+      authorizeSubscribe: this.#authorizeSubscribe,
+    });
     this.#aedes = aedes;
-    const updateGauge = (): void => this.#options.metrics.connectedDevices.set(aedes.connectedClients);
-    aedes.on('client', updateGauge);
-    aedes.on('clientDisconnect', updateGauge);
+    const { metrics, onClientConnected, onClientDisconnected } = this.#options;
+    aedes.on('client', (client: Client) => {
+      this.#clients.set(client.id, client);
+      metrics.connectedDevices.set(aedes.connectedClients);
+      onClientConnected(client.id);
+    });
+    aedes.on('clientDisconnect', (client: Client) => {
+      // A client that took over the id of a still-connected one (a rebooted device) must not be forgotten here.
+      if (this.#clients.get(client.id) === client) this.#clients.delete(client.id);
+      metrics.connectedDevices.set(aedes.connectedClients);
+      if (!this.#clients.has(client.id)) onClientDisconnected(client.id);
+    });
     aedes.on('clientError', (client: Client, error: Error) => {
       this.#log.debug({ clientId: client.id, error: error.message }, 'client error');
     });
@@ -106,8 +144,30 @@ export class EmbeddedBroker {
     server.on('upgrade', this.#onUpgrade);
   }
 
+  /** Publishes from the hub itself (commands to devices), at QoS 1. */
+  publish(topic: string, payload: string): Promise<void> {
+    const aedes = this.#aedes;
+    if (aedes === undefined) return Promise.reject(new Error('the broker is not started'));
+    return new Promise((resolve, reject) => {
+      aedes.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false },
+        (error?: Error) => (error ? reject(error) : resolve()),
+      );
+    });
+  }
+
+  isConnected(clientId: string): boolean {
+    return this.#clients.has(clientId);
+  }
+
+  /** Closes a client's connection (a device just disabled or given a new secret). */
+  disconnect(clientId: string): void {
+    this.#clients.get(clientId)?.close();
+  }
+
   async stop(): Promise<void> {
     this.#state = 'down';
+    this.#clients.clear();
     this.#httpServer?.off('upgrade', this.#onUpgrade);
     for (const client of this.#webSockets?.clients ?? []) client.terminate();
     this.#webSockets?.close();
@@ -129,9 +189,31 @@ export class EmbeddedBroker {
     webSockets.handleUpgrade(request, socket, head, (ws) => webSockets.emit('connection', ws, request));
   };
 
+  readonly #authenticate: AuthenticateHandler = (client, username, password, done) => {
+    const decision = this.#options.access.authenticate(client.id, username, password);
+    if (decision.allowed) return done(null, true);
+    // CONNACK 4 for credentials, 5 for a disabled device ([MQTT-3.2.2-3]: the connection is then closed).
+    const error = Object.assign(new Error(`connection refused: ${decision.reason}`), {
+      returnCode: decision.reason === 'disabled' ? 5 : 4,
+    }) as AuthenticateError;
+    done(error, false);
+  };
+
+  readonly #authorizeSubscribe: AuthorizeSubscribeHandler = (client, subscription, callback) => {
+    // A refused topic gets SUBACK 0x80 and the client stays connected.
+    callback(
+      null,
+      this.#options.access.maySubscribe(client.id, subscription.topic).allowed ? subscription : null,
+    );
+  };
+
   readonly #authorizePublish: AuthorizePublishHandler = (client, packet: PublishPacket, callback) => {
     // Publishes made by the hub itself (client null) are not device input.
     if (client === null) return callback(null);
+    // MQTT 3.1.1 has no way to refuse one publish: a device publishing outside its topics is disconnected.
+    if (!this.#options.access.mayPublish(client.id, packet.topic).allowed) {
+      return callback(new Error(`publish to ${packet.topic} denied`));
+    }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const pending = this.#options.onMessage(packet.topic, payload, performance.now());
     if (pending === undefined) return callback(null);

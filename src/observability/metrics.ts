@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type RefusalReason, refusalReasons } from '../core/refusals.ts';
+import { mqttRefusalReasons } from '../fleet/access-policy.ts';
 
 /**
  * Everything `GET /metrics` shows, in one registry per hub (not prom-client's global one), so several hubs in
@@ -27,6 +28,12 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly eventsDeduplicated = new Counter({
+    name: 'gridhub_events_deduplicated_total',
+    help: 'Events of a lasting condition that already has an open incident, so raised nothing new.',
+    registers: [this.registry],
+  });
+
   readonly incidentsCreated = new Counter({
     name: 'gridhub_incidents_created_total',
     help: 'Incidents created from device events.',
@@ -45,6 +52,26 @@ export class HubMetrics {
     name: 'gridhub_ingest_to_push_seconds',
     help: 'From a device message reaching the hub to its incident being pushed to clients.',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly mqttRefusals = new Counter({
+    name: 'gridhub_mqtt_refusals_total',
+    help: 'MQTT connections, publishes and subscriptions refused by the broker, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly commands = new Counter({
+    name: 'gridhub_commands_total',
+    help: 'Device commands sent, by outcome (ok, refused, failed, timeout).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly devicesOnline = new Gauge({
+    name: 'gridhub_devices_online',
+    help: 'Devices the hub currently considers online.',
     registers: [this.registry],
   });
 
@@ -70,6 +97,7 @@ export class HubMetrics {
     // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
     for (const reason of Object.keys(refusalReasons) as RefusalReason[])
       this.messagesRefused.labels(reason).inc(0);
+    for (const reason of mqttRefusalReasons) this.mqttRefusals.labels(reason).inc(0);
   }
 
   text(): Promise<string> {

@@ -3,13 +3,15 @@ import { Server } from 'socket.io';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { ClientToServerEvents, HubBusEvents, ServerToClientEvents, SocketData } from '../core/events.ts';
-import type { Incident } from '../core/incident.ts';
+import type { GridChain } from '../core/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
+  /** A grid's chain up to the district, to address device statuses. */
+  readonly chainOf: (gridId: string) => GridChain | undefined;
   readonly bus: TypedBus<HubBusEvents>;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
@@ -31,7 +33,7 @@ export class Realtime {
   readonly #options: RealtimeOptions;
   readonly #log: Logger;
   #io: HubSocketServer | undefined;
-  #unsubscribe: (() => void) | undefined;
+  #unsubscribe: (() => void)[] = [];
   #state: ComponentState = 'down';
 
   constructor(options: RealtimeOptions) {
@@ -66,14 +68,23 @@ export class Realtime {
       this.#log.debug({ userId: principal.userId }, 'client connected');
       socket.once('disconnect', () => metrics.connectedClients.set(io.engine.clientsCount));
     });
-    this.#unsubscribe = bus.on('incident:created', this.#pushNew);
+    this.#unsubscribe = [
+      bus.on('incident:created', (incident, receivedAt) => {
+        this.#push(incident.chain, 'incident:new', incident);
+        metrics.ingestToPush.observe((performance.now() - receivedAt) / 1000);
+      }),
+      bus.on('incident:updated', (change) => this.#push(change.after.chain, 'incident:update', change)),
+      bus.on('device:status', (status) => {
+        const chain = this.#options.chainOf(status.gridId);
+        if (chain !== undefined) this.#push(chain, 'device:status', status);
+      }),
+    ];
     this.#state = 'up';
   }
 
   async stop(): Promise<void> {
     this.#state = 'down';
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     const io = this.#io;
     this.#io = undefined;
     if (io !== undefined) {
@@ -83,17 +94,20 @@ export class Realtime {
     }
   }
 
-  readonly #pushNew = (incident: Incident, receivedAt: number): void => {
+  /** Sends one event to everyone who sees any node of the chain; Socket.IO sends it once to a socket in several. */
+  #push<Event extends keyof ServerToClientEvents>(
+    chain: GridChain,
+    event: Event,
+    ...payload: Parameters<ServerToClientEvents[Event]>
+  ): void {
     const io = this.#io;
     if (io === undefined) return;
-    const rooms = incident.chain.map((place) => scopeRoom(place.id));
-    io.to(rooms).emit('incident:new', incident);
-    const { metrics } = this.#options;
-    metrics.ingestToPush.observe((performance.now() - receivedAt) / 1000);
+    const rooms = chain.map((place) => scopeRoom(place.id));
+    io.to(rooms).emit(event, ...payload);
     // Scopes never nest within one user (a worker's grids are disjoint, others have one node), so the sum of
     // the rooms' sizes is the number of sockets that received the push.
     let delivered = 0;
     for (const room of rooms) delivered += io.sockets.adapter.rooms.get(room)?.size ?? 0;
-    if (delivered > 0) metrics.pushesSent.labels('incident:new').inc(delivered);
-  };
+    if (delivered > 0) this.#options.metrics.pushesSent.labels(event).inc(delivered);
+  }
 }

@@ -1,10 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError } from '../core/errors.ts';
-import { type Incident, incidentInScope } from '../core/incident.ts';
+import { type Incident, incidentInScope, isOpen } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
-import type { ComponentState, DeadLetterQuery, IncidentQuery, Store } from './store.ts';
+import type {
+  AuditQuery,
+  ComponentState,
+  DeadLetterQuery,
+  DeviceRecord,
+  IncidentQuery,
+  Store,
+} from './store.ts';
 
 export interface LmdbStoreOptions {
   readonly dataDir: string;
@@ -27,6 +35,8 @@ export class LmdbStore implements Store {
   #root: RootDatabase | undefined;
   #incidents: Database<Incident, string> | undefined;
   #deadLetters: Database<DeadLetter, string> | undefined;
+  #devices: Database<DeviceRecord, string> | undefined;
+  #audit: Database<AuditEntry, string> | undefined;
   #deadLetterWrites = 0;
   #state: ComponentState = 'down';
 
@@ -49,6 +59,8 @@ export class LmdbStore implements Store {
         name: 'dead-letters',
         encoding: 'msgpack',
       });
+      this.#devices = this.#root.openDB<DeviceRecord, string>({ name: 'devices', encoding: 'msgpack' });
+      this.#audit = this.#root.openDB<AuditEntry, string>({ name: 'audit', encoding: 'msgpack' });
     } catch (error) {
       this.#state = 'down';
       throw new GridhubError('GRIDHUB_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, {
@@ -63,6 +75,8 @@ export class LmdbStore implements Store {
     this.#root = undefined;
     this.#incidents = undefined;
     this.#deadLetters = undefined;
+    this.#devices = undefined;
+    this.#audit = undefined;
     this.#state = 'down';
     // close() waits for pending writes to commit.
     await root?.close();
@@ -106,6 +120,42 @@ export class LmdbStore implements Store {
       .filter(({ key }) => key !== query.before)
       .map(({ value }) => value)
       .slice(0, query.limit).asArray;
+  }
+
+  async listOpenIncidents(): Promise<Incident[]> {
+    return this.#db(this.#incidents)
+      .getRange()
+      .filter(({ value }) => isOpen(value.state))
+      .map(({ value }) => value).asArray;
+  }
+
+  async saveDeviceRecord(record: DeviceRecord): Promise<void> {
+    await this.#db(this.#devices).put(record.id, record);
+  }
+
+  async listDeviceRecords(): Promise<DeviceRecord[]> {
+    return this.#db(this.#devices)
+      .getRange()
+      .map(({ value }) => value).asArray;
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.#db(this.#audit).put(entry.id, entry);
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    const found: AuditEntry[] = [];
+    const range = this.#db(this.#audit).getRange({
+      reverse: true,
+      ...(query.before ? { start: query.before } : {}),
+    });
+    for (const { key, value } of range) {
+      if (key === query.before) continue;
+      if (query.targetId !== undefined && value.target.id !== query.targetId) continue;
+      found.push(value);
+      if (found.length >= query.limit) break;
+    }
+    return found;
   }
 
   async #pruneDeadLetters(db: Database<DeadLetter, string>): Promise<void> {

@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../core/audit.ts';
 import type { Incident } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
 
@@ -13,6 +14,26 @@ export interface IncidentQuery {
 export interface DeadLetterQuery {
   readonly limit: number;
   readonly before?: string;
+}
+
+export interface AuditQuery {
+  readonly limit: number;
+  readonly before?: string;
+  /** Only entries about this device or incident. */
+  readonly targetId?: string;
+}
+
+/**
+ * A device's state that changes at run time: its credentials, whether it is disabled and, for a device
+ * provisioned over the API, its description. Config devices have a record only once one of these changed.
+ */
+export interface DeviceRecord {
+  readonly id: string;
+  /** Null for a device described in the config file. */
+  readonly description: import('../config/load.ts').DeviceDescription | null;
+  readonly secretDigest: string;
+  readonly disabled: boolean;
+  readonly updatedAt: string;
 }
 
 export type ComponentState = 'starting' | 'up' | 'down';
@@ -32,4 +53,10 @@ export interface Store {
   listIncidents(query: IncidentQuery): Promise<Incident[]>;
   saveDeadLetter(deadLetter: DeadLetter): Promise<void>;
   listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>;
+  /** Every incident in an open state, to rebuild the in-memory index of open conditions after a restart. */
+  listOpenIncidents(): Promise<Incident[]>;
+  saveDeviceRecord(record: DeviceRecord): Promise<void>;
+  listDeviceRecords(): Promise<DeviceRecord[]>;
+  appendAudit(entry: AuditEntry): Promise<void>;
+  listAudit(query: AuditQuery): Promise<AuditEntry[]>;
 }

@@ -1,12 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { io, type Socket } from 'socket.io-client';
+import { parse } from 'yaml';
 import { adapters } from '../../devices/index.ts';
 import { adapterMap } from '../../src/adapters.ts';
-import { type Deployment, loadDeployment } from '../../src/config/load.ts';
+import { type Deployment, loadDeployment, resolveDeployment } from '../../src/config/load.ts';
+import type { ConfigFile } from '../../src/config/schema.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../src/core/events.ts';
 import { Hub } from '../../src/hub.ts';
 
@@ -15,6 +17,20 @@ export const demoConfigPath = path.join(projectRoot, 'config', 'demo.yaml');
 
 export function demoDeployment(): Deployment {
   return loadDeployment(demoConfigPath, adapterMap(adapters));
+}
+
+/** The demo config as data, to change before resolving it (shorter thresholds for liveness tests, say). */
+export function demoConfig(): ConfigFile {
+  return parse(readFileSync(demoConfigPath, 'utf8')) as ConfigFile;
+}
+
+export function deploymentOf(config: unknown): Deployment {
+  return resolveDeployment(config, adapterMap(adapters), 'test configuration');
+}
+
+/** The demo devices' MQTT passwords, as config/demo.yaml gives them. */
+export function demoSecret(deviceId: string): string {
+  return `demo-secret-${deviceId}`;
 }
 
 export function temporaryDirectory(prefix = 'gridhub-test-'): { path: string; remove: () => void } {
@@ -44,7 +60,7 @@ export interface TestHub {
 
 /** A real hub on ephemeral loopback ports, with its own data directory (kept when `dataDir` is given). */
 export async function startTestHub(
-  options: { dataDir?: string; deployment?: Deployment } = {},
+  options: { dataDir?: string; deployment?: Deployment; livenessSweepMs?: number } = {},
 ): Promise<TestHub> {
   const ownDirectory = options.dataDir === undefined ? temporaryDirectory() : undefined;
   const dataDir = options.dataDir ?? (ownDirectory?.path as string);
@@ -54,6 +70,7 @@ export async function startTestHub(
     runtime: { httpPort: 0, mqttPort: 0, dataDir, configPath: demoConfigPath },
     host: '127.0.0.1',
     logger: pino({ level: 'debug' }, logs),
+    livenessSweepMs: options.livenessSweepMs ?? 100,
   });
   await hub.start();
   return {
@@ -76,6 +93,8 @@ export interface RecordingClient {
   readonly received: { event: string; payload: unknown }[];
   /** Resolves with the payload of the n-th (1-based) push of this event, waiting for it if need be. */
   nth(event: keyof ServerToClientEvents, n: number): Promise<unknown>;
+  /** The payloads of every push of this event so far, in order. */
+  of(event: keyof ServerToClientEvents): unknown[];
   close(): void;
 }
 
@@ -102,7 +121,9 @@ export async function connectClient(httpUrl: string, token: string): Promise<Rec
       await new Promise<void>((resolve) => waiters.push(resolve));
     }
   };
-  return { socket, received, nth, close: () => socket.close() };
+  const of = (event: string): unknown[] =>
+    received.filter((entry) => entry.event === event).map((entry) => entry.payload);
+  return { socket, received, nth, of, close: () => socket.close() };
 }
 
 /** Reads one sample of a metric from the Prometheus text, 0 when absent. */
@@ -118,4 +139,30 @@ export async function getJson(url: string, token?: string): Promise<{ status: nu
     token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } },
   );
   return { status: response.status, body: await response.json() };
+}
+
+/** POSTs JSON with a bearer token; `Body` is the answer's shape as the test expects it. */
+export async function postJson<Body = Record<string, unknown>>(
+  url: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: Body }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Body };
+}
+
+/** Resolves when `check` holds, polling; for state that arrives by a side channel (metrics, the store). */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }

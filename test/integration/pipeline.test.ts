@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { connectClient, getJson, type RecordingClient, startTestHub, type TestHub } from '../helpers/hub.ts';
+import {
+  connectClient,
+  demoSecret,
+  getJson,
+  type RecordingClient,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
 
 const xijiaoGrid1Chain = [
   { id: 'grid-xijiao-01', name: '西郊第1网格 Xijiao Grid 1', level: 'grid' },
@@ -28,8 +35,18 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
     gridWorker = await connectClient(hub.httpUrl, 'demo-worker-xijiao-01');
     otherGridWorker = await connectClient(hub.httpUrl, 'demo-worker-xijiao-02');
     otherStreetOfficer = await connectClient(hub.httpUrl, 'demo-officer-tianmushan');
-    northGate = new GateSimulator({ url: hub.mqttUrl, deviceId: 'gate-xijiao-01-north', clock: deviceClock });
-    grid2Gate = new GateSimulator({ url: hub.mqttUrl, deviceId: 'gate-xijiao-02-east', clock: deviceClock });
+    northGate = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-xijiao-01-north',
+      secret: demoSecret('gate-xijiao-01-north'),
+      clock: deviceClock,
+    });
+    grid2Gate = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-xijiao-02-east',
+      secret: demoSecret('gate-xijiao-02-east'),
+      clock: deviceClock,
+    });
     await northGate.start();
     await grid2Gate.start();
   });
@@ -78,11 +95,11 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
       attributes: { door: 1, heldSeconds: 300 },
     });
     await communityOfficer.nth('incident:new', 2);
-    expect(gridWorker.received.map((entry) => (entry.payload as Incident).gridId)).toEqual([
+    expect(gridWorker.of('incident:new').map((incident) => (incident as Incident).gridId)).toEqual([
       'grid-xijiao-01',
     ]);
-    expect(otherGridWorker.received).toHaveLength(1);
-    expect(otherStreetOfficer.received).toHaveLength(0);
+    expect(otherGridWorker.of('incident:new')).toHaveLength(1);
+    expect(otherStreetOfficer.of('incident:new')).toHaveLength(0);
   });
 
   it('minimises the card number of a denied access and never pushes, stores or logs the raw number', async () => {
@@ -106,20 +123,24 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
   });
 
   it('records a granted access without raising an incident', async () => {
-    const before = communityOfficer.received.length;
+    const before = communityOfficer.of('incident:new').length;
     await northGate.grant({ card: '27182818284' });
     await northGate.tamper('reader');
     const tamper = (await communityOfficer.nth('incident:new', before + 1)) as Incident;
     expect(tamper.event.type).toBe('device.tamper');
     expect(tamper.severity).toBe('major');
-    expect(communityOfficer.received).toHaveLength(before + 1);
+    expect(communityOfficer.of('incident:new')).toHaveLength(before + 1);
   });
 
   it('places a device given only by lon/lat into the grid polygon that contains it', async () => {
-    const southGate = new GateSimulator({ url: hub.mqttUrl, deviceId: 'gate-xijiao-01-south' });
+    const southGate = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-xijiao-01-south',
+      secret: demoSecret('gate-xijiao-01-south'),
+    });
     await southGate.start();
     try {
-      const before = gridWorker.received.length;
+      const before = gridWorker.of('incident:new').length;
       await southGate.forceDoor();
       const incident = (await gridWorker.nth('incident:new', before + 1)) as Incident;
       expect(incident.device.id).toBe('gate-xijiao-01-south');
@@ -134,10 +155,11 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
     const overWebSocket = new GateSimulator({
       url: `${hub.httpUrl.replace('http', 'ws')}/mqtt`,
       deviceId: 'gate-xijiao-01-north',
+      secret: demoSecret('gate-xijiao-01-north'),
     });
     await overWebSocket.start();
     try {
-      const before = gridWorker.received.length;
+      const before = gridWorker.of('incident:new').length;
       await overWebSocket.forceDoor(3);
       const incident = (await gridWorker.nth('incident:new', before + 1)) as Incident;
       expect(incident.event.attributes).toEqual({ door: 3 });
@@ -151,7 +173,7 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
     const otherStreet = await getJson(`${hub.httpUrl}/api/incidents`, 'demo-officer-tianmushan');
     const worker2 = await getJson(`${hub.httpUrl}/api/incidents`, 'demo-worker-xijiao-02');
     const officerIncidents = (officer.body as { incidents: Incident[] }).incidents;
-    expect(officerIncidents.length).toBe(communityOfficer.received.length);
+    expect(officerIncidents.length).toBe(communityOfficer.of('incident:new').length);
     expect((otherStreet.body as { incidents: Incident[] }).incidents).toEqual([]);
     expect((worker2.body as { incidents: Incident[] }).incidents.map((incident) => incident.gridId)).toEqual([
       'grid-xijiao-02',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -101,8 +102,29 @@ function problemsAt(error: GridhubError, at: string): string[] {
   return error.problems.filter((problem) => problem.startsWith(`${at}: `));
 }
 
+/**
+ * Every device needs its own credentials; the tests of other rules give each device without any a test secret,
+ * so that each test sees only the problem it is about.
+ */
+function withDeviceSecrets(raw: unknown): unknown {
+  const config = raw as { devices?: Record<string, unknown>[] };
+  if (config.devices === undefined) return raw;
+  return {
+    ...config,
+    devices: config.devices.map((device) =>
+      'secret' in device || 'secretSha256' in device
+        ? device
+        : { ...device, secret: `test-secret-${String(device.id)}` },
+    ),
+  };
+}
+
+function resolve(raw: unknown) {
+  return resolveDeployment(withDeviceSecrets(raw), knownAdapters);
+}
+
 function expectInvalid(raw: unknown): GridhubError {
-  return expectGridhubError(() => resolveDeployment(raw, knownAdapters), 'GRIDHUB_CONFIG_INVALID');
+  return expectGridhubError(() => resolve(raw), 'GRIDHUB_CONFIG_INVALID');
 }
 
 const gridAPath = 'jurisdiction.children[0].children[0].children[0]';
@@ -128,7 +150,7 @@ describe('the demo configuration', () => {
     expect(rawDemo.devices.length).toBeGreaterThan(0);
     expect(deployment.devices.map((device) => device.id)).toEqual(rawDemo.devices.map((device) => device.id));
     for (const device of deployment.devices) {
-      expect(device.adapter.id).toBe('gate-access');
+      expect(['gate-access', 'sentry-box']).toContain(device.adapter.id);
       expect(device.grid.ref.level).toBe('grid');
       expect(deployment.jurisdiction.grid(device.grid.ref.id)).toBe(device.grid);
     }
@@ -164,7 +186,7 @@ describe('the demo configuration', () => {
 describe('resolveDeployment', () => {
   it('accepts a small hand-built configuration and resolves its devices by grid and by location', () => {
     const { config } = smallConfig();
-    const deployment = resolveDeployment(config, knownAdapters);
+    const deployment = resolve(config);
     expect([...deployment.jurisdiction.grids].map((grid) => grid.ref.id)).toEqual(['grid-a', 'grid-b']);
     expect(deployment.devices.map((device) => [device.id, device.grid.ref.id])).toEqual([
       ['gate-1', 'grid-a'],
@@ -188,6 +210,7 @@ describe('resolveDeployment', () => {
       maxPayloadBytes: 16_384,
       identifiers: 'masked',
       identifierHashKey: 'gridhub-demo-identifier-key',
+      commandTimeoutSeconds: 5,
       deadLetterLimit: 10_000,
     });
     expect(deployment.devices).toEqual([]);
@@ -497,5 +520,116 @@ describe('readRuntimeSettings', () => {
       'GRIDHUB_CONFIG_INVALID',
     );
     expect(problemsAt(error, 'MQTT_PORT')).toHaveLength(1);
+  });
+});
+
+describe('device credentials and timings in the config', () => {
+  const base = () => smallConfig();
+
+  it('refuses a device with no credentials, and one with both a secret and its digest', () => {
+    const parts = base();
+    const none = {
+      ...parts.config,
+      devices: [{ id: 'gate-1', name: 'Gate 1', adapter: 'gate-access', grid: 'grid-a' }],
+    };
+    const both = {
+      ...parts.config,
+      devices: [
+        {
+          id: 'gate-1',
+          name: 'Gate 1',
+          adapter: 'gate-access',
+          grid: 'grid-a',
+          secret: 'a-long-enough-secret',
+          secretSha256: 'a'.repeat(64),
+        },
+      ],
+    };
+    for (const config of [none, both]) {
+      const error = expectGridhubError(
+        () => resolveDeployment(config, knownAdapters),
+        'GRIDHUB_CONFIG_INVALID',
+      );
+      expect(error.problems).toEqual([
+        'devices[0]: give exactly one of secret and secretSha256: every device has its own credentials',
+      ]);
+    }
+  });
+
+  it('keeps only the digest of a secret, and takes a digest as it is', () => {
+    const parts = base();
+    const digest = 'b'.repeat(64);
+    const deployment = resolveDeployment(
+      {
+        ...parts.config,
+        devices: [
+          {
+            id: 'gate-1',
+            name: 'Gate 1',
+            adapter: 'gate-access',
+            grid: 'grid-a',
+            secret: 'a-long-enough-secret',
+          },
+          { id: 'gate-2', name: 'Gate 2', adapter: 'gate-access', grid: 'grid-b', secretSha256: digest },
+        ],
+      },
+      knownAdapters,
+    );
+    expect(deployment.devices[0]?.secretDigest).toBe(
+      createHash('sha256').update('a-long-enough-secret').digest('hex'),
+    );
+    expect(JSON.stringify(deployment.devices[0])).not.toContain('a-long-enough-secret');
+    expect(deployment.devices[1]?.secretDigest).toBe(digest);
+  });
+
+  it("takes the adapter's liveness and watchdog defaults, and a device's overrides", () => {
+    const parts = base();
+    const deployment = resolve({
+      ...parts.config,
+      devices: [
+        { id: 'box-1', name: 'Box 1', adapter: 'sentry-box', grid: 'grid-a' },
+        {
+          id: 'box-2',
+          name: 'Box 2',
+          adapter: 'sentry-box',
+          grid: 'grid-b',
+          offlineAfterSeconds: 2,
+          watchdogs: { 'guard.check_in_missed': 60 },
+        },
+      ],
+    });
+    expect(deployment.devices.map((device) => [device.offlineAfterMs, device.watchdogs])).toEqual([
+      [90_000, [{ resetBy: 'guard.check_in', raises: 'guard.check_in_missed', afterMs: 1_800_000 }]],
+      [2_000, [{ resetBy: 'guard.check_in', raises: 'guard.check_in_missed', afterMs: 60_000 }]],
+    ]);
+  });
+
+  it('refuses a watchdog override the adapter does not have, and a clearing event nobody emits', () => {
+    const parts = base();
+    const error = expectInvalid({
+      ...parts.config,
+      devices: [
+        {
+          id: 'gate-1',
+          name: 'Gate 1',
+          adapter: 'gate-access',
+          grid: 'grid-a',
+          watchdogs: { 'guard.check_in_missed': 5 },
+        },
+      ],
+      rules: [
+        {
+          event: 'device.offline',
+          category: 'device_offline',
+          severity: 'major',
+          title: 'Offline',
+          clearedBy: 'device.reborn',
+        },
+      ],
+    });
+    expect(error.problems).toEqual([
+      'devices[0].watchdogs.guard.check_in_missed: the gate-access adapter has no watchdog raising it',
+      'rules[0].clearedBy: no adapter emits "device.reborn"',
+    ]);
   });
 });

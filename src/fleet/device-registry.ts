@@ -1,0 +1,207 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { DeviceDescription, ResolvedDevice } from '../config/load.ts';
+import { resolveDevice, secretDigest } from '../config/load.ts';
+import type { DeviceAdapter } from '../core/adapter.ts';
+import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
+import type { DeviceRecord, Store } from '../store/store.ts';
+
+/** A device as the fleet knows it at run time. */
+export interface RegisteredDevice extends ResolvedDevice {
+  readonly disabled: boolean;
+  /** `config` for devices of the configuration file, `api` for devices provisioned at run time. */
+  readonly source: 'config' | 'api';
+}
+
+/** Why a device's MQTT connection is refused; labels of `gridhub_mqtt_refusals_total`. */
+export type CredentialCheck = 'ok' | 'unknown_device' | 'bad_credentials' | 'disabled';
+
+/** A refused provisioning request: the problems, each with its path, or a conflict. */
+export class ProvisioningError extends Error {
+  constructor(
+    readonly kind: 'invalid' | 'conflict' | 'not_found' | 'forbidden',
+    message: string,
+    readonly problems: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export interface DeviceRegistryOptions {
+  readonly configDevices: readonly ResolvedDevice[];
+  readonly jurisdiction: Jurisdiction;
+  readonly adapters: ReadonlyMap<string, DeviceAdapter>;
+  readonly store: Store;
+}
+
+/** 24 random bytes, base64url: 32 characters a device keeps as its MQTT password. Only its digest is stored. */
+function newSecret(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/**
+ * Every device the hub accepts: those of the config file, and those provisioned over the API or the command line.
+ * Config devices take their description from the file on every start; what changes at run time (credentials,
+ * disabled, provisioned devices) lives in the store, so it survives restarts.
+ */
+export class DeviceRegistry {
+  readonly #options: DeviceRegistryOptions;
+  readonly #devices = new Map<string, RegisteredDevice>();
+  readonly #skipped: string[] = [];
+
+  constructor(options: DeviceRegistryOptions) {
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    this.#devices.clear();
+    for (const device of this.#options.configDevices) {
+      this.#devices.set(device.id, { ...device, disabled: false, source: 'config' });
+    }
+    for (const record of await this.#options.store.listDeviceRecords()) {
+      // A record of a config device since removed from the file, or of a provisioned device whose grid is gone,
+      // no longer describes a device: it is skipped, not fatal.
+      if (record.description !== null || this.#devices.has(record.id)) {
+        try {
+          this.#apply(record);
+        } catch {
+          this.#skipped.push(record.id);
+        }
+      } else {
+        this.#skipped.push(record.id);
+      }
+    }
+  }
+
+  /** Ids of stored device records that no longer resolve to a device (shown to operators by the hub's log). */
+  get skipped(): readonly string[] {
+    return this.#skipped;
+  }
+
+  /** The hot-path lookup: a Map read. */
+  get(id: string): RegisteredDevice | undefined {
+    return this.#devices.get(id);
+  }
+
+  get all(): IterableIterator<RegisteredDevice> {
+    return this.#devices.values();
+  }
+
+  get size(): number {
+    return this.#devices.size;
+  }
+
+  /** Checks an MQTT CONNECT's password against the device's stored digest, in constant time. */
+  checkCredentials(id: string, password: Buffer | undefined): CredentialCheck {
+    const device = this.#devices.get(id);
+    if (device === undefined) return 'unknown_device';
+    if (password === undefined) return 'bad_credentials';
+    const presented = Buffer.from(secretDigest(password.toString('utf8')), 'hex');
+    const expected = Buffer.from(device.secretDigest, 'hex');
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected))
+      return 'bad_credentials';
+    return device.disabled ? 'disabled' : 'ok';
+  }
+
+  /**
+   * Adds a device; returns it with its new secret, which is shown once and never stored. `veto` sees the resolved
+   * device before anything is kept and may refuse it with a reason (a grid outside the caller's scope).
+   */
+  async provision(
+    description: DeviceDescription,
+    veto: (device: ResolvedDevice) => string | undefined = () => undefined,
+  ): Promise<{ device: RegisteredDevice; secret: string }> {
+    if (this.#devices.has(description.id)) {
+      throw new ProvisioningError('conflict', `device ${description.id} already exists`);
+    }
+    const secret = newSecret();
+    const { jurisdiction, adapters } = this.#options;
+    const resolved = resolveDevice(description, secretDigest(secret), jurisdiction, adapters, 'device');
+    if ('problems' in resolved) throw new ProvisioningError('invalid', 'invalid device', resolved.problems);
+    const refusal = veto(resolved.device);
+    if (refusal !== undefined) throw new ProvisioningError('forbidden', refusal);
+    const record: DeviceRecord = {
+      id: description.id,
+      description,
+      secretDigest: resolved.device.secretDigest,
+      disabled: false,
+      updatedAt: new Date().toISOString(),
+    };
+    await this.#options.store.saveDeviceRecord(record);
+    return { device: this.#apply(record), secret };
+  }
+
+  /** Gives the device a new secret; the old one stops working at once. */
+  async rotate(id: string): Promise<{ device: RegisteredDevice; secret: string }> {
+    const secret = newSecret();
+    const device = await this.#update(id, { secretDigest: secretDigest(secret) });
+    return { device, secret };
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<RegisteredDevice> {
+    return this.#update(id, { disabled });
+  }
+
+  async #update(
+    id: string,
+    change: Partial<Pick<DeviceRecord, 'secretDigest' | 'disabled'>>,
+  ): Promise<RegisteredDevice> {
+    const device = this.#devices.get(id);
+    if (device === undefined) throw new ProvisioningError('not_found', `no device ${id}`);
+    const record: DeviceRecord = {
+      id,
+      description: device.source === 'api' ? describe(device) : null,
+      secretDigest: change.secretDigest ?? device.secretDigest,
+      disabled: change.disabled ?? device.disabled,
+      updatedAt: new Date().toISOString(),
+    };
+    await this.#options.store.saveDeviceRecord(record);
+    return this.#apply(record);
+  }
+
+  /** Lays a stored record over the registry. A provisioned device whose grid no longer exists is skipped. */
+  #apply(record: DeviceRecord): RegisteredDevice {
+    const existing = this.#devices.get(record.id);
+    let base: ResolvedDevice | undefined = existing;
+    let source: RegisteredDevice['source'] = existing?.source ?? 'api';
+    if (record.description !== null) {
+      const { jurisdiction, adapters } = this.#options;
+      const resolved = resolveDevice(
+        record.description,
+        record.secretDigest,
+        jurisdiction,
+        adapters,
+        record.id,
+      );
+      if ('device' in resolved) {
+        base = resolved.device;
+        source = 'api';
+      }
+    }
+    if (base === undefined)
+      throw new ProvisioningError('not_found', `device ${record.id} cannot be resolved`);
+    const device: RegisteredDevice = {
+      ...base,
+      secretDigest: record.secretDigest,
+      disabled: record.disabled,
+      source,
+    };
+    this.#devices.set(device.id, device);
+    return device;
+  }
+}
+
+/** The description a provisioned device was created from, to store it again with a changed credential. */
+function describe(device: RegisteredDevice): DeviceDescription {
+  return {
+    id: device.id,
+    name: device.name,
+    adapter: device.adapter.id,
+    ...(device.location === undefined
+      ? { grid: device.grid.ref.id }
+      : { location: [...device.location] as [number, number] }),
+    offlineAfterSeconds: device.offlineAfterMs / 1000,
+    watchdogs: Object.fromEntries(
+      device.watchdogs.map((watchdog) => [watchdog.raises, watchdog.afterMs / 1000]),
+    ),
+  };
+}

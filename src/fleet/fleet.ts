@@ -1,0 +1,166 @@
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import type { DeviceDescription } from '../config/load.ts';
+import type { AuditEntry } from '../core/audit.ts';
+import type { TypedBus } from '../core/bus.ts';
+import type { DeviceStatus } from '../core/device-status.ts';
+import type { HubBusEvents } from '../core/events.ts';
+import { chainInScope } from '../core/jurisdiction.ts';
+import type { Principal, Role } from '../core/principal.ts';
+import type { CommandResult, CommandService } from './command-service.ts';
+import { type DeviceRegistry, ProvisioningError, type RegisteredDevice } from './device-registry.ts';
+import type { LivenessMonitor } from './liveness-monitor.ts';
+
+/** Who provisions devices: the integrators who install them, and admins. */
+const provisioningRoles: readonly Role[] = ['integrator', 'admin'];
+
+/** A device as the API shows it: what it is, where it is, whether it is online. Never its secret. */
+export interface DeviceView {
+  readonly id: string;
+  readonly name: string;
+  readonly adapter: string;
+  readonly gridId: string;
+  readonly chain: RegisteredDevice['grid']['chain'];
+  readonly location: readonly [number, number] | null;
+  readonly source: RegisteredDevice['source'];
+  readonly commands: readonly string[];
+  readonly offlineAfterSeconds: number;
+  readonly status: DeviceStatus;
+}
+
+export interface FleetOptions {
+  readonly registry: DeviceRegistry;
+  readonly liveness: LivenessMonitor;
+  readonly commands: CommandService;
+  readonly audit: AuditTrail;
+  readonly bus: TypedBus<HubBusEvents>;
+  /** Ends a device's MQTT session, so a disabled device or a rotated secret takes effect at once. */
+  readonly disconnect: (deviceId: string) => void;
+}
+
+/**
+ * The fleet as users see it through the API and the command line: devices in their scope, their status,
+ * provisioning (add, rotate credentials, disable, enable) and commands. Every change is audited.
+ */
+export class Fleet {
+  readonly #options: FleetOptions;
+
+  constructor(options: FleetOptions) {
+    this.#options = options;
+  }
+
+  list(principal: Principal): DeviceView[] {
+    return [...this.#options.registry.all]
+      .filter((device) => chainInScope(device.grid.chain, principal.scopeNodeIds))
+      .map((device) => this.#view(device));
+  }
+
+  get(principal: Principal, deviceId: string): DeviceView {
+    return this.#view(this.#visible(principal, deviceId));
+  }
+
+  async provision(
+    principal: Principal,
+    description: DeviceDescription,
+  ): Promise<{ device: DeviceView; secret: string }> {
+    this.#mayProvision(principal);
+    try {
+      const { device, secret } = await this.#options.registry.provision(description, (candidate) =>
+        chainInScope(candidate.grid.chain, principal.scopeNodeIds)
+          ? undefined
+          : `grid ${candidate.grid.ref.id} is outside your scope`,
+      );
+      await this.#audit(principal, 'device.provision', device.id, 'ok', {
+        adapter: device.adapter.id,
+        gridId: device.grid.ref.id,
+      });
+      return { device: this.#view(device), secret };
+    } catch (error) {
+      await this.#audit(
+        principal,
+        'device.provision',
+        description.id,
+        'refused',
+        {},
+        (error as Error).message,
+      );
+      throw error;
+    }
+  }
+
+  async rotate(principal: Principal, deviceId: string): Promise<{ device: DeviceView; secret: string }> {
+    this.#mayProvision(principal);
+    this.#visible(principal, deviceId);
+    const { device, secret } = await this.#options.registry.rotate(deviceId);
+    this.#options.disconnect(deviceId);
+    await this.#audit(principal, 'device.rotate', deviceId, 'ok', {});
+    return { device: this.#view(device), secret };
+  }
+
+  async setDisabled(principal: Principal, deviceId: string, disabled: boolean): Promise<DeviceView> {
+    this.#mayProvision(principal);
+    this.#visible(principal, deviceId);
+    const device = await this.#options.registry.setDisabled(deviceId, disabled);
+    if (disabled) this.#options.disconnect(deviceId);
+    await this.#audit(principal, disabled ? 'device.disable' : 'device.enable', deviceId, 'ok', {});
+    const view = this.#view(device);
+    this.#options.bus.emit('device:status', view.status);
+    return view;
+  }
+
+  command(
+    principal: Principal,
+    deviceId: string,
+    command: string,
+    params: unknown,
+    timeoutMs?: number,
+  ): Promise<CommandResult> {
+    return this.#options.commands.send(principal, deviceId, command, params, timeoutMs);
+  }
+
+  #mayProvision(principal: Principal): void {
+    if (!provisioningRoles.includes(principal.role)) {
+      throw new ProvisioningError('forbidden', `a ${principal.role} may not provision devices`);
+    }
+  }
+
+  /** The device, if the caller may see it; otherwise it does not exist for them. */
+  #visible(principal: Principal, deviceId: string): RegisteredDevice {
+    const device = this.#options.registry.get(deviceId);
+    if (device === undefined || !chainInScope(device.grid.chain, principal.scopeNodeIds)) {
+      throw new ProvisioningError('not_found', `no device ${deviceId}`);
+    }
+    return device;
+  }
+
+  #view(device: RegisteredDevice): DeviceView {
+    return {
+      id: device.id,
+      name: device.name,
+      adapter: device.adapter.id,
+      gridId: device.grid.ref.id,
+      chain: device.grid.chain,
+      location: device.location ?? null,
+      source: device.source,
+      commands: Object.keys(device.adapter.commands),
+      offlineAfterSeconds: device.offlineAfterMs / 1000,
+      status: this.#options.liveness.status(device.id) as DeviceStatus,
+    };
+  }
+
+  #audit(
+    principal: Principal,
+    action: string,
+    deviceId: string,
+    outcome: AuditEntry['outcome'],
+    detail: Record<string, unknown>,
+    message?: string,
+  ): Promise<void> {
+    return this.#options.audit.record(principal, {
+      action,
+      target: { kind: 'device', id: deviceId },
+      outcome,
+      detail,
+      ...(message === undefined ? {} : { message }),
+    });
+  }
+}

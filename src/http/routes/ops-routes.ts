@@ -1,0 +1,58 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { HubMetrics } from '../../observability/metrics.ts';
+import type { ComponentState, Store } from '../../store/store.ts';
+import { parseInput, requirePrincipal } from '../request-guards.ts';
+
+export interface HealthReport {
+  readonly status: 'ok' | 'degraded';
+  readonly components: Readonly<Record<string, { state: ComponentState } & Record<string, unknown>>>;
+}
+
+export interface OpsRoutesOptions {
+  readonly store: Store;
+  readonly metrics: HubMetrics;
+  readonly health: () => HealthReport;
+  /** The live feed page served at `/`. */
+  readonly dashboardIndex: string;
+}
+
+export const pageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z.string().min(1).max(64).optional(),
+});
+
+const auditQuery = pageQuery.extend({ target: z.string().min(1).max(64).optional() });
+
+/** What operators watch: health, metrics, the refused messages and the audit trail; and the live feed page. */
+export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void {
+  const { store, metrics } = options;
+
+  app.get('/', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(await readFile(options.dashboardIndex, 'utf8')),
+  );
+
+  app.get('/healthz', async (_request, reply) => {
+    const report = options.health();
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
+
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+
+  app.get('/api/me', async (request) => requirePrincipal(request));
+
+  app.get('/api/dead-letters', async (request) => {
+    requirePrincipal(request, ['admin', 'integrator']);
+    const query = parseInput(pageQuery, request.query, 'query');
+    const deadLetters = await store.listDeadLetters(query);
+    return { deadLetters, next: deadLetters.length === query.limit ? deadLetters.at(-1)?.id : null };
+  });
+
+  app.get('/api/audit', async (request) => {
+    requirePrincipal(request, ['admin']);
+    const { target, ...page } = parseInput(auditQuery, request.query, 'query');
+    const entries = await store.listAudit({ ...page, ...(target === undefined ? {} : { targetId: target }) });
+    return { entries, next: entries.length === page.limit ? entries.at(-1)?.id : null };
+  });
+}

@@ -1,0 +1,87 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ResolvedDevice } from '../../src/config/load.ts';
+import { TypedBus } from '../../src/core/bus.ts';
+import type { HubBusEvents } from '../../src/core/events.ts';
+import { createIdentifierPolicy } from '../../src/core/privacy.ts';
+import { TopicGrammar } from '../../src/core/topics.ts';
+import { IncidentPipeline } from '../../src/incidents/incident-pipeline.ts';
+import { RuleBook } from '../../src/incidents/rule-book.ts';
+import { DeviceIngest } from '../../src/ingest/device-ingest.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { HubMetrics } from '../../src/observability/metrics.ts';
+import { LmdbStore } from '../../src/store/lmdb-store.ts';
+import { demoDeployment, temporaryDirectory } from '../helpers/hub.ts';
+
+/**
+ * The ingest's refusals that the embedded broker's access policy keeps from reaching it (a device that is not
+ * provisioned, a channel outside the grammar), but that an external broker (issue 8) would pass on.
+ */
+describe('DeviceIngest', () => {
+  const deployment = demoDeployment();
+  const directory = temporaryDirectory();
+  const store = new LmdbStore({ dataDir: directory.path, deadLetterLimit: 100 });
+  const heard: string[] = [];
+  let ingest: DeviceIngest;
+  let metrics: HubMetrics;
+
+  beforeEach(async () => {
+    await store.start();
+    metrics = new HubMetrics();
+    const bus = new TypedBus<HubBusEvents>();
+    const devices = new Map<string, ResolvedDevice>(deployment.devices.map((device) => [device.id, device]));
+    ingest = new DeviceIngest({
+      topics: new TopicGrammar('gridhub'),
+      devices,
+      activity: { heard: (id) => heard.push(id), gone: () => undefined },
+      maxPayloadBytes: 1024,
+      decodeContext: { identifiers: createIdentifierPolicy('masked', 'k'.repeat(16)) },
+      pipeline: new IncidentPipeline({ rules: new RuleBook(deployment.rules), store, bus, metrics }),
+      store,
+      bus,
+      metrics,
+      logger: createLogger('silent'),
+    });
+  });
+
+  afterEach(async () => {
+    await store.stop();
+    heard.length = 0;
+  });
+
+  it('ignores topics outside the device grammar', () => {
+    expect(ingest.handle('somewhere/else', Buffer.from('{}'), 0)).toBeUndefined();
+    expect(ingest.handle('gridhub/devices/a/b/c', Buffer.from('{}'), 0)).toBeUndefined();
+  });
+
+  it('keeps a message from an unknown device as a dead letter', async () => {
+    await ingest.handle('gridhub/devices/ghost-9/events', Buffer.from('{"card":"12345678"}'), 0);
+    const [letter] = await store.listDeadLetters({ limit: 1 });
+    expect(letter).toMatchObject({
+      reason: 'unknown_device',
+      deviceId: null,
+      topic: 'gridhub/devices/ghost-9/events',
+    });
+    expect(JSON.stringify(letter)).not.toContain('12345678');
+    expect(heard).toEqual([]);
+  });
+
+  it('keeps a message on a channel the adapter does not decode as a dead letter, and still hears the device', async () => {
+    await ingest.handle('gridhub/devices/gate-xijiao-01-north/firmware', Buffer.from('{}'), 0);
+    const [letter] = await store.listDeadLetters({ limit: 1 });
+    expect(letter?.reason).toBe('unknown_channel');
+    expect(letter?.problems).toEqual([
+      'channel "firmware" is not one of: status, replies, events, heartbeat',
+    ]);
+    expect(await metrics.text()).toContain('gridhub_messages_refused_total{reason="unknown_channel"} 1');
+    expect(heard).toEqual(['gate-xijiao-01-north']);
+  });
+
+  it('takes the hub-wide status channel: online hears the device, anything else is refused by schema', async () => {
+    await ingest.handle('gridhub/devices/gate-xijiao-01-north/status', Buffer.from('{"state":"online"}'), 0);
+    expect(heard).toEqual(['gate-xijiao-01-north']);
+    await ingest.handle('gridhub/devices/gate-xijiao-01-north/status', Buffer.from('{"state":"sleepy"}'), 0);
+    const [letter] = await store.listDeadLetters({ limit: 1 });
+    expect(letter?.reason).toBe('schema');
+    expect(letter?.problems).toEqual([expect.stringMatching(/^state: /)]);
+  });
+});
