@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { type DeviceAdapter, livenessEvents } from '../core/adapter.ts';
 import { GridhubError } from '../core/errors.ts';
+import { zodProblems } from '../core/problems.ts';
 import { type GridEntry, Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import {
   type ConfigFile,
@@ -75,22 +76,11 @@ const environmentSchema = z.object({
   DATA_DIR: z.preprocess(blankAsUnset, z.string().optional()),
 });
 
-function formatPath(segments: readonly PropertyKey[]): string {
-  return segments.reduce<string>((text, segment) => {
-    if (typeof segment === 'number') return `${text}[${segment}]`;
-    return text === '' ? String(segment) : `${text}.${String(segment)}`;
-  }, '');
-}
-
-function issuesToProblems(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => `${formatPath(issue.path) || '(root)'}: ${issue.message}`);
-}
-
 export function readRuntimeSettings(env: NodeJS.ProcessEnv, projectRoot: string): RuntimeSettings {
   const parsed = environmentSchema.safeParse(env);
   if (!parsed.success) {
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', 'invalid environment', {
-      problems: issuesToProblems(parsed.error.issues),
+      problems: zodProblems(parsed.error),
     });
   }
   const { PORT, MQTT_PORT, GRIDHUB_CONFIG, DATA_DIR } = parsed.data;
@@ -139,7 +129,7 @@ export function resolveDeployment(
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', `${source} is invalid`, {
-      problems: issuesToProblems(parsed.error.issues),
+      problems: zodProblems(parsed.error),
     });
   }
   const problems: string[] = [];

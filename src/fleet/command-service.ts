@@ -6,6 +6,7 @@ import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import { chainInScope } from '../core/jurisdiction.ts';
 import type { Principal, Role } from '../core/principal.ts';
+import { zodProblems } from '../core/problems.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { DeviceRegistry } from './device-registry.ts';
@@ -108,9 +109,7 @@ export class CommandService {
     }
     const parsed = definition.params.safeParse(params ?? {});
     if (!parsed.success) {
-      const problems = parsed.error.issues.map(
-        (issue) => `params.${issue.path.map(String).join('.')}: ${issue.message}`,
-      );
+      const problems = zodProblems(parsed.error, 'params');
       await audit('refused', {}, 'invalid parameters');
       throw new CommandError('invalid', 'invalid command parameters', problems);
     }

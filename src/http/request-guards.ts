@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Principal, Role } from '../core/principal.ts';
+import { zodProblems } from '../core/problems.ts';
 
 /** An error with an HTTP status and a stable code, answered as `{error: {code, message, problems?}}`. */
 export class HttpError extends Error {
@@ -24,9 +25,7 @@ declare module 'fastify' {
 export function parseInput<T>(schema: z.ZodType<T>, input: unknown, where: string): T {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) =>
-    [where, ...issue.path.map(String)].join('.').concat(`: ${issue.message}`),
-  );
+  const problems = zodProblems(result.error, where);
   throw new HttpError(400, 'invalid_request', `invalid ${where}`, problems);
 }
 

@@ -5,6 +5,7 @@ import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent, NormalizedEvent } from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
+import { zodProblems } from '../core/problems.ts';
 import type { DeadLetter, RefusalReason } from '../core/refusals.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { IncidentPipeline } from '../incidents/incident-pipeline.ts';
@@ -48,10 +49,6 @@ interface ChannelHandler {
 const deviceStatusFrame = z.strictObject({ state: z.enum(['online', 'offline']) });
 
 const settled = Promise.resolve();
-
-function zodProblems(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`);
-}
 
 /**
  * The edge where device bytes become device events. Each message goes through the same steps: topic →

@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import { SentrySimulator } from '../../simulators/sentry-box/sentry-simulator.ts';
+import type { DeviceStatus } from '../../src/core/device-status.ts';
+import type { Incident, IncidentChange } from '../../src/core/incident.ts';
+import {
+  connectClient,
+  demoConfig,
+  demoSecret,
+  deploymentOf,
+  eventually,
+  getJson,
+  metricValue,
+  type RecordingClient,
+  startTestHub,
+  type TestHub,
+  temporaryDirectory,
+} from '../helpers/hub.ts';
+
+/** The demo, with short thresholds for the devices under test: offline after 1 s, a check-in due every second. */
+function shortThresholds() {
+  const config = demoConfig();
+  for (const device of config.devices) {
+    if (['gate-luming-04-north', 'gate-luming-04-south', 'sentry-luming-03'].includes(device.id)) {
+      device.offlineAfterSeconds = 1;
+    } else {
+      // Keep the rest of the demo quiet: they never connect in these tests.
+      device.offlineAfterSeconds = 3600;
+    }
+    if (device.id === 'sentry-luming-03') device.watchdogs = { 'guard.check_in_missed': 1 };
+  }
+  return deploymentOf(config);
+}
+
+describe('liveness: online and offline, offline incidents that resolve themselves, watchdogs', () => {
+  const dataDir = temporaryDirectory();
+  let hub: TestHub;
+  let officer: RecordingClient;
+
+  beforeAll(async () => {
+    hub = await startTestHub({ deployment: shortThresholds(), dataDir: dataDir.path, livenessSweepMs: 50 });
+    officer = await connectClient(hub.httpUrl, 'demo-officer-luming');
+  });
+
+  afterAll(async () => {
+    officer?.close();
+    await hub?.stop();
+    dataDir.remove();
+  });
+
+  const statuses = (deviceId: string) =>
+    officer
+      .of('device:status')
+      .filter((status) => (status as DeviceStatus).deviceId === deviceId) as DeviceStatus[];
+
+  async function nextStatus(deviceId: string, online: boolean): Promise<DeviceStatus> {
+    for (let n = 1; ; n++) {
+      const status = (await officer.nth('device:status', n)) as DeviceStatus;
+      if (status.deviceId === deviceId && status.online === online && n > seen) {
+        seen = n;
+        return status;
+      }
+    }
+  }
+  let seen = 0;
+
+  async function nextIncident(type: string, deviceId: string): Promise<Incident> {
+    for (let n = 1; ; n++) {
+      const incident = (await officer.nth('incident:new', n)) as Incident;
+      if (incident.event.type === type && incident.device.id === deviceId && !claimed.has(incident.id)) {
+        claimed.add(incident.id);
+        return incident;
+      }
+    }
+  }
+  async function nextUpdate(incidentId: string): Promise<IncidentChange> {
+    for (let n = 1; ; n++) {
+      const change = (await officer.nth('incident:update', n)) as IncidentChange;
+      if (change.after.id === incidentId) return change;
+    }
+  }
+  const claimed = new Set<string>();
+
+  it('pushes device:status online on connect and offline when the link dies (the last will), with no incident', async () => {
+    const gate = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-luming-04-north',
+      secret: demoSecret('gate-luming-04-north'),
+      heartbeatSeconds: 0.2,
+      reconnectMs: 100,
+    });
+    await gate.start();
+    const online = await nextStatus('gate-luming-04-north', true);
+    expect(online).toEqual({
+      deviceId: 'gate-luming-04-north',
+      name: expect.any(String),
+      adapter: 'gate-access',
+      gridId: 'grid-luming-04',
+      online: true,
+      disabled: false,
+      lastSeenAt: expect.any(String),
+      since: expect.any(String),
+    });
+    gate.dropLink();
+    await nextStatus('gate-luming-04-north', false);
+    await nextStatus('gate-luming-04-north', true);
+    expect(
+      officer
+        .of('incident:new')
+        .filter((incident) => (incident as Incident).device.id === 'gate-luming-04-north'),
+    ).toEqual([]);
+    await gate.stop();
+    await nextStatus('gate-luming-04-north', false);
+  });
+
+  it('raises device.offline after silence past the threshold, and resolves it when the device is heard again', async () => {
+    const gate = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-luming-04-south',
+      secret: demoSecret('gate-luming-04-south'),
+    });
+    await gate.start();
+    gate.goSilent();
+    const offline = await nextIncident('device.offline', 'gate-luming-04-south');
+    expect(offline).toMatchObject({
+      device: { id: 'gate-luming-04-south' },
+      category: 'device_offline',
+      severity: 'major',
+      state: 'new',
+      gridId: 'grid-luming-04',
+    });
+    expect(offline.event.attributes.silentSeconds).toBeGreaterThanOrEqual(1);
+    const device = await getJson(`${hub.httpUrl}/api/devices/gate-luming-04-south`, 'demo-integrator-qinghe');
+    expect((device.body as { status: DeviceStatus }).status.online).toBe(false);
+
+    gate.resume();
+    await gate.heartbeat();
+    const change = await nextUpdate(offline.id);
+    expect(change.before).toEqual(offline);
+    expect(change.after).toEqual({
+      ...offline,
+      state: 'resolved',
+      updatedAt: expect.any(String),
+      resolvedAt: change.after.updatedAt,
+      resolvedBy: 'system',
+      resolution: 'cleared by device.online',
+    });
+    const stored = await getJson(`${hub.httpUrl}/api/incidents/${offline.id}`, 'demo-officer-luming');
+    expect(stored.body).toEqual(change.after);
+    await gate.stop();
+  });
+
+  it('raises a missed guard check-in, resolves it with the next check-in, and raises one incident per lasting condition', async () => {
+    const sentry = new SentrySimulator({
+      url: hub.mqttUrl,
+      deviceId: 'sentry-luming-03',
+      secret: demoSecret('sentry-luming-03'),
+      heartbeatSeconds: 0.2,
+    });
+    await sentry.start();
+    const missed = await nextIncident('guard.check_in_missed', 'sentry-luming-03');
+    expect(missed).toMatchObject({ category: 'duty', severity: 'major', device: { id: 'sentry-luming-03' } });
+    await sentry.checkIn('G-0107');
+    const cleared = await nextUpdate(missed.id);
+    expect(cleared.after).toMatchObject({ state: 'resolved', resolution: 'cleared by guard.check_in' });
+
+    await sentry.mainsLost();
+    const mains = await nextIncident('power.mains_lost', 'sentry-luming-03');
+    await sentry.mainsLost();
+    await sentry.mainsRestored();
+    const restored = await nextUpdate(mains.id);
+    expect(restored.after).toMatchObject({
+      state: 'resolved',
+      resolution: 'cleared by power.mains_restored',
+    });
+    const mainsIncidents = officer
+      .of('incident:new')
+      .filter((incident) => (incident as Incident).event.type === 'power.mains_lost');
+    expect(mainsIncidents).toHaveLength(1);
+    await sentry.stop();
+  });
+
+  it('keeps an open offline incident across a restart and resolves it when the device returns', async () => {
+    const gate = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-luming-04-south',
+      secret: demoSecret('gate-luming-04-south'),
+    });
+    await gate.start();
+    gate.goSilent();
+    const offline = await nextIncident('device.offline', 'gate-luming-04-south');
+    await gate.stop();
+    officer.close();
+    await hub.stop();
+
+    hub = await startTestHub({ deployment: shortThresholds(), dataDir: dataDir.path, livenessSweepMs: 50 });
+    officer = await connectClient(hub.httpUrl, 'demo-officer-luming');
+    seen = 0;
+    const back = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-luming-04-south',
+      secret: demoSecret('gate-luming-04-south'),
+    });
+    await back.start();
+    await back.heartbeat();
+    // Heard right after the restart, before its threshold: the open incident is not raised again, and the
+    // device's silence after the restart raises nothing new while it keeps talking.
+    const stored = await getJson(`${hub.httpUrl}/api/incidents/${offline.id}`, 'demo-officer-luming');
+    expect((stored.body as Incident).state).toBe('new');
+    // Silent past its threshold again: device.offline is raised once more, and folded into the open incident.
+    back.goSilent();
+    await eventually(async () => (await metricValue(hub.httpUrl, 'gridhub_events_deduplicated_total')) >= 1);
+    back.resume();
+    await back.heartbeat();
+    const change = await nextUpdate(offline.id);
+    expect(change.after.state).toBe('resolved');
+    const offlineIncidents = officer
+      .of('incident:new')
+      .filter((incident) => (incident as Incident).device.id === 'gate-luming-04-south');
+    expect(offlineIncidents).toEqual([]);
+    expect(statuses('gate-luming-04-south').at(-1)?.online).toBe(true);
+    await back.stop();
+  });
+});
