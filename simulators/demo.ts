@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { adapters } from '../devices/index.ts';
 import { adapterMap } from '../src/adapters.ts';
 import { loadDeployment, readRuntimeSettings } from '../src/config/load.ts';
@@ -7,16 +9,29 @@ import { Hub } from '../src/hub.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
+import { runSentryScenario } from './sentry-box/scenario.ts';
+import { SentrySimulator } from './sentry-box/sentry-simulator.ts';
+import type { MqttDeviceOptions } from './shared/mqtt-device.ts';
 
 /**
- * `npm run demo`: the hub on the demo jurisdiction, plus a simulated controller for every gate in it, producing
- * a plausible stream of events (DEMO_RATE per second, default 2) until Ctrl-C.
+ * `npm run demo`: the hub on the demo jurisdiction, plus a simulated device for every gate and sentry box in it,
+ * each with its own credentials from the config, heartbeating, and producing a plausible stream of events
+ * (DEMO_RATE per second across the gates, default 2; the sentry boxes a fifth of that) until Ctrl-C.
  */
 const projectRoot = path.resolve(import.meta.dirname, '..');
 
 async function main(): Promise<void> {
   const runtime = readRuntimeSettings(process.env, projectRoot);
   const deployment = loadDeployment(runtime.configPath, adapterMap(adapters));
+  // The hub keeps only digests; the simulated devices need the secrets themselves, as written in the file.
+  const secrets = new Map(
+    (
+      (parse(readFileSync(runtime.configPath, 'utf8')) as { devices?: { id: string; secret?: string }[] })
+        .devices ?? []
+    )
+      .filter((device) => device.secret !== undefined)
+      .map((device) => [device.id, device.secret as string]),
+  );
   const hub = new Hub({
     deployment,
     runtime,
@@ -25,22 +40,25 @@ async function main(): Promise<void> {
   });
   await hub.start();
 
-  const gates = deployment.devices.filter((device) => device.adapter.id === 'gate-access');
-  const sims = gates.map(
-    (device) =>
-      new GateSimulator({
-        url: `mqtt://127.0.0.1:${hub.mqttPort}`,
-        deviceId: device.id,
-        topicBase: deployment.settings.topicBase,
-      }),
-  );
-  await Promise.all(sims.map((sim) => sim.start()));
+  const optionsFor = (deviceId: string): MqttDeviceOptions => ({
+    url: `mqtt://127.0.0.1:${hub.mqttPort}`,
+    deviceId,
+    topicBase: deployment.settings.topicBase,
+    heartbeatSeconds: 30,
+    ...(secrets.has(deviceId) ? { secret: secrets.get(deviceId) as string } : {}),
+  });
+  const ofAdapter = (id: string) => deployment.devices.filter((device) => device.adapter.id === id);
+  const gates = ofAdapter('gate-access').map((device) => new GateSimulator(optionsFor(device.id)));
+  const sentries = ofAdapter('sentry-box').map((device) => new SentrySimulator(optionsFor(device.id)));
+  await Promise.all([...gates, ...sentries].map((sim) => sim.start()));
   const rate = Number(process.env.DEMO_RATE ?? 2);
   process.stdout.write(
     [
       `gridhub demo: ${deployment.settings.name}`,
-      `  http://localhost:${hub.httpPort}   mqtt://localhost:${hub.mqttPort}   ${sims.length} simulated gates, ${rate} events/s`,
-      `  try: curl -H 'Authorization: Bearer demo-officer-qinghe' http://localhost:${hub.httpPort}/api/incidents?limit=5`,
+      `  http://localhost:${hub.httpPort}   mqtt://localhost:${hub.mqttPort}`,
+      `  ${gates.length} simulated gates at ${rate} events/s, ${sentries.length} sentry boxes at ${rate / 5} events/s`,
+      `  open http://localhost:${hub.httpPort}/ (token demo-officer-qinghe) or`,
+      `  curl -H 'Authorization: Bearer demo-officer-qinghe' http://localhost:${hub.httpPort}/api/incidents?limit=5`,
       '  Ctrl-C to stop.',
       '',
     ].join('\n'),
@@ -54,8 +72,11 @@ async function main(): Promise<void> {
       `${incident.severity.padEnd(8)} ${incident.title} · ${incident.chain[0]?.name} · ${incident.device.id}\n`,
     );
   });
-  await runGateScenario(sims, { rate, signal: abort.signal });
-  await Promise.all(sims.map((sim) => sim.stop()));
+  await Promise.all([
+    runGateScenario(gates, { rate, signal: abort.signal }),
+    runSentryScenario(sentries, { rate: rate / 5, signal: abort.signal }),
+  ]);
+  await Promise.all([...gates, ...sentries].map((sim) => sim.stop()));
   await hub.stop();
 }
 

@@ -38,6 +38,14 @@ describe('the device adapter registry', () => {
     for (const adapter of adapters) expect(byId.get(adapter.id)).toBe(adapter);
   });
 
+  it('refuses an adapter with commands but no replies decoder', () => {
+    const [first] = adapters;
+    if (first === undefined) throw new Error('no adapter');
+    const { replies: _replies, ...withoutReplies } = first;
+    expect(Object.keys(first.commands).length).toBeGreaterThan(0);
+    expect(() => adapterMap([withoutReplies])).toThrow(/has commands but no replies decoder/);
+  });
+
   it('refuses two adapters with one id as an invalid adapter definition', () => {
     const [first] = adapters;
     if (first === undefined) throw new Error('no adapter is listed');
