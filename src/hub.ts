@@ -15,7 +15,10 @@ import { Fleet } from './fleet/fleet.ts';
 import { LivenessMonitor } from './fleet/liveness-monitor.ts';
 import { buildHttpApp, type HealthReport } from './http/http-app.ts';
 import { IncidentPipeline } from './incidents/incident-pipeline.ts';
+import { IncidentService } from './incidents/incident-service.ts';
+import { Router } from './incidents/router.ts';
 import { RuleBook } from './incidents/rule-book.ts';
+import { Visibility } from './incidents/visibility.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EmbeddedBroker } from './ingest/embedded-broker.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -34,6 +37,8 @@ export interface HubOptions {
   readonly logger?: Logger;
   /** How often device silences and watchdogs are checked (ms); tests shorten it. */
   readonly livenessSweepMs?: number;
+  /** How often incident deadlines are checked (ms); tests shorten it. */
+  readonly deadlineSweepMs?: number;
 }
 
 /**
@@ -53,6 +58,8 @@ export class Hub {
   readonly #options: HubOptions;
   readonly #logger: Logger;
   readonly #authenticator: TokenAuthenticator;
+  readonly incidents: IncidentService;
+  readonly visibility: Visibility;
   readonly #pipeline: IncidentPipeline;
   readonly #commands: CommandService;
   #http: FastifyInstance | undefined;
@@ -73,12 +80,20 @@ export class Hub {
       adapters: deployment.adapters,
       store: this.store,
     });
-    this.#pipeline = new IncidentPipeline({
-      rules: new RuleBook(deployment.rules),
+    this.visibility = new Visibility(deployment.routing.deviceHealthCategories);
+    this.incidents = new IncidentService({
       store: this.store,
       bus: this.bus,
       metrics: this.metrics,
+      router: new Router(deployment.users, deployment.rosters, deployment.routing, settings.timezone),
+      visibility: this.visibility,
+      deadlines: deployment.deadlines,
+      jurisdiction: deployment.jurisdiction,
+      users: deployment.users,
+      logger: this.#logger,
+      sweepMs: options.deadlineSweepMs ?? 1000,
     });
+    this.#pipeline = new IncidentPipeline(new RuleBook(deployment.rules), this.incidents);
     this.liveness = new LivenessMonitor({
       registry: this.registry,
       bus: this.bus,
@@ -131,6 +146,8 @@ export class Hub {
     });
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
+      incidents: this.incidents,
+      recoveryMs: 2 * 60_000,
       chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,
       bus: this.bus,
       metrics: this.metrics,
@@ -166,7 +183,7 @@ export class Hub {
           'stored device records no longer resolve',
         );
       }
-      await this.#pipeline.start();
+      await this.incidents.start();
       this.liveness.start();
       this.#commands.start();
       await this.broker.start();
@@ -203,6 +220,7 @@ export class Hub {
     this.#http = undefined;
     this.#commands.stop();
     this.liveness.stop();
+    this.incidents.stop();
     await this.store.stop();
   }
 

@@ -13,11 +13,7 @@ async function main(): Promise<void> {
   const runtime = readRuntimeSettings(process.env, projectRoot);
   const deployment = loadDeployment(runtime.configPath, adapterMap(adapters));
   const hub = new Hub({ deployment, runtime, host: process.env.HOST ?? '0.0.0.0', logger: createLogger() });
-  await hub.start();
-  process.stdout.write(
-    `gridhub: ${deployment.settings.name} — http://localhost:${hub.httpPort} · mqtt://localhost:${hub.mqttPort}` +
-      ` · ${deployment.devices.length} devices · data in ${runtime.dataDir}\n`,
-  );
+  // Signal handlers go in before the hub says it is ready: a SIGTERM with no listener kills the process outright.
   const shutdown = (): void => {
     hub.stop().then(
       () => process.exit(0),
@@ -26,6 +22,11 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+  await hub.start();
+  process.stdout.write(
+    `gridhub: ${deployment.settings.name} — http://localhost:${hub.httpPort} · mqtt://localhost:${hub.mqttPort}` +
+      ` · ${hub.registry.size} devices · data in ${runtime.dataDir}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { UserConfig } from '../config/schema.ts';
 import type { Principal } from '../core/principal.ts';
+import { principalOf } from './principals.ts';
 
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -15,17 +16,7 @@ export class TokenAuthenticator {
   readonly #byDigest: ReadonlyMap<string, Principal>;
 
   constructor(users: readonly UserConfig[]) {
-    this.#byDigest = new Map(
-      users.map((user) => [
-        digest(user.token),
-        Object.freeze({
-          userId: user.id,
-          name: user.name,
-          role: user.role,
-          scopeNodeIds: Object.freeze(user.grids ?? (user.scope === undefined ? [] : [user.scope])),
-        }),
-      ]),
-    );
+    this.#byDigest = new Map(users.map((user) => [digest(user.token), principalOf(user)]));
   }
 
   authenticate(token: unknown): Principal | undefined {

@@ -10,8 +10,11 @@ import { type GridEntry, Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import {
   type ConfigFile,
   configSchema,
+  type DeadlinesConfig,
   type DeviceConfig,
   type HubSettings,
+  type RosterConfig,
+  type RoutingConfig,
   type RuleConfig,
   type UserConfig,
 } from './schema.ts';
@@ -46,6 +49,9 @@ export function secretDigest(secret: string): string {
 /** Everything the configuration file says, validated and cross-referenced. */
 export interface Deployment {
   readonly settings: HubSettings;
+  readonly rosters: readonly RosterConfig[];
+  readonly deadlines: DeadlinesConfig;
+  readonly routing: RoutingConfig;
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserConfig[];
@@ -169,7 +175,39 @@ function crossReference(
   const devices = resolveDevices(file, jurisdiction, adapters, problems);
   checkRules(file.rules, adapters, problems);
 
-  return { settings: file.hub, adapters, jurisdiction, users: file.users, devices, rules: file.rules };
+  checkRosters(file, jurisdiction, problems);
+  return {
+    settings: file.hub,
+    adapters,
+    jurisdiction,
+    users: file.users,
+    devices,
+    rules: file.rules,
+    rosters: file.rosters,
+    deadlines: file.deadlines,
+    routing: file.routing,
+  };
+}
+
+function checkRosters(file: ConfigFile, jurisdiction: Jurisdiction, problems: string[]): void {
+  for (const grid of findDuplicates(file.rosters.map((roster) => roster.grid))) {
+    problems.push(`rosters: grid "${grid}" has more than one roster`);
+  }
+  const workers = new Map(file.users.map((user) => [user.id, user]));
+  file.rosters.forEach((roster, index) => {
+    if (jurisdiction.grid(roster.grid) === undefined)
+      problems.push(`rosters[${index}].grid: no grid "${roster.grid}"`);
+    roster.shifts.forEach((shift, shiftIndex) => {
+      shift.users.forEach((userId, userIndex) => {
+        const user = workers.get(userId);
+        if (user?.role !== 'grid_worker' || !user.grids?.includes(roster.grid)) {
+          problems.push(
+            `rosters[${index}].shifts[${shiftIndex}].users[${userIndex}]: "${userId}" is not a grid worker of ${roster.grid}`,
+          );
+        }
+      });
+    });
+  });
 }
 
 function checkUsers(users: readonly UserConfig[], jurisdiction: Jurisdiction, problems: string[]): void {
@@ -179,16 +217,18 @@ function checkUsers(users: readonly UserConfig[], jurisdiction: Jurisdiction, pr
     problems.push('users: two users share a token');
   users.forEach((user, index) => {
     const at = `users[${index}]`;
-    if (user.role === 'grid_worker') {
-      if (user.grids === undefined) problems.push(`${at}.grids: a grid worker needs the grids they work in`);
-      if (user.scope !== undefined) problems.push(`${at}.scope: a grid worker is scoped by grids, not scope`);
+    if (user.role === 'grid_worker' || user.role === 'grid_chief') {
+      const who = user.role.replace('_', ' ');
+      if (user.grids === undefined) problems.push(`${at}.grids: a ${who} needs the grids they work in`);
+      if (user.scope !== undefined) problems.push(`${at}.scope: a ${who} is scoped by grids, not scope`);
       user.grids?.forEach((gridId, gridIndex) => {
         if (jurisdiction.grid(gridId) === undefined)
           problems.push(`${at}.grids[${gridIndex}]: no grid "${gridId}"`);
       });
       return;
     }
-    if (user.grids !== undefined) problems.push(`${at}.grids: only grid workers have grids; use scope`);
+    if (user.grids !== undefined)
+      problems.push(`${at}.grids: only grid workers and chiefs have grids; use scope`);
     if (user.scope === undefined) problems.push(`${at}.scope: a ${user.role} needs a scope node`);
     else if (jurisdiction.node(user.scope) === undefined)
       problems.push(`${at}.scope: no node "${user.scope}"`);

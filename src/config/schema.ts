@@ -70,7 +70,11 @@ export const userSchema = z.strictObject({
   scope: nodeId
     .optional()
     .describe('For duty officers, integrators and admins: the node they see, with all below.'),
-  grids: z.array(nodeId).min(1).optional().describe('For grid workers: the grids they work in.'),
+  grids: z
+    .array(nodeId)
+    .min(1)
+    .optional()
+    .describe('For grid workers and grid chiefs: the grids they work in.'),
   token: z
     .string()
     .min(8, 'tokens must be at least 8 characters')
@@ -117,6 +121,14 @@ export const ruleSchema = z.strictObject({
   category: z.string().regex(/^[a-z][a-z0-9_]*$/),
   severity: z.enum(severities),
   title: z.string().min(1),
+  dedupeSeconds: z
+    .number()
+    .min(0)
+    .max(24 * 3600)
+    .default(0)
+    .describe(
+      'The same device raising the same event within this window adds to the open incident instead of a new one.',
+    ),
   clearedBy: z
     .string()
     .min(1)
@@ -124,6 +136,57 @@ export const ruleSchema = z.strictObject({
     .describe(
       'An event of the same device that resolves the open incident by itself (device.online clears device.offline).',
     ),
+});
+
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM, 00:00 to 23:59');
+
+export const shiftSchema = z.strictObject({
+  users: z.array(nodeId).min(1).describe('Grid workers on duty during this shift.'),
+  days: z
+    .array(z.number().int().min(1).max(7))
+    .min(1)
+    .optional()
+    .describe('ISO weekdays (1 = Monday … 7 = Sunday) the shift starts on; every day when left out.'),
+  from: clockTime.describe('Start, local time of hub.timezone.'),
+  to: clockTime.describe(
+    'End, local time; earlier than from for a shift across midnight; equal to from for all day.',
+  ),
+});
+
+export const rosterSchema = z.strictObject({
+  grid: nodeId,
+  shifts: z.array(shiftSchema).min(1),
+});
+
+const minutes = z
+  .number()
+  .positive()
+  .max(7 * 24 * 60);
+export const stageDeadlinesSchema = z.strictObject({
+  acceptMinutes: minutes.describe('From dispatch (or escalation) to acceptance.'),
+  arriveMinutes: minutes.describe('From acceptance to arrival on site.'),
+  resolveMinutes: minutes.describe('From creation to resolution.'),
+});
+
+export const deadlinesSchema = z.strictObject({
+  default: stageDeadlinesSchema.default({ acceptMinutes: 10, arriveMinutes: 30, resolveMinutes: 240 }),
+  categories: z
+    .record(z.string(), stageDeadlinesSchema)
+    .default({})
+    .describe(
+      'Per-category deadlines, e.g. emergency: {acceptMinutes: 2, arriveMinutes: 10, resolveMinutes: 60}.',
+    ),
+});
+
+export const routingSchema = z.strictObject({
+  emergencyCategories: z
+    .array(z.string())
+    .default(['emergency'])
+    .describe('Sent to the grid worker and to the community and street centres at once.'),
+  deviceHealthCategories: z
+    .array(z.string())
+    .default(['device_offline', 'device_tamper', 'power'])
+    .describe('Sent to the integrators who maintain the area, not to the grid worker.'),
 });
 
 export const hubSchema = z.strictObject({
@@ -155,6 +218,18 @@ export const hubSchema = z.strictObject({
     .max(60)
     .default(5)
     .describe('How long a command waits for the device to answer before it fails as a timeout.'),
+  timezone: z
+    .string()
+    .refine((zone) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone, e.g. Asia/Shanghai')
+    .default('Asia/Shanghai')
+    .describe('The local time of duty rosters.'),
   deadLetterLimit: z
     .number()
     .int()
@@ -169,6 +244,12 @@ export const configSchema = z.strictObject({
   users: z.array(userSchema).default([]),
   devices: z.array(deviceSchema).default([]),
   rules: z.array(ruleSchema).default([]),
+  rosters: z
+    .array(rosterSchema)
+    .default([])
+    .describe('Duty rosters per grid; a grid without one has all its workers on duty.'),
+  deadlines: deadlinesSchema.default(deadlinesSchema.parse({})),
+  routing: routingSchema.default(routingSchema.parse({})),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
@@ -180,3 +261,6 @@ export type UserConfig = z.infer<typeof userSchema>;
 export type DeviceConfig = z.infer<typeof deviceSchema>;
 export type RuleConfig = z.infer<typeof ruleSchema>;
 export type HubSettings = z.infer<typeof hubSchema>;
+export type RosterConfig = z.infer<typeof rosterSchema>;
+export type DeadlinesConfig = z.infer<typeof deadlinesSchema>;
+export type RoutingConfig = z.infer<typeof routingSchema>;

@@ -32,9 +32,27 @@ export interface ServerToClientEvents {
   'device:status': (status: DeviceStatus) => void;
 }
 
+/** What a client asks of an incident over Socket.IO: a lifecycle action with its note. */
+export interface IncidentActionRequest {
+  readonly incidentId: string;
+  /** accept, arrive, resolve, verify, reject, escalate, false_alarm, cancel, note, dispatch. */
+  readonly action: string;
+  readonly note?: string;
+  readonly assignees?: readonly string[];
+}
+
+/** Every request over Socket.IO is answered, errors included (zigbee2mqtt's bridge/response). */
+export type ActionAcknowledgement =
+  | { readonly ok: true; readonly incident: Incident }
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+
 /** Socket.IO, client → server. */
-// biome-ignore lint/complexity/noBannedTypes: no client → server events yet; the map is the contract's home.
-export type ClientToServerEvents = {};
+export interface ClientToServerEvents {
+  'incident:act': (
+    request: IncidentActionRequest,
+    acknowledge: (answer: ActionAcknowledgement) => void,
+  ) => void;
+}
 
 /** Per-socket data the server keeps after the handshake. */
 export interface SocketData {

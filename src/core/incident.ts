@@ -33,6 +33,32 @@ export function isOpen(state: IncidentState): boolean {
   return openStates.has(state);
 }
 
+/** States after which nothing more happens to a case. */
+export const terminalStates: ReadonlySet<IncidentState> = new Set(['closed', 'false_alarm', 'cancelled']);
+
+/** The stages a deadline can bound (GB/T 30428: deadlines differ per category and per stage). */
+export const deadlineStages = ['accept', 'arrive', 'resolve'] as const;
+export type DeadlineStage = (typeof deadlineStages)[number];
+
+/** When each step of the case happened (ISO 8601), and whether it was on time: what the monthly assessment reads. */
+export interface IncidentTimeline {
+  readonly dispatchedAt?: string;
+  readonly acceptedAt?: string;
+  readonly arrivedAt?: string;
+  readonly resolvedAt?: string;
+  readonly closedAt?: string;
+  /** The deadlines as they stood when the case was first dispatched, for on-time rates. */
+  readonly acceptBy?: string;
+  readonly resolveBy?: string;
+}
+
+/** Another device's event joined to this incident by a correlation rule. */
+export interface RelatedEvent {
+  readonly deviceId: string;
+  readonly type: string;
+  readonly occurredAt: string;
+}
+
 /** A grid-tagged case raised from a device event. This is exactly what `incident:new` carries. */
 export interface Incident {
   /** Time-ordered: sorting ids sorts incidents by creation. */
@@ -54,10 +80,30 @@ export interface Incident {
   /** ISO 8601, when the hub created the incident. */
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** How many times the device raised this event while the incident was open (dedupe); 1 at creation. */
+  readonly occurrences: number;
+  readonly lastOccurredAt: string;
+  /** Other devices' events in the same grid joined by correlation, oldest first, at most 20. */
+  readonly related: readonly RelatedEvent[];
+  /** The users who must act now (on-duty workers, the grid chief, integrators), by user id. */
+  readonly assignees: readonly string[];
+  /** The user who accepted the task; null until someone does. */
+  readonly handler: string | null;
+  /** The node whose centre is responsible now: the grid, then one level up per escalation. */
+  readonly responsibleNodeId: string;
+  readonly escalations: number;
+  /** The current stage's deadline (ISO 8601) and stage; null when none applies (resolved or ended). */
+  readonly dueAt: string | null;
+  readonly dueStage: DeadlineStage | null;
+  /** Times a verification sent the case back to its handler. */
+  readonly reworks: number;
+  readonly timeline: IncidentTimeline;
   /** Set when the incident was resolved; `resolvedBy` is a user id, or `system` when the device cleared it. */
   readonly resolvedAt?: string;
   readonly resolvedBy?: string;
   readonly resolution?: string;
+  /** Set when the incident was closed, false-alarmed or cancelled: by whom. */
+  readonly closedBy?: string;
 }
 
 /** What `incident:update` carries, after Frigate: consumers never need to keep shadow state. */

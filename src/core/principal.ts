@@ -1,5 +1,5 @@
 /** Who is asking: the authenticated user behind a REST call or a Socket.IO connection. */
-export const roles = ['duty_officer', 'grid_worker', 'integrator', 'admin'] as const;
+export const roles = ['duty_officer', 'grid_chief', 'grid_worker', 'integrator', 'admin'] as const;
 export type Role = (typeof roles)[number];
 
 export interface Principal {
@@ -8,7 +8,7 @@ export interface Principal {
   readonly role: Role;
   /**
    * The jurisdiction nodes this user may see, each with everything under it.
-   * A duty officer, integrator or admin has one node; a grid worker has their grids.
+   * A duty officer, integrator or admin has one node; a grid worker or grid chief has their grids.
    */
   readonly scopeNodeIds: readonly string[];
 }

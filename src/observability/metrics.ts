@@ -34,6 +34,18 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly escalations = new Counter({
+    name: 'gridhub_escalations_total',
+    help: 'Incidents escalated one level up because a deadline passed.',
+    registers: [this.registry],
+  });
+
+  readonly reworks = new Counter({
+    name: 'gridhub_reworks_total',
+    help: 'Verifications rejected, sending a case back to its handler.',
+    registers: [this.registry],
+  });
+
   readonly incidentsCreated = new Counter({
     name: 'gridhub_incidents_created_total',
     help: 'Incidents created from device events.',

@@ -1,33 +1,66 @@
 import type { Server as HttpServer } from 'node:http';
-import { Server } from 'socket.io';
+import { Server, type Socket } from 'socket.io';
+import { z } from 'zod';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
-import type { ClientToServerEvents, HubBusEvents, ServerToClientEvents, SocketData } from '../core/events.ts';
+import type {
+  ActionAcknowledgement,
+  ClientToServerEvents,
+  HubBusEvents,
+  ServerToClientEvents,
+  SocketData,
+} from '../core/events.ts';
+import type { Incident } from '../core/incident.ts';
 import type { GridChain } from '../core/jurisdiction.ts';
+import type { Principal } from '../core/principal.ts';
+import { zodProblems } from '../core/problems.ts';
+import { IncidentError, type IncidentService } from '../incidents/incident-service.ts';
+import { incidentActions } from '../incidents/lifecycle.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
+  readonly incidents: IncidentService;
   /** A grid's chain up to the district, to address device statuses. */
   readonly chainOf: (gridId: string) => GridChain | undefined;
   readonly bus: TypedBus<HubBusEvents>;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
+  /** How long a dropped client's missed pushes are kept for it to catch up when it reconnects. */
+  readonly recoveryMs: number;
 }
 
 type HubSocketServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
-/** Room of everyone who sees a jurisdiction node and everything under it. */
-export function scopeRoom(nodeId: string): string {
-  return `scope:${nodeId}`;
-}
+/** Supervisors (duty officers, admins) of a node: every incident under it. */
+export const watchRoom = (nodeId: string) => `watch:${nodeId}`;
+/** One user: the tasks dispatched to them. */
+export const userRoom = (userId: string) => `user:${userId}`;
+/** Integrators of a node: the status of the devices under it. */
+export const devicesRoom = (nodeId: string) => `devices:${nodeId}`;
+
+const actionRequest = z.strictObject({
+  incidentId: z.string().min(1).max(64),
+  action: z.enum(incidentActions.filter((action) => action !== 'clear') as [string, ...string[]]),
+  note: z.string().max(2000).optional(),
+  assignees: z.array(z.string().min(1).max(64)).max(50).optional(),
+});
+
+const errorCodes: Record<IncidentError['kind'], string> = {
+  not_found: 'not_found',
+  illegal: 'illegal_transition',
+  forbidden: 'forbidden',
+  invalid: 'invalid_request',
+};
 
 /**
- * Live pushes over Socket.IO. A client authenticates in the handshake (`auth: { token }`) and joins one room
- * per node of its scope. An incident is sent to the rooms of every node of its chain, grid to district, so a
- * duty officer receives everything under their node, a grid worker only their grids, and nobody else anything.
+ * Live pushes over Socket.IO. A client authenticates in the handshake (`auth: { token }`) and joins rooms by role:
+ * supervisors watch their node and everything under it; everyone receives the tasks dispatched to them; integrators
+ * receive the status of the devices in their area. A client that drops and comes back within `recoveryMs` receives
+ * what it missed, once (Socket.IO's connection state recovery).
  */
 export class Realtime {
   readonly #options: RealtimeOptions;
@@ -48,7 +81,10 @@ export class Realtime {
   /** Also serves the browser client at /socket.io/socket.io.js, so pages need no outside network. */
   start(server: HttpServer): void {
     const { authenticator, bus, metrics } = this.#options;
-    const io: HubSocketServer = new Server(server, { serveClient: true });
+    const io: HubSocketServer = new Server(server, {
+      serveClient: true,
+      connectionStateRecovery: { maxDisconnectionDuration: this.#options.recoveryMs, skipMiddlewares: false },
+    });
     this.#io = io;
     io.use((socket, next) => {
       const principal = authenticator.authenticate(
@@ -63,20 +99,28 @@ export class Realtime {
     });
     io.on('connection', (socket) => {
       const { principal } = socket.data;
-      socket.join(principal.scopeNodeIds.map(scopeRoom));
+      // A recovered socket is back in its rooms already, with its missed pushes on the way.
+      if (!socket.recovered) socket.join(this.#roomsOf(principal));
       metrics.connectedClients.set(io.engine.clientsCount);
-      this.#log.debug({ userId: principal.userId }, 'client connected');
+      socket.on('incident:act', (request, acknowledge) => this.#onAct(socket, request, acknowledge));
       socket.once('disconnect', () => metrics.connectedClients.set(io.engine.clientsCount));
     });
     this.#unsubscribe = [
       bus.on('incident:created', (incident, receivedAt) => {
-        this.#push(incident.chain, 'incident:new', incident);
+        this.#push(this.#incidentRooms(incident), 'incident:new', incident);
         metrics.ingestToPush.observe((performance.now() - receivedAt) / 1000);
       }),
-      bus.on('incident:updated', (change) => this.#push(change.after.chain, 'incident:update', change)),
+      bus.on('incident:updated', (change) => {
+        const rooms = new Set([...this.#incidentRooms(change.before), ...this.#incidentRooms(change.after)]);
+        this.#push([...rooms], 'incident:update', change);
+      }),
       bus.on('device:status', (status) => {
-        const chain = this.#options.chainOf(status.gridId);
-        if (chain !== undefined) this.#push(chain, 'device:status', status);
+        const chain = this.#options.chainOf(status.gridId) ?? [];
+        this.#push(
+          chain.flatMap((place) => [watchRoom(place.id), devicesRoom(place.id)]),
+          'device:status',
+          status,
+        );
       }),
     ];
     this.#state = 'up';
@@ -94,20 +138,67 @@ export class Realtime {
     }
   }
 
-  /** Sends one event to everyone who sees any node of the chain; Socket.IO sends it once to a socket in several. */
+  #roomsOf(principal: Principal): string[] {
+    const rooms = [userRoom(principal.userId)];
+    if (principal.role === 'duty_officer' || principal.role === 'admin')
+      rooms.push(...principal.scopeNodeIds.map(watchRoom));
+    if (principal.role === 'integrator') rooms.push(...principal.scopeNodeIds.map(devicesRoom));
+    return rooms;
+  }
+
+  /** Supervisors of every level of the chain, and whoever must act or has acted on it. */
+  #incidentRooms(incident: Incident): string[] {
+    const people = incident.handler === null ? incident.assignees : [...incident.assignees, incident.handler];
+    return [...incident.chain.map((place) => watchRoom(place.id)), ...people.map(userRoom)];
+  }
+
+  #onAct(socket: HubSocket, request: unknown, acknowledge: unknown): void {
+    const answer =
+      typeof acknowledge === 'function' ? (acknowledge as (a: ActionAcknowledgement) => void) : () => {};
+    const parsed = actionRequest.safeParse(request);
+    if (!parsed.success) {
+      answer({
+        ok: false,
+        error: { code: 'invalid_request', message: zodProblems(parsed.error).join('; ') },
+      });
+      return;
+    }
+    const { incidentId, action, note, assignees } = parsed.data;
+    const input = {
+      ...(note === undefined ? {} : { note }),
+      ...(assignees === undefined ? {} : { assignees }),
+    };
+    this.#options.incidents
+      .act(socket.data.principal, incidentId, action as (typeof incidentActions)[number], input)
+      .then(
+        (incident) => answer({ ok: true, incident }),
+        (error: unknown) => {
+          const code = error instanceof IncidentError ? errorCodes[error.kind] : 'internal';
+          answer({
+            ok: false,
+            error: { code, message: error instanceof IncidentError ? error.message : 'internal error' },
+          });
+        },
+      );
+  }
+
+  /** Sends one event to the rooms; Socket.IO sends it once to a socket that is in several of them. */
   #push<Event extends keyof ServerToClientEvents>(
-    chain: GridChain,
+    rooms: string[],
     event: Event,
     ...payload: Parameters<ServerToClientEvents[Event]>
   ): void {
     const io = this.#io;
-    if (io === undefined) return;
-    const rooms = chain.map((place) => scopeRoom(place.id));
+    if (io === undefined || rooms.length === 0) return;
     io.to(rooms).emit(event, ...payload);
-    // Scopes never nest within one user (a worker's grids are disjoint, others have one node), so the sum of
-    // the rooms' sizes is the number of sockets that received the push.
-    let delivered = 0;
-    for (const room of rooms) delivered += io.sockets.adapter.rooms.get(room)?.size ?? 0;
-    if (delivered > 0) this.#options.metrics.pushesSent.labels(event).inc(delivered);
+    this.#options.metrics.pushesSent.labels(event).inc(this.#recipients(io, rooms));
+  }
+
+  /** How many sockets a push to these rooms reached, each counted once. */
+  #recipients(io: HubSocketServer, rooms: string[]): number {
+    if (rooms.length === 1) return io.sockets.adapter.rooms.get(rooms[0] as string)?.size ?? 0;
+    const sockets = new Set<string>();
+    for (const room of rooms) for (const id of io.sockets.adapter.rooms.get(room) ?? []) sockets.add(id);
+    return sockets.size;
   }
 }

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError } from '../core/errors.ts';
-import { type Incident, incidentInScope, isOpen } from '../core/incident.ts';
+import { type Incident, incidentInScope, terminalStates } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
 import type {
   AuditQuery,
@@ -37,6 +38,7 @@ export class LmdbStore implements Store {
   #deadLetters: Database<DeadLetter, string> | undefined;
   #devices: Database<DeviceRecord, string> | undefined;
   #audit: Database<AuditEntry, string> | undefined;
+  #rosters: Database<RosterConfig, string> | undefined;
   #deadLetterWrites = 0;
   #state: ComponentState = 'down';
 
@@ -61,6 +63,7 @@ export class LmdbStore implements Store {
       });
       this.#devices = this.#root.openDB<DeviceRecord, string>({ name: 'devices', encoding: 'msgpack' });
       this.#audit = this.#root.openDB<AuditEntry, string>({ name: 'audit', encoding: 'msgpack' });
+      this.#rosters = this.#root.openDB<RosterConfig, string>({ name: 'rosters', encoding: 'msgpack' });
     } catch (error) {
       this.#state = 'down';
       throw new GridhubError('GRIDHUB_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, {
@@ -77,13 +80,23 @@ export class LmdbStore implements Store {
     this.#deadLetters = undefined;
     this.#devices = undefined;
     this.#audit = undefined;
+    this.#rosters = undefined;
     this.#state = 'down';
     // close() waits for pending writes to commit.
     await root?.close();
   }
 
-  async saveIncident(incident: Incident): Promise<void> {
-    await this.#db(this.#incidents).put(incident.id, incident);
+  async saveIncident(incident: Incident, audit?: AuditEntry): Promise<void> {
+    const incidents = this.#db(this.#incidents);
+    if (audit === undefined) {
+      await incidents.put(incident.id, incident);
+      return;
+    }
+    const auditDb = this.#db(this.#audit);
+    await this.#db(this.#root as unknown as Database<unknown, string>).transaction(() => {
+      incidents.put(incident.id, incident);
+      auditDb.put(audit.id, audit);
+    });
   }
 
   async getIncident(id: string): Promise<Incident | undefined> {
@@ -122,10 +135,10 @@ export class LmdbStore implements Store {
       .slice(0, query.limit).asArray;
   }
 
-  async listOpenIncidents(): Promise<Incident[]> {
+  async listActiveIncidents(): Promise<Incident[]> {
     return this.#db(this.#incidents)
       .getRange()
-      .filter(({ value }) => isOpen(value.state))
+      .filter(({ value }) => !terminalStates.has(value.state))
       .map(({ value }) => value).asArray;
   }
 
@@ -135,6 +148,16 @@ export class LmdbStore implements Store {
 
   async listDeviceRecords(): Promise<DeviceRecord[]> {
     return this.#db(this.#devices)
+      .getRange()
+      .map(({ value }) => value).asArray;
+  }
+
+  async saveRoster(roster: RosterConfig): Promise<void> {
+    await this.#db(this.#rosters).put(roster.grid, roster);
+  }
+
+  async listRosters(): Promise<RosterConfig[]> {
+    return this.#db(this.#rosters)
       .getRange()
       .map(({ value }) => value).asArray;
   }

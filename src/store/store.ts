@@ -1,3 +1,4 @@
+import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import type { Incident } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
@@ -48,15 +49,19 @@ export interface Store {
   readonly state: ComponentState;
   start(): Promise<void>;
   stop(): Promise<void>;
-  saveIncident(incident: Incident): Promise<void>;
+  /** Writes the incident and, when given, its audit entry in one transaction: a change is never half-written. */
+  saveIncident(incident: Incident, audit?: AuditEntry): Promise<void>;
   getIncident(id: string): Promise<Incident | undefined>;
   listIncidents(query: IncidentQuery): Promise<Incident[]>;
   saveDeadLetter(deadLetter: DeadLetter): Promise<void>;
   listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>;
-  /** Every incident in an open state, to rebuild the in-memory index of open conditions after a restart. */
-  listOpenIncidents(): Promise<Incident[]>;
+  /** Every incident not yet ended (open or awaiting verification), to rebuild deadlines and dedupe after a restart. */
+  listActiveIncidents(): Promise<Incident[]>;
   saveDeviceRecord(record: DeviceRecord): Promise<void>;
   listDeviceRecords(): Promise<DeviceRecord[]>;
   appendAudit(entry: AuditEntry): Promise<void>;
+  /** Rosters changed through the API; they replace the config's roster of their grid. */
+  saveRoster(roster: RosterConfig): Promise<void>;
+  listRosters(): Promise<RosterConfig[]>;
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
 }

@@ -115,7 +115,7 @@ function escapeRegExp(text: string): string {
 /** Waits for the first push of an event that matches, from the `from`-th (0-based) push of it on. */
 async function arrival<Payload>(
   client: RecordingClient,
-  event: 'incident:new' | 'incident:update',
+  event: 'incident:new' | 'incident:update' | 'device:status',
   what: string,
   match: (payload: Payload) => boolean,
   from = 0,
@@ -288,18 +288,20 @@ export function describeConformance<Sim extends MqttDevice>(profile: Conformance
             decodedBefore + decoded.length,
           );
 
+          // The first event of a type with a rule raises an incident; a later one may be merged into it while
+          // it is open (the hub's dedupe), which is the rules' business, not the adapter's.
           const rule = expected === null ? undefined : ruleFor(expected.type);
           let incident: Incident | undefined;
-          if (expected !== null && rule !== undefined) {
+          if (expected !== null && rule !== undefined && producing(expected.type) === scenario) {
             incident = await arrival<Incident>(
               officer,
               'incident:new',
               expected.type,
               (candidate) =>
-                officer.of('incident:new').indexOf(candidate) >= fromIncident &&
                 candidate.device.id === deviceId &&
                 candidate.event.type === expected.type &&
                 isDeepStrictEqual(candidate.event.attributes, expected.attributes),
+              fromIncident,
             );
             expect(incident).toMatchObject({
               state: 'new',
@@ -423,14 +425,24 @@ export function describeConformance<Sim extends MqttDevice>(profile: Conformance
           return lastSeenAt !== null && Date.parse(lastSeenAt) >= from + 1.5 * offlineAfterMs;
         }, waitMs);
         expect((await live.status()).online).toBe(true);
-        const raised = live
-          .officer()
-          .of('incident:new')
-          .filter(
-            (incident) =>
-              isOffline(incident as Incident) && Date.parse((incident as Incident).createdAt) >= from,
-          );
+        const raised = (live.officer().of('incident:new') as Incident[]).filter(
+          (incident) => isOffline(incident) && Date.parse(incident.createdAt) >= from,
+        );
         expect(raised).toEqual([]);
+      });
+
+      it('is offline at once when its link dies (its last will), and online again when it reconnects', async () => {
+        const sim = live.sim();
+        const officer = live.officer();
+        const from = officer.of('device:status').length;
+        const pushed = (online: boolean) => (status: DeviceStatus) =>
+          status.deviceId === deviceId && status.online === online;
+        sim.dropLink();
+        const offline = await arrival<DeviceStatus>(officer, 'device:status', 'offline', pushed(false), from);
+        const back = officer.of('device:status').indexOf(offline) + 1;
+        await arrival<DeviceStatus>(officer, 'device:status', 'online again', pushed(true), back);
+        await eventually(() => sim.connected, waitMs);
+        expect((await live.status()).online).toBe(true);
       });
 
       it('raises device.offline when it goes silent past its threshold; its next heartbeat resolves it', async () => {
@@ -466,7 +478,7 @@ export function describeConformance<Sim extends MqttDevice>(profile: Conformance
         expect(change.after).toMatchObject({
           state: 'resolved',
           resolvedBy: 'system',
-          resolution: 'cleared by device.online',
+          resolution: expect.stringContaining('device.online'),
         });
         expect((await live.status()).online).toBe(true);
       });
@@ -520,7 +532,7 @@ export function describeConformance<Sim extends MqttDevice>(profile: Conformance
             expect(change.after).toMatchObject({
               state: 'resolved',
               resolvedBy: 'system',
-              resolution: `cleared by ${resetBy}`,
+              resolution: expect.stringContaining(resetBy),
             });
 
             const again = await arrival<Incident>(

@@ -73,10 +73,11 @@ describe('liveness: online and offline, offline incidents that resolve themselve
       }
     }
   }
-  async function nextUpdate(incidentId: string): Promise<IncidentChange> {
+  /** The first update of the incident to the given state. */
+  async function nextUpdate(incidentId: string, state = 'resolved'): Promise<IncidentChange> {
     for (let n = 1; ; n++) {
       const change = (await officer.nth('incident:update', n)) as IncidentChange;
-      if (change.after.id === incidentId) return change;
+      if (change.after.id === incidentId && change.after.state === state) return change;
     }
   }
   const claimed = new Set<string>();
@@ -113,6 +114,32 @@ describe('liveness: online and offline, offline incidents that resolve themselve
     await nextStatus('gate-luming-04-north', false);
   });
 
+  it('takes a reboot in its stride: offline, back online with a fresh counter, and no incident', async () => {
+    const sentry = new SentrySimulator({
+      url: hub.mqttUrl,
+      deviceId: 'sentry-luming-03',
+      secret: demoSecret('sentry-luming-03'),
+    });
+    await sentry.start();
+    await nextStatus('sentry-luming-03', true);
+    await sentry.checkIn('G-0107');
+    const offlineIncidents = () =>
+      officer
+        .of('incident:new')
+        .filter((incident) => (incident as Incident).event.type === 'device.offline')
+        .filter((incident) => (incident as Incident).device.id === 'sentry-luming-03').length;
+    const before = offlineIncidents();
+    await sentry.reboot(200);
+    await nextStatus('sentry-luming-03', false);
+    await nextStatus('sentry-luming-03', true);
+    const frame = await sentry.zoneAlarm(4, 'fence');
+    expect(frame.seq).toBe(1);
+    const alarm = await nextIncident('alarm.intrusion', 'sentry-luming-03');
+    expect(alarm.event.attributes).toEqual({ zone: 4, zoneType: 'fence' });
+    expect(offlineIncidents()).toBe(before);
+    await sentry.stop();
+  });
+
   it('raises device.offline after silence past the threshold, and resolves it when the device is heard again', async () => {
     const gate = new GateSimulator({
       url: hub.mqttUrl,
@@ -126,7 +153,9 @@ describe('liveness: online and offline, offline incidents that resolve themselve
       device: { id: 'gate-luming-04-south' },
       category: 'device_offline',
       severity: 'major',
-      state: 'new',
+      // Device health goes to the integrators who maintain the area, not to the grid worker.
+      state: 'dispatched',
+      assignees: ['integrator-qinghe'],
       gridId: 'grid-luming-04',
     });
     expect(offline.event.attributes.silentSeconds).toBeGreaterThanOrEqual(1);
@@ -141,9 +170,12 @@ describe('liveness: online and offline, offline incidents that resolve themselve
       ...offline,
       state: 'resolved',
       updatedAt: expect.any(String),
+      dueAt: null,
+      dueStage: null,
       resolvedAt: change.after.updatedAt,
       resolvedBy: 'system',
       resolution: 'cleared by device.online',
+      timeline: { ...offline.timeline, resolvedAt: change.after.updatedAt },
     });
     const stored = await getJson(`${hub.httpUrl}/api/incidents/${offline.id}`, 'demo-officer-luming');
     expect(stored.body).toEqual(change.after);
@@ -173,6 +205,8 @@ describe('liveness: online and offline, offline incidents that resolve themselve
       state: 'resolved',
       resolution: 'cleared by power.mains_restored',
     });
+    const repeated = await nextUpdate(mains.id, 'dispatched');
+    expect(repeated.after.occurrences).toBe(2);
     const mainsIncidents = officer
       .of('incident:new')
       .filter((incident) => (incident as Incident).event.type === 'power.mains_lost');
@@ -206,7 +240,7 @@ describe('liveness: online and offline, offline incidents that resolve themselve
     // Heard right after the restart, before its threshold: the open incident is not raised again, and the
     // device's silence after the restart raises nothing new while it keeps talking.
     const stored = await getJson(`${hub.httpUrl}/api/incidents/${offline.id}`, 'demo-officer-luming');
-    expect((stored.body as Incident).state).toBe('new');
+    expect((stored.body as Incident).state).toBe('dispatched');
     // Silent past its threshold again: device.offline is raised once more, and folded into the open incident.
     back.goSilent();
     await eventually(async () => (await metricValue(hub.httpUrl, 'gridhub_events_deduplicated_total')) >= 1);

@@ -62,7 +62,8 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
     await northGate.forceDoor(2);
     const expected = {
       id: expect.stringMatching(/^inc_[0-9a-z]{17}$/),
-      state: 'new',
+      // Routed at once to the grid's worker on duty (the demo has no roster for this grid: all its workers).
+      state: 'dispatched',
       title: 'Door forced open',
       category: 'intrusion',
       severity: 'critical',
@@ -76,12 +77,28 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
       chain: xijiaoGrid1Chain,
       createdAt: isoTime,
       updatedAt: isoTime,
+      occurrences: 1,
+      lastOccurredAt: '2026-11-22T08:00:00.000Z',
+      related: [],
+      assignees: ['worker-xijiao-01'],
+      handler: null,
+      responsibleNodeId: 'grid-xijiao-01',
+      escalations: 0,
+      dueStage: 'accept',
+      dueAt: isoTime,
+      reworks: 0,
+      timeline: { dispatchedAt: isoTime, acceptBy: isoTime, resolveBy: isoTime },
     };
     const toOfficer = (await communityOfficer.nth('incident:new', 1)) as Incident;
     const toWorker = (await gridWorker.nth('incident:new', 1)) as Incident;
     expect(toOfficer).toEqual(expected);
     expect(toWorker).toEqual(toOfficer);
     expect(toOfficer.updatedAt).toBe(toOfficer.createdAt);
+    // The demo's intrusion deadlines: accept within 10 minutes, resolve within 4 hours of creation.
+    expect(Date.parse(toOfficer.dueAt as string) - Date.parse(toOfficer.createdAt)).toBe(10 * 60_000);
+    expect(Date.parse(toOfficer.timeline.resolveBy as string) - Date.parse(toOfficer.createdAt)).toBe(
+      240 * 60_000,
+    );
   });
 
   it("sends nothing of grid 1 to grid 2's worker or to the other street's officer", async () => {
@@ -154,8 +171,9 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
   it('accepts device events over MQTT on WebSocket at /mqtt of the HTTP port', async () => {
     const overWebSocket = new GateSimulator({
       url: `${hub.httpUrl.replace('http', 'ws')}/mqtt`,
-      deviceId: 'gate-xijiao-01-north',
-      secret: demoSecret('gate-xijiao-01-north'),
+      // Its own device: two connections with one client id take the session from each other.
+      deviceId: 'gate-xijiao-01-south',
+      secret: demoSecret('gate-xijiao-01-south'),
     });
     await overWebSocket.start();
     try {

@@ -211,6 +211,7 @@ describe('resolveDeployment', () => {
       identifiers: 'masked',
       identifierHashKey: 'gridhub-demo-identifier-key',
       commandTimeoutSeconds: 5,
+      timezone: 'Asia/Shanghai',
       deadLetterLimit: 10_000,
     });
     expect(deployment.devices).toEqual([]);

@@ -5,7 +5,10 @@ import type { HubBusEvents } from '../../src/core/events.ts';
 import { createIdentifierPolicy } from '../../src/core/privacy.ts';
 import { TopicGrammar } from '../../src/core/topics.ts';
 import { IncidentPipeline } from '../../src/incidents/incident-pipeline.ts';
+import { IncidentService } from '../../src/incidents/incident-service.ts';
+import { Router } from '../../src/incidents/router.ts';
 import { RuleBook } from '../../src/incidents/rule-book.ts';
+import { Visibility } from '../../src/incidents/visibility.ts';
 import { DeviceIngest } from '../../src/ingest/device-ingest.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { HubMetrics } from '../../src/observability/metrics.ts';
@@ -35,7 +38,21 @@ describe('DeviceIngest', () => {
       activity: { heard: (id) => heard.push(id), gone: () => undefined },
       maxPayloadBytes: 1024,
       decodeContext: { identifiers: createIdentifierPolicy('masked', 'k'.repeat(16)) },
-      pipeline: new IncidentPipeline({ rules: new RuleBook(deployment.rules), store, bus, metrics }),
+      pipeline: new IncidentPipeline(
+        new RuleBook(deployment.rules),
+        new IncidentService({
+          store,
+          bus,
+          metrics,
+          router: new Router(deployment.users, deployment.rosters, deployment.routing, 'Asia/Shanghai'),
+          visibility: new Visibility(deployment.routing.deviceHealthCategories),
+          deadlines: deployment.deadlines,
+          jurisdiction: deployment.jurisdiction,
+          users: deployment.users,
+          logger: createLogger('silent'),
+          sweepMs: 60_000,
+        }),
+      ),
       store,
       bus,
       metrics,

@@ -1,0 +1,307 @@
+import type { DeadlineStage, Incident, IncidentState } from '../core/incident.ts';
+import type { Role } from '../core/principal.ts';
+
+/**
+ * The case lifecycle as a table (GB/T 30428's loop: register → dispatch → handle → feed back → verify → close),
+ * after aedes' step tables: each action names the states it leaves from, who may take it, and what it changes.
+ * Pure: no clock, no store, no I/O; the incident service applies the result.
+ */
+export const incidentActions = [
+  'dispatch',
+  'accept',
+  'arrive',
+  'resolve',
+  'verify',
+  'reject',
+  'escalate',
+  'false_alarm',
+  'cancel',
+  'note',
+  'clear',
+] as const;
+export type IncidentAction = (typeof incidentActions)[number];
+
+/** Who acts: a user, or the hub itself (deadlines, devices clearing their condition). */
+export interface Actor {
+  readonly userId: string;
+  readonly role: Role | 'system';
+}
+
+export const systemActor: Actor = { userId: 'system', role: 'system' };
+
+export interface ActionInput {
+  readonly note?: string;
+  /** For dispatch: the users who must act. */
+  readonly assignees?: readonly string[];
+}
+
+/** What the lifecycle needs to know beyond the incident: deadlines and the jurisdiction's parents. */
+export interface LifecycleContext {
+  readonly now: number;
+  /** The time allowed for a stage of this category, in ms. */
+  readonly deadlineMs: (category: string, stage: DeadlineStage) => number;
+  /** The parent of a jurisdiction node, undefined at the root. */
+  readonly parentOf: (nodeId: string) => string | undefined;
+}
+
+export type Refusal = { readonly kind: 'illegal' | 'forbidden' | 'invalid'; readonly reason: string };
+
+type Relation = 'anyone' | 'assignee' | 'handler' | 'not_handler' | 'handler_or_supervisor';
+
+interface ActionRule {
+  readonly from: readonly IncidentState[];
+  readonly roles: readonly Actor['role'][];
+  readonly relation: Relation;
+  readonly apply: (
+    incident: Incident,
+    actor: Actor,
+    input: ActionInput,
+    context: LifecycleContext,
+  ) => Incident | Refusal;
+}
+
+const open: readonly IncidentState[] = ['new', 'dispatched', 'accepted', 'on_site', 'escalated'];
+const supervisors: readonly Actor['role'][] = ['duty_officer', 'admin'];
+const everyone: readonly Actor['role'][] = [
+  'duty_officer',
+  'admin',
+  'grid_worker',
+  'grid_chief',
+  'integrator',
+];
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function due(incident: Incident, stage: DeadlineStage, from: number, context: LifecycleContext) {
+  return { dueStage: stage, dueAt: iso(from + context.deadlineMs(incident.category, stage)) };
+}
+
+const noDeadline = { dueStage: null, dueAt: null } as const;
+
+const rules: Record<IncidentAction, ActionRule> = {
+  dispatch: {
+    from: ['new', 'escalated', 'dispatched'],
+    roles: [...supervisors, 'system'],
+    relation: 'anyone',
+    apply: (incident, _actor, input, context) => {
+      const assignees = input.assignees ?? [];
+      if (assignees.length === 0) return { kind: 'invalid', reason: 'dispatch needs at least one assignee' };
+      const { timeline } = incident;
+      return {
+        ...incident,
+        state: 'dispatched',
+        assignees: [...new Set(assignees)],
+        handler: null,
+        ...due(incident, 'accept', context.now, context),
+        timeline: {
+          ...timeline,
+          dispatchedAt: timeline.dispatchedAt ?? iso(context.now),
+          acceptBy: timeline.acceptBy ?? iso(context.now + context.deadlineMs(incident.category, 'accept')),
+          resolveBy:
+            timeline.resolveBy ??
+            iso(Date.parse(incident.createdAt) + context.deadlineMs(incident.category, 'resolve')),
+        },
+      };
+    },
+  },
+  accept: {
+    // A worker who accepts after the case climbed a level still acts: escalation goes on until someone does.
+    from: ['dispatched', 'escalated'],
+    roles: everyone,
+    relation: 'assignee',
+    apply: (incident, actor, _input, context) => ({
+      ...incident,
+      state: 'accepted',
+      handler: actor.userId,
+      assignees: [actor.userId],
+      ...due(incident, 'arrive', context.now, context),
+      timeline: { ...incident.timeline, acceptedAt: incident.timeline.acceptedAt ?? iso(context.now) },
+    }),
+  },
+  arrive: {
+    from: ['accepted'],
+    roles: everyone,
+    relation: 'handler',
+    apply: (incident, _actor, _input, context) => ({
+      ...incident,
+      state: 'on_site',
+      dueStage: 'resolve',
+      dueAt:
+        incident.timeline.resolveBy ?? iso(context.now + context.deadlineMs(incident.category, 'resolve')),
+      timeline: { ...incident.timeline, arrivedAt: incident.timeline.arrivedAt ?? iso(context.now) },
+    }),
+  },
+  resolve: {
+    from: ['accepted', 'on_site'],
+    roles: everyone,
+    relation: 'handler_or_supervisor',
+    apply: (incident, actor, input, context) => ({
+      ...incident,
+      state: 'resolved',
+      ...noDeadline,
+      resolvedAt: iso(context.now),
+      resolvedBy: actor.userId,
+      resolution: input.note ?? '',
+      timeline: { ...incident.timeline, resolvedAt: iso(context.now) },
+    }),
+  },
+  verify: {
+    from: ['resolved'],
+    roles: supervisors,
+    relation: 'not_handler',
+    apply: (incident, actor, _input, context) => ({
+      ...incident,
+      state: 'closed',
+      closedBy: actor.userId,
+      timeline: { ...incident.timeline, closedAt: iso(context.now) },
+    }),
+  },
+  reject: {
+    from: ['resolved'],
+    roles: supervisors,
+    relation: 'not_handler',
+    apply: (incident, _actor, input, context) => {
+      if (!input.note)
+        return { kind: 'invalid', reason: 'a rejected verification needs a note saying what to redo' };
+      const { resolvedAt: _at, resolvedBy: _by, resolution: _resolution, ...rest } = incident;
+      const { resolvedAt: _timelineAt, ...timeline } = incident.timeline;
+      return {
+        ...rest,
+        state: incident.handler === null ? 'dispatched' : 'accepted',
+        assignees: incident.handler === null ? incident.assignees : [incident.handler],
+        reworks: incident.reworks + 1,
+        ...due(incident, 'resolve', context.now, context),
+        timeline,
+      };
+    },
+  },
+  escalate: {
+    from: open,
+    roles: [...supervisors, 'system'],
+    relation: 'anyone',
+    apply: (incident, _actor, _input, context) => {
+      const parent = context.parentOf(incident.responsibleNodeId);
+      if (parent === undefined) return { kind: 'illegal', reason: 'already at the top of the jurisdiction' };
+      // A case nobody has taken becomes the higher centre's to dispatch; a case in hand keeps its handler and
+      // state, and the higher centre supervises the stage that ran late.
+      const inHand = incident.state === 'accepted' || incident.state === 'on_site';
+      return {
+        ...incident,
+        state: inHand ? incident.state : 'escalated',
+        responsibleNodeId: parent,
+        escalations: incident.escalations + 1,
+        ...due(incident, inHand ? (incident.dueStage ?? 'resolve') : 'accept', context.now, context),
+      };
+    },
+  },
+  false_alarm: {
+    from: open,
+    roles: everyone,
+    relation: 'handler_or_supervisor',
+    apply: (incident, actor, _input, context) => ({
+      ...incident,
+      state: 'false_alarm',
+      ...noDeadline,
+      closedBy: actor.userId,
+      timeline: { ...incident.timeline, closedAt: iso(context.now) },
+    }),
+  },
+  cancel: {
+    from: [...open, 'resolved'],
+    roles: supervisors,
+    relation: 'anyone',
+    apply: (incident, actor, _input, context) => ({
+      ...incident,
+      state: 'cancelled',
+      ...noDeadline,
+      closedBy: actor.userId,
+      timeline: { ...incident.timeline, closedAt: iso(context.now) },
+    }),
+  },
+  note: {
+    from: [
+      'new',
+      'dispatched',
+      'accepted',
+      'on_site',
+      'escalated',
+      'resolved',
+      'closed',
+      'false_alarm',
+      'cancelled',
+    ],
+    roles: everyone,
+    relation: 'anyone',
+    apply: (incident, _actor, input) =>
+      input.note ? { ...incident } : { kind: 'invalid', reason: 'a note needs its text' },
+  },
+  /** The device reported its condition cleared (a rule's `clearedBy`): resolved by the hub. */
+  clear: {
+    from: open,
+    roles: ['system'],
+    relation: 'anyone',
+    apply: (incident, _actor, input, context) => ({
+      ...incident,
+      state: 'resolved',
+      ...noDeadline,
+      resolvedAt: iso(context.now),
+      resolvedBy: 'system',
+      resolution: input.note ?? 'cleared by the device',
+      timeline: { ...incident.timeline, resolvedAt: iso(context.now) },
+    }),
+  },
+};
+
+function relationHolds(relation: Relation, incident: Incident, actor: Actor): boolean {
+  switch (relation) {
+    case 'anyone':
+      return true;
+    case 'assignee':
+      return incident.assignees.includes(actor.userId);
+    case 'handler':
+      return incident.handler === actor.userId;
+    case 'not_handler':
+      // Verification is done by someone other than the handler (GB/T 30428).
+      return incident.handler !== actor.userId && incident.resolvedBy !== actor.userId;
+    case 'handler_or_supervisor':
+      return incident.handler === actor.userId || supervisors.includes(actor.role);
+  }
+}
+
+const relationReasons: Record<Relation, string> = {
+  anyone: '',
+  assignee: 'only a user the task is dispatched to may accept it',
+  handler: 'only the handler who accepted the task may do this',
+  not_handler: 'verification is done by someone other than the handler',
+  handler_or_supervisor: 'only the handler or a duty officer may do this',
+};
+
+/** Applies an action: the incident after it, or why it is refused. `updatedAt` is stamped here. */
+export function applyAction(
+  incident: Incident,
+  action: IncidentAction,
+  actor: Actor,
+  input: ActionInput,
+  context: LifecycleContext,
+): Incident | Refusal {
+  const rule = rules[action];
+  if (!rule.from.includes(incident.state)) {
+    return {
+      kind: 'illegal',
+      reason: `cannot ${action.replace('_', ' ')} an incident that is ${incident.state.replace('_', ' ')}`,
+    };
+  }
+  if (!rule.roles.includes(actor.role))
+    return { kind: 'forbidden', reason: `a ${actor.role} may not ${action.replace('_', ' ')}` };
+  if (!relationHolds(rule.relation, incident, actor))
+    return { kind: 'forbidden', reason: relationReasons[rule.relation] };
+  const after = rule.apply(incident, actor, input, context);
+  if ('kind' in after) return after;
+  return { ...after, updatedAt: iso(context.now) };
+}
+
+export function isRefusal(result: Incident | Refusal): result is Refusal {
+  return 'kind' in result && 'reason' in result;
+}

@@ -1,0 +1,73 @@
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import type { TypedBus } from '../core/bus.ts';
+import type { HubBusEvents } from '../core/events.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { HubMetrics } from '../observability/metrics.ts';
+import { type FeedPublish, MqttIncidentFeed } from './mqtt-feed.ts';
+import type { OutboundConfig } from './outbound-schema.ts';
+import { type Sleep, WebhookDispatcher } from './webhooks.ts';
+
+export { type FeedMessage, type FeedType, feedMessage, isTerminal, terminalStates } from './feed-message.ts';
+export type { FeedPublish } from './mqtt-feed.ts';
+export { type OutboundConfig, outboundSchema, type WebhookConfig } from './outbound-schema.ts';
+export { type WebhookBody, webhookSignature } from './webhooks.ts';
+
+export interface OutboundOptions {
+  readonly bus: TypedBus<HubBusEvents>;
+  /** Publishes from the hub on its broker, e.g. `(topic, payload) => broker.publish(topic, payload)`. */
+  readonly publish: FeedPublish;
+  /** The hub's first topic level (`hub.topicBase`); the feed goes to `<topicBase>/<outbound.mqtt.topic>`. */
+  readonly topicBase: string;
+  /** The parsed `outbound:` section. */
+  readonly config: OutboundConfig;
+  readonly audit: AuditTrail;
+  readonly metrics: HubMetrics;
+  readonly logger: Logger;
+  /** The webhooks' HTTP client; global fetch by default. */
+  readonly fetch?: typeof fetch;
+  /** The webhooks' wait between attempts; for tests. */
+  readonly sleep?: Sleep;
+}
+
+/**
+ * Everything the hub sends out about incidents: the MQTT feed and the webhooks, both fed from the bus.
+ * Start it after the broker (the feed publishes on it) and stop it before the store (failed deliveries are
+ * audited there).
+ */
+export class Outbound {
+  /** Undefined when `outbound.mqtt.enabled` is false. */
+  readonly feed: MqttIncidentFeed | undefined;
+  readonly webhooks: WebhookDispatcher;
+
+  constructor(options: OutboundOptions) {
+    const { config } = options;
+    this.feed = config.mqtt.enabled
+      ? new MqttIncidentFeed({
+          bus: options.bus,
+          publish: options.publish,
+          topic: `${options.topicBase}/${config.mqtt.topic}`,
+          logger: options.logger,
+        })
+      : undefined;
+    this.webhooks = new WebhookDispatcher({
+      bus: options.bus,
+      webhooks: config.webhooks,
+      audit: options.audit,
+      metrics: options.metrics,
+      logger: options.logger,
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+    });
+  }
+
+  start(): void {
+    this.feed?.start();
+    this.webhooks.start();
+  }
+
+  /** Unsubscribes both, cancels retry waits and aborts requests in flight; queued deliveries are dropped. */
+  async stop(): Promise<void> {
+    this.feed?.stop();
+    await this.webhooks.stop();
+  }
+}

@@ -1,0 +1,68 @@
+import type { TypedBus } from '../core/bus.ts';
+import type { HubBusEvents } from '../core/events.ts';
+import type { Logger } from '../observability/logger.ts';
+import { type FeedMessage, feedMessage } from './feed-message.ts';
+
+/** Publishes on the hub's broker (QoS, retain and delivery to authorized subscribers are the publisher's business). */
+export type FeedPublish = (topic: string, payload: string) => Promise<void>;
+
+export interface MqttIncidentFeedOptions {
+  readonly bus: TypedBus<HubBusEvents>;
+  readonly publish: FeedPublish;
+  /** The full topic, e.g. `gridhub/incidents`. */
+  readonly topic: string;
+  readonly logger: Logger;
+}
+
+/**
+ * Every incident change as one MQTT message `{type, before, after}` on one topic. A publish that fails is
+ * logged and dropped: the bus is never made to wait for, or see an error from, a subscriber's transport.
+ */
+export class MqttIncidentFeed {
+  readonly #options: MqttIncidentFeedOptions;
+  readonly #log: Logger;
+  #unsubscribe: (() => void)[] = [];
+
+  constructor(options: MqttIncidentFeedOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ ns: 'outbound.mqtt' });
+  }
+
+  get topic(): string {
+    return this.#options.topic;
+  }
+
+  start(): void {
+    if (this.#unsubscribe.length > 0) return;
+    const { bus } = this.#options;
+    this.#unsubscribe = [
+      bus.on('incident:created', (incident) => this.#publish(feedMessage('created', incident))),
+      bus.on('incident:updated', (change) => this.#publish(feedMessage('updated', change))),
+    ];
+  }
+
+  stop(): void {
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    this.#unsubscribe = [];
+  }
+
+  #publish(message: FeedMessage): void {
+    const { topic, publish } = this.#options;
+    const fail = (error: unknown) =>
+      this.#log.warn(
+        {
+          incidentId: message.after.id,
+          type: message.type,
+          topic,
+          error: (error as Error)?.message ?? String(error),
+        },
+        'incident feed publish failed',
+      );
+    try {
+      publish(topic, JSON.stringify(message)).catch(fail);
+    } catch (error) {
+      // A publish that throws instead of rejecting (say, the broker is already stopped) is a failure like any other.
+      fail(error);
+    }
+  }
+}
