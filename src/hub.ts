@@ -8,7 +8,7 @@ import { listenError } from './core/errors.ts';
 import type { HubBusEvents } from './core/events.ts';
 import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
-import { DeviceAccessPolicy } from './fleet/access-policy.ts';
+import { MqttAccessPolicy } from './fleet/access-policy.ts';
 import { CommandService } from './fleet/command-service.ts';
 import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
@@ -23,6 +23,7 @@ import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EmbeddedBroker } from './ingest/embedded-broker.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { HubMetrics } from './observability/metrics.ts';
+import { Outbound } from './outbound/index.ts';
 import { Realtime } from './realtime/realtime.ts';
 import { LmdbStore } from './store/lmdb-store.ts';
 import type { Store } from './store/store.ts';
@@ -55,6 +56,7 @@ export class Hub {
   readonly liveness: LivenessMonitor;
   readonly realtime: Realtime;
   readonly fleet: Fleet;
+  readonly outbound: Outbound;
   readonly #options: HubOptions;
   readonly #logger: Logger;
   readonly #authenticator: TokenAuthenticator;
@@ -120,7 +122,15 @@ export class Hub {
       host: options.host ?? '0.0.0.0',
       port: runtime.mqttPort,
       webSocketPath: '/mqtt',
-      access: new DeviceAccessPolicy(this.registry, this.topics, this.metrics, this.#logger),
+      access: new MqttAccessPolicy({
+        registry: this.registry,
+        topics: this.topics,
+        authenticator: this.#authenticator,
+        visibility: this.visibility,
+        feedTopic: `${settings.topicBase}/${deployment.outbound.mqtt.topic}`,
+        metrics: this.metrics,
+        logger: this.#logger,
+      }),
       onMessage: (topic, payload, receivedAt) => ingest.handle(topic, payload, receivedAt),
       onClientConnected: (clientId) => this.liveness.heard(clientId),
       onClientDisconnected: (clientId) => this.liveness.gone(clientId),
@@ -143,6 +153,15 @@ export class Hub {
       audit,
       bus: this.bus,
       disconnect: (deviceId) => this.broker.disconnect(deviceId),
+    });
+    this.outbound = new Outbound({
+      bus: this.bus,
+      publish: (topic, payload) => this.broker.publish(topic, payload),
+      topicBase: settings.topicBase,
+      config: deployment.outbound,
+      audit,
+      metrics: this.metrics,
+      logger: this.#logger,
     });
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
@@ -187,6 +206,7 @@ export class Hub {
       this.liveness.start();
       this.#commands.start();
       await this.broker.start();
+      this.outbound.start();
       const http = buildHttpApp({
         store: this.store,
         metrics: this.metrics,
@@ -215,6 +235,7 @@ export class Hub {
     if (!this.#started) return;
     this.#started = false;
     await this.realtime.stop();
+    await this.outbound.stop();
     await this.broker.stop();
     await this.#http?.close();
     this.#http = undefined;

@@ -52,6 +52,7 @@ export interface Deployment {
   readonly rosters: readonly RosterConfig[];
   readonly deadlines: DeadlinesConfig;
   readonly routing: RoutingConfig;
+  readonly outbound: ConfigFile['outbound'];
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserConfig[];
@@ -186,6 +187,7 @@ function crossReference(
     rosters: file.rosters,
     deadlines: file.deadlines,
     routing: file.routing,
+    outbound: file.outbound,
   };
 }
 

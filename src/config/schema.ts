@@ -3,6 +3,7 @@ import { severities } from '../core/incident.ts';
 import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
 import { deviceIdPattern } from '../core/topics.ts';
+import { outboundSchema } from '../outbound/outbound-schema.ts';
 
 /**
  * The configuration file's schema. Every object is strict (unknown keys are errors, as in Frigate), and every
@@ -250,6 +251,7 @@ export const configSchema = z.strictObject({
     .describe('Duty rosters per grid; a grid without one has all its workers on duty.'),
   deadlines: deadlinesSchema.default(deadlinesSchema.parse({})),
   routing: routingSchema.default(routingSchema.parse({})),
+  outbound: outboundSchema.default(outboundSchema.parse({})).describe('The MQTT incident feed and webhooks.'),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

@@ -1,7 +1,11 @@
+import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
+import type { Principal } from '../core/principal.ts';
 import type { TopicGrammar } from '../core/topics.ts';
+import type { Visibility } from '../incidents/visibility.ts';
 import type { Logger } from '../observability/logger.ts';
 import { LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
+import type { FeedMessage } from '../outbound/feed-message.ts';
 import type { DeviceRegistry } from './device-registry.ts';
 
 /** Why the broker refused a client; labels of `gridhub_mqtt_refusals_total`. */
@@ -25,45 +29,95 @@ export interface AccessDecision {
 
 const allowed: AccessDecision = { allowed: true };
 
+export interface MqttAccessOptions {
+  readonly registry: DeviceRegistry;
+  readonly topics: TopicGrammar;
+  readonly authenticator: TokenAuthenticator;
+  readonly visibility: Visibility;
+  /** The incident feed's topic, the one topic users may subscribe to. */
+  readonly feedTopic: string;
+  readonly metrics: HubMetrics;
+  readonly logger: Logger;
+}
+
 /**
- * Who may do what on the embedded broker. A device connects with client id = username = its id and its own secret;
- * it may publish only under its own topics, on its channels, and subscribe only to its own commands topic.
- * Every refusal is counted by reason and logged (throttled), with the device id and never the secret.
+ * Who may do what on the embedded broker.
+ *
+ * - A device connects with client id = username = its id and its own secret; it may publish only under its own
+ *   topics, on its channels, and subscribe only to its own commands topic.
+ * - A user connects with username = their user id and their API token as the password, and a client id that is
+ *   their user id or starts with it (`officer-xijiao-console`); they may subscribe to the incident feed only and
+ *   publish nothing, and each incident is forwarded to them only if they may see it.
+ *
+ * Every refusal is counted by reason and logged (throttled), with the client id and never the secret.
  */
-export class DeviceAccessPolicy {
-  readonly #registry: DeviceRegistry;
-  readonly #topics: TopicGrammar;
-  readonly #metrics: HubMetrics;
+export class MqttAccessPolicy {
+  readonly #options: MqttAccessOptions;
   readonly #log: Logger;
   readonly #throttle = new LogThrottle();
+  /** Users' connections, by client id. */
+  readonly #users = new Map<string, Principal>();
 
-  constructor(registry: DeviceRegistry, topics: TopicGrammar, metrics: HubMetrics, logger: Logger) {
-    this.#registry = registry;
-    this.#topics = topics;
-    this.#metrics = metrics;
-    this.#log = logger.child({ ns: 'mqtt-access' });
+  constructor(options: MqttAccessOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ ns: 'mqtt-access' });
   }
 
   authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision {
-    // [MQTT-3.1.3-8] the server may refuse a client id; here it must be the device's own id, as the username.
+    if (username !== undefined && this.#options.registry.get(username) === undefined) {
+      return this.#authenticateUser(clientId, username, password);
+    }
+    // [MQTT-3.1.3-8] the server may refuse a client id; a device's must be its own id, as the username.
     if (username === undefined || username !== clientId) return this.#refuse('client_id_mismatch', clientId);
-    const check = this.#registry.checkCredentials(username, password);
+    const check = this.#options.registry.checkCredentials(username, password);
     return check === 'ok' ? allowed : this.#refuse(check, clientId);
   }
 
+  /** The connection ended: a user's grants go with it. */
+  forget(clientId: string): void {
+    this.#users.delete(clientId);
+  }
+
   mayPublish(clientId: string, topic: string): AccessDecision {
-    const address = this.#topics.parseDeviceTopic(topic);
+    if (this.#users.has(clientId)) return this.#refuse('publish_denied', clientId, topic);
+    const address = this.#options.topics.parseDeviceTopic(topic);
     if (address?.deviceId === clientId && publishableChannels.has(address.channel)) return allowed;
     return this.#refuse('publish_denied', clientId, topic);
   }
 
   maySubscribe(clientId: string, topic: string): AccessDecision {
-    if (topic === this.#topics.deviceTopic(clientId, 'commands')) return allowed;
+    const own = this.#users.has(clientId)
+      ? this.#options.feedTopic
+      : this.#options.topics.deviceTopic(clientId, 'commands');
+    if (topic === own) return allowed;
     return this.#refuse('subscribe_denied', clientId, topic);
   }
 
+  /** Whether a message goes to this subscriber: incidents only to users who may see them. */
+  mayForward(clientId: string, topic: string, payload: Buffer): boolean {
+    const principal = this.#users.get(clientId);
+    if (principal === undefined || topic !== this.#options.feedTopic) return principal === undefined;
+    try {
+      const message = JSON.parse(payload.toString('utf8')) as FeedMessage;
+      return this.#options.visibility.canSee(principal, message.after);
+    } catch {
+      return false;
+    }
+  }
+
+  #authenticateUser(clientId: string, username: string, password: Buffer | undefined): AccessDecision {
+    const principal = this.#options.authenticator.authenticate(password?.toString('utf8'));
+    if (principal === undefined) return this.#refuse('unknown_device', clientId);
+    if (principal.userId !== username) return this.#refuse('bad_credentials', clientId);
+    // A user's client id is theirs: it may never take over a device's session.
+    const ownId = clientId === username || /^[-_:.]/.test(clientId.slice(username.length));
+    if (!clientId.startsWith(username) || !ownId) return this.#refuse('client_id_mismatch', clientId);
+    this.#users.set(clientId, principal);
+    return allowed;
+  }
+
   #refuse(reason: MqttRefusalReason, clientId: string, topic?: string): AccessDecision {
-    this.#metrics.mqttRefusals.labels(reason).inc();
+    this.#options.metrics.mqttRefusals.labels(reason).inc();
     const suppressed = this.#throttle.admit(`${clientId}:${reason}`);
     if (suppressed >= 0) this.#log.warn({ clientId, reason, topic, suppressed }, 'mqtt client refused');
     return { allowed: false, reason };

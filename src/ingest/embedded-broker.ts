@@ -32,6 +32,10 @@ export interface BrokerAccess {
   ): { allowed: boolean; reason?: string };
   mayPublish(clientId: string, topic: string): { allowed: boolean };
   maySubscribe(clientId: string, topic: string): { allowed: boolean };
+  /** Whether a message goes to this subscriber (aedes' authorizeForward). */
+  mayForward(clientId: string, topic: string, payload: Buffer): boolean;
+  /** The client's connection ended. */
+  forget(clientId: string): void;
 }
 
 export interface EmbeddedBrokerOptions {
@@ -92,6 +96,8 @@ export class EmbeddedBroker {
       authenticate: this.#authenticate,
       authorizePublish: this.#authorizePublish,
       authorizeSubscribe: this.#authorizeSubscribe,
+      authorizeForward: (client, packet) =>
+        this.#options.access.mayForward(client.id, packet.topic, packet.payload as Buffer) ? packet : null,
     });
     this.#aedes = aedes;
     const { metrics, onClientConnected, onClientDisconnected } = this.#options;
@@ -104,7 +110,10 @@ export class EmbeddedBroker {
       // A client that took over the id of a still-connected one (a rebooted device) must not be forgotten here.
       if (this.#clients.get(client.id) === client) this.#clients.delete(client.id);
       metrics.connectedDevices.set(aedes.connectedClients);
-      if (!this.#clients.has(client.id)) onClientDisconnected(client.id);
+      if (!this.#clients.has(client.id)) {
+        this.#options.access.forget(client.id);
+        onClientDisconnected(client.id);
+      }
     });
     aedes.on('clientError', (client: Client, error: Error) => {
       this.#log.debug({ clientId: client.id, error: error.message }, 'client error');

@@ -1,4 +1,6 @@
-import type { Incident, IncidentChange, IncidentState } from '../core/incident.ts';
+import { type Incident, type IncidentChange, type IncidentState, terminalStates } from '../core/incident.ts';
+
+export { terminalStates };
 
 /**
  * The outbound feed's one message shape, after Frigate's review messages: every change of an incident is
@@ -15,17 +17,9 @@ export interface FeedMessage {
 }
 
 /**
- * States an incident does not leave in the normal course of work, so entering one ends the incident's feed.
- *
- * `resolved` is deliberately not here: a resolved incident still awaits verification and can be sent back for
- * rework (resolved → dispatched), so resolving it is an `update`; the `end` comes when it is closed.
+ * Entering a terminal state ends an incident's feed. `resolved` is not terminal: a resolved incident awaits
+ * verification and can be sent back for rework, so resolving it is an `update`; the `end` comes when it is closed.
  */
-export const terminalStates: ReadonlySet<IncidentState> = new Set<IncidentState>([
-  'closed',
-  'false_alarm',
-  'cancelled',
-]);
-
 export function isTerminal(state: IncidentState): boolean {
   return terminalStates.has(state);
 }

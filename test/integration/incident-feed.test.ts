@@ -1,0 +1,157 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { connect, type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import {
+  demoConfig,
+  demoSecret,
+  deploymentOf,
+  eventually,
+  metricValue,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
+
+interface FeedMessage {
+  type: 'new' | 'update' | 'end';
+  before: Incident | null;
+  after: Incident;
+}
+
+/** A user's MQTT subscription to the incident feed, recording what it is forwarded. */
+async function subscribeAsUser(url: string, userId: string, token: string) {
+  const received: FeedMessage[] = [];
+  const client: MqttClient = connect(url, {
+    clientId: `${userId}-feed`,
+    username: userId,
+    password: token,
+    reconnectPeriod: 0,
+  });
+  await new Promise((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+  client.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString()) as FeedMessage));
+  await client.subscribeAsync('gridhub/incidents', { qos: 1 });
+  return { client, received };
+}
+
+describe('outbound: the MQTT incident feed and webhooks, from a running hub', () => {
+  let hub: TestHub;
+  let receiver: Server;
+  const deliveries: { headers: IncomingMessage['headers']; body: string }[] = [];
+
+  beforeAll(async () => {
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      request.on('end', () => {
+        deliveries.push({ headers: request.headers, body });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const port = (receiver.address() as { port: number }).port;
+    const config = demoConfig() as ReturnType<typeof demoConfig> & { outbound: unknown };
+    config.outbound = {
+      webhooks: [
+        {
+          id: 'city-platform',
+          url: `http://127.0.0.1:${port}/hooks/gridhub`,
+          secret: 'a-shared-secret-of-the-city',
+          events: ['new', 'end'],
+        },
+      ],
+    };
+    hub = await startTestHub({ deployment: deploymentOf(config) });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    receiver?.close();
+  });
+
+  it('forwards each incident to the users who may see it, and to nobody else', async () => {
+    const xijiao = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao');
+    const tianmushan = await subscribeAsUser(hub.mqttUrl, 'officer-tianmushan', 'demo-officer-tianmushan');
+    const luming = await subscribeAsUser(hub.mqttUrl, 'officer-luming', 'demo-officer-luming');
+    const gate = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-xijiao-02-east',
+      secret: demoSecret('gate-xijiao-02-east'),
+    });
+    const lumingGate = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-luming-01-south',
+      secret: demoSecret('gate-luming-01-south'),
+    });
+    await gate.start();
+    await lumingGate.start();
+    await gate.forceDoor();
+    await lumingGate.forceDoor();
+    await eventually(
+      () => xijiao.received.length === 1 && luming.received.length === 1 && tianmushan.received.length === 1,
+    );
+    expect(xijiao.received[0]).toMatchObject({
+      type: 'new',
+      before: null,
+      after: { gridId: 'grid-xijiao-02' },
+    });
+    expect(luming.received[0]).toMatchObject({ type: 'new', after: { gridId: 'grid-luming-01' } });
+    expect(tianmushan.received[0]?.after.gridId).toBe('grid-luming-01');
+    for (const subscriber of [xijiao, tianmushan, luming]) await subscriber.client.endAsync();
+    await gate.stop();
+    await lumingGate.stop();
+  });
+
+  it('lets a user neither publish nor listen to device topics, and refuses a wrong token', async () => {
+    const user = connect(hub.mqttUrl, {
+      clientId: 'officer-xijiao',
+      username: 'officer-xijiao',
+      password: 'demo-officer-xijiao',
+      reconnectPeriod: 0,
+    });
+    await new Promise((resolve) => user.once('connect', resolve));
+    const granted = await user
+      .subscribeAsync('gridhub/devices/gate-xijiao-02-east/commands', { qos: 1 })
+      .catch((error: { packet: { granted: number[] } }) => error.packet.granted.map((qos) => ({ qos })));
+    expect(granted.map((grant) => grant.qos)).toEqual([128]);
+    const closed = new Promise<void>((resolve) => user.once('close', () => resolve()));
+    user.publish('gridhub/devices/gate-xijiao-02-east/events', '{}', { qos: 1 });
+    await closed;
+    user.end(true);
+    const impostor = connect(hub.mqttUrl, {
+      clientId: 'gate-xijiao-02-east',
+      username: 'officer-xijiao',
+      password: 'demo-officer-xijiao',
+      reconnectPeriod: 0,
+    });
+    const refusal = await new Promise<Error>((resolve) => impostor.once('error', resolve));
+    impostor.end(true);
+    expect(refusal.message).toMatch(/Bad username or password/);
+    expect(await metricValue(hub.httpUrl, 'gridhub_mqtt_refusals_total{reason="client_id_mismatch"}')).toBe(
+      1,
+    );
+  });
+
+  it('posts new incidents to the configured webhook, signed with its secret', async () => {
+    await eventually(() => deliveries.length >= 2);
+    const delivery = deliveries.find((entry) => entry.body.includes('grid-xijiao-02'));
+    expect(delivery).toBeDefined();
+    const { headers, body } = delivery as { headers: IncomingMessage['headers']; body: string };
+    const expected = createHmac('sha256', 'a-shared-secret-of-the-city')
+      .update(`${headers['x-gridhub-timestamp']}.${body}`)
+      .digest('hex');
+    expect(headers['x-gridhub-signature']).toBe(`sha256=${expected}`);
+    expect(headers['x-gridhub-event']).toBe('new');
+    expect(JSON.parse(body)).toMatchObject({
+      type: 'new',
+      before: null,
+      after: { device: { id: 'gate-xijiao-02-east' } },
+    });
+  });
+});
