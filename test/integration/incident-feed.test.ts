@@ -56,7 +56,8 @@ describe('outbound: the MQTT incident feed and webhooks, from a running hub', ()
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const port = (receiver.address() as { port: number }).port;
-    const config = demoConfig() as ReturnType<typeof demoConfig> & { outbound: unknown };
+    // The config file's shape (defaults not yet applied), as a user would write it.
+    const config = demoConfig() as unknown as Record<string, unknown>;
     config.outbound = {
       webhooks: [
         {
