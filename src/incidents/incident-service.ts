@@ -1,7 +1,7 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { principalOf } from '../auth/principals.ts';
 import type { ResolvedDevice } from '../config/load.ts';
-import type { DeadlinesConfig, RuleConfig, UserConfig } from '../config/schema.ts';
+import type { DeadlinesConfig, RosterConfig, RuleConfig, UserConfig } from '../config/schema.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
@@ -90,6 +90,8 @@ export class IncidentService {
   async start(): Promise<void> {
     this.#active.clear();
     this.#conditions.clear();
+    // Rosters changed through the API replace the config's roster of their grid.
+    for (const roster of await this.#options.store.listRosters()) this.#options.router.setRoster(roster);
     for (const incident of await this.#options.store.listActiveIncidents()) this.#remember(incident);
     this.#timer = setInterval(() => this.sweep(), this.#options.sweepMs);
     this.#timer.unref();
@@ -98,6 +100,20 @@ export class IncidentService {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+
+  /** Replaces a grid's duty roster, kept across restarts. */
+  async setRoster(actor: Principal, roster: RosterConfig): Promise<void> {
+    await this.#options.store.saveRoster(roster);
+    this.#options.router.setRoster(roster);
+    await this.#options.store.appendAudit(
+      AuditTrail.entry(actor, {
+        action: 'roster.update',
+        target: { kind: 'grid', id: roster.grid },
+        outcome: 'ok',
+        detail: { shifts: roster.shifts },
+      }),
+    );
   }
 
   /** An active (not ended) incident, without touching the store. */
