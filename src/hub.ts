@@ -63,6 +63,7 @@ export class Hub {
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
   readonly #pipeline: IncidentPipeline;
+  readonly #router: Router;
   readonly #commands: CommandService;
   #http: FastifyInstance | undefined;
   #started = false;
@@ -72,7 +73,11 @@ export class Hub {
     const { settings } = deployment;
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
-    this.#authenticator = new TokenAuthenticator(deployment.users);
+    this.#authenticator = new TokenAuthenticator({
+      users: deployment.users,
+      jwtTtlMinutes: settings.jwtTtlMinutes,
+      ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
+    });
     this.topics = new TopicGrammar(settings.topicBase);
     this.store = new LmdbStore({ dataDir: runtime.dataDir, deadLetterLimit: settings.deadLetterLimit });
     const audit = new AuditTrail(this.store);
@@ -83,11 +88,12 @@ export class Hub {
       store: this.store,
     });
     this.visibility = new Visibility(deployment.routing.deviceHealthCategories);
+    this.#router = new Router(deployment.users, deployment.rosters, deployment.routing, settings.timezone);
     this.incidents = new IncidentService({
       store: this.store,
       bus: this.bus,
       metrics: this.metrics,
-      router: new Router(deployment.users, deployment.rosters, deployment.routing, settings.timezone),
+      router: this.#router,
       visibility: this.visibility,
       deadlines: deployment.deadlines,
       jurisdiction: deployment.jurisdiction,
@@ -207,11 +213,16 @@ export class Hub {
       this.#commands.start();
       await this.broker.start();
       this.outbound.start();
-      const http = buildHttpApp({
+      const http = await buildHttpApp({
         store: this.store,
         metrics: this.metrics,
         authenticator: this.#authenticator,
         fleet: this.fleet,
+        incidents: this.incidents,
+        visibility: this.visibility,
+        jurisdiction: this.deployment.jurisdiction,
+        router: this.#router,
+        users: this.deployment.users,
         health: () => this.health(),
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
       });

@@ -219,6 +219,19 @@ export const hubSchema = z.strictObject({
     .max(60)
     .default(5)
     .describe('How long a command waits for the device to answer before it fails as a timeout.'),
+  jwtSecret: z
+    .string()
+    .min(32, 'a JWT secret needs at least 32 characters')
+    .optional()
+    .describe(
+      'Key of the session JWTs the hub issues. Without it a random key is made at start (sessions end on restart).',
+    ),
+  jwtTtlMinutes: z
+    .number()
+    .positive()
+    .max(7 * 24 * 60)
+    .default(720)
+    .describe('How long a session JWT lasts.'),
   timezone: z
     .string()
     .refine((zone) => {

@@ -106,7 +106,7 @@ export class MqttAccessPolicy {
   }
 
   #authenticateUser(clientId: string, username: string, password: Buffer | undefined): AccessDecision {
-    const principal = this.#options.authenticator.authenticate(password?.toString('utf8'));
+    const principal = this.#options.authenticator.authenticateApiToken(password?.toString('utf8'));
     if (principal === undefined) return this.#refuse('unknown_device', clientId);
     if (principal.userId !== username) return this.#refuse('bad_credentials', clientId);
     // A user's client id is theirs: it may never take over a device's session.

@@ -1,9 +1,25 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
+import type { UserConfig } from '../config/schema.ts';
+import { formatPath } from '../core/problems.ts';
 import type { Fleet } from '../fleet/fleet.ts';
+import type { IncidentService } from '../incidents/incident-service.ts';
+import type { Router } from '../incidents/router.ts';
+import type { Visibility } from '../incidents/visibility.ts';
+import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import { HttpError } from './request-guards.ts';
+import { authRoutes } from './routes/auth-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
+import { jurisdictionRoutes } from './routes/jurisdiction-routes.ts';
 import { type OpsRoutesOptions, opsRoutes } from './routes/ops-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
@@ -11,20 +27,50 @@ export type { HealthReport } from './routes/ops-routes.ts';
 export interface HttpAppOptions extends OpsRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly fleet: Fleet;
+  readonly incidents: IncidentService;
+  readonly visibility: Visibility;
+  readonly jurisdiction: Jurisdiction;
+  readonly router: Router;
+  readonly users: readonly UserConfig[];
 }
 
+/** zod's validation context → the name our error messages use. */
+const contexts: Record<string, string> = {
+  querystring: 'query',
+  body: 'body',
+  params: 'params',
+  headers: 'headers',
+};
+
 /**
- * The HTTP surface. Every route validates its input with zod, checks the caller's token and scope, and answers
- * errors in one shape: `{error: {code, message, problems?}}`.
+ * The HTTP surface. Routes declare their input as zod schemas, which validate it and document it in the OpenAPI
+ * description served at /docs; each checks the caller's token and scope; errors answer in one shape:
+ * `{error: {code, message, problems?}}`.
  */
-export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
+export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', undefined);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'gridhub',
+        version: '0.1.0',
+        description: 'Real-time IoT and video-alert hub for community grid management.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     if (header?.startsWith('Bearer '))
-      request.principal = options.authenticator.authenticate(header.slice(7));
+      request.principal = await options.authenticator.authenticate(header.slice(7));
   });
 
   app.setErrorHandler((error: unknown, _request, reply: FastifyReply) => {
@@ -33,6 +79,15 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       return reply
         .code(error.statusCode)
         .send({ error: { code: error.code, message: error.message, ...problems } });
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const where = contexts[error.validationContext ?? ''] ?? 'request';
+      const problems = error.validation.map(
+        (issue) => `${formatPath(issue.instancePath.split('/').filter(Boolean), where)}: ${issue.message}`,
+      );
+      return reply
+        .code(400)
+        .send({ error: { code: 'invalid_request', message: `invalid ${where}`, problems } });
     }
     // Fastify's own 4xx (a body that is not JSON, too large): its message is safe to show.
     const status = (error as { statusCode?: number }).statusCode ?? 500;
@@ -46,7 +101,9 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   );
 
   opsRoutes(app, options);
+  authRoutes(app, options);
   incidentRoutes(app, options);
+  jurisdictionRoutes(app, options);
   deviceRoutes(app, options);
   return app;
 }

@@ -87,15 +87,15 @@ export class Realtime {
     });
     this.#io = io;
     io.use((socket, next) => {
-      const principal = authenticator.authenticate(
-        (socket.handshake.auth as { token?: unknown } | undefined)?.token,
-      );
-      if (principal === undefined) {
-        this.#log.info({ address: socket.handshake.address }, 'socket refused: bad or missing token');
-        return next(new Error('unauthorized: a valid token is required in auth.token'));
-      }
-      socket.data.principal = principal;
-      next();
+      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      authenticator.authenticate(token).then((principal) => {
+        if (principal === undefined) {
+          this.#log.info({ address: socket.handshake.address }, 'socket refused: bad or missing token');
+          return next(new Error('unauthorized: a valid token is required in auth.token'));
+        }
+        socket.data.principal = principal;
+        next();
+      }, next);
     });
     io.on('connection', (socket) => {
       const { principal } = socket.data;

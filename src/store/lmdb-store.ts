@@ -111,7 +111,9 @@ export class LmdbStore implements Store {
     });
     for (const { key, value } of range) {
       if (key === query.before) continue;
+      if (query.after !== undefined && key < query.after) break;
       if (!incidentInScope(value, query.scopeNodeIds)) continue;
+      if (query.filter !== undefined && !query.filter(value)) continue;
       found.push(value);
       if (found.length >= query.limit) break;
     }

@@ -10,6 +10,10 @@ export interface IncidentQuery {
   readonly limit: number;
   /** Only incidents created before the one with this id (keyset pagination). */
   readonly before?: string;
+  /** Only incidents this accepts (state, category, time filters; who may see it). */
+  readonly filter?: (incident: Incident) => boolean;
+  /** Stop scanning at incidents created before this id (a time bound: ids sort by creation). */
+  readonly after?: string;
 }
 
 export interface DeadLetterQuery {
