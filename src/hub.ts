@@ -100,8 +100,17 @@ export class Hub {
       users: deployment.users,
       logger: this.#logger,
       sweepMs: options.deadlineSweepMs ?? 1000,
+      flood: deployment.flood,
     });
-    this.#pipeline = new IncidentPipeline(new RuleBook(deployment.rules), this.incidents);
+    this.#pipeline = new IncidentPipeline(
+      new RuleBook(deployment.rules, {
+        correlations: deployment.correlations,
+        suppressions: deployment.suppressions,
+        timezone: settings.timezone,
+      }),
+      this.incidents,
+      { metrics: this.metrics, inMaintenance: (deviceId, now) => this.registry.inMaintenance(deviceId, now) },
+    );
     this.liveness = new LivenessMonitor({
       registry: this.registry,
       bus: this.bus,

@@ -9,13 +9,16 @@ import { zodProblems } from '../core/problems.ts';
 import { type GridEntry, Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import {
   type ConfigFile,
+  type CorrelationConfig,
   configSchema,
   type DeadlinesConfig,
   type DeviceConfig,
+  type FloodConfig,
   type HubSettings,
   type RosterConfig,
   type RoutingConfig,
   type RuleConfig,
+  type SuppressionConfig,
   type UserConfig,
 } from './schema.ts';
 
@@ -58,6 +61,9 @@ export interface Deployment {
   readonly users: readonly UserConfig[];
   readonly devices: readonly ResolvedDevice[];
   readonly rules: readonly RuleConfig[];
+  readonly correlations: readonly CorrelationConfig[];
+  readonly suppressions: readonly SuppressionConfig[];
+  readonly flood: FloodConfig;
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -174,7 +180,11 @@ function crossReference(
 
   checkUsers(file.users, jurisdiction, problems);
   const devices = resolveDevices(file, jurisdiction, adapters, problems);
-  checkRules(file.rules, adapters, problems);
+  const known = knownEvents(adapters);
+  checkRules(file.rules, known, problems);
+  const ruled = new Set(file.rules.map((rule) => rule.event));
+  checkCorrelations(file, known, ruled, problems);
+  checkSuppressions(file, jurisdiction, known, ruled, problems);
 
   checkRosters(file, jurisdiction, problems);
   return {
@@ -188,6 +198,9 @@ function crossReference(
     deadlines: file.deadlines,
     routing: file.routing,
     outbound: file.outbound,
+    correlations: file.correlations,
+    suppressions: file.suppressions,
+    flood: file.flood,
   };
 }
 
@@ -318,22 +331,81 @@ export function resolveDevice(
   };
 }
 
-function checkRules(
-  rules: readonly RuleConfig[],
-  adapters: ReadonlyMap<string, DeviceAdapter>,
-  problems: string[],
-): void {
-  for (const event of findDuplicates(rules.map((rule) => rule.event))) {
-    problems.push(`rules: event "${event}" has more than one rule`);
-  }
-  const known = new Set([
+/** Every event type some adapter emits, and the hub's own liveness events. */
+function knownEvents(adapters: ReadonlyMap<string, DeviceAdapter>): ReadonlySet<string> {
+  return new Set([
     ...Object.keys(livenessEvents),
     ...[...adapters.values()].flatMap((adapter) => Object.keys(adapter.events)),
   ]);
+}
+
+/** The category of the incidents flood control groups alarm storms into; no rule may raise it. */
+export const stormCategory = 'storm';
+
+function checkRules(rules: readonly RuleConfig[], known: ReadonlySet<string>, problems: string[]): void {
+  for (const event of findDuplicates(rules.map((rule) => rule.event))) {
+    problems.push(`rules: event "${event}" has more than one rule`);
+  }
   rules.forEach((rule, index) => {
     if (!known.has(rule.event)) problems.push(`rules[${index}].event: no adapter emits "${rule.event}"`);
     if (rule.clearedBy !== undefined && !known.has(rule.clearedBy)) {
       problems.push(`rules[${index}].clearedBy: no adapter emits "${rule.clearedBy}"`);
     }
+    if (rule.category === stormCategory) {
+      problems.push(`rules[${index}].category: "${stormCategory}" is kept for alarm storms (see flood)`);
+    }
+  });
+}
+
+/** Correlated events must be emitted by some device and raise incidents: an event without a rule joins nothing. */
+function checkCorrelations(
+  file: ConfigFile,
+  known: ReadonlySet<string>,
+  ruled: ReadonlySet<string>,
+  problems: string[],
+): void {
+  for (const id of findDuplicates(file.correlations.map((correlation) => correlation.id))) {
+    problems.push(`correlations: id "${id}" is used more than once`);
+  }
+  file.correlations.forEach((correlation, index) => {
+    for (const event of findDuplicates(correlation.events)) {
+      problems.push(`correlations[${index}].events: "${event}" is listed more than once`);
+    }
+    correlation.events.forEach((event, eventIndex) => {
+      const at = `correlations[${index}].events[${eventIndex}]`;
+      if (!known.has(event)) problems.push(`${at}: no adapter emits "${event}"`);
+      else if (!ruled.has(event)) problems.push(`${at}: no rule raises "${event}", so it can join nothing`);
+    });
+  });
+}
+
+function checkSuppressions(
+  file: ConfigFile,
+  jurisdiction: Jurisdiction,
+  known: ReadonlySet<string>,
+  ruled: ReadonlySet<string>,
+  problems: string[],
+): void {
+  for (const id of findDuplicates(file.suppressions.map((suppression) => suppression.id))) {
+    problems.push(`suppressions: id "${id}" is used more than once`);
+  }
+  const categories = new Set(file.rules.map((rule) => rule.category));
+  file.suppressions.forEach((suppression, index) => {
+    const at = `suppressions[${index}]`;
+    suppression.events?.forEach((event, eventIndex) => {
+      if (!known.has(event)) problems.push(`${at}.events[${eventIndex}]: no adapter emits "${event}"`);
+      else if (!ruled.has(event))
+        problems.push(
+          `${at}.events[${eventIndex}]: no rule raises "${event}", so there is nothing to suppress`,
+        );
+    });
+    suppression.categories?.forEach((category, categoryIndex) => {
+      if (!categories.has(category))
+        problems.push(`${at}.categories[${categoryIndex}]: no rule has category "${category}"`);
+    });
+    suppression.grids?.forEach((gridId, gridIndex) => {
+      if (jurisdiction.grid(gridId) === undefined)
+        problems.push(`${at}.grids[${gridIndex}]: no grid "${gridId}"`);
+    });
   });
 }

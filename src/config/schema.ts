@@ -159,6 +159,67 @@ export const rosterSchema = z.strictObject({
   shifts: z.array(shiftSchema).min(1),
 });
 
+const eventType = z.string().min(1).describe('Normalized event type, e.g. door.forced_open.');
+
+export const correlationSchema = z.strictObject({
+  id: nodeId.describe('Names the correlation in audit entries and logs.'),
+  events: z
+    .array(eventType)
+    .min(2, 'a correlation joins at least two event types')
+    .describe(
+      'Event types (each with a rule) that join one incident when different devices of a grid raise them.',
+    ),
+  windowSeconds: z
+    .number()
+    .positive()
+    .max(24 * 3600)
+    .describe(
+      "How long after an incident was created, or last joined, another device's event still joins it.",
+    ),
+  severity: z
+    .enum(severities)
+    .describe('The joined incident is raised to at least this severity (never lowered).'),
+  title: z.string().min(1).optional().describe('Replaces the title of an incident once an event joins it.'),
+});
+
+export const suppressionSchema = z.strictObject({
+  id: nodeId.describe('Names the schedule in logs.'),
+  events: z.array(eventType).min(1).optional().describe('Only these event types; every type when left out.'),
+  categories: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe('Only events whose rule has one of these categories; every category when left out.'),
+  grids: z.array(nodeId).min(1).optional().describe('Only devices in these grids; every grid when left out.'),
+  days: z
+    .array(z.number().int().min(1).max(7))
+    .min(1)
+    .optional()
+    .describe('ISO weekdays (1 = Monday … 7 = Sunday) the window starts on; every day when left out.'),
+  from: clockTime.describe('Start, local time of hub.timezone.'),
+  to: clockTime.describe(
+    'End, local time; earlier than from for a window across midnight; equal to from for all day.',
+  ),
+});
+
+export const floodSchema = z.strictObject({
+  maxIncidents: z
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(20)
+    .describe(
+      "Incidents one grid may create within the window; events past that join the grid's storm incident. 0: no limit.",
+    ),
+  windowSeconds: z
+    .number()
+    .positive()
+    .max(24 * 3600)
+    .default(60)
+    .describe('The sliding window the limit counts over.'),
+});
+
 const minutes = z
   .number()
   .positive()
@@ -265,6 +326,19 @@ export const configSchema = z.strictObject({
   deadlines: deadlinesSchema.default(deadlinesSchema.parse({})),
   routing: routingSchema.default(routingSchema.parse({})),
   outbound: outboundSchema.default(outboundSchema.parse({})).describe('The MQTT incident feed and webhooks.'),
+  correlations: z
+    .array(correlationSchema)
+    .default([])
+    .describe('Events of different devices in one grid that join one incident and raise its severity.'),
+  suppressions: z
+    .array(suppressionSchema)
+    .default([])
+    .describe('Schedules during which matching events raise no incident (clearing events always pass).'),
+  flood: floodSchema
+    .default(floodSchema.parse({}))
+    .describe(
+      'Alarm-storm control: past a number of incidents per grid, the rest group into one storm incident.',
+    ),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
@@ -279,3 +353,6 @@ export type HubSettings = z.infer<typeof hubSchema>;
 export type RosterConfig = z.infer<typeof rosterSchema>;
 export type DeadlinesConfig = z.infer<typeof deadlinesSchema>;
 export type RoutingConfig = z.infer<typeof routingSchema>;
+export type CorrelationConfig = z.infer<typeof correlationSchema>;
+export type SuppressionConfig = z.infer<typeof suppressionSchema>;
+export type FloodConfig = z.infer<typeof floodSchema>;

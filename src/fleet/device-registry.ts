@@ -8,6 +8,8 @@ import type { DeviceRecord, Store } from '../store/store.ts';
 /** A device as the fleet knows it at run time. */
 export interface RegisteredDevice extends ResolvedDevice {
   readonly disabled: boolean;
+  /** ISO 8601 end of the device's maintenance, or null; a past time means it is no longer in maintenance. */
+  readonly maintenanceUntil: string | null;
   /** `config` for devices of the configuration file, `api` for devices provisioned at run time. */
   readonly source: 'config' | 'api';
 }
@@ -55,7 +57,7 @@ export class DeviceRegistry {
   async start(): Promise<void> {
     this.#devices.clear();
     for (const device of this.#options.configDevices) {
-      this.#devices.set(device.id, { ...device, disabled: false, source: 'config' });
+      this.#devices.set(device.id, { ...device, disabled: false, maintenanceUntil: null, source: 'config' });
     }
     for (const record of await this.#options.store.listDeviceRecords()) {
       // A record of a config device since removed from the file, or of a provisioned device whose grid is gone,
@@ -80,6 +82,12 @@ export class DeviceRegistry {
   /** The hot-path lookup: a Map read. */
   get(id: string): RegisteredDevice | undefined {
     return this.#devices.get(id);
+  }
+
+  /** True while the device is in maintenance: its events raise no incident. On the ingest path: a Map read. */
+  inMaintenance(id: string, now: number = Date.now()): boolean {
+    const until = this.#devices.get(id)?.maintenanceUntil;
+    return until != null && Date.parse(until) > now;
   }
 
   get all(): IterableIterator<RegisteredDevice> {
@@ -124,6 +132,7 @@ export class DeviceRegistry {
       description,
       secretDigest: resolved.device.secretDigest,
       disabled: false,
+      maintenanceUntil: null,
       updatedAt: new Date().toISOString(),
     };
     await this.#options.store.saveDeviceRecord(record);
@@ -141,9 +150,14 @@ export class DeviceRegistry {
     return this.#update(id, { disabled });
   }
 
+  /** Puts the device in maintenance until then (ISO 8601), or ends its maintenance (null). */
+  async setMaintenance(id: string, until: string | null): Promise<RegisteredDevice> {
+    return this.#update(id, { maintenanceUntil: until });
+  }
+
   async #update(
     id: string,
-    change: Partial<Pick<DeviceRecord, 'secretDigest' | 'disabled'>>,
+    change: Partial<Pick<DeviceRecord, 'secretDigest' | 'disabled' | 'maintenanceUntil'>>,
   ): Promise<RegisteredDevice> {
     const device = this.#devices.get(id);
     if (device === undefined) throw new ProvisioningError('not_found', `no device ${id}`);
@@ -152,6 +166,8 @@ export class DeviceRegistry {
       description: device.source === 'api' ? describe(device) : null,
       secretDigest: change.secretDigest ?? device.secretDigest,
       disabled: change.disabled ?? device.disabled,
+      maintenanceUntil:
+        change.maintenanceUntil === undefined ? device.maintenanceUntil : change.maintenanceUntil,
       updatedAt: new Date().toISOString(),
     };
     await this.#options.store.saveDeviceRecord(record);
@@ -183,6 +199,8 @@ export class DeviceRegistry {
       ...base,
       secretDigest: record.secretDigest,
       disabled: record.disabled,
+      // Records written before maintenance mode existed have no such field.
+      maintenanceUntil: record.maintenanceUntil ?? null,
       source,
     };
     this.#devices.set(device.id, device);

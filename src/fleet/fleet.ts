@@ -25,7 +25,12 @@ export interface DeviceView {
   readonly commands: readonly string[];
   readonly offlineAfterSeconds: number;
   readonly status: DeviceStatus;
+  /** ISO 8601: the device is in maintenance until then (its events raise no incident); null when it is not. */
+  readonly maintenanceUntil: string | null;
 }
+
+/** The longest maintenance one request sets: a week. */
+export const maxMaintenanceMinutes = 7 * 24 * 60;
 
 export interface FleetOptions {
   readonly registry: DeviceRegistry;
@@ -107,6 +112,27 @@ export class Fleet {
     return view;
   }
 
+  /**
+   * Puts a device in maintenance until the given time (its events, device.offline included, raise no incident),
+   * or ends its maintenance (null). For the integrators and admins whose scope holds the device.
+   */
+  async setMaintenance(principal: Principal, deviceId: string, until: Date | null): Promise<DeviceView> {
+    this.#mayProvision(principal);
+    this.#visible(principal, deviceId);
+    const now = Date.now();
+    if (
+      until !== null &&
+      (until.getTime() <= now || until.getTime() > now + maxMaintenanceMinutes * 60_000)
+    ) {
+      const problem = `until must lie in the next ${maxMaintenanceMinutes} minutes`;
+      await this.#audit(principal, 'device.maintenance', deviceId, 'refused', {}, problem);
+      throw new ProvisioningError('invalid', 'invalid maintenance window', [problem]);
+    }
+    const device = await this.#options.registry.setMaintenance(deviceId, until?.toISOString() ?? null);
+    await this.#audit(principal, 'device.maintenance', deviceId, 'ok', { until: device.maintenanceUntil });
+    return this.#view(device);
+  }
+
   command(
     principal: Principal,
     deviceId: string,
@@ -144,6 +170,7 @@ export class Fleet {
       commands: Object.keys(device.adapter.commands),
       offlineAfterSeconds: device.offlineAfterMs / 1000,
       status: this.#options.liveness.status(device.id) as DeviceStatus,
+      maintenanceUntil: this.#options.registry.inMaintenance(device.id) ? device.maintenanceUntil : null,
     };
   }
 

@@ -16,6 +16,7 @@ import type { Router } from '../incidents/router.ts';
 import type { Visibility } from '../incidents/visibility.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import { HttpError } from './request-guards.ts';
+import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
@@ -32,6 +33,16 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly jurisdiction: Jurisdiction;
   readonly router: Router;
   readonly users: readonly UserConfig[];
+}
+
+/** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
+function jsonPointer(pointer: string): PropertyKey[] {
+  return pointer
+    .split('/')
+    .filter(Boolean)
+    .map((segment) =>
+      /^\d+$/.test(segment) ? Number(segment) : segment.replaceAll('~1', '/').replaceAll('~0', '~'),
+    );
 }
 
 /** zod's validation context → the name our error messages use. */
@@ -83,7 +94,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = contexts[error.validationContext ?? ''] ?? 'request';
       const problems = error.validation.map(
-        (issue) => `${formatPath(issue.instancePath.split('/').filter(Boolean), where)}: ${issue.message}`,
+        (issue) => `${formatPath(jsonPointer(issue.instancePath), where)}: ${issue.message}`,
       );
       return reply
         .code(400)
@@ -105,5 +116,6 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   incidentRoutes(app, options);
   jurisdictionRoutes(app, options);
   deviceRoutes(app, options);
+  assessmentRoutes(app, options);
   return app;
 }

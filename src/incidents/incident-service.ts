@@ -1,12 +1,18 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { principalOf } from '../auth/principals.ts';
-import type { ResolvedDevice } from '../config/load.ts';
-import type { DeadlinesConfig, RosterConfig, RuleConfig, UserConfig } from '../config/schema.ts';
+import { type ResolvedDevice, stormCategory } from '../config/load.ts';
+import type { DeadlinesConfig, FloodConfig, RosterConfig, RuleConfig, UserConfig } from '../config/schema.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
-import { type DeadlineStage, type Incident, isOpen, terminalStates } from '../core/incident.ts';
+import {
+  type DeadlineStage,
+  type Incident,
+  isOpen,
+  type RelatedEvent,
+  terminalStates,
+} from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -23,6 +29,7 @@ import {
   systemActor,
 } from './lifecycle.ts';
 import type { Router } from './router.ts';
+import { appendNewest, type Correlation, maxSeverity, SlidingWindow } from './rule-book.ts';
 import type { Visibility } from './visibility.ts';
 
 export class IncidentError extends Error {
@@ -46,9 +53,38 @@ export interface IncidentServiceOptions {
   readonly logger: Logger;
   /** How often deadlines are checked. */
   readonly sweepMs: number;
+  /** Alarm-storm control; none when left out. */
+  readonly flood?: FloodConfig;
+}
+
+/** What a new incident is raised as: a rule's, or a storm's. */
+type IncidentKind = Pick<RuleConfig, 'category' | 'severity' | 'title'>;
+
+/** An incident that other devices' events may still join by correlation, in its grid's short list. */
+interface CorrelationAnchor {
+  readonly incidentId: string;
+  readonly deviceId: string;
+  readonly eventType: string;
+  /** When it was created or last joined: correlation windows run from here. */
+  anchoredAt: number;
+  /** The longest window of its event type's correlations: past anchoredAt + this, nothing can join it. */
+  readonly longestWindowMs: number;
+}
+
+/** What clients last saw of a storm incident, and the trailing push that will show them the rest. */
+interface Announcement {
+  shown: Incident;
+  at: number;
+  timer: NodeJS.Timeout | undefined;
 }
 
 const settled = Promise.resolve();
+/** Related events kept on an incident (correlation joins, storm groupings): the newest. */
+const relatedLimit = 20;
+/** A storm incident's updates are pushed at most this often; every grouped event is still committed at once. */
+const stormPushMs = 1000;
+const noCorrelations: readonly Correlation[] = [];
+
 const stageKeys = { accept: 'acceptMinutes', arrive: 'arriveMinutes', resolve: 'resolveMinutes' } as const;
 
 /** Key of a device's condition: one device, one raising event type. */
@@ -56,11 +92,16 @@ function conditionKey(deviceId: string, eventType: string): string {
   return `${deviceId}\u0000${eventType}`;
 }
 
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
 /**
- * Owns the incidents that are not over: creates them (routed to who must act), folds repeats into them, applies
- * every lifecycle action one at a time per incident, audits each change in the same transaction as the change, and
- * escalates what runs past its deadline. Everything it holds in memory is rebuilt from the store on start, so
- * deadlines and escalations survive a restart.
+ * Owns the incidents that are not over: creates them (routed to who must act), folds repeats into them, joins
+ * other devices' correlated events to them, groups a flooded grid's events into one storm incident, applies every
+ * lifecycle action one at a time per incident, audits each change in the same transaction as the change, and
+ * escalates what runs past its deadline. Incidents, dedupe and storms are rebuilt from the store on start, so
+ * deadlines and escalations survive a restart; correlation windows and flood counts (seconds to minutes) do not.
  */
 export class IncidentService {
   readonly #options: IncidentServiceOptions;
@@ -71,6 +112,14 @@ export class IncidentService {
   readonly #conditions = new Map<string, string>();
   /** Per-incident queues: one change at a time, in order. */
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** Per grid: the incidents still open to correlation. Kept short by their windows, so a scan of one is cheap. */
+  readonly #anchors = new Map<string, CorrelationAnchor[]>();
+  /** Per grid: when its newest incidents were created, for flood control. */
+  readonly #creations = new Map<string, SlidingWindow>();
+  /** Per grid: its open storm incident. */
+  readonly #storms = new Map<string, string>();
+  /** Per storm incident not yet ended: its throttled pushes. */
+  readonly #announcements = new Map<string, Announcement>();
   readonly #principals: ReadonlyMap<string, Principal>;
   readonly #context: Omit<LifecycleContext, 'now'>;
   #timer: NodeJS.Timeout | undefined;
@@ -90,6 +139,10 @@ export class IncidentService {
   async start(): Promise<void> {
     this.#active.clear();
     this.#conditions.clear();
+    this.#anchors.clear();
+    this.#creations.clear();
+    this.#storms.clear();
+    this.#announcements.clear();
     // Rosters changed through the API replace the config's roster of their grid.
     for (const roster of await this.#options.store.listRosters()) this.#options.router.setRoster(roster);
     for (const incident of await this.#options.store.listActiveIncidents()) this.#remember(incident);
@@ -100,6 +153,7 @@ export class IncidentService {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    for (const announcement of this.#announcements.values()) clearTimeout(announcement.timer);
   }
 
   /** Replaces a grid's duty roster, kept across restarts. */
@@ -121,8 +175,18 @@ export class IncidentService {
     return this.#active.get(id);
   }
 
-  /** A device event under its rule: a new incident, routed; or one more occurrence of the open one. */
-  raise(event: DeviceEvent, device: ResolvedDevice, rule: RuleConfig, receivedAt: number): Promise<void> {
+  /**
+   * A device event under its rule, in this order: one more occurrence of the device's open incident (dedupe);
+   * else another device's correlated incident in the grid, joined; else, in a flooded grid, the grid's storm
+   * incident; else a new incident, routed.
+   */
+  raise(
+    event: DeviceEvent,
+    device: ResolvedDevice,
+    rule: RuleConfig,
+    receivedAt: number,
+    correlations: readonly Correlation[] = noCorrelations,
+  ): Promise<void> {
     const now = Date.now();
     const key = conditionKey(device.id, event.type);
     const openId = this.#conditions.get(key);
@@ -135,36 +199,31 @@ export class IncidentService {
     ) {
       this.#options.metrics.eventsDeduplicated.inc();
       return this.#serial(open.id, async () => {
-        const before = this.#active.get(open.id) ?? open;
-        const at = new Date(now).toISOString();
+        const before = (await this.#current(open.id)) ?? open;
         const after: Incident = {
           ...before,
           occurrences: before.occurrences + 1,
-          lastOccurredAt: new Date(event.occurredAt).toISOString(),
-          updatedAt: at,
+          lastOccurredAt: iso(event.occurredAt),
+          updatedAt: iso(now),
         };
         await this.#commit(before, after);
       });
     }
+    const gridId = device.grid.ref.id;
+    if (correlations.length > 0) {
+      const match = this.#correlated(gridId, device.id, correlations, now);
+      if (match !== undefined) return this.#join(match.anchor, match.correlation, event, now);
+    }
+    // An emergency, or a lasting condition that its device must be able to clear, is never folded into a storm.
+    const groupable = rule.clearedBy === undefined && !this.#options.router.isEmergency(rule.category);
+    if (groupable && this.#creations.get(gridId)?.full(now))
+      return this.#group(event, device, receivedAt, now);
+
     const incident = this.#create(event, device, rule, now);
     this.#remember(incident);
-    const audit = AuditTrail.entry('system', {
-      action: 'incident.create',
-      target: { kind: 'incident', id: incident.id },
-      outcome: 'ok',
-      detail: {
-        state: incident.state,
-        assignees: incident.assignees,
-        responsibleNodeId: incident.responsibleNodeId,
-      },
-    });
-    const { store, bus, metrics } = this.#options;
-    return this.#serial(incident.id, () =>
-      store.saveIncident(incident, audit).then(() => {
-        metrics.incidentsCreated.labels(incident.severity).inc();
-        bus.emit('incident:created', incident, receivedAt);
-      }),
-    );
+    this.#counted(gridId, now);
+    if (correlations.length > 0) this.#anchor(incident, correlations, now);
+    return this.#save(incident, receivedAt);
   }
 
   /** Resolves, as the hub, the open incidents of this device that the event clears. */
@@ -238,7 +297,7 @@ export class IncidentService {
     }
   }
 
-  #create(event: DeviceEvent, device: ResolvedDevice, rule: RuleConfig, now: number): Incident {
+  #create(event: DeviceEvent, device: ResolvedDevice, rule: IncidentKind, now: number): Incident {
     const at = new Date(now).toISOString();
     const route = this.#options.router.route(
       { gridId: device.grid.ref.id, chain: device.grid.chain, category: rule.category },
@@ -272,9 +331,10 @@ export class IncidentService {
       dueStage: 'accept',
       dueAt: acceptBy,
       reworks: 0,
+      // The worker's acceptance clock starts at dispatch: a case the centre must dispatch by hand gets its
+      // acceptBy when it is dispatched (its dueAt meanwhile is the centre's deadline to dispatch it).
       timeline: {
-        ...(dispatched ? { dispatchedAt: at } : {}),
-        acceptBy,
+        ...(dispatched ? { dispatchedAt: at, acceptBy } : {}),
         resolveBy: new Date(now + this.#context.deadlineMs(rule.category, 'resolve')).toISOString(),
       },
     };
@@ -300,26 +360,238 @@ export class IncidentService {
     return input.assignees === undefined ? {} : { assignees: input.assignees };
   }
 
-  /** Writes a change with its audit entry, updates the in-memory view, then announces it. */
+  /**
+   * Writes a change with its audit entry, updates the in-memory view, then announces it. A storm's change is
+   * announced from what clients last saw of it, which may be older than `before` (its pushes are throttled), so
+   * every push's `before` is the previous push's `after`.
+   */
   async #commit(
     before: Incident,
     after: Incident,
     audit?: ReturnType<typeof AuditTrail.entry>,
   ): Promise<void> {
     await this.#options.store.saveIncident(after, audit);
+    const announcement = this.#announcements.get(after.id);
     this.#remember(after);
-    this.#options.bus.emit('incident:updated', { before, after });
+    const shown = announcement === undefined ? before : this.#show(announcement, after);
+    this.#options.bus.emit('incident:updated', { before: shown, after });
+  }
+
+  /** Commits a new incident with its audit entry, then announces it. */
+  #save(incident: Incident, receivedAt: number): Promise<void> {
+    const audit = AuditTrail.entry('system', {
+      action: 'incident.create',
+      target: { kind: 'incident', id: incident.id },
+      outcome: 'ok',
+      detail: {
+        state: incident.state,
+        assignees: incident.assignees,
+        responsibleNodeId: incident.responsibleNodeId,
+      },
+    });
+    const { store, bus, metrics } = this.#options;
+    return this.#serial(incident.id, () =>
+      store.saveIncident(incident, audit).then(() => {
+        metrics.incidentsCreated.labels(incident.severity).inc();
+        bus.emit('incident:created', incident, receivedAt);
+      }),
+    );
+  }
+
+  /** The incident as it stands: in memory while active, else as stored (it ended while a change waited). */
+  async #current(incidentId: string): Promise<Incident | undefined> {
+    return this.#active.get(incidentId) ?? (await this.#options.store.getIncident(incidentId));
+  }
+
+  /**
+   * The newest incident of the grid that this device's event may join: raised by another device, from an event
+   * of a correlation this event shares, created or last joined within that correlation's window. Anchors whose
+   * incident ended or whose every window passed are dropped on the way.
+   */
+  #correlated(
+    gridId: string,
+    deviceId: string,
+    correlations: readonly Correlation[],
+    now: number,
+  ): { anchor: CorrelationAnchor; correlation: Correlation } | undefined {
+    const anchors = this.#anchors.get(gridId);
+    if (anchors === undefined) return undefined;
+    const live = anchors.filter((anchor) => {
+      const incident = this.#active.get(anchor.incidentId);
+      return (
+        incident !== undefined && isOpen(incident.state) && now - anchor.anchoredAt <= anchor.longestWindowMs
+      );
+    });
+    if (live.length === 0) this.#anchors.delete(gridId);
+    else if (live.length < anchors.length) this.#anchors.set(gridId, live);
+    let match: { anchor: CorrelationAnchor; correlation: Correlation } | undefined;
+    for (const anchor of live) {
+      // Same-device repeats are dedupe's business; of several candidates, the newest wins.
+      if (anchor.deviceId === deviceId) continue;
+      if (match !== undefined && match.anchor.anchoredAt > anchor.anchoredAt) continue;
+      const correlation = correlations.find(
+        (candidate) =>
+          candidate.events.has(anchor.eventType) && now - anchor.anchoredAt <= candidate.windowMs,
+      );
+      if (correlation !== undefined) match = { anchor, correlation };
+    }
+    return match;
+  }
+
+  /** Opens a new incident to other devices' correlated events for the longest of its event's windows. */
+  #anchor(incident: Incident, correlations: readonly Correlation[], now: number): void {
+    const anchors = this.#anchors.get(incident.gridId) ?? [];
+    anchors.push({
+      incidentId: incident.id,
+      deviceId: incident.device.id,
+      eventType: incident.event.type,
+      anchoredAt: now,
+      longestWindowMs: Math.max(...correlations.map((correlation) => correlation.windowMs)),
+    });
+    this.#anchors.set(incident.gridId, anchors);
+  }
+
+  /** Another device's event joins the incident: related, severity raised, audited with the change. */
+  #join(anchor: CorrelationAnchor, correlation: Correlation, event: DeviceEvent, now: number): Promise<void> {
+    anchor.anchoredAt = now;
+    this.#options.metrics.eventsCorrelated.inc();
+    const joined: RelatedEvent = {
+      deviceId: event.deviceId,
+      type: event.type,
+      occurredAt: iso(event.occurredAt),
+    };
+    return this.#serial(anchor.incidentId, async () => {
+      const before = await this.#current(anchor.incidentId);
+      if (before === undefined) return;
+      const after: Incident = {
+        ...before,
+        ...(correlation.title === undefined ? {} : { title: correlation.title }),
+        severity: maxSeverity(before.severity, correlation.severity),
+        related: appendNewest(before.related, joined, relatedLimit),
+        updatedAt: iso(now),
+      };
+      const audit = AuditTrail.entry('system', {
+        action: 'incident.correlate',
+        target: { kind: 'incident', id: before.id },
+        outcome: 'ok',
+        detail: {
+          correlation: correlation.id,
+          deviceId: joined.deviceId,
+          eventType: joined.type,
+          severity: after.severity,
+        },
+      });
+      await this.#commit(before, after, audit);
+    });
+  }
+
+  /** Counts a new incident of the grid toward flood control. */
+  #counted(gridId: string, now: number): void {
+    const flood = this.#options.flood;
+    if (flood === undefined || flood.maxIncidents === 0) return;
+    let window = this.#creations.get(gridId);
+    if (window === undefined) {
+      window = new SlidingWindow(flood.maxIncidents, flood.windowSeconds * 1000);
+      this.#creations.set(gridId, window);
+    }
+    window.add(now);
+  }
+
+  /**
+   * A flooded grid's event joins the grid's open storm incident, or starts one. Every grouped event is committed
+   * at once (nothing is lost), but pushed at most once a second, with a trailing push of the last state.
+   */
+  #group(event: DeviceEvent, device: ResolvedDevice, receivedAt: number, now: number): Promise<void> {
+    this.#options.metrics.incidentsGrouped.inc();
+    const grouped: RelatedEvent = {
+      deviceId: device.id,
+      type: event.type,
+      occurredAt: iso(event.occurredAt),
+    };
+    const stormId = this.#storms.get(device.grid.ref.id);
+    const storm = stormId === undefined ? undefined : this.#active.get(stormId);
+    if (storm === undefined) {
+      const kind: IncidentKind = {
+        category: stormCategory,
+        severity: 'major',
+        title: `Alarm storm in ${device.grid.ref.name}`,
+      };
+      const created: Incident = { ...this.#create(event, device, kind, now), related: [grouped] };
+      this.#remember(created);
+      return this.#save(created, receivedAt);
+    }
+    return this.#serial(storm.id, async () => {
+      const before = (await this.#current(storm.id)) ?? storm;
+      const after: Incident = {
+        ...before,
+        occurrences: before.occurrences + 1,
+        lastOccurredAt: grouped.occurredAt,
+        related: appendNewest(before.related, grouped, relatedLimit),
+        updatedAt: iso(now),
+      };
+      await this.#options.store.saveIncident(after);
+      this.#remember(after);
+      this.#announceSoon(after.id);
+    });
+  }
+
+  /** Pushes the storm's state now if its last push is a second old, else once it is (one timer at a time). */
+  #announceSoon(incidentId: string): void {
+    const announcement = this.#announcements.get(incidentId);
+    if (announcement === undefined || announcement.timer !== undefined) return;
+    const wait = announcement.at + stormPushMs - Date.now();
+    if (wait <= 0) {
+      this.#announce(announcement, incidentId);
+      return;
+    }
+    announcement.timer = setTimeout(() => this.#announce(announcement, incidentId), wait);
+  }
+
+  #announce(announcement: Announcement, incidentId: string): void {
+    announcement.timer = undefined;
+    const current = this.#active.get(incidentId);
+    if (current === undefined || current === announcement.shown) return;
+    this.#options.bus.emit('incident:updated', { before: this.#show(announcement, current), after: current });
+  }
+
+  /** Records that clients are shown the storm as it is now (any pending push is moot); returns what they saw. */
+  #show(announcement: Announcement, incident: Incident): Incident {
+    clearTimeout(announcement.timer);
+    const before = announcement.shown;
+    announcement.shown = incident;
+    announcement.at = Date.now();
+    announcement.timer = undefined;
+    return before;
   }
 
   #remember(incident: Incident): void {
-    const key = conditionKey(incident.device.id, incident.event.type);
-    if (terminalStates.has(incident.state)) {
+    const terminal = terminalStates.has(incident.state);
+    if (terminal) {
       this.#active.delete(incident.id);
     } else {
       this.#active.set(incident.id, incident);
     }
+    if (incident.category === stormCategory) {
+      this.#rememberStorm(incident, terminal);
+      return;
+    }
+    const key = conditionKey(incident.device.id, incident.event.type);
     if (isOpen(incident.state)) this.#conditions.set(key, incident.id);
     else if (this.#conditions.get(key) === incident.id) this.#conditions.delete(key);
+  }
+
+  /** A storm is no device's condition: its first device's repeats and clearing events are not its business. */
+  #rememberStorm(storm: Incident, terminal: boolean): void {
+    if (isOpen(storm.state)) this.#storms.set(storm.gridId, storm.id);
+    else if (this.#storms.get(storm.gridId) === storm.id) this.#storms.delete(storm.gridId);
+    const announcement = this.#announcements.get(storm.id);
+    if (terminal) {
+      clearTimeout(announcement?.timer);
+      this.#announcements.delete(storm.id);
+    } else if (announcement === undefined) {
+      // Created now (incident:created is its first push), or found open at start.
+      this.#announcements.set(storm.id, { shown: storm, at: Date.now(), timer: undefined });
+    }
   }
 
   /** Runs `work` after every earlier change of the same incident, so changes never interleave. */

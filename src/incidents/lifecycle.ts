@@ -278,6 +278,32 @@ const relationReasons: Record<Relation, string> = {
   handler_or_supervisor: 'only the handler or a duty officer may do this',
 };
 
+/** How refusals name actions and states, so a reason reads as a sentence. */
+const actionPhrases: Record<IncidentAction, string> = {
+  dispatch: 'dispatch',
+  accept: 'accept',
+  arrive: 'arrive at',
+  resolve: 'resolve',
+  verify: 'verify',
+  reject: 'reject the resolution of',
+  escalate: 'escalate',
+  false_alarm: 'mark as a false alarm',
+  cancel: 'cancel',
+  note: 'add a note to',
+  clear: 'clear',
+};
+const statePhrases: Record<IncidentState, string> = {
+  new: 'new',
+  dispatched: 'dispatched',
+  accepted: 'accepted',
+  on_site: 'on site',
+  escalated: 'escalated',
+  resolved: 'resolved',
+  closed: 'closed',
+  false_alarm: 'a false alarm',
+  cancelled: 'cancelled',
+};
+
 /** Applies an action: the incident after it, or why it is refused. `updatedAt` is stamped here. */
 export function applyAction(
   incident: Incident,
@@ -290,11 +316,15 @@ export function applyAction(
   if (!rule.from.includes(incident.state)) {
     return {
       kind: 'illegal',
-      reason: `cannot ${action.replace('_', ' ')} an incident that is ${incident.state.replace('_', ' ')}`,
+      reason: `cannot ${actionPhrases[action]} an incident that is ${statePhrases[incident.state]}`,
     };
   }
-  if (!rule.roles.includes(actor.role))
-    return { kind: 'forbidden', reason: `a ${actor.role} may not ${action.replace('_', ' ')}` };
+  if (!rule.roles.includes(actor.role)) {
+    return {
+      kind: 'forbidden',
+      reason: `a ${actor.role.replace('_', ' ')} may not ${actionPhrases[action]} an incident`,
+    };
+  }
   if (!relationHolds(rule.relation, incident, actor))
     return { kind: 'forbidden', reason: relationReasons[rule.relation] };
   const after = rule.apply(incident, actor, input, context);

@@ -66,6 +66,10 @@ export class Router {
     });
   }
 
+  isEmergency(category: string): boolean {
+    return this.#routing.emergencyCategories.includes(category);
+  }
+
   roster(gridId: string): RosterConfig | undefined {
     return this.#rosters.get(gridId);
   }

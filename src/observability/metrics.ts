@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type RefusalReason, refusalReasons } from '../core/refusals.ts';
 import { mqttRefusalReasons } from '../fleet/access-policy.ts';
+import { suppressionReasons } from '../incidents/rule-book.ts';
 
 /**
  * Everything `GET /metrics` shows, in one registry per hub (not prom-client's global one), so several hubs in
@@ -31,6 +32,25 @@ export class HubMetrics {
   readonly eventsDeduplicated = new Counter({
     name: 'gridhub_events_deduplicated_total',
     help: 'Events of a lasting condition that already has an open incident, so raised nothing new.',
+    registers: [this.registry],
+  });
+
+  readonly eventsCorrelated = new Counter({
+    name: 'gridhub_events_correlated_total',
+    help: "Events that joined another device's open incident in the same grid by a correlation rule.",
+    registers: [this.registry],
+  });
+
+  readonly eventsSuppressed = new Counter({
+    name: 'gridhub_events_suppressed_total',
+    help: 'Events that raised no incident: their device in maintenance, or a suppression schedule.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly incidentsGrouped = new Counter({
+    name: 'gridhub_incidents_grouped_total',
+    help: "Events grouped into their grid's alarm-storm incident instead of an incident each (flood control).",
     registers: [this.registry],
   });
 
@@ -110,6 +130,7 @@ export class HubMetrics {
     for (const reason of Object.keys(refusalReasons) as RefusalReason[])
       this.messagesRefused.labels(reason).inc(0);
     for (const reason of mqttRefusalReasons) this.mqttRefusals.labels(reason).inc(0);
+    for (const reason of suppressionReasons) this.eventsSuppressed.labels(reason).inc(0);
   }
 
   text(): Promise<string> {

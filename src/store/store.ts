@@ -29,8 +29,8 @@ export interface AuditQuery {
 }
 
 /**
- * A device's state that changes at run time: its credentials, whether it is disabled and, for a device
- * provisioned over the API, its description. Config devices have a record only once one of these changed.
+ * A device's state that changes at run time: its credentials, whether it is disabled or in maintenance and, for a
+ * device provisioned over the API, its description. Config devices have a record only once one of these changed.
  */
 export interface DeviceRecord {
   readonly id: string;
@@ -38,6 +38,8 @@ export interface DeviceRecord {
   readonly description: import('../config/load.ts').DeviceDescription | null;
   readonly secretDigest: string;
   readonly disabled: boolean;
+  /** ISO 8601: until when the device is in maintenance (its events raise no incident); null when it is not. */
+  readonly maintenanceUntil: string | null;
   readonly updatedAt: string;
 }
 

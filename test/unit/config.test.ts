@@ -211,6 +211,7 @@ describe('resolveDeployment', () => {
       identifiers: 'masked',
       identifierHashKey: 'gridhub-demo-identifier-key',
       commandTimeoutSeconds: 5,
+      jwtTtlMinutes: 720,
       timezone: 'Asia/Shanghai',
       deadLetterLimit: 10_000,
     });

@@ -74,29 +74,35 @@ export function assessmentRoutes(app: FastifyInstance, options: AssessmentRoutes
     return node;
   }
 
-  /** The incidents under the node created in the period that the caller may see, walking back page by page. */
+  /** The incidents under the node created in the period that the caller may see, page by page. */
   async function incidentsOf(principal: Principal, nodeId: string, period: Period): Promise<Incident[]> {
+    const filter = (incident: Incident) =>
+      inPeriod(incident, period) && visibility.canSee(principal, incident);
+    // Ids sort by creation time: the scan stops at the first id older than `from` (an id's time is never earlier
+    // than its incident's createdAt, so nothing in the period is cut off).
+    const after = `inc_${period.from.toString(36).padStart(9, '0')}`;
     const found: Incident[] = [];
     let before: string | undefined;
     for (;;) {
       const page = await store.listIncidents({
         scopeNodeIds: [nodeId],
         limit: pageSize,
+        filter,
+        after,
         ...(before === undefined ? {} : { before }),
       });
-      for (const incident of page) {
-        if (inPeriod(incident, period) && visibility.canSee(principal, incident)) found.push(incident);
-      }
-      const oldest = page.at(-1);
-      // Newest first: once a page reaches back past `from`, every later page is older still.
-      if (oldest === undefined || page.length < pageSize || Date.parse(oldest.createdAt) < period.from) {
-        return found;
-      }
-      before = oldest.id;
+      found.push(...page);
+      if (page.length < pageSize) return found;
+      before = page.at(-1)?.id;
     }
   }
 
-  app.get('/api/assessment', async (request, reply) => {
+  const schema = {
+    tags: ['assessment'],
+    summary: 'The monthly assessment of a node: per grid and per worker (query: from, to, node?, format?)',
+  };
+
+  app.get('/api/assessment', { schema }, async (request, reply) => {
     const principal = requirePrincipal(request, ['duty_officer', 'admin']);
     const query = parseInput(assessmentQuery, request.query, 'query');
     const node = nodeFor(principal, query.node);

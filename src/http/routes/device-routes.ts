@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { deviceSchema } from '../../config/schema.ts';
 import { CommandError, type CommandFailure } from '../../fleet/command-service.ts';
 import { ProvisioningError } from '../../fleet/device-registry.ts';
-import type { Fleet } from '../../fleet/fleet.ts';
+import { type Fleet, maxMaintenanceMinutes } from '../../fleet/fleet.ts';
 import { HttpError, parseInput, requirePrincipal } from '../request-guards.ts';
 
 const deviceParams = z.strictObject({ id: z.string().min(1).max(64) });
@@ -14,6 +14,21 @@ const commandBody = z
     timeoutMs: z.number().int().min(100).max(60_000).optional(),
   })
   .default({ params: {} });
+const maintenanceBody = z
+  .strictObject({
+    minutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(maxMaintenanceMinutes)
+      .optional()
+      .describe('Maintenance from now on.'),
+    until: z.iso.datetime({ offset: true }).optional().describe('Maintenance until then (ISO 8601).'),
+  })
+  .refine(
+    (body) => (body.minutes === undefined) !== (body.until === undefined),
+    'give exactly one of minutes and until',
+  );
 /** A provisioned device is described as in the config file, but never with a secret: the hub makes one. */
 const provisionBody = deviceSchema.omit({ secret: true, secretSha256: true });
 
@@ -83,6 +98,23 @@ export function deviceRoutes(app: FastifyInstance, options: { fleet: Fleet }): v
       return answering(() => fleet.setDisabled(principal, id, disabled));
     });
   }
+
+  app.post('/api/devices/:id/maintenance', async (request) => {
+    const principal = requirePrincipal(request);
+    const { id } = parseInput(deviceParams, request.params, 'params');
+    const body = parseInput(maintenanceBody, request.body, 'body');
+    const until =
+      body.until === undefined
+        ? new Date(Date.now() + (body.minutes as number) * 60_000)
+        : new Date(body.until);
+    return answering(() => fleet.setMaintenance(principal, id, until));
+  });
+
+  app.delete('/api/devices/:id/maintenance', async (request) => {
+    const principal = requirePrincipal(request);
+    const { id } = parseInput(deviceParams, request.params, 'params');
+    return answering(() => fleet.setMaintenance(principal, id, null));
+  });
 
   app.post('/api/devices/:id/commands/:command', async (request) => {
     const principal = requirePrincipal(request);

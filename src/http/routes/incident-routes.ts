@@ -41,6 +41,7 @@ const idParams = z.strictObject({ id: z.string().min(1).max(64) });
 const actionParams = idParams.extend({
   action: z.enum(incidentActions.filter((action) => action !== 'clear') as [string, ...string[]]),
 });
+// A POST without a body arrives as null: it means "no note, no assignees".
 const actionBody = z
   .strictObject({
     note: z
@@ -56,7 +57,7 @@ const actionBody = z
       .optional()
       .describe('For dispatch: user ids.'),
   })
-  .default({});
+  .nullish();
 
 const refusalStatus: Record<IncidentError['kind'], [number, string]> = {
   not_found: [404, 'not_found'],
