@@ -475,6 +475,9 @@ describe('live clients: catching up after a drop, session tokens, the API descri
       '/api/rosters/{grid}',
       '/api/grids',
       '/api/auth/token',
+      '/api/devices/{id}/commands/{command}',
+      '/api/devices/{id}/maintenance',
+      '/api/dead-letters',
     ]) {
       expect(Object.keys(spec.paths)).toContain(path);
     }
@@ -482,6 +485,10 @@ describe('live clients: catching up after a drop, session tokens, the API descri
     expect(filters).toEqual(
       expect.arrayContaining(['state', 'node', 'category', 'severity', 'from', 'to', 'limit', 'before']),
     );
+    const command = spec.paths['/api/devices/{id}/commands/{command}']?.post as
+      | { requestBody?: unknown }
+      | undefined;
+    expect(command?.requestBody).toBeDefined();
     expect((await fetch(`${hub.httpUrl}/docs`)).status).toBe(200);
   });
 });

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { deviceSchema } from '../../config/schema.ts';
 import { CommandError, type CommandFailure } from '../../fleet/command-service.ts';
 import { ProvisioningError } from '../../fleet/device-registry.ts';
 import { type Fleet, maxMaintenanceMinutes } from '../../fleet/fleet.ts';
-import { HttpError, parseInput, requirePrincipal } from '../request-guards.ts';
+import { HttpError, requirePrincipal } from '../request-guards.ts';
 
 const deviceParams = z.strictObject({ id: z.string().min(1).max(64) });
 const commandParams = z.strictObject({ id: z.string().min(1).max(64), command: z.string().min(1).max(64) });
@@ -13,7 +14,8 @@ const commandBody = z
     params: z.record(z.string(), z.unknown()).default({}),
     timeoutMs: z.number().int().min(100).max(60_000).optional(),
   })
-  .default({ params: {} });
+  // A POST without a body arrives as null: a command without parameters.
+  .nullish();
 const maintenanceBody = z
   .strictObject({
     minutes: z
@@ -63,63 +65,118 @@ async function answering<T>(work: () => Promise<T> | T): Promise<T> {
   }
 }
 
-/** Devices in the caller's scope: status, provisioning (integrators and admins) and commands. */
+/** Devices in the caller's scope: status, provisioning (integrators and admins), maintenance and commands. */
 export function deviceRoutes(app: FastifyInstance, options: { fleet: Fleet }): void {
   const { fleet } = options;
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['devices'];
 
-  app.get('/api/devices', async (request) => ({ devices: fleet.list(requirePrincipal(request)) }));
+  api.get(
+    '/api/devices',
+    { schema: { tags, summary: 'Devices in your scope, with their status' } },
+    async (request) => ({
+      devices: fleet.list(requirePrincipal(request)),
+    }),
+  );
 
-  app.get('/api/devices/:id', async (request) => {
-    const principal = requirePrincipal(request);
-    const { id } = parseInput(deviceParams, request.params, 'params');
-    return answering(() => fleet.get(principal, id));
-  });
+  api.get(
+    '/api/devices/:id',
+    { schema: { tags, summary: 'One device', params: deviceParams } },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      return answering(() => fleet.get(principal, request.params.id));
+    },
+  );
 
-  app.post('/api/devices', async (request, reply) => {
-    const principal = requirePrincipal(request);
-    const description = parseInput(provisionBody, request.body, 'body');
-    const created = await answering(() => fleet.provision(principal, description));
-    return reply.code(201).send(created);
-  });
+  api.post(
+    '/api/devices',
+    {
+      schema: {
+        tags,
+        summary: 'Provision a device (integrators, admins)',
+        description: 'Answers 201 with the device and its MQTT secret, shown this once and never stored.',
+        body: provisionBody,
+      },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request);
+      const created = await answering(() => fleet.provision(principal, request.body));
+      return reply.code(201).send(created);
+    },
+  );
 
-  app.post('/api/devices/:id/rotate', async (request) => {
-    const principal = requirePrincipal(request);
-    const { id } = parseInput(deviceParams, request.params, 'params');
-    return answering(() => fleet.rotate(principal, id));
-  });
+  api.post(
+    '/api/devices/:id/rotate',
+    { schema: { tags, summary: 'Give a device a new secret; its session is closed', params: deviceParams } },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      return answering(() => fleet.rotate(principal, request.params.id));
+    },
+  );
 
   for (const [action, disabled] of [
     ['disable', true],
     ['enable', false],
   ] as const) {
-    app.post(`/api/devices/:id/${action}`, async (request) => {
-      const principal = requirePrincipal(request);
-      const { id } = parseInput(deviceParams, request.params, 'params');
-      return answering(() => fleet.setDisabled(principal, id, disabled));
-    });
+    api.post(
+      `/api/devices/:id/${action}`,
+      {
+        schema: {
+          tags,
+          summary: `${disabled ? 'Refuse' : 'Allow'} the device's connections`,
+          params: deviceParams,
+        },
+      },
+      async (request) => {
+        const principal = requirePrincipal(request);
+        return answering(() => fleet.setDisabled(principal, request.params.id, disabled));
+      },
+    );
   }
 
-  app.post('/api/devices/:id/maintenance', async (request) => {
-    const principal = requirePrincipal(request);
-    const { id } = parseInput(deviceParams, request.params, 'params');
-    const body = parseInput(maintenanceBody, request.body, 'body');
-    const until =
-      body.until === undefined
-        ? new Date(Date.now() + (body.minutes as number) * 60_000)
-        : new Date(body.until);
-    return answering(() => fleet.setMaintenance(principal, id, until));
-  });
+  api.post(
+    '/api/devices/:id/maintenance',
+    {
+      schema: {
+        tags,
+        summary: 'Put a device in maintenance: its events raise no incidents',
+        params: deviceParams,
+        body: maintenanceBody,
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const { minutes, until } = request.body;
+      const end = until === undefined ? new Date(Date.now() + (minutes as number) * 60_000) : new Date(until);
+      return answering(() => fleet.setMaintenance(principal, request.params.id, end));
+    },
+  );
 
-  app.delete('/api/devices/:id/maintenance', async (request) => {
-    const principal = requirePrincipal(request);
-    const { id } = parseInput(deviceParams, request.params, 'params');
-    return answering(() => fleet.setMaintenance(principal, id, null));
-  });
+  api.delete(
+    '/api/devices/:id/maintenance',
+    { schema: { tags, summary: 'End a device’s maintenance', params: deviceParams } },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      return answering(() => fleet.setMaintenance(principal, request.params.id, null));
+    },
+  );
 
-  app.post('/api/devices/:id/commands/:command', async (request) => {
-    const principal = requirePrincipal(request);
-    const { id, command } = parseInput(commandParams, request.params, 'params');
-    const body = parseInput(commandBody, request.body ?? undefined, 'body');
-    return answering(() => fleet.command(principal, id, command, body.params, body.timeoutMs));
-  });
+  api.post(
+    '/api/devices/:id/commands/:command',
+    {
+      schema: {
+        tags,
+        summary: 'Send a command and wait for the device’s answer',
+        description: '504 when the device does not answer in time, 409 when it is not connected.',
+        params: commandParams,
+        body: commandBody,
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const { id, command } = request.params;
+      const body = request.body ?? { params: {} };
+      return answering(() => fleet.command(principal, id, command, body.params, body.timeoutMs));
+    },
+  );
 }

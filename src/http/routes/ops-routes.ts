@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HubMetrics } from '../../observability/metrics.ts';
 import type { ComponentState, Store } from '../../store/store.ts';
-import { parseInput, requirePrincipal } from '../request-guards.ts';
+import { requirePrincipal } from '../request-guards.ts';
 
 export interface HealthReport {
   readonly status: 'ok' | 'degraded';
@@ -40,19 +41,50 @@ export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void
 
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 
-  app.get('/api/me', async (request) => requirePrincipal(request));
+  const api = app.withTypeProvider<ZodTypeProvider>();
 
-  app.get('/api/dead-letters', async (request) => {
-    requirePrincipal(request, ['admin', 'integrator']);
-    const query = parseInput(pageQuery, request.query, 'query');
-    const deadLetters = await store.listDeadLetters(query);
-    return { deadLetters, next: deadLetters.length === query.limit ? deadLetters.at(-1)?.id : null };
-  });
+  api.get(
+    '/api/me',
+    { schema: { tags: ['auth'], summary: 'Who your token belongs to and what you see' } },
+    async (request) => requirePrincipal(request),
+  );
 
-  app.get('/api/audit', async (request) => {
-    requirePrincipal(request, ['admin']);
-    const { target, ...page } = parseInput(auditQuery, request.query, 'query');
-    const entries = await store.listAudit({ ...page, ...(target === undefined ? {} : { targetId: target }) });
-    return { entries, next: entries.length === page.limit ? entries.at(-1)?.id : null };
-  });
+  api.get(
+    '/api/dead-letters',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Refused device messages, newest first (admins, integrators)',
+        querystring: pageQuery,
+      },
+    },
+    async (request) => {
+      requirePrincipal(request, ['admin', 'integrator']);
+      const deadLetters = await store.listDeadLetters(request.query);
+      return {
+        deadLetters,
+        next: deadLetters.length === request.query.limit ? deadLetters.at(-1)?.id : null,
+      };
+    },
+  );
+
+  api.get(
+    '/api/audit',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The audit trail, newest first (admins)',
+        querystring: auditQuery,
+      },
+    },
+    async (request) => {
+      requirePrincipal(request, ['admin']);
+      const { target, ...page } = request.query;
+      const entries = await store.listAudit({
+        ...page,
+        ...(target === undefined ? {} : { targetId: target }),
+      });
+      return { entries, next: entries.length === page.limit ? entries.at(-1)?.id : null };
+    },
+  );
 }
