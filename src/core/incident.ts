@@ -59,6 +59,23 @@ export interface RelatedEvent {
   readonly occurredAt: string;
 }
 
+/**
+ * Video evidence attached to a case. `url` is served by the hub to users who may see the incident, and only once
+ * the file is complete: an incident never points at a file that is not there yet.
+ */
+export interface EvidenceItem {
+  readonly kind: 'snapshot' | 'clip';
+  readonly cameraId: string;
+  /** Hub-relative URL, e.g. /media/inc_…/snapshot-cam-xijiao-01.jpg */
+  readonly url: string;
+  readonly contentType: string;
+  readonly bytes: number;
+  /** ISO 8601. */
+  readonly capturedAt: string;
+  /** Clips only. */
+  readonly durationSeconds?: number;
+}
+
 /** A grid-tagged case raised from a device event. This is exactly what `incident:new` carries. */
 export interface Incident {
   /** Time-ordered: sorting ids sorts incidents by creation. */
@@ -104,6 +121,8 @@ export interface Incident {
   readonly resolution?: string;
   /** Set when the incident was closed, false-alarmed or cancelled: by whom. */
   readonly closedBy?: string;
+  /** Snapshots and clips, added as they become ready (each addition is an `incident:update`). */
+  readonly evidence?: readonly EvidenceItem[];
 }
 
 /** What `incident:update` carries, after Frigate: consumers never need to keep shadow state. */

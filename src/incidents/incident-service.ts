@@ -9,6 +9,7 @@ import { timeOrderedId } from '../core/ids.ts';
 import {
   type DeadlineStage,
   type Incident,
+  type EvidenceItem,
   isOpen,
   type RelatedEvent,
   terminalStates,
@@ -154,6 +155,30 @@ export class IncidentService {
     clearInterval(this.#timer);
     this.#timer = undefined;
     for (const announcement of this.#announcements.values()) clearTimeout(announcement.timer);
+  }
+
+  /**
+   * Attaches a piece of evidence that is complete on disk, as the hub: committed with its audit entry and pushed
+   * as an `incident:update`. Works on ended incidents too (a clip may finish after a quick false alarm).
+   */
+  attachEvidence(incidentId: string, item: EvidenceItem): Promise<Incident | undefined> {
+    return this.#serial(incidentId, async () => {
+      const before = this.#active.get(incidentId) ?? (await this.#options.store.getIncident(incidentId));
+      if (before === undefined) return undefined;
+      const after: Incident = {
+        ...before,
+        evidence: [...(before.evidence ?? []), item],
+        updatedAt: new Date().toISOString(),
+      };
+      const audit = AuditTrail.entry('system', {
+        action: 'incident.evidence',
+        target: { kind: 'incident', id: incidentId },
+        outcome: 'ok',
+        detail: { kind: item.kind, cameraId: item.cameraId, bytes: item.bytes },
+      });
+      await this.#commit(before, after, audit);
+      return after;
+    });
   }
 
   /** Replaces a grid's duty roster, kept across restarts. */
