@@ -21,6 +21,7 @@ import { RuleBook } from './incidents/rule-book.ts';
 import { Visibility } from './incidents/visibility.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EmbeddedBroker } from './ingest/embedded-broker.ts';
+import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-sessions.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { HubMetrics } from './observability/metrics.ts';
 import { Outbound } from './outbound/index.ts';
@@ -40,6 +41,8 @@ export interface HubOptions {
   readonly livenessSweepMs?: number;
   /** How often incident deadlines are checked (ms); tests shorten it. */
   readonly deadlineSweepMs?: number;
+  /** ONVIF session timings (ms); tests shorten them. */
+  readonly onvifTiming?: Partial<OnvifSessionsOptions['timing']>;
 }
 
 /**
@@ -57,6 +60,7 @@ export class Hub {
   readonly realtime: Realtime;
   readonly fleet: Fleet;
   readonly outbound: Outbound;
+  readonly cameras: OnvifSessions;
   readonly #options: HubOptions;
   readonly #logger: Logger;
   readonly #authenticator: TokenAuthenticator;
@@ -169,6 +173,15 @@ export class Hub {
       bus: this.bus,
       disconnect: (deviceId) => this.broker.disconnect(deviceId),
     });
+    this.cameras = new OnvifSessions({
+      registry: this.registry,
+      pipeline: this.#pipeline,
+      liveness: this.liveness,
+      bus: this.bus,
+      metrics: this.metrics,
+      logger: this.#logger,
+      timing: { requestTimeoutMs: 10_000, aliveEveryMs: 5_000, retryMinMs: 1_000, retryMaxMs: 30_000, ...options.onvifTiming },
+    });
     this.outbound = new Outbound({
       bus: this.bus,
       publish: (topic, payload) => this.broker.publish(topic, payload),
@@ -219,6 +232,7 @@ export class Hub {
       }
       await this.incidents.start();
       this.liveness.start();
+      this.cameras.start();
       this.#commands.start();
       await this.broker.start();
       this.outbound.start();
@@ -260,6 +274,7 @@ export class Hub {
     await this.#http?.close();
     this.#http = undefined;
     this.#commands.stop();
+    this.cameras.stop();
     this.liveness.stop();
     this.incidents.stop();
     await this.store.stop();
@@ -271,6 +286,7 @@ export class Hub {
       mqtt: { state: this.broker.state, port: this.mqttPort, connectedDevices: this.broker.connectedClients },
       http: { state: this.#http?.server.listening ? 'up' : 'down', port: this.httpPort },
       realtime: { state: this.realtime.state },
+      cameras: { state: this.cameras.state, sessions: this.cameras.summary },
     } as const;
     const status = Object.values(components).every((component) => component.state === 'up')
       ? 'ok'

@@ -34,6 +34,10 @@ export interface ResolvedDevice {
   readonly secretDigest: string;
   readonly offlineAfterMs: number;
   readonly watchdogs: readonly ResolvedWatchdog[];
+  /** ONVIF cameras: how to reach the camera. */
+  readonly onvif?: { readonly xaddr: string; readonly username: string; readonly password: string };
+  /** Cameras: the devices they look at, each with the PTZ preset pointing at it, if any. */
+  readonly watches?: readonly { readonly deviceId: string; readonly preset?: string }[];
 }
 
 export interface ResolvedWatchdog {
@@ -44,6 +48,9 @@ export interface ResolvedWatchdog {
 
 /** The part of a device's description that both the config file and the provisioning API give. */
 export type DeviceDescription = Omit<DeviceConfig, 'secret' | 'secretSha256'>;
+
+/** An ONVIF camera has no MQTT secret (the hub logs in to it): an empty digest that no password matches. */
+export const noMqttSecret = '';
 
 export function secretDigest(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -180,6 +187,17 @@ function crossReference(
 
   checkUsers(file.users, jurisdiction, problems);
   const devices = resolveDevices(file, jurisdiction, adapters, problems);
+  const deviceIds = new Set(file.devices.map((device) => device.id));
+  file.devices.forEach((device, index) => {
+    device.watches?.forEach((watched, watchedIndex) => {
+      if (!deviceIds.has(watched)) problems.push(`devices[${index}].watches[${watchedIndex}]: no device "${watched}"`);
+    });
+    for (const watched of Object.keys(device.presets ?? {})) {
+      if (!device.watches?.includes(watched)) {
+        problems.push(`devices[${index}].presets.${watched}: a preset is for a device the camera watches`);
+      }
+    }
+  });
   const known = knownEvents(adapters);
   checkRules(file.rules, known, problems);
   const ruled = new Set(file.rules.map((rule) => rule.event));
@@ -262,13 +280,23 @@ function resolveDevices(
   const resolved: ResolvedDevice[] = [];
   file.devices.forEach((device, index) => {
     const at = `devices[${index}]`;
-    if ((device.secret === undefined) === (device.secretSha256 === undefined)) {
-      problems.push(
-        `${at}: give exactly one of secret and secretSha256: every device has its own credentials`,
-      );
+    const onvif = adapters.get(device.adapter)?.transport === 'onvif';
+    const credentialProblem = onvif
+      ? device.onvif === undefined
+        ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`
+        : device.secret !== undefined || device.secretSha256 !== undefined
+          ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
+          : undefined
+      : (device.secret === undefined) === (device.secretSha256 === undefined)
+        ? `${at}: give exactly one of secret and secretSha256: every device has its own credentials`
+        : device.onvif !== undefined || device.watches !== undefined || device.presets !== undefined
+          ? `${at}: onvif, watches and presets are for ONVIF cameras only`
+          : undefined;
+    if (credentialProblem !== undefined) {
+      problems.push(credentialProblem);
       return;
     }
-    const digest = device.secretSha256 ?? secretDigest(device.secret as string);
+    const digest = onvif ? noMqttSecret : (device.secretSha256 ?? secretDigest(device.secret as string));
     const result = resolveDevice(device, digest, jurisdiction, adapters, at);
     if ('problems' in result) problems.push(...result.problems);
     else resolved.push(result.device);
@@ -327,6 +355,15 @@ export function resolveDevice(
       secretDigest: digest,
       offlineAfterMs: (device.offlineAfterSeconds ?? adapter.liveness.offlineAfterSeconds) * 1000,
       watchdogs,
+      ...(device.onvif === undefined ? {} : { onvif: device.onvif }),
+      ...(device.watches === undefined
+        ? {}
+        : {
+            watches: device.watches.map((deviceId) => ({
+              deviceId,
+              ...(device.presets?.[deviceId] === undefined ? {} : { preset: device.presets[deviceId] }),
+            })),
+          }),
     },
   };
 }

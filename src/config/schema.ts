@@ -109,6 +109,22 @@ export const deviceSchema = z.strictObject({
   offlineAfterSeconds: secondsSetting
     .optional()
     .describe("Silence after which the device is offline; default: its adapter's."),
+  onvif: z
+    .strictObject({
+      xaddr: z.url({ protocol: /^https?$/ }).describe('The device service, e.g. http://10.0.0.21/onvif/device_service.'),
+      username: z.string().min(1).max(64),
+      password: z.string().min(1).max(256).describe("The camera's password: kept in memory, never logged or pushed."),
+    })
+    .optional()
+    .describe('ONVIF cameras: where the hub reaches the camera, and its credentials (instead of secret).'),
+  watches: z
+    .array(z.string().regex(deviceIdPattern))
+    .optional()
+    .describe('Cameras: the devices this camera looks at; their incidents get its snapshot and clip.'),
+  presets: z
+    .record(z.string().regex(deviceIdPattern), z.string().min(1).max(64))
+    .optional()
+    .describe('PTZ cameras: the preset token to turn to when a watched device alarms, by device id.'),
   watchdogs: z
     .record(z.string(), secondsSetting)
     .optional()

@@ -75,9 +75,32 @@ export interface LivenessDefaults {
   readonly offlineAfterSeconds: number;
 }
 
+/**
+ * An ONVIF event notification as the hub's session hands it to an adapter: the topic without its namespace prefix
+ * (`RuleEngine/CellMotionDetector/Motion`), the camera's time, and the SimpleItems of its Source and Data.
+ */
+export interface OnvifNotification {
+  readonly topic: string;
+  /** Epoch ms of the notification's UtcTime (the hub's time when the camera gave none). */
+  readonly time: number;
+  readonly operation: 'Initialized' | 'Changed' | 'Deleted' | string;
+  readonly source: Readonly<Record<string, string>>;
+  readonly data: Readonly<Record<string, string>>;
+}
+
+/** Pure: an ONVIF notification of one topic → the normalized event, or none (a state going back to idle). */
+export type OnvifTopicDecoder = (notification: OnvifNotification) => NormalizedEvent | undefined;
+
+/** How the hub reaches a device: it connects to the hub's MQTT broker, or the hub connects to it over ONVIF. */
+export type DeviceTransport = 'mqtt' | 'onvif';
+
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */
   readonly id: string;
+  /** `mqtt` when absent. */
+  readonly transport?: DeviceTransport;
+  /** ONVIF adapters: a decoder per event topic; topics not listed are logged and counted, never fatal. */
+  readonly onvifTopics?: Readonly<Record<string, OnvifTopicDecoder>>;
   readonly vendor: string;
   readonly models: readonly string[];
   readonly description: string;

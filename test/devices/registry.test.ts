@@ -64,8 +64,15 @@ describe('the device adapter registry', () => {
   describe.each(adapters.map((adapter) => ({ id: adapter.id, adapter })))(
     'the adapter $id',
     ({ adapter }) => {
-      it('declares at least one channel, each with a schema and a decoder', () => {
+      it('declares what it decodes for its transport: MQTT channels, or ONVIF event topics', () => {
         const channels = Object.entries(adapter.channels);
+        if (adapter.transport === 'onvif') {
+          expect(channels).toEqual([]);
+          const topics = Object.entries(adapter.onvifTopics ?? {});
+          expect(topics.length).toBeGreaterThan(0);
+          for (const [topic, decode] of topics) expect(typeof decode, topic).toBe('function');
+          return;
+        }
         expect(channels.length).toBeGreaterThan(0);
         for (const [name, channel] of channels) {
           expect(typeof channel.schema.safeParse, name).toBe('function');

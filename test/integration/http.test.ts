@@ -22,6 +22,8 @@ describe('the HTTP surface', () => {
         mqtt: { state: 'up', port: hub.hub.mqttPort, connectedDevices: 0 },
         http: { state: 'up', port: hub.hub.httpPort },
         realtime: { state: 'up' },
+        // The demo has no cameras yet: the ONVIF side is up with no sessions.
+        cameras: { state: 'up', sessions: {} },
       },
     });
   });

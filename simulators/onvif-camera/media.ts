@@ -1,0 +1,387 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import type { Server, Socket } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { encode as encodeJpeg } from 'jpeg-js';
+import { RtspServer } from 'rtsp-streaming-server';
+
+/**
+ * The camera's pictures: a JPEG snapshot made once at start, and optionally a live H.264 test pattern over RTSP.
+ *
+ * ffmpeg does the video. The machine's own ffmpeg (Debian's) is preferred; when there is none, the static build
+ * inside the `@ffmpeg-installer/ffmpeg` npm package is used, so `npm install` alone is enough. Without any ffmpeg
+ * the snapshot comes from a small built-in test pattern encoded with `jpeg-js`, and RTSP is unavailable.
+ */
+
+export const SNAPSHOT_WIDTH = 640;
+export const SNAPSHOT_HEIGHT = 360;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Finding ffmpeg
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The system's ffmpeg on PATH, or undefined. */
+export async function systemFfmpeg(): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, 'ffmpeg');
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** The static ffmpeg shipped inside the `@ffmpeg-installer/ffmpeg` package, or undefined. */
+export async function packagedFfmpeg(): Promise<string | undefined> {
+  try {
+    const installer = (await import('@ffmpeg-installer/ffmpeg')).default;
+    return (await isExecutable(installer.path)) ? installer.path : undefined;
+  } catch {
+    // The package throws a plain string when its platform binary is missing.
+    return undefined;
+  }
+}
+
+/** ffmpeg to use: the system's first, then the packaged one. */
+export async function findFfmpeg(): Promise<string | undefined> {
+  return (await systemFfmpeg()) ?? (await packagedFfmpeg());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Snapshots
+
+export function isJpeg(data: Buffer): boolean {
+  return data.length > 4 && data[0] === 0xff && data[1] === 0xd8 && data.at(-2) === 0xff && data.at(-1) === 0xd9;
+}
+
+/** One frame of ffmpeg's `testsrc2` pattern as a JPEG. */
+export function ffmpegSnapshot(ffmpeg: string): Promise<Buffer> {
+  const args = [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${SNAPSHOT_WIDTH}x${SNAPSHOT_HEIGHT}:rate=1`,
+    '-frames:v',
+    '1',
+    '-c:v',
+    'mjpeg',
+    '-f',
+    'image2pipe',
+    '-',
+  ];
+  return new Promise((resolve, reject) => {
+    execFile(ffmpeg, args, { encoding: 'buffer', timeout: 15_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error !== null) {
+        reject(new Error(`ffmpeg snapshot failed: ${error.message} ${stderr.toString('utf8').trim()}`));
+      } else if (!isJpeg(stdout)) {
+        reject(new Error('ffmpeg snapshot is not a JPEG'));
+      } else {
+        resolve(stdout);
+      }
+    });
+  });
+}
+
+/** A 5×7 bitmap font: seven rows of five bits each, as hex pairs. Lower case is drawn as upper case. */
+const FONT: Readonly<Record<string, string>> = {
+  '0': '0e11131519110e',
+  '1': '040c040404040e',
+  '2': '0e11010204081f',
+  '3': '1f02040201110e',
+  '4': '02060a121f0202',
+  '5': '1f101e0101110e',
+  '6': '0608101e11110e',
+  '7': '1f010204080808',
+  '8': '0e11110e11110e',
+  '9': '0e11110f01020c',
+  A: '0e1111111f1111',
+  B: '1e11111e11111e',
+  C: '0e11101010110e',
+  D: '1c12111111121c',
+  E: '1f10101e10101f',
+  F: '1f10101e101010',
+  G: '0e11101711110f',
+  H: '1111111f111111',
+  I: '0e04040404040e',
+  J: '0702020202120c',
+  K: '11121418141211',
+  L: '1010101010101f',
+  M: '111b1515111111',
+  N: '11111915131111',
+  O: '0e11111111110e',
+  P: '1e11111e101010',
+  Q: '0e11111115120d',
+  R: '1e11111e141211',
+  S: '0f10100e01011e',
+  T: '1f040404040404',
+  U: '1111111111110e',
+  V: '11111111110a04',
+  W: '1111111515150a',
+  X: '11110a040a1111',
+  Y: '1111110a040404',
+  Z: '1f01020408101f',
+  ' ': '00000000000000',
+  '-': '0000001f000000',
+  ':': '000c0c000c0c00',
+  '.': '00000000000c0c',
+  '/': '00010204081000',
+  _: '0000000000001f',
+  '?': '0e110102040004',
+};
+
+function glyphRows(char: string): number[] {
+  const hex = FONT[char.toUpperCase()] ?? FONT['?'] ?? '';
+  const rows: number[] = [];
+  for (let i = 0; i < 14; i += 2) rows.push(Number.parseInt(hex.slice(i, i + 2), 16));
+  return rows;
+}
+
+/**
+ * A test card drawn in memory: seven colour bars over a dark band carrying the camera's name and the time,
+ * encoded with jpeg-js. For machines with no ffmpeg at all.
+ */
+export function builtinSnapshot(name: string, time: Date): Buffer {
+  const width = SNAPSHOT_WIDTH;
+  const height = SNAPSHOT_HEIGHT;
+  const rgba = Buffer.alloc(width * height * 4);
+  const bars: ReadonlyArray<readonly [number, number, number]> = [
+    [191, 191, 191],
+    [191, 191, 0],
+    [0, 191, 191],
+    [0, 191, 0],
+    [191, 0, 191],
+    [191, 0, 0],
+    [0, 0, 191],
+  ];
+  const barsHeight = Math.round(height * (2 / 3));
+  const setPixel = (x: number, y: number, [r, g, b]: readonly [number, number, number]): void => {
+    const offset = (y * width + x) * 4;
+    rgba[offset] = r;
+    rgba[offset + 1] = g;
+    rgba[offset + 2] = b;
+    rgba[offset + 3] = 255;
+  };
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const bar = bars[Math.min(bars.length - 1, Math.floor((x * bars.length) / width))] ?? [0, 0, 0];
+      setPixel(x, y, y < barsHeight ? bar : [32, 32, 32]);
+    }
+  }
+  const scale = 4;
+  const advance = 6 * scale;
+  const drawText = (text: string, top: number): void => {
+    const printable = [...text].map((c) => (c.charCodeAt(0) < 128 ? c : '?')).slice(0, Math.floor((width - 16) / advance));
+    printable.forEach((char, index) => {
+      glyphRows(char).forEach((bits, row) => {
+        for (let column = 0; column < 5; column++) {
+          if ((bits & (0x10 >> column)) === 0) continue;
+          for (let dy = 0; dy < scale; dy++) {
+            for (let dx = 0; dx < scale; dx++) {
+              setPixel(8 + index * advance + column * scale + dx, top + row * scale + dy, [255, 255, 255]);
+            }
+          }
+        }
+      });
+    });
+  };
+  drawText(name, barsHeight + 12);
+  drawText(time.toISOString().slice(0, 19).replace('T', ' '), barsHeight + 12 + 9 * scale);
+  return encodeJpeg({ data: rgba, width, height }, 85).data;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// RTSP
+
+export interface RtspTestStreamOptions {
+  /** Address the RTSP servers listen on and the stream URL names. */
+  readonly host: string;
+  readonly ffmpeg: string;
+  /** Mount path of the stream. */
+  readonly path?: string;
+}
+
+/** RTP/RTCP port pairs reserved per camera: one for the publisher, the rest for viewers. */
+const RTP_PORT_COUNT = 24;
+
+/**
+ * A free run of UDP ports below Linux's ephemeral range (32768+), where nothing else is handed out
+ * automatically. rtsp-streaming-server needs fixed RTP ports and cannot retry a busy one itself.
+ */
+async function freeUdpRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + 2 * Math.floor(Math.random() * ((32_000 - 20_000 - count) / 2));
+    const sockets = Array.from({ length: count }, () => createSocket('udp4'));
+    const bound = await Promise.all(
+      sockets.map(
+        (socket, i) =>
+          new Promise<boolean>((resolve) => {
+            socket.once('error', () => resolve(false));
+            socket.bind(base + i, () => resolve(true));
+          }),
+      ),
+    );
+    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    if (bound.every(Boolean)) return base;
+  }
+  throw new Error('no free UDP port range for RTP');
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
+}
+
+/**
+ * An RTSP server (rtsp-streaming-server: viewers PLAY over UDP only, no TCP interleaving) fed by an ffmpeg
+ * that publishes `testsrc2` as H.264 with a short GOP, so a viewer gets a key frame within a second.
+ * Ports are chosen on the first start and kept, so a restart (a camera reboot) comes back on the same URL.
+ */
+export class RtspTestStream {
+  readonly options: RtspTestStreamOptions;
+  #ports: { publish: number; client: number; rtpStart: number } | undefined;
+  #server: RtspServer | undefined;
+  #ffmpeg: ChildProcess | undefined;
+  #ffmpegExit: Promise<void> | undefined;
+  #stderr = '';
+  readonly #sockets = new Set<Socket>();
+
+  constructor(options: RtspTestStreamOptions) {
+    this.options = options;
+  }
+
+  get path(): string {
+    return this.options.path ?? '/stream';
+  }
+
+  /** The viewers' URL; only meaningful once started. */
+  get url(): string {
+    return `rtsp://${this.options.host}:${this.#ports?.client ?? 0}${this.path}`;
+  }
+
+  get running(): boolean {
+    return this.#ffmpeg !== undefined && this.#ffmpeg.exitCode === null;
+  }
+
+  /** Starts the servers and the publisher; resolves once the publisher is recording. */
+  async start(): Promise<void> {
+    const { host } = this.options;
+    const rtpStart = this.#ports?.rtpStart ?? (await freeUdpRange(RTP_PORT_COUNT));
+    const server = new RtspServer({
+      serverPort: this.#ports?.publish ?? 0,
+      clientPort: this.#ports?.client ?? 0,
+      rtpPortStart: rtpStart,
+      rtpPortCount: RTP_PORT_COUNT,
+    });
+    this.#server = server;
+    const publishServer = server.PublishServer.server as Server;
+    const clientServer = server.ClientServer.server as Server;
+    for (const tcp of [publishServer, clientServer]) {
+      tcp.on('connection', (socket: Socket) => {
+        this.#sockets.add(socket);
+        socket.once('close', () => this.#sockets.delete(socket));
+      });
+    }
+    // Listening ourselves rather than server.start(): that binds every interface and cannot report port 0's pick.
+    const publish = await listen(publishServer, this.#ports?.publish ?? 0, host);
+    const client = await listen(clientServer, this.#ports?.client ?? 0, host);
+    this.#ports = { publish, client, rtpStart };
+    await this.#startPublisher(`rtsp://${host}:${publish}${this.path}`);
+  }
+
+  async stop(): Promise<void> {
+    const ffmpeg = this.#ffmpeg;
+    this.#ffmpeg = undefined;
+    if (ffmpeg !== undefined && ffmpeg.exitCode === null && ffmpeg.signalCode === null) {
+      ffmpeg.kill('SIGTERM');
+      const killer = setTimeout(() => ffmpeg.kill('SIGKILL'), 3_000);
+      await this.#ffmpegExit;
+      clearTimeout(killer);
+    }
+    const server = this.#server;
+    this.#server = undefined;
+    if (server === undefined) return;
+    // Viewers first (their keep-alive timers and UDP sockets), then the publisher's mounts, then the listeners.
+    for (const wrapper of Object.values(server.ClientServer.clients)) wrapper.close();
+    for (const mount of Object.values(server.Mounts.mounts)) mount?.close();
+    server.Mounts.mounts = {};
+    const closing = [server.PublishServer.server as Server, server.ClientServer.server as Server].map(
+      (tcp) => new Promise<void>((resolve) => tcp.close(() => resolve())),
+    );
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    await Promise.all(closing);
+  }
+
+  async #startPublisher(publishUrl: string): Promise<void> {
+    const args = [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${SNAPSHOT_WIDTH}x${SNAPSHOT_HEIGHT}:rate=10`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-tune',
+      'zerolatency',
+      '-g',
+      '10',
+      '-pix_fmt',
+      'yuv420p',
+      '-f',
+      'rtsp',
+      '-rtsp_transport',
+      'udp',
+      publishUrl,
+    ];
+    const ffmpeg = spawn(this.options.ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.#ffmpeg = ffmpeg;
+    this.#stderr = '';
+    ffmpeg.stderr?.on('data', (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString('utf8')).slice(-4000);
+    });
+    this.#ffmpegExit = new Promise((resolve) => {
+      ffmpeg.once('exit', () => resolve());
+      ffmpeg.once('error', () => resolve());
+    });
+    const deadline = Date.now() + 15_000;
+    while (!this.#recording()) {
+      if (ffmpeg.exitCode !== null || ffmpeg.signalCode !== null || this.#ffmpeg !== ffmpeg) {
+        throw new Error(`ffmpeg publisher exited: ${this.#stderr.trim() || 'no output'}`);
+      }
+      if (Date.now() > deadline) throw new Error('ffmpeg publisher did not start recording within 15 s');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** True once ffmpeg's RECORD set up every announced stream's RTP listener. */
+  #recording(): boolean {
+    const mount = this.#server?.Mounts.mounts[this.path];
+    const streams = Object.values(mount?.streams ?? {});
+    return streams.length > 0 && streams.every((stream) => stream.listenerRtp !== undefined);
+  }
+}
