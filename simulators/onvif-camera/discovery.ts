@@ -76,7 +76,8 @@ export class DiscoveryResponder {
     socket.on('message', (message, remote) => this.#onMessage(message, remote));
     const iface = this.options.multicastInterface;
     try {
-      if (iface !== undefined && isIPv4(iface) && iface !== '0.0.0.0') socket.addMembership(WS_DISCOVERY_GROUP, iface);
+      if (iface !== undefined && isIPv4(iface) && iface !== '0.0.0.0')
+        socket.addMembership(WS_DISCOVERY_GROUP, iface);
       else socket.addMembership(WS_DISCOVERY_GROUP);
       this.#multicast = true;
     } catch {

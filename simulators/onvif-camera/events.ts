@@ -80,7 +80,11 @@ export interface Notification {
 const TOPIC_DIALECT = 'http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet';
 
 /** One wsnt:NotificationMessage (WS-BaseNotification 3.2; ONVIF Core 9.2.1 tt:Message). */
-export function notificationXml(notification: Notification, subscriptionAddress: string, producer: string): string {
+export function notificationXml(
+  notification: Notification,
+  subscriptionAddress: string,
+  producer: string,
+): string {
   const topic = TOPICS[notification.topic];
   const operation =
     notification.operation === undefined ? '' : ` PropertyOperation="${notification.operation}"`;
@@ -154,7 +158,11 @@ export interface Subscription {
   readonly createdAt: Date;
   terminationTime: Date;
   readonly queue: Notification[];
+  /** The topics this subscription asked for; undefined takes everything. */
+  readonly filter?: (topic: TopicKey) => boolean;
   waiter?: Waiter;
+  /** A wake-up of the waiting pull is scheduled. */
+  waking?: boolean;
 }
 
 /**
@@ -175,15 +183,29 @@ export class PullPoints {
     return this.#subscriptions.size;
   }
 
-  create(terminationTime: Date, initial: readonly Notification[]): Subscription {
+  /** Subscriptions with a PullMessages waiting for something to arrive. */
+  get waiting(): number {
+    let count = 0;
+    for (const subscription of this.#subscriptions.values())
+      if (subscription.waiter !== undefined) count += 1;
+    return count;
+  }
+
+  create(
+    terminationTime: Date,
+    initial: readonly Notification[],
+    filter?: (topic: TopicKey) => boolean,
+  ): Subscription {
     this.#prune();
     const subscription: Subscription = {
       id: randomUUID(),
       createdAt: this.#now(),
       terminationTime,
-      queue: [...initial],
+      queue: [],
+      ...(filter === undefined ? {} : { filter }),
     };
     this.#subscriptions.set(subscription.id, subscription);
+    for (const notification of initial) this.enqueue(subscription, notification);
     return subscription;
   }
 
@@ -199,16 +221,33 @@ export class PullPoints {
     return this.#subscriptions.delete(id);
   }
 
-  /** Queues a message on every live subscription and wakes waiting pulls; returns how many got it. */
+  /** Queues a message on every live subscription that wants it and wakes waiting pulls; returns how many got it. */
   publish(notification: Notification): number {
     this.#prune();
+    let delivered = 0;
     for (const subscription of this.#subscriptions.values()) {
-      subscription.queue.push(notification);
-      if (subscription.queue.length > QUEUE_LIMIT) subscription.queue.shift();
-      const waiter = subscription.waiter;
-      if (waiter !== undefined) this.#release(subscription, subscription.queue.splice(0, waiter.limit));
+      if (this.enqueue(subscription, notification)) delivered += 1;
     }
-    return this.#subscriptions.size;
+    return delivered;
+  }
+
+  /** Queues a message on one subscription, if its filter takes the topic; wakes a waiting pull. */
+  enqueue(subscription: Subscription, notification: Notification): boolean {
+    if (subscription.filter !== undefined && !subscription.filter(notification.topic)) return false;
+    subscription.queue.push(notification);
+    if (subscription.queue.length > QUEUE_LIMIT) subscription.queue.shift();
+    if (subscription.waiter !== undefined && !subscription.waking) {
+      // Wake the pull once the current burst is queued, so messages raised together are answered together.
+      subscription.waking = true;
+      queueMicrotask(() => {
+        subscription.waking = false;
+        const waiter = subscription.waiter;
+        if (waiter !== undefined && subscription.queue.length > 0) {
+          this.#release(subscription, subscription.queue.splice(0, waiter.limit));
+        }
+      });
+    }
+    return true;
   }
 
   /**

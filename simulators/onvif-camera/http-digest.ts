@@ -39,7 +39,8 @@ export class DigestGuard {
   /** A fresh WWW-Authenticate challenge. */
   challenge(stale = false): string {
     const now = Date.now();
-    for (const [nonce, issued] of this.#nonces) if (now - issued > NONCE_LIFETIME_MS) this.#nonces.delete(nonce);
+    for (const [nonce, issued] of this.#nonces)
+      if (now - issued > NONCE_LIFETIME_MS) this.#nonces.delete(nonce);
     const nonce = randomBytes(16).toString('hex');
     this.#nonces.set(nonce, now);
     return (
@@ -63,14 +64,21 @@ export class DigestGuard {
     if (p === undefined) return 'missing';
     const { username, realm, nonce, uri, response, qop, nc, cnonce } = p;
     const algorithm = (p.algorithm ?? 'MD5').toUpperCase();
-    if (username !== account.username || realm !== this.realm || nonce === undefined || response === undefined) {
+    if (
+      username !== account.username ||
+      realm !== this.realm ||
+      nonce === undefined ||
+      response === undefined
+    ) {
       return 'denied';
     }
     if (algorithm !== 'MD5' || uri !== requestUri) return 'denied';
     const ha1 = md5(`${username}:${realm}:${account.password}`);
     const ha2 = md5(`${method}:${uri}`);
     const expected =
-      qop === undefined ? md5(`${ha1}:${nonce}:${ha2}`) : md5(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`);
+      qop === undefined
+        ? md5(`${ha1}:${nonce}:${ha2}`)
+        : md5(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`);
     const given = Buffer.from(response.toLowerCase(), 'utf8');
     const wanted = Buffer.from(expected, 'utf8');
     if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return 'denied';

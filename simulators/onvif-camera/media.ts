@@ -60,7 +60,9 @@ export async function findFfmpeg(): Promise<string | undefined> {
 // Snapshots
 
 export function isJpeg(data: Buffer): boolean {
-  return data.length > 4 && data[0] === 0xff && data[1] === 0xd8 && data.at(-2) === 0xff && data.at(-1) === 0xd9;
+  return (
+    data.length > 4 && data[0] === 0xff && data[1] === 0xd8 && data.at(-2) === 0xff && data.at(-1) === 0xd9
+  );
 }
 
 /** One frame of ffmpeg's `testsrc2` pattern as a JPEG. */
@@ -83,15 +85,20 @@ export function ffmpegSnapshot(ffmpeg: string): Promise<Buffer> {
     '-',
   ];
   return new Promise((resolve, reject) => {
-    execFile(ffmpeg, args, { encoding: 'buffer', timeout: 15_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error !== null) {
-        reject(new Error(`ffmpeg snapshot failed: ${error.message} ${stderr.toString('utf8').trim()}`));
-      } else if (!isJpeg(stdout)) {
-        reject(new Error('ffmpeg snapshot is not a JPEG'));
-      } else {
-        resolve(stdout);
-      }
-    });
+    execFile(
+      ffmpeg,
+      args,
+      { encoding: 'buffer', timeout: 15_000, maxBuffer: 8 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error !== null) {
+          reject(new Error(`ffmpeg snapshot failed: ${error.message} ${stderr.toString('utf8').trim()}`));
+        } else if (!isJpeg(stdout)) {
+          reject(new Error('ffmpeg snapshot is not a JPEG'));
+        } else {
+          resolve(stdout);
+        }
+      },
+    );
   });
 }
 
@@ -183,7 +190,9 @@ export function builtinSnapshot(name: string, time: Date): Buffer {
   const scale = 4;
   const advance = 6 * scale;
   const drawText = (text: string, top: number): void => {
-    const printable = [...text].map((c) => (c.charCodeAt(0) < 128 ? c : '?')).slice(0, Math.floor((width - 16) / advance));
+    const printable = [...text]
+      .map((c) => (c.charCodeAt(0) < 128 ? c : '?'))
+      .slice(0, Math.floor((width - 16) / advance));
     printable.forEach((char, index) => {
       glyphRows(char).forEach((bits, row) => {
         for (let column = 0; column < 5; column++) {
@@ -277,8 +286,12 @@ export class RtspTestStream {
     return `rtsp://${this.options.host}:${this.#ports?.client ?? 0}${this.path}`;
   }
 
-  get running(): boolean {
-    return this.#ffmpeg !== undefined && this.#ffmpeg.exitCode === null;
+  /** The publishing ffmpeg's pid while it runs. */
+  get pid(): number | undefined {
+    const ffmpeg = this.#ffmpeg;
+    return ffmpeg !== undefined && ffmpeg.exitCode === null && ffmpeg.signalCode === null
+      ? ffmpeg.pid
+      : undefined;
   }
 
   /** Starts the servers and the publisher; resolves once the publisher is recording. */

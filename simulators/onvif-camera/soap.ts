@@ -302,8 +302,7 @@ export const faults = {
       code: 'Sender',
       subcodes: ['ter:NotAuthorized'],
       reason: 'Sender not Authorized',
-      detail:
-        '<s:Text>The action requested requires authorization and the sender is not authorized</s:Text>',
+      detail: '<s:Text>The action requested requires authorization and the sender is not authorized</s:Text>',
     }),
   actionNotSupported: (action: string) =>
     new SoapFault({
@@ -320,7 +319,11 @@ export const faults = {
       detail: `<s:Text>${escapeXml(why)}</s:Text>`,
     }),
   versionMismatch: () =>
-    new SoapFault({ code: 'VersionMismatch', subcodes: [], reason: 'SOAP version mismatch: SOAP 1.2 expected' }),
+    new SoapFault({
+      code: 'VersionMismatch',
+      subcodes: [],
+      reason: 'SOAP version mismatch: SOAP 1.2 expected',
+    }),
   invalidArgVal: (why: string) =>
     new SoapFault({ code: 'Sender', subcodes: ['ter:InvalidArgVal'], reason: why }),
   noProfile: (token: string) =>
@@ -353,15 +356,15 @@ export const faults = {
 // ---------------------------------------------------------------------------------------------------------------
 // Durations and times
 
-const DURATION = /^(-)?P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+const DURATION =
+  /^(-)?P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
 
 /** xs:duration to milliseconds (years as 365 days, months as 30); undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {
   const m = DURATION.exec(text.trim());
   if (m === null || text.trim() === 'P' || text.trim().endsWith('T')) return undefined;
   const n = (i: number): number => Number(m[i] ?? 0);
-  const ms =
-    (((n(2) * 365 + n(3) * 30 + n(4)) * 24 + n(5)) * 60 + n(6)) * 60_000 + Math.round(n(7) * 1000);
+  const ms = (((n(2) * 365 + n(3) * 30 + n(4)) * 24 + n(5)) * 60 + n(6)) * 60_000 + Math.round(n(7) * 1000);
   return m[1] === '-' ? -ms : ms;
 }
 
@@ -405,7 +408,9 @@ export class NonceCache {
   }
 }
 
-export type AuthVerdict = { readonly ok: true; readonly username: string } | { readonly ok: false; readonly why: string };
+export type AuthVerdict =
+  | { readonly ok: true; readonly username: string }
+  | { readonly ok: false; readonly why: string };
 
 export interface Credentials {
   readonly username: string;
@@ -440,15 +445,19 @@ export function verifyUsernameToken(
   const type = attr(passwordElement, 'Type') ?? PASSWORD_TEXT;
   if (!sameString(username, account.username)) return { ok: false, why: 'unknown user' };
   if (type.endsWith(PASSWORD_TEXT)) {
-    return sameString(password, account.password) ? { ok: true, username } : { ok: false, why: 'wrong password' };
+    return sameString(password, account.password)
+      ? { ok: true, username }
+      : { ok: false, why: 'wrong password' };
   }
   if (!type.endsWith(PASSWORD_DIGEST)) return { ok: false, why: `unsupported password type ${type}` };
   const nonceText = childText(token, 'Nonce');
   const created = child(token, 'Created')?.text.trim();
-  if (nonceText === undefined || created === undefined) return { ok: false, why: 'digest without nonce or created' };
+  if (nonceText === undefined || created === undefined)
+    return { ok: false, why: 'digest without nonce or created' };
   const createdMs = Date.parse(created);
   if (Number.isNaN(createdMs)) return { ok: false, why: 'unreadable Created' };
-  if (Math.abs(createdMs - now.getTime()) > CREATED_WINDOW_MS) return { ok: false, why: 'Created outside the window' };
+  if (Math.abs(createdMs - now.getTime()) > CREATED_WINDOW_MS)
+    return { ok: false, why: 'Created outside the window' };
   const expected = passwordDigest(Buffer.from(nonceText, 'base64'), created, account.password);
   if (!sameString(password, expected)) return { ok: false, why: 'wrong password' };
   if (!nonces.remember(`${nonceText}|${created}`, now.getTime())) return { ok: false, why: 'replayed nonce' };

@@ -10,7 +10,7 @@ import { adapterMap } from '../../src/adapters.ts';
 import { type Deployment, loadDeployment, resolveDeployment } from '../../src/config/load.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../src/core/events.ts';
-import { Hub } from '../../src/hub.ts';
+import { Hub, type HubOptions } from '../../src/hub.ts';
 
 export const projectRoot = path.resolve(import.meta.dirname, '../..');
 export const demoConfigPath = path.join(projectRoot, 'config', 'demo.yaml');
@@ -60,7 +60,12 @@ export interface TestHub {
 
 /** A real hub on ephemeral loopback ports, with its own data directory (kept when `dataDir` is given). */
 export async function startTestHub(
-  options: { dataDir?: string; deployment?: Deployment; livenessSweepMs?: number } = {},
+  options: {
+    dataDir?: string;
+    deployment?: Deployment;
+    livenessSweepMs?: number;
+    onvifTiming?: HubOptions['onvifTiming'];
+  } = {},
 ): Promise<TestHub> {
   const ownDirectory = options.dataDir === undefined ? temporaryDirectory() : undefined;
   const dataDir = options.dataDir ?? (ownDirectory?.path as string);
@@ -71,6 +76,7 @@ export async function startTestHub(
     host: '127.0.0.1',
     logger: pino({ level: 'debug' }, logs),
     livenessSweepMs: options.livenessSweepMs ?? 100,
+    ...(options.onvifTiming === undefined ? {} : { onvifTiming: options.onvifTiming }),
   });
   await hub.start();
   return {

@@ -1,0 +1,603 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DiscoveryResponder, WS_DISCOVERY_PORT } from './discovery.ts';
+import { type Notification, PROPERTY_TOPICS, PullPoints, TOPICS, type TopicKey } from './events.ts';
+import { DigestGuard } from './http-digest.ts';
+import { builtinSnapshot, ffmpegSnapshot, findFfmpeg, RtspTestStream } from './media.ts';
+import {
+  type CameraContext,
+  type DeviceIdentity,
+  findHandler,
+  type PtzPreset,
+  type ServiceName,
+  UNAUTHENTICATED,
+} from './services.ts';
+import {
+  child,
+  envelope,
+  faults,
+  NonceCache,
+  NS,
+  parseXml,
+  SoapFault,
+  verifyUsernameToken,
+  XmlError,
+} from './soap.ts';
+
+export type { PtzPreset } from './services.ts';
+
+/**
+ * A simulated ONVIF Profile S camera with PullPoint events, speaking real SOAP over HTTP on loopback:
+ * the description of a camera that the hub's ONVIF ingest is tested against. It imports nothing from the hub.
+ *
+ * - Device, Media, Events and PTZ services at /onvif/{device,media,events,ptz}_service; each PullPoint
+ *   subscription at /onvif/subscription/<id>. WS-Security UsernameToken (digest or text) on everything but
+ *   GetSystemDateAndTime; a wrong or missing token gets ter:NotAuthorized with HTTP 400.
+ * - A JPEG at /snapshot.jpg behind HTTP Digest (MD5), made once at start.
+ * - Optionally a live H.264 test pattern over RTSP (needs ffmpeg; viewers must use RTP over UDP).
+ * - WS-Discovery on UDP 3702 (or a chosen port).
+ * - Scripted events: motion(), tamper(), lineCross(), intrusion().
+ * - Fault knobs: reboot(), dropSubscriptions(), slowAnswers(), setPassword().
+ */
+export interface OnvifCameraOptions {
+  /** Address to listen on; also the host in every URL the camera hands out. Default 127.0.0.1. */
+  readonly host?: string;
+  /** HTTP port; 0 (the default) picks a free one, kept across reboots. */
+  readonly httpPort?: number;
+  readonly username: string;
+  readonly password: string;
+  readonly name: string;
+  readonly manufacturer: string;
+  readonly model: string;
+  readonly serialNumber: string;
+  readonly firmwareVersion?: string;
+  readonly hardwareId?: string;
+  /** The location scope, e.g. `china/shanghai/xuhui`. */
+  readonly location?: string;
+  /** PTZ presets; with none the camera has no PTZ service. */
+  readonly presets?: readonly PtzPreset[];
+  /** Serve a live RTSP stream (needs ffmpeg). Default false. */
+  readonly rtsp?: boolean;
+  /** WS-Discovery UDP port: default 3702, 0 picks a free one, false disables discovery. */
+  readonly discoveryPort?: number | false;
+  /** Where the snapshot comes from: ffmpeg's testsrc2 if there is an ffmpeg ('auto', default), or forced. */
+  readonly snapshot?: 'auto' | 'ffmpeg' | 'builtin';
+  /** An ffmpeg binary to use instead of looking for one. */
+  readonly ffmpegPath?: string;
+}
+
+type State = 'stopped' | 'starting' | 'running' | 'rebooting';
+
+const SERVICE_PATHS: Readonly<Record<string, ServiceName>> = {
+  '/onvif/device_service': 'device',
+  '/onvif/media_service': 'media',
+  '/onvif/events_service': 'events',
+  '/onvif/ptz_service': 'ptz',
+};
+const SUBSCRIPTION_PATH = '/onvif/subscription/';
+const SNAPSHOT_PATH = '/snapshot.jpg';
+const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** A stable urn:uuid from the serial number (name-based, UUID version 5 layout), the same after every restart. */
+function endpointReferenceFor(serialNumber: string): string {
+  const bytes = createHash('sha1').update(`gridhub-onvif-camera:${serialNumber}`).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `urn:uuid:${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+class Dropped extends Error {}
+
+export class OnvifCameraSimulator {
+  readonly options: OnvifCameraOptions;
+  readonly #pullPoints = new PullPoints(() => new Date());
+  readonly #nonces = new NonceCache();
+  readonly #context: CameraContext;
+  #state: State = 'stopped';
+  #server: Server | undefined;
+  #httpPort: number | undefined;
+  #discoveryPort: number | undefined;
+  #bootTime: Date | undefined;
+  #password: string;
+  #slowMs = 0;
+  #lastPreset: string | undefined;
+  #snapshot: Buffer | undefined;
+  #snapshotSource: 'ffmpeg' | 'builtin' | undefined;
+  #ffmpeg: string | undefined;
+  #stream: RtspTestStream | undefined;
+  #discovery: DiscoveryResponder | undefined;
+  #digest: DigestGuard | undefined;
+  /** Aborted when the camera goes down: cancels slowed answers and the wait of a reboot. */
+  #life = new AbortController();
+  #rebootTimer: NodeJS.Timeout | undefined;
+  readonly #properties = { motion: false, tamper: false, intrusion: false };
+
+  constructor(options: OnvifCameraOptions) {
+    this.options = options;
+    this.#password = options.password;
+    this.#context = this.#makeContext();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Addresses and state
+
+  /** Host used in URLs: the listen address, or loopback when listening on every interface. */
+  get host(): string {
+    const host = this.options.host ?? '127.0.0.1';
+    return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  }
+
+  /** http://host:port */
+  get address(): string {
+    return `http://${this.host}:${this.#httpPort ?? 0}`;
+  }
+
+  /** The device service URL, what WS-Discovery advertises as XAddrs. */
+  get xaddr(): string {
+    return `${this.address}/onvif/device_service`;
+  }
+
+  get snapshotUrl(): string {
+    return `${this.address}${SNAPSHOT_PATH}`;
+  }
+
+  /**
+   * The stream URI GetStreamUri hands out. With `rtsp: true` a live stream; otherwise the usual Hikvision-style
+   * URL on port 554, where nothing listens (a camera whose stream is unavailable).
+   */
+  get rtspUrl(): string {
+    return this.#stream?.url ?? `rtsp://${this.host}:554/Streaming/Channels/101`;
+  }
+
+  get endpointReference(): string {
+    return endpointReferenceFor(this.options.serialNumber);
+  }
+
+  /** The UDP port WS-Discovery listens on, once started; undefined with discovery off. */
+  get discoveryPort(): number | undefined {
+    return this.#discovery === undefined ? undefined : this.#discoveryPort;
+  }
+
+  /** Whether WS-Discovery joined the multicast group (false where multicast is unavailable). */
+  get discoveryMulticast(): boolean {
+    return this.#discovery?.multicast ?? false;
+  }
+
+  get running(): boolean {
+    return this.#state === 'running';
+  }
+
+  /** When the camera last came up (start or reboot). */
+  get bootTime(): Date | undefined {
+    return this.#bootTime;
+  }
+
+  /** The token of the last preset a GotoPreset reached. */
+  get lastPreset(): string | undefined {
+    return this.#lastPreset;
+  }
+
+  get subscriptionCount(): number {
+    return this.#pullPoints.size;
+  }
+
+  /** PullMessages requests held open, waiting for an event or their timeout. */
+  get pendingPulls(): number {
+    return this.#pullPoints.waiting;
+  }
+
+  /** The ffmpeg process publishing the RTSP stream, while it runs. */
+  get rtspPublisherPid(): number | undefined {
+    return this.#stream?.pid;
+  }
+
+  get snapshotSource(): 'ffmpeg' | 'builtin' | undefined {
+    return this.#snapshotSource;
+  }
+
+  /** The JPEG served at /snapshot.jpg. */
+  get snapshot(): Buffer | undefined {
+    return this.#snapshot;
+  }
+
+  get identity(): DeviceIdentity {
+    const { name, manufacturer, model, serialNumber } = this.options;
+    const hostname = name.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || `ipc-${serialNumber}`;
+    return {
+      name,
+      manufacturer,
+      model,
+      serialNumber,
+      firmwareVersion: this.options.firmwareVersion ?? 'V5.7.3 build 250101',
+      hardwareId: this.options.hardwareId ?? '88',
+      hostname,
+    };
+  }
+
+  get scopes(): string[] {
+    const enc = encodeURIComponent;
+    return [
+      'onvif://www.onvif.org/type/video_encoder',
+      ...((this.options.presets?.length ?? 0) > 0 ? ['onvif://www.onvif.org/type/ptz'] : []),
+      'onvif://www.onvif.org/Profile/Streaming',
+      `onvif://www.onvif.org/hardware/${enc(this.options.model)}`,
+      `onvif://www.onvif.org/name/${enc(this.options.name)}`,
+      `onvif://www.onvif.org/location/${(this.options.location ?? 'country/china').split('/').map(enc).join('/')}`,
+    ];
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  async start(): Promise<void> {
+    if (this.#state !== 'stopped') throw new Error(`camera ${this.options.name} is already started`);
+    this.#state = 'starting';
+    try {
+      await this.#prepareMedia();
+      await this.#bringUp();
+      this.#state = 'running';
+    } catch (error) {
+      await this.#bringDown();
+      this.#state = 'stopped';
+      throw error;
+    }
+  }
+
+  /** Stops everything start() started, including a reboot in progress. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    clearTimeout(this.#rebootTimer);
+    this.#rebootTimer = undefined;
+    await this.#bringDown();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Scripted events
+
+  /** Motion starts (or stops): VideoSource/MotionAlarm and RuleEngine/CellMotionDetector/Motion, as cameras send both. */
+  async motion(active = true): Promise<number> {
+    this.#properties.motion = active;
+    return this.#publish([
+      ['motionAlarm', String(active)],
+      ['cellMotion', String(active)],
+    ]);
+  }
+
+  /** Tampering (covered, defocused, turned away): VideoSource/GlobalSceneChange/ImagingService. */
+  async tamper(active = true): Promise<number> {
+    this.#properties.tamper = active;
+    return this.#publish([['tamper', String(active)]]);
+  }
+
+  /** An object crossed the virtual line: RuleEngine/LineDetector/Crossed, a plain event (no state). */
+  async lineCross(objectId = 1): Promise<number> {
+    return this.#publish([['lineCrossed', String(objectId)]]);
+  }
+
+  /** Someone is (or no longer is) inside the guarded field: RuleEngine/FieldDetector/ObjectsInside. */
+  async intrusion(inside = true): Promise<number> {
+    this.#properties.intrusion = inside;
+    return this.#publish([['fieldInside', String(inside)]]);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Fault knobs
+
+  /**
+   * Power cycle: the HTTP server, RTSP and discovery go away (connections reset, subscriptions lost), and come
+   * back on the same ports after `downMs` with a new boot time. Resolves once the camera answers again.
+   */
+  async reboot(downMs = 1_000): Promise<void> {
+    if (this.#state !== 'running') throw new Error(`camera ${this.options.name} is not running`);
+    this.#state = 'rebooting';
+    await this.#bringDown();
+    // A fresh controller for the time spent down: stop() aborts it and the camera stays off.
+    this.#life = new AbortController();
+    const down = this.#life.signal;
+    const back = await new Promise<boolean>((resolve) => {
+      this.#rebootTimer = setTimeout(() => resolve(true), downMs);
+      down.addEventListener('abort', () => resolve(false), { once: true });
+    });
+    this.#rebootTimer = undefined;
+    if (!back || this.#state !== 'rebooting') return;
+    try {
+      await this.#bringUp();
+      this.#state = 'running';
+    } catch (error) {
+      await this.#bringDown();
+      this.#state = 'stopped';
+      throw error;
+    }
+  }
+
+  /** The camera forgets every subscription (as some do under load); their next request gets a fault. */
+  dropSubscriptions(): void {
+    this.#pullPoints.clear();
+  }
+
+  /** Every SOAP answer waits this long before it goes out (0 restores normal speed). */
+  slowAnswers(ms: number): void {
+    this.#slowMs = Math.max(0, ms);
+  }
+
+  /** Someone changed the camera's password. */
+  setPassword(password: string): void {
+    this.#password = password;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Internals
+
+  async #prepareMedia(): Promise<void> {
+    const mode = this.options.snapshot ?? 'auto';
+    const needFfmpeg = this.options.rtsp === true || mode !== 'builtin';
+    this.#ffmpeg = needFfmpeg ? (this.options.ffmpegPath ?? (await findFfmpeg())) : undefined;
+    if (this.options.rtsp === true && this.#ffmpeg === undefined) {
+      throw new Error('rtsp: true needs ffmpeg (install Debian ffmpeg or @ffmpeg-installer/ffmpeg)');
+    }
+    if (mode === 'ffmpeg' && this.#ffmpeg === undefined) throw new Error('snapshot: ffmpeg needs an ffmpeg');
+    if (this.#ffmpeg !== undefined && mode !== 'builtin') {
+      try {
+        this.#snapshot = await ffmpegSnapshot(this.#ffmpeg);
+        this.#snapshotSource = 'ffmpeg';
+        return;
+      } catch (error) {
+        if (mode === 'ffmpeg') throw error;
+      }
+    }
+    this.#snapshot = builtinSnapshot(this.options.name, new Date());
+    this.#snapshotSource = 'builtin';
+  }
+
+  async #bringUp(): Promise<void> {
+    this.#life = new AbortController();
+    this.#bootTime = new Date();
+    this.#nonces.clear();
+    this.#digest = new DigestGuard('IP Camera');
+    const server = createServer((req, res) => this.#onRequest(req, res));
+    this.#server = server;
+    this.#httpPort = await new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#httpPort ?? this.options.httpPort ?? 0, this.options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        const address = server.address();
+        resolve(typeof address === 'object' && address !== null ? address.port : 0);
+      });
+    });
+    if (this.options.rtsp === true && this.#ffmpeg !== undefined) {
+      this.#stream ??= new RtspTestStream({ host: this.host, ffmpeg: this.#ffmpeg });
+      await this.#stream.start();
+    }
+    if (this.options.discoveryPort !== false) {
+      const discovery = new DiscoveryResponder({
+        endpointReference: this.endpointReference,
+        xaddrs: () => [this.xaddr],
+        scopes: () => this.scopes,
+        port: this.#discoveryPort ?? this.options.discoveryPort ?? WS_DISCOVERY_PORT,
+        multicastInterface: this.options.host ?? '127.0.0.1',
+      });
+      this.#discovery = discovery;
+      await discovery.start();
+      this.#discoveryPort = discovery.port;
+    }
+  }
+
+  async #bringDown(): Promise<void> {
+    this.#life.abort();
+    this.#pullPoints.clear();
+    const server = this.#server;
+    this.#server = undefined;
+    if (server !== undefined) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    }
+    await this.#stream?.stop();
+    const discovery = this.#discovery;
+    this.#discovery = undefined;
+    await discovery?.stop();
+  }
+
+  #publish(events: ReadonlyArray<readonly [TopicKey, string]>): number {
+    if (this.#state !== 'running') return 0;
+    let reached = 0;
+    for (const [topic, value] of events) {
+      const notification: Notification = {
+        topic,
+        utcTime: new Date(),
+        value,
+        ...(TOPICS[topic].isProperty ? { operation: 'Changed' as const } : {}),
+      };
+      reached = Math.max(reached, this.#pullPoints.publish(notification));
+    }
+    return reached;
+  }
+
+  #initialState(): Notification[] {
+    const values: Readonly<Record<TopicKey, boolean>> = {
+      motionAlarm: this.#properties.motion,
+      cellMotion: this.#properties.motion,
+      tamper: this.#properties.tamper,
+      fieldInside: this.#properties.intrusion,
+      lineCrossed: false,
+    };
+    const now = new Date();
+    return PROPERTY_TOPICS.map((topic) => ({
+      topic,
+      utcTime: now,
+      operation: 'Initialized' as const,
+      value: String(values[topic]),
+    }));
+  }
+
+  #makeContext(): CameraContext {
+    const cam = this;
+    return {
+      get identity() {
+        return cam.identity;
+      },
+      get presets() {
+        return cam.options.presets ?? [];
+      },
+      get scopes() {
+        return cam.scopes;
+      },
+      pullPoints: this.#pullPoints,
+      serviceUrl: (service) => `${this.address}/onvif/${service}_service`,
+      subscriptionUrl: (id) => `${this.address}${SUBSCRIPTION_PATH}${id}`,
+      snapshotUri: () => this.snapshotUrl,
+      streamUri: () => this.rtspUrl,
+      now: () => new Date(),
+      initialState: () => this.#initialState(),
+      gotoPreset: (token) => {
+        this.#lastPreset = token;
+      },
+      get lastPreset() {
+        return cam.lastPreset;
+      },
+      requestReboot: (afterMs) => {
+        const timer = setTimeout(() => {
+          if (this.#state === 'running') void this.reboot(afterMs).catch(() => undefined);
+        }, 50);
+        timer.unref();
+      },
+    };
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://camera.invalid');
+    if (url.pathname === SNAPSHOT_PATH) {
+      this.#onSnapshot(req, res);
+      return;
+    }
+    const service = SERVICE_PATHS[url.pathname];
+    const subscriptionId = url.pathname.startsWith(SUBSCRIPTION_PATH)
+      ? url.pathname.slice(SUBSCRIPTION_PATH.length)
+      : undefined;
+    if (service === undefined && subscriptionId === undefined) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found');
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.writeHead(405, { Allow: 'POST', 'Content-Type': 'text/plain' }).end('Method Not Allowed');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) {
+        res.writeHead(413, { Connection: 'close' }).end();
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (res.headersSent) return;
+      const target = subscriptionId === undefined ? {} : { subscriptionId };
+      void this.#answerSoap(service ?? 'subscription', target, Buffer.concat(chunks).toString('utf8'), res);
+    });
+  }
+
+  async #answerSoap(
+    service: ServiceName,
+    target: { readonly subscriptionId?: string },
+    body: string,
+    res: ServerResponse,
+  ): Promise<void> {
+    const signal = this.#life.signal;
+    let status: number;
+    let xml: string;
+    try {
+      xml = envelope(await this.#operate(service, target, body));
+      status = 200;
+    } catch (error) {
+      if (error instanceof Dropped) return;
+      const fault =
+        error instanceof SoapFault
+          ? error
+          : new SoapFault({
+              code: 'Receiver',
+              subcodes: ['ter:Action'],
+              reason: error instanceof Error ? error.message : String(error),
+            });
+      status = fault.httpStatus;
+      xml = fault.toXml();
+    }
+    if (this.#slowMs > 0) {
+      try {
+        await sleep(this.#slowMs, undefined, { signal });
+      } catch {
+        return; // The camera went down while dawdling; its connections are gone.
+      }
+    }
+    if (signal.aborted || res.destroyed) return;
+    res
+      .writeHead(status, {
+        'Content-Type': 'application/soap+xml; charset=utf-8',
+        'Content-Length': Buffer.byteLength(xml),
+      })
+      .end(xml);
+  }
+
+  async #operate(
+    service: ServiceName,
+    target: { readonly subscriptionId?: string },
+    body: string,
+  ): Promise<string> {
+    let document: ReturnType<typeof parseXml>;
+    try {
+      document = parseXml(body);
+    } catch (error) {
+      throw faults.wellFormed(error instanceof XmlError ? error.message : 'unreadable XML');
+    }
+    if (document.name !== 'Envelope') throw faults.wellFormed('not a SOAP Envelope');
+    if (document.ns !== NS.s) throw faults.versionMismatch();
+    const op = child(document, 'Body', NS.s)?.children[0];
+    if (op === undefined) throw faults.wellFormed('empty SOAP Body');
+    const handler = findHandler(service, op, this.#context);
+    if (!UNAUTHENTICATED.has(`${service}/${op.name}`)) {
+      const account = { username: this.options.username, password: this.#password };
+      const verdict = verifyUsernameToken(child(document, 'Header', NS.s), account, new Date(), this.#nonces);
+      if (!verdict.ok) throw faults.notAuthorized();
+    }
+    const signal = this.#life.signal;
+    const answer = await handler(op, this.#context, target);
+    if (signal.aborted) throw new Dropped();
+    return answer;
+  }
+
+  #onSnapshot(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('Method Not Allowed');
+      return;
+    }
+    const digest = this.#digest;
+    const snapshot = this.#snapshot;
+    if (digest === undefined || snapshot === undefined) {
+      res.writeHead(503).end();
+      return;
+    }
+    const account = { username: this.options.username, password: this.#password };
+    const verdict = digest.verify(req.headers.authorization, req.method, req.url ?? SNAPSHOT_PATH, account);
+    if (verdict !== 'ok') {
+      res
+        .writeHead(401, {
+          'WWW-Authenticate': digest.challenge(verdict === 'stale'),
+          'Content-Type': 'text/plain',
+        })
+        .end('401 Unauthorized');
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': 'image/jpeg',
+      'Content-Length': snapshot.length,
+      'Cache-Control': 'no-cache',
+    });
+    res.end(req.method === 'HEAD' ? undefined : snapshot);
+  }
+}

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
+import type { DeviceStatus } from '../../src/core/device-status.ts';
+import type { Incident, IncidentChange } from '../../src/core/incident.ts';
+import {
+  connectClient,
+  demoConfig,
+  deploymentOf,
+  eventually,
+  getJson,
+  metricValue,
+  type RecordingClient,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
+
+const cameraId = 'cam-luming-02-yard';
+
+describe('ONVIF cameras: sessions, events, liveness, faults — against the camera simulator', () => {
+  let camera: OnvifCameraSimulator;
+  let hub: TestHub;
+  let officer: RecordingClient;
+
+  beforeAll(async () => {
+    camera = new OnvifCameraSimulator({
+      username: 'admin',
+      password: 'camera-password-1',
+      name: 'Luming 2 yard',
+      manufacturer: 'Gridhub Sim',
+      model: 'SIM-1',
+      serialNumber: 'SIM-0001',
+      discoveryPort: false,
+    });
+    await camera.start();
+    const config = demoConfig() as unknown as { devices: Record<string, unknown>[] };
+    config.devices.push({
+      id: cameraId,
+      name: '鹿鸣2网格院内摄像机 Luming Grid 2 yard camera',
+      adapter: 'onvif-camera',
+      grid: 'grid-luming-02',
+      onvif: { xaddr: camera.xaddr, username: 'admin', password: 'camera-password-1' },
+      offlineAfterSeconds: 1,
+    });
+    hub = await startTestHub({
+      deployment: deploymentOf(config),
+      onvifTiming: { aliveEveryMs: 200, retryMinMs: 100, retryMaxMs: 400, requestTimeoutMs: 3_000 },
+    });
+    officer = await connectClient(hub.httpUrl, 'demo-officer-luming');
+  });
+
+  afterAll(async () => {
+    officer?.close();
+    await hub?.stop();
+    await camera?.stop();
+  });
+
+  const incidentOf = async (type: string, after = 0): Promise<Incident> => {
+    for (let n = after + 1; ; n++) {
+      const incident = (await officer.nth('incident:new', n)) as Incident;
+      if (incident.device.id === cameraId && incident.event.type === type) return incident;
+    }
+  };
+  const status = async () =>
+    (
+      (await getJson(`${hub.httpUrl}/api/devices/${cameraId}`, 'demo-officer-luming')).body as {
+        status: DeviceStatus;
+      }
+    ).status;
+
+  it('connects, subscribes and shows the camera online', async () => {
+    await eventually(async () => (await status()).online === true);
+    expect(camera.subscriptionCount).toBe(1);
+    expect(hub.hub.health().components.cameras).toEqual({ state: 'up', sessions: { subscribed: 1 } });
+    expect(hub.hub.cameras.media(cameraId)).toMatchObject({
+      cameraId,
+      streamUri: expect.stringMatching(/^rtsp:\/\//),
+      snapshotUri: camera.snapshotUrl,
+      username: 'admin',
+    });
+  });
+
+  it('turns every event kind into its normalized event and incident', async () => {
+    const before = officer.of('incident:new').length;
+    await camera.intrusion(true);
+    const intrusion = await incidentOf('camera.intrusion', before);
+    expect(intrusion).toMatchObject({
+      category: 'intrusion',
+      severity: 'critical',
+      gridId: 'grid-luming-02',
+    });
+    await camera.lineCross(42);
+    const crossed = await incidentOf('camera.line_crossed', before);
+    expect(crossed.event.attributes).toMatchObject({ objectId: '42' });
+    await camera.motion(true);
+    const motion = await incidentOf('camera.motion', before);
+    expect(motion.severity).toBe('info');
+    await camera.tamper(true);
+    const tamper = await incidentOf('camera.tamper', before);
+    expect(tamper).toMatchObject({ category: 'device_tamper', assignees: ['integrator-qinghe'] });
+    await camera.tamper(false);
+    for (let n = 1; ; n++) {
+      const change = (await officer.nth('incident:update', n)) as IncidentChange;
+      if (change.after.id === tamper.id && change.after.state === 'resolved') {
+        expect(change.after.resolution).toBe('cleared by camera.tamper_ended');
+        break;
+      }
+    }
+    expect(await metricValue(hub.httpUrl, 'gridhub_events_decoded_total')).toBeGreaterThanOrEqual(6);
+  });
+
+  it('answers slowly and still delivers', async () => {
+    camera.slowAnswers(400);
+    const before = officer.of('incident:new').length;
+    const startedAt = Date.now();
+    await camera.intrusion(true);
+    const intrusion = await incidentOf('camera.intrusion', before);
+    expect(Date.parse(intrusion.createdAt) - startedAt).toBeGreaterThanOrEqual(400);
+    camera.slowAnswers(0);
+  });
+
+  it('goes offline when the camera reboots, comes back by itself, and events flow again', async () => {
+    const failuresBefore = await metricValue(
+      hub.httpUrl,
+      `gridhub_camera_session_failures_total{camera="${cameraId}"}`,
+    );
+    const reboot = camera.reboot(1_500);
+    await eventually(async () => (await status()).online === false);
+    await reboot;
+    await eventually(async () => (await status()).online === true && camera.subscriptionCount === 1, 8_000);
+    expect(
+      await metricValue(hub.httpUrl, `gridhub_camera_session_failures_total{camera="${cameraId}"}`),
+    ).toBeGreaterThan(failuresBefore);
+    const before = officer.of('incident:new').length;
+    await camera.intrusion(true);
+    await incidentOf('camera.intrusion', before);
+  });
+
+  it('raises device.offline for a camera that refuses the hub (a changed password), and recovers when it is fixed', async () => {
+    const before = officer.of('incident:new').length;
+    camera.setPassword('someone-changed-it');
+    camera.dropSubscriptions();
+    const offline = await incidentOf('device.offline', before);
+    expect(offline).toMatchObject({ category: 'device_offline', device: { id: cameraId } });
+    camera.setPassword('camera-password-1');
+    for (let n = 1; ; n++) {
+      const change = (await officer.nth('incident:update', n)) as IncidentChange;
+      if (change.after.id === offline.id && change.after.state === 'resolved') break;
+    }
+    expect((await status()).online).toBe(true);
+    expect(hub.logs.text).not.toContain('camera-password-1');
+  });
+});
