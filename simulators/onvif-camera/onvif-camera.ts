@@ -65,6 +65,10 @@ export interface OnvifCameraOptions {
   readonly snapshot?: 'auto' | 'ffmpeg' | 'builtin';
   /** An ffmpeg binary to use instead of looking for one. */
   readonly ffmpegPath?: string;
+  /** Firmware limit: subscriptions last at most this long whatever is asked (many cameras grant 60 s). */
+  readonly maxSubscriptionSeconds?: number;
+  /** Firmware limit: a PullMessages waits at most this long for an event, whatever its Timeout. */
+  readonly maxPullWaitMs?: number;
 }
 
 type State = 'stopped' | 'starting' | 'running' | 'rebooting';
@@ -103,6 +107,7 @@ export class OnvifCameraSimulator {
   #password: string;
   #slowMs = 0;
   #lastPreset: string | undefined;
+  #renewals = 0;
   #snapshot: Buffer | undefined;
   #snapshotSource: 'ffmpeg' | 'builtin' | undefined;
   #ffmpeg: string | undefined;
@@ -175,6 +180,11 @@ export class OnvifCameraSimulator {
   }
 
   /** The token of the last preset a GotoPreset reached. */
+  /** How many Renew requests the camera answered. */
+  get renewals(): number {
+    return this.#renewals;
+  }
+
   get lastPreset(): string | undefined {
     return this.#lastPreset;
   }
@@ -457,6 +467,14 @@ export class OnvifCameraSimulator {
       },
       get lastPreset() {
         return cam.lastPreset;
+      },
+      maxSubscriptionMs:
+        this.options.maxSubscriptionSeconds === undefined
+          ? undefined
+          : this.options.maxSubscriptionSeconds * 1000,
+      maxPullWaitMs: this.options.maxPullWaitMs,
+      renewed: () => {
+        this.#renewals++;
       },
       requestReboot: (afterMs) => {
         const timer = setTimeout(() => {

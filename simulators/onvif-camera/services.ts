@@ -68,6 +68,17 @@ export interface CameraContext {
   readonly lastPreset: string | undefined;
   /** Reboots after the answer has gone out. */
   requestReboot(afterMs: number): void;
+  /** Firmware limits: the longest subscription the camera grants, the longest a pull may wait (ms). */
+  readonly maxSubscriptionMs: number | undefined;
+  readonly maxPullWaitMs: number | undefined;
+  /** Counts the Renew requests it answered. */
+  renewed(): void;
+}
+
+/** Many cameras grant less than asked: cap a requested termination time at the firmware's limit. */
+function granted(cam: CameraContext, requested: Date, now: Date): Date {
+  const limit = cam.maxSubscriptionMs;
+  return limit === undefined ? requested : new Date(Math.min(requested.getTime(), now.getTime() + limit));
 }
 
 export interface OperationTarget {
@@ -402,7 +413,11 @@ const events: Readonly<Record<string, Handler>> = {
     }
     const filter = topicFilter(op);
     // ONVIF Core 9.1: a new subscription first receives the current state of every property ("Initialized").
-    const subscription = cam.pullPoints.create(terminationTime, cam.initialState(), filter);
+    const subscription = cam.pullPoints.create(
+      granted(cam, terminationTime, now),
+      cam.initialState(),
+      filter,
+    );
     return (
       '<tev:CreatePullPointSubscriptionResponse>' +
       `<tev:SubscriptionReference><wsa:Address>${escapeXml(cam.subscriptionUrl(subscription.id))}</wsa:Address></tev:SubscriptionReference>` +
@@ -434,7 +449,8 @@ const subscription: Readonly<Record<string, Handler>> = {
     const limit = limitText === undefined ? DEFAULT_MESSAGE_LIMIT : Number.parseInt(limitText, 10);
     if (!Number.isInteger(limit) || limit < 1)
       throw faults.invalidArgVal(`MessageLimit ${limitText} is not acceptable`);
-    const messages = await cam.pullPoints.pull(sub, Math.min(timeoutMs, MAX_PULL_TIMEOUT_MS), limit);
+    const longest = Math.min(MAX_PULL_TIMEOUT_MS, cam.maxPullWaitMs ?? MAX_PULL_TIMEOUT_MS);
+    const messages = await cam.pullPoints.pull(sub, Math.min(timeoutMs, longest), limit);
     if (messages === undefined) throw faults.resourceUnknown(cam.subscriptionUrl(sub.id), cam.now());
     const address = cam.subscriptionUrl(sub.id);
     const producer = cam.serviceUrl('events');
@@ -459,10 +475,11 @@ const subscription: Readonly<Record<string, Handler>> = {
     if (terminationTime === undefined || terminationTime.getTime() <= now.getTime()) {
       throw faults.invalidArgVal(`TerminationTime ${requested} is not acceptable`);
     }
-    sub.terminationTime = terminationTime;
+    sub.terminationTime = granted(cam, terminationTime, now);
+    cam.renewed();
     return (
       '<wsnt:RenewResponse>' +
-      `<wsnt:TerminationTime>${isoTime(terminationTime)}</wsnt:TerminationTime>` +
+      `<wsnt:TerminationTime>${isoTime(sub.terminationTime)}</wsnt:TerminationTime>` +
       `<wsnt:CurrentTime>${isoTime(now)}</wsnt:CurrentTime>` +
       '</wsnt:RenewResponse>'
     );

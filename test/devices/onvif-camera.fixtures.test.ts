@@ -4,7 +4,11 @@ import type { OnvifNotification } from '../../src/core/adapter.ts';
 import { toNotification } from '../../src/ingest/onvif-session.ts';
 
 const time = Date.parse('2026-11-22T08:00:00Z');
-const note = (topic: string, data: Record<string, string>, extra: Partial<OnvifNotification> = {}): OnvifNotification => ({
+const note = (
+  topic: string,
+  data: Record<string, string>,
+  extra: Partial<OnvifNotification> = {},
+): OnvifNotification => ({
   topic,
   time,
   operation: 'Changed',
@@ -32,7 +36,11 @@ const onvifCameraFixtures: { name: string; notification: OnvifNotification; expe
   },
   {
     name: 'cell motion detector',
-    notification: note('RuleEngine/CellMotionDetector/Motion', { IsMotion: 'true' }, { source: { Rule: 'MyMotionDetectorRule' } }),
+    notification: note(
+      'RuleEngine/CellMotionDetector/Motion',
+      { IsMotion: 'true' },
+      { source: { Rule: 'MyMotionDetectorRule' } },
+    ),
     expected: { type: 'camera.motion', occurredAt: time, attributes: { source: 'MyMotionDetectorRule' } },
   },
   {
@@ -42,17 +50,33 @@ const onvifCameraFixtures: { name: string; notification: OnvifNotification; expe
   },
   {
     name: 'line crossed with its object',
-    notification: note('RuleEngine/LineDetector/Crossed', { ObjectId: '7' }, { source: { Rule: 'gate-line' } }),
-    expected: { type: 'camera.line_crossed', occurredAt: time, attributes: { source: 'gate-line', objectId: '7' } },
+    notification: note(
+      'RuleEngine/LineDetector/Crossed',
+      { ObjectId: '7' },
+      { source: { Rule: 'gate-line' } },
+    ),
+    expected: {
+      type: 'camera.line_crossed',
+      occurredAt: time,
+      attributes: { source: 'gate-line', objectId: '7' },
+    },
   },
   {
     name: 'field intrusion',
-    notification: note('RuleEngine/FieldDetector/ObjectsInside', { IsInside: 'true' }, { source: { Rule: 'yard' } }),
+    notification: note(
+      'RuleEngine/FieldDetector/ObjectsInside',
+      { IsInside: 'true' },
+      { source: { Rule: 'yard' } },
+    ),
     expected: { type: 'camera.intrusion', occurredAt: time, attributes: { source: 'yard' } },
   },
   {
     name: 'field clear again',
-    notification: note('RuleEngine/FieldDetector/ObjectsInside', { IsInside: 'false' }, { source: { Rule: 'yard' } }),
+    notification: note(
+      'RuleEngine/FieldDetector/ObjectsInside',
+      { IsInside: 'false' },
+      { source: { Rule: 'yard' } },
+    ),
     expected: { type: 'camera.intrusion_ended', occurredAt: time, attributes: { source: 'yard' } },
   },
 ];
@@ -66,7 +90,9 @@ describe('the onvif-camera adapter', () => {
 
   it('declares every event type its decoders produce', () => {
     for (const { notification, expected } of onvifCameraFixtures) {
-      const type = (onvifCamera.onvifTopics?.[notification.topic]?.(notification) as { type: string } | undefined)?.type;
+      const type = (
+        onvifCamera.onvifTopics?.[notification.topic]?.(notification) as { type: string } | undefined
+      )?.type;
       if (expected !== undefined) expect(Object.keys(onvifCamera.events)).toContain(type);
     }
   });
@@ -75,11 +101,19 @@ describe('the onvif-camera adapter', () => {
 describe("reading the onvif client's notification messages", () => {
   it('takes the topic without its prefix, the UtcTime, the operation and the simple items', () => {
     const raw = {
-      topic: { _: 'tns1:RuleEngine/FieldDetector/ObjectsInside', $: { Dialect: 'http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet' } },
+      topic: {
+        _: 'tns1:RuleEngine/FieldDetector/ObjectsInside',
+        $: { Dialect: 'http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet' },
+      },
       message: {
         message: {
           $: { UtcTime: '2026-11-22T08:00:00Z', PropertyOperation: 'Changed' },
-          source: { simpleItem: [{ $: { Name: 'VideoSourceConfigurationToken', Value: 'vsc-1' } }, { $: { Name: 'Rule', Value: 'yard' } }] },
+          source: {
+            simpleItem: [
+              { $: { Name: 'VideoSourceConfigurationToken', Value: 'vsc-1' } },
+              { $: { Name: 'Rule', Value: 'yard' } },
+            ],
+          },
           data: { simpleItem: { $: { Name: 'IsInside', Value: true } } },
         },
       },

@@ -150,3 +150,51 @@ describe('ONVIF cameras: sessions, events, liveness, faults — against the came
     expect(hub.logs.text).not.toContain('camera-password-1');
   });
 });
+
+describe('a camera that grants short subscriptions and short pulls', () => {
+  it('is renewed before its subscription expires, so events keep flowing on one subscription', async () => {
+    const camera = new OnvifCameraSimulator({
+      username: 'admin',
+      password: 'camera-password-2',
+      name: 'Short-lived',
+      manufacturer: 'Gridhub Sim',
+      model: 'SIM-1',
+      serialNumber: 'SIM-0002',
+      discoveryPort: false,
+      maxSubscriptionSeconds: 2,
+      maxPullWaitMs: 300,
+    });
+    await camera.start();
+    const config = demoConfig() as unknown as { devices: Record<string, unknown>[] };
+    config.devices.push({
+      id: 'cam-luming-01-lane',
+      name: 'Luming 1 lane camera',
+      adapter: 'onvif-camera',
+      grid: 'grid-luming-01',
+      onvif: { xaddr: camera.xaddr, username: 'admin', password: 'camera-password-2' },
+    });
+    const hub = await startTestHub({
+      deployment: deploymentOf(config),
+      onvifTiming: { aliveEveryMs: 200, retryMinMs: 100, retryMaxMs: 400, requestTimeoutMs: 3_000 },
+    });
+    const officer = await connectClient(hub.httpUrl, 'demo-officer-luming');
+    try {
+      await eventually(() => camera.subscriptionCount === 1);
+      // Outlive the 2 s subscription twice over: only renewals keep it.
+      await eventually(() => camera.renewals >= 8, 8_000);
+      expect(camera.subscriptionCount).toBe(1);
+      expect(
+        await metricValue(hub.httpUrl, 'gridhub_camera_session_failures_total{camera="cam-luming-01-lane"}'),
+      ).toBe(0);
+      await camera.intrusion(true);
+      for (let n = 1; ; n++) {
+        const incident = (await officer.nth('incident:new', n)) as Incident;
+        if (incident.device.id === 'cam-luming-01-lane') break;
+      }
+    } finally {
+      officer.close();
+      await hub.stop();
+      await camera.stop();
+    }
+  });
+});
