@@ -180,7 +180,13 @@ export class Hub {
       bus: this.bus,
       metrics: this.metrics,
       logger: this.#logger,
-      timing: { requestTimeoutMs: 10_000, aliveEveryMs: 5_000, retryMinMs: 1_000, retryMaxMs: 30_000, ...options.onvifTiming },
+      timing: {
+        requestTimeoutMs: 10_000,
+        aliveEveryMs: 5_000,
+        retryMinMs: 1_000,
+        retryMaxMs: 30_000,
+        ...options.onvifTiming,
+      },
     });
     this.outbound = new Outbound({
       bus: this.bus,
@@ -246,6 +252,7 @@ export class Hub {
         jurisdiction: this.deployment.jurisdiction,
         router: this.#router,
         users: this.deployment.users,
+        registry: this.registry,
         health: () => this.health(),
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
       });

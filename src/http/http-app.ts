@@ -10,6 +10,7 @@ import {
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { UserConfig } from '../config/schema.ts';
 import { formatPath } from '../core/problems.ts';
+import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { Fleet } from '../fleet/fleet.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Router } from '../incidents/router.ts';
@@ -18,6 +19,7 @@ import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import { HttpError } from './request-guards.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
+import { cameraRoutes } from './routes/camera-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
 import { jurisdictionRoutes } from './routes/jurisdiction-routes.ts';
@@ -33,6 +35,7 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly jurisdiction: Jurisdiction;
   readonly router: Router;
   readonly users: readonly UserConfig[];
+  readonly registry: DeviceRegistry;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
@@ -117,5 +120,6 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   jurisdictionRoutes(app, options);
   deviceRoutes(app, options);
   assessmentRoutes(app, options);
+  cameraRoutes(app, options);
   return app;
 }

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
 import type { DeviceStatus } from '../../src/core/device-status.ts';
@@ -9,11 +11,14 @@ import {
   eventually,
   getJson,
   metricValue,
+  postJson,
+  projectRoot,
   type RecordingClient,
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
 
+const run = promisify(execFile);
 const cameraId = 'cam-luming-02-yard';
 
 describe('ONVIF cameras: sessions, events, liveness, faults — against the camera simulator', () => {
@@ -193,6 +198,63 @@ describe('a camera that grants short subscriptions and short pulls', () => {
       }
     } finally {
       officer.close();
+      await hub.stop();
+      await camera.stop();
+    }
+  });
+});
+
+describe('finding cameras with WS-Discovery: the API call and the command line', () => {
+  it('lists a camera on the network with its xaddr, and says which configured device uses it', async () => {
+    // Multicast on loopback: the probe goes out of lo, where the simulated camera joined the group.
+    const serialNumber = `SIM-DISCOVERY-${process.pid}`;
+    const camera = new OnvifCameraSimulator({
+      username: 'admin',
+      password: 'camera-password-3',
+      name: 'Discovered-Cam',
+      manufacturer: 'Gridhub Sim',
+      model: 'SIM-1',
+      serialNumber,
+      discoveryPort: 3702,
+    });
+    await camera.start();
+    const config = demoConfig() as unknown as { devices: Record<string, unknown>[] };
+    config.devices.push({
+      id: 'cam-zhenxing-01-gate',
+      name: 'Zhenxing 1 gate camera',
+      adapter: 'onvif-camera',
+      grid: 'grid-zhenxing-01',
+      onvif: { xaddr: camera.xaddr, username: 'admin', password: 'camera-password-3' },
+    });
+    const hub = await startTestHub({ deployment: deploymentOf(config) });
+    try {
+      const answer = await postJson<{
+        cameras: { endpointReference: string; xaddrs: string[]; deviceId: string | null }[];
+      }>(`${hub.httpUrl}/api/cameras/discover`, 'demo-integrator-qinghe', {
+        interface: 'lo',
+        timeoutMs: 1_500,
+      });
+      expect(answer.status).toBe(200);
+      const found = answer.body.cameras.find(
+        (candidate) => candidate.endpointReference === camera.endpointReference,
+      );
+      expect(found).toEqual({
+        endpointReference: camera.endpointReference,
+        xaddrs: [camera.xaddr],
+        scopes: expect.arrayContaining([expect.stringContaining('/name/Discovered-Cam')]),
+        deviceId: 'cam-zhenxing-01-gate',
+      });
+      expect((await postJson(`${hub.httpUrl}/api/cameras/discover`, 'demo-officer-qinghe')).status).toBe(403);
+
+      const { stdout } = await run(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/cameras-cli.ts', 'discover', '--interface', 'lo', '--timeout', '1500'],
+        {
+          cwd: projectRoot,
+        },
+      );
+      expect(stdout).toContain(`${camera.xaddr}  Discovered-Cam  ${camera.endpointReference}`);
+    } finally {
       await hub.stop();
       await camera.stop();
     }
