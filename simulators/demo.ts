@@ -3,12 +3,14 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { adapters } from '../devices/index.ts';
 import { adapterMap } from '../src/adapters.ts';
-import { loadDeployment, readRuntimeSettings } from '../src/config/load.ts';
+import { readRuntimeSettings, resolveDeployment } from '../src/config/load.ts';
 import { isGridhubError } from '../src/core/errors.ts';
 import { Hub } from '../src/hub.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
+import { findFfmpeg } from './onvif-camera/media.ts';
+import { OnvifCameraSimulator } from './onvif-camera/onvif-camera.ts';
 import { runSentryScenario } from './sentry-box/scenario.ts';
 import { SentrySimulator } from './sentry-box/sentry-simulator.ts';
 import type { MqttDeviceOptions } from './shared/mqtt-device.ts';
@@ -22,7 +24,11 @@ const projectRoot = path.resolve(import.meta.dirname, '..');
 
 async function main(): Promise<void> {
   const runtime = readRuntimeSettings(process.env, projectRoot);
-  const deployment = loadDeployment(runtime.configPath, adapterMap(adapters));
+  // Simulated ONVIF cameras first: the demo's deployment adds them with the addresses they got.
+  const cameras = await startDemoCameras();
+  const file = parse(readFileSync(runtime.configPath, 'utf8')) as { devices?: Record<string, unknown>[] };
+  file.devices = [...(file.devices ?? []), ...cameras.map((camera) => camera.device)];
+  const deployment = resolveDeployment(file, adapterMap(adapters), runtime.configPath);
   // The hub keeps only digests; the simulated devices need the secrets themselves, as written in the file.
   const secrets = new Map(
     (
@@ -56,7 +62,8 @@ async function main(): Promise<void> {
     [
       `gridhub demo: ${deployment.settings.name}`,
       `  http://localhost:${hub.httpPort}   mqtt://localhost:${hub.mqttPort}`,
-      `  ${gates.length} simulated gates at ${rate} events/s, ${sentries.length} sentry boxes at ${rate / 5} events/s`,
+      `  ${gates.length} simulated gates at ${rate} events/s, ${sentries.length} sentry boxes at ${rate / 5} events/s,`,
+      `  ${cameras.length} ONVIF cameras (an event every ${cameraEverySeconds} s)${cameras[0]?.sim.rtspUrl.startsWith('rtsp://127.0.0.1:554') ? '' : ', with RTSP'}`,
       `  open http://localhost:${hub.httpPort}/ (token demo-officer-qinghe) or`,
       `  curl -H 'Authorization: Bearer demo-officer-qinghe' http://localhost:${hub.httpPort}/api/incidents?limit=5`,
       '  Ctrl-C to stop.',
@@ -72,12 +79,76 @@ async function main(): Promise<void> {
       `${incident.severity.padEnd(8)} ${incident.title} · ${incident.chain[0]?.name} · ${incident.device.id}\n`,
     );
   });
+  const cameraEvents = setInterval(() => {
+    const camera = cameras[Math.floor(Math.random() * cameras.length)];
+    const roll = Math.random();
+    if (camera === undefined) return;
+    const act =
+      roll < 0.5 ? camera.sim.lineCross() : roll < 0.9 ? camera.sim.intrusion(true) : camera.sim.motion(true);
+    void act.catch(() => undefined);
+  }, cameraEverySeconds * 1000);
   await Promise.all([
     runGateScenario(gates, { rate, signal: abort.signal }),
     runSentryScenario(sentries, { rate: rate / 5, signal: abort.signal }),
   ]);
+  clearInterval(cameraEvents);
   await Promise.all([...gates, ...sentries].map((sim) => sim.stop()));
   await hub.stop();
+  await Promise.all(cameras.map((camera) => camera.sim.stop()));
+}
+
+const cameraEverySeconds = 20;
+
+/** The demo's cameras: each in a grid, watching a gate of it (with a PTZ preset for the first). */
+const demoCameras = [
+  {
+    id: 'cam-xijiao-01-north',
+    grid: 'grid-xijiao-01',
+    watches: 'gate-xijiao-01-north',
+    name: '西郊1网格北门摄像机 Xijiao Grid 1 north camera',
+  },
+  {
+    id: 'cam-zhenxing-02-yard',
+    grid: 'grid-zhenxing-02',
+    watches: 'gate-zhenxing-02-south',
+    name: '振兴2网格院内摄像机 Zhenxing Grid 2 yard camera',
+  },
+  {
+    id: 'cam-luming-03-lane',
+    grid: 'grid-luming-03',
+    watches: 'gate-luming-03-south',
+    name: '鹿鸣3网格车道摄像机 Luming Grid 3 lane camera',
+  },
+];
+
+async function startDemoCameras(): Promise<{ sim: OnvifCameraSimulator; device: Record<string, unknown> }[]> {
+  const rtsp = (await findFfmpeg()) !== undefined;
+  return Promise.all(
+    demoCameras.map(async (camera, index) => {
+      const sim = new OnvifCameraSimulator({
+        username: 'admin',
+        password: `demo-camera-${index + 1}`,
+        name: camera.id,
+        manufacturer: 'Gridhub Sim',
+        model: 'SIM-PTZ',
+        serialNumber: `DEMO-${index + 1}`,
+        presets: [{ token: '1', name: 'gate' }],
+        rtsp,
+        discoveryPort: false,
+      });
+      await sim.start();
+      const device = {
+        id: camera.id,
+        name: camera.name,
+        adapter: 'onvif-camera',
+        grid: camera.grid,
+        onvif: { xaddr: sim.xaddr, username: 'admin', password: `demo-camera-${index + 1}` },
+        watches: [camera.watches],
+        presets: { [camera.watches]: '1' },
+      };
+      return { sim, device };
+    }),
+  );
 }
 
 main().catch((error: unknown) => {

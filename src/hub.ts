@@ -22,6 +22,8 @@ import { Visibility } from './incidents/visibility.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EmbeddedBroker } from './ingest/embedded-broker.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-sessions.ts';
+import { EvidenceService } from './media/evidence-service.ts';
+import { MediaStore } from './media/media-store.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { HubMetrics } from './observability/metrics.ts';
 import { Outbound } from './outbound/index.ts';
@@ -61,6 +63,8 @@ export class Hub {
   readonly fleet: Fleet;
   readonly outbound: Outbound;
   readonly cameras: OnvifSessions;
+  readonly media: MediaStore;
+  readonly evidence: EvidenceService;
   readonly #options: HubOptions;
   readonly #logger: Logger;
   readonly #authenticator: TokenAuthenticator;
@@ -188,6 +192,24 @@ export class Hub {
         ...options.onvifTiming,
       },
     });
+    this.media = new MediaStore({
+      dataDir: runtime.dataDir,
+      retention: deployment.media.retention,
+      logger: this.#logger,
+      metrics: this.metrics,
+    });
+    this.evidence = new EvidenceService({
+      bus: this.bus,
+      cameras: this.cameras,
+      incidents: this.incidents,
+      store: this.media,
+      cameraDeviceIds: (deviceId) => this.registry.get(deviceId)?.adapter.transport === 'onvif',
+      clipSeconds: deployment.media.clipSeconds,
+      skipCategories: ['storm', ...deployment.routing.deviceHealthCategories],
+      rtspTransport: deployment.media.rtspTransport,
+      metrics: this.metrics,
+      logger: this.#logger,
+    });
     this.outbound = new Outbound({
       bus: this.bus,
       publish: (topic, payload) => this.broker.publish(topic, payload),
@@ -237,6 +259,9 @@ export class Hub {
         );
       }
       await this.incidents.start();
+      // Evidence listens before anything can raise an incident.
+      await this.media.start();
+      this.evidence.start();
       this.liveness.start();
       this.cameras.start();
       this.#commands.start();
@@ -253,6 +278,7 @@ export class Hub {
         router: this.#router,
         users: this.deployment.users,
         registry: this.registry,
+        media: this.media,
         health: () => this.health(),
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
       });
@@ -282,6 +308,8 @@ export class Hub {
     this.#http = undefined;
     this.#commands.stop();
     this.cameras.stop();
+    await this.evidence.stop();
+    this.media.stop();
     this.liveness.stop();
     this.incidents.stop();
     await this.store.stop();

@@ -10,7 +10,11 @@ import type { NormalizedEvent } from '../../src/core/device-event.ts';
 /** ONVIF booleans arrive as the strings "true"/"false". */
 const isTrue = (value: string | undefined): boolean => value === 'true' || value === '1';
 
-function event(type: string, notification: OnvifNotification, attributes: NormalizedEvent['attributes']): NormalizedEvent {
+function event(
+  type: string,
+  notification: OnvifNotification,
+  attributes: NormalizedEvent['attributes'],
+): NormalizedEvent {
   return { type, occurredAt: notification.time, attributes };
 }
 
@@ -40,9 +44,15 @@ export const onvifCamera: DeviceAdapter = {
   events: {
     'camera.motion': { description: 'Motion was detected.', attributes: ['source'] },
     'camera.motion_ended': { description: 'Motion stopped.', attributes: ['source'] },
-    'camera.tamper': { description: 'The view was covered, moved or defocused (global scene change).', attributes: ['source'] },
+    'camera.tamper': {
+      description: 'The view was covered, moved or defocused (global scene change).',
+      attributes: ['source'],
+    },
     'camera.tamper_ended': { description: 'The view is back to normal.', attributes: ['source'] },
-    'camera.line_crossed': { description: 'An object crossed a virtual line.', attributes: ['source', 'objectId'] },
+    'camera.line_crossed': {
+      description: 'An object crossed a virtual line.',
+      attributes: ['source', 'objectId'],
+    },
     'camera.intrusion': { description: 'An object entered a guarded field.', attributes: ['source'] },
     'camera.intrusion_ended': { description: 'The guarded field is clear again.', attributes: ['source'] },
   },
@@ -53,9 +63,17 @@ export const onvifCamera: DeviceAdapter = {
   onvifTopics: {
     'VideoSource/MotionAlarm': stateTopic('camera.motion', 'camera.motion_ended', 'State'),
     'RuleEngine/CellMotionDetector/Motion': stateTopic('camera.motion', 'camera.motion_ended', 'IsMotion'),
-    'VideoSource/GlobalSceneChange/ImagingService': stateTopic('camera.tamper', 'camera.tamper_ended', 'State'),
+    'VideoSource/GlobalSceneChange/ImagingService': stateTopic(
+      'camera.tamper',
+      'camera.tamper_ended',
+      'State',
+    ),
     'RuleEngine/TamperDetector/Tamper': stateTopic('camera.tamper', 'camera.tamper_ended', 'IsTamper'),
-    'RuleEngine/FieldDetector/ObjectsInside': stateTopic('camera.intrusion', 'camera.intrusion_ended', 'IsInside'),
+    'RuleEngine/FieldDetector/ObjectsInside': stateTopic(
+      'camera.intrusion',
+      'camera.intrusion_ended',
+      'IsInside',
+    ),
     'RuleEngine/LineDetector/Crossed': (notification) =>
       event('camera.line_crossed', notification, {
         ...origin(notification),

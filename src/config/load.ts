@@ -63,6 +63,7 @@ export interface Deployment {
   readonly deadlines: DeadlinesConfig;
   readonly routing: RoutingConfig;
   readonly outbound: ConfigFile['outbound'];
+  readonly media: ConfigFile['media'];
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserConfig[];
@@ -190,7 +191,8 @@ function crossReference(
   const deviceIds = new Set(file.devices.map((device) => device.id));
   file.devices.forEach((device, index) => {
     device.watches?.forEach((watched, watchedIndex) => {
-      if (!deviceIds.has(watched)) problems.push(`devices[${index}].watches[${watchedIndex}]: no device "${watched}"`);
+      if (!deviceIds.has(watched))
+        problems.push(`devices[${index}].watches[${watchedIndex}]: no device "${watched}"`);
     });
     for (const watched of Object.keys(device.presets ?? {})) {
       if (!device.watches?.includes(watched)) {
@@ -216,6 +218,7 @@ function crossReference(
     deadlines: file.deadlines,
     routing: file.routing,
     outbound: file.outbound,
+    media: file.media,
     correlations: file.correlations,
     suppressions: file.suppressions,
     flood: file.flood,

@@ -111,9 +111,15 @@ export const deviceSchema = z.strictObject({
     .describe("Silence after which the device is offline; default: its adapter's."),
   onvif: z
     .strictObject({
-      xaddr: z.url({ protocol: /^https?$/ }).describe('The device service, e.g. http://10.0.0.21/onvif/device_service.'),
+      xaddr: z
+        .url({ protocol: /^https?$/ })
+        .describe('The device service, e.g. http://10.0.0.21/onvif/device_service.'),
       username: z.string().min(1).max(64),
-      password: z.string().min(1).max(256).describe("The camera's password: kept in memory, never logged or pushed."),
+      password: z
+        .string()
+        .min(1)
+        .max(256)
+        .describe("The camera's password: kept in memory, never logged or pushed."),
     })
     .optional()
     .describe('ONVIF cameras: where the hub reaches the camera, and its credentials (instead of secret).'),
@@ -267,6 +273,31 @@ export const routingSchema = z.strictObject({
     .describe('Sent to the integrators who maintain the area, not to the grid worker.'),
 });
 
+export const mediaSchema = z.strictObject({
+  clipSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(120)
+    .default(10)
+    .describe('Length of the clip recorded for an incident.'),
+  retention: z
+    .strictObject({
+      maxBytes: z
+        .number()
+        .int()
+        .min(1_048_576)
+        .default(20 * 1024 ** 3)
+        .describe('Media kept at most; oldest go first.'),
+      maxAgeDays: z.number().positive().max(3650).default(30),
+    })
+    .default({ maxBytes: 20 * 1024 ** 3, maxAgeDays: 30 }),
+  rtspTransport: z
+    .enum(['tcp', 'udp'])
+    .default('tcp')
+    .describe('How ffmpeg reads camera streams; TCP passes most networks, some cameras only do UDP.'),
+});
+
 export const hubSchema = z.strictObject({
   name: z.string().min(1).default('gridhub'),
   topicBase: z
@@ -342,6 +373,7 @@ export const configSchema = z.strictObject({
   deadlines: deadlinesSchema.default(deadlinesSchema.parse({})),
   routing: routingSchema.default(routingSchema.parse({})),
   outbound: outboundSchema.default(outboundSchema.parse({})).describe('The MQTT incident feed and webhooks.'),
+  media: mediaSchema.default(mediaSchema.parse({})).describe('Snapshots and clips attached to incidents.'),
   correlations: z
     .array(correlationSchema)
     .default([])

@@ -16,6 +16,7 @@ import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Router } from '../incidents/router.ts';
 import type { Visibility } from '../incidents/visibility.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
+import type { MediaStore } from '../media/media-store.ts';
 import { HttpError } from './request-guards.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
@@ -23,6 +24,7 @@ import { cameraRoutes } from './routes/camera-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
 import { jurisdictionRoutes } from './routes/jurisdiction-routes.ts';
+import { mediaRoutes } from './routes/media-routes.ts';
 import { type OpsRoutesOptions, opsRoutes } from './routes/ops-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
@@ -36,6 +38,7 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly router: Router;
   readonly users: readonly UserConfig[];
   readonly registry: DeviceRegistry;
+  readonly media: MediaStore;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
@@ -121,5 +124,6 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   deviceRoutes(app, options);
   assessmentRoutes(app, options);
   cameraRoutes(app, options);
+  mediaRoutes(app, options);
   return app;
 }

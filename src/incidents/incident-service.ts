@@ -8,8 +8,8 @@ import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import {
   type DeadlineStage,
-  type Incident,
   type EvidenceItem,
+  type Incident,
   isOpen,
   type RelatedEvent,
   terminalStates,

@@ -10,7 +10,11 @@ export interface OnvifSessionEvents {
   /** The camera stopped answering (or refused us). */
   gone(cameraId: string, reason: string): void;
   /** Notifications pulled from the camera, in order. */
-  notifications(cameraId: string, notifications: readonly OnvifNotification[], receivedAt: number): Promise<void>;
+  notifications(
+    cameraId: string,
+    notifications: readonly OnvifNotification[],
+    receivedAt: number,
+  ): Promise<void>;
 }
 
 export interface OnvifSessionOptions {
@@ -44,7 +48,8 @@ function call<T>(cam: Cam, method: (callback: (error: Error | null, data?: T) =>
 /** The onvif client's PullMessages Timeout (PT1M, fixed in the library). */
 const longestPullMs = 60_000;
 
-const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const asArray = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
 
 /** SimpleItems (`{$: {Name, Value}}`, one or many) as a flat record. */
 function simpleItems(holder: unknown): Record<string, string> {
@@ -62,7 +67,9 @@ export function toNotification(raw: unknown, now: number): OnvifNotification | u
   const message = raw as { topic?: { _?: unknown }; message?: { message?: unknown } } | null | undefined;
   const topic = message?.topic?._;
   if (typeof topic !== 'string') return undefined;
-  const body = message?.message?.message as { $?: { UtcTime?: unknown; PropertyOperation?: unknown }; source?: unknown; data?: unknown } | undefined;
+  const body = message?.message?.message as
+    | { $?: { UtcTime?: unknown; PropertyOperation?: unknown }; source?: unknown; data?: unknown }
+    | undefined;
   const utc = body?.$?.UtcTime;
   const time = utc instanceof Date ? utc.getTime() : typeof utc === 'string' ? Date.parse(utc) : Number.NaN;
   return {
@@ -174,7 +181,9 @@ export class OnvifSession {
       preserveAddress: true,
     });
     await call(cam, (callback) => cam.connect(callback as never));
-    const stream = await call<{ uri: string }>(cam, (callback) => cam.getStreamUri({ protocol: 'RTSP' }, callback));
+    const stream = await call<{ uri: string }>(cam, (callback) =>
+      cam.getStreamUri({ protocol: 'RTSP' }, callback),
+    );
     this.#streamUri = stream.uri;
     this.#snapshotUri = await call<{ uri: string }>(cam, (callback) => cam.getSnapshotUri(callback)).then(
       (snapshot) => snapshot.uri,
@@ -184,8 +193,9 @@ export class OnvifSession {
   }
 
   async #subscribe(cam: Cam): Promise<number> {
-    const subscription = await call<{ currentTime?: Date | string; terminationTime?: Date | string }>(cam, (callback) =>
-      cam.createPullPointSubscription(callback),
+    const subscription = await call<{ currentTime?: Date | string; terminationTime?: Date | string }>(
+      cam,
+      (callback) => cam.createPullPointSubscription(callback),
     );
     return this.#lifetimeMs(subscription);
   }
@@ -193,7 +203,8 @@ export class OnvifSession {
   /** The subscription's remaining lifetime by the camera's own clock (our clocks may differ). */
   #lifetimeMs(answer: { currentTime?: Date | string; terminationTime?: Date | string } | undefined): number {
     const now = answer?.currentTime === undefined ? Number.NaN : new Date(answer.currentTime).getTime();
-    const end = answer?.terminationTime === undefined ? Number.NaN : new Date(answer.terminationTime).getTime();
+    const end =
+      answer?.terminationTime === undefined ? Number.NaN : new Date(answer.terminationTime).getTime();
     return Number.isNaN(now) || Number.isNaN(end) || end <= now ? 60_000 : end - now;
   }
 
@@ -216,7 +227,9 @@ export class OnvifSession {
           expiresAt = Date.now() + granted;
           events.heard(device.id);
         }
-        const pulled = await call<PulledMessages>(cam, (callback) => cam.pullMessages({ messageLimit: 20 }, callback));
+        const pulled = await call<PulledMessages>(cam, (callback) =>
+          cam.pullMessages({ messageLimit: 20 }, callback),
+        );
         if (this.#generation !== generation) return;
         const receivedAt = performance.now();
         events.heard(device.id);

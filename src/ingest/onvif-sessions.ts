@@ -19,7 +19,10 @@ export interface OnvifSessionsOptions {
   readonly bus: TypedBus<HubBusEvents>;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
-  readonly timing: Pick<OnvifSessionOptions, 'requestTimeoutMs' | 'aliveEveryMs' | 'retryMinMs' | 'retryMaxMs'>;
+  readonly timing: Pick<
+    OnvifSessionOptions,
+    'requestTimeoutMs' | 'aliveEveryMs' | 'retryMinMs' | 'retryMaxMs'
+  >;
 }
 
 /**
@@ -85,7 +88,8 @@ export class OnvifSessions implements CameraDirectory {
             this.#sessionFailures.labels(cameraId).inc();
             liveness.gone(cameraId);
           },
-          notifications: (cameraId, notifications, receivedAt) => this.#decode(cameraId, notifications, receivedAt),
+          notifications: (cameraId, notifications, receivedAt) =>
+            this.#decode(cameraId, notifications, receivedAt),
         },
       });
       this.#sessions.set(device.id, session);
@@ -120,11 +124,17 @@ export class OnvifSessions implements CameraDirectory {
 
   gotoPreset(cameraId: string, preset: string): Promise<void> {
     const session = this.#sessions.get(cameraId);
-    return session === undefined ? Promise.reject(new Error(`no camera ${cameraId}`)) : session.gotoPreset(preset);
+    return session === undefined
+      ? Promise.reject(new Error(`no camera ${cameraId}`))
+      : session.gotoPreset(preset);
   }
 
   /** Notifications → the adapter's events → the incident pipeline; unknown topics logged and counted, never fatal. */
-  async #decode(cameraId: string, notifications: readonly OnvifNotification[], receivedAt: number): Promise<void> {
+  async #decode(
+    cameraId: string,
+    notifications: readonly OnvifNotification[],
+    receivedAt: number,
+  ): Promise<void> {
     const { registry, pipeline, bus, metrics } = this.#options;
     const device = registry.get(cameraId);
     if (device === undefined) return;
@@ -134,7 +144,8 @@ export class OnvifSessions implements CameraDirectory {
       if (decoder === undefined) {
         this.#unknownTopics.labels(cameraId).inc();
         const suppressed = this.#throttle.admit(`${cameraId}:${notification.topic}`);
-        if (suppressed >= 0) this.#log.info({ cameraId, topic: notification.topic, suppressed }, 'unknown camera event topic');
+        if (suppressed >= 0)
+          this.#log.info({ cameraId, topic: notification.topic, suppressed }, 'unknown camera event topic');
         continue;
       }
       const event = decoder(notification);

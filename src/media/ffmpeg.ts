@@ -1,0 +1,307 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
+import { rename, stat, unlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import ffmpeg from 'fluent-ffmpeg';
+
+/**
+ * The one module that knows ffmpeg (through fluent-ffmpeg, archived upstream in 2025: replacing it means
+ * rewriting this file only). It grabs a frame and records a clip from an RTSP stream, each into a temporary
+ * name renamed into place on success, so a partial file is never visible; a capture that runs past its
+ * timeout, or whose signal aborts, has its ffmpeg killed.
+ */
+
+export type RtspTransport = 'udp' | 'tcp';
+
+export interface CaptureOptions {
+  /** Kill ffmpeg and reject past this. */
+  readonly timeoutMs?: number;
+  /** RTP over UDP (what our simulator's RTSP server speaks) or interleaved in the RTSP connection. */
+  readonly transport?: RtspTransport;
+  /** Aborting kills ffmpeg and rejects. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ClipOptions extends CaptureOptions {
+  readonly seconds: number;
+}
+
+export interface FrameResult {
+  readonly bytes: number;
+}
+
+export interface ClipResult {
+  readonly bytes: number;
+  /** As ffmpeg reported it written; the requested length when it did not say. */
+  readonly durationSeconds: number;
+}
+
+export class FfmpegError extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'aborted' | 'failed' | 'unavailable',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FfmpegError';
+  }
+}
+
+const defaultFrameTimeoutMs = 15_000;
+/** A clip's timeout is its length plus this (connecting, probing, finishing the file). */
+const clipOverheadMs = 20_000;
+/**
+ * Probing stops after a second of stream: cameras send H.264 parameters in the SDP or with each key frame, and
+ * ffmpeg's default five seconds would delay every snapshot by as much (measured: 3.9 s → 1.5 s).
+ */
+const probeOptions = ['-analyzeduration', '1000000', '-probesize', '1000000'];
+
+let resolvedPath: string | undefined;
+
+/** The ffmpeg every capture runs: located once, by {@link locateFfmpeg}. */
+export function ffmpegPath(): string {
+  resolvedPath ??= locateFfmpeg();
+  return resolvedPath;
+}
+
+/**
+ * The system's `ffmpeg` on the search path when there is one that runs (Debian's is current), else the static
+ * build shipped in the @ffmpeg-installer/ffmpeg package, so `npm install` alone gives a working hub.
+ */
+export function locateFfmpeg(searchPath: string = process.env.PATH ?? ''): string {
+  const system = onPath('ffmpeg', searchPath);
+  if (system !== undefined && runs(system)) return system;
+  try {
+    const shipped = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+    if (runs(shipped)) return shipped;
+  } catch {
+    // Not installed, or no build for this platform: answered below.
+  }
+  throw new FfmpegError(
+    'unavailable',
+    'no ffmpeg: install it (apt-get install ffmpeg) or the @ffmpeg-installer/ffmpeg package',
+  );
+}
+
+function onPath(command: string, searchPath: string): string | undefined {
+  for (const directory of searchPath.split(path.delimiter)) {
+    if (directory === '') continue;
+    const candidate = path.join(directory, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here.
+    }
+  }
+  return undefined;
+}
+
+function runs(binary: string): boolean {
+  return spawnSync(binary, ['-version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+/** Strips credentials from URLs in ffmpeg's messages: `rtsp://user:secret@host/` → `rtsp://***@host/`. */
+export function redactUrls(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, '$1***@');
+}
+
+/** One JPEG frame from an RTSP stream into `outFile`. */
+export async function grabFrame(
+  rtspUrl: string,
+  outFile: string,
+  options: CaptureOptions = {},
+): Promise<FrameResult> {
+  const { bytes } = await runToFile(rtspUrl, outFile, options.timeoutMs ?? defaultFrameTimeoutMs, options, [
+    '-frames:v',
+    '1',
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    '3',
+    '-pix_fmt',
+    'yuvj420p',
+    '-f',
+    'mjpeg',
+  ]);
+  return { bytes };
+}
+
+/**
+ * A clip of `seconds` from an RTSP stream into `outFile` (MP4, moov atom first so it plays while it downloads).
+ * The video is copied as the camera encodes it; when the container will not take that codec, it is re-encoded
+ * to H.264 instead. Sound is left out: cameras in public places should not record residents' conversations,
+ * and their G.711 audio does not fit MP4 anyway.
+ */
+export async function recordClip(
+  rtspUrl: string,
+  outFile: string,
+  options: ClipOptions,
+): Promise<ClipResult> {
+  if (!(options.seconds > 0))
+    throw new FfmpegError('failed', `a clip needs a positive length, not ${options.seconds}`);
+  const timeoutMs = options.timeoutMs ?? options.seconds * 1000 + clipOverheadMs;
+  const common = [
+    '-map',
+    '0:v:0',
+    '-an',
+    '-t',
+    String(options.seconds),
+    '-movflags',
+    '+faststart',
+    '-f',
+    'mp4',
+  ];
+  const started = Date.now();
+  let result: { bytes: number; stderr: string };
+  try {
+    result = await runToFile(rtspUrl, outFile, timeoutMs, options, ['-c:v', 'copy', ...common]);
+  } catch (error) {
+    if (!(error instanceof FfmpegError && error.kind === 'failed' && codecRefused.test(error.message)))
+      throw error;
+    const left = timeoutMs - (Date.now() - started);
+    if (left <= 0) throw new FfmpegError('timeout', `ffmpeg did not finish within ${timeoutMs} ms`);
+    result = await runToFile(rtspUrl, outFile, left, options, [
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-pix_fmt',
+      'yuv420p',
+      ...common,
+    ]);
+  }
+  return { bytes: result.bytes, durationSeconds: writtenSeconds(result.stderr) ?? options.seconds };
+}
+
+/** What ffmpeg says when the stream's codec cannot be copied into MP4. */
+const codecRefused = /not currently supported in container|could not write header|codec tag/i;
+
+/** The last `time=HH:MM:SS.ss` of ffmpeg's progress lines: how much it wrote. */
+function writtenSeconds(stderr: string): number | undefined {
+  const times = [...stderr.matchAll(/time=(\d+):(\d{2}):(\d{2}(?:\.\d+)?)/g)];
+  const last = times.at(-1);
+  if (last === undefined) return undefined;
+  const seconds = Number(last[1]) * 3600 + Number(last[2]) * 60 + Number(last[3]);
+  return seconds > 0 ? Math.round(seconds * 100) / 100 : undefined;
+}
+
+/** Every ffmpeg this module started and has not seen end, so none outlives the process. */
+const running = new Set<ffmpeg.FfmpegCommand>();
+let exitHookInstalled = false;
+
+function track(command: ffmpeg.FfmpegCommand): void {
+  running.add(command);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const leftover of running) leftover.kill('SIGKILL');
+  });
+}
+
+/** Runs one ffmpeg from the stream to a temporary file beside `outFile`, renamed over it on success. */
+function runToFile(
+  rtspUrl: string,
+  outFile: string,
+  timeoutMs: number,
+  options: CaptureOptions,
+  outputOptions: readonly string[],
+): Promise<{ bytes: number; stderr: string }> {
+  const binary = ffmpegPath();
+  // A dot name, which the media store neither serves nor counts as a finished file, in the same directory as
+  // the target so the rename is atomic.
+  const temporary = path.join(
+    path.dirname(outFile),
+    `.${path.basename(outFile)}.${randomBytes(6).toString('hex')}.part`,
+  );
+  return new Promise((resolve, reject) => {
+    const signal = options.signal;
+    if (signal?.aborted) {
+      reject(new FfmpegError('aborted', 'capture aborted before ffmpeg started'));
+      return;
+    }
+    const command = ffmpeg(rtspUrl)
+      .setFfmpegPath(binary)
+      .inputOptions([
+        '-hide_banner',
+        '-nostdin',
+        ...probeOptions,
+        '-rtsp_transport',
+        options.transport ?? 'udp',
+      ])
+      .outputOptions([...outputOptions])
+      .output(temporary);
+    let cancelled: FfmpegError | undefined;
+    let settled = false;
+    const cancel = (reason: FfmpegError): void => {
+      if (cancelled !== undefined) return;
+      cancelled = reason;
+      // Before 'start' there is no process yet: the 'start' handler kills it as soon as there is.
+      command.kill('SIGKILL');
+    };
+    const timer = setTimeout(
+      () => cancel(new FfmpegError('timeout', `ffmpeg did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onAbort = (): void => cancel(new FfmpegError('aborted', 'capture aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (outcome: { bytes: number; stderr: string } | Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      running.delete(command);
+      if (outcome instanceof Error) {
+        unlink(temporary).catch(() => undefined);
+        reject(outcome);
+      } else {
+        resolve(outcome);
+      }
+    };
+    command.on('start', () => {
+      if (cancelled !== undefined) command.kill('SIGKILL');
+    });
+    command.on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
+      finish(cancelled ?? new FfmpegError('failed', `ffmpeg failed: ${lastLines(stderr, error.message)}`));
+    });
+    command.on('end', (_stdout: string | null, stderr: string | null) => {
+      if (cancelled !== undefined) {
+        finish(cancelled);
+        return;
+      }
+      stat(temporary)
+        .then(async (info) => {
+          if (info.size === 0) throw new FfmpegError('failed', 'ffmpeg wrote an empty file');
+          await rename(temporary, outFile);
+          finish({ bytes: info.size, stderr: stderr ?? '' });
+        })
+        .catch((error: unknown) =>
+          finish(
+            error instanceof FfmpegError
+              ? error
+              : new FfmpegError('failed', `ffmpeg wrote no file: ${(error as Error).message}`),
+          ),
+        );
+    });
+    track(command);
+    command.run();
+  });
+}
+
+/** What ffmpeg says when something went wrong, as opposed to its progress and stream descriptions. */
+const errorLine =
+  /error|fail|invalid|could not|not found|not supported|unauthori[sz]ed|forbidden|refused|denied|timed out|no such|unable|\b[45]\d\d\b/i;
+const noiseLine =
+  /^(Last message repeated|Stream mapping|Stream #|Input #|Output #|Metadata|Duration|frame=|size=)/;
+
+/** ffmpeg's last error lines, credentials removed, for an error message. */
+function lastLines(stderr: string | null, fallback: string): string {
+  const lines = (stderr ?? '')
+    .split('\n')
+    .map((line) => line.trim().replace(/^\[([\w:-]+) @ 0x[0-9a-f]+\]\s*/, '$1: '))
+    .filter((line) => line !== '' && !noiseLine.test(line));
+  const errors = lines.filter((line) => errorLine.test(line));
+  const tail = (errors.length > 0 ? errors : lines).slice(-2).join(' / ');
+  return redactUrls((tail === '' ? fallback : tail).slice(0, 500));
+}
