@@ -60,6 +60,13 @@ export const TOPICS = {
     source: ruleSource('MyFieldDetectorRule'),
     data: { name: 'IsInside', type: 'xs:boolean' },
   },
+  // A camera's alarm input wired to a door contact: a topic hubs often do not decode.
+  digitalInput: {
+    path: 'Device/Trigger/DigitalInput',
+    isProperty: false,
+    source: [{ name: 'InputToken', type: 'tt:ReferenceToken', value: 'DI_0' }],
+    data: { name: 'LogicalState', type: 'xs:boolean' },
+  },
 } as const satisfies Record<string, TopicDefinition>;
 
 export type TopicKey = keyof typeof TOPICS;

@@ -293,6 +293,11 @@ export class OnvifCameraSimulator {
     return this.#publish([['fieldInside', String(inside)]]);
   }
 
+  /** The camera's alarm input changed: Device/Trigger/DigitalInput, a plain event. */
+  async digitalInput(active = true): Promise<number> {
+    return this.#publish([['digitalInput', String(active)]]);
+  }
+
   // -------------------------------------------------------------------------------------------------------------
   // Fault knobs
 
@@ -433,6 +438,7 @@ export class OnvifCameraSimulator {
       tamper: this.#properties.tamper,
       fieldInside: this.#properties.intrusion,
       lineCrossed: false,
+      digitalInput: false,
     };
     const now = new Date();
     return PROPERTY_TOPICS.map((topic) => ({

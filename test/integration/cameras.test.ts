@@ -113,6 +113,16 @@ describe('ONVIF cameras: sessions, events, liveness, faults — against the came
     expect(await metricValue(hub.httpUrl, 'gridhub_events_decoded_total')).toBeGreaterThanOrEqual(6);
   });
 
+  it('logs and counts a topic the adapter does not decode, and goes on', async () => {
+    await camera.digitalInput(true);
+    const metric = `gridhub_camera_unknown_topics_total{camera="${cameraId}"}`;
+    await eventually(async () => (await metricValue(hub.httpUrl, metric)) === 1);
+    expect(hub.logs.text).toContain('"topic":"Device/Trigger/DigitalInput"');
+    const before = officer.of('incident:new').length;
+    await camera.intrusion(true);
+    await incidentOf('camera.intrusion', before);
+  });
+
   it('answers slowly and still delivers', async () => {
     camera.slowAnswers(400);
     const before = officer.of('incident:new').length;
