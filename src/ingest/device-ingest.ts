@@ -62,6 +62,8 @@ const settled = Promise.resolve();
 export class DeviceIngest {
   readonly #options: DeviceIngestOptions;
   readonly #logThrottle = new LogThrottle();
+  /** Channel handlers by adapter, then channel; null where the adapter does not decode the channel. */
+  readonly #handlers = new Map<ResolvedDevice['adapter'], Map<string, ChannelHandler | null>>();
   readonly #log: Logger;
 
   constructor(options: DeviceIngestOptions) {
@@ -130,11 +132,26 @@ export class DeviceIngest {
    * replies go to the command that waits for them; status is the hub's own (the device's birth and last will).
    */
   #channelFor(device: ResolvedDevice, channel: string): ChannelHandler | undefined {
+    // Built once per adapter and channel: the ingest path allocates no handler per message.
+    let byChannel = this.#handlers.get(device.adapter);
+    if (byChannel === undefined) {
+      byChannel = new Map();
+      this.#handlers.set(device.adapter, byChannel);
+    }
+    let handler = byChannel.get(channel);
+    if (handler === undefined) {
+      handler = this.#buildHandler(device.adapter, channel) ?? null;
+      byChannel.set(channel, handler);
+    }
+    return handler ?? undefined;
+  }
+
+  #buildHandler(adapter: ResolvedDevice['adapter'], channel: string): ChannelHandler | undefined {
     const { activity, bus } = this.#options;
     if (channel === 'status') {
       return {
         schema: deviceStatusFrame,
-        accept: (_device, frame: z.infer<typeof deviceStatusFrame>) => {
+        accept: (device, frame: z.infer<typeof deviceStatusFrame>) => {
           if (frame.state === 'online') activity.heard(device.id);
           else activity.gone(device.id);
           return settled;
@@ -142,22 +159,22 @@ export class DeviceIngest {
       };
     }
     if (channel === 'replies') {
-      const replies = device.adapter.replies;
+      const replies = adapter.replies;
       if (replies === undefined) return undefined;
       return {
         schema: replies.schema,
-        accept: (_device, frame: unknown) => {
+        accept: (device, frame: unknown) => {
           bus.emit('command:reply', device.id, replies.decode(frame));
           return settled;
         },
       };
     }
-    const decoder = device.adapter.channels[channel as DecodedChannel];
+    const decoder = adapter.channels[channel as DecodedChannel];
     if (decoder === undefined) return undefined;
     return {
       schema: decoder.schema,
-      accept: (acceptedDevice, frame: unknown, receivedAt) =>
-        this.#accept(acceptedDevice, decoder.decode(frame, this.#options.decodeContext), receivedAt),
+      accept: (device, frame: unknown, receivedAt) =>
+        this.#accept(device, decoder.decode(frame, this.#options.decodeContext), receivedAt),
     };
   }
 
