@@ -14,6 +14,17 @@ export interface RoutingTarget {
   readonly category: string;
 }
 
+/** A formatter of the weekday and time of day in a time zone, for localTime(). Rosters and schedules share it. */
+export function localClock(timezone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
+}
+
 /** Local day (1 = Monday … 7 = Sunday) and minute of the day in a time zone. */
 export function localTime(now: number, formatter: Intl.DateTimeFormat): { day: number; minute: number } {
   const parts = Object.fromEntries(formatter.formatToParts(now).map((part) => [part.type, part.value]));
@@ -57,13 +68,7 @@ export class Router {
     this.#users = users;
     this.#routing = routing;
     for (const roster of rosters) this.#rosters.set(roster.grid, roster);
-    this.#clock = new Intl.DateTimeFormat('en-GB', {
-      timeZone: timezone,
-      weekday: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
+    this.#clock = localClock(timezone);
   }
 
   isEmergency(category: string): boolean {

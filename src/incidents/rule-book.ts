@@ -1,6 +1,6 @@
 import type { CorrelationConfig, RuleConfig, SuppressionConfig } from '../config/schema.ts';
 import { type Severity, severities } from '../core/incident.ts';
-import { localTime, shiftCovers } from './router.ts';
+import { localClock, localTime, shiftCovers } from './router.ts';
 
 /** A correlation as the hot path reads it: its events as a set, its window in ms. */
 export interface Correlation {
@@ -126,13 +126,7 @@ export class RuleBook {
         )
         .map((rule) => rule.event),
     );
-    this.#clock = new Intl.DateTimeFormat('en-GB', {
-      timeZone: timezone,
-      weekday: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
+    this.#clock = localClock(timezone);
   }
 
   /** The rule for this event type, or undefined when the event is recorded but raises no incident. */
