@@ -21,6 +21,8 @@ export interface HubBusEvents {
   'message:refused': [deadLetter: DeadLetter];
   /** A device went online or offline, or was disabled or enabled. */
   'device:status': [status: DeviceStatus];
+  /** A device was provisioned, disabled or enabled: components that hold sessions to devices follow it. */
+  'device:changed': [deviceId: string];
   /** A device answered a command. */
   'command:reply': [deviceId: string, reply: CommandReply];
 }

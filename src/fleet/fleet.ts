@@ -78,6 +78,7 @@ export class Fleet {
         adapter: device.adapter.id,
         gridId: device.grid.ref.id,
       });
+      this.#options.bus.emit('device:changed', device.id);
       return { device: this.#view(device), secret };
     } catch (error) {
       await this.#audit(
@@ -106,6 +107,7 @@ export class Fleet {
     this.#visible(principal, deviceId);
     const device = await this.#options.registry.setDisabled(deviceId, disabled);
     if (disabled) this.#options.disconnect(deviceId);
+    this.#options.bus.emit('device:changed', deviceId);
     await this.#audit(principal, disabled ? 'device.disable' : 'device.enable', deviceId, 'ok', {});
     const view = this.#view(device);
     this.#options.bus.emit('device:status', view.status);

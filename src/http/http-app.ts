@@ -21,6 +21,7 @@ import { HttpError } from './request-guards.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { cameraRoutes } from './routes/camera-routes.ts';
+import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
 import { jurisdictionRoutes } from './routes/jurisdiction-routes.ts';
@@ -125,5 +126,6 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   assessmentRoutes(app, options);
   cameraRoutes(app, options);
   mediaRoutes(app, options);
+  dashboardRoutes(app, options);
   return app;
 }

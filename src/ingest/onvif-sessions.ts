@@ -39,6 +39,7 @@ export class OnvifSessions implements CameraDirectory {
   readonly #unknownTopics: Counter<'camera'>;
   readonly #sessionFailures: Counter<'camera'>;
   #state: ComponentState = 'down';
+  #unsubscribe: (() => void) | undefined;
 
   constructor(options: OnvifSessionsOptions) {
     this.#options = options;
@@ -69,36 +70,52 @@ export class OnvifSessions implements CameraDirectory {
   }
 
   start(): void {
-    const { registry, liveness, logger, timing } = this.#options;
-    for (const device of registry.all) {
-      for (const watch of device.watches ?? []) {
-        this.#watchers.set(watch.deviceId, [
-          ...(this.#watchers.get(watch.deviceId) ?? []),
-          { cameraId: device.id, ...(watch.preset === undefined ? {} : { preset: watch.preset }) },
-        ]);
-      }
-      if (device.adapter.transport !== 'onvif' || device.disabled) continue;
-      const session = new OnvifSession({
-        device,
-        logger,
-        ...timing,
-        events: {
-          heard: (cameraId) => liveness.heard(cameraId),
-          gone: (cameraId) => {
-            this.#sessionFailures.labels(cameraId).inc();
-            liveness.gone(cameraId);
-          },
-          notifications: (cameraId, notifications, receivedAt) =>
-            this.#decode(cameraId, notifications, receivedAt),
-        },
-      });
-      this.#sessions.set(device.id, session);
-      session.start();
-    }
+    for (const device of this.#options.registry.all) this.#follow(device.id);
+    this.#unsubscribe = this.#options.bus.on('device:changed', (deviceId) => this.#follow(deviceId));
     this.#state = 'up';
   }
 
+  /** Starts, restarts or ends a camera's session to match the registry (provisioned, enabled, disabled). */
+  #follow(deviceId: string): void {
+    const { registry, liveness, logger, timing } = this.#options;
+    const device = registry.get(deviceId);
+    this.#sessions.get(deviceId)?.stop();
+    this.#sessions.delete(deviceId);
+    for (const [watched, cameras] of this.#watchers) {
+      this.#watchers.set(
+        watched,
+        cameras.filter((camera) => camera.cameraId !== deviceId),
+      );
+    }
+    if (device === undefined) return;
+    for (const watch of device.watches ?? []) {
+      this.#watchers.set(watch.deviceId, [
+        ...(this.#watchers.get(watch.deviceId) ?? []),
+        { cameraId: device.id, ...(watch.preset === undefined ? {} : { preset: watch.preset }) },
+      ]);
+    }
+    if (device.adapter.transport !== 'onvif' || device.disabled) return;
+    const session = new OnvifSession({
+      device,
+      logger,
+      ...timing,
+      events: {
+        heard: (cameraId) => liveness.heard(cameraId),
+        gone: (cameraId) => {
+          this.#sessionFailures.labels(cameraId).inc();
+          liveness.gone(cameraId);
+        },
+        notifications: (cameraId, notifications, receivedAt) =>
+          this.#decode(cameraId, notifications, receivedAt),
+      },
+    });
+    this.#sessions.set(device.id, session);
+    session.start();
+  }
+
   stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     for (const session of this.#sessions.values()) session.stop();
     this.#sessions.clear();
     this.#watchers.clear();

@@ -271,3 +271,42 @@ describe('finding cameras with WS-Discovery: the API call and the command line',
     }
   });
 });
+
+describe('a camera provisioned through the API', () => {
+  it('is connected at once, raises incidents, and is let go when disabled', async () => {
+    const camera = new OnvifCameraSimulator({
+      username: 'admin',
+      password: 'camera-password-4',
+      name: 'Provisioned',
+      manufacturer: 'Gridhub Sim',
+      model: 'SIM-1',
+      serialNumber: 'SIM-0004',
+      discoveryPort: false,
+    });
+    await camera.start();
+    const hub = await startTestHub({ onvifTiming: { aliveEveryMs: 200, retryMinMs: 100, retryMaxMs: 400 } });
+    const officer = await connectClient(hub.httpUrl, 'demo-officer-zhenxing');
+    try {
+      const created = await postJson(`${hub.httpUrl}/api/devices`, 'demo-integrator-qinghe', {
+        id: 'cam-zhenxing-03-lane',
+        name: 'Zhenxing 3 lane camera',
+        adapter: 'onvif-camera',
+        grid: 'grid-zhenxing-03',
+        onvif: { xaddr: camera.xaddr, username: 'admin', password: 'camera-password-4' },
+      });
+      expect(created.status).toBe(201);
+      await eventually(() => camera.subscriptionCount === 1);
+      await camera.intrusion(true);
+      for (let n = 1; ; n++) {
+        const incident = (await officer.nth('incident:new', n)) as Incident;
+        if (incident.device.id === 'cam-zhenxing-03-lane') break;
+      }
+      await postJson(`${hub.httpUrl}/api/devices/cam-zhenxing-03-lane/disable`, 'demo-integrator-qinghe');
+      expect(hub.hub.health().components.cameras?.sessions).toEqual({});
+    } finally {
+      officer.close();
+      await hub.stop();
+      await camera.stop();
+    }
+  });
+});

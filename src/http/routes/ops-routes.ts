@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -29,10 +28,6 @@ const auditQuery = pageQuery.extend({ target: z.string().min(1).max(64).optional
 /** What operators watch: health, metrics, the refused messages and the audit trail; and the live feed page. */
 export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void {
   const { store, metrics } = options;
-
-  app.get('/', async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(await readFile(options.dashboardIndex, 'utf8')),
-  );
 
   app.get('/healthz', async (_request, reply) => {
     const report = options.health();

@@ -1,0 +1,36 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+
+export interface DashboardRoutesOptions {
+  /** dashboard/index.html; its directory holds every page, script and stylesheet the dashboard serves. */
+  readonly dashboardIndex: string;
+}
+
+/** The pages and their assets, by URL. Only these files are served: nothing else under dashboard/ is reachable. */
+const files: Readonly<Record<string, { file: string; type: string }>> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/officer': { file: 'officer.html', type: 'text/html; charset=utf-8' },
+  '/worker': { file: 'worker.html', type: 'text/html; charset=utf-8' },
+  '/dashboard/common.js': { file: 'common.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/officer.js': { file: 'officer.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/worker.js': { file: 'worker.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+/**
+ * The duty officer console (/officer) and the grid worker's phone view (/worker), plain ES modules and CSS with no
+ * outside asset: the Socket.IO client comes from the hub itself at /socket.io/socket.io.js. The pages are public;
+ * everything they show comes from the API with the user's token.
+ */
+export function dashboardRoutes(app: FastifyInstance, options: DashboardRoutesOptions): void {
+  const directory = path.dirname(options.dashboardIndex);
+  for (const [url, { file, type }] of Object.entries(files)) {
+    app.get(url, { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .type(type)
+        .header('cache-control', 'no-cache')
+        .send(await readFile(path.join(directory, file), 'utf8')),
+    );
+  }
+}
