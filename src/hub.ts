@@ -279,6 +279,7 @@ export class Hub {
         users: this.deployment.users,
         registry: this.registry,
         media: this.media,
+        cameras: this.cameras,
         health: () => this.health(),
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
       });

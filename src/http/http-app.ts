@@ -15,6 +15,7 @@ import type { Fleet } from '../fleet/fleet.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Router } from '../incidents/router.ts';
 import type { Visibility } from '../incidents/visibility.ts';
+import type { OnvifSessions } from '../ingest/onvif-sessions.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { MediaStore } from '../media/media-store.ts';
 import { HttpError } from './request-guards.ts';
@@ -40,6 +41,7 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly users: readonly UserConfig[];
   readonly registry: DeviceRegistry;
   readonly media: MediaStore;
+  readonly cameras: OnvifSessions;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */

@@ -32,6 +32,14 @@ export interface OnvifSessionOptions {
 
 export type SessionState = 'connecting' | 'subscribed' | 'failing' | 'stopped';
 
+export interface CameraInformation {
+  readonly manufacturer: string;
+  readonly model: string;
+  readonly firmwareVersion: string;
+  readonly serialNumber: string;
+  readonly hardwareId: string;
+}
+
 /** The parts of the `onvif` client's linerase'd answers this session reads. */
 interface PulledMessages {
   currentTime?: string | Date;
@@ -95,6 +103,7 @@ export class OnvifSession {
   #cam: Cam | undefined;
   #streamUri: string | undefined;
   #snapshotUri: string | undefined;
+  #information: CameraInformation | undefined;
   #timers = new Set<NodeJS.Timeout>();
   #generation = 0;
 
@@ -113,6 +122,11 @@ export class OnvifSession {
 
   get snapshotUri(): string | undefined {
     return this.#snapshotUri;
+  }
+
+  /** What the camera says of itself (GetDeviceInformation), once connected. */
+  get information(): CameraInformation | undefined {
+    return this.#information;
   }
 
   start(): void {
@@ -181,6 +195,16 @@ export class OnvifSession {
       preserveAddress: true,
     });
     await call(cam, (callback) => cam.connect(callback as never));
+    const information = await call<Record<string, unknown>>(cam, (callback) =>
+      cam.getDeviceInformation(callback),
+    );
+    this.#information = {
+      manufacturer: String(information.manufacturer ?? ''),
+      model: String(information.model ?? ''),
+      firmwareVersion: String(information.firmwareVersion ?? ''),
+      serialNumber: String(information.serialNumber ?? ''),
+      hardwareId: String(information.hardwareId ?? ''),
+    };
     const stream = await call<{ uri: string }>(cam, (callback) =>
       cam.getStreamUri({ protocol: 'RTSP' }, callback),
     );

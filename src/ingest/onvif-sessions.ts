@@ -10,7 +10,31 @@ import type { CameraDirectory, CameraMedia } from '../media/camera-directory.ts'
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
-import { OnvifSession, type OnvifSessionOptions } from './onvif-session.ts';
+import {
+  type CameraInformation,
+  OnvifSession,
+  type OnvifSessionOptions,
+  type SessionState,
+} from './onvif-session.ts';
+
+export interface CameraSessionView {
+  readonly state: SessionState;
+  readonly information: CameraInformation | null;
+  readonly streamUri: string | null;
+  readonly snapshotUri: string | null;
+}
+
+/** Some cameras put user:password in the URIs they hand out: never show them. */
+function withoutCredentials(uri: string): string {
+  try {
+    const url = new URL(uri);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return '';
+  }
+}
 
 export interface OnvifSessionsOptions {
   readonly registry: DeviceRegistry;
@@ -132,6 +156,18 @@ export class OnvifSessions implements CameraDirectory {
       streamUri: session.streamUri,
       username: onvif.username,
       password: onvif.password,
+    };
+  }
+
+  /** A camera's session as operators see it: its state, what the camera says of itself, where its media is. */
+  describe(cameraId: string): CameraSessionView | undefined {
+    const session = this.#sessions.get(cameraId);
+    if (session === undefined) return undefined;
+    return {
+      state: session.state,
+      information: session.information ?? null,
+      streamUri: session.streamUri === undefined ? null : withoutCredentials(session.streamUri),
+      snapshotUri: session.snapshotUri === undefined ? null : withoutCredentials(session.snapshotUri),
     };
   }
 

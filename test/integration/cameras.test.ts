@@ -76,6 +76,35 @@ describe('ONVIF cameras: sessions, events, liveness, faults — against the came
     await eventually(async () => (await status()).online === true);
     expect(camera.subscriptionCount).toBe(1);
     expect(hub.hub.health().components.cameras).toEqual({ state: 'up', sessions: { subscribed: 1 } });
+    const listed = await getJson(`${hub.httpUrl}/api/cameras`, 'demo-officer-luming');
+    expect(listed.body).toEqual({
+      cameras: [
+        {
+          id: cameraId,
+          name: '鹿鸣2网格院内摄像机 Luming Grid 2 yard camera',
+          gridId: 'grid-luming-02',
+          disabled: false,
+          watches: [],
+          session: {
+            state: 'subscribed',
+            information: {
+              manufacturer: 'Gridhub Sim',
+              model: 'SIM-1',
+              firmwareVersion: expect.any(String),
+              serialNumber: 'SIM-0001',
+              hardwareId: expect.any(String),
+            },
+            streamUri: expect.stringMatching(/^rtsp:\/\//),
+            snapshotUri: camera.snapshotUrl,
+          },
+        },
+      ],
+    });
+    expect(
+      ((await getJson(`${hub.httpUrl}/api/cameras`, 'demo-officer-xijiao')).body as { cameras: unknown[] })
+        .cameras,
+    ).toEqual([]);
+    expect((await getJson(`${hub.httpUrl}/api/cameras`, 'demo-worker-luming-02')).status).toBe(403);
     expect(hub.hub.cameras.media(cameraId)).toMatchObject({
       cameraId,
       streamUri: expect.stringMatching(/^rtsp:\/\//),

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { chainInScope } from '../../core/jurisdiction.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
 import { discoverCameras } from '../../ingest/onvif-discovery.ts';
+import type { OnvifSessions } from '../../ingest/onvif-sessions.ts';
 import { requirePrincipal } from '../request-guards.ts';
 
 const discoverBody = z
@@ -16,9 +18,38 @@ const discoverBody = z
   })
   .nullish();
 
-/** Finding cameras to onboard: a WS-Discovery probe from the hub, for integrators and admins. */
-export function cameraRoutes(app: FastifyInstance, options: { registry: DeviceRegistry }): void {
+/** Cameras: their ONVIF sessions as operators see them, and finding new ones to onboard (WS-Discovery). */
+export function cameraRoutes(
+  app: FastifyInstance,
+  options: { registry: DeviceRegistry; cameras: OnvifSessions },
+): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
+
+  api.get(
+    '/api/cameras',
+    {
+      schema: {
+        tags: ['cameras'],
+        summary: 'Cameras in your scope: session state, device information, media URIs',
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request, ['duty_officer', 'integrator', 'admin']);
+      const cameras = [...options.registry.all]
+        .filter((device) => device.adapter.transport === 'onvif')
+        .filter((device) => chainInScope(device.grid.chain, principal.scopeNodeIds))
+        .map((device) => ({
+          id: device.id,
+          name: device.name,
+          gridId: device.grid.ref.id,
+          disabled: device.disabled,
+          watches: device.watches ?? [],
+          session: options.cameras.describe(device.id) ?? null,
+        }));
+      return { cameras };
+    },
+  );
+
   api.post(
     '/api/cameras/discover',
     {
