@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { type Incident, incidentStates, isOpen } from '../../src/core/incident.ts';
+import {
+  type Actor,
+  applyAction,
+  incidentActions,
+  isRefusal,
+  type LifecycleContext,
+  systemActor,
+} from '../../src/incidents/lifecycle.ts';
+
+const now = Date.parse('2026-11-22T08:00:00Z');
+const context: LifecycleContext = {
+  now,
+  deadlineMs: (_category, stage) => ({ accept: 5, arrive: 15, resolve: 60 })[stage] * 60_000,
+  parentOf: (node) => ({ g1: 'c1', c1: 's1', s1: 'd1' })[node],
+};
+const officer: Actor = { userId: 'officer', role: 'duty_officer' };
+const worker: Actor = { userId: 'worker', role: 'grid_worker' };
+const otherWorker: Actor = { userId: 'other', role: 'grid_worker' };
+
+function incident(overrides: Partial<Incident> = {}): Incident {
+  const at = new Date(now - 60_000).toISOString();
+  return {
+    id: 'inc_1',
+    state: 'dispatched',
+    title: 'Door forced open',
+    category: 'intrusion',
+    severity: 'critical',
+    device: { id: 'gate-1', name: 'Gate 1', adapter: 'gate-access' },
+    event: { type: 'door.forced_open', occurredAt: at, attributes: {} },
+    gridId: 'g1',
+    chain: [
+      { id: 'g1', name: 'G1', level: 'grid' },
+      { id: 'c1', name: 'C1', level: 'community' },
+      { id: 's1', name: 'S1', level: 'street' },
+      { id: 'd1', name: 'D1', level: 'district' },
+    ],
+    createdAt: at,
+    updatedAt: at,
+    occurrences: 1,
+    lastOccurredAt: at,
+    related: [],
+    assignees: ['worker'],
+    handler: null,
+    responsibleNodeId: 'g1',
+    escalations: 0,
+    dueAt: null,
+    dueStage: null,
+    reworks: 0,
+    timeline: {},
+    ...overrides,
+  };
+}
+
+describe('the lifecycle table', () => {
+  it('never leaves an ended incident by any action but a note', () => {
+    for (const state of ['closed', 'false_alarm', 'cancelled'] as const) {
+      for (const action of incidentActions.filter((name) => name !== 'note')) {
+        const result = applyAction(
+          incident({ state }),
+          action,
+          officer,
+          { note: 'x', assignees: ['worker'] },
+          context,
+        );
+        expect(isRefusal(result), `${action} from ${state}`).toBe(true);
+      }
+    }
+  });
+
+  it('lets only an assignee accept, and starts the arrival deadline', () => {
+    expect(applyAction(incident(), 'accept', otherWorker, {}, context)).toEqual({
+      kind: 'forbidden',
+      reason: 'only a user the task is dispatched to may accept it',
+    });
+    const accepted = applyAction(incident(), 'accept', worker, {}, context) as Incident;
+    expect(accepted).toMatchObject({
+      state: 'accepted',
+      handler: 'worker',
+      assignees: ['worker'],
+      dueStage: 'arrive',
+      dueAt: new Date(now + 15 * 60_000).toISOString(),
+      updatedAt: new Date(now).toISOString(),
+      timeline: { acceptedAt: new Date(now).toISOString() },
+    });
+  });
+
+  it('sets the acceptance and resolution deadlines at the first dispatch only', () => {
+    const fresh = incident({ state: 'new', assignees: [] });
+    const once = applyAction(fresh, 'dispatch', officer, { assignees: ['worker'] }, context) as Incident;
+    expect(once.timeline).toEqual({
+      dispatchedAt: new Date(now).toISOString(),
+      acceptBy: new Date(now + 5 * 60_000).toISOString(),
+      resolveBy: new Date(Date.parse(fresh.createdAt) + 60 * 60_000).toISOString(),
+    });
+    const later = applyAction(
+      once,
+      'dispatch',
+      officer,
+      { assignees: ['other'] },
+      { ...context, now: now + 1000 },
+    ) as Incident;
+    expect(later.timeline).toEqual(once.timeline);
+    expect(later.assignees).toEqual(['other']);
+    expect(applyAction(fresh, 'dispatch', officer, {}, context)).toMatchObject({ kind: 'invalid' });
+    expect(applyAction(fresh, 'dispatch', worker, { assignees: ['worker'] }, context)).toMatchObject({
+      kind: 'forbidden',
+    });
+  });
+
+  it('keeps verification from the handler and sends a rejection back as rework', () => {
+    const resolved = incident({
+      state: 'resolved',
+      handler: 'officer',
+      resolvedBy: 'officer',
+      resolvedAt: 'x',
+      resolution: 'done',
+    });
+    expect(applyAction(resolved, 'verify', officer, {}, context)).toMatchObject({ kind: 'forbidden' });
+    const handled = incident({
+      state: 'resolved',
+      handler: 'worker',
+      resolvedBy: 'worker',
+      resolvedAt: 'x',
+      resolution: 'done',
+    });
+    const rework = applyAction(handled, 'reject', officer, { note: 'again' }, context) as Incident;
+    expect(rework).toMatchObject({
+      state: 'accepted',
+      reworks: 1,
+      assignees: ['worker'],
+      dueStage: 'resolve',
+    });
+    expect(rework.resolvedAt).toBeUndefined();
+    expect(applyAction(handled, 'verify', officer, {}, context)).toMatchObject({
+      state: 'closed',
+      closedBy: 'officer',
+    });
+  });
+
+  it('escalates one level at a time up to the district, keeping a case in hand with its handler', () => {
+    let current = incident({ state: 'dispatched' });
+    const levels: string[] = [];
+    for (;;) {
+      const next = applyAction(current, 'escalate', systemActor, {}, context);
+      if (isRefusal(next)) {
+        expect(next).toEqual({ kind: 'illegal', reason: 'already at the top of the jurisdiction' });
+        break;
+      }
+      levels.push(next.responsibleNodeId);
+      current = next;
+    }
+    expect(levels).toEqual(['c1', 's1', 'd1']);
+    expect(current).toMatchObject({ state: 'escalated', escalations: 3, dueStage: 'accept' });
+    const inHand = incident({ state: 'on_site', handler: 'worker', dueStage: 'resolve' });
+    expect(applyAction(inHand, 'escalate', systemActor, {}, context)).toMatchObject({
+      state: 'on_site',
+      handler: 'worker',
+      responsibleNodeId: 'c1',
+      dueStage: 'resolve',
+    });
+  });
+
+  it('answers every illegal jump with a sentence naming the action and the state', () => {
+    for (const state of incidentStates) {
+      const result = applyAction(incident({ state, handler: 'worker' }), 'arrive', worker, {}, context);
+      if (state === 'accepted') expect(isRefusal(result)).toBe(false);
+      else
+        expect(result).toEqual({
+          kind: 'illegal',
+          reason: `cannot arrive at an incident that is ${state === 'on_site' ? 'on site' : state === 'false_alarm' ? 'a false alarm' : state}`,
+        });
+    }
+  });
+
+  it('lets only the hub clear an open incident', () => {
+    expect(applyAction(incident(), 'clear', officer, {}, context)).toMatchObject({ kind: 'forbidden' });
+    const cleared = applyAction(
+      incident(),
+      'clear',
+      systemActor,
+      { note: 'cleared by device.online' },
+      context,
+    ) as Incident;
+    expect(cleared).toMatchObject({
+      state: 'resolved',
+      resolvedBy: 'system',
+      resolution: 'cleared by device.online',
+    });
+    expect(isOpen(cleared.state)).toBe(false);
+  });
+});
