@@ -29,6 +29,7 @@ import { HubMetrics } from './observability/metrics.ts';
 import { Outbound } from './outbound/index.ts';
 import { Realtime } from './realtime/realtime.ts';
 import { LmdbStore } from './store/lmdb-store.ts';
+import { RedisStore } from './store/redis-store.ts';
 import type { Store } from './store/store.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '..');
@@ -87,7 +88,15 @@ export class Hub {
       ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
     });
     this.topics = new TopicGrammar(settings.topicBase);
-    this.store = new LmdbStore({ dataDir: runtime.dataDir, deadLetterLimit: settings.deadLetterLimit });
+    const storeSettings = deployment.store;
+    this.store =
+      storeSettings.kind === 'redis'
+        ? new RedisStore({
+            url: storeSettings.url,
+            keyPrefix: storeSettings.keyPrefix,
+            deadLetterLimit: settings.deadLetterLimit,
+          })
+        : new LmdbStore({ dataDir: runtime.dataDir, deadLetterLimit: settings.deadLetterLimit });
     const audit = new AuditTrail(this.store);
     this.registry = new DeviceRegistry({
       configDevices: deployment.devices,

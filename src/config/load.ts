@@ -64,6 +64,7 @@ export interface Deployment {
   readonly routing: RoutingConfig;
   readonly outbound: ConfigFile['outbound'];
   readonly media: ConfigFile['media'];
+  readonly store: ConfigFile['store'];
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserConfig[];
@@ -219,6 +220,7 @@ function crossReference(
     routing: file.routing,
     outbound: file.outbound,
     media: file.media,
+    store: file.store,
     correlations: file.correlations,
     suppressions: file.suppressions,
     flood: file.flood,

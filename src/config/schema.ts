@@ -298,6 +298,19 @@ export const mediaSchema = z.strictObject({
     .describe('How ffmpeg reads camera streams; TCP passes most networks, some cameras only do UDP.'),
 });
 
+export const storeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('embedded').describe('LMDB under DATA_DIR: one hub, no server needed.') }),
+  z.strictObject({
+    kind: z.literal('redis').describe('Redis, shared by several hub instances.'),
+    url: z.url({ protocol: /^rediss?$/ }).describe('e.g. redis://127.0.0.1:6379'),
+    keyPrefix: z
+      .string()
+      .regex(/^[\w:.-]{1,64}$/)
+      .default('gridhub:')
+      .describe('Start of every key of this deployment.'),
+  }),
+]);
+
 export const hubSchema = z.strictObject({
   name: z.string().min(1).default('gridhub'),
   topicBase: z
@@ -374,6 +387,9 @@ export const configSchema = z.strictObject({
   routing: routingSchema.default(routingSchema.parse({})),
   outbound: outboundSchema.default(outboundSchema.parse({})).describe('The MQTT incident feed and webhooks.'),
   media: mediaSchema.default(mediaSchema.parse({})).describe('Snapshots and clips attached to incidents.'),
+  store: storeSchema
+    .default({ kind: 'embedded' })
+    .describe('Where incidents, audit and device records live.'),
   correlations: z
     .array(correlationSchema)
     .default([])

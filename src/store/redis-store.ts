@@ -1,0 +1,249 @@
+import { Redis } from 'ioredis';
+import type { RosterConfig } from '../config/schema.ts';
+import type { AuditEntry } from '../core/audit.ts';
+import { GridhubError } from '../core/errors.ts';
+import { type Incident, incidentInScope, terminalStates } from '../core/incident.ts';
+import type { DeadLetter } from '../core/refusals.ts';
+import type {
+  AuditQuery,
+  ComponentState,
+  DeadLetterQuery,
+  DeviceRecord,
+  IncidentQuery,
+  Store,
+} from './store.ts';
+
+export interface RedisStoreOptions {
+  readonly url: string;
+  /** Every key starts with it: several hubs (or test runs) can share one Redis. */
+  readonly keyPrefix: string;
+  readonly deadLetterLimit: number;
+}
+
+/** Ids are time-ordered strings: a sorted set of them at score 0 lists them in creation order (ZRANGEBYLEX). */
+const PAGE = 200;
+const PRUNE_EVERY = 256;
+
+/**
+ * The store for several hub instances, on Redis (ioredis). Each kind of record is a hash of JSON by id with a
+ * sorted set of its ids for order; active incidents have a set of their own. An incident change and its audit
+ * entry go in one MULTI, so a change is never half-written, as in the embedded store.
+ *
+ * Durability is Redis's: with AOF (`appendonly yes`, `appendfsync everysec`) up to a second of acknowledged
+ * changes can be lost in a crash of the Redis host; run it with `appendfsync always` where that matters.
+ */
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  readonly #options: RedisStoreOptions;
+  #redis: Redis | undefined;
+  #state: ComponentState = 'down';
+  #deadLetterWrites = 0;
+
+  constructor(options: RedisStoreOptions) {
+    this.#options = options;
+  }
+
+  get state(): ComponentState {
+    return this.#state;
+  }
+
+  async start(): Promise<void> {
+    this.#state = 'starting';
+    const redis = new Redis(this.#options.url, {
+      keyPrefix: this.#options.keyPrefix,
+      lazyConnect: true,
+      maxRetriesPerRequest: 3,
+    });
+    redis.on('ready', () => {
+      this.#state = 'up';
+    });
+    redis.on('end', () => {
+      this.#state = 'down';
+    });
+    redis.on('error', () => {
+      // ioredis reconnects by itself; the state says whether it is connected.
+      if (redis.status !== 'ready') this.#state = 'down';
+    });
+    try {
+      await redis.connect();
+    } catch (error) {
+      redis.disconnect();
+      this.#state = 'down';
+      throw new GridhubError(
+        'GRIDHUB_STORE_FAILED',
+        `cannot reach Redis at ${redactUrl(this.#options.url)}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    this.#redis = redis;
+    this.#state = 'up';
+  }
+
+  async stop(): Promise<void> {
+    const redis = this.#redis;
+    this.#redis = undefined;
+    this.#state = 'down';
+    await redis?.quit().catch(() => redis.disconnect());
+  }
+
+  async saveIncident(incident: Incident, audit?: AuditEntry): Promise<void> {
+    const multi = this.#client().multi();
+    multi.hset('incidents', incident.id, JSON.stringify(incident));
+    multi.zadd('incidents:order', 0, incident.id);
+    if (terminalStates.has(incident.state)) multi.srem('incidents:active', incident.id);
+    else multi.sadd('incidents:active', incident.id);
+    if (audit !== undefined) this.#addAudit(multi, audit);
+    await exec(multi);
+  }
+
+  async getIncident(id: string): Promise<Incident | undefined> {
+    const json = await this.#client().hget('incidents', id);
+    return json === null ? undefined : (JSON.parse(json) as Incident);
+  }
+
+  async listIncidents(query: IncidentQuery): Promise<Incident[]> {
+    const found: Incident[] = [];
+    for await (const page of this.#pagesNewestFirst('incidents:order', 'incidents', query.before)) {
+      for (const [id, json] of page) {
+        if (query.after !== undefined && id < query.after) return found;
+        const incident = JSON.parse(json) as Incident;
+        if (!incidentInScope(incident, query.scopeNodeIds)) continue;
+        if (query.filter !== undefined && !query.filter(incident)) continue;
+        found.push(incident);
+        if (found.length >= query.limit) return found;
+      }
+    }
+    return found;
+  }
+
+  async listActiveIncidents(): Promise<Incident[]> {
+    const ids = await this.#client().smembers('incidents:active');
+    return (await this.#values('incidents', ids.sort())) as Incident[];
+  }
+
+  async saveDeadLetter(deadLetter: DeadLetter): Promise<void> {
+    const multi = this.#client().multi();
+    multi.hset('dead-letters', deadLetter.id, JSON.stringify(deadLetter));
+    multi.zadd('dead-letters:order', 0, deadLetter.id);
+    await exec(multi);
+    if (++this.#deadLetterWrites % PRUNE_EVERY === 0) await this.#pruneDeadLetters();
+  }
+
+  async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
+    const found: DeadLetter[] = [];
+    for await (const page of this.#pagesNewestFirst('dead-letters:order', 'dead-letters', query.before)) {
+      for (const [, json] of page) {
+        found.push(JSON.parse(json) as DeadLetter);
+        if (found.length >= query.limit) return found;
+      }
+    }
+    return found;
+  }
+
+  async saveDeviceRecord(record: DeviceRecord): Promise<void> {
+    await this.#client().hset('devices', record.id, JSON.stringify(record));
+  }
+
+  async listDeviceRecords(): Promise<DeviceRecord[]> {
+    const all = await this.#client().hgetall('devices');
+    return Object.keys(all)
+      .sort()
+      .map((id) => JSON.parse(all[id] as string) as DeviceRecord);
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    const multi = this.#client().multi();
+    this.#addAudit(multi, entry);
+    await exec(multi);
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    const order = query.targetId === undefined ? 'audit:order' : `audit:target:${query.targetId}`;
+    const found: AuditEntry[] = [];
+    for await (const page of this.#pagesNewestFirst(order, 'audit', query.before)) {
+      for (const [, json] of page) {
+        found.push(JSON.parse(json) as AuditEntry);
+        if (found.length >= query.limit) return found;
+      }
+    }
+    return found;
+  }
+
+  async saveRoster(roster: RosterConfig): Promise<void> {
+    await this.#client().hset('rosters', roster.grid, JSON.stringify(roster));
+  }
+
+  async listRosters(): Promise<RosterConfig[]> {
+    const all = await this.#client().hgetall('rosters');
+    return Object.keys(all)
+      .sort()
+      .map((grid) => JSON.parse(all[grid] as string) as RosterConfig);
+  }
+
+  #addAudit(multi: ReturnType<Redis['multi']>, entry: AuditEntry): void {
+    multi.hset('audit', entry.id, JSON.stringify(entry));
+    multi.zadd('audit:order', 0, entry.id);
+    multi.zadd(`audit:target:${entry.target.id}`, 0, entry.id);
+  }
+
+  /** Pages of [id, json] from the newest id down, strictly before `before` when given. */
+  async *#pagesNewestFirst(order: string, hash: string, before?: string): AsyncGenerator<[string, string][]> {
+    const redis = this.#client();
+    let max = before === undefined ? '+' : `(${before}`;
+    for (;;) {
+      const ids = await redis.zrevrangebylex(order, max, '-', 'LIMIT', 0, PAGE);
+      if (ids.length === 0) return;
+      const values = await redis.hmget(hash, ...ids);
+      yield ids.flatMap((id, index) =>
+        values[index] == null ? [] : [[id, values[index] as string] as [string, string]],
+      );
+      if (ids.length < PAGE) return;
+      max = `(${ids.at(-1)}`;
+    }
+  }
+
+  async #values(hash: string, ids: readonly string[]): Promise<unknown[]> {
+    if (ids.length === 0) return [];
+    const values = await this.#client().hmget(hash, ...ids);
+    return values.flatMap((json) => (json === null ? [] : [JSON.parse(json)]));
+  }
+
+  async #pruneDeadLetters(): Promise<void> {
+    const redis = this.#client();
+    const excess = (await redis.zcard('dead-letters:order')) - this.#options.deadLetterLimit;
+    if (excess <= 0) return;
+    const oldest = await redis.zrangebylex('dead-letters:order', '-', '+', 'LIMIT', 0, excess);
+    if (oldest.length === 0) return;
+    await exec(
+      redis
+        .multi()
+        .zrem('dead-letters:order', ...oldest)
+        .hdel('dead-letters', ...oldest),
+    );
+  }
+
+  #client(): Redis {
+    if (this.#redis === undefined) throw new GridhubError('GRIDHUB_STORE_FAILED', 'the store is not started');
+    return this.#redis;
+  }
+}
+
+/** A MULTI fails as a whole or not at all: surface the first error of its replies. */
+async function exec(multi: ReturnType<Redis['multi']>): Promise<void> {
+  const replies = await multi.exec();
+  const failed = replies?.find(([error]) => error !== null);
+  if (replies === null) throw new GridhubError('GRIDHUB_STORE_FAILED', 'a Redis transaction was aborted');
+  if (failed !== undefined) throw failed[0] as Error;
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return 'the configured URL';
+  }
+}

@@ -1,0 +1,60 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import {
+  connectClient,
+  demoConfig,
+  demoSecret,
+  deploymentOf,
+  getJson,
+  startTestHub,
+} from '../helpers/hub.ts';
+
+const redisUrl = process.env.GRIDHUB_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+
+describe('a hub on the Redis store', () => {
+  const keyPrefix = `gridhub-hub-test:${process.pid}:`;
+  const config = demoConfig() as unknown as Record<string, unknown>;
+  config.store = { kind: 'redis', url: redisUrl, keyPrefix };
+  const deployment = deploymentOf(config);
+
+  afterAll(async () => {
+    const redis = new Redis(redisUrl);
+    const keys = await redis.keys(`${keyPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('keeps incidents and their audit trail in Redis, across a restart of the hub', async () => {
+    const first = await startTestHub({ deployment });
+    expect(first.hub.health().components.store).toEqual({ state: 'up', kind: 'redis' });
+    const officer = await connectClient(first.httpUrl, 'demo-officer-zhenxing');
+    const gate = new GateSimulator({
+      url: first.mqttUrl,
+      deviceId: 'gate-zhenxing-03-east',
+      secret: demoSecret('gate-zhenxing-03-east'),
+    });
+    await gate.start();
+    await gate.forceDoor();
+    const incident = (await officer.nth('incident:new', 1)) as Incident;
+    officer.close();
+    await gate.stop();
+    await first.stop();
+
+    const second = await startTestHub({ deployment });
+    try {
+      const stored = await getJson(`${second.httpUrl}/api/incidents/${incident.id}`, 'demo-officer-zhenxing');
+      expect(stored.body).toEqual(incident);
+      const trail = await getJson(
+        `${second.httpUrl}/api/incidents/${incident.id}/audit`,
+        'demo-officer-zhenxing',
+      );
+      expect((trail.body as { entries: { action: string }[] }).entries.map((entry) => entry.action)).toEqual([
+        'incident.create',
+      ]);
+    } finally {
+      await second.stop();
+    }
+  });
+});

@@ -1,0 +1,211 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../../src/core/audit.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import type { DeadLetter } from '../../src/core/refusals.ts';
+import { LmdbStore } from '../../src/store/lmdb-store.ts';
+import { RedisStore } from '../../src/store/redis-store.ts';
+import type { Store } from '../../src/store/store.ts';
+import { temporaryDirectory } from '../helpers/hub.ts';
+
+const redisUrl = process.env.GRIDHUB_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+let runs = 0;
+
+/** Each case gets a store of its own: a fresh LMDB directory, or a fresh Redis key prefix that is deleted after. */
+interface StoreKind {
+  readonly name: string;
+  open(): Promise<{ store: Store; reopen: () => Promise<Store>; remove: () => Promise<void> }>;
+}
+
+const kinds: StoreKind[] = [
+  {
+    name: 'embedded (LMDB)',
+    async open() {
+      const directory = temporaryDirectory('gridhub-store-');
+      const make = () => new LmdbStore({ dataDir: directory.path, deadLetterLimit: 100 });
+      const store = make();
+      await store.start();
+      return {
+        store,
+        reopen: async () => {
+          const again = make();
+          await again.start();
+          return again;
+        },
+        remove: async () => directory.remove(),
+      };
+    },
+  },
+  {
+    name: 'Redis',
+    async open() {
+      const keyPrefix = `gridhub-test:${process.pid}:${++runs}:`;
+      const make = () => new RedisStore({ url: redisUrl, keyPrefix, deadLetterLimit: 100 });
+      const store = make();
+      await store.start();
+      return {
+        store,
+        reopen: async () => {
+          const again = make();
+          await again.start();
+          return again;
+        },
+        remove: async () => {
+          const redis = new Redis(redisUrl);
+          const keys = await redis.keys(`${keyPrefix}*`);
+          if (keys.length > 0) await redis.del(...keys);
+          await redis.quit();
+        },
+      };
+    },
+  },
+];
+
+function incident(n: number, overrides: Partial<Incident> = {}): Incident {
+  const at = new Date(Date.UTC(2026, 10, 22, 8, 0, n)).toISOString();
+  const grid = n % 2 === 0 ? 'g-even' : 'g-odd';
+  return {
+    id: `inc_${String(n).padStart(5, '0')}`,
+    state: 'dispatched',
+    title: 'Door forced open',
+    category: 'intrusion',
+    severity: 'critical',
+    device: { id: 'gate-1', name: 'Gate 1', adapter: 'gate-access' },
+    event: { type: 'door.forced_open', occurredAt: at, attributes: { door: 1 } },
+    gridId: grid,
+    chain: [
+      { id: grid, name: grid, level: 'grid' },
+      { id: 'c1', name: 'C1', level: 'community' },
+    ],
+    createdAt: at,
+    updatedAt: at,
+    occurrences: 1,
+    lastOccurredAt: at,
+    related: [],
+    assignees: ['worker'],
+    handler: null,
+    responsibleNodeId: grid,
+    escalations: 0,
+    dueAt: null,
+    dueStage: null,
+    reworks: 0,
+    timeline: {},
+    ...overrides,
+  };
+}
+
+function audit(n: number, target: string): AuditEntry {
+  return {
+    id: `aud_${String(n).padStart(5, '0')}`,
+    at: new Date(Date.UTC(2026, 10, 22, 8, 0, n)).toISOString(),
+    actor: { userId: 'officer', role: 'duty_officer' },
+    action: 'incident.accept',
+    target: { kind: 'incident', id: target },
+    outcome: 'ok',
+    detail: { n },
+  };
+}
+
+describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
+  let opened: Awaited<ReturnType<StoreKind['open']>>;
+  let store: Store;
+
+  beforeEach(async () => {
+    opened = await kind.open();
+    store = opened.store;
+  });
+
+  afterEach(async () => {
+    await store.stop();
+    await opened.remove();
+  });
+
+  afterAll(() => undefined);
+
+  it('saves, reads and lists incidents newest first, with keyset pages', async () => {
+    for (let n = 1; n <= 7; n++) await store.saveIncident(incident(n));
+    expect(await store.getIncident('inc_00003')).toEqual(incident(3));
+    expect(await store.getIncident('inc_nope')).toBeUndefined();
+    const first = await store.listIncidents({ limit: 3 });
+    expect(first.map((item) => item.id)).toEqual(['inc_00007', 'inc_00006', 'inc_00005']);
+    const second = await store.listIncidents({ limit: 3, before: 'inc_00005' });
+    expect(second.map((item) => item.id)).toEqual(['inc_00004', 'inc_00003', 'inc_00002']);
+  });
+
+  it('lists by scope, by filter, and stops at the time bound', async () => {
+    for (let n = 1; n <= 6; n++) await store.saveIncident(incident(n));
+    const even = await store.listIncidents({ limit: 10, scopeNodeIds: ['g-even'] });
+    expect(even.map((item) => item.id)).toEqual(['inc_00006', 'inc_00004', 'inc_00002']);
+    const filtered = await store.listIncidents({ limit: 10, filter: (item) => item.id.endsWith('5') });
+    expect(filtered.map((item) => item.id)).toEqual(['inc_00005']);
+    const bounded = await store.listIncidents({ limit: 10, after: 'inc_00004' });
+    expect(bounded.map((item) => item.id)).toEqual(['inc_00006', 'inc_00005', 'inc_00004']);
+  });
+
+  it('overwrites an incident on change and keeps only the unfinished among the active ones', async () => {
+    await store.saveIncident(incident(1));
+    await store.saveIncident(incident(2));
+    await store.saveIncident(incident(2, { state: 'closed' }));
+    await store.saveIncident(incident(3, { state: 'resolved' }));
+    expect((await store.getIncident('inc_00002'))?.state).toBe('closed');
+    expect((await store.listActiveIncidents()).map((item) => item.id)).toEqual(['inc_00001', 'inc_00003']);
+  });
+
+  it('writes an incident with its audit entry, and lists the audit trail by target and in all, newest first', async () => {
+    await store.saveIncident(incident(1), audit(1, 'inc_00001'));
+    await store.appendAudit(audit(2, 'inc_00002'));
+    await store.appendAudit(audit(3, 'inc_00001'));
+    expect((await store.listAudit({ limit: 10, targetId: 'inc_00001' })).map((entry) => entry.id)).toEqual([
+      'aud_00003',
+      'aud_00001',
+    ]);
+    expect((await store.listAudit({ limit: 2 })).map((entry) => entry.id)).toEqual([
+      'aud_00003',
+      'aud_00002',
+    ]);
+    expect((await store.listAudit({ limit: 10, before: 'aud_00002' })).map((entry) => entry.id)).toEqual([
+      'aud_00001',
+    ]);
+  });
+
+  it('keeps dead letters newest first and prunes the oldest past the limit', async () => {
+    const letter = (n: number): DeadLetter => ({
+      id: `dl_${String(n).padStart(5, '0')}`,
+      receivedAt: new Date(Date.UTC(2026, 10, 22, 8, 0, 0, n)).toISOString(),
+      topic: 'gridhub/devices/gate-1/events',
+      deviceId: 'gate-1',
+      reason: 'not_json',
+      problems: ['not valid JSON'],
+      payloadBytes: 3,
+      payloadShape: null,
+    });
+    for (let n = 1; n <= 300; n++) await store.saveDeadLetter(letter(n));
+    const kept = await store.listDeadLetters({ limit: 500 });
+    // Pruned once, at the 256th write, down to the limit of 100; 44 more since.
+    expect(kept).toHaveLength(144);
+    expect(kept[0]?.id).toBe('dl_00300');
+    expect(kept.at(-1)?.id).toBe('dl_00157');
+  });
+
+  it('keeps device records and rosters, and everything across a reopen', async () => {
+    const record = {
+      id: 'gate-9',
+      description: null,
+      secretDigest: 'ab'.repeat(32),
+      disabled: true,
+      maintenanceUntil: null,
+      updatedAt: 'x',
+    };
+    await store.saveDeviceRecord(record);
+    await store.saveRoster({ grid: 'g-even', shifts: [{ users: ['worker'], from: '08:00', to: '20:00' }] });
+    await store.saveIncident(incident(1), audit(1, 'inc_00001'));
+    await store.stop();
+    store = await opened.reopen();
+    expect(await store.listDeviceRecords()).toEqual([record]);
+    expect(await store.listRosters()).toEqual([
+      { grid: 'g-even', shifts: [{ users: ['worker'], from: '08:00', to: '20:00' }] },
+    ]);
+    expect(await store.getIncident('inc_00001')).toEqual(incident(1));
+    expect((await store.listAudit({ limit: 5 })).map((entry) => entry.id)).toEqual(['aud_00001']);
+  });
+});
