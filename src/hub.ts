@@ -232,6 +232,10 @@ export class Hub {
       authenticator: this.#authenticator,
       incidents: this.incidents,
       recoveryMs: 2 * 60_000,
+      // On the Redis store the hub may have siblings: pushes go through Redis to reach clients on any of them.
+      ...(storeSettings.kind === 'redis'
+        ? { cluster: { redisUrl: storeSettings.url, keyPrefix: storeSettings.keyPrefix } }
+        : {}),
       chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,
       bus: this.bus,
       metrics: this.metrics,

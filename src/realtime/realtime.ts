@@ -1,4 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
@@ -30,6 +32,11 @@ export interface RealtimeOptions {
   readonly logger: Logger;
   /** How long a dropped client's missed pushes are kept for it to catch up when it reconnects. */
   readonly recoveryMs: number;
+  /**
+   * Several hub instances: pushes go through a Redis stream, so a client on any instance gets every push it is
+   * entitled to, and catches up after a reconnect to any of them. One instance: in memory.
+   */
+  readonly cluster?: { readonly redisUrl: string; readonly keyPrefix: string };
 }
 
 type HubSocketServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -68,6 +75,7 @@ export class Realtime {
   #io: HubSocketServer | undefined;
   #unsubscribe: (() => void)[] = [];
   #state: ComponentState = 'down';
+  #redis: Redis | undefined;
 
   constructor(options: RealtimeOptions) {
     this.#options = options;
@@ -81,9 +89,19 @@ export class Realtime {
   /** Also serves the browser client at /socket.io/socket.io.js, so pages need no outside network. */
   start(server: HttpServer): void {
     const { authenticator, bus, metrics } = this.#options;
+    const { cluster } = this.#options;
+    if (cluster !== undefined) this.#redis = new Redis(cluster.redisUrl);
     const io: HubSocketServer = new Server(server, {
       serveClient: true,
       connectionStateRecovery: { maxDisconnectionDuration: this.#options.recoveryMs, skipMiddlewares: false },
+      ...(cluster === undefined || this.#redis === undefined
+        ? {}
+        : {
+            adapter: createAdapter(this.#redis, {
+              streamName: `${cluster.keyPrefix}socket.io`,
+              sessionKeyPrefix: `${cluster.keyPrefix}sio:session:`,
+            }),
+          }),
     });
     this.#io = io;
     io.use((socket, next) => {
@@ -135,7 +153,11 @@ export class Realtime {
       io.disconnectSockets(true);
       // io.close() would also close the HTTP server, which belongs to the HTTP component.
       io.engine.close();
+      await io.of('/').adapter.close?.();
     }
+    const redis = this.#redis;
+    this.#redis = undefined;
+    await redis?.quit().catch(() => redis.disconnect());
   }
 
   #roomsOf(principal: Principal): string[] {
