@@ -117,6 +117,7 @@ export class Hub {
       users: deployment.users,
       logger: this.#logger,
       sweepMs: options.deadlineSweepMs ?? 1000,
+      shared: storeSettings.kind === 'redis',
       flood: deployment.flood,
     });
     this.#pipeline = new IncidentPipeline(

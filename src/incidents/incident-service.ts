@@ -52,6 +52,11 @@ export interface IncidentServiceOptions {
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserConfig[];
   readonly logger: Logger;
+  /**
+   * The store is shared with other hub instances: read an incident from the store before changing it (another
+   * instance may have changed it), and claim each escalation so exactly one instance makes it.
+   */
+  readonly shared?: boolean;
   /** How often deadlines are checked. */
   readonly sweepMs: number;
   /** Alarm-storm control; none when left out. */
@@ -80,6 +85,8 @@ interface Announcement {
 }
 
 const settled = Promise.resolve();
+/** Sharing the store: how often an instance reloads every active incident, its siblings' included. */
+const sharedReloadMs = 30_000;
 /** Related events kept on an incident (correlation joins, storm groupings): the newest. */
 const relatedLimit = 20;
 /** A storm incident's updates are pushed at most this often; every grouped event is still committed at once. */
@@ -124,6 +131,7 @@ export class IncidentService {
   readonly #principals: ReadonlyMap<string, Principal>;
   readonly #context: Omit<LifecycleContext, 'now'>;
   #timer: NodeJS.Timeout | undefined;
+  #reloadedAt = Date.now();
 
   constructor(options: IncidentServiceOptions) {
     this.#options = options;
@@ -280,7 +288,9 @@ export class IncidentService {
     input: ActionInput = {},
   ): Promise<Incident> {
     return this.#serial(incidentId, async () => {
-      const before = this.#active.get(incidentId) ?? (await this.#options.store.getIncident(incidentId));
+      const before = this.#options.shared
+        ? await this.#options.store.getIncident(incidentId)
+        : (this.#active.get(incidentId) ?? (await this.#options.store.getIncident(incidentId)));
       const who: Actor = actor === 'system' ? systemActor : actor;
       if (before === undefined || (actor !== 'system' && !this.#options.visibility.canSee(actor, before))) {
         throw new IncidentError('not_found', `no incident ${incidentId}`);
@@ -310,15 +320,42 @@ export class IncidentService {
 
   /** Escalates every open incident past its deadline one level up, unless it is already at the top. */
   sweep(now: number = Date.now()): void {
+    // Sharing the store, an instance also learns of the others' incidents, so a dead instance's deadlines are kept.
+    if (this.#options.shared && now - this.#reloadedAt >= sharedReloadMs) {
+      this.#reloadedAt = now;
+      void this.#options.store.listActiveIncidents().then(
+        (incidents) => {
+          for (const incident of incidents) if (!this.#queues.has(incident.id)) this.#remember(incident);
+        },
+        (error: unknown) =>
+          this.#log.warn({ error: (error as Error).message }, 'reloading active incidents failed'),
+      );
+    }
     for (const incident of this.#active.values()) {
       if (!isOpen(incident.state) || incident.dueAt === null || Date.parse(incident.dueAt) > now) continue;
       if (this.#context.parentOf(incident.responsibleNodeId) === undefined) continue;
       if (this.#queues.has(incident.id)) continue;
-      this.act('system', incident.id, 'escalate', { note: `${incident.dueStage} deadline passed` }).then(
-        () => this.#options.metrics.escalations.inc(),
-        (error: unknown) =>
-          this.#log.warn({ incidentId: incident.id, error: (error as Error).message }, 'escalation failed'),
-      );
+      void this.#escalate(incident);
+    }
+  }
+
+  /**
+   * Escalates an overdue incident, once across every hub sharing the store: the claim names the incident, its level
+   * and the deadline that passed, so exactly one instance wins it. A loser reloads the incident (the winner has
+   * changed it) and so stops trying.
+   */
+  async #escalate(incident: Incident): Promise<void> {
+    try {
+      const claim = `escalate:${incident.id}:${incident.escalations}:${incident.dueAt}`;
+      if (!(await this.#options.store.claim(claim, 10 * 60_000))) {
+        const fresh = await this.#options.store.getIncident(incident.id);
+        if (fresh !== undefined) this.#remember(fresh);
+        return;
+      }
+      await this.act('system', incident.id, 'escalate', { note: `${incident.dueStage} deadline passed` });
+      this.#options.metrics.escalations.inc();
+    } catch (error) {
+      this.#log.warn({ incidentId: incident.id, error: (error as Error).message }, 'escalation failed');
     }
   }
 

@@ -154,6 +154,11 @@ export class LmdbStore implements Store {
       .map(({ value }) => value).asArray;
   }
 
+  /** One hub owns an LMDB store: every claim is its own. */
+  async claim(_key: string, _ttlMs: number): Promise<boolean> {
+    return true;
+  }
+
   async saveRoster(roster: RosterConfig): Promise<void> {
     await this.#db(this.#rosters).put(roster.grid, roster);
   }

@@ -171,6 +171,12 @@ export class RedisStore implements Store {
     return found;
   }
 
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    return (
+      (await this.#client().set(`claims:${key}`, '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK'
+    );
+  }
+
   async saveRoster(roster: RosterConfig): Promise<void> {
     await this.#client().hset('rosters', roster.grid, JSON.stringify(roster));
   }

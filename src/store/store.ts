@@ -66,6 +66,11 @@ export interface Store {
   saveDeviceRecord(record: DeviceRecord): Promise<void>;
   listDeviceRecords(): Promise<DeviceRecord[]>;
   appendAudit(entry: AuditEntry): Promise<void>;
+  /**
+   * Claims a one-off job (an escalation) for `ttlMs`: true for exactly one caller across every hub sharing the
+   * store. A store only one hub can use answers true.
+   */
+  claim(key: string, ttlMs: number): Promise<boolean>;
   /** Rosters changed through the API; they replace the config's roster of their grid. */
   saveRoster(roster: RosterConfig): Promise<void>;
   listRosters(): Promise<RosterConfig[]>;

@@ -73,3 +73,70 @@ describe('two hub instances sharing Redis', () => {
     }
   });
 });
+
+describe('deadlines across two instances sharing Redis', () => {
+  const keyPrefix = `gridhub-cluster-deadlines:${process.pid}:`;
+  const config = demoConfig() as unknown as Record<string, unknown>;
+  config.store = { kind: 'redis', url: redisUrl, keyPrefix };
+  // An intrusion must be accepted within 0.6 s at each level.
+  config.deadlines = {
+    categories: { intrusion: { acceptMinutes: 0.01, arriveMinutes: 30, resolveMinutes: 240 } },
+  };
+  const deployment = deploymentOf(config);
+
+  afterAll(async () => {
+    const redis = new Redis(redisUrl);
+    const keys = await redis.keys(`${keyPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('escalates each level exactly once, though both instances sweep the incident', async () => {
+    const east = await startTestHub({ deployment });
+    const west = await startTestHub({ deployment });
+    const officer = await connectClient(east.httpUrl, 'demo-officer-qinghe');
+    const gate = new GateSimulator({
+      url: east.mqttUrl,
+      deviceId: 'gate-luming-03-south',
+      secret: demoSecret('gate-luming-03-south'),
+    });
+    try {
+      await gate.start();
+      await gate.forceDoor();
+      const incident = (await officer.nth('incident:new', 1)) as Incident;
+      // The other instance acts on it, so both hold it and both sweep its deadlines.
+      const noted = await postJson(
+        `${west.httpUrl}/api/incidents/${incident.id}/actions/note`,
+        'demo-officer-qinghe',
+        {
+          note: 'watching it',
+        },
+      );
+      expect(noted.status).toBe(200);
+      expect(west.hub.incidents.active(incident.id)).toBeDefined();
+      await eventually(async () => {
+        const stored = await east.hub.store.getIncident(incident.id);
+        return stored?.responsibleNodeId === 'district-qinghe';
+      }, 10_000);
+      // Give both sweeps time to race on a level that is already done, then count.
+      await eventually(async () => (await east.hub.store.getIncident(incident.id))?.escalations === 3);
+      const trail = await east.hub.store.listAudit({ limit: 50, targetId: incident.id });
+      const escalations = trail.filter(
+        (entry) => entry.action === 'incident.escalate' && entry.outcome === 'ok',
+      );
+      expect(escalations).toHaveLength(3);
+      const counted = async (hub: typeof east) =>
+        Number(
+          (await (await fetch(`${hub.httpUrl}/metrics`)).text()).match(
+            /^gridhub_escalations_total (\d+)/m,
+          )?.[1] ?? 0,
+        );
+      expect((await counted(east)) + (await counted(west))).toBe(3);
+    } finally {
+      officer.close();
+      await gate.stop();
+      await east.stop();
+      await west.stop();
+    }
+  });
+});
