@@ -1,0 +1,273 @@
+import { connect, type MqttClient } from 'mqtt';
+import type { BenchDevice, Family } from './deployment.ts';
+
+/**
+ * Simulated devices over MQTT, written straight with mqtt.js (no per-publish await): each device connects with
+ * its own id and secret, and frames are the families' real wire formats (`{seq, time, event, …}` on
+ * `gridhub/devices/<id>/events`). Offered rate R is spread round-robin over the active devices; QoS 1, and a
+ * publish counts as ingested when its PUBACK arrives. Everything is bounded: in-flight messages (past the cap
+ * the offered message is shed and counted), phase duration, and the drain after a phase.
+ */
+export type GeneratorCommand =
+  | { type: 'connect'; url: string; devices: BenchDevice[]; heartbeatSeconds: number }
+  | { type: 'run'; rate: number; seconds: number; active: number; maxInflight: number }
+  | { type: 'stop' };
+
+export interface RunResult {
+  readonly type: 'done';
+  readonly rate: number;
+  readonly offered: number;
+  readonly sent: number;
+  readonly acked: number;
+  readonly shed: number;
+  readonly errors: number;
+  /** Seconds from the first publish to the last PUBACK counted. */
+  readonly seconds: number;
+  readonly ackedInWindow: number;
+}
+
+interface Device {
+  readonly id: string;
+  readonly family: Family;
+  readonly client: MqttClient;
+  readonly topic: string;
+  seq: number;
+  readonly bootedAt: number;
+}
+
+const devices: Device[] = [];
+const heartbeats: NodeJS.Timeout[] = [];
+
+/** A weighted mix of what gates and sentry boxes really send; repeats of the same device dedupe. */
+const gateMix: [number, () => Record<string, unknown>][] = [
+  [
+    45,
+    () => ({
+      event: 'ACCESS_GRANTED',
+      door: 1,
+      direction: 'in',
+      credential: { type: 'card', number: '10000001' },
+    }),
+  ],
+  [
+    20,
+    () => ({
+      event: 'ACCESS_DENIED',
+      door: 1,
+      direction: 'in',
+      credential: { type: 'card', number: '99999999' },
+      reason: 'UNKNOWN_CREDENTIAL',
+    }),
+  ],
+  [10, () => ({ event: 'DOOR_HELD_OPEN', door: 1, heldSeconds: 120 })],
+  [12, () => ({ event: 'VEHICLE_ENTRY', lane: 1, plate: '京A12345', barrier: 'opened' })],
+  [6, () => ({ event: 'VEHICLE_EXIT', lane: 1, plate: '京A12345', barrier: 'opened' })],
+  [3, () => ({ event: 'TAILGATING', door: 1, direction: 'in', followers: 1 })],
+  [2, () => ({ event: 'DOOR_FORCED_OPEN', door: 2 })],
+  [
+    1,
+    () => ({
+      event: 'ANTI_PASSBACK',
+      door: 1,
+      direction: 'in',
+      credential: { type: 'card', number: '10000001' },
+    }),
+  ],
+  [1, () => ({ event: 'BLACKLIST_MATCH', door: 1, credential: { type: 'plate', number: '京A66666' } })],
+];
+const sentryMix: [number, () => Record<string, unknown>][] = [
+  [40, () => ({ event: 'CHECK_IN', guard: 'G-0107' })],
+  [25, () => ({ event: 'ZONE_ALARM', zone: 1, zoneType: 'pir' })],
+  [15, () => ({ event: 'BATTERY_LOW', percent: 18 })],
+  [10, () => ({ event: 'ARMED', by: 'keypad' })],
+  [8, () => ({ event: 'DISARMED', by: 'keypad' })],
+  [2, () => ({ event: 'PANIC', duress: false })],
+];
+
+function picker(mix: [number, () => Record<string, unknown>][]): () => Record<string, unknown> {
+  const total = mix.reduce((sum, [weight]) => sum + weight, 0);
+  return () => {
+    let roll = Math.random() * total;
+    for (const [weight, make] of mix) {
+      roll -= weight;
+      if (roll < 0) return make();
+    }
+    return (mix[0] as [number, () => Record<string, unknown>])[1]();
+  };
+}
+const nextGate = picker(gateMix);
+const nextSentry = picker(sentryMix);
+
+function frame(device: Device): string {
+  device.seq = (device.seq + 1) % 2 ** 32;
+  const fields = device.family === 'gate' ? nextGate() : nextSentry();
+  return JSON.stringify({ seq: device.seq, time: new Date().toISOString(), ...fields });
+}
+
+function heartbeat(device: Device): string {
+  device.seq = (device.seq + 1) % 2 ** 32;
+  const time = new Date().toISOString();
+  const uptimeSeconds = Math.floor((Date.now() - device.bootedAt) / 1000);
+  return device.family === 'gate'
+    ? JSON.stringify({
+        seq: device.seq,
+        time,
+        uptimeSeconds,
+        doors: [
+          { door: 1, closed: true, locked: true },
+          { door: 2, closed: true, locked: true },
+        ],
+      })
+    : JSON.stringify({ seq: device.seq, time, armed: false, mains: true, batteryPercent: 90, siren: false });
+}
+
+async function connectAll(url: string, list: BenchDevice[], heartbeatSeconds: number): Promise<void> {
+  const started = performance.now();
+  let failed = 0;
+  const one = (spec: BenchDevice): Promise<void> =>
+    new Promise((resolve) => {
+      const client = connect(url, {
+        clientId: spec.id,
+        username: spec.id,
+        password: spec.secret,
+        clean: true,
+        reconnectPeriod: 0,
+        connectTimeout: 20_000,
+        keepalive: 60,
+      });
+      const device: Device = {
+        id: spec.id,
+        family: spec.family,
+        client,
+        topic: `gridhub/devices/${spec.id}/events`,
+        seq: 0,
+        bootedAt: Date.now(),
+      };
+      client.once('connect', () => {
+        // BENCH_NODELAY=1: devices that turn Nagle off (most embedded MQTT stacks leave it on).
+        if (process.env.BENCH_NODELAY === '1')
+          (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+        devices.push(device);
+        client.publish(`gridhub/devices/${spec.id}/status`, '{"state":"online"}', { qos: 1, retain: true });
+        resolve();
+      });
+      client.once('error', () => {
+        failed += 1;
+        client.end(true);
+        resolve();
+      });
+      client.on('error', () => undefined);
+    });
+  // Bounded concurrency: 100 handshakes at a time.
+  for (let done = 0; done < list.length; done += 100) {
+    await Promise.all(list.slice(done, done + 100).map(one));
+  }
+  if (heartbeatSeconds > 0) {
+    // Idle devices still prove they live, spread evenly over the interval.
+    const slice = Math.max(1, Math.ceil(devices.length / (heartbeatSeconds * 10)));
+    let cursor = 0;
+    const timer = setInterval(() => {
+      for (let index = 0; index < slice && devices.length > 0; index += 1) {
+        const device = devices[cursor % devices.length] as Device;
+        cursor += 1;
+        if (device.client.connected)
+          device.client.publish(`gridhub/devices/${device.id}/heartbeat`, heartbeat(device), { qos: 0 });
+      }
+    }, 100);
+    heartbeats.push(timer);
+  }
+  process.send?.({ type: 'connected', connected: devices.length, failed, ms: performance.now() - started });
+}
+
+async function run(rate: number, seconds: number, active: number, maxInflight: number): Promise<void> {
+  const publishers = devices.slice(0, Math.max(1, Math.min(active, devices.length)));
+  let offered = 0;
+  let sent = 0;
+  let acked = 0;
+  let ackedInWindow = 0;
+  let shed = 0;
+  let errors = 0;
+  let inflight = 0;
+  let cursor = 0;
+  let lastAckAt = 0;
+  const durationMs = seconds * 1000;
+  const started = performance.now();
+  let windowOpen = true;
+  const onAck = (error?: Error): void => {
+    inflight -= 1;
+    if (error) {
+      errors += 1;
+      return;
+    }
+    acked += 1;
+    if (windowOpen) ackedInWindow += 1;
+    lastAckAt = performance.now();
+  };
+  let lastProgress = started;
+  await new Promise<void>((resolve) => {
+    const tick = setInterval(() => {
+      const now = performance.now();
+      const elapsed = Math.min(now - started, durationMs);
+      const due = Math.floor((rate * elapsed) / 1000);
+      // At most one second's worth per tick, so a stalled loop cannot burst unboundedly.
+      const burst = Math.min(due - offered, rate);
+      for (let index = 0; index < burst; index += 1) {
+        offered += 1;
+        if (inflight >= maxInflight) {
+          shed += 1;
+          continue;
+        }
+        const device = publishers[cursor % publishers.length] as Device;
+        cursor += 1;
+        if (!device.client.connected) {
+          errors += 1;
+          continue;
+        }
+        inflight += 1;
+        sent += 1;
+        device.client.publish(device.topic, frame(device), { qos: 1 }, onAck);
+      }
+      if (now - lastProgress >= 1000) {
+        lastProgress = now;
+        process.send?.({ type: 'progress', elapsed: elapsed / 1000, offered, acked, inflight, shed });
+      }
+      if (now - started >= durationMs) {
+        windowOpen = false;
+        clearInterval(tick);
+        resolve();
+      }
+    }, 5);
+  });
+  // Drain: wait for outstanding PUBACKs, at most 5 s.
+  const drainUntil = performance.now() + 5_000;
+  while (inflight > 0 && performance.now() < drainUntil)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  const result: RunResult = {
+    type: 'done',
+    rate,
+    offered,
+    sent,
+    acked,
+    shed: shed + inflight,
+    errors,
+    seconds: Math.max(durationMs, lastAckAt - started) / 1000,
+    ackedInWindow,
+  };
+  process.send?.(result);
+}
+
+function stop(): void {
+  for (const timer of heartbeats) clearInterval(timer);
+  for (const device of devices) device.client.end(true);
+  setTimeout(() => process.exit(0), 200).unref();
+}
+
+process.on('message', (command: GeneratorCommand) => {
+  if (command.type === 'connect') void connectAll(command.url, command.devices, command.heartbeatSeconds);
+  if (command.type === 'run') void run(command.rate, command.seconds, command.active, command.maxInflight);
+  if (command.type === 'stop') stop();
+});
+process.once('disconnect', stop);
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
+process.send?.({ type: 'alive' });

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+
+/** CPU time (ms, user + system) and resident memory (bytes) of a process, read from /proc (Linux only). */
+export interface ProcSample {
+  readonly at: number;
+  readonly cpuMs: number;
+  readonly rssBytes: number;
+}
+
+const ticksPerSecond = 100; // USER_HZ on Linux
+
+export function sampleProc(pid: number): ProcSample | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return {
+      at: performance.now(),
+      cpuMs: ((utime + stime) * 1000) / ticksPerSecond,
+      rssBytes: rssKb * 1024,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU use between two samples, in percent of one core. */
+export function cpuPercent(from: ProcSample | undefined, to: ProcSample | undefined): number {
+  if (from === undefined || to === undefined || to.at <= from.at) return 0;
+  return (100 * (to.cpuMs - from.cpuMs)) / (to.at - from.at);
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] as number;
+}
+
+/** Wall-clock milliseconds with sub-millisecond resolution. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,40 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+/** The messages between the orchestrator (bench/run.ts) and a server process (hub or relay). */
+export type ParentMessage = { type: 'stats' } | { type: 'stop' };
+
+export type ServerMessage =
+  | { type: 'ready'; http: number; mqtt: number; devices: number }
+  | ({ type: 'stats'; devices: number } & ServerStats);
+
+export interface ServerStats {
+  readonly heapUsed: number;
+  readonly rss: number;
+  readonly external: number;
+  /** Event-loop delay since the previous stats request (ms): how long the server's loop was blocked. */
+  readonly loopDelayP99: number;
+  readonly loopDelayMax: number;
+}
+
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
+export function reply(message: ServerMessage): void {
+  process.send?.(message);
+}
+
+/** Memory after a full collection when the process runs with --expose-gc. */
+export function serverStats(): ServerStats {
+  const loopDelayP99 = loopDelay.percentile(99) / 1e6;
+  const loopDelayMax = loopDelay.max / 1e6;
+  (globalThis as { gc?: () => void }).gc?.();
+  const memory = process.memoryUsage();
+  loopDelay.reset();
+  return {
+    heapUsed: memory.heapUsed,
+    rss: memory.rss,
+    external: memory.external,
+    loopDelayP99,
+    loopDelayMax,
+  };
+}
