@@ -1,31 +1,14 @@
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident, IncidentChange } from '../../src/core/incident.ts';
-import {
-  connectClient,
-  demoConfig,
-  demoSecret,
-  deploymentOf,
-  eventually,
-  postJson,
-  startTestHub,
-} from '../helpers/hub.ts';
-
-const redisUrl = process.env.GRIDHUB_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+import { connectClient, demoSecret, eventually, postJson, startTestHub } from '../helpers/hub.ts';
+import { deleteRedisKeys, redisDeployment, testKeyPrefix } from '../helpers/redis.ts';
 
 describe('two hub instances sharing Redis', () => {
-  const keyPrefix = `gridhub-cluster-test:${process.pid}:`;
-  const config = demoConfig() as unknown as Record<string, unknown>;
-  config.store = { kind: 'redis', url: redisUrl, keyPrefix };
-  const deployment = deploymentOf(config);
+  const keyPrefix = testKeyPrefix('cluster');
+  const deployment = redisDeployment(keyPrefix);
 
-  afterAll(async () => {
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${keyPrefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  });
+  afterAll(() => deleteRedisKeys(keyPrefix));
 
   it('pushes an incident raised on one instance to clients of both, once, and an action on the other to both', async () => {
     const east = await startTestHub({ deployment });
@@ -75,21 +58,15 @@ describe('two hub instances sharing Redis', () => {
 });
 
 describe('deadlines across two instances sharing Redis', () => {
-  const keyPrefix = `gridhub-cluster-deadlines:${process.pid}:`;
-  const config = demoConfig() as unknown as Record<string, unknown>;
-  config.store = { kind: 'redis', url: redisUrl, keyPrefix };
+  const keyPrefix = testKeyPrefix('cluster-deadlines');
   // An intrusion must be accepted within 0.6 s at each level.
-  config.deadlines = {
-    categories: { intrusion: { acceptMinutes: 0.01, arriveMinutes: 30, resolveMinutes: 240 } },
-  };
-  const deployment = deploymentOf(config);
-
-  afterAll(async () => {
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${keyPrefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+  const deployment = redisDeployment(keyPrefix, (config) => {
+    config.deadlines = {
+      categories: { intrusion: { acceptMinutes: 0.01, arriveMinutes: 30, resolveMinutes: 240 } },
+    };
   });
+
+  afterAll(() => deleteRedisKeys(keyPrefix));
 
   it('escalates each level exactly once, though both instances sweep the incident', async () => {
     const east = await startTestHub({ deployment });

@@ -1,30 +1,14 @@
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import {
-  connectClient,
-  demoConfig,
-  demoSecret,
-  deploymentOf,
-  getJson,
-  startTestHub,
-} from '../helpers/hub.ts';
-
-const redisUrl = process.env.GRIDHUB_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+import { connectClient, demoSecret, getJson, startTestHub } from '../helpers/hub.ts';
+import { deleteRedisKeys, redisDeployment, testKeyPrefix } from '../helpers/redis.ts';
 
 describe('a hub on the Redis store', () => {
-  const keyPrefix = `gridhub-hub-test:${process.pid}:`;
-  const config = demoConfig() as unknown as Record<string, unknown>;
-  config.store = { kind: 'redis', url: redisUrl, keyPrefix };
-  const deployment = deploymentOf(config);
+  const keyPrefix = testKeyPrefix('hub');
+  const deployment = redisDeployment(keyPrefix);
 
-  afterAll(async () => {
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${keyPrefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  });
+  afterAll(() => deleteRedisKeys(keyPrefix));
 
   it('keeps incidents and their audit trail in Redis, across a restart of the hub', async () => {
     const first = await startTestHub({ deployment });

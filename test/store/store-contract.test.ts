@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/core/audit.ts';
 import type { Incident } from '../../src/core/incident.ts';
@@ -7,8 +6,8 @@ import { LmdbStore } from '../../src/store/lmdb-store.ts';
 import { RedisStore } from '../../src/store/redis-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { temporaryDirectory } from '../helpers/hub.ts';
+import { deleteRedisKeys, redisUrl } from '../helpers/redis.ts';
 
-const redisUrl = process.env.GRIDHUB_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 let runs = 0;
 
 /** Each case gets a store of its own: a fresh LMDB directory, or a fresh Redis key prefix that is deleted after. */
@@ -50,12 +49,7 @@ const kinds: StoreKind[] = [
           await again.start();
           return again;
         },
-        remove: async () => {
-          const redis = new Redis(redisUrl);
-          const keys = await redis.keys(`${keyPrefix}*`);
-          if (keys.length > 0) await redis.del(...keys);
-          await redis.quit();
-        },
+        remove: () => deleteRedisKeys(keyPrefix),
       };
     },
   },
