@@ -158,10 +158,7 @@ async function startRig(
   clients: number,
   prof = false,
 ): Promise<Rig> {
-  const server = await startServer(target, extraDevices, prof);
-  const generator = spawn('load-generator.ts');
-  const clientsChild = spawn('clients.ts');
-  await Promise.all([next(generator, 'alive'), next(clientsChild, 'alive')]);
+  const { server, generator, clients: clientsChild } = await launchRig(target, extraDevices, prof);
   const tokens = clientTokens();
   const connectedClients = await ask<{ connected: number }>(
     clientsChild,
@@ -178,6 +175,19 @@ async function startRig(
     `${target}: ${connectedDevices.connected} devices (${connectedDevices.failed} refused) in ${Math.round(connectedDevices.ms)} ms, ${connectedClients.connected} clients`,
   );
   return { server, generator, clients: clientsChild };
+}
+
+/** The server, the load generator and the clients, each its own process, once all three answer. */
+async function launchRig(target: Target, extraDevices: number, prof: boolean): Promise<Rig> {
+  const server = await startServer(target, extraDevices, prof);
+  const rig: Rig = { server, generator: spawn('load-generator.ts'), clients: spawn('clients.ts') };
+  try {
+    await Promise.all([next(rig.generator, 'alive'), next(rig.clients, 'alive')]);
+  } catch (error) {
+    await stopRig(rig);
+    throw error;
+  }
+  return rig;
 }
 
 async function stopRig(rig: Rig): Promise<void> {
@@ -382,12 +392,9 @@ async function main(): Promise<void> {
   for (const count of profile.scaleDevices) {
     const extra = Math.max(count, profile.activeDevices) - 29;
     const { devices } = benchDevices(extra);
-    const server = await startServer('hub', extra, false);
-    const generator = spawn('load-generator.ts');
-    const clients = spawn('clients.ts');
-    const rig: Rig = { server, generator, clients };
+    const rig = await launchRig('hub', extra, false);
+    const { server, generator, clients } = rig;
     try {
-      await Promise.all([next(generator, 'alive'), next(clients, 'alive')]);
       await ask(
         clients,
         {
@@ -430,12 +437,9 @@ async function main(): Promise<void> {
     }
   }
   for (const count of profile.scaleClients) {
-    const server = await startServer('hub', extraActive, false);
-    const generator = spawn('load-generator.ts');
-    const clients = spawn('clients.ts');
-    const rig: Rig = { server, generator, clients };
+    const rig = await launchRig('hub', extraActive, false);
+    const { server, generator, clients } = rig;
     try {
-      await Promise.all([next(generator, 'alive'), next(clients, 'alive')]);
       await ask(
         generator,
         {
