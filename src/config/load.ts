@@ -65,6 +65,7 @@ export interface Deployment {
   readonly outbound: ConfigFile['outbound'];
   readonly media: ConfigFile['media'];
   readonly store: ConfigFile['store'];
+  readonly cluster: ConfigFile['cluster'];
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserConfig[];
@@ -221,6 +222,7 @@ function crossReference(
     outbound: file.outbound,
     media: file.media,
     store: file.store,
+    cluster: file.cluster,
     correlations: file.correlations,
     suppressions: file.suppressions,
     flood: file.flood,

@@ -311,6 +311,22 @@ export const storeSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+export const clusterSchema = z.strictObject({
+  instanceId: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/)
+    .optional()
+    .describe('This instance among its siblings (leases, logs). Default: host name and process id.'),
+  leaseSeconds: z
+    .number()
+    .min(2)
+    .max(300)
+    .default(15)
+    .describe(
+      'How long a camera lease lasts without renewal: when an instance dies, its cameras move to the others within about this long plus a third of it.',
+    ),
+});
+
 export const hubSchema = z.strictObject({
   name: z.string().min(1).default('gridhub'),
   topicBase: z
@@ -390,6 +406,9 @@ export const configSchema = z.strictObject({
   store: storeSchema
     .default({ kind: 'embedded' })
     .describe('Where incidents, audit and device records live.'),
+  cluster: clusterSchema
+    .default(clusterSchema.parse({}))
+    .describe('Several hub instances sharing a Redis store: instance identity and camera leases.'),
   correlations: z
     .array(correlationSchema)
     .default([])
@@ -420,3 +439,4 @@ export type RoutingConfig = z.infer<typeof routingSchema>;
 export type CorrelationConfig = z.infer<typeof correlationSchema>;
 export type SuppressionConfig = z.infer<typeof suppressionSchema>;
 export type FloodConfig = z.infer<typeof floodSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
