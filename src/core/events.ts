@@ -37,7 +37,7 @@ export interface ServerToClientEvents {
 /** What a client asks of an incident over Socket.IO: a lifecycle action with its note. */
 export interface IncidentActionRequest {
   readonly incidentId: string;
-  /** accept, arrive, resolve, verify, reject, escalate, false_alarm, cancel, note, dispatch. */
+  /** acknowledge, accept, arrive, resolve, verify, reject, escalate, false_alarm, cancel, note, dispatch. */
   readonly action: string;
   readonly note?: string;
   readonly assignees?: readonly string[];

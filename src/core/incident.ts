@@ -76,6 +76,18 @@ export interface EvidenceItem {
   readonly durationSeconds?: number;
 }
 
+/**
+ * A centre's acknowledgement that its duty officers have seen an open incident. Keyed by the centre (the
+ * acknowledging user's scope node over the incident), so every officer of that centre sees it acknowledged.
+ */
+export interface Acknowledgement {
+  /** The jurisdiction node whose centre acknowledged. */
+  readonly nodeId: string;
+  readonly userId: string;
+  /** ISO 8601. */
+  readonly at: string;
+}
+
 /** A grid-tagged case raised from a device event. This is exactly what `incident:new` carries. */
 export interface Incident {
   /** Time-ordered: sorting ids sorts incidents by creation. */
@@ -123,6 +135,8 @@ export interface Incident {
   readonly closedBy?: string;
   /** Snapshots and clips, added as they become ready (each addition is an `incident:update`). */
   readonly evidence?: readonly EvidenceItem[];
+  /** The centres that have acknowledged the incident while it was open, one entry per centre, oldest first. */
+  readonly acknowledgements?: readonly Acknowledgement[];
 }
 
 /** What `incident:update` carries, after Frigate: consumers never need to keep shadow state. */

@@ -7,6 +7,7 @@ import type { Role } from '../core/principal.ts';
  * Pure: no clock, no store, no I/O; the incident service applies the result.
  */
 export const incidentActions = [
+  'acknowledge',
   'dispatch',
   'accept',
   'arrive',
@@ -25,6 +26,8 @@ export type IncidentAction = (typeof incidentActions)[number];
 export interface Actor {
   readonly userId: string;
   readonly role: Role | 'system';
+  /** The user's jurisdiction nodes (a Principal's scope): an acknowledgement is made for the centre among them. */
+  readonly scopeNodeIds?: readonly string[];
 }
 
 export const systemActor: Actor = { userId: 'system', role: 'system' };
@@ -81,6 +84,37 @@ function due(incident: Incident, stage: DeadlineStage, from: number, context: Li
 const noDeadline = { dueStage: null, dueAt: null } as const;
 
 const rules: Record<IncidentAction, ActionRule> = {
+  /**
+   * "We have seen it": no change of state, but recorded for the acknowledging user's centre (their scope node over
+   * the incident, the lowest if they hold several), so the centre's other officers see the alarm as acknowledged.
+   * A centre acknowledges once; a second time is refused with who did it first.
+   */
+  acknowledge: {
+    from: open,
+    roles: ['duty_officer', 'grid_chief', 'admin'],
+    relation: 'anyone',
+    apply: (incident, actor, _input, context) => {
+      const centre = incident.chain.find((node) => actor.scopeNodeIds?.includes(node.id));
+      if (centre === undefined)
+        return {
+          kind: 'forbidden',
+          reason: 'only a centre whose jurisdiction covers the incident may acknowledge it',
+        };
+      const earlier = incident.acknowledgements?.find((entry) => entry.nodeId === centre.id);
+      if (earlier !== undefined)
+        return {
+          kind: 'illegal',
+          reason: `${centre.name} has already acknowledged this incident (${earlier.userId} at ${earlier.at})`,
+        };
+      return {
+        ...incident,
+        acknowledgements: [
+          ...(incident.acknowledgements ?? []),
+          { nodeId: centre.id, userId: actor.userId, at: iso(context.now) },
+        ],
+      };
+    },
+  },
   dispatch: {
     from: ['new', 'escalated', 'dispatched'],
     roles: [...supervisors, 'system'],
@@ -280,6 +314,7 @@ const relationReasons: Record<Relation, string> = {
 
 /** How refusals name actions and states, so a reason reads as a sentence. */
 const actionPhrases: Record<IncidentAction, string> = {
+  acknowledge: 'acknowledge',
   dispatch: 'dispatch',
   accept: 'accept',
   arrive: 'arrive at',

@@ -174,6 +174,69 @@ describe('the lifecycle table', () => {
     }
   });
 
+  it("records an acknowledgement for the officer's centre, changing no state, once per centre", () => {
+    const centreOfficer: Actor = { userId: 'officer', role: 'duty_officer', scopeNodeIds: ['c1'] };
+    const colleague: Actor = { userId: 'colleague', role: 'duty_officer', scopeNodeIds: ['c1'] };
+    const streetOfficer: Actor = { userId: 'street', role: 'duty_officer', scopeNodeIds: ['s1'] };
+    const before = incident();
+    const acknowledged = applyAction(before, 'acknowledge', centreOfficer, {}, context) as Incident;
+    const { acknowledgements, updatedAt, ...rest } = acknowledged;
+    const { updatedAt: _before, ...unchanged } = before;
+    expect(rest).toEqual(unchanged);
+    expect(acknowledgements).toEqual([{ nodeId: 'c1', userId: 'officer', at: new Date(now).toISOString() }]);
+    expect(updatedAt).toBe(new Date(now).toISOString());
+
+    expect(applyAction(acknowledged, 'acknowledge', colleague, {}, context)).toEqual({
+      kind: 'illegal',
+      reason: `C1 has already acknowledged this incident (officer at ${new Date(now).toISOString()})`,
+    });
+    // Another centre (the street above) acknowledges for itself.
+    const both = applyAction(
+      acknowledged,
+      'acknowledge',
+      streetOfficer,
+      {},
+      { ...context, now: now + 1000 },
+    ) as Incident;
+    expect(both.acknowledgements?.map((entry) => [entry.nodeId, entry.userId])).toEqual([
+      ['c1', 'officer'],
+      ['s1', 'street'],
+    ]);
+  });
+
+  it('lets duty officers, grid chiefs and admins acknowledge open incidents only, within their jurisdiction', () => {
+    const chief: Actor = { userId: 'chief', role: 'grid_chief', scopeNodeIds: ['g9', 'g1'] };
+    expect(applyAction(incident(), 'acknowledge', chief, {}, context)).toMatchObject({
+      acknowledgements: [{ nodeId: 'g1', userId: 'chief' }],
+    });
+    const admin: Actor = { userId: 'root', role: 'admin', scopeNodeIds: ['d1'] };
+    expect(applyAction(incident(), 'acknowledge', admin, {}, context)).toMatchObject({
+      acknowledgements: [{ nodeId: 'd1' }],
+    });
+    expect(applyAction(incident(), 'acknowledge', { ...worker, scopeNodeIds: ['g1'] }, {}, context)).toEqual({
+      kind: 'forbidden',
+      reason: 'a grid worker may not acknowledge an incident',
+    });
+    expect(applyAction(incident(), 'acknowledge', systemActor, {}, context)).toMatchObject({
+      kind: 'forbidden',
+    });
+    expect(
+      applyAction(incident(), 'acknowledge', { ...officer, scopeNodeIds: ['elsewhere'] }, {}, context),
+    ).toEqual({
+      kind: 'forbidden',
+      reason: 'only a centre whose jurisdiction covers the incident may acknowledge it',
+    });
+    expect(
+      applyAction(
+        incident({ state: 'resolved' }),
+        'acknowledge',
+        { ...officer, scopeNodeIds: ['c1'] },
+        {},
+        context,
+      ),
+    ).toEqual({ kind: 'illegal', reason: 'cannot acknowledge an incident that is resolved' });
+  });
+
   it('lets only the hub clear an open incident', () => {
     expect(applyAction(incident(), 'clear', officer, {}, context)).toMatchObject({ kind: 'forbidden' });
     const cleared = applyAction(

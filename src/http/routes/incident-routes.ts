@@ -149,7 +149,8 @@ export function incidentRoutes(app: FastifyInstance, options: IncidentRoutesOpti
         tags: ['incidents'],
         summary: 'Take a lifecycle action',
         description:
-          'dispatch (assignees), accept, arrive, resolve, verify, reject (note), escalate, false_alarm, cancel, note (note). ' +
+          "acknowledge (for the caller's centre; no state change), dispatch (assignees), accept, arrive, resolve, verify, " +
+          'reject (note), escalate, false_alarm, cancel, note (note). ' +
           'An illegal transition answers 409 with the reason.',
         params: actionParams,
         body: actionBody,
