@@ -65,6 +65,7 @@ export interface Deployment {
   readonly outbound: ConfigFile['outbound'];
   readonly media: ConfigFile['media'];
   readonly store: ConfigFile['store'];
+  readonly mqtt: ConfigFile['mqtt'];
   readonly cluster: ConfigFile['cluster'];
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
@@ -82,6 +83,8 @@ export interface RuntimeSettings {
   readonly mqttPort: number;
   readonly dataDir: string;
   readonly configPath: string;
+  /** This instance's MQTT client id on an external broker (MQTT_CLIENT_ID), over `mqtt.external.clientId`. */
+  readonly mqttClientId?: string;
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -97,6 +100,17 @@ const environmentSchema = z.object({
     .describe('MQTT (TCP) port of the embedded broker'),
   GRIDHUB_CONFIG: z.preprocess(blankAsUnset, z.string().optional()),
   DATA_DIR: z.preprocess(blankAsUnset, z.string().optional()),
+  MQTT_CLIENT_ID: z
+    .preprocess(
+      blankAsUnset,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._:-]{1,64}$/)
+        .optional(),
+    )
+    .describe(
+      "This instance's client id on the external broker; one config file, a different id per instance",
+    ),
 });
 
 export function readRuntimeSettings(env: NodeJS.ProcessEnv, projectRoot: string): RuntimeSettings {
@@ -106,12 +120,13 @@ export function readRuntimeSettings(env: NodeJS.ProcessEnv, projectRoot: string)
       problems: zodProblems(parsed.error),
     });
   }
-  const { PORT, MQTT_PORT, GRIDHUB_CONFIG, DATA_DIR } = parsed.data;
+  const { PORT, MQTT_PORT, GRIDHUB_CONFIG, DATA_DIR, MQTT_CLIENT_ID } = parsed.data;
   return {
     httpPort: PORT,
     mqttPort: MQTT_PORT,
     configPath: path.resolve(GRIDHUB_CONFIG ?? path.join(projectRoot, 'config', 'demo.yaml')),
     dataDir: path.resolve(DATA_DIR ?? path.join(projectRoot, 'data')),
+    ...(MQTT_CLIENT_ID === undefined ? {} : { mqttClientId: MQTT_CLIENT_ID }),
   };
 }
 
@@ -209,6 +224,7 @@ function crossReference(
   checkSuppressions(file, jurisdiction, known, ruled, problems);
 
   checkRosters(file, jurisdiction, problems);
+  checkMqtt(file, problems);
   return {
     settings: file.hub,
     adapters,
@@ -222,11 +238,25 @@ function crossReference(
     outbound: file.outbound,
     media: file.media,
     store: file.store,
+    mqtt: file.mqtt,
     cluster: file.cluster,
     correlations: file.correlations,
     suppressions: file.suppressions,
     flood: file.flood,
   };
+}
+
+/** The modes that span several instances need what they share: Redis, and for external, the broker. */
+function checkMqtt(file: ConfigFile, problems: string[]): void {
+  const { mode } = file.mqtt;
+  if (mode !== 'embedded' && file.store.kind !== 'redis') {
+    problems.push(
+      `mqtt.mode: ${mode} spreads devices over several instances, which must share incidents: it needs store.kind redis`,
+    );
+  }
+  if (mode === 'external' && file.mqtt.external === undefined) {
+    problems.push('mqtt.external: required when mqtt.mode is external (url, username, password)');
+  }
 }
 
 function checkRosters(file: ConfigFile, jurisdiction: Jurisdiction, problems: string[]): void {

@@ -327,6 +327,67 @@ export const clusterSchema = z.strictObject({
     ),
 });
 
+const mqttClientId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_", ":" or "-"');
+
+export const externalBrokerSchema = z.strictObject({
+  url: z
+    .url({ protocol: /^(mqtts?|wss?)$/ })
+    .describe('The external broker, e.g. mqtt://10.0.0.7:1883 (Mosquitto, EMQX); mqtts:// for TLS.'),
+  username: z.string().min(1).describe("The hub's own account on the broker (not a device's)."),
+  password: z.string().min(1).describe("The hub account's password."),
+  shareGroup: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, "_" or "-" (no "/", "+" or "#")')
+    .default('gridhub')
+    .describe(
+      'Shared-subscription group ($share/<group>/...): the instances of one deployment share one group, so each device event goes to exactly one of them.',
+    ),
+  clientId: mqttClientId
+    .optional()
+    .describe(
+      "This instance's MQTT client id: stable across restarts and different for every instance, since the broker keeps each instance's session (its unacknowledged and queued events) under it. MQTT_CLIENT_ID overrides it.",
+    ),
+  protocolVersion: z
+    .union([z.literal(5), z.literal(4)])
+    .default(5)
+    .describe('MQTT 5 (session expiry) or 4 (MQTT 3.1.1, the session lasts until the broker drops it).'),
+  sessionExpirySeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(4_294_967_294)
+    .default(7 * 24 * 3600)
+    .describe(
+      "How long the broker keeps an instance's session (and the events queued for it) while it is away. Longer than any outage you expect: an expired session's queued events are lost.",
+    ),
+});
+
+export const mqttSchema = z.strictObject({
+  mode: z
+    .enum(['embedded', 'external', 'clustered'])
+    .default('embedded')
+    .describe(
+      'embedded: each hub runs its own broker (aedes). external: the hub is a client of a broker such as Mosquitto or EMQX, which authenticates the devices. clustered: every hub runs aedes and they share sessions, retained messages and routing through the Redis of the store.',
+    ),
+  external: externalBrokerSchema.optional().describe('The external broker; required when mode is external.'),
+  clustered: z
+    .strictObject({
+      brokerHeartbeatSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(300)
+        .default(10)
+        .describe(
+          "How often each instance tells the others it is alive; the last wills of a dead instance's devices are published by another after 3 to 7 of these.",
+        ),
+    })
+    .default({ brokerHeartbeatSeconds: 10 })
+    .describe('Settings of the clustered mode.'),
+});
+
 export const hubSchema = z.strictObject({
   name: z.string().min(1).default('gridhub'),
   topicBase: z
@@ -406,6 +467,11 @@ export const configSchema = z.strictObject({
   store: storeSchema
     .default({ kind: 'embedded' })
     .describe('Where incidents, audit and device records live.'),
+  mqtt: mqttSchema
+    .default(mqttSchema.parse({}))
+    .describe(
+      'How devices reach the hub over MQTT: the embedded broker, an external one, or a cluster of embedded ones.',
+    ),
   cluster: clusterSchema
     .default(clusterSchema.parse({}))
     .describe('Several hub instances sharing a Redis store: instance identity and camera leases.'),
@@ -439,4 +505,6 @@ export type RoutingConfig = z.infer<typeof routingSchema>;
 export type CorrelationConfig = z.infer<typeof correlationSchema>;
 export type SuppressionConfig = z.infer<typeof suppressionSchema>;
 export type FloodConfig = z.infer<typeof floodSchema>;
+export type MqttConfig = z.infer<typeof mqttSchema>;
+export type ExternalBrokerConfig = z.infer<typeof externalBrokerSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
