@@ -135,6 +135,11 @@ export interface Incident {
   readonly closedBy?: string;
   /** Snapshots and clips, added as they become ready (each addition is an `incident:update`). */
   readonly evidence?: readonly EvidenceItem[];
+  /**
+   * Counts the changes written by hub instances sharing a store, which write a change only over the version they
+   * read (optimistic concurrency); absent (read as 0) where one hub owns the store and no change can race.
+   */
+  readonly version?: number;
   /** The centres that have acknowledged the incident while it was open, one entry per centre, oldest first. */
   readonly acknowledgements?: readonly Acknowledgement[];
 }

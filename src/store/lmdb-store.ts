@@ -4,15 +4,18 @@ import { type Database, open, type RootDatabase } from 'lmdb';
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError } from '../core/errors.ts';
-import { type Incident, incidentInScope, terminalStates } from '../core/incident.ts';
+import { type Incident, incidentInScope, isOpen, terminalStates } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
-import type {
-  AuditQuery,
-  ComponentState,
-  DeadLetterQuery,
-  DeviceRecord,
-  IncidentQuery,
-  Store,
+import {
+  type AuditQuery,
+  type ComponentState,
+  type DeadLetterQuery,
+  type DeviceRecord,
+  eventKeyRetentionMs,
+  type IncidentQuery,
+  type IncidentWrite,
+  type IncidentWriteOutcome,
+  type Store,
 } from './store.ts';
 
 export interface LmdbStoreOptions {
@@ -23,6 +26,8 @@ export interface LmdbStoreOptions {
 
 /** Prune dead letters once per this many writes, not on every write: counting keys is not free. */
 const PRUNE_EVERY = 256;
+/** Event keys looked at per prune: twice the writes between prunes, so the scan laps the keys faster than they grow. */
+const EVENT_PRUNE_SCAN = 2 * PRUNE_EVERY;
 
 /**
  * The embedded default store, on LMDB (lmdb-js): a memory-mapped, transactional key-value store that needs no
@@ -39,6 +44,13 @@ export class LmdbStore implements Store {
   #devices: Database<DeviceRecord, string> | undefined;
   #audit: Database<AuditEntry, string> | undefined;
   #rosters: Database<RosterConfig, string> | undefined;
+  /** Device event key → when its change was committed (epoch ms); pruned past eventKeyRetentionMs. */
+  #events: Database<number, string> | undefined;
+  /** Device condition → its open incident's id (Store.writeIncident's condition index). */
+  #conditions: Database<string, string> | undefined;
+  #eventWrites = 0;
+  /** Where the next prune of event keys goes on scanning: a lap over the keys, a slice at a time. */
+  #eventPruneFrom: string | undefined;
   #deadLetterWrites = 0;
   #state: ComponentState = 'down';
 
@@ -55,7 +67,7 @@ export class LmdbStore implements Store {
     const file = path.join(this.#options.dataDir, 'gridhub.lmdb');
     try {
       mkdirSync(this.#options.dataDir, { recursive: true });
-      this.#root = open({ path: file, maxDbs: 8 });
+      this.#root = open({ path: file, maxDbs: 12 });
       this.#incidents = this.#root.openDB<Incident, string>({ name: 'incidents', encoding: 'msgpack' });
       this.#deadLetters = this.#root.openDB<DeadLetter, string>({
         name: 'dead-letters',
@@ -64,6 +76,8 @@ export class LmdbStore implements Store {
       this.#devices = this.#root.openDB<DeviceRecord, string>({ name: 'devices', encoding: 'msgpack' });
       this.#audit = this.#root.openDB<AuditEntry, string>({ name: 'audit', encoding: 'msgpack' });
       this.#rosters = this.#root.openDB<RosterConfig, string>({ name: 'rosters', encoding: 'msgpack' });
+      this.#events = this.#root.openDB<number, string>({ name: 'events', encoding: 'msgpack' });
+      this.#conditions = this.#root.openDB<string, string>({ name: 'conditions', encoding: 'msgpack' });
     } catch (error) {
       this.#state = 'down';
       throw new GridhubError('GRIDHUB_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, {
@@ -81,13 +95,17 @@ export class LmdbStore implements Store {
     this.#devices = undefined;
     this.#audit = undefined;
     this.#rosters = undefined;
+    this.#events = undefined;
+    this.#conditions = undefined;
     this.#state = 'down';
     // close() waits for pending writes to commit.
     await root?.close();
   }
 
-  async saveIncident(incident: Incident, audit?: AuditEntry): Promise<void> {
+  async saveIncident(incident: Incident, audit?: AuditEntry, eventKey?: string): Promise<void> {
     const incidents = this.#db(this.#incidents);
+    // lmdb-js commits every write made in one event turn in one transaction: the key commits with the change.
+    if (eventKey !== undefined) this.#recordEvent(eventKey);
     if (audit === undefined) {
       await incidents.put(incident.id, incident);
       return;
@@ -97,6 +115,55 @@ export class LmdbStore implements Store {
       incidents.put(incident.id, incident);
       auditDb.put(audit.id, audit);
     });
+  }
+
+  async writeIncident(write: IncidentWrite): Promise<IncidentWriteOutcome> {
+    const { incident, audit, condition, eventKey, expectedVersion } = write;
+    const incidents = this.#db(this.#incidents);
+    const conditions = this.#db(this.#conditions);
+    const auditDb = this.#db(this.#audit);
+    const events = this.#db(this.#events);
+    // Reads inside the transaction see its own writes and no one else's: checks and writes are one step.
+    return this.#db(this.#root as unknown as Database<unknown, string>).transaction(
+      (): IncidentWriteOutcome => {
+        if (eventKey !== undefined && events.get(eventKey) !== undefined) {
+          return { written: false, refused: 'event' };
+        }
+        if (expectedVersion !== undefined && (incidents.get(incident.id)?.version ?? 0) !== expectedVersion) {
+          return { written: false, refused: 'version' };
+        }
+        if (condition !== undefined) {
+          const holder = conditions.get(condition.key);
+          if (!isOpen(incident.state)) {
+            if (holder === incident.id) conditions.remove(condition.key);
+          } else if (condition.claim === true) {
+            const held = holder === undefined ? undefined : incidents.get(holder);
+            if (
+              held !== undefined &&
+              holder !== incident.id &&
+              holder !== condition.replaces &&
+              isOpen(held.state)
+            ) {
+              return { written: false, refused: 'condition', holder: held.id };
+            }
+            conditions.put(condition.key, incident.id);
+          }
+        }
+        incidents.put(incident.id, incident);
+        if (audit !== undefined) auditDb.put(audit.id, audit);
+        if (eventKey !== undefined) this.#recordEvent(eventKey);
+        return { written: true };
+      },
+    );
+  }
+
+  async openCondition(conditionKey: string): Promise<string | undefined> {
+    return this.#db(this.#conditions).get(conditionKey);
+  }
+
+  /** A synchronous read of the memory map: the embedded ingest path asks it of every keyed event. */
+  eventCommitted(eventKey: string): boolean {
+    return this.#db(this.#events).get(eventKey) !== undefined;
   }
 
   async getIncident(id: string): Promise<Incident | undefined> {
@@ -186,6 +253,26 @@ export class LmdbStore implements Store {
       if (found.length >= query.limit) break;
     }
     return found;
+  }
+
+  /** Records an event key, and now and then drops keys older than their retention, a slice per call. */
+  #recordEvent(eventKey: string): void {
+    const events = this.#db(this.#events);
+    const now = Date.now();
+    events.put(eventKey, now);
+    if (++this.#eventWrites % PRUNE_EVERY !== 0) return;
+    let seen = 0;
+    let last: string | undefined;
+    const from = this.#eventPruneFrom;
+    for (const { key, value } of events.getRange({
+      ...(from === undefined ? {} : { start: from }),
+      limit: EVENT_PRUNE_SCAN,
+    })) {
+      seen++;
+      last = key;
+      if (now - value > eventKeyRetentionMs) events.remove(key);
+    }
+    this.#eventPruneFrom = seen < EVENT_PRUNE_SCAN ? undefined : last;
   }
 
   async #pruneDeadLetters(db: Database<DeadLetter, string>): Promise<void> {

@@ -2,15 +2,18 @@ import { Redis } from 'ioredis';
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError } from '../core/errors.ts';
-import { type Incident, incidentInScope, terminalStates } from '../core/incident.ts';
+import { type Incident, incidentInScope, incidentStates, isOpen, terminalStates } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
-import type {
-  AuditQuery,
-  ComponentState,
-  DeadLetterQuery,
-  DeviceRecord,
-  IncidentQuery,
-  Store,
+import {
+  type AuditQuery,
+  type ComponentState,
+  type DeadLetterQuery,
+  type DeviceRecord,
+  eventKeyRetentionMs,
+  type IncidentQuery,
+  type IncidentWrite,
+  type IncidentWriteOutcome,
+  type Store,
 } from './store.ts';
 
 export interface RedisStoreOptions {
@@ -25,6 +28,64 @@ const PAGE = 200;
 const PRUNE_EVERY = 256;
 
 /**
+ * Store.writeIncident as one Lua script, so its checks and its writes are one atomic step in Redis (a script runs
+ * alone). Refusals return {reason, detail}; a write returns {'ok'}.
+ * KEYS: incidents, incidents:order, incidents:active, conditions, events:<key>, audit, audit:order, audit:target:<id>
+ * ARGV: id, json, expected version ('' for none), active, open, condition key, claim, replaces, event key,
+ *       event retention ms, audit id ('' for none), audit json, the open states joined by ','
+ */
+const writeIncidentScript = `
+local id = ARGV[1]
+if ARGV[9] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then return {'event', ''} end
+local function isOpen(json)
+  if not json then return false end
+  local state = cjson.decode(json).state
+  for open in string.gmatch(ARGV[13], '[^,]+') do
+    if open == state then return true end
+  end
+  return false
+end
+if ARGV[3] ~= '' then
+  local stored = redis.call('HGET', KEYS[1], id)
+  local version = 0
+  if stored then
+    local decoded = cjson.decode(stored).version
+    if type(decoded) == 'number' then version = decoded end
+  end
+  if version ~= tonumber(ARGV[3]) then return {'version', tostring(version)} end
+end
+if ARGV[6] ~= '' then
+  local holder = redis.call('HGET', KEYS[4], ARGV[6])
+  if ARGV[5] == '1' then
+    if ARGV[7] == '1' then
+      if holder and holder ~= id and holder ~= ARGV[8] and isOpen(redis.call('HGET', KEYS[1], holder)) then
+        return {'condition', holder}
+      end
+      redis.call('HSET', KEYS[4], ARGV[6], id)
+    end
+  elseif holder == id then
+    redis.call('HDEL', KEYS[4], ARGV[6])
+  end
+end
+redis.call('HSET', KEYS[1], id, ARGV[2])
+redis.call('ZADD', KEYS[2], 0, id)
+if ARGV[4] == '1' then redis.call('SADD', KEYS[3], id) else redis.call('SREM', KEYS[3], id) end
+if ARGV[9] ~= '' then redis.call('SET', KEYS[5], id, 'PX', ARGV[10]) end
+if ARGV[11] ~= '' then
+  redis.call('HSET', KEYS[6], ARGV[11], ARGV[12])
+  redis.call('ZADD', KEYS[7], 0, ARGV[11])
+  redis.call('ZADD', KEYS[8], 0, ARGV[11])
+end
+return {'ok', ''}
+`;
+
+const openStates = incidentStates.filter(isOpen).join(',');
+
+type ScriptedRedis = Redis & {
+  writeIncident(...args: (string | number)[]): Promise<[string, string]>;
+};
+
+/**
  * The store for several hub instances, on Redis (ioredis). Each kind of record is a hash of JSON by id with a
  * sorted set of its ids for order; active incidents have a set of their own. An incident change and its audit
  * entry go in one MULTI, so a change is never half-written, as in the embedded store.
@@ -35,7 +96,7 @@ const PRUNE_EVERY = 256;
 export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly #options: RedisStoreOptions;
-  #redis: Redis | undefined;
+  #redis: ScriptedRedis | undefined;
   #state: ComponentState = 'down';
   #deadLetterWrites = 0;
 
@@ -54,6 +115,8 @@ export class RedisStore implements Store {
       lazyConnect: true,
       maxRetriesPerRequest: 3,
     });
+    // ioredis sends the script by its digest and loads it again after a Redis restart; KEYS get the prefix.
+    redis.defineCommand('writeIncident', { numberOfKeys: 8, lua: writeIncidentScript });
     redis.on('ready', () => {
       this.#state = 'up';
     });
@@ -77,7 +140,7 @@ export class RedisStore implements Store {
         },
       );
     }
-    this.#redis = redis;
+    this.#redis = redis as ScriptedRedis;
     this.#state = 'up';
   }
 
@@ -88,14 +151,53 @@ export class RedisStore implements Store {
     await redis?.quit().catch(() => redis.disconnect());
   }
 
-  async saveIncident(incident: Incident, audit?: AuditEntry): Promise<void> {
+  async saveIncident(incident: Incident, audit?: AuditEntry, eventKey?: string): Promise<void> {
     const multi = this.#client().multi();
     multi.hset('incidents', incident.id, JSON.stringify(incident));
     multi.zadd('incidents:order', 0, incident.id);
     if (terminalStates.has(incident.state)) multi.srem('incidents:active', incident.id);
     else multi.sadd('incidents:active', incident.id);
     if (audit !== undefined) this.#addAudit(multi, audit);
+    if (eventKey !== undefined) multi.set(`events:${eventKey}`, incident.id, 'PX', eventKeyRetentionMs);
     await exec(multi);
+  }
+
+  async writeIncident(write: IncidentWrite): Promise<IncidentWriteOutcome> {
+    const { incident, audit, condition, eventKey, expectedVersion } = write;
+    const [reason, detail] = await this.#client().writeIncident(
+      'incidents',
+      'incidents:order',
+      'incidents:active',
+      'conditions',
+      `events:${eventKey ?? ''}`,
+      'audit',
+      'audit:order',
+      `audit:target:${incident.id}`,
+      incident.id,
+      JSON.stringify(incident),
+      expectedVersion === undefined ? '' : String(expectedVersion),
+      terminalStates.has(incident.state) ? '0' : '1',
+      isOpen(incident.state) ? '1' : '0',
+      condition?.key ?? '',
+      condition?.claim === true ? '1' : '0',
+      condition?.replaces ?? '',
+      eventKey ?? '',
+      eventKeyRetentionMs,
+      audit?.id ?? '',
+      audit === undefined ? '' : JSON.stringify(audit),
+      openStates,
+    );
+    if (reason === 'ok') return { written: true };
+    if (reason === 'condition') return { written: false, refused: 'condition', holder: detail };
+    return { written: false, refused: reason === 'event' ? 'event' : 'version' };
+  }
+
+  async openCondition(conditionKey: string): Promise<string | undefined> {
+    return (await this.#client().hget('conditions', conditionKey)) ?? undefined;
+  }
+
+  async eventCommitted(eventKey: string): Promise<boolean> {
+    return (await this.#client().exists(`events:${eventKey}`)) === 1;
   }
 
   async getIncident(id: string): Promise<Incident | undefined> {
@@ -230,7 +332,7 @@ export class RedisStore implements Store {
     );
   }
 
-  #client(): Redis {
+  #client(): ScriptedRedis {
     if (this.#redis === undefined) throw new GridhubError('GRIDHUB_STORE_FAILED', 'the store is not started');
     return this.#redis;
   }

@@ -45,6 +45,43 @@ export interface DeviceRecord {
 
 export type ComponentState = 'starting' | 'up' | 'down';
 
+/** How long a device event's key is kept after its change is committed: longer than any broker keeps a session. */
+export const eventKeyRetentionMs = 24 * 60 * 60_000;
+
+/**
+ * A change of an incident written under the rules several hub instances need (see Store.writeIncident). Each part
+ * is optional: without them it is a plain write, as saveIncident.
+ */
+export interface IncidentWrite {
+  readonly incident: Incident;
+  /** Written in the same transaction. */
+  readonly audit?: AuditEntry;
+  /**
+   * Optimistic concurrency: the version the change was made from (a new incident's is 0, and so is that of an
+   * incident stored without one). Refused as `version` when the stored incident's version differs: another
+   * instance changed it meanwhile.
+   */
+  readonly expectedVersion?: number;
+  /**
+   * The device condition (device and event type) whose incident this is. An open incident written with `claim`
+   * becomes the condition's open incident, refused as `condition` when another incident still open holds it
+   * (unless that is `replaces`, an incident whose dedupe window has passed). An incident that is no longer open
+   * releases the condition it holds.
+   */
+  readonly condition?: { readonly key: string; readonly claim?: boolean; readonly replaces?: string };
+  /**
+   * The device event that caused the change, recorded in the same transaction (kept for eventKeyRetentionMs), so
+   * that a redelivery of the event is recognised; refused as `event` when it is already recorded.
+   */
+  readonly eventKey?: string;
+}
+
+/** What became of an IncidentWrite: written, or refused with why and, for `condition`, who holds it. */
+export type IncidentWriteOutcome =
+  | { readonly written: true }
+  | { readonly written: false; readonly refused: 'version' | 'event' }
+  | { readonly written: false; readonly refused: 'condition'; readonly holder: string };
+
 /**
  * Where the hub keeps what it accepted. The embedded LMDB store is the default; a Redis store implements the
  * same interface for several hub instances. Writes resolve when the data is durable: the ingest path
@@ -55,8 +92,23 @@ export interface Store {
   readonly state: ComponentState;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Writes the incident and, when given, its audit entry in one transaction: a change is never half-written. */
-  saveIncident(incident: Incident, audit?: AuditEntry): Promise<void>;
+  /**
+   * Writes the incident and, when given, its audit entry and the key of the device event that caused the change,
+   * in one transaction: a change is never half-written, and an event whose change is committed is known as such.
+   */
+  saveIncident(incident: Incident, audit?: AuditEntry, eventKey?: string): Promise<void>;
+  /**
+   * Writes a change under the checks several instances need: a version compare-and-set, a device condition's open
+   * incident created if absent, a device event recorded once. Checks and writes are one atomic step.
+   */
+  writeIncident(write: IncidentWrite): Promise<IncidentWriteOutcome>;
+  /** The id of the device condition's open incident (see IncidentWrite.condition), if one holds it. */
+  openCondition(conditionKey: string): Promise<string | undefined>;
+  /**
+   * True when a change caused by this device event is committed. The embedded store answers synchronously, so its
+   * ingest path takes no extra turn; a shared store answers with a promise.
+   */
+  eventCommitted(eventKey: string): boolean | Promise<boolean>;
   getIncident(id: string): Promise<Incident | undefined>;
   listIncidents(query: IncidentQuery): Promise<Incident[]>;
   saveDeadLetter(deadLetter: DeadLetter): Promise<void>;

@@ -181,6 +181,130 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     expect(kept.at(-1)?.id).toBe('dl_00157');
   });
 
+  it('writes a change only over the version it was made from, with its audit entry or not at all', async () => {
+    expect(await store.writeIncident({ incident: incident(1, { version: 1 }), expectedVersion: 0 })).toEqual({
+      written: true,
+    });
+    const stale = await store.writeIncident({
+      incident: incident(1, { version: 1, occurrences: 9 }),
+      audit: audit(1, 'inc_00001'),
+      expectedVersion: 0,
+    });
+    expect(stale).toEqual({ written: false, refused: 'version' });
+    expect((await store.getIncident('inc_00001'))?.occurrences).toBe(1);
+    expect(await store.listAudit({ limit: 5 })).toEqual([]);
+    const fresh = await store.writeIncident({
+      incident: incident(1, { version: 2, occurrences: 2 }),
+      audit: audit(2, 'inc_00001'),
+      expectedVersion: 1,
+    });
+    expect(fresh).toEqual({ written: true });
+    expect(await store.getIncident('inc_00001')).toEqual(incident(1, { version: 2, occurrences: 2 }));
+    expect((await store.listAudit({ limit: 5, targetId: 'inc_00001' })).map((entry) => entry.id)).toEqual([
+      'aud_00002',
+    ]);
+    // An incident stored before versions existed is at version 0.
+    await store.saveIncident(incident(2));
+    expect(
+      (await store.writeIncident({ incident: incident(2, { version: 1 }), expectedVersion: 0 })).written,
+    ).toBe(true);
+  });
+
+  it('loses no change when writers race, each retrying over a fresh read', async () => {
+    await store.saveIncident(incident(1, { version: 0 }));
+    const fold = async () => {
+      for (;;) {
+        const before = (await store.getIncident('inc_00001')) as Incident;
+        const version = before.version ?? 0;
+        const after = { ...before, occurrences: before.occurrences + 1, version: version + 1 };
+        if ((await store.writeIncident({ incident: after, expectedVersion: version })).written) return;
+      }
+    };
+    await Promise.all(Array.from({ length: 12 }, fold));
+    const stored = await store.getIncident('inc_00001');
+    expect(stored?.occurrences).toBe(13);
+    expect(stored?.version).toBe(12);
+  });
+
+  it("creates a device condition's open incident only if none holds it, and frees it when the incident ends", async () => {
+    const condition = { key: 'gate-1/door.forced_open', claim: true };
+    expect(await store.openCondition(condition.key)).toBeUndefined();
+    expect(
+      (await store.writeIncident({ incident: incident(1), condition, expectedVersion: 0 })).written,
+    ).toBe(true);
+    expect(await store.openCondition(condition.key)).toBe('inc_00001');
+    // A second instance raising the same condition at once loses, and learns whose incident to fold into.
+    const loser = await store.writeIncident({
+      incident: incident(2),
+      audit: audit(2, 'inc_00002'),
+      condition,
+      expectedVersion: 0,
+    });
+    expect(loser).toEqual({ written: false, refused: 'condition', holder: 'inc_00001' });
+    expect(await store.getIncident('inc_00002')).toBeUndefined();
+    expect(await store.listAudit({ limit: 5 })).toEqual([]);
+    // Past its dedupe window an open incident is replaced as the condition's incident by a new one.
+    expect(
+      (
+        await store.writeIncident({
+          incident: incident(3),
+          condition: { ...condition, replaces: 'inc_00001' },
+        })
+      ).written,
+    ).toBe(true);
+    expect(await store.openCondition(condition.key)).toBe('inc_00003');
+    // A change that leaves the incident open keeps the condition; one that ends it frees it.
+    await store.writeIncident({
+      incident: incident(3, { state: 'accepted' }),
+      condition: { key: condition.key },
+    });
+    expect(await store.openCondition(condition.key)).toBe('inc_00003');
+    await store.writeIncident({
+      incident: incident(1, { state: 'closed' }),
+      condition: { key: condition.key },
+    });
+    expect(await store.openCondition(condition.key)).toBe('inc_00003');
+    await store.writeIncident({
+      incident: incident(3, { state: 'resolved' }),
+      condition: { key: condition.key },
+    });
+    expect(await store.openCondition(condition.key)).toBeUndefined();
+    expect((await store.listActiveIncidents()).map((item) => item.id)).toEqual(['inc_00003']);
+    // A holder ended by a plain write (which knows no condition) does not block the condition.
+    expect((await store.writeIncident({ incident: incident(4), condition })).written).toBe(true);
+    await store.saveIncident(incident(4, { state: 'false_alarm' }));
+    expect((await store.writeIncident({ incident: incident(5), condition })).written).toBe(true);
+    expect(await store.openCondition(condition.key)).toBe('inc_00005');
+  });
+
+  it('records the device event a change came from with the change, and refuses the event a second time', async () => {
+    expect(await store.eventCommitted('gate-1/7/2026-11-22T08:00:01Z')).toBe(false);
+    await store.saveIncident(incident(1), audit(1, 'inc_00001'), 'gate-1/7/2026-11-22T08:00:01Z');
+    expect(await store.eventCommitted('gate-1/7/2026-11-22T08:00:01Z')).toBe(true);
+    const folded = await store.writeIncident({
+      incident: incident(1, { occurrences: 2 }),
+      eventKey: 'gate-1/8/2026-11-22T08:00:02Z',
+    });
+    expect(folded).toEqual({ written: true });
+    const again = await store.writeIncident({
+      incident: incident(1, { occurrences: 3 }),
+      eventKey: 'gate-1/8/2026-11-22T08:00:02Z',
+    });
+    expect(again).toEqual({ written: false, refused: 'event' });
+    expect((await store.getIncident('inc_00001'))?.occurrences).toBe(2);
+    const created = await store.writeIncident({
+      incident: incident(2),
+      condition: { key: 'gate-1/tamper', claim: true },
+      eventKey: 'gate-1/7/2026-11-22T08:00:01Z',
+    });
+    expect(created).toEqual({ written: false, refused: 'event' });
+    expect(await store.openCondition('gate-1/tamper')).toBeUndefined();
+    await store.stop();
+    store = await opened.reopen();
+    expect(await store.eventCommitted('gate-1/8/2026-11-22T08:00:02Z')).toBe(true);
+    expect(await store.eventCommitted('gate-1/9/2026-11-22T08:00:03Z')).toBe(false);
+  });
+
   it('keeps device records and rosters, and everything across a reopen', async () => {
     const record = {
       id: 'gate-9',
