@@ -2,6 +2,9 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
+import { CameraLeases } from './cluster/camera-leases.ts';
+import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
+import { RedisLivenessLedger } from './cluster/shared-liveness.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import { TypedBus } from './core/bus.ts';
 import { listenError } from './core/errors.ts';
@@ -66,6 +69,9 @@ export class Hub {
   readonly cameras: OnvifSessions;
   readonly media: MediaStore;
   readonly evidence: EvidenceService;
+  /** With a Redis store: how this instance coordinates with its siblings (leases, shared liveness). */
+  readonly coordinator: RedisCoordinator | undefined;
+  readonly cameraLeases: CameraLeases | undefined;
   readonly #options: HubOptions;
   readonly #logger: Logger;
   readonly #authenticator: TokenAuthenticator;
@@ -98,6 +104,14 @@ export class Hub {
           })
         : new LmdbStore({ dataDir: runtime.dataDir, deadLetterLimit: settings.deadLetterLimit });
     const audit = new AuditTrail(this.store);
+    this.coordinator =
+      storeSettings.kind === 'redis'
+        ? new RedisCoordinator({
+            url: storeSettings.url,
+            keyPrefix: storeSettings.keyPrefix,
+            instanceId: deployment.cluster.instanceId ?? defaultInstanceId(),
+          })
+        : undefined;
     this.registry = new DeviceRegistry({
       configDevices: deployment.devices,
       jurisdiction: deployment.jurisdiction,
@@ -136,6 +150,7 @@ export class Hub {
       logger: this.#logger,
       raise: (event, device) => this.#pipeline.process(event, device, performance.now()),
       sweepMs: options.livenessSweepMs ?? 1000,
+      ...(this.coordinator === undefined ? {} : { ledger: new RedisLivenessLedger(this.coordinator) }),
     });
     const ingest = new DeviceIngest({
       topics: this.topics,
@@ -187,7 +202,22 @@ export class Hub {
       bus: this.bus,
       disconnect: (deviceId) => this.broker.disconnect(deviceId),
     });
+    this.cameraLeases =
+      this.coordinator === undefined
+        ? undefined
+        : new CameraLeases({
+            coordinator: this.coordinator,
+            registry: this.registry,
+            sessions: {
+              refollow: (cameraId) => this.cameras.refollow(cameraId),
+              localView: (cameraId) => this.cameras.localView(cameraId),
+            },
+            leaseMs: deployment.cluster.leaseSeconds * 1000,
+            metrics: this.metrics,
+            logger: this.#logger,
+          });
     this.cameras = new OnvifSessions({
+      ...(this.cameraLeases === undefined ? {} : { partition: this.cameraLeases }),
       registry: this.registry,
       pipeline: this.#pipeline,
       liveness: this.liveness,
@@ -265,6 +295,7 @@ export class Hub {
     const host = this.#options.host ?? '0.0.0.0';
     try {
       await this.store.start();
+      await this.coordinator?.start();
       await this.registry.start();
       if (this.registry.skipped.length > 0) {
         this.#logger.warn(
@@ -278,6 +309,7 @@ export class Hub {
       this.evidence.start();
       this.liveness.start();
       this.cameras.start();
+      await this.cameraLeases?.start();
       this.#commands.start();
       await this.broker.start();
       this.outbound.start();
@@ -322,11 +354,13 @@ export class Hub {
     await this.#http?.close();
     this.#http = undefined;
     this.#commands.stop();
+    await this.cameraLeases?.stop();
     this.cameras.stop();
     await this.evidence.stop();
     this.media.stop();
     this.liveness.stop();
     this.incidents.stop();
+    await this.coordinator?.stop();
     await this.store.stop();
   }
 
@@ -336,7 +370,14 @@ export class Hub {
       mqtt: { state: this.broker.state, port: this.mqttPort, connectedDevices: this.broker.connectedClients },
       http: { state: this.#http?.server.listening ? 'up' : 'down', port: this.httpPort },
       realtime: { state: this.realtime.state },
-      cameras: { state: this.cameras.state, sessions: this.cameras.summary },
+      cameras: {
+        state: this.cameras.state,
+        sessions: this.cameras.summary,
+        ...(this.cameraLeases === undefined ? {} : { leased: this.cameraLeases.held.length }),
+      },
+      ...(this.coordinator === undefined
+        ? {}
+        : { cluster: { state: this.coordinator.state, instance: this.coordinator.instanceId } }),
     } as const;
     const status = Object.values(components).every((component) => component.state === 'up')
       ? 'ok'

@@ -1,3 +1,4 @@
+import type { LivenessLedger } from '../cluster/shared-liveness.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
@@ -17,7 +18,15 @@ export interface LivenessMonitorOptions {
   readonly raise: RaiseEvent;
   /** How often silences and watchdogs are checked. */
   readonly sweepMs: number;
+  /**
+   * With several hub instances: what they tell each other of device liveness, so a device connected to a sibling is
+   * not found silent here, and each of device.offline, device.online and a watchdog's event is raised once.
+   */
+  readonly ledger?: LivenessLedger;
 }
+
+/** With a ledger, every this many sweeps every device's last-heard time is read, not only the overdue ones'. */
+const fullReadEvery = 10;
 
 interface Liveness {
   /** Connected, or heard from since it last said or was found gone. */
@@ -50,6 +59,8 @@ export class LivenessMonitor {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #startedAt = 0;
+  #sweeping: Promise<void> | undefined;
+  #sweeps = 0;
 
   constructor(options: LivenessMonitorOptions) {
     this.#options = options;
@@ -78,11 +89,11 @@ export class LivenessMonitor {
     const state = this.#state(device, now);
     state.lastSeen = now;
     state.silentSince = now;
+    this.#options.ledger?.heard(deviceId, now);
     if (!state.online) this.#setOnline(device, state, true, now);
     if (state.offlineRaised) {
       state.offlineRaised = false;
-      const offlineSeconds = Math.round((now - state.since) / 1000);
-      this.#raise(device, 'device.online', now, { offlineSeconds });
+      this.#raiseOnline(device, state, now);
     }
   }
 
@@ -101,7 +112,23 @@ export class LivenessMonitor {
   }
 
   /** Raises what is overdue: silences past their threshold, watchdogs past their period. */
-  sweep(now: number = Date.now()): void {
+  sweep(now: number = Date.now()): Promise<void> {
+    if (this.#options.ledger === undefined) {
+      this.#sweepAlone(now);
+      return Promise.resolve();
+    }
+    // One shared sweep at a time: a slow Redis must not stack them.
+    this.#sweeping ??= this.#sweepShared(this.#options.ledger, now)
+      .catch((error: unknown) => {
+        this.#log.warn({ error: (error as Error).message }, 'shared liveness sweep failed');
+      })
+      .finally(() => {
+        this.#sweeping = undefined;
+      });
+    return this.#sweeping;
+  }
+
+  #sweepAlone(now: number): void {
     let online = 0;
     for (const device of this.#options.registry.all) {
       const state = this.#state(device, now);
@@ -126,14 +153,132 @@ export class LivenessMonitor {
     this.#options.metrics.devicesOnline.set(online);
   }
 
+  /**
+   * The sweep of one instance among several: learn what the siblings heard and raised, then raise what is still
+   * overdue, each raise claimed in the ledger so exactly one instance makes it. What is learnt from the ledger
+   * changes this instance's view silently: the instance that saw it first-hand pushed it.
+   */
+  async #sweepShared(ledger: LivenessLedger, now: number): Promise<void> {
+    const { registry } = this.#options;
+    await ledger.flush();
+    const offline = await ledger.offline();
+    for (const device of registry.all) {
+      const state = this.#state(device, now);
+      const raisedAt = offline.get(device.id);
+      if (raisedAt === undefined) {
+        // A sibling raised device.online (or nobody raised device.offline).
+        state.offlineRaised = false;
+      } else if (state.lastSeen !== null && state.lastSeen > raisedAt) {
+        // Heard here since a sibling raised device.offline: this instance may be the one to raise device.online.
+        state.offlineRaised = false;
+        this.#raiseOnline(device, state, now);
+      } else if (!state.offlineRaised) {
+        state.offlineRaised = true;
+        state.online = false;
+        state.since = raisedAt;
+      }
+    }
+
+    const all = this.#sweeps++ % fullReadEvery === 0;
+    const silent = [...registry.all].filter((device) => {
+      const state = this.#state(device, now);
+      return (
+        all || (!device.disabled && !state.offlineRaised && now - state.silentSince >= device.offlineAfterMs)
+      );
+    });
+    if (silent.length > 0) {
+      const heard = await ledger.lastHeard(all ? undefined : silent.map((device) => device.id));
+      for (const device of silent) {
+        const at = heard.get(device.id);
+        const state = this.#state(device, now);
+        if (at === undefined || at <= state.silentSince) continue;
+        state.silentSince = at;
+        state.lastSeen = Math.max(state.lastSeen ?? 0, at);
+        // Heard recently by a sibling: online, as that sibling already told the clients.
+        if (!state.online && !state.offlineRaised && now - at < device.offlineAfterMs) {
+          state.online = true;
+          state.since = at;
+        }
+      }
+    }
+
+    let online = 0;
+    for (const device of registry.all) {
+      const state = this.#state(device, now);
+      if (state.online) online++;
+      if (device.disabled || state.offlineRaised || now - state.silentSince < device.offlineAfterMs) continue;
+      state.offlineRaised = true;
+      if (await ledger.markOffline(device.id, now)) {
+        if (state.online) this.#setOnline(device, state, false, now);
+        this.#raise(device, 'device.offline', now, {
+          silentSeconds: Math.round((now - state.silentSince) / 1000),
+        });
+      } else {
+        state.online = false;
+      }
+    }
+    await this.#sweepWatchdogsShared(ledger, now);
+    this.#options.metrics.devicesOnline.set(online);
+  }
+
+  async #sweepWatchdogsShared(ledger: LivenessLedger, now: number): Promise<void> {
+    const due: { device: RegisteredDevice; index: number; key: string }[] = [];
+    for (const device of this.#options.registry.all) {
+      if (device.disabled || device.watchdogs.length === 0) continue;
+      const state = this.#state(device, now);
+      device.watchdogs.forEach((watchdog, index) => {
+        const resetAt = state.watchdogResetAt[index] ?? this.#startedAt;
+        if (!state.watchdogFired[index] && now - resetAt >= watchdog.afterMs)
+          due.push({ device, index, key: `${device.id}#${index}` });
+      });
+    }
+    if (due.length === 0) return;
+    const resets = await ledger.lastResets(due.map((item) => item.key));
+    for (const { device, index, key } of due) {
+      const state = this.#state(device, now);
+      const watchdog = device.watchdogs[index];
+      if (watchdog === undefined) continue;
+      const resetAt = Math.max(state.watchdogResetAt[index] ?? this.#startedAt, resets.get(key) ?? 0);
+      state.watchdogResetAt[index] = resetAt;
+      if (now - resetAt < watchdog.afterMs) continue;
+      state.watchdogFired[index] = true;
+      if (!(await ledger.claimWatchdog(key, resetAt))) continue;
+      this.#raise(device, watchdog.raises, now, {
+        overdueSeconds: Math.round((now - resetAt - watchdog.afterMs) / 1000),
+      });
+    }
+  }
+
+  /** device.online after a raised device.offline; with siblings, only the one that clears the ledger raises it. */
+  #raiseOnline(device: RegisteredDevice, state: Liveness, now: number): void {
+    const offlineSeconds = Math.round((now - state.since) / 1000);
+    const ledger = this.#options.ledger;
+    if (ledger === undefined) {
+      this.#raise(device, 'device.online', now, { offlineSeconds });
+      return;
+    }
+    ledger.markOnline(device.id).then(
+      (ours) => {
+        if (ours) this.#raise(device, 'device.online', now, { offlineSeconds });
+      },
+      (error: unknown) =>
+        this.#log.warn(
+          { deviceId: device.id, error: (error as Error).message },
+          'clearing device.offline failed',
+        ),
+    );
+  }
+
   readonly #onDeviceEvent = (event: DeviceEvent): void => {
     const device = this.#options.registry.get(event.deviceId);
     if (device === undefined || device.watchdogs.length === 0) return;
     const state = this.#state(device, Date.now());
     device.watchdogs.forEach((watchdog, index) => {
       if (watchdog.resetBy !== event.type) return;
-      state.watchdogResetAt[index] = Date.now();
+      const now = Date.now();
+      state.watchdogResetAt[index] = now;
       state.watchdogFired[index] = false;
+      this.#options.ledger?.reset(device.id, index, now);
     });
   };
 

@@ -1,4 +1,5 @@
 import { Counter } from 'prom-client';
+import type { CameraPartition, SharedCameraView } from '../cluster/camera-leases.ts';
 import type { OnvifNotification } from '../core/adapter.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
@@ -18,10 +19,15 @@ import {
 } from './onvif-session.ts';
 
 export interface CameraSessionView {
-  readonly state: SessionState;
+  /** `remote`: another hub instance runs this camera's session (see `instance`). */
+  readonly state: SessionState | 'remote';
   readonly information: CameraInformation | null;
   readonly streamUri: string | null;
   readonly snapshotUri: string | null;
+  /** The hub instance that runs the session, when several share the cameras. */
+  readonly instance?: string;
+  /** Its session's state there. */
+  readonly remoteState?: string;
 }
 
 /** Some cameras put user:password in the URIs they hand out: never show them. */
@@ -43,6 +49,8 @@ export interface OnvifSessionsOptions {
   readonly bus: TypedBus<HubBusEvents>;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
+  /** With several hub instances: which cameras this one runs sessions for. Without it, every camera. */
+  readonly partition?: CameraPartition;
   readonly timing: Pick<
     OnvifSessionOptions,
     'requestTimeoutMs' | 'aliveEveryMs' | 'retryMinMs' | 'retryMaxMs'
@@ -119,6 +127,7 @@ export class OnvifSessions implements CameraDirectory {
       ]);
     }
     if (device.adapter.transport !== 'onvif' || device.disabled) return;
+    if (this.#options.partition !== undefined && !this.#options.partition.holds(device.id)) return;
     const session = new OnvifSession({
       device,
       logger,
@@ -137,6 +146,23 @@ export class OnvifSessions implements CameraDirectory {
     session.start();
   }
 
+  /** Starts or stops a camera's session after this instance took or gave up its lease. */
+  refollow(cameraId: string): void {
+    if (this.#state === 'up') this.#follow(cameraId);
+  }
+
+  /** The camera's session on this instance, as the siblings are told of it. */
+  localView(cameraId: string): Omit<SharedCameraView, 'instance'> | undefined {
+    const session = this.#sessions.get(cameraId);
+    if (session === undefined) return undefined;
+    return {
+      state: session.state,
+      information: session.information ?? null,
+      streamUri: session.streamUri ?? null,
+      snapshotUri: session.snapshotUri ?? null,
+    };
+  }
+
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
@@ -147,13 +173,17 @@ export class OnvifSessions implements CameraDirectory {
   }
 
   media(cameraId: string): CameraMedia | undefined {
-    const session = this.#sessions.get(cameraId);
     const onvif = this.#options.registry.get(cameraId)?.onvif;
-    if (session === undefined || onvif === undefined || session.streamUri === undefined) return undefined;
+    if (onvif === undefined) return undefined;
+    const session = this.#sessions.get(cameraId);
+    // A camera another instance holds: its snapshot and stream are fetched from here all the same.
+    const remote = session === undefined ? this.#options.partition?.remoteView(cameraId) : undefined;
+    const streamUri = session?.streamUri ?? remote?.streamUri ?? undefined;
+    if (streamUri === undefined) return undefined;
     return {
       cameraId,
-      snapshotUri: session.snapshotUri,
-      streamUri: session.streamUri,
+      snapshotUri: session === undefined ? (remote?.snapshotUri ?? undefined) : session.snapshotUri,
+      streamUri,
       username: onvif.username,
       password: onvif.password,
     };
@@ -162,7 +192,18 @@ export class OnvifSessions implements CameraDirectory {
   /** A camera's session as operators see it: its state, what the camera says of itself, where its media is. */
   describe(cameraId: string): CameraSessionView | undefined {
     const session = this.#sessions.get(cameraId);
-    if (session === undefined) return undefined;
+    if (session === undefined) {
+      const remote = this.#options.partition?.remoteView(cameraId);
+      if (remote === undefined) return undefined;
+      return {
+        state: 'remote',
+        information: (remote.information ?? null) as CameraInformation | null,
+        streamUri: remote.streamUri === null ? null : withoutCredentials(remote.streamUri),
+        snapshotUri: remote.snapshotUri === null ? null : withoutCredentials(remote.snapshotUri),
+        instance: remote.instance,
+        remoteState: remote.state,
+      };
+    }
     return {
       state: session.state,
       information: session.information ?? null,
@@ -177,9 +218,15 @@ export class OnvifSessions implements CameraDirectory {
 
   gotoPreset(cameraId: string, preset: string): Promise<void> {
     const session = this.#sessions.get(cameraId);
-    return session === undefined
-      ? Promise.reject(new Error(`no camera ${cameraId}`))
-      : session.gotoPreset(preset);
+    if (session !== undefined) return session.gotoPreset(preset);
+    const holder = this.#options.partition?.remoteView(cameraId)?.instance;
+    return Promise.reject(
+      new Error(
+        holder === undefined
+          ? `no camera ${cameraId}`
+          : `camera ${cameraId} is run by instance ${holder}; PTZ turns only from there`,
+      ),
+    );
   }
 
   /** Notifications → the adapter's events → the incident pipeline; unknown topics logged and counted, never fatal. */
