@@ -60,19 +60,23 @@ export async function mediaUrl(url) {
 }
 
 /**
- * The live connection. `onSync` runs on every (re)connection, so the page reloads the server's state after a
- * network drop instead of trusting what it had.
+ * The live connection. `onSync` (which may return a promise) runs on every (re)connection, so the page reloads the
+ * server's state after a network drop instead of trusting what it had.
  */
-export function connect({ onSync, onNew, onUpdate, onDevice, onStatus }) {
+export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus }) {
   const socket = window.io({ auth: { token: session()?.token } });
-  socket.on('connect', () => {
-    onStatus('live');
-    onSync();
+  // "live" only once the page holds the server's state again, so nobody reads a half-loaded page as current.
+  socket.on('connect', async () => {
+    onStatus('syncing…');
+    await onSync();
+    if (socket.connected) onStatus('live');
   });
   socket.on('disconnect', () => onStatus('offline — reconnecting…'));
   socket.on('connect_error', (error) => onStatus(`offline — ${error.message}`));
   socket.on('incident:new', (incident) => onNew?.(incident));
   socket.on('incident:update', (change) => onUpdate?.(change));
+  // A repeat carries only what changed ({id, occurrences, lastOccurredAt, updatedAt}): merge it into the incident held.
+  socket.on('incident:repeat', (repeat) => onRepeat?.(repeat));
   socket.on('device:status', (status) => onDevice?.(status));
   // The browser knows before the socket's ping does: drop the link when it goes offline, and reconnect (which
   // reloads the server's state through onSync) as soon as it is back.

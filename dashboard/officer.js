@@ -26,14 +26,32 @@ const state = {
   users: [],
   selected: null,
   filters: { state: '', severity: '', category: '', node: '' },
-  // "Acknowledge" is the officer's own acknowledgement that they have seen an alarm: kept in this browser
-  // session, it drives the unacknowledged counter. It is not a lifecycle action on the server.
-  acknowledged: new Set(JSON.parse(sessionStorage.getItem('gridhub.acknowledged') ?? '[]')),
+  // The map's view, in the SVG's own units: kept across redraws (every push redraws the map).
+  mapView: { x: 0, y: 0, zoom: 1 },
 };
 const ui = {};
+const mapSize = { width: 420, height: 300 };
+const maxZoom = 16;
 
-function saveAcknowledged() {
-  sessionStorage.setItem('gridhub.acknowledged', JSON.stringify([...state.acknowledged]));
+/**
+ * The officer's centre for an incident: their scope node on its chain (as the server decides it). Acknowledgements
+ * are the server's, per centre, so a colleague's acknowledgement counts as ours.
+ */
+function centreOf(incident) {
+  return incident.chain.find((node) => state.me.scopeNodeIds.includes(node.id));
+}
+
+function acknowledgementOf(incident) {
+  const centre = centreOf(incident);
+  return incident.acknowledgements?.find((entry) => entry.nodeId === centre?.id);
+}
+
+/** Keeps a pushed or answered incident in the feed (when the filters take it) and in the open set. */
+function remember(incident) {
+  if (matches(incident)) state.incidents.set(incident.id, incident);
+  else state.incidents.delete(incident.id);
+  if (openStates.includes(incident.state)) state.open.set(incident.id, incident);
+  else state.open.delete(incident.id);
 }
 
 async function start() {
@@ -47,20 +65,23 @@ async function start() {
     },
     onSync: () => sync().catch(showError),
     onNew: (incident) => {
-      if (matches(incident)) state.incidents.set(incident.id, incident);
-      if (openStates.includes(incident.state)) state.open.set(incident.id, incident);
+      remember(incident);
       if (incident.severity === 'critical') beep(1046, 0.2, 3);
       render();
     },
     onUpdate: (change) => {
       const { after } = change;
-      if (matches(after)) state.incidents.set(after.id, after);
-      else state.incidents.delete(after.id);
-      if (openStates.includes(after.state)) state.open.set(after.id, after);
-      else state.open.delete(after.id);
+      remember(after);
       render();
       if (state.selected === after.id) showIncident(after.id).catch(showError);
       if (after.state !== change.before.state) refreshAssessment();
+    },
+    onRepeat: (repeat) => {
+      const known = state.incidents.get(repeat.id) ?? state.open.get(repeat.id);
+      if (known === undefined) return;
+      remember({ ...known, ...repeat });
+      render();
+      if (state.selected === repeat.id) showIncident(repeat.id).catch(showError);
     },
     onDevice: (status) => {
       const device = state.devices.get(status.deviceId);
@@ -116,6 +137,7 @@ function layout() {
   ui.feed = el('ol', { class: 'feed', id: 'feed', 'aria-label': 'alarm feed' });
   ui.tree = el('ul', { class: 'tree', id: 'tree' });
   ui.map = el('div', { class: 'map', id: 'map' });
+  mapControls();
   ui.devices = el('ul', { class: 'devices', id: 'devices' });
   ui.panel = el(
     'section',
@@ -188,7 +210,21 @@ function layout() {
         {},
         el('h2', {}, 'Jurisdiction 辖区'),
         ui.tree,
-        el('h2', {}, 'Map 网格地图'),
+        el(
+          'h2',
+          {},
+          'Map 网格地图 ',
+          el(
+            'button',
+            {
+              type: 'button',
+              class: 'link',
+              id: 'map-reset',
+              onclick: () => setMapView({ x: 0, y: 0, zoom: 1 }),
+            },
+            'reset 复位',
+          ),
+        ),
         ui.map,
         el('h2', {}, 'Devices 设备'),
         ui.devices,
@@ -213,7 +249,7 @@ function render() {
             severity: incident.severity,
             state: incident.state,
             device: incident.device.id,
-            acknowledged: String(state.acknowledged.has(incident.id)),
+            acknowledged: String(acknowledgementOf(incident) !== undefined),
           },
           class: state.selected === incident.id ? 'selected' : '',
           tabindex: 0,
@@ -229,7 +265,9 @@ function render() {
       ),
     ),
   );
-  const unacked = [...state.open.values()].filter((incident) => !state.acknowledged.has(incident.id)).length;
+  const unacked = [...state.open.values()].filter(
+    (incident) => acknowledgementOf(incident) === undefined,
+  ).length;
   ui.unacked.textContent = String(unacked);
   ui.unacked.dataset.count = String(unacked);
   renderMap();
@@ -270,8 +308,7 @@ function renderTree() {
 /** The grid polygons from the GeoJSON, fitted equirectangularly into the SVG; no tiles. */
 function renderMap() {
   if (state.grids.length === 0) return;
-  const width = 420;
-  const height = 300;
+  const { width, height } = mapSize;
   const points = state.grids.flatMap((feature) => feature.geometry.coordinates.flat());
   for (const device of state.devices.values()) if (device.location) points.push(device.location);
   const lons = points.map((point) => point[0]);
@@ -291,7 +328,7 @@ function renderMap() {
   const openGrids = new Set([...state.open.values()].map((incident) => incident.gridId));
   const svgNs = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(svgNs, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('viewBox', mapViewBox());
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', 'grid map');
   for (const feature of state.grids) {
@@ -332,6 +369,80 @@ function renderMap() {
   ui.map.replaceChildren(svg);
 }
 
+function mapViewBox() {
+  const { x, y, zoom } = state.mapView;
+  return `${x} ${y} ${mapSize.width / zoom} ${mapSize.height / zoom}`;
+}
+
+/** Sets the view, kept inside the map (no panning off into nothing), and applies it to the SVG on show. */
+function setMapView({ x, y, zoom }) {
+  const clampedZoom = Math.min(maxZoom, Math.max(1, zoom));
+  const width = mapSize.width / clampedZoom;
+  const height = mapSize.height / clampedZoom;
+  state.mapView = {
+    x: Math.min(mapSize.width - width, Math.max(0, x)),
+    y: Math.min(mapSize.height - height, Math.max(0, y)),
+    zoom: clampedZoom,
+  };
+  ui.map.querySelector('svg')?.setAttribute('viewBox', mapViewBox());
+  ui.map.dataset.zoom = String(clampedZoom);
+}
+
+/**
+ * Wheel zoom about the pointer and drag to pan, on the map's container: the SVG inside is redrawn with every push,
+ * the container and its listeners stay.
+ */
+function mapControls() {
+  /** Where a client point falls in the SVG's units, and as a fraction of the view. */
+  const locate = (event) => {
+    const box = ui.map.querySelector('svg')?.getBoundingClientRect();
+    if (!box || box.width === 0) return undefined;
+    const fx = (event.clientX - box.left) / box.width;
+    const fy = (event.clientY - box.top) / box.height;
+    const { x, y, zoom } = state.mapView;
+    return { fx, fy, px: x + (fx * mapSize.width) / zoom, py: y + (fy * mapSize.height) / zoom, box };
+  };
+  ui.map.addEventListener(
+    'wheel',
+    (event) => {
+      const at = locate(event);
+      if (!at) return;
+      event.preventDefault();
+      const zoom = Math.min(maxZoom, Math.max(1, state.mapView.zoom * (event.deltaY < 0 ? 1.25 : 0.8)));
+      // The point under the pointer stays under it.
+      setMapView({
+        x: at.px - (at.fx * mapSize.width) / zoom,
+        y: at.py - (at.fy * mapSize.height) / zoom,
+        zoom,
+      });
+    },
+    { passive: false },
+  );
+  let drag;
+  ui.map.addEventListener('pointerdown', (event) => {
+    const at = locate(event);
+    if (!at || event.button !== 0) return;
+    drag = { clientX: event.clientX, clientY: event.clientY, view: state.mapView, box: at.box };
+    ui.map.setPointerCapture(event.pointerId);
+    ui.map.classList.add('dragging');
+  });
+  ui.map.addEventListener('pointermove', (event) => {
+    if (!drag) return;
+    const { view, box } = drag;
+    setMapView({
+      x: view.x - ((event.clientX - drag.clientX) / box.width) * (mapSize.width / view.zoom),
+      y: view.y - ((event.clientY - drag.clientY) / box.height) * (mapSize.height / view.zoom),
+      zoom: view.zoom,
+    });
+  });
+  const end = () => {
+    drag = undefined;
+    ui.map.classList.remove('dragging');
+  };
+  ui.map.addEventListener('pointerup', end);
+  ui.map.addEventListener('pointercancel', end);
+}
+
 function renderDevices() {
   const devices = [...state.devices.values()].sort(
     (a, b) => Number(a.status.online) - Number(b.status.online) || a.id.localeCompare(b.id),
@@ -353,15 +464,26 @@ function renderDevices() {
   );
 }
 
+let shownSeq = 0;
+/** Media blob: URLs of the panel on show, released when the panel is rebuilt. */
+let panelBlobs = [];
+
 async function showIncident(id) {
+  const seq = ++shownSeq;
   state.selected = id;
   const [incident, audit] = await Promise.all([
     api.get(`/api/incidents/${encodeURIComponent(id)}`),
     api.get(`/api/incidents/${encodeURIComponent(id)}/audit`),
   ]);
-  state.incidents.set(incident.id, { ...incident });
+  // A newer call (a push, another click) may have finished first: only the latest one draws.
+  if (seq !== shownSeq) return;
+  remember(incident);
+  // What the officer was typing survives a rebuild of the same incident's panel (pushes rebuild it).
+  const previous = ui.panel.dataset.id === id ? ui.panel : null;
   const message = el('p', { class: 'error', id: 'action-error', role: 'alert' });
   const note = el('textarea', { id: 'note', 'aria-label': 'note', placeholder: 'note 备注', rows: 2 });
+  note.value = previous?.querySelector('#note')?.value ?? '';
+  message.textContent = previous?.querySelector('#action-error')?.textContent ?? '';
   const workers = state.users.filter(
     (user) => user.role === 'grid_worker' && (user.grids ?? []).includes(incident.gridId),
   );
@@ -370,34 +492,44 @@ async function showIncident(id) {
     { id: 'assignee', 'aria-label': 'worker' },
     ...workers.map((user) => el('option', { value: user.id }, `${user.name} (${user.id})`)),
   );
+  const chosen = previous?.querySelector('#assignee')?.value;
+  if (chosen) assignee.value = chosen;
   const act = (action, body) => async () => {
     message.textContent = '';
     try {
       const after = await api.act(id, action, body?.());
-      state.incidents.set(after.id, after);
+      remember(after);
+      note.value = '';
       await showIncident(id);
       render();
     } catch (error) {
-      message.textContent = `${action} refused: ${error.message}`;
+      // A push may have rebuilt the panel meanwhile: write into the one on show.
+      (ui.panel.querySelector('#action-error') ?? message).textContent =
+        `${action} refused: ${error.message}`;
     }
   };
   const withNote = () => (note.value.trim() ? { note: note.value.trim() } : {});
-  const button = (label, action, handler) =>
-    el('button', { type: 'button', dataset: { action }, onclick: handler }, label);
-  const acknowledged = state.acknowledged.has(id);
-  const evidence = el('div', { class: 'evidence' });
+  const button = (label, action, handler, extra = {}) =>
+    el('button', { type: 'button', dataset: { action }, onclick: handler, ...extra }, label);
+  const acknowledgement = acknowledgementOf(incident);
+  const open = openStates.includes(incident.state);
+  for (const url of panelBlobs) URL.revokeObjectURL(url);
+  panelBlobs = [];
+  const evidence = el('div', { class: 'evidence', id: 'evidence' });
   for (const item of incident.evidence ?? []) {
     const holder =
       item.kind === 'snapshot'
-        ? el('img', { alt: `snapshot ${item.cameraId}` })
-        : el('video', { controls: true, muted: true });
+        ? el('img', { alt: `snapshot ${item.cameraId}`, dataset: { source: item.url } })
+        : el('video', { controls: true, muted: true, preload: 'metadata', dataset: { source: item.url } });
     evidence.append(holder);
     mediaUrl(item.url)
       .then((url) => {
+        panelBlobs.push(url);
         holder.src = url;
       })
       .catch((error) => evidence.append(el('p', { class: 'error' }, error.message)));
   }
+  ui.panel.dataset.id = id;
   ui.panel.replaceChildren(
     el('h2', {}, incident.title),
     el(
@@ -416,10 +548,29 @@ async function showIncident(id) {
       {},
       el('dt', {}, 'Grid 网格'),
       el('dd', {}, incident.chain.map((node) => node.name).join(' ← ')),
+      el('dt', {}, 'Responsible 责任中心'),
+      el(
+        'dd',
+        { id: 'responsible' },
+        incident.chain.find((node) => node.id === incident.responsibleNodeId)?.name ??
+          incident.responsibleNodeId,
+        incident.escalations > 0 ? ` (escalated ×${incident.escalations})` : '',
+      ),
       el('dt', {}, 'Device 设备'),
       el('dd', {}, `${incident.device.name} (${incident.device.id})`),
       el('dt', {}, 'Created 时间'),
       el('dd', {}, time(incident.createdAt)),
+      el('dt', {}, 'Acknowledged 确认'),
+      el(
+        'dd',
+        { id: 'acknowledged' },
+        (incident.acknowledgements ?? [])
+          .map((entry) => {
+            const centre = incident.chain.find((node) => node.id === entry.nodeId)?.name ?? entry.nodeId;
+            return `${centre}: ${entry.userId} ${time(entry.at)}`;
+          })
+          .join('; ') || '—',
+      ),
       el('dt', {}, 'Assignees 处置人'),
       el('dd', { id: 'assignees' }, incident.assignees.join(', ') || '—'),
       el('dt', {}, 'Handler 接单人'),
@@ -432,12 +583,12 @@ async function showIncident(id) {
     el(
       'div',
       { class: 'actions' },
-      button(acknowledged ? 'Acknowledged ✓' : 'Acknowledge 确认', 'acknowledge', () => {
-        state.acknowledged.add(id);
-        saveAcknowledged();
-        render();
-        showIncident(id).catch(showError);
-      }),
+      acknowledgement
+        ? button('Acknowledged ✓ 已确认', 'acknowledge', undefined, {
+            disabled: true,
+            title: `${acknowledgement.userId} ${time(acknowledgement.at)}`,
+          })
+        : button('Acknowledge 确认', 'acknowledge', act('acknowledge'), { disabled: !open }),
       assignee,
       button(
         'Dispatch 派遣',
@@ -465,7 +616,7 @@ async function showIncident(id) {
       ...audit.entries.map((entry) =>
         el(
           'li',
-          { dataset: { outcome: entry.outcome } },
+          { dataset: { outcome: entry.outcome, action: entry.action } },
           `${time(entry.at)} · ${entry.actor.userId} · ${entry.action}${entry.outcome === 'ok' ? '' : ` (${entry.outcome})`}`,
           entry.detail?.note ? el('div', { class: 'meta' }, String(entry.detail.note)) : null,
           entry.message ? el('div', { class: 'meta' }, entry.message) : null,

@@ -64,6 +64,12 @@ async function start() {
     onSync: () => sync().catch((error) => (ui.error.textContent = error.message)),
     onNew: (incident) => arrived(incident),
     onUpdate: ({ after }) => arrived(after),
+    onRepeat: (repeat) => {
+      const task = state.tasks.get(repeat.id);
+      if (task === undefined) return;
+      state.tasks.set(repeat.id, { ...task, ...repeat });
+      render();
+    },
   });
 }
 

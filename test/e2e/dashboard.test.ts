@@ -1,10 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { demoSecret, eventually, getJson, projectRoot, startTestHub, type TestHub } from '../helpers/hub.ts';
+import {
+  demoConfig,
+  demoSecret,
+  deploymentOf,
+  eventually,
+  getJson,
+  postJson,
+  projectRoot,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
 
 /**
  * The dashboard in a real browser: Debian's Chromium, headless, driven by playwright-core, against a hub on
@@ -14,10 +25,15 @@ const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const screenshots = path.join(projectRoot, 'docs', 'screenshots');
 const updateScreenshots = process.env.UPDATE_SCREENSHOTS === '1';
 const wait = { timeout: 15_000 };
+/** A simulated ONVIF camera in Xijiao grid 5, for the evidence in the incident panel. */
+const cameraId = 'cam-xijiao-05-east';
+/** A second duty officer of the Xijiao community centre, beside demo-officer-xijiao. */
+const colleagueToken = 'demo-officer-xijiao-colleague';
 
 describe('the officer console and the worker view in Chromium', () => {
   let hub: TestHub;
   let browser: Browser;
+  let camera: OnvifCameraSimulator;
   const contexts: BrowserContext[] = [];
   const gates = new Map<string, GateSimulator>();
   /** Every URL the pages asked for, to prove they need no outside network. */
@@ -82,7 +98,38 @@ describe('the officer console and the worker view in Chromium', () => {
   }
 
   beforeAll(async () => {
-    hub = await startTestHub();
+    camera = new OnvifCameraSimulator({
+      username: 'admin',
+      password: 'dashboard-camera-5',
+      name: 'Xijiao 5 east',
+      manufacturer: 'Gridhub Sim',
+      model: 'SIM-BOX',
+      serialNumber: 'SIM-DASHBOARD-5',
+      rtsp: true,
+      discoveryPort: false,
+    });
+    await camera.start();
+    const config = demoConfig() as unknown as Record<string, unknown> & {
+      devices: Record<string, unknown>[];
+      users: Record<string, unknown>[];
+      media: Record<string, unknown>;
+    };
+    config.devices.push({
+      id: cameraId,
+      name: 'Xijiao Grid 5 east camera',
+      adapter: 'onvif-camera',
+      grid: 'grid-xijiao-05',
+      onvif: { xaddr: camera.xaddr, username: 'admin', password: 'dashboard-camera-5' },
+    });
+    config.users.push({
+      id: 'officer-xijiao-colleague',
+      name: '马丽 Ma Li',
+      role: 'duty_officer',
+      scope: 'community-xijiao',
+      token: colleagueToken,
+    });
+    config.media = { ...config.media, clipSeconds: 2 };
+    hub = await startTestHub({ deployment: deploymentOf(config), onvifTiming: { aliveEveryMs: 500 } });
     browser = await chromium.launch({
       executablePath: chromiumPath,
       args: [
@@ -97,11 +144,16 @@ describe('the officer console and the worker view in Chromium', () => {
     if (updateScreenshots) mkdirSync(screenshots, { recursive: true });
   }, 60_000);
 
+  // Each test's pages are closed after it: live pages left open keep redrawing on every push and slow the rest.
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+  });
+
   afterAll(async () => {
-    for (const context of contexts) await context.close();
     await browser?.close();
     for (const sim of gates.values()) await sim.stop();
     await hub?.stop();
+    await camera?.stop();
   });
 
   it('shows a forced gate on the feed; the officer dispatches it, the worker accepts and resolves it, the officer sees it resolved', async () => {
@@ -126,6 +178,10 @@ describe('the officer console and the worker view in Chromium', () => {
     await alarm.click();
     await officer.locator('#incident [data-action="acknowledge"]').click();
     await expect.poll(async () => Number(await officer.locator('#unacked').textContent()), wait).toBe(before);
+    // The acknowledgement is the server's, for the officer's centre.
+    expect((await incidentOf('gate-xijiao-01-north')).acknowledgements).toMatchObject([
+      { nodeId: 'community-xijiao', userId: 'officer-xijiao' },
+    ]);
     await officer.locator('#assignee').selectOption('worker-xijiao-01');
     await officer.locator('#incident [data-action="dispatch"]').click();
     await expect
@@ -166,6 +222,16 @@ describe('the officer console and the worker view in Chromium', () => {
         wait,
       )
       .toBeGreaterThan(0);
+
+    // The officer closes the resolved case (verified by someone other than its handler).
+    const entries = await officer.locator('#timeline li').count();
+    await officer.locator('#incident [data-action="verify"]').click();
+    await expect
+      .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
+      .toBe('closed');
+    await expect.poll(() => officer.locator('#timeline li').count(), wait).toBe(entries + 1);
+    expect(await officer.locator('#timeline li').last().getAttribute('data-action')).toBe('incident.verify');
+    await expect.poll(() => alarm.getAttribute('data-state'), wait).toBe('closed');
   }, 60_000);
 
   it("never shows a worker another grid's task", async () => {
@@ -272,6 +338,201 @@ describe('the officer console and the worker view in Chromium', () => {
         wait,
       )
       .toEqual(['gate-xijiao-02-east']);
+  }, 60_000);
+
+  it('counts an alarm acknowledged by a colleague of the same centre as acknowledged, live', async () => {
+    const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
+    const { page: colleague } = await openPage('officer', colleagueToken);
+    const counter = async (page: Page) => Number(await page.locator('#unacked').textContent());
+    const before = await counter(colleague);
+
+    await (await gate('gate-xijiao-04-south')).forceDoor();
+    const incident = await incidentOf('gate-xijiao-04-south');
+    const item = (page: Page) => page.locator(`#feed li[data-id="${incident.id}"]`);
+    await item(colleague).waitFor(wait);
+    await expect.poll(() => counter(colleague), wait).toBe(before + 1);
+    expect(await item(colleague).getAttribute('data-acknowledged')).toBe('false');
+
+    await item(officer).click();
+    await officer.locator('#incident [data-action="acknowledge"]').click();
+    // The colleague did nothing: their counter drops and the alarm shows acknowledged, from the server's push.
+    await expect.poll(() => counter(colleague), wait).toBe(before);
+    await expect.poll(() => item(colleague).getAttribute('data-acknowledged'), wait).toBe('true');
+    await item(colleague).click();
+    const button = colleague.locator('#incident [data-action="acknowledge"]');
+    await expect.poll(() => button.isDisabled(), wait).toBe(true);
+    expect(await colleague.locator('#acknowledged').textContent()).toContain('officer-xijiao');
+    expect(await colleague.locator('#timeline').textContent()).toContain('incident.acknowledge');
+    // The same centre acknowledging again is refused with who did it first, and the refusal is audited.
+    const again = await postJson<{ error: { message: string } }>(
+      `${hub.httpUrl}/api/incidents/${incident.id}/actions/acknowledge`,
+      colleagueToken,
+    );
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/has already acknowledged this incident \(officer-xijiao at /);
+    const { body } = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}/audit`, colleagueToken);
+    expect(
+      (body as { entries: { action: string; outcome: string }[] }).entries
+        .filter((entry) => entry.action === 'incident.acknowledge')
+        .map((entry) => entry.outcome),
+    ).toEqual(['ok', 'refused']);
+    // The state did not change.
+    expect((await incidentOf('gate-xijiao-04-south')).state).toBe(incident.state);
+  }, 60_000);
+
+  it("escalates, adds a note and marks a false alarm, showing the server's state and a longer timeline each time", async () => {
+    const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
+    await (await gate('gate-xijiao-05-west')).forceDoor();
+    const incident = await incidentOf('gate-xijiao-05-west');
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
+    await expect
+      .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
+      .toBe(incident.state);
+    const timeline = officer.locator('#timeline li');
+    let entries = await timeline.count();
+    expect(entries).toBeGreaterThan(0);
+
+    await officer.locator('#incident [data-action="escalate"]').click();
+    await expect
+      .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
+      .toBe('escalated');
+    await expect.poll(() => officer.locator('#responsible').textContent(), wait).toContain('×1');
+    await expect.poll(() => timeline.count(), wait).toBe(entries + 1);
+    expect(await timeline.last().getAttribute('data-action')).toBe('incident.escalate');
+    entries += 1;
+
+    await officer.getByLabel('note').fill('已联系物业查看 property office asked to check');
+    await officer.locator('#incident [data-action="note"]').click();
+    await expect.poll(() => timeline.count(), wait).toBe(entries + 1);
+    expect(await timeline.last().textContent()).toContain('property office asked to check');
+    expect(await officer.locator('#incident-state').getAttribute('data-state')).toBe('escalated');
+    entries += 1;
+
+    await officer.locator('#incident [data-action="false_alarm"]').click();
+    await expect
+      .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
+      .toBe('false_alarm');
+    await expect.poll(() => timeline.count(), wait).toBe(entries + 1);
+    await expect
+      .poll(() => officer.locator(`#feed li[data-id="${incident.id}"]`).getAttribute('data-state'), wait)
+      .toBe('false_alarm');
+    const server = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}`, 'demo-officer-xijiao');
+    expect(server.body).toMatchObject({ state: 'false_alarm', closedBy: 'officer-xijiao', escalations: 1 });
+
+    // Escalating an ended case is refused: the page shows the server's reason and keeps the server's state.
+    await officer.locator('#incident [data-action="escalate"]').click();
+    await expect
+      .poll(() => officer.locator('#action-error').textContent(), wait)
+      .toBe('escalate refused: cannot escalate an incident that is a false alarm');
+    expect(await officer.locator('#incident-state').getAttribute('data-state')).toBe('false_alarm');
+  }, 60_000);
+
+  it('shows the assessment of the chosen dates as a table and a chart', async () => {
+    const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
+    const table = officer.locator('#assessment-table');
+    const barWidths = () =>
+      officer
+        .locator('#assessment svg.chart rect.total')
+        .evaluateAll((bars) => bars.map((bar) => Number(bar.getAttribute('width'))));
+    await expect
+      .poll(async () => Number(await table.getAttribute('data-incidents')), wait)
+      .toBeGreaterThan(0);
+    expect((await barWidths()).some((width) => width > 0)).toBe(true);
+
+    // A past month holds none of this run's cases: the table's totals and every bar drop to zero.
+    await officer.getByLabel('from').fill('2020-01-01');
+    await officer.getByLabel('to').fill('2020-02-01');
+    await officer.getByRole('button', { name: /Show/ }).click();
+    await expect.poll(async () => Number(await table.getAttribute('data-incidents')), wait).toBe(0);
+    expect(await table.locator('tbody tr').first().locator('td').nth(1).textContent()).toBe('0');
+    expect((await barWidths()).every((width) => width === 0)).toBe(true);
+
+    // Back to a range holding today: the figures and the chart come back, as the server counts them.
+    const today = new Date();
+    const day = (date: Date) => date.toISOString().slice(0, 10);
+    await officer.getByLabel('from').fill(day(new Date(today.getTime() - 86_400_000)));
+    await officer.getByLabel('to').fill(day(new Date(today.getTime() + 2 * 86_400_000)));
+    await officer.getByRole('button', { name: /Show/ }).click();
+    await expect
+      .poll(async () => Number(await table.getAttribute('data-incidents')), wait)
+      .toBeGreaterThan(0);
+    expect((await barWidths()).some((width) => width > 0)).toBe(true);
+  }, 60_000);
+
+  it("shows a camera incident's snapshot as a loaded image and its clip as a video the hub serves", async () => {
+    while (hub.hub.cameras.media(cameraId) === undefined)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
+    const media = new Map<string, number>();
+    officer.on('response', (response) => {
+      const url = new URL(response.url());
+      if (url.pathname.startsWith('/media/')) media.set(url.pathname, response.status());
+    });
+    await camera.intrusion(true);
+    const incident = await incidentOf(cameraId);
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
+    const snapshot = officer.locator('#evidence img');
+    const clip = officer.locator('#evidence video');
+    // Evidence arrives after the incident (snapshot first, then the clip once recorded): the open panel follows.
+    await clip.waitFor({ timeout: 30_000 });
+    await expect
+      .poll(
+        () => snapshot.evaluate((image) => (image as unknown as { naturalWidth: number }).naturalWidth),
+        wait,
+      )
+      .toBeGreaterThan(0);
+    await expect
+      .poll(
+        () =>
+          clip.evaluate((video) => {
+            const element = video as unknown as { readyState: number; duration: number; videoWidth: number };
+            return element.readyState >= 1 && element.duration > 0 && element.videoWidth > 0;
+          }),
+        wait,
+      )
+      .toBe(true);
+    const snapshotUrl = await snapshot.getAttribute('data-source');
+    const clipUrl = await clip.getAttribute('data-source');
+    expect(snapshotUrl).toBe(`/media/${incident.id}/snapshot-${cameraId}.jpg`);
+    expect(clipUrl).toMatch(new RegExp(`^/media/${incident.id}/clip-${cameraId}.*\\.mp4$`));
+    expect([200, 206]).toContain(media.get(snapshotUrl as string));
+    expect([200, 206]).toContain(media.get(clipUrl as string));
+  }, 60_000);
+
+  it('zooms the map with the wheel about the pointer, pans it by dragging, keeps the view across redraws and resets it', async () => {
+    const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
+    const svg = officer.locator('#map svg');
+    await expect.poll(() => officer.locator('#map polygon').count(), wait).toBeGreaterThan(0);
+    const view = async () => ((await svg.getAttribute('viewBox')) ?? '').split(' ').map(Number);
+    expect(await view()).toEqual([0, 0, 420, 300]);
+    const box = await svg.boundingBox();
+    if (box === null) throw new Error('the map is not shown');
+    // Zoom in at a point left of centre: the map point under the pointer stays under it (to the pixel: the pointer
+    // lands on whole pixels).
+    const pointer = { x: box.x + box.width * 0.4, y: box.y + box.height * 0.5 };
+    await officer.mouse.move(pointer.x, pointer.y);
+    await officer.mouse.wheel(0, -100);
+    await officer.mouse.wheel(0, -100);
+    await expect.poll(async () => (await view())[2], wait).toBeCloseTo(420 / 1.5625, 3);
+    const [x, y, width, height] = await view();
+    expect(x + 0.4 * width).toBeCloseTo(0.4 * 420, 0);
+    expect(y + 0.5 * height).toBeCloseTo(0.5 * 300, 0);
+
+    // Drag left by a quarter of the map's width: the view moves right by a quarter of what it shows.
+    await officer.mouse.down();
+    await officer.mouse.move(pointer.x - box.width / 4, pointer.y, { steps: 4 });
+    await officer.mouse.up();
+    const panned = await view();
+    expect(panned[0]).toBeCloseTo(x + width / 4, 0);
+    expect(panned[1]).toBeCloseTo(y, 0);
+
+    // A redraw (a filter change reloads the feed and redraws the map) keeps the officer's view.
+    await officer.getByLabel('severity').selectOption('critical');
+    await expect.poll(() => officer.locator('#feed li[data-severity="warning"]').count(), wait).toBe(0);
+    expect(await view()).toEqual(panned);
+
+    await officer.locator('#map-reset').click();
+    expect(await view()).toEqual([0, 0, 420, 300]);
   }, 60_000);
 
   it('loads every asset from the hub itself: no outside network', () => {
