@@ -38,6 +38,8 @@ let worstAt = 0;
 /** What the slowest 1 % of samples were: push kind and incident category/event type, counted. */
 let slowKinds = new Map<string, number>();
 const slowMs = Number(process.env.BENCH_SLOW_MS ?? 100);
+/** Incident id → "category event type", from incident:new, to name the slow repeats (which carry only a delta). */
+const kinds = new Map<string, string>();
 
 function record(time: string | undefined, storm = false, kind = ''): void {
   pushes += 1;
@@ -80,12 +82,18 @@ async function connectAll(url: string, count: number, tokens: string[]): Promise
         timeout: 10_000,
       });
       sockets.push(socket);
-      socket.on('incident:new', (incident: IncidentLike) =>
+      socket.on('incident:new', (incident: IncidentLike & { id?: string }) => {
+        if (incident.id !== undefined && kinds.size < 100_000)
+          kinds.set(incident.id, `${incident.category} ${incident.event?.type}`);
         record(
           incident.event?.occurredAt,
           incident.category === 'storm',
           `new ${incident.category} ${incident.event?.type}`,
-        ),
+        );
+      });
+      // A repeat folded into an open incident (dedupe) comes as a delta: one more device event arriving.
+      socket.on('incident:repeat', (repeat: { id: string; lastOccurredAt?: string }) =>
+        record(repeat.lastOccurredAt, false, `repeat ${kinds.get(repeat.id) ?? '(incident from before)'}`),
       );
       socket.on('incident:update', (change: { before: IncidentLike; after: IncidentLike }) =>
         // Only an update that carries a new occurrence (a repeat folded in) is a device event arriving.

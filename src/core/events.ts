@@ -15,8 +15,11 @@ export interface HubBusEvents {
   'device:event': [event: DeviceEvent];
   /** An incident was created and committed to the store. `receivedAt` is performance.now() at ingest. */
   'incident:created': [incident: Incident, receivedAt: number];
-  /** An incident changed and the change is committed to the store. */
-  'incident:updated': [change: IncidentChange];
+  /**
+   * An incident changed and the change is committed to the store. `repeat` is given when the change is only that:
+   * device events folded into the open incident (dedupe), so pushes can carry the delta instead of both incidents.
+   */
+  'incident:updated': [change: IncidentChange, repeat?: IncidentRepeat];
   /** A device message was refused and kept as a dead letter. */
   'message:refused': [deadLetter: DeadLetter];
   /** A device went online or offline, or was disabled or enabled. */
@@ -27,10 +30,27 @@ export interface HubBusEvents {
   'command:reply': [deviceId: string, reply: CommandReply];
 }
 
+/**
+ * What a repeat changes (after Frigate's `{type: 'update'}` deltas): the device raised the same event again while its
+ * incident was open, and the incident now counts it. A client applies it to the incident it holds by `id`; one
+ * that does not hold the incident has nothing to update (it was not entitled to it, or will load it fresh).
+ */
+export interface IncidentRepeat {
+  readonly id: string;
+  readonly occurrences: number;
+  /** ISO 8601: the device's own time of the newest repeat. */
+  readonly lastOccurredAt: string;
+  readonly updatedAt: string;
+  /** Only where the change carried one (several hubs sharing a store): the incident's version after it. */
+  readonly version?: number;
+}
+
 /** Socket.IO, server → client. Imported by the hub, the tests and any TypeScript client alike. */
 export interface ServerToClientEvents {
   'incident:new': (incident: Incident) => void;
   'incident:update': (change: IncidentChange) => void;
+  /** Repeats folded into an open incident (dedupe): only the fields that changed; everything else is as it was. */
+  'incident:repeat': (repeat: IncidentRepeat) => void;
   'device:status': (status: DeviceStatus) => void;
 }
 

@@ -4,7 +4,7 @@ import { type ResolvedDevice, stormCategory } from '../config/load.ts';
 import type { DeadlinesConfig, FloodConfig, RosterConfig, RuleConfig, UserConfig } from '../config/schema.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
-import type { HubBusEvents } from '../core/events.ts';
+import type { HubBusEvents, IncidentRepeat } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import {
   type DeadlineStage,
@@ -98,6 +98,14 @@ const stageKeys = { accept: 'acceptMinutes', arrive: 'arriveMinutes', resolve: '
 /** Key of a device's condition: one device, one raising event type. */
 function conditionKey(deviceId: string, eventType: string): string {
   return `${deviceId}\u0000${eventType}`;
+}
+
+/** What a repeat changed of the incident, for the pushes that carry only that. */
+function repeatOf(incident: Incident): IncidentRepeat {
+  const { id, occurrences, lastOccurredAt, updatedAt, version } = incident;
+  return version === undefined
+    ? { id, occurrences, lastOccurredAt, updatedAt }
+    : { id, occurrences, lastOccurredAt, updatedAt, version };
 }
 
 function iso(ms: number): string {
@@ -239,7 +247,7 @@ export class IncidentService {
           lastOccurredAt: iso(event.occurredAt),
           updatedAt: iso(now),
         };
-        await this.#commit(before, after);
+        await this.#commit(before, after, undefined, true);
       });
     }
     const gridId = device.grid.ref.id;
@@ -431,12 +439,14 @@ export class IncidentService {
     before: Incident,
     after: Incident,
     audit?: ReturnType<typeof AuditTrail.entry>,
+    repeat = false,
   ): Promise<void> {
     await this.#options.store.saveIncident(after, audit);
     const announcement = this.#announcements.get(after.id);
     this.#remember(after);
     const shown = announcement === undefined ? before : this.#show(announcement, after);
-    this.#options.bus.emit('incident:updated', { before: shown, after });
+    // A repeat is most of the incident traffic under load: its delta lets pushes skip encoding both incidents.
+    this.#options.bus.emit('incident:updated', { before: shown, after }, repeat ? repeatOf(after) : undefined);
   }
 
   /** Commits a new incident with its audit entry, then announces it. */

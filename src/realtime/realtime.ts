@@ -128,9 +128,16 @@ export class Realtime {
         this.#push(this.#incidentRooms(incident), 'incident:new', incident);
         metrics.ingestToPush.observe((performance.now() - receivedAt) / 1000);
       }),
-      bus.on('incident:updated', (change) => {
-        const rooms = new Set([...this.#incidentRooms(change.before), ...this.#incidentRooms(change.after)]);
-        this.#push([...rooms], 'incident:update', change);
+      bus.on('incident:updated', (change, repeat) => {
+        // A repeat changes nobody's entitlement (chain, assignees and handler are as they were): its delta goes to
+        // the incident's rooms as they are. Any other change also reaches whoever just lost sight of it.
+        if (repeat !== undefined) {
+          this.#push(this.#incidentRooms(change.after), 'incident:repeat', repeat);
+          return;
+        }
+        const rooms = this.#incidentRooms(change.after);
+        for (const room of this.#incidentRooms(change.before)) if (!rooms.includes(room)) rooms.push(room);
+        this.#push(rooms, 'incident:update', change);
       }),
       bus.on('device:status', (status) => {
         const chain = this.#options.chainOf(status.gridId) ?? [];
@@ -216,11 +223,29 @@ export class Realtime {
     this.#options.metrics.pushesSent.labels(event).inc(this.#recipients(io, rooms));
   }
 
-  /** How many sockets a push to these rooms reached, each counted once. */
+  /**
+   * How many sockets a push to these rooms reached, each counted once: a socket counts in the first of the rooms it
+   * is in. No set per push: pushes are as many as the incident changes, and rooms per push are few (a chain and a
+   * handful of people).
+   */
   #recipients(io: HubSocketServer, rooms: string[]): number {
-    if (rooms.length === 1) return io.sockets.adapter.rooms.get(rooms[0] as string)?.size ?? 0;
-    const sockets = new Set<string>();
-    for (const room of rooms) for (const id of io.sockets.adapter.rooms.get(room) ?? []) sockets.add(id);
-    return sockets.size;
+    const all = io.sockets.adapter.rooms;
+    let count = 0;
+    for (let index = 0; index < rooms.length; index++) {
+      const members = all.get(rooms[index] as string);
+      if (members === undefined) continue;
+      if (index === 0) {
+        count += members.size;
+        continue;
+      }
+      for (const id of members) {
+        let counted = false;
+        for (let earlier = 0; earlier < index && !counted; earlier++) {
+          counted = all.get(rooms[earlier] as string)?.has(id) ?? false;
+        }
+        if (!counted) count += 1;
+      }
+    }
+    return count;
   }
 }
