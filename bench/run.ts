@@ -10,8 +10,11 @@ import { cpuPercent, sampleProc } from './proc.ts';
 import type { ServerStats } from './server-ipc.ts';
 
 /**
- * `npm run bench [-- --full] [-- --profile] [-- --no-scale]`, BENCH_RATES=500,1000 BENCH_SECONDS=10 to override: the hub and a relay ceiling under the same load, each in its own
- * process, with the load generator and the Socket.IO clients in two more. See docs/benchmarks.md.
+ * `npm run bench [-- --full] [-- --profile] [-- --no-scale] [-- --hub-only]`, BENCH_RATES=500,1000 BENCH_SECONDS=10 to
+ * override: the hub and a relay ceiling under the same load, each in its own process, with the load generator and the
+ * Socket.IO clients in two more. `--hub-only` is for experiments: the hub's rate sweep alone, its JSON into the
+ * git-ignored `bench/results/profiles/` and no plot. BENCH_HUB_NODE_ARGS="--trace-gc" passes flags to the hub's node.
+ * See docs/benchmarks.md.
  */
 const args = new Set(process.argv.slice(2));
 const full = args.has('--full');
@@ -20,7 +23,9 @@ const envRates = process.env.BENCH_RATES?.split(',')
   .map(Number)
   .filter((rate) => rate > 0 && rate <= 100_000);
 const envSeconds = Number(process.env.BENCH_SECONDS);
-const noScale = args.has('--no-scale');
+const hubOnly = args.has('--hub-only');
+const noScale = args.has('--no-scale') || hubOnly;
+const hubNodeArgs = (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((arg) => arg.startsWith('--'));
 const profile = {
   name: full ? 'full' : 'default',
   rates: envRates?.length
@@ -139,7 +144,7 @@ async function startServer(target: Target, extraDevices: number, prof: boolean):
     : [];
   const child =
     target === 'hub'
-      ? spawn('hub-process.ts', { BENCH_DEVICES: String(extraDevices) }, profArgs)
+      ? spawn('hub-process.ts', { BENCH_DEVICES: String(extraDevices) }, [...profArgs, ...hubNodeArgs])
       : spawn('relay.ts', {}, profArgs);
   const ready = await next<{ http: number; mqtt: number }>(child, 'ready', 60_000);
   return { target, child, http: ready.http, mqtt: ready.mqtt };
@@ -373,7 +378,7 @@ async function main(): Promise<void> {
 
   // 1 + 2: the rate sweep, the hub first, the relay ceiling straight after on the same machine.
   const rates: Phase[] = [];
-  for (const target of ['hub', 'relay'] as const) {
+  for (const target of hubOnly ? (['hub'] as const) : (['hub', 'relay'] as const)) {
     const rig = await startRig(target, extraActive, activeList, profile.clients, cpuProf && target === 'hub');
     try {
       await phase(rig, 200, 3, profile.activeDevices); // warm-up, not reported
@@ -384,6 +389,21 @@ async function main(): Promise<void> {
     } finally {
       await stopRig(rig);
     }
+  }
+
+  if (hubOnly) {
+    const file = path.join(
+      resultsDir,
+      'profiles',
+      `hub-only-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`,
+    );
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(
+      file,
+      `${JSON.stringify({ startedAt: new Date(started).toISOString(), profile, rates }, null, 2)}\n`,
+    );
+    process.stdout.write(`\n${rateTable(rates)}\n\nresults: ${path.relative(projectRoot, file)}\n`);
+    return;
   }
 
   // 3: connection scale. Idle devices (heartbeating every 30 s) then Socket.IO clients; memory per connection is
