@@ -16,6 +16,8 @@ export interface OutboundOptions {
   readonly bus: TypedBus<HubBusEvents>;
   /** Publishes from the hub on its broker, e.g. `(topic, payload) => broker.publish(topic, payload)`. */
   readonly publish: FeedPublish;
+  /** Whether the feed topic has anyone to receive it (see MqttIncidentFeedOptions.hasSubscribers); left out, always. */
+  readonly hasSubscribers?: (topic: string) => boolean;
   /** The hub's first topic level (`hub.topicBase`); the feed goes to `<topicBase>/<outbound.mqtt.topic>`. */
   readonly topicBase: string;
   /** The parsed `outbound:` section. */
@@ -47,6 +49,7 @@ export class Outbound {
           publish: options.publish,
           topic: `${options.topicBase}/${config.mqtt.topic}`,
           logger: options.logger,
+          ...(options.hasSubscribers === undefined ? {} : { hasSubscribers: options.hasSubscribers }),
         })
       : undefined;
     this.webhooks = new WebhookDispatcher({

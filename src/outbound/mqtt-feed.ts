@@ -1,5 +1,6 @@
 import type { TypedBus } from '../core/bus.ts';
 import type { HubBusEvents } from '../core/events.ts';
+import type { Incident, IncidentChange } from '../core/incident.ts';
 import type { Logger } from '../observability/logger.ts';
 import { type FeedMessage, feedMessage } from './feed-message.ts';
 
@@ -12,6 +13,12 @@ export interface MqttIncidentFeedOptions {
   /** The full topic, e.g. `gridhub/incidents`. */
   readonly topic: string;
   readonly logger: Logger;
+  /**
+   * Whether anyone may receive the topic now (the broker's subscriptions, persistent sessions away included). A
+   * change nobody can receive is then not encoded at all: under load most changes are repeats, and encoding each
+   * with both incidents for no reader cost more than anything else the feed does. Left out: always publish.
+   */
+  readonly hasSubscribers?: (topic: string) => boolean;
 }
 
 /**
@@ -36,8 +43,8 @@ export class MqttIncidentFeed {
     if (this.#unsubscribe.length > 0) return;
     const { bus } = this.#options;
     this.#unsubscribe = [
-      bus.on('incident:created', (incident) => this.#publish(feedMessage('created', incident))),
-      bus.on('incident:updated', (change) => this.#publish(feedMessage('updated', change))),
+      bus.on('incident:created', (incident) => this.#publish('created', incident)),
+      bus.on('incident:updated', (change) => this.#publish('updated', change)),
     ];
   }
 
@@ -46,8 +53,12 @@ export class MqttIncidentFeed {
     this.#unsubscribe = [];
   }
 
-  #publish(message: FeedMessage): void {
-    const { topic, publish } = this.#options;
+  #publish(kind: 'created', subject: Incident): void;
+  #publish(kind: 'updated', subject: IncidentChange): void;
+  #publish(kind: 'created' | 'updated', subject: Incident | IncidentChange): void {
+    const { topic, publish, hasSubscribers } = this.#options;
+    if (hasSubscribers !== undefined && !hasSubscribers(topic)) return;
+    const message: FeedMessage = feedMessage(kind, subject);
     const fail = (error: unknown) =>
       this.#log.warn(
         {

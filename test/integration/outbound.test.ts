@@ -342,7 +342,11 @@ describe('outbound config section', () => {
 });
 
 describe('MQTT incident feed', () => {
-  function feedRig(config: Record<string, unknown> = {}, fail = false) {
+  function feedRig(
+    config: Record<string, unknown> = {},
+    fail = false,
+    hasSubscribers?: (topic: string) => boolean,
+  ) {
     const bus = new TypedBus<HubBusEvents>();
     const logs = new LogCapture();
     const published: { topic: string; payload: string }[] = [];
@@ -357,11 +361,32 @@ describe('MQTT incident feed', () => {
       audit,
       metrics: new HubMetrics(),
       logger: pino({ level: 'debug' }, logs),
+      ...(hasSubscribers === undefined ? {} : { hasSubscribers }),
     });
     outbound.start();
     cleanups.push(() => outbound.stop());
     return { bus, logs, published, outbound };
   }
+
+  it('encodes and publishes nothing while the feed topic has no subscriber, and every change once it has', async () => {
+    let subscribed = false;
+    const asked: string[] = [];
+    const { bus, published } = feedRig({}, false, (topic) => {
+      asked.push(topic);
+      return subscribed;
+    });
+    const incident = newIncident();
+    bus.emit('incident:created', incident, performance.now());
+    const resolved = change(bus, incident, 'resolved');
+    expect(published).toEqual([]);
+    expect(asked).toEqual(['gridhub/incidents', 'gridhub/incidents']);
+    subscribed = true;
+    const closed = change(bus, resolved, 'closed');
+    await until(() => published.length === 1, 'a publish');
+    expect(published.map((message) => JSON.parse(message.payload))).toEqual([
+      { type: 'end', before: resolved, after: closed },
+    ]);
+  });
 
   it('publishes every change on <topicBase>/incidents as {type, before, after}', async () => {
     const { bus, published } = feedRig();
