@@ -13,4 +13,20 @@ export interface NormalizedEvent {
 /** A normalized event attributed to the device that produced it. */
 export interface DeviceEvent extends NormalizedEvent {
   readonly deviceId: string;
+  /**
+   * This very event, the same on every delivery: the device, its event counter and its clock. A QoS 1 message the
+   * broker sends again (its acknowledgement was lost, or the hub died before sending it) carries the same key, so
+   * its incident change is not made twice. Absent when the device's frames carry no counter.
+   */
+  readonly key?: string;
+}
+
+/**
+ * The key of a frame's events from its envelope (`seq` and `time`, as every MQTT device family here sends), the
+ * frame's nth event when it decodes to several. Undefined for a frame without both.
+ */
+export function eventKeyOf(deviceId: string, frame: unknown, nth = 0): string | undefined {
+  const { seq, time } = frame as { seq?: unknown; time?: unknown };
+  if (typeof seq !== 'number' || typeof time !== 'string') return undefined;
+  return nth === 0 ? `${deviceId}/${seq}/${time}` : `${deviceId}/${seq}/${time}/${nth}`;
 }

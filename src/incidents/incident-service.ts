@@ -4,7 +4,7 @@ import { type ResolvedDevice, stormCategory } from '../config/load.ts';
 import type { DeadlinesConfig, FloodConfig, RosterConfig, RuleConfig, UserConfig } from '../config/schema.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
-import type { HubBusEvents, IncidentRepeat } from '../core/events.ts';
+import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import {
   type DeadlineStage,
@@ -31,6 +31,7 @@ import {
 } from './lifecycle.ts';
 import type { Router } from './router.ts';
 import { appendNewest, type Correlation, maxSeverity, SlidingWindow } from './rule-book.ts';
+import { SharedIncidents, sharedConditionKey } from './shared-incidents.ts';
 import type { Visibility } from './visibility.ts';
 
 export class IncidentError extends Error {
@@ -100,12 +101,18 @@ function conditionKey(deviceId: string, eventType: string): string {
   return `${deviceId}\u0000${eventType}`;
 }
 
-/** What a repeat changed of the incident, for the pushes that carry only that. */
-function repeatOf(incident: Incident): IncidentRepeat {
-  const { id, occurrences, lastOccurredAt, updatedAt, version } = incident;
-  return version === undefined
-    ? { id, occurrences, lastOccurredAt, updatedAt }
-    : { id, occurrences, lastOccurredAt, updatedAt, version };
+/** The audit entry of a new incident, committed with it. */
+function creationAudit(incident: Incident): ReturnType<typeof AuditTrail.entry> {
+  return AuditTrail.entry('system', {
+    action: 'incident.create',
+    target: { kind: 'incident', id: incident.id },
+    outcome: 'ok',
+    detail: {
+      state: incident.state,
+      assignees: incident.assignees,
+      responsibleNodeId: incident.responsibleNodeId,
+    },
+  });
 }
 
 function iso(ms: number): string {
@@ -138,6 +145,10 @@ export class IncidentService {
   readonly #announcements = new Map<string, Announcement>();
   readonly #principals: ReadonlyMap<string, Principal>;
   readonly #context: Omit<LifecycleContext, 'now'>;
+  /** Sharing the store: the writes and lookups several instances need (see shared-incidents.ts). */
+  readonly #shared: SharedIncidents | undefined;
+  /** Keyed device events whose change is being committed: a redelivery meanwhile waits for the same outcome. */
+  readonly #eventsInFlight = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #reloadedAt = Date.now();
 
@@ -145,6 +156,7 @@ export class IncidentService {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'incidents' });
     this.#principals = new Map(options.users.map((user) => [user.id, principalOf(user)]));
+    this.#shared = options.shared ? new SharedIncidents(options.store) : undefined;
     const { deadlines, jurisdiction } = options;
     this.#context = {
       deadlineMs: (category: string, stage: DeadlineStage) =>
@@ -179,7 +191,7 @@ export class IncidentService {
    */
   attachEvidence(incidentId: string, item: EvidenceItem): Promise<Incident | undefined> {
     return this.#serial(incidentId, async () => {
-      const before = this.#active.get(incidentId) ?? (await this.#options.store.getIncident(incidentId));
+      const before = await this.#current(incidentId);
       if (before === undefined) return undefined;
       const after: Incident = {
         ...before,
@@ -192,8 +204,7 @@ export class IncidentService {
         outcome: 'ok',
         detail: { kind: item.kind, cameraId: item.cameraId, bytes: item.bytes },
       });
-      await this.#commit(before, after, audit);
-      return after;
+      return this.#commit(before, after, audit);
     });
   }
 
@@ -228,6 +239,29 @@ export class IncidentService {
     receivedAt: number,
     correlations: readonly Correlation[] = noCorrelations,
   ): Promise<void> {
+    const shared = this.#shared;
+    if (shared !== undefined) return this.#raiseShared(shared, event, device, rule, receivedAt, correlations);
+    const eventKey = event.key;
+    if (eventKey === undefined) return this.#raiseHere(event, device, rule, receivedAt, correlations);
+    // A redelivered event (the broker never got its acknowledgement) changes nothing again: its change is committed
+    // (a synchronous read of the embedded store), or is being committed and the redelivery waits for it.
+    const pending = this.#eventsInFlight.get(eventKey);
+    if (pending !== undefined) return pending;
+    if (this.#options.store.eventCommitted(eventKey) === true) return settled;
+    const raising = this.#raiseHere(event, device, rule, receivedAt, correlations);
+    this.#eventsInFlight.set(eventKey, raising);
+    const forget = () => this.#eventsInFlight.delete(eventKey);
+    raising.then(forget, forget);
+    return raising;
+  }
+
+  #raiseHere(
+    event: DeviceEvent,
+    device: ResolvedDevice,
+    rule: RuleConfig,
+    receivedAt: number,
+    correlations: readonly Correlation[],
+  ): Promise<void> {
     const now = Date.now();
     const key = conditionKey(device.id, event.type);
     const openId = this.#conditions.get(key);
@@ -247,7 +281,7 @@ export class IncidentService {
           lastOccurredAt: iso(event.occurredAt),
           updatedAt: iso(now),
         };
-        await this.#commit(before, after, undefined, true);
+        await this.#commit(before, after, undefined, event.key);
       });
     }
     const gridId = device.grid.ref.id;
@@ -264,11 +298,105 @@ export class IncidentService {
     this.#remember(incident);
     this.#counted(gridId, now);
     if (correlations.length > 0) this.#anchor(incident, correlations, now);
-    return this.#save(incident, receivedAt);
+    return this.#save(incident, receivedAt, event.key);
+  }
+
+  /**
+   * raise() for instances sharing the store, where a device's consecutive events may reach different instances:
+   * its open incident is the one the store names for the condition; a new one is created only if no instance
+   * created it first, else the event folds into that one; an event whose change is committed (it was delivered
+   * again) changes nothing. Correlation and storms stay per instance.
+   */
+  async #raiseShared(
+    shared: SharedIncidents,
+    event: DeviceEvent,
+    device: ResolvedDevice,
+    rule: RuleConfig,
+    receivedAt: number,
+    correlations: readonly Correlation[],
+  ): Promise<void> {
+    if (await shared.committed(event.key)) return;
+    const condition = sharedConditionKey(device.id, event.type);
+    const gridId = device.grid.ref.id;
+    for (let attempt = 1; ; attempt++) {
+      const now = Date.now();
+      const open = await shared.openIncident(condition);
+      if (
+        open !== undefined &&
+        (rule.clearedBy !== undefined || now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000)
+      ) {
+        if (await this.#foldShared(open.id, event, now)) return;
+      } else {
+        if (correlations.length > 0) {
+          const match = this.#correlated(gridId, device.id, correlations, now);
+          if (match !== undefined) return this.#join(match.anchor, match.correlation, event, now);
+        }
+        const groupable = rule.clearedBy === undefined && !this.#options.router.isEmergency(rule.category);
+        if (groupable && this.#creations.get(gridId)?.full(now))
+          return this.#group(event, device, receivedAt, now);
+        const incident: Incident = { ...this.#create(event, device, rule, now), version: 1 };
+        // `open` is still open but past its dedupe window: the new incident replaces it as the condition's.
+        const outcome = await this.#serial(incident.id, () =>
+          shared.create(incident, creationAudit(incident), open?.id, event.key),
+        );
+        if (outcome === 'duplicate') return;
+        if (outcome === 'created') {
+          this.#remember(incident);
+          this.#counted(gridId, now);
+          if (correlations.length > 0) this.#anchor(incident, correlations, now);
+          this.#options.metrics.incidentsCreated.labels(incident.severity).inc();
+          this.#options.bus.emit('incident:created', incident, receivedAt);
+          return;
+        }
+        // Another instance created the condition's incident first: the next turn folds the event into it.
+      }
+      if (attempt >= 8) {
+        throw new Error(`the ${event.type} condition of ${device.id} kept changing under this event`);
+      }
+    }
+  }
+
+  /** Folds a repeat into the shared open incident; false when it is no longer open (then the event raises anew). */
+  #foldShared(incidentId: string, event: DeviceEvent, now: number): Promise<boolean> {
+    return this.#serial(incidentId, async () => {
+      const before = await this.#options.store.getIncident(incidentId);
+      if (before === undefined || !isOpen(before.state)) return false;
+      // Repeats arrive through several instances, not always in order: the last occurrence is the latest.
+      const after: Incident = {
+        ...before,
+        occurrences: before.occurrences + 1,
+        lastOccurredAt: iso(Math.max(event.occurredAt, Date.parse(before.lastOccurredAt))),
+        updatedAt: iso(now),
+      };
+      if ((await this.#commit(before, after, undefined, event.key)) !== before) {
+        this.#options.metrics.eventsDeduplicated.inc();
+      }
+      return true;
+    });
+  }
+
+  /** clear() for instances sharing the store: the open incidents are the ones the store names. */
+  async #clearShared(
+    shared: SharedIncidents,
+    event: DeviceEvent,
+    clearedRules: readonly RuleConfig[],
+  ): Promise<void> {
+    await Promise.all(
+      clearedRules.map(async (rule) => {
+        const incident = await shared.openIncident(sharedConditionKey(event.deviceId, rule.event));
+        if (incident === undefined) return;
+        await this.act('system', incident.id, 'clear', { note: `cleared by ${event.type}` }).catch(
+          (error: unknown) => {
+            this.#log.warn({ incidentId: incident.id, error: (error as Error).message }, 'clearing failed');
+          },
+        );
+      }),
+    );
   }
 
   /** Resolves, as the hub, the open incidents of this device that the event clears. */
   clear(event: DeviceEvent, clearedRules: readonly RuleConfig[]): Promise<void> {
+    if (this.#shared !== undefined) return this.#clearShared(this.#shared, event, clearedRules);
     const pending: Promise<unknown>[] = [];
     for (const rule of clearedRules) {
       const id = this.#conditions.get(conditionKey(event.deviceId, rule.event));
@@ -321,8 +449,7 @@ export class IncidentService {
         throw new IncidentError(after.kind, after.reason);
       }
       if (action === 'reject') this.#options.metrics.reworks.inc();
-      await this.#commit(before, after, audit);
-      return after;
+      return this.#commit(before, after, audit);
     });
   }
 
@@ -439,40 +566,45 @@ export class IncidentService {
     before: Incident,
     after: Incident,
     audit?: ReturnType<typeof AuditTrail.entry>,
-    repeat = false,
-  ): Promise<void> {
-    await this.#options.store.saveIncident(after, audit);
+    eventKey?: string,
+  ): Promise<Incident> {
+    if (this.#shared === undefined) {
+      await this.#options.store.saveIncident(after, audit, eventKey);
+    } else {
+      // Over the version read, or StaleIncident and #serial makes the change again from a fresh read.
+      const written = await this.#shared.write(before, after, audit, eventKey);
+      if (written === undefined) return before;
+      // What was written carries its version: it is what is announced and returned.
+      after = written;
+    }
     const announcement = this.#announcements.get(after.id);
     this.#remember(after);
     const shown = announcement === undefined ? before : this.#show(announcement, after);
-    // A repeat is most of the incident traffic under load: its delta lets pushes skip encoding both incidents.
-    this.#options.bus.emit('incident:updated', { before: shown, after }, repeat ? repeatOf(after) : undefined);
+    this.#options.bus.emit('incident:updated', { before: shown, after });
+    return after;
   }
 
   /** Commits a new incident with its audit entry, then announces it. */
-  #save(incident: Incident, receivedAt: number): Promise<void> {
-    const audit = AuditTrail.entry('system', {
-      action: 'incident.create',
-      target: { kind: 'incident', id: incident.id },
-      outcome: 'ok',
-      detail: {
-        state: incident.state,
-        assignees: incident.assignees,
-        responsibleNodeId: incident.responsibleNodeId,
-      },
-    });
+  #save(incident: Incident, receivedAt: number, eventKey?: string): Promise<void> {
+    const audit = creationAudit(incident);
     const { store, bus, metrics } = this.#options;
     return this.#serial(incident.id, () =>
-      store.saveIncident(incident, audit).then(() => {
+      store.saveIncident(incident, audit, eventKey).then(() => {
         metrics.incidentsCreated.labels(incident.severity).inc();
         bus.emit('incident:created', incident, receivedAt);
       }),
     );
   }
 
-  /** The incident as it stands: in memory while active, else as stored (it ended while a change waited). */
+  /**
+   * The incident as it stands: in memory while active, else as stored (it ended while a change waited). Sharing the
+   * store, always as stored: another instance may have changed it.
+   */
   async #current(incidentId: string): Promise<Incident | undefined> {
-    return this.#active.get(incidentId) ?? (await this.#options.store.getIncident(incidentId));
+    return (
+      (this.#shared === undefined ? this.#active.get(incidentId) : undefined) ??
+      (await this.#options.store.getIncident(incidentId))
+    );
   }
 
   /**
@@ -553,7 +685,7 @@ export class IncidentService {
           severity: after.severity,
         },
       });
-      await this.#commit(before, after, audit);
+      await this.#commit(before, after, audit, event.key);
     });
   }
 
@@ -590,7 +722,7 @@ export class IncidentService {
       };
       const created: Incident = { ...this.#create(event, device, kind, now), related: [grouped] };
       this.#remember(created);
-      return this.#save(created, receivedAt);
+      return this.#save(created, receivedAt, event.key);
     }
     return this.#serial(storm.id, async () => {
       const before = (await this.#current(storm.id)) ?? storm;
@@ -601,9 +733,16 @@ export class IncidentService {
         related: appendNewest(before.related, grouped, relatedLimit),
         updatedAt: iso(now),
       };
-      await this.#options.store.saveIncident(after);
-      this.#remember(after);
-      this.#announceSoon(after.id);
+      let stored = after;
+      if (this.#shared === undefined) {
+        await this.#options.store.saveIncident(after, undefined, event.key);
+      } else {
+        const written = await this.#shared.write(before, after, undefined, event.key);
+        if (written === undefined) return;
+        stored = written;
+      }
+      this.#remember(stored);
+      this.#announceSoon(stored.id);
     });
   }
 
@@ -669,7 +808,10 @@ export class IncidentService {
   /** Runs `work` after every earlier change of the same incident, so changes never interleave. */
   #serial<T>(incidentId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.#queues.get(incidentId) ?? settled;
-    const next = previous.then(work, work);
+    const shared = this.#shared;
+    // Sharing the store, a change another instance beat is made again, from a fresh read, in the same turn of the queue.
+    const run = shared === undefined ? work : () => shared.retrying(work);
+    const next = previous.then(run, run);
     const tail = next.then(
       () => undefined,
       () => undefined,

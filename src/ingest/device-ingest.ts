@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ResolvedDevice } from '../config/load.ts';
 import type { DecodeContext, DecodedChannel } from '../core/adapter.ts';
 import type { TypedBus } from '../core/bus.ts';
-import type { DeviceEvent, NormalizedEvent } from '../core/device-event.ts';
+import { type DeviceEvent, eventKeyOf, type NormalizedEvent } from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import { zodProblems } from '../core/problems.ts';
@@ -174,22 +174,36 @@ export class DeviceIngest {
     return {
       schema: decoder.schema,
       accept: (device, frame: unknown, receivedAt) =>
-        this.#accept(device, decoder.decode(frame, this.#options.decodeContext), receivedAt),
+        this.#accept(device, decoder.decode(frame, this.#options.decodeContext), receivedAt, frame),
     };
   }
 
-  #accept(device: ResolvedDevice, events: readonly NormalizedEvent[], receivedAt: number): Promise<void> {
+  /** `frame` names the events (its envelope's counter and clock), so a redelivered frame is known as such. */
+  #accept(
+    device: ResolvedDevice,
+    events: readonly NormalizedEvent[],
+    receivedAt: number,
+    frame: unknown,
+  ): Promise<void> {
     const { metrics, bus, pipeline } = this.#options;
     if (events.length === 0) return settled;
     if (events.length === 1) {
-      const deviceEvent: DeviceEvent = { ...(events[0] as NormalizedEvent), deviceId: device.id };
+      const deviceEvent: DeviceEvent = {
+        ...(events[0] as NormalizedEvent),
+        deviceId: device.id,
+        key: eventKeyOf(device.id, frame),
+      };
       metrics.eventsDecoded.inc();
       bus.emit('device:event', deviceEvent);
       return pipeline.process(deviceEvent, device, receivedAt);
     }
     const pending: Promise<void>[] = [];
-    for (const event of events) {
-      const deviceEvent: DeviceEvent = { ...event, deviceId: device.id };
+    for (const [nth, event] of events.entries()) {
+      const deviceEvent: DeviceEvent = {
+        ...event,
+        deviceId: device.id,
+        key: eventKeyOf(device.id, frame, nth),
+      };
       metrics.eventsDecoded.inc();
       bus.emit('device:event', deviceEvent);
       pending.push(pipeline.process(deviceEvent, device, receivedAt));
