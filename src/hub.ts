@@ -7,7 +7,7 @@ import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator
 import { RedisLivenessLedger } from './cluster/shared-liveness.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import { TypedBus } from './core/bus.ts';
-import { listenError } from './core/errors.ts';
+import { GridhubError, listenError } from './core/errors.ts';
 import type { HubBusEvents } from './core/events.ts';
 import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
@@ -24,6 +24,8 @@ import { RuleBook } from './incidents/rule-book.ts';
 import { Visibility } from './incidents/visibility.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EmbeddedBroker } from './ingest/embedded-broker.ts';
+import { ExternalBrokerClient } from './ingest/external-broker.ts';
+import type { MqttTransport } from './ingest/mqtt-transport.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-sessions.ts';
 import { EvidenceService } from './media/evidence-service.ts';
 import { MediaStore } from './media/media-store.ts';
@@ -61,7 +63,8 @@ export class Hub {
   readonly topics: TopicGrammar;
   readonly store: Store;
   readonly registry: DeviceRegistry;
-  readonly broker: EmbeddedBroker;
+  /** The embedded broker, a clustered one, or the client of an external broker (`mqtt.mode`). */
+  readonly broker: MqttTransport;
   readonly liveness: LivenessMonitor;
   readonly realtime: Realtime;
   readonly fleet: Fleet;
@@ -166,25 +169,50 @@ export class Hub {
       metrics: this.metrics,
       logger: this.#logger,
     });
-    this.broker = new EmbeddedBroker({
-      host: options.host ?? '0.0.0.0',
-      port: runtime.mqttPort,
-      webSocketPath: '/mqtt',
-      access: new MqttAccessPolicy({
-        registry: this.registry,
-        topics: this.topics,
-        authenticator: this.#authenticator,
-        visibility: this.visibility,
-        feedTopic: `${settings.topicBase}/${deployment.outbound.mqtt.topic}`,
-        metrics: this.metrics,
-        logger: this.#logger,
-      }),
-      onMessage: (topic, payload, receivedAt) => ingest.handle(topic, payload, receivedAt),
-      onClientConnected: (clientId) => this.liveness.heard(clientId),
-      onClientDisconnected: (clientId) => this.liveness.gone(clientId),
-      metrics: this.metrics,
-      logger: this.#logger,
-    });
+    const onMessage = (topic: string, payload: Buffer, receivedAt: number) =>
+      ingest.handle(topic, payload, receivedAt);
+    const mqtt = deployment.mqtt;
+    const external = mqtt.mode === 'external' ? mqtt.external : undefined;
+    this.broker =
+      external !== undefined
+        ? new ExternalBrokerClient({
+            ...external,
+            clientId: externalClientId(runtime.mqttClientId ?? external.clientId),
+            topics: this.topics,
+            onMessage,
+            // The broker holds the connections: a device is reachable when its heartbeats and status say so.
+            isOnline: (deviceId) => this.liveness.status(deviceId)?.online === true,
+            metrics: this.metrics,
+            logger: this.#logger,
+          })
+        : new EmbeddedBroker({
+            ...(mqtt.mode === 'clustered' && storeSettings.kind === 'redis'
+              ? {
+                  cluster: {
+                    redisUrl: storeSettings.url,
+                    keyPrefix: storeSettings.keyPrefix,
+                    heartbeatMs: mqtt.clustered.brokerHeartbeatSeconds * 1000,
+                  },
+                }
+              : {}),
+            host: options.host ?? '0.0.0.0',
+            port: runtime.mqttPort,
+            webSocketPath: '/mqtt',
+            access: new MqttAccessPolicy({
+              registry: this.registry,
+              topics: this.topics,
+              authenticator: this.#authenticator,
+              visibility: this.visibility,
+              feedTopic: `${settings.topicBase}/${deployment.outbound.mqtt.topic}`,
+              metrics: this.metrics,
+              logger: this.#logger,
+            }),
+            onMessage,
+            onClientConnected: (clientId) => this.liveness.heard(clientId),
+            onClientDisconnected: (clientId) => this.liveness.gone(clientId),
+            metrics: this.metrics,
+            logger: this.#logger,
+          });
     this.#commands = new CommandService({
       registry: this.registry,
       transport: this.broker,
@@ -367,7 +395,7 @@ export class Hub {
   health(): HealthReport {
     const components = {
       store: { state: this.store.state, kind: this.store.kind },
-      mqtt: { state: this.broker.state, port: this.mqttPort, connectedDevices: this.broker.connectedClients },
+      mqtt: this.broker.health(),
       http: { state: this.#http?.server.listening ? 'up' : 'down', port: this.httpPort },
       realtime: { state: this.realtime.state },
       cameras: {
@@ -384,4 +412,18 @@ export class Hub {
       : 'degraded';
     return { status, components };
   }
+}
+
+/** An instance's client id on an external broker: stable and its own, so its session outlives a restart. */
+function externalClientId(clientId: string | undefined): string {
+  if (clientId !== undefined) return clientId;
+  throw new GridhubError(
+    'GRIDHUB_CONFIG_INVALID',
+    'the external broker needs a client id for this instance',
+    {
+      problems: [
+        'mqtt.external.clientId: set it, or MQTT_CLIENT_ID, to an id stable across restarts and own to this instance',
+      ],
+    },
+  );
 }

@@ -35,7 +35,8 @@ export interface CommandResult {
 
 export interface CommandTransport {
   publish(topic: string, payload: string): Promise<void>;
-  isConnected(deviceId: string): boolean;
+  /** Asynchronous where the answer is in Redis (a device connected to a sibling instance). */
+  isConnected(deviceId: string): boolean | Promise<boolean>;
 }
 
 export interface CommandServiceOptions {
@@ -113,7 +114,7 @@ export class CommandService {
       await audit('refused', {}, 'invalid parameters');
       throw new CommandError('invalid', 'invalid command parameters', problems);
     }
-    if (!transport.isConnected(deviceId)) {
+    if (!(await transport.isConnected(deviceId))) {
       await audit('refused', { params: parsed.data }, 'device offline');
       throw new CommandError('offline', `device ${deviceId} is not connected`);
     }

@@ -10,18 +10,30 @@ import {
   type Client,
   type PublishPacket,
 } from 'aedes';
+import aedesPersistenceRedis from 'aedes-persistence-redis';
+import { Redis } from 'ioredis';
+import MQEmitterRedis from 'mqemitter-redis';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
+import { ClusterPresence } from './cluster-presence.ts';
+import type { MessageHandler, MqttHealth, MqttMode, MqttTransport } from './mqtt-transport.ts';
 
-/** Receives every client publish before it is acknowledged; undefined when the topic is not the hub's. */
-export type MessageHandler = (
-  topic: string,
-  payload: Buffer,
-  receivedAt: number,
-) => Promise<void> | undefined;
+export type { MessageHandler } from './mqtt-transport.ts';
+
+/** Several embedded brokers as one: routing through Redis pub/sub, sessions and retained messages in Redis. */
+export interface BrokerClusterOptions {
+  readonly redisUrl: string;
+  /** The store's key prefix, for the hub's own keys (which broker holds which device). */
+  readonly keyPrefix: string;
+  /** How often each broker tells its siblings it is alive (aedes' heartbeatInterval). */
+  readonly heartbeatMs: number;
+}
+
+/** Where the hub asks a sibling to close a device's connection (a device disabled on another instance). */
+const disconnectTopic = '$SYS/gridhub/disconnect';
 
 /** The broker's security hooks, after aedes' own: each answers allowed or not, and counts its refusals. */
 export interface BrokerAccess {
@@ -50,6 +62,8 @@ export interface EmbeddedBrokerOptions {
   readonly onClientDisconnected: (clientId: string) => void;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
+  /** Share state with sibling instances through Redis (mqemitter-redis, aedes-persistence-redis). */
+  readonly cluster?: BrokerClusterOptions;
 }
 
 /**
@@ -59,8 +73,15 @@ export interface EmbeddedBrokerOptions {
  * after authorizePublish calls back and before it emits the message, so calling back only once the event is
  * stored means an acknowledged message is never lost. A store failure fails the callback, which closes the
  * connection without PUBACK; the device sends the message again when it reconnects.
+ *
+ * Clustered, the instances' aedes brokers share one message bus (mqemitter-redis: a publish on any instance
+ * reaches subscribers on every instance) and one persistence (aedes-persistence-redis: persistent sessions,
+ * offline queues, retained messages and last wills). A device connects to any instance; the instance holding its
+ * connection ingests what it publishes, so each message is handled once; a command or feed message published by
+ * any instance reaches the device or subscriber wherever it is connected. When an instance dies, another publishes
+ * the last wills of its devices (aedes does, three heartbeats after the last one), and those are ingested here.
  */
-export class EmbeddedBroker {
+export class EmbeddedBroker implements MqttTransport {
   readonly #options: EmbeddedBrokerOptions;
   readonly #log: Logger;
   #aedes: Aedes | undefined;
@@ -70,6 +91,13 @@ export class EmbeddedBroker {
   #state: ComponentState = 'down';
   readonly #sockets = new Set<Socket>();
   readonly #clients = new Map<string, Client>();
+  #presence: ClusterPresence | undefined;
+  /** The clustered brokers' shared bus, where siblings also ask each other to close a connection. */
+  #mq: MQEmitterRedis.MQEmitterRedis | undefined;
+
+  get mode(): MqttMode {
+    return this.#options.cluster === undefined ? 'embedded' : 'clustered';
+  }
 
   constructor(options: EmbeddedBrokerOptions) {
     this.#options = options;
@@ -92,7 +120,9 @@ export class EmbeddedBroker {
 
   async start(): Promise<void> {
     this.#state = 'starting';
+    const cluster = this.#options.cluster;
     const aedes = await Aedes.createBroker({
+      ...(cluster === undefined ? {} : this.#clusterState(cluster)),
       authenticate: this.#authenticate,
       authorizePublish: this.#authorizePublish,
       authorizeSubscribe: this.#authorizeSubscribe,
@@ -100,10 +130,24 @@ export class EmbeddedBroker {
         this.#options.access.mayForward(client.id, packet.topic, packet.payload as Buffer) ? packet : null,
     });
     this.#aedes = aedes;
+    if (cluster !== undefined) {
+      const presence = new ClusterPresence({
+        ...cluster,
+        brokerId: aedes.id,
+        logger: this.#options.logger,
+      });
+      this.#presence = presence;
+      await presence.start();
+      this.#mq?.on(disconnectTopic, (packet, done) => {
+        this.#clients.get(String(packet.payload))?.close();
+        done();
+      });
+    }
     const { metrics, onClientConnected, onClientDisconnected } = this.#options;
     aedes.on('client', (client: Client) => {
       this.#clients.set(client.id, client);
       metrics.connectedDevices.set(aedes.connectedClients);
+      this.#presence?.connected(client.id);
       onClientConnected(client.id);
     });
     aedes.on('clientDisconnect', (client: Client) => {
@@ -111,6 +155,7 @@ export class EmbeddedBroker {
       if (this.#clients.get(client.id) === client) this.#clients.delete(client.id);
       metrics.connectedDevices.set(aedes.connectedClients);
       if (!this.#clients.has(client.id)) {
+        this.#presence?.disconnected(client.id);
         this.#options.access.forget(client.id);
         onClientDisconnected(client.id);
       }
@@ -132,12 +177,34 @@ export class EmbeddedBroker {
         tcp.off('error', reject);
         resolve();
       });
-    }).catch((error: unknown) => {
+    }).catch(async (error: unknown) => {
       this.#state = 'down';
+      await this.#presence?.stop();
+      this.#presence = undefined;
       aedes.close();
       throw listenError(error, 'MQTT', port, 'MQTT_PORT');
     });
     this.#state = 'up';
+  }
+
+  /** The shared bus and persistence of a clustered broker, each on its own Redis connections. */
+  #clusterState(cluster: BrokerClusterOptions): Record<string, unknown> {
+    const redisLog = this.#log.child({ ns: 'mqtt-cluster' });
+    const persistenceConnection = new Redis(cluster.redisUrl);
+    persistenceConnection.on('error', (error: Error) =>
+      redisLog.debug({ error: error.message }, 'persistence redis error'),
+    );
+    const mq = MQEmitterRedis({ connectionString: cluster.redisUrl });
+    // Its connection errors (Redis restarting) come out on `state`, which its types leave out.
+    (mq as unknown as { state: NodeJS.EventEmitter }).state.on('error', (error: Error) =>
+      redisLog.debug({ error: error.message }, 'mq redis error'),
+    );
+    this.#mq = mq;
+    return {
+      mq,
+      persistence: aedesPersistenceRedis({ conn: persistenceConnection }),
+      heartbeatInterval: cluster.heartbeatMs,
+    };
   }
 
   /** Serves MQTT over WebSocket at the configured path of the hub's HTTP server. */
@@ -165,13 +232,24 @@ export class EmbeddedBroker {
     });
   }
 
-  isConnected(clientId: string): boolean {
-    return this.#clients.has(clientId);
+  /** Connected here; clustered, connected to any live sibling. */
+  isConnected(clientId: string): boolean | Promise<boolean> {
+    if (this.#clients.has(clientId)) return true;
+    return this.#presence?.isConnected(clientId) ?? false;
   }
 
-  /** Closes a client's connection (a device just disabled or given a new secret). */
+  /** Closes a client's connection (a device just disabled or given a new secret), wherever it is connected. */
   disconnect(clientId: string): void {
-    this.#clients.get(clientId)?.close();
+    const local = this.#clients.get(clientId);
+    if (local !== undefined) {
+      local.close();
+      return;
+    }
+    this.#mq?.emit({ topic: disconnectTopic, payload: Buffer.from(clientId) }, () => undefined);
+  }
+
+  health(): MqttHealth {
+    return { state: this.#state, mode: this.mode, port: this.port, connectedDevices: this.connectedClients };
   }
 
   async stop(): Promise<void> {
@@ -182,6 +260,9 @@ export class EmbeddedBroker {
     this.#webSockets?.close();
     const aedes = this.#aedes;
     if (aedes !== undefined) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await this.#presence?.stop();
+    this.#presence = undefined;
+    this.#mq = undefined;
     for (const socket of this.#sockets) socket.destroy();
     const tcp = this.#tcp;
     if (tcp?.listening) await new Promise<void>((resolve) => tcp.close(() => resolve()));
@@ -217,8 +298,19 @@ export class EmbeddedBroker {
   };
 
   readonly #authorizePublish: AuthorizePublishHandler = (client, packet: PublishPacket, callback) => {
-    // Publishes made by the hub itself (client null) are not device input.
-    if (client === null) return callback(null);
+    // Publishes made by the hub itself (client null) are not device input, but for the last wills of a dead
+    // sibling's devices, which a clustered broker publishes on their behalf: those are the devices' status.
+    if (client === null) {
+      if (this.#presence === undefined || !packet.topic.endsWith('/status')) return callback(null);
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      const pending = this.#options.onMessage(packet.topic, payload, performance.now());
+      if (pending === undefined) return callback(null);
+      pending.then(
+        () => callback(null),
+        (error: unknown) => callback(error as Error),
+      );
+      return;
+    }
     // MQTT 3.1.1 has no way to refuse one publish: a device publishing outside its topics is disconnected.
     if (!this.#options.access.mayPublish(client.id, packet.topic).allowed) {
       return callback(new Error(`publish to ${packet.topic} denied`));

@@ -1,0 +1,232 @@
+import type { Server as HttpServer } from 'node:http';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { TopicGrammar } from '../core/topics.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { HubMetrics } from '../observability/metrics.ts';
+import type { ComponentState } from '../store/store.ts';
+import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
+
+export interface ExternalBrokerOptions {
+  /** e.g. mqtt://10.0.0.7:1883 */
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  /** Stable across restarts, different for every instance: the broker keeps this instance's session under it. */
+  readonly clientId: string;
+  readonly shareGroup: string;
+  readonly protocolVersion: 4 | 5;
+  readonly sessionExpirySeconds: number;
+  readonly topics: TopicGrammar;
+  readonly onMessage: MessageHandler;
+  /** Whether a device is online, as its heartbeats and status messages say (the hub sees no connections here). */
+  readonly isOnline: (deviceId: string) => boolean;
+  readonly metrics: HubMetrics;
+  readonly logger: Logger;
+  /** First wait before handling a message again after its effects could not be stored (ms). */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+/**
+ * The hub as a client of an external broker (Mosquitto, EMQX), which authenticates the devices.
+ *
+ * - Device events come through a shared subscription, `$share/<group>/<base>/devices/+/events`: the broker gives
+ *   each event to exactly one instance of the group.
+ * - Heartbeats, status (the devices' birth messages and last wills) and command replies come through ordinary
+ *   subscriptions, to every instance: each keeps the whole fleet's liveness, and the instance that sent a command
+ *   gets its reply. They raise no incidents, so hearing them on every instance duplicates nothing.
+ * - A QoS 1 message is acknowledged only once its effects are stored (mqtt.js `customHandleAcks` answers first,
+ *   then `handleMessage` runs, and the PUBACK goes out after it calls back). When the store fails, the message is
+ *   held and handled again with backoff; the broker keeps it meanwhile. If the instance dies holding it, the
+ *   broker still has it in this instance's session, unacknowledged.
+ * - The session is persistent (clean start off, a long session expiry) under a stable client id: when the
+ *   instance is down, the broker keeps what it had in flight and what it goes on queueing for this instance's share
+ *   of the group, and sends it all again when the instance comes back with the same client id
+ *   ([MQTT-4.4.0-1]: unacknowledged PUBLISH packets are re-sent when the session resumes).
+ */
+export class ExternalBrokerClient implements MqttTransport {
+  readonly mode = 'external';
+  readonly #options: ExternalBrokerOptions;
+  readonly #log: Logger;
+  #client: MqttClient | undefined;
+  #state: ComponentState = 'down';
+  #stopping = false;
+  /** Messages whose handling is under way or waiting to be retried. */
+  #holding = 0;
+
+  constructor(options: ExternalBrokerOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ ns: 'mqtt-external' });
+  }
+
+  get state(): ComponentState {
+    return this.#state;
+  }
+
+  get port(): number {
+    return 0;
+  }
+
+  get connectedClients(): number {
+    return 0;
+  }
+
+  /** The subscriptions: events shared in the group, the rest to every instance. */
+  get subscriptions(): readonly string[] {
+    const base = `${this.#options.topics.base}/devices/+`;
+    return [
+      `$share/${this.#options.shareGroup}/${base}/events`,
+      `${base}/heartbeat`,
+      `${base}/status`,
+      `${base}/replies`,
+    ];
+  }
+
+  /** Resolves once connected and subscribed; rejects when the broker refuses the hub's account. */
+  async start(): Promise<void> {
+    if (this.#client !== undefined) return;
+    this.#state = 'starting';
+    this.#stopping = false;
+    const { url, username, password, clientId, protocolVersion, sessionExpirySeconds } = this.#options;
+    const options: IClientOptions = {
+      clientId,
+      username,
+      password,
+      protocolVersion,
+      clean: false,
+      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: sessionExpirySeconds } } : {}),
+      reconnectPeriod: 1_000,
+      connectTimeout: 10_000,
+      resubscribe: true,
+      customHandleAcks: this.#handle,
+    };
+    const client = connect(url, options);
+    this.#client = client;
+    client.on('connect', (connack) => {
+      this.#state = 'up';
+      this.#log.info({ clientId, sessionPresent: connack.sessionPresent }, 'connected to the broker');
+    });
+    client.on('close', () => {
+      if (this.#state === 'up') this.#log.warn({ clientId }, 'connection to the broker lost; reconnecting');
+      if (!this.#stopping) this.#state = 'down';
+    });
+    client.on('error', (error) => {
+      this.#log.warn({ clientId, error: error.message }, 'broker connection error');
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onConnect = (): void => {
+        client.off('error', onError);
+        resolve();
+      };
+      const onError = (error: Error): void => {
+        // A refused account (CONNACK 0x86, 0x87, 4, 5) does not get better by retrying: fail the start.
+        const code = (error as Error & { code?: number }).code;
+        if (code === undefined || ![4, 5, 134, 135].includes(code)) return;
+        client.off('connect', onConnect);
+        reject(new Error(`the broker refused the hub's account: ${error.message}`));
+      };
+      client.once('connect', onConnect);
+      client.on('error', onError);
+    }).catch(async (error: unknown) => {
+      await this.stop();
+      throw error;
+    });
+    // Subscriptions live in the persistent session; subscribing again on each start is harmless and covers a
+    // broker that lost its sessions. retainHandling 1: retained status only for a new subscription.
+    const subscriptions = Object.fromEntries(
+      this.subscriptions.map((topic) => [topic, { qos: 1 as const, rh: 1 }]),
+    );
+    const granted = await client.subscribeAsync(subscriptions);
+    const refused = granted.filter((grant) => grant.qos > 2);
+    if (refused.length > 0) {
+      await this.stop();
+      throw new Error(
+        `the broker refused the subscriptions ${refused.map((grant) => grant.topic).join(', ')}: check the hub account's ACL`,
+      );
+    }
+  }
+
+  attachWebSocket(_server: HttpServer): void {
+    // No broker here: devices and feed subscribers use the external broker's own listeners.
+  }
+
+  publish(topic: string, payload: string): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return Promise.reject(new Error('not connected to the broker'));
+    return client.publishAsync(topic, payload, { qos: 1 }).then(() => undefined);
+  }
+
+  isConnected(deviceId: string): boolean {
+    return this.#options.isOnline(deviceId);
+  }
+
+  disconnect(deviceId: string): void {
+    // The broker holds the connections: a disabled device is refused there (remove it from the password file).
+    this.#log.info({ deviceId }, 'device connections are the external broker’s: not disconnected by the hub');
+  }
+
+  async stop(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    this.#stopping = true;
+    this.#state = 'down';
+    // The session stays on the broker (no session expiry of 0 on the way out): what this instance had not
+    // acknowledged, and what is queued for it meanwhile, is delivered when it comes back.
+    if (client !== undefined) await client.endAsync(true);
+  }
+
+  health(): MqttHealth {
+    return {
+      state: this.#state,
+      mode: this.mode,
+      clientId: this.#options.clientId,
+      shareGroup: this.#options.shareGroup,
+      holding: this.#holding,
+    };
+  }
+
+  /**
+   * mqtt.js asks here how to acknowledge a QoS 1 or 2 message before it emits it. The message's effects are made
+   * durable first; only then is it answered (0: acknowledge). A message that is not the hub's is acknowledged.
+   */
+  readonly #handle = (
+    topic: string,
+    payload: Buffer,
+    _packet: unknown,
+    done: (error: Error | number, code?: number) => void,
+  ): void => {
+    this.#holding++;
+    this.#handleUntilStored(topic, payload, performance.now()).then(
+      () => {
+        this.#holding--;
+        done(0);
+      },
+      (error: unknown) => {
+        // Stopping with the message unstored: no acknowledgement, the broker sends it again to this session.
+        this.#holding--;
+        this.#log.warn({ topic, error: (error as Error).message }, 'message left unacknowledged');
+      },
+    );
+  };
+
+  async #handleUntilStored(topic: string, payload: Buffer, receivedAt: number): Promise<void> {
+    const { retryMinMs = 250, retryMaxMs = 5_000, metrics } = this.#options;
+    let waitMs = retryMinMs;
+    for (;;) {
+      try {
+        await this.#options.onMessage(topic, payload, receivedAt);
+        return;
+      } catch (error) {
+        metrics.storeFailures.inc();
+        this.#log.error(
+          { topic, error: (error as Error).message, retryInMs: waitMs },
+          'store write failed; message held unacknowledged',
+        );
+      }
+      if (this.#stopping) throw new Error('stopping');
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      if (this.#stopping) throw new Error('stopping');
+      waitMs = Math.min(waitMs * 2, retryMaxMs);
+    }
+  }
+}
