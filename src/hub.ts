@@ -33,6 +33,7 @@ import { createLogger, type Logger } from './observability/logger.ts';
 import { HubMetrics } from './observability/metrics.ts';
 import { Outbound } from './outbound/index.ts';
 import { Realtime } from './realtime/realtime.ts';
+import { type EventLog, LmdbEventLog, RedisStreamEventLog } from './store/event-log.ts';
 import { LmdbStore } from './store/lmdb-store.ts';
 import { RedisStore } from './store/redis-store.ts';
 import type { Store } from './store/store.ts';
@@ -62,6 +63,8 @@ export class Hub {
   readonly metrics = new HubMetrics();
   readonly topics: TopicGrammar;
   readonly store: Store;
+  /** Every accepted device event, newest first per device. */
+  readonly eventLog: EventLog;
   readonly registry: DeviceRegistry;
   /** The embedded broker, a clustered one, or the client of an external broker (`mqtt.mode`). */
   readonly broker: MqttTransport;
@@ -85,6 +88,7 @@ export class Hub {
   readonly #commands: CommandService;
   #http: FastifyInstance | undefined;
   #started = false;
+  #stopLogging: (() => void) | undefined;
 
   constructor(options: HubOptions) {
     const { deployment, runtime } = options;
@@ -106,6 +110,15 @@ export class Hub {
             deadLetterLimit: settings.deadLetterLimit,
           })
         : new LmdbStore({ dataDir: runtime.dataDir, deadLetterLimit: settings.deadLetterLimit });
+    const eventLogOptions = { perDevice: settings.eventLogPerDevice, flushMs: 100 };
+    this.eventLog =
+      storeSettings.kind === 'redis'
+        ? new RedisStreamEventLog({
+            ...eventLogOptions,
+            url: storeSettings.url,
+            keyPrefix: storeSettings.keyPrefix,
+          })
+        : new LmdbEventLog({ ...eventLogOptions, dataDir: runtime.dataDir });
     const audit = new AuditTrail(this.store);
     this.coordinator =
       storeSettings.kind === 'redis'
@@ -324,6 +337,8 @@ export class Hub {
     try {
       await this.store.start();
       await this.coordinator?.start();
+      await this.eventLog.start();
+      this.#stopLogging = this.bus.on('device:event', (event) => this.eventLog.append(event));
       await this.registry.start();
       if (this.registry.skipped.length > 0) {
         this.#logger.warn(
@@ -343,6 +358,7 @@ export class Hub {
       this.outbound.start();
       const http = await buildHttpApp({
         store: this.store,
+        eventLog: this.eventLog,
         metrics: this.metrics,
         authenticator: this.#authenticator,
         fleet: this.fleet,
@@ -388,6 +404,9 @@ export class Hub {
     this.media.stop();
     this.liveness.stop();
     this.incidents.stop();
+    this.#stopLogging?.();
+    this.#stopLogging = undefined;
+    await this.eventLog.stop();
     await this.coordinator?.stop();
     await this.store.stop();
   }

@@ -448,6 +448,13 @@ export const hubSchema = z.strictObject({
     .min(100)
     .default(10_000)
     .describe('How many dead letters are kept; the oldest go first.'),
+  eventLogPerDevice: z
+    .number()
+    .int()
+    .min(10)
+    .max(100_000)
+    .default(1000)
+    .describe("How many of each device's newest events the event log keeps (Redis Streams, or LMDB)."),
 });
 
 export const configSchema = z.strictObject({

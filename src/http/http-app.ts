@@ -18,6 +18,7 @@ import type { Visibility } from '../incidents/visibility.ts';
 import type { OnvifSessions } from '../ingest/onvif-sessions.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { MediaStore } from '../media/media-store.ts';
+import type { EventLog } from '../store/event-log.ts';
 import { HttpError } from './request-guards.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
@@ -34,6 +35,7 @@ export type { HealthReport } from './routes/ops-routes.ts';
 export interface HttpAppOptions extends OpsRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly fleet: Fleet;
+  readonly eventLog: EventLog;
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
   readonly jurisdiction: Jurisdiction;

@@ -5,9 +5,18 @@ import { deviceSchema } from '../../config/schema.ts';
 import { CommandError, type CommandFailure } from '../../fleet/command-service.ts';
 import { ProvisioningError } from '../../fleet/device-registry.ts';
 import { type Fleet, maxMaintenanceMinutes } from '../../fleet/fleet.ts';
+import type { EventLog } from '../../store/event-log.ts';
 import { HttpError, requirePrincipal } from '../request-guards.ts';
 
 const deviceParams = z.strictObject({ id: z.string().min(1).max(64) });
+const eventsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z
+    .string()
+    .regex(/^\d{1,20}-\d{1,20}$/, 'an event id from an earlier page')
+    .optional()
+    .describe('The id of the last event of the previous page.'),
+});
 const commandParams = z.strictObject({ id: z.string().min(1).max(64), command: z.string().min(1).max(64) });
 const commandBody = z
   .strictObject({
@@ -66,8 +75,8 @@ async function answering<T>(work: () => Promise<T> | T): Promise<T> {
 }
 
 /** Devices in the caller's scope: status, provisioning (integrators and admins), maintenance and commands. */
-export function deviceRoutes(app: FastifyInstance, options: { fleet: Fleet }): void {
-  const { fleet } = options;
+export function deviceRoutes(app: FastifyInstance, options: { fleet: Fleet; eventLog: EventLog }): void {
+  const { fleet, eventLog } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['devices'];
 
@@ -85,6 +94,26 @@ export function deviceRoutes(app: FastifyInstance, options: { fleet: Fleet }): v
     async (request) => {
       const principal = requirePrincipal(request);
       return answering(() => fleet.get(principal, request.params.id));
+    },
+  );
+
+  api.get(
+    '/api/devices/:id/events',
+    {
+      schema: {
+        tags,
+        summary: "The device's newest events, as decoded (identifiers minimised), newest first",
+        params: deviceParams,
+        querystring: eventsQuery,
+      },
+    },
+    async (request) => {
+      const principal = requirePrincipal(request);
+      const device = await answering(() => fleet.get(principal, request.params.id));
+      const { limit, before } = request.query;
+      return {
+        events: await eventLog.list(device.id, { limit, ...(before === undefined ? {} : { before }) }),
+      };
     },
   );
 
