@@ -257,6 +257,9 @@ function render() {
         },
         el('strong', {}, incident.title),
         el('span', { class: 'badge state' }, stateLabels[incident.state] ?? incident.state),
+        acknowledgementOf(incident)
+          ? el('span', { class: 'badge acknowledged' }, '✓ acknowledged 已确认')
+          : null,
         el(
           'div',
           { class: 'meta' },
@@ -465,8 +468,28 @@ function renderDevices() {
 }
 
 let shownSeq = 0;
-/** Media blob: URLs of the panel on show, released when the panel is rebuilt. */
-let panelBlobs = [];
+/**
+ * The shown incident's media as blob: URLs, by hub URL: pushes rebuild the panel, and the files are downloaded once
+ * per incident shown, released when another incident is shown.
+ */
+const panelMedia = { incidentId: null, urls: new Map() };
+
+function mediaOf(incidentId, url) {
+  if (panelMedia.incidentId !== incidentId) {
+    for (const pending of panelMedia.urls.values())
+      pending.then((blobUrl) => URL.revokeObjectURL(blobUrl)).catch(() => undefined);
+    panelMedia.incidentId = incidentId;
+    panelMedia.urls = new Map();
+  }
+  let pending = panelMedia.urls.get(url);
+  if (pending === undefined) {
+    pending = mediaUrl(url);
+    // A failed download is tried again at the next rebuild.
+    pending.catch(() => panelMedia.urls.delete(url));
+    panelMedia.urls.set(url, pending);
+  }
+  return pending;
+}
 
 async function showIncident(id) {
   const seq = ++shownSeq;
@@ -513,8 +536,6 @@ async function showIncident(id) {
     el('button', { type: 'button', dataset: { action }, onclick: handler, ...extra }, label);
   const acknowledgement = acknowledgementOf(incident);
   const open = openStates.includes(incident.state);
-  for (const url of panelBlobs) URL.revokeObjectURL(url);
-  panelBlobs = [];
   const evidence = el('div', { class: 'evidence', id: 'evidence' });
   for (const item of incident.evidence ?? []) {
     const holder =
@@ -522,9 +543,8 @@ async function showIncident(id) {
         ? el('img', { alt: `snapshot ${item.cameraId}`, dataset: { source: item.url } })
         : el('video', { controls: true, muted: true, preload: 'metadata', dataset: { source: item.url } });
     evidence.append(holder);
-    mediaUrl(item.url)
+    mediaOf(id, item.url)
       .then((url) => {
-        panelBlobs.push(url);
         holder.src = url;
       })
       .catch((error) => evidence.append(el('p', { class: 'error' }, error.message)));

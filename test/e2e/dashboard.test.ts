@@ -310,8 +310,6 @@ describe('the officer console and the worker view in Chromium', () => {
     const { error } = (await response.json()) as { error: { message: string } };
     expect(await shown.textContent()).toBe(`verify refused: ${error.message}`);
     expect(await officer.locator('#incident-state').getAttribute('data-state')).toBe(incident.state);
-    if (updateScreenshots)
-      await officer.screenshot({ path: path.join(screenshots, 'officer-console.png'), fullPage: true });
   }, 60_000);
 
   it('filters the feed by severity and grid, from the server', async () => {
@@ -497,13 +495,34 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(clipUrl).toMatch(new RegExp(`^/media/${incident.id}/clip-${cameraId}.*\\.mp4$`));
     expect([200, 206]).toContain(media.get(snapshotUrl as string));
     expect([200, 206]).toContain(media.get(clipUrl as string));
+    // Acknowledged, the panel is redrawn from the server's answer and keeps showing the evidence.
+    await officer.locator('#incident [data-action="acknowledge"]').click();
+    await expect.poll(() => officer.locator('#acknowledged').textContent(), wait).toContain('officer-xijiao');
+    await expect
+      .poll(
+        () => snapshot.evaluate((image) => (image as unknown as { naturalWidth: number }).naturalWidth),
+        wait,
+      )
+      .toBeGreaterThan(0);
+    expect(await officer.locator(`#feed li[data-id="${incident.id}"] .badge.acknowledged`).count()).toBe(1);
+    // The console's screenshot: a busy feed, the map lit, and a camera case with its evidence in the panel.
+    if (updateScreenshots)
+      await officer.screenshot({ path: path.join(screenshots, 'officer-console.png'), fullPage: true });
   }, 60_000);
 
   it('zooms the map with the wheel about the pointer, pans it by dragging, keeps the view across redraws and resets it', async () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     const svg = officer.locator('#map svg');
     await expect.poll(() => officer.locator('#map polygon').count(), wait).toBeGreaterThan(0);
-    const view = async () => ((await svg.getAttribute('viewBox')) ?? '').split(' ').map(Number);
+    /** The SVG's viewBox as [x, y, width, height]. */
+    const view = async (): Promise<[number, number, number, number]> => {
+      const [x = Number.NaN, y = Number.NaN, width = Number.NaN, height = Number.NaN] = (
+        (await svg.getAttribute('viewBox')) ?? ''
+      )
+        .split(' ')
+        .map(Number);
+      return [x, y, width, height];
+    };
     expect(await view()).toEqual([0, 0, 420, 300]);
     const box = await svg.boundingBox();
     if (box === null) throw new Error('the map is not shown');
