@@ -107,7 +107,7 @@ describe('device liveness across two instances sharing Redis', () => {
     const audit = await east.hub.store.listAudit({ limit: 50, targetId: offline?.id ?? '' });
     expect(resolved?.state).toBe('resolved');
     // Resolved once: one device.online, not one per instance.
-    expect(audit.filter((entry) => entry.action === 'clear')).toHaveLength(1);
+    expect(audit.filter((entry) => entry.action === 'incident.clear')).toHaveLength(1);
   });
 });
 
