@@ -6,6 +6,7 @@ import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import {
+  connectClient,
   demoConfig,
   demoSecret,
   deploymentOf,
@@ -376,6 +377,35 @@ describe('the officer console and the worker view in Chromium', () => {
     ).toEqual(['ok', 'refused']);
     // The state did not change.
     expect((await incidentOf('gate-xijiao-04-south')).state).toBe(incident.state);
+
+    // Another centre (the street above) acknowledges for itself, over Socket.IO's incident:act.
+    const street = await connectClient(hub.httpUrl, 'demo-officer-liushuwan');
+    try {
+      const answer = await street.socket.emitWithAck('incident:act', {
+        incidentId: incident.id,
+        action: 'acknowledge',
+      });
+      expect(answer).toMatchObject({
+        ok: true,
+        incident: {
+          state: incident.state,
+          acknowledgements: [
+            { nodeId: 'community-xijiao', userId: 'officer-xijiao' },
+            { nodeId: 'street-liushuwan', userId: 'officer-liushuwan' },
+          ],
+        },
+      });
+    } finally {
+      street.close();
+    }
+    // The OpenAPI description names the action.
+    const spec = (await getJson(`${hub.httpUrl}/docs/json`)).body as {
+      paths: Record<string, { post?: { parameters?: { name: string; schema?: { enum?: string[] } }[] } }>;
+    };
+    const actionParameter = spec.paths['/api/incidents/{id}/actions/{action}']?.post?.parameters?.find(
+      (parameter) => parameter.name === 'action',
+    );
+    expect(actionParameter?.schema?.enum).toContain('acknowledge');
   }, 60_000);
 
   it("escalates, adds a note and marks a false alarm, showing the server's state and a longer timeline each time", async () => {
