@@ -339,7 +339,7 @@ describe('the officer console and the worker view in Chromium', () => {
       .toEqual(['gate-xijiao-02-east']);
   }, 60_000);
 
-  it('counts an alarm acknowledged by a colleague of the same centre as acknowledged, live', async () => {
+  it('counts an alarm acknowledged by a colleague of the same centre as acknowledged, live, over REST and Socket.IO alike', async () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     const { page: colleague } = await openPage('officer', colleagueToken);
     const counter = async (page: Page) => Number(await page.locator('#unacked').textContent());
