@@ -38,7 +38,7 @@ const maxZoom = 16;
  * are the server's, per centre, so a colleague's acknowledgement counts as ours.
  */
 function centreOf(incident) {
-  return incident.chain.find((node) => state.me.scopeNodeIds.includes(node.id));
+  return incident.chain.find((node) => (state.me.scopeNodeIds ?? []).includes(node.id));
 }
 
 function acknowledgementOf(incident) {
