@@ -275,6 +275,7 @@ export class Hub {
     });
     this.media = new MediaStore({
       dataDir: runtime.dataDir,
+      ...(deployment.media.directory === undefined ? {} : { directory: deployment.media.directory }),
       retention: deployment.media.retention,
       logger: this.#logger,
       metrics: this.metrics,
@@ -294,6 +295,9 @@ export class Hub {
     this.outbound = new Outbound({
       bus: this.bus,
       publish: (topic, payload) => this.broker.publish(topic, payload),
+      ...(this.broker instanceof EmbeddedBroker
+        ? { hasSubscribers: this.broker.hasSubscribers.bind(this.broker) }
+        : {}),
       topicBase: settings.topicBase,
       config: deployment.outbound,
       audit,

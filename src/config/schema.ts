@@ -274,6 +274,13 @@ export const routingSchema = z.strictObject({
 });
 
 export const mediaSchema = z.strictObject({
+  directory: z
+    .string()
+    .refine((value) => value.startsWith('/'), 'must be an absolute path')
+    .optional()
+    .describe(
+      'Where evidence files live; DATA_DIR/media by default. Hub instances sharing a Redis store must share it too (a network file system), so each serves the evidence the others captured.',
+    ),
   clipSeconds: z
     .number()
     .int()

@@ -24,6 +24,8 @@ export const defaultRetention: MediaRetention = { maxBytes: 20 * 1024 ** 3, maxA
 
 export interface MediaStoreOptions {
   readonly dataDir: string;
+  /** Where the files live instead of `<dataDir>/media`: a folder several hub instances share. */
+  readonly directory?: string;
   readonly retention?: MediaRetention;
   /** How often retention is enforced besides after each write (ms); 10 minutes by default. */
   readonly sweepMs?: number;
@@ -65,9 +67,11 @@ interface FolderUsage {
 }
 
 const dayMs = 86_400_000;
+/** A temporary file this old is a crashed capture's: clips last seconds, and writing one never takes minutes. */
+const abandonedAfterMs = 10 * 60_000;
 
 export class MediaStore {
-  /** `<dataDir>/media`. */
+  /** `<dataDir>/media`, or the directory given. */
   readonly root: string;
   readonly #options: MediaStoreOptions;
   readonly #retention: MediaRetention;
@@ -89,7 +93,7 @@ export class MediaStore {
 
   constructor(options: MediaStoreOptions) {
     this.#options = options;
-    this.root = path.join(options.dataDir, 'media');
+    this.root = options.directory ?? path.join(options.dataDir, 'media');
     this.#retention = options.retention ?? defaultRetention;
     this.#log = options.logger.child({ ns: 'media' });
     this.#now = options.now ?? Date.now;
@@ -276,7 +280,12 @@ export class MediaStore {
     for (const file of await readdir(folderPath).catch(() => [])) {
       const filePath = path.join(folderPath, file);
       if (file.startsWith('.')) {
-        if (removeTemporary && !this.#busy.has(incidentId)) await unlink(filePath).catch(() => undefined);
+        // Only what a crash left behind: a sibling instance sharing the folder may be writing a newer one now.
+        if (removeTemporary && !this.#busy.has(incidentId)) {
+          const info = await stat(filePath).catch(() => undefined);
+          if (info !== undefined && this.#now() - info.mtimeMs > abandonedAfterMs)
+            await unlink(filePath).catch(() => undefined);
+        }
         continue;
       }
       const info = await stat(filePath).catch(() => undefined);

@@ -177,10 +177,23 @@ describe('the media store', () => {
     mkdirSync(folder, { recursive: true });
     writeFileSync(path.join(folder, 'snapshot-cam-01.jpg'), Buffer.alloc(321));
     writeFileSync(path.join(folder, '.clip-cam-01.mp4.0a1b2c.part'), Buffer.alloc(999));
+    // A temporary file of a capture a sibling instance (sharing the folder) is writing right now.
+    writeFileSync(path.join(folder, '.clip-cam-02.mp4.3d4e5f.part'), Buffer.alloc(10));
+    const crashedAt = new Date(Date.now() - 11 * 60_000);
+    utimesSync(path.join(folder, '.clip-cam-01.mp4.0a1b2c.part'), crashedAt, crashedAt);
     store = new MediaStore({ dataDir: directory.path, logger });
     await store.start();
-    expect(readdirSync(folder)).toEqual(['snapshot-cam-01.jpg']);
+    expect(readdirSync(folder).sort()).toEqual(['.clip-cam-02.mp4.3d4e5f.part', 'snapshot-cam-01.jpg']);
     expect(store.totalBytes).toBe(321);
+  });
+
+  it('lives in the directory given, which several instances may share', async () => {
+    const shared = path.join(directory.path, 'shared-media');
+    store = new MediaStore({ dataDir: directory.path, directory: shared, logger });
+    await store.start();
+    await store.write('inc_0002', 'snapshot.jpg', Buffer.alloc(5));
+    expect(store.root).toBe(shared);
+    expect(readdirSync(path.join(shared, 'inc_0002'))).toEqual(['snapshot.jpg']);
   });
 
   it('leaves a folder alone while a capture into it is in progress', async () => {
