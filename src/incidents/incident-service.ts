@@ -455,15 +455,10 @@ export class IncidentService {
 
   /** Escalates every open incident past its deadline one level up, unless it is already at the top. */
   sweep(now: number = Date.now()): void {
-    // Sharing the store, an instance also learns of the others' incidents, so a dead instance's deadlines are kept.
     if (this.#options.shared && now - this.#reloadedAt >= sharedReloadMs) {
       this.#reloadedAt = now;
-      void this.#options.store.listActiveIncidents().then(
-        (incidents) => {
-          for (const incident of incidents) if (!this.#queues.has(incident.id)) this.#remember(incident);
-        },
-        (error: unknown) =>
-          this.#log.warn({ error: (error as Error).message }, 'reloading active incidents failed'),
+      this.#reloadShared().catch((error: unknown) =>
+        this.#log.warn({ error: (error as Error).message }, 'reloading active incidents failed'),
       );
     }
     for (const incident of this.#active.values()) {
@@ -471,6 +466,31 @@ export class IncidentService {
       if (this.#context.parentOf(incident.responsibleNodeId) === undefined) continue;
       if (this.#queues.has(incident.id)) continue;
       void this.#escalate(incident);
+    }
+  }
+
+  /**
+   * Sharing the store, an instance learns of the others' incidents (so a dead instance's deadlines are kept) and of
+   * the ones they ended (so it neither escalates nor correlates to them). A copy older than the one in memory (by
+   * version) is not taken: this instance may have changed the incident while the list was read.
+   */
+  async #reloadShared(): Promise<void> {
+    const known = new Map(this.#active);
+    const incidents = await this.#options.store.listActiveIncidents();
+    const active = new Set<string>();
+    for (const incident of incidents) {
+      active.add(incident.id);
+      const held = this.#active.get(incident.id);
+      if (this.#queues.has(incident.id) || (held?.version ?? 0) > (incident.version ?? 0)) continue;
+      this.#remember(incident);
+    }
+    for (const [id, incident] of known) {
+      // Active here, unchanged since the list was asked for, and not active in the store: another instance ended it.
+      if (active.has(id) || this.#active.get(id) !== incident) continue;
+      const ended = await this.#options.store.getIncident(id);
+      if (ended !== undefined && this.#active.get(id) === incident && !this.#queues.has(id)) {
+        this.#remember(ended);
+      }
     }
   }
 
