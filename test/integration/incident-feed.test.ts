@@ -4,6 +4,7 @@ import { connect, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
+import type { EmbeddedBroker } from '../../src/ingest/embedded-broker.ts';
 import {
   demoConfig,
   demoSecret,
@@ -21,20 +22,22 @@ interface FeedMessage {
 }
 
 /** A user's MQTT subscription to the incident feed, recording what it is forwarded. */
-async function subscribeAsUser(url: string, userId: string, token: string) {
+async function subscribeAsUser(url: string, userId: string, token: string, clean = true, subscribe = true) {
   const received: FeedMessage[] = [];
   const client: MqttClient = connect(url, {
     clientId: `${userId}-feed`,
     username: userId,
     password: token,
     reconnectPeriod: 0,
+    clean,
   });
+  // Before the CONNACK: a persistent session is sent what it missed right after it.
+  client.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString()) as FeedMessage));
   await new Promise((resolve, reject) => {
     client.once('connect', resolve);
     client.once('error', reject);
   });
-  client.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString()) as FeedMessage));
-  await client.subscribeAsync('gridhub/incidents', { qos: 1 });
+  if (subscribe) await client.subscribeAsync('gridhub/incidents', { qos: 1 });
   return { client, received };
 }
 
@@ -154,5 +157,49 @@ describe('outbound: the MQTT incident feed and webhooks, from a running hub', ()
       before: null,
       after: { device: { id: 'gate-xijiao-02-east' } },
     });
+  });
+});
+
+describe('outbound: the feed is encoded only while someone can receive it', () => {
+  let hub: TestHub;
+  const topic = 'gridhub/incidents';
+
+  beforeAll(async () => {
+    hub = await startTestHub({ deployment: deploymentOf(demoConfig()) });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('sees no subscriber, then a clean session until it leaves, then a persistent session even while it is away', async () => {
+    const broker = hub.hub.broker as EmbeddedBroker;
+    await eventually(() => broker.hasSubscribers(topic) === false);
+
+    const clean = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao');
+    expect(broker.hasSubscribers(topic)).toBe(true);
+    await clean.client.endAsync();
+    await eventually(() => broker.hasSubscribers(topic) === false);
+
+    // A persistent session keeps its subscription while away, and is sent what it missed once it is back.
+    const away = await subscribeAsUser(hub.mqttUrl, 'officer-luming', 'demo-officer-luming', false);
+    expect(broker.hasSubscribers(topic)).toBe(true);
+    await away.client.endAsync();
+    const gate = new GateSimulator({
+      url: hub.mqttUrl,
+      deviceId: 'gate-luming-01-south',
+      secret: demoSecret('gate-luming-01-south'),
+    });
+    await gate.start();
+    await gate.forceDoor();
+    await gate.stop();
+    expect(broker.hasSubscribers(topic)).toBe(true);
+    const back = await subscribeAsUser(hub.mqttUrl, 'officer-luming', 'demo-officer-luming', false, false);
+    await eventually(() => back.received.length === 1);
+    expect(back.received[0]).toMatchObject({
+      type: 'new',
+      after: { device: { id: 'gate-luming-01-south' } },
+    });
+    await back.client.endAsync();
   });
 });
