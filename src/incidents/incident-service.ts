@@ -315,7 +315,7 @@ export class IncidentService {
     receivedAt: number,
     correlations: readonly Correlation[],
   ): Promise<void> {
-    if (await shared.committed(event.key)) return;
+    // A redelivered event is refused by the store in the same step as its change would be written (its key is there).
     const condition = sharedConditionKey(device.id, event.type);
     const gridId = device.grid.ref.id;
     for (let attempt = 1; ; attempt++) {
@@ -325,7 +325,7 @@ export class IncidentService {
         open !== undefined &&
         (rule.clearedBy !== undefined || now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000)
       ) {
-        if (await this.#foldShared(open.id, event, now)) return;
+        if (await this.#foldShared(open, event, now)) return;
       } else {
         if (correlations.length > 0) {
           const match = this.#correlated(gridId, device.id, correlations, now);
@@ -357,9 +357,12 @@ export class IncidentService {
   }
 
   /** Folds a repeat into the shared open incident; false when it is no longer open (then the event raises anew). */
-  #foldShared(incidentId: string, event: DeviceEvent, now: number): Promise<boolean> {
-    return this.#serial(incidentId, async () => {
-      const before = await this.#options.store.getIncident(incidentId);
+  #foldShared(open: Incident, event: DeviceEvent, now: number): Promise<boolean> {
+    // The incident as just read, the first time; after a lost race, as read again.
+    let read: Incident | undefined = open;
+    return this.#serial(open.id, async () => {
+      const before = read ?? (await this.#options.store.getIncident(open.id));
+      read = undefined;
       if (before === undefined || !isOpen(before.state)) return false;
       // Repeats arrive through several instances, not always in order: the last occurrence is the latest.
       const after: Incident = {

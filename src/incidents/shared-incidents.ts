@@ -10,8 +10,12 @@ export class StaleIncident extends Error {
   }
 }
 
-/** How often a change is made again over a fresh read before the caller is told it failed. */
-const attempts = 8;
+/**
+ * How often a change is made again over a fresh read before the caller is told it failed. Each instance makes one
+ * change of an incident at a time, so only other instances' changes can beat it; a short random wait after a
+ * loss lets a loser that keeps meeting the same fast winner through.
+ */
+const attempts = 32;
 
 /** Key of a device's condition in the shared store: one device, one raising event type. */
 export function sharedConditionKey(deviceId: string, eventType: string): string {
@@ -47,11 +51,6 @@ export class SharedIncidents {
     const id = await this.#store.openCondition(conditionKey);
     const incident = id === undefined ? undefined : await this.#store.getIncident(id);
     return incident !== undefined && isOpen(incident.state) ? incident : undefined;
-  }
-
-  /** True when the event's change is already committed, by this instance or another. */
-  async committed(eventKey: string | undefined): Promise<boolean> {
-    return eventKey !== undefined && (await this.#store.eventCommitted(eventKey));
   }
 
   /**
@@ -113,6 +112,7 @@ export class SharedIncidents {
       } catch (error) {
         if (!(error instanceof StaleIncident) || attempt >= attempts) throw error;
       }
+      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * attempt));
     }
   }
 }

@@ -25,19 +25,19 @@ function heldOpen(seq: number, second: number): string {
   return JSON.stringify({ seq, time, event: 'DOOR_HELD_OPEN', door: 1, heldSeconds: 90 + seq });
 }
 
-async function connectDevice(hub: TestHub): Promise<mqtt.MqttClient> {
+async function connectDevice(hub: TestHub, id = deviceId): Promise<mqtt.MqttClient> {
   return mqtt.connectAsync(hub.mqttUrl, {
-    clientId: deviceId,
-    username: deviceId,
-    password: demoSecret(deviceId),
+    clientId: id,
+    username: id,
+    password: demoSecret(id),
     reconnectPeriod: 0,
   });
 }
 
-async function incidentsOf(hub: TestHub, eventType: string): Promise<Incident[]> {
+async function incidentsOf(hub: TestHub, eventType: string, id = deviceId): Promise<Incident[]> {
   return hub.hub.store.listIncidents({
     limit: 100,
-    filter: (incident) => incident.device.id === deviceId && incident.event.type === eventType,
+    filter: (incident) => incident.device.id === id && incident.event.type === eventType,
   });
 }
 
@@ -83,6 +83,31 @@ describe('two instances sharing Redis make one incident of one device condition'
     // Both instances took part, and each knows the incident as the store has it.
     expect(west.hub.incidents.active(incident.id)).toBeDefined();
     expect(east.hub.incidents.active(incident.id)).toBeDefined();
+  });
+
+  it('makes one incident of a burst, every event in flight at once on both instances, and counts each once', async () => {
+    const burstDevice = 'gate-luming-03-east';
+    const burstTopic = `gridhub/devices/${burstDevice}/events`;
+    const clients = [await connectDevice(east, burstDevice), await connectDevice(west, burstDevice)];
+    try {
+      await Promise.all(
+        Array.from({ length: 60 }, (_, n) =>
+          clients[n % 2]?.publishAsync(burstTopic, heldOpen(n + 1, n + 1), { qos: 1 }),
+        ),
+      );
+      // Half of them delivered again, to the other instance.
+      await Promise.all(
+        Array.from({ length: 30 }, (_, n) =>
+          clients[(n + 1) % 2]?.publishAsync(burstTopic, heldOpen(2 * n + 1, 2 * n + 1), { qos: 1 }),
+        ),
+      );
+    } finally {
+      for (const client of clients) await client.endAsync();
+    }
+    const incidents = await incidentsOf(west, 'door.held_open', burstDevice);
+    expect(incidents).toHaveLength(1);
+    expect(incidents[0]?.occurrences).toBe(60);
+    expect(incidents[0]?.version).toBe(60);
   });
 
   it('ignores a redelivered event on either instance: no second incident, no second repeat', async () => {
