@@ -246,8 +246,10 @@ export class IncidentService {
     // A redelivered event (the broker never got its acknowledgement) changes nothing again: its change is committed
     // (a synchronous read of the embedded store), or is being committed and the redelivery waits for it.
     const pending = this.#eventsInFlight.get(eventKey);
-    if (pending !== undefined) return pending;
-    if (this.#options.store.eventCommitted(eventKey) === true) return settled;
+    if (pending !== undefined || this.#options.store.eventCommitted(eventKey) === true) {
+      this.#options.metrics.eventsRedelivered.inc();
+      return pending ?? settled;
+    }
     const raising = this.#raiseHere(event, device, rule, receivedAt, correlations);
     this.#eventsInFlight.set(eventKey, raising);
     const forget = () => this.#eventsInFlight.delete(eventKey);
@@ -339,7 +341,10 @@ export class IncidentService {
         const outcome = await this.#serial(incident.id, () =>
           shared.create(incident, creationAudit(incident), open?.id, event.key),
         );
-        if (outcome === 'duplicate') return;
+        if (outcome === 'duplicate') {
+          this.#options.metrics.eventsRedelivered.inc();
+          return;
+        }
         if (outcome === 'created') {
           this.#remember(incident);
           this.#counted(gridId, now);
@@ -371,7 +376,9 @@ export class IncidentService {
         lastOccurredAt: iso(Math.max(event.occurredAt, Date.parse(before.lastOccurredAt))),
         updatedAt: iso(now),
       };
-      if ((await this.#commit(before, after, undefined, event.key)) !== before) {
+      if ((await this.#commit(before, after, undefined, event.key)) === before) {
+        this.#options.metrics.eventsRedelivered.inc();
+      } else {
         this.#options.metrics.eventsDeduplicated.inc();
       }
       return true;

@@ -35,6 +35,12 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly eventsRedelivered = new Counter({
+    name: 'gridhub_events_redelivered_total',
+    help: 'Device events delivered again (same device, seq and time) after their change was committed: ignored.',
+    registers: [this.registry],
+  });
+
   readonly eventsCorrelated = new Counter({
     name: 'gridhub_events_correlated_total',
     help: "Events that joined another device's open incident in the same grid by a correlation rule.",

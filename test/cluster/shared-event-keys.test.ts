@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
-import { demoSecret, startTestHub, type TestHub, temporaryDirectory } from '../helpers/hub.ts';
+import { demoSecret, metricValue, startTestHub, type TestHub, temporaryDirectory } from '../helpers/hub.ts';
 
 /**
  * A device event delivered again after the hub restarted: the broker (here the device's own MQTT client, which
@@ -58,6 +58,7 @@ describe('a redelivered device event on one hub with the embedded store', () => 
       ]);
       expect(await incidentsOf(hub, 'door.forced_open')).toHaveLength(1);
       expect((await incidentsOf(hub, 'door.held_open'))[0]?.occurrences).toBe(2);
+      expect(await metricValue(hub.httpUrl, 'gridhub_events_redelivered_total')).toBe(1);
     } finally {
       await hub.stop();
     }
@@ -77,6 +78,7 @@ describe('a redelivered device event on one hub with the embedded store', () => 
       const held = await incidentsOf(hub, 'door.held_open');
       expect(held).toHaveLength(1);
       expect(held[0]?.occurrences).toBe(3);
+      expect(await metricValue(hub.httpUrl, 'gridhub_events_redelivered_total')).toBe(3);
     } finally {
       await hub.stop();
     }

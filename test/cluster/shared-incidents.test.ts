@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
-import { demoSecret, eventually, postJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { demoSecret, eventually, metricValue, postJson, startTestHub, type TestHub } from '../helpers/hub.ts';
 import { deleteRedisKeys, redisDeployment, testKeyPrefix } from '../helpers/redis.ts';
 
 /**
@@ -112,6 +112,10 @@ describe('two instances sharing Redis make one incident of one device condition'
 
   it('ignores a redelivered event on either instance: no second incident, no second repeat', async () => {
     const [before] = await incidentsOf(east, 'door.held_open');
+    const redelivered = async () =>
+      (await metricValue(east.httpUrl, 'gridhub_events_redelivered_total')) +
+      (await metricValue(west.httpUrl, 'gridhub_events_redelivered_total'));
+    const redeliveredBefore = await redelivered();
     // The broker sends a QoS 1 message again when its acknowledgement was lost: same device, seq and time.
     await onWest.publishAsync(topic, heldOpen(12, 12), { qos: 1 });
     await onEast.publishAsync(topic, heldOpen(7, 7), { qos: 1 });
@@ -131,6 +135,7 @@ describe('two instances sharing Redis make one incident of one device condition'
     const created = await incidentsOf(west, 'door.forced_open');
     expect(created).toHaveLength(1);
     expect(created[0]?.occurrences).toBe(1);
+    expect((await redelivered()) - redeliveredBefore).toBe(3);
   });
 
   it('lands actions taken at once through both instances, none lost', async () => {
