@@ -21,6 +21,7 @@ import { incidentActions } from '../incidents/lifecycle.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
+import { coalesceWrites } from './coalesced-writes.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
@@ -104,6 +105,7 @@ export class Realtime {
           }),
     });
     this.#io = io;
+    coalesceWrites(io.engine);
     io.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       authenticator.authenticate(token).then((principal) => {
