@@ -22,6 +22,10 @@ export interface LmdbStoreOptions {
   readonly dataDir: string;
   /** How many dead letters are kept; older ones are pruned. */
   readonly deadLetterLimit: number;
+  /** How long a device event's key is kept; eventKeyRetentionMs unless a test says otherwise. */
+  readonly eventKeyRetentionMs?: number;
+  /** The clock event keys are dated by; Date.now unless a test moves time on. */
+  readonly clock?: () => number;
 }
 
 /** Prune dead letters once per this many writes, not on every write: counting keys is not free. */
@@ -258,7 +262,7 @@ export class LmdbStore implements Store {
   /** Records an event key, and now and then drops keys older than their retention, a slice per call. */
   #recordEvent(eventKey: string): void {
     const events = this.#db(this.#events);
-    const now = Date.now();
+    const now = this.#options.clock?.() ?? Date.now();
     events.put(eventKey, now);
     if (++this.#eventWrites % PRUNE_EVERY !== 0) return;
     let seen = 0;
@@ -270,7 +274,7 @@ export class LmdbStore implements Store {
     })) {
       seen++;
       last = key;
-      if (now - value > eventKeyRetentionMs) events.remove(key);
+      if (now - value > (this.#options.eventKeyRetentionMs ?? eventKeyRetentionMs)) events.remove(key);
     }
     this.#eventPruneFrom = seen < EVENT_PRUNE_SCAN ? undefined : last;
   }

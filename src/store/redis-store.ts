@@ -21,6 +21,8 @@ export interface RedisStoreOptions {
   /** Every key starts with it: several hubs (or test runs) can share one Redis. */
   readonly keyPrefix: string;
   readonly deadLetterLimit: number;
+  /** How long a device event's key is kept; eventKeyRetentionMs unless a test says otherwise. */
+  readonly eventKeyRetentionMs?: number;
 }
 
 /** Ids are time-ordered strings: a sorted set of them at score 0 lists them in creation order (ZRANGEBYLEX). */
@@ -158,7 +160,7 @@ export class RedisStore implements Store {
     if (terminalStates.has(incident.state)) multi.srem('incidents:active', incident.id);
     else multi.sadd('incidents:active', incident.id);
     if (audit !== undefined) this.#addAudit(multi, audit);
-    if (eventKey !== undefined) multi.set(`events:${eventKey}`, incident.id, 'PX', eventKeyRetentionMs);
+    if (eventKey !== undefined) multi.set(`events:${eventKey}`, incident.id, 'PX', this.#eventKeyRetentionMs);
     await exec(multi);
   }
 
@@ -182,7 +184,7 @@ export class RedisStore implements Store {
       condition?.claim === true ? '1' : '0',
       condition?.replaces ?? '',
       eventKey ?? '',
-      eventKeyRetentionMs,
+      this.#eventKeyRetentionMs,
       audit?.id ?? '',
       audit === undefined ? '' : JSON.stringify(audit),
       openStates,
@@ -330,6 +332,10 @@ export class RedisStore implements Store {
         .zrem('dead-letters:order', ...oldest)
         .hdel('dead-letters', ...oldest),
     );
+  }
+
+  get #eventKeyRetentionMs(): number {
+    return this.#options.eventKeyRetentionMs ?? eventKeyRetentionMs;
   }
 
   #client(): ScriptedRedis {
