@@ -108,16 +108,19 @@ export class LmdbStore implements Store {
 
   async saveIncident(incident: Incident, audit?: AuditEntry, eventKey?: string): Promise<void> {
     const incidents = this.#db(this.#incidents);
-    // lmdb-js commits every write made in one event turn in one transaction: the key commits with the change.
-    if (eventKey !== undefined) this.#recordEvent(eventKey);
     if (audit === undefined) {
-      await incidents.put(incident.id, incident);
+      const written = incidents.put(incident.id, incident);
+      // lmdb-js commits the writes of one event turn in one transaction, so the key commits with the change; put
+      // after it, the key could at worst commit later, never alone: a crash may count an event twice, never lose it.
+      if (eventKey !== undefined) this.#recordEvent(eventKey);
+      await written;
       return;
     }
     const auditDb = this.#db(this.#audit);
     await this.#db(this.#root as unknown as Database<unknown, string>).transaction(() => {
       incidents.put(incident.id, incident);
       auditDb.put(audit.id, audit);
+      if (eventKey !== undefined) this.#recordEvent(eventKey);
     });
   }
 
