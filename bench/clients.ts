@@ -1,15 +1,19 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import { nowMs, percentile } from './proc.ts';
 
 /**
- * M Socket.IO clients in one process (duty officers at every level, chiefs and grid workers, cycling through the
- * demo users' tokens). Each push that carries a new device occurrence gives one latency sample:
+ * M Socket.IO clients (duty officers at every level, chiefs and grid workers, cycling through the demo users'
+ * tokens), in one process or, with BENCH_CLIENT_PROCESSES=N, spread over N (this one and N−1 workers it starts and
+ * gathers the samples of). Each push that carries a new device occurrence gives one latency sample:
  * receipt time − the device's own `time` (ISO 8601, millisecond resolution; devices run on this machine).
  */
 export type ClientsCommand =
-  | { type: 'connect'; url: string; count: number; tokens: string[] }
+  | { type: 'connect'; url: string; count: number; tokens: string[]; offset?: number }
   | { type: 'reset' }
   | { type: 'collect' }
+  | { type: 'samples' }
   | { type: 'stop' };
 
 export interface LatencySummary {
@@ -68,9 +72,74 @@ interface IncidentLike {
   lastOccurredAt?: string;
 }
 
-async function connectAll(url: string, count: number, tokens: string[]): Promise<number> {
+const processes = Math.max(1, Math.min(8, Math.floor(Number(process.env.BENCH_CLIENT_PROCESSES) || 1)));
+const isWorker = process.env.BENCH_CLIENTS_WORKER === '1';
+const workers: ChildProcess[] = [];
+
+/** The raw samples of one process, for the coordinator to merge. */
+interface SampleBatch {
+  readonly type: 'samples';
+  readonly samples: number[];
+  readonly stormSamples: number[];
+  readonly pushes: number;
+  readonly slow: [string, number][];
+  readonly worst: number;
+  readonly worstAt: number;
+}
+
+function reply<T>(worker: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve) => {
+    const onMessage = (message: { type: string }) => {
+      if (message.type !== type) return;
+      worker.off('message', onMessage);
+      resolve(message as T);
+    };
+    worker.on('message', onMessage);
+  });
+}
+
+/** Starts the workers, gives each its share of the clients (the token cycle continuing), and connects its own. */
+async function connectSpread(url: string, count: number, tokens: string[]): Promise<void> {
   const started = performance.now();
-  let index = 0;
+  const share = Math.ceil(count / processes);
+  let connected = 0;
+  const pending: Promise<void>[] = [];
+  for (let n = 1; n < processes; n++) {
+    const offset = n * share;
+    const size = Math.max(0, Math.min(share, count - offset));
+    const worker = fork(fileURLToPath(import.meta.url), [], {
+      execArgv: process.execArgv,
+      env: { ...process.env, BENCH_CLIENTS_WORKER: '1' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    workers.push(worker);
+    pending.push(
+      reply(worker, 'alive').then(async () => {
+        const answer = reply<{ connected: number }>(worker, 'connected');
+        worker.send({ type: 'connect', url, count: size, tokens, offset });
+        connected += (await answer).connected;
+      }),
+    );
+  }
+  await Promise.all([...pending, connectAll(url, Math.min(share, count), tokens, 0, false)]);
+  connected += sockets.filter((socket) => socket.connected).length;
+  process.send?.({
+    type: 'connected',
+    connected,
+    ms: performance.now() - started,
+    pids: workers.map((worker) => worker.pid),
+  });
+}
+
+async function connectAll(
+  url: string,
+  count: number,
+  tokens: string[],
+  offset = 0,
+  report = true,
+): Promise<number> {
+  const started = performance.now();
+  let index = offset;
   const one = (): Promise<void> =>
     new Promise((resolve) => {
       const token = tokens[index % tokens.length];
@@ -113,12 +182,36 @@ async function connectAll(url: string, count: number, tokens: string[]): Promise
   for (let done = 0; done < count; done += 50) {
     await Promise.all(Array.from({ length: Math.min(50, count - done) }, one));
   }
-  process.send?.({
-    type: 'connected',
-    connected: sockets.filter((socket) => socket.connected).length,
-    ms: performance.now() - started,
-  });
+  if (report) {
+    process.send?.({
+      type: 'connected',
+      connected: sockets.filter((socket) => socket.connected).length,
+      ms: performance.now() - started,
+      pids: [],
+    });
+  }
   return sockets.length;
+}
+
+/** Merges the workers' raw samples into this process's before summing up. */
+async function gather(): Promise<void> {
+  const batches = await Promise.all(
+    workers.map((worker) => {
+      const answer = reply<SampleBatch>(worker, 'samples');
+      worker.send({ type: 'samples' });
+      return answer;
+    }),
+  );
+  for (const batch of batches) {
+    for (const sample of batch.samples) samples.push(sample);
+    for (const sample of batch.stormSamples) stormSamples.push(sample);
+    pushes += batch.pushes;
+    for (const [kind, count] of batch.slow) slowKinds.set(kind, (slowKinds.get(kind) ?? 0) + count);
+    if (batch.worst > worst) {
+      worst = batch.worst;
+      worstAt = batch.worstAt;
+    }
+  }
 }
 
 function summary(): LatencySummary {
@@ -143,12 +236,17 @@ function summary(): LatencySummary {
 }
 
 function stop(): void {
+  for (const worker of workers) if (worker.connected) worker.send({ type: 'stop' });
   for (const socket of sockets) socket.disconnect();
   setTimeout(() => process.exit(0), 200).unref();
 }
 
 process.on('message', (command: ClientsCommand) => {
-  if (command.type === 'connect') void connectAll(command.url, command.count, command.tokens);
+  if (command.type === 'connect') {
+    if (processes > 1 && !isWorker) void connectSpread(command.url, command.count, command.tokens);
+    else void connectAll(command.url, command.count, command.tokens, command.offset ?? 0);
+  }
+  if (command.type === 'reset') for (const worker of workers) worker.send({ type: 'reset' });
   if (command.type === 'reset') {
     samples = [];
     stormSamples = [];
@@ -158,7 +256,19 @@ process.on('message', (command: ClientsCommand) => {
     worst = 0;
     worstAt = 0;
   }
-  if (command.type === 'collect') process.send?.({ type: 'latency', ...summary() });
+  if (command.type === 'collect') void gather().then(() => process.send?.({ type: 'latency', ...summary() }));
+  if (command.type === 'samples') {
+    const batch: SampleBatch = {
+      type: 'samples',
+      samples,
+      stormSamples,
+      pushes,
+      slow: [...slowKinds],
+      worst,
+      worstAt,
+    };
+    process.send?.(batch);
+  }
   if (command.type === 'stop') stop();
 });
 process.once('disconnect', stop);

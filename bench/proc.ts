@@ -28,6 +28,17 @@ export function sampleProc(pid: number): ProcSample | undefined {
   }
 }
 
+/** Several processes summed (CPU and memory), e.g. the clients' processes; undefined when none could be read. */
+export function sampleProcs(pids: readonly number[]): ProcSample | undefined {
+  const each = pids.map(sampleProc).filter((sample): sample is ProcSample => sample !== undefined);
+  if (each.length === 0) return undefined;
+  return {
+    at: Math.max(...each.map((sample) => sample.at)),
+    cpuMs: each.reduce((sum, sample) => sum + sample.cpuMs, 0),
+    rssBytes: each.reduce((sum, sample) => sum + sample.rssBytes, 0),
+  };
+}
+
 /** CPU use between two samples, in percent of one core. */
 export function cpuPercent(from: ProcSample | undefined, to: ProcSample | undefined): number {
   if (from === undefined || to === undefined || to.at <= from.at) return 0;

@@ -6,7 +6,7 @@ import type { LatencySummary } from './clients.ts';
 import { type BenchDevice, benchDevices, clientTokens, projectRoot } from './deployment.ts';
 import type { RunResult } from './load-generator.ts';
 import { renderPlot } from './plot.ts';
-import { cpuPercent, sampleProc } from './proc.ts';
+import { cpuPercent, sampleProc, sampleProcs } from './proc.ts';
 import type { ServerStats } from './server-ipc.ts';
 
 /**
@@ -150,6 +150,9 @@ async function startServer(target: Target, extraDevices: number, prof: boolean):
   return { target, child, http: ready.http, mqtt: ready.mqtt };
 }
 
+/** The clients' worker processes (BENCH_CLIENT_PROCESSES > 1) of the rig running now: their CPU counts too. */
+let clientWorkerPids: number[] = [];
+
 interface Rig {
   readonly server: Server;
   readonly generator: ChildProcess;
@@ -165,11 +168,12 @@ async function startRig(
 ): Promise<Rig> {
   const { server, generator, clients: clientsChild } = await launchRig(target, extraDevices, prof);
   const tokens = clientTokens();
-  const connectedClients = await ask<{ connected: number }>(
+  const connectedClients = await ask<{ connected: number; pids: number[] }>(
     clientsChild,
     { type: 'connect', url: `http://127.0.0.1:${server.http}`, count: clients, tokens },
     'connected',
   );
+  clientWorkerPids = connectedClients.pids;
   const connectedDevices = await ask<{ connected: number; failed: number; ms: number }>(
     generator,
     { type: 'connect', url: `mqtt://127.0.0.1:${server.mqtt}`, devices, heartbeatSeconds: 30 },
@@ -227,7 +231,7 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
   await ask<StatsMessage>(server.child, { type: 'stats' }, 'stats'); // resets the server's loop-delay histogram
   const before = sampleProc(server.child.pid as number);
   const genBefore = sampleProc(generator.pid as number);
-  const clientsBefore = sampleProc(clients.pid as number);
+  const clientsBefore = sampleProcs([clients.pid as number, ...clientWorkerPids]);
   let peakRss = before?.rssBytes ?? 0;
   const onProgress = (message: {
     type: string;
@@ -255,7 +259,7 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
   const after = sampleProc(server.child.pid as number);
   const loop = await ask<StatsMessage>(server.child, { type: 'stats' }, 'stats');
   const genAfter = sampleProc(generator.pid as number);
-  const clientsAfter = sampleProc(clients.pid as number);
+  const clientsAfter = sampleProcs([clients.pid as number, ...clientWorkerPids]);
   await sleep(500); // the last pushes reach the clients
   const latency = await ask<LatencySummary>(clients, { type: 'collect' }, 'latency');
   const stats = await ask<StatsMessage>(server.child, { type: 'stats' }, 'stats');
