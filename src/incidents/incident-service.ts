@@ -323,9 +323,11 @@ export class IncidentService {
     for (let attempt = 1; ; attempt++) {
       const now = Date.now();
       const open = await shared.openIncident(condition);
+      // A window of 0 folds nothing, though the event's time be the hub's millisecond (or ahead of it).
       if (
         open !== undefined &&
-        (rule.clearedBy !== undefined || now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000)
+        (rule.clearedBy !== undefined ||
+          (rule.dedupeSeconds > 0 && now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000))
       ) {
         if (await this.#foldShared(open, event, now)) return;
       } else {

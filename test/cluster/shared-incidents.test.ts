@@ -138,6 +138,27 @@ describe('two instances sharing Redis make one incident of one device condition'
     expect((await redelivered()) - redeliveredBefore).toBe(3);
   });
 
+  it('makes an incident of every event of a rule without a dedupe window, though the device clock runs ahead', async () => {
+    const ahead = 'gate-luming-04-south';
+    const clients = [await connectDevice(east, ahead), await connectDevice(west, ahead)];
+    try {
+      const inAMinute = new Date(Date.now() + 60_000).toISOString();
+      await Promise.all(
+        [1, 2, 3, 4].map((seq) =>
+          clients[seq % 2]?.publishAsync(
+            `gridhub/devices/${ahead}/events`,
+            JSON.stringify({ seq, time: inAMinute, event: 'DOOR_FORCED_OPEN', door: 1 }),
+            { qos: 1 },
+          ),
+        ),
+      );
+    } finally {
+      for (const client of clients) await client.endAsync();
+    }
+    const incidents = await incidentsOf(east, 'door.forced_open', ahead);
+    expect(incidents.map((incident) => incident.occurrences)).toEqual([1, 1, 1, 1]);
+  });
+
   it('lands actions taken at once through both instances, none lost', async () => {
     const [incident] = await incidentsOf(east, 'door.held_open');
     const id = (incident as Incident).id;
