@@ -358,7 +358,6 @@ export class Hub {
       this.cameras.start();
       await this.cameraLeases?.start();
       this.#commands.start();
-      await this.broker.start();
       this.outbound.start();
       const http = await buildHttpApp({
         store: this.store,
@@ -381,8 +380,11 @@ export class Hub {
       await http.listen({ port: runtime.httpPort, host }).catch((error: unknown) => {
         throw listenError(error, 'HTTP', runtime.httpPort, 'PORT');
       });
-      this.broker.attachWebSocket(http.server);
       this.realtime.start(http.server);
+      // Devices last: an external broker hands over a persistent session's backlog the moment the hub connects,
+      // and the incidents it raises must find Socket.IO already there to push them.
+      await this.broker.start();
+      this.broker.attachWebSocket(http.server);
     } catch (error) {
       await this.stop();
       throw error;

@@ -51,6 +51,9 @@ export class ExternalBrokerClient implements MqttTransport {
   #client: MqttClient | undefined;
   #state: ComponentState = 'down';
   #stopping = false;
+  /** Settle start() once the first connection is subscribed. */
+  #subscribed: (() => void) | undefined;
+  #subscribeFailed: ((error: Error) => void) | undefined;
   /** Messages whose handling is under way or waiting to be retried. */
   #holding = 0;
 
@@ -97,14 +100,24 @@ export class ExternalBrokerClient implements MqttTransport {
       ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: sessionExpirySeconds } } : {}),
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,
-      resubscribe: true,
+      // Subscribed on every connect instead (below): mqtt.js would skip it when the session is present.
+      resubscribe: false,
       customHandleAcks: this.#handle,
     };
     const client = connect(url, options);
     this.#client = client;
     client.on('connect', (connack) => {
-      this.#state = 'up';
       this.#log.info({ clientId, sessionPresent: connack.sessionPresent }, 'connected to the broker');
+      this.#subscribe(client).then(
+        () => {
+          this.#state = 'up';
+          this.#subscribed?.();
+        },
+        (error: unknown) => {
+          this.#log.error({ clientId, error: (error as Error).message }, 'subscribing failed');
+          this.#subscribeFailed?.(error as Error);
+        },
+      );
     });
     client.on('close', () => {
       if (this.#state === 'up') this.#log.warn({ clientId }, 'connection to the broker lost; reconnecting');
@@ -114,32 +127,39 @@ export class ExternalBrokerClient implements MqttTransport {
       this.#log.warn({ clientId, error: error.message }, 'broker connection error');
     });
     await new Promise<void>((resolve, reject) => {
-      const onConnect = (): void => {
-        client.off('error', onError);
-        resolve();
-      };
       const onError = (error: Error): void => {
         // A refused account (CONNACK 0x86, 0x87, 4, 5) does not get better by retrying: fail the start.
         const code = (error as Error & { code?: number }).code;
         if (code === undefined || ![4, 5, 134, 135].includes(code)) return;
-        client.off('connect', onConnect);
         reject(new Error(`the broker refused the hub's account: ${error.message}`));
       };
-      client.once('connect', onConnect);
+      this.#subscribed = resolve;
+      this.#subscribeFailed = reject;
       client.on('error', onError);
-    }).catch(async (error: unknown) => {
-      await this.stop();
-      throw error;
-    });
-    // Subscriptions live in the persistent session; subscribing again on each start is harmless and covers a
-    // broker that lost its sessions. retainHandling 1: retained status only for a new subscription.
+    })
+      .catch(async (error: unknown) => {
+        await this.stop();
+        throw error;
+      })
+      .finally(() => {
+        this.#subscribed = undefined;
+        this.#subscribeFailed = undefined;
+      });
+  }
+
+  /**
+   * Subscribes on every connect, session present or not: Mosquitto 2.0 keeps a persistent session's ordinary
+   * subscriptions over its own restart but not its shared ones (measured on 2.0.11: the session comes back with
+   * sessionPresent set and no `$share` subscription). Subscribing again to what exists is harmless;
+   * retainHandling 1 sends retained status only for a subscription that is new.
+   */
+  async #subscribe(client: MqttClient): Promise<void> {
     const subscriptions = Object.fromEntries(
       this.subscriptions.map((topic) => [topic, { qos: 1 as const, rh: 1 }]),
     );
     const granted = await client.subscribeAsync(subscriptions);
     const refused = granted.filter((grant) => grant.qos > 2);
     if (refused.length > 0) {
-      await this.stop();
       throw new Error(
         `the broker refused the subscriptions ${refused.map((grant) => grant.topic).join(', ')}: check the hub account's ACL`,
       );

@@ -1,0 +1,248 @@
+import { connect } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import type { FeedMessage } from '../../src/outbound/index.ts';
+import {
+  CountingGate,
+  countingConfig,
+  freePort,
+  HubProcess,
+  listIncidents,
+  PrivateRedis,
+  until,
+} from '../helpers/cluster.ts';
+import { connectClient, demoSecret, metricValue, type RecordingClient } from '../helpers/hub.ts';
+
+/**
+ * Mode (b): three hub processes, each with its embedded aedes broker, sharing routing (mqemitter-redis), sessions,
+ * retained messages and wills (aedes-persistence-redis) and the store through one private Redis. Devices connect
+ * to any instance and fail over to another when theirs dies.
+ */
+
+const streamGates = [
+  'gate-xijiao-01-north',
+  'gate-xijiao-02-east',
+  'gate-zhenxing-01-east',
+  'gate-zhenxing-02-north',
+  'gate-luming-01-south',
+  'gate-luming-02-west',
+];
+const restartGates = ['gate-xijiao-03-north', 'gate-zhenxing-03-east', 'gate-luming-03-east'];
+const repeatGate = 'gate-luming-04-north';
+
+const forcedBy = (incidents: readonly Incident[], deviceIds: readonly string[]) =>
+  incidents.filter(
+    (incident) => incident.event.type === 'door.forced_open' && deviceIds.includes(incident.device.id),
+  );
+
+/** The instances' MQTT servers in turn starting from the i-th: device i connects there first. */
+function serversFrom(hubs: readonly HubProcess[], i: number): { host: string; port: number }[] {
+  return hubs.map((_, k) => (hubs[(i + k) % hubs.length] as HubProcess).mqttServer);
+}
+
+describe('clustered embedded brokers sharing Redis', () => {
+  let redis: PrivateRedis;
+  const hubs: HubProcess[] = [];
+
+  beforeAll(async () => {
+    redis = new PrivateRedis(await freePort(), true);
+    await redis.start();
+    const config = countingConfig((config) => {
+      config.store = { kind: 'redis', url: redis.url, keyPrefix: 'gridhub-clu:' };
+      config.mqtt = { mode: 'clustered', clustered: { brokerHeartbeatSeconds: 2 } };
+    });
+    for (const name of ['hub-a', 'hub-b', 'hub-c']) {
+      hubs.push(new HubProcess({ name, config, httpPort: await freePort(), mqttPort: await freePort() }));
+    }
+    for (const hub of hubs) await hub.start();
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const hub of hubs) await hub.remove();
+    await redis?.remove();
+  });
+
+  it('commands a device from an instance it is not connected to, and delivers the feed to a subscriber on another', async () => {
+    const [hubA, hubB, hubC] = hubs as [HubProcess, HubProcess, HubProcess];
+    const simulator = new GateSimulator({
+      url: `mqtt://127.0.0.1:${hubC.mqttPort}`,
+      deviceId: 'gate-xijiao-04-south',
+      secret: demoSecret('gate-xijiao-04-south'),
+    });
+    const feed = connect(`mqtt://127.0.0.1:${hubB.mqttPort}`, {
+      clientId: 'officer-qinghe-feed',
+      username: 'officer-qinghe',
+      password: 'demo-officer-qinghe',
+      reconnectPeriod: 0,
+    });
+    const feedMessages: FeedMessage[] = [];
+    feed.on('message', (_topic, payload) => feedMessages.push(JSON.parse(payload.toString()) as FeedMessage));
+    try {
+      await new Promise((resolve, reject) => {
+        feed.once('connect', resolve);
+        feed.once('error', reject);
+      });
+      await feed.subscribeAsync('gridhub/incidents', { qos: 1 });
+      await simulator.start();
+      const response = await fetch(`${hubA.httpUrl}/api/devices/gate-xijiao-04-south/commands/unlock`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer demo-officer-qinghe', 'content-type': 'application/json' },
+        body: JSON.stringify({ params: { door: 1 } }),
+      });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { ok: boolean }).ok).toBe(true);
+
+      // The device on hub-c raises an incident; the feed subscriber on hub-b gets it.
+      await simulator.forceDoor();
+      await until(
+        () => feedMessages.some((message) => message.after.device.id === 'gate-xijiao-04-south'),
+        'the feed message on another instance',
+      );
+      const created = feedMessages.filter(
+        (message) => message.type === 'new' && message.after.device.id === 'gate-xijiao-04-south',
+      );
+      expect(created).toHaveLength(1);
+    } finally {
+      feed.end(true);
+      await simulator.stop();
+    }
+  }, 90_000);
+
+  it('splits a stream over the instances and, when one is killed mid-stream, loses and duplicates nothing', async () => {
+    const [hubA, hubB, hubC] = hubs as [HubProcess, HubProcess, HubProcess];
+    const clients: RecordingClient[] = [
+      await connectClient(hubA.httpUrl, 'demo-officer-qinghe'),
+      await connectClient(hubC.httpUrl, 'demo-officer-qinghe'),
+    ];
+    const gates = streamGates.map((id, i) => new CountingGate(id, serversFrom(hubs, i), demoSecret(id)));
+    const perGate = 20;
+    try {
+      for (const gate of gates) await gate.start();
+      let sent = 0;
+      let killed: Promise<void> | undefined;
+      await Promise.all(
+        gates.map(async (gate) => {
+          for (let n = 0; n < perGate; n++) {
+            await gate.forcedDoor();
+            sent++;
+            // A third of the way through, hub-b dies; its devices reconnect to the next instance.
+            if (sent === 40) killed = hubB.kill();
+          }
+        }),
+      );
+      await killed;
+      const total = streamGates.length * perGate;
+      await until(
+        async () => forcedBy(await listIncidents(hubA.httpUrl), streamGates).length >= total,
+        async () =>
+          `${total} incidents, ${forcedBy(await listIncidents(hubA.httpUrl), streamGates).length} there`,
+      );
+      const incidents = forcedBy(await listIncidents(hubA.httpUrl), streamGates);
+      expect(incidents).toHaveLength(total);
+      for (const id of streamGates) {
+        expect(incidents.filter((incident) => incident.device.id === id)).toHaveLength(perGate);
+      }
+      for (const hub of [hubA, hubC]) {
+        expect(await metricValue(hub.httpUrl, 'gridhub_events_decoded_total')).toBeGreaterThan(0);
+      }
+
+      const ids = new Set(incidents.map((incident) => incident.id));
+      for (const client of clients) {
+        await until(
+          () =>
+            client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id)).length >= total,
+          () =>
+            `every push: ${clients.map((each) => each.of('incident:new').length).join(' and ')} of ${total}`,
+        );
+        const pushed = client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id));
+        expect(pushed).toHaveLength(total);
+      }
+    } finally {
+      for (const client of clients) client.close();
+      for (const gate of gates) await gate.stop();
+    }
+    // The killed instance comes back on its ports for the tests after this one.
+    await hubB.start();
+  }, 240_000);
+
+  it('counts repeats of one condition spread over the instances into one incident', async () => {
+    const [hubA] = hubs as [HubProcess];
+    const repeats = 15;
+    // The same device through each instance in turn: it reconnects to the next one after every few repeats.
+    for (let round = 0; round < 3; round++) {
+      const gate = new CountingGate(repeatGate, serversFrom(hubs, round), demoSecret(repeatGate));
+      await gate.start();
+      for (let n = 0; n < repeats / 3; n++)
+        await gate.send({ event: 'DOOR_HELD_OPEN', door: 2, heldSeconds: 90 + round * 10 + n });
+      await gate.stop();
+    }
+    await until(async () => {
+      const held = (await listIncidents(hubA.httpUrl)).filter(
+        (incident) => incident.device.id === repeatGate && incident.event.type === 'door.held_open',
+      );
+      return held.reduce((sum, incident) => sum + incident.occurrences, 0) >= repeats;
+    }, 'every repeat counted');
+    const held = (await listIncidents(hubA.httpUrl)).filter(
+      (incident) => incident.device.id === repeatGate && incident.event.type === 'door.held_open',
+    );
+    expect(held).toHaveLength(1);
+    expect(held[0]?.occurrences).toBe(repeats);
+  }, 120_000);
+
+  it('survives a Redis restart and an instance restart: what comes after is all handled, nothing before is lost', async () => {
+    const [hubA, hubB, hubC] = hubs as [HubProcess, HubProcess, HubProcess];
+    const clients: RecordingClient[] = [
+      await connectClient(hubA.httpUrl, 'demo-officer-qinghe'),
+      await connectClient(hubC.httpUrl, 'demo-officer-qinghe'),
+    ];
+    const gates = restartGates.map((id, i) => new CountingGate(id, serversFrom(hubs, i), demoSecret(id)));
+    const batch = async (n: number) => {
+      await Promise.all(
+        gates.map(async (gate) => {
+          for (let i = 0; i < n; i++) await gate.forcedDoor();
+        }),
+      );
+    };
+    const settled = (expected: number) =>
+      until(
+        async () => forcedBy(await listIncidents(hubA.httpUrl), restartGates).length >= expected,
+        async () =>
+          `${expected} incidents, ${forcedBy(await listIncidents(hubA.httpUrl), restartGates).length} there\n` +
+          hubs.map((hub) => `${hub.name}: ${hub.output.slice(-1500)}`).join('\n'),
+        90_000,
+      );
+    try {
+      for (const gate of gates) await gate.start();
+      await batch(5);
+      await settled(15);
+
+      await redis.kill();
+      await redis.start();
+      await batch(5);
+      await settled(30);
+
+      // hub-b dies and comes back: its devices went to the others, and come back to it by failing over again.
+      await hubB.kill();
+      await hubB.start();
+      await batch(5);
+      await settled(45);
+
+      const incidents = forcedBy(await listIncidents(hubA.httpUrl), restartGates);
+      expect(incidents).toHaveLength(45);
+      const ids = new Set(incidents.map((incident) => incident.id));
+      for (const client of clients) {
+        await until(
+          () => client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id)).length >= 45,
+          'every push after the restarts',
+        );
+        expect(client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id))).toHaveLength(
+          45,
+        );
+      }
+    } finally {
+      for (const client of clients) client.close();
+      for (const gate of gates) await gate.stop();
+    }
+  }, 300_000);
+});

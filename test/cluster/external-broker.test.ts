@@ -1,0 +1,343 @@
+import { connect } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import {
+  CountingGate,
+  countingConfig,
+  freePort,
+  HubProcess,
+  listIncidents,
+  PrivateMosquitto,
+  PrivateRedis,
+  until,
+} from '../helpers/cluster.ts';
+import { connectClient, demoSecret, metricValue, type RecordingClient } from '../helpers/hub.ts';
+
+/**
+ * Mode (a): three hub processes as clients of one Mosquitto, sharing one Redis. Mosquitto authenticates the
+ * devices (password file) and confines each to its own topics (ACL patterns); the hubs share the device events
+ * through `$share/gridhub/...` and acknowledge each only once stored.
+ */
+
+const hubAccount = { username: 'gridhub-hub', password: 'hub-secret-for-tests' };
+const acl = `# The hub's own account: every device's channels, commands to every device, the incident feed.
+user ${hubAccount.username}
+topic read gridhub/devices/+/events
+topic read gridhub/devices/+/heartbeat
+topic read gridhub/devices/+/status
+topic read gridhub/devices/+/replies
+topic write gridhub/devices/+/commands
+topic write gridhub/incidents
+
+# Every device: its username is its device id; it writes its own channels and reads its own commands.
+pattern write gridhub/devices/%u/events
+pattern write gridhub/devices/%u/heartbeat
+pattern write gridhub/devices/%u/status
+pattern write gridhub/devices/%u/replies
+pattern read gridhub/devices/%u/commands
+`;
+
+const streamGates = [
+  'gate-xijiao-01-north',
+  'gate-xijiao-02-east',
+  'gate-zhenxing-01-east',
+  'gate-zhenxing-02-north',
+  'gate-luming-01-south',
+  'gate-luming-02-west',
+];
+const restartGates = ['gate-xijiao-03-north', 'gate-zhenxing-03-east', 'gate-luming-03-east'];
+const repeatGate = 'gate-luming-04-north';
+const otherGates = ['gate-xijiao-04-south', 'gate-xijiao-05-west'];
+const allGates = [...streamGates, ...restartGates, repeatGate, ...otherGates];
+
+const forcedBy = (incidents: readonly Incident[], deviceIds: readonly string[]) =>
+  incidents.filter(
+    (incident) => incident.event.type === 'door.forced_open' && deviceIds.includes(incident.device.id),
+  );
+
+describe('hub instances as clients of an external Mosquitto with a shared subscription', () => {
+  let redis: PrivateRedis;
+  let mosquitto: PrivateMosquitto;
+  const hubs: HubProcess[] = [];
+
+  beforeAll(async () => {
+    redis = new PrivateRedis(await freePort(), true);
+    await redis.start();
+    mosquitto = new PrivateMosquitto(
+      await freePort(),
+      [hubAccount, ...allGates.map((id) => ({ username: id, password: demoSecret(id) }))],
+      acl,
+    );
+    await mosquitto.start();
+    const config = countingConfig((config) => {
+      config.store = { kind: 'redis', url: redis.url, keyPrefix: 'gridhub-ext:' };
+      config.mqtt = {
+        mode: 'external',
+        external: { url: mosquitto.url, ...hubAccount, shareGroup: 'gridhub' },
+      };
+    });
+    for (const name of ['hub-a', 'hub-b', 'hub-c']) {
+      hubs.push(
+        new HubProcess({
+          name,
+          config,
+          httpPort: await freePort(),
+          mqttPort: await freePort(),
+          env: { MQTT_CLIENT_ID: name },
+        }),
+      );
+    }
+    // One after the other: three tsx start-ups at once are slow on a two-core machine.
+    for (const hub of hubs) await hub.start();
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const hub of hubs) await hub.remove();
+    await mosquitto?.remove();
+    await redis?.remove();
+  });
+
+  it('refuses a device with a wrong password, and keeps each device to its own topics', async () => {
+    const [hubA] = hubs as [HubProcess];
+    const impostor = connect(mosquitto.url, {
+      clientId: 'gate-xijiao-04-south',
+      username: 'gate-xijiao-04-south',
+      password: 'not-its-secret',
+      reconnectPeriod: 0,
+    });
+    const refusal = await new Promise<Error>((resolve) => impostor.once('error', resolve));
+    impostor.end(true);
+    expect(refusal.message).toMatch(/Not authorized|Bad username or password/);
+
+    const gate = connect(mosquitto.url, {
+      clientId: 'gate-xijiao-05-west',
+      username: 'gate-xijiao-05-west',
+      password: demoSecret('gate-xijiao-05-west'),
+      reconnectPeriod: 0,
+    });
+    await new Promise((resolve) => gate.once('connect', resolve));
+    try {
+      // Another device's commands: Mosquitto grants the subscription but delivers nothing on it (read ACL).
+      const received: string[] = [];
+      gate.on('message', (topic) => received.push(topic));
+      await gate.subscribeAsync(
+        ['gridhub/devices/gate-xijiao-04-south/commands', 'gridhub/devices/gate-xijiao-05-west/commands'],
+        { qos: 1 },
+      );
+      const sender = connect(mosquitto.url, {
+        clientId: 'test-hub-account',
+        ...hubAccount,
+        reconnectPeriod: 0,
+      });
+      await new Promise((resolve) => sender.once('connect', resolve));
+      await sender.publishAsync('gridhub/devices/gate-xijiao-04-south/commands', '{}', { qos: 1 });
+      await sender.publishAsync('gridhub/devices/gate-xijiao-05-west/commands', '{}', { qos: 1 });
+      sender.end(true);
+      // In order from one publisher: when its own arrives, the other's would have arrived before it.
+      await until(() => received.length >= 1, 'its own command');
+      expect(received).toEqual(['gridhub/devices/gate-xijiao-05-west/commands']);
+      // Forging another device's event: Mosquitto drops it (and MQTT 3.1.1 cannot tell the device so).
+      const frame = (seq: number) =>
+        JSON.stringify({ seq, time: new Date().toISOString(), event: 'DOOR_FORCED_OPEN', door: 3 });
+      await Promise.race([
+        gate.publishAsync('gridhub/devices/gate-xijiao-04-south/events', frame(1), { qos: 1 }),
+        new Promise((resolve) => setTimeout(resolve, 2_000)),
+      ]);
+      // Its own event goes through (on a new connection: mqtt.js may drop the one whose publish was refused).
+      const own = new CountingGate(
+        'gate-xijiao-05-west',
+        [{ host: '127.0.0.1', port: mosquitto.port }],
+        demoSecret('gate-xijiao-05-west'),
+      );
+      await own.start();
+      await own.forcedDoor();
+      await own.stop();
+      await until(
+        async () => forcedBy(await listIncidents(hubA.httpUrl), ['gate-xijiao-05-west']).length === 1,
+        'the own event becomes an incident',
+      );
+      const forged = forcedBy(await listIncidents(hubA.httpUrl), ['gate-xijiao-04-south']);
+      expect(forged).toHaveLength(0);
+    } finally {
+      gate.end(true);
+    }
+  }, 90_000);
+
+  it('splits a stream over the instances, loses and duplicates nothing when one is killed mid-stream and restarted, and pushes every incident to clients of the survivors', async () => {
+    const [hubA, hubB, hubC] = hubs as [HubProcess, HubProcess, HubProcess];
+    const clients: RecordingClient[] = [
+      await connectClient(hubA.httpUrl, 'demo-officer-qinghe'),
+      await connectClient(hubC.httpUrl, 'demo-officer-qinghe'),
+    ];
+    const gates = streamGates.map(
+      (id) => new CountingGate(id, [{ host: '127.0.0.1', port: mosquitto.port }], demoSecret(id)),
+    );
+    const perGate = 20;
+    try {
+      for (const gate of gates) await gate.start();
+      let sent = 0;
+      let killed: Promise<void> | undefined;
+      await Promise.all(
+        gates.map(async (gate) => {
+          for (let n = 0; n < perGate; n++) {
+            await gate.forcedDoor();
+            sent++;
+            // A third of the way through, hub-b dies with whatever it holds.
+            if (sent === 40) killed = hubB.kill();
+          }
+        }),
+      );
+      await killed;
+      const total = streamGates.length * perGate;
+      expect(gates.reduce((sum, gate) => sum + gate.acknowledged.length, 0)).toBe(total);
+
+      // hub-b comes back under its client id: the broker hands it what it held unacknowledged and what was
+      // queued for it while it was away.
+      await hubB.start();
+      await until(
+        async () => forcedBy(await listIncidents(hubA.httpUrl), streamGates).length >= total,
+        `${total} incidents`,
+      );
+      // Late duplicates would show up here: give the instances time to finish whatever they still hold.
+      await until(async () => (await metricValue(hubB.httpUrl, 'gridhub_messages_received_total')) > 0, 'b');
+      const incidents = forcedBy(await listIncidents(hubA.httpUrl), streamGates);
+      expect(incidents).toHaveLength(total);
+      for (const id of streamGates) {
+        expect(incidents.filter((incident) => incident.device.id === id)).toHaveLength(perGate);
+      }
+
+      // Every instance handled part of the stream.
+      for (const hub of [hubA, hubC]) {
+        expect(await metricValue(hub.httpUrl, 'gridhub_events_decoded_total')).toBeGreaterThan(0);
+      }
+
+      const ids = new Set(incidents.map((incident) => incident.id));
+      for (const client of clients) {
+        await until(
+          () => new Set(client.of('incident:new').map((pushed) => (pushed as Incident).id)).size >= total,
+          () =>
+            `every push: ${clients.map((each) => each.of('incident:new').length).join(' and ')} of ${total}`,
+        );
+        const pushed = client
+          .of('incident:new')
+          .map((incident) => (incident as Incident).id)
+          .filter((id) => ids.has(id));
+        expect(pushed).toHaveLength(total);
+        expect(new Set(pushed)).toEqual(ids);
+      }
+    } finally {
+      for (const client of clients) client.close();
+      for (const gate of gates) await gate.stop();
+    }
+  }, 240_000);
+
+  it('counts repeats of one condition spread over the instances into one incident', async () => {
+    const [hubA] = hubs as [HubProcess];
+    const gate = new CountingGate(
+      repeatGate,
+      [{ host: '127.0.0.1', port: mosquitto.port }],
+      demoSecret(repeatGate),
+    );
+    const repeats = 15;
+    try {
+      await gate.start();
+      for (let n = 0; n < repeats; n++) await gate.heldDoor();
+      await until(async () => {
+        const held = (await listIncidents(hubA.httpUrl)).filter(
+          (incident) => incident.device.id === repeatGate && incident.event.type === 'door.held_open',
+        );
+        return held.reduce((sum, incident) => sum + incident.occurrences, 0) >= repeats;
+      }, 'every repeat counted');
+      const held = (await listIncidents(hubA.httpUrl)).filter(
+        (incident) => incident.device.id === repeatGate && incident.event.type === 'door.held_open',
+      );
+      expect(held).toHaveLength(1);
+      expect(held[0]?.occurrences).toBe(repeats);
+    } finally {
+      await gate.stop();
+    }
+  }, 120_000);
+
+  it('sends a command through the broker and gets the answer, whichever instance the reply reaches', async () => {
+    const [hubA] = hubs as [HubProcess];
+    const simulator = new GateSimulator({
+      url: mosquitto.url,
+      deviceId: 'gate-xijiao-04-south',
+      secret: demoSecret('gate-xijiao-04-south'),
+      heartbeatSeconds: 1,
+    });
+    try {
+      await simulator.start();
+      // The device is reachable once its status (or a heartbeat) reached the instance that sends the command.
+      await until(async () => {
+        const response = await fetch(`${hubA.httpUrl}/api/devices/gate-xijiao-04-south/commands/unlock`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer demo-officer-qinghe', 'content-type': 'application/json' },
+          body: JSON.stringify({ params: { door: 1 } }),
+        });
+        return response.status === 200 && ((await response.json()) as { ok: boolean }).ok;
+      }, 'the unlock answered');
+    } finally {
+      await simulator.stop();
+    }
+  }, 60_000);
+
+  it('survives a Redis restart and a broker restart: nothing stored is lost and what comes after is all handled', async () => {
+    const [hubA, , hubC] = hubs as [HubProcess, HubProcess, HubProcess];
+    const clients: RecordingClient[] = [
+      await connectClient(hubA.httpUrl, 'demo-officer-qinghe'),
+      await connectClient(hubC.httpUrl, 'demo-officer-qinghe'),
+    ];
+    const gates = restartGates.map(
+      (id) => new CountingGate(id, [{ host: '127.0.0.1', port: mosquitto.port }], demoSecret(id)),
+    );
+    const batch = async (n: number) => {
+      await Promise.all(
+        gates.map(async (gate) => {
+          for (let i = 0; i < n; i++) await gate.forcedDoor();
+        }),
+      );
+    };
+    const settled = (expected: number) =>
+      until(
+        async () => forcedBy(await listIncidents(hubA.httpUrl), restartGates).length >= expected,
+        async () =>
+          `${expected} incidents, ${forcedBy(await listIncidents(hubA.httpUrl), restartGates).length} there\n` +
+          hubs.map((hub) => `${hub.name}: ${hub.output.slice(-1500)}`).join('\n'),
+        90_000,
+      );
+    try {
+      for (const gate of gates) await gate.start();
+      await batch(5);
+      await settled(15);
+
+      // Redis dies (every write was fsynced before it was answered) and comes back.
+      await redis.kill();
+      await redis.start();
+      await batch(5);
+      await settled(30);
+
+      // Mosquitto stops (saving its sessions) and comes back; devices and instances reconnect.
+      await mosquitto.stop();
+      await mosquitto.start();
+      await batch(5);
+      await settled(45);
+
+      const incidents = forcedBy(await listIncidents(hubA.httpUrl), restartGates);
+      expect(incidents).toHaveLength(45);
+      const ids = new Set(incidents.map((incident) => incident.id));
+      for (const client of clients) {
+        await until(
+          () => client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id)).length >= 45,
+          'every push after the restarts',
+        );
+        const pushed = client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id));
+        expect(pushed).toHaveLength(45);
+      }
+    } finally {
+      for (const client of clients) client.close();
+      for (const gate of gates) await gate.stop();
+    }
+  }, 300_000);
+});

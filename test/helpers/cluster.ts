@@ -1,0 +1,405 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import path from 'node:path';
+import { connect, type MqttClient } from 'mqtt';
+import type { Incident } from '../../src/core/incident.ts';
+import { demoConfig, projectRoot, temporaryDirectory } from './hub.ts';
+
+/** A free TCP port on loopback, chosen by the kernel. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+async function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function untilListening(port: number, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await portAccepts(port))) {
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** A server process the test owns: killed and started again on the same port and data directory. */
+abstract class OwnedServer {
+  readonly port: number;
+  readonly directory = temporaryDirectory('gridhub-server-');
+  #child: ChildProcess | undefined;
+  output = '';
+
+  constructor(port: number) {
+    this.port = port;
+  }
+
+  protected abstract command(): { file: string; args: string[] };
+  protected abstract get what(): string;
+
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
+  async start(): Promise<void> {
+    const { file, args } = this.command();
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      this.output += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.output += chunk.toString();
+    });
+    this.#child = child;
+    await untilListening(this.port, this.what);
+  }
+
+  /** SIGKILL: no goodbye, nothing saved that was not saved already. */
+  async kill(): Promise<void> {
+    await this.#signal('SIGKILL');
+  }
+
+  /** SIGTERM: the server's own clean shutdown. */
+  async stop(): Promise<void> {
+    await this.#signal('SIGTERM');
+  }
+
+  async remove(): Promise<void> {
+    await this.#signal('SIGKILL');
+    this.directory.remove();
+  }
+
+  async #signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined) return;
+    child.kill(signal);
+    await exited(child);
+  }
+}
+
+export interface BrokerAccount {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * A private Mosquitto 2.0 on an ephemeral port, with a password file made by mosquitto_passwd, an ACL file, and
+ * persistence in its own directory (written on a clean stop, read on start).
+ */
+export class PrivateMosquitto extends OwnedServer {
+  readonly #confPath: string;
+
+  constructor(port: number, accounts: readonly BrokerAccount[], acl: string) {
+    super(port);
+    const dir = this.directory.path;
+    const passwordFile = path.join(dir, 'passwd');
+    writeFileSync(passwordFile, '');
+    for (const { username, password } of accounts) {
+      execFileSync('mosquitto_passwd', ['-b', passwordFile, username, password]);
+    }
+    const aclFile = path.join(dir, 'acl');
+    writeFileSync(aclFile, acl);
+    this.#confPath = path.join(dir, 'mosquitto.conf');
+    writeFileSync(
+      this.#confPath,
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${passwordFile}`,
+        `acl_file ${aclFile}`,
+        'persistence true',
+        `persistence_location ${dir}/`,
+        'autosave_interval 1',
+        // Unlimited: a queue that overflows drops messages the devices were told were delivered.
+        'max_queued_messages 0',
+        'user root',
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+        '',
+      ].join('\n'),
+    );
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  protected get what(): string {
+    return 'mosquitto';
+  }
+
+  protected command(): { file: string; args: string[] } {
+    return { file: '/usr/sbin/mosquitto', args: ['-c', this.#confPath] };
+  }
+}
+
+/** A private redis-server on an ephemeral port; with appendonly, every write is fsynced before it is answered. */
+export class PrivateRedis extends OwnedServer {
+  readonly #appendOnly: boolean;
+
+  constructor(port: number, appendOnly: boolean) {
+    super(port);
+    this.#appendOnly = appendOnly;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  protected get what(): string {
+    return 'redis';
+  }
+
+  protected command(): { file: string; args: string[] } {
+    return {
+      file: 'redis-server',
+      args: [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        this.#appendOnly ? 'yes' : 'no',
+        '--appendfsync',
+        'always',
+        '--dir',
+        this.directory.path,
+      ],
+    };
+  }
+}
+
+/**
+ * The demo jurisdiction for counting: no correlation, suppression or flood grouping, so every forced door is its
+ * own incident and every held door repeats into one.
+ */
+export function countingConfig(change: (config: Record<string, unknown>) => void): Record<string, unknown> {
+  const config = demoConfig() as unknown as Record<string, unknown>;
+  config.correlations = [];
+  config.suppressions = [];
+  config.flood = { maxIncidents: 0, windowSeconds: 60 };
+  change(config);
+  return config;
+}
+
+/** One hub instance as its own process (`node --import tsx src/main.ts`), on ports chosen up front. */
+export class HubProcess {
+  readonly name: string;
+  readonly httpPort: number;
+  readonly mqttPort: number;
+  readonly #configPath: string;
+  readonly #env: Record<string, string>;
+  readonly #dataDir = temporaryDirectory('gridhub-instance-');
+  #child: ChildProcess | undefined;
+  output = '';
+
+  constructor(options: {
+    name: string;
+    config: Record<string, unknown>;
+    httpPort: number;
+    mqttPort: number;
+    env?: Record<string, string>;
+  }) {
+    this.name = options.name;
+    this.httpPort = options.httpPort;
+    this.mqttPort = options.mqttPort;
+    this.#configPath = path.join(this.#dataDir.path, 'config.json');
+    writeFileSync(this.#configPath, JSON.stringify(options.config));
+    this.#env = options.env ?? {};
+  }
+
+  get httpUrl(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  get mqttServer(): { host: string; port: number } {
+    return { host: '127.0.0.1', port: this.mqttPort };
+  }
+
+  /** Starts the process and resolves when it says it is ready. */
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: projectRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        GRIDHUB_CONFIG: this.#configPath,
+        DATA_DIR: this.#dataDir.path,
+        PORT: String(this.httpPort),
+        MQTT_PORT: String(this.mqttPort),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        ...this.#env,
+      },
+    });
+    this.#child = child;
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer): void => {
+        this.output += chunk.toString();
+        if (this.output.includes('gridhub: ') && this.output.includes('http://localhost:')) resolve();
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', (chunk: Buffer) => {
+        this.output += chunk.toString();
+      });
+      child.once('exit', (code) =>
+        reject(new Error(`${this.name} exited (${code}) before it was ready:\n${this.output.slice(-3000)}`)),
+      );
+    });
+  }
+
+  /** SIGKILL: the instance dies mid-stream, with whatever it was doing. */
+  async kill(): Promise<void> {
+    await this.#signal('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    await this.#signal('SIGTERM');
+  }
+
+  async remove(): Promise<void> {
+    await this.#signal('SIGKILL');
+    this.#dataDir.remove();
+  }
+
+  async #signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined) return;
+    child.removeAllListeners('exit');
+    child.kill(signal);
+    await exited(child);
+  }
+}
+
+/**
+ * A gate controller written for these tests (not the simulator): it reports exactly which frames the broker
+ * acknowledged, and fails over between several brokers (mqtt.js `servers`, tried in turn on each reconnect).
+ * A QoS 1 publish that was in flight when the link died is sent again after the reconnect (mqtt.js keeps it).
+ */
+export class CountingGate {
+  readonly deviceId: string;
+  readonly acknowledged: number[] = [];
+  #client: MqttClient | undefined;
+  #seq = 0;
+
+  constructor(
+    deviceId: string,
+    readonly servers: readonly { host: string; port: number }[],
+    readonly password: string,
+  ) {
+    this.deviceId = deviceId;
+  }
+
+  topic(channel: string): string {
+    return `gridhub/devices/${this.deviceId}/${channel}`;
+  }
+
+  async start(): Promise<void> {
+    const client = connect({
+      servers: this.servers.map((server) => ({ ...server, protocol: 'mqtt' as const })),
+      clientId: this.deviceId,
+      username: this.deviceId,
+      password: this.password,
+      clean: true,
+      reconnectPeriod: 300,
+      connectTimeout: 3_000,
+      will: {
+        topic: this.topic('status'),
+        payload: Buffer.from('{"state":"offline"}'),
+        qos: 1,
+        retain: true,
+      },
+    });
+    client.on('error', () => undefined);
+    this.#client = client;
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    await client.publishAsync(this.topic('status'), '{"state":"online"}', { qos: 1, retain: true });
+  }
+
+  /** Publishes one frame at QoS 1; resolves when a broker acknowledged it (after reconnects if need be). */
+  async send(frame: Record<string, unknown>, channel = 'events'): Promise<number> {
+    const client = this.#client;
+    if (client === undefined) throw new Error(`${this.deviceId} not started`);
+    this.#seq++;
+    const seq = this.#seq;
+    await client.publishAsync(
+      this.topic(channel),
+      JSON.stringify({ seq, time: new Date().toISOString(), ...frame }),
+      { qos: 1 },
+    );
+    this.acknowledged.push(seq);
+    return seq;
+  }
+
+  forcedDoor(): Promise<number> {
+    return this.send({ event: 'DOOR_FORCED_OPEN', door: 1 });
+  }
+
+  heldDoor(): Promise<number> {
+    return this.send({ event: 'DOOR_HELD_OPEN', door: 2, heldSeconds: 90 });
+  }
+
+  async stop(): Promise<void> {
+    await this.#client?.endAsync(true);
+    this.#client = undefined;
+  }
+}
+
+/** Every incident an all-seeing officer can list through the REST API of one instance, all pages. */
+export async function listIncidents(httpUrl: string, token = 'demo-officer-qinghe'): Promise<Incident[]> {
+  const all: Incident[] = [];
+  let before: string | null | undefined;
+  do {
+    const query = before === undefined || before === null ? '' : `&before=${before}`;
+    const response = await fetch(`${httpUrl}/api/incidents?limit=500${query}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (!response.ok) throw new Error(`GET /api/incidents: ${response.status}`);
+    const body = (await response.json()) as { incidents: Incident[]; next: string | null };
+    all.push(...body.incidents);
+    before = body.next;
+  } while (before !== null && before !== undefined);
+  return all;
+}
+
+/** Resolves when `check` holds; polls, with room for child processes on a busy machine. */
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string | (() => Promise<string> | string),
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // Not ready yet (an instance restarting, say): try again.
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`not in time: ${typeof what === 'string' ? what : await what()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
