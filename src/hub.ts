@@ -205,6 +205,7 @@ export class Hub {
                     redisUrl: storeSettings.url,
                     keyPrefix: storeSettings.keyPrefix,
                     heartbeatMs: mqtt.clustered.brokerHeartbeatSeconds * 1000,
+                    everyInstance: [`${settings.topicBase}/devices/+/replies`],
                   },
                 }
               : {}),

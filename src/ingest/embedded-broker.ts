@@ -30,6 +30,12 @@ export interface BrokerClusterOptions {
   readonly keyPrefix: string;
   /** How often each broker tells its siblings it is alive (aedes' heartbeatInterval). */
   readonly heartbeatMs: number;
+  /**
+   * Topics every instance handles, wherever the device is connected: command replies, which the instance that sent
+   * the command waits for (e.g. `gridhub/devices/+/replies`). They raise no incidents, so handling them on every
+   * instance duplicates nothing.
+   */
+  readonly everyInstance: readonly string[];
 }
 
 /** Where the hub asks a sibling to close a device's connection (a device disabled on another instance). */
@@ -151,6 +157,7 @@ export class EmbeddedBroker implements MqttTransport {
         this.#clients.get(String(packet.payload))?.close();
         done();
       });
+      for (const topic of cluster.everyInstance) this.#mq?.on(topic, this.#onSiblingMessage);
     }
     const { metrics, onClientConnected, onClientDisconnected } = this.#options;
     aedes.on('client', (client: Client) => {
@@ -206,6 +213,17 @@ export class EmbeddedBroker implements MqttTransport {
     });
     this.#state = 'up';
   }
+
+  /** A message published on any instance, on a topic every instance handles. */
+  readonly #onSiblingMessage = (packet: { topic: string; payload?: unknown }, done: () => void): void => {
+    done();
+    const payload = Buffer.isBuffer(packet.payload)
+      ? packet.payload
+      : Buffer.from(String(packet.payload ?? ''));
+    this.#options.onMessage(packet.topic, payload, performance.now())?.catch((error: unknown) => {
+      this.#log.warn({ topic: packet.topic, error: (error as Error).message }, 'sibling message failed');
+    });
+  };
 
   /** The shared bus and persistence of a clustered broker, each on its own Redis connections. */
   #clusterState(cluster: BrokerClusterOptions): Record<string, unknown> {

@@ -98,7 +98,8 @@ export class ExternalBrokerClient implements MqttTransport {
       protocolVersion,
       clean: false,
       ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: sessionExpirySeconds } } : {}),
-      reconnectPeriod: 1_000,
+      // Soon after a broker restart: until the instances subscribe again, the events devices send are dropped.
+      reconnectPeriod: 250,
       connectTimeout: 10_000,
       // Subscribed on every connect instead (below): mqtt.js would skip it when the session is present.
       resubscribe: false,

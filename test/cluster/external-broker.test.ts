@@ -319,8 +319,20 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
       await settled(30);
 
       // Mosquitto stops (saving its sessions) and comes back; devices and instances reconnect.
+      // Back means subscribed again: Mosquitto 2.0 restores a persistent session's ordinary subscriptions but
+      // not its shared ones, so until each instance has subscribed again the broker acknowledges device events
+      // that no instance will get (docs/deployment.md says so).
       await mosquitto.stop();
       await mosquitto.start();
+      await until(async () => {
+        for (const hub of hubs) {
+          const health = (await (await fetch(`${hub.httpUrl}/healthz`)).json()) as {
+            components: { mqtt: { state: string } };
+          };
+          if (health.components.mqtt.state !== 'up') return false;
+        }
+        return true;
+      }, 'every instance subscribed again');
       await batch(5);
       await settled(45);
 
