@@ -4,7 +4,7 @@ import { type ResolvedDevice, stormCategory } from '../config/load.ts';
 import type { DeadlinesConfig, FloodConfig, RosterConfig, RuleConfig, UserConfig } from '../config/schema.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
-import type { HubBusEvents } from '../core/events.ts';
+import type { HubBusEvents, IncidentRepeat } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import {
   type DeadlineStage,
@@ -99,6 +99,14 @@ const stageKeys = { accept: 'acceptMinutes', arrive: 'arriveMinutes', resolve: '
 /** Key of a device's condition: one device, one raising event type. */
 function conditionKey(deviceId: string, eventType: string): string {
   return `${deviceId}\u0000${eventType}`;
+}
+
+/** What a repeat changed of the incident, for the pushes that carry only that. */
+function repeatOf(incident: Incident): IncidentRepeat {
+  const { id, occurrences, lastOccurredAt, updatedAt, version } = incident;
+  return version === undefined
+    ? { id, occurrences, lastOccurredAt, updatedAt }
+    : { id, occurrences, lastOccurredAt, updatedAt, version };
 }
 
 /** The audit entry of a new incident, committed with it. */
@@ -283,7 +291,7 @@ export class IncidentService {
           lastOccurredAt: iso(event.occurredAt),
           updatedAt: iso(now),
         };
-        await this.#commit(before, after, undefined, event.key);
+        await this.#commit(before, after, undefined, true, event.key);
       });
     }
     const gridId = device.grid.ref.id;
@@ -378,7 +386,7 @@ export class IncidentService {
         lastOccurredAt: iso(Math.max(event.occurredAt, Date.parse(before.lastOccurredAt))),
         updatedAt: iso(now),
       };
-      if ((await this.#commit(before, after, undefined, event.key)) === before) {
+      if ((await this.#commit(before, after, undefined, true, event.key)) === before) {
         this.#options.metrics.eventsRedelivered.inc();
       } else {
         this.#options.metrics.eventsDeduplicated.inc();
@@ -598,6 +606,7 @@ export class IncidentService {
     before: Incident,
     after: Incident,
     audit?: ReturnType<typeof AuditTrail.entry>,
+    repeat = false,
     eventKey?: string,
   ): Promise<Incident> {
     if (this.#shared === undefined) {
@@ -612,7 +621,8 @@ export class IncidentService {
     const announcement = this.#announcements.get(after.id);
     this.#remember(after);
     const shown = announcement === undefined ? before : this.#show(announcement, after);
-    this.#options.bus.emit('incident:updated', { before: shown, after });
+    // A repeat is most of the incident traffic under load: its delta lets pushes skip encoding both incidents.
+    this.#options.bus.emit('incident:updated', { before: shown, after }, repeat ? repeatOf(after) : undefined);
     return after;
   }
 
@@ -717,7 +727,7 @@ export class IncidentService {
           severity: after.severity,
         },
       });
-      await this.#commit(before, after, audit, event.key);
+      await this.#commit(before, after, audit, false, event.key);
     });
   }
 
