@@ -1,5 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
@@ -106,6 +106,8 @@ export class ExternalBrokerClient implements MqttTransport {
       customHandleAcks: this.#handle,
     };
     const client = connect(url, options);
+    // QoS 0 messages never reach customHandleAcks; mqtt.js hands each to handleMessage, one at a time.
+    client.handleMessage = this.#handleUnacknowledged;
     this.#client = client;
     client.on('connect', (connack) => {
       this.#log.info({ clientId, sessionPresent: connack.sessionPresent }, 'connected to the broker');
@@ -226,6 +228,28 @@ export class ExternalBrokerClient implements MqttTransport {
         // Stopping with the message unstored: no acknowledgement, the broker sends it again to this session.
         this.#holding--;
         this.#log.warn({ topic, error: (error as Error).message }, 'message left unacknowledged');
+      },
+    );
+  };
+
+  /**
+   * Called by mqtt.js for every message after its acknowledgement is decided; only QoS 0 messages are new here (a
+   * device that publishes at QoS 0 accepts that a message the hub fails to store is lost: there is no ack to hold).
+   */
+  readonly #handleUnacknowledged = (packet: IPublishPacket, callback: (error?: Error) => void): void => {
+    if (packet.qos !== 0) return callback();
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const pending = this.#options.onMessage(packet.topic, payload, performance.now());
+    if (pending === undefined) return callback();
+    pending.then(
+      () => callback(),
+      (error: unknown) => {
+        this.#options.metrics.storeFailures.inc();
+        this.#log.error(
+          { topic: packet.topic, error: (error as Error).message },
+          'QoS 0 message lost: store failed',
+        );
+        callback();
       },
     );
   };
