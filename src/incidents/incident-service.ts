@@ -157,6 +157,14 @@ export class IncidentService {
   readonly #shared: SharedIncidents | undefined;
   /** Keyed device events whose change is being committed: a redelivery meanwhile waits for the same outcome. */
   readonly #eventsInFlight = new Map<string, Promise<void>>();
+  /** Per incident: the device events waiting to fold into it together (see #fold). */
+  readonly #folds = new Map<
+    string,
+    {
+      readonly steps: { change: (before: Incident) => Incident; eventKey: string | undefined }[];
+      readonly done: Promise<void>;
+    }
+  >();
   #timer: NodeJS.Timeout | undefined;
   #reloadedAt = Date.now();
 
@@ -283,16 +291,18 @@ export class IncidentService {
       (rule.clearedBy !== undefined || now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000)
     ) {
       this.#options.metrics.eventsDeduplicated.inc();
-      return this.#serial(open.id, async () => {
-        const before = (await this.#current(open.id)) ?? open;
-        const after: Incident = {
+      return this.#fold(
+        open.id,
+        open,
+        (before) => ({
           ...before,
           occurrences: before.occurrences + 1,
           lastOccurredAt: iso(event.occurredAt),
           updatedAt: iso(now),
-        };
-        await this.#commit(before, after, undefined, true, event.key);
-      });
+        }),
+        event.key,
+        (before, after, eventKey) => this.#commit(before, after, undefined, true, eventKey),
+      );
     }
     const gridId = device.grid.ref.id;
     if (correlations.length > 0) {
@@ -622,7 +632,11 @@ export class IncidentService {
     this.#remember(after);
     const shown = announcement === undefined ? before : this.#show(announcement, after);
     // A repeat is most of the incident traffic under load: its delta lets pushes skip encoding both incidents.
-    this.#options.bus.emit('incident:updated', { before: shown, after }, repeat ? repeatOf(after) : undefined);
+    this.#options.bus.emit(
+      'incident:updated',
+      { before: shown, after },
+      repeat ? repeatOf(after) : undefined,
+    );
     return after;
   }
 
@@ -766,25 +780,27 @@ export class IncidentService {
       this.#remember(created);
       return this.#save(created, receivedAt, event.key);
     }
+    const groupedInto = (before: Incident): Incident => ({
+      ...before,
+      occurrences: before.occurrences + 1,
+      lastOccurredAt: grouped.occurredAt,
+      related: appendNewest(before.related, grouped, relatedLimit),
+      updatedAt: iso(now),
+    });
+    const shared = this.#shared;
+    if (shared === undefined) {
+      return this.#fold(storm.id, storm, groupedInto, event.key, async (_before, after, eventKey) => {
+        await this.#options.store.saveIncident(after, undefined, eventKey);
+        this.#remember(after);
+        this.#announceSoon(after.id);
+      });
+    }
     return this.#serial(storm.id, async () => {
       const before = (await this.#current(storm.id)) ?? storm;
-      const after: Incident = {
-        ...before,
-        occurrences: before.occurrences + 1,
-        lastOccurredAt: grouped.occurredAt,
-        related: appendNewest(before.related, grouped, relatedLimit),
-        updatedAt: iso(now),
-      };
-      let stored = after;
-      if (this.#shared === undefined) {
-        await this.#options.store.saveIncident(after, undefined, event.key);
-      } else {
-        const written = await this.#shared.write(before, after, undefined, event.key);
-        if (written === undefined) return;
-        stored = written;
-      }
-      this.#remember(stored);
-      this.#announceSoon(stored.id);
+      const written = await shared.write(before, groupedInto(before), undefined, event.key);
+      if (written === undefined) return;
+      this.#remember(written);
+      this.#announceSoon(written.id);
     });
   }
 
@@ -845,6 +861,44 @@ export class IncidentService {
       // Created now (incident:created is its first push), or found open at start.
       this.#announcements.set(storm.id, { shown: storm, at: Date.now(), timer: undefined });
     }
+  }
+
+  /**
+   * A device event's change folded into the incident (a dedupe repeat, a storm grouping) with the others that arrive
+   * while an earlier change of it is committing. The fold runs after every earlier change (#serial); each of its
+   * changes is made over the one before, and all their writes are issued at once, so they commit together (lmdb-js
+   * puts one event turn's writes in one transaction): one store round trip per fold, not one per event, so a busy
+   * incident (a grid's storm) never builds a queue that holds its devices' next messages. Each event still resolves
+   * (and is acknowledged to its device) only once its own change, with its event key, is committed, and each is
+   * announced on its own.
+   */
+  #fold(
+    incidentId: string,
+    fallback: Incident,
+    change: (before: Incident) => Incident,
+    eventKey: string | undefined,
+    commit: (before: Incident, after: Incident, eventKey: string | undefined) => Promise<unknown>,
+  ): Promise<void> {
+    const pending = this.#folds.get(incidentId);
+    if (pending !== undefined) {
+      pending.steps.push({ change, eventKey });
+      return pending.done;
+    }
+    const steps = [{ change, eventKey }];
+    const done = this.#serial(incidentId, async () => {
+      // From here on, the incident's next events make the next fold.
+      this.#folds.delete(incidentId);
+      let before = (await this.#current(incidentId)) ?? fallback;
+      const commits: Promise<unknown>[] = [];
+      for (const step of steps) {
+        const after = step.change(before);
+        commits.push(commit(before, after, step.eventKey));
+        before = after;
+      }
+      await Promise.all(commits);
+    });
+    this.#folds.set(incidentId, { steps, done });
+    return done;
   }
 
   /** Runs `work` after every earlier change of the same incident, so changes never interleave. */
