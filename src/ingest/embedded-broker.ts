@@ -270,7 +270,6 @@ export class EmbeddedBroker implements MqttTransport {
     });
   }
 
-  /** Connected here; clustered, connected to any live sibling. */
   /**
    * Whether any client, connected or a persistent session away, holds a subscription the topic matches: the hub's
    * own publishers (the incident feed) skip encoding a message nobody can receive. Errs on the side of yes: the
@@ -346,6 +345,7 @@ export class EmbeddedBroker implements MqttTransport {
     }
   }
 
+  /** Connected here; clustered, connected to any live sibling. */
   isConnected(clientId: string): boolean | Promise<boolean> {
     if (this.#clients.has(clientId)) return true;
     return this.#presence?.isConnected(clientId) ?? false;
