@@ -161,7 +161,10 @@ export class IncidentService {
   readonly #folds = new Map<
     string,
     {
-      readonly steps: { change: (before: Incident) => Incident; eventKey: string | undefined }[];
+      readonly steps: {
+        change: (before: Incident) => Incident;
+        commit: (before: Incident, after: Incident) => Promise<unknown>;
+      }[];
       readonly done: Promise<void>;
     }
   >();
@@ -300,8 +303,7 @@ export class IncidentService {
           lastOccurredAt: iso(event.occurredAt),
           updatedAt: iso(now),
         }),
-        event.key,
-        (before, after, eventKey) => this.#commit(before, after, undefined, true, eventKey),
+        (before, after) => this.#commit(before, after, undefined, true, event.key),
       );
     }
     const gridId = device.grid.ref.id;
@@ -720,16 +722,14 @@ export class IncidentService {
       type: event.type,
       occurredAt: iso(event.occurredAt),
     };
-    return this.#serial(anchor.incidentId, async () => {
-      const before = await this.#current(anchor.incidentId);
-      if (before === undefined) return;
-      const after: Incident = {
-        ...before,
-        ...(correlation.title === undefined ? {} : { title: correlation.title }),
-        severity: maxSeverity(before.severity, correlation.severity),
-        related: appendNewest(before.related, joined, relatedLimit),
-        updatedAt: iso(now),
-      };
+    const joinedInto = (before: Incident): Incident => ({
+      ...before,
+      ...(correlation.title === undefined ? {} : { title: correlation.title }),
+      severity: maxSeverity(before.severity, correlation.severity),
+      related: appendNewest(before.related, joined, relatedLimit),
+      updatedAt: iso(now),
+    });
+    const commitJoin = (before: Incident, after: Incident): Promise<Incident> => {
       const audit = AuditTrail.entry('system', {
         action: 'incident.correlate',
         target: { kind: 'incident', id: before.id },
@@ -741,7 +741,17 @@ export class IncidentService {
           severity: after.severity,
         },
       });
-      await this.#commit(before, after, audit, false, event.key);
+      return this.#commit(before, after, audit, false, event.key);
+    };
+    // One hub owning the store: joins fold like repeats (a perimeter breach draws many devices' events at once).
+    const anchored = this.#active.get(anchor.incidentId);
+    if (this.#shared === undefined && anchored !== undefined) {
+      return this.#fold(anchor.incidentId, anchored, joinedInto, commitJoin);
+    }
+    return this.#serial(anchor.incidentId, async () => {
+      const before = await this.#current(anchor.incidentId);
+      if (before === undefined) return;
+      await commitJoin(before, joinedInto(before));
     });
   }
 
@@ -789,8 +799,8 @@ export class IncidentService {
     });
     const shared = this.#shared;
     if (shared === undefined) {
-      return this.#fold(storm.id, storm, groupedInto, event.key, async (_before, after, eventKey) => {
-        await this.#options.store.saveIncident(after, undefined, eventKey);
+      return this.#fold(storm.id, storm, groupedInto, async (_before, after) => {
+        await this.#options.store.saveIncident(after, undefined, event.key);
         this.#remember(after);
         this.#announceSoon(after.id);
       });
@@ -864,27 +874,26 @@ export class IncidentService {
   }
 
   /**
-   * A device event's change folded into the incident (a dedupe repeat, a storm grouping) with the others that arrive
-   * while an earlier change of it is committing. The fold runs after every earlier change (#serial); each of its
-   * changes is made over the one before, and all their writes are issued at once, so they commit together (lmdb-js
-   * puts one event turn's writes in one transaction): one store round trip per fold, not one per event, so a busy
-   * incident (a grid's storm) never builds a queue that holds its devices' next messages. Each event still resolves
-   * (and is acknowledged to its device) only once its own change, with its event key, is committed, and each is
-   * announced on its own.
+   * A device event's change folded into the incident (a dedupe repeat, a storm grouping, a correlation join) with the
+   * others that arrive while an earlier change of it is committing. The fold runs after every earlier change
+   * (#serial); each of its changes is made over the one before, and all their writes are issued at once, so they
+   * commit together (lmdb-js puts one event turn's writes in one transaction): one store round trip per fold, not one
+   * per event, so a busy incident (a grid's storm) never builds a queue that holds its devices' next messages. Each
+   * event still resolves (and is acknowledged to its device) only once its own change, with its event key and audit
+   * entry, is committed, and each is announced on its own.
    */
   #fold(
     incidentId: string,
     fallback: Incident,
     change: (before: Incident) => Incident,
-    eventKey: string | undefined,
-    commit: (before: Incident, after: Incident, eventKey: string | undefined) => Promise<unknown>,
+    commit: (before: Incident, after: Incident) => Promise<unknown>,
   ): Promise<void> {
     const pending = this.#folds.get(incidentId);
     if (pending !== undefined) {
-      pending.steps.push({ change, eventKey });
+      pending.steps.push({ change, commit });
       return pending.done;
     }
-    const steps = [{ change, eventKey }];
+    const steps = [{ change, commit }];
     const done = this.#serial(incidentId, async () => {
       // From here on, the incident's next events make the next fold.
       this.#folds.delete(incidentId);
@@ -892,7 +901,7 @@ export class IncidentService {
       const commits: Promise<unknown>[] = [];
       for (const step of steps) {
         const after = step.change(before);
-        commits.push(commit(before, after, step.eventKey));
+        commits.push(step.commit(before, after));
         before = after;
       }
       await Promise.all(commits);
