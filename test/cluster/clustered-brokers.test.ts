@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { connect } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
@@ -121,13 +122,17 @@ describe('clustered embedded brokers sharing Redis', () => {
       for (const gate of gates) await gate.start();
       let sent = 0;
       let killed: Promise<void> | undefined;
+      let killedAt = 0;
       await Promise.all(
         gates.map(async (gate) => {
           for (let n = 0; n < perGate; n++) {
             await gate.forcedDoor();
             sent++;
             // A third of the way through, hub-b dies; its devices reconnect to the next instance.
-            if (sent === 40) killed = hubB.kill();
+            if (sent === 40) {
+              killedAt = Date.now();
+              killed = hubB.kill();
+            }
           }
         }),
       );
@@ -152,8 +157,16 @@ describe('clustered embedded brokers sharing Redis', () => {
         await until(
           () =>
             client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id)).length >= total,
-          () =>
-            `every push: ${clients.map((each) => each.of('incident:new').length).join(' and ')} of ${total}`,
+          () => {
+            const seen = new Set(client.of('incident:new').map((pushed) => (pushed as Incident).id));
+            const missing = incidents
+              .filter((incident) => !seen.has(incident.id))
+              .map(
+                (incident) =>
+                  `${incident.id} created ${Date.parse(incident.createdAt) - killedAt} ms after the kill`,
+              );
+            return `every push: ${clients.map((each) => each.of('incident:new').length).join(' and ')} of ${total}; missing ${missing.join(', ')}`;
+          },
         );
         const pushed = client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id));
         expect(pushed).toHaveLength(total);
@@ -245,4 +258,46 @@ describe('clustered embedded brokers sharing Redis', () => {
       for (const gate of gates) await gate.stop();
     }
   }, 300_000);
+  it('publishes the last will of a device whose instance died, from a sibling, which ingests it', async () => {
+    const [hubA, hubB, hubC] = hubs as [HubProcess, HubProcess, HubProcess];
+    const received = async () =>
+      (await metricValue(hubA.httpUrl, 'gridhub_messages_received_total')) +
+      (await metricValue(hubC.httpUrl, 'gridhub_messages_received_total'));
+    // A device that knows only hub-b, and does not come back when hub-b dies.
+    const device = connect(`mqtt://127.0.0.1:${hubB.mqttPort}`, {
+      clientId: 'gate-zhenxing-04-north',
+      username: 'gate-zhenxing-04-north',
+      password: demoSecret('gate-zhenxing-04-north'),
+      reconnectPeriod: 0,
+      will: {
+        topic: 'gridhub/devices/gate-zhenxing-04-north/status',
+        payload: Buffer.from('{"state":"offline"}'),
+        qos: 1,
+        retain: true,
+      },
+    });
+    device.on('error', () => undefined);
+    const redisClient = new Redis(redis.url);
+    try {
+      await new Promise((resolve) => device.once('connect', resolve));
+      await device.publishAsync('gridhub/devices/gate-zhenxing-04-north/status', '{"state":"online"}', {
+        qos: 1,
+        retain: true,
+      });
+      // aedes-persistence-redis keeps the will under the broker that holds the connection.
+      const wills = async () =>
+        (await redisClient.keys('will:*')).filter((key) => key.endsWith(':gate-zhenxing-04-north'));
+      expect(await wills()).toHaveLength(1);
+      const before = await received();
+      await hubB.kill();
+      // aedes counts a sibling dead after three missed heartbeats (2 s here) and looks every four; the sibling that
+      // publishes the will deletes it.
+      await until(async () => (await wills()).length === 0, 'the will published by a sibling', 30_000);
+      await until(async () => (await received()) > before, 'the will ingested by that sibling', 30_000);
+    } finally {
+      device.end(true);
+      redisClient.disconnect();
+      await hubB.start();
+    }
+  }, 90_000);
 });

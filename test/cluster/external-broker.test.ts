@@ -48,7 +48,7 @@ const streamGates = [
 ];
 const restartGates = ['gate-xijiao-03-north', 'gate-zhenxing-03-east', 'gate-luming-03-east'];
 const repeatGate = 'gate-luming-04-north';
-const otherGates = ['gate-xijiao-04-south', 'gate-xijiao-05-west'];
+const otherGates = ['gate-xijiao-04-south', 'gate-xijiao-05-west', 'gate-xijiao-04-west'];
 const allGates = [...streamGates, ...restartGates, repeatGate, ...otherGates];
 
 const forcedBy = (incidents: readonly Incident[], deviceIds: readonly string[]) =>
@@ -269,6 +269,32 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
       for (const gate of gates) await gate.stop();
     }
   }, 240_000);
+
+  it('handles a device that publishes at QoS 0 too (nothing to acknowledge, still one incident)', async () => {
+    const [hubA] = hubs as [HubProcess];
+    const gate = connect(mosquitto.url, {
+      clientId: 'gate-xijiao-04-west',
+      username: 'gate-xijiao-04-west',
+      password: demoSecret('gate-xijiao-04-west'),
+      reconnectPeriod: 0,
+    });
+    try {
+      await new Promise((resolve) => gate.once('connect', resolve));
+      const frame = JSON.stringify({
+        seq: 1,
+        time: new Date().toISOString(),
+        event: 'DOOR_FORCED_OPEN',
+        door: 1,
+      });
+      await gate.publishAsync('gridhub/devices/gate-xijiao-04-west/events', frame, { qos: 0 });
+      await until(
+        async () => forcedBy(await listIncidents(hubA.httpUrl), ['gate-xijiao-04-west']).length === 1,
+        'the QoS 0 event becomes an incident',
+      );
+    } finally {
+      gate.end(true);
+    }
+  }, 60_000);
 
   it('counts repeats of one condition spread over the instances into one incident', async () => {
     const [hubA] = hubs as [HubProcess];
