@@ -129,22 +129,25 @@ export class ExternalBrokerClient implements MqttTransport {
     client.on('error', (error) => {
       this.#log.warn({ clientId, error: error.message }, 'broker connection error');
     });
+    // Start resolves once subscribed, however long the broker takes to answer: an instance is not ready without
+    // its devices. Only a refused account (CONNACK 4, 5, 0x86, 0x87), which retrying does not cure, fails it.
+    let onRefused: ((error: Error) => void) | undefined;
     await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error): void => {
-        // A refused account (CONNACK 0x86, 0x87, 4, 5) does not get better by retrying: fail the start.
+      onRefused = (error: Error): void => {
         const code = (error as Error & { code?: number }).code;
         if (code === undefined || ![4, 5, 134, 135].includes(code)) return;
         reject(new Error(`the broker refused the hub's account: ${error.message}`));
       };
       this.#subscribed = resolve;
       this.#subscribeFailed = reject;
-      client.on('error', onError);
+      client.on('error', onRefused);
     })
       .catch(async (error: unknown) => {
         await this.stop();
         throw error;
       })
       .finally(() => {
+        if (onRefused !== undefined) client.off('error', onRefused);
         this.#subscribed = undefined;
         this.#subscribeFailed = undefined;
       });
@@ -237,10 +240,16 @@ export class ExternalBrokerClient implements MqttTransport {
    * device that publishes at QoS 0 accepts that a message the hub fails to store is lost: there is no ack to hold).
    */
   readonly #handleUnacknowledged = (packet: IPublishPacket, callback: (error?: Error) => void): void => {
-    if (packet.qos !== 0) return callback();
+    if (packet.qos !== 0) {
+      callback();
+      return;
+    }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const pending = this.#options.onMessage(packet.topic, payload, performance.now());
-    if (pending === undefined) return callback();
+    if (pending === undefined) {
+      callback();
+      return;
+    }
     pending.then(
       () => callback(),
       (error: unknown) => {

@@ -1,7 +1,11 @@
 import { connect } from 'mqtt';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
+import { TopicGrammar } from '../../src/core/topics.ts';
+import { ExternalBrokerClient } from '../../src/ingest/external-broker.ts';
+import { HubMetrics } from '../../src/observability/metrics.ts';
 import {
   CountingGate,
   countingConfig,
@@ -269,6 +273,25 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
       for (const gate of gates) await gate.stop();
     }
   }, 240_000);
+
+  it('fails the start of an instance whose account the broker refuses, instead of retrying for ever', async () => {
+    const client = new ExternalBrokerClient({
+      url: mosquitto.url,
+      username: hubAccount.username,
+      password: 'not-the-hub-password',
+      clientId: 'hub-refused',
+      shareGroup: 'gridhub',
+      protocolVersion: 5,
+      sessionExpirySeconds: 60,
+      topics: new TopicGrammar('gridhub'),
+      onMessage: () => undefined,
+      isOnline: () => false,
+      metrics: new HubMetrics(),
+      logger: pino({ level: 'silent' }),
+    });
+    await expect(client.start()).rejects.toThrow(/the broker refused the hub's account/);
+    expect(client.state).toBe('down');
+  });
 
   it('handles a device that publishes at QoS 0 too (nothing to acknowledge, still one incident)', async () => {
     const [hubA] = hubs as [HubProcess];
