@@ -110,6 +110,32 @@ describe('clustered embedded brokers sharing Redis', () => {
     }
   }, 90_000);
 
+  it('closes a disabled device’s connection on the instance that holds it, disabled through another', async () => {
+    const [hubA, , hubC] = hubs as [HubProcess, HubProcess, HubProcess];
+    const device = connect(`mqtt://127.0.0.1:${hubC.mqttPort}`, {
+      clientId: 'gate-xijiao-05-north',
+      username: 'gate-xijiao-05-north',
+      password: demoSecret('gate-xijiao-05-north'),
+      reconnectPeriod: 0,
+    });
+    device.on('error', () => undefined);
+    const post = (action: string) =>
+      fetch(`${hubA.httpUrl}/api/devices/gate-xijiao-05-north/${action}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer demo-integrator-qinghe' },
+      });
+    try {
+      await new Promise((resolve) => device.once('connect', resolve));
+      const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
+      expect((await post('disable')).status).toBe(200);
+      await closed;
+      expect(device.connected).toBe(false);
+    } finally {
+      device.end(true);
+      await post('enable');
+    }
+  }, 60_000);
+
   it('splits a stream over the instances and, when one is killed mid-stream, loses and duplicates nothing', async () => {
     const [hubA, hubB, hubC] = hubs as [HubProcess, HubProcess, HubProcess];
     const clients: RecordingClient[] = [
