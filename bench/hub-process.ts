@@ -78,7 +78,7 @@ if (process.env.BENCH_DIAG === '1') {
     const sorted = latencies.sort((a, b) => a - b);
     const at = (p: number) => (sorted[Math.floor((p / 100) * (sorted.length - 1))] ?? Number.NaN).toFixed(1);
     process.stderr.write(
-      `\n[diag] saves ${sorted.length}/2s commit p50 ${at(50)} p99 ${at(99)} max ${at(100)} ms; most queued on one incident ${worstPending.count} (${worstPending.category})\n`,
+      `\n[diag] saves ${sorted.length}/2s commit p50 ${at(50)} p99 ${at(99)} max ${at(100)} ms; most saves in flight on one incident (a fold) ${worstPending.count} (${worstPending.category})\n`,
     );
     latencies = [];
     worstPending = { id: '', count: 0, category: '' };
