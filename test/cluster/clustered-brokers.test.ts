@@ -243,6 +243,7 @@ describe('clustered embedded brokers sharing Redis', () => {
         }),
       );
     };
+    const phases: string[] = [];
     const settled = (expected: number) =>
       until(
         async () => forcedBy(await listIncidents(hubA.httpUrl), restartGates).length >= expected,
@@ -256,8 +257,10 @@ describe('clustered embedded brokers sharing Redis', () => {
       await batch(5);
       await settled(15);
 
+      phases.push(`redis killed ${new Date().toISOString()}`);
       await redis.kill();
       await redis.start();
+      phases.push(`redis back ${new Date().toISOString()}`);
       await batch(5);
       await settled(30);
 
@@ -273,7 +276,13 @@ describe('clustered embedded brokers sharing Redis', () => {
       for (const client of clients) {
         await until(
           () => client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id)).length >= 45,
-          'every push after the restarts',
+          () => {
+            const seen = new Set(client.of('incident:new').map((pushed) => (pushed as Incident).id));
+            const missing = incidents
+              .filter((incident) => !seen.has(incident.id))
+              .map((incident) => `${incident.device.id} ${incident.createdAt}`);
+            return `every push after the restarts: ${client.of('incident:new').length} pushes; missing ${missing.join(', ')}; phases ${phases.join(', ')}`;
+          },
         );
         expect(client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id))).toHaveLength(
           45,

@@ -386,6 +386,7 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
         }),
       );
     };
+    const phases: string[] = [];
     const settled = (expected: number) =>
       until(
         async () => forcedBy(await listIncidents(hubA.httpUrl), restartGates).length >= expected,
@@ -400,8 +401,10 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
       await settled(15);
 
       // Redis dies (every write was fsynced before it was answered) and comes back.
+      phases.push(`redis killed ${new Date().toISOString()}`);
       await redis.kill();
       await redis.start();
+      phases.push(`redis back ${new Date().toISOString()}`);
       await batch(5);
       await settled(30);
 
@@ -429,7 +432,13 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
       for (const client of clients) {
         await until(
           () => client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id)).length >= 45,
-          'every push after the restarts',
+          () => {
+            const seen = new Set(client.of('incident:new').map((pushed) => (pushed as Incident).id));
+            const missing = incidents
+              .filter((incident) => !seen.has(incident.id))
+              .map((incident) => `${incident.device.id} ${incident.createdAt}`);
+            return `every push after the restarts: ${client.of('incident:new').length} pushes; missing ${missing.join(', ')}; phases ${phases.join(', ')}`;
+          },
         );
         const pushed = client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id));
         expect(pushed).toHaveLength(45);
