@@ -182,8 +182,12 @@ export class Hub {
       metrics: this.metrics,
       logger: this.#logger,
     });
-    const onMessage = (topic: string, payload: Buffer, receivedAt: number) =>
-      ingest.handle(topic, payload, receivedAt);
+    const shared = storeSettings.kind === 'redis';
+    const onMessage = (topic: string, payload: Buffer, receivedAt: number) => {
+      const handled = ingest.handle(topic, payload, receivedAt);
+      // Several instances: acknowledged only once its pushes are in Redis too (see Realtime.delivered).
+      return shared && handled !== undefined ? handled.then(() => this.realtime.delivered()) : handled;
+    };
     const mqtt = deployment.mqtt;
     const external = mqtt.mode === 'external' ? mqtt.external : undefined;
     this.broker =

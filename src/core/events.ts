@@ -16,6 +16,11 @@ export interface HubBusEvents {
   /** An incident was created and committed to the store. `receivedAt` is performance.now() at ingest. */
   'incident:created': [incident: Incident, receivedAt: number];
   /**
+   * A device event came again whose change was already committed (on several instances, by one that may have died
+   * before its push left): the incident it went into, as stored now, to push again. Clients key incidents by id.
+   */
+  'incident:replayed': [incident: Incident];
+  /**
    * An incident changed and the change is committed to the store. `repeat` is given when the change is only that:
    * device events folded into the open incident (dedupe), so pushes can carry the delta instead of both incidents.
    */

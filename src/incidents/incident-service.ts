@@ -363,8 +363,14 @@ export class IncidentService {
         const outcome = await this.#serial(incident.id, () =>
           shared.create(incident, creationAudit(incident), open?.id, event.key),
         );
-        if (outcome === 'duplicate') {
+        if (typeof outcome === 'object' && 'redeliveredTo' in outcome) {
           this.#options.metrics.eventsRedelivered.inc();
+          // Its first delivery's instance may have died before its push left: push it again.
+          const created =
+            outcome.redeliveredTo === undefined
+              ? undefined
+              : await this.#options.store.getIncident(outcome.redeliveredTo);
+          if (created !== undefined) this.#options.bus.emit('incident:replayed', created);
           return;
         }
         if (outcome === 'created') {
@@ -400,6 +406,7 @@ export class IncidentService {
       };
       if ((await this.#commit(before, after, undefined, true, event.key)) === before) {
         this.#options.metrics.eventsRedelivered.inc();
+        this.#options.bus.emit('incident:replayed', before);
       } else {
         this.#options.metrics.eventsDeduplicated.inc();
       }

@@ -29,8 +29,14 @@ function conditionOf(incident: Incident): { key: string } | undefined {
     : { key: sharedConditionKey(incident.device.id, incident.event.type) };
 }
 
-/** What became of a new incident: written, the event was already committed, or another one holds its condition. */
-export type SharedCreation = 'created' | 'duplicate' | { readonly holder: string };
+/**
+ * What became of a new incident: written; the event's change was already committed (into the incident named, when
+ * the store says), so this is a redelivery; or another incident holds its condition.
+ */
+export type SharedCreation =
+  | 'created'
+  | { readonly redeliveredTo: string | undefined }
+  | { readonly holder: string };
 
 /**
  * The incident writes of hub instances sharing a store, where any instance may receive any device's next event
@@ -101,7 +107,7 @@ export class SharedIncidents {
     });
     if (outcome.written) return 'created';
     if (outcome.refused === 'condition') return { holder: outcome.holder };
-    return 'duplicate';
+    return { redeliveredTo: outcome.refused === 'event' ? outcome.incidentId : undefined };
   }
 
   /** Runs `work` again while it fails with StaleIncident: each run reads the incident afresh. */

@@ -130,6 +130,10 @@ export class Realtime {
         this.#push(this.#incidentRooms(incident), 'incident:new', incident);
         metrics.ingestToPush.observe((performance.now() - receivedAt) / 1000);
       }),
+      // At least once across instances: the instance that committed it may have died before its push left.
+      bus.on('incident:replayed', (incident) => {
+        this.#push(this.#incidentRooms(incident), 'incident:new', incident);
+      }),
       bus.on('incident:updated', (change, repeat) => {
         // A repeat changes nobody's entitlement (chain, assignees and handler are as they were): its delta goes to
         // the incident's rooms as they are. Any other change also reaches whoever just lost sight of it.
@@ -151,6 +155,17 @@ export class Realtime {
       }),
     ];
     this.#state = 'up';
+  }
+
+  /**
+   * Resolves once every push made so far has reached Redis, for siblings' clients (several instances; at once
+   * otherwise): the adapter issues each push's XADD on this connection as the push is made, and Redis answers
+   * commands of one connection in order, so a PING's answer comes after theirs. The ingest acknowledges a device
+   * event only after this, so an instance that dies before its push left has not acknowledged the event either:
+   * it comes again, is recognised, and is pushed again (`incident:replayed`).
+   */
+  async delivered(): Promise<void> {
+    await this.#redis?.ping();
   }
 
   async stop(): Promise<void> {

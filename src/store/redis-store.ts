@@ -31,14 +31,18 @@ const PRUNE_EVERY = 256;
 
 /**
  * Store.writeIncident as one Lua script, so its checks and its writes are one atomic step in Redis (a script runs
- * alone). Refusals return {reason, detail}; a write returns {'ok'}.
+ * alone). Refusals return {reason, detail} (detail: the stored version, the condition's holder, or the incident the
+ * event's change went into); a write returns {'ok'}.
  * KEYS: incidents, incidents:order, incidents:active, conditions, events:<key>, audit, audit:order, audit:target:<id>
  * ARGV: id, json, expected version ('' for none), active, open, condition key, claim, replaces, event key,
  *       event retention ms, audit id ('' for none), audit json, the open states joined by ','
  */
 const writeIncidentScript = `
 local id = ARGV[1]
-if ARGV[9] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then return {'event', ''} end
+if ARGV[9] ~= '' then
+  local committed = redis.call('GET', KEYS[5])
+  if committed then return {'event', committed} end
+end
 local function isOpen(json)
   if not json then return false end
   local state = cjson.decode(json).state
@@ -191,7 +195,9 @@ export class RedisStore implements Store {
     );
     if (reason === 'ok') return { written: true };
     if (reason === 'condition') return { written: false, refused: 'condition', holder: detail };
-    return { written: false, refused: reason === 'event' ? 'event' : 'version' };
+    if (reason === 'event')
+      return { written: false, refused: 'event', ...(detail ? { incidentId: detail } : {}) };
+    return { written: false, refused: 'version' };
   }
 
   async openCondition(conditionKey: string): Promise<string | undefined> {

@@ -79,7 +79,9 @@ export interface IncidentWrite {
 /** What became of an IncidentWrite: written, or refused with why and, for `condition`, who holds it. */
 export type IncidentWriteOutcome =
   | { readonly written: true }
-  | { readonly written: false; readonly refused: 'version' | 'event' }
+  | { readonly written: false; readonly refused: 'version' }
+  /** The event's change was committed before: into this incident, where the store keeps that (Redis does). */
+  | { readonly written: false; readonly refused: 'event'; readonly incidentId?: string }
   | { readonly written: false; readonly refused: 'condition'; readonly holder: string };
 
 /**

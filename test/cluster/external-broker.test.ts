@@ -14,6 +14,7 @@ import {
   listIncidents,
   PrivateMosquitto,
   PrivateRedis,
+  redeliveredEvents,
   until,
 } from '../helpers/cluster.ts';
 import { connectClient, demoSecret, metricValue, type RecordingClient } from '../helpers/hub.ts';
@@ -265,8 +266,9 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
           .of('incident:new')
           .map((incident) => (incident as Incident).id)
           .filter((id) => ids.has(id));
-        expect(pushed).toHaveLength(total);
+        // Every one at least once; again only for an event delivered again (see redeliveredEvents).
         expect(new Set(pushed)).toEqual(ids);
+        expect(pushed.length - total).toBeLessThanOrEqual(await redeliveredEvents(hubs));
       }
     } finally {
       for (const client of clients) client.close();
@@ -441,7 +443,8 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
           },
         );
         const pushed = client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id));
-        expect(pushed).toHaveLength(45);
+        expect(new Set(pushed.map((incident) => (incident as Incident).id))).toEqual(ids);
+        expect(pushed.length - 45).toBeLessThanOrEqual(await redeliveredEvents(hubs));
       }
     } finally {
       for (const client of clients) client.close();

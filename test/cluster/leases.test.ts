@@ -4,6 +4,7 @@ import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera
 import { SentrySimulator } from '../../simulators/sentry-box/sentry-simulator.ts';
 import type { DeviceStatus } from '../../src/core/device-status.ts';
 import type { Incident } from '../../src/core/incident.ts';
+import { freePort, HubProcess } from '../helpers/cluster.ts';
 import {
   connectClient,
   demoConfig,
@@ -13,7 +14,6 @@ import {
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
-import { type HubProcess, startHubProcess } from '../helpers/hub-process.ts';
 import { deleteRedisKeys, redisDeployment, redisUrl, testKeyPrefix } from '../helpers/redis.ts';
 
 const gateId = 'gate-luming-04-north';
@@ -118,7 +118,7 @@ describe('cameras partitioned among instances by leases in Redis', () => {
   const cameraIds = ['cam-luming-01-gate', 'cam-luming-02-yard', 'cam-luming-03-lane'];
 
   afterAll(async () => {
-    for (const hub of processes) await hub.kill();
+    for (const hub of processes) await hub.remove();
     for (const camera of cameras) await camera.stop();
     await deleteRedisKeys(keyPrefix);
   });
@@ -158,10 +158,13 @@ describe('cameras partitioned among instances by leases in Redis', () => {
         offlineAfterSeconds: 3600,
       });
     });
-    const east = await startHubProcess({ config });
-    processes.push(east);
-    const west = await startHubProcess({ config });
-    processes.push(west);
+    const instance = async (name: string) =>
+      new HubProcess({ name, config, httpPort: await freePort(), mqttPort: await freePort() });
+    const east = await instance('east');
+    const west = await instance('west');
+    processes.push(east, west);
+    await east.start();
+    await west.start();
 
     type Health = { components: { cameras: { leased: number } } };
     const leased = async (hub: HubProcess) =>

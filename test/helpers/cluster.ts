@@ -384,6 +384,21 @@ export async function listIncidents(httpUrl: string, token = 'demo-officer-qingh
   return all;
 }
 
+/**
+ * Device events delivered again after their change was committed, as the live instances counted them. Each is
+ * pushed again (the instance that committed it may have died before its push left), so a client may see an
+ * incident pushed more than once, but never more often than this allows.
+ */
+export async function redeliveredEvents(hubs: readonly { httpUrl: string }[]): Promise<number> {
+  let total = 0;
+  for (const hub of hubs) {
+    const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+    const line = text.split('\n').find((each) => each.startsWith('gridhub_events_redelivered_total '));
+    total += line === undefined ? 0 : Number(line.slice('gridhub_events_redelivered_total '.length));
+  }
+  return total;
+}
+
 /** Resolves when `check` holds; polls, with room for child processes on a busy machine. */
 export async function until(
   check: () => Promise<boolean> | boolean,
