@@ -19,7 +19,7 @@ describe('the HTTP surface', () => {
       status: 'ok',
       components: {
         store: { state: 'up', kind: 'embedded' },
-        mqtt: { state: 'up', port: hub.hub.mqttPort, connectedDevices: 0 },
+        mqtt: { state: 'up', mode: 'embedded', port: hub.hub.mqttPort, connectedDevices: 0 },
         http: { state: 'up', port: hub.hub.httpPort },
         realtime: { state: 'up' },
         // The demo has no cameras yet: the ONVIF side is up with no sessions.

@@ -214,6 +214,7 @@ describe('resolveDeployment', () => {
       jwtTtlMinutes: 720,
       timezone: 'Asia/Shanghai',
       deadLetterLimit: 10_000,
+      eventLogPerDevice: 1000,
     });
     expect(deployment.devices).toEqual([]);
   });
