@@ -28,6 +28,8 @@ export interface LatencySummary {
   /** Storm pushes (coalesced to one a second per storm): how many, and their p50/p99. */
   readonly slow: Record<string, number>;
   readonly storm: { readonly samples: number; readonly p50: number; readonly p99: number };
+  /** p99 of each second of the phase: a start-up transient and a steady state look alike in one figure. */
+  readonly p99BySecond: number[];
 }
 
 const sockets: Socket[] = [];
@@ -41,6 +43,8 @@ let worst = 0;
 let worstAt = 0;
 /** What the slowest 1 % of samples were: push kind and incident category/event type, counted. */
 let slowKinds = new Map<string, number>();
+/** The samples of each second since the reset. */
+let perSecond: number[][] = [];
 const slowMs = Number(process.env.BENCH_SLOW_MS ?? 100);
 /** Incident id → "category event type", from incident:new, to name the slow repeats (which carry only a delta). */
 const kinds = new Map<string, string>();
@@ -57,6 +61,8 @@ function record(time: string | undefined, storm = false, kind = ''): void {
     return;
   }
   samples.push(latency);
+  const second = Math.floor((now - resetAt) / 1000);
+  if (second >= 0 && second < 600) (perSecond[second] ??= []).push(latency);
   if (latency > slowMs && slowKinds.size < 1000) slowKinds.set(kind, (slowKinds.get(kind) ?? 0) + 1);
   if (latency > worst) {
     worst = latency;
@@ -85,6 +91,7 @@ interface SampleBatch {
   readonly slow: [string, number][];
   readonly worst: number;
   readonly worstAt: number;
+  readonly perSecond: number[][];
 }
 
 function reply<T>(worker: ChildProcess, type: string): Promise<T> {
@@ -207,6 +214,9 @@ async function gather(): Promise<void> {
     for (const sample of batch.stormSamples) stormSamples.push(sample);
     pushes += batch.pushes;
     for (const [kind, count] of batch.slow) slowKinds.set(kind, (slowKinds.get(kind) ?? 0) + count);
+    batch.perSecond.forEach((inSecond, second) => {
+      if (inSecond) for (const sample of inSecond) (perSecond[second] ??= []).push(sample);
+    });
     if (batch.worst > worst) {
       worst = batch.worst;
       worstAt = batch.worstAt;
@@ -232,6 +242,9 @@ function summary(): LatencySummary {
       p50: percentile(storm, 50),
       p99: percentile(storm, 99),
     },
+    p99BySecond: Array.from(perSecond, (inSecond) =>
+      percentile(Array.from(Float64Array.from(inSecond ?? []).sort()), 99),
+    ),
   };
 }
 
@@ -251,6 +264,7 @@ process.on('message', (command: ClientsCommand) => {
     samples = [];
     stormSamples = [];
     slowKinds = new Map();
+    perSecond = [];
     pushes = 0;
     resetAt = nowMs();
     worst = 0;
@@ -266,6 +280,7 @@ process.on('message', (command: ClientsCommand) => {
       slow: [...slowKinds],
       worst,
       worstAt,
+      perSecond,
     };
     process.send?.(batch);
   }

@@ -285,6 +285,8 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
   log(
     `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, CPU ${row.cpuPercent.toFixed(0)}% (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB`,
   );
+  if (latency.p99BySecond.length > 1)
+    log(`  p99 by second: ${latency.p99BySecond.map((p99) => fmt(p99, 0)).join(' ')} ms`);
   const slow = Object.entries(latency.slow)
     .sort((a, b) => b[1] - a[1])
     .slice(0, 4);
