@@ -45,6 +45,16 @@ let worstAt = 0;
 let slowKinds = new Map<string, number>();
 /** The samples of each second since the reset. */
 let perSecond: number[][] = [];
+
+/** The samples of one second of the phase, made on first use. */
+function secondOf(seconds: number[][], second: number): number[] {
+  let samples = seconds[second];
+  if (samples === undefined) {
+    samples = [];
+    seconds[second] = samples;
+  }
+  return samples;
+}
 const slowMs = Number(process.env.BENCH_SLOW_MS ?? 100);
 /** Incident id → "category event type", from incident:new, to name the slow repeats (which carry only a delta). */
 const kinds = new Map<string, string>();
@@ -62,7 +72,7 @@ function record(time: string | undefined, storm = false, kind = ''): void {
   }
   samples.push(latency);
   const second = Math.floor((now - resetAt) / 1000);
-  if (second >= 0 && second < 600) (perSecond[second] ??= []).push(latency);
+  if (second >= 0 && second < 600) secondOf(perSecond, second).push(latency);
   if (latency > slowMs && slowKinds.size < 1000) slowKinds.set(kind, (slowKinds.get(kind) ?? 0) + 1);
   if (latency > worst) {
     worst = latency;
@@ -215,7 +225,7 @@ async function gather(): Promise<void> {
     pushes += batch.pushes;
     for (const [kind, count] of batch.slow) slowKinds.set(kind, (slowKinds.get(kind) ?? 0) + count);
     batch.perSecond.forEach((inSecond, second) => {
-      if (inSecond) for (const sample of inSecond) (perSecond[second] ??= []).push(sample);
+      if (inSecond) secondOf(perSecond, second).push(...inSecond);
     });
     if (batch.worst > worst) {
       worst = batch.worst;

@@ -2,19 +2,21 @@ import { connect } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
-import type { Incident } from '../../src/core/incident.ts';
 import { TopicGrammar } from '../../src/core/topics.ts';
 import { ExternalBrokerClient } from '../../src/ingest/external-broker.ts';
 import { HubMetrics } from '../../src/observability/metrics.ts';
 import {
   CountingGate,
   countingConfig,
+  expectEveryIncidentPushed,
+  forceDoors,
+  forcedBy,
+  forcedIncidentsStored,
   freePort,
   HubProcess,
   listIncidents,
   PrivateMosquitto,
   PrivateRedis,
-  redeliveredEvents,
   until,
 } from '../helpers/cluster.ts';
 import { connectClient, demoSecret, metricValue, type RecordingClient } from '../helpers/hub.ts';
@@ -55,11 +57,6 @@ const restartGates = ['gate-xijiao-03-north', 'gate-zhenxing-03-east', 'gate-lum
 const repeatGate = 'gate-luming-04-north';
 const otherGates = ['gate-xijiao-04-south', 'gate-xijiao-05-west', 'gate-xijiao-04-west'];
 const allGates = [...streamGates, ...restartGates, repeatGate, ...otherGates];
-
-const forcedBy = (incidents: readonly Incident[], deviceIds: readonly string[]) =>
-  incidents.filter(
-    (incident) => incident.event.type === 'door.forced_open' && deviceIds.includes(incident.device.id),
-  );
 
 describe('hub instances as clients of an external Mosquitto with a shared subscription', () => {
   let redis: PrivateRedis;
@@ -247,29 +244,12 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
       for (const count of decoded) expect(count).toBeGreaterThan(0);
       expect(decoded[0] + decoded[1]).toBeLessThan(total);
 
-      const ids = new Set(incidents.map((incident) => incident.id));
-      for (const client of clients) {
-        await until(
-          () => new Set(client.of('incident:new').map((pushed) => (pushed as Incident).id)).size >= total,
-          () => {
-            const seen = new Set(client.of('incident:new').map((pushed) => (pushed as Incident).id));
-            const missing = incidents
-              .filter((incident) => !seen.has(incident.id))
-              .map(
-                (incident) =>
-                  `${incident.id} created ${Date.parse(incident.createdAt) - killedAt} ms after the kill`,
-              );
-            return `every push: ${clients.map((each) => each.of('incident:new').length).join(' and ')} of ${total}; missing ${missing.join(', ')}`;
-          },
-        );
-        const pushed = client
-          .of('incident:new')
-          .map((incident) => (incident as Incident).id)
-          .filter((id) => ids.has(id));
-        // Every one at least once; again only for an event delivered again (see redeliveredEvents).
-        expect(new Set(pushed)).toEqual(ids);
-        expect(pushed.length - total).toBeLessThanOrEqual(await redeliveredEvents(hubs));
-      }
+      await expectEveryIncidentPushed(
+        clients,
+        incidents,
+        hubs,
+        (incident) => `created ${Date.parse(incident.createdAt) - killedAt} ms after the kill`,
+      );
     } finally {
       for (const client of clients) client.close();
       for (const gate of gates) await gate.stop();
@@ -381,22 +361,9 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
     const gates = restartGates.map(
       (id) => new CountingGate(id, [{ host: '127.0.0.1', port: mosquitto.port }], demoSecret(id)),
     );
-    const batch = async (n: number) => {
-      await Promise.all(
-        gates.map(async (gate) => {
-          for (let i = 0; i < n; i++) await gate.forcedDoor();
-        }),
-      );
-    };
+    const batch = (n: number) => forceDoors(gates, n);
     const phases: string[] = [];
-    const settled = (expected: number) =>
-      until(
-        async () => forcedBy(await listIncidents(hubA.httpUrl), restartGates).length >= expected,
-        async () =>
-          `${expected} incidents, ${forcedBy(await listIncidents(hubA.httpUrl), restartGates).length} there\n` +
-          hubs.map((hub) => `${hub.name}: ${hub.output.slice(-1500)}`).join('\n'),
-        90_000,
-      );
+    const settled = (expected: number) => forcedIncidentsStored(hubs, restartGates, expected);
     try {
       for (const gate of gates) await gate.start();
       await batch(5);
@@ -430,22 +397,12 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
 
       const incidents = forcedBy(await listIncidents(hubA.httpUrl), restartGates);
       expect(incidents).toHaveLength(45);
-      const ids = new Set(incidents.map((incident) => incident.id));
-      for (const client of clients) {
-        await until(
-          () => client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id)).length >= 45,
-          () => {
-            const seen = new Set(client.of('incident:new').map((pushed) => (pushed as Incident).id));
-            const missing = incidents
-              .filter((incident) => !seen.has(incident.id))
-              .map((incident) => `${incident.device.id} ${incident.createdAt}`);
-            return `every push after the restarts: ${client.of('incident:new').length} pushes; missing ${missing.join(', ')}; phases ${phases.join(', ')}`;
-          },
-        );
-        const pushed = client.of('incident:new').filter((pushed) => ids.has((pushed as Incident).id));
-        expect(new Set(pushed.map((incident) => (incident as Incident).id))).toEqual(ids);
-        expect(pushed.length - 45).toBeLessThanOrEqual(await redeliveredEvents(hubs));
-      }
+      await expectEveryIncidentPushed(
+        clients,
+        incidents,
+        hubs,
+        (incident) => `created ${incident.createdAt}; phases ${phases.join(', ')}`,
+      );
     } finally {
       for (const client of clients) client.close();
       for (const gate of gates) await gate.stop();

@@ -3,8 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import path from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
+import { expect } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
-import { demoConfig, projectRoot, temporaryDirectory } from './hub.ts';
+import { demoConfig, projectRoot, type RecordingClient, temporaryDirectory } from './hub.ts';
 
 /** A free TCP port on loopback, chosen by the kernel. */
 export async function freePort(): Promise<number> {
@@ -382,6 +383,70 @@ export async function listIncidents(httpUrl: string, token = 'demo-officer-qingh
     before = body.next;
   } while (before !== null && before !== undefined);
   return all;
+}
+
+/** The forced-door incidents of these gates, among those listed. */
+export function forcedBy(incidents: readonly Incident[], deviceIds: readonly string[]): Incident[] {
+  return incidents.filter(
+    (incident) => incident.event.type === 'door.forced_open' && deviceIds.includes(incident.device.id),
+  );
+}
+
+/** Each gate forces its door `n` times, one after another; the gates all at once. */
+export async function forceDoors(gates: readonly CountingGate[], n: number): Promise<void> {
+  await Promise.all(
+    gates.map(async (gate) => {
+      for (let i = 0; i < n; i++) await gate.forcedDoor();
+    }),
+  );
+}
+
+/** Waits until the store holds `expected` forced-door incidents of these gates; if never, shows each instance's last words. */
+export function forcedIncidentsStored(
+  hubs: readonly HubProcess[],
+  gateIds: readonly string[],
+  expected: number,
+): Promise<void> {
+  const [first] = hubs as [HubProcess];
+  return until(
+    async () => forcedBy(await listIncidents(first.httpUrl), gateIds).length >= expected,
+    async () =>
+      `${expected} incidents, ${forcedBy(await listIncidents(first.httpUrl), gateIds).length} there\n` +
+      hubs.map((hub) => `${hub.name}: ${hub.output.slice(-1500)}`).join('\n'),
+    90_000,
+  );
+}
+
+/**
+ * Waits until every client was pushed every one of the incidents, then checks it: each at least once, and more
+ * often only for device events delivered again (see redeliveredEvents, counted by `liveHubs`). `made` says when a
+ * missing incident was created, for the failure message.
+ */
+export async function expectEveryIncidentPushed(
+  clients: readonly RecordingClient[],
+  incidents: readonly Incident[],
+  liveHubs: readonly HubProcess[],
+  made: (incident: Incident) => string = (incident) => incident.createdAt,
+): Promise<void> {
+  const ids = new Set(incidents.map((incident) => incident.id));
+  const pushedTo = (client: RecordingClient) =>
+    client
+      .of('incident:new')
+      .map((incident) => (incident as Incident).id)
+      .filter((id) => ids.has(id));
+  for (const client of clients) {
+    await until(
+      () => new Set(pushedTo(client)).size >= ids.size,
+      () => {
+        const seen = new Set(pushedTo(client));
+        const missing = incidents.filter((incident) => !seen.has(incident.id));
+        return `every push: ${seen.size} of ${ids.size}; missing ${missing.map((incident) => `${incident.id} (${incident.device.id}, ${made(incident)})`).join(', ')}`;
+      },
+    );
+    const pushed = pushedTo(client);
+    expect(new Set(pushed)).toEqual(ids);
+    expect(pushed.length - ids.size).toBeLessThanOrEqual(await redeliveredEvents(liveHubs));
+  }
 }
 
 /**
