@@ -287,11 +287,13 @@ export class IncidentService {
     const key = conditionKey(device.id, event.type);
     const openId = this.#conditions.get(key);
     const open = openId === undefined ? undefined : this.#active.get(openId);
-    // A lasting condition (clearedBy) folds every repeat while open; others only within their dedupe window.
+    // A lasting condition (clearedBy) folds every repeat while open; others only within their dedupe window. A
+    // window of 0 folds nothing, though the device's clock be at the hub's millisecond or ahead of it.
     if (
       open !== undefined &&
       isOpen(open.state) &&
-      (rule.clearedBy !== undefined || now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000)
+      (rule.clearedBy !== undefined ||
+        (rule.dedupeSeconds > 0 && now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000))
     ) {
       this.#options.metrics.eventsDeduplicated.inc();
       return this.#fold(
