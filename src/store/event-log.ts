@@ -273,9 +273,12 @@ export class LmdbEventLog extends BufferedEventLog {
   async #trim(deviceId: string): Promise<void> {
     const events = this.#events;
     if (events === undefined) return;
-    const keys = [...events.getKeys({ start: [deviceId, newest], end: [deviceId, ''], reverse: true })];
-    const surplus = keys.slice(this.options.perDevice);
-    if (surplus.length === 0) return;
+    // Counted in LMDB's native cursor, and only the oldest surplus keys decoded: the rest stay untouched.
+    // (lmdb-js marks the options object of a count: each call gets its own.)
+    const range = () => ({ start: [deviceId, ''], end: [deviceId, newest] });
+    const excess = events.getKeysCount(range()) - this.options.perDevice;
+    if (excess <= 0) return;
+    const surplus = [...events.getKeys({ ...range(), limit: excess })];
     await events.transaction(() => {
       for (const key of surplus) events.remove(key);
     });
