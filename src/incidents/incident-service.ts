@@ -101,6 +101,18 @@ function conditionKey(deviceId: string, eventType: string): string {
   return `${deviceId}\u0000${eventType}`;
 }
 
+/**
+ * Whether an event of the rule folds into its condition's open incident: a lasting condition (clearedBy) folds every
+ * repeat while open; others only within their dedupe window. A window of 0 folds nothing, though the device's clock
+ * be at the hub's millisecond or ahead of it.
+ */
+function foldsInto(open: Incident, rule: RuleConfig, now: number): boolean {
+  return (
+    rule.clearedBy !== undefined ||
+    (rule.dedupeSeconds > 0 && now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000)
+  );
+}
+
 /** What a repeat changed of the incident, for the pushes that carry only that. */
 function repeatOf(incident: Incident): IncidentRepeat {
   const { id, occurrences, lastOccurredAt, updatedAt, version } = incident;
@@ -287,14 +299,7 @@ export class IncidentService {
     const key = conditionKey(device.id, event.type);
     const openId = this.#conditions.get(key);
     const open = openId === undefined ? undefined : this.#active.get(openId);
-    // A lasting condition (clearedBy) folds every repeat while open; others only within their dedupe window. A
-    // window of 0 folds nothing, though the device's clock be at the hub's millisecond or ahead of it.
-    if (
-      open !== undefined &&
-      isOpen(open.state) &&
-      (rule.clearedBy !== undefined ||
-        (rule.dedupeSeconds > 0 && now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000))
-    ) {
+    if (open !== undefined && isOpen(open.state) && foldsInto(open, rule, now)) {
       this.#options.metrics.eventsDeduplicated.inc();
       return this.#fold(
         open.id,
@@ -308,6 +313,25 @@ export class IncidentService {
         (before, after) => this.#commit(before, after, undefined, true, event.key),
       );
     }
+    const joined = this.#joinOrGroup(event, device, rule, receivedAt, correlations, now);
+    if (joined !== undefined) return joined;
+    const incident = this.#create(event, device, rule, now);
+    this.#adopt(incident, correlations, now);
+    return this.#save(incident, receivedAt, event.key);
+  }
+
+  /**
+   * An event that raises no incident of its own: it joins a correlated incident of its grid, or its flooded grid's
+   * storm. Undefined when it does neither.
+   */
+  #joinOrGroup(
+    event: DeviceEvent,
+    device: ResolvedDevice,
+    rule: RuleConfig,
+    receivedAt: number,
+    correlations: readonly Correlation[],
+    now: number,
+  ): Promise<void> | undefined {
     const gridId = device.grid.ref.id;
     if (correlations.length > 0) {
       const match = this.#correlated(gridId, device.id, correlations, now);
@@ -317,12 +341,19 @@ export class IncidentService {
     const groupable = rule.clearedBy === undefined && !this.#options.router.isEmergency(rule.category);
     if (groupable && this.#creations.get(gridId)?.full(now))
       return this.#group(event, device, receivedAt, now);
+    return undefined;
+  }
 
-    const incident = this.#create(event, device, rule, now);
+  /** A new incident of this instance: kept active, counted toward its grid's flood, open to correlation. */
+  #adopt(incident: Incident, correlations: readonly Correlation[], now: number): void {
     this.#remember(incident);
-    this.#counted(gridId, now);
+    this.#counted(incident.gridId, now);
     if (correlations.length > 0) this.#anchor(incident, correlations, now);
-    return this.#save(incident, receivedAt, event.key);
+  }
+
+  #announceCreated(incident: Incident, receivedAt: number): void {
+    this.#options.metrics.incidentsCreated.labels(incident.severity).inc();
+    this.#options.bus.emit('incident:created', incident, receivedAt);
   }
 
   /**
@@ -341,25 +372,14 @@ export class IncidentService {
   ): Promise<void> {
     // A redelivered event is refused by the store in the same step as its change would be written (its key is there).
     const condition = sharedConditionKey(device.id, event.type);
-    const gridId = device.grid.ref.id;
     for (let attempt = 1; ; attempt++) {
       const now = Date.now();
       const open = await shared.openIncident(condition);
-      // A window of 0 folds nothing, though the event's time be the hub's millisecond (or ahead of it).
-      if (
-        open !== undefined &&
-        (rule.clearedBy !== undefined ||
-          (rule.dedupeSeconds > 0 && now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000))
-      ) {
+      if (open !== undefined && foldsInto(open, rule, now)) {
         if (await this.#foldShared(open, event, now)) return;
       } else {
-        if (correlations.length > 0) {
-          const match = this.#correlated(gridId, device.id, correlations, now);
-          if (match !== undefined) return this.#join(match.anchor, match.correlation, event, now);
-        }
-        const groupable = rule.clearedBy === undefined && !this.#options.router.isEmergency(rule.category);
-        if (groupable && this.#creations.get(gridId)?.full(now))
-          return this.#group(event, device, receivedAt, now);
+        const joined = this.#joinOrGroup(event, device, rule, receivedAt, correlations, now);
+        if (joined !== undefined) return joined;
         const incident: Incident = { ...this.#create(event, device, rule, now), version: 1 };
         // `open` is still open but past its dedupe window: the new incident replaces it as the condition's.
         const outcome = await this.#serial(incident.id, () =>
@@ -376,11 +396,8 @@ export class IncidentService {
           return;
         }
         if (outcome === 'created') {
-          this.#remember(incident);
-          this.#counted(gridId, now);
-          if (correlations.length > 0) this.#anchor(incident, correlations, now);
-          this.#options.metrics.incidentsCreated.labels(incident.severity).inc();
-          this.#options.bus.emit('incident:created', incident, receivedAt);
+          this.#adopt(incident, correlations, now);
+          this.#announceCreated(incident, receivedAt);
           return;
         }
         // Another instance created the condition's incident first: the next turn folds the event into it.
@@ -654,12 +671,10 @@ export class IncidentService {
   /** Commits a new incident with its audit entry, then announces it. */
   #save(incident: Incident, receivedAt: number, eventKey?: string): Promise<void> {
     const audit = creationAudit(incident);
-    const { store, bus, metrics } = this.#options;
     return this.#serial(incident.id, () =>
-      store.saveIncident(incident, audit, eventKey).then(() => {
-        metrics.incidentsCreated.labels(incident.severity).inc();
-        bus.emit('incident:created', incident, receivedAt);
-      }),
+      this.#options.store
+        .saveIncident(incident, audit, eventKey)
+        .then(() => this.#announceCreated(incident, receivedAt)),
     );
   }
 
