@@ -8,6 +8,7 @@ import {
   countingConfig,
   expectEveryIncidentPushed,
   forceDoors,
+  forceDoorsKillingMidway,
   forcedBy,
   forcedIncidentsStored,
   freePort,
@@ -144,23 +145,8 @@ describe('clustered embedded brokers sharing Redis', () => {
     const perGate = 20;
     try {
       for (const gate of gates) await gate.start();
-      let sent = 0;
-      let killed: Promise<void> | undefined;
-      let killedAt = 0;
-      await Promise.all(
-        gates.map(async (gate) => {
-          for (let n = 0; n < perGate; n++) {
-            await gate.forcedDoor();
-            sent++;
-            // A third of the way through, hub-b dies; its devices reconnect to the next instance.
-            if (sent === 40) {
-              killedAt = Date.now();
-              killed = hubB.kill();
-            }
-          }
-        }),
-      );
-      await killed;
+      // A third of the way through, hub-b dies; its devices reconnect to the next instance.
+      const killedAt = await forceDoorsKillingMidway(gates, perGate, hubB, 40);
       const total = streamGates.length * perGate;
       await until(
         async () => forcedBy(await listIncidents(hubA.httpUrl), streamGates).length >= total,

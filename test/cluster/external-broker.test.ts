@@ -10,6 +10,7 @@ import {
   countingConfig,
   expectEveryIncidentPushed,
   forceDoors,
+  forceDoorsKillingMidway,
   forcedBy,
   forcedIncidentsStored,
   freePort,
@@ -178,23 +179,8 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
     const perGate = 20;
     try {
       for (const gate of gates) await gate.start();
-      let sent = 0;
-      let killed: Promise<void> | undefined;
-      let killedAt = 0;
-      await Promise.all(
-        gates.map(async (gate) => {
-          for (let n = 0; n < perGate; n++) {
-            await gate.forcedDoor();
-            sent++;
-            // A third of the way through, hub-b dies with whatever it holds.
-            if (sent === 40) {
-              killedAt = Date.now();
-              killed = hubB.kill();
-            }
-          }
-        }),
-      );
-      await killed;
+      // A third of the way through, hub-b dies with whatever it holds.
+      const killedAt = await forceDoorsKillingMidway(gates, perGate, hubB, 40);
       const total = streamGates.length * perGate;
       expect(gates.reduce((sum, gate) => sum + gate.acknowledged.length, 0)).toBe(total);
 

@@ -401,6 +401,35 @@ export async function forceDoors(gates: readonly CountingGate[], n: number): Pro
   );
 }
 
+/**
+ * Each gate forces its door `perGate` times (the gates all at once) and, once `killAfter` have been sent in all,
+ * `victim` is killed (SIGKILL) with whatever it holds. Resolves when everything is sent and the victim is dead,
+ * with when it was killed.
+ */
+export async function forceDoorsKillingMidway(
+  gates: readonly CountingGate[],
+  perGate: number,
+  victim: HubProcess,
+  killAfter: number,
+): Promise<number> {
+  let sent = 0;
+  let killed: Promise<void> | undefined;
+  let killedAt = 0;
+  await Promise.all(
+    gates.map(async (gate) => {
+      for (let n = 0; n < perGate; n++) {
+        await gate.forcedDoor();
+        if (++sent === killAfter) {
+          killedAt = Date.now();
+          killed = victim.kill();
+        }
+      }
+    }),
+  );
+  await killed;
+  return killedAt;
+}
+
 /** Waits until the store holds `expected` forced-door incidents of these gates; if never, shows each instance's last words. */
 export function forcedIncidentsStored(
   hubs: readonly HubProcess[],
