@@ -1,4 +1,4 @@
-import type { DeadlineStage, Incident, IncidentState } from '../core/incident.ts';
+import { type DeadlineStage, type Incident, type IncidentState, incidentStates } from '../core/incident.ts';
 import type { Role } from '../core/principal.ts';
 
 /**
@@ -255,17 +255,8 @@ const rules: Record<IncidentAction, ActionRule> = {
     }),
   },
   note: {
-    from: [
-      'new',
-      'dispatched',
-      'accepted',
-      'on_site',
-      'escalated',
-      'resolved',
-      'closed',
-      'false_alarm',
-      'cancelled',
-    ],
+    // A note may be added in any state, ended cases included.
+    from: incidentStates,
     roles: everyone,
     relation: 'anyone',
     apply: (incident, _actor, input) =>
