@@ -181,12 +181,14 @@ export class CameraLeases implements CameraPartition {
   /** Writes what this instance's sessions know, and reads what the siblings' know. */
   async #shareViews(): Promise<void> {
     const { coordinator, sessions } = this.#options;
+    const views = new Map<string, string>();
     for (const cameraId of this.#held) {
       const view = sessions.localView(cameraId);
       if (view === undefined) continue;
       const shared: SharedCameraView = { ...view, instance: coordinator.instanceId };
-      await coordinator.writeTable('camera-views', cameraId, JSON.stringify(shared));
+      views.set(cameraId, JSON.stringify(shared));
     }
+    await coordinator.writeTable('camera-views', views);
     const remote = new Map<string, SharedCameraView>();
     for (const [cameraId, json] of await coordinator.readTable('camera-views')) {
       try {

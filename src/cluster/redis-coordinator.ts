@@ -175,8 +175,10 @@ export class RedisCoordinator {
     return result;
   }
 
-  async writeTable(table: string, field: string, value: string): Promise<void> {
-    await this.#client().hset(`table:${table}`, field, value);
+  /** Sets these fields of a shared table, in one command. */
+  async writeTable(table: string, values: ReadonlyMap<string, string>): Promise<void> {
+    if (values.size === 0) return;
+    await this.#client().hset(`table:${table}`, values);
   }
 
   /** Sets the field only when it is absent: true for the one caller that set it. */
