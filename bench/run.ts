@@ -343,6 +343,27 @@ interface ScaleRow {
   readonly phase: Phase;
 }
 
+/** A scale row: the hub's growth in memory from before to after the connections, per connection made. */
+function scaleRow(
+  kind: ScaleRow['kind'],
+  count: number,
+  connected: { connected: number; ms: number },
+  before: StatsMessage,
+  after: StatsMessage,
+  phase: Phase,
+): ScaleRow {
+  const made = Math.max(1, connected.connected);
+  return {
+    kind,
+    count,
+    connected: connected.connected,
+    connectMs: connected.ms,
+    rssPerConnectionKB: (after.rss - before.rss) / 1024 / made,
+    heapPerConnectionKB: (after.heapUsed - before.heapUsed) / 1024 / made,
+    phase,
+  };
+}
+
 function rateTable(rows: readonly Phase[]): string {
   const relayBest = Math.max(0, ...rows.filter((row) => row.target === 'relay').map((row) => row.throughput));
   const lines = [
@@ -449,15 +470,7 @@ async function main(): Promise<void> {
         `scale: ${connected.connected}/${count} devices connected in ${(connected.ms / 1000).toFixed(1)} s (hub sees ${after.devices})`,
       );
       const row = await phase(rig, profile.scaleRate, profile.scaleSeconds, profile.activeDevices);
-      scale.push({
-        kind: 'devices',
-        count,
-        connected: connected.connected,
-        connectMs: connected.ms,
-        rssPerConnectionKB: (after.rss - before.rss) / 1024 / Math.max(1, connected.connected),
-        heapPerConnectionKB: (after.heapUsed - before.heapUsed) / 1024 / Math.max(1, connected.connected),
-        phase: row,
-      });
+      scale.push(scaleRow('devices', count, connected, before, after, row));
     } finally {
       await stopRig(rig);
     }
@@ -491,15 +504,7 @@ async function main(): Promise<void> {
         `scale: ${connected.connected}/${count} Socket.IO clients connected in ${(connected.ms / 1000).toFixed(1)} s`,
       );
       const row = await phase(rig, profile.scaleRate, profile.scaleSeconds, profile.activeDevices);
-      scale.push({
-        kind: 'clients',
-        count,
-        connected: connected.connected,
-        connectMs: connected.ms,
-        rssPerConnectionKB: (after.rss - before.rss) / 1024 / Math.max(1, connected.connected),
-        heapPerConnectionKB: (after.heapUsed - before.heapUsed) / 1024 / Math.max(1, connected.connected),
-        phase: row,
-      });
+      scale.push(scaleRow('clients', count, connected, before, after, row));
     } finally {
       await stopRig(rig);
     }
