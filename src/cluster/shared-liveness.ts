@@ -16,8 +16,8 @@ export interface LivenessLedger {
   flush(): Promise<void>;
   /** When the devices were last heard by any instance (all devices when none are named). */
   lastHeard(deviceIds?: readonly string[]): Promise<Map<string, number>>;
-  /** When the watchdogs were last reset by any instance, by `deviceId#index`. */
-  lastResets(keys: readonly string[]): Promise<Map<string, number>>;
+  /** When the watchdogs were last reset by any instance, by watchdogKey. */
+  lastResets(watchdogs: readonly { deviceId: string; index: number }[]): Promise<Map<string, number>>;
   /** Devices some instance raised device.offline for, with the start of their silence. */
   offline(): Promise<Map<string, number>>;
   /** Records device.offline for this silence; true for the one instance that gets to raise it. */
@@ -25,7 +25,12 @@ export interface LivenessLedger {
   /** Clears device.offline; true for the one instance that gets to raise device.online. */
   markOnline(deviceId: string): Promise<boolean>;
   /** Claims a watchdog's firing for the reset it is overdue from; true for exactly one instance. */
-  claimWatchdog(key: string, resetAt: number): Promise<boolean>;
+  claimWatchdog(deviceId: string, index: number, resetAt: number): Promise<boolean>;
+}
+
+/** A device's watchdog (its index among the device's watchdogs) in the ledger's tables. */
+export function watchdogKey(deviceId: string, index: number): string {
+  return `${deviceId}#${index}`;
 }
 
 function numbers(table: Map<string, string>): Map<string, number> {
@@ -52,7 +57,7 @@ export class RedisLivenessLedger implements LivenessLedger {
   }
 
   reset(deviceId: string, watchdog: number, now: number): void {
-    this.#resets.set(`${deviceId}#${watchdog}`, now);
+    this.#resets.set(watchdogKey(deviceId, watchdog), now);
   }
 
   async flush(): Promise<void> {
@@ -75,7 +80,8 @@ export class RedisLivenessLedger implements LivenessLedger {
     return numbers(await this.#coordinator.readTable('last-heard', deviceIds));
   }
 
-  async lastResets(keys: readonly string[]): Promise<Map<string, number>> {
+  async lastResets(watchdogs: readonly { deviceId: string; index: number }[]): Promise<Map<string, number>> {
+    const keys = watchdogs.map(({ deviceId, index }) => watchdogKey(deviceId, index));
     return numbers(await this.#coordinator.readTable('watchdog-resets', keys));
   }
 
@@ -91,7 +97,7 @@ export class RedisLivenessLedger implements LivenessLedger {
     return this.#coordinator.dropField('offline', deviceId);
   }
 
-  claimWatchdog(key: string, resetAt: number): Promise<boolean> {
-    return this.#coordinator.acquire(`watchdog:${key}:${resetAt}`, 24 * 60 * 60_000);
+  claimWatchdog(deviceId: string, index: number, resetAt: number): Promise<boolean> {
+    return this.#coordinator.acquire(`watchdog:${watchdogKey(deviceId, index)}:${resetAt}`, 24 * 60 * 60_000);
   }
 }

@@ -1,4 +1,4 @@
-import type { LivenessLedger } from '../cluster/shared-liveness.ts';
+import { type LivenessLedger, watchdogKey } from '../cluster/shared-liveness.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
@@ -133,24 +133,45 @@ export class LivenessMonitor {
     for (const device of this.#options.registry.all) {
       const state = this.#state(device, now);
       if (state.online) online++;
-      if (device.disabled) continue;
-      if (!state.offlineRaised && now - state.silentSince >= device.offlineAfterMs) {
-        state.offlineRaised = true;
-        if (state.online) this.#setOnline(device, state, false, now);
-        this.#raise(device, 'device.offline', now, {
-          silentSeconds: Math.round((now - state.silentSince) / 1000),
-        });
-      }
-      device.watchdogs.forEach((watchdog, index) => {
-        const resetAt = state.watchdogResetAt[index] ?? this.#startedAt;
-        if (state.watchdogFired[index] || now - resetAt < watchdog.afterMs) return;
-        state.watchdogFired[index] = true;
-        this.#raise(device, watchdog.raises, now, {
-          overdueSeconds: Math.round((now - resetAt - watchdog.afterMs) / 1000),
-        });
-      });
+      if (this.#silentTooLong(device, state, now)) this.#raiseOffline(device, state, now);
+      for (const index of this.#dueWatchdogs(device, state, now))
+        this.#fireWatchdog(device, state, index, now);
     }
     this.#options.metrics.devicesOnline.set(online);
+  }
+
+  /** Silent past its threshold, and device.offline not yet raised for this silence. */
+  #silentTooLong(device: RegisteredDevice, state: Liveness, now: number): boolean {
+    return !device.disabled && !state.offlineRaised && now - state.silentSince >= device.offlineAfterMs;
+  }
+
+  #raiseOffline(device: RegisteredDevice, state: Liveness, now: number): void {
+    state.offlineRaised = true;
+    if (state.online) this.#setOnline(device, state, false, now);
+    this.#raise(device, 'device.offline', now, {
+      silentSeconds: Math.round((now - state.silentSince) / 1000),
+    });
+  }
+
+  /** The device's watchdogs past their period since their last reset, not yet fired. */
+  #dueWatchdogs(device: RegisteredDevice, state: Liveness, now: number): number[] {
+    if (device.disabled) return [];
+    const due: number[] = [];
+    device.watchdogs.forEach((watchdog, index) => {
+      const resetAt = state.watchdogResetAt[index] ?? this.#startedAt;
+      if (!state.watchdogFired[index] && now - resetAt >= watchdog.afterMs) due.push(index);
+    });
+    return due;
+  }
+
+  #fireWatchdog(device: RegisteredDevice, state: Liveness, index: number, now: number): void {
+    const watchdog = device.watchdogs[index];
+    if (watchdog === undefined) return;
+    const resetAt = state.watchdogResetAt[index] ?? this.#startedAt;
+    state.watchdogFired[index] = true;
+    this.#raise(device, watchdog.raises, now, {
+      overdueSeconds: Math.round((now - resetAt - watchdog.afterMs) / 1000),
+    });
   }
 
   /**
@@ -180,12 +201,9 @@ export class LivenessMonitor {
     }
 
     const all = this.#sweeps++ % fullReadEvery === 0;
-    const silent = [...registry.all].filter((device) => {
-      const state = this.#state(device, now);
-      return (
-        all || (!device.disabled && !state.offlineRaised && now - state.silentSince >= device.offlineAfterMs)
-      );
-    });
+    const silent = [...registry.all].filter(
+      (device) => all || this.#silentTooLong(device, this.#state(device, now), now),
+    );
     if (silent.length > 0) {
       const heard = await ledger.lastHeard(all ? undefined : silent.map((device) => device.id));
       for (const device of silent) {
@@ -206,14 +224,12 @@ export class LivenessMonitor {
     for (const device of registry.all) {
       const state = this.#state(device, now);
       if (state.online) online++;
-      if (device.disabled || state.offlineRaised || now - state.silentSince < device.offlineAfterMs) continue;
-      state.offlineRaised = true;
+      if (!this.#silentTooLong(device, state, now)) continue;
       if (await ledger.markOffline(device.id, now)) {
-        if (state.online) this.#setOnline(device, state, false, now);
-        this.#raise(device, 'device.offline', now, {
-          silentSeconds: Math.round((now - state.silentSince) / 1000),
-        });
+        this.#raiseOffline(device, state, now);
       } else {
+        // A sibling raised it: this instance's view follows, silently.
+        state.offlineRaised = true;
         state.online = false;
       }
     }
@@ -222,30 +238,26 @@ export class LivenessMonitor {
   }
 
   async #sweepWatchdogsShared(ledger: LivenessLedger, now: number): Promise<void> {
-    const due: { device: RegisteredDevice; index: number; key: string }[] = [];
+    const due: { device: RegisteredDevice; index: number }[] = [];
     for (const device of this.#options.registry.all) {
-      if (device.disabled || device.watchdogs.length === 0) continue;
-      const state = this.#state(device, now);
-      device.watchdogs.forEach((watchdog, index) => {
-        const resetAt = state.watchdogResetAt[index] ?? this.#startedAt;
-        if (!state.watchdogFired[index] && now - resetAt >= watchdog.afterMs)
-          due.push({ device, index, key: `${device.id}#${index}` });
-      });
+      if (device.watchdogs.length === 0) continue;
+      for (const index of this.#dueWatchdogs(device, this.#state(device, now), now))
+        due.push({ device, index });
     }
     if (due.length === 0) return;
-    const resets = await ledger.lastResets(due.map((item) => item.key));
-    for (const { device, index, key } of due) {
+    const resets = await ledger.lastResets(due.map(({ device, index }) => ({ deviceId: device.id, index })));
+    for (const { device, index } of due) {
       const state = this.#state(device, now);
-      const watchdog = device.watchdogs[index];
-      if (watchdog === undefined) continue;
-      const resetAt = Math.max(state.watchdogResetAt[index] ?? this.#startedAt, resets.get(key) ?? 0);
+      const resetAt = Math.max(
+        state.watchdogResetAt[index] ?? this.#startedAt,
+        resets.get(watchdogKey(device.id, index)) ?? 0,
+      );
       state.watchdogResetAt[index] = resetAt;
-      if (now - resetAt < watchdog.afterMs) continue;
-      state.watchdogFired[index] = true;
-      if (!(await ledger.claimWatchdog(key, resetAt))) continue;
-      this.#raise(device, watchdog.raises, now, {
-        overdueSeconds: Math.round((now - resetAt - watchdog.afterMs) / 1000),
-      });
+      // Reset by a sibling meanwhile: not due any more.
+      if (!this.#dueWatchdogs(device, state, now).includes(index)) continue;
+      if (await ledger.claimWatchdog(device.id, index, resetAt))
+        this.#fireWatchdog(device, state, index, now);
+      else state.watchdogFired[index] = true;
     }
   }
 
