@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { connect } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { FeedMessage } from '../../src/outbound/index.ts';
 import {
   CountingGate,
@@ -17,7 +16,7 @@ import {
   PrivateRedis,
   until,
 } from '../helpers/cluster.ts';
-import { connectClient, demoSecret, metricValue, type RecordingClient } from '../helpers/hub.ts';
+import { connectClient, demoGate, demoSecret, metricValue, type RecordingClient } from '../helpers/hub.ts';
 
 /**
  * Mode (b): three hub processes, each with its embedded aedes broker, sharing routing (mqemitter-redis), sessions,
@@ -65,11 +64,7 @@ describe('clustered embedded brokers sharing Redis', () => {
 
   it('commands a device from an instance it is not connected to, and delivers the feed to a subscriber on another', async () => {
     const [hubA, hubB, hubC] = hubs as [HubProcess, HubProcess, HubProcess];
-    const simulator = new GateSimulator({
-      url: `mqtt://127.0.0.1:${hubC.mqttPort}`,
-      deviceId: 'gate-xijiao-04-south',
-      secret: demoSecret('gate-xijiao-04-south'),
-    });
+    const simulator = demoGate(`mqtt://127.0.0.1:${hubC.mqttPort}`, 'gate-xijiao-04-south');
     const feed = connect(`mqtt://127.0.0.1:${hubB.mqttPort}`, {
       clientId: 'officer-qinghe-feed',
       username: 'officer-qinghe',

@@ -1,7 +1,6 @@
 import { connect } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { TopicGrammar } from '../../src/core/topics.ts';
 import { ExternalBrokerClient } from '../../src/ingest/external-broker.ts';
 import { HubMetrics } from '../../src/observability/metrics.ts';
@@ -20,7 +19,7 @@ import {
   PrivateRedis,
   until,
 } from '../helpers/cluster.ts';
-import { connectClient, demoSecret, metricValue, type RecordingClient } from '../helpers/hub.ts';
+import { connectClient, demoGate, demoSecret, metricValue, type RecordingClient } from '../helpers/hub.ts';
 
 /**
  * Mode (a): three hub processes as clients of one Mosquitto, sharing one Redis. Mosquitto authenticates the
@@ -316,12 +315,7 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
 
   it('sends a command through the broker and gets the answer, whichever instance the reply reaches', async () => {
     const [hubA] = hubs as [HubProcess];
-    const simulator = new GateSimulator({
-      url: mosquitto.url,
-      deviceId: 'gate-xijiao-04-south',
-      secret: demoSecret('gate-xijiao-04-south'),
-      heartbeatSeconds: 1,
-    });
+    const simulator = demoGate(mosquitto.url, 'gate-xijiao-04-south', { heartbeatSeconds: 1 });
     try {
       await simulator.start();
       // The device is reachable once its status (or a heartbeat) reached the instance that sends the command.

@@ -1,14 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
-import { SentrySimulator } from '../../simulators/sentry-box/sentry-simulator.ts';
 import type { DeviceStatus } from '../../src/core/device-status.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import { freePort, HubProcess } from '../helpers/cluster.ts';
 import {
   connectClient,
   demoConfig,
-  demoSecret,
+  demoGate,
+  demoSentry,
   eventually,
   getJson,
   startTestHub,
@@ -53,18 +52,8 @@ describe('device liveness across two instances sharing Redis', () => {
     const east = await startTestHub({ deployment, livenessSweepMs: 100 });
     const west = await startTestHub({ deployment, livenessSweepMs: 100 });
     hubs.push(east, west);
-    const gate = new GateSimulator({
-      url: east.mqttUrl,
-      deviceId: gateId,
-      secret: demoSecret(gateId),
-      heartbeatSeconds: 0.3,
-    });
-    const sentry = new SentrySimulator({
-      url: east.mqttUrl,
-      deviceId: sentryId,
-      secret: demoSecret(sentryId),
-      heartbeatSeconds: 0.3,
-    });
+    const gate = demoGate(east.mqttUrl, gateId, { heartbeatSeconds: 0.3 });
+    const sentry = demoSentry(east.mqttUrl, sentryId, { heartbeatSeconds: 0.3 });
     devices.push(gate, sentry);
     await gate.start();
     await sentry.start();
@@ -94,7 +83,7 @@ describe('device liveness across two instances sharing Redis', () => {
 
     // It comes back through the other instance: that one raises device.online, which resolves the incident.
     await gate.stop();
-    const back = new GateSimulator({ url: west.mqttUrl, deviceId: gateId, secret: demoSecret(gateId) });
+    const back = demoGate(west.mqttUrl, gateId);
     devices.push(back);
     await back.start();
     const [offline] = await incidentsOf(east, gateId, 'device.offline');

@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { connectClient, demoSecret, startTestHub, temporaryDirectory } from '../helpers/hub.ts';
+import { connectClient, demoGate, startTestHub, temporaryDirectory } from '../helpers/hub.ts';
 import { deleteRedisKeys, redisDeployment, testKeyPrefix } from '../helpers/redis.ts';
 
 describe('evidence across instances sharing a media directory', () => {
@@ -20,11 +19,7 @@ describe('evidence across instances sharing a media directory', () => {
     const east = await startTestHub({ deployment });
     const west = await startTestHub({ deployment });
     const officer = await connectClient(east.httpUrl, 'demo-officer-luming');
-    const gate = new GateSimulator({
-      url: east.mqttUrl,
-      deviceId: 'gate-luming-02-west',
-      secret: demoSecret('gate-luming-02-west'),
-    });
+    const gate = demoGate(east.mqttUrl, 'gate-luming-02-west');
     try {
       await gate.start();
       await gate.forceDoor();

@@ -2,13 +2,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import {
   connectClient,
   demoConfig,
-  demoSecret,
+  demoGate,
   deploymentOf,
   eventually,
   getJson,
@@ -43,7 +43,7 @@ describe('the officer console and the worker view in Chromium', () => {
   async function gate(deviceId: string): Promise<GateSimulator> {
     let sim = gates.get(deviceId);
     if (sim === undefined) {
-      sim = new GateSimulator({ url: hub.mqttUrl, deviceId, secret: demoSecret(deviceId) });
+      sim = demoGate(hub.mqttUrl, deviceId);
       await sim.start();
       gates.set(deviceId, sim);
     }

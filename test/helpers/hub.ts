@@ -6,6 +6,9 @@ import { pino } from 'pino';
 import { io, type Socket } from 'socket.io-client';
 import { parse } from 'yaml';
 import { adapters } from '../../devices/index.ts';
+import { GateSimulator, type GateSimulatorOptions } from '../../simulators/gate-access/gate-simulator.ts';
+import { SentrySimulator } from '../../simulators/sentry-box/sentry-simulator.ts';
+import type { MqttDeviceOptions } from '../../simulators/shared/mqtt-device.ts';
 import { adapterMap } from '../../src/adapters.ts';
 import { type Deployment, loadDeployment, resolveDeployment } from '../../src/config/load.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
@@ -31,6 +34,22 @@ export function deploymentOf(config: unknown): Deployment {
 /** The demo devices' MQTT passwords, as config/demo.yaml gives them. */
 export function demoSecret(deviceId: string): string {
   return `demo-secret-${deviceId}`;
+}
+
+type DemoDeviceOptions = Omit<MqttDeviceOptions, 'url' | 'deviceId' | 'secret'>;
+
+/** A simulated gate of the demo, with its own demo secret, for the broker at `url` (not started). */
+export function demoGate(
+  url: string,
+  deviceId: string,
+  options: DemoDeviceOptions & Omit<GateSimulatorOptions, keyof MqttDeviceOptions> = {},
+): GateSimulator {
+  return new GateSimulator({ url, deviceId, secret: demoSecret(deviceId), ...options });
+}
+
+/** A simulated sentry box of the demo, with its own demo secret, for the broker at `url` (not started). */
+export function demoSentry(url: string, deviceId: string, options: DemoDeviceOptions = {}): SentrySimulator {
+  return new SentrySimulator({ url, deviceId, secret: demoSecret(deviceId), ...options });
 }
 
 export function temporaryDirectory(prefix = 'gridhub-test-'): { path: string; remove: () => void } {

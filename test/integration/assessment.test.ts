@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import { HttpError } from '../../src/http/request-guards.ts';
@@ -9,7 +9,7 @@ import { type Assessment, assessmentCsvColumns, type Figures } from '../../src/i
 import {
   connectClient,
   demoConfig,
-  demoSecret,
+  demoGate,
   deploymentOf,
   eventually,
   type RecordingClient,
@@ -107,16 +107,8 @@ describe('the monthly assessment over incidents handled through the real lifecyc
     worker1 = await connectClient(hub.httpUrl, 'demo-worker-xijiao-01');
     worker2 = await connectClient(hub.httpUrl, 'demo-worker-xijiao-02');
     officer = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
-    northGate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-01-north',
-      secret: demoSecret('gate-xijiao-01-north'),
-    });
-    eastGate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-02-east',
-      secret: demoSecret('gate-xijiao-02-east'),
-    });
+    northGate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
+    eastGate = demoGate(hub.mqttUrl, 'gate-xijiao-02-east');
     await northGate.start();
     await eastGate.start();
 

@@ -1,11 +1,11 @@
 import { connect } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import type { DeadLetter } from '../../src/core/refusals.ts';
 import {
   connectClient,
-  demoSecret,
+  demoGate,
   eventually,
   getJson,
   metricValue,
@@ -21,11 +21,7 @@ describe('bad device input is refused, counted, kept as a dead letter and never 
 
   beforeAll(async () => {
     hub = await startTestHub();
-    gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-zhenxing-01-east',
-      secret: demoSecret('gate-zhenxing-01-east'),
-    });
+    gate = demoGate(hub.mqttUrl, 'gate-zhenxing-01-east');
     await gate.start();
     officer = await connectClient(hub.httpUrl, 'demo-officer-qinghe');
   });
@@ -119,12 +115,7 @@ describe('bad device input is refused, counted, kept as a dead letter and never 
   });
 
   it('closes the connection of a device publishing outside its channels, and counts it', async () => {
-    const rogue = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-zhenxing-01-south',
-      secret: demoSecret('gate-zhenxing-01-south'),
-      reconnectMs: 60_000,
-    });
+    const rogue = demoGate(hub.mqttUrl, 'gate-zhenxing-01-south', { reconnectMs: 60_000 });
     await rogue.start();
     // The broker closes the connection instead of acknowledging, so this publish is never acknowledged.
     void rogue.sendRaw('{}', 'firmware').catch(() => undefined);

@@ -1,8 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
-import { SentrySimulator } from '../../simulators/sentry-box/sentry-simulator.ts';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { SentrySimulator } from '../../simulators/sentry-box/sentry-simulator.ts';
 import type { AuditEntry } from '../../src/core/audit.ts';
-import { demoSecret, eventually, getJson, postJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import {
+  demoGate,
+  demoSentry,
+  eventually,
+  getJson,
+  postJson,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
 
 interface CommandAnswer {
   requestId?: string;
@@ -17,16 +25,8 @@ describe('commands round trip: API → MQTT → device → reply → caller, aud
 
   beforeAll(async () => {
     hub = await startTestHub();
-    gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-05-west',
-      secret: demoSecret('gate-xijiao-05-west'),
-    });
-    sentry = new SentrySimulator({
-      url: hub.mqttUrl,
-      deviceId: 'sentry-xijiao-01',
-      secret: demoSecret('sentry-xijiao-01'),
-    });
+    gate = demoGate(hub.mqttUrl, 'gate-xijiao-05-west');
+    sentry = demoSentry(hub.mqttUrl, 'sentry-xijiao-01');
     await gate.start();
     await sentry.start();
   });

@@ -5,6 +5,7 @@ import type { AuditEntry } from '../../src/core/audit.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import {
   connectClient,
+  demoGate,
   demoSecret,
   eventually,
   getJson,
@@ -227,12 +228,7 @@ describe('provisioning through the API', () => {
 
   it('rotates a secret: the session is closed, the old secret is refused, the new one works', async () => {
     const id = 'gate-zhenxing-04-north';
-    const gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: id,
-      secret: demoSecret(id),
-      reconnectMs: 100,
-    });
+    const gate = demoGate(hub.mqttUrl, id, { reconnectMs: 100 });
     await gate.start();
     const rotated = await postJson<{ secret: string }>(api(`/${id}/rotate`), 'demo-integrator-qinghe');
     expect(rotated.status).toBe(200);

@@ -3,14 +3,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
 import type { EvidenceItem, Incident, IncidentChange } from '../../src/core/incident.ts';
 import { ffmpegPath } from '../../src/media/ffmpeg.ts';
 import {
   connectClient,
   demoConfig,
-  demoSecret,
+  demoGate,
   deploymentOf,
   type RecordingClient,
   startTestHub,
@@ -146,11 +145,7 @@ describe('video evidence end to end: a camera alarm and a linked gate alarm get 
   });
 
   it("turns the PTZ camera to the gate's preset when the gate it watches alarms, and attaches its snapshot", async () => {
-    const gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-01-north',
-      secret: demoSecret('gate-xijiao-01-north'),
-    });
+    const gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
     await gate.start();
     await gate.forceDoor();
     let incident: Incident | undefined;

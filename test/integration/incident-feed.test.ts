@@ -2,12 +2,11 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import type { EmbeddedBroker } from '../../src/ingest/embedded-broker.ts';
 import {
   demoConfig,
-  demoSecret,
+  demoGate,
   deploymentOf,
   eventually,
   metricValue,
@@ -83,16 +82,8 @@ describe('outbound: the MQTT incident feed and webhooks, from a running hub', ()
     const xijiao = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao');
     const tianmushan = await subscribeAsUser(hub.mqttUrl, 'officer-tianmushan', 'demo-officer-tianmushan');
     const luming = await subscribeAsUser(hub.mqttUrl, 'officer-luming', 'demo-officer-luming');
-    const gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-02-east',
-      secret: demoSecret('gate-xijiao-02-east'),
-    });
-    const lumingGate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-luming-01-south',
-      secret: demoSecret('gate-luming-01-south'),
-    });
+    const gate = demoGate(hub.mqttUrl, 'gate-xijiao-02-east');
+    const lumingGate = demoGate(hub.mqttUrl, 'gate-luming-01-south');
     await gate.start();
     await lumingGate.start();
     await gate.forceDoor();
@@ -185,11 +176,7 @@ describe('outbound: the feed is encoded only while someone can receive it', () =
     const away = await subscribeAsUser(hub.mqttUrl, 'officer-luming', 'demo-officer-luming', false);
     expect(broker.hasSubscribers(topic)).toBe(true);
     await away.client.endAsync();
-    const gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-luming-01-south',
-      secret: demoSecret('gate-luming-01-south'),
-    });
+    const gate = demoGate(hub.mqttUrl, 'gate-luming-01-south');
     await gate.start();
     await gate.forceDoor();
     await gate.stop();

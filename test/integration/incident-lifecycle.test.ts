@@ -1,7 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
-import { SentrySimulator } from '../../simulators/sentry-box/sentry-simulator.ts';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { AuditEntry } from '../../src/core/audit.ts';
 import type {
   ActionAcknowledgement,
@@ -13,7 +12,8 @@ import type { Incident, IncidentChange } from '../../src/core/incident.ts';
 import {
   connectClient,
   demoConfig,
-  demoSecret,
+  demoGate,
+  demoSentry,
   deploymentOf,
   eventually,
   getJson,
@@ -36,7 +36,7 @@ function todayInShanghai(): number {
 }
 
 async function gate(hub: TestHub, deviceId: string): Promise<GateSimulator> {
-  const sim = new GateSimulator({ url: hub.mqttUrl, deviceId, secret: demoSecret(deviceId) });
+  const sim = demoGate(hub.mqttUrl, deviceId);
   await sim.start();
   return sim;
 }
@@ -135,11 +135,7 @@ describe('the case workflow: routing, lifecycle, verification, scope', () => {
   });
 
   it('sends an emergency to the worker and to the community and street centres, and device health to the integrator', async () => {
-    const sentry = new SentrySimulator({
-      url: hub.mqttUrl,
-      deviceId: 'sentry-xijiao-01',
-      secret: demoSecret('sentry-xijiao-01'),
-    });
+    const sentry = demoSentry(hub.mqttUrl, 'sentry-xijiao-01');
     await sentry.start();
     await sentry.panic(true);
     const panic = await incidentOf(officer, 'sentry-xijiao-01');
@@ -217,11 +213,7 @@ describe('the case workflow: routing, lifecycle, verification, scope', () => {
   });
 
   it('keeps verification from the handler even when the handler is an officer', async () => {
-    const sentry = new SentrySimulator({
-      url: hub.mqttUrl,
-      deviceId: 'sentry-xijiao-01',
-      secret: demoSecret('sentry-xijiao-01'),
-    });
+    const sentry = demoSentry(hub.mqttUrl, 'sentry-xijiao-01');
     await sentry.start();
     await sentry.panic();
     const panic = await incidentOf(

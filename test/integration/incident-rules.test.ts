@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
-import { SentrySimulator } from '../../simulators/sentry-box/sentry-simulator.ts';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { AuditEntry } from '../../src/core/audit.ts';
 import type { Incident, IncidentChange } from '../../src/core/incident.ts';
 import type { DeviceView } from '../../src/fleet/fleet.ts';
@@ -8,7 +7,8 @@ import { localTime } from '../../src/incidents/router.ts';
 import {
   connectClient,
   demoConfig,
-  demoSecret,
+  demoGate,
+  demoSentry,
   deploymentOf,
   eventually,
   getJson,
@@ -32,11 +32,11 @@ function gate(
   deviceId: string,
   options: { clock?: () => Date; heartbeatSeconds?: number } = {},
 ) {
-  return new GateSimulator({ url: hub.mqttUrl, deviceId, secret: demoSecret(deviceId), ...options });
+  return demoGate(hub.mqttUrl, deviceId, options);
 }
 
 function sentry(hub: TestHub, deviceId: string) {
-  return new SentrySimulator({ url: hub.mqttUrl, deviceId, secret: demoSecret(deviceId) });
+  return demoSentry(hub.mqttUrl, deviceId);
 }
 
 /** Watches one client's pushes and hands out each incident:new once, by device (or any other test). */
@@ -552,11 +552,7 @@ describe('flood control: past the limit, a grid’s incidents group into one sto
     // Flood grid-luming-03 too: it has had one incident; three more fill its window, the next one storms.
     for (let n = 0; n < 4; n++) await other.forceDoor();
     await pushes.created((incident) => incident.category === 'storm' && incident.gridId === 'grid-luming-03');
-    const sentry = new SentrySimulator({
-      url: hub.mqttUrl,
-      deviceId: 'sentry-luming-03',
-      secret: demoSecret('sentry-luming-03'),
-    });
+    const sentry = demoSentry(hub.mqttUrl, 'sentry-luming-03');
     await sentry.start();
     await sentry.panic();
     await sentry.mainsLost();

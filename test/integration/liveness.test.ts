@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
-import { SentrySimulator } from '../../simulators/sentry-box/sentry-simulator.ts';
 import type { DeviceStatus } from '../../src/core/device-status.ts';
 import type { IncidentRepeat } from '../../src/core/events.ts';
 import type { Incident, IncidentChange } from '../../src/core/incident.ts';
 import {
   connectClient,
   demoConfig,
-  demoSecret,
+  demoGate,
+  demoSentry,
   deploymentOf,
   eventually,
   getJson,
@@ -84,13 +83,7 @@ describe('liveness: online and offline, offline incidents that resolve themselve
   const claimed = new Set<string>();
 
   it('pushes device:status online on connect and offline when the link dies (the last will), with no incident', async () => {
-    const gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-luming-04-north',
-      secret: demoSecret('gate-luming-04-north'),
-      heartbeatSeconds: 0.2,
-      reconnectMs: 100,
-    });
+    const gate = demoGate(hub.mqttUrl, 'gate-luming-04-north', { heartbeatSeconds: 0.2, reconnectMs: 100 });
     await gate.start();
     const online = await nextStatus('gate-luming-04-north', true);
     expect(online).toEqual({
@@ -116,11 +109,7 @@ describe('liveness: online and offline, offline incidents that resolve themselve
   });
 
   it('takes a reboot in its stride: offline, back online with a fresh counter, and no incident', async () => {
-    const sentry = new SentrySimulator({
-      url: hub.mqttUrl,
-      deviceId: 'sentry-luming-03',
-      secret: demoSecret('sentry-luming-03'),
-    });
+    const sentry = demoSentry(hub.mqttUrl, 'sentry-luming-03');
     await sentry.start();
     await nextStatus('sentry-luming-03', true);
     await sentry.checkIn('G-0107');
@@ -142,11 +131,7 @@ describe('liveness: online and offline, offline incidents that resolve themselve
   });
 
   it('raises device.offline after silence past the threshold, and resolves it when the device is heard again', async () => {
-    const gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-luming-04-south',
-      secret: demoSecret('gate-luming-04-south'),
-    });
+    const gate = demoGate(hub.mqttUrl, 'gate-luming-04-south');
     await gate.start();
     gate.goSilent();
     const offline = await nextIncident('device.offline', 'gate-luming-04-south');
@@ -184,12 +169,7 @@ describe('liveness: online and offline, offline incidents that resolve themselve
   });
 
   it('raises a missed guard check-in, resolves it with the next check-in, and raises one incident per lasting condition', async () => {
-    const sentry = new SentrySimulator({
-      url: hub.mqttUrl,
-      deviceId: 'sentry-luming-03',
-      secret: demoSecret('sentry-luming-03'),
-      heartbeatSeconds: 0.2,
-    });
+    const sentry = demoSentry(hub.mqttUrl, 'sentry-luming-03', { heartbeatSeconds: 0.2 });
     await sentry.start();
     const missed = await nextIncident('guard.check_in_missed', 'sentry-luming-03');
     expect(missed).toMatchObject({ category: 'duty', severity: 'major', device: { id: 'sentry-luming-03' } });
@@ -223,11 +203,7 @@ describe('liveness: online and offline, offline incidents that resolve themselve
   });
 
   it('keeps an open offline incident across a restart and resolves it when the device returns', async () => {
-    const gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-luming-04-south',
-      secret: demoSecret('gate-luming-04-south'),
-    });
+    const gate = demoGate(hub.mqttUrl, 'gate-luming-04-south');
     await gate.start();
     gate.goSilent();
     const offline = await nextIncident('device.offline', 'gate-luming-04-south');
@@ -238,11 +214,7 @@ describe('liveness: online and offline, offline incidents that resolve themselve
     hub = await startTestHub({ deployment: shortThresholds(), dataDir: dataDir.path, livenessSweepMs: 50 });
     officer = await connectClient(hub.httpUrl, 'demo-officer-luming');
     seen = 0;
-    const back = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-luming-04-south',
-      secret: demoSecret('gate-luming-04-south'),
-    });
+    const back = demoGate(hub.mqttUrl, 'gate-luming-04-south');
     await back.start();
     await back.heartbeat();
     // Heard right after the restart, before its threshold: the open incident is not raised again, and the

@@ -12,7 +12,7 @@ import {
 import { pino } from 'pino';
 import { RtspServer } from 'rtsp-streaming-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator.ts';
 import type { EvidenceItem, Incident, IncidentChange } from '../../src/core/incident.ts';
 import { HttpError } from '../../src/http/request-guards.ts';
@@ -25,7 +25,7 @@ import { HubMetrics } from '../../src/observability/metrics.ts';
 import {
   connectClient,
   demoDeployment,
-  demoSecret,
+  demoGate,
   eventually,
   getJson,
   LogCapture,
@@ -248,11 +248,7 @@ describe('evidence of a forced gate: snapshots and clips attached when complete,
     });
     app = await mediaApp(hub, media);
     officer = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
-    gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-01-north',
-      secret: demoSecret('gate-xijiao-01-north'),
-    });
+    gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
     await gate.start();
   });
 

@@ -4,6 +4,7 @@ import type { Incident } from '../../src/core/incident.ts';
 import {
   connectClient,
   demoConfig,
+  demoGate,
   demoSecret,
   deploymentOf,
   getJson,
@@ -38,18 +39,8 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
     gridWorker = await connectClient(hub.httpUrl, 'demo-worker-xijiao-01');
     otherGridWorker = await connectClient(hub.httpUrl, 'demo-worker-xijiao-02');
     otherStreetOfficer = await connectClient(hub.httpUrl, 'demo-officer-tianmushan');
-    northGate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-01-north',
-      secret: demoSecret('gate-xijiao-01-north'),
-      clock: deviceClock,
-    });
-    grid2Gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-02-east',
-      secret: demoSecret('gate-xijiao-02-east'),
-      clock: deviceClock,
-    });
+    northGate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north', { clock: deviceClock });
+    grid2Gate = demoGate(hub.mqttUrl, 'gate-xijiao-02-east', { clock: deviceClock });
     await northGate.start();
     await grid2Gate.start();
   });
@@ -153,11 +144,7 @@ describe('a gate event becomes a grid-tagged incident pushed to exactly the peop
   });
 
   it('places a device given only by lon/lat into the grid polygon that contains it', async () => {
-    const southGate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-01-south',
-      secret: demoSecret('gate-xijiao-01-south'),
-    });
+    const southGate = demoGate(hub.mqttUrl, 'gate-xijiao-01-south');
     await southGate.start();
     try {
       const before = gridWorker.of('incident:new').length;

@@ -1,11 +1,10 @@
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { IncidentRepeat } from '../../src/core/events.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import {
   connectClient,
-  demoSecret,
+  demoGate,
   eventually,
   type HubClientSocket,
   type RecordingClient,
@@ -43,11 +42,7 @@ describe('realtime: a burst of pushes in one turn', () => {
   });
 
   it('delivers 300 pushes emitted in one turn to each client, all of them, in order', async () => {
-    const gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-01-north',
-      secret: demoSecret('gate-xijiao-01-north'),
-    });
+    const gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
     await gate.start();
     await gate.forceDoor();
     const incident = (await websocket.nth('incident:new', 1)) as Incident;

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { IncidentRepeat } from '../../src/core/events.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import {
   connectClient,
-  demoSecret,
+  demoGate,
   eventually,
   getJson,
   type RecordingClient,
@@ -25,11 +25,7 @@ describe('repeats in flight together', () => {
   beforeAll(async () => {
     hub = await startTestHub();
     officer = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
-    gate = new GateSimulator({
-      url: hub.mqttUrl,
-      deviceId: 'gate-xijiao-01-north',
-      secret: demoSecret('gate-xijiao-01-north'),
-    });
+    gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
     await gate.start();
   });
 

@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { connectClient, demoSecret, getJson, startTestHub, temporaryDirectory } from '../helpers/hub.ts';
+import { connectClient, demoGate, getJson, startTestHub, temporaryDirectory } from '../helpers/hub.ts';
 
 describe('the embedded store', () => {
   const dataDir = temporaryDirectory();
@@ -10,11 +9,7 @@ describe('the embedded store', () => {
   it('keeps incidents across a hub restart', async () => {
     const first = await startTestHub({ dataDir: dataDir.path });
     const officer = await connectClient(first.httpUrl, 'demo-officer-liushuwan');
-    const gate = new GateSimulator({
-      url: first.mqttUrl,
-      deviceId: 'gate-xijiao-03-north',
-      secret: demoSecret('gate-xijiao-03-north'),
-    });
+    const gate = demoGate(first.mqttUrl, 'gate-xijiao-03-north');
     await gate.start();
     await gate.forceDoor();
     await gate.holdDoor(2, 200);

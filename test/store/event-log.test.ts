@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
 import { type EventLog, LmdbEventLog, RedisStreamEventLog } from '../../src/store/event-log.ts';
-import { demoSecret, eventually, getJson, startTestHub, temporaryDirectory } from '../helpers/hub.ts';
+import { demoGate, eventually, getJson, startTestHub, temporaryDirectory } from '../helpers/hub.ts';
 import { deleteRedisKeys, redisDeployment, redisUrl, testKeyPrefix } from '../helpers/redis.ts';
 
 const keyPrefix = testKeyPrefix('event-log');
@@ -89,11 +88,7 @@ describe('GET /api/devices/:id/events', () => {
   ] as const) {
     it(`shows a device's decoded events to its scope only, card numbers masked (${name})`, async () => {
       const hub = await startTestHub(deployment === undefined ? {} : { deployment });
-      const gate = new GateSimulator({
-        url: hub.mqttUrl,
-        deviceId: 'gate-luming-01-south',
-        secret: demoSecret('gate-luming-01-south'),
-      });
+      const gate = demoGate(hub.mqttUrl, 'gate-luming-01-south');
       try {
         await gate.start();
         await gate.grant({ card: '12345678' });

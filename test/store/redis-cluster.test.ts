@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident, IncidentChange } from '../../src/core/incident.ts';
-import { connectClient, demoSecret, eventually, postJson, startTestHub } from '../helpers/hub.ts';
+import { connectClient, demoGate, eventually, postJson, startTestHub } from '../helpers/hub.ts';
 import { deleteRedisKeys, redisDeployment, testKeyPrefix } from '../helpers/redis.ts';
 
 describe('two hub instances sharing Redis', () => {
@@ -15,11 +14,7 @@ describe('two hub instances sharing Redis', () => {
     const west = await startTestHub({ deployment });
     const onEast = await connectClient(east.httpUrl, 'demo-officer-luming');
     const onWest = await connectClient(west.httpUrl, 'demo-officer-luming');
-    const gate = new GateSimulator({
-      url: east.mqttUrl,
-      deviceId: 'gate-luming-02-west',
-      secret: demoSecret('gate-luming-02-west'),
-    });
+    const gate = demoGate(east.mqttUrl, 'gate-luming-02-west');
     try {
       await gate.start();
       await gate.forceDoor();
@@ -72,11 +67,7 @@ describe('deadlines across two instances sharing Redis', () => {
     const east = await startTestHub({ deployment });
     const west = await startTestHub({ deployment });
     const officer = await connectClient(east.httpUrl, 'demo-officer-qinghe');
-    const gate = new GateSimulator({
-      url: east.mqttUrl,
-      deviceId: 'gate-luming-03-south',
-      secret: demoSecret('gate-luming-03-south'),
-    });
+    const gate = demoGate(east.mqttUrl, 'gate-luming-03-south');
     try {
       await gate.start();
       await gate.forceDoor();

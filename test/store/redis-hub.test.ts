@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { connectClient, demoSecret, getJson, startTestHub } from '../helpers/hub.ts';
+import { connectClient, demoGate, getJson, startTestHub } from '../helpers/hub.ts';
 import { deleteRedisKeys, redisDeployment, testKeyPrefix } from '../helpers/redis.ts';
 
 describe('a hub on the Redis store', () => {
@@ -14,11 +13,7 @@ describe('a hub on the Redis store', () => {
     const first = await startTestHub({ deployment });
     expect(first.hub.health().components.store).toEqual({ state: 'up', kind: 'redis' });
     const officer = await connectClient(first.httpUrl, 'demo-officer-zhenxing');
-    const gate = new GateSimulator({
-      url: first.mqttUrl,
-      deviceId: 'gate-zhenxing-03-east',
-      secret: demoSecret('gate-zhenxing-03-east'),
-    });
+    const gate = demoGate(first.mqttUrl, 'gate-zhenxing-03-east');
     await gate.start();
     await gate.forceDoor();
     const incident = (await officer.nth('incident:new', 1)) as Incident;
