@@ -101,33 +101,30 @@ export class Hub {
       ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
     });
     this.topics = new TopicGrammar(settings.topicBase);
-    const storeSettings = deployment.store;
+    // On the Redis store the hub may have siblings: everything they must share goes through this Redis.
+    const redis = deployment.store.kind === 'redis' ? deployment.store : undefined;
     this.store =
-      storeSettings.kind === 'redis'
-        ? new RedisStore({
-            url: storeSettings.url,
-            keyPrefix: storeSettings.keyPrefix,
+      redis === undefined
+        ? new LmdbStore({ dataDir: runtime.dataDir, deadLetterLimit: settings.deadLetterLimit })
+        : new RedisStore({
+            url: redis.url,
+            keyPrefix: redis.keyPrefix,
             deadLetterLimit: settings.deadLetterLimit,
-          })
-        : new LmdbStore({ dataDir: runtime.dataDir, deadLetterLimit: settings.deadLetterLimit });
+          });
     const eventLogOptions = { perDevice: settings.eventLogPerDevice, flushMs: 100 };
     this.eventLog =
-      storeSettings.kind === 'redis'
-        ? new RedisStreamEventLog({
-            ...eventLogOptions,
-            url: storeSettings.url,
-            keyPrefix: storeSettings.keyPrefix,
-          })
-        : new LmdbEventLog({ ...eventLogOptions, dataDir: runtime.dataDir });
+      redis === undefined
+        ? new LmdbEventLog({ ...eventLogOptions, dataDir: runtime.dataDir })
+        : new RedisStreamEventLog({ ...eventLogOptions, url: redis.url, keyPrefix: redis.keyPrefix });
     const audit = new AuditTrail(this.store);
     this.coordinator =
-      storeSettings.kind === 'redis'
-        ? new RedisCoordinator({
-            url: storeSettings.url,
-            keyPrefix: storeSettings.keyPrefix,
+      redis === undefined
+        ? undefined
+        : new RedisCoordinator({
+            url: redis.url,
+            keyPrefix: redis.keyPrefix,
             instanceId: deployment.cluster.instanceId ?? defaultInstanceId(),
-          })
-        : undefined;
+          });
     this.registry = new DeviceRegistry({
       configDevices: deployment.devices,
       jurisdiction: deployment.jurisdiction,
@@ -147,7 +144,7 @@ export class Hub {
       users: deployment.users,
       logger: this.#logger,
       sweepMs: options.deadlineSweepMs ?? 1000,
-      shared: storeSettings.kind === 'redis',
+      shared: redis !== undefined,
       flood: deployment.flood,
     });
     this.#pipeline = new IncidentPipeline(
@@ -182,11 +179,12 @@ export class Hub {
       metrics: this.metrics,
       logger: this.#logger,
     });
-    const shared = storeSettings.kind === 'redis';
     const onMessage = (topic: string, payload: Buffer, receivedAt: number) => {
       const handled = ingest.handle(topic, payload, receivedAt);
       // Several instances: acknowledged only once its pushes are in Redis too (see Realtime.delivered).
-      return shared && handled !== undefined ? handled.then(() => this.realtime.delivered()) : handled;
+      return redis !== undefined && handled !== undefined
+        ? handled.then(() => this.realtime.delivered())
+        : handled;
     };
     const mqtt = deployment.mqtt;
     const external = mqtt.mode === 'external' ? mqtt.external : undefined;
@@ -203,11 +201,11 @@ export class Hub {
             logger: this.#logger,
           })
         : new EmbeddedBroker({
-            ...(mqtt.mode === 'clustered' && storeSettings.kind === 'redis'
+            ...(mqtt.mode === 'clustered' && redis !== undefined
               ? {
                   cluster: {
-                    redisUrl: storeSettings.url,
-                    keyPrefix: storeSettings.keyPrefix,
+                    redisUrl: redis.url,
+                    keyPrefix: redis.keyPrefix,
                     heartbeatMs: mqtt.clustered.brokerHeartbeatSeconds * 1000,
                     everyInstance: [`${settings.topicBase}/devices/+/replies`],
                   },
@@ -313,10 +311,8 @@ export class Hub {
       authenticator: this.#authenticator,
       incidents: this.incidents,
       recoveryMs: 2 * 60_000,
-      // On the Redis store the hub may have siblings: pushes go through Redis to reach clients on any of them.
-      ...(storeSettings.kind === 'redis'
-        ? { cluster: { redisUrl: storeSettings.url, keyPrefix: storeSettings.keyPrefix } }
-        : {}),
+      // Pushes go through Redis to reach clients on any sibling.
+      ...(redis === undefined ? {} : { cluster: { redisUrl: redis.url, keyPrefix: redis.keyPrefix } }),
       chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,
       bus: this.bus,
       metrics: this.metrics,
