@@ -39,6 +39,38 @@ export function sampleProcs(pids: readonly number[]): ProcSample | undefined {
   };
 }
 
+/** The whole machine's CPU time from /proc/stat, in ticks: all of it, and the part the hypervisor gave to others. */
+export interface MachineSample {
+  readonly totalTicks: number;
+  readonly stealTicks: number;
+}
+
+export function sampleMachine(): MachineSample | undefined {
+  try {
+    // "cpu  user nice system idle iowait irq softirq steal guest guest_nice"; guest time is inside user already.
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]
+      ?.trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
+    if (fields === undefined || fields.length < 8 || fields.some((field) => !Number.isFinite(field)))
+      return undefined;
+    return { totalTicks: fields.reduce((sum, field) => sum + field, 0), stealTicks: fields[7] as number };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Steal between two samples: the share of the machine's CPU time its virtual CPUs were ready to run but the
+ * hypervisor ran someone else. Above a few percent, latency figures describe the neighbours as much as the code.
+ */
+export function stealPercent(from: MachineSample | undefined, to: MachineSample | undefined): number {
+  if (from === undefined || to === undefined || to.totalTicks <= from.totalTicks) return Number.NaN;
+  return (100 * (to.stealTicks - from.stealTicks)) / (to.totalTicks - from.totalTicks);
+}
+
 /** CPU use between two samples, in percent of one core. */
 export function cpuPercent(from: ProcSample | undefined, to: ProcSample | undefined): number {
   if (from === undefined || to === undefined || to.at <= from.at) return 0;

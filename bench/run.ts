@@ -6,7 +6,7 @@ import type { LatencySummary } from './clients.ts';
 import { type BenchDevice, benchDevices, clientTokens, projectRoot } from './deployment.ts';
 import type { RunResult } from './load-generator.ts';
 import { renderPlot } from './plot.ts';
-import { cpuPercent, sampleProc, sampleProcs } from './proc.ts';
+import { cpuPercent, sampleMachine, sampleProc, sampleProcs, stealPercent } from './proc.ts';
 import type { ServerStats } from './server-ipc.ts';
 
 /**
@@ -25,7 +25,23 @@ const envRates = process.env.BENCH_RATES?.split(',')
 const envSeconds = Number(process.env.BENCH_SECONDS);
 const hubOnly = args.has('--hub-only');
 const noScale = args.has('--no-scale') || hubOnly;
-const hubNodeArgs = (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((arg) => arg.startsWith('--'));
+/**
+ * The node flags `npm start` runs the hub with (package.json's start script, e.g. its young-generation size), so the
+ * bench measures the hub as it is run; `--import tsx` is every child's already.
+ */
+function startScriptFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const words = manifest.scripts.start.split(/\s+/);
+  return words.filter(
+    (word, index) => word.startsWith('--') && word !== '--import' && words[index - 1] !== '--import',
+  );
+}
+const hubNodeArgs = [
+  ...startScriptFlags(),
+  ...(process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((arg) => arg.startsWith('--')),
+];
 const profile = {
   name: full ? 'full' : 'default',
   rates: envRates?.length
@@ -216,6 +232,10 @@ interface Phase {
   readonly throughput: number;
   readonly latency: LatencySummary;
   readonly cpuPercent: number;
+  /** The server's CPU time per ingested event (µs): its cost per event, comparable between machines of one kind. */
+  readonly cpuMicrosPerEvent: number;
+  /** The machine's steal over the phase (see proc.ts stealPercent). */
+  readonly stealPercent: number;
   readonly generatorCpuPercent: number;
   readonly clientsCpuPercent: number;
   readonly rssMB: number;
@@ -223,6 +243,8 @@ interface Phase {
   /** The server's event-loop delay during the phase (ms). */
   readonly loopDelayP99: number;
   readonly loopDelayMax: number;
+  /** How busy the server's main thread was during the phase (%). */
+  readonly loopBusyPercent: number;
 }
 
 async function phase(rig: Rig, rate: number, seconds: number, activeDevices: number): Promise<Phase> {
@@ -230,6 +252,7 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
   clients.send({ type: 'reset' });
   await ask<StatsMessage>(server.child, { type: 'stats' }, 'stats'); // resets the server's loop-delay histogram
   const before = sampleProc(server.child.pid as number);
+  const machineBefore = sampleMachine();
   const genBefore = sampleProc(generator.pid as number);
   const clientsBefore = sampleProcs([clients.pid as number, ...clientWorkerPids]);
   let peakRss = before?.rssBytes ?? 0;
@@ -257,6 +280,7 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
   );
   generator.off('message', onProgress);
   const after = sampleProc(server.child.pid as number);
+  const machineAfter = sampleMachine();
   const loop = await ask<StatsMessage>(server.child, { type: 'stats' }, 'stats');
   const genAfter = sampleProc(generator.pid as number);
   const clientsAfter = sampleProcs([clients.pid as number, ...clientWorkerPids]);
@@ -275,15 +299,21 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
     throughput: result.ackedInWindow / seconds,
     latency,
     cpuPercent: cpuPercent(before, after),
+    cpuMicrosPerEvent:
+      before === undefined || after === undefined || result.acked === 0
+        ? Number.NaN
+        : ((after.cpuMs - before.cpuMs) * 1000) / result.acked,
+    stealPercent: stealPercent(machineBefore, machineAfter),
     generatorCpuPercent: cpuPercent(genBefore, genAfter),
     clientsCpuPercent: cpuPercent(clientsBefore, clientsAfter),
     rssMB: Math.max(peakRss, after?.rssBytes ?? 0) / 2 ** 20,
     heapMB: stats.heapUsed / 2 ** 20,
     loopDelayP99: loop.loopDelayP99,
     loopDelayMax: loop.loopDelayMax,
+    loopBusyPercent: loop.loopBusyPercent,
   };
   log(
-    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, CPU ${row.cpuPercent.toFixed(0)}% (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB`,
+    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}% (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB`,
   );
   if (latency.p99BySecond.length > 1)
     log(`  p99 by second: ${latency.p99BySecond.map((p99) => fmt(p99, 0)).join(' ')} ms`);
@@ -367,12 +397,12 @@ function scaleRow(
 function rateTable(rows: readonly Phase[]): string {
   const relayBest = Math.max(0, ...rows.filter((row) => row.target === 'relay').map((row) => row.throughput));
   const lines = [
-    '| target | offered/s | ingested/s | ratio to relay max | shed | p50 ms | p95 ms | p99 ms | max ms | samples | storm p99 ms | loop delay max ms | CPU % | gen/clients CPU % | RSS MB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| target | offered/s | ingested/s | ratio to relay max | shed | p50 ms | p95 ms | p99 ms | max ms | samples | storm p99 ms | loop delay max ms | main thread busy % | CPU % | CPU µs/event | steal % | gen/clients CPU % | RSS MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const row of rows) {
     lines.push(
-      `| ${row.target} | ${row.rate} | ${row.throughput.toFixed(0)} | ${relayBest > 0 ? (row.throughput / relayBest).toFixed(2) : '–'} | ${row.shed} | ${fmt(row.latency.p50)} | ${fmt(row.latency.p95)} | ${fmt(row.latency.p99)} | ${fmt(row.latency.max)} | ${row.latency.samples} | ${fmt(row.latency.storm.p99)} | ${fmt(row.loopDelayMax)} | ${row.cpuPercent.toFixed(0)} | ${row.generatorCpuPercent.toFixed(0)}/${row.clientsCpuPercent.toFixed(0)} | ${row.rssMB.toFixed(0)} |`,
+      `| ${row.target} | ${row.rate} | ${row.throughput.toFixed(0)} | ${relayBest > 0 ? (row.throughput / relayBest).toFixed(2) : '–'} | ${row.shed} | ${fmt(row.latency.p50)} | ${fmt(row.latency.p95)} | ${fmt(row.latency.p99)} | ${fmt(row.latency.max)} | ${row.latency.samples} | ${fmt(row.latency.storm.p99)} | ${fmt(row.loopDelayMax)} | ${fmt(row.loopBusyPercent, 0)} | ${row.cpuPercent.toFixed(0)} | ${fmt(row.cpuMicrosPerEvent, 0)} | ${fmt(row.stealPercent)} | ${row.generatorCpuPercent.toFixed(0)}/${row.clientsCpuPercent.toFixed(0)} | ${row.rssMB.toFixed(0)} |`,
     );
   }
   return lines.join('\n');

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 /** The messages between the orchestrator (bench/run.ts) and a server process (hub or relay). */
 export type ParentMessage = { type: 'stats' } | { type: 'stop' };
@@ -14,10 +14,16 @@ export interface ServerStats {
   /** Event-loop delay since the previous stats request (ms): how long the server's loop was blocked. */
   readonly loopDelayP99: number;
   readonly loopDelayMax: number;
+  /**
+   * How busy the main thread was since the previous stats request, in % of its time (event-loop utilisation): what
+   * every push and acknowledgement queues behind. The process's CPU % adds its other threads (LMDB's writer, V8's).
+   */
+  readonly loopBusyPercent: number;
 }
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
+let loopUse: EventLoopUtilization = performance.eventLoopUtilization();
 
 export function reply(message: ServerMessage): void {
   process.send?.(message);
@@ -30,11 +36,14 @@ export function serverStats(): ServerStats {
   (globalThis as { gc?: () => void }).gc?.();
   const memory = process.memoryUsage();
   loopDelay.reset();
+  const since = performance.eventLoopUtilization(loopUse);
+  loopUse = performance.eventLoopUtilization();
   return {
     heapUsed: memory.heapUsed,
     rss: memory.rss,
     external: memory.external,
     loopDelayP99,
     loopDelayMax,
+    loopBusyPercent: since.utilization * 100,
   };
 }

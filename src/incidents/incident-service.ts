@@ -648,7 +648,11 @@ export class IncidentService {
     eventKey?: string,
   ): Promise<Incident> {
     if (this.#shared === undefined) {
-      await this.#options.store.saveIncident(after, audit, eventKey);
+      // A repeat changed only what saveRepeat writes: the store need not rewrite the whole incident.
+      const store = this.#options.store;
+      await (repeat && audit === undefined
+        ? store.saveRepeat(after, eventKey)
+        : store.saveIncident(after, audit, eventKey));
     } else {
       // Over the version read, or StaleIncident and #serial makes the change again from a fresh read.
       const written = await this.#shared.write(before, after, audit, eventKey);

@@ -248,22 +248,24 @@ export class LmdbEventLog extends BufferedEventLog {
     const events = this.#events;
     if (events === undefined) return;
     const trim: string[] = [];
-    await events.transaction(() => {
-      for (const { event, loggedAt } of batch) {
-        // Milliseconds then a counter: ordered like a Redis stream id, unique within this process.
-        const id = `${loggedAt.toString().padStart(14, '0')}-${(this.#sequence++ % 1_000_000).toString().padStart(6, '0')}`;
-        events.put([event.deviceId, id], {
-          type: event.type,
-          occurredAt: event.occurredAt,
-          loggedAt,
-          attributes: event.attributes,
-        });
-        const written = (this.#sinceTrim.get(event.deviceId) ?? 0) + 1;
-        this.#sinceTrim.set(event.deviceId, written);
-        // Trim in steps of a tenth: counting a device's keys is not free, so not on every write.
-        if (written >= Math.max(1, Math.ceil(this.options.perDevice / 10))) trim.push(event.deviceId);
-      }
-    });
+    // Plain puts, which lmdb-js commits in one transaction (one event turn's writes): this thread only encodes them,
+    // and lmdb-js's write thread does the B-tree work that a transaction callback would do here, holding the loop.
+    let written: Promise<boolean> | undefined;
+    for (const { event, loggedAt } of batch) {
+      // Milliseconds then a counter: ordered like a Redis stream id, unique within this process.
+      const id = `${loggedAt.toString().padStart(14, '0')}-${(this.#sequence++ % 1_000_000).toString().padStart(6, '0')}`;
+      written = events.put([event.deviceId, id], {
+        type: event.type,
+        occurredAt: event.occurredAt,
+        loggedAt,
+        attributes: event.attributes,
+      });
+      const count = (this.#sinceTrim.get(event.deviceId) ?? 0) + 1;
+      this.#sinceTrim.set(event.deviceId, count);
+      // Trim in steps of a tenth: counting a device's keys is not free, so not on every write.
+      if (count >= Math.max(1, Math.ceil(this.options.perDevice / 10))) trim.push(event.deviceId);
+    }
+    await written;
     for (const deviceId of trim) {
       this.#sinceTrim.set(deviceId, 0);
       await this.#trim(deviceId);
@@ -278,10 +280,9 @@ export class LmdbEventLog extends BufferedEventLog {
     const range = () => ({ start: [deviceId, ''], end: [deviceId, newest] });
     const excess = events.getKeysCount(range()) - this.options.perDevice;
     if (excess <= 0) return;
-    const surplus = [...events.getKeys({ ...range(), limit: excess })];
-    await events.transaction(() => {
-      for (const key of surplus) events.remove(key);
-    });
+    let removed: Promise<boolean> | undefined;
+    for (const key of events.getKeys({ ...range(), limit: excess })) removed = events.remove(key);
+    await removed;
   }
 
   async list(deviceId: string, query: EventLogQuery): Promise<LoggedEvent[]> {

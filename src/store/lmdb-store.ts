@@ -33,6 +33,9 @@ const PRUNE_EVERY = 256;
 /** Event keys looked at per prune: twice the writes between prunes, so the scan laps the keys faster than they grow. */
 const EVENT_PRUNE_SCAN = 2 * PRUNE_EVERY;
 
+/** What a repeat changes of an incident (Store.saveRepeat): kept beside it, so a repeat never rewrites the incident. */
+type RepeatDelta = Pick<Incident, 'occurrences' | 'lastOccurredAt' | 'updatedAt'>;
+
 /**
  * The embedded default store, on LMDB (lmdb-js): a memory-mapped, transactional key-value store that needs no
  * server. Keys are time-ordered ids, so key order is creation order and listing newest-first is a reverse
@@ -52,6 +55,10 @@ export class LmdbStore implements Store {
   #events: Database<number, string> | undefined;
   /** Device condition → its open incident's id (Store.writeIncident's condition index). */
   #conditions: Database<string, string> | undefined;
+  /** Incident id → its newest repeat, when written after the incident itself (see saveRepeat). */
+  #repeats: Database<RepeatDelta, string> | undefined;
+  /** The incidents that have a repeat record: reads of every other incident skip the lookup. */
+  readonly #repeated = new Set<string>();
   #eventWrites = 0;
   /** Where the next prune of event keys goes on scanning: a lap over the keys, a slice at a time. */
   #eventPruneFrom: string | undefined;
@@ -82,6 +89,9 @@ export class LmdbStore implements Store {
       this.#rosters = this.#root.openDB<RosterConfig, string>({ name: 'rosters', encoding: 'msgpack' });
       this.#events = this.#root.openDB<number, string>({ name: 'events', encoding: 'msgpack' });
       this.#conditions = this.#root.openDB<string, string>({ name: 'conditions', encoding: 'msgpack' });
+      this.#repeats = this.#root.openDB<RepeatDelta, string>({ name: 'repeats', encoding: 'msgpack' });
+      this.#repeated.clear();
+      for (const id of this.#repeats.getKeys()) this.#repeated.add(id);
     } catch (error) {
       this.#state = 'down';
       throw new GridhubError('GRIDHUB_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, {
@@ -101,27 +111,38 @@ export class LmdbStore implements Store {
     this.#rosters = undefined;
     this.#events = undefined;
     this.#conditions = undefined;
+    this.#repeats = undefined;
     this.#state = 'down';
     // close() waits for pending writes to commit.
     await root?.close();
   }
 
+  /**
+   * Plain puts, not a transaction callback: lmdb-js commits every write of one event turn in one transaction (its
+   * `eventTurnBatching`, and nothing here splits a batch with `transactionSync`), so the incident, its audit entry,
+   * its event key and the removal of its repeat record commit together or not at all. The puts only encode on this
+   * thread; lmdb-js's write thread does the B-tree work, where a transaction callback would do it here, holding the
+   * event loop.
+   */
   async saveIncident(incident: Incident, audit?: AuditEntry, eventKey?: string): Promise<void> {
-    const incidents = this.#db(this.#incidents);
-    if (audit === undefined) {
-      const written = incidents.put(incident.id, incident);
-      // lmdb-js commits the writes of one event turn in one transaction, so the key commits with the change; put
-      // after it, the key could at worst commit later, never alone: a crash may count an event twice, never lose it.
-      if (eventKey !== undefined) this.#recordEvent(eventKey);
-      await written;
-      return;
-    }
-    const auditDb = this.#db(this.#audit);
-    await this.#db(this.#root as unknown as Database<unknown, string>).transaction(() => {
-      incidents.put(incident.id, incident);
-      auditDb.put(audit.id, audit);
-      if (eventKey !== undefined) this.#recordEvent(eventKey);
-    });
+    const written = this.#db(this.#incidents).put(incident.id, incident);
+    if (audit !== undefined) this.#db(this.#audit).put(audit.id, audit);
+    if (eventKey !== undefined) this.#recordEvent(eventKey);
+    // The incident written whole carries its newest occurrences: a repeat record beside it is spent.
+    if (this.#repeated.delete(incident.id)) this.#db(this.#repeats).remove(incident.id);
+    await written;
+  }
+
+  /**
+   * Writes the few fields a repeat changes in a small record of their own: the incident itself is not rewritten, so a
+   * busy device condition costs a few bytes a repeat, not a whole incident. Reads apply the record.
+   */
+  async saveRepeat(incident: Incident, eventKey?: string): Promise<void> {
+    const { occurrences, lastOccurredAt, updatedAt } = incident;
+    const written = this.#db(this.#repeats).put(incident.id, { occurrences, lastOccurredAt, updatedAt });
+    this.#repeated.add(incident.id);
+    if (eventKey !== undefined) this.#recordEvent(eventKey);
+    await written;
   }
 
   async writeIncident(write: IncidentWrite): Promise<IncidentWriteOutcome> {
@@ -136,7 +157,7 @@ export class LmdbStore implements Store {
         if (eventKey !== undefined && events.get(eventKey) !== undefined) {
           return { written: false, refused: 'event' };
         }
-        if (expectedVersion !== undefined && (incidents.get(incident.id)?.version ?? 0) !== expectedVersion) {
+        if (expectedVersion !== undefined && (this.#read(incident.id)?.version ?? 0) !== expectedVersion) {
           return { written: false, refused: 'version' };
         }
         if (condition !== undefined) {
@@ -144,7 +165,7 @@ export class LmdbStore implements Store {
           if (!isOpen(incident.state)) {
             if (holder === incident.id) conditions.remove(condition.key);
           } else if (condition.claim === true) {
-            const held = holder === undefined ? undefined : incidents.get(holder);
+            const held = holder === undefined ? undefined : this.#read(holder);
             if (
               held !== undefined &&
               holder !== incident.id &&
@@ -159,6 +180,7 @@ export class LmdbStore implements Store {
         incidents.put(incident.id, incident);
         if (audit !== undefined) auditDb.put(audit.id, audit);
         if (eventKey !== undefined) this.#recordEvent(eventKey);
+        if (this.#repeated.delete(incident.id)) this.#db(this.#repeats).remove(incident.id);
         return { written: true };
       },
     );
@@ -174,7 +196,7 @@ export class LmdbStore implements Store {
   }
 
   async getIncident(id: string): Promise<Incident | undefined> {
-    return this.#db(this.#incidents).get(id);
+    return this.#read(id);
   }
 
   async listIncidents(query: IncidentQuery): Promise<Incident[]> {
@@ -183,10 +205,11 @@ export class LmdbStore implements Store {
       reverse: true,
       ...(query.before ? { start: query.before } : {}),
     });
-    for (const { key, value } of range) {
+    for (const { key, value: stored } of range) {
       if (key === query.before) continue;
       if (query.after !== undefined && key < query.after) break;
-      if (!incidentInScope(value, query.scopeNodeIds)) continue;
+      if (!incidentInScope(stored, query.scopeNodeIds)) continue;
+      const value = this.#withRepeat(stored);
       if (query.filter !== undefined && !query.filter(value)) continue;
       found.push(value);
       if (found.length >= query.limit) break;
@@ -215,7 +238,7 @@ export class LmdbStore implements Store {
     return this.#db(this.#incidents)
       .getRange()
       .filter(({ value }) => !terminalStates.has(value.state))
-      .map(({ value }) => value).asArray;
+      .map(({ value }) => this.#withRepeat(value)).asArray;
   }
 
   async saveDeviceRecord(record: DeviceRecord): Promise<void> {
@@ -260,6 +283,20 @@ export class LmdbStore implements Store {
       if (found.length >= query.limit) break;
     }
     return found;
+  }
+
+  #read(id: string): Incident | undefined {
+    const stored = this.#db(this.#incidents).get(id);
+    return stored === undefined ? undefined : this.#withRepeat(stored);
+  }
+
+  /** The incident as stored, with its newer repeat record applied if it has one. */
+  #withRepeat(incident: Incident): Incident {
+    if (!this.#repeated.has(incident.id)) return incident;
+    const repeat = this.#db(this.#repeats).get(incident.id);
+    // Occurrences only grow: a record no newer than the incident is one its last whole write already carried.
+    if (repeat === undefined || repeat.occurrences <= incident.occurrences) return incident;
+    return { ...incident, ...repeat };
   }
 
   /** Records an event key, and now and then drops keys older than their retention, a slice per call. */

@@ -168,6 +168,11 @@ export class RedisStore implements Store {
     await exec(multi);
   }
 
+  /** Instances sharing the store write repeats through writeIncident (versioned); this is the whole write. */
+  saveRepeat(incident: Incident, eventKey?: string): Promise<void> {
+    return this.saveIncident(incident, undefined, eventKey);
+  }
+
   async writeIncident(write: IncidentWrite): Promise<IncidentWriteOutcome> {
     const { incident, audit, condition, eventKey, expectedVersion } = write;
     const [reason, detail] = await this.#client().writeIncident(

@@ -100,6 +100,12 @@ export interface Store {
    */
   saveIncident(incident: Incident, audit?: AuditEntry, eventKey?: string): Promise<void>;
   /**
+   * Writes a repeat folded into the incident (dedupe): since its last write only `occurrences`, `lastOccurredAt` and
+   * `updatedAt` changed, so a store may write just those (the embedded store does; repeats are most of the incident
+   * writes under load), with the event's key in the same transaction. Reads return the incident with them applied.
+   */
+  saveRepeat(incident: Incident, eventKey?: string): Promise<void>;
+  /**
    * Writes a change under the checks several instances need: a version compare-and-set, a device condition's open
    * incident created if absent, a device event recorded once. Checks and writes are one atomic step.
    */

@@ -152,6 +152,37 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     expect((await store.listActiveIncidents()).map((item) => item.id)).toEqual(['inc_00001', 'inc_00003']);
   });
 
+  it('reads a repeat written after its incident everywhere the incident is read, and across a reopen', async () => {
+    const repeated = (occurrences: number): Incident =>
+      incident(1, {
+        occurrences,
+        lastOccurredAt: `2026-11-22T08:0${occurrences}:00.000Z`,
+        updatedAt: `2026-11-22T08:0${occurrences}:00.500Z`,
+      });
+    await store.saveIncident(incident(1));
+    await store.saveIncident(incident(2));
+    await store.saveRepeat(repeated(2), 'gate-1/2/2026-11-22T08:02:00Z');
+    await store.saveRepeat(repeated(3), 'gate-1/3/2026-11-22T08:03:00Z');
+    expect(await store.getIncident('inc_00001')).toEqual(repeated(3));
+    expect(await store.listIncidents({ limit: 5 })).toEqual([incident(2), repeated(3)]);
+    expect(await store.listActiveIncidents()).toEqual([repeated(3), incident(2)]);
+    expect(await store.eventCommitted('gate-1/3/2026-11-22T08:03:00Z')).toBe(true);
+    // A whole write after the repeats carries them, and wins over the repeat record.
+    await store.saveIncident({ ...repeated(3), state: 'accepted', handler: 'worker' });
+    expect(await store.getIncident('inc_00001')).toMatchObject({ state: 'accepted', occurrences: 3 });
+    await store.saveRepeat({ ...repeated(4), state: 'accepted', handler: 'worker' });
+    await store.stop();
+    store = await opened.reopen();
+    expect(await store.getIncident('inc_00001')).toEqual({
+      ...repeated(4),
+      state: 'accepted',
+      handler: 'worker',
+    });
+    await store.saveIncident({ ...repeated(4), state: 'closed', handler: 'worker' });
+    expect(await store.listActiveIncidents()).toEqual([incident(2)]);
+    expect((await store.getIncident('inc_00001'))?.state).toBe('closed');
+  });
+
   it('writes an incident with its audit entry, and lists the audit trail by target and in all, newest first', async () => {
     await store.saveIncident(incident(1), audit(1, 'inc_00001'));
     await store.appendAudit(audit(2, 'inc_00002'));
