@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * `tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive]`: the functions with the most self time in a V8
- * CPU profile, or with `--inclusive` the most total time (self plus everything they called, each function counted
- * once per sample even when it recurses): what a path costs, not only its leaves.
+ * `tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive | --by-part]`: the functions with the most self
+ * time in a V8 CPU profile, or with `--inclusive` the most total time (self plus everything they called, each
+ * function counted once per sample even when it recurses): what a path costs, not only its leaves. `--by-part`
+ * charges each busy sample to the part of the process it is in (the innermost library frame on its stack, else the
+ * innermost project file; socket writes and the collector apart), in % of the busy time, idle left out: where the
+ * event loop's time goes.
  */
 interface ProfileNode {
   id: number;
@@ -18,6 +21,7 @@ interface Profile {
 
 const args = process.argv.slice(2);
 const inclusive = args.includes('--inclusive');
+const byPart = args.includes('--by-part');
 const [file, count = '20'] = args.filter((arg) => !arg.startsWith('--'));
 if (file === undefined) {
   process.stderr.write('usage: tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive]\n');
@@ -36,10 +40,47 @@ function keyOf(node: ProfileNode): string {
   return `${frame.functionName || '(anonymous)'}  ${where}:${frame.lineNumber + 1}`;
 }
 
+/** The parts of the process a busy sample can be charged to, first match from the innermost frame outwards. */
+const parts: [RegExp, string][] = [
+  [/node_modules\/(lmdb|msgpackr|ordered-binary)\//, 'store: lmdb-js, msgpackr'],
+  [/node_modules\/zod\//, 'validation: zod'],
+  [/node_modules\/(socket\.io[^/]*|engine\.io[^/]*|ws)\//, 'pushes: socket.io, engine.io, ws'],
+  [
+    /node_modules\/(aedes[^/]*|mqtt-packet|mqemitter[^/]*|qlobber|fastfall|fastseries|reusify)\//,
+    'broker: aedes, mqtt-packet',
+  ],
+  [/node_modules\/(pino[^/]*|sonic-boom|prom-client|debug)\//, 'logging and metrics'],
+  [/node_modules\/tsx\/|node:internal\/modules\//, 'start-up: module loading'],
+];
+
+function partOf(leafId: number): string | undefined {
+  const leaf = byId.get(leafId);
+  if (leaf === undefined) return undefined;
+  const name = leaf.callFrame.functionName;
+  if (name === '(idle)') return undefined;
+  if (name === '(garbage collector)' || name === '(program)') return name;
+  if (name === 'writev' || name === 'writeUtf8String' || name === 'writeBuffer')
+    return 'socket writes (system calls)';
+  for (let at: number | undefined = leafId; at !== undefined; at = parentOf.get(at)) {
+    const url = byId.get(at)?.callFrame.url ?? '';
+    for (const [pattern, part] of parts) if (pattern.test(url)) return part;
+    const own = /\/((src|devices)\/.*)$/.exec(url);
+    if (own !== null) return `own: ${own[1]}`;
+  }
+  return `other: ${name || '(anonymous)'}`;
+}
+
 const time = new Map<string, number>();
 let total = 0;
 profile.samples.forEach((id, index) => {
   const delta = profile.timeDeltas[index] ?? 0;
+  if (byPart) {
+    const part = partOf(id);
+    if (part === undefined) return;
+    total += delta;
+    time.set(part, (time.get(part) ?? 0) + delta);
+    return;
+  }
   total += delta;
   const node = byId.get(id);
   if (node === undefined) return;
@@ -60,7 +101,7 @@ profile.samples.forEach((id, index) => {
 });
 const rows = [...time.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(count));
 process.stdout.write(
-  `total ${(total / 1000).toFixed(0)} ms sampled (${inclusive ? 'inclusive' : 'self'} time)\n`,
+  `total ${(total / 1000).toFixed(0)} ms sampled (${byPart ? 'busy time, by part' : inclusive ? 'inclusive time' : 'self time'})\n`,
 );
 for (const [key, micros] of rows) {
   process.stdout.write(

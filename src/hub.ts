@@ -105,7 +105,11 @@ export class Hub {
     const redis = deployment.store.kind === 'redis' ? deployment.store : undefined;
     this.store =
       redis === undefined
-        ? new LmdbStore({ dataDir: runtime.dataDir, deadLetterLimit: settings.deadLetterLimit })
+        ? new LmdbStore({
+            dataDir: runtime.dataDir,
+            deadLetterLimit: settings.deadLetterLimit,
+            ...(deployment.store.kind === 'embedded' ? { commitWindowMs: deployment.store.commitWindowMs } : {}),
+          })
         : new RedisStore({
             url: redis.url,
             keyPrefix: redis.keyPrefix,

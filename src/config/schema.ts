@@ -306,7 +306,18 @@ export const mediaSchema = z.strictObject({
 });
 
 export const storeSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('embedded').describe('LMDB under DATA_DIR: one hub, no server needed.') }),
+  z.strictObject({
+    kind: z.literal('embedded').describe('LMDB under DATA_DIR: one hub, no server needed.'),
+    commitWindowMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(50)
+      .default(0)
+      .describe(
+        'Group commit: writes wait up to this many ms and commit together, one transaction for many device events. Costs each acknowledgement and push up to that long; saves CPU under load. 0: no wait.',
+      ),
+  }),
   z.strictObject({
     kind: z.literal('redis').describe('Redis, shared by several hub instances.'),
     url: z.url({ protocol: /^rediss?$/ }).describe('e.g. redis://127.0.0.1:6379'),
@@ -479,7 +490,7 @@ export const configSchema = z.strictObject({
   outbound: outboundSchema.default(outboundSchema.parse({})).describe('The MQTT incident feed and webhooks.'),
   media: mediaSchema.default(mediaSchema.parse({})).describe('Snapshots and clips attached to incidents.'),
   store: storeSchema
-    .default({ kind: 'embedded' })
+    .default(storeSchema.parse({ kind: 'embedded' }))
     .describe('Where incidents, audit and device records live.'),
   mqtt: mqttSchema
     .default(mqttSchema.parse({}))

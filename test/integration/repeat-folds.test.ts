@@ -4,26 +4,33 @@ import type { IncidentRepeat } from '../../src/core/events.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import {
   connectClient,
+  demoConfig,
   demoGate,
+  deploymentOf,
   eventually,
   getJson,
   type RecordingClient,
   startTestHub,
   type TestHub,
+  temporaryDirectory,
 } from '../helpers/hub.ts';
 
 /**
  * Repeats that arrive while their incident's previous change is still committing fold into one store round trip
  * (IncidentService #fold): none is lost or counted twice, each is acknowledged only once its change is committed,
- * and each is pushed on its own, in order.
+ * and each is pushed on its own, in order. The same with the store's group commit (`store.commitWindowMs`), where
+ * writes also wait for the window: still no acknowledgement before its commit, and the repeats, kept beside their
+ * incident, are there after a restart.
  */
-describe('repeats in flight together', () => {
+describe.each([0, 20])('repeats in flight together, store commit window %i ms', (commitWindowMs) => {
   let hub: TestHub;
   let officer: RecordingClient;
   let gate: GateSimulator;
+  const dataDir = temporaryDirectory();
+  const deployment = deploymentOf({ ...demoConfig(), store: { kind: 'embedded', commitWindowMs } });
 
   beforeAll(async () => {
-    hub = await startTestHub();
+    hub = await startTestHub({ dataDir: dataDir.path, deployment });
     officer = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
     gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
     await gate.start();
@@ -33,6 +40,7 @@ describe('repeats in flight together', () => {
     await gate?.stop();
     officer?.close();
     await hub?.stop();
+    dataDir.remove();
   });
 
   it('counts 60 repeats sent at once, each committed before its acknowledgement, each pushed in order', async () => {
@@ -54,5 +62,12 @@ describe('repeats in flight together', () => {
     expect(repeats.map((repeat) => repeat.lastOccurredAt)).toEqual(frames.map((frame) => frame.time));
     expect(repeats.every((repeat) => repeat.id === incident.id)).toBe(true);
     expect(officer.of('incident:new')).toHaveLength(1);
+
+    await gate.stop();
+    officer.close();
+    await hub.stop();
+    hub = await startTestHub({ dataDir: dataDir.path, deployment });
+    const restarted = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}`, 'demo-officer-xijiao');
+    expect(restarted.body).toMatchObject({ occurrences: 61, lastOccurredAt: frames.at(-1)?.time });
   });
 });

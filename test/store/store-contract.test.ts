@@ -21,13 +21,15 @@ interface StoreKind {
   }): Promise<{ store: Store; reopen: () => Promise<Store>; remove: () => Promise<void> }>;
 }
 
-const kinds: StoreKind[] = [
-  {
-    name: 'embedded (LMDB)',
+/** The embedded store, committing at once or (`commitWindowMs`) in groups: the contract holds either way. */
+function lmdbKind(name: string, commitWindowMs: number): StoreKind {
+  return {
+    name,
     takesClock: true,
     async open(options = {}) {
       const directory = temporaryDirectory('gridhub-store-');
-      const make = () => new LmdbStore({ dataDir: directory.path, deadLetterLimit: 100, ...options });
+      const make = () =>
+        new LmdbStore({ dataDir: directory.path, deadLetterLimit: 100, commitWindowMs, ...options });
       const store = make();
       await store.start();
       return {
@@ -40,7 +42,12 @@ const kinds: StoreKind[] = [
         remove: async () => directory.remove(),
       };
     },
-  },
+  };
+}
+
+const kinds: StoreKind[] = [
+  lmdbKind('embedded (LMDB)', 0),
+  lmdbKind('embedded (LMDB, 5 ms commit window)', 5),
   {
     name: 'Redis',
     takesClock: false,
@@ -393,5 +400,38 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     ]);
     expect(await store.getIncident('inc_00001')).toEqual(incident(1));
     expect((await store.listAudit({ limit: 5 })).map((entry) => entry.id)).toEqual(['aud_00001']);
+  });
+});
+
+describe('the embedded store with a commit window', () => {
+  it('commits the writes made within the window together, in order, and what waits when it stops', async () => {
+    const directory = temporaryDirectory('gridhub-store-');
+    const make = () => new LmdbStore({ dataDir: directory.path, deadLetterLimit: 100, commitWindowMs: 50 });
+    let store = make();
+    await store.start();
+    try {
+      const first = store.saveIncident(incident(1), audit(1, 'inc_00001'), 'gate-1/1/2026-11-22T08:00:01Z');
+      const repeat = store.saveRepeat(incident(1, { occurrences: 2 }), 'gate-1/2/2026-11-22T08:00:02Z');
+      const whole = store.saveIncident(incident(1, { occurrences: 2, state: 'accepted' }));
+      // Nothing is written before the window closes.
+      expect(await store.getIncident('inc_00001')).toBeUndefined();
+      expect(store.eventCommitted('gate-1/1/2026-11-22T08:00:01Z')).toBe(false);
+      await Promise.all([first, repeat, whole]);
+      expect(await store.getIncident('inc_00001')).toEqual(
+        incident(1, { occurrences: 2, state: 'accepted' }),
+      );
+      expect(store.eventCommitted('gate-1/2/2026-11-22T08:00:02Z')).toBe(true);
+      expect((await store.listAudit({ limit: 5 })).map((entry) => entry.id)).toEqual(['aud_00001']);
+      // A write still in its window when the store stops is written by the stop.
+      const last = store.saveIncident(incident(2));
+      await store.stop();
+      await last;
+      store = make();
+      await store.start();
+      expect(await store.getIncident('inc_00002')).toEqual(incident(2));
+    } finally {
+      await store.stop();
+      await directory.remove();
+    }
   });
 });
