@@ -108,7 +108,9 @@ export class Hub {
         ? new LmdbStore({
             dataDir: runtime.dataDir,
             deadLetterLimit: settings.deadLetterLimit,
-            ...(deployment.store.kind === 'embedded' ? { commitWindowMs: deployment.store.commitWindowMs } : {}),
+            ...(deployment.store.kind === 'embedded'
+              ? { commitWindowMs: deployment.store.commitWindowMs }
+              : {}),
           })
         : new RedisStore({
             url: redis.url,
