@@ -63,7 +63,7 @@ export class LmdbStore implements Store {
   /** Incident id → its newest repeat, when written after the incident itself (see saveRepeat). */
   #repeats: Database<RepeatDelta, string> | undefined;
   /** The incidents that have a repeat record: reads of every other incident skip the lookup. */
-  readonly #repeated = new Set<string>();
+  readonly #repeated = new Map<string, number>();
   #eventWrites = 0;
   /** Where the next prune of event keys goes on scanning: a lap over the keys, a slice at a time. */
   #eventPruneFrom: string | undefined;
@@ -99,7 +99,7 @@ export class LmdbStore implements Store {
       this.#conditions = this.#root.openDB<string, string>({ name: 'conditions', encoding: 'msgpack' });
       this.#repeats = this.#root.openDB<RepeatDelta, string>({ name: 'repeats', encoding: 'msgpack' });
       this.#repeated.clear();
-      for (const id of this.#repeats.getKeys()) this.#repeated.add(id);
+      for (const id of this.#repeats.getKeys()) this.#repeated.set(id, 0);
     } catch (error) {
       this.#state = 'down';
       throw new GridhubError('GRIDHUB_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, {
@@ -139,8 +139,7 @@ export class LmdbStore implements Store {
       const written = this.#db(this.#incidents).put(incident.id, incident);
       if (audit !== undefined) this.#db(this.#audit).put(audit.id, audit);
       if (eventKey !== undefined) this.#recordEvent(eventKey);
-      // The incident written whole carries its newest occurrences: a repeat record beside it is spent.
-      if (this.#repeated.delete(incident.id)) this.#db(this.#repeats).remove(incident.id);
+      this.#spendRepeat(incident.id, written);
       return written;
     });
   }
@@ -153,7 +152,7 @@ export class LmdbStore implements Store {
     const { occurrences, lastOccurredAt, updatedAt } = incident;
     await this.#batched(() => {
       const written = this.#db(this.#repeats).put(incident.id, { occurrences, lastOccurredAt, updatedAt });
-      this.#repeated.add(incident.id);
+      this.#repeated.set(incident.id, (this.#repeated.get(incident.id) ?? 0) + 1);
       if (eventKey !== undefined) this.#recordEvent(eventKey);
       return written;
     });
@@ -167,7 +166,12 @@ export class LmdbStore implements Store {
     const events = this.#db(this.#events);
     // Reads inside the transaction see its own writes and no one else's: checks and writes are one step.
     const root = this.#db(this.#root as unknown as Database<unknown, string>);
-    return this.#batched(() =>
+    // Resolved once the transaction has committed (the callback runs inside it, before it commits).
+    let committed: () => void = () => undefined;
+    const commit = new Promise<void>((resolve) => {
+      committed = resolve;
+    });
+    const written = this.#batched(() =>
       root.transaction((): IncidentWriteOutcome => {
         if (eventKey !== undefined && events.get(eventKey) !== undefined) {
           return { written: false, refused: 'event' };
@@ -195,10 +199,12 @@ export class LmdbStore implements Store {
         incidents.put(incident.id, incident);
         if (audit !== undefined) auditDb.put(audit.id, audit);
         if (eventKey !== undefined) this.#recordEvent(eventKey);
-        if (this.#repeated.delete(incident.id)) this.#db(this.#repeats).remove(incident.id);
+        this.#spendRepeat(incident.id, commit);
         return { written: true };
       }),
     );
+    written.then(committed, committed);
+    return written;
   }
 
   async openCondition(conditionKey: string): Promise<string | undefined> {
@@ -339,6 +345,21 @@ export class LmdbStore implements Store {
   #read(id: string): Incident | undefined {
     const stored = this.#db(this.#incidents).get(id);
     return stored === undefined ? undefined : this.#withRepeat(stored);
+  }
+
+  /**
+   * The incident written whole carries its newest occurrences: a repeat record beside it is spent and removed with
+   * the write. Reads keep looking for it until that commits (until then they see the incident as committed, which
+   * needs the record), and after, unless a newer repeat wrote it again meanwhile.
+   */
+  #spendRepeat(incidentId: string, committed: Promise<unknown>): void {
+    const generation = this.#repeated.get(incidentId);
+    if (generation === undefined) return;
+    this.#db(this.#repeats).remove(incidentId);
+    const forget = () => {
+      if (this.#repeated.get(incidentId) === generation) this.#repeated.delete(incidentId);
+    };
+    committed.then(forget, () => undefined);
   }
 
   /** The incident as stored, with its newer repeat record applied if it has one. */

@@ -174,8 +174,11 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     expect(await store.listIncidents({ limit: 5 })).toEqual([incident(2), repeated(3)]);
     expect(await store.listActiveIncidents()).toEqual([repeated(3), incident(2)]);
     expect(await store.eventCommitted('gate-1/3/2026-11-22T08:03:00Z')).toBe(true);
-    // A whole write after the repeats carries them, and wins over the repeat record.
-    await store.saveIncident({ ...repeated(3), state: 'accepted', handler: 'worker' });
+    // A whole write after the repeats carries them, and wins over the repeat record; while it commits, a read
+    // still sees the repeats.
+    const whole = store.saveIncident({ ...repeated(3), state: 'accepted', handler: 'worker' });
+    expect((await store.getIncident('inc_00001'))?.occurrences).toBe(3);
+    await whole;
     expect(await store.getIncident('inc_00001')).toMatchObject({ state: 'accepted', occurrences: 3 });
     await store.saveRepeat({ ...repeated(4), state: 'accepted', handler: 'worker' });
     await store.stop();
