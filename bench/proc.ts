@@ -5,6 +5,8 @@ export interface ProcSample {
   readonly at: number;
   readonly cpuMs: number;
   readonly rssBytes: number;
+  /** Page faults that had to wait for the disk (a memory-mapped file's page not in memory): time busy, not running. */
+  readonly majorFaults: number;
 }
 
 const ticksPerSecond = 100; // USER_HZ on Linux
@@ -14,6 +16,7 @@ export function sampleProc(pid: number): ProcSample | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const majorFaults = Number(fields[9]);
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -22,6 +25,7 @@ export function sampleProc(pid: number): ProcSample | undefined {
       at: performance.now(),
       cpuMs: ((utime + stime) * 1000) / ticksPerSecond,
       rssBytes: rssKb * 1024,
+      majorFaults,
     };
   } catch {
     return undefined;
@@ -36,6 +40,7 @@ export function sampleProcs(pids: readonly number[]): ProcSample | undefined {
     at: Math.max(...each.map((sample) => sample.at)),
     cpuMs: each.reduce((sum, sample) => sum + sample.cpuMs, 0),
     rssBytes: each.reduce((sum, sample) => sum + sample.rssBytes, 0),
+    majorFaults: each.reduce((sum, sample) => sum + sample.majorFaults, 0),
   };
 }
 

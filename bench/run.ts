@@ -239,6 +239,8 @@ interface Phase {
   readonly cpuMicrosPerEvent: number;
   /** The machine's steal over the phase (see proc.ts stealPercent). */
   readonly stealPercent: number;
+  /** The server's page faults that waited for the disk during the phase (see proc.ts ProcSample). */
+  readonly majorFaults: number;
   readonly generatorCpuPercent: number;
   readonly clientsCpuPercent: number;
   readonly rssMB: number;
@@ -307,6 +309,7 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
         ? Number.NaN
         : ((after.cpuMs - before.cpuMs) * 1000) / result.acked,
     stealPercent: stealPercent(machineBefore, machineAfter),
+    majorFaults: (after?.majorFaults ?? 0) - (before?.majorFaults ?? 0),
     generatorCpuPercent: cpuPercent(genBefore, genAfter),
     clientsCpuPercent: cpuPercent(clientsBefore, clientsAfter),
     rssMB: Math.max(peakRss, after?.rssBytes ?? 0) / 2 ** 20,
@@ -316,7 +319,7 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
     loopBusyPercent: loop.loopBusyPercent,
   };
   log(
-    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}% (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB`,
+    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}%, ${row.majorFaults} major faults (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB`,
   );
   if (latency.p99BySecond.length > 1)
     log(`  p99 by second: ${latency.p99BySecond.map((p99) => fmt(p99, 0)).join(' ')} ms`);
