@@ -424,15 +424,10 @@ function rateTable(rows: readonly Phase[]): string {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   // Measured interleaved (hub, relay, next rate); shown target by target, a rate's rounds together.
-  const order = (row: Phase) => [row.target === 'hub' ? 0 : 1, row.rate, row.round ?? 1];
-  const sorted = [...rows].sort((a, b) => {
-    const [x, y] = [order(a), order(b)];
-    return (
-      (x[0] as number) - (y[0] as number) ||
-      (x[1] as number) - (y[1] as number) ||
-      (x[2] as number) - (y[2] as number)
-    );
-  });
+  const targetOrder = (row: Phase) => (row.target === 'hub' ? 0 : 1);
+  const sorted = [...rows].sort(
+    (a, b) => targetOrder(a) - targetOrder(b) || a.rate - b.rate || (a.round ?? 1) - (b.round ?? 1),
+  );
   for (const row of sorted) {
     const label = profile.rounds > 1 ? `${row.target} #${row.round ?? 1}` : row.target;
     lines.push(

@@ -102,19 +102,18 @@ export class Hub {
     });
     this.topics = new TopicGrammar(settings.topicBase);
     // On the Redis store the hub may have siblings: everything they must share goes through this Redis.
-    const redis = deployment.store.kind === 'redis' ? deployment.store : undefined;
+    const store = deployment.store;
+    const redis = store.kind === 'redis' ? store : undefined;
     this.store =
-      redis === undefined
+      store.kind === 'embedded'
         ? new LmdbStore({
             dataDir: runtime.dataDir,
             deadLetterLimit: settings.deadLetterLimit,
-            ...(deployment.store.kind === 'embedded'
-              ? { commitWindowMs: deployment.store.commitWindowMs }
-              : {}),
+            commitWindowMs: store.commitWindowMs,
           })
         : new RedisStore({
-            url: redis.url,
-            keyPrefix: redis.keyPrefix,
+            url: store.url,
+            keyPrefix: store.keyPrefix,
             deadLetterLimit: settings.deadLetterLimit,
           });
     const eventLogOptions = { perDevice: settings.eventLogPerDevice, flushMs: 100 };

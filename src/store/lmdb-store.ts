@@ -62,8 +62,6 @@ export class LmdbStore implements Store {
   #conditions: Database<string, string> | undefined;
   /** Incident id → its newest repeat, when written after the incident itself (see saveRepeat). */
   #repeats: Database<RepeatDelta, string> | undefined;
-  /** The incidents that have a repeat record: reads of every other incident skip the lookup. */
-  readonly #repeated = new Map<string, number>();
   #eventWrites = 0;
   /** Where the next prune of event keys goes on scanning: a lap over the keys, a slice at a time. */
   #eventPruneFrom: string | undefined;
@@ -98,8 +96,6 @@ export class LmdbStore implements Store {
       this.#events = this.#root.openDB<number, string>({ name: 'events', encoding: 'msgpack' });
       this.#conditions = this.#root.openDB<string, string>({ name: 'conditions', encoding: 'msgpack' });
       this.#repeats = this.#root.openDB<RepeatDelta, string>({ name: 'repeats', encoding: 'msgpack' });
-      this.#repeated.clear();
-      for (const id of this.#repeats.getKeys()) this.#repeated.set(id, 0);
     } catch (error) {
       this.#state = 'down';
       throw new GridhubError('GRIDHUB_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, {
@@ -139,7 +135,7 @@ export class LmdbStore implements Store {
       const written = this.#db(this.#incidents).put(incident.id, incident);
       if (audit !== undefined) this.#db(this.#audit).put(audit.id, audit);
       if (eventKey !== undefined) this.#recordEvent(eventKey);
-      this.#spendRepeat(incident.id, written);
+      this.#spendRepeat(incident.id);
       return written;
     });
   }
@@ -152,7 +148,6 @@ export class LmdbStore implements Store {
     const { occurrences, lastOccurredAt, updatedAt } = incident;
     await this.#batched(() => {
       const written = this.#db(this.#repeats).put(incident.id, { occurrences, lastOccurredAt, updatedAt });
-      this.#repeated.set(incident.id, (this.#repeated.get(incident.id) ?? 0) + 1);
       if (eventKey !== undefined) this.#recordEvent(eventKey);
       return written;
     });
@@ -166,12 +161,7 @@ export class LmdbStore implements Store {
     const events = this.#db(this.#events);
     // Reads inside the transaction see its own writes and no one else's: checks and writes are one step.
     const root = this.#db(this.#root as unknown as Database<unknown, string>);
-    // Resolved once the transaction has committed (the callback runs inside it, before it commits).
-    let committed: () => void = () => undefined;
-    const commit = new Promise<void>((resolve) => {
-      committed = resolve;
-    });
-    const written = this.#batched(() =>
+    return this.#batched(() =>
       root.transaction((): IncidentWriteOutcome => {
         if (eventKey !== undefined && events.get(eventKey) !== undefined) {
           return { written: false, refused: 'event' };
@@ -199,12 +189,10 @@ export class LmdbStore implements Store {
         incidents.put(incident.id, incident);
         if (audit !== undefined) auditDb.put(audit.id, audit);
         if (eventKey !== undefined) this.#recordEvent(eventKey);
-        this.#spendRepeat(incident.id, commit);
+        this.#spendRepeat(incident.id);
         return { written: true };
       }),
     );
-    written.then(committed, committed);
-    return written;
   }
 
   async openCondition(conditionKey: string): Promise<string | undefined> {
@@ -348,25 +336,19 @@ export class LmdbStore implements Store {
   }
 
   /**
-   * The incident written whole carries its newest occurrences: a repeat record beside it is spent and removed with
-   * the write. Reads keep looking for it until that commits (until then they see the incident as committed, which
-   * needs the record), and after, unless a newer repeat wrote it again meanwhile.
+   * The incident written whole carries its newest occurrences: a committed repeat record beside it is spent and
+   * removed in the same transaction. Until that commits, reads see both as they were, the record applied. A record
+   * not yet committed is left: it is no newer than the whole write made after it, so reads ignore it (#withRepeat).
    */
-  #spendRepeat(incidentId: string, committed: Promise<unknown>): void {
-    const generation = this.#repeated.get(incidentId);
-    if (generation === undefined) return;
-    this.#db(this.#repeats).remove(incidentId);
-    const forget = () => {
-      if (this.#repeated.get(incidentId) === generation) this.#repeated.delete(incidentId);
-    };
-    committed.then(forget, () => undefined);
+  #spendRepeat(incidentId: string): void {
+    const repeats = this.#db(this.#repeats);
+    if (repeats.doesExist(incidentId)) repeats.remove(incidentId);
   }
 
   /** The incident as stored, with its newer repeat record applied if it has one. */
   #withRepeat(incident: Incident): Incident {
-    if (!this.#repeated.has(incident.id)) return incident;
     const repeat = this.#db(this.#repeats).get(incident.id);
-    // Occurrences only grow: a record no newer than the incident is one its last whole write already carried.
+    // Occurrences only grow: a record no newer than the incident is one a later whole write already carries.
     if (repeat === undefined || repeat.occurrences <= incident.occurrences) return incident;
     return { ...incident, ...repeat };
   }
