@@ -5,7 +5,7 @@ import path from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
 import { expect } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
-import { demoConfig, projectRoot, type RecordingClient, temporaryDirectory } from './hub.ts';
+import { connectClient, demoConfig, projectRoot, type RecordingClient, temporaryDirectory } from './hub.ts';
 
 /** A free TCP port on loopback, chosen by the kernel. */
 export async function freePort(): Promise<number> {
@@ -444,6 +444,56 @@ export function forcedIncidentsStored(
       hubs.map((hub) => `${hub.name}: ${hub.output.slice(-1500)}`).join('\n'),
     90_000,
   );
+}
+
+/**
+ * What every MQTT mode must survive, in turn: each gate forces its door 5 times; Redis dies and comes back, 5 more;
+ * `restart` (an instance, or the broker) and 5 more. Then every forced-door incident is stored once and was pushed
+ * to officers connected to the first and the last instance. The gates are started and stopped here.
+ */
+export async function expectRestartsSurvived(options: {
+  readonly hubs: readonly HubProcess[];
+  readonly gates: readonly CountingGate[];
+  readonly gateIds: readonly string[];
+  readonly redis: PrivateRedis;
+  readonly restart: (phases: string[]) => Promise<void>;
+}): Promise<void> {
+  const { hubs, gates, gateIds, redis } = options;
+  const [first, last] = [hubs[0] as HubProcess, hubs.at(-1) as HubProcess];
+  const clients: RecordingClient[] = [
+    await connectClient(first.httpUrl, 'demo-officer-qinghe'),
+    await connectClient(last.httpUrl, 'demo-officer-qinghe'),
+  ];
+  const phases: string[] = [];
+  const settled = (expected: number) => forcedIncidentsStored(hubs, gateIds, expected);
+  try {
+    for (const gate of gates) await gate.start();
+    await forceDoors(gates, 5);
+    await settled(gates.length * 5);
+
+    phases.push(`redis killed ${new Date().toISOString()}`);
+    await redis.kill();
+    await redis.start();
+    phases.push(`redis back ${new Date().toISOString()}`);
+    await forceDoors(gates, 5);
+    await settled(gates.length * 10);
+
+    await options.restart(phases);
+    await forceDoors(gates, 5);
+    await settled(gates.length * 15);
+
+    const incidents = forcedBy(await listIncidents(first.httpUrl), gateIds);
+    expect(incidents).toHaveLength(gates.length * 15);
+    await expectEveryIncidentPushed(
+      clients,
+      incidents,
+      hubs,
+      (incident) => `created ${incident.createdAt}; phases ${phases.join(', ')}`,
+    );
+  } finally {
+    for (const client of clients) client.close();
+    for (const gate of gates) await gate.stop();
+  }
 }
 
 /**
