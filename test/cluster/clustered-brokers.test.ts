@@ -6,6 +6,7 @@ import {
   CountingGate,
   countingConfig,
   expectEveryIncidentPushed,
+  expectRepeatsFoldedIntoOne,
   expectRestartsSurvived,
   forceDoorsKillingMidway,
   forcedBy,
@@ -181,17 +182,7 @@ describe('clustered embedded brokers sharing Redis', () => {
         await gate.send({ event: 'DOOR_HELD_OPEN', door: 2, heldSeconds: 90 + round * 10 + n });
       await gate.stop();
     }
-    await until(async () => {
-      const held = (await listIncidents(hubA.httpUrl)).filter(
-        (incident) => incident.device.id === repeatGate && incident.event.type === 'door.held_open',
-      );
-      return held.reduce((sum, incident) => sum + incident.occurrences, 0) >= repeats;
-    }, 'every repeat counted');
-    const held = (await listIncidents(hubA.httpUrl)).filter(
-      (incident) => incident.device.id === repeatGate && incident.event.type === 'door.held_open',
-    );
-    expect(held).toHaveLength(1);
-    expect(held[0]?.occurrences).toBe(repeats);
+    await expectRepeatsFoldedIntoOne(hubA.httpUrl, repeatGate, repeats);
   }, 120_000);
 
   it('survives a Redis restart and an instance restart: what comes after is all handled, nothing before is lost', async () => {

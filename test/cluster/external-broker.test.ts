@@ -8,6 +8,7 @@ import {
   CountingGate,
   countingConfig,
   expectEveryIncidentPushed,
+  expectRepeatsFoldedIntoOne,
   expectRestartsSurvived,
   forceDoorsKillingMidway,
   forcedBy,
@@ -296,17 +297,7 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
     try {
       await gate.start();
       for (let n = 0; n < repeats; n++) await gate.heldDoor();
-      await until(async () => {
-        const held = (await listIncidents(hubA.httpUrl)).filter(
-          (incident) => incident.device.id === repeatGate && incident.event.type === 'door.held_open',
-        );
-        return held.reduce((sum, incident) => sum + incident.occurrences, 0) >= repeats;
-      }, 'every repeat counted');
-      const held = (await listIncidents(hubA.httpUrl)).filter(
-        (incident) => incident.device.id === repeatGate && incident.event.type === 'door.held_open',
-      );
-      expect(held).toHaveLength(1);
-      expect(held[0]?.occurrences).toBe(repeats);
+      await expectRepeatsFoldedIntoOne(hubA.httpUrl, repeatGate, repeats);
     } finally {
       await gate.stop();
     }

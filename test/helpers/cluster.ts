@@ -447,6 +447,28 @@ export function forcedIncidentsStored(
 }
 
 /**
+ * Waits until a device's held-door repeats are all counted, then checks that they folded into one incident, across
+ * however many instances they reached.
+ */
+export async function expectRepeatsFoldedIntoOne(
+  httpUrl: string,
+  deviceId: string,
+  repeats: number,
+): Promise<void> {
+  const held = async () =>
+    (await listIncidents(httpUrl)).filter(
+      (incident) => incident.device.id === deviceId && incident.event.type === 'door.held_open',
+    );
+  await until(
+    async () => (await held()).reduce((sum, incident) => sum + incident.occurrences, 0) >= repeats,
+    'every repeat counted',
+  );
+  const incidents = await held();
+  expect(incidents).toHaveLength(1);
+  expect(incidents[0]?.occurrences).toBe(repeats);
+}
+
+/**
  * What every MQTT mode must survive, in turn: each gate forces its door 5 times; Redis dies and comes back, 5 more;
  * `restart` (an instance, or the broker) and 5 more. Then every forced-door incident is stored once and was pushed
  * to officers connected to the first and the last instance. The gates are started and stopped here.
