@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
  * function counted once per sample even when it recurses): what a path costs, not only its leaves. `--by-part`
  * charges each busy sample to the part of the process it is in (the innermost library frame on its stack, else the
  * innermost project file; socket writes and the collector apart), in % of the busy time, idle left out: where the
- * event loop's time goes.
+ * event loop's time goes. `--long-tasks` lists the n longest stretches the event loop was busy without a break.
  */
 interface ProfileNode {
   id: number;
@@ -24,7 +24,7 @@ const inclusive = args.includes('--inclusive');
 const byPart = args.includes('--by-part');
 const [file, count = '20'] = args.filter((arg) => !arg.startsWith('--'));
 if (file === undefined) {
-  process.stderr.write('usage: tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive]\n');
+  process.stderr.write('usage: tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive | --by-part | --long-tasks]\n');
   process.exit(2);
 }
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
@@ -68,6 +68,73 @@ function partOf(leafId: number): string | undefined {
     if (own !== null) return `own: ${own[1]}`;
   }
   return `other: ${name || '(anonymous)'}`;
+}
+
+/**
+ * The outermost frames of a sample below the root, e.g. `listOnTimeout > processTimers > (anonymous) src/…`: what
+ * kind of event-loop callback the sample ran in.
+ */
+function entryOf(leafId: number, depth = 3): string {
+  const chain: string[] = [];
+  for (let at: number | undefined = leafId; at !== undefined; at = parentOf.get(at)) {
+    const node = byId.get(at);
+    if (node === undefined || node.callFrame.functionName === '(root)') break;
+    chain.unshift(keyOf(node));
+  }
+  return chain.slice(0, depth).join(' > ');
+}
+
+/**
+ * `--long-tasks`: the longest stretches of consecutive busy samples (no idle sample between them), i.e. what
+ * held the event loop longest, each with its busiest parts and the callbacks it ran in. A latency spike is one of
+ * these, where the average cost per event says nothing of it.
+ */
+function longTasks(count: number): void {
+  interface Task {
+    start: number;
+    duration: number;
+    parts: Map<string, number>;
+    entries: Map<string, number>;
+  }
+  const tasks: Task[] = [];
+  let current: Task | undefined;
+  let clock = 0;
+  profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    clock += delta;
+    const part = partOf(id);
+    if (part === undefined) {
+      if (current !== undefined) tasks.push(current);
+      current = undefined;
+      return;
+    }
+    current ??= { start: clock, duration: 0, parts: new Map(), entries: new Map() };
+    current.duration += delta;
+    current.parts.set(part, (current.parts.get(part) ?? 0) + delta);
+    const entry = entryOf(id);
+    current.entries.set(entry, (current.entries.get(entry) ?? 0) + delta);
+  });
+  if (current !== undefined) tasks.push(current);
+  const top = (map: Map<string, number>, n: number): string =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([key, micros]) => `${(micros / 1000).toFixed(1)} ms ${key}`)
+      .join('\n      ');
+  const busy = tasks.reduce((sum, task) => sum + task.duration, 0);
+  process.stdout.write(
+    `${tasks.length} busy stretches, ${(busy / 1000).toFixed(0)} ms busy in ${(clock / 1000).toFixed(0)} ms sampled\n`,
+  );
+  for (const task of tasks.sort((a, b) => b.duration - a.duration).slice(0, count)) {
+    process.stdout.write(
+      `${(task.duration / 1000).toFixed(1).padStart(6)} ms at ${(task.start / 1e6).toFixed(2)} s\n` +
+        `    parts:   ${top(task.parts, 4)}\n    entries: ${top(task.entries, 3)}\n`,
+    );
+  }
+}
+if (args.includes('--long-tasks')) {
+  longTasks(Number(count));
+  process.exit(0);
 }
 
 const time = new Map<string, number>();

@@ -237,8 +237,9 @@ export class LmdbStore implements Store {
       reverse: true,
       ...(query.before ? { start: query.before } : {}),
     });
+    const { filter } = query;
     return range
-      .filter(({ key }) => key !== query.before)
+      .filter(({ key, value }) => key !== query.before && (filter === undefined || filter(value)))
       .map(({ value }) => value)
       .slice(0, query.limit).asArray;
   }

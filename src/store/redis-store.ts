@@ -250,7 +250,9 @@ export class RedisStore implements Store {
     const found: DeadLetter[] = [];
     for await (const page of this.#pagesNewestFirst('dead-letters:order', 'dead-letters', query.before)) {
       for (const [, json] of page) {
-        found.push(JSON.parse(json) as DeadLetter);
+        const deadLetter = JSON.parse(json) as DeadLetter;
+        if (query.filter !== undefined && !query.filter(deadLetter)) continue;
+        found.push(deadLetter);
         if (found.length >= query.limit) return found;
       }
     }

@@ -19,6 +19,8 @@ export interface IncidentQuery {
 export interface DeadLetterQuery {
   readonly limit: number;
   readonly before?: string;
+  /** Only the dead letters this accepts count toward the limit: what the caller may see. */
+  readonly filter?: (deadLetter: DeadLetter) => boolean;
 }
 
 export interface AuditQuery {

@@ -5,7 +5,9 @@ import type { Incident } from '../../src/core/incident.ts';
 import type { DeadLetter } from '../../src/core/refusals.ts';
 import {
   connectClient,
+  demoConfig,
   demoGate,
+  deploymentOf,
   eventually,
   getJson,
   metricValue,
@@ -20,7 +22,17 @@ describe('bad device input is refused, counted, kept as a dead letter and never 
   let officer: RecordingClient;
 
   beforeAll(async () => {
-    hub = await startTestHub();
+    // Two integrators of one street each: the street of the gate's community, and another.
+    const config = demoConfig();
+    const integrator = (street: string) => ({
+      id: `integrator-${street}`,
+      name: `Integrator of ${street}`,
+      role: 'integrator' as const,
+      scope: street,
+      token: `test-integrator-${street}`,
+    });
+    config.users = [...(config.users ?? []), integrator('street-liushuwan'), integrator('street-tianmushan')];
+    hub = await startTestHub({ deployment: deploymentOf(config) });
     gate = demoGate(hub.mqttUrl, 'gate-zhenxing-01-east');
     await gate.start();
     officer = await connectClient(hub.httpUrl, 'demo-officer-qinghe');
@@ -149,6 +161,14 @@ describe('bad device input is refused, counted, kept as a dead letter and never 
       'not_json',
     ]);
     expect((await getJson(`${hub.httpUrl}/api/dead-letters`, 'demo-worker-zhenxing-01')).status).toBe(403);
+    // An integrator sees the refusals of the devices in their own area only.
+    const reasonsFor = async (token: string) => {
+      const { status, body } = await getJson(`${hub.httpUrl}/api/dead-letters?limit=2`, token);
+      expect(status).toBe(200);
+      return (body as { deadLetters: DeadLetter[] }).deadLetters.map((letter) => letter.reason);
+    };
+    expect(await reasonsFor('test-integrator-street-liushuwan')).toEqual(['oversized', 'schema']);
+    expect(await reasonsFor('test-integrator-street-tianmushan')).toEqual([]);
     const invalid = await getJson(`${hub.httpUrl}/api/dead-letters?limit=0`, 'demo-admin');
     expect(invalid.status).toBe(400);
     expect(invalid.body).toEqual({

@@ -227,6 +227,10 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     expect(kept).toHaveLength(144);
     expect(kept[0]?.id).toBe('dl_00300');
     expect(kept.at(-1)?.id).toBe('dl_00157');
+    // A filter (the caller's area) decides what fills the page, not what is cut from it.
+    const even = (deadLetter: DeadLetter) => Number(deadLetter.id.slice(3)) % 2 === 0;
+    const page = await store.listDeadLetters({ limit: 3, before: 'dl_00300', filter: even });
+    expect(page.map((deadLetter) => deadLetter.id)).toEqual(['dl_00298', 'dl_00296', 'dl_00294']);
   });
 
   it('writes a change only over the version it was made from, with its audit entry or not at all', async () => {

@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { chainInScope, type GridChain, type PlaceRef } from '../../core/jurisdiction.ts';
+import type { Principal } from '../../core/principal.ts';
+import type { DeadLetter } from '../../core/refusals.ts';
 import type { HubMetrics } from '../../observability/metrics.ts';
 import type { ComponentState, Store } from '../../store/store.ts';
 import { requirePrincipal } from '../request-guards.ts';
@@ -16,12 +19,31 @@ export interface OpsRoutesOptions {
   readonly health: () => HealthReport;
   /** The live feed page served at `/`. */
   readonly dashboardIndex: string;
+  /** Whose dead letters a caller may read: a device's grid chain. */
+  readonly registry: { get(deviceId: string): { readonly grid: { readonly chain: GridChain } } | undefined };
+  readonly jurisdiction: { readonly root: PlaceRef };
 }
 
 export const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.string().min(1).max(64).optional(),
 });
+
+/**
+ * A refused message of a device in the caller's area; one naming no provisioned device belongs to no grid, so only
+ * those who watch the whole jurisdiction see it.
+ */
+function deadLetterVisibility(
+  options: OpsRoutesOptions,
+  principal: Principal,
+): ((deadLetter: DeadLetter) => boolean) | undefined {
+  const { registry, jurisdiction } = options;
+  if (principal.scopeNodeIds.includes(jurisdiction.root.id)) return undefined;
+  return (deadLetter) => {
+    const device = deadLetter.deviceId === null ? undefined : registry.get(deadLetter.deviceId);
+    return device !== undefined && chainInScope(device.grid.chain, principal.scopeNodeIds);
+  };
+}
 
 const auditQuery = pageQuery.extend({ target: z.string().min(1).max(64).optional() });
 
@@ -49,13 +71,17 @@ export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void
     {
       schema: {
         tags: ['operations'],
-        summary: 'Refused device messages, newest first (admins, integrators)',
+        summary: "Refused device messages of the caller's area, newest first (admins, integrators)",
         querystring: pageQuery,
       },
     },
     async (request) => {
-      requirePrincipal(request, ['admin', 'integrator']);
-      const deadLetters = await store.listDeadLetters(request.query);
+      const principal = requirePrincipal(request, ['admin', 'integrator']);
+      const filter = deadLetterVisibility(options, principal);
+      const deadLetters = await store.listDeadLetters({
+        ...request.query,
+        ...(filter === undefined ? {} : { filter }),
+      });
       return {
         deadLetters,
         next: deadLetters.length === request.query.limit ? deadLetters.at(-1)?.id : null,
