@@ -24,7 +24,9 @@ const inclusive = args.includes('--inclusive');
 const byPart = args.includes('--by-part');
 const [file, count = '20'] = args.filter((arg) => !arg.startsWith('--'));
 if (file === undefined) {
-  process.stderr.write('usage: tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive | --by-part | --long-tasks]\n');
+  process.stderr.write(
+    'usage: tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive | --by-part | --long-tasks]\n',
+  );
   process.exit(2);
 }
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
