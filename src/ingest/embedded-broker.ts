@@ -20,6 +20,7 @@ import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
 import { ClusterPresence } from './cluster-presence.ts';
 import type { MessageHandler, MqttHealth, MqttMode, MqttTransport } from './mqtt-transport.ts';
+import { SubscriberWatch, type SubscriptionStore } from './subscriber-watch.ts';
 
 export type { MessageHandler } from './mqtt-transport.ts';
 
@@ -97,15 +98,10 @@ export class EmbeddedBroker implements MqttTransport {
   #state: ComponentState = 'down';
   readonly #sockets = new Set<Socket>();
   readonly #clients = new Map<string, Client>();
-  /**
-   * Topics whose subscribers are watched (see hasSubscribers): how many clean sessions' filters match each, and
-   * whether a persistent session's may (those live in aedes' persistence, clean sessions' do not).
-   */
-  readonly #watchedTopics = new Map<string, { clean: number; persistent: boolean }>();
-  /** Clean sessions' granted topic filters, by client. */
-  readonly #cleanFilters = new Map<Client, Set<string>>();
-  /** Counts persistent subscription changes, so an answer from the store that a newer change may outdate is unused. */
-  #subscriptionChanges = 0;
+  /** Which topics have subscribers (see hasSubscribers); aedes' persistence holds persistent sessions' filters. */
+  readonly #subscribers = new SubscriberWatch(
+    () => (this.#aedes as unknown as { persistence?: SubscriptionStore } | undefined)?.persistence,
+  );
   #presence: ClusterPresence | undefined;
   /** The clustered brokers' shared bus, where siblings also ask each other to close a connection. */
   #mq: MQEmitterRedis.MQEmitterRedis | undefined;
@@ -178,15 +174,15 @@ export class EmbeddedBroker implements MqttTransport {
     });
     // Subscribers come and go: a new subscription counts at once, and the store's answer settles every watched topic.
     aedes.on('subscribe', (subscriptions, client) =>
-      this.#subscribed(
+      this.#subscribers.subscribed(
         client,
         subscriptions
           .filter((subscription) => (subscription.qos as number) !== 128)
           .map(({ topic }) => topic),
       ),
     );
-    aedes.on('unsubscribe', (topics, client) => this.#unsubscribed(client, topics));
-    aedes.on('clientDisconnect', (client) => this.#unsubscribed(client, undefined));
+    aedes.on('unsubscribe', (topics, client) => this.#subscribers.unsubscribed(client, topics));
+    aedes.on('clientDisconnect', (client) => this.#subscribers.unsubscribed(client, undefined));
     aedes.on('clientError', (client: Client, error: Error) => {
       this.#log.debug({ clientId: client.id, error: error.message }, 'client error');
     });
@@ -277,72 +273,7 @@ export class EmbeddedBroker implements MqttTransport {
    * until the broker's store says otherwise. Clustered, always yes: a sibling's subscribers are not seen here.
    */
   hasSubscribers(topic: string): boolean {
-    if (this.mode !== 'embedded') return true;
-    let watched = this.#watchedTopics.get(topic);
-    if (watched === undefined) {
-      let clean = 0;
-      for (const filters of this.#cleanFilters.values())
-        for (const filter of filters) if (topicMatches(filter, topic)) clean += 1;
-      watched = { clean, persistent: true };
-      this.#watchedTopics.set(topic, watched);
-      this.#recountPersistent();
-    }
-    return watched.clean > 0 || watched.persistent;
-  }
-
-  #subscribed(client: Client, filters: readonly string[]): void {
-    if (!client.clean) {
-      this.#subscriptionChanges += 1;
-      for (const watched of this.#watchedTopics.values()) watched.persistent = true;
-      this.#recountPersistent();
-      return;
-    }
-    let held = this.#cleanFilters.get(client);
-    if (held === undefined) {
-      held = new Set();
-      this.#cleanFilters.set(client, held);
-    }
-    for (const filter of filters) {
-      if (held.has(filter)) continue;
-      held.add(filter);
-      for (const [topic, watched] of this.#watchedTopics) if (topicMatches(filter, topic)) watched.clean += 1;
-    }
-  }
-
-  /** Some of the client's filters went (undefined: all of them, the client is gone). */
-  #unsubscribed(client: Client, filters: readonly string[] | undefined): void {
-    if (!client.clean) {
-      this.#subscriptionChanges += 1;
-      this.#recountPersistent();
-      return;
-    }
-    const held = this.#cleanFilters.get(client);
-    if (held === undefined) return;
-    for (const filter of filters ?? [...held]) {
-      if (!held.delete(filter)) continue;
-      for (const [topic, watched] of this.#watchedTopics) if (topicMatches(filter, topic)) watched.clean -= 1;
-    }
-    if (held.size === 0) this.#cleanFilters.delete(client);
-  }
-
-  #recountPersistent(): void {
-    // aedes' persistence (memory here) holds every persistent session's subscriptions, connected or away.
-    const persistence = (
-      this.#aedes as unknown as
-        | { persistence?: { subscriptionsByTopic(topic: string): Promise<readonly unknown[]> } }
-        | undefined
-    )?.persistence;
-    if (persistence === undefined || this.#watchedTopics.size === 0) return;
-    const changes = this.#subscriptionChanges;
-    for (const [topic, watched] of this.#watchedTopics) {
-      persistence.subscriptionsByTopic(topic).then(
-        (subscriptions) => {
-          if (changes === this.#subscriptionChanges) watched.persistent = subscriptions.length > 0;
-        },
-        // Unknown stays yes.
-        () => undefined,
-      );
-    }
+    return this.mode !== 'embedded' || this.#subscribers.has(topic);
   }
 
   /** Connected here; clustered, connected to any live sibling. */
@@ -368,8 +299,7 @@ export class EmbeddedBroker implements MqttTransport {
   async stop(): Promise<void> {
     this.#state = 'down';
     this.#clients.clear();
-    this.#watchedTopics.clear();
-    this.#cleanFilters.clear();
+    this.#subscribers.clear();
     this.#httpServer?.off('upgrade', this.#onUpgrade);
     for (const client of this.#webSockets?.clients ?? []) client.terminate();
     this.#webSockets?.close();
@@ -445,18 +375,4 @@ export class EmbeddedBroker implements MqttTransport {
       },
     );
   };
-}
-
-/** Whether an MQTT topic filter (with + and # wildcards) matches a topic name. */
-function topicMatches(filter: string, topic: string): boolean {
-  if (filter === topic) return true;
-  const filterLevels = filter.split('/');
-  const topicLevels = topic.split('/');
-  for (let index = 0; index < filterLevels.length; index++) {
-    const level = filterLevels[index];
-    if (level === '#') return true;
-    if (index >= topicLevels.length) return false;
-    if (level !== '+' && level !== topicLevels[index]) return false;
-  }
-  return filterLevels.length === topicLevels.length;
 }
