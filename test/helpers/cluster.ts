@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import path from 'node:path';
@@ -41,43 +41,43 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** A server process the test owns: killed and started again on the same port and data directory. */
-abstract class OwnedServer {
-  readonly port: number;
-  readonly directory = temporaryDirectory('gridhub-server-');
+/**
+ * A process a test owns, with a directory of its own: started, killed (SIGKILL) or stopped (SIGTERM) and started
+ * again on the same directory, and removed with it at the end. What it prints is kept in `output`.
+ */
+abstract class OwnedProcess {
+  readonly directory: ReturnType<typeof temporaryDirectory>;
   #child: ChildProcess | undefined;
   output = '';
 
-  constructor(port: number) {
-    this.port = port;
+  constructor(directoryPrefix: string) {
+    this.directory = temporaryDirectory(directoryPrefix);
   }
-
-  protected abstract command(): { file: string; args: string[] };
-  protected abstract get what(): string;
 
   get running(): boolean {
     return this.#child !== undefined;
   }
 
-  async start(): Promise<void> {
-    const { file, args } = this.command();
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.on('data', (chunk: Buffer) => {
+  /** Starts the process and resolves once it is ready for the test. */
+  abstract start(): Promise<void>;
+
+  protected launch(file: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+    const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer): void => {
       this.output += chunk.toString();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      this.output += chunk.toString();
-    });
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     this.#child = child;
-    await untilListening(this.port, this.what);
+    return child;
   }
 
-  /** SIGKILL: no goodbye, nothing saved that was not saved already. */
+  /** SIGKILL: no goodbye, mid-stream, nothing saved that was not saved already. */
   async kill(): Promise<void> {
     await this.#signal('SIGKILL');
   }
 
-  /** SIGTERM: the server's own clean shutdown. */
+  /** SIGTERM: the process's own clean shutdown. */
   async stop(): Promise<void> {
     await this.#signal('SIGTERM');
   }
@@ -91,8 +91,29 @@ abstract class OwnedServer {
     const child = this.#child;
     this.#child = undefined;
     if (child === undefined) return;
+    // A start still waiting must not take this exit for a failure to start.
+    child.removeAllListeners('exit');
     child.kill(signal);
     await exited(child);
+  }
+}
+
+/** A server process the test owns: killed and started again on the same port and data directory. */
+abstract class OwnedServer extends OwnedProcess {
+  readonly port: number;
+
+  constructor(port: number) {
+    super('gridhub-server-');
+    this.port = port;
+  }
+
+  protected abstract command(): { file: string; args: string[] };
+  protected abstract get what(): string;
+
+  async start(): Promise<void> {
+    const { file, args } = this.command();
+    this.launch(file, args);
+    await untilListening(this.port, this.what);
   }
 }
 
@@ -205,15 +226,12 @@ export function countingConfig(change: (config: Record<string, unknown>) => void
 }
 
 /** One hub instance as its own process (`node --import tsx src/main.ts`), on ports chosen up front. */
-export class HubProcess {
+export class HubProcess extends OwnedProcess {
   readonly name: string;
   readonly httpPort: number;
   readonly mqttPort: number;
   readonly #configPath: string;
   readonly #env: Record<string, string>;
-  readonly #dataDir = temporaryDirectory('gridhub-instance-');
-  #child: ChildProcess | undefined;
-  output = '';
 
   constructor(options: {
     name: string;
@@ -222,10 +240,11 @@ export class HubProcess {
     mqttPort: number;
     env?: Record<string, string>;
   }) {
+    super('gridhub-instance-');
     this.name = options.name;
     this.httpPort = options.httpPort;
     this.mqttPort = options.mqttPort;
-    this.#configPath = path.join(this.#dataDir.path, 'config.json');
+    this.#configPath = path.join(this.directory.path, 'config.json');
     writeFileSync(this.#configPath, JSON.stringify(options.config));
     this.#env = options.env ?? {};
   }
@@ -240,13 +259,12 @@ export class HubProcess {
 
   /** Starts the process and resolves when it says it is ready. */
   async start(): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = this.launch(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: projectRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
         GRIDHUB_CONFIG: this.#configPath,
-        DATA_DIR: this.#dataDir.path,
+        DATA_DIR: this.directory.path,
         PORT: String(this.httpPort),
         MQTT_PORT: String(this.mqttPort),
         HOST: '127.0.0.1',
@@ -254,43 +272,14 @@ export class HubProcess {
         ...this.#env,
       },
     });
-    this.#child = child;
     await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        this.output += chunk.toString();
+      child.stdout?.on('data', () => {
         if (this.output.includes('gridhub: ') && this.output.includes('http://localhost:')) resolve();
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', (chunk: Buffer) => {
-        this.output += chunk.toString();
       });
       child.once('exit', (code) =>
         reject(new Error(`${this.name} exited (${code}) before it was ready:\n${this.output.slice(-3000)}`)),
       );
     });
-  }
-
-  /** SIGKILL: the instance dies mid-stream, with whatever it was doing. */
-  async kill(): Promise<void> {
-    await this.#signal('SIGKILL');
-  }
-
-  async stop(): Promise<void> {
-    await this.#signal('SIGTERM');
-  }
-
-  async remove(): Promise<void> {
-    await this.#signal('SIGKILL');
-    this.#dataDir.remove();
-  }
-
-  async #signal(signal: NodeJS.Signals): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (child === undefined) return;
-    child.removeAllListeners('exit');
-    child.kill(signal);
-    await exited(child);
   }
 }
 
