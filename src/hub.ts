@@ -308,6 +308,7 @@ export class Hub {
         : {}),
       topicBase: settings.topicBase,
       config: deployment.outbound,
+      ...(this.store.outbox === undefined ? {} : { outbox: this.store.outbox }),
       audit,
       metrics: this.metrics,
       logger: this.#logger,
@@ -364,7 +365,7 @@ export class Hub {
       this.cameras.start();
       await this.cameraLeases?.start();
       this.#commands.start();
-      this.outbound.start();
+      await this.outbound.start();
       const http = await buildHttpApp({
         store: this.store,
         eventLog: this.eventLog,

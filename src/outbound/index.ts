@@ -3,6 +3,7 @@ import type { TypedBus } from '../core/bus.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
+import type { DeliveryOutbox } from '../store/store.ts';
 import { type FeedPublish, MqttIncidentFeed } from './mqtt-feed.ts';
 import type { OutboundConfig } from './outbound-schema.ts';
 import { type Sleep, WebhookDispatcher } from './webhooks.ts';
@@ -29,6 +30,8 @@ export interface OutboundOptions {
   readonly fetch?: typeof fetch;
   /** The webhooks' wait between attempts; for tests. */
   readonly sleep?: Sleep;
+  /** Where webhook deliveries wait across restarts (Store.outbox); left out, in memory only. */
+  readonly outbox?: DeliveryOutbox;
 }
 
 /**
@@ -60,15 +63,19 @@ export class Outbound {
       logger: options.logger,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+      ...(options.outbox === undefined ? {} : { outbox: options.outbox }),
     });
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.feed?.start();
-    this.webhooks.start();
+    await this.webhooks.start();
   }
 
-  /** Unsubscribes both, cancels retry waits and aborts requests in flight; queued deliveries are dropped. */
+  /**
+   * Unsubscribes both, cancels retry waits and aborts requests in flight; queued deliveries stay in the outbox for
+   * the next start, or without one are dropped.
+   */
   async stop(): Promise<void> {
     this.feed?.stop();
     await this.webhooks.stop();

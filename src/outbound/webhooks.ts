@@ -7,6 +7,7 @@ import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
+import type { DeliveryOutbox } from '../store/store.ts';
 import { type FeedMessage, type FeedType, feedMessage } from './feed-message.ts';
 import { MAX_BACKOFF_SECONDS, type OutboundConfig, type WebhookConfig } from './outbound-schema.ts';
 
@@ -46,6 +47,8 @@ export interface WebhookDispatcherOptions {
   readonly sleep?: Sleep;
   /** Pending deliveries kept per webhook; DEFAULT_QUEUE_LIMIT by default. */
   readonly queueLimit?: number;
+  /** Where deliveries wait across restarts (the embedded store's); left out, they live in memory only. */
+  readonly outbox?: DeliveryOutbox;
 }
 
 /** `x-gridhub-signature`'s value: HMAC-SHA256 with the webhook's secret over `<timestamp>.<raw body>`, in hex. */
@@ -119,8 +122,12 @@ interface Failure {
  * or dead receiver holds up only itself: the bus listener only enqueues. Within one webhook, an incident has at
  * most one delivery in flight or awaiting retry, so its changes arrive in the order they happened.
  *
- * Delivery is at-least-once while the hub runs (a receiver that processed a request but answered too late gets it
- * again, with the same id); queued deliveries live in memory and are lost when the hub stops.
+ * Delivery is at-least-once (a receiver that processed a request but answered too late gets it again, with the same
+ * id). With an outbox, each delivery is written there as it is queued and removed once delivered or given up, so
+ * what was waiting or in flight when the hub stopped or died is sent at the next start, before anything new, with
+ * its id. The window: a change committed in the last moments before a crash, whose delivery was not yet written to
+ * the outbox (one commit, milliseconds). Without an outbox (a store several instances share), the queue lives in
+ * memory and is lost when the hub stops.
  */
 export class WebhookDispatcher {
   readonly #options: WebhookDispatcherOptions;
@@ -135,6 +142,10 @@ export class WebhookDispatcher {
   #stopped: Promise<void> = Promise.resolve();
   readonly #tasks = new Set<Promise<void>>();
   readonly #auditWrites = new Set<Promise<void>>();
+  /** Outbox writes under way: settled before stop() resolves, since the store closes after. */
+  readonly #outboxWrites = new Set<Promise<void>>();
+  /** While start() reads the outbox: deliveries are queued, none is sent. */
+  #resuming = false;
 
   constructor(options: WebhookDispatcherOptions) {
     this.#options = options;
@@ -159,7 +170,8 @@ export class WebhookDispatcher {
       });
   }
 
-  start(): void {
+  /** Resumes what the outbox kept from the last run, then takes the bus's changes. */
+  async start(): Promise<void> {
     if (this.#stopController !== undefined) return;
     const controller = new AbortController();
     this.#stopController = controller;
@@ -168,21 +180,89 @@ export class WebhookDispatcher {
     for (const outcome of webhookOutcomes) this.#deliveries.labels(outcome).inc(0);
     this.#lanes = this.#options.webhooks.map((webhook) => new Lane(webhook));
     for (const lane of this.#lanes) this.#queueDepth.labels(lane.webhook.id).set(0);
-    if (this.#lanes.length === 0) return;
+    if (this.#lanes.length === 0) {
+      await this.#resume();
+      return;
+    }
     const { bus } = this.#options;
+    // Changes made while the outbox is read are queued behind what it kept, and nothing is sent until it is read:
+    // an incident's kept delivery goes before its newer ones.
+    this.#resuming = true;
     this.#unsubscribe = [
       bus.on('incident:created', (incident) => this.#dispatch(feedMessage('created', incident))),
       bus.on('incident:updated', (change) => this.#dispatch(feedMessage('updated', change))),
     ];
+    try {
+      await this.#resume();
+    } finally {
+      this.#resuming = false;
+    }
     this.#log.info(
       { webhooks: this.#lanes.map((lane) => ({ id: lane.webhook.id, url: lane.safeUrl })) },
       'webhooks ready',
     );
+    for (const lane of this.#lanes) this.#pump(lane);
   }
 
   /**
-   * Stops at once: no new deliveries, retry waits cancelled, requests in flight aborted. What was still queued is
-   * abandoned (and logged as such); resolves once every delivery task and audit write has settled.
+   * Queues the deliveries the outbox kept, oldest first, ahead of anything new. One whose webhook is no longer
+   * configured, or no longer wants its type, is removed and logged: there is nowhere to send it.
+   */
+  async #resume(): Promise<void> {
+    const outbox = this.#options.outbox;
+    if (outbox === undefined) return;
+    const kept = await outbox.listDeliveries();
+    const resumedBy = new Map<Lane, Delivery[]>(this.#lanes.map((lane) => [lane, []]));
+    // This run's deliveries, queued while the outbox was read, may already be in it.
+    const queued = new Set(this.#lanes.flatMap((lane) => lane.pending.map((delivery) => delivery.id)));
+    let resumed = 0;
+    const dropped = new Map<string, number>();
+    for (const { id, webhookId, message } of kept) {
+      if (queued.has(id)) continue;
+      const lane = this.#lanes.find((candidate) => candidate.webhook.id === webhookId);
+      if (lane === undefined || !lane.wants(message.type)) {
+        dropped.set(webhookId, (dropped.get(webhookId) ?? 0) + 1);
+        this.#outboxWrite(outbox.removeDelivery(id), webhookId);
+        continue;
+      }
+      resumedBy.get(lane)?.push({ id, message });
+      resumed += 1;
+    }
+    for (const [lane, deliveries] of resumedBy) {
+      lane.pending.unshift(...deliveries);
+      this.#queueDepth.labels(lane.webhook.id).set(lane.pending.length);
+    }
+    if (resumed > 0) this.#log.info({ resumed }, 'webhook deliveries kept from the last run resumed');
+    if (dropped.size > 0)
+      this.#log.warn(
+        { dropped: Object.fromEntries(dropped) },
+        'webhook deliveries kept for webhooks no longer configured (or no longer wanting them) dropped',
+      );
+  }
+
+  /** An outbox write, awaited by stop(); a failure is logged, and the delivery still goes on from memory. */
+  #outboxWrite(write: Promise<void>, webhookId: string): void {
+    const tracked = write
+      .catch((error: unknown) =>
+        this.#log.error(
+          { webhook: webhookId, error: (error as Error).message },
+          'webhook outbox write failed',
+        ),
+      )
+      .finally(() => this.#outboxWrites.delete(tracked));
+    this.#outboxWrites.add(tracked);
+  }
+
+  /** A delivery delivered or given up leaves the outbox. */
+  #settled(lane: Lane, delivery: Delivery): void {
+    const outbox = this.#options.outbox;
+    if (outbox !== undefined) this.#outboxWrite(outbox.removeDelivery(delivery.id), lane.webhook.id);
+  }
+
+  /**
+   * Stops at once: no new deliveries, retry waits cancelled, requests in flight aborted. What was still queued or in
+   * flight stays in the outbox for the next start (without one, it is abandoned); either is logged. Resolves once
+   * every delivery task, audit write and outbox write has settled.
    */
   async stop(): Promise<void> {
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
@@ -192,21 +272,34 @@ export class WebhookDispatcher {
     this.#stopController = undefined;
     controller.abort();
     for (const lane of this.#lanes) {
-      const abandoned = lane.pending.length + lane.busy.size;
-      if (abandoned > 0)
-        this.#log.warn({ webhook: lane.webhook.id, abandoned }, 'webhook deliveries abandoned at stop');
+      const waiting = lane.pending.length + lane.busy.size;
+      if (waiting > 0 && this.#options.outbox !== undefined)
+        this.#log.info(
+          { webhook: lane.webhook.id, kept: waiting },
+          'webhook deliveries kept for the next start',
+        );
+      else if (waiting > 0)
+        this.#log.warn(
+          { webhook: lane.webhook.id, abandoned: waiting },
+          'webhook deliveries abandoned at stop',
+        );
       lane.pending.length = 0;
       this.#queueDepth.labels(lane.webhook.id).set(0);
     }
     this.#lanes = [];
     await Promise.allSettled([...this.#tasks]);
     await Promise.allSettled([...this.#auditWrites]);
+    await Promise.allSettled([...this.#outboxWrites]);
   }
 
   #dispatch(message: FeedMessage): void {
     for (const lane of this.#lanes) {
       if (!lane.wants(message.type)) continue;
-      lane.pending.push({ id: timeOrderedId('whd'), message });
+      const delivery = { id: timeOrderedId('whd'), message };
+      lane.pending.push(delivery);
+      const outbox = this.#options.outbox;
+      if (outbox !== undefined)
+        this.#outboxWrite(outbox.putDelivery({ ...delivery, webhookId: lane.webhook.id }), lane.webhook.id);
       if (lane.pending.length > (this.#options.queueLimit ?? DEFAULT_QUEUE_LIMIT)) {
         const dropped = lane.pending.shift() as Delivery;
         this.#fail(lane, dropped, { attempts: 0, message: 'queue full' });
@@ -219,7 +312,7 @@ export class WebhookDispatcher {
   /** Starts what may start: deliveries of incidents with none in flight, up to the webhook's limit. */
   #pump(lane: Lane): void {
     const signal = this.#stopController?.signal;
-    if (signal === undefined || signal.aborted) return;
+    if (signal === undefined || signal.aborted || this.#resuming) return;
     while (lane.busy.size < MAX_IN_FLIGHT_PER_WEBHOOK) {
       const delivery = lane.takeNext();
       if (delivery === undefined) break;
@@ -250,6 +343,7 @@ export class WebhookDispatcher {
       if (stop.aborted) return;
       if ('status' in result && result.status >= 200 && result.status < 300) {
         this.#deliveries.labels('delivered').inc();
+        this.#settled(lane, delivery);
         this.#log.debug(
           { webhook: webhook.id, incidentId, delivery: delivery.id, attempt, status: result.status },
           'webhook delivered',
@@ -345,6 +439,7 @@ export class WebhookDispatcher {
     const { webhook } = lane;
     const incidentId = delivery.message.after.id;
     this.#deliveries.labels('failed').inc();
+    this.#settled(lane, delivery);
     const last =
       failure.last === undefined
         ? {}

@@ -10,11 +10,13 @@ import {
   type AuditQuery,
   type ComponentState,
   type DeadLetterQuery,
+  type DeliveryOutbox,
   type DeviceRecord,
   eventKeyRetentionMs,
   type IncidentQuery,
   type IncidentWrite,
   type IncidentWriteOutcome,
+  type PendingDelivery,
   type Store,
 } from './store.ts';
 
@@ -62,6 +64,8 @@ export class LmdbStore implements Store {
   #conditions: Database<string, string> | undefined;
   /** Incident id → its newest repeat, when written after the incident itself (see saveRepeat). */
   #repeats: Database<RepeatDelta, string> | undefined;
+  /** Webhook deliveries waiting, by delivery id (see outbox). */
+  #deliveries: Database<PendingDelivery, string> | undefined;
   #eventWrites = 0;
   /** Where the next prune of event keys goes on scanning: a lap over the keys, a slice at a time. */
   #eventPruneFrom: string | undefined;
@@ -96,6 +100,10 @@ export class LmdbStore implements Store {
       this.#events = this.#root.openDB<number, string>({ name: 'events', encoding: 'msgpack' });
       this.#conditions = this.#root.openDB<string, string>({ name: 'conditions', encoding: 'msgpack' });
       this.#repeats = this.#root.openDB<RepeatDelta, string>({ name: 'repeats', encoding: 'msgpack' });
+      this.#deliveries = this.#root.openDB<PendingDelivery, string>({
+        name: 'deliveries',
+        encoding: 'msgpack',
+      });
     } catch (error) {
       this.#state = 'down';
       throw new GridhubError('GRIDHUB_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, {
@@ -118,6 +126,7 @@ export class LmdbStore implements Store {
     this.#events = undefined;
     this.#conditions = undefined;
     this.#repeats = undefined;
+    this.#deliveries = undefined;
     this.#state = 'down';
     // close() waits for pending writes to commit.
     await root?.close();
@@ -225,6 +234,22 @@ export class LmdbStore implements Store {
     }
     return found;
   }
+
+  /** One hub owns this store: its webhook deliveries wait here across restarts. */
+  readonly outbox: DeliveryOutbox = {
+    putDelivery: async (delivery) => {
+      const deliveries = this.#db(this.#deliveries);
+      await this.#batched(() => deliveries.put(delivery.id, delivery));
+    },
+    removeDelivery: async (id) => {
+      const deliveries = this.#db(this.#deliveries);
+      await this.#batched(() => deliveries.remove(id));
+    },
+    listDeliveries: async () =>
+      this.#db(this.#deliveries)
+        .getRange()
+        .map(({ value }) => value).asArray,
+  };
 
   async saveDeadLetter(deadLetter: DeadLetter): Promise<void> {
     const db = this.#db(this.#deadLetters);

@@ -2,6 +2,7 @@ import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import type { Incident } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
+import type { FeedMessage } from '../outbound/feed-message.ts';
 
 export interface IncidentQuery {
   /** Only incidents whose chain contains one of these nodes. Undefined means every incident. */
@@ -14,6 +15,21 @@ export interface IncidentQuery {
   readonly filter?: (incident: Incident) => boolean;
   /** Stop scanning at incidents created before this id (a time bound: ids sort by creation). */
   readonly after?: string;
+}
+
+/** A webhook delivery not yet delivered nor given up: its id is the one every attempt carries. */
+export interface PendingDelivery {
+  readonly id: string;
+  readonly webhookId: string;
+  readonly message: FeedMessage;
+}
+
+/** The webhook deliveries waiting, kept in the store (Store.outbox). */
+export interface DeliveryOutbox {
+  putDelivery(delivery: PendingDelivery): Promise<void>;
+  removeDelivery(id: string): Promise<void>;
+  /** Oldest first: delivery ids are time-ordered. */
+  listDeliveries(): Promise<PendingDelivery[]>;
 }
 
 export interface DeadLetterQuery {
@@ -94,6 +110,11 @@ export type IncidentWriteOutcome =
 export interface Store {
   readonly kind: string;
   readonly state: ComponentState;
+  /**
+   * Where webhook deliveries wait until delivered or given up, so a restart sends them still. Undefined on a store
+   * several instances share: each instance's queue is its own, and another's would be sent twice.
+   */
+  readonly outbox?: DeliveryOutbox;
   start(): Promise<void>;
   stop(): Promise<void>;
   /**

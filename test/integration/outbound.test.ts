@@ -19,6 +19,7 @@ import { Outbound } from '../../src/outbound/index.ts';
 import { outboundSchema } from '../../src/outbound/outbound-schema.ts';
 import { WebhookDispatcher } from '../../src/outbound/webhooks.ts';
 import { LmdbStore } from '../../src/store/lmdb-store.ts';
+import type { DeliveryOutbox } from '../../src/store/store.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixtures: incidents, a recording HTTP receiver, a log capture, and waiting for conditions.
@@ -228,10 +229,10 @@ interface Rig {
 }
 
 /** A started dispatcher over `webhooks` (raw config, defaults filled in by the schema). */
-function dispatcherFor(
+async function dispatcherFor(
   webhooks: Record<string, unknown>[],
-  extra: { queueLimit?: number; sleep?: (ms: number) => Promise<void> } = {},
-): Rig {
+  extra: { queueLimit?: number; sleep?: (ms: number) => Promise<void>; outbox?: DeliveryOutbox } = {},
+): Promise<Rig> {
   const bus = new TypedBus<HubBusEvents>();
   const metrics = new HubMetrics();
   const logs = new LogCapture();
@@ -244,7 +245,7 @@ function dispatcherFor(
     logger: pino({ level: 'debug' }, logs),
     ...extra,
   });
-  dispatcher.start();
+  await dispatcher.start();
   cleanups.push(() => dispatcher.stop());
   return {
     bus,
@@ -342,7 +343,7 @@ describe('outbound config section', () => {
 });
 
 describe('MQTT incident feed', () => {
-  function feedRig(
+  async function feedRig(
     config: Record<string, unknown> = {},
     fail = false,
     hasSubscribers?: (topic: string) => boolean,
@@ -363,7 +364,7 @@ describe('MQTT incident feed', () => {
       logger: pino({ level: 'debug' }, logs),
       ...(hasSubscribers === undefined ? {} : { hasSubscribers }),
     });
-    outbound.start();
+    await outbound.start();
     cleanups.push(() => outbound.stop());
     return { bus, logs, published, outbound };
   }
@@ -371,7 +372,7 @@ describe('MQTT incident feed', () => {
   it('encodes and publishes nothing while the feed topic has no subscriber, and every change once it has', async () => {
     let subscribed = false;
     const asked: string[] = [];
-    const { bus, published } = feedRig({}, false, (topic) => {
+    const { bus, published } = await feedRig({}, false, (topic) => {
       asked.push(topic);
       return subscribed;
     });
@@ -389,7 +390,7 @@ describe('MQTT incident feed', () => {
   });
 
   it('publishes every change on <topicBase>/incidents as {type, before, after}', async () => {
-    const { bus, published } = feedRig();
+    const { bus, published } = await feedRig();
     const incident = newIncident();
     bus.emit('incident:created', incident, performance.now());
     const resolved = change(bus, incident, 'resolved');
@@ -408,8 +409,8 @@ describe('MQTT incident feed', () => {
   });
 
   it('uses the configured topic level, and publishes nothing when disabled', async () => {
-    const custom = feedRig({ mqtt: { topic: 'alerts' } });
-    const disabled = feedRig({ mqtt: { enabled: false } });
+    const custom = await feedRig({ mqtt: { topic: 'alerts' } });
+    const disabled = await feedRig({ mqtt: { enabled: false } });
     const incident = newIncident();
     custom.bus.emit('incident:created', incident, performance.now());
     disabled.bus.emit('incident:created', incident, performance.now());
@@ -421,7 +422,7 @@ describe('MQTT incident feed', () => {
   });
 
   it('logs a failed publish and keeps going; nothing is thrown into the bus', async () => {
-    const { bus, logs, published } = feedRig({}, true);
+    const { bus, logs, published } = await feedRig({}, true);
     const first = newIncident();
     const second = newIncident();
     expect(() => bus.emit('incident:created', first, performance.now())).not.toThrow();
@@ -436,7 +437,7 @@ describe('MQTT incident feed', () => {
   });
 
   it('stops publishing once stopped', async () => {
-    const { bus, outbound, published } = feedRig();
+    const { bus, outbound, published } = await feedRig();
     await outbound.stop();
     expect(bus.listenerCount('incident:created')).toBe(0);
     expect(bus.listenerCount('incident:updated')).toBe(0);
@@ -448,7 +449,7 @@ describe('MQTT incident feed', () => {
 describe('webhooks', () => {
   it('POSTs the feed message with the exact body and headers, signed over "<timestamp>.<body>"', async () => {
     const hook = await receiver();
-    dispatcherFor([{ id: 'ops-bridge', url: hook.url, secret: SECRET }]).bus.emit(
+    (await dispatcherFor([{ id: 'ops-bridge', url: hook.url, secret: SECRET }])).bus.emit(
       'incident:created',
       newIncident(),
       performance.now(),
@@ -485,7 +486,7 @@ describe('webhooks', () => {
 
   it('classifies a lifecycle as new, update, update (resolved), end (closed), in order', async () => {
     const hook = await receiver();
-    const { bus } = dispatcherFor([{ id: 'ops-bridge', url: hook.url, secret: SECRET }]);
+    const { bus } = await dispatcherFor([{ id: 'ops-bridge', url: hook.url, secret: SECRET }]);
     const incident = newIncident();
     bus.emit('incident:created', incident, performance.now());
     const onSite = change(bus, incident, 'on_site');
@@ -508,7 +509,7 @@ describe('webhooks', () => {
   it('sends a webhook that wants only end nothing but the ends', async () => {
     const all = await receiver();
     const endsOnly = await receiver();
-    const { bus } = dispatcherFor([
+    const { bus } = await dispatcherFor([
       { id: 'everything', url: all.url, secret: SECRET },
       { id: 'ends-only', url: endsOnly.url, secret: SECRET, events: ['end'] },
     ]);
@@ -531,7 +532,9 @@ describe('webhooks', () => {
   it('retries with exponential backoff, same delivery id, and keeps the order per incident across the retry', async () => {
     const hook = await receiver();
     hook.reply = (_request, index) => (index < 2 ? 503 : 200);
-    const rig = dispatcherFor([{ id: 'ops-bridge', url: hook.url, secret: SECRET, backoffSeconds: 0.05 }]);
+    const rig = await dispatcherFor([
+      { id: 'ops-bridge', url: hook.url, secret: SECRET, backoffSeconds: 0.05 },
+    ]);
     const incident = newIncident();
     rig.bus.emit('incident:created', incident, performance.now());
     change(rig.bus, incident, 'dispatched');
@@ -554,7 +557,7 @@ describe('webhooks', () => {
     const hook = await receiver();
     hook.reply = () => 500;
     const waits: number[] = [];
-    const rig = dispatcherFor(
+    const rig = await dispatcherFor(
       [
         { id: 'doubling', url: hook.url, secret: SECRET, backoffSeconds: 1, maxAttempts: 5 },
         { id: 'capped', url: `${hook.origin}/capped`, secret: SECRET, backoffSeconds: 100, maxAttempts: 4 },
@@ -574,7 +577,7 @@ describe('webhooks', () => {
     const stuck = newIncident();
     const other = newIncident();
     hook.reply = (request) => (request.body.after.id === stuck.id ? 503 : 200);
-    const rig = dispatcherFor([
+    const rig = await dispatcherFor([
       { id: 'ops-bridge', url: hook.url, secret: SECRET, backoffSeconds: 0.2, maxAttempts: 20 },
     ]);
     rig.bus.emit('incident:created', stuck, performance.now());
@@ -594,7 +597,7 @@ describe('webhooks', () => {
     const hook = await receiver();
     hook.reply = () => 500;
     const url = `http://hub:p%40ss-word@${hook.origin.slice('http://'.length)}/hook?token=query-secret`;
-    const rig = dispatcherFor([
+    const rig = await dispatcherFor([
       { id: 'ops-bridge', url, secret: SECRET, maxAttempts: 3, backoffSeconds: 0.01 },
     ]);
     const incident = newIncident();
@@ -636,7 +639,9 @@ describe('webhooks', () => {
     const gone = await receiver();
     const url = gone.url;
     await gone.stop();
-    const rig = dispatcherFor([{ id: 'gone', url, secret: SECRET, maxAttempts: 2, backoffSeconds: 0.01 }]);
+    const rig = await dispatcherFor([
+      { id: 'gone', url, secret: SECRET, maxAttempts: 2, backoffSeconds: 0.01 },
+    ]);
     const incident = newIncident();
     rig.bus.emit('incident:created', incident, performance.now());
     await until(async () => (await rig.failures(incident.id)).length === 1, 'an audit entry');
@@ -649,7 +654,7 @@ describe('webhooks', () => {
   it('times out a hanging receiver, abandons that request and retries', async () => {
     const hook = await receiver();
     hook.reply = (_request, index) => (index === 0 ? 'hang' : 200);
-    const rig = dispatcherFor([
+    const rig = await dispatcherFor([
       { id: 'slowpoke', url: hook.url, secret: SECRET, timeoutSeconds: 0.2, backoffSeconds: 0.01 },
     ]);
     rig.bus.emit('incident:created', newIncident(), performance.now());
@@ -671,7 +676,7 @@ describe('webhooks', () => {
     const slow = await receiver();
     const fast = await receiver();
     slow.reply = () => 'hang';
-    const { bus } = dispatcherFor([
+    const { bus } = await dispatcherFor([
       { id: 'slow', url: slow.url, secret: SECRET, timeoutSeconds: 30 },
       { id: 'fast', url: fast.url, secret: SECRET },
     ]);
@@ -697,7 +702,7 @@ describe('webhooks', () => {
   it('drops the oldest waiting delivery when the queue is full, and records it', async () => {
     const hook = await receiver();
     hook.reply = (_request, index) => (index === 0 ? 'hang' : 200);
-    const rig = dispatcherFor([{ id: 'backlog', url: hook.url, secret: SECRET, timeoutSeconds: 30 }], {
+    const rig = await dispatcherFor([{ id: 'backlog', url: hook.url, secret: SECRET, timeoutSeconds: 30 }], {
       queueLimit: 2,
     });
     const incident = newIncident();
@@ -725,7 +730,7 @@ describe('webhooks', () => {
     failing.reply = () => 503;
     const hanging = await receiver();
     hanging.reply = () => 'hang';
-    const rig = dispatcherFor([
+    const rig = await dispatcherFor([
       { id: 'failing', url: failing.url, secret: SECRET, backoffSeconds: 0.3 },
       { id: 'hanging', url: hanging.url, secret: SECRET, timeoutSeconds: 30 },
     ]);
@@ -750,5 +755,49 @@ describe('webhooks', () => {
     expect(await rig.failures(incident.id)).toEqual([]);
     expect(await rig.counts()).toEqual({ delivered: 0, retried: 1, failed: 0 });
     expect(rig.logs.text).toContain('webhook deliveries abandoned at stop');
+  });
+
+  it('keeps what waits in the outbox across a restart: sent first, with the same ids, in order', async () => {
+    const outbox = store.outbox;
+    const hook = await receiver();
+    hook.reply = () => 503;
+    const webhooks = [{ id: 'ops-bridge', url: hook.url, secret: SECRET, backoffSeconds: 60 }];
+    const first = await dispatcherFor(webhooks, { outbox });
+    const incident = newIncident();
+    first.bus.emit('incident:created', incident, performance.now());
+    const dispatched = change(first.bus, incident, 'dispatched');
+    await until(() => hook.requests.length === 1, 'the first attempt');
+    await first.dispatcher.stop();
+    expect(first.logs.text).toContain('webhook deliveries kept for the next start');
+    const kept = await outbox.listDeliveries();
+    expect(kept.map((delivery) => [delivery.webhookId, delivery.message.type])).toEqual([
+      ['ops-bridge', 'new'],
+      ['ops-bridge', 'update'],
+    ]);
+
+    // The next run: the receiver is back; a change made as it starts waits behind what was kept.
+    hook.reply = () => 200;
+    const second = await dispatcherFor(webhooks, { outbox });
+    change(second.bus, dispatched, 'accepted');
+    await until(() => hook.requests.length === 4, 'the kept deliveries and the new one');
+    expect(hook.types()).toEqual(['new', 'new', 'update', 'update']);
+    const [attempt, resent, update, newer] = hook.requests as [Received, Received, Received, Received];
+    expect(resent.body.id).toBe(attempt.body.id);
+    expect(update.body.id).toBe(kept[1]?.id);
+    expect(newer.body.after.state).toBe('accepted');
+    expect(second.logs.text).toContain('webhook deliveries kept from the last run resumed');
+    await until(async () => (await outbox.listDeliveries()).length === 0, 'the outbox emptied');
+  });
+
+  it('drops what the outbox kept for a webhook no longer configured, and says so', async () => {
+    const outbox = store.outbox;
+    const message = feedMessage('created', newIncident());
+    await outbox.putDelivery({ id: timeOrderedId('whd'), webhookId: 'retired-bridge', message });
+    const hook = await receiver();
+    const rig = await dispatcherFor([{ id: 'ops-bridge', url: hook.url, secret: SECRET }], { outbox });
+    await until(async () => (await outbox.listDeliveries()).length === 0, 'the outbox emptied');
+    expect(rig.logs.text).toContain('no longer configured');
+    expect(rig.logs.text).toContain('retired-bridge');
+    expect(hook.requests).toHaveLength(0);
   });
 });
