@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * `tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive | --by-part]`: the functions with the most self
- * time in a V8 CPU profile, or with `--inclusive` the most total time (self plus everything they called, each
- * function counted once per sample even when it recurses): what a path costs, not only its leaves. `--by-part`
- * charges each busy sample to the part of the process it is in (the innermost library frame on its stack, else the
- * innermost project file; socket writes and the collector apart), in % of the busy time, idle left out: where the
- * event loop's time goes. `--long-tasks` lists the n longest stretches the event loop was busy without a break.
+ * `tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive | --by-part | --long-tasks]`: the functions with
+ * the most self time in a V8 CPU profile, or with `--inclusive` the most total time (self plus everything they
+ * called, each function counted once per sample even when it recurses): what a path costs, not only its leaves.
+ * `--by-part` charges each busy sample to the part of the process it is in (the innermost library frame on its
+ * stack, else the innermost project file; socket writes and the collector apart), in % of the busy time, idle left
+ * out: where the event loop's time goes. `--long-tasks` lists the n longest stretches the event loop was busy
+ * without a break.
  */
 interface ProfileNode {
   id: number;
@@ -73,7 +74,7 @@ function partOf(leafId: number): string | undefined {
 }
 
 /**
- * The outermost frames of a sample below the root, e.g. `listOnTimeout > processTimers > (anonymous) src/…`: what
+ * The outermost frames of a sample below the root, e.g. `processTimers > listOnTimeout > (anonymous) src/…`: what
  * kind of event-loop callback the sample ran in.
  */
 function entryOf(leafId: number, depth = 3): string {
@@ -102,8 +103,10 @@ function longTasks(count: number): void {
   let current: Task | undefined;
   let clock = 0;
   profile.samples.forEach((id, index) => {
-    const delta = profile.timeDeltas[index] ?? 0;
-    clock += delta;
+    // A sample stands for the time until the next one (timeDeltas[i] is the time since the previous): a stretch
+    // then ends with its last busy sample, and a stall of the sampler before a sample is not charged to it.
+    const delta = profile.timeDeltas[index + 1] ?? 0;
+    clock += profile.timeDeltas[index] ?? 0;
     const part = partOf(id);
     if (part === undefined) {
       if (current !== undefined) tasks.push(current);

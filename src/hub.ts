@@ -406,7 +406,9 @@ export class Hub {
     if (!this.#started) return;
     this.#started = false;
     await this.realtime.stop();
-    await this.outbound.stop();
+    // The feed publishes on the broker, so it stops first; the webhooks stop once nothing can change an incident
+    // any more, so a change made while the rest stops still reaches their outbox.
+    this.outbound.feed?.stop();
     await this.broker.stop();
     await this.#http?.close();
     this.#http = undefined;
@@ -417,6 +419,7 @@ export class Hub {
     this.media.stop();
     this.liveness.stop();
     this.incidents.stop();
+    await this.outbound.stop();
     this.#stopLogging?.();
     this.#stopLogging = undefined;
     await this.eventLog.stop();

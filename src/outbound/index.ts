@@ -36,8 +36,8 @@ export interface OutboundOptions {
 
 /**
  * Everything the hub sends out about incidents: the MQTT feed and the webhooks, both fed from the bus.
- * Start it after the broker (the feed publishes on it) and stop it before the store (failed deliveries are
- * audited there).
+ * Start it after the broker (the feed publishes on it). Stop the feed before the broker, and the rest once nothing
+ * changes incidents any more but before the store (failed deliveries are audited there, waiting ones kept there).
  */
 export class Outbound {
   /** Undefined when `outbound.mqtt.enabled` is false. */

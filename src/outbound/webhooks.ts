@@ -7,7 +7,7 @@ import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
-import type { DeliveryOutbox } from '../store/store.ts';
+import type { DeliveryOutbox, PendingDelivery } from '../store/store.ts';
 import { type FeedMessage, type FeedType, feedMessage } from './feed-message.ts';
 import { MAX_BACKOFF_SECONDS, type OutboundConfig, type WebhookConfig } from './outbound-schema.ts';
 
@@ -125,9 +125,10 @@ interface Failure {
  * Delivery is at-least-once (a receiver that processed a request but answered too late gets it again, with the same
  * id). With an outbox, each delivery is written there as it is queued and removed once delivered or given up, so
  * what was waiting or in flight when the hub stopped or died is sent at the next start, before anything new, with
- * its id. The window: a change committed in the last moments before a crash, whose delivery was not yet written to
- * the outbox (one commit, milliseconds). Without an outbox (a store several instances share), the queue lives in
- * memory and is lost when the hub stops.
+ * its id, and within the queue limit. The window: a change committed in the last moments before a crash, whose
+ * delivery was not yet written to the outbox (one commit, milliseconds). Kept deliveries go in the order of their
+ * ids, which follow the clock of the run that made them. Without an outbox (a store several instances share), the
+ * queue lives in memory and is lost when the hub stops.
  */
 export class WebhookDispatcher {
   readonly #options: WebhookDispatcherOptions;
@@ -210,10 +211,23 @@ export class WebhookDispatcher {
    */
   async #resume(): Promise<void> {
     const outbox = this.#options.outbox;
-    if (outbox === undefined) return;
-    const kept = await outbox.listDeliveries();
+    const signal = this.#stopController?.signal;
+    if (outbox === undefined || signal === undefined) return;
+    let kept: PendingDelivery[];
+    try {
+      kept = await outbox.listDeliveries();
+    } catch (error) {
+      // The hub's alarms matter more than its webhook backlog: it starts, with what it could not read left there.
+      this.#log.error(
+        { error: (error as Error).message },
+        'cannot read the webhook outbox; starting without it',
+      );
+      return;
+    }
+    // Stopped while reading: what was kept stays kept.
+    if (signal.aborted) return;
     const resumedBy = new Map<Lane, Delivery[]>(this.#lanes.map((lane) => [lane, []]));
-    // This run's deliveries, queued while the outbox was read, may already be in it.
+    // A store whose read is truly asynchronous may already hold deliveries this run queued meanwhile.
     const queued = new Set(this.#lanes.flatMap((lane) => lane.pending.map((delivery) => delivery.id)));
     let resumed = 0;
     const dropped = new Map<string, number>();
@@ -222,7 +236,7 @@ export class WebhookDispatcher {
       const lane = this.#lanes.find((candidate) => candidate.webhook.id === webhookId);
       if (lane === undefined || !lane.wants(message.type)) {
         dropped.set(webhookId, (dropped.get(webhookId) ?? 0) + 1);
-        this.#outboxWrite(outbox.removeDelivery(id), webhookId);
+        this.#outboxWrite(() => outbox.removeDelivery(id), webhookId);
         continue;
       }
       resumedBy.get(lane)?.push({ id, message });
@@ -230,6 +244,7 @@ export class WebhookDispatcher {
     }
     for (const [lane, deliveries] of resumedBy) {
       lane.pending.unshift(...deliveries);
+      this.#trim(lane);
       this.#queueDepth.labels(lane.webhook.id).set(lane.pending.length);
     }
     if (resumed > 0) this.#log.info({ resumed }, 'webhook deliveries kept from the last run resumed');
@@ -240,9 +255,13 @@ export class WebhookDispatcher {
       );
   }
 
-  /** An outbox write, awaited by stop(); a failure is logged, and the delivery still goes on from memory. */
-  #outboxWrite(write: Promise<void>, webhookId: string): void {
-    const tracked = write
+  /**
+   * An outbox write, awaited by stop(); a failure is logged and thrown nowhere. A put that failed leaves the
+   * delivery to this run's memory; a removal that failed means it is sent again at the next start.
+   */
+  #outboxWrite(write: () => Promise<void>, webhookId: string): void {
+    const tracked = Promise.resolve()
+      .then(write)
       .catch((error: unknown) =>
         this.#log.error(
           { webhook: webhookId, error: (error as Error).message },
@@ -256,7 +275,7 @@ export class WebhookDispatcher {
   /** A delivery delivered or given up leaves the outbox. */
   #settled(lane: Lane, delivery: Delivery): void {
     const outbox = this.#options.outbox;
-    if (outbox !== undefined) this.#outboxWrite(outbox.removeDelivery(delivery.id), lane.webhook.id);
+    if (outbox !== undefined) this.#outboxWrite(() => outbox.removeDelivery(delivery.id), lane.webhook.id);
   }
 
   /**
@@ -276,7 +295,7 @@ export class WebhookDispatcher {
       if (waiting > 0 && this.#options.outbox !== undefined)
         this.#log.info(
           { webhook: lane.webhook.id, kept: waiting },
-          'webhook deliveries kept for the next start',
+          'webhook deliveries left in the outbox for the next start',
         );
       else if (waiting > 0)
         this.#log.warn(
@@ -299,13 +318,22 @@ export class WebhookDispatcher {
       lane.pending.push(delivery);
       const outbox = this.#options.outbox;
       if (outbox !== undefined)
-        this.#outboxWrite(outbox.putDelivery({ ...delivery, webhookId: lane.webhook.id }), lane.webhook.id);
-      if (lane.pending.length > (this.#options.queueLimit ?? DEFAULT_QUEUE_LIMIT)) {
-        const dropped = lane.pending.shift() as Delivery;
-        this.#fail(lane, dropped, { attempts: 0, message: 'queue full' });
-      }
+        this.#outboxWrite(
+          () => outbox.putDelivery({ ...delivery, webhookId: lane.webhook.id }),
+          lane.webhook.id,
+        );
+      this.#trim(lane);
       this.#queueDepth.labels(lane.webhook.id).set(lane.pending.length);
       this.#pump(lane);
+    }
+  }
+
+  /** Drops the oldest waiting deliveries past the queue limit, each recorded as a failure. */
+  #trim(lane: Lane): void {
+    const limit = this.#options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+    while (lane.pending.length > limit) {
+      const dropped = lane.pending.shift() as Delivery;
+      this.#fail(lane, dropped, { attempts: 0, message: 'queue full' });
     }
   }
 

@@ -28,7 +28,7 @@ export interface PendingDelivery {
 export interface DeliveryOutbox {
   putDelivery(delivery: PendingDelivery): Promise<void>;
   removeDelivery(id: string): Promise<void>;
-  /** Oldest first: delivery ids are time-ordered. */
+  /** Oldest first: delivery ids are time-ordered (by the clock of the run that made each). */
   listDeliveries(): Promise<PendingDelivery[]>;
 }
 

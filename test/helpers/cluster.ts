@@ -259,6 +259,8 @@ export class HubProcess extends OwnedProcess {
 
   /** Starts the process and resolves when it says it is ready. */
   async start(): Promise<void> {
+    // Ready is what this start prints: after a kill, the last run's lines are still in `output`.
+    const from = this.output.length;
     const child = this.launch(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: projectRoot,
       env: {
@@ -274,7 +276,8 @@ export class HubProcess extends OwnedProcess {
     });
     await new Promise<void>((resolve, reject) => {
       child.stdout?.on('data', () => {
-        if (this.output.includes('gridhub: ') && this.output.includes('http://localhost:')) resolve();
+        const printed = this.output.slice(from);
+        if (printed.includes('gridhub: ') && printed.includes('http://localhost:')) resolve();
       });
       child.once('exit', (code) =>
         reject(new Error(`${this.name} exited (${code}) before it was ready:\n${this.output.slice(-3000)}`)),

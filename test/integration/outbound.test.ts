@@ -768,7 +768,7 @@ describe('webhooks', () => {
     const dispatched = change(first.bus, incident, 'dispatched');
     await until(() => hook.requests.length === 1, 'the first attempt');
     await first.dispatcher.stop();
-    expect(first.logs.text).toContain('webhook deliveries kept for the next start');
+    expect(first.logs.text).toContain('webhook deliveries left in the outbox for the next start');
     const kept = await outbox.listDeliveries();
     expect(kept.map((delivery) => [delivery.webhookId, delivery.message.type])).toEqual([
       ['ops-bridge', 'new'],
@@ -786,6 +786,46 @@ describe('webhooks', () => {
     expect(update.body.id).toBe(kept[1]?.id);
     expect(newer.body.after.state).toBe('accepted');
     expect(second.logs.text).toContain('webhook deliveries kept from the last run resumed');
+    await until(async () => (await outbox.listDeliveries()).length === 0, 'the outbox emptied');
+  });
+
+  it('starts without what the outbox kept when it cannot be read, and says so', async () => {
+    const unreadable: DeliveryOutbox = {
+      putDelivery: async () => {},
+      removeDelivery: async () => {},
+      listDeliveries: async () => {
+        throw new Error('disk gone');
+      },
+    };
+    const hook = await receiver();
+    const rig = await dispatcherFor([{ id: 'ops-bridge', url: hook.url, secret: SECRET }], {
+      outbox: unreadable,
+    });
+    expect(rig.logs.text).toContain('cannot read the webhook outbox');
+    rig.bus.emit('incident:created', newIncident(), performance.now());
+    await until(() => hook.requests.length === 1, 'a new change still delivered');
+  });
+
+  it('keeps to the queue limit with what the outbox kept, dropping the oldest as failures', async () => {
+    const outbox = store.outbox;
+    const incidents = [newIncident(), newIncident(), newIncident()];
+    for (const incident of incidents) {
+      const message = feedMessage('created', incident);
+      await outbox.putDelivery({ id: timeOrderedId('whd'), webhookId: 'ops-bridge', message });
+    }
+    const hook = await receiver();
+    const rig = await dispatcherFor([{ id: 'ops-bridge', url: hook.url, secret: SECRET }], {
+      outbox,
+      queueLimit: 2,
+    });
+    await until(() => hook.requests.length === 2, 'the two newest kept');
+    expect(hook.requests.map((request) => request.body.after.id)).toEqual([
+      incidents[1]?.id,
+      incidents[2]?.id,
+    ]);
+    expect((await rig.failures(incidents[0]?.id as string)).map((entry) => entry.message)).toEqual([
+      'queue full',
+    ]);
     await until(async () => (await outbox.listDeliveries()).length === 0, 'the outbox emptied');
   });
 
