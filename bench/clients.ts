@@ -35,7 +35,7 @@ export interface LatencySummary {
 const sockets: Socket[] = [];
 const maxSamples = 2_000_000;
 let samples: number[] = [];
-/** Storm incidents are pushed at most once a second by design (incident-service #announceSoon): kept apart. */
+/** Storm incidents are pushed at most once a second by design (ThrottledPushes in src/incidents/throttled-pushes.ts): kept apart. */
 let stormSamples: number[] = [];
 let pushes = 0;
 let resetAt = nowMs();

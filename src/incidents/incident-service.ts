@@ -19,6 +19,8 @@ import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
+import { IncidentChangeQueue } from './change-queue.ts';
+import { type CorrelationAnchor, CorrelationAnchors } from './correlation-anchors.ts';
 import {
   type ActionInput,
   type Actor,
@@ -32,6 +34,7 @@ import {
 import type { Router } from './router.ts';
 import { appendNewest, type Correlation, maxSeverity, SlidingWindow } from './rule-book.ts';
 import { SharedIncidents, sharedConditionKey } from './shared-incidents.ts';
+import { ThrottledPushes } from './throttled-pushes.ts';
 import type { Visibility } from './visibility.ts';
 
 export class IncidentError extends Error {
@@ -66,24 +69,6 @@ export interface IncidentServiceOptions {
 
 /** What a new incident is raised as: a rule's, or a storm's. */
 type IncidentKind = Pick<RuleConfig, 'category' | 'severity' | 'title'>;
-
-/** An incident that other devices' events may still join by correlation, in its grid's short list. */
-interface CorrelationAnchor {
-  readonly incidentId: string;
-  readonly deviceId: string;
-  readonly eventType: string;
-  /** When it was created or last joined: correlation windows run from here. */
-  anchoredAt: number;
-  /** The longest window of its event type's correlations: past anchoredAt + this, nothing can join it. */
-  readonly longestWindowMs: number;
-}
-
-/** What clients last saw of a storm incident, and the trailing push that will show them the rest. */
-interface Announcement {
-  shown: Incident;
-  at: number;
-  timer: NodeJS.Timeout | undefined;
-}
 
 const settled = Promise.resolve();
 /** Sharing the store: how often an instance reloads every active incident, its siblings' included. */
@@ -153,33 +138,22 @@ export class IncidentService {
   readonly #active = new Map<string, Incident>();
   /** The open incident of each device condition, for dedupe and clearing. */
   readonly #conditions = new Map<string, string>();
-  /** Per-incident queues: one change at a time, in order. */
-  readonly #queues = new Map<string, Promise<unknown>>();
-  /** Per grid: the incidents still open to correlation. Kept short by their windows, so a scan of one is cheap. */
-  readonly #anchors = new Map<string, CorrelationAnchor[]>();
+  /** Each incident's changes, one at a time and in order; device events' changes folded (change-queue.ts). */
+  readonly #changes: IncidentChangeQueue;
+  /** Per grid: the incidents still open to correlation. */
+  readonly #anchors = new CorrelationAnchors();
   /** Per grid: when its newest incidents were created, for flood control. */
   readonly #creations = new Map<string, SlidingWindow>();
   /** Per grid: its open storm incident. */
   readonly #storms = new Map<string, string>();
-  /** Per storm incident not yet ended: its throttled pushes. */
-  readonly #announcements = new Map<string, Announcement>();
+  /** Storm incidents not yet ended: their pushes, at most one a second. */
+  readonly #stormPushes: ThrottledPushes;
   readonly #principals: ReadonlyMap<string, Principal>;
   readonly #context: Omit<LifecycleContext, 'now'>;
   /** Sharing the store: the writes and lookups several instances need (see shared-incidents.ts). */
   readonly #shared: SharedIncidents | undefined;
   /** Keyed device events whose change is being committed: a redelivery meanwhile waits for the same outcome. */
   readonly #eventsInFlight = new Map<string, Promise<void>>();
-  /** Per incident: the device events waiting to fold into it together (see #fold). */
-  readonly #folds = new Map<
-    string,
-    {
-      readonly steps: {
-        change: (before: Incident) => Incident;
-        commit: (before: Incident, after: Incident) => Promise<unknown>;
-      }[];
-      readonly done: Promise<void>;
-    }
-  >();
   #timer: NodeJS.Timeout | undefined;
   #reloadedAt = Date.now();
 
@@ -187,7 +161,17 @@ export class IncidentService {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'incidents' });
     this.#principals = new Map(options.users.map((user) => [user.id, principalOf(user)]));
-    this.#shared = options.shared ? new SharedIncidents(options.store) : undefined;
+    const shared = options.shared ? new SharedIncidents(options.store) : undefined;
+    this.#shared = shared;
+    this.#stormPushes = new ThrottledPushes({
+      intervalMs: stormPushMs,
+      current: (incidentId) => this.#active.get(incidentId),
+      push: (change) => this.#options.bus.emit('incident:updated', change),
+    });
+    this.#changes = new IncidentChangeQueue({
+      current: (incidentId) => this.#current(incidentId),
+      ...(shared === undefined ? {} : { retrying: (work) => shared.retrying(work) }),
+    });
     const { deadlines, jurisdiction } = options;
     this.#context = {
       deadlineMs: (category: string, stage: DeadlineStage) =>
@@ -202,7 +186,7 @@ export class IncidentService {
     this.#anchors.clear();
     this.#creations.clear();
     this.#storms.clear();
-    this.#announcements.clear();
+    this.#stormPushes.clear();
     // Rosters changed through the API replace the config's roster of their grid.
     for (const roster of await this.#options.store.listRosters()) this.#options.router.setRoster(roster);
     for (const incident of await this.#options.store.listActiveIncidents()) this.#remember(incident);
@@ -213,7 +197,7 @@ export class IncidentService {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    for (const announcement of this.#announcements.values()) clearTimeout(announcement.timer);
+    this.#stormPushes.clear();
   }
 
   /**
@@ -221,7 +205,7 @@ export class IncidentService {
    * as an `incident:update`. Works on ended incidents too (a clip may finish after a quick false alarm).
    */
   attachEvidence(incidentId: string, item: EvidenceItem): Promise<Incident | undefined> {
-    return this.#serial(incidentId, async () => {
+    return this.#changes.serial(incidentId, async () => {
       const before = await this.#current(incidentId);
       if (before === undefined) return undefined;
       const after: Incident = {
@@ -301,7 +285,7 @@ export class IncidentService {
     const open = openId === undefined ? undefined : this.#active.get(openId);
     if (open !== undefined && isOpen(open.state) && foldsInto(open, rule, now)) {
       this.#options.metrics.eventsDeduplicated.inc();
-      return this.#fold(
+      return this.#changes.fold(
         open.id,
         open,
         (before) => ({
@@ -334,7 +318,10 @@ export class IncidentService {
   ): Promise<void> | undefined {
     const gridId = device.grid.ref.id;
     if (correlations.length > 0) {
-      const match = this.#correlated(gridId, device.id, correlations, now);
+      const match = this.#anchors.match(gridId, device.id, correlations, now, (incidentId) => {
+        const incident = this.#active.get(incidentId);
+        return incident !== undefined && isOpen(incident.state);
+      });
       if (match !== undefined) return this.#join(match.anchor, match.correlation, event, now);
     }
     // An emergency, or a lasting condition that its device must be able to clear, is never folded into a storm.
@@ -348,7 +335,7 @@ export class IncidentService {
   #adopt(incident: Incident, correlations: readonly Correlation[], now: number): void {
     this.#remember(incident);
     this.#counted(incident.gridId, now);
-    if (correlations.length > 0) this.#anchor(incident, correlations, now);
+    if (correlations.length > 0) this.#anchors.anchor(incident, correlations, now);
   }
 
   #announceCreated(incident: Incident, receivedAt: number): void {
@@ -382,7 +369,7 @@ export class IncidentService {
         if (joined !== undefined) return joined;
         const incident: Incident = { ...this.#create(event, device, rule, now), version: 1 };
         // `open` is still open but past its dedupe window: the new incident replaces it as the condition's.
-        const outcome = await this.#serial(incident.id, () =>
+        const outcome = await this.#changes.serial(incident.id, () =>
           shared.create(incident, creationAudit(incident), open?.id, event.key),
         );
         if (typeof outcome === 'object' && 'redeliveredTo' in outcome) {
@@ -412,7 +399,7 @@ export class IncidentService {
   #foldShared(open: Incident, event: DeviceEvent, now: number): Promise<boolean> {
     // The incident as just read, the first time; after a lost race, as read again.
     let read: Incident | undefined = open;
-    return this.#serial(open.id, async () => {
+    return this.#changes.serial(open.id, async () => {
       const before = read ?? (await this.#options.store.getIncident(open.id));
       read = undefined;
       if (before === undefined || !isOpen(before.state)) return false;
@@ -481,7 +468,7 @@ export class IncidentService {
     action: IncidentAction,
     input: ActionInput = {},
   ): Promise<Incident> {
-    return this.#serial(incidentId, async () => {
+    return this.#changes.serial(incidentId, async () => {
       const before = this.#options.shared
         ? await this.#options.store.getIncident(incidentId)
         : (this.#active.get(incidentId) ?? (await this.#options.store.getIncident(incidentId)));
@@ -522,7 +509,7 @@ export class IncidentService {
     for (const incident of this.#active.values()) {
       if (!isOpen(incident.state) || incident.dueAt === null || Date.parse(incident.dueAt) > now) continue;
       if (this.#context.parentOf(incident.responsibleNodeId) === undefined) continue;
-      if (this.#queues.has(incident.id)) continue;
+      if (this.#changes.busy(incident.id)) continue;
       void this.#escalate(incident);
     }
   }
@@ -539,14 +526,14 @@ export class IncidentService {
     for (const incident of incidents) {
       active.add(incident.id);
       const held = this.#active.get(incident.id);
-      if (this.#queues.has(incident.id) || (held?.version ?? 0) > (incident.version ?? 0)) continue;
+      if (this.#changes.busy(incident.id) || (held?.version ?? 0) > (incident.version ?? 0)) continue;
       this.#remember(incident);
     }
     for (const [id, incident] of known) {
       // Active here, unchanged since the list was asked for, and not active in the store: another instance ended it.
       if (active.has(id) || this.#active.get(id) !== incident) continue;
       const ended = await this.#options.store.getIncident(id);
-      if (ended !== undefined && this.#active.get(id) === incident && !this.#queues.has(id)) {
+      if (ended !== undefined && this.#active.get(id) === incident && !this.#changes.busy(id)) {
         this.#remember(ended);
       }
     }
@@ -654,15 +641,15 @@ export class IncidentService {
         ? store.saveRepeat(after, eventKey)
         : store.saveIncident(after, audit, eventKey));
     } else {
-      // Over the version read, or StaleIncident and #serial makes the change again from a fresh read.
+      // Over the version read, or StaleIncident and the change queue makes the change again from a fresh read.
       const written = await this.#shared.write(before, after, audit, eventKey);
       if (written === undefined) return before;
       // What was written carries its version: it is what is announced and returned.
       after = written;
     }
-    const announcement = this.#announcements.get(after.id);
+    // Clients are shown it now; a storm's pending throttled push is moot, and its `before` is what they last saw.
+    const shown = this.#stormPushes.showNow(after) ?? before;
     this.#remember(after);
-    const shown = announcement === undefined ? before : this.#show(announcement, after);
     // A repeat is most of the incident traffic under load: its delta lets pushes skip encoding both incidents.
     this.#options.bus.emit(
       'incident:updated',
@@ -675,7 +662,7 @@ export class IncidentService {
   /** Commits a new incident with its audit entry, then announces it. */
   #save(incident: Incident, receivedAt: number, eventKey?: string): Promise<void> {
     const audit = creationAudit(incident);
-    return this.#serial(incident.id, () =>
+    return this.#changes.serial(incident.id, () =>
       this.#options.store
         .saveIncident(incident, audit, eventKey)
         .then(() => this.#announceCreated(incident, receivedAt)),
@@ -691,54 +678,6 @@ export class IncidentService {
       (this.#shared === undefined ? this.#active.get(incidentId) : undefined) ??
       (await this.#options.store.getIncident(incidentId))
     );
-  }
-
-  /**
-   * The newest incident of the grid that this device's event may join: raised by another device, from an event
-   * of a correlation this event shares, created or last joined within that correlation's window. Anchors whose
-   * incident ended or whose every window passed are dropped on the way.
-   */
-  #correlated(
-    gridId: string,
-    deviceId: string,
-    correlations: readonly Correlation[],
-    now: number,
-  ): { anchor: CorrelationAnchor; correlation: Correlation } | undefined {
-    const anchors = this.#anchors.get(gridId);
-    if (anchors === undefined) return undefined;
-    const live = anchors.filter((anchor) => {
-      const incident = this.#active.get(anchor.incidentId);
-      return (
-        incident !== undefined && isOpen(incident.state) && now - anchor.anchoredAt <= anchor.longestWindowMs
-      );
-    });
-    if (live.length === 0) this.#anchors.delete(gridId);
-    else if (live.length < anchors.length) this.#anchors.set(gridId, live);
-    let match: { anchor: CorrelationAnchor; correlation: Correlation } | undefined;
-    for (const anchor of live) {
-      // Same-device repeats are dedupe's business; of several candidates, the newest wins.
-      if (anchor.deviceId === deviceId) continue;
-      if (match !== undefined && match.anchor.anchoredAt > anchor.anchoredAt) continue;
-      const correlation = correlations.find(
-        (candidate) =>
-          candidate.events.has(anchor.eventType) && now - anchor.anchoredAt <= candidate.windowMs,
-      );
-      if (correlation !== undefined) match = { anchor, correlation };
-    }
-    return match;
-  }
-
-  /** Opens a new incident to other devices' correlated events for the longest of its event's windows. */
-  #anchor(incident: Incident, correlations: readonly Correlation[], now: number): void {
-    const anchors = this.#anchors.get(incident.gridId) ?? [];
-    anchors.push({
-      incidentId: incident.id,
-      deviceId: incident.device.id,
-      eventType: incident.event.type,
-      anchoredAt: now,
-      longestWindowMs: Math.max(...correlations.map((correlation) => correlation.windowMs)),
-    });
-    this.#anchors.set(incident.gridId, anchors);
   }
 
   /** Another device's event joins the incident: related, severity raised, audited with the change. */
@@ -774,9 +713,9 @@ export class IncidentService {
     // One hub owning the store: joins fold like repeats (a perimeter breach draws many devices' events at once).
     const anchored = this.#active.get(anchor.incidentId);
     if (this.#shared === undefined && anchored !== undefined) {
-      return this.#fold(anchor.incidentId, anchored, joinedInto, commitJoin);
+      return this.#changes.fold(anchor.incidentId, anchored, joinedInto, commitJoin);
     }
-    return this.#serial(anchor.incidentId, async () => {
+    return this.#changes.serial(anchor.incidentId, async () => {
       const before = await this.#current(anchor.incidentId);
       if (before === undefined) return;
       await commitJoin(before, joinedInto(before));
@@ -827,48 +766,19 @@ export class IncidentService {
     });
     const shared = this.#shared;
     if (shared === undefined) {
-      return this.#fold(storm.id, storm, groupedInto, async (_before, after) => {
+      return this.#changes.fold(storm.id, storm, groupedInto, async (_before, after) => {
         await this.#options.store.saveIncident(after, undefined, event.key);
         this.#remember(after);
-        this.#announceSoon(after.id);
+        this.#stormPushes.soon(after.id);
       });
     }
-    return this.#serial(storm.id, async () => {
+    return this.#changes.serial(storm.id, async () => {
       const before = (await this.#current(storm.id)) ?? storm;
       const written = await shared.write(before, groupedInto(before), undefined, event.key);
       if (written === undefined) return;
       this.#remember(written);
-      this.#announceSoon(written.id);
+      this.#stormPushes.soon(written.id);
     });
-  }
-
-  /** Pushes the storm's state now if its last push is a second old, else once it is (one timer at a time). */
-  #announceSoon(incidentId: string): void {
-    const announcement = this.#announcements.get(incidentId);
-    if (announcement === undefined || announcement.timer !== undefined) return;
-    const wait = announcement.at + stormPushMs - Date.now();
-    if (wait <= 0) {
-      this.#announce(announcement, incidentId);
-      return;
-    }
-    announcement.timer = setTimeout(() => this.#announce(announcement, incidentId), wait);
-  }
-
-  #announce(announcement: Announcement, incidentId: string): void {
-    announcement.timer = undefined;
-    const current = this.#active.get(incidentId);
-    if (current === undefined || current === announcement.shown) return;
-    this.#options.bus.emit('incident:updated', { before: this.#show(announcement, current), after: current });
-  }
-
-  /** Records that clients are shown the storm as it is now (any pending push is moot); returns what they saw. */
-  #show(announcement: Announcement, incident: Incident): Incident {
-    clearTimeout(announcement.timer);
-    const before = announcement.shown;
-    announcement.shown = incident;
-    announcement.at = Date.now();
-    announcement.timer = undefined;
-    return before;
   }
 
   #remember(incident: Incident): void {
@@ -891,68 +801,8 @@ export class IncidentService {
   #rememberStorm(storm: Incident, terminal: boolean): void {
     if (isOpen(storm.state)) this.#storms.set(storm.gridId, storm.id);
     else if (this.#storms.get(storm.gridId) === storm.id) this.#storms.delete(storm.gridId);
-    const announcement = this.#announcements.get(storm.id);
-    if (terminal) {
-      clearTimeout(announcement?.timer);
-      this.#announcements.delete(storm.id);
-    } else if (announcement === undefined) {
-      // Created now (incident:created is its first push), or found open at start.
-      this.#announcements.set(storm.id, { shown: storm, at: Date.now(), timer: undefined });
-    }
-  }
-
-  /**
-   * A device event's change folded into the incident (a dedupe repeat, a storm grouping, a correlation join) with the
-   * others that arrive while an earlier change of it is committing. The fold runs after every earlier change
-   * (#serial); each of its changes is made over the one before, and all their writes are issued at once, so they
-   * commit together (lmdb-js puts one event turn's writes in one transaction): one store round trip per fold, not one
-   * per event, so a busy incident (a grid's storm) never builds a queue that holds its devices' next messages. Each
-   * event still resolves (and is acknowledged to its device) only once its own change, with its event key and audit
-   * entry, is committed, and each is announced on its own.
-   */
-  #fold(
-    incidentId: string,
-    fallback: Incident,
-    change: (before: Incident) => Incident,
-    commit: (before: Incident, after: Incident) => Promise<unknown>,
-  ): Promise<void> {
-    const pending = this.#folds.get(incidentId);
-    if (pending !== undefined) {
-      pending.steps.push({ change, commit });
-      return pending.done;
-    }
-    const steps = [{ change, commit }];
-    const done = this.#serial(incidentId, async () => {
-      // From here on, the incident's next events make the next fold.
-      this.#folds.delete(incidentId);
-      let before = (await this.#current(incidentId)) ?? fallback;
-      const commits: Promise<unknown>[] = [];
-      for (const step of steps) {
-        const after = step.change(before);
-        commits.push(step.commit(before, after));
-        before = after;
-      }
-      await Promise.all(commits);
-    });
-    this.#folds.set(incidentId, { steps, done });
-    return done;
-  }
-
-  /** Runs `work` after every earlier change of the same incident, so changes never interleave. */
-  #serial<T>(incidentId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(incidentId) ?? settled;
-    const shared = this.#shared;
-    // Sharing the store, a change another instance beat is made again, from a fresh read, in the same turn of the queue.
-    const run = shared === undefined ? work : () => shared.retrying(work);
-    const next = previous.then(run, run);
-    const tail = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#queues.set(incidentId, tail);
-    void tail.then(() => {
-      if (this.#queues.get(incidentId) === tail) this.#queues.delete(incidentId);
-    });
-    return next;
+    // Tracked from its creation (incident:created is its first push), or when found open at start.
+    if (terminal) this.#stormPushes.forget(storm.id);
+    else this.#stormPushes.track(storm);
   }
 }

@@ -17,7 +17,7 @@ import {
 
 /**
  * Repeats that arrive while their incident's previous change is still committing fold into one store round trip
- * (IncidentService #fold): none is lost or counted twice, each is acknowledged only once its change is committed,
+ * (IncidentChangeQueue.fold): none is lost or counted twice, each is acknowledged only once its change is committed,
  * and each is pushed on its own, in order. The same with the store's group commit (`store.commitWindowMs`), where
  * writes also wait for the window: still no acknowledgement before its commit, and the repeats, kept beside their
  * incident, are there after a restart.
