@@ -316,7 +316,7 @@ export class Hub {
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
       incidents: this.incidents,
-      recoveryMs: 2 * 60_000,
+      recoveryMs: settings.pushRecoverySeconds * 1000,
       // Pushes go through Redis to reach clients on any sibling.
       ...(redis === undefined ? {} : { cluster: { redisUrl: redis.url, keyPrefix: redis.keyPrefix } }),
       chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,

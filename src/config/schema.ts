@@ -448,6 +448,15 @@ export const hubSchema = z.strictObject({
     .max(7 * 24 * 60)
     .default(720)
     .describe('How long a session JWT lasts.'),
+  pushRecoverySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(600)
+    .default(120)
+    .describe(
+      'A live client that drops and reconnects within this long is sent what it missed (Socket.IO connection state recovery); 0 turns it off. Every push is kept this long, plus up to a minute: about 330 bytes of memory each.',
+    ),
   timezone: z
     .string()
     .refine((zone) => {

@@ -31,7 +31,10 @@ export interface RealtimeOptions {
   readonly bus: TypedBus<HubBusEvents>;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
-  /** How long a dropped client's missed pushes are kept for it to catch up when it reconnects. */
+  /**
+   * How long a dropped client's missed pushes are kept for it to catch up when it reconnects; 0: not at all, and
+   * nothing is kept.
+   */
   readonly recoveryMs: number;
   /**
    * Several hub instances: pushes go through a Redis stream, so a client on any instance gets every push it is
@@ -94,7 +97,15 @@ export class Realtime {
     if (cluster !== undefined) this.#redis = new Redis(cluster.redisUrl);
     const io: HubSocketServer = new Server(server, {
       serveClient: true,
-      connectionStateRecovery: { maxDisconnectionDuration: this.#options.recoveryMs, skipMiddlewares: false },
+      // Recovery keeps every push for the window (and up to the in-memory adapter's one-minute purge after it).
+      ...(this.#options.recoveryMs > 0
+        ? {
+            connectionStateRecovery: {
+              maxDisconnectionDuration: this.#options.recoveryMs,
+              skipMiddlewares: false,
+            },
+          }
+        : {}),
       ...(cluster === undefined || this.#redis === undefined
         ? {}
         : {

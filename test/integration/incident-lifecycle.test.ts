@@ -426,6 +426,42 @@ describe('live clients: catching up after a drop, session tokens, the API descri
     socket.close();
   });
 
+  it('keeps nothing for a dropped client with hub.pushRecoverySeconds 0: it reconnects afresh', async () => {
+    const config = demoConfig();
+    config.hub = { ...config.hub, pushRecoverySeconds: 0 };
+    const plain = await startTestHub({ deployment: deploymentOf(config) });
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(plain.httpUrl, {
+      auth: { token: 'demo-officer-luming' },
+      transports: ['websocket'],
+      reconnection: false,
+    });
+    const received: string[] = [];
+    socket.on('incident:new', (incident) => received.push(incident.id));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const sim = await gate(plain, 'gate-luming-03-south');
+    socket.io.engine.close();
+    await eventually(() => !socket.connected);
+    // Raised while the client is away, and committed before it comes back.
+    await sim.forceDoor(1);
+    await eventually(async () => {
+      const { body } = await getJson(`${plain.httpUrl}/api/incidents`, 'demo-officer-luming');
+      return (body as { incidents: Incident[] }).incidents.length === 1;
+    });
+    socket.connect();
+    await eventually(() => socket.connected);
+    expect(socket.recovered ?? false).toBe(false);
+    await sim.holdDoor(1, 700);
+    await eventually(() => received.length === 1);
+    // Only the incident raised after it came back: the one it missed is not replayed (pages reload the state).
+    const { body } = await getJson(`${plain.httpUrl}/api/incidents`, 'demo-officer-luming');
+    const listed = (body as { incidents: Incident[] }).incidents.map((incident) => incident.id);
+    expect(listed).toHaveLength(2);
+    expect(received).toEqual([listed[0]]);
+    await sim.stop();
+    socket.close();
+    await plain.stop();
+  });
+
   it('issues a session JWT for an API token, accepted by REST and Socket.IO, and refuses a forged one', async () => {
     const issued = await postJson<{ token: string; expiresAt: string }>(
       `${hub.httpUrl}/api/auth/token`,

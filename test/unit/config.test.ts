@@ -212,6 +212,7 @@ describe('resolveDeployment', () => {
       identifierHashKey: 'gridhub-demo-identifier-key',
       commandTimeoutSeconds: 5,
       jwtTtlMinutes: 720,
+      pushRecoverySeconds: 120,
       timezone: 'Asia/Shanghai',
       deadLetterLimit: 10_000,
       eventLogPerDevice: 1000,
