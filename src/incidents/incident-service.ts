@@ -182,6 +182,7 @@ export class IncidentService {
 
   async start(): Promise<void> {
     this.#active.clear();
+    this.#options.metrics.incidentsActive.set(0);
     this.#conditions.clear();
     this.#anchors.clear();
     this.#creations.clear();
@@ -788,6 +789,7 @@ export class IncidentService {
     } else {
       this.#active.set(incident.id, incident);
     }
+    this.#options.metrics.incidentsActive.set(this.#active.size);
     if (incident.category === stormCategory) {
       this.#rememberStorm(incident, terminal);
       return;

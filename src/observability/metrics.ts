@@ -113,6 +113,12 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly incidentsActive = new Gauge({
+    name: 'gridhub_incidents_active',
+    help: 'Incidents not yet ended (open, or awaiting verification): the backlog, each held in memory.',
+    registers: [this.registry],
+  });
+
   readonly storeFailures = new Counter({
     name: 'gridhub_store_failures_total',
     help: 'Writes the store failed; the device message was not acknowledged.',

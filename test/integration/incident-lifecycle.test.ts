@@ -150,10 +150,13 @@ describe('the case workflow: routing, lifecycle, verification, scope', () => {
   it('runs a case from dispatch to closure: accept over Socket.IO with an ack, arrive, resolve, verify by another', async () => {
     const worker = await connectClient(hub.httpUrl, 'demo-worker-xijiao-01');
     const otherWorker = await connectClient(hub.httpUrl, 'demo-worker-xijiao-02');
+    const backlog = () => metricValue(hub.httpUrl, 'gridhub_incidents_active');
+    const backlogBefore = await backlog();
     sims.push(await gate(hub, 'gate-xijiao-01-north'));
     await sims.at(-1)?.forceDoor();
     const task = (await worker.nth('incident:new', 1)) as Incident;
     expect(task.assignees).toEqual(['worker-xijiao-01']);
+    expect(await backlog()).toBe(backlogBefore + 1);
 
     const act = (client: RecordingClient, request: IncidentActionRequest) =>
       client.socket.emitWithAck('incident:act', request) as Promise<ActionAcknowledgement>;
@@ -195,6 +198,7 @@ describe('the case workflow: routing, lifecycle, verification, scope', () => {
     expect(byWorker.status).toBe(403);
     const closed = await action('demo-officer-xijiao', task.id, 'verify');
     expect(closed.body).toMatchObject({ state: 'closed', closedBy: 'officer-xijiao' });
+    expect(await backlog()).toBe(backlogBefore);
     expect(closed.body.timeline).toMatchObject({
       dispatchedAt: expect.any(String),
       acceptedAt: expect.any(String),
