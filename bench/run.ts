@@ -157,7 +157,7 @@ interface Server {
   readonly mqtt: number;
 }
 
-type StatsMessage = ServerStats & { devices: number };
+type StatsMessage = ServerStats & { devices: number; activeIncidents?: number };
 
 async function startServer(target: Target, extraDevices: number, prof: boolean): Promise<Server> {
   const profArgs = prof
@@ -252,6 +252,8 @@ interface Phase {
   readonly clientsCpuPercent: number;
   readonly rssMB: number;
   readonly heapMB: number;
+  /** The hub's incidents not yet ended after the phase (nothing closes them in the bench); none for the relay. */
+  readonly activeIncidents?: number;
   /** The server's event-loop delay during the phase (ms). */
   readonly loopDelayP99: number;
   readonly loopDelayMax: number;
@@ -331,12 +333,13 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
     clientsCpuPercent: cpuPercent(clientsBefore, clientsAfter),
     rssMB: Math.max(peakRss, after?.rssBytes ?? 0) / 2 ** 20,
     heapMB: stats.heapUsed / 2 ** 20,
+    ...(stats.activeIncidents === undefined ? {} : { activeIncidents: stats.activeIncidents }),
     loopDelayP99: loop.loopDelayP99,
     loopDelayMax: loop.loopDelayMax,
     loopBusyPercent: loop.loopBusyPercent,
   };
   log(
-    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}%, ${row.majorFaults} major faults (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB`,
+    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}%, ${row.majorFaults} major faults (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB, heap ${row.heapMB.toFixed(0)} MB${row.activeIncidents === undefined ? '' : ` with ${row.activeIncidents} incidents active`}`,
   );
   if (latency.p99BySecond.length > 1)
     log(`  p99 by second: ${latency.p99BySecond.map((p99) => fmt(p99, 0)).join(' ')} ms`);

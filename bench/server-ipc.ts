@@ -5,7 +5,7 @@ export type ParentMessage = { type: 'stats' } | { type: 'stop' };
 
 export type ServerMessage =
   | { type: 'ready'; http: number; mqtt: number; devices: number }
-  | ({ type: 'stats'; devices: number } & ServerStats);
+  | ({ type: 'stats'; devices: number; activeIncidents?: number } & ServerStats);
 
 export interface ServerStats {
   readonly heapUsed: number;
