@@ -142,6 +142,11 @@ export class IncidentService {
   readonly #changes: IncidentChangeQueue;
   /** Per grid: the incidents still open to correlation. */
   readonly #anchors = new CorrelationAnchors();
+  /** Whether an incident is active here and open: what an anchor needs to stay joinable. */
+  readonly #openHere = (incidentId: string): boolean => {
+    const incident = this.#active.get(incidentId);
+    return incident !== undefined && isOpen(incident.state);
+  };
   /** Per grid: when its newest incidents were created, for flood control. */
   readonly #creations = new Map<string, SlidingWindow>();
   /** Per grid: its open storm incident. */
@@ -182,7 +187,7 @@ export class IncidentService {
 
   async start(): Promise<void> {
     this.#active.clear();
-    this.#options.metrics.incidentsActive.set(0);
+    this.#options.metrics.countActiveIncidents(() => this.#active.size);
     this.#conditions.clear();
     this.#anchors.clear();
     this.#creations.clear();
@@ -319,10 +324,7 @@ export class IncidentService {
   ): Promise<void> | undefined {
     const gridId = device.grid.ref.id;
     if (correlations.length > 0) {
-      const match = this.#anchors.match(gridId, device.id, correlations, now, (incidentId) => {
-        const incident = this.#active.get(incidentId);
-        return incident !== undefined && isOpen(incident.state);
-      });
+      const match = this.#anchors.match(gridId, device.id, correlations, now, this.#openHere);
       if (match !== undefined) return this.#join(match.anchor, match.correlation, event, now);
     }
     // An emergency, or a lasting condition that its device must be able to clear, is never folded into a storm.
@@ -789,7 +791,6 @@ export class IncidentService {
     } else {
       this.#active.set(incident.id, incident);
     }
-    this.#options.metrics.incidentsActive.set(this.#active.size);
     if (incident.category === stormCategory) {
       this.#rememberStorm(incident, terminal);
       return;

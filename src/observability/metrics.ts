@@ -113,10 +113,14 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
-  readonly incidentsActive = new Gauge({
+  /** What gridhub_incidents_active reads when scraped (see countActiveIncidents). */
+  #activeIncidents: () => number = () => 0;
+
+  readonly incidentsActive: Gauge = new Gauge({
     name: 'gridhub_incidents_active',
     help: 'Incidents not yet ended (open, or awaiting verification): the backlog, each held in memory.',
     registers: [this.registry],
+    collect: (): void => this.incidentsActive.set(this.#activeIncidents()),
   });
 
   readonly storeFailures = new Counter({
@@ -143,6 +147,11 @@ export class HubMetrics {
       this.messagesRefused.labels(reason).inc(0);
     for (const reason of mqttRefusalReasons) this.mqttRefusals.labels(reason).inc(0);
     for (const reason of suppressionReasons) this.eventsSuppressed.labels(reason).inc(0);
+  }
+
+  /** The incidents not yet ended are counted where they are held, and read at each scrape, not on every change. */
+  countActiveIncidents(count: () => number): void {
+    this.#activeIncidents = count;
   }
 
   text(): Promise<string> {
