@@ -207,12 +207,19 @@ describe('the media store', () => {
     await store.start();
     await store.write('inc_0001', 'snapshot.jpg', Buffer.alloc(100));
     let finish: () => void = () => undefined;
+    let started: () => void = () => undefined;
+    const capture = new Promise<void>((resolve) => {
+      started = resolve;
+    });
     const capturing = store.produce('inc_0001', 'clip.mp4', async (target) => {
       await new Promise<void>((resolve) => {
         finish = resolve;
+        started();
       });
       writeFileSync(target, Buffer.alloc(200));
     });
+    // The capture is under way (produce may prepare its folder first): only then is `finish` its own.
+    await capture;
     now += 2 * dayMs;
     expect(await store.sweep()).toEqual({ removed: [] });
     finish();
