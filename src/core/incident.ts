@@ -52,12 +52,15 @@ export interface IncidentTimeline {
   readonly resolveBy?: string;
 }
 
-/** Another device's event joined to this incident by a correlation rule. */
+/** Another device's event joined to this incident by a correlation rule, or grouped into a storm. */
 export interface RelatedEvent {
   readonly deviceId: string;
   readonly type: string;
   readonly occurredAt: string;
 }
+
+/** Related events kept on an incident (correlation joins, storm groupings): the newest this many, oldest first. */
+export const relatedEventsLimit = 20;
 
 /**
  * Video evidence attached to a case. `url` is served by the hub to users who may see the incident, and only once
@@ -112,7 +115,7 @@ export interface Incident {
   /** How many times the device raised this event while the incident was open (dedupe); 1 at creation. */
   readonly occurrences: number;
   readonly lastOccurredAt: string;
-  /** Other devices' events in the same grid joined by correlation, oldest first, at most 20. */
+  /** Other devices' events in the same grid joined by correlation, oldest first, at most relatedEventsLimit. */
   readonly related: readonly RelatedEvent[];
   /** The users who must act now (on-duty workers, the grid chief, integrators), by user id. */
   readonly assignees: readonly string[];

@@ -2,6 +2,7 @@ import { AuditTrail } from '../audit/audit-trail.ts';
 import { principalOf } from '../auth/principals.ts';
 import { type ResolvedDevice, stormCategory } from '../config/load.ts';
 import type { DeadlinesConfig, FloodConfig, RosterConfig, RuleConfig, UserConfig } from '../config/schema.ts';
+import type { AuditEntry } from '../core/audit.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { HubBusEvents, IncidentRepeat } from '../core/events.ts';
@@ -12,6 +13,7 @@ import {
   type Incident,
   isOpen,
   type RelatedEvent,
+  relatedEventsLimit,
   terminalStates,
 } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
@@ -70,11 +72,19 @@ export interface IncidentServiceOptions {
 /** What a new incident is raised as: a rule's, or a storm's. */
 type IncidentKind = Pick<RuleConfig, 'category' | 'severity' | 'title'>;
 
+/** How a committed change is written, and what else goes with it (see #commit). */
+interface ChangeWrite {
+  readonly audit?: AuditEntry;
+  /** Only a dedupe repeat: occurrences counted (Store.saveRepeat), pushed as its delta. */
+  readonly repeat?: boolean;
+  /** Only another device's event joined into `related` (Store.saveJoined). */
+  readonly joined?: RelatedEvent;
+  readonly eventKey?: string;
+}
+
 const settled = Promise.resolve();
 /** Sharing the store: how often an instance reloads every active incident, its siblings' included. */
 const sharedReloadMs = 30_000;
-/** Related events kept on an incident (correlation joins, storm groupings): the newest. */
-const relatedLimit = 20;
 /** A storm incident's updates are pushed at most this often; every grouped event is still committed at once. */
 const stormPushMs = 1000;
 const noCorrelations: readonly Correlation[] = [];
@@ -225,7 +235,7 @@ export class IncidentService {
         outcome: 'ok',
         detail: { kind: item.kind, cameraId: item.cameraId, bytes: item.bytes },
       });
-      return this.#commit(before, after, audit);
+      return this.#commit(before, after, { audit });
     });
   }
 
@@ -300,7 +310,7 @@ export class IncidentService {
           lastOccurredAt: iso(event.occurredAt),
           updatedAt: iso(now),
         }),
-        (before, after) => this.#commit(before, after, undefined, true, event.key),
+        (before, after) => this.#commit(before, after, { repeat: true, eventKey: event.key }),
       );
     }
     const joined = this.#joinOrGroup(event, device, rule, receivedAt, correlations, now);
@@ -413,7 +423,7 @@ export class IncidentService {
         lastOccurredAt: iso(Math.max(event.occurredAt, Date.parse(before.lastOccurredAt))),
         updatedAt: iso(now),
       };
-      if ((await this.#commit(before, after, undefined, true, event.key)) === before) {
+      if ((await this.#commit(before, after, { repeat: true, eventKey: event.key })) === before) {
         this.#options.metrics.eventsRedelivered.inc();
         this.#options.bus.emit('incident:replayed', before);
       } else {
@@ -497,7 +507,7 @@ export class IncidentService {
         throw new IncidentError(after.kind, after.reason);
       }
       if (action === 'reject') this.#options.metrics.reworks.inc();
-      return this.#commit(before, after, audit);
+      return this.#commit(before, after, { audit });
     });
   }
 
@@ -630,19 +640,16 @@ export class IncidentService {
    * announced from what clients last saw of it, which may be older than `before` (its pushes are throttled), so
    * every push's `before` is the previous push's `after`.
    */
-  async #commit(
-    before: Incident,
-    after: Incident,
-    audit?: ReturnType<typeof AuditTrail.entry>,
-    repeat = false,
-    eventKey?: string,
-  ): Promise<Incident> {
+  async #commit(before: Incident, after: Incident, change: ChangeWrite = {}): Promise<Incident> {
+    const { audit, repeat = false, joined, eventKey } = change;
     if (this.#shared === undefined) {
-      // A repeat changed only what saveRepeat writes: the store need not rewrite the whole incident.
+      // A repeat or a join changed only what saveRepeat or saveJoined writes: the store need not rewrite it all.
       const store = this.#options.store;
-      await (repeat && audit === undefined
-        ? store.saveRepeat(after, eventKey)
-        : store.saveIncident(after, audit, eventKey));
+      await (joined !== undefined
+        ? store.saveJoined(after, joined, audit, eventKey)
+        : repeat && audit === undefined
+          ? store.saveRepeat(after, eventKey)
+          : store.saveIncident(after, audit, eventKey));
     } else {
       // Over the version read, or StaleIncident and the change queue makes the change again from a fresh read.
       const written = await this.#shared.write(before, after, audit, eventKey);
@@ -696,7 +703,7 @@ export class IncidentService {
       ...before,
       ...(correlation.title === undefined ? {} : { title: correlation.title }),
       severity: maxSeverity(before.severity, correlation.severity),
-      related: appendNewest(before.related, joined, relatedLimit),
+      related: appendNewest(before.related, joined, relatedEventsLimit),
       updatedAt: iso(now),
     });
     const commitJoin = (before: Incident, after: Incident): Promise<Incident> => {
@@ -711,7 +718,7 @@ export class IncidentService {
           severity: after.severity,
         },
       });
-      return this.#commit(before, after, audit, false, event.key);
+      return this.#commit(before, after, { audit, joined, eventKey: event.key });
     };
     // One hub owning the store: joins fold like repeats (a perimeter breach draws many devices' events at once).
     const anchored = this.#active.get(anchor.incidentId);
@@ -764,13 +771,13 @@ export class IncidentService {
       ...before,
       occurrences: before.occurrences + 1,
       lastOccurredAt: grouped.occurredAt,
-      related: appendNewest(before.related, grouped, relatedLimit),
+      related: appendNewest(before.related, grouped, relatedEventsLimit),
       updatedAt: iso(now),
     });
     const shared = this.#shared;
     if (shared === undefined) {
       return this.#changes.fold(storm.id, storm, groupedInto, async (_before, after) => {
-        await this.#options.store.saveIncident(after, undefined, event.key);
+        await this.#options.store.saveJoined(after, grouped, undefined, event.key);
         this.#remember(after);
         this.#stormPushes.soon(after.id);
       });

@@ -4,7 +4,14 @@ import { type Database, open, type RootDatabase } from 'lmdb';
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError } from '../core/errors.ts';
-import { type Incident, incidentInScope, isOpen, terminalStates } from '../core/incident.ts';
+import {
+  type Incident,
+  incidentInScope,
+  isOpen,
+  type RelatedEvent,
+  relatedEventsLimit,
+  terminalStates,
+} from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
 import {
   type AuditQuery,
@@ -35,13 +42,35 @@ export interface LmdbStoreOptions {
   readonly commitWindowMs?: number;
 }
 
+/** Where the n-th related event joined since the incident was written whole is kept (IncidentDelta.joins). */
+function joinedSlot(incidentId: string, n: number): string {
+  return `${incidentId}/${n % relatedEventsLimit}`;
+}
+
 /** Prune dead letters once per this many writes, not on every write: counting keys is not free. */
 const PRUNE_EVERY = 256;
 /** Event keys looked at per prune: twice the writes between prunes, so the scan laps the keys faster than they grow. */
 const EVENT_PRUNE_SCAN = 2 * PRUNE_EVERY;
 
-/** What a repeat changes of an incident (Store.saveRepeat): kept beside it, so a repeat never rewrites the incident. */
-type RepeatDelta = Pick<Incident, 'occurrences' | 'lastOccurredAt' | 'updatedAt'>;
+/**
+ * What changed of an incident since it was last written whole: repeats (Store.saveRepeat) and joins (saveJoined),
+ * kept beside it, so neither rewrites the incident. A whole write removes it, in the same transaction.
+ */
+interface IncidentDelta extends Pick<Incident, 'occurrences' | 'lastOccurredAt' | 'updatedAt'> {
+  readonly severity?: Incident['severity'];
+  readonly title?: string;
+  /**
+   * How many related events were joined since: the newest relatedEventsLimit of them are in the joined table, the
+   * n-th (from 0) under `<incident id>/<n % relatedEventsLimit>`, a ring that each join overwrites a slot of.
+   * Absent on a delta written by a hub before joins were deltas (a repeat only).
+   */
+  readonly joins?: number;
+}
+
+/** An incident's newest delta as issued, committed or not yet; `delta` undefined: removed by a whole write. */
+interface IssuedDelta {
+  readonly delta: IncidentDelta | undefined;
+}
 
 /**
  * The embedded default store, on LMDB (lmdb-js): a memory-mapped, transactional key-value store that needs no
@@ -62,8 +91,17 @@ export class LmdbStore implements Store {
   #events: Database<number, string> | undefined;
   /** Device condition → its open incident's id (Store.writeIncident's condition index). */
   #conditions: Database<string, string> | undefined;
-  /** Incident id → its newest repeat, when written after the incident itself (see saveRepeat). */
-  #repeats: Database<RepeatDelta, string> | undefined;
+  /** Incident id → what changed since it was written whole (see IncidentDelta). */
+  #deltas: Database<IncidentDelta, string> | undefined;
+  /** `<incident id>/<slot>` → a related event joined since the incident was written whole (IncidentDelta.joins). */
+  #joined: Database<RelatedEvent, string> | undefined;
+  /**
+   * Per incident with a delta, that delta as last issued: the next one builds on it without a read of the store,
+   * which would decode it and, before it commits, still see the one before (a fold issues several writes of one
+   * incident in one turn). Active incidents only: a removal is kept until it commits, and ending an incident is a
+   * whole write. A write that fails forgets its entry, and the store is read again.
+   */
+  readonly #issued = new Map<string, IssuedDelta>();
   /** Webhook deliveries waiting, by delivery id (see outbox). */
   #deliveries: Database<PendingDelivery, string> | undefined;
   #eventWrites = 0;
@@ -99,7 +137,9 @@ export class LmdbStore implements Store {
       this.#rosters = this.#root.openDB<RosterConfig, string>({ name: 'rosters', encoding: 'msgpack' });
       this.#events = this.#root.openDB<number, string>({ name: 'events', encoding: 'msgpack' });
       this.#conditions = this.#root.openDB<string, string>({ name: 'conditions', encoding: 'msgpack' });
-      this.#repeats = this.#root.openDB<RepeatDelta, string>({ name: 'repeats', encoding: 'msgpack' });
+      // 'repeats': the name it had when it held repeats only, so an existing store reads on.
+      this.#deltas = this.#root.openDB<IncidentDelta, string>({ name: 'repeats', encoding: 'msgpack' });
+      this.#joined = this.#root.openDB<RelatedEvent, string>({ name: 'joined', encoding: 'msgpack' });
       this.#deliveries = this.#root.openDB<PendingDelivery, string>({
         name: 'deliveries',
         encoding: 'msgpack',
@@ -125,7 +165,9 @@ export class LmdbStore implements Store {
     this.#rosters = undefined;
     this.#events = undefined;
     this.#conditions = undefined;
-    this.#repeats = undefined;
+    this.#deltas = undefined;
+    this.#joined = undefined;
+    this.#issued.clear();
     this.#deliveries = undefined;
     this.#state = 'down';
     // close() waits for pending writes to commit.
@@ -135,7 +177,7 @@ export class LmdbStore implements Store {
   /**
    * Plain puts, not a transaction callback: lmdb-js commits every write of one event turn in one transaction (its
    * `eventTurnBatching`, and nothing here splits a batch with `transactionSync`), so the incident, its audit entry,
-   * its event key and the removal of its repeat record commit together or not at all. The puts only encode on this
+   * its event key and the removal of its delta commit together or not at all. The puts only encode on this
    * thread; lmdb-js's write thread does the B-tree work, where a transaction callback would do it here, holding the
    * event loop.
    */
@@ -144,19 +186,41 @@ export class LmdbStore implements Store {
       const written = this.#db(this.#incidents).put(incident.id, incident);
       if (audit !== undefined) this.#db(this.#audit).put(audit.id, audit);
       if (eventKey !== undefined) this.#recordEvent(eventKey);
-      this.#spendRepeat(incident.id);
+      this.#spendDelta(incident.id, written);
       return written;
     });
   }
 
   /**
-   * Writes the few fields a repeat changes in a small record of their own: the incident itself is not rewritten, so a
-   * busy device condition costs a few bytes a repeat, not a whole incident. Reads apply the record.
+   * Writes the few fields a repeat changes in the incident's delta: the incident itself is not rewritten, so a busy
+   * device condition costs a few bytes a repeat, not a whole incident. Reads apply the delta.
    */
   async saveRepeat(incident: Incident, eventKey?: string): Promise<void> {
-    const { occurrences, lastOccurredAt, updatedAt } = incident;
+    const { id, occurrences, lastOccurredAt, updatedAt } = incident;
     await this.#batched(() => {
-      const written = this.#db(this.#repeats).put(incident.id, { occurrences, lastOccurredAt, updatedAt });
+      const delta = { ...this.#lastDelta(id), occurrences, lastOccurredAt, updatedAt };
+      const written = this.#putDelta(id, delta);
+      if (eventKey !== undefined) this.#recordEvent(eventKey);
+      return written;
+    });
+  }
+
+  /**
+   * Writes a joined event in a slot of its own and the fields a join changes in the incident's delta: a storm
+   * grouping or a correlation join costs two small records, not the incident with its related events re-encoded.
+   */
+  async saveJoined(
+    incident: Incident,
+    joined: RelatedEvent,
+    audit?: AuditEntry,
+    eventKey?: string,
+  ): Promise<void> {
+    const { id, occurrences, lastOccurredAt, updatedAt, severity, title } = incident;
+    await this.#batched(() => {
+      const joins = (this.#lastDelta(id)?.joins ?? 0) + 1;
+      this.#db(this.#joined).put(joinedSlot(id, joins - 1), joined);
+      const written = this.#putDelta(id, { occurrences, lastOccurredAt, updatedAt, severity, title, joins });
+      if (audit !== undefined) this.#db(this.#audit).put(audit.id, audit);
       if (eventKey !== undefined) this.#recordEvent(eventKey);
       return written;
     });
@@ -198,7 +262,8 @@ export class LmdbStore implements Store {
         incidents.put(incident.id, incident);
         if (audit !== undefined) auditDb.put(audit.id, audit);
         if (eventKey !== undefined) this.#recordEvent(eventKey);
-        this.#spendRepeat(incident.id);
+        // Several hubs write through here only, each change in its own transaction, whose reads see its writes.
+        this.#removeDelta(incident.id, this.#db(this.#deltas).get(incident.id));
         return { written: true };
       }),
     );
@@ -227,7 +292,7 @@ export class LmdbStore implements Store {
       if (key === query.before) continue;
       if (query.after !== undefined && key < query.after) break;
       if (!incidentInScope(stored, query.scopeNodeIds)) continue;
-      const value = this.#withRepeat(stored);
+      const value = this.#withDelta(stored);
       if (query.filter !== undefined && !query.filter(value)) continue;
       found.push(value);
       if (found.length >= query.limit) break;
@@ -273,7 +338,7 @@ export class LmdbStore implements Store {
     return this.#db(this.#incidents)
       .getRange()
       .filter(({ value }) => !terminalStates.has(value.state))
-      .map(({ value }) => this.#withRepeat(value)).asArray;
+      .map(({ value }) => this.#withDelta(value)).asArray;
   }
 
   async saveDeviceRecord(record: DeviceRecord): Promise<void> {
@@ -358,25 +423,65 @@ export class LmdbStore implements Store {
 
   #read(id: string): Incident | undefined {
     const stored = this.#db(this.#incidents).get(id);
-    return stored === undefined ? undefined : this.#withRepeat(stored);
+    return stored === undefined ? undefined : this.#withDelta(stored);
+  }
+
+  /** The incident's newest delta as issued (#issued), else as the store holds it (after a restart). */
+  #lastDelta(incidentId: string): IncidentDelta | undefined {
+    const issued = this.#issued.get(incidentId);
+    return issued === undefined ? this.#db(this.#deltas).get(incidentId) : issued.delta;
+  }
+
+  #putDelta(incidentId: string, delta: IncidentDelta): Promise<boolean> {
+    const written = this.#db(this.#deltas).put(incidentId, delta);
+    this.#issue(incidentId, { delta }, written);
+    return written;
+  }
+
+  #issue(incidentId: string, issued: IssuedDelta, written: Promise<unknown>): void {
+    this.#issued.set(incidentId, issued);
+    const forget = () => {
+      if (this.#issued.get(incidentId) === issued) this.#issued.delete(incidentId);
+    };
+    written.then(issued.delta === undefined ? forget : undefined, forget);
   }
 
   /**
-   * The incident written whole carries its newest occurrences: a committed repeat record beside it is spent and
-   * removed in the same transaction. Until that commits, reads see both as they were, the record applied. A record
-   * not yet committed is left: it is no newer than the whole write made after it, so reads ignore it (#withRepeat).
+   * The incident written whole carries everything its delta held: the delta and its joined slots are removed in the
+   * same transaction, after any delta of the same transaction (writes apply in the order made). Until that commits,
+   * reads see both as they were, the delta applied.
    */
-  #spendRepeat(incidentId: string): void {
-    const repeats = this.#db(this.#repeats);
-    if (repeats.doesExist(incidentId)) repeats.remove(incidentId);
+  #spendDelta(incidentId: string, written: Promise<unknown>): void {
+    const delta = this.#lastDelta(incidentId);
+    if (delta === undefined) return;
+    this.#removeDelta(incidentId, delta);
+    this.#issue(incidentId, { delta: undefined }, written);
   }
 
-  /** The incident as stored, with its newer repeat record applied if it has one. */
-  #withRepeat(incident: Incident): Incident {
-    const repeat = this.#db(this.#repeats).get(incident.id);
-    // Occurrences only grow: a record no newer than the incident is one a later whole write already carries.
-    if (repeat === undefined || repeat.occurrences <= incident.occurrences) return incident;
-    return { ...incident, ...repeat };
+  #removeDelta(incidentId: string, delta: IncidentDelta | undefined): void {
+    if (delta === undefined) return;
+    this.#db(this.#deltas).remove(incidentId);
+    const slots = this.#db(this.#joined);
+    for (let n = 0; n < Math.min(delta.joins ?? 0, relatedEventsLimit); n++)
+      slots.remove(joinedSlot(incidentId, n));
+  }
+
+  /** The incident as stored, with its delta applied if it has one. */
+  #withDelta(incident: Incident): Incident {
+    const delta = this.#db(this.#deltas).get(incident.id);
+    if (delta === undefined) return incident;
+    const { joins, ...fields } = delta;
+    // A repeat record left by a hub before deltas were spent on every whole write: occurrences only grow, so one no
+    // newer than the incident is one a later whole write already carries.
+    if (joins === undefined)
+      return delta.occurrences <= incident.occurrences ? incident : { ...incident, ...fields };
+    const slots = this.#db(this.#joined);
+    const related = [...incident.related];
+    for (let n = Math.max(0, joins - relatedEventsLimit); n < joins; n++) {
+      const joined = slots.get(joinedSlot(incident.id, n));
+      if (joined !== undefined) related.push(joined);
+    }
+    return { ...incident, ...fields, related: related.slice(-relatedEventsLimit) };
   }
 
   /** Records an event key, and now and then drops keys older than their retention, a slice per call. */

@@ -2,7 +2,14 @@ import { Redis } from 'ioredis';
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError } from '../core/errors.ts';
-import { type Incident, incidentInScope, incidentStates, isOpen, terminalStates } from '../core/incident.ts';
+import {
+  type Incident,
+  incidentInScope,
+  incidentStates,
+  isOpen,
+  type RelatedEvent,
+  terminalStates,
+} from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
 import {
   type AuditQuery,
@@ -171,6 +178,15 @@ export class RedisStore implements Store {
   /** Instances sharing the store write repeats through writeIncident (versioned); this is the whole write. */
   saveRepeat(incident: Incident, eventKey?: string): Promise<void> {
     return this.saveIncident(incident, undefined, eventKey);
+  }
+
+  saveJoined(
+    incident: Incident,
+    _joined: RelatedEvent,
+    audit?: AuditEntry,
+    eventKey?: string,
+  ): Promise<void> {
+    return this.saveIncident(incident, audit, eventKey);
   }
 
   async writeIncident(write: IncidentWrite): Promise<IncidentWriteOutcome> {

@@ -1,6 +1,6 @@
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
-import type { Incident } from '../core/incident.ts';
+import type { Incident, RelatedEvent } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
 import type { FeedMessage } from '../outbound/feed-message.ts';
 
@@ -128,6 +128,15 @@ export interface Store {
    * writes under load), with the event's key in the same transaction. Reads return the incident with them applied.
    */
   saveRepeat(incident: Incident, eventKey?: string): Promise<void>;
+  /**
+   * Writes another device's event joined into the incident (a correlation join, a storm grouping): since its last
+   * write `related` only grew by `joined` (the newest relatedEventsLimit kept), and of the rest only `occurrences`,
+   * `lastOccurredAt`, `updatedAt`, `severity` and `title` may have changed. A store may append just that (the
+   * embedded store does: a flooded grid's storm takes one such write per grouped event, and rewriting the whole
+   * incident, its related events included, each time was most of what the store encoded), with the audit entry and
+   * the event's key in the same transaction. Reads return the incident with it applied.
+   */
+  saveJoined(incident: Incident, joined: RelatedEvent, audit?: AuditEntry, eventKey?: string): Promise<void>;
   /**
    * Writes a change under the checks several instances need: a version compare-and-set, a device condition's open
    * incident created if absent, a device event recorded once. Checks and writes are one atomic step.

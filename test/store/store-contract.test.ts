@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/core/audit.ts';
-import type { Incident } from '../../src/core/incident.ts';
+import { type Incident, type RelatedEvent, relatedEventsLimit } from '../../src/core/incident.ts';
 import type { DeadLetter } from '../../src/core/refusals.ts';
+import { appendNewest } from '../../src/incidents/rule-book.ts';
 import { LmdbStore } from '../../src/store/lmdb-store.ts';
 import { RedisStore } from '../../src/store/redis-store.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -191,6 +192,65 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     await store.saveIncident({ ...repeated(4), state: 'closed', handler: 'worker' });
     expect(await store.listActiveIncidents()).toEqual([incident(2)]);
     expect((await store.getIncident('inc_00001'))?.state).toBe('closed');
+  });
+
+  it('reads joined events written after their incident, the newest kept, beside repeats, whole writes and a reopen', async () => {
+    // What the incident service holds: each change made over the one before, as its fold or queue makes it.
+    let held = incident(1, { category: 'storm', severity: 'major' });
+    const join = (n: number, change: Partial<Incident> = {}): [Incident, RelatedEvent] => {
+      const joined: RelatedEvent = {
+        deviceId: `gate-${n}`,
+        type: 'access.denied',
+        occurredAt: new Date(Date.UTC(2026, 10, 22, 9, 0, n)).toISOString(),
+      };
+      held = {
+        ...held,
+        occurrences: held.occurrences + 1,
+        lastOccurredAt: joined.occurredAt,
+        related: appendNewest(held.related, joined, relatedEventsLimit),
+        updatedAt: joined.occurredAt,
+        ...change,
+      };
+      return [held, joined];
+    };
+    await store.saveIncident(held);
+    await store.saveJoined(...join(1), audit(1, held.id), 'gate-1/1/2026-11-22T09:00:01Z');
+    // A correlation raises the severity and names the incident anew.
+    await store.saveJoined(...join(2, { severity: 'critical', title: 'Perimeter breach' }));
+    expect(await store.getIncident(held.id)).toEqual(held);
+    expect(await store.eventCommitted('gate-1/1/2026-11-22T09:00:01Z')).toBe(true);
+    expect((await store.listAudit({ limit: 5, targetId: held.id })).map((entry) => entry.id)).toEqual([
+      'aud_00001',
+    ]);
+    // A fold: several joins issued in one turn, past the limit, with a repeat among them; each builds on the last.
+    const fold: Promise<void>[] = [];
+    for (let n = 3; n <= relatedEventsLimit + 6; n++) {
+      fold.push(store.saveJoined(...join(n)));
+      if (n === 10) {
+        held = { ...held, occurrences: held.occurrences + 1, updatedAt: '2026-11-22T09:30:00.000Z' };
+        fold.push(store.saveRepeat(held));
+      }
+    }
+    await Promise.all(fold);
+    expect(held.related).toHaveLength(relatedEventsLimit);
+    expect(await store.getIncident(held.id)).toEqual(held);
+    expect(await store.listIncidents({ limit: 5 })).toEqual([held]);
+    expect(await store.listActiveIncidents()).toEqual([held]);
+    await store.stop();
+    store = await opened.reopen();
+    expect(await store.getIncident(held.id)).toEqual(held);
+    // A whole write carries them all; joins after it build on it, and so does a whole write issued with them.
+    held = { ...held, state: 'accepted', handler: 'worker' };
+    await store.saveIncident(held);
+    expect(await store.getIncident(held.id)).toEqual(held);
+    const more = [store.saveJoined(...join(40))];
+    more.push(store.saveIncident((held = { ...held, state: 'on_site' })), store.saveJoined(...join(41)));
+    await Promise.all(more);
+    expect(await store.getIncident(held.id)).toEqual(held);
+    held = { ...held, state: 'closed' };
+    await store.saveIncident(held);
+    expect(await store.getIncident(held.id)).toEqual(held);
+    expect(await store.listActiveIncidents()).toEqual([]);
   });
 
   it('writes an incident with its audit entry, and lists the audit trail by target and in all, newest first', async () => {
