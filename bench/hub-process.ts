@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Hub } from '../src/hub.ts';
+import { ThreadedBroker } from '../src/ingest/threaded-broker.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { benchDeployment } from './deployment.ts';
 import { type ParentMessage, reply, serverStats } from './server-ipc.ts';
@@ -99,13 +100,20 @@ async function stop(code: number): Promise<void> {
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'stats') {
     // The incidents not yet ended, which the hub holds in memory: nothing closes them in the bench.
-    void hub.metrics.incidentsActive.get().then(({ values }) =>
-      reply({
-        type: 'stats',
-        ...serverStats(),
-        devices: hub.broker.connectedClients,
-        activeIncidents: values[0]?.value ?? 0,
-      }),
+    const broker = hub.broker instanceof ThreadedBroker ? hub.broker : undefined;
+    void Promise.all([hub.metrics.incidentsActive.get(), broker?.threadStats()]).then(
+      ([{ values }, thread]) => {
+        const stats = serverStats();
+        reply({
+          type: 'stats',
+          ...stats,
+          // The heap of both threads: the broker thread holds the connections' state.
+          heapUsed: stats.heapUsed + (thread?.heapUsed ?? 0),
+          ...(thread === undefined ? {} : { brokerThreadBusyPercent: thread.busyPercent }),
+          devices: hub.broker.connectedClients,
+          activeIncidents: values[0]?.value ?? 0,
+        });
+      },
     );
   }
   if (message.type === 'stop') void stop(0);

@@ -259,6 +259,8 @@ interface Phase {
   readonly loopDelayMax: number;
   /** How busy the server's main thread was during the phase (%). */
   readonly loopBusyPercent: number;
+  /** How busy the hub's broker thread was during the phase (%); none for the relay, whose broker is on its main thread. */
+  readonly brokerThreadBusyPercent?: number;
   /** Which measurement of this rate it is (BENCH_ROUNDS), from 1. */
   readonly round?: number;
 }
@@ -337,9 +339,12 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
     loopDelayP99: loop.loopDelayP99,
     loopDelayMax: loop.loopDelayMax,
     loopBusyPercent: loop.loopBusyPercent,
+    ...(loop.brokerThreadBusyPercent === undefined
+      ? {}
+      : { brokerThreadBusyPercent: loop.brokerThreadBusyPercent }),
   };
   log(
-    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}%, ${row.majorFaults} major faults (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB, heap ${row.heapMB.toFixed(0)} MB${row.activeIncidents === undefined ? '' : ` with ${row.activeIncidents} incidents active`}`,
+    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy${row.brokerThreadBusyPercent === undefined ? '' : ` (broker thread ${fmt(row.brokerThreadBusyPercent, 0)}%)`}, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}%, ${row.majorFaults} major faults (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB, heap ${row.heapMB.toFixed(0)} MB${row.activeIncidents === undefined ? '' : ` with ${row.activeIncidents} incidents active`}`,
   );
   if (latency.p99BySecond.length > 1)
     log(`  p99 by second: ${latency.p99BySecond.map((p99) => fmt(p99, 0)).join(' ')} ms`);
@@ -423,8 +428,8 @@ function scaleRow(
 function rateTable(rows: readonly Phase[]): string {
   const relayBest = Math.max(0, ...rows.filter((row) => row.target === 'relay').map((row) => row.throughput));
   const lines = [
-    '| target | offered/s | ingested/s | ratio to relay max | shed | p50 ms | p95 ms | p99 ms | max ms | samples | storm p99 ms | loop delay max ms | main thread busy % | CPU % | CPU µs/event | steal % | gen/clients CPU % | RSS MB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| target | offered/s | ingested/s | ratio to relay max | shed | p50 ms | p95 ms | p99 ms | max ms | samples | storm p99 ms | loop delay max ms | main thread busy % | broker thread busy % | CPU % | CPU µs/event | steal % | gen/clients CPU % | RSS MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   // Measured interleaved (hub, relay, next rate); shown target by target, a rate's rounds together.
   const targetOrder = (row: Phase) => (row.target === 'hub' ? 0 : 1);
@@ -434,7 +439,7 @@ function rateTable(rows: readonly Phase[]): string {
   for (const row of sorted) {
     const label = profile.rounds > 1 ? `${row.target} #${row.round ?? 1}` : row.target;
     lines.push(
-      `| ${label} | ${row.rate} | ${row.throughput.toFixed(0)} | ${relayBest > 0 ? (row.throughput / relayBest).toFixed(2) : '–'} | ${row.shed} | ${fmt(row.latency.p50)} | ${fmt(row.latency.p95)} | ${fmt(row.latency.p99)} | ${fmt(row.latency.max)} | ${row.latency.samples} | ${fmt(row.latency.storm.p99)} | ${fmt(row.loopDelayMax)} | ${fmt(row.loopBusyPercent, 0)} | ${row.cpuPercent.toFixed(0)} | ${fmt(row.cpuMicrosPerEvent, 0)} | ${fmt(row.stealPercent)} | ${row.generatorCpuPercent.toFixed(0)}/${row.clientsCpuPercent.toFixed(0)} | ${row.rssMB.toFixed(0)} |`,
+      `| ${label} | ${row.rate} | ${row.throughput.toFixed(0)} | ${relayBest > 0 ? (row.throughput / relayBest).toFixed(2) : '–'} | ${row.shed} | ${fmt(row.latency.p50)} | ${fmt(row.latency.p95)} | ${fmt(row.latency.p99)} | ${fmt(row.latency.max)} | ${row.latency.samples} | ${fmt(row.latency.storm.p99)} | ${fmt(row.loopDelayMax)} | ${fmt(row.loopBusyPercent, 0)} | ${row.brokerThreadBusyPercent === undefined ? '–' : fmt(row.brokerThreadBusyPercent, 0)} | ${row.cpuPercent.toFixed(0)} | ${fmt(row.cpuMicrosPerEvent, 0)} | ${fmt(row.stealPercent)} | ${row.generatorCpuPercent.toFixed(0)}/${row.clientsCpuPercent.toFixed(0)} | ${row.rssMB.toFixed(0)} |`,
     );
   }
   return lines.join('\n');

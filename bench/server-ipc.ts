@@ -19,6 +19,8 @@ export interface ServerStats {
    * every push and acknowledgement queues behind. The process's CPU % adds its other threads (LMDB's writer, V8's).
    */
   readonly loopBusyPercent: number;
+  /** The hub's broker thread (ThreadedBroker), as busy in % of its time; its heap is in heapUsed. */
+  readonly brokerThreadBusyPercent?: number;
 }
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });

@@ -27,6 +27,7 @@ import { EmbeddedBroker } from './ingest/embedded-broker.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
 import type { MqttTransport } from './ingest/mqtt-transport.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-sessions.ts';
+import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { EvidenceService } from './media/evidence-service.ts';
 import { MediaStore } from './media/media-store.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -193,6 +194,16 @@ export class Hub {
     };
     const mqtt = deployment.mqtt;
     const external = mqtt.mode === 'external' ? mqtt.external : undefined;
+    const feedTopic = `${settings.topicBase}/${deployment.outbound.mqtt.topic}`;
+    const access = new MqttAccessPolicy({
+      registry: this.registry,
+      topics: this.topics,
+      authenticator: this.#authenticator,
+      visibility: this.visibility,
+      feedTopic,
+      metrics: this.metrics,
+      logger: this.#logger,
+    });
     this.broker =
       external !== undefined
         ? new ExternalBrokerClient({
@@ -205,35 +216,42 @@ export class Hub {
             metrics: this.metrics,
             logger: this.#logger,
           })
-        : new EmbeddedBroker({
-            ...(mqtt.mode === 'clustered' && redis !== undefined
-              ? {
-                  cluster: {
-                    redisUrl: redis.url,
-                    keyPrefix: redis.keyPrefix,
-                    heartbeatMs: mqtt.clustered.brokerHeartbeatSeconds * 1000,
-                    everyInstance: [`${settings.topicBase}/devices/+/replies`],
-                  },
-                }
-              : {}),
-            host: options.host ?? '0.0.0.0',
-            port: runtime.mqttPort,
-            webSocketPath: '/mqtt',
-            access: new MqttAccessPolicy({
-              registry: this.registry,
-              topics: this.topics,
-              authenticator: this.#authenticator,
-              visibility: this.visibility,
-              feedTopic: `${settings.topicBase}/${deployment.outbound.mqtt.topic}`,
+        : mqtt.mode === 'embedded'
+          ? new ThreadedBroker({
+              host: options.host ?? '0.0.0.0',
+              port: runtime.mqttPort,
+              webSocketPath: '/mqtt',
+              topicBase: settings.topicBase,
+              feedTopic,
+              deviceHealthCategories: deployment.routing.deviceHealthCategories,
+              access,
+              onMessage,
+              onClientConnected: (clientId) => this.liveness.heard(clientId),
+              onClientDisconnected: (clientId) => this.liveness.gone(clientId),
               metrics: this.metrics,
               logger: this.#logger,
-            }),
-            onMessage,
-            onClientConnected: (clientId) => this.liveness.heard(clientId),
-            onClientDisconnected: (clientId) => this.liveness.gone(clientId),
-            metrics: this.metrics,
-            logger: this.#logger,
-          });
+            })
+          : new EmbeddedBroker({
+              ...(mqtt.mode === 'clustered' && redis !== undefined
+                ? {
+                    cluster: {
+                      redisUrl: redis.url,
+                      keyPrefix: redis.keyPrefix,
+                      heartbeatMs: mqtt.clustered.brokerHeartbeatSeconds * 1000,
+                      everyInstance: [`${settings.topicBase}/devices/+/replies`],
+                    },
+                  }
+                : {}),
+              host: options.host ?? '0.0.0.0',
+              port: runtime.mqttPort,
+              webSocketPath: '/mqtt',
+              access,
+              onMessage,
+              onClientConnected: (clientId) => this.liveness.heard(clientId),
+              onClientDisconnected: (clientId) => this.liveness.gone(clientId),
+              metrics: this.metrics,
+              logger: this.#logger,
+            });
     this.#commands = new CommandService({
       registry: this.registry,
       transport: this.broker,
@@ -303,7 +321,7 @@ export class Hub {
     this.outbound = new Outbound({
       bus: this.bus,
       publish: (topic, payload) => this.broker.publish(topic, payload),
-      ...(this.broker instanceof EmbeddedBroker
+      ...(this.broker instanceof EmbeddedBroker || this.broker instanceof ThreadedBroker
         ? { hasSubscribers: this.broker.hasSubscribers.bind(this.broker) }
         : {}),
       topicBase: settings.topicBase,

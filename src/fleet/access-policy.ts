@@ -25,9 +25,51 @@ const publishableChannels: ReadonlySet<string> = new Set(['events', 'heartbeat',
 export interface AccessDecision {
   readonly allowed: boolean;
   readonly reason?: MqttRefusalReason;
+  /** Authenticated as this user (the incident feed), not as a device. */
+  readonly user?: Principal;
 }
 
 const allowed: AccessDecision = { allowed: true };
+
+/**
+ * What a connected client may do, from who it is alone (a device, or the user it authenticated as): the rules the
+ * policy applies, and a broker thread applies to the connections it holds without asking the hub's thread for each
+ * message.
+ */
+export class ClientRights {
+  readonly #topics: TopicGrammar;
+  readonly #feedTopic: string;
+  readonly #visibility: Visibility;
+
+  constructor(topics: TopicGrammar, feedTopic: string, visibility: Visibility) {
+    this.#topics = topics;
+    this.#feedTopic = feedTopic;
+    this.#visibility = visibility;
+  }
+
+  /** A device under its own topics, on its channels; a user nothing. */
+  mayPublish(clientId: string, user: Principal | undefined, topic: string): boolean {
+    if (user !== undefined) return false;
+    const address = this.#topics.parseDeviceTopic(topic);
+    return address?.deviceId === clientId && publishableChannels.has(address.channel);
+  }
+
+  /** A device its own commands topic; a user the incident feed. */
+  maySubscribe(clientId: string, user: Principal | undefined, topic: string): boolean {
+    return topic === (user === undefined ? this.#topics.deviceTopic(clientId, 'commands') : this.#feedTopic);
+  }
+
+  /** Whether a message goes to this subscriber: a device its commands; a user the incidents they may see. */
+  mayForward(user: Principal | undefined, topic: string, payload: Buffer): boolean {
+    if (user === undefined || topic !== this.#feedTopic) return user === undefined;
+    try {
+      const message = JSON.parse(payload.toString('utf8')) as FeedMessage;
+      return this.#visibility.canSee(user, message.after);
+    } catch {
+      return false;
+    }
+  }
+}
 
 export interface MqttAccessOptions {
   readonly registry: DeviceRegistry;
@@ -55,12 +97,14 @@ export class MqttAccessPolicy {
   readonly #options: MqttAccessOptions;
   readonly #log: Logger;
   readonly #throttle = new LogThrottle();
+  readonly #rights: ClientRights;
   /** Users' connections, by client id. */
   readonly #users = new Map<string, Principal>();
 
   constructor(options: MqttAccessOptions) {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'mqtt-access' });
+    this.#rights = new ClientRights(options.topics, options.feedTopic, options.visibility);
   }
 
   authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision {
@@ -68,9 +112,9 @@ export class MqttAccessPolicy {
       return this.#authenticateUser(clientId, username, password);
     }
     // [MQTT-3.1.3-8] the server may refuse a client id; a device's must be its own id, as the username.
-    if (username === undefined || username !== clientId) return this.#refuse('client_id_mismatch', clientId);
+    if (username === undefined || username !== clientId) return this.refused('client_id_mismatch', clientId);
     const check = this.#options.registry.checkCredentials(username, password);
-    return check === 'ok' ? allowed : this.#refuse(check, clientId);
+    return check === 'ok' ? allowed : this.refused(check, clientId);
   }
 
   /** The connection ended: a user's grants go with it. */
@@ -79,44 +123,33 @@ export class MqttAccessPolicy {
   }
 
   mayPublish(clientId: string, topic: string): AccessDecision {
-    if (this.#users.has(clientId)) return this.#refuse('publish_denied', clientId, topic);
-    const address = this.#options.topics.parseDeviceTopic(topic);
-    if (address?.deviceId === clientId && publishableChannels.has(address.channel)) return allowed;
-    return this.#refuse('publish_denied', clientId, topic);
+    if (this.#rights.mayPublish(clientId, this.#users.get(clientId), topic)) return allowed;
+    return this.refused('publish_denied', clientId, topic);
   }
 
   maySubscribe(clientId: string, topic: string): AccessDecision {
-    const own = this.#users.has(clientId)
-      ? this.#options.feedTopic
-      : this.#options.topics.deviceTopic(clientId, 'commands');
-    if (topic === own) return allowed;
-    return this.#refuse('subscribe_denied', clientId, topic);
+    if (this.#rights.maySubscribe(clientId, this.#users.get(clientId), topic)) return allowed;
+    return this.refused('subscribe_denied', clientId, topic);
   }
 
   /** Whether a message goes to this subscriber: incidents only to users who may see them. */
   mayForward(clientId: string, topic: string, payload: Buffer): boolean {
-    const principal = this.#users.get(clientId);
-    if (principal === undefined || topic !== this.#options.feedTopic) return principal === undefined;
-    try {
-      const message = JSON.parse(payload.toString('utf8')) as FeedMessage;
-      return this.#options.visibility.canSee(principal, message.after);
-    } catch {
-      return false;
-    }
+    return this.#rights.mayForward(this.#users.get(clientId), topic, payload);
   }
 
   #authenticateUser(clientId: string, username: string, password: Buffer | undefined): AccessDecision {
     const principal = this.#options.authenticator.authenticateApiToken(password?.toString('utf8'));
-    if (principal === undefined) return this.#refuse('unknown_device', clientId);
-    if (principal.userId !== username) return this.#refuse('bad_credentials', clientId);
+    if (principal === undefined) return this.refused('unknown_device', clientId);
+    if (principal.userId !== username) return this.refused('bad_credentials', clientId);
     // A user's client id is theirs: it may never take over a device's session.
     const ownId = clientId === username || /^[-_:.]/.test(clientId.slice(username.length));
-    if (!clientId.startsWith(username) || !ownId) return this.#refuse('client_id_mismatch', clientId);
+    if (!clientId.startsWith(username) || !ownId) return this.refused('client_id_mismatch', clientId);
     this.#users.set(clientId, principal);
-    return allowed;
+    return { allowed: true, user: principal };
   }
 
-  #refuse(reason: MqttRefusalReason, clientId: string, topic?: string): AccessDecision {
+  /** Counts and logs (throttled) a refusal, this policy's own or a broker thread's. */
+  refused(reason: MqttRefusalReason, clientId: string, topic?: string): AccessDecision {
     this.#options.metrics.mqttRefusals.labels(reason).inc();
     const suppressed = this.#throttle.admit(`${clientId}:${reason}`);
     if (suppressed >= 0) this.#log.warn({ clientId, reason, topic, suppressed }, 'mqtt client refused');

@@ -16,7 +16,6 @@ import MQEmitterRedis from 'mqemitter-redis';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
 import { ClusterPresence } from './cluster-presence.ts';
 import type { MessageHandler, MqttHealth, MqttMode, MqttTransport } from './mqtt-transport.ts';
@@ -39,16 +38,23 @@ export interface BrokerClusterOptions {
   readonly everyInstance: readonly string[];
 }
 
+/** What the broker counts: HubMetrics' own, or a broker thread's stand-ins that report to the hub's thread. */
+export interface BrokerMetrics {
+  readonly connectedDevices: { set(value: number): void };
+  readonly storeFailures: { inc(): void };
+}
+
 /** Where the hub asks a sibling to close a device's connection (a device disabled on another instance). */
 const disconnectTopic = '$SYS/gridhub/disconnect';
 
 /** The broker's security hooks, after aedes' own: each answers allowed or not, and counts its refusals. */
 export interface BrokerAccess {
+  /** Synchronous in the hub's thread; a broker thread asks the hub's thread, and waits. */
   authenticate(
     clientId: string,
     username: string | undefined,
     password: Buffer | undefined,
-  ): { allowed: boolean; reason?: string };
+  ): { allowed: boolean; reason?: string } | Promise<{ allowed: boolean; reason?: string }>;
   mayPublish(clientId: string, topic: string): { allowed: boolean };
   maySubscribe(clientId: string, topic: string): { allowed: boolean };
   /** Whether a message goes to this subscriber (aedes' authorizeForward). */
@@ -67,7 +73,9 @@ export interface EmbeddedBrokerOptions {
   readonly onClientConnected: (clientId: string) => void;
   /** A client's connection ended, cleanly or not. */
   readonly onClientDisconnected: (clientId: string) => void;
-  readonly metrics: HubMetrics;
+  /** A client subscribed or unsubscribed, or a subscriber left: hasSubscribers may answer differently now. */
+  readonly onSubscriptionsChanged?: () => void;
+  readonly metrics: BrokerMetrics;
   readonly logger: Logger;
   /** Share state with sibling instances through Redis (mqemitter-redis, aedes-persistence-redis). */
   readonly cluster?: BrokerClusterOptions;
@@ -101,6 +109,7 @@ export class EmbeddedBroker implements MqttTransport {
   /** Which topics have subscribers (see hasSubscribers); aedes' persistence holds persistent sessions' filters. */
   readonly #subscribers = new SubscriberWatch(
     () => (this.#aedes as unknown as { persistence?: SubscriptionStore } | undefined)?.persistence,
+    () => this.#options.onSubscriptionsChanged?.(),
   );
   #presence: ClusterPresence | undefined;
   /** The clustered brokers' shared bus, where siblings also ask each other to close a connection. */
@@ -173,16 +182,24 @@ export class EmbeddedBroker implements MqttTransport {
       }
     });
     // Subscribers come and go: a new subscription counts at once, and the store's answer settles every watched topic.
-    aedes.on('subscribe', (subscriptions, client) =>
+    const changed = this.#options.onSubscriptionsChanged;
+    aedes.on('subscribe', (subscriptions, client) => {
       this.#subscribers.subscribed(
         client,
         subscriptions
           .filter((subscription) => (subscription.qos as number) !== 128)
           .map(({ topic }) => topic),
-      ),
-    );
-    aedes.on('unsubscribe', (topics, client) => this.#subscribers.unsubscribed(client, topics));
-    aedes.on('clientDisconnect', (client) => this.#subscribers.unsubscribed(client, undefined));
+      );
+      changed?.();
+    });
+    aedes.on('unsubscribe', (topics, client) => {
+      this.#subscribers.unsubscribed(client, topics);
+      changed?.();
+    });
+    aedes.on('clientDisconnect', (client) => {
+      this.#subscribers.unsubscribed(client, undefined);
+      changed?.();
+    });
     aedes.on('clientError', (client: Client, error: Error) => {
       this.#log.debug({ clientId: client.id, error: error.message }, 'client error');
     });
@@ -241,6 +258,15 @@ export class EmbeddedBroker implements MqttTransport {
     };
   }
 
+  /** Serves an MQTT connection that came another way (a broker thread's WebSocket connections, relayed). */
+  handle(stream: Duplex): void {
+    if (this.#aedes === undefined) {
+      stream.destroy();
+      return;
+    }
+    this.#aedes.handle(stream);
+  }
+
   /** Serves MQTT over WebSocket at the configured path of the hub's HTTP server. */
   attachWebSocket(server: HttpServer): void {
     const aedes = this.#aedes;
@@ -255,12 +281,19 @@ export class EmbeddedBroker implements MqttTransport {
   }
 
   /** Publishes from the hub itself (commands to devices), at QoS 1. */
-  publish(topic: string, payload: string): Promise<void> {
+  publish(topic: string, payload: string | Buffer): Promise<void> {
     const aedes = this.#aedes;
     if (aedes === undefined) return Promise.reject(new Error('the broker is not started'));
     return new Promise((resolve, reject) => {
       aedes.publish(
-        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false },
+        {
+          cmd: 'publish',
+          topic,
+          payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
         (error?: Error) => (error ? reject(error) : resolve()),
       );
     });
@@ -325,13 +358,18 @@ export class EmbeddedBroker implements MqttTransport {
   };
 
   readonly #authenticate: AuthenticateHandler = (client, username, password, done) => {
+    const answer = (decision: { allowed: boolean; reason?: string }) => {
+      if (decision.allowed) return done(null, true);
+      // CONNACK 4 for credentials, 5 for a disabled device ([MQTT-3.2.2-3]: the connection is then closed).
+      const error = Object.assign(new Error(`connection refused: ${decision.reason}`), {
+        returnCode: decision.reason === 'disabled' ? 5 : decision.reason === 'unavailable' ? 3 : 4,
+      }) as AuthenticateError;
+      done(error, false);
+    };
     const decision = this.#options.access.authenticate(client.id, username, password);
-    if (decision.allowed) return done(null, true);
-    // CONNACK 4 for credentials, 5 for a disabled device ([MQTT-3.2.2-3]: the connection is then closed).
-    const error = Object.assign(new Error(`connection refused: ${decision.reason}`), {
-      returnCode: decision.reason === 'disabled' ? 5 : 4,
-    }) as AuthenticateError;
-    done(error, false);
+    if (!(decision instanceof Promise)) return answer(decision);
+    // Unanswered (the hub's thread stopping): refused as a server fault, CONNACK 3; the device tries again.
+    decision.then(answer, () => answer({ allowed: false, reason: 'unavailable' }));
   };
 
   readonly #authorizeSubscribe: AuthorizeSubscribeHandler = (client, subscription, callback) => {

@@ -16,15 +16,20 @@ export interface SubscriptionStore {
  */
 export class SubscriberWatch {
   readonly #store: () => SubscriptionStore | undefined;
+  readonly #settled: (() => void) | undefined;
   readonly #topics = new Map<string, { clean: number; persistent: boolean }>();
   /** Clean sessions' granted topic filters, by client. */
   readonly #cleanFilters = new Map<SubscribingClient, Set<string>>();
   /** Counts persistent subscription changes, so an answer from the store that a newer change may outdate is unused. */
   #persistentChanges = 0;
 
-  /** `store`: the broker's persistence once the broker has started. */
-  constructor(store: () => SubscriptionStore | undefined) {
+  /**
+   * `store`: the broker's persistence once the broker has started. `settled`: the store answered, and `has` may now
+   * answer differently for a topic without any client having subscribed or gone since.
+   */
+  constructor(store: () => SubscriptionStore | undefined, settled?: () => void) {
     this.#store = store;
+    this.#settled = settled;
   }
 
   has(topic: string): boolean {
@@ -87,7 +92,9 @@ export class SubscriberWatch {
     for (const [topic, watched] of this.#topics) {
       store.subscriptionsByTopic(topic).then(
         (subscriptions) => {
-          if (changes === this.#persistentChanges) watched.persistent = subscriptions.length > 0;
+          if (changes !== this.#persistentChanges) return;
+          watched.persistent = subscriptions.length > 0;
+          this.#settled?.();
         },
         // Unknown stays yes.
         () => undefined,

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
-import type { EmbeddedBroker } from '../../src/ingest/embedded-broker.ts';
+import type { ThreadedBroker } from '../../src/ingest/threaded-broker.ts';
 import {
   demoConfig,
   demoGate,
@@ -164,7 +164,7 @@ describe('outbound: the feed is encoded only while someone can receive it', () =
   });
 
   it('sees no subscriber, then a clean session until it leaves, then a persistent session even while it is away', async () => {
-    const broker = hub.hub.broker as EmbeddedBroker;
+    const broker = hub.hub.broker as ThreadedBroker;
     await eventually(() => broker.hasSubscribers(topic) === false);
 
     const clean = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao');

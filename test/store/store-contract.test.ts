@@ -244,7 +244,8 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     await store.saveIncident(held);
     expect(await store.getIncident(held.id)).toEqual(held);
     const more = [store.saveJoined(...join(40))];
-    more.push(store.saveIncident((held = { ...held, state: 'on_site' })), store.saveJoined(...join(41)));
+    held = { ...held, state: 'on_site' };
+    more.push(store.saveIncident(held), store.saveJoined(...join(41)));
     await Promise.all(more);
     expect(await store.getIncident(held.id)).toEqual(held);
     held = { ...held, state: 'closed' };

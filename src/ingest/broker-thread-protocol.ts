@@ -1,0 +1,87 @@
+/**
+ * The one typed boundary between the hub's thread and its broker thread (ThreadedBroker, broker-thread.ts). The
+ * broker thread holds the devices' connections and speaks MQTT; the hub's thread decides: who a client is, what a
+ * message means, and when it may be acknowledged. Everything crosses as plain, cloneable data.
+ */
+
+import type { Principal } from '../core/principal.ts';
+
+/** What the broker thread is started with (workerData). */
+export interface BrokerThreadSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly topicBase: string;
+  readonly feedTopic: string;
+  /** For the incident feed's visibility rule (Visibility), which the broker thread applies to each subscriber. */
+  readonly deviceHealthCategories: readonly string[];
+  readonly logLevel: string;
+}
+
+/** One device publish waiting for the hub: acknowledged (PUBACK) only once the hub answers it ok. */
+export interface ThreadMessage {
+  readonly id: number;
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  /** Epoch ms (performance.timeOrigin + performance.now() in the broker thread): the threads' clocks differ. */
+  readonly receivedAt: number;
+}
+
+/** Broker thread → hub thread. */
+export type FromBrokerThread =
+  | { readonly type: 'listening'; readonly port: number }
+  | { readonly type: 'failed'; readonly code?: string; readonly message: string }
+  | {
+      readonly type: 'authenticate';
+      readonly id: number;
+      readonly clientId: string;
+      readonly username: string | undefined;
+      readonly password: Uint8Array | undefined;
+    }
+  /** Device publishes of one turn, in order. */
+  | { readonly type: 'messages'; readonly messages: readonly ThreadMessage[] }
+  | {
+      readonly type: 'refused';
+      readonly reason: 'publish_denied' | 'subscribe_denied';
+      readonly clientId: string;
+      readonly topic: string;
+    }
+  | { readonly type: 'connected'; readonly clientId: string }
+  | { readonly type: 'disconnected'; readonly clientId: string }
+  /** How many clients are connected now. */
+  | { readonly type: 'clients'; readonly count: number }
+  /** Whether the watched topics have subscribers, each that changed (and each newly watched). */
+  | { readonly type: 'subscribers'; readonly topics: readonly (readonly [string, boolean])[] }
+  | { readonly type: 'published'; readonly id: number; readonly error?: string }
+  | { readonly type: 'store-failure' }
+  | { readonly type: 'socket-data'; readonly socketId: number; readonly data: Uint8Array }
+  | { readonly type: 'socket-end'; readonly socketId: number }
+  | { readonly type: 'heap'; readonly id: number; readonly heapUsed: number }
+  | { readonly type: 'stopped' };
+
+/** Hub thread → broker thread. */
+export type ToBrokerThread =
+  | {
+      readonly type: 'decision';
+      readonly id: number;
+      readonly allowed: boolean;
+      readonly reason?: string;
+      /** Authenticated as this user: what the thread needs to forward the incident feed to them. */
+      readonly user?: Principal;
+    }
+  /** The hub's answers to device publishes of one turn: ids acknowledged, and ids failed (not acknowledged). */
+  | { readonly type: 'answers'; readonly ok: readonly number[]; readonly failed: readonly number[] }
+  | {
+      readonly type: 'publish';
+      readonly id: number;
+      readonly topic: string;
+      readonly payload: string;
+    }
+  | { readonly type: 'disconnect'; readonly clientId: string }
+  | { readonly type: 'watch'; readonly topic: string }
+  /** A WebSocket connection to the MQTT path, relayed: the hub's HTTP server holds it. */
+  | { readonly type: 'socket-open'; readonly socketId: number }
+  | { readonly type: 'socket-data'; readonly socketId: number; readonly data: Uint8Array }
+  | { readonly type: 'socket-end'; readonly socketId: number }
+  /** How much heap the thread holds (after a full collection where the process exposes one). */
+  | { readonly type: 'heap'; readonly id: number }
+  | { readonly type: 'stop' };

@@ -1,0 +1,217 @@
+import { Duplex } from 'node:stream';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Principal } from '../core/principal.ts';
+import { TopicGrammar } from '../core/topics.ts';
+import { ClientRights } from '../fleet/access-policy.ts';
+import { Visibility } from '../incidents/visibility.ts';
+import { createLogger } from '../observability/logger.ts';
+import type {
+  BrokerThreadSettings,
+  FromBrokerThread,
+  ThreadMessage,
+  ToBrokerThread,
+} from './broker-thread-protocol.ts';
+import { type BrokerAccess, EmbeddedBroker } from './embedded-broker.ts';
+
+/**
+ * The broker thread (ThreadedBroker starts it): the embedded broker, its connections and their MQTT, off the hub's
+ * event loop. It decides alone what follows from who a client is (what it may publish, subscribe to and be sent:
+ * ClientRights); it asks the hub's thread who a client is, and hands it every device publish, acknowledging each
+ * only once the hub has answered it (stored, or nothing to store).
+ */
+const port = parentPort;
+if (port === null) throw new Error('broker-thread.ts runs as a worker thread (see ThreadedBroker)');
+const settings = workerData as BrokerThreadSettings;
+const log = createLogger(settings.logLevel).child({ ns: 'mqtt-thread' });
+const send = (message: FromBrokerThread): void => port.postMessage(message);
+
+const rights = new ClientRights(
+  new TopicGrammar(settings.topicBase),
+  settings.feedTopic,
+  new Visibility(settings.deviceHealthCategories),
+);
+/** Users' connections (the incident feed), by client id; every other client is a device. */
+const users = new Map<string, Principal>();
+let nextId = 0;
+/** Authentications waiting for the hub's thread, by request id. */
+const decisions = new Map<
+  number,
+  { readonly clientId: string; readonly decide: (decision: { allowed: boolean; reason?: string }) => void }
+>();
+const waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+let outgoing: ThreadMessage[] = [];
+/** Topics the hub's thread asks about (hasSubscribers), with the answer it was last sent. */
+const watched = new Map<string, boolean>();
+const relayed = new Map<number, Duplex>();
+
+const access: BrokerAccess = {
+  authenticate(clientId, username, password) {
+    const id = ++nextId;
+    return new Promise((resolve) => {
+      decisions.set(id, { clientId, decide: resolve });
+      send({
+        type: 'authenticate',
+        id,
+        clientId,
+        username,
+        password: password === undefined ? undefined : new Uint8Array(password),
+      });
+    });
+  },
+  mayPublish(clientId, topic) {
+    if (rights.mayPublish(clientId, users.get(clientId), topic)) return { allowed: true };
+    send({ type: 'refused', reason: 'publish_denied', clientId, topic });
+    return { allowed: false };
+  },
+  maySubscribe(clientId, topic) {
+    if (rights.maySubscribe(clientId, users.get(clientId), topic)) return { allowed: true };
+    send({ type: 'refused', reason: 'subscribe_denied', clientId, topic });
+    return { allowed: false };
+  },
+  mayForward: (clientId, topic, payload) => rights.mayForward(users.get(clientId), topic, payload),
+  forget: (clientId) => users.delete(clientId),
+};
+
+/** A turn's device publishes go to the hub's thread together, once the turn's reads are done. */
+function flushOutgoing(): void {
+  const messages = outgoing;
+  outgoing = [];
+  send({ type: 'messages', messages });
+}
+
+const broker = new EmbeddedBroker({
+  host: settings.host,
+  port: settings.port,
+  webSocketPath: '',
+  access,
+  onMessage: (topic, payload, receivedAt) => {
+    const id = ++nextId;
+    if (outgoing.length === 0) setImmediate(flushOutgoing);
+    outgoing.push({ id, topic, payload, receivedAt: performance.timeOrigin + receivedAt });
+    return new Promise<void>((resolve, reject) => waiting.set(id, { resolve, reject }));
+  },
+  onClientConnected: (clientId) => send({ type: 'connected', clientId }),
+  onClientDisconnected: (clientId) => send({ type: 'disconnected', clientId }),
+  onSubscriptionsChanged: () => {
+    const changed: [string, boolean][] = [];
+    for (const [topic, had] of watched) {
+      const has = broker.hasSubscribers(topic);
+      if (has === had) continue;
+      watched.set(topic, has);
+      changed.push([topic, has]);
+    }
+    if (changed.length > 0) send({ type: 'subscribers', topics: changed });
+  },
+  metrics: {
+    connectedDevices: { set: (count) => send({ type: 'clients', count }) },
+    storeFailures: { inc: () => send({ type: 'store-failure' }) },
+  },
+  logger: log,
+});
+
+/** A WebSocket connection the hub's HTTP server holds, as a stream for aedes: bytes relayed both ways. */
+function openRelayed(socketId: number): void {
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, done) {
+      send({ type: 'socket-data', socketId, data: chunk });
+      done();
+    },
+    final(done) {
+      send({ type: 'socket-end', socketId });
+      done();
+    },
+    destroy(error, done) {
+      if (relayed.delete(socketId)) send({ type: 'socket-end', socketId });
+      done(error);
+    },
+  });
+  relayed.set(socketId, stream);
+  broker.handle(stream);
+}
+
+function answer(
+  ids: readonly number[],
+  settle: (waiter: { resolve: () => void; reject: (e: Error) => void }) => void,
+): void {
+  for (const id of ids) {
+    const waiter = waiting.get(id);
+    if (waiter === undefined) continue;
+    waiting.delete(id);
+    settle(waiter);
+  }
+}
+
+async function stop(): Promise<void> {
+  for (const waiter of decisions.values()) waiter.decide({ allowed: false, reason: 'unavailable' });
+  decisions.clear();
+  for (const stream of relayed.values()) stream.destroy();
+  await broker.stop();
+  const unanswered = new Error('the hub is stopping');
+  for (const waiter of waiting.values()) waiter.reject(unanswered);
+  waiting.clear();
+  send({ type: 'stopped' });
+  port?.close();
+}
+
+port.on('message', (message: ToBrokerThread) => {
+  switch (message.type) {
+    case 'decision': {
+      const waiter = decisions.get(message.id);
+      if (waiter === undefined) return;
+      decisions.delete(message.id);
+      // Before aedes hears the answer, so the client's first publish or subscribe is judged as the user's.
+      if (message.allowed && message.user !== undefined) users.set(waiter.clientId, message.user);
+      waiter.decide(message);
+      return;
+    }
+    case 'answers':
+      answer(message.ok, (waiter) => waiter.resolve());
+      answer(message.failed, (waiter) => waiter.reject(new Error('the hub could not store the message')));
+      return;
+    case 'publish':
+      broker.publish(message.topic, message.payload).then(
+        () => send({ type: 'published', id: message.id }),
+        (error: Error) => send({ type: 'published', id: message.id, error: error.message }),
+      );
+      return;
+    case 'disconnect':
+      broker.disconnect(message.clientId);
+      return;
+    case 'watch':
+      if (watched.has(message.topic)) return;
+      watched.set(message.topic, broker.hasSubscribers(message.topic));
+      send({ type: 'subscribers', topics: [[message.topic, watched.get(message.topic) ?? true]] });
+      return;
+    case 'socket-open':
+      openRelayed(message.socketId);
+      return;
+    case 'socket-data':
+      relayed
+        .get(message.socketId)
+        ?.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+      return;
+    case 'socket-end': {
+      const stream = relayed.get(message.socketId);
+      relayed.delete(message.socketId);
+      stream?.push(null);
+      stream?.destroy();
+      return;
+    }
+    case 'heap':
+      (globalThis as { gc?: () => void }).gc?.();
+      send({ type: 'heap', id: message.id, heapUsed: process.memoryUsage().heapUsed });
+      return;
+    case 'stop':
+      void stop();
+      return;
+  }
+});
+
+broker.start().then(
+  () => send({ type: 'listening', port: broker.port }),
+  (error: Error & { code?: string; cause?: unknown }) => {
+    const cause = (error.cause as NodeJS.ErrnoException | undefined)?.code;
+    send({ type: 'failed', ...(cause === undefined ? {} : { code: cause }), message: error.message });
+  },
+);
