@@ -59,9 +59,13 @@ export class ClientRights {
     return topic === (user === undefined ? this.#topics.deviceTopic(clientId, 'commands') : this.#feedTopic);
   }
 
-  /** Whether a message goes to this subscriber: a device its commands; a user the incidents they may see. */
+  /**
+   * Whether a message goes to this subscriber: a device its commands; a user the incidents they may see. The feed
+   * goes to users only: a client not known as one (whatever it subscribed to before) is sent none of it.
+   */
   mayForward(user: Principal | undefined, topic: string, payload: Buffer): boolean {
-    if (user === undefined || topic !== this.#feedTopic) return user === undefined;
+    if (topic !== this.#feedTopic) return user === undefined;
+    if (user === undefined) return false;
     try {
       const message = JSON.parse(payload.toString('utf8')) as FeedMessage;
       return this.#visibility.canSee(user, message.after);
@@ -114,7 +118,10 @@ export class MqttAccessPolicy {
     // [MQTT-3.1.3-8] the server may refuse a client id; a device's must be its own id, as the username.
     if (username === undefined || username !== clientId) return this.refused('client_id_mismatch', clientId);
     const check = this.#options.registry.checkCredentials(username, password);
-    return check === 'ok' ? allowed : this.refused(check, clientId);
+    if (check !== 'ok') return this.refused(check, clientId);
+    // The id is a device's now, whoever held it before.
+    this.#users.delete(clientId);
+    return allowed;
   }
 
   /** The connection ended: a user's grants go with it. */
@@ -141,9 +148,11 @@ export class MqttAccessPolicy {
     const principal = this.#options.authenticator.authenticateApiToken(password?.toString('utf8'));
     if (principal === undefined) return this.refused('unknown_device', clientId);
     if (principal.userId !== username) return this.refused('bad_credentials', clientId);
-    // A user's client id is theirs: it may never take over a device's session.
+    // A user's client id is theirs: it may never take over a device's session (`alice-gate` may be a device's id).
     const ownId = clientId === username || /^[-_:.]/.test(clientId.slice(username.length));
-    if (!clientId.startsWith(username) || !ownId) return this.refused('client_id_mismatch', clientId);
+    if (!clientId.startsWith(username) || !ownId || this.#options.registry.get(clientId) !== undefined) {
+      return this.refused('client_id_mismatch', clientId);
+    }
     this.#users.set(clientId, principal);
     return { allowed: true, user: principal };
   }

@@ -15,13 +15,20 @@ export interface BrokerThreadSettings {
   /** For the incident feed's visibility rule (Visibility), which the broker thread applies to each subscriber. */
   readonly deviceHealthCategories: readonly string[];
   readonly logLevel: string;
+  /**
+   * Where the thread's message ids start: each start of the thread its own range, so an answer meant for a thread
+   * that has gone can never acknowledge another's message.
+   */
+  readonly firstId: number;
 }
 
 /** One device publish waiting for the hub: acknowledged (PUBACK) only once the hub answers it ok. */
 export interface ThreadMessage {
   readonly id: number;
   readonly topic: string;
-  readonly payload: Uint8Array;
+  /** Where its payload is in the batch's `payloads`. */
+  readonly start: number;
+  readonly end: number;
   /** Epoch ms (performance.timeOrigin + performance.now() in the broker thread): the threads' clocks differ. */
   readonly receivedAt: number;
 }
@@ -37,8 +44,14 @@ export type FromBrokerThread =
       readonly username: string | undefined;
       readonly password: Uint8Array | undefined;
     }
-  /** Device publishes of one turn, in order. */
-  | { readonly type: 'messages'; readonly messages: readonly ThreadMessage[] }
+  /**
+   * Device publishes of one turn, in order, their payloads one after the other in `payloads`: a buffer of its own,
+   * transferred, not copied (a payload aedes parsed is a view into its socket's read buffer, which a message
+   * would copy whole).
+   */
+  | { readonly type: 'messages'; readonly messages: readonly ThreadMessage[]; readonly payloads: Uint8Array }
+  /** What access granted a connection goes: it ended, or never began. */
+  | { readonly type: 'forget'; readonly clientId: string }
   | {
       readonly type: 'refused';
       readonly reason: 'publish_denied' | 'subscribe_denied';
@@ -55,6 +68,9 @@ export type FromBrokerThread =
   | { readonly type: 'store-failure' }
   | { readonly type: 'socket-data'; readonly socketId: number; readonly data: Uint8Array }
   | { readonly type: 'socket-end'; readonly socketId: number }
+  /** The thread holds enough of a relayed connection's input: the hub's thread stops reading it until resumed. */
+  | { readonly type: 'socket-pause'; readonly socketId: number }
+  | { readonly type: 'socket-resume'; readonly socketId: number }
   | { readonly type: 'heap'; readonly id: number; readonly heapUsed: number }
   | { readonly type: 'stopped' };
 
@@ -85,3 +101,13 @@ export type ToBrokerThread =
   /** How much heap the thread holds (after a full collection where the process exposes one). */
   | { readonly type: 'heap'; readonly id: number }
   | { readonly type: 'stop' };
+
+/**
+ * Bytes to post to the other thread: copied into a buffer of their own, to be transferred, not cloned. A Buffer is
+ * often a view into a larger one (a socket's read buffer, Node's pool), and a message would copy all of that.
+ */
+export function ownBytes(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  const copy = new Uint8Array(data.byteLength);
+  copy.set(data);
+  return copy;
+}

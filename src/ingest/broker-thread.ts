@@ -5,11 +5,12 @@ import { TopicGrammar } from '../core/topics.ts';
 import { ClientRights } from '../fleet/access-policy.ts';
 import { Visibility } from '../incidents/visibility.ts';
 import { createLogger } from '../observability/logger.ts';
-import type {
-  BrokerThreadSettings,
-  FromBrokerThread,
-  ThreadMessage,
-  ToBrokerThread,
+import {
+  type BrokerThreadSettings,
+  type FromBrokerThread,
+  ownBytes,
+  type ThreadMessage,
+  type ToBrokerThread,
 } from './broker-thread-protocol.ts';
 import { type BrokerAccess, EmbeddedBroker } from './embedded-broker.ts';
 
@@ -32,7 +33,7 @@ const rights = new ClientRights(
 );
 /** Users' connections (the incident feed), by client id; every other client is a device. */
 const users = new Map<string, Principal>();
-let nextId = 0;
+let nextId = settings.firstId;
 /** Authentications waiting for the hub's thread, by request id. */
 const decisions = new Map<
   number,
@@ -40,9 +41,13 @@ const decisions = new Map<
 >();
 const waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
 let outgoing: ThreadMessage[] = [];
+let outgoingPayloads: Buffer[] = [];
+let outgoingBytes = 0;
 /** Topics the hub's thread asks about (hasSubscribers), with the answer it was last sent. */
 const watched = new Map<string, boolean>();
 const relayed = new Map<number, Duplex>();
+/** Relayed connections whose input waits here unread: the hub's thread holds the rest (socket-pause). */
+const paused = new Set<number>();
 
 const access: BrokerAccess = {
   authenticate(clientId, username, password) {
@@ -69,14 +74,30 @@ const access: BrokerAccess = {
     return { allowed: false };
   },
   mayForward: (clientId, topic, payload) => rights.mayForward(users.get(clientId), topic, payload),
-  forget: (clientId) => users.delete(clientId),
+  forget: (clientId) => {
+    users.delete(clientId);
+    send({ type: 'forget', clientId });
+  },
 };
 
-/** A turn's device publishes go to the hub's thread together, once the turn's reads are done. */
+/**
+ * A turn's device publishes go to the hub's thread together, once the turn's reads are done, their payloads copied
+ * once into a buffer of their own that the message hands over. Also before any connect or disconnect is told, so
+ * the hub hears of a device's messages and its going in the order they happened.
+ */
 function flushOutgoing(): void {
+  if (outgoing.length === 0) return;
+  const payloads = new Uint8Array(outgoingBytes);
+  let at = 0;
+  for (const payload of outgoingPayloads) {
+    payloads.set(payload, at);
+    at += payload.length;
+  }
   const messages = outgoing;
   outgoing = [];
-  send({ type: 'messages', messages });
+  outgoingPayloads = [];
+  outgoingBytes = 0;
+  port?.postMessage({ type: 'messages', messages, payloads } satisfies FromBrokerThread, [payloads.buffer]);
 }
 
 const broker = new EmbeddedBroker({
@@ -87,11 +108,20 @@ const broker = new EmbeddedBroker({
   onMessage: (topic, payload, receivedAt) => {
     const id = ++nextId;
     if (outgoing.length === 0) setImmediate(flushOutgoing);
-    outgoing.push({ id, topic, payload, receivedAt: performance.timeOrigin + receivedAt });
+    const start = outgoingBytes;
+    outgoingBytes += payload.length;
+    outgoingPayloads.push(payload);
+    outgoing.push({ id, topic, start, end: outgoingBytes, receivedAt: performance.timeOrigin + receivedAt });
     return new Promise<void>((resolve, reject) => waiting.set(id, { resolve, reject }));
   },
-  onClientConnected: (clientId) => send({ type: 'connected', clientId }),
-  onClientDisconnected: (clientId) => send({ type: 'disconnected', clientId }),
+  onClientConnected: (clientId) => {
+    flushOutgoing();
+    send({ type: 'connected', clientId });
+  },
+  onClientDisconnected: (clientId) => {
+    flushOutgoing();
+    send({ type: 'disconnected', clientId });
+  },
   onSubscriptionsChanged: () => {
     const changed: [string, boolean][] = [];
     for (const [topic, had] of watched) {
@@ -112,9 +142,13 @@ const broker = new EmbeddedBroker({
 /** A WebSocket connection the hub's HTTP server holds, as a stream for aedes: bytes relayed both ways. */
 function openRelayed(socketId: number): void {
   const stream = new Duplex({
-    read() {},
+    // Read again: the hub's thread may go on reading the connection.
+    read() {
+      if (paused.delete(socketId)) send({ type: 'socket-resume', socketId });
+    },
     write(chunk: Buffer, _encoding, done) {
-      send({ type: 'socket-data', socketId, data: chunk });
+      const data = ownBytes(chunk);
+      port?.postMessage({ type: 'socket-data', socketId, data } satisfies FromBrokerThread, [data.buffer]);
       done();
     },
     final(done) {
@@ -122,6 +156,7 @@ function openRelayed(socketId: number): void {
       done();
     },
     destroy(error, done) {
+      paused.delete(socketId);
       if (relayed.delete(socketId)) send({ type: 'socket-end', socketId });
       done(error);
     },
@@ -147,8 +182,7 @@ async function stop(): Promise<void> {
   decisions.clear();
   for (const stream of relayed.values()) stream.destroy();
   await broker.stop();
-  const unanswered = new Error('the hub is stopping');
-  for (const waiter of waiting.values()) waiter.reject(unanswered);
+  // Unanswered messages stay unacknowledged: their connections are closed, and their devices send them again.
   waiting.clear();
   send({ type: 'stopped' });
   port?.close();
@@ -162,6 +196,7 @@ port.on('message', (message: ToBrokerThread) => {
       decisions.delete(message.id);
       // Before aedes hears the answer, so the client's first publish or subscribe is judged as the user's.
       if (message.allowed && message.user !== undefined) users.set(waiter.clientId, message.user);
+      else if (message.allowed) users.delete(waiter.clientId);
       waiter.decide(message);
       return;
     }
@@ -186,11 +221,15 @@ port.on('message', (message: ToBrokerThread) => {
     case 'socket-open':
       openRelayed(message.socketId);
       return;
-    case 'socket-data':
-      relayed
-        .get(message.socketId)
-        ?.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+    case 'socket-data': {
+      const data = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);
+      const stream = relayed.get(message.socketId);
+      if (stream?.push(data) === false && !paused.has(message.socketId)) {
+        paused.add(message.socketId);
+        send({ type: 'socket-pause', socketId: message.socketId });
+      }
       return;
+    }
     case 'socket-end': {
       const stream = relayed.get(message.socketId);
       relayed.delete(message.socketId);

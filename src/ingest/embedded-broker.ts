@@ -106,6 +106,11 @@ export class EmbeddedBroker implements MqttTransport {
   #state: ComponentState = 'down';
   readonly #sockets = new Set<Socket>();
   readonly #clients = new Map<string, Client>();
+  /**
+   * The connection each client id last authenticated, before aedes registers it: what access granted belongs to it,
+   * and only its end forgets that (a device or user reconnecting takes the id over while the old connection closes).
+   */
+  readonly #authenticated = new Map<string, Client>();
   /** Which topics have subscribers (see hasSubscribers); aedes' persistence holds persistent sessions' filters. */
   readonly #subscribers = new SubscriberWatch(
     () => (this.#aedes as unknown as { persistence?: SubscriptionStore } | undefined)?.persistence,
@@ -175,9 +180,9 @@ export class EmbeddedBroker implements MqttTransport {
       // A client that took over the id of a still-connected one (a rebooted device) must not be forgotten here.
       if (this.#clients.get(client.id) === client) this.#clients.delete(client.id);
       metrics.connectedDevices.set(aedes.connectedClients);
+      this.#forgetIfLast(client);
       if (!this.#clients.has(client.id)) {
         this.#presence?.disconnected(client.id);
-        this.#options.access.forget(client.id);
         onClientDisconnected(client.id);
       }
     });
@@ -332,6 +337,7 @@ export class EmbeddedBroker implements MqttTransport {
   async stop(): Promise<void> {
     this.#state = 'down';
     this.#clients.clear();
+    this.#authenticated.clear();
     this.#subscribers.clear();
     this.#httpServer?.off('upgrade', this.#onUpgrade);
     for (const client of this.#webSockets?.clients ?? []) client.terminate();
@@ -359,7 +365,12 @@ export class EmbeddedBroker implements MqttTransport {
 
   readonly #authenticate: AuthenticateHandler = (client, username, password, done) => {
     const answer = (decision: { allowed: boolean; reason?: string }) => {
-      if (decision.allowed) return done(null, true);
+      if (decision.allowed) {
+        this.#authenticated.set(client.id, client);
+        // Gone while the hub's thread was asked: aedes registers it no more, and nothing else forgets it.
+        if (client.closed) this.#forgetIfLast(client);
+        return done(null, true);
+      }
       // CONNACK 4 for credentials, 5 for a disabled device ([MQTT-3.2.2-3]: the connection is then closed).
       const error = Object.assign(new Error(`connection refused: ${decision.reason}`), {
         returnCode: decision.reason === 'disabled' ? 5 : decision.reason === 'unavailable' ? 3 : 4,
@@ -371,6 +382,13 @@ export class EmbeddedBroker implements MqttTransport {
     // Unanswered (the hub's thread stopping): refused as a server fault, CONNACK 3; the device tries again.
     decision.then(answer, () => answer({ allowed: false, reason: 'unavailable' }));
   };
+
+  /** The connection ended (or never began): what access granted it goes, unless a newer one holds the id. */
+  #forgetIfLast(client: Client): void {
+    if (this.#authenticated.get(client.id) !== client) return;
+    this.#authenticated.delete(client.id);
+    this.#options.access.forget(client.id);
+  }
 
   readonly #authorizeSubscribe: AuthorizeSubscribeHandler = (client, subscription, callback) => {
     // A refused topic gets SUBACK 0x80 and the client stays connected.

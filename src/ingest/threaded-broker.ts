@@ -10,7 +10,12 @@ import type { AccessDecision, MqttRefusalReason } from '../fleet/access-policy.t
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
-import type { BrokerThreadSettings, FromBrokerThread, ToBrokerThread } from './broker-thread-protocol.ts';
+import {
+  type BrokerThreadSettings,
+  type FromBrokerThread,
+  ownBytes,
+  type ToBrokerThread,
+} from './broker-thread-protocol.ts';
 import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
 
 /**
@@ -31,6 +36,9 @@ function threadEntry(): string {
   return `import(${JSON.stringify(tsxApi.href)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
 }
 
+/** How much a relayed MQTT WebSocket client may leave unread before it is disconnected. */
+const relayBufferLimit = 4 * 2 ** 20;
+
 /** What the hub's thread decides for the broker thread: who a client is, and the refusals it counts. */
 export interface ThreadedBrokerAccess {
   authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision;
@@ -39,7 +47,7 @@ export interface ThreadedBrokerAccess {
   forget(clientId: string): void;
 }
 
-export interface ThreadedBrokerOptions extends Omit<BrokerThreadSettings, 'logLevel'> {
+export interface ThreadedBrokerOptions extends Omit<BrokerThreadSettings, 'logLevel' | 'firstId'> {
   readonly webSocketPath: string;
   readonly access: ThreadedBrokerAccess;
   readonly onMessage: MessageHandler;
@@ -78,6 +86,10 @@ export class ThreadedBroker implements MqttTransport {
   #httpServer: HttpServer | undefined;
   readonly #relayed = new Map<number, Duplex>();
   #stopped: (() => void) | undefined;
+  #stopping = false;
+  /** Counts the threads started: each its own range of message ids (BrokerThreadSettings.firstId). */
+  #generation = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
   readonly #heapAnswers = new Map<number, (heapUsed: number) => void>();
   #loopUse: EventLoopUtilization | undefined;
 
@@ -100,7 +112,14 @@ export class ThreadedBroker implements MqttTransport {
 
   async start(): Promise<void> {
     this.#state = 'starting';
-    const { host, port, topicBase, feedTopic, deviceHealthCategories } = this.#options;
+    this.#stopping = false;
+    await this.#startThread(this.#options.port);
+  }
+
+  /** Starts a broker thread on `port` (a restart: the port the first one bound), resolved once it listens. */
+  async #startThread(port: number): Promise<void> {
+    const { host, topicBase, feedTopic, deviceHealthCategories } = this.#options;
+    this.#generation += 1;
     const settings: BrokerThreadSettings = {
       host,
       port,
@@ -108,6 +127,7 @@ export class ThreadedBroker implements MqttTransport {
       feedTopic,
       deviceHealthCategories,
       logLevel: this.#options.logger.level,
+      firstId: this.#generation * 2 ** 40,
     };
     const worker = new Worker(threadEntry(), { eval: true, workerData: settings });
     this.#worker = worker;
@@ -130,12 +150,59 @@ export class ThreadedBroker implements MqttTransport {
     worker.removeAllListeners('error');
     worker.removeAllListeners('exit');
     worker.on('error', (error) => this.#log.error({ error: error.message }, 'broker thread failed'));
-    worker.on('exit', (code) => {
-      if (this.#state === 'down') return;
-      this.#state = 'down';
-      this.#log.error({ code }, 'broker thread exited: devices cannot connect');
-    });
+    worker.once('exit', (code) => this.#exited(worker, code));
     this.#state = 'up';
+    // A thread started again watches what the one before it watched.
+    for (const topic of this.#subscribers.keys()) this.#post({ type: 'watch', topic });
+  }
+
+  /**
+   * The broker thread ended without being asked to: its connections are gone. Everything waiting on it is settled,
+   * its devices are reported gone, and a new thread is started on the same port, again and again with a longer
+   * wait while that fails. Until then MQTT is down on /healthz.
+   */
+  #exited(worker: Worker, code: number): void {
+    if (this.#worker !== worker || this.#stopping) return;
+    this.#state = 'down';
+    this.#log.error({ code }, 'broker thread exited: devices are disconnected until it is started again');
+    this.#settleAll(new Error('the broker thread exited'));
+    this.#worker = undefined;
+    const retry = (waitMs: number): void => {
+      this.#restartTimer = setTimeout(() => {
+        this.#restartTimer = undefined;
+        if (this.#stopping) return;
+        this.#state = 'starting';
+        this.#startThread(this.#port).then(
+          () => this.#log.info({ port: this.#port }, 'broker thread started again'),
+          (error: unknown) => {
+            this.#state = 'down';
+            this.#log.error({ error: (error as Error).message }, 'broker thread did not start again');
+            retry(Math.min(waitMs * 2, 30_000));
+          },
+        );
+      }, waitMs);
+    };
+    retry(1000);
+  }
+
+  /** What waited on a thread that is gone: publishes fail, its clients are gone, relayed connections close. */
+  #settleAll(reason: Error): void {
+    for (const publish of this.#publishes.values()) publish.reject(reason);
+    this.#publishes.clear();
+    for (const answer of this.#heapAnswers.values()) answer(0);
+    this.#heapAnswers.clear();
+    for (const stream of this.#relayed.values()) stream.destroy();
+    this.#relayed.clear();
+    for (const clientId of this.#connected) {
+      this.#options.access.forget(clientId);
+      this.#options.onClientDisconnected(clientId);
+    }
+    this.#connected.clear();
+    this.#answeredOk = [];
+    this.#answeredFailed = [];
+    this.#loopUse = undefined;
+    this.#connectedClients = 0;
+    this.#options.metrics.connectedDevices.set(0);
   }
 
   /** Serves MQTT over WebSocket at the configured path of the hub's HTTP server, relayed to the broker thread. */
@@ -166,6 +233,8 @@ export class ThreadedBroker implements MqttTransport {
   hasSubscribers(topic: string): boolean {
     const known = this.#subscribers.get(topic);
     if (known !== undefined) return known;
+    // No thread to ask (not started, or starting again): yes, and asked once there is one.
+    if (this.#worker === undefined || this.#state !== 'up') return true;
     this.#subscribers.set(topic, true);
     this.#post({ type: 'watch', topic });
     return true;
@@ -207,6 +276,9 @@ export class ThreadedBroker implements MqttTransport {
 
   async stop(): Promise<void> {
     const worker = this.#worker;
+    this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
     this.#state = 'down';
     this.#httpServer?.off('upgrade', this.#onUpgrade);
     for (const client of this.#webSockets?.clients ?? []) client.terminate();
@@ -226,18 +298,8 @@ export class ThreadedBroker implements MqttTransport {
     }
     this.#worker = undefined;
     this.#stopped = undefined;
-    const stopping = new Error('the broker stopped');
-    for (const publish of this.#publishes.values()) publish.reject(stopping);
-    this.#publishes.clear();
-    for (const answer of this.#heapAnswers.values()) answer(0);
-    this.#heapAnswers.clear();
-    this.#loopUse = undefined;
-    for (const stream of this.#relayed.values()) stream.destroy();
-    this.#relayed.clear();
-    this.#connected.clear();
+    this.#settleAll(new Error('the broker stopped'));
     this.#subscribers.clear();
-    this.#connectedClients = 0;
-    this.#options.metrics.connectedDevices.set(0);
   }
 
   #post(message: ToBrokerThread): void {
@@ -247,10 +309,16 @@ export class ThreadedBroker implements MqttTransport {
   #onMessage(message: FromBrokerThread): void {
     const { access, metrics } = this.#options;
     switch (message.type) {
-      case 'messages':
-        for (const { id, topic, payload, receivedAt } of message.messages) {
+      case 'messages': {
+        const { buffer, byteOffset } = message.payloads;
+        for (const { id, topic, start, end, receivedAt } of message.messages) {
+          const payload = Buffer.from(buffer, byteOffset + start, end - start);
           this.#handle(id, topic, payload, receivedAt - performance.timeOrigin);
         }
+        return;
+      }
+      case 'forget':
+        access.forget(message.clientId);
         return;
       case 'authenticate': {
         const password = message.password === undefined ? undefined : Buffer.from(message.password);
@@ -267,7 +335,6 @@ export class ThreadedBroker implements MqttTransport {
         return;
       case 'disconnected':
         this.#connected.delete(message.clientId);
-        access.forget(message.clientId);
         this.#options.onClientDisconnected(message.clientId);
         return;
       case 'clients':
@@ -287,8 +354,21 @@ export class ThreadedBroker implements MqttTransport {
       case 'store-failure':
         metrics.storeFailures.inc();
         return;
-      case 'socket-data':
-        this.#relayed.get(message.socketId)?.write(message.data);
+      case 'socket-data': {
+        const stream = this.#relayed.get(message.socketId);
+        stream?.write(message.data);
+        // A client that reads nothing is not buffered for without end (aedes' own drain timeout never sees it here).
+        if (stream !== undefined && stream.writableLength > relayBufferLimit) {
+          this.#log.warn({ buffered: stream.writableLength }, 'MQTT WebSocket client too slow: disconnected');
+          stream.destroy();
+        }
+        return;
+      }
+      case 'socket-pause':
+        this.#relayed.get(message.socketId)?.pause();
+        return;
+      case 'socket-resume':
+        this.#relayed.get(message.socketId)?.resume();
         return;
       case 'socket-end': {
         const stream = this.#relayed.get(message.socketId);
@@ -310,11 +390,10 @@ export class ThreadedBroker implements MqttTransport {
   }
 
   /** A device publish: answered ok once handled (stored, or nothing to store), failed if that failed. */
-  #handle(id: number, topic: string, payload: Uint8Array, receivedAt: number): void {
-    const buffer = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  #handle(id: number, topic: string, payload: Buffer, receivedAt: number): void {
     let pending: Promise<void> | undefined;
     try {
-      pending = this.#options.onMessage(topic, buffer, receivedAt);
+      pending = this.#options.onMessage(topic, payload, receivedAt);
     } catch (error) {
       this.#log.error({ topic, error: (error as Error).message }, 'device message handling threw');
       this.#answer(id, false);
@@ -330,11 +409,13 @@ export class ThreadedBroker implements MqttTransport {
     );
   }
 
-  /** Answers of one turn go back together: the commit that resolves many events at once sends one message. */
+  /**
+   * The answers of one turn of the event loop go back together, in one message: a message costs the hub's thread
+   * far more than an answer in it (about 25 µs; a commit resolves events a few at a time under load, and one message
+   * per commit was most of what the broker thread cost the hub's thread). They wait for the rest of the turn only.
+   */
   #answer(id: number, ok: boolean): void {
-    if (this.#answeredOk.length === 0 && this.#answeredFailed.length === 0) {
-      process.nextTick(this.#flushAnswers);
-    }
+    if (this.#answeredOk.length === 0 && this.#answeredFailed.length === 0) setImmediate(this.#flushAnswers);
     (ok ? this.#answeredOk : this.#answeredFailed).push(id);
   }
 
@@ -350,11 +431,20 @@ export class ThreadedBroker implements MqttTransport {
     const socketId = ++this.#nextId;
     this.#relayed.set(socketId, stream);
     this.#post({ type: 'socket-open', socketId });
-    stream.on('data', (data: Buffer) => this.#post({ type: 'socket-data', socketId, data }));
-    stream.on('error', () => undefined);
-    stream.once('close', () => {
-      if (this.#relayed.delete(socketId)) this.#post({ type: 'socket-end', socketId });
+    stream.on('data', (chunk: Buffer) => {
+      const data = ownBytes(chunk);
+      this.#worker?.postMessage({ type: 'socket-data', socketId, data } satisfies ToBrokerThread, [
+        data.buffer,
+      ]);
     });
+    // The peer closing ends the stream without closing it (ws' stream neither closes nor destroys itself).
+    const closed = () => {
+      if (this.#relayed.delete(socketId)) this.#post({ type: 'socket-end', socketId });
+      stream.destroy();
+    };
+    stream.once('end', closed);
+    stream.once('close', closed);
+    stream.on('error', closed);
   }
 
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {

@@ -199,7 +199,7 @@ export class LmdbStore implements Store {
     const { id, occurrences, lastOccurredAt, updatedAt } = incident;
     await this.#batched(() => {
       const delta = { ...this.#lastDelta(id), occurrences, lastOccurredAt, updatedAt };
-      const written = this.#putDelta(id, delta);
+      const written = this.#putDelta(incident, delta);
       if (eventKey !== undefined) this.#recordEvent(eventKey);
       return written;
     });
@@ -219,7 +219,14 @@ export class LmdbStore implements Store {
     await this.#batched(() => {
       const joins = (this.#lastDelta(id)?.joins ?? 0) + 1;
       this.#db(this.#joined).put(joinedSlot(id, joins - 1), joined);
-      const written = this.#putDelta(id, { occurrences, lastOccurredAt, updatedAt, severity, title, joins });
+      const written = this.#putDelta(incident, {
+        occurrences,
+        lastOccurredAt,
+        updatedAt,
+        severity,
+        title,
+        joins,
+      });
       if (audit !== undefined) this.#db(this.#audit).put(audit.id, audit);
       if (eventKey !== undefined) this.#recordEvent(eventKey);
       return written;
@@ -264,6 +271,7 @@ export class LmdbStore implements Store {
         if (eventKey !== undefined) this.#recordEvent(eventKey);
         // Several hubs write through here only, each change in its own transaction, whose reads see its writes.
         this.#removeDelta(incident.id, this.#db(this.#deltas).get(incident.id));
+        this.#issued.delete(incident.id);
         return { written: true };
       }),
     );
@@ -432,18 +440,26 @@ export class LmdbStore implements Store {
     return issued === undefined ? this.#db(this.#deltas).get(incidentId) : issued.delta;
   }
 
-  #putDelta(incidentId: string, delta: IncidentDelta): Promise<boolean> {
-    const written = this.#db(this.#deltas).put(incidentId, delta);
-    this.#issue(incidentId, { delta }, written);
+  #putDelta(incident: Incident, delta: IncidentDelta): Promise<boolean> {
+    const written = this.#db(this.#deltas).put(incident.id, delta);
+    // An incident that ended while a change of it waited takes that change as a delta, and no whole write after it:
+    // its delta is kept in memory only until committed.
+    this.#issue(incident.id, { delta }, written, terminalStates.has(incident.state));
     return written;
   }
 
-  #issue(incidentId: string, issued: IssuedDelta, written: Promise<unknown>): void {
+  /** `once`: forget it when committed, as well as when the write fails; else only then. */
+  #issue(
+    incidentId: string,
+    issued: IssuedDelta,
+    written: Promise<unknown>,
+    once = issued.delta === undefined,
+  ): void {
     this.#issued.set(incidentId, issued);
     const forget = () => {
       if (this.#issued.get(incidentId) === issued) this.#issued.delete(incidentId);
     };
-    written.then(issued.delta === undefined ? forget : undefined, forget);
+    written.then(once ? forget : undefined, forget);
   }
 
   /**

@@ -103,6 +103,31 @@ describe('outbound: the MQTT incident feed and webhooks, from a running hub', ()
     await lumingGate.stop();
   });
 
+  it('judges a user who takes over their own session (same client id) as that user still', async () => {
+    // The first connection holds a persistent session with the feed; the second takes it over while the first is
+    // still connected, and is sent what the session subscribed to: only what this officer may see.
+    const first = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao', false);
+    const firstClosed = new Promise<void>((resolve) => first.client.once('close', () => resolve()));
+    const second = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao', false, false);
+    await firstClosed;
+    first.client.end(true);
+    const outside = demoGate(hub.mqttUrl, 'gate-luming-03-east');
+    const inside = demoGate(hub.mqttUrl, 'gate-xijiao-03-east');
+    await outside.start();
+    await inside.start();
+    // In this order, the first committed before the second is sent: had it been forwarded, it would come first.
+    const created = 'gridhub_incidents_created_total{severity="critical"}';
+    const before = await metricValue(hub.httpUrl, created);
+    await outside.forceDoor();
+    await eventually(async () => (await metricValue(hub.httpUrl, created)) > before);
+    await inside.forceDoor();
+    await eventually(() => second.received.some((message) => message.after.gridId === 'grid-xijiao-03'));
+    expect(second.received.map((message) => message.after.gridId)).not.toContain('grid-luming-03');
+    await second.client.endAsync();
+    await outside.stop();
+    await inside.stop();
+  });
+
   it('lets a user neither publish nor listen to device topics, and refuses a wrong token', async () => {
     const user = connect(hub.mqttUrl, {
       clientId: 'officer-xijiao',
