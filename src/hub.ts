@@ -204,6 +204,18 @@ export class Hub {
       metrics: this.metrics,
       logger: this.#logger,
     });
+    // The hub's own broker, in a thread of its own, or in the hub's thread where it shares its state with siblings.
+    const ownBroker = {
+      host: options.host ?? '0.0.0.0',
+      port: runtime.mqttPort,
+      webSocketPath: '/mqtt',
+      access,
+      onMessage,
+      onClientConnected: (clientId: string) => this.liveness.heard(clientId),
+      onClientDisconnected: (clientId: string) => this.liveness.gone(clientId),
+      metrics: this.metrics,
+      logger: this.#logger,
+    };
     this.broker =
       external !== undefined
         ? new ExternalBrokerClient({
@@ -218,20 +230,13 @@ export class Hub {
           })
         : mqtt.mode === 'embedded'
           ? new ThreadedBroker({
-              host: options.host ?? '0.0.0.0',
-              port: runtime.mqttPort,
-              webSocketPath: '/mqtt',
+              ...ownBroker,
               topicBase: settings.topicBase,
               feedTopic,
               deviceHealthCategories: deployment.routing.deviceHealthCategories,
-              access,
-              onMessage,
-              onClientConnected: (clientId) => this.liveness.heard(clientId),
-              onClientDisconnected: (clientId) => this.liveness.gone(clientId),
-              metrics: this.metrics,
-              logger: this.#logger,
             })
           : new EmbeddedBroker({
+              ...ownBroker,
               ...(mqtt.mode === 'clustered' && redis !== undefined
                 ? {
                     cluster: {
@@ -242,15 +247,6 @@ export class Hub {
                     },
                   }
                 : {}),
-              host: options.host ?? '0.0.0.0',
-              port: runtime.mqttPort,
-              webSocketPath: '/mqtt',
-              access,
-              onMessage,
-              onClientConnected: (clientId) => this.liveness.heard(clientId),
-              onClientDisconnected: (clientId) => this.liveness.gone(clientId),
-              metrics: this.metrics,
-              logger: this.#logger,
             });
     this.#commands = new CommandService({
       registry: this.registry,
