@@ -76,6 +76,8 @@ export class ThreadedBroker implements MqttTransport {
   #port = 0;
   #connectedClients = 0;
   readonly #connected = new Set<string>();
+  /** Connections authenticated as users, until forgotten: any of them may subscribe to the feed at any moment. */
+  readonly #users = new Set<string>();
   /** Watched topics, each with whether it has subscribers as the broker thread last said (see hasSubscribers). */
   readonly #subscribers = new Map<string, boolean>();
   #nextId = 0;
@@ -198,6 +200,7 @@ export class ThreadedBroker implements MqttTransport {
       this.#options.onClientDisconnected(clientId);
     }
     this.#connected.clear();
+    this.#users.clear();
     this.#answeredOk = [];
     this.#answeredFailed = [];
     this.#loopUse = undefined;
@@ -228,9 +231,12 @@ export class ThreadedBroker implements MqttTransport {
   /**
    * Whether any client holds a subscription the topic matches, as the broker thread last said: the hub's own
    * publishers (the incident feed) skip encoding a message nobody can receive. Errs on the side of yes: a topic's
-   * first question answers yes and asks the thread to watch it, which answers at once and again on every change.
+   * first question answers yes and asks the thread to watch it, which answers at once and again on every change;
+   * and the feed has one while a user is connected, who may have subscribed a moment ago.
    */
   hasSubscribers(topic: string): boolean {
+    // A user connected may have just subscribed: the thread's word on it is a message behind the SUBACK.
+    if (topic === this.#options.feedTopic && this.#users.size > 0) return true;
     const known = this.#subscribers.get(topic);
     if (known !== undefined) return known;
     // No thread to ask (not started, or starting again): yes, and asked once there is one.
@@ -318,11 +324,14 @@ export class ThreadedBroker implements MqttTransport {
         return;
       }
       case 'forget':
+        this.#users.delete(message.clientId);
         access.forget(message.clientId);
         return;
       case 'authenticate': {
         const password = message.password === undefined ? undefined : Buffer.from(message.password);
         const decision = access.authenticate(message.clientId, message.username, password);
+        if (decision.allowed && decision.user !== undefined) this.#users.add(message.clientId);
+        else if (decision.allowed) this.#users.delete(message.clientId);
         this.#post({ type: 'decision', id: message.id, ...decision });
         return;
       }

@@ -192,6 +192,18 @@ describe('outbound: the feed is encoded only while someone can receive it', () =
     const broker = hub.hub.broker as ThreadedBroker;
     await eventually(() => broker.hasSubscribers(topic) === false);
 
+    // A user connected may subscribe at any moment, and the broker thread says so a message after the SUBACK.
+    const connected = await subscribeAsUser(
+      hub.mqttUrl,
+      'officer-xijiao',
+      'demo-officer-xijiao',
+      true,
+      false,
+    );
+    expect(broker.hasSubscribers(topic)).toBe(true);
+    await connected.client.endAsync();
+    await eventually(() => broker.hasSubscribers(topic) === false);
+
     const clean = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao');
     expect(broker.hasSubscribers(topic)).toBe(true);
     await clean.client.endAsync();
