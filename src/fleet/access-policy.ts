@@ -102,8 +102,8 @@ export class MqttAccessPolicy {
   readonly #log: Logger;
   readonly #throttle = new LogThrottle();
   readonly #rights: ClientRights;
-  /** Users' connections, by client id. */
-  readonly #users = new Map<string, Principal>();
+  /** Users' connections (aedes' client objects): each its own grant, gone with it. */
+  readonly #users = new WeakMap<object, Principal>();
 
   constructor(options: MqttAccessOptions) {
     this.#options = options;
@@ -111,40 +111,46 @@ export class MqttAccessPolicy {
     this.#rights = new ClientRights(options.topics, options.feedTopic, options.visibility);
   }
 
-  authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision {
+  /**
+   * Who the connection is: a device (username = client id, its own secret) or a user (their API token). A user's
+   * grant is kept for the connection; a broker thread keeps its own from the decision, and passes a key of no use.
+   */
+  authenticate(
+    connection: object,
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): AccessDecision {
     if (username !== undefined && this.#options.registry.get(username) === undefined) {
-      return this.#authenticateUser(clientId, username, password);
+      return this.#authenticateUser(connection, clientId, username, password);
     }
     // [MQTT-3.1.3-8] the server may refuse a client id; a device's must be its own id, as the username.
     if (username === undefined || username !== clientId) return this.refused('client_id_mismatch', clientId);
     const check = this.#options.registry.checkCredentials(username, password);
-    if (check !== 'ok') return this.refused(check, clientId);
-    // The id is a device's now, whoever held it before.
-    this.#users.delete(clientId);
-    return allowed;
+    return check === 'ok' ? allowed : this.refused(check, clientId);
   }
 
-  /** The connection ended: a user's grants go with it. */
-  forget(clientId: string): void {
-    this.#users.delete(clientId);
-  }
-
-  mayPublish(clientId: string, topic: string): AccessDecision {
-    if (this.#rights.mayPublish(clientId, this.#users.get(clientId), topic)) return allowed;
+  mayPublish(connection: object, clientId: string, topic: string): AccessDecision {
+    if (this.#rights.mayPublish(clientId, this.#users.get(connection), topic)) return allowed;
     return this.refused('publish_denied', clientId, topic);
   }
 
-  maySubscribe(clientId: string, topic: string): AccessDecision {
-    if (this.#rights.maySubscribe(clientId, this.#users.get(clientId), topic)) return allowed;
+  maySubscribe(connection: object, clientId: string, topic: string): AccessDecision {
+    if (this.#rights.maySubscribe(clientId, this.#users.get(connection), topic)) return allowed;
     return this.refused('subscribe_denied', clientId, topic);
   }
 
   /** Whether a message goes to this subscriber: incidents only to users who may see them. */
-  mayForward(clientId: string, topic: string, payload: Buffer): boolean {
-    return this.#rights.mayForward(this.#users.get(clientId), topic, payload);
+  mayForward(connection: object, topic: string, payload: Buffer): boolean {
+    return this.#rights.mayForward(this.#users.get(connection), topic, payload);
   }
 
-  #authenticateUser(clientId: string, username: string, password: Buffer | undefined): AccessDecision {
+  #authenticateUser(
+    connection: object,
+    clientId: string,
+    username: string,
+    password: Buffer | undefined,
+  ): AccessDecision {
     const principal = this.#options.authenticator.authenticateApiToken(password?.toString('utf8'));
     if (principal === undefined) return this.refused('unknown_device', clientId);
     if (principal.userId !== username) return this.refused('bad_credentials', clientId);
@@ -153,7 +159,7 @@ export class MqttAccessPolicy {
     if (!clientId.startsWith(username) || !ownId || this.#options.registry.get(clientId) !== undefined) {
       return this.refused('client_id_mismatch', clientId);
     }
-    this.#users.set(clientId, principal);
+    this.#users.set(connection, principal);
     return { allowed: true, user: principal };
   }
 

@@ -50,15 +50,14 @@ export type FromBrokerThread =
    * would copy whole).
    */
   | { readonly type: 'messages'; readonly messages: readonly ThreadMessage[]; readonly payloads: Uint8Array }
-  /** What access granted a connection goes: it ended, or never began. */
-  | { readonly type: 'forget'; readonly clientId: string }
   | {
       readonly type: 'refused';
       readonly reason: 'publish_denied' | 'subscribe_denied';
       readonly clientId: string;
       readonly topic: string;
     }
-  | { readonly type: 'connected'; readonly clientId: string }
+  /** A client finished connecting (registered, before its CONNACK): a user's connection, or a device's. */
+  | { readonly type: 'connected'; readonly clientId: string; readonly user: boolean }
   | { readonly type: 'disconnected'; readonly clientId: string }
   /** How many clients are connected now. */
   | { readonly type: 'clients'; readonly count: number }

@@ -31,13 +31,13 @@ const rights = new ClientRights(
   settings.feedTopic,
   new Visibility(settings.deviceHealthCategories),
 );
-/** Users' connections (the incident feed), by client id; every other client is a device. */
-const users = new Map<string, Principal>();
+/** Users' connections (aedes' client objects), each with its grant; every other connection is a device's. */
+const users = new WeakMap<object, Principal>();
 let nextId = settings.firstId;
 /** Authentications waiting for the hub's thread, by request id. */
 const decisions = new Map<
   number,
-  { readonly clientId: string; readonly decide: (decision: { allowed: boolean; reason?: string }) => void }
+  { readonly connection: object; readonly decide: (decision: { allowed: boolean; reason?: string }) => void }
 >();
 const waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
 let outgoing: ThreadMessage[] = [];
@@ -50,10 +50,10 @@ const relayed = new Map<number, Duplex>();
 const paused = new Set<number>();
 
 const access: BrokerAccess = {
-  authenticate(clientId, username, password) {
+  authenticate(connection, clientId, username, password) {
     const id = ++nextId;
     return new Promise((resolve) => {
-      decisions.set(id, { clientId, decide: resolve });
+      decisions.set(id, { connection, decide: resolve });
       send({
         type: 'authenticate',
         id,
@@ -63,21 +63,17 @@ const access: BrokerAccess = {
       });
     });
   },
-  mayPublish(clientId, topic) {
-    if (rights.mayPublish(clientId, users.get(clientId), topic)) return { allowed: true };
+  mayPublish(connection, clientId, topic) {
+    if (rights.mayPublish(clientId, users.get(connection), topic)) return { allowed: true };
     send({ type: 'refused', reason: 'publish_denied', clientId, topic });
     return { allowed: false };
   },
-  maySubscribe(clientId, topic) {
-    if (rights.maySubscribe(clientId, users.get(clientId), topic)) return { allowed: true };
+  maySubscribe(connection, clientId, topic) {
+    if (rights.maySubscribe(clientId, users.get(connection), topic)) return { allowed: true };
     send({ type: 'refused', reason: 'subscribe_denied', clientId, topic });
     return { allowed: false };
   },
-  mayForward: (clientId, topic, payload) => rights.mayForward(users.get(clientId), topic, payload),
-  forget: (clientId) => {
-    users.delete(clientId);
-    send({ type: 'forget', clientId });
-  },
+  mayForward: (connection, topic, payload) => rights.mayForward(users.get(connection), topic, payload),
 };
 
 /**
@@ -114,9 +110,9 @@ const broker = new EmbeddedBroker({
     outgoing.push({ id, topic, start, end: outgoingBytes, receivedAt: performance.timeOrigin + receivedAt });
     return new Promise<void>((resolve, reject) => waiting.set(id, { resolve, reject }));
   },
-  onClientConnected: (clientId) => {
+  onClientConnected: (clientId, connection) => {
     flushOutgoing();
-    send({ type: 'connected', clientId });
+    send({ type: 'connected', clientId, user: users.has(connection) });
   },
   onClientDisconnected: (clientId) => {
     flushOutgoing();
@@ -151,8 +147,9 @@ function openRelayed(socketId: number): void {
       port?.postMessage({ type: 'socket-data', socketId, data } satisfies FromBrokerThread, [data.buffer]);
       done();
     },
+    // aedes ended the connection: the hub's thread closes the WebSocket, once.
     final(done) {
-      send({ type: 'socket-end', socketId });
+      if (relayed.delete(socketId)) send({ type: 'socket-end', socketId });
       done();
     },
     destroy(error, done) {
@@ -195,8 +192,7 @@ port.on('message', (message: ToBrokerThread) => {
       if (waiter === undefined) return;
       decisions.delete(message.id);
       // Before aedes hears the answer, so the client's first publish or subscribe is judged as the user's.
-      if (message.allowed && message.user !== undefined) users.set(waiter.clientId, message.user);
-      else if (message.allowed) users.delete(waiter.clientId);
+      if (message.allowed && message.user !== undefined) users.set(waiter.connection, message.user);
       waiter.decide(message);
       return;
     }
@@ -231,10 +227,12 @@ port.on('message', (message: ToBrokerThread) => {
       return;
     }
     case 'socket-end': {
+      // The peer closed: aedes reads what is left (a last DISCONNECT, say) and then ends the connection itself.
       const stream = relayed.get(message.socketId);
       relayed.delete(message.socketId);
+      paused.delete(message.socketId);
       stream?.push(null);
-      stream?.destroy();
+      if (stream !== undefined) setTimeout(() => stream.destroy(), 5_000).unref();
       return;
     }
     case 'heap':

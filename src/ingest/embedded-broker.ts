@@ -47,20 +47,23 @@ export interface BrokerMetrics {
 /** Where the hub asks a sibling to close a device's connection (a device disabled on another instance). */
 const disconnectTopic = '$SYS/gridhub/disconnect';
 
-/** The broker's security hooks, after aedes' own: each answers allowed or not, and counts its refusals. */
+/**
+ * The broker's security hooks, after aedes' own: each answers allowed or not, and counts its refusals. What
+ * authentication grants belongs to the connection (`connection`, aedes' client object), not to its client id: a
+ * client taking over an id, or one that closes while it authenticates, never changes what another connection may do.
+ */
 export interface BrokerAccess {
   /** Synchronous in the hub's thread; a broker thread asks the hub's thread, and waits. */
   authenticate(
+    connection: object,
     clientId: string,
     username: string | undefined,
     password: Buffer | undefined,
   ): { allowed: boolean; reason?: string } | Promise<{ allowed: boolean; reason?: string }>;
-  mayPublish(clientId: string, topic: string): { allowed: boolean };
-  maySubscribe(clientId: string, topic: string): { allowed: boolean };
+  mayPublish(connection: object, clientId: string, topic: string): { allowed: boolean };
+  maySubscribe(connection: object, clientId: string, topic: string): { allowed: boolean };
   /** Whether a message goes to this subscriber (aedes' authorizeForward). */
-  mayForward(clientId: string, topic: string, payload: Buffer): boolean;
-  /** The client's connection ended. */
-  forget(clientId: string): void;
+  mayForward(connection: object, topic: string, payload: Buffer): boolean;
 }
 
 export interface EmbeddedBrokerOptions {
@@ -70,7 +73,7 @@ export interface EmbeddedBrokerOptions {
   readonly access: BrokerAccess;
   readonly onMessage: MessageHandler;
   /** A client finished connecting (after authentication). */
-  readonly onClientConnected: (clientId: string) => void;
+  readonly onClientConnected: (clientId: string, connection: object) => void;
   /** A client's connection ended, cleanly or not. */
   readonly onClientDisconnected: (clientId: string) => void;
   /** A client subscribed or unsubscribed, or a subscriber left: hasSubscribers may answer differently now. */
@@ -106,11 +109,7 @@ export class EmbeddedBroker implements MqttTransport {
   #state: ComponentState = 'down';
   readonly #sockets = new Set<Socket>();
   readonly #clients = new Map<string, Client>();
-  /**
-   * The connection each client id last authenticated, before aedes registers it: what access granted belongs to it,
-   * and only its end forgets that (a device or user reconnecting takes the id over while the old connection closes).
-   */
-  readonly #authenticated = new Map<string, Client>();
+
   /** Which topics have subscribers (see hasSubscribers); aedes' persistence holds persistent sessions' filters. */
   readonly #subscribers = new SubscriberWatch(
     () => (this.#aedes as unknown as { persistence?: SubscriptionStore } | undefined)?.persistence,
@@ -152,7 +151,7 @@ export class EmbeddedBroker implements MqttTransport {
       authorizePublish: this.#authorizePublish,
       authorizeSubscribe: this.#authorizeSubscribe,
       authorizeForward: (client, packet) =>
-        this.#options.access.mayForward(client.id, packet.topic, packet.payload as Buffer) ? packet : null,
+        this.#options.access.mayForward(client, packet.topic, packet.payload as Buffer) ? packet : null,
     });
     this.#aedes = aedes;
     if (cluster !== undefined) {
@@ -174,13 +173,12 @@ export class EmbeddedBroker implements MqttTransport {
       this.#clients.set(client.id, client);
       metrics.connectedDevices.set(aedes.connectedClients);
       this.#presence?.connected(client.id);
-      onClientConnected(client.id);
+      onClientConnected(client.id, client);
     });
     aedes.on('clientDisconnect', (client: Client) => {
       // A client that took over the id of a still-connected one (a rebooted device) must not be forgotten here.
       if (this.#clients.get(client.id) === client) this.#clients.delete(client.id);
       metrics.connectedDevices.set(aedes.connectedClients);
-      this.#forgetIfLast(client);
       if (!this.#clients.has(client.id)) {
         this.#presence?.disconnected(client.id);
         onClientDisconnected(client.id);
@@ -337,7 +335,6 @@ export class EmbeddedBroker implements MqttTransport {
   async stop(): Promise<void> {
     this.#state = 'down';
     this.#clients.clear();
-    this.#authenticated.clear();
     this.#subscribers.clear();
     this.#httpServer?.off('upgrade', this.#onUpgrade);
     for (const client of this.#webSockets?.clients ?? []) client.terminate();
@@ -365,36 +362,24 @@ export class EmbeddedBroker implements MqttTransport {
 
   readonly #authenticate: AuthenticateHandler = (client, username, password, done) => {
     const answer = (decision: { allowed: boolean; reason?: string }) => {
-      if (decision.allowed) {
-        this.#authenticated.set(client.id, client);
-        // Gone while the hub's thread was asked: aedes registers it no more, and nothing else forgets it.
-        if (client.closed) this.#forgetIfLast(client);
-        return done(null, true);
-      }
+      if (decision.allowed) return done(null, true);
       // CONNACK 4 for credentials, 5 for a disabled device ([MQTT-3.2.2-3]: the connection is then closed).
       const error = Object.assign(new Error(`connection refused: ${decision.reason}`), {
         returnCode: decision.reason === 'disabled' ? 5 : decision.reason === 'unavailable' ? 3 : 4,
       }) as AuthenticateError;
       done(error, false);
     };
-    const decision = this.#options.access.authenticate(client.id, username, password);
+    const decision = this.#options.access.authenticate(client, client.id, username, password);
     if (!(decision instanceof Promise)) return answer(decision);
     // Unanswered (the hub's thread stopping): refused as a server fault, CONNACK 3; the device tries again.
     decision.then(answer, () => answer({ allowed: false, reason: 'unavailable' }));
   };
 
-  /** The connection ended (or never began): what access granted it goes, unless a newer one holds the id. */
-  #forgetIfLast(client: Client): void {
-    if (this.#authenticated.get(client.id) !== client) return;
-    this.#authenticated.delete(client.id);
-    this.#options.access.forget(client.id);
-  }
-
   readonly #authorizeSubscribe: AuthorizeSubscribeHandler = (client, subscription, callback) => {
     // A refused topic gets SUBACK 0x80 and the client stays connected.
     callback(
       null,
-      this.#options.access.maySubscribe(client.id, subscription.topic).allowed ? subscription : null,
+      this.#options.access.maySubscribe(client, client.id, subscription.topic).allowed ? subscription : null,
     );
   };
 
@@ -413,7 +398,7 @@ export class EmbeddedBroker implements MqttTransport {
       return;
     }
     // MQTT 3.1.1 has no way to refuse one publish: a device publishing outside its topics is disconnected.
-    if (!this.#options.access.mayPublish(client.id, packet.topic).allowed) {
+    if (!this.#options.access.mayPublish(client, client.id, packet.topic).allowed) {
       return callback(new Error(`publish to ${packet.topic} denied`));
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;

@@ -41,10 +41,14 @@ const relayBufferLimit = 4 * 2 ** 20;
 
 /** What the hub's thread decides for the broker thread: who a client is, and the refusals it counts. */
 export interface ThreadedBrokerAccess {
-  authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision;
+  authenticate(
+    connection: object,
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): AccessDecision;
   /** A refusal the broker thread made: counted and logged here, with the hub's metrics and logs. */
   refused(reason: MqttRefusalReason, clientId: string, topic?: string): unknown;
-  forget(clientId: string): void;
 }
 
 export interface ThreadedBrokerOptions extends Omit<BrokerThreadSettings, 'logLevel' | 'firstId'> {
@@ -76,7 +80,7 @@ export class ThreadedBroker implements MqttTransport {
   #port = 0;
   #connectedClients = 0;
   readonly #connected = new Set<string>();
-  /** Connections authenticated as users, until forgotten: any of them may subscribe to the feed at any moment. */
+  /** Client ids connected as users: any of them may subscribe to the feed at any moment. */
   readonly #users = new Set<string>();
   /** Watched topics, each with whether it has subscribers as the broker thread last said (see hasSubscribers). */
   readonly #subscribers = new Map<string, boolean>();
@@ -92,6 +96,9 @@ export class ThreadedBroker implements MqttTransport {
   /** Counts the threads started: each its own range of message ids (BrokerThreadSettings.firstId). */
   #generation = 0;
   #restartTimer: NodeJS.Timeout | undefined;
+  /** When the running thread started listening (performance.now()), and how long the last restart waited. */
+  #startedAt = 0;
+  #restartWaitMs = 500;
   readonly #heapAnswers = new Map<number, (heapUsed: number) => void>();
   #loopUse: EventLoopUtilization | undefined;
 
@@ -144,11 +151,19 @@ export class ThreadedBroker implements MqttTransport {
         });
       });
     } catch (error) {
-      this.#state = 'down';
-      this.#worker = undefined;
+      if (this.#worker === worker) {
+        this.#state = 'down';
+        this.#worker = undefined;
+      }
       await worker.terminate();
       throw error;
     }
+    // Stopped (or replaced) while it was starting: it is not the broker any more.
+    if (this.#stopping || this.#worker !== worker) {
+      await worker.terminate();
+      throw new Error('the broker stopped while its thread was starting');
+    }
+    this.#startedAt = performance.now();
     worker.removeAllListeners('error');
     worker.removeAllListeners('exit');
     worker.on('error', (error) => this.#log.error({ error: error.message }, 'broker thread failed'));
@@ -169,6 +184,9 @@ export class ThreadedBroker implements MqttTransport {
     this.#log.error({ code }, 'broker thread exited: devices are disconnected until it is started again');
     this.#settleAll(new Error('the broker thread exited'));
     this.#worker = undefined;
+    // A thread that ran a while is started again at once (1 s); one that keeps ending, less and less often.
+    const lived = performance.now() - this.#startedAt;
+    this.#restartWaitMs = lived > 60_000 ? 1000 : Math.min(this.#restartWaitMs * 2, 30_000);
     const retry = (waitMs: number): void => {
       this.#restartTimer = setTimeout(() => {
         this.#restartTimer = undefined;
@@ -177,14 +195,16 @@ export class ThreadedBroker implements MqttTransport {
         this.#startThread(this.#port).then(
           () => this.#log.info({ port: this.#port }, 'broker thread started again'),
           (error: unknown) => {
+            if (this.#stopping) return;
             this.#state = 'down';
             this.#log.error({ error: (error as Error).message }, 'broker thread did not start again');
             retry(Math.min(waitMs * 2, 30_000));
           },
         );
       }, waitMs);
+      this.#restartTimer.unref();
     };
-    retry(1000);
+    retry(this.#restartWaitMs);
   }
 
   /** What waited on a thread that is gone: publishes fail, its clients are gone, relayed connections close. */
@@ -195,10 +215,7 @@ export class ThreadedBroker implements MqttTransport {
     this.#heapAnswers.clear();
     for (const stream of this.#relayed.values()) stream.destroy();
     this.#relayed.clear();
-    for (const clientId of this.#connected) {
-      this.#options.access.forget(clientId);
-      this.#options.onClientDisconnected(clientId);
-    }
+    for (const clientId of this.#connected) this.#options.onClientDisconnected(clientId);
     this.#connected.clear();
     this.#users.clear();
     this.#answeredOk = [];
@@ -323,15 +340,10 @@ export class ThreadedBroker implements MqttTransport {
         }
         return;
       }
-      case 'forget':
-        this.#users.delete(message.clientId);
-        access.forget(message.clientId);
-        return;
       case 'authenticate': {
         const password = message.password === undefined ? undefined : Buffer.from(message.password);
-        const decision = access.authenticate(message.clientId, message.username, password);
-        if (decision.allowed && decision.user !== undefined) this.#users.add(message.clientId);
-        else if (decision.allowed) this.#users.delete(message.clientId);
+        // The thread keeps the grant with its connection; the hub's thread keeps none (the key is of no use).
+        const decision = access.authenticate({}, message.clientId, message.username, password);
         this.#post({ type: 'decision', id: message.id, ...decision });
         return;
       }
@@ -340,10 +352,13 @@ export class ThreadedBroker implements MqttTransport {
         return;
       case 'connected':
         this.#connected.add(message.clientId);
+        if (message.user) this.#users.add(message.clientId);
+        else this.#users.delete(message.clientId);
         this.#options.onClientConnected(message.clientId);
         return;
       case 'disconnected':
         this.#connected.delete(message.clientId);
+        this.#users.delete(message.clientId);
         this.#options.onClientDisconnected(message.clientId);
         return;
       case 'clients':
@@ -382,6 +397,8 @@ export class ThreadedBroker implements MqttTransport {
       case 'socket-end': {
         const stream = this.#relayed.get(message.socketId);
         this.#relayed.delete(message.socketId);
+        // Reading again first: a paused WebSocket would not read the peer's close frame and would linger.
+        stream?.resume();
         stream?.end();
         return;
       }
@@ -441,6 +458,7 @@ export class ThreadedBroker implements MqttTransport {
     this.#relayed.set(socketId, stream);
     this.#post({ type: 'socket-open', socketId });
     stream.on('data', (chunk: Buffer) => {
+      if (!this.#relayed.has(socketId)) return;
       const data = ownBytes(chunk);
       this.#worker?.postMessage({ type: 'socket-data', socketId, data } satisfies ToBrokerThread, [
         data.buffer,
@@ -459,6 +477,11 @@ export class ThreadedBroker implements MqttTransport {
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Socket.IO answers its own upgrades on /socket.io/; anything else is left to it to refuse.
     if (request.url !== this.#options.webSocketPath || this.#webSockets === undefined) return;
+    // No broker thread (between an exit and its restart): the client tries again, as for a refused TCP connection.
+    if (this.#worker === undefined) {
+      socket.destroy();
+      return;
+    }
     const webSockets = this.#webSockets;
     webSockets.handleUpgrade(request, socket, head, (ws) => webSockets.emit('connection', ws, request));
   };
