@@ -139,7 +139,25 @@ export class OnvifSession {
     this.#generation++;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    const cam = this.#cam;
     this.#cam = undefined;
+    if (cam !== undefined) this.#unsubscribe(cam);
+  }
+
+  /**
+   * Ends the camera's PullPoint subscription, best effort [ONVIF Core 9.1: Unsubscribe]. A session given up (its
+   * lease moved to another instance, the camera disabled) must not leave it on the camera until it expires, with a
+   * pull still held open on it: the camera counts it, and many cameras allow only a few.
+   */
+  #unsubscribe(cam: Cam): void {
+    if ((cam as unknown as { events?: { subscription?: unknown } }).events?.subscription === undefined)
+      return;
+    (cam as unknown as { unsubscribe: (callback: (error?: Error | null) => void) => void }).unsubscribe(
+      (error) => {
+        if (error)
+          this.#log.debug({ reason: error.message }, 'camera unsubscribe failed; it lapses by itself');
+      },
+    );
   }
 
   /** Turns the camera to a PTZ preset of its first profile. */
@@ -158,7 +176,11 @@ export class OnvifSession {
       if (!current()) return;
       this.#cam = cam;
       const lifetimeMs = await this.#subscribe(cam);
-      if (!current()) return;
+      // Stopped while it subscribed: that subscription is nobody's.
+      if (!current()) {
+        this.#unsubscribe(cam);
+        return;
+      }
       this.#state = 'subscribed';
       events.heard(device.id);
       this.#log.info('subscribed to camera events');
