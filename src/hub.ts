@@ -317,9 +317,9 @@ export class Hub {
     this.outbound = new Outbound({
       bus: this.bus,
       publish: (topic, payload) => this.broker.publish(topic, payload),
-      ...(this.broker instanceof EmbeddedBroker || this.broker instanceof ThreadedBroker
-        ? { hasSubscribers: this.broker.hasSubscribers.bind(this.broker) }
-        : {}),
+      ...(this.broker.hasSubscribers === undefined
+        ? {}
+        : { hasSubscribers: this.broker.hasSubscribers.bind(this.broker) }),
       topicBase: settings.topicBase,
       config: deployment.outbound,
       ...(this.store.outbox === undefined ? {} : { outbox: this.store.outbox }),

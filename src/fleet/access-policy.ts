@@ -111,18 +111,25 @@ export class MqttAccessPolicy {
     this.#rights = new ClientRights(options.topics, options.feedTopic, options.visibility);
   }
 
-  /**
-   * Who the connection is: a device (username = client id, its own secret) or a user (their API token). A user's
-   * grant is kept for the connection; a broker thread keeps its own from the decision, and passes a key of no use.
-   */
+  /** Authenticates the connection, and keeps a user's grant with it for the checks that follow. */
   authenticate(
     connection: object,
     clientId: string,
     username: string | undefined,
     password: Buffer | undefined,
   ): AccessDecision {
+    const decision = this.identify(clientId, username, password);
+    if (decision.user !== undefined) this.#users.set(connection, decision.user);
+    return decision;
+  }
+
+  /**
+   * Who a client is: a device (username = client id, its own secret) or a user (their API token), or refused. Keeps
+   * nothing: a broker thread keeps the grant with its own connection.
+   */
+  identify(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision {
     if (username !== undefined && this.#options.registry.get(username) === undefined) {
-      return this.#authenticateUser(connection, clientId, username, password);
+      return this.#identifyUser(clientId, username, password);
     }
     // [MQTT-3.1.3-8] the server may refuse a client id; a device's must be its own id, as the username.
     if (username === undefined || username !== clientId) return this.refused('client_id_mismatch', clientId);
@@ -145,12 +152,7 @@ export class MqttAccessPolicy {
     return this.#rights.mayForward(this.#users.get(connection), topic, payload);
   }
 
-  #authenticateUser(
-    connection: object,
-    clientId: string,
-    username: string,
-    password: Buffer | undefined,
-  ): AccessDecision {
+  #identifyUser(clientId: string, username: string, password: Buffer | undefined): AccessDecision {
     const principal = this.#options.authenticator.authenticateApiToken(password?.toString('utf8'));
     if (principal === undefined) return this.refused('unknown_device', clientId);
     if (principal.userId !== username) return this.refused('bad_credentials', clientId);
@@ -159,7 +161,6 @@ export class MqttAccessPolicy {
     if (!clientId.startsWith(username) || !ownId || this.#options.registry.get(clientId) !== undefined) {
       return this.refused('client_id_mismatch', clientId);
     }
-    this.#users.set(connection, principal);
     return { allowed: true, user: principal };
   }
 

@@ -20,8 +20,7 @@ import { type BrokerAccess, EmbeddedBroker } from './embedded-broker.ts';
  * ClientRights); it asks the hub's thread who a client is, and hands it every device publish, acknowledging each
  * only once the hub has answered it (stored, or nothing to store).
  */
-const port = parentPort;
-if (port === null) throw new Error('broker-thread.ts runs as a worker thread (see ThreadedBroker)');
+const port = parentPort ?? notAThread();
 const settings = workerData as BrokerThreadSettings;
 const log = createLogger(settings.logLevel).child({ ns: 'mqtt-thread' });
 const send = (message: FromBrokerThread): void => port.postMessage(message);
@@ -93,7 +92,7 @@ function flushOutgoing(): void {
   outgoing = [];
   outgoingPayloads = [];
   outgoingBytes = 0;
-  port?.postMessage({ type: 'messages', messages, payloads } satisfies FromBrokerThread, [payloads.buffer]);
+  port.postMessage({ type: 'messages', messages, payloads } satisfies FromBrokerThread, [payloads.buffer]);
 }
 
 const broker = new EmbeddedBroker({
@@ -144,7 +143,7 @@ function openRelayed(socketId: number): void {
     },
     write(chunk: Buffer, _encoding, done) {
       const data = ownBytes(chunk);
-      port?.postMessage({ type: 'socket-data', socketId, data } satisfies FromBrokerThread, [data.buffer]);
+      port.postMessage({ type: 'socket-data', socketId, data } satisfies FromBrokerThread, [data.buffer]);
       done();
     },
     // aedes ended the connection: the hub's thread closes the WebSocket, once.
@@ -182,7 +181,7 @@ async function stop(): Promise<void> {
   // Unanswered messages stay unacknowledged: their connections are closed, and their devices send them again.
   waiting.clear();
   send({ type: 'stopped' });
-  port?.close();
+  port.close();
 }
 
 port.on('message', (message: ToBrokerThread) => {
@@ -252,3 +251,7 @@ broker.start().then(
     send({ type: 'failed', ...(cause === undefined ? {} : { code: cause }), message: error.message });
   },
 );
+
+function notAThread(): never {
+  throw new Error('broker-thread.ts runs as a worker thread (see ThreadedBroker)');
+}

@@ -13,12 +13,12 @@ import {
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
-import { createWebSocketStream, WebSocketServer } from 'ws';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ComponentState } from '../store/store.ts';
 import { ClusterPresence } from './cluster-presence.ts';
 import type { MessageHandler, MqttHealth, MqttMode, MqttTransport } from './mqtt-transport.ts';
+import { MqttWebSocketPath } from './mqtt-websocket.ts';
 import { SubscriberWatch, type SubscriptionStore } from './subscriber-watch.ts';
 
 export type { MessageHandler } from './mqtt-transport.ts';
@@ -104,12 +104,10 @@ export class EmbeddedBroker implements MqttTransport {
   readonly #log: Logger;
   #aedes: Aedes | undefined;
   #tcp: NetServer | undefined;
-  #webSockets: WebSocketServer | undefined;
-  #httpServer: HttpServer | undefined;
+  readonly #webSocket: MqttWebSocketPath;
   #state: ComponentState = 'down';
   readonly #sockets = new Set<Socket>();
   readonly #clients = new Map<string, Client>();
-
   /** Which topics have subscribers (see hasSubscribers); aedes' persistence holds persistent sessions' filters. */
   readonly #subscribers = new SubscriberWatch(
     () => (this.#aedes as unknown as { persistence?: SubscriptionStore } | undefined)?.persistence,
@@ -125,6 +123,9 @@ export class EmbeddedBroker implements MqttTransport {
 
   constructor(options: EmbeddedBrokerOptions) {
     this.#options = options;
+    this.#webSocket = new MqttWebSocketPath(options.webSocketPath, (stream, request) =>
+      this.handle(stream, request),
+    );
     this.#log = options.logger.child({ ns: 'mqtt' });
   }
 
@@ -185,24 +186,16 @@ export class EmbeddedBroker implements MqttTransport {
       }
     });
     // Subscribers come and go: a new subscription counts at once, and the store's answer settles every watched topic.
-    const changed = this.#options.onSubscriptionsChanged;
-    aedes.on('subscribe', (subscriptions, client) => {
+    aedes.on('subscribe', (subscriptions, client) =>
       this.#subscribers.subscribed(
         client,
         subscriptions
           .filter((subscription) => (subscription.qos as number) !== 128)
           .map(({ topic }) => topic),
-      );
-      changed?.();
-    });
-    aedes.on('unsubscribe', (topics, client) => {
-      this.#subscribers.unsubscribed(client, topics);
-      changed?.();
-    });
-    aedes.on('clientDisconnect', (client) => {
-      this.#subscribers.unsubscribed(client, undefined);
-      changed?.();
-    });
+      ),
+    );
+    aedes.on('unsubscribe', (topics, client) => this.#subscribers.unsubscribed(client, topics));
+    aedes.on('clientDisconnect', (client) => this.#subscribers.unsubscribed(client, undefined));
     aedes.on('clientError', (client: Client, error: Error) => {
       this.#log.debug({ clientId: client.id, error: error.message }, 'client error');
     });
@@ -261,26 +254,19 @@ export class EmbeddedBroker implements MqttTransport {
     };
   }
 
-  /** Serves an MQTT connection that came another way (a broker thread's WebSocket connections, relayed). */
-  handle(stream: Duplex): void {
+  /** Serves an MQTT connection that came another way: WebSocket, here or relayed from the hub's thread. */
+  handle(stream: Duplex, request?: IncomingMessage): void {
     if (this.#aedes === undefined) {
       stream.destroy();
       return;
     }
-    this.#aedes.handle(stream);
+    this.#aedes.handle(stream, request);
   }
 
   /** Serves MQTT over WebSocket at the configured path of the hub's HTTP server. */
   attachWebSocket(server: HttpServer): void {
-    const aedes = this.#aedes;
-    if (aedes === undefined) throw new Error('attachWebSocket before start');
-    const webSockets = new WebSocketServer({ noServer: true });
-    this.#webSockets = webSockets;
-    this.#httpServer = server;
-    webSockets.on('connection', (socket, request: IncomingMessage) => {
-      aedes.handle(createWebSocketStream(socket) as Duplex, request);
-    });
-    server.on('upgrade', this.#onUpgrade);
+    if (this.#aedes === undefined) throw new Error('attachWebSocket before start');
+    this.#webSocket.attach(server);
   }
 
   /** Publishes from the hub itself (commands to devices), at QoS 1. */
@@ -336,9 +322,7 @@ export class EmbeddedBroker implements MqttTransport {
     this.#state = 'down';
     this.#clients.clear();
     this.#subscribers.clear();
-    this.#httpServer?.off('upgrade', this.#onUpgrade);
-    for (const client of this.#webSockets?.clients ?? []) client.terminate();
-    this.#webSockets?.close();
+    this.#webSocket.close();
     const aedes = this.#aedes;
     if (aedes !== undefined) await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await this.#presence?.stop();
@@ -349,16 +333,7 @@ export class EmbeddedBroker implements MqttTransport {
     if (tcp?.listening) await new Promise<void>((resolve) => tcp.close(() => resolve()));
     this.#aedes = undefined;
     this.#tcp = undefined;
-    this.#webSockets = undefined;
-    this.#httpServer = undefined;
   }
-
-  readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    // Socket.IO answers its own upgrades on /socket.io/; anything else is left to it to refuse.
-    if (request.url !== this.#options.webSocketPath || this.#webSockets === undefined) return;
-    const webSockets = this.#webSockets;
-    webSockets.handleUpgrade(request, socket, head, (ws) => webSockets.emit('connection', ws, request));
-  };
 
   readonly #authenticate: AuthenticateHandler = (client, username, password, done) => {
     const answer = (decision: { allowed: boolean; reason?: string }) => {

@@ -37,6 +37,11 @@ export interface MqttTransport {
   isConnected(deviceId: string): boolean | Promise<boolean>;
   /** Ends a device's connection (disabled, or given a new secret), where the hub holds connections. */
   disconnect(deviceId: string): void;
+  /**
+   * Whether a topic has anyone to receive it, where the hub runs the broker and can tell (erring on yes); left out,
+   * the hub's own publishers (the incident feed) assume someone does.
+   */
+  hasSubscribers?(topic: string): boolean;
   stop(): Promise<void>;
   health(): MqttHealth;
 }

@@ -16,7 +16,7 @@ export interface SubscriptionStore {
  */
 export class SubscriberWatch {
   readonly #store: () => SubscriptionStore | undefined;
-  readonly #settled: (() => void) | undefined;
+  readonly #changed: (() => void) | undefined;
   readonly #topics = new Map<string, { clean: number; persistent: boolean }>();
   /** Clean sessions' granted topic filters, by client. */
   readonly #cleanFilters = new Map<SubscribingClient, Set<string>>();
@@ -24,12 +24,12 @@ export class SubscriberWatch {
   #persistentChanges = 0;
 
   /**
-   * `store`: the broker's persistence once the broker has started. `settled`: the store answered, and `has` may now
-   * answer differently for a topic without any client having subscribed or gone since.
+   * `store`: the broker's persistence once the broker has started. `changed`: `has` may answer differently now (a
+   * client subscribed or went, or the store answered).
    */
-  constructor(store: () => SubscriptionStore | undefined, settled?: () => void) {
+  constructor(store: () => SubscriptionStore | undefined, changed?: () => void) {
     this.#store = store;
-    this.#settled = settled;
+    this.#changed = changed;
   }
 
   has(topic: string): boolean {
@@ -50,6 +50,7 @@ export class SubscriberWatch {
       this.#persistentChanges += 1;
       for (const watched of this.#topics.values()) watched.persistent = true;
       this.#recountPersistent();
+      this.#changed?.();
       return;
     }
     let held = this.#cleanFilters.get(client);
@@ -62,6 +63,7 @@ export class SubscriberWatch {
       held.add(filter);
       for (const [topic, watched] of this.#topics) if (topicMatches(filter, topic)) watched.clean += 1;
     }
+    this.#changed?.();
   }
 
   /** Some of the client's filters went (undefined: all of them, the client is gone). */
@@ -78,6 +80,7 @@ export class SubscriberWatch {
       for (const [topic, watched] of this.#topics) if (topicMatches(filter, topic)) watched.clean -= 1;
     }
     if (held.size === 0) this.#cleanFilters.delete(client);
+    this.#changed?.();
   }
 
   clear(): void {
@@ -94,7 +97,7 @@ export class SubscriberWatch {
         (subscriptions) => {
           if (changes !== this.#persistentChanges) return;
           watched.persistent = subscriptions.length > 0;
-          this.#settled?.();
+          this.#changed?.();
         },
         // Unknown stays yes.
         () => undefined,

@@ -1,10 +1,9 @@
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
 import { listenError } from '../core/errors.ts';
 import type { AccessDecision, MqttRefusalReason } from '../fleet/access-policy.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -17,6 +16,7 @@ import {
   type ToBrokerThread,
 } from './broker-thread-protocol.ts';
 import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
+import { MqttWebSocketPath } from './mqtt-websocket.ts';
 
 /**
  * The thread loads TypeScript as the hub does, with tsx, whatever started the hub (npm start, the tests, the
@@ -41,12 +41,7 @@ const relayBufferLimit = 4 * 2 ** 20;
 
 /** What the hub's thread decides for the broker thread: who a client is, and the refusals it counts. */
 export interface ThreadedBrokerAccess {
-  authenticate(
-    connection: object,
-    clientId: string,
-    username: string | undefined,
-    password: Buffer | undefined,
-  ): AccessDecision;
+  identify(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision;
   /** A refusal the broker thread made: counted and logged here, with the hub's metrics and logs. */
   refused(reason: MqttRefusalReason, clientId: string, topic?: string): unknown;
 }
@@ -88,8 +83,7 @@ export class ThreadedBroker implements MqttTransport {
   readonly #publishes = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   #answeredOk: number[] = [];
   #answeredFailed: number[] = [];
-  #webSockets: WebSocketServer | undefined;
-  #httpServer: HttpServer | undefined;
+  readonly #webSocket: MqttWebSocketPath;
   readonly #relayed = new Map<number, Duplex>();
   #stopped: (() => void) | undefined;
   #stopping = false;
@@ -104,6 +98,7 @@ export class ThreadedBroker implements MqttTransport {
 
   constructor(options: ThreadedBrokerOptions) {
     this.#options = options;
+    this.#webSocket = new MqttWebSocketPath(options.webSocketPath, (stream) => this.#relay(stream));
     this.#log = options.logger.child({ ns: 'mqtt' });
   }
 
@@ -227,11 +222,7 @@ export class ThreadedBroker implements MqttTransport {
 
   /** Serves MQTT over WebSocket at the configured path of the hub's HTTP server, relayed to the broker thread. */
   attachWebSocket(server: HttpServer): void {
-    const webSockets = new WebSocketServer({ noServer: true });
-    this.#webSockets = webSockets;
-    this.#httpServer = server;
-    webSockets.on('connection', (socket: WebSocket) => this.#relay(createWebSocketStream(socket)));
-    server.on('upgrade', this.#onUpgrade);
+    this.#webSocket.attach(server);
   }
 
   publish(topic: string, payload: string): Promise<void> {
@@ -303,11 +294,7 @@ export class ThreadedBroker implements MqttTransport {
     clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
     this.#state = 'down';
-    this.#httpServer?.off('upgrade', this.#onUpgrade);
-    for (const client of this.#webSockets?.clients ?? []) client.terminate();
-    this.#webSockets?.close();
-    this.#webSockets = undefined;
-    this.#httpServer = undefined;
+    this.#webSocket.close();
     if (worker !== undefined) {
       // The thread closes its connections and its port; past a few seconds it is ended anyway.
       const stopped = new Promise<void>((resolve) => {
@@ -342,8 +329,8 @@ export class ThreadedBroker implements MqttTransport {
       }
       case 'authenticate': {
         const password = message.password === undefined ? undefined : Buffer.from(message.password);
-        // The thread keeps the grant with its connection; the hub's thread keeps none (the key is of no use).
-        const decision = access.authenticate({}, message.clientId, message.username, password);
+        // The thread keeps a user's grant with its connection; the hub's thread keeps none.
+        const decision = access.identify(message.clientId, message.username, password);
         this.#post({ type: 'decision', id: message.id, ...decision });
         return;
       }
@@ -454,6 +441,11 @@ export class ThreadedBroker implements MqttTransport {
   };
 
   #relay(stream: Duplex): void {
+    // No broker thread (between an exit and its restart): the client tries again, as for a refused TCP connection.
+    if (this.#worker === undefined) {
+      stream.destroy();
+      return;
+    }
     const socketId = ++this.#nextId;
     this.#relayed.set(socketId, stream);
     this.#post({ type: 'socket-open', socketId });
@@ -473,16 +465,4 @@ export class ThreadedBroker implements MqttTransport {
     stream.once('close', closed);
     stream.on('error', closed);
   }
-
-  readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    // Socket.IO answers its own upgrades on /socket.io/; anything else is left to it to refuse.
-    if (request.url !== this.#options.webSocketPath || this.#webSockets === undefined) return;
-    // No broker thread (between an exit and its restart): the client tries again, as for a refused TCP connection.
-    if (this.#worker === undefined) {
-      socket.destroy();
-      return;
-    }
-    const webSockets = this.#webSockets;
-    webSockets.handleUpgrade(request, socket, head, (ws) => webSockets.emit('connection', ws, request));
-  };
 }

@@ -448,18 +448,13 @@ export class LmdbStore implements Store {
     return written;
   }
 
-  /** `once`: forget it when committed, as well as when the write fails; else only then. */
-  #issue(
-    incidentId: string,
-    issued: IssuedDelta,
-    written: Promise<unknown>,
-    once = issued.delta === undefined,
-  ): void {
+  /** `untilCommitted`: forgotten once committed, as well as when the write fails; else only then. */
+  #issue(incidentId: string, issued: IssuedDelta, written: Promise<unknown>, untilCommitted: boolean): void {
     this.#issued.set(incidentId, issued);
     const forget = () => {
       if (this.#issued.get(incidentId) === issued) this.#issued.delete(incidentId);
     };
-    written.then(once ? forget : undefined, forget);
+    written.then(untilCommitted ? forget : undefined, forget);
   }
 
   /**
@@ -471,7 +466,7 @@ export class LmdbStore implements Store {
     const delta = this.#lastDelta(incidentId);
     if (delta === undefined) return;
     this.#removeDelta(incidentId, delta);
-    this.#issue(incidentId, { delta: undefined }, written);
+    this.#issue(incidentId, { delta: undefined }, written, true);
   }
 
   #removeDelta(incidentId: string, delta: IncidentDelta | undefined): void {
