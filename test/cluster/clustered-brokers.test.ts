@@ -238,7 +238,8 @@ describe('clustered embedded brokers sharing Redis', () => {
     } finally {
       device.end(true);
       redisClient.disconnect();
-      await hubB.start();
+      // Only if it was killed: a second hub-b on its ports would fail to start and hide why the test failed.
+      if (!hubB.running) await hubB.start();
     }
   }, 90_000);
 });
