@@ -12,6 +12,8 @@ import { nowMs, percentile } from './proc.ts';
 export type ClientsCommand =
   | { type: 'connect'; url: string; count: number; tokens: string[]; offset?: number }
   | { type: 'reset' }
+  /** The measured window opens: what came so far was the settling's; its seconds are kept as the step's. */
+  | { type: 'window' }
   | { type: 'collect' }
   | { type: 'samples' }
   | { type: 'stop' };
@@ -30,6 +32,8 @@ export interface LatencySummary {
   readonly storm: { readonly samples: number; readonly p50: number; readonly p99: number };
   /** p99 of each second of the phase: a start-up transient and a steady state look alike in one figure. */
   readonly p99BySecond: number[];
+  /** The same for the settling before the window (after a `window` command): the step to the rate. */
+  readonly stepP99BySecond: number[];
 }
 
 const sockets: Socket[] = [];
@@ -45,6 +49,8 @@ let worstAt = 0;
 let slowKinds = new Map<string, number>();
 /** The samples of each second since the reset. */
 let perSecond: number[][] = [];
+/** The settling's samples of each second, set aside when the window opened. */
+let stepSeconds: number[][] = [];
 
 /** The samples of one second of the phase, made on first use. */
 function secondOf(seconds: number[][], second: number): number[] {
@@ -102,6 +108,7 @@ interface SampleBatch {
   readonly worst: number;
   readonly worstAt: number;
   readonly perSecond: number[][];
+  readonly stepSeconds: number[][];
 }
 
 function reply<T>(worker: ChildProcess, type: string): Promise<T> {
@@ -227,6 +234,9 @@ async function gather(): Promise<void> {
     batch.perSecond.forEach((inSecond, second) => {
       if (inSecond) secondOf(perSecond, second).push(...inSecond);
     });
+    batch.stepSeconds.forEach((inSecond, second) => {
+      if (inSecond) secondOf(stepSeconds, second).push(...inSecond);
+    });
     if (batch.worst > worst) {
       worst = batch.worst;
       worstAt = batch.worstAt;
@@ -252,10 +262,15 @@ function summary(): LatencySummary {
       p50: percentile(storm, 50),
       p99: percentile(storm, 99),
     },
-    p99BySecond: Array.from(perSecond, (inSecond) =>
-      percentile(Array.from(Float64Array.from(inSecond ?? []).sort()), 99),
-    ),
+    p99BySecond: p99sOf(perSecond),
+    stepP99BySecond: p99sOf(stepSeconds),
   };
+}
+
+function p99sOf(seconds: number[][]): number[] {
+  return Array.from(seconds, (inSecond) =>
+    percentile(Array.from(Float64Array.from(inSecond ?? []).sort()), 99),
+  );
 }
 
 function stop(): void {
@@ -269,8 +284,12 @@ process.on('message', (command: ClientsCommand) => {
     if (processes > 1 && !isWorker) void connectSpread(command.url, command.count, command.tokens);
     else void connectAll(command.url, command.count, command.tokens, command.offset ?? 0);
   }
-  if (command.type === 'reset') for (const worker of workers) worker.send({ type: 'reset' });
-  if (command.type === 'reset') {
+  if (command.type === 'reset' || command.type === 'window')
+    for (const worker of workers) worker.send({ type: command.type });
+  // Both cost nothing here (arrays swapped, nothing sorted): the clients keep receiving at full rate meanwhile.
+  if (command.type === 'window') stepSeconds = perSecond;
+  if (command.type === 'reset') stepSeconds = [];
+  if (command.type === 'reset' || command.type === 'window') {
     samples = [];
     stormSamples = [];
     slowKinds = new Map();
@@ -291,6 +310,7 @@ process.on('message', (command: ClientsCommand) => {
       worst,
       worstAt,
       perSecond,
+      stepSeconds,
     };
     process.send?.(batch);
   }

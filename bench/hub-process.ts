@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Hub } from '../src/hub.ts';
@@ -22,9 +23,21 @@ const hub = new Hub({
  * to stderr every 2 s: is the hub waiting on the store, and on which incidents?
  */
 if (process.env.BENCH_DIAG === '1') {
-  const store = hub.store as unknown as { saveIncident: (...args: unknown[]) => Promise<void> };
-  const save = store.saveIncident.bind(store);
+  const store = hub.store as unknown as Record<string, (...args: unknown[]) => Promise<void>>;
+  const save = (store.saveIncident as (...args: unknown[]) => Promise<void>).bind(store);
   let latencies: number[] = [];
+  // Every write a device event may wait on, call → committed, whichever method.
+  let allWrites: number[] = [];
+  for (const method of ['saveRepeat', 'saveJoined', 'saveIncident']) {
+    const original = (store[method] as (...args: unknown[]) => Promise<void>).bind(store);
+    store[method] = (...args: unknown[]) => {
+      const started = performance.now();
+      const result = original(...args);
+      const done = () => allWrites.push(performance.now() - started);
+      result.then(done, done);
+      return result;
+    };
+  }
   const pending = new Map<string, number>();
   let worstPending = { id: '', count: 0, category: '' };
   store.saveIncident = (...args: unknown[]) => {
@@ -75,6 +88,37 @@ if (process.env.BENCH_DIAG === '1') {
     );
     raisedByKind = new Map();
   }, 2000).unref();
+  // Where a sample's time goes: device time → the hub's push (the clients' figure less Socket.IO and the client),
+  // and for new incidents the broker thread's receipt → the push (the hub's own share).
+  let toPush: number[] = [];
+  let receiptToPush: number[] = [];
+  let toIngest: number[] = [];
+  const wallNow = () => performance.timeOrigin + performance.now();
+  hub.bus.on('incident:created', (incident, receivedAt) => {
+    toPush.push(wallNow() - Date.parse(incident.event.occurredAt));
+    receiptToPush.push(performance.now() - receivedAt);
+  });
+  hub.bus.on('device:event', (event) => {
+    toIngest.push(wallNow() - event.occurredAt);
+  });
+  hub.bus.on('incident:updated', (_change, repeat) => {
+    if (repeat !== undefined) toPush.push(wallNow() - Date.parse(repeat.lastOccurredAt));
+  });
+  setInterval(() => {
+    const show = (values: number[]) => {
+      const sorted = values.sort((a, b) => a - b);
+      const at = (p: number) =>
+        (sorted[Math.floor((p / 100) * (sorted.length - 1))] ?? Number.NaN).toFixed(1);
+      return `p50 ${at(50)} p99 ${at(99)} max ${at(100)} ms (${sorted.length})`;
+    };
+    process.stderr.write(
+      `\n[diag] device → push ${show(toPush)}; new incidents, receipt → push ${show(receiptToPush)}; device → decoded ${show(toIngest)}; writes call → committed ${show(allWrites)}\n`,
+    );
+    allWrites = [];
+    toIngest = [];
+    toPush = [];
+    receiptToPush = [];
+  }, 2000).unref();
   setInterval(() => {
     const sorted = latencies.sort((a, b) => a - b);
     const at = (p: number) => (sorted[Math.floor((p / 100) * (sorted.length - 1))] ?? Number.NaN).toFixed(1);
@@ -86,12 +130,50 @@ if (process.env.BENCH_DIAG === '1') {
   }, 2000).unref();
 }
 
+/**
+ * BENCH_ALLOC_PROFILE=1: a sampling heap profile of every allocation of the hub's thread, those the collector has
+ * already taken included (what feeds the collector, not what the heap holds at the end), written when the hub stops
+ * to bench/results/profiles/ as a .heapprofile (Chrome DevTools' Memory tab reads it; bench/top-allocations.ts too).
+ */
+const allocationProfile = process.env.BENCH_ALLOC_PROFILE === '1' ? new Session() : undefined;
+if (allocationProfile !== undefined) {
+  allocationProfile.connect();
+  allocationProfile.post('HeapProfiler.startSampling', {
+    samplingInterval: 16_384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
+function writeAllocationProfile(): Promise<void> {
+  const session = allocationProfile;
+  if (session === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    session.post('HeapProfiler.stopSampling', (error, result) => {
+      if (error === null) {
+        const file = path.join(
+          import.meta.dirname,
+          'results',
+          'profiles',
+          `alloc-${new Date().toISOString().replace(/[:.]/g, '-')}.heapprofile`,
+        );
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, JSON.stringify(result.profile));
+        process.stderr.write(`allocation profile: ${file}\n`);
+      }
+      session.disconnect();
+      resolve();
+    });
+  });
+}
+
 let stopping = false;
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   const timer = setTimeout(() => process.exit(code), 5_000);
   timer.unref();
+  await writeAllocationProfile();
   await hub.stop().catch(() => undefined);
   rmSync(dataDir, { recursive: true, force: true });
   process.exit(code);
@@ -101,9 +183,10 @@ process.on('message', (message: ParentMessage) => {
   if (message.type === 'stats') {
     // The incidents not yet ended, which the hub holds in memory: nothing closes them in the bench.
     const broker = hub.broker instanceof ThreadedBroker ? hub.broker : undefined;
-    void Promise.all([hub.metrics.incidentsActive.get(), broker?.threadStats()]).then(
+    const quiet = message.quiet === true;
+    void Promise.all([hub.metrics.incidentsActive.get(), broker?.threadStats({ heap: !quiet })]).then(
       ([{ values }, thread]) => {
-        const stats = serverStats();
+        const stats = serverStats(quiet);
         reply({
           type: 'stats',
           ...stats,

@@ -10,7 +10,15 @@ import type { BenchDevice, Family } from './deployment.ts';
  */
 export type GeneratorCommand =
   | { type: 'connect'; url: string; devices: BenchDevice[]; heartbeatSeconds: number }
-  | { type: 'run'; rate: number; seconds: number; active: number; maxInflight: number }
+  | {
+      type: 'run';
+      rate: number;
+      seconds: number;
+      active: number;
+      maxInflight: number;
+      /** Seconds at the rate before the measured window: `settled` is sent when they are over. */
+      settleSeconds?: number;
+    }
   | { type: 'stop' };
 
 export interface RunResult {
@@ -179,9 +187,22 @@ async function connectAll(url: string, list: BenchDevice[], heartbeatSeconds: nu
   process.send?.({ type: 'connected', connected: devices.length, failed, ms: performance.now() - started });
 }
 
-async function run(rate: number, seconds: number, active: number, maxInflight: number): Promise<void> {
+/**
+ * Publishes at `rate` for `settleSeconds` and then `seconds` without a break: the first part brings the server to
+ * the rate (its queues, heap and caches), and is not counted; `settled` tells the parent the measured window opens.
+ */
+async function run(
+  rate: number,
+  seconds: number,
+  active: number,
+  maxInflight: number,
+  settleSeconds: number,
+): Promise<void> {
   const publishers = devices.slice(0, Math.max(1, Math.min(active, devices.length)));
-  let offered = 0;
+  /** Offered since the pacing started, settling included. */
+  let offeredAll = 0;
+  /** `offeredAll` when the measured window opened. */
+  let offeredBefore = 0;
   let sent = 0;
   let acked = 0;
   let ackedInWindow = 0;
@@ -190,9 +211,12 @@ async function run(rate: number, seconds: number, active: number, maxInflight: n
   let inflight = 0;
   let cursor = 0;
   let lastAckAt = 0;
+  const paced = performance.now();
+  const windowStart = paced + settleSeconds * 1000;
   const durationMs = seconds * 1000;
-  const started = performance.now();
-  let windowOpen = true;
+  const end = windowStart + durationMs;
+  let settling = settleSeconds > 0;
+  let windowOpen = !settling;
   const onAck = (error?: Error): void => {
     inflight -= 1;
     if (error) {
@@ -203,16 +227,26 @@ async function run(rate: number, seconds: number, active: number, maxInflight: n
     if (windowOpen) ackedInWindow += 1;
     lastAckAt = performance.now();
   };
-  let lastProgress = started;
+  let lastProgress = paced;
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
       const now = performance.now();
-      const elapsed = Math.min(now - started, durationMs);
-      const due = Math.floor((rate * elapsed) / 1000);
+      if (settling && now >= windowStart) {
+        // The window opens: what was offered and acknowledged so far was the settling's. The pacing goes on.
+        settling = false;
+        windowOpen = true;
+        offeredBefore = offeredAll;
+        sent = 0;
+        acked = 0;
+        shed = 0;
+        errors = 0;
+        process.send?.({ type: 'settled' });
+      }
+      const due = Math.floor((rate * (Math.min(now, end) - paced)) / 1000);
       // At most one second's worth per tick, so a stalled loop cannot burst unboundedly.
-      const burst = Math.min(due - offered, rate);
+      const burst = Math.min(due - offeredAll, rate);
       for (let index = 0; index < burst; index += 1) {
-        offered += 1;
+        offeredAll += 1;
         if (inflight >= maxInflight) {
           shed += 1;
           continue;
@@ -229,9 +263,11 @@ async function run(rate: number, seconds: number, active: number, maxInflight: n
       }
       if (now - lastProgress >= 1000) {
         lastProgress = now;
-        process.send?.({ type: 'progress', elapsed: elapsed / 1000, offered, acked, inflight, shed });
+        const elapsed = (Math.min(now, end) - windowStart) / 1000;
+        const offered = offeredAll - offeredBefore;
+        process.send?.({ type: 'progress', elapsed, offered, acked, inflight, shed });
       }
-      if (now - started >= durationMs) {
+      if (now >= end) {
         windowOpen = false;
         clearInterval(tick);
         resolve();
@@ -245,12 +281,12 @@ async function run(rate: number, seconds: number, active: number, maxInflight: n
   const result: RunResult = {
     type: 'done',
     rate,
-    offered,
+    offered: offeredAll - offeredBefore,
     sent,
     acked,
     shed: shed + inflight,
     errors,
-    seconds: Math.max(durationMs, lastAckAt - started) / 1000,
+    seconds: Math.max(durationMs, lastAckAt - windowStart) / 1000,
     ackedInWindow,
   };
   process.send?.(result);
@@ -264,7 +300,8 @@ function stop(): void {
 
 process.on('message', (command: GeneratorCommand) => {
   if (command.type === 'connect') void connectAll(command.url, command.devices, command.heartbeatSeconds);
-  if (command.type === 'run') void run(command.rate, command.seconds, command.active, command.maxInflight);
+  if (command.type === 'run')
+    void run(command.rate, command.seconds, command.active, command.maxInflight, command.settleSeconds ?? 0);
   if (command.type === 'stop') stop();
 });
 process.once('disconnect', stop);

@@ -55,7 +55,8 @@ function stop(): void {
 }
 
 process.on('message', (message: ParentMessage) => {
-  if (message.type === 'stats') reply({ type: 'stats', ...serverStats(), devices: broker.connectedClients });
+  if (message.type === 'stats')
+    reply({ type: 'stats', ...serverStats(message.quiet), devices: broker.connectedClients });
   if (message.type === 'stop') stop();
 });
 process.once('disconnect', stop);

@@ -57,6 +57,13 @@ const profile = {
   scaleRate: 1000,
   scaleSeconds: full ? 20 : 8,
   maxInflight: 20_000,
+  /**
+   * Seconds each rate runs before its window opens (BENCH_SETTLE_SECONDS, 0 to 30): the window measures the rate
+   * sustained; the step to it is reported apart. 0 measures from the step, as the runs before 2026-12-06 did.
+   */
+  settleSeconds: Number.isFinite(Number(process.env.BENCH_SETTLE_SECONDS ?? 3))
+    ? Math.min(30, Math.max(0, Number(process.env.BENCH_SETTLE_SECONDS ?? 3)))
+    : 3,
   /** How many times each rate is measured, hub and relay alternating (BENCH_ROUNDS, 1 to 5). */
   rounds: Math.min(5, Math.max(1, Number(process.env.BENCH_ROUNDS) || 1)),
 };
@@ -241,6 +248,10 @@ interface Phase {
   /** PUBACKs per second inside the phase window. */
   readonly throughput: number;
   readonly latency: LatencySummary;
+  /** Seconds the rate ran before the window opened (not counted). */
+  readonly settleSeconds: number;
+  /** The p99 of the first second after the step to this rate, during the settling: the transient, apart. */
+  readonly stepP99?: number;
   readonly cpuPercent: number;
   /** The server's CPU time per ingested event (µs): its cost per event, comparable between machines of one kind. */
   readonly cpuMicrosPerEvent: number;
@@ -273,15 +284,21 @@ function medianPhase(rows: readonly Phase[], target: Target, rate: number | unde
   return measured[Math.floor((measured.length - 1) / 2)];
 }
 
-async function phase(rig: Rig, rate: number, seconds: number, activeDevices: number): Promise<Phase> {
+/**
+ * One measured window at `rate`. With `settleSeconds`, the generator first runs that long at the rate without a
+ * break: the window measures the rate sustained, and the step to it (from the previous rate or the warm-up) is
+ * reported apart, as the first second's p99 (`stepP99`).
+ */
+async function phase(
+  rig: Rig,
+  rate: number,
+  seconds: number,
+  activeDevices: number,
+  settleSeconds = 0,
+): Promise<Phase> {
   const { server, generator, clients } = rig;
   clients.send({ type: 'reset' });
-  await ask<StatsMessage>(server.child, { type: 'stats' }, 'stats'); // resets the server's loop-delay histogram
-  const before = sampleProc(server.child.pid as number);
-  const machineBefore = sampleMachine();
-  const genBefore = sampleProc(generator.pid as number);
-  const clientsBefore = sampleProcs([clients.pid as number, ...rig.clientWorkerPids]);
-  let peakRss = before?.rssBytes ?? 0;
+  let peakRss = 0;
   const onProgress = (message: {
     type: string;
     elapsed?: number;
@@ -298,12 +315,26 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
     );
   };
   generator.on('message', onProgress);
-  const result = await ask<RunResult>(
+  const settled = settleSeconds > 0 ? next(generator, 'settled', (settleSeconds + 30) * 1000) : undefined;
+  const done = ask<RunResult>(
     generator,
-    { type: 'run', rate, seconds, active: activeDevices, maxInflight: profile.maxInflight },
+    { type: 'run', rate, seconds, active: activeDevices, maxInflight: profile.maxInflight, settleSeconds },
     'done',
-    (seconds + 30) * 1000,
+    (settleSeconds + seconds + 30) * 1000,
   );
+  if (settled !== undefined) {
+    await settled;
+    // Nothing is collected now: summing up would hold the clients' loop and delay the window's first pushes.
+    clients.send({ type: 'window' });
+  }
+  // Resets the server's loop-delay histogram and busy share; under load (settled), without a full collection.
+  await ask<StatsMessage>(server.child, { type: 'stats', quiet: settled !== undefined }, 'stats');
+  const before = sampleProc(server.child.pid as number);
+  const machineBefore = sampleMachine();
+  const genBefore = sampleProc(generator.pid as number);
+  const clientsBefore = sampleProcs([clients.pid as number, ...rig.clientWorkerPids]);
+  peakRss = before?.rssBytes ?? 0;
+  const result = await done;
   generator.off('message', onProgress);
   const after = sampleProc(server.child.pid as number);
   const machineAfter = sampleMachine();
@@ -324,6 +355,10 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
     errors: result.errors,
     throughput: result.ackedInWindow / seconds,
     latency,
+    settleSeconds,
+    ...(settleSeconds > 0 && latency.stepP99BySecond.length > 0
+      ? { stepP99: latency.stepP99BySecond[0] }
+      : {}),
     cpuPercent: cpuPercent(before, after),
     cpuMicrosPerEvent:
       before === undefined || after === undefined || result.acked === 0
@@ -346,6 +381,10 @@ async function phase(rig: Rig, rate: number, seconds: number, activeDevices: num
   log(
     `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy${row.brokerThreadBusyPercent === undefined ? '' : ` (broker thread ${fmt(row.brokerThreadBusyPercent, 0)}%)`}, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}%, ${row.majorFaults} major faults (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB, heap ${row.heapMB.toFixed(0)} MB${row.activeIncidents === undefined ? '' : ` with ${row.activeIncidents} incidents active`}`,
   );
+  if (settleSeconds > 0)
+    log(
+      `  after ${settleSeconds} s settling at the rate (not counted); the step to it: p99 by second ${latency.stepP99BySecond.map((p99) => fmt(p99, 0)).join(' ')} ms`,
+    );
   if (latency.p99BySecond.length > 1)
     log(`  p99 by second: ${latency.p99BySecond.map((p99) => fmt(p99, 0)).join(' ')} ms`);
   const slow = Object.entries(latency.slow)
@@ -428,8 +467,8 @@ function scaleRow(
 function rateTable(rows: readonly Phase[]): string {
   const relayBest = Math.max(0, ...rows.filter((row) => row.target === 'relay').map((row) => row.throughput));
   const lines = [
-    '| target | offered/s | ingested/s | ratio to relay max | shed | p50 ms | p95 ms | p99 ms | max ms | samples | storm p99 ms | loop delay max ms | main thread busy % | broker thread busy % | CPU % | CPU µs/event | steal % | gen/clients CPU % | RSS MB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| target | offered/s | ingested/s | ratio to relay max | shed | p50 ms | p95 ms | p99 ms | max ms | samples | step p99 ms | storm p99 ms | loop delay max ms | main thread busy % | broker thread busy % | CPU % | CPU µs/event | steal % | gen/clients CPU % | RSS MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   // Measured interleaved (hub, relay, next rate); shown target by target, a rate's rounds together.
   const targetOrder = (row: Phase) => (row.target === 'hub' ? 0 : 1);
@@ -439,7 +478,7 @@ function rateTable(rows: readonly Phase[]): string {
   for (const row of sorted) {
     const label = profile.rounds > 1 ? `${row.target} #${row.round ?? 1}` : row.target;
     lines.push(
-      `| ${label} | ${row.rate} | ${row.throughput.toFixed(0)} | ${relayBest > 0 ? (row.throughput / relayBest).toFixed(2) : '–'} | ${row.shed} | ${fmt(row.latency.p50)} | ${fmt(row.latency.p95)} | ${fmt(row.latency.p99)} | ${fmt(row.latency.max)} | ${row.latency.samples} | ${fmt(row.latency.storm.p99)} | ${fmt(row.loopDelayMax)} | ${fmt(row.loopBusyPercent, 0)} | ${row.brokerThreadBusyPercent === undefined ? '–' : fmt(row.brokerThreadBusyPercent, 0)} | ${row.cpuPercent.toFixed(0)} | ${fmt(row.cpuMicrosPerEvent, 0)} | ${fmt(row.stealPercent)} | ${row.generatorCpuPercent.toFixed(0)}/${row.clientsCpuPercent.toFixed(0)} | ${row.rssMB.toFixed(0)} |`,
+      `| ${label} | ${row.rate} | ${row.throughput.toFixed(0)} | ${relayBest > 0 ? (row.throughput / relayBest).toFixed(2) : '–'} | ${row.shed} | ${fmt(row.latency.p50)} | ${fmt(row.latency.p95)} | ${fmt(row.latency.p99)} | ${fmt(row.latency.max)} | ${row.latency.samples} | ${fmt(row.stepP99 ?? Number.NaN)} | ${fmt(row.latency.storm.p99)} | ${fmt(row.loopDelayMax)} | ${fmt(row.loopBusyPercent, 0)} | ${row.brokerThreadBusyPercent === undefined ? '–' : fmt(row.brokerThreadBusyPercent, 0)} | ${row.cpuPercent.toFixed(0)} | ${fmt(row.cpuMicrosPerEvent, 0)} | ${fmt(row.stealPercent)} | ${row.generatorCpuPercent.toFixed(0)}/${row.clientsCpuPercent.toFixed(0)} | ${row.rssMB.toFixed(0)} |`,
     );
   }
   return lines.join('\n');
@@ -465,7 +504,7 @@ async function main(): Promise<void> {
   const resultsDir = path.join(import.meta.dirname, 'results');
   mkdirSync(resultsDir, { recursive: true });
   log(
-    `profile ${profile.name}: rates ${profile.rates.join(', ')} for ${profile.seconds} s each, ${profile.activeDevices} devices, ${profile.clients} clients`,
+    `profile ${profile.name}: rates ${profile.rates.join(', ')} for ${profile.seconds} s each after ${profile.settleSeconds} s settling at the rate, ${profile.activeDevices} devices, ${profile.clients} clients`,
   );
   const extraActive = profile.activeDevices - 29;
   const { devices: activeList } = benchDevices(extraActive);
@@ -490,7 +529,10 @@ async function main(): Promise<void> {
     for (let round = 1; round <= profile.rounds; round++) {
       for (const rate of profile.rates) {
         for (const rig of rigs) {
-          rates.push({ ...(await phase(rig, rate, profile.seconds, profile.activeDevices)), round });
+          rates.push({
+            ...(await phase(rig, rate, profile.seconds, profile.activeDevices, profile.settleSeconds)),
+            round,
+          });
           await sleep(1_000);
         }
       }
@@ -550,7 +592,13 @@ async function main(): Promise<void> {
       log(
         `scale: ${connected.connected}/${count} devices connected in ${(connected.ms / 1000).toFixed(1)} s (hub sees ${after.devices})`,
       );
-      const row = await phase(rig, profile.scaleRate, profile.scaleSeconds, profile.activeDevices);
+      const row = await phase(
+        rig,
+        profile.scaleRate,
+        profile.scaleSeconds,
+        profile.activeDevices,
+        profile.settleSeconds,
+      );
       scale.push(scaleRow('devices', count, connected, before, after, row));
     } finally {
       await stopRig(rig);
@@ -584,7 +632,13 @@ async function main(): Promise<void> {
       log(
         `scale: ${connected.connected}/${count} Socket.IO clients connected in ${(connected.ms / 1000).toFixed(1)} s`,
       );
-      const row = await phase(rig, profile.scaleRate, profile.scaleSeconds, profile.activeDevices);
+      const row = await phase(
+        rig,
+        profile.scaleRate,
+        profile.scaleSeconds,
+        profile.activeDevices,
+        profile.settleSeconds,
+      );
       scale.push(scaleRow('clients', count, connected, before, after, row));
     } finally {
       await stopRig(rig);

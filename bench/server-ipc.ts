@@ -1,7 +1,11 @@
 import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 /** The messages between the orchestrator (bench/run.ts) and a server process (hub or relay). */
-export type ParentMessage = { type: 'stats' } | { type: 'stop' };
+/**
+ * `stats` with `quiet`: no full collection first (the heap figure is then whatever it is): asked while the load runs,
+ * where a collection would stall the server inside the window it opens.
+ */
+export type ParentMessage = { type: 'stats'; quiet?: boolean } | { type: 'stop' };
 
 export type ServerMessage =
   | { type: 'ready'; http: number; mqtt: number; devices: number }
@@ -31,11 +35,11 @@ export function reply(message: ServerMessage): void {
   process.send?.(message);
 }
 
-/** Memory after a full collection when the process runs with --expose-gc. */
-export function serverStats(): ServerStats {
+/** Memory after a full collection when the process runs with --expose-gc, unless `quiet`. */
+export function serverStats(quiet = false): ServerStats {
   const loopDelayP99 = loopDelay.percentile(99) / 1e6;
   const loopDelayMax = loopDelay.max / 1e6;
-  (globalThis as { gc?: () => void }).gc?.();
+  if (!quiet) (globalThis as { gc?: () => void }).gc?.();
   const memory = process.memoryUsage();
   loopDelay.reset();
   const since = performance.eventLoopUtilization(loopUse);
