@@ -294,7 +294,7 @@ async function phase(
   rate: number,
   seconds: number,
   activeDevices: number,
-  settleSeconds = 0,
+  settleSeconds = profile.settleSeconds,
 ): Promise<Phase> {
   const { server, generator, clients } = rig;
   clients.send({ type: 'reset' });
@@ -524,13 +524,13 @@ async function main(): Promise<void> {
         cpuProf && target === 'hub',
       );
       rigs.push(rig);
-      await phase(rig, 200, 3, profile.activeDevices); // warm-up, not reported
+      await phase(rig, 200, 3, profile.activeDevices, 0); // warm-up, not reported
     }
     for (let round = 1; round <= profile.rounds; round++) {
       for (const rate of profile.rates) {
         for (const rig of rigs) {
           rates.push({
-            ...(await phase(rig, rate, profile.seconds, profile.activeDevices, profile.settleSeconds)),
+            ...(await phase(rig, rate, profile.seconds, profile.activeDevices)),
             round,
           });
           await sleep(1_000);
@@ -592,13 +592,7 @@ async function main(): Promise<void> {
       log(
         `scale: ${connected.connected}/${count} devices connected in ${(connected.ms / 1000).toFixed(1)} s (hub sees ${after.devices})`,
       );
-      const row = await phase(
-        rig,
-        profile.scaleRate,
-        profile.scaleSeconds,
-        profile.activeDevices,
-        profile.settleSeconds,
-      );
+      const row = await phase(rig, profile.scaleRate, profile.scaleSeconds, profile.activeDevices);
       scale.push(scaleRow('devices', count, connected, before, after, row));
     } finally {
       await stopRig(rig);
@@ -632,13 +626,7 @@ async function main(): Promise<void> {
       log(
         `scale: ${connected.connected}/${count} Socket.IO clients connected in ${(connected.ms / 1000).toFixed(1)} s`,
       );
-      const row = await phase(
-        rig,
-        profile.scaleRate,
-        profile.scaleSeconds,
-        profile.activeDevices,
-        profile.settleSeconds,
-      );
+      const row = await phase(rig, profile.scaleRate, profile.scaleSeconds, profile.activeDevices);
       scale.push(scaleRow('clients', count, connected, before, after, row));
     } finally {
       await stopRig(rig);
