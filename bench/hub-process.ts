@@ -19,25 +19,21 @@ const hub = new Hub({
 });
 
 /**
- * BENCH_DIAG=1: times every saveIncident (call → commit) and counts how many were waiting on each incident, printed
- * to stderr every 2 s: is the hub waiting on the store, and on which incidents?
+ * BENCH_DIAG=1, printed to stderr every 2 s: is the hub waiting on the store, and on which incidents? Every
+ * saveIncident timed (call → commit) with how many were waiting on each incident; every store write a device event
+ * may wait on, timed; and where a sample's time goes: device time → decoded on the hub's thread → pushed.
  */
 if (process.env.BENCH_DIAG === '1') {
-  const store = hub.store as unknown as Record<string, (...args: unknown[]) => Promise<void>>;
-  const save = (store.saveIncident as (...args: unknown[]) => Promise<void>).bind(store);
+  type Write = (...args: unknown[]) => Promise<void>;
+  const store = hub.store as unknown as Record<'saveIncident' | 'saveRepeat' | 'saveJoined', Write>;
+  const save = store.saveIncident.bind(store);
   let latencies: number[] = [];
-  // Every write a device event may wait on, call → committed, whichever method.
-  let allWrites: number[] = [];
-  for (const method of ['saveRepeat', 'saveJoined', 'saveIncident']) {
-    const original = (store[method] as (...args: unknown[]) => Promise<void>).bind(store);
-    store[method] = (...args: unknown[]) => {
-      const started = performance.now();
-      const result = original(...args);
-      const done = () => allWrites.push(performance.now() - started);
-      result.then(done, done);
-      return result;
-    };
-  }
+  /** p50, p99 and max of a list of durations, sorted in place. */
+  const percentiles = (values: number[]): string => {
+    const sorted = values.sort((a, b) => a - b);
+    const at = (p: number) => (sorted[Math.floor((p / 100) * (sorted.length - 1))] ?? Number.NaN).toFixed(1);
+    return `p50 ${at(50)} p99 ${at(99)} max ${at(100)} ms (${sorted.length})`;
+  };
   const pending = new Map<string, number>();
   let worstPending = { id: '', count: 0, category: '' };
   store.saveIncident = (...args: unknown[]) => {
@@ -56,6 +52,18 @@ if (process.env.BENCH_DIAG === '1') {
     result.then(done, done);
     return result;
   };
+  // Every write a device event may wait on, call → committed, whichever kind (wrapping the wrapper above).
+  let allWrites: number[] = [];
+  for (const method of ['saveRepeat', 'saveJoined', 'saveIncident'] as const) {
+    const original = store[method].bind(store);
+    store[method] = (...args: unknown[]) => {
+      const started = performance.now();
+      const result = original(...args);
+      const done = () => allWrites.push(performance.now() - started);
+      result.then(done, done);
+      return result;
+    };
+  }
   // Device events waiting for their incident change to commit: how many, and the oldest (a queue on one incident?).
   const incidents = hub.incidents as unknown as { raise: (...args: unknown[]) => Promise<void> };
   const raise = incidents.raise.bind(incidents);
@@ -105,14 +113,8 @@ if (process.env.BENCH_DIAG === '1') {
     if (repeat !== undefined) toPush.push(wallNow() - Date.parse(repeat.lastOccurredAt));
   });
   setInterval(() => {
-    const show = (values: number[]) => {
-      const sorted = values.sort((a, b) => a - b);
-      const at = (p: number) =>
-        (sorted[Math.floor((p / 100) * (sorted.length - 1))] ?? Number.NaN).toFixed(1);
-      return `p50 ${at(50)} p99 ${at(99)} max ${at(100)} ms (${sorted.length})`;
-    };
     process.stderr.write(
-      `\n[diag] device → push ${show(toPush)}; new incidents, receipt → push ${show(receiptToPush)}; device → decoded ${show(toIngest)}; writes call → committed ${show(allWrites)}\n`,
+      `\n[diag] device → push ${percentiles(toPush)}; new incidents, receipt → push ${percentiles(receiptToPush)}; device → decoded ${percentiles(toIngest)}; writes call → committed ${percentiles(allWrites)}\n`,
     );
     allWrites = [];
     toIngest = [];
@@ -120,10 +122,8 @@ if (process.env.BENCH_DIAG === '1') {
     receiptToPush = [];
   }, 2000).unref();
   setInterval(() => {
-    const sorted = latencies.sort((a, b) => a - b);
-    const at = (p: number) => (sorted[Math.floor((p / 100) * (sorted.length - 1))] ?? Number.NaN).toFixed(1);
     process.stderr.write(
-      `\n[diag] saves ${sorted.length}/2s commit p50 ${at(50)} p99 ${at(99)} max ${at(100)} ms; most saves in flight on one incident (a fold) ${worstPending.count} (${worstPending.category})\n`,
+      `\n[diag] new incidents' saves in 2 s, commit ${percentiles(latencies)}; most saves in flight on one incident (a fold) ${worstPending.count} (${worstPending.category})\n`,
     );
     latencies = [];
     worstPending = { id: '', count: 0, category: '' };

@@ -1,9 +1,9 @@
 import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
-/** The messages between the orchestrator (bench/run.ts) and a server process (hub or relay). */
 /**
- * `stats` with `quiet`: no full collection first (the heap figure is then whatever it is): asked while the load runs,
- * where a collection would stall the server inside the window it opens.
+ * The messages between the orchestrator (bench/run.ts) and a server process (hub or relay). `stats` with `quiet`:
+ * no full collection first (the heap figure is then whatever it is), for a request made while the load runs, where a
+ * collection would stall the server inside the window it opens.
  */
 export type ParentMessage = { type: 'stats'; quiet?: boolean } | { type: 'stop' };
 
