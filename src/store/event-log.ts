@@ -215,8 +215,14 @@ export class LmdbEventLog extends BufferedEventLog {
   readonly #dataDir: string;
   #root: RootDatabase | undefined;
   #events: Database<StoredEvent, [string, string]> | undefined;
-  /** Per device: events written since its log was last trimmed. */
+  /** Per device: events written since its log last came due for a trim. */
   readonly #sinceTrim = new Map<string, number>();
+  /**
+   * Devices whose log is due a trim, in the order they came due. Each batch trims from the front until it has removed
+   * about as many events as it wrote: devices that publish in step all come due in the same batch, and trimming them
+   * all there held the hub's thread for tens of ms every few seconds (docs/benchmarks.md).
+   */
+  readonly #dueForTrim = new Set<string>();
   #sequence = 0;
 
   constructor(options: EventLogOptions & { dataDir: string }) {
@@ -247,7 +253,6 @@ export class LmdbEventLog extends BufferedEventLog {
   protected async write(batch: readonly { event: DeviceEvent; loggedAt: number }[]): Promise<void> {
     const events = this.#events;
     if (events === undefined) return;
-    const trim: string[] = [];
     // Plain puts, which lmdb-js commits in one transaction (one event turn's writes): this thread only encodes them,
     // and lmdb-js's write thread does the B-tree work that a transaction callback would do here, holding the loop.
     let written: Promise<boolean> | undefined;
@@ -261,28 +266,37 @@ export class LmdbEventLog extends BufferedEventLog {
         attributes: event.attributes,
       });
       const count = (this.#sinceTrim.get(event.deviceId) ?? 0) + 1;
-      this.#sinceTrim.set(event.deviceId, count);
       // Trim in steps of a tenth: counting a device's keys is not free, so not on every write.
-      if (count >= Math.max(1, Math.ceil(this.options.perDevice / 10))) trim.push(event.deviceId);
+      if (count >= Math.max(1, Math.ceil(this.options.perDevice / 10))) {
+        this.#sinceTrim.set(event.deviceId, 0);
+        this.#dueForTrim.add(event.deviceId);
+      } else {
+        this.#sinceTrim.set(event.deviceId, count);
+      }
     }
     await written;
-    for (const deviceId of trim) {
-      this.#sinceTrim.set(deviceId, 0);
-      await this.#trim(deviceId);
+    // A device counts at least one against the budget, so a batch never counts every device's keys either.
+    let budget = batch.length;
+    for (const deviceId of this.#dueForTrim) {
+      if (budget <= 0) break;
+      this.#dueForTrim.delete(deviceId);
+      budget -= Math.max(1, await this.#trim(deviceId));
     }
   }
 
-  async #trim(deviceId: string): Promise<void> {
+  /** Removes the device's oldest events past `perDevice`; resolves with how many, once removed. */
+  async #trim(deviceId: string): Promise<number> {
     const events = this.#events;
-    if (events === undefined) return;
+    if (events === undefined) return 0;
     // Counted in LMDB's native cursor, and only the oldest surplus keys decoded: the rest stay untouched.
     // (lmdb-js marks the options object of a count: each call gets its own.)
     const range = () => ({ start: [deviceId, ''], end: [deviceId, newest] });
     const excess = events.getKeysCount(range()) - this.options.perDevice;
-    if (excess <= 0) return;
+    if (excess <= 0) return 0;
     let removed: Promise<boolean> | undefined;
     for (const key of events.getKeys({ ...range(), limit: excess })) removed = events.remove(key);
     await removed;
+    return excess;
   }
 
   async list(deviceId: string, query: EventLogQuery): Promise<LoggedEvent[]> {

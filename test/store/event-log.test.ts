@@ -78,6 +78,48 @@ for (const [name, make] of Object.entries(logs)) {
   });
 }
 
+describe('the LMDB event log trims devices that publish in step a few at a time', () => {
+  it('removes about as many events per batch as the batch wrote, and catches up on every device', async () => {
+    const directory = temporaryDirectory();
+    directories.push(directory);
+    // perDevice 100: a device comes due for a trim every 10 events.
+    const log = new LmdbEventLog({ dataDir: directory.path, perDevice: 100, flushMs: 60_000 });
+    const devices = Array.from({ length: 20 }, (_, n) => `gate-step-${n}`);
+    const kept = async (deviceId: string) => (await log.list(deviceId, { limit: 1000 })).length;
+    await log.start();
+    try {
+      for (const deviceId of devices) for (let n = 0; n < 100; n++) log.append(event(deviceId, n));
+      await log.flush();
+      // Ten batches of one event per device: all twenty come due in the tenth, 10 events over each.
+      for (let round = 100; round < 110; round++) {
+        for (const deviceId of devices) log.append(event(deviceId, round));
+        await log.flush();
+      }
+      const after = await Promise.all(devices.map(kept));
+      // That batch wrote 20 events, so it removed about 20: two devices' worth, not all 200.
+      expect(after.filter((count) => count === 100)).toHaveLength(2);
+      expect(after.filter((count) => count === 110)).toHaveLength(18);
+      // The next batches go on from the front of the queue until every device is back to its newest 100.
+      for (let round = 110; round < 119; round++) {
+        for (const deviceId of devices) log.append(event(deviceId, round));
+        await log.flush();
+      }
+      const settled = await Promise.all(devices.map(kept));
+      expect(Math.max(...settled)).toBeLessThanOrEqual(109);
+      for (let round = 119; round < 140; round++) {
+        for (const deviceId of devices) log.append(event(deviceId, round));
+        await log.flush();
+      }
+      for (const count of await Promise.all(devices.map(kept))) expect(count).toBeLessThanOrEqual(110);
+      // What is kept is the newest.
+      const newest = await log.list('gate-step-0', { limit: 1 });
+      expect(newest[0]?.attributes.n).toBe(139);
+    } finally {
+      await log.stop();
+    }
+  });
+});
+
 describe('GET /api/devices/:id/events', () => {
   const prefix = testKeyPrefix('event-log-api');
   afterAll(() => deleteRedisKeys(prefix));
