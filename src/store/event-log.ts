@@ -27,7 +27,8 @@ export interface EventLogQuery {
  * Every device event the hub accepted, newest first per device: what integrators read to see what a device really
  * sends, and officers to see what led up to an incident. Appends are buffered and written in one batch every
  * `flushMs`: the log is a record, not part of the acknowledgement (incidents are), so up to `flushMs` of it can be
- * lost in a crash. Each device keeps its newest `perDevice` events.
+ * lost in a crash. Each device keeps its newest `perDevice` events (the LMDB log trims in steps: a few more
+ * between).
  */
 export interface EventLog {
   readonly kind: string;
