@@ -6,6 +6,7 @@ import { Hub } from '../src/hub.ts';
 import { ThreadedBroker } from '../src/ingest/threaded-broker.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { benchDeployment } from './deployment.ts';
+import { nowMs, percentile } from './proc.ts';
 import { type ParentMessage, reply, serverStats } from './server-ipc.ts';
 
 /** The hub in its own process for the benchmark: BENCH_DEVICES extra devices, ports chosen by the OS. */
@@ -31,7 +32,7 @@ if (process.env.BENCH_DIAG === '1') {
   /** p50, p99 and max of a list of durations, sorted in place. */
   const percentiles = (values: number[]): string => {
     const sorted = values.sort((a, b) => a - b);
-    const at = (p: number) => (sorted[Math.floor((p / 100) * (sorted.length - 1))] ?? Number.NaN).toFixed(1);
+    const at = (p: number) => percentile(sorted, p).toFixed(1);
     return `p50 ${at(50)} p99 ${at(99)} max ${at(100)} ms (${sorted.length})`;
   };
   const pending = new Map<string, number>();
@@ -101,16 +102,15 @@ if (process.env.BENCH_DIAG === '1') {
   let toPush: number[] = [];
   let receiptToPush: number[] = [];
   let toIngest: number[] = [];
-  const wallNow = () => performance.timeOrigin + performance.now();
   hub.bus.on('incident:created', (incident, receivedAt) => {
-    toPush.push(wallNow() - Date.parse(incident.event.occurredAt));
+    toPush.push(nowMs() - Date.parse(incident.event.occurredAt));
     receiptToPush.push(performance.now() - receivedAt);
   });
   hub.bus.on('device:event', (event) => {
-    toIngest.push(wallNow() - event.occurredAt);
+    toIngest.push(nowMs() - event.occurredAt);
   });
   hub.bus.on('incident:updated', (_change, repeat) => {
-    if (repeat !== undefined) toPush.push(wallNow() - Date.parse(repeat.lastOccurredAt));
+    if (repeat !== undefined) toPush.push(nowMs() - Date.parse(repeat.lastOccurredAt));
   });
   setInterval(() => {
     process.stderr.write(

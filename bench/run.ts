@@ -23,6 +23,7 @@ const envRates = process.env.BENCH_RATES?.split(',')
   .map(Number)
   .filter((rate) => rate > 0 && rate <= 100_000);
 const envSeconds = Number(process.env.BENCH_SECONDS);
+const envSettle = Number(process.env.BENCH_SETTLE_SECONDS ?? 3);
 const hubOnly = args.has('--hub-only');
 const noScale = args.has('--no-scale') || hubOnly;
 /**
@@ -61,9 +62,7 @@ const profile = {
    * Seconds each rate runs before its window opens (BENCH_SETTLE_SECONDS, 0 to 30): the window measures the rate
    * sustained; the step to it is reported apart. 0 measures from the step, as the runs before 2026-12-06 did.
    */
-  settleSeconds: Number.isFinite(Number(process.env.BENCH_SETTLE_SECONDS ?? 3))
-    ? Math.min(30, Math.max(0, Number(process.env.BENCH_SETTLE_SECONDS ?? 3)))
-    : 3,
+  settleSeconds: Number.isFinite(envSettle) ? Math.min(30, Math.max(0, envSettle)) : 3,
   /** How many times each rate is measured, hub and relay alternating (BENCH_ROUNDS, 1 to 5). */
   rounds: Math.min(5, Math.max(1, Number(process.env.BENCH_ROUNDS) || 1)),
 };
