@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { open } from 'lmdb';
 import { Hub } from '../src/hub.ts';
 import { ThreadedBroker } from '../src/ingest/threaded-broker.ts';
 import { createLogger } from '../src/observability/logger.ts';
@@ -12,8 +13,13 @@ import { type ParentMessage, reply, serverStats } from './server-ipc.ts';
 /** The hub in its own process for the benchmark: BENCH_DEVICES extra devices, ports chosen by the OS. */
 const extra = Number(process.env.BENCH_DEVICES ?? 200);
 const dataDir = mkdtempSync(path.join(tmpdir(), 'gridhub-bench-'));
+const commitWindowMs = process.env.BENCH_COMMIT_WINDOW_MS;
+const deployment = benchDeployment(extra);
 const hub = new Hub({
-  deployment: benchDeployment(extra),
+  deployment:
+    commitWindowMs === undefined
+      ? deployment
+      : { ...deployment, store: { kind: 'embedded', commitWindowMs: Number(commitWindowMs) } },
   runtime: { httpPort: 0, mqttPort: 0, dataDir, configPath: 'bench' },
   host: '127.0.0.1',
   logger: createLogger(process.env.LOG_LEVEL ?? 'error'),
@@ -65,6 +71,20 @@ if (process.env.BENCH_DIAG === '1') {
       return result;
     };
   }
+  // LMDB transactions a second, of the store and of the event log: their last transaction ids, read through a second
+  // handle on each file (lmdb-js shares the environment within a process). Opened once the hub has created them.
+  setTimeout(() => {
+    const files = ['gridhub.lmdb', 'events.lmdb'];
+    const envs = files.map((file) => open({ path: path.join(dataDir, file), readOnly: true }));
+    const lastTxnIds = () => envs.map((env) => (env.getStats() as { lastTxnId: number }).lastTxnId);
+    let last = lastTxnIds();
+    setInterval(() => {
+      const now = lastTxnIds();
+      const perSecond = files.map((file, index) => `${file} ${((now[index] ?? 0) - (last[index] ?? 0)) / 2}`);
+      process.stderr.write(`\n[diag] LMDB transactions a second: ${perSecond.join(', ')}\n`);
+      last = now;
+    }, 2000).unref();
+  }, 1000).unref();
   // Device events waiting for their incident change to commit: how many, and the oldest (a queue on one incident?).
   const incidents = hub.incidents as unknown as { raise: (...args: unknown[]) => Promise<void> };
   const raise = incidents.raise.bind(incidents);

@@ -455,7 +455,7 @@ export const hubSchema = z.strictObject({
     .max(600)
     .default(120)
     .describe(
-      'A live client that drops and reconnects within this long is sent what it missed (Socket.IO connection state recovery); 0 turns it off. Every push is kept this long, plus up to a minute: about 330 bytes of memory each.',
+      'A live client that drops and reconnects within this long is sent what it missed (Socket.IO connection state recovery; of a run of repeats of one incident or statuses of one device, the newest; a fresh session instead if it missed over 1,000); 0 turns it off. Pushes are kept this long, superseded ones dropped.',
     ),
   timezone: z
     .string()

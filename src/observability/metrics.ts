@@ -135,6 +135,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly pushRecoveries = new Counter({
+    name: 'gridhub_push_recoveries_total',
+    help: 'Clients that came back after a drop, by outcome: restored (sent what they missed) or a fresh session because the session expired, was unknown, or missed too many pushes to replay.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly connectedClients = new Gauge({
     name: 'gridhub_connected_clients',
     help: 'Socket.IO clients connected.',

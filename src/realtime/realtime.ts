@@ -5,10 +5,12 @@ import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
+import type { DeviceStatus } from '../core/device-status.ts';
 import type {
   ActionAcknowledgement,
   ClientToServerEvents,
   HubBusEvents,
+  IncidentRepeat,
   ServerToClientEvents,
   SocketData,
 } from '../core/events.ts';
@@ -22,6 +24,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
+import { maxReplay, recoveryAdapter } from './recovery-adapter.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
@@ -60,6 +63,18 @@ const actionRequest = z.strictObject({
   assignees: z.array(z.string().min(1).max(64)).max(50).optional(),
 });
 
+/**
+ * What a push is the latest state of, for the recovery buffer: a repeat carries its incident's running count and
+ * times, a device status the whole status, so a later one of the same incident or device replaces an earlier one for
+ * a client catching up. Incidents raised and changed are always replayed.
+ */
+function supersedeKey(data: readonly unknown[]): string | undefined {
+  const [event, payload] = data;
+  if (event === 'incident:repeat') return `repeat:${(payload as IncidentRepeat).id}`;
+  if (event === 'device:status') return `status:${(payload as DeviceStatus).deviceId}`;
+  return undefined;
+}
+
 const errorCodes: Record<IncidentError['kind'], string> = {
   not_found: 'not_found',
   illegal: 'illegal_transition',
@@ -71,7 +86,7 @@ const errorCodes: Record<IncidentError['kind'], string> = {
  * Live pushes over Socket.IO. A client authenticates in the handshake (`auth: { token }`) and joins rooms by role:
  * supervisors watch their node and everything under it; everyone receives the tasks dispatched to them; integrators
  * receive the status of the devices in their area. A client that drops and comes back within `recoveryMs` receives
- * what it missed, once (Socket.IO's connection state recovery).
+ * what it missed, once (Socket.IO's connection state recovery; of a run of repeats or statuses, the newest).
  */
 export class Realtime {
   readonly #options: RealtimeOptions;
@@ -97,7 +112,6 @@ export class Realtime {
     if (cluster !== undefined) this.#redis = new Redis(cluster.redisUrl);
     const io: HubSocketServer = new Server(server, {
       serveClient: true,
-      // Recovery keeps every push for the window (and up to the in-memory adapter's one-minute purge after it).
       ...(this.#options.recoveryMs > 0
         ? {
             connectionStateRecovery: {
@@ -107,7 +121,16 @@ export class Realtime {
           }
         : {}),
       ...(cluster === undefined || this.#redis === undefined
-        ? {}
+        ? // One instance: pushes are kept for recovery in memory, superseded ones dropped (recovery-adapter.ts).
+          this.#options.recoveryMs > 0
+          ? {
+              adapter: recoveryAdapter({
+                supersedeKey,
+                maxReplay,
+                onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
+              }),
+            }
+          : {}
         : {
             adapter: createAdapter(this.#redis, {
               streamName: `${cluster.keyPrefix}socket.io`,
