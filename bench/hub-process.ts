@@ -10,7 +10,10 @@ import { benchDeployment } from './deployment.ts';
 import { nowMs, percentile } from './proc.ts';
 import { type ParentMessage, reply, serverStats } from './server-ipc.ts';
 
-/** The hub in its own process for the benchmark: BENCH_DEVICES extra devices, ports chosen by the OS. */
+/**
+ * The hub in its own process for the benchmark: BENCH_DEVICES extra devices, ports chosen by the OS;
+ * BENCH_COMMIT_WINDOW_MS=N runs its store with a group-commit window of N ms (store.commitWindowMs).
+ */
 const extra = Number(process.env.BENCH_DEVICES ?? 200);
 const dataDir = mkdtempSync(path.join(tmpdir(), 'gridhub-bench-'));
 const commitWindowMs = process.env.BENCH_COMMIT_WINDOW_MS;
@@ -28,7 +31,8 @@ const hub = new Hub({
 /**
  * BENCH_DIAG=1, printed to stderr every 2 s: is the hub waiting on the store, and on which incidents? Every
  * saveIncident timed (call → commit) with how many were waiting on each incident; every store write a device event
- * may wait on, timed; and where a sample's time goes: device time → decoded on the hub's thread → pushed.
+ * may wait on, timed; where a sample's time goes: device time → decoded on the hub's thread → pushed; and how many
+ * LMDB transactions the store and the event log commit a second.
  */
 if (process.env.BENCH_DIAG === '1') {
   type Write = (...args: unknown[]) => Promise<void>;
