@@ -50,8 +50,8 @@ const notRestored = Promise.resolve(null) as unknown as Promise<Session>;
 /**
  * Socket.IO connection state recovery with a buffer that stays small under load. Socket.IO's own (the in-memory
  * SessionAwareAdapter) keeps every push for the window and a minute more, finds a returning client's offset by a
- * scan of all of them and replays each one it missed: at 5,000 pushes a second, one phone reconnecting held the hub's
- * event loop for about 450 ms (docs/benchmarks.md). Here:
+ * scan of all of them and replays each one it missed: one phone back after two minutes of 5,000 pushes a second held
+ * the hub's event loop for 3.4 s (bench/recovery-stall.ts, docs/benchmarks-log.md). Here:
  * - a push superseded by a later one of the same key (SupersedeKey) to the same rooms is not kept: a client that
  *   missed 2,000 repeats of one incident is sent the newest;
  * - offsets are sequence numbers, so a returning client's place is found by binary search;

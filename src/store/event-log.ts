@@ -221,7 +221,7 @@ export class LmdbEventLog extends BufferedEventLog {
   /**
    * Devices whose log is due a trim, in the order they came due. Each batch trims from the front until it has removed
    * about as many events as it wrote: devices that publish in step all come due in the same batch, and trimming them
-   * all there held the hub's thread for tens of ms every few seconds (docs/benchmarks.md).
+   * all there held the hub's thread for tens of ms every few seconds (docs/benchmarks-log.md).
    */
   readonly #dueForTrim = new Set<string>();
   #sequence = 0;
