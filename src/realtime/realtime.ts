@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
-import { Server, type Socket } from 'socket.io';
+import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { z } from 'zod';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
@@ -107,8 +107,7 @@ export class Realtime {
 
   /** Also serves the browser client at /socket.io/socket.io.js, so pages need no outside network. */
   start(server: HttpServer): void {
-    const { authenticator, bus, metrics } = this.#options;
-    const { cluster } = this.#options;
+    const { authenticator, bus, metrics, cluster } = this.#options;
     if (cluster !== undefined) this.#redis = new Redis(cluster.redisUrl);
     const io: HubSocketServer = new Server(server, {
       serveClient: true,
@@ -120,23 +119,7 @@ export class Realtime {
             },
           }
         : {}),
-      ...(cluster === undefined || this.#redis === undefined
-        ? // One instance: pushes are kept for recovery in memory, superseded ones dropped (recovery-adapter.ts).
-          this.#options.recoveryMs > 0
-          ? {
-              adapter: recoveryAdapter({
-                supersedeKey,
-                maxReplay,
-                onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
-              }),
-            }
-          : {}
-        : {
-            adapter: createAdapter(this.#redis, {
-              streamName: `${cluster.keyPrefix}socket.io`,
-              sessionKeyPrefix: `${cluster.keyPrefix}sio:session:`,
-            }),
-          }),
+      ...this.#adapterOption(),
     });
     this.#io = io;
     coalesceWrites(io.engine);
@@ -216,6 +199,31 @@ export class Realtime {
     const redis = this.#redis;
     this.#redis = undefined;
     await redis?.quit().catch(() => redis.disconnect());
+  }
+
+  /**
+   * Where pushes go and are kept for clients catching up: with several instances a Redis stream (Socket.IO's streams
+   * adapter, which also keeps them for recovery); with one, memory, superseded pushes dropped (recovery-adapter.ts);
+   * with recovery off, Socket.IO's plain in-memory adapter.
+   */
+  #adapterOption(): Pick<Partial<ServerOptions>, 'adapter'> {
+    const { cluster, metrics, recoveryMs } = this.#options;
+    if (cluster !== undefined && this.#redis !== undefined) {
+      return {
+        adapter: createAdapter(this.#redis, {
+          streamName: `${cluster.keyPrefix}socket.io`,
+          sessionKeyPrefix: `${cluster.keyPrefix}sio:session:`,
+        }),
+      };
+    }
+    if (recoveryMs <= 0) return {};
+    return {
+      adapter: recoveryAdapter({
+        supersedeKey,
+        maxReplay,
+        onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
+      }),
+    };
   }
 
   #roomsOf(principal: Principal): string[] {
