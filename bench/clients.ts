@@ -8,6 +8,10 @@ import { nowMs, percentile } from './proc.ts';
  * tokens), in one process or, with BENCH_CLIENT_PROCESSES=N, spread over N (this one and N−1 workers it starts and
  * gathers the samples of). Each push that carries a new device occurrence gives one latency sample:
  * receipt time − the device's own `time` (ISO 8601, millisecond resolution; devices run on this machine).
+ *
+ * BENCH_RECONNECTS=N: the last N clients (of each process) drop their link every BENCH_RECONNECT_EVERY_S (10) s, staggered, and come
+ * back a second later, as phones on mobile networks do, catching up on what they missed. Their own samples are not
+ * counted (a replayed push's latency is the time away): the others' show what catching up costs everyone else.
  */
 export type ClientsCommand =
   | { type: 'connect'; url: string; count: number; tokens: string[]; offset?: number }
@@ -34,6 +38,9 @@ export interface LatencySummary {
   readonly p99BySecond: number[];
   /** The same for the settling before the window (after a `window` command): the step to the rate. */
   readonly stepP99BySecond: number[];
+  /** BENCH_RECONNECTS: the clients' returns since the reset, and how many of them got what they missed. */
+  readonly reconnects: number;
+  readonly recovered: number;
 }
 
 const sockets: Socket[] = [];
@@ -66,6 +73,29 @@ function secondOf(seconds: number[][], second: number): number[] {
   return samples;
 }
 const slowMs = Number(process.env.BENCH_SLOW_MS ?? 100);
+const reconnecting = Math.max(0, Math.floor(Number(process.env.BENCH_RECONNECTS) || 0));
+const reconnectEveryMs = 1000 * Math.max(2, Number(process.env.BENCH_RECONNECT_EVERY_S) || 10);
+let reconnects = 0;
+let recovered = 0;
+const dropTimers: NodeJS.Timeout[] = [];
+
+/** Drops the socket's link (not a clean leave: the hub keeps its session) every period, and reconnects a second later. */
+function dropNowAndThen(socket: Socket, startAfterMs: number): void {
+  const drop = () => {
+    socket.io.engine?.close();
+    dropTimers.push(setTimeout(() => socket.connect(), 1000));
+  };
+  dropTimers.push(
+    setTimeout(() => {
+      drop();
+      dropTimers.push(setInterval(drop, reconnectEveryMs));
+    }, startAfterMs),
+  );
+  socket.on('connect', () => {
+    reconnects += 1;
+    if (socket.recovered) recovered += 1;
+  });
+}
 /** Incident id → "category event type", from incident:new, to name the slow repeats (which carry only a delta). */
 const kinds = new Map<string, string>();
 
@@ -113,6 +143,8 @@ interface SampleBatch {
   readonly worstAt: number;
   readonly perSecond: number[][];
   readonly stepSeconds: number[][];
+  readonly reconnects: number;
+  readonly recovered: number;
 }
 
 function reply<T>(worker: ChildProcess, type: string): Promise<T> {
@@ -179,6 +211,17 @@ async function connectAll(
         timeout: 10_000,
       });
       sockets.push(socket);
+      const ordinal = sockets.length - 1;
+      // The last BENCH_RECONNECTS of this process's clients come and go, unmeasured.
+      if (ordinal >= count - reconnecting) {
+        const nth = ordinal - Math.max(0, count - reconnecting);
+        socket.once('connect', () => {
+          dropNowAndThen(socket, (nth / reconnecting) * reconnectEveryMs);
+          resolve();
+        });
+        socket.once('connect_error', () => resolve());
+        return;
+      }
       socket.on('incident:new', (incident: IncidentLike & { id?: string }) => {
         if (incident.id !== undefined && kinds.size < 100_000)
           kinds.set(incident.id, `${incident.category} ${incident.event?.type}`);
@@ -234,6 +277,8 @@ async function gather(): Promise<void> {
     for (const sample of batch.samples) samples.push(sample);
     for (const sample of batch.stormSamples) stormSamples.push(sample);
     pushes += batch.pushes;
+    reconnects += batch.reconnects;
+    recovered += batch.recovered;
     for (const [kind, count] of batch.slow) slowKinds.set(kind, (slowKinds.get(kind) ?? 0) + count);
     batch.perSecond.forEach((inSecond, second) => {
       if (inSecond) secondOf(perSecond, second).push(...inSecond);
@@ -268,6 +313,8 @@ function summary(): LatencySummary {
     },
     p99BySecond: p99sOf(perSecond),
     stepP99BySecond: p99sOf(stepSeconds),
+    reconnects,
+    recovered,
   };
 }
 
@@ -278,6 +325,7 @@ function p99sOf(seconds: number[][]): number[] {
 }
 
 function stop(): void {
+  for (const timer of dropTimers) clearTimeout(timer);
   for (const worker of workers) if (worker.connected) worker.send({ type: 'stop' });
   for (const socket of sockets) socket.disconnect();
   setTimeout(() => process.exit(0), 200).unref();
@@ -299,6 +347,8 @@ process.on('message', (command: ClientsCommand) => {
     slowKinds = new Map();
     perSecond = [];
     pushes = 0;
+    reconnects = 0;
+    recovered = 0;
     resetAt = nowMs();
     worst = 0;
     worstAt = 0;
@@ -315,6 +365,8 @@ process.on('message', (command: ClientsCommand) => {
       worstAt,
       perSecond,
       stepSeconds,
+      reconnects,
+      recovered,
     };
     process.send?.(batch);
   }

@@ -386,6 +386,10 @@ async function phase(
     );
   if (latency.p99BySecond.length > 1)
     log(`  p99 by second: ${latency.p99BySecond.map((p99) => fmt(p99, 0)).join(' ')} ms`);
+  if (latency.reconnects > 0)
+    log(
+      `  clients back after a drop: ${latency.reconnects}, ${latency.recovered} of them sent what they missed`,
+    );
   const slow = Object.entries(latency.slow)
     .sort((a, b) => b[1] - a[1])
     .slice(0, 4);
