@@ -142,6 +142,12 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly pushesKeptForRecovery = new Gauge({
+    name: 'gridhub_pushes_kept_for_recovery',
+    help: 'Pushes kept for clients that drop to catch up on (superseded ones dropped), as of the last sweep (every 10 s).',
+    registers: [this.registry],
+  });
+
   readonly connectedClients = new Gauge({
     name: 'gridhub_connected_clients',
     help: 'Socket.IO clients connected.',

@@ -222,6 +222,7 @@ export class Realtime {
         supersedeKey,
         maxReplay,
         onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
+        onSweep: (kept) => metrics.pushesKeptForRecovery.set(kept.pushes),
       }),
     };
   }

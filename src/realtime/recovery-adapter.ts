@@ -26,6 +26,10 @@ export interface RecoveryOptions {
    */
   readonly maxReplay: number;
   readonly onRestore?: (outcome: RecoveryOutcome) => void;
+  /** Told what is kept after each sweep: for a gauge. */
+  readonly onSweep?: (kept: { pushes: number; sessions: number }) => void;
+  /** How often expired sessions and pushes are dropped when no push comes to do it; 10 s unless a test says. */
+  readonly sweepMs?: number;
 }
 
 /** A push kept for clients that drop: what was sent, to whom and when. */
@@ -41,8 +45,6 @@ interface KeptPush {
 
 /** Compaction waits for this many superseded pushes, and for them to be half of those kept: amortised O(1). */
 const COMPACT_AFTER = 1024;
-/** How often expired sessions and pushes are dropped when no push comes to do it. */
-const SWEEP_MS = 10_000;
 
 /** Socket.IO's answer for "nothing to restore": the client gets a fresh session (the base class returns null too). */
 const notRestored = Promise.resolve(null) as unknown as Promise<Session>;
@@ -60,7 +62,13 @@ const notRestored = Promise.resolve(null) as unknown as Promise<Session>;
  * Otherwise the contract is Socket.IO's: a client back within the window gets what it missed, once, in order, with
  * `socket.recovered` true; else a fresh session (`recovered` false), and it reloads what it shows.
  */
-export function recoveryAdapter({ supersedeKey, maxReplay, onRestore }: RecoveryOptions): typeof Adapter {
+export function recoveryAdapter({
+  supersedeKey,
+  maxReplay,
+  onRestore,
+  onSweep,
+  sweepMs = 10_000,
+}: RecoveryOptions): typeof Adapter {
   const refuse = (outcome: RecoveryOutcome) => {
     onRestore?.(outcome);
     return notRestored;
@@ -81,7 +89,10 @@ export function recoveryAdapter({ supersedeKey, maxReplay, onRestore }: Recovery
 
     override init(): void {
       this.#maxAgeMs = this.nsp.server.opts.connectionStateRecovery.maxDisconnectionDuration as number;
-      this.#sweeper = setInterval(() => this.#sweep(Date.now()), SWEEP_MS);
+      this.#sweeper = setInterval(() => {
+        this.#sweep(Date.now());
+        onSweep?.(this.kept);
+      }, sweepMs);
       this.#sweeper.unref();
     }
 

@@ -41,6 +41,8 @@ describe('the HTTP surface', () => {
       'gridhub_ingest_to_push_seconds',
       'gridhub_connected_devices',
       'gridhub_connected_clients',
+      'gridhub_push_recoveries_total',
+      'gridhub_pushes_kept_for_recovery',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }

@@ -20,6 +20,7 @@ interface Rig {
   url: string;
   kept: () => { pushes: number; sessions: number };
   outcomes: RecoveryOutcome[];
+  sweeps: { pushes: number; sessions: number }[];
 }
 
 let rigs: Rig[] = [];
@@ -35,15 +36,18 @@ afterEach(async () => {
   clients = [];
 });
 
-async function startServer(windowMs = 60_000, maxReplay = 100): Promise<Rig> {
+async function startServer({ windowMs = 60_000, maxReplay = 100, sweepMs = 60_000 } = {}): Promise<Rig> {
   const http = createServer();
   const outcomes: RecoveryOutcome[] = [];
+  const sweeps: { pushes: number; sessions: number }[] = [];
   const server = new Server(http, {
     connectionStateRecovery: { maxDisconnectionDuration: windowMs, skipMiddlewares: false },
     adapter: recoveryAdapter({
       supersedeKey: byId,
       maxReplay,
       onRestore: (outcome) => outcomes.push(outcome),
+      onSweep: (kept) => sweeps.push(kept),
+      sweepMs,
     }),
   });
   server.on('connection', (socket) => {
@@ -59,6 +63,7 @@ async function startServer(windowMs = 60_000, maxReplay = 100): Promise<Rig> {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
     kept: () => adapter.kept,
     outcomes,
+    sweeps,
   };
   rigs.push(rig);
   return rig;
@@ -127,7 +132,7 @@ describe('push recovery: what a client that drops is sent when it comes back', (
   });
 
   it('gives a fresh session, not a replay, to a client that missed more than it may be replayed', async () => {
-    const rig = await startServer(60_000, 3);
+    const rig = await startServer({ maxReplay: 3 });
     const { socket, received } = await recordingClient(rig, 'w1');
     rig.server.to('watch:district').emit('event' as never, { id: 'before' } as never);
     await eventually(() => received.length === 1);
@@ -156,8 +161,22 @@ describe('push recovery: what a client that drops is sent when it comes back', (
     expect(rig.kept().pushes).toBe(11);
   });
 
+  it('lets go of expired sessions and pushes when no push comes, and reports what it keeps', async () => {
+    const rig = await startServer({ windowMs: 300, sweepMs: 100 });
+    const { socket, received } = await recordingClient(rig, 'w1');
+    rig.server.to('watch:district').emit('event' as never, { id: 'first' } as never);
+    await eventually(() => received.length === 1);
+    socket.io.reconnection(false);
+    await dropLink(rig, socket);
+    rig.server.to('watch:district').emit('event' as never, { id: 'missed' } as never);
+    expect(rig.kept()).toEqual({ pushes: 2, sessions: 1 });
+    await eventually(() => rig.sweeps.at(-1)?.pushes === 0 && rig.sweeps.at(-1)?.sessions === 0);
+    expect(rig.kept()).toEqual({ pushes: 0, sessions: 0 });
+    expect(rig.sweeps.some((kept) => kept.pushes === 2)).toBe(true);
+  });
+
   it('gives a fresh session to a client whose missed pushes left the window, or whose offset is not one it was sent', async () => {
-    const rig = await startServer(300);
+    const rig = await startServer({ windowMs: 300 });
     const late = await recordingClient(rig, 'w1');
     rig.server.to('watch:district').emit('event' as never, { id: 'first' } as never);
     await eventually(() => late.received.length === 1);
