@@ -162,7 +162,7 @@ describe('push recovery: what a client that drops is sent when it comes back', (
   });
 
   it('lets go of expired sessions and pushes when no push comes, and reports what it keeps', async () => {
-    const rig = await startServer({ windowMs: 300, sweepMs: 100 });
+    const rig = await startServer({ windowMs: 1000, sweepMs: 100 });
     const { socket, received } = await recordingClient(rig, 'w1');
     rig.server.to('watch:district').emit('event' as never, { id: 'first' } as never);
     await eventually(() => received.length === 1);
@@ -172,7 +172,7 @@ describe('push recovery: what a client that drops is sent when it comes back', (
     expect(rig.kept()).toEqual({ pushes: 2, sessions: 1 });
     await eventually(() => rig.sweeps.at(-1)?.pushes === 0 && rig.sweeps.at(-1)?.sessions === 0);
     expect(rig.kept()).toEqual({ pushes: 0, sessions: 0 });
-    expect(rig.sweeps.some((kept) => kept.pushes === 2)).toBe(true);
+    expect(rig.sweeps.some((kept) => kept.pushes > 0 && kept.sessions === 1)).toBe(true);
   });
 
   it('gives a fresh session to a client whose missed pushes left the window, or whose offset is not one it was sent', async () => {
