@@ -27,7 +27,7 @@ export interface RecoveryOptions {
   readonly maxReplay: number;
   readonly onRestore?: (outcome: RecoveryOutcome) => void;
   /** Told what is kept after each sweep: for a gauge. */
-  readonly onSweep?: (kept: { pushes: number; sessions: number }) => void;
+  readonly onSweep?: (kept: { pushes: number; sessions: number; slots: number }) => void;
   /** How often expired sessions and pushes are dropped when no push comes to do it; 10 s unless a test says. */
   readonly sweepMs?: number;
 }
@@ -106,9 +106,13 @@ export function recoveryAdapter({
       this.#holes = 0;
     }
 
-    /** What is kept now: pushes a returning client could be sent, and sessions waiting for their client. */
-    get kept(): { pushes: number; sessions: number } {
-      return { pushes: this.#pushes.length - this.#head - this.#holes, sessions: this.#sessions.size };
+    /**
+     * What is kept now: pushes a returning client could be sent, sessions waiting for their client, and the slots
+     * the buffer holds (superseded pushes not yet compacted away included).
+     */
+    get kept(): { pushes: number; sessions: number; slots: number } {
+      const slots = this.#pushes.length - this.#head;
+      return { pushes: slots - this.#holes, sessions: this.#sessions.size, slots };
     }
 
     // biome-ignore lint/suspicious/noExplicitAny: Socket.IO's packet type is not exported; only type, id and data are read.
