@@ -9,9 +9,10 @@ import { nowMs, percentile } from './proc.ts';
  * gathers the samples of). Each push that carries a new device occurrence gives one latency sample:
  * receipt time − the device's own `time` (ISO 8601, millisecond resolution; devices run on this machine).
  *
- * BENCH_RECONNECTS=N: the last N clients (of each process) drop their link every BENCH_RECONNECT_EVERY_S (10) s, staggered, and come
- * back a second later, as phones on mobile networks do, catching up on what they missed. Their own samples are not
- * counted (a replayed push's latency is the time away): the others' show what catching up costs everyone else.
+ * BENCH_RECONNECTS=N: the last N clients (of each process) drop their link every BENCH_RECONNECT_EVERY_S (10) s,
+ * staggered, and come back a second later, as phones on mobile networks do, catching up on what they missed. Their
+ * own samples are not counted (a replayed push's latency is the time away): the others' show what catching up costs
+ * everyone else.
  */
 export type ClientsCommand =
   | { type: 'connect'; url: string; count: number; tokens: string[]; offset?: number }
@@ -79,7 +80,9 @@ let reconnects = 0;
 let recovered = 0;
 const dropTimers: NodeJS.Timeout[] = [];
 
-/** Drops the socket's link (not a clean leave: the hub keeps its session) every period, and reconnects a second later. */
+/**
+ * Drops the socket's link (not a clean leave: the hub keeps its session) every period, and reconnects a second later.
+ */
 function dropNowAndThen(socket: Socket, startAfterMs: number): void {
   const drop = () => {
     socket.io.engine?.close();

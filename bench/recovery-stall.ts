@@ -6,12 +6,13 @@ import { io as connect } from 'socket.io-client';
 import { maxReplay, recoveryAdapter } from '../src/realtime/recovery-adapter.ts';
 
 /**
- * `npx tsx bench/recovery-stall.ts [pushes] [hub|uncapped|stock]`: what one client coming back costs the server's event loop
- * when `pushes` were made while it was away (5,000/s for two minutes is 600,000), with Socket.IO's own recovery
- * (`stock`) or the hub's (`hub`, src/realtime/recovery-adapter.ts; `uncapped` without its cap on the replay). The pushes
- * are about the bench's mix at 5,000/s: one in two hundred a new incident, the rest repeats of 1,500 open
- * incidents; the client is a district duty officer, who receives all of them. Prints the event loop's longest stall from the reconnect until the missed pushes are delivered, how many
- * were delivered, and the server's heap with the pushes kept.
+ * `node --expose-gc --import tsx bench/recovery-stall.ts [pushes] [hub|uncapped|stock]`: what one client coming back
+ * costs the server's event loop when `pushes` were made while it was away (5,000/s for two minutes is 600,000), with
+ * Socket.IO's own recovery (`stock`) or the hub's (`hub`, src/realtime/recovery-adapter.ts; `uncapped` without its
+ * cap on the replay). The pushes are about the bench's mix at 5,000/s: one in two hundred a new incident, the rest
+ * repeats of 1,500 open incidents; the client is a district duty officer, who receives all of them. Prints the event
+ * loop's longest stall from the reconnect until the missed pushes are delivered, how many were delivered, and the
+ * server's heap with the pushes kept (after a full collection, hence --expose-gc).
  */
 const pushes = Number(process.argv[2] ?? 600_000);
 const kind = (['stock', 'uncapped'] as const).find((name) => name === process.argv[3]) ?? 'hub';

@@ -115,7 +115,7 @@ export function recoveryAdapter({
       return { pushes: slots - this.#holes, sessions: this.#sessions.size, slots };
     }
 
-    // biome-ignore lint/suspicious/noExplicitAny: Socket.IO's packet type is not exported; only type, id and data are read.
+    // biome-ignore lint/suspicious/noExplicitAny: Socket.IO's packet type is not exported; type, id and data are read.
     override broadcast(packet: any, opts: BroadcastOptions): void {
       // As Socket.IO's: events only (acknowledgements cannot be replayed), and not volatile ones.
       if (packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined) {
