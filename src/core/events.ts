@@ -13,18 +13,23 @@ import type { DeadLetter } from './refusals.ts';
 export interface HubBusEvents {
   /** A device event passed validation and decoding. */
   'device:event': [event: DeviceEvent];
-  /** An incident was created and committed to the store. `receivedAt` is performance.now() at ingest. */
-  'incident:created': [incident: Incident, receivedAt: number];
+  /**
+   * An incident was created. `receivedAt` is performance.now() at ingest. `stored` is its commit, given when the
+   * incident is announced before it: a device's alarm is shown to the live views as soon as it is decided (one
+   * instance; see IncidentService), and whatever leaves the hub for good waits for `whenStored`. Absent: committed.
+   */
+  'incident:created': [incident: Incident, receivedAt: number, stored?: Promise<unknown>];
   /**
    * A device event came again whose change was already committed (on several instances, by one that may have died
    * before its push left): the incident it went into, as stored now, to push again. Clients key incidents by id.
    */
   'incident:replayed': [incident: Incident];
   /**
-   * An incident changed and the change is committed to the store. `repeat` is given when the change is only that:
-   * device events folded into the open incident (dedupe), so pushes can carry the delta instead of both incidents.
+   * An incident changed. `repeat` is given when the change is only that: device events folded into the open
+   * incident (dedupe), so pushes can carry the delta instead of both incidents. `stored` as for incident:created: a
+   * repeat is announced before its commit, every other change once committed.
    */
-  'incident:updated': [change: IncidentChange, repeat?: IncidentRepeat];
+  'incident:updated': [change: IncidentChange, repeat?: IncidentRepeat, stored?: Promise<unknown>];
   /** A device message was refused and kept as a dead letter. */
   'message:refused': [deadLetter: DeadLetter];
   /** A device went online or offline, or was disabled or enabled. */
@@ -33,6 +38,18 @@ export interface HubBusEvents {
   'device:changed': [deviceId: string];
   /** A device answered a command. */
   'command:reply': [deviceId: string, reply: CommandReply];
+}
+
+const ignoreFailure = (): void => {};
+
+/**
+ * Runs `then` once an announced change is committed: at once when it came committed (no `stored`), never when its
+ * commit failed (the device is not acknowledged and sends the event again). For what leaves the hub for good: the
+ * outbound feed, webhooks, evidence.
+ */
+export function whenStored(stored: Promise<unknown> | undefined, then: () => void): void {
+  if (stored === undefined) then();
+  else stored.then(then, ignoreFailure);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { DeadlinesConfig, FloodConfig, RosterConfig, RuleConfig, UserConfig
 import type { AuditEntry } from '../core/audit.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
-import type { HubBusEvents, IncidentRepeat } from '../core/events.ts';
+import { type HubBusEvents, type IncidentRepeat, whenStored } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import {
   type DeadlineStage,
@@ -310,7 +310,7 @@ export class IncidentService {
           lastOccurredAt: iso(event.occurredAt),
           updatedAt: iso(now),
         }),
-        (before, after) => this.#commit(before, after, { repeat: true, eventKey: event.key }),
+        (before, after) => this.#commitRepeat(before, after, event.key),
       );
     }
     const joined = this.#joinOrGroup(event, device, rule, receivedAt, correlations, now);
@@ -351,9 +351,9 @@ export class IncidentService {
     if (correlations.length > 0) this.#anchors.anchor(incident, correlations, now);
   }
 
-  #announceCreated(incident: Incident, receivedAt: number): void {
-    this.#options.metrics.incidentsCreated.labels(incident.severity).inc();
-    this.#options.bus.emit('incident:created', incident, receivedAt);
+  #announceCreated(incident: Incident, receivedAt: number, stored?: Promise<unknown>): void {
+    this.#options.bus.emit('incident:created', incident, receivedAt, stored);
+    whenStored(stored, () => this.#options.metrics.incidentsCreated.labels(incident.severity).inc());
   }
 
   /**
@@ -669,14 +669,36 @@ export class IncidentService {
     return after;
   }
 
-  /** Commits a new incident with its audit entry, then announces it. */
+  /**
+   * A repeat folded into its open incident, on one instance: announced as soon as it is decided, with its commit
+   * (see #save), and kept in memory once committed. A repeat whose commit fails was shown but is not counted: its
+   * device is not acknowledged, sends it again, and the count it is then shown is the same.
+   */
+  async #commitRepeat(before: Incident, after: Incident, eventKey: string | undefined): Promise<void> {
+    const stored = this.#options.store.saveRepeat(after, eventKey);
+    this.#options.bus.emit('incident:updated', { before, after }, repeatOf(after), stored);
+    await stored;
+    this.#remember(after);
+  }
+
+  /**
+   * Commits a new incident with its audit entry. On one instance it is announced at once, with its commit: the live
+   * views show a device's alarm as soon as it is decided, not after the store's round trip (half the latency under
+   * load), while the device's acknowledgement and whatever leaves the hub (feed, webhooks, evidence) wait for the
+   * commit. A hub that dies before the commit has not acknowledged the event: its device sends it again, and the
+   * dashboards, reconnecting, load the incidents anew. Instances sharing a store announce it once committed: a
+   * sibling's clients would keep an incident a dying instance showed them and never stored.
+   */
   #save(incident: Incident, receivedAt: number, eventKey?: string): Promise<void> {
     const audit = creationAudit(incident);
-    return this.#changes.serial(incident.id, () =>
-      this.#options.store
-        .saveIncident(incident, audit, eventKey)
-        .then(() => this.#announceCreated(incident, receivedAt)),
+    const stored = this.#changes.serial(incident.id, () =>
+      this.#options.store.saveIncident(incident, audit, eventKey),
     );
+    if (this.#shared === undefined) {
+      this.#announceCreated(incident, receivedAt, stored);
+      return stored;
+    }
+    return stored.then(() => this.#announceCreated(incident, receivedAt));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
 import type { TypedBus } from '../core/bus.ts';
-import type { HubBusEvents } from '../core/events.ts';
+import { type HubBusEvents, whenStored } from '../core/events.ts';
 import type { EvidenceItem, Incident } from '../core/incident.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -131,7 +131,10 @@ export class EvidenceService {
 
   start(): void {
     this.#abort = new AbortController();
-    this.#unsubscribe = this.#options.bus.on('incident:created', (incident) => this.#onIncident(incident));
+    // Evidence is attached to a stored incident: an alarm announced before its commit is filmed once committed.
+    this.#unsubscribe = this.#options.bus.on('incident:created', (incident, _receivedAt, stored) =>
+      whenStored(stored, () => this.#onIncident(incident)),
+    );
   }
 
   /**

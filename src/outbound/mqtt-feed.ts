@@ -1,5 +1,5 @@
 import type { TypedBus } from '../core/bus.ts';
-import type { HubBusEvents } from '../core/events.ts';
+import { type HubBusEvents, whenStored } from '../core/events.ts';
 import type { Incident, IncidentChange } from '../core/incident.ts';
 import type { Logger } from '../observability/logger.ts';
 import { type FeedMessage, feedMessage } from './feed-message.ts';
@@ -43,8 +43,13 @@ export class MqttIncidentFeed {
     if (this.#unsubscribe.length > 0) return;
     const { bus } = this.#options;
     this.#unsubscribe = [
-      bus.on('incident:created', (incident) => this.#publish('created', incident)),
-      bus.on('incident:updated', (change) => this.#publish('updated', change)),
+      // A device's alarm may be announced before its commit (for the live views): the feed waits for it.
+      bus.on('incident:created', (incident, _receivedAt, stored) => {
+        if (this.#wanted()) whenStored(stored, () => this.#publish('created', incident));
+      }),
+      bus.on('incident:updated', (change, _repeat, stored) => {
+        if (this.#wanted()) whenStored(stored, () => this.#publish('updated', change));
+      }),
     ];
   }
 
@@ -53,11 +58,16 @@ export class MqttIncidentFeed {
     this.#unsubscribe = [];
   }
 
+  /** Whether anyone can receive the feed: a message nobody can is not encoded. */
+  #wanted(): boolean {
+    const { topic, hasSubscribers } = this.#options;
+    return hasSubscribers === undefined || hasSubscribers(topic);
+  }
+
   #publish(kind: 'created', subject: Incident): void;
   #publish(kind: 'updated', subject: IncidentChange): void;
   #publish(kind: 'created' | 'updated', subject: Incident | IncidentChange): void {
-    const { topic, publish, hasSubscribers } = this.#options;
-    if (hasSubscribers !== undefined && !hasSubscribers(topic)) return;
+    const { topic, publish } = this.#options;
     const message: FeedMessage = feedMessage(kind, subject);
     const fail = (error: unknown) =>
       this.#log.warn(

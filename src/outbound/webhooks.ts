@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Counter, Gauge } from 'prom-client';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { TypedBus } from '../core/bus.ts';
-import type { HubBusEvents } from '../core/events.ts';
+import { type HubBusEvents, whenStored } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
@@ -190,8 +190,13 @@ export class WebhookDispatcher {
     // an incident's kept delivery goes before its newer ones.
     this.#resuming = true;
     this.#unsubscribe = [
-      bus.on('incident:created', (incident) => this.#dispatch(feedMessage('created', incident))),
-      bus.on('incident:updated', (change) => this.#dispatch(feedMessage('updated', change))),
+      // A device's alarm may be announced before its commit (for the live views): a webhook hears of it once stored.
+      bus.on('incident:created', (incident, _receivedAt, stored) =>
+        whenStored(stored, () => this.#dispatch(feedMessage('created', incident))),
+      ),
+      bus.on('incident:updated', (change, _repeat, stored) =>
+        whenStored(stored, () => this.#dispatch(feedMessage('updated', change))),
+      ),
     ];
     try {
       await this.#resume();

@@ -2,9 +2,12 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IncidentRepeat } from '../../src/core/events.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import type { ThreadedBroker } from '../../src/ingest/threaded-broker.ts';
+import type { Store } from '../../src/store/store.ts';
 import {
+  connectClient,
   demoConfig,
   demoGate,
   deploymentOf,
@@ -225,5 +228,96 @@ describe('outbound: the feed is encoded only while someone can receive it', () =
       after: { device: { id: 'gate-luming-01-south' } },
     });
     await back.client.endAsync();
+  });
+});
+
+/**
+ * Holds the store's writes of one kind until released, then makes each, in order, on the real store: what a slow
+ * commit looks like to the hub. `failNext` makes the next one fail instead, as a full disk would.
+ */
+function holdWrites(store: Store, method: 'saveIncident' | 'saveRepeat') {
+  const write = store[method].bind(store) as (...args: unknown[]) => Promise<void>;
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let failNext = false;
+  (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+    if (failNext) {
+      failNext = false;
+      return Promise.reject(new Error('disk full'));
+    }
+    return released.then(() => write(...args));
+  };
+  return {
+    release: () => release(),
+    failNext: () => {
+      failNext = true;
+    },
+  };
+}
+
+describe('a device event is shown live before its commit; its acknowledgement and the feed wait for the commit', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub({ deployment: deploymentOf(demoConfig()) });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('pushes a new incident and its repeats to the officer while their writes are held, and nothing else', async () => {
+    const officer = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
+    const feed = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao');
+    const gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
+    await gate.start();
+    const creations = holdWrites(hub.hub.store, 'saveIncident');
+    const repeats = holdWrites(hub.hub.store, 'saveRepeat');
+
+    let acknowledged = 0;
+    const first = gate.deny().then(() => acknowledged++);
+    const incident = (await officer.nth('incident:new', 1)) as Incident;
+    expect(incident).toMatchObject({ device: { id: 'gate-xijiao-01-north' }, occurrences: 1 });
+    // Shown, but not stored: the device has no PUBACK, the feed nothing, and the store does not have it.
+    expect(acknowledged).toBe(0);
+    expect(await hub.hub.store.getIncident(incident.id)).toBeUndefined();
+    expect(feed.received).toEqual([]);
+    creations.release();
+    await first;
+    expect(await hub.hub.store.getIncident(incident.id)).toMatchObject({ occurrences: 1 });
+    await eventually(() => feed.received.length === 1);
+    expect(feed.received[0]).toMatchObject({ type: 'new', after: { id: incident.id } });
+
+    const second = gate.deny().then(() => acknowledged++);
+    expect(await officer.nth('incident:repeat', 1)).toMatchObject({ id: incident.id, occurrences: 2 });
+    expect(acknowledged).toBe(1);
+    expect(await hub.hub.store.getIncident(incident.id)).toMatchObject({ occurrences: 1 });
+    expect(feed.received).toHaveLength(1);
+    repeats.release();
+    await second;
+    expect(await hub.hub.store.getIncident(incident.id)).toMatchObject({ occurrences: 2 });
+    await eventually(() => feed.received.length === 2);
+    expect(feed.received[1]).toMatchObject({ type: 'update', after: { id: incident.id, occurrences: 2 } });
+
+    // A repeat whose commit fails was shown, but never counted: the device, not acknowledged, sends it again, and the
+    // officer is shown the same count; the feed hears of it once, stored.
+    const failures = 'gridhub_store_failures_total';
+    const failedBefore = await metricValue(hub.httpUrl, failures);
+    repeats.failNext();
+    await gate.deny();
+    expect(await metricValue(hub.httpUrl, failures)).toBe(failedBefore + 1);
+    await eventually(() => officer.of('incident:repeat').length === 3);
+    expect((officer.of('incident:repeat') as IncidentRepeat[]).map((repeat) => repeat.occurrences)).toEqual([
+      2, 3, 3,
+    ]);
+    expect(await hub.hub.store.getIncident(incident.id)).toMatchObject({ occurrences: 3 });
+    await eventually(() => feed.received.length === 3);
+    expect(feed.received.map((message) => message.after.occurrences)).toEqual([1, 2, 3]);
+
+    await feed.client.endAsync();
+    officer.close();
+    await gate.stop();
   });
 });
