@@ -65,19 +65,37 @@ export async function mediaUrl(url) {
  */
 export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus }) {
   const socket = window.io({ auth: { token: session()?.token } });
+  /**
+   * Pushes that come while onSync loads are applied at once (an alarm sounds when it comes) and again, in order, over
+   * what onSync loaded: its lists may have been read before them (the hub pushes a device's alarm as soon as it is
+   * decided, before the store has it). The socket delivers in order, so the last one applied is the newest. The
+   * second time, handlers are told so (`replayed`): what they sound or show as new, they did the first time.
+   */
+  let held;
+  const live = (handler) => (payload) => {
+    handler?.(payload);
+    held?.push([handler, payload]);
+  };
   // "live" only once the page holds the server's state again, so nobody reads a half-loaded page as current.
   socket.on('connect', async () => {
     onStatus('syncing…');
-    await onSync();
+    held = [];
+    try {
+      await onSync();
+    } finally {
+      const pushes = held;
+      held = undefined;
+      for (const [handler, payload] of pushes) handler?.(payload, true);
+    }
     if (socket.connected) onStatus('live');
   });
   socket.on('disconnect', () => onStatus('offline — reconnecting…'));
   socket.on('connect_error', (error) => onStatus(`offline — ${error.message}`));
-  socket.on('incident:new', (incident) => onNew?.(incident));
-  socket.on('incident:update', (change) => onUpdate?.(change));
+  socket.on('incident:new', live(onNew));
+  socket.on('incident:update', live(onUpdate));
   // A repeat carries only what changed ({id, occurrences, lastOccurredAt, updatedAt}): merge it into the incident held.
-  socket.on('incident:repeat', (repeat) => onRepeat?.(repeat));
-  socket.on('device:status', (status) => onDevice?.(status));
+  socket.on('incident:repeat', live(onRepeat));
+  socket.on('device:status', live(onDevice));
   // The browser knows before the socket's ping does: drop the link when it goes offline, and reconnect (which
   // reloads the server's state through onSync) as soon as it is back.
   window.addEventListener('offline', () => {

@@ -64,11 +64,12 @@ async function start() {
       ui.status.dataset.live = String(text === 'live');
     },
     onSync: () => sync().catch(showError),
-    onNew: (incident) => {
-      // Pushed again after an instance died mid-push (the hub pushes at least once): sound it only the first time.
+    onNew: (incident, replayed) => {
+      // Pushed again after an instance died mid-push (the hub pushes at least once), or applied again after a
+      // reload (connect's `replayed`): sound it only the first time.
       const known = state.incidents.has(incident.id) || state.open.has(incident.id);
       remember(incident);
-      if (incident.severity === 'critical' && !known) beep(1046, 0.2, 3);
+      if (incident.severity === 'critical' && !known && !replayed) beep(1046, 0.2, 3);
       render();
     },
     onUpdate: (change) => {

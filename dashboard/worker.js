@@ -62,8 +62,8 @@ async function start() {
       ui.status.dataset.live = String(text === 'live');
     },
     onSync: () => sync().catch((error) => (ui.error.textContent = error.message)),
-    onNew: (incident) => arrived(incident),
-    onUpdate: ({ after }) => arrived(after),
+    onNew: (incident, replayed) => arrived(incident, replayed),
+    onUpdate: ({ after }, replayed) => arrived(after, replayed),
     onRepeat: (repeat) => {
       const task = state.tasks.get(repeat.id);
       if (task === undefined) return;
@@ -73,8 +73,11 @@ async function start() {
   });
 }
 
-/** A pushed incident: a task of mine to show (with an alert if it is new to me), or one to drop. */
-function arrived(incident) {
+/**
+ * A pushed incident: a task of mine to show (with an alert if it is new to me, unless the push is applied again after
+ * a reload: it alerted the first time), or one to drop.
+ */
+function arrived(incident, replayed = false) {
   if (!mine(incident)) {
     state.tasks.delete(incident.id);
     render();
@@ -82,7 +85,7 @@ function arrived(incident) {
   }
   const isNew = !state.tasks.has(incident.id);
   state.tasks.set(incident.id, incident);
-  if (isNew) alertNew([incident]);
+  if (isNew && !replayed) alertNew([incident]);
   render();
 }
 

@@ -291,6 +291,40 @@ describe('the officer console and the worker view in Chromium', () => {
     if (updateScreenshots) await worker.screenshot({ path: path.join(screenshots, 'worker-view.png') });
   }, 60_000);
 
+  it('keeps an alarm pushed while the page reloads, though the list it reloads was read before the alarm', async () => {
+    const { page: officer, context } = await openPage('officer', 'demo-officer-xijiao');
+    const counter = async () => Number(await officer.locator('#unacked').textContent());
+    const before = await counter();
+    // The open incidents the page reloads on its next connection are read from the server at once but answered
+    // late: an alarm comes in between, pushed to the page (the hub pushes it before its store has it).
+    let read = false;
+    let answer = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    await officer.route(/\/api\/incidents\?limit=500&state=/, async (route) => {
+      const response = await route.fetch();
+      read = true;
+      await answered;
+      await route.fulfill({ response });
+    });
+    await context.setOffline(true);
+    await expect.poll(() => officer.locator('#status').textContent(), wait).toMatch(/^offline/);
+    await context.setOffline(false);
+    await eventually(() => read, 10_000);
+    await (await gate('gate-xijiao-04-west')).deny();
+    const incident = await incidentOf('gate-xijiao-04-west');
+    // Pushed to the page while its list is held: counted at once, while the page is still syncing.
+    await expect.poll(counter, wait).toBe(before + 1);
+    expect(await officer.locator('#status').textContent()).toBe('syncing…');
+    answer();
+    await expect.poll(() => officer.locator('#status').textContent(), wait).toBe('live');
+    // The list read before the alarm did not take it away.
+    expect(await counter()).toBe(before + 1);
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).waitFor(wait);
+    await officer.unroute(/\/api\/incidents\?limit=500&state=/);
+  }, 60_000);
+
   it("shows the server's reason when it refuses an action, and the server's state after it", async () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     const incident = await incidentOf('gate-xijiao-03-east');
