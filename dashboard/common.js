@@ -79,15 +79,16 @@ export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus 
   // "live" only once the page holds the server's state again, so nobody reads a half-loaded page as current.
   socket.on('connect', async () => {
     onStatus('syncing…');
-    held = [];
+    // Each connection's own: a reconnection during a slow reload starts a reload, and a list, of its own.
+    const pushes = [];
+    held = pushes;
     try {
       await onSync();
     } finally {
-      const pushes = held;
-      held = undefined;
+      if (held === pushes) held = undefined;
       for (const [handler, payload] of pushes) handler?.(payload, true);
     }
-    if (socket.connected) onStatus('live');
+    if (socket.connected && held === undefined) onStatus('live');
   });
   socket.on('disconnect', () => onStatus('offline — reconnecting…'));
   socket.on('connect_error', (error) => onStatus(`offline — ${error.message}`));

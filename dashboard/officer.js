@@ -497,12 +497,15 @@ function mediaOf(incidentId, url) {
 async function showIncident(id) {
   const seq = ++shownSeq;
   state.selected = id;
-  const [incident, audit] = await Promise.all([
+  const [fetched, audit] = await Promise.all([
     api.get(`/api/incidents/${encodeURIComponent(id)}`),
     api.get(`/api/incidents/${encodeURIComponent(id)}/audit`),
   ]);
   // A newer call (a push, another click) may have finished first: only the latest one draws.
   if (seq !== shownSeq) return;
+  // The hub pushes a device's repeat before its store (and so this answer) has it: the newer of the two is shown.
+  const held = state.incidents.get(id) ?? state.open.get(id);
+  const incident = held !== undefined && held.updatedAt > fetched.updatedAt ? held : fetched;
   remember(incident);
   // What the officer was typing survives a rebuild of the same incident's panel (pushes rebuild it).
   const previous = ui.panel.dataset.id === id ? ui.panel : null;

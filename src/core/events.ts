@@ -45,11 +45,16 @@ const ignoreFailure = (): void => {};
 /**
  * Runs `then` once an announced change is committed: at once when it came committed (no `stored`), never when its
  * commit failed (the device is not acknowledged and sends the event again). For what leaves the hub for good: the
- * outbound feed, webhooks, evidence.
+ * outbound feed, webhooks, evidence. A `then` that throws later is a bug of its listener: it is reported as a process
+ * warning, not left to end the hub as an unhandled rejection.
  */
 export function whenStored(stored: Promise<unknown> | undefined, then: () => void): void {
   if (stored === undefined) then();
-  else stored.then(then, ignoreFailure);
+  else stored.then(then, ignoreFailure).catch(reportLateFailure);
+}
+
+function reportLateFailure(error: unknown): void {
+  process.emitWarning(error instanceof Error ? error : String(error), 'StoredListenerWarning');
 }
 
 /**

@@ -64,15 +64,11 @@ export class IncidentChangeQueue {
    * commit together (lmdb-js puts one event turn's writes in one transaction): one store round trip per fold, not one
    * per event, so a busy incident (a grid's storm) never builds a queue that holds its devices' next messages. Each
    * event still resolves (and is acknowledged to its device) only once its own change, with its event key and audit
-   * entry, is committed, and each is announced on its own. `fallback`: the incident as the caller found it, should
-   * it have ended meanwhile.
+   * entry, is committed, and each is announced on its own. An incident found neither in memory nor in the store (its
+   * creation failed to commit) fails every event of the fold: none is acknowledged, and each, sent again, is raised
+   * anew instead of folding into an incident the store does not have.
    */
-  fold(
-    incidentId: string,
-    fallback: Incident,
-    change: FoldStep['change'],
-    commit: FoldStep['commit'],
-  ): Promise<void> {
+  fold(incidentId: string, change: FoldStep['change'], commit: FoldStep['commit']): Promise<void> {
     const pending = this.#folds.get(incidentId);
     if (pending !== undefined) {
       pending.steps.push({ change, commit });
@@ -82,7 +78,8 @@ export class IncidentChangeQueue {
     const done = this.serial(incidentId, async () => {
       // From here on, the incident's next events make the next fold.
       this.#folds.delete(incidentId);
-      let before = (await this.#options.current(incidentId)) ?? fallback;
+      let before = await this.#options.current(incidentId);
+      if (before === undefined) throw new Error(`incident ${incidentId} is not stored`);
       const commits: Promise<unknown>[] = [];
       for (const step of steps) {
         const after = step.change(before);

@@ -303,14 +303,13 @@ export class IncidentService {
       this.#options.metrics.eventsDeduplicated.inc();
       return this.#changes.fold(
         open.id,
-        open,
         (before) => ({
           ...before,
           occurrences: before.occurrences + 1,
           lastOccurredAt: iso(event.occurredAt),
           updatedAt: iso(now),
         }),
-        (before, after) => this.#commitRepeat(before, after, event.key),
+        (before, after) => this.#commitFolded(before, after, { repeat: true, eventKey: event.key }),
       );
     }
     const joined = this.#joinOrGroup(event, device, rule, receivedAt, correlations, now);
@@ -641,15 +640,9 @@ export class IncidentService {
    * every push's `before` is the previous push's `after`.
    */
   async #commit(before: Incident, after: Incident, change: ChangeWrite = {}): Promise<Incident> {
-    const { audit, repeat = false, joined, eventKey } = change;
+    const { audit, repeat = false, eventKey } = change;
     if (this.#shared === undefined) {
-      // A repeat or a join changed only what saveRepeat or saveJoined writes: the store need not rewrite it all.
-      const store = this.#options.store;
-      await (joined !== undefined
-        ? store.saveJoined(after, joined, audit, eventKey)
-        : repeat && audit === undefined
-          ? store.saveRepeat(after, eventKey)
-          : store.saveIncident(after, audit, eventKey));
+      await this.#write(after, change);
     } else {
       // Over the version read, or StaleIncident and the change queue makes the change again from a fresh read.
       const written = await this.#shared.write(before, after, audit, eventKey);
@@ -669,14 +662,29 @@ export class IncidentService {
     return after;
   }
 
+  /** One store's write of a change (one instance): a repeat or a join only what it changed, else the whole incident. */
+  #write(after: Incident, { audit, repeat = false, joined, eventKey }: ChangeWrite): Promise<void> {
+    const store = this.#options.store;
+    return joined !== undefined
+      ? store.saveJoined(after, joined, audit, eventKey)
+      : repeat && audit === undefined
+        ? store.saveRepeat(after, eventKey)
+        : store.saveIncident(after, audit, eventKey);
+  }
+
   /**
-   * A repeat folded into its open incident, on one instance: announced as soon as it is decided, with its commit
-   * (see #save), and kept in memory once committed. A repeat whose commit fails was shown but is not counted: its
-   * device is not acknowledged, sends it again, and the count it is then shown is the same.
+   * A device event folded into its incident on one instance (a repeat, a correlated join): announced as soon as it is
+   * decided, with its commit (see #save), and kept in memory once committed. A change whose commit fails was shown but
+   * is not counted: its device is not acknowledged, sends the event again, and it is then shown the same again.
    */
-  async #commitRepeat(before: Incident, after: Incident, eventKey: string | undefined): Promise<void> {
-    const stored = this.#options.store.saveRepeat(after, eventKey);
-    this.#options.bus.emit('incident:updated', { before, after }, repeatOf(after), stored);
+  async #commitFolded(before: Incident, after: Incident, change: ChangeWrite): Promise<void> {
+    const stored = this.#write(after, change);
+    this.#options.bus.emit(
+      'incident:updated',
+      { before, after },
+      change.repeat ? repeatOf(after) : undefined,
+      stored,
+    );
     await stored;
     this.#remember(after);
   }
@@ -696,9 +704,22 @@ export class IncidentService {
     );
     if (this.#shared === undefined) {
       this.#announceCreated(incident, receivedAt, stored);
+      stored.catch(() => this.#forgetUnsaved(incident));
       return stored;
     }
     return stored.then(() => this.#announceCreated(incident, receivedAt));
+  }
+
+  /**
+   * A new incident whose commit failed, on one instance: no longer active here, so nothing folds into it (a fold
+   * finds it nowhere and fails, change-queue.ts) and the device's event, not acknowledged and sent again, raises it
+   * anew. Its correlation anchor lapses with it (#openHere). The dashboards, shown it already, drop it on their next
+   * reload.
+   */
+  #forgetUnsaved(incident: Incident): void {
+    if (this.#active.get(incident.id) !== incident) return;
+    // #remember's bookkeeping for an incident that ended: out of the active incidents, its condition and its storm.
+    this.#remember({ ...incident, state: 'cancelled' });
   }
 
   /**
@@ -728,8 +749,8 @@ export class IncidentService {
       related: appendNewest(before.related, joined, relatedEventsLimit),
       updatedAt: iso(now),
     });
-    const commitJoin = (before: Incident, after: Incident): Promise<Incident> => {
-      const audit = AuditTrail.entry('system', {
+    const joinWrite = (before: Incident, after: Incident): ChangeWrite => ({
+      audit: AuditTrail.entry('system', {
         action: 'incident.correlate',
         target: { kind: 'incident', id: before.id },
         outcome: 'ok',
@@ -739,18 +760,23 @@ export class IncidentService {
           eventType: joined.type,
           severity: after.severity,
         },
-      });
-      return this.#commit(before, after, { audit, joined, eventKey: event.key });
-    };
-    // One hub owning the store: joins fold like repeats (a perimeter breach draws many devices' events at once).
+      }),
+      joined,
+      eventKey: event.key,
+    });
+    // One hub owning the store: joins fold like repeats (a perimeter breach draws many devices' events at once), and
+    // are announced as repeats are, as soon as decided: a fold's changes reach clients in the order they were made.
     const anchored = this.#active.get(anchor.incidentId);
     if (this.#shared === undefined && anchored !== undefined) {
-      return this.#changes.fold(anchor.incidentId, anchored, joinedInto, commitJoin);
+      return this.#changes.fold(anchor.incidentId, joinedInto, (before, after) =>
+        this.#commitFolded(before, after, joinWrite(before, after)),
+      );
     }
     return this.#changes.serial(anchor.incidentId, async () => {
       const before = await this.#current(anchor.incidentId);
       if (before === undefined) return;
-      await commitJoin(before, joinedInto(before));
+      const after = joinedInto(before);
+      await this.#commit(before, after, joinWrite(before, after));
     });
   }
 
@@ -798,7 +824,7 @@ export class IncidentService {
     });
     const shared = this.#shared;
     if (shared === undefined) {
-      return this.#changes.fold(storm.id, storm, groupedInto, async (_before, after) => {
+      return this.#changes.fold(storm.id, groupedInto, async (_before, after) => {
         await this.#options.store.saveJoined(after, grouped, undefined, event.key);
         this.#remember(after);
         this.#stormPushes.soon(after.id);

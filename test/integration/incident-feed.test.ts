@@ -232,25 +232,29 @@ describe('outbound: the feed is encoded only while someone can receive it', () =
 });
 
 /**
- * Holds the store's writes of one kind until released, then makes each, in order, on the real store: what a slow
- * commit looks like to the hub. `failNext` makes the next one fail instead, as a full disk would.
+ * Holds the store's writes of one kind until released, then makes them, in order, on the real store, and every later
+ * one at once, as the hub issues it: what a slow commit looks like to the hub. `failNext` makes the next one fail
+ * instead, as a full disk would.
  */
-function holdWrites(store: Store, method: 'saveIncident' | 'saveRepeat') {
+function holdWrites(store: Store, method: 'saveIncident' | 'saveRepeat' | 'saveJoined') {
   const write = store[method].bind(store) as (...args: unknown[]) => Promise<void>;
-  let release = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
+  let held: (() => void)[] | undefined = [];
   let failNext = false;
   (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
     if (failNext) {
       failNext = false;
       return Promise.reject(new Error('disk full'));
     }
-    return released.then(() => write(...args));
+    if (held === undefined) return write(...args);
+    const queue = held;
+    return new Promise<void>((resolve, reject) => queue.push(() => write(...args).then(resolve, reject)));
   };
   return {
-    release: () => release(),
+    release: () => {
+      const writes = held ?? [];
+      held = undefined;
+      for (const issue of writes) issue();
+    },
     failNext: () => {
       failNext = true;
     },
@@ -319,5 +323,85 @@ describe('a device event is shown live before its commit; its acknowledgement an
     await feed.client.endAsync();
     officer.close();
     await gate.stop();
+  });
+
+  it('forgets a new incident whose commit failed: the event, sent again, raises it anew, and repeats fold into that', async () => {
+    const officer = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
+    const feed = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao');
+    const gate = demoGate(hub.mqttUrl, 'gate-xijiao-02-west');
+    await gate.start();
+    const creations = holdWrites(hub.hub.store, 'saveIncident');
+    creations.release();
+    creations.failNext();
+    // Shown at once; its commit fails, so the device is not acknowledged and sends the event again: stored then.
+    await gate.deny();
+    await eventually(() => officer.of('incident:new').length === 2);
+    const [lost, raised] = officer.of('incident:new') as Incident[];
+    expect(lost?.id).not.toBe(raised?.id);
+    expect(await hub.hub.store.getIncident(lost?.id ?? '')).toBeUndefined();
+    expect(await hub.hub.store.getIncident(raised?.id ?? '')).toMatchObject({ occurrences: 1 });
+    expect(hub.hub.incidents.active(lost?.id ?? '')).toBeUndefined();
+    // The next denial folds into the stored incident, not the lost one; the feed heard only of what was stored.
+    await gate.deny();
+    expect(await officer.nth('incident:repeat', 1)).toMatchObject({ id: raised?.id, occurrences: 2 });
+    await eventually(() => feed.received.length === 2);
+    expect(feed.received.map((message) => [message.type, message.after.id])).toEqual([
+      ['new', raised?.id],
+      ['update', raised?.id],
+    ]);
+    await feed.client.endAsync();
+    officer.close();
+    await gate.stop();
+  });
+});
+
+describe('a fold of a correlated join and a repeat reaches the live view in the order it was made', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    // Tailgating both correlates (perimeter breach) and, here, dedupes: one device's repeat and another's join can
+    // fold into the same incident together.
+    const config = demoConfig() as unknown as { rules: { event: string; dedupeSeconds?: number }[] };
+    for (const rule of config.rules) if (rule.event === 'access.tailgating') rule.dedupeSeconds = 60;
+    hub = await startTestHub({ deployment: deploymentOf(config) });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('shows, once the pushes are applied in order, what the store holds', async () => {
+    const officer = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
+    const anchorGate = demoGate(hub.mqttUrl, 'gate-xijiao-03-north');
+    const otherGate = demoGate(hub.mqttUrl, 'gate-xijiao-03-east');
+    await anchorGate.start();
+    await otherGate.start();
+    await anchorGate.tailgate();
+    const incident = (await officer.nth('incident:new', 1)) as Incident;
+    const joins = holdWrites(hub.hub.store, 'saveJoined');
+    // The first join commits (held); the next join and the anchor's repeat come meanwhile and fold together.
+    const correlated = async () => metricValue(hub.httpUrl, 'gridhub_events_correlated_total');
+    const sent = [otherGate.tailgate()];
+    await eventually(async () => (await correlated()) === 1);
+    sent.push(otherGate.tailgate());
+    // The second join is in the waiting fold before the repeat is sent: the fold is [join, repeat].
+    await eventually(async () => (await correlated()) === 2);
+    sent.push(anchorGate.tailgate());
+    joins.release();
+    await Promise.all(sent);
+
+    const stored = (await hub.hub.store.getIncident(incident.id)) as Incident;
+    expect(stored).toMatchObject({ occurrences: 2, related: [{}, {}] });
+    await eventually(() => officer.received.length >= 4);
+    let shown: Incident = incident;
+    for (const { event, payload } of officer.received) {
+      if (event === 'incident:update') shown = (payload as { after: Incident }).after;
+      if (event === 'incident:repeat') shown = { ...shown, ...(payload as IncidentRepeat) };
+    }
+    expect(shown.occurrences).toBe(stored.occurrences);
+    expect(shown.related).toEqual(stored.related);
+    officer.close();
+    await anchorGate.stop();
+    await otherGate.stop();
   });
 });

@@ -41,7 +41,7 @@ describe('IncidentChangeQueue', () => {
       stored = after;
     };
     await wait(0); // the blocker is running: what comes now waits behind it
-    const folded = [1, 2, 3].map(() => queue.fold('inc_a', stored, plusOne, commit));
+    const folded = [1, 2, 3].map(() => queue.fold('inc_a', plusOne, commit));
     expect(folded[0]).toBe(folded[2]);
     release();
     await blocker;
@@ -51,6 +51,19 @@ describe('IncidentChangeQueue', () => {
       [2, 3],
       [3, 4],
     ]);
+  });
+
+  it('fails every event of a fold whose incident is found nowhere (its creation did not commit), writing nothing', async () => {
+    const queue = new IncidentChangeQueue({ current: async () => undefined });
+    const commits: Incident[] = [];
+    const plusOne = (before: Incident) => incident(before.id, before.occurrences + 1);
+    const folded = [1, 2].map(() =>
+      queue.fold('inc_lost', plusOne, async (_before, after) => {
+        commits.push(after);
+      }),
+    );
+    for (const event of folded) await expect(event).rejects.toThrow('incident inc_lost is not stored');
+    expect(commits).toEqual([]);
   });
 });
 
