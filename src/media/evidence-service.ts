@@ -131,9 +131,13 @@ export class EvidenceService {
 
   start(): void {
     this.#abort = new AbortController();
-    // Evidence is attached to a stored incident: an alarm announced before its commit is filmed once committed.
+    // Evidence is attached to a stored incident: an alarm announced before its commit is filmed once committed,
+    // unless the service stopped meanwhile (nothing starts after stop()).
+    const signal = this.#abort.signal;
     this.#unsubscribe = this.#options.bus.on('incident:created', (incident, _receivedAt, stored) =>
-      whenStored(stored, () => this.#onIncident(incident)),
+      whenStored(stored, () => {
+        if (!signal.aborted) this.#onIncident(incident);
+      }),
     );
   }
 
