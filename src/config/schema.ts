@@ -315,7 +315,7 @@ export const storeSchema = z.discriminatedUnion('kind', [
       .max(50)
       .default(0)
       .describe(
-        'Group commit: writes wait up to this many ms and commit together, one transaction for many device events. Costs each acknowledgement and push up to that long; saves CPU under load. 0: no wait.',
+        'Group commit: writes wait up to this many ms and commit together, one transaction for many device events. Costs each acknowledgement (and the outbound feed and webhooks) up to that long; the live pushes do not wait. Saves CPU under load. 0: no wait.',
       ),
   }),
   z.strictObject({
