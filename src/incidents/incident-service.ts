@@ -662,7 +662,7 @@ export class IncidentService {
     return after;
   }
 
-  /** One store's write of a change (one instance): a repeat or a join only what it changed, else the whole incident. */
+  /** The store write of a change, on one instance: of a repeat or a join what it changed, else the incident whole. */
   #write(after: Incident, { audit, repeat = false, joined, eventKey }: ChangeWrite): Promise<void> {
     const store = this.#options.store;
     return joined !== undefined
