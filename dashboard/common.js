@@ -61,34 +61,45 @@ export async function mediaUrl(url) {
 
 /**
  * The live connection. `onSync` (which may return a promise) runs on every (re)connection, so the page reloads the
- * server's state after a network drop instead of trusting what it had.
+ * server's state after a network drop instead of trusting what it had. Returns the socket and `reload(load)`, for
+ * the page's other reloads from the server (a filter change).
  */
 export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus }) {
   const socket = window.io({ auth: { token: session()?.token } });
-  /**
-   * Pushes that come while onSync loads are applied at once (an alarm sounds when it comes) and again, in order, over
-   * what onSync loaded: its lists may have been read before them (the hub pushes a device's alarm as soon as it is
-   * decided, before the store has it). The socket delivers in order, so the last one applied is the newest. The
-   * second time, handlers are told so (`replayed`): what they sound or show as new, they did the first time.
-   */
-  let held;
+  /** Every reload running now, each with the pushes that came since it started. */
+  const reloads = new Set();
   const live = (handler) => (payload) => {
     handler?.(payload);
-    held?.push([handler, payload]);
+    for (const pushes of reloads) pushes.push([handler, payload]);
   };
+  /**
+   * Runs `load`, which replaces what the page holds with lists from the server, then applies again, in order, the
+   * pushes that came meanwhile: the lists may have been read before them (the hub pushes a device's alarm as soon as
+   * it is decided, before the store has it). Each push was applied when it came too (an alarm sounds then); the
+   * socket delivers in order, so the last one applied is the newest. The second time, handlers are told so
+   * (`replayed`): what they sound or show as new, they did the first time.
+   */
+  const reload = async (load) => {
+    const pushes = [];
+    reloads.add(pushes);
+    try {
+      await load();
+    } finally {
+      reloads.delete(pushes);
+      for (const [handler, payload] of pushes) handler?.(payload, true);
+    }
+  };
+  let syncing = 0;
   // "live" only once the page holds the server's state again, so nobody reads a half-loaded page as current.
   socket.on('connect', async () => {
     onStatus('syncing…');
-    // Each connection's own: a reconnection during a slow reload starts a reload, and a list, of its own.
-    const pushes = [];
-    held = pushes;
+    syncing += 1;
     try {
-      await onSync();
+      await reload(onSync);
     } finally {
-      if (held === pushes) held = undefined;
-      for (const [handler, payload] of pushes) handler?.(payload, true);
+      syncing -= 1;
     }
-    if (socket.connected && held === undefined) onStatus('live');
+    if (socket.connected && syncing === 0) onStatus('live');
   });
   socket.on('disconnect', () => onStatus('offline — reconnecting…'));
   socket.on('connect_error', (error) => onStatus(`offline — ${error.message}`));
@@ -104,7 +115,7 @@ export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus 
     onStatus('offline');
   });
   window.addEventListener('online', () => socket.connect());
-  return socket;
+  return { socket, reload };
 }
 
 let audio;

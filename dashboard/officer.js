@@ -30,6 +30,8 @@ const state = {
   mapView: { x: 0, y: 0, zoom: 1 },
 };
 const ui = {};
+/** Reloads from the server with the pushes that come meanwhile applied again over it (common.js connect). */
+let reload = (load) => load();
 const mapSize = { width: 420, height: 300 };
 const maxZoom = 16;
 
@@ -58,7 +60,7 @@ async function start() {
   if (session() === null) await loginForm(root, 'e.g. demo-officer-xijiao');
   state.me = session().me;
   layout();
-  connect({
+  ({ reload } = connect({
     onStatus: (text) => {
       ui.status.textContent = text;
       ui.status.dataset.live = String(text === 'live');
@@ -92,7 +94,7 @@ async function start() {
       renderDevices();
       renderMap();
     },
-  });
+  }));
 }
 
 function matches(incident) {
@@ -157,7 +159,7 @@ function layout() {
         'aria-label': name,
         onchange: (event) => {
           state.filters[name] = event.target.value;
-          loadFeed().catch(showError);
+          reload(loadFeed).catch(showError);
         },
       },
       ...options.map(([value, label]) => el('option', { value }, label)),
@@ -296,7 +298,7 @@ function renderTree() {
           onclick: () => {
             state.filters.node = node.id;
             ui.gridFilter.value = node.id;
-            loadFeed().catch(showError);
+            reload(loadFeed).catch(showError);
           },
         },
         node.name,

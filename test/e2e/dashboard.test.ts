@@ -325,6 +325,40 @@ describe('the officer console and the worker view in Chromium', () => {
     await officer.unroute(/\/api\/incidents\?limit=500&state=/);
   }, 60_000);
 
+  it('keeps an alarm pushed while a filter change reloads the feed from a list read before it', async () => {
+    const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
+    const filtered = /\/api\/incidents\?limit=100&.*severity=info/;
+    let read = false;
+    let answer = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    await officer.route(filtered, async (route) => {
+      const response = await route.fetch();
+      read = true;
+      await answered;
+      await route.fulfill({ response });
+    });
+    // A major alarm in the unfiltered feed: its going shows the filtered list has been drawn.
+    await (await gate('gate-xijiao-01-south')).blacklisted();
+    await expect
+      .poll(() => officer.locator('#feed li[data-severity="major"]').count(), wait)
+      .toBeGreaterThan(0);
+    await officer.getByLabel('severity').selectOption('info');
+    await eventually(() => read, 10_000);
+    await (await gate('gate-xijiao-03-north')).deny();
+    const incident = await incidentOf('gate-xijiao-03-north');
+    const item = officer.locator(`#feed li[data-id="${incident.id}"]`);
+    // Pushed while the filtered list is held, and shown at once.
+    await item.waitFor(wait);
+    answer();
+    // The list read before the alarm did not take it away.
+    await expect.poll(() => officer.locator('#feed li[data-severity="major"]').count(), wait).toBe(0);
+    expect(await item.count()).toBe(1);
+    await officer.unroute(filtered);
+    await officer.getByLabel('severity').selectOption('');
+  }, 60_000);
+
   it("shows the server's reason when it refuses an action, and the server's state after it", async () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     const incident = await incidentOf('gate-xijiao-03-east');
@@ -611,7 +645,7 @@ describe('the officer console and the worker view in Chromium', () => {
 
     // A redraw (a filter change reloads the feed and redraws the map) keeps the officer's view.
     await officer.getByLabel('severity').selectOption('critical');
-    await expect.poll(() => officer.locator('#feed li[data-severity="warning"]').count(), wait).toBe(0);
+    await expect.poll(() => officer.locator('#feed li[data-severity="major"]').count(), wait).toBe(0);
     expect(await view()).toEqual(panned);
 
     await officer.locator('#map-reset').click();
