@@ -24,7 +24,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
-import { maxReplay, recoveryAdapter } from './recovery-adapter.ts';
+import { recoveryAdapter } from './recovery-adapter.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
@@ -220,7 +220,6 @@ export class Realtime {
     return {
       adapter: recoveryAdapter({
         supersedeKey,
-        maxReplay,
         onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
         onSweep: (kept) => metrics.pushesKeptForRecovery.set(kept.pushes),
       }),

@@ -22,9 +22,10 @@ export interface RecoveryOptions {
   readonly supersedeKey: SupersedeKey;
   /**
    * The most pushes a returning client is replayed; one that missed more gets a fresh session and reloads the state
-   * (as the hub's pages do on every connection). Socket.IO sends the replay in one go, on the event loop.
+   * (as the hub's pages do on every connection). Socket.IO sends the replay in one go, on the event loop. The hub's
+   * cap (`maxReplay`) unless a test or the bench says.
    */
-  readonly maxReplay: number;
+  readonly maxReplay?: number;
   readonly onRestore?: (outcome: RecoveryOutcome) => void;
   /** Told what is kept after each sweep: for a gauge. */
   readonly onSweep?: (kept: { pushes: number; sessions: number; slots: number }) => void;
@@ -64,7 +65,7 @@ const notRestored = Promise.resolve(null) as unknown as Promise<Session>;
  */
 export function recoveryAdapter({
   supersedeKey,
-  maxReplay,
+  maxReplay: replayCap = maxReplay,
   onRestore,
   onSweep,
   sweepMs = 10_000,
@@ -170,7 +171,7 @@ export function recoveryAdapter({
       for (let index = this.#firstAfter(after); index < pushes.length; index++) {
         const push = pushes[index] as KeptPush;
         if (push.data === undefined || !reaches(push, rooms)) continue;
-        if (missedPackets.length === maxReplay) return refuse('too_many');
+        if (missedPackets.length === replayCap) return refuse('too_many');
         missedPackets.push(push.data);
       }
       onRestore?.('restored');
