@@ -56,6 +56,12 @@ const clipOverheadMs = 20_000;
  * ffmpeg's default five seconds would delay every snapshot by as much (measured: 3.9 s → 1.5 s).
  */
 const probeOptions = ['-analyzeduration', '1000000', '-probesize', '1000000'];
+/**
+ * The protocols an RTSP input may use, nested ones included: a stream URI is checked against network.outbound
+ * before ffmpeg starts (rtsp: and rtsps: only), and this keeps ffmpeg itself from opening a file: or http: URL
+ * that a camera's answers (an SDP, a redirect) point it to.
+ */
+const protocolOptions = ['-protocol_whitelist', 'rtsp,rtsps,rtp,srtp,udp,tcp,tls'];
 
 let resolvedPath: string | undefined;
 
@@ -227,6 +233,7 @@ function runToFile(
         '-hide_banner',
         '-nostdin',
         ...probeOptions,
+        ...protocolOptions,
         '-rtsp_transport',
         options.transport ?? 'udp',
       ])

@@ -293,6 +293,8 @@ export type OutboundFetch = (
     readonly headers?: Readonly<Record<string, string>>;
     readonly body?: string;
     readonly signal?: AbortSignal;
+    /** Redirects are never followed by the guard's client; `error` and `manual` both get the 3xx as it is. */
+    readonly redirect?: 'error' | 'manual';
   },
 ) => Promise<Response>;
 
