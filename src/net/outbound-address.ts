@@ -448,7 +448,14 @@ export class OutboundGuard {
     const suppressed = this.#throttle.admit(`${purpose}:${host}:${reason}`);
     if (suppressed >= 0)
       this.#log.warn(
-        { ...context, purpose, reason, host, address: subject, suppressed },
+        {
+          ...context,
+          purpose,
+          reason,
+          host,
+          ...(reason === 'scheme' ? { scheme: subject } : subject === host ? {} : { address: subject }),
+          suppressed,
+        },
         `outbound connection refused: ${message}`,
       );
     return new OutboundRefused(purpose, reason, `refused: ${message}`);
