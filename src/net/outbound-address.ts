@@ -445,7 +445,11 @@ export class OutboundGuard {
       reason === 'scheme' || reason === 'invalid'
         ? describe(purpose, reason, subject)
         : describe(purpose, reason, subject === host ? host : `${host} (${subject})`);
-    const suppressed = this.#throttle.admit(`${purpose}:${host}:${reason}`);
+    // Repeats of one refusal (a camera's session retrying, one webhook's deliveries) are logged once per 10 s;
+    // a refusal for someone else (another camera, webhook, caller) gets its own line.
+    const suppressed = this.#throttle.admit(
+      `${purpose}:${reason}:${host}:${Object.values(context).join(',')}`,
+    );
     if (suppressed >= 0)
       this.#log.warn(
         {
