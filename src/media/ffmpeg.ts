@@ -57,9 +57,9 @@ const clipOverheadMs = 20_000;
  */
 const probeOptions = ['-analyzeduration', '1000000', '-probesize', '1000000'];
 /**
- * The protocols an RTSP input may use, nested ones included: a stream URI is checked against network.outbound
- * before ffmpeg starts (rtsp: and rtsps: only), and this keeps ffmpeg itself from opening a file: or http: URL
- * that a camera's answers (an SDP, a redirect) point it to.
+ * The protocols an RTSP input may use, nested ones included. Defence in depth: a stream URI is checked against
+ * network.outbound (rtsp: and rtsps: only) before ffmpeg starts, and `-rtsp_transport` already fails any other
+ * demuxer; this keeps ffmpeg from opening anything but RTSP, RTP and their transports whatever a camera answers.
  */
 const protocolOptions = ['-protocol_whitelist', 'rtsp,rtsps,rtp,srtp,udp,tcp,tls'];
 
