@@ -30,6 +30,7 @@ import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-session
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { EvidenceService } from './media/evidence-service.ts';
 import { MediaStore } from './media/media-store.ts';
+import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { HubMetrics } from './observability/metrics.ts';
 import { Outbound } from './outbound/index.ts';
@@ -76,6 +77,8 @@ export class Hub {
   readonly cameras: OnvifSessions;
   readonly media: MediaStore;
   readonly evidence: EvidenceService;
+  /** network.outbound applied: every connection made on a caller's behalf (cameras, webhooks) goes through it. */
+  readonly outboundGuard: OutboundGuard;
   /** With a Redis store: how this instance coordinates with its siblings (leases, shared liveness). */
   readonly coordinator: RedisCoordinator | undefined;
   readonly cameraLeases: CameraLeases | undefined;
@@ -102,6 +105,11 @@ export class Hub {
       ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
     });
     this.topics = new TopicGrammar(settings.topicBase);
+    this.outboundGuard = new OutboundGuard({
+      policy: new AddressPolicy(deployment.network.outbound),
+      refusals: this.metrics.outboundRefusals,
+      logger: this.#logger,
+    });
     // On the Redis store the hub may have siblings: everything they must share goes through this Redis.
     const store = deployment.store;
     const redis = store.kind === 'redis' ? store : undefined;
@@ -287,6 +295,7 @@ export class Hub {
       bus: this.bus,
       metrics: this.metrics,
       logger: this.#logger,
+      guard: this.outboundGuard,
       timing: {
         requestTimeoutMs: 10_000,
         aliveEveryMs: 5_000,
@@ -313,6 +322,7 @@ export class Hub {
       rtspTransport: deployment.media.rtspTransport,
       metrics: this.metrics,
       logger: this.#logger,
+      guard: this.outboundGuard,
     });
     this.outbound = new Outbound({
       bus: this.bus,
@@ -326,6 +336,7 @@ export class Hub {
       audit,
       metrics: this.metrics,
       logger: this.#logger,
+      guard: this.outboundGuard,
     });
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
@@ -386,6 +397,7 @@ export class Hub {
         metrics: this.metrics,
         authenticator: this.#authenticator,
         fleet: this.fleet,
+        outboundGuard: this.outboundGuard,
         incidents: this.incidents,
         visibility: this.visibility,
         jurisdiction: this.deployment.jurisdiction,
@@ -434,6 +446,7 @@ export class Hub {
     this.liveness.stop();
     this.incidents.stop();
     await this.outbound.stop();
+    this.outboundGuard.close();
     this.#stopLogging?.();
     this.#stopLogging = undefined;
     await this.eventLog.stop();

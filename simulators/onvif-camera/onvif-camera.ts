@@ -38,7 +38,7 @@ export type { PtzPreset } from './services.ts';
  * - Optionally a live H.264 test pattern over RTSP (needs ffmpeg; viewers must use RTP over UDP).
  * - WS-Discovery on UDP 3702 (or a chosen port).
  * - Scripted events: motion(), tamper(), lineCross(), intrusion().
- * - Fault knobs: reboot(), dropSubscriptions(), slowAnswers(), setPassword().
+ * - Fault knobs: reboot(), dropSubscriptions(), slowAnswers(), setPassword(), handOutUris().
  */
 export interface OnvifCameraOptions {
   /** Address to listen on; also the host in every URL the camera hands out. Default 127.0.0.1. */
@@ -106,6 +106,7 @@ export class OnvifCameraSimulator {
   #bootTime: Date | undefined;
   #password: string;
   #slowMs = 0;
+  #handedOut: { snapshotUri?: string; streamUri?: string } = {};
   #lastPreset: string | undefined;
   #renewals = 0;
   #snapshot: Buffer | undefined;
@@ -343,6 +344,14 @@ export class OnvifCameraSimulator {
     this.#password = password;
   }
 
+  /**
+   * GetSnapshotUri and GetStreamUri hand out these instead of the camera's own (a misconfigured or hostile camera
+   * pointing the hub elsewhere: its own loopback, a metadata service); undefined restores the camera's own.
+   */
+  handOutUris(uris: { snapshotUri?: string; streamUri?: string }): void {
+    this.#handedOut = uris;
+  }
+
   // -------------------------------------------------------------------------------------------------------------
   // Internals
 
@@ -464,8 +473,8 @@ export class OnvifCameraSimulator {
       pullPoints: this.#pullPoints,
       serviceUrl: (service) => `${this.address}/onvif/${service}_service`,
       subscriptionUrl: (id) => `${this.address}${SUBSCRIPTION_PATH}${id}`,
-      snapshotUri: () => this.snapshotUrl,
-      streamUri: () => this.rtspUrl,
+      snapshotUri: () => this.#handedOut.snapshotUri ?? this.snapshotUrl,
+      streamUri: () => this.#handedOut.streamUri ?? this.rtspUrl,
       now: () => new Date(),
       initialState: () => this.#initialState(),
       gotoPreset: (token) => {

@@ -7,6 +7,7 @@ import { type DeviceAdapter, livenessEvents } from '../core/adapter.ts';
 import { GridhubError } from '../core/errors.ts';
 import { zodProblems } from '../core/problems.ts';
 import { type GridEntry, Jurisdiction } from '../jurisdiction/jurisdiction.ts';
+import { AddressPolicy } from '../net/outbound-address.ts';
 import {
   type ConfigFile,
   type CorrelationConfig,
@@ -67,6 +68,7 @@ export interface Deployment {
   readonly store: ConfigFile['store'];
   readonly mqtt: ConfigFile['mqtt'];
   readonly cluster: ConfigFile['cluster'];
+  readonly network: ConfigFile['network'];
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserConfig[];
@@ -225,6 +227,7 @@ function crossReference(
 
   checkRosters(file, jurisdiction, problems);
   checkMqtt(file, problems);
+  checkOutboundAddresses(file, problems);
   return {
     settings: file.hub,
     adapters,
@@ -240,10 +243,28 @@ function crossReference(
     store: file.store,
     mqtt: file.mqtt,
     cluster: file.cluster,
+    network: file.network,
     correlations: file.correlations,
     suppressions: file.suppressions,
     flood: file.flood,
   };
+}
+
+/**
+ * Camera xaddrs and webhook targets against network.outbound, where their host is an address: a host name is
+ * resolved and checked at each connection instead (DNS may answer differently at start and later).
+ */
+function checkOutboundAddresses(file: ConfigFile, problems: string[]): void {
+  const policy = new AddressPolicy(file.network.outbound);
+  file.devices.forEach((device, index) => {
+    const xaddr = device.onvif?.xaddr;
+    const problem = xaddr === undefined ? undefined : policy.urlProblem(xaddr, 'onvif');
+    if (problem !== undefined) problems.push(`devices[${index}].onvif.xaddr: ${problem}`);
+  });
+  file.outbound.webhooks.forEach((webhook, index) => {
+    const problem = policy.urlProblem(webhook.url, 'webhook');
+    if (problem !== undefined) problems.push(`outbound.webhooks[${index}].url: ${problem}`);
+  });
 }
 
 /** The modes that span several instances need what they share: Redis, and for external, the broker. */

@@ -3,6 +3,7 @@ import { severities } from '../core/incident.ts';
 import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
 import { deviceIdPattern } from '../core/topics.ts';
+import { checkAllowEntry } from '../net/outbound-address.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
 
 /**
@@ -406,6 +407,36 @@ export const mqttSchema = z.strictObject({
     .describe('Settings of the clustered mode.'),
 });
 
+/** An allow-list entry: a CIDR, one address, or the words `private` and `public`. */
+const allowEntry = z.string().superRefine((entry, context) => {
+  try {
+    checkAllowEntry(entry);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+export const outboundNetworksSchema = z.strictObject({
+  cameras: z
+    .array(allowEntry)
+    .default(['private'])
+    .describe(
+      'Networks the hub may reach cameras at: their ONVIF xaddr and the stream and snapshot URIs they hand out. CIDRs (10.20.0.0/16), single addresses, `private` (10/8, 172.16/12, 192.168/16, fc00::/7) or `public` (any other unicast address except 100.64/10).',
+    ),
+  webhooks: z
+    .array(allowEntry)
+    .default(['private', 'public'])
+    .describe('Networks webhook targets may be in; the same entries as cameras.'),
+});
+
+export const networkSchema = z.strictObject({
+  outbound: outboundNetworksSchema
+    .default(outboundNetworksSchema.parse({}))
+    .describe(
+      "Where the hub may connect on a caller's behalf. Loopback, unspecified, link-local, multicast, reserved and cloud metadata addresses (169.254.169.254, 100.100.100.200, fd00:ec2::254…) are refused unless an entry names a network inside them, e.g. 127.0.0.0/8; a wide entry (0.0.0.0/0) never lets them through. Host names are resolved and every address checked, at each connection.",
+    ),
+});
+
 export const hubSchema = z.strictObject({
   name: z.string().min(1).default('gridhub'),
   topicBase: z
@@ -509,6 +540,9 @@ export const configSchema = z.strictObject({
   cluster: clusterSchema
     .default(clusterSchema.parse({}))
     .describe('Several hub instances sharing a Redis store: instance identity and camera leases.'),
+  network: networkSchema
+    .default(networkSchema.parse({}))
+    .describe('Which networks the hub may connect to for cameras and webhooks (SSRF protection).'),
   correlations: z
     .array(correlationSchema)
     .default([])
@@ -542,3 +576,4 @@ export type FloodConfig = z.infer<typeof floodSchema>;
 export type MqttConfig = z.infer<typeof mqttSchema>;
 export type ExternalBrokerConfig = z.infer<typeof externalBrokerSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type NetworkConfig = z.infer<typeof networkSchema>;

@@ -11,7 +11,7 @@ import { type DeviceRegistry, ProvisioningError, type RegisteredDevice } from '.
 import type { LivenessMonitor } from './liveness-monitor.ts';
 
 /** Who provisions devices: the integrators who install them, and admins. */
-const provisioningRoles: readonly Role[] = ['integrator', 'admin'];
+export const provisioningRoles: readonly Role[] = ['integrator', 'admin'];
 
 /** A device as the API shows it: what it is, where it is, whether it is online. Never its secret. */
 export interface DeviceView {

@@ -18,6 +18,7 @@ import type { Visibility } from '../incidents/visibility.ts';
 import type { OnvifSessions } from '../ingest/onvif-sessions.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { MediaStore } from '../media/media-store.ts';
+import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { HttpError } from './request-guards.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
@@ -44,6 +45,7 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly registry: DeviceRegistry;
   readonly media: MediaStore;
   readonly cameras: OnvifSessions;
+  readonly outboundGuard: OutboundGuard;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */

@@ -1,6 +1,7 @@
 import { Cam } from 'onvif';
 import type { ResolvedDevice } from '../config/load.ts';
 import type { OnvifNotification } from '../core/adapter.ts';
+import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** What a session reports to the hub. */
@@ -21,6 +22,8 @@ export interface OnvifSessionOptions {
   readonly device: ResolvedDevice;
   readonly events: OnvifSessionEvents;
   readonly logger: Logger;
+  /** Checks the camera's xaddr against network.outbound before each connect, and the URIs it hands out. */
+  readonly guard: OutboundGuard;
   /** Socket timeout of ordinary requests. */
   readonly requestTimeoutMs: number;
   /** While the subscription is healthy, how often the camera counts as heard (a pull may wait up to a minute). */
@@ -203,12 +206,19 @@ export class OnvifSession {
     const { device, requestTimeoutMs } = this.#options;
     const onvif = device.onvif;
     if (onvif === undefined) throw new Error('no onvif settings');
-    const address = new URL(onvif.xaddr);
+    // Resolved and checked at each connect; the client is given the checked address, not the name, so every
+    // request of the session goes there (with preserveAddress, the service and subscription addresses the camera
+    // reports are rewritten to it too). A refusal fails the session like an unreachable camera, and is counted.
+    const target = await this.#options.guard.check(onvif.xaddr, 'onvif', { cameraId: device.id });
+    const address = target.url;
+    const secure = address.protocol === 'https:';
     const cam = new Cam({
-      hostname: address.hostname,
-      port: Number(address.port || (address.protocol === 'https:' ? 443 : 80)),
+      hostname: target.address,
+      port: Number(address.port || (secure ? 443 : 80)),
       path: address.pathname,
-      useSecure: address.protocol === 'https:',
+      useSecure: secure,
+      // TLS still verifies the name the xaddr gave, not the address.
+      ...(secure && target.host !== target.address ? { secureOpts: { servername: target.host } } : {}),
       username: onvif.username,
       password: onvif.password,
       timeout: requestTimeoutMs,
@@ -235,6 +245,16 @@ export class OnvifSession {
       (snapshot) => snapshot.uri,
       () => undefined,
     );
+    // Told now, so an operator need not wait for an alarm to learn it; refused (and counted) when fetched.
+    const { policy } = this.#options.guard;
+    for (const [purpose, uri] of [
+      ['stream', this.#streamUri],
+      ['snapshot', this.#snapshotUri],
+    ] as const) {
+      const problem = uri === undefined ? undefined : policy.urlProblem(uri, purpose);
+      if (problem !== undefined)
+        this.#log.warn({ purpose, problem }, `the camera hands out a ${purpose} URI that will be refused`);
+    }
     return cam;
   }
 

@@ -8,6 +8,7 @@ import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { LivenessMonitor } from '../fleet/liveness-monitor.ts';
 import type { IncidentPipeline } from '../incidents/incident-pipeline.ts';
 import type { CameraDirectory, CameraMedia } from '../media/camera-directory.ts';
+import type { OutboundGuard } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
@@ -49,6 +50,8 @@ export interface OnvifSessionsOptions {
   readonly bus: TypedBus<HubBusEvents>;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
+  /** What each camera's xaddr is checked against before its session connects. */
+  readonly guard: OutboundGuard;
   /** With several hub instances: which cameras this one runs sessions for. Without it, every camera. */
   readonly partition?: CameraPartition;
   readonly timing: Pick<
@@ -109,7 +112,7 @@ export class OnvifSessions implements CameraDirectory {
 
   /** Starts, restarts or ends a camera's session to match the registry (provisioned, enabled, disabled). */
   #follow(deviceId: string): void {
-    const { registry, liveness, logger, timing } = this.#options;
+    const { registry, liveness, logger, timing, guard } = this.#options;
     const device = registry.get(deviceId);
     this.#sessions.get(deviceId)?.stop();
     this.#sessions.delete(deviceId);
@@ -131,6 +134,7 @@ export class OnvifSessions implements CameraDirectory {
     const session = new OnvifSession({
       device,
       logger,
+      guard,
       ...timing,
       events: {
         heard: (cameraId) => liveness.heard(cameraId),

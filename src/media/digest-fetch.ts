@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { type OutboundFetch, OutboundRefused } from '../net/outbound-address.ts';
 
 /**
  * An HTTP GET with the authentication IP cameras ask for: Digest (RFC 7616: MD5, MD5-sess, SHA-256,
@@ -14,6 +15,11 @@ export interface DigestFetchOptions {
   /** A larger body is refused (a snapshot is tens to hundreds of KiB). */
   readonly maxBytes?: number;
   readonly signal?: AbortSignal;
+  /**
+   * The HTTP client: the hub passes its outbound guard's (OutboundGuard.fetcher('snapshot')), which checks each
+   * request's address against network.outbound and connects to the checked address; global fetch otherwise.
+   */
+  readonly fetch?: OutboundFetch;
 }
 
 export interface FetchedBody {
@@ -29,7 +35,8 @@ export type DigestFetchErrorKind =
   | 'too_large'
   | 'timeout'
   | 'aborted'
-  | 'network';
+  | 'network'
+  | 'refused';
 
 /** Why a fetch failed. Messages never carry the URL's credentials or the password. */
 export class DigestFetchError extends Error {
@@ -74,15 +81,17 @@ export async function digestFetch(url: string, options: DigestFetchOptions): Pro
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
   const maxBytes = options.maxBytes ?? defaultMaxBytes;
+  const client: OutboundFetch = options.fetch ?? fetch;
   const get = async (authorization?: string): Promise<Response> => {
     try {
-      return await fetch(target, {
+      return await client(target, {
         method: 'GET',
         redirect: 'error',
         signal,
         headers: authorization === undefined ? {} : { authorization },
       });
     } catch (error) {
+      if (error instanceof OutboundRefused) throw new DigestFetchError('refused', error.message);
       throw failure(error, signal, timeout, timeoutMs);
     }
   };

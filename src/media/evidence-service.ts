@@ -3,6 +3,7 @@ import type { TypedBus } from '../core/bus.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
 import type { EvidenceItem, Incident } from '../core/incident.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
+import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { CameraDirectory, CameraMedia } from './camera-directory.ts';
@@ -26,7 +27,19 @@ export interface CaptureTools {
   recordClip(rtspUrl: string, outFile: string, options: ClipOptions): Promise<ClipResult>;
 }
 
-export const defaultCaptureTools: CaptureTools = { fetchSnapshot: digestFetch, grabFrame, recordClip };
+/**
+ * The real tools behind the outbound guard: a snapshot URI's requests go to addresses network.outbound allows,
+ * and ffmpeg is given the stream URI with its host replaced by the checked address, so it connects there.
+ */
+export function guardedCaptureTools(guard: OutboundGuard): CaptureTools {
+  return {
+    fetchSnapshot: (url, options) => digestFetch(url, { ...options, fetch: guard.fetcher('snapshot') }),
+    grabFrame: async (rtspUrl, outFile, options) =>
+      grabFrame(await guard.pinnedUrl(rtspUrl, 'stream'), outFile, options),
+    recordClip: async (rtspUrl, outFile, options) =>
+      recordClip(await guard.pinnedUrl(rtspUrl, 'stream'), outFile, options),
+  };
+}
 
 /** Alarm storms and device health say nothing a camera could show. */
 export const defaultSkipCategories: readonly string[] = ['storm', 'device_offline', 'device_tamper', 'power'];
@@ -54,6 +67,8 @@ export interface EvidenceServiceOptions {
   readonly rtspTransport?: RtspTransport;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
+  /** What every camera URI is checked against; required unless `tools` replaces all three tools. */
+  readonly guard?: OutboundGuard;
   readonly tools?: Partial<CaptureTools>;
 }
 
@@ -96,7 +111,16 @@ export class EvidenceService {
 
   constructor(options: EvidenceServiceOptions) {
     this.#options = options;
-    this.#tools = { ...defaultCaptureTools, ...options.tools };
+    const given = options.tools ?? {};
+    if (options.guard === undefined) {
+      if (
+        given.fetchSnapshot === undefined ||
+        given.grabFrame === undefined ||
+        given.recordClip === undefined
+      )
+        throw new Error('the evidence service needs an outbound guard for the real capture tools');
+      this.#tools = given as CaptureTools;
+    } else this.#tools = { ...guardedCaptureTools(options.guard), ...given };
     this.#log = options.logger.child({ ns: 'evidence' });
     this.#skip = new Set(options.skipCategories ?? defaultSkipCategories);
     const registry = options.metrics.registry;

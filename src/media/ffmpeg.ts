@@ -56,6 +56,12 @@ const clipOverheadMs = 20_000;
  * ffmpeg's default five seconds would delay every snapshot by as much (measured: 3.9 s → 1.5 s).
  */
 const probeOptions = ['-analyzeduration', '1000000', '-probesize', '1000000'];
+/**
+ * The protocols an RTSP input may use, nested ones included. Defence in depth: a stream URI is checked against
+ * network.outbound (rtsp: and rtsps: only) before ffmpeg starts, and `-rtsp_transport` already fails any other
+ * demuxer; this keeps ffmpeg from opening anything but RTSP, RTP and their transports whatever a camera answers.
+ */
+const protocolOptions = ['-protocol_whitelist', 'rtsp,rtsps,rtp,srtp,udp,tcp,tls'];
 
 let resolvedPath: string | undefined;
 
@@ -227,6 +233,7 @@ function runToFile(
         '-hide_banner',
         '-nostdin',
         ...probeOptions,
+        ...protocolOptions,
         '-rtsp_transport',
         options.transport ?? 'udp',
       ])

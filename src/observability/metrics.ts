@@ -2,6 +2,11 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { type RefusalReason, refusalReasons } from '../core/refusals.ts';
 import { mqttRefusalReasons } from '../fleet/access-policy.ts';
 import { suppressionReasons } from '../incidents/rule-book.ts';
+import {
+  type OutboundRefusalReason,
+  outboundPurposes,
+  outboundRefusalReasons,
+} from '../net/outbound-address.ts';
 
 /**
  * Everything `GET /metrics` shows, in one registry per hub (not prom-client's global one), so several hubs in
@@ -100,6 +105,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly outboundRefusals = new Counter({
+    name: 'gridhub_outbound_refusals_total',
+    help: "Connections the hub would have opened on a caller's behalf (camera xaddrs, stream and snapshot URIs, webhook targets) refused by network.outbound, by purpose and reason.",
+    labelNames: ['purpose', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly commands = new Counter({
     name: 'gridhub_commands_total',
     help: 'Device commands sent, by outcome (ok, refused, failed, timeout).',
@@ -160,6 +172,9 @@ export class HubMetrics {
       this.messagesRefused.labels(reason).inc(0);
     for (const reason of mqttRefusalReasons) this.mqttRefusals.labels(reason).inc(0);
     for (const reason of suppressionReasons) this.eventsSuppressed.labels(reason).inc(0);
+    for (const purpose of outboundPurposes)
+      for (const reason of Object.keys(outboundRefusalReasons) as OutboundRefusalReason[])
+        this.outboundRefusals.labels(purpose, reason).inc(0);
   }
 
   /** The incidents not yet ended are counted where they are held, and read at each scrape, not on every change. */

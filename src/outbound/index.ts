@@ -1,6 +1,7 @@
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { HubBusEvents } from '../core/events.ts';
+import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { DeliveryOutbox } from '../store/store.ts';
@@ -26,8 +27,8 @@ export interface OutboundOptions {
   readonly audit: AuditTrail;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
-  /** The webhooks' HTTP client; global fetch by default. */
-  readonly fetch?: typeof fetch;
+  /** Checks every webhook target against network.outbound and connects to the checked address. */
+  readonly guard: OutboundGuard;
   /** The webhooks' wait between attempts; for tests. */
   readonly sleep?: Sleep;
   /** Where webhook deliveries wait across restarts (Store.outbox); left out, in memory only. */
@@ -61,7 +62,7 @@ export class Outbound {
       audit: options.audit,
       metrics: options.metrics,
       logger: options.logger,
-      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      guard: options.guard,
       ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
       ...(options.outbox === undefined ? {} : { outbox: options.outbox }),
     });

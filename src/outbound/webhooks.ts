@@ -5,6 +5,7 @@ import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { TypedBus } from '../core/bus.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
+import { type OutboundGuard, OutboundRefused } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { DeliveryOutbox, PendingDelivery } from '../store/store.ts';
@@ -41,8 +42,11 @@ export interface WebhookDispatcherOptions {
   readonly audit: AuditTrail;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
-  /** The HTTP client; global fetch by default. */
-  readonly fetch?: typeof fetch;
+  /**
+   * The HTTP client: each attempt's target is resolved and checked against network.outbound.webhooks, and the
+   * request goes to the checked address. A refused target fails the delivery at once (no retry) and is audited.
+   */
+  readonly guard: OutboundGuard;
   /** The wait between attempts; for tests. */
   readonly sleep?: Sleep;
   /** Pending deliveries kept per webhook; DEFAULT_QUEUE_LIMIT by default. */
@@ -66,8 +70,11 @@ interface Delivery {
   readonly message: FeedMessage;
 }
 
-/** How one attempt ended: a status when the receiver answered, an error when it did not. */
-type AttemptResult = { readonly status: number } | { readonly error: string };
+/**
+ * How one attempt ended: a status when the receiver answered, an error when it did not; `refused` when the
+ * outbound policy refused the target (retrying cannot help until the config or the DNS changes).
+ */
+type AttemptResult = { readonly status: number } | { readonly error: string; readonly refused?: true };
 
 /** One webhook's queue and the state that keeps its deliveries in order per incident. */
 class Lane {
@@ -383,7 +390,7 @@ export class WebhookDispatcher {
         );
         return;
       }
-      if (attempt >= webhook.maxAttempts) {
+      if (attempt >= webhook.maxAttempts || ('refused' in result && result.refused)) {
         this.#fail(lane, delivery, {
           attempts: attempt,
           last: result,
@@ -442,7 +449,7 @@ export class WebhookDispatcher {
     );
     aborted.catch(() => {});
     try {
-      const fetchImpl = this.#options.fetch ?? globalThis.fetch;
+      const fetchImpl = this.#options.guard.fetcher('webhook', { webhook: webhook.id });
       // Raced against the abort too, so even an HTTP client that ignores the signal cannot hold a delivery.
       const response = await Promise.race([
         fetchImpl(lane.target, {
@@ -459,6 +466,7 @@ export class WebhookDispatcher {
       response.body?.cancel().catch(() => {});
       return { status: response.status };
     } catch (error) {
+      if (error instanceof OutboundRefused) return { error: error.message, refused: true };
       const reason = controller.signal.aborted ? controller.signal.reason : error;
       return { error: errorText(reason) };
     } finally {

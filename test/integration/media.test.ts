@@ -29,6 +29,7 @@ import {
   eventually,
   getJson,
   LogCapture,
+  loopbackGuard,
   type RecordingClient,
   startTestHub,
   type TestHub,
@@ -232,6 +233,7 @@ describe('evidence of a forced gate: snapshots and clips attached when complete,
       presetSettleMs: 100,
       metrics,
       logger,
+      guard: loopbackGuard(metrics),
     });
     evidence.start();
     hub.hub.bus.on('incident:updated', ({ after }) => {

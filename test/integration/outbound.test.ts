@@ -20,6 +20,7 @@ import { outboundSchema } from '../../src/outbound/outbound-schema.ts';
 import { WebhookDispatcher } from '../../src/outbound/webhooks.ts';
 import { LmdbStore } from '../../src/store/lmdb-store.ts';
 import type { DeliveryOutbox } from '../../src/store/store.ts';
+import { loopbackGuard } from '../helpers/hub.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixtures: incidents, a recording HTTP receiver, a log capture, and waiting for conditions.
@@ -243,6 +244,7 @@ async function dispatcherFor(
     audit,
     metrics,
     logger: pino({ level: 'debug' }, logs),
+    guard: loopbackGuard(metrics),
     ...extra,
   });
   await dispatcher.start();
@@ -351,6 +353,7 @@ describe('MQTT incident feed', () => {
     const bus = new TypedBus<HubBusEvents>();
     const logs = new LogCapture();
     const published: { topic: string; payload: string }[] = [];
+    const metrics = new HubMetrics();
     const outbound = new Outbound({
       bus,
       publish: async (topic, payload) => {
@@ -360,7 +363,8 @@ describe('MQTT incident feed', () => {
       topicBase: 'gridhub',
       config: outboundSchema.parse(config),
       audit,
-      metrics: new HubMetrics(),
+      metrics,
+      guard: loopbackGuard(metrics),
       logger: pino({ level: 'debug' }, logs),
       ...(hasSubscribers === undefined ? {} : { hasSubscribers }),
     });

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { deviceSchema } from '../../config/schema.ts';
 import { CommandError, type CommandFailure } from '../../fleet/command-service.ts';
 import { ProvisioningError } from '../../fleet/device-registry.ts';
-import { type Fleet, maxMaintenanceMinutes } from '../../fleet/fleet.ts';
+import { type Fleet, maxMaintenanceMinutes, provisioningRoles } from '../../fleet/fleet.ts';
+import { type OutboundGuard, OutboundRefused } from '../../net/outbound-address.ts';
 import type { EventLog } from '../../store/event-log.ts';
 import { HttpError, requirePrincipal } from '../request-guards.ts';
 
@@ -75,8 +76,11 @@ async function answering<T>(work: () => Promise<T> | T): Promise<T> {
 }
 
 /** Devices in the caller's scope: status, provisioning (integrators and admins), maintenance and commands. */
-export function deviceRoutes(app: FastifyInstance, options: { fleet: Fleet; eventLog: EventLog }): void {
-  const { fleet, eventLog } = options;
+export function deviceRoutes(
+  app: FastifyInstance,
+  options: { fleet: Fleet; eventLog: EventLog; outboundGuard: OutboundGuard },
+): void {
+  const { fleet, eventLog, outboundGuard } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['devices'];
 
@@ -123,12 +127,30 @@ export function deviceRoutes(app: FastifyInstance, options: { fleet: Fleet; even
       schema: {
         tags,
         summary: 'Provision a device (integrators, admins)',
-        description: 'Answers 201 with the device and its MQTT secret, shown this once and never stored.',
+        description:
+          'Answers 201 with the device and its MQTT secret, shown this once and never stored. A camera whose onvif.xaddr network.outbound refuses (its address, or any address its host name resolves to) is answered 400 and never contacted.',
         body: provisionBody,
       },
     },
     async (request, reply) => {
       const principal = requirePrincipal(request);
+      const xaddr = request.body.onvif?.xaddr;
+      // Only for those who may provision: the others are refused by the fleet, and resolve nothing.
+      if (xaddr !== undefined && provisioningRoles.includes(principal.role)) {
+        try {
+          await outboundGuard.check(xaddr, 'onvif', {
+            deviceId: request.body.id,
+            user: principal.userId,
+            remote: request.ip,
+          });
+        } catch (error) {
+          if (error instanceof OutboundRefused)
+            throw new HttpError(400, 'invalid_request', 'the camera address is refused', [
+              `body.onvif.xaddr: ${error.message}`,
+            ]);
+          // A name that does not resolve (yet) is no refusal: the session checks again at each connect.
+        }
+      }
       const created = await answering(() => fleet.provision(principal, request.body));
       return reply.code(201).send(created);
     },
