@@ -14,12 +14,7 @@ const projectRoot = path.resolve(import.meta.dirname, '..');
  * How long a stop may take: past it the process exits with 1 and says which step was still stopping, so a
  * supervisor (systemd's TimeoutStopSec, Docker's stop grace period: both set longer) never has to kill it blind.
  */
-const stopTimeoutSchema = z.coerce
-  .number()
-  .int()
-  .min(1)
-  .max(600)
-  .default(10);
+const stopTimeoutSchema = z.coerce.number().int().min(1).max(600).default(10);
 
 async function main(): Promise<void> {
   const runtime = readRuntimeSettings(process.env, projectRoot);
