@@ -92,6 +92,8 @@ export class Hub {
   readonly #commands: CommandService;
   #http: FastifyInstance | undefined;
   #started = false;
+  /** The step stop() is in, from its start to its end: /readyz answers 503 meanwhile. */
+  #stopping: string | undefined;
   #stopLogging: (() => void) | undefined;
 
   constructor(options: HubOptions) {
@@ -407,6 +409,7 @@ export class Hub {
         media: this.media,
         cameras: this.cameras,
         health: () => this.health(),
+        stopping: () => this.#stopping !== undefined,
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
       });
       this.#http = http;
@@ -428,30 +431,59 @@ export class Hub {
     );
   }
 
+  /**
+   * Stops every component in the reverse order of start(), one named step after another, so that a stop that
+   * hangs can say where ({@link stopping}).
+   */
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
-    await this.realtime.stop();
-    // The feed publishes on the broker, so it stops first; the webhooks stop once nothing can change an incident
-    // any more, so a change made while the rest stops still reaches their outbox.
-    this.outbound.feed?.stop();
-    await this.broker.stop();
-    await this.#http?.close();
-    this.#http = undefined;
-    this.#commands.stop();
-    await this.cameraLeases?.stop();
-    this.cameras.stop();
-    await this.evidence.stop();
-    this.media.stop();
-    this.liveness.stop();
-    this.incidents.stop();
-    await this.outbound.stop();
-    this.outboundGuard.close();
-    this.#stopLogging?.();
-    this.#stopLogging = undefined;
-    await this.eventLog.stop();
-    await this.coordinator?.stop();
-    await this.store.stop();
+    const steps: readonly (readonly [string, () => unknown])[] = [
+      ['realtime', () => this.realtime.stop()],
+      // The feed publishes on the broker, so it stops first; the webhooks stop once nothing can change an
+      // incident any more, so a change made while the rest stops still reaches their outbox.
+      ['incident feed', () => this.outbound.feed?.stop()],
+      ['mqtt', () => this.broker.stop()],
+      [
+        'http',
+        async () => {
+          await this.#http?.close();
+          this.#http = undefined;
+        },
+      ],
+      ['commands', () => this.#commands.stop()],
+      ['camera leases', () => this.cameraLeases?.stop()],
+      ['cameras', () => this.cameras.stop()],
+      ['evidence', () => this.evidence.stop()],
+      ['media', () => this.media.stop()],
+      ['liveness', () => this.liveness.stop()],
+      ['incidents', () => this.incidents.stop()],
+      ['outbound', () => this.outbound.stop()],
+      ['outbound guard', () => this.outboundGuard.close()],
+      [
+        'event log',
+        async () => {
+          this.#stopLogging?.();
+          this.#stopLogging = undefined;
+          await this.eventLog.stop();
+        },
+      ],
+      ['cluster', () => this.coordinator?.stop()],
+      ['store', () => this.store.stop()],
+    ];
+    try {
+      for (const [name, stop] of steps) {
+        this.#stopping = name;
+        await stop();
+      }
+    } finally {
+      this.#stopping = undefined;
+    }
+  }
+
+  /** The step stop() is in (`'evidence'`, `'store'`), or undefined when the hub is not stopping. */
+  get stopping(): string | undefined {
+    return this.#stopping;
   }
 
   health(): HealthReport {

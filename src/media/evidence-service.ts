@@ -12,11 +12,13 @@ import {
   type CaptureOptions,
   type ClipOptions,
   type ClipResult,
+  type FfmpegBinary,
   type FrameResult,
   grabFrame,
   type RtspTransport,
   recordClip,
   redactUrls,
+  resolveFfmpeg,
 } from './ffmpeg.ts';
 import type { MediaStore } from './media-store.ts';
 
@@ -25,6 +27,8 @@ export interface CaptureTools {
   fetchSnapshot(url: string, options: DigestFetchOptions): Promise<FetchedBody>;
   grabFrame(rtspUrl: string, outFile: string, options: CaptureOptions): Promise<FrameResult>;
   recordClip(rtspUrl: string, outFile: string, options: ClipOptions): Promise<ClipResult>;
+  /** The ffmpeg the captures will run, found at start so that a missing or outdated one is said at once. */
+  resolveFfmpeg?(): Promise<FfmpegBinary>;
 }
 
 /**
@@ -38,6 +42,7 @@ export function guardedCaptureTools(guard: OutboundGuard): CaptureTools {
       grabFrame(await guard.pinnedUrl(rtspUrl, 'stream'), outFile, options),
     recordClip: async (rtspUrl, outFile, options) =>
       recordClip(await guard.pinnedUrl(rtspUrl, 'stream'), outFile, options),
+    resolveFfmpeg: () => resolveFfmpeg(),
   };
 }
 
@@ -162,6 +167,29 @@ export class EvidenceService {
       whenStored(stored, () => {
         if (!signal.aborted) this.#onIncident(incident);
       }),
+    );
+    this.#announceFfmpeg();
+  }
+
+  /**
+   * Says at start-up which ffmpeg the captures will run when it is not the system's: the static build bundled in
+   * @ffmpeg-installer/ffmpeg dates from 2018 and has years of unpatched decoder vulnerabilities, and it decodes
+   * what cameras send. Found off the start path (it runs `ffmpeg -version`).
+   */
+  #announceFfmpeg(): void {
+    this.#tools.resolveFfmpeg?.().then(
+      (binary) => {
+        if (!binary.bundled) return;
+        this.#log.warn(
+          { path: binary.path },
+          'NO SYSTEM FFMPEG: camera evidence runs the ffmpeg of 2018 bundled in @ffmpeg-installer/ffmpeg, unpatched since; install the system ffmpeg (apt-get install ffmpeg)',
+        );
+      },
+      (error: unknown) =>
+        this.#log.warn(
+          { err: (error as Error).message },
+          'no ffmpeg: camera snapshots over RTSP and clips will fail',
+        ),
     );
   }
 

@@ -1,16 +1,15 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { rename, stat, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import ffmpeg from 'fluent-ffmpeg';
 
 /**
- * The one module that knows ffmpeg (through fluent-ffmpeg, archived upstream in 2025: replacing it means
- * rewriting this file only). It grabs a frame and records a clip from an RTSP stream, each into a temporary
- * name renamed into place on success, so a partial file is never visible; a capture that runs past its
- * timeout, or whose signal aborts, has its ffmpeg killed.
+ * The one module that knows ffmpeg, which it spawns directly (an argument vector, no shell; fluent-ffmpeg, which
+ * it used before, was archived upstream in 2025). It grabs a frame and records a clip from an RTSP stream, each
+ * into a temporary name renamed into place on success, so a partial file is never visible; a capture that runs
+ * past its timeout, or whose signal aborts, has its ffmpeg killed. Only the tail of ffmpeg's stderr is kept.
  */
 
 export type RtspTransport = 'udp' | 'tcp';
@@ -63,31 +62,76 @@ const probeOptions = ['-analyzeduration', '1000000', '-probesize', '1000000'];
  */
 const protocolOptions = ['-protocol_whitelist', 'rtsp,rtsps,rtp,srtp,udp,tcp,tls'];
 
-let resolvedPath: string | undefined;
+/** An ffmpeg found on this machine; `bundled` when it is the 2018 static build of @ffmpeg-installer/ffmpeg. */
+export interface FfmpegBinary {
+  readonly path: string;
+  readonly bundled: boolean;
+}
 
-/** The ffmpeg every capture runs: located once, by {@link locateFfmpeg}. */
+let resolved: FfmpegBinary | undefined;
+
+/** The ffmpeg every capture runs: located once, by {@link findFfmpeg} or {@link resolveFfmpeg}. */
 export function ffmpegPath(): string {
-  resolvedPath ??= locateFfmpeg();
-  return resolvedPath;
+  resolved ??= findFfmpeg();
+  return resolved.path;
+}
+
+/** The path of the ffmpeg {@link findFfmpeg} finds. */
+export function locateFfmpeg(searchPath: string = process.env.PATH ?? ''): string {
+  return findFfmpeg(searchPath).path;
 }
 
 /**
  * The system's `ffmpeg` on the search path when there is one that runs (Debian's is current), else the static
- * build shipped in the @ffmpeg-installer/ffmpeg package, so `npm install` alone gives a working hub.
+ * build of December 2018 shipped in the optional @ffmpeg-installer/ffmpeg package, which no one patches any more:
+ * a last resort, announced by {@link resolveFfmpeg}'s caller at start-up.
  */
-export function locateFfmpeg(searchPath: string = process.env.PATH ?? ''): string {
-  const system = onPath('ffmpeg', searchPath);
-  if (system !== undefined && runs(system)) return system;
-  try {
-    const shipped = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
-    if (runs(shipped)) return shipped;
-  } catch {
-    // Not installed, or no build for this platform: answered below.
+export function findFfmpeg(searchPath: string = process.env.PATH ?? ''): FfmpegBinary {
+  for (const candidate of ffmpegCandidates(searchPath)) {
+    if (spawnSync(candidate.path, ['-version'], { stdio: 'ignore', timeout: 10_000 }).status === 0)
+      return candidate;
   }
-  throw new FfmpegError(
+  throw noFfmpeg();
+}
+
+/**
+ * {@link findFfmpeg} without holding the thread (the hub calls it at start-up, to warn before the first
+ * capture); the captures then run what it found.
+ */
+export async function resolveFfmpeg(searchPath: string = process.env.PATH ?? ''): Promise<FfmpegBinary> {
+  if (resolved !== undefined) return resolved;
+  for (const candidate of ffmpegCandidates(searchPath)) {
+    const ran = await new Promise<boolean>((resolve) => {
+      execFile(candidate.path, ['-version'], { timeout: 10_000, maxBuffer: 1024 * 1024 }, (error) =>
+        resolve(error === null),
+      );
+    });
+    if (ran) {
+      resolved ??= candidate;
+      return resolved;
+    }
+  }
+  throw noFfmpeg();
+}
+
+function noFfmpeg(): FfmpegError {
+  return new FfmpegError(
     'unavailable',
     'no ffmpeg: install it (apt-get install ffmpeg) or the @ffmpeg-installer/ffmpeg package',
   );
+}
+
+function ffmpegCandidates(searchPath: string): FfmpegBinary[] {
+  const candidates: FfmpegBinary[] = [];
+  const system = onPath('ffmpeg', searchPath);
+  if (system !== undefined) candidates.push({ path: system, bundled: false });
+  try {
+    const shipped = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+    candidates.push({ path: shipped, bundled: true });
+  } catch {
+    // Not installed (an optional dependency), or no build for this platform.
+  }
+  return candidates;
 }
 
 function onPath(command: string, searchPath: string): string | undefined {
@@ -102,10 +146,6 @@ function onPath(command: string, searchPath: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function runs(binary: string): boolean {
-  return spawnSync(binary, ['-version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
 }
 
 /** Strips credentials from URLs in ffmpeg's messages: `rtsp://user:secret@host/` → `rtsp://***@host/`. */
@@ -194,16 +234,43 @@ function writtenSeconds(stderr: string): number | undefined {
 }
 
 /** Every ffmpeg this module started and has not seen end, so none outlives the process. */
-const running = new Set<ffmpeg.FfmpegCommand>();
+const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-function track(command: ffmpeg.FfmpegCommand): void {
-  running.add(command);
+function track(child: ChildProcess): void {
+  running.add(child);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
     for (const leftover of running) leftover.kill('SIGKILL');
   });
+}
+
+/**
+ * How much of ffmpeg's stderr is kept: its last lines, enough for the final progress line and the error that
+ * ended it. A stream that logs a warning per packet for a minute would otherwise fill the heap.
+ */
+export const stderrLimitBytes = 64 * 1024;
+
+/** The last `limit` bytes of a stream, kept in the chunks it came in. */
+export class TailBuffer {
+  readonly #chunks: Buffer[] = [];
+  #bytes = 0;
+
+  constructor(readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    while (this.#chunks.length > 1 && this.#bytes - (this.#chunks[0]?.length ?? 0) >= this.limit) {
+      this.#bytes -= this.#chunks.shift()?.length ?? 0;
+    }
+  }
+
+  toString(): string {
+    const all = Buffer.concat(this.#chunks);
+    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+  }
 }
 
 /** Runs one ffmpeg from the stream to a temporary file beside `outFile`, renamed over it on success. */
@@ -214,7 +281,6 @@ function runToFile(
   options: CaptureOptions,
   outputOptions: readonly string[],
 ): Promise<{ bytes: number; stderr: string }> {
-  const binary = ffmpegPath();
   // A dot name, which the media store neither serves nor counts as a finished file, in the same directory as
   // the target so the rename is atomic.
   const temporary = path.join(
@@ -227,25 +293,35 @@ function runToFile(
       reject(new FfmpegError('aborted', 'capture aborted before ffmpeg started'));
       return;
     }
-    const command = ffmpeg(rtspUrl)
-      .setFfmpegPath(binary)
-      .inputOptions([
+    let binary: string;
+    try {
+      binary = ffmpegPath();
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    const args = [
+      ...[
         '-hide_banner',
         '-nostdin',
         ...probeOptions,
         ...protocolOptions,
         '-rtsp_transport',
         options.transport ?? 'udp',
-      ])
-      .outputOptions([...outputOptions])
-      .output(temporary);
+      ],
+      ...['-i', rtspUrl, ...outputOptions, '-y', temporary],
+    ];
+    // An argument vector, never a shell: the URL comes from a camera and is passed as one argument.
+    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
+    track(child);
+    const stderr = new TailBuffer(stderrLimitBytes);
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     let cancelled: FfmpegError | undefined;
     let settled = false;
     const cancel = (reason: FfmpegError): void => {
       if (cancelled !== undefined) return;
       cancelled = reason;
-      // Before 'start' there is no process yet: the 'start' handler kills it as soon as there is.
-      command.kill('SIGKILL');
+      child.kill('SIGKILL');
     };
     const timer = setTimeout(
       () => cancel(new FfmpegError('timeout', `ffmpeg did not finish within ${timeoutMs} ms`)),
@@ -258,7 +334,7 @@ function runToFile(
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      running.delete(command);
+      running.delete(child);
       if (outcome instanceof Error) {
         unlink(temporary).catch(() => undefined);
         reject(outcome);
@@ -266,22 +342,27 @@ function runToFile(
         resolve(outcome);
       }
     };
-    command.on('start', () => {
-      if (cancelled !== undefined) command.kill('SIGKILL');
+    // Spawning failed (the binary vanished, no memory for a process): 'close' may not follow.
+    child.once('error', (error: Error) => {
+      finish(cancelled ?? new FfmpegError('failed', `ffmpeg failed: ${redactUrls(error.message)}`));
     });
-    command.on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
-      finish(cancelled ?? new FfmpegError('failed', `ffmpeg failed: ${lastLines(stderr, error.message)}`));
-    });
-    command.on('end', (_stdout: string | null, stderr: string | null) => {
+    // 'close', not 'exit': stderr has been read to its end.
+    child.once('close', (code: number | null, exitSignal: NodeJS.Signals | null) => {
       if (cancelled !== undefined) {
         finish(cancelled);
+        return;
+      }
+      const text = stderr.toString();
+      if (code !== 0) {
+        const how = code === null ? `was killed by ${exitSignal}` : `exited with code ${code}`;
+        finish(new FfmpegError('failed', `ffmpeg failed: ${lastLines(text, `ffmpeg ${how}`)}`));
         return;
       }
       stat(temporary)
         .then(async (info) => {
           if (info.size === 0) throw new FfmpegError('failed', 'ffmpeg wrote an empty file');
           await rename(temporary, outFile);
-          finish({ bytes: info.size, stderr: stderr ?? '' });
+          finish({ bytes: info.size, stderr: text });
         })
         .catch((error: unknown) =>
           finish(
@@ -291,8 +372,6 @@ function runToFile(
           ),
         );
     });
-    track(command);
-    command.run();
   });
 }
 
@@ -303,8 +382,8 @@ const noiseLine =
   /^(Last message repeated|Stream mapping|Stream #|Input #|Output #|Metadata|Duration|frame=|size=)/;
 
 /** ffmpeg's last error lines, credentials removed, for an error message. */
-function lastLines(stderr: string | null, fallback: string): string {
-  const lines = (stderr ?? '')
+function lastLines(stderr: string, fallback: string): string {
+  const lines = stderr
     .split('\n')
     .map((line) => line.trim().replace(/^\[([\w:-]+) @ 0x[0-9a-f]+\]\s*/, '$1: '))
     .filter((line) => line !== '' && !noiseLine.test(line));

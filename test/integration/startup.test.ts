@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot, temporaryDirectory } from '../helpers/hub.ts';
@@ -29,6 +29,65 @@ function runHub(
       stderr += chunk.toString();
     });
     child.once('exit', (code) => resolve({ code, stderr, stdout }));
+  });
+}
+
+/** `npm start`'s entry point, running until the test signals it; `started` resolves with its ports. */
+interface RunningHub {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly started: Promise<{ httpPort: number; mqttPort: number }>;
+  readonly exited: Promise<{ code: number | null; at: number }>;
+  output(): string;
+  /** Resolves once the hub's output matches. */
+  printed(pattern: RegExp): Promise<void>;
+}
+
+function startHub(env: Record<string, string>): RunningHub {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: projectRoot,
+    env: { ...process.env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', MQTT_PORT: '0', ...env },
+  });
+  let output = '';
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  const onData = (chunk: Buffer): void => {
+    output += chunk.toString();
+    for (const waiter of waiters.filter((each) => each.pattern.test(output))) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, at: Date.now() })),
+  );
+  const printed = (pattern: RegExp): Promise<void> =>
+    pattern.test(output)
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          waiters.push({ pattern, resolve });
+          exited.then(() => reject(new Error(`the hub exited without printing ${pattern}:\n${output}`)));
+        });
+  const started = printed(/gridhub: .* — http:\/\/localhost:\d+ · mqtt:\/\/localhost:\d+/).then(() => {
+    const match = /http:\/\/localhost:(\d+) · mqtt:\/\/localhost:(\d+)/.exec(output) as RegExpExecArray;
+    return { httpPort: Number(match[1]), mqttPort: Number(match[2]) };
+  });
+  return { child, started, exited, output: () => output, printed };
+}
+
+/** Whether a port on loopback can be bound again, i.e. nothing holds it. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function connectTo(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
   });
 }
 
@@ -114,5 +173,66 @@ describe('start-up', () => {
       /^gridhub: Qinghe District grid hub \(demo\) — http:\/\/localhost:\d+ · mqtt:\/\/localhost:\d+ · 29 devices/m,
     );
     expect(result.code).toBe(0);
+  });
+
+  it('stops promptly on SIGTERM with clients connected, exits 0 and frees its ports', async () => {
+    const hub = startHub({ DATA_DIR: workDir.path });
+    const { httpPort, mqttPort } = await hub.started;
+    // A device's TCP connection and an idle HTTP keep-alive connection, as a running hub has.
+    const device = await connectTo(mqttPort);
+    device.on('error', () => undefined);
+    const browser = await connectTo(httpPort);
+    browser.on('error', () => undefined);
+    browser.write(`GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n`);
+    await new Promise((resolve) => browser.once('data', resolve));
+    const signalled = Date.now();
+    hub.child.kill('SIGTERM');
+    const { code, at } = await hub.exited;
+    expect(code).toBe(0);
+    expect(at - signalled).toBeLessThan(5_000);
+    expect(hub.output()).toMatch(/"msg":"stopped"/);
+    expect(await canListen(httpPort)).toBe(true);
+    expect(await canListen(mqttPort)).toBe(true);
+    device.destroy();
+    browser.destroy();
+  });
+
+  it('exits 1 when the stop outlasts STOP_TIMEOUT_SECONDS, naming the step still stopping', async () => {
+    const hub = startHub({ DATA_DIR: workDir.path, STOP_TIMEOUT_SECONDS: '1' });
+    const { httpPort } = await hub.started;
+    // A request whose body never finishes: the HTTP server waits for it to close.
+    const slow = await connectTo(httpPort);
+    slow.on('error', () => undefined);
+    slow.write('POST /api/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n');
+    slow.write('Content-Length: 1000\r\n\r\n{"tok');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const signalled = Date.now();
+    hub.child.kill('SIGTERM');
+    const { code, at } = await hub.exited;
+    slow.destroy();
+    expect(code).toBe(1);
+    expect(at - signalled).toBeGreaterThanOrEqual(1_000);
+    expect(at - signalled).toBeLessThan(5_000);
+    expect(hub.output()).toMatch(
+      /"step":"http".*"msg":"did not stop within 1 s: exiting with the http step still stopping"/,
+    );
+  });
+
+  it('warns loudly at start-up when the only ffmpeg is the bundled 2018 build', async () => {
+    // No ffmpeg on the search path: the one in the optional @ffmpeg-installer/ffmpeg package is found instead.
+    const hub = startHub({ DATA_DIR: workDir.path, PATH: path.join(workDir.path, 'no-such-directory') });
+    await hub.started;
+    await hub.printed(/NO SYSTEM FFMPEG/);
+    const line = hub
+      .output()
+      .split('\n')
+      .find((each) => each.includes('NO SYSTEM FFMPEG')) as string;
+    expect(JSON.parse(line)).toMatchObject({
+      level: 40,
+      ns: 'evidence',
+      path: expect.stringContaining('@ffmpeg-installer'),
+    });
+    hub.child.kill('SIGTERM');
+    expect((await hub.exited).code).toBe(0);
   });
 });

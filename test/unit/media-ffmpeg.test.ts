@@ -12,6 +12,8 @@ import {
   locateFfmpeg,
   recordClip,
   redactUrls,
+  stderrLimitBytes,
+  TailBuffer,
 } from '../../src/media/ffmpeg.ts';
 import { temporaryDirectory } from '../helpers/hub.ts';
 
@@ -126,6 +128,25 @@ describe('locating ffmpeg', () => {
   });
 });
 
+describe("keeping ffmpeg's stderr", () => {
+  it('keeps its last bytes only, however much it writes', () => {
+    const tail = new TailBuffer(stderrLimitBytes);
+    const line = `${'x'.repeat(99)}\n`;
+    for (let i = 0; i < 100_000; i++) tail.push(Buffer.from(line));
+    tail.push(Buffer.from('Server returned 404 Not Found\n'));
+    const kept = tail.toString();
+    expect(kept.length).toBe(stderrLimitBytes);
+    expect(kept.endsWith('Server returned 404 Not Found\n')).toBe(true);
+  });
+
+  it('keeps all of a short stderr', () => {
+    const tail = new TailBuffer(1024);
+    tail.push(Buffer.from('a\n'));
+    tail.push(Buffer.from('b\n'));
+    expect(tail.toString()).toBe('a\nb\n');
+  });
+});
+
 describe('redacting URLs', () => {
   it('removes the credentials from every URL in a message', () => {
     expect(redactUrls('rtsp://admin:s3cret@10.0.0.5:554/ch1: 401 and http://u:p@cam/x')).toBe(
@@ -221,6 +242,16 @@ describe('grabbing a frame and recording a clip from a live RTSP stream', () => 
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(processesMentioning(source.url('/stream'))).toEqual([]);
     expect(readdirSync(directory.path).filter((name) => name.includes('aborted'))).toEqual([]);
+  });
+
+  it('hands a URL with shell syntax to ffmpeg as one argument, run by no shell', async () => {
+    const file = path.join(directory.path, 'shell.jpg');
+    const marker = path.join(directory.path, 'shell-ran');
+    // Port 1: nothing listens, ffmpeg is refused at once.
+    const url = `rtsp://127.0.0.1:1/x;touch ${marker};$(touch ${marker})`;
+    const failure = await grabFrame(url, file, { timeoutMs: 10_000 }).catch((error: unknown) => error);
+    expect((failure as FfmpegError).kind).toBe('failed');
+    expect(readdirSync(directory.path).filter((name) => name.startsWith('shell'))).toEqual([]);
   });
 
   it('rejects with what went wrong, and no credentials, when the stream does not exist', async () => {

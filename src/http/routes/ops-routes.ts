@@ -17,6 +17,8 @@ export interface OpsRoutesOptions {
   readonly store: Store;
   readonly metrics: HubMetrics;
   readonly health: () => HealthReport;
+  /** True from the moment the hub begins to stop: it is then no longer ready, though it still answers. */
+  readonly stopping?: () => boolean;
   /** The live feed page served at `/`. */
   readonly dashboardIndex: string;
   /** Whose dead letters a caller may read: a device's grid chain. */
@@ -47,13 +49,35 @@ function deadLetterVisibility(
 
 const auditQuery = pageQuery.extend({ target: z.string().min(1).max(64).optional() });
 
-/** What operators watch: health, metrics, the refused messages and the audit trail; and the live feed page. */
+/**
+ * What operators watch: health (`/healthz` the whole report; `/livez` and `/readyz` for supervisors and load
+ * balancers), metrics, the refused messages and the audit trail; and the live feed page. */
 export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void {
   const { store, metrics } = options;
 
   app.get('/healthz', async (_request, reply) => {
     const report = options.health();
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
+
+  // Liveness, for a process supervisor (Docker's HEALTHCHECK, Kubernetes' livenessProbe): the process answers.
+  // Nothing else is checked, since restarting the hub would not bring back a Redis or a broker that is down.
+  app.get('/livez', async () => ({ status: 'ok' }));
+
+  // Readiness, for a load balancer: every component up and the hub not stopping, or 503 with those that are not,
+  // so traffic goes to another instance while this one waits for its store or broker, or drains.
+  app.get('/readyz', async (_request, reply) => {
+    const report = options.health();
+    const waiting = Object.entries(report.components)
+      .filter(([, component]) => component.state !== 'up')
+      .map(([name, component]): { component: string; state: string } => ({
+        component: name,
+        state: component.state,
+      }));
+    if (options.stopping?.() === true) waiting.unshift({ component: 'hub', state: 'stopping' });
+    return waiting.length === 0
+      ? reply.code(200).send({ status: 'ready' })
+      : reply.code(503).send({ status: 'not_ready', waiting });
   });
 
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
