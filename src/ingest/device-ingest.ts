@@ -2,7 +2,12 @@ import { z } from 'zod';
 import type { ResolvedDevice } from '../config/load.ts';
 import type { DecodeContext, DecodedChannel } from '../core/adapter.ts';
 import type { TypedBus } from '../core/bus.ts';
-import { type DeviceEvent, eventKeyOf, type NormalizedEvent } from '../core/device-event.ts';
+import {
+  type DeviceEvent,
+  envelopeProblems,
+  eventKeyOf,
+  type NormalizedEvent,
+} from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import { zodProblems } from '../core/problems.ts';
@@ -39,11 +44,21 @@ interface Refusal {
   readonly shape: unknown;
 }
 
+/**
+ * A channel's steps after JSON: its schema, `decode` (an adapter's decoder; a throw refuses the message as
+ * decode_failed) and `deliver`, which acts on what was decoded and resolves when it is durable. Split so that only
+ * the decoder's faults are the device's: a fault of what comes after it is the hub's, and the message is not
+ * acknowledged, never refused.
+ */
 interface ChannelHandler {
   readonly schema: z.ZodType;
   // biome-ignore lint/suspicious/noExplicitAny: the frame's type is the schema's output, checked where each is built.
-  readonly accept: (device: ResolvedDevice, frame: any, receivedAt: number) => Promise<void>;
+  readonly decode: (frame: any) => any;
+  // biome-ignore lint/suspicious/noExplicitAny: what `decode` returned, checked where each is built.
+  readonly deliver: (device: ResolvedDevice, decoded: any, frame: any, receivedAt: number) => Promise<void>;
 }
+
+const asIs = <T>(frame: T): T => frame;
 
 /** The hub's own status frame, the same for every device family: the device's birth message and last will. */
 const deviceStatusFrame = z.strictObject({ state: z.enum(['online', 'offline']) });
@@ -115,8 +130,17 @@ export class DeviceIngest {
         shape: payloadShape(json),
       });
     }
+    const envelope = envelopeProblems(parsed.data);
+    if (envelope !== undefined) {
+      return this.#refuse(topic, device.id, payload, {
+        reason: 'schema',
+        problems: envelope,
+        shape: payloadShape(json),
+      });
+    }
+    let decoded: unknown;
     try {
-      return channel.accept(device, parsed.data, receivedAt);
+      decoded = channel.decode(parsed.data);
     } catch (error) {
       const problems = [`decoder threw: ${(error as Error).message}`];
       return this.#refuse(topic, device.id, payload, {
@@ -124,6 +148,12 @@ export class DeviceIngest {
         problems,
         shape: payloadShape(json),
       });
+    }
+    try {
+      return channel.deliver(device, decoded, parsed.data, receivedAt);
+    } catch (error) {
+      // The hub's fault, not the device's (a store refusing a write): not acknowledged, so the device sends again.
+      return Promise.reject(error);
     }
   }
 
@@ -151,7 +181,8 @@ export class DeviceIngest {
     if (channel === 'status') {
       return {
         schema: deviceStatusFrame,
-        accept: (device, frame: z.infer<typeof deviceStatusFrame>) => {
+        decode: asIs,
+        deliver: (device, frame: z.infer<typeof deviceStatusFrame>) => {
           if (frame.state === 'online') activity.heard(device.id);
           else activity.gone(device.id);
           return settled;
@@ -163,18 +194,21 @@ export class DeviceIngest {
       if (replies === undefined) return undefined;
       return {
         schema: replies.schema,
-        accept: (device, frame: unknown) => {
-          bus.emit('command:reply', device.id, replies.decode(frame));
+        decode: (frame: unknown) => replies.decode(frame),
+        deliver: (device, reply) => {
+          bus.emit('command:reply', device.id, reply);
           return settled;
         },
       };
     }
     const decoder = adapter.channels[channel as DecodedChannel];
     if (decoder === undefined) return undefined;
+    const { decodeContext } = this.#options;
     return {
       schema: decoder.schema,
-      accept: (device, frame: unknown, receivedAt) =>
-        this.#accept(device, decoder.decode(frame, this.#options.decodeContext), receivedAt, frame),
+      decode: (frame: unknown) => decoder.decode(frame, decodeContext),
+      deliver: (device, events: readonly NormalizedEvent[], frame: unknown, receivedAt) =>
+        this.#accept(device, events, receivedAt, frame),
     };
   }
 

@@ -1,0 +1,128 @@
+import { connect, type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeadLetter } from '../../src/core/refusals.ts';
+import { demoSecret, eventually, getJson, metricValue, startTestHub, type TestHub } from '../helpers/hub.ts';
+
+/** A raw MQTT client of a demo device, connected. */
+async function deviceClient(url: string, deviceId: string): Promise<MqttClient> {
+  const client = connect(url, {
+    clientId: deviceId,
+    username: deviceId,
+    password: demoSecret(deviceId),
+    reconnectPeriod: 0,
+    connectTimeout: 3000,
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  return client;
+}
+
+/** Publishes at QoS 1 and says whether the broker acknowledged it (PUBACK) within the time given. */
+function publishAcknowledged(
+  client: MqttClient,
+  topic: string,
+  payload: string,
+  withinMs = 3000,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), withinMs);
+    client.publish(topic, payload, { qos: 1 }, (error) => {
+      clearTimeout(timer);
+      resolve(error === undefined || error === null);
+    });
+  });
+}
+
+describe('a frame whose fields would make an oversized event key is refused once, and nothing is stored', () => {
+  let hub: TestHub;
+  let client: MqttClient;
+  const deviceId = 'gate-luming-01-south';
+  const topic = `gridhub/devices/${deviceId}/events`;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    client = await deviceClient(hub.mqttUrl, deviceId);
+  });
+
+  afterAll(async () => {
+    client?.end(true);
+    await hub?.stop();
+  });
+
+  const metric = (sample: string) => metricValue(hub.httpUrl, sample);
+  const incidentsOfDevice = async () => {
+    const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=500`, 'demo-admin');
+    return (body as { incidents: { device: { id: string } }[] }).incidents.filter(
+      (incident) => incident.device.id === deviceId,
+    );
+  };
+
+  it.each([
+    ['a time of 2,000 fractional digits', 2_000],
+    ['a time of 5,000 fractional digits', 5_000],
+  ])(
+    'acknowledges and refuses %s as a schema error, counted once, with no incident',
+    async (_name, digits) => {
+      const refusedBefore = await metric('gridhub_messages_refused_total{reason="schema"}');
+      const decodedBefore = await metric('gridhub_events_decoded_total');
+      const receivedBefore = await metric('gridhub_messages_received_total');
+      const frame = JSON.stringify({
+        seq: 7,
+        time: `2026-11-22T09:30:00.${'1'.repeat(digits)}+08:00`,
+        event: 'DOOR_FORCED_OPEN',
+        door: 1,
+      });
+      // Sent twice, as a device that got no acknowledgement would: the second changes nothing either.
+      expect(await publishAcknowledged(client, topic, frame)).toBe(true);
+      expect(await publishAcknowledged(client, topic, frame)).toBe(true);
+      expect(client.connected).toBe(true);
+      expect(await metric('gridhub_messages_received_total')).toBe(receivedBefore + 2);
+      expect(await metric('gridhub_messages_refused_total{reason="schema"}')).toBe(refusedBefore + 2);
+      expect(await metric('gridhub_messages_refused_total{reason="decode_failed"}')).toBe(0);
+      expect(await metric('gridhub_events_decoded_total')).toBe(decodedBefore);
+      const { body } = await getJson(`${hub.httpUrl}/api/dead-letters?limit=1`, 'demo-admin');
+      const [deadLetter] = (body as { deadLetters: DeadLetter[] }).deadLetters;
+      expect(deadLetter?.reason).toBe('schema');
+      expect(deadLetter?.problems).toEqual([expect.stringMatching(/^time: /)]);
+      expect(await incidentsOfDevice()).toEqual([]);
+    },
+  );
+
+  it('refuses a seq beyond the 32-bit counter the devices keep', async () => {
+    const frame = JSON.stringify({
+      seq: 1e300,
+      time: '2026-11-22T09:30:00+08:00',
+      event: 'DOOR_FORCED_OPEN',
+      door: 1,
+    });
+    expect(await publishAcknowledged(client, topic, frame)).toBe(true);
+    const { body } = await getJson(`${hub.httpUrl}/api/dead-letters?limit=1`, 'demo-admin');
+    const problems = (body as { deadLetters: DeadLetter[] }).deadLetters[0]?.problems ?? [];
+    expect(problems.length).toBeGreaterThan(0);
+    for (const problem of problems) expect(problem).toMatch(/^seq: /);
+    expect(await incidentsOfDevice()).toEqual([]);
+  });
+
+  it('still turns the same device’s sane frame into one incident, and every message is counted once', async () => {
+    const frame = JSON.stringify({
+      seq: 8,
+      time: '2026-11-22T09:31:00.123+08:00',
+      event: 'DOOR_FORCED_OPEN',
+      door: 1,
+    });
+    expect(await publishAcknowledged(client, topic, frame)).toBe(true);
+    await eventually(async () => (await incidentsOfDevice()).length === 1);
+    const received = await metric('gridhub_messages_received_total');
+    const refused = await Promise.all(
+      ['unknown_device', 'unknown_channel', 'oversized', 'not_json', 'schema', 'decode_failed'].map(
+        (reason) => metric(`gridhub_messages_refused_total{reason="${reason}"}`),
+      ),
+    );
+    const decoded = await metric('gridhub_events_decoded_total');
+    // One accepted frame of one event; every other message refused once.
+    expect(decoded).toBe(1);
+    expect(refused.reduce((sum, count) => sum + count, 0) + decoded).toBe(received);
+  });
+});
