@@ -1,7 +1,20 @@
 import { connect, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConfigFile } from '../../src/config/schema.ts';
+import type { AuditEntry } from '../../src/core/audit.ts';
 import type { DeadLetter } from '../../src/core/refusals.ts';
-import { demoSecret, eventually, getJson, metricValue, startTestHub, type TestHub } from '../helpers/hub.ts';
+import {
+  demoConfig,
+  demoGate,
+  demoSecret,
+  deploymentOf,
+  eventually,
+  getJson,
+  metricValue,
+  postJson,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
 
 /** A raw MQTT client of a demo device, connected. */
 async function deviceClient(url: string, deviceId: string): Promise<MqttClient> {
@@ -124,5 +137,99 @@ describe('a frame whose fields would make an oversized event key is refused once
     // One accepted frame of one event; every other message refused once.
     expect(decoded).toBe(1);
     expect(refused.reduce((sum, count) => sum + count, 0) + decoded).toBe(received);
+  });
+});
+
+/** The demo jurisdiction with an admin of one street and an integrator of one community, beside the district's. */
+function scopedConfig(): ConfigFile {
+  const config = demoConfig();
+  config.users = [
+    ...config.users,
+    {
+      id: 'admin-liushuwan',
+      name: 'Admin of Liushuwan Street',
+      role: 'admin',
+      scope: 'street-liushuwan',
+      token: 'test-admin-liushuwan',
+    },
+    {
+      id: 'integrator-xijiao',
+      name: 'Integrator of Xijiao community',
+      role: 'integrator',
+      scope: 'community-xijiao',
+      token: 'test-integrator-xijiao',
+    },
+  ];
+  return config;
+}
+
+describe("the audit trail is read within the caller's scope", () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub({ deployment: deploymentOf(scopedConfig()) });
+    // Incidents in both streets (their creation is audited), provisioning in both, a roster in each.
+    for (const deviceId of ['gate-zhenxing-01-east', 'gate-luming-02-west']) {
+      const gate = demoGate(hub.mqttUrl, deviceId);
+      await gate.start();
+      await gate.forceDoor(1);
+      await gate.stop();
+    }
+    for (const [id, grid] of [
+      ['gate-zhenxing-02-extra', 'grid-zhenxing-02'],
+      ['gate-luming-03-extra', 'grid-luming-03'],
+    ]) {
+      const created = await postJson(`${hub.httpUrl}/api/devices`, 'demo-admin', {
+        id,
+        name: id,
+        adapter: 'gate-access',
+        grid,
+      });
+      expect(created.status).toBe(201);
+    }
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  const trail = async (token: string, query = '') => {
+    const { status, body } = await getJson(`${hub.httpUrl}/api/audit?limit=500${query}`, token);
+    expect(status).toBe(200);
+    return (body as { entries: AuditEntry[] }).entries;
+  };
+  const streetOf = async (entry: AuditEntry): Promise<string | undefined> => {
+    if (entry.target.kind === 'device')
+      return entry.target.id.includes('luming') ? 'tianmushan' : 'liushuwan';
+    const { body } = await getJson(`${hub.httpUrl}/api/incidents/${entry.target.id}`, 'demo-admin');
+    const chain = (body as { chain: { id: string }[] }).chain.map((place) => place.id);
+    return chain.includes('street-tianmushan') ? 'tianmushan' : 'liushuwan';
+  };
+
+  it("shows a street's admin the entries about their street's devices and incidents, and none of the other street", async () => {
+    await eventually(async () => (await trail('demo-admin')).length >= 4);
+    const all = await trail('demo-admin');
+    const streets = await Promise.all(all.map(streetOf));
+    expect(streets).toContain('tianmushan');
+    const expected = all.filter((_entry, index) => streets[index] === 'liushuwan').map((entry) => entry.id);
+    expect(expected.length).toBeGreaterThanOrEqual(2);
+    expect((await trail('test-admin-liushuwan')).map((entry) => entry.id)).toEqual(expected);
+  });
+
+  it('answers an empty trail for a target outside the scope, and pages within it', async () => {
+    expect(await trail('test-admin-liushuwan', '&target=gate-luming-03-extra')).toEqual([]);
+    expect((await trail('demo-admin', '&target=gate-luming-03-extra')).length).toBe(1);
+    const first = await getJson(`${hub.httpUrl}/api/audit?limit=1`, 'test-admin-liushuwan');
+    const page = first.body as { entries: AuditEntry[]; next: string };
+    expect(page.entries).toHaveLength(1);
+    const second = await getJson(
+      `${hub.httpUrl}/api/audit?limit=500&before=${page.next}`,
+      'test-admin-liushuwan',
+    );
+    const rest = (second.body as { entries: AuditEntry[] }).entries;
+    expect([...page.entries, ...rest].map((entry) => entry.id)).toEqual(
+      (await trail('test-admin-liushuwan')).map((entry) => entry.id),
+    );
+    for (const entry of rest) expect(await streetOf(entry)).toBe('liushuwan');
   });
 });
