@@ -90,6 +90,11 @@ export class DeviceRegistry {
     return until != null && Date.parse(until) > now;
   }
 
+  /** The device family of this id, if the hub has it. */
+  adapter(adapterId: string): DeviceAdapter | undefined {
+    return this.#options.adapters.get(adapterId);
+  }
+
   get all(): IterableIterator<RegisteredDevice> {
     return this.#devices.values();
   }

@@ -233,3 +233,88 @@ describe("the audit trail is read within the caller's scope", () => {
     for (const entry of rest) expect(await streetOf(entry)).toBe('liushuwan');
   });
 });
+
+describe("a camera watches only devices that exist in its provisioner's scope", () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub({ deployment: deploymentOf(scopedConfig()) });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  // A documentation address (RFC 5737): nothing answers, and nothing here needs it to.
+  const camera = (id: string, extra: Record<string, unknown>) => ({
+    id,
+    name: id,
+    adapter: 'onvif-camera',
+    grid: 'grid-xijiao-01',
+    onvif: {
+      xaddr: 'http://192.0.2.10/onvif/device_service',
+      username: 'admin',
+      password: 'camera-password',
+    },
+    ...extra,
+  });
+  const watchesOf = async (id: string) => {
+    const { body } = await getJson(`${hub.httpUrl}/api/cameras`, 'demo-admin');
+    return (body as { cameras: { id: string; watches: unknown[] }[] }).cameras.find(
+      (found) => found.id === id,
+    )?.watches;
+  };
+
+  it("refuses watches and presets naming another community's devices or none, listing every problem", async () => {
+    const refused = await postJson<{ error: { code: string; problems: string[] } }>(
+      `${hub.httpUrl}/api/devices`,
+      'test-integrator-xijiao',
+      camera('cam-xijiao-01-spy', {
+        watches: ['gate-xijiao-01-north', 'gate-zhenxing-01-east', 'gate-nowhere'],
+        presets: { 'gate-xijiao-01-north': 'p1', 'gate-luming-02-west': 'p2' },
+      }),
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe('invalid_request');
+    expect(refused.body.error.problems).toEqual([
+      'device.watches[1]: no device "gate-zhenxing-01-east" in your scope',
+      'device.watches[2]: no device "gate-nowhere" in your scope',
+      'device.presets.gate-luming-02-west: a preset is for a device the camera watches',
+    ]);
+    expect(await watchesOf('cam-xijiao-01-spy')).toBeUndefined();
+    // The refusal is audited.
+    const { body } = await getJson(`${hub.httpUrl}/api/audit?target=cam-xijiao-01-spy`, 'demo-admin');
+    expect((body as { entries: AuditEntry[] }).entries.map((entry) => entry.outcome)).toEqual(['refused']);
+  });
+
+  it('refuses watches on a device that is not a camera', async () => {
+    const refused = await postJson<{ error: { problems: string[] } }>(
+      `${hub.httpUrl}/api/devices`,
+      'test-integrator-xijiao',
+      {
+        id: 'gate-xijiao-01-new',
+        name: 'New',
+        adapter: 'gate-access',
+        grid: 'grid-xijiao-01',
+        watches: ['gate-xijiao-01-north'],
+      },
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.problems).toEqual(['device: watches and presets are for ONVIF cameras only']);
+  });
+
+  it('provisions a camera watching devices of its own community, with their presets', async () => {
+    const created = await postJson(
+      `${hub.httpUrl}/api/devices`,
+      'test-integrator-xijiao',
+      camera('cam-xijiao-01-gate', {
+        watches: ['gate-xijiao-01-north'],
+        presets: { 'gate-xijiao-01-north': 'p1' },
+      }),
+    );
+    expect(created.status).toBe(201);
+    expect(await watchesOf('cam-xijiao-01-gate')).toEqual([
+      { deviceId: 'gate-xijiao-01-north', preset: 'p1' },
+    ]);
+  });
+});
