@@ -205,6 +205,14 @@ function crossReference(
 
   checkUsers(file.users, jurisdiction, problems);
   const devices = resolveDevices(file, jurisdiction, adapters, problems);
+  // Users read the MQTT feed with their id as client id: a device of the same id would lock them out.
+  const userIds = new Set(file.users.map((user) => user.id));
+  file.devices.forEach((device, index) => {
+    if (userIds.has(device.id))
+      problems.push(
+        `devices[${index}].id: "${device.id}" is a user's id: ids are unique across devices and users`,
+      );
+  });
   const deviceIds = new Set(file.devices.map((device) => device.id));
   file.devices.forEach((device, index) => {
     device.watches?.forEach((watched, watchedIndex) => {

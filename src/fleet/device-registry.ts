@@ -33,6 +33,11 @@ export interface DeviceRegistryOptions {
   readonly jurisdiction: Jurisdiction;
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly store: Store;
+  /**
+   * The ids users hold. A device may not take one: users read the MQTT feed with their id as client id and
+   * username, and a device of the same id would lock them out (ids are unique across devices and users).
+   */
+  readonly userIds?: { has(id: string): boolean };
 }
 
 /** 24 random bytes, base64url: 32 characters a device keeps as its MQTT password. Only its digest is stored. */
@@ -125,6 +130,12 @@ export class DeviceRegistry {
   ): Promise<{ device: RegisteredDevice; secret: string }> {
     if (this.#devices.has(description.id)) {
       throw new ProvisioningError('conflict', `device ${description.id} already exists`);
+    }
+    if (this.#options.userIds?.has(description.id) === true) {
+      throw new ProvisioningError(
+        'conflict',
+        `${description.id} is a user's id: ids are unique across devices and users`,
+      );
     }
     const secret = newSecret();
     const { jurisdiction, adapters } = this.#options;

@@ -153,6 +153,13 @@ function scopedConfig(): ConfigFile {
       token: 'test-admin-liushuwan',
     },
     {
+      id: 'officer-xijiao-night',
+      name: 'Night officer of Xijiao',
+      role: 'duty_officer',
+      scope: 'community-xijiao',
+      token: 'test-officer-xijiao-night',
+    },
+    {
       id: 'integrator-xijiao',
       name: 'Integrator of Xijiao community',
       role: 'integrator',
@@ -316,5 +323,78 @@ describe("a camera watches only devices that exist in its provisioner's scope", 
     expect(await watchesOf('cam-xijiao-01-gate')).toEqual([
       { deviceId: 'gate-xijiao-01-north', preset: 'p1' },
     ]);
+  });
+});
+
+/** Connects a raw MQTT client, resolving with it once connected, or with the refusal's message. */
+function tryConnect(
+  url: string,
+  options: { clientId: string; username: string; password: string },
+): Promise<MqttClient | string> {
+  return new Promise((resolve) => {
+    const client = connect(url, { ...options, reconnectPeriod: 0, connectTimeout: 3000 });
+    client.once('connect', () => resolve(client));
+    client.once('error', (error) => {
+      client.end(true);
+      resolve(error.message);
+    });
+  });
+}
+
+describe('ids are unique across devices and users, and a client id is an identity exactly', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub({ deployment: deploymentOf(scopedConfig()) });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it("refuses to provision a device under a user's id, and the user still reads the feed", async () => {
+    const taken = await postJson<{ error: { code: string; message: string } }>(
+      `${hub.httpUrl}/api/devices`,
+      'demo-admin',
+      { id: 'officer-xijiao', name: 'Squatter', adapter: 'gate-access', grid: 'grid-xijiao-01' },
+    );
+    expect(taken.status).toBe(409);
+    expect(taken.body.error.code).toBe('conflict');
+    expect(taken.body.error.message).toMatch(/user's id/);
+    const user = await tryConnect(hub.mqttUrl, {
+      clientId: 'officer-xijiao',
+      username: 'officer-xijiao',
+      password: 'demo-officer-xijiao',
+    });
+    expect(typeof user).not.toBe('string');
+    (user as MqttClient).end(true);
+  });
+
+  it("refuses a user whose client id is another user's id sharing their prefix, leaving that user connected", async () => {
+    const night = await tryConnect(hub.mqttUrl, {
+      clientId: 'officer-xijiao-night',
+      username: 'officer-xijiao-night',
+      password: 'test-officer-xijiao-night',
+    });
+    expect(typeof night).not.toBe('string');
+    const before = await metricValue(hub.httpUrl, 'gridhub_mqtt_refusals_total{reason="client_id_mismatch"}');
+    const thief = await tryConnect(hub.mqttUrl, {
+      clientId: 'officer-xijiao-night',
+      username: 'officer-xijiao',
+      password: 'demo-officer-xijiao',
+    });
+    expect(thief).toMatch(/Bad username or password/);
+    const suffixed = await tryConnect(hub.mqttUrl, {
+      clientId: 'officer-xijiao-console',
+      username: 'officer-xijiao',
+      password: 'demo-officer-xijiao',
+    });
+    expect(suffixed).toMatch(/Bad username or password/);
+    expect(await metricValue(hub.httpUrl, 'gridhub_mqtt_refusals_total{reason="client_id_mismatch"}')).toBe(
+      before + 2,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((night as MqttClient).connected).toBe(true);
+    (night as MqttClient).end(true);
   });
 });

@@ -389,6 +389,15 @@ describe('resolveDeployment', () => {
     expect(problemsAt(error, 'devices')).toEqual([expect.stringContaining('"gate-1"')]);
   });
 
+  it("refuses a device whose id is a user's: ids are unique across devices and users", () => {
+    const parts = smallConfig();
+    parts.devices.push({ id: 'worker', name: 'Worker gate', adapter: 'gate-access', grid: 'grid-b' });
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toEqual([
+      'devices[2].id: "worker" is a user\'s id: ids are unique across devices and users',
+    ]);
+  });
+
   it('refuses two users who share a token', () => {
     const parts = smallConfig();
     parts.users.push({
