@@ -35,14 +35,13 @@ export const maxEnvelopeTimeLength = 40;
 export function envelopeProblems(frame: unknown): string[] | undefined {
   if (typeof frame !== 'object' || frame === null) return undefined;
   const { seq, time } = frame as { seq?: unknown; time?: unknown };
-  let problems: string[] | undefined;
-  if (typeof time === 'string' && time.length > maxEnvelopeTimeLength) {
-    problems = [`time: Too big: expected string to have <=${maxEnvelopeTimeLength} characters`];
-  }
-  if (typeof seq === 'number' && !(Number.isSafeInteger(seq) && seq >= 0)) {
-    (problems ??= []).push('seq: expected a non-negative safe integer');
-  }
-  return problems;
+  const longTime = typeof time === 'string' && time.length > maxEnvelopeTimeLength;
+  const badSeq = typeof seq === 'number' && !(Number.isSafeInteger(seq) && seq >= 0);
+  if (!longTime && !badSeq) return undefined;
+  return [
+    ...(longTime ? [`time: Too big: expected string to have <=${maxEnvelopeTimeLength} characters`] : []),
+    ...(badSeq ? ['seq: expected a non-negative safe integer'] : []),
+  ];
 }
 
 /**

@@ -10,8 +10,8 @@ import {
 } from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
-import { zodProblems } from '../core/problems.ts';
-import type { DeadLetter, RefusalReason } from '../core/refusals.ts';
+import { minimisedProblems, minimiseKey, minimiseText } from '../core/problems.ts';
+import { boundDeadLetter, type DeadLetter, type RefusalReason } from '../core/refusals.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { IncidentPipeline } from '../incidents/incident-pipeline.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
@@ -104,7 +104,7 @@ export class DeviceIngest {
       const known = ['status', 'replies', ...Object.keys(device.adapter.channels)].filter(
         (name) => name !== 'replies' || device.adapter.replies !== undefined,
       );
-      const problems = [`channel "${address.channel}" is not one of: ${known.join(', ')}`];
+      const problems = [`channel "${minimiseKey(address.channel)}" is not one of: ${known.join(', ')}`];
       return this.#refuse(topic, device.id, payload, { reason: 'unknown_channel', problems, shape: null });
     }
     if (payload.length > this.#options.maxPayloadBytes) {
@@ -123,7 +123,7 @@ export class DeviceIngest {
     }
     const parsed = channel.schema.safeParse(json);
     if (!parsed.success) {
-      const problems = zodProblems(parsed.error);
+      const problems = minimisedProblems(parsed.error);
       return this.#refuse(topic, device.id, payload, {
         reason: 'schema',
         problems,
@@ -142,7 +142,7 @@ export class DeviceIngest {
     try {
       decoded = channel.decode(parsed.data);
     } catch (error) {
-      const problems = [`decoder threw: ${(error as Error).message}`];
+      const problems = [minimiseText(`decoder threw: ${(error as Error).message}`)];
       return this.#refuse(topic, device.id, payload, {
         reason: 'decode_failed',
         problems,
@@ -248,24 +248,30 @@ export class DeviceIngest {
   #refuse(topic: string, deviceId: string | null, payload: Buffer, refusal: Refusal): Promise<void> {
     const { metrics, store, bus } = this.#options;
     metrics.messagesRefused.labels(refusal.reason).inc();
-    const deadLetter: DeadLetter = {
+    // The topic's device id and channel are the sender's own words when refused: minimised as the payload's keys.
+    const address = this.#options.topics.parseDeviceTopic(topic);
+    const keptTopic =
+      address === undefined
+        ? topic
+        : `${this.#options.topics.base}/devices/${minimiseKey(address.deviceId)}/${minimiseKey(address.channel)}`;
+    const deadLetter: DeadLetter = boundDeadLetter({
       id: timeOrderedId('dl'),
       receivedAt: new Date().toISOString(),
-      topic,
+      topic: keptTopic,
       deviceId,
       reason: refusal.reason,
       problems: refusal.problems,
       payloadBytes: payload.length,
       payloadShape: refusal.shape,
-    };
-    const suppressed = this.#logThrottle.admit(`${deviceId ?? topic}:${refusal.reason}`);
+    });
+    const suppressed = this.#logThrottle.admit(`${deviceId ?? keptTopic}:${refusal.reason}`);
     if (suppressed >= 0) {
       this.#log.warn(
         {
           deviceId,
-          topic: deviceId === null ? topic : undefined,
+          topic: deviceId === null ? keptTopic : undefined,
           reason: refusal.reason,
-          problems: refusal.problems,
+          problems: deadLetter.problems,
           suppressed,
         },
         'device message refused',

@@ -398,3 +398,65 @@ describe('ids are unique across devices and users, and a client id is an identit
     (night as MqttClient).end(true);
   });
 });
+
+describe('a dead letter keeps no identifier a device put in its keys, and stays small', () => {
+  let hub: TestHub;
+  let client: MqttClient;
+  const deviceId = 'gate-luming-04-north';
+  const topic = `gridhub/devices/${deviceId}/events`;
+  const card = '6222020012345678';
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    client = await deviceClient(hub.mqttUrl, deviceId);
+  });
+
+  afterAll(async () => {
+    client?.end(true);
+    await hub?.stop();
+  });
+
+  const newestDeadLetter = async () => {
+    const { body } = await getJson(`${hub.httpUrl}/api/dead-letters?limit=1`, 'demo-admin');
+    return (body as { deadLetters: DeadLetter[] }).deadLetters[0] as DeadLetter;
+  };
+
+  it('names unknown keys minimised (a card number, a 16 KB key) and counts those beyond a few', async () => {
+    const longKey = 'k'.repeat(16_000);
+    const frame = {
+      seq: 1,
+      time: '2026-11-22T09:30:00+08:00',
+      event: 'DOOR_FORCED_OPEN',
+      door: 1,
+      [card]: 'granted',
+      [longKey]: 1,
+      ...Object.fromEntries(Array.from({ length: 10 }, (_, index) => [`extra${index}`, index])),
+    };
+    expect(await publishAcknowledged(client, topic, JSON.stringify(frame))).toBe(true);
+    const deadLetter = await newestDeadLetter();
+    expect(deadLetter.reason).toBe('schema');
+    expect(deadLetter.problems).toEqual([
+      '(root): Unrecognized keys: "<key of 16 characters>", "<key of 16000 characters>", "extra0", "extra1", "extra2" and 7 more',
+    ]);
+    const text = JSON.stringify(deadLetter);
+    expect(text).not.toContain(card);
+    expect(text).not.toContain('kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk');
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4096);
+    expect(hub.logs.text).not.toContain(card);
+  });
+
+  it('bounds a dead letter of many problems and a wide, deep shape to its limit', async () => {
+    // Every door of 40 nested and wrong: a problem each, and a shape as wide as the limits let it be.
+    const cell = { a: [0, 0, 0, 0], b: [0, 0, 0, 0], c: [0, 0, 0, 0], d: [0, 0, 0, 0] };
+    const wrong = Object.fromEntries(
+      Array.from({ length: 40 }, (_, index) => [`door${index}`, [cell, cell, cell, cell]]),
+    );
+    const frame = { seq: 'x', time: 1, event: 'HEARTBEAT', ...wrong };
+    expect(await publishAcknowledged(client, topic, JSON.stringify(frame))).toBe(true);
+    const deadLetter = await newestDeadLetter();
+    expect(deadLetter.reason).toBe('schema');
+    expect(Buffer.byteLength(JSON.stringify(deadLetter))).toBeLessThanOrEqual(4096);
+    expect(deadLetter.problems.length).toBeGreaterThan(0);
+    expect(deadLetter.payloadShape).toMatch(/^<shape of \d+ bytes left out/);
+  });
+});
