@@ -149,6 +149,7 @@ export class DeviceIngest {
         shape: payloadShape(json),
       });
     }
+    metrics.messagesAccepted.inc();
     try {
       return channel.deliver(device, decoded, parsed.data, receivedAt);
     } catch (error) {

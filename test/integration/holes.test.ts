@@ -103,6 +103,24 @@ describe('a frame whose fields would make an oversized event key is refused once
     },
   );
 
+  it("refuses a sentry box's frame of the same kind, on the sentry box's own schema", async () => {
+    const sentryId = 'sentry-xijiao-01';
+    const sentry = await deviceClient(hub.mqttUrl, sentryId);
+    const refusedBefore = await metric('gridhub_messages_refused_total{reason="schema"}');
+    const frame = JSON.stringify({
+      seq: 311,
+      time: `2026-11-22T02:14:09.${'9'.repeat(2_000)}+08:00`,
+      event: 'PANIC',
+      duress: true,
+    });
+    expect(await publishAcknowledged(sentry, `gridhub/devices/${sentryId}/events`, frame)).toBe(true);
+    sentry.end(true);
+    expect(await metric('gridhub_messages_refused_total{reason="schema"}')).toBe(refusedBefore + 1);
+    const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=500`, 'demo-admin');
+    const incidents = (body as { incidents: { device: { id: string } }[] }).incidents;
+    expect(incidents.filter((incident) => incident.device.id === sentryId)).toEqual([]);
+  });
+
   it('refuses a seq beyond the 32-bit counter the devices keep', async () => {
     const frame = JSON.stringify({
       seq: 1e300,
@@ -133,10 +151,11 @@ describe('a frame whose fields would make an oversized event key is refused once
         (reason) => metric(`gridhub_messages_refused_total{reason="${reason}"}`),
       ),
     );
-    const decoded = await metric('gridhub_events_decoded_total');
-    // One accepted frame of one event; every other message refused once.
-    expect(decoded).toBe(1);
-    expect(refused.reduce((sum, count) => sum + count, 0) + decoded).toBe(received);
+    const accepted = await metric('gridhub_messages_accepted_total');
+    // One accepted frame, of one event; every other message refused once.
+    expect(accepted).toBe(1);
+    expect(await metric('gridhub_events_decoded_total')).toBe(1);
+    expect(refused.reduce((sum, count) => sum + count, 0) + accepted).toBe(received);
   });
 });
 
