@@ -66,8 +66,11 @@ export class DeviceRegistry {
     }
     for (const record of await this.#options.store.listDeviceRecords()) {
       // A record of a config device since removed from the file, or of a provisioned device whose grid is gone,
-      // no longer describes a device: it is skipped, not fatal.
-      if (record.description !== null || this.#devices.has(record.id)) {
+      // no longer describes a device: it is skipped, not fatal. So is a provisioned device whose id a user of the
+      // config has since taken: the user's MQTT feed goes first.
+      if (this.#options.userIds?.has(record.id) === true && !this.#devices.has(record.id)) {
+        this.#skipped.push(record.id);
+      } else if (record.description !== null || this.#devices.has(record.id)) {
         try {
           this.#apply(record);
         } catch {
@@ -237,5 +240,17 @@ function describe(device: RegisteredDevice): DeviceDescription {
     watchdogs: Object.fromEntries(
       device.watchdogs.map((watchdog) => [watchdog.raises, watchdog.afterMs / 1000]),
     ),
+    // A camera keeps how it is reached and what it watches through a rotation, a disable or a maintenance.
+    ...(device.onvif === undefined ? {} : { onvif: { ...device.onvif } }),
+    ...(device.watches === undefined
+      ? {}
+      : {
+          watches: device.watches.map((watch) => watch.deviceId),
+          presets: Object.fromEntries(
+            device.watches.flatMap((watch) =>
+              watch.preset === undefined ? [] : [[watch.deviceId, watch.preset]],
+            ),
+          ),
+        }),
   };
 }

@@ -14,6 +14,7 @@ import {
   postJson,
   startTestHub,
   type TestHub,
+  temporaryDirectory,
 } from '../helpers/hub.ts';
 
 /** A raw MQTT client of a demo device, connected. */
@@ -342,6 +343,17 @@ describe("a camera watches only devices that exist in its provisioner's scope", 
     expect(await watchesOf('cam-xijiao-01-gate')).toEqual([
       { deviceId: 'gate-xijiao-01-north', preset: 'p1' },
     ]);
+    // And keeps them through a disable and an enable.
+    for (const action of ['disable', 'enable']) {
+      const changed = await postJson(
+        `${hub.httpUrl}/api/devices/cam-xijiao-01-gate/${action}`,
+        'test-integrator-xijiao',
+      );
+      expect(changed.status).toBe(200);
+    }
+    expect(await watchesOf('cam-xijiao-01-gate')).toEqual([
+      { deviceId: 'gate-xijiao-01-north', preset: 'p1' },
+    ]);
   });
 });
 
@@ -477,5 +489,47 @@ describe('a dead letter keeps no identifier a device put in its keys, and stays 
     expect(Buffer.byteLength(JSON.stringify(deadLetter))).toBeLessThanOrEqual(4096);
     expect(deadLetter.problems.length).toBeGreaterThan(0);
     expect(deadLetter.payloadShape).toMatch(/^<shape of \d+ bytes left out/);
+  });
+});
+
+describe('a provisioned device whose id a user of the config later takes', () => {
+  it('is skipped at start, and the user reads the feed', async () => {
+    const dataDir = temporaryDirectory();
+    try {
+      const first = await startTestHub({ dataDir: dataDir.path });
+      const created = await postJson(`${first.httpUrl}/api/devices`, 'demo-admin', {
+        id: 'officer-newcomer',
+        name: 'A gate named like a person',
+        adapter: 'gate-access',
+        grid: 'grid-xijiao-01',
+      });
+      expect(created.status).toBe(201);
+      await first.stop();
+      const config = scopedConfig();
+      config.users.push({
+        id: 'officer-newcomer',
+        name: 'Newcomer',
+        role: 'duty_officer',
+        scope: 'community-xijiao',
+        token: 'test-officer-newcomer',
+      });
+      const second = await startTestHub({ dataDir: dataDir.path, deployment: deploymentOf(config) });
+      try {
+        expect((await getJson(`${second.httpUrl}/api/devices/officer-newcomer`, 'demo-admin')).status).toBe(
+          404,
+        );
+        const user = await tryConnect(second.mqttUrl, {
+          clientId: 'officer-newcomer',
+          username: 'officer-newcomer',
+          password: 'test-officer-newcomer',
+        });
+        expect(typeof user).not.toBe('string');
+        (user as MqttClient).end(true);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      dataDir.remove();
+    }
   });
 });
