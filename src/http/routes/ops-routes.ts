@@ -55,6 +55,8 @@ function deadLetterVisibility(
 
 /** The audit trail is read a page at a time and filtered, until the caller's page is full. */
 const AUDIT_SCAN_PAGE = 200;
+/** The most of the trail one request reads for a scoped caller: a narrow scope over a long trail costs bounded. */
+const AUDIT_SCAN_LIMIT = 5_000;
 
 /**
  * Which audit entries a caller may read: those whose target lies in their scope, as every other read is scoped.
@@ -94,7 +96,8 @@ function auditVisibility(
       return nodes.length > 0 && nodes.every(nodeInScope);
     },
   };
-  return async (entry) => (await placed[entry.target.kind]?.(entry.target.id)) === true;
+  return async ({ target }) =>
+    Object.hasOwn(placed, target.kind) && (await placed[target.kind]?.(target.id)) === true;
 }
 
 const auditQuery = pageQuery.extend({ target: z.string().min(1).max(64).optional() });
@@ -163,10 +166,11 @@ export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void
         });
         return { entries, next: entries.length === limit ? entries.at(-1)?.id : null };
       }
-      // Scoped: read on, a page at a time, until the caller's page is full or the trail ends.
+      // Scoped: read on, a page at a time, until the caller's page is full or the trail ends, or this request has
+      // read its share of the trail: then the page may be short, and `next` goes on from where it stopped.
       const entries: AuditEntry[] = [];
       let from = before;
-      for (;;) {
+      for (let read = 0; read < AUDIT_SCAN_LIMIT; read += AUDIT_SCAN_PAGE) {
         const scanned = await store.listAudit({
           limit: AUDIT_SCAN_PAGE,
           ...query,
@@ -180,6 +184,7 @@ export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void
         if (scanned.length < AUDIT_SCAN_PAGE) return { entries, next: null };
         from = scanned.at(-1)?.id;
       }
+      return { entries, next: from ?? null };
     },
   );
 }
