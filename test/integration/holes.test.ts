@@ -1,5 +1,6 @@
 import { connect, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditTrail } from '../../src/audit/audit-trail.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import type { AuditEntry } from '../../src/core/audit.ts';
 import type { DeadLetter } from '../../src/core/refusals.ts';
@@ -258,6 +259,35 @@ describe("the audit trail is read within the caller's scope", () => {
       (await trail('test-admin-liushuwan')).map((entry) => entry.id),
     );
     for (const entry of rest) expect(await streetOf(entry)).toBe('liushuwan');
+  });
+
+  it("reads a bounded share of a long trail per request, and its next goes on to the street's entries", async () => {
+    const ours = (await trail('test-admin-liushuwan')).map((entry) => entry.id);
+    // 6,000 newer entries about the other street's device, none the street admin may read.
+    await Promise.all(
+      Array.from({ length: 6_000 }, () =>
+        hub.hub.store.appendAudit(
+          AuditTrail.entry('system', {
+            action: 'device.check',
+            target: { kind: 'device', id: 'gate-luming-02-west' },
+            outcome: 'ok',
+          }),
+        ),
+      ),
+    );
+    const found: string[] = [];
+    let next: string | null = null;
+    let requests = 0;
+    do {
+      const query = next === null ? '' : `&before=${next}`;
+      const { body } = await getJson(`${hub.httpUrl}/api/audit?limit=500${query}`, 'test-admin-liushuwan');
+      const page = body as { entries: AuditEntry[]; next: string | null };
+      found.push(...page.entries.map((entry) => entry.id));
+      next = page.next;
+      requests++;
+    } while (next !== null);
+    expect(requests).toBeGreaterThan(1);
+    expect(found).toEqual(ours);
   });
 });
 
