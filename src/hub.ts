@@ -146,6 +146,7 @@ export class Hub {
       jurisdiction: deployment.jurisdiction,
       adapters: deployment.adapters,
       store: this.store,
+      userIds: new Set(deployment.users.map((user) => user.id)),
     });
     this.visibility = new Visibility(deployment.routing.deviceHealthCategories);
     this.#router = new Router(deployment.users, deployment.rosters, deployment.routing, settings.timezone);

@@ -6,7 +6,11 @@ import {
   frameDecoder,
   replyDecoder,
 } from '../../src/core/adapter.ts';
-import type { AttributeValue, NormalizedEvent } from '../../src/core/device-event.ts';
+import {
+  type AttributeValue,
+  maxEnvelopeTimeLength,
+  type NormalizedEvent,
+} from '../../src/core/device-event.ts';
 
 /**
  * Gate and door access controllers (门禁) and the vehicle lanes of a compound's entry-exit system: one controller
@@ -17,8 +21,9 @@ import type { AttributeValue, NormalizedEvent } from '../../src/core/device-even
  */
 
 const envelope = {
-  seq: z.number().int().nonnegative().describe("Controller's event counter; wraps at 2^32."),
-  time: z.iso.datetime({ offset: true }).describe("Controller's clock, ISO 8601."),
+  seq: z.number().int().nonnegative().max(0xffff_ffff).describe("Controller's event counter; wraps at 2^32."),
+  // Bounded: with seq it names the event, in a key the store keeps (any fraction of a second fits in 40).
+  time: z.iso.datetime({ offset: true }).max(maxEnvelopeTimeLength).describe("Controller's clock, ISO 8601."),
 };
 const door = z.number().int().min(1).max(64).describe('Door number on this controller.');
 

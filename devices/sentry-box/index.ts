@@ -6,7 +6,7 @@ import {
   frameDecoder,
   replyDecoder,
 } from '../../src/core/adapter.ts';
-import type { NormalizedEvent } from '../../src/core/device-event.ts';
+import { maxEnvelopeTimeLength, type NormalizedEvent } from '../../src/core/device-event.ts';
 
 /**
  * Sentry box alarm panels (治安岗亭): the panel of a 24-hour guard post, with a panic button (and a duress code),
@@ -17,8 +17,9 @@ import type { NormalizedEvent } from '../../src/core/device-event.ts';
  */
 
 const envelope = {
-  seq: z.number().int().nonnegative().describe("Panel's event counter; wraps at 2^32."),
-  time: z.iso.datetime({ offset: true }).describe("Panel's clock, ISO 8601."),
+  seq: z.number().int().nonnegative().max(0xffff_ffff).describe("Panel's event counter; wraps at 2^32."),
+  // Bounded: with seq it names the event, in a key the store keeps (any fraction of a second fits in 40).
+  time: z.iso.datetime({ offset: true }).max(maxEnvelopeTimeLength).describe("Panel's clock, ISO 8601."),
 };
 const percent = z.number().int().min(0).max(100).describe('Backup battery charge, in percent.');
 const armedBy = {

@@ -1,25 +1,30 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { type DeviceAdapter, livenessEvents } from '../core/adapter.ts';
 import { GridhubError } from '../core/errors.ts';
-import { zodProblems } from '../core/problems.ts';
+import { formatPath, zodProblems } from '../core/problems.ts';
 import { type GridEntry, Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import { AddressPolicy } from '../net/outbound-address.ts';
 import {
   type ConfigFile,
   type CorrelationConfig,
+  communitySchema,
   configSchema,
   type DeadlinesConfig,
   type DeviceConfig,
+  type DistrictConfig,
+  districtSchema,
   type FloodConfig,
+  gridSchema,
   type HubSettings,
   type RosterConfig,
   type RoutingConfig,
   type RuleConfig,
   type SuppressionConfig,
+  streetSchema,
   type UserConfig,
 } from './schema.ts';
 
@@ -146,15 +151,98 @@ export function loadDeployment(configPath: string, adapters: ReadonlyMap<string,
       },
     );
   }
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
+    // The document is not what its author meant past a syntax error: its structure is not checked further.
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', `${configPath} is not valid YAML`, {
-      problems: document.errors.map(
-        (error) => `line ${(error.linePos?.[0].line ?? 0).toString()}: ${error.code}`,
-      ),
+      problems: document.errors.map((error) => {
+        const { line } = lineCounter.linePos(error.pos[0]);
+        // Where parsing broke lies just past what is broken (an unclosed quote or bracket); a duplicate key is itself.
+        const at = pathAt(
+          document,
+          error.code === 'DUPLICATE_KEY' ? error.pos[0] : Math.max(0, error.pos[0] - 1),
+        );
+        const message = error.message.split('\n')[0] ?? error.code;
+        return `line ${line}: ${at === '' ? '' : `${at}: `}${message} (${error.code})`;
+      }),
     });
   }
-  return resolveDeployment(document.toJS(), adapters, configPath);
+  try {
+    return resolveDeployment(document.toJS(), adapters, configPath);
+  } catch (error) {
+    if (!(error instanceof GridhubError) || error.code !== 'GRIDHUB_CONFIG_INVALID') throw error;
+    throw new GridhubError('GRIDHUB_CONFIG_INVALID', error.message, {
+      problems: error.problems.map((problem) => withLine(problem, document, lineCounter)),
+    });
+  }
+}
+
+/** `path: message` with the line of the file the path names (or of its nearest ancestor there) appended. */
+function withLine(problem: string, document: Document, lineCounter: LineCounter): string {
+  const separator = problem.indexOf(': ');
+  if (separator <= 0) return problem;
+  const path = problem.slice(0, separator);
+  const node = path === '(root)' ? document.contents : nodeAt(document, path);
+  const offset = node?.range?.[0];
+  return offset === undefined ? problem : `${problem} (line ${lineCounter.linePos(offset).line})`;
+}
+
+/**
+ * The node a problem's path names (`devices[3].presets.gate-1.north`), or its nearest ancestor in the document. A
+ * key may hold dots (device ids do): a segment not found as a key is tried joined with the next.
+ */
+function nodeAt(document: Document, path: string): Node | undefined {
+  const segments = [...path.matchAll(/\[(\d+)\]|([^.[\]]+)/g)].map((match) =>
+    match[1] === undefined ? (match[2] as string) : Number(match[1]),
+  );
+  let node = document.contents as Node | null;
+  let found: Node | undefined = node ?? undefined;
+  for (let index = 0; index < segments.length && node !== null; index++) {
+    const segment = segments[index] as string | number;
+    if (typeof segment === 'number') {
+      node = isSeq(node) ? ((node.items[segment] as Node | undefined) ?? null) : null;
+    } else if (isMap(node)) {
+      let key = segment;
+      let pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === key);
+      while (pair === undefined && typeof segments[index + 1] === 'string') {
+        key = `${key}.${segments[++index] as string}`;
+        pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === key);
+      }
+      node = (pair?.value as Node | undefined) ?? null;
+      // A key's line is where its problem reads best: the line of `grid:` rather than of a block below it.
+      if (pair !== undefined && isScalar(pair.key)) found = pair.key as Node;
+      continue;
+    } else {
+      node = null;
+    }
+    if (node !== null) found = node;
+  }
+  return found;
+}
+
+/** The path of the deepest node whose range holds the offset: where a syntax error lies. */
+function pathAt(document: Document, offset: number): string {
+  const segments: (string | number)[] = [];
+  let node = document.contents as Node | null;
+  const holds = (candidate: unknown): candidate is Node => {
+    const range = (candidate as Node | null)?.range;
+    return range !== undefined && range !== null && offset >= range[0] && offset <= range[2];
+  };
+  for (;;) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => holds(item.key)) ?? node.items.find((item) => holds(item.value));
+      if (pair === undefined || !isScalar(pair.key)) break;
+      segments.push(String(pair.key.value));
+      node = holds(pair.value) ? (pair.value as Node) : null;
+    } else if (isSeq(node)) {
+      const index = node.items.findIndex(holds);
+      if (index < 0) break;
+      segments.push(index);
+      node = node.items[index] as Node;
+    } else break;
+  }
+  return formatPath(segments);
 }
 
 /**
@@ -168,9 +256,19 @@ export function resolveDeployment(
 ): Deployment {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new GridhubError('GRIDHUB_CONFIG_INVALID', `${source} is invalid`, {
-      problems: zodProblems(parsed.error),
-    });
+    // The cross-references are checked too, over what is valid, so that one pass shows every problem.
+    const problems = zodProblems(parsed.error);
+    const salvaged = salvage(raw);
+    if (salvaged !== undefined) {
+      const crossProblems: string[] = [];
+      try {
+        crossReference(salvaged.file, adapters, crossProblems);
+      } catch {
+        // What the schema refused is reported either way; the cross-references are a best effort past it.
+      }
+      problems.push(...salvaged.restate(crossProblems));
+    }
+    throw new GridhubError('GRIDHUB_CONFIG_INVALID', `${source} is invalid`, { problems });
   }
   const problems: string[] = [];
   const deployment = crossReference(parsed.data, adapters, problems);
@@ -178,6 +276,89 @@ export function resolveDeployment(
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', `${source} is invalid`, { problems });
   }
   return deployment;
+}
+
+/**
+ * The valid part of a configuration the schema refused: each section that is valid, the valid items of a list, the
+ * default of an invalid section that has one, and the jurisdiction without its invalid places. `restate` turns the
+ * cross-reference problems of that part back into the file's terms: list items at their indices in the file, and
+ * none that only repeats that a refused item is missing. Undefined when the jurisdiction itself is unusable.
+ */
+function salvage(
+  raw: unknown,
+): { file: ConfigFile; restate: (problems: readonly string[]) => string[] } | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const input = raw as Record<string, unknown>;
+  const refusedIds = new Set<string>();
+  const refuse = (item: unknown): void => {
+    const id = (item as { id?: unknown } | null)?.id;
+    if (typeof id === 'string') refusedIds.add(id);
+  };
+  let placesLeftOut = false;
+  const jurisdiction = salvagePlace(input.jurisdiction, 0, (place) => {
+    placesLeftOut = true;
+    refuse(place);
+  }) as DistrictConfig | undefined;
+  if (jurisdiction === undefined) return undefined;
+  const file: Record<string, unknown> = { jurisdiction };
+  const indices = new Map<string, number[]>();
+  for (const [key, schema] of Object.entries(configSchema.shape)) {
+    if (key === 'jurisdiction') continue;
+    const section = schema.safeParse(input[key]);
+    if (section.success) {
+      file[key] = section.data;
+      continue;
+    }
+    const list = schema instanceof z.ZodDefault ? schema.unwrap() : schema;
+    if (list instanceof z.ZodArray && Array.isArray(input[key])) {
+      const kept: unknown[] = [];
+      const at: number[] = [];
+      (input[key] as unknown[]).forEach((item, index) => {
+        const parsed = list.element.safeParse(item);
+        if (parsed.success) {
+          kept.push(parsed.data);
+          at.push(index);
+        } else refuse(item);
+      });
+      file[key] = kept;
+      indices.set(key, at);
+    } else {
+      const fallback = schema.safeParse(undefined);
+      if (!fallback.success) return undefined;
+      file[key] = fallback.data;
+    }
+  }
+  // A place left out leaves a hole in the map: a device placed by location may fall in it.
+  const restate = (problems: readonly string[]): string[] =>
+    problems
+      .filter((problem) => ![...refusedIds].some((id) => problem.includes(`"${id}"`)))
+      .filter((problem) => !(placesLeftOut && /^devices\[\d+\]\.location: .* lies in no grid$/.test(problem)))
+      .map((problem) =>
+        problem.replace(/^([a-z]+)\[(\d+)\]/, (whole, key: string, index: string) => {
+          const original = indices.get(key)?.[Number(index)];
+          return original === undefined ? whole : `${key}[${original}]`;
+        }),
+      );
+  return { file: file as ConfigFile, restate };
+}
+
+const placeSchemas = [districtSchema, streetSchema, communitySchema, gridSchema] as const;
+
+/** A place with its invalid descendants left out (each reported by the schema), or undefined if it is invalid. */
+function salvagePlace(place: unknown, depth: number, refuse: (item: unknown) => void): unknown {
+  const schema = placeSchemas[depth];
+  if (schema === undefined) return undefined;
+  const node = place as { children?: unknown } | null;
+  const children =
+    depth < placeSchemas.length - 1 && Array.isArray(node?.children)
+      ? node.children
+          .map((child) => salvagePlace(child, depth + 1, refuse))
+          .filter((child) => child !== undefined)
+      : undefined;
+  const parsed = schema.safeParse(children === undefined ? place : { ...node, children });
+  if (parsed.success) return parsed.data;
+  refuse(place);
+  return undefined;
 }
 
 function findDuplicates(values: readonly string[]): Set<string> {
@@ -207,6 +388,14 @@ function crossReference(
 
   checkUsers(file.users, jurisdiction, problems);
   const devices = resolveDevices(file, jurisdiction, adapters, problems);
+  // Users read the MQTT feed with their id as client id: a device of the same id would lock them out.
+  const userIds = new Set(file.users.map((user) => user.id));
+  file.devices.forEach((device, index) => {
+    if (userIds.has(device.id))
+      problems.push(
+        `devices[${index}].id: "${device.id}" is a user's id: ids are unique across devices and users`,
+      );
+  });
   const deviceIds = new Set(file.devices.map((device) => device.id));
   file.devices.forEach((device, index) => {
     device.watches?.forEach((watched, watchedIndex) => {

@@ -22,6 +22,29 @@ export interface DeviceEvent extends NormalizedEvent {
 }
 
 /**
+ * The longest `time` an envelope may carry, for every device family: ISO 8601 to the nanosecond with an offset is 35
+ * characters. Adapters' schemas bound it too; this bound is the hub's own, since the time is part of the event key.
+ */
+export const maxEnvelopeTimeLength = 40;
+
+/**
+ * Why a schema-valid frame's envelope cannot name its events (see eventKeyOf), or undefined: a `time` past
+ * maxEnvelopeTimeLength, a `seq` that is not a non-negative safe integer. The fields feed the event key the store
+ * keeps, whose size must stay bounded whatever an adapter's schema lets through.
+ */
+export function envelopeProblems(frame: unknown): string[] | undefined {
+  if (typeof frame !== 'object' || frame === null) return undefined;
+  const { seq, time } = frame as { seq?: unknown; time?: unknown };
+  const longTime = typeof time === 'string' && time.length > maxEnvelopeTimeLength;
+  const badSeq = typeof seq === 'number' && !(Number.isSafeInteger(seq) && seq >= 0);
+  if (!longTime && !badSeq) return undefined;
+  return [
+    ...(longTime ? [`time: Too big: expected string to have <=${maxEnvelopeTimeLength} characters`] : []),
+    ...(badSeq ? ['seq: expected a non-negative safe integer'] : []),
+  ];
+}
+
+/**
  * The key of a frame's events from its envelope (`seq` and `time`, as every MQTT device family here sends), the
  * frame's nth event when it decodes to several. Undefined for a frame without both.
  */

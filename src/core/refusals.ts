@@ -31,3 +31,33 @@ export interface DeadLetter {
    */
   readonly payloadShape: unknown;
 }
+
+/**
+ * The most a dead letter takes, as JSON (UTF-8 bytes). Its parts are bounded one by one (the shape's depth and
+ * breadth, the problems' number and length, keys minimised); this bounds them together: a dead letter over it
+ * leaves out its shape, then its last problems.
+ */
+export const maxDeadLetterBytes = 4096;
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '');
+}
+
+/** The dead letter within maxDeadLetterBytes (see there). */
+export function boundDeadLetter(deadLetter: DeadLetter): DeadLetter {
+  if (jsonBytes(deadLetter) <= maxDeadLetterBytes) return deadLetter;
+  const shapeBytes = jsonBytes(deadLetter.payloadShape);
+  const withoutShape: DeadLetter = {
+    ...deadLetter,
+    payloadShape: `<shape of ${shapeBytes} bytes left out: a dead letter keeps at most ${maxDeadLetterBytes}>`,
+  };
+  if (jsonBytes(withoutShape) <= maxDeadLetterBytes) return withoutShape;
+  const problems = [...deadLetter.problems];
+  let bounded = withoutShape;
+  while (problems.length > 0 && jsonBytes(bounded) > maxDeadLetterBytes) {
+    problems.pop();
+    const left = deadLetter.problems.length - problems.length;
+    bounded = { ...withoutShape, problems: [...problems, `…and ${left} more problems`] };
+  }
+  return bounded;
+}

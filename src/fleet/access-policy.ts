@@ -91,9 +91,9 @@ export interface MqttAccessOptions {
  *
  * - A device connects with client id = username = its id and its own secret; it may publish only under its own
  *   topics, on its channels, and subscribe only to its own commands topic.
- * - A user connects with username = their user id and their API token as the password, and a client id that is
- *   their user id or starts with it (`officer-xijiao-console`); they may subscribe to the incident feed only and
- *   publish nothing, and each incident is forwarded to them only if they may see it.
+ * - A user connects with username = client id = their user id and their API token as the password (ids are
+ *   unique across users and devices); they may subscribe to the incident feed only and publish nothing, and each
+ *   incident is forwarded to them only if they may see it.
  *
  * Every refusal is counted by reason and logged (throttled), with the client id and never the secret.
  */
@@ -156,11 +156,9 @@ export class MqttAccessPolicy {
     const principal = this.#options.authenticator.authenticateApiToken(password?.toString('utf8'));
     if (principal === undefined) return this.refused('unknown_device', clientId);
     if (principal.userId !== username) return this.refused('bad_credentials', clientId);
-    // A user's client id is theirs: it may never take over a device's session (`alice-gate` may be a device's id).
-    const ownId = clientId === username || /^[-_:.]/.test(clientId.slice(username.length));
-    if (!clientId.startsWith(username) || !ownId || this.#options.registry.get(clientId) !== undefined) {
-      return this.refused('client_id_mismatch', clientId);
-    }
+    // [MQTT-3.1.3-8] A user's client id is their user id, exactly: one sharing a prefix may be another user's or a
+    // device's id, and taking it would take over that session (the broker closes the one holding a client id).
+    if (clientId !== username) return this.refused('client_id_mismatch', clientId);
     return { allowed: true, user: principal };
   }
 

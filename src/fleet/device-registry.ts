@@ -33,6 +33,11 @@ export interface DeviceRegistryOptions {
   readonly jurisdiction: Jurisdiction;
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly store: Store;
+  /**
+   * The ids users hold. A device may not take one: users read the MQTT feed with their id as client id and
+   * username, and a device of the same id would lock them out (ids are unique across devices and users).
+   */
+  readonly userIds?: { has(id: string): boolean };
 }
 
 /** 24 random bytes, base64url: 32 characters a device keeps as its MQTT password. Only its digest is stored. */
@@ -61,8 +66,11 @@ export class DeviceRegistry {
     }
     for (const record of await this.#options.store.listDeviceRecords()) {
       // A record of a config device since removed from the file, or of a provisioned device whose grid is gone,
-      // no longer describes a device: it is skipped, not fatal.
-      if (record.description !== null || this.#devices.has(record.id)) {
+      // no longer describes a device: it is skipped, not fatal. So is a provisioned device whose id a user of the
+      // config has since taken: the user's MQTT feed goes first.
+      if (this.#options.userIds?.has(record.id) === true && !this.#devices.has(record.id)) {
+        this.#skipped.push(record.id);
+      } else if (record.description !== null || this.#devices.has(record.id)) {
         try {
           this.#apply(record);
         } catch {
@@ -88,6 +96,11 @@ export class DeviceRegistry {
   inMaintenance(id: string, now: number = Date.now()): boolean {
     const until = this.#devices.get(id)?.maintenanceUntil;
     return until != null && Date.parse(until) > now;
+  }
+
+  /** The device family of this id, if the hub has it. */
+  adapter(adapterId: string): DeviceAdapter | undefined {
+    return this.#options.adapters.get(adapterId);
   }
 
   get all(): IterableIterator<RegisteredDevice> {
@@ -120,6 +133,12 @@ export class DeviceRegistry {
   ): Promise<{ device: RegisteredDevice; secret: string }> {
     if (this.#devices.has(description.id)) {
       throw new ProvisioningError('conflict', `device ${description.id} already exists`);
+    }
+    if (this.#options.userIds?.has(description.id) === true) {
+      throw new ProvisioningError(
+        'conflict',
+        `${description.id} is a user's id: ids are unique across devices and users`,
+      );
     }
     const secret = newSecret();
     const { jurisdiction, adapters } = this.#options;
@@ -221,5 +240,17 @@ function describe(device: RegisteredDevice): DeviceDescription {
     watchdogs: Object.fromEntries(
       device.watchdogs.map((watchdog) => [watchdog.raises, watchdog.afterMs / 1000]),
     ),
+    // A camera keeps how it is reached and what it watches through a rotation, a disable or a maintenance.
+    ...(device.onvif === undefined ? {} : { onvif: { ...device.onvif } }),
+    ...(device.watches === undefined
+      ? {}
+      : {
+          watches: device.watches.map((watch) => watch.deviceId),
+          presets: Object.fromEntries(
+            device.watches.flatMap((watch) =>
+              watch.preset === undefined ? [] : [[watch.deviceId, watch.preset]],
+            ),
+          ),
+        }),
   };
 }

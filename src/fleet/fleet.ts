@@ -69,6 +69,8 @@ export class Fleet {
   ): Promise<{ device: DeviceView; secret: string }> {
     this.#mayProvision(principal);
     try {
+      const watchProblems = this.#watchProblems(principal, description);
+      if (watchProblems.length > 0) throw new ProvisioningError('invalid', 'invalid device', watchProblems);
       const { device, secret } = await this.#options.registry.provision(description, (candidate) =>
         chainInScope(candidate.grid.chain, principal.scopeNodeIds)
           ? undefined
@@ -143,6 +145,36 @@ export class Fleet {
     timeoutMs?: number,
   ): Promise<CommandResult> {
     return this.#options.commands.send(principal, deviceId, command, params, timeoutMs);
+  }
+
+  /**
+   * A camera's `watches` and `presets` name devices whose incidents get its snapshots and whose alarms turn it: each
+   * must be a device the caller may see (one they may not see is named as missing, as everywhere else, so its
+   * existence is not disclosed), each preset must be for a device the camera watches, and only cameras watch.
+   */
+  #watchProblems(principal: Principal, description: DeviceDescription): string[] {
+    const { watches, presets } = description;
+    if (watches === undefined && presets === undefined) return [];
+    const problems: string[] = [];
+    if (this.#options.registry.adapter(description.adapter)?.transport !== 'onvif') {
+      problems.push('device: watches and presets are for ONVIF cameras only');
+    }
+    const seen = new Set<string>();
+    (watches ?? []).forEach((watched, index) => {
+      const device = this.#options.registry.get(watched);
+      if (watched === description.id)
+        problems.push(`device.watches[${index}]: a camera does not watch itself`);
+      else if (device === undefined || !chainInScope(device.grid.chain, principal.scopeNodeIds))
+        problems.push(`device.watches[${index}]: no device "${watched}" in your scope`);
+      else if (seen.has(watched))
+        problems.push(`device.watches[${index}]: "${watched}" is listed more than once`);
+      seen.add(watched);
+    });
+    for (const watched of Object.keys(presets ?? {})) {
+      if (!watches?.includes(watched))
+        problems.push(`device.presets.${watched}: a preset is for a device the camera watches`);
+    }
+    return problems;
   }
 
   #mayProvision(principal: Principal): void {

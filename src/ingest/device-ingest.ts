@@ -2,11 +2,16 @@ import { z } from 'zod';
 import type { ResolvedDevice } from '../config/load.ts';
 import type { DecodeContext, DecodedChannel } from '../core/adapter.ts';
 import type { TypedBus } from '../core/bus.ts';
-import { type DeviceEvent, eventKeyOf, type NormalizedEvent } from '../core/device-event.ts';
+import {
+  type DeviceEvent,
+  envelopeProblems,
+  eventKeyOf,
+  type NormalizedEvent,
+} from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
-import { zodProblems } from '../core/problems.ts';
-import type { DeadLetter, RefusalReason } from '../core/refusals.ts';
+import { minimisedProblems, minimiseKey, minimiseText } from '../core/problems.ts';
+import { boundDeadLetter, type DeadLetter, type RefusalReason } from '../core/refusals.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { IncidentPipeline } from '../incidents/incident-pipeline.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
@@ -39,11 +44,21 @@ interface Refusal {
   readonly shape: unknown;
 }
 
+/**
+ * A channel's steps after JSON: its schema, `decode` (an adapter's decoder; a throw refuses the message as
+ * decode_failed) and `deliver`, which acts on what was decoded and resolves when it is durable. Split so that only
+ * the decoder's faults are the device's: a fault of what comes after it is the hub's, and the message is not
+ * acknowledged, never refused.
+ */
 interface ChannelHandler {
   readonly schema: z.ZodType;
   // biome-ignore lint/suspicious/noExplicitAny: the frame's type is the schema's output, checked where each is built.
-  readonly accept: (device: ResolvedDevice, frame: any, receivedAt: number) => Promise<void>;
+  readonly decode: (frame: any) => any;
+  // biome-ignore lint/suspicious/noExplicitAny: what `decode` returned, checked where each is built.
+  readonly deliver: (device: ResolvedDevice, decoded: any, frame: any, receivedAt: number) => Promise<void>;
 }
+
+const asIs = <T>(frame: T): T => frame;
 
 /** The hub's own status frame, the same for every device family: the device's birth message and last will. */
 const deviceStatusFrame = z.strictObject({ state: z.enum(['online', 'offline']) });
@@ -89,7 +104,7 @@ export class DeviceIngest {
       const known = ['status', 'replies', ...Object.keys(device.adapter.channels)].filter(
         (name) => name !== 'replies' || device.adapter.replies !== undefined,
       );
-      const problems = [`channel "${address.channel}" is not one of: ${known.join(', ')}`];
+      const problems = [`channel "${minimiseKey(address.channel)}" is not one of: ${known.join(', ')}`];
       return this.#refuse(topic, device.id, payload, { reason: 'unknown_channel', problems, shape: null });
     }
     if (payload.length > this.#options.maxPayloadBytes) {
@@ -108,22 +123,38 @@ export class DeviceIngest {
     }
     const parsed = channel.schema.safeParse(json);
     if (!parsed.success) {
-      const problems = zodProblems(parsed.error);
+      const problems = minimisedProblems(parsed.error);
       return this.#refuse(topic, device.id, payload, {
         reason: 'schema',
         problems,
         shape: payloadShape(json),
       });
     }
+    const envelope = envelopeProblems(parsed.data);
+    if (envelope !== undefined) {
+      return this.#refuse(topic, device.id, payload, {
+        reason: 'schema',
+        problems: envelope,
+        shape: payloadShape(json),
+      });
+    }
+    let decoded: unknown;
     try {
-      return channel.accept(device, parsed.data, receivedAt);
+      decoded = channel.decode(parsed.data);
     } catch (error) {
-      const problems = [`decoder threw: ${(error as Error).message}`];
+      const problems = [minimiseText(`decoder threw: ${(error as Error).message}`)];
       return this.#refuse(topic, device.id, payload, {
         reason: 'decode_failed',
         problems,
         shape: payloadShape(json),
       });
+    }
+    metrics.messagesAccepted.inc();
+    try {
+      return channel.deliver(device, decoded, parsed.data, receivedAt);
+    } catch (error) {
+      // The hub's fault, not the device's (a store refusing a write): not acknowledged, so the device sends again.
+      return Promise.reject(error);
     }
   }
 
@@ -151,7 +182,8 @@ export class DeviceIngest {
     if (channel === 'status') {
       return {
         schema: deviceStatusFrame,
-        accept: (device, frame: z.infer<typeof deviceStatusFrame>) => {
+        decode: asIs,
+        deliver: (device, frame: z.infer<typeof deviceStatusFrame>) => {
           if (frame.state === 'online') activity.heard(device.id);
           else activity.gone(device.id);
           return settled;
@@ -163,18 +195,21 @@ export class DeviceIngest {
       if (replies === undefined) return undefined;
       return {
         schema: replies.schema,
-        accept: (device, frame: unknown) => {
-          bus.emit('command:reply', device.id, replies.decode(frame));
+        decode: (frame: unknown) => replies.decode(frame),
+        deliver: (device, reply) => {
+          bus.emit('command:reply', device.id, reply);
           return settled;
         },
       };
     }
     const decoder = adapter.channels[channel as DecodedChannel];
     if (decoder === undefined) return undefined;
+    const { decodeContext } = this.#options;
     return {
       schema: decoder.schema,
-      accept: (device, frame: unknown, receivedAt) =>
-        this.#accept(device, decoder.decode(frame, this.#options.decodeContext), receivedAt, frame),
+      decode: (frame: unknown) => decoder.decode(frame, decodeContext),
+      deliver: (device, events: readonly NormalizedEvent[], frame: unknown, receivedAt) =>
+        this.#accept(device, events, receivedAt, frame),
     };
   }
 
@@ -214,24 +249,30 @@ export class DeviceIngest {
   #refuse(topic: string, deviceId: string | null, payload: Buffer, refusal: Refusal): Promise<void> {
     const { metrics, store, bus } = this.#options;
     metrics.messagesRefused.labels(refusal.reason).inc();
-    const deadLetter: DeadLetter = {
+    // The topic's device id and channel are the sender's own words when refused: minimised as the payload's keys.
+    const address = this.#options.topics.parseDeviceTopic(topic);
+    const keptTopic =
+      address === undefined
+        ? topic
+        : `${this.#options.topics.base}/devices/${minimiseKey(address.deviceId)}/${minimiseKey(address.channel)}`;
+    const deadLetter: DeadLetter = boundDeadLetter({
       id: timeOrderedId('dl'),
       receivedAt: new Date().toISOString(),
-      topic,
+      topic: keptTopic,
       deviceId,
       reason: refusal.reason,
       problems: refusal.problems,
       payloadBytes: payload.length,
       payloadShape: refusal.shape,
-    };
-    const suppressed = this.#logThrottle.admit(`${deviceId ?? topic}:${refusal.reason}`);
+    });
+    const suppressed = this.#logThrottle.admit(`${deviceId ?? keptTopic}:${refusal.reason}`);
     if (suppressed >= 0) {
       this.#log.warn(
         {
           deviceId,
-          topic: deviceId === null ? topic : undefined,
+          topic: deviceId === null ? keptTopic : undefined,
           reason: refusal.reason,
-          problems: refusal.problems,
+          problems: deadLetter.problems,
           suppressed,
         },
         'device message refused',

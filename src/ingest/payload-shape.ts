@@ -1,3 +1,5 @@
+import { minimiseKey } from '../core/problems.ts';
+
 /**
  * The structure of a JSON value with every leaf replaced by its type: `{"card":"12345678"}` → `{"card":"string"}`.
  * Dead letters keep this instead of the payload, so an integrator sees what a device sent wrong while the hub
@@ -6,17 +8,6 @@
 const MAX_DEPTH = 6;
 const MAX_KEYS = 32;
 const MAX_ITEMS = 4;
-const MAX_KEY_LENGTH = 64;
-
-/**
- * Keys are kept, since a misspelt field name is what an integrator most needs to see, unless a key could itself
- * be an identifier (devices do key objects by card number or plate): a run of five or more digits, or a key too
- * long to be a field name, is replaced by a description of it.
- */
-function shapeKey(key: string): string {
-  if (key.length > MAX_KEY_LENGTH || /\d{5,}/.test(key)) return `<key of ${key.length} characters>`;
-  return key;
-}
 
 export function payloadShape(value: unknown, depth = 0): unknown {
   if (value === null) return 'null';
@@ -31,7 +22,7 @@ export function payloadShape(value: unknown, depth = 0): unknown {
     // A null-prototype object, so a `__proto__` key is kept as data like any other.
     const shape: Record<string, unknown> = Object.create(null);
     for (const [key, item] of entries.slice(0, MAX_KEYS))
-      shape[shapeKey(key)] = payloadShape(item, depth + 1);
+      shape[minimiseKey(key)] = payloadShape(item, depth + 1);
     if (entries.length > MAX_KEYS) shape['…'] = `${entries.length - MAX_KEYS} more keys`;
     return shape;
   }

@@ -27,6 +27,12 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly messagesAccepted = new Counter({
+    name: 'gridhub_messages_accepted_total',
+    help: 'Device messages accepted (valid and decoded); with the refused, every message received counts once.',
+    registers: [this.registry],
+  });
+
   readonly messagesRefused = new Counter({
     name: 'gridhub_messages_refused_total',
     help: 'Device messages refused, by reason; each one is kept as a dead letter.',

@@ -16,6 +16,7 @@ import type { DeadLetter } from '../core/refusals.ts';
 import {
   type AuditQuery,
   type ComponentState,
+  checkEventKey,
   type DeadLetterQuery,
   type DeliveryOutbox,
   type DeviceRecord,
@@ -179,9 +180,12 @@ export class LmdbStore implements Store {
    * `eventTurnBatching`, and nothing here splits a batch with `transactionSync`), so the incident, its audit entry,
    * its event key and the removal of its delta commit together or not at all. The puts only encode on this
    * thread; lmdb-js's write thread does the B-tree work, where a transaction callback would do it here, holding the
-   * event loop.
+   * event loop. A put that throws would leave the puts before it issued, to commit with the turn's others: so what
+   * could make one throw (a key over LMDB's limit) is checked before the first (checkEventKey), and nothing of a
+   * refused change is written.
    */
   async saveIncident(incident: Incident, audit?: AuditEntry, eventKey?: string): Promise<void> {
+    checkEventKey(eventKey);
     await this.#batched(() => {
       const written = this.#db(this.#incidents).put(incident.id, incident);
       if (audit !== undefined) this.#db(this.#audit).put(audit.id, audit);
@@ -197,6 +201,7 @@ export class LmdbStore implements Store {
    */
   async saveRepeat(incident: Incident, eventKey?: string): Promise<void> {
     const { id, occurrences, lastOccurredAt, updatedAt } = incident;
+    checkEventKey(eventKey);
     await this.#batched(() => {
       const delta = { ...this.#lastDelta(id), occurrences, lastOccurredAt, updatedAt };
       const written = this.#putDelta(incident, delta);
@@ -216,6 +221,7 @@ export class LmdbStore implements Store {
     eventKey?: string,
   ): Promise<void> {
     const { id, occurrences, lastOccurredAt, updatedAt, severity, title } = incident;
+    checkEventKey(eventKey);
     await this.#batched(() => {
       const joins = (this.#lastDelta(id)?.joins ?? 0) + 1;
       this.#db(this.#joined).put(joinedSlot(id, joins - 1), joined);
@@ -235,6 +241,7 @@ export class LmdbStore implements Store {
 
   async writeIncident(write: IncidentWrite): Promise<IncidentWriteOutcome> {
     const { incident, audit, condition, eventKey, expectedVersion } = write;
+    checkEventKey(eventKey);
     const incidents = this.#db(this.#incidents);
     const conditions = this.#db(this.#conditions);
     const auditDb = this.#db(this.#audit);

@@ -14,6 +14,7 @@ import type { DeadLetter } from '../core/refusals.ts';
 import {
   type AuditQuery,
   type ComponentState,
+  checkEventKey,
   type DeadLetterQuery,
   type DeviceRecord,
   eventKeyRetentionMs,
@@ -164,7 +165,9 @@ export class RedisStore implements Store {
     await redis?.quit().catch(() => redis.disconnect());
   }
 
+  /** Redis takes any key, but refuses what the embedded store would (checkEventKey), before queuing anything. */
   async saveIncident(incident: Incident, audit?: AuditEntry, eventKey?: string): Promise<void> {
+    checkEventKey(eventKey);
     const multi = this.#client().multi();
     multi.hset('incidents', incident.id, JSON.stringify(incident));
     multi.zadd('incidents:order', 0, incident.id);
@@ -191,6 +194,7 @@ export class RedisStore implements Store {
 
   async writeIncident(write: IncidentWrite): Promise<IncidentWriteOutcome> {
     const { incident, audit, condition, eventKey, expectedVersion } = write;
+    checkEventKey(eventKey);
     const [reason, detail] = await this.#client().writeIncident(
       'incidents',
       'incidents:order',

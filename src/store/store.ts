@@ -1,5 +1,6 @@
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
+import { GridhubError } from '../core/errors.ts';
 import type { Incident, RelatedEvent } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
 import type { FeedMessage } from '../outbound/feed-message.ts';
@@ -62,6 +63,26 @@ export interface DeviceRecord {
 }
 
 export type ComponentState = 'starting' | 'up' | 'down';
+
+/**
+ * The longest device event key a store writes, in UTF-8 bytes: well under LMDB's key limit (1,978 bytes), and far
+ * above any key of a frame the ingest accepts (a device id, a bounded counter and a bounded time). A longer key is
+ * refused before anything of its change is written, by every store alike.
+ */
+export const maxEventKeyBytes = 1024;
+
+/** Throws when the key is one no store writes (see maxEventKeyBytes); called before any part of a change is issued. */
+export function checkEventKey(eventKey: string | undefined): void {
+  // Most keys are short enough that their UTF-8 length need not be counted: at most 3 bytes a UTF-16 unit.
+  if (eventKey === undefined || eventKey.length * 3 <= maxEventKeyBytes) return;
+  const bytes = Buffer.byteLength(eventKey);
+  if (bytes > maxEventKeyBytes) {
+    throw new GridhubError(
+      'GRIDHUB_STORE_FAILED',
+      `event key of ${bytes} bytes refused (at most ${maxEventKeyBytes}): nothing of the change was written`,
+    );
+  }
+}
 
 /** How long a device event's key is kept after its change is committed: longer than any broker keeps a session. */
 export const eventKeyRetentionMs = 24 * 60 * 60_000;

@@ -66,7 +66,7 @@ describe('clustered embedded brokers sharing Redis', () => {
     const [hubA, hubB, hubC] = hubs as [HubProcess, HubProcess, HubProcess];
     const simulator = demoGate(`mqtt://127.0.0.1:${hubC.mqttPort}`, 'gate-xijiao-04-south');
     const feed = connect(`mqtt://127.0.0.1:${hubB.mqttPort}`, {
-      clientId: 'officer-qinghe-feed',
+      clientId: 'officer-qinghe',
       username: 'officer-qinghe',
       password: 'demo-officer-qinghe',
       reconnectPeriod: 0,

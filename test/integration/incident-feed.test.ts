@@ -27,7 +27,7 @@ interface FeedMessage {
 async function subscribeAsUser(url: string, userId: string, token: string, clean = true, subscribe = true) {
   const received: FeedMessage[] = [];
   const client: MqttClient = connect(url, {
-    clientId: `${userId}-feed`,
+    clientId: userId,
     username: userId,
     password: token,
     reconnectPeriod: 0,

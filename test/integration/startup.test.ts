@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -139,6 +139,44 @@ describe('start-up', () => {
       ]),
     );
     expect(result.stderr).not.toContain('    at ');
+  });
+
+  it('lists schema and cross-reference problems together, each with its line, and a syntax error at its line and key', async () => {
+    const configPath = path.join(workDir.path, 'crossed.yaml');
+    const demo = readFileSync(path.join(projectRoot, 'config', 'demo.yaml'), 'utf8');
+    // The demo with a schema problem in the hub section, and a device on a grid that does not exist.
+    const crossed = demo
+      .replace(/^hub:\n/m, 'hub:\n  maxPayloadBytes: 1\n')
+      .replace(
+        /^devices:\n/m,
+        'devices:\n  - { id: gate-extra, name: Extra, adapter: gate-access, secret: demo-secret-gate-extra, grid: grid-nowhere }\n',
+      );
+    writeFileSync(configPath, crossed);
+    const lineOf = (text: string) => crossed.split('\n').findIndex((line) => line.includes(text)) + 1;
+    const result = await runHub({
+      GRIDHUB_CONFIG: configPath,
+      PORT: '0',
+      MQTT_PORT: '0',
+      DATA_DIR: workDir.path,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      new RegExp(`- hub\\.maxPayloadBytes: [^\\n]* \\(line ${lineOf('maxPayloadBytes: 1')}\\)\\n`),
+    );
+    expect(result.stderr).toContain(
+      `- devices[0].grid: no grid "grid-nowhere" (line ${lineOf('gate-extra')})`,
+    );
+
+    writeFileSync(configPath, 'hub:\n  name: "unclosed\njurisdiction: {}\n');
+    const broken = await runHub({
+      GRIDHUB_CONFIG: configPath,
+      PORT: '0',
+      MQTT_PORT: '0',
+      DATA_DIR: workDir.path,
+    });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/- line [1-9]\d*: hub\.name: /);
+    expect(broken.stderr).not.toContain('line 0');
   });
 
   it('names PORT in one line when the HTTP port is taken', async () => {

@@ -424,6 +424,39 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     expect(await store.eventCommitted('gate-1/9/2026-11-22T08:00:03Z')).toBe(false);
   });
 
+  it('writes a change, its audit entry and its event key together or not at all: an oversized key writes nothing', async () => {
+    const tooLong = `gate-1/7/2026-11-22T08:00:01.${'1'.repeat(2_000)}Z`;
+    const writes: [string, () => Promise<unknown>][] = [
+      ['saveIncident', () => store.saveIncident(incident(1), audit(1, 'inc_00001'), tooLong)],
+      ['saveRepeat', () => store.saveRepeat(incident(2), tooLong)],
+      [
+        'saveJoined',
+        () =>
+          store.saveJoined(
+            incident(3),
+            { deviceId: 'gate-2', type: 'door.forced_open', occurredAt: incident(3).createdAt },
+            audit(3, 'inc_00003'),
+            tooLong,
+          ),
+      ],
+      [
+        'writeIncident',
+        () => store.writeIncident({ incident: incident(4), audit: audit(4, 'inc_00004'), eventKey: tooLong }),
+      ],
+    ];
+    for (const [name, write] of writes) {
+      await expect(write(), name).rejects.toThrow(/event key/);
+    }
+    // Give a write that was issued anyway the time to commit.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await store.listIncidents({ limit: 10 })).toEqual([]);
+    expect(await store.listAudit({ limit: 10 })).toEqual([]);
+    await store.stop();
+    store = await opened.reopen();
+    expect(await store.listIncidents({ limit: 10 })).toEqual([]);
+    expect(await store.listAudit({ limit: 10 })).toEqual([]);
+  });
+
   it('forgets device event keys past their retention, and keeps the newer ones', async () => {
     let clock = Date.now();
     const short = await kind.open({ eventKeyRetentionMs: 50, clock: () => clock });

@@ -389,6 +389,15 @@ describe('resolveDeployment', () => {
     expect(problemsAt(error, 'devices')).toEqual([expect.stringContaining('"gate-1"')]);
   });
 
+  it("refuses a device whose id is a user's: ids are unique across devices and users", () => {
+    const parts = smallConfig();
+    parts.devices.push({ id: 'worker', name: 'Worker gate', adapter: 'gate-access', grid: 'grid-b' });
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toEqual([
+      'devices[2].id: "worker" is a user\'s id: ids are unique across devices and users',
+    ]);
+  });
+
   it('refuses two users who share a token', () => {
     const parts = smallConfig();
     parts.users.push({
@@ -441,6 +450,43 @@ describe('resolveDeployment', () => {
   });
 });
 
+describe('every configuration problem at once', () => {
+  it('reports cross-reference problems beside the schema problems that used to hide them', () => {
+    const parts = smallConfig();
+    Object.assign(parts.hub, { maxPayloadBytes: 1 });
+    parts.devices.push({ id: 'gate-3', name: 'Gate 3', adapter: 'gate-access', grid: 'grid-nowhere' });
+    parts.users.push({
+      id: 'worker',
+      name: 'Again',
+      role: 'admin',
+      scope: 'district-one',
+      token: 'again-token',
+    });
+    parts.rules.push({ event: 'smoke.detected', category: 'fire', severity: 'critical', title: 'Smoke' });
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^hub\.maxPayloadBytes: /),
+      'users: id "worker" is used more than once',
+      'devices[2].grid: no grid "grid-nowhere"',
+      'rules[1].event: no adapter emits "smoke.detected"',
+    ]);
+  });
+
+  it('checks the valid items of a list at their own indices, and says nothing more of a refused item', () => {
+    const parts = smallConfig();
+    parts.devices.unshift({ id: 'Bad Id', name: 'Bad', adapter: 'gate-access', grid: 'grid-a' });
+    parts.devices.push({ id: 'gate-3', name: 'Gate 3', adapter: 'gate-access', grid: 'grid-nowhere' });
+    // A grid the schema refuses: devices on it are not reported again as on a missing grid.
+    parts.gridB.name = '';
+    const error = expectInvalid(parts.config);
+    expect(error.problems).toEqual([
+      `${gridBPath}.name: Too small: expected string to have >=1 characters`,
+      expect.stringMatching(/^devices\[0\]\.id: /),
+      'devices[3].grid: no grid "grid-nowhere"',
+    ]);
+  });
+});
+
 describe('loadDeployment', () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'gridhub-config-'));
   afterAll(() => {
@@ -454,6 +500,51 @@ describe('loadDeployment', () => {
     expect(error.message).toContain(file);
     expect(error.problems.length).toBeGreaterThan(0);
     expect(error.problems[0]).toMatch(/^line \d+: /);
+    expect(error.problems[0]).toMatch(/^line 3: hub\.name/);
+  });
+
+  it('reports a syntax error at its line, naming the key it is in', () => {
+    const file = path.join(directory, 'unterminated.yaml');
+    writeFileSync(
+      file,
+      'hub:\n  name: Small\ndevices:\n  - id: gate-1\n    name: "unterminated\n    grid: g\n',
+    );
+    const error = expectGridhubError(() => loadDeployment(file, knownAdapters), 'GRIDHUB_CONFIG_INVALID');
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^line \d+: devices\[0\]\.name: Missing closing "quote/),
+    ]);
+    expect(error.problems[0]).not.toMatch(/^line 0/);
+  });
+
+  it('gives schema and cross-reference problems of a file their lines', () => {
+    const file = path.join(directory, 'lines.yaml');
+    const config = smallConfig().config;
+    writeFileSync(
+      file,
+      [
+        'hub:',
+        '  name: Small hub',
+        '  maxPayloadBytes: 1',
+        `jurisdiction: ${JSON.stringify(config.jurisdiction)}`,
+        'users:',
+        ...config.users.map((user) => `  - ${JSON.stringify(user)}`),
+        'devices:',
+        '  - id: gate-1',
+        '    name: Gate 1',
+        '    adapter: gate-access',
+        '    secret: a-secret-of-gate-1',
+        '    grid: grid-nowhere',
+        'rules:',
+        '  - { event: smoke.detected, category: fire, severity: critical, title: Smoke }',
+        '',
+      ].join('\n'),
+    );
+    const error = expectGridhubError(() => loadDeployment(file, knownAdapters), 'GRIDHUB_CONFIG_INVALID');
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^hub\.maxPayloadBytes: .* \(line 3\)$/),
+      'devices[0].grid: no grid "grid-nowhere" (line 13)',
+      'rules[0].event: no adapter emits "smoke.detected" (line 15)',
+    ]);
   });
 
   it('refuses a YAML file with a duplicated key as an invalid configuration', () => {

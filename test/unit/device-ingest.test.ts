@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { ResolvedDevice } from '../../src/config/load.ts';
 import { TypedBus } from '../../src/core/bus.ts';
 import type { HubBusEvents } from '../../src/core/events.ts';
@@ -32,6 +33,18 @@ describe('DeviceIngest', () => {
     metrics = new HubMetrics();
     const bus = new TypedBus<HubBusEvents>();
     const devices = new Map<string, ResolvedDevice>(deployment.devices.map((device) => [device.id, device]));
+    // A family whose schema leaves its envelope unbounded: the hub's own bound on what names an event still holds.
+    const gate = devices.get('gate-xijiao-01-north') as ResolvedDevice;
+    const loose = {
+      ...gate.adapter,
+      channels: {
+        events: {
+          schema: z.object({ seq: z.number(), time: z.string() }),
+          decode: () => [{ type: 'door.forced_open', occurredAt: Date.now(), attributes: {} }],
+        },
+      },
+    } as unknown as ResolvedDevice['adapter'];
+    devices.set('loose-1', { ...gate, id: 'loose-1', adapter: loose });
     ingest = new DeviceIngest({
       topics: new TopicGrammar('gridhub'),
       devices,
@@ -100,5 +113,24 @@ describe('DeviceIngest', () => {
     const [letter] = await store.listDeadLetters({ limit: 1 });
     expect(letter?.reason).toBe('schema');
     expect(letter?.problems).toEqual([expect.stringMatching(/^state: /)]);
+  });
+
+  it("refuses a frame whose envelope would make an unbounded event key, whatever the adapter's schema let through", async () => {
+    const frame = { seq: 1, time: `2026-11-22T09:30:00.${'1'.repeat(900)}+08:00` };
+    await ingest.handle('gridhub/devices/loose-1/events', Buffer.from(JSON.stringify(frame)), 0);
+    await ingest.handle(
+      'gridhub/devices/loose-1/events',
+      Buffer.from('{"seq":1e300,"time":"2026-11-22T09:30:00Z"}'),
+      0,
+    );
+    const letters = await store.listDeadLetters({ limit: 2 });
+    expect(letters.map((letter) => [letter.reason, letter.problems]).sort()).toEqual([
+      ['schema', ['seq: expected a non-negative safe integer']],
+      ['schema', ['time: Too big: expected string to have <=40 characters']],
+    ]);
+    const text = await metrics.text();
+    expect(text).toContain('gridhub_messages_refused_total{reason="schema"} 2');
+    expect(text).toContain('gridhub_events_decoded_total 0');
+    expect(await store.listIncidents({ limit: 5 })).toEqual([]);
   });
 });

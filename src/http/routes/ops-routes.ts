@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { AuditEntry } from '../../core/audit.ts';
 import { chainInScope, type GridChain, type PlaceRef } from '../../core/jurisdiction.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { DeadLetter } from '../../core/refusals.ts';
@@ -23,7 +24,14 @@ export interface OpsRoutesOptions {
   readonly dashboardIndex: string;
   /** Whose dead letters a caller may read: a device's grid chain. */
   readonly registry: { get(deviceId: string): { readonly grid: { readonly chain: GridChain } } | undefined };
-  readonly jurisdiction: { readonly root: PlaceRef };
+  /** `ancestry`: a node and those above it, to place an audit entry about a grid (a roster) or a user. */
+  readonly jurisdiction: { readonly root: PlaceRef; ancestry(id: string): readonly PlaceRef[] };
+  /** Where each user works (their scope node or grids), to place an audit entry about a user. */
+  readonly users: readonly {
+    readonly id: string;
+    readonly scope?: string;
+    readonly grids?: readonly string[];
+  }[];
 }
 
 export const pageQuery = z.strictObject({
@@ -45,6 +53,53 @@ function deadLetterVisibility(
     const device = deadLetter.deviceId === null ? undefined : registry.get(deadLetter.deviceId);
     return device !== undefined && chainInScope(device.grid.chain, principal.scopeNodeIds);
   };
+}
+
+/** The audit trail is read a page at a time and filtered, until the caller's page is full. */
+const AUDIT_SCAN_PAGE = 200;
+/** The most of the trail one request reads for a scoped caller: a narrow scope over a long trail costs bounded. */
+const AUDIT_SCAN_LIMIT = 5_000;
+
+/**
+ * Which audit entries a caller may read: those whose target lies in their scope, as every other read is scoped.
+ * Each kind of target is placed by a lookup: a device by its grid, an incident by its chain, a grid (rosters) by
+ * its ancestry, a user by where they work. A target that can no longer be placed (a device whose provisioning was
+ * refused, a user since removed) belongs to no grid, so only those who watch the whole jurisdiction see it.
+ */
+function auditVisibility(
+  options: OpsRoutesOptions,
+  principal: Principal,
+): ((entry: AuditEntry) => Promise<boolean>) | undefined {
+  const { registry, jurisdiction, users, store } = options;
+  const scope = principal.scopeNodeIds;
+  if (scope.includes(jurisdiction.root.id)) return undefined;
+  const nodeInScope = (id: string): boolean => chainInScope(jurisdiction.ancestry(id), scope);
+  const incidents = new Map<string, Promise<boolean>>();
+  const placed: Record<string, (id: string) => boolean | Promise<boolean>> = {
+    device: (id) => {
+      const device = registry.get(id);
+      return device !== undefined && chainInScope(device.grid.chain, scope);
+    },
+    grid: nodeInScope,
+    incident: (id) => {
+      // One read per incident a page names, however many entries it has.
+      let visible = incidents.get(id);
+      if (visible === undefined) {
+        visible = store
+          .getIncident(id)
+          .then((incident) => incident !== undefined && chainInScope(incident.chain, scope));
+        incidents.set(id, visible);
+      }
+      return visible;
+    },
+    user: (id) => {
+      const user = users.find((candidate) => candidate.id === id);
+      const nodes = user === undefined ? [] : (user.grids ?? (user.scope === undefined ? [] : [user.scope]));
+      return nodes.length > 0 && nodes.every(nodeInScope);
+    },
+  };
+  return async ({ target }) =>
+    Object.hasOwn(placed, target.kind) && (await placed[target.kind]?.(target.id)) === true;
 }
 
 const auditQuery = pageQuery.extend({ target: z.string().min(1).max(64).optional() });
@@ -118,18 +173,42 @@ export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void
     {
       schema: {
         tags: ['operations'],
-        summary: 'The audit trail, newest first (admins)',
+        summary: "The audit trail of the caller's scope, newest first (admins)",
         querystring: auditQuery,
       },
     },
     async (request) => {
-      requirePrincipal(request, ['admin']);
-      const { target, ...page } = request.query;
-      const entries = await store.listAudit({
-        ...page,
-        ...(target === undefined ? {} : { targetId: target }),
-      });
-      return { entries, next: entries.length === page.limit ? entries.at(-1)?.id : null };
+      const principal = requirePrincipal(request, ['admin']);
+      const { target, limit, before } = request.query;
+      const visible = auditVisibility(options, principal);
+      const query = target === undefined ? {} : { targetId: target };
+      if (visible === undefined) {
+        const entries = await store.listAudit({
+          limit,
+          ...query,
+          ...(before === undefined ? {} : { before }),
+        });
+        return { entries, next: entries.length === limit ? entries.at(-1)?.id : null };
+      }
+      // Scoped: read on, a page at a time, until the caller's page is full or the trail ends, or this request has
+      // read its share of the trail: then the page may be short, and `next` goes on from where it stopped.
+      const entries: AuditEntry[] = [];
+      let from = before;
+      for (let read = 0; read < AUDIT_SCAN_LIMIT; read += AUDIT_SCAN_PAGE) {
+        const scanned = await store.listAudit({
+          limit: AUDIT_SCAN_PAGE,
+          ...query,
+          ...(from === undefined ? {} : { before: from }),
+        });
+        for (const entry of scanned) {
+          if (!(await visible(entry))) continue;
+          entries.push(entry);
+          if (entries.length === limit) return { entries, next: entry.id };
+        }
+        if (scanned.length < AUDIT_SCAN_PAGE) return { entries, next: null };
+        from = scanned.at(-1)?.id;
+      }
+      return { entries, next: from ?? null };
     },
   );
 }
