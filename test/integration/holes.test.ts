@@ -302,14 +302,14 @@ describe("a camera watches only devices that exist in its provisioner's scope", 
     await hub?.stop();
   });
 
-  // A documentation address (RFC 5737): nothing answers, and nothing here needs it to.
+  // A closed loopback port: nothing answers, and nothing here needs it to.
   const camera = (id: string, extra: Record<string, unknown>) => ({
     id,
     name: id,
     adapter: 'onvif-camera',
     grid: 'grid-xijiao-01',
     onvif: {
-      xaddr: 'http://192.0.2.10/onvif/device_service',
+      xaddr: 'http://127.0.0.1:1/onvif/device_service',
       username: 'admin',
       password: 'camera-password',
     },
