@@ -148,6 +148,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly realtimeRefusals = new Counter({
+    name: 'gridhub_realtime_refusals_total',
+    help: "Socket.IO connections refused or closed, by reason: bad_token (no valid token), not_owner (a restored session that was another user's or another login's), session_ended (the login session was revoked or reached its end).",
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly connectedClients = new Gauge({
     name: 'gridhub_connected_clients',
     help: 'Socket.IO clients connected.',
@@ -160,6 +167,8 @@ export class HubMetrics {
       this.messagesRefused.labels(reason).inc(0);
     for (const reason of mqttRefusalReasons) this.mqttRefusals.labels(reason).inc(0);
     for (const reason of suppressionReasons) this.eventsSuppressed.labels(reason).inc(0);
+    for (const reason of ['bad_token', 'not_owner', 'session_ended'])
+      this.realtimeRefusals.labels(reason).inc(0);
   }
 
   /** The incidents not yet ended are counted where they are held, and read at each scrape, not on every change. */

@@ -25,6 +25,7 @@ import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
 import { recoveryAdapter } from './recovery-adapter.ts';
+import { RecoveryGuard } from './recovery-guard.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
@@ -95,6 +96,7 @@ export class Realtime {
   #unsubscribe: (() => void)[] = [];
   #state: ComponentState = 'down';
   #redis: Redis | undefined;
+  readonly #recovery = new RecoveryGuard();
 
   constructor(options: RealtimeOptions) {
     this.#options = options;
@@ -124,11 +126,28 @@ export class Realtime {
     this.#io = io;
     coalesceWrites(io.engine);
     io.use((socket, next) => {
+      // A returning client's session is held back until it has shown who it is (recovery-guard.ts).
+      const restored = socket.recovered ? this.#recovery.take(socket) : undefined;
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       authenticator.authenticate(token).then((principal) => {
+        const address = socket.handshake.address;
         if (principal === undefined) {
-          this.#log.info({ address: socket.handshake.address }, 'socket refused: bad or missing token');
+          metrics.realtimeRefusals.labels('bad_token').inc();
+          this.#log.info({ address }, 'socket refused: bad or missing token');
           return next(new Error('unauthorized: a valid token is required in auth.token'));
+        }
+        if (restored !== undefined) {
+          const owner = (restored.data as Partial<SocketData> | undefined)?.principal;
+          if (owner?.userId !== principal.userId) {
+            // Another's private session id: nothing of that session, and no session of one's own on it either.
+            metrics.realtimeRefusals.labels('not_owner').inc();
+            this.#log.warn(
+              { address, userId: principal.userId },
+              "socket refused: it presented another user's session to restore",
+            );
+            return next(new Error('unauthorized: that session is not yours to restore'));
+          }
+          RecoveryGuard.apply(socket, restored);
         }
         socket.data.principal = principal;
         next();
@@ -210,19 +229,23 @@ export class Realtime {
     const { cluster, metrics, recoveryMs } = this.#options;
     if (cluster !== undefined && this.#redis !== undefined) {
       return {
-        adapter: createAdapter(this.#redis, {
-          streamName: `${cluster.keyPrefix}socket.io`,
-          sessionKeyPrefix: `${cluster.keyPrefix}sio:session:`,
-        }),
+        adapter: this.#recovery.wrap(
+          createAdapter(this.#redis, {
+            streamName: `${cluster.keyPrefix}socket.io`,
+            sessionKeyPrefix: `${cluster.keyPrefix}sio:session:`,
+          }),
+        ),
       };
     }
     if (recoveryMs <= 0) return {};
     return {
-      adapter: recoveryAdapter({
-        supersedeKey,
-        onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
-        onSweep: (kept) => metrics.pushesKeptForRecovery.set(kept.pushes),
-      }),
+      adapter: this.#recovery.wrap(
+        recoveryAdapter({
+          supersedeKey,
+          onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
+          onSweep: (kept) => metrics.pushesKeptForRecovery.set(kept.pushes),
+        }),
+      ),
     };
   }
 
