@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
+import { Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CameraLeases } from './cluster/camera-leases.ts';
 import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
@@ -82,6 +83,8 @@ export class Hub {
   readonly #options: HubOptions;
   readonly #logger: Logger;
   readonly #authenticator: TokenAuthenticator;
+  /** Login sessions, in the store: every instance sharing it sees a session end. */
+  readonly sessions: Sessions;
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
   readonly #pipeline: IncidentPipeline;
@@ -96,11 +99,6 @@ export class Hub {
     const { settings } = deployment;
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
-    this.#authenticator = new TokenAuthenticator({
-      users: deployment.users,
-      jwtTtlMinutes: settings.jwtTtlMinutes,
-      ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
-    });
     this.topics = new TopicGrammar(settings.topicBase);
     // On the Redis store the hub may have siblings: everything they must share goes through this Redis.
     const store = deployment.store;
@@ -117,6 +115,18 @@ export class Hub {
             keyPrefix: store.keyPrefix,
             deadLetterLimit: settings.deadLetterLimit,
           });
+    this.sessions = new Sessions({
+      store: this.store,
+      maxHours: settings.sessionMaxHours,
+      metrics: this.metrics,
+      logger: this.#logger,
+    });
+    this.#authenticator = new TokenAuthenticator({
+      users: deployment.users,
+      sessions: this.sessions,
+      jwtTtlMinutes: settings.jwtTtlMinutes,
+      ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
+    });
     const eventLogOptions = { perDevice: settings.eventLogPerDevice, flushMs: 100 };
     this.eventLog =
       redis === undefined
@@ -329,6 +339,7 @@ export class Hub {
     });
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
+      sessions: this.sessions,
       incidents: this.incidents,
       recoveryMs: settings.pushRecoverySeconds * 1000,
       // Pushes go through Redis to reach clients on any sibling.
@@ -385,6 +396,7 @@ export class Hub {
         eventLog: this.eventLog,
         metrics: this.metrics,
         authenticator: this.#authenticator,
+        sessions: this.sessions,
         fleet: this.fleet,
         incidents: this.incidents,
         visibility: this.visibility,

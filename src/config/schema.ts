@@ -445,9 +445,19 @@ export const hubSchema = z.strictObject({
   jwtTtlMinutes: z
     .number()
     .positive()
-    .max(7 * 24 * 60)
-    .default(720)
-    .describe('How long a session JWT lasts.'),
+    .max(24 * 60)
+    .default(15)
+    .describe(
+      "How long a session JWT lasts; the pages refresh it within its session (POST /api/auth/token), never past the session's end.",
+    ),
+  sessionMaxHours: z
+    .number()
+    .positive()
+    .max(7 * 24)
+    .default(12)
+    .describe(
+      'The absolute lifetime of a login session (a shift): no refresh takes a JWT past it, and its live sockets are closed at its end.',
+    ),
   pushRecoverySeconds: z
     .number()
     .int()

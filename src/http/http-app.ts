@@ -7,6 +7,7 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
+import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { UserConfig } from '../config/schema.ts';
 import { formatPath } from '../core/problems.ts';
@@ -34,6 +35,7 @@ export type { HealthReport } from './routes/ops-routes.ts';
 
 export interface HttpAppOptions extends OpsRoutesOptions {
   readonly authenticator: TokenAuthenticator;
+  readonly sessions: Sessions;
   readonly fleet: Fleet;
   readonly eventLog: EventLog;
   readonly incidents: IncidentService;

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { sessionEndReasons, sessionRefusalReasons } from '../auth/sessions.ts';
 import { type RefusalReason, refusalReasons } from '../core/refusals.ts';
 import { mqttRefusalReasons } from '../fleet/access-policy.ts';
 import { suppressionReasons } from '../incidents/rule-book.ts';
@@ -155,6 +156,26 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly sessionsOpened = new Counter({
+    name: 'gridhub_sessions_opened_total',
+    help: 'Login sessions opened (a password login, or a JWT issued for an API token).',
+    registers: [this.registry],
+  });
+
+  readonly sessionsEnded = new Counter({
+    name: 'gridhub_sessions_ended_total',
+    help: 'Login sessions ended before their time, by reason: logout, user_disabled, user_removed, password_changed.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sessionRefusals = new Counter({
+    name: 'gridhub_session_refusals_total',
+    help: "JWTs refused although well signed because their session is not live, by reason: unknown, revoked, expired, not_owner (another user's session).",
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly connectedClients = new Gauge({
     name: 'gridhub_connected_clients',
     help: 'Socket.IO clients connected.',
@@ -167,6 +188,8 @@ export class HubMetrics {
       this.messagesRefused.labels(reason).inc(0);
     for (const reason of mqttRefusalReasons) this.mqttRefusals.labels(reason).inc(0);
     for (const reason of suppressionReasons) this.eventsSuppressed.labels(reason).inc(0);
+    for (const reason of sessionEndReasons) this.sessionsEnded.labels(reason).inc(0);
+    for (const reason of sessionRefusalReasons) this.sessionRefusals.labels(reason).inc(0);
     for (const reason of ['bad_token', 'not_owner', 'session_ended'])
       this.realtimeRefusals.labels(reason).inc(0);
   }
