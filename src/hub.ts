@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
+import { Accounts } from './auth/accounts.ts';
 import { Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CameraLeases } from './cluster/camera-leases.ts';
@@ -85,6 +86,8 @@ export class Hub {
   readonly #authenticator: TokenAuthenticator;
   /** Login sessions, in the store: every instance sharing it sees a session end. */
   readonly sessions: Sessions;
+  /** People's accounts: the users REST, Socket.IO and MQTT know. */
+  readonly accounts: Accounts;
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
   readonly #pipeline: IncidentPipeline;
@@ -121,8 +124,20 @@ export class Hub {
       metrics: this.metrics,
       logger: this.#logger,
     });
+    this.accounts = new Accounts({
+      store: this.store,
+      configUsers: deployment.users,
+      jurisdiction: deployment.jurisdiction,
+      sessions: this.sessions,
+      lockout: settings.loginLockout,
+      isDeviceId: (id) => this.registry.get(id) !== undefined,
+      metrics: this.metrics,
+      logger: this.#logger,
+      // Siblings change accounts too: read them again now and then (their sessions end in the store at once).
+      ...(redis === undefined ? {} : { refreshMs: 5_000 }),
+    });
     this.#authenticator = new TokenAuthenticator({
-      users: deployment.users,
+      directory: this.accounts,
       sessions: this.sessions,
       jwtTtlMinutes: settings.jwtTtlMinutes,
       ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
@@ -376,6 +391,8 @@ export class Hub {
       await this.eventLog.start();
       this.#stopLogging = this.bus.on('device:event', (event) => this.eventLog.append(event));
       await this.registry.start();
+      // Before anything authenticates: the broker's CONNECT and the HTTP API read the accounts.
+      await this.accounts.start();
       if (this.registry.skipped.length > 0) {
         this.#logger.warn(
           { ns: 'hub', devices: this.registry.skipped },
@@ -397,6 +414,8 @@ export class Hub {
         metrics: this.metrics,
         authenticator: this.#authenticator,
         sessions: this.sessions,
+        accounts: this.accounts,
+        logger: this.#logger,
         fleet: this.fleet,
         incidents: this.incidents,
         visibility: this.visibility,
@@ -444,6 +463,7 @@ export class Hub {
     await this.evidence.stop();
     this.media.stop();
     this.liveness.stop();
+    this.accounts.stop();
     this.incidents.stop();
     await this.outbound.stop();
     this.#stopLogging?.();

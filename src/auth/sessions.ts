@@ -90,14 +90,18 @@ export class Sessions {
     this.#tell({ sessionId: session.id, userId: session.userId, reason });
   }
 
-  /** Ends every session of a user, and closes every live socket of theirs (API token ones included). */
-  async endAllOf(userId: string, reason: SessionEndReason): Promise<number> {
+  /**
+   * Ends every session of a user, and closes every live socket of theirs (API token ones included); or, `except`
+   * one session (a password changed by its owner), the others and their sockets only.
+   */
+  async endAllOf(userId: string, reason: SessionEndReason, except?: string): Promise<number> {
     const sessions = await this.#options.store.listSessions(userId);
-    const live = sessions.filter((session) => session.revokedAt === null);
-    for (const session of live) await this.#revoke(session, reason);
-    this.#log.info({ userId, reason, sessions: live.length }, "every session of a user's ended");
-    this.#tell({ userId, reason });
-    return live.length;
+    const ending = sessions.filter((session) => session.revokedAt === null && session.id !== except);
+    for (const session of ending) await this.#revoke(session, reason);
+    this.#log.info({ userId, reason, sessions: ending.length }, "a user's sessions ended");
+    if (except === undefined) this.#tell({ userId, reason });
+    else for (const session of ending) this.#tell({ sessionId: session.id, userId, reason });
+    return ending.length;
   }
 
   /** Called with every end made on this instance; returns the unsubscription. */

@@ -21,7 +21,12 @@ export interface UserDirectory {
 
 /** The config's users as they are: for a hub without accounts, and tests of a route on an app of its own. */
 export function configDirectory(users: readonly UserConfig[]): UserDirectory {
-  const byDigest = new Map(users.map((user) => [tokenDigest(user.token), principalOf(user)]));
+  const byDigest = new Map(
+    users.flatMap((user) => {
+      const digest = user.token === undefined ? user.tokenDigest : tokenDigest(user.token);
+      return digest === undefined ? [] : [[digest, principalOf(user)] as const];
+    }),
+  );
   const byUserId = new Map(users.map((user) => [user.id, principalOf(user)]));
   return { principal: (userId) => byUserId.get(userId), byTokenDigest: (digest) => byDigest.get(digest) };
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { loginFailureReasons } from '../auth/accounts.ts';
 import { sessionEndReasons, sessionRefusalReasons } from '../auth/sessions.ts';
 import { type RefusalReason, refusalReasons } from '../core/refusals.ts';
 import { mqttRefusalReasons } from '../fleet/access-policy.ts';
@@ -176,6 +177,25 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly logins = new Counter({
+    name: 'gridhub_logins_total',
+    help: 'Successful password logins.',
+    registers: [this.registry],
+  });
+
+  readonly loginFailures = new Counter({
+    name: 'gridhub_login_failures_total',
+    help: 'Failed password logins, by reason (the caller is told none apart): unknown_user, wrong_password, no_password (the account has none), disabled, locked (the username is locked out).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly accountLockouts = new Counter({
+    name: 'gridhub_account_lockouts_total',
+    help: 'Usernames locked after repeated failed logins (hub.loginLockout).',
+    registers: [this.registry],
+  });
+
   readonly connectedClients = new Gauge({
     name: 'gridhub_connected_clients',
     help: 'Socket.IO clients connected.',
@@ -188,6 +208,7 @@ export class HubMetrics {
       this.messagesRefused.labels(reason).inc(0);
     for (const reason of mqttRefusalReasons) this.mqttRefusals.labels(reason).inc(0);
     for (const reason of suppressionReasons) this.eventsSuppressed.labels(reason).inc(0);
+    for (const reason of loginFailureReasons) this.loginFailures.labels(reason).inc(0);
     for (const reason of sessionEndReasons) this.sessionsEnded.labels(reason).inc(0);
     for (const reason of sessionRefusalReasons) this.sessionRefusals.labels(reason).inc(0);
     for (const reason of ['bad_token', 'not_owner', 'session_ended'])

@@ -212,6 +212,7 @@ describe('resolveDeployment', () => {
       identifierHashKey: 'gridhub-demo-identifier-key',
       commandTimeoutSeconds: 5,
       jwtTtlMinutes: 15,
+      loginLockout: { failures: 5, windowMinutes: 15, lockMinutes: 15 },
       sessionMaxHours: 12,
       pushRecoverySeconds: 120,
       timezone: 'Asia/Shanghai',
