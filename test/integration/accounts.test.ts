@@ -1,11 +1,14 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../../src/auth/passwords.ts';
 import {
   connectClient,
   demoConfig,
   deploymentOf,
   getJson,
   metricValue,
+  projectRoot,
   startTestHub,
   type TestHub,
   temporaryDirectory,
@@ -265,5 +268,84 @@ describe('accounts across a restart', () => {
       await hub.stop();
       directory.remove();
     }
+  });
+});
+
+/** Runs `npm run users -- …` as npm does, `input` on its stdin; resolves with what it printed and its exit code. */
+function usersTool(args: string[], env: Record<string, string>, input = '') {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/users-cli.ts', ...args], {
+      cwd: projectRoot,
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+describe('npm run users against a running hub', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('makes, lists, disables and resets an account, and changes its own password, no password on the command line', async () => {
+    const env = { GRIDHUB_URL: hub.httpUrl, GRIDHUB_TOKEN: 'demo-admin' };
+    const added = await usersTool(
+      ['add', 'worker-cli', '--name', 'CLI worker', '--role', 'grid_worker', '--grids', 'grid-luming-02'],
+      env,
+    );
+    expect(added.code).toBe(0);
+    const made = /password \(shown once\): (\S+)/.exec(added.stdout)?.[1] as string;
+    expect(made).toHaveLength(24);
+    await loggedIn(hub, 'worker-cli', made);
+    expect((await usersTool(['list'], env)).stdout).toMatch(
+      /worker-cli\s+grid_worker\s+grid-luming-02\s+enabled/,
+    );
+    // As an admin who logs in with a password (from the environment).
+    const asAdmin = { GRIDHUB_URL: hub.httpUrl, GRIDHUB_PASSWORD: demoPassword('admin') };
+    expect((await usersTool(['--user', 'admin', 'disable', 'worker-cli'], asAdmin)).code).toBe(0);
+    expect((await login(hub, 'worker-cli', made)).status).toBe(401);
+    expect((await usersTool(['enable', 'worker-cli'], env)).code).toBe(0);
+    const reset = await usersTool(
+      ['reset-password', 'worker-cli', '--password-stdin'],
+      env,
+      'set from stdin\n',
+    );
+    expect(reset.code).toBe(0);
+    const worker = await loggedIn(hub, 'worker-cli', 'set from stdin');
+    const own = await usersTool(
+      ['passwd'],
+      { GRIDHUB_URL: hub.httpUrl, GRIDHUB_TOKEN: worker },
+      'set from stdin\nthe worker chose this\n',
+    );
+    expect(own.code).toBe(0);
+    await loggedIn(hub, 'worker-cli', 'the worker chose this');
+    // The hub's refusal, and exit code 1.
+    const refused = await usersTool(['disable', 'worker-cli'], {
+      ...env,
+      GRIDHUB_TOKEN: 'demo-officer-qinghe',
+    });
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('403') });
+  });
+
+  it("hashes a password for a config's passwordHash, which verifies it and no other", async () => {
+    const hashed = await usersTool(['hash'], {}, 'a password for the file\n');
+    expect(hashed.stdout).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+\n$/);
+    expect(await verifyPassword('a password for the file', hashed.stdout.trim())).toBe(true);
+    expect(await verifyPassword('another password', hashed.stdout.trim())).toBe(false);
   });
 });
