@@ -3,25 +3,93 @@
 
 const sessionKey = 'gridhub.session';
 
-/** The session JWT issued for the user's API token, kept in sessionStorage (gone when the tab closes). */
+/**
+ * The login session: its short-lived JWT (refreshed before it expires, never past the session's end), when both
+ * end, and who the user is. Kept in sessionStorage (gone when the tab closes).
+ */
 export function session() {
   const raw = sessionStorage.getItem(sessionKey);
   return raw === null ? null : JSON.parse(raw);
 }
 
-export function logout() {
+function keep(value) {
+  sessionStorage.setItem(sessionKey, JSON.stringify(value));
+  scheduleRefresh();
+  return value;
+}
+
+/** The session is over (logged out, ended on the server, or past its end): back to the login form. */
+function ended() {
   sessionStorage.removeItem(sessionKey);
   location.reload();
 }
 
-/** Exchanges an API token (e.g. demo-officer-xijiao) for a session JWT and the user's identity. */
-export async function login(apiToken) {
+/** Ends the session on the server too (its JWTs are refused from then on), then shows the login form. */
+export async function logout() {
+  await request('POST', '/api/auth/logout', {}, session()?.token).catch(() => undefined);
+  ended();
+}
+
+/** Logs in with a username and password: a new session. */
+export async function login(username, password) {
+  const issued = await request('POST', '/api/auth/login', { username, password }, null);
+  return keep({
+    token: issued.token,
+    expiresAt: issued.expiresAt,
+    sessionExpiresAt: issued.sessionExpiresAt,
+    me: issued.me,
+  });
+}
+
+/** Logs in with an API token instead (e.g. demo-officer-xijiao): a new session for its user. */
+export async function loginWithToken(apiToken) {
   const issued = await request('POST', '/api/auth/token', undefined, apiToken);
   const me = await request('GET', '/api/me', undefined, issued.token);
-  const value = { token: issued.token, expiresAt: issued.expiresAt, me };
-  sessionStorage.setItem(sessionKey, JSON.stringify(value));
-  return value;
+  return keep({
+    token: issued.token,
+    expiresAt: issued.expiresAt,
+    sessionExpiresAt: issued.sessionExpiresAt,
+    me,
+  });
 }
+
+/** A fresh JWT of the same session; false when the session is over. */
+export async function refresh() {
+  const current = session();
+  if (current === null) return false;
+  try {
+    const issued = await request('POST', '/api/auth/token', undefined, current.token);
+    keep({ ...current, token: issued.token, expiresAt: issued.expiresAt });
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return false;
+    throw error;
+  }
+}
+
+let refreshTimer;
+/** Refreshes the JWT a minute before it expires (or at three quarters of its life, when shorter). */
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  const current = session();
+  if (current === null) return;
+  const left = Date.parse(current.expiresAt) - Date.now();
+  if (Date.parse(current.sessionExpiresAt) <= Date.parse(current.expiresAt)) {
+    // This JWT lasts as long as its session: nothing to refresh; the session ends then.
+    refreshTimer = setTimeout(ended, Math.max(0, left));
+    return;
+  }
+  refreshTimer = setTimeout(
+    () => {
+      refresh().then(
+        (ok) => ok || ended(),
+        () => scheduleRefresh(),
+      );
+    },
+    Math.max(0, Math.min(left - 60_000, left * 0.75)),
+  );
+}
+scheduleRefresh();
 
 /** An error the server answered, with its own message: what the pages show when an action is refused. */
 export class ApiError extends Error {
@@ -31,8 +99,9 @@ export class ApiError extends Error {
   }
 }
 
+/** A REST call; `token` null for none, the session's JWT unless given. */
 async function request(method, url, body, token = session()?.token) {
-  const headers = { authorization: `Bearer ${token}` };
+  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(url, {
     method,
@@ -65,7 +134,8 @@ export async function mediaUrl(url) {
  * the page's other reloads from the server (a filter change).
  */
 export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus }) {
-  const socket = window.io({ auth: { token: session()?.token } });
+  // A function: each (re)connection presents the JWT as it is then, refreshed meanwhile.
+  const socket = window.io({ auth: (send) => send({ token: session()?.token }) });
   /** Every reload running now, each with the pushes that came since it started. */
   const reloads = new Set();
   const live = (handler) => (payload) => {
@@ -101,8 +171,21 @@ export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus 
     }
     if (socket.connected && syncing === 0) onStatus('live');
   });
-  socket.on('disconnect', () => onStatus('offline — reconnecting…'));
-  socket.on('connect_error', (error) => onStatus(`offline — ${error.message}`));
+  /** Refused or closed by the server: the JWT may only need refreshing; else the session is over. */
+  const reauthenticate = () =>
+    refresh().then(
+      (ok) => (ok ? socket.connect() : ended()),
+      () => setTimeout(reauthenticate, 5_000),
+    );
+  socket.on('disconnect', (reason) => {
+    onStatus('offline — reconnecting…');
+    // The server closed it (the session ended, or reached its end): it does not come back by itself.
+    if (reason === 'io server disconnect') reauthenticate();
+  });
+  socket.on('connect_error', (error) => {
+    onStatus(`offline — ${error.message}`);
+    if (!socket.active) reauthenticate();
+  });
   socket.on('incident:new', live(onNew));
   socket.on('incident:update', live(onUpdate));
   // A repeat carries only what changed ({id, occurrences, lastOccurredAt, updatedAt}): merge it into the incident held.
@@ -170,34 +253,59 @@ export const stateLabels = {
 
 export const openStates = ['new', 'dispatched', 'accepted', 'on_site', 'escalated'];
 
-/** The login form shown when there is no session; resolves once logged in. */
-export function loginForm(root, placeholder) {
+/** The login form shown when there is no session: a username and password, or an API token; resolves once in. */
+export function loginForm(root, example) {
   return new Promise((resolve) => {
-    const input = el('input', {
-      id: 'token',
-      'aria-label': 'API token',
-      placeholder,
-      autocomplete: 'off',
-    });
     const message = el('p', { class: 'error', role: 'alert' });
+    const attempt = async (logIn) => {
+      try {
+        resolve(await logIn());
+      } catch (error) {
+        message.textContent = error.message;
+      }
+    };
+    const username = el('input', {
+      id: 'username',
+      placeholder: example,
+      autocomplete: 'username',
+      autocapitalize: 'none',
+      required: true,
+    });
+    const password = el('input', {
+      id: 'password',
+      type: 'password',
+      autocomplete: 'current-password',
+      required: true,
+    });
+    const token = el('input', { id: 'token', autocomplete: 'off' });
     const form = el(
       'form',
       {
         class: 'login',
-        onsubmit: async (event) => {
+        onsubmit: (event) => {
           event.preventDefault();
-          try {
-            resolve(await login(input.value.trim()));
-          } catch (error) {
-            message.textContent = error.message;
-          }
+          attempt(() => login(username.value.trim(), password.value));
         },
       },
       el('h1', {}, 'gridhub'),
-      el('label', { for: 'token' }, 'API token'),
-      input,
+      el('label', { for: 'username' }, 'Username 用户名'),
+      username,
+      el('label', { for: 'password' }, 'Password 密码'),
+      password,
       el('button', { type: 'submit' }, 'Log in 登录'),
       message,
+      el(
+        'details',
+        {},
+        el('summary', {}, 'API token instead'),
+        el('label', { for: 'token' }, 'API token'),
+        token,
+        el(
+          'button',
+          { type: 'button', onclick: () => attempt(() => loginWithToken(token.value.trim())) },
+          'Use token',
+        ),
+      ),
     );
     root.replaceChildren(form);
   });

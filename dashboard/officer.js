@@ -57,7 +57,7 @@ function remember(incident) {
 }
 
 async function start() {
-  if (session() === null) await loginForm(root, 'e.g. demo-officer-xijiao');
+  if (session() === null) await loginForm(root, 'e.g. officer-xijiao');
   state.me = session().me;
   layout();
   ({ reload } = connect({

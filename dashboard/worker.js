@@ -37,7 +37,7 @@ function mine(incident) {
 }
 
 async function start() {
-  if (session() === null) await loginForm(root, 'e.g. demo-worker-xijiao-01');
+  if (session() === null) await loginForm(root, 'e.g. worker-xijiao-01');
   state.me = session().me;
   ui.status = el('span', { class: 'status', id: 'status' }, 'connecting…');
   ui.banner = el('p', { class: 'banner', id: 'banner', role: 'status', hidden: true });

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
+import { Accounts } from './auth/accounts.ts';
+import { Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CameraLeases } from './cluster/camera-leases.ts';
 import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
@@ -85,6 +87,10 @@ export class Hub {
   readonly #options: HubOptions;
   readonly #logger: Logger;
   readonly #authenticator: TokenAuthenticator;
+  /** Login sessions, in the store: every instance sharing it sees a session end. */
+  readonly sessions: Sessions;
+  /** People's accounts: the users REST, Socket.IO and MQTT know. */
+  readonly accounts: Accounts;
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
   readonly #pipeline: IncidentPipeline;
@@ -101,11 +107,6 @@ export class Hub {
     const { settings } = deployment;
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
-    this.#authenticator = new TokenAuthenticator({
-      users: deployment.users,
-      jwtTtlMinutes: settings.jwtTtlMinutes,
-      ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
-    });
     this.topics = new TopicGrammar(settings.topicBase);
     this.outboundGuard = new OutboundGuard({
       policy: new AddressPolicy(deployment.network.outbound),
@@ -127,6 +128,30 @@ export class Hub {
             keyPrefix: store.keyPrefix,
             deadLetterLimit: settings.deadLetterLimit,
           });
+    this.sessions = new Sessions({
+      store: this.store,
+      maxHours: settings.sessionMaxHours,
+      metrics: this.metrics,
+      logger: this.#logger,
+    });
+    this.accounts = new Accounts({
+      store: this.store,
+      configUsers: deployment.users,
+      jurisdiction: deployment.jurisdiction,
+      sessions: this.sessions,
+      lockout: settings.loginLockout,
+      isDeviceId: (id) => this.registry.get(id) !== undefined,
+      metrics: this.metrics,
+      logger: this.#logger,
+      // Siblings change accounts too: read them again now and then (their sessions end in the store at once).
+      ...(redis === undefined ? {} : { refreshMs: 5_000 }),
+    });
+    this.#authenticator = new TokenAuthenticator({
+      directory: this.accounts,
+      sessions: this.sessions,
+      jwtTtlMinutes: settings.jwtTtlMinutes,
+      ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
+    });
     const eventLogOptions = { perDevice: settings.eventLogPerDevice, flushMs: 100 };
     this.eventLog =
       redis === undefined
@@ -343,6 +368,7 @@ export class Hub {
     });
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
+      sessions: this.sessions,
       incidents: this.incidents,
       recoveryMs: settings.pushRecoverySeconds * 1000,
       // Pushes go through Redis to reach clients on any sibling.
@@ -379,6 +405,8 @@ export class Hub {
       await this.eventLog.start();
       this.#stopLogging = this.bus.on('device:event', (event) => this.eventLog.append(event));
       await this.registry.start();
+      // Before anything authenticates: the broker's CONNECT and the HTTP API read the accounts.
+      await this.accounts.start();
       if (this.registry.skipped.length > 0) {
         this.#logger.warn(
           { ns: 'hub', devices: this.registry.skipped },
@@ -399,6 +427,9 @@ export class Hub {
         eventLog: this.eventLog,
         metrics: this.metrics,
         authenticator: this.#authenticator,
+        sessions: this.sessions,
+        accounts: this.accounts,
+        logger: this.#logger,
         fleet: this.fleet,
         outboundGuard: this.outboundGuard,
         incidents: this.incidents,
@@ -458,6 +489,7 @@ export class Hub {
       ['evidence', () => this.evidence.stop()],
       ['media', () => this.media.stop()],
       ['liveness', () => this.liveness.stop()],
+      ['accounts', () => this.accounts.stop()],
       ['incidents', () => this.incidents.stop()],
       ['outbound', () => this.outbound.stop()],
       ['outbound guard', () => this.outboundGuard.close()],

@@ -493,10 +493,20 @@ function checkRosters(file: ConfigFile, jurisdiction: Jurisdiction, problems: st
 function checkUsers(users: readonly UserConfig[], jurisdiction: Jurisdiction, problems: string[]): void {
   for (const id of findDuplicates(users.map((user) => user.id)))
     problems.push(`users: id "${id}" is used more than once`);
-  if (findDuplicates(users.map((user) => user.token)).size > 0)
-    problems.push('users: two users share a token');
+  const digests = users.flatMap((user) =>
+    user.token !== undefined
+      ? [createHash('sha256').update(user.token).digest('hex')]
+      : user.tokenDigest !== undefined
+        ? [user.tokenDigest]
+        : [],
+  );
+  if (findDuplicates(digests).size > 0) problems.push('users: two users share a token');
   users.forEach((user, index) => {
     const at = `users[${index}]`;
+    if (user.token !== undefined && user.tokenDigest !== undefined)
+      problems.push(`${at}.tokenDigest: give the token or its digest, not both`);
+    if (user.passwordHash !== undefined && user.initialPassword !== undefined)
+      problems.push(`${at}.initialPassword: give a passwordHash or an initial password, not both`);
     if (user.role === 'grid_worker' || user.role === 'grid_chief') {
       const who = user.role.replace('_', ' ');
       if (user.grids === undefined) problems.push(`${at}.grids: a ${who} needs the grids they work in`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passwordHashPattern } from '../auth/passwords.ts';
 import { severities } from '../core/incident.ts';
 import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
@@ -80,7 +81,36 @@ export const userSchema = z.strictObject({
   token: z
     .string()
     .min(8, 'tokens must be at least 8 characters')
-    .describe('Bearer token for REST and the Socket.IO handshake.'),
+    .optional()
+    .describe(
+      'API token, for machines: a bearer for REST, the Socket.IO handshake and MQTT. Held only as its SHA-256 digest; prefer tokenDigest, which keeps the token out of this file.',
+    ),
+  tokenDigest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be the SHA-256 of the token, 64 lowercase hex digits')
+    .optional()
+    .describe('The SHA-256 (hex) of the API token, instead of the token: `printf %s "$TOKEN" | sha256sum`.'),
+  passwordHash: z
+    .string()
+    .regex(passwordHashPattern, 'must be scrypt$N$r$p$salt$key (see docs/accounts.md)')
+    .optional()
+    .describe(
+      'The password the account is created with, as an scrypt hash: scrypt$N$r$p$<salt>$<key> (base64url; `npm run users -- hash` makes one). Used when the account is first made; later changes through the API or CLI stand.',
+    ),
+  initialPassword: z
+    .union([
+      z.strictObject({
+        env: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/)
+          .describe('An environment variable.'),
+      }),
+      z.strictObject({ file: z.string().min(1).describe('A file whose first line is the password.') }),
+    ])
+    .optional()
+    .describe(
+      'Where to read the password the account is created with, instead of passwordHash: hashed at first start, never stored as given.',
+    ),
 });
 
 const secondsSetting = z
@@ -476,9 +506,37 @@ export const hubSchema = z.strictObject({
   jwtTtlMinutes: z
     .number()
     .positive()
-    .max(7 * 24 * 60)
-    .default(720)
-    .describe('How long a session JWT lasts.'),
+    .max(24 * 60)
+    .default(15)
+    .describe(
+      "How long a session JWT lasts; the pages refresh it within its session (POST /api/auth/token), never past the session's end.",
+    ),
+  loginLockout: z
+    .strictObject({
+      failures: z.number().int().min(1).max(100).default(5),
+      windowMinutes: z
+        .number()
+        .positive()
+        .max(24 * 60)
+        .default(15),
+      lockMinutes: z
+        .number()
+        .positive()
+        .max(24 * 60)
+        .default(15),
+    })
+    .default({ failures: 5, windowMinutes: 15, lockMinutes: 15 })
+    .describe(
+      'Password guessing: this many failed logins of one username within the window lock it for lockMinutes (known or not, so the answer tells nothing).',
+    ),
+  sessionMaxHours: z
+    .number()
+    .positive()
+    .max(7 * 24)
+    .default(12)
+    .describe(
+      'The absolute lifetime of a login session (a shift): no refresh takes a JWT past it, and its live sockets are closed at its end.',
+    ),
   pushRecoverySeconds: z
     .number()
     .int()

@@ -11,4 +11,9 @@ export interface Principal {
    * A duty officer, integrator or admin has one node; a grid worker or grid chief has their grids.
    */
   readonly scopeNodeIds: readonly string[];
+  /**
+   * The login session a JWT belongs to: present for a person's JWT, absent for an API token (a machine's, which
+   * lasts until the token is removed or its user disabled).
+   */
+  readonly session?: { readonly id: string; readonly expiresAt: string };
 }

@@ -7,6 +7,8 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
+import type { Accounts } from '../auth/accounts.ts';
+import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { UserConfig } from '../config/schema.ts';
 import { formatPath } from '../core/problems.ts';
@@ -19,8 +21,10 @@ import type { OnvifSessions } from '../ingest/onvif-sessions.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { MediaStore } from '../media/media-store.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { HttpError } from './request-guards.ts';
+import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { cameraRoutes } from './routes/camera-routes.ts';
@@ -35,6 +39,9 @@ export type { HealthReport } from './routes/ops-routes.ts';
 
 export interface HttpAppOptions extends OpsRoutesOptions {
   readonly authenticator: TokenAuthenticator;
+  readonly sessions: Sessions;
+  readonly accounts: Accounts;
+  readonly logger: Logger;
   readonly fleet: Fleet;
   readonly eventLog: EventLog;
   readonly incidents: IncidentService;
@@ -126,6 +133,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
 
   opsRoutes(app, options);
   authRoutes(app, options);
+  accountRoutes(app, options);
   incidentRoutes(app, options);
   jurisdictionRoutes(app, options);
   deviceRoutes(app, options);

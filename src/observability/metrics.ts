@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { loginFailureReasons } from '../auth/accounts.ts';
+import { sessionEndReasons, sessionRefusalReasons } from '../auth/sessions.ts';
 import { type RefusalReason, refusalReasons } from '../core/refusals.ts';
 import { mqttRefusalReasons } from '../fleet/access-policy.ts';
 import { suppressionReasons } from '../incidents/rule-book.ts';
@@ -166,6 +168,52 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly realtimeRefusals = new Counter({
+    name: 'gridhub_realtime_refusals_total',
+    help: "Socket.IO connections refused or closed, by reason: bad_token (no valid token), not_owner (a restored session that was another user's or another login's), session_ended (the login session was revoked or reached its end).",
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sessionsOpened = new Counter({
+    name: 'gridhub_sessions_opened_total',
+    help: 'Login sessions opened (a password login, or a JWT issued for an API token).',
+    registers: [this.registry],
+  });
+
+  readonly sessionsEnded = new Counter({
+    name: 'gridhub_sessions_ended_total',
+    help: 'Login sessions ended before their time, by reason: logout, user_disabled, user_removed, password_changed.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sessionRefusals = new Counter({
+    name: 'gridhub_session_refusals_total',
+    help: "JWTs refused although well signed because their session is not live, by reason: unknown, revoked, expired, not_owner (another user's session).",
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly logins = new Counter({
+    name: 'gridhub_logins_total',
+    help: 'Successful password logins.',
+    registers: [this.registry],
+  });
+
+  readonly loginFailures = new Counter({
+    name: 'gridhub_login_failures_total',
+    help: 'Failed password logins, by reason (the caller is told none apart): unknown_user, wrong_password, no_password (the account has none), disabled, locked (the username is locked out).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly accountLockouts = new Counter({
+    name: 'gridhub_account_lockouts_total',
+    help: 'Usernames locked after repeated failed logins (hub.loginLockout).',
+    registers: [this.registry],
+  });
+
   readonly connectedClients = new Gauge({
     name: 'gridhub_connected_clients',
     help: 'Socket.IO clients connected.',
@@ -181,6 +229,11 @@ export class HubMetrics {
     for (const purpose of outboundPurposes)
       for (const reason of Object.keys(outboundRefusalReasons) as OutboundRefusalReason[])
         this.outboundRefusals.labels(purpose, reason).inc(0);
+    for (const reason of loginFailureReasons) this.loginFailures.labels(reason).inc(0);
+    for (const reason of sessionEndReasons) this.sessionsEnded.labels(reason).inc(0);
+    for (const reason of sessionRefusalReasons) this.sessionRefusals.labels(reason).inc(0);
+    for (const reason of ['bad_token', 'not_owner', 'session_ended'])
+      this.realtimeRefusals.labels(reason).inc(0);
   }
 
   /** The incidents not yet ended are counted where they are held, and read at each scrape, not on every change. */

@@ -3,6 +3,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { z } from 'zod';
+import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
@@ -25,9 +26,12 @@ import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
 import { recoveryAdapter } from './recovery-adapter.ts';
+import { RecoveryGuard } from './recovery-guard.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
+  /** Login sessions: a socket of one is closed when it ends (revoked, or at its absolute end). */
+  readonly sessions?: Sessions;
   readonly incidents: IncidentService;
   /** A grid's chain up to the district, to address device statuses. */
   readonly chainOf: (gridId: string) => GridChain | undefined;
@@ -55,6 +59,11 @@ export const watchRoom = (nodeId: string) => `watch:${nodeId}`;
 export const userRoom = (userId: string) => `user:${userId}`;
 /** Integrators of a node: the status of the devices under it. */
 export const devicesRoom = (nodeId: string) => `devices:${nodeId}`;
+/** The sockets of one login session, to close them when it ends (on every instance: the adapter relays it). */
+export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
+
+/** The longest a timer can wait (setTimeout's limit, about 24.8 days). */
+const longestTimerMs = 2 ** 31 - 1;
 
 const actionRequest = z.strictObject({
   incidentId: z.string().min(1).max(64),
@@ -95,6 +104,7 @@ export class Realtime {
   #unsubscribe: (() => void)[] = [];
   #state: ComponentState = 'down';
   #redis: Redis | undefined;
+  readonly #recovery = new RecoveryGuard();
 
   constructor(options: RealtimeOptions) {
     this.#options = options;
@@ -124,11 +134,28 @@ export class Realtime {
     this.#io = io;
     coalesceWrites(io.engine);
     io.use((socket, next) => {
+      // A returning client's session is held back until it has shown who it is (recovery-guard.ts).
+      const restored = socket.recovered ? this.#recovery.take(socket) : undefined;
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       authenticator.authenticate(token).then((principal) => {
+        const address = socket.handshake.address;
         if (principal === undefined) {
-          this.#log.info({ address: socket.handshake.address }, 'socket refused: bad or missing token');
+          metrics.realtimeRefusals.labels('bad_token').inc();
+          this.#log.info({ address }, 'socket refused: bad or missing token');
           return next(new Error('unauthorized: a valid token is required in auth.token'));
+        }
+        if (restored !== undefined) {
+          const owner = (restored.data as Partial<SocketData> | undefined)?.principal;
+          if (owner?.userId !== principal.userId || owner.session?.id !== principal.session?.id) {
+            // Another's private session id: nothing of that session, and no session of one's own on it either.
+            metrics.realtimeRefusals.labels('not_owner').inc();
+            this.#log.warn(
+              { address, userId: principal.userId },
+              "socket refused: it presented another user's session to restore",
+            );
+            return next(new Error('unauthorized: that session is not yours to restore'));
+          }
+          RecoveryGuard.apply(socket, restored);
         }
         socket.data.principal = principal;
         next();
@@ -140,9 +167,19 @@ export class Realtime {
       if (!socket.recovered) socket.join(this.#roomsOf(principal));
       metrics.connectedClients.set(io.engine.clientsCount);
       socket.on('incident:act', (request, acknowledge) => this.#onAct(socket, request, acknowledge));
-      socket.once('disconnect', () => metrics.connectedClients.set(io.engine.clientsCount));
+      const ends = this.#closeAtSessionEnd(socket);
+      socket.once('disconnect', () => {
+        clearTimeout(ends);
+        metrics.connectedClients.set(io.engine.clientsCount);
+      });
+    });
+    const stopListening = this.#options.sessions?.onEnd((end) => {
+      // Every instance's sockets of it: disconnectSockets goes through the adapter (the Redis stream, clustered).
+      const room = end.sessionId === undefined ? userRoom(end.userId) : sessionRoom(end.sessionId);
+      io.in(room).disconnectSockets(true);
     });
     this.#unsubscribe = [
+      ...(stopListening === undefined ? [] : [stopListening]),
       bus.on('incident:created', (incident, receivedAt) => {
         this.#push(this.#incidentRooms(incident), 'incident:new', incident);
         metrics.ingestToPush.observe((performance.now() - receivedAt) / 1000);
@@ -210,24 +247,48 @@ export class Realtime {
     const { cluster, metrics, recoveryMs } = this.#options;
     if (cluster !== undefined && this.#redis !== undefined) {
       return {
-        adapter: createAdapter(this.#redis, {
-          streamName: `${cluster.keyPrefix}socket.io`,
-          sessionKeyPrefix: `${cluster.keyPrefix}sio:session:`,
-        }),
+        adapter: this.#recovery.wrap(
+          createAdapter(this.#redis, {
+            streamName: `${cluster.keyPrefix}socket.io`,
+            sessionKeyPrefix: `${cluster.keyPrefix}sio:session:`,
+          }),
+        ),
       };
     }
     if (recoveryMs <= 0) return {};
     return {
-      adapter: recoveryAdapter({
-        supersedeKey,
-        onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
-        onSweep: (kept) => metrics.pushesKeptForRecovery.set(kept.pushes),
-      }),
+      adapter: this.#recovery.wrap(
+        recoveryAdapter({
+          supersedeKey,
+          onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
+          onSweep: (kept) => metrics.pushesKeptForRecovery.set(kept.pushes),
+        }),
+      ),
     };
+  }
+
+  /** A socket of a login session is closed at the session's absolute end, whatever it is doing then. */
+  #closeAtSessionEnd(socket: HubSocket): NodeJS.Timeout | undefined {
+    const session = socket.data.principal.session;
+    if (session === undefined) return undefined;
+    const timer = setTimeout(
+      () => {
+        this.#options.metrics.realtimeRefusals.labels('session_ended').inc();
+        this.#log.info(
+          { address: socket.handshake.address, userId: socket.data.principal.userId },
+          'socket closed: its session ended',
+        );
+        socket.disconnect(true);
+      },
+      Math.min(longestTimerMs, Math.max(0, Date.parse(session.expiresAt) - Date.now())),
+    );
+    timer.unref();
+    return timer;
   }
 
   #roomsOf(principal: Principal): string[] {
     const rooms = [userRoom(principal.userId)];
+    if (principal.session !== undefined) rooms.push(sessionRoom(principal.session.id));
     if (principal.role === 'duty_officer' || principal.role === 'admin')
       rooms.push(...principal.scopeNodeIds.map(watchRoom));
     if (principal.role === 'integrator') rooms.push(...principal.scopeNodeIds.map(devicesRoom));

@@ -14,6 +14,7 @@ import {
 } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
 import {
+  type AccountRecord,
   type AuditQuery,
   type ComponentState,
   checkEventKey,
@@ -25,6 +26,7 @@ import {
   type IncidentWrite,
   type IncidentWriteOutcome,
   type PendingDelivery,
+  type SessionRecord,
   type Store,
 } from './store.ts';
 
@@ -88,6 +90,8 @@ export class LmdbStore implements Store {
   #devices: Database<DeviceRecord, string> | undefined;
   #audit: Database<AuditEntry, string> | undefined;
   #rosters: Database<RosterConfig, string> | undefined;
+  #sessions: Database<SessionRecord, string> | undefined;
+  #accounts: Database<AccountRecord, string> | undefined;
   /** Device event key → when its change was committed (epoch ms); pruned past eventKeyRetentionMs. */
   #events: Database<number, string> | undefined;
   /** Device condition → its open incident's id (Store.writeIncident's condition index). */
@@ -127,7 +131,7 @@ export class LmdbStore implements Store {
     const file = path.join(this.#options.dataDir, 'gridhub.lmdb');
     try {
       mkdirSync(this.#options.dataDir, { recursive: true });
-      this.#root = open({ path: file, maxDbs: 12 });
+      this.#root = open({ path: file, maxDbs: 16 });
       this.#incidents = this.#root.openDB<Incident, string>({ name: 'incidents', encoding: 'msgpack' });
       this.#deadLetters = this.#root.openDB<DeadLetter, string>({
         name: 'dead-letters',
@@ -137,6 +141,8 @@ export class LmdbStore implements Store {
       this.#audit = this.#root.openDB<AuditEntry, string>({ name: 'audit', encoding: 'msgpack' });
       this.#rosters = this.#root.openDB<RosterConfig, string>({ name: 'rosters', encoding: 'msgpack' });
       this.#events = this.#root.openDB<number, string>({ name: 'events', encoding: 'msgpack' });
+      this.#sessions = this.#root.openDB<SessionRecord, string>({ name: 'sessions', encoding: 'msgpack' });
+      this.#accounts = this.#root.openDB<AccountRecord, string>({ name: 'accounts', encoding: 'msgpack' });
       this.#conditions = this.#root.openDB<string, string>({ name: 'conditions', encoding: 'msgpack' });
       // 'repeats': the name it had when it held repeats only, so an existing store reads on.
       this.#deltas = this.#root.openDB<IncidentDelta, string>({ name: 'repeats', encoding: 'msgpack' });
@@ -164,6 +170,8 @@ export class LmdbStore implements Store {
     this.#devices = undefined;
     this.#audit = undefined;
     this.#rosters = undefined;
+    this.#sessions = undefined;
+    this.#accounts = undefined;
     this.#events = undefined;
     this.#conditions = undefined;
     this.#deltas = undefined;
@@ -379,6 +387,43 @@ export class LmdbStore implements Store {
 
   async listRosters(): Promise<RosterConfig[]> {
     return this.#db(this.#rosters)
+      .getRange()
+      .map(({ value }) => value).asArray;
+  }
+
+  async saveSession(session: SessionRecord): Promise<void> {
+    const sessions = this.#db(this.#sessions);
+    await this.#batched(() => sessions.put(session.id, session));
+    // Sessions past their end go as new ones come: a store sees a few logins a shift per person.
+    const now = Date.now();
+    for (const { key, value } of sessions.getRange()) {
+      if (Date.parse(value.expiresAt) < now) sessions.remove(key);
+    }
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    return this.#db(this.#sessions).get(id);
+  }
+
+  async listSessions(userId: string): Promise<SessionRecord[]> {
+    const now = Date.now();
+    return this.#db(this.#sessions)
+      .getRange()
+      .map(({ value }) => value)
+      .filter((session) => session.userId === userId && Date.parse(session.expiresAt) >= now).asArray;
+  }
+
+  async saveAccount(account: AccountRecord): Promise<void> {
+    const accounts = this.#db(this.#accounts);
+    await this.#batched(() => accounts.put(account.id, account));
+  }
+
+  async getAccount(id: string): Promise<AccountRecord | undefined> {
+    return this.#db(this.#accounts).get(id);
+  }
+
+  async listAccounts(): Promise<AccountRecord[]> {
+    return this.#db(this.#accounts)
       .getRange()
       .map(({ value }) => value).asArray;
   }

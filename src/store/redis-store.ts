@@ -12,6 +12,7 @@ import {
 } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
 import {
+  type AccountRecord,
   type AuditQuery,
   type ComponentState,
   checkEventKey,
@@ -21,6 +22,7 @@ import {
   type IncidentQuery,
   type IncidentWrite,
   type IncidentWriteOutcome,
+  type SessionRecord,
   type Store,
 } from './store.ts';
 
@@ -323,6 +325,46 @@ export class RedisStore implements Store {
     return Object.keys(all)
       .sort()
       .map((grid) => JSON.parse(all[grid] as string) as RosterConfig);
+  }
+
+  async saveSession(session: SessionRecord): Promise<void> {
+    const endsAt = Date.parse(session.expiresAt);
+    const multi = this.#client().multi();
+    // Redis drops it at its end; the user's index lives as long as their last session.
+    multi.set(`sessions:${session.id}`, JSON.stringify(session), 'PXAT', endsAt);
+    multi.zadd(`sessions:user:${session.userId}`, endsAt, session.id);
+    multi.zremrangebyscore(`sessions:user:${session.userId}`, '-inf', Date.now() - 1);
+    multi.pexpireat(`sessions:user:${session.userId}`, endsAt, 'GT');
+    multi.pexpireat(`sessions:user:${session.userId}`, endsAt, 'NX');
+    await exec(multi);
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const json = await this.#client().get(`sessions:${id}`);
+    return json === null ? undefined : (JSON.parse(json) as SessionRecord);
+  }
+
+  async listSessions(userId: string): Promise<SessionRecord[]> {
+    const ids = await this.#client().zrangebyscore(`sessions:user:${userId}`, Date.now(), '+inf');
+    if (ids.length === 0) return [];
+    const found = await this.#client().mget(...ids.map((id) => `sessions:${id}`));
+    return found.flatMap((json) => (json === null ? [] : [JSON.parse(json) as SessionRecord]));
+  }
+
+  async saveAccount(account: AccountRecord): Promise<void> {
+    await this.#client().hset('accounts', account.id, JSON.stringify(account));
+  }
+
+  async getAccount(id: string): Promise<AccountRecord | undefined> {
+    const json = await this.#client().hget('accounts', id);
+    return json === null ? undefined : (JSON.parse(json) as AccountRecord);
+  }
+
+  async listAccounts(): Promise<AccountRecord[]> {
+    const all = await this.#client().hgetall('accounts');
+    return Object.keys(all)
+      .sort()
+      .map((id) => JSON.parse(all[id] as string) as AccountRecord);
   }
 
   #addAudit(multi: ReturnType<Redis['multi']>, entry: AuditEntry): void {

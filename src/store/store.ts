@@ -62,6 +62,42 @@ export interface DeviceRecord {
   readonly updatedAt: string;
 }
 
+/**
+ * A login session: what a person's JWTs belong to. It ends at `expiresAt` whatever is refreshed (an absolute
+ * lifetime, a shift), or earlier when revoked (logout, the user disabled or removed, their password reset).
+ */
+export interface SessionRecord {
+  /** Random, 128 bits, base64url: carried in the JWT as `sid`. */
+  readonly id: string;
+  readonly userId: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** When it was ended before its time, and why; null while it lasts. */
+  readonly revokedAt: string | null;
+  readonly revokedReason: string | null;
+}
+
+/**
+ * A person's account, kept in the store: seeded from the config's users, then changed through the API. Its role
+ * and scope are the user's; `passwordHash` is `scrypt$N$r$p$salt$hash` (see auth/passwords.ts), null when no
+ * password was set (API token only); `tokenDigest` is the SHA-256 of the user's API token, null when none.
+ */
+export interface AccountRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly role: import('../core/principal.ts').Role;
+  readonly scope: string | null;
+  readonly grids: readonly string[] | null;
+  readonly passwordHash: string | null;
+  readonly tokenDigest: string | null;
+  readonly disabled: boolean;
+  /** Removed accounts stay as a record (their id is not reused by someone else's sessions) but never log in. */
+  readonly removed: boolean;
+  /** Set for an account made through the API; null for one seeded from the config. */
+  readonly createdBy: string | null;
+  readonly updatedAt: string;
+}
+
 export type ComponentState = 'starting' | 'up' | 'down';
 
 /**
@@ -188,4 +224,12 @@ export interface Store {
   saveRoster(roster: RosterConfig): Promise<void>;
   listRosters(): Promise<RosterConfig[]>;
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
+  /** Kept until its `expiresAt` at least; a session past it may be gone. Writing one again replaces it. */
+  saveSession(session: SessionRecord): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  /** A user's sessions not yet past their end (revoked ones included). */
+  listSessions(userId: string): Promise<SessionRecord[]>;
+  saveAccount(account: AccountRecord): Promise<void>;
+  getAccount(id: string): Promise<AccountRecord | undefined>;
+  listAccounts(): Promise<AccountRecord[]>;
 }

@@ -4,6 +4,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
+import { hashPassword } from '../../src/auth/passwords.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import {
   connectClient,
@@ -79,7 +80,10 @@ describe('the officer console and the worker view in Chromium', () => {
     const page = await context.newPage();
     page.on('request', (request) => requested.push(request.url()));
     await page.goto(`${hub.httpUrl}/${kind}`);
-    await page.getByLabel('API token').fill(token);
+    // People log in with their username and password; the demo's users are `demo-<id>` by token.
+    const userId = token.replace(/^demo-/, '');
+    await page.getByLabel('Username').fill(userId);
+    await page.getByLabel('Password').fill(`demo-password-${userId}`);
     await page.getByRole('button', { name: /Log in/ }).click();
     await expect.poll(() => page.locator('#status').textContent(), wait).toBe('live');
     return { page, context };
@@ -128,6 +132,7 @@ describe('the officer console and the worker view in Chromium', () => {
       role: 'duty_officer',
       scope: 'community-xijiao',
       token: colleagueToken,
+      passwordHash: await hashPassword('demo-password-officer-xijiao-colleague'),
     });
     config.media = { ...config.media, clipSeconds: 2 };
     hub = await startTestHub({ deployment: deploymentOf(config), onvifTiming: { aliveEveryMs: 500 } });

@@ -467,13 +467,15 @@ describe('live clients: catching up after a drop, session tokens, the API descri
   });
 
   it('issues a session JWT for an API token, accepted by REST and Socket.IO, and refuses a forged one', async () => {
-    const issued = await postJson<{ token: string; expiresAt: string }>(
+    const issued = await postJson<{ token: string; expiresAt: string; sessionExpiresAt: string }>(
       `${hub.httpUrl}/api/auth/token`,
       'demo-worker-luming-02',
     );
     expect(issued.status).toBe(200);
     expect(issued.body.token.split('.')).toHaveLength(3);
-    expect(Date.parse(issued.body.expiresAt) - Date.now()).toBeGreaterThan(11 * 3600_000);
+    // A short JWT, of a session that lasts a shift.
+    expect(Date.parse(issued.body.expiresAt) - Date.now()).toBeLessThanOrEqual(15 * 60_000);
+    expect(Date.parse(issued.body.sessionExpiresAt) - Date.now()).toBeGreaterThan(11 * 3600_000);
     const me = await getJson(`${hub.httpUrl}/api/me`, issued.body.token);
     expect(me.body).toMatchObject({ userId: 'worker-luming-02', role: 'grid_worker' });
     const client = await connectClient(hub.httpUrl, issued.body.token);

@@ -1,0 +1,418 @@
+import { readFileSync } from 'node:fs';
+import type { UserConfig } from '../config/schema.ts';
+import { GridhubError } from '../core/errors.ts';
+import type { Principal, Role } from '../core/principal.ts';
+import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { HubMetrics } from '../observability/metrics.ts';
+import type { AccountRecord, Store } from '../store/store.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import type { Sessions } from './sessions.ts';
+import { tokenDigest, type UserDirectory } from './token-authenticator.ts';
+
+/** Why a login failed; labels of `gridhub_login_failures_total`. The caller is told none of them apart. */
+export const loginFailureReasons = [
+  'unknown_user',
+  'wrong_password',
+  'no_password',
+  'disabled',
+  'locked',
+] as const;
+export type LoginFailureReason = (typeof loginFailureReasons)[number];
+
+/** An account as the API shows it: never its password hash or token digest. */
+export interface AccountView {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly scope: string | null;
+  readonly grids: readonly string[] | null;
+  readonly disabled: boolean;
+  readonly hasPassword: boolean;
+  readonly hasApiToken: boolean;
+  /** Null for an account of the config file. */
+  readonly createdBy: string | null;
+  readonly updatedAt: string;
+}
+
+export interface NewAccount {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly scope?: string | undefined;
+  readonly grids?: readonly string[] | undefined;
+  readonly password: string;
+}
+
+/** A refused account operation: answered with its kind's status and code. */
+export class AccountError extends Error {
+  constructor(
+    readonly kind: 'not_found' | 'forbidden' | 'conflict' | 'invalid',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface LockoutSettings {
+  readonly failures: number;
+  readonly windowMinutes: number;
+  readonly lockMinutes: number;
+}
+
+export interface AccountsOptions {
+  readonly store: Pick<Store, 'saveAccount' | 'getAccount' | 'listAccounts'>;
+  readonly configUsers: readonly UserConfig[];
+  readonly jurisdiction: Jurisdiction;
+  readonly sessions: Sessions;
+  readonly lockout: LockoutSettings;
+  /** Ids taken by devices: an account may not take one. */
+  readonly isDeviceId: (id: string) => boolean;
+  readonly metrics: HubMetrics;
+  readonly logger: Logger;
+  /** On a store shared with sibling instances: how often their account changes are read (ms). */
+  readonly refreshMs?: number;
+  /** Where initial passwords named in the config are read from (tests give their own). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The most usernames whose failures are remembered: a flood of made-up names cannot grow the map past it. */
+const rememberedNames = 10_000;
+
+function principalOfAccount(account: AccountRecord): Principal {
+  return Object.freeze({
+    userId: account.id,
+    name: account.name,
+    role: account.role,
+    scopeNodeIds: Object.freeze([...(account.grids ?? (account.scope === null ? [] : [account.scope]))]),
+  });
+}
+
+function view(account: AccountRecord): AccountView {
+  return {
+    id: account.id,
+    name: account.name,
+    role: account.role,
+    scope: account.scope,
+    grids: account.grids,
+    disabled: account.disabled,
+    hasPassword: account.passwordHash !== null,
+    hasApiToken: account.tokenDigest !== null,
+    createdBy: account.createdBy,
+    updatedAt: account.updatedAt,
+  };
+}
+
+/**
+ * People's accounts: seeded from the config's users, kept in the store, changed by admins (within their scope)
+ * and by each user for their own password. They are the hub's user directory: the principals REST, Socket.IO and
+ * MQTT authenticate, an enabled account's only. Disabling, removing or resetting an account ends its sessions
+ * (its live sockets close); on a shared store, siblings read the change within `refreshMs`, and refuse its JWTs at
+ * once (the sessions are ended in the store).
+ *
+ * Password guessing: `lockout.failures` failed logins of one username within the window lock that username for
+ * `lockMinutes`, whether an account has it or not, and every failure is answered alike, after as long a check.
+ */
+export class Accounts implements UserDirectory {
+  readonly #options: AccountsOptions;
+  readonly #log: Logger;
+  #byId = new Map<string, AccountRecord>();
+  #principals = new Map<string, Principal>();
+  #byDigest = new Map<string, Principal>();
+  readonly #failures = new Map<string, { times: number[]; lockedUntil: number }>();
+  #refresher: NodeJS.Timeout | undefined;
+
+  constructor(options: AccountsOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ ns: 'accounts' });
+  }
+
+  /** Seeds the config's users (new ones created, their role and scope kept as the config says), then loads all. */
+  async start(): Promise<void> {
+    const { store, configUsers } = this.#options;
+    const stored = new Map((await store.listAccounts()).map((account) => [account.id, account]));
+    const now = new Date().toISOString();
+    const inConfig = new Set<string>();
+    for (const user of configUsers) {
+      inConfig.add(user.id);
+      const fromConfig = {
+        id: user.id,
+        name: user.name,
+        role: user.role,
+        scope: user.scope ?? null,
+        grids: user.grids ?? null,
+        tokenDigest: user.token !== undefined ? tokenDigest(user.token) : (user.tokenDigest ?? null),
+      };
+      const existing = stored.get(user.id);
+      if (existing === undefined) {
+        await store.saveAccount({
+          ...fromConfig,
+          passwordHash: user.passwordHash ?? (await this.#initialHash(user)),
+          disabled: false,
+          removed: false,
+          createdBy: null,
+          updatedAt: now,
+        });
+      } else if (!sameFields(existing, fromConfig)) {
+        await store.saveAccount({ ...existing, ...fromConfig, updatedAt: now });
+      }
+    }
+    // A user the config no longer lists is removed: their sessions end, their token stops working.
+    for (const account of stored.values()) {
+      if (account.createdBy === null && !account.removed && !inConfig.has(account.id)) {
+        await store.saveAccount({ ...account, removed: true, updatedAt: now });
+        await this.#options.sessions.endAllOf(account.id, 'user_removed');
+      }
+    }
+    await this.#load();
+    if (this.#options.refreshMs !== undefined) {
+      this.#refresher = setInterval(() => {
+        this.#load().catch((error: unknown) =>
+          this.#log.warn({ err: (error as Error).message }, 'accounts not read again'),
+        );
+      }, this.#options.refreshMs);
+      this.#refresher.unref();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#refresher);
+    this.#refresher = undefined;
+  }
+
+  principal(userId: string): Principal | undefined {
+    return this.#principals.get(userId);
+  }
+
+  byTokenDigest(digest: string): Principal | undefined {
+    return this.#byDigest.get(digest);
+  }
+
+  /**
+   * A username and password → the principal, or why not (for the log and the metric; the caller answers every
+   * failure alike).
+   */
+  async login(
+    username: string,
+    password: string,
+  ): Promise<{ principal: Principal } | { failure: LoginFailureReason }> {
+    const name = username.toLowerCase();
+    const now = Date.now();
+    const remembered = this.#failures.get(name);
+    if (remembered !== undefined && remembered.lockedUntil > now) return this.#failed(name, 'locked');
+    const account = this.#byId.get(name);
+    const matches = await verifyPassword(password, account?.passwordHash);
+    if (account === undefined || account.removed) return this.#failed(name, 'unknown_user');
+    if (account.passwordHash === null) return this.#failed(name, 'no_password');
+    if (!matches) return this.#failed(name, 'wrong_password');
+    if (account.disabled) return this.#failed(name, 'disabled');
+    this.#failures.delete(name);
+    return { principal: this.#principals.get(account.id) ?? principalOfAccount(account) };
+  }
+
+  /** The accounts an admin manages: those inside their scope. */
+  list(actor: Principal): AccountView[] {
+    return [...this.#byId.values()]
+      .filter((account) => !account.removed && this.#manages(actor, account))
+      .map(view);
+  }
+
+  get(actor: Principal, id: string): AccountView {
+    return view(this.#managed(actor, id));
+  }
+
+  async create(actor: Principal, input: NewAccount): Promise<AccountView> {
+    this.#checkShape(input);
+    if (!this.#manages(actor, { scope: input.scope ?? null, grids: input.grids ?? null }))
+      throw new AccountError('forbidden', 'you may only make accounts inside your own scope');
+    if (this.#byId.has(input.id) || this.#options.isDeviceId(input.id))
+      throw new AccountError('conflict', `the id "${input.id}" is taken`);
+    const account: AccountRecord = {
+      id: input.id,
+      name: input.name,
+      role: input.role,
+      scope: input.scope ?? null,
+      grids: input.grids === undefined ? null : [...input.grids],
+      passwordHash: await hashPassword(input.password),
+      tokenDigest: null,
+      disabled: false,
+      removed: false,
+      createdBy: actor.userId,
+      updatedAt: new Date().toISOString(),
+    };
+    await this.#save(account);
+    this.#log.info({ actor: actor.userId, userId: account.id, role: account.role }, 'account created');
+    return view(account);
+  }
+
+  async setDisabled(actor: Principal, id: string, disabled: boolean): Promise<AccountView> {
+    const account = this.#managed(actor, id);
+    if (id === actor.userId) throw new AccountError('forbidden', 'you cannot disable your own account');
+    const changed = { ...account, disabled, updatedAt: new Date().toISOString() };
+    await this.#save(changed);
+    if (disabled) await this.#options.sessions.endAllOf(id, 'user_disabled');
+    this.#log.info(
+      { actor: actor.userId, userId: id, disabled },
+      disabled ? 'account disabled' : 'account enabled',
+    );
+    return view(changed);
+  }
+
+  async remove(actor: Principal, id: string): Promise<void> {
+    const account = this.#managed(actor, id);
+    if (id === actor.userId) throw new AccountError('forbidden', 'you cannot remove your own account');
+    await this.#save({ ...account, removed: true, updatedAt: new Date().toISOString() });
+    await this.#options.sessions.endAllOf(id, 'user_removed');
+    this.#log.info({ actor: actor.userId, userId: id }, 'account removed');
+  }
+
+  /** An admin sets a user's password: every session of the user ends. */
+  async resetPassword(actor: Principal, id: string, password: string): Promise<void> {
+    const account = this.#managed(actor, id);
+    await this.#save({
+      ...account,
+      passwordHash: await hashPassword(password),
+      updatedAt: new Date().toISOString(),
+    });
+    await this.#options.sessions.endAllOf(id, 'password_changed');
+    this.#failures.delete(id.toLowerCase());
+    this.#log.info({ actor: actor.userId, userId: id }, 'password reset');
+  }
+
+  /** A user changes their own password, the old one required; their other sessions end. */
+  async changeOwnPassword(principal: Principal, oldPassword: string, newPassword: string): Promise<void> {
+    const account = this.#byId.get(principal.userId);
+    if (account === undefined || account.removed) throw new AccountError('not_found', 'no such account');
+    if (!(await verifyPassword(oldPassword, account.passwordHash)))
+      throw new AccountError('forbidden', 'the old password is wrong');
+    await this.#save({
+      ...account,
+      passwordHash: await hashPassword(newPassword),
+      updatedAt: new Date().toISOString(),
+    });
+    await this.#options.sessions.endAllOf(principal.userId, 'password_changed', principal.session?.id);
+    this.#log.info({ userId: principal.userId }, 'own password changed');
+  }
+
+  #failed(name: string, failure: LoginFailureReason): { failure: LoginFailureReason } {
+    const { metrics, lockout } = this.#options;
+    metrics.loginFailures.labels(failure).inc();
+    if (failure === 'locked') return { failure };
+    const now = Date.now();
+    const entry = this.#failures.get(name) ?? { times: [], lockedUntil: 0 };
+    this.#failures.delete(name);
+    // Re-inserted: the map's order is the order of last failure, oldest first, for the bound below.
+    this.#failures.set(name, entry);
+    entry.times = entry.times.filter((time) => time > now - lockout.windowMinutes * 60_000);
+    entry.times.push(now);
+    if (entry.times.length >= lockout.failures) {
+      entry.lockedUntil = now + lockout.lockMinutes * 60_000;
+      entry.times = [];
+      metrics.accountLockouts.inc();
+      this.#log.warn(
+        { userId: this.#byId.has(name) ? name : '(unknown)', minutes: lockout.lockMinutes },
+        'username locked after repeated failed logins',
+      );
+    }
+    if (this.#failures.size > rememberedNames) {
+      const oldest = this.#failures.keys().next().value;
+      if (oldest !== undefined) this.#failures.delete(oldest);
+    }
+    return { failure };
+  }
+
+  /** The account, if this admin manages it; else not found (an account out of scope is not shown to exist). */
+  #managed(actor: Principal, id: string): AccountRecord {
+    const account = this.#byId.get(id);
+    if (account === undefined || account.removed || !this.#manages(actor, account))
+      throw new AccountError('not_found', `no account "${id}" in your scope`);
+    return account;
+  }
+
+  /** An admin manages the accounts whose every node lies inside their own. */
+  #manages(actor: Principal, target: Pick<AccountRecord, 'scope' | 'grids'>): boolean {
+    if (actor.role !== 'admin') return false;
+    const nodes = target.grids ?? (target.scope === null ? [] : [target.scope]);
+    const { jurisdiction } = this.#options;
+    return (
+      nodes.length > 0 &&
+      nodes.every((node) => actor.scopeNodeIds.some((own) => jurisdiction.isWithin(node, own)))
+    );
+  }
+
+  /** As the config's users are checked (load.ts): a role's kind of scope, on nodes that exist. */
+  #checkShape(input: NewAccount): void {
+    const { jurisdiction } = this.#options;
+    const byGrids = input.role === 'grid_worker' || input.role === 'grid_chief';
+    if (byGrids) {
+      if (input.grids === undefined || input.grids.length === 0 || input.scope !== undefined)
+        throw new AccountError('invalid', `a ${input.role} is scoped by grids (and no scope)`);
+      for (const grid of input.grids)
+        if (jurisdiction.grid(grid) === undefined) throw new AccountError('invalid', `no grid "${grid}"`);
+      return;
+    }
+    if (input.scope === undefined || input.grids !== undefined)
+      throw new AccountError('invalid', `a ${input.role} is scoped by a scope node (and no grids)`);
+    if (jurisdiction.node(input.scope) === undefined)
+      throw new AccountError('invalid', `no node "${input.scope}"`);
+  }
+
+  async #initialHash(user: UserConfig): Promise<string | null> {
+    const source = user.initialPassword;
+    if (source === undefined) return null;
+    let password: string | undefined;
+    if ('env' in source) password = (this.#options.env ?? process.env)[source.env];
+    else {
+      try {
+        password = readFileSync(source.file, 'utf8').split(/\r?\n/)[0];
+      } catch (error) {
+        throw new GridhubError('GRIDHUB_CONFIG_INVALID', `cannot read the initial password of ${user.id}`, {
+          problems: [`users.${user.id}.initialPassword.file: ${(error as Error).message}`],
+        });
+      }
+    }
+    if (password === undefined || password.length === 0)
+      throw new GridhubError('GRIDHUB_CONFIG_INVALID', `no initial password for ${user.id}`, {
+        problems: [`users.${user.id}.initialPassword: ${JSON.stringify(source)} gives no password`],
+      });
+    return hashPassword(password);
+  }
+
+  async #save(account: AccountRecord): Promise<void> {
+    await this.#options.store.saveAccount(account);
+    this.#byId.set(account.id, account);
+    this.#index();
+  }
+
+  async #load(): Promise<void> {
+    this.#byId = new Map((await this.#options.store.listAccounts()).map((account) => [account.id, account]));
+    this.#index();
+  }
+
+  /** The principals of enabled accounts, by id and by API token digest. */
+  #index(): void {
+    const principals = new Map<string, Principal>();
+    const byDigest = new Map<string, Principal>();
+    for (const account of this.#byId.values()) {
+      if (account.disabled || account.removed) continue;
+      const principal = principalOfAccount(account);
+      principals.set(account.id, principal);
+      if (account.tokenDigest !== null) byDigest.set(account.tokenDigest, principal);
+    }
+    this.#principals = principals;
+    this.#byDigest = byDigest;
+  }
+}
+
+function sameFields(
+  account: AccountRecord,
+  fields: Pick<AccountRecord, 'name' | 'role' | 'scope' | 'grids' | 'tokenDigest'>,
+): boolean {
+  return (
+    account.name === fields.name &&
+    account.role === fields.role &&
+    account.scope === fields.scope &&
+    JSON.stringify(account.grids) === JSON.stringify(fields.grids) &&
+    account.tokenDigest === fields.tokenDigest
+  );
+}

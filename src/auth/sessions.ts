@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../observability/logger.ts';
+import type { HubMetrics } from '../observability/metrics.ts';
+import type { SessionRecord, Store } from '../store/store.ts';
+
+/** Why a session ended before its time; labels of `gridhub_sessions_ended_total` (with `expired`). */
+export const sessionEndReasons = [
+  'logout',
+  'user_disabled',
+  'user_removed',
+  'password_changed',
+  'expired',
+] as const;
+export type SessionEndReason = (typeof sessionEndReasons)[number];
+
+/** Why a JWT's session was not accepted; labels of `gridhub_session_refusals_total`. */
+export const sessionRefusalReasons = ['unknown', 'revoked', 'expired', 'not_owner'] as const;
+export type SessionRefusalReason = (typeof sessionRefusalReasons)[number];
+
+/** What ended: one session, or every session (and API token connection) of a user. */
+export type SessionEnd =
+  | { readonly sessionId: string; readonly userId: string; readonly reason: SessionEndReason }
+  | { readonly sessionId?: undefined; readonly userId: string; readonly reason: SessionEndReason };
+
+export interface SessionsOptions {
+  readonly store: Pick<Store, 'saveSession' | 'getSession' | 'listSessions'>;
+  /** A session's absolute lifetime: refreshing its JWT never takes it past this. */
+  readonly maxHours: number;
+  readonly metrics: HubMetrics;
+  readonly logger: Logger;
+}
+
+/**
+ * Login sessions, kept in the store so every hub instance sharing it sees them: a person's JWTs carry their
+ * session's id, and a JWT is accepted only while its session lasts. A session ends at its absolute end (a shift,
+ * `hub.sessionMaxHours`), at logout, or when its user is disabled, removed or has their password reset; whoever
+ * listens (the live sockets) is told, and closes what belonged to it.
+ */
+export class Sessions {
+  readonly #options: SessionsOptions;
+  readonly #log: Logger;
+  readonly #listeners = new Set<(end: SessionEnd) => void>();
+
+  constructor(options: SessionsOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ ns: 'sessions' });
+  }
+
+  get maxMs(): number {
+    return this.#options.maxHours * 3600_000;
+  }
+
+  async open(userId: string): Promise<SessionRecord> {
+    const now = Date.now();
+    const session: SessionRecord = {
+      id: randomBytes(16).toString('base64url'),
+      userId,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + this.maxMs).toISOString(),
+      revokedAt: null,
+      revokedReason: null,
+    };
+    await this.#options.store.saveSession(session);
+    this.#options.metrics.sessionsOpened.inc();
+    return session;
+  }
+
+  /** The session if it is the user's and lasts still; else undefined, the refusal counted. */
+  async live(sessionId: string, userId: string): Promise<SessionRecord | undefined> {
+    const session = await this.#options.store.getSession(sessionId);
+    const refusal: SessionRefusalReason | undefined =
+      session === undefined
+        ? 'unknown'
+        : session.userId !== userId
+          ? 'not_owner'
+          : session.revokedAt !== null
+            ? 'revoked'
+            : Date.parse(session.expiresAt) <= Date.now()
+              ? 'expired'
+              : undefined;
+    if (refusal === undefined) return session;
+    this.#options.metrics.sessionRefusals.labels(refusal).inc();
+    return undefined;
+  }
+
+  /** Ends one session (logout); the sockets of it are closed. */
+  async end(session: SessionRecord, reason: SessionEndReason): Promise<void> {
+    await this.#revoke(session, reason);
+    this.#log.info({ userId: session.userId, reason }, 'session ended');
+    this.#tell({ sessionId: session.id, userId: session.userId, reason });
+  }
+
+  /**
+   * Ends every session of a user, and closes every live socket of theirs (API token ones included); or, `except`
+   * one session (a password changed by its owner), the others and their sockets only.
+   */
+  async endAllOf(userId: string, reason: SessionEndReason, except?: string): Promise<number> {
+    const sessions = await this.#options.store.listSessions(userId);
+    const ending = sessions.filter((session) => session.revokedAt === null && session.id !== except);
+    for (const session of ending) await this.#revoke(session, reason);
+    this.#log.info({ userId, reason, sessions: ending.length }, "a user's sessions ended");
+    if (except === undefined) this.#tell({ userId, reason });
+    else for (const session of ending) this.#tell({ sessionId: session.id, userId, reason });
+    return ending.length;
+  }
+
+  /** Called with every end made on this instance; returns the unsubscription. */
+  onEnd(listener: (end: SessionEnd) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async #revoke(session: SessionRecord, reason: SessionEndReason): Promise<void> {
+    await this.#options.store.saveSession({
+      ...session,
+      revokedAt: new Date().toISOString(),
+      revokedReason: reason,
+    });
+    this.#options.metrics.sessionsEnded.labels(reason).inc();
+  }
+
+  #tell(end: SessionEnd): void {
+    for (const listener of this.#listeners) listener(end);
+  }
+}
