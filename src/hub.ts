@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
+import { GuessLimiter } from './auth/guess-limiter.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CameraLeases } from './cluster/camera-leases.ts';
 import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
@@ -16,6 +17,7 @@ import { CommandService } from './fleet/command-service.ts';
 import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
 import { LivenessMonitor } from './fleet/liveness-monitor.ts';
+import { ThrottledMqttAccess } from './fleet/throttled-access.ts';
 import { buildHttpApp, type HealthReport } from './http/http-app.ts';
 import { IncidentPipeline } from './incidents/incident-pipeline.ts';
 import { IncidentService } from './incidents/incident-service.ts';
@@ -27,6 +29,7 @@ import { EmbeddedBroker } from './ingest/embedded-broker.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
 import type { MqttTransport } from './ingest/mqtt-transport.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-sessions.ts';
+import { limitCloseReporter } from './ingest/packet-limits.ts';
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { EvidenceService } from './media/evidence-service.ts';
 import { MediaStore } from './media/media-store.ts';
@@ -82,6 +85,8 @@ export class Hub {
   readonly #options: HubOptions;
   readonly #logger: Logger;
   readonly #authenticator: TokenAuthenticator;
+  /** Failed authentications per address and identity, on every transport (limits.auth). */
+  readonly #guesses: GuessLimiter;
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
   readonly #pipeline: IncidentPipeline;
@@ -100,6 +105,11 @@ export class Hub {
       users: deployment.users,
       jwtTtlMinutes: settings.jwtTtlMinutes,
       ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
+    });
+    this.#guesses = new GuessLimiter({
+      limits: deployment.limits.auth,
+      metrics: this.metrics,
+      logger: this.#logger,
     });
     this.topics = new TopicGrammar(settings.topicBase);
     // On the Redis store the hub may have siblings: everything they must share goes through this Redis.
@@ -195,7 +205,7 @@ export class Hub {
     const mqtt = deployment.mqtt;
     const external = mqtt.mode === 'external' ? mqtt.external : undefined;
     const feedTopic = `${settings.topicBase}/${deployment.outbound.mqtt.topic}`;
-    const access = new MqttAccessPolicy({
+    const policy = new MqttAccessPolicy({
       registry: this.registry,
       topics: this.topics,
       authenticator: this.#authenticator,
@@ -204,6 +214,8 @@ export class Hub {
       metrics: this.metrics,
       logger: this.#logger,
     });
+    const access = new ThrottledMqttAccess(policy, this.#guesses);
+    const mqttLimits = deployment.limits.mqtt;
     // The hub's own broker, in a thread of its own, or in the hub's thread where it shares its state with siblings.
     const ownBroker = {
       host: options.host ?? '0.0.0.0',
@@ -215,6 +227,12 @@ export class Hub {
       onClientDisconnected: (clientId: string) => this.liveness.gone(clientId),
       metrics: this.metrics,
       logger: this.#logger,
+      limits: {
+        connectPacketBytes: mqttLimits.connectPacketBytes,
+        packetBytes: mqttLimits.packetBytes ?? 4 * settings.maxPayloadBytes,
+        connectTimeoutMs: mqttLimits.connectTimeoutSeconds * 1000,
+      },
+      onLimitClose: limitCloseReporter(this.metrics, this.#logger),
     };
     this.broker =
       external !== undefined

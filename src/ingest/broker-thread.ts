@@ -49,7 +49,7 @@ const relayed = new Map<number, Duplex>();
 const paused = new Set<number>();
 
 const access: BrokerAccess = {
-  authenticate(connection, clientId, username, password) {
+  authenticate(connection, clientId, username, password, address) {
     const id = ++nextId;
     return new Promise((resolve) => {
       decisions.set(id, { connection, decide: resolve });
@@ -59,6 +59,7 @@ const access: BrokerAccess = {
         clientId,
         username,
         password: password === undefined ? undefined : new Uint8Array(password),
+        address,
       });
     });
   },
@@ -100,6 +101,8 @@ const broker = new EmbeddedBroker({
   port: settings.port,
   webSocketPath: '',
   access,
+  limits: settings.limits,
+  onLimitClose: (close) => send({ type: 'limit-close', close }),
   onMessage: (topic, payload, receivedAt) => {
     const id = ++nextId;
     if (outgoing.length === 0) setImmediate(flushOutgoing);
@@ -135,7 +138,7 @@ const broker = new EmbeddedBroker({
 });
 
 /** A WebSocket connection the hub's HTTP server holds, as a stream for aedes: bytes relayed both ways. */
-function openRelayed(socketId: number): void {
+function openRelayed(socketId: number, address: string | undefined): void {
   const stream = new Duplex({
     // Read again: the hub's thread may go on reading the connection.
     read() {
@@ -153,12 +156,12 @@ function openRelayed(socketId: number): void {
     },
     destroy(error, done) {
       paused.delete(socketId);
-      if (relayed.delete(socketId)) send({ type: 'socket-end', socketId });
+      if (relayed.delete(socketId)) send({ type: 'socket-end', socketId, aborted: error !== null });
       done(error);
     },
   });
   relayed.set(socketId, stream);
-  broker.handle(stream);
+  broker.handle(stream, undefined, address);
 }
 
 function answer(
@@ -214,7 +217,7 @@ port.on('message', (message: ToBrokerThread) => {
       send({ type: 'subscribers', topics: [[message.topic, watched.get(message.topic) ?? true]] });
       return;
     case 'socket-open':
-      openRelayed(message.socketId);
+      openRelayed(message.socketId, message.address);
       return;
     case 'socket-data': {
       const data = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);
