@@ -347,6 +347,7 @@ export class Hub {
     });
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
+      guesses: this.#guesses,
       incidents: this.incidents,
       recoveryMs: settings.pushRecoverySeconds * 1000,
       // Pushes go through Redis to reach clients on any sibling.
@@ -403,6 +404,7 @@ export class Hub {
         eventLog: this.eventLog,
         metrics: this.metrics,
         authenticator: this.#authenticator,
+        guesses: this.#guesses,
         fleet: this.fleet,
         incidents: this.incidents,
         visibility: this.visibility,

@@ -73,8 +73,8 @@ export type FromBrokerThread =
   | { readonly type: 'limit-close'; readonly close: LimitClose }
   | { readonly type: 'socket-data'; readonly socketId: number; readonly data: Uint8Array }
   /**
-   * aedes ended a relayed connection; `aborted`: for a protocol violation (a packet over a limit), so the hub's
-   * thread drops it at once rather than closing it politely while it goes on sending.
+   * aedes ended a relayed connection; `aborted`: for a packet over its limit, so the hub's thread drops it at once
+   * rather than closing it politely while it goes on sending.
    */
   | { readonly type: 'socket-end'; readonly socketId: number; readonly aborted?: boolean }
   /** The thread holds enough of a relayed connection's input: the hub's thread stops reading it until resumed. */

@@ -13,6 +13,7 @@ import {
   type ToBrokerThread,
 } from './broker-thread-protocol.ts';
 import { type BrokerAccess, EmbeddedBroker } from './embedded-broker.ts';
+import { packetTooLarge } from './packet-limits.ts';
 
 /**
  * The broker thread (ThreadedBroker starts it): the embedded broker, its connections and their MQTT, off the hub's
@@ -156,7 +157,10 @@ function openRelayed(socketId: number, address: string | undefined): void {
     },
     destroy(error, done) {
       paused.delete(socketId);
-      if (relayed.delete(socketId)) send({ type: 'socket-end', socketId, aborted: error !== null });
+      // A packet over its limit: dropped at once, its sender not read a moment longer. Any other end is polite, so a
+      // refusal's CONNACK written just before it still reaches the client.
+      const aborted = (error as { code?: string } | null)?.code === packetTooLarge;
+      if (relayed.delete(socketId)) send({ type: 'socket-end', socketId, aborted });
       done(error);
     },
   });

@@ -9,6 +9,9 @@ export interface PacketLimits {
   readonly connectTimeoutMs: number;
 }
 
+/** The code of the error a packet over its limit closes its connection with (aedes destroys the stream with it). */
+export const packetTooLarge = 'MQTT_PACKET_TOO_LARGE';
+
 /** A connection closed at a limit: what the broker reports, to be counted and logged in the hub's thread. */
 export interface LimitClose {
   readonly reason: MqttLimitReason;
@@ -57,7 +60,8 @@ export function limitPackets(
     const { cmd, length } = this.packet;
     if (length <= limit) return true;
     onRefused({ cmd, bytes: length }, beforeConnack);
-    this._emitError(new Error(`${cmd} packet of ${length} bytes over the limit of ${limit}`));
+    const error = new Error(`${cmd} packet of ${length} bytes over the limit of ${limit}`);
+    this._emitError(Object.assign(error, { code: packetTooLarge }));
     return false;
   };
 }

@@ -3,6 +3,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { z } from 'zod';
+import { claimedIdentity, type GuessLimiter } from '../auth/guess-limiter.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
@@ -28,6 +29,8 @@ import { recoveryAdapter } from './recovery-adapter.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
+  /** Failed handshakes per address and identity (limits.auth), shared with REST and MQTT. */
+  readonly guesses: GuessLimiter;
   readonly incidents: IncidentService;
   /** A grid's chain up to the district, to address device statuses. */
   readonly chainOf: (gridId: string) => GridChain | undefined;
@@ -125,9 +128,21 @@ export class Realtime {
     coalesceWrites(io.engine);
     io.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      const { address } = socket.handshake;
+      const identity = claimedIdentity(token);
+      const throttled = this.#options.guesses.refuse('socketio', address, identity);
+      if (throttled !== undefined) {
+        const refusal = new Error(
+          `too many failed authentications: try again in ${throttled.retryAfterSeconds} s`,
+        );
+        return next(Object.assign(refusal, { data: { code: 'too_many_attempts', ...throttled } }));
+      }
       authenticator.authenticate(token).then((principal) => {
         if (principal === undefined) {
-          this.#log.info({ address: socket.handshake.address }, 'socket refused: bad or missing token');
+          // No token at all is no guess (a page before its login); a wrong one is.
+          if (token !== undefined && token !== '')
+            this.#options.guesses.failed('socketio', address, identity);
+          this.#log.info({ address, identity }, 'socket refused: bad or missing token');
           return next(new Error('unauthorized: a valid token is required in auth.token'));
         }
         socket.data.principal = principal;

@@ -1,7 +1,10 @@
+import { request as httpRequest } from 'node:http';
 import { connect as connectTcp, type Socket } from 'node:net';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
+  connectClient,
   demoConfig,
   demoSecret,
   deploymentOf,
@@ -224,3 +227,265 @@ describe('MQTT packets at the network edge', () => {
     expect(await closes('connect_timeout')).toBe(1);
   });
 });
+
+/** A hub whose limits on guessing are small: 5 failures per address, 8 per identity, each locking for 2 s. */
+async function guessingHub(): Promise<TestHub> {
+  const config = demoConfig();
+  Object.assign(config, {
+    limits: {
+      auth: {
+        perAddress: { maxFailures: 5, windowSeconds: 60, lockoutSeconds: 2 },
+        perIdentity: { maxFailures: 8, windowSeconds: 60, lockoutSeconds: 2 },
+        trackedKeys: 100,
+      },
+    },
+  });
+  return startTestHub({ deployment: deploymentOf(config) });
+}
+
+/** GET with a bearer token from one of the loopback addresses (127.0.0.x), as another client would. */
+function getFrom(
+  url: string,
+  token: string,
+  localAddress = '127.0.0.1',
+): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      url,
+      { headers: { authorization: `Bearer ${token}` }, localAddress },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'], body }),
+        );
+      },
+    );
+    request.once('error', reject);
+    request.end();
+  });
+}
+
+/** A JWT for `subject` signed with a key that is not the hub's: a forgery. */
+function forgedJwt(subject: string): Promise<string> {
+  return new SignJWT({ role: 'admin' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setIssuer('gridhub')
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode('not-the-hub-key-not-the-hub-key-'));
+}
+
+/** A raw MQTT CONNECT from a loopback address: the CONNACK's return code, or -1 when closed without one. */
+async function mqttConnect(
+  port: number,
+  localAddress: string,
+  id: string,
+  password: string,
+): Promise<number> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const connection = connectTcp({ port, host: '127.0.0.1', localAddress }, () => resolve(connection));
+    connection.once('error', reject);
+  });
+  socket.write(connectPacket(id, id, password));
+  try {
+    const connack = await readBytes(socket, 4);
+    return connack[3] ?? -1;
+  } catch {
+    return -1;
+  } finally {
+    socket.destroy();
+  }
+}
+
+describe('guessing bearer tokens on REST', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await guessingHub();
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  const incidents = () => `${hub.httpUrl}/api/incidents`;
+
+  it('locks out an identity claimed by forged JWTs from several addresses, not the addresses themselves', async () => {
+    const forged = await forgedJwt('officer-xijiao');
+    for (const address of [
+      '127.0.0.2',
+      '127.0.0.2',
+      '127.0.0.2',
+      '127.0.0.2',
+      '127.0.0.3',
+      '127.0.0.3',
+      '127.0.0.3',
+      '127.0.0.3',
+    ]) {
+      expect((await getFrom(incidents(), forged, address)).status).toBe(401);
+    }
+    const refused = await getFrom(incidents(), forged, '127.0.0.4');
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'too_many_attempts' } });
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    // Another user's token from the same addresses is no guess at officer-xijiao.
+    expect((await getFrom(incidents(), 'demo-officer-zhenxing', '127.0.0.2')).status).toBe(200);
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_auth_throttled_total{transport="rest",reason="identity"}'),
+    ).toBe(1);
+  });
+
+  it('answers 429 with Retry-After to an address that failed too often, good token included, until the lockout ends', async () => {
+    for (let n = 1; n <= 5; n++) {
+      expect((await getFrom(incidents(), `wrong-token-${n}`, '127.0.0.5')).status).toBe(401);
+    }
+    const refused = await getFrom(incidents(), 'demo-officer-xijiao', '127.0.0.5');
+    expect(refused.status).toBe(429);
+    expect(refused.retryAfter).toBe('2');
+    // The token endpoint is one more way to try a token: the same lockout.
+    const token = await fetch(`${hub.httpUrl}/api/auth/token`, { method: 'POST' });
+    expect(token.status).toBe(401);
+    // Other addresses go on as before, and nobody needs a token for the health check.
+    expect((await getFrom(incidents(), 'demo-officer-xijiao', '127.0.0.6')).status).toBe(200);
+    expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
+    expect(await metricValue(hub.httpUrl, 'gridhub_auth_failures_total{transport="rest"}')).toBe(13);
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_auth_throttled_total{transport="rest",reason="address"}'),
+    ).toBe(1);
+    expect(hub.logs.text).toMatch(
+      /"transport":"rest","address":"127\.0\.0\.5".*too many failed authentications/,
+    );
+    expect(hub.logs.text).toMatch(/"address":"127\.0\.0\.2","identity":"officer-xijiao"/);
+    expect(hub.logs.text).not.toContain('wrong-token-');
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect((await getFrom(incidents(), 'demo-officer-xijiao', '127.0.0.5')).status).toBe(200);
+  });
+});
+
+describe('guessing tokens in Socket.IO handshakes', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await guessingHub();
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('refuses every handshake from an address that failed too often, counted and logged with the address', async () => {
+    for (let n = 1; n <= 5; n++) {
+      await expect(connectClient(hub.httpUrl, `wrong-token-${n}`)).rejects.toThrow(/unauthorized/);
+    }
+    const refusal = await connectClient(hub.httpUrl, 'demo-officer-xijiao').then(
+      (client) => {
+        client.close();
+        return undefined;
+      },
+      (error: Error & { data?: unknown }) => error,
+    );
+    expect(refusal?.message).toMatch(/too many failed authentications: try again in 2 s/);
+    expect(refusal?.data).toEqual({ code: 'too_many_attempts', reason: 'address', retryAfterSeconds: 2 });
+    expect(await metricValue(hub.httpUrl, 'gridhub_auth_failures_total{transport="socketio"}')).toBe(5);
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_auth_throttled_total{transport="socketio",reason="address"}'),
+    ).toBe(1);
+    expect(hub.logs.text).toMatch(/"transport":"socketio","address":"127\.0\.0\.1"/);
+    expect(hub.logs.text).not.toContain('wrong-token-');
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    (await connectClient(hub.httpUrl, 'demo-officer-xijiao')).close();
+  });
+});
+
+describe('guessing MQTT passwords', () => {
+  let hub: TestHub;
+  let port: number;
+
+  beforeAll(async () => {
+    hub = await guessingHub();
+    port = hub.hub.mqttPort;
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  const id = 'gate-xijiao-01-north';
+  const other = 'gate-xijiao-01-south';
+
+  it('refuses a device identity guessed at from several addresses with CONNACK 3, its right secret included', async () => {
+    for (const address of [
+      '127.0.0.2',
+      '127.0.0.2',
+      '127.0.0.2',
+      '127.0.0.2',
+      '127.0.0.3',
+      '127.0.0.3',
+      '127.0.0.3',
+      '127.0.0.3',
+    ]) {
+      expect(await mqttConnect(port, address, id, 'guessed-secret-0000')).toBe(4);
+    }
+    expect(await mqttConnect(port, '127.0.0.4', id, demoSecret(id))).toBe(3);
+    // Another device from the same addresses is not held back.
+    expect(await mqttConnect(port, '127.0.0.2', other, demoSecret(other))).toBe(0);
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_auth_throttled_total{transport="mqtt",reason="identity"}'),
+    ).toBe(1);
+  });
+
+  it('refuses every CONNECT from an address that failed too often, then lets it in once the lockout ends', async () => {
+    for (let n = 1; n <= 5; n++)
+      expect(await mqttConnect(port, '127.0.0.5', other, `guessed-${n}-000000`)).toBe(4);
+    expect(await mqttConnect(port, '127.0.0.5', other, demoSecret(other))).toBe(3);
+    expect(await metricValue(hub.httpUrl, 'gridhub_auth_failures_total{transport="mqtt"}')).toBe(13);
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_auth_throttled_total{transport="mqtt",reason="address"}'),
+    ).toBe(1);
+    expect(hub.logs.text).toMatch(
+      /"transport":"mqtt","address":"127\.0\.0\.5","identity":"gate-xijiao-01-south"/,
+    );
+    expect(hub.logs.text).not.toContain('guessed-');
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect(await mqttConnect(port, '127.0.0.5', other, demoSecret(other))).toBe(0);
+  });
+
+  it('does the same over MQTT over WebSocket, where the hub relays the connection to its broker thread', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const codes: number[] = [];
+    for (let n = 1; n <= 6; n++) {
+      codes.push(
+        await webSocketConnack(
+          `ws://127.0.0.1:${hub.hub.httpPort}/mqtt`,
+          connectPacket(id, id, n < 6 ? `guessed-${n}-000000` : demoSecret(id)),
+        ),
+      );
+    }
+    expect(codes).toEqual([4, 4, 4, 4, 4, 3]);
+  });
+});
+
+/**
+ * A CONNECT over MQTT over WebSocket: the CONNACK's return code, or -1 when closed without one. The broker writes
+ * a packet in several pieces, each its own WebSocket message.
+ */
+function webSocketConnack(url: string, connect: Buffer): Promise<number> {
+  const ws = new WebSocket(url, 'mqtt');
+  let received = Buffer.alloc(0);
+  return new Promise((resolve) => {
+    ws.once('error', () => resolve(-1));
+    ws.once('close', () => resolve(-1));
+    ws.once('open', () => ws.send(connect));
+    ws.on('message', (data: Buffer) => {
+      received = Buffer.concat([received, data]);
+      if (received.length < 4) return;
+      resolve(received[3] ?? -1);
+      ws.terminate();
+    });
+  });
+}
