@@ -348,6 +348,7 @@ export class Hub {
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
       guesses: this.#guesses,
+      maxBufferedBytes: deployment.limits.realtime.maxBufferedBytes,
       incidents: this.incidents,
       recoveryMs: settings.pushRecoverySeconds * 1000,
       // Pushes go through Redis to reach clients on any sibling.

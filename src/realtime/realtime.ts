@@ -26,6 +26,7 @@ import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
 import { recoveryAdapter } from './recovery-adapter.ts';
+import { limitSlowClients } from './slow-clients.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
@@ -42,6 +43,8 @@ export interface RealtimeOptions {
    * nothing is kept.
    */
   readonly recoveryMs: number;
+  /** Pushes waiting for a client that does not read them, in bytes, past which it is disconnected. */
+  readonly maxBufferedBytes: number;
   /**
    * Several hub instances: pushes go through a Redis stream, so a client on any instance gets every push it is
    * entitled to, and catches up after a reconnect to any of them. One instance: in memory.
@@ -126,6 +129,13 @@ export class Realtime {
     });
     this.#io = io;
     coalesceWrites(io.engine);
+    limitSlowClients(io.engine, {
+      maxBufferedBytes: this.#options.maxBufferedBytes,
+      onSlow: ({ address, bufferedBytes }) => {
+        metrics.slowClients.inc();
+        this.#log.warn({ address, bufferedBytes }, 'socket not reading its pushes: disconnected');
+      },
+    });
     io.use((socket, next) => {
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       const { address } = socket.handshake;

@@ -1,13 +1,20 @@
 import { request as httpRequest } from 'node:http';
 import { connect as connectTcp, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { SignJWT } from 'jose';
+import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import type { Incident } from '../../src/core/incident.ts';
 import {
   connectClient,
   demoConfig,
+  demoGate,
   demoSecret,
   deploymentOf,
+  eventually,
+  type HubClientSocket,
   metricValue,
   startTestHub,
   type TestHub,
@@ -489,3 +496,96 @@ function webSocketConnack(url: string, connect: Buffer): Promise<number> {
     });
   });
 }
+
+/** A full collection where the test can ask for one (V8's own gc, exposed at run time), then the heap in use. */
+function heapAfterCollection(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * A Socket.IO client speaking the protocol on a raw WebSocket (Engine.IO 4 over ws), which stops reading its TCP
+ * socket once connected: the client that stops reading, and whose pushes pile up on the hub's side.
+ */
+function stalledClient(httpPort: number, token: string): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/socket.io/?EIO=4&transport=websocket`);
+  return new Promise((resolve, reject) => {
+    ws.once('error', reject);
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString('utf8');
+      if (text.startsWith('0')) ws.send(`40${JSON.stringify({ token })}`);
+      else if (text.startsWith('40')) {
+        ws.pause();
+        resolve(ws);
+      } else if (text.startsWith('44')) reject(new Error(text));
+    });
+  });
+}
+
+describe('Socket.IO clients that stop reading', () => {
+  let hub: TestHub;
+  /** Closes the clients a test opened, however it ended: a stalled one would hold the hub's stop. */
+  const clients: (() => void)[] = [];
+
+  beforeAll(async () => {
+    const config = demoConfig();
+    Object.assign(config, { limits: { realtime: { maxBufferedBytes: 256 * 1024 } } });
+    // Nothing kept for clients that drop, so the heap holds only what waits for the clients connected.
+    Object.assign(config.hub, { pushRecoverySeconds: 0 });
+    hub = await startTestHub({ deployment: deploymentOf(config) });
+  });
+
+  afterAll(async () => {
+    for (const close of clients) close();
+    await hub?.stop();
+  });
+
+  it('disconnects a client that stops reading while 40 MB of pushes flow, the heap bounded, the rest served whole', async () => {
+    const watching = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
+    // A client that reads on and keeps nothing: counts the changes.
+    const reading: HubClientSocket = io(hub.httpUrl, {
+      auth: { token: 'demo-officer-xijiao' },
+      transports: ['websocket'],
+      reconnection: false,
+    });
+    let updates = 0;
+    reading.on('incident:update', () => {
+      updates += 1;
+    });
+    await new Promise((resolve) => reading.once('connect', () => resolve(undefined)));
+    const stalled = await stalledClient(hub.hub.httpPort, 'demo-officer-xijiao');
+    clients.push(
+      () => stalled.terminate(),
+      () => reading.close(),
+    );
+    const gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
+    await gate.start();
+    await gate.forceDoor();
+    const incident = (await watching.nth('incident:new', 1)) as Incident;
+    await gate.stop();
+    watching.close();
+
+    const before = heapAfterCollection();
+    // 800 changes of about 50 KB each (before and after, each with a 25 KB title), a turn of the loop apart.
+    const title = 'x'.repeat(25_000);
+    let previous: Incident = incident;
+    for (let n = 1; n <= 800; n++) {
+      const after: Incident = { ...previous, title: `${n} ${title}`, updatedAt: new Date().toISOString() };
+      hub.hub.bus.emit('incident:updated', { before: previous, after }, undefined);
+      previous = after;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await eventually(() => updates === 800, 15_000);
+    const grown = (heapAfterCollection() - before) / megabyte;
+    console.info(`stalled Socket.IO client, 40 MB pushed: heap ${grown.toFixed(1)} MB`);
+    expect(grown).toBeLessThan(8);
+    expect(await metricValue(hub.httpUrl, 'gridhub_realtime_slow_clients_total')).toBe(1);
+    expect(hub.logs.text).toMatch(/"address":"127\.0\.0\.1".*socket not reading its pushes: disconnected/);
+    // The client reading on was never cut off; the stalled one finds its connection gone once it reads again.
+    expect(reading.connected).toBe(true);
+    const closed = new Promise((resolve) => stalled.once('close', resolve));
+    stalled.resume();
+    await closed;
+  });
+});
