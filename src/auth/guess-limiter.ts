@@ -134,7 +134,8 @@ export class GuessLimiter {
     const reason: ThrottleReason = byAddress >= byIdentity ? 'address' : 'identity';
     const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(byAddress, byIdentity) / 1000));
     this.#metrics.authThrottled.labels(transport, reason).inc();
-    const suppressed = this.#throttle.admit(`refused:${transport}:${address}:${identity}`, now);
+    // One line per address and transport every 10 s, whatever identities it cycles through.
+    const suppressed = this.#throttle.admit(`refused:${transport}:${address ?? identity}`, now);
     if (suppressed >= 0) {
       this.#log.warn(
         { transport, address, identity, reason, retryAfterSeconds, suppressed },
@@ -163,7 +164,7 @@ export class GuessLimiter {
       );
       return;
     }
-    const suppressed = this.#throttle.admit(`failed:${transport}:${address}:${identity}`, now);
+    const suppressed = this.#throttle.admit(`failed:${transport}:${address ?? identity}`, now);
     if (suppressed >= 0)
       this.#log.info({ transport, address, identity, suppressed }, 'authentication failed');
   }
