@@ -19,6 +19,7 @@ import {
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
+import { deleteRedisKeys, redisDeployment, testKeyPrefix } from '../helpers/redis.ts';
 
 /** MQTT's variable-length integer: the remaining length of a packet's fixed header. */
 function remainingLength(length: number): Buffer {
@@ -587,5 +588,61 @@ describe('Socket.IO clients that stop reading', () => {
     const closed = new Promise((resolve) => stalled.once('close', resolve));
     stalled.resume();
     await closed;
+  });
+});
+
+describe('the same limits on the clustered broker, which runs in the hub’s thread', () => {
+  const keyPrefix = testKeyPrefix('edge-limits');
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub({
+      deployment: redisDeployment(keyPrefix, (config) => {
+        config.mqtt = { mode: 'clustered' };
+        config.limits = {
+          mqtt: { connectTimeoutSeconds: 1 },
+          auth: { perAddress: { maxFailures: 5, windowSeconds: 60, lockoutSeconds: 2 } },
+        };
+      }),
+    });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    await deleteRedisKeys(keyPrefix);
+  });
+
+  it('closes a 200 MB CONNECT on TCP and on WebSocket, and a silent connection at the connect timeout', async () => {
+    const { ms } = await streamUntilClosed(
+      await tcp(hub.hub.mqttPort),
+      announcedConnect(200 * megabyte),
+      32 * megabyte,
+    );
+    expect(ms).toBeLessThan(1000);
+    const overWebSocket = await streamOverWebSocket(
+      `ws://127.0.0.1:${hub.hub.httpPort}/mqtt`,
+      announcedConnect(200 * megabyte),
+      32 * megabyte,
+    );
+    expect(overWebSocket.ms).toBeLessThan(1000);
+    const silent = await tcp(hub.hub.mqttPort);
+    await new Promise((resolve) => silent.once('close', resolve));
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_mqtt_limit_closes_total{reason="connect_too_large"}'),
+    ).toBe(2);
+    expect(await metricValue(hub.httpUrl, 'gridhub_mqtt_limit_closes_total{reason="connect_timeout"}')).toBe(
+      1,
+    );
+  });
+
+  it('refuses the right secret with CONNACK 3 from an address that guessed too often', async () => {
+    const id = 'gate-xijiao-02-east';
+    for (let n = 1; n <= 5; n++)
+      expect(await mqttConnect(hub.hub.mqttPort, '127.0.0.7', id, `guessed-${n}-000000`)).toBe(4);
+    expect(await mqttConnect(hub.hub.mqttPort, '127.0.0.7', id, demoSecret(id))).toBe(3);
+    expect(await mqttConnect(hub.hub.mqttPort, '127.0.0.8', id, demoSecret(id))).toBe(0);
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_auth_throttled_total{transport="mqtt",reason="address"}'),
+    ).toBe(1);
   });
 });
