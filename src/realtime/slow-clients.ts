@@ -13,7 +13,7 @@ interface EngineSocket {
     readonly socket?: { terminate?(): void };
   };
   on(event: 'packetCreate', listener: (packet: { data?: unknown }) => void): unknown;
-  on(event: 'flush', listener: () => void): unknown;
+  on(event: 'flush' | 'close', listener: () => void): unknown;
   close(discard?: boolean): void;
 }
 
@@ -24,32 +24,47 @@ export interface SlowClientLimit {
   readonly onSlow: (client: { address: string; bufferedBytes: number }) => void;
 }
 
+/** How long a client may stay over the limit before it is cut off: a burst a healthy client drains in time passes. */
+const graceMs = 1000;
+
 /**
  * Disconnects a client that does not read what it is sent once more than `maxBufferedBytes` wait for it in
- * engine.io's buffer: it reconnects and reloads what it shows (the pages do on every connection), where holding on to
- * its pushes would cost the hub their whole size until the ping timeout. What the transport holds besides is the
- * last batch flushed to it, itself no more than the limit: a client costs at most about twice the limit. The cost
- * per push and client is one call that adds a length and compares it (a few ns).
+ * engine.io's buffer and still do a second later (a burst of pushes made in one turn waits there too, for a moment),
+ * or at once past four times the limit: it reconnects and reloads what it shows (the pages do on every connection),
+ * where holding on to its pushes would cost the hub their whole size until the ping timeout. What the transport
+ * holds besides is the last batch flushed to it, no more than that. The cost per push and client is one call that
+ * adds a length and compares it (a few ns); the timer exists only while a client is over the limit.
  */
 export function limitSlowClients(engine: Server['engine'], limit: SlowClientLimit): void {
   engine.on('connection', (socket: EngineSocket) => {
     /** Bytes created since engine.io last handed its buffer to the transport. */
     let waiting = 0;
     let cut = false;
-    socket.on('flush', () => {
-      waiting = 0;
-    });
-    socket.on('packetCreate', ({ data }) => {
+    let grace: NodeJS.Timeout | undefined;
+    const cutOff = (): void => {
       if (cut) return;
-      waiting +=
-        typeof data === 'string' ? data.length : ((data as ArrayBufferView | undefined)?.byteLength ?? 0);
-      if (waiting <= limit.maxBufferedBytes) return;
       cut = true;
+      clearTimeout(grace);
       limit.onSlow({ address: socket.remoteAddress, bufferedBytes: waiting });
       // Dropped at once, what it holds freed with it: a polite close would wait for a client that does not read.
       const transport = socket.transport.socket;
       if (typeof transport?.terminate === 'function') transport.terminate();
       else socket.close(true);
+    };
+    socket.on('flush', () => {
+      waiting = 0;
+    });
+    socket.on('close', () => clearTimeout(grace));
+    socket.on('packetCreate', ({ data }) => {
+      if (cut) return;
+      waiting +=
+        typeof data === 'string' ? data.length : ((data as ArrayBufferView | undefined)?.byteLength ?? 0);
+      if (waiting <= limit.maxBufferedBytes) return;
+      if (waiting > 4 * limit.maxBufferedBytes) return cutOff();
+      grace ??= setTimeout(() => {
+        grace = undefined;
+        if (waiting > limit.maxBufferedBytes) cutOff();
+      }, graceMs).unref();
     });
   });
 }

@@ -14,6 +14,7 @@ import {
   demoSecret,
   deploymentOf,
   eventually,
+  getJson,
   type HubClientSocket,
   metricValue,
   startTestHub,
@@ -588,6 +589,34 @@ describe('Socket.IO clients that stop reading', () => {
     const closed = new Promise((resolve) => stalled.once('close', resolve));
     stalled.resume();
     await closed;
+  });
+
+  it('closes a long-polling client that stops polling, not a reading one that gets the same burst at once', async () => {
+    const reading = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
+    clients.push(() => reading.close());
+    const base = `${hub.httpUrl}/socket.io/?EIO=4&transport=polling`;
+    const open = await (await fetch(base)).text();
+    const { sid } = JSON.parse(open.slice(1)) as { sid: string };
+    const session = `${base}&sid=${sid}`;
+    await fetch(session, { method: 'POST', body: `40${JSON.stringify({ token: 'demo-officer-xijiao' })}` });
+    expect(await (await fetch(session)).text()).toMatch(/^40/);
+    // It polls no more: 12 changes of about 50 KB, made in one turn, wait for it (and for a moment, for the other).
+    const { body } = await getJson(`${hub.httpUrl}/api/incidents`, 'demo-officer-xijiao');
+    let previous = (body as { incidents: Incident[] }).incidents[0] as Incident;
+    for (let n = 1; n <= 12; n++) {
+      const after: Incident = { ...previous, title: `${n} ${'y'.repeat(25_000)}` };
+      hub.hub.bus.emit('incident:updated', { before: previous, after }, undefined);
+      previous = after;
+    }
+    await eventually(
+      async () => (await metricValue(hub.httpUrl, 'gridhub_realtime_slow_clients_total')) === 2,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(await metricValue(hub.httpUrl, 'gridhub_realtime_slow_clients_total')).toBe(2);
+    expect(reading.of('incident:update')).toHaveLength(12);
+    expect(reading.socket.connected).toBe(true);
+    // Its session is gone: the next poll is refused, and the client starts afresh.
+    expect((await fetch(session)).status).toBe(400);
   });
 });
 
