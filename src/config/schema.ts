@@ -494,7 +494,7 @@ export const limitsSchema = z.strictObject({
         .max(1024 * 1_048_576)
         .default(8 * 1_048_576)
         .describe(
-          'Pushes waiting for one Socket.IO client that does not read them: past this many bytes it is disconnected (it reconnects and reloads what it shows).',
+          'Pushes waiting for one Socket.IO client that does not read them: over this many bytes for a second, or four times as many at once, it is disconnected (it reconnects and reloads what it shows).',
         ),
     })
     .default({ maxBufferedBytes: 8 * 1_048_576 })
