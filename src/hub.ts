@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
 import { Accounts } from './auth/accounts.ts';
+import { GuessLimiter } from './auth/guess-limiter.ts';
 import { Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CameraLeases } from './cluster/camera-leases.ts';
@@ -18,6 +19,7 @@ import { CommandService } from './fleet/command-service.ts';
 import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
 import { LivenessMonitor } from './fleet/liveness-monitor.ts';
+import { ThrottledMqttAccess } from './fleet/throttled-access.ts';
 import { buildHttpApp, type HealthReport } from './http/http-app.ts';
 import { IncidentPipeline } from './incidents/incident-pipeline.ts';
 import { IncidentService } from './incidents/incident-service.ts';
@@ -29,6 +31,7 @@ import { EmbeddedBroker } from './ingest/embedded-broker.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
 import type { MqttTransport } from './ingest/mqtt-transport.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-sessions.ts';
+import { limitCloseReporter } from './ingest/packet-limits.ts';
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { EvidenceService } from './media/evidence-service.ts';
 import { MediaStore } from './media/media-store.ts';
@@ -91,6 +94,8 @@ export class Hub {
   readonly sessions: Sessions;
   /** People's accounts: the users REST, Socket.IO and MQTT know. */
   readonly accounts: Accounts;
+  /** Failed authentications per address and identity, on every transport (limits.auth). */
+  readonly #guesses: GuessLimiter;
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
   readonly #pipeline: IncidentPipeline;
@@ -107,6 +112,11 @@ export class Hub {
     const { settings } = deployment;
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
+    this.#guesses = new GuessLimiter({
+      limits: deployment.limits.auth,
+      metrics: this.metrics,
+      logger: this.#logger,
+    });
     this.topics = new TopicGrammar(settings.topicBase);
     this.outboundGuard = new OutboundGuard({
       policy: new AddressPolicy(deployment.network.outbound),
@@ -231,7 +241,7 @@ export class Hub {
     const mqtt = deployment.mqtt;
     const external = mqtt.mode === 'external' ? mqtt.external : undefined;
     const feedTopic = `${settings.topicBase}/${deployment.outbound.mqtt.topic}`;
-    const access = new MqttAccessPolicy({
+    const policy = new MqttAccessPolicy({
       registry: this.registry,
       topics: this.topics,
       authenticator: this.#authenticator,
@@ -240,6 +250,8 @@ export class Hub {
       metrics: this.metrics,
       logger: this.#logger,
     });
+    const access = new ThrottledMqttAccess(policy, this.#guesses);
+    const mqttLimits = deployment.limits.mqtt;
     // The hub's own broker, in a thread of its own, or in the hub's thread where it shares its state with siblings.
     const ownBroker = {
       host: options.host ?? '0.0.0.0',
@@ -251,6 +263,12 @@ export class Hub {
       onClientDisconnected: (clientId: string) => this.liveness.gone(clientId),
       metrics: this.metrics,
       logger: this.#logger,
+      limits: {
+        connectPacketBytes: mqttLimits.connectPacketBytes,
+        packetBytes: mqttLimits.packetBytes ?? 4 * settings.maxPayloadBytes,
+        connectTimeoutMs: mqttLimits.connectTimeoutSeconds * 1000,
+      },
+      onLimitClose: limitCloseReporter(this.metrics, this.#logger),
     };
     this.broker =
       external !== undefined
@@ -369,6 +387,8 @@ export class Hub {
     this.realtime = new Realtime({
       authenticator: this.#authenticator,
       sessions: this.sessions,
+      guesses: this.#guesses,
+      maxBufferedBytes: deployment.limits.realtime.maxBufferedBytes,
       incidents: this.incidents,
       recoveryMs: settings.pushRecoverySeconds * 1000,
       // Pushes go through Redis to reach clients on any sibling.
@@ -430,6 +450,7 @@ export class Hub {
         sessions: this.sessions,
         accounts: this.accounts,
         logger: this.#logger,
+        guesses: this.#guesses,
         fleet: this.fleet,
         outboundGuard: this.outboundGuard,
         incidents: this.incidents,

@@ -82,6 +82,7 @@ export interface Deployment {
   readonly correlations: readonly CorrelationConfig[];
   readonly suppressions: readonly SuppressionConfig[];
   readonly flood: FloodConfig;
+  readonly limits: ConfigFile['limits'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -436,6 +437,7 @@ function crossReference(
     correlations: file.correlations,
     suppressions: file.suppressions,
     flood: file.flood,
+    limits: file.limits,
   };
 }
 
@@ -462,6 +464,12 @@ function checkMqtt(file: ConfigFile, problems: string[]): void {
   if (mode !== 'embedded' && file.store.kind !== 'redis') {
     problems.push(
       `mqtt.mode: ${mode} spreads devices over several instances, which must share incidents: it needs store.kind redis`,
+    );
+  }
+  const { packetBytes } = file.limits.mqtt;
+  if (packetBytes !== undefined && packetBytes <= file.hub.maxPayloadBytes) {
+    problems.push(
+      `limits.mqtt.packetBytes: ${packetBytes} would close a device's connection for a payload hub.maxPayloadBytes (${file.hub.maxPayloadBytes}) accepts: make it larger`,
     );
   }
   if (mode === 'external' && file.mqtt.external === undefined) {

@@ -467,6 +467,101 @@ export const networkSchema = z.strictObject({
     ),
 });
 
+const guessWindowSchema = z.strictObject({
+  maxFailures: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .describe('Failed authentications within the window that start a lockout.'),
+  windowSeconds: z
+    .number()
+    .positive()
+    .max(24 * 3600)
+    .describe('The window the failures count over (fixed, starting at the first failure).'),
+  lockoutSeconds: z
+    .number()
+    .positive()
+    .max(24 * 3600)
+    .describe('How long every authentication from it is refused once locked out, good credentials included.'),
+});
+
+export const limitsSchema = z.strictObject({
+  mqtt: z
+    .strictObject({
+      connectPacketBytes: z
+        .number()
+        .int()
+        .min(256)
+        .max(65_536)
+        .default(8192)
+        .describe(
+          'Largest MQTT packet a client may send before it is authenticated (CONNACK), the CONNECT included: a larger one closes the connection as soon as its header announces it, before its body is read.',
+        ),
+      packetBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(64 * 1_048_576)
+        .optional()
+        .describe(
+          'Largest MQTT packet an authenticated client may send: a larger one closes the connection on its header. Default: four times hub.maxPayloadBytes, so a payload a little over that is still refused as oversized and kept as a dead letter.',
+        ),
+      connectTimeoutSeconds: z
+        .number()
+        .positive()
+        .max(300)
+        .default(10)
+        .describe('A connection whose CONNECT has not arrived whole within this long is closed.'),
+    })
+    .default({ connectPacketBytes: 8192, connectTimeoutSeconds: 10 })
+    .describe('What a device connection may send.'),
+  auth: z
+    .strictObject({
+      perAddress: guessWindowSchema
+        .default({ maxFailures: 30, windowSeconds: 60, lockoutSeconds: 300 })
+        .describe(
+          'Failed authentications from one remote address (REST bearer tokens, Socket.IO handshakes, MQTT CONNECTs). Devices behind one NAT share an address: raise it for such sites.',
+        ),
+      perIdentity: guessWindowSchema
+        .default({ maxFailures: 100, windowSeconds: 60, lockoutSeconds: 60 })
+        .describe(
+          'Failed authentications claiming one identity (an MQTT username, a JWT subject), from any address: guessing spread over many addresses. Higher than perAddress, so one address cannot lock a device out.',
+        ),
+      trackedKeys: z
+        .number()
+        .int()
+        .min(100)
+        .max(1_000_000)
+        .default(10_000)
+        .describe(
+          'Addresses and identities remembered each (the oldest quiet ones forgotten first): bounds the memory a flood of addresses can take.',
+        ),
+    })
+    .default({
+      perAddress: { maxFailures: 30, windowSeconds: 60, lockoutSeconds: 300 },
+      perIdentity: { maxFailures: 100, windowSeconds: 60, lockoutSeconds: 60 },
+      trackedKeys: 10_000,
+    })
+    .describe(
+      'Guessing: failed authentications per remote address and per claimed identity, on every transport.',
+    ),
+  realtime: z
+    .strictObject({
+      maxBufferedBytes: z
+        .number()
+        .int()
+        .min(65_536)
+        .max(1024 * 1_048_576)
+        .default(8 * 1_048_576)
+        .describe(
+          'Pushes waiting for one Socket.IO client that does not read them: over this many bytes for a second, or four times as many at once, it is disconnected (it reconnects and reloads what it shows).',
+        ),
+    })
+    .default({ maxBufferedBytes: 8 * 1_048_576 })
+    .describe('Live clients.'),
+});
+
 export const hubSchema = z.strictObject({
   name: z.string().min(1).default('gridhub'),
   topicBase: z
@@ -609,6 +704,9 @@ export const configSchema = z.strictObject({
     .array(suppressionSchema)
     .default([])
     .describe('Schedules during which matching events raise no incident (clearing events always pass).'),
+  limits: limitsSchema
+    .default(limitsSchema.parse({}))
+    .describe('Limits at the network edge: packet sizes, connect timeouts, guessing, slow clients.'),
   flood: floodSchema
     .default(floodSchema.parse({}))
     .describe(
@@ -635,3 +733,5 @@ export type MqttConfig = z.infer<typeof mqttSchema>;
 export type ExternalBrokerConfig = z.infer<typeof externalBrokerSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type NetworkConfig = z.infer<typeof networkSchema>;
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;

@@ -8,6 +8,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { Accounts } from '../auth/accounts.ts';
+import { claimedIdentity, type GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { UserConfig } from '../config/schema.ts';
@@ -42,6 +43,8 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly sessions: Sessions;
   readonly accounts: Accounts;
   readonly logger: Logger;
+  /** Failed authentications per address and identity (limits.auth), shared with Socket.IO and MQTT. */
+  readonly guesses: GuessLimiter;
   readonly fleet: Fleet;
   readonly eventLog: EventLog;
   readonly incidents: IncidentService;
@@ -98,10 +101,24 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  app.addHook('onRequest', async (request) => {
+  // Any request with a bearer token authenticates, /api/auth/token included: each failure counts towards a lockout
+  // of its address (request.ip: the proxy's client, where trustProxy says so) and of the JWT subject it claims.
+  app.addHook('onRequest', async (request, reply) => {
     const header = request.headers.authorization;
-    if (header?.startsWith('Bearer '))
-      request.principal = await options.authenticator.authenticate(header.slice(7));
+    if (!header?.startsWith('Bearer ')) return;
+    const token = header.slice(7);
+    const identity = claimedIdentity(token);
+    const throttled = options.guesses.refuse('rest', request.ip, identity);
+    if (throttled !== undefined) {
+      reply.header('retry-after', String(throttled.retryAfterSeconds));
+      throw new HttpError(
+        429,
+        'too_many_attempts',
+        `too many failed authentications from this ${throttled.reason}: try again in ${throttled.retryAfterSeconds} s`,
+      );
+    }
+    request.principal = await options.authenticator.authenticate(token);
+    if (request.principal === undefined) options.guesses.failed('rest', request.ip, identity);
   });
 
   app.setErrorHandler((error: unknown, _request, reply: FastifyReply) => {

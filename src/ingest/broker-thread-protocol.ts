@@ -5,6 +5,7 @@
  */
 
 import type { Principal } from '../core/principal.ts';
+import type { LimitClose, PacketLimits } from './packet-limits.ts';
 
 /** What the broker thread is started with (workerData). */
 export interface BrokerThreadSettings {
@@ -20,6 +21,7 @@ export interface BrokerThreadSettings {
    * that has gone can never acknowledge another's message.
    */
   readonly firstId: number;
+  readonly limits: PacketLimits;
 }
 
 /** One device publish waiting for the hub: acknowledged (PUBACK) only once the hub answers it ok. */
@@ -43,6 +45,8 @@ export type FromBrokerThread =
       readonly clientId: string;
       readonly username: string | undefined;
       readonly password: Uint8Array | undefined;
+      /** The client's remote address, where known: for the limits on guessing and the logs. */
+      readonly address: string | undefined;
     }
   /**
    * Device publishes of one turn, in order, their payloads one after the other in `payloads`: a buffer of its own,
@@ -65,8 +69,14 @@ export type FromBrokerThread =
   | { readonly type: 'subscribers'; readonly topics: readonly (readonly [string, boolean])[] }
   | { readonly type: 'published'; readonly id: number; readonly error?: string }
   | { readonly type: 'store-failure' }
+  /** A connection closed at a packet limit or the connect timeout: counted and logged in the hub's thread. */
+  | { readonly type: 'limit-close'; readonly close: LimitClose }
   | { readonly type: 'socket-data'; readonly socketId: number; readonly data: Uint8Array }
-  | { readonly type: 'socket-end'; readonly socketId: number }
+  /**
+   * aedes ended a relayed connection; `aborted`: for a packet over its limit, so the hub's thread drops it at once
+   * rather than closing it politely while it goes on sending.
+   */
+  | { readonly type: 'socket-end'; readonly socketId: number; readonly aborted?: boolean }
   /** The thread holds enough of a relayed connection's input: the hub's thread stops reading it until resumed. */
   | { readonly type: 'socket-pause'; readonly socketId: number }
   | { readonly type: 'socket-resume'; readonly socketId: number }
@@ -94,7 +104,7 @@ export type ToBrokerThread =
   | { readonly type: 'disconnect'; readonly clientId: string }
   | { readonly type: 'watch'; readonly topic: string }
   /** A WebSocket connection to the MQTT path, relayed: the hub's HTTP server holds it. */
-  | { readonly type: 'socket-open'; readonly socketId: number }
+  | { readonly type: 'socket-open'; readonly socketId: number; readonly address: string | undefined }
   | { readonly type: 'socket-data'; readonly socketId: number; readonly data: Uint8Array }
   | { readonly type: 'socket-end'; readonly socketId: number }
   /** How much heap the thread holds (after a full collection where the process exposes one). */

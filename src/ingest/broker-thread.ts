@@ -13,6 +13,7 @@ import {
   type ToBrokerThread,
 } from './broker-thread-protocol.ts';
 import { type BrokerAccess, EmbeddedBroker } from './embedded-broker.ts';
+import { packetTooLarge } from './packet-limits.ts';
 
 /**
  * The broker thread (ThreadedBroker starts it): the embedded broker, its connections and their MQTT, off the hub's
@@ -49,7 +50,7 @@ const relayed = new Map<number, Duplex>();
 const paused = new Set<number>();
 
 const access: BrokerAccess = {
-  authenticate(connection, clientId, username, password) {
+  authenticate(connection, clientId, username, password, address) {
     const id = ++nextId;
     return new Promise((resolve) => {
       decisions.set(id, { connection, decide: resolve });
@@ -59,6 +60,7 @@ const access: BrokerAccess = {
         clientId,
         username,
         password: password === undefined ? undefined : new Uint8Array(password),
+        address,
       });
     });
   },
@@ -100,6 +102,8 @@ const broker = new EmbeddedBroker({
   port: settings.port,
   webSocketPath: '',
   access,
+  limits: settings.limits,
+  onLimitClose: (close) => send({ type: 'limit-close', close }),
   onMessage: (topic, payload, receivedAt) => {
     const id = ++nextId;
     if (outgoing.length === 0) setImmediate(flushOutgoing);
@@ -135,7 +139,7 @@ const broker = new EmbeddedBroker({
 });
 
 /** A WebSocket connection the hub's HTTP server holds, as a stream for aedes: bytes relayed both ways. */
-function openRelayed(socketId: number): void {
+function openRelayed(socketId: number, address: string | undefined): void {
   const stream = new Duplex({
     // Read again: the hub's thread may go on reading the connection.
     read() {
@@ -153,12 +157,15 @@ function openRelayed(socketId: number): void {
     },
     destroy(error, done) {
       paused.delete(socketId);
-      if (relayed.delete(socketId)) send({ type: 'socket-end', socketId });
+      // A packet over its limit: dropped at once, its sender not read a moment longer. Any other end is polite, so a
+      // refusal's CONNACK written just before it still reaches the client.
+      const aborted = (error as { code?: string } | null)?.code === packetTooLarge;
+      if (relayed.delete(socketId)) send({ type: 'socket-end', socketId, aborted });
       done(error);
     },
   });
   relayed.set(socketId, stream);
-  broker.handle(stream);
+  broker.handle(stream, undefined, address);
 }
 
 function answer(
@@ -214,7 +221,7 @@ port.on('message', (message: ToBrokerThread) => {
       send({ type: 'subscribers', topics: [[message.topic, watched.get(message.topic) ?? true]] });
       return;
     case 'socket-open':
-      openRelayed(message.socketId);
+      openRelayed(message.socketId, message.address);
       return;
     case 'socket-data': {
       const data = Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength);

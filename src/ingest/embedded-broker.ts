@@ -19,6 +19,7 @@ import type { ComponentState } from '../store/store.ts';
 import { ClusterPresence } from './cluster-presence.ts';
 import type { MessageHandler, MqttHealth, MqttMode, MqttTransport } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
+import { type LimitClose, limitPackets, type PacketLimits, webSocketFrameLimit } from './packet-limits.ts';
 import { SubscriberWatch, type SubscriptionStore } from './subscriber-watch.ts';
 
 export type { MessageHandler } from './mqtt-transport.ts';
@@ -44,6 +45,12 @@ export interface BrokerMetrics {
   readonly storeFailures: { inc(): void };
 }
 
+/**
+ * CONNACK return codes of a refusal ([MQTT-3.2.2-3]), by reason; any other is 4 (bad user name or password). One
+ * refused for guessing too often hears 3 (server unavailable): it may try again later, as after an outage.
+ */
+const connackCodes: Record<string, number> = { disabled: 5, unavailable: 3, throttled: 3 };
+
 /** Where the hub asks a sibling to close a device's connection (a device disabled on another instance). */
 const disconnectTopic = '$SYS/gridhub/disconnect';
 
@@ -53,12 +60,16 @@ const disconnectTopic = '$SYS/gridhub/disconnect';
  * client taking over an id, or one that closes while it authenticates, never changes what another connection may do.
  */
 export interface BrokerAccess {
-  /** Synchronous in the hub's thread; a broker thread asks the hub's thread, and waits. */
+  /**
+   * Synchronous in the hub's thread; a broker thread asks the hub's thread, and waits. `address`: the client's
+   * remote address, where known, for the limits on guessing and the logs.
+   */
   authenticate(
     connection: object,
     clientId: string,
     username: string | undefined,
     password: Buffer | undefined,
+    address: string | undefined,
   ): { allowed: boolean; reason?: string } | Promise<{ allowed: boolean; reason?: string }>;
   mayPublish(connection: object, clientId: string, topic: string): { allowed: boolean };
   maySubscribe(connection: object, clientId: string, topic: string): { allowed: boolean };
@@ -80,6 +91,10 @@ export interface EmbeddedBrokerOptions {
   readonly onSubscriptionsChanged?: () => void;
   readonly metrics: BrokerMetrics;
   readonly logger: Logger;
+  /** Packet sizes and the connect timeout every connection is held to. */
+  readonly limits: PacketLimits;
+  /** A connection closed at one of those limits: counted and logged by the hub's thread. */
+  readonly onLimitClose: (close: LimitClose) => void;
   /** Share state with sibling instances through Redis (mqemitter-redis, aedes-persistence-redis). */
   readonly cluster?: BrokerClusterOptions;
 }
@@ -108,6 +123,8 @@ export class EmbeddedBroker implements MqttTransport {
   #state: ComponentState = 'down';
   readonly #sockets = new Set<Socket>();
   readonly #clients = new Map<string, Client>();
+  /** Each connection's remote address (aedes' client object → address), where known. */
+  readonly #addresses = new WeakMap<object, string>();
   /** Which topics have subscribers (see hasSubscribers); aedes' persistence holds persistent sessions' filters. */
   readonly #subscribers = new SubscriberWatch(
     () => (this.#aedes as unknown as { persistence?: SubscriptionStore } | undefined)?.persistence,
@@ -123,8 +140,10 @@ export class EmbeddedBroker implements MqttTransport {
 
   constructor(options: EmbeddedBrokerOptions) {
     this.#options = options;
-    this.#webSocket = new MqttWebSocketPath(options.webSocketPath, (stream, request) =>
-      this.handle(stream, request),
+    this.#webSocket = new MqttWebSocketPath(
+      options.webSocketPath,
+      (stream, request) => this.handle(stream, request, request.socket.remoteAddress),
+      webSocketFrameLimit(options.limits),
     );
     this.#log = options.logger.child({ ns: 'mqtt' });
   }
@@ -148,6 +167,7 @@ export class EmbeddedBroker implements MqttTransport {
     const cluster = this.#options.cluster;
     const aedes = await Aedes.createBroker({
       ...(cluster === undefined ? {} : this.#clusterState(cluster)),
+      connectTimeout: this.#options.limits.connectTimeoutMs,
       authenticate: this.#authenticate,
       authorizePublish: this.#authorizePublish,
       authorizeSubscribe: this.#authorizeSubscribe,
@@ -199,11 +219,16 @@ export class EmbeddedBroker implements MqttTransport {
     aedes.on('clientError', (client: Client, error: Error) => {
       this.#log.debug({ clientId: client.id, error: error.message }, 'client error');
     });
+    // A connection that never sent its CONNECT whole: aedes' own timer (connectTimeout) closed it.
+    aedes.on('connectionError', (client: Client, error: Error) => {
+      if (error.message !== 'connect did not arrive in time') return;
+      this.#options.onLimitClose({ reason: 'connect_timeout', address: this.#addresses.get(client) });
+    });
 
     const tcp = createServer((socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
-      aedes.handle(socket);
+      this.handle(socket, undefined, socket.remoteAddress);
     });
     this.#tcp = tcp;
     const { host, port } = this.#options;
@@ -254,13 +279,24 @@ export class EmbeddedBroker implements MqttTransport {
     };
   }
 
-  /** Serves an MQTT connection that came another way: WebSocket, here or relayed from the hub's thread. */
-  handle(stream: Duplex, request?: IncomingMessage): void {
+  /**
+   * Serves an MQTT connection: TCP, or WebSocket, here or relayed from the hub's thread. Held to the packet limits
+   * from its first byte.
+   */
+  handle(stream: Duplex, request?: IncomingMessage, address?: string): void {
     if (this.#aedes === undefined) {
       stream.destroy();
       return;
     }
-    this.#aedes.handle(stream, request);
+    const client = this.#aedes.handle(stream, request);
+    if (address !== undefined) this.#addresses.set(client, address);
+    limitPackets(client, this.#options.limits, (packet, beforeConnack) =>
+      this.#options.onLimitClose({
+        reason: beforeConnack ? 'connect_too_large' : 'packet_too_large',
+        address,
+        packet,
+      }),
+    );
   }
 
   /** Serves MQTT over WebSocket at the configured path of the hub's HTTP server. */
@@ -340,11 +376,17 @@ export class EmbeddedBroker implements MqttTransport {
       if (decision.allowed) return done(null, true);
       // CONNACK 4 for credentials, 5 for a disabled device ([MQTT-3.2.2-3]: the connection is then closed).
       const error = Object.assign(new Error(`connection refused: ${decision.reason}`), {
-        returnCode: decision.reason === 'disabled' ? 5 : decision.reason === 'unavailable' ? 3 : 4,
+        returnCode: connackCodes[decision.reason ?? ''] ?? 4,
       }) as AuthenticateError;
       done(error, false);
     };
-    const decision = this.#options.access.authenticate(client, client.id, username, password);
+    const decision = this.#options.access.authenticate(
+      client,
+      client.id,
+      username,
+      password,
+      this.#addresses.get(client),
+    );
     if (!(decision instanceof Promise)) return answer(decision);
     // Unanswered (the hub's thread stopping): refused as a server fault, CONNACK 3; the device tries again.
     decision.then(answer, () => answer({ allowed: false, reason: 'unavailable' }));

@@ -10,16 +10,23 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 export class MqttWebSocketPath {
   readonly #path: string;
   readonly #onStream: (stream: Duplex, request: IncomingMessage) => void;
+  readonly #maxPayload: number;
   #server: HttpServer | undefined;
   #webSockets: WebSocketServer | undefined;
 
-  constructor(path: string, onStream: (stream: Duplex, request: IncomingMessage) => void) {
+  /** `maxPayload`: the largest WebSocket message taken (ws buffers each whole); a larger one closes the connection. */
+  constructor(
+    path: string,
+    onStream: (stream: Duplex, request: IncomingMessage) => void,
+    maxPayload: number,
+  ) {
     this.#path = path;
     this.#onStream = onStream;
+    this.#maxPayload = maxPayload;
   }
 
   attach(server: HttpServer): void {
-    this.#webSockets = new WebSocketServer({ noServer: true });
+    this.#webSockets = new WebSocketServer({ noServer: true, maxPayload: this.#maxPayload });
     this.#server = server;
     server.on('upgrade', this.#onUpgrade);
   }

@@ -5,7 +5,8 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { listenError } from '../core/errors.ts';
-import type { AccessDecision, MqttRefusalReason } from '../fleet/access-policy.ts';
+import type { Principal } from '../core/principal.ts';
+import type { MqttRefusalReason } from '../fleet/access-policy.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
@@ -17,6 +18,7 @@ import {
 } from './broker-thread-protocol.ts';
 import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
+import { type LimitClose, type PacketLimits, webSocketFrameLimit } from './packet-limits.ts';
 
 /**
  * The thread loads TypeScript as the hub does, with tsx, whatever started the hub (npm start, the tests, the
@@ -41,12 +43,17 @@ const relayBufferLimit = 4 * 2 ** 20;
 
 /** What the hub's thread decides for the broker thread: who a client is, and the refusals it counts. */
 export interface ThreadedBrokerAccess {
-  identify(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision;
+  identify(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+    address: string | undefined,
+  ): { readonly allowed: boolean; readonly reason?: string; readonly user?: Principal };
   /** A refusal the broker thread made: counted and logged here, with the hub's metrics and logs. */
   refused(reason: MqttRefusalReason, clientId: string, topic?: string): unknown;
 }
 
-export interface ThreadedBrokerOptions extends Omit<BrokerThreadSettings, 'logLevel' | 'firstId'> {
+export interface ThreadedBrokerOptions extends Omit<BrokerThreadSettings, 'logLevel' | 'firstId' | 'limits'> {
   readonly webSocketPath: string;
   readonly access: ThreadedBrokerAccess;
   readonly onMessage: MessageHandler;
@@ -54,6 +61,9 @@ export interface ThreadedBrokerOptions extends Omit<BrokerThreadSettings, 'logLe
   readonly onClientDisconnected: (clientId: string) => void;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
+  readonly limits: PacketLimits;
+  /** A connection the thread closed at a limit: counted and logged here. */
+  readonly onLimitClose: (close: LimitClose) => void;
 }
 
 /**
@@ -98,7 +108,11 @@ export class ThreadedBroker implements MqttTransport {
 
   constructor(options: ThreadedBrokerOptions) {
     this.#options = options;
-    this.#webSocket = new MqttWebSocketPath(options.webSocketPath, (stream) => this.#relay(stream));
+    this.#webSocket = new MqttWebSocketPath(
+      options.webSocketPath,
+      (stream, request) => this.#relay(stream, request.socket.remoteAddress),
+      webSocketFrameLimit(options.limits),
+    );
     this.#log = options.logger.child({ ns: 'mqtt' });
   }
 
@@ -132,6 +146,7 @@ export class ThreadedBroker implements MqttTransport {
       deviceHealthCategories,
       logLevel: this.#options.logger.level,
       firstId: this.#generation * 2 ** 40,
+      limits: this.#options.limits,
     };
     const worker = new Worker(threadEntry(), { eval: true, workerData: settings });
     this.#worker = worker;
@@ -336,7 +351,7 @@ export class ThreadedBroker implements MqttTransport {
       case 'authenticate': {
         const password = message.password === undefined ? undefined : Buffer.from(message.password);
         // The thread keeps a user's grant with its connection; the hub's thread keeps none.
-        const decision = access.identify(message.clientId, message.username, password);
+        const decision = access.identify(message.clientId, message.username, password, message.address);
         this.#post({ type: 'decision', id: message.id, ...decision });
         return;
       }
@@ -371,6 +386,9 @@ export class ThreadedBroker implements MqttTransport {
       case 'store-failure':
         metrics.storeFailures.inc();
         return;
+      case 'limit-close':
+        this.#options.onLimitClose(message.close);
+        return;
       case 'socket-data': {
         const stream = this.#relayed.get(message.socketId);
         stream?.write(message.data);
@@ -390,6 +408,10 @@ export class ThreadedBroker implements MqttTransport {
       case 'socket-end': {
         const stream = this.#relayed.get(message.socketId);
         this.#relayed.delete(message.socketId);
+        if (message.aborted === true) {
+          stream?.destroy();
+          return;
+        }
         // Reading again first: a paused WebSocket would not read the peer's close frame and would linger.
         stream?.resume();
         stream?.end();
@@ -446,7 +468,7 @@ export class ThreadedBroker implements MqttTransport {
     this.#post({ type: 'answers', ok, failed });
   };
 
-  #relay(stream: Duplex): void {
+  #relay(stream: Duplex, address: string | undefined): void {
     // No broker thread (between an exit and its restart): the client tries again, as for a refused TCP connection.
     if (this.#worker === undefined) {
       stream.destroy();
@@ -454,7 +476,7 @@ export class ThreadedBroker implements MqttTransport {
     }
     const socketId = ++this.#nextId;
     this.#relayed.set(socketId, stream);
-    this.#post({ type: 'socket-open', socketId });
+    this.#post({ type: 'socket-open', socketId, address });
     stream.on('data', (chunk: Buffer) => {
       if (!this.#relayed.has(socketId)) return;
       const data = ownBytes(chunk);

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { loginFailureReasons } from '../auth/accounts.ts';
+import { authTransports, throttleReasons } from '../auth/guess-limiter.ts';
 import { sessionEndReasons, sessionRefusalReasons } from '../auth/sessions.ts';
 import { type RefusalReason, refusalReasons } from '../core/refusals.ts';
 import { mqttRefusalReasons } from '../fleet/access-policy.ts';
@@ -9,6 +10,10 @@ import {
   outboundPurposes,
   outboundRefusalReasons,
 } from '../net/outbound-address.ts';
+
+/** Why the broker closed a connection at a limit; labels of `gridhub_mqtt_limit_closes_total`. */
+export const mqttLimitReasons = ['connect_too_large', 'packet_too_large', 'connect_timeout'] as const;
+export type MqttLimitReason = (typeof mqttLimitReasons)[number];
 
 /**
  * Everything `GET /metrics` shows, in one registry per hub (not prom-client's global one), so several hubs in
@@ -120,6 +125,27 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly mqttLimitCloses = new Counter({
+    name: 'gridhub_mqtt_limit_closes_total',
+    help: 'MQTT connections closed at a limit, by reason: connect_too_large (a packet before CONNACK over limits.mqtt.connectPacketBytes), packet_too_large (over limits.mqtt.packetBytes), connect_timeout (no CONNECT in time).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly authFailures = new Counter({
+    name: 'gridhub_auth_failures_total',
+    help: 'Failed authentications (a bad token, password or device secret), by transport: rest, socketio, mqtt.',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly authThrottled = new Counter({
+    name: 'gridhub_auth_throttled_total',
+    help: 'Authentications refused unchecked because their remote address or claimed identity failed too often, by transport and by what was locked (address, identity).',
+    labelNames: ['transport', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly commands = new Counter({
     name: 'gridhub_commands_total',
     help: 'Device commands sent, by outcome (ok, refused, failed, timeout).',
@@ -214,6 +240,12 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly slowClients = new Counter({
+    name: 'gridhub_realtime_slow_clients_total',
+    help: 'Socket.IO clients disconnected because pushes waiting for them passed limits.realtime.maxBufferedBytes (they did not read).',
+    registers: [this.registry],
+  });
+
   readonly connectedClients = new Gauge({
     name: 'gridhub_connected_clients',
     help: 'Socket.IO clients connected.',
@@ -234,6 +266,11 @@ export class HubMetrics {
     for (const reason of sessionRefusalReasons) this.sessionRefusals.labels(reason).inc(0);
     for (const reason of ['bad_token', 'not_owner', 'session_ended'])
       this.realtimeRefusals.labels(reason).inc(0);
+    for (const reason of mqttLimitReasons) this.mqttLimitCloses.labels(reason).inc(0);
+    for (const transport of authTransports) {
+      this.authFailures.labels(transport).inc(0);
+      for (const reason of throttleReasons) this.authThrottled.labels(transport, reason).inc(0);
+    }
   }
 
   /** The incidents not yet ended are counted where they are held, and read at each scrape, not on every change. */

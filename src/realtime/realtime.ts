@@ -3,6 +3,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Redis } from 'ioredis';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { z } from 'zod';
+import { claimedIdentity, type GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
@@ -27,11 +28,14 @@ import type { ComponentState } from '../store/store.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
 import { recoveryAdapter } from './recovery-adapter.ts';
 import { RecoveryGuard } from './recovery-guard.ts';
+import { limitSlowClients } from './slow-clients.ts';
 
 export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
   /** Login sessions: a socket of one is closed when it ends (revoked, or at its absolute end). */
   readonly sessions?: Sessions;
+  /** Failed handshakes per address and identity (limits.auth), shared with REST and MQTT. */
+  readonly guesses: GuessLimiter;
   readonly incidents: IncidentService;
   /** A grid's chain up to the district, to address device statuses. */
   readonly chainOf: (gridId: string) => GridChain | undefined;
@@ -43,6 +47,8 @@ export interface RealtimeOptions {
    * nothing is kept.
    */
   readonly recoveryMs: number;
+  /** Pushes waiting for a client that does not read them, in bytes, past which it is disconnected. */
+  readonly maxBufferedBytes: number;
   /**
    * Several hub instances: pushes go through a Redis stream, so a client on any instance gets every push it is
    * entitled to, and catches up after a reconnect to any of them. One instance: in memory.
@@ -133,15 +139,33 @@ export class Realtime {
     });
     this.#io = io;
     coalesceWrites(io.engine);
+    limitSlowClients(io.engine, {
+      maxBufferedBytes: this.#options.maxBufferedBytes,
+      onSlow: ({ address, bufferedBytes }) => {
+        metrics.slowClients.inc();
+        this.#log.warn({ address, bufferedBytes }, 'socket not reading its pushes: disconnected');
+      },
+    });
     io.use((socket, next) => {
       // A returning client's session is held back until it has shown who it is (recovery-guard.ts).
       const restored = socket.recovered ? this.#recovery.take(socket) : undefined;
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      const { address } = socket.handshake;
+      const identity = claimedIdentity(token);
+      const throttled = this.#options.guesses.refuse('socketio', address, identity);
+      if (throttled !== undefined) {
+        const refusal = new Error(
+          `too many failed authentications: try again in ${throttled.retryAfterSeconds} s`,
+        );
+        return next(Object.assign(refusal, { data: { code: 'too_many_attempts', ...throttled } }));
+      }
       authenticator.authenticate(token).then((principal) => {
-        const address = socket.handshake.address;
         if (principal === undefined) {
           metrics.realtimeRefusals.labels('bad_token').inc();
-          this.#log.info({ address }, 'socket refused: bad or missing token');
+          // No token at all is no guess (a page before its login); a wrong one is.
+          if (token !== undefined && token !== '')
+            this.#options.guesses.failed('socketio', address, identity);
+          this.#log.info({ address, identity }, 'socket refused: bad or missing token');
           return next(new Error('unauthorized: a valid token is required in auth.token'));
         }
         if (restored !== undefined) {

@@ -1,0 +1,190 @@
+import { decodeJwt } from 'jose';
+import type { GuessWindowConfig, LimitsConfig } from '../config/schema.ts';
+import { type Logger, LogThrottle } from '../observability/logger.ts';
+import type { HubMetrics } from '../observability/metrics.ts';
+
+/** Where a client authenticates; a label of `gridhub_auth_failures_total` and `gridhub_auth_throttled_total`. */
+export const authTransports = ['rest', 'socketio', 'mqtt'] as const;
+export type AuthTransport = (typeof authTransports)[number];
+
+/** What a refusal locked: the remote address, or the identity claimed (from any address). */
+export const throttleReasons = ['address', 'identity'] as const;
+export type ThrottleReason = (typeof throttleReasons)[number];
+
+export interface Throttled {
+  readonly reason: ThrottleReason;
+  /** Whole seconds until the lockout ends (at least 1): REST's Retry-After. */
+  readonly retryAfterSeconds: number;
+}
+
+interface Entry {
+  /** When the window of the failures counted started (ms). */
+  start: number;
+  failures: number;
+  /** Until when every attempt is refused (ms); 0: not locked. */
+  lockedUntil: number;
+}
+
+/**
+ * Failures per key in a fixed window, and a lockout once they reach the limit. At most `maxKeys` keys: past that,
+ * the oldest entry that is not locked goes (entries are re-inserted when their window restarts or they lock, so the
+ * Map's order is roughly that of their last change).
+ */
+class FailureCounts {
+  readonly #window: GuessWindowConfig;
+  readonly #maxKeys: number;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(window: GuessWindowConfig, maxKeys: number) {
+    this.#window = window;
+    this.#maxKeys = maxKeys;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** How long the key stays locked (ms), 0 when it is not. */
+  lockedFor(key: string, now: number): number {
+    const entry = this.#entries.get(key);
+    return entry === undefined || entry.lockedUntil <= now ? 0 : entry.lockedUntil - now;
+  }
+
+  /** Counts a failure; returns the lockout it starts (ms), or 0. */
+  fail(key: string, now: number): number {
+    let entry = this.#entries.get(key);
+    if (entry === undefined || now - entry.start >= this.#window.windowSeconds * 1000) {
+      if (entry === undefined) this.#makeRoom(now);
+      else this.#entries.delete(key);
+      entry = { start: now, failures: 0, lockedUntil: entry?.lockedUntil ?? 0 };
+      this.#entries.set(key, entry);
+    }
+    entry.failures += 1;
+    if (entry.failures < this.#window.maxFailures) return 0;
+    const lockoutMs = this.#window.lockoutSeconds * 1000;
+    // A fresh window after the lockout: its failures start again from none.
+    this.#entries.delete(key);
+    this.#entries.set(key, { start: now + lockoutMs, failures: 0, lockedUntil: now + lockoutMs });
+    return lockoutMs;
+  }
+
+  #makeRoom(now: number): void {
+    if (this.#entries.size < this.#maxKeys) return;
+    let looked = 0;
+    for (const [key, entry] of this.#entries) {
+      // A few of the oldest are looked at for one not locked; failing that, the oldest goes anyway.
+      if (entry.lockedUntil <= now || ++looked >= 8) {
+        this.#entries.delete(key);
+        return;
+      }
+    }
+  }
+}
+
+export interface GuessLimiterOptions {
+  readonly limits: LimitsConfig['auth'];
+  readonly metrics: HubMetrics;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * Limits guessing on every transport (REST bearer tokens, Socket.IO handshakes, MQTT CONNECTs): failed
+ * authentications are counted per remote address and per identity claimed, each in a window, and past the limit
+ * every attempt from that address, or claiming that identity, is refused for a lockout period, good credentials
+ * included (else a lockout would not stop a guesser: its right guess would get through). Successes count for
+ * nothing. Each failure and each refusal is counted by transport and logged (throttled) with the remote address
+ * and the identity claimed, never the secret.
+ */
+export class GuessLimiter {
+  readonly #byAddress: FailureCounts;
+  readonly #byIdentity: FailureCounts;
+  readonly #metrics: HubMetrics;
+  readonly #log: Logger;
+  readonly #throttle = new LogThrottle();
+  readonly #now: () => number;
+
+  constructor(options: GuessLimiterOptions) {
+    const { perAddress, perIdentity, trackedKeys } = options.limits;
+    this.#byAddress = new FailureCounts(perAddress, trackedKeys);
+    this.#byIdentity = new FailureCounts(perIdentity, trackedKeys);
+    this.#metrics = options.metrics;
+    this.#log = options.logger.child({ ns: 'auth-limits' });
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** How many addresses and identities are remembered now (bounded by `trackedKeys` each). */
+  get tracked(): { addresses: number; identities: number } {
+    return { addresses: this.#byAddress.size, identities: this.#byIdentity.size };
+  }
+
+  /**
+   * Before authenticating: undefined to go on, or the lockout that refuses this attempt (counted and logged).
+   * `address` may be unknown (a relayed connection without one): the identity still counts.
+   */
+  refuse(
+    transport: AuthTransport,
+    address: string | undefined,
+    identity: string | undefined,
+  ): Throttled | undefined {
+    const now = this.#now();
+    const byAddress = address === undefined ? 0 : this.#byAddress.lockedFor(address, now);
+    const byIdentity = identity === undefined ? 0 : this.#byIdentity.lockedFor(identity, now);
+    if (byAddress === 0 && byIdentity === 0) return undefined;
+    const reason: ThrottleReason = byAddress >= byIdentity ? 'address' : 'identity';
+    const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(byAddress, byIdentity) / 1000));
+    this.#metrics.authThrottled.labels(transport, reason).inc();
+    // One line per address and transport every 10 s, whatever identities it cycles through.
+    const suppressed = this.#throttle.admit(`refused:${transport}:${address ?? identity}`, now);
+    if (suppressed >= 0) {
+      this.#log.warn(
+        { transport, address, identity, reason, retryAfterSeconds, suppressed },
+        'authentication refused: too many failures',
+      );
+    }
+    return { reason, retryAfterSeconds };
+  }
+
+  /** After an authentication failed: counted, logged (throttled), and towards a lockout of its address and identity. */
+  failed(transport: AuthTransport, address: string | undefined, identity: string | undefined): void {
+    const now = this.#now();
+    this.#metrics.authFailures.labels(transport).inc();
+    const addressLock = address === undefined ? 0 : this.#byAddress.fail(address, now);
+    const identityLock = identity === undefined ? 0 : this.#byIdentity.fail(identity, now);
+    if (addressLock > 0 || identityLock > 0) {
+      this.#log.warn(
+        {
+          transport,
+          address,
+          identity,
+          locked: addressLock > 0 ? 'address' : 'identity',
+          lockoutSeconds: Math.max(addressLock, identityLock) / 1000,
+        },
+        'too many failed authentications: locked out',
+      );
+      return;
+    }
+    const suppressed = this.#throttle.admit(`failed:${transport}:${address ?? identity}`, now);
+    if (suppressed >= 0)
+      this.#log.info({ transport, address, identity, suppressed }, 'authentication failed');
+  }
+}
+
+/**
+ * The identity a bearer token claims, for the limiter and the logs, never the token: a JWT's subject (read
+ * without verifying it: a claim, not a fact); an API token claims none.
+ */
+export function claimedIdentity(token: unknown): string | undefined {
+  if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) return undefined;
+  try {
+    const { sub } = decodeJwt(token);
+    return typeof sub === 'string' && sub.length > 0 ? boundedIdentity(sub) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An identity as a key and in logs: at most 64 characters (the longest id the hub gives anything). */
+export function boundedIdentity(identity: string | undefined): string | undefined {
+  return identity === undefined || identity.length === 0 ? undefined : identity.slice(0, 64);
+}
