@@ -24,7 +24,7 @@ import type { MediaStore } from '../media/media-store.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { EventLog } from '../store/event-log.ts';
-import { HttpError } from './request-guards.ts';
+import { HttpError, tooManyAttempts } from './request-guards.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
@@ -109,14 +109,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     const token = header.slice(7);
     const identity = claimedIdentity(token);
     const throttled = options.guesses.refuse('rest', request.ip, identity);
-    if (throttled !== undefined) {
-      reply.header('retry-after', String(throttled.retryAfterSeconds));
-      throw new HttpError(
-        429,
-        'too_many_attempts',
-        `too many failed authentications from this ${throttled.reason}: try again in ${throttled.retryAfterSeconds} s`,
-      );
-    }
+    if (throttled !== undefined) throw tooManyAttempts(reply, throttled);
     request.principal = await options.authenticator.authenticate(token);
     if (request.principal === undefined) options.guesses.failed('rest', request.ip, identity);
   });

@@ -1,5 +1,6 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import type { Throttled } from '../auth/guess-limiter.ts';
 import type { Principal, Role } from '../core/principal.ts';
 import { zodProblems } from '../core/problems.ts';
 
@@ -42,4 +43,14 @@ export function requirePrincipal(request: FastifyRequest, roles?: readonly Role[
     throw new HttpError(403, 'forbidden', `this needs one of the roles: ${roles.join(', ')}`);
   }
   return principal;
+}
+
+/** The answer to an address or identity locked out for guessing (limits.auth): 429, and when to try again. */
+export function tooManyAttempts(reply: FastifyReply, throttled: Throttled): HttpError {
+  reply.header('retry-after', String(throttled.retryAfterSeconds));
+  return new HttpError(
+    429,
+    'too_many_attempts',
+    `too many failed authentications from this ${throttled.reason}: try again in ${throttled.retryAfterSeconds} s`,
+  );
 }

@@ -376,6 +376,65 @@ describe('guessing bearer tokens on REST', () => {
   });
 });
 
+/** A password login from one of the loopback addresses: the status, and Retry-After when there is one. */
+function loginFrom(
+  httpUrl: string,
+  username: string,
+  password: string,
+  localAddress: string,
+): Promise<{ status: number; retryAfter: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      `${httpUrl}/api/auth/login`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, localAddress },
+      (response) => {
+        response.resume();
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] }),
+        );
+      },
+    );
+    request.once('error', reject);
+    request.end(JSON.stringify({ username, password }));
+  });
+}
+
+describe('guessing passwords over many usernames', () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await guessingHub();
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('locks out an address that tries one password on many usernames, though no account reached its own lockout', async () => {
+    const users = ['officer-xijiao', 'officer-zhenxing', 'officer-luming', 'worker-xijiao-01', 'admin'];
+    for (const username of users) {
+      expect((await loginFrom(hub.httpUrl, username, 'Password123', '127.0.0.7')).status).toBe(401);
+    }
+    const refused = await loginFrom(
+      hub.httpUrl,
+      'officer-xijiao',
+      'demo-password-officer-xijiao',
+      '127.0.0.7',
+    );
+    expect(refused.status).toBe(429);
+    expect(refused.retryAfter).toBe('2');
+    // The same account from another address logs in: its own lockout was never reached.
+    expect(
+      (await loginFrom(hub.httpUrl, 'officer-xijiao', 'demo-password-officer-xijiao', '127.0.0.8')).status,
+    ).toBe(200);
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_auth_throttled_total{transport="rest",reason="address"}'),
+    ).toBe(1);
+    expect(hub.logs.text).toMatch(/"address":"127\.0\.0\.7","username":"admin".*login refused/);
+    expect(hub.logs.text).not.toContain('Password123');
+  });
+});
+
 describe('guessing tokens in Socket.IO handshakes', () => {
   let hub: TestHub;
 

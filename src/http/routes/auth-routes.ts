@@ -2,17 +2,20 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AccountError, type Accounts } from '../../auth/accounts.ts';
+import type { GuessLimiter } from '../../auth/guess-limiter.ts';
 import { passwordBounds } from '../../auth/passwords.ts';
 import type { Sessions } from '../../auth/sessions.ts';
 import type { TokenAuthenticator } from '../../auth/token-authenticator.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { HubMetrics } from '../../observability/metrics.ts';
-import { HttpError, requirePrincipal } from '../request-guards.ts';
+import { HttpError, requirePrincipal, tooManyAttempts } from '../request-guards.ts';
 
 export interface AuthRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
+  /** Failed authentications per address and identity (limits.auth), shared with bearer tokens, Socket.IO, MQTT. */
+  readonly guesses: GuessLimiter;
   readonly metrics: HubMetrics;
   readonly logger: Logger;
 }
@@ -57,11 +60,19 @@ export function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): vo
         security: [],
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { username, password } = request.body;
+      // Guessing spread over many usernames from one address is stopped here; the account's own lockout stops
+      // guessing one username from many addresses.
+      const throttled = options.guesses.refuse('rest', request.ip, username);
+      if (throttled !== undefined) throw tooManyAttempts(reply, throttled);
       const outcome = await accounts.login(username, password);
       if ('failure' in outcome) {
-        options.logger.info({ ns: 'auth', address: request.ip, reason: outcome.failure }, 'login refused');
+        options.guesses.failed('rest', request.ip, username);
+        options.logger.info(
+          { ns: 'auth', address: request.ip, username: username.slice(0, 64), reason: outcome.failure },
+          'login refused',
+        );
         throw loginRefused();
       }
       const session = await sessions.open(outcome.principal.userId);
