@@ -5,6 +5,7 @@ import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CameraLeases } from './cluster/camera-leases.ts';
 import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
 import { RedisLivenessLedger } from './cluster/shared-liveness.ts';
+import { checkDemoExposure } from './config/demo-guard.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import { TypedBus } from './core/bus.ts';
 import { GridhubError, listenError } from './core/errors.ts';
@@ -360,6 +361,7 @@ export class Hub {
     const { runtime } = this.#options;
     const host = this.#options.host ?? '0.0.0.0';
     try {
+      checkDemoExposure(host, this.deployment, runtime.demo === true);
       await this.store.start();
       await this.coordinator?.start();
       await this.eventLog.start();

@@ -12,7 +12,9 @@ const projectRoot = path.resolve(import.meta.dirname, '..');
 async function main(): Promise<void> {
   const runtime = readRuntimeSettings(process.env, projectRoot);
   const deployment = loadDeployment(runtime.configPath, adapterMap(adapters));
-  const hub = new Hub({ deployment, runtime, host: process.env.HOST ?? '0.0.0.0', logger: createLogger() });
+  // Loopback unless HOST says otherwise: `npm start` runs the demo, whose secrets are public (see demo-guard.ts).
+  const host = process.env.HOST?.trim() || '127.0.0.1';
+  const hub = new Hub({ deployment, runtime, host, logger: createLogger() });
   // Signal handlers go in before the hub says it is ready: a SIGTERM with no listener kills the process outright.
   const shutdown = (): void => {
     hub.stop().then(

@@ -21,6 +21,7 @@ import {
   type SuppressionConfig,
   type UserConfig,
 } from './schema.ts';
+import { resolveSecretReferences, type SecretSources } from './secret-references.ts';
 
 /** A device as the hub runs it: its adapter found, its grid resolved (by id or by location), its timings set. */
 export interface ResolvedDevice {
@@ -85,6 +86,8 @@ export interface RuntimeSettings {
   readonly configPath: string;
   /** This instance's MQTT client id on an external broker (MQTT_CLIENT_ID), over `mqtt.external.clientId`. */
   readonly mqttClientId?: string;
+  /** GRIDHUB_DEMO=1: the demo's public secrets may be used on a non-loopback address (see demo-guard.ts). */
+  readonly demo?: boolean;
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -111,6 +114,9 @@ const environmentSchema = z.object({
     .describe(
       "This instance's client id on the external broker; one config file, a different id per instance",
     ),
+  GRIDHUB_DEMO: z
+    .preprocess(blankAsUnset, z.enum(['0', '1', 'true', 'false']).optional())
+    .describe("1: run with the demo's public secrets on a non-loopback address"),
 });
 
 export function readRuntimeSettings(env: NodeJS.ProcessEnv, projectRoot: string): RuntimeSettings {
@@ -120,13 +126,14 @@ export function readRuntimeSettings(env: NodeJS.ProcessEnv, projectRoot: string)
       problems: zodProblems(parsed.error),
     });
   }
-  const { PORT, MQTT_PORT, GRIDHUB_CONFIG, DATA_DIR, MQTT_CLIENT_ID } = parsed.data;
+  const { PORT, MQTT_PORT, GRIDHUB_CONFIG, DATA_DIR, MQTT_CLIENT_ID, GRIDHUB_DEMO } = parsed.data;
   return {
     httpPort: PORT,
     mqttPort: MQTT_PORT,
     configPath: path.resolve(GRIDHUB_CONFIG ?? path.join(projectRoot, 'config', 'demo.yaml')),
     dataDir: path.resolve(DATA_DIR ?? path.join(projectRoot, 'data')),
     ...(MQTT_CLIENT_ID === undefined ? {} : { mqttClientId: MQTT_CLIENT_ID }),
+    ...(GRIDHUB_DEMO === '1' || GRIDHUB_DEMO === 'true' ? { demo: true } : {}),
   };
 }
 
@@ -152,7 +159,10 @@ export function loadDeployment(configPath: string, adapters: ReadonlyMap<string,
       ),
     });
   }
-  return resolveDeployment(document.toJS(), adapters, configPath);
+  return resolveDeployment(document.toJS(), adapters, configPath, {
+    env: process.env,
+    baseDir: path.dirname(configPath),
+  });
 }
 
 /**
@@ -163,11 +173,20 @@ export function resolveDeployment(
   raw: unknown,
   adapters: ReadonlyMap<string, DeviceAdapter>,
   source = 'configuration',
+  sources: SecretSources = { env: process.env, baseDir: process.cwd() },
 ): Deployment {
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
+  // Secrets named by reference ({env: NAME}, {file: path}) first: the schema checks what they hold.
+  const secrets = resolveSecretReferences(raw, sources);
+  const parsed = configSchema.safeParse(secrets.config);
+  if (!parsed.success || secrets.problems.length > 0) {
+    // A reference that did not resolve is reported once, as itself, not again as a missing value.
+    const schemaProblems = parsed.success
+      ? []
+      : zodProblems(parsed.error).filter(
+          (problem) => ![...secrets.unresolved].some((at) => problem.startsWith(`${at}:`)),
+        );
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', `${source} is invalid`, {
-      problems: zodProblems(parsed.error),
+      problems: [...secrets.problems, ...schemaProblems],
     });
   }
   const problems: string[] = [];

@@ -11,6 +11,9 @@ import { outboundSchema } from '../outbound/outbound-schema.ts';
  * Cross-references (a device's grid, a user's scope) are checked after parsing, in load.ts.
  */
 
+/** The identifier key when none is set: in the repository, so only for the demo (see demo-guard.ts). */
+export const defaultIdentifierHashKey = 'gridhub-demo-identifier-key';
+
 const nodeId = z
   .string()
   .regex(
@@ -427,7 +430,7 @@ export const hubSchema = z.strictObject({
   identifierHashKey: z
     .string()
     .min(16)
-    .default('gridhub-demo-identifier-key')
+    .default(defaultIdentifierHashKey)
     .describe('Key of the HMAC used when identifiers are hashed. Set your own in production.'),
   commandTimeoutSeconds: z
     .number()
@@ -482,6 +485,13 @@ export const hubSchema = z.strictObject({
     .max(100_000)
     .default(1000)
     .describe("How many of each device's newest events the event log keeps (Redis Streams, or LMDB)."),
+  // Security settings (#18).
+  demo: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Run with the demo's public secrets (demo tokens, session key, identifier key) on a non-loopback address. Only for a demonstration; GRIDHUB_DEMO=1 does the same.",
+    ),
 });
 
 export const configSchema = z.strictObject({
