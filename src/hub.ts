@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
@@ -31,10 +32,11 @@ import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-session
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { EvidenceService } from './media/evidence-service.ts';
 import { MediaStore } from './media/media-store.ts';
-import { createLogger, type Logger } from './observability/logger.ts';
+import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
 import { HubMetrics } from './observability/metrics.ts';
 import { Outbound } from './outbound/index.ts';
 import { Realtime } from './realtime/realtime.ts';
+import { TlsCredentials } from './security/tls-credentials.ts';
 import { type EventLog, LmdbEventLog, RedisStreamEventLog } from './store/event-log.ts';
 import { LmdbStore } from './store/lmdb-store.ts';
 import { RedisStore } from './store/redis-store.ts';
@@ -89,6 +91,9 @@ export class Hub {
   readonly #router: Router;
   readonly #commands: CommandService;
   #http: FastifyInstance | undefined;
+  /** The certificate files of the TLS listeners, watched for renewals (`tls` in the config). */
+  readonly #tls: TlsCredentials | undefined;
+  readonly #tlsFailureLog = new LogThrottle();
   #started = false;
   #stopLogging: (() => void) | undefined;
 
@@ -97,6 +102,16 @@ export class Hub {
     const { settings } = deployment;
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
+    const tls = deployment.tls;
+    this.#tls =
+      tls === undefined
+        ? undefined
+        : new TlsCredentials({
+            files: { cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca }) },
+            checkMs: tls.reloadCheckSeconds * 1000,
+            metrics: this.metrics,
+            logger: this.#logger,
+          });
     this.#authenticator = new TokenAuthenticator({
       users: deployment.users,
       jwtTtlMinutes: settings.jwtTtlMinutes,
@@ -115,6 +130,7 @@ export class Hub {
           })
         : new RedisStore({
             url: store.url,
+            ca: store.ca,
             keyPrefix: store.keyPrefix,
             deadLetterLimit: settings.deadLetterLimit,
           });
@@ -122,13 +138,19 @@ export class Hub {
     this.eventLog =
       redis === undefined
         ? new LmdbEventLog({ ...eventLogOptions, dataDir: runtime.dataDir })
-        : new RedisStreamEventLog({ ...eventLogOptions, url: redis.url, keyPrefix: redis.keyPrefix });
+        : new RedisStreamEventLog({
+            ...eventLogOptions,
+            url: redis.url,
+            ca: redis.ca,
+            keyPrefix: redis.keyPrefix,
+          });
     const audit = new AuditTrail(this.store);
     this.coordinator =
       redis === undefined
         ? undefined
         : new RedisCoordinator({
             url: redis.url,
+            ca: redis.ca,
             keyPrefix: redis.keyPrefix,
             instanceId: deployment.cluster.instanceId ?? defaultInstanceId(),
           });
@@ -214,6 +236,18 @@ export class Hub {
       onMessage,
       onClientConnected: (clientId: string) => this.liveness.heard(clientId),
       onClientDisconnected: (clientId: string) => this.liveness.gone(clientId),
+      ...(this.#tls === undefined || tls?.mqtt !== true
+        ? {}
+        : {
+            tls: {
+              material: () => (this.#tls as TlsCredentials).current,
+              clientCertificates: tls.clientCertificates,
+              onHandshakeFailure: (address: string | undefined, error: Error) =>
+                this.#tlsFailure('mqtt', address, error.message),
+            },
+            onTlsFailure: (address: string | undefined, message: string) =>
+              this.#tlsFailure('mqtt', address, message),
+          }),
       metrics: this.metrics,
       logger: this.#logger,
     };
@@ -242,6 +276,7 @@ export class Hub {
                 ? {
                     cluster: {
                       redisUrl: redis.url,
+                      redisCa: redis.ca,
                       keyPrefix: redis.keyPrefix,
                       heartbeatMs: mqtt.clustered.brokerHeartbeatSeconds * 1000,
                       everyInstance: [`${settings.topicBase}/devices/+/replies`],
@@ -332,8 +367,11 @@ export class Hub {
       authenticator: this.#authenticator,
       incidents: this.incidents,
       recoveryMs: settings.pushRecoverySeconds * 1000,
+      trustProxy: deployment.http.trustProxy,
       // Pushes go through Redis to reach clients on any sibling.
-      ...(redis === undefined ? {} : { cluster: { redisUrl: redis.url, keyPrefix: redis.keyPrefix } }),
+      ...(redis === undefined
+        ? {}
+        : { cluster: { redisUrl: redis.url, redisCa: redis.ca, keyPrefix: redis.keyPrefix } }),
       chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,
       bus: this.bus,
       metrics: this.metrics,
@@ -362,6 +400,7 @@ export class Hub {
     const host = this.#options.host ?? '0.0.0.0';
     try {
       checkDemoExposure(host, this.deployment, runtime.demo === true);
+      this.#tls?.start();
       await this.store.start();
       await this.coordinator?.start();
       await this.eventLog.start();
@@ -398,8 +437,11 @@ export class Hub {
         cameras: this.cameras,
         health: () => this.health(),
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
+        ...(this.#tls === undefined || this.deployment.tls?.http !== true ? {} : { tls: this.#tls.current }),
+        edge: this.deployment.http,
       });
       this.#http = http;
+      this.#watchCertificates(http);
       await http.listen({ port: runtime.httpPort, host }).catch((error: unknown) => {
         throw listenError(error, 'HTTP', runtime.httpPort, 'PORT');
       });
@@ -425,6 +467,7 @@ export class Hub {
     // The feed publishes on the broker, so it stops first; the webhooks stop once nothing can change an incident
     // any more, so a change made while the rest stops still reaches their outbox.
     this.outbound.feed?.stop();
+    this.#tls?.stop();
     await this.broker.stop();
     await this.#http?.close();
     this.#http = undefined;
@@ -441,6 +484,30 @@ export class Hub {
     await this.eventLog.stop();
     await this.coordinator?.stop();
     await this.store.stop();
+  }
+
+  /** Renewed certificate files reach the listeners that use them; failed handshakes are counted. */
+  #watchCertificates(http: FastifyInstance): void {
+    const tls = this.deployment.tls;
+    if (this.#tls === undefined || tls === undefined) return;
+    const server = http.server as unknown as TlsServer;
+    if (tls.http) {
+      server.on('tlsClientError', (error: Error, socket: TLSSocket) =>
+        this.#tlsFailure('http', socket.remoteAddress, error.message),
+      );
+    }
+    this.#tls.onChange((material) => {
+      if (tls.http) server.setSecureContext({ cert: material.cert, key: material.key });
+      if (tls.mqtt) this.broker.setSecureContext?.(material);
+    });
+  }
+
+  #tlsFailure(listener: 'http' | 'mqtt', address: string | undefined, message: string): void {
+    this.metrics.tlsHandshakeFailures.labels(listener).inc();
+    const suppressed = this.#tlsFailureLog.admit(`${listener}:${address ?? ''}`);
+    if (suppressed >= 0) {
+      this.#logger.warn({ ns: 'tls', listener, address, error: message, suppressed }, 'TLS handshake failed');
+    }
   }
 
   health(): HealthReport {

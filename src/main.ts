@@ -25,8 +25,11 @@ async function main(): Promise<void> {
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
   await hub.start();
+  const secure = deployment.tls;
+  const http = secure?.http ? 'https' : 'http';
+  const mqtt = secure?.mqtt ? 'mqtts' : 'mqtt';
   process.stdout.write(
-    `gridhub: ${deployment.settings.name} — http://localhost:${hub.httpPort} · mqtt://localhost:${hub.mqttPort}` +
+    `gridhub: ${deployment.settings.name} — ${http}://localhost:${hub.httpPort} · ${mqtt}://localhost:${hub.mqttPort}` +
       ` · ${hub.registry.size} devices · data in ${runtime.dataDir}\n`,
   );
 }

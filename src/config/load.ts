@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -22,6 +22,7 @@ import {
   type UserConfig,
 } from './schema.ts';
 import { resolveSecretReferences, type SecretSources } from './secret-references.ts';
+import type { HttpConfig, TlsConfig } from './security-schema.ts';
 
 /** A device as the hub runs it: its adapter found, its grid resolved (by id or by location), its timings set. */
 export interface ResolvedDevice {
@@ -76,6 +77,9 @@ export interface Deployment {
   readonly correlations: readonly CorrelationConfig[];
   readonly suppressions: readonly SuppressionConfig[];
   readonly flood: FloodConfig;
+  /** TLS on the listeners, its file paths absolute. */
+  readonly tls: TlsConfig | undefined;
+  readonly http: HttpConfig;
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -190,7 +194,11 @@ export function resolveDeployment(
     });
   }
   const problems: string[] = [];
-  const deployment = crossReference(parsed.data, adapters, problems);
+  const deployment = crossReference(
+    resolveFilePaths(parsed.data, sources.baseDir, problems),
+    adapters,
+    problems,
+  );
   if (problems.length > 0) {
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', `${source} is invalid`, { problems });
   }
@@ -262,6 +270,49 @@ function crossReference(
     correlations: file.correlations,
     suppressions: file.suppressions,
     flood: file.flood,
+    tls: file.tls,
+    http: file.http,
+  };
+}
+
+/**
+ * The certificate and CA files the config names, as absolute paths (relative ones start at the configuration
+ * file's directory), each checked readable now rather than found missing on the first connection.
+ */
+function resolveFilePaths(file: ConfigFile, baseDir: string, problems: string[]): ConfigFile {
+  const resolve = (value: string, at: string): string => {
+    const absolute = path.resolve(baseDir, value);
+    try {
+      accessSync(absolute, constants.R_OK);
+    } catch (error) {
+      problems.push(`${at}: cannot read ${absolute} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    return absolute;
+  };
+  const { tls, store, mqtt } = file;
+  if (tls !== undefined && tls.clientCertificates !== 'off') {
+    if (tls.ca === undefined) problems.push('tls.ca: client certificates need the CA that signs them');
+    if (!tls.mqtt) problems.push('tls.clientCertificates: client certificates are for MQTTS (tls.mqtt)');
+  }
+  return {
+    ...file,
+    tls:
+      tls === undefined
+        ? undefined
+        : {
+            ...tls,
+            cert: resolve(tls.cert, 'tls.cert'),
+            key: resolve(tls.key, 'tls.key'),
+            ...(tls.ca === undefined ? {} : { ca: resolve(tls.ca, 'tls.ca') }),
+          },
+    store:
+      store.kind === 'redis' && store.ca !== undefined
+        ? { ...store, ca: resolve(store.ca, 'store.ca') }
+        : store,
+    mqtt:
+      mqtt.external?.ca === undefined
+        ? mqtt
+        : { ...mqtt, external: { ...mqtt.external, ca: resolve(mqtt.external.ca, 'mqtt.external.ca') } },
   };
 }
 

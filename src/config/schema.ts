@@ -4,6 +4,7 @@ import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
 import { deviceIdPattern } from '../core/topics.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
+import { httpSchema, tlsSchema } from './security-schema.ts';
 
 /**
  * The configuration file's schema. Every object is strict (unknown keys are errors, as in Frigate), and every
@@ -323,7 +324,14 @@ export const storeSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('redis').describe('Redis, shared by several hub instances.'),
-    url: z.url({ protocol: /^rediss?$/ }).describe('e.g. redis://127.0.0.1:6379'),
+    url: z
+      .url({ protocol: /^rediss?$/ })
+      .describe('e.g. redis://127.0.0.1:6379; rediss:// for TLS. With a password, give it as {env: NAME}.'),
+    ca: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("rediss://: CA certificates (PEM file) that sign the Redis server's, when not a public CA."),
     keyPrefix: z
       .string()
       .regex(/^[\w:.-]{1,64}$/)
@@ -358,6 +366,11 @@ export const externalBrokerSchema = z.strictObject({
     .describe('The external broker, e.g. mqtt://10.0.0.7:1883 (Mosquitto, EMQX); mqtts:// for TLS.'),
   username: z.string().min(1).describe("The hub's own account on the broker (not a device's)."),
   password: z.string().min(1).describe("The hub account's password."),
+  ca: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("mqtts:// or wss://: CA certificates (PEM file) that sign the broker's, when not a public CA."),
   shareGroup: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, "_" or "-" (no "/", "+" or "#")')
@@ -532,6 +545,13 @@ export const configSchema = z.strictObject({
     .describe(
       'Alarm-storm control: past a number of incidents per grid, the rest group into one storm incident.',
     ),
+  // The network edge (#18).
+  tls: tlsSchema
+    .optional()
+    .describe('TLS on the HTTP and MQTT listeners, from certificate files reloaded when they change.'),
+  http: httpSchema
+    .default(httpSchema.parse({}))
+    .describe('The HTTP edge: reverse proxies, CORS, and tokens for /metrics and /docs.'),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

@@ -9,6 +9,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { UserConfig } from '../config/schema.ts';
+import type { HttpConfig } from '../config/security-schema.ts';
 import { formatPath } from '../core/problems.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { Fleet } from '../fleet/fleet.ts';
@@ -18,7 +19,9 @@ import type { Visibility } from '../incidents/visibility.ts';
 import type { OnvifSessions } from '../ingest/onvif-sessions.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { MediaStore } from '../media/media-store.ts';
+import type { TlsMaterial } from '../security/tls-credentials.ts';
 import type { EventLog } from '../store/event-log.ts';
+import { trustFunction } from './client-address.ts';
 import { HttpError } from './request-guards.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
@@ -44,6 +47,10 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly registry: DeviceRegistry;
   readonly media: MediaStore;
   readonly cameras: OnvifSessions;
+  /** HTTPS (and so WSS for Socket.IO and MQTT over WebSocket): the certificate at start; the hub reloads it. */
+  readonly tls?: TlsMaterial;
+  /** The HTTP edge's settings: trusted proxies, CORS, the tokens of /metrics and /docs. */
+  readonly edge?: HttpConfig;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
@@ -70,7 +77,15 @@ const contexts: Record<string, string> = {
  * `{error: {code, message, problems?}}`.
  */
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 256 * 1024,
+    ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
+    // Behind a reverse proxy: request.ip (logs, rate limits) is the client's address from X-Forwarded-For.
+    ...(options.edge === undefined || options.edge.trustProxy === false
+      ? {}
+      : { trustProxy: trustFunction(options.edge.trustProxy) }),
+  }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', undefined);

@@ -8,6 +8,7 @@ import { listenError } from '../core/errors.ts';
 import type { AccessDecision, MqttRefusalReason } from '../fleet/access-policy.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
+import type { ClientCertificateCheck, TlsMaterial } from '../security/tls-credentials.ts';
 import type { ComponentState } from '../store/store.ts';
 import {
   type BrokerThreadSettings,
@@ -15,6 +16,7 @@ import {
   ownBytes,
   type ToBrokerThread,
 } from './broker-thread-protocol.ts';
+import type { BrokerTlsOptions } from './embedded-broker.ts';
 import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
 
@@ -41,12 +43,20 @@ const relayBufferLimit = 4 * 2 ** 20;
 
 /** What the hub's thread decides for the broker thread: who a client is, and the refusals it counts. */
 export interface ThreadedBrokerAccess {
-  identify(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision;
+  identify(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+    certificate?: ClientCertificateCheck,
+  ): AccessDecision;
   /** A refusal the broker thread made: counted and logged here, with the hub's metrics and logs. */
   refused(reason: MqttRefusalReason, clientId: string, topic?: string): unknown;
 }
 
-export interface ThreadedBrokerOptions extends Omit<BrokerThreadSettings, 'logLevel' | 'firstId'> {
+export interface ThreadedBrokerOptions extends Omit<BrokerThreadSettings, 'logLevel' | 'firstId' | 'tls'> {
+  /** MQTTS: where the certificate in use is read when a thread starts (setSecureContext passes on later ones). */
+  readonly tls?: Omit<BrokerTlsOptions, 'onHandshakeFailure'>;
+  readonly onTlsFailure?: (address: string | undefined, message: string) => void;
   readonly webSocketPath: string;
   readonly access: ThreadedBrokerAccess;
   readonly onMessage: MessageHandler;
@@ -132,6 +142,14 @@ export class ThreadedBroker implements MqttTransport {
       deviceHealthCategories,
       logLevel: this.#options.logger.level,
       firstId: this.#generation * 2 ** 40,
+      ...(this.#options.tls === undefined
+        ? {}
+        : {
+            tls: {
+              ...this.#options.tls.material(),
+              clientCertificates: this.#options.tls.clientCertificates,
+            },
+          }),
     };
     const worker = new Worker(threadEntry(), { eval: true, workerData: settings });
     this.#worker = worker;
@@ -223,6 +241,11 @@ export class ThreadedBroker implements MqttTransport {
   /** Serves MQTT over WebSocket at the configured path of the hub's HTTP server, relayed to the broker thread. */
   attachWebSocket(server: HttpServer): void {
     this.#webSocket.attach(server);
+  }
+
+  /** New certificate files: the broker thread's MQTTS listener takes them for new connections. */
+  setSecureContext(material: TlsMaterial): void {
+    if (this.#options.tls !== undefined) this.#post({ type: 'tls', material });
   }
 
   publish(topic: string, payload: string): Promise<void> {
@@ -336,12 +359,15 @@ export class ThreadedBroker implements MqttTransport {
       case 'authenticate': {
         const password = message.password === undefined ? undefined : Buffer.from(message.password);
         // The thread keeps a user's grant with its connection; the hub's thread keeps none.
-        const decision = access.identify(message.clientId, message.username, password);
+        const decision = access.identify(message.clientId, message.username, password, message.certificate);
         this.#post({ type: 'decision', id: message.id, ...decision });
         return;
       }
       case 'refused':
         access.refused(message.reason, message.clientId, message.topic);
+        return;
+      case 'tls-failure':
+        this.#options.onTlsFailure?.(message.address, message.message);
         return;
       case 'connected':
         this.#connected.add(message.clientId);

@@ -216,6 +216,7 @@ describe('resolveDeployment', () => {
       timezone: 'Asia/Shanghai',
       deadLetterLimit: 10_000,
       eventLogPerDevice: 1000,
+      demo: false,
     });
     expect(deployment.devices).toEqual([]);
   });
