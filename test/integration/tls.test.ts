@@ -1,11 +1,16 @@
 import { copyFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import mqtt from 'mqtt';
+import { pino } from 'pino';
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TopicGrammar } from '../../src/core/topics.ts';
+import { ExternalBrokerClient } from '../../src/ingest/external-broker.ts';
+import { HubMetrics } from '../../src/observability/metrics.ts';
 import { TestCertificates } from '../helpers/certificates.ts';
+import { freePort, PrivateMosquitto } from '../helpers/cluster.ts';
 import {
   demoConfig,
   demoSecret,
@@ -15,6 +20,7 @@ import {
   type TestHub,
   temporaryDirectory,
 } from '../helpers/hub.ts';
+import { deleteRedisKeys, redisDeployment, redisUrl, testKeyPrefix } from '../helpers/redis.ts';
 
 const north = 'gate-xijiao-01-north';
 const south = 'gate-xijiao-01-south';
@@ -255,5 +261,122 @@ describe('behind a reverse proxy', () => {
     await refusedHandshake(plainHub.httpUrl);
     await eventually(() => plainHub.logs.text.includes('socket refused'));
     expect(plainHub.logs.text).not.toContain('203.0.113.7');
+  });
+});
+
+/** A TLS front for a plain TCP server (Redis, Mosquitto), as stunnel or a managed service would be. */
+async function tlsFront(
+  targetPort: number,
+  certificates: TestCertificates,
+): Promise<{ port: number; secured: () => number; close: () => Promise<void> }> {
+  let secured = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createTlsServer(
+    { cert: certificates.read('server.crt'), key: certificates.read('server.key') },
+    (socket) => {
+      secured++;
+      const upstream = netConnect(targetPort, '127.0.0.1');
+      sockets.add(socket);
+      sockets.add(upstream);
+      const end = () => {
+        socket.destroy();
+        upstream.destroy();
+      };
+      socket.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+      socket.pipe(upstream).pipe(socket);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    secured: () => secured,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('the hub as a TLS client, trusting the CA it is given', () => {
+  const directory = temporaryDirectory('gridhub-tls-clients-');
+  const certificates = new TestCertificates(directory.path);
+  const keyPrefix = testKeyPrefix('tls');
+
+  beforeAll(() => {
+    certificates.ca();
+    certificates.server();
+  });
+
+  afterAll(async () => {
+    await deleteRedisKeys(keyPrefix);
+    directory.remove();
+  });
+
+  it('keeps its incidents on a rediss:// Redis whose certificate its CA signed', async () => {
+    const front = await tlsFront(Number(new URL(redisUrl).port || 6379), certificates);
+    const deployment = redisDeployment(keyPrefix, (config) => {
+      config.store = {
+        kind: 'redis',
+        url: `rediss://127.0.0.1:${front.port}`,
+        ca: certificates.file('ca.crt'),
+        keyPrefix,
+      };
+    });
+    const hub = await startTestHub({ deployment });
+    try {
+      const device = await mqtt.connectAsync(hub.mqttUrl, {
+        clientId: north,
+        username: north,
+        password: demoSecret(north),
+        reconnectPeriod: 0,
+      });
+      await device.publishAsync(
+        `gridhub/devices/${north}/events`,
+        JSON.stringify({ seq: 1, time: new Date().toISOString(), event: 'DOOR_FORCED_OPEN', door: 1 }),
+        { qos: 1 },
+      );
+      await device.endAsync();
+      expect((await hub.hub.store.listIncidents({ limit: 5 })).length).toBe(1);
+      // The store, the event log, the coordinator and the pushes' adapter: every connection over TLS.
+      expect(front.secured()).toBeGreaterThanOrEqual(4);
+    } finally {
+      await hub.stop();
+      await front.close();
+    }
+  });
+
+  it('subscribes on an mqtts:// external broker whose certificate its CA signed', async () => {
+    const account = { username: 'gridhub-hub', password: 'hub-secret-for-tests' };
+    const mosquitto = new PrivateMosquitto(
+      await freePort(),
+      [account],
+      `user ${account.username}\ntopic read gridhub/#\n`,
+    );
+    await mosquitto.start();
+    const front = await tlsFront(mosquitto.port, certificates);
+    const client = new ExternalBrokerClient({
+      url: `mqtts://127.0.0.1:${front.port}`,
+      ...account,
+      ca: certificates.file('ca.crt'),
+      clientId: 'hub-over-tls',
+      shareGroup: 'gridhub',
+      protocolVersion: 5,
+      sessionExpirySeconds: 60,
+      topics: new TopicGrammar('gridhub'),
+      onMessage: () => undefined,
+      isOnline: () => false,
+      metrics: new HubMetrics(),
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      await client.start();
+      expect(client.state).toBe('up');
+      expect(front.secured()).toBe(1);
+    } finally {
+      await client.stop();
+      await front.close();
+      await mosquitto.remove();
+    }
   });
 });
