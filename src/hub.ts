@@ -439,6 +439,7 @@ export class Hub {
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
         ...(this.#tls === undefined || this.deployment.tls?.http !== true ? {} : { tls: this.#tls.current }),
         edge: this.deployment.http,
+        logger: this.#logger,
       });
       this.#http = http;
       this.#watchCertificates(http);

@@ -7,9 +7,10 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
+import { pino } from 'pino';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { UserConfig } from '../config/schema.ts';
-import type { HttpConfig } from '../config/security-schema.ts';
+import { type HttpConfig, httpSchema } from '../config/security-schema.ts';
 import { formatPath } from '../core/problems.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { Fleet } from '../fleet/fleet.ts';
@@ -19,9 +20,11 @@ import type { Visibility } from '../incidents/visibility.ts';
 import type { OnvifSessions } from '../ingest/onvif-sessions.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { MediaStore } from '../media/media-store.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { TlsMaterial } from '../security/tls-credentials.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { trustFunction } from './client-address.ts';
+import { registerEdge, requestId } from './edge.ts';
 import { HttpError } from './request-guards.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
@@ -51,6 +54,8 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly tls?: TlsMaterial;
   /** The HTTP edge's settings: trusted proxies, CORS, the tokens of /metrics and /docs. */
   readonly edge?: HttpConfig;
+  /** Where the access log goes (silent when left out). */
+  readonly logger?: Logger;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
@@ -85,10 +90,20 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     ...(options.edge === undefined || options.edge.trustProxy === false
       ? {}
       : { trustProxy: trustFunction(options.edge.trustProxy) }),
+    // Request ids for the access log and x-request-id (see edge.ts).
+    genReqId: requestId,
+    requestIdHeader: false,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', undefined);
+  // First, so its headers and checks apply to every route, /docs' own included.
+  await registerEdge(app, {
+    config: options.edge ?? httpSchema.parse({}),
+    authenticator: options.authenticator,
+    metrics: options.metrics,
+    logger: options.logger ?? pino({ level: 'silent' }),
+  });
 
   await app.register(fastifySwagger, {
     openapi: {
