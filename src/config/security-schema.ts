@@ -49,7 +49,14 @@ export const httpSchema = z.strictObject({
       "Behind a reverse proxy: whose X-Forwarded-For to believe for the client's address (logs, rate limits). true: any (only when nothing reaches the hub but through the proxy); a number: that many proxies in front; a list: the proxies' addresses or CIDR ranges.",
     ),
   corsOrigins: z
-    .array(z.url({ protocol: /^https?$/ }).or(z.literal('*')))
+    .array(
+      z
+        .string()
+        .regex(
+          /^(\*|https?:\/\/[a-z0-9.-]+(:\d{1,5})?)$/,
+          'must be an origin (scheme, host and port only, e.g. https://ops.example.org) or "*"',
+        ),
+    )
     .default([])
     .describe(
       'Origins (https://ops.example.org) whose pages may call the API from a browser; none by default. "*" allows any.',
