@@ -207,8 +207,22 @@ describe('TLS on every listener', () => {
     });
   });
 
-  it('serves renewed certificate files to new connections without a restart', async () => {
+  it('keeps the certificate in use when changed files do not load, and counts it', async () => {
     const old = certificates.fingerprint('server');
+    certificates.server('mismatched');
+    // A renewal half done: the new certificate is there, its key is not.
+    copyFileSync(certificates.file('mismatched.crt'), certificates.file('server.crt'));
+    await eventually(async () => {
+      const metrics = await httpsGet(`${hub.httpUrl}/metrics`, ca);
+      return metric(metrics.body, 'gridhub_tls_reloads_total{result="failed"}') >= 1;
+    });
+    expect((await httpsGet(`${hub.httpUrl}/healthz`, ca)).fingerprint).toBe(old);
+    expect(await certificateAt(hub.hub.mqttPort, ca)).toBe(old);
+    expect(hub.logs.text).toContain('changed certificate files do not load');
+  });
+
+  it('serves renewed certificate files to new connections without a restart', async () => {
+    const old = (await httpsGet(`${hub.httpUrl}/healthz`, ca)).fingerprint;
     certificates.server('renewed');
     const renewed = certificates.fingerprint('renewed');
     expect(renewed).not.toBe(old);
@@ -220,6 +234,64 @@ describe('TLS on every listener', () => {
     const metrics = await httpsGet(`${hub.httpUrl}/metrics`, ca);
     expect(metric(metrics.body, 'gridhub_tls_reloads_total{result="ok"}')).toBeGreaterThanOrEqual(1);
     expect(hub.logs.text).toContain('certificate reloaded');
+  });
+});
+
+describe('optional client certificates', () => {
+  const directory = temporaryDirectory('gridhub-mtls-');
+  const certificates = new TestCertificates(directory.path);
+  let hub: TestHub;
+  let ca: string;
+
+  beforeAll(async () => {
+    certificates.ca();
+    certificates.server();
+    certificates.client('north', north);
+    ca = certificates.read('ca.crt');
+    const tls = {
+      cert: certificates.file('server.crt'),
+      key: certificates.file('server.key'),
+      ca: certificates.file('ca.crt'),
+      clientCertificates: 'optional',
+      http: false,
+    };
+    hub = await startTestHub({ deployment: deploymentOf({ ...demoConfig(), tls }) });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    directory.remove();
+  });
+
+  it('take a device without one on its secret alone, and bind one that has one to its id', async () => {
+    const plain = await mqtt.connectAsync(hub.mqttUrl, {
+      clientId: south,
+      username: south,
+      password: demoSecret(south),
+      ca,
+      reconnectPeriod: 0,
+    });
+    await plain.endAsync();
+    const bound = { cert: certificates.read('north.crt'), key: certificates.read('north.key'), ca };
+    const device = await mqtt.connectAsync(hub.mqttUrl, {
+      clientId: north,
+      username: north,
+      password: demoSecret(north),
+      ...bound,
+      reconnectPeriod: 0,
+    });
+    await device.endAsync();
+    await expect(
+      mqtt.connectAsync(hub.mqttUrl, {
+        clientId: south,
+        username: south,
+        password: demoSecret(south),
+        ...bound,
+        reconnectPeriod: 0,
+      }),
+    ).rejects.toThrow(/Not authorized|Bad username or password/);
+    // HTTP stays plain here (tls.http: false).
+    expect((await fetch(`http://127.0.0.1:${hub.hub.httpPort}/healthz`)).status).toBe(200);
   });
 });
 
@@ -255,6 +327,19 @@ describe('behind a reverse proxy', () => {
     await refusedHandshake(hub.httpUrl);
     await eventually(() => hub.logs.text.includes('socket refused'));
     expect(hub.logs.text).toMatch(/"address":"203\.0\.113\.7"[^\n]*socket refused/);
+  });
+
+  it("logs the client's address from X-Forwarded-For in the access log", async () => {
+    const response = await fetch(`${hub.httpUrl}/healthz`, { headers: { 'x-forwarded-for': '203.0.113.8' } });
+    const id = response.headers.get('x-request-id');
+    await eventually(() => hub.logs.text.includes(`"reqId":"${id}"`));
+    expect(hub.logs.text).toMatch(new RegExp(`"reqId":"${id}"[^\\n]*"remote":"203\\.0\\.113\\.8"`));
+    const direct = await fetch(`${plainHub.httpUrl}/healthz`, {
+      headers: { 'x-forwarded-for': '203.0.113.8' },
+    });
+    const directId = direct.headers.get('x-request-id');
+    await eventually(() => plainHub.logs.text.includes(`"reqId":"${directId}"`));
+    expect(plainHub.logs.text).toMatch(new RegExp(`"reqId":"${directId}"[^\\n]*"remote":"127\\.0\\.0\\.1"`));
   });
 
   it('ignores X-Forwarded-For from anyone else', async () => {
@@ -308,7 +393,10 @@ describe('the hub as a TLS client, trusting the CA it is given', () => {
     certificates.server();
   });
 
+  const cleanUp: (() => Promise<void>)[] = [];
+
   afterAll(async () => {
+    for (const step of cleanUp) await step();
     await deleteRedisKeys(keyPrefix);
     directory.remove();
   });
@@ -353,6 +441,8 @@ describe('the hub as a TLS client, trusting the CA it is given', () => {
       [account],
       `user ${account.username}\ntopic read gridhub/#\n`,
     );
+    // Removed after the suite too: a start that never ends leaves no broker behind.
+    cleanUp.push(() => mosquitto.remove());
     await mosquitto.start();
     const front = await tlsFront(mosquitto.port, certificates);
     const client = new ExternalBrokerClient({
@@ -376,7 +466,6 @@ describe('the hub as a TLS client, trusting the CA it is given', () => {
     } finally {
       await client.stop();
       await front.close();
-      await mosquitto.remove();
     }
   });
 });
