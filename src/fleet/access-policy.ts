@@ -140,12 +140,14 @@ export class MqttAccessPolicy {
   ): AccessDecision {
     // A client certificate binds the connection to the ids it names, before any credential is looked at.
     if (certificate === 'invalid') return this.refused('certificate_invalid', clientId);
-    if (certificate !== undefined && !certificate.ids.includes(clientId)) {
+    if (typeof certificate === 'object' && !certificate.ids.includes(clientId)) {
       return this.refused('certificate_mismatch', clientId);
     }
     if (username !== undefined && this.#options.registry.get(username) === undefined) {
       return this.#identifyUser(clientId, username, password);
     }
+    // Devices must present certificates, and this connection (MQTT over WebSocket) has none to present.
+    if (certificate === 'absent') return this.refused('certificate_invalid', clientId);
     // [MQTT-3.1.3-8] the server may refuse a client id; a device's must be its own id, as the username.
     if (username === undefined || username !== clientId) return this.refused('client_id_mismatch', clientId);
     const check = this.#options.registry.checkCredentials(username, password);

@@ -154,16 +154,19 @@ export type ClientCertificateMode = 'off' | 'optional' | 'required';
 
 /**
  * What a connection's client certificate binds it to: nothing to check (none asked for, or none given where it is
- * optional), the ids of a verified certificate (the client id must be one of them), or `invalid` (none where one
- * is required, or one the CA did not sign).
+ * optional), the ids of a verified certificate (the client id must be one of them), `invalid` (none where one is
+ * required, or one the CA did not sign), or `absent` where certificates are required but the connection cannot
+ * carry one (MQTT over WebSocket, through the HTTP listener): a device is refused there, or the requirement would
+ * be a detour away.
  */
-export type ClientCertificateCheck = { readonly ids: readonly string[] } | 'invalid' | undefined;
+export type ClientCertificateCheck = { readonly ids: readonly string[] } | 'invalid' | 'absent' | undefined;
 
 export function clientCertificateCheck(
   connection: unknown,
   mode: ClientCertificateMode,
 ): ClientCertificateCheck {
-  if (mode === 'off' || !(connection instanceof TLSSocket)) return undefined;
+  if (mode === 'off') return undefined;
+  if (!(connection instanceof TLSSocket)) return mode === 'required' ? 'absent' : undefined;
   const certificate = connection.getPeerCertificate();
   const presented = certificate !== null && Object.keys(certificate).length > 0;
   if (!presented) return mode === 'required' ? 'invalid' : undefined;

@@ -119,7 +119,7 @@ describe('TLS on every listener', () => {
     }
   });
 
-  it('takes a device over MQTTS with its certificate, and over MQTT on WSS', async () => {
+  it('takes a device over MQTTS with its certificate', async () => {
     const device = await mqtt.connectAsync(hub.mqttUrl, {
       clientId: north,
       username: north,
@@ -136,15 +136,19 @@ describe('TLS on every listener', () => {
     );
     await device.endAsync();
     await eventually(async () => (await hub.hub.store.listIncidents({ limit: 5 })).length > 0);
-    // Over WebSocket the HTTP listener's TLS applies: client certificates are for MQTTS.
-    const webDevice = await mqtt.connectAsync(`wss://127.0.0.1:${hub.hub.httpPort}/mqtt`, {
-      clientId: south,
-      username: south,
-      password: demoSecret(south),
-      ca,
-      reconnectPeriod: 0,
-    });
-    await webDevice.endAsync();
+  });
+
+  it('refuses a device over MQTT on WSS, which can carry no certificate, where certificates are required', async () => {
+    await expect(
+      mqtt.connectAsync(`wss://127.0.0.1:${hub.hub.httpPort}/mqtt`, {
+        clientId: south,
+        username: south,
+        password: demoSecret(south),
+        ca,
+        reconnectPeriod: 0,
+      }),
+    ).rejects.toThrow(/Not authorized|Bad username or password/);
+    expect(hub.logs.text).toMatch(/"clientId":"gate-xijiao-01-south","reason":"certificate_invalid"/);
   });
 
   it("refuses an MQTTS CONNECT whose client id is not its certificate's, and counts it", async () => {
@@ -253,7 +257,6 @@ describe('optional client certificates', () => {
       key: certificates.file('server.key'),
       ca: certificates.file('ca.crt'),
       clientCertificates: 'optional',
-      http: false,
     };
     hub = await startTestHub({ deployment: deploymentOf({ ...demoConfig(), tls }) });
   });
@@ -290,8 +293,15 @@ describe('optional client certificates', () => {
         reconnectPeriod: 0,
       }),
     ).rejects.toThrow(/Not authorized|Bad username or password/);
-    // HTTP stays plain here (tls.http: false).
-    expect((await fetch(`http://127.0.0.1:${hub.hub.httpPort}/healthz`)).status).toBe(200);
+    // MQTT over WSS goes through the HTTP listener's TLS, where no certificate is asked for.
+    const webDevice = await mqtt.connectAsync(`wss://127.0.0.1:${hub.hub.httpPort}/mqtt`, {
+      clientId: south,
+      username: south,
+      password: demoSecret(south),
+      ca,
+      reconnectPeriod: 0,
+    });
+    await webDevice.endAsync();
   });
 });
 
