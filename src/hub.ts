@@ -368,6 +368,7 @@ export class Hub {
       incidents: this.incidents,
       recoveryMs: settings.pushRecoverySeconds * 1000,
       trustProxy: deployment.http.trustProxy,
+      corsOrigins: deployment.http.corsOrigins,
       // Pushes go through Redis to reach clients on any sibling.
       ...(redis === undefined
         ? {}

@@ -43,6 +43,8 @@ export interface RealtimeOptions {
   readonly recoveryMs: number;
   /** Behind a reverse proxy: whose X-Forwarded-For gives the client's address (`http.trustProxy`). */
   readonly trustProxy?: TrustProxy;
+  /** Origins whose pages may use Socket.IO's polling transport, as the API's CORS (`http.corsOrigins`). */
+  readonly corsOrigins?: readonly string[];
   /**
    * Several hub instances: pushes go through a Redis stream, so a client on any instance gets every push it is
    * entitled to, and catches up after a reconnect to any of them. One instance: in memory.
@@ -117,8 +119,12 @@ export class Realtime {
   start(server: HttpServer): void {
     const { authenticator, bus, metrics, cluster } = this.#options;
     if (cluster !== undefined) this.#redis = createRedis({ url: cluster.redisUrl, ca: cluster.redisCa });
+    const corsOrigins = this.#options.corsOrigins ?? [];
     const io: HubSocketServer = new Server(server, {
       serveClient: true,
+      ...(corsOrigins.length === 0
+        ? {}
+        : { cors: { origin: corsOrigins.includes('*') ? '*' : [...corsOrigins], credentials: false } }),
       ...(this.#options.recoveryMs > 0
         ? {
             connectionStateRecovery: {

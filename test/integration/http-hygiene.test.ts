@@ -142,6 +142,17 @@ describe('a hub with its edge configured', () => {
     expect(text).toMatch(/^gridhub_http_refusals_total\{reason="cors_origin"\} 1$/m);
   });
 
+  it("lets the listed origins' pages use Socket.IO's polling transport too", async () => {
+    const handshake = (origin: string) =>
+      fetch(`${hub.httpUrl}/socket.io/?EIO=4&transport=polling`, { headers: { origin } });
+    const listed = await handshake('https://ops.example.org');
+    expect(listed.headers.get('access-control-allow-origin')).toBe('https://ops.example.org');
+    await listed.text();
+    const other = await handshake('https://elsewhere.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    await other.text();
+  });
+
   it("serves /metrics to the scraper's token and to an admin only, counting the refusals", async () => {
     expect((await fetch(`${hub.httpUrl}/metrics`)).status).toBe(401);
     const officer = await fetch(`${hub.httpUrl}/metrics`, {
