@@ -99,6 +99,11 @@ describe('TLS on every listener', () => {
     expect(health.status).toBe(200);
     expect(health.fingerprint).toBe(certificates.fingerprint('server'));
     await expect(fetch(`http://127.0.0.1:${hub.hub.httpPort}/healthz`)).rejects.toThrow();
+    await eventually(async () => {
+      const metrics = await httpsGet(`${hub.httpUrl}/metrics`, ca);
+      return metric(metrics.body, 'gridhub_tls_handshake_failures_total{listener="http"}') === 1;
+    });
+    expect(hub.logs.text).toMatch(/"listener":"http","address":"127\.0\.0\.1"[^\n]*TLS handshake failed/);
   });
 
   it('pushes over WSS to a Socket.IO client that trusts the CA', async () => {
