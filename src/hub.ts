@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
 import { Accounts } from './auth/accounts.ts';
@@ -8,6 +9,7 @@ import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CameraLeases } from './cluster/camera-leases.ts';
 import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
 import { RedisLivenessLedger } from './cluster/shared-liveness.ts';
+import { checkDemoExposure } from './config/demo-guard.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import { TypedBus } from './core/bus.ts';
 import { GridhubError, listenError } from './core/errors.ts';
@@ -36,10 +38,11 @@ import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { EvidenceService } from './media/evidence-service.ts';
 import { MediaStore } from './media/media-store.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
-import { createLogger, type Logger } from './observability/logger.ts';
+import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
 import { HubMetrics } from './observability/metrics.ts';
 import { Outbound } from './outbound/index.ts';
 import { Realtime } from './realtime/realtime.ts';
+import { TlsCredentials } from './security/tls-credentials.ts';
 import { type EventLog, LmdbEventLog, RedisStreamEventLog } from './store/event-log.ts';
 import { LmdbStore } from './store/lmdb-store.ts';
 import { RedisStore } from './store/redis-store.ts';
@@ -102,6 +105,9 @@ export class Hub {
   readonly #router: Router;
   readonly #commands: CommandService;
   #http: FastifyInstance | undefined;
+  /** The certificate files of the TLS listeners, watched for renewals (`tls` in the config). */
+  readonly #tls: TlsCredentials | undefined;
+  readonly #tlsFailureLog = new LogThrottle();
   #started = false;
   /** The step stop() is in, from its start to its end: /readyz answers 503 meanwhile. */
   #stopping: string | undefined;
@@ -112,6 +118,16 @@ export class Hub {
     const { settings } = deployment;
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
+    const tls = deployment.tls;
+    this.#tls =
+      tls === undefined
+        ? undefined
+        : new TlsCredentials({
+            files: { cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca }) },
+            checkMs: tls.reloadCheckSeconds * 1000,
+            metrics: this.metrics,
+            logger: this.#logger,
+          });
     this.#guesses = new GuessLimiter({
       limits: deployment.limits.auth,
       metrics: this.metrics,
@@ -135,6 +151,7 @@ export class Hub {
           })
         : new RedisStore({
             url: store.url,
+            ca: store.ca,
             keyPrefix: store.keyPrefix,
             deadLetterLimit: settings.deadLetterLimit,
           });
@@ -166,13 +183,19 @@ export class Hub {
     this.eventLog =
       redis === undefined
         ? new LmdbEventLog({ ...eventLogOptions, dataDir: runtime.dataDir })
-        : new RedisStreamEventLog({ ...eventLogOptions, url: redis.url, keyPrefix: redis.keyPrefix });
+        : new RedisStreamEventLog({
+            ...eventLogOptions,
+            url: redis.url,
+            ca: redis.ca,
+            keyPrefix: redis.keyPrefix,
+          });
     const audit = new AuditTrail(this.store);
     this.coordinator =
       redis === undefined
         ? undefined
         : new RedisCoordinator({
             url: redis.url,
+            ca: redis.ca,
             keyPrefix: redis.keyPrefix,
             instanceId: deployment.cluster.instanceId ?? defaultInstanceId(),
           });
@@ -261,6 +284,18 @@ export class Hub {
       onMessage,
       onClientConnected: (clientId: string) => this.liveness.heard(clientId),
       onClientDisconnected: (clientId: string) => this.liveness.gone(clientId),
+      ...(this.#tls === undefined || tls?.mqtt !== true
+        ? {}
+        : {
+            tls: {
+              material: () => (this.#tls as TlsCredentials).current,
+              clientCertificates: tls.clientCertificates,
+              onHandshakeFailure: (address: string | undefined, error: Error) =>
+                this.#tlsFailure('mqtt', address, error.message),
+            },
+            onTlsFailure: (address: string | undefined, message: string) =>
+              this.#tlsFailure('mqtt', address, message),
+          }),
       metrics: this.metrics,
       logger: this.#logger,
       limits: {
@@ -295,6 +330,7 @@ export class Hub {
                 ? {
                     cluster: {
                       redisUrl: redis.url,
+                      redisCa: redis.ca,
                       keyPrefix: redis.keyPrefix,
                       heartbeatMs: mqtt.clustered.brokerHeartbeatSeconds * 1000,
                       everyInstance: [`${settings.topicBase}/devices/+/replies`],
@@ -391,8 +427,12 @@ export class Hub {
       maxBufferedBytes: deployment.limits.realtime.maxBufferedBytes,
       incidents: this.incidents,
       recoveryMs: settings.pushRecoverySeconds * 1000,
+      trustProxy: deployment.http.trustProxy,
+      corsOrigins: deployment.http.corsOrigins,
       // Pushes go through Redis to reach clients on any sibling.
-      ...(redis === undefined ? {} : { cluster: { redisUrl: redis.url, keyPrefix: redis.keyPrefix } }),
+      ...(redis === undefined
+        ? {}
+        : { cluster: { redisUrl: redis.url, redisCa: redis.ca, keyPrefix: redis.keyPrefix } }),
       chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,
       bus: this.bus,
       metrics: this.metrics,
@@ -420,6 +460,8 @@ export class Hub {
     const { runtime } = this.#options;
     const host = this.#options.host ?? '0.0.0.0';
     try {
+      await checkDemoExposure(host, this.deployment, runtime.demo === true);
+      this.#tls?.start();
       await this.store.start();
       await this.coordinator?.start();
       await this.eventLog.start();
@@ -464,8 +506,11 @@ export class Hub {
         health: () => this.health(),
         stopping: () => this.#stopping !== undefined,
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
+        ...(this.#tls === undefined || this.deployment.tls?.http !== true ? {} : { tls: this.#tls.current }),
+        edge: this.deployment.http,
       });
       this.#http = http;
+      this.#watchCertificates(http);
       await http.listen({ port: runtime.httpPort, host }).catch((error: unknown) => {
         throw listenError(error, 'HTTP', runtime.httpPort, 'PORT');
       });
@@ -496,6 +541,7 @@ export class Hub {
       // The feed publishes on the broker, so it stops first; the webhooks stop once nothing can change an
       // incident any more, so a change made while the rest stops still reaches their outbox.
       ['incident feed', () => this.outbound.feed?.stop()],
+      ['tls', () => this.#tls?.stop()],
       ['mqtt', () => this.broker.stop()],
       [
         'http',
@@ -538,6 +584,30 @@ export class Hub {
   /** The step stop() is in (`'evidence'`, `'store'`), or undefined when the hub is not stopping. */
   get stopping(): string | undefined {
     return this.#stopping;
+  }
+
+  /** Renewed certificate files reach the listeners that use them; failed handshakes are counted. */
+  #watchCertificates(http: FastifyInstance): void {
+    const tls = this.deployment.tls;
+    if (this.#tls === undefined || tls === undefined) return;
+    const server = http.server as unknown as TlsServer;
+    if (tls.http) {
+      server.on('tlsClientError', (error: Error, socket: TLSSocket) =>
+        this.#tlsFailure('http', socket.remoteAddress, error.message),
+      );
+    }
+    this.#tls.onChange((material) => {
+      if (tls.http) server.setSecureContext({ cert: material.cert, key: material.key });
+      if (tls.mqtt) this.broker.setSecureContext?.(material);
+    });
+  }
+
+  #tlsFailure(listener: 'http' | 'mqtt', address: string | undefined, message: string): void {
+    this.metrics.tlsHandshakeFailures.labels(listener).inc();
+    const suppressed = this.#tlsFailureLog.admit(`${listener}:${address ?? ''}`);
+    if (suppressed >= 0) {
+      this.#logger.warn({ ns: 'tls', listener, address, error: message, suppressed }, 'TLS handshake failed');
+    }
   }
 
   health(): HealthReport {

@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   const runtime = readRuntimeSettings(process.env, projectRoot);
   const deployment = loadDeployment(runtime.configPath, adapterMap(adapters));
   const logger = createLogger();
-  const hub = new Hub({ deployment, runtime, host: process.env.HOST ?? '0.0.0.0', logger });
+  // Loopback unless HOST says otherwise: `npm start` runs the demo, whose secrets are public (see demo-guard.ts).
+  const host = process.env.HOST?.trim() || '127.0.0.1';
+  const hub = new Hub({ deployment, runtime, host, logger });
   const stopTimeout = stopTimeoutSchema.safeParse(process.env.STOP_TIMEOUT_SECONDS);
   if (!stopTimeout.success)
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', 'invalid environment', {
@@ -60,8 +62,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
   await hub.start();
+  const secure = deployment.tls;
+  const http = secure?.http ? 'https' : 'http';
+  const mqtt = secure?.mqtt ? 'mqtts' : 'mqtt';
   process.stdout.write(
-    `gridhub: ${deployment.settings.name} — http://localhost:${hub.httpPort} · mqtt://localhost:${hub.mqttPort}` +
+    `gridhub: ${deployment.settings.name} — ${http}://localhost:${hub.httpPort} · ${mqtt}://localhost:${hub.mqttPort}` +
       ` · ${hub.registry.size} devices · data in ${runtime.dataDir}\n`,
   );
 }

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis, type Result } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import { GridhubError } from '../core/errors.ts';
+import { createRedis } from '../store/redis-connection.ts';
 import type { ComponentState } from '../store/store.ts';
 
 export interface RedisCoordinatorOptions {
   readonly url: string;
+  /** rediss://: the CA file of the server's certificate. */
+  readonly ca?: string | undefined;
   /** The store's key prefix: siblings of one deployment meet under it, other deployments never do. */
   readonly keyPrefix: string;
   /** This instance's name among its siblings. */
@@ -69,7 +72,7 @@ export class RedisCoordinator {
 
   async start(): Promise<void> {
     this.#state = 'starting';
-    const redis = new Redis(this.#options.url, {
+    const redis = createRedis(this.#options, {
       keyPrefix: `${this.#options.keyPrefix}cluster:`,
       lazyConnect: true,
       maxRetriesPerRequest: 2,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -27,6 +27,8 @@ import {
   streetSchema,
   type UserConfig,
 } from './schema.ts';
+import { resolveSecretReferences, type SecretSources } from './secret-references.ts';
+import type { HttpConfig, TlsConfig } from './security-schema.ts';
 
 /** A device as the hub runs it: its adapter found, its grid resolved (by id or by location), its timings set. */
 export interface ResolvedDevice {
@@ -83,6 +85,9 @@ export interface Deployment {
   readonly suppressions: readonly SuppressionConfig[];
   readonly flood: FloodConfig;
   readonly limits: ConfigFile['limits'];
+  /** TLS on the listeners, its file paths absolute. */
+  readonly tls: TlsConfig | undefined;
+  readonly http: HttpConfig;
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -93,6 +98,8 @@ export interface RuntimeSettings {
   readonly configPath: string;
   /** This instance's MQTT client id on an external broker (MQTT_CLIENT_ID), over `mqtt.external.clientId`. */
   readonly mqttClientId?: string;
+  /** GRIDHUB_DEMO=1: the demo's public secrets may be used on a non-loopback address (see demo-guard.ts). */
+  readonly demo?: boolean;
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -119,6 +126,9 @@ const environmentSchema = z.object({
     .describe(
       "This instance's client id on the external broker; one config file, a different id per instance",
     ),
+  GRIDHUB_DEMO: z
+    .preprocess(blankAsUnset, z.enum(['0', '1', 'true', 'false']).optional())
+    .describe("1: run with the demo's public secrets on a non-loopback address"),
 });
 
 export function readRuntimeSettings(env: NodeJS.ProcessEnv, projectRoot: string): RuntimeSettings {
@@ -128,13 +138,14 @@ export function readRuntimeSettings(env: NodeJS.ProcessEnv, projectRoot: string)
       problems: zodProblems(parsed.error),
     });
   }
-  const { PORT, MQTT_PORT, GRIDHUB_CONFIG, DATA_DIR, MQTT_CLIENT_ID } = parsed.data;
+  const { PORT, MQTT_PORT, GRIDHUB_CONFIG, DATA_DIR, MQTT_CLIENT_ID, GRIDHUB_DEMO } = parsed.data;
   return {
     httpPort: PORT,
     mqttPort: MQTT_PORT,
     configPath: path.resolve(GRIDHUB_CONFIG ?? path.join(projectRoot, 'config', 'demo.yaml')),
     dataDir: path.resolve(DATA_DIR ?? path.join(projectRoot, 'data')),
     ...(MQTT_CLIENT_ID === undefined ? {} : { mqttClientId: MQTT_CLIENT_ID }),
+    ...(GRIDHUB_DEMO === '1' || GRIDHUB_DEMO === 'true' ? { demo: true } : {}),
   };
 }
 
@@ -170,7 +181,10 @@ export function loadDeployment(configPath: string, adapters: ReadonlyMap<string,
     });
   }
   try {
-    return resolveDeployment(document.toJS(), adapters, configPath);
+    return resolveDeployment(document.toJS(), adapters, configPath, {
+      env: process.env,
+      baseDir: path.dirname(configPath),
+    });
   } catch (error) {
     if (!(error instanceof GridhubError) || error.code !== 'GRIDHUB_CONFIG_INVALID') throw error;
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', error.message, {
@@ -254,12 +268,23 @@ export function resolveDeployment(
   raw: unknown,
   adapters: ReadonlyMap<string, DeviceAdapter>,
   source = 'configuration',
+  sources: SecretSources = { env: process.env, baseDir: process.cwd() },
 ): Deployment {
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
+  // Secrets named by reference ({env: NAME}, {file: path}) first: the schema checks what they hold.
+  const secrets = resolveSecretReferences(raw, sources);
+  const parsed = configSchema.safeParse(secrets.config);
+  if (!parsed.success || secrets.problems.length > 0) {
+    // A reference that did not resolve is reported once, as itself, not again as a missing value.
+    const problems = [
+      ...secrets.problems,
+      ...(parsed.success
+        ? []
+        : zodProblems(parsed.error).filter(
+            (problem) => ![...secrets.unresolved].some((at) => problem.startsWith(`${at}:`)),
+          )),
+    ];
     // The cross-references are checked too, over what is valid, so that one pass shows every problem.
-    const problems = zodProblems(parsed.error);
-    const salvaged = salvage(raw);
+    const salvaged = parsed.success ? undefined : salvage(secrets.config);
     if (salvaged !== undefined) {
       const crossProblems: string[] = [];
       try {
@@ -272,7 +297,11 @@ export function resolveDeployment(
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', `${source} is invalid`, { problems });
   }
   const problems: string[] = [];
-  const deployment = crossReference(parsed.data, adapters, problems);
+  const deployment = crossReference(
+    resolveFilePaths(parsed.data, sources.baseDir, problems),
+    adapters,
+    problems,
+  );
   if (problems.length > 0) {
     throw new GridhubError('GRIDHUB_CONFIG_INVALID', `${source} is invalid`, { problems });
   }
@@ -438,6 +467,49 @@ function crossReference(
     suppressions: file.suppressions,
     flood: file.flood,
     limits: file.limits,
+    tls: file.tls,
+    http: file.http,
+  };
+}
+
+/**
+ * The certificate and CA files the config names, as absolute paths (relative ones start at the configuration
+ * file's directory), each checked readable now rather than found missing on the first connection.
+ */
+function resolveFilePaths(file: ConfigFile, baseDir: string, problems: string[]): ConfigFile {
+  const resolve = (value: string, at: string): string => {
+    const absolute = path.resolve(baseDir, value);
+    try {
+      accessSync(absolute, constants.R_OK);
+    } catch (error) {
+      problems.push(`${at}: cannot read ${absolute} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    return absolute;
+  };
+  const { tls, store, mqtt } = file;
+  if (tls !== undefined && tls.clientCertificates !== 'off') {
+    if (tls.ca === undefined) problems.push('tls.ca: client certificates need the CA that signs them');
+    if (!tls.mqtt) problems.push('tls.clientCertificates: client certificates are for MQTTS (tls.mqtt)');
+  }
+  return {
+    ...file,
+    tls:
+      tls === undefined
+        ? undefined
+        : {
+            ...tls,
+            cert: resolve(tls.cert, 'tls.cert'),
+            key: resolve(tls.key, 'tls.key'),
+            ...(tls.ca === undefined ? {} : { ca: resolve(tls.ca, 'tls.ca') }),
+          },
+    store:
+      store.kind === 'redis' && store.ca !== undefined
+        ? { ...store, ca: resolve(store.ca, 'store.ca') }
+        : store,
+    mqtt:
+      mqtt.external?.ca === undefined
+        ? mqtt
+        : { ...mqtt, external: { ...mqtt.external, ca: resolve(mqtt.external.ca, 'mqtt.external.ca') } },
   };
 }
 

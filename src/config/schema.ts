@@ -6,12 +6,16 @@ import { identifierModes } from '../core/privacy.ts';
 import { deviceIdPattern } from '../core/topics.ts';
 import { checkAllowEntry } from '../net/outbound-address.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
+import { httpSchema, tlsSchema } from './security-schema.ts';
 
 /**
  * The configuration file's schema. Every object is strict (unknown keys are errors, as in Frigate), and every
  * field says what it is for: the descriptions are the reference documentation of the file.
  * Cross-references (a device's grid, a user's scope) are checked after parsing, in load.ts.
  */
+
+/** The identifier key when none is set: in the repository, so only for the demo (see demo-guard.ts). */
+export const defaultIdentifierHashKey = 'gridhub-demo-identifier-key';
 
 const nodeId = z
   .string()
@@ -351,7 +355,14 @@ export const storeSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('redis').describe('Redis, shared by several hub instances.'),
-    url: z.url({ protocol: /^rediss?$/ }).describe('e.g. redis://127.0.0.1:6379'),
+    url: z
+      .url({ protocol: /^rediss?$/ })
+      .describe('e.g. redis://127.0.0.1:6379; rediss:// for TLS. With a password, give it as {env: NAME}.'),
+    ca: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("rediss://: CA certificates (PEM file) that sign the Redis server's, when not a public CA."),
     keyPrefix: z
       .string()
       .regex(/^[\w:.-]{1,64}$/)
@@ -386,6 +397,11 @@ export const externalBrokerSchema = z.strictObject({
     .describe('The external broker, e.g. mqtt://10.0.0.7:1883 (Mosquitto, EMQX); mqtts:// for TLS.'),
   username: z.string().min(1).describe("The hub's own account on the broker (not a device's)."),
   password: z.string().min(1).describe("The hub account's password."),
+  ca: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("mqtts:// or wss://: CA certificates (PEM file) that sign the broker's, when not a public CA."),
   shareGroup: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, "_" or "-" (no "/", "+" or "#")')
@@ -583,7 +599,7 @@ export const hubSchema = z.strictObject({
   identifierHashKey: z
     .string()
     .min(16)
-    .default('gridhub-demo-identifier-key')
+    .default(defaultIdentifierHashKey)
     .describe('Key of the HMAC used when identifiers are hashed. Set your own in production.'),
   commandTimeoutSeconds: z
     .number()
@@ -666,6 +682,13 @@ export const hubSchema = z.strictObject({
     .max(100_000)
     .default(1000)
     .describe("How many of each device's newest events the event log keeps (Redis Streams, or LMDB)."),
+  // Security settings (#18).
+  demo: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Run with the demo's public secrets (demo tokens, session key, identifier key) on a non-loopback address. Only for a demonstration; GRIDHUB_DEMO=1 does the same.",
+    ),
 });
 
 export const configSchema = z.strictObject({
@@ -712,6 +735,13 @@ export const configSchema = z.strictObject({
     .describe(
       'Alarm-storm control: past a number of incidents per grid, the rest group into one storm incident.',
     ),
+  // The network edge (#18).
+  tls: tlsSchema
+    .optional()
+    .describe('TLS on the HTTP and MQTT listeners, from certificate files reloaded when they change.'),
+  http: httpSchema
+    .default(httpSchema.parse({}))
+    .describe('The HTTP edge: reverse proxies, CORS, and tokens for /metrics and /docs.'),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

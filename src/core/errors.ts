@@ -12,6 +12,7 @@ export const errorCatalogue = {
   GRIDHUB_LISTEN_FAILED: 'a server could not listen',
   GRIDHUB_STORE_FAILED: 'the store could not be opened',
   GRIDHUB_ADAPTER_INVALID: 'a device adapter definition is invalid',
+  GRIDHUB_DEMO_SECRETS: "the demo's public secrets on a non-loopback address",
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.ts';
 import { LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { FeedMessage } from '../outbound/feed-message.ts';
+import type { ClientCertificateCheck } from '../security/tls-credentials.ts';
 import type { DeviceRegistry } from './device-registry.ts';
 
 /** Why the broker refused a client; labels of `gridhub_mqtt_refusals_total`. */
@@ -16,6 +17,9 @@ export const mqttRefusalReasons = [
   'client_id_mismatch',
   'publish_denied',
   'subscribe_denied',
+  // MQTTS client certificates (#18): none or an unverified one where one is needed; one naming another device.
+  'certificate_invalid',
+  'certificate_mismatch',
 ] as const;
 export type MqttRefusalReason = (typeof mqttRefusalReasons)[number];
 
@@ -117,8 +121,9 @@ export class MqttAccessPolicy {
     clientId: string,
     username: string | undefined,
     password: Buffer | undefined,
+    certificate?: ClientCertificateCheck,
   ): AccessDecision {
-    const decision = this.identify(clientId, username, password);
+    const decision = this.identify(clientId, username, password, certificate);
     if (decision.user !== undefined) this.#users.set(connection, decision.user);
     return decision;
   }
@@ -127,10 +132,22 @@ export class MqttAccessPolicy {
    * Who a client is: a device (username = client id, its own secret) or a user (their API token), or refused. Keeps
    * nothing: a broker thread keeps the grant with its own connection.
    */
-  identify(clientId: string, username: string | undefined, password: Buffer | undefined): AccessDecision {
+  identify(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+    certificate?: ClientCertificateCheck,
+  ): AccessDecision {
+    // A client certificate binds the connection to the ids it names, before any credential is looked at.
+    if (certificate === 'invalid') return this.refused('certificate_invalid', clientId);
+    if (typeof certificate === 'object' && !certificate.ids.includes(clientId)) {
+      return this.refused('certificate_mismatch', clientId);
+    }
     if (username !== undefined && this.#options.registry.get(username) === undefined) {
       return this.#identifyUser(clientId, username, password);
     }
+    // Devices must present certificates, and this connection (MQTT over WebSocket) has none to present.
+    if (certificate === 'absent') return this.refused('certificate_invalid', clientId);
     // [MQTT-3.1.3-8] the server may refuse a client id; a device's must be its own id, as the username.
     if (username === undefined || username !== clientId) return this.refused('client_id_mismatch', clientId);
     const check = this.#options.registry.checkCredentials(username, password);

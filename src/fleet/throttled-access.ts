@@ -1,5 +1,6 @@
 import { boundedIdentity, type GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Principal } from '../core/principal.ts';
+import type { ClientCertificateCheck } from '../security/tls-credentials.ts';
 import type { AccessDecision, MqttAccessPolicy, MqttRefusalReason } from './access-policy.ts';
 
 /** A decision of the policy, or a refusal unchecked: the address or the identity failed too often. */
@@ -29,9 +30,10 @@ export class ThrottledMqttAccess {
     username: string | undefined,
     password: Buffer | undefined,
     address: string | undefined,
+    certificate?: ClientCertificateCheck,
   ): ThrottledDecision {
     return this.#limited(username, address, () =>
-      this.#policy.authenticate(connection, clientId, username, password),
+      this.#policy.authenticate(connection, clientId, username, password, certificate),
     );
   }
 
@@ -41,8 +43,11 @@ export class ThrottledMqttAccess {
     username: string | undefined,
     password: Buffer | undefined,
     address: string | undefined,
+    certificate?: ClientCertificateCheck,
   ): ThrottledDecision {
-    return this.#limited(username, address, () => this.#policy.identify(clientId, username, password));
+    return this.#limited(username, address, () =>
+      this.#policy.identify(clientId, username, password, certificate),
+    );
   }
 
   mayPublish(connection: object, clientId: string, topic: string): AccessDecision {

@@ -12,6 +12,7 @@ import { claimedIdentity, type GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { UserConfig } from '../config/schema.ts';
+import { type HttpConfig, httpSchema } from '../config/security-schema.ts';
 import { formatPath } from '../core/problems.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { Fleet } from '../fleet/fleet.ts';
@@ -23,7 +24,10 @@ import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { MediaStore } from '../media/media-store.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { TlsMaterial } from '../security/tls-credentials.ts';
 import type { EventLog } from '../store/event-log.ts';
+import { trustFunction } from './client-address.ts';
+import { registerEdge, requestId } from './edge.ts';
 import { HttpError, tooManyAttempts } from './request-guards.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
@@ -56,6 +60,10 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly media: MediaStore;
   readonly cameras: OnvifSessions;
   readonly outboundGuard: OutboundGuard;
+  /** HTTPS (and so WSS for Socket.IO and MQTT over WebSocket): the certificate at start; the hub reloads it. */
+  readonly tls?: TlsMaterial;
+  /** The HTTP edge's settings: trusted proxies, CORS, the tokens of /metrics and /docs. */
+  readonly edge?: HttpConfig;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
@@ -82,10 +90,28 @@ const contexts: Record<string, string> = {
  * `{error: {code, message, problems?}}`.
  */
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 256 * 1024,
+    ...(options.tls === undefined ? {} : { https: { cert: options.tls.cert, key: options.tls.key } }),
+    // Behind a reverse proxy: request.ip (logs, rate limits) is the client's address from X-Forwarded-For.
+    ...(options.edge === undefined || options.edge.trustProxy === false
+      ? {}
+      : { trustProxy: trustFunction(options.edge.trustProxy) }),
+    // Request ids for the access log and x-request-id (see edge.ts).
+    genReqId: requestId,
+    requestIdHeader: false,
+  }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', undefined);
+  // First, so its headers and checks apply to every route, /docs' own included.
+  await registerEdge(app, {
+    config: options.edge ?? httpSchema.parse({}),
+    authenticator: options.authenticator,
+    metrics: options.metrics,
+    logger: options.logger,
+  });
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -5,6 +5,11 @@
  */
 
 import type { Principal } from '../core/principal.ts';
+import type {
+  ClientCertificateCheck,
+  ClientCertificateMode,
+  TlsMaterial,
+} from '../security/tls-credentials.ts';
 import type { LimitClose, PacketLimits } from './packet-limits.ts';
 
 /** What the broker thread is started with (workerData). */
@@ -22,6 +27,8 @@ export interface BrokerThreadSettings {
    */
   readonly firstId: number;
   readonly limits: PacketLimits;
+  /** MQTTS: the certificate in use when the thread starts, and whether devices present client certificates. */
+  readonly tls?: TlsMaterial & { readonly clientCertificates: ClientCertificateMode };
 }
 
 /** One device publish waiting for the hub: acknowledged (PUBACK) only once the hub answers it ok. */
@@ -47,7 +54,11 @@ export type FromBrokerThread =
       readonly password: Uint8Array | undefined;
       /** The client's remote address, where known: for the limits on guessing and the logs. */
       readonly address: string | undefined;
+      /** What the connection's client certificate binds it to (MQTTS with client certificates). */
+      readonly certificate?: ClientCertificateCheck;
     }
+  /** A TLS handshake on the MQTTS port failed. */
+  | { readonly type: 'tls-failure'; readonly address: string | undefined; readonly message: string }
   /**
    * Device publishes of one turn, in order, their payloads one after the other in `payloads`: a buffer of its own,
    * transferred, not copied (a payload aedes parsed is a view into its socket's read buffer, which a message
@@ -109,6 +120,8 @@ export type ToBrokerThread =
   | { readonly type: 'socket-end'; readonly socketId: number }
   /** How much heap the thread holds (after a full collection where the process exposes one). */
   | { readonly type: 'heap'; readonly id: number }
+  /** New certificate files were loaded: new MQTTS connections get them. */
+  | { readonly type: 'tls'; readonly material: TlsMaterial }
   | { readonly type: 'stop' };
 
 /**

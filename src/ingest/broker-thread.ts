@@ -5,6 +5,7 @@ import { TopicGrammar } from '../core/topics.ts';
 import { ClientRights } from '../fleet/access-policy.ts';
 import { Visibility } from '../incidents/visibility.ts';
 import { createLogger } from '../observability/logger.ts';
+import type { TlsMaterial } from '../security/tls-credentials.ts';
 import {
   type BrokerThreadSettings,
   type FromBrokerThread,
@@ -46,11 +47,13 @@ let outgoingBytes = 0;
 /** Topics the hub's thread asks about (hasSubscribers), with the answer it was last sent. */
 const watched = new Map<string, boolean>();
 const relayed = new Map<number, Duplex>();
+/** The certificate files last loaded, when newer than the ones the thread started with. */
+let tlsMaterial: TlsMaterial | undefined;
 /** Relayed connections whose input waits here unread: the hub's thread holds the rest (socket-pause). */
 const paused = new Set<number>();
 
 const access: BrokerAccess = {
-  authenticate(connection, clientId, username, password, address) {
+  authenticate(connection, clientId, username, password, address, certificate) {
     const id = ++nextId;
     return new Promise((resolve) => {
       decisions.set(id, { connection, decide: resolve });
@@ -61,6 +64,7 @@ const access: BrokerAccess = {
         username,
         password: password === undefined ? undefined : new Uint8Array(password),
         address,
+        ...(certificate === undefined ? {} : { certificate }),
       });
     });
   },
@@ -131,6 +135,16 @@ const broker = new EmbeddedBroker({
     }
     if (changed.length > 0) send({ type: 'subscribers', topics: changed });
   },
+  ...(settings.tls === undefined
+    ? {}
+    : {
+        tls: {
+          material: () => tlsMaterial ?? settings.tls ?? { cert: '', key: '' },
+          clientCertificates: settings.tls.clientCertificates,
+          onHandshakeFailure: (address: string | undefined, error: Error) =>
+            send({ type: 'tls-failure', address, message: error.message }),
+        },
+      }),
   metrics: {
     connectedDevices: { set: (count) => send({ type: 'clients', count }) },
     storeFailures: { inc: () => send({ type: 'store-failure' }) },
@@ -244,6 +258,10 @@ port.on('message', (message: ToBrokerThread) => {
     case 'heap':
       (globalThis as { gc?: () => void }).gc?.();
       send({ type: 'heap', id: message.id, heapUsed: process.memoryUsage().heapUsed });
+      return;
+    case 'tls':
+      tlsMaterial = message.material;
+      broker.setSecureContext(message.material);
       return;
     case 'stop':
       void stop();

@@ -1,8 +1,11 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.ts';
+import { createRedis } from '../store/redis-connection.ts';
 
 export interface ClusterPresenceOptions {
   readonly redisUrl: string;
+  /** rediss://: the CA file of the server's certificate. */
+  readonly redisCa?: string | undefined;
   /** The store's key prefix: this deployment's keys. */
   readonly keyPrefix: string;
   /** This broker's id among its siblings (aedes' broker id). */
@@ -45,7 +48,10 @@ export class ClusterPresence {
   }
 
   async start(): Promise<void> {
-    const redis = new Redis(this.#options.redisUrl, { lazyConnect: true });
+    const redis = createRedis(
+      { url: this.#options.redisUrl, ca: this.#options.redisCa },
+      { lazyConnect: true },
+    );
     redis.on('error', (error: Error) => this.#log.debug({ error: error.message }, 'redis error'));
     this.#redis = redis;
     await redis.connect();

@@ -2,6 +2,12 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+  Server as TlsServer,
+} from 'node:tls';
+import {
   Aedes,
   type AuthenticateError,
   type AuthenticateHandler,
@@ -11,10 +17,16 @@ import {
   type PublishPacket,
 } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
-import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
+import {
+  type ClientCertificateCheck,
+  type ClientCertificateMode,
+  clientCertificateCheck,
+  type TlsMaterial,
+} from '../security/tls-credentials.ts';
+import { createRedis } from '../store/redis-connection.ts';
 import type { ComponentState } from '../store/store.ts';
 import { ClusterPresence } from './cluster-presence.ts';
 import type { MessageHandler, MqttHealth, MqttMode, MqttTransport } from './mqtt-transport.ts';
@@ -27,6 +39,8 @@ export type { MessageHandler } from './mqtt-transport.ts';
 /** Several embedded brokers as one: routing through Redis pub/sub, sessions and retained messages in Redis. */
 export interface BrokerClusterOptions {
   readonly redisUrl: string;
+  /** rediss://: the CA file of the server's certificate. */
+  readonly redisCa?: string | undefined;
   /** The store's key prefix, for the hub's own keys (which broker holds which device). */
   readonly keyPrefix: string;
   /** How often each broker tells its siblings it is alive (aedes' heartbeatInterval). */
@@ -70,6 +84,7 @@ export interface BrokerAccess {
     username: string | undefined,
     password: Buffer | undefined,
     address: string | undefined,
+    certificate?: ClientCertificateCheck,
   ): { allowed: boolean; reason?: string } | Promise<{ allowed: boolean; reason?: string }>;
   mayPublish(connection: object, clientId: string, topic: string): { allowed: boolean };
   maySubscribe(connection: object, clientId: string, topic: string): { allowed: boolean };
@@ -97,6 +112,16 @@ export interface EmbeddedBrokerOptions {
   readonly onLimitClose: (close: LimitClose) => void;
   /** Share state with sibling instances through Redis (mqemitter-redis, aedes-persistence-redis). */
   readonly cluster?: BrokerClusterOptions;
+  /** MQTTS on the TCP port: the certificate, and whether devices present client certificates. */
+  readonly tls?: BrokerTlsOptions;
+}
+
+export interface BrokerTlsOptions {
+  /** The certificate in use when the broker starts (setSecureContext passes on the ones loaded later). */
+  readonly material: () => TlsMaterial;
+  readonly clientCertificates: ClientCertificateMode;
+  /** A TLS handshake failed (counted and logged by the hub's thread). */
+  readonly onHandshakeFailure: (address: string | undefined, error: Error) => void;
 }
 
 /**
@@ -225,11 +250,13 @@ export class EmbeddedBroker implements MqttTransport {
       this.#options.onLimitClose({ reason: 'connect_timeout', address: this.#addresses.get(client) });
     });
 
-    const tcp = createServer((socket) => {
+    const serve = (socket: Socket): void => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
       this.handle(socket, undefined, socket.remoteAddress);
-    });
+    };
+    const tls = this.#options.tls;
+    const tcp = tls === undefined ? createServer(serve) : this.#tlsServer(tls, serve);
     this.#tcp = tcp;
     const { host, port } = this.#options;
     await new Promise<void>((resolve, reject) => {
@@ -248,6 +275,44 @@ export class EmbeddedBroker implements MqttTransport {
     this.#state = 'up';
   }
 
+  /**
+   * MQTTS: aedes is handed each connection once its handshake is done. Client certificates are asked for but not
+   * enforced in the handshake (rejectUnauthorized off): the CONNECT is refused instead, counted with its client id
+   * (see clientCertificateCheck).
+   */
+  #tlsServer(tls: BrokerTlsOptions, serve: (socket: Socket) => void): NetServer {
+    const server = createTlsServer(
+      {
+        ...this.#secureContextOptions(tls.material()),
+        requestCert: tls.clientCertificates !== 'off',
+        rejectUnauthorized: false,
+        // The TLS 1.3 session tickets go out just before the CONNACK: with Nagle on, the CONNACK waited for their
+        // delayed ACK (about 40 ms a connection).
+        noDelay: true,
+      },
+      serve,
+    );
+    server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
+      tls.onHandshakeFailure(socket.remoteAddress, error);
+      socket.destroy();
+    });
+    return server;
+  }
+
+  #secureContextOptions(material: TlsMaterial): SecureContextOptions {
+    return {
+      cert: material.cert,
+      key: material.key,
+      ...(material.ca === undefined ? {} : { ca: material.ca }),
+    };
+  }
+
+  /** New certificate files: new connections get them, open ones keep theirs. */
+  setSecureContext(material: TlsMaterial): void {
+    const tcp = this.#tcp;
+    if (tcp instanceof TlsServer) tcp.setSecureContext(this.#secureContextOptions(material));
+  }
+
   /** A message published on any instance, on a topic every instance handles. */
   readonly #onSiblingMessage = (packet: { topic: string; payload?: unknown }, done: () => void): void => {
     done();
@@ -262,11 +327,16 @@ export class EmbeddedBroker implements MqttTransport {
   /** The shared bus and persistence of a clustered broker, each on its own Redis connections. */
   #clusterState(cluster: BrokerClusterOptions): Record<string, unknown> {
     const redisLog = this.#log.child({ ns: 'mqtt-cluster' });
-    const persistenceConnection = new Redis(cluster.redisUrl);
+    const redis = { url: cluster.redisUrl, ca: cluster.redisCa };
+    const persistenceConnection = createRedis(redis);
     persistenceConnection.on('error', (error: Error) =>
       redisLog.debug({ error: error.message }, 'persistence redis error'),
     );
-    const mq = MQEmitterRedis({ connectionString: cluster.redisUrl });
+    // Its own connections, as it would make them (auto-pipelining), made here so TLS is set as for the rest.
+    const mq = MQEmitterRedis({
+      subConn: createRedis(redis, { enableAutoPipelining: true }),
+      pubConn: createRedis(redis, { enableAutoPipelining: true }),
+    } as unknown as Parameters<typeof MQEmitterRedis>[0]);
     // Its connection errors (Redis restarting) come out on `state`, which its types leave out.
     (mq as unknown as { state: NodeJS.EventEmitter }).state.on('error', (error: Error) =>
       redisLog.debug({ error: error.message }, 'mq redis error'),
@@ -380,12 +450,17 @@ export class EmbeddedBroker implements MqttTransport {
       }) as AuthenticateError;
       done(error, false);
     };
+    const certificate = clientCertificateCheck(
+      (client as unknown as { conn?: unknown }).conn,
+      this.#options.tls?.clientCertificates ?? 'off',
+    );
     const decision = this.#options.access.authenticate(
       client,
       client.id,
       username,
       password,
       this.#addresses.get(client),
+      certificate,
     );
     if (!(decision instanceof Promise)) return answer(decision);
     // Unanswered (the hub's thread stopping): refused as a server fault, CONNACK 3; the device tries again.

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { TopicGrammar } from '../core/topics.ts';
@@ -11,6 +12,8 @@ export interface ExternalBrokerOptions {
   readonly url: string;
   readonly username: string;
   readonly password: string;
+  /** mqtts:// or wss://: PEM file of the CA that signs the broker's certificate, when Node does not trust it already. */
+  readonly ca?: string | undefined;
   /** Stable across restarts, different for every instance: the broker keeps this instance's session under it. */
   readonly clientId: string;
   readonly shareGroup: string;
@@ -104,6 +107,8 @@ export class ExternalBrokerClient implements MqttTransport {
       // Subscribed on every connect instead (below): mqtt.js would skip it when the session is present.
       resubscribe: false,
       customHandleAcks: this.#handle,
+      // The broker's certificate is checked (mqtt.js: rejectUnauthorized), against this CA where one is given.
+      ...(this.#options.ca === undefined ? {} : { ca: readFileSync(this.#options.ca, 'utf8') }),
     };
     const client = connect(url, options);
     // QoS 0 messages never reach customHandleAcks; mqtt.js hands each to handleMessage, one at a time.

@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
+import type { TlsMaterial } from '../security/tls-credentials.ts';
 import type { ComponentState } from '../store/store.ts';
 
 /** Receives every device publish before it is acknowledged; undefined when the topic is not the hub's. */
@@ -42,6 +43,8 @@ export interface MqttTransport {
    * the hub's own publishers (the incident feed) assume someone does.
    */
   hasSubscribers?(topic: string): boolean;
+  /** The hub's own broker with MQTTS: new certificate files for new connections. */
+  setSecureContext?(material: TlsMaterial): void;
   stop(): Promise<void>;
   health(): MqttHealth;
 }

@@ -9,6 +9,7 @@ import type { Principal } from '../core/principal.ts';
 import type { MqttRefusalReason } from '../fleet/access-policy.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
+import type { ClientCertificateCheck, TlsMaterial } from '../security/tls-credentials.ts';
 import type { ComponentState } from '../store/store.ts';
 import {
   type BrokerThreadSettings,
@@ -16,6 +17,7 @@ import {
   ownBytes,
   type ToBrokerThread,
 } from './broker-thread-protocol.ts';
+import type { BrokerTlsOptions } from './embedded-broker.ts';
 import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
 import { type LimitClose, type PacketLimits, webSocketFrameLimit } from './packet-limits.ts';
@@ -48,12 +50,17 @@ export interface ThreadedBrokerAccess {
     username: string | undefined,
     password: Buffer | undefined,
     address: string | undefined,
+    certificate?: ClientCertificateCheck,
   ): { readonly allowed: boolean; readonly reason?: string; readonly user?: Principal };
   /** A refusal the broker thread made: counted and logged here, with the hub's metrics and logs. */
   refused(reason: MqttRefusalReason, clientId: string, topic?: string): unknown;
 }
 
-export interface ThreadedBrokerOptions extends Omit<BrokerThreadSettings, 'logLevel' | 'firstId' | 'limits'> {
+export interface ThreadedBrokerOptions
+  extends Omit<BrokerThreadSettings, 'logLevel' | 'firstId' | 'limits' | 'tls'> {
+  /** MQTTS: where the certificate in use is read when a thread starts (setSecureContext passes on later ones). */
+  readonly tls?: Omit<BrokerTlsOptions, 'onHandshakeFailure'>;
+  readonly onTlsFailure?: (address: string | undefined, message: string) => void;
   readonly webSocketPath: string;
   readonly access: ThreadedBrokerAccess;
   readonly onMessage: MessageHandler;
@@ -147,6 +154,14 @@ export class ThreadedBroker implements MqttTransport {
       logLevel: this.#options.logger.level,
       firstId: this.#generation * 2 ** 40,
       limits: this.#options.limits,
+      ...(this.#options.tls === undefined
+        ? {}
+        : {
+            tls: {
+              ...this.#options.tls.material(),
+              clientCertificates: this.#options.tls.clientCertificates,
+            },
+          }),
     };
     const worker = new Worker(threadEntry(), { eval: true, workerData: settings });
     this.#worker = worker;
@@ -238,6 +253,11 @@ export class ThreadedBroker implements MqttTransport {
   /** Serves MQTT over WebSocket at the configured path of the hub's HTTP server, relayed to the broker thread. */
   attachWebSocket(server: HttpServer): void {
     this.#webSocket.attach(server);
+  }
+
+  /** New certificate files: the broker thread's MQTTS listener takes them for new connections. */
+  setSecureContext(material: TlsMaterial): void {
+    if (this.#options.tls !== undefined) this.#post({ type: 'tls', material });
   }
 
   publish(topic: string, payload: string): Promise<void> {
@@ -351,12 +371,21 @@ export class ThreadedBroker implements MqttTransport {
       case 'authenticate': {
         const password = message.password === undefined ? undefined : Buffer.from(message.password);
         // The thread keeps a user's grant with its connection; the hub's thread keeps none.
-        const decision = access.identify(message.clientId, message.username, password, message.address);
+        const decision = access.identify(
+          message.clientId,
+          message.username,
+          password,
+          message.address,
+          message.certificate,
+        );
         this.#post({ type: 'decision', id: message.id, ...decision });
         return;
       }
       case 'refused':
         access.refused(message.reason, message.clientId, message.topic);
+        return;
+      case 'tls-failure':
+        this.#options.onTlsFailure?.(message.address, message.message);
         return;
       case 'connected':
         this.#connected.add(message.clientId);

@@ -252,6 +252,34 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  // The network edge (#18): TLS and the HTTP edge's own refusals.
+  readonly tlsReloads = new Counter({
+    name: 'gridhub_tls_reloads_total',
+    help: 'Certificate files loaded again after they changed, by result (ok, or failed: the old ones kept).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly tlsCertificateExpiry = new Gauge({
+    name: 'gridhub_tls_certificate_expiry_timestamp_seconds',
+    help: "When the hub's certificate in use expires (Unix time).",
+    registers: [this.registry],
+  });
+
+  readonly tlsHandshakeFailures = new Counter({
+    name: 'gridhub_tls_handshake_failures_total',
+    help: 'TLS handshakes that failed (plain text on a TLS port, no shared cipher, a bad certificate), by listener.',
+    labelNames: ['listener'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpRefusals = new Counter({
+    name: 'gridhub_http_refusals_total',
+    help: 'HTTP requests the edge refused before any route, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
     for (const reason of Object.keys(refusalReasons) as RefusalReason[])

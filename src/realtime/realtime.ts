@@ -1,6 +1,6 @@
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { z } from 'zod';
 import { claimedIdentity, type GuessLimiter } from '../auth/guess-limiter.ts';
@@ -20,10 +20,12 @@ import type { Incident } from '../core/incident.ts';
 import type { GridChain } from '../core/jurisdiction.ts';
 import type { Principal } from '../core/principal.ts';
 import { zodProblems } from '../core/problems.ts';
+import { clientAddressOf, type TrustProxy } from '../http/client-address.ts';
 import { IncidentError, type IncidentService } from '../incidents/incident-service.ts';
 import { incidentActions } from '../incidents/lifecycle.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
+import { createRedis } from '../store/redis-connection.ts';
 import type { ComponentState } from '../store/store.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
 import { recoveryAdapter } from './recovery-adapter.ts';
@@ -49,11 +51,19 @@ export interface RealtimeOptions {
   readonly recoveryMs: number;
   /** Pushes waiting for a client that does not read them, in bytes, past which it is disconnected. */
   readonly maxBufferedBytes: number;
+  /** Behind a reverse proxy: whose X-Forwarded-For gives the client's address (`http.trustProxy`). */
+  readonly trustProxy?: TrustProxy;
+  /** Origins whose pages may use Socket.IO's polling transport, as the API's CORS (`http.corsOrigins`). */
+  readonly corsOrigins?: readonly string[];
   /**
    * Several hub instances: pushes go through a Redis stream, so a client on any instance gets every push it is
    * entitled to, and catches up after a reconnect to any of them. One instance: in memory.
    */
-  readonly cluster?: { readonly redisUrl: string; readonly keyPrefix: string };
+  readonly cluster?: {
+    readonly redisUrl: string;
+    readonly redisCa?: string | undefined;
+    readonly keyPrefix: string;
+  };
 }
 
 type HubSocketServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -124,9 +134,13 @@ export class Realtime {
   /** Also serves the browser client at /socket.io/socket.io.js, so pages need no outside network. */
   start(server: HttpServer): void {
     const { authenticator, bus, metrics, cluster } = this.#options;
-    if (cluster !== undefined) this.#redis = new Redis(cluster.redisUrl);
+    if (cluster !== undefined) this.#redis = createRedis({ url: cluster.redisUrl, ca: cluster.redisCa });
+    const corsOrigins = this.#options.corsOrigins ?? [];
     const io: HubSocketServer = new Server(server, {
       serveClient: true,
+      ...(corsOrigins.length === 0
+        ? {}
+        : { cors: { origin: corsOrigins.includes('*') ? '*' : [...corsOrigins], credentials: false } }),
       ...(this.#options.recoveryMs > 0
         ? {
             connectionStateRecovery: {
@@ -146,6 +160,15 @@ export class Realtime {
         this.#log.warn({ address, bufferedBytes }, 'socket not reading its pushes: disconnected');
       },
     });
+    // Behind a trusted proxy, the handshake's address (logs, rate limits) is the client's, not the proxy's: set on
+    // the engine's connection, which Socket.IO reads when the client's CONNECT arrives, after this.
+    const trustProxy = this.#options.trustProxy ?? false;
+    if (trustProxy !== false) {
+      const clientAddress = clientAddressOf(trustProxy);
+      io.engine.on('connection', (connection: { request: IncomingMessage; remoteAddress: string }) => {
+        connection.remoteAddress = clientAddress(connection.request) ?? connection.remoteAddress;
+      });
+    }
     io.use((socket, next) => {
       // A returning client's session is held back until it has shown who it is (recovery-guard.ts).
       const restored = socket.recovered ? this.#recovery.take(socket) : undefined;

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import type { DeviceEvent } from '../core/device-event.ts';
 import { GridhubError } from '../core/errors.ts';
+import { createRedis } from './redis-connection.ts';
 import type { ComponentState } from './store.ts';
 
 /** One device event as the log keeps it: what the adapter decoded (no raw identifiers), and when it was logged. */
@@ -118,21 +119,26 @@ function loggedEvent(id: string, event: DeviceEvent, loggedAt: number): LoggedEv
 export class RedisStreamEventLog extends BufferedEventLog {
   readonly kind = 'redis';
   readonly #url: string;
+  readonly #ca: string | undefined;
   readonly #keyPrefix: string;
   #redis: Redis | undefined;
 
-  constructor(options: EventLogOptions & { url: string; keyPrefix: string }) {
+  constructor(options: EventLogOptions & { url: string; ca?: string | undefined; keyPrefix: string }) {
     super(options);
     this.#url = options.url;
+    this.#ca = options.ca;
     this.#keyPrefix = options.keyPrefix;
   }
 
   protected async open(): Promise<void> {
-    const redis = new Redis(this.#url, {
-      keyPrefix: this.#keyPrefix,
-      lazyConnect: true,
-      maxRetriesPerRequest: 2,
-    });
+    const redis = createRedis(
+      { url: this.#url, ca: this.#ca },
+      {
+        keyPrefix: this.#keyPrefix,
+        lazyConnect: true,
+        maxRetriesPerRequest: 2,
+      },
+    );
     redis.on('ready', () => {
       this.status = 'up';
     });

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError } from '../core/errors.ts';
@@ -11,6 +11,7 @@ import {
   terminalStates,
 } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
+import { createRedis } from './redis-connection.ts';
 import {
   type AccountRecord,
   type AuditQuery,
@@ -28,6 +29,8 @@ import {
 
 export interface RedisStoreOptions {
   readonly url: string;
+  /** rediss://: the CA file of the server's certificate (see redis-connection.ts). */
+  readonly ca?: string | undefined;
   /** Every key starts with it: several hubs (or test runs) can share one Redis. */
   readonly keyPrefix: string;
   readonly deadLetterLimit: number;
@@ -126,7 +129,7 @@ export class RedisStore implements Store {
 
   async start(): Promise<void> {
     this.#state = 'starting';
-    const redis = new Redis(this.#options.url, {
+    const redis = createRedis(this.#options, {
       keyPrefix: this.#options.keyPrefix,
       lazyConnect: true,
       maxRetriesPerRequest: 3,

@@ -91,8 +91,9 @@ export async function startTestHub(
   const ownDirectory = options.dataDir === undefined ? temporaryDirectory() : undefined;
   const dataDir = options.dataDir ?? (ownDirectory?.path as string);
   const logs = new LogCapture();
+  const deployment = options.deployment ?? demoDeployment();
   const hub = new Hub({
-    deployment: options.deployment ?? demoDeployment(),
+    deployment,
     runtime: { httpPort: 0, mqttPort: 0, dataDir, configPath: demoConfigPath },
     host: '127.0.0.1',
     logger: pino({ level: 'debug' }, logs),
@@ -103,8 +104,8 @@ export async function startTestHub(
   return {
     hub,
     logs,
-    httpUrl: `http://127.0.0.1:${hub.httpPort}`,
-    mqttUrl: `mqtt://127.0.0.1:${hub.mqttPort}`,
+    httpUrl: `${deployment.tls?.http ? 'https' : 'http'}://127.0.0.1:${hub.httpPort}`,
+    mqttUrl: `${deployment.tls?.mqtt ? 'mqtts' : 'mqtt'}://127.0.0.1:${hub.mqttPort}`,
     stop: async () => {
       await hub.stop();
       ownDirectory?.remove();

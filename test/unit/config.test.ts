@@ -218,6 +218,7 @@ describe('resolveDeployment', () => {
       timezone: 'Asia/Shanghai',
       deadLetterLimit: 10_000,
       eventLogPerDevice: 1000,
+      demo: false,
     });
     expect(deployment.devices).toEqual([]);
   });

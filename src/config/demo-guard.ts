@@ -1,0 +1,57 @@
+import { isIP } from 'node:net';
+import { verifyPassword } from '../auth/passwords.ts';
+import { GridhubError } from '../core/errors.ts';
+import { type Deployment, secretDigest } from './load.ts';
+import { defaultIdentifierHashKey } from './schema.ts';
+
+/** The session key config/demo.yaml ships: public, so anyone could sign sessions with it. */
+export const demoJwtSecret = 'gridhub-demo-session-key-change-me-0123';
+
+/** Whether `host` binds loopback only: a demo there is reachable from this machine alone. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/**
+ * Which of the demo's public secrets the deployment uses: config/demo.yaml and the defaults are in the repository,
+ * so a hub using them is open to anyone who read it. Users' `demo-` tokens, the demo session key, the default
+ * identifier key, device secrets of the demo's `demo-secret-<id>` form (given as secret or as its digest), and
+ * passwords of the demo's `demo-password-<id>` form (checked against each hash: only when the address is public).
+ */
+export async function demoSecretsInUse(deployment: Deployment): Promise<string[]> {
+  const { settings } = deployment;
+  const found: string[] = [];
+  if (deployment.users.some((user) => user.token?.startsWith('demo-'))) found.push("users' demo tokens");
+  const demoPasswords = await Promise.all(
+    deployment.users.flatMap((user) =>
+      user.passwordHash === undefined ? [] : [verifyPassword(`demo-password-${user.id}`, user.passwordHash)],
+    ),
+  );
+  if (demoPasswords.includes(true)) found.push("users' demo passwords");
+  if (settings.jwtSecret === demoJwtSecret) found.push('the demo hub.jwtSecret');
+  if (settings.identifierHashKey === defaultIdentifierHashKey)
+    found.push('the default hub.identifierHashKey');
+  if (deployment.devices.some((device) => device.secretDigest === secretDigest(`demo-secret-${device.id}`))) {
+    found.push("devices' demo secrets");
+  }
+  return found;
+}
+
+/**
+ * Refuses to start on a non-loopback address with the demo's public secrets, unless the demo flag says the exposure
+ * is meant (GRIDHUB_DEMO=1 or `hub.demo: true`): one line naming what is public and the flag.
+ */
+export async function checkDemoExposure(
+  host: string,
+  deployment: Deployment,
+  demoFlag: boolean,
+): Promise<void> {
+  if (demoFlag || deployment.settings.demo || isLoopbackHost(host)) return;
+  const inUse = await demoSecretsInUse(deployment);
+  if (inUse.length === 0) return;
+  throw new GridhubError(
+    'GRIDHUB_DEMO_SECRETS',
+    `refusing to listen on ${host} with the demo's public secrets (${inUse.join(', ')}): set your own, or set GRIDHUB_DEMO=1 (or hub.demo: true) to run the demo on this network anyway`,
+  );
+}
