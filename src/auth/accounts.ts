@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
 import type { UserConfig } from '../config/schema.ts';
-import { GridhubError } from '../core/errors.ts';
 import type { Principal, Role } from '../core/principal.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -72,8 +70,6 @@ export interface AccountsOptions {
   readonly logger: Logger;
   /** On a store shared with sibling instances: how often their account changes are read (ms). */
   readonly refreshMs?: number;
-  /** Where initial passwords named in the config are read from (tests give their own). */
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** The most usernames whose failures are remembered: a flood of made-up names cannot grow the map past it. */
@@ -357,25 +353,9 @@ export class Accounts implements UserDirectory {
       throw new AccountError('invalid', `no node "${input.scope}"`);
   }
 
+  /** The config's initial password (resolved from its {env} or {file} reference when loaded), hashed. */
   async #initialHash(user: UserConfig): Promise<string | null> {
-    const source = user.initialPassword;
-    if (source === undefined) return null;
-    let password: string | undefined;
-    if ('env' in source) password = (this.#options.env ?? process.env)[source.env];
-    else {
-      try {
-        password = readFileSync(source.file, 'utf8').split(/\r?\n/)[0];
-      } catch (error) {
-        throw new GridhubError('GRIDHUB_CONFIG_INVALID', `cannot read the initial password of ${user.id}`, {
-          problems: [`users.${user.id}.initialPassword.file: ${(error as Error).message}`],
-        });
-      }
-    }
-    if (password === undefined || password.length === 0)
-      throw new GridhubError('GRIDHUB_CONFIG_INVALID', `no initial password for ${user.id}`, {
-        problems: [`users.${user.id}.initialPassword: ${JSON.stringify(source)} gives no password`],
-      });
-    return hashPassword(password);
+    return user.initialPassword === undefined ? null : hashPassword(user.initialPassword);
   }
 
   async #save(account: AccountRecord): Promise<void> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { passwordHashPattern } from '../auth/passwords.ts';
+import { passwordBounds, passwordHashPattern } from '../auth/passwords.ts';
 import { severities } from '../core/incident.ts';
 import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
@@ -102,18 +102,12 @@ export const userSchema = z.strictObject({
       'The password the account is created with, as an scrypt hash: scrypt$N$r$p$<salt>$<key> (base64url; `npm run users -- hash` makes one). Used when the account is first made; later changes through the API or CLI stand.',
     ),
   initialPassword: z
-    .union([
-      z.strictObject({
-        env: z
-          .string()
-          .regex(/^[A-Z_][A-Z0-9_]*$/)
-          .describe('An environment variable.'),
-      }),
-      z.strictObject({ file: z.string().min(1).describe('A file whose first line is the password.') }),
-    ])
+    .string()
+    .min(passwordBounds.min)
+    .max(passwordBounds.max)
     .optional()
     .describe(
-      'Where to read the password the account is created with, instead of passwordHash: hashed at first start, never stored as given.',
+      'The password the account is created with, instead of passwordHash: hashed at first start, never stored as given. Give it as {env: NAME} or {file: path}, never in the file itself.',
     ),
 });
 

@@ -238,8 +238,8 @@ describe('the pages under the Content-Security-Policy, in Chromium', () => {
       '/',
       async (page: import('playwright-core').Page) => page.getByRole('button', { name: 'Connect' }).click(),
     ],
-    ['/officer', logIn('demo-officer-xijiao')],
-    ['/worker', logIn('demo-worker-xijiao-01')],
+    ['/officer', logIn('officer-xijiao')],
+    ['/worker', logIn('worker-xijiao-01')],
     ['/docs', async (page: import('playwright-core').Page) => page.locator('.swagger-ui .info').waitFor()],
   ])('%s runs without a single violation', async (path, use) => {
     const context = await browser.newContext();
@@ -279,9 +279,11 @@ describe('the pages under the Content-Security-Policy, in Chromium', () => {
   });
 });
 
-function logIn(token: string): (page: import('playwright-core').Page) => Promise<void> {
+/** Logs a demo user in on the page with their username and demo password. */
+function logIn(userId: string): (page: import('playwright-core').Page) => Promise<void> {
   return async (page) => {
-    await page.getByLabel('API token').fill(token);
+    await page.getByLabel('Username').fill(userId);
+    await page.getByLabel('Password').fill(`demo-password-${userId}`);
     await page.getByRole('button', { name: /Log in/ }).click();
   };
 }

@@ -46,7 +46,7 @@ function runHub(
 }
 
 const refusal =
-  "gridhub: refusing to listen on 0.0.0.0 with the demo's public secrets (users' demo tokens, the demo hub.jwtSecret, " +
+  "gridhub: refusing to listen on 0.0.0.0 with the demo's public secrets (users' demo tokens, users' demo passwords, the demo hub.jwtSecret, " +
   "the default hub.identifierHashKey, devices' demo secrets): set your own, or set GRIDHUB_DEMO=1 (or hub.demo: true) " +
   'to run the demo on this network anyway [GRIDHUB_DEMO_SECRETS]';
 
@@ -160,7 +160,9 @@ describe('secrets from the environment or a file', () => {
     expect(isGridhubError(thrown)).toBe(true);
     const problems = isGridhubError(thrown) ? thrown.problems : [];
     const adminIndex = demoConfig().users.findIndex((user) => user.id === 'admin');
-    expect(problems).toEqual([
+    // Each at its line of the file, which follows the demo's layout.
+    for (const problem of problems) expect(problem).toMatch(/ \(line \d+\)$/);
+    expect(problems.map((problem) => problem.replace(/ \(line \d+\)$/, ''))).toEqual([
       `hub.jwtSecret: secret file ${path.join(workDir.path, 'secrets', 'jwt-secret')} is empty`,
       `users[${adminIndex}].token: environment variable GRIDHUB_TEST_ADMIN_TOKEN is not set`,
       'hub.identifierHashKey: Too small: expected string to have >=16 characters',
