@@ -29,6 +29,14 @@ export async function demoSecretsInUse(deployment: Deployment): Promise<string[]
     ),
   );
   if (demoPasswords.includes(true)) found.push("users' demo passwords");
+  // The shipped templates' placeholders (config/compose.yaml through deploy/.env.example) are as public.
+  const placeholders = [
+    settings.jwtSecret,
+    settings.identifierHashKey,
+    deployment.mqtt.external?.password,
+    ...deployment.users.flatMap((user) => [user.token, user.initialPassword]),
+  ];
+  if (placeholders.some((secret) => secret?.startsWith('CHANGE-ME'))) found.push('CHANGE-ME placeholders');
   if (settings.jwtSecret === demoJwtSecret) found.push('the demo hub.jwtSecret');
   if (settings.identifierHashKey === defaultIdentifierHashKey)
     found.push('the default hub.identifierHashKey');

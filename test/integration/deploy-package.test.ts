@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { adapters } from '../../devices/index.ts';
 import { adapterMap } from '../../src/adapters.ts';
+import { checkDemoExposure } from '../../src/config/demo-guard.ts';
 import { loadDeployment } from '../../src/config/load.ts';
 import { freePort } from '../helpers/cluster.ts';
 import { projectRoot, temporaryDirectory } from '../helpers/hub.ts';
@@ -101,7 +102,12 @@ describe('the compose file', () => {
   const compose = parse(read('deploy/compose.yaml')) as {
     services: Record<
       string,
-      { image?: string; build?: { context: string; dockerfile: string }; volumes?: string[] }
+      {
+        image?: string;
+        build?: { context: string; dockerfile: string };
+        volumes?: string[];
+        environment?: Record<string, string>;
+      }
     >;
   };
 
@@ -128,13 +134,39 @@ describe('the compose file', () => {
       volume.endsWith(':/etc/gridhub/gridhub.yaml:ro'),
     );
     expect(mount).toBe('../config/compose.yaml:/etc/gridhub/gridhub.yaml:ro');
+    // Its secrets come from the environment, which compose fills from deploy/.env: here, from the example.
+    const example = Object.fromEntries(
+      [...read('deploy/.env.example').matchAll(/^([A-Z_]+)=(.*)$/gm)].map((match) => [match[1], match[2]]),
+    );
+    const hubEnvironment = compose.services.hub?.environment ?? {};
+    for (const name of Object.keys(example)) expect(hubEnvironment[name]).toContain(`\${${name}:?`);
+    Object.assign(process.env, example);
     const deployment = loadDeployment(path.join(projectRoot, 'config', 'compose.yaml'), adapterMap(adapters));
+    expect(deployment.settings.jwtSecret).toBe(example.GRIDHUB_JWT_SECRET);
+    expect(deployment.users[0]?.initialPassword).toBe(example.GRIDHUB_ADMIN_PASSWORD);
     expect(deployment.mqtt.mode).toBe('external');
     expect(deployment.mqtt.external?.url).toBe('mqtt://mosquitto:1883');
     expect(deployment.store).toMatchObject({ kind: 'redis', url: 'redis://redis:6379' });
-    // The hub's broker password is the one deploy/.env.example gives Mosquitto.
-    const envPassword = /^HUB_MQTT_PASSWORD=(.*)$/m.exec(read('deploy/.env.example'))?.[1];
-    expect(deployment.mqtt.external?.password).toBe(envPassword);
+    // The hub's broker password is the one deploy/.env gives Mosquitto.
+    expect(deployment.mqtt.external?.password).toBe(example.HUB_MQTT_PASSWORD);
+  });
+});
+
+describe("the compose file's placeholders", () => {
+  it('keep the hub off a public address until every CHANGE-ME is replaced', async () => {
+    const example = Object.fromEntries(
+      [...read('deploy/.env.example').matchAll(/^([A-Z_]+)=(.*)$/gm)].map((match) => [match[1], match[2]]),
+    );
+    const load = () => loadDeployment(path.join(projectRoot, 'config', 'compose.yaml'), adapterMap(adapters));
+    Object.assign(process.env, example);
+    await expect(checkDemoExposure('0.0.0.0', load(), false)).rejects.toThrow(/CHANGE-ME placeholders/);
+    Object.assign(process.env, {
+      HUB_MQTT_PASSWORD: 'a-real-broker-password',
+      GRIDHUB_JWT_SECRET: 'a-real-session-key-of-forty-characters-00',
+      GRIDHUB_IDENTIFIER_HASH_KEY: 'a-real-identifier-key',
+      GRIDHUB_ADMIN_PASSWORD: 'a real first password',
+    });
+    await expect(checkDemoExposure('0.0.0.0', load(), false)).resolves.toBeUndefined();
   });
 });
 
