@@ -65,6 +65,17 @@ describe('the configuration JSON Schema', () => {
     expect(problems.some((problem) => problem.startsWith('/store'))).toBe(true);
   });
 
+  it('takes {env: NAME} and {file: path} wherever a string goes, as the loader does, and nothing else in its place', () => {
+    const validate = validator();
+    const config = parse(readFileSync(path.join(projectRoot, 'config', 'demo.yaml'), 'utf8'));
+    config.hub.jwtSecret = { env: 'GRIDHUB_JWT_SECRET' };
+    config.users[0].token = { file: 'secrets/officer-token' };
+    expect(validate(config), JSON.stringify(validate.errors)).toBe(true);
+    config.hub.jwtSecret = { vault: 'secret/gridhub' };
+    expect(validate(config)).toBe(false);
+    expect((validate.errors ?? []).some((error) => error.instancePath === '/hub/jwtSecret')).toBe(true);
+  });
+
   it("carries the zod schema's descriptions, for editors to show", () => {
     const schema = configJsonSchema() as {
       properties: { hub: { properties: Record<string, { description?: string }> } };
