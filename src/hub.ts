@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
 import { Accounts } from './auth/accounts.ts';
 import { GuessLimiter } from './auth/guess-limiter.ts';
-import { Sessions } from './auth/sessions.ts';
+import { type SessionEndReason, Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CameraLeases } from './cluster/camera-leases.ts';
 import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
@@ -50,10 +50,13 @@ import type { Store } from './store/store.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '..');
 
+/** The ends of all of a user's sessions that also end their incident feed (a password reset does not: it uses a token). */
+const feedEndingReasons: ReadonlySet<SessionEndReason> = new Set(['user_disabled', 'user_removed']);
+
 export interface HubOptions {
   readonly deployment: Deployment;
   readonly runtime: RuntimeSettings;
-  /** Address the HTTP and MQTT servers bind; tests use 127.0.0.1. */
+  /** Address the HTTP and MQTT servers bind: 127.0.0.1 when not given (HOST sets it for npm start). */
   readonly host?: string;
   readonly logger?: Logger;
   /** How often device silences and watchdogs are checked (ms); tests shorten it. */
@@ -112,6 +115,7 @@ export class Hub {
   /** The step stop() is in, from its start to its end: /readyz answers 503 meanwhile. */
   #stopping: string | undefined;
   #stopLogging: (() => void) | undefined;
+  #stopFeedRevocation: (() => void) | undefined;
 
   constructor(options: HubOptions) {
     const { deployment, runtime } = options;
@@ -277,7 +281,7 @@ export class Hub {
     const mqttLimits = deployment.limits.mqtt;
     // The hub's own broker, in a thread of its own, or in the hub's thread where it shares its state with siblings.
     const ownBroker = {
-      host: options.host ?? '0.0.0.0',
+      host: options.host ?? '127.0.0.1',
       port: runtime.mqttPort,
       webSocketPath: '/mqtt',
       access,
@@ -458,7 +462,7 @@ export class Hub {
     if (this.#started) return;
     this.#started = true;
     const { runtime } = this.#options;
-    const host = this.#options.host ?? '0.0.0.0';
+    const host = this.#options.host ?? '127.0.0.1';
     try {
       await checkDemoExposure(host, this.deployment, runtime.demo === true);
       this.#tls?.start();
@@ -519,6 +523,11 @@ export class Hub {
       // and the incidents it raises must find Socket.IO already there to push them.
       await this.broker.start();
       this.broker.attachWebSocket(http.server);
+      // A user disabled or removed loses the incident feed at once, not only at their next CONNECT.
+      this.#stopFeedRevocation = this.sessions.onEnd((end) => {
+        if (end.sessionId === undefined && feedEndingReasons.has(end.reason))
+          this.broker.disconnect(end.userId);
+      });
     } catch (error) {
       await this.stop();
       throw error;
@@ -542,7 +551,14 @@ export class Hub {
       // incident any more, so a change made while the rest stops still reaches their outbox.
       ['incident feed', () => this.outbound.feed?.stop()],
       ['tls', () => this.#tls?.stop()],
-      ['mqtt', () => this.broker.stop()],
+      [
+        'mqtt',
+        () => {
+          this.#stopFeedRevocation?.();
+          this.#stopFeedRevocation = undefined;
+          return this.broker.stop();
+        },
+      ],
       [
         'http',
         async () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/auth/passwords.ts';
 import {
@@ -178,17 +179,33 @@ describe('people log in as people: accounts, passwords, lockout', () => {
     const worker = await loggedIn(hub, 'worker-xijiao-new', 'a first password');
     const jwtSocket = await connectClient(hub.httpUrl, worker);
     const tokenSocket = await connectClient(hub.httpUrl, 'demo-worker-xijiao-02');
-    const closed = Promise.all(
-      [jwtSocket, tokenSocket].map(
+    // The incident feed over MQTT, with the user's API token: closed at once too, not at its next CONNECT.
+    const feed = await connectAsync(hub.mqttUrl, {
+      clientId: 'worker-xijiao-02',
+      username: 'worker-xijiao-02',
+      password: 'demo-worker-xijiao-02',
+      reconnectPeriod: 0,
+    });
+    const closed = Promise.all([
+      ...[jwtSocket, tokenSocket].map(
         (client) => new Promise<void>((resolve) => client.socket.once('disconnect', () => resolve())),
       ),
-    );
+      new Promise<void>((resolve) => feed.once('close', () => resolve())),
+    ]);
     expect((await send(hub, 'POST', '/api/accounts/worker-xijiao-new/disable', admin)).status).toBe(200);
     expect((await send(hub, 'POST', '/api/accounts/worker-xijiao-02/disable', admin)).status).toBe(200);
     await closed;
     expect((await getJson(`${hub.httpUrl}/api/me`, worker)).status).toBe(401);
     expect((await getJson(`${hub.httpUrl}/api/me`, 'demo-worker-xijiao-02')).status).toBe(401);
     expect((await login(hub, 'worker-xijiao-new', 'a first password')).status).toBe(401);
+    await expect(
+      connectAsync(hub.mqttUrl, {
+        clientId: 'worker-xijiao-02',
+        username: 'worker-xijiao-02',
+        password: 'demo-worker-xijiao-02',
+        reconnectPeriod: 0,
+      }),
+    ).rejects.toThrow(/Not authorized|Bad username or password/);
     expect(await metricValue(hub.httpUrl, 'gridhub_sessions_ended_total{reason="user_disabled"}')).toBe(1);
     // Enabled again: they log in.
     expect((await send(hub, 'POST', '/api/accounts/worker-xijiao-new/enable', admin)).status).toBe(200);
