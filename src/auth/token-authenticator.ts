@@ -103,6 +103,26 @@ export class TokenAuthenticator {
   }
 
   /**
+   * Whether a token that did not authenticate is a guess, to count toward the limits on guessing: anything but a JWT
+   * the hub signed. One it signed but no longer takes (expired, its session ended, its user disabled) is what a
+   * page left open overnight presents; counted, a centre's officers behind one address would lock it out. Asked of
+   * failures only: the signature is checked again, whatever the expiry.
+   */
+  async isGuess(token: unknown): Promise<boolean> {
+    if (typeof token !== 'string' || token.split('.').length !== 3) return true;
+    try {
+      await jwtVerify(token, this.#key, {
+        issuer,
+        algorithms: ['HS256'],
+        clockTolerance: Number.MAX_SAFE_INTEGER,
+      });
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  /**
    * A JWT of the session: for a login, or a refresh (the caller's own session). It expires after the JWT lifetime
    * or at the session's end, whichever comes first.
    */

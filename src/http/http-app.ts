@@ -137,7 +137,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     const throttled = options.guesses.refuse('rest', request.ip, identity);
     if (throttled !== undefined) throw tooManyAttempts(reply, throttled);
     request.principal = await options.authenticator.authenticate(token);
-    if (request.principal === undefined) options.guesses.failed('rest', request.ip, identity);
+    if (request.principal === undefined && (await options.authenticator.isGuess(token)))
+      options.guesses.failed('rest', request.ip, identity);
   });
 
   app.setErrorHandler((error: unknown, _request, reply: FastifyReply) => {

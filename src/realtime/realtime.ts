@@ -182,11 +182,12 @@ export class Realtime {
         );
         return next(Object.assign(refusal, { data: { code: 'too_many_attempts', ...throttled } }));
       }
-      authenticator.authenticate(token).then((principal) => {
+      authenticator.authenticate(token).then(async (principal) => {
         if (principal === undefined) {
           metrics.realtimeRefusals.labels('bad_token').inc();
-          // No token at all is no guess (a page before its login); a wrong one is.
-          if (token !== undefined && token !== '')
+          // No token at all is no guess (a page before its login), nor a JWT of the hub's that it no longer takes;
+          // any other is.
+          if (token !== undefined && token !== '' && (await authenticator.isGuess(token)))
             this.#options.guesses.failed('socketio', address, identity);
           this.#log.info({ address, identity }, 'socket refused: bad or missing token');
           return next(new Error('unauthorized: a valid token is required in auth.token'));

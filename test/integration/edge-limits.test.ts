@@ -349,6 +349,27 @@ describe('guessing bearer tokens on REST', () => {
     ).toBe(1);
   });
 
+  it("does not count the hub's own JWTs it no longer takes as guesses: a tab left open overnight locks nobody out", async () => {
+    // Signed with the demo's session key, expired an hour ago: what a page left open presents in the morning.
+    const expired = await new SignJWT({ role: 'duty_officer', sid: 'a-session-long-gone' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('officer-luming')
+      .setIssuer('gridhub')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+      .sign(new TextEncoder().encode(demoConfig().hub?.jwtSecret as string));
+    const failuresBefore = await metricValue(hub.httpUrl, 'gridhub_auth_failures_total{transport="rest"}');
+    for (let n = 1; n <= 12; n++) {
+      expect((await getFrom(incidents(), expired, '127.0.0.9')).status).toBe(401);
+    }
+    await expect(connectClient(hub.httpUrl, expired)).rejects.toThrow(/unauthorized/);
+    expect((await getFrom(incidents(), 'demo-officer-xijiao', '127.0.0.9')).status).toBe(200);
+    expect(await metricValue(hub.httpUrl, 'gridhub_auth_failures_total{transport="rest"}')).toBe(
+      failuresBefore,
+    );
+    expect(await metricValue(hub.httpUrl, 'gridhub_auth_failures_total{transport="socketio"}')).toBe(0);
+  });
+
   it('answers 429 with Retry-After to an address that failed too often, good token included, until the lockout ends', async () => {
     for (let n = 1; n <= 5; n++) {
       expect((await getFrom(incidents(), `wrong-token-${n}`, '127.0.0.5')).status).toBe(401);
