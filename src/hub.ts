@@ -22,6 +22,7 @@ import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
 import { LivenessMonitor } from './fleet/liveness-monitor.ts';
 import { ThrottledMqttAccess } from './fleet/throttled-access.ts';
+import { clientAddressOf } from './http/client-address.ts';
 import { buildHttpApp, type HealthReport } from './http/http-app.ts';
 import { IncidentPipeline } from './incidents/incident-pipeline.ts';
 import { IncidentService } from './incidents/incident-service.ts';
@@ -286,6 +287,8 @@ export class Hub {
       webSocketPath: '/mqtt',
       access,
       onMessage,
+      // Behind a trusted proxy, an MQTT over WebSocket client's own address, as REST and Socket.IO see theirs.
+      clientAddress: clientAddressOf(deployment.http.trustProxy),
       onClientConnected: (clientId: string) => this.liveness.heard(clientId),
       onClientDisconnected: (clientId: string) => this.liveness.gone(clientId),
       ...(this.#tls === undefined || tls?.mqtt !== true

@@ -110,6 +110,8 @@ export interface EmbeddedBrokerOptions {
   readonly limits: PacketLimits;
   /** A connection closed at one of those limits: counted and logged by the hub's thread. */
   readonly onLimitClose: (close: LimitClose) => void;
+  /** The client's address of an MQTT over WebSocket upgrade: behind a trusted proxy, the forwarded one. */
+  readonly clientAddress?: (request: IncomingMessage) => string | undefined;
   /** Share state with sibling instances through Redis (mqemitter-redis, aedes-persistence-redis). */
   readonly cluster?: BrokerClusterOptions;
   /** MQTTS on the TCP port: the certificate, and whether devices present client certificates. */
@@ -167,7 +169,8 @@ export class EmbeddedBroker implements MqttTransport {
     this.#options = options;
     this.#webSocket = new MqttWebSocketPath(
       options.webSocketPath,
-      (stream, request) => this.handle(stream, request, request.socket.remoteAddress),
+      (stream, request) =>
+        this.handle(stream, request, this.#options.clientAddress?.(request) ?? request.socket.remoteAddress),
       webSocketFrameLimit(options.limits),
     );
     this.#log = options.logger.child({ ns: 'mqtt' });

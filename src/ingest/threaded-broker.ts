@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
@@ -71,6 +71,8 @@ export interface ThreadedBrokerOptions
   readonly limits: PacketLimits;
   /** A connection the thread closed at a limit: counted and logged here. */
   readonly onLimitClose: (close: LimitClose) => void;
+  /** The client's address of an MQTT over WebSocket upgrade: behind a trusted proxy, the forwarded one. */
+  readonly clientAddress?: (request: IncomingMessage) => string | undefined;
 }
 
 /**
@@ -117,7 +119,8 @@ export class ThreadedBroker implements MqttTransport {
     this.#options = options;
     this.#webSocket = new MqttWebSocketPath(
       options.webSocketPath,
-      (stream, request) => this.#relay(stream, request.socket.remoteAddress),
+      (stream, request) =>
+        this.#relay(stream, this.#options.clientAddress?.(request) ?? request.socket.remoteAddress),
       webSocketFrameLimit(options.limits),
     );
     this.#log = options.logger.child({ ns: 'mqtt' });

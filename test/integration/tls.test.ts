@@ -357,6 +357,20 @@ describe('behind a reverse proxy', () => {
     expect(plainHub.logs.text).toMatch(new RegExp(`"reqId":"${directId}"[^\\n]*"remote":"127\\.0\\.0\\.1"`));
   });
 
+  it("takes an MQTT over WebSocket client's address from X-Forwarded-For, for its refusals and limits", async () => {
+    const client = mqtt.connect(`ws://127.0.0.1:${hub.hub.httpPort}/mqtt`, {
+      clientId: 'gate-xijiao-01-north',
+      username: 'gate-xijiao-01-north',
+      password: 'not-its-secret',
+      reconnectPeriod: 0,
+      wsOptions: { headers: { 'x-forwarded-for': '203.0.113.9' } },
+    });
+    await new Promise<void>((resolve) => client.once('error', () => resolve()));
+    client.end(true);
+    await eventually(() => hub.logs.text.includes('"transport":"mqtt"'));
+    expect(hub.logs.text).toMatch(/"transport":"mqtt","address":"203\.0\.113\.9"[^\n]*authentication failed/);
+  });
+
   it('ignores X-Forwarded-For from anyone else', async () => {
     await refusedHandshake(plainHub.httpUrl);
     await eventually(() => plainHub.logs.text.includes('socket refused'));
