@@ -209,7 +209,8 @@ export class Hub {
       jurisdiction: deployment.jurisdiction,
       adapters: deployment.adapters,
       store: this.store,
-      userIds: new Set(deployment.users.map((user) => user.id)),
+      // Every user's id, those made through the API included (the accounts are built after the registry).
+      userIds: { has: (id: string) => this.accounts.has(id) },
     });
     this.visibility = new Visibility(deployment.routing.deviceHealthCategories);
     this.#router = new Router(deployment.users, deployment.rosters, deployment.routing, settings.timezone);

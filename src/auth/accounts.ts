@@ -193,17 +193,24 @@ export class Accounts implements UserDirectory {
     password: string,
   ): Promise<{ principal: Principal } | { failure: LoginFailureReason }> {
     const name = username.toLowerCase();
-    const now = Date.now();
-    const remembered = this.#failures.get(name);
-    if (remembered !== undefined && remembered.lockedUntil > now) return this.#failed(name, 'locked');
     const account = this.#byId.get(name);
+    // Checked first whatever follows, so a locked name answers after as long as any other.
     const matches = await verifyPassword(password, account?.passwordHash);
+    if ((this.#failures.get(name)?.lockedUntil ?? 0) > Date.now()) return this.#failed(name, 'locked');
     if (account === undefined || account.removed) return this.#failed(name, 'unknown_user');
     if (account.passwordHash === null) return this.#failed(name, 'no_password');
     if (!matches) return this.#failed(name, 'wrong_password');
     if (account.disabled) return this.#failed(name, 'disabled');
     this.#failures.delete(name);
     return { principal: this.#principals.get(account.id) ?? principalOfAccount(account) };
+  }
+
+  /**
+   * Whether a user has this id, removed accounts included: ids are unique across users and devices. The config's
+   * users count before start() has loaded them (the device registry starts first).
+   */
+  has(id: string): boolean {
+    return this.#byId.has(id) || this.#options.configUsers.some((user) => user.id === id);
   }
 
   /** The accounts an admin manages: those inside their scope. */
@@ -242,7 +249,7 @@ export class Accounts implements UserDirectory {
   }
 
   async setDisabled(actor: Principal, id: string, disabled: boolean): Promise<AccountView> {
-    const account = this.#managed(actor, id);
+    const account = await this.#fresh(this.#managed(actor, id));
     if (id === actor.userId) throw new AccountError('forbidden', 'you cannot disable your own account');
     const changed = { ...account, disabled, updatedAt: new Date().toISOString() };
     await this.#save(changed);
@@ -255,7 +262,7 @@ export class Accounts implements UserDirectory {
   }
 
   async remove(actor: Principal, id: string): Promise<void> {
-    const account = this.#managed(actor, id);
+    const account = await this.#fresh(this.#managed(actor, id));
     if (id === actor.userId) throw new AccountError('forbidden', 'you cannot remove your own account');
     await this.#save({ ...account, removed: true, updatedAt: new Date().toISOString() });
     await this.#options.sessions.endAllOf(id, 'user_removed');
@@ -264,7 +271,7 @@ export class Accounts implements UserDirectory {
 
   /** An admin sets a user's password: every session of the user ends. */
   async resetPassword(actor: Principal, id: string, password: string): Promise<void> {
-    const account = this.#managed(actor, id);
+    const account = await this.#fresh(this.#managed(actor, id));
     await this.#save({
       ...account,
       passwordHash: await hashPassword(password),
@@ -277,10 +284,19 @@ export class Accounts implements UserDirectory {
 
   /** A user changes their own password, the old one required; their other sessions end. */
   async changeOwnPassword(principal: Principal, oldPassword: string, newPassword: string): Promise<void> {
-    const account = this.#byId.get(principal.userId);
-    if (account === undefined || account.removed) throw new AccountError('not_found', 'no such account');
-    if (!(await verifyPassword(oldPassword, account.passwordHash)))
+    const known = this.#byId.get(principal.userId);
+    if (known === undefined || known.removed) throw new AccountError('not_found', 'no such account');
+    const account = await this.#fresh(known);
+    // The old password is a login's secret: its wrong guesses count toward the username's lockout, as a login's do
+    // (a stolen session must not become a way to guess the password behind it).
+    const name = principal.userId.toLowerCase();
+    const matches = await verifyPassword(oldPassword, account.passwordHash);
+    if ((this.#failures.get(name)?.lockedUntil ?? 0) > Date.now())
+      throw new AccountError('forbidden', 'too many failed attempts: try again later');
+    if (!matches) {
+      this.#failed(name, 'wrong_password');
       throw new AccountError('forbidden', 'the old password is wrong');
+    }
     await this.#save({
       ...account,
       passwordHash: await hashPassword(newPassword),
@@ -315,6 +331,14 @@ export class Accounts implements UserDirectory {
       if (oldest !== undefined) this.#failures.delete(oldest);
     }
     return { failure };
+  }
+
+  /**
+   * The account as the store has it now: another instance sharing the store may have changed it since this one last
+   * read its accounts (they are re-read every refreshMs), and a change made from a stale copy would undo that one.
+   */
+  async #fresh(account: AccountRecord): Promise<AccountRecord> {
+    return (await this.#options.store.getAccount(account.id)) ?? account;
   }
 
   /** The account, if this admin manages it; else not found (an account out of scope is not shown to exist). */

@@ -1,4 +1,3 @@
-import { decodeJwt } from 'jose';
 import type { GuessWindowConfig, LimitsConfig } from '../config/schema.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
@@ -89,16 +88,21 @@ export interface GuessLimiterOptions {
 }
 
 /**
- * Limits guessing on every transport (REST bearer tokens, Socket.IO handshakes, MQTT CONNECTs): failed
- * authentications are counted per remote address and per identity claimed, each in a window, and past the limit
- * every attempt from that address, or claiming that identity, is refused for a lockout period, good credentials
- * included (else a lockout would not stop a guesser: its right guess would get through). Successes count for
- * nothing. Each failure and each refusal is counted by transport and logged (throttled) with the remote address
- * and the identity claimed, never the secret.
+ * Limits guessing on every transport (REST bearer tokens and password logins, Socket.IO handshakes, MQTT
+ * CONNECTs): failed authentications are counted per remote address and per identity claimed, each in a window, and
+ * past the limit every attempt from that address, or claiming that identity, is refused for a lockout period, good
+ * credentials included (else a lockout would not stop a guesser: its right guess would get through). An identity
+ * is one named with its secret (an MQTT username, a login's username), never a bearer token's unverified claim;
+ * and its lockout spares the address it last authenticated from, so failing in a device's name from elsewhere
+ * does not keep the device out. Each failure and each refusal is counted by transport and logged (throttled) with
+ * the remote address and the identity claimed, never the secret.
  */
 export class GuessLimiter {
   readonly #byAddress: FailureCounts;
   readonly #byIdentity: FailureCounts;
+  /** Where each identity last authenticated (identity → address), the oldest forgotten past trackedKeys. */
+  readonly #knownAddress = new Map<string, string>();
+  readonly #maxKnown: number;
   readonly #metrics: HubMetrics;
   readonly #log: Logger;
   readonly #throttle = new LogThrottle();
@@ -108,6 +112,7 @@ export class GuessLimiter {
     const { perAddress, perIdentity, trackedKeys } = options.limits;
     this.#byAddress = new FailureCounts(perAddress, trackedKeys);
     this.#byIdentity = new FailureCounts(perIdentity, trackedKeys);
+    this.#maxKnown = trackedKeys;
     this.#metrics = options.metrics;
     this.#log = options.logger.child({ ns: 'auth-limits' });
     this.#now = options.now ?? Date.now;
@@ -129,7 +134,12 @@ export class GuessLimiter {
   ): Throttled | undefined {
     const now = this.#now();
     const byAddress = address === undefined ? 0 : this.#byAddress.lockedFor(address, now);
-    const byIdentity = identity === undefined ? 0 : this.#byIdentity.lockedFor(identity, now);
+    // An identity's lockout stops guessing from new places; it does not keep the device or person out at the address
+    // they last authenticated from (else anyone could mute a device by failing in its name).
+    const byIdentity =
+      identity === undefined || (address !== undefined && this.#knownAddress.get(identity) === address)
+        ? 0
+        : this.#byIdentity.lockedFor(identity, now);
     if (byAddress === 0 && byIdentity === 0) return undefined;
     const reason: ThrottleReason = byAddress >= byIdentity ? 'address' : 'identity';
     const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(byAddress, byIdentity) / 1000));
@@ -143,6 +153,17 @@ export class GuessLimiter {
       );
     }
     return { reason, retryAfterSeconds };
+  }
+
+  /** After an authentication succeeded: the address is where the identity is known, which its lockout spares. */
+  succeeded(address: string | undefined, identity: string | undefined): void {
+    if (address === undefined || identity === undefined) return;
+    this.#knownAddress.delete(identity);
+    if (this.#knownAddress.size >= this.#maxKnown) {
+      const oldest = this.#knownAddress.keys().next().value;
+      if (oldest !== undefined) this.#knownAddress.delete(oldest);
+    }
+    this.#knownAddress.set(identity, address);
   }
 
   /** After an authentication failed: counted, logged (throttled), and towards a lockout of its address and identity. */
@@ -167,20 +188,6 @@ export class GuessLimiter {
     const suppressed = this.#throttle.admit(`failed:${transport}:${address ?? identity}`, now);
     if (suppressed >= 0)
       this.#log.info({ transport, address, identity, suppressed }, 'authentication failed');
-  }
-}
-
-/**
- * The identity a bearer token claims, for the limiter and the logs, never the token: a JWT's subject (read
- * without verifying it: a claim, not a fact); an API token claims none.
- */
-export function claimedIdentity(token: unknown): string | undefined {
-  if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) return undefined;
-  try {
-    const { sub } = decodeJwt(token);
-    return typeof sub === 'string' && sub.length > 0 ? boundedIdentity(sub) : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -76,7 +76,8 @@ export class ThrottledMqttAccess {
       return { allowed: false, reason: 'throttled' };
     }
     const decision = decide();
-    if (!decision.allowed && decision.reason !== 'disabled') this.#limiter.failed('mqtt', address, identity);
+    if (decision.allowed) this.#limiter.succeeded(address, identity);
+    else if (decision.reason !== 'disabled') this.#limiter.failed('mqtt', address, identity);
     return decision;
   }
 }

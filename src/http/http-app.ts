@@ -8,7 +8,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { Accounts } from '../auth/accounts.ts';
-import { claimedIdentity, type GuessLimiter } from '../auth/guess-limiter.ts';
+import type { GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { UserConfig } from '../config/schema.ts';
@@ -27,7 +27,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { TlsMaterial } from '../security/tls-credentials.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { trustFunction } from './client-address.ts';
-import { registerEdge, requestId } from './edge.ts';
+import { presentedToken, registerEdge, requestId, sameSecret } from './edge.ts';
 import { HttpError, tooManyAttempts } from './request-guards.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
@@ -105,10 +105,25 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', undefined);
-  // First, so its headers and checks apply to every route, /docs' own included.
+  // Any request with a token authenticates here, first, through the limits on guessing by address: a bearer token
+  // anywhere (/api/auth/token included), and Basic's password on /docs, which a browser's login prompt sends. The
+  // metrics scraper's token is no user's: recognised first, so scraping counts as no failure.
+  const metricsToken =
+    options.edge?.metricsToken === undefined ? undefined : Buffer.from(options.edge.metricsToken);
+  app.addHook('onRequest', async (request, reply) => {
+    const scheme = request.headers.authorization?.slice(0, 6);
+    if (scheme !== 'Bearer' && !(scheme === 'Basic ' && request.url.startsWith('/docs'))) return;
+    const token = presentedToken(request);
+    if (token === undefined || (request.url === '/metrics' && sameSecret(token, metricsToken))) return;
+    const throttled = options.guesses.refuse('rest', request.ip, undefined);
+    if (throttled !== undefined) throw tooManyAttempts(reply, throttled);
+    request.principal = await options.authenticator.authenticate(token);
+    if (request.principal === undefined && (await options.authenticator.isGuess(token)))
+      options.guesses.failed('rest', request.ip, undefined);
+  });
+  // Then the edge, so its headers and checks apply to every route, /docs' own included.
   await registerEdge(app, {
     config: options.edge ?? httpSchema.parse({}),
-    authenticator: options.authenticator,
     metrics: options.metrics,
     logger: options.logger,
   });
@@ -126,20 +141,6 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-
-  // Any request with a bearer token authenticates, /api/auth/token included: each failure counts towards a lockout
-  // of its address (request.ip: the proxy's client, where trustProxy says so) and of the JWT subject it claims.
-  app.addHook('onRequest', async (request, reply) => {
-    const header = request.headers.authorization;
-    if (!header?.startsWith('Bearer ')) return;
-    const token = header.slice(7);
-    const identity = claimedIdentity(token);
-    const throttled = options.guesses.refuse('rest', request.ip, identity);
-    if (throttled !== undefined) throw tooManyAttempts(reply, throttled);
-    request.principal = await options.authenticator.authenticate(token);
-    if (request.principal === undefined && (await options.authenticator.isGuess(token)))
-      options.guesses.failed('rest', request.ip, identity);
-  });
 
   app.setErrorHandler((error: unknown, _request, reply: FastifyReply) => {
     if (error instanceof HttpError) {

@@ -3,7 +3,7 @@ import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Redis } from 'ioredis';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { z } from 'zod';
-import { claimedIdentity, type GuessLimiter } from '../auth/guess-limiter.ts';
+import type { GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
@@ -174,8 +174,8 @@ export class Realtime {
       const restored = socket.recovered ? this.#recovery.take(socket) : undefined;
       const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       const { address } = socket.handshake;
-      const identity = claimedIdentity(token);
-      const throttled = this.#options.guesses.refuse('socketio', address, identity);
+      // By address only: a token names no identity that could be trusted before it is verified.
+      const throttled = this.#options.guesses.refuse('socketio', address, undefined);
       if (throttled !== undefined) {
         const refusal = new Error(
           `too many failed authentications: try again in ${throttled.retryAfterSeconds} s`,
@@ -188,8 +188,8 @@ export class Realtime {
           // No token at all is no guess (a page before its login), nor a JWT of the hub's that it no longer takes;
           // any other is.
           if (token !== undefined && token !== '' && (await authenticator.isGuess(token)))
-            this.#options.guesses.failed('socketio', address, identity);
-          this.#log.info({ address, identity }, 'socket refused: bad or missing token');
+            this.#options.guesses.failed('socketio', address, undefined);
+          this.#log.info({ address }, 'socket refused: bad or missing token');
           return next(new Error('unauthorized: a valid token is required in auth.token'));
         }
         if (restored !== undefined) {
@@ -224,6 +224,14 @@ export class Realtime {
     const stopListening = this.#options.sessions?.onEnd((end) => {
       // Every instance's sockets of it: disconnectSockets goes through the adapter (the Redis stream, clustered).
       const room = end.sessionId === undefined ? userRoom(end.userId) : sessionRoom(end.sessionId);
+      const here = io.sockets.adapter.rooms.get(room)?.size ?? 0;
+      if (here > 0) {
+        metrics.realtimeRefusals.labels('session_ended').inc(here);
+        this.#log.info(
+          { userId: end.userId, reason: end.reason, sockets: here },
+          'sockets closed: session ended',
+        );
+      }
       io.in(room).disconnectSockets(true);
     });
     this.#unsubscribe = [

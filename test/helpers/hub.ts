@@ -171,8 +171,9 @@ export async function connectClient(httpUrl: string, token: string): Promise<Rec
 }
 
 /** Reads one sample of a metric from the Prometheus text, 0 when absent. */
-export async function metricValue(httpUrl: string, sample: string): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+export async function metricValue(httpUrl: string, sample: string, token?: string): Promise<number> {
+  const headers = token === undefined ? undefined : { authorization: `Bearer ${token}` };
+  const text = await (await fetch(`${httpUrl}/metrics`, { headers })).text();
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${sample} `));
   return line === undefined ? 0 : Number(line.slice(sample.length + 1));
 }

@@ -171,6 +171,14 @@ describe('people log in as people: accounts, passwords, lockout', () => {
       password: 'a first password',
     });
     expect(taken.status).toBe(409);
+    // Nor may a device take the id of an account made through the API: ids are unique across users and devices.
+    const device = await send(hub, 'POST', '/api/devices', 'demo-integrator-qinghe', {
+      id: 'worker-xijiao-new',
+      name: 'A gate under a user id',
+      adapter: 'gate-access',
+      grid: 'grid-xijiao-01',
+    });
+    expect(device.status).toBe(409);
     // Non-admins manage nothing.
     const officer = await loggedIn(hub, 'officer-xijiao');
     expect((await send(hub, 'GET', '/api/accounts', officer)).status).toBe(403);

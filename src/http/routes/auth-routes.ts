@@ -62,15 +62,17 @@ export function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): vo
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      // Guessing spread over many usernames from one address is stopped here; the account's own lockout stops
-      // guessing one username from many addresses.
-      const throttled = options.guesses.refuse('rest', request.ip, username);
+      // Guessing spread over many usernames from one address is stopped here; the account's own lockout
+      // (hub.loginLockout) stops guessing one username from many addresses.
+      const throttled = options.guesses.refuse('rest', request.ip, undefined);
       if (throttled !== undefined) throw tooManyAttempts(reply, throttled);
       const outcome = await accounts.login(username, password);
       if ('failure' in outcome) {
-        options.guesses.failed('rest', request.ip, username);
+        options.guesses.failed('rest', request.ip, undefined);
+        // The name only when an account has it: what is typed there is sometimes a password.
+        const named = outcome.failure === 'unknown_user' ? {} : { username };
         options.logger.info(
-          { ns: 'auth', address: request.ip, username: username.slice(0, 64), reason: outcome.failure },
+          { ns: 'auth', address: request.ip, ...named, reason: outcome.failure },
           'login refused',
         );
         throw loginRefused();
