@@ -166,8 +166,10 @@ export class Hub {
       metrics: this.metrics,
       logger: this.#logger,
     });
+    const audit = new AuditTrail(this.store);
     this.accounts = new Accounts({
       store: this.store,
+      audit,
       configUsers: deployment.users,
       jurisdiction: deployment.jurisdiction,
       sessions: this.sessions,
@@ -194,7 +196,6 @@ export class Hub {
             ca: redis.ca,
             keyPrefix: redis.keyPrefix,
           });
-    const audit = new AuditTrail(this.store);
     this.coordinator =
       redis === undefined
         ? undefined
@@ -508,6 +509,7 @@ export class Hub {
         jurisdiction: this.deployment.jurisdiction,
         router: this.#router,
         users: this.deployment.users,
+        placeOfUser: (userId) => this.accounts.placeOf(userId),
         registry: this.registry,
         media: this.media,
         cameras: this.cameras,

@@ -1,3 +1,4 @@
+import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { UserConfig } from '../config/schema.ts';
 import type { Principal, Role } from '../core/principal.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
@@ -60,6 +61,8 @@ export interface LockoutSettings {
 
 export interface AccountsOptions {
   readonly store: Pick<Store, 'saveAccount' | 'getAccount' | 'listAccounts'>;
+  /** Where each change of an account is recorded (who, what, to whom); tests may leave it out. */
+  readonly audit?: Pick<AuditTrail, 'record'>;
   readonly configUsers: readonly UserConfig[];
   readonly jurisdiction: Jurisdiction;
   readonly sessions: Sessions;
@@ -245,6 +248,7 @@ export class Accounts implements UserDirectory {
     };
     await this.#save(account);
     this.#log.info({ actor: actor.userId, userId: account.id, role: account.role }, 'account created');
+    await this.#audit(actor, 'account.create', account.id, { role: account.role });
     return view(account);
   }
 
@@ -258,6 +262,7 @@ export class Accounts implements UserDirectory {
       { actor: actor.userId, userId: id, disabled },
       disabled ? 'account disabled' : 'account enabled',
     );
+    await this.#audit(actor, disabled ? 'account.disable' : 'account.enable', id);
     return view(changed);
   }
 
@@ -267,6 +272,7 @@ export class Accounts implements UserDirectory {
     await this.#save({ ...account, removed: true, updatedAt: new Date().toISOString() });
     await this.#options.sessions.endAllOf(id, 'user_removed');
     this.#log.info({ actor: actor.userId, userId: id }, 'account removed');
+    await this.#audit(actor, 'account.remove', id);
   }
 
   /** An admin sets a user's password: every session of the user ends. */
@@ -280,6 +286,7 @@ export class Accounts implements UserDirectory {
     await this.#options.sessions.endAllOf(id, 'password_changed');
     this.#failures.delete(id.toLowerCase());
     this.#log.info({ actor: actor.userId, userId: id }, 'password reset');
+    await this.#audit(actor, 'account.password_reset', id);
   }
 
   /** A user changes their own password, the old one required; their other sessions end. */
@@ -304,6 +311,7 @@ export class Accounts implements UserDirectory {
     });
     await this.#options.sessions.endAllOf(principal.userId, 'password_changed', principal.session?.id);
     this.#log.info({ userId: principal.userId }, 'own password changed');
+    await this.#audit(principal, 'account.password_change', principal.userId);
   }
 
   #failed(name: string, failure: LoginFailureReason): { failure: LoginFailureReason } {
@@ -331,6 +339,29 @@ export class Accounts implements UserDirectory {
       if (oldest !== undefined) this.#failures.delete(oldest);
     }
     return { failure };
+  }
+
+  #audit(
+    actor: Principal,
+    action: string,
+    userId: string,
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
+    return (
+      this.#options.audit?.record(actor, {
+        action,
+        target: { kind: 'user', id: userId },
+        outcome: 'ok',
+        detail,
+      }) ?? Promise.resolve()
+    );
+  }
+
+  /** Where a user works, removed accounts included: the scope node or grids that place an audit entry about them. */
+  placeOf(id: string): readonly string[] {
+    const account = this.#byId.get(id);
+    if (account === undefined) return [];
+    return account.grids ?? (account.scope === null ? [] : [account.scope]);
   }
 
   /**

@@ -28,7 +28,11 @@ export async function demoSecretsInUse(deployment: Deployment): Promise<string[]
       user.passwordHash === undefined ? [] : [verifyPassword(`demo-password-${user.id}`, user.passwordHash)],
     ),
   );
-  if (demoPasswords.includes(true)) found.push("users' demo passwords");
+  if (
+    demoPasswords.includes(true) ||
+    deployment.users.some((user) => user.initialPassword === `demo-password-${user.id}`)
+  )
+    found.push("users' demo passwords");
   // The shipped templates' placeholders (config/compose.yaml through deploy/.env.example) are as public.
   const placeholders = [
     settings.jwtSecret,
@@ -36,7 +40,11 @@ export async function demoSecretsInUse(deployment: Deployment): Promise<string[]
     deployment.mqtt.external?.password,
     ...deployment.users.flatMap((user) => [user.token, user.initialPassword]),
   ];
-  if (placeholders.some((secret) => secret?.startsWith('CHANGE-ME'))) found.push('CHANGE-ME placeholders');
+  if (
+    placeholders.some((secret) => secret?.startsWith('CHANGE-ME')) ||
+    deployment.devices.some((device) => device.secretDigest === secretDigest(`CHANGE-ME-${device.id}-secret`))
+  )
+    found.push('CHANGE-ME placeholders');
   if (settings.jwtSecret === demoJwtSecret) found.push('the demo hub.jwtSecret');
   if (settings.identifierHashKey === defaultIdentifierHashKey)
     found.push('the default hub.identifierHashKey');

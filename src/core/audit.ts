@@ -8,7 +8,7 @@ export interface AuditEntry {
     | { readonly userId: 'system'; readonly role: 'system' };
   /** e.g. `command.unlock`, `device.provision`, `device.rotate`, `device.disable`. */
   readonly action: string;
-  readonly target: { readonly kind: 'device' | 'incident' | 'grid'; readonly id: string };
+  readonly target: { readonly kind: 'device' | 'incident' | 'grid' | 'user'; readonly id: string };
   readonly outcome: 'ok' | 'refused' | 'failed' | 'timeout';
   /** The parameters or result, small and free of secrets. */
   readonly detail: Readonly<Record<string, unknown>>;

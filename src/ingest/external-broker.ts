@@ -193,7 +193,11 @@ export class ExternalBrokerClient implements MqttTransport {
 
   disconnect(deviceId: string): void {
     // The broker holds the connections: a disabled device is refused there (remove it from the password file).
-    this.#log.info({ deviceId }, 'device connections are the external broker’s: not disconnected by the hub');
+    // A device, or a user of the incident feed whose account was disabled: either's connection is the broker's.
+    this.#log.info(
+      { clientId: deviceId },
+      'client connections are the external broker’s: not disconnected by the hub',
+    );
   }
 
   async stop(): Promise<void> {

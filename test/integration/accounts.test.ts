@@ -221,6 +221,21 @@ describe('people log in as people: accounts, passwords, lockout', () => {
     await loggedIn(hub, 'worker-xijiao-new', 'a first password');
     expect((await getJson(`${hub.httpUrl}/api/me`, 'demo-worker-xijiao-02')).status).toBe(200);
     expect(hub.logs.text).not.toContain('a first password');
+    // Every change is in the audit trail, about the user, read by the admins whose scope holds them.
+    const trail = async (token: string) => {
+      const { body } = await getJson(`${hub.httpUrl}/api/audit?target=worker-xijiao-new`, token);
+      return (body as { entries: { action: string; actor: { userId: string } }[] }).entries;
+    };
+    const actions = (await trail(admin)).map((entry) => `${entry.actor.userId} ${entry.action}`);
+    expect(actions).toEqual([
+      'admin-xijiao account.enable',
+      'admin-xijiao account.disable',
+      'admin-xijiao account.create',
+    ]);
+    // The district's admin sees them too (and the refused device under that id, which no grid holds).
+    expect((await trail('demo-admin')).filter((entry) => entry.action.startsWith('account.'))).toHaveLength(
+      3,
+    );
   });
 
   it("resets a user's password (their sessions end) and lets a user change their own, the old one required", async () => {

@@ -8,8 +8,9 @@ import { adapters } from '../../devices/index.ts';
 import { adapterMap } from '../../src/adapters.ts';
 import { checkDemoExposure } from '../../src/config/demo-guard.ts';
 import { loadDeployment } from '../../src/config/load.ts';
+import { TestCertificates } from '../helpers/certificates.ts';
 import { freePort } from '../helpers/cluster.ts';
-import { projectRoot, temporaryDirectory } from '../helpers/hub.ts';
+import { demoConfig, deploymentOf, projectRoot, startTestHub, temporaryDirectory } from '../helpers/hub.ts';
 
 /**
  * What deploy/ ships, checked as far as this machine can: Docker has no engine here (the image is not built), so
@@ -90,9 +91,40 @@ describe('the Dockerfile', () => {
     expect(of('VOLUME').map((each) => JSON.parse(each.args))).toContainEqual([dataDir]);
   });
 
-  it('checks its health on /livez and starts Node with the flags of npm start', () => {
+  it("checks its health on /livez, whose check passes against a real hub's HTTP and HTTPS and fails on no hub", async () => {
     expect(of('HEALTHCHECK')).toHaveLength(1);
-    expect(of('HEALTHCHECK')[0]?.args).toContain("'/livez'");
+    const healthcheck = of('HEALTHCHECK')[0]?.args ?? '';
+    expect(healthcheck).toContain("'/livez'");
+    const [node, flag, script] = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD ') + 4)) as string[];
+    expect([node, flag]).toEqual(['node', '-e']);
+    // Run as Docker would, in a process of its own (the hubs answer from this one, so not spawnSync).
+    const check = (port: number) =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, ['-e', script as string], {
+          env: { ...process.env, PORT: String(port) },
+          stdio: 'ignore',
+          timeout: 10_000,
+        });
+        child.once('exit', (code) => resolve(code));
+      });
+    const certificates = new TestCertificates(temporaryDirectory('gridhub-health-').path);
+    certificates.ca();
+    certificates.server();
+    const plain = await startTestHub();
+    const secure = await startTestHub({
+      deployment: deploymentOf({
+        ...demoConfig(),
+        tls: { cert: certificates.file('server.crt'), key: certificates.file('server.key'), mqtt: false },
+      }),
+    });
+    try {
+      expect(await check(plain.hub.httpPort)).toBe(0);
+      expect(await check(secure.hub.httpPort)).toBe(0);
+      expect(await check(await freePort())).toBe(1);
+    } finally {
+      await plain.stop();
+      await secure.stop();
+    }
     const command = JSON.parse(of('CMD').at(-1)?.args ?? '[]') as string[];
     expect(command).toEqual(['node', ...startCommand()]);
   });
@@ -166,7 +198,18 @@ describe("the compose file's placeholders", () => {
       GRIDHUB_IDENTIFIER_HASH_KEY: 'a-real-identifier-key',
       GRIDHUB_ADMIN_PASSWORD: 'a real first password',
     });
-    await expect(checkDemoExposure('0.0.0.0', load(), false)).resolves.toBeUndefined();
+    // The template's example gate still has its placeholder secret (CHANGE-ME-gate-example-01-secret)…
+    await expect(checkDemoExposure('0.0.0.0', load(), false)).rejects.toThrow(/CHANGE-ME placeholders/);
+    // …until it has its own.
+    const deployment = load();
+    const ownSecrets = {
+      ...deployment,
+      devices: deployment.devices.map((device) => ({
+        ...device,
+        secretDigest: `own-digest-of-${device.id}`,
+      })),
+    };
+    await expect(checkDemoExposure('0.0.0.0', ownSecrets, false)).resolves.toBeUndefined();
   });
 });
 

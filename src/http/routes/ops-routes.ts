@@ -26,12 +26,8 @@ export interface OpsRoutesOptions {
   readonly registry: { get(deviceId: string): { readonly grid: { readonly chain: GridChain } } | undefined };
   /** `ancestry`: a node and those above it, to place an audit entry about a grid (a roster) or a user. */
   readonly jurisdiction: { readonly root: PlaceRef; ancestry(id: string): readonly PlaceRef[] };
-  /** Where each user works (their scope node or grids), to place an audit entry about a user. */
-  readonly users: readonly {
-    readonly id: string;
-    readonly scope?: string;
-    readonly grids?: readonly string[];
-  }[];
+  /** Where a user works (their scope node or grids; none when unknown), to place an audit entry about them. */
+  readonly placeOfUser: (userId: string) => readonly string[];
 }
 
 export const pageQuery = z.strictObject({
@@ -70,7 +66,7 @@ function auditVisibility(
   options: OpsRoutesOptions,
   principal: Principal,
 ): ((entry: AuditEntry) => Promise<boolean>) | undefined {
-  const { registry, jurisdiction, users, store } = options;
+  const { registry, jurisdiction, placeOfUser, store } = options;
   const scope = principal.scopeNodeIds;
   if (scope.includes(jurisdiction.root.id)) return undefined;
   const nodeInScope = (id: string): boolean => chainInScope(jurisdiction.ancestry(id), scope);
@@ -93,8 +89,7 @@ function auditVisibility(
       return visible;
     },
     user: (id) => {
-      const user = users.find((candidate) => candidate.id === id);
-      const nodes = user === undefined ? [] : (user.grids ?? (user.scope === undefined ? [] : [user.scope]));
+      const nodes = placeOfUser(id);
       return nodes.length > 0 && nodes.every(nodeInScope);
     },
   };
