@@ -71,6 +71,12 @@ export interface IncidentWriter {
   refresh(now: number): void;
 }
 
+/** The part of a writer the raising steps use (raising-steps.ts). */
+export type RaisingWriter = Pick<
+  IncidentWriter,
+  'redelivered' | 'raise' | 'repeat' | 'join' | 'group' | 'create' | 'createStorm'
+>;
+
 /** Chosen at assembly (src/hub.ts): builds the writer over the service's parts. */
 export type IncidentWriterFactory = (parts: IncidentWriterParts) => IncidentWriter;
 

@@ -12,7 +12,7 @@ import {
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ActiveIncidents } from './active-incidents.ts';
 import { CorrelationAnchors } from './correlation-anchors.ts';
-import type { IncidentWriter } from './incident-writer.ts';
+import type { RaisingWriter } from './incident-writer.ts';
 import { chainOf, foldsInto, type Raising, type RaisingChain, type RaisingStep } from './raising.ts';
 import type { Router } from './router.ts';
 import { appendNewest, type Correlation, maxSeverity, SlidingWindow } from './rule-book.ts';
@@ -21,7 +21,7 @@ import { appendNewest, type Correlation, maxSeverity, SlidingWindow } from './ru
 type IncidentKind = Pick<RuleConfig, 'category' | 'severity' | 'title'>;
 
 export interface IncidentRaisingOptions {
-  readonly writer: IncidentWriter;
+  readonly writer: RaisingWriter;
   readonly active: ActiveIncidents;
   readonly router: Router;
   readonly metrics: HubMetrics;
