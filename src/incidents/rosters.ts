@@ -4,7 +4,7 @@ import type { Principal } from '../core/principal.ts';
 import type { Store } from '../store/store.ts';
 import type { Router } from './router.ts';
 
-/** The duty rosters changed through the API: kept in the store, where they replace the config's roster of their grid. */
+/** Duty rosters changed through the API: kept in the store, and replacing the config's roster of their grid. */
 export class Rosters {
   readonly #store: Store;
   readonly #router: Router;
