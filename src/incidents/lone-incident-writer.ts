@@ -159,8 +159,9 @@ export class LoneIncidentWriter implements IncidentWriter {
    */
   #save(incident: Incident, raising: Raising): Promise<void> {
     const audit = creationAudit(incident);
+    const eventKey = raising.event.key;
     const stored = this.changes.serial(incident.id, () =>
-      this.#parts.store.saveIncident(incident, audit, raising.event.key),
+      this.#parts.store.saveIncident(incident, audit, eventKey),
     );
     announceCreated(this.#parts, incident, raising.receivedAt, stored);
     stored.catch(() => this.#parts.active.forgetUnsaved(incident));

@@ -144,8 +144,11 @@ export class SharedIncidentWriter implements IncidentWriter {
    */
   async create(incident: Incident, raising: Raising, adopt: (incident: Incident) => void): Promise<void> {
     const versioned: Incident = { ...incident, version: 1 };
+    // `raising` is read again on the next turn: what this write needs is taken now.
+    const replaces = raising.open?.id;
+    const eventKey = raising.event.key;
     const outcome = await this.changes.serial(versioned.id, () =>
-      this.#shared.create(versioned, creationAudit(versioned), raising.open?.id, raising.event.key),
+      this.#shared.create(versioned, creationAudit(versioned), replaces, eventKey),
     );
     if (outcome === 'created') {
       adopt(versioned);
@@ -166,9 +169,8 @@ export class SharedIncidentWriter implements IncidentWriter {
   async createStorm(storm: Incident, raising: Raising): Promise<void> {
     this.#parts.active.remember(storm);
     const audit = creationAudit(storm);
-    await this.changes.serial(storm.id, () =>
-      this.#parts.store.saveIncident(storm, audit, raising.event.key),
-    );
+    const eventKey = raising.event.key;
+    await this.changes.serial(storm.id, () => this.#parts.store.saveIncident(storm, audit, eventKey));
     announceCreated(this.#parts, storm, raising.receivedAt);
   }
 
