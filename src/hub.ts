@@ -26,8 +26,10 @@ import { clientAddressOf } from './http/client-address.ts';
 import { buildHttpApp, type HealthReport } from './http/http-app.ts';
 import { IncidentPipeline } from './incidents/incident-pipeline.ts';
 import { IncidentService } from './incidents/incident-service.ts';
+import { loneIncidentWriter } from './incidents/lone-incident-writer.ts';
 import { Router } from './incidents/router.ts';
 import { RuleBook } from './incidents/rule-book.ts';
+import { sharedIncidentWriter } from './incidents/shared-incident-writer.ts';
 import { Visibility } from './incidents/visibility.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EmbeddedBroker } from './ingest/embedded-broker.ts';
@@ -226,7 +228,8 @@ export class Hub {
       users: deployment.users,
       logger: this.#logger,
       sweepMs: options.deadlineSweepMs ?? 1000,
-      shared: redis !== undefined,
+      // Siblings sharing the store: every change a compare-and-set over a fresh read.
+      writer: redis === undefined ? loneIncidentWriter : sharedIncidentWriter,
       flood: deployment.flood,
     });
     this.#pipeline = new IncidentPipeline(

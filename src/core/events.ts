@@ -16,7 +16,7 @@ export interface HubBusEvents {
   /**
    * An incident was created. `receivedAt` is performance.now() at ingest. `stored` is its commit, given when the
    * incident is announced before it: a device's alarm is shown to the live views as soon as it is decided (one
-   * instance; see IncidentService), and whatever leaves the hub for good waits for `whenStored`. Absent: committed.
+   * instance; see LoneIncidentWriter), and whatever leaves the hub for good waits for `whenStored`. Absent: committed.
    */
   'incident:created': [incident: Incident, receivedAt: number, stored?: Promise<unknown>];
   /**

@@ -13,7 +13,7 @@ export interface ChangeQueueOptions {
   readonly current: (incidentId: string) => Promise<Incident | undefined>;
   /**
    * Sharing the store: runs `work` again, from a fresh read, while another instance beats it to the write
-   * (SharedIncidents.retrying). Left out, `work` runs once.
+   * (SharedIncidents.retrying, used by SharedIncidentWriter). Left out, `work` runs once.
    */
   readonly retrying?: <T>(work: () => Promise<T>) => Promise<T>;
 }

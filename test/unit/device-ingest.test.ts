@@ -7,6 +7,7 @@ import { createIdentifierPolicy } from '../../src/core/privacy.ts';
 import { TopicGrammar } from '../../src/core/topics.ts';
 import { IncidentPipeline } from '../../src/incidents/incident-pipeline.ts';
 import { IncidentService } from '../../src/incidents/incident-service.ts';
+import { loneIncidentWriter } from '../../src/incidents/lone-incident-writer.ts';
 import { Router } from '../../src/incidents/router.ts';
 import { RuleBook } from '../../src/incidents/rule-book.ts';
 import { Visibility } from '../../src/incidents/visibility.ts';
@@ -64,6 +65,7 @@ describe('DeviceIngest', () => {
           users: deployment.users,
           logger: createLogger('silent'),
           sweepMs: 60_000,
+          writer: loneIncidentWriter,
         }),
       ),
       store,
