@@ -86,9 +86,11 @@ const contexts: Record<string, string> = {
 };
 
 /**
- * The HTTP surface. Routes declare their input as zod schemas, which validate it and document it in the OpenAPI
- * description served at /docs; each checks the caller's token and scope; errors answer in one shape:
- * `{error: {code, message, problems?}}`.
+ * The HTTP surface: one fastify plugin per resource (routes/*.ts), registered with its prefix. Routes declare their
+ * input and their answers as zod schemas, which validate the input, serialize the answers and document both in the
+ * OpenAPI description served at /docs; a plugin behind a token authenticates its routes in one pre-handler, each
+ * route naming the roles it allows; each route checks the caller's scope; errors answer in one shape,
+ * `{error: {code, message, problems?}}`, with the codes and statuses of the catalogue (core/errors.ts).
  */
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -182,12 +184,14 @@ export function registerErrorAnswers(app: FastifyInstance, logger?: Logger): voi
     }
     const coded = codedError(error);
     if (coded === undefined) {
-      // Fastify's own 4xx (a body that is not JSON, too large): its message is safe to show.
+      // Fastify's own 4xx (a body that is not JSON, too large): its message is safe to show. Anything else is a
+      // fault of the hub's: logged, and told as no more than `internal`.
       const status = (error as { statusCode?: number }).statusCode ?? 500;
-      if (status < 500)
-        return reply.code(status).send({ error: { code: 'bad_request', message: (error as Error).message } });
+      if (status >= 500) log?.error({ err: error, reqId: request.id }, 'request failed');
+      const message = status < 500 ? (error as Error).message : 'internal error';
+      return reply.code(status).send({ error: { code: status < 500 ? 'bad_request' : 'internal', message } });
     }
-    const answer = errorAnswer(coded ?? error);
+    const answer = errorAnswer(coded);
     if (answer.status >= 500) log?.error({ err: error, reqId: request.id }, 'request failed');
     return reply.code(answer.status).send({ error: answer.error });
   });
