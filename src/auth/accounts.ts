@@ -1,5 +1,6 @@
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { UserConfig } from '../config/schema.ts';
+import { refused } from '../core/errors.ts';
 import type { Principal, Role } from '../core/principal.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -41,16 +42,6 @@ export interface NewAccount {
   readonly scope?: string | undefined;
   readonly grids?: readonly string[] | undefined;
   readonly password: string;
-}
-
-/** A refused account operation: answered with its kind's status and code. */
-export class AccountError extends Error {
-  constructor(
-    readonly kind: 'not_found' | 'forbidden' | 'conflict' | 'invalid',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface LockoutSettings {
@@ -230,9 +221,9 @@ export class Accounts implements UserDirectory {
   async create(actor: Principal, input: NewAccount): Promise<AccountView> {
     this.#checkShape(input);
     if (!this.#manages(actor, { scope: input.scope ?? null, grids: input.grids ?? null }))
-      throw new AccountError('forbidden', 'you may only make accounts inside your own scope');
+      throw refused('forbidden', 'you may only make accounts inside your own scope');
     if (this.#byId.has(input.id) || this.#options.isDeviceId(input.id))
-      throw new AccountError('conflict', `the id "${input.id}" is taken`);
+      throw refused('conflict', `the id "${input.id}" is taken`);
     const account: AccountRecord = {
       id: input.id,
       name: input.name,
@@ -254,7 +245,7 @@ export class Accounts implements UserDirectory {
 
   async setDisabled(actor: Principal, id: string, disabled: boolean): Promise<AccountView> {
     const account = await this.#fresh(this.#managed(actor, id));
-    if (id === actor.userId) throw new AccountError('forbidden', 'you cannot disable your own account');
+    if (id === actor.userId) throw refused('forbidden', 'you cannot disable your own account');
     const changed = { ...account, disabled, updatedAt: new Date().toISOString() };
     await this.#save(changed);
     if (disabled) await this.#options.sessions.endAllOf(id, 'user_disabled');
@@ -268,7 +259,7 @@ export class Accounts implements UserDirectory {
 
   async remove(actor: Principal, id: string): Promise<void> {
     const account = await this.#fresh(this.#managed(actor, id));
-    if (id === actor.userId) throw new AccountError('forbidden', 'you cannot remove your own account');
+    if (id === actor.userId) throw refused('forbidden', 'you cannot remove your own account');
     await this.#save({ ...account, removed: true, updatedAt: new Date().toISOString() });
     await this.#options.sessions.endAllOf(id, 'user_removed');
     this.#log.info({ actor: actor.userId, userId: id }, 'account removed');
@@ -292,17 +283,17 @@ export class Accounts implements UserDirectory {
   /** A user changes their own password, the old one required; their other sessions end. */
   async changeOwnPassword(principal: Principal, oldPassword: string, newPassword: string): Promise<void> {
     const known = this.#byId.get(principal.userId);
-    if (known === undefined || known.removed) throw new AccountError('not_found', 'no such account');
+    if (known === undefined || known.removed) throw refused('not_found', 'no such account');
     const account = await this.#fresh(known);
     // The old password is a login's secret: its wrong guesses count toward the username's lockout, as a login's do
     // (a stolen session must not become a way to guess the password behind it).
     const name = principal.userId.toLowerCase();
     const matches = await verifyPassword(oldPassword, account.passwordHash);
     if ((this.#failures.get(name)?.lockedUntil ?? 0) > Date.now())
-      throw new AccountError('forbidden', 'too many failed attempts: try again later');
+      throw refused('forbidden', 'too many failed attempts: try again later');
     if (!matches) {
       this.#failed(name, 'wrong_password');
-      throw new AccountError('forbidden', 'the old password is wrong');
+      throw refused('forbidden', 'the old password is wrong');
     }
     await this.#save({
       ...account,
@@ -376,7 +367,7 @@ export class Accounts implements UserDirectory {
   #managed(actor: Principal, id: string): AccountRecord {
     const account = this.#byId.get(id);
     if (account === undefined || account.removed || !this.#manages(actor, account))
-      throw new AccountError('not_found', `no account "${id}" in your scope`);
+      throw refused('not_found', `no account "${id}" in your scope`);
     return account;
   }
 
@@ -397,15 +388,14 @@ export class Accounts implements UserDirectory {
     const byGrids = input.role === 'grid_worker' || input.role === 'grid_chief';
     if (byGrids) {
       if (input.grids === undefined || input.grids.length === 0 || input.scope !== undefined)
-        throw new AccountError('invalid', `a ${input.role} is scoped by grids (and no scope)`);
+        throw refused('invalid', `a ${input.role} is scoped by grids (and no scope)`);
       for (const grid of input.grids)
-        if (jurisdiction.grid(grid) === undefined) throw new AccountError('invalid', `no grid "${grid}"`);
+        if (jurisdiction.grid(grid) === undefined) throw refused('invalid', `no grid "${grid}"`);
       return;
     }
     if (input.scope === undefined || input.grids !== undefined)
-      throw new AccountError('invalid', `a ${input.role} is scoped by a scope node (and no grids)`);
-    if (jurisdiction.node(input.scope) === undefined)
-      throw new AccountError('invalid', `no node "${input.scope}"`);
+      throw refused('invalid', `a ${input.role} is scoped by a scope node (and no grids)`);
+    if (jurisdiction.node(input.scope) === undefined) throw refused('invalid', `no node "${input.scope}"`);
   }
 
   /** The config's initial password (resolved from its {env} or {file} reference when loaded), hashed. */

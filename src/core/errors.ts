@@ -1,30 +1,83 @@
 /**
- * One catalogue of coded errors, after fastify's lib/errors.js.
+ * One catalogue of coded errors, after fastify's lib/errors.js: each code with its HTTP status and a default
+ * message, thrown as one class, {@link GridhubError}.
  *
- * These are configuration and contract faults: they stop the operation (or the start-up) with a code
- * an operator can search for. Device and runtime faults are not errors in this sense: they are refusals,
- * logged, counted and shown as status (see core/refusals.ts), and never thrown out of the ingest path.
+ * Two kinds of codes. `GRIDHUB_*` are configuration and contract faults: they stop the operation (or the start-up)
+ * with a code an operator can search for; on a request they answer 500 `internal`, their message kept for the log.
+ * The lowercase codes are a caller's request refused: REST answers `{error: {code, message, problems?}}` with the
+ * status, a Socket.IO acknowledgement `{ok: false, error: {code, message}}`. Clients read these codes: they never
+ * change. Device and runtime faults are not errors in this sense: they are refusals, logged, counted and shown as
+ * status (see core/refusals.ts), and never thrown out of the ingest path.
  */
 export const errorCatalogue = {
-  GRIDHUB_CONFIG_INVALID: 'the configuration is invalid',
-  GRIDHUB_CONFIG_UNREADABLE: 'the configuration file cannot be read',
-  GRIDHUB_PORT_IN_USE: 'a port is already in use',
-  GRIDHUB_LISTEN_FAILED: 'a server could not listen',
-  GRIDHUB_STORE_FAILED: 'the store could not be opened',
-  GRIDHUB_ADAPTER_INVALID: 'a device adapter definition is invalid',
-  GRIDHUB_DEMO_SECRETS: "the demo's public secrets on a non-loopback address",
-} as const;
+  GRIDHUB_CONFIG_INVALID: { status: 500, message: 'the configuration is invalid' },
+  GRIDHUB_CONFIG_UNREADABLE: { status: 500, message: 'the configuration file cannot be read' },
+  GRIDHUB_PORT_IN_USE: { status: 500, message: 'a port is already in use' },
+  GRIDHUB_LISTEN_FAILED: { status: 500, message: 'a server could not listen' },
+  GRIDHUB_STORE_FAILED: { status: 500, message: 'the store could not be opened' },
+  GRIDHUB_ADAPTER_INVALID: { status: 500, message: 'a device adapter definition is invalid' },
+  GRIDHUB_DEMO_SECRETS: { status: 500, message: "the demo's public secrets on a non-loopback address" },
+
+  /** The request's input breaks its schema or a rule of the domain; `problems` says where, as `path: message`. */
+  invalid_request: { status: 400, message: 'the request is invalid' },
+  /** Fastify's own refusals of a request it cannot read (a body that is not JSON). */
+  bad_request: { status: 400, message: 'the request cannot be read' },
+  /** Logging out with an API token, which has no session. */
+  no_session: { status: 400, message: 'an API token has no session to end' },
+  unauthorized: { status: 401, message: 'a valid bearer token is required (Authorization: Bearer <token>)' },
+  /** A refused login: it never tells an unknown user from a wrong password or a locked name. */
+  bad_credentials: { status: 401, message: 'wrong username or password' },
+  forbidden: { status: 403, message: 'your role may not do this' },
+  /** Also what a thing outside the caller's scope answers: it does not exist for them. */
+  not_found: { status: 404, message: 'no such thing' },
+  conflict: { status: 409, message: 'it exists already' },
+  /** A lifecycle action the incident's state does not allow. */
+  illegal_transition: { status: 409, message: 'the incident is not in a state for this action' },
+  device_offline: { status: 409, message: 'the device is not connected' },
+  /** An evidence file attached to its incident but removed since by media retention. */
+  media_expired: { status: 410, message: 'the file was removed by media retention' },
+  range_not_satisfiable: { status: 416, message: 'the range is outside the file' },
+  /** An address or identity locked out for guessing (limits.auth); REST adds retry-after. */
+  too_many_attempts: { status: 429, message: 'too many failed authentications: try again later' },
+  internal: { status: 500, message: 'internal error' },
+  device_timeout: { status: 504, message: 'the device did not answer in time' },
+} as const satisfies Record<string, { readonly status: number; readonly message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
+/** The codes a caller reads: every code but the operator's `GRIDHUB_*` ones. */
+export type RequestErrorCode = Exclude<ErrorCode, `GRIDHUB_${string}`>;
+export const requestErrorCodes = Object.keys(errorCatalogue).filter(
+  (code) => !code.startsWith('GRIDHUB_'),
+) as [RequestErrorCode, ...RequestErrorCode[]];
+
+/**
+ * The kinds of refusal the domain's services name (an incident action's `IncidentError.kind`, a lifecycle
+ * `Refusal`), as codes: one table for REST and Socket.IO.
+ */
+export const refusalCodes = {
+  not_found: 'not_found',
+  illegal: 'illegal_transition',
+  forbidden: 'forbidden',
+  invalid: 'invalid_request',
+  conflict: 'conflict',
+} as const satisfies Record<string, RequestErrorCode>;
+
+export type RefusalKind = keyof typeof refusalCodes;
+
+/** A domain service's refusal (its kind and reason) as the catalogue's error. */
+export function refused(kind: RefusalKind, message: string, problems: readonly string[] = []): GridhubError {
+  return new GridhubError(refusalCodes[kind], message, { problems });
+}
+
 export class GridhubError extends Error {
   readonly code: ErrorCode;
-  /** Individual problems, each as `path: message`, when there are several (config validation). */
+  /** Individual problems, each as `path: message`, when there are several (config or input validation). */
   readonly problems: readonly string[];
 
   constructor(
     code: ErrorCode,
-    message: string,
+    message: string = errorCatalogue[code].message,
     options: { problems?: readonly string[]; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -32,10 +85,36 @@ export class GridhubError extends Error {
     this.code = code;
     this.problems = options.problems ?? [];
   }
+
+  /** The HTTP status of its code. */
+  get status(): number {
+    return errorCatalogue[this.code].status;
+  }
 }
 
 export function isGridhubError(error: unknown): error is GridhubError {
   return error instanceof GridhubError;
+}
+
+/** What a caller is told of an error: `{code, message, problems?}`, and its HTTP status. */
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly error: { readonly code: RequestErrorCode; readonly message: string; readonly problems?: string[] };
+}
+
+/**
+ * The answer to an error on any transport. A coded request error is told as it is; anything else (an operator's
+ * `GRIDHUB_*` fault, a bug) answers 500 `internal` with no detail, which is for the log.
+ */
+export function errorAnswer(error: unknown): ErrorAnswer {
+  if (!(error instanceof GridhubError) || error.code.startsWith('GRIDHUB_')) {
+    return { status: 500, error: { code: 'internal', message: errorCatalogue.internal.message } };
+  }
+  const problems = error.problems.length > 0 ? { problems: [...error.problems] } : {};
+  return {
+    status: error.status,
+    error: { code: error.code as RequestErrorCode, message: error.message, ...problems },
+  };
 }
 
 /**

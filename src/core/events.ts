@@ -1,6 +1,7 @@
 import type { CommandReply } from './adapter.ts';
 import type { DeviceEvent } from './device-event.ts';
 import type { DeviceStatus } from './device-status.ts';
+import type { RequestErrorCode } from './errors.ts';
 import type { Incident, IncidentChange } from './incident.ts';
 import type { DeadLetter } from './refusals.ts';
 
@@ -93,7 +94,8 @@ export interface IncidentActionRequest {
 /** Every request over Socket.IO is answered, errors included (zigbee2mqtt's bridge/response). */
 export type ActionAcknowledgement =
   | { readonly ok: true; readonly incident: Incident }
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  /** The codes of REST's refusals, from the one catalogue (errors.ts). */
+  | { readonly ok: false; readonly error: { readonly code: RequestErrorCode; readonly message: string } };
 
 /** Socket.IO, client → server. */
 export interface ClientToServerEvents {

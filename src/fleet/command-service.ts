@@ -2,6 +2,7 @@ import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { CommandReply } from '../core/adapter.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import type { TypedBus } from '../core/bus.ts';
+import { GridhubError, refused } from '../core/errors.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import { chainInScope } from '../core/jurisdiction.ts';
@@ -13,18 +14,6 @@ import type { DeviceRegistry } from './device-registry.ts';
 
 /** Who may command devices in their scope. Grid workers report; they do not unlock doors or disarm panels. */
 const commandingRoles: readonly Role[] = ['duty_officer', 'integrator', 'admin'];
-
-export type CommandFailure = 'not_found' | 'forbidden' | 'invalid' | 'offline' | 'timeout';
-
-export class CommandError extends Error {
-  constructor(
-    readonly kind: CommandFailure,
-    message: string,
-    readonly problems: readonly string[] = [],
-  ) {
-    super(message);
-  }
-}
 
 export interface CommandResult {
   readonly requestId: string;
@@ -89,7 +78,7 @@ export class CommandService {
     const device = registry.get(deviceId);
     // A device outside the caller's scope does not exist for them.
     if (device === undefined || !chainInScope(device.grid.chain, principal.scopeNodeIds)) {
-      throw new CommandError('not_found', `no device ${deviceId}`);
+      throw refused('not_found', `no device ${deviceId}`);
     }
     const requestId = timeOrderedId('cmd');
     const audit = (outcome: AuditEntry['outcome'], detail: Record<string, unknown>, message?: string) =>
@@ -97,26 +86,23 @@ export class CommandService {
 
     if (!commandingRoles.includes(principal.role)) {
       await audit('refused', {}, 'role may not command devices');
-      throw new CommandError('forbidden', `a ${principal.role} may not command devices`);
+      throw refused('forbidden', `a ${principal.role} may not command devices`);
     }
     const definition = device.adapter.commands[command];
     if (definition === undefined) {
       await audit('refused', {}, 'unknown command');
       const known = Object.keys(device.adapter.commands).join(', ') || 'none';
-      throw new CommandError(
-        'invalid',
-        `${device.adapter.id} devices have no command "${command}" (known: ${known})`,
-      );
+      throw refused('invalid', `${device.adapter.id} devices have no command "${command}" (known: ${known})`);
     }
     const parsed = definition.params.safeParse(params ?? {});
     if (!parsed.success) {
       const problems = zodProblems(parsed.error, 'params');
       await audit('refused', {}, 'invalid parameters');
-      throw new CommandError('invalid', 'invalid command parameters', problems);
+      throw refused('invalid', 'invalid command parameters', problems);
     }
     if (!(await transport.isConnected(deviceId))) {
       await audit('refused', { params: parsed.data }, 'device offline');
-      throw new CommandError('offline', `device ${deviceId} is not connected`);
+      throw new GridhubError('device_offline', `device ${deviceId} is not connected`);
     }
 
     const reply = new Promise<CommandReply | undefined>((resolve) => {
@@ -135,7 +121,7 @@ export class CommandService {
     const answer = await reply;
     if (answer === undefined) {
       await audit('timeout', { params: parsed.data, timeoutMs }, 'no reply from the device');
-      throw new CommandError('timeout', `device ${deviceId} did not answer within ${timeoutMs} ms`);
+      throw new GridhubError('device_timeout', `device ${deviceId} did not answer within ${timeoutMs} ms`);
     }
     const result: CommandResult = {
       requestId,

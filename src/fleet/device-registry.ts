@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { DeviceDescription, ResolvedDevice } from '../config/load.ts';
 import { resolveDevice, secretDigest } from '../config/load.ts';
 import type { DeviceAdapter } from '../core/adapter.ts';
+import { refused } from '../core/errors.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { DeviceRecord, Store } from '../store/store.ts';
 
@@ -16,17 +17,6 @@ export interface RegisteredDevice extends ResolvedDevice {
 
 /** Why a device's MQTT connection is refused; labels of `gridhub_mqtt_refusals_total`. */
 export type CredentialCheck = 'ok' | 'unknown_device' | 'bad_credentials' | 'disabled';
-
-/** A refused provisioning request: the problems, each with its path, or a conflict. */
-export class ProvisioningError extends Error {
-  constructor(
-    readonly kind: 'invalid' | 'conflict' | 'not_found' | 'forbidden',
-    message: string,
-    readonly problems: readonly string[] = [],
-  ) {
-    super(message);
-  }
-}
 
 export interface DeviceRegistryOptions {
   readonly configDevices: readonly ResolvedDevice[];
@@ -132,20 +122,17 @@ export class DeviceRegistry {
     veto: (device: ResolvedDevice) => string | undefined = () => undefined,
   ): Promise<{ device: RegisteredDevice; secret: string }> {
     if (this.#devices.has(description.id)) {
-      throw new ProvisioningError('conflict', `device ${description.id} already exists`);
+      throw refused('conflict', `device ${description.id} already exists`);
     }
     if (this.#options.userIds?.has(description.id) === true) {
-      throw new ProvisioningError(
-        'conflict',
-        `${description.id} is a user's id: ids are unique across devices and users`,
-      );
+      throw refused('conflict', `${description.id} is a user's id: ids are unique across devices and users`);
     }
     const secret = newSecret();
     const { jurisdiction, adapters } = this.#options;
     const resolved = resolveDevice(description, secretDigest(secret), jurisdiction, adapters, 'device');
-    if ('problems' in resolved) throw new ProvisioningError('invalid', 'invalid device', resolved.problems);
+    if ('problems' in resolved) throw refused('invalid', 'invalid device', resolved.problems);
     const refusal = veto(resolved.device);
-    if (refusal !== undefined) throw new ProvisioningError('forbidden', refusal);
+    if (refusal !== undefined) throw refused('forbidden', refusal);
     const record: DeviceRecord = {
       id: description.id,
       description,
@@ -179,7 +166,7 @@ export class DeviceRegistry {
     change: Partial<Pick<DeviceRecord, 'secretDigest' | 'disabled' | 'maintenanceUntil'>>,
   ): Promise<RegisteredDevice> {
     const device = this.#devices.get(id);
-    if (device === undefined) throw new ProvisioningError('not_found', `no device ${id}`);
+    if (device === undefined) throw refused('not_found', `no device ${id}`);
     const record: DeviceRecord = {
       id,
       description: device.source === 'api' ? describe(device) : null,
@@ -212,8 +199,7 @@ export class DeviceRegistry {
         source = 'api';
       }
     }
-    if (base === undefined)
-      throw new ProvisioningError('not_found', `device ${record.id} cannot be resolved`);
+    if (base === undefined) throw refused('not_found', `device ${record.id} cannot be resolved`);
     const device: RegisteredDevice = {
       ...base,
       secretDigest: record.secretDigest,

@@ -3,11 +3,12 @@ import type { DeviceDescription } from '../config/load.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
+import { refused } from '../core/errors.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import { chainInScope } from '../core/jurisdiction.ts';
 import type { Principal, Role } from '../core/principal.ts';
 import type { CommandResult, CommandService } from './command-service.ts';
-import { type DeviceRegistry, ProvisioningError, type RegisteredDevice } from './device-registry.ts';
+import type { DeviceRegistry, RegisteredDevice } from './device-registry.ts';
 import type { LivenessMonitor } from './liveness-monitor.ts';
 
 /** Who provisions devices: the integrators who install them, and admins. */
@@ -70,7 +71,7 @@ export class Fleet {
     this.#mayProvision(principal);
     try {
       const watchProblems = this.#watchProblems(principal, description);
-      if (watchProblems.length > 0) throw new ProvisioningError('invalid', 'invalid device', watchProblems);
+      if (watchProblems.length > 0) throw refused('invalid', 'invalid device', watchProblems);
       const { device, secret } = await this.#options.registry.provision(description, (candidate) =>
         chainInScope(candidate.grid.chain, principal.scopeNodeIds)
           ? undefined
@@ -130,7 +131,7 @@ export class Fleet {
     ) {
       const problem = `until must lie in the next ${maxMaintenanceMinutes} minutes`;
       await this.#audit(principal, 'device.maintenance', deviceId, 'refused', {}, problem);
-      throw new ProvisioningError('invalid', 'invalid maintenance window', [problem]);
+      throw refused('invalid', 'invalid maintenance window', [problem]);
     }
     const device = await this.#options.registry.setMaintenance(deviceId, until?.toISOString() ?? null);
     await this.#audit(principal, 'device.maintenance', deviceId, 'ok', { until: device.maintenanceUntil });
@@ -179,7 +180,7 @@ export class Fleet {
 
   #mayProvision(principal: Principal): void {
     if (!provisioningRoles.includes(principal.role)) {
-      throw new ProvisioningError('forbidden', `a ${principal.role} may not provision devices`);
+      throw refused('forbidden', `a ${principal.role} may not provision devices`);
     }
   }
 
@@ -187,7 +188,7 @@ export class Fleet {
   #visible(principal: Principal, deviceId: string): RegisteredDevice {
     const device = this.#options.registry.get(deviceId);
     if (device === undefined || !chainInScope(device.grid.chain, principal.scopeNodeIds)) {
-      throw new ProvisioningError('not_found', `no device ${deviceId}`);
+      throw refused('not_found', `no device ${deviceId}`);
     }
     return device;
   }

@@ -13,6 +13,7 @@ import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { UserConfig } from '../config/schema.ts';
 import { type HttpConfig, httpSchema } from '../config/security-schema.ts';
+import { errorAnswer } from '../core/errors.ts';
 import { formatPath } from '../core/problems.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { Fleet } from '../fleet/fleet.ts';
@@ -28,7 +29,7 @@ import type { TlsMaterial } from '../security/tls-credentials.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { trustFunction } from './client-address.ts';
 import { presentedToken, registerEdge, requestId, sameSecret } from './edge.ts';
-import { HttpError, tooManyAttempts } from './request-guards.ts';
+import { codedError, documentRefusals, tooManyAttempts } from './request-guards.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
@@ -36,9 +37,9 @@ import { cameraRoutes } from './routes/camera-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
-import { jurisdictionRoutes } from './routes/jurisdiction-routes.ts';
+import { jurisdictionRoutes, rosterRoutes } from './routes/jurisdiction-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
-import { type OpsRoutesOptions, opsRoutes } from './routes/ops-routes.ts';
+import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
 
@@ -85,9 +86,11 @@ const contexts: Record<string, string> = {
 };
 
 /**
- * The HTTP surface. Routes declare their input as zod schemas, which validate it and document it in the OpenAPI
- * description served at /docs; each checks the caller's token and scope; errors answer in one shape:
- * `{error: {code, message, problems?}}`.
+ * The HTTP surface: one fastify plugin per resource (routes/*.ts), registered with its prefix. Routes declare their
+ * input and their answers as zod schemas, which validate the input, serialize the answers and document both in the
+ * OpenAPI description served at /docs; a plugin behind a token authenticates its routes in one pre-handler, each
+ * route naming the roles it allows; each route checks the caller's scope; errors answer in one shape,
+ * `{error: {code, message, problems?}}`, with the codes and statuses of the catalogue (core/errors.ts).
  */
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -102,9 +105,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     genReqId: requestId,
     requestIdHeader: false,
   }) as unknown as FastifyInstance;
-  app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
-  app.decorateRequest('principal', undefined);
+  // Before the routes, and before swagger reads them: their refusals documented (request-guards.ts).
+  registerErrorAnswers(app, options.logger);
   // Any request with a token authenticates here, first, through the limits on guessing by address: a bearer token
   // anywhere (/api/auth/token included), and Basic's password on /docs, which a browser's login prompt sends. The
   // metrics scraper's token is no user's: recognised first, so scraping counts as no failure.
@@ -142,13 +144,36 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  app.setErrorHandler((error: unknown, _request, reply: FastifyReply) => {
-    if (error instanceof HttpError) {
-      const problems = error.problems.length > 0 ? { problems: error.problems } : {};
-      return reply
-        .code(error.statusCode)
-        .send({ error: { code: error.code, message: error.message, ...problems } });
-    }
+  // Each resource is a plugin with its prefix; those behind a token add the authentication pre-handler once
+  // (request-guards.ts' authenticate), their routes saying who may call them in `config.roles`.
+  await app.register(opsRoutes, options);
+  await app.register(authRoutes, { ...options, prefix: '/api' });
+  await app.register(operationsRoutes, { ...options, prefix: '/api' });
+  await app.register(accountRoutes, { ...options, prefix: '/api/accounts' });
+  await app.register(incidentRoutes, { ...options, prefix: '/api/incidents' });
+  await app.register(jurisdictionRoutes, { ...options, prefix: '/api' });
+  await app.register(rosterRoutes, { ...options, prefix: '/api/rosters' });
+  await app.register(deviceRoutes, { ...options, prefix: '/api/devices' });
+  await app.register(assessmentRoutes, { ...options, prefix: '/api/assessment' });
+  await app.register(cameraRoutes, { ...options, prefix: '/api/cameras' });
+  await app.register(mediaRoutes, { ...options, prefix: '/media' });
+  await app.register(dashboardRoutes, options);
+  return app;
+}
+
+/**
+ * What every app of the API shares, the hub's and a test's alike: zod validating input and serializing answers,
+ * `request.principal`, and errors answered in one shape, `{error: {code, message, problems?}}`, each code with the
+ * status of the catalogue (core/errors.ts). An incident service's refusal is translated by its kind.
+ */
+export function registerErrorAnswers(app: FastifyInstance, logger?: Logger): void {
+  const log = logger?.child({ ns: 'http' });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  if (!app.hasRequestDecorator('principal')) app.decorateRequest('principal', undefined);
+  // Every route's refusals in its OpenAPI description, with the error shape.
+  app.addHook('onRoute', documentRefusals);
+  app.setErrorHandler((error: unknown, request, reply: FastifyReply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = contexts[error.validationContext ?? ''] ?? 'request';
       const problems = error.validation.map(
@@ -158,26 +183,22 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         .code(400)
         .send({ error: { code: 'invalid_request', message: `invalid ${where}`, problems } });
     }
-    // Fastify's own 4xx (a body that is not JSON, too large): its message is safe to show.
-    const status = (error as { statusCode?: number }).statusCode ?? 500;
-    const message = status < 500 ? (error as Error).message : 'internal error';
-    return reply.code(status).send({ error: { code: status < 500 ? 'bad_request' : 'internal', message } });
+    const coded = codedError(error);
+    if (coded === undefined) {
+      // Fastify's own 4xx (a body that is not JSON, too large): its message is safe to show. Anything else is a
+      // fault of the hub's: logged, and told as no more than `internal`.
+      const status = (error as { statusCode?: number }).statusCode ?? 500;
+      if (status >= 500) log?.error({ err: error, reqId: request.id }, 'request failed');
+      const message = status < 500 ? (error as Error).message : 'internal error';
+      return reply.code(status).send({ error: { code: status < 500 ? 'bad_request' : 'internal', message } });
+    }
+    const answer = errorAnswer(coded);
+    if (answer.status >= 500) log?.error({ err: error, reqId: request.id }, 'request failed');
+    return reply.code(answer.status).send({ error: answer.error });
   });
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)
       .send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } }),
   );
-
-  opsRoutes(app, options);
-  authRoutes(app, options);
-  accountRoutes(app, options);
-  incidentRoutes(app, options);
-  jurisdictionRoutes(app, options);
-  deviceRoutes(app, options);
-  assessmentRoutes(app, options);
-  cameraRoutes(app, options);
-  mediaRoutes(app, options);
-  dashboardRoutes(app, options);
-  return app;
 }

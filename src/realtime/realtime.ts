@@ -2,12 +2,12 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Redis } from 'ioredis';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
-import { z } from 'zod';
 import type { GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
+import { errorAnswer, GridhubError } from '../core/errors.ts';
 import type {
   ActionAcknowledgement,
   ClientToServerEvents,
@@ -21,8 +21,9 @@ import type { GridChain } from '../core/jurisdiction.ts';
 import type { Principal } from '../core/principal.ts';
 import { zodProblems } from '../core/problems.ts';
 import { clientAddressOf, type TrustProxy } from '../http/client-address.ts';
-import { IncidentError, type IncidentService } from '../incidents/incident-service.ts';
-import { incidentActions } from '../incidents/lifecycle.ts';
+import { actionRequest } from '../http/incident-action.ts';
+import { codedError } from '../http/request-guards.ts';
+import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import { createRedis } from '../store/redis-connection.ts';
@@ -81,13 +82,6 @@ export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 /** The longest a timer can wait (setTimeout's limit, about 24.8 days). */
 const longestTimerMs = 2 ** 31 - 1;
 
-const actionRequest = z.strictObject({
-  incidentId: z.string().min(1).max(64),
-  action: z.enum(incidentActions.filter((action) => action !== 'clear') as [string, ...string[]]),
-  note: z.string().max(2000).optional(),
-  assignees: z.array(z.string().min(1).max(64)).max(50).optional(),
-});
-
 /**
  * What a push is the latest state of, for the recovery buffer: a repeat carries its incident's running count and
  * times, a device status the whole status, so a later one of the same incident or device replaces an earlier one for
@@ -99,13 +93,6 @@ function supersedeKey(data: readonly unknown[]): string | undefined {
   if (event === 'device:status') return `status:${(payload as DeviceStatus).deviceId}`;
   return undefined;
 }
-
-const errorCodes: Record<IncidentError['kind'], string> = {
-  not_found: 'not_found',
-  illegal: 'illegal_transition',
-  forbidden: 'forbidden',
-  invalid: 'invalid_request',
-};
 
 /**
  * Live pushes over Socket.IO. A client authenticates in the handshake (`auth: { token }`) and joins rooms by role:
@@ -357,15 +344,20 @@ export class Realtime {
     return [...incident.chain.map((place) => watchRoom(place.id)), ...people.map(userRoom)];
   }
 
+  /**
+   * An `incident:act`: the same input schema as REST's action route (http/incident-action.ts), and its refusals
+   * with the same codes, as the catalogue answers them (core/errors.ts).
+   */
   #onAct(socket: HubSocket, request: unknown, acknowledge: unknown): void {
     const answer =
       typeof acknowledge === 'function' ? (acknowledge as (a: ActionAcknowledgement) => void) : () => {};
+    const refuse = (error: unknown) => {
+      const { code, message } = errorAnswer(codedError(error) ?? error).error;
+      answer({ ok: false, error: { code, message } });
+    };
     const parsed = actionRequest.safeParse(request);
     if (!parsed.success) {
-      answer({
-        ok: false,
-        error: { code: 'invalid_request', message: zodProblems(parsed.error).join('; ') },
-      });
+      refuse(new GridhubError('invalid_request', zodProblems(parsed.error).join('; ')));
       return;
     }
     const { incidentId, action, note, assignees } = parsed.data;
@@ -374,17 +366,8 @@ export class Realtime {
       ...(assignees === undefined ? {} : { assignees }),
     };
     this.#options.incidents
-      .act(socket.data.principal, incidentId, action as (typeof incidentActions)[number], input)
-      .then(
-        (incident) => answer({ ok: true, incident }),
-        (error: unknown) => {
-          const code = error instanceof IncidentError ? errorCodes[error.kind] : 'internal';
-          answer({
-            ok: false,
-            error: { code, message: error instanceof IncidentError ? error.message : 'internal error' },
-          });
-        },
-      );
+      .act(socket.data.principal, incidentId, action, input)
+      .then((incident) => answer({ ok: true, incident }), refuse);
   }
 
   /** Sends one event to the rooms; Socket.IO sends it once to a socket that is in several of them. */

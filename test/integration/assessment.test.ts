@@ -1,9 +1,9 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { HttpError } from '../../src/http/request-guards.ts';
+import { registerErrorAnswers } from '../../src/http/http-app.ts';
 import { assessmentRoutes } from '../../src/http/routes/assessment-routes.ts';
 import { type Assessment, assessmentCsvColumns, type Figures } from '../../src/incidents/assessment.ts';
 import {
@@ -31,17 +31,9 @@ function assessmentApp(testHub: TestHub): FastifyInstance {
     const header = request.headers.authorization;
     if (header?.startsWith('Bearer ')) request.principal = await authenticator.authenticate(header.slice(7));
   });
-  app.setErrorHandler((error: unknown, _request, reply: FastifyReply) => {
-    if (error instanceof HttpError) {
-      const problems = error.problems.length > 0 ? { problems: error.problems } : {};
-      return reply
-        .code(error.statusCode)
-        .send({ error: { code: error.code, message: error.message, ...problems } });
-    }
-    const status = (error as { statusCode?: number }).statusCode ?? 500;
-    return reply.code(status).send({ error: { code: 'internal', message: (error as Error).message } });
-  });
-  assessmentRoutes(app, {
+  registerErrorAnswers(app);
+  app.register(assessmentRoutes, {
+    prefix: '/api/assessment',
     store: testHub.hub.store,
     visibility: testHub.hub.visibility,
     jurisdiction: testHub.hub.deployment.jurisdiction,

@@ -4,18 +4,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
-import {
-  hasZodFastifySchemaValidationErrors,
-  serializerCompiler,
-  validatorCompiler,
-} from 'fastify-type-provider-zod';
 import { pino } from 'pino';
 import { RtspServer } from 'rtsp-streaming-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator.ts';
 import type { EvidenceItem, Incident, IncidentChange } from '../../src/core/incident.ts';
-import { HttpError } from '../../src/http/request-guards.ts';
+import { registerErrorAnswers } from '../../src/http/http-app.ts';
 import { mediaRoutes } from '../../src/http/routes/media-routes.ts';
 import type { CameraDirectory, CameraMedia } from '../../src/media/camera-directory.ts';
 import { EvidenceService } from '../../src/media/evidence-service.ts';
@@ -137,23 +132,13 @@ class TestCameras implements CameraDirectory {
 async function mediaApp(hub: TestHub, media: MediaStore): Promise<FastifyInstance> {
   const authenticator = new TokenAuthenticator({ users: demoDeployment().users, jwtTtlMinutes: 60 });
   const app = Fastify({ logger: false });
-  app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
-  app.decorateRequest('principal', undefined);
+  registerErrorAnswers(app);
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     if (header?.startsWith('Bearer ')) request.principal = await authenticator.authenticate(header.slice(7));
   });
-  app.setErrorHandler((error: unknown, _request, reply) => {
-    if (error instanceof HttpError) {
-      return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
-    }
-    if (hasZodFastifySchemaValidationErrors(error)) {
-      return reply.code(400).send({ error: { code: 'invalid_request', message: 'invalid params' } });
-    }
-    return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
-  });
-  mediaRoutes(app, {
+  await app.register(mediaRoutes, {
+    prefix: '/media',
     media,
     incidents: hub.hub.incidents,
     store: hub.hub.store,

@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AccountError, type Accounts } from '../../auth/accounts.ts';
+import type { Accounts } from '../../auth/accounts.ts';
 import { roles } from '../../core/principal.ts';
-import { requirePrincipal } from '../request-guards.ts';
-import { accountHttpError, newPassword } from './auth-routes.ts';
+import { authenticate, principalOf } from '../request-guards.ts';
+import { accountAnswer, list } from '../schemas.ts';
+import { newPassword } from './auth-routes.ts';
 
 const nodeId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and dashes');
 
@@ -18,106 +18,110 @@ const newAccount = z.strictObject({
 });
 
 const idParams = z.strictObject({ id: z.string().min(1).max(64) });
+const admins = { roles: ['admin'] as const, refusals: ['not_found'] as const };
+const tags = ['accounts'];
 
-/** Runs an account operation, its refusal answered in the API's error shape. */
-async function answer<T>(operation: () => T | Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (error instanceof AccountError) throw accountHttpError(error);
-    throw error;
-  }
+export interface AccountRoutesOptions {
+  readonly accounts: Accounts;
 }
 
 /**
  * People's accounts, managed by admins: each admin sees and manages only the accounts inside their scope. Disabling,
  * removing or resetting an account's password ends its sessions at once (its live sockets close).
  */
-export function accountRoutes(app: FastifyInstance, options: { accounts: Accounts }): void {
-  const api = app.withTypeProvider<ZodTypeProvider>();
+export const accountRoutes: FastifyPluginAsyncZod<AccountRoutesOptions> = async (app, options) => {
   const { accounts } = options;
-  api.get(
-    '/api/accounts',
-    { schema: { tags: ['accounts'], summary: 'The accounts inside your scope (admins)' } },
-    async (request) => {
-      const principal = requirePrincipal(request, ['admin']);
-      return { accounts: accounts.list(principal) };
-    },
-  );
-  api.post(
-    '/api/accounts',
+  app.addHook('preHandler', authenticate);
+  app.get(
+    '',
     {
+      config: { roles: admins.roles },
       schema: {
-        tags: ['accounts'],
-        summary: 'Make an account inside your scope (admins)',
-        body: newAccount,
+        tags,
+        summary: 'The accounts inside your scope (admins)',
+        response: { 200: z.object({ accounts: list(accountAnswer) }) },
       },
     },
-    async (request, reply) => {
-      const principal = requirePrincipal(request, ['admin']);
-      const created = await answer(() => accounts.create(principal, request.body));
-      return reply.code(201).send(created);
-    },
+    async (request) => ({ accounts: accounts.list(principalOf(request)) }),
   );
-  api.get(
-    '/api/accounts/:id',
-    { schema: { tags: ['accounts'], summary: 'One account inside your scope (admins)', params: idParams } },
-    async (request) => {
-      const principal = requirePrincipal(request, ['admin']);
-      return answer(() => accounts.get(principal, request.params.id));
+  app.post(
+    '',
+    {
+      config: { roles: admins.roles, refusals: ['conflict'] },
+      schema: {
+        tags,
+        summary: 'Make an account inside your scope (admins)',
+        body: newAccount,
+        response: { 201: accountAnswer },
+      },
     },
+    async (request, reply) => reply.code(201).send(await accounts.create(principalOf(request), request.body)),
+  );
+  app.get(
+    '/:id',
+    {
+      config: admins,
+      schema: {
+        tags,
+        summary: 'One account inside your scope (admins)',
+        params: idParams,
+        response: { 200: accountAnswer },
+      },
+    },
+    async (request) => accounts.get(principalOf(request), request.params.id),
   );
   for (const [action, disabled] of [
     ['disable', true],
     ['enable', false],
   ] as const) {
-    api.post(
-      `/api/accounts/:id/${action}`,
+    app.post(
+      `/:id/${action}`,
       {
+        config: admins,
         schema: {
-          tags: ['accounts'],
+          tags,
           summary:
             action === 'disable'
               ? 'Disable an account: it cannot log in, its sessions end and its sockets close (admins)'
               : 'Enable a disabled account (admins)',
           params: idParams,
+          response: { 200: accountAnswer },
         },
       },
-      async (request) => {
-        const principal = requirePrincipal(request, ['admin']);
-        return answer(() => accounts.setDisabled(principal, request.params.id, disabled));
-      },
+      async (request) => accounts.setDisabled(principalOf(request), request.params.id, disabled),
     );
   }
-  api.post(
-    '/api/accounts/:id/password',
+  app.post(
+    '/:id/password',
     {
+      config: admins,
       schema: {
-        tags: ['accounts'],
+        tags,
         summary: "Set an account's password: its sessions end (admins)",
         params: idParams,
         body: z.strictObject({ password: newPassword }),
+        response: { 200: z.object({ reset: z.literal(true) }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request, ['admin']);
-      await answer(() => accounts.resetPassword(principal, request.params.id, request.body.password));
-      return { reset: true };
+      await accounts.resetPassword(principalOf(request), request.params.id, request.body.password);
+      return { reset: true as const };
     },
   );
-  api.delete(
-    '/api/accounts/:id',
+  app.delete(
+    '/:id',
     {
+      config: admins,
       schema: {
-        tags: ['accounts'],
+        tags,
         summary: 'Remove an account: it never logs in again, its sessions end (admins)',
         params: idParams,
+        response: { 200: z.object({ removed: z.literal(true) }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request, ['admin']);
-      await answer(() => accounts.remove(principal, request.params.id));
-      return { removed: true };
+      await accounts.remove(principalOf(request), request.params.id);
+      return { removed: true as const };
     },
   );
-}
+};

@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { GridhubError } from '../../core/errors.ts';
 import type { Incident } from '../../core/incident.ts';
 import type { PlaceRef } from '../../core/jurisdiction.ts';
 import type { Principal } from '../../core/principal.ts';
@@ -7,7 +8,8 @@ import { assess, assessmentCsv, inPeriod, type Period } from '../../incidents/as
 import type { Visibility } from '../../incidents/visibility.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
 import type { Store } from '../../store/store.ts';
-import { HttpError, parseInput, requirePrincipal } from '../request-guards.ts';
+import { authenticate, principalOf } from '../request-guards.ts';
+import { assessmentAnswer } from '../schemas.ts';
 
 export interface AssessmentRoutesOptions {
   readonly store: Store;
@@ -56,20 +58,21 @@ const assessmentQuery = z
  *   the node listed, incidents or not. Unmet deadlines are judged as of the moment of the request.
  * - `format=csv` answers the grids and workers tables as one CSV download (columns: `assessmentCsvColumns`).
  */
-export function assessmentRoutes(app: FastifyInstance, options: AssessmentRoutesOptions): void {
+export const assessmentRoutes: FastifyPluginAsyncZod<AssessmentRoutesOptions> = async (app, options) => {
   const { store, visibility, jurisdiction } = options;
+  app.addHook('preHandler', authenticate);
 
   function nodeFor(principal: Principal, requested: string | undefined): PlaceRef {
     const id = requested ?? principal.scopeNodeIds[0];
     if (id === undefined) {
-      throw new HttpError(400, 'invalid_request', 'invalid query', [
-        'query.node: required: you have no scope',
-      ]);
+      throw new GridhubError('invalid_request', 'invalid query', {
+        problems: ['query.node: required: you have no scope'],
+      });
     }
     const node = jurisdiction.node(id);
     // Outside the caller's scope answers as not found: other places' figures do not exist for this user.
     if (node === undefined || !principal.scopeNodeIds.some((scope) => jurisdiction.isWithin(id, scope))) {
-      throw new HttpError(404, 'not_found', `no node ${id}`);
+      throw new GridhubError('not_found', `no node ${id}`);
     }
     return node;
   }
@@ -97,29 +100,38 @@ export function assessmentRoutes(app: FastifyInstance, options: AssessmentRoutes
     }
   }
 
-  const schema = {
-    tags: ['assessment'],
-    summary: 'The monthly assessment of a node: per grid and per worker (query: from, to, node?, format?)',
-  };
-
-  app.get('/api/assessment', { schema }, async (request, reply) => {
-    const principal = requirePrincipal(request, ['duty_officer', 'admin']);
-    const query = parseInput(assessmentQuery, request.query, 'query');
-    const node = nodeFor(principal, query.node);
-    const period = { from: Date.parse(query.from), to: Date.parse(query.to) };
-    const incidents = await incidentsOf(principal, node.id, period);
-    const grids = [...jurisdiction.grids]
-      .filter((grid) => jurisdiction.isWithin(grid.ref.id, node.id))
-      .map((grid) => grid.ref);
-    const assessment = assess(incidents, period, Date.now(), grids);
-    if (query.format === 'csv') {
-      const day = (at: string) => at.slice(0, 10);
-      const filename = `assessment-${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}-${day(assessment.period.from)}-${day(assessment.period.to)}.csv`;
-      return reply
-        .type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${filename}"`)
-        .send(assessmentCsv(assessment));
-    }
-    return { node, ...assessment };
-  });
-}
+  app.get(
+    '',
+    {
+      config: { roles: ['duty_officer', 'admin'], refusals: ['not_found'] },
+      schema: {
+        tags: ['assessment'],
+        summary: 'The monthly assessment of a node: per grid and per worker',
+        description:
+          '`from` inclusive, `to` exclusive (incidents by creation time), at most 366 days apart. `format=csv` answers the grids and workers tables as one CSV download (text/csv) instead.',
+        querystring: assessmentQuery,
+        response: { 200: z.union([assessmentAnswer, z.string().describe('format=csv: text/csv')]) },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const query = request.query;
+      const node = nodeFor(principal, query.node);
+      const period = { from: Date.parse(query.from), to: Date.parse(query.to) };
+      const incidents = await incidentsOf(principal, node.id, period);
+      const grids = [...jurisdiction.grids]
+        .filter((grid) => jurisdiction.isWithin(grid.ref.id, node.id))
+        .map((grid) => grid.ref);
+      const assessment = assess(incidents, period, Date.now(), grids);
+      if (query.format === 'csv') {
+        const day = (at: string) => at.slice(0, 10);
+        const filename = `assessment-${node.id.replace(/[^A-Za-z0-9_-]/g, '_')}-${day(assessment.period.from)}-${day(assessment.period.to)}.csv`;
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${filename}"`)
+          .send(assessmentCsv(assessment));
+      }
+      return { node, ...assessment };
+    },
+  );
+};

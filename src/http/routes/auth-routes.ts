@@ -1,14 +1,15 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AccountError, type Accounts } from '../../auth/accounts.ts';
+import type { Accounts } from '../../auth/accounts.ts';
 import type { GuessLimiter } from '../../auth/guess-limiter.ts';
 import { passwordBounds } from '../../auth/passwords.ts';
 import type { Sessions } from '../../auth/sessions.ts';
 import type { TokenAuthenticator } from '../../auth/token-authenticator.ts';
+import { GridhubError } from '../../core/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { HubMetrics } from '../../observability/metrics.ts';
-import { HttpError, requirePrincipal, tooManyAttempts } from '../request-guards.ts';
+import { authenticate, principalOf, tooManyAttempts } from '../request-guards.ts';
+import { principalAnswer, tokenAnswer } from '../schemas.ts';
 
 export interface AuthRoutesOptions {
   readonly authenticator: TokenAuthenticator;
@@ -35,22 +36,35 @@ const passwordChange = z.strictObject({
 
 /** Every failed login gets this answer: it does not tell an unknown user from a wrong password or a locked name. */
 const loginRefused = () =>
-  new HttpError(
-    401,
+  new GridhubError(
     'bad_credentials',
     'wrong username or password, or too many failed attempts: try again later',
   );
 
 /**
- * Sessions: a JWT for an API token (a new session) or for the caller's JWT (a refresh within its session, never
+ * Who you are (`/api/me`) and sessions: a JWT for an API token (a new session) or for the caller's JWT (a refresh within its session, never
  * past its end), and logout, which ends the session on the server.
  */
-export function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): void {
-  const api = app.withTypeProvider<ZodTypeProvider>();
+export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, options) => {
   const { authenticator, sessions, accounts } = options;
-  api.post(
-    '/api/auth/login',
+  app.addHook('preHandler', authenticate);
+
+  app.get(
+    '/me',
     {
+      schema: {
+        tags: ['auth'],
+        summary: 'Who your token belongs to and what you see',
+        response: { 200: principalAnswer },
+      },
+    },
+    async (request) => principalOf(request),
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      config: { roles: 'public', refusals: ['bad_credentials', 'too_many_attempts'] },
       schema: {
         tags: ['auth'],
         summary: 'Log in with a username and password',
@@ -58,6 +72,7 @@ export function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): vo
           'Opens a session (it lasts hub.sessionMaxHours at most) and answers its first JWT, with who you are. Refresh the JWT with POST /api/auth/token before it expires. Repeated failures lock the username for a while.',
         body: loginBody,
         security: [],
+        response: { 200: tokenAnswer.extend({ me: principalAnswer }) },
       },
     },
     async (request, reply) => {
@@ -84,78 +99,64 @@ export function authRoutes(app: FastifyInstance, options: AuthRoutesOptions): vo
       return { ...issued, me: outcome.principal };
     },
   );
-  api.post(
-    '/api/auth/password',
+  app.post(
+    '/auth/password',
     {
+      config: { refusals: ['forbidden', 'not_found'] },
       schema: {
         tags: ['auth'],
         summary: 'Change your own password',
         description:
           'The old password is required. Your other sessions end; the one you are in goes on. At least 10 characters.',
         body: passwordChange,
+        response: { 200: z.object({ changed: z.literal(true) }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
-      try {
-        await accounts.changeOwnPassword(principal, request.body.oldPassword, request.body.newPassword);
-      } catch (error) {
-        if (error instanceof AccountError) throw accountHttpError(error);
-        throw error;
-      }
-      return { changed: true };
+      const { oldPassword, newPassword } = request.body;
+      await accounts.changeOwnPassword(principalOf(request), oldPassword, newPassword);
+      return { changed: true as const };
     },
   );
-  api.post(
-    '/api/auth/token',
+  app.post(
+    '/auth/token',
     {
       schema: {
         tags: ['auth'],
         summary: 'Issue a session JWT, or refresh one',
         description:
           "With an API token as the bearer: a new session and its JWT. With a session's JWT: a fresh JWT of the same session, which never lasts past the session's end (`sessionExpiresAt`).",
+        response: { 200: tokenAnswer },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
+      const principal = principalOf(request);
       const session = principal.session ?? (await sessions.open(principal.userId));
       return authenticator.issue(principal, session);
     },
   );
-  api.post(
-    '/api/auth/logout',
+  app.post(
+    '/auth/logout',
     {
+      config: { refusals: ['no_session'] },
       schema: {
         tags: ['auth'],
         summary: 'End your session',
         description:
           'Ends the session of the bearer JWT on the server: its JWTs are refused from now on, and its live sockets are closed. An API token has no session to end (it lasts until it is removed or its user disabled).',
+        response: { 200: z.object({ ended: z.literal(true) }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
+      const principal = principalOf(request);
       if (principal.session === undefined)
-        throw new HttpError(
-          400,
+        throw new GridhubError(
           'no_session',
           'an API token has no session to end; log out with a session JWT',
         );
       const session = await sessions.live(principal.session.id, principal.userId);
       if (session !== undefined) await sessions.end(session, 'logout');
-      return { ended: true };
+      return { ended: true as const };
     },
   );
-}
-
-const accountStatuses = { not_found: 404, forbidden: 403, conflict: 409, invalid: 400 } as const;
-const accountCodes = {
-  not_found: 'not_found',
-  forbidden: 'forbidden',
-  conflict: 'conflict',
-  invalid: 'invalid_request',
-} as const;
-
-/** An account operation's refusal, in the API's error shape. */
-export function accountHttpError(error: AccountError): HttpError {
-  return new HttpError(accountStatuses[error.kind], accountCodes[error.kind], error.message);
-}
+};

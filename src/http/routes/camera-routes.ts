@@ -1,11 +1,12 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { chainInScope } from '../../core/jurisdiction.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
-import { discoverCameras } from '../../ingest/onvif-discovery.ts';
-import type { OnvifSessions } from '../../ingest/onvif-sessions.ts';
-import { requirePrincipal } from '../request-guards.ts';
+import { type DiscoveredCamera, discoverCameras } from '../../ingest/onvif-discovery.ts';
+import type { CameraInformation } from '../../ingest/onvif-session.ts';
+import type { CameraSessionView, OnvifSessions } from '../../ingest/onvif-sessions.ts';
+import { authenticate, principalOf } from '../request-guards.ts';
+import { covering, list } from '../schemas.ts';
 
 const discoverBody = z
   .strictObject({
@@ -18,23 +19,66 @@ const discoverBody = z
   })
   .nullish();
 
-/** Cameras: their ONVIF sessions as operators see them, and finding new ones to onboard (WS-Discovery). */
-export function cameraRoutes(
-  app: FastifyInstance,
-  options: { registry: DeviceRegistry; cameras: OnvifSessions },
-): void {
-  const api = app.withTypeProvider<ZodTypeProvider>();
+const cameraInformation = covering<CameraInformation>()(
+  z.object({
+    manufacturer: z.string(),
+    model: z.string(),
+    firmwareVersion: z.string(),
+    serialNumber: z.string(),
+    hardwareId: z.string(),
+  }),
+);
 
-  api.get(
-    '/api/cameras',
+const sessionAnswer = covering<CameraSessionView>()(
+  z.object({
+    state: z.enum(['connecting', 'subscribed', 'failing', 'stopped', 'remote']),
+    information: cameraInformation.nullable(),
+    streamUri: z.string().nullable(),
+    snapshotUri: z.string().nullable(),
+    instance: z.string().optional().describe('The hub instance that runs the session, when several do.'),
+    remoteState: z.string().optional(),
+  }),
+);
+
+const cameraAnswer = z.object({
+  id: z.string(),
+  name: z.string(),
+  gridId: z.string(),
+  disabled: z.boolean(),
+  watches: list(z.object({ deviceId: z.string(), preset: z.string().optional() })),
+  session: sessionAnswer.nullable(),
+});
+
+const discoveredAnswer = covering<DiscoveredCamera & { deviceId: string | null }>()(
+  z.object({
+    endpointReference: z.string(),
+    xaddrs: list(z.string()),
+    scopes: list(z.string()),
+    deviceId: z.string().nullable().describe('The configured device that already uses one of its addresses.'),
+  }),
+);
+
+export interface CameraRoutesOptions {
+  readonly registry: DeviceRegistry;
+  readonly cameras: OnvifSessions;
+}
+
+/** Cameras: their ONVIF sessions as operators see them, and finding new ones to onboard (WS-Discovery). */
+export const cameraRoutes: FastifyPluginAsyncZod<CameraRoutesOptions> = async (app, options) => {
+  app.addHook('preHandler', authenticate);
+
+  app.get(
+    '',
     {
+      config: { roles: ['duty_officer', 'integrator', 'admin'] },
       schema: {
         tags: ['cameras'],
         summary: 'Cameras in your scope: session state, device information, media URIs',
+        response: { 200: z.object({ cameras: list(cameraAnswer) }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request, ['duty_officer', 'integrator', 'admin']);
+      const principal = principalOf(request);
       const cameras = [...options.registry.all]
         .filter((device) => device.adapter.transport === 'onvif')
         .filter((device) => chainInScope(device.grid.chain, principal.scopeNodeIds))
@@ -50,18 +94,19 @@ export function cameraRoutes(
     },
   );
 
-  api.post(
-    '/api/cameras/discover',
+  app.post(
+    '/discover',
     {
+      config: { roles: ['integrator', 'admin'] },
       schema: {
         tags: ['cameras'],
         summary: 'Find ONVIF cameras on the local network (WS-Discovery)',
         description: 'Each camera found says whether a configured device already uses its address.',
         body: discoverBody,
+        response: { 200: z.object({ cameras: list(discoveredAnswer) }) },
       },
     },
     async (request) => {
-      requirePrincipal(request, ['integrator', 'admin']);
       const body = request.body ?? { timeoutMs: 3_000 };
       const cameras = await discoverCameras({
         timeoutMs: body.timeoutMs ?? 3_000,
@@ -80,4 +125,4 @@ export function cameraRoutes(
       };
     },
   );
-}
+};

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 
 export interface DashboardRoutesOptions {
   /** dashboard/index.html; its directory holds every page, script and stylesheet the dashboard serves. */
@@ -25,7 +25,7 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
  * outside asset: the Socket.IO client comes from the hub itself at /socket.io/socket.io.js. The pages are public;
  * everything they show comes from the API with the user's token.
  */
-export function dashboardRoutes(app: FastifyInstance, options: DashboardRoutesOptions): void {
+export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async (app, options) => {
   const directory = path.dirname(options.dashboardIndex);
   for (const [url, { file, type }] of Object.entries(files)) {
     app.get(url, { schema: { hide: true } }, async (_request, reply) =>
@@ -35,4 +35,4 @@ export function dashboardRoutes(app: FastifyInstance, options: DashboardRoutesOp
         .send(await readFile(path.join(directory, file), 'utf8')),
     );
   }
-}
+};

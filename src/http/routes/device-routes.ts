@@ -1,13 +1,12 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { deviceSchema } from '../../config/schema.ts';
-import { CommandError, type CommandFailure } from '../../fleet/command-service.ts';
-import { ProvisioningError } from '../../fleet/device-registry.ts';
+import { GridhubError } from '../../core/errors.ts';
 import { type Fleet, maxMaintenanceMinutes, provisioningRoles } from '../../fleet/fleet.ts';
 import { type OutboundGuard, OutboundRefused } from '../../net/outbound-address.ts';
 import type { EventLog } from '../../store/event-log.ts';
-import { HttpError, requirePrincipal } from '../request-guards.ts';
+import { authenticate, principalOf } from '../request-guards.ts';
+import { commandAnswer, deviceAnswer, deviceWithSecretAnswer, list, loggedEventAnswer } from '../schemas.ts';
 
 const deviceParams = z.strictObject({ id: z.string().min(1).max(64) });
 const eventsQuery = z.strictObject({
@@ -44,76 +43,61 @@ const maintenanceBody = z
 /** A provisioned device is described as in the config file, but never with a secret: the hub makes one. */
 const provisionBody = deviceSchema.omit({ secret: true, secretSha256: true });
 
-const provisioningStatus: Record<ProvisioningError['kind'], [number, string]> = {
-  invalid: [400, 'invalid_request'],
-  conflict: [409, 'conflict'],
-  not_found: [404, 'not_found'],
-  forbidden: [403, 'forbidden'],
-};
-const commandStatus: Record<CommandFailure, [number, string]> = {
-  not_found: [404, 'not_found'],
-  forbidden: [403, 'forbidden'],
-  invalid: [400, 'invalid_request'],
-  offline: [409, 'device_offline'],
-  timeout: [504, 'device_timeout'],
-};
-
-/** Turns the fleet's refusals into HTTP errors through lookup tables; anything else is the error handler's. */
-async function answering<T>(work: () => Promise<T> | T): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof ProvisioningError) {
-      const [status, code] = provisioningStatus[error.kind];
-      throw new HttpError(status, code, error.message, error.problems);
-    }
-    if (error instanceof CommandError) {
-      const [status, code] = commandStatus[error.kind];
-      throw new HttpError(status, code, error.message, error.problems);
-    }
-    throw error;
-  }
+/** Devices in the caller's scope: status, provisioning (integrators and admins), maintenance and commands. */
+export interface DeviceRoutesOptions {
+  readonly fleet: Fleet;
+  readonly eventLog: EventLog;
+  readonly outboundGuard: OutboundGuard;
 }
 
-/** Devices in the caller's scope: status, provisioning (integrators and admins), maintenance and commands. */
-export function deviceRoutes(
-  app: FastifyInstance,
-  options: { fleet: Fleet; eventLog: EventLog; outboundGuard: OutboundGuard },
-): void {
+/**
+ * Devices in the caller's scope: status, provisioning (integrators and admins: the fleet refuses the others, after
+ * auditing the attempt), maintenance and commands. A device outside the scope answers 404 like an unknown one.
+ */
+export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (app, options) => {
   const { fleet, eventLog, outboundGuard } = options;
-  const api = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['devices'];
+  /** A device's own routes: one outside the caller's scope is not found. */
+  const oneDevice = { refusals: ['not_found'] as const };
+  /** Changes the fleet allows integrators and admins only (fleet.ts' provisioningRoles). */
+  const provisioning = { refusals: ['not_found', 'forbidden'] as const };
+  app.addHook('preHandler', authenticate);
 
-  api.get(
-    '/api/devices',
-    { schema: { tags, summary: 'Devices in your scope, with their status' } },
-    async (request) => ({
-      devices: fleet.list(requirePrincipal(request)),
-    }),
-  );
-
-  api.get(
-    '/api/devices/:id',
-    { schema: { tags, summary: 'One device', params: deviceParams } },
-    async (request) => {
-      const principal = requirePrincipal(request);
-      return answering(() => fleet.get(principal, request.params.id));
-    },
-  );
-
-  api.get(
-    '/api/devices/:id/events',
+  app.get(
+    '',
     {
+      schema: {
+        tags,
+        summary: 'Devices in your scope, with their status',
+        response: { 200: z.object({ devices: list(deviceAnswer) }) },
+      },
+    },
+    async (request) => ({ devices: fleet.list(principalOf(request)) }),
+  );
+
+  app.get(
+    '/:id',
+    {
+      config: oneDevice,
+      schema: { tags, summary: 'One device', params: deviceParams, response: { 200: deviceAnswer } },
+    },
+    async (request) => fleet.get(principalOf(request), request.params.id),
+  );
+
+  app.get(
+    '/:id/events',
+    {
+      config: oneDevice,
       schema: {
         tags,
         summary: "The device's newest events, as decoded (identifiers minimised), newest first",
         params: deviceParams,
         querystring: eventsQuery,
+        response: { 200: z.object({ events: list(loggedEventAnswer) }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
-      const device = await answering(() => fleet.get(principal, request.params.id));
+      const device = fleet.get(principalOf(request), request.params.id);
       const { limit, before } = request.query;
       return {
         events: await eventLog.list(device.id, { limit, ...(before === undefined ? {} : { before }) }),
@@ -121,19 +105,21 @@ export function deviceRoutes(
     },
   );
 
-  api.post(
-    '/api/devices',
+  app.post(
+    '',
     {
+      config: { refusals: ['forbidden', 'conflict'] },
       schema: {
         tags,
         summary: 'Provision a device (integrators, admins)',
         description:
           'Answers 201 with the device and its MQTT secret, shown this once and never stored. A camera whose onvif.xaddr network.outbound refuses (its address, or any address its host name resolves to) is answered 400 and never contacted.',
         body: provisionBody,
+        response: { 201: deviceWithSecretAnswer },
       },
     },
     async (request, reply) => {
-      const principal = requirePrincipal(request);
+      const principal = principalOf(request);
       const xaddr = request.body.onvif?.xaddr;
       // Only for those who may provision: the others are refused by the fleet, and resolve nothing.
       if (xaddr !== undefined && provisioningRoles.includes(principal.role)) {
@@ -145,89 +131,99 @@ export function deviceRoutes(
           });
         } catch (error) {
           if (error instanceof OutboundRefused)
-            throw new HttpError(400, 'invalid_request', 'the camera address is refused', [
-              `body.onvif.xaddr: ${error.message}`,
-            ]);
+            throw new GridhubError('invalid_request', 'the camera address is refused', {
+              problems: [`body.onvif.xaddr: ${error.message}`],
+            });
           // A name that does not resolve (yet) is no refusal: the session checks again at each connect.
         }
       }
-      const created = await answering(() => fleet.provision(principal, request.body));
-      return reply.code(201).send(created);
+      return reply.code(201).send(await fleet.provision(principal, request.body));
     },
   );
 
-  api.post(
-    '/api/devices/:id/rotate',
-    { schema: { tags, summary: 'Give a device a new secret; its session is closed', params: deviceParams } },
-    async (request) => {
-      const principal = requirePrincipal(request);
-      return answering(() => fleet.rotate(principal, request.params.id));
+  app.post(
+    '/:id/rotate',
+    {
+      config: provisioning,
+      schema: {
+        tags,
+        summary: 'Give a device a new secret; its session is closed',
+        params: deviceParams,
+        response: { 200: deviceWithSecretAnswer },
+      },
     },
+    async (request) => fleet.rotate(principalOf(request), request.params.id),
   );
 
   for (const [action, disabled] of [
     ['disable', true],
     ['enable', false],
   ] as const) {
-    api.post(
-      `/api/devices/:id/${action}`,
+    app.post(
+      `/:id/${action}`,
       {
+        config: provisioning,
         schema: {
           tags,
           summary: `${disabled ? 'Refuse' : 'Allow'} the device's connections`,
           params: deviceParams,
+          response: { 200: deviceAnswer },
         },
       },
-      async (request) => {
-        const principal = requirePrincipal(request);
-        return answering(() => fleet.setDisabled(principal, request.params.id, disabled));
-      },
+      async (request) => fleet.setDisabled(principalOf(request), request.params.id, disabled),
     );
   }
 
-  api.post(
-    '/api/devices/:id/maintenance',
+  app.post(
+    '/:id/maintenance',
     {
+      config: provisioning,
       schema: {
         tags,
         summary: 'Put a device in maintenance: its events raise no incidents',
         params: deviceParams,
         body: maintenanceBody,
+        response: { 200: deviceAnswer },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
       const { minutes, until } = request.body;
       const end = until === undefined ? new Date(Date.now() + (minutes as number) * 60_000) : new Date(until);
-      return answering(() => fleet.setMaintenance(principal, request.params.id, end));
+      return fleet.setMaintenance(principalOf(request), request.params.id, end);
     },
   );
 
-  api.delete(
-    '/api/devices/:id/maintenance',
-    { schema: { tags, summary: 'End a device’s maintenance', params: deviceParams } },
-    async (request) => {
-      const principal = requirePrincipal(request);
-      return answering(() => fleet.setMaintenance(principal, request.params.id, null));
-    },
-  );
-
-  api.post(
-    '/api/devices/:id/commands/:command',
+  app.delete(
+    '/:id/maintenance',
     {
+      config: provisioning,
+      schema: {
+        tags,
+        summary: 'End a device’s maintenance',
+        params: deviceParams,
+        response: { 200: deviceAnswer },
+      },
+    },
+    async (request) => fleet.setMaintenance(principalOf(request), request.params.id, null),
+  );
+
+  app.post(
+    '/:id/commands/:command',
+    {
+      config: { refusals: ['not_found', 'forbidden', 'device_offline', 'device_timeout'] },
       schema: {
         tags,
         summary: 'Send a command and wait for the device’s answer',
         description: '504 when the device does not answer in time, 409 when it is not connected.',
         params: commandParams,
         body: commandBody,
+        response: { 200: commandAnswer },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
       const { id, command } = request.params;
       const body = request.body ?? { params: {} };
-      return answering(() => fleet.command(principal, id, command, body.params, body.timeoutMs));
+      return fleet.command(principalOf(request), id, command, body.params, body.timeoutMs);
     },
   );
-}
+};

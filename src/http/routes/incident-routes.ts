@@ -1,13 +1,14 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { GridhubError } from '../../core/errors.ts';
 import { type Incident, incidentStates, severities } from '../../core/incident.ts';
-import { IncidentError, type IncidentService } from '../../incidents/incident-service.ts';
-import { incidentActions } from '../../incidents/lifecycle.ts';
+import type { IncidentService } from '../../incidents/incident-service.ts';
 import type { Visibility } from '../../incidents/visibility.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
 import type { Store } from '../../store/store.ts';
-import { HttpError, requirePrincipal } from '../request-guards.ts';
+import { actionInput, userActions } from '../incident-action.ts';
+import { authenticate, principalOf } from '../request-guards.ts';
+import { auditAnswer, incidentAnswer, list, nextPage } from '../schemas.ts';
 import { pageQuery } from './ops-routes.ts';
 
 export interface IncidentRoutesOptions {
@@ -38,53 +39,34 @@ const incidentQuery = pageQuery.extend({
   to: z.iso.datetime({ offset: true }).optional().describe('Created before.'),
 });
 const idParams = z.strictObject({ id: z.string().min(1).max(64) });
-const actionParams = idParams.extend({
-  action: z.enum(incidentActions.filter((action) => action !== 'clear') as [string, ...string[]]),
-});
+const actionParams = idParams.extend({ action: z.enum(userActions) });
 // A POST without a body arrives as null: it means "no note, no assignees".
-const actionBody = z
-  .strictObject({
-    note: z
-      .string()
-      .min(1)
-      .max(2000)
-      .optional()
-      .describe('Why; required to reject a verification and for note.'),
-    assignees: z
-      .array(z.string().min(1).max(64))
-      .min(1)
-      .max(50)
-      .optional()
-      .describe('For dispatch: user ids.'),
-  })
-  .nullish();
-
-const refusalStatus: Record<IncidentError['kind'], [number, string]> = {
-  not_found: [404, 'not_found'],
-  illegal: [409, 'illegal_transition'],
-  forbidden: [403, 'forbidden'],
-  invalid: [400, 'invalid_request'],
-};
+const actionBody = actionInput.nullish();
 
 /** Incidents: listing with filters, one incident, its audit trail, and the lifecycle actions. */
-export function incidentRoutes(app: FastifyInstance, options: IncidentRoutesOptions): void {
+export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = async (app, options) => {
   const { store, incidents, visibility, jurisdiction } = options;
-  const api = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['incidents'];
+  /** Out of scope answers as not found: another grid's incidents do not exist for this user. */
+  const notFound = { refusals: ['not_found'] as const };
+  app.addHook('preHandler', authenticate);
 
-  api.get(
-    '/api/incidents',
+  app.get(
+    '',
     {
+      config: notFound,
       schema: {
-        tags: ['incidents'],
+        tags,
         summary: 'Incidents in your scope, newest first',
         querystring: incidentQuery,
+        response: { 200: z.object({ incidents: list(incidentAnswer), next: nextPage }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
+      const principal = principalOf(request);
       const { limit, before, state, node, category, severity, from, to } = request.query;
       if (node !== undefined && !principal.scopeNodeIds.some((scope) => jurisdiction.isWithin(node, scope))) {
-        throw new HttpError(404, 'not_found', `no node ${node} in your scope`);
+        throw new GridhubError('not_found', `no node ${node} in your scope`);
       }
       const fromMs = from === undefined ? undefined : Date.parse(from);
       const toMs = to === undefined ? undefined : Date.parse(to);
@@ -104,49 +86,54 @@ export function incidentRoutes(app: FastifyInstance, options: IncidentRoutesOpti
         // Ids sort by creation time: stop the scan at the first id older than `from`.
         ...(fromMs === undefined ? {} : { after: `inc_${fromMs.toString(36).padStart(9, '0')}` }),
       });
-      return { incidents: found, next: found.length === limit ? found.at(-1)?.id : null };
+      return { incidents: found, next: found.length === limit ? (found.at(-1)?.id ?? null) : null };
     },
   );
 
-  api.get(
-    '/api/incidents/:id',
-    { schema: { tags: ['incidents'], summary: 'One incident', params: idParams } },
+  app.get(
+    '/:id',
+    {
+      config: notFound,
+      schema: { tags, summary: 'One incident', params: idParams, response: { 200: incidentAnswer } },
+    },
     async (request) => {
-      const principal = requirePrincipal(request);
+      const principal = principalOf(request);
       const incident = incidents.active(request.params.id) ?? (await store.getIncident(request.params.id));
-      // Out of scope answers as not found: another grid's incidents do not exist for this user.
       if (incident === undefined || !visibility.canSee(principal, incident)) {
-        throw new HttpError(404, 'not_found', `no incident ${request.params.id}`);
+        throw new GridhubError('not_found', `no incident ${request.params.id}`);
       }
       return incident;
     },
   );
 
-  api.get(
-    '/api/incidents/:id/audit',
+  app.get(
+    '/:id/audit',
     {
+      config: notFound,
       schema: {
-        tags: ['incidents'],
+        tags,
         summary: 'The audit trail of one incident, oldest first',
         params: idParams,
+        response: { 200: z.object({ entries: list(auditAnswer) }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
+      const principal = principalOf(request);
       const incident = await store.getIncident(request.params.id);
       if (incident === undefined || !visibility.canSee(principal, incident)) {
-        throw new HttpError(404, 'not_found', `no incident ${request.params.id}`);
+        throw new GridhubError('not_found', `no incident ${request.params.id}`);
       }
       const entries = await store.listAudit({ limit: 500, targetId: incident.id });
       return { entries: entries.reverse() };
     },
   );
 
-  api.post(
-    '/api/incidents/:id/actions/:action',
+  app.post(
+    '/:id/actions/:action',
     {
+      config: { refusals: ['not_found', 'forbidden', 'illegal_transition'] },
       schema: {
-        tags: ['incidents'],
+        tags,
         summary: 'Take a lifecycle action',
         description:
           "acknowledge (for the caller's centre; no state change), dispatch (assignees), accept, arrive, resolve, verify, " +
@@ -154,22 +141,17 @@ export function incidentRoutes(app: FastifyInstance, options: IncidentRoutesOpti
           'An illegal transition answers 409 with the reason.',
         params: actionParams,
         body: actionBody,
+        response: { 200: incidentAnswer },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
       const { id, action } = request.params;
       const { note, assignees } = request.body ?? {};
-      try {
-        return await incidents.act(principal, id, action as (typeof incidentActions)[number], {
-          ...(note === undefined ? {} : { note }),
-          ...(assignees === undefined ? {} : { assignees }),
-        });
-      } catch (error) {
-        if (!(error instanceof IncidentError)) throw error;
-        const [status, code] = refusalStatus[error.kind];
-        throw new HttpError(status, code, error.message);
-      }
+      // A refusal (IncidentError) is answered by its kind through the catalogue (request-guards.ts' codedError).
+      return incidents.act(principalOf(request), id, action, {
+        ...(note === undefined ? {} : { note }),
+        ...(assignees === undefined ? {} : { assignees }),
+      });
     },
   );
-}
+};

@@ -1,12 +1,13 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { shiftSchema, type UserConfig } from '../../config/schema.ts';
-import type { Principal } from '../../core/principal.ts';
+import { GridhubError } from '../../core/errors.ts';
+import { type Principal, roles } from '../../core/principal.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
 import type { Router } from '../../incidents/router.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
-import { HttpError, requirePrincipal } from '../request-guards.ts';
+import { authenticate, principalOf } from '../request-guards.ts';
+import { list, placeAnswer } from '../schemas.ts';
 
 export interface JurisdictionRoutesOptions {
   readonly jurisdiction: Jurisdiction;
@@ -18,28 +19,62 @@ export interface JurisdictionRoutesOptions {
 const gridParams = z.strictObject({ grid: z.string().min(1).max(64) });
 const rosterBody = z.strictObject({ shifts: z.array(shiftSchema).min(1).max(50) });
 
-/** The places, people and duty rosters of the caller's part of the jurisdiction. */
-export function jurisdictionRoutes(app: FastifyInstance, options: JurisdictionRoutesOptions): void {
-  const { jurisdiction, users, router, incidents } = options;
-  const api = app.withTypeProvider<ZodTypeProvider>();
+const nodeAnswer = placeAnswer.extend({ parentId: z.string().nullable() });
+const gridFeature = z.object({
+  type: z.literal('Feature'),
+  id: z.string(),
+  properties: z.object({ id: z.string(), name: z.string(), chain: list(placeAnswer) }),
+  geometry: z.object({
+    type: z.literal('Polygon'),
+    coordinates: list(list(z.tuple([z.number(), z.number()]).readonly())).describe('Rings of [lon, lat].'),
+  }),
+});
+const userAnswer = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum(roles),
+  scope: z.string().optional(),
+  grids: list(z.string()).optional(),
+});
+const rosterAnswer = z.object({
+  grid: z.string(),
+  shifts: z
+    .array(shiftSchema)
+    .nullable()
+    .describe('Null: no roster, every grid worker of the grid is on duty.'),
+  onDutyNow: list(z.string()),
+});
+
+/** Whose part of the jurisdiction a caller sees: the nodes within one of their scope nodes. */
+function scoped(jurisdiction: Jurisdiction) {
   const within = (principal: Principal, nodeId: string) =>
     principal.scopeNodeIds.some((scope) => jurisdiction.isWithin(nodeId, scope));
   const visibleGrid = (principal: Principal, gridId: string) => {
     if (jurisdiction.grid(gridId) === undefined || !within(principal, gridId)) {
-      throw new HttpError(404, 'not_found', `no grid ${gridId} in your scope`);
+      throw new GridhubError('not_found', `no grid ${gridId} in your scope`);
     }
   };
+  return { within, visibleGrid };
+}
 
-  api.get(
-    '/api/jurisdiction',
+/** The places and people of the caller's part of the jurisdiction. */
+export const jurisdictionRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = async (app, options) => {
+  const { jurisdiction, users } = options;
+  const { within } = scoped(jurisdiction);
+  const tags = ['jurisdiction'];
+  app.addHook('preHandler', authenticate);
+
+  app.get(
+    '/jurisdiction',
     {
       schema: {
-        tags: ['jurisdiction'],
+        tags,
         summary: 'The nodes of your part of the jurisdiction, parents first',
+        response: { 200: z.object({ nodes: list(nodeAnswer) }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
+      const principal = principalOf(request);
       const nodes = [...jurisdiction.nodes]
         .filter((node) => within(principal, node.id))
         .map((node) => ({ ...node, parentId: jurisdiction.ancestry(node.id)[1]?.id ?? null }));
@@ -47,33 +82,46 @@ export function jurisdictionRoutes(app: FastifyInstance, options: JurisdictionRo
     },
   );
 
-  api.get(
-    '/api/grids',
-    { schema: { tags: ['jurisdiction'], summary: 'Your grids as a GeoJSON FeatureCollection' } },
+  app.get(
+    '/grids',
+    {
+      schema: {
+        tags,
+        summary: 'Your grids as a GeoJSON FeatureCollection',
+        response: {
+          200: z.object({ type: z.literal('FeatureCollection'), features: list(gridFeature) }),
+        },
+      },
+    },
     async (request) => {
-      const principal = requirePrincipal(request);
+      const principal = principalOf(request);
       const features = [...jurisdiction.grids]
         .filter((grid) => within(principal, grid.ref.id))
         .map((grid) => ({
           type: 'Feature' as const,
           id: grid.ref.id,
           properties: { id: grid.ref.id, name: grid.ref.name, chain: grid.chain },
-          geometry: { type: 'Polygon' as const, coordinates: grid.boundary },
+          geometry: {
+            type: 'Polygon' as const,
+            coordinates: grid.boundary,
+          },
         }));
       return { type: 'FeatureCollection' as const, features };
     },
   );
 
-  api.get(
-    '/api/users',
+  app.get(
+    '/users',
     {
+      config: { roles: ['duty_officer', 'admin'] },
       schema: {
-        tags: ['jurisdiction'],
+        tags,
         summary: 'The users of your part of the jurisdiction (officers and admins)',
+        response: { 200: z.object({ users: list(userAnswer) }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request, ['duty_officer', 'admin']);
+      const principal = principalOf(request);
       const visible = users.filter((user) =>
         (user.grids ?? (user.scope === undefined ? [] : [user.scope])).some((node) =>
           within(principal, node),
@@ -91,39 +139,51 @@ export function jurisdictionRoutes(app: FastifyInstance, options: JurisdictionRo
       };
     },
   );
+};
 
-  api.get(
-    '/api/rosters/:grid',
+/** The duty rosters of the caller's grids, and who is on duty now. */
+export const rosterRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = async (app, options) => {
+  const { jurisdiction, users, router, incidents } = options;
+  const { visibleGrid } = scoped(jurisdiction);
+  const tags = ['rosters'];
+  app.addHook('preHandler', authenticate);
+
+  app.get(
+    '/:grid',
     {
+      config: { refusals: ['not_found'] },
       schema: {
-        tags: ['rosters'],
+        tags,
         summary: "A grid's duty roster and who is on duty now",
         params: gridParams,
+        response: { 200: rosterAnswer },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request);
-      visibleGrid(principal, request.params.grid);
+      visibleGrid(principalOf(request), request.params.grid);
+      const shifts = router.roster(request.params.grid)?.shifts;
       return {
         grid: request.params.grid,
-        shifts: router.roster(request.params.grid)?.shifts ?? null,
+        shifts: shifts ?? null,
         onDutyNow: router.onDuty(request.params.grid, Date.now()),
       };
     },
   );
 
-  api.put(
-    '/api/rosters/:grid',
+  app.put(
+    '/:grid',
     {
+      config: { roles: ['duty_officer', 'admin'], refusals: ['not_found'] },
       schema: {
-        tags: ['rosters'],
+        tags,
         summary: "Replace a grid's duty roster (duty officers and admins)",
         params: gridParams,
         body: rosterBody,
+        response: { 200: rosterAnswer },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request, ['duty_officer', 'admin']);
+      const principal = principalOf(request);
       const { grid } = request.params;
       visibleGrid(principal, grid);
       const workers = new Set(
@@ -136,10 +196,10 @@ export function jurisdictionRoutes(app: FastifyInstance, options: JurisdictionRo
           .filter((userId) => !workers.has(userId))
           .map((userId) => `body.shifts[${index}].users: "${userId}" is not a grid worker of ${grid}`),
       );
-      if (problems.length > 0) throw new HttpError(400, 'invalid_request', 'invalid body', problems);
+      if (problems.length > 0) throw new GridhubError('invalid_request', 'invalid body', { problems });
       const roster = { grid, shifts: request.body.shifts };
       await incidents.setRoster(principal, roster);
       return { ...roster, onDutyNow: router.onDuty(grid, Date.now()) };
     },
   );
-}
+};

@@ -1,12 +1,12 @@
 import { open } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { GridhubError } from '../../core/errors.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
 import type { Visibility } from '../../incidents/visibility.ts';
 import { incidentIdPattern, type MediaStore, mediaFilePattern } from '../../media/media-store.ts';
 import type { Store } from '../../store/store.ts';
-import { HttpError, requirePrincipal } from '../request-guards.ts';
+import { authenticate, principalOf } from '../request-guards.ts';
 
 export interface MediaRoutesOptions {
   readonly media: MediaStore;
@@ -51,43 +51,43 @@ export function parseRange(
  * complete: see EvidenceService). Another grid's incident, an unknown one and a file not attached all answer
  * 404 alike, so nothing tells a caller what exists outside their scope.
  */
-export function mediaRoutes(app: FastifyInstance, options: MediaRoutesOptions): void {
+export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app, options) => {
   const { media, incidents, store, visibility } = options;
-  const api = app.withTypeProvider<ZodTypeProvider>();
+  app.addHook('preHandler', authenticate);
 
-  api.get(
-    '/media/:incidentId/:file',
+  const file = z.any().describe("The file's bytes, of the evidence item's contentType (a stream, not JSON).");
+  app.get(
+    '/:incidentId/:file',
     {
+      config: { refusals: ['not_found', 'media_expired', 'range_not_satisfiable'] },
       schema: {
         tags: ['media'],
         summary: "A snapshot or clip of an incident's evidence (single byte ranges supported)",
         params: mediaParams,
+        response: { 200: file, 206: file.describe('The requested byte range of the file.') },
       },
     },
     async (request, reply) => {
-      const principal = requirePrincipal(request);
+      const principal = principalOf(request);
       const { incidentId, file } = request.params;
       const incident = incidents.active(incidentId) ?? (await store.getIncident(incidentId));
       const url = `/media/${incidentId}/${file}`;
       const item = incident?.evidence?.find((evidence) => evidence.url === url);
       if (incident === undefined || !visibility.canSee(principal, incident) || item === undefined) {
-        throw new HttpError(404, 'not_found', `no media ${url}`);
+        throw new GridhubError('not_found', `no media ${url}`);
       }
       let handle: Awaited<ReturnType<typeof open>>;
       try {
         handle = await open(media.path(incidentId, file), 'r');
       } catch {
-        throw new HttpError(410, 'media_expired', `${url} was removed by media retention`);
+        throw new GridhubError('media_expired', `${url} was removed by media retention`);
       }
       try {
         const { size, mtime } = await handle.stat();
         const range = parseRange(request.headers.range, size);
         if (range === 'unsatisfiable') {
-          await handle.close();
-          return reply
-            .code(416)
-            .header('content-range', `bytes */${size}`)
-            .send({ error: { code: 'range_not_satisfiable', message: `the file has ${size} bytes` } });
+          reply.header('content-range', `bytes */${size}`);
+          throw new GridhubError('range_not_satisfiable', `the file has ${size} bytes`);
         }
         reply
           .header('content-type', item.contentType)
@@ -111,4 +111,4 @@ export function mediaRoutes(app: FastifyInstance, options: MediaRoutesOptions): 
       }
     },
   );
-}
+};

@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditEntry } from '../../core/audit.ts';
 import { chainInScope, type GridChain, type PlaceRef } from '../../core/jurisdiction.ts';
@@ -7,7 +6,8 @@ import type { Principal } from '../../core/principal.ts';
 import type { DeadLetter } from '../../core/refusals.ts';
 import type { HubMetrics } from '../../observability/metrics.ts';
 import type { ComponentState, Store } from '../../store/store.ts';
-import { requirePrincipal } from '../request-guards.ts';
+import { authenticate, principalOf } from '../request-guards.ts';
+import { auditAnswer, covering, deadLetterAnswer, list, nextPage } from '../schemas.ts';
 
 export interface HealthReport {
   readonly status: 'ok' | 'degraded';
@@ -99,58 +99,122 @@ function auditVisibility(
 
 const auditQuery = pageQuery.extend({ target: z.string().min(1).max(64).optional() });
 
+const componentAnswer = z.looseObject({ state: z.enum(['starting', 'up', 'down']) });
+const healthAnswer = covering<HealthReport>()(
+  z.object({
+    status: z.enum(['ok', 'degraded']),
+    components: z
+      .record(z.string(), componentAnswer)
+      .describe("Each component's state and what it reports of itself (its port, mode, sessions)."),
+  }),
+);
+const waitingAnswer = z.object({
+  status: z.literal('not_ready'),
+  waiting: list(z.object({ component: z.string(), state: z.string() })),
+});
+
 /**
  * What operators watch: health (`/healthz` the whole report; `/livez` and `/readyz` for supervisors and load
- * balancers), metrics, the refused messages and the audit trail; and the live feed page. */
-export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void {
-  const { store, metrics } = options;
+ * balancers) and metrics. Public: a supervisor has no token (the edge guards /metrics when the config says so).
+ */
+export const opsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, options) => {
+  const { metrics } = options;
+  const tags = ['operations'];
 
-  app.get('/healthz', async (_request, reply) => {
-    const report = options.health();
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
-  });
+  app.get(
+    '/healthz',
+    {
+      config: { roles: 'public' },
+      schema: {
+        tags,
+        summary: "Every component's state: 200 when all are up, 503 otherwise",
+        security: [],
+        response: { 200: healthAnswer, 503: healthAnswer },
+      },
+    },
+    async (_request, reply) => {
+      const report = options.health();
+      return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    },
+  );
 
   // Liveness, for a process supervisor (Docker's HEALTHCHECK, Kubernetes' livenessProbe): the process answers.
   // Nothing else is checked, since restarting the hub would not bring back a Redis or a broker that is down.
-  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get(
+    '/livez',
+    {
+      config: { roles: 'public' },
+      schema: {
+        tags,
+        summary: 'Liveness: the process answers',
+        security: [],
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
 
   // Readiness, for a load balancer: every component up and the hub not stopping, or 503 with those that are not,
   // so traffic goes to another instance while this one waits for its store or broker, or drains.
-  app.get('/readyz', async (_request, reply) => {
-    const report = options.health();
-    const waiting = Object.entries(report.components)
-      .filter(([, component]) => component.state !== 'up')
-      .map(([name, component]): { component: string; state: string } => ({
-        component: name,
-        state: component.state,
-      }));
-    if (options.stopping?.() === true) waiting.unshift({ component: 'hub', state: 'stopping' });
-    return waiting.length === 0
-      ? reply.code(200).send({ status: 'ready' })
-      : reply.code(503).send({ status: 'not_ready', waiting });
-  });
-
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
-
-  const api = app.withTypeProvider<ZodTypeProvider>();
-
-  api.get(
-    '/api/me',
-    { schema: { tags: ['auth'], summary: 'Who your token belongs to and what you see' } },
-    async (request) => requirePrincipal(request),
+  app.get(
+    '/readyz',
+    {
+      config: { roles: 'public' },
+      schema: {
+        tags,
+        summary: 'Readiness: every component up and the hub not stopping, or 503 with those that are not',
+        security: [],
+        response: { 200: z.object({ status: z.literal('ready') }), 503: waitingAnswer },
+      },
+    },
+    async (_request, reply) => {
+      const report = options.health();
+      const waiting = Object.entries(report.components)
+        .filter(([, component]) => component.state !== 'up')
+        .map(([name, component]): { component: string; state: string } => ({
+          component: name,
+          state: component.state,
+        }));
+      if (options.stopping?.() === true) waiting.unshift({ component: 'hub', state: 'stopping' });
+      return waiting.length === 0
+        ? reply.code(200).send({ status: 'ready' as const })
+        : reply.code(503).send({ status: 'not_ready' as const, waiting });
+    },
   );
 
-  api.get(
-    '/api/dead-letters',
+  app.get(
+    '/metrics',
     {
+      // Public here; the edge asks for the metrics token or an admin when http.metricsToken is set.
+      config: { roles: 'public', refusals: ['unauthorized'] },
+      schema: {
+        tags,
+        summary: 'Prometheus metrics (text exposition format)',
+        response: { 200: z.string().describe('text/plain; version=0.0.4') },
+      },
+    },
+    async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()),
+  );
+};
+
+/** The refused messages and the audit trail, each of the caller's area. */
+export const operationsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, options) => {
+  const { store } = options;
+  app.addHook('preHandler', authenticate);
+
+  app.get(
+    '/dead-letters',
+    {
+      config: { roles: ['admin', 'integrator'] },
       schema: {
         tags: ['operations'],
         summary: "Refused device messages of the caller's area, newest first (admins, integrators)",
         querystring: pageQuery,
+        response: { 200: z.object({ deadLetters: list(deadLetterAnswer), next: nextPage }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request, ['admin', 'integrator']);
+      const principal = principalOf(request);
       const filter = deadLetterVisibility(options, principal);
       const deadLetters = await store.listDeadLetters({
         ...request.query,
@@ -158,22 +222,24 @@ export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void
       });
       return {
         deadLetters,
-        next: deadLetters.length === request.query.limit ? deadLetters.at(-1)?.id : null,
+        next: deadLetters.length === request.query.limit ? (deadLetters.at(-1)?.id ?? null) : null,
       };
     },
   );
 
-  api.get(
-    '/api/audit',
+  app.get(
+    '/audit',
     {
+      config: { roles: ['admin'] },
       schema: {
         tags: ['operations'],
         summary: "The audit trail of the caller's scope, newest first (admins)",
         querystring: auditQuery,
+        response: { 200: z.object({ entries: list(auditAnswer), next: nextPage }) },
       },
     },
     async (request) => {
-      const principal = requirePrincipal(request, ['admin']);
+      const principal = principalOf(request);
       const { target, limit, before } = request.query;
       const visible = auditVisibility(options, principal);
       const query = target === undefined ? {} : { targetId: target };
@@ -183,7 +249,7 @@ export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void
           ...query,
           ...(before === undefined ? {} : { before }),
         });
-        return { entries, next: entries.length === limit ? entries.at(-1)?.id : null };
+        return { entries, next: entries.length === limit ? (entries.at(-1)?.id ?? null) : null };
       }
       // Scoped: read on, a page at a time, until the caller's page is full or the trail ends, or this request has
       // read its share of the trail: then the page may be short, and `next` goes on from where it stopped.
@@ -206,4 +272,4 @@ export function opsRoutes(app: FastifyInstance, options: OpsRoutesOptions): void
       return { entries, next: from ?? null };
     },
   );
-}
+};

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { type IncidentAction, incidentActions } from '../incidents/lifecycle.ts';
+
+/** The lifecycle actions a user may take: `clear` is the hub's own, when a device reports its condition over. */
+export const userActions = incidentActions.filter((action) => action !== 'clear') as [
+  Exclude<IncidentAction, 'clear'>,
+  ...Exclude<IncidentAction, 'clear'>[],
+];
+
+/**
+ * What a lifecycle action takes beyond its incident and its name, on REST (the body of
+ * `POST /api/incidents/:id/actions/:action`) and on Socket.IO (`incident:act`) alike, so both refuse and accept
+ * the same inputs. An empty note is no note (REST always refused it; Socket.IO used to let it through to the
+ * lifecycle), and dispatching to nobody is no dispatch. Whether an action needs a note or assignees is the
+ * lifecycle's rule (lifecycle.ts), answered as `invalid_request` on both.
+ */
+export const actionInput = z.strictObject({
+  note: z
+    .string()
+    .min(1)
+    .max(2000)
+    .optional()
+    .describe('Why; required to reject a verification and for note.'),
+  assignees: z.array(z.string().min(1).max(64)).min(1).max(50).optional().describe('For dispatch: user ids.'),
+});
+
+/** Socket.IO's `incident:act`: the incident and the action in the message, with the same input as REST. */
+export const actionRequest = actionInput.extend({
+  incidentId: z.string().min(1).max(64),
+  action: z.enum(userActions),
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import {
+  errorAnswer,
+  errorCatalogue,
+  GridhubError,
+  refusalCodes,
+  refused,
+  requestErrorCodes,
+} from '../../src/core/errors.ts';
+import { actionInput, actionRequest } from '../../src/http/incident-action.ts';
+import { codedError } from '../../src/http/request-guards.ts';
+import { IncidentError } from '../../src/incidents/incident-service.ts';
+
+describe('the one catalogue of coded errors', () => {
+  it('keeps every code clients read, each with the status it always had', () => {
+    const statuses = Object.fromEntries(requestErrorCodes.map((code) => [code, errorCatalogue[code].status]));
+    expect(statuses).toEqual({
+      invalid_request: 400,
+      bad_request: 400,
+      no_session: 400,
+      unauthorized: 401,
+      bad_credentials: 401,
+      forbidden: 403,
+      not_found: 404,
+      conflict: 409,
+      illegal_transition: 409,
+      device_offline: 409,
+      media_expired: 410,
+      range_not_satisfiable: 416,
+      too_many_attempts: 429,
+      internal: 500,
+      device_timeout: 504,
+    });
+  });
+
+  it('answers a refusal with its code, message and problems, on any transport', () => {
+    const error = new GridhubError('invalid_request', 'invalid body', { problems: ['body.note: Too small'] });
+    expect(errorAnswer(error)).toEqual({
+      status: 400,
+      error: { code: 'invalid_request', message: 'invalid body', problems: ['body.note: Too small'] },
+    });
+    expect(errorAnswer(new GridhubError('device_offline'))).toEqual({
+      status: 409,
+      error: { code: 'device_offline', message: 'the device is not connected' },
+    });
+  });
+
+  it("tells a caller nothing of the hub's own faults", () => {
+    const internal = { status: 500, error: { code: 'internal', message: 'internal error' } };
+    expect(errorAnswer(new GridhubError('GRIDHUB_STORE_FAILED', 'cannot open /var/lib/gridhub'))).toEqual(
+      internal,
+    );
+    expect(errorAnswer(new TypeError('x is undefined'))).toEqual(internal);
+  });
+
+  it("translates a domain service's refusal by its kind, an incident's included", () => {
+    expect(refused('illegal', 'cannot verify an incident that is new').code).toBe('illegal_transition');
+    for (const [kind, code] of Object.entries(refusalCodes)) {
+      expect(
+        codedError(new IncidentError(kind as keyof typeof refusalCodes & IncidentError['kind'], 'no'))?.code,
+      ).toBe(code);
+    }
+    expect(codedError(new Error('plain'))).toBeUndefined();
+  });
+});
+
+describe('the one schema of a lifecycle action', () => {
+  it('refuses an empty note and a dispatch to nobody, on REST and Socket.IO alike', () => {
+    for (const input of [{ note: '' }, { assignees: [] }, { assignees: [''] }, { resolution: 'x' }]) {
+      expect(actionInput.safeParse(input).success).toBe(false);
+      expect(actionRequest.safeParse({ incidentId: 'inc_1', action: 'resolve', ...input }).success).toBe(
+        false,
+      );
+    }
+    expect(actionRequest.safeParse({ incidentId: 'inc_1', action: 'note', note: 'called' }).success).toBe(
+      true,
+    );
+    // `clear` is the hub's own: no user takes it.
+    expect(actionRequest.safeParse({ incidentId: 'inc_1', action: 'clear' }).success).toBe(false);
+  });
+});
