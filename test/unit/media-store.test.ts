@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isSafeFileName, MediaNameError, MediaStore } from '../../src/media/media-store.ts';
 import { HubMetrics } from '../../src/observability/metrics.ts';
 import { temporaryDirectory } from '../helpers/hub.ts';
@@ -39,6 +39,7 @@ describe('the media store', () => {
   afterEach(() => {
     store?.stop();
     store = undefined;
+    vi.useRealTimers();
     directory.remove();
   });
 
@@ -149,6 +150,9 @@ describe('the media store', () => {
   });
 
   it('removes the folders past the age limit on its periodic sweep', async () => {
+    // Only the sweep's interval is faked: the test turns it by the default ten minutes instead of configuring a
+    // short one and waiting. The files, the sweep's reads of them and the wait below stay real.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const metrics = new HubMetrics();
     const now = Date.now();
     store = new MediaStore({
@@ -156,13 +160,13 @@ describe('the media store', () => {
       logger,
       metrics,
       retention: { maxBytes: 1e9, maxAgeDays: 7 },
-      sweepMs: 50,
     });
     await store.start();
     await store.write('inc_old', 'a.jpg', Buffer.alloc(100));
     await store.write('inc_new', 'a.jpg', Buffer.alloc(100));
     age(store, 'inc_old', now, 8);
     age(store, 'inc_new', now, 6);
+    vi.advanceTimersByTime(10 * 60_000);
     const deadline = Date.now() + 5_000;
     while (existsSync(path.join(store.root, 'inc_old')) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
