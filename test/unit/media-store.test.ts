@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isSafeFileName, MediaNameError, MediaStore } from '../../src/media/media-store.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { temporaryDirectory } from '../helpers/hub.ts';
 
 const logger = pino({ level: 'silent' });
@@ -17,11 +17,11 @@ function age(store: MediaStore, incidentId: string, now: number, daysAgo: number
 }
 
 async function sample(
-  metrics: HubMetrics,
+  metrics: MetricsRegistry,
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const metric = await metrics.registry.getSingleMetric(name)?.get();
+  const metric = await metrics.metric(name)?.get();
   const value = metric?.values.find((candidate) =>
     Object.entries(labels).every(([key, label]) => candidate.labels[key] === label),
   );
@@ -120,7 +120,7 @@ describe('the media store', () => {
   });
 
   it('removes the folders written to longest ago while over the size limit, after a write', async () => {
-    const metrics = new HubMetrics();
+    const metrics = new MetricsRegistry();
     store = new MediaStore({
       dataDir: directory.path,
       logger,
@@ -149,7 +149,7 @@ describe('the media store', () => {
   });
 
   it('removes the folders past the age limit on its periodic sweep', async () => {
-    const metrics = new HubMetrics();
+    const metrics = new MetricsRegistry();
     const now = Date.now();
     store = new MediaStore({
       dataDir: directory.path,
