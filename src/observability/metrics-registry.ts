@@ -17,8 +17,6 @@ import { processMetrics } from './process-metrics.ts';
  */
 export class MetricsRegistry {
   readonly #registry = new Registry();
-  /** What each declaration made on this registry, so that it is made once (see declareMetrics). */
-  readonly #declared = new Map<unknown, unknown>();
 
   constructor() {
     // Started here, once per process, so the event loop's lag is watched from the first hub's start.
@@ -55,17 +53,10 @@ export class MetricsRegistry {
     return this.#registry.getSingleMetric(name);
   }
 
-  /** @internal declareMetrics' memory: what `declare` made on this registry, made on first use. */
-  declared<T>(declare: (metrics: MetricsRegistry) => T): T {
-    if (this.#declared.has(declare)) return this.#declared.get(declare) as T;
-    const made = declare(this);
-    this.#declared.set(declare, made);
-    return made;
-  }
-
   /**
-   * The exposition: this hub's metrics, then the process's. Concatenated text rather than Registry.merge: merge
-   * copies the metrics registered when it runs, and modules declare theirs as their components are built.
+   * The exposition: this hub's metrics, then the process's, as one text. Not Registry.merge: a merged registry
+   * holds the metrics registered when it was made (modules declare theirs as their components are built, some
+   * late), and one merged at every scrape is work for nothing.
    */
   async text(): Promise<string> {
     const [own, process] = await Promise.all([this.#registry.metrics(), processMetrics().metrics()]);
@@ -85,5 +76,13 @@ export class MetricsRegistry {
  * brokers' store failures, a dispatcher built again on a restart) share one counter.
  */
 export function declareMetrics<T>(declare: (metrics: MetricsRegistry) => T): (metrics: MetricsRegistry) => T {
-  return (metrics) => metrics.declared(declare);
+  const made = new WeakMap<MetricsRegistry, T>();
+  return (metrics) => {
+    let declared = made.get(metrics);
+    if (declared === undefined) {
+      declared = declare(metrics);
+      made.set(metrics, declared);
+    }
+    return declared;
+  };
 }
