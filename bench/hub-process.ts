@@ -3,6 +3,7 @@ import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Hub } from '../src/hub.ts';
+import { incidentMetrics } from '../src/incidents/incident-metrics.ts';
 import { ThreadedBroker } from '../src/ingest/threaded-broker.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { benchDeployment } from './deployment.ts';
@@ -83,20 +84,21 @@ process.on('message', (message: ParentMessage) => {
     // The incidents not yet ended, which the hub holds in memory: nothing closes them in the bench.
     const broker = hub.broker instanceof ThreadedBroker ? hub.broker : undefined;
     const quiet = message.quiet === true;
-    void Promise.all([hub.metrics.incidentsActive.get(), broker?.threadStats({ heap: !quiet })]).then(
-      ([{ values }, thread]) => {
-        const stats = serverStats(quiet);
-        reply({
-          type: 'stats',
-          ...stats,
-          // The heap of both threads: the broker thread holds the connections' state.
-          heapUsed: stats.heapUsed + (thread?.heapUsed ?? 0),
-          ...(thread === undefined ? {} : { brokerThreadBusyPercent: thread.busyPercent }),
-          devices: hub.broker.connectedClients,
-          activeIncidents: values[0]?.value ?? 0,
-        });
-      },
-    );
+    void Promise.all([
+      incidentMetrics(hub.metrics).incidentsActive.get(),
+      broker?.threadStats({ heap: !quiet }),
+    ]).then(([{ values }, thread]) => {
+      const stats = serverStats(quiet);
+      reply({
+        type: 'stats',
+        ...stats,
+        // The heap of both threads: the broker thread holds the connections' state.
+        heapUsed: stats.heapUsed + (thread?.heapUsed ?? 0),
+        ...(thread === undefined ? {} : { brokerThreadBusyPercent: thread.busyPercent }),
+        devices: hub.broker.connectedClients,
+        activeIncidents: values[0]?.value ?? 0,
+      });
+    });
   }
   if (message.type === 'stop') void stop(0);
 });

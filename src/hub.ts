@@ -20,6 +20,7 @@ import { MqttAccessPolicy } from './fleet/access-policy.ts';
 import { CommandService } from './fleet/command-service.ts';
 import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
+import { fleetMetrics } from './fleet/fleet-metrics.ts';
 import { LivenessMonitor } from './fleet/liveness-monitor.ts';
 import { ThrottledMqttAccess } from './fleet/throttled-access.ts';
 import { clientAddressOf } from './http/client-address.ts';
@@ -34,6 +35,7 @@ import { Visibility } from './incidents/visibility.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EmbeddedBroker } from './ingest/embedded-broker.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
+import { mqttMetrics } from './ingest/ingest-metrics.ts';
 import type { MqttTransport } from './ingest/mqtt-transport.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-sessions.ts';
 import { limitCloseReporter } from './ingest/packet-limits.ts';
@@ -41,11 +43,13 @@ import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { EvidenceService } from './media/evidence-service.ts';
 import { MediaStore } from './media/media-store.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
+import { outboundGuardMetrics } from './net/outbound-metrics.ts';
 import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
-import { HubMetrics } from './observability/metrics.ts';
+import { MetricsRegistry } from './observability/metrics-registry.ts';
 import { Outbound } from './outbound/index.ts';
 import { Realtime } from './realtime/realtime.ts';
 import { TlsCredentials } from './security/tls-credentials.ts';
+import { tlsMetrics } from './security/tls-metrics.ts';
 import { type EventLog, LmdbEventLog, RedisStreamEventLog } from './store/event-log.ts';
 import { LmdbStore } from './store/lmdb-store.ts';
 import { RedisStore } from './store/redis-store.ts';
@@ -76,7 +80,8 @@ export interface HubOptions {
  */
 export class Hub {
   readonly bus = new TypedBus<HubBusEvents>();
-  readonly metrics = new HubMetrics();
+  /** Every module declares its metrics on it (declareMetrics); GET /metrics shows them. */
+  readonly metrics = new MetricsRegistry();
   readonly topics: TopicGrammar;
   readonly store: Store;
   /** Every accepted device event, newest first per device. */
@@ -126,13 +131,15 @@ export class Hub {
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
     const tls = deployment.tls;
+    // Declared with TLS off too, as they always were: a dashboard reads their absence as no data.
+    const tlsCounted = tlsMetrics(this.metrics);
     this.#tls =
       tls === undefined
         ? undefined
         : new TlsCredentials({
             files: { cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca }) },
             checkMs: tls.reloadCheckSeconds * 1000,
-            metrics: this.metrics,
+            metrics: tlsCounted,
             logger: this.#logger,
           });
     this.#guesses = new GuessLimiter({
@@ -143,7 +150,7 @@ export class Hub {
     this.topics = new TopicGrammar(settings.topicBase);
     this.outboundGuard = new OutboundGuard({
       policy: new AddressPolicy(deployment.network.outbound),
-      refusals: this.metrics.outboundRefusals,
+      refusals: outboundGuardMetrics(this.metrics).refusals,
       logger: this.#logger,
     });
     // On the Redis store the hub may have siblings: everything they must share goes through this Redis.
@@ -280,7 +287,7 @@ export class Hub {
       authenticator: this.#authenticator,
       visibility: this.visibility,
       feedTopic,
-      metrics: this.metrics,
+      refusals: fleetMetrics(this.metrics).mqttRefusals,
       logger: this.#logger,
     });
     const access = new ThrottledMqttAccess(policy, this.#guesses);
@@ -308,14 +315,14 @@ export class Hub {
             onTlsFailure: (address: string | undefined, message: string) =>
               this.#tlsFailure('mqtt', address, message),
           }),
-      metrics: this.metrics,
+      metrics: mqttMetrics(this.metrics),
       logger: this.#logger,
       limits: {
         connectPacketBytes: mqttLimits.connectPacketBytes,
         packetBytes: mqttLimits.packetBytes ?? 4 * settings.maxPayloadBytes,
         connectTimeoutMs: mqttLimits.connectTimeoutSeconds * 1000,
       },
-      onLimitClose: limitCloseReporter(this.metrics, this.#logger),
+      onLimitClose: limitCloseReporter(mqttMetrics(this.metrics).limitCloses, this.#logger),
     };
     this.broker =
       external !== undefined
@@ -326,7 +333,7 @@ export class Hub {
             onMessage,
             // The broker holds the connections: a device is reachable when its heartbeats and status say so.
             isOnline: (deviceId) => this.liveness.status(deviceId)?.online === true,
-            metrics: this.metrics,
+            metrics: mqttMetrics(this.metrics),
             logger: this.#logger,
           })
         : mqtt.mode === 'embedded'
@@ -628,7 +635,7 @@ export class Hub {
   }
 
   #tlsFailure(listener: 'http' | 'mqtt', address: string | undefined, message: string): void {
-    this.metrics.tlsHandshakeFailures.labels(listener).inc();
+    tlsMetrics(this.metrics).handshakeFailures.labels(listener).inc();
     const suppressed = this.#tlsFailureLog.admit(`${listener}:${address ?? ''}`);
     if (suppressed >= 0) {
       this.#logger.warn({ ns: 'tls', listener, address, error: message, suppressed }, 'TLS handshake failed');

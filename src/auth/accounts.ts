@@ -4,7 +4,7 @@ import { refused } from '../core/errors.ts';
 import type { Principal, Role } from '../core/principal.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { AccountRecord, Store } from '../store/store.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import type { Sessions } from './sessions.ts';
@@ -19,6 +19,28 @@ export const loginFailureReasons = [
   'locked',
 ] as const;
 export type LoginFailureReason = (typeof loginFailureReasons)[number];
+
+/** What password logins count: the successful (counted by the login route), the failed, the lockouts. */
+export const loginMetrics = declareMetrics((metrics) => {
+  const loginFailures = metrics.counter({
+    name: 'gridhub_login_failures_total',
+    help: 'Failed password logins, by reason (the caller is told none apart): unknown_user, wrong_password, no_password (the account has none), disabled, locked (the username is locked out).',
+    labelNames: ['reason'] as const,
+  });
+  // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
+  for (const reason of loginFailureReasons) loginFailures.labels(reason).inc(0);
+  return {
+    logins: metrics.counter({
+      name: 'gridhub_logins_total',
+      help: 'Successful password logins.',
+    }),
+    loginFailures,
+    accountLockouts: metrics.counter({
+      name: 'gridhub_account_lockouts_total',
+      help: 'Usernames locked after repeated failed logins (hub.loginLockout).',
+    }),
+  };
+});
 
 /** An account as the API shows it: never its password hash or token digest. */
 export interface AccountView {
@@ -60,7 +82,7 @@ export interface AccountsOptions {
   readonly lockout: LockoutSettings;
   /** Ids taken by devices: an account may not take one. */
   readonly isDeviceId: (id: string) => boolean;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   /** On a store shared with sibling instances: how often their account changes are read (ms). */
   readonly refreshMs?: number;
@@ -111,9 +133,11 @@ export class Accounts implements UserDirectory {
   #byDigest = new Map<string, Principal>();
   readonly #failures = new Map<string, { times: number[]; lockedUntil: number }>();
   #refresher: NodeJS.Timeout | undefined;
+  readonly #metrics: ReturnType<typeof loginMetrics>;
 
   constructor(options: AccountsOptions) {
     this.#options = options;
+    this.#metrics = loginMetrics(options.metrics);
     this.#log = options.logger.child({ ns: 'accounts' });
   }
 
@@ -306,7 +330,8 @@ export class Accounts implements UserDirectory {
   }
 
   #failed(name: string, failure: LoginFailureReason): { failure: LoginFailureReason } {
-    const { metrics, lockout } = this.#options;
+    const { lockout } = this.#options;
+    const metrics = this.#metrics;
     metrics.loginFailures.labels(failure).inc();
     if (failure === 'locked') return { failure };
     const now = Date.now();

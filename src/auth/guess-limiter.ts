@@ -1,6 +1,6 @@
 import type { GuessWindowConfig, LimitsConfig } from '../config/schema.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 
 /** Where a client authenticates; a label of `gridhub_auth_failures_total` and `gridhub_auth_throttled_total`. */
 export const authTransports = ['rest', 'socketio', 'mqtt'] as const;
@@ -9,6 +9,26 @@ export type AuthTransport = (typeof authTransports)[number];
 /** What a refusal locked: the remote address, or the identity claimed (from any address). */
 export const throttleReasons = ['address', 'identity'] as const;
 export type ThrottleReason = (typeof throttleReasons)[number];
+
+/** What the limits on guessing count, on every transport. */
+const guessMetrics = declareMetrics((metrics) => {
+  const authFailures = metrics.counter({
+    name: 'gridhub_auth_failures_total',
+    help: 'Failed authentications (a bad token, password or device secret), by transport: rest, socketio, mqtt.',
+    labelNames: ['transport'] as const,
+  });
+  const authThrottled = metrics.counter({
+    name: 'gridhub_auth_throttled_total',
+    help: 'Authentications refused unchecked because their remote address or claimed identity failed too often, by transport and by what was locked (address, identity).',
+    labelNames: ['transport', 'reason'] as const,
+  });
+  // Every label set shows from the start, at zero, so a dashboard can tell "none" from "not reported".
+  for (const transport of authTransports) {
+    authFailures.labels(transport).inc(0);
+    for (const reason of throttleReasons) authThrottled.labels(transport, reason).inc(0);
+  }
+  return { authFailures, authThrottled };
+});
 
 export interface Throttled {
   readonly reason: ThrottleReason;
@@ -82,7 +102,7 @@ class FailureCounts {
 
 export interface GuessLimiterOptions {
   readonly limits: LimitsConfig['auth'];
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -103,7 +123,7 @@ export class GuessLimiter {
   /** Where each identity last authenticated (identity → address), the oldest forgotten past trackedKeys. */
   readonly #knownAddress = new Map<string, string>();
   readonly #maxKnown: number;
-  readonly #metrics: HubMetrics;
+  readonly #metrics: ReturnType<typeof guessMetrics>;
   readonly #log: Logger;
   readonly #throttle = new LogThrottle();
   readonly #now: () => number;
@@ -113,7 +133,7 @@ export class GuessLimiter {
     this.#byAddress = new FailureCounts(perAddress, trackedKeys);
     this.#byIdentity = new FailureCounts(perIdentity, trackedKeys);
     this.#maxKnown = trackedKeys;
-    this.#metrics = options.metrics;
+    this.#metrics = guessMetrics(options.metrics);
     this.#log = options.logger.child({ ns: 'auth-limits' });
     this.#now = options.now ?? Date.now;
   }

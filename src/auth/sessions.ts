@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { SessionRecord, Store } from '../store/store.ts';
 
 /** Why a session ended before its time; labels of `gridhub_sessions_ended_total` (with `expired`). */
@@ -17,6 +17,31 @@ export type SessionEndReason = (typeof sessionEndReasons)[number];
 export const sessionRefusalReasons = ['unknown', 'revoked', 'expired', 'not_owner'] as const;
 export type SessionRefusalReason = (typeof sessionRefusalReasons)[number];
 
+/** What sessions count: those opened, ended and refused. */
+const sessionMetrics = declareMetrics((metrics) => {
+  const sessionsEnded = metrics.counter({
+    name: 'gridhub_sessions_ended_total',
+    help: 'Login sessions ended before their time, by reason: logout, user_disabled, user_removed, password_changed.',
+    labelNames: ['reason'] as const,
+  });
+  const sessionRefusals = metrics.counter({
+    name: 'gridhub_session_refusals_total',
+    help: "JWTs refused although well signed because their session is not live, by reason: unknown, revoked, expired, not_owner (another user's session).",
+    labelNames: ['reason'] as const,
+  });
+  // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
+  for (const reason of sessionEndReasons) sessionsEnded.labels(reason).inc(0);
+  for (const reason of sessionRefusalReasons) sessionRefusals.labels(reason).inc(0);
+  return {
+    sessionsOpened: metrics.counter({
+      name: 'gridhub_sessions_opened_total',
+      help: 'Login sessions opened (a password login, or a JWT issued for an API token).',
+    }),
+    sessionsEnded,
+    sessionRefusals,
+  };
+});
+
 /** What ended: one session, or every session (and API token connection) of a user. */
 export type SessionEnd =
   | { readonly sessionId: string; readonly userId: string; readonly reason: SessionEndReason }
@@ -26,7 +51,7 @@ export interface SessionsOptions {
   readonly store: Pick<Store, 'saveSession' | 'getSession' | 'listSessions'>;
   /** A session's absolute lifetime: refreshing its JWT never takes it past this. */
   readonly maxHours: number;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
 }
 
@@ -40,9 +65,11 @@ export class Sessions {
   readonly #options: SessionsOptions;
   readonly #log: Logger;
   readonly #listeners = new Set<(end: SessionEnd) => void>();
+  readonly #metrics: ReturnType<typeof sessionMetrics>;
 
   constructor(options: SessionsOptions) {
     this.#options = options;
+    this.#metrics = sessionMetrics(options.metrics);
     this.#log = options.logger.child({ ns: 'sessions' });
   }
 
@@ -61,7 +88,7 @@ export class Sessions {
       revokedReason: null,
     };
     await this.#options.store.saveSession(session);
-    this.#options.metrics.sessionsOpened.inc();
+    this.#metrics.sessionsOpened.inc();
     return session;
   }
 
@@ -79,7 +106,7 @@ export class Sessions {
               ? 'expired'
               : undefined;
     if (refusal === undefined) return session;
-    this.#options.metrics.sessionRefusals.labels(refusal).inc();
+    this.#metrics.sessionRefusals.labels(refusal).inc();
     return undefined;
   }
 
@@ -116,7 +143,7 @@ export class Sessions {
       revokedAt: new Date().toISOString(),
       revokedReason: reason,
     });
-    this.#options.metrics.sessionsEnded.labels(reason).inc();
+    this.#metrics.sessionsEnded.labels(reason).inc();
   }
 
   #tell(end: SessionEnd): void {

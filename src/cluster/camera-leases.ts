@@ -1,7 +1,7 @@
-import { Gauge } from 'prom-client';
+import type { Gauge } from 'prom-client';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { RedisCoordinator } from './redis-coordinator.ts';
 
 /** What a camera's holder tells its siblings of the camera's session, so they can show it and fetch evidence. */
@@ -35,7 +35,7 @@ export interface CameraLeasesOptions {
   readonly sessions: LeasedSessions;
   /** How long a lease lasts without renewal; renewals come every third of it. */
   readonly leaseMs: number;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
 }
 
@@ -48,6 +48,14 @@ function spread(text: string): number {
   }
   return hash >>> 0;
 }
+
+/** What the leases count, declared here so that they move with the leases. */
+const leaseMetrics = declareMetrics((metrics) => ({
+  held: metrics.gauge({
+    name: 'gridhub_camera_leases_held',
+    help: 'Cameras whose ONVIF session this instance runs (it holds their lease).',
+  }),
+}));
 
 /**
  * Cameras partitioned among hub instances by leases in Redis: each camera's ONVIF session runs on exactly one
@@ -72,11 +80,7 @@ export class CameraLeases implements CameraPartition {
   constructor(options: CameraLeasesOptions) {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'leases' });
-    this.#heldGauge = new Gauge({
-      name: 'gridhub_camera_leases_held',
-      help: 'Cameras whose ONVIF session this instance runs (it holds their lease).',
-      registers: [options.metrics.registry],
-    });
+    this.#heldGauge = leaseMetrics(options.metrics).held;
   }
 
   holds(cameraId: string): boolean {

@@ -1,10 +1,10 @@
+import type { Counter } from 'prom-client';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { Principal } from '../core/principal.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { Visibility } from '../incidents/visibility.ts';
 import type { Logger } from '../observability/logger.ts';
 import { LogThrottle } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
 import type { FeedMessage } from '../outbound/feed-message.ts';
 import type { ClientCertificateCheck } from '../security/tls-credentials.ts';
 import type { DeviceRegistry } from './device-registry.ts';
@@ -86,7 +86,8 @@ export interface MqttAccessOptions {
   readonly visibility: Visibility;
   /** The incident feed's topic, the one topic users may subscribe to. */
   readonly feedTopic: string;
-  readonly metrics: HubMetrics;
+  /** gridhub_mqtt_refusals_total (fleetMetrics): its counter, as this module is loaded in the broker thread too. */
+  readonly refusals: Counter<'reason'>;
   readonly logger: Logger;
 }
 
@@ -181,7 +182,7 @@ export class MqttAccessPolicy {
 
   /** Counts and logs (throttled) a refusal, this policy's own or a broker thread's. */
   refused(reason: MqttRefusalReason, clientId: string, topic?: string): AccessDecision {
-    this.#options.metrics.mqttRefusals.labels(reason).inc();
+    this.#options.refusals.labels(reason).inc();
     const suppressed = this.#throttle.admit(`${clientId}:${reason}`);
     if (suppressed >= 0) this.#log.warn({ clientId, reason, topic, suppressed }, 'mqtt client refused');
     return { allowed: false, reason };

@@ -1,3 +1,4 @@
+import type { Counter } from 'prom-client';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { CommandReply } from '../core/adapter.ts';
 import type { AuditEntry } from '../core/audit.ts';
@@ -9,8 +10,9 @@ import { chainInScope } from '../core/jurisdiction.ts';
 import type { Principal, Role } from '../core/principal.ts';
 import { zodProblems } from '../core/problems.ts';
 import type { TopicGrammar } from '../core/topics.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeviceRegistry } from './device-registry.ts';
+import { fleetMetrics } from './fleet-metrics.ts';
 
 /** Who may command devices in their scope. Grid workers report; they do not unlock doors or disarm panels. */
 const commandingRoles: readonly Role[] = ['duty_officer', 'integrator', 'admin'];
@@ -34,7 +36,7 @@ export interface CommandServiceOptions {
   readonly topics: TopicGrammar;
   readonly audit: AuditTrail;
   readonly bus: TypedBus<HubBusEvents>;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly timeoutMs: number;
 }
 
@@ -52,9 +54,11 @@ export class CommandService {
   readonly #options: CommandServiceOptions;
   readonly #pending = new Map<string, Pending>();
   #unsubscribe: (() => void) | undefined;
+  readonly #commands: Counter<'outcome'>;
 
   constructor(options: CommandServiceOptions) {
     this.#options = options;
+    this.#commands = fleetMetrics(options.metrics).commands;
   }
 
   start(): void {
@@ -152,7 +156,7 @@ export class CommandService {
     detail: Record<string, unknown>,
     message?: string,
   ): Promise<void> {
-    this.#options.metrics.commands.labels(outcome).inc();
+    this.#commands.labels(outcome).inc();
     await this.#options.audit.record(principal, {
       action: `command.${command}`,
       target: { kind: 'device', id: deviceId },

@@ -1,11 +1,13 @@
+import type { Gauge } from 'prom-client';
 import { type LivenessLedger, watchdogKey } from '../cluster/shared-liveness.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeviceRegistry, RegisteredDevice } from './device-registry.ts';
+import { fleetMetrics } from './fleet-metrics.ts';
 
 /** Hands an event the hub raised itself (device.offline, a missed check-in) to the incident pipeline. */
 export type RaiseEvent = (event: DeviceEvent, device: RegisteredDevice) => Promise<void>;
@@ -13,7 +15,7 @@ export type RaiseEvent = (event: DeviceEvent, device: RegisteredDevice) => Promi
 export interface LivenessMonitorOptions {
   readonly registry: DeviceRegistry;
   readonly bus: TypedBus<HubBusEvents>;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   readonly raise: RaiseEvent;
   /** How often silences and watchdogs are checked. */
@@ -61,9 +63,11 @@ export class LivenessMonitor {
   #startedAt = 0;
   #sweeping: Promise<void> | undefined;
   #sweeps = 0;
+  readonly #devicesOnline: Gauge;
 
   constructor(options: LivenessMonitorOptions) {
     this.#options = options;
+    this.#devicesOnline = fleetMetrics(options.metrics).devicesOnline;
     this.#log = options.logger.child({ ns: 'liveness' });
   }
 
@@ -137,7 +141,7 @@ export class LivenessMonitor {
       for (const index of this.#dueWatchdogs(device, state, now))
         this.#fireWatchdog(device, state, index, now);
     }
-    this.#options.metrics.devicesOnline.set(online);
+    this.#devicesOnline.set(online);
   }
 
   /** Silent past its threshold, and device.offline not yet raised for this silence. */
@@ -234,7 +238,7 @@ export class LivenessMonitor {
       }
     }
     await this.#sweepWatchdogsShared(ledger, now);
-    this.#options.metrics.devicesOnline.set(online);
+    this.#devicesOnline.set(online);
   }
 
   async #sweepWatchdogsShared(ledger: LivenessLedger, now: number): Promise<void> {

@@ -5,7 +5,8 @@ import fastifyHelmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { HttpConfig } from '../config/security-schema.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { MetricsRegistry } from '../observability/metrics-registry.ts';
+import { httpEdgeMetrics } from './http-metrics.ts';
 
 /**
  * The HTTP edge (#18): what every answer carries and every request leaves behind, before and after the routes.
@@ -19,7 +20,7 @@ import type { HubMetrics } from '../observability/metrics.ts';
  */
 export interface EdgeOptions {
   readonly config: HttpConfig;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
 }
 
@@ -60,7 +61,8 @@ const docsContentSecurityPolicy = Object.entries({
   .join(';');
 
 export async function registerEdge(app: FastifyInstance, options: EdgeOptions): Promise<void> {
-  const { config, metrics } = options;
+  const { config } = options;
+  const metrics = httpEdgeMetrics(options.metrics);
   const log = options.logger.child({ ns: 'http' });
   const throttle = new LogThrottle();
 

@@ -1,10 +1,10 @@
 import type { Incident } from '../core/incident.ts';
 import { isOpen } from '../core/incident.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
 import type { ActiveIncidents } from './active-incidents.ts';
 import type { IncidentActions } from './incident-actions.ts';
+import type { IncidentMetrics } from './incident-metrics.ts';
 import type { IncidentWriter } from './incident-writer.ts';
 
 export interface DeadlineSweepOptions {
@@ -12,7 +12,7 @@ export interface DeadlineSweepOptions {
   readonly writer: IncidentWriter;
   readonly actions: Pick<IncidentActions, 'act'>;
   readonly store: Store;
-  readonly metrics: HubMetrics;
+  readonly metrics: IncidentMetrics;
   readonly logger: Logger;
   /** Who is above a node: an incident at the top has no one to escalate to. */
   readonly parentOf: (nodeId: string) => string | undefined;

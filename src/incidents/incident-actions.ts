@@ -6,9 +6,9 @@ import type { DeadlineStage, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
 import { IncidentError } from './incident-error.ts';
+import type { IncidentMetrics } from './incident-metrics.ts';
 import { type IncidentWriter, settled } from './incident-writer.ts';
 import {
   type ActionInput,
@@ -39,7 +39,7 @@ export function lifecycleContextOf(
 export interface IncidentActionsOptions {
   readonly writer: IncidentWriter;
   readonly store: Store;
-  readonly metrics: HubMetrics;
+  readonly metrics: IncidentMetrics;
   readonly visibility: Visibility;
   readonly users: readonly UserConfig[];
   readonly context: Omit<LifecycleContext, 'now'>;

@@ -1,14 +1,15 @@
 import type { ResolvedDevice } from '../config/load.ts';
 import type { RuleConfig } from '../config/schema.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { MetricsRegistry } from '../observability/metrics-registry.ts';
+import { type IncidentMetrics, incidentMetrics } from './incident-metrics.ts';
 import type { IncidentService } from './incident-service.ts';
 import type { RuleBook, SuppressionReason } from './rule-book.ts';
 
 const settled = Promise.resolve();
 
 export interface IncidentPipelineOptions {
-  readonly metrics?: HubMetrics;
+  readonly metrics?: MetricsRegistry;
   /** True while the device is in maintenance mode: its events raise nothing (a Map read in the registry). */
   readonly inMaintenance?: (deviceId: string, now: number) => boolean;
 }
@@ -25,11 +26,13 @@ export class IncidentPipeline {
   readonly #rules: RuleBook;
   readonly #incidents: IncidentService;
   readonly #options: IncidentPipelineOptions;
+  readonly #metrics: IncidentMetrics | undefined;
 
   constructor(rules: RuleBook, incidents: IncidentService, options: IncidentPipelineOptions = {}) {
     this.#rules = rules;
     this.#incidents = incidents;
     this.#options = options;
+    this.#metrics = options.metrics === undefined ? undefined : incidentMetrics(options.metrics);
   }
 
   process(event: DeviceEvent, device: ResolvedDevice, receivedAt: number): Promise<void> {
@@ -39,7 +42,7 @@ export class IncidentPipeline {
     if (rule === undefined) return clearing;
     const suppressed = this.#suppression(rule, device, Date.now());
     if (suppressed !== undefined) {
-      this.#options.metrics?.eventsSuppressed.labels(suppressed).inc();
+      this.#metrics?.eventsSuppressed.labels(suppressed).inc();
       return clearing;
     }
     const raising = this.#incidents.raise(

@@ -8,11 +8,12 @@ import type { EvidenceItem, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { Store } from '../store/store.ts';
 import { ActiveIncidents } from './active-incidents.ts';
 import { DeadlineSweep } from './deadline-sweep.ts';
 import { IncidentActions, lifecycleContextOf } from './incident-actions.ts';
+import { incidentMetrics } from './incident-metrics.ts';
 import type { IncidentWriter, IncidentWriterFactory } from './incident-writer.ts';
 import type { ActionInput, IncidentAction } from './lifecycle.ts';
 import { IncidentRaising } from './raising-steps.ts';
@@ -26,7 +27,7 @@ export { IncidentError } from './incident-error.ts';
 export interface IncidentServiceOptions {
   readonly store: Store;
   readonly bus: TypedBus<HubBusEvents>;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly router: Router;
   readonly visibility: Visibility;
   readonly deadlines: DeadlinesConfig;
@@ -64,7 +65,8 @@ export class IncidentService {
 
   constructor(options: IncidentServiceOptions) {
     this.#options = options;
-    const { store, bus, metrics, router } = options;
+    const { store, bus, router } = options;
+    const metrics = incidentMetrics(options.metrics);
     const logger = options.logger.child({ ns: 'incidents' });
     const active = new ActiveIncidents((change) => bus.emit('incident:updated', change));
     this.#active = active;
@@ -103,7 +105,7 @@ export class IncidentService {
 
   async start(): Promise<void> {
     this.#active.clear();
-    this.#options.metrics.countActiveIncidents(() => this.#active.size);
+    incidentMetrics(this.#options.metrics).countActive(() => this.#active.size);
     this.#raising.clear();
     await this.#rosters.load();
     for (const incident of await this.#options.store.listActiveIncidents()) this.#active.remember(incident);

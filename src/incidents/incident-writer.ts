@@ -4,17 +4,17 @@ import type { TypedBus } from '../core/bus.ts';
 import { type HubBusEvents, type IncidentRepeat, whenStored } from '../core/events.ts';
 import type { Incident, RelatedEvent } from '../core/incident.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
 import type { ActiveIncidents } from './active-incidents.ts';
 import type { IncidentChangeQueue } from './change-queue.ts';
+import type { IncidentMetrics } from './incident-metrics.ts';
 import type { Raising, RaisingChain, RaisingStep } from './raising.ts';
 
 /** What a writer works with: the store, the bus it announces on, and this instance's view of the active incidents. */
 export interface IncidentWriterParts {
   readonly store: Store;
   readonly bus: TypedBus<HubBusEvents>;
-  readonly metrics: HubMetrics;
+  readonly metrics: IncidentMetrics;
   readonly active: ActiveIncidents;
   readonly logger: Logger;
 }

@@ -9,9 +9,9 @@ import {
   type RelatedEvent,
   relatedEventsLimit,
 } from '../core/incident.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
 import type { ActiveIncidents } from './active-incidents.ts';
 import { CorrelationAnchors } from './correlation-anchors.ts';
+import type { IncidentMetrics } from './incident-metrics.ts';
 import type { RaisingWriter } from './incident-writer.ts';
 import { chainOf, foldsInto, type Raising, type RaisingChain, type RaisingStep } from './raising.ts';
 import type { Router } from './router.ts';
@@ -24,7 +24,7 @@ export interface IncidentRaisingOptions {
   readonly writer: RaisingWriter;
   readonly active: ActiveIncidents;
   readonly router: Router;
-  readonly metrics: HubMetrics;
+  readonly metrics: IncidentMetrics;
   /** The deadline of a category's stage (lifecycle context). */
   readonly deadlineMs: (category: string, stage: DeadlineStage) => number;
   /** Alarm-storm control; none when left out. */

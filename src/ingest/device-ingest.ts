@@ -15,8 +15,9 @@ import { boundDeadLetter, type DeadLetter, type RefusalReason } from '../core/re
 import type { TopicGrammar } from '../core/topics.ts';
 import type { IncidentPipeline } from '../incidents/incident-pipeline.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { Store } from '../store/store.ts';
+import { type IngestMetrics, ingestMetrics } from './ingest-metrics.ts';
 import { payloadShape } from './payload-shape.ts';
 
 /** Where the ingest reports signs of life; the liveness monitor in the hub. */
@@ -34,7 +35,7 @@ export interface DeviceIngestOptions {
   readonly pipeline: IncidentPipeline;
   readonly store: Store;
   readonly bus: TypedBus<HubBusEvents>;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
 }
 
@@ -80,15 +81,18 @@ export class DeviceIngest {
   /** Channel handlers by adapter, then channel; null where the adapter does not decode the channel. */
   readonly #handlers = new Map<ResolvedDevice['adapter'], Map<string, ChannelHandler | null>>();
   readonly #log: Logger;
+  readonly #metrics: IngestMetrics;
 
   constructor(options: DeviceIngestOptions) {
     this.#options = options;
+    this.#metrics = ingestMetrics(options.metrics);
     this.#log = options.logger.child({ ns: 'ingest' });
   }
 
   /** Returns undefined for topics that are not device topics: they are none of the ingest's business. */
   handle(topic: string, payload: Buffer, receivedAt: number): Promise<void> | undefined {
-    const { topics, devices, metrics } = this.#options;
+    const { topics, devices } = this.#options;
+    const metrics = this.#metrics;
     const address = topics.parseDeviceTopic(topic);
     if (address === undefined) return undefined;
     metrics.messagesReceived.inc();
@@ -220,7 +224,8 @@ export class DeviceIngest {
     receivedAt: number,
     frame: unknown,
   ): Promise<void> {
-    const { metrics, bus, pipeline } = this.#options;
+    const { bus, pipeline } = this.#options;
+    const metrics = this.#metrics;
     if (events.length === 0) return settled;
     if (events.length === 1) {
       const deviceEvent: DeviceEvent = {
@@ -247,7 +252,8 @@ export class DeviceIngest {
   }
 
   #refuse(topic: string, deviceId: string | null, payload: Buffer, refusal: Refusal): Promise<void> {
-    const { metrics, store, bus } = this.#options;
+    const { store, bus } = this.#options;
+    const metrics = this.#metrics;
     metrics.messagesRefused.labels(refusal.reason).inc();
     // The topic's device id and channel are the sender's own words when refused: minimised as the payload's keys.
     const address = this.#options.topics.parseDeviceTopic(topic);

@@ -53,7 +53,10 @@ export interface BrokerClusterOptions {
   readonly everyInstance: readonly string[];
 }
 
-/** What the broker counts: HubMetrics' own, or a broker thread's stand-ins that report to the hub's thread. */
+/**
+ * What the broker counts: the hub's (mqttMetrics), or a broker thread's stand-ins that report to the hub's thread.
+ * Counters, not the registry: this module is loaded in the broker thread, which needs no prom-client.
+ */
 export interface BrokerMetrics {
   readonly connectedDevices: { set(value: number): void };
   readonly storeFailures: { inc(): void };

@@ -3,8 +3,8 @@ import type { Server as HttpServer } from 'node:http';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
 import type { ComponentState } from '../store/store.ts';
+import type { BrokerMetrics } from './embedded-broker.ts';
 import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
 
 export interface ExternalBrokerOptions {
@@ -23,7 +23,7 @@ export interface ExternalBrokerOptions {
   readonly onMessage: MessageHandler;
   /** Whether a device is online, as its heartbeats and status messages say (the hub sees no connections here). */
   readonly isOnline: (deviceId: string) => boolean;
-  readonly metrics: HubMetrics;
+  readonly metrics: Pick<BrokerMetrics, 'storeFailures'>;
   readonly logger: Logger;
   /** First wait before handling a message again after its effects could not be stored (ms). */
   readonly retryMinMs?: number;

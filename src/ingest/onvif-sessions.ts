@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import type { CameraPartition, SharedCameraView } from '../cluster/camera-leases.ts';
 import type { OnvifNotification } from '../core/adapter.ts';
 import type { TypedBus } from '../core/bus.ts';
@@ -7,10 +7,11 @@ import type { HubBusEvents } from '../core/events.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { LivenessMonitor } from '../fleet/liveness-monitor.ts';
 import type { IncidentPipeline } from '../incidents/incident-pipeline.ts';
+import { ingestMetrics } from '../ingest/ingest-metrics.ts';
 import type { CameraDirectory, CameraMedia } from '../media/camera-directory.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { ComponentState } from '../store/store.ts';
 import {
   type CameraInformation,
@@ -48,7 +49,7 @@ export interface OnvifSessionsOptions {
   readonly pipeline: IncidentPipeline;
   readonly liveness: LivenessMonitor;
   readonly bus: TypedBus<HubBusEvents>;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   /** What each camera's xaddr is checked against before its session connects. */
   readonly guard: OutboundGuard;
@@ -59,6 +60,20 @@ export interface OnvifSessionsOptions {
     'requestTimeoutMs' | 'aliveEveryMs' | 'retryMinMs' | 'retryMaxMs'
   >;
 }
+
+/** What the camera sessions count, declared here so that they move with the sessions. */
+const cameraSessionMetrics = declareMetrics((metrics) => ({
+  unknownTopics: metrics.counter({
+    name: 'gridhub_camera_unknown_topics_total',
+    help: 'ONVIF notifications of topics the camera adapter does not decode, by camera.',
+    labelNames: ['camera'] as const,
+  }),
+  sessionFailures: metrics.counter({
+    name: 'gridhub_camera_session_failures_total',
+    help: 'ONVIF sessions that failed (camera unreachable, rebooted, subscription lost, refused) and were restarted.',
+    labelNames: ['camera'] as const,
+  }),
+}));
 
 /**
  * The hub's ONVIF side: a session per camera of the registry, each turning the notifications it pulls into device
@@ -73,24 +88,18 @@ export class OnvifSessions implements CameraDirectory {
   readonly #throttle = new LogThrottle();
   readonly #unknownTopics: Counter<'camera'>;
   readonly #sessionFailures: Counter<'camera'>;
+  /** gridhub_events_decoded_total: ingest's, which ONVIF events count in as MQTT ones do. */
+  readonly #eventsDecoded: Counter;
   #state: ComponentState = 'down';
   #unsubscribe: (() => void) | undefined;
 
   constructor(options: OnvifSessionsOptions) {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'onvif' });
-    this.#unknownTopics = new Counter({
-      name: 'gridhub_camera_unknown_topics_total',
-      help: 'ONVIF notifications of topics the camera adapter does not decode, by camera.',
-      labelNames: ['camera'] as const,
-      registers: [options.metrics.registry],
-    });
-    this.#sessionFailures = new Counter({
-      name: 'gridhub_camera_session_failures_total',
-      help: 'ONVIF sessions that failed (camera unreachable, rebooted, subscription lost, refused) and were restarted.',
-      labelNames: ['camera'] as const,
-      registers: [options.metrics.registry],
-    });
+    const counted = cameraSessionMetrics(options.metrics);
+    this.#unknownTopics = counted.unknownTopics;
+    this.#sessionFailures = counted.sessionFailures;
+    this.#eventsDecoded = ingestMetrics(options.metrics).eventsDecoded;
   }
 
   get state(): ComponentState {
@@ -239,7 +248,7 @@ export class OnvifSessions implements CameraDirectory {
     notifications: readonly OnvifNotification[],
     receivedAt: number,
   ): Promise<void> {
-    const { registry, pipeline, bus, metrics } = this.#options;
+    const { registry, pipeline, bus } = this.#options;
     const device = registry.get(cameraId);
     if (device === undefined) return;
     const pending: Promise<void>[] = [];
@@ -255,7 +264,7 @@ export class OnvifSessions implements CameraDirectory {
       const event = decoder(notification);
       if (event === undefined) continue;
       const deviceEvent: DeviceEvent = { ...event, deviceId: cameraId };
-      metrics.eventsDecoded.inc();
+      this.#eventsDecoded.inc();
       bus.emit('device:event', deviceEvent);
       pending.push(pipeline.process(deviceEvent, device, receivedAt));
     }

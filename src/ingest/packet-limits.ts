@@ -1,5 +1,6 @@
+import type { Counter } from 'prom-client';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
-import type { HubMetrics, MqttLimitReason } from '../observability/metrics.ts';
+import type { MqttLimitReason } from './ingest-metrics.ts';
 
 /** How large a packet a connection may send: before CONNACK (the CONNECT included), and after. */
 export interface PacketLimits {
@@ -75,12 +76,12 @@ export function webSocketFrameLimit(limits: PacketLimits): number {
   return 2 * Math.max(limits.packetBytes, limits.connectPacketBytes);
 }
 
-/** Counts a close at a limit and logs it (throttled per address and reason), with the remote address. */
-export function limitCloseReporter(metrics: HubMetrics, logger: Logger): (close: LimitClose) => void {
+/** Counts a close at a limit (gridhub_mqtt_limit_closes_total, mqttMetrics) and logs it (throttled per address and reason), with the remote address. */
+export function limitCloseReporter(closes: Counter<'reason'>, logger: Logger): (close: LimitClose) => void {
   const log = logger.child({ ns: 'mqtt-limits' });
   const throttle = new LogThrottle();
   return ({ reason, address, packet }) => {
-    metrics.mqttLimitCloses.labels(reason).inc();
+    closes.labels(reason).inc();
     const suppressed = throttle.admit(`${address}:${reason}`);
     if (suppressed < 0) return;
     log.warn(

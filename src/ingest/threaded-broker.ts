@@ -8,7 +8,6 @@ import { listenError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import type { MqttRefusalReason } from '../fleet/access-policy.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
 import type { ClientCertificateCheck, TlsMaterial } from '../security/tls-credentials.ts';
 import type { ComponentState } from '../store/store.ts';
 import {
@@ -17,7 +16,7 @@ import {
   ownBytes,
   type ToBrokerThread,
 } from './broker-thread-protocol.ts';
-import type { BrokerTlsOptions } from './embedded-broker.ts';
+import type { BrokerMetrics, BrokerTlsOptions } from './embedded-broker.ts';
 import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
 import { type LimitClose, type PacketLimits, webSocketFrameLimit } from './packet-limits.ts';
@@ -66,7 +65,7 @@ export interface ThreadedBrokerOptions
   readonly onMessage: MessageHandler;
   readonly onClientConnected: (clientId: string) => void;
   readonly onClientDisconnected: (clientId: string) => void;
-  readonly metrics: HubMetrics;
+  readonly metrics: BrokerMetrics;
   readonly logger: Logger;
   readonly limits: PacketLimits;
   /** A connection the thread closed at a limit: counted and logged here. */

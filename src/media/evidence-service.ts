@@ -1,11 +1,11 @@
-import { Counter, Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import type { TypedBus } from '../core/bus.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
 import type { EvidenceItem, Incident } from '../core/incident.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { CameraDirectory, CameraMedia } from './camera-directory.ts';
 import { type DigestFetchOptions, digestFetch, type FetchedBody } from './digest-fetch.ts';
 import {
@@ -70,7 +70,7 @@ export interface EvidenceServiceOptions {
   readonly presetSettleMs?: number;
   /** How RTP is carried from the camera; UDP by default. */
   readonly rtspTransport?: RtspTransport;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   /** What every camera URI is checked against; required unless `tools` replaces all three tools. */
   readonly guard?: OutboundGuard;
@@ -81,6 +81,31 @@ type EvidenceKind = EvidenceItem['kind'];
 type Outcome = 'ok' | 'failed' | 'unavailable' | 'dropped' | 'aborted';
 const evidenceKinds: readonly EvidenceKind[] = ['snapshot', 'clip'];
 const outcomes: readonly Outcome[] = ['ok', 'failed', 'unavailable', 'dropped', 'aborted'];
+
+/** What evidence capture counts, declared here so that it moves with the service. */
+const evidenceMetrics = declareMetrics((metrics) => {
+  const evidence = metrics.counter({
+    name: 'gridhub_evidence_total',
+    help: 'Snapshots and clips, by outcome: ok (attached), failed, unavailable (camera not connected or no URI), dropped (too many captures waiting), aborted (hub stopping).',
+    labelNames: ['kind', 'outcome'] as const,
+  });
+  const presets = metrics.counter({
+    name: 'gridhub_ptz_preset_moves_total',
+    help: "PTZ cameras turned to an alarming device's preset, by outcome (ok, failed).",
+    labelNames: ['outcome'] as const,
+  });
+  // Every outcome shows from the start, at zero.
+  for (const kind of evidenceKinds) for (const outcome of outcomes) evidence.labels(kind, outcome).inc(0);
+  for (const outcome of ['ok', 'failed']) presets.labels(outcome).inc(0);
+  return {
+    evidence,
+    presets,
+    queued: metrics.gauge({
+      name: 'gridhub_evidence_captures_queued',
+      help: 'Evidence captures waiting for one of the running ones to finish.',
+    }),
+  };
+});
 
 /** One camera's evidence for one incident. */
 interface Capture {
@@ -128,34 +153,11 @@ export class EvidenceService {
     } else this.#tools = { ...guardedCaptureTools(options.guard), ...given };
     this.#log = options.logger.child({ ns: 'evidence' });
     this.#skip = new Set(options.skipCategories ?? defaultSkipCategories);
-    const registry = options.metrics.registry;
-    this.#evidence =
-      (registry.getSingleMetric('gridhub_evidence_total') as Counter<'kind' | 'outcome'> | undefined) ??
-      new Counter({
-        name: 'gridhub_evidence_total',
-        help: 'Snapshots and clips, by outcome: ok (attached), failed, unavailable (camera not connected or no URI), dropped (too many captures waiting), aborted (hub stopping).',
-        labelNames: ['kind', 'outcome'] as const,
-        registers: [registry],
-      });
-    this.#presets =
-      (registry.getSingleMetric('gridhub_ptz_preset_moves_total') as Counter<'outcome'> | undefined) ??
-      new Counter({
-        name: 'gridhub_ptz_preset_moves_total',
-        help: "PTZ cameras turned to an alarming device's preset, by outcome (ok, failed).",
-        labelNames: ['outcome'] as const,
-        registers: [registry],
-      });
-    this.#queuedGauge =
-      (registry.getSingleMetric('gridhub_evidence_captures_queued') as Gauge | undefined) ??
-      new Gauge({
-        name: 'gridhub_evidence_captures_queued',
-        help: 'Evidence captures waiting for one of the running ones to finish.',
-        registers: [registry],
-      });
-    // Every outcome shows from the start, at zero.
-    for (const kind of evidenceKinds)
-      for (const outcome of outcomes) this.#evidence.labels(kind, outcome).inc(0);
-    for (const outcome of ['ok', 'failed']) this.#presets.labels(outcome).inc(0);
+    // A second service on the same registry (a restart in one process) shares the counters.
+    const counted = evidenceMetrics(options.metrics);
+    this.#evidence = counted.evidence;
+    this.#presets = counted.presets;
+    this.#queuedGauge = counted.queued;
   }
 
   start(): void {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Counter, Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 
 /**
  * Evidence files on disk: `<dataDir>/media/<incidentId>/<file>`. A file appears under its name only once it is
@@ -22,6 +22,19 @@ export interface MediaRetention {
 /** 20 GiB and 30 days (video of public places is commonly kept 30 days). */
 export const defaultRetention: MediaRetention = { maxBytes: 20 * 1024 ** 3, maxAgeDays: 30 };
 
+/** What the media store counts, declared here so that it moves with the store. */
+const mediaMetrics = declareMetrics((metrics) => ({
+  bytes: metrics.gauge({
+    name: 'gridhub_media_bytes',
+    help: 'Bytes of evidence media kept on disk.',
+  }),
+  removed: metrics.counter({
+    name: 'gridhub_media_removed_total',
+    help: "Incidents' media folders removed by retention, by reason (age, size).",
+    labelNames: ['reason'] as const,
+  }),
+}));
+
 export interface MediaStoreOptions {
   readonly dataDir: string;
   /** Where the files live instead of `<dataDir>/media`: a folder several hub instances share. */
@@ -30,7 +43,7 @@ export interface MediaStoreOptions {
   /** How often retention is enforced besides after each write (ms); 10 minutes by default. */
   readonly sweepMs?: number;
   readonly logger: Logger;
-  readonly metrics?: HubMetrics;
+  readonly metrics?: MetricsRegistry;
   readonly now?: () => number;
 }
 
@@ -97,24 +110,9 @@ export class MediaStore {
     this.#retention = options.retention ?? defaultRetention;
     this.#log = options.logger.child({ ns: 'media' });
     this.#now = options.now ?? Date.now;
-    const registry = options.metrics?.registry;
-    if (registry !== undefined) {
-      this.#bytesGauge =
-        (registry.getSingleMetric('gridhub_media_bytes') as Gauge | undefined) ??
-        new Gauge({
-          name: 'gridhub_media_bytes',
-          help: 'Bytes of evidence media kept on disk.',
-          registers: [registry],
-        });
-      this.#removed =
-        (registry.getSingleMetric('gridhub_media_removed_total') as Counter<'reason'> | undefined) ??
-        new Counter({
-          name: 'gridhub_media_removed_total',
-          help: "Incidents' media folders removed by retention, by reason (age, size).",
-          labelNames: ['reason'] as const,
-          registers: [registry],
-        });
-    }
+    const counted = options.metrics === undefined ? undefined : mediaMetrics(options.metrics);
+    this.#bytesGauge = counted?.bytes;
+    this.#removed = counted?.removed;
   }
 
   get retention(): MediaRetention {

@@ -300,7 +300,7 @@ export type OutboundFetch = (
 
 export interface OutboundGuardOptions {
   readonly policy: AddressPolicy;
-  /** gridhub_outbound_refusals_total (HubMetrics.outboundRefusals). */
+  /** gridhub_outbound_refusals_total (outboundGuardMetrics in outbound-metrics.ts). */
   readonly refusals: Counter<'purpose' | 'reason'>;
   readonly logger: Logger;
   /** Name resolution; dns.lookup by default (what connect() itself would use: /etc/hosts included). */

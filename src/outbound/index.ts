@@ -3,7 +3,7 @@ import type { TypedBus } from '../core/bus.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeliveryOutbox } from '../store/store.ts';
 import { type FeedPublish, MqttIncidentFeed } from './mqtt-feed.ts';
 import type { OutboundConfig } from './outbound-schema.ts';
@@ -25,7 +25,7 @@ export interface OutboundOptions {
   /** The parsed `outbound:` section. */
   readonly config: OutboundConfig;
   readonly audit: AuditTrail;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   /** Checks every webhook target against network.outbound and connects to the checked address. */
   readonly guard: OutboundGuard;

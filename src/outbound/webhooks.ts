@@ -1,15 +1,16 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Counter, Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { TypedBus } from '../core/bus.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import { type OutboundGuard, OutboundRefused } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeliveryOutbox, PendingDelivery } from '../store/store.ts';
 import { type FeedMessage, type FeedType, feedMessage } from './feed-message.ts';
+import { webhookMetrics } from './outbound-metrics.ts';
 import { MAX_BACKOFF_SECONDS, type OutboundConfig, type WebhookConfig } from './outbound-schema.ts';
 
 /** Pending deliveries kept per webhook; past this the oldest pending one is dropped (and audited). */
@@ -40,7 +41,7 @@ export interface WebhookDispatcherOptions {
   readonly bus: TypedBus<HubBusEvents>;
   readonly webhooks: OutboundConfig['webhooks'];
   readonly audit: AuditTrail;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   /**
    * The HTTP client: each attempt's target is resolved and checked against network.outbound.webhooks, and the
@@ -158,24 +159,9 @@ export class WebhookDispatcher {
   constructor(options: WebhookDispatcherOptions) {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'outbound.webhooks' });
-    const { registry } = options.metrics;
-    // Looked up first: a second dispatcher on the same metrics (a restart in one process) shares the counters.
-    this.#deliveries =
-      (registry.getSingleMetric('gridhub_webhook_deliveries_total') as Counter<'outcome'> | undefined) ??
-      new Counter({
-        name: 'gridhub_webhook_deliveries_total',
-        help: 'Webhook delivery attempts by outcome: delivered, retried (an attempt failed, another follows) or failed (given up, or dropped from a full queue).',
-        labelNames: ['outcome'] as const,
-        registers: [registry],
-      });
-    this.#queueDepth =
-      (registry.getSingleMetric('gridhub_webhook_queue_depth') as Gauge<'webhook'> | undefined) ??
-      new Gauge({
-        name: 'gridhub_webhook_queue_depth',
-        help: 'Webhook deliveries waiting to be sent, by webhook (in-flight ones not counted).',
-        labelNames: ['webhook'] as const,
-        registers: [registry],
-      });
+    const counted = webhookMetrics(options.metrics);
+    this.#deliveries = counted.deliveries;
+    this.#queueDepth = counted.queueDepth;
   }
 
   /** Resumes what the outbox kept from the last run, then takes the bus's changes. */

@@ -25,10 +25,11 @@ import { actionRequest } from '../http/incident-action.ts';
 import { codedError } from '../http/request-guards.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import { createRedis } from '../store/redis-connection.ts';
 import type { ComponentState } from '../store/store.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
+import { type RealtimeMetrics, realtimeMetrics } from './realtime-metrics.ts';
 import { recoveryAdapter } from './recovery-adapter.ts';
 import { RecoveryGuard } from './recovery-guard.ts';
 import { limitSlowClients } from './slow-clients.ts';
@@ -43,7 +44,7 @@ export interface RealtimeOptions {
   /** A grid's chain up to the district, to address device statuses. */
   readonly chainOf: (gridId: string) => GridChain | undefined;
   readonly bus: TypedBus<HubBusEvents>;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   /**
    * How long a dropped client's missed pushes are kept for it to catch up when it reconnects; 0: not at all, and
@@ -103,6 +104,7 @@ function supersedeKey(data: readonly unknown[]): string | undefined {
 export class Realtime {
   readonly #options: RealtimeOptions;
   readonly #log: Logger;
+  readonly #metrics: RealtimeMetrics;
   #io: HubSocketServer | undefined;
   #unsubscribe: (() => void)[] = [];
   #state: ComponentState = 'down';
@@ -112,6 +114,7 @@ export class Realtime {
   constructor(options: RealtimeOptions) {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'realtime' });
+    this.#metrics = realtimeMetrics(options.metrics);
   }
 
   get state(): ComponentState {
@@ -120,7 +123,8 @@ export class Realtime {
 
   /** Also serves the browser client at /socket.io/socket.io.js, so pages need no outside network. */
   start(server: HttpServer): void {
-    const { authenticator, bus, metrics, cluster } = this.#options;
+    const { authenticator, bus, cluster } = this.#options;
+    const metrics = this.#metrics;
     if (cluster !== undefined) this.#redis = createRedis({ url: cluster.redisUrl, ca: cluster.redisCa });
     const corsOrigins = this.#options.corsOrigins ?? [];
     const io: HubSocketServer = new Server(server, {
@@ -287,7 +291,8 @@ export class Realtime {
    * with recovery off, Socket.IO's plain in-memory adapter.
    */
   #adapterOption(): Pick<Partial<ServerOptions>, 'adapter'> {
-    const { cluster, metrics, recoveryMs } = this.#options;
+    const { cluster, recoveryMs } = this.#options;
+    const metrics = this.#metrics;
     if (cluster !== undefined && this.#redis !== undefined) {
       return {
         adapter: this.#recovery.wrap(
@@ -316,7 +321,7 @@ export class Realtime {
     if (session === undefined) return undefined;
     const timer = setTimeout(
       () => {
-        this.#options.metrics.realtimeRefusals.labels('session_ended').inc();
+        this.#metrics.realtimeRefusals.labels('session_ended').inc();
         this.#log.info(
           { address: socket.handshake.address, userId: socket.data.principal.userId },
           'socket closed: its session ended',
@@ -379,7 +384,7 @@ export class Realtime {
     const io = this.#io;
     if (io === undefined || rooms.length === 0) return;
     io.to(rooms).emit(event, ...payload);
-    this.#options.metrics.pushesSent.labels(event).inc(this.#recipients(io, rooms));
+    this.#metrics.pushesSent.labels(event).inc(this.#recipients(io, rooms));
   }
 
   /**

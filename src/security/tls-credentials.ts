@@ -3,7 +3,7 @@ import { readFileSync, type Stats, unwatchFile, watchFile } from 'node:fs';
 import { createSecureContext, type PeerCertificate, TLSSocket } from 'node:tls';
 import { GridhubError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { HubMetrics } from '../observability/metrics.ts';
+import type { TlsMetrics } from './tls-metrics.ts';
 
 /** The PEM text of a listener's certificate, its key, and the CA of client certificates. */
 export interface TlsMaterial {
@@ -16,7 +16,11 @@ export interface TlsCredentialsOptions {
   readonly files: { readonly cert: string; readonly key: string; readonly ca?: string };
   /** How often the files are checked (fs.watchFile's interval). */
   readonly checkMs: number;
-  readonly metrics: HubMetrics;
+  /**
+   * Its counters (tlsMetrics), not the registry: this module is loaded in the broker thread too (client
+   * certificate checks), which needs no prom-client.
+   */
+  readonly metrics: TlsMetrics;
   readonly logger: Logger;
 }
 
@@ -95,7 +99,7 @@ export class TlsCredentials {
     try {
       material = this.#load();
     } catch (error) {
-      this.#options.metrics.tlsReloads.labels('failed').inc();
+      this.#options.metrics.reloads.labels('failed').inc();
       this.#log.error(
         { error: (error as Error).message },
         'changed certificate files do not load: the ones in use stay',
@@ -103,7 +107,7 @@ export class TlsCredentials {
       return;
     }
     this.#current = material;
-    this.#options.metrics.tlsReloads.labels('ok').inc();
+    this.#options.metrics.reloads.labels('ok').inc();
     this.#describe(material, 'certificate reloaded');
     for (const listener of this.#listeners) listener(material);
   }
@@ -123,7 +127,7 @@ export class TlsCredentials {
   #describe(material: TlsMaterial, message: string): void {
     const certificate = new X509Certificate(material.cert);
     const expires = new Date(certificate.validTo);
-    this.#options.metrics.tlsCertificateExpiry.set(Math.floor(expires.getTime() / 1000));
+    this.#options.metrics.certificateExpiry.set(Math.floor(expires.getTime() / 1000));
     this.#log.info(
       {
         subject: certificate.subject,

@@ -3,7 +3,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TopicGrammar } from '../../src/core/topics.ts';
 import { ExternalBrokerClient } from '../../src/ingest/external-broker.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { mqttMetrics } from '../../src/ingest/ingest-metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import {
   CountingGate,
   countingConfig,
@@ -253,7 +254,7 @@ describe('hub instances as clients of an external Mosquitto with a shared subscr
       topics: new TopicGrammar('gridhub'),
       onMessage: () => undefined,
       isOnline: () => false,
-      metrics: new HubMetrics(),
+      metrics: mqttMetrics(new MetricsRegistry()),
       logger: pino({ level: 'silent' }),
     });
     await expect(client.start()).rejects.toThrow(/the broker refused the hub's account/);

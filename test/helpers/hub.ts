@@ -15,7 +15,8 @@ import type { ConfigFile } from '../../src/config/schema.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../src/core/events.ts';
 import { Hub, type HubOptions } from '../../src/hub.ts';
 import { AddressPolicy, OutboundGuard } from '../../src/net/outbound-address.ts';
-import type { HubMetrics } from '../../src/observability/metrics.ts';
+import { outboundGuardMetrics } from '../../src/net/outbound-metrics.ts';
+import type { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 
 export const projectRoot = path.resolve(import.meta.dirname, '../..');
 export const demoConfigPath = path.join(projectRoot, 'config', 'demo.yaml');
@@ -118,13 +119,13 @@ export async function startTestHub(
  * config/demo.yaml allows: loopback included, since the tests' cameras and receivers run on 127.0.0.1. Production
  * configs must not allow loopback.
  */
-export function loopbackGuard(metrics: HubMetrics, logger = pino({ level: 'silent' })): OutboundGuard {
+export function loopbackGuard(metrics: MetricsRegistry, logger = pino({ level: 'silent' })): OutboundGuard {
   return new OutboundGuard({
     policy: new AddressPolicy({
       cameras: ['private', '127.0.0.0/8'],
       webhooks: ['private', 'public', '127.0.0.0/8'],
     }),
-    refusals: metrics.outboundRefusals,
+    refusals: outboundGuardMetrics(metrics).refusals,
     logger,
   });
 }

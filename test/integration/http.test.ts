@@ -48,6 +48,23 @@ describe('the HTTP surface', () => {
     }
   });
 
+  it("shows the process's CPU, memory, heap, event loop lag and GC beside the hub's own metrics", async () => {
+    const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_gc_duration_seconds',
+      'gridhub_messages_received_total',
+    ]) {
+      // Once each: the process's metrics are served with the hub's, not declared again by it.
+      expect(text.split('\n').filter((line) => line.startsWith(`# TYPE ${name} `))).toHaveLength(1);
+    }
+    expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes \d/m);
+  });
+
   it('serves the live feed page and the Socket.IO browser client from the hub itself', async () => {
     const page = await fetch(`${hub.httpUrl}/`);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');

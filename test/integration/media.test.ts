@@ -16,7 +16,7 @@ import type { CameraDirectory, CameraMedia } from '../../src/media/camera-direct
 import { EvidenceService } from '../../src/media/evidence-service.ts';
 import { ffmpegPath } from '../../src/media/ffmpeg.ts';
 import { MediaStore } from '../../src/media/media-store.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import {
   connectClient,
   demoDeployment,
@@ -159,7 +159,7 @@ describe('evidence of a forced gate: snapshots and clips attached when complete,
   let cameras: TestCameras;
   let app: FastifyInstance;
   let jpeg: Buffer;
-  const metrics = new HubMetrics();
+  const metrics = new MetricsRegistry();
   const logs = new LogCapture();
   const directory = temporaryDirectory('gridhub-media-it-');
   /** Every evidence item pushed, with the size of its file on disk at the moment of the push. */
@@ -312,9 +312,7 @@ describe('evidence of a forced gate: snapshots and clips attached when complete,
     expect(entries.filter((entry) => entry.action === 'incident.evidence')).toHaveLength(4);
     // The stream was read with the camera's credentials, escaped in the URL and unescaped by ffmpeg.
     expect(source.logins).toContain(`${cameraUser}:${cameraPassword}`);
-    expect(await metrics.registry.getSingleMetricAsString('gridhub_evidence_total')).toContain(
-      'gridhub_evidence_total{kind="clip",outcome="ok"} 2',
-    );
+    expect(await metrics.text()).toContain('gridhub_evidence_total{kind="clip",outcome="ok"} 2');
   });
 
   it('serves the files to the officer and to the worker of that grid, whole and with their type', async () => {

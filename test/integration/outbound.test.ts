@@ -13,7 +13,7 @@ import type { HubBusEvents } from '../../src/core/events.ts';
 import { timeOrderedId } from '../../src/core/ids.ts';
 import type { Incident, IncidentState } from '../../src/core/incident.ts';
 import type { GridChain } from '../../src/core/jurisdiction.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { feedMessage, terminalStates } from '../../src/outbound/feed-message.ts';
 import { Outbound } from '../../src/outbound/index.ts';
 import { outboundSchema } from '../../src/outbound/outbound-schema.ts';
@@ -222,7 +222,7 @@ const SECRET = 'whsec-0123456789abcdef';
 
 interface Rig {
   readonly bus: TypedBus<HubBusEvents>;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logs: LogCapture;
   readonly dispatcher: WebhookDispatcher;
   counts(): Promise<Record<string, number>>;
@@ -235,7 +235,7 @@ async function dispatcherFor(
   extra: { queueLimit?: number; sleep?: (ms: number) => Promise<void>; outbox?: DeliveryOutbox } = {},
 ): Promise<Rig> {
   const bus = new TypedBus<HubBusEvents>();
-  const metrics = new HubMetrics();
+  const metrics = new MetricsRegistry();
   const logs = new LogCapture();
   const config = outboundSchema.parse({ webhooks });
   const dispatcher = new WebhookDispatcher({
@@ -255,7 +255,7 @@ async function dispatcherFor(
     logs,
     dispatcher,
     async counts() {
-      const metric = metrics.registry.getSingleMetric('gridhub_webhook_deliveries_total');
+      const metric = metrics.metric('gridhub_webhook_deliveries_total');
       const { values } = await (metric as NonNullable<typeof metric>).get();
       return Object.fromEntries(values.map((value) => [String(value.labels.outcome), value.value]));
     },
@@ -353,7 +353,7 @@ describe('MQTT incident feed', () => {
     const bus = new TypedBus<HubBusEvents>();
     const logs = new LogCapture();
     const published: { topic: string; payload: string }[] = [];
-    const metrics = new HubMetrics();
+    const metrics = new MetricsRegistry();
     const outbound = new Outbound({
       bus,
       publish: async (topic, payload) => {

@@ -8,7 +8,8 @@ import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TopicGrammar } from '../../src/core/topics.ts';
 import { ExternalBrokerClient } from '../../src/ingest/external-broker.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { mqttMetrics } from '../../src/ingest/ingest-metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { TestCertificates } from '../helpers/certificates.ts';
 import { freePort, PrivateMosquitto } from '../helpers/cluster.ts';
 import {
@@ -485,7 +486,7 @@ describe('the hub as a TLS client, trusting the CA it is given', () => {
       topics: new TopicGrammar('gridhub'),
       onMessage: () => undefined,
       isOnline: () => false,
-      metrics: new HubMetrics(),
+      metrics: mqttMetrics(new MetricsRegistry()),
       logger: pino({ level: 'silent' }),
     });
     try {

@@ -13,7 +13,7 @@ import { RuleBook } from '../../src/incidents/rule-book.ts';
 import { Visibility } from '../../src/incidents/visibility.ts';
 import { DeviceIngest } from '../../src/ingest/device-ingest.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { FakeStore } from '../helpers/fake-store.ts';
 import { demoDeployment } from '../helpers/hub.ts';
 
@@ -28,11 +28,11 @@ describe('DeviceIngest', () => {
   const store = new FakeStore({ deadLetterLimit: 100 });
   const heard: string[] = [];
   let ingest: DeviceIngest;
-  let metrics: HubMetrics;
+  let metrics: MetricsRegistry;
 
   beforeEach(async () => {
     await store.start();
-    metrics = new HubMetrics();
+    metrics = new MetricsRegistry();
     const bus = new TypedBus<HubBusEvents>();
     const devices = new Map<string, ResolvedDevice>(deployment.devices.map((device) => [device.id, device]));
     // A family whose schema leaves its envelope unbounded: the hub's own bound on what names an event still holds.

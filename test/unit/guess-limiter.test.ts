@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { GuessLimiter } from '../../src/auth/guess-limiter.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { LogCapture } from '../helpers/hub.ts';
 
 function limiter(trackedKeys = 100) {
   let now = 1_000_000;
   const logs = new LogCapture();
-  const metrics = new HubMetrics();
+  const metrics = new MetricsRegistry();
   const guesses = new GuessLimiter({
     limits: {
       perAddress: { maxFailures: 3, windowSeconds: 10, lockoutSeconds: 30 },

@@ -13,7 +13,7 @@ import {
 } from '../../src/media/evidence-service.ts';
 import { FfmpegError } from '../../src/media/ffmpeg.ts';
 import { MediaStore } from '../../src/media/media-store.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { LogCapture, temporaryDirectory } from '../helpers/hub.ts';
 
 const jpeg = Buffer.concat([
@@ -104,8 +104,12 @@ async function eventually(check: () => boolean, timeoutMs = 3_000): Promise<void
   }
 }
 
-async function counted(metrics: HubMetrics, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = await metrics.registry.getSingleMetric(name)?.get();
+async function counted(
+  metrics: MetricsRegistry,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const metric = await metrics.metric(name)?.get();
   return (
     metric?.values.find((value) =>
       Object.entries(labels).every(([key, label]) => value.labels[key] === label),
@@ -118,7 +122,7 @@ describe('taking evidence for new incidents', () => {
   let bus: TypedBus<HubBusEvents>;
   let cameras: FakeCameras;
   let store: MediaStore;
-  let metrics: HubMetrics;
+  let metrics: MetricsRegistry;
   let logs: LogCapture;
   let attached: { incidentId: string; item: EvidenceItem; bytesOnDisk: number | undefined }[];
   let attachAnswer: Incident | undefined;
@@ -133,7 +137,7 @@ describe('taking evidence for new incidents', () => {
     directory = temporaryDirectory('gridhub-evidence-');
     bus = new TypedBus<HubBusEvents>();
     cameras = new FakeCameras();
-    metrics = new HubMetrics();
+    metrics = new MetricsRegistry();
     logs = new LogCapture();
     store = new MediaStore({ dataDir: directory.path, logger: pino({ level: 'silent' }) });
     await store.start();

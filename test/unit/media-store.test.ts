@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isSafeFileName, MediaNameError, MediaStore } from '../../src/media/media-store.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { temporaryDirectory } from '../helpers/hub.ts';
 
 const logger = pino({ level: 'silent' });
@@ -17,11 +17,11 @@ function age(store: MediaStore, incidentId: string, now: number, daysAgo: number
 }
 
 async function sample(
-  metrics: HubMetrics,
+  metrics: MetricsRegistry,
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const metric = await metrics.registry.getSingleMetric(name)?.get();
+  const metric = await metrics.metric(name)?.get();
   const value = metric?.values.find((candidate) =>
     Object.entries(labels).every(([key, label]) => candidate.labels[key] === label),
   );
@@ -121,7 +121,7 @@ describe('the media store', () => {
   });
 
   it('removes the folders written to longest ago while over the size limit, after a write', async () => {
-    const metrics = new HubMetrics();
+    const metrics = new MetricsRegistry();
     store = new MediaStore({
       dataDir: directory.path,
       logger,
@@ -153,7 +153,7 @@ describe('the media store', () => {
     // Only the sweep's interval is faked: the test turns it by the default ten minutes instead of configuring a
     // short one and waiting. The files, the sweep's reads of them and the wait below stay real.
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const metrics = new HubMetrics();
+    const metrics = new MetricsRegistry();
     const now = Date.now();
     store = new MediaStore({
       dataDir: directory.path,

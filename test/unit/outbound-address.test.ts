@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { networkSchema } from '../../src/config/schema.ts';
 import { AddressPolicy, OutboundGuard, OutboundRefused } from '../../src/net/outbound-address.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { outboundGuardMetrics } from '../../src/net/outbound-metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { LogCapture } from '../helpers/hub.ts';
 
 const defaults = new AddressPolicy(networkSchema.parse({}).outbound);
@@ -118,16 +119,16 @@ describe('the outbound guard', () => {
     lists: { cameras: string[]; webhooks: string[] },
     lookup?: (host: string) => Promise<{ address: string; family: number }[]>,
   ) {
-    const metrics = new HubMetrics();
+    const metrics = new MetricsRegistry();
     const logs = new LogCapture();
     const guard = new OutboundGuard({
       policy: new AddressPolicy(lists),
-      refusals: metrics.outboundRefusals,
+      refusals: outboundGuardMetrics(metrics).refusals,
       logger: pino({ level: 'debug' }, logs),
       ...(lookup === undefined ? {} : { lookup }),
     });
     const refusals = async () =>
-      (await metrics.outboundRefusals.get()).values
+      (await outboundGuardMetrics(metrics).refusals.get()).values
         .filter((value) => value.value > 0)
         .map((value) => `${value.labels.purpose}/${value.labels.reason}=${value.value}`);
     return { guard, logs, refusals };

@@ -5,11 +5,12 @@ import type { DeviceEvent } from '../../src/core/device-event.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import { ActiveIncidents } from '../../src/incidents/active-incidents.ts';
 import { lifecycleContextOf } from '../../src/incidents/incident-actions.ts';
+import { incidentMetrics } from '../../src/incidents/incident-metrics.ts';
 import type { IncidentWriter, RaisingWriter } from '../../src/incidents/incident-writer.ts';
 import { IncidentRaising } from '../../src/incidents/raising-steps.ts';
 import { Router } from '../../src/incidents/router.ts';
 import { RuleBook } from '../../src/incidents/rule-book.ts';
-import { HubMetrics } from '../../src/observability/metrics.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { demoDeployment } from '../helpers/hub.ts';
 
 const settled = Promise.resolve();
@@ -114,7 +115,7 @@ describe('IncidentRaising', () => {
         deployment.routing,
         deployment.settings.timezone,
       ),
-      metrics: new HubMetrics(),
+      metrics: incidentMetrics(new MetricsRegistry()),
       deadlineMs: lifecycleContextOf(deployment.deadlines, deployment.jurisdiction).deadlineMs,
       flood: deployment.flood,
     });

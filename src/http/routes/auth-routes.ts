@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Accounts } from '../../auth/accounts.ts';
+import { type Accounts, loginMetrics } from '../../auth/accounts.ts';
 import type { GuessLimiter } from '../../auth/guess-limiter.ts';
 import { passwordBounds } from '../../auth/passwords.ts';
 import type { Sessions } from '../../auth/sessions.ts';
 import type { TokenAuthenticator } from '../../auth/token-authenticator.ts';
 import { GridhubError } from '../../core/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
-import type { HubMetrics } from '../../observability/metrics.ts';
+import type { MetricsRegistry } from '../../observability/metrics-registry.ts';
 import { authenticate, principalOf, tooManyAttempts } from '../request-guards.ts';
 import { principalAnswer, tokenAnswer } from '../schemas.ts';
 
@@ -17,7 +17,7 @@ export interface AuthRoutesOptions {
   readonly accounts: Accounts;
   /** Failed authentications per address and identity (limits.auth), shared with bearer tokens, Socket.IO, MQTT. */
   readonly guesses: GuessLimiter;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly logger: Logger;
 }
 
@@ -47,6 +47,7 @@ const loginRefused = () =>
  */
 export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, options) => {
   const { authenticator, sessions, accounts } = options;
+  const { logins } = loginMetrics(options.metrics);
   app.addHook('preHandler', authenticate);
 
   app.get(
@@ -93,7 +94,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
         throw loginRefused();
       }
       const session = await sessions.open(outcome.principal.userId);
-      options.metrics.logins.inc();
+      logins.inc();
       options.logger.info({ ns: 'auth', address: request.ip, userId: outcome.principal.userId }, 'logged in');
       const issued = await authenticator.issue(outcome.principal, session);
       return { ...issued, me: outcome.principal };

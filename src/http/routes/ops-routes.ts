@@ -4,7 +4,7 @@ import type { AuditEntry } from '../../core/audit.ts';
 import { chainInScope, type GridChain, type PlaceRef } from '../../core/jurisdiction.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { DeadLetter } from '../../core/refusals.ts';
-import type { HubMetrics } from '../../observability/metrics.ts';
+import type { MetricsRegistry } from '../../observability/metrics-registry.ts';
 import type { ComponentState, Store } from '../../store/store.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 import { auditAnswer, covering, deadLetterAnswer, list, nextPage } from '../schemas.ts';
@@ -16,7 +16,7 @@ export interface HealthReport {
 
 export interface OpsRoutesOptions {
   readonly store: Store;
-  readonly metrics: HubMetrics;
+  readonly metrics: MetricsRegistry;
   readonly health: () => HealthReport;
   /** True from the moment the hub begins to stop: it is then no longer ready, though it still answers. */
   readonly stopping?: () => boolean;
