@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFile
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isSafeFileName, MediaNameError, MediaStore } from '../../src/media/media-store.ts';
+import { isSafeFileName, MediaNameError, MediaStore } from '../../src/cameras/evidence/media-store.ts';
 import { HubMetrics } from '../../src/observability/metrics.ts';
 import { temporaryDirectory } from '../helpers/hub.ts';
 
