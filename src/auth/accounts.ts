@@ -2,6 +2,7 @@ import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { UserConfig } from '../config/schema.ts';
 import { refused } from '../core/errors.ts';
 import type { Principal, Role } from '../core/principal.ts';
+import type { LoginFailureReason } from '../core/reasons.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
@@ -10,15 +11,8 @@ import { hashPassword, verifyPassword } from './passwords.ts';
 import type { Sessions } from './sessions.ts';
 import { tokenDigest, type UserDirectory } from './token-authenticator.ts';
 
-/** Why a login failed; labels of `gridhub_login_failures_total`. The caller is told none of them apart. */
-export const loginFailureReasons = [
-  'unknown_user',
-  'wrong_password',
-  'no_password',
-  'disabled',
-  'locked',
-] as const;
-export type LoginFailureReason = (typeof loginFailureReasons)[number];
+// The list of reasons is in core, where the metrics registry reads it.
+export type { LoginFailureReason } from '../core/reasons.ts';
 
 /** An account as the API shows it: never its password hash or token digest. */
 export interface AccountView {

@@ -1,21 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { SessionEndReason, SessionRefusalReason } from '../core/reasons.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { SessionRecord, Store } from '../store/store.ts';
 
-/** Why a session ended before its time; labels of `gridhub_sessions_ended_total` (with `expired`). */
-export const sessionEndReasons = [
-  'logout',
-  'user_disabled',
-  'user_removed',
-  'password_changed',
-  'expired',
-] as const;
-export type SessionEndReason = (typeof sessionEndReasons)[number];
-
-/** Why a JWT's session was not accepted; labels of `gridhub_session_refusals_total`. */
-export const sessionRefusalReasons = ['unknown', 'revoked', 'expired', 'not_owner'] as const;
-export type SessionRefusalReason = (typeof sessionRefusalReasons)[number];
+// The lists of reasons are in core, where the metrics registry reads them.
+export type { SessionEndReason, SessionRefusalReason } from '../core/reasons.ts';
 
 /** What ended: one session, or every session (and API token connection) of a user. */
 export type SessionEnd =

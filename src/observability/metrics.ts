@@ -1,9 +1,13 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { loginFailureReasons } from '../auth/accounts.ts';
-import { authTransports, throttleReasons } from '../auth/guess-limiter.ts';
-import { sessionEndReasons, sessionRefusalReasons } from '../auth/sessions.ts';
+import {
+  authTransports,
+  loginFailureReasons,
+  mqttRefusalReasons,
+  sessionEndReasons,
+  sessionRefusalReasons,
+  throttleReasons,
+} from '../core/reasons.ts';
 import { type RefusalReason, refusalReasons } from '../core/refusals.ts';
-import { mqttRefusalReasons } from '../fleet/access-policy.ts';
 import { suppressionReasons } from '../incidents/rule-book.ts';
 import {
   type OutboundRefusalReason,
