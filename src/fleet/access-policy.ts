@@ -1,4 +1,5 @@
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
+import type { FeedMessage } from '../core/feed-message.ts';
 import type { Principal } from '../core/principal.ts';
 import type { MqttRefusalReason } from '../core/reasons.ts';
 import type { TopicGrammar } from '../core/topics.ts';
@@ -6,7 +7,6 @@ import type { Visibility } from '../incidents/visibility.ts';
 import type { Logger } from '../observability/logger.ts';
 import { LogThrottle } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
-import type { FeedMessage } from '../outbound/feed-message.ts';
 import type { ClientCertificateCheck } from '../security/tls-credentials.ts';
 import type { DeviceRegistry } from './device-registry.ts';
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
+import type { ComponentState } from '../core/component-state.ts';
 import { GridhubError } from '../core/errors.ts';
 import {
   type Incident,
@@ -16,7 +17,6 @@ import type { DeadLetter } from '../core/refusals.ts';
 import {
   type AccountRecord,
   type AuditQuery,
-  type ComponentState,
   checkEventKey,
   type DeadLetterQuery,
   type DeliveryOutbox,

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
+import type { ComponentState } from '../core/component-state.ts';
 import { GridhubError } from '../core/errors.ts';
 import {
   type Incident,
@@ -15,7 +16,6 @@ import { createRedis } from './redis-connection.ts';
 import {
   type AccountRecord,
   type AuditQuery,
-  type ComponentState,
   checkEventKey,
   type DeadLetterQuery,
   type DeviceRecord,

@@ -1,9 +1,10 @@
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
+import type { ComponentState } from '../core/component-state.ts';
 import { GridhubError } from '../core/errors.ts';
+import type { FeedMessage } from '../core/feed-message.ts';
 import type { Incident, RelatedEvent } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
-import type { FeedMessage } from '../outbound/feed-message.ts';
 
 export interface IncidentQuery {
   /** Only incidents whose chain contains one of these nodes. Undefined means every incident. */
@@ -97,8 +98,6 @@ export interface AccountRecord {
   readonly createdBy: string | null;
   readonly updatedAt: string;
 }
-
-export type ComponentState = 'starting' | 'up' | 'down';
 
 /**
  * The longest device event key a store writes, in UTF-8 bytes: well under LMDB's key limit (1,978 bytes), and far

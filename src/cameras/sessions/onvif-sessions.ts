@@ -1,6 +1,7 @@
 import { Counter } from 'prom-client';
 import type { OnvifNotification } from '../../core/adapter.ts';
 import type { TypedBus } from '../../core/bus.ts';
+import type { ComponentState } from '../../core/component-state.ts';
 import type { DeviceEvent } from '../../core/device-event.ts';
 import type { HubBusEvents } from '../../core/events.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
@@ -9,7 +10,6 @@ import type { IncidentPipeline } from '../../incidents/incident-pipeline.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import type { HubMetrics } from '../../observability/metrics.ts';
-import type { ComponentState } from '../../store/store.ts';
 import type { CameraDirectory, CameraMedia } from '../camera-directory.ts';
 import type { CameraPartition, SharedCameraView } from './camera-leases.ts';
 import {
