@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { passwordBounds, passwordHashPattern } from '../auth/passwords.ts';
+import type { DeviceDescription } from '../core/device.ts';
 import { severities } from '../core/incident.ts';
 import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
@@ -759,3 +760,17 @@ export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type NetworkConfig = z.infer<typeof networkSchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;
+
+/**
+ * A device of the file, less its MQTT secret, is the domain's DeviceDescription (core/device.ts) field for field: a
+ * field added here and not there, or there and not here, fails to compile.
+ */
+type DeviceFields = Omit<DeviceConfig, 'secret' | 'secretSha256'>;
+type Holds<Check extends true> = Check;
+export type DeviceSchemaDescribesDevices = Holds<
+  [DeviceFields, keyof DeviceDescription] extends [DeviceDescription, keyof DeviceFields]
+    ? keyof DeviceFields extends keyof DeviceDescription
+      ? true
+      : false
+    : false
+>;

@@ -1,7 +1,7 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
-import type { ResolvedDevice } from '../config/load.ts';
 import type { DeadlinesConfig, FloodConfig, RosterConfig, RuleConfig, UserConfig } from '../config/schema.ts';
 import type { TypedBus } from '../core/bus.ts';
+import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { EvidenceItem, Incident } from '../core/incident.ts';

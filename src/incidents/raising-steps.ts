@@ -1,6 +1,6 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
-import { type ResolvedDevice, stormCategory } from '../config/load.ts';
 import type { FloodConfig, RuleConfig } from '../config/schema.ts';
+import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import {
@@ -8,6 +8,7 @@ import {
   type Incident,
   type RelatedEvent,
   relatedEventsLimit,
+  stormCategory,
 } from '../core/incident.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ActiveIncidents } from './active-incidents.ts';

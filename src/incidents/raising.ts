@@ -1,5 +1,5 @@
-import type { ResolvedDevice } from '../config/load.ts';
 import type { RuleConfig } from '../config/schema.ts';
+import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { Incident } from '../core/incident.ts';
 import type { Correlation } from './rule-book.ts';

@@ -1,6 +1,7 @@
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import type { ComponentState } from '../core/component-state.ts';
+import type { DeviceDescription } from '../core/device.ts';
 import { GridhubError } from '../core/errors.ts';
 import type { FeedMessage } from '../core/feed-message.ts';
 import type { Incident, RelatedEvent } from '../core/incident.ts';
@@ -55,7 +56,7 @@ export interface AuditQuery {
 export interface DeviceRecord {
   readonly id: string;
   /** Null for a device described in the config file. */
-  readonly description: import('../config/load.ts').DeviceDescription | null;
+  readonly description: DeviceDescription | null;
   readonly secretDigest: string;
   readonly disabled: boolean;
   /** ISO 8601: until when the device is in maintenance (its events raise no incident); null when it is not. */

@@ -1,6 +1,6 @@
 import { Cam } from 'onvif';
-import type { ResolvedDevice } from '../../config/load.ts';
 import type { OnvifNotification } from '../../core/adapter.ts';
+import type { ResolvedDevice } from '../../core/device.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
 import type { Logger } from '../../observability/logger.ts';
 
