@@ -1,8 +1,8 @@
 import type { AuditTrail } from '../audit/audit-trail.ts';
-import type { UserConfig } from '../config/schema.ts';
 import { refused } from '../core/errors.ts';
 import type { Principal, Role } from '../core/principal.ts';
 import type { LoginFailureReason } from '../core/reasons.ts';
+import type { UserDescription } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
@@ -48,7 +48,7 @@ export interface AccountsOptions {
   readonly store: Pick<Store, 'saveAccount' | 'getAccount' | 'listAccounts'>;
   /** Where each change of an account is recorded (who, what, to whom); tests may leave it out. */
   readonly audit?: Pick<AuditTrail, 'record'>;
-  readonly configUsers: readonly UserConfig[];
+  readonly configUsers: readonly UserDescription[];
   readonly jurisdiction: Jurisdiction;
   readonly sessions: Sessions;
   readonly lockout: LockoutSettings;
@@ -393,7 +393,7 @@ export class Accounts implements UserDirectory {
   }
 
   /** The config's initial password (resolved from its {env} or {file} reference when loaded), hashed. */
-  async #initialHash(user: UserConfig): Promise<string | null> {
+  async #initialHash(user: UserDescription): Promise<string | null> {
     return user.initialPassword === undefined ? null : hashPassword(user.initialPassword);
   }
 

@@ -8,6 +8,8 @@ import { noMqttSecret, type ResolvedDevice, secretDigest } from '../core/device.
 import { GridhubError } from '../core/errors.ts';
 import { stormCategory } from '../core/incident.ts';
 import { formatPath, zodProblems } from '../core/problems.ts';
+import type { RuleDescription } from '../core/rule.ts';
+import type { UserDescription } from '../core/user.ts';
 import { resolveDevice } from '../fleet/device-resolution.ts';
 import { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import { AddressPolicy } from '../net/outbound-address.ts';
@@ -24,10 +26,8 @@ import {
   type HubSettings,
   type RosterConfig,
   type RoutingConfig,
-  type RuleConfig,
   type SuppressionConfig,
   streetSchema,
-  type UserConfig,
 } from './schema.ts';
 import { resolveSecretReferences, type SecretSources } from './secret-references.ts';
 import type { HttpConfig, TlsConfig } from './security-schema.ts';
@@ -46,9 +46,9 @@ export interface Deployment {
   readonly network: ConfigFile['network'];
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
-  readonly users: readonly UserConfig[];
+  readonly users: readonly UserDescription[];
   readonly devices: readonly ResolvedDevice[];
-  readonly rules: readonly RuleConfig[];
+  readonly rules: readonly RuleDescription[];
   readonly correlations: readonly CorrelationConfig[];
   readonly suppressions: readonly SuppressionConfig[];
   readonly flood: FloodConfig;
@@ -538,7 +538,7 @@ function checkRosters(file: ConfigFile, jurisdiction: Jurisdiction, problems: st
   });
 }
 
-function checkUsers(users: readonly UserConfig[], jurisdiction: Jurisdiction, problems: string[]): void {
+function checkUsers(users: readonly UserDescription[], jurisdiction: Jurisdiction, problems: string[]): void {
   for (const id of findDuplicates(users.map((user) => user.id)))
     problems.push(`users: id "${id}" is used more than once`);
   const digests = users.flatMap((user) =>
@@ -617,7 +617,7 @@ function knownEvents(adapters: ReadonlyMap<string, DeviceAdapter>): ReadonlySet<
   ]);
 }
 
-function checkRules(rules: readonly RuleConfig[], known: ReadonlySet<string>, problems: string[]): void {
+function checkRules(rules: readonly RuleDescription[], known: ReadonlySet<string>, problems: string[]): void {
   for (const event of findDuplicates(rules.map((rule) => rule.event))) {
     problems.push(`rules: event "${event}" has more than one rule`);
   }

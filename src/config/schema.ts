@@ -4,7 +4,9 @@ import type { DeviceDescription } from '../core/device.ts';
 import { severities } from '../core/incident.ts';
 import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
+import type { RuleDescription } from '../core/rule.ts';
 import { deviceIdPattern } from '../core/topics.ts';
+import type { UserDescription } from '../core/user.ts';
 import { checkAllowEntry } from '../net/outbound-address.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
 import { httpSchema, tlsSchema } from './security-schema.ts';
@@ -762,15 +764,17 @@ export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;
 
 /**
- * A device of the file, less its MQTT secret, is the domain's DeviceDescription (core/device.ts) field for field: a
- * field added here and not there, or there and not here, fails to compile.
+ * The file's descriptions of devices (less their MQTT secret), rules and users are the domain's (core/device.ts,
+ * core/rule.ts, core/user.ts) field for field: a field added on one side and not the other fails to compile here.
  */
-type DeviceFields = Omit<DeviceConfig, 'secret' | 'secretSha256'>;
-type Holds<Check extends true> = Check;
-export type DeviceSchemaDescribesDevices = Holds<
-  [DeviceFields, keyof DeviceDescription] extends [DeviceDescription, keyof DeviceFields]
-    ? keyof DeviceFields extends keyof DeviceDescription
-      ? true
-      : false
+type Describes<Config, Description> = [Config, keyof Description] extends [Description, keyof Config]
+  ? keyof Config extends keyof Description
+    ? true
     : false
+  : false;
+type Holds<Check extends true> = Check;
+export type ConfigDescribesTheDomain = Holds<
+  | Describes<Omit<DeviceConfig, 'secret' | 'secretSha256'>, DeviceDescription>
+  | Describes<RuleConfig, RuleDescription>
+  | Describes<UserConfig, UserDescription>
 >;

@@ -1,6 +1,6 @@
-import type { RuleConfig } from '../config/schema.ts';
 import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
+import type { RuleDescription } from '../core/rule.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { IncidentService } from './incident-service.ts';
 import type { RuleBook, SuppressionReason } from './rule-book.ts';
@@ -53,7 +53,7 @@ export class IncidentPipeline {
   }
 
   /** Why the event raises nothing now, if it does not: its device is in maintenance, or a schedule says so. */
-  #suppression(rule: RuleConfig, device: ResolvedDevice, now: number): SuppressionReason | undefined {
+  #suppression(rule: RuleDescription, device: ResolvedDevice, now: number): SuppressionReason | undefined {
     if (this.#options.inMaintenance?.(device.id, now)) return 'maintenance';
     if (this.#rules.scheduledSuppression(rule, device.grid.ref.id, now) !== undefined) return 'schedule';
     return undefined;

@@ -1,5 +1,5 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
-import type { FloodConfig, RuleConfig } from '../config/schema.ts';
+import type { FloodConfig } from '../config/schema.ts';
 import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import { timeOrderedId } from '../core/ids.ts';
@@ -10,6 +10,7 @@ import {
   relatedEventsLimit,
   stormCategory,
 } from '../core/incident.ts';
+import type { RuleDescription } from '../core/rule.ts';
 import type { HubMetrics } from '../observability/metrics.ts';
 import type { ActiveIncidents } from './active-incidents.ts';
 import { CorrelationAnchors } from './correlation-anchors.ts';
@@ -19,7 +20,7 @@ import type { Router } from './router.ts';
 import { appendNewest, type Correlation, maxSeverity, SlidingWindow } from './rule-book.ts';
 
 /** What a new incident is raised as: a rule's, or a storm's. */
-type IncidentKind = Pick<RuleConfig, 'category' | 'severity' | 'title'>;
+type IncidentKind = Pick<RuleDescription, 'category' | 'severity' | 'title'>;
 
 export interface IncidentRaisingOptions {
   readonly writer: RaisingWriter;
@@ -81,7 +82,7 @@ export class IncidentRaising {
   raise(
     event: DeviceEvent,
     device: ResolvedDevice,
-    rule: RuleConfig,
+    rule: RuleDescription,
     receivedAt: number,
     correlations: readonly Correlation[],
   ): Promise<void> {

@@ -1,5 +1,6 @@
-import type { RosterConfig, RoutingConfig, UserConfig } from '../config/schema.ts';
+import type { RosterConfig, RoutingConfig } from '../config/schema.ts';
 import { chainInScope, type GridChain } from '../core/jurisdiction.ts';
+import type { UserDescription } from '../core/user.ts';
 
 export interface Route {
   /** Who must act: user ids. Empty when nobody can be found and the responsible centre must dispatch by hand. */
@@ -54,13 +55,13 @@ export function shiftCovers(shift: RosterConfig['shifts'][number], day: number, 
  * community and street centres at once. Device-health cases go to the integrators who maintain the area.
  */
 export class Router {
-  readonly #users: readonly UserConfig[];
+  readonly #users: readonly UserDescription[];
   readonly #routing: RoutingConfig;
   readonly #rosters = new Map<string, RosterConfig>();
   readonly #clock: Intl.DateTimeFormat;
 
   constructor(
-    users: readonly UserConfig[],
+    users: readonly UserDescription[],
     rosters: readonly RosterConfig[],
     routing: RoutingConfig,
     timezone: string,

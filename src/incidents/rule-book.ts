@@ -1,5 +1,6 @@
-import type { CorrelationConfig, RuleConfig, SuppressionConfig } from '../config/schema.ts';
+import type { CorrelationConfig, SuppressionConfig } from '../config/schema.ts';
 import { type Severity, severities } from '../core/incident.ts';
+import type { RuleDescription } from '../core/rule.ts';
 import { localClock, localTime, shiftCovers } from './router.ts';
 
 /** A correlation as the hot path reads it: its events as a set, its window in ms. */
@@ -88,9 +89,9 @@ const none: readonly never[] = [];
  * correlation or schedule mentions.
  */
 export class RuleBook {
-  readonly #byEvent: ReadonlyMap<string, RuleConfig>;
+  readonly #byEvent: ReadonlyMap<string, RuleDescription>;
   /** clearing event type → the rules whose open incidents it resolves. */
-  readonly #clearing: ReadonlyMap<string, readonly RuleConfig[]>;
+  readonly #clearing: ReadonlyMap<string, readonly RuleDescription[]>;
   /** event type → the correlations it takes part in. */
   readonly #correlations: ReadonlyMap<string, readonly Correlation[]>;
   /** event type → the schedules that may suppress it (its type and its rule's category pass their filters). */
@@ -100,7 +101,7 @@ export class RuleBook {
   #local = { day: 0, minute: 0 };
   #localUntil = 0;
 
-  constructor(rules: readonly RuleConfig[], options: RuleBookOptions = {}) {
+  constructor(rules: readonly RuleDescription[], options: RuleBookOptions = {}) {
     const { correlations = [], suppressions = [], timezone = 'Asia/Shanghai' } = options;
     this.#byEvent = new Map(rules.map((rule) => [rule.event, rule]));
     this.#clearing = groupBy(
@@ -130,12 +131,12 @@ export class RuleBook {
   }
 
   /** The rule for this event type, or undefined when the event is recorded but raises no incident. */
-  ruleFor(eventType: string): RuleConfig | undefined {
+  ruleFor(eventType: string): RuleDescription | undefined {
     return this.#byEvent.get(eventType);
   }
 
   /** The rules whose open incidents an event of this type resolves (none for most events). */
-  clearedBy(eventType: string): readonly RuleConfig[] | undefined {
+  clearedBy(eventType: string): readonly RuleDescription[] | undefined {
     return this.#clearing.get(eventType);
   }
 
@@ -145,7 +146,7 @@ export class RuleBook {
   }
 
   /** The schedule that suppresses this event of this grid now, if any. */
-  scheduledSuppression(rule: RuleConfig, gridId: string, now: number): SuppressionConfig | undefined {
+  scheduledSuppression(rule: RuleDescription, gridId: string, now: number): SuppressionConfig | undefined {
     const schedules = this.#schedules.get(rule.event);
     if (schedules === undefined) return undefined;
     const local = this.#localTime(now);
