@@ -8,6 +8,7 @@ import { noMqttSecret, type ResolvedDevice, secretDigest } from '../core/device.
 import { GridhubError } from '../core/errors.ts';
 import { stormCategory } from '../core/incident.ts';
 import { formatPath, zodProblems } from '../core/problems.ts';
+import type { RosterDescription } from '../core/roster.ts';
 import type { RuleDescription } from '../core/rule.ts';
 import type { UserDescription } from '../core/user.ts';
 import { resolveDevice } from '../fleet/device-resolution.ts';
@@ -24,7 +25,6 @@ import {
   type FloodConfig,
   gridSchema,
   type HubSettings,
-  type RosterConfig,
   type RoutingConfig,
   type SuppressionConfig,
   streetSchema,
@@ -35,7 +35,7 @@ import type { HttpConfig, TlsConfig } from './security-schema.ts';
 /** Everything the configuration file says, validated and cross-referenced. */
 export interface Deployment {
   readonly settings: HubSettings;
-  readonly rosters: readonly RosterConfig[];
+  readonly rosters: readonly RosterDescription[];
   readonly deadlines: DeadlinesConfig;
   readonly routing: RoutingConfig;
   readonly outbound: ConfigFile['outbound'];

@@ -1,11 +1,12 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
-import type { DeadlinesConfig, FloodConfig, RosterConfig } from '../config/schema.ts';
+import type { DeadlinesConfig, FloodConfig } from '../config/schema.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { EvidenceItem, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
+import type { RosterDescription } from '../core/roster.ts';
 import type { RuleDescription } from '../core/rule.ts';
 import type { UserDescription } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
@@ -142,7 +143,7 @@ export class IncidentService {
   }
 
   /** Replaces a grid's duty roster, kept across restarts. */
-  setRoster(actor: Principal, roster: RosterConfig): Promise<void> {
+  setRoster(actor: Principal, roster: RosterDescription): Promise<void> {
     return this.#rosters.set(actor, roster);
   }
 

@@ -1,4 +1,3 @@
-import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import type { ComponentState } from '../core/component-state.ts';
 import type { DeviceDescription } from '../core/device.ts';
@@ -6,6 +5,7 @@ import { GridhubError } from '../core/errors.ts';
 import type { FeedMessage } from '../core/feed-message.ts';
 import type { Incident, RelatedEvent } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
+import type { RosterDescription } from '../core/roster.ts';
 
 export interface IncidentQuery {
   /** Only incidents whose chain contains one of these nodes. Undefined means every incident. */
@@ -221,8 +221,8 @@ export interface Store {
    */
   claim(key: string, ttlMs: number): Promise<boolean>;
   /** Rosters changed through the API; they replace the config's roster of their grid. */
-  saveRoster(roster: RosterConfig): Promise<void>;
-  listRosters(): Promise<RosterConfig[]>;
+  saveRoster(roster: RosterDescription): Promise<void>;
+  listRosters(): Promise<RosterDescription[]>;
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
   /** Kept until its `expiresAt` at least; a session past it may be gone. Writing one again replaces it. */
   saveSession(session: SessionRecord): Promise<void>;
