@@ -9,14 +9,13 @@ import { GridhubError } from '../core/errors.ts';
 import { stormCategory } from '../core/incident.ts';
 import { formatPath, zodProblems } from '../core/problems.ts';
 import type { RosterDescription } from '../core/roster.ts';
-import type { RuleDescription } from '../core/rule.ts';
+import type { CorrelationDescription, RuleDescription, SuppressionDescription } from '../core/rule.ts';
 import type { UserDescription } from '../core/user.ts';
 import { resolveDevice } from '../fleet/device-resolution.ts';
 import { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import { AddressPolicy } from '../net/outbound-address.ts';
 import {
   type ConfigFile,
-  type CorrelationConfig,
   communitySchema,
   configSchema,
   type DeadlinesConfig,
@@ -26,7 +25,6 @@ import {
   gridSchema,
   type HubSettings,
   type RoutingConfig,
-  type SuppressionConfig,
   streetSchema,
 } from './schema.ts';
 import { resolveSecretReferences, type SecretSources } from './secret-references.ts';
@@ -49,8 +47,8 @@ export interface Deployment {
   readonly users: readonly UserDescription[];
   readonly devices: readonly ResolvedDevice[];
   readonly rules: readonly RuleDescription[];
-  readonly correlations: readonly CorrelationConfig[];
-  readonly suppressions: readonly SuppressionConfig[];
+  readonly correlations: readonly CorrelationDescription[];
+  readonly suppressions: readonly SuppressionDescription[];
   readonly flood: FloodConfig;
   readonly limits: ConfigFile['limits'];
   /** TLS on the listeners, its file paths absolute. */

@@ -1,6 +1,5 @@
-import type { CorrelationConfig, SuppressionConfig } from '../config/schema.ts';
 import { type Severity, severities } from '../core/incident.ts';
-import type { RuleDescription } from '../core/rule.ts';
+import type { CorrelationDescription, RuleDescription, SuppressionDescription } from '../core/rule.ts';
 import { localClock, localTime, shiftCovers } from './router.ts';
 
 /** A correlation as the hot path reads it: its events as a set, its window in ms. */
@@ -17,8 +16,8 @@ export type SuppressionReason = 'maintenance' | 'schedule';
 export const suppressionReasons: readonly SuppressionReason[] = ['maintenance', 'schedule'];
 
 export interface RuleBookOptions {
-  readonly correlations?: readonly CorrelationConfig[];
-  readonly suppressions?: readonly SuppressionConfig[];
+  readonly correlations?: readonly CorrelationDescription[];
+  readonly suppressions?: readonly SuppressionDescription[];
   /** The time zone suppression schedules are written in. */
   readonly timezone?: string;
 }
@@ -66,7 +65,7 @@ export class SlidingWindow {
 
 /** True when the schedule covers the event: its type, its rule's category, its grid and the local time. */
 export function scheduleMatches(
-  schedule: SuppressionConfig,
+  schedule: SuppressionDescription,
   eventType: string,
   category: string,
   gridId: string,
@@ -95,7 +94,7 @@ export class RuleBook {
   /** event type → the correlations it takes part in. */
   readonly #correlations: ReadonlyMap<string, readonly Correlation[]>;
   /** event type → the schedules that may suppress it (its type and its rule's category pass their filters). */
-  readonly #schedules: ReadonlyMap<string, readonly SuppressionConfig[]>;
+  readonly #schedules: ReadonlyMap<string, readonly SuppressionDescription[]>;
   readonly #clock: Intl.DateTimeFormat;
   /** localTime is the costly part (Intl); the local minute only changes at the next UTC minute. */
   #local = { day: 0, minute: 0 };
@@ -146,7 +145,11 @@ export class RuleBook {
   }
 
   /** The schedule that suppresses this event of this grid now, if any. */
-  scheduledSuppression(rule: RuleDescription, gridId: string, now: number): SuppressionConfig | undefined {
+  scheduledSuppression(
+    rule: RuleDescription,
+    gridId: string,
+    now: number,
+  ): SuppressionDescription | undefined {
     const schedules = this.#schedules.get(rule.event);
     if (schedules === undefined) return undefined;
     const local = this.#localTime(now);
