@@ -58,7 +58,7 @@ export const onvifCamera: DeviceAdapter = {
   },
   channels: {},
   commands: {},
-  // A healthy session hears from the camera at least every few seconds (see src/ingest/onvif-session.ts).
+  // A healthy session hears from the camera at least every few seconds (see src/cameras/sessions/onvif-session.ts).
   liveness: { heartbeatSeconds: 5, offlineAfterSeconds: 90 },
   onvifTopics: {
     'VideoSource/MotionAlarm': stateTopic('camera.motion', 'camera.motion_ended', 'State'),

@@ -1,7 +1,8 @@
 import type { AuditTrail } from '../audit/audit-trail.ts';
-import type { UserConfig } from '../config/schema.ts';
 import { refused } from '../core/errors.ts';
 import type { Principal, Role } from '../core/principal.ts';
+import { type LoginFailureReason, loginFailureReasons } from '../core/reasons.ts';
+import type { UserDescription } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
@@ -10,15 +11,8 @@ import { hashPassword, verifyPassword } from './passwords.ts';
 import type { Sessions } from './sessions.ts';
 import { tokenDigest, type UserDirectory } from './token-authenticator.ts';
 
-/** Why a login failed; labels of `gridhub_login_failures_total`. The caller is told none of them apart. */
-export const loginFailureReasons = [
-  'unknown_user',
-  'wrong_password',
-  'no_password',
-  'disabled',
-  'locked',
-] as const;
-export type LoginFailureReason = (typeof loginFailureReasons)[number];
+// The list of reasons is in core, where the metrics registry reads it.
+export type { LoginFailureReason } from '../core/reasons.ts';
 
 /** What password logins count: the successful (counted by the login route), the failed, the lockouts. */
 export const loginMetrics = declareMetrics((metrics) => {
@@ -76,7 +70,7 @@ export interface AccountsOptions {
   readonly store: Pick<Store, 'saveAccount' | 'getAccount' | 'listAccounts'>;
   /** Where each change of an account is recorded (who, what, to whom); tests may leave it out. */
   readonly audit?: Pick<AuditTrail, 'record'>;
-  readonly configUsers: readonly UserConfig[];
+  readonly configUsers: readonly UserDescription[];
   readonly jurisdiction: Jurisdiction;
   readonly sessions: Sessions;
   readonly lockout: LockoutSettings;
@@ -424,7 +418,7 @@ export class Accounts implements UserDirectory {
   }
 
   /** The config's initial password (resolved from its {env} or {file} reference when loaded), hashed. */
-  async #initialHash(user: UserConfig): Promise<string | null> {
+  async #initialHash(user: UserDescription): Promise<string | null> {
     return user.initialPassword === undefined ? null : hashPassword(user.initialPassword);
   }
 

@@ -1,14 +1,10 @@
 import type { GuessWindowConfig, LimitsConfig } from '../config/schema.ts';
+import { type AuthTransport, authTransports, type ThrottleReason, throttleReasons } from '../core/reasons.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 
-/** Where a client authenticates; a label of `gridhub_auth_failures_total` and `gridhub_auth_throttled_total`. */
-export const authTransports = ['rest', 'socketio', 'mqtt'] as const;
-export type AuthTransport = (typeof authTransports)[number];
-
-/** What a refusal locked: the remote address, or the identity claimed (from any address). */
-export const throttleReasons = ['address', 'identity'] as const;
-export type ThrottleReason = (typeof throttleReasons)[number];
+// The lists of transports and reasons are in core, where the metrics registry reads them.
+export type { AuthTransport, ThrottleReason } from '../core/reasons.ts';
 
 /** What the limits on guessing count, on every transport. */
 const guessMetrics = declareMetrics((metrics) => {

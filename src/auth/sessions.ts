@@ -1,21 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import {
+  type SessionEndReason,
+  type SessionRefusalReason,
+  sessionEndReasons,
+  sessionRefusalReasons,
+} from '../core/reasons.ts';
 import type { Logger } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { SessionRecord, Store } from '../store/store.ts';
 
-/** Why a session ended before its time; labels of `gridhub_sessions_ended_total` (with `expired`). */
-export const sessionEndReasons = [
-  'logout',
-  'user_disabled',
-  'user_removed',
-  'password_changed',
-  'expired',
-] as const;
-export type SessionEndReason = (typeof sessionEndReasons)[number];
-
-/** Why a JWT's session was not accepted; labels of `gridhub_session_refusals_total`. */
-export const sessionRefusalReasons = ['unknown', 'revoked', 'expired', 'not_owner'] as const;
-export type SessionRefusalReason = (typeof sessionRefusalReasons)[number];
+// The lists of reasons are in core, where the metrics registry reads them.
+export type { SessionEndReason, SessionRefusalReason } from '../core/reasons.ts';
 
 /** What sessions count: those opened, ended and refused. */
 const sessionMetrics = declareMetrics((metrics) => {

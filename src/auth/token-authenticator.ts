@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { UserConfig } from '../config/schema.ts';
 import type { Principal } from '../core/principal.ts';
+import type { UserDescription } from '../core/user.ts';
 import type { SessionRecord } from '../store/store.ts';
 import { principalOf } from './principals.ts';
 import type { Sessions } from './sessions.ts';
@@ -20,7 +20,7 @@ export interface UserDirectory {
 }
 
 /** The config's users as they are: for a hub without accounts, and tests of a route on an app of its own. */
-export function configDirectory(users: readonly UserConfig[]): UserDirectory {
+export function configDirectory(users: readonly UserDescription[]): UserDirectory {
   const byDigest = new Map(
     users.flatMap((user) => {
       const digest = user.token === undefined ? user.tokenDigest : tokenDigest(user.token);
@@ -33,7 +33,7 @@ export function configDirectory(users: readonly UserConfig[]): UserDirectory {
 
 export interface TokenAuthenticatorOptions {
   /** The config's users, when no directory is given. */
-  readonly users?: readonly UserConfig[];
+  readonly users?: readonly UserDescription[];
   readonly directory?: UserDirectory;
   /** Where JWTs' sessions live; without it no JWT is issued or accepted (API tokens only). */
   readonly sessions?: Sessions;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { discoverCameras } from '../ingest/onvif-discovery.ts';
+import { discoverCameras } from '../cameras/sessions/onvif-discovery.ts';
 
 /** `npm run cameras -- discover [--interface eth0] [--timeout 3000]`: find ONVIF cameras on the local network. */
 const usage = `Usage: npm run cameras -- discover [--interface NAME] [--timeout MS]

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis, Result } from 'ioredis';
+import type { ComponentState } from '../core/component-state.ts';
 import { GridhubError } from '../core/errors.ts';
 import { createRedis } from '../store/redis-connection.ts';
-import type { ComponentState } from '../store/store.ts';
 
 export interface RedisCoordinatorOptions {
   readonly url: string;

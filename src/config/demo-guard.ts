@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { verifyPassword } from '../auth/passwords.ts';
+import { secretDigest } from '../core/device.ts';
 import { GridhubError } from '../core/errors.ts';
-import { type Deployment, secretDigest } from './load.ts';
+import type { Deployment } from './load.ts';
 import { defaultIdentifierHashKey } from './schema.ts';
 
 /** The session key config/demo.yaml ships: public, so anyone could sign sessions with it. */

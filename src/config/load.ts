@@ -4,70 +4,36 @@ import path from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { type DeviceAdapter, livenessEvents } from '../core/adapter.ts';
+import { noMqttSecret, type ResolvedDevice, secretDigest } from '../core/device.ts';
 import { GridhubError } from '../core/errors.ts';
+import { stormCategory } from '../core/incident.ts';
 import { formatPath, zodProblems } from '../core/problems.ts';
-import { type GridEntry, Jurisdiction } from '../jurisdiction/jurisdiction.ts';
+import type { RosterDescription } from '../core/roster.ts';
+import type { CorrelationDescription, RuleDescription, SuppressionDescription } from '../core/rule.ts';
+import type { UserDescription } from '../core/user.ts';
+import { resolveDevice } from '../fleet/device-resolution.ts';
+import { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import { AddressPolicy } from '../net/outbound-address.ts';
 import {
   type ConfigFile,
-  type CorrelationConfig,
   communitySchema,
   configSchema,
   type DeadlinesConfig,
-  type DeviceConfig,
   type DistrictConfig,
   districtSchema,
   type FloodConfig,
   gridSchema,
   type HubSettings,
-  type RosterConfig,
   type RoutingConfig,
-  type RuleConfig,
-  type SuppressionConfig,
   streetSchema,
-  type UserConfig,
 } from './schema.ts';
 import { resolveSecretReferences, type SecretSources } from './secret-references.ts';
 import type { HttpConfig, TlsConfig } from './security-schema.ts';
 
-/** A device as the hub runs it: its adapter found, its grid resolved (by id or by location), its timings set. */
-export interface ResolvedDevice {
-  readonly id: string;
-  readonly name: string;
-  readonly adapter: DeviceAdapter;
-  readonly grid: GridEntry;
-  /** Where the device was placed from: its `location` when it had one. */
-  readonly location?: readonly [number, number];
-  /** SHA-256 (hex) of the device's MQTT password. */
-  readonly secretDigest: string;
-  readonly offlineAfterMs: number;
-  readonly watchdogs: readonly ResolvedWatchdog[];
-  /** ONVIF cameras: how to reach the camera. */
-  readonly onvif?: { readonly xaddr: string; readonly username: string; readonly password: string };
-  /** Cameras: the devices they look at, each with the PTZ preset pointing at it, if any. */
-  readonly watches?: readonly { readonly deviceId: string; readonly preset?: string }[];
-}
-
-export interface ResolvedWatchdog {
-  readonly resetBy: string;
-  readonly raises: string;
-  readonly afterMs: number;
-}
-
-/** The part of a device's description that both the config file and the provisioning API give. */
-export type DeviceDescription = Omit<DeviceConfig, 'secret' | 'secretSha256'>;
-
-/** An ONVIF camera has no MQTT secret (the hub logs in to it): an empty digest that no password matches. */
-export const noMqttSecret = '';
-
-export function secretDigest(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
-
 /** Everything the configuration file says, validated and cross-referenced. */
 export interface Deployment {
   readonly settings: HubSettings;
-  readonly rosters: readonly RosterConfig[];
+  readonly rosters: readonly RosterDescription[];
   readonly deadlines: DeadlinesConfig;
   readonly routing: RoutingConfig;
   readonly outbound: ConfigFile['outbound'];
@@ -78,11 +44,11 @@ export interface Deployment {
   readonly network: ConfigFile['network'];
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly jurisdiction: Jurisdiction;
-  readonly users: readonly UserConfig[];
+  readonly users: readonly UserDescription[];
   readonly devices: readonly ResolvedDevice[];
-  readonly rules: readonly RuleConfig[];
-  readonly correlations: readonly CorrelationConfig[];
-  readonly suppressions: readonly SuppressionConfig[];
+  readonly rules: readonly RuleDescription[];
+  readonly correlations: readonly CorrelationDescription[];
+  readonly suppressions: readonly SuppressionDescription[];
   readonly flood: FloodConfig;
   readonly limits: ConfigFile['limits'];
   /** TLS on the listeners, its file paths absolute. */
@@ -570,7 +536,7 @@ function checkRosters(file: ConfigFile, jurisdiction: Jurisdiction, problems: st
   });
 }
 
-function checkUsers(users: readonly UserConfig[], jurisdiction: Jurisdiction, problems: string[]): void {
+function checkUsers(users: readonly UserDescription[], jurisdiction: Jurisdiction, problems: string[]): void {
   for (const id of findDuplicates(users.map((user) => user.id)))
     problems.push(`users: id "${id}" is used more than once`);
   const digests = users.flatMap((user) =>
@@ -641,70 +607,6 @@ function resolveDevices(
   return resolved;
 }
 
-/**
- * Resolves one device description: its adapter, its grid (by id, or the polygon containing its location), its
- * offline threshold and watchdogs. Used for the config file's devices and for devices provisioned over the API.
- */
-export function resolveDevice(
-  device: DeviceDescription,
-  digest: string,
-  jurisdiction: Jurisdiction,
-  adapters: ReadonlyMap<string, DeviceAdapter>,
-  at: string,
-): { device: ResolvedDevice } | { problems: string[] } {
-  const problems: string[] = [];
-  const adapter = adapters.get(device.adapter);
-  if (adapter === undefined) {
-    problems.push(
-      `${at}.adapter: no adapter "${device.adapter}" (known: ${[...adapters.keys()].join(', ')})`,
-    );
-  }
-  let grid: GridEntry | undefined;
-  if ((device.grid === undefined) === (device.location === undefined)) {
-    problems.push(`${at}: give exactly one of grid and location`);
-  } else if (device.grid !== undefined) {
-    grid = jurisdiction.grid(device.grid);
-    if (grid === undefined) problems.push(`${at}.grid: no grid "${device.grid}"`);
-  } else if (device.location !== undefined) {
-    const [lon, lat] = device.location;
-    grid = jurisdiction.locate(lon, lat);
-    if (grid === undefined) problems.push(`${at}.location: [${lon}, ${lat}] lies in no grid`);
-  }
-  const overrides = device.watchdogs ?? {};
-  for (const raised of Object.keys(overrides)) {
-    if (adapter !== undefined && !adapter.watchdogs?.some((watchdog) => watchdog.raises === raised)) {
-      problems.push(`${at}.watchdogs.${raised}: the ${adapter.id} adapter has no watchdog raising it`);
-    }
-  }
-  if (adapter === undefined || grid === undefined || problems.length > 0) return { problems };
-  const watchdogs = (adapter.watchdogs ?? []).map((watchdog) => ({
-    resetBy: watchdog.resetBy,
-    raises: watchdog.raises,
-    afterMs: (overrides[watchdog.raises] ?? watchdog.defaultSeconds) * 1000,
-  }));
-  return {
-    device: {
-      id: device.id,
-      name: device.name,
-      adapter,
-      grid,
-      ...(device.location === undefined ? {} : { location: device.location }),
-      secretDigest: digest,
-      offlineAfterMs: (device.offlineAfterSeconds ?? adapter.liveness.offlineAfterSeconds) * 1000,
-      watchdogs,
-      ...(device.onvif === undefined ? {} : { onvif: device.onvif }),
-      ...(device.watches === undefined
-        ? {}
-        : {
-            watches: device.watches.map((deviceId) => ({
-              deviceId,
-              ...(device.presets?.[deviceId] === undefined ? {} : { preset: device.presets[deviceId] }),
-            })),
-          }),
-    },
-  };
-}
-
 /** Every event type some adapter emits, and the hub's own liveness events. */
 function knownEvents(adapters: ReadonlyMap<string, DeviceAdapter>): ReadonlySet<string> {
   return new Set([
@@ -713,10 +615,7 @@ function knownEvents(adapters: ReadonlyMap<string, DeviceAdapter>): ReadonlySet<
   ]);
 }
 
-/** The category of the incidents flood control groups alarm storms into; no rule may raise it. */
-export const stormCategory = 'storm';
-
-function checkRules(rules: readonly RuleConfig[], known: ReadonlySet<string>, problems: string[]): void {
+function checkRules(rules: readonly RuleDescription[], known: ReadonlySet<string>, problems: string[]): void {
   for (const event of findDuplicates(rules.map((rule) => rule.event))) {
     problems.push(`rules: event "${event}" has more than one rule`);
   }

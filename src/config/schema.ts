@@ -1,9 +1,13 @@
 import { z } from 'zod';
 import { passwordBounds, passwordHashPattern } from '../auth/passwords.ts';
+import type { DeviceDescription } from '../core/device.ts';
 import { severities } from '../core/incident.ts';
 import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
+import type { RosterDescription, ShiftDescription } from '../core/roster.ts';
+import type { CorrelationDescription, RuleDescription, SuppressionDescription } from '../core/rule.ts';
 import { deviceIdPattern } from '../core/topics.ts';
+import type { UserDescription } from '../core/user.ts';
 import { checkAllowEntry } from '../net/outbound-address.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
 import { httpSchema, tlsSchema } from './security-schema.ts';
@@ -759,3 +763,24 @@ export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type NetworkConfig = z.infer<typeof networkSchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;
+
+/**
+ * The file's descriptions of devices (less their MQTT secret), rules (with correlations and suppressions), users
+ * and rosters are the domain's (core/device.ts, core/rule.ts, core/user.ts, core/roster.ts) field for field: a
+ * field added on one side and not the other fails to compile here.
+ */
+type Describes<Config, Description> = [Config, keyof Description] extends [Description, keyof Config]
+  ? keyof Config extends keyof Description
+    ? true
+    : false
+  : false;
+type Holds<Check extends true> = Check;
+export type ConfigDescribesTheDomain = Holds<
+  | Describes<Omit<DeviceConfig, 'secret' | 'secretSha256'>, DeviceDescription>
+  | Describes<RuleConfig, RuleDescription>
+  | Describes<CorrelationConfig, CorrelationDescription>
+  | Describes<SuppressionConfig, SuppressionDescription>
+  | Describes<UserConfig, UserDescription>
+  | Describes<RosterConfig, RosterDescription>
+  | Describes<RosterConfig['shifts'][number], ShiftDescription>
+>;

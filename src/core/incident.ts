@@ -33,6 +33,9 @@ export function isOpen(state: IncidentState): boolean {
   return openStates.has(state);
 }
 
+/** The category of the incidents flood control groups alarm storms into; no rule may raise it. */
+export const stormCategory = 'storm';
+
 /** States after which nothing more happens to a case. */
 export const terminalStates: ReadonlySet<IncidentState> = new Set(['closed', 'false_alarm', 'cancelled']);
 

@@ -18,6 +18,17 @@ export type GridChain = readonly PlaceRef[];
 /** GeoJSON Polygon coordinates: rings of [lon, lat]; the first ring is the outer boundary, the rest are holes. */
 export type PolygonCoordinates = readonly (readonly (readonly [number, number])[])[];
 
+/** Axis-aligned bounds [minLon, minLat, maxLon, maxLat], checked first so most polygons are rejected cheaply. */
+export type Bounds = readonly [number, number, number, number];
+
+/** A grid as the hub places devices and incidents in it: its reference, its chain up to the root, its boundary. */
+export interface GridEntry {
+  readonly ref: PlaceRef;
+  readonly chain: GridChain;
+  readonly boundary: PolygonCoordinates;
+  readonly bounds: Bounds;
+}
+
 /** True when a grid's chain passes through one of the scope nodes: the one scope check for incidents and devices. */
 export function chainInScope(chain: GridChain, scopeNodeIds: readonly string[]): boolean {
   return chain.some((place) => scopeNodeIds.includes(place.id));

@@ -1,27 +1,17 @@
 import type { Counter } from 'prom-client';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
+import type { FeedMessage } from '../core/feed-message.ts';
 import type { Principal } from '../core/principal.ts';
+import type { MqttRefusalReason } from '../core/reasons.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { Visibility } from '../incidents/visibility.ts';
 import type { Logger } from '../observability/logger.ts';
 import { LogThrottle } from '../observability/logger.ts';
-import type { FeedMessage } from '../outbound/feed-message.ts';
 import type { ClientCertificateCheck } from '../security/tls-credentials.ts';
 import type { DeviceRegistry } from './device-registry.ts';
 
-/** Why the broker refused a client; labels of `gridhub_mqtt_refusals_total`. */
-export const mqttRefusalReasons = [
-  'unknown_device',
-  'bad_credentials',
-  'disabled',
-  'client_id_mismatch',
-  'publish_denied',
-  'subscribe_denied',
-  // MQTTS client certificates (#18): none or an unverified one where one is needed; one naming another device.
-  'certificate_invalid',
-  'certificate_mismatch',
-] as const;
-export type MqttRefusalReason = (typeof mqttRefusalReasons)[number];
+// The list of reasons is in core, where the metrics registry reads it.
+export type { MqttRefusalReason } from '../core/reasons.ts';
 
 /** The channels a device may publish on: its own, and only these. */
 const publishableChannels: ReadonlySet<string> = new Set(['events', 'heartbeat', 'replies', 'status']);

@@ -1,10 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { DeviceDescription, ResolvedDevice } from '../config/load.ts';
-import { resolveDevice, secretDigest } from '../config/load.ts';
 import type { DeviceAdapter } from '../core/adapter.ts';
+import { type DeviceDescription, type ResolvedDevice, secretDigest } from '../core/device.ts';
 import { refused } from '../core/errors.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { DeviceRecord, Store } from '../store/store.ts';
+import { resolveDevice } from './device-resolution.ts';
 
 /** A device as the fleet knows it at run time. */
 export interface RegisteredDevice extends ResolvedDevice {

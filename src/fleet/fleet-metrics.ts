@@ -1,5 +1,5 @@
+import { mqttRefusalReasons } from '../core/reasons.ts';
 import { declareMetrics } from '../observability/metrics-registry.ts';
-import { mqttRefusalReasons } from './access-policy.ts';
 
 /** What the fleet counts: devices online, commands sent, and who the MQTT access policy refused. */
 export const fleetMetrics = declareMetrics((metrics) => {

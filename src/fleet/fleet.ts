@@ -1,7 +1,7 @@
 import type { AuditTrail } from '../audit/audit-trail.ts';
-import type { DeviceDescription } from '../config/load.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import type { TypedBus } from '../core/bus.ts';
+import type { DeviceDescription } from '../core/device.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
 import { refused } from '../core/errors.ts';
 import type { HubBusEvents } from '../core/events.ts';

@@ -1,6 +1,5 @@
-import { stormCategory } from '../config/load.ts';
 import type { Incident, IncidentChange } from '../core/incident.ts';
-import { isOpen, terminalStates } from '../core/incident.ts';
+import { isOpen, stormCategory, terminalStates } from '../core/incident.ts';
 import { ThrottledPushes } from './throttled-pushes.ts';
 
 /** A storm incident's updates are pushed at most this often; every grouped event is still committed at once. */

@@ -1,9 +1,11 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { principalOf } from '../auth/principals.ts';
-import type { DeadlinesConfig, RuleConfig, UserConfig } from '../config/schema.ts';
+import type { DeadlinesConfig } from '../config/schema.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeadlineStage, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
+import type { RuleDescription } from '../core/rule.ts';
+import type { UserDescription } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Store } from '../store/store.ts';
@@ -41,7 +43,7 @@ export interface IncidentActionsOptions {
   readonly store: Store;
   readonly metrics: IncidentMetrics;
   readonly visibility: Visibility;
-  readonly users: readonly UserConfig[];
+  readonly users: readonly UserDescription[];
   readonly context: Omit<LifecycleContext, 'now'>;
   readonly logger: Logger;
 }
@@ -101,7 +103,7 @@ export class IncidentActions {
   }
 
   /** Resolves, as the hub, the open incidents of this device that the event clears. */
-  clear(event: DeviceEvent, clearedRules: readonly RuleConfig[]): Promise<void> {
+  clear(event: DeviceEvent, clearedRules: readonly RuleDescription[]): Promise<void> {
     const pending: Promise<void>[] = [];
     for (const rule of clearedRules) {
       const open = this.#options.writer.openIncident(event.deviceId, rule.event);

@@ -1,6 +1,6 @@
-import type { ResolvedDevice } from '../config/load.ts';
-import type { RuleConfig } from '../config/schema.ts';
+import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
+import type { RuleDescription } from '../core/rule.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import { type IncidentMetrics, incidentMetrics } from './incident-metrics.ts';
 import type { IncidentService } from './incident-service.ts';
@@ -56,7 +56,7 @@ export class IncidentPipeline {
   }
 
   /** Why the event raises nothing now, if it does not: its device is in maintenance, or a schedule says so. */
-  #suppression(rule: RuleConfig, device: ResolvedDevice, now: number): SuppressionReason | undefined {
+  #suppression(rule: RuleDescription, device: ResolvedDevice, now: number): SuppressionReason | undefined {
     if (this.#options.inMaintenance?.(device.id, now)) return 'maintenance';
     if (this.#rules.scheduledSuppression(rule, device.grid.ref.id, now) !== undefined) return 'schedule';
     return undefined;

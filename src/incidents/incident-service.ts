@@ -1,11 +1,14 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
-import type { ResolvedDevice } from '../config/load.ts';
-import type { DeadlinesConfig, FloodConfig, RosterConfig, RuleConfig, UserConfig } from '../config/schema.ts';
+import type { DeadlinesConfig, FloodConfig } from '../config/schema.ts';
 import type { TypedBus } from '../core/bus.ts';
+import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { EvidenceItem, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
+import type { RosterDescription } from '../core/roster.ts';
+import type { RuleDescription } from '../core/rule.ts';
+import type { UserDescription } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
@@ -32,7 +35,7 @@ export interface IncidentServiceOptions {
   readonly visibility: Visibility;
   readonly deadlines: DeadlinesConfig;
   readonly jurisdiction: Jurisdiction;
-  readonly users: readonly UserConfig[];
+  readonly users: readonly UserDescription[];
   readonly logger: Logger;
   /**
    * How incidents are written: `loneIncidentWriter` for a hub that owns its store, `sharedIncidentWriter` for
@@ -142,7 +145,7 @@ export class IncidentService {
   }
 
   /** Replaces a grid's duty roster, kept across restarts. */
-  setRoster(actor: Principal, roster: RosterConfig): Promise<void> {
+  setRoster(actor: Principal, roster: RosterDescription): Promise<void> {
     return this.#rosters.set(actor, roster);
   }
 
@@ -155,7 +158,7 @@ export class IncidentService {
   raise(
     event: DeviceEvent,
     device: ResolvedDevice,
-    rule: RuleConfig,
+    rule: RuleDescription,
     receivedAt: number,
     correlations: readonly Correlation[] = noCorrelations,
   ): Promise<void> {
@@ -163,7 +166,7 @@ export class IncidentService {
   }
 
   /** Resolves, as the hub, the open incidents of this device that the event clears. */
-  clear(event: DeviceEvent, clearedRules: readonly RuleConfig[]): Promise<void> {
+  clear(event: DeviceEvent, clearedRules: readonly RuleDescription[]): Promise<void> {
     return this.#actions.clear(event, clearedRules);
   }
 

@@ -1,6 +1,6 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
-import { type ResolvedDevice, stormCategory } from '../config/load.ts';
-import type { FloodConfig, RuleConfig } from '../config/schema.ts';
+import type { FloodConfig } from '../config/schema.ts';
+import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import {
@@ -8,7 +8,9 @@ import {
   type Incident,
   type RelatedEvent,
   relatedEventsLimit,
+  stormCategory,
 } from '../core/incident.ts';
+import type { RuleDescription } from '../core/rule.ts';
 import type { ActiveIncidents } from './active-incidents.ts';
 import { CorrelationAnchors } from './correlation-anchors.ts';
 import type { IncidentMetrics } from './incident-metrics.ts';
@@ -18,7 +20,7 @@ import type { Router } from './router.ts';
 import { appendNewest, type Correlation, maxSeverity, SlidingWindow } from './rule-book.ts';
 
 /** What a new incident is raised as: a rule's, or a storm's. */
-type IncidentKind = Pick<RuleConfig, 'category' | 'severity' | 'title'>;
+type IncidentKind = Pick<RuleDescription, 'category' | 'severity' | 'title'>;
 
 export interface IncidentRaisingOptions {
   readonly writer: RaisingWriter;
@@ -80,7 +82,7 @@ export class IncidentRaising {
   raise(
     event: DeviceEvent,
     device: ResolvedDevice,
-    rule: RuleConfig,
+    rule: RuleDescription,
     receivedAt: number,
     correlations: readonly Correlation[],
   ): Promise<void> {

@@ -1,14 +1,14 @@
-import type { ResolvedDevice } from '../config/load.ts';
-import type { RuleConfig } from '../config/schema.ts';
+import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { Incident } from '../core/incident.ts';
+import type { RuleDescription } from '../core/rule.ts';
 import type { Correlation } from './rule-book.ts';
 
 /** One device event on its way through the raising steps (raising-steps.ts), and what the steps learn of it. */
 export interface Raising {
   readonly event: DeviceEvent;
   readonly device: ResolvedDevice;
-  readonly rule: RuleConfig;
+  readonly rule: RuleDescription;
   /** performance.now() at ingest. */
   readonly receivedAt: number;
   /** The correlations the event's type takes part in. */
@@ -53,7 +53,7 @@ export function chainOf(steps: readonly RaisingStep[]): RaisingChain {
  * repeat while open; others only within their dedupe window. A window of 0 folds nothing, though the device's clock
  * be at the hub's millisecond or ahead of it.
  */
-export function foldsInto(open: Incident, rule: RuleConfig, now: number): boolean {
+export function foldsInto(open: Incident, rule: RuleDescription, now: number): boolean {
   return (
     rule.clearedBy !== undefined ||
     (rule.dedupeSeconds > 0 && now - Date.parse(open.lastOccurredAt) <= rule.dedupeSeconds * 1000)

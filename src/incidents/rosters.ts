@@ -1,6 +1,6 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
-import type { RosterConfig } from '../config/schema.ts';
 import type { Principal } from '../core/principal.ts';
+import type { RosterDescription } from '../core/roster.ts';
 import type { Store } from '../store/store.ts';
 import type { Router } from './router.ts';
 
@@ -20,7 +20,7 @@ export class Rosters {
   }
 
   /** Replaces a grid's duty roster, kept across restarts, audited. */
-  async set(actor: Principal, roster: RosterConfig): Promise<void> {
+  async set(actor: Principal, roster: RosterDescription): Promise<void> {
     await this.#store.saveRoster(roster);
     this.#router.setRoster(roster);
     await this.#store.appendAudit(

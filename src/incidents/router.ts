@@ -1,5 +1,7 @@
-import type { RosterConfig, RoutingConfig, UserConfig } from '../config/schema.ts';
+import type { RoutingConfig } from '../config/schema.ts';
 import { chainInScope, type GridChain } from '../core/jurisdiction.ts';
+import type { RosterDescription, ShiftDescription } from '../core/roster.ts';
+import type { UserDescription } from '../core/user.ts';
 
 export interface Route {
   /** Who must act: user ids. Empty when nobody can be found and the responsible centre must dispatch by hand. */
@@ -37,7 +39,7 @@ function minuteOf(clock: string): number {
 }
 
 /** True when the shift covers this local time. A shift with to ≤ from runs across midnight (to = from: all day). */
-export function shiftCovers(shift: RosterConfig['shifts'][number], day: number, minute: number): boolean {
+export function shiftCovers(shift: ShiftDescription, day: number, minute: number): boolean {
   const from = minuteOf(shift.from);
   const to = minuteOf(shift.to);
   if (to > from) return (shift.days?.includes(day) ?? true) && minute >= from && minute < to;
@@ -54,14 +56,14 @@ export function shiftCovers(shift: RosterConfig['shifts'][number], day: number, 
  * community and street centres at once. Device-health cases go to the integrators who maintain the area.
  */
 export class Router {
-  readonly #users: readonly UserConfig[];
+  readonly #users: readonly UserDescription[];
   readonly #routing: RoutingConfig;
-  readonly #rosters = new Map<string, RosterConfig>();
+  readonly #rosters = new Map<string, RosterDescription>();
   readonly #clock: Intl.DateTimeFormat;
 
   constructor(
-    users: readonly UserConfig[],
-    rosters: readonly RosterConfig[],
+    users: readonly UserDescription[],
+    rosters: readonly RosterDescription[],
     routing: RoutingConfig,
     timezone: string,
   ) {
@@ -75,11 +77,11 @@ export class Router {
     return this.#routing.emergencyCategories.includes(category);
   }
 
-  roster(gridId: string): RosterConfig | undefined {
+  roster(gridId: string): RosterDescription | undefined {
     return this.#rosters.get(gridId);
   }
 
-  setRoster(roster: RosterConfig): void {
+  setRoster(roster: RosterDescription): void {
     this.#rosters.set(roster.grid, roster);
   }
 

@@ -1,5 +1,5 @@
-import type { CorrelationConfig, RuleConfig, SuppressionConfig } from '../config/schema.ts';
 import { type Severity, severities } from '../core/incident.ts';
+import type { CorrelationDescription, RuleDescription, SuppressionDescription } from '../core/rule.ts';
 import { localClock, localTime, shiftCovers } from './router.ts';
 
 /** A correlation as the hot path reads it: its events as a set, its window in ms. */
@@ -16,8 +16,8 @@ export type SuppressionReason = 'maintenance' | 'schedule';
 export const suppressionReasons: readonly SuppressionReason[] = ['maintenance', 'schedule'];
 
 export interface RuleBookOptions {
-  readonly correlations?: readonly CorrelationConfig[];
-  readonly suppressions?: readonly SuppressionConfig[];
+  readonly correlations?: readonly CorrelationDescription[];
+  readonly suppressions?: readonly SuppressionDescription[];
   /** The time zone suppression schedules are written in. */
   readonly timezone?: string;
 }
@@ -65,7 +65,7 @@ export class SlidingWindow {
 
 /** True when the schedule covers the event: its type, its rule's category, its grid and the local time. */
 export function scheduleMatches(
-  schedule: SuppressionConfig,
+  schedule: SuppressionDescription,
   eventType: string,
   category: string,
   gridId: string,
@@ -88,19 +88,19 @@ const none: readonly never[] = [];
  * correlation or schedule mentions.
  */
 export class RuleBook {
-  readonly #byEvent: ReadonlyMap<string, RuleConfig>;
+  readonly #byEvent: ReadonlyMap<string, RuleDescription>;
   /** clearing event type → the rules whose open incidents it resolves. */
-  readonly #clearing: ReadonlyMap<string, readonly RuleConfig[]>;
+  readonly #clearing: ReadonlyMap<string, readonly RuleDescription[]>;
   /** event type → the correlations it takes part in. */
   readonly #correlations: ReadonlyMap<string, readonly Correlation[]>;
   /** event type → the schedules that may suppress it (its type and its rule's category pass their filters). */
-  readonly #schedules: ReadonlyMap<string, readonly SuppressionConfig[]>;
+  readonly #schedules: ReadonlyMap<string, readonly SuppressionDescription[]>;
   readonly #clock: Intl.DateTimeFormat;
   /** localTime is the costly part (Intl); the local minute only changes at the next UTC minute. */
   #local = { day: 0, minute: 0 };
   #localUntil = 0;
 
-  constructor(rules: readonly RuleConfig[], options: RuleBookOptions = {}) {
+  constructor(rules: readonly RuleDescription[], options: RuleBookOptions = {}) {
     const { correlations = [], suppressions = [], timezone = 'Asia/Shanghai' } = options;
     this.#byEvent = new Map(rules.map((rule) => [rule.event, rule]));
     this.#clearing = groupBy(
@@ -130,12 +130,12 @@ export class RuleBook {
   }
 
   /** The rule for this event type, or undefined when the event is recorded but raises no incident. */
-  ruleFor(eventType: string): RuleConfig | undefined {
+  ruleFor(eventType: string): RuleDescription | undefined {
     return this.#byEvent.get(eventType);
   }
 
   /** The rules whose open incidents an event of this type resolves (none for most events). */
-  clearedBy(eventType: string): readonly RuleConfig[] | undefined {
+  clearedBy(eventType: string): readonly RuleDescription[] | undefined {
     return this.#clearing.get(eventType);
   }
 
@@ -145,7 +145,11 @@ export class RuleBook {
   }
 
   /** The schedule that suppresses this event of this grid now, if any. */
-  scheduledSuppression(rule: RuleConfig, gridId: string, now: number): SuppressionConfig | undefined {
+  scheduledSuppression(
+    rule: RuleDescription,
+    gridId: string,
+    now: number,
+  ): SuppressionDescription | undefined {
     const schedules = this.#schedules.get(rule.event);
     if (schedules === undefined) return undefined;
     const local = this.#localTime(now);

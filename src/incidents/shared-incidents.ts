@@ -1,6 +1,5 @@
-import { stormCategory } from '../config/load.ts';
 import type { AuditEntry } from '../core/audit.ts';
-import { type Incident, isOpen } from '../core/incident.ts';
+import { type Incident, isOpen, stormCategory } from '../core/incident.ts';
 import type { Store } from '../store/store.ts';
 
 /** A change was made from a version another instance has since replaced: make it again from a fresh read. */

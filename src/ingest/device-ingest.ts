@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { ResolvedDevice } from '../config/load.ts';
 import type { DecodeContext, DecodedChannel } from '../core/adapter.ts';
 import type { TypedBus } from '../core/bus.ts';
+import type { ResolvedDevice } from '../core/device.ts';
 import {
   type DeviceEvent,
   envelopeProblems,

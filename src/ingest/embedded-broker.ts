@@ -18,6 +18,7 @@ import {
 } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import MQEmitterRedis from 'mqemitter-redis';
+import type { ComponentState } from '../core/component-state.ts';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
@@ -27,7 +28,6 @@ import {
   type TlsMaterial,
 } from '../security/tls-credentials.ts';
 import { createRedis } from '../store/redis-connection.ts';
-import type { ComponentState } from '../store/store.ts';
 import { ClusterPresence } from './cluster-presence.ts';
 import type { MessageHandler, MqttHealth, MqttMode, MqttTransport } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';

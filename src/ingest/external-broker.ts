@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { ComponentState } from '../core/component-state.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { ComponentState } from '../store/store.ts';
 import type { BrokerMetrics } from './embedded-broker.ts';
 import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
 

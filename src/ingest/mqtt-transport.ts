@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
+import type { ComponentState } from '../core/component-state.ts';
 import type { TlsMaterial } from '../security/tls-credentials.ts';
-import type { ComponentState } from '../store/store.ts';
 
 /** Receives every device publish before it is acknowledged; undefined when the topic is not the hub's. */
 export type MessageHandler = (

@@ -4,12 +4,12 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { ComponentState } from '../core/component-state.ts';
 import { listenError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import type { MqttRefusalReason } from '../fleet/access-policy.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ClientCertificateCheck, TlsMaterial } from '../security/tls-credentials.ts';
-import type { ComponentState } from '../store/store.ts';
 import {
   type BrokerThreadSettings,
   type FromBrokerThread,

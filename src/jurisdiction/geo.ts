@@ -1,7 +1,4 @@
-import type { PolygonCoordinates } from '../core/jurisdiction.ts';
-
-/** Axis-aligned bounds [minLon, minLat, maxLon, maxLat], checked first so most polygons are rejected cheaply. */
-export type Bounds = readonly [number, number, number, number];
+import type { Bounds, PolygonCoordinates } from '../core/jurisdiction.ts';
 
 export function boundsOf(polygon: PolygonCoordinates): Bounds {
   let minLon = Number.POSITIVE_INFINITY;

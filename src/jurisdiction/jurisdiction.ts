@@ -1,13 +1,6 @@
 import type { CommunityConfig, DistrictConfig, GridConfig, StreetConfig } from '../config/schema.ts';
-import type { GridChain, PlaceRef, PolygonCoordinates } from '../core/jurisdiction.ts';
-import { type Bounds, boundsOf, polygonContains } from './geo.ts';
-
-export interface GridEntry {
-  readonly ref: PlaceRef;
-  readonly chain: GridChain;
-  readonly boundary: PolygonCoordinates;
-  readonly bounds: Bounds;
-}
+import type { GridEntry, PlaceRef, PolygonCoordinates } from '../core/jurisdiction.ts';
+import { boundsOf, polygonContains } from './geo.ts';
 
 type TreeNode = DistrictConfig | StreetConfig | CommunityConfig | GridConfig;
 

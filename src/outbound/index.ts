@@ -9,7 +9,13 @@ import { type FeedPublish, MqttIncidentFeed } from './mqtt-feed.ts';
 import type { OutboundConfig } from './outbound-schema.ts';
 import { type Sleep, WebhookDispatcher } from './webhooks.ts';
 
-export { type FeedMessage, type FeedType, feedMessage, isTerminal, terminalStates } from './feed-message.ts';
+export {
+  type FeedMessage,
+  type FeedType,
+  feedMessage,
+  isTerminal,
+  terminalStates,
+} from '../core/feed-message.ts';
 export type { FeedPublish } from './mqtt-feed.ts';
 export { type OutboundConfig, outboundSchema, type WebhookConfig } from './outbound-schema.ts';
 export { type WebhookBody, webhookSignature } from './webhooks.ts';

@@ -1,8 +1,8 @@
 import type { TypedBus } from '../core/bus.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
+import { type FeedMessage, feedMessage } from '../core/feed-message.ts';
 import type { Incident, IncidentChange } from '../core/incident.ts';
 import type { Logger } from '../observability/logger.ts';
-import { type FeedMessage, feedMessage } from './feed-message.ts';
 
 /** Publishes on the hub's broker (QoS, retain and delivery to authorized subscribers are the publisher's business). */
 export type FeedPublish = (topic: string, payload: string) => Promise<void>;

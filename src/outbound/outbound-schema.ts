@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { feedTypes } from './feed-message.ts';
+import { feedTypes } from '../core/feed-message.ts';
 
 /**
  * The `outbound:` section of the configuration file: where the hub sends every incident change. Strict like the

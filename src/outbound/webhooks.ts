@@ -4,12 +4,12 @@ import type { Counter, Gauge } from 'prom-client';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { TypedBus } from '../core/bus.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
+import { type FeedMessage, type FeedType, feedMessage } from '../core/feed-message.ts';
 import { timeOrderedId } from '../core/ids.ts';
 import { type OutboundGuard, OutboundRefused } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeliveryOutbox, PendingDelivery } from '../store/store.ts';
-import { type FeedMessage, type FeedType, feedMessage } from './feed-message.ts';
 import { webhookMetrics } from './outbound-metrics.ts';
 import { MAX_BACKOFF_SECONDS, type OutboundConfig, type WebhookConfig } from './outbound-schema.ts';
 

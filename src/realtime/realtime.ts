@@ -6,6 +6,7 @@ import type { GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
+import type { ComponentState } from '../core/component-state.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
 import { errorAnswer, GridhubError } from '../core/errors.ts';
 import type {
@@ -27,7 +28,6 @@ import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import { createRedis } from '../store/redis-connection.ts';
-import type { ComponentState } from '../store/store.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
 import { type RealtimeMetrics, realtimeMetrics } from './realtime-metrics.ts';
 import { recoveryAdapter } from './recovery-adapter.ts';

@@ -2,10 +2,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import type { ComponentState } from '../core/component-state.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import { GridhubError } from '../core/errors.ts';
 import { createRedis } from './redis-connection.ts';
-import type { ComponentState } from './store.ts';
 
 /** One device event as the log keeps it: what the adapter decoded (no raw identifiers), and when it was logged. */
 export interface LoggedEvent {

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
-import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
+import type { ComponentState } from '../core/component-state.ts';
 import { GridhubError } from '../core/errors.ts';
 import {
   type Incident,
@@ -13,10 +13,10 @@ import {
   terminalStates,
 } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
+import type { RosterDescription } from '../core/roster.ts';
 import {
   type AccountRecord,
   type AuditQuery,
-  type ComponentState,
   checkEventKey,
   type DeadLetterQuery,
   type DeliveryOutbox,
@@ -89,7 +89,7 @@ export class LmdbStore implements Store {
   #deadLetters: Database<DeadLetter, string> | undefined;
   #devices: Database<DeviceRecord, string> | undefined;
   #audit: Database<AuditEntry, string> | undefined;
-  #rosters: Database<RosterConfig, string> | undefined;
+  #rosters: Database<RosterDescription, string> | undefined;
   #sessions: Database<SessionRecord, string> | undefined;
   #accounts: Database<AccountRecord, string> | undefined;
   /** Device event key → when its change was committed (epoch ms); pruned past eventKeyRetentionMs. */
@@ -139,7 +139,7 @@ export class LmdbStore implements Store {
       });
       this.#devices = this.#root.openDB<DeviceRecord, string>({ name: 'devices', encoding: 'msgpack' });
       this.#audit = this.#root.openDB<AuditEntry, string>({ name: 'audit', encoding: 'msgpack' });
-      this.#rosters = this.#root.openDB<RosterConfig, string>({ name: 'rosters', encoding: 'msgpack' });
+      this.#rosters = this.#root.openDB<RosterDescription, string>({ name: 'rosters', encoding: 'msgpack' });
       this.#events = this.#root.openDB<number, string>({ name: 'events', encoding: 'msgpack' });
       this.#sessions = this.#root.openDB<SessionRecord, string>({ name: 'sessions', encoding: 'msgpack' });
       this.#accounts = this.#root.openDB<AccountRecord, string>({ name: 'accounts', encoding: 'msgpack' });
@@ -380,12 +380,12 @@ export class LmdbStore implements Store {
     return true;
   }
 
-  async saveRoster(roster: RosterConfig): Promise<void> {
+  async saveRoster(roster: RosterDescription): Promise<void> {
     const rosters = this.#db(this.#rosters);
     await this.#batched(() => rosters.put(roster.grid, roster));
   }
 
-  async listRosters(): Promise<RosterConfig[]> {
+  async listRosters(): Promise<RosterDescription[]> {
     return this.#db(this.#rosters)
       .getRange()
       .map(({ value }) => value).asArray;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
+import type { ComponentState } from '../core/component-state.ts';
 import { GridhubError } from '../core/errors.ts';
 import {
   type Incident,
@@ -11,11 +11,11 @@ import {
   terminalStates,
 } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
+import type { RosterDescription } from '../core/roster.ts';
 import { createRedis } from './redis-connection.ts';
 import {
   type AccountRecord,
   type AuditQuery,
-  type ComponentState,
   checkEventKey,
   type DeadLetterQuery,
   type DeviceRecord,
@@ -319,15 +319,15 @@ export class RedisStore implements Store {
     );
   }
 
-  async saveRoster(roster: RosterConfig): Promise<void> {
+  async saveRoster(roster: RosterDescription): Promise<void> {
     await this.#client().hset('rosters', roster.grid, JSON.stringify(roster));
   }
 
-  async listRosters(): Promise<RosterConfig[]> {
+  async listRosters(): Promise<RosterDescription[]> {
     const all = await this.#client().hgetall('rosters');
     return Object.keys(all)
       .sort()
-      .map((grid) => JSON.parse(all[grid] as string) as RosterConfig);
+      .map((grid) => JSON.parse(all[grid] as string) as RosterDescription);
   }
 
   async saveSession(session: SessionRecord): Promise<void> {

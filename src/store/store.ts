@@ -1,9 +1,11 @@
-import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
+import type { ComponentState } from '../core/component-state.ts';
+import type { DeviceDescription } from '../core/device.ts';
 import { GridhubError } from '../core/errors.ts';
+import type { FeedMessage } from '../core/feed-message.ts';
 import type { Incident, RelatedEvent } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
-import type { FeedMessage } from '../outbound/feed-message.ts';
+import type { RosterDescription } from '../core/roster.ts';
 
 export interface IncidentQuery {
   /** Only incidents whose chain contains one of these nodes. Undefined means every incident. */
@@ -54,7 +56,7 @@ export interface AuditQuery {
 export interface DeviceRecord {
   readonly id: string;
   /** Null for a device described in the config file. */
-  readonly description: import('../config/load.ts').DeviceDescription | null;
+  readonly description: DeviceDescription | null;
   readonly secretDigest: string;
   readonly disabled: boolean;
   /** ISO 8601: until when the device is in maintenance (its events raise no incident); null when it is not. */
@@ -97,8 +99,6 @@ export interface AccountRecord {
   readonly createdBy: string | null;
   readonly updatedAt: string;
 }
-
-export type ComponentState = 'starting' | 'up' | 'down';
 
 /**
  * The longest device event key a store writes, in UTF-8 bytes: well under LMDB's key limit (1,978 bytes), and far
@@ -221,8 +221,8 @@ export interface Store {
    */
   claim(key: string, ttlMs: number): Promise<boolean>;
   /** Rosters changed through the API; they replace the config's roster of their grid. */
-  saveRoster(roster: RosterConfig): Promise<void>;
-  listRosters(): Promise<RosterConfig[]>;
+  saveRoster(roster: RosterDescription): Promise<void>;
+  listRosters(): Promise<RosterDescription[]>;
   listAudit(query: AuditQuery): Promise<AuditEntry[]>;
   /** Kept until its `expiresAt` at least; a session past it may be gone. Writing one again replaces it. */
   saveSession(session: SessionRecord): Promise<void>;

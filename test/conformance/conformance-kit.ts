@@ -1,8 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttDevice, MqttDeviceOptions } from '../../simulators/shared/mqtt-device.ts';
-import type { Deployment, ResolvedDevice } from '../../src/config/load.ts';
+import type { Deployment } from '../../src/config/load.ts';
 import { type DeviceAdapter, livenessEvents } from '../../src/core/adapter.ts';
+import type { ResolvedDevice } from '../../src/core/device.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
 import type { DeviceStatus } from '../../src/core/device-status.ts';
 import { type Incident, type IncidentChange, isOpen } from '../../src/core/incident.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { onvifCamera } from '../../devices/onvif-camera/index.ts';
+import { toNotification } from '../../src/cameras/sessions/onvif-session.ts';
 import type { OnvifNotification } from '../../src/core/adapter.ts';
-import { toNotification } from '../../src/ingest/onvif-session.ts';
 
 const time = Date.parse('2026-11-22T08:00:00Z');
 const note = (

@@ -1,5 +1,6 @@
 import type { RosterConfig } from '../../src/config/schema.ts';
 import type { AuditEntry } from '../../src/core/audit.ts';
+import type { ComponentState } from '../../src/core/component-state.ts';
 import { GridhubError } from '../../src/core/errors.ts';
 import {
   type Incident,
@@ -12,7 +13,6 @@ import type { DeadLetter } from '../../src/core/refusals.ts';
 import {
   type AccountRecord,
   type AuditQuery,
-  type ComponentState,
   checkEventKey,
   type DeadLetterQuery,
   type DeliveryOutbox,

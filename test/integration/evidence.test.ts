@@ -4,8 +4,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
+import { ffmpegPath } from '../../src/cameras/evidence/ffmpeg.ts';
 import type { EvidenceItem, Incident, IncidentChange } from '../../src/core/incident.ts';
-import { ffmpegPath } from '../../src/media/ffmpeg.ts';
 import {
   connectClient,
   demoConfig,

@@ -14,7 +14,7 @@ import {
   redactUrls,
   stderrLimitBytes,
   TailBuffer,
-} from '../../src/media/ffmpeg.ts';
+} from '../../src/cameras/evidence/ffmpeg.ts';
 import { temporaryDirectory } from '../helpers/hub.ts';
 
 const run = promisify(execFile);

@@ -9,13 +9,13 @@ import { RtspServer } from 'rtsp-streaming-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator.ts';
+import type { CameraDirectory, CameraMedia } from '../../src/cameras/camera-directory.ts';
+import { EvidenceService } from '../../src/cameras/evidence/evidence-service.ts';
+import { ffmpegPath } from '../../src/cameras/evidence/ffmpeg.ts';
+import { MediaStore } from '../../src/cameras/evidence/media-store.ts';
 import type { EvidenceItem, Incident, IncidentChange } from '../../src/core/incident.ts';
 import { registerErrorAnswers } from '../../src/http/http-app.ts';
 import { mediaRoutes } from '../../src/http/routes/media-routes.ts';
-import type { CameraDirectory, CameraMedia } from '../../src/media/camera-directory.ts';
-import { EvidenceService } from '../../src/media/evidence-service.ts';
-import { ffmpegPath } from '../../src/media/ffmpeg.ts';
-import { MediaStore } from '../../src/media/media-store.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import {
   connectClient,

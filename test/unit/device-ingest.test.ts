@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ResolvedDevice } from '../../src/config/load.ts';
 import { TypedBus } from '../../src/core/bus.ts';
+import type { ResolvedDevice } from '../../src/core/device.ts';
 import type { HubBusEvents } from '../../src/core/events.ts';
 import { createIdentifierPolicy } from '../../src/core/privacy.ts';
 import { TopicGrammar } from '../../src/core/topics.ts';

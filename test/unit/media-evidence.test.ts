@@ -1,18 +1,18 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TypedBus } from '../../src/core/bus.ts';
-import type { HubBusEvents } from '../../src/core/events.ts';
-import type { EvidenceItem, Incident } from '../../src/core/incident.ts';
-import type { CameraDirectory, CameraMedia } from '../../src/media/camera-directory.ts';
-import { DigestFetchError } from '../../src/media/digest-fetch.ts';
+import type { CameraDirectory, CameraMedia } from '../../src/cameras/camera-directory.ts';
+import { DigestFetchError } from '../../src/cameras/evidence/digest-fetch.ts';
 import {
   type CaptureTools,
   EvidenceService,
   type EvidenceServiceOptions,
-} from '../../src/media/evidence-service.ts';
-import { FfmpegError } from '../../src/media/ffmpeg.ts';
-import { MediaStore } from '../../src/media/media-store.ts';
+} from '../../src/cameras/evidence/evidence-service.ts';
+import { FfmpegError } from '../../src/cameras/evidence/ffmpeg.ts';
+import { MediaStore } from '../../src/cameras/evidence/media-store.ts';
+import { TypedBus } from '../../src/core/bus.ts';
+import type { HubBusEvents } from '../../src/core/events.ts';
+import type { EvidenceItem, Incident } from '../../src/core/incident.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { LogCapture, temporaryDirectory } from '../helpers/hub.ts';
 

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFile
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isSafeFileName, MediaNameError, MediaStore } from '../../src/media/media-store.ts';
+import { isSafeFileName, MediaNameError, MediaStore } from '../../src/cameras/evidence/media-store.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { temporaryDirectory } from '../helpers/hub.ts';
 

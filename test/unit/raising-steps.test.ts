@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { ResolvedDevice } from '../../src/config/load.ts';
 import type { RuleConfig } from '../../src/config/schema.ts';
+import type { ResolvedDevice } from '../../src/core/device.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import { ActiveIncidents } from '../../src/incidents/active-incidents.ts';

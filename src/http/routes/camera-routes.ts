@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { type DiscoveredCamera, discoverCameras } from '../../cameras/sessions/onvif-discovery.ts';
+import type { CameraInformation } from '../../cameras/sessions/onvif-session.ts';
+import type { CameraSessionView, OnvifSessions } from '../../cameras/sessions/onvif-sessions.ts';
 import { chainInScope } from '../../core/jurisdiction.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
-import { type DiscoveredCamera, discoverCameras } from '../../ingest/onvif-discovery.ts';
-import type { CameraInformation } from '../../ingest/onvif-session.ts';
-import type { CameraSessionView, OnvifSessions } from '../../ingest/onvif-sessions.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 import { covering, list } from '../schemas.ts';
 

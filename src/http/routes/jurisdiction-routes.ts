@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { shiftSchema, type UserConfig } from '../../config/schema.ts';
+import { shiftSchema } from '../../config/schema.ts';
 import { GridhubError } from '../../core/errors.ts';
 import { type Principal, roles } from '../../core/principal.ts';
+import type { UserDescription } from '../../core/user.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
 import type { Router } from '../../incidents/router.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
@@ -11,7 +12,7 @@ import { list, placeAnswer } from '../schemas.ts';
 
 export interface JurisdictionRoutesOptions {
   readonly jurisdiction: Jurisdiction;
-  readonly users: readonly UserConfig[];
+  readonly users: readonly UserDescription[];
   readonly router: Router;
   readonly incidents: IncidentService;
 }

@@ -1,10 +1,10 @@
 import { open } from 'node:fs/promises';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { incidentIdPattern, type MediaStore, mediaFilePattern } from '../../cameras/evidence/media-store.ts';
 import { GridhubError } from '../../core/errors.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
 import type { Visibility } from '../../incidents/visibility.ts';
-import { incidentIdPattern, type MediaStore, mediaFilePattern } from '../../media/media-store.ts';
 import type { Store } from '../../store/store.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditEntry } from '../../core/audit.ts';
+import type { ComponentState } from '../../core/component-state.ts';
 import { chainInScope, type GridChain, type PlaceRef } from '../../core/jurisdiction.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { DeadLetter } from '../../core/refusals.ts';
 import type { MetricsRegistry } from '../../observability/metrics-registry.ts';
-import type { ComponentState, Store } from '../../store/store.ts';
+import type { Store } from '../../store/store.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 import { auditAnswer, covering, deadLetterAnswer, list, nextPage } from '../schemas.ts';
 

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Counter, Gauge } from 'prom-client';
-import type { Logger } from '../observability/logger.ts';
-import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
+import type { Logger } from '../../observability/logger.ts';
+import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
 
 /**
  * Evidence files on disk: `<dataDir>/media/<incidentId>/<file>`. A file appears under its name only once it is

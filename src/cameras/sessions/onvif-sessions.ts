@@ -1,18 +1,18 @@
 import type { Counter } from 'prom-client';
-import type { CameraPartition, SharedCameraView } from '../cluster/camera-leases.ts';
-import type { OnvifNotification } from '../core/adapter.ts';
-import type { TypedBus } from '../core/bus.ts';
-import type { DeviceEvent } from '../core/device-event.ts';
-import type { HubBusEvents } from '../core/events.ts';
-import type { DeviceRegistry } from '../fleet/device-registry.ts';
-import type { LivenessMonitor } from '../fleet/liveness-monitor.ts';
-import type { IncidentPipeline } from '../incidents/incident-pipeline.ts';
-import { ingestMetrics } from '../ingest/ingest-metrics.ts';
-import type { CameraDirectory, CameraMedia } from '../media/camera-directory.ts';
-import type { OutboundGuard } from '../net/outbound-address.ts';
-import { type Logger, LogThrottle } from '../observability/logger.ts';
-import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
-import type { ComponentState } from '../store/store.ts';
+import type { OnvifNotification } from '../../core/adapter.ts';
+import type { TypedBus } from '../../core/bus.ts';
+import type { ComponentState } from '../../core/component-state.ts';
+import type { DeviceEvent } from '../../core/device-event.ts';
+import type { HubBusEvents } from '../../core/events.ts';
+import type { DeviceRegistry } from '../../fleet/device-registry.ts';
+import type { LivenessMonitor } from '../../fleet/liveness-monitor.ts';
+import type { IncidentPipeline } from '../../incidents/incident-pipeline.ts';
+import { ingestMetrics } from '../../ingest/ingest-metrics.ts';
+import type { OutboundGuard } from '../../net/outbound-address.ts';
+import { type Logger, LogThrottle } from '../../observability/logger.ts';
+import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
+import type { CameraDirectory, CameraMedia } from '../camera-directory.ts';
+import type { CameraPartition, SharedCameraView } from './camera-leases.ts';
 import {
   type CameraInformation,
   OnvifSession,

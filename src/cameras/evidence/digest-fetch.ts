@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type OutboundFetch, OutboundRefused } from '../net/outbound-address.ts';
+import { type OutboundFetch, OutboundRefused } from '../../net/outbound-address.ts';
 
 /**
  * An HTTP GET with the authentication IP cameras ask for: Digest (RFC 7616: MD5, MD5-sess, SHA-256,

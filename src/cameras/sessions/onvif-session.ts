@@ -1,8 +1,8 @@
 import { Cam } from 'onvif';
-import type { ResolvedDevice } from '../config/load.ts';
-import type { OnvifNotification } from '../core/adapter.ts';
-import type { OutboundGuard } from '../net/outbound-address.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { OnvifNotification } from '../../core/adapter.ts';
+import type { ResolvedDevice } from '../../core/device.ts';
+import type { OutboundGuard } from '../../net/outbound-address.ts';
+import type { Logger } from '../../observability/logger.ts';
 
 /** What a session reports to the hub. */
 export interface OnvifSessionEvents {

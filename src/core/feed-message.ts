@@ -1,10 +1,11 @@
-import { type Incident, type IncidentChange, type IncidentState, terminalStates } from '../core/incident.ts';
+import { type Incident, type IncidentChange, type IncidentState, terminalStates } from './incident.ts';
 
 export { terminalStates };
 
 /**
  * The outbound feed's one message shape, after Frigate's review messages: every change of an incident is
- * `{type, before, after}`, so a consumer never keeps shadow state to know what changed.
+ * `{type, before, after}`, so a consumer never keeps shadow state to know what changed. In core, because the
+ * store's delivery outbox and the MQTT access policy hold it as well as the outbound feed.
  */
 export const feedTypes = ['new', 'update', 'end'] as const;
 export type FeedType = (typeof feedTypes)[number];

@@ -1,8 +1,8 @@
 import type { Gauge } from 'prom-client';
-import type { DeviceRegistry } from '../fleet/device-registry.ts';
-import { type Logger, LogThrottle } from '../observability/logger.ts';
-import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
-import type { RedisCoordinator } from './redis-coordinator.ts';
+import type { RedisCoordinator } from '../../cluster/redis-coordinator.ts';
+import type { DeviceRegistry } from '../../fleet/device-registry.ts';
+import { type Logger, LogThrottle } from '../../observability/logger.ts';
+import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
 
 /** What a camera's holder tells its siblings of the camera's session, so they can show it and fetch evidence. */
 export interface SharedCameraView {

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import type { DeviceAdapter } from './adapter.ts';
+import type { GridEntry } from './jurisdiction.ts';
+
+/**
+ * A device as an operator describes it, in the config file or through the provisioning API, less its MQTT secret.
+ * The config schema's device is this, field for field (config/schema.ts checks it at compile time).
+ */
+export interface DeviceDescription {
+  readonly id: string;
+  readonly name: string;
+  /** Id of the adapter under devices/ that decodes this device. */
+  readonly adapter: string;
+  /** The grid the device stands in; or its location, not both. */
+  readonly grid?: string;
+  /** [lon, lat]: the hub places the device in the grid that contains it. */
+  readonly location?: [number, number];
+  readonly offlineAfterSeconds?: number;
+  /** ONVIF cameras: where the hub reaches the camera, and its credentials. */
+  readonly onvif?: { readonly xaddr: string; readonly username: string; readonly password: string };
+  /** Cameras: the devices this camera looks at. */
+  readonly watches?: string[];
+  /** PTZ cameras: the preset token to turn to when a watched device alarms, by device id. */
+  readonly presets?: Record<string, string>;
+  /** Overrides of the adapter's watchdogs (seconds), by the event they raise. */
+  readonly watchdogs?: Record<string, number>;
+}
+
+/** A device as the hub runs it: its adapter found, its grid resolved (by id or by location), its timings set. */
+export interface ResolvedDevice {
+  readonly id: string;
+  readonly name: string;
+  readonly adapter: DeviceAdapter;
+  readonly grid: GridEntry;
+  /** Where the device was placed from: its `location` when it had one. */
+  readonly location?: readonly [number, number];
+  /** SHA-256 (hex) of the device's MQTT password. */
+  readonly secretDigest: string;
+  readonly offlineAfterMs: number;
+  readonly watchdogs: readonly ResolvedWatchdog[];
+  /** ONVIF cameras: how to reach the camera. */
+  readonly onvif?: { readonly xaddr: string; readonly username: string; readonly password: string };
+  /** Cameras: the devices they look at, each with the PTZ preset pointing at it, if any. */
+  readonly watches?: readonly { readonly deviceId: string; readonly preset?: string }[];
+}
+
+export interface ResolvedWatchdog {
+  readonly resetBy: string;
+  readonly raises: string;
+  readonly afterMs: number;
+}
+
+/** An ONVIF camera has no MQTT secret (the hub logs in to it): an empty digest that no password matches. */
+export const noMqttSecret = '';
+
+export function secretDigest(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}

@@ -1,0 +1,22 @@
+import type { Role } from './principal.ts';
+
+/**
+ * A user as the configuration describes them: who they are, what they see (a scope node, or the grids they work
+ * in), and how they first prove it (an API token or its digest, an initial password or its hash).
+ */
+export interface UserDescription {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  /** For duty officers, integrators and admins: the node they see, with all below. */
+  readonly scope?: string;
+  /** For grid workers and grid chiefs: the grids they work in. */
+  readonly grids?: string[];
+  readonly token?: string;
+  /** SHA-256 (hex) of the API token. */
+  readonly tokenDigest?: string;
+  /** scrypt$N$r$p$salt$key: the password the account is created with. */
+  readonly passwordHash?: string;
+  /** The password the account is created with, hashed at first start. */
+  readonly initialPassword?: string;
+}

@@ -1,0 +1,68 @@
+import type { DeviceAdapter } from '../core/adapter.ts';
+import type { DeviceDescription, ResolvedDevice } from '../core/device.ts';
+import type { GridEntry } from '../core/jurisdiction.ts';
+import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
+
+/**
+ * Resolves one device description: its adapter, its grid (by id, or the polygon containing its location), its
+ * offline threshold and watchdogs. Used for the config file's devices and for devices provisioned over the API.
+ */
+export function resolveDevice(
+  device: DeviceDescription,
+  digest: string,
+  jurisdiction: Jurisdiction,
+  adapters: ReadonlyMap<string, DeviceAdapter>,
+  at: string,
+): { device: ResolvedDevice } | { problems: string[] } {
+  const problems: string[] = [];
+  const adapter = adapters.get(device.adapter);
+  if (adapter === undefined) {
+    problems.push(
+      `${at}.adapter: no adapter "${device.adapter}" (known: ${[...adapters.keys()].join(', ')})`,
+    );
+  }
+  let grid: GridEntry | undefined;
+  if ((device.grid === undefined) === (device.location === undefined)) {
+    problems.push(`${at}: give exactly one of grid and location`);
+  } else if (device.grid !== undefined) {
+    grid = jurisdiction.grid(device.grid);
+    if (grid === undefined) problems.push(`${at}.grid: no grid "${device.grid}"`);
+  } else if (device.location !== undefined) {
+    const [lon, lat] = device.location;
+    grid = jurisdiction.locate(lon, lat);
+    if (grid === undefined) problems.push(`${at}.location: [${lon}, ${lat}] lies in no grid`);
+  }
+  const overrides = device.watchdogs ?? {};
+  for (const raised of Object.keys(overrides)) {
+    if (adapter !== undefined && !adapter.watchdogs?.some((watchdog) => watchdog.raises === raised)) {
+      problems.push(`${at}.watchdogs.${raised}: the ${adapter.id} adapter has no watchdog raising it`);
+    }
+  }
+  if (adapter === undefined || grid === undefined || problems.length > 0) return { problems };
+  const watchdogs = (adapter.watchdogs ?? []).map((watchdog) => ({
+    resetBy: watchdog.resetBy,
+    raises: watchdog.raises,
+    afterMs: (overrides[watchdog.raises] ?? watchdog.defaultSeconds) * 1000,
+  }));
+  return {
+    device: {
+      id: device.id,
+      name: device.name,
+      adapter,
+      grid,
+      ...(device.location === undefined ? {} : { location: device.location }),
+      secretDigest: digest,
+      offlineAfterMs: (device.offlineAfterSeconds ?? adapter.liveness.offlineAfterSeconds) * 1000,
+      watchdogs,
+      ...(device.onvif === undefined ? {} : { onvif: device.onvif }),
+      ...(device.watches === undefined
+        ? {}
+        : {
+            watches: device.watches.map((deviceId) => ({
+              deviceId,
+              ...(device.presets?.[deviceId] === undefined ? {} : { preset: device.presets[deviceId] }),
+            })),
+          }),
+    },
+  };
+}
