@@ -1,5 +1,6 @@
 import type { RosterConfig } from '../config/schema.ts';
 import type { AuditEntry } from '../core/audit.ts';
+import type { ComponentState } from '../core/component.ts';
 import { GridhubError } from '../core/errors.ts';
 import type { Incident, RelatedEvent } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
@@ -98,7 +99,8 @@ export interface AccountRecord {
   readonly updatedAt: string;
 }
 
-export type ComponentState = 'starting' | 'up' | 'down';
+/** Shared component state lives in core; re-exported for the modules that still import it from here. */
+export type { ComponentState };
 
 /**
  * The longest device event key a store writes, in UTF-8 bytes: well under LMDB's key limit (1,978 bytes), and far
