@@ -94,7 +94,7 @@ process.on('message', (message: ParentMessage) => {
         // The heap of both threads: the broker thread holds the connections' state.
         heapUsed: stats.heapUsed + (thread?.heapUsed ?? 0),
         ...(thread === undefined ? {} : { brokerThreadBusyPercent: thread.busyPercent }),
-        devices: hub.testHandle.broker.connectedClients,
+        devices: broker?.connectedClients ?? 0,
         activeIncidents: values[0]?.value ?? 0,
       });
     });

@@ -28,10 +28,11 @@ import { IncidentService } from './incidents/incident-service.ts';
 import { Router } from './incidents/router.ts';
 import { RuleBook } from './incidents/rule-book.ts';
 import { Visibility } from './incidents/visibility.ts';
+import { AedesBroker } from './ingest/aedes-broker.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
-import { EmbeddedBroker } from './ingest/embedded-broker.ts';
+import { EventSink } from './ingest/event-sink.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
-import type { MessageHandler, MqttTransport } from './ingest/mqtt-transport.ts';
+import type { MessageHandler, MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './ingest/onvif-sessions.ts';
 import { limitCloseReporter } from './ingest/packet-limits.ts';
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
@@ -91,7 +92,8 @@ export class Hub {
   readonly #logger: Logger;
   readonly #metrics = new HubMetrics();
   readonly #registry: DeviceRegistry;
-  readonly #broker: MqttTransport;
+  /** The hub's own broker, unless it is the client of an external one. */
+  readonly #own: OwnMqttBroker | undefined;
   readonly #lifecycle: Lifecycle;
   #http: FastifyInstance | undefined;
   /** The certificate files of the TLS listeners, watched for renewals (`tls` in the config). */
@@ -188,12 +190,14 @@ export class Hub {
       incidents,
       { metrics, inMaintenance: (deviceId, now) => devices.inMaintenance(deviceId, now) },
     );
+    // Every connector's decoded events, and the hub's own (liveness), go through one sink: the bus, then the pipeline.
+    const sink = new EventSink(bus, pipeline);
     const liveness = new LivenessMonitor({
       registry: devices,
       bus,
       metrics,
       logger,
-      raise: (event, device) => pipeline.process(event, device, performance.now()),
+      raise: (event, device) => sink.accept(event, device, performance.now()),
       sweepMs: options.livenessSweepMs ?? 1000,
       ...(sharing.livenessLedger === undefined ? {} : { ledger: sharing.livenessLedger }),
     });
@@ -221,7 +225,7 @@ export class Hub {
       decodeContext: {
         identifiers: createIdentifierPolicy(settings.identifiers, settings.identifierHashKey),
       },
-      pipeline,
+      sink,
       store,
       bus,
       metrics,
@@ -232,17 +236,25 @@ export class Hub {
       const handled = ingest.handle(topic, payload, receivedAt);
       return handled === undefined ? undefined : sharing.acknowledgeAfter(handled, delivered);
     };
-    const broker = this.#mqtt({
-      topics,
-      devices,
-      authenticator,
-      visibility,
-      liveness,
-      guesses,
-      onMessage,
-      sharing,
-    });
-    this.#broker = broker;
+    const external = deployment.mqtt.mode === 'external' ? deployment.mqtt.external : undefined;
+    const own =
+      external === undefined
+        ? this.#ownBroker({
+            topics,
+            devices,
+            authenticator,
+            visibility,
+            liveness,
+            guesses,
+            onMessage,
+            sharing,
+          })
+        : undefined;
+    const broker: MqttTransport =
+      external === undefined
+        ? (own as OwnMqttBroker)
+        : this.#externalBroker(external, topics, liveness, onMessage);
+    this.#own = own;
     const commands = new CommandService({
       registry: devices,
       transport: broker,
@@ -311,7 +323,7 @@ export class Hub {
     const outbound = new Outbound({
       bus,
       publish: (topic, payload) => broker.publish(topic, payload),
-      ...(broker.hasSubscribers === undefined ? {} : { hasSubscribers: broker.hasSubscribers.bind(broker) }),
+      ...(own === undefined ? {} : { hasSubscribers: own.hasSubscribers.bind(own) }),
       topicBase: settings.topicBase,
       config: deployment.outbound,
       ...(store.outbox === undefined ? {} : { outbox: store.outbox }),
@@ -442,7 +454,7 @@ export class Hub {
       component('mqtt', {
         start: async () => {
           await broker.start();
-          broker.attachWebSocket(httpServer());
+          own?.attachWebSocket(httpServer());
           // A user disabled or removed loses the incident feed at once, not only at their next CONNECT.
           stopFeedRevocation = sessions.onEnd((end) => {
             if (end.sessionId === undefined && feedEndingReasons.has(end.reason))
@@ -469,8 +481,31 @@ export class Hub {
     };
   }
 
-  /** The MQTT side (`mqtt.mode`): the hub's own broker in a thread of its own, the broker shared with siblings in the hub's thread, or the client of an external broker. */
-  #mqtt(parts: {
+  /** The client of an external broker (`mqtt.mode: external`), which holds the devices' connections. */
+  #externalBroker(
+    external: NonNullable<Deployment['mqtt']['external']>,
+    topics: TopicGrammar,
+    liveness: LivenessMonitor,
+    onMessage: MessageHandler,
+  ): MqttTransport {
+    const { runtime } = this.#options;
+    return new ExternalBrokerClient({
+      ...external,
+      clientId: externalClientId(runtime.mqttClientId ?? external.clientId),
+      topics,
+      onMessage,
+      // The broker holds the connections: a device is reachable when its heartbeats and status say so.
+      isOnline: (deviceId) => liveness.status(deviceId)?.online === true,
+      metrics: this.#metrics,
+      logger: this.#logger,
+    });
+  }
+
+  /**
+   * The hub's own broker: aedes in a thread of its own (`embedded`), or in the hub's thread sharing its state with
+   * siblings through Redis (`clustered`).
+   */
+  #ownBroker(parts: {
     topics: TopicGrammar;
     devices: DeviceRegistry;
     authenticator: TokenAuthenticator;
@@ -479,7 +514,7 @@ export class Hub {
     guesses: GuessLimiter;
     onMessage: MessageHandler;
     sharing: Sharing;
-  }): MqttTransport {
+  }): OwnMqttBroker {
     const { deployment, runtime } = this.#options;
     const { settings } = deployment;
     const { topics, liveness, onMessage } = parts;
@@ -487,25 +522,12 @@ export class Hub {
     const logger = this.#logger;
     const tls = deployment.tls;
     const mqtt = deployment.mqtt;
-    const external = mqtt.mode === 'external' ? mqtt.external : undefined;
-    if (external !== undefined) {
-      return new ExternalBrokerClient({
-        ...external,
-        clientId: externalClientId(runtime.mqttClientId ?? external.clientId),
-        topics,
-        onMessage,
-        // The broker holds the connections: a device is reachable when its heartbeats and status say so.
-        isOnline: (deviceId) => liveness.status(deviceId)?.online === true,
-        metrics,
-        logger,
-      });
-    }
     const feedTopic = `${settings.topicBase}/${deployment.outbound.mqtt.topic}`;
     const policy = new MqttAccessPolicy({
       registry: parts.devices,
       topics,
       authenticator: parts.authenticator,
-      visibility: parts.visibility,
+      canSee: (user, incident) => parts.visibility.canSee(user, incident),
       feedTopic,
       metrics,
       logger,
@@ -552,7 +574,7 @@ export class Hub {
       });
     }
     const redis = parts.sharing.redis;
-    return new EmbeddedBroker({
+    return new AedesBroker({
       ...ownBroker,
       ...(redis === undefined
         ? {}
@@ -577,7 +599,7 @@ export class Hub {
   }
 
   get mqttPort(): number {
-    return this.#broker.port;
+    return this.#own?.port ?? 0;
   }
 
   /** How many devices the hub knows (the config's and those added through the API). */
@@ -630,7 +652,7 @@ export class Hub {
     }
     this.#tls.onChange((material) => {
       if (tls.http) server.setSecureContext({ cert: material.cert, key: material.key });
-      if (tls.mqtt) this.#broker.setSecureContext?.(material);
+      if (tls.mqtt) this.#own?.setSecureContext(material);
     });
   }
 

@@ -18,6 +18,7 @@ import {
 } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import MQEmitterRedis from 'mqemitter-redis';
+import type { CommandChannel } from '../core/connector.ts';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
@@ -29,7 +30,7 @@ import {
 import { createRedis } from '../store/redis-connection.ts';
 import type { ComponentState } from '../store/store.ts';
 import { ClusterPresence } from './cluster-presence.ts';
-import type { MessageHandler, MqttHealth, MqttMode, MqttTransport } from './mqtt-transport.ts';
+import type { MessageHandler, MqttHealth, MqttMode, OwnMqttBroker } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
 import { type LimitClose, limitPackets, type PacketLimits, webSocketFrameLimit } from './packet-limits.ts';
 import { SubscriberWatch, type SubscriptionStore } from './subscriber-watch.ts';
@@ -92,7 +93,7 @@ export interface BrokerAccess {
   mayForward(connection: object, topic: string, payload: Buffer): boolean;
 }
 
-export interface EmbeddedBrokerOptions {
+export interface AedesBrokerOptions {
   readonly host: string;
   readonly port: number;
   readonly webSocketPath: string;
@@ -141,8 +142,9 @@ export interface BrokerTlsOptions {
  * any instance reaches the device or subscriber wherever it is connected. When an instance dies, another publishes
  * the last wills of its devices (aedes does, three heartbeats after the last one), and those are ingested here.
  */
-export class EmbeddedBroker implements MqttTransport {
-  readonly #options: EmbeddedBrokerOptions;
+export class AedesBroker implements OwnMqttBroker {
+  readonly name = 'mqtt';
+  readonly #options: AedesBrokerOptions;
   readonly #log: Logger;
   #aedes: Aedes | undefined;
   #tcp: NetServer | undefined;
@@ -161,11 +163,22 @@ export class EmbeddedBroker implements MqttTransport {
   /** The clustered brokers' shared bus, where siblings also ask each other to close a connection. */
   #mq: MQEmitterRedis.MQEmitterRedis | undefined;
 
+  /** In the broker thread it serves the embedded mode; in the hub's thread, the clustered one. */
   get mode(): MqttMode {
     return this.#options.cluster === undefined ? 'embedded' : 'clustered';
   }
 
-  constructor(options: EmbeddedBrokerOptions) {
+  get kind(): string {
+    return this.#options.cluster === undefined
+      ? 'mqtt broker (aedes)'
+      : "mqtt clustered broker (aedes in the hub's thread, sharing its state through Redis)";
+  }
+
+  get commands(): CommandChannel {
+    return this;
+  }
+
+  constructor(options: AedesBrokerOptions) {
     this.#options = options;
     this.#webSocket = new MqttWebSocketPath(
       options.webSocketPath,
