@@ -71,7 +71,6 @@ export interface HubTestHandle {
   readonly store: Store;
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
-  readonly registry: DeviceRegistry;
   /** The embedded broker, a clustered one, or the client of an external broker (`mqtt.mode`). */
   readonly broker: MqttTransport;
   readonly cameras: OnvifSessions;
@@ -449,6 +448,7 @@ export class Hub {
         health: () => ({ state: realtime.state }),
         stopsFirst: true,
       }),
+      // Connectors last, each fed onMessage (a new one, an HTTP push receiver say, is listed here beside MQTT).
       // Devices last: an external broker hands over a persistent session's backlog the moment the hub connects,
       // and the incidents it raises must find Socket.IO already there to push them.
       component('mqtt', {
@@ -473,7 +473,6 @@ export class Hub {
       store,
       incidents,
       visibility,
-      registry: devices,
       broker,
       cameras: onvif,
       media,
