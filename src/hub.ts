@@ -127,7 +127,8 @@ export class Hub {
       refusals: metrics.outboundRefusals,
       logger,
     });
-    const sharing = sharingOf(deployment, runtime)({ deployment, runtime, metrics, logger });
+    // The one place the deployment is chosen: alone, or siblings sharing Redis.
+    const sharing = sharingOf({ deployment, runtime, metrics, logger });
     const { store, eventLog } = sharing;
     /** Login sessions, in the store: every instance sharing it sees a session end. */
     const sessions = new Sessions({ store, maxHours: settings.sessionMaxHours, metrics, logger });

@@ -59,15 +59,11 @@ export interface SharingParts {
 }
 
 /** The one place the deployment is chosen: the Redis store means siblings may share it. */
-export function sharingOf(
-  deployment: Deployment,
-  runtime: RuntimeSettings,
-): (parts: SharingParts) => Sharing {
-  const store = deployment.store;
+export function sharingOf(parts: SharingParts): Sharing {
+  const store = parts.deployment.store;
   return store.kind === 'redis'
-    ? (parts) =>
-        sharedInstances(parts, { redisUrl: store.url, redisCa: store.ca, keyPrefix: store.keyPrefix })
-    : (parts) => loneInstance(parts, { dataDir: runtime.dataDir, commitWindowMs: store.commitWindowMs });
+    ? sharedInstances(parts, { redisUrl: store.url, redisCa: store.ca, keyPrefix: store.keyPrefix })
+    : loneInstance(parts, { dataDir: parts.runtime.dataDir, commitWindowMs: store.commitWindowMs });
 }
 
 const eventLogOptions = (deployment: Deployment) => ({
