@@ -128,7 +128,9 @@ export interface BrokerTlsOptions {
 }
 
 /**
- * The embedded MQTT broker: aedes on a TCP port, and MQTT over WebSocket on the hub's HTTP server.
+ * The hub's own MQTT broker, aedes, on a TCP port and as MQTT over WebSocket on the hub's HTTP server. It runs in
+ * two places: alone in the broker thread (the `embedded` mode, through ThreadedBroker), and in the hub's thread as
+ * the connector of the `clustered` mode, its state shared with the siblings' brokers through Redis.
  *
  * The hub ingests in aedes' `authorizePublish` hook rather than on `publish`: aedes writes a QoS 1 PUBACK
  * after authorizePublish calls back and before it emits the message, so calling back only once the event is
