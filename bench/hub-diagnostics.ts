@@ -18,7 +18,7 @@ export function startDiagnostics(hub: Hub, dataDir: string): void {
   let saves: number[] = [];
   const savesPending = new Map<string, number>();
   let worstPending = { count: 0, category: '' };
-  const store = hub.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const store = hub.testHandle.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   for (const method of ['saveRepeat', 'saveJoined']) {
     timeCalls(store, method, () => (ms) => allWrites.push(ms));
   }
@@ -41,7 +41,7 @@ export function startDiagnostics(hub: Hub, dataDir: string): void {
   let nextWait = 0;
   let slowRaises = new Map<string, number>();
   timeCalls(
-    hub.incidents as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>,
+    hub.testHandle.incidents as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>,
     'raise',
     (args) => {
       const id = nextWait++;

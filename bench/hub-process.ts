@@ -82,10 +82,10 @@ async function stop(code: number): Promise<void> {
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'stats') {
     // The incidents not yet ended, which the hub holds in memory: nothing closes them in the bench.
-    const broker = hub.broker instanceof ThreadedBroker ? hub.broker : undefined;
+    const broker = hub.testHandle.broker instanceof ThreadedBroker ? hub.testHandle.broker : undefined;
     const quiet = message.quiet === true;
     void Promise.all([
-      incidentMetrics(hub.metrics).incidentsActive.get(),
+      incidentMetrics(hub.testHandle.metrics).incidentsActive.get(),
       broker?.threadStats({ heap: !quiet }),
     ]).then(([{ values }, thread]) => {
       const stats = serverStats(quiet);
@@ -95,7 +95,7 @@ process.on('message', (message: ParentMessage) => {
         // The heap of both threads: the broker thread holds the connections' state.
         heapUsed: stats.heapUsed + (thread?.heapUsed ?? 0),
         ...(thread === undefined ? {} : { brokerThreadBusyPercent: thread.busyPercent }),
-        devices: hub.broker.connectedClients,
+        devices: broker?.connectedClients ?? 0,
         activeIncidents: values[0]?.value ?? 0,
       });
     });
@@ -107,7 +107,7 @@ process.once('SIGTERM', () => void stop(0));
 process.once('SIGINT', () => void stop(0));
 
 hub.start().then(
-  () => reply({ type: 'ready', http: hub.httpPort, mqtt: hub.mqttPort, devices: hub.registry.size }),
+  () => reply({ type: 'ready', http: hub.httpPort, mqtt: hub.mqttPort, devices: hub.deviceCount }),
   (error: unknown) => {
     process.stderr.write(`bench hub: ${(error as Error).stack ?? String(error)}\n`);
     void stop(1);

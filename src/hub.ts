@@ -8,15 +8,14 @@ import { type SessionEndReason, Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { EvidenceService } from './cameras/evidence/evidence-service.ts';
 import { MediaStore } from './cameras/evidence/media-store.ts';
-import { CameraLeases } from './cameras/sessions/camera-leases.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './cameras/sessions/onvif-sessions.ts';
-import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
-import { RedisLivenessLedger } from './cluster/shared-liveness.ts';
 import { checkDemoExposure } from './config/demo-guard.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import { TypedBus } from './core/bus.ts';
+import { component } from './core/component.ts';
 import { GridhubError, listenError } from './core/errors.ts';
 import type { HubBusEvents } from './core/events.ts';
+import { Lifecycle } from './core/lifecycle.ts';
 import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
 import { MqttAccessPolicy } from './fleet/access-policy.ts';
@@ -30,16 +29,15 @@ import { clientAddressOf } from './http/client-address.ts';
 import { buildHttpApp, type HealthReport } from './http/http-app.ts';
 import { IncidentPipeline } from './incidents/incident-pipeline.ts';
 import { IncidentService } from './incidents/incident-service.ts';
-import { loneIncidentWriter } from './incidents/lone-incident-writer.ts';
 import { Router } from './incidents/router.ts';
 import { RuleBook } from './incidents/rule-book.ts';
-import { sharedIncidentWriter } from './incidents/shared-incident-writer.ts';
 import { Visibility } from './incidents/visibility.ts';
+import { AedesBroker } from './ingest/aedes-broker.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
-import { EmbeddedBroker } from './ingest/embedded-broker.ts';
+import { EventSink } from './ingest/event-sink.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
 import { mqttMetrics } from './ingest/ingest-metrics.ts';
-import type { MqttTransport } from './ingest/mqtt-transport.ts';
+import type { MessageHandler, MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
 import { limitCloseReporter } from './ingest/packet-limits.ts';
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
@@ -50,9 +48,7 @@ import { Outbound } from './outbound/index.ts';
 import { Realtime } from './realtime/realtime.ts';
 import { TlsCredentials } from './security/tls-credentials.ts';
 import { tlsMetrics } from './security/tls-metrics.ts';
-import { type EventLog, LmdbEventLog, RedisStreamEventLog } from './store/event-log.ts';
-import { LmdbStore } from './store/lmdb-store.ts';
-import { RedisStore } from './store/redis-store.ts';
+import { type Sharing, sharingOf } from './sharing.ts';
 import type { Store } from './store/store.ts';
 
 const projectRoot = path.resolve(import.meta.dirname, '..');
@@ -74,65 +70,53 @@ export interface HubOptions {
   readonly onvifTiming?: Partial<OnvifSessionsOptions['timing']>;
 }
 
-/**
- * The composition root: builds the components, wires them through the bus, starts them in order and stops
- * them in reverse. The constructor only assigns; start() does the work; stop() undoes all of it.
- */
-export class Hub {
-  readonly bus = new TypedBus<HubBusEvents>();
-  /** Every module declares its metrics on it (declareMetrics); GET /metrics shows them. */
-  readonly metrics = new MetricsRegistry();
-  readonly topics: TopicGrammar;
+/** What tests (and the bench's diagnostics) reach inside a running hub: nothing else of it is public. */
+export interface HubTestHandle {
   readonly store: Store;
-  /** Every accepted device event, newest first per device. */
-  readonly eventLog: EventLog;
-  readonly registry: DeviceRegistry;
-  /** The embedded broker, a clustered one, or the client of an external broker (`mqtt.mode`). */
-  readonly broker: MqttTransport;
-  readonly liveness: LivenessMonitor;
-  readonly realtime: Realtime;
-  readonly fleet: Fleet;
-  readonly outbound: Outbound;
-  readonly cameras: OnvifSessions;
-  readonly media: MediaStore;
-  readonly evidence: EvidenceService;
-  /** network.outbound applied: every connection made on a caller's behalf (cameras, webhooks) goes through it. */
-  readonly outboundGuard: OutboundGuard;
-  /** With a Redis store: how this instance coordinates with its siblings (leases, shared liveness). */
-  readonly coordinator: RedisCoordinator | undefined;
-  readonly cameraLeases: CameraLeases | undefined;
-  readonly #options: HubOptions;
-  readonly #logger: Logger;
-  readonly #authenticator: TokenAuthenticator;
-  /** Login sessions, in the store: every instance sharing it sees a session end. */
-  readonly sessions: Sessions;
-  /** People's accounts: the users REST, Socket.IO and MQTT know. */
-  readonly accounts: Accounts;
-  /** Failed authentications per address and identity, on every transport (limits.auth). */
-  readonly #guesses: GuessLimiter;
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
-  readonly #pipeline: IncidentPipeline;
-  readonly #router: Router;
-  readonly #commands: CommandService;
+  /** The embedded broker, a clustered one, or the client of an external broker (`mqtt.mode`). */
+  readonly broker: MqttTransport;
+  readonly cameras: OnvifSessions;
+  readonly media: MediaStore;
+  readonly metrics: MetricsRegistry;
+}
+
+/**
+ * The composition root: builds the components over the deployment's {@link Sharing} (alone, or siblings sharing
+ * Redis), lists them in the order they start, and leaves starting and stopping them to a {@link Lifecycle}. The
+ * constructor only assigns; start() does the work; stop() undoes all of it.
+ */
+export class Hub {
+  /** The typed bus the components talk through; subscribers outside the hub (the demo, the bench) listen here. */
+  readonly bus = new TypedBus<HubBusEvents>();
+  readonly testHandle: HubTestHandle;
+  readonly #options: HubOptions;
+  readonly #logger: Logger;
+  /** Every module declares its metrics on it (declareMetrics); GET /metrics shows them. */
+  readonly #metrics = new MetricsRegistry();
+  readonly #registry: DeviceRegistry;
+  /** The hub's own broker, unless it is the client of an external one. */
+  readonly #own: OwnMqttBroker | undefined;
+  readonly #lifecycle: Lifecycle;
   #http: FastifyInstance | undefined;
   /** The certificate files of the TLS listeners, watched for renewals (`tls` in the config). */
   readonly #tls: TlsCredentials | undefined;
   readonly #tlsFailureLog = new LogThrottle();
   #started = false;
-  /** The step stop() is in, from its start to its end: /readyz answers 503 meanwhile. */
-  #stopping: string | undefined;
-  #stopLogging: (() => void) | undefined;
-  #stopFeedRevocation: (() => void) | undefined;
 
   constructor(options: HubOptions) {
     const { deployment, runtime } = options;
     const { settings } = deployment;
+    const metrics = this.#metrics;
+    const bus = this.bus;
     this.#options = options;
-    this.#logger = options.logger ?? createLogger();
+    const logger = options.logger ?? createLogger();
+    this.#logger = logger;
+    const host = options.host ?? '127.0.0.1';
     const tls = deployment.tls;
     // Declared with TLS off too, as they always were: a dashboard reads their absence as no data.
-    const tlsCounted = tlsMetrics(this.metrics);
+    const tlsCounted = tlsMetrics(metrics);
     this.#tls =
       tls === undefined
         ? undefined
@@ -140,169 +124,433 @@ export class Hub {
             files: { cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca }) },
             checkMs: tls.reloadCheckSeconds * 1000,
             metrics: tlsCounted,
-            logger: this.#logger,
+            logger,
           });
-    this.#guesses = new GuessLimiter({
-      limits: deployment.limits.auth,
-      metrics: this.metrics,
-      logger: this.#logger,
-    });
-    this.topics = new TopicGrammar(settings.topicBase);
-    this.outboundGuard = new OutboundGuard({
+    const guesses = new GuessLimiter({ limits: deployment.limits.auth, metrics, logger });
+    const topics = new TopicGrammar(settings.topicBase);
+    /** network.outbound applied: every connection made on a caller's behalf (cameras, webhooks) goes through it. */
+    const outboundGuard = new OutboundGuard({
       policy: new AddressPolicy(deployment.network.outbound),
-      refusals: outboundGuardMetrics(this.metrics).refusals,
-      logger: this.#logger,
+      refusals: outboundGuardMetrics(metrics).refusals,
+      logger,
     });
-    // On the Redis store the hub may have siblings: everything they must share goes through this Redis.
-    const store = deployment.store;
-    const redis = store.kind === 'redis' ? store : undefined;
-    this.store =
-      store.kind === 'embedded'
-        ? new LmdbStore({
-            dataDir: runtime.dataDir,
-            deadLetterLimit: settings.deadLetterLimit,
-            commitWindowMs: store.commitWindowMs,
-          })
-        : new RedisStore({
-            url: store.url,
-            ca: store.ca,
-            keyPrefix: store.keyPrefix,
-            deadLetterLimit: settings.deadLetterLimit,
-          });
-    this.sessions = new Sessions({
-      store: this.store,
-      maxHours: settings.sessionMaxHours,
-      metrics: this.metrics,
-      logger: this.#logger,
-    });
-    const audit = new AuditTrail(this.store);
-    this.accounts = new Accounts({
-      store: this.store,
+    // The one place the deployment is chosen: alone, or siblings sharing Redis.
+    const sharing = sharingOf({ deployment, runtime, metrics, logger });
+    const { store, eventLog } = sharing;
+    /** Login sessions, in the store: every instance sharing it sees a session end. */
+    const sessions = new Sessions({ store, maxHours: settings.sessionMaxHours, metrics, logger });
+    const audit = new AuditTrail(store);
+    // Accounts and devices share one namespace of ids, each asking the other: the registry, built second, is
+    // reached through this closure.
+    let registry: DeviceRegistry | undefined;
+    /** People's accounts: the users REST, Socket.IO and MQTT know. */
+    const accounts = new Accounts({
+      store,
       audit,
       configUsers: deployment.users,
       jurisdiction: deployment.jurisdiction,
-      sessions: this.sessions,
+      sessions,
       lockout: settings.loginLockout,
-      isDeviceId: (id) => this.registry.get(id) !== undefined,
-      metrics: this.metrics,
-      logger: this.#logger,
-      // Siblings change accounts too: read them again now and then (their sessions end in the store at once).
-      ...(redis === undefined ? {} : { refreshMs: 5_000 }),
+      isDeviceId: (id) => registry?.get(id) !== undefined,
+      metrics,
+      logger,
+      ...(sharing.accountsRefreshMs === undefined ? {} : { refreshMs: sharing.accountsRefreshMs }),
     });
-    this.#authenticator = new TokenAuthenticator({
-      directory: this.accounts,
-      sessions: this.sessions,
-      jwtTtlMinutes: settings.jwtTtlMinutes,
-      ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
-    });
-    const eventLogOptions = { perDevice: settings.eventLogPerDevice, flushMs: 100 };
-    this.eventLog =
-      redis === undefined
-        ? new LmdbEventLog({ ...eventLogOptions, dataDir: runtime.dataDir })
-        : new RedisStreamEventLog({
-            ...eventLogOptions,
-            url: redis.url,
-            ca: redis.ca,
-            keyPrefix: redis.keyPrefix,
-          });
-    this.coordinator =
-      redis === undefined
-        ? undefined
-        : new RedisCoordinator({
-            url: redis.url,
-            ca: redis.ca,
-            keyPrefix: redis.keyPrefix,
-            instanceId: deployment.cluster.instanceId ?? defaultInstanceId(),
-          });
-    this.registry = new DeviceRegistry({
+    registry = new DeviceRegistry({
       configDevices: deployment.devices,
       jurisdiction: deployment.jurisdiction,
       adapters: deployment.adapters,
-      store: this.store,
-      // Every user's id, those made through the API included (the accounts are built after the registry).
-      userIds: { has: (id: string) => this.accounts.has(id) },
+      store,
+      // Every user's id, those made through the API included.
+      userIds: { has: (id: string) => accounts.has(id) },
     });
-    this.visibility = new Visibility(deployment.routing.deviceHealthCategories);
-    this.#router = new Router(deployment.users, deployment.rosters, deployment.routing, settings.timezone);
-    this.incidents = new IncidentService({
-      store: this.store,
-      bus: this.bus,
-      metrics: this.metrics,
-      router: this.#router,
-      visibility: this.visibility,
+    const devices = registry;
+    this.#registry = devices;
+    const authenticator = new TokenAuthenticator({
+      directory: accounts,
+      sessions,
+      jwtTtlMinutes: settings.jwtTtlMinutes,
+      ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
+    });
+    const visibility = new Visibility(deployment.routing.deviceHealthCategories);
+    const router = new Router(deployment.users, deployment.rosters, deployment.routing, settings.timezone);
+    const incidents = new IncidentService({
+      store,
+      bus,
+      metrics,
+      router,
+      visibility,
       deadlines: deployment.deadlines,
       jurisdiction: deployment.jurisdiction,
       users: deployment.users,
-      logger: this.#logger,
+      logger,
       sweepMs: options.deadlineSweepMs ?? 1000,
-      // Siblings sharing the store: every change a compare-and-set over a fresh read.
-      writer: redis === undefined ? loneIncidentWriter : sharedIncidentWriter,
+      writer: sharing.incidentWriter,
       flood: deployment.flood,
     });
-    this.#pipeline = new IncidentPipeline(
+    const pipeline = new IncidentPipeline(
       new RuleBook(deployment.rules, {
         correlations: deployment.correlations,
         suppressions: deployment.suppressions,
         timezone: settings.timezone,
       }),
-      this.incidents,
-      { metrics: this.metrics, inMaintenance: (deviceId, now) => this.registry.inMaintenance(deviceId, now) },
+      incidents,
+      { metrics, inMaintenance: (deviceId, now) => devices.inMaintenance(deviceId, now) },
     );
-    this.liveness = new LivenessMonitor({
-      registry: this.registry,
-      bus: this.bus,
-      metrics: this.metrics,
-      logger: this.#logger,
-      raise: (event, device) => this.#pipeline.process(event, device, performance.now()),
+    // Every connector's decoded events, and the hub's own (liveness), go through one sink: the bus, then the pipeline.
+    const sink = new EventSink(bus, pipeline);
+    const liveness = new LivenessMonitor({
+      registry: devices,
+      bus,
+      metrics,
+      logger,
+      raise: (event, device) => sink.accept(event, device, performance.now()),
       sweepMs: options.livenessSweepMs ?? 1000,
-      ...(this.coordinator === undefined ? {} : { ledger: new RedisLivenessLedger(this.coordinator) }),
+      ...(sharing.livenessLedger === undefined ? {} : { ledger: sharing.livenessLedger }),
+    });
+    const realtime = new Realtime({
+      authenticator,
+      sessions,
+      guesses,
+      maxBufferedBytes: deployment.limits.realtime.maxBufferedBytes,
+      incidents,
+      recoveryMs: settings.pushRecoverySeconds * 1000,
+      trustProxy: deployment.http.trustProxy,
+      corsOrigins: deployment.http.corsOrigins,
+      // Pushes go through Redis to reach clients on any sibling.
+      ...(sharing.redis === undefined ? {} : { cluster: sharing.redis }),
+      chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,
+      bus,
+      metrics,
+      logger,
     });
     const ingest = new DeviceIngest({
-      topics: this.topics,
-      devices: this.registry,
-      activity: this.liveness,
+      topics,
+      devices,
+      activity: liveness,
       maxPayloadBytes: settings.maxPayloadBytes,
       decodeContext: {
         identifiers: createIdentifierPolicy(settings.identifiers, settings.identifierHashKey),
       },
-      pipeline: this.#pipeline,
-      store: this.store,
-      bus: this.bus,
-      metrics: this.metrics,
-      logger: this.#logger,
+      sink,
+      store,
+      bus,
+      metrics,
+      logger,
     });
+    const delivered = () => realtime.delivered();
     const onMessage = (topic: string, payload: Buffer, receivedAt: number) => {
       const handled = ingest.handle(topic, payload, receivedAt);
-      // Several instances: acknowledged only once its pushes are in Redis too (see Realtime.delivered).
-      return redis !== undefined && handled !== undefined
-        ? handled.then(() => this.realtime.delivered())
-        : handled;
+      return handled === undefined ? undefined : sharing.acknowledgeAfter(handled, delivered);
     };
-    const mqtt = deployment.mqtt;
-    const external = mqtt.mode === 'external' ? mqtt.external : undefined;
-    const feedTopic = `${settings.topicBase}/${deployment.outbound.mqtt.topic}`;
-    const policy = new MqttAccessPolicy({
-      registry: this.registry,
-      topics: this.topics,
-      authenticator: this.#authenticator,
-      visibility: this.visibility,
-      feedTopic,
-      refusals: fleetMetrics(this.metrics).mqttRefusals,
+    const external = deployment.mqtt.mode === 'external' ? deployment.mqtt.external : undefined;
+    const own =
+      external === undefined
+        ? this.#ownBroker({
+            topics,
+            devices,
+            authenticator,
+            visibility,
+            liveness,
+            guesses,
+            onMessage,
+            sharing,
+          })
+        : undefined;
+    const broker: MqttTransport =
+      external === undefined
+        ? (own as OwnMqttBroker)
+        : this.#externalBroker(external, topics, liveness, onMessage);
+    this.#own = own;
+    const commands = new CommandService({
+      registry: devices,
+      transport: broker,
+      topics,
+      audit,
+      bus,
+      metrics,
+      timeoutMs: settings.commandTimeoutSeconds * 1000,
+    });
+    const fleet = new Fleet({
+      registry: devices,
+      liveness,
+      commands,
+      audit,
+      bus,
+      disconnect: (deviceId) => broker.disconnect(deviceId),
+    });
+    // Leases and sessions ask each other (which cameras to follow, what a session shows): the sessions, built
+    // second, are reached through this closure.
+    let cameras: OnvifSessions | undefined;
+    const { partition, leases: cameraLeases } = sharing.cameraPartition(
+      {
+        refollow: (cameraId) => cameras?.refollow(cameraId),
+        localView: (cameraId) => cameras?.localView(cameraId),
+      },
+      devices,
+    );
+    cameras = new OnvifSessions({
+      ...(partition === undefined ? {} : { partition }),
+      registry: devices,
+      pipeline,
+      liveness,
+      bus,
+      metrics,
+      logger,
+      guard: outboundGuard,
+      timing: {
+        requestTimeoutMs: 10_000,
+        aliveEveryMs: 5_000,
+        retryMinMs: 1_000,
+        retryMaxMs: 30_000,
+        ...options.onvifTiming,
+      },
+    });
+    const onvif = cameras;
+    const media = new MediaStore({
+      dataDir: runtime.dataDir,
+      ...(deployment.media.directory === undefined ? {} : { directory: deployment.media.directory }),
+      retention: deployment.media.retention,
+      logger,
+      metrics,
+    });
+    const evidence = new EvidenceService({
+      bus,
+      cameras: onvif,
+      incidents,
+      store: media,
+      cameraDeviceIds: (deviceId) => devices.get(deviceId)?.adapter.transport === 'onvif',
+      clipSeconds: deployment.media.clipSeconds,
+      skipCategories: ['storm', ...deployment.routing.deviceHealthCategories],
+      rtspTransport: deployment.media.rtspTransport,
+      metrics,
+      logger,
+      guard: outboundGuard,
+    });
+    const outbound = new Outbound({
+      bus,
+      publish: (topic, payload) => broker.publish(topic, payload),
+      ...(own === undefined ? {} : { hasSubscribers: own.hasSubscribers.bind(own) }),
+      topicBase: settings.topicBase,
+      config: deployment.outbound,
+      ...(store.outbox === undefined ? {} : { outbox: store.outbox }),
+      audit,
+      metrics,
+      logger,
+      guard: outboundGuard,
+    });
+    const buildHttp = () =>
+      buildHttpApp({
+        store,
+        eventLog,
+        metrics,
+        authenticator,
+        sessions,
+        accounts,
+        logger,
+        guesses,
+        fleet,
+        outboundGuard,
+        incidents,
+        visibility,
+        jurisdiction: deployment.jurisdiction,
+        router,
+        users: deployment.users,
+        placeOfUser: (userId) => accounts.placeOf(userId),
+        registry: devices,
+        media,
+        cameras: onvif,
+        health: () => this.health(),
+        stopping: () => this.#lifecycle.stopping !== undefined,
+        dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
+        ...(this.#tls === undefined || deployment.tls?.http !== true ? {} : { tls: this.#tls.current }),
+        edge: deployment.http,
+      });
+    const httpServer = () => (this.#http as FastifyInstance).server;
+    let stopLogging: (() => void) | undefined;
+    let stopFeedRevocation: (() => void) | undefined;
+    const credentials = this.#tls;
+    // In the order they start; they stop in reverse, the outlets clients hear from first.
+    this.#lifecycle = new Lifecycle([
+      ...(credentials === undefined
+        ? []
+        : [component('tls', { start: () => credentials.start(), stop: () => credentials.stop() })]),
+      component('store', {
+        start: () => store.start(),
+        stop: () => store.stop(),
+        health: () => ({ state: store.state, kind: store.kind }),
+      }),
+      ...sharing.components,
+      component('event log', {
+        start: async () => {
+          await eventLog.start();
+          stopLogging = bus.on('device:event', (event) => eventLog.append(event));
+        },
+        stop: async () => {
+          stopLogging?.();
+          stopLogging = undefined;
+          await eventLog.stop();
+        },
+      }),
+      component('outbound guard', { stop: () => outboundGuard.close() }),
+      // The webhooks stop once nothing can change an incident any more, so a change made while the rest stops
+      // still reaches their outbox.
+      component('webhooks', { start: () => outbound.webhooks.start(), stop: () => outbound.webhooks.stop() }),
+      component('registry', {
+        start: async () => {
+          await devices.start();
+          if (devices.skipped.length > 0) {
+            logger.warn({ ns: 'hub', devices: devices.skipped }, 'stored device records no longer resolve');
+          }
+        },
+      }),
+      // Before anything authenticates: the broker's CONNECT and the HTTP API read the accounts.
+      component('accounts', { start: () => accounts.start(), stop: () => accounts.stop() }),
+      component('incidents', { start: () => incidents.start(), stop: () => incidents.stop() }),
+      // Evidence listens before anything can raise an incident.
+      component('media', { start: () => media.start(), stop: () => media.stop() }),
+      component('evidence', { start: () => evidence.start(), stop: () => evidence.stop() }),
+      component('liveness', { start: () => liveness.start(), stop: () => liveness.stop() }),
+      component('cameras', {
+        start: () => onvif.start(),
+        stop: () => onvif.stop(),
+        health: () => ({
+          state: onvif.state,
+          sessions: onvif.summary,
+          ...(cameraLeases === undefined ? {} : { leased: cameraLeases.held.length }),
+        }),
+      }),
+      ...(cameraLeases === undefined
+        ? []
+        : [
+            component('camera leases', {
+              start: () => cameraLeases.start(),
+              stop: () => cameraLeases.stop(),
+            }),
+          ]),
+      component('commands', { start: () => commands.start(), stop: () => commands.stop() }),
+      // The feed publishes on the broker, so it stops before it.
+      component('incident feed', {
+        start: () => outbound.feed?.start(),
+        stop: () => outbound.feed?.stop(),
+        stopsFirst: true,
+      }),
+      component('http', {
+        start: async () => {
+          const http = await buildHttp();
+          this.#http = http;
+          this.#watchCertificates(http);
+          await http.listen({ port: runtime.httpPort, host }).catch((error: unknown) => {
+            throw listenError(error, 'HTTP', runtime.httpPort, 'PORT');
+          });
+        },
+        stop: async () => {
+          await this.#http?.close();
+          this.#http = undefined;
+        },
+        health: () => ({ state: this.#http?.server.listening ? 'up' : 'down', port: this.httpPort }),
+      }),
+      component('realtime', {
+        start: () => realtime.start(httpServer()),
+        stop: () => realtime.stop(),
+        health: () => ({ state: realtime.state }),
+        stopsFirst: true,
+      }),
+      // Connectors last, each fed onMessage (a new one, an HTTP push receiver say, is listed here beside MQTT).
+      // Devices last: an external broker hands over a persistent session's backlog the moment the hub connects,
+      // and the incidents it raises must find Socket.IO already there to push them.
+      component('mqtt', {
+        start: async () => {
+          await broker.start();
+          own?.attachWebSocket(httpServer());
+          // A user disabled or removed loses the incident feed at once, not only at their next CONNECT.
+          stopFeedRevocation = sessions.onEnd((end) => {
+            if (end.sessionId === undefined && feedEndingReasons.has(end.reason))
+              broker.disconnect(end.userId);
+          });
+        },
+        stop: () => {
+          stopFeedRevocation?.();
+          stopFeedRevocation = undefined;
+          return broker.stop();
+        },
+        health: () => broker.health(),
+      }),
+    ]);
+    this.testHandle = {
+      store,
+      incidents,
+      visibility,
+      broker,
+      cameras: onvif,
+      media,
+      metrics,
+    };
+  }
+
+  /** The client of an external broker (`mqtt.mode: external`), which holds the devices' connections. */
+  #externalBroker(
+    external: NonNullable<Deployment['mqtt']['external']>,
+    topics: TopicGrammar,
+    liveness: LivenessMonitor,
+    onMessage: MessageHandler,
+  ): MqttTransport {
+    const { runtime } = this.#options;
+    return new ExternalBrokerClient({
+      ...external,
+      clientId: externalClientId(runtime.mqttClientId ?? external.clientId),
+      topics,
+      onMessage,
+      // The broker holds the connections: a device is reachable when its heartbeats and status say so.
+      isOnline: (deviceId) => liveness.status(deviceId)?.online === true,
+      metrics: mqttMetrics(this.#metrics),
       logger: this.#logger,
     });
-    const access = new ThrottledMqttAccess(policy, this.#guesses);
+  }
+
+  /**
+   * The hub's own broker: aedes in a thread of its own (`embedded`), or in the hub's thread sharing its state with
+   * siblings through Redis (`clustered`).
+   */
+  #ownBroker(parts: {
+    topics: TopicGrammar;
+    devices: DeviceRegistry;
+    authenticator: TokenAuthenticator;
+    visibility: Visibility;
+    liveness: LivenessMonitor;
+    guesses: GuessLimiter;
+    onMessage: MessageHandler;
+    sharing: Sharing;
+  }): OwnMqttBroker {
+    const { deployment, runtime } = this.#options;
+    const { settings } = deployment;
+    const { topics, liveness, onMessage } = parts;
+    const metrics = this.#metrics;
+    const logger = this.#logger;
+    const tls = deployment.tls;
+    const mqtt = deployment.mqtt;
+    const feedTopic = `${settings.topicBase}/${deployment.outbound.mqtt.topic}`;
+    const policy = new MqttAccessPolicy({
+      registry: parts.devices,
+      topics,
+      authenticator: parts.authenticator,
+      canSee: (user, incident) => parts.visibility.canSee(user, incident),
+      feedTopic,
+      refusals: fleetMetrics(metrics).mqttRefusals,
+      logger,
+    });
+    const access = new ThrottledMqttAccess(policy, parts.guesses);
     const mqttLimits = deployment.limits.mqtt;
-    // The hub's own broker, in a thread of its own, or in the hub's thread where it shares its state with siblings.
     const ownBroker = {
-      host: options.host ?? '127.0.0.1',
+      host: this.#options.host ?? '127.0.0.1',
       port: runtime.mqttPort,
       webSocketPath: '/mqtt',
       access,
       onMessage,
       // Behind a trusted proxy, an MQTT over WebSocket client's own address, as REST and Socket.IO see theirs.
       clientAddress: clientAddressOf(deployment.http.trustProxy),
-      onClientConnected: (clientId: string) => this.liveness.heard(clientId),
-      onClientDisconnected: (clientId: string) => this.liveness.gone(clientId),
+      onClientConnected: (clientId: string) => liveness.heard(clientId),
+      onClientDisconnected: (clientId: string) => liveness.gone(clientId),
       ...(this.#tls === undefined || tls?.mqtt !== true
         ? {}
         : {
@@ -315,147 +563,35 @@ export class Hub {
             onTlsFailure: (address: string | undefined, message: string) =>
               this.#tlsFailure('mqtt', address, message),
           }),
-      metrics: mqttMetrics(this.metrics),
-      logger: this.#logger,
+      metrics: mqttMetrics(metrics),
+      logger,
       limits: {
         connectPacketBytes: mqttLimits.connectPacketBytes,
         packetBytes: mqttLimits.packetBytes ?? 4 * settings.maxPayloadBytes,
         connectTimeoutMs: mqttLimits.connectTimeoutSeconds * 1000,
       },
-      onLimitClose: limitCloseReporter(mqttMetrics(this.metrics).limitCloses, this.#logger),
+      onLimitClose: limitCloseReporter(mqttMetrics(metrics).limitCloses, logger),
     };
-    this.broker =
-      external !== undefined
-        ? new ExternalBrokerClient({
-            ...external,
-            clientId: externalClientId(runtime.mqttClientId ?? external.clientId),
-            topics: this.topics,
-            onMessage,
-            // The broker holds the connections: a device is reachable when its heartbeats and status say so.
-            isOnline: (deviceId) => this.liveness.status(deviceId)?.online === true,
-            metrics: mqttMetrics(this.metrics),
-            logger: this.#logger,
-          })
-        : mqtt.mode === 'embedded'
-          ? new ThreadedBroker({
-              ...ownBroker,
-              topicBase: settings.topicBase,
-              feedTopic,
-              deviceHealthCategories: deployment.routing.deviceHealthCategories,
-            })
-          : new EmbeddedBroker({
-              ...ownBroker,
-              ...(mqtt.mode === 'clustered' && redis !== undefined
-                ? {
-                    cluster: {
-                      redisUrl: redis.url,
-                      redisCa: redis.ca,
-                      keyPrefix: redis.keyPrefix,
-                      heartbeatMs: mqtt.clustered.brokerHeartbeatSeconds * 1000,
-                      everyInstance: [`${settings.topicBase}/devices/+/replies`],
-                    },
-                  }
-                : {}),
-            });
-    this.#commands = new CommandService({
-      registry: this.registry,
-      transport: this.broker,
-      topics: this.topics,
-      audit,
-      bus: this.bus,
-      metrics: this.metrics,
-      timeoutMs: settings.commandTimeoutSeconds * 1000,
-    });
-    this.fleet = new Fleet({
-      registry: this.registry,
-      liveness: this.liveness,
-      commands: this.#commands,
-      audit,
-      bus: this.bus,
-      disconnect: (deviceId) => this.broker.disconnect(deviceId),
-    });
-    this.cameraLeases =
-      this.coordinator === undefined
-        ? undefined
-        : new CameraLeases({
-            coordinator: this.coordinator,
-            registry: this.registry,
-            sessions: {
-              refollow: (cameraId) => this.cameras.refollow(cameraId),
-              localView: (cameraId) => this.cameras.localView(cameraId),
-            },
-            leaseMs: deployment.cluster.leaseSeconds * 1000,
-            metrics: this.metrics,
-            logger: this.#logger,
-          });
-    this.cameras = new OnvifSessions({
-      ...(this.cameraLeases === undefined ? {} : { partition: this.cameraLeases }),
-      registry: this.registry,
-      pipeline: this.#pipeline,
-      liveness: this.liveness,
-      bus: this.bus,
-      metrics: this.metrics,
-      logger: this.#logger,
-      guard: this.outboundGuard,
-      timing: {
-        requestTimeoutMs: 10_000,
-        aliveEveryMs: 5_000,
-        retryMinMs: 1_000,
-        retryMaxMs: 30_000,
-        ...options.onvifTiming,
-      },
-    });
-    this.media = new MediaStore({
-      dataDir: runtime.dataDir,
-      ...(deployment.media.directory === undefined ? {} : { directory: deployment.media.directory }),
-      retention: deployment.media.retention,
-      logger: this.#logger,
-      metrics: this.metrics,
-    });
-    this.evidence = new EvidenceService({
-      bus: this.bus,
-      cameras: this.cameras,
-      incidents: this.incidents,
-      store: this.media,
-      cameraDeviceIds: (deviceId) => this.registry.get(deviceId)?.adapter.transport === 'onvif',
-      clipSeconds: deployment.media.clipSeconds,
-      skipCategories: ['storm', ...deployment.routing.deviceHealthCategories],
-      rtspTransport: deployment.media.rtspTransport,
-      metrics: this.metrics,
-      logger: this.#logger,
-      guard: this.outboundGuard,
-    });
-    this.outbound = new Outbound({
-      bus: this.bus,
-      publish: (topic, payload) => this.broker.publish(topic, payload),
-      ...(this.broker.hasSubscribers === undefined
-        ? {}
-        : { hasSubscribers: this.broker.hasSubscribers.bind(this.broker) }),
-      topicBase: settings.topicBase,
-      config: deployment.outbound,
-      ...(this.store.outbox === undefined ? {} : { outbox: this.store.outbox }),
-      audit,
-      metrics: this.metrics,
-      logger: this.#logger,
-      guard: this.outboundGuard,
-    });
-    this.realtime = new Realtime({
-      authenticator: this.#authenticator,
-      sessions: this.sessions,
-      guesses: this.#guesses,
-      maxBufferedBytes: deployment.limits.realtime.maxBufferedBytes,
-      incidents: this.incidents,
-      recoveryMs: settings.pushRecoverySeconds * 1000,
-      trustProxy: deployment.http.trustProxy,
-      corsOrigins: deployment.http.corsOrigins,
-      // Pushes go through Redis to reach clients on any sibling.
+    if (mqtt.mode === 'embedded') {
+      return new ThreadedBroker({
+        ...ownBroker,
+        topicBase: settings.topicBase,
+        feedTopic,
+        deviceHealthCategories: deployment.routing.deviceHealthCategories,
+      });
+    }
+    const redis = parts.sharing.redis;
+    return new AedesBroker({
+      ...ownBroker,
       ...(redis === undefined
         ? {}
-        : { cluster: { redisUrl: redis.url, redisCa: redis.ca, keyPrefix: redis.keyPrefix } }),
-      chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,
-      bus: this.bus,
-      metrics: this.metrics,
-      logger: this.#logger,
+        : {
+            cluster: {
+              ...redis,
+              heartbeatMs: mqtt.clustered.brokerHeartbeatSeconds * 1000,
+              everyInstance: [`${settings.topicBase}/devices/+/replies`],
+            },
+          }),
     });
   }
 
@@ -470,152 +606,45 @@ export class Hub {
   }
 
   get mqttPort(): number {
-    return this.broker.port;
+    return this.#own?.port ?? 0;
+  }
+
+  /** How many devices the hub knows (the config's and those added through the API). */
+  get deviceCount(): number {
+    return this.#registry.size;
   }
 
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    const { runtime } = this.#options;
-    const host = this.#options.host ?? '127.0.0.1';
     try {
-      await checkDemoExposure(host, this.deployment, runtime.demo === true);
-      this.#tls?.start();
-      await this.store.start();
-      await this.coordinator?.start();
-      await this.eventLog.start();
-      this.#stopLogging = this.bus.on('device:event', (event) => this.eventLog.append(event));
-      await this.registry.start();
-      // Before anything authenticates: the broker's CONNECT and the HTTP API read the accounts.
-      await this.accounts.start();
-      if (this.registry.skipped.length > 0) {
-        this.#logger.warn(
-          { ns: 'hub', devices: this.registry.skipped },
-          'stored device records no longer resolve',
-        );
-      }
-      await this.incidents.start();
-      // Evidence listens before anything can raise an incident.
-      await this.media.start();
-      this.evidence.start();
-      this.liveness.start();
-      this.cameras.start();
-      await this.cameraLeases?.start();
-      this.#commands.start();
-      await this.outbound.start();
-      const http = await buildHttpApp({
-        store: this.store,
-        eventLog: this.eventLog,
-        metrics: this.metrics,
-        authenticator: this.#authenticator,
-        sessions: this.sessions,
-        accounts: this.accounts,
-        logger: this.#logger,
-        guesses: this.#guesses,
-        fleet: this.fleet,
-        outboundGuard: this.outboundGuard,
-        incidents: this.incidents,
-        visibility: this.visibility,
-        jurisdiction: this.deployment.jurisdiction,
-        router: this.#router,
-        users: this.deployment.users,
-        placeOfUser: (userId) => this.accounts.placeOf(userId),
-        registry: this.registry,
-        media: this.media,
-        cameras: this.cameras,
-        health: () => this.health(),
-        stopping: () => this.#stopping !== undefined,
-        dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
-        ...(this.#tls === undefined || this.deployment.tls?.http !== true ? {} : { tls: this.#tls.current }),
-        edge: this.deployment.http,
-      });
-      this.#http = http;
-      this.#watchCertificates(http);
-      await http.listen({ port: runtime.httpPort, host }).catch((error: unknown) => {
-        throw listenError(error, 'HTTP', runtime.httpPort, 'PORT');
-      });
-      this.realtime.start(http.server);
-      // Devices last: an external broker hands over a persistent session's backlog the moment the hub connects,
-      // and the incidents it raises must find Socket.IO already there to push them.
-      await this.broker.start();
-      this.broker.attachWebSocket(http.server);
-      // A user disabled or removed loses the incident feed at once, not only at their next CONNECT.
-      this.#stopFeedRevocation = this.sessions.onEnd((end) => {
-        if (end.sessionId === undefined && feedEndingReasons.has(end.reason))
-          this.broker.disconnect(end.userId);
-      });
+      await checkDemoExposure(
+        this.#options.host ?? '127.0.0.1',
+        this.deployment,
+        this.#options.runtime.demo === true,
+      );
+      // A component that fails stops those started before it.
+      await this.#lifecycle.start();
     } catch (error) {
-      await this.stop();
+      this.#started = false;
       throw error;
     }
     this.#logger.info(
-      { ns: 'hub', http: this.httpPort, mqtt: this.mqttPort, devices: this.registry.size },
+      { ns: 'hub', http: this.httpPort, mqtt: this.mqttPort, devices: this.deviceCount },
       'gridhub started',
     );
   }
 
-  /**
-   * Stops every component in the reverse order of start(), one named step after another, so that a stop that
-   * hangs can say where ({@link stopping}).
-   */
+  /** Stops every component in the reverse order of start() (see {@link Lifecycle}). */
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
-    const steps: readonly (readonly [string, () => unknown])[] = [
-      ['realtime', () => this.realtime.stop()],
-      // The feed publishes on the broker, so it stops first; the webhooks stop once nothing can change an
-      // incident any more, so a change made while the rest stops still reaches their outbox.
-      ['incident feed', () => this.outbound.feed?.stop()],
-      ['tls', () => this.#tls?.stop()],
-      [
-        'mqtt',
-        () => {
-          this.#stopFeedRevocation?.();
-          this.#stopFeedRevocation = undefined;
-          return this.broker.stop();
-        },
-      ],
-      [
-        'http',
-        async () => {
-          await this.#http?.close();
-          this.#http = undefined;
-        },
-      ],
-      ['commands', () => this.#commands.stop()],
-      ['camera leases', () => this.cameraLeases?.stop()],
-      ['cameras', () => this.cameras.stop()],
-      ['evidence', () => this.evidence.stop()],
-      ['media', () => this.media.stop()],
-      ['liveness', () => this.liveness.stop()],
-      ['accounts', () => this.accounts.stop()],
-      ['incidents', () => this.incidents.stop()],
-      ['outbound', () => this.outbound.stop()],
-      ['outbound guard', () => this.outboundGuard.close()],
-      [
-        'event log',
-        async () => {
-          this.#stopLogging?.();
-          this.#stopLogging = undefined;
-          await this.eventLog.stop();
-        },
-      ],
-      ['cluster', () => this.coordinator?.stop()],
-      ['store', () => this.store.stop()],
-    ];
-    try {
-      for (const [name, stop] of steps) {
-        this.#stopping = name;
-        await stop();
-      }
-    } finally {
-      this.#stopping = undefined;
-    }
+    await this.#lifecycle.stop();
   }
 
   /** The step stop() is in (`'evidence'`, `'store'`), or undefined when the hub is not stopping. */
   get stopping(): string | undefined {
-    return this.#stopping;
+    return this.#lifecycle.stopping;
   }
 
   /** Renewed certificate files reach the listeners that use them; failed handshakes are counted. */
@@ -630,33 +659,21 @@ export class Hub {
     }
     this.#tls.onChange((material) => {
       if (tls.http) server.setSecureContext({ cert: material.cert, key: material.key });
-      if (tls.mqtt) this.broker.setSecureContext?.(material);
+      if (tls.mqtt) this.#own?.setSecureContext(material);
     });
   }
 
   #tlsFailure(listener: 'http' | 'mqtt', address: string | undefined, message: string): void {
-    tlsMetrics(this.metrics).handshakeFailures.labels(listener).inc();
+    tlsMetrics(this.#metrics).handshakeFailures.labels(listener).inc();
     const suppressed = this.#tlsFailureLog.admit(`${listener}:${address ?? ''}`);
     if (suppressed >= 0) {
       this.#logger.warn({ ns: 'tls', listener, address, error: message, suppressed }, 'TLS handshake failed');
     }
   }
 
+  /** Every component's report of itself; the hub is ok when each is up. */
   health(): HealthReport {
-    const components = {
-      store: { state: this.store.state, kind: this.store.kind },
-      mqtt: this.broker.health(),
-      http: { state: this.#http?.server.listening ? 'up' : 'down', port: this.httpPort },
-      realtime: { state: this.realtime.state },
-      cameras: {
-        state: this.cameras.state,
-        sessions: this.cameras.summary,
-        ...(this.cameraLeases === undefined ? {} : { leased: this.cameraLeases.held.length }),
-      },
-      ...(this.coordinator === undefined
-        ? {}
-        : { cluster: { state: this.coordinator.state, instance: this.coordinator.instanceId } }),
-    } as const;
+    const components = this.#lifecycle.health();
     const status = Object.values(components).every((component) => component.state === 'up')
       ? 'ok'
       : 'degraded';

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const mqtt = secure?.mqtt ? 'mqtts' : 'mqtt';
   process.stdout.write(
     `gridhub: ${deployment.settings.name} — ${http}://localhost:${hub.httpPort} · ${mqtt}://localhost:${hub.mqttPort}` +
-      ` · ${hub.registry.size} devices · data in ${runtime.dataDir}\n`,
+      ` · ${hub.deviceCount} devices · data in ${runtime.dataDir}\n`,
   );
 }
 

@@ -1,10 +1,10 @@
 import type { Counter } from 'prom-client';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { FeedMessage } from '../core/feed-message.ts';
+import type { Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { MqttRefusalReason } from '../core/reasons.ts';
 import type { TopicGrammar } from '../core/topics.ts';
-import type { Visibility } from '../incidents/visibility.ts';
 import type { Logger } from '../observability/logger.ts';
 import { LogThrottle } from '../observability/logger.ts';
 import type { ClientCertificateCheck } from '../security/tls-credentials.ts';
@@ -25,6 +25,14 @@ export interface AccessDecision {
 
 const allowed: AccessDecision = { allowed: true };
 
+/** Whether a user may see an incident: the rule the API and Socket.IO apply too, given by the hub. */
+export type IncidentVisibility = (user: Principal, incident: Incident) => boolean;
+
+/** Of an incident feed message (outbound/feed-message.ts), what the policy reads: the incident as it is now. */
+interface FeedIncident {
+  readonly after: Incident;
+}
+
 /**
  * What a connected client may do, from who it is alone (a device, or the user it authenticated as): the rules the
  * policy applies, and a broker thread applies to the connections it holds without asking the hub's thread for each
@@ -33,12 +41,12 @@ const allowed: AccessDecision = { allowed: true };
 export class ClientRights {
   readonly #topics: TopicGrammar;
   readonly #feedTopic: string;
-  readonly #visibility: Visibility;
+  readonly #canSee: IncidentVisibility;
 
-  constructor(topics: TopicGrammar, feedTopic: string, visibility: Visibility) {
+  constructor(topics: TopicGrammar, feedTopic: string, canSee: IncidentVisibility) {
     this.#topics = topics;
     this.#feedTopic = feedTopic;
-    this.#visibility = visibility;
+    this.#canSee = canSee;
   }
 
   /** A device under its own topics, on its channels; a user nothing. */
@@ -61,8 +69,8 @@ export class ClientRights {
     if (topic !== this.#feedTopic) return user === undefined;
     if (user === undefined) return false;
     try {
-      const message = JSON.parse(payload.toString('utf8')) as FeedMessage;
-      return this.#visibility.canSee(user, message.after);
+      const message = JSON.parse(payload.toString('utf8')) as FeedIncident;
+      return this.#canSee(user, message.after);
     } catch {
       return false;
     }
@@ -73,7 +81,8 @@ export interface MqttAccessOptions {
   readonly registry: DeviceRegistry;
   readonly topics: TopicGrammar;
   readonly authenticator: TokenAuthenticator;
-  readonly visibility: Visibility;
+  /** Which incidents a user is forwarded on the feed. */
+  readonly canSee: IncidentVisibility;
   /** The incident feed's topic, the one topic users may subscribe to. */
   readonly feedTopic: string;
   /** gridhub_mqtt_refusals_total (fleetMetrics): its counter, as this module is loaded in the broker thread too. */
@@ -103,7 +112,7 @@ export class MqttAccessPolicy {
   constructor(options: MqttAccessOptions) {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'mqtt-access' });
-    this.#rights = new ClientRights(options.topics, options.feedTopic, options.visibility);
+    this.#rights = new ClientRights(options.topics, options.feedTopic, options.canSee);
   }
 
   /** Authenticates the connection, and keeps a user's grant with it for the checks that follow. */

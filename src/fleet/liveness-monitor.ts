@@ -9,7 +9,7 @@ import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeviceRegistry, RegisteredDevice } from './device-registry.ts';
 import { fleetMetrics } from './fleet-metrics.ts';
 
-/** Hands an event the hub raised itself (device.offline, a missed check-in) to the incident pipeline. */
+/** Hands an event the hub raised itself (device.offline, a missed check-in) to the event sink (bus, then pipeline). */
 export type RaiseEvent = (event: DeviceEvent, device: RegisteredDevice) => Promise<void>;
 
 export interface LivenessMonitorOptions {
@@ -338,7 +338,6 @@ export class LivenessMonitor {
 
   #raise(device: RegisteredDevice, type: string, now: number, attributes: DeviceEvent['attributes']): void {
     const event: DeviceEvent = { deviceId: device.id, type, occurredAt: now, attributes };
-    this.#options.bus.emit('device:event', event);
     this.#options.raise(event, device).catch((error: unknown) => {
       this.#log.error(
         { deviceId: device.id, type, error: (error as Error).message },

@@ -6,6 +6,7 @@ import { ClientRights } from '../fleet/access-policy.ts';
 import { Visibility } from '../incidents/visibility.ts';
 import { createLogger } from '../observability/logger.ts';
 import type { TlsMaterial } from '../security/tls-credentials.ts';
+import { AedesBroker, type BrokerAccess } from './aedes-broker.ts';
 import {
   type BrokerThreadSettings,
   type FromBrokerThread,
@@ -13,7 +14,6 @@ import {
   type ThreadMessage,
   type ToBrokerThread,
 } from './broker-thread-protocol.ts';
-import { type BrokerAccess, EmbeddedBroker } from './embedded-broker.ts';
 import { packetTooLarge } from './packet-limits.ts';
 
 /**
@@ -27,10 +27,10 @@ const settings = workerData as BrokerThreadSettings;
 const log = createLogger(settings.logLevel).child({ ns: 'mqtt-thread' });
 const send = (message: FromBrokerThread): void => port.postMessage(message);
 
-const rights = new ClientRights(
-  new TopicGrammar(settings.topicBase),
-  settings.feedTopic,
-  new Visibility(settings.deviceHealthCategories),
+// The thread's own visibility rule (a function cannot cross threads): the hub's, from the same settings.
+const visibility = new Visibility(settings.deviceHealthCategories);
+const rights = new ClientRights(new TopicGrammar(settings.topicBase), settings.feedTopic, (user, incident) =>
+  visibility.canSee(user, incident),
 );
 /** Users' connections (aedes' client objects), each with its grant; every other connection is a device's. */
 const users = new WeakMap<object, Principal>();
@@ -101,7 +101,7 @@ function flushOutgoing(): void {
   port.postMessage({ type: 'messages', messages, payloads } satisfies FromBrokerThread, [payloads.buffer]);
 }
 
-const broker = new EmbeddedBroker({
+const broker = new AedesBroker({
   host: settings.host,
   port: settings.port,
   webSocketPath: '',

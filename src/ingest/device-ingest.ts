@@ -13,10 +13,10 @@ import { timeOrderedId } from '../core/ids.ts';
 import { minimisedProblems, minimiseKey, minimiseText } from '../core/problems.ts';
 import { boundDeadLetter, type DeadLetter, type RefusalReason } from '../core/refusals.ts';
 import type { TopicGrammar } from '../core/topics.ts';
-import type { IncidentPipeline } from '../incidents/incident-pipeline.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { Store } from '../store/store.ts';
+import type { EventSink } from './event-sink.ts';
 import { type IngestMetrics, ingestMetrics } from './ingest-metrics.ts';
 import { payloadShape } from './payload-shape.ts';
 
@@ -32,7 +32,8 @@ export interface DeviceIngestOptions {
   readonly activity: DeviceActivity;
   readonly maxPayloadBytes: number;
   readonly decodeContext: DecodeContext;
-  readonly pipeline: IncidentPipeline;
+  /** Where decoded events go: the bus, then the incident pipeline. */
+  readonly sink: EventSink;
   readonly store: Store;
   readonly bus: TypedBus<HubBusEvents>;
   readonly metrics: MetricsRegistry;
@@ -68,7 +69,7 @@ const settled = Promise.resolve();
 
 /**
  * The edge where device bytes become device events. Each message goes through the same steps: topic →
- * device → size → JSON → the adapter's schema → the adapter's decoder → the incident pipeline. A message that
+ * device → size → JSON → the adapter's schema → the adapter's decoder → the event sink. A message that
  * fails a step is refused: counted by reason, logged (device id and reason, never the payload) and kept as a
  * dead letter. Nothing here throws on device input.
  *
@@ -224,7 +225,7 @@ export class DeviceIngest {
     receivedAt: number,
     frame: unknown,
   ): Promise<void> {
-    const { bus, pipeline } = this.#options;
+    const { sink } = this.#options;
     const metrics = this.#metrics;
     if (events.length === 0) return settled;
     if (events.length === 1) {
@@ -234,8 +235,7 @@ export class DeviceIngest {
         key: eventKeyOf(device.id, frame),
       };
       metrics.eventsDecoded.inc();
-      bus.emit('device:event', deviceEvent);
-      return pipeline.process(deviceEvent, device, receivedAt);
+      return sink.accept(deviceEvent, device, receivedAt);
     }
     const pending: Promise<void>[] = [];
     for (const [nth, event] of events.entries()) {
@@ -245,8 +245,7 @@ export class DeviceIngest {
         key: eventKeyOf(device.id, frame, nth),
       };
       metrics.eventsDecoded.inc();
-      bus.emit('device:event', deviceEvent);
-      pending.push(pipeline.process(deviceEvent, device, receivedAt));
+      pending.push(sink.accept(deviceEvent, device, receivedAt));
     }
     return Promise.all(pending).then(() => undefined);
   }

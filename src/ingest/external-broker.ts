@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { Server as HttpServer } from 'node:http';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { ComponentState } from '../core/component-state.ts';
+import type { CommandChannel } from '../core/connector.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { BrokerMetrics } from './embedded-broker.ts';
+import type { BrokerMetrics } from './aedes-broker.ts';
 import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
 
 export interface ExternalBrokerOptions {
@@ -48,6 +48,8 @@ export interface ExternalBrokerOptions {
  *   ([MQTT-4.4.0-1]: unacknowledged PUBLISH packets are re-sent when the session resumes).
  */
 export class ExternalBrokerClient implements MqttTransport {
+  readonly name = 'mqtt';
+  readonly kind = 'mqtt external client';
   readonly mode = 'external';
   readonly #options: ExternalBrokerOptions;
   readonly #log: Logger;
@@ -69,12 +71,8 @@ export class ExternalBrokerClient implements MqttTransport {
     return this.#state;
   }
 
-  get port(): number {
-    return 0;
-  }
-
-  get connectedClients(): number {
-    return 0;
+  get commands(): CommandChannel {
+    return this;
   }
 
   /** The subscriptions: events shared in the group, the rest to every instance. */
@@ -175,10 +173,6 @@ export class ExternalBrokerClient implements MqttTransport {
         `the broker refused the subscriptions ${refused.map((grant) => grant.topic).join(', ')}: check the hub account's ACL`,
       );
     }
-  }
-
-  attachWebSocket(_server: HttpServer): void {
-    // No broker here: devices and feed subscribers use the external broker's own listeners.
   }
 
   publish(topic: string, payload: string): Promise<void> {

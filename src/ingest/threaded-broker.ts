@@ -5,19 +5,20 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ComponentState } from '../core/component-state.ts';
+import type { CommandChannel } from '../core/connector.ts';
 import { listenError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import type { MqttRefusalReason } from '../fleet/access-policy.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ClientCertificateCheck, TlsMaterial } from '../security/tls-credentials.ts';
+import type { BrokerMetrics, BrokerTlsOptions } from './aedes-broker.ts';
 import {
   type BrokerThreadSettings,
   type FromBrokerThread,
   ownBytes,
   type ToBrokerThread,
 } from './broker-thread-protocol.ts';
-import type { BrokerMetrics, BrokerTlsOptions } from './embedded-broker.ts';
-import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
+import type { MessageHandler, MqttHealth, OwnMqttBroker } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
 import { type LimitClose, type PacketLimits, webSocketFrameLimit } from './packet-limits.ts';
 
@@ -78,13 +79,16 @@ export interface ThreadedBrokerOptions
  * The embedded broker in a thread of its own (broker-thread.ts): the devices' connections, MQTT parsing and every
  * PUBACK written off the hub's event loop, which a device event then costs only its handling. Each turn's device
  * publishes cross to this thread together, and their answers go back together once stored: a device's message is
- * acknowledged only after the hub answered it, as with the broker in the hub's thread (EmbeddedBroker). MQTT over
+ * acknowledged only after the hub answered it, as with the broker in the hub's thread (AedesBroker). MQTT over
  * WebSocket stays on the hub's HTTP server, its bytes relayed to the broker thread.
  *
  * One instance only: several instances share their brokers' state through Redis (the clustered mode), and run the
  * broker in the hub's thread.
  */
-export class ThreadedBroker implements MqttTransport {
+export class ThreadedBroker implements OwnMqttBroker {
+  readonly name = 'mqtt';
+  readonly kind = 'mqtt broker thread (aedes in a worker thread)';
+  /** The config's `mqtt.mode` this serves: the hub's own broker, one instance alone. */
   readonly mode = 'embedded';
   readonly #options: ThreadedBrokerOptions;
   readonly #log: Logger;
@@ -123,6 +127,10 @@ export class ThreadedBroker implements MqttTransport {
       webSocketFrameLimit(options.limits),
     );
     this.#log = options.logger.child({ ns: 'mqtt' });
+  }
+
+  get commands(): CommandChannel {
+    return this;
   }
 
   get state(): ComponentState {

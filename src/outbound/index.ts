@@ -42,7 +42,8 @@ export interface OutboundOptions {
 }
 
 /**
- * Everything the hub sends out about incidents: the MQTT feed and the webhooks, both fed from the bus.
+ * Everything the hub sends out about incidents: the MQTT feed and the webhooks, both fed from the bus. The hub lists
+ * the two as components of their own (`incident feed`, `webhooks`), each where its order below puts it.
  * Start it after the broker (the feed publishes on it). Stop the feed before the broker, and the rest once nothing
  * changes incidents any more but before the store (failed deliveries are audited there, waiting ones kept there).
  */

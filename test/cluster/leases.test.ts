@@ -20,7 +20,7 @@ const sentryId = 'sentry-luming-03';
 
 /** Incidents of one device and event type, as the shared store holds them (both instances' included). */
 async function incidentsOf(hub: TestHub, deviceId: string, type: string): Promise<Incident[]> {
-  const all = await hub.hub.store.listIncidents({ limit: 500 });
+  const all = await hub.testHandle.store.listIncidents({ limit: 500 });
   return all.filter((incident) => incident.device.id === deviceId && incident.event.type === type);
 }
 
@@ -90,12 +90,12 @@ describe('device liveness across two instances sharing Redis', () => {
     await back.start();
     const [offline] = await incidentsOf(east, gateId, 'device.offline');
     await eventually(
-      async () => (await east.hub.store.getIncident(offline?.id ?? ''))?.state === 'resolved',
+      async () => (await east.testHandle.store.getIncident(offline?.id ?? ''))?.state === 'resolved',
       8_000,
     );
     await sleep(500);
-    const resolved = await east.hub.store.getIncident(offline?.id ?? '');
-    const audit = await east.hub.store.listAudit({ limit: 50, targetId: offline?.id ?? '' });
+    const resolved = await east.testHandle.store.getIncident(offline?.id ?? '');
+    const audit = await east.testHandle.store.listAudit({ limit: 50, targetId: offline?.id ?? '' });
     expect(resolved?.state).toBe('resolved');
     // Resolved once: one device.online, not one per instance.
     expect(audit.filter((entry) => entry.action === 'incident.clear')).toHaveLength(1);

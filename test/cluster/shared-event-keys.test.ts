@@ -36,7 +36,7 @@ async function publishOnce(hub: TestHub, payloads: readonly string[]): Promise<v
 }
 
 async function incidentsOf(hub: TestHub, eventType: string): Promise<Incident[]> {
-  return hub.hub.store.listIncidents({
+  return hub.testHandle.store.listIncidents({
     limit: 100,
     filter: (incident) => incident.device.id === deviceId && incident.event.type === eventType,
   });

@@ -35,7 +35,7 @@ async function connectDevice(hub: TestHub, id = deviceId): Promise<mqtt.MqttClie
 }
 
 async function incidentsOf(hub: TestHub, eventType: string, id = deviceId): Promise<Incident[]> {
-  return hub.hub.store.listIncidents({
+  return hub.testHandle.store.listIncidents({
     limit: 100,
     filter: (incident) => incident.device.id === id && incident.event.type === eventType,
   });
@@ -78,11 +78,11 @@ describe('two instances sharing Redis make one incident of one device condition'
     expect(incident.occurrences).toBe(12);
     expect(incident.version).toBe(12);
     expect(incident.lastOccurredAt).toBe(deviceTime(12));
-    const trail = await east.hub.store.listAudit({ limit: 50, targetId: incident.id });
+    const trail = await east.testHandle.store.listAudit({ limit: 50, targetId: incident.id });
     expect(trail.filter((entry) => entry.action === 'incident.create')).toHaveLength(1);
     // Both instances took part, and each knows the incident as the store has it.
-    expect(west.hub.incidents.active(incident.id)).toBeDefined();
-    expect(east.hub.incidents.active(incident.id)).toBeDefined();
+    expect(west.testHandle.incidents.active(incident.id)).toBeDefined();
+    expect(east.testHandle.incidents.active(incident.id)).toBeDefined();
   });
 
   it('makes one incident of a burst, every event in flight at once on both instances, and counts each once', async () => {
@@ -174,7 +174,7 @@ describe('two instances sharing Redis make one incident of one device condition'
       onEast.publishAsync(topic, heldOpen(13, 13), { qos: 1 }).then(() => ({ status: 200 })),
     ]);
     expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
-    const stored = (await east.hub.store.getIncident(id)) as Incident;
+    const stored = (await east.testHandle.store.getIncident(id)) as Incident;
     expect(stored.acknowledgements?.map((entry) => entry.nodeId).sort()).toEqual([
       'community-luming',
       'district-qinghe',
@@ -182,7 +182,7 @@ describe('two instances sharing Redis make one incident of one device condition'
     ]);
     expect(stored.occurrences).toBe(13);
     expect(stored.version).toBe((incident?.version ?? 0) + 4);
-    const trail = await east.hub.store.listAudit({ limit: 50, targetId: id });
+    const trail = await east.testHandle.store.listAudit({ limit: 50, targetId: id });
     expect(
       trail.filter((entry) => entry.action === 'incident.acknowledge' && entry.outcome === 'ok'),
     ).toHaveLength(3);
@@ -196,17 +196,17 @@ describe('two instances sharing Redis make one incident of one device condition'
       { note: 'propped open for a delivery' },
     );
     expect(resolved.status).toBe(200);
-    expect(await east.hub.store.openCondition(`${deviceId}/door.held_open`)).toBeUndefined();
+    expect(await east.testHandle.store.openCondition(`${deviceId}/door.held_open`)).toBeUndefined();
     // East folded repeats into it, so holds it; its next reload of the shared incidents learns that it ended.
-    expect(east.hub.incidents.active(open?.id as string)).toBeDefined();
-    east.hub.incidents.sweep(Date.now() + 31_000);
-    await eventually(() => east.hub.incidents.active(open?.id as string) === undefined);
+    expect(east.testHandle.incidents.active(open?.id as string)).toBeDefined();
+    east.testHandle.incidents.sweep(Date.now() + 31_000);
+    await eventually(() => east.testHandle.incidents.active(open?.id as string) === undefined);
     await onEast.publishAsync(topic, heldOpen(20, 40), { qos: 1 });
     await onWest.publishAsync(topic, heldOpen(21, 41), { qos: 1 });
     const incidents = await incidentsOf(east, 'door.held_open');
     expect(incidents).toHaveLength(2);
     expect(incidents[0]?.id).not.toBe(open?.id);
     expect(incidents[0]?.occurrences).toBe(2);
-    expect(await east.hub.store.openCondition(`${deviceId}/door.held_open`)).toBe(incidents[0]?.id);
+    expect(await east.testHandle.store.openCondition(`${deviceId}/door.held_open`)).toBe(incidents[0]?.id);
   });
 });

@@ -26,8 +26,8 @@ describe('evidence across instances sharing a media directory', () => {
       const incident = (await officer.nth('incident:new', 1)) as Incident;
       const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 0xff, 0xd9]);
       // East captures (as its evidence service would) and attaches the file.
-      const written = await east.hub.media.write(incident.id, 'snapshot-cam-test.jpg', jpeg);
-      await east.hub.incidents.attachEvidence(incident.id, {
+      const written = await east.testHandle.media.write(incident.id, 'snapshot-cam-test.jpg', jpeg);
+      await east.testHandle.incidents.attachEvidence(incident.id, {
         kind: 'snapshot',
         cameraId: 'cam-test',
         url: `/media/${incident.id}/snapshot-cam-test.jpg`,

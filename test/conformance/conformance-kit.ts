@@ -360,7 +360,7 @@ export function describeConformance<Sim extends MqttDevice>(profile: Conformance
 
           // Connected throughout: the same online spell (a drop and reconnect would start a new one).
           expect(sim.connected).toBe(true);
-          expect(hub.broker.isConnected(deviceId)).toBe(true);
+          expect(hub.testHandle.broker.isConnected(deviceId)).toBe(true);
           const statusAfter = await live.status();
           expect(statusAfter.online).toBe(true);
           expect(statusAfter.since).toBe(statusBefore.since);
@@ -399,7 +399,7 @@ export function describeConformance<Sim extends MqttDevice>(profile: Conformance
           );
           expect(status).toBe(504);
           expect(body).toEqual({ error: { code: 'device_timeout', message: expect.any(String) } });
-          expect(live.hub().hub.broker.isConnected(deviceId)).toBe(true);
+          expect(live.hub().testHandle.broker.isConnected(deviceId)).toBe(true);
         } finally {
           sim.muteReplies(false);
         }

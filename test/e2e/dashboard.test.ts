@@ -561,7 +561,7 @@ describe('the officer console and the worker view in Chromium', () => {
   }, 60_000);
 
   it("shows a camera incident's snapshot as a loaded image and its clip as a video the hub serves", async () => {
-    while (hub.hub.cameras.media(cameraId) === undefined)
+    while (hub.testHandle.cameras.media(cameraId) === undefined)
       await new Promise((resolve) => setTimeout(resolve, 50));
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     const media = new Map<string, number>();

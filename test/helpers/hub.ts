@@ -13,7 +13,7 @@ import { adapterMap } from '../../src/adapters.ts';
 import { type Deployment, loadDeployment, resolveDeployment } from '../../src/config/load.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../src/core/events.ts';
-import { Hub, type HubOptions } from '../../src/hub.ts';
+import { Hub, type HubOptions, type HubTestHandle } from '../../src/hub.ts';
 import { AddressPolicy, OutboundGuard } from '../../src/net/outbound-address.ts';
 import { outboundGuardMetrics } from '../../src/net/outbound-metrics.ts';
 import type { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
@@ -73,7 +73,10 @@ export class LogCapture extends Writable {
 }
 
 export interface TestHub {
+  /** The hub through its public interface: ports, health, deployment, bus. */
   readonly hub: Hub;
+  /** What tests reach inside it (the store, the incidents, the broker): see HubTestHandle. */
+  readonly testHandle: HubTestHandle;
   readonly logs: LogCapture;
   readonly httpUrl: string;
   readonly mqttUrl: string;
@@ -104,6 +107,7 @@ export async function startTestHub(
   await hub.start();
   return {
     hub,
+    testHandle: hub.testHandle,
     logs,
     httpUrl: `${deployment.tls?.http ? 'https' : 'http'}://127.0.0.1:${hub.httpPort}`,
     mqttUrl: `${deployment.tls?.mqtt ? 'mqtts' : 'mqtt'}://127.0.0.1:${hub.mqttPort}`,

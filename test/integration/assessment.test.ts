@@ -34,8 +34,8 @@ function assessmentApp(testHub: TestHub): FastifyInstance {
   registerErrorAnswers(app);
   app.register(assessmentRoutes, {
     prefix: '/api/assessment',
-    store: testHub.hub.store,
-    visibility: testHub.hub.visibility,
+    store: testHub.testHandle.store,
+    visibility: testHub.testHandle.visibility,
     jurisdiction: testHub.hub.deployment.jurisdiction,
   });
   return app;
@@ -137,7 +137,7 @@ describe('the monthly assessment over incidents handled through the real lifecyc
     final.b = await act(worker1, b.id, 'resolve', 'closer replaced');
 
     await eventually(() => Date.now() > Date.parse(d.timeline.resolveBy as string));
-    final.d = (await hub.hub.store.getIncident(d.id)) as Incident;
+    final.d = (await hub.testHandle.store.getIncident(d.id)) as Incident;
     period.to = new Date(Date.now() + 60_000).toISOString();
   });
 

@@ -33,7 +33,7 @@ describe('the broker thread ends: devices are reported gone, and it is started a
   });
 
   it('settles what waited on it, shows MQTT down, and serves the devices again on the same port', async () => {
-    const broker = hub.hub.broker as ThreadedBroker;
+    const broker = hub.testHandle.broker as ThreadedBroker;
     const port = broker.port;
     const gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
     await gate.start();

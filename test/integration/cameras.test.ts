@@ -105,7 +105,7 @@ describe('ONVIF cameras: sessions, events, liveness, faults — against the came
         .cameras,
     ).toEqual([]);
     expect((await getJson(`${hub.httpUrl}/api/cameras`, 'demo-worker-luming-02')).status).toBe(403);
-    expect(hub.hub.cameras.media(cameraId)).toMatchObject({
+    expect(hub.testHandle.cameras.media(cameraId)).toMatchObject({
       cameraId,
       streamUri: expect.stringMatching(/^rtsp:\/\//),
       snapshotUri: camera.snapshotUrl,

@@ -36,7 +36,7 @@ describe('a rule without a dedupe window, on one hub', () => {
       await device.endAsync();
     }
     const forced = () =>
-      hub.hub.store.listIncidents({
+      hub.testHandle.store.listIncidents({
         limit: 10,
         filter: (incident) => incident.device.id === gateId && incident.event.type === 'door.forced_open',
       });

@@ -55,7 +55,7 @@ describe('video evidence end to end: a camera alarm and a linked gate alarm get 
     config.correlations = [];
     hub = await startTestHub({ deployment: deploymentOf(config), onvifTiming: { aliveEveryMs: 500 } });
     officer = await connectClient(hub.httpUrl, 'demo-officer-xijiao');
-    while (hub.hub.cameras.media(cameraId) === undefined)
+    while (hub.testHandle.cameras.media(cameraId) === undefined)
       await new Promise((resolve) => setTimeout(resolve, 50));
   });
 

@@ -22,7 +22,7 @@ describe('the liveness and readiness endpoints', () => {
   });
 
   it('answers /readyz with 503 and the component that is down once the store stops, /livez still 200', async () => {
-    await hub.hub.store.stop();
+    await hub.testHandle.store.stop();
     expect(await getJson(`${hub.httpUrl}/readyz`)).toEqual({
       status: 503,
       body: { status: 'not_ready', waiting: [{ component: 'store', state: 'down' }] },

@@ -266,7 +266,7 @@ describe("the audit trail is read within the caller's scope", () => {
     // 6,000 newer entries about the other street's device, none the street admin may read.
     await Promise.all(
       Array.from({ length: 6_000 }, () =>
-        hub.hub.store.appendAudit(
+        hub.testHandle.store.appendAudit(
           AuditTrail.entry('system', {
             action: 'device.check',
             target: { kind: 'device', id: 'gate-luming-02-west' },

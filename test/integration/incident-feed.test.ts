@@ -192,7 +192,7 @@ describe('outbound: the feed is encoded only while someone can receive it', () =
   });
 
   it('sees no subscriber, then a clean session until it leaves, then a persistent session even while it is away', async () => {
-    const broker = hub.hub.broker as ThreadedBroker;
+    const broker = hub.testHandle.broker as ThreadedBroker;
     await eventually(() => broker.hasSubscribers(topic) === false);
 
     // A user connected may subscribe at any moment, and the broker thread says so a message after the SUBACK.
@@ -277,8 +277,8 @@ describe('a device event is shown live before its commit; its acknowledgement an
     const feed = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao');
     const gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
     await gate.start();
-    const creations = holdWrites(hub.hub.store, 'saveIncident');
-    const repeats = holdWrites(hub.hub.store, 'saveRepeat');
+    const creations = holdWrites(hub.testHandle.store, 'saveIncident');
+    const repeats = holdWrites(hub.testHandle.store, 'saveRepeat');
 
     let acknowledged = 0;
     const first = gate.deny().then(() => acknowledged++);
@@ -286,22 +286,22 @@ describe('a device event is shown live before its commit; its acknowledgement an
     expect(incident).toMatchObject({ device: { id: 'gate-xijiao-01-north' }, occurrences: 1 });
     // Shown, but not stored: the device has no PUBACK, the feed nothing, and the store does not have it.
     expect(acknowledged).toBe(0);
-    expect(await hub.hub.store.getIncident(incident.id)).toBeUndefined();
+    expect(await hub.testHandle.store.getIncident(incident.id)).toBeUndefined();
     expect(feed.received).toEqual([]);
     creations.release();
     await first;
-    expect(await hub.hub.store.getIncident(incident.id)).toMatchObject({ occurrences: 1 });
+    expect(await hub.testHandle.store.getIncident(incident.id)).toMatchObject({ occurrences: 1 });
     await eventually(() => feed.received.length === 1);
     expect(feed.received[0]).toMatchObject({ type: 'new', after: { id: incident.id } });
 
     const second = gate.deny().then(() => acknowledged++);
     expect(await officer.nth('incident:repeat', 1)).toMatchObject({ id: incident.id, occurrences: 2 });
     expect(acknowledged).toBe(1);
-    expect(await hub.hub.store.getIncident(incident.id)).toMatchObject({ occurrences: 1 });
+    expect(await hub.testHandle.store.getIncident(incident.id)).toMatchObject({ occurrences: 1 });
     expect(feed.received).toHaveLength(1);
     repeats.release();
     await second;
-    expect(await hub.hub.store.getIncident(incident.id)).toMatchObject({ occurrences: 2 });
+    expect(await hub.testHandle.store.getIncident(incident.id)).toMatchObject({ occurrences: 2 });
     await eventually(() => feed.received.length === 2);
     expect(feed.received[1]).toMatchObject({ type: 'update', after: { id: incident.id, occurrences: 2 } });
 
@@ -316,7 +316,7 @@ describe('a device event is shown live before its commit; its acknowledgement an
     expect((officer.of('incident:repeat') as IncidentRepeat[]).map((repeat) => repeat.occurrences)).toEqual([
       2, 3, 3,
     ]);
-    expect(await hub.hub.store.getIncident(incident.id)).toMatchObject({ occurrences: 3 });
+    expect(await hub.testHandle.store.getIncident(incident.id)).toMatchObject({ occurrences: 3 });
     await eventually(() => feed.received.length === 3);
     expect(feed.received.map((message) => message.after.occurrences)).toEqual([1, 2, 3]);
 
@@ -330,7 +330,7 @@ describe('a device event is shown live before its commit; its acknowledgement an
     const feed = await subscribeAsUser(hub.mqttUrl, 'officer-xijiao', 'demo-officer-xijiao');
     const gate = demoGate(hub.mqttUrl, 'gate-xijiao-02-west');
     await gate.start();
-    const creations = holdWrites(hub.hub.store, 'saveIncident');
+    const creations = holdWrites(hub.testHandle.store, 'saveIncident');
     creations.release();
     creations.failNext();
     // Shown at once; its commit fails, so the device is not acknowledged and sends the event again: stored then.
@@ -338,9 +338,9 @@ describe('a device event is shown live before its commit; its acknowledgement an
     await eventually(() => officer.of('incident:new').length === 2);
     const [lost, raised] = officer.of('incident:new') as Incident[];
     expect(lost?.id).not.toBe(raised?.id);
-    expect(await hub.hub.store.getIncident(lost?.id ?? '')).toBeUndefined();
-    expect(await hub.hub.store.getIncident(raised?.id ?? '')).toMatchObject({ occurrences: 1 });
-    expect(hub.hub.incidents.active(lost?.id ?? '')).toBeUndefined();
+    expect(await hub.testHandle.store.getIncident(lost?.id ?? '')).toBeUndefined();
+    expect(await hub.testHandle.store.getIncident(raised?.id ?? '')).toMatchObject({ occurrences: 1 });
+    expect(hub.testHandle.incidents.active(lost?.id ?? '')).toBeUndefined();
     // The next denial folds into the stored incident, not the lost one; the feed heard only of what was stored.
     await gate.deny();
     expect(await officer.nth('incident:repeat', 1)).toMatchObject({ id: raised?.id, occurrences: 2 });
@@ -378,7 +378,7 @@ describe('a fold of a correlated join and a repeat reaches the live view in the 
     await otherGate.start();
     await anchorGate.tailgate();
     const incident = (await officer.nth('incident:new', 1)) as Incident;
-    const joins = holdWrites(hub.hub.store, 'saveJoined');
+    const joins = holdWrites(hub.testHandle.store, 'saveJoined');
     // The first join commits (held); the next join and the anchor's repeat come meanwhile and fold together.
     const correlated = async () => metricValue(hub.httpUrl, 'gridhub_events_correlated_total');
     const sent = [otherGate.tailgate()];
@@ -390,7 +390,7 @@ describe('a fold of a correlated join and a repeat reaches the live view in the 
     joins.release();
     await Promise.all(sent);
 
-    const stored = (await hub.hub.store.getIncident(incident.id)) as Incident;
+    const stored = (await hub.testHandle.store.getIncident(incident.id)) as Incident;
     expect(stored).toMatchObject({ occurrences: 2, related: [{}, {}] });
     await eventually(() => officer.received.length >= 4);
     let shown: Incident = incident;

@@ -140,9 +140,9 @@ async function mediaApp(hub: TestHub, media: MediaStore): Promise<FastifyInstanc
   await app.register(mediaRoutes, {
     prefix: '/media',
     media,
-    incidents: hub.hub.incidents,
-    store: hub.hub.store,
-    visibility: hub.hub.visibility,
+    incidents: hub.testHandle.incidents,
+    store: hub.testHandle.store,
+    visibility: hub.testHandle.visibility,
   });
   await app.ready();
   return app;
@@ -211,7 +211,7 @@ describe('evidence of a forced gate: snapshots and clips attached when complete,
     evidence = new EvidenceService({
       bus: hub.hub.bus,
       cameras,
-      incidents: hub.hub.incidents,
+      incidents: hub.testHandle.incidents,
       store: media,
       cameraDeviceIds: (deviceId) => deviceId.startsWith('cam-'),
       clipSeconds: 2,
@@ -412,7 +412,8 @@ describe('evidence of a forced gate: snapshots and clips attached when complete,
   });
 
   async function evidenceItem(kind: EvidenceItem['kind'], cameraId: string): Promise<EvidenceItem> {
-    const current = hub.hub.incidents.active(incident.id) ?? (await hub.hub.store.getIncident(incident.id));
+    const current =
+      hub.testHandle.incidents.active(incident.id) ?? (await hub.testHandle.store.getIncident(incident.id));
     const item = current?.evidence?.find(
       (candidate) => candidate.kind === kind && candidate.cameraId === cameraId,
     );

@@ -192,12 +192,12 @@ describe('outbound address policy: the hub connects only where network.outbound 
 
   it('never connects a configured camera whose name resolves to loopback: its session is refused and counted', async () => {
     await eventually(async () => (await refusals(hub, 'onvif', 'loopback')) >= 3);
-    expect(hub.hub.cameras.describe('cam-policy-localhost')?.state).not.toBe('subscribed');
+    expect(hub.testHandle.cameras.describe('cam-policy-localhost')?.state).not.toBe('subscribed');
     expect(hub.logs.text).toMatch(/"cameraId":"cam-policy-localhost".*outbound connection refused/);
   });
 
   it('connects a camera at an allowed address, but refuses the loopback snapshot URI and metadata stream it hands out', async () => {
-    await eventually(() => hub.hub.cameras.describe('cam-policy-allowed')?.state === 'subscribed');
+    await eventually(() => hub.testHandle.cameras.describe('cam-policy-allowed')?.state === 'subscribed');
     expect(hub.logs.text).toContain('the camera hands out a snapshot URI that will be refused');
     await camera.intrusion(true);
     let incident: Incident | undefined;

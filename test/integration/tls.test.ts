@@ -141,7 +141,7 @@ describe('TLS on every listener', () => {
       { qos: 1 },
     );
     await device.endAsync();
-    await eventually(async () => (await hub.hub.store.listIncidents({ limit: 5 })).length > 0);
+    await eventually(async () => (await hub.testHandle.store.listIncidents({ limit: 5 })).length > 0);
   });
 
   it('refuses a device over MQTT on WSS, which can carry no certificate, where certificates are required', async () => {
@@ -455,7 +455,7 @@ describe('the hub as a TLS client, trusting the CA it is given', () => {
         { qos: 1 },
       );
       await device.endAsync();
-      expect((await hub.hub.store.listIncidents({ limit: 5 })).length).toBe(1);
+      expect((await hub.testHandle.store.listIncidents({ limit: 5 })).length).toBe(1);
       // The store, the event log, the coordinator and the pushes' adapter: every connection over TLS.
       expect(front.secured()).toBeGreaterThanOrEqual(4);
     } finally {

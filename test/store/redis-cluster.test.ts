@@ -81,14 +81,14 @@ describe('deadlines across two instances sharing Redis', () => {
         },
       );
       expect(noted.status).toBe(200);
-      expect(west.hub.incidents.active(incident.id)).toBeDefined();
+      expect(west.testHandle.incidents.active(incident.id)).toBeDefined();
       await eventually(async () => {
-        const stored = await east.hub.store.getIncident(incident.id);
+        const stored = await east.testHandle.store.getIncident(incident.id);
         return stored?.responsibleNodeId === 'district-qinghe';
       }, 10_000);
       // Give both sweeps time to race on a level that is already done, then count.
-      await eventually(async () => (await east.hub.store.getIncident(incident.id))?.escalations === 3);
-      const trail = await east.hub.store.listAudit({ limit: 50, targetId: incident.id });
+      await eventually(async () => (await east.testHandle.store.getIncident(incident.id))?.escalations === 3);
+      const trail = await east.testHandle.store.listAudit({ limit: 50, targetId: incident.id });
       const escalations = trail.filter(
         (entry) => entry.action === 'incident.escalate' && entry.outcome === 'ok',
       );

@@ -12,6 +12,7 @@ import { Router } from '../../src/incidents/router.ts';
 import { RuleBook } from '../../src/incidents/rule-book.ts';
 import { Visibility } from '../../src/incidents/visibility.ts';
 import { DeviceIngest } from '../../src/ingest/device-ingest.ts';
+import { EventSink } from '../../src/ingest/event-sink.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { FakeStore } from '../helpers/fake-store.ts';
@@ -53,21 +54,24 @@ describe('DeviceIngest', () => {
       activity: { heard: (id) => heard.push(id), gone: () => undefined },
       maxPayloadBytes: 1024,
       decodeContext: { identifiers: createIdentifierPolicy('masked', 'k'.repeat(16)) },
-      pipeline: new IncidentPipeline(
-        new RuleBook(deployment.rules),
-        new IncidentService({
-          store,
-          bus,
-          metrics,
-          router: new Router(deployment.users, deployment.rosters, deployment.routing, 'Asia/Shanghai'),
-          visibility: new Visibility(deployment.routing.deviceHealthCategories),
-          deadlines: deployment.deadlines,
-          jurisdiction: deployment.jurisdiction,
-          users: deployment.users,
-          logger: createLogger('silent'),
-          sweepMs: 60_000,
-          writer: loneIncidentWriter,
-        }),
+      sink: new EventSink(
+        bus,
+        new IncidentPipeline(
+          new RuleBook(deployment.rules),
+          new IncidentService({
+            store,
+            bus,
+            metrics,
+            router: new Router(deployment.users, deployment.rosters, deployment.routing, 'Asia/Shanghai'),
+            visibility: new Visibility(deployment.routing.deviceHealthCategories),
+            deadlines: deployment.deadlines,
+            jurisdiction: deployment.jurisdiction,
+            users: deployment.users,
+            logger: createLogger('silent'),
+            sweepMs: 60_000,
+            writer: loneIncidentWriter,
+          }),
+        ),
       ),
       store,
       bus,

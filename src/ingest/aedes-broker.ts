@@ -19,6 +19,7 @@ import {
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import MQEmitterRedis from 'mqemitter-redis';
 import type { ComponentState } from '../core/component-state.ts';
+import type { CommandChannel } from '../core/connector.ts';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
@@ -29,7 +30,7 @@ import {
 } from '../security/tls-credentials.ts';
 import { createRedis } from '../store/redis-connection.ts';
 import { ClusterPresence } from './cluster-presence.ts';
-import type { MessageHandler, MqttHealth, MqttMode, MqttTransport } from './mqtt-transport.ts';
+import type { MessageHandler, MqttHealth, MqttMode, OwnMqttBroker } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
 import { type LimitClose, limitPackets, type PacketLimits, webSocketFrameLimit } from './packet-limits.ts';
 import { SubscriberWatch, type SubscriptionStore } from './subscriber-watch.ts';
@@ -95,7 +96,7 @@ export interface BrokerAccess {
   mayForward(connection: object, topic: string, payload: Buffer): boolean;
 }
 
-export interface EmbeddedBrokerOptions {
+export interface AedesBrokerOptions {
   readonly host: string;
   readonly port: number;
   readonly webSocketPath: string;
@@ -130,7 +131,9 @@ export interface BrokerTlsOptions {
 }
 
 /**
- * The embedded MQTT broker: aedes on a TCP port, and MQTT over WebSocket on the hub's HTTP server.
+ * The hub's own MQTT broker, aedes, on a TCP port and as MQTT over WebSocket on the hub's HTTP server. It runs in
+ * two places: alone in the broker thread (the `embedded` mode, through ThreadedBroker), and in the hub's thread as
+ * the connector of the `clustered` mode, its state shared with the siblings' brokers through Redis.
  *
  * The hub ingests in aedes' `authorizePublish` hook rather than on `publish`: aedes writes a QoS 1 PUBACK
  * after authorizePublish calls back and before it emits the message, so calling back only once the event is
@@ -144,8 +147,9 @@ export interface BrokerTlsOptions {
  * any instance reaches the device or subscriber wherever it is connected. When an instance dies, another publishes
  * the last wills of its devices (aedes does, three heartbeats after the last one), and those are ingested here.
  */
-export class EmbeddedBroker implements MqttTransport {
-  readonly #options: EmbeddedBrokerOptions;
+export class AedesBroker implements OwnMqttBroker {
+  readonly name = 'mqtt';
+  readonly #options: AedesBrokerOptions;
   readonly #log: Logger;
   #aedes: Aedes | undefined;
   #tcp: NetServer | undefined;
@@ -164,11 +168,22 @@ export class EmbeddedBroker implements MqttTransport {
   /** The clustered brokers' shared bus, where siblings also ask each other to close a connection. */
   #mq: MQEmitterRedis.MQEmitterRedis | undefined;
 
+  /** In the broker thread it serves the embedded mode; in the hub's thread, the clustered one. */
   get mode(): MqttMode {
     return this.#options.cluster === undefined ? 'embedded' : 'clustered';
   }
 
-  constructor(options: EmbeddedBrokerOptions) {
+  get kind(): string {
+    return this.#options.cluster === undefined
+      ? 'mqtt broker (aedes)'
+      : "mqtt clustered broker (aedes in the hub's thread, sharing its state through Redis)";
+  }
+
+  get commands(): CommandChannel {
+    return this;
+  }
+
+  constructor(options: AedesBrokerOptions) {
     this.#options = options;
     this.#webSocket = new MqttWebSocketPath(
       options.webSocketPath,

@@ -1,0 +1,38 @@
+import type { Component } from './component.ts';
+
+/**
+ * Hands the hub one frame a device sent, addressed in the topic grammar (`<base>/devices/<id>/<channel>`), so the
+ * device's identity travels with it: the one the connector authenticated (an MQTT client publishes only under its
+ * own id; an HTTP or TCP receiver, or a SIP endpoint, addresses the frame to the id its credential names).
+ * Resolves once everything the frame produced is committed: only then does the connector acknowledge it (PUBACK,
+ * a 2xx answer, a TCP or SIP acknowledgement); a rejection leaves it unacknowledged, for the device to send again.
+ * Undefined: not a frame of the hub's (acknowledged at once). Positional, so the hot path allocates nothing.
+ */
+export type FrameHandler = (
+  address: string,
+  payload: Buffer,
+  receivedAt: number,
+) => Promise<void> | undefined;
+
+/** Commands out to devices, where the protocol carries them (MQTT publishes, SIP MESSAGE); not HTTP push. */
+export interface CommandChannel {
+  /** Sends from the hub itself (a command, at QoS 1 on MQTT) to an address of the topic grammar. */
+  publish(address: string, payload: string): Promise<void>;
+  /** Whether the device can be reached now: connected here or, in a cluster, to a sibling. */
+  isConnected(deviceId: string): boolean | Promise<boolean>;
+  /** Ends a device's (or a feed subscriber's) connection, where the connector holds connections. */
+  disconnect(deviceId: string): void;
+}
+
+/**
+ * Everything that brings device frames into the hub: a component (start, stop, health) fed a {@link FrameHandler}
+ * at construction, with commands out where its protocol has them. The MQTT modes are connectors today; HTTP push
+ * receivers, HTTP event streams, TCP receivers and SIP endpoints are added as connectors too, each assembled in the
+ * hub's component list with the same handler.
+ */
+export interface Connector extends Component {
+  /** What runs, in words an operator reads (`mqtt broker thread`, `mqtt external client`). */
+  readonly kind: string;
+  /** Commands out; undefined for a connector that only receives. */
+  readonly commands?: CommandChannel;
+}
