@@ -1,6 +1,5 @@
 import type { Counter } from 'prom-client';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
-import type { FeedMessage } from '../core/feed-message.ts';
 import type { Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { MqttRefusalReason } from '../core/reasons.ts';
