@@ -292,7 +292,7 @@ export class Hub {
     cameras = new OnvifSessions({
       ...(partition === undefined ? {} : { partition }),
       registry: devices,
-      pipeline,
+      sink,
       liveness,
       bus,
       metrics,
@@ -411,15 +411,13 @@ export class Hub {
       component('media', { start: () => media.start(), stop: () => media.stop() }),
       component('evidence', { start: () => evidence.start(), stop: () => evidence.stop() }),
       component('liveness', { start: () => liveness.start(), stop: () => liveness.stop() }),
-      component('cameras', {
-        start: () => onvif.start(),
-        stop: () => onvif.stop(),
-        health: () => ({
-          state: onvif.state,
-          sessions: onvif.summary,
-          ...(cameraLeases === undefined ? {} : { leased: cameraLeases.held.length }),
-        }),
-      }),
+      cameraLeases === undefined
+        ? onvif
+        : component('cameras', {
+            start: () => onvif.start(),
+            stop: () => onvif.stop(),
+            health: () => ({ ...onvif.health(), leased: cameraLeases.held.length }),
+          }),
       ...(cameraLeases === undefined
         ? []
         : [

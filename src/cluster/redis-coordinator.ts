@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis, Result } from 'ioredis';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import { GridhubError } from '../core/errors.ts';
 import { createRedis } from '../store/redis-connection.ts';
 

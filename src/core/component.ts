@@ -1,7 +1,5 @@
-/** How a component reports itself on /healthz and /readyz. */
-import type { ComponentState } from './component-state.ts';
-
-export type { ComponentState };
+/** Where a component of the hub stands, as /healthz, /readyz and the metrics report it. */
+export type ComponentState = 'starting' | 'up' | 'down';
 
 /** What a component shows of itself on /healthz: its state and what else it tells (its port, mode, sessions). */
 export type ComponentHealth = { readonly state: ComponentState } & Readonly<Record<string, unknown>>;

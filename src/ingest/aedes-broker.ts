@@ -18,7 +18,7 @@ import {
 } from 'aedes';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import MQEmitterRedis from 'mqemitter-redis';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import type { CommandChannel } from '../core/connector.ts';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import type { CommandChannel } from '../core/connector.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { Logger } from '../observability/logger.ts';

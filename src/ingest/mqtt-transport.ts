@@ -1,5 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import type { CommandChannel, Connector, FrameHandler } from '../core/connector.ts';
 import type { TlsMaterial } from '../security/tls-credentials.ts';
 

@@ -4,7 +4,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import type { CommandChannel } from '../core/connector.ts';
 import { listenError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';

@@ -6,7 +6,7 @@ import type { GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
 import { errorAnswer, GridhubError } from '../core/errors.ts';
 import type {

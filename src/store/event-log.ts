@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Database, open, type RootDatabase } from 'lmdb';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import { GridhubError } from '../core/errors.ts';
 import { createRedis } from './redis-connection.ts';

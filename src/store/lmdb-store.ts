@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import type { AuditEntry } from '../core/audit.ts';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import { GridhubError } from '../core/errors.ts';
 import {
   type Incident,

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AuditEntry } from '../core/audit.ts';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import { GridhubError } from '../core/errors.ts';
 import {
   type Incident,

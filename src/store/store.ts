@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../core/audit.ts';
-import type { ComponentState } from '../core/component-state.ts';
+import type { ComponentState } from '../core/component.ts';
 import type { DeviceDescription } from '../core/device.ts';
 import { GridhubError } from '../core/errors.ts';
 import type { FeedMessage } from '../core/feed-message.ts';

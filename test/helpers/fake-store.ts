@@ -1,6 +1,6 @@
 import type { RosterConfig } from '../../src/config/schema.ts';
 import type { AuditEntry } from '../../src/core/audit.ts';
-import type { ComponentState } from '../../src/core/component-state.ts';
+import type { ComponentState } from '../../src/core/component.ts';
 import { GridhubError } from '../../src/core/errors.ts';
 import {
   type Incident,

@@ -1,12 +1,13 @@
 import type { Counter } from 'prom-client';
 import type { OnvifNotification } from '../../core/adapter.ts';
 import type { TypedBus } from '../../core/bus.ts';
-import type { ComponentState } from '../../core/component-state.ts';
+import type { ComponentHealth, ComponentState } from '../../core/component.ts';
+import type { Connector } from '../../core/connector.ts';
 import type { DeviceEvent } from '../../core/device-event.ts';
 import type { HubBusEvents } from '../../core/events.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
 import type { LivenessMonitor } from '../../fleet/liveness-monitor.ts';
-import type { IncidentPipeline } from '../../incidents/incident-pipeline.ts';
+import type { EventSink } from '../../ingest/event-sink.ts';
 import { ingestMetrics } from '../../ingest/ingest-metrics.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
@@ -46,7 +47,8 @@ function withoutCredentials(uri: string): string {
 
 export interface OnvifSessionsOptions {
   readonly registry: DeviceRegistry;
-  readonly pipeline: IncidentPipeline;
+  /** Where decoded camera events go, as every connector's do: the bus, then the incident pipeline. */
+  readonly sink: Pick<EventSink, 'accept'>;
   readonly liveness: LivenessMonitor;
   readonly bus: TypedBus<HubBusEvents>;
   readonly metrics: MetricsRegistry;
@@ -76,11 +78,15 @@ const cameraSessionMetrics = declareMetrics((metrics) => ({
 }));
 
 /**
- * The hub's ONVIF side: a session per camera of the registry, each turning the notifications it pulls into device
- * events through the camera adapter's topic table and into the same incident pipeline as MQTT devices. It is also
- * the camera directory the evidence pipeline reads (stream and snapshot URIs, PTZ presets, who watches what).
+ * The hub's ONVIF side, a connector: a session per camera of the registry, each turning the notifications it pulls
+ * into device events through the camera adapter's topic table and into the event sink, as MQTT devices' frames go.
+ * The hub connects to cameras rather than they to it, so it has no frames to hand over, nor commands to carry (PTZ
+ * turns are the evidence's, through the directory). It is also the camera directory the evidence pipeline reads
+ * (stream and snapshot URIs, PTZ presets, who watches what).
  */
-export class OnvifSessions implements CameraDirectory {
+export class OnvifSessions implements CameraDirectory, Connector {
+  readonly name = 'cameras';
+  readonly kind = 'onvif camera sessions';
   readonly #options: OnvifSessionsOptions;
   readonly #log: Logger;
   readonly #sessions = new Map<string, OnvifSession>();
@@ -104,6 +110,10 @@ export class OnvifSessions implements CameraDirectory {
 
   get state(): ComponentState {
     return this.#state;
+  }
+
+  health(): ComponentHealth {
+    return { state: this.#state, sessions: this.summary };
   }
 
   /** Sessions by state, for /healthz. */
@@ -248,7 +258,7 @@ export class OnvifSessions implements CameraDirectory {
     notifications: readonly OnvifNotification[],
     receivedAt: number,
   ): Promise<void> {
-    const { registry, pipeline, bus } = this.#options;
+    const { registry, sink } = this.#options;
     const device = registry.get(cameraId);
     if (device === undefined) return;
     const pending: Promise<void>[] = [];
@@ -265,8 +275,7 @@ export class OnvifSessions implements CameraDirectory {
       if (event === undefined) continue;
       const deviceEvent: DeviceEvent = { ...event, deviceId: cameraId };
       this.#eventsDecoded.inc();
-      bus.emit('device:event', deviceEvent);
-      pending.push(pipeline.process(deviceEvent, device, receivedAt));
+      pending.push(sink.accept(deviceEvent, device, receivedAt));
     }
     await Promise.all(pending);
   }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditEntry } from '../../core/audit.ts';
-import type { ComponentState } from '../../core/component-state.ts';
+import type { ComponentState } from '../../core/component.ts';
 import { chainInScope, type GridChain, type PlaceRef } from '../../core/jurisdiction.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { DeadLetter } from '../../core/refusals.ts';
