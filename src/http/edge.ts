@@ -4,6 +4,7 @@ import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { HttpConfig } from '../config/security-schema.ts';
+import { errorAnswer, GridhubError } from '../core/errors.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import { httpEdgeMetrics } from './http-metrics.ts';
@@ -148,12 +149,12 @@ export async function registerEdge(app: FastifyInstance, options: EdgeOptions): 
     if (isDocs && principal !== undefined) return;
     refuse(request, isMetrics ? 'metrics_token' : 'docs_token', `${path} refused: no valid token`);
     if (isDocs) reply.header('www-authenticate', 'Basic realm="gridhub", charset="UTF-8"');
-    return reply.code(401).send({
-      error: {
-        code: 'unauthorized',
-        message: isMetrics ? 'the metrics token or an admin token is required' : 'a valid token is required',
-      },
-    });
+    const refusal = new GridhubError(
+      'unauthorized',
+      isMetrics ? 'the metrics token or an admin token is required' : 'a valid token is required',
+    );
+    const { status, error } = errorAnswer(refusal);
+    return reply.code(status).send({ error });
   });
 
   // One line per request, once answered: never its headers or query (tokens, secrets), only where it went.

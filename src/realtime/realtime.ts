@@ -8,7 +8,7 @@ import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { ComponentState } from '../core/component.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
-import { errorAnswer, GridhubError } from '../core/errors.ts';
+import { errorAnswer, GridhubError, type RequestErrorCode } from '../core/errors.ts';
 import type {
   ActionAcknowledgement,
   ClientToServerEvents,
@@ -171,7 +171,8 @@ export class Realtime {
         const refusal = new Error(
           `too many failed authentications: try again in ${throttled.retryAfterSeconds} s`,
         );
-        return next(Object.assign(refusal, { data: { code: 'too_many_attempts', ...throttled } }));
+        const code: RequestErrorCode = 'too_many_attempts';
+        return next(Object.assign(refusal, { data: { code, ...throttled } }));
       }
       authenticator.authenticate(token).then(async (principal) => {
         if (principal === undefined) {
