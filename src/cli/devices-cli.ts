@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { callHub } from './hub-client.ts';
 
 /**
  * `npm run devices -- <action> …`: provisioning from the command line, through the running hub's API, so the hub
@@ -23,27 +24,9 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-async function call(
-  url: string,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<unknown> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const answer = (await response.json()) as { error?: { message: string; problems?: string[] } };
-  if (!response.ok) {
-    const problems = answer.error?.problems?.map((problem) => `\n  - ${problem}`).join('') ?? '';
-    fail(`${response.status} ${answer.error?.message ?? response.statusText}${problems}`, 1);
-  }
-  return answer;
+/** The hub's REST API, failing as this tool fails. */
+function call(url: string, token: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  return callHub(fail, url, token, method, path, body);
 }
 
 async function main(): Promise<void> {

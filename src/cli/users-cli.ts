@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { hashPassword, passwordBounds } from '../auth/passwords.ts';
+import { callHub } from './hub-client.ts';
 
 /**
  * `npm run users -- <action> …`: people's accounts from the command line, through the running hub's API, so the hub
@@ -31,27 +32,15 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-async function call(
+/** The hub's REST API, failing as this tool fails. */
+function call(
   url: string,
   token: string | undefined,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const answer = (await response.json()) as { error?: { message: string; problems?: string[] } };
-  if (!response.ok) {
-    const problems = answer.error?.problems?.map((problem) => `\n  - ${problem}`).join('') ?? '';
-    fail(`${response.status} ${answer.error?.message ?? response.statusText}${problems}`, 1);
-  }
-  return answer;
+  return callHub(fail, url, token, method, path, body);
 }
 
 /** The lines given on stdin (a pipe or a terminal), without their line ends. */
