@@ -1,16 +1,35 @@
 import { z } from 'zod';
+import type { GuessLimits, GuessWindow } from '../auth/guess-limiter.ts';
 import { passwordBounds, passwordHashPattern } from '../auth/passwords.ts';
 import type { DeviceDescription } from '../core/device.ts';
+import type {
+  DeadlinesDescription,
+  RoutingDescription,
+  StageDeadlinesDescription,
+} from '../core/dispatch.ts';
 import { severities } from '../core/incident.ts';
+import type {
+  CommunityDescription,
+  DistrictDescription,
+  GridDescription,
+  PolygonDescription,
+  StreetDescription,
+} from '../core/jurisdiction.ts';
 import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
 import type { RosterDescription, ShiftDescription } from '../core/roster.ts';
-import type { CorrelationDescription, RuleDescription, SuppressionDescription } from '../core/rule.ts';
+import type {
+  CorrelationDescription,
+  FloodDescription,
+  RuleDescription,
+  SuppressionDescription,
+} from '../core/rule.ts';
 import { deviceIdPattern } from '../core/topics.ts';
 import type { UserDescription } from '../core/user.ts';
+import type { EdgeSettings } from '../http/edge.ts';
 import { checkAllowEntry } from '../net/outbound-address.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
-import { httpSchema, tlsSchema } from './security-schema.ts';
+import { type HttpConfig, httpSchema, tlsSchema } from './security-schema.ts';
 
 /**
  * The configuration file's schema. Every object is strict (unknown keys are errors, as in Frigate), and every
@@ -765,9 +784,11 @@ export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;
 
 /**
- * The file's descriptions of devices (less their MQTT secret), rules (with correlations and suppressions), users
- * and rosters are the domain's (core/device.ts, core/rule.ts, core/user.ts, core/roster.ts) field for field: a
- * field added on one side and not the other fails to compile here.
+ * What the file describes is the domain's, field for field: the jurisdiction's places (core/jurisdiction.ts),
+ * devices less their MQTT secret (core/device.ts), rules with correlations, suppressions and flood control
+ * (core/rule.ts), users (core/user.ts), rosters (core/roster.ts), routing and deadlines (core/dispatch.ts), and
+ * the settings of the limits on guessing (auth/guess-limiter.ts) and of the HTTP edge (http/edge.ts). A field added
+ * on one side and not the other fails to compile here, so no service needs to import this folder.
  */
 type Describes<Config, Description> = [Config, keyof Description] extends [Description, keyof Config]
   ? keyof Config extends keyof Description
@@ -783,4 +804,16 @@ export type ConfigDescribesTheDomain = Holds<
   | Describes<UserConfig, UserDescription>
   | Describes<RosterConfig, RosterDescription>
   | Describes<RosterConfig['shifts'][number], ShiftDescription>
+  | Describes<DistrictConfig, DistrictDescription>
+  | Describes<StreetConfig, StreetDescription>
+  | Describes<CommunityConfig, CommunityDescription>
+  | Describes<GridConfig, GridDescription>
+  | Describes<GridConfig['boundary'], PolygonDescription>
+  | Describes<FloodConfig, FloodDescription>
+  | Describes<RoutingConfig, RoutingDescription>
+  | Describes<DeadlinesConfig, DeadlinesDescription>
+  | Describes<DeadlinesConfig['default'], StageDeadlinesDescription>
+  | Describes<LimitsConfig['auth'], GuessLimits>
+  | Describes<GuessWindowConfig, GuessWindow>
+  | Describes<HttpConfig, EdgeSettings>
 >;
