@@ -1,4 +1,3 @@
-import type { GuessWindowConfig, LimitsConfig } from '../config/schema.ts';
 import { type AuthTransport, authTransports, type ThrottleReason, throttleReasons } from '../core/reasons.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
@@ -32,6 +31,28 @@ export interface Throttled {
   readonly retryAfterSeconds: number;
 }
 
+/**
+ * The limits on guessing as the config file gives them (`limits.auth`; config/schema.ts checks at compile time that
+ * its schema is these, field for field).
+ */
+export interface GuessLimits {
+  /** Failed authentications from one remote address. */
+  readonly perAddress: GuessWindow;
+  /** Failed authentications claiming one identity, from any address. */
+  readonly perIdentity: GuessWindow;
+  /** Addresses and identities remembered each, the oldest quiet ones forgotten first. */
+  readonly trackedKeys: number;
+}
+
+export interface GuessWindow {
+  /** Failed authentications within the window that start a lockout. */
+  readonly maxFailures: number;
+  /** The window the failures count over (fixed, starting at the first failure). */
+  readonly windowSeconds: number;
+  /** How long every authentication from it is refused once locked out, good credentials included. */
+  readonly lockoutSeconds: number;
+}
+
 interface Entry {
   /** When the window of the failures counted started (ms). */
   start: number;
@@ -46,11 +67,11 @@ interface Entry {
  * Map's order is roughly that of their last change).
  */
 class FailureCounts {
-  readonly #window: GuessWindowConfig;
+  readonly #window: GuessWindow;
   readonly #maxKeys: number;
   readonly #entries = new Map<string, Entry>();
 
-  constructor(window: GuessWindowConfig, maxKeys: number) {
+  constructor(window: GuessWindow, maxKeys: number) {
     this.#window = window;
     this.#maxKeys = maxKeys;
   }
@@ -97,7 +118,7 @@ class FailureCounts {
 }
 
 export interface GuessLimiterOptions {
-  readonly limits: LimitsConfig['auth'];
+  readonly limits: GuessLimits;
   readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   readonly now?: () => number;

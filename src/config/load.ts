@@ -5,11 +5,17 @@ import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDoc
 import { z } from 'zod';
 import { type DeviceAdapter, livenessEvents } from '../core/adapter.ts';
 import { noMqttSecret, type ResolvedDevice, secretDigest } from '../core/device.ts';
+import type { DeadlinesDescription, RoutingDescription } from '../core/dispatch.ts';
 import { GridhubError } from '../core/errors.ts';
 import { stormCategory } from '../core/incident.ts';
 import { formatPath, zodProblems } from '../core/problems.ts';
 import type { RosterDescription } from '../core/roster.ts';
-import type { CorrelationDescription, RuleDescription, SuppressionDescription } from '../core/rule.ts';
+import type {
+  CorrelationDescription,
+  FloodDescription,
+  RuleDescription,
+  SuppressionDescription,
+} from '../core/rule.ts';
 import type { UserDescription } from '../core/user.ts';
 import { resolveDevice } from '../fleet/device-resolution.ts';
 import { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
@@ -18,13 +24,10 @@ import {
   type ConfigFile,
   communitySchema,
   configSchema,
-  type DeadlinesConfig,
   type DistrictConfig,
   districtSchema,
-  type FloodConfig,
   gridSchema,
   type HubSettings,
-  type RoutingConfig,
   streetSchema,
 } from './schema.ts';
 import { resolveSecretReferences, type SecretSources } from './secret-references.ts';
@@ -34,8 +37,8 @@ import type { HttpConfig, TlsConfig } from './security-schema.ts';
 export interface Deployment {
   readonly settings: HubSettings;
   readonly rosters: readonly RosterDescription[];
-  readonly deadlines: DeadlinesConfig;
-  readonly routing: RoutingConfig;
+  readonly deadlines: DeadlinesDescription;
+  readonly routing: RoutingDescription;
   readonly outbound: ConfigFile['outbound'];
   readonly media: ConfigFile['media'];
   readonly store: ConfigFile['store'];
@@ -49,7 +52,7 @@ export interface Deployment {
   readonly rules: readonly RuleDescription[];
   readonly correlations: readonly CorrelationDescription[];
   readonly suppressions: readonly SuppressionDescription[];
-  readonly flood: FloodConfig;
+  readonly flood: FloodDescription;
   readonly limits: ConfigFile['limits'];
   /** TLS on the listeners, its file paths absolute. */
   readonly tls: TlsConfig | undefined;

@@ -1,16 +1,37 @@
 import { z } from 'zod';
+import type { GuessLimits, GuessWindow } from '../auth/guess-limiter.ts';
 import { passwordBounds, passwordHashPattern } from '../auth/passwords.ts';
 import type { DeviceDescription } from '../core/device.ts';
+import type {
+  DeadlinesDescription,
+  RoutingDescription,
+  StageDeadlinesDescription,
+} from '../core/dispatch.ts';
 import { severities } from '../core/incident.ts';
+import type {
+  CommunityDescription,
+  DistrictDescription,
+  GridDescription,
+  PolygonDescription,
+  StreetDescription,
+} from '../core/jurisdiction.ts';
 import { roles } from '../core/principal.ts';
 import { identifierModes } from '../core/privacy.ts';
 import type { RosterDescription, ShiftDescription } from '../core/roster.ts';
-import type { CorrelationDescription, RuleDescription, SuppressionDescription } from '../core/rule.ts';
-import { deviceIdPattern } from '../core/topics.ts';
+import type {
+  CorrelationDescription,
+  FloodDescription,
+  RuleDescription,
+  SuppressionDescription,
+} from '../core/rule.ts';
+import { clockTimeSchema, nodeIdSchema, positionSchema } from '../core/schema-parts.ts';
 import type { UserDescription } from '../core/user.ts';
+import { deviceSchema } from '../fleet/device-schema.ts';
+import type { EdgeSettings } from '../http/edge.ts';
+import { rosterSchema, shiftSchema } from '../incidents/roster-schema.ts';
 import { checkAllowEntry } from '../net/outbound-address.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
-import { httpSchema, tlsSchema } from './security-schema.ts';
+import { type HttpConfig, httpSchema, tlsSchema } from './security-schema.ts';
 
 /**
  * The configuration file's schema. Every object is strict (unknown keys are errors, as in Frigate), and every
@@ -21,19 +42,11 @@ import { httpSchema, tlsSchema } from './security-schema.ts';
 /** The identifier key when none is set: in the repository, so only for the demo (see demo-guard.ts). */
 export const defaultIdentifierHashKey = 'gridhub-demo-identifier-key';
 
-const nodeId = z
-  .string()
-  .regex(
-    /^[a-z0-9][a-z0-9-]{0,63}$/,
-    'must be lowercase letters, digits and dashes, starting with a letter or digit',
-  );
-
-const longitude = z.number().min(-180).max(180);
-const latitude = z.number().min(-90).max(90);
-const position = z.tuple([longitude, latitude]);
+// The REST API describes devices and shifts as the file does, so their schemas live beside their domain.
+export { deviceSchema, rosterSchema, shiftSchema };
 
 const linearRing = z
-  .array(position)
+  .array(positionSchema)
   .min(4, 'a linear ring needs at least 4 positions')
   .refine((ring) => {
     const first = ring[0];
@@ -47,7 +60,7 @@ export const polygonSchema = z.strictObject({
 });
 
 const placeFields = {
-  id: nodeId.describe('Unique id of this place across the whole jurisdiction.'),
+  id: nodeIdSchema.describe('Unique id of this place across the whole jurisdiction.'),
   name: z.string().min(1).describe('Display name, e.g. "西郊第1网格 Xijiao Grid 1".'),
 };
 
@@ -75,14 +88,14 @@ export const districtSchema = z.strictObject({
 });
 
 export const userSchema = z.strictObject({
-  id: nodeId,
+  id: nodeIdSchema,
   name: z.string().min(1),
   role: z.enum(roles),
-  scope: nodeId
+  scope: nodeIdSchema
     .optional()
     .describe('For duty officers, integrators and admins: the node they see, with all below.'),
   grids: z
-    .array(nodeId)
+    .array(nodeIdSchema)
     .min(1)
     .optional()
     .describe('For grid workers and grid chiefs: the grids they work in.'),
@@ -115,63 +128,6 @@ export const userSchema = z.strictObject({
     ),
 });
 
-const secondsSetting = z
-  .number()
-  .positive()
-  .max(7 * 24 * 3600);
-
-export const deviceSchema = z.strictObject({
-  id: z.string().regex(deviceIdPattern, 'must be lowercase letters, digits, ".", "_" or "-" (at most 64)'),
-  name: z.string().min(1),
-  adapter: z.string().min(1).describe('Id of the adapter under devices/ that decodes this device.'),
-  grid: nodeId.optional().describe('The grid the device stands in. Give this or location, not both.'),
-  location: position
-    .optional()
-    .describe('[lon, lat]: the hub places the device in the grid that contains it.'),
-  secret: z
-    .string()
-    .min(16, 'a device secret needs at least 16 characters')
-    .max(256)
-    .optional()
-    .describe("The device's MQTT password (username and client id are the device id). Or give secretSha256."),
-  secretSha256: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the secret')
-    .optional()
-    .describe('SHA-256 of the secret, so the config need not hold the secret itself.'),
-  offlineAfterSeconds: secondsSetting
-    .optional()
-    .describe("Silence after which the device is offline; default: its adapter's."),
-  onvif: z
-    .strictObject({
-      xaddr: z
-        .url({ protocol: /^https?$/ })
-        .describe('The device service, e.g. http://10.0.0.21/onvif/device_service.'),
-      username: z.string().min(1).max(64),
-      password: z
-        .string()
-        .min(1)
-        .max(256)
-        .describe("The camera's password: kept in memory, never logged or pushed."),
-    })
-    .optional()
-    .describe('ONVIF cameras: where the hub reaches the camera, and its credentials (instead of secret).'),
-  watches: z
-    .array(z.string().regex(deviceIdPattern))
-    .optional()
-    .describe('Cameras: the devices this camera looks at; their incidents get its snapshot and clip.'),
-  presets: z
-    .record(z.string().regex(deviceIdPattern), z.string().min(1).max(64))
-    .optional()
-    .describe('PTZ cameras: the preset token to turn to when a watched device alarms, by device id.'),
-  watchdogs: z
-    .record(z.string(), secondsSetting)
-    .optional()
-    .describe(
-      "Overrides of the adapter's watchdogs, by the event they raise, e.g. {guard.check_in_missed: 900}.",
-    ),
-});
-
 export const ruleSchema = z.strictObject({
   event: z.string().min(1).describe('Normalized event type, e.g. door.forced_open.'),
   category: z.string().regex(/^[a-z][a-z0-9_]*$/),
@@ -194,30 +150,10 @@ export const ruleSchema = z.strictObject({
     ),
 });
 
-const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM, 00:00 to 23:59');
-
-export const shiftSchema = z.strictObject({
-  users: z.array(nodeId).min(1).describe('Grid workers on duty during this shift.'),
-  days: z
-    .array(z.number().int().min(1).max(7))
-    .min(1)
-    .optional()
-    .describe('ISO weekdays (1 = Monday … 7 = Sunday) the shift starts on; every day when left out.'),
-  from: clockTime.describe('Start, local time of hub.timezone.'),
-  to: clockTime.describe(
-    'End, local time; earlier than from for a shift across midnight; equal to from for all day.',
-  ),
-});
-
-export const rosterSchema = z.strictObject({
-  grid: nodeId,
-  shifts: z.array(shiftSchema).min(1),
-});
-
 const eventType = z.string().min(1).describe('Normalized event type, e.g. door.forced_open.');
 
 export const correlationSchema = z.strictObject({
-  id: nodeId.describe('Names the correlation in audit entries and logs.'),
+  id: nodeIdSchema.describe('Names the correlation in audit entries and logs.'),
   events: z
     .array(eventType)
     .min(2, 'a correlation joins at least two event types')
@@ -238,21 +174,25 @@ export const correlationSchema = z.strictObject({
 });
 
 export const suppressionSchema = z.strictObject({
-  id: nodeId.describe('Names the schedule in logs.'),
+  id: nodeIdSchema.describe('Names the schedule in logs.'),
   events: z.array(eventType).min(1).optional().describe('Only these event types; every type when left out.'),
   categories: z
     .array(z.string().min(1))
     .min(1)
     .optional()
     .describe('Only events whose rule has one of these categories; every category when left out.'),
-  grids: z.array(nodeId).min(1).optional().describe('Only devices in these grids; every grid when left out.'),
+  grids: z
+    .array(nodeIdSchema)
+    .min(1)
+    .optional()
+    .describe('Only devices in these grids; every grid when left out.'),
   days: z
     .array(z.number().int().min(1).max(7))
     .min(1)
     .optional()
     .describe('ISO weekdays (1 = Monday … 7 = Sunday) the window starts on; every day when left out.'),
-  from: clockTime.describe('Start, local time of hub.timezone.'),
-  to: clockTime.describe(
+  from: clockTimeSchema.describe('Start, local time of hub.timezone.'),
+  to: clockTimeSchema.describe(
     'End, local time; earlier than from for a window across midnight; equal to from for all day.',
   ),
 });
@@ -765,9 +705,11 @@ export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;
 
 /**
- * The file's descriptions of devices (less their MQTT secret), rules (with correlations and suppressions), users
- * and rosters are the domain's (core/device.ts, core/rule.ts, core/user.ts, core/roster.ts) field for field: a
- * field added on one side and not the other fails to compile here.
+ * What the file describes is the domain's, field for field: the jurisdiction's places (core/jurisdiction.ts),
+ * devices less their MQTT secret (core/device.ts), rules with correlations, suppressions and flood control
+ * (core/rule.ts), users (core/user.ts), rosters (core/roster.ts), routing and deadlines (core/dispatch.ts), and
+ * the settings of the limits on guessing (auth/guess-limiter.ts) and of the HTTP edge (http/edge.ts). A field added
+ * on one side and not the other fails to compile here, so no service needs to import this folder.
  */
 type Describes<Config, Description> = [Config, keyof Description] extends [Description, keyof Config]
   ? keyof Config extends keyof Description
@@ -783,4 +725,16 @@ export type ConfigDescribesTheDomain = Holds<
   | Describes<UserConfig, UserDescription>
   | Describes<RosterConfig, RosterDescription>
   | Describes<RosterConfig['shifts'][number], ShiftDescription>
+  | Describes<DistrictConfig, DistrictDescription>
+  | Describes<StreetConfig, StreetDescription>
+  | Describes<CommunityConfig, CommunityDescription>
+  | Describes<GridConfig, GridDescription>
+  | Describes<GridConfig['boundary'], PolygonDescription>
+  | Describes<FloodConfig, FloodDescription>
+  | Describes<RoutingConfig, RoutingDescription>
+  | Describes<DeadlinesConfig, DeadlinesDescription>
+  | Describes<DeadlinesConfig['default'], StageDeadlinesDescription>
+  | Describes<LimitsConfig['auth'], GuessLimits>
+  | Describes<GuessWindowConfig, GuessWindow>
+  | Describes<HttpConfig, EdgeSettings>
 >;

@@ -33,3 +33,41 @@ export interface GridEntry {
 export function chainInScope(chain: GridChain, scopeNodeIds: readonly string[]): boolean {
   return chain.some((place) => scopeNodeIds.includes(place.id));
 }
+
+/**
+ * The jurisdiction as an operator describes it in the config file: a district of streets of communities of grids,
+ * each grid with its boundary. The config schema's places are these, field for field (config/schema.ts checks it
+ * at compile time).
+ */
+export interface PlaceDescription {
+  /** Unique across the whole jurisdiction. */
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface DistrictDescription extends PlaceDescription {
+  readonly level: 'district';
+  readonly children: StreetDescription[];
+}
+
+export interface StreetDescription extends PlaceDescription {
+  readonly level: 'street';
+  readonly children: CommunityDescription[];
+}
+
+export interface CommunityDescription extends PlaceDescription {
+  readonly level: 'community';
+  readonly children: GridDescription[];
+}
+
+export interface GridDescription extends PlaceDescription {
+  readonly level: 'grid';
+  /** Devices given by location are placed by it. */
+  readonly boundary: PolygonDescription;
+}
+
+/** A GeoJSON Polygon. */
+export interface PolygonDescription {
+  readonly type: 'Polygon';
+  readonly coordinates: PolygonCoordinates;
+}

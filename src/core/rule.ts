@@ -40,3 +40,11 @@ export interface SuppressionDescription {
   /** End, HH:MM local time; earlier than from for a window across midnight; equal to from for all day. */
   readonly to: string;
 }
+
+/** Alarm-storm control: past this many incidents of one grid within the window, its events join one storm incident. */
+export interface FloodDescription {
+  /** Incidents one grid may create within the window; 0: no limit. */
+  readonly maxIncidents: number;
+  /** The sliding window the limit counts over. */
+  readonly windowSeconds: number;
+}

@@ -3,10 +3,10 @@ import type { IncomingMessage } from 'node:http';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { HttpConfig } from '../config/security-schema.ts';
 import { errorAnswer, GridhubError } from '../core/errors.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
+import type { TrustProxy } from './client-address.ts';
 import { httpEdgeMetrics } from './http-metrics.ts';
 
 /**
@@ -19,8 +19,30 @@ import { httpEdgeMetrics } from './http-metrics.ts';
  * - /metrics and /docs behind a token when the config says so.
  * - An access log line per request, with its id, which the answer returns in x-request-id.
  */
+/**
+ * The edge's settings as the config file gives them (`http`; config/schema.ts checks at compile time that its
+ * schema is these, field for field).
+ */
+export interface EdgeSettings {
+  /** Whose X-Forwarded-For to believe: any (true), that many proxies in front, or the proxies' addresses or ranges. */
+  readonly trustProxy: TrustProxy;
+  /** Origins whose pages may call the API from a browser; "*" allows any. */
+  readonly corsOrigins: string[];
+  /** When set, /metrics answers only a bearer of this token or of an admin's token or session. */
+  readonly metricsToken?: string;
+  /** /docs only for a signed-in user. */
+  readonly protectDocs: boolean;
+}
+
+/** The settings of a file that says nothing of the edge (the schema's defaults; test/unit/config.test.ts checks). */
+export const defaultEdgeSettings: EdgeSettings = Object.freeze({
+  trustProxy: false,
+  corsOrigins: [],
+  protectDocs: false,
+});
+
 export interface EdgeOptions {
-  readonly config: HttpConfig;
+  readonly config: EdgeSettings;
   readonly metrics: MetricsRegistry;
   readonly logger: Logger;
 }

@@ -13,7 +13,6 @@ import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { MediaStore } from '../cameras/evidence/media-store.ts';
 import type { OnvifSessions } from '../cameras/sessions/onvif-sessions.ts';
-import { type HttpConfig, httpSchema } from '../config/security-schema.ts';
 import { errorAnswer } from '../core/errors.ts';
 import { formatPath } from '../core/problems.ts';
 import type { UserDescription } from '../core/user.ts';
@@ -28,7 +27,14 @@ import type { Logger } from '../observability/logger.ts';
 import type { TlsMaterial } from '../security/tls-credentials.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { trustFunction } from './client-address.ts';
-import { presentedToken, registerEdge, requestId, sameSecret } from './edge.ts';
+import {
+  defaultEdgeSettings,
+  type EdgeSettings,
+  presentedToken,
+  registerEdge,
+  requestId,
+  sameSecret,
+} from './edge.ts';
 import { codedError, documentRefusals, tooManyAttempts } from './request-guards.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
@@ -64,7 +70,7 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   /** HTTPS (and so WSS for Socket.IO and MQTT over WebSocket): the certificate at start; the hub reloads it. */
   readonly tls?: TlsMaterial;
   /** The HTTP edge's settings: trusted proxies, CORS, the tokens of /metrics and /docs. */
-  readonly edge?: HttpConfig;
+  readonly edge?: EdgeSettings;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
@@ -125,7 +131,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   });
   // Then the edge, so its headers and checks apply to every route, /docs' own included.
   await registerEdge(app, {
-    config: options.edge ?? httpSchema.parse({}),
+    config: options.edge ?? defaultEdgeSettings,
     metrics: options.metrics,
     logger: options.logger,
   });

@@ -1,7 +1,7 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { principalOf } from '../auth/principals.ts';
-import type { DeadlinesConfig } from '../config/schema.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
+import type { DeadlinesDescription } from '../core/dispatch.ts';
 import type { DeadlineStage, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { RuleDescription } from '../core/rule.ts';
@@ -28,7 +28,7 @@ const stageKeys = { accept: 'acceptMinutes', arrive: 'arriveMinutes', resolve: '
 
 /** The lifecycle's view of the deployment: each category's deadlines, and who is above a node. */
 export function lifecycleContextOf(
-  deadlines: DeadlinesConfig,
+  deadlines: DeadlinesDescription,
   jurisdiction: Jurisdiction,
 ): Omit<LifecycleContext, 'now'> {
   return {

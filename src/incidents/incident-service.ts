@@ -1,13 +1,13 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
-import type { DeadlinesConfig, FloodConfig } from '../config/schema.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
+import type { DeadlinesDescription } from '../core/dispatch.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { EvidenceItem, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { RosterDescription } from '../core/roster.ts';
-import type { RuleDescription } from '../core/rule.ts';
+import type { FloodDescription, RuleDescription } from '../core/rule.ts';
 import type { UserDescription } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -33,7 +33,7 @@ export interface IncidentServiceOptions {
   readonly metrics: MetricsRegistry;
   readonly router: Router;
   readonly visibility: Visibility;
-  readonly deadlines: DeadlinesConfig;
+  readonly deadlines: DeadlinesDescription;
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserDescription[];
   readonly logger: Logger;
@@ -45,7 +45,7 @@ export interface IncidentServiceOptions {
   /** How often deadlines are checked. */
   readonly sweepMs: number;
   /** Alarm-storm control; none when left out. */
-  readonly flood?: FloodConfig;
+  readonly flood?: FloodDescription;
 }
 
 const noCorrelations: readonly Correlation[] = [];

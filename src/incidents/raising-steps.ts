@@ -1,5 +1,4 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
-import type { FloodConfig } from '../config/schema.ts';
 import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import { timeOrderedId } from '../core/ids.ts';
@@ -10,7 +9,7 @@ import {
   relatedEventsLimit,
   stormCategory,
 } from '../core/incident.ts';
-import type { RuleDescription } from '../core/rule.ts';
+import type { FloodDescription, RuleDescription } from '../core/rule.ts';
 import type { ActiveIncidents } from './active-incidents.ts';
 import { CorrelationAnchors } from './correlation-anchors.ts';
 import type { IncidentMetrics } from './incident-metrics.ts';
@@ -30,7 +29,7 @@ export interface IncidentRaisingOptions {
   /** The deadline of a category's stage (lifecycle context). */
   readonly deadlineMs: (category: string, stage: DeadlineStage) => number;
   /** Alarm-storm control; none when left out. */
-  readonly flood?: FloodConfig | undefined;
+  readonly flood?: FloodDescription | undefined;
 }
 
 function iso(ms: number): string {

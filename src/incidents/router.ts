@@ -1,4 +1,4 @@
-import type { RoutingConfig } from '../config/schema.ts';
+import type { RoutingDescription } from '../core/dispatch.ts';
 import { chainInScope, type GridChain } from '../core/jurisdiction.ts';
 import type { RosterDescription, ShiftDescription } from '../core/roster.ts';
 import type { UserDescription } from '../core/user.ts';
@@ -57,14 +57,14 @@ export function shiftCovers(shift: ShiftDescription, day: number, minute: number
  */
 export class Router {
   readonly #users: readonly UserDescription[];
-  readonly #routing: RoutingConfig;
+  readonly #routing: RoutingDescription;
   readonly #rosters = new Map<string, RosterDescription>();
   readonly #clock: Intl.DateTimeFormat;
 
   constructor(
     users: readonly UserDescription[],
     rosters: readonly RosterDescription[],
-    routing: RoutingConfig,
+    routing: RoutingDescription,
     timezone: string,
   ) {
     this.#users = users;

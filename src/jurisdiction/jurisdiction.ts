@@ -1,8 +1,15 @@
-import type { CommunityConfig, DistrictConfig, GridConfig, StreetConfig } from '../config/schema.ts';
-import type { GridEntry, PlaceRef, PolygonCoordinates } from '../core/jurisdiction.ts';
+import type {
+  CommunityDescription,
+  DistrictDescription,
+  GridDescription,
+  GridEntry,
+  PlaceRef,
+  PolygonCoordinates,
+  StreetDescription,
+} from '../core/jurisdiction.ts';
 import { boundsOf, polygonContains } from './geo.ts';
 
-type TreeNode = DistrictConfig | StreetConfig | CommunityConfig | GridConfig;
+type TreeNode = DistrictDescription | StreetDescription | CommunityDescription | GridDescription;
 
 interface NodeEntry {
   readonly ref: PlaceRef;
@@ -18,7 +25,7 @@ export class Jurisdiction {
   readonly #nodes = new Map<string, NodeEntry>();
   readonly #grids = new Map<string, GridEntry>();
 
-  constructor(tree: DistrictConfig) {
+  constructor(tree: DistrictDescription) {
     this.root = { id: tree.id, name: tree.name, level: tree.level };
     const boundaries = new Map<string, PolygonCoordinates>();
     const visit = (node: TreeNode, parentId: string | undefined): void => {

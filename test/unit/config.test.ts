@@ -12,6 +12,7 @@ import { loadDeployment, readRuntimeSettings, resolveDeployment } from '../../sr
 import type { configSchema, deviceSchema, ruleSchema, userSchema } from '../../src/config/schema.ts';
 import { GridhubError } from '../../src/core/errors.ts';
 import type { JurisdictionLevel } from '../../src/core/jurisdiction.ts';
+import { defaultEdgeSettings } from '../../src/http/edge.ts';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 const demoPath = path.join(projectRoot, 'config', 'demo.yaml');
@@ -221,6 +222,12 @@ describe('resolveDeployment', () => {
       demo: false,
     });
     expect(deployment.devices).toEqual([]);
+  });
+
+  it('gives the HTTP edge, when the file says nothing of it, the settings the edge takes by default', () => {
+    const { district } = smallConfig();
+    const deployment = resolveDeployment({ jurisdiction: district }, knownAdapters);
+    expect(deployment.http).toEqual(defaultEdgeSettings);
   });
 
   describe.each([

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { deviceSchema } from '../../config/schema.ts';
 import { GridhubError } from '../../core/errors.ts';
+import { deviceSchema } from '../../fleet/device-schema.ts';
 import { type Fleet, maxMaintenanceMinutes, provisioningRoles } from '../../fleet/fleet.ts';
 import { type OutboundGuard, OutboundRefused } from '../../net/outbound-address.ts';
 import type { EventLog } from '../../store/event-log.ts';

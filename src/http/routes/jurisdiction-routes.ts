@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { shiftSchema } from '../../config/schema.ts';
 import { GridhubError } from '../../core/errors.ts';
 import { type Principal, roles } from '../../core/principal.ts';
 import type { UserDescription } from '../../core/user.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
+import { shiftSchema } from '../../incidents/roster-schema.ts';
 import type { Router } from '../../incidents/router.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
 import { authenticate, principalOf } from '../request-guards.ts';

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { nodeIdSchema, positionSchema } from '../core/schema-parts.ts';
+import { deviceIdPattern } from '../core/topics.ts';
+
+/**
+ * A device as the config file describes it, with its MQTT secret (or the secret's digest). Provisioning through the
+ * REST API takes the same description less the secret, which the hub makes; config/schema.ts checks at compile time
+ * that it is core/device.ts's DeviceDescription, field for field.
+ */
+
+const secondsSetting = z
+  .number()
+  .positive()
+  .max(7 * 24 * 3600);
+
+export const deviceSchema = z.strictObject({
+  id: z.string().regex(deviceIdPattern, 'must be lowercase letters, digits, ".", "_" or "-" (at most 64)'),
+  name: z.string().min(1),
+  adapter: z.string().min(1).describe('Id of the adapter under devices/ that decodes this device.'),
+  grid: nodeIdSchema.optional().describe('The grid the device stands in. Give this or location, not both.'),
+  location: positionSchema
+    .optional()
+    .describe('[lon, lat]: the hub places the device in the grid that contains it.'),
+  secret: z
+    .string()
+    .min(16, 'a device secret needs at least 16 characters')
+    .max(256)
+    .optional()
+    .describe("The device's MQTT password (username and client id are the device id). Or give secretSha256."),
+  secretSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the secret')
+    .optional()
+    .describe('SHA-256 of the secret, so the config need not hold the secret itself.'),
+  offlineAfterSeconds: secondsSetting
+    .optional()
+    .describe("Silence after which the device is offline; default: its adapter's."),
+  onvif: z
+    .strictObject({
+      xaddr: z
+        .url({ protocol: /^https?$/ })
+        .describe('The device service, e.g. http://10.0.0.21/onvif/device_service.'),
+      username: z.string().min(1).max(64),
+      password: z
+        .string()
+        .min(1)
+        .max(256)
+        .describe("The camera's password: kept in memory, never logged or pushed."),
+    })
+    .optional()
+    .describe('ONVIF cameras: where the hub reaches the camera, and its credentials (instead of secret).'),
+  watches: z
+    .array(z.string().regex(deviceIdPattern))
+    .optional()
+    .describe('Cameras: the devices this camera looks at; their incidents get its snapshot and clip.'),
+  presets: z
+    .record(z.string().regex(deviceIdPattern), z.string().min(1).max(64))
+    .optional()
+    .describe('PTZ cameras: the preset token to turn to when a watched device alarms, by device id.'),
+  watchdogs: z
+    .record(z.string(), secondsSetting)
+    .optional()
+    .describe(
+      "Overrides of the adapter's watchdogs, by the event they raise, e.g. {guard.check_in_missed: 900}.",
+    ),
+});
