@@ -68,6 +68,11 @@ export interface HubOptions {
   readonly deadlineSweepMs?: number;
   /** ONVIF session timings (ms); tests shorten them. */
   readonly onvifTiming?: Partial<OnvifSessionsOptions['timing']>;
+  /**
+   * The clock the limits on guessing read (ms since the epoch), Date.now when not given: tests move it past a
+   * lockout instead of waiting it out. Nothing else reads it; every timer stays real.
+   */
+  readonly clock?: () => number;
 }
 
 /** What tests (and the bench's diagnostics) reach inside a running hub: nothing else of it is public. */
@@ -126,7 +131,7 @@ export class Hub {
             metrics: tlsCounted,
             logger,
           });
-    const guesses = new GuessLimiter({ limits: deployment.limits.auth, metrics, logger });
+    const guesses = new GuessLimiter({ limits: deployment.limits.auth, metrics, logger, now: options.clock });
     const topics = new TopicGrammar(settings.topicBase);
     /** network.outbound applied: every connection made on a caller's behalf (cameras, webhooks) goes through it. */
     const outboundGuard = new OutboundGuard({

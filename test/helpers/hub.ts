@@ -90,6 +90,7 @@ export async function startTestHub(
     deployment?: Deployment;
     livenessSweepMs?: number;
     onvifTiming?: HubOptions['onvifTiming'];
+    clock?: HubOptions['clock'];
   } = {},
 ): Promise<TestHub> {
   const ownDirectory = options.dataDir === undefined ? temporaryDirectory() : undefined;
@@ -103,6 +104,7 @@ export async function startTestHub(
     logger: pino({ level: 'debug' }, logs),
     livenessSweepMs: options.livenessSweepMs ?? 100,
     ...(options.onvifTiming === undefined ? {} : { onvifTiming: options.onvifTiming }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   await hub.start();
   return {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Incident, IncidentChange } from '../../src/core/incident.ts';
 import { IncidentChangeQueue } from '../../src/incidents/change-queue.ts';
 import { ThrottledPushes } from '../../src/incidents/throttled-pushes.ts';
@@ -68,6 +68,16 @@ describe('IncidentChangeQueue', () => {
 });
 
 describe('ThrottledPushes', () => {
+  // Its interval is a timeout and readings of Date.now(), and nothing else here waits on time: only those are faked,
+  // and the tests move them on (to the millisecond of an interval's end) instead of sleeping through them.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('pushes a tracked incident at most once an interval, the last state trailing, each before the last after', async () => {
     let current = incident('inc_storm', 1);
     const pushes: IncidentChange[] = [];
@@ -83,11 +93,13 @@ describe('ThrottledPushes', () => {
     }
     // Tracked just now: its creation was its push, so nothing goes before the interval ends.
     expect(pushes).toHaveLength(0);
-    while (pushes.length === 0) await wait(10);
+    await vi.advanceTimersByTimeAsync(59);
+    expect(pushes).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
     expect(pushes.map(({ before, after }) => [before.occurrences, after.occurrences])).toEqual([[1, 5]]);
 
     // An interval after the last push, the next goes at once.
-    await wait(70);
+    await vi.advanceTimersByTimeAsync(70);
     current = incident('inc_storm', 6);
     throttled.soon('inc_storm');
     expect(pushes.map(({ before, after }) => [before.occurrences, after.occurrences])).toEqual([
@@ -98,7 +110,7 @@ describe('ThrottledPushes', () => {
     current = incident('inc_storm', 7);
     throttled.soon('inc_storm');
     expect(throttled.showNow(incident('inc_storm', 8))?.occurrences).toBe(6);
-    await wait(120);
+    await vi.advanceTimersByTimeAsync(120);
     expect(pushes).toHaveLength(2);
     throttled.clear();
   });
@@ -115,7 +127,7 @@ describe('ThrottledPushes', () => {
     throttled.track(incident('inc_storm', 1));
     throttled.forget('inc_storm');
     throttled.soon('inc_storm');
-    await wait(40);
+    await vi.advanceTimersByTimeAsync(40);
     expect(pushes).toEqual([]);
   });
 });
