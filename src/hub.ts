@@ -206,7 +206,7 @@ export class Hub {
       logger,
       raise: (event, device) => sink.accept(event, device, performance.now()),
       sweepMs: options.livenessSweepMs ?? 1000,
-      ...(sharing.livenessLedger === undefined ? {} : { ledger: sharing.livenessLedger }),
+      ledger: sharing.livenessLedger,
     });
     const realtime = new Realtime({
       authenticator,

@@ -1,9 +1,10 @@
 import { CameraLeases, type CameraPartition, type LeasedSessions } from './cameras/sessions/camera-leases.ts';
 import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
-import { type LivenessLedger, RedisLivenessLedger } from './cluster/shared-liveness.ts';
+import { RedisLivenessLedger } from './cluster/shared-liveness.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import { type Component, component } from './core/component.ts';
 import type { DeviceRegistry } from './fleet/device-registry.ts';
+import { type LivenessLedger, LoneLivenessLedger } from './fleet/liveness-ledger.ts';
 import type { IncidentWriterFactory } from './incidents/incident-writer.ts';
 import { loneIncidentWriter } from './incidents/lone-incident-writer.ts';
 import { sharedIncidentWriter } from './incidents/shared-incident-writer.ts';
@@ -33,8 +34,8 @@ export interface Sharing {
   readonly incidentWriter: IncidentWriterFactory;
   /** Siblings change accounts too: how often they are read again (their sessions end in the store at once). */
   readonly accountsRefreshMs?: number;
-  /** Who heard a device last, among siblings: each silence raised by exactly one of them. */
-  readonly livenessLedger?: LivenessLedger;
+  /** Who heard a device last, and who raises its silence: this instance alone, or exactly one of the siblings. */
+  readonly livenessLedger: LivenessLedger;
   /** The Redis through which pushes reach clients on any sibling, and the clustered broker shares its state. */
   readonly redis?: SharedRedis;
   /** Components only siblings have (their coordinator), started right after the store. */
@@ -84,6 +85,7 @@ export function loneInstance(
     }),
     eventLog: new LmdbEventLog({ ...eventLogOptions(deployment), dataDir: files.dataDir }),
     incidentWriter: loneIncidentWriter,
+    livenessLedger: new LoneLivenessLedger(),
     components: [],
     cameraPartition: () => ({}),
     acknowledgeAfter: (handled) => handled,
