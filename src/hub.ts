@@ -211,7 +211,7 @@ export class Hub {
       logger,
       raise: (event, device) => sink.accept(event, device, performance.now()),
       sweepMs: options.livenessSweepMs ?? 1000,
-      ...(sharing.livenessLedger === undefined ? {} : { ledger: sharing.livenessLedger }),
+      ledger: sharing.livenessLedger,
     });
     const realtime = new Realtime({
       authenticator,
@@ -222,8 +222,7 @@ export class Hub {
       recoveryMs: settings.pushRecoverySeconds * 1000,
       trustProxy: deployment.http.trustProxy,
       corsOrigins: deployment.http.corsOrigins,
-      // Pushes go through Redis to reach clients on any sibling.
-      ...(sharing.redis === undefined ? {} : { cluster: sharing.redis }),
+      pushes: sharing.pushes,
       chainOf: (gridId) => deployment.jurisdiction.grid(gridId)?.chain,
       bus,
       metrics,
@@ -243,10 +242,9 @@ export class Hub {
       metrics,
       logger,
     });
-    const delivered = () => realtime.delivered();
     const onMessage = (topic: string, payload: Buffer, receivedAt: number) => {
       const handled = ingest.handle(topic, payload, receivedAt);
-      return handled === undefined ? undefined : sharing.acknowledgeAfter(handled, delivered);
+      return handled === undefined ? undefined : sharing.acknowledgeAfter(handled);
     };
     const external = deployment.mqtt.mode === 'external' ? deployment.mqtt.external : undefined;
     const own =

@@ -1,14 +1,17 @@
 import { CameraLeases, type CameraPartition, type LeasedSessions } from './cameras/sessions/camera-leases.ts';
 import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
-import { type LivenessLedger, RedisLivenessLedger } from './cluster/shared-liveness.ts';
+import { RedisLivenessLedger } from './cluster/shared-liveness.ts';
+import { RedisPushDistribution } from './cluster/shared-pushes.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import { type Component, component } from './core/component.ts';
 import type { DeviceRegistry } from './fleet/device-registry.ts';
+import { type LivenessLedger, LoneLivenessLedger } from './fleet/liveness-ledger.ts';
 import type { IncidentWriterFactory } from './incidents/incident-writer.ts';
 import { loneIncidentWriter } from './incidents/lone-incident-writer.ts';
 import { sharedIncidentWriter } from './incidents/shared-incident-writer.ts';
 import type { Logger } from './observability/logger.ts';
 import type { MetricsRegistry } from './observability/metrics-registry.ts';
+import { inMemoryPushes, type PushDistribution } from './realtime/push-distribution.ts';
 import { type EventLog, LmdbEventLog, RedisStreamEventLog } from './store/event-log.ts';
 import { LmdbStore } from './store/lmdb-store.ts';
 import { RedisStore } from './store/redis-store.ts';
@@ -33,9 +36,11 @@ export interface Sharing {
   readonly incidentWriter: IncidentWriterFactory;
   /** Siblings change accounts too: how often they are read again (their sessions end in the store at once). */
   readonly accountsRefreshMs?: number;
-  /** Who heard a device last, among siblings: each silence raised by exactly one of them. */
-  readonly livenessLedger?: LivenessLedger;
-  /** The Redis through which pushes reach clients on any sibling, and the clustered broker shares its state. */
+  /** Who heard a device last, and who raises its silence: this instance alone, or exactly one of the siblings. */
+  readonly livenessLedger: LivenessLedger;
+  /** How pushes reach clients: this instance's alone, or any sibling's through a Redis stream. */
+  readonly pushes: PushDistribution;
+  /** The Redis through which the clustered broker shares its state with the siblings' brokers. */
   readonly redis?: SharedRedis;
   /** Components only siblings have (their coordinator), started right after the store. */
   readonly components: readonly Component[];
@@ -46,9 +51,9 @@ export interface Sharing {
   ): { partition?: CameraPartition; leases?: CameraLeases };
   /**
    * When a device frame is acknowledged: once committed alone; among siblings, once its pushes are in Redis too
-   * (see Realtime.delivered), so a client of any sibling hears of it before the device forgets it.
+   * (PushDistribution.delivered), so a client of any sibling hears of it before the device forgets it.
    */
-  acknowledgeAfter(handled: Promise<void>, delivered: () => Promise<void>): Promise<void>;
+  acknowledgeAfter(handled: Promise<void>): Promise<void>;
 }
 
 export interface SharingParts {
@@ -84,6 +89,8 @@ export function loneInstance(
     }),
     eventLog: new LmdbEventLog({ ...eventLogOptions(deployment), dataDir: files.dataDir }),
     incidentWriter: loneIncidentWriter,
+    livenessLedger: new LoneLivenessLedger(),
+    pushes: inMemoryPushes,
     components: [],
     cameraPartition: () => ({}),
     acknowledgeAfter: (handled) => handled,
@@ -98,12 +105,15 @@ export function sharedInstances(parts: SharingParts, redis: SharedRedis): Sharin
     ...redisOptions,
     instanceId: deployment.cluster.instanceId ?? defaultInstanceId(),
   });
+  const pushes = new RedisPushDistribution(redisOptions);
+  const delivered = () => pushes.delivered();
   return {
     store: new RedisStore({ ...redisOptions, deadLetterLimit: deployment.settings.deadLetterLimit }),
     eventLog: new RedisStreamEventLog({ ...eventLogOptions(deployment), ...redisOptions }),
     incidentWriter: sharedIncidentWriter,
     accountsRefreshMs: 5_000,
     livenessLedger: new RedisLivenessLedger(coordinator),
+    pushes,
     redis,
     components: [
       component('cluster', {
@@ -123,6 +133,6 @@ export function sharedInstances(parts: SharingParts, redis: SharedRedis): Sharin
       });
       return { partition: leases, leases };
     },
-    acknowledgeAfter: (handled, delivered) => handled.then(delivered),
+    acknowledgeAfter: (handled) => handled.then(delivered),
   };
 }

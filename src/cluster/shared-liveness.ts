@@ -1,37 +1,8 @@
+import { type LivenessLedger, type WatchdogRef, watchdogKey } from '../fleet/liveness-ledger.ts';
 import type { RedisCoordinator } from './redis-coordinator.ts';
 
-/**
- * What hub instances tell each other of device liveness. With several instances a device's messages reach one of
- * them (the one it is connected to, or any, with shared subscriptions), so each instance alone would find the
- * others' devices silent. The ledger keeps, across instances: when each device was last heard, when each watchdog
- * was last reset, and which devices are offline with an incident raised, so device.offline, device.online and a
- * watchdog's event are each raised by exactly one instance.
- */
-export interface LivenessLedger {
-  /** A message from the device reached this instance. Runs on every message: a Map write, sent in batches. */
-  heard(deviceId: string, now: number): void;
-  /** A watchdog's reset event reached this instance. */
-  reset(deviceId: string, watchdog: number, now: number): void;
-  /** Sends what was heard since the last flush. */
-  flush(): Promise<void>;
-  /** When the devices were last heard by any instance (all devices when none are named). */
-  lastHeard(deviceIds?: readonly string[]): Promise<Map<string, number>>;
-  /** When the watchdogs were last reset by any instance, by watchdogKey. */
-  lastResets(watchdogs: readonly { deviceId: string; index: number }[]): Promise<Map<string, number>>;
-  /** Devices some instance raised device.offline for, with the start of their silence. */
-  offline(): Promise<Map<string, number>>;
-  /** Records device.offline for this silence; true for the one instance that gets to raise it. */
-  markOffline(deviceId: string, silentSince: number): Promise<boolean>;
-  /** Clears device.offline; true for the one instance that gets to raise device.online. */
-  markOnline(deviceId: string): Promise<boolean>;
-  /** Claims a watchdog's firing for the reset it is overdue from; true for exactly one instance. */
-  claimWatchdog(deviceId: string, index: number, resetAt: number): Promise<boolean>;
-}
-
-/** A device's watchdog (its index among the device's watchdogs) in the ledger's tables. */
-export function watchdogKey(deviceId: string, index: number): string {
-  return `${deviceId}#${index}`;
-}
+/** Every this many reads of last-heard times, every device's is read, not only the overdue ones'. */
+const fullReadEvery = 10;
 
 function numbers(table: Map<string, string>): Map<string, number> {
   const result = new Map<string, number>();
@@ -42,15 +13,22 @@ function numbers(table: Map<string, string>): Map<string, number> {
   return result;
 }
 
-/** The ledger on Redis: three hashes and a claim per watchdog firing. */
+/**
+ * The ledger of instances sharing one Redis: three hashes and a claim per watchdog firing. What this instance hears
+ * is kept in memory and written at each sweep's flush, so a device's message costs a Map write.
+ */
 export class RedisLivenessLedger implements LivenessLedger {
   readonly #coordinator: RedisCoordinator;
   #heard = new Map<string, number>();
   #resets = new Map<string, number>();
+  #reads = 0;
 
   constructor(coordinator: RedisCoordinator) {
     this.#coordinator = coordinator;
   }
+
+  /** What siblings recorded outlives this instance's restart: nothing to forget. */
+  begin(): void {}
 
   heard(deviceId: string, now: number): void {
     this.#heard.set(deviceId, now);
@@ -76,11 +54,13 @@ export class RedisLivenessLedger implements LivenessLedger {
     }
   }
 
-  async lastHeard(deviceIds?: readonly string[]): Promise<Map<string, number>> {
-    return numbers(await this.#coordinator.readTable('last-heard', deviceIds));
+  async lastHeard(overdue: readonly string[]): Promise<Map<string, number>> {
+    const all = this.#reads++ % fullReadEvery === 0;
+    if (!all && overdue.length === 0) return new Map();
+    return numbers(await this.#coordinator.readTable('last-heard', all ? undefined : overdue));
   }
 
-  async lastResets(watchdogs: readonly { deviceId: string; index: number }[]): Promise<Map<string, number>> {
+  async lastResets(watchdogs: readonly WatchdogRef[]): Promise<Map<string, number>> {
     const keys = watchdogs.map(({ deviceId, index }) => watchdogKey(deviceId, index));
     return numbers(await this.#coordinator.readTable('watchdog-resets', keys));
   }
@@ -89,8 +69,8 @@ export class RedisLivenessLedger implements LivenessLedger {
     return numbers(await this.#coordinator.readTable('offline'));
   }
 
-  markOffline(deviceId: string, silentSince: number): Promise<boolean> {
-    return this.#coordinator.claimField('offline', deviceId, String(silentSince));
+  markOffline(deviceId: string, now: number): Promise<boolean> {
+    return this.#coordinator.claimField('offline', deviceId, String(now));
   }
 
   markOnline(deviceId: string): Promise<boolean> {

@@ -1,5 +1,4 @@
 import type { Gauge } from 'prom-client';
-import { type LivenessLedger, watchdogKey } from '../cluster/shared-liveness.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
@@ -8,6 +7,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeviceRegistry, RegisteredDevice } from './device-registry.ts';
 import { fleetMetrics } from './fleet-metrics.ts';
+import { type LivenessLedger, type WatchdogRef, watchdogKey } from './liveness-ledger.ts';
 
 /** Hands an event the hub raised itself (device.offline, a missed check-in) to the event sink (bus, then pipeline). */
 export type RaiseEvent = (event: DeviceEvent, device: RegisteredDevice) => Promise<void>;
@@ -21,14 +21,19 @@ export interface LivenessMonitorOptions {
   /** How often silences and watchdogs are checked. */
   readonly sweepMs: number;
   /**
-   * With several hub instances: what they tell each other of device liveness, so a device connected to a sibling is
-   * not found silent here, and each of device.offline, device.online and a watchdog's event is raised once.
+   * What the instances tell each other of device liveness (sharing.ts chooses it): alone, its own memory; with
+   * siblings, Redis, so a device connected to a sibling is not found silent here, and each of device.offline,
+   * device.online and a watchdog's event is raised once.
    */
-  readonly ledger?: LivenessLedger;
+  readonly ledger: LivenessLedger;
 }
 
-/** With a ledger, every this many sweeps every device's last-heard time is read, not only the overdue ones'. */
-const fullReadEvery = 10;
+/** A device's watchdog found overdue by a sweep. */
+interface DueWatchdog extends WatchdogRef {
+  readonly device: RegisteredDevice;
+}
+
+const noDevices: readonly string[] = [];
 
 interface Liveness {
   /** Connected, or heard from since it last said or was found gone. */
@@ -62,7 +67,8 @@ export class LivenessMonitor {
   #unsubscribe: (() => void) | undefined;
   #startedAt = 0;
   #sweeping: Promise<void> | undefined;
-  #sweeps = 0;
+  /** A sweep has begun and not ended: it is waiting on its ledger. */
+  #midSweep = false;
   readonly #devicesOnline: Gauge;
 
   constructor(options: LivenessMonitorOptions) {
@@ -74,6 +80,7 @@ export class LivenessMonitor {
   start(now: number = Date.now()): void {
     this.#startedAt = now;
     this.#states.clear();
+    this.#options.ledger.begin();
     this.#unsubscribe = this.#options.bus.on('device:event', this.#onDeviceEvent);
     this.#timer = setInterval(() => this.sweep(), this.#options.sweepMs);
     this.#timer.unref();
@@ -93,7 +100,7 @@ export class LivenessMonitor {
     const state = this.#state(device, now);
     state.lastSeen = now;
     state.silentSince = now;
-    this.#options.ledger?.heard(deviceId, now);
+    this.#options.ledger.heard(deviceId, now);
     if (!state.online) this.#setOnline(device, state, true, now);
     if (state.offlineRaised) {
       state.offlineRaised = false;
@@ -117,31 +124,121 @@ export class LivenessMonitor {
 
   /** Raises what is overdue: silences past their threshold, watchdogs past their period. */
   sweep(now: number = Date.now()): Promise<void> {
-    if (this.#options.ledger === undefined) {
-      this.#sweepAlone(now);
-      return Promise.resolve();
-    }
-    // One shared sweep at a time: a slow Redis must not stack them.
-    this.#sweeping ??= this.#sweepShared(this.#options.ledger, now)
-      .catch((error: unknown) => {
-        this.#log.warn({ error: (error as Error).message }, 'shared liveness sweep failed');
-      })
-      .finally(() => {
-        this.#sweeping = undefined;
-      });
+    if (this.#sweeping !== undefined) return this.#sweeping;
+    const sweep = this.#sweepOnce(now).catch((error: unknown) => {
+      this.#log.warn({ error: (error as Error).message }, 'liveness sweep failed');
+    });
+    // A sweep waiting on its ledger (Redis) is the only one until it ends: a slow Redis must not stack them. One whose
+    // ledger answered at once (alone) is over already, and the next runs whenever it is called.
+    if (!this.#midSweep) return sweep;
+    this.#sweeping = sweep.finally(() => {
+      this.#sweeping = undefined;
+    });
     return this.#sweeping;
   }
 
-  #sweepAlone(now: number): void {
-    let online = 0;
-    for (const device of this.#options.registry.all) {
-      const state = this.#state(device, now);
-      if (state.online) online++;
-      if (this.#silentTooLong(device, state, now)) this.#raiseOffline(device, state, now);
-      for (const index of this.#dueWatchdogs(device, state, now))
-        this.#fireWatchdog(device, state, index, now);
+  /**
+   * Learns from the ledger what other instances heard and raised, then raises what is still overdue, each raise
+   * claimed in the ledger so exactly one instance makes it. What is learnt changes this instance's view silently: the
+   * instance that saw it first-hand pushed it. The ledger's answers are awaited only when they are promises: alone,
+   * every answer is immediate, and the sweep is one synchronous pass over the devices, then one over the overdue.
+   */
+  async #sweepOnce(now: number): Promise<void> {
+    this.#midSweep = true;
+    try {
+      const { ledger, registry } = this.#options;
+      const flushed = ledger.flush();
+      if (flushed instanceof Promise) await flushed;
+      const marks = ledger.offline();
+      const offline = marks instanceof Promise ? await marks : marks;
+
+      let online = 0;
+      const overdue: RegisteredDevice[] = [];
+      const due: DueWatchdog[] = [];
+      for (const device of registry.all) {
+        const state = this.#state(device, now);
+        this.#learnOffline(device, state, offline.get(device.id), now);
+        if (state.online) online++;
+        if (this.#silentTooLong(device, state, now)) overdue.push(device);
+        if (device.disabled) continue;
+        for (let index = 0; index < device.watchdogs.length; index++)
+          if (this.#watchdogDue(device, state, index, now)) due.push({ device, deviceId: device.id, index });
+      }
+
+      const lastHeard = ledger.lastHeard(
+        overdue.length === 0 ? noDevices : overdue.map((device) => device.id),
+      );
+      const heard = lastHeard instanceof Promise ? await lastHeard : lastHeard;
+      if (heard.size > 0) for (const [deviceId, at] of heard) online += this.#learnHeard(deviceId, at, now);
+
+      for (const device of overdue) {
+        const state = this.#state(device, now);
+        // Heard by a sibling meanwhile: not silent any more.
+        if (!this.#silentTooLong(device, state, now)) continue;
+        const claim = ledger.markOffline(device.id, now);
+        if (claim instanceof Promise ? await claim : claim) {
+          this.#raiseOffline(device, state, now);
+        } else {
+          // A sibling raised it: this instance's view follows, silently.
+          state.offlineRaised = true;
+          state.online = false;
+        }
+      }
+
+      if (due.length > 0) {
+        const lastResets = ledger.lastResets(due);
+        const resets = lastResets instanceof Promise ? await lastResets : lastResets;
+        for (const { device, index } of due) {
+          const state = this.#state(device, now);
+          const resetAt = Math.max(
+            state.watchdogResetAt[index] ?? this.#startedAt,
+            resets.get(watchdogKey(device.id, index)) ?? 0,
+          );
+          state.watchdogResetAt[index] = resetAt;
+          // Reset by a sibling meanwhile: not due any more.
+          if (!this.#watchdogDue(device, state, index, now)) continue;
+          const claim = ledger.claimWatchdog(device.id, index, resetAt);
+          if (claim instanceof Promise ? await claim : claim) this.#fireWatchdog(device, state, index, now);
+          else state.watchdogFired[index] = true;
+        }
+      }
+      this.#devicesOnline.set(online);
+    } finally {
+      this.#midSweep = false;
     }
-    this.#devicesOnline.set(online);
+  }
+
+  /**
+   * The device's offline mark in the ledger, against this instance's view: none (a sibling raised device.online, or
+   * nobody raised device.offline); raised before this instance heard the device again (this instance may be the one
+   * to raise device.online); raised by a sibling, unknown here. Alone, the marks are this instance's own: no change.
+   */
+  #learnOffline(device: RegisteredDevice, state: Liveness, raisedAt: number | undefined, now: number): void {
+    if (raisedAt === undefined) {
+      state.offlineRaised = false;
+    } else if (state.lastSeen !== null && state.lastSeen > raisedAt) {
+      state.offlineRaised = false;
+      this.#raiseOnline(device, state, now);
+    } else if (!state.offlineRaised) {
+      state.offlineRaised = true;
+      state.online = false;
+      state.since = raisedAt;
+    }
+  }
+
+  /** A sibling heard the device after this instance last did: its silence counts from then. 1 if now online. */
+  #learnHeard(deviceId: string, at: number, now: number): number {
+    const device = this.#options.registry.get(deviceId);
+    if (device === undefined) return 0;
+    const state = this.#state(device, now);
+    if (at <= state.silentSince) return 0;
+    state.silentSince = at;
+    state.lastSeen = Math.max(state.lastSeen ?? 0, at);
+    // Heard recently by a sibling: online, as that sibling already told the clients.
+    if (state.online || state.offlineRaised || now - at >= device.offlineAfterMs) return 0;
+    state.online = true;
+    state.since = at;
+    return 1;
   }
 
   /** Silent past its threshold, and device.offline not yet raised for this silence. */
@@ -157,15 +254,11 @@ export class LivenessMonitor {
     });
   }
 
-  /** The device's watchdogs past their period since their last reset, not yet fired. */
-  #dueWatchdogs(device: RegisteredDevice, state: Liveness, now: number): number[] {
-    if (device.disabled) return [];
-    const due: number[] = [];
-    device.watchdogs.forEach((watchdog, index) => {
-      const resetAt = state.watchdogResetAt[index] ?? this.#startedAt;
-      if (!state.watchdogFired[index] && now - resetAt >= watchdog.afterMs) due.push(index);
-    });
-    return due;
+  /** The watchdog is past its period since its last reset, and has not fired since. */
+  #watchdogDue(device: RegisteredDevice, state: Liveness, index: number, now: number): boolean {
+    const watchdog = device.watchdogs[index];
+    if (watchdog === undefined || device.disabled || state.watchdogFired[index]) return false;
+    return now - (state.watchdogResetAt[index] ?? this.#startedAt) >= watchdog.afterMs;
   }
 
   #fireWatchdog(device: RegisteredDevice, state: Liveness, index: number, now: number): void {
@@ -178,104 +271,17 @@ export class LivenessMonitor {
     });
   }
 
-  /**
-   * The sweep of one instance among several: learn what the siblings heard and raised, then raise what is still
-   * overdue, each raise claimed in the ledger so exactly one instance makes it. What is learnt from the ledger
-   * changes this instance's view silently: the instance that saw it first-hand pushed it.
-   */
-  async #sweepShared(ledger: LivenessLedger, now: number): Promise<void> {
-    const { registry } = this.#options;
-    await ledger.flush();
-    const offline = await ledger.offline();
-    for (const device of registry.all) {
-      const state = this.#state(device, now);
-      const raisedAt = offline.get(device.id);
-      if (raisedAt === undefined) {
-        // A sibling raised device.online (or nobody raised device.offline).
-        state.offlineRaised = false;
-      } else if (state.lastSeen !== null && state.lastSeen > raisedAt) {
-        // Heard here since a sibling raised device.offline: this instance may be the one to raise device.online.
-        state.offlineRaised = false;
-        this.#raiseOnline(device, state, now);
-      } else if (!state.offlineRaised) {
-        state.offlineRaised = true;
-        state.online = false;
-        state.since = raisedAt;
-      }
-    }
-
-    const all = this.#sweeps++ % fullReadEvery === 0;
-    const silent = [...registry.all].filter(
-      (device) => all || this.#silentTooLong(device, this.#state(device, now), now),
-    );
-    if (silent.length > 0) {
-      const heard = await ledger.lastHeard(all ? undefined : silent.map((device) => device.id));
-      for (const device of silent) {
-        const at = heard.get(device.id);
-        const state = this.#state(device, now);
-        if (at === undefined || at <= state.silentSince) continue;
-        state.silentSince = at;
-        state.lastSeen = Math.max(state.lastSeen ?? 0, at);
-        // Heard recently by a sibling: online, as that sibling already told the clients.
-        if (!state.online && !state.offlineRaised && now - at < device.offlineAfterMs) {
-          state.online = true;
-          state.since = at;
-        }
-      }
-    }
-
-    let online = 0;
-    for (const device of registry.all) {
-      const state = this.#state(device, now);
-      if (state.online) online++;
-      if (!this.#silentTooLong(device, state, now)) continue;
-      if (await ledger.markOffline(device.id, now)) {
-        this.#raiseOffline(device, state, now);
-      } else {
-        // A sibling raised it: this instance's view follows, silently.
-        state.offlineRaised = true;
-        state.online = false;
-      }
-    }
-    await this.#sweepWatchdogsShared(ledger, now);
-    this.#devicesOnline.set(online);
-  }
-
-  async #sweepWatchdogsShared(ledger: LivenessLedger, now: number): Promise<void> {
-    const due: { device: RegisteredDevice; index: number }[] = [];
-    for (const device of this.#options.registry.all) {
-      if (device.watchdogs.length === 0) continue;
-      for (const index of this.#dueWatchdogs(device, this.#state(device, now), now))
-        due.push({ device, index });
-    }
-    if (due.length === 0) return;
-    const resets = await ledger.lastResets(due.map(({ device, index }) => ({ deviceId: device.id, index })));
-    for (const { device, index } of due) {
-      const state = this.#state(device, now);
-      const resetAt = Math.max(
-        state.watchdogResetAt[index] ?? this.#startedAt,
-        resets.get(watchdogKey(device.id, index)) ?? 0,
-      );
-      state.watchdogResetAt[index] = resetAt;
-      // Reset by a sibling meanwhile: not due any more.
-      if (!this.#dueWatchdogs(device, state, now).includes(index)) continue;
-      if (await ledger.claimWatchdog(device.id, index, resetAt))
-        this.#fireWatchdog(device, state, index, now);
-      else state.watchdogFired[index] = true;
-    }
-  }
-
   /** device.online after a raised device.offline; with siblings, only the one that clears the ledger raises it. */
   #raiseOnline(device: RegisteredDevice, state: Liveness, now: number): void {
     const offlineSeconds = Math.round((now - state.since) / 1000);
-    const ledger = this.#options.ledger;
-    if (ledger === undefined) {
-      this.#raise(device, 'device.online', now, { offlineSeconds });
+    const ours = this.#options.ledger.markOnline(device.id);
+    if (!(ours instanceof Promise)) {
+      if (ours) this.#raise(device, 'device.online', now, { offlineSeconds });
       return;
     }
-    ledger.markOnline(device.id).then(
-      (ours) => {
-        if (ours) this.#raise(device, 'device.online', now, { offlineSeconds });
+    ours.then(
+      (cleared) => {
+        if (cleared) this.#raise(device, 'device.online', now, { offlineSeconds });
       },
       (error: unknown) =>
         this.#log.warn(
@@ -294,7 +300,7 @@ export class LivenessMonitor {
       const now = Date.now();
       state.watchdogResetAt[index] = now;
       state.watchdogFired[index] = false;
-      this.#options.ledger?.reset(device.id, index, now);
+      this.#options.ledger.reset(device.id, index, now);
     });
   };
 

@@ -1,6 +1,4 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { createAdapter } from '@socket.io/redis-streams-adapter';
-import type { Redis } from 'ioredis';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import type { GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
@@ -27,8 +25,8 @@ import { codedError } from '../http/request-guards.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
-import { createRedis } from '../store/redis-connection.ts';
 import { coalesceWrites } from './coalesced-writes.ts';
+import type { PushDistribution } from './push-distribution.ts';
 import { type RealtimeMetrics, realtimeMetrics } from './realtime-metrics.ts';
 import { recoveryAdapter } from './recovery-adapter.ts';
 import { RecoveryGuard } from './recovery-guard.ts';
@@ -57,15 +55,8 @@ export interface RealtimeOptions {
   readonly trustProxy?: TrustProxy;
   /** Origins whose pages may use Socket.IO's polling transport, as the API's CORS (`http.corsOrigins`). */
   readonly corsOrigins?: readonly string[];
-  /**
-   * Several hub instances: pushes go through a Redis stream, so a client on any instance gets every push it is
-   * entitled to, and catches up after a reconnect to any of them. One instance: in memory.
-   */
-  readonly cluster?: {
-    readonly redisUrl: string;
-    readonly redisCa?: string | undefined;
-    readonly keyPrefix: string;
-  };
+  /** Where pushes go beyond this instance's sockets (sharing.ts): nowhere alone; a Redis stream among siblings. */
+  readonly pushes: PushDistribution;
 }
 
 type HubSocketServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -108,7 +99,6 @@ export class Realtime {
   #io: HubSocketServer | undefined;
   #unsubscribe: (() => void)[] = [];
   #state: ComponentState = 'down';
-  #redis: Redis | undefined;
   readonly #recovery = new RecoveryGuard();
 
   constructor(options: RealtimeOptions) {
@@ -123,9 +113,8 @@ export class Realtime {
 
   /** Also serves the browser client at /socket.io/socket.io.js, so pages need no outside network. */
   start(server: HttpServer): void {
-    const { authenticator, bus, cluster } = this.#options;
+    const { authenticator, bus } = this.#options;
     const metrics = this.#metrics;
-    if (cluster !== undefined) this.#redis = createRedis({ url: cluster.redisUrl, ca: cluster.redisCa });
     const corsOrigins = this.#options.corsOrigins ?? [];
     const io: HubSocketServer = new Server(server, {
       serveClient: true,
@@ -259,17 +248,6 @@ export class Realtime {
     this.#state = 'up';
   }
 
-  /**
-   * Resolves once every push made so far has reached Redis, for siblings' clients (several instances; at once
-   * otherwise): the adapter issues each push's XADD on this connection as the push is made, and Redis answers
-   * commands of one connection in order, so a PING's answer comes after theirs. The ingest acknowledges a device
-   * event only after this, so an instance that dies before its push left has not acknowledged the event either:
-   * it comes again, is recognised, and is pushed again (`incident:replayed`).
-   */
-  async delivered(): Promise<void> {
-    await this.#redis?.ping();
-  }
-
   async stop(): Promise<void> {
     this.#state = 'down';
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
@@ -281,39 +259,26 @@ export class Realtime {
       io.engine.close();
       await io.of('/').adapter.close?.();
     }
-    const redis = this.#redis;
-    this.#redis = undefined;
-    await redis?.quit().catch(() => redis.disconnect());
+    await this.#options.pushes.close();
   }
 
   /**
-   * Where pushes go and are kept for clients catching up: with several instances a Redis stream (Socket.IO's streams
-   * adapter, which also keeps them for recovery); with one, memory, superseded pushes dropped (recovery-adapter.ts);
-   * with recovery off, Socket.IO's plain in-memory adapter.
+   * Where pushes go and are kept for clients catching up: what the push distribution opens (with siblings, a Redis
+   * stream); alone, memory, superseded pushes dropped (recovery-adapter.ts); with recovery off, Socket.IO's plain
+   * in-memory adapter. Whichever it is, restored sessions wait for their owner (recovery-guard.ts).
    */
   #adapterOption(): Pick<Partial<ServerOptions>, 'adapter'> {
-    const { cluster, recoveryMs } = this.#options;
     const metrics = this.#metrics;
-    if (cluster !== undefined && this.#redis !== undefined) {
-      return {
-        adapter: this.#recovery.wrap(
-          createAdapter(this.#redis, {
-            streamName: `${cluster.keyPrefix}socket.io`,
-            sessionKeyPrefix: `${cluster.keyPrefix}sio:session:`,
-          }),
-        ),
-      };
-    }
-    if (recoveryMs <= 0) return {};
-    return {
-      adapter: this.#recovery.wrap(
-        recoveryAdapter({
-          supersedeKey,
-          onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
-          onSweep: (kept) => metrics.pushesKeptForRecovery.set(kept.pushes),
-        }),
-      ),
-    };
+    const inMemory =
+      this.#options.recoveryMs > 0
+        ? recoveryAdapter({
+            supersedeKey,
+            onRestore: (outcome) => metrics.pushRecoveries.labels(outcome).inc(),
+            onSweep: (kept) => metrics.pushesKeptForRecovery.set(kept.pushes),
+          })
+        : undefined;
+    const adapter = this.#options.pushes.open(inMemory);
+    return adapter === undefined ? {} : { adapter: this.#recovery.wrap(adapter) };
   }
 
   /** A socket of a login session is closed at the session's absolute end, whatever it is doing then. */

@@ -1,7 +1,6 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { Adapter, Room, Session } from 'socket.io-adapter';
-
-type AdapterConstructor = typeof Adapter | ((nsp: Namespace) => Adapter);
+import type { AdapterConstructor } from './push-distribution.ts';
 
 /** What a restored session brought, held until the returning client has authenticated as its owner. */
 export interface HeldSession {
