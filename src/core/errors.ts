@@ -52,7 +52,7 @@ export const requestErrorCodes = Object.keys(errorCatalogue).filter(
 ) as [RequestErrorCode, ...RequestErrorCode[]];
 
 /**
- * The kinds of refusal the domain's services name (an incident action's `IncidentError.kind`, a lifecycle
+ * The kinds of refusal the domain's services name (an incident action's, a lifecycle
  * `Refusal`), as codes: one table for REST and Socket.IO.
  */
 export const refusalCodes = {

@@ -27,7 +27,7 @@ const allowed: AccessDecision = { allowed: true };
 /** Whether a user may see an incident: the rule the API and Socket.IO apply too, given by the hub. */
 export type IncidentVisibility = (user: Principal, incident: Incident) => boolean;
 
-/** Of an incident feed message (outbound/feed-message.ts), what the policy reads: the incident as it is now. */
+/** Of an incident feed message (core/feed-message.ts), what the policy reads: the incident as it is now. */
 interface FeedIncident {
   readonly after: Incident;
 }

@@ -13,7 +13,7 @@ import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { MediaStore } from '../cameras/evidence/media-store.ts';
 import type { OnvifSessions } from '../cameras/sessions/onvif-sessions.ts';
-import { errorAnswer } from '../core/errors.ts';
+import { errorAnswer, GridhubError } from '../core/errors.ts';
 import { formatPath } from '../core/problems.ts';
 import type { UserDescription } from '../core/user.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
@@ -35,7 +35,7 @@ import {
   requestId,
   sameSecret,
 } from './edge.ts';
-import { codedError, documentRefusals, tooManyAttempts } from './request-guards.ts';
+import { documentRefusals, tooManyAttempts } from './request-guards.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
@@ -170,7 +170,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
 /**
  * What every app of the API shares, the hub's and a test's alike: zod validating input and serializing answers,
  * `request.principal`, and errors answered in one shape, `{error: {code, message, problems?}}`, each code with the
- * status of the catalogue (core/errors.ts). An incident service's refusal is translated by its kind.
+ * status of the catalogue (core/errors.ts); a service's refusal is the catalogue's error of its kind already.
  */
 export function registerErrorAnswers(app: FastifyInstance, logger?: Logger): void {
   const log = logger?.child({ ns: 'http' });
@@ -189,7 +189,7 @@ export function registerErrorAnswers(app: FastifyInstance, logger?: Logger): voi
         .code(400)
         .send({ error: { code: 'invalid_request', message: `invalid ${where}`, problems } });
     }
-    const coded = codedError(error);
+    const coded = error instanceof GridhubError ? error : undefined;
     if (coded === undefined) {
       // Fastify's own 4xx (a body that is not JSON, too large): its message is safe to show. Anything else is a
       // fault of the hub's: logged, and told as no more than `internal`.

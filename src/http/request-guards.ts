@@ -1,8 +1,7 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Throttled } from '../auth/guess-limiter.ts';
-import { errorCatalogue, GridhubError, type RequestErrorCode, refused } from '../core/errors.ts';
+import { errorCatalogue, GridhubError, type RequestErrorCode } from '../core/errors.ts';
 import type { Principal, Role } from '../core/principal.ts';
-import { IncidentError } from '../incidents/incident-service.ts';
 import { errorAnswer } from './schemas.ts';
 
 declare module 'fastify' {
@@ -31,17 +30,6 @@ export async function authenticate(request: FastifyRequest): Promise<void> {
   if (roles !== undefined && !roles.includes(principal.role)) {
     throw new GridhubError('forbidden', `this needs one of the roles: ${roles.join(', ')}`);
   }
-}
-
-/**
- * An error as the catalogue's: a {@link GridhubError} as it is, an incident service's refusal by its kind (the
- * catalogue's `refusalCodes`), anything else undefined. REST's error handler and Socket.IO's acknowledgements both
- * answer through it.
- */
-export function codedError(error: unknown): GridhubError | undefined {
-  if (error instanceof GridhubError) return error;
-  if (error instanceof IncidentError) return refused(error.kind, error.message);
-  return undefined;
 }
 
 /** The caller of a route behind {@link authenticate}. */

@@ -2,6 +2,7 @@ import { AuditTrail } from '../audit/audit-trail.ts';
 import { principalOf } from '../auth/principals.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeadlinesDescription } from '../core/dispatch.ts';
+import { refused } from '../core/errors.ts';
 import type { DeadlineStage, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { RuleDescription } from '../core/rule.ts';
@@ -9,7 +10,6 @@ import type { UserDescription } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Store } from '../store/store.ts';
-import { IncidentError } from './incident-error.ts';
 import type { IncidentMetrics } from './incident-metrics.ts';
 import { type IncidentWriter, settled } from './incident-writer.ts';
 import {
@@ -50,7 +50,7 @@ export interface IncidentActionsOptions {
 
 /**
  * Lifecycle actions (acknowledge, dispatch, accept, …, and the hub's own: clear, escalate), one at a time per
- * incident: the lifecycle table (lifecycle.ts) judges each; a refusal is audited and answered as an IncidentError,
+ * incident: the lifecycle table (lifecycle.ts) judges each; a refusal is audited and answered as the catalogue's error of its kind (core/errors.ts' refused),
  * a change committed with its audit entry by the writer.
  */
 export class IncidentActions {
@@ -64,7 +64,7 @@ export class IncidentActions {
 
   /**
    * Applies a lifecycle action for a user (who must be allowed to see the incident) or for the hub. Resolves with
-   * the incident after the change, committed with its audit entry; rejects with an IncidentError saying why not.
+   * the incident after the change, committed with its audit entry; rejects with the catalogue's error of the refusal's kind, saying why not.
    */
   act(
     actor: Principal | 'system',
@@ -77,7 +77,7 @@ export class IncidentActions {
       const before = writer.cached(incidentId) ?? (await store.getIncident(incidentId));
       const who: Actor = actor === 'system' ? systemActor : actor;
       if (before === undefined || (actor !== 'system' && !this.#options.visibility.canSee(actor, before))) {
-        throw new IncidentError('not_found', `no incident ${incidentId}`);
+        throw refused('not_found', `no incident ${incidentId}`);
       }
       const problem = this.#checkInput(before, action, input);
       const after =
@@ -95,7 +95,7 @@ export class IncidentActions {
       });
       if (isRefusal(after)) {
         await store.appendAudit(audit);
-        throw new IncidentError(after.kind, after.reason);
+        throw refused(after.kind, after.reason);
       }
       if (action === 'reject') this.#options.metrics.reworks.inc();
       return writer.change(before, after, audit);

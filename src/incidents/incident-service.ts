@@ -25,8 +25,6 @@ import type { Router } from './router.ts';
 import type { Correlation } from './rule-book.ts';
 import type { Visibility } from './visibility.ts';
 
-export { IncidentError } from './incident-error.ts';
-
 export interface IncidentServiceOptions {
   readonly store: Store;
   readonly bus: TypedBus<HubBusEvents>;
@@ -172,7 +170,7 @@ export class IncidentService {
 
   /**
    * Applies a lifecycle action for a user (who must be allowed to see the incident) or for the hub. Resolves with
-   * the incident after the change, committed with its audit entry; rejects with an IncidentError saying why not.
+   * the incident after the change, committed with its audit entry; rejects with the catalogue's error of the refusal's kind, saying why not.
    */
   act(
     actor: Principal | 'system',

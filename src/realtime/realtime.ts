@@ -21,7 +21,6 @@ import type { Principal } from '../core/principal.ts';
 import { zodProblems } from '../core/problems.ts';
 import { clientAddressOf, type TrustProxy } from '../http/client-address.ts';
 import { actionRequest } from '../http/incident-action.ts';
-import { codedError } from '../http/request-guards.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
@@ -323,7 +322,7 @@ export class Realtime {
     const answer =
       typeof acknowledge === 'function' ? (acknowledge as (a: ActionAcknowledgement) => void) : () => {};
     const refuse = (error: unknown) => {
-      const { code, message } = errorAnswer(codedError(error) ?? error).error;
+      const { code, message } = errorAnswer(error).error;
       answer({ ok: false, error: { code, message } });
     };
     const parsed = actionRequest.safeParse(request);

@@ -100,9 +100,6 @@ export interface AccountRecord {
   readonly updatedAt: string;
 }
 
-/** Shared component state lives in core; re-exported for the modules that still import it from here. */
-export type { ComponentState };
-
 /**
  * The longest device event key a store writes, in UTF-8 bytes: well under LMDB's key limit (1,978 bytes), and far
  * above any key of a frame the ingest accepts (a device id, a bounded counter and a bounded time). A longer key is

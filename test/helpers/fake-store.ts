@@ -1,4 +1,3 @@
-import type { RosterConfig } from '../../src/config/schema.ts';
 import type { AuditEntry } from '../../src/core/audit.ts';
 import type { ComponentState } from '../../src/core/component.ts';
 import { GridhubError } from '../../src/core/errors.ts';
@@ -10,6 +9,7 @@ import {
   terminalStates,
 } from '../../src/core/incident.ts';
 import type { DeadLetter } from '../../src/core/refusals.ts';
+import type { RosterDescription } from '../../src/core/roster.ts';
 import {
   type AccountRecord,
   type AuditQuery,
@@ -46,7 +46,7 @@ export class FakeStore implements Store {
   readonly #deadLetters = new Map<string, DeadLetter>();
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #audit = new Map<string, AuditEntry>();
-  readonly #rosters = new Map<string, RosterConfig>();
+  readonly #rosters = new Map<string, RosterDescription>();
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #accounts = new Map<string, AccountRecord>();
   /** Device event key → when its change was written (epoch ms). */
@@ -220,12 +220,12 @@ export class FakeStore implements Store {
     return true;
   }
 
-  async saveRoster(roster: RosterConfig): Promise<void> {
+  async saveRoster(roster: RosterDescription): Promise<void> {
     this.#started();
     this.#rosters.set(roster.grid, copy(roster));
   }
 
-  async listRosters(): Promise<RosterConfig[]> {
+  async listRosters(): Promise<RosterDescription[]> {
     return this.#oldestFirst(this.#rosters);
   }
 

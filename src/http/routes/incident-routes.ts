@@ -147,7 +147,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
     async (request) => {
       const { id, action } = request.params;
       const { note, assignees } = request.body ?? {};
-      // A refusal (IncidentError) is answered by its kind through the catalogue (request-guards.ts' codedError).
+      // A refusal is the catalogue's error of its kind (core/errors.ts' refused), answered as every error is.
       return incidents.act(principalOf(request), id, action, {
         ...(note === undefined ? {} : { note }),
         ...(assignees === undefined ? {} : { assignees }),
