@@ -13,6 +13,7 @@ import { checkDemoExposure } from './config/demo-guard.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import { TypedBus } from './core/bus.ts';
 import { component } from './core/component.ts';
+import type { FrameHandler } from './core/connector.ts';
 import { GridhubError, listenError } from './core/errors.ts';
 import type { HubBusEvents } from './core/events.ts';
 import { Lifecycle } from './core/lifecycle.ts';
@@ -37,7 +38,7 @@ import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EventSink } from './ingest/event-sink.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
 import { mqttMetrics } from './ingest/ingest-metrics.ts';
-import type { MessageHandler, MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
+import type { MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
 import { limitCloseReporter } from './ingest/packet-limits.ts';
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
@@ -494,7 +495,7 @@ export class Hub {
     external: NonNullable<Deployment['mqtt']['external']>,
     topics: TopicGrammar,
     liveness: LivenessMonitor,
-    onMessage: MessageHandler,
+    onMessage: FrameHandler,
   ): MqttTransport {
     const { runtime } = this.#options;
     return new ExternalBrokerClient({
@@ -520,7 +521,7 @@ export class Hub {
     visibility: Visibility;
     liveness: LivenessMonitor;
     guesses: GuessLimiter;
-    onMessage: MessageHandler;
+    onMessage: FrameHandler;
     sharing: Sharing;
   }): OwnMqttBroker {
     const { deployment, runtime } = this.#options;

@@ -19,7 +19,7 @@ import {
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import MQEmitterRedis from 'mqemitter-redis';
 import type { ComponentState } from '../core/component.ts';
-import type { CommandChannel } from '../core/connector.ts';
+import type { CommandChannel, FrameHandler } from '../core/connector.ts';
 import { listenError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import {
@@ -30,12 +30,10 @@ import {
 } from '../security/tls-credentials.ts';
 import { createRedis } from '../store/redis-connection.ts';
 import { ClusterPresence } from './cluster-presence.ts';
-import type { MessageHandler, MqttHealth, MqttMode, OwnMqttBroker } from './mqtt-transport.ts';
+import type { MqttHealth, MqttMode, OwnMqttBroker } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
 import { type LimitClose, limitPackets, type PacketLimits, webSocketFrameLimit } from './packet-limits.ts';
 import { SubscriberWatch, type SubscriptionStore } from './subscriber-watch.ts';
-
-export type { MessageHandler } from './mqtt-transport.ts';
 
 /** Several embedded brokers as one: routing through Redis pub/sub, sessions and retained messages in Redis. */
 export interface BrokerClusterOptions {
@@ -101,7 +99,7 @@ export interface AedesBrokerOptions {
   readonly port: number;
   readonly webSocketPath: string;
   readonly access: BrokerAccess;
-  readonly onMessage: MessageHandler;
+  readonly onMessage: FrameHandler;
   /** A client finished connecting (after authentication). */
   readonly onClientConnected: (clientId: string, connection: object) => void;
   /** A client's connection ended, cleanly or not. */

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { ComponentState } from '../core/component.ts';
-import type { CommandChannel } from '../core/connector.ts';
+import type { CommandChannel, FrameHandler } from '../core/connector.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BrokerMetrics } from './aedes-broker.ts';
-import type { MessageHandler, MqttHealth, MqttTransport } from './mqtt-transport.ts';
+import type { MqttHealth, MqttTransport } from './mqtt-transport.ts';
 
 export interface ExternalBrokerOptions {
   /** e.g. mqtt://10.0.0.7:1883 */
@@ -20,7 +20,7 @@ export interface ExternalBrokerOptions {
   readonly protocolVersion: 4 | 5;
   readonly sessionExpirySeconds: number;
   readonly topics: TopicGrammar;
-  readonly onMessage: MessageHandler;
+  readonly onMessage: FrameHandler;
   /** Whether a device is online, as its heartbeats and status messages say (the hub sees no connections here). */
   readonly isOnline: (deviceId: string) => boolean;
   readonly metrics: Pick<BrokerMetrics, 'storeFailures'>;

@@ -1,10 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { ComponentState } from '../core/component.ts';
-import type { CommandChannel, Connector, FrameHandler } from '../core/connector.ts';
+import type { CommandChannel, Connector } from '../core/connector.ts';
 import type { TlsMaterial } from '../security/tls-credentials.ts';
-
-/** Receives every device publish before it is acknowledged: the connectors' {@link FrameHandler}. */
-export type MessageHandler = FrameHandler;
 
 /** The `mqtt.mode` of the config a transport serves. */
 export type MqttMode = 'embedded' | 'external' | 'clustered';
@@ -17,7 +14,7 @@ export interface MqttHealth extends Record<string, unknown> {
 
 /**
  * The one thing the hub's components know of MQTT, whichever mode carries it: a connector fed through the
- * MessageHandler given at construction, and the channel commands and the incident feed are published on. The
+ * FrameHandler given at construction, and the channel commands and the incident feed are published on. The
  * fleet asks it whether a device is reachable and closes a device's connection through it.
  */
 export interface MqttTransport extends Connector, CommandChannel {

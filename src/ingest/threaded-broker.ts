@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ComponentState } from '../core/component.ts';
-import type { CommandChannel } from '../core/connector.ts';
+import type { CommandChannel, FrameHandler } from '../core/connector.ts';
 import { listenError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
 import type { MqttRefusalReason } from '../fleet/access-policy.ts';
@@ -18,7 +18,7 @@ import {
   ownBytes,
   type ToBrokerThread,
 } from './broker-thread-protocol.ts';
-import type { MessageHandler, MqttHealth, OwnMqttBroker } from './mqtt-transport.ts';
+import type { MqttHealth, OwnMqttBroker } from './mqtt-transport.ts';
 import { MqttWebSocketPath } from './mqtt-websocket.ts';
 import { type LimitClose, type PacketLimits, webSocketFrameLimit } from './packet-limits.ts';
 
@@ -63,7 +63,7 @@ export interface ThreadedBrokerOptions
   readonly onTlsFailure?: (address: string | undefined, message: string) => void;
   readonly webSocketPath: string;
   readonly access: ThreadedBrokerAccess;
-  readonly onMessage: MessageHandler;
+  readonly onMessage: FrameHandler;
   readonly onClientConnected: (clientId: string) => void;
   readonly onClientDisconnected: (clientId: string) => void;
   readonly metrics: BrokerMetrics;
