@@ -25,22 +25,16 @@ import {
   type Store,
 } from '../../src/store/store.ts';
 
-export interface FakeStoreOptions {
-  /** How many dead letters are kept, the oldest dropped past it; unbounded unless given. */
-  readonly deadLetterLimit?: number;
-}
-
 /**
  * A Store in memory, for a unit test that needs somewhere to put a few records but tests no store: it opens no file
  * and starts no server. It answers as the embedded store does for one hub (records listed newest first by their
  * time-ordered ids, every claim granted, the same checks in writeIncident), with none of its machinery (no deltas,
- * no group commit, no pruning of event keys). What it keeps is copied in and out, as a real store's encoding does,
- * so a test cannot change a stored record by holding on to it. The stores themselves are tested for real, against
- * one contract, in test/store/store-contract.test.ts: this one is not, and is no model of them.
+ * no group commit) and no bounds: it lives for one test, so it keeps every dead letter and event key. What it keeps
+ * is copied in and out, as a real store's encoding does, so a test cannot change a stored record by holding on to
+ * it. test/store/store-contract.test.ts holds it to the real stores' contract, all but the cases on pruning.
  */
 export class FakeStore implements Store {
   readonly kind = 'fake';
-  readonly #deadLetterLimit: number;
   #state: ComponentState = 'down';
   readonly #incidents = new Map<string, Incident>();
   readonly #deadLetters = new Map<string, DeadLetter>();
@@ -49,15 +43,11 @@ export class FakeStore implements Store {
   readonly #rosters = new Map<string, RosterDescription>();
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #accounts = new Map<string, AccountRecord>();
-  /** Device event key → when its change was written (epoch ms). */
-  readonly #events = new Map<string, number>();
+  /** The device event keys written with a change (never forgotten: see the class's comment). */
+  readonly #events = new Set<string>();
   /** Device condition → its open incident's id (see IncidentWrite.condition). */
   readonly #conditions = new Map<string, string>();
   readonly #deliveries = new Map<string, PendingDelivery>();
-
-  constructor(options: FakeStoreOptions = {}) {
-    this.#deadLetterLimit = options.deadLetterLimit ?? Number.POSITIVE_INFINITY;
-  }
 
   get state(): ComponentState {
     return this.#state;
@@ -77,7 +67,7 @@ export class FakeStore implements Store {
     checkEventKey(eventKey);
     this.#incidents.set(incident.id, copy(incident));
     if (audit !== undefined) this.#audit.set(audit.id, copy(audit));
-    if (eventKey !== undefined) this.#events.set(eventKey, Date.now());
+    if (eventKey !== undefined) this.#events.add(eventKey);
   }
 
   /** The incident carries the repeat already: kept whole, it reads back with the repeat applied. */
@@ -170,10 +160,6 @@ export class FakeStore implements Store {
   async saveDeadLetter(deadLetter: DeadLetter): Promise<void> {
     this.#started();
     this.#deadLetters.set(deadLetter.id, copy(deadLetter));
-    const excess = this.#deadLetters.size - this.#deadLetterLimit;
-    for (const id of [...this.#deadLetters.keys()].sort().slice(0, Math.max(0, excess))) {
-      this.#deadLetters.delete(id);
-    }
   }
 
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {

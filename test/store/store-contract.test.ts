@@ -6,15 +6,26 @@ import { appendNewest } from '../../src/incidents/rule-book.ts';
 import { LmdbStore } from '../../src/store/lmdb-store.ts';
 import { RedisStore } from '../../src/store/redis-store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { FakeStore } from '../helpers/fake-store.ts';
 import { temporaryDirectory } from '../helpers/hub.ts';
 import { deleteRedisKeys, redisUrl } from '../helpers/redis.ts';
 
 let runs = 0;
 
-/** Each case gets a store of its own: a fresh LMDB directory, or a fresh Redis key prefix that is deleted after. */
+/**
+ * Each case gets a store of its own: a fresh LMDB directory, a fresh Redis key prefix that is deleted after, or a
+ * fresh fake in memory.
+ */
 interface StoreKind {
   readonly name: string;
-  /** Whether `clock` dates what the store keeps (else the store's server keeps time). */
+  /**
+   * Whether the store bounds what it keeps over a long life: it prunes its oldest dead letters past their limit and
+   * forgets device event keys past their retention. The real stores do, or a hub running for months would fill its
+   * disk or Redis; the unit tests' fake lives for one test and keeps everything, so the cases on pruning are made
+   * only for the kinds that are durable (see `durableKinds`).
+   */
+  readonly durable: boolean;
+  /** Whether `clock` dates what the store keeps (else it keeps its own time, a server's). */
   readonly takesClock: boolean;
   open(options?: {
     eventKeyRetentionMs?: number;
@@ -26,6 +37,7 @@ interface StoreKind {
 function lmdbKind(name: string, commitWindowMs: number): StoreKind {
   return {
     name,
+    durable: true,
     takesClock: true,
     async open(options = {}) {
       const directory = temporaryDirectory('gridhub-store-');
@@ -51,6 +63,7 @@ const kinds: StoreKind[] = [
   lmdbKind('embedded (LMDB, 5 ms commit window)', 5),
   {
     name: 'Redis',
+    durable: true,
     takesClock: false,
     async open({ clock: _serverTime, ...options } = {}) {
       const keyPrefix = `gridhub-test:${process.pid}:${++runs}:`;
@@ -68,7 +81,29 @@ const kinds: StoreKind[] = [
       };
     },
   },
+  {
+    // The unit tests' store in memory (test/helpers/fake-store.ts): held to the same contract, so that a unit test
+    // on it learns what a real store would answer. What it keeps outlives a stop, as on disk: a reopen starts it again.
+    name: 'in-memory fake',
+    durable: false,
+    takesClock: false,
+    async open() {
+      const store = new FakeStore();
+      await store.start();
+      return {
+        store,
+        reopen: async () => {
+          await store.start();
+          return store;
+        },
+        remove: async () => undefined,
+      };
+    },
+  },
 ];
+
+/** The kinds that bound what they keep: only these get the cases on pruning (none is skipped; they are not made). */
+const durableKinds = kinds.filter((kind) => kind.durable);
 
 function incident(n: number, overrides: Partial<Incident> = {}): Incident {
   const at = new Date(Date.UTC(2026, 10, 22, 8, 0, n)).toISOString();
@@ -112,6 +147,19 @@ function audit(n: number, target: string): AuditEntry {
     target: { kind: 'incident', id: target },
     outcome: 'ok',
     detail: { n },
+  };
+}
+
+function deadLetter(n: number): DeadLetter {
+  return {
+    id: `dl_${String(n).padStart(5, '0')}`,
+    receivedAt: new Date(Date.UTC(2026, 10, 22, 8, 0, 0, n)).toISOString(),
+    topic: 'gridhub/devices/gate-1/events',
+    deviceId: 'gate-1',
+    reason: 'not_json',
+    problems: ['not valid JSON'],
+    payloadBytes: 3,
+    payloadShape: null,
   };
 }
 
@@ -271,27 +319,16 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     ]);
   });
 
-  it('keeps dead letters newest first and prunes the oldest past the limit', async () => {
-    const letter = (n: number): DeadLetter => ({
-      id: `dl_${String(n).padStart(5, '0')}`,
-      receivedAt: new Date(Date.UTC(2026, 10, 22, 8, 0, 0, n)).toISOString(),
-      topic: 'gridhub/devices/gate-1/events',
-      deviceId: 'gate-1',
-      reason: 'not_json',
-      problems: ['not valid JSON'],
-      payloadBytes: 3,
-      payloadShape: null,
-    });
-    for (let n = 1; n <= 300; n++) await store.saveDeadLetter(letter(n));
+  it('keeps dead letters newest first, a filter deciding what fills the page', async () => {
+    for (let n = 1; n <= 10; n++) await store.saveDeadLetter(deadLetter(n));
     const kept = await store.listDeadLetters({ limit: 500 });
-    // Pruned once, at the 256th write, down to the limit of 100; 44 more since.
-    expect(kept).toHaveLength(144);
-    expect(kept[0]?.id).toBe('dl_00300');
-    expect(kept.at(-1)?.id).toBe('dl_00157');
+    expect(kept.map((letter) => letter.id)).toEqual(
+      Array.from({ length: 10 }, (_, index) => deadLetter(10 - index).id),
+    );
     // A filter (the caller's area) decides what fills the page, not what is cut from it.
-    const even = (deadLetter: DeadLetter) => Number(deadLetter.id.slice(3)) % 2 === 0;
-    const page = await store.listDeadLetters({ limit: 3, before: 'dl_00300', filter: even });
-    expect(page.map((deadLetter) => deadLetter.id)).toEqual(['dl_00298', 'dl_00296', 'dl_00294']);
+    const even = (letter: DeadLetter) => Number(letter.id.slice(3)) % 2 === 0;
+    const page = await store.listDeadLetters({ limit: 3, before: 'dl_00010', filter: even });
+    expect(page.map((letter) => letter.id)).toEqual(['dl_00008', 'dl_00006', 'dl_00004']);
   });
 
   it('writes a change only over the version it was made from, with its audit entry or not at all', async () => {
@@ -457,30 +494,6 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     expect(await store.listAudit({ limit: 10 })).toEqual([]);
   });
 
-  it('forgets device event keys past their retention, and keeps the newer ones', async () => {
-    let clock = Date.now();
-    const short = await kind.open({ eventKeyRetentionMs: 50, clock: () => clock });
-    try {
-      const key = (n: number) => `gate-${n % 7}/${n}/2026-11-22T08:00:00Z`;
-      for (let n = 1; n <= 256; n++) await short.store.saveIncident(incident(1), undefined, key(n));
-      if (kind.takesClock) expect(await short.store.eventCommitted(key(1))).toBe(true);
-      clock += 60_000;
-      // A store on a server keeps its own time: let it pass.
-      if (!kind.takesClock) await new Promise((resolve) => setTimeout(resolve, 120));
-      // The embedded store prunes as it writes, a slice at a time: these writes lap the old keys.
-      for (let n = 257; n <= 512; n++) await short.store.saveIncident(incident(1), undefined, key(n));
-      for (const n of [1, 100, 256]) expect(await short.store.eventCommitted(key(n))).toBe(false);
-      // Fresh keys stay. (With a server's clock, 50 ms is too short to say so without timing the test; the other
-      // cases show that Redis keeps keys for the default retention.)
-      if (kind.takesClock) {
-        for (const n of [257, 400, 512]) expect(await short.store.eventCommitted(key(n))).toBe(true);
-      }
-    } finally {
-      await short.store.stop();
-      await short.remove();
-    }
-  });
-
   it('keeps device records and rosters, and everything across a reopen', async () => {
     const record = {
       id: 'gate-9',
@@ -568,6 +581,47 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     expect(await store.getAccount('worker-9')).toEqual({ ...account, disabled: true });
     expect(await store.getAccount('nobody')).toBeUndefined();
     expect((await store.listAccounts()).map((found) => found.id).sort()).toEqual(['admin', 'worker-9']);
+  });
+});
+
+describe.each(durableKinds)('the $name store bounds what it keeps', (kind) => {
+  it('prunes the oldest dead letters past the limit', async () => {
+    const opened = await kind.open();
+    try {
+      for (let n = 1; n <= 300; n++) await opened.store.saveDeadLetter(deadLetter(n));
+      const kept = await opened.store.listDeadLetters({ limit: 500 });
+      // Pruned once, at the 256th write, down to the limit of 100; 44 more since.
+      expect(kept).toHaveLength(144);
+      expect(kept[0]?.id).toBe('dl_00300');
+      expect(kept.at(-1)?.id).toBe('dl_00157');
+    } finally {
+      await opened.store.stop();
+      await opened.remove();
+    }
+  });
+
+  it('forgets device event keys past their retention, and keeps the newer ones', async () => {
+    let clock = Date.now();
+    const short = await kind.open({ eventKeyRetentionMs: 50, clock: () => clock });
+    try {
+      const key = (n: number) => `gate-${n % 7}/${n}/2026-11-22T08:00:00Z`;
+      for (let n = 1; n <= 256; n++) await short.store.saveIncident(incident(1), undefined, key(n));
+      if (kind.takesClock) expect(await short.store.eventCommitted(key(1))).toBe(true);
+      clock += 60_000;
+      // A store on a server keeps its own time: let it pass.
+      if (!kind.takesClock) await new Promise((resolve) => setTimeout(resolve, 120));
+      // The embedded store prunes as it writes, a slice at a time: these writes lap the old keys.
+      for (let n = 257; n <= 512; n++) await short.store.saveIncident(incident(1), undefined, key(n));
+      for (const n of [1, 100, 256]) expect(await short.store.eventCommitted(key(n))).toBe(false);
+      // Fresh keys stay. (With a server's clock, 50 ms is too short to say so without timing the test; the other
+      // cases show that Redis keeps keys for the default retention.)
+      if (kind.takesClock) {
+        for (const n of [257, 400, 512]) expect(await short.store.eventCommitted(key(n))).toBe(true);
+      }
+    } finally {
+      await short.store.stop();
+      await short.remove();
+    }
   });
 });
 

@@ -26,7 +26,7 @@ describe('DeviceIngest', () => {
   const deployment = demoDeployment();
   // The ingest's refusals land in the store's dead letters: an in-memory store holds them (the stores themselves
   // are tested in test/store).
-  const store = new FakeStore({ deadLetterLimit: 100 });
+  const store = new FakeStore();
   const heard: string[] = [];
   let ingest: DeviceIngest;
   let metrics: MetricsRegistry;
