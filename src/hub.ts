@@ -70,8 +70,9 @@ export interface HubOptions {
   /** ONVIF session timings (ms); tests shorten them. */
   readonly onvifTiming?: Partial<OnvifSessionsOptions['timing']>;
   /**
-   * The clock the limits on guessing read (ms since the epoch), Date.now when not given: tests move it past a
-   * lockout instead of waiting it out. Nothing else reads it; every timer stays real.
+   * The clock (ms since the epoch) the limits on guessing and login sessions read (their opening and end, their JWTs'
+   * issue and expiry, the closing of a socket at its session's end), Date.now when not given: tests move it past a
+   * lockout or a session's end instead of waiting it out. Nothing else reads it; every timer stays real.
    */
   readonly clock?: () => number;
 }
@@ -144,7 +145,13 @@ export class Hub {
     const sharing = sharingOf({ deployment, runtime, metrics, logger });
     const { store, eventLog } = sharing;
     /** Login sessions, in the store: every instance sharing it sees a session end. */
-    const sessions = new Sessions({ store, maxHours: settings.sessionMaxHours, metrics, logger });
+    const sessions = new Sessions({
+      store,
+      maxHours: settings.sessionMaxHours,
+      metrics,
+      logger,
+      now: options.clock,
+    });
     const audit = new AuditTrail(store);
     // Accounts and devices share one namespace of ids, each asking the other: the registry, built second, is
     // reached through this closure.
@@ -176,6 +183,7 @@ export class Hub {
       directory: accounts,
       sessions,
       jwtTtlMinutes: settings.jwtTtlMinutes,
+      now: options.clock,
       ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
     });
     const visibility = new Visibility(deployment.routing.deviceHealthCategories);
@@ -217,6 +225,7 @@ export class Hub {
     const realtime = new Realtime({
       authenticator,
       sessions,
+      now: options.clock,
       guesses,
       maxBufferedBytes: deployment.limits.realtime.maxBufferedBytes,
       incidents,

@@ -48,6 +48,8 @@ export interface SessionsOptions {
   readonly maxHours: number;
   readonly metrics: MetricsRegistry;
   readonly logger: Logger;
+  /** The clock sessions are opened, ended and checked by (ms since the epoch); Date.now unless a test moves it. */
+  readonly now?: () => number;
 }
 
 /**
@@ -61,9 +63,11 @@ export class Sessions {
   readonly #log: Logger;
   readonly #listeners = new Set<(end: SessionEnd) => void>();
   readonly #metrics: ReturnType<typeof sessionMetrics>;
+  readonly #now: () => number;
 
   constructor(options: SessionsOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
     this.#metrics = sessionMetrics(options.metrics);
     this.#log = options.logger.child({ ns: 'sessions' });
   }
@@ -73,7 +77,7 @@ export class Sessions {
   }
 
   async open(userId: string): Promise<SessionRecord> {
-    const now = Date.now();
+    const now = this.#now();
     const session: SessionRecord = {
       id: randomBytes(16).toString('base64url'),
       userId,
@@ -97,7 +101,7 @@ export class Sessions {
           ? 'not_owner'
           : session.revokedAt !== null
             ? 'revoked'
-            : Date.parse(session.expiresAt) <= Date.now()
+            : Date.parse(session.expiresAt) <= this.#now()
               ? 'expired'
               : undefined;
     if (refusal === undefined) return session;
@@ -135,7 +139,7 @@ export class Sessions {
   async #revoke(session: SessionRecord, reason: SessionEndReason): Promise<void> {
     await this.#options.store.saveSession({
       ...session,
-      revokedAt: new Date().toISOString(),
+      revokedAt: new Date(this.#now()).toISOString(),
       revokedReason: reason,
     });
     this.#metrics.sessionsEnded.labels(reason).inc();

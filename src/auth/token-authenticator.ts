@@ -40,6 +40,8 @@ export interface TokenAuthenticatorOptions {
   /** Key of the HS256 JWTs the hub issues; a random one (JWTs die with the process) when not configured. */
   readonly jwtSecret?: string;
   readonly jwtTtlMinutes: number;
+  /** The clock JWTs are issued and checked by (ms since the epoch); Date.now unless a test moves it. */
+  readonly now?: () => number;
 }
 
 /** What the hub issues: a JWT, when it expires, and when its session ends (no refresh goes past that). */
@@ -66,6 +68,7 @@ export class TokenAuthenticator {
   readonly #sessions: Sessions | undefined;
   readonly #key: Uint8Array;
   readonly #ttlSeconds: number;
+  readonly #now: (() => number) | undefined;
 
   constructor(options: TokenAuthenticatorOptions) {
     this.#directory = options.directory ?? configDirectory(options.users ?? []);
@@ -73,6 +76,7 @@ export class TokenAuthenticator {
     this.#key =
       options.jwtSecret === undefined ? randomBytes(32) : new TextEncoder().encode(options.jwtSecret);
     this.#ttlSeconds = Math.round(options.jwtTtlMinutes * 60);
+    this.#now = options.now;
   }
 
   /** A user's API token only: synchronous, for the MQTT broker's CONNECT. */
@@ -90,7 +94,14 @@ export class TokenAuthenticator {
     if (sessions === undefined) return undefined;
     let claims: { sub?: unknown; sid?: unknown };
     try {
-      claims = (await jwtVerify(token, this.#key, { issuer, algorithms: ['HS256'] })).payload;
+      claims = (
+        await jwtVerify(token, this.#key, {
+          issuer,
+          algorithms: ['HS256'],
+          // jose reads the time itself unless told it.
+          ...(this.#now === undefined ? {} : { currentDate: new Date(this.#now()) }),
+        })
+      ).payload;
     } catch {
       return undefined;
     }
@@ -127,7 +138,7 @@ export class TokenAuthenticator {
    * or at the session's end, whichever comes first.
    */
   async issue(principal: Principal, session: Pick<SessionRecord, 'id' | 'expiresAt'>): Promise<IssuedToken> {
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor((this.#now ?? Date.now)() / 1000);
     const sessionEnd = Math.floor(Date.parse(session.expiresAt) / 1000);
     const expiresAt = Math.min(now + this.#ttlSeconds, sessionEnd);
     const token = await new SignJWT({ role: principal.role, sid: session.id })

@@ -35,6 +35,11 @@ export interface RealtimeOptions {
   readonly authenticator: TokenAuthenticator;
   /** Login sessions: a socket of one is closed when it ends (revoked, or at its absolute end). */
   readonly sessions?: Sessions;
+  /**
+   * The clock sessions' ends are read by (ms since the epoch), Date.now when not given. A test moves it on; the
+   * timers stay real, so with it given a socket's session end is looked at again every `movedClockRecheckMs`.
+   */
+  readonly now?: () => number;
   /** Failed handshakes per address and identity (limits.auth), shared with REST and MQTT. */
   readonly guesses: GuessLimiter;
   readonly incidents: IncidentService;
@@ -72,6 +77,8 @@ export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 
 /** The longest a timer can wait (setTimeout's limit, about 24.8 days). */
 const longestTimerMs = 2 ** 31 - 1;
+/** How often, with a clock given (tests), a socket looks again whether the clock has passed its session's end. */
+const movedClockRecheckMs = 50;
 
 /**
  * What a push is the latest state of, for the recovery buffer: a repeat carries its incident's running count and
@@ -195,9 +202,9 @@ export class Realtime {
       if (!socket.recovered) socket.join(this.#roomsOf(principal));
       metrics.connectedClients.set(io.engine.clientsCount);
       socket.on('incident:act', (request, acknowledge) => this.#onAct(socket, request, acknowledge));
-      const ends = this.#closeAtSessionEnd(socket);
+      const stopWatching = this.#closeAtSessionEnd(socket);
       socket.once('disconnect', () => {
-        clearTimeout(ends);
+        stopWatching?.();
         metrics.connectedClients.set(io.engine.clientsCount);
       });
     });
@@ -280,23 +287,36 @@ export class Realtime {
     return adapter === undefined ? {} : { adapter: this.#recovery.wrap(adapter) };
   }
 
-  /** A socket of a login session is closed at the session's absolute end, whatever it is doing then. */
-  #closeAtSessionEnd(socket: HubSocket): NodeJS.Timeout | undefined {
+  /**
+   * A socket of a login session is closed at the session's absolute end, whatever it is doing then. Returns what
+   * stops the watch (on disconnect).
+   */
+  #closeAtSessionEnd(socket: HubSocket): (() => void) | undefined {
     const session = socket.data.principal.session;
     if (session === undefined) return undefined;
-    const timer = setTimeout(
-      () => {
-        this.#metrics.realtimeRefusals.labels('session_ended').inc();
-        this.#log.info(
-          { address: socket.handshake.address, userId: socket.data.principal.userId },
-          'socket closed: its session ended',
-        );
-        socket.disconnect(true);
-      },
-      Math.min(longestTimerMs, Math.max(0, Date.parse(session.expiresAt) - Date.now())),
-    );
-    timer.unref();
-    return timer;
+    const end = Date.parse(session.expiresAt);
+    const moved = this.#options.now;
+    const left = (): number => Math.max(0, end - (moved ?? Date.now)());
+    let timer: NodeJS.Timeout | undefined;
+    const watch = (): void => {
+      timer = setTimeout(close, Math.min(moved === undefined ? longestTimerMs : movedClockRecheckMs, left()));
+      timer.unref();
+    };
+    const close = (): void => {
+      // A clock a test moves may not have reached the end yet: look again shortly.
+      if (moved !== undefined && left() > 0) {
+        watch();
+        return;
+      }
+      this.#metrics.realtimeRefusals.labels('session_ended').inc();
+      this.#log.info(
+        { address: socket.handshake.address, userId: socket.data.principal.userId },
+        'socket closed: its session ended',
+      );
+      socket.disconnect(true);
+    };
+    watch();
+    return () => clearTimeout(timer);
   }
 
   #roomsOf(principal: Principal): string[] {

@@ -83,6 +83,26 @@ export interface TestHub {
   stop(): Promise<void>;
 }
 
+/**
+ * A clock for `startTestHub({ clock })` (HubOptions.clock): real time, plus however far the test moved it on, so
+ * that a test skips a lockout or a session's end instead of waiting it out. The hub's timers and sockets keep real
+ * time.
+ */
+export interface MovableClock {
+  readonly now: () => number;
+  moveOn(ms: number): void;
+}
+
+export function movableClock(): MovableClock {
+  let ahead = 0;
+  return {
+    now: () => Date.now() + ahead,
+    moveOn: (ms) => {
+      ahead += ms;
+    },
+  };
+}
+
 /** A real hub on ephemeral loopback ports, with its own data directory (kept when `dataDir` is given). */
 export async function startTestHub(
   options: {

@@ -17,6 +17,7 @@ import {
   getJson,
   type HubClientSocket,
   metricValue,
+  movableClock,
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
@@ -238,25 +239,6 @@ describe('MQTT packets at the network edge', () => {
     expect(await closes('connect_timeout')).toBe(1);
   });
 });
-
-/**
- * The clock a hub's limits on guessing read: real time, plus however far the test moved it on, so that a test
- * skips a lockout instead of waiting it out. The hub's timers and sockets keep real time.
- */
-interface MovableClock {
-  readonly now: () => number;
-  moveOn(ms: number): void;
-}
-
-function movableClock(): MovableClock {
-  let ahead = 0;
-  return {
-    now: () => Date.now() + ahead,
-    moveOn: (ms) => {
-      ahead += ms;
-    },
-  };
-}
 
 /** A hub whose limits on guessing are small: 5 failures per address, 8 per identity, each locking for 2 s. */
 async function guessingHub(clock = movableClock()): Promise<TestHub> {

@@ -3,9 +3,9 @@ import {
   connectClient,
   demoConfig,
   deploymentOf,
-  eventually,
   getJson,
   metricValue,
+  movableClock,
   postJson,
   startTestHub,
   type TestHub,
@@ -29,10 +29,11 @@ const sessionFor = (hub: TestHub, apiToken: string) =>
   postJson<Issued>(`${hub.httpUrl}/api/auth/token`, apiToken).then((answer) => answer.body);
 
 describe('login sessions: JWTs live within a session that ends, on the server', () => {
+  const clock = movableClock();
   let hub: TestHub;
 
   beforeAll(async () => {
-    hub = await startTestHub();
+    hub = await startTestHub({ clock: clock.now });
   });
 
   afterAll(async () => {
@@ -41,10 +42,10 @@ describe('login sessions: JWTs live within a session that ends, on the server', 
 
   it('refreshes a JWT within its session and never past its end', async () => {
     const first = await sessionFor(hub, 'demo-officer-xijiao');
-    expect(Date.parse(first.sessionExpiresAt) - Date.now()).toBeGreaterThan(11.9 * 3600_000);
-    expect(Date.parse(first.sessionExpiresAt) - Date.now()).toBeLessThanOrEqual(12 * 3600_000);
-    // A JWT mints a JWT of the same session: the session's end does not move.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(Date.parse(first.sessionExpiresAt) - clock.now()).toBeGreaterThan(11.9 * 3600_000);
+    expect(Date.parse(first.sessionExpiresAt) - clock.now()).toBeLessThanOrEqual(12 * 3600_000);
+    // A JWT mints a JWT of the same session: the session's end does not move. A second on, the new JWT differs.
+    clock.moveOn(1100);
     const refreshed = await postJson<Issued>(`${hub.httpUrl}/api/auth/token`, first.token);
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.sessionExpiresAt).toBe(first.sessionExpiresAt);
@@ -90,11 +91,12 @@ describe('login sessions: JWTs live within a session that ends, on the server', 
 });
 
 describe('a session at its absolute end', () => {
+  const clock = movableClock();
   let hub: TestHub;
 
   beforeAll(async () => {
-    // 2.5 s sessions; a JWT would last 3 s, but none lasts past its session.
-    hub = await startTestHub({ deployment: shortSessions(2.5 / 3600, 3 / 60) });
+    // 2.5 s sessions; a JWT would last 3 s, but none lasts past its session. The test moves the clock through them.
+    hub = await startTestHub({ deployment: shortSessions(2.5 / 3600, 3 / 60), clock: clock.now });
   });
 
   afterAll(async () => {
@@ -106,22 +108,25 @@ describe('a session at its absolute end', () => {
     const end = Date.parse(issued.sessionExpiresAt);
     const socket = await connectClient(hub.httpUrl, issued.token);
     const closedAt = new Promise<number>((resolve) =>
-      socket.socket.once('disconnect', () => resolve(Date.now())),
+      socket.socket.once('disconnect', () => resolve(clock.now())),
     );
     let token = issued.token;
     const refreshes: Issued[] = [];
-    while (Date.now() < end - 700) {
+    // A JWT's expiry is in whole seconds, up to one before its session's end: refreshes stop a second short of it.
+    while (clock.now() < end - 1000) {
       const answer = await postJson<Issued>(`${hub.httpUrl}/api/auth/token`, token);
       expect(answer.status).toBe(200);
       refreshes.push(answer.body);
       token = answer.body.token;
       expect(Date.parse(answer.body.expiresAt)).toBeLessThanOrEqual(end);
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      clock.moveOn(400);
     }
     expect(refreshes.length).toBeGreaterThan(1);
-    // The socket outlives none of it: it is closed at the session's end.
+    expect(socket.socket.connected).toBe(true);
+    // The socket outlives none of it: it is closed at the session's end, once the clock reaches it.
+    clock.moveOn(end - clock.now());
     expect(await closedAt).toBeGreaterThanOrEqual(end - 50);
-    await eventually(() => Date.now() > end + 100);
+    clock.moveOn(150);
     expect((await postJson(`${hub.httpUrl}/api/auth/token`, token)).status).toBe(401);
     expect((await getJson(`${hub.httpUrl}/api/me`, token)).status).toBe(401);
     expect(await metricValue(hub.httpUrl, 'gridhub_realtime_refusals_total{reason="session_ended"}')).toBe(1);
