@@ -153,9 +153,12 @@ export class Hub {
       now: options.clock,
     });
     const audit = new AuditTrail(store);
-    // Accounts and devices share one namespace of ids, each asking the other: the registry, built second, is
-    // reached through this closure.
-    let registry: DeviceRegistry | undefined;
+    const devices = new DeviceRegistry({
+      configDevices: deployment.devices,
+      jurisdiction: deployment.jurisdiction,
+      adapters: deployment.adapters,
+      store,
+    });
     /** People's accounts: the users REST, Socket.IO and MQTT know. */
     const accounts = new Accounts({
       store,
@@ -164,20 +167,14 @@ export class Hub {
       jurisdiction: deployment.jurisdiction,
       sessions,
       lockout: settings.loginLockout,
-      isDeviceId: (id) => registry?.get(id) !== undefined,
+      isDeviceId: (id) => devices.get(id) !== undefined,
       metrics,
       logger,
       ...(sharing.accountsRefreshMs === undefined ? {} : { refreshMs: sharing.accountsRefreshMs }),
     });
-    registry = new DeviceRegistry({
-      configDevices: deployment.devices,
-      jurisdiction: deployment.jurisdiction,
-      adapters: deployment.adapters,
-      store,
-      // Every user's id, those made through the API included.
-      userIds: { has: (id: string) => accounts.has(id) },
-    });
-    const devices = registry;
+    // A cycle: accounts and devices share one namespace of ids, and each refuses an id the other holds (every
+    // user's, those made through the API included).
+    devices.attach(accounts);
     this.#registry = devices;
     const authenticator = new TokenAuthenticator({
       directory: accounts,
@@ -292,17 +289,8 @@ export class Hub {
       bus,
       disconnect: (deviceId) => broker.disconnect(deviceId),
     });
-    // Leases and sessions ask each other (which cameras to follow, what a session shows): the sessions, built
-    // second, are reached through this closure.
-    let cameras: OnvifSessions | undefined;
-    const { partition, leases: cameraLeases } = sharing.cameraPartition(
-      {
-        refollow: (cameraId) => cameras?.refollow(cameraId),
-        localView: (cameraId) => cameras?.localView(cameraId),
-      },
-      devices,
-    );
-    cameras = new OnvifSessions({
+    const { partition, leases: cameraLeases } = sharing.cameraPartition(devices);
+    const onvif = new OnvifSessions({
       ...(partition === undefined ? {} : { partition }),
       registry: devices,
       sink,
@@ -319,7 +307,8 @@ export class Hub {
         ...options.onvifTiming,
       },
     });
-    const onvif = cameras;
+    // A cycle: among siblings the leases say which cameras the sessions follow, and drive and read the sessions.
+    cameraLeases?.attach(onvif);
     const media = new MediaStore({
       dataDir: runtime.dataDir,
       ...(deployment.media.directory === undefined ? {} : { directory: deployment.media.directory }),

@@ -1,4 +1,4 @@
-import { CameraLeases, type CameraPartition, type LeasedSessions } from './cameras/sessions/camera-leases.ts';
+import { CameraLeases, type CameraPartition } from './cameras/sessions/camera-leases.ts';
 import { defaultInstanceId, RedisCoordinator } from './cluster/redis-coordinator.ts';
 import { RedisLivenessLedger } from './cluster/shared-liveness.ts';
 import { RedisPushDistribution } from './cluster/shared-pushes.ts';
@@ -44,11 +44,11 @@ export interface Sharing {
   readonly redis?: SharedRedis;
   /** Components only siblings have (their coordinator), started right after the store. */
   readonly components: readonly Component[];
-  /** Which cameras this instance follows: all alone; those whose lease it holds among siblings. */
-  cameraPartition(
-    sessions: LeasedSessions,
-    registry: DeviceRegistry,
-  ): { partition?: CameraPartition; leases?: CameraLeases };
+  /**
+   * Which cameras this instance follows: all alone; those whose lease it holds among siblings. The leases drive
+   * the sessions built with this partition: the caller attaches them (`leases.attach(sessions)`).
+   */
+  cameraPartition(registry: DeviceRegistry): { partition?: CameraPartition; leases?: CameraLeases };
   /**
    * When a device frame is acknowledged: once committed alone; among siblings, once its pushes are in Redis too
    * (PushDistribution.delivered), so a client of any sibling hears of it before the device forgets it.
@@ -122,11 +122,10 @@ export function sharedInstances(parts: SharingParts, redis: SharedRedis): Sharin
         health: () => ({ state: coordinator.state, instance: coordinator.instanceId }),
       }),
     ],
-    cameraPartition: (sessions, registry) => {
+    cameraPartition: (registry) => {
       const leases = new CameraLeases({
         coordinator,
         registry,
-        sessions,
         leaseMs: deployment.cluster.leaseSeconds * 1000,
         metrics,
         logger,

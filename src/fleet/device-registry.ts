@@ -23,11 +23,14 @@ export interface DeviceRegistryOptions {
   readonly jurisdiction: Jurisdiction;
   readonly adapters: ReadonlyMap<string, DeviceAdapter>;
   readonly store: Store;
-  /**
-   * The ids users hold. A device may not take one: users read the MQTT feed with their id as client id and
-   * username, and a device of the same id would lock them out (ids are unique across devices and users).
-   */
-  readonly userIds?: { has(id: string): boolean };
+}
+
+/**
+ * The ids users hold (the accounts). A device may not take one: users read the MQTT feed with their id as client id
+ * and username, and a device of the same id would lock them out (ids are unique across devices and users).
+ */
+export interface UserIds {
+  has(id: string): boolean;
 }
 
 /** 24 random bytes, base64url: 32 characters a device keeps as its MQTT password. Only its digest is stored. */
@@ -44,12 +47,28 @@ export class DeviceRegistry {
   readonly #options: DeviceRegistryOptions;
   readonly #devices = new Map<string, RegisteredDevice>();
   readonly #skipped: string[] = [];
+  #userIds: UserIds | undefined;
 
   constructor(options: DeviceRegistryOptions) {
     this.#options = options;
   }
 
+  /**
+   * The accounts, which are built with this registry (an account may not take a device's id either): attached once
+   * both exist, before `start`.
+   */
+  attach(userIds: UserIds): void {
+    this.#userIds = userIds;
+  }
+
+  #users(): UserIds {
+    if (this.#userIds === undefined)
+      throw new Error('device registry used before the accounts were attached');
+    return this.#userIds;
+  }
+
   async start(): Promise<void> {
+    this.#users(); // a hub that never attached its accounts fails here, not at the first provisioning
     this.#devices.clear();
     for (const device of this.#options.configDevices) {
       this.#devices.set(device.id, { ...device, disabled: false, maintenanceUntil: null, source: 'config' });
@@ -58,7 +77,7 @@ export class DeviceRegistry {
       // A record of a config device since removed from the file, or of a provisioned device whose grid is gone,
       // no longer describes a device: it is skipped, not fatal. So is a provisioned device whose id a user of the
       // config has since taken: the user's MQTT feed goes first.
-      if (this.#options.userIds?.has(record.id) === true && !this.#devices.has(record.id)) {
+      if (this.#users().has(record.id) && !this.#devices.has(record.id)) {
         this.#skipped.push(record.id);
       } else if (record.description !== null || this.#devices.has(record.id)) {
         try {
@@ -124,7 +143,7 @@ export class DeviceRegistry {
     if (this.#devices.has(description.id)) {
       throw refused('conflict', `device ${description.id} already exists`);
     }
-    if (this.#options.userIds?.has(description.id) === true) {
+    if (this.#users().has(description.id)) {
       throw refused('conflict', `${description.id} is a user's id: ids are unique across devices and users`);
     }
     const secret = newSecret();

@@ -32,7 +32,6 @@ export interface CameraPartition {
 export interface CameraLeasesOptions {
   readonly coordinator: RedisCoordinator;
   readonly registry: DeviceRegistry;
-  readonly sessions: LeasedSessions;
   /** How long a lease lasts without renewal; renewals come every third of it. */
   readonly leaseMs: number;
   readonly metrics: MetricsRegistry;
@@ -76,11 +75,23 @@ export class CameraLeases implements CameraPartition {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #running = false;
+  #sessions: LeasedSessions | undefined;
 
   constructor(options: CameraLeasesOptions) {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'leases' });
     this.#heldGauge = leaseMetrics(options.metrics).held;
+  }
+
+  /** The sessions, which are built with these leases as their partition: attached once both exist, before `start`. */
+  attach(sessions: LeasedSessions): void {
+    this.#sessions = sessions;
+  }
+
+  #attached(): LeasedSessions {
+    if (this.#sessions === undefined)
+      throw new Error('camera leases used before their sessions were attached');
+    return this.#sessions;
   }
 
   holds(cameraId: string): boolean {
@@ -98,6 +109,7 @@ export class CameraLeases implements CameraPartition {
 
   /** Runs the first round at once (so a lone instance starts its cameras without delay), then every third of a lease. */
   async start(): Promise<void> {
+    this.#attached(); // a hub that never attached its sessions fails here, not in a round
     this.#running = true;
     await this.#runRound();
     this.#timer = setInterval(() => void this.#runRound(), Math.max(200, this.#options.leaseMs / 3));
@@ -112,7 +124,7 @@ export class CameraLeases implements CameraPartition {
     await this.#round;
     const held = [...this.#held];
     this.#held.clear();
-    for (const cameraId of held) this.#options.sessions.refollow(cameraId);
+    for (const cameraId of held) this.#attached().refollow(cameraId);
     this.#heldGauge.set(0);
     await this.#options.coordinator.release(held.map(leaseKey)).catch(() => undefined);
   }
@@ -173,7 +185,7 @@ export class CameraLeases implements CameraPartition {
         if (this.#held.size >= share || !this.#running) break;
         if (await coordinator.acquire(leaseKey(cameraId), leaseMs)) {
           this.#held.add(cameraId);
-          this.#options.sessions.refollow(cameraId);
+          this.#attached().refollow(cameraId);
           this.#log.info({ cameraId }, 'camera lease taken');
         }
       }
@@ -184,7 +196,8 @@ export class CameraLeases implements CameraPartition {
 
   /** Writes what this instance's sessions know, and reads what the siblings' know. */
   async #shareViews(): Promise<void> {
-    const { coordinator, sessions } = this.#options;
+    const { coordinator } = this.#options;
+    const sessions = this.#attached();
     const views = new Map<string, string>();
     for (const cameraId of this.#held) {
       const view = sessions.localView(cameraId);
@@ -206,7 +219,7 @@ export class CameraLeases implements CameraPartition {
 
   #let(cameraId: string): void {
     if (!this.#held.delete(cameraId)) return;
-    this.#options.sessions.refollow(cameraId);
+    this.#attached().refollow(cameraId);
   }
 }
 

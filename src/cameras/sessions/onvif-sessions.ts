@@ -13,7 +13,7 @@ import type { OutboundGuard } from '../../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
 import type { CameraDirectory, CameraMedia } from '../camera-directory.ts';
-import type { CameraPartition, SharedCameraView } from './camera-leases.ts';
+import type { CameraPartition, LeasedSessions, SharedCameraView } from './camera-leases.ts';
 import {
   type CameraInformation,
   OnvifSession,
@@ -84,7 +84,7 @@ const cameraSessionMetrics = declareMetrics((metrics) => ({
  * turns are the evidence's, through the directory). It is also the camera directory the evidence pipeline reads
  * (stream and snapshot URIs, PTZ presets, who watches what).
  */
-export class OnvifSessions implements CameraDirectory, Connector {
+export class OnvifSessions implements CameraDirectory, Connector, LeasedSessions {
   readonly name = 'cameras';
   readonly kind = 'onvif camera sessions';
   readonly #options: OnvifSessionsOptions;
