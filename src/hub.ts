@@ -71,8 +71,10 @@ export interface HubOptions {
   readonly onvifTiming?: Partial<OnvifSessionsOptions['timing']>;
   /**
    * The clock (ms since the epoch) the limits on guessing and login sessions read (their opening and end, their JWTs'
-   * issue and expiry, the closing of a socket at its session's end), Date.now when not given: tests move it past a
-   * lockout or a session's end instead of waiting it out. Nothing else reads it; every timer stays real.
+   * issue and expiry, the closing of a socket at its session's end), and device liveness (heard times, silences,
+   * watchdogs) and the deadline sweep compare by, Date.now when not given: tests move it past a lockout, a session's
+   * end, a device's threshold or an incident's deadline instead of waiting it out. Nothing else reads it; every timer
+   * stays real.
    */
   readonly clock?: () => number;
 }
@@ -196,6 +198,7 @@ export class Hub {
       users: deployment.users,
       logger,
       sweepMs: options.deadlineSweepMs ?? 1000,
+      now: options.clock,
       writer: sharing.incidentWriter,
       flood: deployment.flood,
     });
@@ -218,6 +221,7 @@ export class Hub {
       raise: (event, device) => sink.accept(event, device, performance.now()),
       sweepMs: options.livenessSweepMs ?? 1000,
       ledger: sharing.livenessLedger,
+      now: options.clock,
     });
     const realtime = new Realtime({
       authenticator,

@@ -26,6 +26,11 @@ export interface LivenessMonitorOptions {
    * device.online and a watchdog's event is raised once.
    */
   readonly ledger: LivenessLedger;
+  /**
+   * The clock (ms since the epoch) heard times, resets and the sweep's comparisons read; Date.now unless a test moves
+   * it past a threshold. The sweep's timer stays real.
+   */
+  readonly now?: () => number;
 }
 
 /** A device's watchdog found overdue by a sweep. */
@@ -70,14 +75,16 @@ export class LivenessMonitor {
   /** A sweep has begun and not ended: it is waiting on its ledger. */
   #midSweep = false;
   readonly #devicesOnline: Gauge;
+  readonly #now: () => number;
 
   constructor(options: LivenessMonitorOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
     this.#devicesOnline = fleetMetrics(options.metrics).devicesOnline;
     this.#log = options.logger.child({ ns: 'liveness' });
   }
 
-  start(now: number = Date.now()): void {
+  start(now: number = this.#now()): void {
     this.#startedAt = now;
     this.#states.clear();
     this.#options.ledger.begin();
@@ -94,7 +101,7 @@ export class LivenessMonitor {
   }
 
   /** Any message from the device: it is alive. Runs on every message: a Map read and a few assignments. */
-  heard(deviceId: string, now: number = Date.now()): void {
+  heard(deviceId: string, now: number = this.#now()): void {
     const device = this.#options.registry.get(deviceId);
     if (device === undefined) return;
     const state = this.#state(device, now);
@@ -109,7 +116,7 @@ export class LivenessMonitor {
   }
 
   /** The connection ended or the device (or its last will) said it is offline. No incident yet: see sweep(). */
-  gone(deviceId: string, now: number = Date.now()): void {
+  gone(deviceId: string, now: number = this.#now()): void {
     const device = this.#options.registry.get(deviceId);
     if (device === undefined) return;
     const state = this.#state(device, now);
@@ -119,11 +126,11 @@ export class LivenessMonitor {
   status(deviceId: string): DeviceStatus | undefined {
     const device = this.#options.registry.get(deviceId);
     if (device === undefined) return undefined;
-    return this.#statusOf(device, this.#state(device, Date.now()));
+    return this.#statusOf(device, this.#state(device, this.#now()));
   }
 
   /** Raises what is overdue: silences past their threshold, watchdogs past their period. */
-  sweep(now: number = Date.now()): Promise<void> {
+  sweep(now: number = this.#now()): Promise<void> {
     if (this.#sweeping !== undefined) return this.#sweeping;
     const sweep = this.#sweepOnce(now).catch((error: unknown) => {
       this.#log.warn({ error: (error as Error).message }, 'liveness sweep failed');
@@ -294,10 +301,10 @@ export class LivenessMonitor {
   readonly #onDeviceEvent = (event: DeviceEvent): void => {
     const device = this.#options.registry.get(event.deviceId);
     if (device === undefined || device.watchdogs.length === 0) return;
-    const state = this.#state(device, Date.now());
+    const state = this.#state(device, this.#now());
     device.watchdogs.forEach((watchdog, index) => {
       if (watchdog.resetBy !== event.type) return;
-      const now = Date.now();
+      const now = this.#now();
       state.watchdogResetAt[index] = now;
       state.watchdogFired[index] = false;
       this.#options.ledger.reset(device.id, index, now);

@@ -18,6 +18,8 @@ export interface DeadlineSweepOptions {
   readonly parentOf: (nodeId: string) => string | undefined;
   /** How often deadlines are checked. */
   readonly sweepMs: number;
+  /** The clock (ms since the epoch) deadlines are compared to; Date.now unless a test moves it past one. */
+  readonly now?: () => number;
 }
 
 /**
@@ -27,10 +29,12 @@ export interface DeadlineSweepOptions {
  */
 export class DeadlineSweep {
   readonly #options: DeadlineSweepOptions;
+  readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: DeadlineSweepOptions) {
     this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
   start(): void {
@@ -43,7 +47,7 @@ export class DeadlineSweep {
     this.#timer = undefined;
   }
 
-  sweep(now: number = Date.now()): void {
+  sweep(now: number = this.#now()): void {
     const { active, writer, parentOf } = this.#options;
     writer.refresh(now);
     for (const incident of active.values()) {

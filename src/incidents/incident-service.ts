@@ -42,6 +42,8 @@ export interface IncidentServiceOptions {
   readonly writer: IncidentWriterFactory;
   /** How often deadlines are checked. */
   readonly sweepMs: number;
+  /** The clock the deadline sweep compares deadlines to; Date.now unless a test moves it past one. */
+  readonly now?: () => number;
   /** Alarm-storm control; none when left out. */
   readonly flood?: FloodDescription;
 }
@@ -100,6 +102,7 @@ export class IncidentService {
       logger,
       parentOf: context.parentOf,
       sweepMs: options.sweepMs,
+      now: options.now,
     });
     this.#rosters = new Rosters(store, router);
   }
@@ -182,7 +185,7 @@ export class IncidentService {
   }
 
   /** Escalates every open incident past its deadline one level up, unless it is already at the top. */
-  sweep(now: number = Date.now()): void {
+  sweep(now?: number): void {
     this.#sweep.sweep(now);
   }
 }

@@ -109,6 +109,7 @@ export async function startTestHub(
     dataDir?: string;
     deployment?: Deployment;
     livenessSweepMs?: number;
+    deadlineSweepMs?: number;
     onvifTiming?: HubOptions['onvifTiming'];
     clock?: HubOptions['clock'];
   } = {},
@@ -123,6 +124,7 @@ export async function startTestHub(
     host: '127.0.0.1',
     logger: pino({ level: 'debug' }, logs),
     livenessSweepMs: options.livenessSweepMs ?? 100,
+    ...(options.deadlineSweepMs === undefined ? {} : { deadlineSweepMs: options.deadlineSweepMs }),
     ...(options.onvifTiming === undefined ? {} : { onvifTiming: options.onvifTiming }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });

@@ -18,6 +18,7 @@ import {
   eventually,
   getJson,
   metricValue,
+  movableClock,
   postJson,
   type RecordingClient,
   startTestHub,
@@ -340,22 +341,26 @@ describe('the case workflow: routing, lifecycle, verification, scope', () => {
 
 describe('deadlines: escalation up the tree until someone acts, across a restart', () => {
   const dataDir = temporaryDirectory();
-  // An intrusion must be accepted within 0.6 s at each level.
+  // An intrusion must be accepted within a minute at each level: the hub's clock is moved past it.
   const config = demoConfig() as unknown as { deadlines: Record<string, unknown> };
   config.deadlines = {
-    categories: { intrusion: { acceptMinutes: 0.01, arriveMinutes: 30, resolveMinutes: 240 } },
+    categories: { intrusion: { acceptMinutes: 1, arriveMinutes: 30, resolveMinutes: 240 } },
   };
   const deployment = deploymentOf(config);
+  const pastAccept = 61_000;
   let hub: TestHub;
 
   afterAll(() => dataDir.remove());
 
   it('escalates to the community, the street and the district, with a push to each level, then stops', async () => {
-    hub = await startTestHub({ deployment, dataDir: dataDir.path });
+    const clock = movableClock();
+    hub = await startTestHub({ deployment, dataDir: dataDir.path, deadlineSweepMs: 50, clock: clock.now });
     const streetOfficer = await connectClient(hub.httpUrl, 'demo-officer-liushuwan');
     const sim = await gate(hub, 'gate-zhenxing-01-east');
     await sim.forceDoor();
     const incident = await incidentOf(streetOfficer, 'gate-zhenxing-01-east');
+    // Past the deadline: each escalation sets the next by real time, which the moved clock is past too.
+    clock.moveOn(pastAccept);
     const levels: string[] = [];
     for (let n = 1; levels.length < 3; n++) {
       const change = (await streetOfficer.nth('incident:update', n)) as IncidentChange;
@@ -374,9 +379,12 @@ describe('deadlines: escalation up the tree until someone acts, across a restart
     expect(late.body).toMatchObject({ state: 'accepted', handler: 'worker-zhenxing-01', dueStage: 'arrive' });
     streetOfficer.close();
     await sim.stop();
+    await hub.stop();
   });
 
   it('escalates after a restart what fell due while the hub was down', async () => {
+    // A hub whose clock is not moved: nothing falls due while it runs.
+    hub = await startTestHub({ deployment, dataDir: dataDir.path, deadlineSweepMs: 50 });
     const sim = await gate(hub, 'gate-zhenxing-02-south');
     const officer = await connectClient(hub.httpUrl, 'demo-officer-zhenxing');
     await sim.forceDoor();
@@ -384,8 +392,11 @@ describe('deadlines: escalation up the tree until someone acts, across a restart
     officer.close();
     await sim.stop();
     await hub.stop();
-    await eventually(() => Date.now() > Date.parse(incident.dueAt as string) + 100);
-    hub = await startTestHub({ deployment, dataDir: dataDir.path });
+    // The hub is down past the deadline: the restarted one's clock is moved past it.
+    const clock = movableClock();
+    clock.moveOn(pastAccept);
+    expect(clock.now()).toBeGreaterThan(Date.parse(incident.dueAt as string));
+    hub = await startTestHub({ deployment, dataDir: dataDir.path, deadlineSweepMs: 50, clock: clock.now });
     await eventually(async () => {
       const { body } = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}`, 'demo-officer-qinghe');
       return (body as Incident).escalations >= 1;
