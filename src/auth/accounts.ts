@@ -20,9 +20,8 @@ export const loginMetrics = declareMetrics((metrics) => {
     name: 'gridhub_login_failures_total',
     help: 'Failed password logins, by reason (the caller is told none apart): unknown_user, wrong_password, no_password (the account has none), disabled, locked (the username is locked out).',
     labelNames: ['reason'] as const,
+    shownAtZero: { reason: loginFailureReasons },
   });
-  // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
-  for (const reason of loginFailureReasons) loginFailures.labels(reason).inc(0);
   return {
     logins: metrics.counter({
       name: 'gridhub_logins_total',

@@ -11,17 +11,14 @@ const guessMetrics = declareMetrics((metrics) => {
     name: 'gridhub_auth_failures_total',
     help: 'Failed authentications (a bad token, password or device secret), by transport: rest, socketio, mqtt.',
     labelNames: ['transport'] as const,
+    shownAtZero: { transport: authTransports },
   });
   const authThrottled = metrics.counter({
     name: 'gridhub_auth_throttled_total',
     help: 'Authentications refused unchecked because their remote address or claimed identity failed too often, by transport and by what was locked (address, identity).',
     labelNames: ['transport', 'reason'] as const,
+    shownAtZero: { transport: authTransports, reason: throttleReasons },
   });
-  // Every label set shows from the start, at zero, so a dashboard can tell "none" from "not reported".
-  for (const transport of authTransports) {
-    authFailures.labels(transport).inc(0);
-    for (const reason of throttleReasons) authThrottled.labels(transport, reason).inc(0);
-  }
   return { authFailures, authThrottled };
 });
 

@@ -18,15 +18,14 @@ const sessionMetrics = declareMetrics((metrics) => {
     name: 'gridhub_sessions_ended_total',
     help: 'Login sessions ended before their time, by reason: logout, user_disabled, user_removed, password_changed.',
     labelNames: ['reason'] as const,
+    shownAtZero: { reason: sessionEndReasons },
   });
   const sessionRefusals = metrics.counter({
     name: 'gridhub_session_refusals_total',
     help: "JWTs refused although well signed because their session is not live, by reason: unknown, revoked, expired, not_owner (another user's session).",
     labelNames: ['reason'] as const,
+    shownAtZero: { reason: sessionRefusalReasons },
   });
-  // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
-  for (const reason of sessionEndReasons) sessionsEnded.labels(reason).inc(0);
-  for (const reason of sessionRefusalReasons) sessionRefusals.labels(reason).inc(0);
   return {
     sessionsOpened: metrics.counter({
       name: 'gridhub_sessions_opened_total',

@@ -7,9 +7,8 @@ export const fleetMetrics = declareMetrics((metrics) => {
     name: 'gridhub_mqtt_refusals_total',
     help: 'MQTT connections, publishes and subscriptions refused by the broker, by reason.',
     labelNames: ['reason'] as const,
+    shownAtZero: { reason: mqttRefusalReasons },
   });
-  // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
-  for (const reason of mqttRefusalReasons) mqttRefusals.labels(reason).inc(0);
   return {
     devicesOnline: metrics.gauge({
       name: 'gridhub_devices_online',

@@ -7,9 +7,8 @@ export const incidentMetrics = declareMetrics((metrics) => {
     name: 'gridhub_events_suppressed_total',
     help: 'Events that raised no incident: their device in maintenance, or a suppression schedule.',
     labelNames: ['reason'] as const,
+    shownAtZero: { reason: suppressionReasons },
   });
-  // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
-  for (const reason of suppressionReasons) eventsSuppressed.labels(reason).inc(0);
   /** What gridhub_incidents_active reads when scraped (see countActive). */
   let active: () => number = () => 0;
   return {

@@ -7,9 +7,8 @@ export const ingestMetrics = declareMetrics((metrics) => {
     name: 'gridhub_messages_refused_total',
     help: 'Device messages refused, by reason; each one is kept as a dead letter.',
     labelNames: ['reason'] as const,
+    shownAtZero: { reason: Object.keys(refusalReasons) as RefusalReason[] },
   });
-  // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
-  for (const reason of Object.keys(refusalReasons) as RefusalReason[]) messagesRefused.labels(reason).inc(0);
   return {
     messagesReceived: metrics.counter({
       name: 'gridhub_messages_received_total',
@@ -43,8 +42,8 @@ export const mqttMetrics = declareMetrics((metrics) => {
     name: 'gridhub_mqtt_limit_closes_total',
     help: 'MQTT connections closed at a limit, by reason: connect_too_large (a packet before CONNACK over limits.mqtt.connectPacketBytes), packet_too_large (over limits.mqtt.packetBytes), connect_timeout (no CONNECT in time).',
     labelNames: ['reason'] as const,
+    shownAtZero: { reason: mqttLimitReasons },
   });
-  for (const reason of mqttLimitReasons) limitCloses.labels(reason).inc(0);
   return {
     connectedDevices: metrics.gauge({
       name: 'gridhub_connected_devices',

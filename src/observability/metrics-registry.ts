@@ -10,6 +10,23 @@ import {
 } from 'prom-client';
 import { processMetrics } from './process-metrics.ts';
 
+/** A counter as a module declares it: prom-client's configuration, and the label values to show at zero. */
+export type CounterDeclaration<T extends string> = Omit<CounterConfiguration<T>, 'registers'> & {
+  /** For each label, its values: every combination of them is shown at zero from the start. */
+  readonly shownAtZero?: { readonly [K in T]: readonly string[] };
+};
+
+/** Every combination of the labels' values, as label objects (the cross product, in the labels' order). */
+function labelSets<T extends string>(
+  names: readonly T[],
+  values: { readonly [K in T]: readonly string[] },
+): Partial<Record<T, string>>[] {
+  return names.reduce<Partial<Record<T, string>>[]>(
+    (sets, name) => sets.flatMap((set) => values[name].map((value) => ({ ...set, [name]: value }))),
+    [{}],
+  );
+}
+
 /**
  * Everything `GET /metrics` shows of one hub: a registry per hub (not prom-client's global one), so several hubs in
  * one process (tests, benchmarks) never share counters. Each module declares its own metrics on it (see
@@ -27,11 +44,16 @@ export class MetricsRegistry {
    * A counter, or the one of that name already on this registry. Prefer {@link declareMetrics}, which also makes
    * its label sets once.
    */
-  counter<T extends string = never>(config: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {
-    return (
-      (this.#registry.getSingleMetric(config.name) as Counter<T> | undefined) ??
-      new Counter({ ...config, registers: [this.#registry] })
-    );
+  counter<T extends string = never>(config: CounterDeclaration<T>): Counter<T> {
+    const existing = this.#registry.getSingleMetric(config.name) as Counter<T> | undefined;
+    if (existing !== undefined) return existing;
+    const { shownAtZero, ...counted } = config;
+    const counter = new Counter({ ...counted, registers: [this.#registry] });
+    // Every label set named shows from the start, at zero, so a dashboard can tell "none" from "not reported".
+    if (shownAtZero !== undefined) {
+      for (const labels of labelSets(config.labelNames ?? [], shownAtZero)) counter.labels(labels).inc(0);
+    }
+    return counter;
   }
 
   gauge<T extends string = never>(config: Omit<GaugeConfiguration<T>, 'registers'>): Gauge<T> {

@@ -9,9 +9,8 @@ export const realtimeMetrics = declareMetrics((metrics) => {
     name: 'gridhub_realtime_refusals_total',
     help: "Socket.IO connections refused or closed, by reason: bad_token (no valid token), not_owner (a restored session that was another user's or another login's), session_ended (the login session was revoked or reached its end).",
     labelNames: ['reason'] as const,
+    shownAtZero: { reason: realtimeRefusalReasons },
   });
-  // Every reason shows from the start, at zero, so a dashboard can tell "none" from "not reported".
-  for (const reason of realtimeRefusalReasons) refusals.labels(reason).inc(0);
   return {
     pushesSent: metrics.counter({
       name: 'gridhub_pushes_sent_total',

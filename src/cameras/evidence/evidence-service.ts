@@ -88,15 +88,14 @@ const evidenceMetrics = declareMetrics((metrics) => {
     name: 'gridhub_evidence_total',
     help: 'Snapshots and clips, by outcome: ok (attached), failed, unavailable (camera not connected or no URI), dropped (too many captures waiting), aborted (hub stopping).',
     labelNames: ['kind', 'outcome'] as const,
+    shownAtZero: { kind: evidenceKinds, outcome: outcomes },
   });
   const presets = metrics.counter({
     name: 'gridhub_ptz_preset_moves_total',
     help: "PTZ cameras turned to an alarming device's preset, by outcome (ok, failed).",
     labelNames: ['outcome'] as const,
+    shownAtZero: { outcome: ['ok', 'failed'] },
   });
-  // Every outcome shows from the start, at zero.
-  for (const kind of evidenceKinds) for (const outcome of outcomes) evidence.labels(kind, outcome).inc(0);
-  for (const outcome of ['ok', 'failed']) presets.labels(outcome).inc(0);
   return {
     evidence,
     presets,
