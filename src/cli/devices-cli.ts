@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { callHub } from './hub-client.ts';
+import { callHub, hubConnectionOptions } from './hub-client.ts';
 
 /**
  * `npm run devices -- <action> …`: provisioning from the command line, through the running hub's API, so the hub
@@ -33,8 +33,7 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      url: { type: 'string', default: process.env.GRIDHUB_URL ?? 'http://127.0.0.1:8080' },
-      token: { type: 'string', default: process.env.GRIDHUB_TOKEN },
+      ...hubConnectionOptions,
       name: { type: 'string' },
       adapter: { type: 'string' },
       grid: { type: 'string' },

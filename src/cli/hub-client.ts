@@ -1,3 +1,9 @@
+/** The options of every tool that calls the hub (parseArgs): where it is, and whose token to call it with. */
+export const hubConnectionOptions = {
+  url: { type: 'string', default: process.env.GRIDHUB_URL ?? 'http://127.0.0.1:8080' },
+  token: { type: 'string', default: process.env.GRIDHUB_TOKEN },
+} as const;
+
 /** How a command-line tool says it failed: a line on stderr, and its exit code. */
 export type Fail = (message: string, code?: number) => never;
 

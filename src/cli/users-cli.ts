@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { hashPassword, passwordBounds } from '../auth/passwords.ts';
-import { callHub } from './hub-client.ts';
+import { callHub, hubConnectionOptions } from './hub-client.ts';
 
 /**
  * `npm run users -- <action> …`: people's accounts from the command line, through the running hub's API, so the hub
@@ -59,8 +59,7 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      url: { type: 'string', default: process.env.GRIDHUB_URL ?? 'http://127.0.0.1:8080' },
-      token: { type: 'string', default: process.env.GRIDHUB_TOKEN },
+      ...hubConnectionOptions,
       user: { type: 'string' },
       name: { type: 'string' },
       role: { type: 'string' },
