@@ -22,3 +22,8 @@ export function timeOrderedId(prefix: string, now: number = Date.now()): string 
   }
   return `${prefix}_${lastMillis.toString(36).padStart(9, '0')}${counter.toString(36).padStart(4, '0')}${randomTail}`;
 }
+
+/** A time in ms since the epoch as the ISO 8601 text incidents and audit entries carry. */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,3 +1,4 @@
+import { isoTime } from '../core/ids.ts';
 import { type DeadlineStage, type Incident, type IncidentState, incidentStates } from '../core/incident.ts';
 import type { Role } from '../core/principal.ts';
 
@@ -73,12 +74,8 @@ const everyone: readonly Actor['role'][] = [
   'integrator',
 ];
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 function due(incident: Incident, stage: DeadlineStage, from: number, context: LifecycleContext) {
-  return { dueStage: stage, dueAt: iso(from + context.deadlineMs(incident.category, stage)) };
+  return { dueStage: stage, dueAt: isoTime(from + context.deadlineMs(incident.category, stage)) };
 }
 
 const noDeadline = { dueStage: null, dueAt: null } as const;
@@ -110,7 +107,7 @@ const rules: Record<IncidentAction, ActionRule> = {
         ...incident,
         acknowledgements: [
           ...(incident.acknowledgements ?? []),
-          { nodeId: centre.id, userId: actor.userId, at: iso(context.now) },
+          { nodeId: centre.id, userId: actor.userId, at: isoTime(context.now) },
         ],
       };
     },
@@ -131,11 +128,12 @@ const rules: Record<IncidentAction, ActionRule> = {
         ...due(incident, 'accept', context.now, context),
         timeline: {
           ...timeline,
-          dispatchedAt: timeline.dispatchedAt ?? iso(context.now),
-          acceptBy: timeline.acceptBy ?? iso(context.now + context.deadlineMs(incident.category, 'accept')),
+          dispatchedAt: timeline.dispatchedAt ?? isoTime(context.now),
+          acceptBy:
+            timeline.acceptBy ?? isoTime(context.now + context.deadlineMs(incident.category, 'accept')),
           resolveBy:
             timeline.resolveBy ??
-            iso(Date.parse(incident.createdAt) + context.deadlineMs(incident.category, 'resolve')),
+            isoTime(Date.parse(incident.createdAt) + context.deadlineMs(incident.category, 'resolve')),
         },
       };
     },
@@ -151,7 +149,7 @@ const rules: Record<IncidentAction, ActionRule> = {
       handler: actor.userId,
       assignees: [actor.userId],
       ...due(incident, 'arrive', context.now, context),
-      timeline: { ...incident.timeline, acceptedAt: incident.timeline.acceptedAt ?? iso(context.now) },
+      timeline: { ...incident.timeline, acceptedAt: incident.timeline.acceptedAt ?? isoTime(context.now) },
     }),
   },
   arrive: {
@@ -163,8 +161,9 @@ const rules: Record<IncidentAction, ActionRule> = {
       state: 'on_site',
       dueStage: 'resolve',
       dueAt:
-        incident.timeline.resolveBy ?? iso(context.now + context.deadlineMs(incident.category, 'resolve')),
-      timeline: { ...incident.timeline, arrivedAt: incident.timeline.arrivedAt ?? iso(context.now) },
+        incident.timeline.resolveBy ??
+        isoTime(context.now + context.deadlineMs(incident.category, 'resolve')),
+      timeline: { ...incident.timeline, arrivedAt: incident.timeline.arrivedAt ?? isoTime(context.now) },
     }),
   },
   resolve: {
@@ -175,10 +174,10 @@ const rules: Record<IncidentAction, ActionRule> = {
       ...incident,
       state: 'resolved',
       ...noDeadline,
-      resolvedAt: iso(context.now),
+      resolvedAt: isoTime(context.now),
       resolvedBy: actor.userId,
       resolution: input.note ?? '',
-      timeline: { ...incident.timeline, resolvedAt: iso(context.now) },
+      timeline: { ...incident.timeline, resolvedAt: isoTime(context.now) },
     }),
   },
   verify: {
@@ -189,7 +188,7 @@ const rules: Record<IncidentAction, ActionRule> = {
       ...incident,
       state: 'closed',
       closedBy: actor.userId,
-      timeline: { ...incident.timeline, closedAt: iso(context.now) },
+      timeline: { ...incident.timeline, closedAt: isoTime(context.now) },
     }),
   },
   reject: {
@@ -239,7 +238,7 @@ const rules: Record<IncidentAction, ActionRule> = {
       state: 'false_alarm',
       ...noDeadline,
       closedBy: actor.userId,
-      timeline: { ...incident.timeline, closedAt: iso(context.now) },
+      timeline: { ...incident.timeline, closedAt: isoTime(context.now) },
     }),
   },
   cancel: {
@@ -251,7 +250,7 @@ const rules: Record<IncidentAction, ActionRule> = {
       state: 'cancelled',
       ...noDeadline,
       closedBy: actor.userId,
-      timeline: { ...incident.timeline, closedAt: iso(context.now) },
+      timeline: { ...incident.timeline, closedAt: isoTime(context.now) },
     }),
   },
   note: {
@@ -271,10 +270,10 @@ const rules: Record<IncidentAction, ActionRule> = {
       ...incident,
       state: 'resolved',
       ...noDeadline,
-      resolvedAt: iso(context.now),
+      resolvedAt: isoTime(context.now),
       resolvedBy: 'system',
       resolution: input.note ?? 'cleared by the device',
-      timeline: { ...incident.timeline, resolvedAt: iso(context.now) },
+      timeline: { ...incident.timeline, resolvedAt: isoTime(context.now) },
     }),
   },
 };
@@ -355,7 +354,7 @@ export function applyAction(
     return { kind: 'forbidden', reason: relationReasons[rule.relation] };
   const after = rule.apply(incident, actor, input, context);
   if ('kind' in after) return after;
-  return { ...after, updatedAt: iso(context.now) };
+  return { ...after, updatedAt: isoTime(context.now) };
 }
 
 export function isRefusal(result: Incident | Refusal): result is Refusal {

@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../core/audit.ts';
+import { isoTime } from '../core/ids.ts';
 import type { Incident, RelatedEvent } from '../core/incident.ts';
 import { IncidentChangeQueue } from './change-queue.ts';
 import {
@@ -13,10 +14,6 @@ import {
   settled,
 } from './incident-writer.ts';
 import type { Raising, RaisingChain, RaisingStep } from './raising.ts';
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
 
 /**
  * The incident writes of a hub that owns its store (LMDB): the in-memory view is the truth, so a change starts from
@@ -87,8 +84,8 @@ export class LoneIncidentWriter implements IncidentWriter {
       (before) => ({
         ...before,
         occurrences: before.occurrences + 1,
-        lastOccurredAt: iso(event.occurredAt),
-        updatedAt: iso(now),
+        lastOccurredAt: isoTime(event.occurredAt),
+        updatedAt: isoTime(now),
       }),
       (before, after) => this.#repeated(before, after, event.key),
     );

@@ -1,7 +1,7 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
 import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
-import { timeOrderedId } from '../core/ids.ts';
+import { isoTime, timeOrderedId } from '../core/ids.ts';
 import {
   type DeadlineStage,
   type Incident,
@@ -30,10 +30,6 @@ export interface IncidentRaisingOptions {
   readonly deadlineMs: (category: string, stage: DeadlineStage) => number;
   /** Alarm-storm control; none when left out. */
   readonly flood?: FloodDescription | undefined;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 /**
@@ -116,7 +112,7 @@ export class IncidentRaising {
     const joined: RelatedEvent = {
       deviceId: event.deviceId,
       type: event.type,
-      occurredAt: iso(event.occurredAt),
+      occurredAt: isoTime(event.occurredAt),
     };
     return this.#options.writer.join(anchor.incidentId, {
       joined,
@@ -126,7 +122,7 @@ export class IncidentRaising {
         ...(correlation.title === undefined ? {} : { title: correlation.title }),
         severity: maxSeverity(before.severity, correlation.severity),
         related: appendNewest(before.related, joined, relatedEventsLimit),
-        updatedAt: iso(now),
+        updatedAt: isoTime(now),
       }),
       audit: (before, after) =>
         AuditTrail.entry('system', {
@@ -157,7 +153,7 @@ export class IncidentRaising {
     const grouped: RelatedEvent = {
       deviceId: device.id,
       type: event.type,
-      occurredAt: iso(event.occurredAt),
+      occurredAt: isoTime(event.occurredAt),
     };
     const storm = this.#options.active.stormOf(gridId);
     if (storm === undefined) {
@@ -177,7 +173,7 @@ export class IncidentRaising {
         occurrences: before.occurrences + 1,
         lastOccurredAt: grouped.occurredAt,
         related: appendNewest(before.related, grouped, relatedEventsLimit),
-        updatedAt: iso(now),
+        updatedAt: isoTime(now),
       }),
       event.key,
     );

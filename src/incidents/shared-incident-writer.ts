@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../core/audit.ts';
+import { isoTime } from '../core/ids.ts';
 import { type Incident, isOpen, type RelatedEvent } from '../core/incident.ts';
 import { IncidentChangeQueue } from './change-queue.ts';
 import {
@@ -17,10 +18,6 @@ import { SharedIncidents, sharedConditionKey } from './shared-incidents.ts';
 const sharedReloadMs = 30_000;
 /** How often the steps run again for one event while other instances keep winning its device condition. */
 const raisingAttempts = 8;
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
 
 /**
  * The incident writes of hub instances sharing a store (Redis), where a device's consecutive events and an incident's
@@ -98,8 +95,8 @@ export class SharedIncidentWriter implements IncidentWriter {
       const after: Incident = {
         ...before,
         occurrences: before.occurrences + 1,
-        lastOccurredAt: iso(Math.max(event.occurredAt, Date.parse(before.lastOccurredAt))),
-        updatedAt: iso(now),
+        lastOccurredAt: isoTime(Math.max(event.occurredAt, Date.parse(before.lastOccurredAt))),
+        updatedAt: isoTime(now),
       };
       if ((await this.#commit(before, after, undefined, event.key, true)) === before) {
         this.#parts.metrics.eventsRedelivered.inc();
