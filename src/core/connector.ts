@@ -1,4 +1,5 @@
 import type { Component } from './component.ts';
+import type { RefusalReason } from './refusals.ts';
 
 /**
  * Hands the hub one frame a device sent, addressed in the topic grammar (`<base>/devices/<id>/<channel>`), so the
@@ -36,3 +37,24 @@ export interface Connector extends Component {
   /** Commands out; undefined for a connector that only receives. */
   readonly commands?: CommandChannel;
 }
+
+/**
+ * What a connector refused before it had a frame of the topic grammar: a request or datagram failing its protocol's
+ * framing, checksum or authentication. The hub counts it by reason (`gridhub_messages_refused_total`), logs it and
+ * keeps it as a dead letter, as it does a frame its adapter refuses.
+ */
+export interface ConnectorRefusal {
+  /** Where it came from, in words that carry no identifier: `sia-dc09/tcp`, `hikvision-isapi/push`. */
+  readonly source: string;
+  /** Only when the sender was identified (a known account or serial number). */
+  readonly deviceId: string | null;
+  readonly reason: RefusalReason;
+  /** Each problem in words, with no value the sender sent (they are minimised again on the way in). */
+  readonly problems: readonly string[];
+  readonly payloadBytes: number;
+  /** The frame's structure with its values replaced by their types (ingest/payload-shape.ts), when it had one. */
+  readonly shape?: unknown;
+}
+
+/** Where a connector hands what it refused: resolves once the dead letter is stored. */
+export type RefusalHandler = (refusal: ConnectorRefusal) => Promise<void>;

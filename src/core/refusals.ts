@@ -9,6 +9,9 @@ export const refusalReasons = {
   not_json: 'the payload is not valid JSON',
   schema: "the payload does not match the adapter's schema",
   decode_failed: "the adapter's decoder failed on a payload its schema accepted",
+  unauthenticated:
+    'the sender did not prove it is a provisioned device: no credential, a wrong one, or a wrong key',
+  malformed: "the frame breaks its protocol's framing or encoding (length, checksum, header, XML, multipart)",
 } as const;
 
 export type RefusalReason = keyof typeof refusalReasons;

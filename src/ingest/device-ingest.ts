@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DecodeContext, DecodedChannel } from '../core/adapter.ts';
 import type { TypedBus } from '../core/bus.ts';
+import type { ConnectorRefusal } from '../core/connector.ts';
 import type { ResolvedDevice } from '../core/device.ts';
 import {
   type DeviceEvent,
@@ -250,16 +251,40 @@ export class DeviceIngest {
     return Promise.all(pending).then(() => undefined);
   }
 
+  /**
+   * Refuses what a connector received before it became a frame of the topic grammar: a request or datagram that
+   * fails its protocol's framing, checksum or authentication. Counted, logged and dead-lettered as the ingest's own
+   * refusals are, so an operator finds every refusal in one place. `source` says where it came from in words that
+   * carry no identifier (`sia-dc09/tcp`, `hikvision-isapi/push`); `deviceId` only when the sender was identified.
+   * Resolves once the dead letter is stored.
+   */
+  refuseFrame(frame: ConnectorRefusal): Promise<void> {
+    this.#metrics.messagesReceived.inc();
+    return this.#deadLetter(frame.source, frame.deviceId, frame.payloadBytes, {
+      reason: frame.reason,
+      problems: frame.problems.map(minimiseText),
+      shape: frame.shape ?? null,
+    });
+  }
+
   #refuse(topic: string, deviceId: string | null, payload: Buffer, refusal: Refusal): Promise<void> {
-    const { store, bus } = this.#options;
-    const metrics = this.#metrics;
-    metrics.messagesRefused.labels(refusal.reason).inc();
     // The topic's device id and channel are the sender's own words when refused: minimised as the payload's keys.
     const address = this.#options.topics.parseDeviceTopic(topic);
     const keptTopic =
       address === undefined
         ? topic
         : `${this.#options.topics.base}/devices/${minimiseKey(address.deviceId)}/${minimiseKey(address.channel)}`;
+    return this.#deadLetter(keptTopic, deviceId, payload.length, refusal);
+  }
+
+  #deadLetter(
+    keptTopic: string,
+    deviceId: string | null,
+    payloadBytes: number,
+    refusal: Refusal,
+  ): Promise<void> {
+    const { store, bus } = this.#options;
+    this.#metrics.messagesRefused.labels(refusal.reason).inc();
     const deadLetter: DeadLetter = boundDeadLetter({
       id: timeOrderedId('dl'),
       receivedAt: new Date().toISOString(),
@@ -267,7 +292,7 @@ export class DeviceIngest {
       deviceId,
       reason: refusal.reason,
       problems: refusal.problems,
-      payloadBytes: payload.length,
+      payloadBytes,
       payloadShape: refusal.shape,
     });
     const suppressed = this.#logThrottle.admit(`${deviceId ?? keptTopic}:${refusal.reason}`);
