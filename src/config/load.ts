@@ -54,6 +54,8 @@ export interface Deployment {
   readonly suppressions: readonly SuppressionDescription[];
   readonly flood: FloodDescription;
   readonly limits: ConfigFile['limits'];
+  /** Receivers of protocols besides MQTT (SIA DC-09), each absent when off. */
+  readonly receivers: ConfigFile['receivers'];
   /** TLS on the listeners, its file paths absolute. */
   readonly tls: TlsConfig | undefined;
   readonly http: HttpConfig;
@@ -436,6 +438,7 @@ function crossReference(
     suppressions: file.suppressions,
     flood: file.flood,
     limits: file.limits,
+    receivers: file.receivers,
     tls: file.tls,
     http: file.http,
   };
@@ -583,26 +586,38 @@ function resolveDevices(
   for (const id of findDuplicates(file.devices.map((device) => device.id))) {
     problems.push(`devices: id "${id}" is used more than once`);
   }
+  const accounts = file.devices.flatMap((device) => (device.sia === undefined ? [] : [device.sia.account]));
+  for (const account of findDuplicates(accounts)) {
+    problems.push(`devices: SIA account "${account}" is used by more than one panel`);
+  }
   const resolved: ResolvedDevice[] = [];
   file.devices.forEach((device, index) => {
     const at = `devices[${index}]`;
-    const onvif = adapters.get(device.adapter)?.transport === 'onvif';
-    const credentialProblem = onvif
-      ? device.onvif === undefined
-        ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`
-        : device.secret !== undefined || device.secretSha256 !== undefined
-          ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
-          : undefined
-      : (device.secret === undefined) === (device.secretSha256 === undefined)
-        ? `${at}: give exactly one of secret and secretSha256: every device has its own credentials`
-        : device.onvif !== undefined || device.watches !== undefined || device.presets !== undefined
-          ? `${at}: onvif, watches and presets are for ONVIF cameras only`
-          : undefined;
+    const transport = adapters.get(device.adapter)?.transport;
+    const onvif = transport === 'onvif';
+    // An alarm panel proves itself by its account and key (sia, checked with its adapter), not an MQTT secret.
+    const sia = transport === 'sia-dc09';
+    const credentialProblem = sia
+      ? device.secret !== undefined || device.secretSha256 !== undefined
+        ? `${at}: an alarm panel reporting over SIA DC-09 has no MQTT secret; give its sia account`
+        : undefined
+      : onvif
+        ? device.onvif === undefined
+          ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`
+          : device.secret !== undefined || device.secretSha256 !== undefined
+            ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
+            : undefined
+        : (device.secret === undefined) === (device.secretSha256 === undefined)
+          ? `${at}: give exactly one of secret and secretSha256: every device has its own credentials`
+          : device.onvif !== undefined || device.watches !== undefined || device.presets !== undefined
+            ? `${at}: onvif, watches and presets are for ONVIF cameras only`
+            : undefined;
     if (credentialProblem !== undefined) {
       problems.push(credentialProblem);
       return;
     }
-    const digest = onvif ? noMqttSecret : (device.secretSha256 ?? secretDigest(device.secret as string));
+    const digest =
+      onvif || sia ? noMqttSecret : (device.secretSha256 ?? secretDigest(device.secret as string));
     const result = resolveDevice(device, digest, jurisdiction, adapters, at);
     if ('problems' in result) problems.push(...result.problems);
     else resolved.push(result.device);

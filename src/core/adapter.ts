@@ -91,8 +91,11 @@ export interface OnvifNotification {
 /** Pure: an ONVIF notification of one topic → the normalized event, or none (a state going back to idle). */
 export type OnvifTopicDecoder = (notification: OnvifNotification) => NormalizedEvent | undefined;
 
-/** How the hub reaches a device: it connects to the hub's MQTT broker, or the hub connects to it over ONVIF. */
-export type DeviceTransport = 'mqtt' | 'onvif';
+/**
+ * How the hub reaches a device: it connects to the hub's MQTT broker, the hub connects to it over ONVIF, or it
+ * reports to the hub's SIA DC-09 receiver (an alarm panel, over TCP or UDP, named by its account).
+ */
+export type DeviceTransport = 'mqtt' | 'onvif' | 'sia-dc09';
 
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */

@@ -247,6 +247,7 @@ function describe(device: RegisteredDevice): DeviceDescription {
     ),
     // A camera keeps how it is reached and what it watches through a rotation, a disable or a maintenance.
     ...(device.onvif === undefined ? {} : { onvif: { ...device.onvif } }),
+    ...(device.sia === undefined ? {} : { sia: { ...device.sia } }),
     ...(device.watches === undefined
       ? {}
       : {
