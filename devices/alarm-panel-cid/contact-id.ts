@@ -6,7 +6,7 @@ import { type Meaning, meanings } from './meanings.ts';
  * (group) and the zone, or the user for openings and closings. The codes come from SIA DC-05-1999.09, "Digital
  * Communication Standard – Ademco Contact ID Protocol", section 3.2 (the table in README.md).
  */
-export const contactIdPattern = /^([136])([0-9A-F]{3}) ?([0-9A-F]{2}) ?([0-9A-F]{3})$/;
+export const contactIdPattern = /^([136])(\d{3}) ?(\d{2}) ?(\d{3})$/;
 
 export interface ContactIdEvent {
   readonly qualifier: 1 | 3 | 6;
@@ -24,8 +24,8 @@ export function readContactId(data: string): ContactIdEvent | undefined {
   return {
     qualifier: Number(qualifier) as 1 | 3 | 6,
     code: Number.parseInt(code as string, 10),
-    partition: Number.parseInt(partition as string, 16),
-    zoneOrUser: Number.parseInt(zone as string, 16),
+    partition: Number.parseInt(partition as string, 10),
+    zoneOrUser: Number.parseInt(zone as string, 10),
   };
 }
 

@@ -33,83 +33,92 @@ export const meanings = {
   report: { type: 'panel.report' },
 } as const satisfies Record<string, Meaning>;
 
+/**
+ * What every event of a panel can carry: the code as the payload gave it (`130`, `BA`), the partition (Contact ID
+ * group, SIA DCS area), the zone or, for openings and closings, the user number (a slot on the panel, not a
+ * person's identifier), and stillPresent for a Contact ID status report (qualifier 6). Zone, user and partition 0
+ * (the panel itself) are left out.
+ */
+const common = ['code', 'partition', 'zone', 'user', 'stillPresent'];
+const withDuress = [...common, 'duress'];
+
 /** Every type an alarm panel's events decode to, described for the adapter's `events`. */
 export const alarmPanelEvents = {
-  'alarm.medical': { description: 'A medical or personal emergency alarm.', attributes: ['code', 'zone'] },
-  'alarm.medical_restored': { description: 'The medical alarm was restored.', attributes: ['code', 'zone'] },
+  'alarm.medical': { description: 'A medical or personal emergency alarm.', attributes: common },
+  'alarm.medical_restored': { description: 'The medical alarm was restored.', attributes: common },
   'alarm.fire': {
     description: 'A fire alarm (smoke, heat, flame, pull station).',
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
-  'alarm.fire_restored': { description: 'The fire alarm was restored.', attributes: ['code', 'zone'] },
+  'alarm.fire_restored': { description: 'The fire alarm was restored.', attributes: common },
   'alarm.panic': {
     description: 'A panic, hold-up or duress alarm (a one-key alarm pillar pressed); duress: a silent alarm.',
-    attributes: ['code', 'zone', 'duress'],
+    attributes: withDuress,
   },
-  'alarm.panic_restored': { description: 'The panic alarm was restored.', attributes: ['code', 'zone'] },
-  'alarm.intrusion': { description: 'A burglary zone went into alarm.', attributes: ['code', 'zone'] },
+  'alarm.panic_restored': { description: 'The panic alarm was restored.', attributes: common },
+  'alarm.intrusion': { description: 'A burglary zone went into alarm.', attributes: common },
   'alarm.intrusion_restored': {
     description: 'The burglary zone was restored.',
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
-  'alarm.general': { description: 'A general alarm of a zone.', attributes: ['code', 'zone'] },
-  'alarm.general_restored': { description: 'The general alarm was restored.', attributes: ['code', 'zone'] },
+  'alarm.general': { description: 'A general alarm of a zone.', attributes: common },
+  'alarm.general_restored': { description: 'The general alarm was restored.', attributes: common },
   'alarm.environmental': {
     description: 'A 24-hour non-burglary alarm: gas, water, carbon monoxide, temperature.',
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
   'alarm.environmental_restored': {
     description: 'The environmental alarm was restored.',
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
   'device.tamper': {
     description: "The panel's, a sensor's or a module's tamper switch opened.",
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
-  'device.tamper_restored': { description: 'The tamper switch closed again.', attributes: ['code', 'zone'] },
+  'device.tamper_restored': { description: 'The tamper switch closed again.', attributes: common },
   'panel.supervisory': {
     description: 'A supervisory condition (a fire system supervised point).',
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
   'panel.supervisory_restored': {
     description: 'The supervisory condition was restored.',
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
   'power.mains_lost': {
     description: 'Mains (AC) power failed; the panel runs on its battery.',
-    attributes: ['code'],
+    attributes: common,
   },
-  'power.mains_restored': { description: 'Mains power came back.', attributes: ['code'] },
+  'power.mains_restored': { description: 'Mains power came back.', attributes: common },
   'power.battery_low': {
     description: "The panel's or a sensor's battery is low or failed its test.",
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
-  'power.battery_ok': { description: 'The battery recovered.', attributes: ['code', 'zone'] },
+  'power.battery_ok': { description: 'The battery recovered.', attributes: common },
   'panel.trouble': {
     description: 'A system trouble: communication, sounder, peripheral, loop or sensor fault.',
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
-  'panel.trouble_restored': { description: 'The trouble was restored.', attributes: ['code', 'zone'] },
-  'zone.bypassed': { description: 'A zone was bypassed (left out of arming).', attributes: ['code', 'zone'] },
-  'zone.unbypassed': { description: 'The zone was brought back into arming.', attributes: ['code', 'zone'] },
+  'panel.trouble_restored': { description: 'The trouble was restored.', attributes: common },
+  'zone.bypassed': { description: 'A zone was bypassed (left out of arming).', attributes: common },
+  'zone.unbypassed': { description: 'The zone was brought back into arming.', attributes: common },
   'panel.armed': {
     description: 'The panel (or a partition) was armed: a closing.',
-    attributes: ['code', 'user'],
+    attributes: common,
   },
   'panel.disarmed': {
     description: 'The panel (or a partition) was disarmed: an opening.',
-    attributes: ['code', 'user'],
+    attributes: common,
   },
   'panel.exception': {
     description: 'An opening or closing out of schedule, a failed arming, a wrong code.',
-    attributes: ['code', 'user'],
+    attributes: common,
   },
   'panel.test': {
     description: 'A test report: periodic (the panel is alive) or manual.',
-    attributes: ['code'],
+    attributes: common,
   },
   'panel.report': {
     description: 'An event whose code the adapter does not map; its code is kept for the operator.',
-    attributes: ['code', 'zone'],
+    attributes: common,
   },
 } as const;

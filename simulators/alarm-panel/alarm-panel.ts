@@ -197,8 +197,8 @@ export class AlarmPanelSimulator {
   }
 
   #cid(qualifier: 1 | 3, code: number, zoneOrUser: number): Buffer {
-    const partition = (this.options.partition ?? 1).toString(16).toUpperCase().padStart(2, '0');
-    const zone = zoneOrUser.toString(16).toUpperCase().padStart(3, '0');
+    const partition = String(this.options.partition ?? 1).padStart(2, '0');
+    const zone = String(zoneOrUser).padStart(3, '0');
     return this.encode({ token: 'ADM-CID', data: `${qualifier}${code} ${partition} ${zone}` });
   }
 

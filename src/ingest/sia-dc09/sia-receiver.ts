@@ -71,8 +71,11 @@ export const siaMetrics = declareMetrics((metrics) => ({
   }),
 }));
 
-/** How long a first sighting names a retransmitted message, and how many sightings are kept. */
-const retransmitWindowMs = 15 * 60_000;
+/**
+ * How long a first sighting names a retransmitted message (panels send again within seconds, a few times), and
+ * how many sightings are kept. Short, so a panel that restarts its sequence is not mistaken for one sending again.
+ */
+const retransmitWindowMs = 2 * 60_000;
 const rememberedSightings = 10_000;
 const trackedSources = 10_000;
 
@@ -96,8 +99,11 @@ export class SiaDc09Receiver implements Connector {
   #udp: UdpSocket | undefined;
   readonly #sockets = new Set<Socket>();
   #state: ComponentState = 'down';
-  /** First sightings of messages by their content, so a retransmission carries the first one's time (its key). */
-  readonly #sightings = new Map<string, { readonly time: string; readonly at: number }>();
+  /** The last message seen under each panel's sequence number, so a retransmission carries its time (its key). */
+  readonly #sightings = new Map<
+    string,
+    { readonly said: string; readonly time: string; readonly at: number }
+  >();
   /** Per remote address: tokens left and when they were counted (a token bucket). */
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
@@ -382,26 +388,37 @@ export class SiaDc09Receiver implements Connector {
   }
 
   /**
-   * The frame the adapter reads. `time` is the message's timestamp, or the receiver's clock when it has none; a
-   * retransmission (same account, sequence and content, within a quarter of an hour) takes its first sighting's
-   * time, so its events carry the same key and raise nothing twice, whatever timestamp the panel put on it again.
+   * The frame the adapter reads. `time` (with `seq`, the key of its events) is the message's timestamp, or the
+   * receiver's clock for one without. A retransmission (the same account, sequence number and content within two
+   * minutes) takes its first sighting's time, so its events carry the same key and raise nothing twice, whatever
+   * timestamp the panel put on it again; a different message under a sequence number used within those two minutes
+   * (a panel that restarted its count) and no later second is moved on a millisecond past it, so it is not taken
+   * for it.
    */
   #frameOf(deviceId: string, header: Dc09Header, content: Dc09Content): Record<string, unknown> {
     const at = this.#options.now();
-    const candidate = new Date(content.timestamp ?? at).toISOString();
-    let time = candidate;
+    let time = new Date(content.timestamp ?? at).toISOString();
     if (header.token !== 'NULL') {
-      const key = `${deviceId}\u0000${header.seq}\u0000${header.token}\u0000${content.data}\u0000${content.extended.join('\u0000')}`;
-      const seen = this.#sightings.get(key);
-      if (seen !== undefined && at - seen.at <= retransmitWindowMs) {
+      const slot = `${deviceId}\u0000${header.seq}`;
+      const said = `${header.token}\u0000${content.data}\u0000${content.extended.join('\u0000')}`;
+      const seen = this.#sightings.get(slot);
+      if (seen !== undefined && seen.said === said && at - seen.at <= retransmitWindowMs) {
         time = seen.time;
       } else {
-        this.#sightings.delete(key);
+        // Times under one sequence number only move on while it is reused: no key is taken twice.
+        if (
+          seen !== undefined &&
+          at - seen.at <= retransmitWindowMs &&
+          Date.parse(time) <= Date.parse(seen.time)
+        ) {
+          time = new Date(Date.parse(seen.time) + 1).toISOString();
+        }
+        this.#sightings.delete(slot);
         if (this.#sightings.size >= rememberedSightings) {
           const oldest = this.#sightings.keys().next().value;
           if (oldest !== undefined) this.#sightings.delete(oldest);
         }
-        this.#sightings.set(key, { time, at });
+        this.#sightings.set(slot, { said, time, at });
       }
     }
     return {
