@@ -71,6 +71,8 @@ export class AlarmPanelSimulator {
   #waiter: ((answer: Buffer) => void) | undefined;
   #supervision: NodeJS.Timeout | undefined;
   #last: Buffer | undefined;
+  /** One message in flight at a time, as on a panel's line: each waits for the one before it to be answered. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: AlarmPanelOptions) {
     this.options = options;
@@ -159,12 +161,16 @@ export class AlarmPanelSimulator {
   }
 
   /** Bytes that are no message; resolves with whatever came back within the answer timeout. */
-  async garbage(bytes: Buffer | string = 'GARBAGE\r\n not a DC-09 message'): Promise<Buffer | undefined> {
-    return this.#exchange(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1'));
+  garbage(bytes: Buffer | string = 'GARBAGE\r\n not a DC-09 message'): Promise<Buffer | undefined> {
+    return this.#inTurn(() => this.#exchange(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1')));
   }
 
   /** Writes the first half of a message and drops the TCP connection. */
-  async dropMidMessage(): Promise<void> {
+  dropMidMessage(): Promise<void> {
+    return this.#inTurn(() => this.#dropNow());
+  }
+
+  async #dropNow(): Promise<void> {
     const bytes = this.encode({
       token: this.protocol,
       data: this.protocol === 'ADM-CID' ? '1130 01 001' : 'Nri1/BA001',
@@ -207,8 +213,19 @@ export class AlarmPanelSimulator {
     return this.encode({ token: 'SIA-DCS', data: `Nri${area}/${code}${String(address).padStart(3, '0')}` });
   }
 
+  /** Runs after everything queued before it, whatever became of that. */
+  #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.#queue.then(work, work);
+    this.#queue = turn.catch(() => undefined);
+    return turn;
+  }
+
   /** Sends until answered (or out of retries), as a panel does; a NAK or DUH is an answer too. */
-  async #report(bytes: Buffer): Promise<Report> {
+  #report(bytes: Buffer): Promise<Report> {
+    return this.#inTurn(() => this.#reportNow(bytes));
+  }
+
+  async #reportNow(bytes: Buffer): Promise<Report> {
     this.#last = bytes;
     const attempts = 1 + (this.options.retries ?? 2);
     const seq = Number(bytes.toString('latin1').match(/"(\d{4})/)?.[1] ?? 0);
