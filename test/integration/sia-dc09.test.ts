@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicMalformedMessages, publicMessages } from '../../devices/alarm-panel-cid/public-messages.ts';
@@ -271,13 +272,21 @@ describe('SIA DC-09: a panel raises an incident with an alarm and clears it with
     expect((await udp.testReport()).answer?.kind).toBe('ACK');
   });
 
-  it('a message longer than maxFrameBytes ends its connection; the hub stays up', async () => {
+  it('a message longer than maxFrameBytes ends its connection, a datagram is dropped; the hub stays up', async () => {
     const socket = createConnection({ host: '127.0.0.1', port: hub.hub.siaPort });
     await new Promise((resolve) => socket.once('connect', resolve));
     const closed = new Promise((resolve) => socket.once('close', resolve));
     socket.write(`\n${'A'.repeat(2_000)}`);
     await closed;
     expect(await metricValue(hub.httpUrl, 'gridhub_sia_dc09_limits_total{reason="frame_too_long"}')).toBe(1);
+    // A datagram over the limit is dropped unread.
+    const udp = createSocket('udp4');
+    udp.send(Buffer.alloc(2_000, 0x41), hub.hub.siaPort, '127.0.0.1');
+    await eventually(
+      async () =>
+        (await metricValue(hub.httpUrl, 'gridhub_sia_dc09_limits_total{reason="frame_too_long"}')) === 2,
+    );
+    udp.close();
     const { body } = await getJson(`${hub.httpUrl}/healthz`);
     expect(body).toMatchObject({ status: 'ok', components: { 'sia-dc09': { state: 'up' } } });
   });

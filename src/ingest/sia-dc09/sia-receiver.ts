@@ -104,6 +104,8 @@ export class SiaDc09Receiver implements Connector {
     string,
     { readonly said: string; readonly time: string; readonly at: number }
   >();
+  /** Messages being answered: stop() waits for them. */
+  readonly #inFlight = new Set<Promise<unknown>>();
   /** Per remote address: tokens left and when they were counted (a token bucket). */
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
@@ -165,6 +167,7 @@ export class SiaDc09Receiver implements Connector {
     this.#udp = undefined;
     for (const socket of this.#sockets) socket.destroy();
     this.#sockets.clear();
+    await Promise.allSettled([...this.#inFlight]);
     await Promise.all([
       server === undefined ? undefined : new Promise<void>((resolve) => server.close(() => resolve())),
       udp === undefined ? undefined : new Promise<void>((resolve) => udp.close(() => resolve())),
@@ -195,7 +198,13 @@ export class SiaDc09Receiver implements Connector {
 
   #datagram(udp: UdpSocket, message: Buffer, remote: RemoteInfo): void {
     if (!this.#admit(remote.address)) return;
-    void this.#answer(withoutTrailingNuls(message), 'udp').then((answer) => {
+    const { maxFrameBytes } = this.#options.settings;
+    if (message.length > maxFrameBytes) {
+      this.#limited('frame_too_long', `a datagram over ${maxFrameBytes} bytes`);
+      void this.#refuse('udp', null, 'malformed', [`a datagram over ${maxFrameBytes} bytes`], message.length);
+      return;
+    }
+    void this.#answerSafely(withoutTrailingNuls(message), 'udp').then((answer) => {
       if (answer !== undefined && this.#udp === udp) udp.send(answer, remote.port, remote.address);
     });
   }
@@ -267,7 +276,7 @@ export class SiaDc09Receiver implements Connector {
       }
       busy = true;
       socket.pause();
-      void this.#answer(frame, 'tcp').then((answer) => {
+      void this.#answerSafely(frame, 'tcp').then((answer) => {
         if (answer !== undefined && !socket.destroyed) socket.write(answer);
         busy = false;
         socket.resume();
@@ -310,6 +319,24 @@ export class SiaDc09Receiver implements Connector {
   async #garbage(bytes: number, transport: 'tcp' | 'udp'): Promise<Buffer> {
     await this.#refuse(transport, null, 'malformed', ['bytes outside a message (before its LF)'], bytes);
     return this.#answered('nak', dc09Nak(this.#options.now()));
+  }
+
+  /**
+   * The answer, or none when the hub itself failed: nothing a panel sends may end the process. Kept while it runs,
+   * so stop() lets what is being committed finish before the store behind it stops.
+   */
+  #answerSafely(frame: Buffer, transport: 'tcp' | 'udp'): Promise<Buffer | undefined> {
+    const answering = this.#answer(frame, transport).catch((error: unknown) => {
+      this.#metrics.answers.labels('none').inc();
+      const suppressed = this.#logThrottle.admit('fault');
+      if (suppressed >= 0) {
+        this.#log.error({ error: (error as Error).message, suppressed }, 'SIA DC-09 message not handled');
+      }
+      return undefined;
+    });
+    this.#inFlight.add(answering);
+    void answering.finally(() => this.#inFlight.delete(answering));
+    return answering;
   }
 
   /**
@@ -370,9 +397,8 @@ export class SiaDc09Receiver implements Connector {
     }
     const channel = header.token === 'NULL' ? 'heartbeat' : 'events';
     const payload = Buffer.from(JSON.stringify(this.#frameOf(panel.deviceId, header, content.value)));
-    const handled = onMessage(topics.deviceTopic(panel.deviceId, channel), payload, performance.now());
     try {
-      await handled;
+      await onMessage(topics.deviceTopic(panel.deviceId, channel), payload, performance.now());
     } catch (error) {
       this.#metrics.answers.labels('none').inc();
       const suppressed = this.#logThrottle.admit(`fail:${panel.deviceId}`);
