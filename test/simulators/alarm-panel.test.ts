@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { publicMalformedMessages, publicMessages } from '../../devices/alarm-panel-cid/public-messages.ts';
+import { AlarmPanelSimulator } from '../../simulators/alarm-panel/alarm-panel.ts';
 import { crc16, encodeMessage, readAnswer } from '../../simulators/alarm-panel/dc09-sender.ts';
 import {
   dc09Ack,
@@ -31,12 +32,25 @@ interface IobrokerSia {
   };
   createACK(parsed: ReturnType<IobrokerSia['parseSIA']>): Buffer;
   createNACK(data: Buffer): Buffer;
-  serverudp: { close(): void };
+  serverudp: { close(): void; address(): { port: number } };
+  servertcp: { close(): void; address(): { port: number } | null };
+  serverStartTCP(): void;
+  serverStartUDP(): void;
+  on(
+    event: 'sia',
+    listener: (parsed: ReturnType<IobrokerSia['parseSIA']> | undefined, error?: string) => void,
+  ): void;
 }
 
 const require = createRequire(import.meta.url);
 const { sia: IobrokerReceiver } = require('iobroker.sia/build/lib/sia.js') as {
-  sia: new (options: { port: number; host: string; timeout: number }) => IobrokerSia;
+  sia: new (options: {
+    port: number;
+    host: string;
+    timeout: number;
+    sockend?: boolean;
+    logger?: Record<'info' | 'debug' | 'error', (text: string) => void>;
+  }) => IobrokerSia;
 };
 
 /** ioBroker.sia's parser with these accounts; its timestamp window off (0), as fixtures are years old. */
@@ -245,4 +259,71 @@ describe('ioBroker.sia, an independent receiver, reads what the simulator sends'
       expect(parsed.data_message.endsWith(message.says.data)).toBe(true);
     }
   });
+});
+
+describe('ioBroker.sia’s own TCP and UDP listeners take the simulator’s reports over loopback, and it their ACKs', () => {
+  const quiet = { info: () => undefined, debug: () => undefined, error: () => undefined };
+  const key = Buffer.from('000102030405060708090A0B0C0D0E0F', 'hex');
+
+  for (const transport of ['tcp', 'udp'] as const) {
+    it(`${transport}: Contact ID in the clear and SIA DCS with AES-128 from two panels`, async () => {
+      // Its UDP port and TCP port are chosen apart (port 0): it binds each with the port it is given.
+      const receiver = new IobrokerReceiver({
+        port: 0,
+        host: '127.0.0.1',
+        timeout: 20,
+        sockend: true,
+        logger: quiet,
+      });
+      receiver.setAccounts([
+        { accountnumber: 'A1020', aes: false, hex: false },
+        { accountnumber: 'B1303', aes: true, hex: true, password: key.toString('hex') },
+      ]);
+      const heard: ReturnType<IobrokerSia['parseSIA']>[] = [];
+      receiver.on('sia', (parsed) => {
+        if (parsed !== undefined) heard.push(parsed);
+      });
+      let port: number;
+      if (transport === 'tcp') {
+        receiver.serverudp.close();
+        receiver.serverStartTCP();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        port = receiver.servertcp.address()?.port ?? 0;
+      } else {
+        receiver.serverStartUDP();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        port = receiver.serverudp.address().port;
+      }
+      const options = { host: '127.0.0.1', port, transport, answerTimeoutMs: 2_000, retries: 0 } as const;
+      const pillar = new AlarmPanelSimulator({ ...options, account: 'A1020' });
+      const panel = new AlarmPanelSimulator({ ...options, account: 'B1303', key, protocol: 'SIA-DCS' });
+      try {
+        const alarm = await pillar.alarm(3);
+        const panic = await panel.alarm(1, 'panic');
+        expect(alarm.answer).toMatchObject({
+          kind: 'ACK',
+          encrypted: false,
+          seq: '0001',
+          account: 'A1020',
+          intact: true,
+        });
+        expect(panic.answer).toMatchObject({
+          kind: 'ACK',
+          encrypted: true,
+          seq: '0001',
+          account: 'B1303',
+          intact: true,
+        });
+        expect(heard.map((parsed) => [parsed.id, parsed.act, parsed.data_message])).toEqual([
+          ['ADM-CID', 'A1020', '#A1020|1130 01 003'],
+          ['*SIA-DCS', 'B1303', '#B1303|Nri1/PA001'],
+        ]);
+      } finally {
+        await pillar.stop();
+        await panel.stop();
+        if (transport === 'tcp') receiver.servertcp.close();
+        else receiver.serverudp.close();
+      }
+    });
+  }
 });
