@@ -146,6 +146,11 @@ export class DeviceRegistry {
     if (this.#users().has(description.id)) {
       throw refused('conflict', `${description.id} is a user's id: ids are unique across devices and users`);
     }
+    // An alarm panel is found by its SIA account: two panels on one account would hear each other's alarms.
+    const account = description.sia?.account;
+    if (account !== undefined && [...this.#devices.values()].some((device) => device.sia?.account === account)) {
+      throw refused('conflict', 'another panel already reports with this SIA account');
+    }
     const secret = newSecret();
     const { jurisdiction, adapters } = this.#options;
     const resolved = resolveDevice(description, secretDigest(secret), jurisdiction, adapters, 'device');

@@ -16,6 +16,7 @@ import {
   type MovableClock,
   metricValue,
   movableClock,
+  postJson,
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
@@ -289,6 +290,67 @@ describe('SIA DC-09: a panel raises an incident with an alarm and clears it with
     udp.close();
     const { body } = await getJson(`${hub.httpUrl}/healthz`);
     expect(body).toMatchObject({ status: 'ok', components: { 'sia-dc09': { state: 'up' } } });
+  });
+
+  it('a panel provisioned through the API reports at once; its account is its own, and only panels have one', async () => {
+    const devices = `${hub.httpUrl}/api/devices`;
+    const provisioned = await postJson(devices, 'demo-integrator-qinghe', {
+      id: 'pillar-xijiao-03',
+      name: 'Xijiao Grid 3 one-key alarm pillar',
+      adapter: 'alarm-panel-cid',
+      grid: 'grid-xijiao-03',
+      sia: { account: 'C2030', key: '0F0E0D0C0B0A09080706050403020100' },
+    });
+    expect(provisioned.status).toBe(201);
+    const newPillar = sim({
+      account: 'C2030',
+      key: Buffer.from('0F0E0D0C0B0A09080706050403020100', 'hex'),
+      transport: 'udp',
+    });
+    expect((await newPillar.alarm(1, 'panic')).answer).toMatchObject({ kind: 'ACK', encrypted: true });
+    const incident = await incidentOf('pillar-xijiao-03', 'alarm.panic');
+    expect(incident.gridId).toBe('grid-xijiao-03');
+    const again = await postJson(devices, 'demo-integrator-qinghe', {
+      id: 'pillar-xijiao-04',
+      name: 'Another',
+      adapter: 'alarm-panel-cid',
+      grid: 'grid-xijiao-04',
+      sia: { account: 'C2030' },
+    });
+    expect(again.status).toBe(409);
+    const withoutAccount = await postJson<{ error: { problems: string[] } }>(
+      devices,
+      'demo-integrator-qinghe',
+      {
+        id: 'pillar-xijiao-05',
+        name: 'No account',
+        adapter: 'alarm-panel-cid',
+        grid: 'grid-xijiao-04',
+      },
+    );
+    expect(withoutAccount.status).toBe(400);
+    expect(withoutAccount.body.error.problems).toEqual([
+      'device.sia: an alarm panel reporting over SIA DC-09 needs its account',
+    ]);
+    const gateWithAccount = await postJson(devices, 'demo-integrator-qinghe', {
+      id: 'gate-xijiao-04-sia',
+      name: 'A gate with an account',
+      adapter: 'gate-access',
+      grid: 'grid-xijiao-04',
+      sia: { account: 'C2040' },
+    });
+    expect(gateWithAccount.status).toBe(400);
+    const badKey = await postJson(devices, 'demo-integrator-qinghe', {
+      id: 'pillar-xijiao-06',
+      name: 'Short key',
+      adapter: 'alarm-panel-cid',
+      grid: 'grid-xijiao-04',
+      sia: { account: 'C2060', key: '0F0E0D0C0B0A0908' },
+    });
+    expect(badKey.status).toBe(400);
+    // The device's view never shows the key.
+    const { body } = await getJson(`${devices}/pillar-xijiao-03`, 'demo-admin');
+    expect(JSON.stringify(body)).not.toContain('0F0E0D0C');
   });
 
   it('publishes the answers it gave as a metric', async () => {
