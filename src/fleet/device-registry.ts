@@ -148,7 +148,10 @@ export class DeviceRegistry {
     }
     // An alarm panel is found by its SIA account: two panels on one account would hear each other's alarms.
     const account = description.sia?.account;
-    if (account !== undefined && [...this.#devices.values()].some((device) => device.sia?.account === account)) {
+    if (
+      account !== undefined &&
+      [...this.#devices.values()].some((device) => device.sia?.account === account)
+    ) {
       throw refused('conflict', 'another panel already reports with this SIA account');
     }
     const secret = newSecret();
