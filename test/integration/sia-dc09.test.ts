@@ -360,7 +360,7 @@ describe('SIA DC-09: a panel raises an incident with an alarm and clears it with
   });
 });
 
-describe('SIA DC-09 limits: rate per address, connections, idle connections', () => {
+describe('SIA DC-09 limits: rate per address, connections, idle connections; a store that fails', () => {
   let hub: TestHub;
 
   beforeAll(async () => {
@@ -402,6 +402,17 @@ describe('SIA DC-09 limits: rate per address, connections, idle connections', ()
     );
     await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve))));
     expect(await metricValue(hub.httpUrl, 'gridhub_sia_dc09_limits_total{reason="idle"}')).toBe(2);
+  });
+
+  it('leaves a message unanswered when the hub cannot commit it, for the panel to send again', async () => {
+    // The address's bucket refills at one message a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await hub.testHandle.store.stop();
+    const tcp = simulator(hub, { account: pillar.account, answerTimeoutMs: 1_000 });
+    const report = await tcp.alarm(2);
+    await tcp.stop();
+    expect(report.answer).toBeUndefined();
+    expect(await metricValue(hub.httpUrl, 'gridhub_sia_dc09_answers_total{answer="none"}')).toBe(1);
   });
 });
 
