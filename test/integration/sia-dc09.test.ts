@@ -273,6 +273,28 @@ describe('SIA DC-09: a panel raises an incident with an alarm and clears it with
     expect((await udp.testReport()).answer?.kind).toBe('ACK');
   });
 
+  it('reads each message from its last LF: line noise before it is skipped, a message cut short is garbage', async () => {
+    const socket = createConnection({ host: '127.0.0.1', port: hub.hub.siaPort });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let heard = '';
+    socket.on('data', (chunk: Buffer) => {
+      heard += chunk.toString('latin1');
+    });
+    const pillarSim = sim({ account: pillar.account });
+    const message = (zone: number) =>
+      pillarSim.encode({ token: 'ADM-CID', data: `1602 01 ${String(zone).padStart(3, '0')}` });
+    const cut = message(1).subarray(0, 20);
+    // A message cut short of its CR, then a whole one; then LFs and a NUL before a whole one.
+    socket.write(Buffer.concat([cut, message(2), Buffer.from('\n\n\0'), message(3)]));
+    await eventually(() => (heard.match(/\r/g) ?? []).length === 3);
+    socket.destroy();
+    const answers = heard
+      .split('\r')
+      .slice(0, 3)
+      .map((answer) => readAnswer(Buffer.from(`${answer}\r`, 'latin1')).kind);
+    expect(answers).toEqual(['NAK', 'ACK', 'ACK']);
+  });
+
   it('a message longer than maxFrameBytes ends its connection, a datagram is dropped; the hub stays up', async () => {
     const socket = createConnection({ host: '127.0.0.1', port: hub.hub.siaPort });
     await new Promise((resolve) => socket.once('connect', resolve));

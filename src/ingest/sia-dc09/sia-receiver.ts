@@ -229,9 +229,13 @@ export class SiaDc09Receiver implements Connector {
     let busy = false;
     const next = (): void => {
       if (socket.destroyed) return;
-      const start = buffered.indexOf(0x0a);
+      const firstLf = buffered.indexOf(0x0a);
+      const end = firstLf === -1 ? -1 : buffered.indexOf(0x0d, firstLf);
+      // A message starts at the last LF before its CR: LFs, CRs and NULs before it are line noise, anything else
+      // (bytes outside a message, a message cut short of its CR) is garbage.
+      const start = end === -1 ? firstLf : buffered.lastIndexOf(0x0a, end);
       const garbage = start === -1 ? buffered : buffered.subarray(0, start);
-      if (garbage.some((byte) => byte !== 0 && byte !== 0x0d)) {
+      if (garbage.some((byte) => byte !== 0 && byte !== 0x0d && byte !== 0x0a)) {
         buffered = start === -1 ? Buffer.alloc(0) : buffered.subarray(start);
         if (!this.#admit(address)) {
           next();
@@ -251,7 +255,6 @@ export class SiaDc09Receiver implements Connector {
         buffered = Buffer.alloc(0);
         return;
       }
-      const end = buffered.indexOf(0x0d, start);
       if (end === -1) {
         if (buffered.length - start > settings.maxFrameBytes) {
           this.#limited('frame_too_long', `no CR within ${settings.maxFrameBytes} bytes`);
