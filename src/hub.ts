@@ -34,6 +34,7 @@ import { Router } from './incidents/router.ts';
 import { RuleBook } from './incidents/rule-book.ts';
 import { Visibility } from './incidents/visibility.ts';
 import { AedesBroker } from './ingest/aedes-broker.ts';
+import { DeviceHttpListener } from './ingest/device-http-listener.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EventSink } from './ingest/event-sink.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
@@ -108,6 +109,8 @@ export class Hub {
   /** The hub's own broker, unless it is the client of an external one. */
   readonly #own: OwnMqttBroker | undefined;
   readonly #lifecycle: Lifecycle;
+  /** The listener devices push to over HTTP (`receivers.http`), when configured. */
+  readonly #deviceHttp: DeviceHttpListener | undefined;
   #http: FastifyInstance | undefined;
   /** The certificate files of the TLS listeners, watched for renewals (`tls` in the config). */
   readonly #tls: TlsCredentials | undefined;
@@ -257,6 +260,25 @@ export class Hub {
       const handled = ingest.handle(topic, payload, receivedAt);
       return handled === undefined ? undefined : sharing.acknowledgeAfter(handled);
     };
+    const refuseFrame = ingest.refuseFrame.bind(ingest);
+    const receivers = deployment.receivers;
+    const deviceHttp =
+      receivers.http === undefined
+        ? undefined
+        : new DeviceHttpListener({
+            host,
+            port: receivers.http.port,
+            limits: {
+              maxBodyBytes: receivers.http.maxBodyBytes,
+              maxHeaderBytes: receivers.http.maxHeaderBytes,
+              requestTimeoutMs: receivers.http.requestTimeoutSeconds * 1000,
+              maxConnections: receivers.http.maxConnections,
+            },
+            refuse: refuseFrame,
+            metrics,
+            logger,
+          });
+    this.#deviceHttp = deviceHttp;
     const external = deployment.mqtt.mode === 'external' ? deployment.mqtt.external : undefined;
     const own =
       external === undefined
@@ -480,6 +502,8 @@ export class Hub {
         },
         health: () => broker.health(),
       }),
+      // Protocols that push over HTTP register their paths on it as they are built; it listens once they all have.
+      ...(deviceHttp === undefined ? [] : [deviceHttp]),
     ]);
     this.testHandle = {
       store,
@@ -607,6 +631,11 @@ export class Hub {
   get httpPort(): number {
     const address = this.#http?.server.address();
     return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  /** The port devices push to over HTTP (`receivers.http`); 0 when it is off. */
+  get deviceHttpPort(): number {
+    return this.#deviceHttp?.port ?? 0;
   }
 
   get mqttPort(): number {

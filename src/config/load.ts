@@ -54,6 +54,8 @@ export interface Deployment {
   readonly suppressions: readonly SuppressionDescription[];
   readonly flood: FloodDescription;
   readonly limits: ConfigFile['limits'];
+  /** Listeners for devices that push over protocols other than MQTT. */
+  readonly receivers: ConfigFile['receivers'];
   /** TLS on the listeners, its file paths absolute. */
   readonly tls: TlsConfig | undefined;
   readonly http: HttpConfig;
@@ -436,6 +438,7 @@ function crossReference(
     suppressions: file.suppressions,
     flood: file.flood,
     limits: file.limits,
+    receivers: file.receivers,
     tls: file.tls,
     http: file.http,
   };
@@ -583,6 +586,10 @@ function resolveDevices(
   for (const id of findDuplicates(file.devices.map((device) => device.id))) {
     problems.push(`devices: id "${id}" is used more than once`);
   }
+  const serials = file.devices.flatMap((device) => (device.serial === undefined ? [] : [device.serial]));
+  for (const serial of findDuplicates(serials)) {
+    problems.push(`devices: serial "${serial}" is given to more than one device`);
+  }
   const resolved: ResolvedDevice[] = [];
   file.devices.forEach((device, index) => {
     const at = `devices[${index}]`;
@@ -593,8 +600,9 @@ function resolveDevices(
         : device.secret !== undefined || device.secretSha256 !== undefined
           ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
           : undefined
-      : (device.secret === undefined) === (device.secretSha256 === undefined)
-        ? `${at}: give exactly one of secret and secretSha256: every device has its own credentials`
+      : (device.secret !== undefined && device.secretSha256 !== undefined) ||
+          (device.secret === undefined && device.secretSha256 === undefined && device.http === undefined)
+        ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
         : device.onvif !== undefined || device.watches !== undefined || device.presets !== undefined
           ? `${at}: onvif, watches and presets are for ONVIF cameras only`
           : undefined;
@@ -602,7 +610,11 @@ function resolveDevices(
       problems.push(credentialProblem);
       return;
     }
-    const digest = onvif ? noMqttSecret : (device.secretSha256 ?? secretDigest(device.secret as string));
+    // A camera, or a device the hub only calls, has no secret of its own to present: no password matches it.
+    const digest =
+      onvif || (device.secret === undefined && device.secretSha256 === undefined)
+        ? noMqttSecret
+        : (device.secretSha256 ?? secretDigest(device.secret as string));
     const result = resolveDevice(device, digest, jurisdiction, adapters, at);
     if ('problems' in result) problems.push(...result.problems);
     else resolved.push(result.device);

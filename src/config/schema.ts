@@ -405,7 +405,7 @@ export const outboundNetworksSchema = z.strictObject({
     .array(allowEntry)
     .default(['private'])
     .describe(
-      'Networks the hub may reach cameras at: their ONVIF xaddr and the stream and snapshot URIs they hand out. CIDRs (10.20.0.0/16), single addresses, `private` (10/8, 172.16/12, 192.168/16, fc00::/7) or `public` (any other unicast address except 100.64/10).',
+      'Networks the hub may reach cameras and other devices at: their ONVIF xaddr, the stream and snapshot URIs they hand out, and the HTTP APIs of devices it calls (http.url). CIDRs (10.20.0.0/16), single addresses, `private` (10/8, 172.16/12, 192.168/16, fc00::/7) or `public` (any other unicast address except 100.64/10).',
     ),
   webhooks: z
     .array(allowEntry)
@@ -438,6 +438,55 @@ const guessWindowSchema = z.strictObject({
     .positive()
     .max(24 * 3600)
     .describe('How long every authentication from it is refused once locked out, good credentials included.'),
+});
+
+/** The listener devices push to over HTTP (ingest/device-http-listener.ts): its own port, sized for devices. */
+export const deviceHttpReceiverSchema = z.strictObject({
+  port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .describe(
+      'Port devices push to over HTTP (Hikvision alarm host, ZKTeco ADMS, ONVIF notifications); 0 picks a free one. Bound on the same address as the hub.',
+    ),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1_048_576)
+    .default(4 * 1_048_576)
+    .describe(
+      'Largest request body a device may push (an alarm with its pictures); a larger one is refused with 413.',
+    ),
+  maxHeaderBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(65_536)
+    .default(16_384)
+    .describe('Largest request head (request line and headers); a larger one is refused with 431.'),
+  requestTimeoutSeconds: z
+    .number()
+    .positive()
+    .max(300)
+    .default(30)
+    .describe('A request that has not arrived whole within this long is closed (a stalled or slow device).'),
+  maxConnections: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(512)
+    .describe('Connections open at once; more are refused.'),
+});
+
+export const receiversSchema = z.strictObject({
+  http: deviceHttpReceiverSchema
+    .optional()
+    .describe(
+      'The HTTP listener devices push events to; absent: off (devices that push over HTTP cannot report).',
+    ),
 });
 
 export const limitsSchema = z.strictObject({
@@ -673,6 +722,9 @@ export const configSchema = z.strictObject({
     .describe(
       'Alarm-storm control: past a number of incidents per grid, the rest group into one storm incident.',
     ),
+  receivers: receiversSchema
+    .default(receiversSchema.parse({}))
+    .describe('Listeners for devices that push over protocols other than MQTT (HTTP, alarm receivers).'),
   // The network edge (#18).
   tls: tlsSchema
     .optional()
@@ -702,6 +754,7 @@ export type ExternalBrokerConfig = z.infer<typeof externalBrokerSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type NetworkConfig = z.infer<typeof networkSchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
+export type ReceiversConfig = z.infer<typeof receiversSchema>;
 export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;
 
 /**

@@ -55,6 +55,8 @@ export function resolveDevice(
       offlineAfterMs: (device.offlineAfterSeconds ?? adapter.liveness.offlineAfterSeconds) * 1000,
       watchdogs,
       ...(device.onvif === undefined ? {} : { onvif: device.onvif }),
+      ...(device.http === undefined ? {} : { http: device.http }),
+      ...(device.serial === undefined ? {} : { serial: device.serial }),
       ...(device.watches === undefined
         ? {}
         : {
