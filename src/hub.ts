@@ -6,6 +6,7 @@ import { Accounts } from './auth/accounts.ts';
 import { GuessLimiter } from './auth/guess-limiter.ts';
 import { type SessionEndReason, Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
+import { CombinedCameraDirectory } from './cameras/camera-directory.ts';
 import { EvidenceService } from './cameras/evidence/evidence-service.ts';
 import { MediaStore } from './cameras/evidence/media-store.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './cameras/sessions/onvif-sessions.ts';
@@ -335,6 +336,8 @@ export class Hub {
     });
     // A cycle: among siblings the leases say which cameras the sessions follow, and drive and read the sessions.
     cameraLeases?.attach(onvif);
+    // ONVIF cameras through their sessions; cameras with an HTTP API through the media their adapter names.
+    const cameraDirectory = new CombinedCameraDirectory(onvif, (deviceId) => devices.get(deviceId));
     const media = new MediaStore({
       dataDir: runtime.dataDir,
       ...(deployment.media.directory === undefined ? {} : { directory: deployment.media.directory }),
@@ -344,10 +347,10 @@ export class Hub {
     });
     const evidence = new EvidenceService({
       bus,
-      cameras: onvif,
+      cameras: cameraDirectory,
       incidents,
       store: media,
-      cameraDeviceIds: (deviceId) => devices.get(deviceId)?.adapter.transport === 'onvif',
+      cameraDeviceIds: (deviceId) => cameraDirectory.isCamera(deviceId),
       clipSeconds: deployment.media.clipSeconds,
       skipCategories: ['storm', ...deployment.routing.deviceHealthCategories],
       rtspTransport: deployment.media.rtspTransport,

@@ -603,9 +603,11 @@ function resolveDevices(
       : (device.secret !== undefined && device.secretSha256 !== undefined) ||
           (device.secret === undefined && device.secretSha256 === undefined && device.http === undefined)
         ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
-        : device.onvif !== undefined || device.watches !== undefined || device.presets !== undefined
-          ? `${at}: onvif, watches and presets are for ONVIF cameras only`
-          : undefined;
+        : device.onvif !== undefined || device.presets !== undefined
+          ? `${at}: onvif and presets are for ONVIF cameras only`
+          : device.watches !== undefined && adapters.get(device.adapter)?.httpMedia === undefined
+            ? `${at}: watches are for cameras only (ONVIF, or an adapter with httpMedia)`
+            : undefined;
     if (credentialProblem !== undefined) {
       problems.push(credentialProblem);
       return;

@@ -91,6 +91,18 @@ export interface OnvifNotification {
 /** Pure: an ONVIF notification of one topic → the normalized event, or none (a state going back to idle). */
 export type OnvifTopicDecoder = (notification: OnvifNotification) => NormalizedEvent | undefined;
 
+/**
+ * Where a camera with an HTTP API (Hikvision ISAPI, Dahua CGI) keeps its evidence, as data: a path on the device's
+ * `http.url` for a JPEG snapshot, and the RTSP stream on the same host. The hub fetches them with the device's
+ * `http` login, through the same evidence pipeline as an ONVIF camera's.
+ */
+export interface HttpCameraMedia {
+  /** e.g. `/ISAPI/Streaming/channels/101/picture`, `/cgi-bin/snapshot.cgi?channel=1`. */
+  readonly snapshotPath?: string;
+  /** e.g. `{ port: 554, path: '/Streaming/Channels/101' }`. */
+  readonly stream?: { readonly port: number; readonly path: string };
+}
+
 /** How the hub reaches a device: it connects to the hub's MQTT broker, or the hub connects to it over ONVIF. */
 export type DeviceTransport = 'mqtt' | 'onvif';
 
@@ -101,6 +113,8 @@ export interface DeviceAdapter {
   readonly transport?: DeviceTransport;
   /** ONVIF adapters: a decoder per event topic; topics not listed are logged and counted, never fatal. */
   readonly onvifTopics?: Readonly<Record<string, OnvifTopicDecoder>>;
+  /** Cameras with an HTTP API: where their snapshot and stream are (see HttpCameraMedia). */
+  readonly httpMedia?: HttpCameraMedia;
   readonly vendor: string;
   readonly models: readonly string[];
   readonly description: string;
