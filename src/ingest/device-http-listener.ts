@@ -125,6 +125,9 @@ export class DeviceHttpListener implements Connector {
         requestTimeout: limits.requestTimeoutMs,
         headersTimeout: Math.min(limits.requestTimeoutMs, 60_000),
         keepAliveTimeout: 5_000,
+        // Node looks for requests past their timeout this often (30 s by default): a slow sender is cut off near
+        // its limit, not up to half a minute later.
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, limits.requestTimeoutMs / 4)),
       },
       (request, response) => {
         this.#serve(request, response);
