@@ -828,6 +828,42 @@ describe('the command line', () => {
   }, 30_000);
 });
 
+describe('the command line fault options', () => {
+  it('refuses an unknown fault mode, and serves garbage when told to', async () => {
+    const refused = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'simulators/onvif-camera/cli.ts', '--bad-digest', 'sometimes'],
+        (error, _stdout, stderr) => resolve({ code: error === null ? 0 : (error.code as number), stderr }),
+      );
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--bad-digest must be one of stale, malformed, not sometimes');
+
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        ...['--import', 'tsx', 'simulators/onvif-camera/cli.ts', '--base-port', '0', '--no-discovery'],
+        ...['--garbage', 'html', '--answer-delay-ms', '5'],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    try {
+      await waitFor(() => output.includes('camera(s) up'), 'the camera to start', 15_000);
+      const xaddr = /device (http:\/\/\S+)/.exec(output)?.[1] ?? '';
+      const answer = await soap(xaddr, '<tds:GetDeviceInformation/>', textToken('admin12345'));
+      expect(answer.status).toBe(200);
+      expect(answer.text).toContain('<title>Document Error: Not Found</title>');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // What Profile S clients read on connect, through both third-party clients
 
