@@ -13,7 +13,17 @@ import {
   type ServiceName,
   UNAUTHENTICATED,
 } from './services.ts';
-import { child, envelope, faults, NonceCache, NS, parseXml, SoapFault, verifyUsernameToken } from './soap.ts';
+import {
+  child,
+  envelope,
+  faults,
+  NonceCache,
+  NS,
+  parseXml,
+  SoapFault,
+  verifyUsernameToken,
+  XmlError,
+} from './soap.ts';
 
 export type { PtzPreset } from './services.ts';
 
@@ -28,7 +38,7 @@ export type { PtzPreset } from './services.ts';
  * - Optionally a live H.264 test pattern over RTSP (needs ffmpeg): RTP interleaved on the RTSP connection or over
  *   UDP, behind RTSP Digest authentication.
  * - WS-Discovery on UDP 3702 (or a chosen port).
- * - Scripted events: motion(), tamper(), lineCross(), intrusion().
+ * - Scripted events: motion(), tamper(), tamperDetector(), lineCross(), intrusion(), digitalInput().
  * - Fault knobs: reboot(), dropSubscriptions(), dropEventStream(), slowAnswers(), slowReads(), garbage(),
  *   badDigest(), setPassword(), handOutUris().
  */
@@ -100,7 +110,7 @@ const GARBAGE: Readonly<Record<GarbageMode, (xml: string) => { contentType: stri
   }),
 };
 
-/** Slow reads: answers trickle out in chunks of this many bytes, one chunk per tick. */
+/** Slow reads: an answer goes out one chunk per tick of this many milliseconds, each chunk sized for the rate. */
 const TRICKLE_TICK_MS = 50;
 
 /** A stable urn:uuid from the serial number (name-based, UUID version 5 layout), the same after every restart. */
@@ -709,13 +719,13 @@ export class OnvifCameraSimulator {
     let document: ReturnType<typeof parseXml>;
     try {
       document = parseXml(body);
-    } catch {
-      throw faults.wellFormed();
+    } catch (error) {
+      throw faults.wellFormed(error instanceof XmlError ? error.message : 'unreadable XML');
     }
-    if (document.name !== 'Envelope') throw faults.wellFormed();
+    if (document.name !== 'Envelope') throw faults.wellFormed('not a SOAP Envelope');
     if (document.ns !== NS.s) throw faults.versionMismatch();
     const op = child(document, 'Body', NS.s)?.children[0];
-    if (op === undefined) throw faults.wellFormed();
+    if (op === undefined) throw faults.wellFormed('empty SOAP Body');
     const handler = findHandler(service, op, this.#context);
     if (!UNAUTHENTICATED.has(`${service}/${op.name}`)) {
       const account = { username: this.options.username, password: this.#password };

@@ -15,6 +15,7 @@ import {
   NS,
   parseDuration,
   parseTerminationTime,
+  type SoapFault,
   type XmlElement,
 } from './soap.ts';
 
@@ -173,6 +174,11 @@ function serviceCapabilitiesResponse(prefix: string, service: keyof typeof SERVI
     `<${prefix}:GetServiceCapabilitiesResponse>${SERVICE_CAPABILITIES[service]}</${prefix}:GetServiceCapabilitiesResponse>`;
 }
 
+/** A category or service the device lacks; the answer does not name it (ONVIF Core words it for every case). */
+function noSuchService(_what: string): SoapFault {
+  return faults.noSuchService();
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Device service
 
@@ -230,7 +236,7 @@ const device: Readonly<Record<string, Handler>> = {
     const parts = wanted.map((category) => {
       const write = CAPABILITY_CATEGORIES[category];
       const xml = write?.(cam) ?? '';
-      if (xml === '') throw faults.noSuchService();
+      if (xml === '') throw noSuchService(category);
       return xml;
     });
     return `<tds:GetCapabilitiesResponse><tds:Capabilities>${parts.join('')}</tds:Capabilities></tds:GetCapabilitiesResponse>`;
@@ -718,10 +724,10 @@ export const UNAUTHENTICATED: ReadonlySet<string> = new Set(['device/GetSystemDa
 
 /** Looks the operation up; throws the fault a camera answers for anything it does not do. */
 export function findHandler(service: ServiceName, op: XmlElement, cam: CameraContext): Handler {
-  if (service === 'ptz' && cam.presets.length === 0) throw faults.noSuchService();
+  if (service === 'ptz' && cam.presets.length === 0) throw noSuchService('PTZ');
   const handler = SERVICES[service][op.name];
   if (handler === undefined || !SERVICE_NAMESPACES[service].includes(op.ns)) {
-    throw faults.actionNotSupported();
+    throw faults.actionNotSupported(`{${op.ns}}${op.name}`);
   }
   return handler;
 }

@@ -304,13 +304,15 @@ export class SoapFault extends Error {
 export const faults = {
   notAuthorized: () =>
     new SoapFault({ code: 'Sender', subcodes: ['ter:NotAuthorized'], reason: 'Sender not Authorized' }),
-  actionNotSupported: () =>
+  /** `action` is for readers of the code: like real firmware, the answer does not name it. */
+  actionNotSupported: (_action?: string) =>
     new SoapFault({
       code: 'Receiver',
       subcodes: ['ter:ActionNotSupported'],
       reason: 'Optional Action Not Implemented',
     }),
-  wellFormed: () =>
+  /** `why` is for readers of the code: the answer only says the request was not well formed. */
+  wellFormed: (_why?: string) =>
     new SoapFault({ code: 'Sender', subcodes: ['ter:WellFormed'], reason: 'Well-formed Error' }),
   versionMismatch: () =>
     new SoapFault({

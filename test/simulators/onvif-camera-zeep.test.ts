@@ -17,7 +17,7 @@ import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera
 
 const PYTHON = '/usr/bin/python3';
 
-const SCRIPT = String.raw`
+const SCRIPT = `
 import json, sys, urllib.request, urllib.error
 from lxml import etree
 from zeep.exceptions import Fault

@@ -1163,6 +1163,38 @@ describe('RTSP', () => {
     expect(setup).toMatch(/^RTSP\/1\.0 461 Unsupported Transport\r\n/);
   }, 60_000);
 
+  it("closes a connection that sends an endless head, a body too large or something not RTSP; 454 for an unknown session, 405 for ANNOUNCE on the viewers' path", async () => {
+    const cam = await startCamera({ rtsp: true, rtspAuthentication: 'none' });
+    const { hostname, port } = new URL(cam.rtspUrl);
+    /** Writes bytes and resolves with what came back before the camera closed the connection. */
+    const closedAfter = (bytes: string | Buffer): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => socket.write(bytes));
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => {
+          answer += chunk.toString('latin1');
+        });
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+        socket.setTimeout(5_000, () => reject(new Error('the camera kept the connection open')));
+      });
+    expect(await closedAfter(`DESCRIBE ${cam.rtspUrl} RTSP/1.0\r\nX-Filler: ${'a'.repeat(9_000)}`)).toBe('');
+    expect(
+      await closedAfter(`ANNOUNCE ${cam.rtspUrl} RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 70000\r\n\r\n`),
+    ).toBe('');
+    expect(await closedAfter('GET / HTTP/1.1\r\nHost: camera\r\n\r\n')).toBe('');
+
+    const play = await rtspExchange(
+      cam.rtspUrl,
+      `PLAY ${cam.rtspUrl} RTSP/1.0\r\nCSeq: 5\r\nSession: 1234\r\n\r\n`,
+    );
+    expect(play).toMatch(/^RTSP\/1\.0 454 Session Not Found\r\n/);
+    // Nobody but the publisher may announce a stream on the viewers' path.
+    const announce = await rtspExchange(cam.rtspUrl, `ANNOUNCE ${cam.rtspUrl} RTSP/1.0\r\nCSeq: 6\r\n\r\n`);
+    expect(announce).toMatch(/^RTSP\/1\.0 405 Method Not Allowed\r\n/);
+    expect(cam.running).toBe(true);
+  }, 30_000);
+
   it('plays without credentials when RTSP authentication is off, over UDP and TCP', async () => {
     const ffmpeg = await findFfmpeg();
     if (ffmpeg === undefined) throw new Error('no ffmpeg');
