@@ -684,7 +684,8 @@ export class OnvifCameraSimulator {
     });
     const truncated = this.#garbage === 'truncated';
     await this.#send(res, answer, signal, !truncated);
-    if (truncated) res.socket?.destroy();
+    // The connection closes once the half answer is out: the client is left short of its Content-Length.
+    if (truncated) res.socket?.end();
   }
 
   /**
