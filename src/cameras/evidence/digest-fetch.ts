@@ -53,7 +53,7 @@ export class DigestFetchError extends Error {
 export const defaultMaxBytes = 10 * 1024 * 1024;
 const defaultTimeoutMs = 10_000;
 
-interface Challenge {
+export interface Challenge {
   readonly scheme: string;
   readonly params: ReadonlyMap<string, string>;
 }
@@ -100,7 +100,7 @@ export async function digestFetch(url: string, options: DigestFetchOptions): Pro
   if (response.status === 401) {
     const challenges = parseChallenges(response.headers.get('www-authenticate') ?? '');
     await response.body?.cancel();
-    response = await get(authorize(challenges, target, username, password));
+    response = await get(authorize(challenges, 'GET', target, username, password));
   }
   if (response.status === 401) {
     // A nonce that went stale between the two requests (RFC 7616 §3.3, stale=true) is answered once more.
@@ -111,7 +111,7 @@ export async function digestFetch(url: string, options: DigestFetchOptions): Pro
       )
     ) {
       await response.body?.cancel();
-      response = await get(authorize(challenges, target, username, password));
+      response = await get(authorize(challenges, 'GET', target, username, password));
     }
   }
   if (response.status === 401) {
@@ -128,8 +128,14 @@ export async function digestFetch(url: string, options: DigestFetchOptions): Pro
   return { bytes, contentType };
 }
 
-/** The Authorization header for the best challenge offered. */
-function authorize(challenges: readonly Challenge[], url: URL, username: string, password: string): string {
+/** The Authorization header for the best challenge offered, for a request of `method` to `url`. */
+export function authorize(
+  challenges: readonly Challenge[],
+  method: string,
+  url: URL,
+  username: string,
+  password: string,
+): string {
   const digests = challenges
     .filter((challenge) => challenge.scheme === 'digest')
     .map((challenge) => ({
@@ -139,7 +145,8 @@ function authorize(challenges: readonly Challenge[], url: URL, username: string,
     .filter(({ algorithm }) => algorithm in algorithms)
     .sort((a, b) => preference.indexOf(a.algorithm) - preference.indexOf(b.algorithm));
   const best = digests[0];
-  if (best !== undefined) return digestAuthorization(best.challenge, best.algorithm, url, username, password);
+  if (best !== undefined)
+    return digestAuthorization(best.challenge, best.algorithm, method, url, username, password);
   if (challenges.some((challenge) => challenge.scheme === 'basic')) {
     return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
   }
@@ -150,10 +157,11 @@ function authorize(challenges: readonly Challenge[], url: URL, username: string,
   );
 }
 
-/** RFC 7616 §3.4: the response to a Digest challenge, for a GET of `url`. */
+/** RFC 7616 §3.4: the response to a Digest challenge, for a request of `method` to `url`. */
 function digestAuthorization(
   challenge: Challenge,
   algorithmName: string,
+  method: string,
   url: URL,
   username: string,
   password: string,
@@ -176,7 +184,7 @@ function digestAuthorization(
   const nc = '00000001';
   let ha1 = hash(`${username}:${realm}:${password}`);
   if (algorithm.session) ha1 = hash(`${ha1}:${nonce}:${cnonce}`);
-  const ha2 = hash(`GET:${uri}`);
+  const ha2 = hash(`${method}:${uri}`);
   const response = hasQop
     ? hash(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`)
     : hash(`${ha1}:${nonce}:${ha2}`);
@@ -253,7 +261,7 @@ export function parseChallenges(header: string): Challenge[] {
 }
 
 /** The body, up to `maxBytes`: a declared or actual larger one is refused without reading it all. */
-async function readLimited(
+export async function readLimited(
   response: Response,
   maxBytes: number,
   signal: AbortSignal,
