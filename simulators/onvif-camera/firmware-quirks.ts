@@ -9,6 +9,7 @@ import {
   escapeXml,
   faults,
   isoTime,
+  NS,
   parseTerminationTime,
   type XmlElement,
 } from './soap.ts';
