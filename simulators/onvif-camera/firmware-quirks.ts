@@ -97,7 +97,7 @@ export class BasicNotifications {
 
   /** The handlers this knob adds: Subscribe on the event service, Renew and Unsubscribe on its managers. */
   handler(service: ServiceName, op: XmlElement, subscriptionId: string | undefined): Handler | undefined {
-    if (service === 'events' && op.name === 'Subscribe')
+    if (service === 'events' && op.name === 'Subscribe' && op.ns === NS.wsnt)
       return (request, cam) => this.#subscribe(request, cam);
     if (service !== 'subscription' || !this.has(subscriptionId)) return undefined;
     const subscription = this.#subscriptions.get(subscriptionId as string) as BasicSubscription;
