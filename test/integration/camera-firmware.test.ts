@@ -221,7 +221,16 @@ describe('ONVIF sessions survive what real camera firmware does', () => {
     expect(await refused('unauthenticated')).toBe(unauthenticated + 1);
     expect(await refused('malformed')).toBe(malformed + 1);
     expect(await refused('oversized')).toBe(oversized + 1);
-    // Nothing of it reached the camera's events, and its session goes on.
+    // Kept as dead letters by shape, without what was sent.
+    const { body } = await getJson(`${hub.httpUrl}/api/dead-letters?limit=10`, 'demo-admin');
+    const letters = (body as { deadLetters: { topic: string; reason: string; deviceId: string | null }[] })
+      .deadLetters;
+    expect(
+      letters.filter((letter) => letter.topic === 'onvif/notify').map((letter) => letter.reason),
+    ).toEqual(expect.arrayContaining(['unauthenticated', 'malformed', 'oversized']));
+    expect(letters.find((letter) => letter.reason === 'malformed')?.deviceId).toBe(cases.basic.id);
+    expect(JSON.stringify(letters)).not.toContain('guessed-token');
+    // Its session goes on.
     expect((await sessionOf(cases.basic.id))?.state).toBe('subscribed');
   });
 
@@ -314,6 +323,46 @@ describe('camera sessions start after the broker', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(hub.logs.text).not.toContain('incident feed publish failed');
       expect(hub.logs.text).not.toContain('the broker is not started');
+    } finally {
+      await hub.stop();
+      await camera.stop();
+    }
+  });
+});
+
+describe('cameras.notifyUrl', () => {
+  it('is the address Basic Notification subscriptions give cameras, instead of the HTTP listener', async () => {
+    const camera = new OnvifCameraSimulator({
+      username: 'admin',
+      password,
+      name: 'Behind NAT',
+      manufacturer: 'Gridhub Sim',
+      model: 'SIM-FW',
+      serialNumber: 'SIM-FW-NAT',
+      discoveryPort: false,
+      snapshot: 'builtin',
+      quirks: { events: 'basic-notification' },
+    });
+    await camera.start();
+    const config = demoConfig() as unknown as { devices: Record<string, unknown>[]; cameras?: unknown };
+    // A loopback address where nothing listens: the hub as the cameras' network would reach it.
+    config.cameras = { notifyUrl: 'http://127.0.0.2:9/gridhub/' };
+    config.devices.push({
+      id: 'cam-fw-nat',
+      name: 'cam-fw-nat',
+      adapter: 'onvif-camera',
+      grid: 'grid-luming-01',
+      onvif: { xaddr: camera.xaddr, username: 'admin', password },
+    });
+    const hub = await startTestHub({
+      deployment: deploymentOf(config),
+      onvifTiming: { aliveEveryMs: 200, retryMinMs: 100, retryMaxMs: 400, requestTimeoutMs: 3_000 },
+    });
+    try {
+      await eventually(() => camera.basicSubscriptionCount === 1, 8_000);
+      expect(camera.basicConsumers[0]).toMatch(
+        /^http:\/\/127\.0\.0\.2:9\/gridhub\/onvif\/notify\/[\w-]{32}$/,
+      );
     } finally {
       await hub.stop();
       await camera.stop();
