@@ -11,6 +11,7 @@ import {
   isoTime,
   NS,
   parseTerminationTime,
+  SoapFault,
   type XmlElement,
 } from './soap.ts';
 
@@ -223,5 +224,11 @@ export function refusedByQuirks(quirks: FirmwareQuirks, service: ServiceName, op
     (quirks.events === 'basic-notification' &&
       service === 'events' &&
       op.name === 'CreatePullPointSubscription');
-  if (missing) throw faults.actionNotSupported(`{${op.ns}}${op.name}`);
+  // What firmware answers for an operation it lacks (ONVIF Core 5.11.2.2), without naming the operation.
+  if (missing)
+    throw new SoapFault({
+      code: 'Receiver',
+      subcodes: ['ter:ActionNotSupported'],
+      reason: 'Optional Action Not Implemented',
+    });
 }
