@@ -246,10 +246,8 @@ export class OnvifSession {
    * to another instance, the camera disabled) must not leave it on the camera until it expires: the camera counts
    * it, and many cameras allow only a few.
    */
-  #unsubscribe(): void {
-    const client = this.#client;
-    const manager = this.#subscription;
-    this.#subscription = undefined;
+  #unsubscribe(client = this.#client, manager = this.#subscription): void {
+    if (manager === this.#subscription) this.#subscription = undefined;
     if (client === undefined || manager === undefined) return;
     client
       .call(manager, 'Unsubscribe', '<wsnt:Unsubscribe/>', { action: actions.unsubscribe })
@@ -446,11 +444,10 @@ export class OnvifSession {
     return this.#notifyLoop(client, generation);
   }
 
-  #subscribed(generation: number, delivery: EventDelivery, manager: string): boolean {
+  #subscribed(client: OnvifClient, generation: number, delivery: EventDelivery, manager: string): boolean {
     if (this.#generation !== generation) {
-      // Stopped while it subscribed: that subscription is nobody's.
-      this.#subscription = manager;
-      this.#unsubscribe();
+      // Stopped while it subscribed (stop() let go of the client): that subscription is nobody's.
+      this.#unsubscribe(client, manager);
       return false;
     }
     this.#subscription = manager;
@@ -506,7 +503,7 @@ export class OnvifSession {
     if (address === undefined || address === '')
       throw new OnvifError('CreatePullPointSubscription', 'the answer has no SubscriptionReference');
     const manager = client.reachable(address, '/');
-    if (!this.#subscribed(generation, 'pull-point', manager)) return;
+    if (!this.#subscribed(client, generation, 'pull-point', manager)) return;
     // A pull does not extend the subscription [ONVIF Core 9.1: PullMessages]: renew while what is left could not
     // outlast the next pull, plus a fifth of the lifetime.
     let granted = lifetimeMs(created);
@@ -562,7 +559,7 @@ export class OnvifSession {
       if (address === undefined || address === '')
         throw new OnvifError('Subscribe', 'the answer has no SubscriptionReference');
       const manager = client.reachable(address, '/');
-      if (!this.#subscribed(generation, 'basic-notification', manager)) return;
+      if (!this.#subscribed(client, generation, 'basic-notification', manager)) return;
       let granted = lifetimeMs(answer);
       while (this.#generation === generation) {
         await this.#sleep(Math.max(200, Math.min(30_000, granted / 2)));
