@@ -1,3 +1,5 @@
+import { isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
@@ -326,6 +328,8 @@ export class Hub {
       metrics,
       logger,
       guard: outboundGuard,
+      refuse: (refusal) => ingest.refuseFrame(refusal),
+      hubUrl: () => deployment.cameras.notifyUrl ?? this.#listenerUrl(host),
       timing: {
         requestTimeoutMs: 10_000,
         aliveEveryMs: 5_000,
@@ -391,6 +395,7 @@ export class Hub {
         registry: devices,
         media,
         cameras: onvif,
+        notifyMaxBytes: deployment.cameras.notifyMaxBytes,
         health: () => this.health(),
         stopping: () => this.#lifecycle.stopping !== undefined,
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
@@ -442,21 +447,6 @@ export class Hub {
       component('media', { start: () => media.start(), stop: () => media.stop() }),
       component('evidence', { start: () => evidence.start(), stop: () => evidence.stop() }),
       component('liveness', { start: () => liveness.start(), stop: () => liveness.stop() }),
-      cameraLeases === undefined
-        ? onvif
-        : component('cameras', {
-            start: () => onvif.start(),
-            stop: () => onvif.stop(),
-            health: () => ({ ...onvif.health(), leased: cameraLeases.held.length }),
-          }),
-      ...(cameraLeases === undefined
-        ? []
-        : [
-            component('camera leases', {
-              start: () => cameraLeases.start(),
-              stop: () => cameraLeases.stop(),
-            }),
-          ]),
       component('commands', { start: () => commands.start(), stop: () => commands.stop() }),
       // The feed publishes on the broker, so it stops before it.
       component('incident feed', {
@@ -507,6 +497,23 @@ export class Hub {
       }),
       // Protocols that push over HTTP register their paths on it as they are built; it listens once they all have.
       ...(deviceHttp === undefined ? [] : [deviceHttp]),
+      // Camera sessions after the broker: a camera incident's first feed messages publish on it. After HTTP too:
+      // a camera offering only Basic Notification posts to the consumer endpoint there.
+      cameraLeases === undefined
+        ? onvif
+        : component('cameras', {
+            start: () => onvif.start(),
+            stop: () => onvif.stop(),
+            health: () => ({ ...onvif.health(), leased: cameraLeases.held.length }),
+          }),
+      ...(cameraLeases === undefined
+        ? []
+        : [
+            component('camera leases', {
+              start: () => cameraLeases.start(),
+              stop: () => cameraLeases.stop(),
+            }),
+          ]),
     ]);
     this.testHandle = {
       store,
@@ -631,6 +638,20 @@ export class Hub {
   }
 
   /** The HTTP port actually bound (differs from the setting when that was 0). */
+  /**
+   * The HTTP listener's URL as a camera would reach it: its bound address, or when it listens on every interface,
+   * the machine's first non-loopback IPv4 address (`cameras.notifyUrl` overrides it).
+   */
+  #listenerUrl(host: string): string {
+    const scheme = this.#options.deployment.tls?.http === true ? 'https' : 'http';
+    const wildcard = host === '0.0.0.0' || host === '::';
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address !== undefined && address.family === 'IPv4' && !address.internal)?.address;
+    const address = wildcard ? (external ?? '127.0.0.1') : host;
+    return `${scheme}://${isIPv6(address) ? `[${address}]` : address}:${this.httpPort}`;
+  }
+
   get httpPort(): number {
     const address = this.#http?.server.address();
     return typeof address === 'object' && address !== null ? address.port : 0;

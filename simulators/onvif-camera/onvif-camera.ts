@@ -3,6 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DiscoveryResponder, WS_DISCOVERY_PORT } from './discovery.ts';
 import { type Notification, PROPERTY_TOPICS, PullPoints, TOPICS, type TopicKey } from './events.ts';
+import {
+  BasicNotifications,
+  type FirmwareQuirks,
+  HttpUnauthorized,
+  refusedByQuirks,
+} from './firmware-quirks.ts';
 import { type DigestFault, DigestGuard } from './http-digest.ts';
 import { builtinSnapshot, ffmpegSnapshot, findFfmpeg, RtspTestStream } from './media.ts';
 import {
@@ -25,6 +31,7 @@ import {
   XmlError,
 } from './soap.ts';
 
+export type { FirmwareQuirks } from './firmware-quirks.ts';
 export type { PtzPreset } from './services.ts';
 
 /**
@@ -73,6 +80,8 @@ export interface OnvifCameraOptions {
   readonly maxSubscriptionSeconds?: number;
   /** Firmware limit: a PullMessages waits at most this long for an event, whatever its Timeout. */
   readonly maxPullWaitMs?: number;
+  /** What real firmware does that clients must survive (firmware-quirks.ts); none by default. */
+  readonly quirks?: FirmwareQuirks;
 }
 
 type State = 'stopped' | 'starting' | 'running' | 'rebooting';
@@ -124,9 +133,15 @@ function endpointReferenceFor(serialNumber: string): string {
 
 class Dropped extends Error {}
 
+/** What a SOAP request's credential check reads beyond its envelope: HTTP Digest's header and request URI. */
+interface SoapRequest {
+  readonly authorization: string | undefined;
+  readonly url: string;
+}
+
 export class OnvifCameraSimulator {
   readonly options: OnvifCameraOptions;
-  readonly #pullPoints = new PullPoints(() => new Date());
+  readonly #pullPoints = new PullPoints(() => this.#cameraTime());
   readonly #nonces = new NonceCache();
   readonly #context: CameraContext;
   #state: State = 'stopped';
@@ -160,10 +175,14 @@ export class OnvifCameraSimulator {
   #bytesPerSecond = 0;
   /** Answers of PullMessages being held open, whose connections dropEventStream() cuts. */
   readonly #pendingPulls = new Set<ServerResponse>();
+  // Firmware quirks (firmware-quirks.ts) ----------------------------------------------------------------------
+  #quirks: FirmwareQuirks;
+  readonly #basic = new BasicNotifications(() => this.#cameraTime());
 
   constructor(options: OnvifCameraOptions) {
     this.options = options;
     this.#password = options.password;
+    this.#quirks = options.quirks ?? {};
     this.#context = this.#makeContext();
   }
 
@@ -445,6 +464,54 @@ export class OnvifCameraSimulator {
   }
 
   // -------------------------------------------------------------------------------------------------------------
+  // Firmware quirks (firmware-quirks.ts): what real cameras do, switched on by tests
+
+  /** Changes the firmware quirks from now on (merged over the current ones). */
+  firmware(quirks: FirmwareQuirks): void {
+    this.#quirks = { ...this.#quirks, ...quirks };
+  }
+
+  get quirks(): FirmwareQuirks {
+    return this.#quirks;
+  }
+
+  /** Live Basic Notification subscriptions, and the consumer addresses they post to. */
+  get basicSubscriptionCount(): number {
+    return this.#basic.size;
+  }
+
+  get basicConsumers(): string[] {
+    return this.#basic.consumers;
+  }
+
+  /** The HTTP statuses consumers answered the camera's Notify posts with, in order (0: no answer). */
+  get notifyStatuses(): readonly number[] {
+    return this.#basic.statuses;
+  }
+
+  /** Posts these wsnt:NotificationMessage elements, as they are, to every Basic Notification consumer. */
+  notifyRaw(messages: readonly string[]): Promise<number[]> {
+    return this.#basic.publishRaw(messages);
+  }
+
+  /** The camera's clock: the real time plus the skew quirk. */
+  #cameraTime(): Date {
+    return new Date(Date.now() + (this.#quirks.clockSkewMs ?? 0));
+  }
+
+  /** The credentials the camera takes, by the `authentication` quirk (WS-UsernameToken only by default). */
+  #authenticate(header: ReturnType<typeof child>, request: SoapRequest): void {
+    const mode = this.#quirks.authentication ?? 'ws-username-token';
+    const account = { username: this.options.username, password: this.#password };
+    if (mode !== 'http-digest' && verifyUsernameToken(header, account, this.#cameraTime(), this.#nonces).ok)
+      return;
+    if (mode === 'ws-username-token') throw faults.notAuthorized();
+    const verdict = this.#digest?.verify(request.authorization, 'POST', request.url, account);
+    if (verdict === 'ok') return;
+    throw new HttpUnauthorized(verdict === 'stale');
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
   // Internals
 
   async #prepareMedia(): Promise<void> {
@@ -512,6 +579,7 @@ export class OnvifCameraSimulator {
   async #bringDown(): Promise<void> {
     this.#life.abort();
     this.#pullPoints.clear();
+    this.#basic.clear();
     const server = this.#server;
     this.#server = undefined;
     if (server !== undefined) {
@@ -531,11 +599,12 @@ export class OnvifCameraSimulator {
     for (const [topic, value] of events) {
       const notification: Notification = {
         topic,
-        utcTime: new Date(),
+        utcTime: this.#cameraTime(),
         value,
         ...(TOPICS[topic].isProperty ? { operation: 'Changed' as const } : {}),
       };
       reached = Math.max(reached, this.#pullPoints.publish(notification));
+      reached = Math.max(reached, this.#basic.publish(notification, this.#context));
     }
     return reached;
   }
@@ -550,13 +619,16 @@ export class OnvifCameraSimulator {
       digitalInput: this.#properties.digitalInput,
       tamperDetector: this.#properties.tamperDetector,
     };
-    const now = new Date();
-    return PROPERTY_TOPICS.map((topic) => ({
+    const now = this.#cameraTime();
+    const initialized: Notification[] = PROPERTY_TOPICS.map((topic) => ({
       topic,
       utcTime: now,
       operation: 'Initialized' as const,
       value: String(values[topic]),
     }));
+    if (this.#quirks.initializedLineCrossing === true)
+      initialized.push({ topic: 'lineCrossed', utcTime: now, operation: 'Initialized', value: '0' });
+    return initialized;
   }
 
   #makeContext(): CameraContext {
@@ -579,7 +651,7 @@ export class OnvifCameraSimulator {
       subscriptionUrl: (id) => `${this.address}${SUBSCRIPTION_PATH}${id}`,
       snapshotUri: () => this.#handedOut.snapshotUri ?? this.snapshotUrl,
       streamUri: () => this.#handedOut.streamUri ?? this.rtspUrl,
-      now: () => new Date(),
+      now: () => this.#cameraTime(),
       initialState: () => this.#initialState(),
       gotoPreset: (token) => {
         this.#lastPreset = token;
@@ -636,7 +708,14 @@ export class OnvifCameraSimulator {
     req.on('end', () => {
       if (res.headersSent) return;
       const target = subscriptionId === undefined ? {} : { subscriptionId };
-      void this.#answerSoap(service ?? 'subscription', target, Buffer.concat(chunks).toString('utf8'), res);
+      const soapRequest: SoapRequest = { authorization: req.headers.authorization, url: req.url ?? '/' };
+      void this.#answerSoap(
+        service ?? 'subscription',
+        target,
+        Buffer.concat(chunks).toString('utf8'),
+        res,
+        soapRequest,
+      );
     });
   }
 
@@ -645,16 +724,26 @@ export class OnvifCameraSimulator {
     target: { readonly subscriptionId?: string },
     body: string,
     res: ServerResponse,
+    request: SoapRequest,
   ): Promise<void> {
     const signal = this.#life.signal;
     let status: number;
     let xml: string;
+    const headers: Record<string, string> = { Date: this.#cameraTime().toUTCString() };
     if (service === 'subscription') this.#pendingPulls.add(res);
     try {
-      xml = envelope(await this.#operate(service, target, body));
+      xml = envelope(await this.#operate(service, target, body, request));
       status = 200;
     } catch (error) {
       if (error instanceof Dropped) return;
+      if (error instanceof HttpUnauthorized) {
+        const challenge = this.#digest?.challenge(error.stale) ?? 'Digest realm="IP Camera"';
+        if (signal.aborted || res.destroyed) return;
+        res
+          .writeHead(401, { ...headers, 'WWW-Authenticate': challenge, 'Content-Type': 'text/plain' })
+          .end('401 Unauthorized');
+        return;
+      }
       const fault =
         error instanceof SoapFault
           ? error
@@ -678,6 +767,7 @@ export class OnvifCameraSimulator {
     const garbled = this.#garbage === undefined ? undefined : GARBAGE[this.#garbage](xml);
     const answer = garbled?.body ?? Buffer.from(xml, 'utf8');
     res.writeHead(garbled === undefined ? status : 200, {
+      ...headers,
       'Content-Type': garbled?.contentType ?? 'application/soap+xml; charset=utf-8',
       // A truncated answer promises the whole length and closes early, as a connection lost mid-answer does.
       'Content-Length': this.#garbage === 'truncated' ? Buffer.byteLength(xml) : answer.length,
@@ -716,6 +806,7 @@ export class OnvifCameraSimulator {
     service: ServiceName,
     target: { readonly subscriptionId?: string },
     body: string,
+    request: SoapRequest,
   ): Promise<string> {
     let document: ReturnType<typeof parseXml>;
     try {
@@ -727,12 +818,12 @@ export class OnvifCameraSimulator {
     if (document.ns !== NS.s) throw faults.versionMismatch();
     const op = child(document, 'Body', NS.s)?.children[0];
     if (op === undefined) throw faults.wellFormed('empty SOAP Body');
-    const handler = findHandler(service, op, this.#context);
-    if (!UNAUTHENTICATED.has(`${service}/${op.name}`)) {
-      const account = { username: this.options.username, password: this.#password };
-      const verdict = verifyUsernameToken(child(document, 'Header', NS.s), account, new Date(), this.#nonces);
-      if (!verdict.ok) throw faults.notAuthorized();
-    }
+    // Firmware quirks first: operations a quirk takes away, and Basic Notification's (firmware-quirks.ts).
+    refusedByQuirks(this.#quirks, service, op);
+    const handler =
+      this.#basic.handler(service, op, target.subscriptionId) ?? findHandler(service, op, this.#context);
+    if (!UNAUTHENTICATED.has(`${service}/${op.name}`) || this.#quirks.refuseUnauthenticatedClock === true)
+      this.#authenticate(child(document, 'Header', NS.s), request);
     const signal = this.#life.signal;
     const answer = await handler(op, this.#context, target);
     if (signal.aborted) throw new Dropped();

@@ -41,6 +41,7 @@ export interface Deployment {
   readonly routing: RoutingDescription;
   readonly outbound: ConfigFile['outbound'];
   readonly media: ConfigFile['media'];
+  readonly cameras: ConfigFile['cameras'];
   readonly store: ConfigFile['store'];
   readonly mqtt: ConfigFile['mqtt'];
   readonly cluster: ConfigFile['cluster'];
@@ -430,6 +431,7 @@ function crossReference(
     routing: file.routing,
     outbound: file.outbound,
     media: file.media,
+    cameras: file.cameras,
     store: file.store,
     mqtt: file.mqtt,
     cluster: file.cluster,

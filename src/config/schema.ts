@@ -278,6 +278,22 @@ export const mediaSchema = z.strictObject({
     .describe('How ffmpeg reads camera streams; TCP passes most networks, some cameras only do UDP.'),
 });
 
+export const camerasSchema = z.strictObject({
+  notifyUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe(
+      "The URL cameras reach the hub at, e.g. http://10.0.0.5:8080: a camera that offers only Basic Notification (no PullPoint) is subscribed with a consumer address under it (<notifyUrl>/onvif/notify/<token>) and posts its events there. Set it when the hub is behind NAT or a proxy, or listens on every interface; by default it is the HTTP listener's own address (its first non-loopback IPv4 address when it listens on every interface).",
+    ),
+  notifyMaxBytes: z
+    .number()
+    .int()
+    .min(4096)
+    .max(4 * 1024 * 1024)
+    .default(256 * 1024)
+    .describe('The most a Notify a camera posts may take; a larger one is refused and counted (oversized).'),
+});
+
 export const storeSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('embedded').describe('LMDB under DATA_DIR: one hub, no server needed.'),
@@ -692,6 +708,9 @@ export const configSchema = z.strictObject({
   routing: routingSchema.default(routingSchema.parse({})),
   outbound: outboundSchema.default(outboundSchema.parse({})).describe('The MQTT incident feed and webhooks.'),
   media: mediaSchema.default(mediaSchema.parse({})).describe('Snapshots and clips attached to incidents.'),
+  cameras: camerasSchema
+    .default(camerasSchema.parse({}))
+    .describe("ONVIF camera sessions: where cameras reach the hub with Basic Notification's Notify."),
   store: storeSchema
     .default(storeSchema.parse({ kind: 'embedded' }))
     .describe('Where incidents, audit and device records live.'),

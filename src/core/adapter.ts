@@ -76,12 +76,14 @@ export interface LivenessDefaults {
 }
 
 /**
- * An ONVIF event notification as the hub's session hands it to an adapter: the topic without its namespace prefix
- * (`RuleEngine/CellMotionDetector/Motion`), the camera's time, and the SimpleItems of its Source and Data.
+ * An ONVIF event notification as the hub's session hands it to an adapter: the topic normalized — namespace
+ * prefixes dropped from every step (`tns1:Device/Trigger/tnshik:AlarmIn` → `Device/Trigger/AlarmIn`), a trailing
+ * `/` or `//.` dropped — the time, and the SimpleItems of its Source and Data. An `Initialized` operation is a
+ * property's state when a subscription starts: a decoder sets a state from it, never raises a momentary alarm.
  */
 export interface OnvifNotification {
   readonly topic: string;
-  /** Epoch ms of the notification's UtcTime (the hub's time when the camera gave none). */
+  /** Epoch ms of the notification's UtcTime on the hub's clock (moved by the camera's clock offset); the hub's time when the camera gave none. */
   readonly time: number;
   readonly operation: 'Initialized' | 'Changed' | 'Deleted' | string;
   readonly source: Readonly<Record<string, string>>;

@@ -53,7 +53,7 @@ export class DigestFetchError extends Error {
 export const defaultMaxBytes = 10 * 1024 * 1024;
 const defaultTimeoutMs = 10_000;
 
-interface Challenge {
+export interface Challenge {
   readonly scheme: string;
   readonly params: ReadonlyMap<string, string>;
 }
@@ -135,7 +135,7 @@ export async function authenticatedRequest(
     }
   };
   const answer = (challenges: readonly Challenge[]): string =>
-    authorize(challenges, target, method, username, password);
+    authorize(challenges, method, target, username, password);
 
   let response = await send();
   if (response.status === 401) {
@@ -166,11 +166,11 @@ export async function authenticatedRequest(
   return response;
 }
 
-/** The Authorization header for the best challenge offered. */
-function authorize(
+/** The Authorization header for the best challenge offered, for a request of `method` to `url`. */
+export function authorize(
   challenges: readonly Challenge[],
-  url: URL,
   method: string,
+  url: URL,
   username: string,
   password: string,
 ): string {
@@ -184,7 +184,7 @@ function authorize(
     .sort((a, b) => preference.indexOf(a.algorithm) - preference.indexOf(b.algorithm));
   const best = digests[0];
   if (best !== undefined)
-    return digestAuthorization(best.challenge, best.algorithm, url, method, username, password);
+    return digestAuthorization(best.challenge, best.algorithm, method, url, username, password);
   if (challenges.some((challenge) => challenge.scheme === 'basic')) {
     return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
   }
@@ -199,8 +199,8 @@ function authorize(
 function digestAuthorization(
   challenge: Challenge,
   algorithmName: string,
-  url: URL,
   method: string,
+  url: URL,
   username: string,
   password: string,
 ): string {
@@ -299,7 +299,7 @@ export function parseChallenges(header: string): Challenge[] {
 }
 
 /** The body, up to `maxBytes`: a declared or actual larger one is refused without reading it all. */
-async function readLimited(
+export async function readLimited(
   response: Response,
   maxBytes: number,
   signal: AbortSignal,
