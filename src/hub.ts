@@ -1,3 +1,5 @@
+import { isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
@@ -6,6 +8,7 @@ import { Accounts } from './auth/accounts.ts';
 import { GuessLimiter } from './auth/guess-limiter.ts';
 import { type SessionEndReason, Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
+import { CombinedCameraDirectory } from './cameras/camera-directory.ts';
 import { EvidenceService } from './cameras/evidence/evidence-service.ts';
 import { MediaStore } from './cameras/evidence/media-store.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './cameras/sessions/onvif-sessions.ts';
@@ -34,6 +37,7 @@ import { Router } from './incidents/router.ts';
 import { RuleBook } from './incidents/rule-book.ts';
 import { Visibility } from './incidents/visibility.ts';
 import { AedesBroker } from './ingest/aedes-broker.ts';
+import { DeviceHttpListener } from './ingest/device-http-listener.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EventSink } from './ingest/event-sink.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
@@ -109,6 +113,8 @@ export class Hub {
   /** The hub's own broker, unless it is the client of an external one. */
   readonly #own: OwnMqttBroker | undefined;
   readonly #lifecycle: Lifecycle;
+  /** The listener devices push to over HTTP (`receivers.http`), when configured. */
+  readonly #deviceHttp: DeviceHttpListener | undefined;
   #http: FastifyInstance | undefined;
   /** The SIA DC-09 receiver of alarm panels, when `receivers.siaDc09` is set. */
   readonly #sia: SiaDc09Receiver | undefined;
@@ -260,6 +266,25 @@ export class Hub {
       const handled = ingest.handle(topic, payload, receivedAt);
       return handled === undefined ? undefined : sharing.acknowledgeAfter(handled);
     };
+    const refuseFrame = ingest.refuseFrame.bind(ingest);
+    const receivers = deployment.receivers;
+    const deviceHttp =
+      receivers.http === undefined
+        ? undefined
+        : new DeviceHttpListener({
+            host,
+            port: receivers.http.port,
+            limits: {
+              maxBodyBytes: receivers.http.maxBodyBytes,
+              maxHeaderBytes: receivers.http.maxHeaderBytes,
+              requestTimeoutMs: receivers.http.requestTimeoutSeconds * 1000,
+              maxConnections: receivers.http.maxConnections,
+            },
+            refuse: refuseFrame,
+            metrics,
+            logger,
+          });
+    this.#deviceHttp = deviceHttp;
     const siaSettings = deployment.receivers.siaDc09;
     this.#sia =
       siaSettings === undefined
@@ -322,6 +347,8 @@ export class Hub {
       metrics,
       logger,
       guard: outboundGuard,
+      refuse: (refusal) => ingest.refuseFrame(refusal),
+      hubUrl: () => deployment.cameras.notifyUrl ?? this.#listenerUrl(host),
       timing: {
         requestTimeoutMs: 10_000,
         aliveEveryMs: 5_000,
@@ -332,6 +359,8 @@ export class Hub {
     });
     // A cycle: among siblings the leases say which cameras the sessions follow, and drive and read the sessions.
     cameraLeases?.attach(onvif);
+    // ONVIF cameras through their sessions; cameras with an HTTP API through the media their adapter names.
+    const cameraDirectory = new CombinedCameraDirectory(onvif, (deviceId) => devices.get(deviceId));
     const media = new MediaStore({
       dataDir: runtime.dataDir,
       ...(deployment.media.directory === undefined ? {} : { directory: deployment.media.directory }),
@@ -341,10 +370,10 @@ export class Hub {
     });
     const evidence = new EvidenceService({
       bus,
-      cameras: onvif,
+      cameras: cameraDirectory,
       incidents,
       store: media,
-      cameraDeviceIds: (deviceId) => devices.get(deviceId)?.adapter.transport === 'onvif',
+      cameraDeviceIds: (deviceId) => cameraDirectory.isCamera(deviceId),
       clipSeconds: deployment.media.clipSeconds,
       skipCategories: ['storm', ...deployment.routing.deviceHealthCategories],
       rtspTransport: deployment.media.rtspTransport,
@@ -385,6 +414,7 @@ export class Hub {
         registry: devices,
         media,
         cameras: onvif,
+        notifyMaxBytes: deployment.cameras.notifyMaxBytes,
         health: () => this.health(),
         stopping: () => this.#lifecycle.stopping !== undefined,
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
@@ -436,21 +466,6 @@ export class Hub {
       component('media', { start: () => media.start(), stop: () => media.stop() }),
       component('evidence', { start: () => evidence.start(), stop: () => evidence.stop() }),
       component('liveness', { start: () => liveness.start(), stop: () => liveness.stop() }),
-      cameraLeases === undefined
-        ? onvif
-        : component('cameras', {
-            start: () => onvif.start(),
-            stop: () => onvif.stop(),
-            health: () => ({ ...onvif.health(), leased: cameraLeases.held.length }),
-          }),
-      ...(cameraLeases === undefined
-        ? []
-        : [
-            component('camera leases', {
-              start: () => cameraLeases.start(),
-              stop: () => cameraLeases.stop(),
-            }),
-          ]),
       component('commands', { start: () => commands.start(), stop: () => commands.stop() }),
       // The feed publishes on the broker, so it stops before it.
       component('incident feed', {
@@ -499,6 +514,25 @@ export class Hub {
         },
         health: () => broker.health(),
       }),
+      // Protocols that push over HTTP register their paths on it as they are built; it listens once they all have.
+      ...(deviceHttp === undefined ? [] : [deviceHttp]),
+      // Camera sessions after the broker: a camera incident's first feed messages publish on it. After HTTP too:
+      // a camera offering only Basic Notification posts to the consumer endpoint there.
+      cameraLeases === undefined
+        ? onvif
+        : component('cameras', {
+            start: () => onvif.start(),
+            stop: () => onvif.stop(),
+            health: () => ({ ...onvif.health(), leased: cameraLeases.held.length }),
+          }),
+      ...(cameraLeases === undefined
+        ? []
+        : [
+            component('camera leases', {
+              start: () => cameraLeases.start(),
+              stop: () => cameraLeases.stop(),
+            }),
+          ]),
       ...(sia === undefined ? [] : [sia]),
     ]);
     this.testHandle = {
@@ -624,9 +658,28 @@ export class Hub {
   }
 
   /** The HTTP port actually bound (differs from the setting when that was 0). */
+  /**
+   * The HTTP listener's URL as a camera would reach it: its bound address, or when it listens on every interface,
+   * the machine's first non-loopback IPv4 address (`cameras.notifyUrl` overrides it).
+   */
+  #listenerUrl(host: string): string {
+    const scheme = this.#options.deployment.tls?.http === true ? 'https' : 'http';
+    const wildcard = host === '0.0.0.0' || host === '::';
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address !== undefined && address.family === 'IPv4' && !address.internal)?.address;
+    const address = wildcard ? (external ?? '127.0.0.1') : host;
+    return `${scheme}://${isIPv6(address) ? `[${address}]` : address}:${this.httpPort}`;
+  }
+
   get httpPort(): number {
     const address = this.#http?.server.address();
     return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  /** The port devices push to over HTTP (`receivers.http`); 0 when it is off. */
+  get deviceHttpPort(): number {
+    return this.#deviceHttp?.port ?? 0;
   }
 
   get mqttPort(): number {

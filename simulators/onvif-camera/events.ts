@@ -60,12 +60,20 @@ export const TOPICS = {
     source: ruleSource('MyFieldDetectorRule'),
     data: { name: 'IsInside', type: 'xs:boolean' },
   },
-  // A camera's alarm input wired to a door contact: a topic hubs often do not decode.
+  // A camera's alarm input wired to a door contact. A property (ONVIF Device IO 8.x: "Device/Trigger/DigitalInput"
+  // with InputToken and LogicalState), so every new subscription gets an Initialized message with its state.
   digitalInput: {
     path: 'Device/Trigger/DigitalInput',
-    isProperty: false,
+    isProperty: true,
     source: [{ name: 'InputToken', type: 'tt:ReferenceToken', value: 'DI_0' }],
     data: { name: 'LogicalState', type: 'xs:boolean' },
+  },
+  // The analytics tamper rule (ONVIF Analytics, tamper detector): covered, sprayed, defocused or turned away.
+  tamperDetector: {
+    path: 'RuleEngine/TamperDetector/Tamper',
+    isProperty: true,
+    source: ruleSource('MyTamperDetectorRule'),
+    data: { name: 'IsTamper', type: 'xs:boolean' },
   },
 } as const satisfies Record<string, TopicDefinition>;
 
@@ -269,6 +277,11 @@ export class PullPoints {
       const timer = setTimeout(() => this.#release(subscription, []), timeoutMs);
       subscription.waiter = { limit, resolve, timer };
     });
+  }
+
+  /** Answers every waiting pull empty (their connections are gone): what is queued stays for the next pull. */
+  releaseWaiting(): void {
+    for (const subscription of this.#subscriptions.values()) this.#release(subscription, []);
   }
 
   /** Forgets every subscription; pending pulls resolve undefined (their connection is about to go). */

@@ -27,22 +27,43 @@ export function parseDigestHeader(header: string): Record<string, string> | unde
   return params;
 }
 
+/**
+ * Broken authentication as some firmware has it, for the fault knob:
+ * - `stale`: every answer, right or wrong, is refused as if its nonce had expired (a camera whose clock or nonce
+ *   table is broken): a client retries once with the new nonce and is refused again;
+ * - `malformed`: the challenge carries no nonce, so no client can compute a response.
+ */
+export type DigestFault = 'stale' | 'malformed';
+
+export interface DigestGuardOptions {
+  /**
+   * Offer qop="auth" (RFC 2617/7616, what web servers on cameras send; the default) or the RFC 2069 form without
+   * qop, opaque and algorithm, what Hikvision and Dahua RTSP servers send.
+   */
+  readonly qop?: boolean;
+}
+
 export class DigestGuard {
   readonly realm: string;
+  readonly #qop: boolean;
   readonly #opaque = randomBytes(8).toString('hex');
   readonly #nonces = new Map<string, number>();
 
-  constructor(realm: string) {
+  constructor(realm: string, options: DigestGuardOptions = {}) {
     this.realm = realm;
+    this.#qop = options.qop ?? true;
   }
 
-  /** A fresh WWW-Authenticate challenge. */
-  challenge(stale = false): string {
+  /** A fresh WWW-Authenticate challenge (a broken one with the `malformed` fault). */
+  challenge(stale = false, fault?: DigestFault): string {
+    if (fault === 'malformed') return `Digest realm="${this.realm}"`;
     const now = Date.now();
     for (const [nonce, issued] of this.#nonces)
       if (now - issued > NONCE_LIFETIME_MS) this.#nonces.delete(nonce);
     const nonce = randomBytes(16).toString('hex');
     this.#nonces.set(nonce, now);
+    if (!this.#qop)
+      return `Digest realm="${this.realm}", nonce="${nonce}", stale="${stale ? 'TRUE' : 'FALSE'}"`;
     return (
       `Digest realm="${this.realm}", qop="auth", nonce="${nonce}", opaque="${this.#opaque}", algorithm=MD5` +
       (stale ? ', stale=TRUE' : '')

@@ -1,11 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import type { Server, Socket } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { encode as encodeJpeg } from 'jpeg-js';
-import { RtspServer } from 'rtsp-streaming-server';
+import type { DigestFault } from './http-digest.ts';
+import { RtspServer } from './rtsp-server.ts';
+import type { Credentials } from './soap.ts';
 
 /**
  * The camera's pictures: a JPEG snapshot made once at start, and optionally a live H.264 test pattern over RTSP.
@@ -215,66 +215,38 @@ export function builtinSnapshot(name: string, time: Date): Buffer {
 // RTSP
 
 export interface RtspTestStreamOptions {
-  /** Address the RTSP servers listen on and the stream URL names. */
+  /** Address the RTSP server listens on and the stream URL names. */
   readonly host: string;
   readonly ffmpeg: string;
   /** Mount path of the stream. */
   readonly path?: string;
-}
-
-/** RTP/RTCP port pairs reserved per camera: one for the publisher, the rest for viewers. */
-const RTP_PORT_COUNT = 24;
-
-/**
- * A free run of UDP ports below Linux's ephemeral range (32768+), where nothing else is handed out
- * automatically. rtsp-streaming-server needs fixed RTP ports and cannot retry a busy one itself.
- */
-async function freeUdpRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + 2 * Math.floor(Math.random() * ((32_000 - 20_000 - count) / 2));
-    const sockets = Array.from({ length: count }, () => createSocket('udp4'));
-    const bound = await Promise.all(
-      sockets.map(
-        (socket, i) =>
-          new Promise<boolean>((resolve) => {
-            socket.once('error', () => resolve(false));
-            socket.bind(base + i, () => resolve(true));
-          }),
-      ),
-    );
-    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
-    if (bound.every(Boolean)) return base;
-  }
-  throw new Error('no free UDP port range for RTP');
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address !== null ? address.port : port);
-    });
-  });
+  /** The viewers' account; undefined plays without credentials. */
+  readonly account?: () => Credentials | undefined;
+  /** A broken Digest authentication to act out (fault knob). */
+  readonly digestFault?: () => DigestFault | undefined;
 }
 
 /**
- * An RTSP server (rtsp-streaming-server: viewers PLAY over UDP only, no TCP interleaving) fed by an ffmpeg
- * that publishes `testsrc2` as H.264 with a short GOP, so a viewer gets a key frame within a second.
- * Ports are chosen on the first start and kept, so a restart (a camera reboot) comes back on the same URL.
+ * The camera's own RTSP server (rtsp-server.ts: RTP over TCP interleaved or UDP, Digest authentication) fed by an
+ * ffmpeg that publishes `testsrc2` as H.264 with a short GOP over TCP, so a viewer gets a key frame within a second.
+ * The port is chosen on the first start and kept, so a restart (a camera reboot) comes back on the same URL.
  */
 export class RtspTestStream {
   readonly options: RtspTestStreamOptions;
-  #ports: { publish: number; client: number; rtpStart: number } | undefined;
-  #server: RtspServer | undefined;
+  readonly #server: RtspServer;
   #ffmpeg: ChildProcess | undefined;
   #ffmpegExit: Promise<void> | undefined;
   #stderr = '';
-  readonly #sockets = new Set<Socket>();
+  #life = new AbortController();
 
   constructor(options: RtspTestStreamOptions) {
     this.options = options;
+    this.#server = new RtspServer({
+      host: options.host,
+      path: options.path ?? '/stream',
+      account: options.account ?? (() => undefined),
+      digestFault: options.digestFault ?? (() => undefined),
+    });
   }
 
   get path(): string {
@@ -283,7 +255,12 @@ export class RtspTestStream {
 
   /** The viewers' URL; only meaningful once started. */
   get url(): string {
-    return `rtsp://${this.options.host}:${this.#ports?.client ?? 0}${this.path}`;
+    return this.#server.url;
+  }
+
+  /** The RTSP server, for what tests look at (viewers playing, 401s answered). */
+  get server(): RtspServer {
+    return this.#server;
   }
 
   /** The publishing ffmpeg's pid while it runs. */
@@ -294,33 +271,15 @@ export class RtspTestStream {
       : undefined;
   }
 
-  /** Starts the servers and the publisher; resolves once the publisher is recording. */
+  /** Starts the server and the publisher; resolves once the publisher's first packet arrived. */
   async start(): Promise<void> {
-    const { host } = this.options;
-    const rtpStart = this.#ports?.rtpStart ?? (await freeUdpRange(RTP_PORT_COUNT));
-    const server = new RtspServer({
-      serverPort: this.#ports?.publish ?? 0,
-      clientPort: this.#ports?.client ?? 0,
-      rtpPortStart: rtpStart,
-      rtpPortCount: RTP_PORT_COUNT,
-    });
-    this.#server = server;
-    const publishServer = server.PublishServer.server as Server;
-    const clientServer = server.ClientServer.server as Server;
-    for (const tcp of [publishServer, clientServer]) {
-      tcp.on('connection', (socket: Socket) => {
-        this.#sockets.add(socket);
-        socket.once('close', () => this.#sockets.delete(socket));
-      });
-    }
-    // Listening ourselves rather than server.start(): that binds every interface and cannot report port 0's pick.
-    const publish = await listen(publishServer, this.#ports?.publish ?? 0, host);
-    const client = await listen(clientServer, this.#ports?.client ?? 0, host);
-    this.#ports = { publish, client, rtpStart };
-    await this.#startPublisher(`rtsp://${host}:${publish}${this.path}`);
+    this.#life = new AbortController();
+    await this.#server.start();
+    await this.#startPublisher(this.#server.publishUrl);
   }
 
   async stop(): Promise<void> {
+    this.#life.abort();
     const ffmpeg = this.#ffmpeg;
     this.#ffmpeg = undefined;
     if (ffmpeg !== undefined && ffmpeg.exitCode === null && ffmpeg.signalCode === null) {
@@ -329,19 +288,7 @@ export class RtspTestStream {
       await this.#ffmpegExit;
       clearTimeout(killer);
     }
-    const server = this.#server;
-    this.#server = undefined;
-    if (server === undefined) return;
-    // Viewers first (their keep-alive timers and UDP sockets), then the publisher's mounts, then the listeners.
-    for (const wrapper of Object.values(server.ClientServer.clients)) wrapper.close();
-    for (const mount of Object.values(server.Mounts.mounts)) mount?.close();
-    server.Mounts.mounts = {};
-    const closing = [server.PublishServer.server as Server, server.ClientServer.server as Server].map(
-      (tcp) => new Promise<void>((resolve) => tcp.close(() => resolve())),
-    );
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    await Promise.all(closing);
+    await this.#server.stop();
   }
 
   async #startPublisher(publishUrl: string): Promise<void> {
@@ -368,7 +315,7 @@ export class RtspTestStream {
       '-f',
       'rtsp',
       '-rtsp_transport',
-      'udp',
+      'tcp',
       publishUrl,
     ];
     const ffmpeg = spawn(this.options.ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -381,20 +328,21 @@ export class RtspTestStream {
       ffmpeg.once('exit', () => resolve());
       ffmpeg.once('error', () => resolve());
     });
-    const deadline = Date.now() + 15_000;
-    while (!this.#recording()) {
-      if (ffmpeg.exitCode !== null || ffmpeg.signalCode !== null || this.#ffmpeg !== ffmpeg) {
-        throw new Error(`ffmpeg publisher exited: ${this.#stderr.trim() || 'no output'}`);
-      }
-      if (Date.now() > deadline) throw new Error('ffmpeg publisher did not start recording within 15 s');
-      await new Promise((resolve) => setTimeout(resolve, 25));
+    const exited = this.#ffmpegExit.then(() => {
+      throw new Error(`ffmpeg publisher exited: ${this.#stderr.trim() || 'no output'}`);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error('ffmpeg publisher did not start recording within 15 s')),
+        15_000,
+      );
+    });
+    try {
+      await Promise.race([this.#server.recording(this.#life.signal), exited, late]);
+    } finally {
+      clearTimeout(timer);
+      exited.catch(() => undefined);
     }
-  }
-
-  /** True once ffmpeg's RECORD set up every announced stream's RTP listener. */
-  #recording(): boolean {
-    const mount = this.#server?.Mounts.mounts[this.path];
-    const streams = Object.values(mount?.streams ?? {});
-    return streams.length > 0 && streams.every((stream) => stream.listenerRtp !== undefined);
   }
 }

@@ -44,6 +44,28 @@ declare module 'node-onvif' {
     data: Record<string, any>;
   }
 
+  /** The device service's reads the tests make (lib/modules/service-device.js). */
+  export interface NodeOnvifDeviceService {
+    getNetworkInterfaces(): Promise<NodeOnvifResult>;
+    getNetworkDefaultGateway(): Promise<NodeOnvifResult>;
+    getDNS(): Promise<NodeOnvifResult>;
+    getNTP(): Promise<NodeOnvifResult>;
+    getUsers(): Promise<NodeOnvifResult>;
+    getDiscoveryMode(): Promise<NodeOnvifResult>;
+  }
+
+  /** The media service's reads the tests make (lib/modules/service-media.js). */
+  export interface NodeOnvifMediaService {
+    getVideoSources(): Promise<NodeOnvifResult>;
+    getVideoSourceConfigurations(): Promise<NodeOnvifResult>;
+    getVideoEncoderConfigurations(): Promise<NodeOnvifResult>;
+    getVideoEncoderConfiguration(params: { ConfigurationToken: string }): Promise<NodeOnvifResult>;
+    getVideoEncoderConfigurationOptions(params: {
+      ConfigurationToken?: string;
+      ProfileToken?: string;
+    }): Promise<NodeOnvifResult>;
+  }
+
   export interface NodeOnvifPtzService {
     getPresets(params: { ProfileToken: string }): Promise<NodeOnvifResult>;
     gotoPreset(params: { ProfileToken: string; PresetToken: string }): Promise<NodeOnvifResult>;
@@ -60,8 +82,8 @@ declare module 'node-onvif' {
     constructor(params: NodeOnvifDeviceParams);
     xaddr: string;
     services: {
-      device: unknown;
-      media: unknown;
+      device: NodeOnvifDeviceService;
+      media: NodeOnvifMediaService;
       events: unknown;
       ptz: NodeOnvifPtzService | null;
     };

@@ -3,7 +3,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DiscoveryResponder, WS_DISCOVERY_PORT } from './discovery.ts';
 import { type Notification, PROPERTY_TOPICS, PullPoints, TOPICS, type TopicKey } from './events.ts';
-import { DigestGuard } from './http-digest.ts';
+import {
+  BasicNotifications,
+  type FirmwareQuirks,
+  HttpUnauthorized,
+  refusedByQuirks,
+} from './firmware-quirks.ts';
+import { type DigestFault, DigestGuard } from './http-digest.ts';
 import { builtinSnapshot, ffmpegSnapshot, findFfmpeg, RtspTestStream } from './media.ts';
 import {
   type CameraContext,
@@ -25,6 +31,7 @@ import {
   XmlError,
 } from './soap.ts';
 
+export type { FirmwareQuirks } from './firmware-quirks.ts';
 export type { PtzPreset } from './services.ts';
 
 /**
@@ -35,10 +42,12 @@ export type { PtzPreset } from './services.ts';
  *   subscription at /onvif/subscription/<id>. WS-Security UsernameToken (digest or text) on everything but
  *   GetSystemDateAndTime; a wrong or missing token gets ter:NotAuthorized with HTTP 400.
  * - A JPEG at /snapshot.jpg behind HTTP Digest (MD5), made once at start.
- * - Optionally a live H.264 test pattern over RTSP (needs ffmpeg; viewers must use RTP over UDP).
+ * - Optionally a live H.264 test pattern over RTSP (needs ffmpeg): RTP interleaved on the RTSP connection or over
+ *   UDP, behind RTSP Digest authentication.
  * - WS-Discovery on UDP 3702 (or a chosen port).
- * - Scripted events: motion(), tamper(), lineCross(), intrusion().
- * - Fault knobs: reboot(), dropSubscriptions(), slowAnswers(), setPassword(), handOutUris().
+ * - Scripted events: motion(), tamper(), tamperDetector(), lineCross(), intrusion(), digitalInput().
+ * - Fault knobs: reboot(), dropSubscriptions(), dropEventStream(), slowAnswers(), slowReads(), garbage(),
+ *   badDigest(), setPassword(), handOutUris().
  */
 export interface OnvifCameraOptions {
   /** Address to listen on; also the host in every URL the camera hands out. Default 127.0.0.1. */
@@ -59,6 +68,8 @@ export interface OnvifCameraOptions {
   readonly presets?: readonly PtzPreset[];
   /** Serve a live RTSP stream (needs ffmpeg). Default false. */
   readonly rtsp?: boolean;
+  /** RTSP authentication: Digest with the ONVIF account (default, as cameras ship), or none. */
+  readonly rtspAuthentication?: 'digest' | 'none';
   /** WS-Discovery UDP port: default 3702, 0 picks a free one, false disables discovery. */
   readonly discoveryPort?: number | false;
   /** Where the snapshot comes from: ffmpeg's testsrc2 if there is an ffmpeg ('auto', default), or forced. */
@@ -69,6 +80,8 @@ export interface OnvifCameraOptions {
   readonly maxSubscriptionSeconds?: number;
   /** Firmware limit: a PullMessages waits at most this long for an event, whatever its Timeout. */
   readonly maxPullWaitMs?: number;
+  /** What real firmware does that clients must survive (firmware-quirks.ts); none by default. */
+  readonly quirks?: FirmwareQuirks;
 }
 
 type State = 'stopped' | 'starting' | 'running' | 'rebooting';
@@ -83,6 +96,32 @@ const SUBSCRIPTION_PATH = '/onvif/subscription/';
 const SNAPSHOT_PATH = '/snapshot.jpg';
 const MAX_REQUEST_BYTES = 1024 * 1024;
 
+/**
+ * What a camera with broken firmware or a broken network path answers instead of SOAP (the garbage knob):
+ * its web server's HTML error page with 200, the right answer cut off half way, or binary noise.
+ */
+export type GarbageMode = 'html' | 'truncated' | 'binary';
+
+const GARBAGE: Readonly<Record<GarbageMode, (xml: string) => { contentType: string; body: Buffer }>> = {
+  html: () => ({
+    contentType: 'text/html',
+    body: Buffer.from(
+      '<html><head><title>Document Error: Not Found</title></head><body><h2>Access Error: 404</h2></body></html>',
+    ),
+  }),
+  truncated: (xml) => ({
+    contentType: 'application/soap+xml; charset=utf-8',
+    body: Buffer.from(xml.slice(0, Math.floor(xml.length / 2)), 'utf8'),
+  }),
+  binary: () => ({
+    contentType: 'application/octet-stream',
+    body: Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 151 + 7) % 256)),
+  }),
+};
+
+/** Slow reads: an answer goes out one chunk per tick of this many milliseconds, each chunk sized for the rate. */
+const TRICKLE_TICK_MS = 50;
+
 /** A stable urn:uuid from the serial number (name-based, UUID version 5 layout), the same after every restart. */
 function endpointReferenceFor(serialNumber: string): string {
   const bytes = createHash('sha1').update(`gridhub-onvif-camera:${serialNumber}`).digest().subarray(0, 16);
@@ -94,9 +133,15 @@ function endpointReferenceFor(serialNumber: string): string {
 
 class Dropped extends Error {}
 
+/** What a SOAP request's credential check reads beyond its envelope: HTTP Digest's header and request URI. */
+interface SoapRequest {
+  readonly authorization: string | undefined;
+  readonly url: string;
+}
+
 export class OnvifCameraSimulator {
   readonly options: OnvifCameraOptions;
-  readonly #pullPoints = new PullPoints(() => new Date());
+  readonly #pullPoints = new PullPoints(() => this.#cameraTime());
   readonly #nonces = new NonceCache();
   readonly #context: CameraContext;
   #state: State = 'stopped';
@@ -118,11 +163,26 @@ export class OnvifCameraSimulator {
   /** Aborted when the camera goes down: cancels slowed answers and the wait of a reboot. */
   #life = new AbortController();
   #rebootTimer: NodeJS.Timeout | undefined;
-  readonly #properties = { motion: false, tamper: false, intrusion: false };
+  readonly #properties = {
+    motion: false,
+    tamper: false,
+    intrusion: false,
+    digitalInput: false,
+    tamperDetector: false,
+  };
+  #digestFault: DigestFault | undefined;
+  #garbage: GarbageMode | undefined;
+  #bytesPerSecond = 0;
+  /** Answers of PullMessages being held open, whose connections dropEventStream() cuts. */
+  readonly #pendingPulls = new Set<ServerResponse>();
+  // Firmware quirks (firmware-quirks.ts) ----------------------------------------------------------------------
+  #quirks: FirmwareQuirks;
+  readonly #basic = new BasicNotifications(() => this.#cameraTime());
 
   constructor(options: OnvifCameraOptions) {
     this.options = options;
     this.#password = options.password;
+    this.#quirks = options.quirks ?? {};
     this.#context = this.#makeContext();
   }
 
@@ -197,6 +257,16 @@ export class OnvifCameraSimulator {
   /** PullMessages requests held open, waiting for an event or their timeout. */
   get pendingPulls(): number {
     return this.#pullPoints.waiting;
+  }
+
+  /** RTSP requests answered 401 (no, wrong or refused credentials) since start. */
+  get rtspRefusals(): number {
+    return this.#stream?.server.unauthorized ?? 0;
+  }
+
+  /** RTSP viewers playing now. */
+  get rtspViewers(): number {
+    return this.#stream?.server.playing ?? 0;
   }
 
   /** The ffmpeg process publishing the RTSP stream, while it runs. */
@@ -294,9 +364,22 @@ export class OnvifCameraSimulator {
     return this.#publish([['fieldInside', String(inside)]]);
   }
 
-  /** The camera's alarm input changed: Device/Trigger/DigitalInput, a plain event. */
+  /**
+   * The camera's alarm input (a door contact wired to it) changed: Device/Trigger/DigitalInput, a property
+   * (`InputToken` DI_0, `LogicalState`), so a new subscription learns its state with an Initialized message.
+   */
   async digitalInput(active = true): Promise<number> {
+    this.#properties.digitalInput = active;
     return this.#publish([['digitalInput', String(active)]]);
+  }
+
+  /**
+   * The tamper detector's verdict changed (covered, sprayed, turned away): RuleEngine/TamperDetector/Tamper
+   * (`IsTamper`), the analytics rule next to the imaging service's GlobalSceneChange that `tamper()` raises.
+   */
+  async tamperDetector(active = true): Promise<number> {
+    this.#properties.tamperDetector = active;
+    return this.#publish([['tamperDetector', String(active)]]);
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -339,6 +422,34 @@ export class OnvifCameraSimulator {
     this.#slowMs = Math.max(0, ms);
   }
 
+  /**
+   * The connections of every PullMessages held open are cut (a switch port flapping, a NAT dropping the idle
+   * long poll): the client sees a reset, its subscription lives on.
+   */
+  dropEventStream(): number {
+    const pulls = [...this.#pendingPulls];
+    this.#pendingPulls.clear();
+    for (const res of pulls) res.socket?.destroy();
+    // The camera sees its side of the connection go, so nothing queued is handed to a dead request.
+    this.#pullPoints.releaseWaiting();
+    return pulls.length;
+  }
+
+  /** Slow reads: every answer (SOAP and snapshot) trickles out at about this rate; 0 restores full speed. */
+  slowReads(bytesPerSecond: number): void {
+    this.#bytesPerSecond = Math.max(0, bytesPerSecond);
+  }
+
+  /** Every SOAP answer is replaced by garbage of this kind (undefined restores SOAP). */
+  garbage(mode: GarbageMode | undefined): void {
+    this.#garbage = mode;
+  }
+
+  /** Digest authentication (snapshot and RTSP) breaks this way (undefined restores it). */
+  badDigest(fault: DigestFault | undefined): void {
+    this.#digestFault = fault;
+  }
+
   /** Someone changed the camera's password. */
   setPassword(password: string): void {
     this.#password = password;
@@ -350,6 +461,54 @@ export class OnvifCameraSimulator {
    */
   handOutUris(uris: { snapshotUri?: string; streamUri?: string }): void {
     this.#handedOut = uris;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Firmware quirks (firmware-quirks.ts): what real cameras do, switched on by tests
+
+  /** Changes the firmware quirks from now on (merged over the current ones). */
+  firmware(quirks: FirmwareQuirks): void {
+    this.#quirks = { ...this.#quirks, ...quirks };
+  }
+
+  get quirks(): FirmwareQuirks {
+    return this.#quirks;
+  }
+
+  /** Live Basic Notification subscriptions, and the consumer addresses they post to. */
+  get basicSubscriptionCount(): number {
+    return this.#basic.size;
+  }
+
+  get basicConsumers(): string[] {
+    return this.#basic.consumers;
+  }
+
+  /** The HTTP statuses consumers answered the camera's Notify posts with, in order (0: no answer). */
+  get notifyStatuses(): readonly number[] {
+    return this.#basic.statuses;
+  }
+
+  /** Posts these wsnt:NotificationMessage elements, as they are, to every Basic Notification consumer. */
+  notifyRaw(messages: readonly string[]): Promise<number[]> {
+    return this.#basic.publishRaw(messages);
+  }
+
+  /** The camera's clock: the real time plus the skew quirk. */
+  #cameraTime(): Date {
+    return new Date(Date.now() + (this.#quirks.clockSkewMs ?? 0));
+  }
+
+  /** The credentials the camera takes, by the `authentication` quirk (WS-UsernameToken only by default). */
+  #authenticate(header: ReturnType<typeof child>, request: SoapRequest): void {
+    const mode = this.#quirks.authentication ?? 'ws-username-token';
+    const account = { username: this.options.username, password: this.#password };
+    if (mode !== 'http-digest' && verifyUsernameToken(header, account, this.#cameraTime(), this.#nonces).ok)
+      return;
+    if (mode === 'ws-username-token') throw faults.notAuthorized();
+    const verdict = this.#digest?.verify(request.authorization, 'POST', request.url, account);
+    if (verdict === 'ok') return;
+    throw new HttpUnauthorized(verdict === 'stale');
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -392,7 +551,15 @@ export class OnvifCameraSimulator {
       });
     });
     if (this.options.rtsp === true && this.#ffmpeg !== undefined) {
-      this.#stream ??= new RtspTestStream({ host: this.host, ffmpeg: this.#ffmpeg });
+      this.#stream ??= new RtspTestStream({
+        host: this.host,
+        ffmpeg: this.#ffmpeg,
+        account: () =>
+          this.options.rtspAuthentication === 'none'
+            ? undefined
+            : { username: this.options.username, password: this.#password },
+        digestFault: () => this.#digestFault,
+      });
       await this.#stream.start();
     }
     if (this.options.discoveryPort !== false) {
@@ -412,6 +579,7 @@ export class OnvifCameraSimulator {
   async #bringDown(): Promise<void> {
     this.#life.abort();
     this.#pullPoints.clear();
+    this.#basic.clear();
     const server = this.#server;
     this.#server = undefined;
     if (server !== undefined) {
@@ -431,11 +599,12 @@ export class OnvifCameraSimulator {
     for (const [topic, value] of events) {
       const notification: Notification = {
         topic,
-        utcTime: new Date(),
+        utcTime: this.#cameraTime(),
         value,
         ...(TOPICS[topic].isProperty ? { operation: 'Changed' as const } : {}),
       };
       reached = Math.max(reached, this.#pullPoints.publish(notification));
+      reached = Math.max(reached, this.#basic.publish(notification, this.#context));
     }
     return reached;
   }
@@ -447,15 +616,19 @@ export class OnvifCameraSimulator {
       tamper: this.#properties.tamper,
       fieldInside: this.#properties.intrusion,
       lineCrossed: false,
-      digitalInput: false,
+      digitalInput: this.#properties.digitalInput,
+      tamperDetector: this.#properties.tamperDetector,
     };
-    const now = new Date();
-    return PROPERTY_TOPICS.map((topic) => ({
+    const now = this.#cameraTime();
+    const initialized: Notification[] = PROPERTY_TOPICS.map((topic) => ({
       topic,
       utcTime: now,
       operation: 'Initialized' as const,
       value: String(values[topic]),
     }));
+    if (this.#quirks.initializedLineCrossing === true)
+      initialized.push({ topic: 'lineCrossed', utcTime: now, operation: 'Initialized', value: '0' });
+    return initialized;
   }
 
   #makeContext(): CameraContext {
@@ -470,12 +643,15 @@ export class OnvifCameraSimulator {
       get scopes() {
         return cam.scopes;
       },
+      get username() {
+        return cam.options.username;
+      },
       pullPoints: this.#pullPoints,
       serviceUrl: (service) => `${this.address}/onvif/${service}_service`,
       subscriptionUrl: (id) => `${this.address}${SUBSCRIPTION_PATH}${id}`,
       snapshotUri: () => this.#handedOut.snapshotUri ?? this.snapshotUrl,
       streamUri: () => this.#handedOut.streamUri ?? this.rtspUrl,
-      now: () => new Date(),
+      now: () => this.#cameraTime(),
       initialState: () => this.#initialState(),
       gotoPreset: (token) => {
         this.#lastPreset = token;
@@ -532,7 +708,14 @@ export class OnvifCameraSimulator {
     req.on('end', () => {
       if (res.headersSent) return;
       const target = subscriptionId === undefined ? {} : { subscriptionId };
-      void this.#answerSoap(service ?? 'subscription', target, Buffer.concat(chunks).toString('utf8'), res);
+      const soapRequest: SoapRequest = { authorization: req.headers.authorization, url: req.url ?? '/' };
+      void this.#answerSoap(
+        service ?? 'subscription',
+        target,
+        Buffer.concat(chunks).toString('utf8'),
+        res,
+        soapRequest,
+      );
     });
   }
 
@@ -541,15 +724,26 @@ export class OnvifCameraSimulator {
     target: { readonly subscriptionId?: string },
     body: string,
     res: ServerResponse,
+    request: SoapRequest,
   ): Promise<void> {
     const signal = this.#life.signal;
     let status: number;
     let xml: string;
+    const headers: Record<string, string> = { Date: this.#cameraTime().toUTCString() };
+    if (service === 'subscription') this.#pendingPulls.add(res);
     try {
-      xml = envelope(await this.#operate(service, target, body));
+      xml = envelope(await this.#operate(service, target, body, request));
       status = 200;
     } catch (error) {
       if (error instanceof Dropped) return;
+      if (error instanceof HttpUnauthorized) {
+        const challenge = this.#digest?.challenge(error.stale) ?? 'Digest realm="IP Camera"';
+        if (signal.aborted || res.destroyed) return;
+        res
+          .writeHead(401, { ...headers, 'WWW-Authenticate': challenge, 'Content-Type': 'text/plain' })
+          .end('401 Unauthorized');
+        return;
+      }
       const fault =
         error instanceof SoapFault
           ? error
@@ -568,19 +762,51 @@ export class OnvifCameraSimulator {
         return; // The camera went down while dawdling; its connections are gone.
       }
     }
+    this.#pendingPulls.delete(res);
     if (signal.aborted || res.destroyed) return;
-    res
-      .writeHead(status, {
-        'Content-Type': 'application/soap+xml; charset=utf-8',
-        'Content-Length': Buffer.byteLength(xml),
-      })
-      .end(xml);
+    const garbled = this.#garbage === undefined ? undefined : GARBAGE[this.#garbage](xml);
+    const answer = garbled?.body ?? Buffer.from(xml, 'utf8');
+    res.writeHead(garbled === undefined ? status : 200, {
+      ...headers,
+      'Content-Type': garbled?.contentType ?? 'application/soap+xml; charset=utf-8',
+      // A truncated answer promises the whole length and closes early, as a connection lost mid-answer does.
+      'Content-Length': this.#garbage === 'truncated' ? Buffer.byteLength(xml) : answer.length,
+    });
+    const truncated = this.#garbage === 'truncated';
+    await this.#send(res, answer, signal, !truncated);
+    // The connection closes once the half answer is out: the client is left short of its Content-Length.
+    if (truncated) res.socket?.end();
+  }
+
+  /**
+   * Writes a body, all at once or trickling at the slow-reads rate; resolves when written or abandoned.
+   * Without `finish` the response is left open (the caller cuts the connection).
+   */
+  async #send(res: ServerResponse, body: Buffer, signal: AbortSignal, finish = true): Promise<void> {
+    const rate = this.#bytesPerSecond;
+    if (rate <= 0) {
+      if (finish) res.end(body);
+      else res.write(body);
+      return;
+    }
+    const chunk = Math.max(1, Math.round((rate * TRICKLE_TICK_MS) / 1000));
+    for (let offset = 0; offset < body.length; offset += chunk) {
+      if (signal.aborted || res.destroyed) return;
+      res.write(body.subarray(offset, offset + chunk));
+      try {
+        await sleep(TRICKLE_TICK_MS, undefined, { signal });
+      } catch {
+        return;
+      }
+    }
+    if (finish) res.end();
   }
 
   async #operate(
     service: ServiceName,
     target: { readonly subscriptionId?: string },
     body: string,
+    request: SoapRequest,
   ): Promise<string> {
     let document: ReturnType<typeof parseXml>;
     try {
@@ -592,12 +818,12 @@ export class OnvifCameraSimulator {
     if (document.ns !== NS.s) throw faults.versionMismatch();
     const op = child(document, 'Body', NS.s)?.children[0];
     if (op === undefined) throw faults.wellFormed('empty SOAP Body');
-    const handler = findHandler(service, op, this.#context);
-    if (!UNAUTHENTICATED.has(`${service}/${op.name}`)) {
-      const account = { username: this.options.username, password: this.#password };
-      const verdict = verifyUsernameToken(child(document, 'Header', NS.s), account, new Date(), this.#nonces);
-      if (!verdict.ok) throw faults.notAuthorized();
-    }
+    // Firmware quirks first: operations a quirk takes away, and Basic Notification's (firmware-quirks.ts).
+    refusedByQuirks(this.#quirks, service, op);
+    const handler =
+      this.#basic.handler(service, op, target.subscriptionId) ?? findHandler(service, op, this.#context);
+    if (!UNAUTHENTICATED.has(`${service}/${op.name}`) || this.#quirks.refuseUnauthenticatedClock === true)
+      this.#authenticate(child(document, 'Header', NS.s), request);
     const signal = this.#life.signal;
     const answer = await handler(op, this.#context, target);
     if (signal.aborted) throw new Dropped();
@@ -617,10 +843,11 @@ export class OnvifCameraSimulator {
     }
     const account = { username: this.options.username, password: this.#password };
     const verdict = digest.verify(req.headers.authorization, req.method, req.url ?? SNAPSHOT_PATH, account);
-    if (verdict !== 'ok') {
+    const fault = this.#digestFault;
+    if (verdict !== 'ok' || fault !== undefined) {
       res
         .writeHead(401, {
-          'WWW-Authenticate': digest.challenge(verdict === 'stale'),
+          'WWW-Authenticate': digest.challenge(verdict === 'stale' || fault === 'stale', fault),
           'Content-Type': 'text/plain',
         })
         .end('401 Unauthorized');
@@ -631,6 +858,7 @@ export class OnvifCameraSimulator {
       'Content-Length': snapshot.length,
       'Cache-Control': 'no-cache',
     });
-    res.end(req.method === 'HEAD' ? undefined : snapshot);
+    if (req.method === 'HEAD') res.end();
+    else void this.#send(res, snapshot, this.#life.signal);
   }
 }

@@ -15,7 +15,7 @@ import {
   NS,
   parseDuration,
   parseTerminationTime,
-  SoapFault,
+  type SoapFault,
   type XmlElement,
 } from './soap.ts';
 
@@ -56,6 +56,8 @@ export interface CameraContext {
   readonly identity: DeviceIdentity;
   readonly presets: readonly PtzPreset[];
   readonly scopes: readonly string[];
+  /** The camera's one account (GetUsers lists it). */
+  readonly username: string;
   readonly pullPoints: PullPoints;
   serviceUrl(service: 'device' | 'media' | 'events' | 'ptz'): string;
   subscriptionUrl(id: string): string;
@@ -101,6 +103,7 @@ const PTZ_NODE = 'PTZNode_1';
 const WIDTH = 640;
 const HEIGHT = 360;
 const FRAME_RATE = 10;
+const GOV_LENGTH = 10;
 
 /** Default and bounds for subscriptions and pulls. */
 const DEFAULT_TERMINATION = 'PT60S';
@@ -148,7 +151,7 @@ const SERVICE_CAPABILITIES: Readonly<Record<'device' | 'media' | 'events' | 'ptz
   media:
     '<trt:Capabilities SnapshotUri="true" Rotation="false" VideoSourceMode="false" OSD="false">' +
     '<trt:ProfileCapabilities MaximumNumberOfProfiles="1"/>' +
-    '<trt:StreamingCapabilities RTPMulticast="false" RTP_TCP="false" RTP_RTSP_TCP="false" NonAggregateControl="false"/>' +
+    '<trt:StreamingCapabilities RTPMulticast="false" RTP_TCP="false" RTP_RTSP_TCP="true" NonAggregateControl="false"/>' +
     '</trt:Capabilities>',
   events:
     '<tev:Capabilities WSSubscriptionPolicySupport="false" WSPullPointSupport="true" WSPausableSubscriptionManagerInterfaceSupport="false" MaxNotificationProducers="0" MaxPullPoints="10" PersistentNotificationStorage="false"/>',
@@ -171,12 +174,9 @@ function serviceCapabilitiesResponse(prefix: string, service: keyof typeof SERVI
     `<${prefix}:GetServiceCapabilitiesResponse>${SERVICE_CAPABILITIES[service]}</${prefix}:GetServiceCapabilitiesResponse>`;
 }
 
-function noSuchService(what: string): SoapFault {
-  return new SoapFault({
-    code: 'Receiver',
-    subcodes: ['ter:ActionNotSupported', 'ter:NoSuchService'],
-    reason: `The device has no ${what} service`,
-  });
+/** A category or service the device lacks; the answer does not name it (ONVIF Core words it for every case). */
+function noSuchService(_what: string): SoapFault {
+  return faults.noSuchService();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ const CAPABILITY_CATEGORIES: Readonly<Record<string, (cam: CameraContext) => str
     '<tt:Network><tt:IPFilter>false</tt:IPFilter><tt:ZeroConfiguration>false</tt:ZeroConfiguration><tt:IPVersion6>false</tt:IPVersion6><tt:DynDNS>false</tt:DynDNS></tt:Network>' +
     '<tt:System><tt:DiscoveryResolve>false</tt:DiscoveryResolve><tt:DiscoveryBye>false</tt:DiscoveryBye><tt:RemoteDiscovery>false</tt:RemoteDiscovery><tt:SystemBackup>false</tt:SystemBackup><tt:SystemLogging>false</tt:SystemLogging><tt:FirmwareUpgrade>false</tt:FirmwareUpgrade>' +
     '<tt:SupportedVersions><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tt:SupportedVersions></tt:System>' +
-    '<tt:IO><tt:InputConnectors>0</tt:InputConnectors><tt:RelayOutputs>0</tt:RelayOutputs></tt:IO>' +
+    '<tt:IO><tt:InputConnectors>1</tt:InputConnectors><tt:RelayOutputs>0</tt:RelayOutputs></tt:IO>' +
     '<tt:Security><tt:TLS1.1>false</tt:TLS1.1><tt:TLS1.2>false</tt:TLS1.2><tt:OnboardKeyGeneration>false</tt:OnboardKeyGeneration><tt:AccessPolicyConfig>false</tt:AccessPolicyConfig><tt:X.509Token>false</tt:X.509Token><tt:SAMLToken>false</tt:SAMLToken><tt:KerberosToken>false</tt:KerberosToken><tt:RELToken>false</tt:RELToken></tt:Security>' +
     '</tt:Device>',
   Events: (cam) =>
@@ -209,7 +209,7 @@ const CAPABILITY_CATEGORIES: Readonly<Record<string, (cam: CameraContext) => str
   Media: (cam) =>
     '<tt:Media>' +
     `<tt:XAddr>${escapeXml(cam.serviceUrl('media'))}</tt:XAddr>` +
-    '<tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>false</tt:RTP_TCP><tt:RTP_RTSP_TCP>false</tt:RTP_RTSP_TCP></tt:StreamingCapabilities>' +
+    '<tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>false</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities>' +
     '</tt:Media>',
   PTZ: (cam) =>
     cam.presets.length > 0 ? `<tt:PTZ><tt:XAddr>${escapeXml(cam.serviceUrl('ptz'))}</tt:XAddr></tt:PTZ>` : '',
@@ -286,6 +286,82 @@ const device: Readonly<Record<string, Handler>> = {
   },
 };
 
+/** A stable MAC address from the serial number, under Hikvision's OUI (44:19:B6), as a real NIC would have. */
+function macAddress(serialNumber: string): string {
+  let hash = 0x811c9dc5;
+  for (const char of serialNumber) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  const bytes = [0x44, 0x19, 0xb6, (hash >>> 16) & 0xff, (hash >>> 8) & 0xff, hash & 0xff];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** The camera's own address and ports, from the URLs it hands out. */
+function addressing(cam: CameraContext): { address: string; gateway: string; http: number; rtsp: number } {
+  const device = new URL(cam.serviceUrl('device'));
+  const address = device.hostname;
+  const octets = address.split('.');
+  const gateway = octets.length === 4 ? `${octets.slice(0, 3).join('.')}.1` : address;
+  let rtsp = 554;
+  try {
+    rtsp = Number(new URL(cam.streamUri()).port || 554);
+  } catch {
+    // A handed-out URI that is not a URL: keep the default port.
+  }
+  return { address, gateway, http: Number(device.port || 80), rtsp };
+}
+
+/**
+ * Network, time and account reads that Profile S clients make on connect (Home Assistant reads the MAC from
+ * GetNetworkInterfaces, libonvif's onvif-util reads interfaces, gateway, DNS and NTP). All read only: the Set
+ * counterparts are answered with ter:ActionNotSupported by the dispatcher, as a camera in a locked-down site would.
+ */
+const deviceConfiguration: Readonly<Record<string, Handler>> = {
+  GetNetworkInterfaces: (_op, cam) => {
+    const { address } = addressing(cam);
+    return (
+      '<tds:GetNetworkInterfacesResponse>' +
+      '<tds:NetworkInterfaces token="eth0">' +
+      '<tt:Enabled>true</tt:Enabled>' +
+      `<tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>${macAddress(cam.identity.serialNumber)}</tt:HwAddress><tt:MTU>1500</tt:MTU></tt:Info>` +
+      '<tt:Link><tt:AdminSettings><tt:AutoNegotiation>true</tt:AutoNegotiation><tt:Speed>100</tt:Speed><tt:Duplex>Full</tt:Duplex></tt:AdminSettings>' +
+      '<tt:OperSettings><tt:AutoNegotiation>true</tt:AutoNegotiation><tt:Speed>100</tt:Speed><tt:Duplex>Full</tt:Duplex></tt:OperSettings>' +
+      '<tt:InterfaceType>6</tt:InterfaceType></tt:Link>' +
+      '<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>' +
+      `<tt:Manual><tt:Address>${escapeXml(address)}</tt:Address><tt:PrefixLength>24</tt:PrefixLength></tt:Manual>` +
+      '<tt:DHCP>false</tt:DHCP>' +
+      '</tt:Config></tt:IPv4>' +
+      '</tds:NetworkInterfaces>' +
+      '</tds:GetNetworkInterfacesResponse>'
+    );
+  },
+  GetNetworkDefaultGateway: (_op, cam) =>
+    '<tds:GetNetworkDefaultGatewayResponse><tds:NetworkGateway>' +
+    `<tt:IPv4Address>${escapeXml(addressing(cam).gateway)}</tt:IPv4Address>` +
+    '</tds:NetworkGateway></tds:GetNetworkDefaultGatewayResponse>',
+  GetNetworkProtocols: (_op, cam) => {
+    const { http, rtsp } = addressing(cam);
+    const protocol = (name: string, port: number, enabled: boolean): string =>
+      `<tds:NetworkProtocols><tt:Name>${name}</tt:Name><tt:Enabled>${enabled}</tt:Enabled><tt:Port>${port}</tt:Port></tds:NetworkProtocols>`;
+    return `<tds:GetNetworkProtocolsResponse>${protocol('HTTP', http, true)}${protocol('HTTPS', 443, false)}${protocol('RTSP', rtsp, true)}</tds:GetNetworkProtocolsResponse>`;
+  },
+  GetDNS: () =>
+    '<tds:GetDNSResponse><tds:DNSInformation>' +
+    '<tt:FromDHCP>false</tt:FromDHCP>' +
+    '<tt:DNSManual><tt:Type>IPv4</tt:Type><tt:IPv4Address>223.5.5.5</tt:IPv4Address></tt:DNSManual>' +
+    '<tt:DNSManual><tt:Type>IPv4</tt:Type><tt:IPv4Address>114.114.114.114</tt:IPv4Address></tt:DNSManual>' +
+    '</tds:DNSInformation></tds:GetDNSResponse>',
+  GetNTP: () =>
+    '<tds:GetNTPResponse><tds:NTPInformation>' +
+    '<tt:FromDHCP>false</tt:FromDHCP>' +
+    '<tt:NTPManual><tt:Type>DNS</tt:Type><tt:DNSname>ntp.aliyun.com</tt:DNSname></tt:NTPManual>' +
+    '</tds:NTPInformation></tds:GetNTPResponse>',
+  GetUsers: (_op, cam) =>
+    '<tds:GetUsersResponse>' +
+    `<tds:User><tt:Username>${escapeXml(cam.username)}</tt:Username><tt:UserLevel>Administrator</tt:UserLevel></tds:User>` +
+    '</tds:GetUsersResponse>',
+  GetDiscoveryMode: () =>
+    '<tds:GetDiscoveryModeResponse><tds:DiscoveryMode>Discoverable</tds:DiscoveryMode></tds:GetDiscoveryModeResponse>',
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // Media service
 
@@ -314,24 +390,58 @@ function profileXml(cam: CameraContext): string {
   return (
     `<trt:Profiles token="${PROFILE_TOKEN}" fixed="true">` +
     '<tt:Name>mainStream</tt:Name>' +
-    `<tt:VideoSourceConfiguration token="${VIDEO_SOURCE_CONFIGURATION}">` +
+    videoSourceConfigurationXml('tt:VideoSourceConfiguration') +
+    videoEncoderConfigurationXml('tt:VideoEncoderConfiguration') +
+    ptz +
+    '</trt:Profiles>'
+  );
+}
+
+/** The one video source configuration, as a profile holds it or GetVideoSourceConfiguration(s) lists it. */
+function videoSourceConfigurationXml(element: string): string {
+  return (
+    `<${element} token="${VIDEO_SOURCE_CONFIGURATION}">` +
     '<tt:Name>VideoSourceConfig</tt:Name><tt:UseCount>1</tt:UseCount>' +
     `<tt:SourceToken>${VIDEO_SOURCE}</tt:SourceToken>` +
     `<tt:Bounds x="0" y="0" width="${WIDTH}" height="${HEIGHT}"/>` +
-    '</tt:VideoSourceConfiguration>' +
-    `<tt:VideoEncoderConfiguration token="${VIDEO_ENCODER_CONFIGURATION}">` +
+    `</${element}>`
+  );
+}
+
+/** The one H.264 encoder configuration (what the RTSP stream really is: 640×360, 10 fps, GOP 10). */
+function videoEncoderConfigurationXml(element: string): string {
+  return (
+    `<${element} token="${VIDEO_ENCODER_CONFIGURATION}">` +
     '<tt:Name>VideoEncoder_1</tt:Name><tt:UseCount>1</tt:UseCount>' +
     '<tt:Encoding>H264</tt:Encoding>' +
     `<tt:Resolution><tt:Width>${WIDTH}</tt:Width><tt:Height>${HEIGHT}</tt:Height></tt:Resolution>` +
     '<tt:Quality>5</tt:Quality>' +
     `<tt:RateControl><tt:FrameRateLimit>${FRAME_RATE}</tt:FrameRateLimit><tt:EncodingInterval>1</tt:EncodingInterval><tt:BitrateLimit>1024</tt:BitrateLimit></tt:RateControl>` +
-    '<tt:H264><tt:GovLength>10</tt:GovLength><tt:H264Profile>Baseline</tt:H264Profile></tt:H264>' +
+    `<tt:H264><tt:GovLength>${GOV_LENGTH}</tt:GovLength><tt:H264Profile>Baseline</tt:H264Profile></tt:H264>` +
     '<tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type><tt:IPv4Address>0.0.0.0</tt:IPv4Address></tt:Address><tt:Port>0</tt:Port><tt:TTL>0</tt:TTL><tt:AutoStart>false</tt:AutoStart></tt:Multicast>' +
     '<tt:SessionTimeout>PT60S</tt:SessionTimeout>' +
-    '</tt:VideoEncoderConfiguration>' +
-    ptz +
-    '</trt:Profiles>'
+    `</${element}>`
   );
+}
+
+/** The H.264 choices of GetVideoEncoderConfigurationOptions (Media 5.x; H264Options2 adds the bitrate range). */
+function h264OptionsXml(extension: boolean): string {
+  return (
+    '<tt:H264>' +
+    `<tt:ResolutionsAvailable><tt:Width>${WIDTH}</tt:Width><tt:Height>${HEIGHT}</tt:Height></tt:ResolutionsAvailable>` +
+    `<tt:GovLengthRange>${range(1, 150)}</tt:GovLengthRange>` +
+    `<tt:FrameRateRange>${range(1, 25)}</tt:FrameRateRange>` +
+    `<tt:EncodingIntervalRange>${range(1, 1)}</tt:EncodingIntervalRange>` +
+    '<tt:H264ProfilesSupported>Baseline</tt:H264ProfilesSupported><tt:H264ProfilesSupported>Main</tt:H264ProfilesSupported>' +
+    (extension ? `<tt:BitrateRange>${range(32, 4096)}</tt:BitrateRange>` : '') +
+    '</tt:H264>'
+  );
+}
+
+/** A configuration token in the request, when there is one, must be the camera's (ter:NoConfig otherwise). */
+function requireConfiguration(op: XmlElement, token: string): void {
+  const given = childText(op, 'ConfigurationToken');
+  if (given !== undefined && given !== token) throw faults.noConfig(given);
 }
 
 function mediaUriXml(uri: string): string {
@@ -358,10 +468,55 @@ const media: Readonly<Record<string, Handler>> = {
     `<tt:Resolution><tt:Width>${WIDTH}</tt:Width><tt:Height>${HEIGHT}</tt:Height></tt:Resolution>` +
     '</trt:VideoSources>' +
     '</trt:GetVideoSourcesResponse>',
+  GetVideoSourceConfigurations: () =>
+    '<trt:GetVideoSourceConfigurationsResponse>' +
+    videoSourceConfigurationXml('trt:Configurations') +
+    '</trt:GetVideoSourceConfigurationsResponse>',
+  GetVideoSourceConfiguration: (op) => {
+    requireConfiguration(op, VIDEO_SOURCE_CONFIGURATION);
+    return (
+      '<trt:GetVideoSourceConfigurationResponse>' +
+      videoSourceConfigurationXml('trt:Configuration') +
+      '</trt:GetVideoSourceConfigurationResponse>'
+    );
+  },
+  GetVideoEncoderConfigurations: () =>
+    '<trt:GetVideoEncoderConfigurationsResponse>' +
+    videoEncoderConfigurationXml('trt:Configurations') +
+    '</trt:GetVideoEncoderConfigurationsResponse>',
+  GetVideoEncoderConfiguration: (op) => {
+    if (childText(op, 'ConfigurationToken') === undefined) throw faults.noConfig('');
+    requireConfiguration(op, VIDEO_ENCODER_CONFIGURATION);
+    return (
+      '<trt:GetVideoEncoderConfigurationResponse>' +
+      videoEncoderConfigurationXml('trt:Configuration') +
+      '</trt:GetVideoEncoderConfigurationResponse>'
+    );
+  },
+  GetCompatibleVideoEncoderConfigurations: (op) => {
+    requireProfile(op);
+    return (
+      '<trt:GetCompatibleVideoEncoderConfigurationsResponse>' +
+      videoEncoderConfigurationXml('trt:Configurations') +
+      '</trt:GetCompatibleVideoEncoderConfigurationsResponse>'
+    );
+  },
+  GetVideoEncoderConfigurationOptions: (op) => {
+    // Both tokens are optional (Media 5.6.x): without them, the options of every configuration.
+    requireConfiguration(op, VIDEO_ENCODER_CONFIGURATION);
+    if (childText(op, 'ProfileToken') !== undefined) requireProfile(op);
+    return (
+      '<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options>' +
+      `<tt:QualityRange>${range(1, 6)}</tt:QualityRange>` +
+      h264OptionsXml(false) +
+      `<tt:Extension>${h264OptionsXml(true)}</tt:Extension>` +
+      '</trt:Options></trt:GetVideoEncoderConfigurationOptionsResponse>'
+    );
+  },
   GetStreamUri: (op, cam) => {
     requireProfile(op);
-    // Whatever transport is asked for (UDP, RTSP, HTTP), the answer is the camera's one RTSP URL, as on most
-    // firmware; the viewer then negotiates RTP over UDP in SETUP.
+    // Whatever transport is asked for (UDP, TCP, RTSP, HTTP), the answer is the camera's one RTSP URL, as on most
+    // firmware; the viewer then chooses RTP over UDP or interleaved on the RTSP connection in SETUP.
     return `<trt:GetStreamUriResponse>${mediaUriXml(cam.streamUri())}</trt:GetStreamUriResponse>`;
   },
   GetSnapshotUri: (op, cam) => {
@@ -557,7 +712,7 @@ const ptz: Readonly<Record<string, Handler>> = {
 };
 
 export const SERVICES: Readonly<Record<ServiceName, Readonly<Record<string, Handler>>>> = {
-  device,
+  device: { ...device, ...deviceConfiguration },
   media,
   events,
   ptz,

@@ -295,29 +295,25 @@ export class SoapFault extends Error {
   }
 }
 
-/** The faults this camera produces, after ONVIF Core 5.11.2 and WS-BaseNotification / WS-ResourceFramework. */
+/**
+ * The faults this camera produces, worded as ONVIF Core 5.11.2 words them (code, subcodes, reason) and WS-BaseNotification
+ * / WS-ResourceFramework for subscriptions. Like real firmware, the generic faults carry no s:Detail: clients match
+ * on subcodes and reason text (Home Assistant looks for `NotAuthorized` or "auth", and for "Action Not Implemented"),
+ * and some older clients cannot even print a fault whose Detail is an element.
+ */
 export const faults = {
   notAuthorized: () =>
-    new SoapFault({
-      code: 'Sender',
-      subcodes: ['ter:NotAuthorized'],
-      reason: 'Sender not Authorized',
-      detail: '<s:Text>The action requested requires authorization and the sender is not authorized</s:Text>',
-    }),
-  actionNotSupported: (action: string) =>
+    new SoapFault({ code: 'Sender', subcodes: ['ter:NotAuthorized'], reason: 'Sender not Authorized' }),
+  /** `action` is for readers of the code: like real firmware, the answer does not name it. */
+  actionNotSupported: (_action?: string) =>
     new SoapFault({
       code: 'Receiver',
       subcodes: ['ter:ActionNotSupported'],
       reason: 'Optional Action Not Implemented',
-      detail: `<s:Text>${escapeXml(action)} is not supported by this device</s:Text>`,
     }),
-  wellFormed: (why: string) =>
-    new SoapFault({
-      code: 'Sender',
-      subcodes: ['ter:WellFormed'],
-      reason: 'Well-formed Error',
-      detail: `<s:Text>${escapeXml(why)}</s:Text>`,
-    }),
+  /** `why` is for readers of the code: the answer only says the request was not well formed. */
+  wellFormed: (_why?: string) =>
+    new SoapFault({ code: 'Sender', subcodes: ['ter:WellFormed'], reason: 'Well-formed Error' }),
   versionMismatch: () =>
     new SoapFault({
       code: 'VersionMismatch',
@@ -325,18 +321,35 @@ export const faults = {
       reason: 'SOAP version mismatch: SOAP 1.2 expected',
     }),
   invalidArgVal: (why: string) =>
-    new SoapFault({ code: 'Sender', subcodes: ['ter:InvalidArgVal'], reason: why }),
+    new SoapFault({
+      code: 'Sender',
+      subcodes: ['ter:InvalidArgVal'],
+      reason: `Argument Value Invalid: ${why}`,
+    }),
   noProfile: (token: string) =>
     new SoapFault({
       code: 'Sender',
       subcodes: ['ter:InvalidArgVal', 'ter:NoProfile'],
       reason: `The requested profile token ${token} does not exist`,
     }),
+  noConfig: (token: string) =>
+    new SoapFault({
+      code: 'Sender',
+      subcodes: ['ter:InvalidArgVal', 'ter:NoConfig'],
+      reason: `The requested configuration indicated with ConfigurationToken ${token} does not exist`,
+    }),
   noPreset: (token: string) =>
     new SoapFault({
       code: 'Sender',
       subcodes: ['ter:InvalidArgVal', 'ter:NoToken'],
       reason: `The requested preset token ${token} does not exist`,
+    }),
+  /** The device has no such service (GetCapabilities of a category it lacks, a call to an absent service). */
+  noSuchService: () =>
+    new SoapFault({
+      code: 'Receiver',
+      subcodes: ['ter:ActionNotSupported', 'ter:NoSuchService'],
+      reason: 'The requested WSDL service category is not supported by the device',
     }),
   /** WS-ResourceFramework: the subscription (a WS-Resource) is unknown, expired or gone after a reboot. */
   resourceUnknown: (address: string, now: Date) =>

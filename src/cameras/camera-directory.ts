@@ -1,3 +1,5 @@
+import type { HttpCameraMedia } from '../core/adapter.ts';
+
 /**
  * What the evidence pipeline needs to know of the cameras, provided by the ONVIF sessions: where each camera's
  * snapshot and stream are, the credentials to fetch them, its PTZ presets, and which cameras watch which devices.
@@ -19,4 +21,60 @@ export interface CameraDirectory {
   camerasWatching(deviceId: string): readonly { cameraId: string; preset?: string }[];
   /** Turns a PTZ camera to a preset; resolves when the camera accepted it. */
   gotoPreset(cameraId: string, preset: string): Promise<void>;
+}
+
+/** What the directory reads of a device: how it is reached, and what its adapter says of its media. */
+interface CameraDevice {
+  readonly http?: { readonly url: string; readonly username: string; readonly password: string };
+  readonly adapter: { readonly transport?: string; readonly httpMedia?: HttpCameraMedia };
+}
+
+/**
+ * The cameras the evidence pipeline draws on: ONVIF cameras through their sessions, and cameras with an HTTP API
+ * (Hikvision, Dahua) through the snapshot path and stream their adapter names, on the device's `http` address.
+ */
+export class CombinedCameraDirectory implements CameraDirectory {
+  readonly #onvif: CameraDirectory;
+  readonly #device: (deviceId: string) => CameraDevice | undefined;
+
+  constructor(onvif: CameraDirectory, device: (deviceId: string) => CameraDevice | undefined) {
+    this.#onvif = onvif;
+    this.#device = device;
+  }
+
+  /** Whether the device films: an ONVIF camera, or one whose adapter names its media. */
+  isCamera(deviceId: string): boolean {
+    const adapter = this.#device(deviceId)?.adapter;
+    return adapter?.transport === 'onvif' || adapter?.httpMedia !== undefined;
+  }
+
+  media(cameraId: string): CameraMedia | undefined {
+    const device = this.#device(cameraId);
+    const media = device?.adapter.httpMedia;
+    if (device?.http === undefined || media === undefined) return this.#onvif.media(cameraId);
+    const base = new URL(device.http.url);
+    const stream =
+      media.stream === undefined
+        ? undefined
+        : new URL(`rtsp://${base.hostname}:${media.stream.port}${media.stream.path}`);
+    return {
+      cameraId,
+      snapshotUri:
+        media.snapshotPath === undefined ? undefined : new URL(media.snapshotPath, base).toString(),
+      streamUri: stream?.toString(),
+      username: device.http.username,
+      password: device.http.password,
+    };
+  }
+
+  camerasWatching(deviceId: string): readonly { cameraId: string; preset?: string }[] {
+    return this.#onvif.camerasWatching(deviceId);
+  }
+
+  gotoPreset(cameraId: string, preset: string): Promise<void> {
+    if (this.#device(cameraId)?.adapter.httpMedia !== undefined) {
+      return Promise.reject(new Error(`camera ${cameraId} turns to presets over ONVIF only`));
+    }
+    return this.#onvif.gotoPreset(cameraId, preset);
+  }
 }

@@ -41,6 +41,7 @@ export interface Deployment {
   readonly routing: RoutingDescription;
   readonly outbound: ConfigFile['outbound'];
   readonly media: ConfigFile['media'];
+  readonly cameras: ConfigFile['cameras'];
   readonly store: ConfigFile['store'];
   readonly mqtt: ConfigFile['mqtt'];
   readonly cluster: ConfigFile['cluster'];
@@ -54,7 +55,7 @@ export interface Deployment {
   readonly suppressions: readonly SuppressionDescription[];
   readonly flood: FloodDescription;
   readonly limits: ConfigFile['limits'];
-  /** Receivers of protocols besides MQTT (SIA DC-09), each absent when off. */
+  /** Listeners for devices that push over protocols other than MQTT. */
   readonly receivers: ConfigFile['receivers'];
   /** TLS on the listeners, its file paths absolute. */
   readonly tls: TlsConfig | undefined;
@@ -430,6 +431,7 @@ function crossReference(
     routing: file.routing,
     outbound: file.outbound,
     media: file.media,
+    cameras: file.cameras,
     store: file.store,
     mqtt: file.mqtt,
     cluster: file.cluster,
@@ -590,6 +592,10 @@ function resolveDevices(
   for (const account of findDuplicates(accounts)) {
     problems.push(`devices: SIA account "${account}" is used by more than one panel`);
   }
+  const serials = file.devices.flatMap((device) => (device.serial === undefined ? [] : [device.serial]));
+  for (const serial of findDuplicates(serials)) {
+    problems.push(`devices: serial "${serial}" is given to more than one device`);
+  }
   const resolved: ResolvedDevice[] = [];
   file.devices.forEach((device, index) => {
     const at = `devices[${index}]`;
@@ -607,17 +613,23 @@ function resolveDevices(
           : device.secret !== undefined || device.secretSha256 !== undefined
             ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
             : undefined
-        : (device.secret === undefined) === (device.secretSha256 === undefined)
-          ? `${at}: give exactly one of secret and secretSha256: every device has its own credentials`
-          : device.onvif !== undefined || device.watches !== undefined || device.presets !== undefined
-            ? `${at}: onvif, watches and presets are for ONVIF cameras only`
-            : undefined;
+        : (device.secret !== undefined && device.secretSha256 !== undefined) ||
+            (device.secret === undefined && device.secretSha256 === undefined && device.http === undefined)
+          ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
+          : device.onvif !== undefined || device.presets !== undefined
+            ? `${at}: onvif and presets are for ONVIF cameras only`
+            : device.watches !== undefined && adapters.get(device.adapter)?.httpMedia === undefined
+              ? `${at}: watches are for cameras only (ONVIF, or an adapter with httpMedia)`
+              : undefined;
     if (credentialProblem !== undefined) {
       problems.push(credentialProblem);
       return;
     }
+    // A camera, an alarm panel, or a device the hub only calls has no MQTT secret to present: no password matches it.
     const digest =
-      onvif || sia ? noMqttSecret : (device.secretSha256 ?? secretDigest(device.secret as string));
+      onvif || sia || (device.secret === undefined && device.secretSha256 === undefined)
+        ? noMqttSecret
+        : (device.secretSha256 ?? secretDigest(device.secret as string));
     const result = resolveDevice(device, digest, jurisdiction, adapters, at);
     if ('problems' in result) problems.push(...result.problems);
     else resolved.push(result.device);

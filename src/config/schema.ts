@@ -279,6 +279,22 @@ export const mediaSchema = z.strictObject({
     .describe('How ffmpeg reads camera streams; TCP passes most networks, some cameras only do UDP.'),
 });
 
+export const camerasSchema = z.strictObject({
+  notifyUrl: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe(
+      "The URL cameras reach the hub at, e.g. http://10.0.0.5:8080: a camera that offers only Basic Notification (no PullPoint) is subscribed with a consumer address under it (<notifyUrl>/onvif/notify/<token>) and posts its events there. Set it when the hub is behind NAT or a proxy, or listens on every interface; by default it is the HTTP listener's own address (its first non-loopback IPv4 address when it listens on every interface).",
+    ),
+  notifyMaxBytes: z
+    .number()
+    .int()
+    .min(4096)
+    .max(4 * 1024 * 1024)
+    .default(256 * 1024)
+    .describe('The most a Notify a camera posts may take; a larger one is refused and counted (oversized).'),
+});
+
 export const storeSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('embedded').describe('LMDB under DATA_DIR: one hub, no server needed.'),
@@ -406,7 +422,7 @@ export const outboundNetworksSchema = z.strictObject({
     .array(allowEntry)
     .default(['private'])
     .describe(
-      'Networks the hub may reach cameras at: their ONVIF xaddr and the stream and snapshot URIs they hand out. CIDRs (10.20.0.0/16), single addresses, `private` (10/8, 172.16/12, 192.168/16, fc00::/7) or `public` (any other unicast address except 100.64/10).',
+      'Networks the hub may reach cameras and other devices at: their ONVIF xaddr, the stream and snapshot URIs they hand out, and the HTTP APIs of devices it calls (http.url). CIDRs (10.20.0.0/16), single addresses, `private` (10/8, 172.16/12, 192.168/16, fc00::/7) or `public` (any other unicast address except 100.64/10).',
     ),
   webhooks: z
     .array(allowEntry)
@@ -439,6 +455,105 @@ const guessWindowSchema = z.strictObject({
     .positive()
     .max(24 * 3600)
     .describe('How long every authentication from it is refused once locked out, good credentials included.'),
+});
+
+/** The listener devices push to over HTTP (ingest/device-http-listener.ts): its own port, sized for devices. */
+export const deviceHttpReceiverSchema = z.strictObject({
+  port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .describe(
+      'Port devices push to over HTTP (Hikvision alarm host, ZKTeco ADMS, ONVIF notifications); 0 picks a free one. Bound on the same address as the hub.',
+    ),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1_048_576)
+    .default(4 * 1_048_576)
+    .describe(
+      'Largest request body a device may push (an alarm with its pictures); a larger one is refused with 413.',
+    ),
+  maxHeaderBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(65_536)
+    .default(16_384)
+    .describe('Largest request head (request line and headers); a larger one is refused with 431.'),
+  requestTimeoutSeconds: z
+    .number()
+    .positive()
+    .max(300)
+    .default(30)
+    .describe('A request that has not arrived whole within this long is closed (a stalled or slow device).'),
+  maxConnections: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(512)
+    .describe('Connections open at once; more are refused.'),
+});
+
+/** The SIA DC-09 receiver for alarm panels (ANSI/SIA DC-09, TCP and UDP on one port). */
+const siaDc09Schema = z.strictObject({
+  port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .describe('TCP and UDP port the receiver binds (0 picks a free one). Panels are set to send here.'),
+  host: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Address to bind; the hub's own (HOST, 127.0.0.1 by default) when absent."),
+  udp: z.boolean().default(true).describe('Also receive over UDP on the same port.'),
+  timestampWindow: z
+    .strictObject({
+      aheadSeconds: z.number().int().min(1).max(3600).default(20),
+      behindSeconds: z.number().int().min(1).max(3600).default(40),
+    })
+    .default({ aheadSeconds: 20, behindSeconds: 40 })
+    .describe(
+      "How far a message's timestamp may lie ahead of the receiver's clock and behind it (the standard: +20 s, -40 s); outside it the message is refused as stale and answered NAK with the receiver's time.",
+    ),
+  maxFrameBytes: z
+    .number()
+    .int()
+    .min(64)
+    .max(4105)
+    .default(1024)
+    .describe('The longest message, LF to CR; a longer one ends its TCP connection.'),
+  maxConnections: z.number().int().min(1).max(100_000).default(256).describe('TCP connections at once.'),
+  idleSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(120)
+    .describe('A TCP connection silent this long is closed (a panel reconnects for its next message).'),
+  perSource: z
+    .strictObject({
+      messagesPerSecond: z.number().positive().max(10_000).default(20),
+      burst: z.number().int().min(1).max(100_000).default(50),
+    })
+    .default({ messagesPerSecond: 20, burst: 50 })
+    .describe('Messages one address may send; past it they are dropped unanswered (and counted).'),
+});
+
+export const receiversSchema = z.strictObject({
+  http: deviceHttpReceiverSchema
+    .optional()
+    .describe(
+      'The HTTP listener devices push events to; absent: off (devices that push over HTTP cannot report).',
+    ),
+  siaDc09: siaDc09Schema
+    .optional()
+    .describe('Alarm panels over IP (SIA DC-09: Contact ID and SIA DCS, plain or AES). Off when absent.'),
 });
 
 export const limitsSchema = z.strictObject({
@@ -515,59 +630,6 @@ export const limitsSchema = z.strictObject({
     })
     .default({ maxBufferedBytes: 8 * 1_048_576 })
     .describe('Live clients.'),
-});
-
-/** The SIA DC-09 receiver for alarm panels (ANSI/SIA DC-09, TCP and UDP on one port). */
-const siaDc09Schema = z.strictObject({
-  port: z
-    .number()
-    .int()
-    .min(0)
-    .max(65535)
-    .describe('TCP and UDP port the receiver binds (0 picks a free one). Panels are set to send here.'),
-  host: z
-    .string()
-    .min(1)
-    .optional()
-    .describe("Address to bind; the hub's own (HOST, 127.0.0.1 by default) when absent."),
-  udp: z.boolean().default(true).describe('Also receive over UDP on the same port.'),
-  timestampWindow: z
-    .strictObject({
-      aheadSeconds: z.number().int().min(1).max(3600).default(20),
-      behindSeconds: z.number().int().min(1).max(3600).default(40),
-    })
-    .default({ aheadSeconds: 20, behindSeconds: 40 })
-    .describe(
-      "How far a message's timestamp may lie ahead of the receiver's clock and behind it (the standard: +20 s, -40 s); outside it the message is refused as stale and answered NAK with the receiver's time.",
-    ),
-  maxFrameBytes: z
-    .number()
-    .int()
-    .min(64)
-    .max(4105)
-    .default(1024)
-    .describe('The longest message, LF to CR; a longer one ends its TCP connection.'),
-  maxConnections: z.number().int().min(1).max(100_000).default(256).describe('TCP connections at once.'),
-  idleSeconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(3600)
-    .default(120)
-    .describe('A TCP connection silent this long is closed (a panel reconnects for its next message).'),
-  perSource: z
-    .strictObject({
-      messagesPerSecond: z.number().positive().max(10_000).default(20),
-      burst: z.number().int().min(1).max(100_000).default(50),
-    })
-    .default({ messagesPerSecond: 20, burst: 50 })
-    .describe('Messages one address may send; past it they are dropped unanswered (and counted).'),
-});
-
-const receiversSchema = z.strictObject({
-  siaDc09: siaDc09Schema
-    .optional()
-    .describe('Alarm panels over IP (SIA DC-09: Contact ID and SIA DCS, plain or AES). Off when absent.'),
 });
 
 export const hubSchema = z.strictObject({
@@ -697,6 +759,9 @@ export const configSchema = z.strictObject({
   routing: routingSchema.default(routingSchema.parse({})),
   outbound: outboundSchema.default(outboundSchema.parse({})).describe('The MQTT incident feed and webhooks.'),
   media: mediaSchema.default(mediaSchema.parse({})).describe('Snapshots and clips attached to incidents.'),
+  cameras: camerasSchema
+    .default(camerasSchema.parse({}))
+    .describe("ONVIF camera sessions: where cameras reach the hub with Basic Notification's Notify."),
   store: storeSchema
     .default(storeSchema.parse({ kind: 'embedded' }))
     .describe('Where incidents, audit and device records live.'),
@@ -728,8 +793,8 @@ export const configSchema = z.strictObject({
       'Alarm-storm control: past a number of incidents per grid, the rest group into one storm incident.',
     ),
   receivers: receiversSchema
-    .default({})
-    .describe('Receivers of protocols devices report over besides MQTT, each off unless configured.'),
+    .default(receiversSchema.parse({}))
+    .describe('Listeners for devices that push over protocols other than MQTT (HTTP, alarm receivers).'),
   // The network edge (#18).
   tls: tlsSchema
     .optional()
@@ -759,6 +824,7 @@ export type ExternalBrokerConfig = z.infer<typeof externalBrokerSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type NetworkConfig = z.infer<typeof networkSchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
+export type ReceiversConfig = z.infer<typeof receiversSchema>;
 export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;
 export type SiaDc09Config = z.infer<typeof siaDc09Schema>;
 

@@ -76,12 +76,14 @@ export interface LivenessDefaults {
 }
 
 /**
- * An ONVIF event notification as the hub's session hands it to an adapter: the topic without its namespace prefix
- * (`RuleEngine/CellMotionDetector/Motion`), the camera's time, and the SimpleItems of its Source and Data.
+ * An ONVIF event notification as the hub's session hands it to an adapter: the topic normalized — namespace
+ * prefixes dropped from every step (`tns1:Device/Trigger/tnshik:AlarmIn` → `Device/Trigger/AlarmIn`), a trailing
+ * `/` or `//.` dropped — the time, and the SimpleItems of its Source and Data. An `Initialized` operation is a
+ * property's state when a subscription starts: a decoder sets a state from it, never raises a momentary alarm.
  */
 export interface OnvifNotification {
   readonly topic: string;
-  /** Epoch ms of the notification's UtcTime (the hub's time when the camera gave none). */
+  /** Epoch ms of the notification's UtcTime on the hub's clock (moved by the camera's clock offset); the hub's time when the camera gave none. */
   readonly time: number;
   readonly operation: 'Initialized' | 'Changed' | 'Deleted' | string;
   readonly source: Readonly<Record<string, string>>;
@@ -90,6 +92,18 @@ export interface OnvifNotification {
 
 /** Pure: an ONVIF notification of one topic → the normalized event, or none (a state going back to idle). */
 export type OnvifTopicDecoder = (notification: OnvifNotification) => NormalizedEvent | undefined;
+
+/**
+ * Where a camera with an HTTP API (Hikvision ISAPI, Dahua CGI) keeps its evidence, as data: a path on the device's
+ * `http.url` for a JPEG snapshot, and the RTSP stream on the same host. The hub fetches them with the device's
+ * `http` login, through the same evidence pipeline as an ONVIF camera's.
+ */
+export interface HttpCameraMedia {
+  /** e.g. `/ISAPI/Streaming/channels/101/picture`, `/cgi-bin/snapshot.cgi?channel=1`. */
+  readonly snapshotPath?: string;
+  /** e.g. `{ port: 554, path: '/Streaming/Channels/101' }`. */
+  readonly stream?: { readonly port: number; readonly path: string };
+}
 
 /**
  * How the hub reaches a device: it connects to the hub's MQTT broker, the hub connects to it over ONVIF, or it
@@ -104,6 +118,8 @@ export interface DeviceAdapter {
   readonly transport?: DeviceTransport;
   /** ONVIF adapters: a decoder per event topic; topics not listed are logged and counted, never fatal. */
   readonly onvifTopics?: Readonly<Record<string, OnvifTopicDecoder>>;
+  /** Cameras with an HTTP API: where their snapshot and stream are (see HttpCameraMedia). */
+  readonly httpMedia?: HttpCameraMedia;
   readonly vendor: string;
   readonly models: readonly string[];
   readonly description: string;

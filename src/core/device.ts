@@ -20,12 +20,24 @@ export interface DeviceDescription {
   readonly onvif?: { readonly xaddr: string; readonly username: string; readonly password: string };
   /** Alarm panels reporting over SIA DC-09: the account they report as, and their AES key if they encrypt. */
   readonly sia?: SiaAccount;
+  /** Devices whose HTTP API the hub calls (Hikvision ISAPI, Dahua CGI): where, and the hub's login on the device. */
+  readonly http?: DeviceHttpAccess;
+  /** The identity the device gives on its wire (a serial number): how a device pushing to the hub is known. */
+  readonly serial?: string;
   /** Cameras: the devices this camera looks at. */
   readonly watches?: string[];
   /** PTZ cameras: the preset token to turn to when a watched device alarms, by device id. */
   readonly presets?: Record<string, string>;
   /** Overrides of the adapter's watchdogs (seconds), by the event they raise. */
   readonly watchdogs?: Record<string, number>;
+}
+
+/** Where the hub reaches a device's HTTP API, and the account it logs in with there. */
+export interface DeviceHttpAccess {
+  /** The device's base URL, e.g. http://10.0.0.31 (the protocol's paths are added to it). */
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
 }
 
 /** A device as the hub runs it: its adapter found, its grid resolved (by id or by location), its timings set. */
@@ -42,6 +54,10 @@ export interface ResolvedDevice {
   readonly watchdogs: readonly ResolvedWatchdog[];
   /** ONVIF cameras: how to reach the camera. */
   readonly onvif?: { readonly xaddr: string; readonly username: string; readonly password: string };
+  /** Devices whose HTTP API the hub calls: how to reach it. */
+  readonly http?: DeviceHttpAccess;
+  /** The identity the device gives on its wire (a serial number). */
+  readonly serial?: string;
   /** Cameras: the devices they look at, each with the PTZ preset pointing at it, if any. */
   readonly watches?: readonly { readonly deviceId: string; readonly preset?: string }[];
   /** Alarm panels reporting over SIA DC-09: their account and key. */

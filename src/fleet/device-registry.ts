@@ -47,6 +47,8 @@ export class DeviceRegistry {
   readonly #options: DeviceRegistryOptions;
   readonly #devices = new Map<string, RegisteredDevice>();
   readonly #skipped: string[] = [];
+  /** Devices by the serial number they give on their wire; rebuilt after a change, read by push receivers. */
+  #bySerial: Map<string, RegisteredDevice> | undefined;
   #userIds: UserIds | undefined;
 
   constructor(options: DeviceRegistryOptions) {
@@ -70,6 +72,7 @@ export class DeviceRegistry {
   async start(): Promise<void> {
     this.#users(); // a hub that never attached its accounts fails here, not at the first provisioning
     this.#devices.clear();
+    this.#bySerial = undefined;
     for (const device of this.#options.configDevices) {
       this.#devices.set(device.id, { ...device, disabled: false, maintenanceUntil: null, source: 'config' });
     }
@@ -99,6 +102,20 @@ export class DeviceRegistry {
   /** The hot-path lookup: a Map read. */
   get(id: string): RegisteredDevice | undefined {
     return this.#devices.get(id);
+  }
+
+  /**
+   * The device that gives this serial number on its wire (a Hikvision or ZKTeco device pushing to the hub), if one
+   * is provisioned with it. A Map read once built.
+   */
+  bySerial(serial: string): RegisteredDevice | undefined {
+    if (this.#bySerial === undefined) {
+      this.#bySerial = new Map();
+      for (const device of this.#devices.values()) {
+        if (device.serial !== undefined) this.#bySerial.set(device.serial, device);
+      }
+    }
+    return this.#bySerial.get(serial);
   }
 
   /** True while the device is in maintenance: its events raise no incident. On the ingest path: a Map read. */
@@ -153,6 +170,9 @@ export class DeviceRegistry {
       [...this.#devices.values()].some((device) => device.sia?.account === account)
     ) {
       throw refused('conflict', 'another panel already reports with this SIA account');
+    }
+    if (description.serial !== undefined && this.bySerial(description.serial) !== undefined) {
+      throw refused('conflict', `another device gives serial ${description.serial}: serials are unique`);
     }
     const secret = newSecret();
     const { jurisdiction, adapters } = this.#options;
@@ -236,6 +256,7 @@ export class DeviceRegistry {
       source,
     };
     this.#devices.set(device.id, device);
+    this.#bySerial = undefined;
     return device;
   }
 }
@@ -256,6 +277,8 @@ function describe(device: RegisteredDevice): DeviceDescription {
     // A camera keeps how it is reached and what it watches through a rotation, a disable or a maintenance.
     ...(device.onvif === undefined ? {} : { onvif: { ...device.onvif } }),
     ...(device.sia === undefined ? {} : { sia: { ...device.sia } }),
+    ...(device.http === undefined ? {} : { http: { ...device.http } }),
+    ...(device.serial === undefined ? {} : { serial: device.serial }),
     ...(device.watches === undefined
       ? {}
       : {

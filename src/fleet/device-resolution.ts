@@ -64,6 +64,8 @@ export function resolveDevice(
       watchdogs,
       ...(device.onvif === undefined ? {} : { onvif: device.onvif }),
       ...(device.sia === undefined ? {} : { sia: device.sia }),
+      ...(device.http === undefined ? {} : { http: device.http }),
+      ...(device.serial === undefined ? {} : { serial: device.serial }),
       ...(device.watches === undefined
         ? {}
         : {

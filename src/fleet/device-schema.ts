@@ -80,6 +80,29 @@ export const deviceSchema = z.strictObject({
     )
     .optional()
     .describe('Alarm panels reporting over SIA DC-09: their account and AES key (instead of secret).'),
+  http: z
+    .strictObject({
+      url: z
+        .url({ protocol: /^https?$/ })
+        .describe("The device's base URL, e.g. http://10.0.0.31 (the protocol's paths are added to it)."),
+      username: z.string().min(1).max(64),
+      password: z
+        .string()
+        .min(1)
+        .max(256)
+        .describe("The device's password: kept in memory, never logged or pushed."),
+    })
+    .optional()
+    .describe(
+      'Devices whose HTTP API the hub calls (Hikvision ISAPI, Dahua CGI): where the hub reaches it, and its login there.',
+    ),
+  serial: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-" (at most 64)')
+    .optional()
+    .describe(
+      'The serial number the device gives on its wire (Hikvision, Dahua, ZKTeco SN): how a device pushing to the hub is known. Unique.',
+    ),
   watches: z
     .array(z.string().regex(deviceIdPattern))
     .optional()

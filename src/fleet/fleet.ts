@@ -157,8 +157,12 @@ export class Fleet {
     const { watches, presets } = description;
     if (watches === undefined && presets === undefined) return [];
     const problems: string[] = [];
-    if (this.#options.registry.adapter(description.adapter)?.transport !== 'onvif') {
-      problems.push('device: watches and presets are for ONVIF cameras only');
+    const adapter = this.#options.registry.adapter(description.adapter);
+    if (presets !== undefined && adapter?.transport !== 'onvif') {
+      problems.push('device: presets are for ONVIF cameras only');
+    }
+    if (watches !== undefined && adapter?.transport !== 'onvif' && adapter?.httpMedia === undefined) {
+      problems.push('device: watches are for cameras only (ONVIF, or an adapter with httpMedia)');
     }
     const seen = new Set<string>();
     (watches ?? []).forEach((watched, index) => {

@@ -12,7 +12,7 @@ import type { GuessLimiter } from '../auth/guess-limiter.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { MediaStore } from '../cameras/evidence/media-store.ts';
-import type { OnvifSessions } from '../cameras/sessions/onvif-sessions.ts';
+import { notifyPath, type OnvifSessions } from '../cameras/sessions/onvif-sessions.ts';
 import { errorAnswer, GridhubError } from '../core/errors.ts';
 import { formatPath } from '../core/problems.ts';
 import type { UserDescription } from '../core/user.ts';
@@ -45,6 +45,7 @@ import { deviceRoutes } from './routes/device-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
 import { jurisdictionRoutes, rosterRoutes } from './routes/jurisdiction-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
+import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
@@ -66,6 +67,8 @@ export interface HttpAppOptions extends OpsRoutesOptions {
   readonly registry: DeviceRegistry;
   readonly media: MediaStore;
   readonly cameras: OnvifSessions;
+  /** The most a camera's Notify to the consumer endpoint may take (`cameras.notifyMaxBytes`). */
+  readonly notifyMaxBytes: number;
   readonly outboundGuard: OutboundGuard;
   /** HTTPS (and so WSS for Socket.IO and MQTT over WebSocket): the certificate at start; the hub reloads it. */
   readonly tls?: TlsMaterial;
@@ -163,6 +166,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(assessmentRoutes, { ...options, prefix: '/api/assessment' });
   await app.register(cameraRoutes, { ...options, prefix: '/api/cameras' });
   await app.register(mediaRoutes, { ...options, prefix: '/media' });
+  await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
   await app.register(dashboardRoutes, options);
   return app;
 }

@@ -19,7 +19,7 @@ import { type Logger, LogThrottle } from '../observability/logger.ts';
  */
 
 /** Why an outbound connection is made: each is a label of gridhub_outbound_refusals_total. */
-export const outboundPurposes = ['onvif', 'snapshot', 'stream', 'webhook'] as const;
+export const outboundPurposes = ['onvif', 'snapshot', 'stream', 'device', 'webhook'] as const;
 export type OutboundPurpose = (typeof outboundPurposes)[number];
 
 /** Which allow-list each purpose is checked against. */
@@ -27,6 +27,8 @@ const listOf: Record<OutboundPurpose, keyof OutboundAllowLists> = {
   onvif: 'cameras',
   snapshot: 'cameras',
   stream: 'cameras',
+  // A device's HTTP API (Hikvision ISAPI, Dahua CGI): its event stream and commands; cameras and NVRs among them.
+  device: 'cameras',
   webhook: 'webhooks',
 };
 
@@ -35,6 +37,7 @@ const schemesOf: Record<OutboundPurpose, readonly string[]> = {
   onvif: ['http:', 'https:'],
   snapshot: ['http:', 'https:'],
   stream: ['rtsp:', 'rtsps:'],
+  device: ['http:', 'https:'],
   webhook: ['http:', 'https:'],
 };
 

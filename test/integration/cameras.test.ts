@@ -96,6 +96,12 @@ describe('ONVIF cameras: sessions, events, liveness, faults — against the came
             },
             streamUri: expect.stringMatching(/^rtsp:\/\//),
             snapshotUri: camera.snapshotUrl,
+            link: {
+              events: 'pull-point',
+              authentication: 'ws-username-token',
+              clockOffsetMs: expect.any(Number),
+              profileToken: 'Profile_1',
+            },
           },
         },
       ],
@@ -142,11 +148,20 @@ describe('ONVIF cameras: sessions, events, liveness, faults — against the came
     expect(await metricValue(hub.httpUrl, 'gridhub_events_decoded_total')).toBeGreaterThanOrEqual(6);
   });
 
-  it('logs and counts a topic the adapter does not decode, and goes on', async () => {
-    await camera.digitalInput(true);
-    const metric = `gridhub_camera_unknown_topics_total{camera="${cameraId}"}`;
-    await eventually(async () => (await metricValue(hub.httpUrl, metric)) === 1);
-    expect(hub.logs.text).toContain('"topic":"Device/Trigger/DigitalInput"');
+  it("decodes the camera's alarm input (a door contact wired to it), and goes on", async () => {
+    const seen: string[] = [];
+    const stop = hub.hub.bus.on('device:event', (event) => {
+      if (event.deviceId === cameraId) seen.push(event.type);
+    });
+    try {
+      await camera.digitalInput(true);
+      await eventually(() => seen.includes('camera.alarm_input'));
+      expect(
+        await metricValue(hub.httpUrl, `gridhub_camera_unknown_topics_total{camera="${cameraId}"}`),
+      ).toBe(0);
+    } finally {
+      stop();
+    }
     const before = officer.of('incident:new').length;
     await camera.intrusion(true);
     await incidentOf('camera.intrusion', before);

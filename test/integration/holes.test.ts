@@ -357,7 +357,9 @@ describe("a camera watches only devices that exist in its provisioner's scope", 
       },
     );
     expect(refused.status).toBe(400);
-    expect(refused.body.error.problems).toEqual(['device: watches and presets are for ONVIF cameras only']);
+    expect(refused.body.error.problems).toEqual([
+      'device: watches are for cameras only (ONVIF, or an adapter with httpMedia)',
+    ]);
   });
 
   it('provisions a camera watching devices of its own community, with their presets', async () => {

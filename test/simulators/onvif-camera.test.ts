@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { connect } from 'node:net';
 import { decode as decodeJpeg } from 'jpeg-js';
 import nodeOnvif from 'node-onvif';
 import onvif from 'onvif';
@@ -168,6 +169,8 @@ describe('the onvif (agsh) client', () => {
         operation: 'Initialized',
         data: { IsInside: false },
       },
+      { topic: 'tns1:Device/Trigger/DigitalInput', operation: 'Initialized', data: { LogicalState: false } },
+      { topic: 'tns1:RuleEngine/TamperDetector/Tamper', operation: 'Initialized', data: { IsTamper: false } },
     ]);
 
     const before = Date.now();
@@ -519,7 +522,7 @@ describe('the SOAP wire', () => {
 
     const alive = await soap(renewed.address, pullBody);
     expect(alive.status).toBe(200);
-    expect(alive.text.match(/<wsnt:NotificationMessage>/g)).toHaveLength(4);
+    expect(alive.text.match(/<wsnt:NotificationMessage>/g)).toHaveLength(6);
   });
 
   it('sends only the topics a subscription filtered for', async () => {
@@ -666,7 +669,19 @@ describe('WS-Discovery', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Pictures: the snapshot and the RTSP stream
 
-function readStream(ffmpeg: string, url: string): Promise<{ code: number; stderr: string }> {
+/** rtsp://user:password@host… for a URL the camera handed out, as a viewer that knows the account writes it. */
+function withCredentials(url: string, password = PASSWORD, user = USER): string {
+  const target = new URL(url);
+  target.username = encodeURIComponent(user);
+  target.password = encodeURIComponent(password);
+  return target.toString();
+}
+
+function readStream(
+  ffmpeg: string,
+  url: string,
+  transport: 'udp' | 'tcp' = 'udp',
+): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       ffmpeg,
@@ -676,7 +691,7 @@ function readStream(ffmpeg: string, url: string): Promise<{ code: number; stderr
         '-analyzeduration',
         '500000',
         '-rtsp_transport',
-        'udp',
+        transport,
         '-i',
         url,
         '-frames:v',
@@ -736,7 +751,7 @@ describe('pictures', () => {
     expect(lit).toBeGreaterThan(500);
   });
 
-  it('streams H.264 over RTSP (RTP over UDP) at the URI GetStreamUri gives, also after a reboot', async () => {
+  it('streams H.264 over RTSP (RTP over UDP, Digest credentials) at the URI GetStreamUri gives, also after a reboot', async () => {
     const ffmpeg = await findFfmpeg();
     if (ffmpeg === undefined)
       throw new Error('no ffmpeg: neither the system one nor @ffmpeg-installer/ffmpeg');
@@ -745,7 +760,7 @@ describe('pictures', () => {
     const stream = await call((cb) => client.getStreamUri({ protocol: 'RTSP' }, cb));
     expect(stream.uri).toMatch(/^rtsp:\/\/127\.0\.0\.1:\d+\/stream$/);
 
-    const first = await readStream(ffmpeg, stream.uri);
+    const first = await readStream(ffmpeg, withCredentials(stream.uri));
     expect(first.stderr).toMatch(/Stream #0:0: Video: h264/);
     expect(first.code).toBe(0);
 
@@ -753,7 +768,7 @@ describe('pictures', () => {
     await cam.reboot(100);
     expect(isAlive(publisherBefore)).toBe(false);
     expect(cam.rtspUrl).toBe(stream.uri);
-    const again = await readStream(ffmpeg, cam.rtspUrl);
+    const again = await readStream(ffmpeg, withCredentials(cam.rtspUrl));
     expect(again.stderr).toMatch(/Video: h264/);
 
     const publisher = cam.rtspPublisherPid ?? 0;
@@ -762,12 +777,12 @@ describe('pictures', () => {
     expect(isAlive(publisher)).toBe(false);
   }, 60_000);
 
-  it('streams with the packaged static ffmpeg too, for machines without a system one', async () => {
+  it('streams with the packaged static ffmpeg too (over TCP), for machines without a system one', async () => {
     const packaged = await packagedFfmpeg();
     if (packaged === undefined) throw new Error('@ffmpeg-installer/ffmpeg has no binary for this machine');
     const cam = await startCamera({ rtsp: true, snapshot: 'ffmpeg', ffmpegPath: packaged });
     expect(isJpeg(cam.snapshot ?? Buffer.alloc(0))).toBe(true);
-    const read = await readStream(packaged, cam.rtspUrl);
+    const read = await readStream(packaged, withCredentials(cam.rtspUrl), 'tcp');
     expect(read.stderr).toMatch(/Stream #0:0: Video: h264/);
     expect(read.code).toBe(0);
   }, 30_000);
@@ -811,4 +826,465 @@ describe('the command line', () => {
       child.kill('SIGKILL');
     }
   }, 30_000);
+});
+
+describe('the command line fault options', () => {
+  it('refuses an unknown fault mode, and serves garbage when told to', async () => {
+    const refused = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'simulators/onvif-camera/cli.ts', '--bad-digest', 'sometimes'],
+        (error, _stdout, stderr) => resolve({ code: error === null ? 0 : (error.code as number), stderr }),
+      );
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--bad-digest must be one of stale, malformed, not sometimes');
+
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        ...['--import', 'tsx', 'simulators/onvif-camera/cli.ts', '--base-port', '0', '--no-discovery'],
+        ...['--garbage', 'html', '--answer-delay-ms', '5'],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    try {
+      await waitFor(() => output.includes('camera(s) up'), 'the camera to start', 15_000);
+      const xaddr = /device (http:\/\/\S+)/.exec(output)?.[1] ?? '';
+      const answer = await soap(xaddr, '<tds:GetDeviceInformation/>', textToken('admin12345'));
+      expect(answer.status).toBe(200);
+      expect(answer.text).toContain('<title>Document Error: Not Found</title>');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// What Profile S clients read on connect, through both third-party clients
+
+describe('the reads Profile S clients make on connect', () => {
+  it('answers the onvif (agsh) client: network interfaces, gateway, DNS, NTP, users, protocols, video sources and encoder configurations', async () => {
+    const cam = await startCamera();
+    const client = await connectOnvif(cam);
+    const interfaces = await call((cb) => client.getNetworkInterfaces(cb));
+    expect(interfaces).toHaveLength(1);
+    expect(interfaces[0]).toMatchObject({
+      enabled: true,
+      info: { name: 'eth0', MTU: 1500 },
+      IPv4: { enabled: true, config: { manual: { address: '127.0.0.1', prefixLength: 24 }, DHCP: false } },
+    });
+    // Home Assistant takes the camera's MAC from here.
+    expect(interfaces[0].info.hwAddress).toMatch(/^44:19:b6(:[0-9a-f]{2}){3}$/);
+    expect(await call((cb) => client.getNetworkDefaultGateway(cb))).toMatchObject({
+      IPv4Address: '127.0.0.1',
+    });
+    const dns = await call((cb) => client.getDNS(cb));
+    expect(dns.fromDHCP).toBe(false);
+    expect(dns.DNSManual.map((entry: Any) => entry.IPv4Address)).toEqual(['223.5.5.5', '114.114.114.114']);
+    expect(await call((cb) => client.getNTP(cb))).toMatchObject({
+      fromDHCP: false,
+      NTPManual: { type: 'DNS', DNSname: 'ntp.aliyun.com' },
+    });
+    expect(await call((cb) => client.getUsers(cb))).toEqual([{ username: USER, userLevel: 'Administrator' }]);
+    const { networkProtocols: protocols } = await call((cb) => client.getNetworkProtocols(cb));
+    const rtspPort = Number(new URL(cam.rtspUrl).port);
+    expect(protocols).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'HTTP', enabled: true, port: Number(new URL(cam.address).port) }),
+        expect.objectContaining({ name: 'RTSP', enabled: true, port: rtspPort }),
+      ]),
+    );
+
+    const sources = await call((cb) => client.getVideoSources(cb));
+    expect(sources).toMatchObject([
+      { $: { token: 'VideoSource_1' }, resolution: { width: 640, height: 360 } },
+    ]);
+    const encoders = await call((cb) => client.getVideoEncoderConfigurations(cb));
+    expect(encoders).toHaveLength(1);
+    expect(encoders[0]).toMatchObject({
+      $: { token: 'VideoEncoderConfig_1' },
+      encoding: 'H264',
+      resolution: { width: 640, height: 360 },
+      rateControl: { frameRateLimit: 10, bitrateLimit: 1024 },
+      H264: { govLength: 10, H264Profile: 'Baseline' },
+    });
+    const encoder = await call((cb) => client.getVideoEncoderConfiguration('VideoEncoderConfig_1', cb));
+    expect(encoder).toMatchObject({ name: 'VideoEncoder_1', encoding: 'H264' });
+    await expect(call((cb) => client.getVideoEncoderConfiguration('nope', cb))).rejects.toThrow(
+      /ConfigurationToken nope does not exist/,
+    );
+  });
+
+  it('answers node-onvif through its device and media service objects', async () => {
+    const cam = await startCamera();
+    const device = new nodeOnvif.OnvifDevice({ xaddr: cam.xaddr, user: USER, pass: PASSWORD });
+    await device.init();
+    const { device: management, media } = device.services;
+    const interfaces = (await management.getNetworkInterfaces()).data.GetNetworkInterfacesResponse;
+    expect(interfaces.NetworkInterfaces.$.token).toBe('eth0');
+    expect(interfaces.NetworkInterfaces.Info.HwAddress).toMatch(/^44:19:b6/);
+    const dns = (await management.getDNS()).data.GetDNSResponse.DNSInformation;
+    expect(dns.DNSManual[0].IPv4Address).toBe('223.5.5.5');
+    const ntp = (await management.getNTP()).data.GetNTPResponse.NTPInformation;
+    expect(ntp.NTPManual.DNSname).toBe('ntp.aliyun.com');
+    expect((await management.getUsers()).data.GetUsersResponse.User).toEqual([
+      { Username: USER, UserLevel: 'Administrator' },
+    ]);
+    expect((await management.getDiscoveryMode()).data.GetDiscoveryModeResponse.DiscoveryMode).toBe(
+      'Discoverable',
+    );
+
+    const configurations = (await media.getVideoSourceConfigurations()).data
+      .GetVideoSourceConfigurationsResponse.Configurations;
+    expect(configurations.SourceToken).toBe('VideoSource_1');
+    const options = (
+      await media.getVideoEncoderConfigurationOptions({
+        ConfigurationToken: 'VideoEncoderConfig_1',
+        ProfileToken: 'Profile_1',
+      })
+    ).data.GetVideoEncoderConfigurationOptionsResponse.Options;
+    expect(options.H264.ResolutionsAvailable).toEqual({ Width: '640', Height: '360' });
+    expect(options.H264.H264ProfilesSupported).toEqual(['Baseline', 'Main']);
+    expect(options.Extension.H264.BitrateRange).toEqual({ Min: '32', Max: '4096' });
+    await expect(media.getVideoEncoderConfigurationOptions({ ProfileToken: 'Profile_9' })).rejects.toThrow(
+      /profile token Profile_9 does not exist/,
+    );
+  });
+
+  it('says in its capabilities that it streams RTP over RTSP/TCP and has one alarm input', async () => {
+    const cam = await startCamera();
+    const client = await connectOnvif(cam);
+    const capabilities = await call((cb) => client.getCapabilities(cb));
+    expect(capabilities.media.streamingCapabilities).toMatchObject({ RTP_RTSP_TCP: true });
+    expect(capabilities.device.IO).toMatchObject({ inputConnectors: 1 });
+    const media = await call((cb) => client.getMediaServiceCapabilities(cb));
+    expect(media.streamingCapabilities.$).toMatchObject({ RTP_RTSP_TCP: true, RTP_TCP: false });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Faults as real cameras word them
+
+/** The SOAP 1.2 Fault of an answer: code, subcodes, reason, and whether it has an s:Detail. */
+function faultOf(text: string): { values: string[]; reason: string; detail: boolean } {
+  return {
+    values: subcodes(text),
+    reason: /<s:Reason><s:Text xml:lang="en">([^<]*)<\/s:Text><\/s:Reason>/.exec(text)?.[1] ?? '',
+    detail: text.includes('<s:Detail'),
+  };
+}
+
+describe('faults worded as the ONVIF core specification words them', () => {
+  it('answers an unsupported operation with env:Receiver / ter:ActionNotSupported, "Optional Action Not Implemented", no Detail', async () => {
+    const cam = await startCamera();
+    const unknown = await soap(cam.xaddr, '<tds:SetNetworkInterfaces/>');
+    expect(unknown.status).toBe(500);
+    expect(faultOf(unknown.text)).toEqual({
+      values: ['s:Receiver', 'ter:ActionNotSupported'],
+      reason: 'Optional Action Not Implemented',
+      detail: false,
+    });
+    // Home Assistant's onvif integration treats a PTZ fault containing this text as "not supported".
+    expect(faultOf(unknown.text).reason).toContain('Action Not Implemented');
+    // The ter prefix of the subcode is declared on the envelope, so zeep and other QName readers can resolve it.
+    expect(unknown.text).toContain('xmlns:ter="http://www.onvif.org/ver10/error"');
+  });
+
+  it('answers an authentication failure with env:Sender / ter:NotAuthorized, "Sender not Authorized", no Detail', async () => {
+    const cam = await startCamera();
+    const refused = await soap(cam.xaddr, '<tds:GetDeviceInformation/>', textToken('wrong'));
+    expect(refused.status).toBe(400);
+    expect(faultOf(refused.text)).toEqual({
+      values: ['s:Sender', 'ter:NotAuthorized'],
+      reason: 'Sender not Authorized',
+      detail: false,
+    });
+    // Home Assistant's is_auth_error: a subcode containing NotAuthorized, or "auth" in the text.
+    expect(faultOf(refused.text).values.some((value) => value.includes('NotAuthorized'))).toBe(true);
+  });
+
+  it('answers unknown tokens with nested ter:InvalidArgVal subcodes (NoProfile, NoConfig)', async () => {
+    const cam = await startCamera();
+    const profile = await soap(
+      `${cam.address}/onvif/media_service`,
+      '<trt:GetStreamUri><trt:ProfileToken>Profile_9</trt:ProfileToken></trt:GetStreamUri>',
+    );
+    expect(profile.status).toBe(400);
+    expect(faultOf(profile.text).values).toEqual(['s:Sender', 'ter:InvalidArgVal', 'ter:NoProfile']);
+    const config = await soap(
+      `${cam.address}/onvif/media_service`,
+      '<trt:GetVideoEncoderConfiguration><trt:ConfigurationToken>x</trt:ConfigurationToken></trt:GetVideoEncoderConfiguration>',
+    );
+    expect(faultOf(config.text).values).toEqual(['s:Sender', 'ter:InvalidArgVal', 'ter:NoConfig']);
+  });
+
+  it("lets node-onvif's initialisation name the fault's reason", async () => {
+    const cam = await startCamera();
+    const device = new nodeOnvif.OnvifDevice({ xaddr: cam.xaddr, user: USER, pass: 'wrong' });
+    await expect(device.init()).rejects.toThrow(/Sender not Authorized/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// TamperDetector and DigitalInput
+
+describe('tamper detector and digital input events', () => {
+  it('sends Changed messages, and Initialized ones with the current state on every new subscription', async () => {
+    const cam = await startCamera();
+    const client = await connectOnvif(cam);
+    await call((cb) => client.createPullPointSubscription(cb));
+    await pull(client); // the initial state
+
+    await cam.digitalInput(true);
+    await cam.tamperDetector(true);
+    const changed = (await pull(client)).messages;
+    expect(changed.map(summarize)).toEqual([
+      { topic: 'tns1:Device/Trigger/DigitalInput', operation: 'Changed', data: { LogicalState: true } },
+      { topic: 'tns1:RuleEngine/TamperDetector/Tamper', operation: 'Changed', data: { IsTamper: true } },
+    ]);
+    const input = changed[0].message.message.source.simpleItem;
+    expect(input.$).toEqual({ Name: 'InputToken', Value: 'DI_0' });
+    const tamper = changed[1].message.message.source.simpleItem;
+    expect(tamper.map((item: Any) => [item.$.Name, item.$.Value])).toEqual([
+      ['VideoSourceConfigurationToken', 'VideoSourceConfig_1'],
+      ['VideoAnalyticsConfigurationToken', 'VideoAnalyticsConfig_1'],
+      ['Rule', 'MyTamperDetectorRule'],
+    ]);
+
+    // A resubscription (after a reboot, say) learns the state it missed, marked Initialized, not Changed.
+    await call((cb) => client.unsubscribe(cb));
+    await call((cb) => client.createPullPointSubscription(cb));
+    const initial = (await pull(client)).messages.map(summarize);
+    expect(initial).toEqual(
+      expect.arrayContaining([
+        { topic: 'tns1:Device/Trigger/DigitalInput', operation: 'Initialized', data: { LogicalState: true } },
+        {
+          topic: 'tns1:RuleEngine/TamperDetector/Tamper',
+          operation: 'Initialized',
+          data: { IsTamper: true },
+        },
+      ]),
+    );
+    expect(initial.every((message) => message.operation === 'Initialized')).toBe(true);
+
+    await cam.digitalInput(false);
+    expect((await pull(client)).messages.map(summarize)).toEqual([
+      { topic: 'tns1:Device/Trigger/DigitalInput', operation: 'Changed', data: { LogicalState: false } },
+    ]);
+  });
+
+  it('describes both as properties in GetEventProperties', async () => {
+    const cam = await startCamera();
+    const { text } = await soap(`${cam.address}/onvif/events_service`, '<tev:GetEventProperties/>');
+    expect(text).toMatch(
+      /<Trigger><DigitalInput wstop:topic="true"><tt:MessageDescription IsProperty="true"><tt:Source><tt:SimpleItemDescription Name="InputToken" Type="tt:ReferenceToken"\/><\/tt:Source><tt:Data><tt:SimpleItemDescription Name="LogicalState" Type="xs:boolean"\/>/,
+    );
+    expect(text).toMatch(
+      /<TamperDetector><Tamper wstop:topic="true"><tt:MessageDescription IsProperty="true">.*<tt:SimpleItemDescription Name="IsTamper" Type="xs:boolean"\/>/,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// RTSP: TCP interleaved, UDP, Digest
+
+/** One RTSP exchange on a raw socket: the status line and headers of the answer. */
+function rtspExchange(url: string, request: string): Promise<string> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(target.port), target.hostname, () => socket.write(request));
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+      if (answer.includes('\r\n\r\n')) {
+        socket.destroy();
+        resolve(answer);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('RTSP', () => {
+  it('plays over TCP (RTP interleaved on the RTSP connection) with Digest credentials, and refuses 401 without or with wrong ones', async () => {
+    const ffmpeg = await findFfmpeg();
+    if (ffmpeg === undefined) throw new Error('no ffmpeg');
+    const cam = await startCamera({ rtsp: true });
+
+    const played = await readStream(ffmpeg, withCredentials(cam.rtspUrl), 'tcp');
+    expect(played.stderr).toMatch(/Stream #0:0: Video: h264 .*640x360/);
+    expect(played.stderr).toMatch(/frame=\s*5/);
+    expect(played.code).toBe(0);
+
+    const anonymous = await readStream(ffmpeg, cam.rtspUrl, 'tcp');
+    expect(anonymous.stderr).toMatch(/401 Unauthorized/);
+    expect(anonymous.code).not.toBe(0);
+    const wrong = await readStream(ffmpeg, withCredentials(cam.rtspUrl, 'guess'), 'tcp');
+    expect(wrong.stderr).toMatch(/401 Unauthorized/);
+    expect(wrong.code).not.toBe(0);
+    expect(cam.rtspRefusals).toBeGreaterThanOrEqual(3);
+
+    // The password follows a change, as on a camera.
+    cam.setPassword('changed-1');
+    expect((await readStream(ffmpeg, withCredentials(cam.rtspUrl), 'tcp')).code).not.toBe(0);
+    expect((await readStream(ffmpeg, withCredentials(cam.rtspUrl, 'changed-1'), 'tcp')).code).toBe(0);
+  }, 60_000);
+
+  it('challenges the way camera RTSP servers do, and answers 461 to a transport it does not serve', async () => {
+    const cam = await startCamera({ rtsp: true });
+    const options = await rtspExchange(cam.rtspUrl, `OPTIONS ${cam.rtspUrl} RTSP/1.0\r\nCSeq: 1\r\n\r\n`);
+    expect(options).toMatch(/^RTSP\/1\.0 200 OK\r\n/);
+    expect(options).toMatch(/Public: OPTIONS, DESCRIBE, SETUP, PLAY/);
+    const describe = await rtspExchange(
+      cam.rtspUrl,
+      `DESCRIBE ${cam.rtspUrl} RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n\r\n`,
+    );
+    expect(describe).toMatch(/^RTSP\/1\.0 401 Unauthorized\r\n/);
+    expect(describe).toMatch(/\r\nCSeq: 2\r\n/);
+    expect(describe).toMatch(
+      /WWW-Authenticate: Digest realm="IP Camera", nonce="[0-9a-f]{32}", stale="FALSE"\r\n/,
+    );
+
+    cam.badDigest('malformed');
+    const malformed = await rtspExchange(cam.rtspUrl, `DESCRIBE ${cam.rtspUrl} RTSP/1.0\r\nCSeq: 3\r\n\r\n`);
+    expect(malformed).toMatch(/WWW-Authenticate: Digest realm="IP Camera"\r\n/);
+    cam.badDigest(undefined);
+
+    const open = await startCamera({ rtsp: true, rtspAuthentication: 'none', serialNumber: 'GS20250002' });
+    const setup = await rtspExchange(
+      open.rtspUrl,
+      `SETUP ${open.rtspUrl}/streamid=0 RTSP/1.0\r\nCSeq: 4\r\nTransport: RTP/AVP;multicast;port=5000-5001\r\n\r\n`,
+    );
+    expect(setup).toMatch(/^RTSP\/1\.0 461 Unsupported Transport\r\n/);
+  }, 60_000);
+
+  it("closes a connection that sends an endless head, a body too large or something not RTSP; 454 for an unknown session, 405 for ANNOUNCE on the viewers' path", async () => {
+    const cam = await startCamera({ rtsp: true, rtspAuthentication: 'none' });
+    const { hostname, port } = new URL(cam.rtspUrl);
+    /** Writes bytes and resolves with what came back before the camera closed the connection. */
+    const closedAfter = (bytes: string | Buffer): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => socket.write(bytes));
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => {
+          answer += chunk.toString('latin1');
+        });
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+        socket.setTimeout(5_000, () => reject(new Error('the camera kept the connection open')));
+      });
+    expect(await closedAfter(`DESCRIBE ${cam.rtspUrl} RTSP/1.0\r\nX-Filler: ${'a'.repeat(9_000)}`)).toBe('');
+    expect(
+      await closedAfter(`ANNOUNCE ${cam.rtspUrl} RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 70000\r\n\r\n`),
+    ).toBe('');
+    expect(await closedAfter('GET / HTTP/1.1\r\nHost: camera\r\n\r\n')).toBe('');
+
+    const play = await rtspExchange(
+      cam.rtspUrl,
+      `PLAY ${cam.rtspUrl} RTSP/1.0\r\nCSeq: 5\r\nSession: 1234\r\n\r\n`,
+    );
+    expect(play).toMatch(/^RTSP\/1\.0 454 Session Not Found\r\n/);
+    // Nobody but the publisher may announce a stream on the viewers' path.
+    const announce = await rtspExchange(cam.rtspUrl, `ANNOUNCE ${cam.rtspUrl} RTSP/1.0\r\nCSeq: 6\r\n\r\n`);
+    expect(announce).toMatch(/^RTSP\/1\.0 405 Method Not Allowed\r\n/);
+    expect(cam.running).toBe(true);
+  }, 30_000);
+
+  it('plays without credentials when RTSP authentication is off, over UDP and TCP', async () => {
+    const ffmpeg = await findFfmpeg();
+    if (ffmpeg === undefined) throw new Error('no ffmpeg');
+    const cam = await startCamera({ rtsp: true, rtspAuthentication: 'none' });
+    for (const transport of ['udp', 'tcp'] as const) {
+      const read = await readStream(ffmpeg, cam.rtspUrl, transport);
+      expect(read.stderr).toMatch(/Video: h264/);
+      expect(read.code).toBe(0);
+    }
+    expect(cam.rtspRefusals).toBe(0);
+  }, 60_000);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fault knobs
+
+describe('fault knobs', () => {
+  it('garbage: an HTML page, a truncated answer or binary noise instead of SOAP, until it is turned off', async () => {
+    const cam = await startCamera();
+    const client = await connectOnvif(cam);
+    cam.garbage('html');
+    const html = await soap(cam.xaddr, '<tds:GetDeviceInformation/>');
+    expect(html.status).toBe(200);
+    expect(html.text).toMatch(/^<html>/);
+    await expect(call((cb) => client.getDeviceInformation(cb))).rejects.toThrow();
+
+    cam.garbage('truncated');
+    await expect(soap(cam.xaddr, '<tds:GetDeviceInformation/>')).rejects.toThrow();
+
+    cam.garbage('binary');
+    const binary = await fetch(cam.xaddr, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/soap+xml' },
+      body: `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header>${textToken()}</s:Header><s:Body><GetDeviceInformation xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>`,
+    });
+    expect(binary.headers.get('content-type')).toBe('application/octet-stream');
+    expect((await binary.arrayBuffer()).byteLength).toBe(512);
+
+    cam.garbage(undefined);
+    expect(await call((cb) => client.getDeviceInformation(cb))).toMatchObject({ serialNumber: 'GS20250001' });
+  });
+
+  it('slow reads: an answer trickles out at the set rate and still arrives whole', async () => {
+    const cam = await startCamera();
+    cam.slowReads(4_000);
+    const started = Date.now();
+    const answer = await soap(cam.xaddr, '<tds:GetNetworkInterfaces/>');
+    const took = Date.now() - started;
+    expect(answer.status).toBe(200);
+    expect(answer.text).toMatch(/<\/s:Envelope>$/);
+    // About Buffer.byteLength / 4000 B/s; at least half of it, whatever the timer granularity.
+    expect(took).toBeGreaterThan((Buffer.byteLength(answer.text) / 4_000) * 1000 * 0.5);
+    cam.slowReads(0);
+    const fast = Date.now();
+    await soap(cam.xaddr, '<tds:GetNetworkInterfaces/>');
+    expect(Date.now() - fast).toBeLessThan(took);
+  });
+
+  it('dropped event stream: a held PullMessages loses its connection, the subscription lives on', async () => {
+    const cam = await startCamera();
+    const client = await connectOnvif(cam);
+    await call((cb) => client.createPullPointSubscription(cb));
+    await pull(client);
+    const held = pull(client); // onvif asks for Timeout PT1M
+    await waitFor(() => cam.pendingPulls === 1, 'the pull to be held');
+    expect(cam.dropEventStream()).toBe(1);
+    await expect(held).rejects.toThrow();
+    expect(cam.subscriptionCount).toBe(1);
+    await cam.motion();
+    expect((await pull(client)).messages.length).toBeGreaterThan(0);
+  });
+
+  it('bad digest: the snapshot (and RTSP) refuse every answer as stale, or challenge without a nonce', async () => {
+    const cam = await startCamera();
+    const device = new nodeOnvif.OnvifDevice({ xaddr: cam.xaddr, user: USER, pass: PASSWORD });
+    await device.init();
+    expect((await device.fetchSnapshot()).body.length).toBeGreaterThan(1000);
+
+    cam.badDigest('stale');
+    await expect(device.fetchSnapshot()).rejects.toThrow();
+    const stale = await fetch(cam.snapshotUrl);
+    expect(stale.headers.get('www-authenticate')).toMatch(/stale=TRUE/);
+
+    cam.badDigest('malformed');
+    const malformed = await fetch(cam.snapshotUrl);
+    expect(malformed.status).toBe(401);
+    expect(malformed.headers.get('www-authenticate')).toBe('Digest realm="IP Camera"');
+    await expect(device.fetchSnapshot()).rejects.toThrow();
+
+    cam.badDigest(undefined);
+    expect((await device.fetchSnapshot()).body.length).toBeGreaterThan(1000);
+  });
 });

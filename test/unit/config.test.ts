@@ -656,7 +656,7 @@ describe('device credentials and timings in the config', () => {
         'GRIDHUB_CONFIG_INVALID',
       );
       expect(error.problems).toEqual([
-        'devices[0]: give exactly one of secret and secretSha256: every device has its own credentials',
+        'devices[0]: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials',
       ]);
     }
   });

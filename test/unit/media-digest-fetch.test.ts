@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DigestFetchError, digestFetch, parseChallenges } from '../../src/cameras/evidence/digest-fetch.ts';
+import { DigestFetchError, digestFetch, parseChallenges } from '../../src/net/digest-fetch.ts';
 
 type Algorithm = 'MD5' | 'MD5-sess' | 'SHA-256';
 

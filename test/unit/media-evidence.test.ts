@@ -2,7 +2,6 @@ import { statSync, writeFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CameraDirectory, CameraMedia } from '../../src/cameras/camera-directory.ts';
-import { DigestFetchError } from '../../src/cameras/evidence/digest-fetch.ts';
 import {
   type CaptureTools,
   EvidenceService,
@@ -13,6 +12,7 @@ import { MediaStore } from '../../src/cameras/evidence/media-store.ts';
 import { TypedBus } from '../../src/core/bus.ts';
 import type { HubBusEvents } from '../../src/core/events.ts';
 import type { EvidenceItem, Incident } from '../../src/core/incident.ts';
+import { DigestFetchError } from '../../src/net/digest-fetch.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { LogCapture, temporaryDirectory } from '../helpers/hub.ts';
 

@@ -3,11 +3,11 @@ import type { TypedBus } from '../../core/bus.ts';
 import { type HubBusEvents, whenStored } from '../../core/events.ts';
 import type { EvidenceItem, Incident } from '../../core/incident.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
+import { type DigestFetchOptions, digestFetch, type FetchedBody } from '../../net/digest-fetch.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
 import type { CameraDirectory, CameraMedia } from '../camera-directory.ts';
-import { type DigestFetchOptions, digestFetch, type FetchedBody } from './digest-fetch.ts';
 import {
   type CaptureOptions,
   type ClipOptions,

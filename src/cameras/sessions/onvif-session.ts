@@ -1,8 +1,9 @@
-import { Cam } from 'onvif';
 import type { OnvifNotification } from '../../core/adapter.ts';
 import type { ResolvedDevice } from '../../core/device.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
 import type { Logger } from '../../observability/logger.ts';
+import { type OnvifAuthentication, OnvifClient, OnvifError } from './onvif-client.ts';
+import { attrOf, child, children, descendant, escapeXml, textAt, type XmlElement } from './xml.ts';
 
 /** What a session reports to the hub. */
 export interface OnvifSessionEvents {
@@ -10,7 +11,7 @@ export interface OnvifSessionEvents {
   heard(cameraId: string): void;
   /** The camera stopped answering (or refused us). */
   gone(cameraId: string, reason: string): void;
-  /** Notifications pulled from the camera, in order. */
+  /** Notifications pulled from the camera or posted by it, in order. */
   notifications(
     cameraId: string,
     notifications: readonly OnvifNotification[],
@@ -18,15 +19,28 @@ export interface OnvifSessionEvents {
   ): Promise<void>;
 }
 
+/** Where cameras that only offer Basic Notification post their Notify: the hub's consumer endpoint. */
+export interface NotificationConsumers {
+  /**
+   * A consumer address of its own for one subscription; its unguessable path token is the credential (an ONVIF
+   * consumer cannot authenticate the camera). Each NotificationMessage posted there goes to `deliver`.
+   */
+  open(
+    cameraId: string,
+    deliver: (messages: readonly XmlElement[], receivedAt: number) => Promise<void>,
+  ): { readonly url: string; close(): void };
+}
+
 export interface OnvifSessionOptions {
   readonly device: ResolvedDevice;
   readonly events: OnvifSessionEvents;
   readonly logger: Logger;
-  /** Checks the camera's xaddr against network.outbound before each connect, and the URIs it hands out. */
+  /** Checks the camera's xaddr against network.outbound at each request, and the URIs it hands out. */
   readonly guard: OutboundGuard;
+  readonly consumers: NotificationConsumers;
   /** Socket timeout of ordinary requests. */
   readonly requestTimeoutMs: number;
-  /** While the subscription is healthy, how often the camera counts as heard (a pull may wait up to a minute). */
+  /** While the subscription is healthy, how often the camera counts as heard. */
   readonly aliveEveryMs: number;
   /** Backoff after a failure: doubles from `retryMinMs` to `retryMaxMs`. */
   readonly retryMinMs: number;
@@ -34,6 +48,9 @@ export interface OnvifSessionOptions {
 }
 
 export type SessionState = 'connecting' | 'subscribed' | 'failing' | 'stopped';
+
+/** How the camera delivers its events: pulled by the hub, or posted to the hub's consumer endpoint. */
+export type EventDelivery = 'pull-point' | 'basic-notification';
 
 export interface CameraInformation {
   readonly manufacturer: string;
@@ -43,70 +60,132 @@ export interface CameraInformation {
   readonly hardwareId: string;
 }
 
-/** The parts of the `onvif` client's linerase'd answers this session reads. */
-interface PulledMessages {
-  currentTime?: string | Date;
-  terminationTime?: string | Date;
-  notificationMessage?: unknown;
+/** The last failure of a session: the ONVIF operation and the camera's answer. */
+export interface SessionFailure {
+  readonly operation: string;
+  readonly answer: string;
+  /** ISO 8601. */
+  readonly at: string;
 }
 
-function call<T>(cam: Cam, method: (callback: (error: Error | null, data?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => {
-    method.call(cam, (error, data) => (error ? reject(error) : resolve(data as T)));
-  });
+/** How the session talks to the camera, once connected. */
+export interface SessionLink {
+  readonly events: EventDelivery | null;
+  readonly authentication: OnvifAuthentication | null;
+  /** The camera's clock minus the hub's. */
+  readonly clockOffsetMs: number | null;
+  readonly profileToken: string | null;
 }
 
-/** The onvif client's PullMessages Timeout (PT1M, fixed in the library). */
-const longestPullMs = 60_000;
+const actions = {
+  createPullPoint: 'http://www.onvif.org/ver10/events/wsdl/EventPortType/CreatePullPointSubscriptionRequest',
+  pull: 'http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest',
+  subscribe: 'http://docs.oasis-open.org/wsn/bw-2/NotificationProducer/SubscribeRequest',
+  renew: 'http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest',
+  unsubscribe: 'http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest',
+} as const;
 
-const asArray = <T>(value: T | T[] | undefined): T[] =>
-  value === undefined ? [] : Array.isArray(value) ? value : [value];
+/** What the hub asks a subscription to last; cameras often grant less. */
+const requestedLifetime = 'PT60S';
+const fallbackLifetimeMs = 60_000;
 
-/** SimpleItems (`{$: {Name, Value}}`, one or many) as a flat record. */
-function simpleItems(holder: unknown): Record<string, string> {
-  const items = asArray((holder as { simpleItem?: unknown } | undefined)?.simpleItem);
+/**
+ * A topic as cameras spell it → the key of the adapter's topic table: namespace prefixes dropped from every step
+ * (`tns1:Device/Trigger/tnshik:AlarmIn` → `Device/Trigger/AlarmIn`), and the subtree and trailing-slash spellings
+ * some firmware sends (`…/Motion/`, `…/Motion//.`) read as the topic itself.
+ */
+export function normalizeTopic(topic: string): string {
+  return topic
+    .trim()
+    .replace(/\/\/\.$/, '')
+    .split('/')
+    .filter((step) => step !== '' && step !== '.')
+    .map((step) => step.slice(step.indexOf(':') + 1))
+    .join('/');
+}
+
+/** SimpleItems (`<tt:SimpleItem Name=… Value=…/>`) as a flat record. */
+function simpleItems(holder: XmlElement | undefined): Record<string, string> {
   const record: Record<string, string> = {};
-  for (const item of items) {
-    const attributes = (item as { $?: { Name?: unknown; Value?: unknown } }).$;
-    if (typeof attributes?.Name === 'string') record[attributes.Name] = String(attributes.Value ?? '');
+  for (const item of children(holder, 'SimpleItem')) {
+    const name = item.attrs.Name;
+    if (name !== undefined) record[name] = item.attrs.Value ?? '';
   }
   return record;
 }
 
-/** One wsnt:NotificationMessage as the `onvif` client parses it → the adapter's view; undefined when malformed. */
-export function toNotification(raw: unknown, now: number): OnvifNotification | undefined {
-  const message = raw as { topic?: { _?: unknown }; message?: { message?: unknown } } | null | undefined;
-  const topic = message?.topic?._;
-  if (typeof topic !== 'string') return undefined;
-  const body = message?.message?.message as
-    | { $?: { UtcTime?: unknown; PropertyOperation?: unknown }; source?: unknown; data?: unknown }
-    | undefined;
-  const utc = body?.$?.UtcTime;
-  const time = utc instanceof Date ? utc.getTime() : typeof utc === 'string' ? Date.parse(utc) : Number.NaN;
+/**
+ * One wsnt:NotificationMessage → the adapter's view; undefined without a topic. The camera's UtcTime is moved
+ * onto the hub's clock by the camera's clock offset, so a camera hours off still dates its events right.
+ */
+export function toNotification(
+  message: XmlElement,
+  now: number,
+  clockOffsetMs = 0,
+): OnvifNotification | undefined {
+  const topic = textAt(message, 'Topic');
+  if (topic === undefined || normalizeTopic(topic) === '') return undefined;
+  const body = child(child(message, 'Message'), 'Message');
+  const utc = Date.parse(attrOf(body, 'UtcTime') ?? '');
   return {
-    // `tns1:RuleEngine/CellMotionDetector/Motion` → `RuleEngine/CellMotionDetector/Motion`
-    topic: topic.slice(topic.indexOf(':') + 1),
-    time: Number.isNaN(time) ? now : time,
-    operation: typeof body?.$?.PropertyOperation === 'string' ? body.$.PropertyOperation : 'Changed',
-    source: simpleItems(body?.source),
-    data: simpleItems(body?.data),
+    topic: normalizeTopic(topic),
+    time: Number.isNaN(utc) ? now : utc - clockOffsetMs,
+    operation: attrOf(body, 'PropertyOperation') ?? 'Changed',
+    source: simpleItems(child(body, 'Source')),
+    data: simpleItems(child(body, 'Data')),
   };
 }
 
+/** The services a session uses, at addresses the hub can reach. */
+interface Services {
+  readonly media: string;
+  readonly events: string;
+  readonly ptz: string | undefined;
+  /** What GetCapabilities said of PullPoint support; undefined when it did not say. */
+  readonly pullPoint: boolean | undefined;
+}
+
+/** The remaining lifetime of a subscription by the camera's own clock (ours may differ). */
+function lifetimeMs(answer: XmlElement): number {
+  const now = Date.parse(textAt(answer, 'CurrentTime') ?? '');
+  const end = Date.parse(textAt(answer, 'TerminationTime') ?? '');
+  return Number.isNaN(now) || Number.isNaN(end) || end <= now ? fallbackLifetimeMs : end - now;
+}
+
+/** Whether an answer says the camera does not do this (as opposed to refusing us, or not answering). */
+function unsupported(error: unknown): boolean {
+  return (
+    error instanceof OnvifError &&
+    /ActionNotSupported|NotSupported|NoSuchService|HTTP 404|HTTP 405|HTTP 501|not implemented/i.test(
+      error.answer,
+    )
+  );
+}
+
 /**
- * One camera's ONVIF session: connect (WS-Security UsernameToken), read its stream and snapshot URIs, then
- * subscribe with a PullPoint and pull in a loop. The subscription is renewed at 80% of its lifetime (lessons of
- * Home Assistant's ONVIF integration: renew well before expiry); any failure — a reboot, a lost subscription, a
- * wrong password — ends the loop, reports the camera gone, and starts over from connect after a backoff.
+ * One camera's ONVIF session: read the camera's clock, connect (WS-UsernameToken or HTTP Digest), read its stream
+ * and snapshot URIs by profile token, then subscribe to its events: a PullPoint pulled in a loop, or where the camera
+ * offers only Basic Notification, a subscription whose Notify the camera posts to the hub's consumer endpoint.
+ * Subscriptions are renewed well before they lapse (lessons of Home Assistant's ONVIF integration); any failure —
+ * a reboot, a lost subscription, a wrong password — ends the loop, reports the camera gone with the operation that
+ * failed and the camera's answer, and starts over after a backoff.
  */
 export class OnvifSession {
   readonly #options: OnvifSessionOptions;
   readonly #log: Logger;
   #state: SessionState = 'stopped';
-  #cam: Cam | undefined;
+  #client: OnvifClient | undefined;
+  #services: Services | undefined;
+  #profileToken: string | undefined;
+  #delivery: EventDelivery | undefined;
+  /** The subscription manager's address, while subscribed. */
+  #subscription: string | undefined;
   #streamUri: string | undefined;
   #snapshotUri: string | undefined;
   #information: CameraInformation | undefined;
+  #failure: SessionFailure | undefined;
+  /** Closes the consumer address of the Basic Notification subscription, while there is one. */
+  #closeConsumer: (() => void) | undefined;
   #timers = new Set<NodeJS.Timeout>();
   #generation = 0;
 
@@ -132,6 +211,20 @@ export class OnvifSession {
     return this.#information;
   }
 
+  /** Why the session last failed: shown until it subscribes again. */
+  get failure(): SessionFailure | undefined {
+    return this.#failure;
+  }
+
+  get link(): SessionLink {
+    return {
+      events: this.#delivery ?? null,
+      authentication: this.#client?.authentication ?? null,
+      clockOffsetMs: this.#client?.clockOffsetMs ?? null,
+      profileToken: this.#profileToken ?? null,
+    };
+  }
+
   start(): void {
     this.#state = 'connecting';
     void this.#run(++this.#generation, this.#options.retryMinMs);
@@ -142,58 +235,61 @@ export class OnvifSession {
     this.#generation++;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    const cam = this.#cam;
-    this.#cam = undefined;
-    if (cam !== undefined) this.#unsubscribe(cam);
+    this.#closeConsumer?.();
+    this.#closeConsumer = undefined;
+    this.#unsubscribe();
+    this.#client = undefined;
   }
 
   /**
-   * Ends the camera's PullPoint subscription, best effort [ONVIF Core 9.1: Unsubscribe]. A session given up (its
-   * lease moved to another instance, the camera disabled) must not leave it on the camera until it expires, with a
-   * pull still held open on it: the camera counts it, and many cameras allow only a few.
+   * Ends the camera's subscription, best effort [ONVIF Core 9.1: Unsubscribe]. A session given up (its lease moved
+   * to another instance, the camera disabled) must not leave it on the camera until it expires: the camera counts
+   * it, and many cameras allow only a few.
    */
-  #unsubscribe(cam: Cam): void {
-    if ((cam as unknown as { events?: { subscription?: unknown } }).events?.subscription === undefined)
-      return;
-    (cam as unknown as { unsubscribe: (callback: (error?: Error | null) => void) => void }).unsubscribe(
-      (error) => {
-        if (error)
-          this.#log.debug({ reason: error.message }, 'camera unsubscribe failed; it lapses by itself');
-      },
+  #unsubscribe(client = this.#client, manager = this.#subscription): void {
+    if (manager === this.#subscription) this.#subscription = undefined;
+    if (client === undefined || manager === undefined) return;
+    client
+      .call(manager, 'Unsubscribe', '<wsnt:Unsubscribe/>', { action: actions.unsubscribe })
+      .catch((error: Error) =>
+        this.#log.debug({ reason: error.message }, 'camera unsubscribe failed; it lapses by itself'),
+      );
+  }
+
+  /** Turns the camera to a PTZ preset of the session's profile. */
+  async gotoPreset(preset: string): Promise<void> {
+    const client = this.#client;
+    const ptz = this.#services?.ptz;
+    if (client === undefined || this.#state !== 'subscribed') throw new Error('the camera is not connected');
+    if (ptz === undefined) throw new OnvifError('GotoPreset', 'the camera offers no PTZ service');
+    await client.call(
+      ptz,
+      'GotoPreset',
+      `<tptz:GotoPreset><tptz:ProfileToken>${escapeXml(this.#profileToken ?? '')}</tptz:ProfileToken>` +
+        `<tptz:PresetToken>${escapeXml(preset)}</tptz:PresetToken></tptz:GotoPreset>`,
     );
   }
 
-  /** Turns the camera to a PTZ preset of its first profile. */
-  async gotoPreset(preset: string): Promise<void> {
-    const cam = this.#cam;
-    if (cam === undefined || this.#state !== 'subscribed') throw new Error('the camera is not connected');
-    await call(cam, (callback) => cam.gotoPreset({ preset }, callback));
-  }
-
-  /** Connect → subscribe → pull until something fails, then back off and start over. */
+  /** Connect → subscribe → follow until something fails, then back off and start over. */
   async #run(generation: number, backoffMs: number): Promise<void> {
     const { device, events, retryMaxMs, retryMinMs } = this.#options;
     const current = () => this.#generation === generation;
     try {
-      const cam = await this.#connect();
+      const client = await this.#connect();
       if (!current()) return;
-      this.#cam = cam;
-      const lifetimeMs = await this.#subscribe(cam);
-      // Stopped while it subscribed: that subscription is nobody's.
-      if (!current()) {
-        this.#unsubscribe(cam);
-        return;
-      }
-      this.#state = 'subscribed';
-      events.heard(device.id);
-      this.#log.info('subscribed to camera events');
-      await this.#pullLoop(cam, generation, lifetimeMs);
+      this.#client = client;
+      await this.#follow(client, generation);
     } catch (error) {
       if (!current()) return;
       this.#state = 'failing';
-      const reason = (error as Error).message;
-      this.#log.warn({ reason, retryInMs: backoffMs }, 'camera session failed; resubscribing');
-      events.gone(device.id, reason);
+      this.#subscription = undefined;
+      const failure =
+        error instanceof OnvifError
+          ? { operation: error.operation, answer: error.answer }
+          : { operation: 'session', answer: (error as Error).message };
+      this.#failure = { ...failure, at: new Date().toISOString() };
+      this.#log.warn({ ...failure, retryInMs: backoffMs }, 'camera session failed; resubscribing');
+      events.gone(device.id, `${failure.operation}: ${failure.answer}`);
       await this.#sleep(backoffMs);
       if (current()) void this.#run(generation, Math.min(backoffMs * 2, retryMaxMs));
       return;
@@ -202,51 +298,57 @@ export class OnvifSession {
     if (current()) void this.#run(generation, retryMinMs);
   }
 
-  async #connect(): Promise<Cam> {
-    const { device, requestTimeoutMs } = this.#options;
+  async #connect(): Promise<OnvifClient> {
+    const { device, requestTimeoutMs, guard } = this.#options;
     const onvif = device.onvif;
     if (onvif === undefined) throw new Error('no onvif settings');
-    // Resolved and checked at each connect; the client is given the checked address, not the name, so every
-    // request of the session goes there (with preserveAddress, the service and subscription addresses the camera
-    // reports are rewritten to it too). A refusal fails the session like an unreachable camera, and is counted.
-    const target = await this.#options.guard.check(onvif.xaddr, 'onvif', { cameraId: device.id });
-    const address = target.url;
-    const secure = address.protocol === 'https:';
-    const cam = new Cam({
-      hostname: target.address,
-      port: Number(address.port || (secure ? 443 : 80)),
-      path: address.pathname,
-      useSecure: secure,
-      // TLS still verifies the name the xaddr gave, not the address.
-      ...(secure && target.host !== target.address ? { secureOpts: { servername: target.host } } : {}),
+    // Every request is checked against network.outbound and sent to the checked address: a refusal fails the
+    // session like an unreachable camera, and is counted.
+    const client = new OnvifClient({
+      xaddr: onvif.xaddr,
       username: onvif.username,
       password: onvif.password,
-      timeout: requestTimeoutMs,
-      autoconnect: false,
-      // Keep the address we were given: cameras behind NAT report service addresses we cannot reach.
-      preserveAddress: true,
+      fetch: guard.fetcher('onvif', { cameraId: device.id }),
+      timeoutMs: requestTimeoutMs,
     });
-    await call(cam, (callback) => cam.connect(callback as never));
-    const information = await call<Record<string, unknown>>(cam, (callback) =>
-      cam.getDeviceInformation(callback),
+    await client.synchronizeClock();
+    const services = await this.#readServices(client);
+    this.#services = services;
+    const information = await client.call(
+      client.deviceUrl,
+      'GetDeviceInformation',
+      '<tds:GetDeviceInformation/>',
     );
+    const field = (name: string) => textAt(information, name) ?? '';
     this.#information = {
-      manufacturer: String(information.manufacturer ?? ''),
-      model: String(information.model ?? ''),
-      firmwareVersion: String(information.firmwareVersion ?? ''),
-      serialNumber: String(information.serialNumber ?? ''),
-      hardwareId: String(information.hardwareId ?? ''),
+      manufacturer: field('Manufacturer'),
+      model: field('Model'),
+      firmwareVersion: field('FirmwareVersion'),
+      serialNumber: field('SerialNumber'),
+      hardwareId: field('HardwareId'),
     };
-    const stream = await call<{ uri: string }>(cam, (callback) =>
-      cam.getStreamUri({ protocol: 'RTSP' }, callback),
+    const profileToken = await this.#chooseProfile(client, services.media);
+    this.#profileToken = profileToken;
+    const token = `<trt:ProfileToken>${escapeXml(profileToken)}</trt:ProfileToken>`;
+    const stream = await client.call(
+      services.media,
+      'GetStreamUri',
+      '<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream>' +
+        `<tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>${token}</trt:GetStreamUri>`,
     );
-    this.#streamUri = stream.uri;
-    this.#snapshotUri = await call<{ uri: string }>(cam, (callback) => cam.getSnapshotUri(callback)).then(
-      (snapshot) => snapshot.uri,
-      () => undefined,
-    );
+    this.#streamUri = textAt(stream, 'MediaUri', 'Uri') || undefined;
+    if (this.#streamUri === undefined) throw new OnvifError('GetStreamUri', 'the answer has no MediaUri');
+    this.#snapshotUri = await client
+      .call(services.media, 'GetSnapshotUri', `<trt:GetSnapshotUri>${token}</trt:GetSnapshotUri>`)
+      .then(
+        (snapshot) => textAt(snapshot, 'MediaUri', 'Uri') || undefined,
+        (error: Error) => {
+          this.#log.info({ reason: error.message }, 'the camera gives no snapshot URI');
+          return undefined;
+        },
+      );
     // Told now, so an operator need not wait for an alarm to learn it; refused (and counted) when fetched.
-    const { policy } = this.#options.guard;
+    const { policy } = guard;
     for (const [purpose, uri] of [
       ['stream', this.#streamUri],
       ['snapshot', this.#snapshotUri],
@@ -255,59 +357,219 @@ export class OnvifSession {
       if (problem !== undefined)
         this.#log.warn({ purpose, problem }, `the camera hands out a ${purpose} URI that will be refused`);
     }
-    return cam;
+    return client;
   }
 
-  async #subscribe(cam: Cam): Promise<number> {
-    const subscription = await call<{ currentTime?: Date | string; terminationTime?: Date | string }>(
-      cam,
-      (callback) => cam.createPullPointSubscription(callback),
+  /**
+   * Where the media, event and PTZ services are: GetCapabilities (every Profile S camera), else GetServices
+   * (newer firmware that dropped the former). Never GetVideoSources: many cameras do not implement it.
+   */
+  async #readServices(client: OnvifClient): Promise<Services> {
+    try {
+      const answer = await client.call(
+        client.deviceUrl,
+        'GetCapabilities',
+        '<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>',
+      );
+      const capabilities = child(answer, 'Capabilities');
+      const media = textAt(capabilities, 'Media', 'XAddr');
+      const events = textAt(capabilities, 'Events', 'XAddr');
+      if (media === undefined || events === undefined)
+        throw new OnvifError('GetCapabilities', 'the answer names no Media or Events service');
+      const ptz = textAt(capabilities, 'PTZ', 'XAddr');
+      const pullPoint = textAt(capabilities, 'Events', 'WSPullPointSupport');
+      return {
+        media: client.reachable(media, '/onvif/media_service'),
+        events: client.reachable(events, '/onvif/events_service'),
+        ptz: ptz === undefined || ptz === '' ? undefined : client.reachable(ptz, '/onvif/ptz_service'),
+        pullPoint: pullPoint === undefined ? undefined : pullPoint === 'true',
+      };
+    } catch (error) {
+      if (!unsupported(error)) throw error;
+    }
+    const answer = await client.call(
+      client.deviceUrl,
+      'GetServices',
+      '<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>',
     );
-    return this.#lifetimeMs(subscription);
+    const byNamespace = new Map(
+      children(answer, 'Service').map((service) => [textAt(service, 'Namespace'), textAt(service, 'XAddr')]),
+    );
+    const media = byNamespace.get('http://www.onvif.org/ver10/media/wsdl');
+    const events = byNamespace.get('http://www.onvif.org/ver10/events/wsdl');
+    if (media === undefined || events === undefined)
+      throw new OnvifError('GetServices', 'the answer names no Media or Events service');
+    const ptz = byNamespace.get('http://www.onvif.org/ver20/ptz/wsdl');
+    return {
+      media: client.reachable(media, '/onvif/media_service'),
+      events: client.reachable(events, '/onvif/events_service'),
+      ptz: ptz === undefined ? undefined : client.reachable(ptz, '/onvif/ptz_service'),
+      pullPoint: undefined,
+    };
   }
 
-  /** The subscription's remaining lifetime by the camera's own clock (our clocks may differ). */
-  #lifetimeMs(answer: { currentTime?: Date | string; terminationTime?: Date | string } | undefined): number {
-    const now = answer?.currentTime === undefined ? Number.NaN : new Date(answer.currentTime).getTime();
-    const end =
-      answer?.terminationTime === undefined ? Number.NaN : new Date(answer.terminationTime).getTime();
-    return Number.isNaN(now) || Number.isNaN(end) || end <= now ? 60_000 : end - now;
+  /** The first profile with a video encoder (else the first): stream and snapshot URIs are asked by its token. */
+  async #chooseProfile(client: OnvifClient, media: string): Promise<string> {
+    const answer = await client.call(media, 'GetProfiles', '<trt:GetProfiles/>');
+    const profiles = children(answer, 'Profiles').filter((profile) => (profile.attrs.token ?? '') !== '');
+    const chosen =
+      profiles.find((profile) => descendant(profile, 'VideoEncoderConfiguration') !== undefined) ??
+      profiles[0];
+    if (chosen === undefined)
+      throw new OnvifError('GetProfiles', 'the camera has no media profile with a token');
+    return chosen.attrs.token as string;
   }
 
-  async #pullLoop(cam: Cam, generation: number, lifetimeMs: number): Promise<void> {
+  /** Subscribes (PullPoint where offered, else Basic Notification) and follows the subscription until it fails. */
+  async #follow(client: OnvifClient, generation: number): Promise<void> {
+    const services = this.#services as Services;
+    if (services.pullPoint !== false) {
+      let created: XmlElement | undefined;
+      try {
+        created = await client.call(
+          services.events,
+          'CreatePullPointSubscription',
+          `<tev:CreatePullPointSubscription><tev:InitialTerminationTime>${requestedLifetime}</tev:InitialTerminationTime></tev:CreatePullPointSubscription>`,
+          { action: actions.createPullPoint },
+        );
+      } catch (error) {
+        if (!unsupported(error)) throw error;
+        this.#log.info(
+          { reason: (error as Error).message },
+          'the camera offers no PullPoint; subscribing with Basic Notification',
+        );
+      }
+      if (created !== undefined) return this.#pullLoop(client, created, generation);
+    }
+    return this.#notifyLoop(client, generation);
+  }
+
+  #subscribed(client: OnvifClient, generation: number, delivery: EventDelivery, manager: string): boolean {
+    if (this.#generation !== generation) {
+      // Stopped while it subscribed (stop() let go of the client): that subscription is nobody's.
+      this.#unsubscribe(client, manager);
+      return false;
+    }
+    this.#subscription = manager;
+    this.#delivery = delivery;
+    this.#state = 'subscribed';
+    this.#failure = undefined;
+    this.#options.events.heard(this.#options.device.id);
+    this.#log.info(
+      { events: delivery, authentication: this.#client?.authentication },
+      'subscribed to camera events',
+    );
+    return true;
+  }
+
+  /** While subscribed, the camera counts as heard every aliveEveryMs; returns the stop function. */
+  #keepAlive(generation: number): () => void {
     const { device, events, aliveEveryMs } = this.#options;
-    // A pull does not extend the subscription [ONVIF Core 9.1: PullMessages] and the onvif client's pulls may wait
-    // a minute (PT1M): renew while what is left could not outlast the next pull, plus a fifth of the lifetime.
-    let expiresAt = Date.now() + lifetimeMs;
-    let granted = lifetimeMs;
-    const renewDue = () => expiresAt - Date.now() <= longestPullMs + 0.2 * granted;
     const alive = setInterval(() => {
       if (this.#generation === generation && this.#state === 'subscribed') events.heard(device.id);
     }, aliveEveryMs);
     this.#timers.add(alive as unknown as NodeJS.Timeout);
+    return () => {
+      clearInterval(alive);
+      this.#timers.delete(alive as unknown as NodeJS.Timeout);
+    };
+  }
+
+  async #renew(client: OnvifClient, manager: string): Promise<number> {
+    const renewed = await client.call(
+      manager,
+      'Renew',
+      `<wsnt:Renew><wsnt:TerminationTime>${requestedLifetime}</wsnt:TerminationTime></wsnt:Renew>`,
+      { action: actions.renew },
+    );
+    this.#options.events.heard(this.#options.device.id);
+    return lifetimeMs(renewed);
+  }
+
+  async #deliver(messages: readonly XmlElement[], receivedAt: number, generation: number): Promise<void> {
+    if (this.#generation !== generation) return;
+    const now = Date.now();
+    const offset = this.#client?.clockOffsetMs ?? 0;
+    const notifications = messages
+      .map((message) => toNotification(message, now, offset))
+      .filter((notification): notification is OnvifNotification => notification !== undefined);
+    if (notifications.length > 0)
+      await this.#options.events.notifications(this.#options.device.id, notifications, receivedAt);
+  }
+
+  async #pullLoop(client: OnvifClient, created: XmlElement, generation: number): Promise<void> {
+    const { device, events, requestTimeoutMs } = this.#options;
+    const address = textAt(created, 'SubscriptionReference', 'Address');
+    if (address === undefined || address === '')
+      throw new OnvifError('CreatePullPointSubscription', 'the answer has no SubscriptionReference');
+    const manager = client.reachable(address, '/');
+    if (!this.#subscribed(client, generation, 'pull-point', manager)) return;
+    // A pull does not extend the subscription [ONVIF Core 9.1: PullMessages]: renew while what is left could not
+    // outlast the next pull, plus a fifth of the lifetime.
+    let granted = lifetimeMs(created);
+    let expiresAt = Date.now() + granted;
+    const pullMs = () => Math.min(20_000, Math.max(1_000, Math.floor(granted / 4)));
+    const stopAlive = this.#keepAlive(generation);
     try {
       while (this.#generation === generation) {
-        if (renewDue()) {
-          const renewed = await call<PulledMessages>(cam, (callback) => cam.renew({}, callback));
-          granted = this.#lifetimeMs(renewed);
+        if (expiresAt - Date.now() <= pullMs() + 0.2 * granted) {
+          granted = await this.#renew(client, manager);
           expiresAt = Date.now() + granted;
-          events.heard(device.id);
         }
-        const pulled = await call<PulledMessages>(cam, (callback) =>
-          cam.pullMessages({ messageLimit: 20 }, callback),
+        const wait = pullMs();
+        const pulled = await client.call(
+          manager,
+          'PullMessages',
+          `<tev:PullMessages><tev:Timeout>PT${Math.ceil(wait / 1000)}S</tev:Timeout><tev:MessageLimit>20</tev:MessageLimit></tev:PullMessages>`,
+          { action: actions.pull, timeoutMs: wait + requestTimeoutMs },
         );
         if (this.#generation !== generation) return;
         const receivedAt = performance.now();
         events.heard(device.id);
-        const now = Date.now();
-        const notifications = asArray(pulled?.notificationMessage)
-          .map((raw) => toNotification(raw, now))
-          .filter((notification): notification is OnvifNotification => notification !== undefined);
-        if (notifications.length > 0) await events.notifications(device.id, notifications, receivedAt);
+        await this.#deliver(children(pulled, 'NotificationMessage'), receivedAt, generation);
       }
     } finally {
-      clearInterval(alive);
-      this.#timers.delete(alive as unknown as NodeJS.Timeout);
+      stopAlive();
+    }
+  }
+
+  /**
+   * Basic Notification [WS-BaseNotification 4.2; ONVIF Core 9.2]: Subscribe with the hub's consumer address; the
+   * camera posts Notify there, and the hub renews at half the lifetime granted.
+   */
+  async #notifyLoop(client: OnvifClient, generation: number): Promise<void> {
+    const services = this.#services as Services;
+    const consumer = this.#options.consumers.open(this.#options.device.id, (messages, receivedAt) =>
+      this.#deliver(messages, receivedAt, generation),
+    );
+    // stop() closes it too: a stopped session's sleep never ends, so this finally may never run.
+    this.#closeConsumer = () => consumer.close();
+    const stopAlive = this.#keepAlive(generation);
+    try {
+      const answer = await client.call(
+        services.events,
+        'Subscribe',
+        '<wsnt:Subscribe>' +
+          `<wsnt:ConsumerReference><wsa:Address>${escapeXml(consumer.url)}</wsa:Address></wsnt:ConsumerReference>` +
+          `<wsnt:InitialTerminationTime>${requestedLifetime}</wsnt:InitialTerminationTime>` +
+          '</wsnt:Subscribe>',
+        { action: actions.subscribe },
+      );
+      const address = textAt(answer, 'SubscriptionReference', 'Address');
+      if (address === undefined || address === '')
+        throw new OnvifError('Subscribe', 'the answer has no SubscriptionReference');
+      const manager = client.reachable(address, '/');
+      if (!this.#subscribed(client, generation, 'basic-notification', manager)) return;
+      let granted = lifetimeMs(answer);
+      while (this.#generation === generation) {
+        await this.#sleep(Math.max(200, Math.min(30_000, granted / 2)));
+        if (this.#generation !== generation) return;
+        granted = await this.#renew(client, manager);
+      }
+    } finally {
+      stopAlive();
+      consumer.close();
+      this.#closeConsumer = undefined;
     }
   }
 

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import type { OnvifNotification } from '../../core/adapter.ts';
 import type { TypedBus } from '../../core/bus.ts';
 import type { ComponentHealth, ComponentState } from '../../core/component.ts';
-import type { Connector } from '../../core/connector.ts';
+import type { Connector, RefusalHandler } from '../../core/connector.ts';
 import type { DeviceEvent } from '../../core/device-event.ts';
 import type { HubBusEvents } from '../../core/events.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
@@ -16,10 +17,14 @@ import type { CameraDirectory, CameraMedia } from '../camera-directory.ts';
 import type { CameraPartition, LeasedSessions, SharedCameraView } from './camera-leases.ts';
 import {
   type CameraInformation,
+  type NotificationConsumers,
   OnvifSession,
   type OnvifSessionOptions,
+  type SessionFailure,
+  type SessionLink,
   type SessionState,
 } from './onvif-session.ts';
+import { descendants, parseXml, type XmlElement, XmlError } from './xml.ts';
 
 export interface CameraSessionView {
   /** `remote`: another hub instance runs this camera's session (see `instance`). */
@@ -31,7 +36,17 @@ export interface CameraSessionView {
   readonly instance?: string;
   /** Its session's state there. */
   readonly remoteState?: string;
+  /** Why the session last failed (the ONVIF operation and the camera's answer), until it subscribes again. */
+  readonly failure?: SessionFailure;
+  /** How the session talks to the camera (this instance's sessions only). */
+  readonly link?: SessionLink;
 }
+
+/** What became of a Notify posted to the consumer endpoint. */
+export type NotifyVerdict = 'accepted' | 'unknown_consumer' | 'malformed';
+
+/** The consumer endpoint's path; the subscription's token follows. */
+export const notifyPath = '/onvif/notify';
 
 /** Some cameras put user:password in the URIs they hand out: never show them. */
 function withoutCredentials(uri: string): string {
@@ -55,6 +70,13 @@ export interface OnvifSessionsOptions {
   readonly logger: Logger;
   /** What each camera's xaddr is checked against before its session connects. */
   readonly guard: OutboundGuard;
+  /** Where refused Notify posts go: counted and dead-lettered by the ingest (DeviceIngest.refuseFrame). */
+  readonly refuse: RefusalHandler;
+  /**
+   * The URL cameras reach the hub at (`cameras.notifyUrl`, else derived from the HTTP listener), read when a
+   * Basic Notification subscription is made: the consumer endpoint's address is under it.
+   */
+  readonly hubUrl: () => string;
   /** With several hub instances: which cameras this one runs sessions for. Without it, every camera. */
   readonly partition?: CameraPartition;
   readonly timing: Pick<
@@ -92,6 +114,11 @@ export class OnvifSessions implements CameraDirectory, Connector, LeasedSessions
   readonly #sessions = new Map<string, OnvifSession>();
   readonly #watchers = new Map<string, { cameraId: string; preset?: string }[]>();
   readonly #throttle = new LogThrottle();
+  /** Basic Notification consumers by their path token: the only credential a camera's Notify carries. */
+  readonly #consumers = new Map<
+    string,
+    { cameraId: string; deliver: (messages: readonly XmlElement[], receivedAt: number) => Promise<void> }
+  >();
   readonly #unknownTopics: Counter<'camera'>;
   readonly #sessionFailures: Counter<'camera'>;
   /** gridhub_events_decoded_total: ingest's, which ONVIF events count in as MQTT ones do. */
@@ -113,7 +140,79 @@ export class OnvifSessions implements CameraDirectory, Connector, LeasedSessions
   }
 
   health(): ComponentHealth {
-    return { state: this.#state, sessions: this.summary };
+    const failures: Record<string, string> = {};
+    for (const [cameraId, session] of this.#sessions) {
+      const failure = session.state === 'subscribed' ? undefined : session.failure;
+      if (failure !== undefined) failures[cameraId] = `${failure.operation}: ${failure.answer}`;
+    }
+    return {
+      state: this.#state,
+      sessions: this.summary,
+      ...(Object.keys(failures).length === 0 ? {} : { failures }),
+    };
+  }
+
+  /** The consumer addresses handed to cameras in Subscribe: one per subscription, its token unguessable. */
+  readonly #consumerAddresses: NotificationConsumers = {
+    open: (cameraId, deliver) => {
+      const token = randomBytes(24).toString('base64url');
+      this.#consumers.set(token, { cameraId, deliver });
+      const base = this.#options.hubUrl().replace(/\/+$/, '');
+      return {
+        url: `${base}${notifyPath}/${token}`,
+        close: () => this.#consumers.delete(token),
+      };
+    },
+  };
+
+  /** A Notify over `cameras.notifyMaxBytes`, refused before it was read. */
+  refuseOversizedNotify(payloadBytes: number): Promise<void> {
+    return this.#options.refuse({
+      source: 'onvif/notify',
+      deviceId: null,
+      reason: 'oversized',
+      problems: ['the Notify is larger than cameras.notifyMaxBytes'],
+      payloadBytes,
+    });
+  }
+
+  /**
+   * A Notify a camera posted to the consumer endpoint: its NotificationMessages to the camera's session, resolved
+   * once committed (the endpoint answers 2xx only then). An unknown token or a body that is not a SOAP Notify is
+   * refused through the ingest's refusal path (counted by reason, dead-lettered by shape).
+   */
+  async notify(token: string, body: string, receivedAt: number): Promise<NotifyVerdict> {
+    const consumer = this.#consumers.get(token);
+    const payloadBytes = Buffer.byteLength(body);
+    if (consumer === undefined) {
+      await this.#options.refuse({
+        source: 'onvif/notify',
+        deviceId: null,
+        reason: 'unauthenticated',
+        problems: ['no Basic Notification subscription of this hub has this consumer address'],
+        payloadBytes,
+      });
+      return 'unknown_consumer';
+    }
+    let messages: XmlElement[];
+    try {
+      const document = parseXml(body);
+      const notify = document.name === 'Envelope' ? descendants(document, 'Notify')[0] : undefined;
+      if (notify === undefined) throw new XmlError('not a SOAP envelope with a wsnt:Notify');
+      messages = descendants(notify, 'NotificationMessage');
+    } catch (error) {
+      await this.#options.refuse({
+        source: 'onvif/notify',
+        deviceId: consumer.cameraId,
+        reason: 'malformed',
+        problems: [(error as Error).message],
+        payloadBytes,
+      });
+      return 'malformed';
+    }
+    this.#options.liveness.heard(consumer.cameraId);
+    await consumer.deliver(messages, receivedAt);
+    return 'accepted';
   }
 
   /** Sessions by state, for /healthz. */
@@ -154,6 +253,7 @@ export class OnvifSessions implements CameraDirectory, Connector, LeasedSessions
       device,
       logger,
       guard,
+      consumers: this.#consumerAddresses,
       ...timing,
       events: {
         heard: (cameraId) => liveness.heard(cameraId),
@@ -191,6 +291,7 @@ export class OnvifSessions implements CameraDirectory, Connector, LeasedSessions
     this.#unsubscribe = undefined;
     for (const session of this.#sessions.values()) session.stop();
     this.#sessions.clear();
+    this.#consumers.clear();
     this.#watchers.clear();
     this.#state = 'down';
   }
@@ -227,11 +328,14 @@ export class OnvifSessions implements CameraDirectory, Connector, LeasedSessions
         remoteState: remote.state,
       };
     }
+    const failure = session.state === 'subscribed' ? undefined : session.failure;
     return {
       state: session.state,
       information: session.information ?? null,
       streamUri: session.streamUri === undefined ? null : withoutCredentials(session.streamUri),
       snapshotUri: session.snapshotUri === undefined ? null : withoutCredentials(session.snapshotUri),
+      ...(failure === undefined ? {} : { failure }),
+      link: session.link,
     };
   }
 

@@ -37,6 +37,25 @@ const sessionAnswer = covering<CameraSessionView>()(
     snapshotUri: z.string().nullable(),
     instance: z.string().optional().describe('The hub instance that runs the session, when several do.'),
     remoteState: z.string().optional(),
+    failure: z
+      .object({
+        operation: z.string().describe('The ONVIF operation that failed, e.g. GetSystemDateAndTime.'),
+        answer: z
+          .string()
+          .describe("The camera's answer: its SOAP fault (code and reason), an HTTP status, or no answer."),
+        at: z.string(),
+      })
+      .optional()
+      .describe('Why the session last failed; absent once it subscribed again.'),
+    link: z
+      .object({
+        events: z.enum(['pull-point', 'basic-notification']).nullable(),
+        authentication: z.enum(['ws-username-token', 'http-digest']).nullable(),
+        clockOffsetMs: z.number().nullable().describe("The camera's clock minus the hub's."),
+        profileToken: z.string().nullable().describe('The media profile its stream and snapshot come from.'),
+      })
+      .optional()
+      .describe('How the session talks to the camera, on the instance that runs it.'),
   }),
 );
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type OutboundFetch, OutboundRefused } from '../../net/outbound-address.ts';
+import { type OutboundFetch, OutboundRefused } from './outbound-address.ts';
 
 /**
  * An HTTP GET with the authentication IP cameras ask for: Digest (RFC 7616: MD5, MD5-sess, SHA-256,
@@ -53,7 +53,7 @@ export class DigestFetchError extends Error {
 export const defaultMaxBytes = 10 * 1024 * 1024;
 const defaultTimeoutMs = 10_000;
 
-interface Challenge {
+export interface Challenge {
   readonly scheme: string;
   readonly params: ReadonlyMap<string, string>;
 }
@@ -69,8 +69,36 @@ const algorithms: Record<string, { hash: 'md5' | 'sha256'; session: boolean }> =
 /** Of several offers, the strongest first. */
 const preference = ['SHA-256', 'SHA-256-SESS', 'MD5', 'MD5-SESS'];
 
-/** GETs `url`, answering a 401's Digest or Basic challenge once with the credentials. */
+/** A request to a device's HTTP API beyond a GET: a command (PUT, POST) with its body. */
+export interface DeviceRequest {
+  readonly method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  readonly body?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** GETs `url`, answering a 401's Digest or Basic challenge once with the credentials, and reads the whole body. */
 export async function digestFetch(url: string, options: DigestFetchOptions): Promise<FetchedBody> {
+  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
+  const response = await authenticatedRequest(url, { ...options, signal });
+  const bytes = await readLimited(response, options.maxBytes ?? defaultMaxBytes, signal, timeout, timeoutMs);
+  const contentType =
+    response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() || 'application/octet-stream';
+  return { bytes, contentType };
+}
+
+/**
+ * Sends `request` to `url`, answering a 401's Digest or Basic challenge (and a stale nonce's second one), and
+ * resolves with the 2xx response, its body not yet read: an event stream (Hikvision's alertStream, Dahua's
+ * eventManager) is read as it arrives. `timeoutMs` bounds the wait for each response's head; `signal` the whole
+ * exchange, body included (a stream's body may last for hours).
+ */
+export async function authenticatedRequest(
+  url: string,
+  options: DigestFetchOptions,
+  request: DeviceRequest = {},
+): Promise<Response> {
   const target = new URL(url);
   // fetch() refuses URLs with credentials; some cameras put them there, so take them as a fallback.
   const username = options.username || decodeURIComponent(target.username);
@@ -78,29 +106,42 @@ export async function digestFetch(url: string, options: DigestFetchOptions): Pro
   target.username = '';
   target.password = '';
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
-  const maxBytes = options.maxBytes ?? defaultMaxBytes;
   const client: OutboundFetch = options.fetch ?? fetch;
-  const get = async (authorization?: string): Promise<Response> => {
+  const method = request.method ?? 'GET';
+  const send = async (authorization?: string): Promise<Response> => {
+    const headers: Record<string, string> = { ...request.headers };
+    if (authorization !== undefined) headers.authorization = authorization;
+    const head = new AbortController();
+    const timer = setTimeout(
+      () => head.abort(new DOMException('no answer in time', 'TimeoutError')),
+      timeoutMs,
+    );
+    const signal =
+      options.signal === undefined ? head.signal : AbortSignal.any([head.signal, options.signal]);
     try {
       return await client(target, {
-        method: 'GET',
+        method,
         redirect: 'error',
         signal,
-        headers: authorization === undefined ? {} : { authorization },
+        headers,
+        ...(request.body === undefined ? {} : { body: request.body }),
       });
     } catch (error) {
       if (error instanceof OutboundRefused) throw new DigestFetchError('refused', error.message);
-      throw failure(error, signal, timeout, timeoutMs);
+      throw failure(error, signal, head.signal, timeoutMs);
+    } finally {
+      // The head has arrived (or failed): from here only the caller's signal ends the body.
+      clearTimeout(timer);
     }
   };
+  const answer = (challenges: readonly Challenge[]): string =>
+    authorize(challenges, method, target, username, password);
 
-  let response = await get();
+  let response = await send();
   if (response.status === 401) {
     const challenges = parseChallenges(response.headers.get('www-authenticate') ?? '');
     await response.body?.cancel();
-    response = await get(authorize(challenges, target, username, password));
+    response = await send(answer(challenges));
   }
   if (response.status === 401) {
     // A nonce that went stale between the two requests (RFC 7616 §3.3, stale=true) is answered once more.
@@ -111,25 +152,28 @@ export async function digestFetch(url: string, options: DigestFetchOptions): Pro
       )
     ) {
       await response.body?.cancel();
-      response = await get(authorize(challenges, target, username, password));
+      response = await send(answer(challenges));
     }
   }
   if (response.status === 401) {
     await response.body?.cancel();
-    throw new DigestFetchError('unauthorized', 'the camera refused the credentials (HTTP 401)', 401);
+    throw new DigestFetchError('unauthorized', 'the device refused the credentials (HTTP 401)', 401);
   }
   if (!response.ok) {
     await response.body?.cancel();
-    throw new DigestFetchError('http', `the camera answered HTTP ${response.status}`, response.status);
+    throw new DigestFetchError('http', `the device answered HTTP ${response.status}`, response.status);
   }
-  const bytes = await readLimited(response, maxBytes, signal, timeout, timeoutMs);
-  const contentType =
-    response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() || 'application/octet-stream';
-  return { bytes, contentType };
+  return response;
 }
 
-/** The Authorization header for the best challenge offered. */
-function authorize(challenges: readonly Challenge[], url: URL, username: string, password: string): string {
+/** The Authorization header for the best challenge offered, for a request of `method` to `url`. */
+export function authorize(
+  challenges: readonly Challenge[],
+  method: string,
+  url: URL,
+  username: string,
+  password: string,
+): string {
   const digests = challenges
     .filter((challenge) => challenge.scheme === 'digest')
     .map((challenge) => ({
@@ -139,7 +183,8 @@ function authorize(challenges: readonly Challenge[], url: URL, username: string,
     .filter(({ algorithm }) => algorithm in algorithms)
     .sort((a, b) => preference.indexOf(a.algorithm) - preference.indexOf(b.algorithm));
   const best = digests[0];
-  if (best !== undefined) return digestAuthorization(best.challenge, best.algorithm, url, username, password);
+  if (best !== undefined)
+    return digestAuthorization(best.challenge, best.algorithm, method, url, username, password);
   if (challenges.some((challenge) => challenge.scheme === 'basic')) {
     return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
   }
@@ -150,10 +195,11 @@ function authorize(challenges: readonly Challenge[], url: URL, username: string,
   );
 }
 
-/** RFC 7616 §3.4: the response to a Digest challenge, for a GET of `url`. */
+/** RFC 7616 §3.4: the response to a Digest challenge, for a request of `method` to `url`. */
 function digestAuthorization(
   challenge: Challenge,
   algorithmName: string,
+  method: string,
   url: URL,
   username: string,
   password: string,
@@ -176,7 +222,7 @@ function digestAuthorization(
   const nc = '00000001';
   let ha1 = hash(`${username}:${realm}:${password}`);
   if (algorithm.session) ha1 = hash(`${ha1}:${nonce}:${cnonce}`);
-  const ha2 = hash(`GET:${uri}`);
+  const ha2 = hash(`${method}:${uri}`);
   const response = hasQop
     ? hash(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`)
     : hash(`${ha1}:${nonce}:${ha2}`);
@@ -253,7 +299,7 @@ export function parseChallenges(header: string): Challenge[] {
 }
 
 /** The body, up to `maxBytes`: a declared or actual larger one is refused without reading it all. */
-async function readLimited(
+export async function readLimited(
   response: Response,
   maxBytes: number,
   signal: AbortSignal,
@@ -298,7 +344,9 @@ function failure(
   timeout: AbortSignal,
   timeoutMs: number,
 ): DigestFetchError {
-  if (timeout.aborted) return new DigestFetchError('timeout', `no complete answer within ${timeoutMs} ms`);
+  const timedOut =
+    timeout.aborted || (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError';
+  if (timedOut) return new DigestFetchError('timeout', `no complete answer within ${timeoutMs} ms`);
   if (signal.aborted) return new DigestFetchError('aborted', 'fetch aborted');
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const reason = cause?.code ?? cause?.message ?? (error as Error).message;

@@ -1,0 +1,358 @@
+import { isDeepStrictEqual } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Deployment } from '../../src/config/load.ts';
+import { type DeviceAdapter, livenessEvents } from '../../src/core/adapter.ts';
+import type { DeviceEvent } from '../../src/core/device-event.ts';
+import type { DeviceStatus } from '../../src/core/device-status.ts';
+import { type Incident, type IncidentChange, isOpen } from '../../src/core/incident.ts';
+import type { DeadLetter, RefusalReason } from '../../src/core/refusals.ts';
+import {
+  connectClient,
+  eventually,
+  getJson,
+  metricValue,
+  postJson,
+  type RecordingClient,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
+import type { CommandCase, ExpectedEvent } from './conformance-kit.ts';
+
+/**
+ * The conformance kit for devices that do not speak the hub's MQTT dialect: a family whose connector the hub runs
+ * (an HTTP event stream it follows, an HTTP push it receives, an alarm receiver on TCP and UDP). The same promises
+ * as the MQTT kit (conformance-kit.ts), on the device's own wire: its simulator, which never imports the adapter,
+ * drives a real hub on loopback; each thing the device does becomes exactly the expected event, the first of each
+ * type with a rule reaches a duty officer as an incident, identifiers stay out of the hub, every malformed input is
+ * refused, dead-lettered and counted while the device goes on being heard, commands round-trip, and a device gone
+ * silent raises device.offline until it is heard again.
+ *
+ * The wire differs by protocol; the profile says how. `prepare` starts the simulator and gives the deployment (a
+ * hub that follows a device's stream needs the device's address before it starts); `attach` tells a pushing
+ * simulator where the hub listens, once it does.
+ */
+
+/** The simulator as the kit drives it, whatever its protocol. */
+export interface ConnectorSimulator {
+  /** Sends nothing more (no events, no heartbeats or polls, an open stream kept silent) until resume(). */
+  goSilent(): void;
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+export interface ConnectorScenario<Sim> {
+  readonly name: string;
+  /**
+   * What the device does. For a protocol that acknowledges (an HTTP answer, a DC-09 ACK) it resolves once the hub
+   * acknowledged; for a stream the hub follows, once the device wrote it: the kit waits for the event either way.
+   */
+  readonly act: (sim: Sim) => Promise<unknown>;
+  /** The one event the act decodes to; null when it must decode to none (a heartbeat). */
+  readonly expect: ExpectedEvent | null;
+  /** A resident's identifier the act puts on the wire, which must never come out of the hub. */
+  readonly identifier?: string;
+}
+
+export interface ConnectorMalformed<Sim> {
+  readonly name: string;
+  /** Sends the bad input on the device's wire (a garbled part, a frame with a bad CRC, an upload of junk). */
+  readonly send: (sim: Sim) => Promise<unknown>;
+  readonly reason: RefusalReason;
+  /** How one of the dead letter's problems begins. */
+  readonly problem: string;
+}
+
+export interface ConnectorProfile<Sim extends ConnectorSimulator> {
+  readonly adapter: DeviceAdapter;
+  readonly deviceId: string;
+  /** The time the simulator's clock is pinned to: every event's occurredAt. */
+  readonly deviceTime: string;
+  /**
+   * Starts the simulator and returns it with the deployment for the hub: the device's `offlineAfterSeconds` short
+   * (1 to 5 s) and rules that clear device.offline by device.online.
+   */
+  readonly prepare: () => Promise<{ readonly sim: Sim; readonly deployment: Deployment }>;
+  /** For a device that reaches the hub: where the hub listens, once it does. */
+  readonly attach?: (sim: Sim, hub: TestHub) => Promise<void>;
+  /** Together, every event the adapter declares (the hub's liveness events aside). */
+  readonly scenarios: readonly ConnectorScenario<Sim>[];
+  /** At least one. */
+  readonly malformed: readonly ConnectorMalformed<Sim>[];
+  /** Every command the adapter declares, at least once. */
+  readonly commands: readonly CommandCase[];
+  /** A duty officer whose scope holds the device. */
+  readonly officerToken?: string;
+  readonly adminToken?: string;
+}
+
+const waitMs = 10_000;
+/** How long an act that must decode to nothing is given to show that it does not. */
+const quietMs = 400;
+
+async function arrival<Payload>(
+  client: RecordingClient,
+  event: 'incident:new' | 'incident:update' | 'device:status',
+  what: string,
+  match: (payload: Payload) => boolean,
+  from = 0,
+): Promise<Payload> {
+  let found: Payload | undefined;
+  try {
+    await eventually(() => {
+      found = (client.of(event).slice(from) as Payload[]).find(match);
+      return found !== undefined;
+    }, waitMs);
+  } catch {
+    throw new Error(`no ${event} for ${what} within ${waitMs} ms`);
+  }
+  return found as Payload;
+}
+
+export function describeConnectorConformance<Sim extends ConnectorSimulator>(
+  profile: ConnectorProfile<Sim>,
+): void {
+  const { adapter, deviceId, deviceTime } = profile;
+  const officerToken = profile.officerToken ?? 'demo-officer-qinghe';
+  const adminToken = profile.adminToken ?? 'demo-admin';
+  const raisedByHub = new Set(Object.keys(livenessEvents));
+  const producing = (type: string) => profile.scenarios.find((scenario) => scenario.expect?.type === type);
+
+  function liveHub() {
+    let hub: TestHub | undefined;
+    let officer: RecordingClient | undefined;
+    let sim: Sim | undefined;
+    let deployment: Deployment | undefined;
+    const need = <T>(value: T | undefined, what: string): T => {
+      if (value === undefined) throw new Error(`the ${what} did not start`);
+      return value;
+    };
+    beforeAll(async () => {
+      const prepared = await profile.prepare();
+      sim = prepared.sim;
+      deployment = prepared.deployment;
+      hub = await startTestHub({ deployment, livenessSweepMs: 50 });
+      officer = await connectClient(hub.httpUrl, officerToken);
+      await profile.attach?.(sim, hub);
+    });
+    afterAll(async () => {
+      officer?.close();
+      await sim?.stop();
+      await hub?.stop();
+    });
+    return {
+      hub: () => need(hub, 'hub'),
+      officer: () => need(officer, 'officer'),
+      sim: () => need(sim, 'simulator'),
+      deployment: () => need(deployment, 'deployment'),
+      status: async (): Promise<DeviceStatus> => {
+        const { status, body } = await getJson(
+          `${need(hub, 'hub').httpUrl}/api/devices/${deviceId}`,
+          adminToken,
+        );
+        expect(status).toBe(200);
+        return (body as { status: DeviceStatus }).status;
+      },
+    };
+  }
+
+  describe(`${adapter.id} conforms on its own wire`, () => {
+    describe('its profile', () => {
+      it('covers every event the device emits with a scenario, and expects only declared attributes', () => {
+        const covered = new Set(profile.scenarios.flatMap((scenario) => scenario.expect?.type ?? []));
+        const emitted = Object.keys(adapter.events).filter((type) => !raisedByHub.has(type));
+        expect([...covered].sort()).toEqual(emitted.sort());
+        for (const { name, expect: expected } of profile.scenarios) {
+          if (expected === null) continue;
+          const declared = adapter.events[expected.type]?.attributes ?? [];
+          for (const attribute of Object.keys(expected.attributes))
+            expect(declared, name).toContain(attribute);
+        }
+      });
+
+      it('round-trips every command the adapter declares, and refuses some input', () => {
+        const covered = new Set(profile.commands.map((command) => command.command));
+        expect([...covered].sort()).toEqual(Object.keys(adapter.commands).sort());
+        expect(profile.malformed.length).toBeGreaterThan(0);
+      });
+    });
+
+    describe('through a real hub: events, refusals and commands', () => {
+      const live = liveHub();
+      const events: DeviceEvent[] = [];
+      const refusals: DeadLetter[] = [];
+      const unsubscribe: (() => void)[] = [];
+
+      beforeAll(() => {
+        const { bus } = live.hub().hub;
+        unsubscribe.push(
+          bus.on('device:event', (event) => events.push(event)),
+          bus.on('message:refused', (deadLetter) => refusals.push(deadLetter)),
+        );
+      });
+      afterAll(() => {
+        for (const stop of unsubscribe) stop();
+      });
+
+      it(`runs ${deviceId} with a short threshold and a rule that clears device.offline`, () => {
+        const device = live.deployment().devices.find((candidate) => candidate.id === deviceId);
+        expect(device?.adapter.id).toBe(adapter.id);
+        expect(device?.offlineAfterMs).toBeLessThanOrEqual(5_000);
+        expect(live.deployment().rules.find((rule) => rule.event === 'device.offline')?.clearedBy).toBe(
+          'device.online',
+        );
+      });
+
+      for (const scenario of profile.scenarios) {
+        const outcome = scenario.expect === null ? 'no event' : scenario.expect.type;
+        it(`decodes "${scenario.name}" into ${outcome}, for ${deviceId}`, async () => {
+          const { logs } = live.hub();
+          const officer = live.officer();
+          const fromEvent = events.length;
+          const fromRefusal = refusals.length;
+          const fromIncident = officer.of('incident:new').length;
+          const expected = scenario.expect;
+          const decodedNow = () =>
+            events
+              .slice(fromEvent)
+              .filter((event) => !raisedByHub.has(event.type))
+              .map(({ key: _key, ...event }) => event);
+
+          await scenario.act(live.sim());
+          if (expected === null) await new Promise((resolve) => setTimeout(resolve, quietMs));
+          else await eventually(() => decodedNow().length > 0, waitMs);
+
+          expect(refusals.slice(fromRefusal), 'refused messages').toEqual([]);
+          const decoded = decodedNow();
+          expect(decoded).toEqual(
+            expected === null
+              ? []
+              : [
+                  {
+                    deviceId,
+                    type: expected.type,
+                    occurredAt: Date.parse(deviceTime),
+                    attributes: expected.attributes,
+                  },
+                ],
+          );
+
+          const rule =
+            expected === null ? undefined : live.deployment().rules.find((r) => r.event === expected.type);
+          let incident: Incident | undefined;
+          if (expected !== null && rule !== undefined && producing(expected.type) === scenario) {
+            incident = await arrival<Incident>(
+              officer,
+              'incident:new',
+              expected.type,
+              (candidate) =>
+                candidate.device.id === deviceId &&
+                candidate.event.type === expected.type &&
+                isDeepStrictEqual(candidate.event.attributes, expected.attributes),
+              fromIncident,
+            );
+            expect(incident).toMatchObject({
+              title: rule.title,
+              category: rule.category,
+              severity: rule.severity,
+              device: { id: deviceId, adapter: adapter.id },
+            });
+          }
+          if (scenario.identifier !== undefined) {
+            expect(JSON.stringify(decoded)).not.toContain(scenario.identifier);
+            expect(JSON.stringify(incident ?? null)).not.toContain(scenario.identifier);
+            expect(logs.text).not.toContain(scenario.identifier);
+          }
+        });
+      }
+
+      for (const malformed of profile.malformed) {
+        it(`refuses ${malformed.name} as ${malformed.reason}, keeps a dead letter and counts it`, async () => {
+          const { httpUrl } = live.hub();
+          const metric = `gridhub_messages_refused_total{reason="${malformed.reason}"}`;
+          const countedBefore = await metricValue(httpUrl, metric);
+          const fromRefusal = refusals.length;
+          const fromEvent = events.length;
+
+          await malformed.send(live.sim());
+          await eventually(() => refusals.length > fromRefusal, waitMs);
+
+          const refused = refusals.slice(fromRefusal);
+          expect(refused.map((deadLetter) => deadLetter.reason)).toEqual([malformed.reason]);
+          expect(events.slice(fromEvent).filter((event) => !raisedByHub.has(event.type))).toEqual([]);
+          const { status, body } = await getJson(`${httpUrl}/api/dead-letters?limit=100`, adminToken);
+          expect(status).toBe(200);
+          const kept = (body as { deadLetters: DeadLetter[] }).deadLetters.find(
+            (deadLetter) => deadLetter.id === refused[0]?.id,
+          );
+          expect(kept?.reason).toBe(malformed.reason);
+          expect(
+            kept?.problems.some((problem) => problem.startsWith(malformed.problem)),
+            JSON.stringify(kept),
+          ).toBe(true);
+          expect(await metricValue(httpUrl, metric)).toBe(countedBefore + 1);
+        });
+      }
+
+      it('still decodes what the device does after every refusal', async () => {
+        const scenario = profile.scenarios.find((candidate) => candidate.expect !== null);
+        if (scenario === undefined) throw new Error('the profile has no scenario that decodes to an event');
+        const fromEvent = events.length;
+        await scenario.act(live.sim());
+        await eventually(
+          () => events.slice(fromEvent).some((event) => event.type === scenario.expect?.type),
+          waitMs,
+        );
+      });
+
+      for (const command of profile.commands) {
+        const answer = command.expectOk
+          ? 'ok'
+          : `refused${command.expectError === undefined ? '' : ` with "${command.expectError}"`}`;
+        it(`round-trips ${command.command} ${JSON.stringify(command.params)}, answered ${answer}`, async () => {
+          const { status, body } = await postJson(
+            `${live.hub().httpUrl}/api/devices/${deviceId}/commands/${command.command}`,
+            adminToken,
+            { params: command.params },
+          );
+          expect(status).toBe(200);
+          expect(body).toMatchObject({
+            requestId: expect.stringMatching(/^cmd_/),
+            ok: command.expectOk,
+            ...(command.expectError === undefined ? {} : { error: command.expectError }),
+          });
+        });
+      }
+    });
+
+    describe('through a real hub: liveness', () => {
+      const live = liveHub();
+      const isOffline = (incident: Incident) =>
+        incident.device.id === deviceId && incident.event.type === 'device.offline';
+
+      it('is online once heard, raises device.offline when silent past its threshold, and clears it when heard again', async () => {
+        await eventually(async () => (await live.status()).online, waitMs);
+        const officer = live.officer();
+        const silentAt = Date.now();
+        live.sim().goSilent();
+        const incident = await arrival<Incident>(
+          officer,
+          'incident:new',
+          'device.offline',
+          (candidate) => isOffline(candidate) && Date.parse(candidate.createdAt) >= silentAt,
+        );
+        expect(isOpen(incident.state), incident.state).toBe(true);
+        expect((await live.status()).online).toBe(false);
+
+        live.sim().resume();
+        const change = await arrival<IncidentChange>(
+          officer,
+          'incident:update',
+          'the offline incident',
+          (candidate) => candidate.after.id === incident.id,
+        );
+        expect(change.after).toMatchObject({ state: 'resolved', resolvedBy: 'system' });
+        expect((await live.status()).online).toBe(true);
+      });
+    });
+  });
+}
