@@ -74,8 +74,43 @@ export class AlarmPanelSimulator {
   /** One message in flight at a time, as on a panel's line: each waits for the one before it to be answered. */
   #queue: Promise<unknown> = Promise.resolve();
 
+  #host: string;
+  #port: number;
+  /** The supervision period while supervising; kept through goSilent() for resume(). */
+  #supervisionSeconds: number | undefined;
+
   constructor(options: AlarmPanelOptions) {
     this.options = options;
+    this.#host = options.host;
+    this.#port = options.port;
+  }
+
+  /** Where the panel reports now. */
+  get receiverAddress(): { readonly host: string; readonly port: number } {
+    return { host: this.#host, port: this.#port };
+  }
+
+  /** Points the panel at a receiver (one that started after it was made); the next message goes there. */
+  reportTo(host: string, port: number): void {
+    this.#host = host;
+    this.#port = port;
+    this.#socket?.destroy();
+    this.#socket = undefined;
+  }
+
+  /** The panel goes quiet: no supervision until resume() (a cut line, a panel powered down). */
+  goSilent(): void {
+    const seconds = this.#supervisionSeconds;
+    this.stopSupervision();
+    this.#supervisionSeconds = seconds;
+  }
+
+  /** Supervision again, at once and then at its period. */
+  resume(): void {
+    const seconds = this.#supervisionSeconds;
+    if (seconds === undefined) return;
+    void this.supervise().catch(() => undefined);
+    this.startSupervision(seconds);
   }
 
   get protocol(): 'ADM-CID' | 'SIA-DCS' {
@@ -120,12 +155,14 @@ export class AlarmPanelSimulator {
   /** NULL supervision every `seconds`, until stop(). */
   startSupervision(seconds: number): void {
     this.stopSupervision();
+    this.#supervisionSeconds = seconds;
     this.#supervision = setInterval(() => void this.supervise().catch(() => undefined), seconds * 1000);
   }
 
   stopSupervision(): void {
     if (this.#supervision !== undefined) clearInterval(this.#supervision);
     this.#supervision = undefined;
+    this.#supervisionSeconds = undefined;
   }
 
   /** The message of the next sequence number, encoded as the panel would send it now. */
@@ -258,7 +295,7 @@ export class AlarmPanelSimulator {
     try {
       if (this.options.transport === 'udp') {
         const udp = await this.#udpSocket();
-        udp.send(bytes, this.options.port, this.options.host);
+        udp.send(bytes, this.#port, this.#host);
       } else {
         const socket = await this.#tcp();
         if (this.faults.slowWriteMs > 0) {
@@ -289,7 +326,7 @@ export class AlarmPanelSimulator {
 
   async #tcp(): Promise<Socket> {
     if (this.#socket !== undefined && !this.#socket.destroyed) return this.#socket;
-    const socket = createConnection({ host: this.options.host, port: this.options.port });
+    const socket = createConnection({ host: this.#host, port: this.#port });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
@@ -305,11 +342,11 @@ export class AlarmPanelSimulator {
 
   async #udpSocket(): Promise<UdpSocket> {
     if (this.#udp !== undefined) return this.#udp;
-    const udp = createSocket(this.options.host.includes(':') ? 'udp6' : 'udp4');
+    const udp = createSocket(this.#host.includes(':') ? 'udp6' : 'udp4');
     udp.on('message', (message: Buffer) => this.#heard(message));
     udp.on('error', () => undefined);
     // On loopback when the receiver is: a test's panel is reachable from nowhere else.
-    const local = this.options.host.startsWith('127.') ? '127.0.0.1' : undefined;
+    const local = this.#host.startsWith('127.') ? '127.0.0.1' : undefined;
     await new Promise<void>((resolve) => udp.bind(0, local, resolve));
     this.#udp = udp;
     return udp;
