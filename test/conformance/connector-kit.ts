@@ -47,8 +47,16 @@ export interface ConnectorScenario<Sim> {
    * acknowledged; for a stream the hub follows, once the device wrote it: the kit waits for the event either way.
    */
   readonly act: (sim: Sim) => Promise<unknown>;
-  /** The one event the act decodes to; null when it must decode to none (a heartbeat). */
-  readonly expect: ExpectedEvent | null;
+  /**
+   * The one event the act decodes to; null when it must decode to none (a heartbeat). Several, in any order, where
+   * the device reports one happening several ways (an ONVIF camera's motion under two topics).
+   */
+  readonly expect: ExpectedEvent | readonly ExpectedEvent[] | null;
+  /**
+   * The time the act's payload carries where it is not the simulator's clock (a real device's message replayed as
+   * it was logged): the events' occurredAt then.
+   */
+  readonly carriedTime?: string;
   /** A resident's identifier the act puts on the wire, which must never come out of the hub. */
   readonly identifier?: string;
 }
@@ -65,8 +73,13 @@ export interface ConnectorMalformed<Sim> {
 export interface ConnectorProfile<Sim extends ConnectorSimulator> {
   readonly adapter: DeviceAdapter;
   readonly deviceId: string;
-  /** The time the simulator's clock is pinned to: every event's occurredAt. */
-  readonly deviceTime: string;
+  /**
+   * The time the simulator's clock is pinned to: every event's occurredAt, exactly. A device whose clock runs, and
+   * whose times the hub moves onto its own clock by an offset it measured (an ONVIF camera's, read to the second),
+   * gives `{ toleranceMs }` instead: each event's occurredAt is within that much of when the act ran (or of the
+   * time its payload carries).
+   */
+  readonly deviceTime: string | { readonly toleranceMs: number };
   /**
    * Starts the simulator and returns it with the deployment for the hub: the device's `offlineAfterSeconds` short
    * (1 to 5 s) and rules that clear device.offline by device.online.
@@ -83,6 +96,31 @@ export interface ConnectorProfile<Sim extends ConnectorSimulator> {
   /** A duty officer whose scope holds the device. */
   readonly officerToken?: string;
   readonly adminToken?: string;
+  /** What else the hub needs (short ONVIF session timings, say). */
+  readonly hubOptions?: Omit<NonNullable<Parameters<typeof startTestHub>[0]>, 'deployment'>;
+}
+
+/** The events a scenario expects, none or several. */
+const expectedOf = <Sim>(scenario: ConnectorScenario<Sim>): readonly ExpectedEvent[] =>
+  scenario.expect === null ? [] : 'type' in scenario.expect ? [scenario.expect] : scenario.expect;
+
+/** When the events of an act that ran from `from` to `to` (ms) must say they happened: [earliest, latest]. */
+function occurredWithin<Sim>(
+  deviceTime: ConnectorProfile<ConnectorSimulator>['deviceTime'],
+  scenario: ConnectorScenario<Sim>,
+  from: number,
+  to: number,
+): readonly [number, number] {
+  if (typeof deviceTime === 'string') {
+    const pinned = Date.parse(scenario.carriedTime ?? deviceTime);
+    return [pinned, pinned];
+  }
+  const { toleranceMs } = deviceTime;
+  if (scenario.carriedTime !== undefined) {
+    const carried = Date.parse(scenario.carriedTime);
+    return [carried - toleranceMs, carried + toleranceMs];
+  }
+  return [from - toleranceMs, to + toleranceMs];
 }
 
 const waitMs = 10_000;
@@ -115,7 +153,8 @@ export function describeConnectorConformance<Sim extends ConnectorSimulator>(
   const officerToken = profile.officerToken ?? 'demo-officer-qinghe';
   const adminToken = profile.adminToken ?? 'demo-admin';
   const raisedByHub = new Set(Object.keys(livenessEvents));
-  const producing = (type: string) => profile.scenarios.find((scenario) => scenario.expect?.type === type);
+  const producing = (type: string) =>
+    profile.scenarios.find((scenario) => expectedOf(scenario).some((expected) => expected.type === type));
 
   function liveHub() {
     let hub: TestHub | undefined;
@@ -130,7 +169,7 @@ export function describeConnectorConformance<Sim extends ConnectorSimulator>(
       const prepared = await profile.prepare();
       sim = prepared.sim;
       deployment = prepared.deployment;
-      hub = await startTestHub({ deployment, livenessSweepMs: 50 });
+      hub = await startTestHub({ livenessSweepMs: 50, ...profile.hubOptions, deployment });
       officer = await connectClient(hub.httpUrl, officerToken);
       await profile.attach?.(sim, hub);
     });
@@ -158,14 +197,17 @@ export function describeConnectorConformance<Sim extends ConnectorSimulator>(
   describe(`${adapter.id} conforms on its own wire`, () => {
     describe('its profile', () => {
       it('covers every event the device emits with a scenario, and expects only declared attributes', () => {
-        const covered = new Set(profile.scenarios.flatMap((scenario) => scenario.expect?.type ?? []));
+        const covered = new Set(
+          profile.scenarios.flatMap((scenario) => expectedOf(scenario).map((expected) => expected.type)),
+        );
         const emitted = Object.keys(adapter.events).filter((type) => !raisedByHub.has(type));
         expect([...covered].sort()).toEqual(emitted.sort());
-        for (const { name, expect: expected } of profile.scenarios) {
-          if (expected === null) continue;
-          const declared = adapter.events[expected.type]?.attributes ?? [];
-          for (const attribute of Object.keys(expected.attributes))
-            expect(declared, name).toContain(attribute);
+        for (const scenario of profile.scenarios) {
+          for (const expected of expectedOf(scenario)) {
+            const declared = adapter.events[expected.type]?.attributes ?? [];
+            for (const attribute of Object.keys(expected.attributes))
+              expect(declared, scenario.name).toContain(attribute);
+          }
         }
       });
 
@@ -203,51 +245,57 @@ export function describeConnectorConformance<Sim extends ConnectorSimulator>(
       });
 
       for (const scenario of profile.scenarios) {
-        const outcome = scenario.expect === null ? 'no event' : scenario.expect.type;
+        const expected = expectedOf(scenario);
+        const outcome = expected.length === 0 ? 'no event' : expected.map(({ type }) => type).join(' and ');
         it(`decodes "${scenario.name}" into ${outcome}, for ${deviceId}`, async () => {
           const { logs } = live.hub();
           const officer = live.officer();
           const fromEvent = events.length;
           const fromRefusal = refusals.length;
           const fromIncident = officer.of('incident:new').length;
-          const expected = scenario.expect;
           const decodedNow = () =>
             events
               .slice(fromEvent)
               .filter((event) => !raisedByHub.has(event.type))
               .map(({ key: _key, ...event }) => event);
 
+          const actedFrom = Date.now();
           await scenario.act(live.sim());
-          if (expected === null) await new Promise((resolve) => setTimeout(resolve, quietMs));
-          else await eventually(() => decodedNow().length > 0, waitMs);
+          const actedTo = Date.now();
+          if (expected.length === 0) await new Promise((resolve) => setTimeout(resolve, quietMs));
+          else await eventually(() => decodedNow().length >= expected.length, waitMs);
 
           expect(refusals.slice(fromRefusal), 'refused messages').toEqual([]);
           const decoded = decodedNow();
-          expect(decoded).toEqual(
-            expected === null
-              ? []
-              : [
-                  {
-                    deviceId,
-                    type: expected.type,
-                    occurredAt: Date.parse(deviceTime),
-                    attributes: expected.attributes,
-                  },
-                ],
+          // In any order: one happening reported several ways arrives as the device sends it.
+          const inOrder = <T extends ExpectedEvent>(list: readonly T[]) =>
+            [...list].sort((a, b) =>
+              JSON.stringify([a.type, a.attributes]).localeCompare(JSON.stringify([b.type, b.attributes])),
+            );
+          expect(inOrder(decoded.map(({ occurredAt: _at, ...event }) => event))).toEqual(
+            inOrder(expected.map(({ type, attributes }) => ({ deviceId, type, attributes }))),
           );
+          const [earliest, latest] = occurredWithin(deviceTime, scenario, actedFrom, actedTo);
+          for (const { type, occurredAt } of decoded) {
+            expect(occurredAt, `when ${type} occurred`).toBeGreaterThanOrEqual(earliest);
+            expect(occurredAt, `when ${type} occurred`).toBeLessThanOrEqual(latest);
+          }
 
-          const rule =
-            expected === null ? undefined : live.deployment().rules.find((r) => r.event === expected.type);
-          let incident: Incident | undefined;
-          if (expected !== null && rule !== undefined && producing(expected.type) === scenario) {
-            incident = await arrival<Incident>(
+          const incidents: Incident[] = [];
+          for (const type of new Set(expected.map((event) => event.type))) {
+            const rule = live.deployment().rules.find((candidate) => candidate.event === type);
+            if (rule === undefined || producing(type) !== scenario) continue;
+            const incident = await arrival<Incident>(
               officer,
               'incident:new',
-              expected.type,
+              type,
               (candidate) =>
                 candidate.device.id === deviceId &&
-                candidate.event.type === expected.type &&
-                isDeepStrictEqual(candidate.event.attributes, expected.attributes),
+                candidate.event.type === type &&
+                expected.some(
+                  (event) =>
+                    event.type === type && isDeepStrictEqual(candidate.event.attributes, event.attributes),
+                ),
               fromIncident,
             );
             expect(incident).toMatchObject({
@@ -256,10 +304,11 @@ export function describeConnectorConformance<Sim extends ConnectorSimulator>(
               severity: rule.severity,
               device: { id: deviceId, adapter: adapter.id },
             });
+            incidents.push(incident);
           }
           if (scenario.identifier !== undefined) {
             expect(JSON.stringify(decoded)).not.toContain(scenario.identifier);
-            expect(JSON.stringify(incident ?? null)).not.toContain(scenario.identifier);
+            expect(JSON.stringify(incidents)).not.toContain(scenario.identifier);
             expect(logs.text).not.toContain(scenario.identifier);
           }
         });
@@ -294,14 +343,12 @@ export function describeConnectorConformance<Sim extends ConnectorSimulator>(
       }
 
       it('still decodes what the device does after every refusal', async () => {
-        const scenario = profile.scenarios.find((candidate) => candidate.expect !== null);
+        const scenario = profile.scenarios.find((candidate) => expectedOf(candidate).length > 0);
         if (scenario === undefined) throw new Error('the profile has no scenario that decodes to an event');
+        const type = expectedOf(scenario)[0]?.type;
         const fromEvent = events.length;
         await scenario.act(live.sim());
-        await eventually(
-          () => events.slice(fromEvent).some((event) => event.type === scenario.expect?.type),
-          waitMs,
-        );
+        await eventually(() => events.slice(fromEvent).some((event) => event.type === type), waitMs);
       });
 
       for (const command of profile.commands) {
