@@ -19,6 +19,7 @@ import {
   postJson,
   startTestHub,
   type TestHub,
+  temporaryDirectory,
 } from '../helpers/hub.ts';
 
 /**
@@ -424,6 +425,20 @@ describe('SIA DC-09 limits: rate per address, connections, idle connections; a s
     );
     await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve))));
     expect(await metricValue(hub.httpUrl, 'gridhub_sia_dc09_limits_total{reason="idle"}')).toBe(2);
+  });
+
+  it('a port already taken stops another hub from starting, in one line naming the setting', async () => {
+    const taken = hub.hub.siaPort;
+    const dataDir = temporaryDirectory();
+    try {
+      await expect(
+        startTestHub({ deployment: deploymentOf(configWith({ port: taken })), dataDir: dataDir.path }),
+      ).rejects.toThrow(
+        `SIA DC-09 (TCP) port ${taken} is already in use: set receivers.siaDc09.port to a free port`,
+      );
+    } finally {
+      dataDir.remove();
+    }
   });
 
   it('leaves a message unanswered when the hub cannot commit it, for the panel to send again', async () => {

@@ -2,6 +2,7 @@ import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dg
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ComponentHealth, ComponentState } from '../../core/component.ts';
 import type { Connector, ConnectorRefusal, FrameHandler, RefusalHandler } from '../../core/connector.ts';
+import { listenError } from '../../core/errors.ts';
 import type { RefusalReason } from '../../core/refusals.ts';
 import type { TopicGrammar } from '../../core/topics.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
@@ -144,6 +145,8 @@ export class SiaDc09Receiver implements Connector {
           server.off('error', reject);
           resolve();
         });
+      }).catch((error: unknown) => {
+        throw listenError(error, 'SIA DC-09 (TCP)', settings.port, 'receivers.siaDc09.port');
       });
       if (!settings.udp) break;
       try {
@@ -152,7 +155,9 @@ export class SiaDc09Receiver implements Connector {
       } catch (error) {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         this.#server = undefined;
-        if (settings.port !== 0 || attempt >= 4) throw error;
+        if (settings.port !== 0 || attempt >= 4) {
+          throw listenError(error, 'SIA DC-09 (UDP)', settings.port, 'receivers.siaDc09.port');
+        }
       }
     }
     this.#state = 'up';
@@ -180,6 +185,10 @@ export class SiaDc09Receiver implements Connector {
     server.maxConnections = settings.maxConnections;
     server.on('drop', () => this.#limited('connections', 'tcp connection over maxConnections'));
     server.on('connection', (socket) => this.#serve(socket));
+    // After listening (an accept failing for want of file descriptors, say): logged, never thrown.
+    server.on('error', (error) => {
+      if (this.#state === 'up') this.#log.warn({ error: error.message }, 'tcp server error');
+    });
     return server;
   }
 
