@@ -329,7 +329,13 @@ export class SiaDc09Receiver implements Connector {
   }
 
   async #garbage(bytes: number, transport: 'tcp' | 'udp'): Promise<Buffer> {
-    await this.#refuse(transport, null, 'malformed', ['bytes outside a message (before its LF)'], bytes);
+    await this.#refuse(
+      transport,
+      null,
+      'malformed',
+      ['bytes outside a message (before the LF that starts one)'],
+      bytes,
+    );
     return this.#answered('nak', dc09Nak(this.#options.now()));
   }
 
