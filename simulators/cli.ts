@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
+import { runAlarmPanelCli } from './alarm-panel/cli.ts';
 import { type GateFrame, GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
 import { runSentryScenario } from './sentry-box/scenario.ts';
@@ -8,13 +9,15 @@ import { type SentryFrame, SentrySimulator } from './sentry-box/sentry-simulator
 import type { MqttDevice, MqttDeviceOptions } from './shared/mqtt-device.ts';
 import type { ScenarioOptions } from './shared/scenario.ts';
 
-const usage = `Usage: npm run sim -- <gate|sentry> [options]
+const usage = `Usage: npm run sim -- <gate|sentry|alarm-panel> [options]
 
 Simulated devices that publish to a gridhub broker as real ones would: events, heartbeats, a retained
 online status with an offline last will, and replies to the hub's commands.
 
   gate      gate / door access controllers with vehicle lanes  (adapter gate-access)
   sentry    sentry box alarm panels                             (adapter sentry-box)
+  alarm-panel  alarm panels over SIA DC-09, TCP or UDP (adapter alarm-panel-cid): its own options,
+               see npm run sim -- alarm-panel --help
 
   --url URL               broker (default mqtt://127.0.0.1:1883; ws://host:8080/mqtt works too)
   --device ID             a device id; repeat for several
@@ -143,6 +146,8 @@ function parseArguments() {
 }
 
 async function main(): Promise<void> {
+  // Alarm panels speak SIA DC-09, not MQTT: their simulator takes options of its own.
+  if (process.argv[2] === 'alarm-panel') return runAlarmPanelCli(process.argv.slice(3));
   const { values, positionals } = parseArguments();
   if (values.help) {
     process.stdout.write(usage);

@@ -7,6 +7,8 @@ import { readRuntimeSettings, resolveDeployment } from '../src/config/load.ts';
 import { isGridhubError } from '../src/core/errors.ts';
 import { Hub } from '../src/hub.ts';
 import { createLogger } from '../src/observability/logger.ts';
+import { AlarmPanelSimulator } from './alarm-panel/alarm-panel.ts';
+import { runAlarmPanelScenario } from './alarm-panel/scenario.ts';
 import { GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
 import { findFfmpeg } from './onvif-camera/media.ts';
@@ -16,9 +18,10 @@ import { SentrySimulator } from './sentry-box/sentry-simulator.ts';
 import type { MqttDeviceOptions } from './shared/mqtt-device.ts';
 
 /**
- * `npm run demo`: the hub on the demo jurisdiction, plus a simulated device for every gate and sentry box in it,
- * each with its own credentials from the config, heartbeating, and producing a plausible stream of events
- * (DEMO_RATE per second across the gates, default 2; the sentry boxes a fifth of that) until Ctrl-C.
+ * `npm run demo`: the hub on the demo jurisdiction, plus a simulated device for every gate, sentry box and alarm
+ * panel in it, each with its own credentials from the config, heartbeating, and producing a plausible stream of
+ * events (DEMO_RATE per second across the gates, default 2; the sentry boxes a fifth of that, the alarm panels a
+ * tenth) until Ctrl-C.
  */
 const projectRoot = path.resolve(import.meta.dirname, '..');
 
@@ -57,12 +60,32 @@ async function main(): Promise<void> {
   const gates = ofAdapter('gate-access').map((device) => new GateSimulator(optionsFor(device.id)));
   const sentries = ofAdapter('sentry-box').map((device) => new SentrySimulator(optionsFor(device.id)));
   await Promise.all([...gates, ...sentries].map((sim) => sim.start()));
+  // Alarm panels report over SIA DC-09 to the hub's receiver: the first in the clear over TCP (Contact ID), the
+  // next encrypted over UDP (SIA DCS) when it has a key, each supervised with NULL messages.
+  const panels = ofAdapter('alarm-panel-cid').flatMap((device, index) => {
+    const sia = device.sia;
+    if (sia === undefined || hub.siaPort === 0) return [];
+    const key =
+      sia.key === undefined ? undefined : Buffer.from(sia.key, sia.keyEncoding === 'text' ? 'utf8' : 'hex');
+    return [
+      new AlarmPanelSimulator({
+        host: '127.0.0.1',
+        port: hub.siaPort,
+        transport: key === undefined ? 'tcp' : 'udp',
+        account: sia.account,
+        ...(key === undefined ? {} : { key }),
+        protocol: index % 2 === 0 ? 'ADM-CID' : 'SIA-DCS',
+      }),
+    ];
+  });
+  for (const panel of panels) panel.startSupervision(30);
   const rate = Number(process.env.DEMO_RATE ?? 2);
   process.stdout.write(
     [
       `gridhub demo: ${deployment.settings.name}`,
       `  http://localhost:${hub.httpPort}   mqtt://localhost:${hub.mqttPort}`,
       `  ${gates.length} simulated gates at ${rate} events/s, ${sentries.length} sentry boxes at ${rate / 5} events/s,`,
+      `  ${panels.length} alarm panels over SIA DC-09 (port ${hub.siaPort}, TCP and UDP) at ${rate / 10} events/s,`,
       `  ${cameras.length} ONVIF cameras (an event every ${cameraEverySeconds} s)${cameras[0]?.sim.rtspUrl.startsWith('rtsp://127.0.0.1:554') ? '' : ', with RTSP'}`,
       `  open http://localhost:${hub.httpPort}/ (token demo-officer-qinghe) or`,
       `  curl -H 'Authorization: Bearer demo-officer-qinghe' http://localhost:${hub.httpPort}/api/incidents?limit=5`,
@@ -90,7 +113,9 @@ async function main(): Promise<void> {
   await Promise.all([
     runGateScenario(gates, { rate, signal: abort.signal }),
     runSentryScenario(sentries, { rate: rate / 5, signal: abort.signal }),
+    runAlarmPanelScenario(panels, { rate: rate / 10, signal: abort.signal }),
   ]);
+  await Promise.all(panels.map((panel) => panel.stop()));
   clearInterval(cameraEvents);
   await Promise.all([...gates, ...sentries].map((sim) => sim.stop()));
   await hub.stop();

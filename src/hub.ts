@@ -44,6 +44,7 @@ import { ExternalBrokerClient } from './ingest/external-broker.ts';
 import { mqttMetrics } from './ingest/ingest-metrics.ts';
 import type { MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
 import { limitCloseReporter } from './ingest/packet-limits.ts';
+import { SiaDc09Receiver, siaPanelFinder } from './ingest/sia-dc09/sia-receiver.ts';
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
 import { outboundGuardMetrics } from './net/outbound-metrics.ts';
@@ -115,6 +116,8 @@ export class Hub {
   /** The listener devices push to over HTTP (`receivers.http`), when configured. */
   readonly #deviceHttp: DeviceHttpListener | undefined;
   #http: FastifyInstance | undefined;
+  /** The SIA DC-09 receiver of alarm panels, when `receivers.siaDc09` is set. */
+  readonly #sia: SiaDc09Receiver | undefined;
   /** The certificate files of the TLS listeners, watched for renewals (`tls` in the config). */
   readonly #tls: TlsCredentials | undefined;
   readonly #tlsFailureLog = new LogThrottle();
@@ -282,6 +285,22 @@ export class Hub {
             logger,
           });
     this.#deviceHttp = deviceHttp;
+    const siaSettings = deployment.receivers.siaDc09;
+    this.#sia =
+      siaSettings === undefined
+        ? undefined
+        : new SiaDc09Receiver({
+            settings: siaSettings,
+            host,
+            topics,
+            panelOf: siaPanelFinder(() => devices.all),
+            onMessage,
+            refuse: (refusal) => ingest.refuseFrame(refusal),
+            now: options.clock ?? Date.now,
+            metrics,
+            logger,
+          });
+    const sia = this.#sia;
     const external = deployment.mqtt.mode === 'external' ? deployment.mqtt.external : undefined;
     const own =
       external === undefined
@@ -514,6 +533,7 @@ export class Hub {
               stop: () => cameraLeases.stop(),
             }),
           ]),
+      ...(sia === undefined ? [] : [sia]),
     ]);
     this.testHandle = {
       store,
@@ -664,6 +684,11 @@ export class Hub {
 
   get mqttPort(): number {
     return this.#own?.port ?? 0;
+  }
+
+  /** The SIA DC-09 receiver's port (TCP and UDP), actually bound; 0 when it is off or not started. */
+  get siaPort(): number {
+    return this.#sia?.port ?? 0;
   }
 
   /** How many devices the hub knows (the config's and those added through the API). */

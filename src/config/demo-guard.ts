@@ -8,6 +8,9 @@ import { defaultIdentifierHashKey } from './schema.ts';
 /** The session key config/demo.yaml ships: public, so anyone could sign sessions with it. */
 export const demoJwtSecret = 'gridhub-demo-session-key-change-me-0123';
 
+/** The AES key of config/demo.yaml's encrypting alarm panel (and of the docs' examples): public. */
+export const demoSiaKey = '00112233445566778899AABBCCDDEEFF';
+
 /** Whether `host` binds loopback only: a demo there is reachable from this machine alone. */
 export function isLoopbackHost(host: string): boolean {
   if (host === 'localhost' || host === '::1') return true;
@@ -17,8 +20,8 @@ export function isLoopbackHost(host: string): boolean {
 /**
  * Which of the demo's public secrets the deployment uses: config/demo.yaml and the defaults are in the repository,
  * so a hub using them is open to anyone who read it. Users' `demo-` tokens, the demo session key, the default
- * identifier key, device secrets of the demo's `demo-secret-<id>` form (given as secret or as its digest), and
- * passwords of the demo's `demo-password-<id>` form (checked against each hash: only when the address is public).
+ * identifier key, device secrets of the demo's `demo-secret-<id>` form (given as secret or as its digest), the demo
+ * alarm panel's AES key, and passwords of the demo's `demo-password-<id>` form (checked against each hash: only when the address is public).
  */
 export async function demoSecretsInUse(deployment: Deployment): Promise<string[]> {
   const { settings } = deployment;
@@ -51,6 +54,9 @@ export async function demoSecretsInUse(deployment: Deployment): Promise<string[]
     found.push('the default hub.identifierHashKey');
   if (deployment.devices.some((device) => device.secretDigest === secretDigest(`demo-secret-${device.id}`))) {
     found.push("devices' demo secrets");
+  }
+  if (deployment.devices.some((device) => device.sia?.key?.toUpperCase() === demoSiaKey)) {
+    found.push("alarm panels' demo key");
   }
   return found;
 }

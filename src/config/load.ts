@@ -588,6 +588,10 @@ function resolveDevices(
   for (const id of findDuplicates(file.devices.map((device) => device.id))) {
     problems.push(`devices: id "${id}" is used more than once`);
   }
+  const accounts = file.devices.flatMap((device) => (device.sia === undefined ? [] : [device.sia.account]));
+  for (const account of findDuplicates(accounts)) {
+    problems.push(`devices: SIA account "${account}" is used by more than one panel`);
+  }
   const serials = file.devices.flatMap((device) => (device.serial === undefined ? [] : [device.serial]));
   for (const serial of findDuplicates(serials)) {
     problems.push(`devices: serial "${serial}" is given to more than one device`);
@@ -595,28 +599,35 @@ function resolveDevices(
   const resolved: ResolvedDevice[] = [];
   file.devices.forEach((device, index) => {
     const at = `devices[${index}]`;
-    const onvif = adapters.get(device.adapter)?.transport === 'onvif';
-    const credentialProblem = onvif
-      ? device.onvif === undefined
-        ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`
-        : device.secret !== undefined || device.secretSha256 !== undefined
-          ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
-          : undefined
-      : (device.secret !== undefined && device.secretSha256 !== undefined) ||
-          (device.secret === undefined && device.secretSha256 === undefined && device.http === undefined)
-        ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
-        : device.onvif !== undefined || device.presets !== undefined
-          ? `${at}: onvif and presets are for ONVIF cameras only`
-          : device.watches !== undefined && adapters.get(device.adapter)?.httpMedia === undefined
-            ? `${at}: watches are for cameras only (ONVIF, or an adapter with httpMedia)`
-            : undefined;
+    const transport = adapters.get(device.adapter)?.transport;
+    const onvif = transport === 'onvif';
+    // An alarm panel proves itself by its account and key (sia, checked with its adapter), not an MQTT secret.
+    const sia = transport === 'sia-dc09';
+    const credentialProblem = sia
+      ? device.secret !== undefined || device.secretSha256 !== undefined
+        ? `${at}: an alarm panel reporting over SIA DC-09 has no MQTT secret; give its sia account`
+        : undefined
+      : onvif
+        ? device.onvif === undefined
+          ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`
+          : device.secret !== undefined || device.secretSha256 !== undefined
+            ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
+            : undefined
+        : (device.secret !== undefined && device.secretSha256 !== undefined) ||
+            (device.secret === undefined && device.secretSha256 === undefined && device.http === undefined)
+          ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
+          : device.onvif !== undefined || device.presets !== undefined
+            ? `${at}: onvif and presets are for ONVIF cameras only`
+            : device.watches !== undefined && adapters.get(device.adapter)?.httpMedia === undefined
+              ? `${at}: watches are for cameras only (ONVIF, or an adapter with httpMedia)`
+              : undefined;
     if (credentialProblem !== undefined) {
       problems.push(credentialProblem);
       return;
     }
-    // A camera, or a device the hub only calls, has no secret of its own to present: no password matches it.
+    // A camera, an alarm panel, or a device the hub only calls has no MQTT secret to present: no password matches it.
     const digest =
-      onvif || (device.secret === undefined && device.secretSha256 === undefined)
+      onvif || sia || (device.secret === undefined && device.secretSha256 === undefined)
         ? noMqttSecret
         : (device.secretSha256 ?? secretDigest(device.secret as string));
     const result = resolveDevice(device, digest, jurisdiction, adapters, at);

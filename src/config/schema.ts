@@ -29,6 +29,7 @@ import type { UserDescription } from '../core/user.ts';
 import { deviceSchema } from '../fleet/device-schema.ts';
 import type { EdgeSettings } from '../http/edge.ts';
 import { rosterSchema, shiftSchema } from '../incidents/roster-schema.ts';
+import type { SiaDc09Settings } from '../ingest/sia-dc09/sia-receiver.ts';
 import { checkAllowEntry } from '../net/outbound-address.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
 import { type HttpConfig, httpSchema, tlsSchema } from './security-schema.ts';
@@ -497,12 +498,62 @@ export const deviceHttpReceiverSchema = z.strictObject({
     .describe('Connections open at once; more are refused.'),
 });
 
+/** The SIA DC-09 receiver for alarm panels (ANSI/SIA DC-09, TCP and UDP on one port). */
+const siaDc09Schema = z.strictObject({
+  port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .describe('TCP and UDP port the receiver binds (0 picks a free one). Panels are set to send here.'),
+  host: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Address to bind; the hub's own (HOST, 127.0.0.1 by default) when absent."),
+  udp: z.boolean().default(true).describe('Also receive over UDP on the same port.'),
+  timestampWindow: z
+    .strictObject({
+      aheadSeconds: z.number().int().min(1).max(3600).default(20),
+      behindSeconds: z.number().int().min(1).max(3600).default(40),
+    })
+    .default({ aheadSeconds: 20, behindSeconds: 40 })
+    .describe(
+      "How far a message's timestamp may lie ahead of the receiver's clock and behind it (the standard: +20 s, -40 s); outside it the message is refused as stale and answered NAK with the receiver's time.",
+    ),
+  maxFrameBytes: z
+    .number()
+    .int()
+    .min(64)
+    .max(4105)
+    .default(1024)
+    .describe('The longest message, LF to CR; a longer one ends its TCP connection.'),
+  maxConnections: z.number().int().min(1).max(100_000).default(256).describe('TCP connections at once.'),
+  idleSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(120)
+    .describe('A TCP connection silent this long is closed (a panel reconnects for its next message).'),
+  perSource: z
+    .strictObject({
+      messagesPerSecond: z.number().positive().max(10_000).default(20),
+      burst: z.number().int().min(1).max(100_000).default(50),
+    })
+    .default({ messagesPerSecond: 20, burst: 50 })
+    .describe('Messages one address may send; past it they are dropped unanswered (and counted).'),
+});
+
 export const receiversSchema = z.strictObject({
   http: deviceHttpReceiverSchema
     .optional()
     .describe(
       'The HTTP listener devices push events to; absent: off (devices that push over HTTP cannot report).',
     ),
+  siaDc09: siaDc09Schema
+    .optional()
+    .describe('Alarm panels over IP (SIA DC-09: Contact ID and SIA DCS, plain or AES). Off when absent.'),
 });
 
 export const limitsSchema = z.strictObject({
@@ -775,6 +826,7 @@ export type NetworkConfig = z.infer<typeof networkSchema>;
 export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type ReceiversConfig = z.infer<typeof receiversSchema>;
 export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;
+export type SiaDc09Config = z.infer<typeof siaDc09Schema>;
 
 /**
  * What the file describes is the domain's, field for field: the jurisdiction's places (core/jurisdiction.ts),
@@ -809,4 +861,5 @@ export type ConfigDescribesTheDomain = Holds<
   | Describes<LimitsConfig['auth'], GuessLimits>
   | Describes<GuessWindowConfig, GuessWindow>
   | Describes<HttpConfig, EdgeSettings>
+  | Describes<SiaDc09Config, SiaDc09Settings>
 >;

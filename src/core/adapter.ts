@@ -105,8 +105,11 @@ export interface HttpCameraMedia {
   readonly stream?: { readonly port: number; readonly path: string };
 }
 
-/** How the hub reaches a device: it connects to the hub's MQTT broker, or the hub connects to it over ONVIF. */
-export type DeviceTransport = 'mqtt' | 'onvif';
+/**
+ * How the hub reaches a device: it connects to the hub's MQTT broker, the hub connects to it over ONVIF, or it
+ * reports to the hub's SIA DC-09 receiver (an alarm panel, over TCP or UDP, named by its account).
+ */
+export type DeviceTransport = 'mqtt' | 'onvif' | 'sia-dc09';
 
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */

@@ -18,6 +18,8 @@ export interface DeviceDescription {
   readonly offlineAfterSeconds?: number;
   /** ONVIF cameras: where the hub reaches the camera, and its credentials. */
   readonly onvif?: { readonly xaddr: string; readonly username: string; readonly password: string };
+  /** Alarm panels reporting over SIA DC-09: the account they report as, and their AES key if they encrypt. */
+  readonly sia?: SiaAccount;
   /** Devices whose HTTP API the hub calls (Hikvision ISAPI, Dahua CGI): where, and the hub's login on the device. */
   readonly http?: DeviceHttpAccess;
   /** The identity the device gives on its wire (a serial number): how a device pushing to the hub is known. */
@@ -58,6 +60,19 @@ export interface ResolvedDevice {
   readonly serial?: string;
   /** Cameras: the devices they look at, each with the PTZ preset pointing at it, if any. */
   readonly watches?: readonly { readonly deviceId: string; readonly preset?: string }[];
+  /** Alarm panels reporting over SIA DC-09: their account and key. */
+  readonly sia?: SiaAccount;
+}
+
+/**
+ * An alarm panel's SIA DC-09 identity: the account (3 to 16 hexadecimal digits) its messages name, and the AES key
+ * (128, 192 or 256 bits) of its encrypted messages, when it encrypts: in hexadecimal (the standard's form) or as the
+ * text a panel's menu takes (`keyEncoding: text`, its bytes are the key). A panel with a key must encrypt.
+ */
+export interface SiaAccount {
+  readonly account: string;
+  readonly key?: string;
+  readonly keyEncoding?: 'hex' | 'text';
 }
 
 export interface ResolvedWatchdog {

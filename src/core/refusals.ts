@@ -12,6 +12,8 @@ export const refusalReasons = {
   unauthenticated:
     'the sender did not prove it is a provisioned device: no credential, a wrong one, or a wrong key',
   malformed: "the frame breaks its protocol's framing or encoding (length, checksum, header, XML, multipart)",
+  stale:
+    "the frame's own timestamp lies outside the receiver's window (a replay, or the sender's clock is off)",
 } as const;
 
 export type RefusalReason = keyof typeof refusalReasons;

@@ -163,6 +163,14 @@ export class DeviceRegistry {
     if (this.#users().has(description.id)) {
       throw refused('conflict', `${description.id} is a user's id: ids are unique across devices and users`);
     }
+    // An alarm panel is found by its SIA account: two panels on one account would hear each other's alarms.
+    const account = description.sia?.account;
+    if (
+      account !== undefined &&
+      [...this.#devices.values()].some((device) => device.sia?.account === account)
+    ) {
+      throw refused('conflict', 'another panel already reports with this SIA account');
+    }
     if (description.serial !== undefined && this.bySerial(description.serial) !== undefined) {
       throw refused('conflict', `another device gives serial ${description.serial}: serials are unique`);
     }
@@ -268,6 +276,7 @@ function describe(device: RegisteredDevice): DeviceDescription {
     ),
     // A camera keeps how it is reached and what it watches through a rotation, a disable or a maintenance.
     ...(device.onvif === undefined ? {} : { onvif: { ...device.onvif } }),
+    ...(device.sia === undefined ? {} : { sia: { ...device.sia } }),
     ...(device.http === undefined ? {} : { http: { ...device.http } }),
     ...(device.serial === undefined ? {} : { serial: device.serial }),
     ...(device.watches === undefined

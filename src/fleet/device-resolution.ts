@@ -32,6 +32,14 @@ export function resolveDevice(
     grid = jurisdiction.locate(lon, lat);
     if (grid === undefined) problems.push(`${at}.location: [${lon}, ${lat}] lies in no grid`);
   }
+  // An alarm panel is known by the account its DC-09 messages name: it has one, and only it has one.
+  if (adapter !== undefined && (adapter.transport === 'sia-dc09') !== (device.sia !== undefined)) {
+    problems.push(
+      device.sia === undefined
+        ? `${at}.sia: an alarm panel reporting over SIA DC-09 needs its account`
+        : `${at}.sia: only devices of a SIA DC-09 adapter have an account (${adapter.id} is not one)`,
+    );
+  }
   const overrides = device.watchdogs ?? {};
   for (const raised of Object.keys(overrides)) {
     if (adapter !== undefined && !adapter.watchdogs?.some((watchdog) => watchdog.raises === raised)) {
@@ -55,6 +63,7 @@ export function resolveDevice(
       offlineAfterMs: (device.offlineAfterSeconds ?? adapter.liveness.offlineAfterSeconds) * 1000,
       watchdogs,
       ...(device.onvif === undefined ? {} : { onvif: device.onvif }),
+      ...(device.sia === undefined ? {} : { sia: device.sia }),
       ...(device.http === undefined ? {} : { http: device.http }),
       ...(device.serial === undefined ? {} : { serial: device.serial }),
       ...(device.watches === undefined

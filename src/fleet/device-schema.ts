@@ -49,6 +49,37 @@ export const deviceSchema = z.strictObject({
     })
     .optional()
     .describe('ONVIF cameras: where the hub reaches the camera, and its credentials (instead of secret).'),
+  sia: z
+    .strictObject({
+      account: z
+        .string()
+        .regex(/^[0-9A-F]{3,16}$/, 'must be 3 to 16 hexadecimal digits in capitals, as the panel sends it')
+        .describe('The account the panel reports as (`#acct` of its SIA DC-09 messages).'),
+      key: z
+        .string()
+        .min(16)
+        .max(64)
+        .optional()
+        .describe(
+          "The panel's AES key (128, 192 or 256 bits): a panel with a key must encrypt. Kept in memory, never logged; give it as {env: NAME} or {file: path}.",
+        ),
+      keyEncoding: z
+        .enum(['hex', 'text'])
+        .default('hex')
+        .describe(
+          'hex: 32, 48 or 64 hexadecimal digits (the standard); text: 16, 24 or 32 characters, their bytes.',
+        ),
+    })
+    .refine(
+      ({ key, keyEncoding }) =>
+        key === undefined ||
+        (keyEncoding === 'hex'
+          ? /^([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64})$/.test(key)
+          : [16, 24, 32].includes(Buffer.byteLength(key))),
+      { message: 'key: an AES key is 32, 48 or 64 hexadecimal digits, or 16, 24 or 32 bytes of text' },
+    )
+    .optional()
+    .describe('Alarm panels reporting over SIA DC-09: their account and AES key (instead of secret).'),
   http: z
     .strictObject({
       url: z

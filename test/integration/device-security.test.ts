@@ -5,6 +5,7 @@ import type { AuditEntry } from '../../src/core/audit.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import {
   connectClient,
+  demoConfig,
   demoGate,
   demoSecret,
   eventually,
@@ -283,7 +284,8 @@ describe('provisioning through the API', () => {
     hub = await startTestHub({ dataDir: dataDir.path });
     const listed = await getJson(api(''), 'demo-integrator-qinghe');
     const devices = (listed.body as { devices: { id: string; gridId: string; source: string }[] }).devices;
-    expect(devices).toHaveLength(30);
+    // The demo's devices and the one provisioned above.
+    expect(devices).toHaveLength(demoConfig().devices.length + 1);
     expect(devices.find((device) => device.id === 'gate-zhenxing-03-new')).toMatchObject({
       gridId: 'grid-zhenxing-03',
       source: 'api',

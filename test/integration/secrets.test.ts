@@ -47,7 +47,7 @@ function runHub(
 
 const refusal =
   "gridhub: refusing to listen on 0.0.0.0 with the demo's public secrets (users' demo tokens, users' demo passwords, the demo hub.jwtSecret, " +
-  "the default hub.identifierHashKey, devices' demo secrets): set your own, or set GRIDHUB_DEMO=1 (or hub.demo: true) " +
+  "the default hub.identifierHashKey, devices' demo secrets, alarm panels' demo key): set your own, or set GRIDHUB_DEMO=1 (or hub.demo: true) " +
   'to run the demo on this network anyway [GRIDHUB_DEMO_SECRETS]';
 
 describe("the demo's public secrets", () => {
