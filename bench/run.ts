@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LatencySummary } from './clients.ts';
+import { runConnectorBench } from './connectors.ts';
 import { type BenchDevice, benchDevices, clientTokens, projectRoot } from './deployment.ts';
 import type { RunResult } from './load-generator.ts';
 import { renderPlot } from './plot.ts';
@@ -10,7 +11,7 @@ import { cpuPercent, sampleMachine, sampleProc, sampleProcs, stealPercent } from
 import type { ServerStats } from './server-ipc.ts';
 
 /**
- * `npm run bench [-- --full] [-- --profile] [-- --no-scale] [-- --hub-only]`, BENCH_RATES=500,1000 BENCH_SECONDS=10 to
+ * `npm run bench [-- --full] [-- --profile] [-- --no-scale] [-- --hub-only] [-- --connectors | --no-connectors]`, BENCH_RATES=500,1000 BENCH_SECONDS=10 to
  * override: the hub and a relay ceiling under the same load, each in its own process, with the load generator and the
  * Socket.IO clients in two more. `--hub-only` is for experiments: the hub's rate sweep alone, its JSON into the
  * git-ignored `bench/results/profiles/` and no plot. BENCH_HUB_NODE_ARGS="--trace-gc" passes flags to the hub's node.
@@ -503,6 +504,10 @@ function scaleTable(rows: readonly ScaleRow[]): string {
 // ---------------------------------------------------------------- the run
 
 async function main(): Promise<void> {
+  if (args.has('--connectors')) {
+    await runConnectorBench();
+    return;
+  }
   const started = Date.now();
   const resultsDir = path.join(import.meta.dirname, 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -754,6 +759,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\nresults: ${path.relative(projectRoot, file)} · plot: docs/benchmarks.svg · ${results.durationSeconds.toFixed(0)} s\n`,
   );
+  // Each connector's ingest cost beside MQTT's, in a hub of its own (skipped with --no-connectors).
+  if (!hubOnly && !args.has('--no-connectors')) await runConnectorBench();
 }
 
 main().then(
