@@ -21,6 +21,7 @@ import { Lifecycle } from './core/lifecycle.ts';
 import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
 import { MqttAccessPolicy } from './fleet/access-policy.ts';
+import { CommandRoutes } from './fleet/command-routes.ts';
 import { CommandService } from './fleet/command-service.ts';
 import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
@@ -43,6 +44,7 @@ import { mqttMetrics } from './ingest/ingest-metrics.ts';
 import type { MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
 import { limitCloseReporter } from './ingest/packet-limits.ts';
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
+import { ZktecoAdmsReceiver } from './ingest/zkteco-adms.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
 import { outboundGuardMetrics } from './net/outbound-metrics.ts';
 import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
@@ -280,6 +282,23 @@ export class Hub {
             logger,
           });
     this.#deviceHttp = deviceHttp;
+    // ZKTeco terminals push over ADMS to the device HTTP listener; their commands wait there for their next poll.
+    const adms =
+      deviceHttp === undefined
+        ? undefined
+        : new ZktecoAdmsReceiver({
+            devices,
+            topics,
+            onMessage,
+            refuse: refuseFrame,
+            activity: liveness,
+            timeZone: settings.timezone,
+            commandTimeoutMs: settings.commandTimeoutSeconds * 1000,
+            metrics,
+            logger,
+            now: options.clock,
+          });
+    if (adms !== undefined) deviceHttp?.route('/iclock/', 'zkteco-adms', adms.route);
     const external = deployment.mqtt.mode === 'external' ? deployment.mqtt.external : undefined;
     const own =
       external === undefined
@@ -301,7 +320,13 @@ export class Hub {
     this.#own = own;
     const commands = new CommandService({
       registry: devices,
-      transport: broker,
+      // Each device's commands go out the way its adapter's transport carries them: MQTT unless listed here.
+      transport: new CommandRoutes({
+        fallback: broker,
+        byTransport: new Map(adms === undefined ? [] : [['zkteco-adms', adms]]),
+        devices,
+        topics,
+      }),
       topics,
       audit,
       bus,

@@ -593,21 +593,25 @@ function resolveDevices(
   const resolved: ResolvedDevice[] = [];
   file.devices.forEach((device, index) => {
     const at = `devices[${index}]`;
-    const onvif = adapters.get(device.adapter)?.transport === 'onvif';
-    const credentialProblem = onvif
-      ? device.onvif === undefined
-        ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`
-        : device.secret !== undefined || device.secretSha256 !== undefined
-          ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
-          : undefined
-      : (device.secret !== undefined && device.secretSha256 !== undefined) ||
-          (device.secret === undefined && device.secretSha256 === undefined && device.http === undefined)
-        ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
-        : device.onvif !== undefined || device.presets !== undefined
-          ? `${at}: onvif and presets are for ONVIF cameras only`
-          : device.watches !== undefined && adapters.get(device.adapter)?.httpMedia === undefined
-            ? `${at}: watches are for cameras only (ONVIF, or an adapter with httpMedia)`
-            : undefined;
+    const transport = adapters.get(device.adapter)?.transport;
+    const onvif = transport === 'onvif';
+    const credentialProblem =
+      transport === 'zkteco-adms'
+        ? admsProblem(device, file, at)
+        : onvif
+          ? device.onvif === undefined
+            ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`
+            : device.secret !== undefined || device.secretSha256 !== undefined
+              ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
+              : undefined
+          : (device.secret !== undefined && device.secretSha256 !== undefined) ||
+              (device.secret === undefined && device.secretSha256 === undefined && device.http === undefined)
+            ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
+            : device.onvif !== undefined || device.presets !== undefined
+              ? `${at}: onvif and presets are for ONVIF cameras only`
+              : device.watches !== undefined && adapters.get(device.adapter)?.httpMedia === undefined
+                ? `${at}: watches are for cameras only (ONVIF, or an adapter with httpMedia)`
+                : undefined;
     if (credentialProblem !== undefined) {
       problems.push(credentialProblem);
       return;
@@ -622,6 +626,24 @@ function resolveDevices(
     else resolved.push(result.device);
   });
   return resolved;
+}
+
+/**
+ * A ZKTeco ADMS terminal has no credential on its wire: its serial number names it, it has no secret to present,
+ * and it can report only when the device HTTP listener is on.
+ */
+function admsProblem(
+  device: ConfigFile['devices'][number],
+  file: ConfigFile,
+  at: string,
+): string | undefined {
+  if (device.serial === undefined)
+    return `${at}.serial: an ADMS terminal is known by its serial number (SN): give it`;
+  if (device.secret !== undefined || device.secretSha256 !== undefined || device.onvif !== undefined)
+    return `${at}: an ADMS terminal has no secret or onvif credentials (ADMS carries none); give its serial`;
+  if (file.receivers.http === undefined)
+    return `${at}: an ADMS terminal pushes to the device HTTP listener: turn on receivers.http`;
+  return undefined;
 }
 
 /** Every event type some adapter emits, and the hub's own liveness events. */

@@ -103,8 +103,11 @@ export interface HttpCameraMedia {
   readonly stream?: { readonly port: number; readonly path: string };
 }
 
-/** How the hub reaches a device: it connects to the hub's MQTT broker, or the hub connects to it over ONVIF. */
-export type DeviceTransport = 'mqtt' | 'onvif';
+/**
+ * How the hub reaches a device: it connects to the hub's MQTT broker, the hub connects to it over ONVIF, or it
+ * pushes to the device HTTP listener over ZKTeco's ADMS (iclock), known by its serial number.
+ */
+export type DeviceTransport = 'mqtt' | 'onvif' | 'zkteco-adms';
 
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */
