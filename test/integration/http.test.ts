@@ -24,6 +24,8 @@ describe('the HTTP surface', () => {
         realtime: { state: 'up' },
         // The demo has no cameras yet: the ONVIF side is up with no sessions.
         cameras: { state: 'up', sessions: {} },
+        // The listener devices push to (receivers.http): the demo's ZKTeco terminal reports there.
+        'device http': { state: 'up', port: hub.hub.deviceHttpPort },
       },
     });
   });
