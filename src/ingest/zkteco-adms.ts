@@ -201,7 +201,12 @@ export class ZktecoAdmsReceiver implements CommandChannel {
     this.#now = options.now ?? Date.now;
     this.#endpoints = {
       cdata: (request, caller) =>
-        request.method === 'POST' ? this.#upload(request, caller) : this.#register(request, caller),
+        request.method === 'POST'
+          ? this.#upload(request, caller)
+          : request.query.get('options') === 'all'
+            ? this.#register(request, caller)
+            : // Other GETs of cdata (a remote attendance look-up by PIN) have nothing here to answer.
+              this.#ping(caller),
       getrequest: (_request, caller) => this.#poll(caller),
       ping: (_request, caller) => this.#ping(caller),
       devicecmd: (request, caller) => this.#commandResults(request, caller),
@@ -223,7 +228,7 @@ export class ZktecoAdmsReceiver implements CommandChannel {
     }
     const caller = this.#caller(request.query.get('SN'));
     if ('refusal' in caller) {
-      await this.#refuseCaller(caller, request);
+      await this.#refuseCaller(caller, request, endpoint);
       return notServed;
     }
     return handle(request, caller);
@@ -241,13 +246,15 @@ export class ZktecoAdmsReceiver implements CommandChannel {
   async #refuseCaller(
     caller: Extract<Caller, { refusal: AdmsRefusal }>,
     request: DeviceHttpRequest,
+    endpoint: string,
   ): Promise<void> {
     this.#refused(caller.refusal);
     // A refused terminal retries every ErrorDelay: one dead letter a minute each tells an operator it is there.
     if (this.#deadLetterThrottle.admit(`${caller.refusal}:${caller.serial ?? ''}`) < 0) return;
     const device = caller.serial === null ? undefined : this.#options.devices.bySerial(caller.serial);
     await this.#deadLetter(caller.refusal, device?.id ?? null, request.body.length, [
-      `${admsRefusals[caller.refusal]} (${request.method} ${request.path})`,
+      // The endpoint, not the path: what precedes it is the sender's own text.
+      `${admsRefusals[caller.refusal]} (${request.method} ${endpoint})`,
     ]);
   }
 

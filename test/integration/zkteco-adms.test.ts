@@ -22,7 +22,8 @@ import {
 
 const accessSerial = 'CGXH221260001';
 const attendanceSerial = 'AAML174460003';
-const gateId = 'zk-xijiao-01-gate';
+/** The demo's ZKTeco terminal (config/demo.yaml). */
+const gateId = 'zk-xijiao-01-east';
 const clockId = 'zk-xijiao-02-clock';
 const vendorId = 'zk-vendor-example';
 const maxBodyBytes = 64 * 1024;
@@ -31,13 +32,6 @@ function deployment() {
   const config = demoConfig() as unknown as { devices: Record<string, unknown>[]; receivers?: unknown };
   config.receivers = { http: { port: 0, maxBodyBytes } };
   config.devices.push(
-    {
-      id: gateId,
-      name: 'ZKTeco gate terminal',
-      adapter: 'zkteco-adms',
-      serial: accessSerial,
-      grid: 'grid-xijiao-01',
-    },
     {
       id: clockId,
       name: 'ZKTeco clock',
