@@ -339,7 +339,11 @@ export class Hub {
       commands,
       audit,
       bus,
-      disconnect: (deviceId) => broker.disconnect(deviceId),
+      disconnect: (deviceId) => {
+        broker.disconnect(deviceId);
+        // An ADMS terminal holds no connection: what it has here is its queue and its last poll.
+        adms?.disconnect(deviceId);
+      },
     });
     const { partition, leases: cameraLeases } = sharing.cameraPartition(devices);
     const onvif = new OnvifSessions({

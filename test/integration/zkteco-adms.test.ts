@@ -240,6 +240,37 @@ describe('ZKTeco ADMS terminals against a real hub', () => {
     }
   });
 
+  it('refuses a disabled terminal (403) until it is enabled again', async () => {
+    const disable = await postJson(`${hub.httpUrl}/api/devices/${clockId}/disable`, 'demo-admin');
+    expect(disable.status).toBe(200);
+    expect((await clock.punch('12121212')).status).toBe(403);
+    expect(await metric('gridhub_zkteco_adms_refusals_total', { reason: 'disabled' })).toBeGreaterThanOrEqual(
+      1,
+    );
+    await postJson(`${hub.httpUrl}/api/devices/${clockId}/enable`, 'demo-admin');
+    expect((await clock.punch('12121212')).status).toBe(200);
+  });
+
+  it('keeps at most 16 commands waiting for a terminal that does not poll', async () => {
+    gate.stopPolling();
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 17 }, () =>
+          postJson<{ error?: { code: string } }>(
+            `${hub.httpUrl}/api/devices/${gateId}/commands/open_door`,
+            'demo-admin',
+            { params: {}, timeoutMs: 500 },
+          ),
+        ),
+      );
+      const statuses = answers.map((answer) => answer.status).sort();
+      expect(statuses.filter((status) => status === 504)).toHaveLength(16);
+      expect(statuses.filter((status) => status !== 504)).toEqual([409]);
+    } finally {
+      gate.resumePolling();
+    }
+  });
+
   it('refuses an unknown serial: 403 (the terminal backs off), counted, dead-lettered without its serial', async () => {
     const stranger = new ZktecoTerminal({ url: url(), serial: 'NOTPROVISIONED1' });
     const answer = await stranger.register();
