@@ -56,6 +56,17 @@ const commandsOf: Readonly<Record<'access' | 'attendance', Readonly<Record<strin
 };
 const notSupported = -1002;
 
+/** `key=value` lines of a server's answer, by key. */
+function settingsOf(body: string): Record<string, string> {
+  return Object.fromEntries(
+    body
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+}
+
 export class ZktecoTerminal {
   readonly serial: string;
   readonly mode: 'access' | 'attendance';
@@ -106,22 +117,31 @@ export class ZktecoTerminal {
     this.#timer = undefined;
   }
 
-  /** The initialisation exchange: the option block comes back. */
+  /**
+   * The initialisation exchange. An attendance terminal (Attendance PUSH 2.x) takes the option block from
+   * `GET /iclock/cdata?options=all`; an access terminal (Security PUSH 3.x) says `DeviceType=acc`, expects
+   * `registry=ok`, then registers (`POST /iclock/registry`) and takes its settings (`POST /iclock/push`).
+   */
   async register(): Promise<HttpAnswer> {
-    const query = `options=all&pushver=${this.mode === 'access' ? '3.1.2' : '2.4.1'}&language=83${this.mode === 'access' ? '&DeviceType=acc' : ''}`;
-    const answer = await this.#send(
-      'GET',
-      `/iclock/cdata?SN=${encodeURIComponent(this.#serialOnWire)}&${query}`,
+    const sn = encodeURIComponent(this.#serialOnWire);
+    const query =
+      this.mode === 'access'
+        ? 'options=all&pushver=3.1.2&language=83&DeviceType=acc&PushOptionsFlag=1'
+        : 'options=all&pushver=2.4.1&language=83';
+    const answer = await this.#send('GET', `/iclock/cdata?SN=${sn}&${query}`);
+    if (answer.status !== 200) return answer;
+    this.options = settingsOf(answer.body);
+    if (this.mode === 'attendance') return answer;
+    if (this.options.registry !== 'ok') return { status: 0, body: 'the server did not answer registry=ok' };
+    const registry = await this.#send(
+      'POST',
+      `/iclock/registry?SN=${sn}`,
+      'DeviceType=acc,~DeviceName=SpeedFace\n',
     );
-    if (answer.status === 200) {
-      this.options = Object.fromEntries(
-        answer.body
-          .split('\n')
-          .filter((line) => line.includes('='))
-          .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-      );
-    }
-    return answer;
+    if (registry.status !== 200) return registry;
+    const push = await this.#send('POST', `/iclock/push?SN=${sn}`, '');
+    if (push.status === 200) this.options = { ...this.options, ...settingsOf(push.body) };
+    return push;
   }
 
   /** One poll: takes the commands waiting, runs them, answers them. */
@@ -165,7 +185,8 @@ export class ZktecoTerminal {
 
   #schedulePoll(): void {
     if (!this.#polling || !this.#running) return;
-    const delaySeconds = Number(this.options.Delay);
+    // Delay (Attendance PUSH) or RequestDelay (Security PUSH): seconds between polls.
+    const delaySeconds = Number(this.options.Delay ?? this.options.RequestDelay);
     const every =
       this.#pollMs ?? (Number.isFinite(delaySeconds) && delaySeconds > 0 ? delaySeconds * 1000 : 10_000);
     this.#timer = setTimeout(() => {

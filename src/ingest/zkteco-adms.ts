@@ -169,6 +169,11 @@ const notServed = text(403, 'ERROR: unknown device');
 
 const source = 'zkteco-adms/http';
 
+/** Not a credential (ADMS has none): a stable code the terminal presents again, derived from its serial. */
+function registryCode(serial: string): string {
+  return createHash('sha256').update(`gridhub-adms:${serial}`).digest('hex').slice(0, 32);
+}
+
 /** The terminal a request is from, or why there is none. */
 interface Terminal {
   readonly device: ResolvedDevice;
@@ -212,7 +217,7 @@ export class ZktecoAdmsReceiver implements CommandChannel {
       devicecmd: (request, caller) => this.#commandResults(request, caller),
       // Security PUSH (protocol 3.x) registers in two more steps before uploading.
       registry: (_request, caller) => this.#registry(caller),
-      push: (request, caller) => this.#register(request, caller),
+      push: (_request, caller) => this.#pushOptions(caller),
     };
   }
 
@@ -260,12 +265,37 @@ export class ZktecoAdmsReceiver implements CommandChannel {
 
   // --- registration ---------------------------------------------------------------------------------------------
 
-  /** The option block: the terminal's settings, as the protocol's initialisation answer gives them. */
-  async #register(_request: DeviceHttpRequest, caller: Terminal) {
+  /**
+   * The initialisation answer, in the dialect the terminal speaks: an attendance terminal (Attendance PUSH 2.x) gets
+   * the option block (`GET OPTION FROM: <SN>` and its settings); an access terminal (Security PUSH 3.x: it says
+   * `DeviceType=acc` or `pushver=3.…`) gets `registry=ok` and the 3.x settings, and goes on to /registry and /push.
+   */
+  async #register(request: DeviceHttpRequest, caller: Terminal) {
     this.#options.activity.heard(caller.device.id);
     this.#lastPoll.set(caller.device.id, this.#now());
+    const securityPush =
+      request.query.get('DeviceType') === 'acc' || /^3\./.test(request.query.get('pushver') ?? '');
+    const lines = securityPush
+      ? ['registry=ok', `RegistryCode=${registryCode(caller.serial)}`, ...this.#securityPushOptions(caller)]
+      : this.#attendanceOptions(caller);
+    return text(200, `${lines.join('\n')}\n`);
+  }
+
+  /** `/iclock/push` of Security PUSH: the settings alone. */
+  async #pushOptions(caller: Terminal) {
+    this.#options.activity.heard(caller.device.id);
+    this.#lastPoll.set(caller.device.id, this.#now());
+    return text(200, `${this.#securityPushOptions(caller).join('\n')}\n`);
+  }
+
+  /** Whole hours as hours; a zone off the hour in minutes (330 for +05:30), as the protocol reads it. */
+  #timeZoneOption(): string {
     const offset = zoneOffsetMinutes(this.#options.timeZone, this.#now());
-    const lines = [
+    return `TimeZone=${offset % 60 === 0 ? offset / 60 : offset}`;
+  }
+
+  #attendanceOptions(caller: Terminal): string[] {
+    return [
       `GET OPTION FROM: ${caller.serial}`,
       // None: the hub keeps no upload stamps; the terminal goes on from its own.
       'ATTLOGStamp=None',
@@ -276,21 +306,36 @@ export class ZktecoAdmsReceiver implements CommandChannel {
       'TransTimes=00:00;14:05',
       'TransInterval=1',
       'TransFlag=TransData AttLog\tOpLog',
-      // Whole hours as hours; a zone off the hour in minutes (330 for +05:30), as the protocol reads it.
-      `TimeZone=${offset % 60 === 0 ? offset / 60 : offset}`,
+      this.#timeZoneOption(),
       'Realtime=1',
       'Encrypt=None',
       'ServerVer=2.4.1',
       'PushProtVer=2.4.1',
     ];
-    return text(200, `${lines.join('\n')}\n`);
+  }
+
+  #securityPushOptions(caller: Terminal): string[] {
+    return [
+      'ServerVersion=3.1.2',
+      'ServerName=gridhub',
+      'PushVersion=3.1.2',
+      'PushProtVer=3.1.2',
+      'ErrorDelay=30',
+      `RequestDelay=${this.#options.pollSeconds ?? defaultPollSeconds}`,
+      'TransTimes=00:00;14:00',
+      'TransInterval=1',
+      'TransTables=User Transaction',
+      'Realtime=1',
+      `SessionID=${registryCode(caller.serial).slice(0, 16)}`,
+      'TimeoutSec=10',
+      this.#timeZoneOption(),
+      'Encrypt=0',
+    ];
   }
 
   async #registry(caller: Terminal) {
     this.#options.activity.heard(caller.device.id);
-    // Not a credential (ADMS has none): a stable code the terminal presents again.
-    const code = createHash('sha256').update(`gridhub-adms:${caller.serial}`).digest('hex').slice(0, 32);
-    return text(200, `RegistryCode=${code}`);
+    return text(200, `RegistryCode=${registryCode(caller.serial)}`);
   }
 
   // --- liveness and commands ------------------------------------------------------------------------------------

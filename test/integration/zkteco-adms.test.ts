@@ -115,9 +115,20 @@ describe('ZKTeco ADMS terminals against a real hub', () => {
     await hub?.stop();
   });
 
-  it('registers a terminal with the option block: its serial, the poll delay, the hub’s time zone, real time', () => {
-    expect(gate.options).toMatchObject({ Delay: '2', TimeZone: '8', Realtime: '1', ErrorDelay: '30' });
-    for (const key of optionBlockKeys) expect(gate.options, key).toHaveProperty(key);
+  it('registers an attendance terminal with the option block: the poll delay, the hub’s time zone, real time', () => {
+    expect(clock.options).toMatchObject({ Delay: '2', TimeZone: '8', Realtime: '1', ErrorDelay: '30' });
+    for (const key of optionBlockKeys) expect(clock.options, key).toHaveProperty(key);
+  });
+
+  it('registers an access terminal as Security PUSH: registry=ok, its registry code, then its settings', () => {
+    expect(gate.options).toMatchObject({
+      registry: 'ok',
+      RegistryCode: expect.stringMatching(/^[0-9a-f]{32}$/),
+      RequestDelay: '2',
+      Realtime: '1',
+      TransTables: 'User Transaction',
+      TimeZone: '8',
+    });
   });
 
   it('takes a card swipe as access granted, the card masked, at the terminal’s time read in the hub’s zone', async () => {
