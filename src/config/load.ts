@@ -616,6 +616,12 @@ function resolveDevices(
       problems.push(credentialProblem);
       return;
     }
+    if (device.pushFrom !== undefined && transport !== 'zkteco-adms') {
+      problems.push(
+        `${at}.pushFrom: only devices that push over HTTP without a credential (zkteco-adms) read it`,
+      );
+      return;
+    }
     // A camera, or a device the hub only calls, has no secret of its own to present: no password matches it.
     const digest =
       onvif || (device.secret === undefined && device.secretSha256 === undefined)

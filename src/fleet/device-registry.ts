@@ -270,6 +270,7 @@ function describe(device: RegisteredDevice): DeviceDescription {
     ...(device.onvif === undefined ? {} : { onvif: { ...device.onvif } }),
     ...(device.http === undefined ? {} : { http: { ...device.http } }),
     ...(device.serial === undefined ? {} : { serial: device.serial }),
+    ...(device.pushFrom === undefined ? {} : { pushFrom: [...device.pushFrom] }),
     ...(device.watches === undefined
       ? {}
       : {

@@ -57,6 +57,7 @@ export function resolveDevice(
       ...(device.onvif === undefined ? {} : { onvif: device.onvif }),
       ...(device.http === undefined ? {} : { http: device.http }),
       ...(device.serial === undefined ? {} : { serial: device.serial }),
+      ...(device.pushFrom === undefined ? {} : { pushFrom: device.pushFrom }),
       ...(device.watches === undefined
         ? {}
         : {

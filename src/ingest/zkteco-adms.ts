@@ -5,6 +5,7 @@ import type { ResolvedDevice } from '../core/device.ts';
 import { refused } from '../core/errors.ts';
 import type { RefusalReason } from '../core/refusals.ts';
 import type { TopicGrammar } from '../core/topics.ts';
+import { addressAllowed } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import {
@@ -79,6 +80,7 @@ export const admsRefusals = {
   no_serial: 'the request gave no serial number (SN)',
   disabled: 'the device with this serial number is disabled',
   wrong_adapter: 'the device with this serial number is not a zkteco-adms terminal',
+  wrong_source: 'the request came from an address outside the device’s pushFrom networks',
   unknown_path: 'no ADMS endpoint at the path',
   unknown_table: 'an upload of a table the hub does not read',
   malformed_line: 'a record line that breaks its table’s framing',
@@ -94,6 +96,7 @@ const refusalReasonOf: Readonly<Partial<Record<AdmsRefusal, RefusalReason>>> = {
   no_serial: 'unauthenticated',
   disabled: 'unknown_device',
   wrong_adapter: 'unknown_device',
+  wrong_source: 'unauthenticated',
   unknown_table: 'unknown_channel',
   malformed_line: 'malformed',
   line_too_long: 'oversized',
@@ -231,7 +234,7 @@ export class ZktecoAdmsReceiver implements CommandChannel {
       this.#refused('unknown_path');
       return text(404, 'ERROR: unknown endpoint');
     }
-    const caller = this.#caller(request.query.get('SN'));
+    const caller = this.#caller(request.query.get('SN'), request.remoteAddress);
     if ('refusal' in caller) {
       await this.#refuseCaller(caller, request, endpoint);
       return notServed;
@@ -239,12 +242,15 @@ export class ZktecoAdmsReceiver implements CommandChannel {
     return handle(request, caller);
   };
 
-  #caller(serial: string | null): Caller {
+  #caller(serial: string | null, remoteAddress: string): Caller {
     if (serial === null || serial === '') return { refusal: 'no_serial', serial: null };
     const device = this.#options.devices.bySerial(serial);
     if (device === undefined) return { refusal: 'unknown_serial', serial };
     if (device.adapter.transport !== 'zkteco-adms') return { refusal: 'wrong_adapter', serial };
     if (device.disabled) return { refusal: 'disabled', serial };
+    // ADMS has no credential: where the device is pinned to its network, a request from elsewhere is not it.
+    if (device.pushFrom !== undefined && !addressAllowed(device.pushFrom, remoteAddress))
+      return { refusal: 'wrong_source', serial };
     return { device, serial };
   }
 

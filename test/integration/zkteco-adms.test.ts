@@ -26,6 +26,10 @@ const attendanceSerial = 'AAML174460003';
 const gateId = 'zk-xijiao-01-east';
 const clockId = 'zk-xijiao-02-clock';
 const vendorId = 'zk-vendor-example';
+const pinnedId = 'zk-pinned';
+const pinnedSerial = 'PINNED0000001';
+const loopbackPinnedId = 'zk-pinned-loopback';
+const loopbackPinnedSerial = 'PINNED0000002';
 const maxBodyBytes = 64 * 1024;
 
 function deployment() {
@@ -38,6 +42,22 @@ function deployment() {
       adapter: 'zkteco-adms',
       serial: attendanceSerial,
       grid: 'grid-xijiao-02',
+    },
+    {
+      id: pinnedId,
+      name: 'A terminal pinned to its device network',
+      adapter: 'zkteco-adms',
+      serial: pinnedSerial,
+      grid: 'grid-xijiao-02',
+      pushFrom: ['10.20.0.0/16'],
+    },
+    {
+      id: loopbackPinnedId,
+      name: 'A terminal pinned to this machine',
+      adapter: 'zkteco-adms',
+      serial: loopbackPinnedSerial,
+      grid: 'grid-xijiao-02',
+      pushFrom: ['127.0.0.1'],
     },
     {
       id: vendorId,
@@ -280,6 +300,18 @@ describe('ZKTeco ADMS terminals against a real hub', () => {
     } finally {
       gate.resumePolling();
     }
+  });
+
+  it('refuses a terminal pinned to its device network when its serial comes from elsewhere (pushFrom)', async () => {
+    const elsewhere = new ZktecoTerminal({ url: url(), serial: pinnedSerial, mode: 'attendance' });
+    expect((await elsewhere.register()).status).toBe(403);
+    expect((await elsewhere.punch('1234')).status).toBe(403);
+    expect(await metric('gridhub_zkteco_adms_refusals_total', { reason: 'wrong_source' })).toBe(2);
+    const letter = deadLetters.find((entry) => entry.deviceId === pinnedId);
+    expect(letter?.reason).toBe('unauthenticated');
+    const home = new ZktecoTerminal({ url: url(), serial: loopbackPinnedSerial, mode: 'attendance' });
+    expect((await home.register()).status).toBe(200);
+    expect((await home.punch('1234')).body).toBe('OK:1');
   });
 
   it('refuses an unknown serial: 403 (the terminal backs off), counted, dead-lettered without its serial', async () => {
