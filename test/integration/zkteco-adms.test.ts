@@ -23,7 +23,7 @@ import {
 const accessSerial = 'CGXH221260001';
 const attendanceSerial = 'AAML174460003';
 /** The demo's ZKTeco terminal (config/demo.yaml). */
-const gateId = 'zk-xijiao-01-east';
+const gateId = 'zk-xijiao-02-east';
 const clockId = 'zk-xijiao-02-clock';
 const vendorId = 'zk-vendor-example';
 const pinnedId = 'zk-pinned';
