@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { type HttpAnswer, ZktecoTerminal } from './zkteco-terminal.ts';
@@ -97,7 +98,8 @@ export async function runZktecoScenario(
     await oneShots[kind]?.(terminal).catch(() => undefined);
     options.onEvent?.(terminal, kind);
     sent++;
-    await new Promise((resolve) => setTimeout(resolve, 1000 / options.rate));
+    // Abortable: Ctrl-C ends the wait at once, not after it.
+    await sleep(1000 / options.rate, undefined, { signal: options.signal }).catch(() => undefined);
   }
   return sent;
 }
