@@ -2,12 +2,14 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZktecoTerminal } from '../../simulators/zkteco/zkteco-terminal.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
+import type { DeviceStatus } from '../../src/core/device-status.ts';
 import type { DeadLetter } from '../../src/core/refusals.ts';
 import { optionBlockKeys, records, requests, vendorSerial } from '../devices/zkteco-adms-payloads.ts';
 import {
   demoConfig,
   deploymentOf,
   eventually,
+  getJson,
   metricValue,
   postJson,
   startTestHub,
@@ -26,6 +28,8 @@ const attendanceSerial = 'AAML174460003';
 const gateId = 'zk-xijiao-02-east';
 const clockId = 'zk-xijiao-02-clock';
 const vendorId = 'zk-vendor-example';
+const livenessId = 'zk-liveness';
+const livenessSerial = 'LIVENESS00001';
 const pinnedId = 'zk-pinned';
 const pinnedSerial = 'PINNED0000001';
 const loopbackPinnedId = 'zk-pinned-loopback';
@@ -58,6 +62,14 @@ function deployment() {
       serial: loopbackPinnedSerial,
       grid: 'grid-xijiao-02',
       pushFrom: ['127.0.0.1'],
+    },
+    {
+      id: livenessId,
+      name: 'A terminal whose polls are its heartbeat',
+      adapter: 'zkteco-adms',
+      serial: livenessSerial,
+      grid: 'grid-xijiao-02',
+      offlineAfterSeconds: 1,
     },
     {
       id: vendorId,
@@ -200,6 +212,33 @@ describe('ZKTeco ADMS terminals against a real hub', () => {
     const polls = gate.polls;
     await eventually(() => gate.polls > polls + 2);
     expect(await metric('gridhub_zkteco_adms_requests_total', { endpoint: 'getrequest' })).toBeGreaterThan(2);
+  });
+
+  it('is online while it polls, offline when its polls stop, and online again when they resume', async () => {
+    const terminal = new ZktecoTerminal({
+      url: url(),
+      serial: livenessSerial,
+      mode: 'attendance',
+      pollMs: 100,
+    });
+    const status = async () =>
+      (
+        (await getJson(`${hub.httpUrl}/api/devices/${livenessId}`, 'demo-admin')).body as {
+          status: DeviceStatus;
+        }
+      ).status;
+    await terminal.start();
+    try {
+      await eventually(async () => (await status()).online);
+      terminal.stopPolling();
+      await eventually(async () => !(await status()).online);
+      await eventually(() => eventsOf(livenessId, 'device.offline').length === 1);
+      terminal.resumePolling();
+      await eventually(async () => (await status()).online);
+      await eventually(() => eventsOf(livenessId, 'device.online').length === 1);
+    } finally {
+      await terminal.stop();
+    }
   });
 
   it('opens a door on command: queued, collected on the next poll, run, and answered Return=0', async () => {
