@@ -8,8 +8,9 @@ import { runSentryScenario } from './sentry-box/scenario.ts';
 import { type SentryFrame, SentrySimulator } from './sentry-box/sentry-simulator.ts';
 import type { MqttDevice, MqttDeviceOptions } from './shared/mqtt-device.ts';
 import type { ScenarioOptions } from './shared/scenario.ts';
+import { zktecoMain } from './zkteco/cli.ts';
 
-const usage = `Usage: npm run sim -- <gate|sentry|alarm-panel> [options]
+const usage = `Usage: npm run sim -- <gate|sentry|alarm-panel|zkteco> [options]
 
 Simulated devices that publish to a gridhub broker as real ones would: events, heartbeats, a retained
 online status with an offline last will, and replies to the hub's commands.
@@ -18,6 +19,8 @@ online status with an offline last will, and replies to the hub's commands.
   sentry    sentry box alarm panels                             (adapter sentry-box)
   alarm-panel  alarm panels over SIA DC-09, TCP or UDP (adapter alarm-panel-cid): its own options,
                see npm run sim -- alarm-panel --help
+  zkteco    ZKTeco terminals over ADMS (HTTP push, not MQTT)    (adapter zkteco-adms;
+            its own options: npm run sim -- zkteco --help)
 
   --url URL               broker (default mqtt://127.0.0.1:1883; ws://host:8080/mqtt works too)
   --device ID             a device id; repeat for several
@@ -148,6 +151,11 @@ function parseArguments() {
 async function main(): Promise<void> {
   // Alarm panels speak SIA DC-09, not MQTT: their simulator takes options of its own.
   if (process.argv[2] === 'alarm-panel') return runAlarmPanelCli(process.argv.slice(3));
+  // ZKTeco terminals push over HTTP, with options of their own.
+  if (process.argv[2] === 'zkteco') {
+    await zktecoMain(process.argv.slice(3));
+    return;
+  }
   const { values, positionals } = parseArguments();
   if (values.help) {
     process.stdout.write(usage);
@@ -160,8 +168,8 @@ async function main(): Promise<void> {
   else
     fail(
       name === undefined
-        ? 'name a simulator: gate or sentry'
-        : `unknown simulator "${name}"; available: gate, sentry`,
+        ? 'name a simulator: gate, sentry or zkteco'
+        : `unknown simulator "${name}"; available: gate, sentry, zkteco`,
     );
 }
 

@@ -16,6 +16,8 @@ import { OnvifCameraSimulator } from './onvif-camera/onvif-camera.ts';
 import { runSentryScenario } from './sentry-box/scenario.ts';
 import { SentrySimulator } from './sentry-box/sentry-simulator.ts';
 import type { MqttDeviceOptions } from './shared/mqtt-device.ts';
+import { runZktecoScenario } from './zkteco/cli.ts';
+import { ZktecoTerminal } from './zkteco/zkteco-terminal.ts';
 
 /**
  * `npm run demo`: the hub on the demo jurisdiction, plus a simulated device for every gate, sentry box and alarm
@@ -79,6 +81,13 @@ async function main(): Promise<void> {
     ];
   });
   for (const panel of panels) panel.startSupervision(30);
+  // ZKTeco terminals push over ADMS to the device HTTP listener (receivers.http), known by their serial.
+  const terminals = ofAdapter('zkteco-adms').flatMap((device) =>
+    device.serial === undefined
+      ? []
+      : [new ZktecoTerminal({ url: `http://127.0.0.1:${hub.deviceHttpPort}`, serial: device.serial })],
+  );
+  await Promise.all(terminals.map((terminal) => terminal.start()));
   const rate = Number(process.env.DEMO_RATE ?? 2);
   process.stdout.write(
     [
@@ -87,6 +96,9 @@ async function main(): Promise<void> {
       `  ${gates.length} simulated gates at ${rate} events/s, ${sentries.length} sentry boxes at ${rate / 5} events/s,`,
       `  ${panels.length} alarm panels over SIA DC-09 (port ${hub.siaPort}, TCP and UDP) at ${rate / 10} events/s,`,
       `  ${cameras.length} ONVIF cameras (an event every ${cameraEverySeconds} s)${cameras[0]?.sim.rtspUrl.startsWith('rtsp://127.0.0.1:554') ? '' : ', with RTSP'}`,
+      `  ${terminals.length} ZKTeco ADMS terminal(s) at http://localhost:${hub.deviceHttpPort}/iclock/ (an event every ${terminalEverySeconds} s;`,
+      `  open a door: curl -X POST -H 'Authorization: Bearer demo-officer-xijiao' -H 'content-type: application/json' \\`,
+      `    -d '{}' http://localhost:${hub.httpPort}/api/devices/${ofAdapter('zkteco-adms')[0]?.id ?? '<id>'}/commands/open_door)`,
       `  open http://localhost:${hub.httpPort}/ (token demo-officer-qinghe) or`,
       `  curl -H 'Authorization: Bearer demo-officer-qinghe' http://localhost:${hub.httpPort}/api/incidents?limit=5`,
       '  Ctrl-C to stop.',
@@ -114,15 +126,19 @@ async function main(): Promise<void> {
     runGateScenario(gates, { rate, signal: abort.signal }),
     runSentryScenario(sentries, { rate: rate / 5, signal: abort.signal }),
     runAlarmPanelScenario(panels, { rate: rate / 10, signal: abort.signal }),
+    ...(terminals.length === 0
+      ? []
+      : [runZktecoScenario(terminals, { rate: 1 / terminalEverySeconds, signal: abort.signal })]),
   ]);
   await Promise.all(panels.map((panel) => panel.stop()));
   clearInterval(cameraEvents);
-  await Promise.all([...gates, ...sentries].map((sim) => sim.stop()));
+  await Promise.all([...gates, ...sentries, ...terminals].map((sim) => sim.stop()));
   await hub.stop();
   await Promise.all(cameras.map((camera) => camera.sim.stop()));
 }
 
 const cameraEverySeconds = 20;
+const terminalEverySeconds = 5;
 
 /** The demo's cameras: each in a grid, watching a gate of it (with a PTZ preset for the first). */
 const demoCameras = [

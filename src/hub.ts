@@ -23,6 +23,7 @@ import { Lifecycle } from './core/lifecycle.ts';
 import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
 import { MqttAccessPolicy } from './fleet/access-policy.ts';
+import { CommandRoutes } from './fleet/command-routes.ts';
 import { CommandService } from './fleet/command-service.ts';
 import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
@@ -46,6 +47,7 @@ import type { MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
 import { limitCloseReporter } from './ingest/packet-limits.ts';
 import { SiaDc09Receiver, siaPanelFinder } from './ingest/sia-dc09/sia-receiver.ts';
 import { ThreadedBroker } from './ingest/threaded-broker.ts';
+import { ZktecoAdmsReceiver } from './ingest/zkteco-adms.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
 import { outboundGuardMetrics } from './net/outbound-metrics.ts';
 import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
@@ -301,6 +303,23 @@ export class Hub {
             logger,
           });
     const sia = this.#sia;
+    // ZKTeco terminals push over ADMS to the device HTTP listener; their commands wait there for their next poll.
+    const adms =
+      deviceHttp === undefined
+        ? undefined
+        : new ZktecoAdmsReceiver({
+            devices,
+            topics,
+            onMessage,
+            refuse: refuseFrame,
+            activity: liveness,
+            timeZone: settings.timezone,
+            commandTimeoutMs: settings.commandTimeoutSeconds * 1000,
+            metrics,
+            logger,
+            now: options.clock,
+          });
+    if (adms !== undefined) deviceHttp?.route('/iclock/', 'zkteco-adms', adms.route);
     const external = deployment.mqtt.mode === 'external' ? deployment.mqtt.external : undefined;
     const own =
       external === undefined
@@ -322,7 +341,13 @@ export class Hub {
     this.#own = own;
     const commands = new CommandService({
       registry: devices,
-      transport: broker,
+      // Each device's commands go out the way its adapter's transport carries them: MQTT unless listed here.
+      transport: new CommandRoutes({
+        fallback: broker,
+        byTransport: new Map(adms === undefined ? [] : [['zkteco-adms', adms]]),
+        devices,
+        topics,
+      }),
       topics,
       audit,
       bus,
@@ -335,7 +360,11 @@ export class Hub {
       commands,
       audit,
       bus,
-      disconnect: (deviceId) => broker.disconnect(deviceId),
+      disconnect: (deviceId) => {
+        broker.disconnect(deviceId);
+        // An ADMS terminal holds no connection: what it has here is its queue and its last poll.
+        adms?.disconnect(deviceId);
+      },
     });
     const { partition, leases: cameraLeases } = sharing.cameraPartition(devices);
     const onvif = new OnvifSessions({

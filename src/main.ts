@@ -67,6 +67,7 @@ async function main(): Promise<void> {
   const mqtt = secure?.mqtt ? 'mqtts' : 'mqtt';
   process.stdout.write(
     `gridhub: ${deployment.settings.name} — ${http}://localhost:${hub.httpPort} · ${mqtt}://localhost:${hub.mqttPort}` +
+      (hub.deviceHttpPort === 0 ? '' : ` · device push on ${hub.deviceHttpPort}`) +
       (hub.siaPort === 0 ? '' : ` · SIA DC-09 on ${hub.siaPort} (tcp+udp)`) +
       ` · ${hub.deviceCount} devices · data in ${runtime.dataDir}\n`,
   );

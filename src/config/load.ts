@@ -3,7 +3,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { type DeviceAdapter, livenessEvents } from '../core/adapter.ts';
+import { type DeviceAdapter, type DeviceTransport, livenessEvents } from '../core/adapter.ts';
 import { noMqttSecret, type ResolvedDevice, secretDigest } from '../core/device.ts';
 import type { DeadlinesDescription, RoutingDescription } from '../core/dispatch.ts';
 import { GridhubError } from '../core/errors.ts';
@@ -579,6 +579,39 @@ function checkUsers(users: readonly UserDescription[], jurisdiction: Jurisdictio
   });
 }
 
+type DeviceConfig = ConfigFile['devices'][number];
+
+function hasSecret(device: DeviceConfig): boolean {
+  return device.secret !== undefined || device.secretSha256 !== undefined;
+}
+
+/**
+ * What each way a device reaches the hub asks of its credentials: every device has its own. An MQTT device gives
+ * its secret (or only `http`, when the hub only calls it); a camera its ONVIF login; an alarm panel its account
+ * and key (`sia`, checked with its adapter); an ADMS terminal, which carries no credential, its serial number.
+ */
+const credentialProblemOf: Record<
+  DeviceTransport,
+  (device: DeviceConfig, file: ConfigFile, at: string) => string | undefined
+> = {
+  mqtt: (device, _file, at) =>
+    (device.secret !== undefined && device.secretSha256 !== undefined) ||
+    (!hasSecret(device) && device.http === undefined)
+      ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
+      : undefined,
+  onvif: (device, _file, at) =>
+    device.onvif === undefined
+      ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`
+      : hasSecret(device)
+        ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
+        : undefined,
+  'sia-dc09': (device, _file, at) =>
+    hasSecret(device)
+      ? `${at}: an alarm panel reporting over SIA DC-09 has no MQTT secret; give its sia account`
+      : undefined,
+  'zkteco-adms': (device, file, at) => admsProblem(device, file, at),
+};
+
 function resolveDevices(
   file: ConfigFile,
   jurisdiction: Jurisdiction,
@@ -599,35 +632,31 @@ function resolveDevices(
   const resolved: ResolvedDevice[] = [];
   file.devices.forEach((device, index) => {
     const at = `devices[${index}]`;
-    const transport = adapters.get(device.adapter)?.transport;
-    const onvif = transport === 'onvif';
-    // An alarm panel proves itself by its account and key (sia, checked with its adapter), not an MQTT secret.
-    const sia = transport === 'sia-dc09';
-    const credentialProblem = sia
-      ? device.secret !== undefined || device.secretSha256 !== undefined
-        ? `${at}: an alarm panel reporting over SIA DC-09 has no MQTT secret; give its sia account`
-        : undefined
-      : onvif
-        ? device.onvif === undefined
-          ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`
-          : device.secret !== undefined || device.secretSha256 !== undefined
-            ? `${at}: an ONVIF camera has no MQTT secret; give its onvif credentials`
-            : undefined
-        : (device.secret !== undefined && device.secretSha256 !== undefined) ||
-            (device.secret === undefined && device.secretSha256 === undefined && device.http === undefined)
-          ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
-          : device.onvif !== undefined || device.presets !== undefined
-            ? `${at}: onvif and presets are for ONVIF cameras only`
-            : device.watches !== undefined && adapters.get(device.adapter)?.httpMedia === undefined
-              ? `${at}: watches are for cameras only (ONVIF, or an adapter with httpMedia)`
-              : undefined;
+    const transport = adapters.get(device.adapter)?.transport ?? 'mqtt';
+    const credentialProblem =
+      credentialProblemOf[transport](device, file, at) ??
+      (device.onvif !== undefined && transport !== 'onvif'
+        ? `${at}: onvif is for ONVIF cameras only`
+        : device.presets !== undefined && transport !== 'onvif'
+          ? `${at}: presets are for ONVIF cameras only`
+          : device.watches !== undefined &&
+              transport !== 'onvif' &&
+              adapters.get(device.adapter)?.httpMedia === undefined
+            ? `${at}: watches are for cameras only (ONVIF, or an adapter with httpMedia)`
+            : undefined);
     if (credentialProblem !== undefined) {
       problems.push(credentialProblem);
       return;
     }
+    if (device.pushFrom !== undefined && transport !== 'zkteco-adms') {
+      problems.push(
+        `${at}.pushFrom: only devices that push over HTTP without a credential (zkteco-adms) read it`,
+      );
+      return;
+    }
     // A camera, an alarm panel, or a device the hub only calls has no MQTT secret to present: no password matches it.
     const digest =
-      onvif || sia || (device.secret === undefined && device.secretSha256 === undefined)
+      transport === 'onvif' || transport === 'sia-dc09' || !hasSecret(device)
         ? noMqttSecret
         : (device.secretSha256 ?? secretDigest(device.secret as string));
     const result = resolveDevice(device, digest, jurisdiction, adapters, at);
@@ -635,6 +664,24 @@ function resolveDevices(
     else resolved.push(result.device);
   });
   return resolved;
+}
+
+/**
+ * A ZKTeco ADMS terminal has no credential on its wire: its serial number names it, it has no secret to present,
+ * and it can report only when the device HTTP listener is on.
+ */
+function admsProblem(
+  device: ConfigFile['devices'][number],
+  file: ConfigFile,
+  at: string,
+): string | undefined {
+  if (device.serial === undefined)
+    return `${at}.serial: an ADMS terminal is known by its serial number (SN): give it`;
+  if (device.secret !== undefined || device.secretSha256 !== undefined || device.onvif !== undefined)
+    return `${at}: an ADMS terminal has no secret or onvif credentials (ADMS carries none); give its serial`;
+  if (file.receivers.http === undefined)
+    return `${at}: an ADMS terminal pushes to the device HTTP listener: turn on receivers.http`;
+  return undefined;
 }
 
 /** Every event type some adapter emits, and the hub's own liveness events. */

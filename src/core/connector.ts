@@ -15,10 +15,17 @@ export type FrameHandler = (
   receivedAt: number,
 ) => Promise<void> | undefined;
 
-/** Commands out to devices, where the protocol carries them (MQTT publishes, SIP MESSAGE); not HTTP push. */
+/**
+ * Commands out to devices, where the protocol carries them (MQTT publishes, SIP MESSAGE, the queue ZKTeco terminals
+ * collect on their ADMS poll). The hub routes each device's commands to the channel of its adapter's transport
+ * (fleet/command-routes.ts).
+ */
 export interface CommandChannel {
-  /** Sends from the hub itself (a command, at QoS 1 on MQTT) to an address of the topic grammar. */
-  publish(address: string, payload: string): Promise<void>;
+  /**
+   * Sends from the hub itself (a command, at QoS 1 on MQTT) to an address of the topic grammar. `timeoutMs`: how
+   * long the command's caller waits; a channel that holds commands for the device to collect drops it after that.
+   */
+  publish(address: string, payload: string, timeoutMs?: number): Promise<void>;
   /** Whether the device can be reached now: connected here or, in a cluster, to a sibling. */
   isConnected(deviceId: string): boolean | Promise<boolean>;
   /** Ends a device's (or a feed subscriber's) connection, where the connector holds connections. */

@@ -24,6 +24,11 @@ export interface DeviceDescription {
   readonly http?: DeviceHttpAccess;
   /** The identity the device gives on its wire (a serial number): how a device pushing to the hub is known. */
   readonly serial?: string;
+  /**
+   * Devices that push over HTTP with no credential of their own (ZKTeco ADMS): the networks their requests may come
+   * from (CIDRs, single addresses, `private`); a request from elsewhere is refused. Absent: any address.
+   */
+  readonly pushFrom?: readonly string[];
   /** Cameras: the devices this camera looks at. */
   readonly watches?: string[];
   /** PTZ cameras: the preset token to turn to when a watched device alarms, by device id. */
@@ -58,6 +63,8 @@ export interface ResolvedDevice {
   readonly http?: DeviceHttpAccess;
   /** The identity the device gives on its wire (a serial number). */
   readonly serial?: string;
+  /** Devices that push without a credential: the networks they may push from (see DeviceDescription). */
+  readonly pushFrom?: readonly string[];
   /** Cameras: the devices they look at, each with the PTZ preset pointing at it, if any. */
   readonly watches?: readonly { readonly deviceId: string; readonly preset?: string }[];
   /** Alarm panels reporting over SIA DC-09: their account and key. */

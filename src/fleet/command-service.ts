@@ -25,7 +25,11 @@ export interface CommandResult {
 }
 
 export interface CommandTransport {
-  publish(topic: string, payload: string): Promise<void>;
+  /**
+   * `timeoutMs`: how long the caller waits for the reply. A transport that holds commands until the device collects
+   * them (ADMS) drops one whose time is up, so a door never opens after its command was reported timed out.
+   */
+  publish(topic: string, payload: string, timeoutMs?: number): Promise<void>;
   /** Asynchronous where the answer is in Redis (a device connected to a sibling instance). */
   isConnected(deviceId: string): boolean | Promise<boolean>;
 }
@@ -121,6 +125,7 @@ export class CommandService {
     await transport.publish(
       topics.deviceTopic(deviceId, 'commands'),
       JSON.stringify(definition.encode(parsed.data, requestId)),
+      timeoutMs,
     );
     const answer = await reply;
     if (answer === undefined) {

@@ -279,6 +279,7 @@ function describe(device: RegisteredDevice): DeviceDescription {
     ...(device.sia === undefined ? {} : { sia: { ...device.sia } }),
     ...(device.http === undefined ? {} : { http: { ...device.http } }),
     ...(device.serial === undefined ? {} : { serial: device.serial }),
+    ...(device.pushFrom === undefined ? {} : { pushFrom: [...device.pushFrom] }),
     ...(device.watches === undefined
       ? {}
       : {

@@ -66,6 +66,7 @@ export function resolveDevice(
       ...(device.sia === undefined ? {} : { sia: device.sia }),
       ...(device.http === undefined ? {} : { http: device.http }),
       ...(device.serial === undefined ? {} : { serial: device.serial }),
+      ...(device.pushFrom === undefined ? {} : { pushFrom: device.pushFrom }),
       ...(device.watches === undefined
         ? {}
         : {

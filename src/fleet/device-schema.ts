@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { nodeIdSchema, positionSchema } from '../core/schema-parts.ts';
 import { deviceIdPattern } from '../core/topics.ts';
+import { checkAllowEntry } from '../net/outbound-address.ts';
 
 /**
  * A device as the config file describes it, with its MQTT secret (or the secret's digest). Provisioning through the
@@ -102,6 +103,22 @@ export const deviceSchema = z.strictObject({
     .optional()
     .describe(
       'The serial number the device gives on its wire (Hikvision, Dahua, ZKTeco SN): how a device pushing to the hub is known. Unique.',
+    ),
+  pushFrom: z
+    .array(
+      z.string().superRefine((entry, context) => {
+        try {
+          checkAllowEntry(entry);
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
+    )
+    .min(1)
+    .max(16)
+    .optional()
+    .describe(
+      'Devices that push over HTTP with no credential (ZKTeco ADMS): the networks their requests may come from (CIDRs, single addresses, private); others are refused. Absent: any address.',
     ),
   watches: z
     .array(z.string().regex(deviceIdPattern))

@@ -179,6 +179,15 @@ export function checkAllowEntry(entry: string): void {
   if (entry !== 'private' && entry !== 'public') parseNetwork(entry);
 }
 
+/**
+ * Whether `address` (a request's remote address) lies in one of `entries` (CIDRs, single addresses, `private`,
+ * `public`), read as an allow-list is: loopback and the other special blocks only when an entry names them.
+ */
+export function addressAllowed(entries: readonly string[], address: string): boolean {
+  const parsed = parseIp(address);
+  return parsed !== undefined && new AllowList(entries).refusal(normalize(parsed)) === undefined;
+}
+
 const specials = specialNetworks.map(([reason, cidrs]) => ({ reason, networks: cidrs.map(parseNetwork) }));
 const privates = privateNetworks.map(parseNetwork);
 const shared = sharedNetworks.map(parseNetwork);

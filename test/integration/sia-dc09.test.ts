@@ -40,7 +40,7 @@ type SiaSettings = NonNullable<ConfigFile['receivers']['siaDc09']>;
 
 function configWith(siaDc09: Partial<SiaSettings>, devices: ConfigFile['devices'] = []): ConfigFile {
   const config = demoConfig();
-  config.receivers = { siaDc09: { port: 0, ...siaDc09 } as SiaSettings };
+  config.receivers = { ...config.receivers, siaDc09: { port: 0, ...siaDc09 } as SiaSettings };
   config.devices = [...config.devices, ...devices];
   // The demo's other devices never report here: keep them from going offline while the tests run.
   for (const device of config.devices) device.offlineAfterSeconds = 86_400;
