@@ -21,6 +21,7 @@ import { Lifecycle } from './core/lifecycle.ts';
 import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
 import { MqttAccessPolicy } from './fleet/access-policy.ts';
+import { CommandRouter } from './fleet/command-router.ts';
 import { CommandService } from './fleet/command-service.ts';
 import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
@@ -39,6 +40,7 @@ import { DeviceHttpListener } from './ingest/device-http-listener.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EventSink } from './ingest/event-sink.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
+import { defaultHikvisionTiming, HikvisionIsapi, type HikvisionTiming } from './ingest/hikvision-isapi.ts';
 import { mqttMetrics } from './ingest/ingest-metrics.ts';
 import type { MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
 import { limitCloseReporter } from './ingest/packet-limits.ts';
@@ -71,6 +73,8 @@ export interface HubOptions {
   readonly deadlineSweepMs?: number;
   /** ONVIF session timings (ms); tests shorten them. */
   readonly onvifTiming?: Partial<OnvifSessionsOptions['timing']>;
+  /** Hikvision alert stream and command timings (ms); tests shorten them. */
+  readonly hikvisionTiming?: Partial<HikvisionTiming>;
   /**
    * The clock (ms since the epoch) the limits on guessing and login sessions read (their opening and end, their JWTs'
    * issue and expiry, the closing of a socket at its session's end), and device liveness (heard times, silences,
@@ -299,9 +303,32 @@ export class Hub {
         ? (own as OwnMqttBroker)
         : this.#externalBroker(external, topics, liveness, onMessage);
     this.#own = own;
+    // Hikvision devices: their alert streams, their pushes to the device HTTP listener, their commands.
+    const hikvision = new HikvisionIsapi({
+      registry: devices,
+      topics,
+      bus,
+      onMessage,
+      refuse: refuseFrame,
+      ...(deviceHttp === undefined ? {} : { listener: deviceHttp }),
+      guard: outboundGuard,
+      online: (deviceId) => liveness.status(deviceId)?.online === true,
+      limits: {
+        maxHeaderBytes: 8 * 1024,
+        maxPartBytes: receivers.http?.maxBodyBytes ?? 4 * 1_048_576,
+      },
+      timing: { ...defaultHikvisionTiming, ...options.hikvisionTiming },
+      metrics,
+      logger,
+    });
     const commands = new CommandService({
       registry: devices,
-      transport: broker,
+      transport: new CommandRouter({
+        registry: devices,
+        topics,
+        mqtt: broker,
+        channels: new Map([['hikvision-isapi', hikvision.commands]]),
+      }),
       topics,
       audit,
       bus,
@@ -505,6 +532,7 @@ export class Hub {
         },
         health: () => broker.health(),
       }),
+      hikvision,
       // Protocols that push over HTTP register their paths on it as they are built; it listens once they all have.
       ...(deviceHttp === undefined ? [] : [deviceHttp]),
     ]);

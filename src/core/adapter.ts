@@ -103,8 +103,11 @@ export interface HttpCameraMedia {
   readonly stream?: { readonly port: number; readonly path: string };
 }
 
-/** How the hub reaches a device: it connects to the hub's MQTT broker, or the hub connects to it over ONVIF. */
-export type DeviceTransport = 'mqtt' | 'onvif';
+/**
+ * How the hub reaches a device: it connects to the hub's MQTT broker, the hub connects to it over ONVIF, or the hub
+ * follows its Hikvision ISAPI alert stream and takes its pushes (src/ingest/hikvision-isapi.ts).
+ */
+export type DeviceTransport = 'mqtt' | 'onvif' | 'hikvision-isapi';
 
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */
