@@ -96,7 +96,7 @@ export function accessAlertJson(device: DeviceIdentity, alert: AccessAlert, time
       deviceName: device.name,
       majorEventType: alert.major,
       subEventType: alert.minor,
-      ...(alert.cardNo === undefined ? {} : { cardNo: alert.cardNo, cardType: 1 }),
+      ...(alert.cardNo === undefined ? {} : { cardNo: alert.cardNo }),
       ...(alert.name === undefined ? {} : { name: alert.name }),
       ...(alert.reader === undefined ? {} : { cardReaderKind: 1, cardReaderNo: alert.reader }),
       ...(alert.door === undefined ? {} : { doorNo: alert.door }),
@@ -106,7 +106,6 @@ export function accessAlertJson(device: DeviceIdentity, alert: AccessAlert, time
       attendanceStatus: 'undefined',
       statusValue: 0,
       mask: 'unknown',
-      picturesNumber: 0,
     },
   });
 }

@@ -470,7 +470,10 @@ export class HikvisionSimulator {
 
   #openStream(response: ServerResponse): void {
     this.streamsAccepted += 1;
+    // As firmware answers: no chunked transfer coding, the parts follow the head until the connection closes.
+    response.useChunkedEncodingByDefault = false;
     response.writeHead(200, {
+      'mime-version': '1.0',
       'content-type': `multipart/mixed; boundary=${BOUNDARY}`,
       connection: 'close',
     });
