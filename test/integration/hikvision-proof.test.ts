@@ -173,7 +173,7 @@ describe('the simulator', () => {
     );
     expect(keysOf(simulated).filter((key) => !realKeys.has(key))).toEqual([]);
     const region = (simulated.DetectionRegionList as { DetectionRegionEntry: unknown }).DetectionRegionEntry;
-    const realRegion = (realAlerts[1]?.DetectionRegionList as { DetectionRegionEntry: unknown })
+    const realRegion = ((realAlerts[1]?.DetectionRegionList ?? {}) as { DetectionRegionEntry?: unknown })
       .DetectionRegionEntry;
     expect(keysOf(region).filter((key) => !keysOf(realRegion).includes(key))).toEqual([]);
   });
