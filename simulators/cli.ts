@@ -3,18 +3,21 @@ import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { type GateFrame, GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
+import { runHikvisionCli } from './hikvision/cli.ts';
 import { runSentryScenario } from './sentry-box/scenario.ts';
 import { type SentryFrame, SentrySimulator } from './sentry-box/sentry-simulator.ts';
 import type { MqttDevice, MqttDeviceOptions } from './shared/mqtt-device.ts';
 import type { ScenarioOptions } from './shared/scenario.ts';
 
-const usage = `Usage: npm run sim -- <gate|sentry> [options]
+const usage = `Usage: npm run sim -- <gate|sentry|hikvision> [options]
 
 Simulated devices that publish to a gridhub broker as real ones would: events, heartbeats, a retained
 online status with an offline last will, and replies to the hub's commands.
 
   gate      gate / door access controllers with vehicle lanes  (adapter gate-access)
   sentry    sentry box alarm panels                             (adapter sentry-box)
+  hikvision a Hikvision camera or access controller over ISAPI  (adapter hikvision-isapi;
+            its own options: npm run sim -- hikvision --help)
 
   --url URL               broker (default mqtt://127.0.0.1:1883; ws://host:8080/mqtt works too)
   --device ID             a device id; repeat for several
@@ -143,6 +146,11 @@ function parseArguments() {
 }
 
 async function main(): Promise<void> {
+  // An HTTP device, not an MQTT one: its own options.
+  if (process.argv[2] === 'hikvision') {
+    await runHikvisionCli(process.argv.slice(3), fail);
+    return;
+  }
   const { values, positionals } = parseArguments();
   if (values.help) {
     process.stdout.write(usage);
@@ -155,8 +163,8 @@ async function main(): Promise<void> {
   else
     fail(
       name === undefined
-        ? 'name a simulator: gate or sentry'
-        : `unknown simulator "${name}"; available: gate, sentry`,
+        ? 'name a simulator: gate, sentry or hikvision'
+        : `unknown simulator "${name}"; available: gate, sentry, hikvision`,
     );
 }
 

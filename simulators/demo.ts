@@ -9,6 +9,7 @@ import { Hub } from '../src/hub.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
+import { demoHikvisionEvent, pointAtHub, startDemoHikvision } from './hikvision/demo-devices.ts';
 import { findFfmpeg } from './onvif-camera/media.ts';
 import { OnvifCameraSimulator } from './onvif-camera/onvif-camera.ts';
 import { runSentryScenario } from './sentry-box/scenario.ts';
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
   // Simulated ONVIF cameras first: the demo's deployment adds them with the addresses they got.
   const cameras = await startDemoCameras();
   const file = parse(readFileSync(runtime.configPath, 'utf8')) as { devices?: Record<string, unknown>[] };
+  // Simulated Hikvision devices at the addresses the config gives them.
+  const hikvision = await startDemoHikvision(file.devices ?? []);
   file.devices = [...(file.devices ?? []), ...cameras.map((camera) => camera.device)];
   const deployment = resolveDeployment(file, adapterMap(adapters), runtime.configPath);
   // The hub keeps only digests; the simulated devices need the secrets themselves, as written in the file.
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
     logger: createLogger(process.env.LOG_LEVEL ?? 'warn'),
   });
   await hub.start();
+  pointAtHub(hikvision, file.devices ?? [], hub.deviceHttpPort);
 
   const optionsFor = (deviceId: string): MqttDeviceOptions => ({
     url: `mqtt://127.0.0.1:${hub.mqttPort}`,
@@ -63,6 +67,7 @@ async function main(): Promise<void> {
       `gridhub demo: ${deployment.settings.name}`,
       `  http://localhost:${hub.httpPort}   mqtt://localhost:${hub.mqttPort}`,
       `  ${gates.length} simulated gates at ${rate} events/s, ${sentries.length} sentry boxes at ${rate / 5} events/s,`,
+      `  ${hikvision.length} Hikvision devices (an event every ${cameraEverySeconds} s; alarms pushed to :${hub.deviceHttpPort})`,
       `  ${cameras.length} ONVIF cameras (an event every ${cameraEverySeconds} s)${cameras[0]?.sim.rtspUrl.startsWith('rtsp://127.0.0.1:554') ? '' : ', with RTSP'}`,
       `  open http://localhost:${hub.httpPort}/ (token demo-officer-qinghe) or`,
       `  curl -H 'Authorization: Bearer demo-officer-qinghe' http://localhost:${hub.httpPort}/api/incidents?limit=5`,
@@ -86,6 +91,7 @@ async function main(): Promise<void> {
     const act =
       roll < 0.5 ? camera.sim.lineCross() : roll < 0.9 ? camera.sim.intrusion(true) : camera.sim.motion(true);
     void act.catch(() => undefined);
+    void demoHikvisionEvent(hikvision).catch(() => undefined);
   }, cameraEverySeconds * 1000);
   await Promise.all([
     runGateScenario(gates, { rate, signal: abort.signal }),
@@ -95,6 +101,7 @@ async function main(): Promise<void> {
   await Promise.all([...gates, ...sentries].map((sim) => sim.stop()));
   await hub.stop();
   await Promise.all(cameras.map((camera) => camera.sim.stop()));
+  await Promise.all(hikvision.map((device) => device.sim.stop()));
 }
 
 const cameraEverySeconds = 20;

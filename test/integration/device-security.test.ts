@@ -283,7 +283,7 @@ describe('provisioning through the API', () => {
     hub = await startTestHub({ dataDir: dataDir.path });
     const listed = await getJson(api(''), 'demo-integrator-qinghe');
     const devices = (listed.body as { devices: { id: string; gridId: string; source: string }[] }).devices;
-    expect(devices).toHaveLength(30);
+    expect(devices).toHaveLength(32);
     expect(devices.find((device) => device.id === 'gate-zhenxing-03-new')).toMatchObject({
       gridId: 'grid-zhenxing-03',
       source: 'api',

@@ -24,6 +24,9 @@ describe('the HTTP surface', () => {
         realtime: { state: 'up' },
         // The demo has no cameras yet: the ONVIF side is up with no sessions.
         cameras: { state: 'up', sessions: {} },
+        // The demo's Hikvision devices (their alert streams) and the listener devices push to.
+        hikvision: { state: 'up', streams: expect.any(Object) },
+        'device http': { state: 'up', port: hub.hub.deviceHttpPort },
       },
     });
   });

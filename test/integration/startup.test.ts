@@ -208,7 +208,7 @@ describe('start-up', () => {
   it('starts on the shipped demo jurisdiction and stops cleanly on SIGTERM', async () => {
     const result = await runHub({ PORT: '0', MQTT_PORT: '0', DATA_DIR: workDir.path }, false);
     expect(result.stdout).toMatch(
-      /^gridhub: Qinghe District grid hub \(demo\) — http:\/\/localhost:\d+ · mqtt:\/\/localhost:\d+ · 29 devices/m,
+      /^gridhub: Qinghe District grid hub \(demo\) — http:\/\/localhost:\d+ · mqtt:\/\/localhost:\d+ · 31 devices/m,
     );
     expect(result.code).toBe(0);
   });
