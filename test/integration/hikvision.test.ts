@@ -187,6 +187,32 @@ describe('the alert stream', () => {
   });
 });
 
+describe('evidence', () => {
+  it("gives the camera's incident its snapshot, fetched from the ISAPI picture endpoint with Digest", async () => {
+    await camera.lineCross();
+    let snapshot: { url: string; bytes: number } | undefined;
+    await eventually(async () => {
+      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, 'demo-officer-qinghe');
+      const incidents = (
+        body as {
+          incidents: { device: { id: string }; evidence?: { kind: string; url: string; bytes: number }[] }[];
+        }
+      ).incidents;
+      snapshot = incidents
+        .filter((incident) => incident.device.id === 'hik-cam-01')
+        .flatMap((incident) => incident.evidence ?? [])
+        .find((item) => item.kind === 'snapshot');
+      return snapshot !== undefined;
+    }, 10_000);
+    const response = await fetch(`${hub.httpUrl}${snapshot?.url}`, {
+      headers: { authorization: 'Bearer demo-officer-qinghe' },
+    });
+    const jpeg = Buffer.from(await response.arrayBuffer());
+    expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    expect(jpeg.length).toBe(snapshot?.bytes);
+  });
+});
+
 describe('pushes to the device HTTP listener', () => {
   it('takes JSON, XML and multipart with a picture, from a device proving itself with its secret', async () => {
     await pusher.duress(1);
