@@ -296,6 +296,8 @@ describe('pushes to the device HTTP listener', () => {
     // And the hub goes on taking what is sound.
     await pusher.forceDoor(2);
     await heard('hik-door-02', 'door.forced_open');
+    // A device that only pushes has no http access: not a camera the evidence could fetch from.
+    expect(hub.logs.text).not.toMatch(/"cameraId":"hik-door-02"/);
   });
 });
 
