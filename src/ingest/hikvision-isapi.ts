@@ -24,6 +24,7 @@ import {
   isKeepalive,
   readAlert,
   readPushedBody,
+  readResponseStatus,
 } from './isapi-alert.ts';
 
 /**
@@ -104,7 +105,7 @@ const isapiCommand = z.strictObject({
   body: z.string().max(16_384).optional(),
 });
 
-/** A ResponseStatus, XML or JSON: its fields that say how the command went. */
+/** The most of a command's answer read: a ResponseStatus is a few hundred bytes. */
 const maxResponseBytes = 64 * 1024;
 
 interface FollowedDevice {
@@ -374,8 +375,8 @@ export class HikvisionIsapi implements Connector {
           answerErrors: true,
         },
       );
-      const text = await readText(response, maxResponseBytes);
-      await reply({ httpStatus: response.status, ...responseStatus(text) });
+      const answer = await readBody(response, maxResponseBytes);
+      await reply({ httpStatus: response.status, ...readResponseStatus(answer) });
     } catch (error) {
       const status = error instanceof DigestFetchError ? (error.status ?? 0) : 0;
       await reply({ httpStatus: status, error: (error as Error).message.slice(0, 200) });
@@ -398,8 +399,8 @@ function basicCredentials(header: string | undefined): { username: string; passw
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-async function readText(response: Response, maxBytes: number): Promise<string> {
-  if (response.body === null) return '';
+async function readBody(response: Response, maxBytes: number): Promise<Buffer> {
+  if (response.body === null) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of response.body) {
@@ -410,24 +411,5 @@ async function readText(response: Response, maxBytes: number): Promise<string> {
     }
     chunks.push(Buffer.from(chunk));
   }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** The fields of an ISAPI ResponseStatus (XML or JSON); none when the body is not one. */
-export function responseStatus(text: string): Record<string, unknown> {
-  const trimmed = text.trim();
-  const field = (name: string): string | undefined => {
-    const xml = new RegExp(`<${name}>\\s*([^<]{1,64}?)\\s*</${name}>`).exec(trimmed)?.[1];
-    if (xml !== undefined) return xml;
-    const json = new RegExp(`"${name}"\\s*:\\s*"?([^",}]{1,64})"?`).exec(trimmed)?.[1];
-    return json?.trim();
-  };
-  const statusCode = field('statusCode');
-  const statusString = field('statusString');
-  const subStatusCode = field('subStatusCode');
-  return {
-    ...(statusCode !== undefined && /^\d{1,2}$/.test(statusCode) ? { statusCode: Number(statusCode) } : {}),
-    ...(statusString === undefined ? {} : { statusString }),
-    ...(subStatusCode === undefined ? {} : { subStatusCode }),
-  };
+  return Buffer.concat(chunks);
 }

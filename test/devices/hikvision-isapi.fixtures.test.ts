@@ -9,6 +9,7 @@ import {
   isKeepalive,
   readAlert,
   readPushedBody,
+  readResponseStatus,
 } from '../../src/ingest/isapi-alert.ts';
 import { checkAdapterFixtures, contextFor, decodeOn, masked } from './adapter-fixtures.ts';
 import { realPayloads } from './hikvision-isapi.payloads.ts';
@@ -493,5 +494,51 @@ describe('reading alerts', () => {
       ),
     );
     expect(alertFrame(alert, 'stream', at).time).toBe(new Date(at).toISOString());
+  });
+});
+
+describe("reading a device's ResponseStatus", () => {
+  it('reads a real one (a camera that failed to take a picture)', () => {
+    // https://github.com/maciej-or/hikvision_next/blob/4cf479180674e030ea99df0edc66019771ebb2e9/tests/fixtures/ISAPI/Streaming.channels.x0y.picture/deviceError.xml
+    const real = `<?xml version="1.0" encoding="UTF-8" ?>
+<ResponseStatus version="2.0"
+  xmlns="http://www.isapi.org/ver20/XMLSchema">
+  <statusCode>3</statusCode>
+  <statusString>Device Error</statusString>
+  <subStatusCode>deviceError</subStatusCode>
+</ResponseStatus>
+`;
+    expect(readResponseStatus(Buffer.from(real))).toEqual({
+      statusCode: 3,
+      statusString: 'Device Error',
+      subStatusCode: 'deviceError',
+    });
+    const reply = hikvisionIsapi.replies?.decode({
+      requestId: 'r',
+      httpStatus: 200,
+      ...readResponseStatus(Buffer.from(real)),
+    });
+    expect(reply).toEqual({
+      requestId: 'r',
+      ok: false,
+      error: 'Device Error: deviceError',
+      result: { statusCode: 3 },
+    });
+  });
+
+  it('reads the JSON form, and nothing from what is not one', () => {
+    expect(
+      readResponseStatus(Buffer.from('{"statusCode":1,"statusString":"OK","subStatusCode":"ok"}')),
+    ).toEqual({
+      statusCode: 1,
+      statusString: 'OK',
+      subStatusCode: 'ok',
+    });
+    expect(readResponseStatus(Buffer.from('<html><body>Not found</body></html>'))).toEqual({});
+    expect(readResponseStatus(Buffer.from('<ResponseStatus><statusCode>1</status'))).toEqual({});
+    expect(readResponseStatus(Buffer.alloc(0))).toEqual({});
+    expect(
+      readResponseStatus(Buffer.from(`{"statusString":"${'x'.repeat(300)}"}`)).statusString,
+    ).toHaveLength(64);
   });
 });
