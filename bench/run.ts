@@ -10,7 +10,7 @@ import { cpuPercent, sampleMachine, sampleProc, sampleProcs, stealPercent } from
 import type { ServerStats } from './server-ipc.ts';
 
 /**
- * `npm run bench [-- --full] [-- --profile] [-- --no-scale] [-- --hub-only]`, BENCH_RATES=500,1000 BENCH_SECONDS=10 to
+ * `npm run bench [-- --full] [-- --profile] [-- --no-scale] [-- --hub-only] [-- --connectors]`, BENCH_RATES=500,1000 BENCH_SECONDS=10 to
  * override: the hub and a relay ceiling under the same load, each in its own process, with the load generator and the
  * Socket.IO clients in two more. `--hub-only` is for experiments: the hub's rate sweep alone, its JSON into the
  * git-ignored `bench/results/profiles/` and no plot. BENCH_HUB_NODE_ARGS="--trace-gc" passes flags to the hub's node.
@@ -503,6 +503,11 @@ function scaleTable(rows: readonly ScaleRow[]): string {
 // ---------------------------------------------------------------- the run
 
 async function main(): Promise<void> {
+  // The ingest cost per event of each connector beside MQTT, alone (bench/connector-cost.ts).
+  if (args.has('--connectors')) {
+    await (await import('./connector-cost.ts')).runConnectorBench();
+    return;
+  }
   const started = Date.now();
   const resultsDir = path.join(import.meta.dirname, 'results');
   mkdirSync(resultsDir, { recursive: true });
