@@ -312,6 +312,7 @@ export class Hub {
       refuse: refuseFrame,
       ...(deviceHttp === undefined ? {} : { listener: deviceHttp }),
       guard: outboundGuard,
+      guesses,
       online: (deviceId) => liveness.status(deviceId)?.online === true,
       limits: {
         maxHeaderBytes: 8 * 1024,

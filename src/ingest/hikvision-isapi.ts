@@ -1,5 +1,6 @@
 import type { Counter } from 'prom-client';
 import { z } from 'zod';
+import type { GuessLimiter } from '../auth/guess-limiter.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { ComponentHealth, ComponentState } from '../core/component.ts';
 import type { CommandChannel, Connector, FrameHandler, RefusalHandler } from '../core/connector.ts';
@@ -74,6 +75,8 @@ export interface HikvisionIsapiOptions {
   /** Where devices push; without it (receivers.http off) only the streams run. */
   readonly listener?: DeviceHttpListener;
   readonly guard: OutboundGuard;
+  /** The limits on guessing: a push's failed credentials count towards its address's and identity's lockout. */
+  readonly guesses?: GuessLimiter;
   /** Whether the hub heard from the device lately (its pushes, its keepalives). */
   readonly online: (deviceId: string) => boolean;
   /** A stream part, and a pushed part, may not be larger (pictures included). */
@@ -283,9 +286,17 @@ export class HikvisionIsapi implements Connector {
       await this.#refuse(hikvisionSource.push, null, 'unauthenticated', ['no HTTP Basic credentials'], bytes);
       return challenge;
     }
-    const { registry } = this.#options;
+    const { registry, guesses } = this.#options;
+    const address = request.remoteAddress || undefined;
+    const identity = credentials.username.slice(0, 64);
+    // A sender locked out for guessing is answered at once, its credentials unchecked (the limiter counts it).
+    const throttled = guesses?.refuse('device_http', address, identity);
+    if (throttled !== undefined) {
+      return { status: 429, headers: { 'retry-after': String(throttled.retryAfterSeconds) } };
+    }
     const device = registry.get(credentials.username) ?? registry.bySerial(credentials.username);
     if (device === undefined || device.adapter.transport !== 'hikvision-isapi') {
+      guesses?.failed('device_http', address, identity);
       this.#parts.labels('push', 'refused').inc();
       await this.#refuse(
         hikvisionSource.push,
@@ -298,12 +309,14 @@ export class HikvisionIsapi implements Connector {
     }
     const check = registry.checkCredentials(device.id, Buffer.from(credentials.password, 'utf8'));
     if (check !== 'ok') {
+      if (check === 'bad_credentials') guesses?.failed('device_http', address, identity);
       this.#parts.labels('push', 'refused').inc();
       const problem =
         check === 'disabled' ? 'the device is disabled' : "the password is not the device's secret";
       await this.#refuse(hikvisionSource.push, device.id, 'unauthenticated', [problem], bytes);
       return check === 'disabled' ? { status: 403 } : challenge;
     }
+    guesses?.succeeded(address, identity);
     const receivedAt = Date.now();
     let pushed: ReturnType<typeof readPushedBody>;
     try {

@@ -362,3 +362,27 @@ describe('the registry', () => {
     }
   });
 });
+
+describe('guessing', () => {
+  // Last: it locks this test's address out of pushing for the lockout's length.
+  it("locks out an address that keeps guessing a device's secret, before checking its credentials", async () => {
+    const alert = Buffer.from('<EventNotificationAlert><eventType>VMD</eventType></EventNotificationAlert>');
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 32; attempt++) {
+      statuses.push(
+        await pusher.postRaw(alert, 'application/xml', {
+          username: 'hik-door-02',
+          password: `guess-${attempt}-0000000`,
+        }),
+      );
+    }
+    expect(statuses.slice(0, 2)).toEqual([401, 401]);
+    expect(statuses.at(-1)).toBe(429);
+    expect(
+      await metric('gridhub_auth_throttled_total{transport="device_http",reason="address"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(await metric('gridhub_auth_failures_total{transport="device_http"}')).toBeGreaterThanOrEqual(30);
+    // The right secret from a locked-out address waits too: the lockout is not a way to find it.
+    expect(await pusher.postRaw(alert, 'application/xml')).toBe(429);
+  });
+});
