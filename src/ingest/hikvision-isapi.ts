@@ -232,6 +232,18 @@ export class HikvisionIsapi implements Connector {
       await this.#hand(deviceId, 'heartbeat', heartbeatFrame(alert, 'stream', receivedAt), receivedAt);
       return;
     }
+    // The device at http.url names itself in its alerts: another device's events are not this one's.
+    if (!identityMatches(alertIdentity(alert), this.#options.registry.get(deviceId)?.serial)) {
+      this.#parts.labels('stream', 'refused').inc();
+      await this.#refuse(
+        hikvisionSource.stream,
+        deviceId,
+        'unauthenticated',
+        ["the alert's serial number or MAC address is not the device's: does http.url reach another device?"],
+        part.body.length,
+      );
+      return;
+    }
     if (String(alert.eventType).toLowerCase() === 'videoloss') {
       if (alert.eventState === 'inactive') videoLost.delete(channel);
       else videoLost.add(channel);

@@ -331,6 +331,36 @@ describe('commands', () => {
 });
 
 describe('the registry', () => {
+  it("refuses the events of a stream whose device names itself otherwise than the device's serial", async () => {
+    const before = await metric('gridhub_messages_refused_total{reason="unauthenticated"}');
+    const created = await postJson(`${hub.httpUrl}/api/devices`, 'demo-integrator-qinghe', {
+      id: 'hik-cam-03',
+      name: 'A camera provisioned at another camera’s address',
+      adapter: 'hikvision-isapi',
+      grid: 'grid-xijiao-02',
+      serial: '44-19-b6-99-99-99',
+      http: { url: camera.url, username: 'admin', password: cameraPassword },
+    });
+    expect(created.status).toBe(201);
+    await eventually(() => camera.openStreams === 2);
+    await camera.tamper(true);
+    await heard('hik-cam-01', 'camera.tamper');
+    await eventually(
+      async () => (await metric('gridhub_messages_refused_total{reason="unauthenticated"}')) === before + 1,
+    );
+    expect(typesOf('hik-cam-03')).toEqual([]);
+    const letters = await getJson(`${hub.httpUrl}/api/dead-letters?limit=1`, 'demo-admin');
+    expect((letters.body as { deadLetters: DeadLetter[] }).deadLetters[0]).toMatchObject({
+      topic: 'hikvision-isapi/stream',
+      deviceId: 'hik-cam-03',
+      reason: 'unauthenticated',
+    });
+    expect(
+      (await postJson(`${hub.httpUrl}/api/devices/hik-cam-03/disable`, 'demo-integrator-qinghe')).status,
+    ).toBe(200);
+    await eventually(() => camera.openStreams === 1);
+  });
+
   it('follows a camera provisioned over the API, and lets it go when disabled', async () => {
     const second = new HikvisionSimulator({
       kind: 'camera',
