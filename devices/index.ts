@@ -1,6 +1,7 @@
 import type { DeviceAdapter } from '../src/core/adapter.ts';
 import { alarmPanelCid } from './alarm-panel-cid/index.ts';
 import { gateAccess } from './gate-access/index.ts';
+import { hikvisionIsapi } from './hikvision-isapi/index.ts';
 import { onvifCamera } from './onvif-camera/index.ts';
 import { sentryBox } from './sentry-box/index.ts';
 import { zktecoAdms } from './zkteco-adms/index.ts';
@@ -16,4 +17,5 @@ export const adapters: readonly DeviceAdapter[] = [
   onvifCamera,
   alarmPanelCid,
   zktecoAdms,
+  hikvisionIsapi,
 ];

@@ -4,13 +4,14 @@ import { parse } from 'yaml';
 import { runAlarmPanelCli } from './alarm-panel/cli.ts';
 import { type GateFrame, GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
+import { runHikvisionCli } from './hikvision/cli.ts';
 import { runSentryScenario } from './sentry-box/scenario.ts';
 import { type SentryFrame, SentrySimulator } from './sentry-box/sentry-simulator.ts';
 import type { MqttDevice, MqttDeviceOptions } from './shared/mqtt-device.ts';
 import type { ScenarioOptions } from './shared/scenario.ts';
 import { zktecoMain } from './zkteco/cli.ts';
 
-const usage = `Usage: npm run sim -- <gate|sentry|alarm-panel|zkteco> [options]
+const usage = `Usage: npm run sim -- <gate|sentry|alarm-panel|zkteco|hikvision> [options]
 
 Simulated devices that publish to a gridhub broker as real ones would: events, heartbeats, a retained
 online status with an offline last will, and replies to the hub's commands.
@@ -21,6 +22,8 @@ online status with an offline last will, and replies to the hub's commands.
                see npm run sim -- alarm-panel --help
   zkteco    ZKTeco terminals over ADMS (HTTP push, not MQTT)    (adapter zkteco-adms;
             its own options: npm run sim -- zkteco --help)
+  hikvision a Hikvision camera or access controller over ISAPI  (adapter hikvision-isapi;
+            its own options: npm run sim -- hikvision --help)
 
   --url URL               broker (default mqtt://127.0.0.1:1883; ws://host:8080/mqtt works too)
   --device ID             a device id; repeat for several
@@ -156,6 +159,11 @@ async function main(): Promise<void> {
     await zktecoMain(process.argv.slice(3));
     return;
   }
+  // An HTTP device, not an MQTT one: its own options.
+  if (process.argv[2] === 'hikvision') {
+    await runHikvisionCli(process.argv.slice(3), fail);
+    return;
+  }
   const { values, positionals } = parseArguments();
   if (values.help) {
     process.stdout.write(usage);
@@ -168,8 +176,8 @@ async function main(): Promise<void> {
   else
     fail(
       name === undefined
-        ? 'name a simulator: gate, sentry or zkteco'
-        : `unknown simulator "${name}"; available: gate, sentry, zkteco`,
+        ? 'name a simulator: gate, sentry, alarm-panel, zkteco or hikvision'
+        : `unknown simulator "${name}"; available: gate, sentry, alarm-panel, zkteco, hikvision`,
     );
 }
 

@@ -11,6 +11,7 @@ import { AlarmPanelSimulator } from './alarm-panel/alarm-panel.ts';
 import { runAlarmPanelScenario } from './alarm-panel/scenario.ts';
 import { GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
+import { demoHikvisionEvent, pointAtHub, startDemoHikvision } from './hikvision/demo-devices.ts';
 import { findFfmpeg } from './onvif-camera/media.ts';
 import { OnvifCameraSimulator } from './onvif-camera/onvif-camera.ts';
 import { runSentryScenario } from './sentry-box/scenario.ts';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
   // Simulated ONVIF cameras first: the demo's deployment adds them with the addresses they got.
   const cameras = await startDemoCameras();
   const file = parse(readFileSync(runtime.configPath, 'utf8')) as { devices?: Record<string, unknown>[] };
+  // Simulated Hikvision devices at the addresses the config gives them.
+  const hikvision = await startDemoHikvision(file.devices ?? []);
   file.devices = [...(file.devices ?? []), ...cameras.map((camera) => camera.device)];
   const deployment = resolveDeployment(file, adapterMap(adapters), runtime.configPath);
   // The hub keeps only digests; the simulated devices need the secrets themselves, as written in the file.
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
     logger: createLogger(process.env.LOG_LEVEL ?? 'warn'),
   });
   await hub.start();
+  pointAtHub(hikvision, file.devices ?? [], hub.deviceHttpPort);
 
   const optionsFor = (deviceId: string): MqttDeviceOptions => ({
     url: `mqtt://127.0.0.1:${hub.mqttPort}`,
@@ -95,6 +99,7 @@ async function main(): Promise<void> {
       `  http://localhost:${hub.httpPort}   mqtt://localhost:${hub.mqttPort}`,
       `  ${gates.length} simulated gates at ${rate} events/s, ${sentries.length} sentry boxes at ${rate / 5} events/s,`,
       `  ${panels.length} alarm panels over SIA DC-09 (port ${hub.siaPort}, TCP and UDP) at ${rate / 10} events/s,`,
+      `  ${hikvision.length} Hikvision devices (an event every ${cameraEverySeconds} s; alarms pushed to :${hub.deviceHttpPort})`,
       `  ${cameras.length} ONVIF cameras (an event every ${cameraEverySeconds} s)${cameras[0]?.sim.rtspUrl.startsWith('rtsp://127.0.0.1:554') ? '' : ', with RTSP'}`,
       `  ${terminals.length} ZKTeco ADMS terminal(s) at http://localhost:${hub.deviceHttpPort}/iclock/ (an event every ${terminalEverySeconds} s;`,
       `  open a door: curl -X POST -H 'Authorization: Bearer demo-officer-xijiao' -H 'content-type: application/json' \\`,
@@ -121,6 +126,7 @@ async function main(): Promise<void> {
     const act =
       roll < 0.5 ? camera.sim.lineCross() : roll < 0.9 ? camera.sim.intrusion(true) : camera.sim.motion(true);
     void act.catch(() => undefined);
+    void demoHikvisionEvent(hikvision).catch(() => undefined);
   }, cameraEverySeconds * 1000);
   await Promise.all([
     runGateScenario(gates, { rate, signal: abort.signal }),
@@ -135,6 +141,7 @@ async function main(): Promise<void> {
   await Promise.all([...gates, ...sentries, ...terminals].map((sim) => sim.stop()));
   await hub.stop();
   await Promise.all(cameras.map((camera) => camera.sim.stop()));
+  await Promise.all(hikvision.map((device) => device.sim.stop()));
 }
 
 const cameraEverySeconds = 20;

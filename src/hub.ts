@@ -14,6 +14,7 @@ import { MediaStore } from './cameras/evidence/media-store.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './cameras/sessions/onvif-sessions.ts';
 import { checkDemoExposure } from './config/demo-guard.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
+import type { DeviceTransport } from './core/adapter.ts';
 import { TypedBus } from './core/bus.ts';
 import { component } from './core/component.ts';
 import type { FrameHandler } from './core/connector.ts';
@@ -24,6 +25,7 @@ import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
 import { MqttAccessPolicy } from './fleet/access-policy.ts';
 import { CommandRoutes } from './fleet/command-routes.ts';
+import type { CommandTransport } from './fleet/command-service.ts';
 import { CommandService } from './fleet/command-service.ts';
 import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
@@ -42,6 +44,7 @@ import { DeviceHttpListener } from './ingest/device-http-listener.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EventSink } from './ingest/event-sink.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
+import { defaultHikvisionTiming, HikvisionIsapi, type HikvisionTiming } from './ingest/hikvision-isapi.ts';
 import { mqttMetrics } from './ingest/ingest-metrics.ts';
 import type { MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
 import { limitCloseReporter } from './ingest/packet-limits.ts';
@@ -76,6 +79,8 @@ export interface HubOptions {
   readonly deadlineSweepMs?: number;
   /** ONVIF session timings (ms); tests shorten them. */
   readonly onvifTiming?: Partial<OnvifSessionsOptions['timing']>;
+  /** Hikvision alert stream and command timings (ms); tests shorten them. */
+  readonly hikvisionTiming?: Partial<HikvisionTiming>;
   /**
    * The clock (ms since the epoch) the limits on guessing and login sessions read (their opening and end, their JWTs'
    * issue and expiry, the closing of a socket at its session's end), and device liveness (heard times, silences,
@@ -339,12 +344,34 @@ export class Hub {
         ? (own as OwnMqttBroker)
         : this.#externalBroker(external, topics, liveness, onMessage);
     this.#own = own;
+    // Hikvision devices: their alert streams, their pushes to the device HTTP listener, their commands.
+    const hikvision = new HikvisionIsapi({
+      registry: devices,
+      topics,
+      bus,
+      onMessage,
+      refuse: refuseFrame,
+      ...(deviceHttp === undefined ? {} : { listener: deviceHttp }),
+      guard: outboundGuard,
+      guesses,
+      online: (deviceId) => liveness.status(deviceId)?.online === true,
+      limits: {
+        maxHeaderBytes: 8 * 1024,
+        maxPartBytes: receivers.http?.maxBodyBytes ?? 4 * 1_048_576,
+      },
+      timing: { ...defaultHikvisionTiming, ...options.hikvisionTiming },
+      metrics,
+      logger,
+    });
     const commands = new CommandService({
       registry: devices,
       // Each device's commands go out the way its adapter's transport carries them: MQTT unless listed here.
       transport: new CommandRoutes({
         fallback: broker,
-        byTransport: new Map(adms === undefined ? [] : [['zkteco-adms', adms]]),
+        byTransport: new Map<DeviceTransport, CommandTransport>([
+          ['hikvision-isapi', hikvision.commands],
+          ...(adms === undefined ? [] : [['zkteco-adms', adms] as const]),
+        ]),
         devices,
         topics,
       }),
@@ -543,6 +570,7 @@ export class Hub {
         },
         health: () => broker.health(),
       }),
+      hikvision,
       // Protocols that push over HTTP register their paths on it as they are built; it listens once they all have.
       ...(deviceHttp === undefined ? [] : [deviceHttp]),
       // Camera sessions after the broker: a camera incident's first feed messages publish on it. After HTTP too:

@@ -9,7 +9,7 @@ export type { AuthTransport, ThrottleReason } from '../core/reasons.ts';
 const guessMetrics = declareMetrics((metrics) => {
   const authFailures = metrics.counter({
     name: 'gridhub_auth_failures_total',
-    help: 'Failed authentications (a bad token, password or device secret), by transport: rest, socketio, mqtt.',
+    help: 'Failed authentications (a bad token, password or device secret), by transport: rest, socketio, mqtt, device_http (pushes to receivers.http).',
     labelNames: ['transport'] as const,
     shownAtZero: { transport: authTransports },
   });

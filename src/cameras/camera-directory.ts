@@ -42,10 +42,16 @@ export class CombinedCameraDirectory implements CameraDirectory {
     this.#device = device;
   }
 
-  /** Whether the device films: an ONVIF camera, or one whose adapter names its media. */
+  /**
+   * Whether the device films: an ONVIF camera, or one whose adapter names its media and whose `http` access the hub
+   * has (a device of that family that only pushes to the hub cannot be fetched from).
+   */
   isCamera(deviceId: string): boolean {
-    const adapter = this.#device(deviceId)?.adapter;
-    return adapter?.transport === 'onvif' || adapter?.httpMedia !== undefined;
+    const device = this.#device(deviceId);
+    return (
+      device?.adapter.transport === 'onvif' ||
+      (device?.adapter.httpMedia !== undefined && device.http !== undefined)
+    );
   }
 
   media(cameraId: string): CameraMedia | undefined {

@@ -585,6 +585,13 @@ function hasSecret(device: DeviceConfig): boolean {
   return device.secret !== undefined || device.secretSha256 !== undefined;
 }
 
+function ownSecretOrHttp(device: DeviceConfig, _file: ConfigFile, at: string): string | undefined {
+  return (device.secret !== undefined && device.secretSha256 !== undefined) ||
+    (!hasSecret(device) && device.http === undefined)
+    ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
+    : undefined;
+}
+
 /**
  * What each way a device reaches the hub asks of its credentials: every device has its own. An MQTT device gives
  * its secret (or only `http`, when the hub only calls it); a camera its ONVIF login; an alarm panel its account
@@ -594,11 +601,9 @@ const credentialProblemOf: Record<
   DeviceTransport,
   (device: DeviceConfig, file: ConfigFile, at: string) => string | undefined
 > = {
-  mqtt: (device, _file, at) =>
-    (device.secret !== undefined && device.secretSha256 !== undefined) ||
-    (!hasSecret(device) && device.http === undefined)
-      ? `${at}: give exactly one of secret and secretSha256 (a device the hub only calls may give http instead): every device has its own credentials`
-      : undefined,
+  mqtt: ownSecretOrHttp,
+  // A Hikvision device the hub follows gives its http login; one that pushes, its own secret too (Basic).
+  'hikvision-isapi': ownSecretOrHttp,
   onvif: (device, _file, at) =>
     device.onvif === undefined
       ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`

@@ -107,10 +107,11 @@ export interface HttpCameraMedia {
 
 /**
  * How the hub reaches a device: it connects to the hub's MQTT broker; the hub connects to it over ONVIF; it reports
- * to the hub's SIA DC-09 receiver (an alarm panel, over TCP or UDP, named by its account); or it pushes to the device
- * HTTP listener over ZKTeco's ADMS (iclock), known by its serial number.
+ * to the hub's SIA DC-09 receiver (an alarm panel, over TCP or UDP, named by its account); it pushes to the device
+ * HTTP listener over ZKTeco's ADMS (iclock), known by its serial number; or the hub follows its Hikvision ISAPI
+ * alert stream and takes its pushes (src/ingest/hikvision-isapi.ts).
  */
-export type DeviceTransport = 'mqtt' | 'onvif' | 'sia-dc09' | 'zkteco-adms';
+export type DeviceTransport = 'mqtt' | 'onvif' | 'sia-dc09' | 'zkteco-adms' | 'hikvision-isapi';
 
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */

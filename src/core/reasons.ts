@@ -15,7 +15,7 @@ export const loginFailureReasons = [
 export type LoginFailureReason = (typeof loginFailureReasons)[number];
 
 /** Where a client authenticates; a label of `gridhub_auth_failures_total` and `gridhub_auth_throttled_total`. */
-export const authTransports = ['rest', 'socketio', 'mqtt'] as const;
+export const authTransports = ['rest', 'socketio', 'mqtt', 'device_http'] as const;
 export type AuthTransport = (typeof authTransports)[number];
 
 /** What a refusal locked: the remote address, or the identity claimed (from any address). */

@@ -182,6 +182,8 @@ export class HttpEventStream {
     try {
       for (;;) {
         const { done, value } = await body.read();
+        // The abort of a stalled stream may end its body rather than fail it (a body delimited by the connection).
+        if (done && stalled) throw new StreamDrop('stalled', `nothing arrived for ${options.stallMs} ms`);
         if (done) return;
         watch();
         reader.push(value);

@@ -74,6 +74,11 @@ export interface DeviceRequest {
   readonly method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
   readonly body?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Resolve with an error answer (4xx, 5xx other than 401) instead of throwing, its body unread: ISAPI and CGI
+   * commands explain a refusal in the body (a ResponseStatus), which the caller reports.
+   */
+  readonly answerErrors?: boolean;
 }
 
 /** GETs `url`, answering a 401's Digest or Basic challenge once with the credentials, and reads the whole body. */
@@ -159,7 +164,7 @@ export async function authenticatedRequest(
     await response.body?.cancel();
     throw new DigestFetchError('unauthorized', 'the device refused the credentials (HTTP 401)', 401);
   }
-  if (!response.ok) {
+  if (!response.ok && request.answerErrors !== true) {
     await response.body?.cancel();
     throw new DigestFetchError('http', `the device answered HTTP ${response.status}`, response.status);
   }

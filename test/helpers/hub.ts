@@ -111,6 +111,7 @@ export async function startTestHub(
     livenessSweepMs?: number;
     deadlineSweepMs?: number;
     onvifTiming?: HubOptions['onvifTiming'];
+    hikvisionTiming?: HubOptions['hikvisionTiming'];
     clock?: HubOptions['clock'];
   } = {},
 ): Promise<TestHub> {
@@ -126,6 +127,7 @@ export async function startTestHub(
     livenessSweepMs: options.livenessSweepMs ?? 100,
     ...(options.deadlineSweepMs === undefined ? {} : { deadlineSweepMs: options.deadlineSweepMs }),
     ...(options.onvifTiming === undefined ? {} : { onvifTiming: options.onvifTiming }),
+    ...(options.hikvisionTiming === undefined ? {} : { hikvisionTiming: options.hikvisionTiming }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   await hub.start();

@@ -26,6 +26,8 @@ describe('the HTTP surface', () => {
         cameras: { state: 'up', sessions: {} },
         // The demo's alarm panels report to its SIA DC-09 receiver, on a port of its own choosing.
         'sia-dc09': { state: 'up', port: hub.hub.siaPort, udp: true, connections: 0 },
+        // The demo's Hikvision devices (their alert streams) and the listener devices push to.
+        hikvision: { state: 'up', streams: expect.any(Object) },
         // The listener devices push to (receivers.http): the demo's ZKTeco terminal reports there.
         'device http': { state: 'up', port: hub.hub.deviceHttpPort },
       },

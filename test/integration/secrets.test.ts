@@ -31,9 +31,14 @@ function runHub(
     const deadline = setTimeout(() => child.kill('SIGKILL'), 15_000);
     let stdout = '';
     let stderr = '';
+    let signalled = false;
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      if (untilReady && stdout.includes('gridhub:')) child.kill('SIGTERM');
+      // Once: a second signal makes the hub exit at once (1), and log lines may follow the ready line.
+      if (untilReady && !signalled && stdout.includes('gridhub:')) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();

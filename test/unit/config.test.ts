@@ -151,7 +151,9 @@ describe('the demo configuration', () => {
     expect(rawDemo.devices.length).toBeGreaterThan(0);
     expect(deployment.devices.map((device) => device.id)).toEqual(rawDemo.devices.map((device) => device.id));
     for (const device of deployment.devices) {
-      expect(['gate-access', 'sentry-box', 'alarm-panel-cid', 'zkteco-adms']).toContain(device.adapter.id);
+      expect(['gate-access', 'sentry-box', 'alarm-panel-cid', 'zkteco-adms', 'hikvision-isapi']).toContain(
+        device.adapter.id,
+      );
       expect(device.grid.ref.level).toBe('grid');
       expect(deployment.jurisdiction.grid(device.grid.ref.id)).toBe(device.grid);
     }

@@ -1,0 +1,440 @@
+import type { Counter } from 'prom-client';
+import { z } from 'zod';
+import type { GuessLimiter } from '../auth/guess-limiter.ts';
+import type { TypedBus } from '../core/bus.ts';
+import type { ComponentHealth, ComponentState } from '../core/component.ts';
+import type { CommandChannel, Connector, FrameHandler, RefusalHandler } from '../core/connector.ts';
+import type { HubBusEvents } from '../core/events.ts';
+import type { RefusalReason } from '../core/refusals.ts';
+import type { TopicGrammar } from '../core/topics.ts';
+import type { DeviceRegistry, RegisteredDevice } from '../fleet/device-registry.ts';
+import { authenticatedRequest, DigestFetchError } from '../net/digest-fetch.ts';
+import type { MultipartLimits, MultipartPart } from '../net/multipart-reader.ts';
+import type { OutboundGuard } from '../net/outbound-address.ts';
+import { type Logger, LogThrottle } from '../observability/logger.ts';
+import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
+import type { DeviceHttpAnswer, DeviceHttpListener, DeviceHttpRequest } from './device-http-listener.ts';
+import { HttpEventStream, type StreamDropReason, streamDropReasons } from './http-event-stream.ts';
+import {
+  type Alert,
+  AlertUnreadable,
+  alertFrame,
+  alertIdentity,
+  heartbeatFrame,
+  identityMatches,
+  isKeepalive,
+  readAlert,
+  readPushedBody,
+  readResponseStatus,
+} from './isapi-alert.ts';
+
+/**
+ * The hub's Hikvision ISAPI side, a connector. For every device of the `hikvision-isapi` transport with `http`
+ * access it follows the device's alert stream (`GET /ISAPI/Event/notification/alertStream`, Digest, multipart, one
+ * EventNotificationAlert per part), started and stopped with the hub and following the registry as devices are
+ * provisioned, disabled or removed. It takes the alarms devices push to the device HTTP listener (their HTTP
+ * listening host, `/ISAPI/Event/notification/httpHosts`): HTTP Basic with the device's id or serial and its own
+ * secret, the alert as XML, JSON or multipart/form-data with pictures. Every alert becomes the adapter's JSON frame,
+ * handed to the hub's FrameHandler; the device is answered once it is committed. It carries commands out as the
+ * ISAPI requests the adapter encodes (remote door open) and hands the device's ResponseStatus back as the reply.
+ */
+
+export const hikvisionSource = {
+  push: 'hikvision-isapi/push',
+  stream: 'hikvision-isapi/stream',
+  command: 'hikvision-isapi/command',
+} as const;
+
+/** The path under which devices push (their httpHosts `url`, e.g. `/hikvision/alarm`). */
+export const hikvisionPushPrefix = '/hikvision/';
+
+const alertStreamPath = '/ISAPI/Event/notification/alertStream';
+
+export interface HikvisionTiming {
+  /** The wait for the stream's answer, and for a command's. */
+  readonly requestTimeoutMs: number;
+  /** No byte for this long and the stream is dropped: devices send a keepalive every few seconds. */
+  readonly stallMs: number;
+  readonly retryMinMs: number;
+  readonly retryMaxMs: number;
+}
+
+export const defaultHikvisionTiming: HikvisionTiming = {
+  requestTimeoutMs: 10_000,
+  stallMs: 60_000,
+  retryMinMs: 1_000,
+  retryMaxMs: 60_000,
+};
+
+export interface HikvisionIsapiOptions {
+  readonly registry: DeviceRegistry;
+  readonly topics: TopicGrammar;
+  readonly bus: TypedBus<HubBusEvents>;
+  readonly onMessage: FrameHandler;
+  readonly refuse: RefusalHandler;
+  /** Where devices push; without it (receivers.http off) only the streams run. */
+  readonly listener?: DeviceHttpListener;
+  readonly guard: OutboundGuard;
+  /** The limits on guessing: a push's failed credentials count towards its address's and identity's lockout. */
+  readonly guesses?: GuessLimiter;
+  /** Whether the hub heard from the device lately (its pushes, its keepalives). */
+  readonly online: (deviceId: string) => boolean;
+  /** A stream part, and a pushed part, may not be larger (pictures included). */
+  readonly limits: MultipartLimits;
+  readonly timing: HikvisionTiming;
+  readonly metrics: MetricsRegistry;
+  readonly logger: Logger;
+}
+
+const hikvisionMetrics = declareMetrics((metrics) => ({
+  streamDrops: metrics.counter({
+    name: 'gridhub_hikvision_stream_drops_total',
+    help: 'Hikvision alert streams dropped and connected again, by reason.',
+    labelNames: ['reason'] as const,
+    shownAtZero: { reason: Object.keys(streamDropReasons) as StreamDropReason[] },
+  }),
+  parts: metrics.counter({
+    name: 'gridhub_hikvision_alerts_total',
+    help: 'What Hikvision devices sent, by way (stream, push) and kind (event, keepalive, picture, refused).',
+    labelNames: ['via', 'kind'] as const,
+  }),
+}));
+
+/** The encoded command the adapter publishes: the ISAPI request to make (see devices/hikvision-isapi). */
+const isapiCommand = z.strictObject({
+  requestId: z.string().min(1).max(64),
+  method: z.enum(['GET', 'PUT', 'POST', 'DELETE']),
+  path: z.string().regex(/^\/ISAPI\/[A-Za-z0-9/_.-]{1,200}$/),
+  body: z.string().max(16_384).optional(),
+});
+
+/** The most of a command's answer read: a ResponseStatus is a few hundred bytes. */
+const maxResponseBytes = 64 * 1024;
+
+interface FollowedDevice {
+  readonly stream: HttpEventStream;
+  /** Channels whose video is lost: their `videoloss` inactive is the end of it, not a keepalive. */
+  readonly videoLost: Set<string>;
+}
+
+export class HikvisionIsapi implements Connector {
+  readonly name = 'hikvision';
+  readonly kind = 'hikvision isapi streams and pushes';
+  readonly commands: CommandChannel;
+  readonly #options: HikvisionIsapiOptions;
+  readonly #log: Logger;
+  readonly #throttle = new LogThrottle();
+  readonly #followed = new Map<string, FollowedDevice>();
+  readonly #streamDrops: Counter<'reason'>;
+  readonly #parts: Counter<'via' | 'kind'>;
+  #state: ComponentState = 'down';
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(options: HikvisionIsapiOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ ns: 'hikvision' });
+    const counted = hikvisionMetrics(options.metrics);
+    this.#streamDrops = counted.streamDrops;
+    this.#parts = counted.parts;
+    options.listener?.route(hikvisionPushPrefix, 'hikvision-isapi', (request) => this.#push(request));
+    this.commands = {
+      publish: (address, payload) => this.#command(address, payload),
+      isConnected: (deviceId) =>
+        this.#followed.get(deviceId)?.stream.state === 'open' || this.#options.online(deviceId),
+      disconnect: () => undefined,
+    };
+  }
+
+  health(): ComponentHealth {
+    const streams: Record<string, number> = {};
+    for (const { stream } of this.#followed.values())
+      streams[stream.state] = (streams[stream.state] ?? 0) + 1;
+    return { state: this.#state, streams };
+  }
+
+  start(): void {
+    for (const device of this.#options.registry.all) this.#follow(device.id);
+    this.#unsubscribe = this.#options.bus.on('device:changed', (deviceId) => this.#follow(deviceId));
+    this.#state = 'up';
+  }
+
+  async stop(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.#state = 'down';
+    const streams = [...this.#followed.values()].map(({ stream }) => stream.stop());
+    this.#followed.clear();
+    await Promise.all(streams);
+  }
+
+  /** Starts, restarts or ends a device's stream to match the registry (provisioned, changed, disabled, removed). */
+  #follow(deviceId: string): void {
+    const previous = this.#followed.get(deviceId);
+    this.#followed.delete(deviceId);
+    void previous?.stream.stop();
+    const device = this.#options.registry.get(deviceId);
+    if (device === undefined || device.disabled || device.adapter.transport !== 'hikvision-isapi') return;
+    const http = device.http;
+    if (http === undefined) return;
+    const { timing, limits, guard } = this.#options;
+    const videoLost = new Set<string>();
+    const stream = new HttpEventStream({
+      url: new URL(alertStreamPath, http.url).toString(),
+      username: http.username,
+      password: http.password,
+      fetch: guard.fetcher('device'),
+      limits,
+      connectTimeoutMs: timing.requestTimeoutMs,
+      stallMs: timing.stallMs,
+      retry: { minMs: timing.retryMinMs, maxMs: timing.retryMaxMs },
+      onPart: (part) => this.#streamPart(deviceId, videoLost, part),
+      onDrop: (reason, detail) => {
+        this.#streamDrops.labels(reason).inc();
+        this.#warn(
+          `${deviceId}:drop:${reason}`,
+          { deviceId, reason, detail },
+          'hikvision alert stream dropped',
+        );
+      },
+    });
+    this.#followed.set(deviceId, { stream, videoLost });
+    stream.start();
+  }
+
+  /** One part of a device's stream: an alert (event or keepalive), a picture, or something refused. */
+  async #streamPart(deviceId: string, videoLost: Set<string>, part: MultipartPart): Promise<void> {
+    const type = part.headers['content-type'] ?? '';
+    if (/^image\//i.test(type)) {
+      this.#parts.labels('stream', 'picture').inc();
+      return;
+    }
+    const receivedAt = Date.now();
+    let alert: Alert;
+    try {
+      alert = readAlert(part.body);
+    } catch (error) {
+      if (!(error instanceof AlertUnreadable)) throw error;
+      // A garbage part is refused and the stream read on: the next part may be sound.
+      this.#parts.labels('stream', 'refused').inc();
+      await this.#refuse(
+        hikvisionSource.stream,
+        deviceId,
+        'malformed',
+        [error.message],
+        part.body.length,
+        error.shape,
+      );
+      return;
+    }
+    const channel = String(alert.channelID ?? alert.dynChannelID ?? 0);
+    if (isKeepalive(alert, videoLost.has(channel))) {
+      this.#parts.labels('stream', 'keepalive').inc();
+      await this.#hand(deviceId, 'heartbeat', heartbeatFrame(alert, 'stream', receivedAt), receivedAt);
+      return;
+    }
+    // The device at http.url names itself in its alerts: another device's events are not this one's.
+    if (!identityMatches(alertIdentity(alert), this.#options.registry.get(deviceId)?.serial)) {
+      this.#parts.labels('stream', 'refused').inc();
+      await this.#refuse(
+        hikvisionSource.stream,
+        deviceId,
+        'unauthenticated',
+        ["the alert's serial number or MAC address is not the device's: does http.url reach another device?"],
+        part.body.length,
+      );
+      return;
+    }
+    if (String(alert.eventType).toLowerCase() === 'videoloss') {
+      if (alert.eventState === 'inactive') videoLost.delete(channel);
+      else videoLost.add(channel);
+    }
+    this.#parts.labels('stream', 'event').inc();
+    await this.#hand(deviceId, 'events', alertFrame(alert, 'stream', receivedAt), receivedAt);
+  }
+
+  /** A frame to the hub's handler on the device's channel; resolves once it is committed. */
+  #hand(
+    deviceId: string,
+    channel: 'events' | 'heartbeat' | 'replies',
+    frame: unknown,
+    receivedAt: number,
+  ): Promise<void> {
+    const topic = this.#options.topics.deviceTopic(deviceId, channel);
+    return (
+      this.#options.onMessage(topic, Buffer.from(JSON.stringify(frame)), receivedAt) ?? Promise.resolve()
+    );
+  }
+
+  #refuse(
+    source: string,
+    deviceId: string | null,
+    reason: RefusalReason,
+    problems: readonly string[],
+    payloadBytes: number,
+    shape?: unknown,
+  ): Promise<void> {
+    return this.#options.refuse({
+      source,
+      deviceId,
+      reason,
+      problems,
+      payloadBytes,
+      ...(shape === undefined ? {} : { shape }),
+    });
+  }
+
+  /**
+   * An alarm a device pushed. The device proves itself with HTTP Basic (Hikvision's httpHosts
+   * `httpAuthenticationMethod` base64): its id or serial number, and its own secret. The alert's serial number or
+   * MAC address, when it gives one, must be that device's. Answered 200 once the event is committed.
+   */
+  async #push(request: DeviceHttpRequest): Promise<DeviceHttpAnswer> {
+    const bytes = request.body.length;
+    const challenge = { status: 401, headers: { 'www-authenticate': 'Basic realm="gridhub"' } };
+    if (request.method !== 'POST') return { status: 405, headers: { allow: 'POST' } };
+    const credentials = basicCredentials(request.headers.authorization);
+    if (credentials === undefined) {
+      this.#parts.labels('push', 'refused').inc();
+      await this.#refuse(hikvisionSource.push, null, 'unauthenticated', ['no HTTP Basic credentials'], bytes);
+      return challenge;
+    }
+    const { registry, guesses } = this.#options;
+    const address = request.remoteAddress || undefined;
+    const identity = credentials.username.slice(0, 64);
+    // A sender locked out for guessing is answered at once, its credentials unchecked (the limiter counts it).
+    const throttled = guesses?.refuse('device_http', address, identity);
+    if (throttled !== undefined) {
+      return { status: 429, headers: { 'retry-after': String(throttled.retryAfterSeconds) } };
+    }
+    const device = registry.get(credentials.username) ?? registry.bySerial(credentials.username);
+    if (device === undefined || device.adapter.transport !== 'hikvision-isapi') {
+      guesses?.failed('device_http', address, identity);
+      this.#parts.labels('push', 'refused').inc();
+      await this.#refuse(
+        hikvisionSource.push,
+        null,
+        'unknown_device',
+        ['the credentials name no Hikvision device'],
+        bytes,
+      );
+      return challenge;
+    }
+    const check = registry.checkCredentials(device.id, Buffer.from(credentials.password, 'utf8'));
+    if (check !== 'ok') {
+      if (check === 'bad_credentials') guesses?.failed('device_http', address, identity);
+      this.#parts.labels('push', 'refused').inc();
+      const problem =
+        check === 'disabled' ? 'the device is disabled' : "the password is not the device's secret";
+      await this.#refuse(hikvisionSource.push, device.id, 'unauthenticated', [problem], bytes);
+      return check === 'disabled' ? { status: 403 } : challenge;
+    }
+    guesses?.succeeded(address, identity);
+    const receivedAt = Date.now();
+    let pushed: ReturnType<typeof readPushedBody>;
+    try {
+      pushed = readPushedBody(request.body, request.headers['content-type'], this.#options.limits);
+    } catch (error) {
+      if (!(error instanceof AlertUnreadable)) throw error;
+      this.#parts.labels('push', 'refused').inc();
+      await this.#refuse(hikvisionSource.push, device.id, 'malformed', [error.message], bytes, error.shape);
+      return { status: 400 };
+    }
+    if (!identityMatches(alertIdentity(pushed.alert), device.serial)) {
+      this.#parts.labels('push', 'refused').inc();
+      await this.#refuse(
+        hikvisionSource.push,
+        device.id,
+        'unauthenticated',
+        ["the alert's serial number or MAC address is not the device's"],
+        bytes,
+      );
+      return { status: 403 };
+    }
+    if (pushed.pictures > 0) this.#parts.labels('push', 'picture').inc(pushed.pictures);
+    if (isKeepalive(pushed.alert, false)) {
+      this.#parts.labels('push', 'keepalive').inc();
+      await this.#hand(device.id, 'heartbeat', heartbeatFrame(pushed.alert, 'push', receivedAt), receivedAt);
+    } else {
+      this.#parts.labels('push', 'event').inc();
+      await this.#hand(
+        device.id,
+        'events',
+        alertFrame(pushed.alert, 'push', receivedAt, pushed.pictures),
+        receivedAt,
+      );
+    }
+    return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'OK' };
+  }
+
+  /**
+   * A command the hub sends: the ISAPI request the adapter encoded, made with the device's `http` login. The
+   * device's ResponseStatus (or why there was none) goes back as the reply frame, which the command awaits.
+   */
+  async #command(address: string, payload: string): Promise<void> {
+    const { topics, registry, guard, timing } = this.#options;
+    const deviceId = topics.parseDeviceTopic(address)?.deviceId;
+    const device: RegisteredDevice | undefined = deviceId === undefined ? undefined : registry.get(deviceId);
+    if (device === undefined) throw new Error(`no device at ${address}`);
+    const command = isapiCommand.parse(JSON.parse(payload));
+    const reply = (fields: Record<string, unknown>) =>
+      this.#hand(device.id, 'replies', { requestId: command.requestId, ...fields }, Date.now());
+    const http = device.http;
+    if (http === undefined) {
+      await reply({ httpStatus: 0, error: 'the device has no http access configured' });
+      return;
+    }
+    try {
+      const response = await authenticatedRequest(
+        new URL(command.path, http.url).toString(),
+        {
+          username: http.username,
+          password: http.password,
+          fetch: guard.fetcher('device'),
+          timeoutMs: timing.requestTimeoutMs,
+        },
+        {
+          method: command.method,
+          ...(command.body === undefined
+            ? {}
+            : { body: command.body, headers: { 'content-type': 'application/xml' } }),
+          answerErrors: true,
+        },
+      );
+      const answer = await readBody(response, maxResponseBytes);
+      await reply({ httpStatus: response.status, ...readResponseStatus(answer) });
+    } catch (error) {
+      const status = error instanceof DigestFetchError ? (error.status ?? 0) : 0;
+      await reply({ httpStatus: status, error: (error as Error).message.slice(0, 200) });
+    }
+  }
+
+  #warn(key: string, fields: Record<string, unknown>, message: string): void {
+    const suppressed = this.#throttle.admit(key);
+    if (suppressed >= 0) this.#log.warn({ ...fields, suppressed }, message);
+  }
+}
+
+/** `Authorization: Basic base64(user:password)`, or undefined. */
+function basicCredentials(header: string | undefined): { username: string; password: string } | undefined {
+  const match = /^\s*Basic\s+([A-Za-z0-9+/=]{1,1024})\s*$/i.exec(header ?? '');
+  if (match === null) return undefined;
+  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+async function readBody(response: Response, maxBytes: number): Promise<Buffer> {
+  if (response.body === null) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    total += chunk.length;
+    if (total > maxBytes) {
+      await response.body.cancel().catch(() => undefined);
+      break;
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
