@@ -1,4 +1,5 @@
 import type { DeviceAdapter } from '../src/core/adapter.ts';
+import { dahuaCgi } from './dahua-cgi/index.ts';
 import { gateAccess } from './gate-access/index.ts';
 import { onvifCamera } from './onvif-camera/index.ts';
 import { sentryBox } from './sentry-box/index.ts';
@@ -8,4 +9,4 @@ import { sentryBox } from './sentry-box/index.ts';
  * Adding an adapter is adding its folder and one line here; test/devices/registry.test.ts checks that
  * every folder is listed and every id is unique.
  */
-export const adapters: readonly DeviceAdapter[] = [gateAccess, sentryBox, onvifCamera];
+export const adapters: readonly DeviceAdapter[] = [gateAccess, sentryBox, onvifCamera, dahuaCgi];

@@ -21,6 +21,7 @@ import { Lifecycle } from './core/lifecycle.ts';
 import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
 import { MqttAccessPolicy } from './fleet/access-policy.ts';
+import { CommandRouter } from './fleet/command-router.ts';
 import { CommandService } from './fleet/command-service.ts';
 import { DeviceRegistry } from './fleet/device-registry.ts';
 import { Fleet } from './fleet/fleet.ts';
@@ -35,6 +36,7 @@ import { Router } from './incidents/router.ts';
 import { RuleBook } from './incidents/rule-book.ts';
 import { Visibility } from './incidents/visibility.ts';
 import { AedesBroker } from './ingest/aedes-broker.ts';
+import { DahuaEventStreams, type DahuaStreamTiming } from './ingest/dahua-event-streams.ts';
 import { DeviceHttpListener } from './ingest/device-http-listener.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EventSink } from './ingest/event-sink.ts';
@@ -71,6 +73,8 @@ export interface HubOptions {
   readonly deadlineSweepMs?: number;
   /** ONVIF session timings (ms); tests shorten them. */
   readonly onvifTiming?: Partial<OnvifSessionsOptions['timing']>;
+  /** Dahua event stream timings (heartbeat, stall, retry); tests shorten them. */
+  readonly dahuaTiming?: Partial<DahuaStreamTiming>;
   /**
    * The clock (ms since the epoch) the limits on guessing and login sessions read (their opening and end, their JWTs'
    * issue and expiry, the closing of a socket at its session's end), and device liveness (heard times, silences,
@@ -89,6 +93,7 @@ export interface HubTestHandle {
   /** The embedded broker, a clustered one, or the client of an external broker (`mqtt.mode`). */
   readonly broker: MqttTransport;
   readonly cameras: OnvifSessions;
+  readonly dahua: DahuaEventStreams;
   readonly media: MediaStore;
   readonly metrics: MetricsRegistry;
 }
@@ -299,9 +304,35 @@ export class Hub {
         ? (own as OwnMqttBroker)
         : this.#externalBroker(external, topics, liveness, onMessage);
     this.#own = own;
+    // Dahua devices: the hub attaches to each one's event stream; its parts come in through onMessage.
+    const dahua = new DahuaEventStreams({
+      registry: devices,
+      bus,
+      topics,
+      onFrame: onMessage,
+      refuse: refuseFrame,
+      liveness,
+      guard: outboundGuard,
+      limits: { maxHeaderBytes: 8 * 1024, maxPartBytes: settings.maxPayloadBytes },
+      timing: {
+        connectTimeoutMs: 10_000,
+        retryMinMs: 1_000,
+        retryMaxMs: 60_000,
+        commandTimeoutMs: settings.commandTimeoutSeconds * 1000,
+        ...options.dahuaTiming,
+      },
+      metrics,
+      logger,
+    });
     const commands = new CommandService({
       registry: devices,
-      transport: broker,
+      // Devices with an HTTP API take commands from their connector; the rest over MQTT.
+      transport: new CommandRouter({
+        fallback: broker,
+        channels: { 'dahua-cgi': dahua.commands },
+        topics,
+        transportOf: (deviceId) => devices.get(deviceId)?.adapter.transport,
+      }),
       topics,
       audit,
       bus,
@@ -507,6 +538,7 @@ export class Hub {
       }),
       // Protocols that push over HTTP register their paths on it as they are built; it listens once they all have.
       ...(deviceHttp === undefined ? [] : [deviceHttp]),
+      dahua,
     ]);
     this.testHandle = {
       store,
@@ -514,6 +546,7 @@ export class Hub {
       visibility,
       broker,
       cameras: onvif,
+      dahua,
       media,
       metrics,
     };

@@ -103,8 +103,11 @@ export interface HttpCameraMedia {
   readonly stream?: { readonly port: number; readonly path: string };
 }
 
-/** How the hub reaches a device: it connects to the hub's MQTT broker, or the hub connects to it over ONVIF. */
-export type DeviceTransport = 'mqtt' | 'onvif';
+/**
+ * How the hub reaches a device: it connects to the hub's MQTT broker, or the hub connects to it over ONVIF, or the
+ * hub attaches to its Dahua CGI event stream (`eventManager.cgi?action=attach`) on its `http` address.
+ */
+export type DeviceTransport = 'mqtt' | 'onvif' | 'dahua-cgi';
 
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */

@@ -182,7 +182,11 @@ export class HttpEventStream {
     try {
       for (;;) {
         const { done, value } = await body.read();
-        if (done) return;
+        // An aborted connection may end the body rather than fail it: the stall is still why it ended.
+        if (done) {
+          if (stalled) throw new StreamDrop('stalled', `nothing arrived for ${options.stallMs} ms`);
+          return;
+        }
         watch();
         reader.push(value);
         for (const part of parts.splice(0)) {

@@ -111,6 +111,7 @@ export async function startTestHub(
     livenessSweepMs?: number;
     deadlineSweepMs?: number;
     onvifTiming?: HubOptions['onvifTiming'];
+    dahuaTiming?: HubOptions['dahuaTiming'];
     clock?: HubOptions['clock'];
   } = {},
 ): Promise<TestHub> {
@@ -126,6 +127,7 @@ export async function startTestHub(
     livenessSweepMs: options.livenessSweepMs ?? 100,
     ...(options.deadlineSweepMs === undefined ? {} : { deadlineSweepMs: options.deadlineSweepMs }),
     ...(options.onvifTiming === undefined ? {} : { onvifTiming: options.onvifTiming }),
+    ...(options.dahuaTiming === undefined ? {} : { dahuaTiming: options.dahuaTiming }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   await hub.start();
