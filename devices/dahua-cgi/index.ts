@@ -87,10 +87,12 @@ const knownCodes: ReadonlySet<string> = new Set(knownFrames.map((frame) => frame
  */
 const otherFrame = z.strictObject({
   time,
-  code: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9_.]{0,63}$/, 'a Dahua event code')
-    .refine((code) => !knownCodes.has(code), 'a code this adapter decodes, with data it does not match'),
+  // A type check, not a refinement: a code of ours then fails here outright, and the union reports what its own
+  // branch found wrong (`data.Status: …`) rather than this.
+  code: z.custom<string>(
+    (code) => typeof code === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,63}$/.test(code) && !knownCodes.has(code),
+    'a Dahua event code',
+  ),
   action: text(32),
   index,
   data: anyData,
