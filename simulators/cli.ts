@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
+import { runDahuaCli } from './dahua/cli.ts';
 import { type GateFrame, GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
 import { runSentryScenario } from './sentry-box/scenario.ts';
@@ -8,13 +9,14 @@ import { type SentryFrame, SentrySimulator } from './sentry-box/sentry-simulator
 import type { MqttDevice, MqttDeviceOptions } from './shared/mqtt-device.ts';
 import type { ScenarioOptions } from './shared/scenario.ts';
 
-const usage = `Usage: npm run sim -- <gate|sentry> [options]
+const usage = `Usage: npm run sim -- <gate|sentry|dahua> [options]
 
 Simulated devices that publish to a gridhub broker as real ones would: events, heartbeats, a retained
 online status with an offline last will, and replies to the hub's commands.
 
   gate      gate / door access controllers with vehicle lanes  (adapter gate-access)
   sentry    sentry box alarm panels                             (adapter sentry-box)
+  dahua     a Dahua camera / door station over HTTP CGI          (adapter dahua-cgi; npm run sim -- dahua --help)
 
   --url URL               broker (default mqtt://127.0.0.1:1883; ws://host:8080/mqtt works too)
   --device ID             a device id; repeat for several
@@ -143,6 +145,11 @@ function parseArguments() {
 }
 
 async function main(): Promise<void> {
+  // The hub connects to a Dahua device rather than it to the hub: its simulator has options of its own.
+  if (process.argv[2] === 'dahua') {
+    await runDahuaCli(process.argv.slice(3));
+    return;
+  }
   const { values, positionals } = parseArguments();
   if (values.help) {
     process.stdout.write(usage);

@@ -7,6 +7,8 @@ import { readRuntimeSettings, resolveDeployment } from '../src/config/load.ts';
 import { isGridhubError } from '../src/core/errors.ts';
 import { Hub } from '../src/hub.ts';
 import { createLogger } from '../src/observability/logger.ts';
+import { DahuaSimulator } from './dahua/dahua-simulator.ts';
+import { runDahuaScenario } from './dahua/scenario.ts';
 import { GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
 import { findFfmpeg } from './onvif-camera/media.ts';
@@ -26,8 +28,9 @@ async function main(): Promise<void> {
   const runtime = readRuntimeSettings(process.env, projectRoot);
   // Simulated ONVIF cameras first: the demo's deployment adds them with the addresses they got.
   const cameras = await startDemoCameras();
+  const dahua = await startDemoDahua();
   const file = parse(readFileSync(runtime.configPath, 'utf8')) as { devices?: Record<string, unknown>[] };
-  file.devices = [...(file.devices ?? []), ...cameras.map((camera) => camera.device)];
+  file.devices = [...(file.devices ?? []), ...cameras.map((camera) => camera.device), dahua.device];
   const deployment = resolveDeployment(file, adapterMap(adapters), runtime.configPath);
   // The hub keeps only digests; the simulated devices need the secrets themselves, as written in the file.
   const secrets = new Map(
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
       `  http://localhost:${hub.httpPort}   mqtt://localhost:${hub.mqttPort}`,
       `  ${gates.length} simulated gates at ${rate} events/s, ${sentries.length} sentry boxes at ${rate / 5} events/s,`,
       `  ${cameras.length} ONVIF cameras (an event every ${cameraEverySeconds} s)${cameras[0]?.sim.rtspUrl.startsWith('rtsp://127.0.0.1:554') ? '' : ', with RTSP'}`,
+      `  1 Dahua camera over HTTP CGI at ${dahua.sim.url} (an event every ${1 / dahuaRate} s)`,
       `  open http://localhost:${hub.httpPort}/ (token demo-officer-qinghe) or`,
       `  curl -H 'Authorization: Bearer demo-officer-qinghe' http://localhost:${hub.httpPort}/api/incidents?limit=5`,
       '  Ctrl-C to stop.',
@@ -90,11 +94,41 @@ async function main(): Promise<void> {
   await Promise.all([
     runGateScenario(gates, { rate, signal: abort.signal }),
     runSentryScenario(sentries, { rate: rate / 5, signal: abort.signal }),
+    runDahuaScenario([dahua.sim], { rate: dahuaRate, signal: abort.signal }),
   ]);
   clearInterval(cameraEvents);
   await Promise.all([...gates, ...sentries].map((sim) => sim.stop()));
   await hub.stop();
   await Promise.all(cameras.map((camera) => camera.sim.stop()));
+  await dahua.sim.stop();
+}
+
+const dahuaRate = 1 / 15;
+
+/**
+ * The demo's Dahua camera: a camera with an HTTP API at the Luming Grid 1 gate, whose event stream the hub attaches
+ * to (devices/dahua-cgi). Like the ONVIF cameras it is added with the address its simulator got, so that the
+ * demo file names no port that may be taken.
+ */
+async function startDemoDahua(): Promise<{ sim: DahuaSimulator; device: Record<string, unknown> }> {
+  const sim = new DahuaSimulator({
+    username: 'admin',
+    password: 'demo-dahua-1',
+    serialNumber: 'DEMO-DAHUA-1',
+    name: 'cam-dahua-luming-01-gate',
+  });
+  await sim.start();
+  const device = {
+    id: 'cam-dahua-luming-01-gate',
+    name: '鹿鸣1网格大门大华摄像机 Luming Grid 1 gate Dahua camera',
+    adapter: 'dahua-cgi',
+    grid: 'grid-luming-01',
+    http: { url: sim.url, username: 'admin', password: 'demo-dahua-1' },
+    serial: 'DEMO-DAHUA-1',
+    // Incidents of the gate it looks at get its snapshot too.
+    watches: ['gate-luming-01-south'],
+  };
+  return { sim, device };
 }
 
 const cameraEverySeconds = 20;
