@@ -45,6 +45,8 @@ describe('Dahua CGI: a real hub attached to the Dahua simulator over HTTP, Diges
       grid: 'grid-luming-01',
       http: { url: sim.url, username: 'admin', password: 'dahua-pass-1' },
       serial: 'SIM-DH-0001',
+      // Heartbeats come every second: four without one is an outage.
+      offlineAfterSeconds: 4,
     });
     hub = await startTestHub({ deployment: deploymentOf(config), dahuaTiming: timing });
     hub.hub.bus.on('device:event', (event) => {
@@ -264,10 +266,14 @@ describe('Dahua CGI: a real hub attached to the Dahua simulator over HTTP, Diges
     sim.dropStreams();
     await eventually(() => stream()?.lastDrop?.reason === 'unauthorized', 5_000);
     expect(stream()?.state).not.toBe('open');
+    // Without its stream the device is silent: offline, as any device whose heartbeats stop.
+    const offline = await incidentOf('device.offline');
+    expect(offline.device.id).toBe(cameraId);
     sim.badDigest = false;
     // Both legs of the Digest exchange refused: the hub answered the challenge, and was turned away.
     expect(sim.refusedLogins - refused).toBeGreaterThanOrEqual(2);
     await eventually(() => sim.attaches > before && stream()?.state === 'open', 8_000);
+    await closedBy(offline.id);
   });
 
   it('comes back after the device reboots', async () => {

@@ -24,6 +24,8 @@ describe('the HTTP surface', () => {
         realtime: { state: 'up' },
         // The demo has no cameras yet: the ONVIF side is up with no sessions.
         cameras: { state: 'up', sessions: {} },
+        // Nor Dahua devices: their event streams' side is up with no stream.
+        dahua: { state: 'up', streams: {} },
       },
     });
   });
