@@ -312,3 +312,36 @@ describe('a Dahua device provisioned through the API', () => {
     }
   });
 });
+
+describe('a Dahua device without its http access', () => {
+  it('is refused in the config and over the API, since the hub could never reach it', async () => {
+    const config = demoConfig() as unknown as { devices: Record<string, unknown>[] };
+    config.devices.push({
+      id: 'dahua-nowhere',
+      name: 'Dahua without http',
+      adapter: 'dahua-cgi',
+      grid: 'grid-luming-01',
+      secret: 'a-secret-it-cannot-use',
+    });
+    expect(() => deploymentOf(config)).toThrow(
+      expect.objectContaining({
+        problems: expect.arrayContaining([
+          expect.stringMatching(/^devices\[\d+\]\.http: a dahua-cgi device needs/),
+        ]),
+      }),
+    );
+    const hub = await startTestHub({ dahuaTiming: timing });
+    try {
+      const refused = await postJson(`${hub.httpUrl}/api/devices`, 'demo-integrator-qinghe', {
+        id: 'dahua-nowhere',
+        name: 'Dahua without http',
+        adapter: 'dahua-cgi',
+        grid: 'grid-luming-01',
+      });
+      expect(refused.status).toBe(400);
+      expect(JSON.stringify(refused.body)).toContain('http: a dahua-cgi device needs');
+    } finally {
+      await hub.stop();
+    }
+  });
+});
