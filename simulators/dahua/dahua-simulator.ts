@@ -90,6 +90,8 @@ export class DahuaSimulator {
   clockSkewMs = 0;
   /** Parts written a byte at a time, each after a turn of the event loop. */
   trickle = false;
+  /** Attach answered with a web page instead of the stream (a firmware with the CGI service turned off). */
+  notMultipart = false;
   /** The answer of openDoor: `OK`, or Dahua's refusal. */
   refuseDoor = false;
   /** Doors opened by openDoor, in order. */
@@ -362,6 +364,10 @@ export class DahuaSimulator {
   #attach(url: URL, response: ServerResponse): void {
     if (url.searchParams.get('action') !== 'attach' || url.searchParams.get('codes') === null) {
       this.#text(response, 400, 'Error\r\nBad Request!\r\n');
+      return;
+    }
+    if (this.notMultipart) {
+      response.writeHead(200, { 'Content-Type': 'text/html' }).end('<html><body>Web Service</body></html>');
       return;
     }
     const heartbeatSeconds = Number(url.searchParams.get('heartbeat') ?? '0');

@@ -276,6 +276,20 @@ describe('Dahua CGI: a real hub attached to the Dahua simulator over HTTP, Diges
     await closedBy(offline.id);
   });
 
+  it('refuses an answer that is not a multipart stream, dead-letters it, and attaches once the device streams', async () => {
+    const before = sim.attaches;
+    sim.notMultipart = true;
+    sim.dropStreams();
+    await eventually(() => stream()?.lastDrop?.reason === 'not_multipart', 5_000);
+    expect(await lastDeadLetter()).toMatchObject({
+      topic: 'dahua-cgi/attach',
+      reason: 'malformed',
+      problems: ['the device answered text/html'],
+    });
+    sim.notMultipart = false;
+    await eventually(() => sim.attaches > before && stream()?.state === 'open', 8_000);
+  });
+
   it('comes back after the device reboots', async () => {
     const before = sim.attaches;
     await sim.reboot(600);
