@@ -94,6 +94,8 @@ export class DahuaSimulator {
   notMultipart = false;
   /** The answer of openDoor: `OK`, or Dahua's refusal. */
   refuseDoor = false;
+  /** openDoor never answered (a device that hangs). */
+  silentDoor = false;
   /** Doors opened by openDoor, in order. */
   readonly doorsOpened: number[] = [];
   /** Event streams opened (logins that passed). */
@@ -350,6 +352,7 @@ export class DahuaSimulator {
   }
 
   #openDoor(url: URL, response: ServerResponse): void {
+    if (this.silentDoor) return;
     const door = Number(url.searchParams.get('channel') ?? '1');
     if (url.searchParams.get('action') !== 'openDoor' || !(door >= 1 && door <= 64) || this.refuseDoor) {
       this.#text(response, 400, 'Error\r\nBad Request!\r\n');

@@ -265,6 +265,8 @@ export class DahuaEventStreams implements Connector {
         status = response.status;
         body = (await response.text()).slice(0, 1024);
       } catch (error) {
+        // No answer in time is no reply: the command service says device_timeout, as for any silent device.
+        if (error instanceof DigestFetchError && error.kind === 'timeout') return;
         // The device's refusal (401, 400 `Error`) is its answer; a failure to reach it is a reply that says so.
         status = error instanceof DigestFetchError && error.status !== undefined ? error.status : 599;
         body = `Error ${(error as Error).message}`.slice(0, 1024);

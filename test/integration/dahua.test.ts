@@ -202,6 +202,21 @@ describe('Dahua CGI: a real hub attached to the Dahua simulator over HTTP, Diges
     }
   });
 
+  it('answers 504 device_timeout when the device does not answer the command', async () => {
+    sim.silentDoor = true;
+    try {
+      const { status, body } = await postJson(
+        `${hub.httpUrl}/api/devices/${cameraId}/commands/openDoor`,
+        'demo-admin',
+        { params: { door: 1 }, timeoutMs: 300 },
+      );
+      expect(status).toBe(504);
+      expect(body).toEqual({ error: { code: 'device_timeout', message: expect.any(String) } });
+    } finally {
+      sim.silentDoor = false;
+    }
+  });
+
   it('refuses a garbage part (counted, dead-lettered without its values) and keeps the stream', async () => {
     const refusedBefore = await metric('gridhub_messages_refused_total{reason="malformed"}');
     const from = events.length;
