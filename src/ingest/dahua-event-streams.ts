@@ -11,7 +11,7 @@ import type { MultipartLimits, MultipartPart } from '../net/multipart-reader.ts'
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
-import { parseDahuaPart } from './dahua-parts.ts';
+import { parseDahuaPart, serialNumberOf } from './dahua-parts.ts';
 import { HttpEventStream, type StreamDropReason, streamDropReasons } from './http-event-stream.ts';
 
 /**
@@ -36,6 +36,9 @@ export function attachPath(heartbeatSeconds: number): string {
 
 /** Where refusals say they came from: no identifier in it. */
 const source = 'dahua-cgi/attach';
+const identitySource = 'dahua-cgi/identity';
+/** Where a Dahua device tells its serial number (`serialNumber=…`). */
+const systemInfoPath = '/cgi-bin/magicBox.cgi?action=getSystemInfo';
 
 export interface DahuaStreamTiming {
   /** The Heartbeat period asked of the device; the adapter's liveness heartbeat when not given. */
@@ -98,6 +101,11 @@ export class DahuaEventStreams implements Connector {
   readonly #log: Logger;
   readonly #throttle = new LogThrottle();
   readonly #streams = new Map<string, HttpEventStream>();
+  /**
+   * For a device provisioned with its serial number, whether the device on the current connection is that one: a
+   * problem in words when it is not. Its parts wait for the answer, so nothing of another device gets in.
+   */
+  readonly #identities = new Map<string, Promise<string | undefined>>();
   readonly #drops: Counter<'reason'>;
   readonly #parts: Counter<'kind'>;
   #state: ComponentState = 'down';
@@ -151,6 +159,7 @@ export class DahuaEventStreams implements Connector {
   #follow(deviceId: string): void {
     const previous = this.#streams.get(deviceId);
     this.#streams.delete(deviceId);
+    this.#identities.delete(deviceId);
     void previous?.stop();
     const device = this.#options.registry.get(deviceId);
     if (device === undefined || device.disabled) return;
@@ -174,8 +183,13 @@ export class DahuaEventStreams implements Connector {
       retry: { minMs: timing.retryMinMs, maxMs: timing.retryMaxMs },
       onPart: (part) => this.#onPart(device.id, part),
       onOpen: () => {
-        liveness.heard(device.id);
         this.#log.info({ deviceId: device.id }, 'dahua event stream attached');
+        if (device.serial === undefined) {
+          liveness.heard(device.id);
+          return;
+        }
+        // Every connection again: another device may have taken the address since.
+        this.#identities.set(device.id, this.#confirmSerial(device, http, device.serial));
       },
       onDrop: (reason, detail) => this.#onDrop(device.id, reason, detail),
       ...(random === undefined ? {} : { random }),
@@ -185,6 +199,9 @@ export class DahuaEventStreams implements Connector {
   /** One part → frames, in order; resolves once they are committed, so the next part waits. */
   async #onPart(deviceId: string, part: MultipartPart): Promise<void> {
     const { topics, onFrame, refuse } = this.#options;
+    const impostor = await this.#identities.get(deviceId);
+    // Dropped, and attached again later: the stream's growing retry keeps checking a device that was swapped.
+    if (impostor !== undefined) throw new Error(impostor);
     const parsed = parseDahuaPart(part);
     this.#parts.labels(parsed.kind).inc();
     const receivedAt = Date.now();
@@ -212,6 +229,48 @@ export class DahuaEventStreams implements Connector {
       const frame = Buffer.from(JSON.stringify({ time, ...event }));
       await onFrame(topics.deviceTopic(deviceId, 'events'), frame, receivedAt);
     }
+  }
+
+  /**
+   * Asks the device its serial number (magicBox getSystemInfo) and compares it with the provisioned one; a device
+   * that is another, or will not say, is refused as unauthenticated (once per connection) and heard from no more.
+   */
+  async #confirmSerial(
+    device: ResolvedDevice,
+    http: NonNullable<ResolvedDevice['http']>,
+    serial: string,
+  ): Promise<string | undefined> {
+    const { guard, timing, liveness, refuse } = this.#options;
+    let answered: string | undefined;
+    try {
+      const response = await authenticatedRequest(new URL(systemInfoPath, http.url).toString(), {
+        username: http.username,
+        password: http.password,
+        fetch: guard.fetcher('device', { deviceId: device.id }),
+        timeoutMs: timing.connectTimeoutMs,
+        signal: AbortSignal.timeout(timing.connectTimeoutMs),
+      });
+      answered = serialNumberOf((await response.text()).slice(0, 4096));
+    } catch {
+      answered = undefined;
+    }
+    if (answered === serial) {
+      liveness.heard(device.id);
+      return undefined;
+    }
+    // No value in the words: the serial numbers stay out of logs and dead letters.
+    const problem =
+      answered === undefined
+        ? 'the device did not tell its serial number (magicBox getSystemInfo)'
+        : 'the device gave another serial number than the one provisioned';
+    await refuse({
+      source: identitySource,
+      deviceId: device.id,
+      reason: 'unauthenticated',
+      problems: [problem],
+      payloadBytes: 0,
+    });
+    return problem;
   }
 
   #onDrop(deviceId: string, reason: StreamDropReason, detail: string): void {

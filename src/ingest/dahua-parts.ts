@@ -96,3 +96,18 @@ function parseEvent(text: string): DahuaEventText | { problem: string } {
   }
   return { code, action, index: Number(index), data: data as Record<string, unknown> };
 }
+
+/**
+ * The `serialNumber` of a Dahua `key=value` answer (magicBox.cgi getSystemInfo: `deviceType=…`, `serialNumber=…`,
+ * one a line); undefined when it has none.
+ */
+export function serialNumberOf(answer: string): string | undefined {
+  for (const line of answer.split(/\r?\n/)) {
+    const equals = line.indexOf('=');
+    if (equals > 0 && line.slice(0, equals).trim() === 'serialNumber') {
+      const value = line.slice(equals + 1).trim();
+      return value === '' ? undefined : value;
+    }
+  }
+  return undefined;
+}

@@ -374,3 +374,52 @@ describe('a Dahua device without its http access', () => {
     }
   });
 });
+
+describe('a Dahua device that is not the one provisioned', () => {
+  it('is refused by its serial number before any of its events gets in, and checked again on every attach', async () => {
+    const sim = new DahuaSimulator({
+      username: 'admin',
+      password: 'dahua-pass-3',
+      serialNumber: 'SIM-DH-OTHER',
+    });
+    await sim.start();
+    const config = demoConfig() as unknown as { devices: Record<string, unknown>[] };
+    config.devices.push({
+      id: 'dahua-swapped',
+      name: 'A Dahua camera swapped for another',
+      adapter: 'dahua-cgi',
+      grid: 'grid-luming-01',
+      http: { url: sim.url, username: 'admin', password: 'dahua-pass-3' },
+      serial: 'SIM-DH-PROVISIONED',
+    });
+    const hub = await startTestHub({ deployment: deploymentOf(config), dahuaTiming: timing });
+    const events: DeviceEvent[] = [];
+    hub.hub.bus.on('device:event', (event) => {
+      if (event.deviceId === 'dahua-swapped') events.push(event);
+    });
+    try {
+      await sim.waitForAttach();
+      await sim.motion(true);
+      const stream = () => hub.testHandle.dahua.stream('dahua-swapped');
+      await eventually(() => stream()?.lastDrop?.reason === 'handler', 5_000);
+      expect(stream()?.lastDrop?.detail).toBe(
+        'the device gave another serial number than the one provisioned',
+      );
+      const { body } = await getJson(`${hub.httpUrl}/api/dead-letters?limit=1`, 'demo-admin');
+      const [letter] = (body as { deadLetters: DeadLetter[] }).deadLetters;
+      expect(letter).toMatchObject({
+        topic: 'dahua-cgi/identity',
+        deviceId: 'dahua-swapped',
+        reason: 'unauthenticated',
+      });
+      expect(JSON.stringify(letter)).not.toContain('SIM-DH-OTHER');
+      expect(events.filter((event) => event.type === 'camera.motion')).toEqual([]);
+      // The hub keeps checking: it attaches again and asks again.
+      const attaches = sim.attaches;
+      await eventually(() => sim.attaches > attaches, 5_000);
+    } finally {
+      await hub.stop();
+      await sim.stop();
+    }
+  });
+});

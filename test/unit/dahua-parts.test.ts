@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { maxEventsPerPart, type ParsedPart, parseDahuaPart } from '../../src/ingest/dahua-parts.ts';
+import {
+  maxEventsPerPart,
+  type ParsedPart,
+  parseDahuaPart,
+  serialNumberOf,
+} from '../../src/ingest/dahua-parts.ts';
 
 const text = (body: string, headers: Record<string, string> = { 'content-type': 'text/plain' }) =>
   parseDahuaPart({ headers, body: Buffer.from(body, 'utf8') });
@@ -123,5 +128,20 @@ describe('the Dahua part parser', () => {
   it('never puts what the device sent into a problem', () => {
     const parsed = text('Code=AccessControl;action=Pulse;index=0;data={"CardNo":"6222020012345678"');
     expect(JSON.stringify(parsed)).not.toContain('6222');
+  });
+});
+
+describe("a Dahua device's serial number", () => {
+  it('is read from magicBox getSystemInfo', () => {
+    expect(
+      serialNumberOf(
+        'deviceType=IPC-HFW2431S-S-S2\r\nhardwareVersion=1.00\r\nserialNumber=6G0A1B2PAZ12345\r\n',
+      ),
+    ).toBe('6G0A1B2PAZ12345');
+  });
+
+  it('is undefined when the answer has none, or an empty one', () => {
+    expect(serialNumberOf('Error\r\nBad Request!\r\n')).toBeUndefined();
+    expect(serialNumberOf('serialNumber=\r\n')).toBeUndefined();
   });
 });
