@@ -304,6 +304,8 @@ export class Hub {
         ? (own as OwnMqttBroker)
         : this.#externalBroker(external, topics, liveness, onMessage);
     this.#own = own;
+    // Which devices the hub dials this instance follows, when siblings share them (ONVIF cameras, Dahua devices).
+    const { partition, leases: cameraLeases } = sharing.cameraPartition(devices);
     // Dahua devices: the hub attaches to each one's event stream; its parts come in through onMessage.
     const dahua = new DahuaEventStreams({
       registry: devices,
@@ -313,6 +315,7 @@ export class Hub {
       refuse: refuseFrame,
       liveness,
       guard: outboundGuard,
+      ...(partition === undefined ? {} : { partition }),
       limits: { maxHeaderBytes: 8 * 1024, maxPartBytes: settings.maxPayloadBytes },
       timing: {
         connectTimeoutMs: 10_000,
@@ -347,7 +350,6 @@ export class Hub {
       bus,
       disconnect: (deviceId) => broker.disconnect(deviceId),
     });
-    const { partition, leases: cameraLeases } = sharing.cameraPartition(devices);
     const onvif = new OnvifSessions({
       ...(partition === undefined ? {} : { partition }),
       registry: devices,
@@ -365,8 +367,15 @@ export class Hub {
         ...options.onvifTiming,
       },
     });
-    // A cycle: among siblings the leases say which cameras the sessions follow, and drive and read the sessions.
-    cameraLeases?.attach(onvif);
+    // A cycle: among siblings the leases say which devices the hub dials (ONVIF cameras, Dahua devices) each instance
+    // follows, and drive the sessions and streams, and read the sessions.
+    cameraLeases?.attach({
+      refollow: (deviceId) => {
+        onvif.refollow(deviceId);
+        dahua.refollow(deviceId);
+      },
+      localView: (deviceId) => onvif.localView(deviceId),
+    });
     // ONVIF cameras through their sessions; cameras with an HTTP API through the media their adapter names.
     const cameraDirectory = new CombinedCameraDirectory(onvif, (deviceId) => devices.get(deviceId));
     const media = new MediaStore({

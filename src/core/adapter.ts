@@ -109,6 +109,12 @@ export interface HttpCameraMedia {
  */
 export type DeviceTransport = 'mqtt' | 'onvif' | 'dahua-cgi';
 
+/**
+ * Transports of devices the hub connects to rather than they to it: among hub instances sharing Redis, each such
+ * device is followed by one instance only, the holder of its lease (src/cameras/sessions/camera-leases.ts).
+ */
+export const dialledTransports: ReadonlySet<DeviceTransport> = new Set(['onvif', 'dahua-cgi']);
+
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */
   readonly id: string;

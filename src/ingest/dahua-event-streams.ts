@@ -71,6 +71,8 @@ export interface DahuaEventStreamsOptions {
   readonly logger: Logger;
   /** The retry's jitter; Math.random when not given. */
   readonly random?: () => number;
+  /** With several hub instances: which devices this one attaches to (their lease). Without it, every device. */
+  readonly partition?: { holds(deviceId: string): boolean };
 }
 
 const dahuaMetrics = declareMetrics((metrics) => ({
@@ -140,6 +142,11 @@ export class DahuaEventStreams implements Connector {
     return this.#streams.get(deviceId);
   }
 
+  /** Attaches or lets go of a device after this instance took or gave up its lease. */
+  refollow(deviceId: string): void {
+    if (this.#state === 'up') this.#follow(deviceId);
+  }
+
   start(): void {
     for (const device of this.#options.registry.all) this.#follow(device.id);
     this.#unsubscribe = this.#options.bus.on('device:changed', (deviceId) => this.#follow(deviceId));
@@ -164,6 +171,7 @@ export class DahuaEventStreams implements Connector {
     const device = this.#options.registry.get(deviceId);
     if (device === undefined || device.disabled) return;
     if (device.adapter.transport !== 'dahua-cgi' || device.http === undefined) return;
+    if (this.#options.partition !== undefined && !this.#options.partition.holds(device.id)) return;
     const stream = this.#attach(device, device.http);
     this.#streams.set(deviceId, stream);
     stream.start();
