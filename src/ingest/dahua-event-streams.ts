@@ -1,17 +1,18 @@
 import type { Counter } from 'prom-client';
 import type { TypedBus } from '../core/bus.ts';
 import type { ComponentHealth, ComponentState } from '../core/component.ts';
-import type { CommandChannel, Connector, FrameHandler, RefusalHandler } from '../core/connector.ts';
+import type { Connector, FrameHandler, RefusalHandler } from '../core/connector.ts';
 import type { ResolvedDevice } from '../core/device.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { TopicGrammar } from '../core/topics.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
-import { authenticatedRequest, DigestFetchError } from '../net/digest-fetch.ts';
+import { authenticatedRequest } from '../net/digest-fetch.ts';
 import type { MultipartLimits, MultipartPart } from '../net/multipart-reader.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import { parseDahuaPart, serialNumberOf } from './dahua-parts.ts';
+import { HttpDeviceCommands } from './http-device-commands.ts';
 import { HttpEventStream, type StreamDropReason, streamDropReasons } from './http-event-stream.ts';
 
 /**
@@ -24,9 +25,8 @@ import { HttpEventStream, type StreamDropReason, streamDropReasons } from './htt
  * the registry as the ONVIF sessions do: a device provisioned, changed, disabled or removed over the API starts,
  * restarts or ends its stream.
  *
- * Commands go out on the same login: the adapter encodes a command as the HTTP request itself (`{requestId, method,
- * path}`), this channel sends it and hands the device's answer back as a frame on `.../replies`
- * (`{requestId, status, body}`), where the adapter's reply decoder reads it.
+ * Commands go out on the same login through HttpDeviceCommands (http-device-commands.ts): the adapter encodes a
+ * command as the HTTP request itself, and the device's answer comes back as a reply frame.
  */
 
 /** The attach request, `codes=[All]` as the Dahua HTTP API writes it (brackets unescaped, as devices expect). */
@@ -98,7 +98,7 @@ const refusedDrops: Partial<Record<StreamDropReason, true>> = { malformed: true,
 export class DahuaEventStreams implements Connector {
   readonly name = 'dahua';
   readonly kind = 'dahua cgi event streams';
-  readonly commands: CommandChannel;
+  readonly commands: HttpDeviceCommands;
   readonly #options: DahuaEventStreamsOptions;
   readonly #log: Logger;
   readonly #throttle = new LogThrottle();
@@ -119,12 +119,17 @@ export class DahuaEventStreams implements Connector {
     const counted = dahuaMetrics(options.metrics);
     this.#drops = counted.drops;
     this.#parts = counted.parts;
-    this.commands = {
-      publish: (address, payload) => this.#command(address, payload),
+    this.commands = new HttpDeviceCommands({
+      registry: options.registry,
+      topics: options.topics,
+      guard: options.guard,
+      onFrame: options.onFrame,
+      timeoutMs: options.timing.commandTimeoutMs,
       // An HTTP device is reachable while its event stream is open: that is the hub's last word from it.
       isConnected: (deviceId) => this.#streams.get(deviceId)?.state === 'open',
       disconnect: (deviceId) => this.#follow(deviceId),
-    };
+      logger: this.#log,
+    });
   }
 
   get state(): ComponentState {
@@ -294,54 +299,5 @@ export class DahuaEventStreams implements Connector {
           this.#log.error({ deviceId, error: (error as Error).message }, 'dead letter not stored'),
         );
     }
-  }
-
-  /**
-   * A command the adapter encoded as an HTTP request (`{requestId, method, path}`), sent with the device's login;
-   * the answer comes back through the frame handler as a reply frame, so the adapter decodes it as any reply.
-   */
-  async #command(address: string, payload: string): Promise<void> {
-    const { topics, registry, guard, timing, onFrame } = this.#options;
-    const target = topics.parseDeviceTopic(address);
-    const device = target === undefined ? undefined : registry.get(target.deviceId);
-    if (target === undefined || device?.http === undefined) {
-      throw new Error(`no Dahua device at ${address}`);
-    }
-    const request = JSON.parse(payload) as {
-      requestId: string;
-      method: 'GET' | 'PUT' | 'POST';
-      path: string;
-    };
-    const http = device.http;
-    // Answered in the background: the command service waits for the reply frame, with its own timeout.
-    void (async () => {
-      let status: number;
-      let body: string;
-      try {
-        const response = await authenticatedRequest(
-          new URL(request.path, http.url).toString(),
-          {
-            username: http.username,
-            password: http.password,
-            fetch: guard.fetcher('device', { deviceId: device.id }),
-            timeoutMs: timing.commandTimeoutMs,
-            signal: AbortSignal.timeout(timing.commandTimeoutMs),
-          },
-          { method: request.method },
-        );
-        status = response.status;
-        body = (await response.text()).slice(0, 1024);
-      } catch (error) {
-        // No answer in time is no reply: the command service says device_timeout, as for any silent device.
-        if (error instanceof DigestFetchError && error.kind === 'timeout') return;
-        // The device's refusal (401, 400 `Error`) is its answer; a failure to reach it is a reply that says so.
-        status = error instanceof DigestFetchError && error.status !== undefined ? error.status : 599;
-        body = `Error ${(error as Error).message}`.slice(0, 1024);
-      }
-      const reply = JSON.stringify({ requestId: request.requestId, status, body });
-      await onFrame(topics.deviceTopic(device.id, 'replies'), Buffer.from(reply), Date.now());
-    })().catch((error: unknown) =>
-      this.#log.error({ deviceId: device.id, error: (error as Error).message }, 'command reply not handled'),
-    );
   }
 }
