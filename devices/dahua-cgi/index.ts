@@ -78,28 +78,36 @@ const knownFrames = [
 ] as const;
 type KnownFrame = z.infer<(typeof knownFrames)[number]>;
 type Code = KnownFrame['code'];
-const knownCodes: ReadonlySet<string> = new Set(knownFrames.map((frame) => frame.shape.code.value));
+const knownCodes: ReadonlyMap<string, (typeof knownFrames)[number]> = new Map(
+  knownFrames.map((frame) => [frame.shape.code.value, frame]),
+);
 
 /**
  * Every other code the device reports under `codes=[All]` (NTPAdjustTime, TimeChange, VideoAnalyseRule changes…):
- * accepted and decoded to nothing, so that an ordinary device does not fill the dead letters. A code of ours with
- * data it does not match fails here too, and is refused.
+ * accepted and decoded to nothing, so that an ordinary device does not fill the dead letters.
  */
 const otherFrame = z.strictObject({
   time,
-  // A type check, not a refinement: a code of ours then fails here outright, and the union reports what its own
-  // branch found wrong (`data.Status: …`) rather than this.
-  code: z.custom<string>(
-    (code) => typeof code === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,63}$/.test(code) && !knownCodes.has(code),
-    'a Dahua event code',
-  ),
+  code: z.string().regex(/^[A-Za-z][A-Za-z0-9_.]{0,63}$/, 'a Dahua event code'),
   action: text(32),
   index,
   data: anyData,
 });
 
-const frameSchema = z.union([z.discriminatedUnion('code', knownFrames), otherFrame]);
-type DahuaFrame = z.infer<typeof frameSchema>;
+/**
+ * Each frame checked by the schema of its code (other codes by `otherFrame`), so that a refusal names what is wrong
+ * where it is (`data.Status: …`): a union of them all would only say that none matched.
+ */
+const frameSchema = z.unknown().transform((raw, context): KnownFrame | z.infer<typeof otherFrame> => {
+  const code = typeof raw === 'object' && raw !== null ? (raw as { code?: unknown }).code : undefined;
+  const schema: z.ZodType<KnownFrame | z.infer<typeof otherFrame>> =
+    (typeof code === 'string' ? knownCodes.get(code) : undefined) ?? otherFrame;
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) context.addIssue({ ...issue });
+  return z.NEVER;
+});
+type DahuaFrame = z.output<typeof frameSchema>;
 
 const heartbeatSchema = z.strictObject({ time });
 

@@ -186,20 +186,21 @@ const dahuaMalformed: readonly MalformedFixture[] = [
   {
     name: 'without the time the hub stamps',
     raw: { code: 'VideoMotion', action: 'Start', index: 0 },
-    path: [],
+    path: ['time'],
   },
   {
     name: 'AccessControl without its Status',
     raw: frame('AccessControl', 'Pulse', 0, { CardNo: card }),
-    path: [],
+    path: ['data', 'Status'],
   },
   {
     name: 'DoorStatus with a state that is neither Open nor Close',
     raw: frame('DoorStatus', 'Pulse', 0, { Status: 'Ajar' }),
-    path: [],
+    path: ['data', 'Status'],
   },
-  { name: 'a code that is not a word', raw: frame('Video Motion; rm', 'Start'), path: [] },
+  { name: 'a code that is not a word', raw: frame('Video Motion; rm', 'Start'), path: ['code'] },
   { name: 'an index past the device', raw: frame('VideoMotion', 'Start', 9999), path: ['index'] },
+  { name: 'VideoMotion with an action of its own', raw: frame('VideoMotion', 'Begin'), path: ['action'] },
 ];
 
 const dahuaCommands: readonly CommandFixture[] = [
