@@ -751,6 +751,22 @@ async function main(): Promise<void> {
         : `The highest rate at which it did: ${relayFast.rate}/s, where the hub's p99 was ${fmt(context.hubP99AtRelayFastRate ?? Number.NaN)} ms (target 20) and its main thread ${fmt(context.hubMainThreadPerRelay ?? Number.NaN, 2)}× as busy as the relay's.`
     }\n`,
   );
+  if (!hubOnly) {
+    // Each connector's ingest cost per event beside MQTT's, on a hub of its own (bench/connector-cost.ts).
+    process.stdout.write('\n## Ingest cost per event, by connector (bench/connector-cost.ts)\n\n');
+    try {
+      execFileSync(
+        process.execPath,
+        ['--import', 'tsx', path.join(import.meta.dirname, 'connector-cost.ts')],
+        {
+          stdio: 'inherit',
+          timeout: 180_000,
+        },
+      );
+    } catch (error) {
+      process.stdout.write(`connector cost not measured: ${(error as Error).message}\n`);
+    }
+  }
   process.stdout.write(
     `\nresults: ${path.relative(projectRoot, file)} · plot: docs/benchmarks.svg · ${results.durationSeconds.toFixed(0)} s\n`,
   );
