@@ -1,5 +1,6 @@
 import type { DeviceAdapter } from '../src/core/adapter.ts';
 import { alarmPanelCid } from './alarm-panel-cid/index.ts';
+import { dahuaCgi } from './dahua-cgi/index.ts';
 import { gateAccess } from './gate-access/index.ts';
 import { hikvisionIsapi } from './hikvision-isapi/index.ts';
 import { onvifCamera } from './onvif-camera/index.ts';
@@ -18,4 +19,5 @@ export const adapters: readonly DeviceAdapter[] = [
   alarmPanelCid,
   zktecoAdms,
   hikvisionIsapi,
+  dahuaCgi,
 ];

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { runAlarmPanelCli } from './alarm-panel/cli.ts';
+import { runDahuaCli } from './dahua/cli.ts';
 import { type GateFrame, GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
 import { runHikvisionCli } from './hikvision/cli.ts';
@@ -11,7 +12,7 @@ import type { MqttDevice, MqttDeviceOptions } from './shared/mqtt-device.ts';
 import type { ScenarioOptions } from './shared/scenario.ts';
 import { zktecoMain } from './zkteco/cli.ts';
 
-const usage = `Usage: npm run sim -- <gate|sentry|alarm-panel|zkteco|hikvision> [options]
+const usage = `Usage: npm run sim -- <gate|sentry|alarm-panel|zkteco|hikvision|dahua> [options]
 
 Simulated devices that publish to a gridhub broker as real ones would: events, heartbeats, a retained
 online status with an offline last will, and replies to the hub's commands.
@@ -24,6 +25,7 @@ online status with an offline last will, and replies to the hub's commands.
             its own options: npm run sim -- zkteco --help)
   hikvision a Hikvision camera or access controller over ISAPI  (adapter hikvision-isapi;
             its own options: npm run sim -- hikvision --help)
+  dahua     a Dahua camera / door station over HTTP CGI          (adapter dahua-cgi; npm run sim -- dahua --help)
 
   --url URL               broker (default mqtt://127.0.0.1:1883; ws://host:8080/mqtt works too)
   --device ID             a device id; repeat for several
@@ -164,6 +166,11 @@ async function main(): Promise<void> {
     await runHikvisionCli(process.argv.slice(3), fail);
     return;
   }
+  // The hub connects to a Dahua device rather than it to the hub: its simulator has options of its own.
+  if (process.argv[2] === 'dahua') {
+    await runDahuaCli(process.argv.slice(3));
+    return;
+  }
   const { values, positionals } = parseArguments();
   if (values.help) {
     process.stdout.write(usage);
@@ -176,8 +183,8 @@ async function main(): Promise<void> {
   else
     fail(
       name === undefined
-        ? 'name a simulator: gate, sentry, alarm-panel, zkteco or hikvision'
-        : `unknown simulator "${name}"; available: gate, sentry, alarm-panel, zkteco, hikvision`,
+        ? 'name a simulator: gate, sentry, alarm-panel, zkteco, hikvision or dahua'
+        : `unknown simulator "${name}"; available: gate, sentry, alarm-panel, zkteco, hikvision, dahua`,
     );
 }
 

@@ -9,6 +9,8 @@ import { Hub } from '../src/hub.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { AlarmPanelSimulator } from './alarm-panel/alarm-panel.ts';
 import { runAlarmPanelScenario } from './alarm-panel/scenario.ts';
+import { DahuaSimulator } from './dahua/dahua-simulator.ts';
+import { runDahuaScenario } from './dahua/scenario.ts';
 import { GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
 import { demoHikvisionEvent, pointAtHub, startDemoHikvision } from './hikvision/demo-devices.ts';
@@ -32,10 +34,11 @@ async function main(): Promise<void> {
   const runtime = readRuntimeSettings(process.env, projectRoot);
   // Simulated ONVIF cameras first: the demo's deployment adds them with the addresses they got.
   const cameras = await startDemoCameras();
+  const dahua = await startDemoDahua();
   const file = parse(readFileSync(runtime.configPath, 'utf8')) as { devices?: Record<string, unknown>[] };
-  // Simulated Hikvision devices at the addresses the config gives them.
+  // Simulated Hikvision devices at the addresses the config gives them; the Dahua camera where its simulator listens.
   const hikvision = await startDemoHikvision(file.devices ?? []);
-  file.devices = [...(file.devices ?? []), ...cameras.map((camera) => camera.device)];
+  file.devices = [...(file.devices ?? []), ...cameras.map((camera) => camera.device), dahua.device];
   const deployment = resolveDeployment(file, adapterMap(adapters), runtime.configPath);
   // The hub keeps only digests; the simulated devices need the secrets themselves, as written in the file.
   const secrets = new Map(
@@ -104,6 +107,7 @@ async function main(): Promise<void> {
       `  ${terminals.length} ZKTeco ADMS terminal(s) at http://localhost:${hub.deviceHttpPort}/iclock/ (an event every ${terminalEverySeconds} s;`,
       `  open a door: curl -X POST -H 'Authorization: Bearer demo-officer-xijiao' -H 'content-type: application/json' \\`,
       `    -d '{}' http://localhost:${hub.httpPort}/api/devices/${ofAdapter('zkteco-adms')[0]?.id ?? '<id>'}/commands/open_door)`,
+      `  1 Dahua camera over HTTP CGI at ${dahua.sim.url} (an event every ${1 / dahuaRate} s)`,
       `  open http://localhost:${hub.httpPort}/ (token demo-officer-qinghe) or`,
       `  curl -H 'Authorization: Bearer demo-officer-qinghe' http://localhost:${hub.httpPort}/api/incidents?limit=5`,
       '  Ctrl-C to stop.',
@@ -135,6 +139,7 @@ async function main(): Promise<void> {
     ...(terminals.length === 0
       ? []
       : [runZktecoScenario(terminals, { rate: 1 / terminalEverySeconds, signal: abort.signal })]),
+    runDahuaScenario([dahua.sim], { rate: dahuaRate, signal: abort.signal }),
   ]);
   await Promise.all(panels.map((panel) => panel.stop()));
   clearInterval(cameraEvents);
@@ -142,6 +147,35 @@ async function main(): Promise<void> {
   await hub.stop();
   await Promise.all(cameras.map((camera) => camera.sim.stop()));
   await Promise.all(hikvision.map((device) => device.sim.stop()));
+  await dahua.sim.stop();
+}
+
+const dahuaRate = 1 / 15;
+
+/**
+ * The demo's Dahua camera: a camera with an HTTP API at the Luming Grid 1 gate, whose event stream the hub attaches
+ * to (devices/dahua-cgi). Like the ONVIF cameras it is added with the address its simulator got, so that the
+ * demo file names no port that may be taken.
+ */
+async function startDemoDahua(): Promise<{ sim: DahuaSimulator; device: Record<string, unknown> }> {
+  const sim = new DahuaSimulator({
+    username: 'admin',
+    password: 'demo-dahua-1',
+    serialNumber: 'DEMO-DAHUA-1',
+    name: 'cam-dahua-luming-01-gate',
+  });
+  await sim.start();
+  const device = {
+    id: 'cam-dahua-luming-01-gate',
+    name: '鹿鸣1网格大门大华摄像机 Luming Grid 1 gate Dahua camera',
+    adapter: 'dahua-cgi',
+    grid: 'grid-luming-01',
+    http: { url: sim.url, username: 'admin', password: 'demo-dahua-1' },
+    serial: 'DEMO-DAHUA-1',
+    // Incidents of the gate it looks at get its snapshot too.
+    watches: ['gate-luming-01-south'],
+  };
+  return { sim, device };
 }
 
 const cameraEverySeconds = 20;

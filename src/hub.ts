@@ -40,6 +40,7 @@ import { Router } from './incidents/router.ts';
 import { RuleBook } from './incidents/rule-book.ts';
 import { Visibility } from './incidents/visibility.ts';
 import { AedesBroker } from './ingest/aedes-broker.ts';
+import { DahuaEventStreams, type DahuaStreamTiming } from './ingest/dahua-event-streams.ts';
 import { DeviceHttpListener } from './ingest/device-http-listener.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EventSink } from './ingest/event-sink.ts';
@@ -81,6 +82,8 @@ export interface HubOptions {
   readonly onvifTiming?: Partial<OnvifSessionsOptions['timing']>;
   /** Hikvision alert stream and command timings (ms); tests shorten them. */
   readonly hikvisionTiming?: Partial<HikvisionTiming>;
+  /** Dahua event stream timings (heartbeat, stall, retry); tests shorten them. */
+  readonly dahuaTiming?: Partial<DahuaStreamTiming>;
   /**
    * The clock (ms since the epoch) the limits on guessing and login sessions read (their opening and end, their JWTs'
    * issue and expiry, the closing of a socket at its session's end), and device liveness (heard times, silences,
@@ -99,6 +102,7 @@ export interface HubTestHandle {
   /** The embedded broker, a clustered one, or the client of an external broker (`mqtt.mode`). */
   readonly broker: MqttTransport;
   readonly cameras: OnvifSessions;
+  readonly dahua: DahuaEventStreams;
   readonly media: MediaStore;
   readonly metrics: MetricsRegistry;
 }
@@ -363,6 +367,29 @@ export class Hub {
       metrics,
       logger,
     });
+    // Which devices the hub dials this instance follows, when siblings share them (ONVIF cameras, Dahua devices).
+    const { partition, leases: cameraLeases } = sharing.cameraPartition(devices);
+    // Dahua devices: the hub attaches to each one's event stream; its parts come in through onMessage.
+    const dahua = new DahuaEventStreams({
+      registry: devices,
+      bus,
+      topics,
+      onFrame: onMessage,
+      refuse: refuseFrame,
+      liveness,
+      guard: outboundGuard,
+      ...(partition === undefined ? {} : { partition }),
+      limits: { maxHeaderBytes: 8 * 1024, maxPartBytes: settings.maxPayloadBytes },
+      timing: {
+        connectTimeoutMs: 10_000,
+        retryMinMs: 1_000,
+        retryMaxMs: 60_000,
+        commandTimeoutMs: settings.commandTimeoutSeconds * 1000,
+        ...options.dahuaTiming,
+      },
+      metrics,
+      logger,
+    });
     const commands = new CommandService({
       registry: devices,
       // Each device's commands go out the way its adapter's transport carries them: MQTT unless listed here.
@@ -370,6 +397,7 @@ export class Hub {
         fallback: broker,
         byTransport: new Map<DeviceTransport, CommandTransport>([
           ['hikvision-isapi', hikvision.commands],
+          ['dahua-cgi', dahua.commands],
           ...(adms === undefined ? [] : [['zkteco-adms', adms] as const]),
         ]),
         devices,
@@ -393,7 +421,6 @@ export class Hub {
         adms?.disconnect(deviceId);
       },
     });
-    const { partition, leases: cameraLeases } = sharing.cameraPartition(devices);
     const onvif = new OnvifSessions({
       ...(partition === undefined ? {} : { partition }),
       registry: devices,
@@ -413,8 +440,15 @@ export class Hub {
         ...options.onvifTiming,
       },
     });
-    // A cycle: among siblings the leases say which cameras the sessions follow, and drive and read the sessions.
-    cameraLeases?.attach(onvif);
+    // A cycle: among siblings the leases say which devices the hub dials (ONVIF cameras, Dahua devices) each instance
+    // follows, and drive the sessions and streams, and read the sessions.
+    cameraLeases?.attach({
+      refollow: (deviceId) => {
+        onvif.refollow(deviceId);
+        dahua.refollow(deviceId);
+      },
+      localView: (deviceId) => onvif.localView(deviceId),
+    });
     // ONVIF cameras through their sessions; cameras with an HTTP API through the media their adapter names.
     const cameraDirectory = new CombinedCameraDirectory(onvif, (deviceId) => devices.get(deviceId));
     const media = new MediaStore({
@@ -591,6 +625,7 @@ export class Hub {
             }),
           ]),
       ...(sia === undefined ? [] : [sia]),
+      dahua,
     ]);
     this.testHandle = {
       store,
@@ -598,6 +633,7 @@ export class Hub {
       visibility,
       broker,
       cameras: onvif,
+      dahua,
       media,
       metrics,
     };

@@ -34,7 +34,7 @@ export const accessCodes: Readonly<Record<string, AccessCode>> = {
   // MAJOR_ALARM
   [`${alarm}:${0x400}`]: { name: 'MINOR_ALARMIN_SHORT_CIRCUIT', type: 'alarm.input' },
   [`${alarm}:${0x401}`]: { name: 'MINOR_ALARMIN_BROKEN_CIRCUIT', type: 'alarm.input' },
-  [`${alarm}:${0x403}`]: { name: 'MINOR_ALARMIN_RESUME', type: 'alarm.input_restored' },
+  [`${alarm}:${0x403}`]: { name: 'MINOR_ALARMIN_RESUME', type: 'alarm.input_ended' },
   [`${alarm}:${0x404}`]: {
     name: 'MINOR_HOST_DESMANTLE_ALARM',
     type: 'device.tamper',

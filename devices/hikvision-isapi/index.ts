@@ -128,7 +128,7 @@ const cameraAlerts: Readonly<Record<string, CameraAlert>> = {
   shelteralarm: tamper,
   tamperdetection: tamper,
   videoloss: { active: 'camera.video_lost', inactive: 'camera.video_restored' },
-  io: { active: 'alarm.input', inactive: 'alarm.input_restored' },
+  io: { active: 'alarm.input', inactive: 'alarm.input_ended' },
   diskfull: { active: 'storage.failure', inactive: 'storage.failure_ended', attributes: { reason: 'full' } },
   hdfull: { active: 'storage.failure', inactive: 'storage.failure_ended', attributes: { reason: 'full' } },
   diskerror: {
@@ -252,7 +252,7 @@ export const hikvisionIsapi: DeviceAdapter = {
       description: 'An alarm input (a door contact, a detector wired to the device) went into alarm.',
       attributes: [...place, ...door],
     },
-    'alarm.input_restored': {
+    'alarm.input_ended': {
       description: 'The alarm input is back to normal.',
       attributes: [...place, ...door],
     },

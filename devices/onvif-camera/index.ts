@@ -98,8 +98,7 @@ const tamper = (item: string) => stateTopic('camera.tamper', 'camera.tamper_ende
 const intrusion = (item: string) => stateTopic('camera.intrusion', 'camera.intrusion_ended', item);
 const person = (item: string) => stateTopic('camera.person', 'camera.person_ended', item);
 const vehicle = (item: string) => stateTopic('camera.vehicle', 'camera.vehicle_ended', item);
-const alarmInput = (item: string) =>
-  stateTopic('camera.alarm_input', 'camera.alarm_input_ended', item, input);
+const alarmInput = (item: string) => stateTopic('alarm.input', 'alarm.input_ended', item, input);
 const hardwareFailure = (kind: string, item: string) =>
   stateTopic('camera.hardware_failure', 'camera.hardware_failure_ended', item, part(kind));
 const lineCrossed = momentTopic('camera.line_crossed', (notification) => ({
@@ -136,12 +135,12 @@ export const onvifCamera: DeviceAdapter = {
       description: "Someone pressed the doorbell camera's button.",
       attributes: ['source'],
     },
-    'camera.alarm_input': {
+    'alarm.input': {
       description:
         'An alarm input wired to the camera is active (a door contact opened, a detector tripped).',
       attributes: ['input'],
     },
-    'camera.alarm_input_ended': { description: 'The alarm input is back to normal.', attributes: ['input'] },
+    'alarm.input_ended': { description: 'The alarm input is back to normal.', attributes: ['input'] },
     'camera.hardware_failure': {
       description:
         'A part of the camera failed: its storage (SD card, disk: recordings are not kept), a fan, the power supply, or it overheats.',

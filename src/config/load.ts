@@ -604,6 +604,8 @@ const credentialProblemOf: Record<
   mqtt: ownSecretOrHttp,
   // A Hikvision device the hub follows gives its http login; one that pushes, its own secret too (Basic).
   'hikvision-isapi': ownSecretOrHttp,
+  // A Dahua device is one the hub calls: its http login (required where it is resolved).
+  'dahua-cgi': ownSecretOrHttp,
   onvif: (device, _file, at) =>
     device.onvif === undefined
       ? `${at}.onvif: an ONVIF camera needs its xaddr, username and password`

@@ -108,10 +108,17 @@ export interface HttpCameraMedia {
 /**
  * How the hub reaches a device: it connects to the hub's MQTT broker; the hub connects to it over ONVIF; it reports
  * to the hub's SIA DC-09 receiver (an alarm panel, over TCP or UDP, named by its account); it pushes to the device
- * HTTP listener over ZKTeco's ADMS (iclock), known by its serial number; or the hub follows its Hikvision ISAPI
- * alert stream and takes its pushes (src/ingest/hikvision-isapi.ts).
+ * HTTP listener over ZKTeco's ADMS (iclock), known by its serial number; the hub follows its Hikvision ISAPI
+ * alert stream and takes its pushes (src/ingest/hikvision-isapi.ts); or the hub attaches to its Dahua CGI event
+ * stream (`eventManager.cgi?action=attach`) on its `http` address.
  */
-export type DeviceTransport = 'mqtt' | 'onvif' | 'sia-dc09' | 'zkteco-adms' | 'hikvision-isapi';
+export type DeviceTransport = 'mqtt' | 'onvif' | 'sia-dc09' | 'zkteco-adms' | 'hikvision-isapi' | 'dahua-cgi';
+
+/**
+ * Transports of devices the hub connects to rather than they to it: among hub instances sharing Redis, each such
+ * device is followed by one instance only, the holder of its lease (src/cameras/sessions/camera-leases.ts).
+ */
+export const dialledTransports: ReadonlySet<DeviceTransport> = new Set(['onvif', 'dahua-cgi']);
 
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */

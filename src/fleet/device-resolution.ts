@@ -1,7 +1,17 @@
-import type { DeviceAdapter } from '../core/adapter.ts';
+import type { DeviceAdapter, DeviceTransport } from '../core/adapter.ts';
 import type { DeviceDescription, ResolvedDevice } from '../core/device.ts';
 import type { GridEntry } from '../core/jurisdiction.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
+
+/** Devices the hub dials: how each transport's device must say where it is, or the hub could never reach it. */
+const dialledBy: Partial<
+  Record<DeviceTransport, { readonly field: keyof DeviceDescription; readonly why: string }>
+> = {
+  'dahua-cgi': {
+    field: 'http',
+    why: 'its http url, username and password: the hub attaches to its event stream',
+  },
+};
 
 /**
  * Resolves one device description: its adapter, its grid (by id, or the polygon containing its location), its
@@ -20,6 +30,10 @@ export function resolveDevice(
     problems.push(
       `${at}.adapter: no adapter "${device.adapter}" (known: ${[...adapters.keys()].join(', ')})`,
     );
+  }
+  const dialled = adapter?.transport === undefined ? undefined : dialledBy[adapter.transport];
+  if (dialled !== undefined && device[dialled.field] === undefined) {
+    problems.push(`${at}.${dialled.field}: a ${adapter?.id} device needs ${dialled.why}`);
   }
   let grid: GridEntry | undefined;
   if ((device.grid === undefined) === (device.location === undefined)) {

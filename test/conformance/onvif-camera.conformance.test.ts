@@ -198,12 +198,12 @@ describeConnectorConformance<ConformanceCamera>({
     {
       name: 'the door contact on the digital input opens',
       act: (sim) => sim.camera.digitalInput(true),
-      expect: { type: 'camera.alarm_input', attributes: { input: 'DI_0' } },
+      expect: { type: 'alarm.input', attributes: { input: 'DI_0' } },
     },
     {
       name: 'the door contact closes',
       act: (sim) => sim.camera.digitalInput(false),
-      expect: { type: 'camera.alarm_input_ended', attributes: { input: 'DI_0' } },
+      expect: { type: 'alarm.input_ended', attributes: { input: 'DI_0' } },
     },
     // What the simulator does not send: real cameras' messages from public test data, as they were logged.
     replayed('TP-Link person (CellMotionDetector/People)'),

@@ -103,7 +103,7 @@ checkAdapterFixtures(hikvisionIsapi, {
     {
       name: 'alarm input restored',
       raw: frame({ eventType: 'IO', eventState: 'inactive', inputPort: 2 }),
-      expected: [{ type: 'alarm.input_restored', occurredAt: at, attributes: { input: 2 } }],
+      expected: [{ type: 'alarm.input_ended', occurredAt: at, attributes: { input: 2 } }],
     },
     {
       name: 'storage full',
@@ -282,7 +282,7 @@ checkAdapterFixtures(hikvisionIsapi, {
       raw: access(1, 0x403),
       expected: [
         {
-          type: 'alarm.input_restored',
+          type: 'alarm.input_ended',
           occurredAt: at,
           attributes: { code: 'MINOR_ALARMIN_RESUME', door: 1 },
         },

@@ -182,7 +182,7 @@ export const realNotifications: readonly RealNotification[] = [
       data: { State: 'true' },
     }),
     expected: {
-      type: 'camera.alarm_input',
+      type: 'alarm.input',
       occurredAt: Date.parse('2025-03-13T22:57:26Z'),
       attributes: { input: 'AlarmIn_1' },
     },
@@ -327,7 +327,7 @@ export const realNotifications: readonly RealNotification[] = [
       data: { LogicalState: 'true' },
     }),
     expected: {
-      type: 'camera.alarm_input',
+      type: 'alarm.input',
       occurredAt: Date.parse('2025-06-01T02:03:04Z'),
       attributes: { input: 'DigitalInputToken_1' },
     },

@@ -112,6 +112,7 @@ export async function startTestHub(
     deadlineSweepMs?: number;
     onvifTiming?: HubOptions['onvifTiming'];
     hikvisionTiming?: HubOptions['hikvisionTiming'];
+    dahuaTiming?: HubOptions['dahuaTiming'];
     clock?: HubOptions['clock'];
   } = {},
 ): Promise<TestHub> {
@@ -128,6 +129,7 @@ export async function startTestHub(
     ...(options.deadlineSweepMs === undefined ? {} : { deadlineSweepMs: options.deadlineSweepMs }),
     ...(options.onvifTiming === undefined ? {} : { onvifTiming: options.onvifTiming }),
     ...(options.hikvisionTiming === undefined ? {} : { hikvisionTiming: options.hikvisionTiming }),
+    ...(options.dahuaTiming === undefined ? {} : { dahuaTiming: options.dahuaTiming }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   await hub.start();

@@ -155,7 +155,7 @@ describe('ONVIF cameras: sessions, events, liveness, faults — against the came
     });
     try {
       await camera.digitalInput(true);
-      await eventually(() => seen.includes('camera.alarm_input'));
+      await eventually(() => seen.includes('alarm.input'));
       expect(
         await metricValue(hub.httpUrl, `gridhub_camera_unknown_topics_total{camera="${cameraId}"}`),
       ).toBe(0);

@@ -30,6 +30,8 @@ describe('the HTTP surface', () => {
         hikvision: { state: 'up', streams: expect.any(Object) },
         // The listener devices push to (receivers.http): the demo's ZKTeco terminal reports there.
         'device http': { state: 'up', port: hub.hub.deviceHttpPort },
+        // Nor Dahua devices: their event streams' side is up with no stream.
+        dahua: { state: 'up', streams: {} },
       },
     });
   });

@@ -1,5 +1,6 @@
 import type { Gauge } from 'prom-client';
 import type { RedisCoordinator } from '../../cluster/redis-coordinator.ts';
+import { dialledTransports } from '../../core/adapter.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
@@ -151,7 +152,7 @@ export class CameraLeases implements CameraPartition {
     const { coordinator, registry, leaseMs } = this.#options;
     const members = await coordinator.heartbeat(leaseMs);
     const cameras = [...registry.all]
-      .filter((device) => device.adapter.transport === 'onvif' && !device.disabled)
+      .filter((device) => dialledTransports.has(device.adapter.transport ?? 'mqtt') && !device.disabled)
       .map((device) => device.id)
       .sort();
     const current = new Set(cameras);
