@@ -34,7 +34,17 @@ interface Row {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly hubCpuPercent: number;
+  /** The hub's CPU in the window less what it spends idle (its sweeps and timers), per acknowledged event. */
   readonly cpuMicrosPerEvent: number;
+}
+
+/** How much CPU the hub spends with nothing arriving (ms per second): taken from every window's figure. */
+async function idleCpuMsPerSecond(hubPid: number): Promise<number> {
+  const before = sampleProc(hubPid);
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const after = sampleProc(hubPid);
+  if (before === undefined || after === undefined) return 0;
+  return ((after.cpuMs - before.cpuMs) * 1000) / (after.at - before.at);
 }
 
 function log(line: string): void {
@@ -65,7 +75,12 @@ async function startHub(
  * Sends at `rate` events/s (0: closed loop) for the window, after a settling second that is not measured. Each
  * device has at most one event in flight; an event due when every device is waiting is shed and counted.
  */
-async function measure(driver: ConnectorDriver, rate: number, hubPid: number): Promise<Row> {
+async function measure(
+  driver: ConnectorDriver,
+  rate: number,
+  hubPid: number,
+  idleMsPerSecond: number,
+): Promise<Row> {
   const latencies: number[] = [];
   let acked = 0;
   let shed = 0;
@@ -124,6 +139,7 @@ async function measure(driver: ConnectorDriver, rate: number, hubPid: number): P
   }
   latencies.sort((a, b) => a - b);
   const cpuMs = before === undefined || after === undefined ? 0 : after.cpuMs - before.cpuMs;
+  const busyMs = Math.max(0, cpuMs - (idleMsPerSecond * windowMs) / 1000);
   return {
     connector: driver.name,
     rate,
@@ -134,7 +150,7 @@ async function measure(driver: ConnectorDriver, rate: number, hubPid: number): P
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     hubCpuPercent: (cpuMs / windowMs) * 100,
-    cpuMicrosPerEvent: acked === 0 ? 0 : (cpuMs * 1000) / acked,
+    cpuMicrosPerEvent: acked === 0 ? 0 : (busyMs * 1000) / acked,
   };
 }
 
@@ -178,8 +194,11 @@ export async function runConnectorBench(): Promise<void> {
   const { child, ports } = await startHub(prepared.flatMap((driver) => driver.devices));
   const hubPid = child.pid as number;
   const rows: Row[] = [];
+  let idleMsPerSecond = 0;
   try {
     const opened = await Promise.all(prepared.map((driver) => driver.open(ports)));
+    idleMsPerSecond = await idleCpuMsPerSecond(hubPid);
+    log(`  the hub idle: ${fmt(idleMsPerSecond / 10)} % of a core, taken from every window`);
     for (let round = 0; round < rounds; round++) {
       for (const rate of [...rates, 0]) {
         // Alternate the order each round, so no connector always runs on a warmer hub.
@@ -187,7 +206,7 @@ export async function runConnectorBench(): Promise<void> {
         for (const driver of order) {
           // A stream has no acknowledgement to pace a closed loop by.
           if (rate === 0 && !driver.acknowledged) continue;
-          const row = await measure(driver, rate, hubPid);
+          const row = await measure(driver, rate, hubPid, idleMsPerSecond);
           log(
             `  ${row.connector} @ ${rate === 0 ? 'closed loop' : `${rate}/s`}: ${fmt(row.ackedPerSecond, 0)} acked/s, p99 ${fmt(row.p99Ms)} ms, ${fmt(row.cpuMicrosPerEvent, 0)} µs CPU/event`,
           );
@@ -208,7 +227,7 @@ export async function runConnectorBench(): Promise<void> {
   const file = path.join(directory, `connectors-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, senders, seconds, rounds, rows: summary, all: rows }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, senders, seconds, rounds, idleCpuMsPerSecond: idleMsPerSecond, rows: summary, all: rows }, null, 2)}\n`,
   );
   log(`results: ${path.relative(process.cwd(), file)}`);
 }
