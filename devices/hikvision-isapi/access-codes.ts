@@ -42,7 +42,7 @@ export const accessCodes: Readonly<Record<string, AccessCode>> = {
   },
   [`${alarm}:${0x405}`]: {
     name: 'MINOR_HOST_DESMANTLE_RESUME',
-    type: 'device.tamper_ended',
+    type: 'device.tamper_restored',
     attributes: { source: 'enclosure' },
   },
   [`${alarm}:${0x406}`]: {
@@ -52,7 +52,7 @@ export const accessCodes: Readonly<Record<string, AccessCode>> = {
   },
   [`${alarm}:${0x407}`]: {
     name: 'MINOR_CARD_READER_DESMANTLE_RESUME',
-    type: 'device.tamper_ended',
+    type: 'device.tamper_restored',
     attributes: { source: 'reader' },
   },
   [`${alarm}:${0x40a}`]: { name: 'MINOR_STRESS_ALARM', type: 'alarm.duress' },

@@ -296,7 +296,7 @@ export const hikvisionIsapi: DeviceAdapter = {
       description: "The controller's enclosure or a reader was pried open.",
       attributes: [...door, 'source'],
     },
-    'device.tamper_ended': {
+    'device.tamper_restored': {
       description: 'The enclosure or reader is closed again.',
       attributes: [...door, 'source'],
     },

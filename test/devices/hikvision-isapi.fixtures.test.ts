@@ -264,7 +264,7 @@ checkAdapterFixtures(hikvisionIsapi, {
       raw: access(1, 0x407),
       expected: [
         {
-          type: 'device.tamper_ended',
+          type: 'device.tamper_restored',
           occurredAt: at,
           attributes: { code: 'MINOR_CARD_READER_DESMANTLE_RESUME', door: 1, source: 'reader' },
         },

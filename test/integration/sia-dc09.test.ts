@@ -6,7 +6,7 @@ import { type AlarmPanelOptions, AlarmPanelSimulator } from '../../simulators/al
 import { readAnswer } from '../../simulators/alarm-panel/dc09-sender.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
-import type { Incident } from '../../src/core/incident.ts';
+import { type Incident, isOpen } from '../../src/core/incident.ts';
 import type { DeadLetter } from '../../src/core/refusals.ts';
 import {
   demoConfig,
@@ -139,7 +139,7 @@ describe('SIA DC-09: a panel raises an incident with an alarm and clears it with
     });
   }
 
-  it('SIA DCS encrypted with AES-128 over UDP: a panic opens an emergency, PR clears it; the ACK is encrypted', async () => {
+  it('SIA DCS encrypted with AES-128 over UDP: a panic opens an emergency, which PR does not close; the ACK is encrypted', async () => {
     const panelSim = sim({ account: panel.account, key: panel.key, protocol: 'SIA-DCS', transport: 'udp' });
     const panic = await panelSim.alarm(1, 'panic');
     expect(panic.answer).toMatchObject({
@@ -152,8 +152,11 @@ describe('SIA DC-09: a panel raises an incident with an alarm and clears it with
     expect(Math.abs((panic.answer?.time ?? 0) - clock.now())).toBeLessThan(5_000);
     const incident = await incidentOf(panel.id, 'alarm.panic');
     expect(incident).toMatchObject({ category: 'emergency', event: { attributes: { code: 'PA', zone: 1 } } });
+    // The button's restoral is decoded, but an emergency is for a person to close: the case stays open.
+    const fromEvent = events.length;
     expect((await panelSim.restore(1, 'panic')).answer?.kind).toBe('ACK');
-    await eventually(async () => (await hub.testHandle.store.getIncident(incident.id))?.state === 'resolved');
+    expect(events.slice(fromEvent).map((event) => event.type)).toEqual(['alarm.panic_restored']);
+    expect(isOpen((await hub.testHandle.store.getIncident(incident.id))?.state ?? 'closed')).toBe(true);
   });
 
   it('open, close and the periodic test report decode to disarmed, armed and a test', async () => {
