@@ -228,11 +228,31 @@ export class ZktecoTerminal {
     return this.#rtlog({ event: 24, door, pin: '1001', card, verify: 4, inOut: 0 });
   }
 
+  /**
+   * Any rtlog event code with no user or card, as the terminal logs what no one presented a credential for: a door
+   * sensor (200 opened, 201 closed), the exit button (202), an auxiliary input (220 open, 221 shorted), a remote
+   * opening (8), a start (206), or a code of a newer firmware.
+   */
+  logEvent(event: number, door = 1): Promise<HttpAnswer> {
+    return this.#rtlog({ event, door, pin: '0', card: '0', verify: 200, inOut: 2 });
+  }
+
   /** The enclosure opened: an OPERLOG alarm, reason 55 ("machine been broken"). */
   tamper(): Promise<HttpAnswer> {
-    return this.upload('OPERLOG', [
-      oplogLine({ op: 3, operator: '0', time: this.now(), objects: ['0', '55', '0', '0'] }),
-    ]);
+    return this.alarm(55);
+  }
+
+  /** An OPERLOG alarm (operation 3) with its reason: 51 door open detected, 53 exit button, 55 tamper, … */
+  alarm(reason: number): Promise<HttpAnswer> {
+    return this.operation(3, ['0', String(reason), '0', '0']);
+  }
+
+  /** An OPERLOG operation record (`OPLOG <op> …`): 0 startup, 3 an alarm, 32 a duress alarm, … */
+  operation(
+    op: number,
+    objects: readonly [string, string, string, string] = ['0', '0', '0', '0'],
+  ): Promise<HttpAnswer> {
+    return this.upload('OPERLOG', [oplogLine({ op, operator: '0', time: this.now(), objects })]);
   }
 
   /** The door sensor's state (rtstate). */

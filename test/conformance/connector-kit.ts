@@ -70,6 +70,15 @@ export interface ConnectorMalformed<Sim> {
   readonly problem: string;
 }
 
+/**
+ * A command as the MQTT kit gives it, sent to the profile's device unless it names another device of the family:
+ * one that runs what the profile's device does not (an attendance terminal's lock release, which an access
+ * terminal answers "not supported"), driven by the same simulator.
+ */
+export interface ConnectorCommandCase extends CommandCase {
+  readonly deviceId?: string;
+}
+
 export interface ConnectorProfile<Sim extends ConnectorSimulator> {
   readonly adapter: DeviceAdapter;
   readonly deviceId: string;
@@ -92,7 +101,7 @@ export interface ConnectorProfile<Sim extends ConnectorSimulator> {
   /** At least one. */
   readonly malformed: readonly ConnectorMalformed<Sim>[];
   /** Every command the adapter declares, at least once. */
-  readonly commands: readonly CommandCase[];
+  readonly commands: readonly ConnectorCommandCase[];
   /** A duty officer whose scope holds the device. */
   readonly officerToken?: string;
   readonly adminToken?: string;
@@ -355,9 +364,11 @@ export function describeConnectorConformance<Sim extends ConnectorSimulator>(
         const answer = command.expectOk
           ? 'ok'
           : `refused${command.expectError === undefined ? '' : ` with "${command.expectError}"`}`;
-        it(`round-trips ${command.command} ${JSON.stringify(command.params)}, answered ${answer}`, async () => {
+        const target = command.deviceId ?? deviceId;
+        const to = target === deviceId ? '' : ` to ${target}`;
+        it(`round-trips ${command.command} ${JSON.stringify(command.params)}${to}, answered ${answer}`, async () => {
           const { status, body } = await postJson(
-            `${live.hub().httpUrl}/api/devices/${deviceId}/commands/${command.command}`,
+            `${live.hub().httpUrl}/api/devices/${target}/commands/${command.command}`,
             adminToken,
             { params: command.params },
           );
