@@ -33,8 +33,9 @@ import {
  * - `GET /ISAPI/System/deviceInfo`.
  * - Pushes each alert to its HTTP listening host when one is set (as `/ISAPI/Event/notification/httpHosts` would):
  *   XML, JSON or multipart/form-data with a picture, with HTTP Basic (`httpAuthenticationMethod` base64).
- * - Scripted events: motion(), lineCross(), intrusion(), tamper(), videoLoss(), alarmInput(), forceDoor(),
- *   holdDoor(), cardSwipe(), duress(), antiPassback(), tailgate(), doorClosed().
+ * - Scripted events: motion(), lineCross(), intrusion(), regionCross(), tamper(), videoLoss(), alarmInput(),
+ *   storage(), forceDoor(), holdDoor(), cardSwipe(), duress(), antiPassback(), tailgate(), doorClosed(), and any
+ *   access code by accessEvent().
  * - Fault knobs: reboot(), dropStreams(), badDigest, clockSkewMs, garbage(), stall(), answerDelayMs.
  */
 
@@ -222,6 +223,36 @@ export class HikvisionSimulator {
       channel: 1,
       inputPort,
     });
+  }
+
+  /** An object entered (regionEntrance) or left (regionExiting) a region: momentary, as firmware sends them. */
+  regionCross(way: 'entrance' | 'exiting', channel = 1, target = 'human'): Promise<void> {
+    const eventType = way === 'entrance' ? 'regionEntrance' : 'regionExiting';
+    return this.#camera({
+      eventType,
+      eventState: 'active',
+      description: `${eventType} alarm`,
+      channel,
+      region: { id: 1, target },
+    });
+  }
+
+  /** The recorder's storage is full (`diskfull`) or failed (`diskerror`), and back (inactive). */
+  storage(fault: 'diskfull' | 'diskerror', active = true): Promise<void> {
+    return this.#camera({
+      eventType: fault,
+      eventState: active ? 'active' : 'inactive',
+      description: `${fault} alarm`,
+      channel: 0,
+    });
+  }
+
+  /**
+   * Any AccessControllerEvent by its code (majorEventType / subEventType, the SDK's numbers): the door contact, the
+   * emergency button, an interlock, a remote open, the enclosure pried open, whatever a script needs.
+   */
+  accessEvent(alert: Omit<AccessAlert, 'serialNo'>): Promise<void> {
+    return this.#access(alert);
   }
 
   forceDoor(door = 1): Promise<void> {

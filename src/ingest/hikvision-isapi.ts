@@ -125,6 +125,8 @@ export class HikvisionIsapi implements Connector {
   readonly #log: Logger;
   readonly #throttle = new LogThrottle();
   readonly #followed = new Map<string, FollowedDevice>();
+  /** By device, the channels whose loss a push reported: a pushed `videoloss` inactive then ends it. */
+  readonly #pushedVideoLost = new Map<string, Set<string>>();
   readonly #streamDrops: Counter<'reason'>;
   readonly #parts: Counter<'via' | 'kind'>;
   #state: ComponentState = 'down';
@@ -173,6 +175,7 @@ export class HikvisionIsapi implements Connector {
     this.#followed.delete(deviceId);
     void previous?.stream.stop();
     const device = this.#options.registry.get(deviceId);
+    if (device === undefined) this.#pushedVideoLost.delete(deviceId);
     if (device === undefined || device.disabled || device.adapter.transport !== 'hikvision-isapi') return;
     const http = device.http;
     if (http === undefined) return;
@@ -226,8 +229,7 @@ export class HikvisionIsapi implements Connector {
       );
       return;
     }
-    const channel = String(alert.channelID ?? alert.dynChannelID ?? 0);
-    if (isKeepalive(alert, videoLost.has(channel))) {
+    if (isKeepalive(alert, videoLost.has(channelOf(alert)))) {
       this.#parts.labels('stream', 'keepalive').inc();
       await this.#hand(deviceId, 'heartbeat', heartbeatFrame(alert, 'stream', receivedAt), receivedAt);
       return;
@@ -244,10 +246,7 @@ export class HikvisionIsapi implements Connector {
       );
       return;
     }
-    if (String(alert.eventType).toLowerCase() === 'videoloss') {
-      if (alert.eventState === 'inactive') videoLost.delete(channel);
-      else videoLost.add(channel);
-    }
+    noteVideoLoss(alert, videoLost);
     this.#parts.labels('stream', 'event').inc();
     await this.#hand(deviceId, 'events', alertFrame(alert, 'stream', receivedAt), receivedAt);
   }
@@ -351,10 +350,16 @@ export class HikvisionIsapi implements Connector {
       return { status: 403 };
     }
     if (pushed.pictures > 0) this.#parts.labels('push', 'picture').inc(pushed.pictures);
-    if (isKeepalive(pushed.alert, false)) {
+    let videoLost = this.#pushedVideoLost.get(device.id);
+    if (videoLost === undefined) {
+      videoLost = new Set();
+      this.#pushedVideoLost.set(device.id, videoLost);
+    }
+    if (isKeepalive(pushed.alert, videoLost.has(channelOf(pushed.alert)))) {
       this.#parts.labels('push', 'keepalive').inc();
       await this.#hand(device.id, 'heartbeat', heartbeatFrame(pushed.alert, 'push', receivedAt), receivedAt);
     } else {
+      noteVideoLoss(pushed.alert, videoLost);
       this.#parts.labels('push', 'event').inc();
       await this.#hand(
         device.id,
@@ -412,6 +417,18 @@ export class HikvisionIsapi implements Connector {
     const suppressed = this.#throttle.admit(key);
     if (suppressed >= 0) this.#log.warn({ ...fields, suppressed }, message);
   }
+}
+
+/** The channel an alert names, as the key of the channels whose video is lost. */
+function channelOf(alert: Alert): string {
+  return String(alert.channelID ?? alert.dynChannelID ?? 0);
+}
+
+/** A `videoloss` event marks its channel lost (active) or not (inactive): its next inactive is a keepalive again. */
+function noteVideoLoss(alert: Alert, videoLost: Set<string>): void {
+  if (String(alert.eventType).toLowerCase() !== 'videoloss') return;
+  if (alert.eventState === 'inactive') videoLost.delete(channelOf(alert));
+  else videoLost.add(channelOf(alert));
 }
 
 /** `Authorization: Basic base64(user:password)`, or undefined. */
