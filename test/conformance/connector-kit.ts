@@ -328,11 +328,16 @@ export function describeConnectorConformance<Sim extends ConnectorSimulator>(
           const refused = refusals.slice(fromRefusal);
           expect(refused.map((deadLetter) => deadLetter.reason)).toEqual([malformed.reason]);
           expect(events.slice(fromEvent).filter((event) => !raisedByHub.has(event.type))).toEqual([]);
-          const { status, body } = await getJson(`${httpUrl}/api/dead-letters?limit=100`, adminToken);
-          expect(status).toBe(200);
-          const kept = (body as { deadLetters: DeadLetter[] }).deadLetters.find(
-            (deadLetter) => deadLetter.id === refused[0]?.id,
-          );
+          // The hub announces a refusal as it stores its dead letter: the store may answer a moment later.
+          let kept: DeadLetter | undefined;
+          await eventually(async () => {
+            const { status, body } = await getJson(`${httpUrl}/api/dead-letters?limit=100`, adminToken);
+            expect(status).toBe(200);
+            kept = (body as { deadLetters: DeadLetter[] }).deadLetters.find(
+              (deadLetter) => deadLetter.id === refused[0]?.id,
+            );
+            return kept !== undefined;
+          }, waitMs);
           expect(kept?.reason).toBe(malformed.reason);
           expect(
             kept?.problems.some((problem) => problem.startsWith(malformed.problem)),
