@@ -33,6 +33,8 @@ export interface DahuaSimulatorOptions {
   readonly host?: string;
   /** Shown on the snapshot. */
   readonly name?: string;
+  /** The doors the device has (a VTO has one or two); openDoor on another is refused. 64 when not given. */
+  readonly doors?: number;
 }
 
 export const boundary = 'myboundary';
@@ -354,7 +356,8 @@ export class DahuaSimulator {
   #openDoor(url: URL, response: ServerResponse): void {
     if (this.silentDoor) return;
     const door = Number(url.searchParams.get('channel') ?? '1');
-    if (url.searchParams.get('action') !== 'openDoor' || !(door >= 1 && door <= 64) || this.refuseDoor) {
+    const doors = this.options.doors ?? 64;
+    if (url.searchParams.get('action') !== 'openDoor' || !(door >= 1 && door <= doors) || this.refuseDoor) {
       this.#text(response, 400, 'Error\r\nBad Request!\r\n');
       return;
     }
