@@ -264,7 +264,7 @@ const scenarios: readonly ConnectorScenario<Driven>[] = [
     name: 'the enclosure is closed again',
     act: (sim) => sim.device.accessEvent({ major: 1, minor: 0x405 }),
     expect: {
-      type: 'device.tamper_ended',
+      type: 'device.tamper_restored',
       attributes: code('MINOR_HOST_DESMANTLE_RESUME', { source: 'enclosure' }),
     },
   },
