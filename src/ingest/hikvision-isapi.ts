@@ -14,7 +14,12 @@ import type { OutboundGuard } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeviceHttpAnswer, DeviceHttpListener, DeviceHttpRequest } from './device-http-listener.ts';
-import { HttpEventStream, type StreamDropReason, streamDropReasons } from './http-event-stream.ts';
+import {
+  HttpEventStream,
+  refusalOfDrop,
+  type StreamDropReason,
+  streamDropReasons,
+} from './http-event-stream.ts';
 import {
   type Alert,
   AlertUnreadable,
@@ -198,6 +203,11 @@ export class HikvisionIsapi implements Connector {
           { deviceId, reason, detail },
           'hikvision alert stream dropped',
         );
+        // A stream the device broke (not one the network lost) is refused as its frames are: a dead letter.
+        const refusal = refusalOfDrop[reason];
+        if (refusal !== undefined) {
+          this.#refuse(hikvisionSource.stream, deviceId, refusal, [detail], 0).catch(() => undefined);
+        }
       },
     });
     this.#followed.set(deviceId, { stream, videoLost });
