@@ -13,7 +13,12 @@ import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import { parseDahuaPart, serialNumberOf } from './dahua-parts.ts';
 import { HttpDeviceCommands } from './http-device-commands.ts';
-import { HttpEventStream, type StreamDropReason, streamDropReasons } from './http-event-stream.ts';
+import {
+  HttpEventStream,
+  refusalOfDrop,
+  type StreamDropReason,
+  streamDropReasons,
+} from './http-event-stream.ts';
 
 /**
  * The hub's Dahua side, a connector: one event stream per Dahua device of the registry (adapter transport
@@ -93,7 +98,6 @@ const dahuaMetrics = declareMetrics((metrics) => ({
 }));
 
 /** Stream drops that are the device's input breaking the protocol: refused and dead-lettered as well as counted. */
-const refusedDrops: Partial<Record<StreamDropReason, true>> = { malformed: true, not_multipart: true };
 
 export class DahuaEventStreams implements Connector {
   readonly name = 'dahua';
@@ -292,9 +296,10 @@ export class DahuaEventStreams implements Connector {
     if (suppressed >= 0) {
       this.#log.warn({ deviceId, reason, detail, suppressed }, 'dahua event stream dropped; attaching again');
     }
-    if (refusedDrops[reason]) {
+    const refusal = refusalOfDrop[reason];
+    if (refusal !== undefined) {
       this.#options
-        .refuse({ source, deviceId, reason: 'malformed', problems: [detail], payloadBytes: 0 })
+        .refuse({ source, deviceId, reason: refusal, problems: [detail], payloadBytes: 0 })
         .catch((error: unknown) =>
           this.#log.error({ deviceId, error: (error as Error).message }, 'dead letter not stored'),
         );

@@ -13,7 +13,12 @@ import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeviceHttpAnswer, DeviceHttpListener, DeviceHttpRequest } from './device-http-listener.ts';
 import { HttpDeviceCommands } from './http-device-commands.ts';
-import { HttpEventStream, type StreamDropReason, streamDropReasons } from './http-event-stream.ts';
+import {
+  HttpEventStream,
+  refusalOfDrop,
+  type StreamDropReason,
+  streamDropReasons,
+} from './http-event-stream.ts';
 import {
   type Alert,
   AlertUnreadable,
@@ -192,6 +197,11 @@ export class HikvisionIsapi implements Connector {
           { deviceId, reason, detail },
           'hikvision alert stream dropped',
         );
+        // A stream the device broke (not one the network lost) is refused as its frames are: a dead letter.
+        const refusal = refusalOfDrop[reason];
+        if (refusal !== undefined) {
+          this.#refuse(hikvisionSource.stream, deviceId, refusal, [detail], 0).catch(() => undefined);
+        }
       },
     });
     this.#followed.set(deviceId, { stream, videoLost });

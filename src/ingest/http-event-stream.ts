@@ -25,12 +25,23 @@ export const streamDropReasons = {
   timeout: 'the device did not answer in time',
   refused: "the device's address is outside network.outbound",
   not_multipart: 'the device answered with something other than a multipart stream',
-  malformed: 'the stream broke the multipart grammar or a limit',
+  malformed: 'the stream broke the multipart grammar',
+  oversized: "a part, or a part's headers, larger than the stream's limits",
   stalled: 'nothing arrived for longer than the stall limit',
   ended: 'the device ended the stream',
   handler: 'the hub failed to handle a part',
 } as const;
 export type StreamDropReason = keyof typeof streamDropReasons;
+
+/**
+ * The drops that are the device's fault (not the network's, not the hub's): a connector keeps each as a dead letter,
+ * counted under this refusal reason, as it does a part it refuses.
+ */
+export const refusalOfDrop: Readonly<Partial<Record<StreamDropReason, 'malformed' | 'oversized'>>> = {
+  malformed: 'malformed',
+  not_multipart: 'malformed',
+  oversized: 'oversized',
+};
 
 export type StreamState = 'idle' | 'connecting' | 'open' | 'waiting' | 'stopped';
 
@@ -210,7 +221,9 @@ export class HttpEventStream {
 
 function asDrop(error: unknown): StreamDrop {
   if (error instanceof StreamDrop) return error;
-  if (error instanceof MultipartError) return new StreamDrop('malformed', error.message);
+  if (error instanceof MultipartError) {
+    return new StreamDrop(error.problem === 'bad_content_length' ? 'malformed' : 'oversized', error.message);
+  }
   if (error instanceof DigestFetchError)
     return new StreamDrop(digestKinds[error.kind] ?? 'network', error.message);
   const cause = (error as { cause?: { code?: string } }).cause?.code;

@@ -331,7 +331,7 @@ describeConnectorConformance<ConformanceDahua>({
     {
       name: 'a part declaring 50 MiB, over hub.maxPayloadBytes (the stream is dropped and attached again)',
       send: (sim) => sim.oversizedPart(),
-      reason: 'malformed',
+      reason: 'oversized',
       // Dead letters mask the digits: the problem is `a part declares <8 digits> bytes, over <N digits>`.
       problem: 'a part declares <8 digits> bytes, over',
     },

@@ -271,8 +271,8 @@ describe('Dahua CGI: a real hub attached to the Dahua simulator over HTTP, Diges
   it('drops a stream whose part is over the limit, dead-letters it, and attaches again', async () => {
     const before = sim.attaches;
     await sim.oversizedPart(50 * 1024 * 1024);
-    await reattached(before, 'malformed');
-    expect(await lastDeadLetter()).toMatchObject({ topic: 'dahua-cgi/attach', reason: 'malformed' });
+    await reattached(before, 'oversized');
+    expect(await lastDeadLetter()).toMatchObject({ topic: 'dahua-cgi/attach', reason: 'oversized' });
   });
 
   it('keeps trying while the device refuses the login, and attaches once it accepts it', async () => {

@@ -145,8 +145,16 @@ describe('the alert stream', () => {
     await eventually(
       async () => (await metric('gridhub_messages_refused_total{reason="malformed"}')) === before + 1,
     );
-    const letters = await getJson(`${hub.httpUrl}/api/dead-letters?limit=1`, 'demo-admin');
-    expect((letters.body as { deadLetters: DeadLetter[] }).deadLetters[0]).toMatchObject({
+    // The count moves as the refusal is announced; its dead letter is stored a moment later.
+    let letter: DeadLetter | undefined;
+    await eventually(async () => {
+      const letters = await getJson(`${hub.httpUrl}/api/dead-letters?limit=100`, 'demo-admin');
+      letter = (letters.body as { deadLetters: DeadLetter[] }).deadLetters.find(
+        (candidate) => candidate.topic === 'hikvision-isapi/stream' && candidate.reason === 'malformed',
+      );
+      return letter !== undefined;
+    });
+    expect(letter).toMatchObject({
       topic: 'hikvision-isapi/stream',
       deviceId: 'hik-cam-01',
       reason: 'malformed',

@@ -168,7 +168,7 @@ describe('following a device’s multipart event stream', () => {
     expect(recorded.opens).toBe(0);
   });
 
-  it('drops an answer that is not a multipart stream, and one that breaks a limit', async () => {
+  it('drops an answer that is not a multipart stream, and one whose part is over the limit', async () => {
     behaviour = (_request, response) => {
       response.writeHead(200, { 'content-type': 'text/html' });
       response.end('<html>login</html>');
@@ -184,7 +184,7 @@ describe('following a device’s multipart event stream', () => {
     };
     const huge = follow();
     await eventually(() => huge.drops.length >= 1);
-    expect(huge.drops[0]?.reason).toBe('malformed');
+    expect(huge.drops[0]?.reason).toBe('oversized');
     expect(huge.parts).toEqual([]);
   });
 
