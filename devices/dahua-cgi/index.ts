@@ -113,8 +113,20 @@ const heartbeatSchema = z.strictObject({ time });
 
 const replySchema = z.strictObject({
   requestId: z.string().min(1).max(64),
-  status: z.number().int().min(100).max(599).describe("The device's HTTP status."),
-  body: z.string().max(1024).describe("The device's answer: `OK`, or `Error` and a reason."),
+  status: z
+    .number()
+    .int()
+    .min(0)
+    .max(599)
+    .describe(
+      "The device's HTTP status; 0: not sent (no http access), 599: the device could not be reached.",
+    ),
+  body: z
+    .string()
+    .max(1024)
+    .describe(
+      "The device's answer: `OK`, or `Error` and a reason (the hub's words when there was no answer).",
+    ),
 });
 
 /** How a person identified at the door (Dahua's `Method`); others are `other`. */

@@ -89,23 +89,79 @@ const heartbeatSchema = z.strictObject({
   channel: channel.optional(),
 });
 
-/** The device's ISAPI ResponseStatus to a command, as the connector read it, with the request it answers. */
+/**
+ * The device's answer to a command, as the hub's HTTP command channel hands it back: its HTTP status and the start
+ * of its body, an ISAPI ResponseStatus (XML or JSON), or the hub's words when there was no answer.
+ */
 const replySchema = z.strictObject({
   requestId: z.string().min(1).max(64),
-  httpStatus: z.number().int().min(0).max(599).describe('0: the device could not be reached.'),
-  statusCode: z
+  status: z
     .number()
     .int()
     .min(0)
-    .max(99)
-    .optional()
+    .max(599)
     .describe(
-      '1 OK; 2 busy; 3 device error; 4 invalid operation; 5 invalid XML; 6 invalid content; 7 reboot required.',
+      "The device's HTTP status; 0: not sent (no http access), 599: the device could not be reached.",
     ),
-  statusString: z.string().max(64).optional(),
-  subStatusCode: z.string().max(64).optional(),
-  error: z.string().max(200).optional().describe('Why the hub got no ResponseStatus (unreachable, refused).'),
+  body: z.string().max(1024).describe("The ResponseStatus, or why there was none, in the hub's words."),
 });
+
+/** What of a ResponseStatus a reply reports (its statusCode: 1 OK; 2 busy; 3 device error; 4 invalid operation; …). */
+interface ResponseStatus {
+  readonly statusCode?: number;
+  readonly statusString?: string;
+  readonly subStatusCode?: string;
+}
+
+/** A device's words, kept to what a reply reports. */
+const words = z
+  .string()
+  .transform((text) => text.trim().slice(0, 64))
+  .optional()
+  .catch(undefined);
+
+/** The JSON ResponseStatus: its other fields (requestURL, errorCode…) say nothing the reply reports. */
+const responseStatusJson = z.looseObject({
+  statusCode: z.number().int().min(0).max(99).optional().catch(undefined),
+  statusString: words,
+  subStatusCode: words,
+});
+
+/**
+ * The ResponseStatus in a device's answer: `<ResponseStatus>…<statusCode>4</statusCode>…` or its JSON form
+ * `{"statusCode": 4, …}`. The body is short and already bounded, and only three plain fields are read, so a few
+ * patterns do; anything else (an HTML error page, nothing) is no ResponseStatus.
+ */
+function readResponseStatus(body: string): ResponseStatus {
+  const text = body.trim();
+  if (text.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return {};
+    }
+    const status = responseStatusJson.safeParse(parsed);
+    if (!status.success) return {};
+    const { statusCode, statusString, subStatusCode } = status.data;
+    return {
+      ...(statusCode === undefined ? {} : { statusCode }),
+      ...(statusString === undefined ? {} : { statusString }),
+      ...(subStatusCode === undefined ? {} : { subStatusCode }),
+    };
+  }
+  if (!/<ResponseStatus[\s>]/.test(text)) return {};
+  const field = (name: string) =>
+    new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1]?.trim().slice(0, 64) || undefined;
+  const code = field('statusCode');
+  const statusString = field('statusString');
+  const subStatusCode = field('subStatusCode');
+  return {
+    ...(code !== undefined && /^\d{1,2}$/.test(code) ? { statusCode: Number(code) } : {}),
+    ...(statusString === undefined ? {} : { statusString }),
+    ...(subStatusCode === undefined ? {} : { subStatusCode }),
+  };
+}
 
 type Frame = z.infer<typeof frameSchema>;
 
@@ -311,27 +367,32 @@ export const hikvisionIsapi: DeviceAdapter = {
       params: z.strictObject({
         door: z.number().int().min(1).max(64).default(1).describe('Door number on the controller.'),
       }),
-      // The connector sends it as it stands: the adapter says what ISAPI request a command is.
+      // The command is the ISAPI request itself, as data: the hub's HTTP command channel sends it as it stands.
       encode: (params, requestId) => ({
         requestId,
         method: 'PUT',
         path: `/ISAPI/AccessControl/RemoteControl/door/${params.door}`,
         body: `<RemoteControlDoor version="2.0" xmlns="${isapiNamespace}"><cmd>open</cmd></RemoteControlDoor>`,
+        headers: { 'content-type': 'application/xml' },
       }),
     }),
   },
   replies: replyDecoder({
     schema: replySchema,
     decode: (raw) => {
+      const status = readResponseStatus(raw.body);
       // A 2xx answer without a ResponseStatus body is taken as done; with one, its statusCode 1 says so.
-      const ok = raw.httpStatus >= 200 && raw.httpStatus < 300 && (raw.statusCode ?? 1) === 1;
-      const detail = [raw.statusString, raw.subStatusCode].filter((part) => part !== undefined).join(': ');
-      const error = raw.error ?? (detail === '' ? `HTTP ${raw.httpStatus}` : detail);
+      const ok = raw.status >= 200 && raw.status < 300 && (status.statusCode ?? 1) === 1;
+      const detail = [status.statusString, status.subStatusCode]
+        .filter((part) => part !== undefined)
+        .join(': ');
+      // Without a ResponseStatus the body is the device's own words (or the hub's, when there was no answer).
+      const error = detail || raw.body.trim().slice(0, 200) || `HTTP ${raw.status}`;
       return {
         requestId: raw.requestId,
         ok,
         ...(ok ? {} : { error }),
-        ...(raw.statusCode === undefined ? {} : { result: { statusCode: raw.statusCode } }),
+        ...(status.statusCode === undefined ? {} : { result: { statusCode: status.statusCode } }),
       };
     },
   }),

@@ -1,19 +1,18 @@
 import type { Counter } from 'prom-client';
-import { z } from 'zod';
 import type { GuessLimiter } from '../auth/guess-limiter.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { ComponentHealth, ComponentState } from '../core/component.ts';
-import type { CommandChannel, Connector, FrameHandler, RefusalHandler } from '../core/connector.ts';
+import type { Connector, FrameHandler, RefusalHandler } from '../core/connector.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { RefusalReason } from '../core/refusals.ts';
 import type { TopicGrammar } from '../core/topics.ts';
-import type { DeviceRegistry, RegisteredDevice } from '../fleet/device-registry.ts';
-import { authenticatedRequest, DigestFetchError } from '../net/digest-fetch.ts';
+import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { MultipartLimits, MultipartPart } from '../net/multipart-reader.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { DeviceHttpAnswer, DeviceHttpListener, DeviceHttpRequest } from './device-http-listener.ts';
+import { HttpDeviceCommands } from './http-device-commands.ts';
 import {
   HttpEventStream,
   refusalOfDrop,
@@ -30,7 +29,6 @@ import {
   isKeepalive,
   readAlert,
   readPushedBody,
-  readResponseStatus,
 } from './isapi-alert.ts';
 
 /**
@@ -41,13 +39,12 @@ import {
  * listening host, `/ISAPI/Event/notification/httpHosts`): HTTP Basic with the device's id or serial and its own
  * secret, the alert as XML, JSON or multipart/form-data with pictures. Every alert becomes the adapter's JSON frame,
  * handed to the hub's FrameHandler; the device is answered once it is committed. It carries commands out as the
- * ISAPI requests the adapter encodes (remote door open) and hands the device's ResponseStatus back as the reply.
+ * ISAPI requests the adapter encodes (remote door open) through HttpDeviceCommands, as for any HTTP device.
  */
 
 export const hikvisionSource = {
   push: 'hikvision-isapi/push',
   stream: 'hikvision-isapi/stream',
-  command: 'hikvision-isapi/command',
 } as const;
 
 /** The path under which devices push (their httpHosts `url`, e.g. `/hikvision/alarm`). */
@@ -105,17 +102,6 @@ const hikvisionMetrics = declareMetrics((metrics) => ({
   }),
 }));
 
-/** The encoded command the adapter publishes: the ISAPI request to make (see devices/hikvision-isapi). */
-const isapiCommand = z.strictObject({
-  requestId: z.string().min(1).max(64),
-  method: z.enum(['GET', 'PUT', 'POST', 'DELETE']),
-  path: z.string().regex(/^\/ISAPI\/[A-Za-z0-9/_.-]{1,200}$/),
-  body: z.string().max(16_384).optional(),
-});
-
-/** The most of a command's answer read: a ResponseStatus is a few hundred bytes. */
-const maxResponseBytes = 64 * 1024;
-
 interface FollowedDevice {
   readonly stream: HttpEventStream;
   /** Channels whose video is lost: their `videoloss` inactive is the end of it, not a keepalive. */
@@ -125,7 +111,7 @@ interface FollowedDevice {
 export class HikvisionIsapi implements Connector {
   readonly name = 'hikvision';
   readonly kind = 'hikvision isapi streams and pushes';
-  readonly commands: CommandChannel;
+  readonly commands: HttpDeviceCommands;
   readonly #options: HikvisionIsapiOptions;
   readonly #log: Logger;
   readonly #throttle = new LogThrottle();
@@ -144,12 +130,20 @@ export class HikvisionIsapi implements Connector {
     this.#streamDrops = counted.streamDrops;
     this.#parts = counted.parts;
     options.listener?.route(hikvisionPushPrefix, 'hikvision-isapi', (request) => this.#push(request));
-    this.commands = {
-      publish: (address, payload) => this.#command(address, payload),
+    // Commands are ISAPI requests the adapter encodes, sent like any HTTP device's (http-device-commands.ts).
+    this.commands = new HttpDeviceCommands({
+      registry: options.registry,
+      topics: options.topics,
+      guard: options.guard,
+      onFrame: options.onMessage,
+      timeoutMs: options.timing.requestTimeoutMs,
+      // Reachable while its stream is open, or while it pushes (a controller with only its listening host).
       isConnected: (deviceId) =>
         this.#followed.get(deviceId)?.stream.state === 'open' || this.#options.online(deviceId),
+      // Nothing held per device for commands: each is a request of its own.
       disconnect: () => undefined,
-    };
+      logger: this.#log,
+    });
   }
 
   health(): ComponentHealth {
@@ -381,48 +375,6 @@ export class HikvisionIsapi implements Connector {
     return { status: 200, headers: { 'content-type': 'text/plain' }, body: 'OK' };
   }
 
-  /**
-   * A command the hub sends: the ISAPI request the adapter encoded, made with the device's `http` login. The
-   * device's ResponseStatus (or why there was none) goes back as the reply frame, which the command awaits.
-   */
-  async #command(address: string, payload: string): Promise<void> {
-    const { topics, registry, guard, timing } = this.#options;
-    const deviceId = topics.parseDeviceTopic(address)?.deviceId;
-    const device: RegisteredDevice | undefined = deviceId === undefined ? undefined : registry.get(deviceId);
-    if (device === undefined) throw new Error(`no device at ${address}`);
-    const command = isapiCommand.parse(JSON.parse(payload));
-    const reply = (fields: Record<string, unknown>) =>
-      this.#hand(device.id, 'replies', { requestId: command.requestId, ...fields }, Date.now());
-    const http = device.http;
-    if (http === undefined) {
-      await reply({ httpStatus: 0, error: 'the device has no http access configured' });
-      return;
-    }
-    try {
-      const response = await authenticatedRequest(
-        new URL(command.path, http.url).toString(),
-        {
-          username: http.username,
-          password: http.password,
-          fetch: guard.fetcher('device'),
-          timeoutMs: timing.requestTimeoutMs,
-        },
-        {
-          method: command.method,
-          ...(command.body === undefined
-            ? {}
-            : { body: command.body, headers: { 'content-type': 'application/xml' } }),
-          answerErrors: true,
-        },
-      );
-      const answer = await readBody(response, maxResponseBytes);
-      await reply({ httpStatus: response.status, ...readResponseStatus(answer) });
-    } catch (error) {
-      const status = error instanceof DigestFetchError ? (error.status ?? 0) : 0;
-      await reply({ httpStatus: status, error: (error as Error).message.slice(0, 200) });
-    }
-  }
-
   #warn(key: string, fields: Record<string, unknown>, message: string): void {
     const suppressed = this.#throttle.admit(key);
     if (suppressed >= 0) this.#log.warn({ ...fields, suppressed }, message);
@@ -449,19 +401,4 @@ function basicCredentials(header: string | undefined): { username: string; passw
   const colon = decoded.indexOf(':');
   if (colon <= 0) return undefined;
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
-
-async function readBody(response: Response, maxBytes: number): Promise<Buffer> {
-  if (response.body === null) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of response.body) {
-    total += chunk.length;
-    if (total > maxBytes) {
-      await response.body.cancel().catch(() => undefined);
-      break;
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
 }

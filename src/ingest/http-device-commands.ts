@@ -12,6 +12,9 @@ import type { Logger } from '../observability/logger.ts';
  * `http.url`), and this channel sends it with the device's login through the outbound guard. The device's answer
  * comes back through the hub's frame handler as a reply frame on `<base>/devices/<id>/replies`,
  * `{requestId, status, body}`, which the adapter's reply decoder reads (`OK`, `<ResponseStatus>`, its own words).
+ * A refusal (400, 403, 500) is an answer too: its body is the device's reason (Dahua's `Error …`, ISAPI's
+ * ResponseStatus), so the reply carries it, bounded and minimised, for the decoder to pass on. A failure to reach
+ * the device, or a device without `http` access, is a reply in the hub's words (status 599, or 0 for not sent).
  * No answer in time is no reply: the command service then says device_timeout, as for any silent device.
  */
 
@@ -19,7 +22,11 @@ import type { Logger } from '../observability/logger.ts';
 export const httpCommandRequest = z.strictObject({
   requestId: z.string().min(1).max(64),
   method: z.enum(['GET', 'PUT', 'POST', 'DELETE']),
-  path: z.string().startsWith('/').max(2048),
+  // A path on the device, never `//host/…`, which would make it another address.
+  path: z
+    .string()
+    .regex(/^\/(?!\/)/)
+    .max(2048),
   body: z
     .string()
     .max(64 * 1024)
@@ -30,6 +37,11 @@ export type HttpCommandRequest = z.infer<typeof httpCommandRequest>;
 
 /** The most of a device's answer a reply frame carries. */
 export const maxReplyBodyChars = 1024;
+
+/** The status of a reply to a command the hub could not send: the device has no `http` access configured. */
+export const notSentStatus = 0;
+/** The status of a reply to a command whose device could not be reached (no HTTP answer). */
+export const unreachedStatus = 599;
 
 export interface HttpDeviceCommandsOptions {
   readonly registry: { get(id: string): ResolvedDevice | undefined };
@@ -66,9 +78,14 @@ export class HttpDeviceCommands implements CommandChannel {
     const { topics, registry } = this.#options;
     const deviceId = topics.parseDeviceTopic(address)?.deviceId;
     const device = deviceId === undefined ? undefined : registry.get(deviceId);
-    if (device?.http === undefined) throw new Error(`no device with an HTTP API at ${address}`);
+    if (device === undefined) throw new Error(`no device at ${address}`);
     const request = httpCommandRequest.parse(JSON.parse(payload));
-    void this.#send(device, device.http, request).catch((error: unknown) =>
+    // A device that only pushes (no `http` login) cannot be commanded: the reply says so rather than a timeout.
+    const sent =
+      device.http === undefined
+        ? this.#reply(device, request, notSentStatus, 'the device has no http access configured')
+        : this.#send(device, device.http, request);
+    void sent.catch((error: unknown) =>
       this.#options.logger.error(
         { deviceId: device.id, error: (error as Error).message },
         'command reply not handled',
@@ -81,7 +98,7 @@ export class HttpDeviceCommands implements CommandChannel {
     http: NonNullable<ResolvedDevice['http']>,
     request: HttpCommandRequest,
   ): Promise<void> {
-    const { guard, timeoutMs, onFrame, topics } = this.#options;
+    const { guard, timeoutMs } = this.#options;
     let status: number;
     let body: string;
     try {
@@ -98,17 +115,60 @@ export class HttpDeviceCommands implements CommandChannel {
           method: request.method,
           ...(request.body === undefined ? {} : { body: request.body }),
           ...(request.headers === undefined ? {} : { headers: request.headers }),
+          // A refusal's body is the device's reason: read it rather than only its status.
+          answerErrors: true,
         },
       );
       status = response.status;
-      body = (await response.text()).slice(0, maxReplyBodyChars);
+      body = await readReplyBody(response);
     } catch (error) {
       if (error instanceof DigestFetchError && error.kind === 'timeout') return;
-      // The device's refusal (401, 400 `Error`) is its answer; a failure to reach it is a reply that says so.
-      status = error instanceof DigestFetchError && error.status !== undefined ? error.status : 599;
-      body = `Error ${(error as Error).message}`.slice(0, maxReplyBodyChars);
+      // A refused login (401) or no answer at all: the reply says so in the hub's words.
+      status =
+        error instanceof DigestFetchError && error.status !== undefined ? error.status : unreachedStatus;
+      body = (error as Error).message;
     }
-    const reply = JSON.stringify({ requestId: request.requestId, status, body });
-    await onFrame(topics.deviceTopic(device.id, 'replies'), Buffer.from(reply), Date.now());
+    await this.#reply(device, request, status, body);
   }
+
+  #reply(device: ResolvedDevice, request: HttpCommandRequest, status: number, body: string): Promise<void> {
+    const { onFrame, topics } = this.#options;
+    const reply = JSON.stringify({ requestId: request.requestId, status, body: minimised(body) });
+    return (
+      onFrame(topics.deviceTopic(device.id, 'replies'), Buffer.from(reply), Date.now()) ?? Promise.resolve()
+    );
+  }
+}
+
+/**
+ * The start of the device's answer, no more than a reply carries: the rest is not read. A UTF-8 character is at
+ * most 4 bytes, so that many bytes hold the characters kept.
+ */
+async function readReplyBody(response: Response): Promise<string> {
+  const maxBytes = maxReplyBodyChars * 4;
+  if (response.body === null) return '';
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    chunks.push(Buffer.from(chunk));
+    total += chunk.length;
+    if (total >= maxBytes) {
+      await response.body.cancel().catch(() => undefined);
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+}
+
+/**
+ * A device's words as a reply carries them: control characters out, whitespace runs as one space (a reason on one
+ * line, XML still XML), long digit runs (a card or phone number a device might echo) masked, and bounded.
+ */
+export function minimised(text: string): string {
+  return text
+    .replace(/^\uFEFF/, '')
+    .replace(/[\p{Cc}\s]+/gu, ' ')
+    .replace(/\d{8,}/g, (digits) => `${'*'.repeat(digits.length - 4)}${digits.slice(-4)}`)
+    .trim()
+    .slice(0, maxReplyBodyChars);
 }

@@ -128,46 +128,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** How an ISAPI request went, as the device's ResponseStatus (XML or JSON) says: its fields that tell. */
-export interface ResponseStatus {
-  readonly statusCode?: number;
-  readonly statusString?: string;
-  readonly subStatusCode?: string;
-}
-
-/** The device's answer to a request, when it is a ResponseStatus; empty when the body is none (or not one). */
-export function readResponseStatus(body: Buffer): ResponseStatus {
-  const text = body
-    .toString('utf8')
-    .replace(/^\uFEFF/, '')
-    .trim();
-  let status: unknown;
-  try {
-    if (text.startsWith('<')) {
-      if (/<!DOCTYPE|<!ENTITY/i.test(text) || XMLValidator.validate(text) !== true) return {};
-      status = (parser.parse(text) as Record<string, unknown>).ResponseStatus;
-    } else if (text.startsWith('{')) {
-      status = JSON.parse(text);
-    }
-  } catch {
-    return {};
-  }
-  if (!isObject(status)) return {};
-  const code = count(status.statusCode);
-  const statusString = text64(status.statusString);
-  const subStatusCode = text64(status.subStatusCode);
-  return {
-    ...(typeof code === 'number' && code < 100 ? { statusCode: code } : {}),
-    ...(statusString === undefined ? {} : { statusString }),
-    ...(subStatusCode === undefined ? {} : { subStatusCode }),
-  };
-}
-
-/** A device's words, kept to what a reply carries. */
-function text64(value: unknown): string | undefined {
-  return text(value)?.slice(0, 64);
-}
-
 /** What one body a device pushed held: its alert, and how many pictures came with it. */
 export interface PushedAlert {
   readonly alert: Alert;

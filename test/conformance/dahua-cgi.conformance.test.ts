@@ -345,13 +345,13 @@ describeConnectorConformance<ConformanceDahua>({
   commands: [
     { command: 'openDoor', params: { door: 2 }, expectOk: true },
     { command: 'openDoor', params: {}, expectOk: true },
-    // A door station with two doors has no door 3: Dahua answers 400 (the hub's words for it: the device's own
-    // `Error Bad Request!` is not carried into the reply).
+    // A door station with two doors has no door 3: Dahua answers 400 `Error\r\nBad Request!`, and the reply
+    // carries the device's own words, on one line.
     {
       command: 'openDoor',
       params: { door: 3 },
       expectOk: false,
-      expectError: 'Error the device answered HTTP 400',
+      expectError: 'Error Bad Request!',
     },
   ],
 });

@@ -9,7 +9,6 @@ import {
   isKeepalive,
   readAlert,
   readPushedBody,
-  readResponseStatus,
 } from '../../src/ingest/isapi-alert.ts';
 import { checkAdapterFixtures, contextFor, decodeOn, masked } from './adapter-fixtures.ts';
 import { realPayloads } from './hikvision-isapi.payloads.ts';
@@ -345,6 +344,7 @@ checkAdapterFixtures(hikvisionIsapi, {
         method: 'PUT',
         path: '/ISAPI/AccessControl/RemoteControl/door/2',
         body: '<RemoteControlDoor version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema"><cmd>open</cmd></RemoteControlDoor>',
+        headers: { 'content-type': 'application/xml' },
       },
     },
   ],
@@ -355,17 +355,19 @@ checkAdapterFixtures(hikvisionIsapi, {
   replies: [
     {
       name: 'ResponseStatus OK',
-      raw: { requestId: 'cmd-1', httpStatus: 200, statusCode: 1, statusString: 'OK', subStatusCode: 'ok' },
+      raw: {
+        requestId: 'cmd-1',
+        status: 200,
+        body: '<ResponseStatus version="2.0"><statusCode>1</statusCode><statusString>OK</statusString><subStatusCode>ok</subStatusCode></ResponseStatus>',
+      },
       expected: { requestId: 'cmd-1', ok: true, result: { statusCode: 1 } },
     },
     {
       name: 'a camera that cannot open doors',
       raw: {
         requestId: 'cmd-2',
-        httpStatus: 403,
-        statusCode: 4,
-        statusString: 'Invalid Operation',
-        subStatusCode: 'notSupport',
+        status: 403,
+        body: '{"statusCode":4,"statusString":"Invalid Operation","subStatusCode":"notSupport"}',
       },
       expected: {
         requestId: 'cmd-2',
@@ -375,12 +377,30 @@ checkAdapterFixtures(hikvisionIsapi, {
       },
     },
     {
+      name: 'a 2xx answer without a ResponseStatus',
+      raw: { requestId: 'cmd-3', status: 200, body: '' },
+      expected: { requestId: 'cmd-3', ok: true },
+    },
+    {
+      name: "a refusal that is no ResponseStatus: the device's words",
+      raw: { requestId: 'cmd-4', status: 404, body: '<html><body>Not found</body></html>' },
+      expected: { requestId: 'cmd-4', ok: false, error: '<html><body>Not found</body></html>' },
+    },
+    {
+      name: 'a refusal without a body',
+      raw: { requestId: 'cmd-5', status: 500, body: '' },
+      expected: { requestId: 'cmd-5', ok: false, error: 'HTTP 500' },
+    },
+    {
       name: 'a device out of reach',
-      raw: { requestId: 'cmd-3', httpStatus: 0, error: 'the device could not be reached' },
-      expected: { requestId: 'cmd-3', ok: false, error: 'the device could not be reached' },
+      raw: { requestId: 'cmd-6', status: 599, body: 'the device could not be reached' },
+      expected: { requestId: 'cmd-6', ok: false, error: 'the device could not be reached' },
     },
   ],
-  repliesMalformed: [{ name: 'without requestId', raw: { httpStatus: 200 }, path: ['requestId'] }],
+  repliesMalformed: [
+    { name: 'without requestId', raw: { status: 200, body: '' }, path: ['requestId'] },
+    { name: 'the former shape', raw: { requestId: 'r', httpStatus: 200 }, path: [] },
+  ],
 });
 
 describe('the access code table', () => {
@@ -508,37 +528,44 @@ describe("reading a device's ResponseStatus", () => {
   <subStatusCode>deviceError</subStatusCode>
 </ResponseStatus>
 `;
-    expect(readResponseStatus(Buffer.from(real))).toEqual({
-      statusCode: 3,
-      statusString: 'Device Error',
-      subStatusCode: 'deviceError',
-    });
-    const reply = hikvisionIsapi.replies?.decode({
-      requestId: 'r',
-      httpStatus: 200,
-      ...readResponseStatus(Buffer.from(real)),
-    });
+    // A refused picture: an error status, the ResponseStatus in its body, as the command channel hands it over.
+    const reply = hikvisionIsapi.replies?.decode({ requestId: 'r', status: 500, body: real });
     expect(reply).toEqual({
       requestId: 'r',
       ok: false,
       error: 'Device Error: deviceError',
       result: { statusCode: 3 },
     });
+    // A 2xx answer whose ResponseStatus says otherwise is not done either.
+    expect(hikvisionIsapi.replies?.decode({ requestId: 'r', status: 200, body: real })).toMatchObject({
+      ok: false,
+      error: 'Device Error: deviceError',
+    });
   });
 
   it('reads the JSON form, and nothing from what is not one', () => {
-    expect(
-      readResponseStatus(Buffer.from('{"statusCode":1,"statusString":"OK","subStatusCode":"ok"}')),
-    ).toEqual({
-      statusCode: 1,
-      statusString: 'OK',
-      subStatusCode: 'ok',
+    const decode = (body: string) => hikvisionIsapi.replies?.decode({ requestId: 'r', status: 400, body });
+    expect(decode('{"statusCode":1,"statusString":"OK","subStatusCode":"ok"}')).toEqual({
+      requestId: 'r',
+      ok: false,
+      error: 'OK: ok',
+      result: { statusCode: 1 },
     });
-    expect(readResponseStatus(Buffer.from('<html><body>Not found</body></html>'))).toEqual({});
-    expect(readResponseStatus(Buffer.from('<ResponseStatus><statusCode>1</status'))).toEqual({});
-    expect(readResponseStatus(Buffer.alloc(0))).toEqual({});
+    expect(decode('<html><body>Not found</body></html>')).toEqual({
+      requestId: 'r',
+      ok: false,
+      error: '<html><body>Not found</body></html>',
+    });
+    // Cut short: no statusCode to read, so the device's words as they are.
+    expect(decode('<ResponseStatus><statusCode>1</status')).toEqual({
+      requestId: 'r',
+      ok: false,
+      error: '<ResponseStatus><statusCode>1</status',
+    });
+    expect(decode('')).toEqual({ requestId: 'r', ok: false, error: 'HTTP 400' });
+    expect(decode(`{"statusString":"${'x'.repeat(300)}"}`)?.error).toHaveLength(64);
     expect(
-      readResponseStatus(Buffer.from(`{"statusString":"${'x'.repeat(300)}"}`)).statusString,
+      decode(`<ResponseStatus><statusString>${'x'.repeat(300)}</statusString></ResponseStatus>`)?.error,
     ).toHaveLength(64);
   });
 });
