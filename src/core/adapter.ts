@@ -118,7 +118,11 @@ export type DeviceTransport = 'mqtt' | 'onvif' | 'sia-dc09' | 'zkteco-adms' | 'h
  * Transports of devices the hub connects to rather than they to it: among hub instances sharing Redis, each such
  * device is followed by one instance only, the holder of its lease (src/cameras/sessions/camera-leases.ts).
  */
-export const dialledTransports: ReadonlySet<DeviceTransport> = new Set(['onvif', 'dahua-cgi']);
+export const dialledTransports: ReadonlySet<DeviceTransport> = new Set([
+  'onvif',
+  'dahua-cgi',
+  'hikvision-isapi',
+]);
 
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */

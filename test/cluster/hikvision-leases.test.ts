@@ -1,0 +1,92 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { HikvisionSimulator } from '../../simulators/hikvision/hikvision-device.ts';
+import type { DeviceEvent } from '../../src/core/device-event.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import { eventually, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { deleteRedisKeys, redisDeployment, testKeyPrefix } from '../helpers/redis.ts';
+
+/**
+ * A Hikvision device's alert stream among hub instances sharing Redis: followed by the holder of the device's lease
+ * only, so each streamed alert is decoded once; when the holder stops, the other instance follows the stream and the
+ * device's alerts raise incidents there.
+ */
+
+const deviceId = 'hik-shared-1';
+const password = 'hik-shared-pass-1';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function incidentsOf(hub: TestHub, eventType: string): Promise<Incident[]> {
+  return hub.testHandle.store.listIncidents({
+    limit: 100,
+    filter: (incident) => incident.device.id === deviceId && incident.event.type === eventType,
+  });
+}
+
+describe('a Hikvision device among instances sharing Redis', () => {
+  const keyPrefix = testKeyPrefix('hikvision-leases');
+  const hubs: TestHub[] = [];
+  let sim: HikvisionSimulator | undefined;
+
+  afterAll(async () => {
+    for (const hub of hubs) await hub.stop();
+    await sim?.stop();
+    await deleteRedisKeys(keyPrefix);
+  });
+
+  it('has its alert stream followed by one instance only, and taken over with its incidents when that one stops', async () => {
+    sim = new HikvisionSimulator({ kind: 'camera', username: 'admin', password, keepaliveMs: 150 });
+    await sim.start();
+    const device = sim;
+    const deployment = redisDeployment(keyPrefix, (config) => {
+      config.cluster = { leaseSeconds: 2 };
+      const devices = config.devices as Record<string, unknown>[];
+      for (const other of devices) other.offlineAfterSeconds = 3600;
+      devices.push({
+        id: deviceId,
+        name: 'A Hikvision camera two instances share',
+        adapter: 'hikvision-isapi',
+        grid: 'grid-luming-01',
+        http: { url: device.url, username: 'admin', password },
+      });
+    });
+    const hikvisionTiming = { requestTimeoutMs: 2_000, stallMs: 2_000, retryMinMs: 100, retryMaxMs: 400 };
+    const east = await startTestHub({ deployment, hikvisionTiming });
+    const west = await startTestHub({ deployment, hikvisionTiming });
+    hubs.push(east, west);
+    const decoded: { hub: TestHub; event: DeviceEvent }[] = [];
+    for (const hub of [east, west]) {
+      hub.hub.bus.on('device:event', (event) => {
+        if (event.deviceId === deviceId) decoded.push({ hub, event });
+      });
+    }
+    const following = () =>
+      [east, west].filter((hub) => hub.testHandle.hikvision.stream(deviceId) !== undefined);
+
+    await eventually(() => device.openStreams === 1, 10_000);
+    // Both instances ran lease rounds meanwhile: still one stream, followed by one instance.
+    await sleep(1_500);
+    expect(device.openStreams).toBe(1);
+    expect(following()).toHaveLength(1);
+    await device.lineCross();
+    await eventually(() => decoded.some(({ event }) => event.type === 'camera.line_crossed'));
+    await sleep(300);
+    expect(decoded.filter(({ event }) => event.type === 'camera.line_crossed')).toHaveLength(1);
+
+    // The holder stops (its lease given back): the other follows the stream, alone.
+    const holder = following()[0] as TestHub;
+    const other = holder === east ? west : east;
+    await holder.stop();
+    hubs.splice(hubs.indexOf(holder), 1);
+    await eventually(() => other.testHandle.hikvision.stream(deviceId)?.state === 'open', 10_000);
+    await eventually(() => device.openStreams === 1, 5_000);
+
+    // The device's alerts now raise incidents on the instance that took it over.
+    await device.intrusion(true);
+    await eventually(() =>
+      decoded.some(({ hub, event }) => hub === other && event.type === 'camera.intrusion'),
+    );
+    await eventually(async () => (await incidentsOf(other, 'camera.intrusion')).length === 1);
+    await sleep(300);
+    expect(decoded.filter(({ event }) => event.type === 'camera.intrusion')).toHaveLength(1);
+  });
+});
