@@ -2,13 +2,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HikvisionSimulator } from '../../simulators/hikvision/hikvision-device.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { eventually, startTestHub, type TestHub } from '../helpers/hub.ts';
-import { deleteRedisKeys, redisDeployment, testKeyPrefix } from '../helpers/redis.ts';
+import { freePort, HubProcess } from '../helpers/cluster.ts';
+import { demoConfig, eventually, getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { deleteRedisKeys, redisDeployment, redisUrl, testKeyPrefix } from '../helpers/redis.ts';
 
 /**
  * A Hikvision device's alert stream among hub instances sharing Redis: followed by the holder of the device's lease
- * only, so each streamed alert is decoded once; when the holder stops, the other instance follows the stream and the
- * device's alerts raise incidents there.
+ * only, so each streamed alert is decoded once; when the holder stops or dies, the other instance follows the stream
+ * and the device's alerts raise incidents there.
  */
 
 const deviceId = 'hik-shared-1';
@@ -88,5 +89,67 @@ describe('a Hikvision device among instances sharing Redis', () => {
     await eventually(async () => (await incidentsOf(other, 'camera.intrusion')).length === 1);
     await sleep(300);
     expect(decoded.filter(({ event }) => event.type === 'camera.intrusion')).toHaveLength(1);
+  });
+});
+
+describe('a Hikvision device whose stream holder dies', () => {
+  const keyPrefix = testKeyPrefix('hikvision-leases-killed');
+  const processes: HubProcess[] = [];
+  let sim: HikvisionSimulator | undefined;
+
+  afterAll(async () => {
+    for (const hub of processes) await hub.remove();
+    await sim?.stop();
+    await deleteRedisKeys(keyPrefix);
+  });
+
+  it('is followed by the survivor once the dead instance’s lease lapses, its alerts raising incidents there', async () => {
+    sim = new HikvisionSimulator({ kind: 'camera', username: 'admin', password, keepaliveMs: 150 });
+    await sim.start();
+    const device = sim;
+    const config = demoConfig() as unknown as Record<string, unknown> & {
+      devices: Record<string, unknown>[];
+    };
+    config.store = { kind: 'redis', url: redisUrl, keyPrefix };
+    config.cluster = { leaseSeconds: 2 };
+    // The demo's Hikvision devices (nothing answers at their addresses) left out: the one stream here is the sim's.
+    config.devices = config.devices.filter((other) => other.adapter !== 'hikvision-isapi');
+    for (const other of config.devices) other.offlineAfterSeconds = 3600;
+    config.devices.push({
+      id: deviceId,
+      name: 'A Hikvision camera two instances share',
+      adapter: 'hikvision-isapi',
+      grid: 'grid-luming-01',
+      http: { url: device.url, username: 'admin', password },
+    });
+    const instance = async (name: string) =>
+      new HubProcess({ name, config, httpPort: await freePort(), mqttPort: await freePort() });
+    const east = await instance('east');
+    const west = await instance('west');
+    processes.push(east, west);
+    await east.start();
+    await west.start();
+
+    type Health = { components: { hikvision: { streams: Record<string, number> } } };
+    const openStreams = async (hub: HubProcess) =>
+      ((await getJson(`${hub.httpUrl}/healthz`)).body as Health).components.hikvision.streams.open ?? 0;
+    await eventually(async () => (await openStreams(east)) + (await openStreams(west)) === 1, 15_000);
+    expect(device.openStreams).toBe(1);
+
+    // The holder dies without a word: its lease lapses and the survivor follows the stream.
+    const holder = (await openStreams(east)) === 1 ? east : west;
+    const survivor = holder === east ? west : east;
+    await holder.kill();
+    await eventually(async () => (await openStreams(survivor)) === 1, 15_000);
+    await eventually(() => device.openStreams === 1, 5_000);
+
+    await device.intrusion(true);
+    type Listing = { incidents: { device: { id: string }; event: { type: string } }[] };
+    await eventually(async () => {
+      const { body } = await getJson(`${survivor.httpUrl}/api/incidents?limit=50`, 'demo-admin');
+      return (body as Listing).incidents.some(
+        (incident) => incident.device.id === deviceId && incident.event.type === 'camera.intrusion',
+      );
+    }, 10_000);
   });
 });
