@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HikvisionSimulator } from '../../simulators/hikvision/hikvision-device.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
@@ -13,6 +14,7 @@ import { deleteRedisKeys, redisDeployment, redisUrl, testKeyPrefix } from '../he
  */
 
 const deviceId = 'hik-shared-1';
+const pushOnlyId = 'hik-push-only-1';
 const password = 'hik-shared-pass-1';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -49,6 +51,15 @@ describe('a Hikvision device among instances sharing Redis', () => {
         grid: 'grid-luming-01',
         http: { url: device.url, username: 'admin', password },
       });
+      // One that only pushes: the hub never dials it, so it takes no lease.
+      devices.push({
+        id: pushOnlyId,
+        name: 'A Hikvision access controller that only pushes',
+        adapter: 'hikvision-isapi',
+        grid: 'grid-luming-01',
+        serial: '44-19-b6-00-00-09',
+        secret: 'hik-push-only-secret',
+      });
     });
     const hikvisionTiming = { requestTimeoutMs: 2_000, stallMs: 2_000, retryMinMs: 100, retryMaxMs: 400 };
     const east = await startTestHub({ deployment, hikvisionTiming });
@@ -68,6 +79,14 @@ describe('a Hikvision device among instances sharing Redis', () => {
     await sleep(1_500);
     expect(device.openStreams).toBe(1);
     expect(following()).toHaveLength(1);
+    const redis = new Redis(redisUrl);
+    try {
+      const leaseOf = (id: string) => redis.get(`${keyPrefix}cluster:lease:camera:${id}`);
+      expect(await leaseOf(deviceId)).not.toBeNull();
+      expect(await leaseOf(pushOnlyId)).toBeNull();
+    } finally {
+      await redis.quit();
+    }
     await device.lineCross();
     await eventually(() => decoded.some(({ event }) => event.type === 'camera.line_crossed'));
     await sleep(300);

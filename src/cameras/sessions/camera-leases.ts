@@ -1,6 +1,6 @@
 import type { Gauge } from 'prom-client';
 import type { RedisCoordinator } from '../../cluster/redis-coordinator.ts';
-import { dialledTransports } from '../../core/adapter.ts';
+import { isDialled } from '../../core/adapter.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
@@ -174,7 +174,7 @@ export class CameraLeases implements CameraPartition {
     const { coordinator, registry, leaseMs } = this.#options;
     const members = await coordinator.heartbeat(leaseMs);
     const cameras = [...registry.all]
-      .filter((device) => dialledTransports.has(device.adapter.transport ?? 'mqtt') && !device.disabled)
+      .filter((device) => isDialled(device) && !device.disabled)
       .map((device) => device.id)
       .sort();
     const current = new Set(cameras);
