@@ -103,6 +103,7 @@ export interface HubTestHandle {
   readonly broker: MqttTransport;
   readonly cameras: OnvifSessions;
   readonly dahua: DahuaEventStreams;
+  readonly hikvision: HikvisionIsapi;
   readonly media: MediaStore;
   readonly metrics: MetricsRegistry;
 }
@@ -348,7 +349,11 @@ export class Hub {
         ? (own as OwnMqttBroker)
         : this.#externalBroker(external, topics, liveness, onMessage);
     this.#own = own;
-    // Hikvision devices: their alert streams, their pushes to the device HTTP listener, their commands.
+    // Which devices the hub dials this instance follows, when siblings share them (ONVIF cameras, Dahua and
+    // Hikvision devices).
+    const { partition, leases: cameraLeases } = sharing.cameraPartition(devices);
+    // Hikvision devices: their alert streams (the leased ones), their pushes to the device HTTP listener (wherever
+    // they arrive), their commands.
     const hikvision = new HikvisionIsapi({
       registry: devices,
       topics,
@@ -364,11 +369,10 @@ export class Hub {
         maxPartBytes: receivers.http?.maxBodyBytes ?? 4 * 1_048_576,
       },
       timing: { ...defaultHikvisionTiming, ...options.hikvisionTiming },
+      ...(partition === undefined ? {} : { partition }),
       metrics,
       logger,
     });
-    // Which devices the hub dials this instance follows, when siblings share them (ONVIF cameras, Dahua devices).
-    const { partition, leases: cameraLeases } = sharing.cameraPartition(devices);
     // Dahua devices: the hub attaches to each one's event stream; its parts come in through onMessage.
     const dahua = new DahuaEventStreams({
       registry: devices,
@@ -440,15 +444,9 @@ export class Hub {
         ...options.onvifTiming,
       },
     });
-    // A cycle: among siblings the leases say which devices the hub dials (ONVIF cameras, Dahua devices) each instance
-    // follows, and drive the sessions and streams, and read the sessions.
-    cameraLeases?.attach({
-      refollow: (deviceId) => {
-        onvif.refollow(deviceId);
-        dahua.refollow(deviceId);
-      },
-      localView: (deviceId) => onvif.localView(deviceId),
-    });
+    // A cycle: among siblings the leases say which devices the hub dials (ONVIF cameras, Dahua and Hikvision
+    // devices) each instance follows, and drive the sessions and streams, and read the sessions.
+    cameraLeases?.attach({ followers: [onvif, dahua, hikvision], views: onvif });
     // ONVIF cameras through their sessions; cameras with an HTTP API through the media their adapter names.
     const cameraDirectory = new CombinedCameraDirectory(onvif, (deviceId) => devices.get(deviceId));
     const media = new MediaStore({
@@ -634,6 +632,7 @@ export class Hub {
       broker,
       cameras: onvif,
       dahua,
+      hikvision,
       media,
       metrics,
     };

@@ -45,8 +45,9 @@ export interface Sharing {
   /** Components only siblings have (their coordinator), started right after the store. */
   readonly components: readonly Component[];
   /**
-   * Which cameras this instance follows: all alone; those whose lease it holds among siblings. The leases drive
-   * the sessions built with this partition: the caller attaches them (`leases.attach(sessions)`).
+   * Which dialled devices (ONVIF cameras, Dahua and Hikvision devices) this instance follows: all alone; those
+   * whose lease it holds among siblings. The leases drive the connectors built with this partition: the caller
+   * attaches them (`leases.attach({ followers, views })`).
    */
   cameraPartition(registry: DeviceRegistry): { partition?: CameraPartition; leases?: CameraLeases };
   /**

@@ -115,10 +115,35 @@ export interface HttpCameraMedia {
 export type DeviceTransport = 'mqtt' | 'onvif' | 'sia-dc09' | 'zkteco-adms' | 'hikvision-isapi' | 'dahua-cgi';
 
 /**
+ * The transports of devices the hub connects to rather than they to it, and the access it dials each through: a
+ * device without that access (a Hikvision device that only pushes) is not dialled.
+ */
+const dialledAccess: Partial<Record<DeviceTransport, 'onvif' | 'http'>> = {
+  onvif: 'onvif',
+  'dahua-cgi': 'http',
+  'hikvision-isapi': 'http',
+};
+
+/**
  * Transports of devices the hub connects to rather than they to it: among hub instances sharing Redis, each such
  * device is followed by one instance only, the holder of its lease (src/cameras/sessions/camera-leases.ts).
  */
-export const dialledTransports: ReadonlySet<DeviceTransport> = new Set(['onvif', 'dahua-cgi']);
+export const dialledTransports: ReadonlySet<DeviceTransport> = new Set(
+  Object.keys(dialledAccess) as DeviceTransport[],
+);
+
+/**
+ * Whether the hub dials the device: its transport is dialled and it has the access the hub dials it through. Only
+ * such a device takes a lease, so one that only pushes counts in no instance's share.
+ */
+export function isDialled(device: {
+  readonly adapter: Pick<DeviceAdapter, 'transport'>;
+  readonly onvif?: unknown;
+  readonly http?: unknown;
+}): boolean {
+  const access = dialledAccess[device.adapter.transport ?? 'mqtt'];
+  return access !== undefined && device[access] !== undefined;
+}
 
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */

@@ -35,7 +35,8 @@ import {
  * The hub's Hikvision ISAPI side, a connector. For every device of the `hikvision-isapi` transport with `http`
  * access it follows the device's alert stream (`GET /ISAPI/Event/notification/alertStream`, Digest, multipart, one
  * EventNotificationAlert per part), started and stopped with the hub and following the registry as devices are
- * provisioned, disabled or removed. It takes the alarms devices push to the device HTTP listener (their HTTP
+ * provisioned, disabled or removed; among instances sharing Redis, only the holder of the device's lease follows
+ * its stream (`partition`), so each streamed alert is ingested once. It takes the alarms devices push to the device HTTP listener (their HTTP
  * listening host, `/ISAPI/Event/notification/httpHosts`): HTTP Basic with the device's id or serial and its own
  * secret, the alert as XML, JSON or multipart/form-data with pictures. Every alert becomes the adapter's JSON frame,
  * handed to the hub's FrameHandler; the device is answered once it is committed. It carries commands out as the
@@ -86,6 +87,11 @@ export interface HikvisionIsapiOptions {
   readonly timing: HikvisionTiming;
   readonly metrics: MetricsRegistry;
   readonly logger: Logger;
+  /**
+   * With several hub instances: which devices this one follows the alert stream of (their lease). Without it, every
+   * device. Pushes are not partitioned: a push is handled by the instance it reaches.
+   */
+  readonly partition?: { holds(deviceId: string): boolean };
 }
 
 const hikvisionMetrics = declareMetrics((metrics) => ({
@@ -153,6 +159,16 @@ export class HikvisionIsapi implements Connector {
     return { state: this.#state, streams };
   }
 
+  /** One device's alert stream: its state, and why it last dropped (for tests and operators). */
+  stream(deviceId: string): Pick<HttpEventStream, 'state' | 'lastDrop'> | undefined {
+    return this.#followed.get(deviceId)?.stream;
+  }
+
+  /** Follows or lets go of a device's alert stream after this instance took or gave up its lease. */
+  refollow(deviceId: string): void {
+    if (this.#state === 'up') this.#follow(deviceId);
+  }
+
   start(): void {
     for (const device of this.#options.registry.all) this.#follow(device.id);
     this.#unsubscribe = this.#options.bus.on('device:changed', (deviceId) => this.#follow(deviceId));
@@ -178,7 +194,9 @@ export class HikvisionIsapi implements Connector {
     if (device === undefined || device.disabled || device.adapter.transport !== 'hikvision-isapi') return;
     const http = device.http;
     if (http === undefined) return;
-    const { timing, limits, guard } = this.#options;
+    const { timing, limits, guard, partition } = this.#options;
+    // Another instance holds its lease and follows its stream: its alerts are ingested there, once.
+    if (partition !== undefined && !partition.holds(deviceId)) return;
     const videoLost = new Set<string>();
     const stream = new HttpEventStream({
       url: new URL(alertStreamPath, http.url).toString(),

@@ -1,6 +1,6 @@
 import type { Gauge } from 'prom-client';
 import type { RedisCoordinator } from '../../cluster/redis-coordinator.ts';
-import { dialledTransports } from '../../core/adapter.ts';
+import { isDialled } from '../../core/adapter.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
@@ -15,12 +15,26 @@ export interface SharedCameraView {
   readonly snapshotUri: string | null;
 }
 
-/** The side of the ONVIF sessions that the leases drive and read. */
-export interface LeasedSessions {
-  /** Starts or stops the camera's session to match whether this instance holds it now. */
-  refollow(cameraId: string): void;
+/** What the leases drive: a connector that dials devices (ONVIF sessions, Dahua and Hikvision streams). */
+export interface LeaseFollower {
+  /** Starts or stops what it runs for the device to match whether this instance holds it now. */
+  refollow(deviceId: string): void;
+}
+
+/** The side of the ONVIF sessions that the leases read, to share with the siblings. */
+export interface LeasedViews {
   /** The camera's session here, when this instance runs one. */
   localView(cameraId: string): Omit<SharedCameraView, 'instance'> | undefined;
+}
+
+/** The ONVIF sessions are both: driven by the leases, and read for the views shared. */
+export interface LeasedSessions extends LeaseFollower, LeasedViews {}
+
+/** What the leases are attached to: every connector following the leased devices, and where views come from. */
+export interface LeaseAttachment {
+  /** Each one told of every lease taken or let go; a device's transport decides which one acts on it. */
+  readonly followers: readonly LeaseFollower[];
+  readonly views: LeasedViews;
 }
 
 /** Which cameras this instance runs sessions for, and what it knows of the others'. */
@@ -58,8 +72,8 @@ const leaseMetrics = declareMetrics((metrics) => ({
 }));
 
 /**
- * Cameras partitioned among hub instances by leases in Redis: each camera's ONVIF session runs on exactly one
- * instance, the holder of its lease. Every third of a lease the instance renews what it holds, says it is alive, and
+ * Cameras partitioned among hub instances by leases in Redis: each camera's ONVIF session (each dialled device's
+ * event stream: `dialledTransports`) runs on exactly one instance, the holder of its lease. Every third of a lease the instance renews what it holds, says it is alive, and
  * takes free cameras up to its fair share (cameras ÷ live instances, rounded up); above its share (a sibling joined)
  * it gives one back per round, so the load evens out without every camera moving at once. When an instance dies its
  * leases lapse after `leaseMs` and its siblings take them at their next round: a camera is unwatched for at most
@@ -76,7 +90,7 @@ export class CameraLeases implements CameraPartition {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #running = false;
-  #sessions: LeasedSessions | undefined;
+  #attachment: LeaseAttachment | undefined;
 
   constructor(options: CameraLeasesOptions) {
     this.#options = options;
@@ -84,15 +98,23 @@ export class CameraLeases implements CameraPartition {
     this.#heldGauge = leaseMetrics(options.metrics).held;
   }
 
-  /** The sessions, which are built with these leases as their partition: attached once both exist, before `start`. */
-  attach(sessions: LeasedSessions): void {
-    this.#sessions = sessions;
+  /**
+   * The connectors that follow the leased devices, which are built with these leases as their partition: attached
+   * once they all exist, before `start`.
+   */
+  attach(attachment: LeaseAttachment): void {
+    this.#attachment = attachment;
   }
 
-  #attached(): LeasedSessions {
-    if (this.#sessions === undefined)
-      throw new Error('camera leases used before their sessions were attached');
-    return this.#sessions;
+  #attached(): LeaseAttachment {
+    if (this.#attachment === undefined)
+      throw new Error('camera leases used before their followers were attached');
+    return this.#attachment;
+  }
+
+  /** Tells every follower that this instance took or let go of the device. */
+  #refollow(deviceId: string): void {
+    for (const follower of this.#attached().followers) follower.refollow(deviceId);
   }
 
   holds(cameraId: string): boolean {
@@ -110,7 +132,7 @@ export class CameraLeases implements CameraPartition {
 
   /** Runs the first round at once (so a lone instance starts its cameras without delay), then every third of a lease. */
   async start(): Promise<void> {
-    this.#attached(); // a hub that never attached its sessions fails here, not in a round
+    this.#attached(); // a hub that never attached its followers fails here, not in a round
     this.#running = true;
     await this.#runRound();
     this.#timer = setInterval(() => void this.#runRound(), Math.max(200, this.#options.leaseMs / 3));
@@ -125,7 +147,7 @@ export class CameraLeases implements CameraPartition {
     await this.#round;
     const held = [...this.#held];
     this.#held.clear();
-    for (const cameraId of held) this.#attached().refollow(cameraId);
+    for (const cameraId of held) this.#refollow(cameraId);
     this.#heldGauge.set(0);
     await this.#options.coordinator.release(held.map(leaseKey)).catch(() => undefined);
   }
@@ -152,7 +174,7 @@ export class CameraLeases implements CameraPartition {
     const { coordinator, registry, leaseMs } = this.#options;
     const members = await coordinator.heartbeat(leaseMs);
     const cameras = [...registry.all]
-      .filter((device) => dialledTransports.has(device.adapter.transport ?? 'mqtt') && !device.disabled)
+      .filter((device) => isDialled(device) && !device.disabled)
       .map((device) => device.id)
       .sort();
     const current = new Set(cameras);
@@ -186,7 +208,7 @@ export class CameraLeases implements CameraPartition {
         if (this.#held.size >= share || !this.#running) break;
         if (await coordinator.acquire(leaseKey(cameraId), leaseMs)) {
           this.#held.add(cameraId);
-          this.#attached().refollow(cameraId);
+          this.#refollow(cameraId);
           this.#log.info({ cameraId }, 'camera lease taken');
         }
       }
@@ -198,7 +220,7 @@ export class CameraLeases implements CameraPartition {
   /** Writes what this instance's sessions know, and reads what the siblings' know. */
   async #shareViews(): Promise<void> {
     const { coordinator } = this.#options;
-    const sessions = this.#attached();
+    const sessions = this.#attached().views;
     const views = new Map<string, string>();
     for (const cameraId of this.#held) {
       const view = sessions.localView(cameraId);
@@ -220,7 +242,7 @@ export class CameraLeases implements CameraPartition {
 
   #let(cameraId: string): void {
     if (!this.#held.delete(cameraId)) return;
-    this.#attached().refollow(cameraId);
+    this.#refollow(cameraId);
   }
 }
 
