@@ -307,7 +307,7 @@ export class Hub {
             topics,
             panelOf: siaPanelFinder(() => devices.all),
             onMessage,
-            refuse: (refusal) => ingest.refuseFrame(refusal),
+            refuse: refuseFrame,
             now: options.clock ?? Date.now,
             metrics,
             logger,
@@ -434,7 +434,7 @@ export class Hub {
       metrics,
       logger,
       guard: outboundGuard,
-      refuse: (refusal) => ingest.refuseFrame(refusal),
+      refuse: refuseFrame,
       hubUrl: () => deployment.cameras.notifyUrl ?? this.#listenerUrl(host),
       timing: {
         requestTimeoutMs: 10_000,

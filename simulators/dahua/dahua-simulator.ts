@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { DigestGuard } from '../onvif-camera/http-digest.ts';
 import { builtinSnapshot } from '../onvif-camera/media.ts';
+import { DigestGuard } from '../shared/http-digest.ts';
 
 /**
  * A Dahua device (an IP camera, an NVR channel or a VTO door station) as its HTTP CGI API behaves on the wire, for

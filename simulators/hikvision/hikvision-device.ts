@@ -8,8 +8,8 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DigestGuard } from '../onvif-camera/http-digest.ts';
 import { builtinSnapshot } from '../onvif-camera/media.ts';
+import { DigestGuard } from '../shared/http-digest.ts';
 import {
   type AccessAlert,
   accessAlertJson,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { DigestFault } from './http-digest.ts';
+import type { DigestFault } from '../shared/http-digest.ts';
 import { type GarbageMode, OnvifCameraSimulator } from './onvif-camera.ts';
 
 const usage = `Usage: tsx simulators/onvif-camera/cli.ts [options]

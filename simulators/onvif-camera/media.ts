@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { encode as encodeJpeg } from 'jpeg-js';
-import type { DigestFault } from './http-digest.ts';
+import type { DigestFault } from '../shared/http-digest.ts';
 import { RtspServer } from './rtsp-server.ts';
 import type { Credentials } from './soap.ts';
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type DigestFault, DigestGuard } from '../shared/http-digest.ts';
 import { DiscoveryResponder, WS_DISCOVERY_PORT } from './discovery.ts';
 import { type Notification, PROPERTY_TOPICS, PullPoints, TOPICS, type TopicKey } from './events.ts';
 import {
@@ -9,7 +10,6 @@ import {
   HttpUnauthorized,
   refusedByQuirks,
 } from './firmware-quirks.ts';
-import { type DigestFault, DigestGuard } from './http-digest.ts';
 import { builtinSnapshot, ffmpegSnapshot, findFfmpeg, RtspTestStream } from './media.ts';
 import {
   type CameraContext,

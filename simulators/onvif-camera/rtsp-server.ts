@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
-import { type DigestFault, DigestGuard } from './http-digest.ts';
+import { type DigestFault, DigestGuard } from '../shared/http-digest.ts';
 import type { Credentials } from './soap.ts';
 
 /**

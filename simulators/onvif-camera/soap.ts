@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Credentials } from '../shared/http-digest.ts';
 
 /**
  * The SOAP 1.2 layer of the simulated camera: a small namespace-aware XML reader for what clients send, the
@@ -425,10 +426,7 @@ export type AuthVerdict =
   | { readonly ok: true; readonly username: string }
   | { readonly ok: false; readonly why: string };
 
-export interface Credentials {
-  readonly username: string;
-  readonly password: string;
-}
+export type { Credentials };
 
 /** PasswordDigest = Base64(SHA-1(nonce + created + password)), nonce as raw bytes. */
 export function passwordDigest(nonce: Buffer, created: string, password: string): string {

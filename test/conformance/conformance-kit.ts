@@ -114,7 +114,7 @@ function escapeRegExp(text: string): string {
 }
 
 /** Waits for the first push of an event that matches, from the `from`-th (0-based) push of it on. */
-async function arrival<Payload>(
+export async function arrival<Payload>(
   client: RecordingClient,
   event: 'incident:new' | 'incident:update' | 'device:status',
   what: string,

@@ -16,7 +16,7 @@ import {
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
-import type { CommandCase, ExpectedEvent } from './conformance-kit.ts';
+import { arrival, type CommandCase, type ExpectedEvent } from './conformance-kit.ts';
 
 /**
  * The conformance kit for devices that do not speak the hub's MQTT dialect: a family whose connector the hub runs
@@ -140,25 +140,6 @@ function occurredWithin<Sim>(
 const waitMs = 10_000;
 /** How long an act that must decode to nothing is given to show that it does not. */
 const quietMs = 400;
-
-async function arrival<Payload>(
-  client: RecordingClient,
-  event: 'incident:new' | 'incident:update' | 'device:status',
-  what: string,
-  match: (payload: Payload) => boolean,
-  from = 0,
-): Promise<Payload> {
-  let found: Payload | undefined;
-  try {
-    await eventually(() => {
-      found = (client.of(event).slice(from) as Payload[]).find(match);
-      return found !== undefined;
-    }, waitMs);
-  } catch {
-    throw new Error(`no ${event} for ${what} within ${waitMs} ms`);
-  }
-  return found as Payload;
-}
 
 export function describeConnectorConformance<Sim extends ConnectorSimulator>(
   profile: ConnectorProfile<Sim>,

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DigestGuard } from '../../simulators/onvif-camera/http-digest.ts';
+import { DigestGuard } from '../../simulators/shared/http-digest.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
 import { wireFixtures } from '../devices/dahua-cgi.wire-fixtures.ts';
 import {

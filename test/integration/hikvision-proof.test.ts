@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessAlertJson, cameraAlertXml, type DeviceIdentity } from '../../simulators/hikvision/alerts.ts';
 import { HikvisionSimulator } from '../../simulators/hikvision/hikvision-device.ts';
-import { DigestGuard } from '../../simulators/onvif-camera/http-digest.ts';
+import { DigestGuard } from '../../simulators/shared/http-digest.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
 import { readAlert } from '../../src/ingest/isapi-alert.ts';
 import { realPayloads } from '../devices/hikvision-isapi.payloads.ts';

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DigestGuard } from '../../simulators/onvif-camera/http-digest.ts';
+import { DigestGuard } from '../../simulators/shared/http-digest.ts';
 import {
   HttpEventStream,
   type HttpEventStreamOptions,

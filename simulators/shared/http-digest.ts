@@ -1,9 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Credentials } from './soap.ts';
+
+/** An account on a simulated device. */
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
 
 /**
- * HTTP Digest access authentication for the snapshot URL (RFC 7616 with MD5 and qop=auth), the way IP cameras
- * guard `/snapshot.jpg`. Basic credentials are refused with a Digest challenge, as on Hikvision/Dahua firmware.
+ * HTTP Digest access authentication (RFC 7616 with MD5 and qop=auth), the way IP cameras guard their HTTP side: the
+ * ONVIF camera's snapshot and RTSP, Hikvision's ISAPI, Dahua's CGI. Basic credentials are refused with a Digest challenge, as on Hikvision/Dahua firmware.
  *
  * The challenge is written `Digest realm="…", qop="auth", nonce="…", opaque="…", algorithm=MD5`, realm first and
  * with hex nonces: node-onvif's parser looks for the literal `Digest realm` and splits on `,` and `=`.
