@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { onvifCamera } from '../../devices/onvif-camera/index.ts';
 import { normalizeTopic, toNotification } from '../../src/cameras/sessions/onvif-session.ts';
-import { parseXml } from '../../src/cameras/sessions/xml.ts';
 import type { OnvifNotification } from '../../src/core/adapter.ts';
+import { parseXml } from '../../src/net/xml.ts';
 import { namespaces, notificationMessage, realNotifications } from './onvif-camera.real-notifications.ts';
 
 const time = Date.parse('2026-11-22T08:00:00Z');

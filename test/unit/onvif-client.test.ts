@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OnvifClient, OnvifError } from '../../src/cameras/sessions/onvif-client.ts';
-import { parseXml, XmlError } from '../../src/cameras/sessions/xml.ts';
+import { parseXml, XmlError } from '../../src/net/xml.ts';
 
 describe("the sessions' XML reader", () => {
   it('reads elements by local name with their namespaces, whatever the prefixes', () => {

@@ -7,7 +7,15 @@ import {
   readLimited,
 } from '../../net/digest-fetch.ts';
 import { type OutboundFetch, OutboundRefused } from '../../net/outbound-address.ts';
-import { child, descendant, escapeXml, parseXml, textAt, type XmlElement, type XmlError } from './xml.ts';
+import {
+  child,
+  descendant,
+  escapeXml,
+  parseXml,
+  textAt,
+  type XmlElement,
+  type XmlError,
+} from '../../net/xml.ts';
 
 /**
  * The hub's own lean ONVIF SOAP client: only the operations a camera session calls, written for what firmware

@@ -1,9 +1,9 @@
 import type { OnvifNotification } from '../../core/adapter.ts';
 import type { ResolvedDevice } from '../../core/device.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
+import { attrOf, child, children, descendant, escapeXml, textAt, type XmlElement } from '../../net/xml.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { type OnvifAuthentication, OnvifClient, OnvifError } from './onvif-client.ts';
-import { attrOf, child, children, descendant, escapeXml, textAt, type XmlElement } from './xml.ts';
 
 /** What a session reports to the hub. */
 export interface OnvifSessionEvents {

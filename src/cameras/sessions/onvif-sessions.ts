@@ -11,6 +11,7 @@ import type { LivenessMonitor } from '../../fleet/liveness-monitor.ts';
 import type { EventSink } from '../../ingest/event-sink.ts';
 import { ingestMetrics } from '../../ingest/ingest-metrics.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
+import { descendants, parseXml, type XmlElement, XmlError } from '../../net/xml.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
 import type { CameraDirectory, CameraMedia } from '../camera-directory.ts';
@@ -24,7 +25,6 @@ import {
   type SessionLink,
   type SessionState,
 } from './onvif-session.ts';
-import { descendants, parseXml, type XmlElement, XmlError } from './xml.ts';
 
 export interface CameraSessionView {
   /** `remote`: another hub instance runs this camera's session (see `instance`). */
