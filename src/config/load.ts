@@ -617,6 +617,10 @@ const credentialProblemOf: Record<
       ? `${at}: an alarm panel reporting over SIA DC-09 has no MQTT secret; give its sia account`
       : undefined,
   'zkteco-adms': (device, file, at) => admsProblem(device, file, at),
+  gb28181: (device, _file, at) =>
+    hasSecret(device)
+      ? `${at}: a GB/T 28181 device has no MQTT secret; give its gb28181 id and password (or its parent)`
+      : undefined,
 };
 
 function resolveDevices(
@@ -631,6 +635,10 @@ function resolveDevices(
   const accounts = file.devices.flatMap((device) => (device.sia === undefined ? [] : [device.sia.account]));
   for (const account of findDuplicates(accounts)) {
     problems.push(`devices: SIA account "${account}" is used by more than one panel`);
+  }
+  const codes = file.devices.flatMap((device) => (device.gb28181 === undefined ? [] : [device.gb28181.id]));
+  for (const code of findDuplicates(codes)) {
+    problems.push(`devices: national code ${code} is given to more than one device`);
   }
   const serials = file.devices.flatMap((device) => (device.serial === undefined ? [] : [device.serial]));
   for (const serial of findDuplicates(serials)) {
@@ -663,14 +671,31 @@ function resolveDevices(
     }
     // A camera, an alarm panel, or a device the hub only calls has no MQTT secret to present: no password matches it.
     const digest =
-      transport === 'onvif' || transport === 'sia-dc09' || !hasSecret(device)
+      transport === 'onvif' || transport === 'sia-dc09' || transport === 'gb28181' || !hasSecret(device)
         ? noMqttSecret
         : (device.secretSha256 ?? secretDigest(device.secret as string));
     const result = resolveDevice(device, digest, jurisdiction, adapters, at);
     if ('problems' in result) problems.push(...result.problems);
     else resolved.push(result.device);
   });
+  problems.push(...gbParentProblems(resolved));
   return resolved;
+}
+
+/** A GB/T 28181 channel's parent is a device of the hub that registers over GB/T 28181, not a channel itself. */
+export function gbParentProblems(devices: readonly ResolvedDevice[]): string[] {
+  const byId = new Map(devices.map((device) => [device.id, device]));
+  return devices.flatMap((device) => {
+    const parentId = device.gb28181?.parent;
+    if (parentId === undefined) return [];
+    const parent = byId.get(parentId);
+    const registers = parent?.adapter.transport === 'gb28181' && parent.gb28181?.password !== undefined;
+    return registers
+      ? []
+      : [
+          `devices.${device.id}.gb28181.parent: "${parentId}" is no GB/T 28181 device that registers to the hub`,
+        ];
+  });
 }
 
 /**

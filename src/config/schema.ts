@@ -545,11 +545,118 @@ const siaDc09Schema = z.strictObject({
     .describe('Messages one address may send; past it they are dropped unanswered (and counted).'),
 });
 
+/** The GB/T 28181 SIP server that NVRs and cameras register to (UDP and TCP on one port). */
+const gb28181ReceiverSchema = z.strictObject({
+  port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .describe(
+      'UDP and TCP port of the SIP server (5060 is usual; 0 picks a free one). Devices are set to register here.',
+    ),
+  host: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Address to bind; the hub's own (HOST, 127.0.0.1 by default) when absent."),
+  udp: z.boolean().default(true).describe('Take SIP over UDP (most devices).'),
+  tcp: z.boolean().default(true).describe('Take SIP over TCP on the same port.'),
+  serverId: z
+    .string()
+    .regex(/^\d{20}$/, 'a SIP server id (SIP服务器ID) is a 20-digit national code')
+    .describe('The SIP server id devices are given (SIP服务器ID), e.g. 34020000002000000001.'),
+  domain: z
+    .string()
+    .regex(/^\d{10}$/, 'a SIP domain (SIP服务器域) is 10 digits')
+    .describe(
+      'The SIP domain devices are given (SIP服务器域), e.g. 3402000000: the realm of the digest challenge.',
+    ),
+  registration: z
+    .strictObject({
+      minExpiresSeconds: z.number().int().min(30).max(3600).default(60),
+      maxExpiresSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(7 * 24 * 3600)
+        .default(86_400),
+      perMinute: z.number().positive().max(6000).default(30),
+      burst: z.number().int().min(1).max(10_000).default(10),
+    })
+    .default({ minExpiresSeconds: 60, maxExpiresSeconds: 86_400, perMinute: 30, burst: 10 })
+    .describe(
+      'Registration: the expiry a device may ask (shorter is answered 423 with Min-Expires, longer is cut), and the REGISTERs one address may send (per minute, burst): past it they are answered 503 and counted.',
+    ),
+  messagesPerSecond: z
+    .number()
+    .positive()
+    .max(10_000)
+    .default(50)
+    .describe(
+      'Other requests one address may send per second (burst: five seconds of it); past it, dropped and counted.',
+    ),
+  maxMessageBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(64 * 1024)
+    .describe('The largest SIP message; a larger one is refused (UDP) or ends its connection (TCP).'),
+  maxConnections: z.number().int().min(1).max(100_000).default(1024).describe('TCP connections at once.'),
+  idleSeconds: z
+    .number()
+    .int()
+    .min(10)
+    .max(3600)
+    .default(300)
+    .describe('A TCP connection silent this long is closed (devices keep theirs open with keepalives).'),
+  queryTimeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(120)
+    .default(10)
+    .describe(
+      "How long the hub waits for a device's answer to a query or command (a catalog's last page included).",
+    ),
+  catalogRefreshSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(3600)
+    .describe(
+      'How often the hub asks a registered device for its catalog again (and at each new registration).',
+    ),
+  adoptChannels: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Channels a catalog lists that no device names (cameras, alarm inputs) become devices of their own (id gb-<code>): in the grid their longitude/latitude lies in, else their parent's.",
+    ),
+  subscribeAlarms: z
+    .boolean()
+    .default(true)
+    .describe(
+      "SUBSCRIBE to each registered device's alarms (most send them as MESSAGE without one; some need it).",
+    ),
+  charset: z
+    .enum(['GB2312', 'UTF-8'])
+    .default('GB2312')
+    .describe('The charset of what the hub sends devices (they send either; both are read).'),
+});
+
 export const receiversSchema = z.strictObject({
   http: deviceHttpReceiverSchema
     .optional()
     .describe(
       'The HTTP listener devices push events to; absent: off (devices that push over HTTP cannot report).',
+    ),
+  gb28181: gb28181ReceiverSchema
+    .optional()
+    .describe(
+      'GB/T 28181: the SIP server NVRs and cameras register to (see docs/gb28181.md). Off when absent.',
     ),
   siaDc09: siaDc09Schema
     .optional()
@@ -827,6 +934,7 @@ export type LimitsConfig = z.infer<typeof limitsSchema>;
 export type ReceiversConfig = z.infer<typeof receiversSchema>;
 export type GuessWindowConfig = z.infer<typeof guessWindowSchema>;
 export type SiaDc09Config = z.infer<typeof siaDc09Schema>;
+export type Gb28181ReceiverConfig = z.infer<typeof gb28181ReceiverSchema>;
 
 /**
  * What the file describes is the domain's, field for field: the jurisdiction's places (core/jurisdiction.ts),

@@ -22,6 +22,8 @@ export interface DeviceDescription {
   readonly sia?: SiaAccount;
   /** Devices whose HTTP API the hub calls (Hikvision ISAPI, Dahua CGI): where, and the hub's login on the device. */
   readonly http?: DeviceHttpAccess;
+  /** GB/T 28181: the device's national code, its SIP password, its parent when it is a channel, its media. */
+  readonly gb28181?: GbIdentity;
   /** The identity the device gives on its wire (a serial number): how a device pushing to the hub is known. */
   readonly serial?: string;
   /**
@@ -61,6 +63,8 @@ export interface ResolvedDevice {
   readonly onvif?: { readonly xaddr: string; readonly username: string; readonly password: string };
   /** Devices whose HTTP API the hub calls: how to reach it. */
   readonly http?: DeviceHttpAccess;
+  /** GB/T 28181: the device's national code and how it registers (see GbIdentity). */
+  readonly gb28181?: GbIdentity;
   /** The identity the device gives on its wire (a serial number). */
   readonly serial?: string;
   /** Devices that push without a credential: the networks they may push from (see DeviceDescription). */
@@ -80,6 +84,21 @@ export interface SiaAccount {
   readonly account: string;
   readonly key?: string;
   readonly keyEncoding?: 'hex' | 'text';
+}
+
+/**
+ * A device's GB/T 28181 identity. A device of the gb28181 adapter registers to the hub's SIP server as `id` with
+ * `password`; a channel of one (a camera or alarm input of an NVR) names its `parent` and has no password. Any other
+ * device may carry `id` alone: its national code towards a superior platform.
+ */
+export interface GbIdentity {
+  readonly id: string;
+  readonly password?: string;
+  readonly parent?: string;
+  /** Live view and clips through the device's RTSP stream. */
+  readonly rtsp?: { readonly url: string; readonly username?: string; readonly password?: string };
+  /** Whether the device takes GB/T 28181-2022's snapshot command. */
+  readonly snapshot?: boolean;
 }
 
 export interface ResolvedWatchdog {

@@ -49,6 +49,8 @@ export class DeviceRegistry {
   readonly #skipped: string[] = [];
   /** Devices by the serial number they give on their wire; rebuilt after a change, read by push receivers. */
   #bySerial: Map<string, RegisteredDevice> | undefined;
+  /** Devices by their GB/T 28181 national code; rebuilt after a change, read by the SIP server. */
+  #byNationalCode: Map<string, RegisteredDevice> | undefined;
   #userIds: UserIds | undefined;
 
   constructor(options: DeviceRegistryOptions) {
@@ -73,6 +75,7 @@ export class DeviceRegistry {
     this.#users(); // a hub that never attached its accounts fails here, not at the first provisioning
     this.#devices.clear();
     this.#bySerial = undefined;
+    this.#byNationalCode = undefined;
     for (const device of this.#options.configDevices) {
       this.#devices.set(device.id, { ...device, disabled: false, maintenanceUntil: null, source: 'config' });
     }
@@ -116,6 +119,20 @@ export class DeviceRegistry {
       }
     }
     return this.#bySerial.get(serial);
+  }
+
+  /**
+   * The device with this GB/T 28181 national code (a device registering to the SIP server, a channel of one, or any
+   * device with its code for the cascade), if one is provisioned with it. A Map read once built.
+   */
+  byNationalCode(code: string): RegisteredDevice | undefined {
+    if (this.#byNationalCode === undefined) {
+      this.#byNationalCode = new Map();
+      for (const device of this.#devices.values()) {
+        if (device.gb28181 !== undefined) this.#byNationalCode.set(device.gb28181.id, device);
+      }
+    }
+    return this.#byNationalCode.get(code);
   }
 
   /** True while the device is in maintenance: its events raise no incident. On the ingest path: a Map read. */
@@ -173,6 +190,19 @@ export class DeviceRegistry {
     }
     if (description.serial !== undefined && this.bySerial(description.serial) !== undefined) {
       throw refused('conflict', `another device gives serial ${description.serial}: serials are unique`);
+    }
+    const gb = description.gb28181;
+    if (gb !== undefined && this.byNationalCode(gb.id) !== undefined) {
+      throw refused('conflict', `another device has national code ${gb.id}: national codes are unique`);
+    }
+    if (gb?.parent !== undefined) {
+      const parent = this.#devices.get(gb.parent);
+      if (parent?.adapter.transport !== 'gb28181' || parent.gb28181?.password === undefined) {
+        throw refused(
+          'invalid',
+          `gb28181.parent: "${gb.parent}" is no GB/T 28181 device that registers to the hub`,
+        );
+      }
     }
     const secret = newSecret();
     const { jurisdiction, adapters } = this.#options;
@@ -257,6 +287,7 @@ export class DeviceRegistry {
     };
     this.#devices.set(device.id, device);
     this.#bySerial = undefined;
+    this.#byNationalCode = undefined;
     return device;
   }
 }
@@ -277,6 +308,7 @@ function describe(device: RegisteredDevice): DeviceDescription {
     // A camera keeps how it is reached and what it watches through a rotation, a disable or a maintenance.
     ...(device.onvif === undefined ? {} : { onvif: { ...device.onvif } }),
     ...(device.sia === undefined ? {} : { sia: { ...device.sia } }),
+    ...(device.gb28181 === undefined ? {} : { gb28181: { ...device.gb28181 } }),
     ...(device.http === undefined ? {} : { http: { ...device.http } }),
     ...(device.serial === undefined ? {} : { serial: device.serial }),
     ...(device.pushFrom === undefined ? {} : { pushFrom: [...device.pushFrom] }),

@@ -54,6 +54,8 @@ export function resolveDevice(
         : `${at}.sia: only devices of a SIA DC-09 adapter have an account (${adapter.id} is not one)`,
     );
   }
+  const gbProblem = adapter === undefined ? undefined : gbIdentityProblem(device, adapter.transport);
+  if (gbProblem !== undefined) problems.push(`${at}.gb28181: ${gbProblem}`);
   const overrides = device.watchdogs ?? {};
   for (const raised of Object.keys(overrides)) {
     if (adapter !== undefined && !adapter.watchdogs?.some((watchdog) => watchdog.raises === raised)) {
@@ -78,6 +80,7 @@ export function resolveDevice(
       watchdogs,
       ...(device.onvif === undefined ? {} : { onvif: device.onvif }),
       ...(device.sia === undefined ? {} : { sia: device.sia }),
+      ...(device.gb28181 === undefined ? {} : { gb28181: device.gb28181 }),
       ...(device.http === undefined ? {} : { http: device.http }),
       ...(device.serial === undefined ? {} : { serial: device.serial }),
       ...(device.pushFrom === undefined ? {} : { pushFrom: device.pushFrom }),
@@ -91,4 +94,28 @@ export function resolveDevice(
           }),
     },
   };
+}
+
+/**
+ * What a device's GB/T 28181 identity must be: a device of a gb28181 adapter registers (its code and password) or is
+ * a channel of one (its code and parent, no password); any other device carries at most its code, for the cascade.
+ */
+function gbIdentityProblem(
+  device: DeviceDescription,
+  transport: DeviceTransport | undefined,
+): string | undefined {
+  const gb = device.gb28181;
+  if (transport === 'gb28181') {
+    if (gb === undefined)
+      return 'a GB/T 28181 device needs its national code (id) and password, or its parent';
+    if ((gb.password === undefined) === (gb.parent === undefined)) {
+      return 'give a password (a device that registers) or a parent (a channel of one), not both';
+    }
+    return gb.parent === device.id ? 'a channel cannot be its own parent' : undefined;
+  }
+  if (gb === undefined) return undefined;
+  const extra = (['password', 'parent', 'rtsp', 'snapshot'] as const).filter((key) => gb[key] !== undefined);
+  return extra.length === 0
+    ? undefined
+    : `${extra.join(', ')}: only for devices of a GB/T 28181 adapter (this one carries its national code alone)`;
 }

@@ -81,6 +81,50 @@ export const deviceSchema = z.strictObject({
     )
     .optional()
     .describe('Alarm panels reporting over SIA DC-09: their account and AES key (instead of secret).'),
+  gb28181: z
+    .strictObject({
+      id: z
+        .string()
+        .regex(/^\d{20}$/, 'a national code (国标编码) is 20 digits')
+        .describe(
+          'The 20-digit national code (国标编码): what a GB/T 28181 device registers as, or a channel its catalog lists; on any other device, its code towards a superior platform.',
+        ),
+      password: z
+        .string()
+        .min(1)
+        .max(256)
+        .optional()
+        .describe(
+          'The SIP password a GB/T 28181 device registers with (digest): kept in memory, never logged or pushed. Give it as {env: NAME} or {file: path}. Not for channels.',
+        ),
+      parent: z
+        .string()
+        .regex(deviceIdPattern)
+        .optional()
+        .describe(
+          'A channel (a camera or alarm input of an NVR): the gridhub id of the GB/T 28181 device it belongs to; it has no password of its own.',
+        ),
+      rtsp: z
+        .strictObject({
+          url: z.url({ protocol: /^rtsps?$/ }).describe('e.g. rtsp://10.0.0.41:554/Streaming/Channels/101'),
+          username: z.string().min(1).max(64).optional(),
+          password: z.string().min(1).max(256).optional(),
+        })
+        .optional()
+        .describe(
+          "Live view and clips: the device's RTSP stream (GB/T 28181's own SIP media session is not used). A snapshot is then a frame of it.",
+        ),
+      snapshot: z
+        .boolean()
+        .optional()
+        .describe(
+          "Whether the device takes GB/T 28181-2022's snapshot command (SnapShotConfig); it uploads to the device HTTP listener (receivers.http).",
+        ),
+    })
+    .optional()
+    .describe(
+      'GB/T 28181 devices (NVRs, cameras registering to the hub) and their channels; on any device, its national code for the cascade.',
+    ),
   http: z
     .strictObject({
       url: z

@@ -1,3 +1,4 @@
+import { wallClockIso } from '../core/wall-clock.ts';
 import { payloadShape } from './payload-shape.ts';
 
 /**
@@ -41,44 +42,10 @@ function identifierOr(text: string | undefined): string | undefined {
   return text === undefined || text === '' || text === '0' ? undefined : text;
 }
 
-/**
- * The offset (minutes east of UTC) of `timeZone` at `utcMs`, from Intl: the terminal's wall clock is read in the
- * zone the hub gives it at registration.
- */
-export function zoneOffsetMinutes(timeZone: string, utcMs: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' })
-    .formatToParts(new Date(utcMs))
-    .find((part) => part.type === 'timeZoneName')?.value;
-  const match = /GMT([+-])(\d{2}):(\d{2})/.exec(parts ?? '');
-  if (match === null) return 0;
-  const minutes = Number(match[2]) * 60 + Number(match[3]);
-  return match[1] === '-' ? -minutes : minutes;
-}
-
-function offsetText(minutes: number): string {
-  const sign = minutes < 0 ? '-' : '+';
-  const absolute = Math.abs(minutes);
-  return `${sign}${String(Math.floor(absolute / 60)).padStart(2, '0')}:${String(absolute % 60).padStart(2, '0')}`;
-}
-
 /** The terminal's `YYYY-MM-DD HH:MM:SS` in `timeZone` as ISO 8601 with its offset; other text as it was. */
 export function terminalTime(text: string | undefined, timeZone: string): string | undefined {
   if (text === undefined) return undefined;
-  const match = deviceTime.exec(text);
-  if (match === null) return text;
-  const [, year, month, day, hour, minute, second] = match;
-  const asUtc = Date.UTC(
-    Number(year),
-    Number(month) - 1,
-    Number(day),
-    Number(hour),
-    Number(minute),
-    Number(second),
-  );
-  // The offset at the wall time read as UTC, corrected once: right except within a transition's hour.
-  const guess = zoneOffsetMinutes(timeZone, asUtc);
-  const offset = zoneOffsetMinutes(timeZone, asUtc - guess * 60_000);
-  return `${year}-${month}-${day}T${hour}:${minute}:${second}${offsetText(offset)}`;
+  return deviceTime.test(text) ? (wallClockIso(text, timeZone) ?? text) : text;
 }
 
 /** `key=value` fields separated by tabs, keys in lower case; undefined when a field has no `=`. */

@@ -5,6 +5,7 @@ import type { ResolvedDevice } from '../core/device.ts';
 import { refused } from '../core/errors.ts';
 import type { RefusalReason } from '../core/refusals.ts';
 import type { TopicGrammar } from '../core/topics.ts';
+import { zoneOffsetMinutes } from '../core/wall-clock.ts';
 import { addressAllowed } from '../net/outbound-address.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
@@ -14,7 +15,6 @@ import {
   type LineReading,
   readCommandResults,
   tableReaders,
-  zoneOffsetMinutes,
 } from './adms-lines.ts';
 import type { DeviceHttpAnswer, DeviceHttpRequest, DeviceHttpRoute } from './device-http-listener.ts';
 import type { DeviceActivity } from './device-ingest.ts';

@@ -5,6 +5,7 @@ import type { Connector, ConnectorRefusal, FrameHandler, RefusalHandler } from '
 import { listenError } from '../../core/errors.ts';
 import type { RefusalReason } from '../../core/refusals.ts';
 import type { TopicGrammar } from '../../core/topics.ts';
+import { SourceBuckets } from '../../net/source-buckets.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
 import {
@@ -107,13 +108,18 @@ export class SiaDc09Receiver implements Connector {
   >();
   /** Messages being answered: stop() waits for them. */
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Per remote address: tokens left and when they were counted (a token bucket). */
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  /** Per remote address: its rate (a token bucket). */
+  readonly #buckets: SourceBuckets;
 
   constructor(options: SiaDc09ReceiverOptions) {
     this.#options = options;
     this.#log = options.logger.child({ ns: 'sia-dc09' });
     this.#metrics = siaMetrics(options.metrics);
+    const { messagesPerSecond, burst } = options.settings.perSource;
+    this.#buckets = new SourceBuckets(
+      { perSecond: messagesPerSecond, burst },
+      { maxSources: trackedSources },
+    );
   }
 
   /** The TCP (and UDP) port bound; 0 before start. */
@@ -303,22 +309,9 @@ export class SiaDc09Receiver implements Connector {
 
   /** The per-address token bucket: false when the address sent more than its rate (the message is dropped). */
   #admit(address: string): boolean {
-    const { messagesPerSecond, burst } = this.#options.settings.perSource;
-    const now = performance.now();
-    let bucket = this.#buckets.get(address);
-    if (bucket === undefined) {
-      if (this.#buckets.size >= trackedSources) this.#buckets.clear();
-      bucket = { tokens: burst, at: now };
-      this.#buckets.set(address, bucket);
-    }
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * messagesPerSecond);
-    bucket.at = now;
-    if (bucket.tokens < 1) {
-      this.#limited('rate', 'messages over the per-address rate');
-      return false;
-    }
-    bucket.tokens -= 1;
-    return true;
+    if (this.#buckets.admit(address)) return true;
+    this.#limited('rate', 'messages over the per-address rate');
+    return false;
   }
 
   #limited(reason: SiaLimitReason, what: string): void {
