@@ -45,6 +45,8 @@ import { DeviceHttpListener } from './ingest/device-http-listener.ts';
 import { DeviceIngest } from './ingest/device-ingest.ts';
 import { EventSink } from './ingest/event-sink.ts';
 import { ExternalBrokerClient } from './ingest/external-broker.ts';
+import { adoptChannel } from './ingest/gb28181/channel-adoption.ts';
+import { Gb28181Server } from './ingest/gb28181/gb28181-server.ts';
 import { defaultHikvisionTiming, HikvisionIsapi, type HikvisionTiming } from './ingest/hikvision-isapi.ts';
 import { mqttMetrics } from './ingest/ingest-metrics.ts';
 import type { MqttTransport, OwnMqttBroker } from './ingest/mqtt-transport.ts';
@@ -128,6 +130,8 @@ export class Hub {
   /** The listener devices push to over HTTP (`receivers.http`), when configured. */
   readonly #deviceHttp: DeviceHttpListener | undefined;
   #http: FastifyInstance | undefined;
+  /** The GB/T 28181 SIP server, when `receivers.gb28181` is set. */
+  readonly #gb28181: Gb28181Server | undefined;
   /** The SIA DC-09 receiver of alarm panels, when `receivers.siaDc09` is set. */
   readonly #sia: SiaDc09Receiver | undefined;
   /** The certificate files of the TLS listeners, watched for renewals (`tls` in the config). */
@@ -313,6 +317,26 @@ export class Hub {
             logger,
           });
     const sia = this.#sia;
+    // GB/T 28181 devices register to the SIP server; the channels their catalogs list become cameras of their own.
+    const gbSettings = deployment.receivers.gb28181;
+    const gb28181 =
+      gbSettings === undefined
+        ? undefined
+        : new Gb28181Server({
+            settings: gbSettings,
+            host,
+            topics,
+            devices,
+            onMessage,
+            refuse: refuseFrame,
+            activity: liveness,
+            adopt: (channel) => adoptChannel(devices, deployment.jurisdiction, channel),
+            timeZone: settings.timezone,
+            ...(options.clock === undefined ? {} : { now: options.clock }),
+            metrics,
+            logger,
+          });
+    this.#gb28181 = gb28181;
     // ZKTeco terminals push over ADMS to the device HTTP listener; their commands wait there for their next poll.
     const adms =
       deviceHttp === undefined
@@ -403,6 +427,7 @@ export class Hub {
           ['hikvision-isapi', hikvision.commands],
           ['dahua-cgi', dahua.commands],
           ...(adms === undefined ? [] : [['zkteco-adms', adms] as const]),
+          ...(gb28181 === undefined ? [] : [['gb28181', gb28181.commands] as const]),
         ]),
         devices,
         topics,
@@ -423,6 +448,7 @@ export class Hub {
         broker.disconnect(deviceId);
         // An ADMS terminal holds no connection: what it has here is its queue and its last poll.
         adms?.disconnect(deviceId);
+        gb28181?.commands.disconnect(deviceId);
       },
     });
     const onvif = new OnvifSessions({
@@ -623,6 +649,7 @@ export class Hub {
             }),
           ]),
       ...(sia === undefined ? [] : [sia]),
+      ...(gb28181 === undefined ? [] : [gb28181]),
       dahua,
     ]);
     this.testHandle = {
@@ -776,6 +803,11 @@ export class Hub {
 
   get mqttPort(): number {
     return this.#own?.port ?? 0;
+  }
+
+  /** The GB/T 28181 SIP server's port (UDP and TCP), actually bound; 0 when it is off or not started. */
+  get gb28181Port(): number {
+    return this.#gb28181?.port ?? 0;
   }
 
   /** The SIA DC-09 receiver's port (TCP and UDP), actually bound; 0 when it is off or not started. */

@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     `gridhub: ${deployment.settings.name} — ${http}://localhost:${hub.httpPort} · ${mqtt}://localhost:${hub.mqttPort}` +
       (hub.deviceHttpPort === 0 ? '' : ` · device push on ${hub.deviceHttpPort}`) +
       (hub.siaPort === 0 ? '' : ` · SIA DC-09 on ${hub.siaPort} (tcp+udp)`) +
+      (hub.gb28181Port === 0 ? '' : ` · GB/T 28181 SIP on ${hub.gb28181Port} (udp+tcp)`) +
       ` · ${hub.deviceCount} devices · data in ${runtime.dataDir}\n`,
   );
 }

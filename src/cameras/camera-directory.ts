@@ -26,12 +26,17 @@ export interface CameraDirectory {
 /** What the directory reads of a device: how it is reached, and what its adapter says of its media. */
 interface CameraDevice {
   readonly http?: { readonly url: string; readonly username: string; readonly password: string };
+  /** A GB/T 28181 camera's RTSP stream, when configured (its own SIP media session is not used). */
+  readonly gb28181?: {
+    readonly rtsp?: { readonly url: string; readonly username?: string; readonly password?: string };
+  };
   readonly adapter: { readonly transport?: string; readonly httpMedia?: HttpCameraMedia };
 }
 
 /**
- * The cameras the evidence pipeline draws on: ONVIF cameras through their sessions, and cameras with an HTTP API
- * (Hikvision, Dahua) through the snapshot path and stream their adapter names, on the device's `http` address.
+ * The cameras the evidence pipeline draws on: ONVIF cameras through their sessions, cameras with an HTTP API
+ * (Hikvision, Dahua) through the snapshot path and stream their adapter names, on the device's `http` address, and
+ * GB/T 28181 cameras through the RTSP stream their `gb28181.rtsp` names.
  */
 export class CombinedCameraDirectory implements CameraDirectory {
   readonly #onvif: CameraDirectory;
@@ -50,12 +55,24 @@ export class CombinedCameraDirectory implements CameraDirectory {
     const device = this.#device(deviceId);
     return (
       device?.adapter.transport === 'onvif' ||
-      (device?.adapter.httpMedia !== undefined && device.http !== undefined)
+      (device?.adapter.httpMedia !== undefined && device.http !== undefined) ||
+      device?.gb28181?.rtsp !== undefined
     );
   }
 
   media(cameraId: string): CameraMedia | undefined {
     const device = this.#device(cameraId);
+    const rtsp = device?.gb28181?.rtsp;
+    // A GB/T 28181 camera's snapshot is a frame of its stream.
+    if (rtsp !== undefined) {
+      return {
+        cameraId,
+        snapshotUri: undefined,
+        streamUri: rtsp.url,
+        username: rtsp.username ?? '',
+        password: rtsp.password ?? '',
+      };
+    }
     const media = device?.adapter.httpMedia;
     if (device?.http === undefined || media === undefined) return this.#onvif.media(cameraId);
     const base = new URL(device.http.url);

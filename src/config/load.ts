@@ -3,7 +3,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { type DeviceAdapter, type DeviceTransport, livenessEvents } from '../core/adapter.ts';
+import { type DeviceAdapter, type DeviceTransport, films, livenessEvents } from '../core/adapter.ts';
 import { noMqttSecret, type ResolvedDevice, secretDigest } from '../core/device.ts';
 import type { DeadlinesDescription, RoutingDescription } from '../core/dispatch.ts';
 import { GridhubError } from '../core/errors.ts';
@@ -654,10 +654,8 @@ function resolveDevices(
         ? `${at}: onvif is for ONVIF cameras only`
         : device.presets !== undefined && transport !== 'onvif'
           ? `${at}: presets are for ONVIF cameras only`
-          : device.watches !== undefined &&
-              transport !== 'onvif' &&
-              adapters.get(device.adapter)?.httpMedia === undefined
-            ? `${at}: watches are for cameras only (ONVIF, or an adapter with httpMedia)`
+          : device.watches !== undefined && !films(adapters.get(device.adapter), device)
+            ? `${at}: watches are for cameras only (ONVIF, an adapter with httpMedia, or gb28181.rtsp)`
             : undefined);
     if (credentialProblem !== undefined) {
       problems.push(credentialProblem);

@@ -153,6 +153,19 @@ export function isDialled(device: {
   return access !== undefined && device[access] !== undefined;
 }
 
+/**
+ * Whether a device films, so it may watch others (`watches`): an ONVIF camera, one whose adapter names its HTTP media,
+ * or a GB/T 28181 camera given its RTSP stream.
+ */
+export function films(
+  adapter: Pick<DeviceAdapter, 'transport' | 'httpMedia'> | undefined,
+  device: { readonly gb28181?: { readonly rtsp?: unknown } },
+): boolean {
+  return (
+    adapter?.transport === 'onvif' || adapter?.httpMedia !== undefined || device.gb28181?.rtsp !== undefined
+  );
+}
+
 export interface DeviceAdapter {
   /** Matches the folder name under devices/ and the `adapter` of a device in the config. */
   readonly id: string;

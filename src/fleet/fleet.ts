@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/audit-trail.ts';
+import { films } from '../core/adapter.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { DeviceDescription } from '../core/device.ts';
@@ -161,8 +162,10 @@ export class Fleet {
     if (presets !== undefined && adapter?.transport !== 'onvif') {
       problems.push('device: presets are for ONVIF cameras only');
     }
-    if (watches !== undefined && adapter?.transport !== 'onvif' && adapter?.httpMedia === undefined) {
-      problems.push('device: watches are for cameras only (ONVIF, or an adapter with httpMedia)');
+    if (watches !== undefined && !films(adapter, description)) {
+      problems.push(
+        'device: watches are for cameras only (ONVIF, an adapter with httpMedia, or gb28181.rtsp)',
+      );
     }
     const seen = new Set<string>();
     (watches ?? []).forEach((watched, index) => {

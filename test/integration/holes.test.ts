@@ -358,7 +358,7 @@ describe("a camera watches only devices that exist in its provisioner's scope", 
     );
     expect(refused.status).toBe(400);
     expect(refused.body.error.problems).toEqual([
-      'device: watches are for cameras only (ONVIF, or an adapter with httpMedia)',
+      'device: watches are for cameras only (ONVIF, an adapter with httpMedia, or gb28181.rtsp)',
     ]);
   });
 
