@@ -63,6 +63,13 @@ const eventsSchema = z.strictObject({
   longitude: z.number().min(-180).max(180).optional(),
   latitude: z.number().min(-90).max(90).optional(),
   edition: z.enum(['2016', '2022']).describe('The edition the device registered with.'),
+  deviceTime: z.iso
+    .datetime({ offset: true })
+    .max(maxEnvelopeTimeLength)
+    .optional()
+    .describe(
+      "The device's AlarmTime when its clock is too far off to name the event (time is then the hub's).",
+    ),
 });
 
 const heartbeatSchema = z.discriminatedUnion('cmdType', [
@@ -119,6 +126,7 @@ function alarmAttributes(
       ? {}
       : { longitude: frame.longitude, latitude: frame.latitude }),
     edition: frame.edition,
+    ...(frame.deviceTime === undefined ? {} : { deviceTime: frame.deviceTime }),
     ...meaning,
   };
 }
@@ -251,7 +259,13 @@ export const gb28181: DeviceAdapter = {
     reboot: commandDefinition({
       description: 'Reboots the device (DeviceControl TeleBoot Boot).',
       params: z.strictObject({}),
-      encode: (_params, requestId) => ({ requestId, cmdType: 'DeviceControl', fields: { TeleBoot: 'Boot' } }),
+      // A rebooting device sends no Response: its 200 is the answer.
+      encode: (_params, requestId) => ({
+        requestId,
+        cmdType: 'DeviceControl',
+        fields: { TeleBoot: 'Boot' },
+        noResponse: true,
+      }),
     }),
   },
   replies: replyDecoder({

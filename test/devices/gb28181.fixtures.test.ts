@@ -286,7 +286,7 @@ checkAdapterFixtures(gb28181, {
       command: 'reboot',
       params: {},
       requestId: 'r5',
-      expected: { requestId: 'r5', cmdType: 'DeviceControl', fields: { TeleBoot: 'Boot' } },
+      expected: { requestId: 'r5', cmdType: 'DeviceControl', fields: { TeleBoot: 'Boot' }, noResponse: true },
     },
   ],
   commandsMalformed: [

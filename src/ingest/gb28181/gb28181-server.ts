@@ -50,7 +50,7 @@ import {
   readResult,
   writeManscdp,
 } from './manscdp.ts';
-import { nationalCodePattern } from './national-code.ts';
+import { channelKinds, nationalCodePattern, readNationalCode } from './national-code.ts';
 import { PendingAnswers, QueryTimeout } from './pending-answers.ts';
 import { type Registration, type RegistrationChange, Registrations } from './registrations.ts';
 
@@ -157,6 +157,8 @@ export const gb28181Metrics = declareMetrics((metrics) => ({
     help: 'GB/T 28181 devices registered to the hub now.',
   }),
 }));
+
+const elementName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/);
 
 /** What the adapter's command encoder gives for a GB/T 28181 device: a MANSCDP command, as data. */
 export const gbCommandRequest = z.strictObject({
@@ -413,6 +415,7 @@ export class Gb28181Server implements Connector {
         code,
         peer: context.peer,
         contact: contactUri ?? `sip:${code}@${context.peer.address}:${context.peer.port}`,
+        edition: request.headers.get('x-gb-ver')?.trim().startsWith('3') ? '2022' : '2016',
       },
       now,
       granted * 1000,
@@ -533,8 +536,23 @@ export class Gb28181Server implements Connector {
     }
     const handler = this.#messageHandlers[`${message.root}/${message.cmdType}`];
     this.#metrics.messages.labels(handler === undefined ? 'other' : message.cmdType).inc();
-    const done = (handler ?? this.#otherMessage)(registration, message, this.#now());
     const answer = (status: number, reason: string) => context.respond(responseTo(request, status, reason));
+    let done: Promise<void> | undefined;
+    try {
+      done = (handler ?? this.#otherMessage)(registration, message, this.#now());
+    } catch (error) {
+      // The typed readers refuse a message whose fields break the standard (a priority of 9, a date of nonsense).
+      if (!(error instanceof ManscdpError)) throw error;
+      answer(400, 'Bad Request');
+      this.#refuse({
+        source: `gb28181/${peer.transport}`,
+        deviceId: registration.deviceId,
+        reason: 'malformed',
+        problems: [error.problem],
+        payloadBytes: request.body.length,
+      });
+      return;
+    }
     if (done === undefined) {
       answer(200, 'OK');
       return;
@@ -630,6 +648,7 @@ export class Gb28181Server implements Connector {
       ...(trusted || deviceTime === undefined ? {} : { deviceTime }),
       cmdType: 'Alarm',
       ...alarmFields(alarm),
+      edition: registration.edition,
     };
     const committed = this.#frame(target, 'events', frame, receivedAt);
     // The standard's acknowledgement: a Response Alarm once the hub has the alarm (after the 200).
@@ -787,7 +806,7 @@ export class Gb28181Server implements Connector {
     for (const item of items) {
       const channelId = await this.#channelDevice(registration, item);
       if (channelId === undefined) continue;
-      const isOn = item.status === undefined || item.status === 'ON' || item.status === 'OK';
+      const isOn = item.status !== 'OFF';
       if (isOn) on.push(channelId);
       await this.#frame(channelId, 'status', { state: isOn ? 'online' : 'offline' }, this.#now());
     }
@@ -800,13 +819,17 @@ export class Gb28181Server implements Connector {
     if (item.deviceId === registration.code) return undefined;
     const known = this.#options.devices.byNationalCode(item.deviceId);
     if (known !== undefined) return known.gb28181?.parent === registration.deviceId ? known.id : undefined;
-    if (!this.#settings.adoptChannels || this.#options.adopt === undefined || !item.channel) return undefined;
+    const kind = readNationalCode(item.deviceId)?.kind;
+    if (!this.#settings.adoptChannels || this.#options.adopt === undefined) return undefined;
+    if (kind === undefined || !channelKinds.has(kind)) return undefined;
     return this.#options
       .adopt({
         parentId: registration.deviceId,
         code: item.deviceId,
         name: item.name ?? item.deviceId,
-        ...(item.location === undefined ? {} : { location: item.location }),
+        ...(item.longitude === undefined || item.latitude === undefined
+          ? {}
+          : { location: [item.longitude, item.latitude] as const }),
       })
       .catch((error: unknown) => {
         this.#warn(
@@ -836,8 +859,18 @@ export class Gb28181Server implements Connector {
         );
     answered.catch(() => undefined);
     const code = device.gb28181.id;
-    const reply = (fields: Record<string, unknown>) =>
-      this.#frame(device.id, 'replies', { requestId: command.requestId, ...fields }, this.#now());
+    const reply = (result: 'OK' | 'ERROR', reason?: string) =>
+      this.#frame(
+        device.id,
+        'replies',
+        {
+          requestId: command.requestId,
+          cmdType: command.cmdType,
+          result,
+          ...(reason === undefined ? {} : { reason: reason.slice(0, 256) }),
+        },
+        this.#now(),
+      );
     // Sent now; the device's answer becomes the reply frame the command service waits for.
     this.#track(
       this.#exchange(registration, command.cmdType, answered, () =>
@@ -849,11 +882,12 @@ export class Gb28181Server implements Connector {
         }),
       ).then(
         (answers) => {
-          const result = answers[0] === undefined ? 'OK' : readResult(answers[0]).result;
-          return reply({ ok: result === 'OK', result });
+          const answer = answers[0] === undefined ? undefined : readResult(answers[0]);
+          return reply(answer?.result ?? 'OK', answer?.reason);
         },
+        // No whole answer in time is no reply: the command service says device_timeout, as for any silent device.
         (error: unknown) =>
-          error instanceof QueryTimeout ? undefined : reply({ ok: false, error: (error as Error).message }),
+          error instanceof QueryTimeout ? undefined : reply('ERROR', (error as Error).message),
       ),
     );
   }

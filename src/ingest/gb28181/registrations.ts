@@ -10,6 +10,8 @@ export interface Registration {
   readonly peer: SipPeer;
   /** The Contact URI it gave, the Request-URI of the hub's requests to it. */
   readonly contact: string;
+  /** The edition the device speaks: 2022 when its REGISTER says X-GB-Ver 3.x, else 2016. */
+  readonly edition: '2016' | '2022';
   readonly registeredAt: number;
   expiresAt: number;
   /** The CSeq of the hub's next request in this registration's dialogs. */
@@ -49,7 +51,12 @@ export class Registrations {
     expiresMs: number,
   ): { registration: Registration; change: RegistrationChange } {
     const existing = this.#byDevice.get(entry.deviceId);
-    if (existing !== undefined && samePeer(existing.peer, entry.peer) && existing.code === entry.code) {
+    if (
+      existing !== undefined &&
+      samePeer(existing.peer, entry.peer) &&
+      existing.code === entry.code &&
+      existing.edition === entry.edition
+    ) {
       existing.expiresAt = now + expiresMs;
       return { registration: existing, change: 'refreshed' };
     }
