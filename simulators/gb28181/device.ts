@@ -166,14 +166,24 @@ interface Subscription {
 }
 
 const cameraType = { ipc: '132', nvr: '131' } as const;
-const deviceType = { ipc: '132', nvr: '118' } as const;
 
 /** A channel id: the device's centre and industry (first 10 digits), the type, then a serial. */
 function channelId(deviceId: string, type: string, serial: number): string {
   return `${deviceId.slice(0, 10)}${type}${deviceId.slice(13, 14)}${String(serial).padStart(6, '0')}`;
 }
 
-const defaultNames = ['东门', '南门', '西门', '北门', '停车场', '一号楼', '二号楼', '三号楼', '广场', '幼儿园'];
+const defaultNames = [
+  '东门',
+  '南门',
+  '西门',
+  '北门',
+  '停车场',
+  '一号楼',
+  '二号楼',
+  '三号楼',
+  '广场',
+  '幼儿园',
+];
 
 /** ISO local time without an offset, the way GB/T 28181 writes it (2016-…T…, no zone). */
 function gbTime(date: Date): string {
@@ -231,7 +241,11 @@ export class GbDevice extends EventEmitter {
         : cameras;
     const inputs = options.alarmInputs ?? 0;
     this.alarmInputs = typeof inputs === 'number' ? made(inputs, '134', (i) => `报警输入${i + 1}`) : inputs;
-    this.#server = { transport: options.server.transport, address: options.server.host, port: options.server.port };
+    this.#server = {
+      transport: options.server.transport,
+      address: options.server.host,
+      port: options.server.port,
+    };
     this.#node = new SipNode({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
@@ -315,7 +329,11 @@ export class GbDevice extends EventEmitter {
       this.challenges.push({ at: new Date(), header: challenge });
       this.emit('challenge', challenge);
       const password = this.faults.wrongPassword ?? this.#options.password;
-      const authorization = digestAuthorization(challenge, { method: 'REGISTER', uri }, { username: this.id, password });
+      const authorization = digestAuthorization(
+        challenge,
+        { method: 'REGISTER', uri },
+        { username: this.id, password },
+      );
       if (authorization !== undefined)
         response = await this.#node.request(build(authorization), this.#server, wait);
     }
@@ -346,7 +364,9 @@ export class GbDevice extends EventEmitter {
       SN: sn,
       DeviceID: this.id,
       Status: 'OK',
-      ...(faults.length > 0 ? { Info: { items: faults.map((c) => ({ DeviceID: c.id })), itemName: 'DeviceID' } } : {}),
+      ...(faults.length > 0
+        ? { Info: { items: faults.map((c) => ({ DeviceID: c.id })), itemName: 'DeviceID' } }
+        : {}),
     })
       .then((response) => response.status)
       .catch(() => 'timeout' as const);
@@ -522,7 +542,10 @@ export class GbDevice extends EventEmitter {
     };
     this.received.push(record);
     this.emit('request', record);
-    if (request.method === 'SUBSCRIBE') return this.#onSubscribe(request, message, context);
+    if (request.method === 'SUBSCRIBE') {
+      this.#onSubscribe(request, message, context);
+      return;
+    }
     if (message.root === 'Response' && message.cmdType === 'Alarm') {
       context.respond(responseTo(request, 200));
       const result = textAt(message.node, 'Result') ?? '';

@@ -35,7 +35,8 @@ function writeFields(fields: Fields, indent: string): string {
       if (isItemList(value)) {
         const itemName = value.itemName ?? 'Item';
         const items = value.items.map(
-          (item) => `${indent}  <${itemName}>\n${writeFields(item, `${indent}    `)}\n${indent}  </${itemName}>`,
+          (item) =>
+            `${indent}  <${itemName}>\n${writeFields(item, `${indent}    `)}\n${indent}  </${itemName}>`,
         );
         return [`${indent}<${name} Num="${value.items.length}">`, ...items, `${indent}</${name}>`];
       }
@@ -94,7 +95,8 @@ export function encodeGb18030(text: string): Buffer {
 /** A body's text: GB18030 when declared GB2312/GBK/GB18030 (in the XML declaration or the Content-Type), else UTF-8. */
 export function decodeManscdp(body: Buffer, contentType = ''): string {
   const head = body.subarray(0, 100).toString('latin1');
-  const declared = /encoding\s*=\s*["']([^"']+)["']/i.exec(head)?.[1] ?? /charset=([\w-]+)/i.exec(contentType)?.[1];
+  const declared =
+    /encoding\s*=\s*["']([^"']+)["']/i.exec(head)?.[1] ?? /charset=([\w-]+)/i.exec(contentType)?.[1];
   return /^(gb2312|gbk|gb18030)$/i.test(declared ?? '')
     ? new TextDecoder('gb18030').decode(body)
     : body.toString('utf8');
@@ -125,7 +127,8 @@ export class XmlError extends Error {}
 export function readXml(text: string): XmlNode {
   const stack: XmlNode[] = [];
   let root: XmlNode | undefined;
-  const token = /<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([\w:.-]+)([^>]*?)(\/?)>|([^<]+)/g;
+  const token =
+    /<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([\w:.-]+)([^>]*?)(\/?)>|([^<]+)/g;
   for (const m of text.matchAll(token)) {
     const [whole, cdata, closing, name, attrs, selfClosing, chars] = m;
     const top = stack[stack.length - 1];
@@ -135,7 +138,8 @@ export function readXml(text: string): XmlNode {
       continue;
     }
     if (name === undefined) {
-      if (whole.startsWith('<') && !whole.startsWith('<?') && !whole.startsWith('<!--')) throw new XmlError('bad tag');
+      if (whole.startsWith('<') && !whole.startsWith('<?') && !whole.startsWith('<!--'))
+        throw new XmlError('bad tag');
       continue;
     }
     if (closing === '/') {

@@ -166,7 +166,10 @@ export class GbSuperior extends EventEmitter {
   #onRequest(request: SipRequest, context: SipRequestContext): void {
     if (this.faults.silent) return;
     const from = uriUser(addressUri(header(request, 'from') ?? '')) ?? '';
-    if (request.method === 'REGISTER') return this.#onRegister(request, context, from);
+    if (request.method === 'REGISTER') {
+      this.#onRegister(request, context, from);
+      return;
+    }
     if (request.method !== 'MESSAGE' && request.method !== 'NOTIFY') {
       context.respond(responseTo(request, request.method === 'OPTIONS' ? 200 : 405));
       return;
@@ -194,9 +197,12 @@ export class GbSuperior extends EventEmitter {
       this.alarms.push(record);
       this.emit('alarm', record);
       // The acknowledgement GB/T 28181 §9.4 asks for, in a MESSAGE of its own.
-      this.#send(from, 'Response', { CmdType: 'Alarm', SN: message.sn, DeviceID: message.deviceId, Result: 'OK' }).catch(
-        (error: Error) => this.emit('problem', error.message),
-      );
+      this.#send(from, 'Response', {
+        CmdType: 'Alarm',
+        SN: message.sn,
+        DeviceID: message.deviceId,
+        Result: 'OK',
+      }).catch((error: Error) => this.emit('problem', error.message));
     }
     this.emit('manscdp', record);
     this.emit('activity');
@@ -211,17 +217,22 @@ export class GbSuperior extends EventEmitter {
     };
     if (this.faults.refuseRegistration) {
       context.respond(responseTo(request, 403));
-      return record(403);
+      record(403);
+      return;
     }
     const authorization = header(request, 'authorization');
     if (authorization === undefined) {
-      context.respond(responseTo(request, 401, { headers: [['WWW-Authenticate', this.#digest.challenge()]] }));
-      return record(401);
+      context.respond(
+        responseTo(request, 401, { headers: [['WWW-Authenticate', this.#digest.challenge()]] }),
+      );
+      record(401);
+      return;
     }
     const user = this.#digest.verify(authorization, 'REGISTER', (name) => this.#passwordFor(name));
     if (user === undefined || user !== from) {
       context.respond(responseTo(request, 403));
-      return record(403);
+      record(403);
+      return;
     }
     if (expires === 0) this.#peers.delete(from);
     else this.#peers.set(from, { peer: context.peer, expiresAt: Date.now() + expires * 1000 });
@@ -265,12 +276,23 @@ export class GbSuperior extends EventEmitter {
   }
 
   /** Waits for the Response of this CmdType and SN from a peer (every page of a Catalog goes through here). */
-  #collect(from: string, cmdType: string, sn: number, done: (pages: Manscdp[]) => boolean, timeoutMs: number) {
+  #collect(
+    from: string,
+    cmdType: string,
+    sn: number,
+    done: (pages: Manscdp[]) => boolean,
+    timeoutMs: number,
+  ) {
     return new Promise<Manscdp[]>((resolve, reject) => {
       const pages: Manscdp[] = [];
       const listener = (record: ReceivedManscdp) => {
         const { message } = record;
-        if (record.from !== from || message.root !== 'Response' || message.cmdType !== cmdType || message.sn !== sn)
+        if (
+          record.from !== from ||
+          message.root !== 'Response' ||
+          message.cmdType !== cmdType ||
+          message.sn !== sn
+        )
           return;
         pages.push(message);
         if (!done(pages)) return;
@@ -280,7 +302,11 @@ export class GbSuperior extends EventEmitter {
       };
       const timer = setTimeout(() => {
         this.off('manscdp', listener);
-        reject(new Error(`no complete ${cmdType} response from ${from} within ${timeoutMs} ms (${pages.length} page(s))`));
+        reject(
+          new Error(
+            `no complete ${cmdType} response from ${from} within ${timeoutMs} ms (${pages.length} page(s))`,
+          ),
+        );
       }, timeoutMs);
       this.on('manscdp', listener);
     });
@@ -323,9 +349,20 @@ export class GbSuperior extends EventEmitter {
   /** Sends a DeviceControl (e.g. { GuardCmd: 'SetGuard' }) and resolves with the peer's Response. */
   async control(to: string, fields: Fields, target = to): Promise<Manscdp> {
     const sn = this.#nextSn();
-    const collected = this.#collect(to, 'DeviceControl', sn, (p) => p.length > 0, this.#options.timeoutMs ?? 8000);
+    const collected = this.#collect(
+      to,
+      'DeviceControl',
+      sn,
+      (p) => p.length > 0,
+      this.#options.timeoutMs ?? 8000,
+    );
     collected.catch(() => undefined);
-    const response = await this.#send(to, 'Control', { CmdType: 'DeviceControl', SN: sn, DeviceID: target, ...fields });
+    const response = await this.#send(to, 'Control', {
+      CmdType: 'DeviceControl',
+      SN: sn,
+      DeviceID: target,
+      ...fields,
+    });
     if (response.status !== 200) throw new Error(`DeviceControl answered ${response.status}`);
     return (await collected)[0] as Manscdp;
   }
@@ -333,9 +370,20 @@ export class GbSuperior extends EventEmitter {
   /** Sends a DeviceConfig (e.g. { SnapShotConfig: {...} }) and resolves with the peer's Response. */
   async config(to: string, fields: Fields, target = to): Promise<Manscdp> {
     const sn = this.#nextSn();
-    const collected = this.#collect(to, 'DeviceConfig', sn, (p) => p.length > 0, this.#options.timeoutMs ?? 8000);
+    const collected = this.#collect(
+      to,
+      'DeviceConfig',
+      sn,
+      (p) => p.length > 0,
+      this.#options.timeoutMs ?? 8000,
+    );
     collected.catch(() => undefined);
-    const response = await this.#send(to, 'Control', { CmdType: 'DeviceConfig', SN: sn, DeviceID: target, ...fields });
+    const response = await this.#send(to, 'Control', {
+      CmdType: 'DeviceConfig',
+      SN: sn,
+      DeviceID: target,
+      ...fields,
+    });
     if (response.status !== 200) throw new Error(`DeviceConfig answered ${response.status}`);
     return (await collected)[0] as Manscdp;
   }
@@ -345,7 +393,14 @@ export class GbSuperior extends EventEmitter {
     return this.#send(
       to,
       'Query',
-      { CmdType: 'Alarm', SN: this.#nextSn(), DeviceID: to, StartAlarmPriority: 0, EndAlarmPriority: 0, AlarmMethod: 0 },
+      {
+        CmdType: 'Alarm',
+        SN: this.#nextSn(),
+        DeviceID: to,
+        StartAlarmPriority: 0,
+        EndAlarmPriority: 0,
+        AlarmMethod: 0,
+      },
       'SUBSCRIBE',
       [
         ['Event', 'presence'],

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 
 /**
  * The simulators' own small SIP (RFC 3261) codec and transport, written from the RFC for the simulated GB/T 28181
@@ -64,7 +64,9 @@ function longName(name: string): string {
 export function headerValues(message: SipMessage, name: string): string[] {
   const wanted = longName(name);
   const values = message.headers.filter(([n]) => longName(n) === wanted).map(([, v]) => v);
-  return wanted === 'via' ? values.flatMap((value) => value.split(/,(?=\s*SIP\/)/i).map((v) => v.trim())) : values;
+  return wanted === 'via'
+    ? values.flatMap((value) => value.split(/,(?=\s*SIP\/)/i).map((v) => v.trim()))
+    : values;
 }
 
 export function header(message: SipMessage, name: string): string | undefined {
@@ -288,9 +290,14 @@ export class SipDigestServer {
   }
 
   /** The username when the Authorization is right for this password, else undefined. */
-  verify(authorization: string | undefined, method: string, passwordFor: (username: string) => string | undefined) {
+  verify(
+    authorization: string | undefined,
+    method: string,
+    passwordFor: (username: string) => string | undefined,
+  ) {
     const params = authorization === undefined ? undefined : readDigestParams(authorization);
-    if (params?.username === undefined || params.nonce === undefined || params.response === undefined) return undefined;
+    if (params?.username === undefined || params.nonce === undefined || params.response === undefined)
+      return undefined;
     if (!this.#nonces.has(params.nonce) || params.realm !== this.realm) return undefined;
     const password = passwordFor(params.username);
     if (password === undefined) return undefined;
@@ -474,7 +481,11 @@ export class SipNode extends EventEmitter {
   }
 
   /** Sends a request (its top Via given a branch here) and resolves with its final response. */
-  async request(request: SipRequest, peer: SipPeer, options: { timeoutMs?: number } = {}): Promise<SipResponse> {
+  async request(
+    request: SipRequest,
+    peer: SipPeer,
+    options: { timeoutMs?: number } = {},
+  ): Promise<SipResponse> {
     if (peer.transport === 'tcp') await this.connect(peer);
     const branch = newBranch();
     // Over TCP the Via names the connection's own port: a client-only node binds none.

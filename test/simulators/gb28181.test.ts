@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { createServer as createHttpServer } from 'node:http';
 import { createSocket } from 'node:dgram';
+import { createServer as createHttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GbDevice, type GbDeviceOptions } from '../../simulators/gb28181/device.ts';
@@ -38,7 +38,11 @@ async function superior(options: Partial<GbSuperiorOptions> = {}): Promise<GbSup
   return platform;
 }
 
-function device(platform: GbSuperior, transport: 'udp' | 'tcp', options: Partial<GbDeviceOptions> = {}): GbDevice {
+function device(
+  platform: GbSuperior,
+  transport: 'udp' | 'tcp',
+  options: Partial<GbDeviceOptions> = {},
+): GbDevice {
   const sim = new GbDevice({
     server: { id: platformId, domain, host: '127.0.0.1', port: platform.port, transport },
     id: nvrId,
@@ -96,7 +100,15 @@ describe('simulators/shared/sip.ts', () => {
     const bytes = encodeGb18030('通道1 东门');
     expect(bytes.toString('hex')).toBe('cda8b5c03120b6abc3c5');
     expect(new TextDecoder('gb18030').decode(bytes)).toBe('通道1 东门');
-    expect(decodeManscdp(Buffer.concat([Buffer.from('<?xml version="1.0" encoding="GB2312"?><a>'), bytes, Buffer.from('</a>')]))).toContain('东门');
+    expect(
+      decodeManscdp(
+        Buffer.concat([
+          Buffer.from('<?xml version="1.0" encoding="GB2312"?><a>'),
+          bytes,
+          Buffer.from('</a>'),
+        ]),
+      ),
+    ).toContain('东门');
   });
 });
 
@@ -121,9 +133,16 @@ describe.each(['udp', 'tcp'] as const)('a simulated NVR and a simulated superior
     const catalog = await platform.queryCatalog(nvrId);
     expect(catalog.sumNum).toBe(5);
     expect(catalog.pages).toBe(3); // 2 + 2 + 1 items
-    expect(catalog.items.map((item) => item.DeviceID)).toEqual([...nvr.channels, ...nvr.alarmInputs].map((c) => c.id));
-    expect(catalog.items[0]).toMatchObject({ Name: '通道1 东门', ParentID: nvrId, Status: 'ON', Longitude: '116.397' });
-    expect(catalog.items[4]?.DeviceID.slice(10, 13)).toBe('134');
+    expect(catalog.items.map((item) => item.DeviceID)).toEqual(
+      [...nvr.channels, ...nvr.alarmInputs].map((c) => c.id),
+    );
+    expect(catalog.items[0]).toMatchObject({
+      Name: '通道1 东门',
+      ParentID: nvrId,
+      Status: 'ON',
+      Longitude: '116.397',
+    });
+    expect(catalog.items[4]?.DeviceID?.slice(10, 13)).toBe('134');
     expect(nvr.received.map((r) => r.cmdType)).toContain('Catalog');
 
     const { sn, status } = await nvr.alarm({ method: 5, type: 2, priority: 2, description: '移动侦测' });
@@ -181,10 +200,17 @@ describe('the simulated device answers the platform', () => {
     running.push({ stop: () => new Promise<void>((resolve) => http.close(() => resolve())) });
     const port = (http.address() as { port: number }).port;
     const config = await platform.config(nvrId, {
-      SnapShotConfig: { SnapNum: 2, Interval: 1, UploadURL: `http://127.0.0.1:${port}/snap`, SessionID: 'sess-42' },
+      SnapShotConfig: {
+        SnapNum: 2,
+        Interval: 1,
+        UploadURL: `http://127.0.0.1:${port}/snap`,
+        SessionID: 'sess-42',
+      },
     });
     expect(textAt(config.node, 'Result')).toBe('OK');
-    await platform.waitFor(() => platform.messages.some((m) => m.message.cmdType === 'UploadSnapShotFinished'));
+    await platform.waitFor(() =>
+      platform.messages.some((m) => m.message.cmdType === 'UploadSnapShotFinished'),
+    );
     const finished = platform.messages.find((m) => m.message.cmdType === 'UploadSnapShotFinished')?.message;
     expect(textAt(finished?.node, 'SessionID')).toBe('sess-42');
     expect(uploads).toHaveLength(2);
@@ -242,7 +268,8 @@ describe('fault knobs, each observable', () => {
 
     nvr.faults.clockSkewSeconds = -3600;
     const { sn } = await nvr.alarm({ method: 5 });
-    const alarmTime = textAt(platform.alarms.find((a) => a.message.sn === sn)?.message.node, 'AlarmTime') ?? '';
+    const alarmTime =
+      textAt(platform.alarms.find((a) => a.message.sn === sn)?.message.node, 'AlarmTime') ?? '';
     const skew = (new Date(alarmTime).getTime() - Date.now()) / 1000;
     expect(skew).toBeGreaterThan(-3700);
     expect(skew).toBeLessThan(-3500);
@@ -270,13 +297,16 @@ describe('the simulated device against SIPp as the SIP server', () => {
     return port;
   }
 
-  async function runSipp(devicePassword: string): Promise<{ code: number | null; nvr: GbDevice; started: unknown }> {
+  async function runSipp(
+    devicePassword: string,
+    calls: number,
+  ): Promise<{ code: number | null; nvr: GbDevice; started: unknown }> {
     const port = await freeUdpPort();
     const scenario = fileURLToPath(new URL('../sipp/sim-register-keepalive-uas.xml', import.meta.url));
     const sipp = spawn(
       '/usr/bin/sipp',
       [
-        ...['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-m', '2', '-timeout', '20s'],
+        ...['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-m', String(calls), '-timeout', '20s'],
         ...['-set', 'realm', domain, '-set', 'user', nvrId, '-set', 'password', password],
         ...['-trace_err', '-error_file', '/dev/null', '-nostdin'],
       ],
@@ -293,7 +323,7 @@ describe('the simulated device against SIPp as the SIP server', () => {
       id: nvrId,
       password: devicePassword,
       keepaliveSeconds: 1,
-      timeoutMs: 3000,
+      timeoutMs: 8000, // UDP retransmissions cover SIPp still binding its port
     });
     running.push(nvr);
     const started = await nvr.start().then(
@@ -306,11 +336,19 @@ describe('the simulated device against SIPp as the SIP server', () => {
   }
 
   it('registers (answering its Digest challenge, checked by SIPp verifyauth) and sends a Keepalive: exit code 0', async () => {
-    const { code, nvr, started } = await runSipp(password);
+    const { code, nvr, started } = await runSipp(password, 2);
     expect(started).toBe('registered');
     expect(nvr.challenges[0]).toMatchObject({ header: expect.stringContaining(`realm="${domain}"`) });
     expect(nvr.keepalives[0]?.status).toBe(200);
     expect(code).toBe(0);
+  }, 30_000);
+
+  it('a wrong password: SIPp verifyauth refuses it with 403, its call fails (exit code not 0)', async () => {
+    const { code, nvr, started } = await runSipp('not-the-password', 1);
+    expect(started).toBeInstanceOf(Error);
+    expect(String(started)).toMatch(/403/);
+    expect(nvr.keepalives).toHaveLength(0);
+    expect(code).not.toBe(0);
   }, 30_000);
 });
 
