@@ -365,7 +365,7 @@ export class GbDevice extends EventEmitter {
       DeviceID: this.id,
       Status: 'OK',
       ...(faults.length > 0
-        ? { Info: { items: faults.map((c) => ({ DeviceID: c.id })), itemName: 'DeviceID' } }
+        ? { Info: { items: faults.map((c) => c.id), itemName: 'DeviceID' } }
         : {}),
     })
       .then((response) => response.status)

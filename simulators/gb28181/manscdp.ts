@@ -12,7 +12,8 @@ export interface Fields {
   readonly [name: string]: FieldValue | undefined;
 }
 export interface ItemList {
-  readonly items: readonly Fields[];
+  /** Each item: its fields, or its text (`<Info><DeviceID>…</DeviceID></Info>` in a keepalive). */
+  readonly items: readonly (Fields | string)[];
   readonly itemName?: string; // default Item
 }
 
@@ -34,9 +35,10 @@ function writeFields(fields: Fields, indent: string): string {
         return [`${indent}<${name}>${escapeText(String(value))}</${name}>`];
       if (isItemList(value)) {
         const itemName = value.itemName ?? 'Item';
-        const items = value.items.map(
-          (item) =>
-            `${indent}  <${itemName}>\n${writeFields(item, `${indent}    `)}\n${indent}  </${itemName}>`,
+        const items = value.items.map((item) =>
+          typeof item === 'string'
+            ? `${indent}  <${itemName}>${escapeText(item)}</${itemName}>`
+            : `${indent}  <${itemName}>\n${writeFields(item, `${indent}    `)}\n${indent}  </${itemName}>`,
         );
         return [`${indent}<${name} Num="${value.items.length}">`, ...items, `${indent}</${name}>`];
       }
