@@ -184,7 +184,7 @@ describe('readManscdp: refusals and bounds', () => {
   });
 
   it('refuses too many elements and too long a text', () => {
-    const many = keepalive('', '<Info>' + '<I/>'.repeat(manscdpLimits.maxElements) + '</Info>');
+    const many = keepalive('', `<Info>${'<I/>'.repeat(manscdpLimits.maxElements)}</Info>`);
     expect(problemOf(() => readManscdp(Buffer.from(many)))).toMatch(/more than 4096 elements/);
     const long = keepalive('', `<Note>${'y'.repeat(manscdpLimits.maxTextLength + 1)}</Note>`);
     expect(problemOf(() => readManscdp(Buffer.from(long)))).toMatch(/longer than 4096/);
