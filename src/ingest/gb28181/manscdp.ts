@@ -354,8 +354,8 @@ export interface AlarmNotify {
 }
 
 const alarmSchema = z.object({
-  priority: intText(0, 4).describe('AlarmPriority 1..4; 0 (all) is a query value some devices send'),
-  method: intText(0, 99).describe('AlarmMethod 1..7; the 2022 and vendor extensions are kept'),
+  priority: intText(1, 4).describe('AlarmPriority 1..4 (0, "all", is for queries only)'),
+  method: intText(1, 99).describe('AlarmMethod 1..7; later editions and vendor extensions are kept'),
   time: words(40).optional(),
   description: words(256).optional(),
   alarmType: intText(0, 9999).optional(),
@@ -379,7 +379,6 @@ export function readAlarm(message: ManscdpMessage): AlarmNotify {
     longitude: textOf(body, 'Longitude'),
     latitude: textOf(body, 'Latitude'),
   });
-  // AlarmMethod may combine methods ("12"? no: the standard combines only in queries, as "1/2"): take the first.
   const { longitude, latitude, ...rest } = parseOrThrow(alarmSchema, raw, 'Alarm');
   return { deviceId: message.deviceId, sn: message.sn, ...rest, ...position(longitude, latitude) };
 }
