@@ -232,14 +232,14 @@ describe('SipEndpoint over UDP', () => {
   });
 
   it('gives up with SipTimeoutError when no response comes, having retransmitted', async () => {
-    const { endpoint } = await startEndpoint({ timers: { t1Ms: 100, t2Ms: 400, timeoutMs: 1500 } });
+    const { endpoint } = await startEndpoint({ timers: { t1Ms: 100, t2Ms: 400, timeoutMs: 3000 } });
     const peer = await udpPeer();
     let datagrams = 0;
     peer.socket.on('message', () => datagrams++);
     await expect(
       endpoint.request(message('MESSAGE'), { transport: 'udp', address: '127.0.0.1', port: peer.port }),
     ).rejects.toBeInstanceOf(SipTimeoutError);
-    // 0, 100, 300, 700, 1100 ms: at least three are sent in 1.5 s however slow the machine.
+    // 0, 100, 300, 700, 1100, 1500 ms...: at least three are sent in 3 s however slow the machine.
     expect(datagrams).toBeGreaterThanOrEqual(3);
   });
 
@@ -295,6 +295,23 @@ describe('SipEndpoint over UDP', () => {
     );
     const answer = parseSipMessage((await peer.next()).bytes);
     expect(answer.kind === 'response' && answer.status).toBe(500);
+  });
+});
+
+describe('SipEndpoint with one transport', () => {
+  it('a TCP-only endpoint binds no UDP and refuses to send over it; a UDP-only one answers', async () => {
+    const tcpOnly = await startEndpoint({ udp: false });
+    expect(tcpOnly.endpoint.health()).toMatchObject({ udp: false, tcp: true });
+    await expect(
+      tcpOnly.endpoint.request(message('MESSAGE'), { transport: 'udp', address: '127.0.0.1', port: 9 }),
+    ).rejects.toThrow(/no UDP socket/);
+    const udpOnly = await startEndpoint({ tcp: false });
+    expect(udpOnly.endpoint.health()).toMatchObject({ udp: true, tcp: false });
+    const peer = await udpPeer();
+    const request = serializeSipMessage(message('MESSAGE', { via: 'SIP/2.0/UDP 127.0.0.1:1' }));
+    peer.socket.send(request, udpOnly.endpoint.port, '127.0.0.1');
+    const answer = parseSipMessage((await peer.next()).bytes);
+    expect(answer.kind === 'response' && answer.status).toBe(200);
   });
 });
 
