@@ -338,6 +338,15 @@ describe('SipEndpoint over TCP', () => {
     expect(endpoint.health()).toMatchObject({ connections: 1 });
   });
 
+  it('answers an RFC 5626 double-CRLF ping with a CRLF pong', async () => {
+    const { endpoint } = await startEndpoint();
+    const device = connect({ host: '127.0.0.1', port: endpoint.port });
+    running.push({ stop: () => device.destroy() });
+    const pong = new Promise<Buffer>((done) => device.once('data', done));
+    device.write('\r\n\r\n');
+    expect((await pong).toString()).toBe('\r\n');
+  });
+
   it('opens a connection to a peer it has none with, and reuses it', async () => {
     const { endpoint } = await startEndpoint();
     const other = await startEndpoint();

@@ -352,6 +352,9 @@ export class SipEndpoint implements Component {
         // The framing is lost: nothing more on this connection can be read.
         socket.destroy();
       },
+      () => {
+        if (!socket.destroyed) socket.write('\r\n');
+      },
     );
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
   }
