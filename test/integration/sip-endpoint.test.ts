@@ -232,14 +232,14 @@ describe('SipEndpoint over UDP', () => {
   });
 
   it('gives up with SipTimeoutError when no response comes, having retransmitted', async () => {
-    const { endpoint } = await startEndpoint({ timers: { t1Ms: 100, t2Ms: 400, timeoutMs: 1500 } });
+    const { endpoint } = await startEndpoint({ timers: { t1Ms: 100, t2Ms: 400, timeoutMs: 3000 } });
     const peer = await udpPeer();
     let datagrams = 0;
     peer.socket.on('message', () => datagrams++);
     await expect(
       endpoint.request(message('MESSAGE'), { transport: 'udp', address: '127.0.0.1', port: peer.port }),
     ).rejects.toBeInstanceOf(SipTimeoutError);
-    // 0, 100, 300, 700, 1100 ms: at least three are sent in 1.5 s however slow the machine.
+    // 0, 100, 300, 700, 1100, 1500 ms...: at least three are sent in 3 s however slow the machine.
     expect(datagrams).toBeGreaterThanOrEqual(3);
   });
 
@@ -298,6 +298,23 @@ describe('SipEndpoint over UDP', () => {
   });
 });
 
+describe('SipEndpoint with one transport', () => {
+  it('a TCP-only endpoint binds no UDP and refuses to send over it; a UDP-only one answers', async () => {
+    const tcpOnly = await startEndpoint({ udp: false });
+    expect(tcpOnly.endpoint.health()).toMatchObject({ udp: false, tcp: true });
+    await expect(
+      tcpOnly.endpoint.request(message('MESSAGE'), { transport: 'udp', address: '127.0.0.1', port: 9 }),
+    ).rejects.toThrow(/no UDP socket/);
+    const udpOnly = await startEndpoint({ tcp: false });
+    expect(udpOnly.endpoint.health()).toMatchObject({ udp: true, tcp: false });
+    const peer = await udpPeer();
+    const request = serializeSipMessage(message('MESSAGE', { via: 'SIP/2.0/UDP 127.0.0.1:1' }));
+    peer.socket.send(request, udpOnly.endpoint.port, '127.0.0.1');
+    const answer = parseSipMessage((await peer.next()).bytes);
+    expect(answer.kind === 'response' && answer.status).toBe(200);
+  });
+});
+
 describe('SipEndpoint over TCP', () => {
   it('answers on the connection, then sends its own request back over the same connection', async () => {
     const { endpoint, requests } = await startEndpoint();
@@ -319,6 +336,15 @@ describe('SipEndpoint over TCP', () => {
     device.socket.write(serializeSipMessage(responseTo(query, 200)));
     expect((await sent).status).toBe(200);
     expect(endpoint.health()).toMatchObject({ connections: 1 });
+  });
+
+  it('answers an RFC 5626 double-CRLF ping with a CRLF pong', async () => {
+    const { endpoint } = await startEndpoint();
+    const device = connect({ host: '127.0.0.1', port: endpoint.port });
+    running.push({ stop: () => device.destroy() });
+    const pong = new Promise<Buffer>((done) => device.once('data', done));
+    device.write('\r\n\r\n');
+    expect((await pong).toString()).toBe('\r\n');
   });
 
   it('opens a connection to a peer it has none with, and reuses it', async () => {
