@@ -319,6 +319,8 @@ export class GbDevice extends EventEmitter {
         ['Max-Forwards', '70'],
         ['User-Agent', 'gridhub-gb28181-sim'],
         ['Expires', String(expires)],
+        // The 2022 edition names itself in every request (X-GB-Ver: 3.0); 2016 devices mostly send 2.0 or nothing.
+        ['X-GB-Ver', this.#edition === '2022' ? '3.0' : '2.0'],
         ...(authorization === undefined ? [] : [['Authorization', authorization] as [string, string]]),
       ],
       body: Buffer.alloc(0),
@@ -364,9 +366,7 @@ export class GbDevice extends EventEmitter {
       SN: sn,
       DeviceID: this.id,
       Status: 'OK',
-      ...(faults.length > 0
-        ? { Info: { items: faults.map((c) => c.id), itemName: 'DeviceID' } }
-        : {}),
+      ...(faults.length > 0 ? { Info: { items: faults.map((c) => c.id), itemName: 'DeviceID' } } : {}),
     })
       .then((response) => response.status)
       .catch(() => 'timeout' as const);

@@ -103,7 +103,7 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
   const deviceStatus = async (id: string) =>
     (await getJson(`${hub.httpUrl}/api/devices/${id}`, 'demo-admin')).body as {
       name: string;
-      grid: { id: string } | string;
+      gridId: string;
       status: { online: boolean };
     };
 
@@ -112,7 +112,8 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     return (body as { deadLetters: DeadLetter[] }).deadLetters;
   }
 
-  const refused = (reason: string) => metricValue(hub.httpUrl, `gridhub_messages_refused_total{reason="${reason}"}`);
+  const refused = (reason: string) =>
+    metricValue(hub.httpUrl, `gridhub_messages_refused_total{reason="${reason}"}`);
 
   it('an NVR registers over UDP with digest; its catalog becomes cameras in their grids', async () => {
     const sim = device({
@@ -134,22 +135,35 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     await eventually(async () => (await deviceStatus(nvr.id)).status.online);
     // The hub asks for the device's info and its catalog (paged by the device, two items a message).
     await eventually(() => sim.received.some((query) => query.cmdType === 'Catalog'));
-    expect(sim.received.map((query) => query.cmdType)).toEqual(expect.arrayContaining(['DeviceInfo', 'Catalog']));
+    expect(sim.received.map((query) => query.cmdType)).toEqual(
+      expect.arrayContaining(['DeviceInfo', 'Catalog']),
+    );
     // The configured channel keeps its own id and grid; the others are adopted: by position, else the NVR's grid.
-    await eventually(async () => (await getJson(`${hub.httpUrl}/api/devices/gb-34020000001340000001`, 'demo-admin')).status === 200);
+    await eventually(
+      async () =>
+        (await getJson(`${hub.httpUrl}/api/devices/gb-34020000001340000001`, 'demo-admin')).status === 200,
+    );
     const parking = await deviceStatus('gb-34020000001310000002');
     expect(parking.name).toBe('停车场入口');
-    expect(JSON.stringify(parking.grid)).toContain('grid-xijiao-03');
+    expect(parking.gridId).toBe('grid-xijiao-03');
     const north = await deviceStatus('gb-34020000001310000003');
-    expect(JSON.stringify(north.grid)).toContain('grid-xijiao-01');
-    expect((await getJson(`${hub.httpUrl}/api/devices/gb-${gateCamera.code}`, 'demo-admin')).status).toBe(404);
+    expect(north.gridId).toBe('grid-xijiao-01');
+    expect((await getJson(`${hub.httpUrl}/api/devices/gb-${gateCamera.code}`, 'demo-admin')).status).toBe(
+      404,
+    );
     expect(await metricValue(hub.httpUrl, 'gridhub_gb28181_registered_devices')).toBeGreaterThanOrEqual(1);
   });
 
   it("a channel's alarm opens an incident on its camera, in its grid, and the hub acknowledges it per the standard", async () => {
     const sim = sims[0] as GbDevice;
     const before = created.length;
-    const sent = await sim.alarm({ deviceId: gateCamera.code, priority: 1, method: 2, type: 1, description: '视频丢失' });
+    const sent = await sim.alarm({
+      deviceId: gateCamera.code,
+      priority: 1,
+      method: 2,
+      type: 1,
+      description: '视频丢失',
+    });
     expect(sent.status).toBe(200);
     // The standard's acknowledgement: a Response Alarm with Result OK, after the 200.
     const ack = await sim.ackFor(sent.sn);
@@ -170,12 +184,16 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     expect(await sim.keepalive()).toBe(200);
     expect(events.length).toBe(count);
     expect((await deviceStatus(nvr.id)).status.online).toBe(true);
-    expect(await metricValue(hub.httpUrl, 'gridhub_gb28181_messages_total{cmd="Keepalive"}')).toBeGreaterThanOrEqual(1);
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_gb28181_messages_total{cmd="Keepalive"}'),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it("the adapter's commands go out as DeviceControl and come back as the device's Result", async () => {
     const sim = sims[0] as GbDevice;
-    const answer = await postJson(`${hub.httpUrl}/api/devices/${nvr.id}/commands/guard`, 'demo-admin', { on: true });
+    const answer = await postJson(`${hub.httpUrl}/api/devices/${nvr.id}/commands/guard`, 'demo-admin', {
+      params: { on: true },
+    });
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ ok: true });
     expect(sim.guard).toBe('SetGuard');
@@ -192,11 +210,20 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     });
     await sim.start();
     const before = created.length;
-    const sent = await sim.alarm({ deviceId: ipc.code, priority: 2, method: 5, type: 2, description: '移动侦测' });
+    const sent = await sim.alarm({
+      deviceId: ipc.code,
+      priority: 2,
+      method: 5,
+      type: 2,
+      description: '移动侦测',
+    });
     expect(sent.status).toBe(200);
     await eventually(() => created.length > before || events.some((event) => event.deviceId === ipc.id));
     const event = events.filter((one) => one.deviceId === ipc.id).at(-1) as DeviceEvent;
-    expect(event).toMatchObject({ type: 'camera.motion', attributes: { edition: '2022', description: '移动侦测' } });
+    expect(event).toMatchObject({
+      type: 'camera.motion',
+      attributes: { edition: '2022', description: '移动侦测' },
+    });
     // The device's time is three days ahead: the event is named by the hub's time, the device's kept beside it.
     expect(Math.abs(event.occurredAt - Date.now())).toBeLessThan(60_000);
     expect(typeof event.attributes.deviceTime).toBe('string');
@@ -204,13 +231,17 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
 
   it('a wrong password is refused 403, counted and dead-lettered; the device is not registered', async () => {
     const before = await refused('unauthenticated');
-    const sim = device({ id: ipc.code, password: ipc.password, faults: { wrongPassword: 'not-the-password' } });
+    const sim = device({
+      id: ipc.code,
+      password: ipc.password,
+      faults: { wrongPassword: 'not-the-password' },
+    });
     await expect(sim.start()).rejects.toThrow(/403/);
     expect(await refused('unauthenticated')).toBe(before + 1);
     const letters = await deadLetters();
-    expect(letters.some((letter) => letter.reason === 'unauthenticated' && letter.topic.startsWith('gb28181/'))).toBe(
-      true,
-    );
+    expect(
+      letters.some((letter) => letter.reason === 'unauthenticated' && letter.topic.startsWith('gb28181/')),
+    ).toBe(true);
   });
 
   it('broken XML is answered 400 and refused as malformed; the device stays registered', async () => {
@@ -222,19 +253,22 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     expect(await sim.keepalive()).toBe(200);
   });
 
-  it('registration floods from one address are answered 503 and counted', async () => {
-    const flood = device({ id: '34020000001320000077', password: 'whatever-it-is' });
-    await flood.sip.start();
-    const statuses: number[] = [];
-    for (let attempt = 0; attempt < 14; attempt++) statuses.push(await flood.register(3600, 2000).catch(() => 0));
-    expect(statuses).toContain(503);
-    expect(await metricValue(hub.httpUrl, 'gridhub_gb28181_limits_total{reason="register_rate"}')).toBeGreaterThan(0);
-    await flood.sip.stop();
-  });
-
   it('a device that unregisters is offline', async () => {
     const sim = sims[0] as GbDevice;
     await sim.stop();
     await eventually(async () => !(await deviceStatus(nvr.id)).status.online);
+  });
+
+  it('registration floods from one address are answered 503 and counted (last: the loopback address stays limited a while)', async () => {
+    const flood = device({ id: '34020000001320000077', password: 'whatever-it-is' });
+    await flood.sip.start();
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 14; attempt++)
+      statuses.push(await flood.register(3600, 2000).catch(() => 0));
+    expect(statuses).toContain(503);
+    expect(
+      await metricValue(hub.httpUrl, 'gridhub_gb28181_limits_total{reason="register_rate"}'),
+    ).toBeGreaterThan(0);
+    await flood.sip.stop();
   });
 });

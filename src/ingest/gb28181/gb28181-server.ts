@@ -988,7 +988,7 @@ function deviceInfoOf(message: ManscdpMessage): Record<string, string> {
 
 /** The frame's fields from an alarm, as the adapter's schema reads them. */
 function alarmFields(alarm: ReturnType<typeof readAlarm>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(alarm).filter(([key, value]) => key !== 'time' && value !== undefined),
-  );
+  // The SN is the envelope's seq and the time its time (checked against the hub's clock): the rest as read.
+  const { time: _time, sn: _sn, ...fields } = alarm;
+  return fields;
 }
