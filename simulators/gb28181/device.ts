@@ -107,7 +107,7 @@ export interface AlarmOptions {
   readonly priority?: 1 | 2 | 3 | 4;
   /** 1 telephone, 2 device, 3 SMS, 4 GPS, 5 video, 6 device fault, 7 other (2022 adds more). */
   readonly method?: number;
-  /** Info/AlarmType: per method, e.g. method 5 → 2 motion, 6 → 1 video lost... */
+  /** Info/AlarmType, per method: e.g. method 5 (video) → 2 motion, 6 intrusion; method 2 (device) → 1 video lost, 2 tamper. */
   readonly type?: number;
   readonly description?: string;
   readonly longitude?: number;
