@@ -107,7 +107,7 @@ export interface AlarmOptions {
   readonly priority?: 1 | 2 | 3 | 4;
   /** 1 telephone, 2 device, 3 SMS, 4 GPS, 5 video, 6 device fault, 7 other (2022 adds more). */
   readonly method?: number;
-  /** Info/AlarmType: per method, e.g. method 5 → 2 motion, 6 → 1 video lost... */
+  /** Info/AlarmType, per method: e.g. method 5 (video) → 2 motion, 6 intrusion; method 2 (device) → 1 video lost, 2 tamper. */
   readonly type?: number;
   readonly description?: string;
   readonly longitude?: number;
@@ -133,7 +133,7 @@ export interface ReceivedRecord {
   readonly root: string;
   readonly cmdType: string;
   readonly sn: number;
-  readonly fields: Manscdp;
+  readonly message: Manscdp;
 }
 export interface SentRecord {
   readonly at: Date;
@@ -207,6 +207,8 @@ export class GbDevice extends EventEmitter {
   /** Guard state per DeviceControl GuardCmd. */
   guard: 'SetGuard' | 'ResetGuard' = 'ResetGuard';
   reboots = 0;
+  /** DeviceControl AlarmCmd ResetAlarm received. */
+  alarmResets = 0;
 
   readonly #options: GbDeviceOptions;
   readonly #node: SipNode;
@@ -315,7 +317,7 @@ export class GbDevice extends EventEmitter {
         ['To', `<sip:${this.id}@${server.domain}>`],
         ['Call-ID', this.#registerCallId],
         ['CSeq', `${this.#cseq++} REGISTER`],
-        ['Contact', `<sip:${this.id}@${this.#node.host}:${this.#node.port}>`],
+        ['Contact', `<sip:${this.id}@${this.#node.host}:${this.#node.localPortFor(this.#server)}>`],
         ['Max-Forwards', '70'],
         ['User-Agent', 'gridhub-gb28181-sim'],
         ['Expires', String(expires)],
@@ -538,7 +540,7 @@ export class GbDevice extends EventEmitter {
       root: message.root,
       cmdType: message.cmdType,
       sn: message.sn,
-      fields: message,
+      message,
     };
     this.received.push(record);
     this.emit('request', record);
@@ -638,6 +640,7 @@ export class GbDevice extends EventEmitter {
     const guard = textAt(message.node, 'GuardCmd');
     if (guard === 'SetGuard' || guard === 'ResetGuard') this.guard = guard;
     if (textAt(message.node, 'TeleBoot') === 'Boot') this.reboots++;
+    if (textAt(message.node, 'AlarmCmd') === 'ResetAlarm') this.alarmResets++;
     this.emit('control', message);
     await this.#sendManscdp('Response', {
       CmdType: 'DeviceControl',

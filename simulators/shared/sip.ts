@@ -391,6 +391,13 @@ export class SipNode extends EventEmitter {
     return this.#port;
   }
 
+  /** The local port requests to this peer leave from: a TCP connection's own, else the bound port. */
+  localPortFor(peer: SipPeer): number {
+    return peer.transport === 'tcp'
+      ? (this.#connections.get(key(peer))?.localPort ?? this.#port)
+      : this.#port;
+  }
+
   async start(): Promise<void> {
     const wantTcp = this.#options.tcp ?? false;
     const wantUdp = this.#options.udp ?? true;
@@ -489,9 +496,7 @@ export class SipNode extends EventEmitter {
     if (peer.transport === 'tcp') await this.connect(peer);
     const branch = newBranch();
     // Over TCP the Via names the connection's own port: a client-only node binds none.
-    const localPort =
-      peer.transport === 'tcp' ? (this.#connections.get(key(peer))?.localPort ?? this.port) : this.port;
-    const via = `SIP/2.0/${peer.transport.toUpperCase()} ${this.host}:${localPort};rport;branch=${branch}`;
+    const via = `SIP/2.0/${peer.transport.toUpperCase()} ${this.host}:${this.localPortFor(peer)};rport;branch=${branch}`;
     const sent: SipRequest = {
       ...request,
       headers: [['Via', via], ...request.headers.filter(([n]) => longName(n) !== 'via')],

@@ -11,7 +11,9 @@ import {
   digestResponse,
   parseSip,
   readDigestParams,
+  responseTo,
   SipDigestServer,
+  SipNode,
   serializeSip,
 } from '../../simulators/shared/sip.ts';
 
@@ -24,6 +26,12 @@ const platformId = '34020000002000000001';
 const domain = '3402000000';
 const nvrId = '34020000001180000001';
 const password = '12345678';
+
+/** Polls a condition (10 per second) until it holds or 8 s pass. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition() && waited < 8000; waited += 100)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+}
 
 const running: { stop(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -59,6 +67,34 @@ function device(
 }
 
 describe('simulators/shared/sip.ts', () => {
+  it('answers a retransmitted UDP request once, sending the same response again', async () => {
+    const seen: string[] = [];
+    const node = new SipNode({
+      onRequest: (request, context) => {
+        seen.push(request.method);
+        context.respond(responseTo(request, 200));
+      },
+    });
+    await node.start();
+    running.push(node);
+    const client = createSocket('udp4');
+    running.push({ stop: () => new Promise<void>((resolve) => client.close(() => resolve())) });
+    const answers: string[] = [];
+    client.on('message', (bytes) => answers.push(bytes.toString()));
+    await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+    const request = Buffer.from(
+      'MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKretx\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: r1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n',
+    );
+    client.send(request, node.port, '127.0.0.1');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    client.send(request, node.port, '127.0.0.1');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(seen).toEqual(['MESSAGE']);
+    expect(answers).toHaveLength(2);
+    expect(answers[1]).toBe(answers[0]);
+    expect(answers[0]).toMatch(/^SIP\/2\.0 200 OK\r\n/);
+  });
+
   it('parses what it writes, compact headers and all', () => {
     const bytes = Buffer.from(
       'MESSAGE sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nf: <sip:x@y>;tag=1\r\nt: <sip:a@b>\r\ni: c1\r\nCSeq: 3 MESSAGE\r\nl: 5\r\n\r\nhello',
@@ -175,6 +211,9 @@ describe('the simulated device answers the platform', () => {
     expect(textAt(status.node, 'Alarmstatus', 'Item', 'DutyStatus')).toBe('ONDUTY');
     await platform.control(nvrId, { TeleBoot: 'Boot' });
     expect(nvr.reboots).toBe(1);
+    await platform.control(nvrId, { AlarmCmd: 'ResetAlarm' }, nvr.alarmInputs[0]?.id);
+    expect(nvr.alarmResets).toBe(1);
+    expect(nvr.received.filter((r) => r.cmdType === 'DeviceControl')).toHaveLength(3);
 
     const subscribed = await platform.subscribeAlarms(nvrId);
     expect(subscribed.status).toBe(200);
@@ -247,6 +286,17 @@ describe('fault knobs, each observable', () => {
     expect(nvr.registered).toBe(true);
     expect(await nvr.reRegister()).toBe(200);
     expect(platform.registrations.filter((r) => r.status === 200)).toHaveLength(2);
+  });
+
+  it('re-registers before its registration expires', async () => {
+    const platform = await superior();
+    const nvr = device(platform, 'tcp', { expiresSeconds: 2, keepaliveSeconds: 0 });
+    await nvr.start();
+    await platform.waitFor(() => platform.registrations.filter((r) => r.status === 200).length >= 2, 8000);
+    await until(() => nvr.registrations.length >= 2);
+    expect(
+      nvr.registrations.filter((r) => r.status === 200 && r.expires === 2).length,
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('keepalive answers dropped by the platform time out on the device', async () => {
