@@ -331,12 +331,17 @@ export class Hub {
             refuse: refuseFrame,
             activity: liveness,
             adopt: (channel) => adoptChannel(devices, deployment.jurisdiction, channel),
+            uploadBase: () =>
+              deviceHttp === undefined || deviceHttp.port === 0
+                ? undefined
+                : `http://${urlHost(gbSettings.publicHost ?? gbSettings.host ?? host)}:${deviceHttp.port}`,
             timeZone: settings.timezone,
             ...(options.clock === undefined ? {} : { now: options.clock }),
             metrics,
             logger,
           });
     this.#gb28181 = gb28181;
+    if (gb28181 !== undefined) deviceHttp?.route('/gb28181/', 'gb28181', gb28181.route);
     // ZKTeco terminals push over ADMS to the device HTTP listener; their commands wait there for their next poll.
     const adms =
       deviceHttp === undefined
@@ -474,7 +479,11 @@ export class Hub {
     // devices) each instance follows, and drive the sessions and streams, and read the sessions.
     cameraLeases?.attach({ followers: [onvif, dahua, hikvision], views: onvif });
     // ONVIF cameras through their sessions; cameras with an HTTP API through the media their adapter names.
-    const cameraDirectory = new CombinedCameraDirectory(onvif, (deviceId) => devices.get(deviceId));
+    const cameraDirectory = new CombinedCameraDirectory(
+      onvif,
+      (deviceId) => devices.get(deviceId),
+      gb28181 === undefined ? undefined : (cameraId, signal) => gb28181.snapshot(cameraId, signal),
+    );
     const media = new MediaStore({
       dataDir: runtime.dataDir,
       ...(deployment.media.directory === undefined ? {} : { directory: deployment.media.directory }),
@@ -899,4 +908,9 @@ function externalClientId(clientId: string | undefined): string {
       ],
     },
   );
+}
+
+/** A host as a URL writes it: an IPv6 address in brackets. */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }

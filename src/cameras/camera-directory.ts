@@ -1,4 +1,5 @@
 import type { HttpCameraMedia } from '../core/adapter.ts';
+import type { FetchedBody } from '../net/digest-fetch.ts';
 
 /**
  * What the evidence pipeline needs to know of the cameras, provided by the ONVIF sessions: where each camera's
@@ -12,6 +13,11 @@ export interface CameraMedia {
   readonly streamUri: string | undefined;
   readonly username: string;
   readonly password: string;
+  /**
+   * A still the camera takes on command and delivers itself (GB/T 28181-2022's snapshot: the device uploads to the
+   * hub), preferred to the snapshot URI; undefined for cameras without one.
+   */
+  readonly takeSnapshot?: (signal: AbortSignal) => Promise<FetchedBody>;
 }
 
 export interface CameraDirectory {
@@ -23,12 +29,16 @@ export interface CameraDirectory {
   gotoPreset(cameraId: string, preset: string): Promise<void>;
 }
 
+/** Takes a GB/T 28181 camera's snapshot through its device's registration (Gb28181Server.snapshot). */
+export type GbSnapshots = (cameraId: string, signal: AbortSignal) => Promise<FetchedBody>;
+
 /** What the directory reads of a device: how it is reached, and what its adapter says of its media. */
 interface CameraDevice {
   readonly http?: { readonly url: string; readonly username: string; readonly password: string };
   /** A GB/T 28181 camera's RTSP stream, when configured (its own SIP media session is not used). */
   readonly gb28181?: {
     readonly rtsp?: { readonly url: string; readonly username?: string; readonly password?: string };
+    readonly snapshot?: boolean;
   };
   readonly adapter: { readonly transport?: string; readonly httpMedia?: HttpCameraMedia };
 }
@@ -42,9 +52,16 @@ export class CombinedCameraDirectory implements CameraDirectory {
   readonly #onvif: CameraDirectory;
   readonly #device: (deviceId: string) => CameraDevice | undefined;
 
-  constructor(onvif: CameraDirectory, device: (deviceId: string) => CameraDevice | undefined) {
+  readonly #gbSnapshot: GbSnapshots | undefined;
+
+  constructor(
+    onvif: CameraDirectory,
+    device: (deviceId: string) => CameraDevice | undefined,
+    gbSnapshot?: GbSnapshots,
+  ) {
     this.#onvif = onvif;
     this.#device = device;
+    this.#gbSnapshot = gbSnapshot;
   }
 
   /**
@@ -56,21 +73,26 @@ export class CombinedCameraDirectory implements CameraDirectory {
     return (
       device?.adapter.transport === 'onvif' ||
       (device?.adapter.httpMedia !== undefined && device.http !== undefined) ||
-      device?.gb28181?.rtsp !== undefined
+      device?.gb28181?.rtsp !== undefined ||
+      (device?.gb28181?.snapshot === true && this.#gbSnapshot !== undefined)
     );
   }
 
   media(cameraId: string): CameraMedia | undefined {
     const device = this.#device(cameraId);
-    const rtsp = device?.gb28181?.rtsp;
-    // A GB/T 28181 camera's snapshot is a frame of its stream.
-    if (rtsp !== undefined) {
+    const gb = device?.gb28181;
+    // A GB/T 28181 camera: its snapshot command where it takes one, else a frame of its RTSP stream.
+    if (gb?.rtsp !== undefined || (gb?.snapshot === true && this.#gbSnapshot !== undefined)) {
+      const gbSnapshot = this.#gbSnapshot;
       return {
         cameraId,
         snapshotUri: undefined,
-        streamUri: rtsp.url,
-        username: rtsp.username ?? '',
-        password: rtsp.password ?? '',
+        streamUri: gb.rtsp?.url,
+        username: gb.rtsp?.username ?? '',
+        password: gb.rtsp?.password ?? '',
+        ...(gb.snapshot === true && gbSnapshot !== undefined
+          ? { takeSnapshot: (signal: AbortSignal) => gbSnapshot(cameraId, signal) }
+          : {}),
       };
     }
     const media = device?.adapter.httpMedia;

@@ -645,6 +645,14 @@ const gb28181ReceiverSchema = z.strictObject({
     .enum(['GB2312', 'UTF-8'])
     .default('GB2312')
     .describe('The charset of what the hub sends devices (they send either; both are read).'),
+  publicHost: z
+    .string()
+    .min(1)
+    .max(253)
+    .optional()
+    .describe(
+      "The address devices reach the hub at, for the snapshot upload URL the hub gives them (GB/T 28181-2022); the SIP server's bound address when absent.",
+    ),
 });
 
 export const receiversSchema = z.strictObject({

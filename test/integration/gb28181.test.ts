@@ -38,6 +38,7 @@ function configWith(settings: Partial<GbSettings> = {}): ConfigFile {
   const config = demoConfig();
   config.receivers = {
     ...config.receivers,
+    http: { port: 0 } as NonNullable<ConfigFile['receivers']['http']>,
     gb28181: { port: 0, serverId, domain, queryTimeoutSeconds: 5, ...settings } as GbSettings,
   };
   config.devices = [
@@ -61,7 +62,7 @@ function configWith(settings: Partial<GbSettings> = {}): ConfigFile {
       name: '鹿鸣枪机',
       adapter: 'gb28181',
       grid: 'grid-luming-01',
-      gb28181: { id: ipc.code, password: ipc.password },
+      gb28181: { id: ipc.code, password: ipc.password, snapshot: true },
     },
   ] as ConfigFile['devices'];
   for (const device of config.devices) device.offlineAfterSeconds = 86_400;
@@ -227,6 +228,24 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     // The device's time is three days ahead: the event is named by the hub's time, the device's kept beside it.
     expect(Math.abs(event.occurredAt - Date.now())).toBeLessThan(60_000);
     expect(typeof event.attributes.deviceTime).toBe('string');
+    // A 2022 camera takes its snapshot on command (SnapShotConfig) and uploads it to the device HTTP listener.
+    const incident = created.find((one) => one.device.id === ipc.id) as Incident;
+    let snapshot: NonNullable<Incident['evidence']>[number] | undefined;
+    await eventually(async () => {
+      snapshot = (await hub.testHandle.store.getIncident(incident.id))?.evidence?.find(
+        (item) => item.kind === 'snapshot',
+      );
+      return snapshot !== undefined;
+    });
+    expect(snapshot).toMatchObject({ cameraId: ipc.id, contentType: 'image/jpeg' });
+    expect(sim.snapshots).toHaveLength(1);
+    expect(sim.snapshots[0]?.statuses).toEqual([200]);
+    const jpeg = Buffer.from(
+      await (
+        await fetch(`${hub.httpUrl}${snapshot?.url}`, { headers: { authorization: 'Bearer demo-admin' } })
+      ).arrayBuffer(),
+    );
+    expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
   });
 
   it('a wrong password is refused 403, counted and dead-lettered; the device is not registered', async () => {

@@ -315,15 +315,11 @@ export class EvidenceService {
     const file = `snapshot-${capture.cameraId}.jpg`;
     const capturedAt = new Date().toISOString();
     let bytes: number | undefined;
-    if (media.snapshotUri !== undefined) {
+    const direct = this.#directSnapshot(media, snapshotTimeoutMs);
+    if (direct !== undefined) {
       try {
-        const body = await this.#tools.fetchSnapshot(media.snapshotUri, {
-          username: media.username,
-          password: media.password,
-          timeoutMs: snapshotTimeoutMs,
-          signal,
-        });
-        if (!isJpeg(body.bytes)) throw new Error(`the snapshot URI answered ${body.contentType}, not a JPEG`);
+        const body = await direct(signal);
+        if (!isJpeg(body.bytes)) throw new Error(`the camera's snapshot is ${body.contentType}, not a JPEG`);
         bytes = (await store.write(capture.incidentId, file, body.bytes)).bytes;
       } catch (error) {
         if (media.streamUri === undefined || signal.aborted) throw error;
@@ -333,7 +329,7 @@ export class EvidenceService {
             cameraId: capture.cameraId,
             reason: scrub((error as Error).message, media),
           },
-          'snapshot URI failed: taking a frame of the stream',
+          'snapshot failed: taking a frame of the stream',
         );
       }
     }
@@ -360,6 +356,23 @@ export class EvidenceService {
       bytes,
       capturedAt,
     };
+  }
+
+  /** How the camera gives a still of its own: a command it answers with an upload (GB/T 28181), or its snapshot URI. */
+  #directSnapshot(
+    media: CameraMedia,
+    timeoutMs: number,
+  ): ((signal: AbortSignal) => Promise<FetchedBody>) | undefined {
+    if (media.takeSnapshot !== undefined) return media.takeSnapshot;
+    const uri = media.snapshotUri;
+    if (uri === undefined) return undefined;
+    return (signal) =>
+      this.#tools.fetchSnapshot(uri, {
+        username: media.username,
+        password: media.password,
+        timeoutMs,
+        signal,
+      });
   }
 
   async #clip(capture: Capture, media: CameraMedia, signal: AbortSignal): Promise<EvidenceItem> {

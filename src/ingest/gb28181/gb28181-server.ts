@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ComponentHealth } from '../../core/component.ts';
 import type {
@@ -36,6 +37,7 @@ import {
 import { SourceBuckets } from '../../net/source-buckets.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
+import type { DeviceHttpRoute } from '../device-http-listener.ts';
 import type { DeviceActivity } from '../device-ingest.ts';
 import {
   type CatalogItem,
@@ -77,6 +79,7 @@ export interface Gb28181Settings {
   readonly adoptChannels: boolean;
   readonly subscribeAlarms: boolean;
   readonly charset: 'GB2312' | 'UTF-8';
+  readonly publicHost?: string;
 }
 
 /** What the server reads of the fleet: devices by id and by national code (DeviceRegistry). */
@@ -107,6 +110,11 @@ export interface Gb28181ServerOptions {
   readonly activity: DeviceActivity;
   /** Makes a device of a channel the catalog lists (`adoptChannels`); resolves to its id, undefined if refused. */
   readonly adopt?: (channel: DiscoveredChannel) => Promise<string | undefined>;
+  /**
+   * Where devices upload the snapshots the hub asks for (GB/T 28181-2022 SnapShotConfig): the device HTTP listener's
+   * base URL as devices reach it, with `route` registered on it; undefined when it is off (no snapshots then).
+   */
+  readonly uploadBase?: () => string | undefined;
   /** The hub's time zone: devices' clocks carry none (`hub.timezone`). */
   readonly timeZone: string;
   readonly now?: () => number;
@@ -209,6 +217,8 @@ export class Gb28181Server implements Connector {
   /** The hub's SNs: each query and command has its own, for the device's Response to name. */
   #sn = Math.floor(Math.random() * 100_000);
   #sweep: NodeJS.Timeout | undefined;
+  /** Snapshots asked for and not yet uploaded, by session id (the capability in the upload URL). */
+  readonly #uploads = new Map<string, SnapshotWait>();
   readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(options: Gb28181ServerOptions) {
@@ -278,6 +288,7 @@ export class Gb28181Server implements Connector {
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
     this.#sweep = undefined;
     this.#answers.cancel(new Error('the GB/T 28181 server stopped'));
+    for (const wait of this.#uploads.values()) wait.fail(new Error('the GB/T 28181 server stopped'));
     await Promise.allSettled([...this.#inFlight]);
     await this.#endpoint.stop();
     this.#registrations.clear();
@@ -892,6 +903,88 @@ export class Gb28181Server implements Connector {
     );
   }
 
+  // ---- snapshots (GB/T 28181-2022) ----
+
+  /**
+   * Asks a camera for one still (DeviceConfig SnapShotConfig: one shot, uploaded to the device HTTP listener under
+   * a session id of its own) and resolves with the first JPEG it uploads. The session id is the upload's only
+   * credential, so it is long, single-use, short-lived, and taken only from the address the device registered from.
+   */
+  async snapshot(cameraId: string, signal: AbortSignal): Promise<{ bytes: Buffer; contentType: string }> {
+    const device = this.#options.devices.get(cameraId);
+    const registration = this.registrationOf(cameraId);
+    const base = this.#options.uploadBase?.();
+    if (device?.gb28181 === undefined || registration === undefined) {
+      throw new Error(`camera ${cameraId} is not registered`);
+    }
+    if (base === undefined) throw new Error('snapshots need the device HTTP listener (receivers.http)');
+    const sessionId = randomBytes(16).toString('hex');
+    const timeoutMs = this.#settings.queryTimeoutSeconds * 1000 * 3;
+    const uploaded = new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => wait.fail(new Error('no snapshot uploaded in time')), timeoutMs);
+      timer.unref();
+      const onAbort = () => wait.fail(new Error('snapshot aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const settle = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.#uploads.delete(sessionId);
+      };
+      const wait: SnapshotWait = {
+        address: registration.peer.address,
+        deliver: (jpeg) => {
+          settle();
+          resolve(jpeg);
+        },
+        fail: (error) => {
+          settle();
+          reject(error);
+        },
+      };
+      this.#uploads.set(sessionId, wait);
+    });
+    uploaded.catch(() => undefined);
+    const sn = this.#nextSn();
+    const answered = this.#answers.expect(
+      { deviceId: registration.deviceId, cmdType: 'DeviceConfig', sn },
+      this.#settings.queryTimeoutSeconds * 1000,
+    );
+    answered.catch(() => undefined);
+    const [answer] = await this.#exchange(registration, 'DeviceConfig', answered, () =>
+      this.#send(registration, 'Control', {
+        CmdType: 'DeviceConfig',
+        SN: sn,
+        DeviceID: device.gb28181?.id ?? registration.code,
+        SnapShotConfig: {
+          SnapNum: 1,
+          Interval: 1,
+          UploadURL: `${base}${snapshotPath}${sessionId}`,
+          SessionID: sessionId,
+        },
+      }),
+    ).catch((error: unknown) => {
+      this.#uploads.get(sessionId)?.fail(error as Error);
+      throw error;
+    });
+    if (answer !== undefined && readResult(answer).result !== 'OK') {
+      this.#uploads.get(sessionId)?.fail(new Error('the camera refused the snapshot command'));
+    }
+    return { bytes: await uploaded, contentType: 'image/jpeg' };
+  }
+
+  /** The device HTTP listener's route for snapshot uploads: `POST /gb28181/snapshots/<session id>` with a JPEG. */
+  readonly route: DeviceHttpRoute = (request) => {
+    const sessionId = request.path.startsWith(snapshotPath) ? request.path.slice(snapshotPath.length) : '';
+    const wait = /^[0-9a-f]{32}$/.test(sessionId) ? this.#uploads.get(sessionId) : undefined;
+    if (request.method !== 'POST' && request.method !== 'PUT') return { status: 405, body: 'POST a JPEG' };
+    if (wait === undefined || wait.address !== request.remoteAddress.replace(/^::ffff:/, '')) {
+      return { status: 404, body: 'no such snapshot session' };
+    }
+    if (!isJpeg(request.body)) return { status: 415, body: 'a snapshot is a JPEG' };
+    wait.deliver(request.body);
+    return { status: 200, body: 'OK' };
+  };
+
   // ---- upkeep ----
 
   #sweepOnce(): void {
@@ -952,6 +1045,21 @@ export class Gb28181Server implements Connector {
     const suppressed = this.#logThrottle.admit(key);
     if (suppressed >= 0) this.#log.warn({ ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, message);
   }
+}
+
+/** The path snapshot uploads go to on the device HTTP listener, followed by the session id. */
+const snapshotPath = '/gb28181/snapshots/';
+
+interface SnapshotWait {
+  /** The address the camera's device registered from: only it may upload. */
+  readonly address: string;
+  readonly deliver: (jpeg: Buffer) => void;
+  readonly fail: (error: Error) => void;
+}
+
+/** JPEG's start-of-image marker and a following marker. */
+function isJpeg(bytes: Buffer): boolean {
+  return bytes.length > 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 }
 
 const allowed = 'REGISTER, MESSAGE, NOTIFY, OPTIONS, BYE, CANCEL, ACK';
