@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   commandDefinition,
+  type DecodeContext,
   type DeviceAdapter,
   type EventDescription,
   frameDecoder,
@@ -11,6 +12,7 @@ import {
   maxEnvelopeTimeLength,
   type NormalizedEvent,
 } from '../../src/core/device-event.ts';
+import { minimiseFreeText } from '../../src/core/privacy.ts';
 import { alarmEventTypesDecoded, meaningOfAlarm } from './alarm-codes.ts';
 
 /**
@@ -112,6 +114,7 @@ type HeartbeatFrame = z.infer<typeof heartbeatSchema>;
 function alarmAttributes(
   frame: AlarmFrame,
   meaning: Readonly<Record<string, string>>,
+  context: DecodeContext,
 ): Record<string, AttributeValue> {
   return {
     source: frame.deviceId,
@@ -121,7 +124,8 @@ function alarmAttributes(
     ...(frame.eventType === undefined ? {} : { eventType: frame.eventType }),
     ...(frame.description === undefined || frame.description.trim() === ''
       ? {}
-      : { description: frame.description.trim() }),
+      : // A 2022 smart alarm may name a plate or a number in its words: minimised like any identifier.
+        { description: minimiseFreeText(frame.description.trim(), context.identifiers) }),
     ...(frame.longitude === undefined || frame.latitude === undefined
       ? {}
       : { longitude: frame.longitude, latitude: frame.latitude }),
@@ -131,13 +135,13 @@ function alarmAttributes(
   };
 }
 
-function decodeAlarm(frame: AlarmFrame): NormalizedEvent[] {
+function decodeAlarm(frame: AlarmFrame, context: DecodeContext): NormalizedEvent[] {
   const meaning = meaningOfAlarm(frame.method, frame.alarmType, frame.eventType);
   return [
     {
       type: meaning.event,
       occurredAt: Date.parse(frame.time),
-      attributes: { ...alarmAttributes(frame, meaning.attributes), code: meaning.name },
+      attributes: { ...alarmAttributes(frame, meaning.attributes, context), code: meaning.name },
     },
   ];
 }

@@ -26,3 +26,14 @@ export function createIdentifierPolicy(mode: IdentifierMode, hashKey: string): I
   };
   return { mode, minimise: minimisers[mode] };
 }
+
+/**
+ * A device's free text (an alarm's description) can carry an identifier the device put there: a plate its
+ * analytics read, a card or phone number. Each such run is minimised under the policy, the rest kept: Chinese
+ * plates (a province, a letter, five or six letters and digits) and runs of six digits or more.
+ */
+const identifiersInText = /[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}|\d{6,}/gu;
+
+export function minimiseFreeText(text: string, policy: IdentifierPolicy): string {
+  return text.replace(identifiersInText, (identifier) => policy.minimise(identifier) ?? '');
+}
