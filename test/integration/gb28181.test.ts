@@ -219,7 +219,7 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
       description: '移动侦测',
     });
     expect(sent.status).toBe(200);
-    await eventually(() => created.length > before || events.some((event) => event.deviceId === ipc.id));
+    await eventually(() => created.slice(before).some((one) => one.device.id === ipc.id));
     const event = events.filter((one) => one.deviceId === ipc.id).at(-1) as DeviceEvent;
     expect(event).toMatchObject({
       type: 'camera.motion',

@@ -289,8 +289,9 @@ export class Gb28181Server implements Connector {
     this.#sweep = undefined;
     this.#answers.cancel(new Error('the GB/T 28181 server stopped'));
     for (const wait of this.#uploads.values()) wait.fail(new Error('the GB/T 28181 server stopped'));
-    await Promise.allSettled([...this.#inFlight]);
+    // The endpoint first: it fails the hub's requests still waiting for a device, so no task waits out its time-out.
     await this.#endpoint.stop();
+    await Promise.allSettled([...this.#inFlight]);
     this.#registrations.clear();
     this.#catalogDue.clear();
     this.#channelsOn.clear();
