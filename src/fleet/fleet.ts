@@ -29,6 +29,10 @@ export interface DeviceView {
   readonly status: DeviceStatus;
   /** ISO 8601: the device is in maintenance until then (its events raise no incident); null when it is not. */
   readonly maintenanceUntil: string | null;
+  /** GB/T 28181: the device's national code (国标编码), when it has one. */
+  readonly nationalCode?: string;
+  /** A GB/T 28181 channel: the device (an NVR) it belongs to. */
+  readonly parentId?: string;
 }
 
 /** The longest maintenance one request sets: a week. */
@@ -213,6 +217,8 @@ export class Fleet {
       offlineAfterSeconds: device.offlineAfterMs / 1000,
       status: this.#options.liveness.status(device.id) as DeviceStatus,
       maintenanceUntil: this.#options.registry.inMaintenance(device.id) ? device.maintenanceUntil : null,
+      ...(device.gb28181 === undefined ? {} : { nationalCode: device.gb28181.id }),
+      ...(device.gb28181?.parent === undefined ? {} : { parentId: device.gb28181.parent }),
     };
   }
 

@@ -182,6 +182,8 @@ export const deviceAnswer = covering<DeviceView>()(
     offlineAfterSeconds: z.number(),
     status: deviceStatusAnswer,
     maintenanceUntil: instant.nullable(),
+    nationalCode: z.string().optional(),
+    parentId: z.string().optional(),
   }),
 );
 

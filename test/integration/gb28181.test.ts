@@ -105,6 +105,8 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     (await getJson(`${hub.httpUrl}/api/devices/${id}`, 'demo-admin')).body as {
       name: string;
       gridId: string;
+      nationalCode?: string;
+      parentId?: string;
       status: { online: boolean };
     };
 
@@ -146,7 +148,11 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     );
     const parking = await deviceStatus('gb-34020000001310000002');
     expect(parking.name).toBe('停车场入口');
-    expect(parking.gridId).toBe('grid-xijiao-03');
+    expect(parking).toMatchObject({
+      gridId: 'grid-xijiao-03',
+      nationalCode: '34020000001310000002',
+      parentId: nvr.id,
+    });
     const north = await deviceStatus('gb-34020000001310000003');
     expect(north.gridId).toBe('grid-xijiao-01');
     expect((await getJson(`${hub.httpUrl}/api/devices/gb-${gateCamera.code}`, 'demo-admin')).status).toBe(
