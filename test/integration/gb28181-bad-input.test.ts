@@ -20,8 +20,10 @@ import {
 /**
  * Bad input through a real hub's GB/T 28181 SIP server, as raw UDP datagrams and TCP bytes on loopback: garbage,
  * broken SIP, lying lengths, oversized messages, hostile or mis-encoded XML, messages from where no device
- * registered. Each is refused (with a SIP status where the sender can be answered), counted in
- * gridhub_messages_refused_total by reason and dead-lettered without the sender's values, and the hub goes on
+ * registered. Each is refused, counted in
+ * gridhub_messages_refused_total by reason and dead-lettered without the sender's values, and answered where its
+ * head still reads (400 for a bad body or length, 513 over maxMessageBytes, 403 from where no device registered;
+ * nothing for garbage, a broken start line or a missing Call-ID, which cannot be answered), and the hub goes on
  * answering a good device. Then the real devices' MANSCDP bodies (test/devices/gb28181.real-messages.ts) are
  * replayed from a registered device and each is answered 200.
  */
@@ -298,7 +300,7 @@ describe('GB/T 28181 bad input through a real hub', () => {
     {
       name: 'a MESSAGE whose Content-Length is longer than its body (UDP)',
       send: udp(sipRequest({ body: manscdp(keepaliveXml()), contentLength: 4000 })),
-      status: undefined,
+      status: 400,
       reason: 'malformed',
       problem: 'the body is shorter than its Content-Length',
       deviceId: null,
@@ -314,7 +316,7 @@ describe('GB/T 28181 bad input through a real hub', () => {
     {
       name: 'a MESSAGE whose Content-Length is not a number',
       send: udp(sipRequest({ body: manscdp(keepaliveXml()), headers: { 'Content-Length': '12abc' } })),
-      status: undefined,
+      status: 400,
       reason: 'malformed',
       problem: 'Content-Length is not a number',
       deviceId: null,
@@ -332,7 +334,7 @@ describe('GB/T 28181 bad input through a real hub', () => {
     {
       name: `an oversized datagram (over maxMessageBytes ${maxMessageBytes})`,
       send: udp(sipRequest({ body: manscdp(`<Notify>${senderValue.repeat(300)}</Notify>`) })),
-      status: undefined,
+      status: 513,
       reason: 'oversized',
       problem: 'a message of',
       deviceId: null,
