@@ -214,8 +214,9 @@ describe('SIPp as a GB/T 28181 device against a real hub', () => {
       });
       watching = false;
       await watch;
+      // SIPp fails the call (exit 1) on a status it did not expect or a regexp check that fails, and times out
+      // (exit 255) when the hub's acknowledgement or catalog query never reaches the out-of-call scenario.
       expect(result.code, result.errors).toBe(0);
-      expect(result.code).toBe(0);
       expect(seenOnline).toBe(true);
       expect(refusals.slice(fromRefusal)).toEqual([]);
 
@@ -245,7 +246,6 @@ describe('SIPp as a GB/T 28181 device against a real hub', () => {
 
       // Expires: 0 ended the registration.
       await eventually(async () => !(await deviceStatus(nvr.id)).body.status.online);
-      expect(hub.hub.health()).toBeDefined();
     }, 30_000);
 
     it('a wrong password is answered 403, counted and dead-lettered', async () => {
@@ -261,8 +261,7 @@ describe('SIPp as a GB/T 28181 device against a real hub', () => {
         login: { username: nvr.code, password: 'not-the-password' },
         variables: { code: nvr.code, server: serverId, domain },
       });
-      expect(result.errors).not.toMatch(/Aborting call|unexpected/i);
-      expect(result.code).toBe(0);
+      expect(result.code, result.errors).toBe(0);
       expect(await metricValue(hub.httpUrl, 'gridhub_messages_refused_total{reason="unauthenticated"}')).toBe(
         before + 1,
       );
