@@ -283,6 +283,25 @@ describe('SipEndpoint over UDP', () => {
     expect(problems[0]?.problem).toBe('the start line is neither a request line nor a status line');
   });
 
+  it('answers a request refused for its length 400, and one over maxMessageBytes 513, when their heads read', async () => {
+    const { endpoint, problems, requests } = await startEndpoint();
+    const peer = await udpPeer();
+    const lying = serializeSipMessage(message('MESSAGE', { via: 'SIP/2.0/UDP 127.0.0.1:1' }));
+    const cut = lying.toString('latin1').replace(/Content-Length: \d+/, 'Content-Length: 3000');
+    peer.socket.send(Buffer.from(cut, 'latin1'), endpoint.port, '127.0.0.1');
+    const badRequest = parseSipMessage((await peer.next()).bytes);
+    expect(badRequest.kind === 'response' && badRequest.status).toBe(400);
+    expect(badRequest.headers.get('via')).toMatch(/;rport=\d+/);
+    const big = serializeSipMessage(
+      message('MESSAGE', { via: 'SIP/2.0/UDP 127.0.0.1:1', body: 'x'.repeat(5000) }),
+    );
+    peer.socket.send(big, endpoint.port, '127.0.0.1');
+    const tooLarge = parseSipMessage((await peer.next()).bytes);
+    expect(tooLarge.kind === 'response' && tooLarge.status).toBe(513);
+    expect(requests).toHaveLength(0);
+    expect(problems.map(({ kind }) => kind)).toEqual(['malformed', 'oversized']);
+  });
+
   it('answers 500 when the request handler throws', async () => {
     const { endpoint } = await startEndpoint({}, () => {
       throw new Error('handler broke');

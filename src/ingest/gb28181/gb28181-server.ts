@@ -172,9 +172,14 @@ const elementName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/);
 export const gbCommandRequest = z.strictObject({
   requestId: z.string().min(1).max(64),
   cmdType: z.enum(['DeviceControl', 'DeviceConfig']),
+  // A value, or one level of elements (2022's ResetAlarm names what it resets in <Info><AlarmMethod>…).
   fields: z.record(
-    z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/),
-    z.union([z.string().max(256), z.number()]),
+    elementName,
+    z.union([
+      z.string().max(256),
+      z.number(),
+      z.record(elementName, z.union([z.string().max(256), z.number()])),
+    ]),
   ),
   /** Commands a device carries out without a Response (TeleBoot): its 200 is the answer. */
   noResponse: z.boolean().optional(),

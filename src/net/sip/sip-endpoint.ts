@@ -4,6 +4,7 @@ import type { Component, ComponentHealth, ComponentState } from '../../core/comp
 import { listenError } from '../../core/errors.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import {
+  headEnd,
   newBranch,
   parseSipMessage,
   readCSeq,
@@ -403,6 +404,7 @@ export class SipEndpoint implements Component {
     if (bytes.length > this.#options.limits.maxMessageBytes) {
       const problem = `a message of ${bytes.length} bytes, over the ${this.#options.limits.maxMessageBytes}-byte limit`;
       this.#problem({ peer, problem, kind: 'oversized', bytes: bytes.length });
+      this.#answerUnread(bytes, peer, socket, 513);
       return;
     }
     let message: ReturnType<typeof parseSipMessage>;
@@ -411,10 +413,37 @@ export class SipEndpoint implements Component {
     } catch (error) {
       if (!(error instanceof SipParseError)) throw error;
       this.#problem({ peer, problem: error.problem, kind: 'malformed', bytes: bytes.length });
+      this.#answerUnread(bytes, peer, socket, 400);
       return;
     }
     if (message.kind === 'response') this.#response(message);
     else this.#request(message, peer, socket);
+  }
+
+  /**
+   * A request refused for its body or its size whose head still reads (start line, Via, From, To, Call-ID, CSeq) is
+   * answered 400 or 513 (RFC 3261 §18.3, §21.5.14): unanswered, a device would retransmit it for 32 s, each copy
+   * refused again. One whose head does not read cannot be answered and is only counted.
+   */
+  #answerUnread(bytes: Buffer, peer: SipPeer, socket: Socket | undefined, status: 400 | 513): void {
+    const head = headEnd(bytes);
+    if (head === undefined) return;
+    const lines = bytes
+      .subarray(0, head.end)
+      .toString('utf8')
+      .split(/\r?\n/)
+      .filter((line) => !/^(content-length|l)[ \t]*:/i.test(line));
+    let request: ReturnType<typeof parseSipMessage>;
+    try {
+      request = parseSipMessage(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), this.#options.limits);
+    } catch {
+      return;
+    }
+    if (request.kind !== 'request' || request.method === 'ACK') return;
+    this.#markReceived(request, peer);
+    const answer = serializeSipMessage(responseTo(request, status));
+    if (socket === undefined) this.#sendUdp(answer, peer);
+    else if (!socket.destroyed) socket.write(answer);
   }
 
   /** A response completes the client transaction its top Via's branch and CSeq method name; others are dropped. */
