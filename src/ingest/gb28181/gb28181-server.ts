@@ -18,12 +18,7 @@ import {
   readDigestCredentials,
   verifyDigest,
 } from '../../net/sip/sip-digest.ts';
-import {
-  SipEndpoint,
-  type SipInputProblem,
-  type SipPeer,
-  type SipRequestContext,
-} from '../../net/sip/sip-endpoint.ts';
+import { SipEndpoint, type SipInputProblem, type SipRequestContext } from '../../net/sip/sip-endpoint.ts';
 import {
   newCallId,
   newTag,
@@ -134,8 +129,6 @@ const registrationResults = [
 ] as const;
 type RegistrationResult = (typeof registrationResults)[number];
 const gbLimitReasons = ['register_rate', 'message_rate'] as const;
-const queryResults = ['answered', 'timeout', 'refused', 'unreachable'] as const;
-type QueryResult = (typeof queryResults)[number];
 
 export const gb28181Metrics = declareMetrics((metrics) => ({
   registrations: metrics.counter({
