@@ -196,7 +196,13 @@ const events: readonly FrameFixture[] = [
   {
     name: "a description naming a plate and a phone number keeps them only minimised (the kit's masked policy)",
     raw: alarm(5, 2, undefined, { description: '车辆京A12345闯入 联系13812345678' }),
-    expected: event('camera.motion', '运动目标检测报警', 5, { description: '车辆****2345闯入 联系****5678' }, 2),
+    expected: event(
+      'camera.motion',
+      '运动目标检测报警',
+      5,
+      { description: '车辆****2345闯入 联系****5678' },
+      2,
+    ),
   },
   {
     name: 'an unknown method (a vendor extension) is a general alarm',
