@@ -2,6 +2,7 @@ import type { DeviceAdapter } from '../src/core/adapter.ts';
 import { alarmPanelCid } from './alarm-panel-cid/index.ts';
 import { dahuaCgi } from './dahua-cgi/index.ts';
 import { gateAccess } from './gate-access/index.ts';
+import { gb28181 } from './gb28181/index.ts';
 import { hikvisionIsapi } from './hikvision-isapi/index.ts';
 import { onvifCamera } from './onvif-camera/index.ts';
 import { sentryBox } from './sentry-box/index.ts';
@@ -20,4 +21,5 @@ export const adapters: readonly DeviceAdapter[] = [
   zktecoAdms,
   hikvisionIsapi,
   dahuaCgi,
+  gb28181,
 ];

@@ -617,6 +617,12 @@ const credentialProblemOf: Record<
       ? `${at}: an alarm panel reporting over SIA DC-09 has no MQTT secret; give its sia account`
       : undefined,
   'zkteco-adms': (device, file, at) => admsProblem(device, file, at),
+  // A GB/T 28181 device proves itself by SIP Digest with its gb28181 password (the integrator's gb28181 block);
+  // it has no MQTT secret.
+  gb28181: (device, _file, at) =>
+    hasSecret(device)
+      ? `${at}: a GB/T 28181 device has no MQTT secret; it registers with its gb28181 id and password`
+      : undefined,
 };
 
 function resolveDevices(

@@ -110,9 +110,17 @@ export interface HttpCameraMedia {
  * to the hub's SIA DC-09 receiver (an alarm panel, over TCP or UDP, named by its account); it pushes to the device
  * HTTP listener over ZKTeco's ADMS (iclock), known by its serial number; the hub follows its Hikvision ISAPI
  * alert stream and takes its pushes (src/ingest/hikvision-isapi.ts); or the hub attaches to its Dahua CGI event
- * stream (`eventManager.cgi?action=attach`) on its `http` address.
+ * stream (`eventManager.cgi?action=attach`) on its `http` address; or it registers to the hub's GB/T 28181 SIP
+ * server (src/ingest/gb28181/) and is known by its 20-digit national code: not dialled, it comes to the hub.
  */
-export type DeviceTransport = 'mqtt' | 'onvif' | 'sia-dc09' | 'zkteco-adms' | 'hikvision-isapi' | 'dahua-cgi';
+export type DeviceTransport =
+  | 'mqtt'
+  | 'onvif'
+  | 'sia-dc09'
+  | 'zkteco-adms'
+  | 'hikvision-isapi'
+  | 'dahua-cgi'
+  | 'gb28181';
 
 /**
  * The transports of devices the hub connects to rather than they to it, and the access it dials each through: a
