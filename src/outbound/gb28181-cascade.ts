@@ -1,9 +1,11 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Counter, Gauge } from 'prom-client';
 import type { TypedBus } from '../core/bus.ts';
 import type { ComponentHealth, ComponentState } from '../core/component.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
 import type { Incident } from '../core/incident.ts';
 import type { GridEntry } from '../core/jurisdiction.ts';
+import { alarmCodeFor, type GbEdition, priorityForSeverity } from '../ingest/gb28181/alarm-codes.ts';
 import {
   type ManscdpFields,
   type ManscdpMessage,
@@ -12,7 +14,7 @@ import {
   writeManscdp,
 } from '../ingest/gb28181/manscdp.ts';
 import { authorizationFor } from '../net/sip/sip-digest.ts';
-import { type SipPeer, SipEndpoint, SipTimeoutError } from '../net/sip/sip-endpoint.ts';
+import { SipEndpoint, type SipPeer, SipTimeoutError } from '../net/sip/sip-endpoint.ts';
 import {
   newCallId,
   newTag,
@@ -26,9 +28,8 @@ import {
 } from '../net/sip/sip-message.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
-import { outboundAlarmFor } from './gb28181-alarm-table.ts';
 import { assignNationalCodes, type CodedDevice } from './gb28181-codes.ts';
-import type { CascadeConfig } from './outbound-schema.ts';
+import type { CascadeAlarmConfig, CascadeConfig } from './outbound-schema.ts';
 
 /**
  * gridhub as a GB/T 28181 lower platform (下级平台): it registers to the superior platform (上级平台) with Digest,
@@ -97,6 +98,8 @@ export interface CascadeTiming {
   readonly maxRetryMs?: number;
   /** Attempts of one alarm (timeouts, 5xx) before the superior counts as unreachable and gridhub re-registers. */
   readonly alarmAttempts?: number;
+  /** Over TCP, the wait between the unregistration's answer and closing the connection. Default 250. */
+  readonly closeLingerMs?: number;
 }
 
 export interface Gb28181CascadeOptions {
@@ -124,10 +127,47 @@ export function defaultExplicitCodeOf(device: CascadeDevice): string | undefined
   return typeof id === 'string' && /^\d{20}$/.test(id) ? id : undefined;
 }
 
+/** What an incident is called in a Notify Alarm: its method, type and priority. */
+export interface OutboundAlarm {
+  readonly method: number;
+  readonly alarmType?: number;
+  readonly eventType?: number;
+  /** 1 (一级警情, most urgent) … 4. */
+  readonly priority: number;
+}
+
+/**
+ * The alarm an incident goes up as: the config's override for its category, else the GB tables
+ * (src/ingest/gb28181/alarm-codes.ts: by event type, then by category, then 7 其他报警) for the superior's edition;
+ * the priority from the override, else the incident's severity.
+ */
+export function outboundAlarmFor(
+  incident: {
+    readonly category: string;
+    readonly severity: string;
+    readonly event: { readonly type: string };
+  },
+  overrides: Readonly<Record<string, CascadeAlarmConfig>> = {},
+  edition: GbEdition = '2016',
+): OutboundAlarm {
+  const override = overrides[incident.category];
+  const code = override ?? alarmCodeFor(incident.event.type, incident.category, edition);
+  const priority =
+    override?.priority ?? priorityForSeverity[incident.severity as keyof typeof priorityForSeverity] ?? 4;
+  return {
+    method: code.method,
+    ...(code.alarmType === undefined ? {} : { alarmType: code.alarmType }),
+    ...(code.eventType === undefined || edition === '2016' ? {} : { eventType: code.eventType }),
+    priority,
+  };
+}
+
 /** Largest UDP datagram a catalog page may take: below a 1500-byte MTU with IP/UDP headers and tunnel overhead. */
 export const maxUdpMessageBytes = 1300;
 /** A TCP page may be larger; still bounded so the superior's parser is not handed one huge body. */
 const maxTcpMessageBytes = 16_000;
+
+type Answer = (status: number, reason?: string, extra?: Parameters<typeof responseTo>[3]) => void;
 
 type RegistrationState = 'registering' | 'registered' | 'unregistered';
 
@@ -145,8 +185,9 @@ export function gbLocalTime(ms: number): string {
 
 /** The Chinese part of a bilingual name ("西郊2网格东门 Xijiao east gate" → "西郊2网格东门"); the name when not bilingual. */
 export function catalogName(name: string): string {
-  const match = /^([^\u0000-\u007f][^]*?)\s+[A-Za-z]/.exec(name);
-  return (match?.[1] ?? name).slice(0, 64);
+  const firstAscii = name.search(/\s+[A-Za-z]/);
+  const startsChinese = (name.codePointAt(0) ?? 0) > 0x7f;
+  return (startsChinese && firstAscii > 0 ? name.slice(0, firstAscii) : name).slice(0, 64);
 }
 
 /** A grid's centroid: the mean of its outer ring's vertices (the closing one not counted twice). */
@@ -211,7 +252,11 @@ export class Gb28181Cascade {
     this.#metrics = cascadeMetrics(options.metrics);
     this.#transport = options.config.local.transport;
     const { superior } = options.config;
-    this.#superior = { transport: superior.transport ?? this.#transport, address: superior.host, port: superior.port };
+    this.#superior = {
+      transport: superior.transport ?? this.#transport,
+      address: superior.host,
+      port: superior.port,
+    };
     this.#registerCallId = newCallId(options.config.local.host ?? options.host);
   }
 
@@ -301,7 +346,11 @@ export class Gb28181Cascade {
     if (wasRegistered) {
       try {
         const response = await this.#sendRegister(0, 4000);
-        if (response.status >= 200 && response.status < 300) this.#metrics.registrations.labels('unregistered').inc();
+        if (response.status >= 200 && response.status < 300)
+          this.#metrics.registrations.labels('unregistered').inc();
+        // Over TCP the connection closes next: a superior that reads the close with its answer's transaction still
+        // open may count that transaction failed (SIPp does). A moment lets it finish.
+        if (this.#transport === 'tcp') await delay(this.#options.timing?.closeLingerMs ?? 250);
       } catch (error) {
         this.#log.info({ error: (error as Error).message }, 'unregistration not answered');
       }
@@ -363,7 +412,10 @@ export class Gb28181Cascade {
   /** Jittered exponential backoff: retryMs·2^(failures-1), at most maxRetryMs, times a factor in [0.5, 1.5). */
   #retryDelay(): number {
     const timing = this.#options.timing ?? {};
-    const base = Math.min((timing.retryMs ?? 2000) * 2 ** Math.max(0, this.#failures - 1), timing.maxRetryMs ?? 60_000);
+    const base = Math.min(
+      (timing.retryMs ?? 2000) * 2 ** Math.max(0, this.#failures - 1),
+      timing.maxRetryMs ?? 60_000,
+    );
     return Math.round(base * (0.5 + (this.#options.random ?? Math.random)()));
   }
 
@@ -403,7 +455,10 @@ export class Gb28181Cascade {
     this.#metrics.registered.set(1);
     // Refreshed at two thirds of what was granted, so a lost refresh has a third of the time to be retried.
     clearTimeout(this.#refreshTimer);
-    this.#refreshTimer = setTimeout(() => this.#registerSoon(0), Math.max(1, Math.floor((granted * 2000) / 3)));
+    this.#refreshTimer = setTimeout(
+      () => this.#registerSoon(0),
+      Math.max(1, Math.floor((granted * 2000) / 3)),
+    );
     if (first) {
       this.#log.info({ expires: granted }, 'registered to the superior platform');
       this.#startKeepalives();
@@ -424,7 +479,10 @@ export class Gb28181Cascade {
     if (!this.#running) return;
     const delay = this.#retryDelay();
     if (this.#throttle.admit('register') >= 0)
-      this.#log.warn({ reason, failures: this.#failures, retryInMs: delay }, 'registration to the superior failed');
+      this.#log.warn(
+        { reason, failures: this.#failures, retryInMs: delay },
+        'registration to the superior failed',
+      );
     this.#registerSoon(delay);
   }
 
@@ -455,7 +513,11 @@ export class Gb28181Cascade {
     const value =
       challenge === undefined
         ? undefined
-        : authorizationFor(challenge, { method: 'REGISTER', uri }, { username: local.id, password: superior.password });
+        : authorizationFor(
+            challenge,
+            { method: 'REGISTER', uri },
+            { username: local.id, password: superior.password },
+          );
     if (value === undefined) return first;
     const header = first.status === 401 ? 'authorization' : 'proxy-authorization';
     return await endpoint.request(build([header, value]), this.#superior, options);
@@ -490,7 +552,10 @@ export class Gb28181Cascade {
       Status: 'OK',
     });
     // Answered within an interval or counted missed: keepalives never pile up.
-    const timeoutMs = Math.min(this.#config.keepaliveSeconds * 1000, this.#options.timing?.transactionTimeoutMs ?? 32_000);
+    const timeoutMs = Math.min(
+      this.#config.keepaliveSeconds * 1000,
+      this.#options.timing?.transactionTimeoutMs ?? 32_000,
+    );
     this.#track(
       this.#sendMessage(body, timeoutMs)
         .then((response) => response.status >= 200 && response.status < 300)
@@ -525,7 +590,11 @@ export class Gb28181Cascade {
   /** A MESSAGE to the superior outside any dialog: a new Call-ID and From tag each (RFC 3261 §8.1.1). */
   async #sendMessage(body: Buffer, timeoutMs?: number): Promise<SipResponse> {
     const endpoint = this.#requireEndpoint();
-    return await endpoint.request(this.#messageRequest(body), this.#superior, timeoutMs === undefined ? {} : { timeoutMs });
+    return await endpoint.request(
+      this.#messageRequest(body),
+      this.#superior,
+      timeoutMs === undefined ? {} : { timeoutMs },
+    );
   }
 
   #messageRequest(body: Buffer): SipRequest {
@@ -539,7 +608,13 @@ export class Gb28181Cascade {
       ['user-agent', 'gridhub'],
       ['content-type', manscdpContentType],
     ]);
-    return { kind: 'request', method: 'MESSAGE', uri: `sip:${superior.id}@${superior.domain}`, headers, body };
+    return {
+      kind: 'request',
+      method: 'MESSAGE',
+      uri: `sip:${superior.id}@${superior.domain}`,
+      headers,
+      body,
+    };
   }
 
   // ——— Alarms ———
@@ -551,7 +626,10 @@ export class Gb28181Cascade {
       const dropped = this.#queue.shift() as QueuedAlarm;
       this.#metrics.alarms.labels('dropped').inc();
       if (this.#throttle.admit('dropped') >= 0)
-        this.#log.warn({ incidentId: dropped.incidentId }, 'alarm queue for the superior full; oldest dropped');
+        this.#log.warn(
+          { incidentId: dropped.incidentId },
+          'alarm queue for the superior full; oldest dropped',
+        );
     }
     this.#metrics.queued.set(this.#queue.length);
     this.#pump();
@@ -559,7 +637,7 @@ export class Gb28181Cascade {
 
   /** The Notify Alarm of an incident (GB/T 28181-2016 §A.2.5), SN given when sent. */
   #alarmFields(incident: Incident): ManscdpFields {
-    const code = outboundAlarmFor(incident, this.#config.categories);
+    const code = outboundAlarmFor(incident, this.#config.categories, this.#config.edition);
     const device = this.#deviceOf(incident.device.id);
     const deviceCode = this.nationalCodes().get(incident.device.id) ?? this.#config.local.id;
     const position = device === undefined ? undefined : positionOf(device);
@@ -573,7 +651,14 @@ export class Gb28181Cascade {
       ...(position === undefined
         ? {}
         : { Longitude: coordinate(position[0]), Latitude: coordinate(position[1]) }),
-      ...(code.type === undefined ? {} : { Info: { AlarmType: code.type } }),
+      ...(code.alarmType === undefined
+        ? {}
+        : {
+            Info: {
+              AlarmType: code.alarmType,
+              ...(code.eventType === undefined ? {} : { AlarmTypeParam: { EventType: code.eventType } }),
+            },
+          }),
     };
   }
 
@@ -629,7 +714,9 @@ export class Gb28181Cascade {
         continue;
       }
       failedAttempts = 0;
-      this.#queue.shift();
+      // By identity: the queue may have dropped its oldest (this one) while it was in flight.
+      const index = this.#queue.indexOf(alarm);
+      if (index !== -1) this.#queue.splice(index, 1);
       this.#metrics.queued.set(this.#queue.length);
       this.#metrics.alarms.labels(outcome).inc();
       if (outcome === 'failed' && this.#throttle.admit('failed') >= 0)
@@ -641,39 +728,47 @@ export class Gb28181Cascade {
 
   #onRequest(request: SipRequest, peer: SipPeer, respond: (response: SipResponse) => void): void {
     const fromUser = readSipUri(readNameAddr(request.headers.get('from') ?? '').uri)?.user;
-    const answer = (status: number, reason?: string, extra?: Parameters<typeof responseTo>[3]) =>
+    const answer: Answer = (status, reason, extra) =>
       respond(responseTo(request, status, reason, { toTag: newTag(), ...extra }));
-    if (request.method === 'OPTIONS') return answer(200, 'OK');
-    // Only the superior talks to this endpoint; anyone else is refused without a look at the body.
-    if (fromUser !== this.#config.superior.id) return answer(403, 'Forbidden');
-    switch (request.method) {
-      case 'MESSAGE':
-        return this.#onMessage(request, answer);
-      case 'SUBSCRIBE':
-        // Catalog and Alarm subscriptions are accepted; alarms go as MESSAGE regardless (NOTIFY is optional).
-        return answer(200, 'OK', { headers: [['expires', request.headers.get('expires') ?? '3600']] });
-      case 'BYE':
-      case 'NOTIFY':
-        return answer(200, 'OK');
-      case 'INVITE':
-        // Live video through gridhub is not offered.
-        return answer(488, 'Not Acceptable Here');
-      default:
-        this.#log.debug({ method: request.method, peer: peer.address }, 'SIP method not supported');
-        return answer(405, 'Method Not Allowed', {
-          headers: [['allow', 'REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, OPTIONS']],
-        });
+    if (request.method === 'OPTIONS') {
+      answer(200, 'OK');
+      return;
     }
+    // Only the superior talks to this endpoint; anyone else is refused without a look at the body.
+    if (fromUser !== this.#config.superior.id) {
+      answer(403, 'Forbidden');
+      return;
+    }
+    const handlers: Readonly<Record<string, () => void>> = {
+      MESSAGE: () => this.#onMessage(request, answer),
+      // Catalog and Alarm subscriptions are accepted; alarms go as MESSAGE regardless (NOTIFY is optional).
+      SUBSCRIBE: () =>
+        answer(200, 'OK', { headers: [['expires', request.headers.get('expires') ?? '3600']] }),
+      BYE: () => answer(200, 'OK'),
+      NOTIFY: () => answer(200, 'OK'),
+      // Live video through gridhub is not offered.
+      INVITE: () => answer(488, 'Not Acceptable Here'),
+    };
+    const handler = handlers[request.method];
+    if (handler !== undefined) {
+      handler();
+      return;
+    }
+    this.#log.debug({ method: request.method, peer: peer.address }, 'SIP method not supported');
+    answer(405, 'Method Not Allowed', {
+      headers: [['allow', 'REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, OPTIONS']],
+    });
   }
 
-  #onMessage(request: SipRequest, answer: (status: number, reason?: string) => void): void {
+  #onMessage(request: SipRequest, answer: Answer): void {
     let message: ManscdpMessage;
     try {
       message = readManscdp(request.body, request.headers.get('content-type'));
     } catch (error) {
       if (this.#throttle.admit('manscdp') >= 0)
         this.#log.warn({ problem: (error as Error).message }, "the superior's MESSAGE body is not MANSCDP");
-      return answer(400, 'Bad Request');
+      answer(400, 'Bad Request');
+      return;
     }
     // 200 first, then the answer as a MESSAGE of its own (GB/T 28181 §9.5: query, 200, response, 200).
     answer(200, 'OK');

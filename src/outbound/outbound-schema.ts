@@ -89,7 +89,7 @@ export const cascadeAlarmSchema = z.strictObject({
     .describe(
       'AlarmMethod: 1 telephone, 2 device, 3 SMS, 4 GPS, 5 video, 6 device fault, 7 other (2016; 2022 adds more).',
     ),
-  type: z
+  alarmType: z
     .number()
     .int()
     .min(1)
@@ -98,6 +98,13 @@ export const cascadeAlarmSchema = z.strictObject({
     .describe(
       "AlarmType within the method (<Info><AlarmType>), e.g. method 5 type 6 intrusion; absent: the method's alarm without a type.",
     ),
+  eventType: z
+    .number()
+    .int()
+    .min(1)
+    .max(99)
+    .optional()
+    .describe('2022 only: the EventType of <Info><AlarmTypeParam>; not sent to a 2016 superior.'),
   priority: alarmPriority
     .optional()
     .describe("AlarmPriority 1 (most urgent) to 4; absent: from the incident's severity."),
@@ -143,7 +150,9 @@ export const cascadeSchema = z
         domain: z
           .string()
           .regex(/^\d{10}$/, 'must be 10 digits (域编码)')
-          .describe("The superior's SIP domain: the REGISTER's Request-URI host part and the digest realm it uses."),
+          .describe(
+            "The superior's SIP domain: the REGISTER's Request-URI host part and the digest realm it uses.",
+          ),
         host: z.string().min(1).describe("The superior's SIP address (IP or host name)."),
         port: z.number().int().min(1).max(65535).default(5060).describe("The superior's SIP port."),
         transport: z
@@ -201,11 +210,17 @@ export const cascadeSchema = z
       .regex(/^\d{2,12}$/, 'must be an administrative division code (行政区划, 2 to 12 digits)')
       .optional()
       .describe("CivilCode in the catalog; the codePrefix's first 6 digits (the county) when left out."),
+    edition: z
+      .enum(['2016', '2022'])
+      .default('2016')
+      .describe(
+        "The superior's GB/T 28181 edition: a 2016 superior is sent only 2016 alarm codes (a 2022 one's own codes have 2016 stand-ins).",
+      ),
     categories: z
       .record(z.string().regex(/^[a-z][a-z0-9_]*$/), cascadeAlarmSchema)
       .default({})
       .describe(
-        'Overrides of the incident category → (AlarmMethod, AlarmType, AlarmPriority) table (src/ingest/gb28181/alarm-codes.ts), by category.',
+        'Overrides of the incident → (AlarmMethod, AlarmType, AlarmPriority) tables (src/ingest/gb28181/alarm-codes.ts: by event type, then category), by category.',
       ),
     queueLimit: z
       .number()
@@ -213,10 +228,13 @@ export const cascadeSchema = z
       .min(1)
       .max(100_000)
       .default(1000)
-      .describe('Alarms kept while the superior is unreachable; past it the oldest is dropped (and counted).'),
+      .describe(
+        'Alarms kept while the superior is unreachable; past it the oldest is dropped (and counted).',
+      ),
   })
-  .describe('gridhub as a GB/T 28181 lower platform: registers to a superior platform and sends incidents up.');
-
+  .describe(
+    'gridhub as a GB/T 28181 lower platform: registers to a superior platform and sends incidents up.',
+  );
 
 export const outboundSchema = z.strictObject({
   mqtt: mqttFeedSchema.default(mqttFeedSchema.parse({})).describe('The incident feed on MQTT.'),

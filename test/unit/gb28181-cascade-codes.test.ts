@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { outboundAlarmFor } from '../../src/outbound/gb28181-alarm-table.ts';
-import { catalogName, gbLocalTime, gridCentroid } from '../../src/outbound/gb28181-cascade.ts';
+import type { GridEntry } from '../../src/core/jurisdiction.ts';
+import {
+  catalogName,
+  gbLocalTime,
+  gridCentroid,
+  outboundAlarmFor,
+} from '../../src/outbound/gb28181-cascade.ts';
 import { assignNationalCodes, hashedSerial, typeCodeOf } from '../../src/outbound/gb28181-codes.ts';
 import { outboundSchema } from '../../src/outbound/outbound-schema.ts';
-import type { GridEntry } from '../../src/core/jurisdiction.ts';
 
 const settings = { codePrefix: '3402000000', networkDigit: 0 };
 
@@ -75,10 +79,10 @@ describe('incident → GB alarm', () => {
     event: { type },
   });
 
-  it('names a camera intrusion a video intrusion, a gate intrusion a device alarm', () => {
+  it('names a camera intrusion a video intrusion, a forced door a device alarm', () => {
     expect(outboundAlarmFor(incident('intrusion', 'camera.intrusion', 'critical'))).toEqual({
       method: 5,
-      type: 6,
+      alarmType: 6,
       priority: 1,
     });
     expect(outboundAlarmFor(incident('intrusion', 'door.forced_open', 'critical'))).toEqual({
@@ -87,23 +91,31 @@ describe('incident → GB alarm', () => {
     });
   });
 
-  it('covers the demo categories, falls back to other, and takes priority from severity', () => {
+  it("covers gridhub's own categories, falls back to other, and takes the priority from the severity", () => {
     expect(outboundAlarmFor(incident('device_tamper', 'camera.video_lost'))).toEqual({
       method: 2,
-      type: 1,
+      alarmType: 1,
       priority: 2,
     });
-    expect(outboundAlarmFor(incident('device_fault', 'storage.failure', 'warning'))).toEqual({
-      method: 6,
-      type: 1,
+    // By category when the event type has no code of its own.
+    expect(outboundAlarmFor(incident('device_tamper', 'some.tamper', 'warning'))).toEqual({
+      method: 2,
+      alarmType: 2,
       priority: 3,
     });
-    expect(outboundAlarmFor(incident('motion', 'camera.motion', 'info'))).toEqual({
+    expect(outboundAlarmFor(incident('motion', 'some.motion', 'info'))).toEqual({
       method: 5,
-      type: 2,
+      alarmType: 2,
       priority: 4,
     });
+    expect(outboundAlarmFor(incident('device_offline', 'device.offline'))).toMatchObject({ method: 6 });
     expect(outboundAlarmFor(incident('no_such_category', 'x.y', 'info'))).toEqual({ method: 7, priority: 4 });
+  });
+
+  it('sends a 2016 superior the 2016 stand-in of a 2022 code', () => {
+    const tamper = incident('device_tamper', 'camera.tamper');
+    expect(outboundAlarmFor(tamper, {}, '2016')).toMatchObject({ method: 5, alarmType: 11 });
+    expect(outboundAlarmFor(tamper, {}, '2022')).toMatchObject({ method: 5, alarmType: 13 });
   });
 
   it('lets the config override a category, priority included', () => {
@@ -147,7 +159,9 @@ describe('outbound.gb28181 config', () => {
 
 describe('catalog helpers', () => {
   it('takes the Chinese part of a bilingual name', () => {
-    expect(catalogName('西郊2网格东门海康摄像机 Xijiao Grid 2 east gate camera (Hikvision)')).toBe('西郊2网格东门海康摄像机');
+    expect(catalogName('西郊2网格东门海康摄像机 Xijiao Grid 2 east gate camera (Hikvision)')).toBe(
+      '西郊2网格东门海康摄像机',
+    );
     expect(catalogName('Gate 1')).toBe('Gate 1');
   });
 

@@ -1,0 +1,263 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TypedBus } from '../../src/core/bus.ts';
+import type { HubBusEvents } from '../../src/core/events.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import type { GridEntry } from '../../src/core/jurisdiction.ts';
+import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
+import { type CascadeDevice, Gb28181Cascade } from '../../src/outbound/gb28181-cascade.ts';
+import { type CascadeConfig, cascadeSchema } from '../../src/outbound/outbound-schema.ts';
+
+/**
+ * gridhub's cascade against SIPp (Debian sip-tester) playing the superior platform: test/sipp/cascade-superior-uas.xml
+ * challenges the REGISTER and checks the answer (verifyauth), takes the keepalive, sends a catalog query and checks
+ * the pages, checks the alarm, and takes the unregistration at stop. SIPp exits 0 only when every call passed.
+ */
+
+const projectRoot = path.resolve(import.meta.dirname, '../..');
+const scenario = path.join(projectRoot, 'test', 'sipp', 'cascade-superior-uas.xml');
+
+const localId = '34020000002000000001';
+const superiorId = '34000000002000000001';
+const superiorDomain = '3400000000';
+const password = 'cascade-secret-7';
+
+const grid: GridEntry = {
+  ref: { id: 'grid-test-01', name: '西郊1网格 Xijiao Grid 1', level: 'grid' },
+  chain: [
+    { id: 'grid-test-01', name: '西郊1网格 Xijiao Grid 1', level: 'grid' },
+    { id: 'community-test', name: '西郊社区 Xijiao Community', level: 'community' },
+    { id: 'street-test', name: '西郊街道', level: 'street' },
+    { id: 'district-test', name: '示范区', level: 'district' },
+  ],
+  boundary: [
+    [
+      [120.1, 30.2],
+      [120.2, 30.2],
+      [120.2, 30.3],
+      [120.1, 30.3],
+      [120.1, 30.2],
+    ],
+  ],
+  bounds: [120.1, 30.2, 120.2, 30.3],
+};
+
+const devices: CascadeDevice[] = [
+  {
+    id: 'cam-gate-01',
+    name: '西郊1网格北门摄像机 Xijiao Grid 1 north gate camera',
+    adapter: { id: 'onvif-camera', vendor: 'Any ONVIF Profile S/T camera', models: ['ONVIF Profile S'] },
+    grid,
+    location: [120.15, 30.25],
+  },
+  {
+    id: 'sentry-01',
+    name: '西郊1网格岗亭 Xijiao Grid 1 sentry box',
+    adapter: { id: 'sentry-box', vendor: 'Generic', models: ['SBP-JSON v1 sentry box panel'] },
+    grid,
+  },
+  {
+    id: 'gate-north-01',
+    name: '西郊1网格北门门禁 Xijiao Grid 1 north gate',
+    adapter: { id: 'gate-access', vendor: 'Generic', models: ['ACS-JSON v1 door controller'] },
+    grid,
+  },
+];
+
+function intrusion(): Incident {
+  const now = new Date().toISOString();
+  return {
+    id: 'inc_test_0001',
+    state: 'new',
+    title: 'Intrusion seen by a camera',
+    category: 'intrusion',
+    severity: 'critical',
+    device: { id: 'cam-gate-01', name: devices[0]?.name ?? '', adapter: 'onvif-camera' },
+    event: { type: 'camera.intrusion', occurredAt: now, attributes: {} },
+    gridId: grid.ref.id,
+    chain: grid.chain,
+    createdAt: now,
+    updatedAt: now,
+    occurrences: 1,
+    lastOccurredAt: now,
+    related: [],
+    assignees: [],
+    handler: null,
+    responsibleNodeId: grid.ref.id,
+    escalations: 0,
+    dueAt: null,
+    dueStage: null,
+    reworks: 0,
+    timeline: {},
+  };
+}
+
+/** A port free for both TCP and UDP now (SIPp takes a fixed one). */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+      });
+    });
+    const free = await new Promise<boolean>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
+interface SippRun {
+  readonly child: ChildProcess;
+  readonly exit: Promise<{ code: number | null; output: string }>;
+}
+
+function runSipp(transport: 'udp' | 'tcp', port: number, calls: number): SippRun {
+  const child = spawn(
+    '/usr/bin/sipp',
+    [
+      '-sf',
+      scenario,
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      transport === 'udp' ? 'u1' : 't1',
+      '-m',
+      String(calls),
+      '-timeout',
+      '30s',
+      '-nostdin',
+      '-key',
+      'local_id',
+      localId,
+      '-key',
+      'superior_id',
+      superiorId,
+      '-key',
+      'domain',
+      superiorDomain,
+      '-key',
+      'password',
+      password,
+    ],
+    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-20_000);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-20_000);
+  });
+  const exit = new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, output })),
+  );
+  return { child, exit };
+}
+
+function config(transport: 'udp' | 'tcp', superiorPort: number, overrides: Partial<CascadeConfig> = {}) {
+  return cascadeSchema.parse({
+    local: { id: localId, domain: '3402000000', port: 0, host: '127.0.0.1', transport },
+    superior: { id: superiorId, domain: superiorDomain, host: '127.0.0.1', port: superiorPort, password },
+    // One keepalive (the first, at registration) within the test: SIPp expects exactly the calls it is told.
+    keepaliveSeconds: 3600,
+    ...overrides,
+  });
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function counter(
+  metrics: MetricsRegistry,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const metric = metrics.metric(name);
+  if (metric === undefined) return 0;
+  const values = (await metric.get()).values as { labels: Record<string, string>; value: number }[];
+  return (
+    values.find((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted))
+      ?.value ?? 0
+  );
+}
+
+const running: { cascade?: Gb28181Cascade; sipp?: SippRun }[] = [];
+
+afterEach(async () => {
+  for (const run of running.splice(0)) {
+    await run.cascade?.stop();
+    if (run.sipp !== undefined && run.sipp.child.exitCode === null) run.sipp.child.kill('SIGKILL');
+  }
+});
+
+describe.each(['udp', 'tcp'] as const)(
+  'the GB/T 28181 cascade against SIPp as the superior, over %s',
+  (transport) => {
+    it('registers with Digest, keeps alive, answers the catalog in pages, sends the alarm and unregisters', async () => {
+      const port = await freePort();
+      // Calls SIPp sees (one per Call-ID): the registration, the keepalive (which carries the catalog query), the
+      // alarm, and one per catalog page: one item per datagram over UDP (each page is kept under 1300 bytes), one
+      // page over TCP.
+      const pages = transport === 'udp' ? 3 : 1;
+      const sipp = runSipp(transport, port, 3 + pages);
+      const bus = new TypedBus<HubBusEvents>();
+      const metrics = new MetricsRegistry();
+      const cascade = new Gb28181Cascade({
+        config: config(transport, port),
+        bus,
+        devices: () => devices,
+        online: (deviceId) => deviceId === 'cam-gate-01',
+        host: '127.0.0.1',
+        metrics,
+        logger: pino({ level: 'silent' }),
+        // SIPp may still be starting: retry soon.
+        timing: { retryMs: 300, maxRetryMs: 1000 },
+      });
+      running.push({ cascade, sipp });
+      await cascade.start();
+      await until(() => cascade.registration === 'registered', 'the registration');
+      expect(cascade.health()).toMatchObject({ state: 'up', registration: 'registered' });
+
+      bus.emit('incident:created', intrusion(), performance.now());
+      await until(() => cascade.health().queued === 0, 'the alarm to go');
+      const answered = async () =>
+        (await counter(metrics, 'gridhub_gb28181_cascade_queries_total', { cmd: 'Catalog' })) >= 1;
+      for (let wait = 0; !(await answered()); wait++) {
+        if (wait > 400) throw new Error('the catalog query was not answered');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(await counter(metrics, 'gridhub_gb28181_cascade_alarms_total', { outcome: 'sent' })).toBe(1);
+      expect(await counter(metrics, 'gridhub_gb28181_cascade_keepalives_total', { result: 'answered' })).toBe(
+        1,
+      );
+      expect(
+        await counter(metrics, 'gridhub_gb28181_cascade_registrations_total', { result: 'registered' }),
+      ).toBe(1);
+
+      await cascade.stop();
+      expect(cascade.health().state).toBe('down');
+      const { code, output } = await sipp.exit;
+      expect(code, output.slice(-3000)).toBe(0);
+      expect(
+        await counter(metrics, 'gridhub_gb28181_cascade_registrations_total', { result: 'unregistered' }),
+      ).toBe(1);
+    });
+  },
+);
