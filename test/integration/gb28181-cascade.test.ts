@@ -4,13 +4,25 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { TypedBus } from '../../src/core/bus.ts';
 import type { HubBusEvents } from '../../src/core/events.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import type { GridEntry } from '../../src/core/jurisdiction.ts';
+import { type ManscdpMessage, readManscdp, writeManscdp } from '../../src/ingest/gb28181/manscdp.ts';
+import {
+  digestChallenge,
+  NonceIssuer,
+  readDigestCredentials,
+  verifyDigest,
+} from '../../src/net/sip/sip-digest.ts';
+import { SipEndpoint } from '../../src/net/sip/sip-endpoint.ts';
+import { responseTo, SipHeaders } from '../../src/net/sip/sip-message.ts';
+import { child, children, textAt } from '../../src/net/xml.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { type CascadeDevice, Gb28181Cascade } from '../../src/outbound/gb28181-cascade.ts';
 import { type CascadeConfig, cascadeSchema } from '../../src/outbound/outbound-schema.ts';
+import { demoConfig, demoGate, deploymentOf, startTestHub } from '../helpers/hub.ts';
 
 /**
  * gridhub's cascade against SIPp (Debian sip-tester) playing the superior platform: test/sipp/cascade-superior-uas.xml
@@ -261,3 +273,200 @@ describe.each(['udp', 'tcp'] as const)(
     });
   },
 );
+
+/**
+ * A superior platform that can go silent, built on gridhub's SIP endpoint (the thing under test is the cascade, not
+ * the endpoint): it challenges REGISTER with Digest (qop auth) and checks the answer, answers MESSAGEs 200 and keeps
+ * the alarms' descriptions in the order they came.
+ */
+class SilentableSuperior {
+  silent = false;
+  readonly alarms: string[] = [];
+  registrations = 0;
+  /** Every MANSCDP body that came in a MESSAGE. */
+  onMessage: (message: ManscdpMessage) => void = () => {};
+  readonly #nonces = new NonceIssuer();
+  readonly endpoint: SipEndpoint;
+
+  constructor(transport: 'udp' | 'tcp') {
+    this.endpoint = new SipEndpoint({
+      host: '127.0.0.1',
+      port: 0,
+      udp: transport === 'udp',
+      tcp: transport === 'tcp',
+      limits: { maxMessageBytes: 65_536, maxHeaders: 64, maxConnections: 8, idleMs: 60_000 },
+      onRequest: (request, context) => {
+        if (this.silent) return;
+        if (request.method === 'REGISTER') {
+          const credentials = readDigestCredentials(request.headers.get('authorization') ?? '');
+          const valid =
+            credentials !== undefined &&
+            this.#nonces.check(credentials.nonce) === 'fresh' &&
+            verifyDigest(credentials, 'REGISTER', password);
+          if (!valid) {
+            context.respond(
+              responseTo(request, 401, 'Unauthorized', {
+                headers: [
+                  ['www-authenticate', digestChallenge(superiorDomain, this.#nonces.issue(), { qop: true })],
+                ],
+              }),
+            );
+            return;
+          }
+          if (request.headers.get('expires') !== '0') this.registrations += 1;
+          context.respond(responseTo(request, 200, 'OK', { headers: [['expires', '3600']] }));
+          return;
+        }
+        context.respond(responseTo(request, 200, 'OK'));
+        if (request.method !== 'MESSAGE') return;
+        const body = readManscdp(request.body, request.headers.get('content-type'));
+        this.onMessage(body);
+        if (body.cmdType === 'Alarm') this.alarms.push(textAt(body.body, 'AlarmDescription') ?? '');
+      },
+      onProblem: () => {},
+      timers: { t1Ms: 100, timeoutMs: 1000 },
+      logger: pino({ level: 'silent' }),
+      name: 'superior',
+    });
+  }
+}
+
+function titled(title: string, index: number): Incident {
+  return { ...intrusion(), id: `inc_test_${index}`, title };
+}
+
+describe.each(['udp', 'tcp'] as const)('the cascade when the superior goes silent, over %s', (transport) => {
+  it('re-registers after missed keepalives, keeps alarms in a bounded queue and sends them in order after', async () => {
+    const superior = new SilentableSuperior(transport);
+    await superior.endpoint.start();
+    const bus = new TypedBus<HubBusEvents>();
+    const metrics = new MetricsRegistry();
+    const cascade = new Gb28181Cascade({
+      config: config(transport, superior.endpoint.port, {
+        keepaliveSeconds: 1,
+        keepaliveMissesBeforeReregister: 2,
+        queueLimit: 3,
+      }),
+      bus,
+      devices: () => devices,
+      online: () => true,
+      host: '127.0.0.1',
+      metrics,
+      logger: pino({ level: 'silent' }),
+      timing: { t1Ms: 100, transactionTimeoutMs: 800, retryMs: 200, maxRetryMs: 800, alarmAttempts: 2 },
+    });
+    running.push({ cascade });
+    try {
+      await cascade.start();
+      await until(() => cascade.registration === 'registered', 'the registration');
+      bus.emit('incident:created', titled('alarm 0', 0), performance.now());
+      await until(() => superior.alarms.length === 1, 'the first alarm');
+
+      superior.silent = true;
+      // Unanswered keepalives (or the alarm's attempts) end the registration; alarms wait meanwhile.
+      for (let index = 1; index <= 4; index++)
+        bus.emit('incident:created', titled(`alarm ${index}`, index), performance.now());
+      await until(() => cascade.registration !== 'registered', 'the lost registration');
+      expect(cascade.health()).toMatchObject({ state: 'down', queued: 3 });
+      expect(await counter(metrics, 'gridhub_gb28181_cascade_alarms_total', { outcome: 'dropped' })).toBe(1);
+
+      superior.silent = false;
+      await until(() => superior.alarms.length === 4, 'the queued alarms');
+      // The oldest of the four waiting was dropped (the queue holds three); the rest came in order, none twice.
+      expect(superior.alarms).toEqual(['alarm 0', 'alarm 2', 'alarm 3', 'alarm 4']);
+      expect(superior.registrations).toBeGreaterThanOrEqual(2);
+      expect(cascade.health()).toMatchObject({ state: 'up', registration: 'registered', queued: 0 });
+      expect(await counter(metrics, 'gridhub_gb28181_cascade_alarms_total', { outcome: 'sent' })).toBe(4);
+      expect(
+        await counter(metrics, 'gridhub_gb28181_cascade_registrations_total', { result: 'timeout' }),
+      ).toBeGreaterThanOrEqual(1);
+    } finally {
+      await cascade.stop();
+      await superior.endpoint.stop();
+    }
+  });
+});
+
+describe('the cascade in a real hub (the demo jurisdiction)', () => {
+  it("answers the superior's catalog with every demo device and sends a forced door up as a device alarm", async () => {
+    const superior = new SilentableSuperior('udp');
+    await superior.endpoint.start();
+    const file = demoConfig() as Record<string, unknown> & { outbound?: Record<string, unknown> };
+    file.outbound = {
+      ...(file.outbound ?? {}),
+      gb28181: {
+        local: { id: localId, domain: '3402000000', transport: 'udp' },
+        superior: {
+          id: superiorId,
+          domain: superiorDomain,
+          host: '127.0.0.1',
+          port: superior.endpoint.port,
+          password,
+        },
+      },
+    };
+    const deployment = deploymentOf(file);
+    const hub = await startTestHub({ deployment });
+    let gate: GateSimulator | undefined;
+    try {
+      const health = () =>
+        hub.hub.health().components['gb28181 cascade'] as Record<string, unknown> | undefined;
+      await until(() => health()?.registration === 'registered', 'the hub to register');
+      const received: ManscdpMessage[] = [];
+      superior.onMessage = (message) => received.push(message);
+      gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
+      await gate.start();
+      await gate.forceDoor();
+      await until(() => superior.alarms.length === 1, 'the alarm');
+      expect(superior.alarms[0]).toBe('Door forced open');
+
+      // The superior asks for the catalog: SumNum counts every demo device, the pages carry them all.
+      const cascadePort = Number(health()?.port);
+      const query = writeManscdp('Query', { CmdType: 'Catalog', SN: 7, DeviceID: localId });
+      const answer = await superior.endpoint.request(
+        {
+          kind: 'request',
+          method: 'MESSAGE',
+          uri: `sip:${localId}@127.0.0.1:${cascadePort}`,
+          headers: new SipHeaders([
+            ['from', `<sip:${superiorId}@${superiorDomain}>;tag=q1`],
+            ['to', `<sip:${localId}@3402000000>`],
+            ['call-id', 'catalog-query-1@127.0.0.1'],
+            ['cseq', '1 MESSAGE'],
+            ['content-type', 'Application/MANSCDP+xml'],
+          ]),
+          body: query,
+        },
+        { transport: 'udp', address: '127.0.0.1', port: cascadePort },
+      );
+      expect(answer.status).toBe(200);
+      const total = [...deployment.devices].length;
+      const responses = () => received.filter((message) => message.root === 'Response');
+      await until(
+        () =>
+          responses().reduce(
+            (sum, page) => sum + children(child(page.body, 'DeviceList'), 'Item').length,
+            0,
+          ) === total,
+        'every catalog page',
+      );
+      expect(responses().every((page) => textAt(page.body, 'SumNum') === String(total))).toBe(true);
+      const items = responses().flatMap((page) => children(child(page.body, 'DeviceList'), 'Item'));
+      const gateItem = items.find((item) => textAt(item, 'Name') === '西郊1网格北门门禁');
+      expect(gateItem === undefined ? undefined : textAt(gateItem, 'DeviceID')).toMatch(
+        /^3402000000134\d{7}$/,
+      );
+      expect(gateItem === undefined ? undefined : textAt(gateItem, 'Status')).toBe('ON');
+      expect(gateItem === undefined ? undefined : textAt(gateItem, 'ParentID')).toBe(localId);
+      // The alarm came from the gate's own national code, as a device alarm (method 2) of priority 1 (critical).
+      const alarm = received.find((message) => message.cmdType === 'Alarm');
+      expect(alarm?.deviceId).toBe(gateItem === undefined ? 'no gate item' : textAt(gateItem, 'DeviceID'));
+      expect(alarm === undefined ? undefined : textAt(alarm.body, 'AlarmMethod')).toBe('2');
+      expect(alarm === undefined ? undefined : textAt(alarm.body, 'AlarmPriority')).toBe('1');
+    } finally {
+      await gate?.stop();
+      await hub.stop();
+      await superior.endpoint.stop();
+    }
+  });
+});
