@@ -227,6 +227,9 @@ export class SipEndpoint implements Component {
     options: { timeoutMs?: number } = {},
   ): Promise<SipResponse> {
     if (this.#state !== 'up') throw new SipTimeoutError(`the SIP endpoint ${this.name} is not running`);
+    if (peer.transport === 'udp' && this.#udp === undefined) {
+      throw new Error(`the SIP endpoint ${this.name} has no UDP socket (udp: false)`);
+    }
     const headers = request.headers.clone();
     let branch = headers.get('via') === undefined ? undefined : readVia(headers.get('via') as string).branch;
     if (headers.get('via') === undefined) {
@@ -349,6 +352,9 @@ export class SipEndpoint implements Component {
         // The framing is lost: nothing more on this connection can be read.
         socket.destroy();
       },
+      () => {
+        if (!socket.destroyed) socket.write('\r\n');
+      },
     );
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
   }
@@ -438,6 +444,7 @@ export class SipEndpoint implements Component {
     const send = (bytes: Buffer): void => {
       if (socket === undefined) this.#sendUdp(bytes, peer);
       else if (!socket.destroyed) socket.write(bytes);
+      else this.#log.debug({ method: request.method }, 'a response not sent: its TCP connection closed');
     };
     let transaction: ServerTransaction | undefined;
     if (socket === undefined) {

@@ -13,17 +13,21 @@ export class SipStreamReader {
   readonly #limits: SipLimits;
   readonly #onMessage: (bytes: Buffer) => void;
   readonly #onProblem: (problem: string, kind: SipStreamProblemKind, bytes: number) => void;
+  readonly #onPing: (() => void) | undefined;
   #buffered: Buffer = Buffer.alloc(0);
   #broken = false;
 
+  /** `onPing` hears RFC 5626's double-CRLF ping, which the peer expects a single-CRLF pong to. */
   constructor(
     limits: SipLimits,
     onMessage: (bytes: Buffer) => void,
     onProblem: (problem: string, kind: SipStreamProblemKind, bytes: number) => void,
+    onPing?: () => void,
   ) {
     this.#limits = limits;
     this.#onMessage = onMessage;
     this.#onProblem = onProblem;
+    this.#onPing = onPing;
   }
 
   /** Whether a problem stopped the reader. */
@@ -42,7 +46,10 @@ export class SipStreamReader {
       ) {
         start++;
       }
-      if (start > 0) this.#buffered = this.#buffered.subarray(start);
+      if (start > 0) {
+        if (this.#buffered.subarray(0, start).includes('\r\n\r\n')) this.#onPing?.();
+        this.#buffered = this.#buffered.subarray(start);
+      }
       if (this.#buffered.length === 0) return;
       const head = headEnd(this.#buffered);
       if (head === undefined) {
