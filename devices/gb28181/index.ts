@@ -135,24 +135,14 @@ function decodeAlarm(frame: AlarmFrame): NormalizedEvent[] {
 }
 
 /**
- * A channel whose recorder lists it OFF has lost its video; ON, it is back. Keepalive and DeviceStatus prove the
- * device alive and raise nothing: the hub's liveness watch turns their absence into device.offline.
+ * Keepalive, DeviceStatus and a channel's catalog status prove the device (or channel) alive and raise nothing: the
+ * hub's liveness watch turns their absence into device.offline. A channel its recorder lists OFF is not alive: the
+ * connector sends ChannelStatus for it, and the hub counts the frame, but liveness is the connector's call (it hands
+ * the hub a channel's status only while the channel is ON; see README.md).
  */
-const heartbeatDecoders: {
-  [Name in HeartbeatFrame['cmdType']]: (
-    frame: Extract<HeartbeatFrame, { cmdType: Name }>,
-  ) => NormalizedEvent[];
-} = {
-  Keepalive: () => [],
-  DeviceStatus: () => [],
-  ChannelStatus: (frame) => [
-    {
-      type: frame.status === 'OFF' ? 'camera.video_lost' : 'camera.video_restored',
-      occurredAt: Date.parse(frame.time),
-      attributes: { reason: 'channel_status' },
-    },
-  ],
-};
+function decodeHeartbeat(_frame: HeartbeatFrame): NormalizedEvent[] {
+  return [];
+}
 
 const alarmCommon = [
   'source',
@@ -172,8 +162,7 @@ const descriptions: Readonly<Record<string, string>> = {
   'alarm.input': 'A device alarm (设备报警, method 2 without a type): an alarm input wired to the device.',
   'alarm.general':
     'A GPS alarm, a video alarm raised by an operator (人工视频报警), another alarm (其他报警) or an unknown method.',
-  'camera.video_lost': 'A channel lost its video (视频丢失报警), or its recorder lists it OFF.',
-  'camera.video_restored': "The channel's recorder lists it ON again.",
+  'camera.video_lost': 'A channel lost its video (视频丢失报警).',
   'device.tamper': 'The device was opened or removed (设备防拆报警).',
   'storage.failure': 'A disk is full (存储设备磁盘满报警, reason full) or failed (磁盘故障, reason error).',
   'camera.hardware_failure':
@@ -194,7 +183,7 @@ const descriptions: Readonly<Record<string, string>> = {
   'camera.tamper': 'The image is covered (图像遮挡报警, 2022).',
 };
 
-/** Every event an Alarm can decode to (from the tables), plus what a channel's status raises. */
+/** Every event an Alarm can decode to, from the tables. */
 const gbEvents: Record<string, EventDescription> = (() => {
   const events: Record<string, EventDescription> = {};
   for (const [type, extra] of alarmEventTypesDecoded()) {
@@ -203,14 +192,6 @@ const gbEvents: Record<string, EventDescription> = (() => {
       attributes: [...alarmCommon, ...extra],
     };
   }
-  events['camera.video_lost'] = {
-    description: descriptions['camera.video_lost'] as string,
-    attributes: [...(events['camera.video_lost']?.attributes ?? alarmCommon), 'reason'],
-  };
-  events['camera.video_restored'] = {
-    description: descriptions['camera.video_restored'] as string,
-    attributes: ['reason'],
-  };
   return events;
 })();
 
@@ -231,8 +212,7 @@ export const gb28181: DeviceAdapter = {
     events: frameDecoder({ schema: eventsSchema, decode: decodeAlarm }),
     heartbeat: frameDecoder({
       schema: heartbeatSchema,
-      decode: (frame) =>
-        (heartbeatDecoders[frame.cmdType] as (raw: HeartbeatFrame) => NormalizedEvent[])(frame),
+      decode: decodeHeartbeat,
     }),
   },
   commands: {

@@ -87,7 +87,7 @@ function decodeBody(
   const label = declaredEncoding(body) ?? contentTypeCharset(contentType);
   const labelledGb = label !== undefined && gbLabels.test(label);
   if (label !== undefined && !labelledGb && !utf8Labels.test(label))
-    throw new ManscdpError(`unsupported encoding ${label.slice(0, 20)}`);
+    throw new ManscdpError('unsupported encoding: neither GB2312/GBK/GB18030 nor UTF-8');
   const utf8 = strictDecode('utf-8', body);
   if (utf8 !== undefined && !nonAscii.test(utf8))
     return { text: utf8, charset: labelledGb ? 'GB18030' : 'UTF-8' };
@@ -147,13 +147,16 @@ export function readManscdp(
   try {
     root = parseXml(text.replace(/^\uFEFF/, ''));
   } catch (error) {
-    throw new ManscdpError(error instanceof XmlError ? `not XML: ${error.message}` : 'not XML');
+    // The reader's words, without the element or prefix names it quotes from the body.
+    const words =
+      error instanceof XmlError
+        ? error.message.replace(/^(unexpected end tag|undeclared prefix|unclosed element) .*$/, '$1')
+        : '';
+    throw new ManscdpError(words === '' ? 'not XML' : `not XML: ${words}`);
   }
   checkBounds(root);
   if (!roots.has(root.name))
-    throw new ManscdpError(
-      `root element ${root.name.slice(0, 40)} is not Query, Control, Notify or Response`,
-    );
+    throw new ManscdpError('the root element is not Query, Control, Notify or Response');
   const cmdType = textOf(root, 'CmdType');
   if (cmdType === undefined || !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(cmdType))
     throw new ManscdpError('CmdType missing or not a name');
@@ -296,7 +299,7 @@ function parseOrThrow<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
 
 function expect(message: ManscdpMessage, roots: readonly ManscdpRoot[], cmdType: string): void {
   if (!roots.includes(message.root) || message.cmdType.toLowerCase() !== cmdType.toLowerCase())
-    throw new ManscdpError(`expected ${roots.join('/')} ${cmdType}, got ${message.root} ${message.cmdType}`);
+    throw new ManscdpError(`expected ${roots.join('/')} ${cmdType}, got another command`);
 }
 
 /** Only the fields that are there: zod's optional fields then stay absent rather than undefined. */
@@ -351,8 +354,8 @@ export interface AlarmNotify {
 }
 
 const alarmSchema = z.object({
-  priority: intText(0, 4).describe('AlarmPriority 1..4; 0 (all) is a query value some devices send'),
-  method: intText(0, 99).describe('AlarmMethod 1..7; the 2022 and vendor extensions are kept'),
+  priority: intText(1, 4).describe('AlarmPriority 1..4 (0, "all", is for queries only)'),
+  method: intText(1, 99).describe('AlarmMethod 1..7; later editions and vendor extensions are kept'),
   time: words(40).optional(),
   description: words(256).optional(),
   alarmType: intText(0, 9999).optional(),
@@ -376,7 +379,6 @@ export function readAlarm(message: ManscdpMessage): AlarmNotify {
     longitude: textOf(body, 'Longitude'),
     latitude: textOf(body, 'Latitude'),
   });
-  // AlarmMethod may combine methods ("12"? no: the standard combines only in queries, as "1/2"): take the first.
   const { longitude, latitude, ...rest } = parseOrThrow(alarmSchema, raw, 'Alarm');
   return { deviceId: message.deviceId, sn: message.sn, ...rest, ...position(longitude, latitude) };
 }
