@@ -17,7 +17,12 @@ import {
   verifyDigest,
 } from '../../src/net/sip/sip-digest.ts';
 import { SipEndpoint } from '../../src/net/sip/sip-endpoint.ts';
-import { responseTo, SipHeaders } from '../../src/net/sip/sip-message.ts';
+import {
+  responseTo,
+  SipHeaders,
+  type SipRequest,
+  serializeSipMessage,
+} from '../../src/net/sip/sip-message.ts';
 import { child, children, textAt } from '../../src/net/xml.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { type CascadeDevice, Gb28181Cascade } from '../../src/outbound/gb28181-cascade.ts';
@@ -283,6 +288,8 @@ class SilentableSuperior {
   silent = false;
   readonly alarms: string[] = [];
   registrations = 0;
+  /** The largest request that came, in bytes as serialized again (the datagram, near enough). */
+  largestRequest = 0;
   /** Every MANSCDP body that came in a MESSAGE. */
   onMessage: (message: ManscdpMessage) => void = () => {};
   readonly #nonces = new NonceIssuer();
@@ -297,6 +304,7 @@ class SilentableSuperior {
       limits: { maxMessageBytes: 65_536, maxHeaders: 64, maxConnections: 8, idleMs: 60_000 },
       onRequest: (request, context) => {
         if (this.silent) return;
+        this.largestRequest = Math.max(this.largestRequest, serializeSipMessage(request).length);
         if (request.method === 'REGISTER') {
           const credentials = readDigestCredentials(request.headers.get('authorization') ?? '');
           const valid =
@@ -450,6 +458,9 @@ describe('the cascade in a real hub (the demo jurisdiction)', () => {
           ) === total,
         'every catalog page',
       );
+      // Over UDP every page stays within a datagram that crosses any network unfragmented.
+      expect(superior.largestRequest).toBeLessThanOrEqual(1300);
+      expect(responses().length).toBeGreaterThan(1);
       expect(responses().every((page) => textAt(page.body, 'SumNum') === String(total))).toBe(true);
       const items = responses().flatMap((page) => children(child(page.body, 'DeviceList'), 'Item'));
       const gateItem = items.find((item) => textAt(item, 'Name') === '西郊1网格北门门禁');
@@ -466,6 +477,100 @@ describe('the cascade in a real hub (the demo jurisdiction)', () => {
     } finally {
       await gate?.stop();
       await hub.stop();
+      await superior.endpoint.stop();
+    }
+  });
+});
+
+/** A request from the superior (or whoever `from` names) to the cascade. */
+function superiorRequest(
+  method: string,
+  port: number,
+  body: Buffer,
+  from = superiorId,
+  extra: [string, string][] = [],
+): SipRequest {
+  return {
+    kind: 'request',
+    method,
+    uri: `sip:${localId}@127.0.0.1:${port}`,
+    headers: new SipHeaders([
+      ['from', `<sip:${from}@${superiorDomain}>;tag=t${Math.random().toString(16).slice(2, 10)}`],
+      ['to', `<sip:${localId}@3402000000>`],
+      ['call-id', `${Math.random().toString(16).slice(2)}@127.0.0.1`],
+      ['cseq', `1 ${method}`],
+      ...(body.length === 0 ? [] : ([['content-type', 'Application/MANSCDP+xml']] as [string, string][])),
+      ...extra,
+    ]),
+    body,
+  };
+}
+
+describe("the cascade answers the superior's other requests", () => {
+  it('answers DeviceInfo and DeviceStatus, accepts SUBSCRIBE, and refuses a stranger and a bad body', async () => {
+    const superior = new SilentableSuperior('udp');
+    await superior.endpoint.start();
+    const cascade = new Gb28181Cascade({
+      config: config('udp', superior.endpoint.port),
+      bus: new TypedBus<HubBusEvents>(),
+      devices: () => devices,
+      online: (deviceId) => deviceId === 'cam-gate-01',
+      host: '127.0.0.1',
+      metrics: new MetricsRegistry(),
+      logger: pino({ level: 'silent' }),
+    });
+    running.push({ cascade });
+    const received: ManscdpMessage[] = [];
+    superior.onMessage = (message) => received.push(message);
+    try {
+      await cascade.start();
+      await until(() => cascade.registration === 'registered', 'the registration');
+      const peer = { transport: 'udp' as const, address: '127.0.0.1', port: cascade.port };
+      const ask = (fields: Record<string, string | number>, from?: string) =>
+        superior.endpoint.request(
+          superiorRequest('MESSAGE', cascade.port, writeManscdp('Query', fields), from),
+          peer,
+        );
+
+      expect((await ask({ CmdType: 'DeviceInfo', SN: 11, DeviceID: localId })).status).toBe(200);
+      const cameraCode = cascade.nationalCodes().get('cam-gate-01') as string;
+      expect((await ask({ CmdType: 'DeviceStatus', SN: 12, DeviceID: cameraCode })).status).toBe(200);
+      await until(
+        () => received.filter((message) => message.root === 'Response').length === 2,
+        'both answers',
+      );
+      const info = received.find((message) => message.cmdType === 'DeviceInfo');
+      expect(
+        info === undefined ? undefined : [info.sn, textAt(info.body, 'Result'), textAt(info.body, 'Channel')],
+      ).toEqual([11, 'OK', '3']);
+      const status = received.find((message) => message.cmdType === 'DeviceStatus');
+      expect(status?.deviceId).toBe(cameraCode);
+      expect(status === undefined ? undefined : textAt(status.body, 'Online')).toBe('ONLINE');
+
+      const subscribe = await superior.endpoint.request(
+        superiorRequest(
+          'SUBSCRIBE',
+          cascade.port,
+          writeManscdp('Query', { CmdType: 'Catalog', SN: 13, DeviceID: localId }),
+          superiorId,
+          [
+            ['event', 'Catalog'],
+            ['expires', '600'],
+          ],
+        ),
+        peer,
+      );
+      expect([subscribe.status, subscribe.headers.get('expires')]).toEqual([200, '600']);
+      expect(
+        (await ask({ CmdType: 'Catalog', SN: 14, DeviceID: localId }, '34999999992000000009')).status,
+      ).toBe(403);
+      const garbage = await superior.endpoint.request(
+        superiorRequest('MESSAGE', cascade.port, Buffer.from('<Query>')),
+        peer,
+      );
+      expect(garbage.status).toBe(400);
+    } finally {
+      await cascade.stop();
       await superior.endpoint.stop();
     }
   });
