@@ -314,6 +314,7 @@ export class Gb28181Cascade {
     this.#endpoint = endpoint;
     await endpoint.start();
     this.#running = true;
+    this.#state = 'registering';
     this.#metrics.registered.set(0);
     const { bus } = this.#options;
     this.#unsubscribe = [
@@ -334,7 +335,12 @@ export class Gb28181Cascade {
 
   /** Unregisters (Expires: 0, best effort, a few seconds at most), then closes the endpoint. */
   async stop(): Promise<void> {
-    if (!this.#running) return;
+    if (!this.#running) {
+      // A start that threw may have left its endpoint half-started.
+      await this.#endpoint?.stop();
+      this.#endpoint = undefined;
+      return;
+    }
     this.#running = false;
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     this.#unsubscribe = [];
@@ -342,7 +348,7 @@ export class Gb28181Cascade {
     const wasRegistered = this.#state === 'registered';
     this.#state = 'unregistered';
     this.#metrics.registered.set(0);
-    await Promise.allSettled([this.#registering, this.#pumping]);
+    // A REGISTER or an alarm in flight is not waited for here: closing the endpoint below ends its transaction.
     if (wasRegistered) {
       try {
         const response = await this.#sendRegister(0, 4000);
@@ -355,13 +361,14 @@ export class Gb28181Cascade {
         this.#log.info({ error: (error as Error).message }, 'unregistration not answered');
       }
     }
-    await Promise.allSettled([...this.#tasks]);
+    await this.#endpoint?.stop();
+    this.#endpoint = undefined;
+    await Promise.allSettled([this.#registering, this.#pumping, ...this.#tasks]);
+    clearTimeout(this.#retryTimer);
     if (this.#queue.length > 0)
       this.#log.warn({ abandoned: this.#queue.length }, 'alarms for the superior platform abandoned at stop');
     this.#queue.length = 0;
     this.#metrics.queued.set(0);
-    await this.#endpoint?.stop();
-    this.#endpoint = undefined;
   }
 
   /** Every device's national code (explicit or generated), recomputed after a device change. */

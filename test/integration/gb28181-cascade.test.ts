@@ -201,6 +201,14 @@ async function until(check: () => boolean, what: string, timeoutMs = 20_000): Pr
   }
 }
 
+async function untilAsync(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function counter(
   metrics: MetricsRegistry,
   name: string,
@@ -378,6 +386,12 @@ describe.each(['udp', 'tcp'] as const)('the cascade when the superior goes silen
       expect(cascade.health()).toMatchObject({ state: 'down', queued: 3 });
       expect(await counter(metrics, 'gridhub_gb28181_cascade_alarms_total', { outcome: 'dropped' })).toBe(1);
 
+      // At least one REGISTER goes unanswered before the superior is back: the retry path is taken.
+      await untilAsync(
+        async () =>
+          (await counter(metrics, 'gridhub_gb28181_cascade_registrations_total', { result: 'timeout' })) >= 1,
+        'a registration to time out',
+      );
       superior.silent = false;
       await until(() => superior.alarms.length === 4, 'the queued alarms');
       // The oldest of the four waiting was dropped (the queue holds three); the rest came in order, none twice.
@@ -385,9 +399,6 @@ describe.each(['udp', 'tcp'] as const)('the cascade when the superior goes silen
       expect(superior.registrations).toBeGreaterThanOrEqual(2);
       expect(cascade.health()).toMatchObject({ state: 'up', registration: 'registered', queued: 0 });
       expect(await counter(metrics, 'gridhub_gb28181_cascade_alarms_total', { outcome: 'sent' })).toBe(4);
-      expect(
-        await counter(metrics, 'gridhub_gb28181_cascade_registrations_total', { result: 'timeout' }),
-      ).toBeGreaterThanOrEqual(1);
     } finally {
       await cascade.stop();
       await superior.endpoint.stop();
@@ -569,6 +580,39 @@ describe("the cascade answers the superior's other requests", () => {
         peer,
       );
       expect(garbage.status).toBe(400);
+    } finally {
+      await cascade.stop();
+      await superior.endpoint.stop();
+    }
+  });
+});
+
+describe('the cascade stopping while the superior never answers', () => {
+  it('stops at once: the REGISTER in flight ends with the endpoint, the waiting alarm is abandoned', async () => {
+    const superior = new SilentableSuperior('udp');
+    superior.silent = true;
+    await superior.endpoint.start();
+    const metrics = new MetricsRegistry();
+    const bus = new TypedBus<HubBusEvents>();
+    // Default timings: a REGISTER left alone would wait 32 s for its answer.
+    const cascade = new Gb28181Cascade({
+      config: config('udp', superior.endpoint.port),
+      bus,
+      devices: () => devices,
+      online: () => true,
+      host: '127.0.0.1',
+      metrics,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      await cascade.start();
+      bus.emit('incident:created', intrusion(), performance.now());
+      expect(cascade.health()).toMatchObject({ state: 'starting', registration: 'registering', queued: 1 });
+      const started = Date.now();
+      await cascade.stop();
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(cascade.health()).toMatchObject({ state: 'down', queued: 0 });
+      expect(await counter(metrics, 'gridhub_gb28181_cascade_alarms_total', { outcome: 'sent' })).toBe(0);
     } finally {
       await cascade.stop();
       await superior.endpoint.stop();
