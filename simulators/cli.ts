@@ -5,6 +5,7 @@ import { runAlarmPanelCli } from './alarm-panel/cli.ts';
 import { runDahuaCli } from './dahua/cli.ts';
 import { type GateFrame, GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
+import { runGb28181Cli, runGbSuperiorCli } from './gb28181/cli.ts';
 import { runHikvisionCli } from './hikvision/cli.ts';
 import { runSentryScenario } from './sentry-box/scenario.ts';
 import { type SentryFrame, SentrySimulator } from './sentry-box/sentry-simulator.ts';
@@ -12,7 +13,7 @@ import type { MqttDevice, MqttDeviceOptions } from './shared/mqtt-device.ts';
 import type { ScenarioOptions } from './shared/scenario.ts';
 import { zktecoMain } from './zkteco/cli.ts';
 
-const usage = `Usage: npm run sim -- <gate|sentry|alarm-panel|zkteco|hikvision|dahua> [options]
+const usage = `Usage: npm run sim -- <gate|sentry|alarm-panel|zkteco|hikvision|dahua|gb28181> [options]
 
 Simulated devices that publish to a gridhub broker as real ones would: events, heartbeats, a retained
 online status with an offline last will, and replies to the hub's commands.
@@ -26,6 +27,8 @@ online status with an offline last will, and replies to the hub's commands.
   hikvision a Hikvision camera or access controller over ISAPI  (adapter hikvision-isapi;
             its own options: npm run sim -- hikvision --help)
   dahua     a Dahua camera / door station over HTTP CGI          (adapter dahua-cgi; npm run sim -- dahua --help)
+  gb28181   a GB/T 28181 IPC or NVR registering over SIP          (adapter gb28181; npm run sim -- gb28181 --help)
+  gb28181-superior  a GB/T 28181 superior platform, for the hub's cascade (npm run sim -- gb28181 --help)
 
   --url URL               broker (default mqtt://127.0.0.1:1883; ws://host:8080/mqtt works too)
   --device ID             a device id; repeat for several
@@ -171,6 +174,15 @@ async function main(): Promise<void> {
     await runDahuaCli(process.argv.slice(3));
     return;
   }
+  // GB/T 28181 devices register to the hub's SIP server, not its broker: options of their own.
+  if (process.argv[2] === 'gb28181') {
+    await runGb28181Cli(process.argv.slice(3));
+    return;
+  }
+  if (process.argv[2] === 'gb28181-superior') {
+    await runGbSuperiorCli(process.argv.slice(3));
+    return;
+  }
   const { values, positionals } = parseArguments();
   if (values.help) {
     process.stdout.write(usage);
@@ -183,8 +195,8 @@ async function main(): Promise<void> {
   else
     fail(
       name === undefined
-        ? 'name a simulator: gate, sentry, alarm-panel, zkteco, hikvision or dahua'
-        : `unknown simulator "${name}"; available: gate, sentry, alarm-panel, zkteco, hikvision, dahua`,
+        ? 'name a simulator: gate, sentry, alarm-panel, zkteco, hikvision, dahua, gb28181 or gb28181-superior'
+        : `unknown simulator "${name}"; available: gate, sentry, alarm-panel, zkteco, hikvision, dahua, gb28181, gb28181-superior`,
     );
 }
 
