@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import { GbSuperior } from '../../simulators/gb28181/superior.ts';
 import { TypedBus } from '../../src/core/bus.ts';
 import type { HubBusEvents } from '../../src/core/events.ts';
 import type { Incident } from '../../src/core/incident.ts';
@@ -619,3 +620,132 @@ describe('the cascade stopping while the superior never answers', () => {
     }
   });
 });
+
+/** The simulators' own reading of a MANSCDP field (their XML, not gridhub's). */
+function simText(message: { readonly text: string } | undefined, field: string): string | undefined {
+  return message === undefined
+    ? undefined
+    : new RegExp(`<${field}>([^<]*)</${field}>`).exec(message.text)?.[1];
+}
+
+describe.each(['udp', 'tcp'] as const)(
+  'the cascade against the simulated superior (simulators/gb28181), over %s',
+  (transport) => {
+    it('registers, serves the catalog and device info, sends the alarm, re-registers after dropped keepalives', async () => {
+      const superior = new GbSuperior({ id: superiorId, domain: superiorDomain, password, timeoutMs: 5000 });
+      await superior.start();
+      const bus = new TypedBus<HubBusEvents>();
+      const metrics = new MetricsRegistry();
+      const cascade = new Gb28181Cascade({
+        config: config(transport, superior.port, { keepaliveSeconds: 1, keepaliveMissesBeforeReregister: 2 }),
+        bus,
+        devices: () => devices,
+        online: (deviceId) => deviceId === 'cam-gate-01',
+        host: '127.0.0.1',
+        metrics,
+        logger: pino({ level: 'silent' }),
+        timing: { t1Ms: 100, transactionTimeoutMs: 800, retryMs: 200, maxRetryMs: 800 },
+      });
+      running.push({ cascade });
+      try {
+        await cascade.start();
+        await superior.waitFor(() => superior.isRegistered(localId));
+        expect(superior.registrations.map((registration) => registration.status)).toEqual([401, 200]);
+
+        const catalog = await superior.queryCatalog(localId);
+        expect(catalog.sumNum).toBe(3);
+        expect(catalog.items.map((item) => item.DeviceID)).toEqual(
+          devices.map((device) => cascade.nationalCodes().get(device.id)),
+        );
+        expect(catalog.items[0]).toMatchObject({
+          Name: '西郊1网格北门摄像机',
+          Status: 'ON',
+          ParentID: localId,
+          Longitude: '120.150000',
+          Latitude: '30.250000',
+        });
+        // A device without a location is placed at its grid's centroid.
+        expect(catalog.items[1]).toMatchObject({
+          Status: 'OFF',
+          Longitude: '120.150000',
+          Latitude: '30.250000',
+        });
+        const info = await superior.queryDeviceInfo(localId);
+        expect([simText(info, 'Result'), simText(info, 'Channel')]).toEqual(['OK', '3']);
+
+        bus.emit('incident:created', intrusion(), performance.now());
+        await superior.waitFor(() => superior.alarms.length === 1);
+        const alarm = superior.alarms[0]?.message;
+        expect(alarm?.deviceId).toBe(cascade.nationalCodes().get('cam-gate-01'));
+        expect([
+          simText(alarm, 'AlarmMethod'),
+          simText(alarm, 'AlarmType'),
+          simText(alarm, 'AlarmPriority'),
+        ]).toEqual(['5', '6', '1']);
+
+        // Keepalives unanswered twice: gridhub registers again, challenged again.
+        superior.faults.dropKeepaliveAnswers = true;
+        await untilAsync(
+          async () =>
+            (await counter(metrics, 'gridhub_gb28181_cascade_registrations_total', {
+              result: 'registered',
+            })) >= 2,
+          'the re-registration',
+        );
+        superior.faults.dropKeepaliveAnswers = false;
+        expect(
+          await counter(metrics, 'gridhub_gb28181_cascade_keepalives_total', { result: 'unanswered' }),
+        ).toBeGreaterThanOrEqual(2);
+
+        await cascade.stop();
+        expect(superior.registrations.at(-1)).toMatchObject({ status: 200, expires: 0 });
+        expect(superior.isRegistered(localId)).toBe(false);
+      } finally {
+        await cascade.stop();
+        await superior.stop();
+      }
+    });
+
+    it('counts a refused registration and retries it, down meanwhile', async () => {
+      const superior = new GbSuperior({
+        id: superiorId,
+        domain: superiorDomain,
+        password,
+        faults: { refuseRegistration: true },
+      });
+      await superior.start();
+      const metrics = new MetricsRegistry();
+      const cascade = new Gb28181Cascade({
+        config: config(transport, superior.port),
+        bus: new TypedBus<HubBusEvents>(),
+        devices: () => devices,
+        online: () => true,
+        host: '127.0.0.1',
+        metrics,
+        logger: pino({ level: 'silent' }),
+        timing: { retryMs: 100, maxRetryMs: 300 },
+      });
+      running.push({ cascade });
+      try {
+        await cascade.start();
+        await untilAsync(
+          async () =>
+            (await counter(metrics, 'gridhub_gb28181_cascade_registrations_total', { result: 'refused' })) >=
+            2,
+          'two refusals',
+        );
+        expect(cascade.health()).toMatchObject({
+          state: 'down',
+          registration: 'registering',
+          lastError: '403 Forbidden',
+        });
+        superior.faults.refuseRegistration = false;
+        await until(() => cascade.registration === 'registered', 'the registration once accepted');
+        expect(cascade.health().state).toBe('up');
+      } finally {
+        await cascade.stop();
+        await superior.stop();
+      }
+    });
+  },
+);
