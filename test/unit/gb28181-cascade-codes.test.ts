@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { resolveSecretReferences } from '../../src/config/secret-references.ts';
 import type { GridEntry } from '../../src/core/jurisdiction.ts';
 import {
   catalogName,
@@ -179,5 +180,31 @@ describe('catalog helpers', () => {
       ],
     } as unknown as GridEntry;
     expect(gridCentroid(grid)).toEqual([121, 31]);
+  });
+});
+
+describe('the superior password kept out of the file', () => {
+  it('is taken from {env} or {file} like every other secret', () => {
+    const raw = {
+      gb28181: {
+        local: { id: '34020000002000000001', domain: '3402000000' },
+        superior: {
+          id: '34000000002000000001',
+          domain: '3400000000',
+          host: '127.0.0.1',
+          password: { env: 'GB_SUPERIOR_PASSWORD' },
+        },
+      },
+    };
+    const resolved = resolveSecretReferences(raw, {
+      env: { GB_SUPERIOR_PASSWORD: 'from-the-env' },
+      baseDir: '.',
+    });
+    expect(resolved.problems).toEqual([]);
+    expect(outboundSchema.parse(resolved.config).gb28181?.superior.password).toBe('from-the-env');
+    const missing = resolveSecretReferences(raw, { env: {}, baseDir: '.' });
+    expect(missing.problems).toEqual([
+      'gb28181.superior.password: environment variable GB_SUPERIOR_PASSWORD is not set',
+    ]);
   });
 });
