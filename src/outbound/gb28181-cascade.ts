@@ -451,7 +451,8 @@ export class Gb28181Cascade {
     if (!this.#running) return;
     if (response.status < 200 || response.status >= 300)
       return this.#registrationFailed('refused', `${response.status} ${response.reason}`);
-    const granted = grantedExpires(response) ?? expires;
+    // A superior granting (nearly) nothing would have gridhub register in a tight loop: 30 s at least.
+    const granted = Math.max(30, grantedExpires(response) ?? expires);
     this.#failures = 0;
     this.#misses = 0;
     this.#lastError = undefined;
