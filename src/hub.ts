@@ -58,6 +58,7 @@ import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
 import { outboundGuardMetrics } from './net/outbound-metrics.ts';
 import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
 import { MetricsRegistry } from './observability/metrics-registry.ts';
+import { Gb28181Cascade } from './outbound/gb28181-cascade.ts';
 import { Outbound } from './outbound/index.ts';
 import { Realtime } from './realtime/realtime.ts';
 import { TlsCredentials } from './security/tls-credentials.ts';
@@ -516,6 +517,25 @@ export class Hub {
       logger,
       guard: outboundGuard,
     });
+    // ——— GB/T 28181 cascade (outbound.gb28181): gridhub as a lower platform of a superior one. ———
+    // Among siblings sharing Redis each would register as the same platform: until the cascade holds a lease, it
+    // runs only on a hub alone.
+    const cascadeSettings = deployment.outbound.gb28181;
+    const cascade =
+      cascadeSettings?.enabled === true && store.kind !== 'redis'
+        ? new Gb28181Cascade({
+            config: cascadeSettings,
+            bus,
+            devices: () => devices.all,
+            online: (deviceId) => liveness.status(deviceId)?.online === true,
+            host,
+            metrics,
+            logger,
+          })
+        : undefined;
+    if (cascadeSettings?.enabled === true && cascade === undefined)
+      logger.warn({ ns: 'hub' }, 'outbound.gb28181 is not started among siblings sharing Redis');
+    // ——— end of the GB/T 28181 cascade block ———
     const buildHttp = () =>
       buildHttpApp({
         store,
@@ -590,6 +610,8 @@ export class Hub {
       component('evidence', { start: () => evidence.start(), stop: () => evidence.stop() }),
       component('liveness', { start: () => liveness.start(), stop: () => liveness.stop() }),
       component('commands', { start: () => commands.start(), stop: () => commands.stop() }),
+      // The GB/T 28181 cascade: after the registry and liveness it reads, stopped (unregistered) before them.
+      ...(cascade === undefined ? [] : [cascade]),
       // The feed publishes on the broker, so it stops before it.
       component('incident feed', {
         start: () => outbound.feed?.start(),

@@ -216,6 +216,17 @@ export const alarmCodeForCategory: Readonly<Record<string, GbAlarmCode>> = {
   power: { method: 6 },
   fire: { method: 2 },
   access: { method: 2 },
+  // The categories of gridhub's own rules (config/demo.yaml), for incidents whose event type has no code: the
+  // cascade sends them up as these (outbound.gb28181.categories overrides any of them).
+  access_violation: { method: 2 },
+  blacklist: { method: 2 },
+  hazard: { method: 2 },
+  motion: { method: 5, alarmType: 2 },
+  device_tamper: { method: 2, alarmType: 2 },
+  device_fault: { method: 6 },
+  device_offline: { method: 6 },
+  duty: { method: 7 },
+  storm: { method: 7 },
 };
 
 /** What a 2016 superior is sent for an event whose own code is 2022's: a covered view is a video abnormality. */
