@@ -517,7 +517,7 @@ export class Hub {
       logger,
       guard: outboundGuard,
     });
-    // ——— GB/T 28181 cascade (outbound.gb28181): gridhub as a lower platform of a superior one. ———
+    // The GB/T 28181 cascade (outbound.gb28181): gridhub as a lower platform of a superior one.
     // Among siblings sharing Redis each would register as the same platform: until the cascade holds a lease, it
     // runs only on a hub alone.
     const cascadeSettings = deployment.outbound.gb28181;
@@ -529,13 +529,13 @@ export class Hub {
             devices: () => devices.all,
             online: (deviceId) => liveness.status(deviceId)?.online === true,
             host,
+            timeZone: settings.timezone,
             metrics,
             logger,
           })
         : undefined;
     if (cascadeSettings?.enabled === true && cascade === undefined)
       logger.warn({ ns: 'hub' }, 'outbound.gb28181 is not started among siblings sharing Redis');
-    // ——— end of the GB/T 28181 cascade block ———
     const buildHttp = () =>
       buildHttpApp({
         store,

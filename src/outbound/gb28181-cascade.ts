@@ -5,6 +5,7 @@ import type { ComponentHealth, ComponentState } from '../core/component.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
 import type { Incident } from '../core/incident.ts';
 import type { GridEntry } from '../core/jurisdiction.ts';
+import { wallClockText } from '../core/wall-clock.ts';
 import { alarmCodeFor, type GbEdition, priorityForSeverity } from '../ingest/gb28181/alarm-codes.ts';
 import {
   type ManscdpFields,
@@ -87,6 +88,8 @@ export interface CascadeDevice {
   readonly grid: GridEntry;
   readonly location?: readonly [number, number];
   readonly disabled?: boolean;
+  /** Its national code, when the configuration gives one (`gb28181.id`); one is generated otherwise. */
+  readonly gb28181?: { readonly id: string };
 }
 
 export interface CascadeTiming {
@@ -110,21 +113,15 @@ export interface Gb28181CascadeOptions {
   readonly devices: () => Iterable<CascadeDevice>;
   /** Whether a device is online now (LivenessMonitor.status(id)?.online === true). */
   readonly online: (deviceId: string) => boolean;
-  /** The device's explicit national code (its `gb28181.id`); by default read from the device object itself. */
-  readonly explicitCodeOf?: (device: CascadeDevice) => string | undefined;
   /** Where to bind when local.host is not set: the hub's address. */
   readonly host: string;
+  /** The hub's time zone (`hub.timezone`): GB/T 28181 times are wall-clock times without one. */
+  readonly timeZone: string;
   readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   readonly timing?: CascadeTiming;
   /** Jitter source, [0, 1); tests fix it. */
   readonly random?: () => number;
-}
-
-/** Reads `gb28181.id` from a device, until the device schema carries it as a typed field. */
-export function defaultExplicitCodeOf(device: CascadeDevice): string | undefined {
-  const id = (device as { readonly gb28181?: { readonly id?: unknown } }).gb28181?.id;
-  return typeof id === 'string' && /^\d{20}$/.test(id) ? id : undefined;
 }
 
 /** What an incident is called in a Notify Alarm: its method, type and priority. */
@@ -174,13 +171,6 @@ type RegistrationState = 'registering' | 'registered' | 'unregistered';
 interface QueuedAlarm {
   readonly incidentId: string;
   readonly fields: ManscdpFields;
-}
-
-/** Local time as GB/T 28181 writes it: YYYY-MM-DDTHH:MM:SS, no zone (the process's time zone: set TZ). */
-export function gbLocalTime(ms: number): string {
-  const date = new Date(ms);
-  const two = (value: number) => String(value).padStart(2, '0');
-  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}T${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
 }
 
 /** The Chinese part of a bilingual name ("西郊2网格东门 Xijiao east gate" → "西郊2网格东门"); the name when not bilingual. */
@@ -374,10 +364,9 @@ export class Gb28181Cascade {
   /** Every device's national code (explicit or generated), recomputed after a device change. */
   nationalCodes(): ReadonlyMap<string, string> {
     if (this.#codes !== undefined) return this.#codes;
-    const explicitOf = this.#options.explicitCodeOf ?? defaultExplicitCodeOf;
     const coded: CodedDevice[] = [];
     for (const device of this.#options.devices()) {
-      const explicitCode = explicitOf(device);
+      const explicitCode = device.gb28181?.id;
       coded.push({
         id: device.id,
         adapterId: device.adapter.id,
@@ -654,7 +643,10 @@ export class Gb28181Cascade {
       DeviceID: deviceCode,
       AlarmPriority: code.priority,
       AlarmMethod: code.method,
-      AlarmTime: gbLocalTime(Number.isNaN(occurred) ? Date.parse(incident.createdAt) : occurred),
+      AlarmTime: wallClockText(
+        Number.isNaN(occurred) ? Date.parse(incident.createdAt) : occurred,
+        this.#options.timeZone,
+      ),
       AlarmDescription: incident.title.slice(0, 256),
       ...(position === undefined
         ? {}
@@ -913,7 +905,7 @@ export class Gb28181Cascade {
       Status: online ? 'OK' : 'ERROR',
       Encode: 'ON',
       Record: 'OFF',
-      DeviceTime: gbLocalTime(Date.now()),
+      DeviceTime: wallClockText(Date.now(), this.#options.timeZone),
     };
   }
 }

@@ -251,6 +251,7 @@ describe.each(['udp', 'tcp'] as const)(
         devices: () => devices,
         online: (deviceId) => deviceId === 'cam-gate-01',
         host: '127.0.0.1',
+        timeZone: 'Asia/Shanghai',
         metrics,
         logger: pino({ level: 'silent' }),
         // SIPp may still be starting: retry soon.
@@ -368,6 +369,7 @@ describe.each(['udp', 'tcp'] as const)('the cascade when the superior goes silen
       devices: () => devices,
       online: () => true,
       host: '127.0.0.1',
+      timeZone: 'Asia/Shanghai',
       metrics,
       logger: pino({ level: 'silent' }),
       timing: { t1Ms: 100, transactionTimeoutMs: 800, retryMs: 200, maxRetryMs: 800, alarmAttempts: 2 },
@@ -528,6 +530,7 @@ describe("the cascade answers the superior's other requests", () => {
       devices: () => devices,
       online: (deviceId) => deviceId === 'cam-gate-01',
       host: '127.0.0.1',
+      timeZone: 'Asia/Shanghai',
       metrics: new MetricsRegistry(),
       logger: pino({ level: 'silent' }),
     });
@@ -602,6 +605,7 @@ describe('the cascade stopping while the superior never answers', () => {
       devices: () => devices,
       online: () => true,
       host: '127.0.0.1',
+      timeZone: 'Asia/Shanghai',
       metrics,
       logger: pino({ level: 'silent' }),
     });
@@ -642,6 +646,7 @@ describe.each(['udp', 'tcp'] as const)(
         devices: () => devices,
         online: (deviceId) => deviceId === 'cam-gate-01',
         host: '127.0.0.1',
+        timeZone: 'Asia/Shanghai',
         metrics,
         logger: pino({ level: 'silent' }),
         timing: { t1Ms: 100, transactionTimeoutMs: 800, retryMs: 200, maxRetryMs: 800 },
@@ -721,6 +726,7 @@ describe.each(['udp', 'tcp'] as const)(
         devices: () => devices,
         online: () => true,
         host: '127.0.0.1',
+        timeZone: 'Asia/Shanghai',
         metrics,
         logger: pino({ level: 'silent' }),
         timing: { retryMs: 100, maxRetryMs: 300 },

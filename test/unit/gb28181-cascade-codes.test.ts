@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSecretReferences } from '../../src/config/secret-references.ts';
 import type { GridEntry } from '../../src/core/jurisdiction.ts';
-import {
-  catalogName,
-  gbLocalTime,
-  gridCentroid,
-  outboundAlarmFor,
-} from '../../src/outbound/gb28181-cascade.ts';
+import { wallClockText } from '../../src/core/wall-clock.ts';
+import { catalogName, gridCentroid, outboundAlarmFor } from '../../src/outbound/gb28181-cascade.ts';
 import { assignNationalCodes, hashedSerial, typeCodeOf } from '../../src/outbound/gb28181-codes.ts';
 import { outboundSchema } from '../../src/outbound/outbound-schema.ts';
 
@@ -166,8 +162,9 @@ describe('catalog helpers', () => {
     expect(catalogName('Gate 1')).toBe('Gate 1');
   });
 
-  it('writes local time without a zone, and finds a grid centroid', () => {
-    expect(gbLocalTime(Date.now())).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
+  it("writes the hub's wall clock without a zone, and finds a grid centroid", () => {
+    // 2026-12-07T13:30:00Z is 21:30 in Beijing, whatever the process's own zone.
+    expect(wallClockText(Date.UTC(2026, 11, 7, 13, 30, 0), 'Asia/Shanghai')).toBe('2026-12-07T21:30:00');
     const grid = {
       boundary: [
         [
