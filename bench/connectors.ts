@@ -65,7 +65,12 @@ async function startHub(
     child.on('message', (message: { type: string } & HubPorts) => {
       if (message.type !== 'ready') return;
       clearTimeout(timer);
-      resolve({ mqtt: message.mqtt, deviceHttp: message.deviceHttp, sia: message.sia });
+      resolve({
+        mqtt: message.mqtt,
+        deviceHttp: message.deviceHttp,
+        sia: message.sia,
+        gb28181: message.gb28181,
+      });
     });
   });
   return { child, ports };
