@@ -1,6 +1,7 @@
 import { connect, type MqttClient } from 'mqtt';
 import { AlarmPanelSimulator } from '../simulators/alarm-panel/alarm-panel.ts';
 import { DahuaSimulator } from '../simulators/dahua/dahua-simulator.ts';
+import { GbDevice } from '../simulators/gb28181/device.ts';
 import { HikvisionSimulator } from '../simulators/hikvision/hikvision-device.ts';
 import { ZktecoTerminal } from '../simulators/zkteco/zkteco-terminal.ts';
 
@@ -17,6 +18,7 @@ export interface HubPorts {
   readonly mqtt: number;
   readonly deviceHttp: number;
   readonly sia: number;
+  readonly gb28181: number;
 }
 
 export interface ConnectorDriver {
@@ -43,16 +45,51 @@ export interface DriverSpec {
 
 const grid = 'grid-xijiao-01';
 
+/** The bench's devices of one connector: `senders` of them, described by index. */
+function benchDevices(senders: number, describe: (index: number) => Record<string, unknown>) {
+  return Array.from({ length: senders }, (_, index) => ({ ...describe(index), grid }));
+}
+
+/**
+ * A driver over one simulator per device: sender `n` sends with simulator `n`, and closing stops them all. What the
+ * drivers share, so each says only how its simulator sends an event and what answer acknowledges it.
+ */
+function simulatorDriver<Sim>(
+  name: string,
+  sims: readonly Sim[],
+  how: {
+    acknowledged: boolean;
+    send: (sim: Sim, sender: number) => Promise<unknown>;
+    stop: (sim: Sim) => Promise<unknown>;
+  },
+): ConnectorDriver {
+  return {
+    name,
+    acknowledged: how.acknowledged,
+    senders: sims.length,
+    send: async (sender) => {
+      await how.send(sims[sender] as Sim, sender);
+    },
+    close: async () => {
+      await Promise.all(sims.map(how.stop));
+    },
+  };
+}
+
+/** Throws unless the hub answered `expected`: an event it did not take is an error, not an acknowledgement. */
+function expectAnswer(answer: number | string | undefined, expected: number | string): void {
+  if (answer !== expected) throw new Error(`answered ${answer ?? 'nothing'}`);
+}
+
 /** MQTT, the hub's own dialect: a gate reporting a denied card at QoS 1. */
 const mqttDriver: DriverSpec = {
   name: 'mqtt',
   prepare: async (senders) => ({
-    devices: Array.from({ length: senders }, (_, index) => ({
+    devices: benchDevices(senders, (index) => ({
       id: `bench-mqtt-${index}`,
       name: `Bench MQTT gate ${index}`,
       adapter: 'gate-access',
       secret: `bench-secret-mqtt-${index}`,
-      grid,
     })),
     open: async (ports) => {
       const clients: { client: MqttClient; topic: string; seq: number }[] = await Promise.all(
@@ -104,41 +141,38 @@ const mqttDriver: DriverSpec = {
 /** SIA DC-09 over TCP, Contact ID in the clear: a one-key alarm pillar reporting a burglary zone alarm. */
 const siaDriver: DriverSpec = {
   name: 'sia-dc09',
-  prepare: async (senders) => ({
-    devices: Array.from({ length: senders }, (_, index) => ({
-      id: `bench-sia-${index}`,
-      name: `Bench alarm panel ${index}`,
-      adapter: 'alarm-panel-cid',
-      sia: { account: `BE${String(index).padStart(4, '0')}` },
-      grid,
-    })),
-    open: async (ports) => {
-      const panels = Array.from(
-        { length: senders },
-        (_, index) =>
-          new AlarmPanelSimulator({
-            host: '127.0.0.1',
-            port: ports.sia,
-            transport: 'tcp',
-            account: `BE${String(index).padStart(4, '0')}`,
-            answerTimeoutMs: 10_000,
-            retries: 0,
-          }),
-      );
-      return {
-        name: 'sia-dc09',
-        acknowledged: true,
-        senders,
-        send: async (sender) => {
-          const report = await (panels[sender] as AlarmPanelSimulator).alarm(1);
-          if (report.answer?.kind !== 'ACK') throw new Error(`answered ${report.answer?.kind ?? 'nothing'}`);
-        },
-        close: async () => {
-          await Promise.all(panels.map((panel) => panel.stop()));
-        },
-      };
-    },
-  }),
+  prepare: async (senders) => {
+    const account = (index: number) => `BE${String(index).padStart(4, '0')}`;
+    return {
+      devices: benchDevices(senders, (index) => ({
+        id: `bench-sia-${index}`,
+        name: `Bench alarm panel ${index}`,
+        adapter: 'alarm-panel-cid',
+        sia: { account: account(index) },
+      })),
+      open: async (ports) =>
+        simulatorDriver(
+          'sia-dc09',
+          Array.from(
+            { length: senders },
+            (_, index) =>
+              new AlarmPanelSimulator({
+                host: '127.0.0.1',
+                port: ports.sia,
+                transport: 'tcp',
+                account: account(index),
+                answerTimeoutMs: 10_000,
+                retries: 0,
+              }),
+          ),
+          {
+            acknowledged: true,
+            send: async (panel) => expectAnswer((await panel.alarm(1)).answer?.kind, 'ACK'),
+            stop: (panel) => panel.stop(),
+          },
+        ),
+    };
+  },
 };
 
 const hikSecret = (index: number) => `bench-hik-${String(index).padStart(6, '0')}`;
@@ -147,13 +181,12 @@ const hikSecret = (index: number) => `bench-hik-${String(index).padStart(6, '0')
 const hikvisionPushDriver: DriverSpec = {
   name: 'hikvision push',
   prepare: async (senders) => ({
-    devices: Array.from({ length: senders }, (_, index) => ({
+    devices: benchDevices(senders, (index) => ({
       id: `bench-hikpush-${index}`,
       name: `Bench Hikvision pushing camera ${index}`,
       adapter: 'hikvision-isapi',
       serial: `BENCHHIKP${index}`,
       secret: hikSecret(index),
-      grid,
     })),
     open: async (ports) => {
       const cameras = Array.from(
@@ -174,20 +207,14 @@ const hikvisionPushDriver: DriverSpec = {
           }),
       );
       await Promise.all(cameras.map((camera) => camera.start()));
-      return {
-        name: 'hikvision push',
+      return simulatorDriver('hikvision push', cameras, {
         acknowledged: true,
-        senders,
-        send: async (sender) => {
-          const camera = cameras[sender] as HikvisionSimulator;
+        send: async (camera) => {
           await camera.motion(true);
-          const status = camera.pushes.at(-1)?.status;
-          if (status !== 200) throw new Error(`answered ${status}`);
+          expectAnswer(camera.pushes.at(-1)?.status, 200);
         },
-        close: async () => {
-          await Promise.all(cameras.map((camera) => camera.stop()));
-        },
-      };
+        stop: (camera) => camera.stop(),
+      });
     },
   }),
 };
@@ -209,23 +236,19 @@ const hikvisionStreamDriver: DriverSpec = {
     );
     await Promise.all(cameras.map((camera) => camera.start()));
     return {
-      devices: cameras.map((camera, index) => ({
+      devices: benchDevices(senders, (index) => ({
         id: `bench-hikstream-${index}`,
         name: `Bench Hikvision streaming camera ${index}`,
         adapter: 'hikvision-isapi',
         serial: `BENCHHIKS${index}`,
-        http: { url: camera.url, username: 'admin', password: `bench-hik-stream-${index}` },
-        grid,
+        http: { url: cameras[index]?.url, username: 'admin', password: `bench-hik-stream-${index}` },
       })),
-      open: async () => ({
-        name: 'hikvision stream',
-        acknowledged: false,
-        senders,
-        send: (sender) => (cameras[sender] as HikvisionSimulator).motion(true),
-        close: async () => {
-          await Promise.all(cameras.map((camera) => camera.stop()));
-        },
-      }),
+      open: async () =>
+        simulatorDriver('hikvision stream', cameras, {
+          acknowledged: false,
+          send: (camera) => camera.motion(true),
+          stop: (camera) => camera.stop(),
+        }),
     };
   },
 };
@@ -246,28 +269,23 @@ const dahuaDriver: DriverSpec = {
     await Promise.all(cameras.map((camera) => camera.start()));
     const on = cameras.map(() => false);
     return {
-      devices: cameras.map((camera, index) => ({
+      devices: benchDevices(senders, (index) => ({
         id: `bench-dahua-${index}`,
         name: `Bench Dahua camera ${index}`,
         adapter: 'dahua-cgi',
         serial: `BENCHDAHUA${index}`,
-        http: { url: camera.url, username: 'admin', password: `bench-dahua-${index}` },
-        grid,
+        http: { url: cameras[index]?.url, username: 'admin', password: `bench-dahua-${index}` },
       })),
       open: async () => {
         await Promise.all(cameras.map((camera) => camera.waitForAttach()));
-        return {
-          name: 'dahua stream',
+        return simulatorDriver('dahua stream', cameras, {
           acknowledged: false,
-          senders,
-          send: (sender) => {
+          send: (camera, sender) => {
             on[sender] = !on[sender];
-            return (cameras[sender] as DahuaSimulator).motion(on[sender] as boolean);
+            return camera.motion(on[sender] as boolean);
           },
-          close: async () => {
-            await Promise.all(cameras.map((camera) => camera.stop()));
-          },
-        };
+          stop: (camera) => camera.stop(),
+        });
       },
     };
   },
@@ -277,12 +295,11 @@ const dahuaDriver: DriverSpec = {
 const zktecoDriver: DriverSpec = {
   name: 'zkteco adms',
   prepare: async (senders) => ({
-    devices: Array.from({ length: senders }, (_, index) => ({
+    devices: benchDevices(senders, (index) => ({
       id: `bench-zk-${index}`,
       name: `Bench ZKTeco terminal ${index}`,
       adapter: 'zkteco-adms',
       serial: `BENCHZK${index}`,
-      grid,
     })),
     open: async (ports) => {
       const terminals = Array.from(
@@ -295,18 +312,65 @@ const zktecoDriver: DriverSpec = {
           }),
       );
       await Promise.all(terminals.map((terminal) => terminal.register()));
-      return {
-        name: 'zkteco adms',
+      return simulatorDriver('zkteco adms', terminals, {
         acknowledged: true,
-        senders,
-        send: async (sender) => {
-          const answer = await (terminals[sender] as ZktecoTerminal).swipe('99999999', false);
-          if (answer.status !== 200) throw new Error(`answered ${answer.status}`);
+        send: async (terminal) => expectAnswer((await terminal.swipe('99999999', false)).status, 200),
+        stop: (terminal) => terminal.stop(),
+      });
+    },
+  }),
+};
+
+/** A bench IPC's national code: centre 3402000000, type 132 (IPC), serial 9xxxxx (clear of the demo's). */
+const gbCode = (index: number) => `3402000000132${String(900_000 + index).padStart(7, '0')}`;
+const gbServer = { id: '34020000002000000001', domain: '3402000000' };
+
+/**
+ * GB/T 28181 over UDP: an IPC, registered with digest, sends each motion alarm as a MANSCDP Notify Alarm MESSAGE;
+ * the hub's 200 (sent once the event is committed) acknowledges it. The hub then sends the standard's Response
+ * Alarm, which the simulator answers 200: that exchange is part of the hub's cost per event. The simulators are
+ * the ones `npm run sim -- gb28181` runs, with keepalives off so that only alarms count.
+ */
+const gb28181Driver: DriverSpec = {
+  name: 'gb28181',
+  prepare: async (senders) => ({
+    devices: benchDevices(senders, (index) => ({
+      id: `bench-gb-${index}`,
+      name: `Bench GB/T 28181 IPC ${index}`,
+      adapter: 'gb28181',
+      gb28181: { id: gbCode(index), password: `bench-gb-${index}` },
+    })),
+    open: async (ports) => {
+      const cameras = Array.from(
+        { length: senders },
+        (_, index) =>
+          new GbDevice({
+            server: { ...gbServer, host: '127.0.0.1', port: ports.gb28181, transport: 'udp' },
+            id: gbCode(index),
+            password: `bench-gb-${index}`,
+            kind: 'ipc',
+            // The IPC is its own channel: its alarms are its own device's.
+            channels: [{ id: gbCode(index), name: `Bench IPC ${index}` }],
+            keepaliveSeconds: 0,
+            timeoutMs: 10_000,
+          }),
+      );
+      await Promise.all(cameras.map((camera) => camera.start()));
+      return simulatorDriver('gb28181', cameras, {
+        acknowledged: true,
+        send: async (camera) => {
+          const { status } = await camera.alarm({
+            method: 5,
+            type: 2,
+            priority: 3,
+            description: '运动目标检测',
+          });
+          expectAnswer(status, 200);
+          // The records are for tests; a bench device keeps only the last few.
+          if (camera.alarmAcks.length > 64) camera.alarmAcks.splice(0, 32);
         },
-        close: async () => {
-          await Promise.all(terminals.map((terminal) => terminal.stop()));
-        },
-      };
+        stop: (camera) => camera.stop(),
+      });
     },
   }),
 };
@@ -318,4 +382,5 @@ export const drivers: readonly DriverSpec[] = [
   hikvisionStreamDriver,
   dahuaDriver,
   zktecoDriver,
+  gb28181Driver,
 ];

@@ -25,11 +25,18 @@ interface RawConfig {
 const benchDevices = JSON.parse(process.env.BENCH_CONNECTOR_DEVICES ?? '[]') as Record<string, unknown>[];
 const raw = parse(readFileSync(path.join(projectRoot, 'config', 'demo.yaml'), 'utf8')) as RawConfig;
 raw.devices = [...raw.devices, ...benchDevices];
-// Every simulated panel sends from 127.0.0.1: the per-address rate, which holds back one flooding site, is lifted.
+// Every simulated panel and GB device sends from 127.0.0.1: the per-address rates, which hold back one flooding
+// site, are lifted.
 raw.receivers = {
   ...raw.receivers,
   http: { port: 0 },
   siaDc09: { port: 0, perSource: { messagesPerSecond: 10_000, burst: 100_000 } },
+  gb28181: {
+    ...(raw.receivers?.gb28181 as Record<string, unknown>),
+    port: 0,
+    registration: { perMinute: 6000, burst: 10_000 },
+    messagesPerSecond: 10_000,
+  },
 };
 const deployment = resolveDeployment(raw, adapterMap(adapters), 'connector bench configuration');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'gridhub-bench-connectors-'));
@@ -65,6 +72,7 @@ hub.start().then(
       devices: hub.deviceCount,
       deviceHttp: hub.deviceHttpPort,
       sia: hub.siaPort,
+      gb28181: hub.gb28181Port,
     } as never),
   (error: unknown) => {
     process.stderr.write(`connector bench hub: ${(error as Error).stack ?? String(error)}\n`);

@@ -11,7 +11,8 @@ import { percentile, sampleProc } from './proc.ts';
  * acknowledgement (the commit). At each fixed rate, and in a closed loop (every device sends again as soon as it is
  * answered), it reports what the hub acknowledged, the acknowledgement's latency, and the hub's CPU time per event,
  * as a ratio to MQTT's measured in the same run: the machines are shared and noisy, so only same-run ratios mean
- * something. BENCH_CONNECTOR_RATES=200,1000 BENCH_SECONDS=8 BENCH_CONNECTOR_SENDERS=20 BENCH_ROUNDS=1.
+ * something. BENCH_CONNECTOR_RATES=200,1000 BENCH_SECONDS=8 BENCH_CONNECTOR_SENDERS=20 BENCH_ROUNDS=1, and
+ * BENCH_CONNECTORS=gb28181,sia-dc09 to run only those (MQTT always runs: the ratios are to it).
  */
 
 const rates = (process.env.BENCH_CONNECTOR_RATES ?? '200,1000')
@@ -22,6 +23,10 @@ const seconds = Math.min(60, Math.max(2, Number(process.env.BENCH_SECONDS) || 8)
 const senders = Math.min(200, Math.max(1, Number(process.env.BENCH_CONNECTOR_SENDERS) || 20));
 const rounds = Math.min(5, Math.max(1, Number(process.env.BENCH_ROUNDS) || 1));
 const settleMs = 1_000;
+const only = process.env.BENCH_CONNECTORS?.split(',').map((name) => name.trim());
+const chosen = drivers.filter(
+  (driver) => only === undefined || driver.name === 'mqtt' || only.includes(driver.name),
+);
 
 interface Row {
   readonly connector: string;
@@ -65,7 +70,12 @@ async function startHub(
     child.on('message', (message: { type: string } & HubPorts) => {
       if (message.type !== 'ready') return;
       clearTimeout(timer);
-      resolve({ mqtt: message.mqtt, deviceHttp: message.deviceHttp, sia: message.sia });
+      resolve({
+        mqtt: message.mqtt,
+        deviceHttp: message.deviceHttp,
+        sia: message.sia,
+        gb28181: message.gb28181,
+      });
     });
   });
   return { child, ports };
@@ -188,9 +198,9 @@ function medians(all: readonly Row[]): Row[] {
 }
 
 export async function runConnectorBench(): Promise<void> {
-  log(`connector bench: ${drivers.map((driver) => driver.name).join(', ')}; ${senders} devices each`);
+  log(`connector bench: ${chosen.map((driver) => driver.name).join(', ')}; ${senders} devices each`);
   log(`rates ${rates.join(', ')} and a closed loop; ${seconds} s windows; ${rounds} round(s)`);
-  const prepared = await Promise.all(drivers.map((driver) => driver.prepare(senders)));
+  const prepared = await Promise.all(chosen.map((driver) => driver.prepare(senders)));
   const { child, ports } = await startHub(prepared.flatMap((driver) => driver.devices));
   const hubPid = child.pid as number;
   const rows: Row[] = [];

@@ -13,6 +13,9 @@ import { DahuaSimulator } from './dahua/dahua-simulator.ts';
 import { runDahuaScenario } from './dahua/scenario.ts';
 import { GateSimulator } from './gate-access/gate-simulator.ts';
 import { runGateScenario } from './gate-access/scenario.ts';
+import { alarmKinds } from './gb28181/cli.ts';
+import { gbDevicesOfConfig } from './gb28181/config-devices.ts';
+import { GbDevice } from './gb28181/device.ts';
 import { demoHikvisionEvent, pointAtHub, startDemoHikvision } from './hikvision/demo-devices.ts';
 import { findFfmpeg } from './onvif-camera/media.ts';
 import { OnvifCameraSimulator } from './onvif-camera/onvif-camera.ts';
@@ -26,7 +29,7 @@ import { ZktecoTerminal } from './zkteco/zkteco-terminal.ts';
  * `npm run demo`: the hub on the demo jurisdiction, plus a simulated device for every gate, sentry box and alarm
  * panel in it, each with its own credentials from the config, heartbeating, and producing a plausible stream of
  * events (DEMO_RATE per second across the gates, default 2; the sentry boxes a fifth of that, the alarm panels a
- * tenth) until Ctrl-C.
+ * tenth; the GB/T 28181 NVR and camera an alarm every 25 s between them) until Ctrl-C.
  */
 const projectRoot = path.resolve(import.meta.dirname, '..');
 
@@ -95,6 +98,9 @@ async function main(): Promise<void> {
       : [new ZktecoTerminal({ url: `http://127.0.0.1:${hub.deviceHttpPort}`, serial: device.serial })],
   );
   await Promise.all(terminals.map((terminal) => terminal.start()));
+  // GB/T 28181 NVRs and cameras register to the hub's SIP server (receivers.gb28181) on the port it bound, as the
+  // national code and password the file gives them, the NVR with the channels configured under it.
+  const gbDevices = await startDemoGb(file, hub.gb28181Port);
   const rate = Number(process.env.DEMO_RATE ?? 2);
   process.stdout.write(
     [
@@ -108,6 +114,7 @@ async function main(): Promise<void> {
       `  open a door: curl -X POST -H 'Authorization: Bearer demo-officer-xijiao' -H 'content-type: application/json' \\`,
       `    -d '{}' http://localhost:${hub.httpPort}/api/devices/${ofAdapter('zkteco-adms')[0]?.id ?? '<id>'}/commands/open_door)`,
       `  1 Dahua camera over HTTP CGI at ${dahua.sim.url} (an event every ${1 / dahuaRate} s)`,
+      `  ${gbDevices.length} GB/T 28181 device(s) registered over SIP to udp:${hub.gb28181Port} (an alarm every ${gbEverySeconds} s)`,
       `  open http://localhost:${hub.httpPort}/ (token demo-officer-qinghe) or`,
       `  curl -H 'Authorization: Bearer demo-officer-qinghe' http://localhost:${hub.httpPort}/api/incidents?limit=5`,
       '  Ctrl-C to stop.',
@@ -132,6 +139,12 @@ async function main(): Promise<void> {
     void act.catch(() => undefined);
     void demoHikvisionEvent(hikvision).catch(() => undefined);
   }, cameraEverySeconds * 1000);
+  const gbEvents = setInterval(() => {
+    const device = gbDevices[Math.floor(Math.random() * gbDevices.length)];
+    const kinds = Object.values(alarmKinds);
+    const make = kinds[Math.floor(Math.random() * kinds.length)];
+    if (device !== undefined && make !== undefined) void device.alarm(make(device)).catch(() => undefined);
+  }, gbEverySeconds * 1000);
   await Promise.all([
     runGateScenario(gates, { rate, signal: abort.signal }),
     runSentryScenario(sentries, { rate: rate / 5, signal: abort.signal }),
@@ -143,6 +156,8 @@ async function main(): Promise<void> {
   ]);
   await Promise.all(panels.map((panel) => panel.stop()));
   clearInterval(cameraEvents);
+  clearInterval(gbEvents);
+  await Promise.all(gbDevices.map((device) => device.stop()));
   await Promise.all([...gates, ...sentries, ...terminals].map((sim) => sim.stop()));
   await hub.stop();
   await Promise.all(cameras.map((camera) => camera.sim.stop()));
@@ -176,6 +191,36 @@ async function startDemoDahua(): Promise<{ sim: DahuaSimulator; device: Record<s
     watches: ['gate-luming-01-south'],
   };
   return { sim, device };
+}
+
+const gbEverySeconds = 25;
+
+/**
+ * Simulated GB/T 28181 devices for the file's gb28181 devices that have a password, registered to `port`. A device
+ * the hub refuses is reported and left out, so that the rest of the demo runs.
+ */
+async function startDemoGb(file: unknown, port: number): Promise<GbDevice[]> {
+  const { server, devices } = gbDevicesOfConfig(file);
+  if (server === undefined || port === 0) return [];
+  const sims = devices.map(
+    (device) =>
+      new GbDevice({
+        server: { id: server.serverId, domain: server.domain, host: '127.0.0.1', port, transport: 'udp' },
+        id: device.code,
+        password: device.password,
+        kind: device.kind,
+        name: device.name,
+        channels: device.channels,
+        keepaliveSeconds: 30,
+      }),
+  );
+  const outcomes = await Promise.allSettled(sims.map((sim) => sim.start()));
+  return sims.filter((sim, index) => {
+    const outcome = outcomes[index];
+    if (outcome?.status === 'rejected')
+      process.stderr.write(`gridhub demo: GB/T 28181 ${sim.id}: ${(outcome.reason as Error).message}\n`);
+    return outcome?.status === 'fulfilled';
+  });
 }
 
 const cameraEverySeconds = 20;

@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type AlarmOptions, GbDevice } from './device.ts';
+import { parse } from 'yaml';
+import { type ConfigGb, gbDevicesOfConfig } from './config-devices.ts';
+import { type AlarmOptions, GbDevice, type GbDeviceOptions } from './device.ts';
 import { GbSuperior } from './superior.ts';
 
 /** The alarms the CLI raises, by name: (AlarmMethod, Info/AlarmType) pairs from GB/T 28181-2016 §A.2.1. */
-const alarmKinds: Readonly<Record<string, (device: GbDevice) => AlarmOptions>> = {
+export const alarmKinds: Readonly<Record<string, (device: GbDevice) => AlarmOptions>> = {
   motion: () => ({ method: 5, type: 2, priority: 3, description: '运动目标检测' }),
   intrusion: () => ({ method: 5, type: 6, priority: 2, description: '区域入侵', eventType: 1 }),
   tripwire: () => ({ method: 5, type: 5, priority: 2, description: '绊线检测', eventType: 1 }),
@@ -46,6 +49,9 @@ Give the hub a device with adapter gb28181 and gb28181: { id: <--id>, password: 
   --transport udp|tcp   default udp
   --id ID               this device's 20-digit id (default 34020000001320000001, an IPC)
   --password PW         its SIP password
+  --config FILE         instead of --id/--password: every gb28181 device of a gridhub config file (e.g.
+                        config/demo.yaml) that has a password, each with the channels configured under it
+                        (gb28181.parent); --server-id, --domain and --port default to its receivers.gb28181
   --kind ipc|nvr        default ipc (1 channel); an NVR has --channels cameras
   --channels N          camera channels (default 1 for an IPC, 4 for an NVR)
   --alarm-inputs N      alarm-input channels (type 134), default 0
@@ -65,9 +71,10 @@ Give the hub a device with adapter gb28181 and gb28181: { id: <--id>, password: 
   platform instead (for the hub's cascade): it prints registrations, keepalives and alarms, and queries the
   catalog of whatever registers.
 
-Example:
+Examples:
   npm run sim -- gb28181 --server-id 34020000002000000001 --port 5060 --id 34020000001180000001 \\
     --password 12345678 --kind nvr --channels 4 --alarm-every 10
+  npm run sim -- gb28181 --config config/demo.yaml --port 5060 --alarm-every 30
 `;
 
 function number(value: string, name: string, min: number, max: number): number {
@@ -78,6 +85,16 @@ function number(value: string, name: string, min: number, max: number): number {
 
 const gbId = /^\d{20}$/;
 
+function readConfig(configPath: string): ConfigGb {
+  let config: unknown;
+  try {
+    config = parse(readFileSync(configPath, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read --config ${configPath}: ${(error as Error).message}`);
+  }
+  return gbDevicesOfConfig(config);
+}
+
 /** `npm run sim -- gb28181 …`: runs until Ctrl-C. */
 export async function runGb28181Cli(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
@@ -86,10 +103,11 @@ export async function runGb28181Cli(argv: readonly string[]): Promise<void> {
       'server-id': { type: 'string' },
       domain: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '5060' },
+      port: { type: 'string' },
       transport: { type: 'string', default: 'udp' },
       id: { type: 'string', default: '34020000001320000001' },
       password: { type: 'string' },
+      config: { type: 'string' },
       kind: { type: 'string', default: 'ipc' },
       channels: { type: 'string' },
       'alarm-inputs': { type: 'string', default: '0' },
@@ -112,10 +130,18 @@ export async function runGb28181Cli(argv: readonly string[]): Promise<void> {
     process.stdout.write(gb28181Usage);
     return;
   }
-  const serverId = values['server-id'];
+  const fromConfig = values.config === undefined ? undefined : readConfig(values.config);
+  if (fromConfig !== undefined && fromConfig.devices.length === 0)
+    throw new Error(`--config ${values.config} has no gb28181 device with a password`);
+  const serverId = values['server-id'] ?? fromConfig?.server?.serverId;
   if (serverId === undefined || !gbId.test(serverId)) throw new Error('--server-id must be a 20-digit id');
-  if (!gbId.test(values.id)) throw new Error('--id must be a 20-digit id');
-  if (values.password === undefined) throw new Error('give the device its --password');
+  // A config's port 0 means the hub picks one when it starts: it must be given here.
+  const configPort = fromConfig?.server?.port ? String(fromConfig.server.port) : undefined;
+  const port = number(values.port ?? configPort ?? '5060', '--port', 1, 65_535);
+  if (fromConfig === undefined) {
+    if (!gbId.test(values.id)) throw new Error('--id must be a 20-digit id');
+    if (values.password === undefined) throw new Error('give the device its --password (or a --config)');
+  }
   if (values.transport !== 'udp' && values.transport !== 'tcp') throw new Error('--transport is udp or tcp');
   if (values.kind !== 'ipc' && values.kind !== 'nvr') throw new Error('--kind is ipc or nvr');
   if (values.edition !== '2016' && values.edition !== '2022') throw new Error('--edition is 2016 or 2022');
@@ -125,18 +151,14 @@ export async function runGb28181Cli(argv: readonly string[]): Promise<void> {
   if (values.event !== undefined && oneShot === undefined)
     throw new Error(`unknown --event "${values.event}"; one of: ${Object.keys(alarmKinds).join(', ')}`);
   const alarmEvery = number(values['alarm-every'], '--alarm-every', 0, 86_400);
-  const device = new GbDevice({
+  const common = {
     server: {
       id: serverId,
-      domain: values.domain ?? serverId.slice(0, 10),
+      domain: values.domain ?? fromConfig?.server?.domain ?? serverId.slice(0, 10),
       host: values.host,
-      port: number(values.port, '--port', 1, 65_535),
+      port,
       transport: values.transport,
     },
-    id: values.id,
-    password: values.password,
-    kind: values.kind,
-    ...(values.channels === undefined ? {} : { channels: number(values.channels, '--channels', 0, 256) }),
     alarmInputs: number(values['alarm-inputs'], '--alarm-inputs', 0, 64),
     edition: values.edition,
     charset,
@@ -150,38 +172,65 @@ export async function runGb28181Cli(argv: readonly string[]): Promise<void> {
       clockSkewSeconds: Number(values['clock-skew']),
       lyingCharset: values['lying-charset'],
     },
+  } satisfies Omit<GbDeviceOptions, 'id' | 'password'>;
+  const devices =
+    fromConfig === undefined
+      ? [
+          new GbDevice({
+            ...common,
+            id: values.id,
+            password: values.password as string,
+            kind: values.kind,
+            ...(values.channels === undefined
+              ? {}
+              : { channels: number(values.channels, '--channels', 0, 256) }),
+          }),
+        ]
+      : fromConfig.devices.map(
+          (device) =>
+            new GbDevice({
+              ...common,
+              id: device.code,
+              password: device.password,
+              kind: device.kind,
+              name: device.name,
+              channels: device.channels,
+            }),
+        );
+  for (const device of devices) {
+    device.on('registration', ({ status, expires }: { status: number; expires: number }) =>
+      process.stdout.write(`${device.id} REGISTER → ${status} (expires ${expires})\n`),
+    );
+    device.on('request', (record: { method: string; root: string; cmdType: string }) =>
+      process.stdout.write(`${device.id} ← ${record.method} ${record.root} ${record.cmdType}\n`),
+    );
+    device.on('problem', (problem: string) => process.stderr.write(`${device.id}: ${problem}\n`));
+  }
+  const started = await Promise.allSettled(devices.map((device) => device.start()));
+  started.forEach((outcome, index) => {
+    const device = devices[index] as GbDevice;
+    process.stdout.write(
+      outcome.status === 'fulfilled'
+        ? `sim: GB/T 28181 ${device.channels.length > 1 ? 'recorder' : 'device'} ${device.id} (${device.channels.length} channel(s)) registered to ${serverId} at ${values.host}:${port}/${values.transport}\n`
+        : `sim: GB/T 28181 ${device.id}: ${(outcome.reason as Error).message}\n`,
+    );
   });
-  device.on('registration', ({ status, expires }: { status: number; expires: number }) =>
-    process.stdout.write(`${device.id} REGISTER → ${status} (expires ${expires})\n`),
-  );
-  device.on('request', (record: { method: string; root: string; cmdType: string }) =>
-    process.stdout.write(`${device.id} ← ${record.method} ${record.root} ${record.cmdType}\n`),
-  );
-  device.on('problem', (problem: string) => process.stderr.write(`${device.id}: ${problem}\n`));
-  await device.start();
-  process.stdout.write(
-    `sim: GB/T 28181 ${values.kind} ${device.id} (${device.channels.length} channel(s)) registered to ${serverId} at ${values.host}:${values.port}/${values.transport}\n`,
-  );
-  const raise = async (kind: string, make: (device: GbDevice) => AlarmOptions) => {
-    try {
-      const { sn, status } = await device.alarm(make(device));
-      const ack = await device.ackFor(sn).then(
-        (record) => `Response ${record.result}`,
-        () => 'no Response Alarm',
-      );
-      process.stdout.write(`${device.id} alarm ${kind} SN ${sn}: ${status}, ${ack}\n`);
-    } catch (error) {
-      process.stderr.write(`${device.id} alarm ${kind}: ${(error as Error).message}\n`);
-    }
-  };
-  if (oneShot !== undefined && values.event !== undefined) await raise(values.event, oneShot);
+  const running = devices.filter((_, index) => started[index]?.status === 'fulfilled');
+  if (running.length === 0) throw new Error('no device registered');
+  if (oneShot !== undefined && values.event !== undefined) {
+    const kind = values.event;
+    await Promise.all(running.map((device) => raise(device, kind, oneShot)));
+  }
   const kinds = Object.entries(alarmKinds);
   let turn = 0;
+  // One alarm every --alarm-every seconds across the devices, each in turn, rotating through the kinds.
   const timer =
     alarmEvery > 0
       ? setInterval(() => {
-          const [kind, make] = kinds[turn++ % kinds.length] ?? kinds[0] ?? ['motion', alarmKinds.motion];
-          if (make) void raise(kind, make);
+          const [kind, make] = kinds[turn % kinds.length] ?? ['motion', alarmKinds.motion];
+          const device = running[turn % running.length];
+          turn += 1;
+          if (make && device) void raise(device, kind, make);
         }, alarmEvery * 1000)
       : undefined;
   await new Promise<void>((resolve) => {
@@ -189,7 +238,25 @@ export async function runGb28181Cli(argv: readonly string[]): Promise<void> {
     process.once('SIGTERM', () => resolve());
   });
   clearInterval(timer);
-  await device.stop();
+  await Promise.all(running.map((device) => device.stop()));
+}
+
+/** Raises one alarm of `kind` and prints the platform's SIP answer and its Response Alarm. */
+async function raise(
+  device: GbDevice,
+  kind: string,
+  make: (device: GbDevice) => AlarmOptions,
+): Promise<void> {
+  try {
+    const { sn, status } = await device.alarm(make(device));
+    const ack = await device.ackFor(sn).then(
+      (record) => `Response ${record.result}`,
+      () => 'no Response Alarm',
+    );
+    process.stdout.write(`${device.id} alarm ${kind} SN ${sn}: ${status}, ${ack}\n`);
+  } catch (error) {
+    process.stderr.write(`${device.id} alarm ${kind}: ${(error as Error).message}\n`);
+  }
 }
 
 /** `npm run sim -- gb28181-superior …`: a superior platform until Ctrl-C. */

@@ -551,7 +551,7 @@ export class GbDevice extends EventEmitter {
     if (message.root === 'Response' && message.cmdType === 'Alarm') {
       context.respond(responseTo(request, 200));
       const result = textAt(message.node, 'Result') ?? '';
-      const index = this.alarmAcks.findIndex((ack) => ack.sn === message.sn && ack.result === undefined);
+      const index = this.alarmAcks.findLastIndex((ack) => ack.sn === message.sn && ack.result === undefined);
       const answered = index >= 0 ? this.alarmAcks[index] : undefined;
       const ack: AlarmAckRecord = { at: new Date(), sn: message.sn, status: answered?.status ?? 0, result };
       if (index >= 0) this.alarmAcks[index] = ack;

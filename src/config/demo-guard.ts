@@ -20,7 +20,8 @@ export function isLoopbackHost(host: string): boolean {
 /**
  * Which of the demo's public secrets the deployment uses: config/demo.yaml and the defaults are in the repository,
  * so a hub using them is open to anyone who read it. Users' `demo-` tokens, the demo session key, the default
- * identifier key, device secrets of the demo's `demo-secret-<id>` form (given as secret or as its digest), the demo
+ * identifier key, device secrets of the demo's `demo-secret-<id>` form (given as secret or as its digest, or as a GB/T
+ * 28181 password), the demo
  * alarm panel's AES key, and passwords of the demo's `demo-password-<id>` form (checked against each hash: only when the address is public).
  */
 export async function demoSecretsInUse(deployment: Deployment): Promise<string[]> {
@@ -52,7 +53,14 @@ export async function demoSecretsInUse(deployment: Deployment): Promise<string[]
   if (settings.jwtSecret === demoJwtSecret) found.push('the demo hub.jwtSecret');
   if (settings.identifierHashKey === defaultIdentifierHashKey)
     found.push('the default hub.identifierHashKey');
-  if (deployment.devices.some((device) => device.secretDigest === secretDigest(`demo-secret-${device.id}`))) {
+  // A GB/T 28181 device's SIP password is kept as given (the digest needs it), so it is compared as is.
+  if (
+    deployment.devices.some(
+      (device) =>
+        device.secretDigest === secretDigest(`demo-secret-${device.id}`) ||
+        device.gb28181?.password === `demo-secret-${device.id}`,
+    )
+  ) {
     found.push("devices' demo secrets");
   }
   if (deployment.devices.some((device) => device.sia?.key?.toUpperCase() === demoSiaKey)) {

@@ -208,7 +208,7 @@ describe('start-up', () => {
   it('starts on the shipped demo jurisdiction and stops cleanly on SIGTERM', async () => {
     const result = await runHub({ PORT: '0', MQTT_PORT: '0', DATA_DIR: workDir.path }, false);
     expect(result.stdout).toMatch(
-      /^gridhub: Qinghe District grid hub \(demo\) — http:\/\/localhost:\d+ · mqtt:\/\/localhost:\d+ · device push on \d+ · SIA DC-09 on \d+ \(tcp\+udp\) · \d+ devices/m,
+      /^gridhub: Qinghe District grid hub \(demo\) — http:\/\/localhost:\d+ · mqtt:\/\/localhost:\d+ · device push on \d+ · SIA DC-09 on \d+ \(tcp\+udp\) · GB\/T 28181 SIP on \d+ \(udp\+tcp\) · \d+ devices/m,
     );
     expect(result.code).toBe(0);
   });

@@ -151,12 +151,32 @@ describe('the demo configuration', () => {
     expect(rawDemo.devices.length).toBeGreaterThan(0);
     expect(deployment.devices.map((device) => device.id)).toEqual(rawDemo.devices.map((device) => device.id));
     for (const device of deployment.devices) {
-      expect(['gate-access', 'sentry-box', 'alarm-panel-cid', 'zkteco-adms', 'hikvision-isapi']).toContain(
-        device.adapter.id,
-      );
+      expect([
+        'gate-access',
+        'sentry-box',
+        'alarm-panel-cid',
+        'zkteco-adms',
+        'hikvision-isapi',
+        'gb28181',
+      ]).toContain(device.adapter.id);
       expect(device.grid.ref.level).toBe('grid');
       expect(deployment.jurisdiction.grid(device.grid.ref.id)).toBe(device.grid);
     }
+  });
+
+  it("binds the GB/T 28181 NVR's channels to grids of their own, under the NVR's national code", () => {
+    const byId = (id: string) => deployment.devices.find((device) => device.id === id);
+    const nvr = byId('nvr-luming-01');
+    expect(nvr?.gb28181?.password).toBeDefined();
+    expect(nvr?.grid.ref.id).toBe('grid-luming-01');
+    for (const [channel, grid] of [
+      ['gbcam-luming-02-west', 'grid-luming-02'],
+      ['gbcam-luming-04-north', 'grid-luming-04'],
+    ] as const) {
+      expect(byId(channel)?.gb28181?.parent, channel).toBe('nvr-luming-01');
+      expect(byId(channel)?.grid.ref.id, channel).toBe(grid);
+    }
+    expect(deployment.receivers.gb28181?.serverId).toBe('34020000002000000001');
   });
 
   it('places each device given by location in the grid its id names', () => {
