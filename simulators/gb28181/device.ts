@@ -187,8 +187,8 @@ const defaultNames = [
 
 /** ISO local time without an offset, the way GB/T 28181 writes it (2016-…T…, no zone). */
 function gbTime(date: Date): string {
-  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  // The device's wall clock is kept in a Date's UTC fields (see #now).
+  return date.toISOString().slice(0, 19);
 }
 
 export class GbDevice extends EventEmitter {
@@ -217,6 +217,8 @@ export class GbDevice extends EventEmitter {
   readonly #fromTag = newTag();
   #cseq = 1;
   #sn = 1;
+  /** The device's wall clock less the machine's UTC clock: set from the platform's Date on registering. */
+  #wallClockOffsetMs = new Date().getTimezoneOffset() * -60_000;
   #registered = false;
   #running = false;
   #reRegisterTimer: NodeJS.Timeout | undefined;
@@ -342,6 +344,7 @@ export class GbDevice extends EventEmitter {
         response = await this.#node.request(build(authorization), this.#server, wait);
     }
     const granted = Number(header(response, 'expires') ?? expires);
+    if (response.status === 200) this.#setClock(header(response, 'date'));
     this.registrations.push({ at: new Date(), status: response.status, expires: granted });
     this.emit('registration', { status: response.status, expires: granted });
     clearTimeout(this.#reRegisterTimer);
@@ -454,8 +457,23 @@ export class GbDevice extends EventEmitter {
     return this.#options.edition ?? '2016';
   }
 
+  /**
+   * Sets the device's wall clock from the platform's Date (GB/T 28181 §9.1.2: `2026-12-07T21:30:00.000`, the
+   * platform's local time, no zone), as real devices do on registering: the device then writes its times in the
+   * platform's zone. A Date it cannot read leaves the clock as it was.
+   */
+  #setClock(date: string | undefined): void {
+    const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/.exec(
+      date?.trim() ?? '',
+    );
+    if (match === null) return;
+    const [, y, mo, d, h, mi, sec, ms] = match.map(Number) as number[];
+    this.#wallClockOffsetMs = Date.UTC(y ?? 0, (mo ?? 1) - 1, d, h, mi, sec, ms || 0) - Date.now();
+  }
+
+  /** The device's wall clock (its fields read as UTC's): the platform's time once registered, with the skew knob. */
   #now(): Date {
-    return new Date(Date.now() + (this.faults.clockSkewSeconds ?? 0) * 1000);
+    return new Date(Date.now() + this.#wallClockOffsetMs + (this.faults.clockSkewSeconds ?? 0) * 1000);
   }
 
   #nextSn(): number {

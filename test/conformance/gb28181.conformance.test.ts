@@ -1,7 +1,6 @@
 import { gb28181 } from '../../devices/gb28181/index.ts';
 import { type AlarmOptions, GbDevice } from '../../simulators/gb28181/device.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
-import { zoneOffsetMinutes } from '../../src/core/wall-clock.ts';
 import { demoConfig, deploymentOf, type TestHub } from '../helpers/hub.ts';
 import {
   type ConnectorScenario,
@@ -22,7 +21,6 @@ const code = '34020000001320000501';
 const password = 'ipc-conformance-gb-secret';
 const serverId = '34020000002000000001';
 const domain = '3402000000';
-const hubTimeZone = 'Asia/Shanghai';
 
 type GbSettings = NonNullable<ConfigFile['receivers']['gb28181']>;
 
@@ -42,8 +40,6 @@ class ConformanceIpc implements ConnectorSimulator {
 
   async attach(hub: TestHub): Promise<void> {
     this.#port = hub.hub.gb28181Port;
-    const now = Date.now();
-    const skewMinutes = zoneOffsetMinutes(hubTimeZone, now) + new Date(now).getTimezoneOffset();
     this.#device = new GbDevice({
       server: { id: serverId, domain, host: '127.0.0.1', port: this.#port, transport: 'udp' },
       id: code,
@@ -52,8 +48,8 @@ class ConformanceIpc implements ConnectorSimulator {
       channels: 0,
       edition: '2022',
       keepaliveSeconds: 0.3,
+      // Its clock is set from the hub's Date on registering, as a real device's is.
       timeoutMs: 4000,
-      faults: { clockSkewSeconds: skewMinutes * 60 },
     });
     await this.#device.start();
   }

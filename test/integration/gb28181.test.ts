@@ -182,6 +182,8 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
       event: { type: 'camera.video_lost', attributes: { source: gateCamera.code, priority: 1, method: 2 } },
       gridId: 'grid-xijiao-02',
     });
+    // The device set its clock from the hub's Date on registering: its AlarmTime, in the hub's zone, is now.
+    expect(Math.abs(Date.parse(incident.event.occurredAt) - Date.now())).toBeLessThan(60_000);
     expect((await hub.testHandle.store.getIncident(incident.id))?.state).toBeDefined();
   });
 
