@@ -129,6 +129,7 @@ const registrationResults = [
 ] as const;
 type RegistrationResult = (typeof registrationResults)[number];
 const gbLimitReasons = ['register_rate', 'message_rate'] as const;
+type GbLimitReason = (typeof gbLimitReasons)[number];
 
 export const gb28181Metrics = declareMetrics((metrics) => ({
   registrations: metrics.counter({
@@ -205,8 +206,6 @@ export class Gb28181Server implements Connector {
   readonly #nonces: NonceIssuer;
   readonly #registrations = new Registrations();
   readonly #answers = new PendingAnswers();
-  readonly #registerBuckets: SourceBuckets;
-  readonly #messageBuckets: SourceBuckets;
   readonly #now: () => number;
   /** When each registered device's catalog is next asked for. */
   readonly #catalogDue = new Map<string, number>();
@@ -226,14 +225,19 @@ export class Gb28181Server implements Connector {
     this.#metrics = gb28181Metrics(options.metrics);
     this.#now = options.now ?? Date.now;
     const { registration, messagesPerSecond } = options.settings;
-    this.#registerBuckets = new SourceBuckets({
-      perSecond: registration.perMinute / 60,
-      burst: registration.burst,
-    });
-    this.#messageBuckets = new SourceBuckets({
-      perSecond: messagesPerSecond,
-      burst: Math.max(1, Math.ceil(messagesPerSecond * 5)),
-    });
+    this.#rates = {
+      register_rate: {
+        buckets: new SourceBuckets({ perSecond: registration.perMinute / 60, burst: registration.burst }),
+        retryAfter: '60',
+      },
+      message_rate: {
+        buckets: new SourceBuckets({
+          perSecond: messagesPerSecond,
+          burst: Math.max(1, Math.ceil(messagesPerSecond * 5)),
+        }),
+        retryAfter: '5',
+      },
+    };
     this.#nonces = new NonceIssuer({ now: this.#now });
     const settings = options.settings;
     this.#endpoint = new SipEndpoint({
@@ -339,13 +343,24 @@ export class Gb28181Server implements Connector {
     });
   }
 
+  /** Per limit: the bucket of each source address, and how long a refused sender is asked to wait. */
+  readonly #rates: Readonly<
+    Record<GbLimitReason, { readonly buckets: SourceBuckets; readonly retryAfter: string }>
+  >;
+
+  /** True when the request's address is over its rate: answered 503 with Retry-After, and counted. */
+  #overRate(request: SipRequest, context: SipRequestContext, reason: GbLimitReason): boolean {
+    const rate = this.#rates[reason];
+    if (rate.buckets.admit(context.peer.address)) return false;
+    this.#metrics.limits.labels(reason).inc();
+    context.respond(
+      responseTo(request, 503, 'Service Unavailable', { headers: [['retry-after', rate.retryAfter]] }),
+    );
+    return true;
+  }
+
   #register(request: SipRequest, context: SipRequestContext): void {
-    const { peer } = context;
-    if (!this.#registerBuckets.admit(peer.address)) {
-      this.#metrics.limits.labels('register_rate').inc();
-      context.respond(responseTo(request, 503, 'Service Unavailable', { headers: [['retry-after', '60']] }));
-      return;
-    }
+    if (this.#overRate(request, context, 'register_rate')) return;
     const code = userOf(request.headers.get('from'));
     if (code === undefined || !nationalCodePattern.test(code)) {
       this.#refusedRegister(request, context, null, 400, 'Bad Request', 'malformed', [
@@ -501,11 +516,7 @@ export class Gb28181Server implements Connector {
 
   #message(request: SipRequest, context: SipRequestContext): void {
     const { peer } = context;
-    if (!this.#messageBuckets.admit(peer.address)) {
-      this.#metrics.limits.labels('message_rate').inc();
-      context.respond(responseTo(request, 503, 'Service Unavailable', { headers: [['retry-after', '5']] }));
-      return;
-    }
+    if (this.#overRate(request, context, 'message_rate')) return;
     const code = userOf(request.headers.get('from'));
     const device = code === undefined ? undefined : this.#options.devices.byNationalCode(code);
     const registration = device === undefined ? undefined : this.#registrations.get(device.id);
