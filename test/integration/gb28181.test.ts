@@ -139,8 +139,10 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     // The hub asks for the device's info and its catalog (paged by the device, two items a message).
     await eventually(() => sim.received.some((query) => query.cmdType === 'Catalog'));
     expect(sim.received.map((query) => query.cmdType)).toEqual(
-      expect.arrayContaining(['DeviceInfo', 'Catalog']),
+      expect.arrayContaining(['DeviceInfo', 'DeviceStatus', 'Catalog']),
     );
+    // Every frame the hub made of the device's answers (its status, its catalog) was one the adapter takes.
+    expect(await refused('schema')).toBe(0);
     // The configured channel keeps its own id and grid; the others are adopted: by position, else the NVR's grid.
     await eventually(
       async () =>

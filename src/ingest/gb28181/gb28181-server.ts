@@ -42,6 +42,7 @@ import {
   manscdpContentType,
   readAlarm,
   readCatalogResponse,
+  readDeviceStatus,
   readKeepalive,
   readManscdp,
   readResult,
@@ -509,9 +510,42 @@ export class Gb28181Server implements Connector {
         if (info !== undefined)
           this.#log.info({ deviceId: registration.deviceId, ...deviceInfoOf(info) }, 'device info');
       }),
+      this.#deviceStatus(registration),
       this.#settings.subscribeAlarms ? this.#subscribeAlarms(registration) : undefined,
     ]);
     this.#sweepOnce();
+  }
+
+  /**
+   * Asks the device's status (DeviceStatus: online, working, recording, encoding, each alarm input's duty) and hands
+   * it to the adapter as a heartbeat; asked at registration and with every catalog refresh.
+   */
+  async #deviceStatus(registration: Registration): Promise<void> {
+    const [answer] = await this.#query(registration, 'DeviceStatus');
+    if (answer === undefined) return;
+    const status = readDeviceStatus(answer);
+    const receivedAt = this.#now();
+    await this.#frame(
+      registration.deviceId,
+      'heartbeat',
+      {
+        seq: answer.sn,
+        time: new Date(receivedAt).toISOString(),
+        cmdType: 'DeviceStatus',
+        online: status.online,
+        status: status.status,
+        ...(status.record === undefined ? {} : { record: status.record }),
+        ...(status.encode === undefined ? {} : { encode: status.encode }),
+        ...(status.alarmStatus.length === 0
+          ? {}
+          : {
+              alarmStatus: status.alarmStatus
+                .filter((input) => ['ONDUTY', 'OFFDUTY', 'ALARM'].includes(input.status))
+                .slice(0, 256),
+            }),
+      },
+      receivedAt,
+    );
   }
 
   #message(request: SipRequest, context: SipRequestContext): void {
@@ -1009,6 +1043,7 @@ export class Gb28181Server implements Connector {
       if (due > now) continue;
       this.#catalogDue.set(registration.deviceId, now + this.#settings.catalogRefreshSeconds * 1000);
       this.#track(this.#refreshCatalog(registration));
+      if (due > 0) this.#track(this.#deviceStatus(registration));
     }
   }
 
