@@ -230,7 +230,9 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     });
     expect(sent.status).toBe(200);
     await eventually(() => created.slice(before).some((one) => one.device.id === ipc.id));
-    const event = events.filter((one) => one.deviceId === ipc.id).at(-1) as DeviceEvent;
+    const event = events
+      .filter((one) => one.deviceId === ipc.id && one.type === 'camera.motion')
+      .at(-1) as DeviceEvent;
     expect(event).toMatchObject({
       type: 'camera.motion',
       attributes: { edition: '2022', description: '移动侦测' },
