@@ -99,6 +99,8 @@ export interface GbIdentity {
   readonly rtsp?: { readonly url: string; readonly username?: string; readonly password?: string };
   /** Whether the device takes GB/T 28181-2022's snapshot command. */
   readonly snapshot?: boolean;
+  /** Arm the device (布防) each time it registers: some report alarms only when armed. */
+  readonly guard?: boolean;
 }
 
 export interface ResolvedWatchdog {

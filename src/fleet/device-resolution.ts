@@ -114,7 +114,9 @@ function gbIdentityProblem(
     return gb.parent === device.id ? 'a channel cannot be its own parent' : undefined;
   }
   if (gb === undefined) return undefined;
-  const extra = (['password', 'parent', 'rtsp', 'snapshot'] as const).filter((key) => gb[key] !== undefined);
+  const extra = (['password', 'parent', 'rtsp', 'snapshot', 'guard'] as const).filter(
+    (key) => gb[key] !== undefined,
+  );
   return extra.length === 0
     ? undefined
     : `${extra.join(', ')}: only for devices of a GB/T 28181 adapter (this one carries its national code alone)`;

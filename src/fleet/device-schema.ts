@@ -114,6 +114,12 @@ export const deviceSchema = z.strictObject({
         .describe(
           "Live view and clips: the device's RTSP stream (GB/T 28181's own SIP media session is not used). A snapshot is then a frame of it.",
         ),
+      guard: z
+        .boolean()
+        .optional()
+        .describe(
+          'Arm the device (布防, DeviceControl SetGuard) each time it registers: for devices that report alarms only when armed.',
+        ),
       snapshot: z
         .boolean()
         .optional()

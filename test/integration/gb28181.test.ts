@@ -48,7 +48,7 @@ function configWith(settings: Partial<GbSettings> = {}): ConfigFile {
       name: '西郊NVR',
       adapter: 'gb28181',
       grid: 'grid-xijiao-01',
-      gb28181: { id: nvr.code, password: nvr.password },
+      gb28181: { id: nvr.code, password: nvr.password, guard: true },
     },
     {
       id: gateCamera.id,
@@ -141,6 +141,8 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     expect(sim.received.map((query) => query.cmdType)).toEqual(
       expect.arrayContaining(['DeviceInfo', 'DeviceStatus', 'Catalog']),
     );
+    // The NVR is configured to be armed at each registration (布防): DeviceControl SetGuard.
+    await eventually(() => sim.guard === 'SetGuard');
     // Every frame the hub made of the device's answers (its status, its catalog) was one the adapter takes.
     expect(await refused('schema')).toBe(0);
     // The configured channel keeps its own id and grid; the others are adopted: by position, else the NVR's grid.
@@ -203,7 +205,7 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
   it("the adapter's commands go out as DeviceControl and come back as the device's Result", async () => {
     const sim = sims[0] as GbDevice;
     const answer = await postJson(`${hub.httpUrl}/api/devices/${nvr.id}/commands/guard`, 'demo-admin', {
-      params: { on: true },
+      params: { on: false },
     });
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ ok: true });

@@ -512,6 +512,9 @@ export class Gb28181Server implements Connector {
       }),
       this.#deviceStatus(registration),
       this.#settings.subscribeAlarms ? this.#subscribeAlarms(registration) : undefined,
+      this.#options.devices.get(registration.deviceId)?.gb28181?.guard === true
+        ? this.#arm(registration)
+        : undefined,
     ]);
     this.#sweepOnce();
   }
@@ -763,26 +766,35 @@ export class Gb28181Server implements Connector {
   }
 
   /**
-   * Asks a device (or one of its channels, `code`) a query and waits for its whole answer: the 200 first, then the
-   * Response MESSAGE(s). A catalog's pages are gathered until they hold SumNum items.
+   * Sends the device a MANSCDP request (a Query, or a Control: DeviceControl, DeviceConfig) and waits for its whole
+   * answer: the 200 first, then the Response MESSAGE(s) naming the request's SN; a catalog's pages are gathered
+   * until they hold SumNum items. `noResponse`: the 200 is the whole answer (TeleBoot).
    */
-  async #query(
+  async #ask(
     registration: Registration,
+    root: 'Query' | 'Control',
     cmdType: string,
-    code = registration.code,
+    fields: ManscdpFields,
+    options: { readonly timeoutMs?: number; readonly noResponse?: boolean } = {},
   ): Promise<readonly ManscdpMessage[]> {
     const sn = this.#nextSn();
-    const paged = cmdType === 'Catalog' ? catalogPageCount : undefined;
-    const answered = this.#answers.expect(
-      { deviceId: registration.deviceId, cmdType, sn },
-      this.#settings.queryTimeoutSeconds * 1000,
-      paged,
-    );
+    const answered: Promise<readonly ManscdpMessage[]> = options.noResponse
+      ? Promise.resolve([])
+      : this.#answers.expect(
+          { deviceId: registration.deviceId, cmdType, sn },
+          options.timeoutMs ?? this.#settings.queryTimeoutSeconds * 1000,
+          cmdType === 'Catalog' ? catalogPageCount : undefined,
+        );
     // Nothing unhandled if the device never answers after its SIP error: the outcome is the send's.
     answered.catch(() => undefined);
     return this.#exchange(registration, cmdType, answered, () =>
-      this.#send(registration, 'Query', { CmdType: cmdType, SN: sn, DeviceID: code }),
+      this.#send(registration, root, { CmdType: cmdType, SN: sn, DeviceID: registration.code, ...fields }),
     );
+  }
+
+  /** A query of the device itself (DeviceInfo, DeviceStatus, Catalog). */
+  #query(registration: Registration, cmdType: string): Promise<readonly ManscdpMessage[]> {
+    return this.#ask(registration, 'Query', cmdType, {});
   }
 
   /** Runs a request-then-Response exchange and counts its outcome. */
@@ -811,6 +823,14 @@ export class Gb28181Server implements Connector {
     } catch (error) {
       this.#metrics.queries.labels(cmdType, error instanceof QueryTimeout ? 'timeout' : 'unreachable').inc();
       throw error;
+    }
+  }
+
+  /** 布防 at registration (`gb28181.guard`): DeviceControl SetGuard, its Result logged when not OK. */
+  async #arm(registration: Registration): Promise<void> {
+    const [answer] = await this.#ask(registration, 'Control', 'DeviceControl', { GuardCmd: 'SetGuard' });
+    if (answer !== undefined && readResult(answer).result !== 'OK') {
+      this.#warn('guard', { deviceId: registration.deviceId }, 'the device refused to be armed');
     }
   }
 
@@ -905,15 +925,6 @@ export class Gb28181Server implements Connector {
     if (device === undefined || registration === undefined || device.gb28181 === undefined) {
       throw new Error(`device ${deviceId ?? address} is not registered`);
     }
-    const sn = this.#nextSn();
-    const answered = command.noResponse
-      ? Promise.resolve([])
-      : this.#answers.expect(
-          { deviceId: registration.deviceId, cmdType: command.cmdType, sn },
-          timeoutMs ?? this.#settings.queryTimeoutSeconds * 1000,
-        );
-    answered.catch(() => undefined);
-    const code = device.gb28181.id;
     const reply = (result: 'OK' | 'ERROR', reason?: string) =>
       this.#frame(
         device.id,
@@ -928,13 +939,16 @@ export class Gb28181Server implements Connector {
       );
     // Sent now; the device's answer becomes the reply frame the command service waits for.
     this.#track(
-      this.#exchange(registration, command.cmdType, answered, () =>
-        this.#send(registration, 'Control', {
-          CmdType: command.cmdType,
-          SN: sn,
-          DeviceID: code,
-          ...command.fields,
-        }),
+      this.#ask(
+        registration,
+        'Control',
+        command.cmdType,
+        // A channel's command names the channel: its NVR carries it out.
+        { ...command.fields, DeviceID: device.gb28181.id },
+        {
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+          ...(command.noResponse === true ? { noResponse: true } : {}),
+        },
       ).then(
         (answers) => {
           const answer = answers[0] === undefined ? undefined : readResult(answers[0]);
@@ -988,25 +1002,15 @@ export class Gb28181Server implements Connector {
       this.#uploads.set(sessionId, wait);
     });
     uploaded.catch(() => undefined);
-    const sn = this.#nextSn();
-    const answered = this.#answers.expect(
-      { deviceId: registration.deviceId, cmdType: 'DeviceConfig', sn },
-      this.#settings.queryTimeoutSeconds * 1000,
-    );
-    answered.catch(() => undefined);
-    const [answer] = await this.#exchange(registration, 'DeviceConfig', answered, () =>
-      this.#send(registration, 'Control', {
-        CmdType: 'DeviceConfig',
-        SN: sn,
-        DeviceID: device.gb28181?.id ?? registration.code,
-        SnapShotConfig: {
-          SnapNum: 1,
-          Interval: 1,
-          UploadURL: `${base}${snapshotPath}${sessionId}`,
-          SessionID: sessionId,
-        },
-      }),
-    ).catch((error: unknown) => {
+    const [answer] = await this.#ask(registration, 'Control', 'DeviceConfig', {
+      DeviceID: device.gb28181?.id ?? registration.code,
+      SnapShotConfig: {
+        SnapNum: 1,
+        Interval: 1,
+        UploadURL: `${base}${snapshotPath}${sessionId}`,
+        SessionID: sessionId,
+      },
+    }).catch((error: unknown) => {
       this.#uploads.get(sessionId)?.fail(error as Error);
       throw error;
     });
