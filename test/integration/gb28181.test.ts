@@ -209,7 +209,7 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     });
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ ok: true });
-    expect(sim.guard).toBe('SetGuard');
+    expect(sim.guard).toBe('ResetGuard');
   });
 
   it('an IPC registers over TCP (GB2312 bodies), its clock far off: the alarm keeps its own time beside the hub’s', async () => {
