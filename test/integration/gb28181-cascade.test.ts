@@ -1,7 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
-import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
@@ -29,15 +25,13 @@ import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { type CascadeDevice, Gb28181Cascade } from '../../src/outbound/gb28181-cascade.ts';
 import { type CascadeConfig, cascadeSchema } from '../../src/outbound/outbound-schema.ts';
 import { demoConfig, demoGate, deploymentOf, startTestHub } from '../helpers/hub.ts';
+import { freeSipPort, type SippRun, startSipp } from '../helpers/sipp.ts';
 
 /**
  * gridhub's cascade against SIPp (Debian sip-tester) playing the superior platform: test/sipp/cascade-superior-uas.xml
  * challenges the REGISTER and checks the answer (verifyauth), takes the keepalive, sends a catalog query and checks
  * the pages, checks the alarm, and takes the unregistration at stop. SIPp exits 0 only when every call passed.
  */
-
-const projectRoot = path.resolve(import.meta.dirname, '../..');
-const scenario = path.join(projectRoot, 'test', 'sipp', 'cascade-superior-uas.xml');
 
 const localId = '34020000002000000001';
 const superiorId = '34000000002000000001';
@@ -114,74 +108,23 @@ function intrusion(): Incident {
   };
 }
 
-/** A port free for both TCP and UDP now (SIPp takes a fixed one). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-      });
-    });
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4');
-      socket.once('error', () => resolve(false));
-      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
-
-interface SippRun {
-  readonly child: ChildProcess;
-  readonly exit: Promise<{ code: number | null; output: string }>;
-}
-
+/** SIPp as the superior for `calls` calls (30 s at most), its screen kept for the assertion's message. */
 function runSipp(transport: 'udp' | 'tcp', port: number, calls: number): SippRun {
-  const child = spawn(
-    '/usr/bin/sipp',
-    [
-      '-sf',
-      scenario,
-      '-i',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-t',
-      transport === 'udp' ? 'u1' : 't1',
-      '-m',
-      String(calls),
-      '-timeout',
-      '30s',
-      '-nostdin',
-      '-key',
-      'local_id',
-      localId,
-      '-key',
-      'superior_id',
-      superiorId,
-      '-key',
-      'domain',
-      superiorDomain,
-      '-key',
-      'password',
-      password,
+  return startSipp({
+    scenario: 'cascade-superior-uas.xml',
+    transport,
+    localPort: port,
+    calls,
+    timeoutSeconds: 30,
+    timeoutIsError: false,
+    args: [
+      ...['-key', 'local_id', localId],
+      ...['-key', 'superior_id', superiorId],
+      ...['-key', 'domain', superiorDomain],
+      ...['-key', 'password', password],
     ],
-    { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-20_000);
+    screen: true,
   });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-20_000);
-  });
-  const exit = new Promise<{ code: number | null; output: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, output })),
-  );
-  return { child, exit };
 }
 
 function config(transport: 'udp' | 'tcp', superiorPort: number, overrides: Partial<CascadeConfig> = {}) {
@@ -229,7 +172,7 @@ const running: { cascade?: Gb28181Cascade; sipp?: SippRun }[] = [];
 afterEach(async () => {
   for (const run of running.splice(0)) {
     await run.cascade?.stop();
-    if (run.sipp !== undefined && run.sipp.child.exitCode === null) run.sipp.child.kill('SIGKILL');
+    run.sipp?.stop();
   }
 });
 
@@ -237,7 +180,7 @@ describe.each(['udp', 'tcp'] as const)(
   'the GB/T 28181 cascade against SIPp as the superior, over %s',
   (transport) => {
     it('registers with Digest, keeps alive, answers the catalog in pages, sends the alarm and unregisters', async () => {
-      const port = await freePort();
+      const port = await freeSipPort();
       // Calls SIPp sees (one per Call-ID): the registration, the keepalive (which carries the catalog query), the
       // alarm, and one per catalog page: one item per datagram over UDP (each page is kept under 1300 bytes), one
       // page over TCP.
@@ -280,8 +223,8 @@ describe.each(['udp', 'tcp'] as const)(
 
       await cascade.stop();
       expect(cascade.health().state).toBe('down');
-      const { code, output } = await sipp.exit;
-      expect(code, output.slice(-3000)).toBe(0);
+      const { code, errors } = await sipp.exit;
+      expect(code, errors.slice(-3000)).toBe(0);
       expect(
         await counter(metrics, 'gridhub_gb28181_cascade_registrations_total', { result: 'unregistered' }),
       ).toBe(1);

@@ -1,9 +1,3 @@
-import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
@@ -18,6 +12,7 @@ import {
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
+import { freeSipPort, type SippExit, startSipp } from '../helpers/sipp.ts';
 
 /**
  * Independent proof of the hub's GB/T 28181 device side: Debian's SIPp (sip-tester), an implementation that shares
@@ -27,8 +22,6 @@ import {
  * the hub's Catalog Query with two cameras the hub adopts, and unregisters; a wrong password gets 403.
  */
 
-const sipp = '/usr/bin/sipp';
-const scenarios = resolve(import.meta.dirname, '../sipp');
 const serverId = '34020000002000000001';
 const domain = '3402000000';
 
@@ -80,30 +73,13 @@ function config(): ConfigFile {
   return config;
 }
 
-/** A port free for both TCP and UDP right now (SIPp binds its own and has no "pick one" option that reports it). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const server = createServer();
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const port = (server.address() as { port: number }).port;
-    await new Promise<void>((done) => server.close(() => done()));
-    const udp = createSocket('udp4');
-    const free = await new Promise<boolean>((done) => {
-      udp.once('error', () => done(false));
-      udp.bind(port, '127.0.0.1', () => done(true));
-    });
-    await new Promise<void>((done) => udp.close(() => done()));
-    if (free) return port;
-  }
-}
-
 const running: { stop(): unknown }[] = [];
 
 afterEach(() => {
   for (const item of running.splice(0)) item.stop();
 });
 
-interface SippRun {
+interface DeviceRun {
   readonly scenario: string;
   readonly transport: 'udp' | 'tcp';
   readonly hubPort: number;
@@ -112,45 +88,24 @@ interface SippRun {
   readonly outOfCall?: string;
 }
 
-/** Runs SIPp for one call against the hub; resolves with its exit code and, when it failed, its error trace. */
-async function runSipp(run: SippRun): Promise<{ code: number | null; errors: string }> {
-  const directory = await mkdtemp(join(tmpdir(), 'gridhub-sipp-gb-'));
-  const args = [
-    `127.0.0.1:${run.hubPort}`,
-    '-sf',
-    join(scenarios, run.scenario),
-    ...(run.outOfCall === undefined ? [] : ['-oocsf', join(scenarios, run.outOfCall)]),
-    '-t',
-    run.transport === 'udp' ? 'u1' : 't1',
-    '-i',
-    '127.0.0.1',
-    '-p',
-    String(await freePort()),
-    '-au',
-    run.login.username,
-    '-ap',
-    run.login.password,
-    ...Object.entries(run.variables).flatMap(([name, value]) => ['-set', name, value]),
-    '-m',
-    '1',
-    '-timeout',
-    '10s',
-    '-timeout_error',
-    '-trace_err',
-    '-nostdin',
-  ];
-  const child = spawn(sipp, args, { cwd: directory, stdio: ['ignore', 'ignore', 'pipe'] });
-  running.push({ stop: () => child.exitCode === null && child.kill() });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
+/** Runs SIPp for one call (10 s at most) against the hub; resolves with its exit code and its error trace. */
+async function runSipp(run: DeviceRun): Promise<SippExit> {
+  const sipp = startSipp({
+    scenario: run.scenario,
+    outOfCall: run.outOfCall,
+    transport: run.transport,
+    localPort: await freeSipPort(),
+    remote: `127.0.0.1:${run.hubPort}`,
+    timeoutSeconds: 10,
+    args: [
+      ...['-au', run.login.username, '-ap', run.login.password],
+      ...Object.entries(run.variables).flatMap(([name, value]) => ['-set', name, value]),
+    ],
+    // The MANSCDP bodies are GB2312: read byte for byte, not as broken UTF-8.
+    traceEncoding: 'latin1',
   });
-  const code = await new Promise<number | null>((done) => child.once('exit', (exitCode) => done(exitCode)));
-  const traces = await Promise.all(
-    (await readdir(directory)).map((name) => readFile(join(directory, name), 'latin1')),
-  );
-  await rm(directory, { recursive: true, force: true });
-  return { code, errors: `${stderr}\n${traces.join('\n')}` };
+  running.push(sipp);
+  return sipp.exit;
 }
 
 describe('SIPp as a GB/T 28181 device against a real hub', () => {

@@ -1,21 +1,14 @@
-import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SipEndpoint, SipTimeoutError, type SipTransport } from '../../src/net/sip/sip-endpoint.ts';
 import { newCallId, responseTo, SipHeaders, type SipRequest } from '../../src/net/sip/sip-message.ts';
+import { freeSipPort, type SippExit, startSipp } from '../helpers/sipp.ts';
 
 /**
  * Proof against an independent SIP implementation: Debian's SIPp (sip-tester) as a device sending a MESSAGE the
  * endpoint answers, and as a device answering a MESSAGE the endpoint sends, over UDP and TCP.
  */
 
-const sipp = '/usr/bin/sipp';
-const scenarios = resolve(import.meta.dirname, '../sipp');
 const running: { stop(): unknown }[] = [];
 
 afterEach(async () => {
@@ -43,61 +36,22 @@ async function startEndpoint(): Promise<{ endpoint: SipEndpoint; methods: string
   return { endpoint, methods };
 }
 
-/** A port free for both TCP and UDP right now (SIPp binds its own and has no "pick one" option that reports it). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const server = createServer();
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const port = (server.address() as { port: number }).port;
-    await new Promise<void>((done) => server.close(() => done()));
-    const udp = createSocket('udp4');
-    const free = await new Promise<boolean>((done) => {
-      udp.once('error', () => done(false));
-      udp.bind(port, '127.0.0.1', () => done(true));
-    });
-    await new Promise<void>((done) => udp.close(() => done()));
-    if (free) return port;
-  }
-}
-
-/** Runs SIPp for one call; resolves with its exit code and, when it failed, its error trace. */
-async function runSipp(
+/** Runs SIPp for one call (20 s at most); resolves with its exit code and, when it failed, its error trace. */
+function runSipp(
   scenario: string,
   transport: SipTransport,
   port: number,
   remote?: number,
-): Promise<{ code: number | null; errors: string }> {
-  const directory = await mkdtemp(join(tmpdir(), 'gridhub-sipp-'));
-  const args = [
-    ...(remote === undefined ? [] : [`127.0.0.1:${remote}`]),
-    '-sf',
-    join(scenarios, scenario),
-    '-t',
-    transport === 'udp' ? 'u1' : 't1',
-    '-i',
-    '127.0.0.1',
-    '-p',
-    String(port),
-    '-m',
-    '1',
-    '-timeout',
-    '20s',
-    '-timeout_error',
-    '-trace_err',
-    '-nostdin',
-  ];
-  const child = spawn(sipp, args, { cwd: directory, stdio: ['ignore', 'ignore', 'pipe'] });
-  running.push({ stop: () => child.exitCode === null && child.kill() });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
+): Promise<SippExit> {
+  const sipp = startSipp({
+    scenario,
+    transport,
+    localPort: port,
+    ...(remote === undefined ? {} : { remote: `127.0.0.1:${remote}` }),
+    timeoutSeconds: 20,
   });
-  const code = await new Promise<number | null>((done) => child.once('exit', (exitCode) => done(exitCode)));
-  const traces = await Promise.all(
-    (await readdir(directory)).map((name) => readFile(join(directory, name), 'utf8')),
-  );
-  await rm(directory, { recursive: true, force: true });
-  return { code, errors: `${stderr}\n${traces.join('\n')}` };
+  running.push(sipp);
+  return sipp.exit;
 }
 
 function catalogQuery(port: number): SipRequest {
@@ -122,7 +76,7 @@ function catalogQuery(port: number): SipRequest {
 describe.each(['udp', 'tcp'] as const)('SIPp against the SIP endpoint over %s', (transport) => {
   it('SIPp sends a MESSAGE the endpoint answers 200', async () => {
     const { endpoint, methods } = await startEndpoint();
-    const result = await runSipp('core-message-uac.xml', transport, await freePort(), endpoint.port);
+    const result = await runSipp('core-message-uac.xml', transport, await freeSipPort(), endpoint.port);
     expect(result.errors).not.toMatch(/Aborting call|unexpected/i);
     expect(result.code).toBe(0);
     expect(methods).toEqual(['MESSAGE']);
@@ -130,7 +84,7 @@ describe.each(['udp', 'tcp'] as const)('SIPp against the SIP endpoint over %s', 
 
   it('SIPp answers 200 to a MESSAGE the endpoint sends', async () => {
     const { endpoint } = await startEndpoint();
-    const port = await freePort();
+    const port = await freeSipPort();
     const sipping = runSipp('core-message-uas.xml', transport, port);
     const peer = { transport, address: '127.0.0.1', port };
     // SIPp takes a moment to listen: UDP retransmits over it, a TCP connection refused is tried again.

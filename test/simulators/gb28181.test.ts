@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GbDevice, type GbDeviceOptions } from '../../simulators/gb28181/device.ts';
 import { decodeManscdp, encodeGb18030, readXml, textAt } from '../../simulators/gb28181/manscdp.ts';
@@ -16,6 +14,7 @@ import {
   SipNode,
   serializeSip,
 } from '../../simulators/shared/sip.ts';
+import { freeSipPort, startSipp } from '../helpers/sipp.ts';
 
 /**
  * The GB/T 28181 simulators against each other on loopback (the simulated device registering to the simulated
@@ -339,34 +338,21 @@ describe('fault knobs, each observable', () => {
 });
 
 describe('the simulated device against SIPp as the SIP server', () => {
-  async function freeUdpPort(): Promise<number> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const { port } = socket.address();
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
-    return port;
-  }
-
   async function runSipp(
     devicePassword: string,
     calls: number,
   ): Promise<{ code: number | null; nvr: GbDevice; started: unknown }> {
-    const port = await freeUdpPort();
-    const scenario = fileURLToPath(new URL('../sipp/sim-register-keepalive-uas.xml', import.meta.url));
-    const sipp = spawn(
-      '/usr/bin/sipp',
-      [
-        ...['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-m', String(calls), '-timeout', '20s'],
-        ...['-set', 'realm', domain, '-set', 'user', nvrId, '-set', 'password', password],
-        ...['-trace_err', '-error_file', '/dev/null', '-nostdin'],
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    sipp.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
+    const port = await freeSipPort();
+    const sipp = startSipp({
+      scenario: 'sim-register-keepalive-uas.xml',
+      transport: 'udp',
+      localPort: port,
+      calls,
+      timeoutSeconds: 20,
+      timeoutIsError: false,
+      args: ['-set', 'realm', domain, '-set', 'user', nvrId, '-set', 'password', password],
     });
-    const exited = new Promise<number | null>((resolve) => sipp.on('exit', (code) => resolve(code)));
+    running.push({ stop: async () => sipp.stop() });
     await new Promise((resolve) => setTimeout(resolve, 1000)); // SIPp binds its port
     const nvr = new GbDevice({
       server: { id: platformId, domain, host: '127.0.0.1', port, transport: 'udp' },
@@ -380,8 +366,8 @@ describe('the simulated device against SIPp as the SIP server', () => {
       () => 'registered',
       (error: Error) => error,
     );
-    const code = await exited;
-    if (code !== 0 && devicePassword === password) process.stderr.write(`sipp: ${stderr}\n`);
+    const { code, errors } = await sipp.exit;
+    if (code !== 0 && devicePassword === password) process.stderr.write(`sipp: ${errors}\n`);
     return { code, nvr, started };
   }
 
