@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +33,8 @@ const serverId = '34020000002000000001';
 const domain = '3402000000';
 const nvr = { id: 'nvr-bad-input', code: '34020000001180000301', password: 'nvr-bad-input-secret' };
 const stranger = '34020000001320000399';
+/** A second NVR, the simulator: it must still be answered after each bad input. */
+const goodNvr = { id: 'nvr-good', code: '34020000001180000302', password: 'nvr-good-secret' };
 /** A value a sender puts in its bad input: it must never come out of the hub. */
 const senderValue = 'RESIDENT-13905551234';
 const maxMessageBytes = 4096;
@@ -42,7 +45,14 @@ function config(): ConfigFile {
   const config = demoConfig();
   config.receivers = {
     ...config.receivers,
-    gb28181: { port: 0, serverId, domain, maxMessageBytes, queryTimeoutSeconds: 2 } as GbSettings,
+    gb28181: {
+      port: 0,
+      serverId,
+      domain,
+      maxMessageBytes,
+      queryTimeoutSeconds: 2,
+      subscribeAlarms: false,
+    } as GbSettings,
   };
   config.devices = [
     ...config.devices,
@@ -53,6 +63,14 @@ function config(): ConfigFile {
       grid: 'grid-xijiao-01',
       offlineAfterSeconds: 86_400,
       gb28181: { id: nvr.code, password: nvr.password },
+    },
+    {
+      id: goodNvr.id,
+      name: 'good NVR',
+      adapter: 'gb28181',
+      grid: 'grid-xijiao-01',
+      offlineAfterSeconds: 86_400,
+      gb28181: { id: goodNvr.code, password: goodNvr.password },
     },
   ] as ConfigFile['devices'];
   return config;
@@ -137,6 +155,8 @@ class UdpPeer {
   private constructor(socket: UdpSocket) {
     this.#socket = socket;
     socket.on('message', (message) => {
+      // The hub's own requests (its queries of the NVR this peer registered as) are not answers: left unanswered.
+      if (!message.subarray(0, 8).equals(Buffer.from('SIP/2.0 '))) return;
       this.#answers.push(message);
       for (const wake of this.#waiters.splice(0)) wake();
     });
@@ -150,6 +170,12 @@ class UdpPeer {
 
   /** Sends and resolves with the status of the answer, or undefined when none came within `waitMs`. */
   async exchange(bytes: Buffer, port: number, waitMs = 1_500): Promise<number | undefined> {
+    const answer = await this.request(bytes, port, waitMs);
+    return answer === undefined ? undefined : statusOf(answer);
+  }
+
+  /** Sends and resolves with the answer, or undefined when none came within `waitMs`. */
+  async request(bytes: Buffer, port: number, waitMs = 1_500): Promise<Buffer | undefined> {
     this.#answers.length = 0;
     this.#socket.send(bytes, port, '127.0.0.1');
     const deadline = Date.now() + waitMs;
@@ -159,13 +185,47 @@ class UdpPeer {
         setTimeout(wake, 50);
       });
     }
-    const answer = this.#answers.shift();
-    return answer === undefined ? undefined : statusOf(answer);
+    return this.#answers.shift();
   }
 
   close(): void {
     this.#socket.close();
   }
+}
+
+/**
+ * Registers as a device from a raw UDP socket, with a digest computed here (RFC 2617, MD5, no qop): the challenge
+ * is asked from `peer`, the answer sent from `from` (another address, to replay a nonce elsewhere). Resolves with
+ * the final status.
+ */
+async function registerRaw(
+  peer: UdpPeer,
+  port: number,
+  login: { readonly code: string; readonly password: string },
+  from: UdpPeer = peer,
+): Promise<number | undefined> {
+  const register = (authorization?: string) =>
+    sipRequest({
+      method: 'REGISTER',
+      from: login.code,
+      headers: {
+        To: `<sip:${login.code}@${domain}>`,
+        Contact: `<sip:${login.code}@127.0.0.1:5060>`,
+        Expires: '3600',
+        'Content-Type': undefined,
+        ...(authorization === undefined ? {} : { Authorization: authorization }),
+      },
+    });
+  const challenge = (await peer.request(register(), port))?.toString('latin1') ?? '';
+  const nonce = /nonce="([^"]+)"/.exec(challenge)?.[1];
+  if (nonce === undefined) return statusOf(Buffer.from(challenge, 'latin1'));
+  const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+  const uri = `sip:${serverId}@${domain}`;
+  const response = md5(
+    `${md5(`${login.code}:${domain}:${login.password}`)}:${nonce}:${md5(`REGISTER:${uri}`)}`,
+  );
+  const authorization = `Digest username="${login.code}", realm="${domain}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5`;
+  return from.exchange(register(authorization), port);
 }
 
 function statusOf(answer: Buffer): number | undefined {
@@ -220,16 +280,17 @@ describe('GB/T 28181 bad input through a real hub', () => {
     });
     good = new GbDevice({
       server: { id: serverId, domain, host: '127.0.0.1', port: hub.hub.gb28181Port, transport: 'udp' },
-      id: nvr.code,
-      password: nvr.password,
+      id: goodNvr.code,
+      password: goodNvr.password,
       kind: 'nvr',
       channels: 0,
       keepaliveSeconds: 0,
       timeoutMs: 4000,
     });
     await good.start();
-    // The raw peer shares the good device's address (127.0.0.1): the hub takes its messages as the NVR's.
+    // The raw peer registers as the NVR (its own digest): the hub takes its messages, from its address and port.
     peer = await UdpPeer.open();
+    expect(await registerRaw(peer, hub.hub.gb28181Port, nvr)).toBe(200);
   });
 
   afterAll(async () => {
@@ -419,7 +480,22 @@ describe('GB/T 28181 bad input through a real hub', () => {
       },
       status: 403,
       reason: 'unauthenticated',
-      problem: 'MESSAGE from an address the device did not register from',
+      problem: 'MESSAGE from an address or port the device did not register from',
+      deviceId: nvr.id,
+    },
+    {
+      name: 'a MESSAGE naming the registered device, from its address but another port (another host behind its NAT)',
+      send: async () => {
+        const neighbour = await UdpPeer.open();
+        try {
+          return await neighbour.exchange(sipRequest({ body: manscdp(keepaliveXml()) }), hub.hub.gb28181Port);
+        } finally {
+          neighbour.close();
+        }
+      },
+      status: 403,
+      reason: 'unauthenticated',
+      problem: 'MESSAGE from an address or port the device did not register from',
       deviceId: nvr.id,
     },
     {
@@ -479,6 +555,22 @@ describe('GB/T 28181 bad input through a real hub', () => {
   const replayed = Object.values(realMessages).filter(
     (value): value is RealMessage => typeof value === 'object' && value !== null && 'body' in value,
   );
+
+  it("a REGISTER's digest answered from another address (a captured nonce replayed) is challenged again, never taken", async () => {
+    const before = await metricValue(hub.httpUrl, 'gridhub_gb28181_registrations_total{result="replaced"}');
+    const elsewhere = await UdpPeer.open('127.0.0.2');
+    try {
+      // The nonce was issued to 127.0.0.1: from 127.0.0.2 the right digest over it is no credential.
+      expect(await registerRaw(peer, hub.hub.gb28181Port, nvr, elsewhere)).toBe(401);
+    } finally {
+      elsewhere.close();
+    }
+    expect(await metricValue(hub.httpUrl, 'gridhub_gb28181_registrations_total{result="replaced"}')).toBe(
+      before,
+    );
+    // The NVR is still registered where it was: its keepalive from there is answered.
+    expect(await peer.exchange(sipRequest({ body: manscdp(keepaliveXml()) }), hub.hub.gb28181Port)).toBe(200);
+  });
 
   it('has real MANSCDP messages to replay', () => {
     expect(replayed.length).toBeGreaterThanOrEqual(10);

@@ -104,6 +104,14 @@ describe('NonceIssuer', () => {
     expect(issuer.check(nonce)).toBe('stale');
   });
 
+  it('recognises a nonce only for the scope (the address) it was issued to', () => {
+    const issuer = new NonceIssuer();
+    const nonce = issuer.issue('192.0.2.10');
+    expect(issuer.check(nonce, '192.0.2.10')).toBe('fresh');
+    expect(issuer.check(nonce, '192.0.2.11')).toBe('invalid');
+    expect(issuer.check(nonce)).toBe('invalid');
+  });
+
   it('calls forged, altered, foreign and future nonces invalid', () => {
     let now = 1_700_000_000_000;
     const issuer = new NonceIssuer({ now: () => now });

@@ -18,7 +18,12 @@ import {
   readDigestCredentials,
   verifyDigest,
 } from '../../net/sip/sip-digest.ts';
-import { SipEndpoint, type SipInputProblem, type SipRequestContext } from '../../net/sip/sip-endpoint.ts';
+import {
+  SipEndpoint,
+  type SipInputProblem,
+  type SipPeer,
+  type SipRequestContext,
+} from '../../net/sip/sip-endpoint.ts';
 import {
   newCallId,
   newTag,
@@ -385,7 +390,7 @@ export class Gb28181Server implements Connector {
       ]);
       return;
     }
-    const nonce = this.#nonces.check(credentials.nonce);
+    const nonce = this.#nonces.check(credentials.nonce, context.peer.address);
     if (nonce !== 'fresh') {
       // A stale nonce (or one from before a restart) is no failure: the device answers the new challenge.
       this.#challenge(request, context, nonce === 'stale');
@@ -472,7 +477,10 @@ export class Gb28181Server implements Connector {
     context.respond(
       responseTo(request, 401, 'Unauthorized', {
         headers: [
-          ['www-authenticate', digestChallenge(this.#settings.domain, this.#nonces.issue(), { stale })],
+          [
+            'www-authenticate',
+            digestChallenge(this.#settings.domain, this.#nonces.issue(context.peer.address), { stale }),
+          ],
         ],
       }),
     );
@@ -558,7 +566,7 @@ export class Gb28181Server implements Connector {
     const device = code === undefined ? undefined : this.#options.devices.byNationalCode(code);
     const registration = device === undefined ? undefined : this.#registrations.get(device.id);
     // MANSCDP carries no credential of its own: a message counts only from where its device registered.
-    if (registration === undefined || registration.peer.address !== peer.address) {
+    if (registration === undefined || !fromRegisteredPeer(registration.peer, peer)) {
       context.respond(responseTo(request, 403, 'Forbidden'));
       this.#refuse({
         source: `gb28181/${peer.transport}`,
@@ -567,7 +575,7 @@ export class Gb28181Server implements Connector {
         problems: [
           registration === undefined
             ? `${request.method} from a device that is not registered`
-            : `${request.method} from an address the device did not register from`,
+            : `${request.method} from an address or port the device did not register from`,
         ],
         payloadBytes: request.body.length,
       });
@@ -1112,6 +1120,19 @@ function isJpeg(bytes: Buffer): boolean {
 }
 
 const allowed = 'REGISTER, MESSAGE, NOTIFY, OPTIONS, BYE, CANCEL, ACK';
+
+/**
+ * Whether a request comes from where the device registered: over UDP its very address and port (a device sends
+ * from its one SIP socket; another host behind the same NAT is another port), over TCP its address (a device
+ * may reconnect between its REGISTER and its messages).
+ */
+function fromRegisteredPeer(registered: SipPeer, peer: SipPeer): boolean {
+  return (
+    registered.transport === peer.transport &&
+    registered.address === peer.address &&
+    (peer.transport === 'tcp' || registered.port === peer.port)
+  );
+}
 
 /** The 20-digit user of a From or To header, or undefined. */
 function userOf(header: string | undefined): string | undefined {

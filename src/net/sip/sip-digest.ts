@@ -4,9 +4,10 @@ import { parseChallenges } from '../digest-fetch.ts';
 /**
  * SIP Digest authentication (RFC 3261 §22.4, RFC 2617, RFC 8760 for SHA-256) as GB/T 28181 uses it: a device
  * REGISTERs, the server answers 401 with a challenge, the device REGISTERs again with its credentials. The server
- * side keeps no state per challenge: a nonce is the time it was issued and an HMAC of that time under a secret of
- * this process, so any nonce we issued is recognised until it grows stale. (A nonce may thus be replayed within its
- * lifetime; REGISTER is idempotent, and the lifetime bounds it.)
+ * side keeps no state per challenge: a nonce is the time it was issued and an HMAC of that time and of the scope it
+ * was issued to (the sender's address) under a secret of this process, so any nonce we issued is recognised until
+ * it grows stale, and only from where it was sent. A REGISTER captured on the wire thus cannot be replayed from
+ * another address to move the device's registration there; from the same address it is bounded by the lifetime.
  */
 
 const defaultLifetimeMs = 5 * 60_000;
@@ -23,23 +24,24 @@ export class NonceIssuer {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Hex only: some devices mishandle other characters in a nonce. */
-  issue(): string {
+  /** Hex only: some devices mishandle other characters in a nonce. `scope`: whom it is for (their address). */
+  issue(scope = ''): string {
     const time = Math.max(0, Math.floor(this.#now())).toString(16).padStart(12, '0');
-    return `${time}${this.#mac(time)}`;
+    return `${time}${this.#mac(time, scope)}`;
   }
 
-  check(nonce: string): 'fresh' | 'stale' | 'invalid' {
+  /** Whether we issued the nonce to this scope, and whether it is still fresh. */
+  check(nonce: string, scope = ''): 'fresh' | 'stale' | 'invalid' {
     if (!/^[0-9a-f]{12}[0-9a-f]{32}$/.test(nonce)) return 'invalid';
     const time = nonce.slice(0, 12);
-    if (!timingSafeEqual(Buffer.from(nonce.slice(12)), Buffer.from(this.#mac(time)))) return 'invalid';
+    if (!timingSafeEqual(Buffer.from(nonce.slice(12)), Buffer.from(this.#mac(time, scope)))) return 'invalid';
     const age = this.#now() - Number.parseInt(time, 16);
     if (age < -futureSkewMs) return 'invalid';
     return age > this.#lifetimeMs ? 'stale' : 'fresh';
   }
 
-  #mac(time: string): string {
-    return createHmac('sha256', this.#secret).update(time).digest('hex').slice(0, 32);
+  #mac(time: string, scope: string): string {
+    return createHmac('sha256', this.#secret).update(`${time}\u0000${scope}`).digest('hex').slice(0, 32);
   }
 }
 
