@@ -635,6 +635,15 @@ const gb28181ReceiverSchema = z.strictObject({
     .describe(
       "Channels a catalog lists that no device names (cameras, alarm inputs) become devices of their own (id gb-<code>): in the grid their longitude/latitude lies in, else their parent's.",
     ),
+  maxChannels: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(1024)
+    .describe(
+      "The most channels one device's catalog is read for (and adopted); past it the rest are ignored and logged.",
+    ),
   subscribeAlarms: z
     .boolean()
     .default(true)

@@ -1,8 +1,8 @@
 /**
  * A token bucket per source (an address): each may send `burst` at once and `perSecond` after that. Receivers that
  * take messages from unauthenticated senders (SIA DC-09 panels, GB/T 28181 registrations) admit each message
- * through one, so a flood from one address cannot crowd out the rest. The map is bounded: past `maxSources` it is
- * cleared, which at worst gives a flood's addresses a fresh burst, never unbounded memory.
+ * through one, so a flood from one address cannot crowd out the rest. The map is bounded: past `maxSources` the
+ * oldest tenth is forgotten, which at worst gives those addresses a fresh burst, never unbounded memory.
  */
 export class SourceBuckets {
   readonly #rate: { readonly perSecond: number; readonly burst: number };
@@ -25,7 +25,7 @@ export class SourceBuckets {
     const now = this.#now();
     let bucket = this.#buckets.get(source);
     if (bucket === undefined) {
-      if (this.#buckets.size >= this.#maxSources) this.#buckets.clear();
+      if (this.#buckets.size >= this.#maxSources) this.#evictOldest();
       bucket = { tokens: burst, at: now };
       this.#buckets.set(source, bucket);
     }
@@ -34,6 +34,18 @@ export class SourceBuckets {
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
     return true;
+  }
+
+  /**
+   * Makes room by forgetting the tenth of the sources seen first (a Map keeps insertion order): a flood from many
+   * addresses then costs the oldest their state, never every source's at once.
+   */
+  #evictOldest(): void {
+    let evict = Math.max(1, Math.floor(this.#maxSources / 10));
+    for (const source of this.#buckets.keys()) {
+      if (evict-- <= 0) break;
+      this.#buckets.delete(source);
+    }
   }
 
   clear(): void {

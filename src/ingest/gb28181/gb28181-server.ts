@@ -81,6 +81,7 @@ export interface Gb28181Settings {
   readonly subscribeAlarms: boolean;
   readonly charset: 'GB2312' | 'UTF-8';
   readonly publicHost?: string;
+  readonly maxChannels: number;
 }
 
 /** What the server reads of the fleet: devices by id and by national code (DeviceRegistry). */
@@ -188,6 +189,9 @@ export const gbCommandRequest = z.strictObject({
 /** How far a device's own clock may stray before the hub's time names its event (the device's is kept beside). */
 const clockWindow = { aheadMs: 5 * 60_000, behindMs: 24 * 3600_000 } as const;
 
+/** The alarm subscription's lifetime; it is renewed at four fifths of it. */
+const alarmSubscriptionSeconds = 3600;
+
 /** How often registrations are checked for their expiry and catalogs for their refresh. */
 const sweepEveryMs = 5_000;
 
@@ -215,6 +219,10 @@ export class Gb28181Server implements Connector {
   readonly #now: () => number;
   /** When each registered device's catalog is next asked for. */
   readonly #catalogDue = new Map<string, number>();
+  /** When each registered device's alarm subscription is next renewed. */
+  readonly #subscriptionDue = new Map<string, number>();
+  /** Set by stop(): no new task starts (a registration's follow-ups, a sweep) once the server is stopping. */
+  #stopping = false;
   /** Per registered device: the channels its last catalog said are on, heard with each of its keepalives. */
   readonly #channelsOn = new Map<string, readonly string[]>();
   /** The hub's SNs: each query and command has its own, for the device's Response to name. */
@@ -283,6 +291,7 @@ export class Gb28181Server implements Connector {
   }
 
   async start(): Promise<void> {
+    this.#stopping = false;
     await this.#endpoint.start();
     this.#sweep = setInterval(() => this.#sweepOnce(), sweepEveryMs);
     this.#sweep.unref();
@@ -293,6 +302,7 @@ export class Gb28181Server implements Connector {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
     this.#sweep = undefined;
     this.#answers.cancel(new Error('the GB/T 28181 server stopped'));
@@ -302,6 +312,7 @@ export class Gb28181Server implements Connector {
     await Promise.allSettled([...this.#inFlight]);
     this.#registrations.clear();
     this.#catalogDue.clear();
+    this.#subscriptionDue.clear();
     this.#channelsOn.clear();
     this.#metrics.registered.set(0);
   }
@@ -456,7 +467,8 @@ export class Gb28181Server implements Connector {
     context.respond(
       responseTo(request, 200, 'OK', {
         headers: [
-          ...(contact === undefined ? [] : ([['contact', contact]] as const)),
+          // The binding as granted: the Contact's expires is the one a device reads first (RFC 3261 §10.2.4).
+          ...(contactUri === undefined ? [] : ([['contact', `<${contactUri}>;expires=${granted}`]] as const)),
           ['expires', String(granted)],
           ...this.#dateHeader(),
         ],
@@ -465,6 +477,11 @@ export class Gb28181Server implements Connector {
     if (change === 'refreshed') return;
     this.#log.info({ deviceId, transport: context.peer.transport, change }, 'GB/T 28181 device registered');
     this.#track(this.#welcome(registration, change));
+  }
+
+  /** The address devices reach the hub at, for the Contact of its requests: `publicHost`, else the bound one. */
+  #contactHost(): string {
+    return this.#settings.publicHost ?? this.#endpoint.host;
   }
 
   /** The Date header GB/T 28181 devices set their clocks from: the hub's wall clock, to the millisecond. */
@@ -508,6 +525,7 @@ export class Gb28181Server implements Connector {
 
   /** What follows a new registration: the device's status, its info and catalog, its alarm subscription. */
   async #welcome(registration: Registration, change: RegistrationChange): Promise<void> {
+    if (this.#stopping) return;
     await this.#frame(registration.deviceId, 'status', { state: 'online' }, this.#now());
     if (change === 'replaced')
       this.#answers.cancel(new Error('the device registered again'), registration.deviceId);
@@ -785,44 +803,34 @@ export class Gb28181Server implements Connector {
     fields: ManscdpFields,
     options: { readonly timeoutMs?: number; readonly noResponse?: boolean } = {},
   ): Promise<readonly ManscdpMessage[]> {
-    const sn = this.#nextSn();
+    const query = { deviceId: registration.deviceId, cmdType, sn: this.#nextSn() };
     const answered: Promise<readonly ManscdpMessage[]> = options.noResponse
       ? Promise.resolve([])
       : this.#answers.expect(
-          { deviceId: registration.deviceId, cmdType, sn },
+          query,
           options.timeoutMs ?? this.#settings.queryTimeoutSeconds * 1000,
           cmdType === 'Catalog' ? catalogPageCount : undefined,
         );
     // Nothing unhandled if the device never answers after its SIP error: the outcome is the send's.
     answered.catch(() => undefined);
-    return this.#exchange(registration, cmdType, answered, () =>
-      this.#send(registration, root, { CmdType: cmdType, SN: sn, DeviceID: registration.code, ...fields }),
-    );
-  }
-
-  /** A query of the device itself (DeviceInfo, DeviceStatus, Catalog). */
-  #query(registration: Registration, cmdType: string): Promise<readonly ManscdpMessage[]> {
-    return this.#ask(registration, 'Query', cmdType, {});
-  }
-
-  /** Runs a request-then-Response exchange and counts its outcome. */
-  async #exchange<T>(
-    registration: Registration,
-    cmdType: string,
-    answered: Promise<T>,
-    send: () => Promise<number>,
-  ): Promise<T> {
     let status: number;
     try {
-      status = await send();
+      status = await this.#send(registration, root, {
+        CmdType: cmdType,
+        SN: query.sn,
+        DeviceID: registration.code,
+        ...fields,
+      });
     } catch (error) {
       this.#metrics.queries.labels(cmdType, 'unreachable').inc();
-      this.#answers.cancel(error as Error, registration.deviceId);
+      this.#answers.cancelOne(query, error as Error);
       throw error;
     }
     if (status >= 300) {
       this.#metrics.queries.labels(cmdType, 'refused').inc();
-      throw new Error(`${cmdType} refused by the device with SIP ${status}`);
+      const refused = new Error(`${cmdType} refused by the device with SIP ${status}`);
+      this.#answers.cancelOne(query, refused);
+      throw refused;
     }
     try {
       const answer = await answered;
@@ -834,6 +842,11 @@ export class Gb28181Server implements Connector {
     }
   }
 
+  /** A query of the device itself (DeviceInfo, DeviceStatus, Catalog). */
+  #query(registration: Registration, cmdType: string): Promise<readonly ManscdpMessage[]> {
+    return this.#ask(registration, 'Query', cmdType, {});
+  }
+
   /** 布防 at registration (`gb28181.guard`): DeviceControl SetGuard, its Result logged when not OK. */
   async #arm(registration: Registration): Promise<void> {
     const [answer] = await this.#ask(registration, 'Control', 'DeviceControl', { GuardCmd: 'SetGuard' });
@@ -843,7 +856,9 @@ export class Gb28181Server implements Connector {
   }
 
   async #subscribeAlarms(registration: Registration): Promise<void> {
-    const expires = this.#settings.registration.maxExpiresSeconds;
+    // An hour, renewed at four fifths of it (#sweepOnce) while the device stays registered.
+    const expires = alarmSubscriptionSeconds;
+    this.#subscriptionDue.set(registration.deviceId, this.#now() + expires * 800);
     const body = writeManscdp(
       'Query',
       {
@@ -859,7 +874,7 @@ export class Gb28181Server implements Connector {
     const request = this.#request(registration, 'SUBSCRIBE', body, [
       ['event', 'presence'],
       ['expires', String(expires)],
-      ['contact', `<sip:${this.#settings.serverId}@${this.#endpoint.host}:${this.port}>`],
+      ['contact', `<sip:${this.#settings.serverId}@${urlHost(this.#contactHost())}:${this.port}>`],
     ]);
     try {
       const response = await this.#endpoint.request(request, registration.peer, {
@@ -884,7 +899,16 @@ export class Gb28181Server implements Connector {
       );
       return;
     }
-    const items = answers.flatMap((answer) => readCatalogResponse(answer).items);
+    const listed = answers.flatMap((answer) => readCatalogResponse(answer).items);
+    // A recorder has tens of channels: past maxChannels the catalog is not believed (nor made into devices).
+    const items = listed.slice(0, this.#settings.maxChannels);
+    if (listed.length > items.length) {
+      this.#warn(
+        'channels',
+        { deviceId: registration.deviceId, listed: listed.length },
+        'catalog past maxChannels',
+      );
+    }
     const on: string[] = [];
     for (const item of items) {
       const channelId = await this.#channelDevice(registration, item);
@@ -1044,6 +1068,7 @@ export class Gb28181Server implements Connector {
   // ---- upkeep ----
 
   #sweepOnce(): void {
+    if (this.#stopping) return;
     const now = this.#now();
     for (const registration of this.#registrations.sweep(now)) {
       this.#metrics.registrations.labels('expired').inc();
@@ -1057,6 +1082,11 @@ export class Gb28181Server implements Connector {
       this.#track(this.#refreshCatalog(registration));
       if (due > 0) this.#track(this.#deviceStatus(registration));
     }
+    for (const registration of this.#registrations.values()) {
+      const renewal = this.#subscriptionDue.get(registration.deviceId);
+      if (renewal === undefined || renewal > now) continue;
+      this.#track(this.#subscribeAlarms(registration));
+    }
   }
 
   /** Ends a device's registration (it unregistered, or the hub disconnects it): offline, and its queries fail. */
@@ -1069,6 +1099,7 @@ export class Gb28181Server implements Connector {
 
   #afterEnd(deviceId: string): void {
     this.#catalogDue.delete(deviceId);
+    this.#subscriptionDue.delete(deviceId);
     this.#channelsOn.delete(deviceId);
     this.#answers.cancel(new Error('the device is no longer registered'), deviceId);
     this.#track(this.#frame(deviceId, 'status', { state: 'offline' }, this.#now()));
@@ -1140,19 +1171,20 @@ function userOf(header: string | undefined): string | undefined {
   return readSipUri(readNameAddr(header).uri)?.user;
 }
 
-/** The expiry a REGISTER asks: its Expires header, else its Contact's expires parameter, else an hour. */
+/** The expiry a REGISTER asks: its Contact's expires parameter, else its Expires header, else an hour. */
 function expiresOf(request: SipRequest, contact: string | undefined): number {
   const header = request.headers.get('expires');
   const fromContact = contact === undefined ? undefined : readNameAddr(contact).params.get('expires');
-  const text = header ?? fromContact;
+  // The Contact's own expires wins over the header (RFC 3261 §10.2.1.1).
+  const text = fromContact ?? header;
   const value = text === undefined ? 3600 : Number.parseInt(text, 10);
   return Number.isFinite(value) && value >= 0 ? value : 3600;
 }
 
-/** A catalog page's SumNum and item count, for PendingAnswers. */
-function catalogPageCount(message: ManscdpMessage): { sumNum: number; items: number } {
+/** A catalog page's SumNum and its items' codes, for PendingAnswers (which reads, and so checks, each page). */
+function catalogPageCount(message: ManscdpMessage): { sumNum: number; items: readonly string[] } {
   const page = readCatalogResponse(message);
-  return { sumNum: page.sumNum, items: page.items.length };
+  return { sumNum: page.sumNum, items: page.items.map((item) => item.deviceId) };
 }
 
 function deviceInfoOf(message: ManscdpMessage): Record<string, string> {
@@ -1169,4 +1201,9 @@ function alarmFields(alarm: ReturnType<typeof readAlarm>): Record<string, unknow
   // The SN is the envelope's seq and the time its time (checked against the hub's clock): the rest as read.
   const { time: _time, sn: _sn, ...fields } = alarm;
   return fields;
+}
+
+/** A host as a URI writes it: an IPv6 address in brackets. */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }

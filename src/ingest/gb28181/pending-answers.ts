@@ -19,13 +19,22 @@ interface Waiting {
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
   readonly answers: ManscdpMessage[];
-  /** Paged answers (a catalog): how to count a page's items, and the items so far. */
+  /** Paged answers (a catalog): how to read a page, and the items seen so far (a page sent twice counts once). */
   readonly paged?: PageCounter;
-  itemsSeen: number;
+  readonly itemsSeen: Set<string>;
 }
 
-/** A paged answer's page: how many items the device says there are in all, and how many this page holds. */
-export type PageCounter = (answer: ManscdpMessage) => { readonly sumNum: number; readonly items: number };
+/**
+ * A paged answer's page: how many items the device says there are in all, and the ids of this page's items. It
+ * reads (and so checks) the page: one that does not read throws, and is not taken.
+ */
+export type PageCounter = (answer: ManscdpMessage) => {
+  readonly sumNum: number;
+  readonly items: readonly string[];
+};
+
+/** The most pages one answer gathers: past it the answer is whole (a device cannot grow the hub's memory by paging). */
+export const maxPages = 512;
 
 export class QueryTimeout extends Error {
   override readonly name = 'QueryTimeout';
@@ -65,7 +74,7 @@ export class PendingAnswers {
         reject,
         timer,
         answers: [],
-        itemsSeen: 0,
+        itemsSeen: new Set(),
         ...(paged === undefined ? {} : { paged }),
       });
     });
@@ -76,16 +85,27 @@ export class PendingAnswers {
     const key = keyOf(deviceId, message.cmdType, message.sn);
     const waiting = this.#waiting.get(key);
     if (waiting === undefined) return false;
-    waiting.answers.push(message);
     if (waiting.paged !== undefined) {
       const { sumNum, items } = waiting.paged(message);
-      waiting.itemsSeen += items;
-      // A device that says SumNum 0, or pages past it, is whole now.
-      if (waiting.itemsSeen < sumNum) return true;
+      waiting.answers.push(message);
+      for (const item of items) waiting.itemsSeen.add(item);
+      // A device that says SumNum 0, or pages past it, or pages without end, is whole now.
+      if (waiting.itemsSeen.size < sumNum && waiting.answers.length < maxPages) return true;
+    } else {
+      waiting.answers.push(message);
     }
     this.#settle(key, waiting);
     waiting.resolve(waiting.answers);
     return true;
+  }
+
+  /** Fails one query (its request never reached the device). */
+  cancelOne(query: PendingQuery, reason: Error): void {
+    const key = keyOf(query.deviceId, query.cmdType, query.sn);
+    const waiting = this.#waiting.get(key);
+    if (waiting === undefined) return;
+    this.#settle(key, waiting);
+    waiting.reject(reason);
   }
 
   /** Fails the device's queries (it unregistered) or every query (the server stops). */
