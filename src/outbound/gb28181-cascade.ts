@@ -99,7 +99,10 @@ export interface CascadeTiming {
   /** SIP Timer T1 and the transaction timeout (ms); defaults 500 and 32000 (RFC 3261). */
   readonly t1Ms?: number;
   readonly transactionTimeoutMs?: number;
-  /** First wait after a failed registration, doubled per failure up to maxRetryMs, jittered ±50%. Default 2000. */
+  /**
+   * First wait after a failed registration (or a failed attempt of an alarm), doubled per failure up to maxRetryMs
+   * (default 60000), jittered ±50%. Default 2000.
+   */
   readonly retryMs?: number;
   readonly maxRetryMs?: number;
   /** Attempts of one alarm (timeouts, 5xx) before the superior counts as unreachable and gridhub re-registers. */
