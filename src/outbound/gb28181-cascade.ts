@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIPv6 } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Counter, Gauge } from 'prom-client';
 import type { TypedBus } from '../core/bus.ts';
@@ -26,6 +28,7 @@ import {
   type SipRequest,
   type SipResponse,
   serializeSipMessage,
+  splitHeaderValues,
 } from '../net/sip/sip-message.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
@@ -61,7 +64,7 @@ export const cascadeMetrics = declareMetrics((metrics) => ({
   }),
   alarms: metrics.counter({
     name: 'gridhub_gb28181_cascade_alarms_total',
-    help: 'Alarm MESSAGEs to the superior by outcome: sent (2xx), retried (an attempt timed out), failed (refused by the superior), dropped (queue full).',
+    help: 'Alarm MESSAGEs to the superior by outcome: sent (2xx), retried (an attempt timed out or got 408/5xx), failed (refused by the superior with a 4xx, or given up after alarmReregistrations), dropped (queue full).',
     labelNames: ['outcome'] as const,
     shownAtZero: { outcome: cascadeAlarmOutcomes },
   }),
@@ -96,11 +99,19 @@ export interface CascadeTiming {
   /** SIP Timer T1 and the transaction timeout (ms); defaults 500 and 32000 (RFC 3261). */
   readonly t1Ms?: number;
   readonly transactionTimeoutMs?: number;
-  /** First wait after a failed registration, doubled per failure up to maxRetryMs, jittered ±50%. Default 2000. */
+  /**
+   * First wait after a failed registration (or a failed attempt of an alarm), doubled per failure up to maxRetryMs
+   * (default 60000), jittered ±50%. Default 2000.
+   */
   readonly retryMs?: number;
   readonly maxRetryMs?: number;
   /** Attempts of one alarm (timeouts, 5xx) before the superior counts as unreachable and gridhub re-registers. */
   readonly alarmAttempts?: number;
+  /**
+   * Re-registrations one alarm may cause (each after alarmAttempts failed attempts); when its attempts fail once
+   * more after them, it is counted failed and dropped, and the next alarm goes. Default 2.
+   */
+  readonly alarmReregistrations?: number;
   /** Over TCP, the wait between the unregistration's answer and closing the connection. Default 250. */
   readonly closeLingerMs?: number;
 }
@@ -168,9 +179,42 @@ type Answer = (status: number, reason?: string, extra?: Parameters<typeof respon
 
 type RegistrationState = 'registering' | 'registered' | 'unregistered';
 
+/**
+ * An alarm waiting to go, with what stays the same across its attempts: its SN, Call-ID and From tag (only the CSeq
+ * counts up, RFC 3261 §8.1.3.5), so a superior whose 200 was lost sees the same alarm again, not a second one.
+ */
 interface QueuedAlarm {
   readonly incidentId: string;
   readonly fields: ManscdpFields;
+  readonly sn: number;
+  readonly callId: string;
+  readonly fromTag: string;
+  cseq: number;
+  /** Attempts that timed out or got 408/5xx, in all. */
+  failedAttempts: number;
+  /** Of them, since the last re-registration it caused. */
+  failedInCycle: number;
+  reregistrations: number;
+}
+
+/** The fixed parts of an out-of-dialog MESSAGE; fresh ones for each request but an alarm's retries. */
+interface MessageIds {
+  readonly callId: string;
+  readonly fromTag: string;
+  readonly cseq: number;
+}
+
+/** Addresses that name no interface: bound there, the cascade would tell the superior to send its queries nowhere. */
+const wildcardHosts: ReadonlySet<string> = new Set(['0.0.0.0', '::', '[::]', '::0', '0:0:0:0:0:0:0:0']);
+
+/** Query answers (each a Response MESSAGE or a catalog's pages) being sent at once, at most. */
+export const maxQueryAnswersInFlight = 4;
+/** The Retry-After of a query refused 503 while the cascade is busy answering others. */
+const busyRetryAfterSeconds = 5;
+
+/** Node's IPv4-mapped IPv6 address as the IPv4 address it is. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
 /** The Chinese part of a bilingual name ("西郊2网格东门 Xijiao east gate" → "西郊2网格东门"); the name when not bilingual. */
@@ -234,6 +278,12 @@ export class Gb28181Cascade {
   #unsubscribe: (() => void)[] = [];
   #codes: Map<string, string> | undefined;
   readonly #tasks = new Set<Promise<unknown>>();
+  /** Ends an alarm's wait between attempts at stop. */
+  #stopping = new AbortController();
+  /** The superior's addresses (superior.host resolved at start and at each registration): UDP requests must come from one. */
+  #superiorAddresses: ReadonlySet<string> = new Set();
+  #catalogInFlight = false;
+  #answersInFlight = 0;
 
   constructor(options: Gb28181CascadeOptions) {
     this.#options = options;
@@ -282,8 +332,16 @@ export class Gb28181Cascade {
     if (this.#running) return;
     const { local } = this.#config;
     const timing = this.#options.timing ?? {};
+    const host = local.host ?? this.#options.host;
+    // The bound address is the REGISTER's Contact, where the superior sends its queries: a wildcard is nowhere.
+    if (wildcardHosts.has(host.trim()))
+      throw new Error(
+        `outbound.gb28181: the cascade would bind ${host} and give it to the superior as its Contact, where the superior cannot send queries; set outbound.gb28181.local.host to this machine's address the superior reaches`,
+      );
+    this.#stopping = new AbortController();
+    await this.#resolveSuperior();
     const endpoint = new SipEndpoint({
-      host: local.host ?? this.#options.host,
+      host,
       port: local.port,
       udp: this.#transport === 'udp',
       tcp: this.#transport === 'tcp',
@@ -332,6 +390,7 @@ export class Gb28181Cascade {
       return;
     }
     this.#running = false;
+    this.#stopping.abort();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     this.#unsubscribe = [];
     this.#clearTimers();
@@ -431,6 +490,8 @@ export class Gb28181Cascade {
   async #register(): Promise<void> {
     if (this.#state !== 'registered') this.#state = 'registering';
     const expires = this.#config.registerExpiresSeconds;
+    await this.#resolveSuperior();
+    if (!this.#running) return;
     let response: SipResponse;
     try {
       response = await this.#sendRegister(expires);
@@ -441,7 +502,7 @@ export class Gb28181Cascade {
     if (response.status < 200 || response.status >= 300)
       return this.#registrationFailed('refused', `${response.status} ${response.reason}`);
     // A superior granting (nearly) nothing would have gridhub register in a tight loop: 30 s at least.
-    const granted = Math.max(30, grantedExpires(response) ?? expires);
+    const granted = Math.max(30, grantedExpires(response, this.#contactUri()) ?? expires);
     this.#failures = 0;
     this.#misses = 0;
     this.#lastError = undefined;
@@ -521,8 +582,41 @@ export class Gb28181Cascade {
   }
 
   #contact(): string {
-    const endpoint = this.#requireEndpoint();
-    return `<sip:${this.#config.local.id}@${endpoint.host}:${endpoint.port}>`;
+    return `<${this.#contactUri()}>`;
+  }
+
+  #contactUri(): string {
+    return `sip:${this.#config.local.id}@${this.#hostInUri()}:${this.#requireEndpoint().port}`;
+  }
+
+  /** The bound address as a URI writes it: an IPv6 address in brackets. */
+  #hostInUri(): string {
+    const { host } = this.#requireEndpoint();
+    return isIPv6(host) ? `[${host}]` : host;
+  }
+
+  /** superior.host's addresses now; the last known kept when the lookup fails (the REGISTER then fails too). */
+  async #resolveSuperior(): Promise<void> {
+    try {
+      const found = await lookup(this.#superior.address, { all: true, verbatim: true });
+      this.#superiorAddresses = new Set(found.map((entry) => plainAddress(entry.address)));
+    } catch (error) {
+      if (this.#throttle.admit('lookup') >= 0)
+        this.#log.warn(
+          { host: this.#superior.address, error: (error as Error).message },
+          "the superior's address does not resolve",
+        );
+    }
+  }
+
+  /**
+   * Whether a request came from the superior: over UDP from one of its addresses (any port), over TCP on the
+   * connection the cascade opened to it. A From header is anyone's to write; an address is not.
+   */
+  #fromSuperior(peer: SipPeer): boolean {
+    if (peer.transport === 'tcp')
+      return peer.address === this.#superior.address && peer.port === this.#superior.port;
+    return this.#superiorAddresses.has(plainAddress(peer.address));
   }
 
   #requireEndpoint(): SipEndpoint {
@@ -584,23 +678,26 @@ export class Gb28181Cascade {
     return this.#sn;
   }
 
-  /** A MESSAGE to the superior outside any dialog: a new Call-ID and From tag each (RFC 3261 §8.1.1). */
-  async #sendMessage(body: Buffer, timeoutMs?: number): Promise<SipResponse> {
+  /**
+   * A MESSAGE to the superior outside any dialog: a new Call-ID and From tag each (RFC 3261 §8.1.1), but for an
+   * alarm's retries, which keep them.
+   */
+  async #sendMessage(body: Buffer, timeoutMs?: number, ids?: MessageIds): Promise<SipResponse> {
     const endpoint = this.#requireEndpoint();
     return await endpoint.request(
-      this.#messageRequest(body),
+      this.#messageRequest(body, ids),
       this.#superior,
       timeoutMs === undefined ? {} : { timeoutMs },
     );
   }
 
-  #messageRequest(body: Buffer): SipRequest {
+  #messageRequest(body: Buffer, ids?: MessageIds): SipRequest {
     const { local, superior } = this.#config;
     const headers = new SipHeaders([
-      ['from', `<sip:${local.id}@${local.domain}>;tag=${newTag()}`],
+      ['from', `<sip:${local.id}@${local.domain}>;tag=${ids?.fromTag ?? newTag()}`],
       ['to', `<sip:${superior.id}@${superior.domain}>`],
-      ['call-id', newCallId(this.#requireEndpoint().host)],
-      ['cseq', '1 MESSAGE'],
+      ['call-id', ids?.callId ?? newCallId(this.#hostInUri())],
+      ['cseq', `${ids?.cseq ?? 1} MESSAGE`],
       ['max-forwards', '70'],
       ['user-agent', 'gridhub'],
       ['content-type', manscdpContentType],
@@ -618,7 +715,17 @@ export class Gb28181Cascade {
 
   #enqueue(incident: Incident): void {
     if (!this.#running) return;
-    this.#queue.push({ incidentId: incident.id, fields: this.#alarmFields(incident) });
+    this.#queue.push({
+      incidentId: incident.id,
+      fields: this.#alarmFields(incident),
+      sn: this.#nextSn(),
+      callId: newCallId(this.#hostInUri()),
+      fromTag: newTag(),
+      cseq: 0,
+      failedAttempts: 0,
+      failedInCycle: 0,
+      reregistrations: 0,
+    });
     while (this.#queue.length > this.#config.queueLimit) {
       const dropped = this.#queue.shift() as QueuedAlarm;
       this.#metrics.alarms.labels('dropped').inc();
@@ -632,7 +739,7 @@ export class Gb28181Cascade {
     this.#pump();
   }
 
-  /** The Notify Alarm of an incident (GB/T 28181-2016 §A.2.5), SN given when sent. */
+  /** The Notify Alarm of an incident (GB/T 28181-2016 §A.2.5), its SN given when queued. */
   #alarmFields(incident: Incident): ManscdpFields {
     const code = outboundAlarmFor(incident, this.#config.categories, this.#config.edition);
     const device = this.#deviceOf(incident.device.id);
@@ -678,19 +785,24 @@ export class Gb28181Cascade {
   }
 
   async #drain(): Promise<void> {
-    const attempts = this.#options.timing?.alarmAttempts ?? 3;
-    let failedAttempts = 0;
+    const timing = this.#options.timing ?? {};
+    const attempts = timing.alarmAttempts ?? 3;
+    const reregistrations = timing.alarmReregistrations ?? 2;
     while (this.#running && this.#state === 'registered' && this.#queue.length > 0) {
       const alarm = this.#queue[0] as QueuedAlarm;
-      const body = writeManscdp('Notify', {
-        CmdType: 'Alarm',
-        SN: this.#nextSn(),
-        ...alarm.fields,
-      });
+      if (alarm.failedAttempts > 0) {
+        // A retry waits, longer each time: a superior answering 5xx is not asked again at once.
+        const waited = await this.#pause(this.#backoff(alarm.failedAttempts));
+        if (!waited || !this.#running || this.#state !== 'registered') return;
+        // Dropped meanwhile (the queue full): the next one.
+        if (this.#queue[0] !== alarm) continue;
+      }
+      alarm.cseq += 1;
+      const body = writeManscdp('Notify', { CmdType: 'Alarm', SN: alarm.sn, ...alarm.fields });
       let outcome: 'sent' | 'failed' | 'retry';
       let detail: string | undefined;
       try {
-        const response = await this.#sendMessage(body);
+        const response = await this.#sendMessage(body, undefined, alarm);
         detail = `${response.status} ${response.reason}`;
         outcome =
           response.status >= 200 && response.status < 300
@@ -704,23 +816,55 @@ export class Gb28181Cascade {
       }
       if (!this.#running) return;
       if (outcome === 'retry') {
-        failedAttempts += 1;
         this.#metrics.alarms.labels('retried').inc();
-        if (failedAttempts >= attempts) {
-          // The alarm stays first in the queue: it goes once the superior is back.
-          this.#lost(`alarm not answered after ${failedAttempts} attempts: ${detail}`);
-          return;
+        // Dropped while in flight (the queue full): nothing more to do for it.
+        if (!this.#queue.includes(alarm)) continue;
+        alarm.failedAttempts += 1;
+        alarm.failedInCycle += 1;
+        if (alarm.failedInCycle < attempts) continue;
+        alarm.failedInCycle = 0;
+        if (alarm.reregistrations >= reregistrations) {
+          // Registering again did not help: the superior takes REGISTER but not this alarm. The next one goes.
+          this.#settle(alarm, 'failed', `not accepted after ${alarm.failedAttempts} attempts: ${detail}`);
+          continue;
         }
-        continue;
+        alarm.reregistrations += 1;
+        // The alarm stays first in the queue: it goes once the superior is back.
+        this.#lost(`alarm not answered after ${attempts} attempts: ${detail}`);
+        return;
       }
-      failedAttempts = 0;
-      // By identity: the queue may have dropped its oldest (this one) while it was in flight.
-      const index = this.#queue.indexOf(alarm);
-      if (index !== -1) this.#queue.splice(index, 1);
-      this.#metrics.queued.set(this.#queue.length);
-      this.#metrics.alarms.labels(outcome).inc();
-      if (outcome === 'failed' && this.#throttle.admit('failed') >= 0)
-        this.#log.warn({ incidentId: alarm.incidentId, answer: detail }, 'the superior refused an alarm');
+      this.#settle(alarm, outcome, detail);
+    }
+  }
+
+  /** An alarm done with: sent, or refused and not retried. */
+  #settle(alarm: QueuedAlarm, outcome: 'sent' | 'failed', detail: string | undefined): void {
+    // By identity: the queue may have dropped its oldest (this one) while it was in flight.
+    const index = this.#queue.indexOf(alarm);
+    if (index !== -1) this.#queue.splice(index, 1);
+    this.#metrics.queued.set(this.#queue.length);
+    this.#metrics.alarms.labels(outcome).inc();
+    if (outcome === 'failed' && this.#throttle.admit('failed') >= 0)
+      this.#log.warn({ incidentId: alarm.incidentId, answer: detail }, 'the superior refused an alarm');
+  }
+
+  /** Jittered exponential backoff of an alarm's retries: retryMs·2^(failed-1), at most maxRetryMs, ×[0.5, 1.5). */
+  #backoff(failed: number): number {
+    const timing = this.#options.timing ?? {};
+    const base = Math.min(
+      (timing.retryMs ?? 2000) * 2 ** Math.max(0, failed - 1),
+      timing.maxRetryMs ?? 60_000,
+    );
+    return Math.round(base * (0.5 + (this.#options.random ?? Math.random)()));
+  }
+
+  /** Waits `ms`; false when the cascade stopped meanwhile. */
+  async #pause(ms: number): Promise<boolean> {
+    try {
+      await delay(ms, undefined, { signal: this.#stopping.signal });
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -730,35 +874,41 @@ export class Gb28181Cascade {
     const fromUser = readSipUri(readNameAddr(request.headers.get('from') ?? '').uri)?.user;
     const answer: Answer = (status, reason, extra) =>
       respond(responseTo(request, status, reason, { toTag: newTag(), ...extra }));
-    if (request.method === 'OPTIONS') {
-      answer(200, 'OK');
-      return;
-    }
-    // Only the superior talks to this endpoint; anyone else is refused without a look at the body.
-    if (fromUser !== this.#config.superior.id) {
+    // Only the superior talks to this endpoint: its address (a From header is anyone's to write) and its id.
+    // Anyone else is refused without a look at the body.
+    if (!this.#fromSuperior(peer) || fromUser !== this.#config.superior.id) {
+      if (this.#throttle.admit('stranger') >= 0)
+        this.#log.warn(
+          { method: request.method, peer: `${peer.address}:${peer.port}/${peer.transport}`, from: fromUser },
+          'a SIP request not from the superior refused',
+        );
       answer(403, 'Forbidden');
       return;
     }
-    const handlers: Readonly<Record<string, () => void>> = {
-      MESSAGE: () => this.#onMessage(request, answer),
-      // Catalog and Alarm subscriptions are accepted; alarms go as MESSAGE regardless (NOTIFY is optional).
-      SUBSCRIBE: () =>
-        answer(200, 'OK', { headers: [['expires', request.headers.get('expires') ?? '3600']] }),
-      BYE: () => answer(200, 'OK'),
-      NOTIFY: () => answer(200, 'OK'),
-      // Live video through gridhub is not offered.
-      INVITE: () => answer(488, 'Not Acceptable Here'),
-    };
-    const handler = handlers[request.method];
+    const handler = this.#requestHandlers[request.method];
     if (handler !== undefined) {
-      handler();
+      handler(request, answer);
       return;
     }
     this.#log.debug({ method: request.method, peer: peer.address }, 'SIP method not supported');
     answer(405, 'Method Not Allowed', {
-      headers: [['allow', 'REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, OPTIONS']],
+      headers: [['allow', Object.keys(this.#requestHandlers).join(', ')]],
     });
   }
+
+  /** What the cascade answers the superior, by method. It opens no dialog and keeps no subscription. */
+  readonly #requestHandlers: Readonly<Record<string, (request: SipRequest, answer: Answer) => void>> = {
+    OPTIONS: (_request, answer) => answer(200, 'OK'),
+    MESSAGE: (request, answer) => this.#onMessage(request, answer),
+    // No event package is served (alarms go as MESSAGE, the catalog answers a query): 489, not a 200 that
+    // promises NOTIFYs that never come (RFC 6665 §4.2.1.1).
+    SUBSCRIBE: (_request, answer) => answer(489, 'Bad Event'),
+    // No dialog exists to end or to notify in (RFC 3261 §15.1.2, RFC 6665 §4.1.3).
+    BYE: (_request, answer) => answer(481, 'Call/Transaction Does Not Exist'),
+    NOTIFY: (_request, answer) => answer(481, 'Subscription Does Not Exist'),
+    // Live video through gridhub is not offered.
+    INVITE: (_request, answer) => answer(488, 'Not Acceptable Here'),
+  };
 
   #onMessage(request: SipRequest, answer: Answer): void {
     let message: ManscdpMessage;
@@ -770,20 +920,36 @@ export class Gb28181Cascade {
       answer(400, 'Bad Request');
       return;
     }
-    // 200 first, then the answer as a MESSAGE of its own (GB/T 28181 §9.5: query, 200, response, 200).
-    answer(200, 'OK');
-    if (message.root !== 'Query') return;
     const replies: Readonly<Record<string, () => ManscdpFields[]>> = {
       Catalog: () => this.#catalogPages(message),
       DeviceInfo: () => [this.#deviceInfo(message)],
       DeviceStatus: () => [this.#deviceStatus(message)],
     };
-    const reply = replies[message.cmdType];
+    const reply = message.root === 'Query' ? replies[message.cmdType] : undefined;
     if (reply === undefined) {
-      this.#metrics.queries.labels('other').inc();
+      answer(200, 'OK');
+      if (message.root === 'Query') this.#metrics.queries.labels('other').inc();
       return;
     }
-    this.#track(this.#sendReplies(reply(), message.cmdType));
+    // Bounded: one catalog (a whole paged list) at a time, a few answers in all. A query that would go past is
+    // refused 503 with Retry-After, so the superior asks again later rather than wait for pages that never come.
+    const catalog = message.cmdType === 'Catalog';
+    if ((catalog && this.#catalogInFlight) || this.#answersInFlight >= maxQueryAnswersInFlight) {
+      if (this.#throttle.admit('busy') >= 0)
+        this.#log.warn({ cmd: message.cmdType, sn: message.sn }, 'a query refused: answering others');
+      answer(503, 'Service Unavailable', { headers: [['retry-after', String(busyRetryAfterSeconds)]] });
+      return;
+    }
+    // 200 first, then the answer as a MESSAGE of its own (GB/T 28181 §9.5: query, 200, response, 200).
+    answer(200, 'OK');
+    this.#answersInFlight += 1;
+    if (catalog) this.#catalogInFlight = true;
+    this.#track(
+      this.#sendReplies(reply(), message.cmdType).finally(() => {
+        this.#answersInFlight -= 1;
+        if (catalog) this.#catalogInFlight = false;
+      }),
+    );
   }
 
   async #sendReplies(pages: readonly ManscdpFields[], cmdType: string): Promise<void> {
@@ -915,11 +1081,30 @@ function positionOf(device: CascadeDevice): readonly [number, number] | undefine
   return device.location ?? gridCentroid(device.grid);
 }
 
-/** The registration the superior granted: its Expires header, or the expires of our Contact. */
-function grantedExpires(response: SipResponse): number | undefined {
-  const header = response.headers.get('expires');
-  if (header !== undefined && /^\d+$/.test(header.trim())) return Number(header.trim());
-  const contact = response.headers.get('contact');
-  const param = contact === undefined ? undefined : /;\s*expires=(\d+)/i.exec(contact)?.[1];
-  return param === undefined ? undefined : Number(param);
+/**
+ * The registration the superior granted (RFC 3261 §10.2.4): the `expires` parameter of our own binding in its Contact
+ * (the one whose URI is `contactUri`, or the only one), else its Expires header.
+ */
+export function grantedExpires(response: SipResponse, contactUri?: string): number | undefined {
+  const contacts = response.headers
+    .getAll('contact')
+    .flatMap((value) => splitHeaderValues(value))
+    .map((value) => readNameAddr(value));
+  const own = contactUri === undefined ? undefined : readSipUri(contactUri);
+  const sameBinding = (uri: string): boolean => {
+    const other = readSipUri(uri);
+    return (
+      own !== undefined &&
+      other !== undefined &&
+      other.user === own.user &&
+      other.host.toLowerCase() === own.host.toLowerCase() &&
+      (other.port ?? 5060) === (own.port ?? 5060)
+    );
+  };
+  const binding =
+    contacts.find((contact) => sameBinding(contact.uri)) ?? (contacts.length === 1 ? contacts[0] : undefined);
+  const param = binding?.params.get('expires')?.trim();
+  if (param !== undefined && /^\d+$/.test(param)) return Number(param);
+  const header = response.headers.get('expires')?.trim();
+  return header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
 }

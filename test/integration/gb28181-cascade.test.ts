@@ -13,7 +13,7 @@ import {
   readDigestCredentials,
   verifyDigest,
 } from '../../src/net/sip/sip-digest.ts';
-import { SipEndpoint } from '../../src/net/sip/sip-endpoint.ts';
+import { SipEndpoint, type SipPeer } from '../../src/net/sip/sip-endpoint.ts';
 import {
   responseTo,
   SipHeaders,
@@ -241,10 +241,17 @@ class SilentableSuperior {
   silent = false;
   readonly alarms: string[] = [];
   registrations = 0;
+  /** The Contact of each REGISTER that came, and where the last came from (for TCP: gridhub's connection). */
+  readonly contacts: string[] = [];
+  registeredFrom: SipPeer | undefined;
   /** The largest request that came, in bytes as serialized again (the datagram, near enough). */
   largestRequest = 0;
   /** Every MANSCDP body that came in a MESSAGE. */
   onMessage: (message: ManscdpMessage) => void = () => {};
+  /** Every MESSAGE that came, as it came. */
+  readonly messages: SipRequest[] = [];
+  /** The status a MESSAGE is answered with (200 unless told); undefined: left unanswered. */
+  status: (message: ManscdpMessage) => number | undefined = () => 200;
   readonly #nonces = new NonceIssuer();
   readonly endpoint: SipEndpoint;
 
@@ -259,6 +266,8 @@ class SilentableSuperior {
         if (this.silent) return;
         this.largestRequest = Math.max(this.largestRequest, serializeSipMessage(request).length);
         if (request.method === 'REGISTER') {
+          this.contacts.push(request.headers.get('contact') ?? '');
+          this.registeredFrom = context.peer;
           const credentials = readDigestCredentials(request.headers.get('authorization') ?? '');
           const valid =
             credentials !== undefined &&
@@ -278,9 +287,16 @@ class SilentableSuperior {
           context.respond(responseTo(request, 200, 'OK', { headers: [['expires', '3600']] }));
           return;
         }
-        context.respond(responseTo(request, 200, 'OK'));
-        if (request.method !== 'MESSAGE') return;
+        if (request.method !== 'MESSAGE') {
+          context.respond(responseTo(request, 200, 'OK'));
+          return;
+        }
+        this.messages.push(request);
         const body = readManscdp(request.body, request.headers.get('content-type'));
+        const status = this.status(body);
+        if (status === undefined) return;
+        context.respond(responseTo(request, status));
+        if (status >= 300) return;
         this.onMessage(body);
         if (body.cmdType === 'Alarm') this.alarms.push(textAt(body.body, 'AlarmDescription') ?? '');
       },
@@ -464,7 +480,7 @@ function superiorRequest(
 }
 
 describe("the cascade answers the superior's other requests", () => {
-  it('answers DeviceInfo and DeviceStatus, accepts SUBSCRIBE, and refuses a stranger and a bad body', async () => {
+  it('answers DeviceInfo and DeviceStatus; SUBSCRIBE 489, BYE and NOTIFY 481; refuses a stranger and a bad body', async () => {
     const superior = new SilentableSuperior('udp');
     await superior.endpoint.start();
     const cascade = new Gb28181Cascade({
@@ -518,7 +534,16 @@ describe("the cascade answers the superior's other requests", () => {
         ),
         peer,
       );
-      expect([subscribe.status, subscribe.headers.get('expires')]).toEqual([200, '600']);
+      // No event package is served: refused, rather than accepted with NOTIFYs that never come.
+      expect(subscribe.status).toBe(489);
+      // No dialog exists: a BYE or a NOTIFY names one that does not.
+      for (const method of ['BYE', 'NOTIFY']) {
+        const outside = await superior.endpoint.request(
+          superiorRequest(method, cascade.port, Buffer.alloc(0), superiorId, [['event', 'Catalog']]),
+          peer,
+        );
+        expect([method, outside.status]).toEqual([method, 481]);
+      }
       expect(
         (await ask({ CmdType: 'Catalog', SN: 14, DeviceID: localId }, '34999999992000000009')).status,
       ).toBe(403);
@@ -698,3 +723,255 @@ describe.each(['udp', 'tcp'] as const)(
     });
   },
 );
+
+function cascadeFor(
+  cascadeConfig: CascadeConfig,
+  extra: { bus?: TypedBus<HubBusEvents>; metrics?: MetricsRegistry; host?: string } & Pick<
+    ConstructorParameters<typeof Gb28181Cascade>[0],
+    'timing' | 'random'
+  > = {},
+): Gb28181Cascade {
+  const cascade = new Gb28181Cascade({
+    config: cascadeConfig,
+    bus: extra.bus ?? new TypedBus<HubBusEvents>(),
+    devices: () => devices,
+    online: () => true,
+    host: extra.host ?? '127.0.0.1',
+    timeZone: 'Asia/Shanghai',
+    metrics: extra.metrics ?? new MetricsRegistry(),
+    logger: pino({ level: 'silent' }),
+    ...(extra.timing === undefined ? {} : { timing: extra.timing }),
+    ...(extra.random === undefined ? {} : { random: extra.random }),
+  });
+  running.push({ cascade });
+  return cascade;
+}
+
+/** An alarm MESSAGE's MANSCDP and the headers that tell its attempts apart. */
+function alarmOf(request: SipRequest) {
+  const message = readManscdp(request.body, request.headers.get('content-type'));
+  return {
+    description: textAt(message.body, 'AlarmDescription'),
+    sn: message.sn,
+    callId: request.headers.get('call-id'),
+    fromTag: /tag=([^;\s]+)/.exec(request.headers.get('from') ?? '')?.[1],
+    cseq: Number.parseInt(request.headers.get('cseq') ?? '', 10),
+  };
+}
+
+describe('the cascade when the superior answers one alarm 500 but takes REGISTER', () => {
+  it('waits longer between retries, keeps the SN and Call-ID, gives the alarm up after the re-registrations and sends the next', async () => {
+    const superior = new SilentableSuperior('udp');
+    const poisonAt: number[] = [];
+    superior.status = (message) => {
+      if (message.cmdType !== 'Alarm' || textAt(message.body, 'AlarmDescription') !== 'poison') return 200;
+      poisonAt.push(Date.now());
+      return 500;
+    };
+    await superior.endpoint.start();
+    const bus = new TypedBus<HubBusEvents>();
+    const metrics = new MetricsRegistry();
+    // Two attempts per registration, one re-registration: four attempts in all; backoff 150 ms doubling to 600.
+    const cascade = cascadeFor(config('udp', superior.endpoint.port), {
+      bus,
+      metrics,
+      timing: { t1Ms: 100, retryMs: 150, maxRetryMs: 600, alarmAttempts: 2, alarmReregistrations: 1 },
+      random: () => 0.5,
+    });
+    try {
+      await cascade.start();
+      await until(() => cascade.registration === 'registered', 'the registration');
+      bus.emit('incident:created', titled('poison', 1), performance.now());
+      bus.emit('incident:created', titled('good', 2), performance.now());
+      await until(() => superior.alarms.includes('good'), 'the alarm behind the refused one');
+      // No loop: a while later the refused alarm has still been tried four times, no more.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const poison = superior.messages.map(alarmOf).filter((alarm) => alarm.description === 'poison');
+      expect(poison).toHaveLength(4);
+      expect(poisonAt).toHaveLength(4);
+      // Each retry waited (150, 300, 600 ms with this jitter; a timer may fire a little early on a busy machine).
+      for (let index = 1; index < poisonAt.length; index++)
+        expect((poisonAt[index] ?? 0) - (poisonAt[index - 1] ?? 0)).toBeGreaterThanOrEqual(120);
+      // One alarm tried again, not four alarms: the same SN, Call-ID and From tag, the CSeq counting up.
+      expect(new Set(poison.map((alarm) => alarm.sn)).size).toBe(1);
+      expect(new Set(poison.map((alarm) => alarm.callId)).size).toBe(1);
+      expect(new Set(poison.map((alarm) => alarm.fromTag)).size).toBe(1);
+      expect(poison.map((alarm) => alarm.cseq)).toEqual([1, 2, 3, 4]);
+      expect(superior.registrations).toBe(2);
+      expect(superior.alarms).toEqual(['good']);
+      expect(cascade.health()).toMatchObject({ state: 'up', queued: 0 });
+      const outcome = (name: string) =>
+        counter(metrics, 'gridhub_gb28181_cascade_alarms_total', { outcome: name });
+      expect([await outcome('sent'), await outcome('retried'), await outcome('failed')]).toEqual([1, 4, 1]);
+    } finally {
+      await cascade.stop();
+      await superior.endpoint.stop();
+    }
+  });
+});
+
+describe('an alarm whose first attempt got 500', () => {
+  it('is sent again as the same alarm: the same SN, Call-ID and From tag, the next CSeq', async () => {
+    const superior = new SilentableSuperior('udp');
+    let refused = 0;
+    superior.status = (message) => (message.cmdType === 'Alarm' && refused++ === 0 ? 500 : 200);
+    await superior.endpoint.start();
+    const bus = new TypedBus<HubBusEvents>();
+    const cascade = cascadeFor(config('udp', superior.endpoint.port), {
+      bus,
+      timing: { t1Ms: 100, retryMs: 100, maxRetryMs: 200 },
+    });
+    try {
+      await cascade.start();
+      await until(() => cascade.registration === 'registered', 'the registration');
+      bus.emit('incident:created', titled('once', 1), performance.now());
+      await until(() => superior.alarms.length === 1, 'the alarm');
+      const attempts = superior.messages.map(alarmOf).filter((alarm) => alarm.description === 'once');
+      expect(attempts).toHaveLength(2);
+      const [first, second] = attempts;
+      expect([second?.sn, second?.callId, second?.fromTag, second?.cseq]).toEqual([
+        first?.sn,
+        first?.callId,
+        first?.fromTag,
+        (first?.cseq ?? 0) + 1,
+      ]);
+    } finally {
+      await cascade.stop();
+      await superior.endpoint.stop();
+    }
+  });
+});
+
+describe("the cascade accepts requests only from the superior's address", () => {
+  it('refuses a query over UDP from another address, whatever its From says', async () => {
+    // The superior is at ::1; the stranger, at 127.0.0.1, writes the superior's id in its From.
+    const stranger = new SilentableSuperior('udp');
+    const received: ManscdpMessage[] = [];
+    stranger.onMessage = (message) => received.push(message);
+    await stranger.endpoint.start();
+    const cascade = cascadeFor(
+      config('udp', stranger.endpoint.port, {
+        superior: { id: superiorId, domain: superiorDomain, host: '::1', port: 9, password },
+      }),
+      { timing: { t1Ms: 100, transactionTimeoutMs: 800, retryMs: 200, maxRetryMs: 800 } },
+    );
+    try {
+      await cascade.start();
+      const answer = await stranger.endpoint.request(
+        superiorRequest(
+          'MESSAGE',
+          cascade.port,
+          writeManscdp('Query', { CmdType: 'Catalog', SN: 31, DeviceID: localId }),
+        ),
+        { transport: 'udp', address: '127.0.0.1', port: cascade.port },
+      );
+      expect(answer.status).toBe(403);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(received).toEqual([]);
+    } finally {
+      await cascade.stop();
+      await stranger.endpoint.stop();
+    }
+  });
+
+  it('over TCP, answers on the connection it opened and refuses one opened to it', async () => {
+    const superior = new SilentableSuperior('tcp');
+    await superior.endpoint.start();
+    const stranger = new SilentableSuperior('tcp');
+    await stranger.endpoint.start();
+    const cascade = cascadeFor(config('tcp', superior.endpoint.port));
+    try {
+      await cascade.start();
+      await until(() => cascade.registration === 'registered', 'the registration');
+      const query = () =>
+        superiorRequest(
+          'MESSAGE',
+          cascade.port,
+          writeManscdp('Query', { CmdType: 'DeviceInfo', SN: 32, DeviceID: localId }),
+        );
+      const own = await superior.endpoint.request(query(), superior.registeredFrom as SipPeer);
+      expect(own.status).toBe(200);
+      // Same address, same From: but a connection of its own, not gridhub's to its superior.
+      const other = await stranger.endpoint.request(query(), {
+        transport: 'tcp',
+        address: '127.0.0.1',
+        port: cascade.port,
+      });
+      expect(other.status).toBe(403);
+    } finally {
+      await cascade.stop();
+      await superior.endpoint.stop();
+      await stranger.endpoint.stop();
+    }
+  });
+
+  it('answers one catalog at a time and a few queries at once, refusing the others 503 with Retry-After', async () => {
+    const superior = new SilentableSuperior('udp');
+    // The cascade's answers (Response MESSAGEs) go unanswered while held: they stay in flight.
+    let hold = true;
+    superior.status = (message) => (hold && message.root === 'Response' ? undefined : 200);
+    const received: ManscdpMessage[] = [];
+    superior.onMessage = (message) => received.push(message);
+    await superior.endpoint.start();
+    const metrics = new MetricsRegistry();
+    const cascade = cascadeFor(config('udp', superior.endpoint.port), {
+      metrics,
+      timing: { t1Ms: 100, transactionTimeoutMs: 1000 },
+    });
+    try {
+      await cascade.start();
+      await until(() => cascade.registration === 'registered', 'the registration');
+      const peer = { transport: 'udp' as const, address: '127.0.0.1', port: cascade.port };
+      const ask = (fields: Record<string, string | number>) =>
+        superior.endpoint.request(
+          superiorRequest('MESSAGE', cascade.port, writeManscdp('Query', fields)),
+          peer,
+        );
+      expect((await ask({ CmdType: 'Catalog', SN: 41, DeviceID: localId })).status).toBe(200);
+      const second = await ask({ CmdType: 'Catalog', SN: 42, DeviceID: localId });
+      expect([second.status, second.headers.get('retry-after')]).toEqual([503, '5']);
+      for (const sn of [43, 44, 45])
+        expect((await ask({ CmdType: 'DeviceInfo', SN: sn, DeviceID: localId })).status).toBe(200);
+      expect((await ask({ CmdType: 'DeviceStatus', SN: 46, DeviceID: localId })).status).toBe(503);
+
+      hold = false;
+      await untilAsync(
+        async () =>
+          (await counter(metrics, 'gridhub_gb28181_cascade_queries_total', { cmd: 'DeviceInfo' })) === 3 &&
+          (await counter(metrics, 'gridhub_gb28181_cascade_queries_total', { cmd: 'Catalog' })) === 1,
+        'the answers in flight to finish',
+      );
+      expect((await ask({ CmdType: 'Catalog', SN: 47, DeviceID: localId })).status).toBe(200);
+      await until(() => received.some((message) => message.sn === 47), 'the second catalog');
+      const answered = new Set(received.filter((message) => message.root === 'Response').map((m) => m.sn));
+      expect([...answered].sort()).toEqual([41, 43, 44, 45, 47]);
+    } finally {
+      await cascade.stop();
+      await superior.endpoint.stop();
+    }
+  });
+});
+
+describe('the REGISTER Contact', () => {
+  it('refuses to start on a wildcard address without local.host, and names local.host when given', async () => {
+    for (const host of ['0.0.0.0', '::']) {
+      const cascadeConfig = config('udp', 9);
+      const { host: _bound, ...local } = cascadeConfig.local;
+      const cascade = cascadeFor({ ...cascadeConfig, local }, { host });
+      await expect(cascade.start()).rejects.toThrow(/outbound\.gb28181\.local\.host/);
+      expect(cascade.port).toBe(0);
+    }
+    const superior = new SilentableSuperior('udp');
+    await superior.endpoint.start();
+    // The hub on every address, the cascade on the one given.
+    const cascade = cascadeFor(config('udp', superior.endpoint.port), { host: '0.0.0.0' });
+    try {
+      await cascade.start();
+      await until(() => cascade.registration === 'registered', 'the registration');
+      expect(superior.contacts.at(-1)).toBe(`<sip:${localId}@127.0.0.1:${cascade.port}>`);
+    } finally {
+      await cascade.stop();
+      await superior.endpoint.stop();
+    }
+  });
+});

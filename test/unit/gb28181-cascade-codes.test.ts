@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { resolveSecretReferences } from '../../src/config/secret-references.ts';
 import type { GridEntry } from '../../src/core/jurisdiction.ts';
 import { wallClockText } from '../../src/core/wall-clock.ts';
-import { catalogName, gridCentroid, outboundAlarmFor } from '../../src/outbound/gb28181-cascade.ts';
+import { SipHeaders, type SipResponse } from '../../src/net/sip/sip-message.ts';
+import {
+  catalogName,
+  grantedExpires,
+  gridCentroid,
+  outboundAlarmFor,
+} from '../../src/outbound/gb28181-cascade.ts';
 import { assignNationalCodes, hashedSerial, typeCodeOf } from '../../src/outbound/gb28181-codes.ts';
 import { outboundSchema } from '../../src/outbound/outbound-schema.ts';
 
@@ -203,5 +209,56 @@ describe('the superior password kept out of the file', () => {
     expect(missing.problems).toEqual([
       'gb28181.superior.password: environment variable GB_SUPERIOR_PASSWORD is not set',
     ]);
+  });
+});
+
+describe('the registration the superior granted', () => {
+  const ours = 'sip:34020000002000000001@192.0.2.10:5060';
+  const ok = (headers: [string, string][]): SipResponse => ({
+    kind: 'response',
+    status: 200,
+    reason: 'OK',
+    headers: new SipHeaders(headers),
+    body: Buffer.alloc(0),
+  });
+
+  it("reads our Contact's expires before the Expires header (RFC 3261 §10.2.4)", () => {
+    expect(
+      grantedExpires(
+        ok([
+          ['contact', `<${ours}>;expires=120`],
+          ['expires', '3600'],
+        ]),
+        ours,
+      ),
+    ).toBe(120);
+    // Several bindings: ours, not another's.
+    expect(
+      grantedExpires(
+        ok([
+          [
+            'contact',
+            '<sip:34020000002000000001@192.0.2.99:5060>;expires=10, <sip:other@192.0.2.7>;expires=20',
+          ],
+          ['contact', `<${ours}>;expires=300`],
+          ['expires', '3600'],
+        ]),
+        ours,
+      ),
+    ).toBe(300);
+  });
+
+  it('falls back to the Expires header, and to nothing', () => {
+    expect(
+      grantedExpires(
+        ok([
+          ['contact', `<${ours}>`],
+          ['expires', '1800'],
+        ]),
+        ours,
+      ),
+    ).toBe(1800);
+    expect(grantedExpires(ok([['expires', '900']]), ours)).toBe(900);
+    expect(grantedExpires(ok([['contact', `<${ours}>;expires=soon`]]), ours)).toBeUndefined();
   });
 });
