@@ -32,6 +32,17 @@ describe('the HTTP surface', () => {
         'device http': { state: 'up', port: hub.hub.deviceHttpPort },
         // Nor Dahua devices: their event streams' side is up with no stream.
         dahua: { state: 'up', streams: {} },
+        // The demo's GB/T 28181 NVR and camera register to the SIP server; in this test none does.
+        gb28181: {
+          state: 'up',
+          port: hub.hub.gb28181Port,
+          udp: true,
+          tcp: true,
+          connections: 0,
+          pendingRequests: 0,
+          registered: 0,
+          pendingQueries: 0,
+        },
       },
     });
   });
