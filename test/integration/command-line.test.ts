@@ -84,8 +84,8 @@ describe('the command-line tools against a running hub', () => {
       hub.mqttUrl,
       '--device',
       'sentry-luming-01-b',
-      '--secret',
-      secret,
+      // One argument: a generated secret may begin with '-', which a separate argument would read as an option.
+      `--secret=${secret}`,
       '--rate',
       '0',
     ]);
