@@ -18,6 +18,13 @@ export type GeneratorCommand =
       maxInflight: number;
       /** Seconds at the rate before the measured window: `settled` is sent when they are over. */
       settleSeconds?: number;
+      /**
+       * `repeat`: every frame an ACCESS_DENIED from the first `active` gates, so each folds into its device's open
+       * incident (issue #22's repeat path); `realistic` (the default): the weighted mix below.
+       */
+      mix?: 'realistic' | 'repeat';
+      /** Ignores `rate`: keeps `maxInflight` publishes in flight, one more sent at each PUBACK, for the whole time. */
+      closedLoop?: boolean;
     }
   | { type: 'stop' };
 
@@ -106,9 +113,17 @@ function picker(mix: [number, () => Record<string, unknown>][]): () => Record<st
 const nextGate = picker(gateMix);
 const nextSentry = picker(sentryMix);
 
-function frame(device: Device): string {
+const repeatDenied = (): Record<string, unknown> => ({
+  event: 'ACCESS_DENIED',
+  door: 1,
+  direction: 'in',
+  credential: { type: 'card', number: '99999999' },
+  reason: 'UNKNOWN_CREDENTIAL',
+});
+
+function frame(device: Device, mix: 'realistic' | 'repeat' = 'realistic'): string {
   device.seq = (device.seq + 1) % 2 ** 32;
-  const fields = device.family === 'gate' ? nextGate() : nextSentry();
+  const fields = mix === 'repeat' ? repeatDenied() : device.family === 'gate' ? nextGate() : nextSentry();
   return JSON.stringify({ seq: device.seq, time: new Date().toISOString(), ...fields });
 }
 
@@ -197,8 +212,11 @@ async function run(
   active: number,
   maxInflight: number,
   settleSeconds: number,
+  mix: 'realistic' | 'repeat' = 'realistic',
+  closedLoop = false,
 ): Promise<void> {
-  const publishers = devices.slice(0, Math.max(1, Math.min(active, devices.length)));
+  const eligible = mix === 'repeat' ? devices.filter((device) => device.family === 'gate') : devices;
+  const publishers = eligible.slice(0, Math.max(1, Math.min(active, eligible.length)));
   /** Offered since the pacing started, settling included. */
   let offeredAll = 0;
   /** `offeredAll` when the measured window opened. */
@@ -226,7 +244,20 @@ async function run(
     acked += 1;
     if (windowOpen) ackedInWindow += 1;
     lastAckAt = performance.now();
+    if (closedLoop && lastAckAt < end) publishOne();
   };
+  const publishOne = (): void => {
+    const device = publishers[cursor % publishers.length] as Device;
+    cursor += 1;
+    if (!device.client.connected) {
+      errors += 1;
+      return;
+    }
+    inflight += 1;
+    sent += 1;
+    device.client.publish(device.topic, frame(device, mix), { qos: 1 }, onAck);
+  };
+  if (closedLoop) for (let index = 0; index < maxInflight; index += 1) publishOne();
   let lastProgress = paced;
   await new Promise<void>((resolve) => {
     const tick = setInterval(() => {
@@ -242,7 +273,9 @@ async function run(
         errors = 0;
         process.send?.({ type: 'settled' });
       }
-      const due = Math.floor((rate * (Math.min(now, end) - paced)) / 1000);
+      // Closed loop: what was sent is what was offered; the acknowledgements pace it.
+      const due = closedLoop ? offeredAll : Math.floor((rate * (Math.min(now, end) - paced)) / 1000);
+      if (closedLoop) offeredAll = offeredBefore + sent;
       // At most one second's worth per tick, so a stalled loop cannot burst unboundedly.
       const burst = Math.min(due - offeredAll, rate);
       for (let index = 0; index < burst; index += 1) {
@@ -251,15 +284,7 @@ async function run(
           shed += 1;
           continue;
         }
-        const device = publishers[cursor % publishers.length] as Device;
-        cursor += 1;
-        if (!device.client.connected) {
-          errors += 1;
-          continue;
-        }
-        inflight += 1;
-        sent += 1;
-        device.client.publish(device.topic, frame(device), { qos: 1 }, onAck);
+        publishOne();
       }
       if (now - lastProgress >= 1000) {
         lastProgress = now;
@@ -301,7 +326,15 @@ function stop(): void {
 process.on('message', (command: GeneratorCommand) => {
   if (command.type === 'connect') void connectAll(command.url, command.devices, command.heartbeatSeconds);
   if (command.type === 'run')
-    void run(command.rate, command.seconds, command.active, command.maxInflight, command.settleSeconds ?? 0);
+    void run(
+      command.rate,
+      command.seconds,
+      command.active,
+      command.maxInflight,
+      command.settleSeconds ?? 0,
+      command.mix,
+      command.closedLoop,
+    );
   if (command.type === 'stop') stop();
 });
 process.once('disconnect', stop);

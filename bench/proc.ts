@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** CPU time (ms, user + system) and resident memory (bytes) of a process, read from /proc (Linux only). */
 export interface ProcSample {
@@ -91,4 +91,37 @@ export function percentile(sorted: readonly number[], p: number): number {
 /** Wall-clock milliseconds with sub-millisecond resolution. */
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/**
+ * CPU time (ms) of each of a process's threads, keyed `name#tid` (/proc/<pid>/task/<tid>/stat): node names its
+ * worker threads "node" too, so the tid tells them apart. A V8 profile sees one thread, this sees all of them.
+ */
+export function sampleThreads(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+      byName.set(`${name}#${tid}`, cpuMs);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return byName;
+}
+
+/** Each thread name's CPU time between two samples, as ms. */
+export function threadDelta(from: Map<string, number>, to: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, ms] of to) out[name] = ms - (from.get(name) ?? 0);
+  return out;
 }

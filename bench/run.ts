@@ -7,7 +7,15 @@ import { runConnectorBench } from './connectors.ts';
 import { type BenchDevice, benchDevices, clientTokens, projectRoot } from './deployment.ts';
 import type { RunResult } from './load-generator.ts';
 import { renderPlot } from './plot.ts';
-import { cpuPercent, sampleMachine, sampleProc, sampleProcs, stealPercent } from './proc.ts';
+import {
+  cpuPercent,
+  sampleMachine,
+  sampleProc,
+  sampleProcs,
+  sampleThreads,
+  stealPercent,
+  threadDelta,
+} from './proc.ts';
 import type { ServerStats } from './server-ipc.ts';
 
 /**
@@ -26,6 +34,15 @@ const envRates = process.env.BENCH_RATES?.split(',')
 const envSeconds = Number(process.env.BENCH_SECONDS);
 const envSettle = Number(process.env.BENCH_SETTLE_SECONDS ?? 3);
 const hubOnly = args.has('--hub-only');
+/**
+ * `--one-core` (issue #22): the server's process, every thread, on CPU 0 and the generator and clients on CPU 1;
+ * the repeat path (ACCESS_DENIED from a few gates, one client) at fixed rates, then a closed loop, hub and relay.
+ */
+const oneCore = args.has('--one-core');
+/** The gates the repeat path's frames come from: each folds into its one open incident. */
+const repeatDevices = 5;
+/** Publishes in flight in the closed loop: enough to keep the server busy, few enough not to queue for long. */
+const closedLoopInflight = 200;
 const noScale = args.has('--no-scale') || hubOnly;
 /**
  * The node flags `npm start` runs the hub with (package.json's start script, e.g. its young-generation size), so the
@@ -45,15 +62,17 @@ const hubNodeArgs = [
   ...(process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((arg) => arg.startsWith('--')),
 ];
 const profile = {
-  name: full ? 'full' : 'default',
+  name: oneCore ? 'one-core' : full ? 'full' : 'default',
   rates: envRates?.length
     ? envRates
-    : full
-      ? [500, 1000, 2000, 5000, 8000, 12000, 16000, 20000]
-      : [1000, 2000, 5000, 8000, 12000],
+    : oneCore
+      ? [1000, 2000, 5000]
+      : full
+        ? [500, 1000, 2000, 5000, 8000, 12000, 16000, 20000]
+        : [1000, 2000, 5000, 8000, 12000],
   seconds: envSeconds > 0 && envSeconds <= 600 ? envSeconds : full ? 30 : 8,
   activeDevices: Math.min(5000, Math.max(30, Number(process.env.BENCH_ACTIVE_DEVICES) || 200)),
-  clients: 50,
+  clients: oneCore ? 1 : 50,
   scaleDevices: noScale ? [] : full ? [1000, 5000, 10000] : [1000, 5000],
   scaleClients: noScale ? [] : full ? [100, 1000] : [100],
   scaleRate: 1000,
@@ -86,6 +105,12 @@ function spawn(file: string, env: Record<string, string> = {}, extraArgs: string
   // A send racing the child's exit (EPIPE) is not a failure of the run.
   child.on('error', (error) => log(`${file}: ${error.message}`));
   return child;
+}
+
+/** Pins a process and every thread it has (new ones inherit it) to one CPU, for `--one-core`. */
+function pin(pid: number | undefined, cpu: number): void {
+  if (pid === undefined) return;
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 
 function killAll(): void {
@@ -202,6 +227,7 @@ async function startRig(
     'connected',
   );
   rig.clientWorkerPids = connectedClients.pids;
+  if (oneCore) for (const pid of connectedClients.pids) pin(pid, 1);
   const connectedDevices = await ask<{ connected: number; failed: number; ms: number }>(
     generator,
     { type: 'connect', url: `mqtt://127.0.0.1:${server.mqtt}`, devices, heartbeatSeconds: 30 },
@@ -217,12 +243,14 @@ async function startRig(
 /** The server, the load generator and the clients, each its own process, once all three answer. */
 async function launchRig(target: Target, extraDevices: number, prof: boolean): Promise<Rig> {
   const server = await startServer(target, extraDevices, prof);
+  if (oneCore) pin(server.child.pid, 0);
   const rig: Rig = {
     server,
     generator: spawn('load-generator.ts'),
     clients: spawn('clients.ts'),
     clientWorkerPids: [],
   };
+  if (oneCore) for (const child of [rig.generator, rig.clients]) pin(child.pid, 1);
   try {
     await Promise.all([next(rig.generator, 'alive'), next(rig.clients, 'alive')]);
   } catch (error) {
@@ -274,6 +302,10 @@ interface Phase {
   readonly brokerThreadBusyPercent?: number;
   /** Which measurement of this rate it is (BENCH_ROUNDS), from 1. */
   readonly round?: number;
+  /** The server's CPU time (ms) in the window by thread name (/proc/<pid>/task): what a V8 profile cannot see. */
+  readonly threadCpuMs: Record<string, number>;
+  /** `--one-core`'s closed loop: the generator sent as fast as PUBACKs came back (`rate` is then 0). */
+  readonly closedLoop?: boolean;
 }
 
 /** The measurement of a target at a rate with the median p99 over the rounds: what a target is judged on. */
@@ -295,6 +327,7 @@ async function phase(
   seconds: number,
   activeDevices: number,
   settleSeconds = profile.settleSeconds,
+  load: { mix?: 'realistic' | 'repeat'; closedLoop?: boolean } = {},
 ): Promise<Phase> {
   const { server, generator, clients } = rig;
   clients.send({ type: 'reset' });
@@ -318,7 +351,15 @@ async function phase(
   const settled = settleSeconds > 0 ? next(generator, 'settled', (settleSeconds + 30) * 1000) : undefined;
   const done = ask<RunResult>(
     generator,
-    { type: 'run', rate, seconds, active: activeDevices, maxInflight: profile.maxInflight, settleSeconds },
+    {
+      type: 'run',
+      rate,
+      seconds,
+      active: activeDevices,
+      maxInflight: load.closedLoop ? closedLoopInflight : profile.maxInflight,
+      settleSeconds,
+      ...load,
+    },
     'done',
     (settleSeconds + seconds + 30) * 1000,
   );
@@ -330,6 +371,7 @@ async function phase(
   // Resets the server's loop-delay histogram and busy share; under load (settled), without a full collection.
   await ask<StatsMessage>(server.child, { type: 'stats', quiet: settled !== undefined }, 'stats');
   const before = sampleProc(server.child.pid as number);
+  const threadsBefore = sampleThreads(server.child.pid as number);
   const machineBefore = sampleMachine();
   const genBefore = sampleProc(generator.pid as number);
   const clientsBefore = sampleProcs([clients.pid as number, ...rig.clientWorkerPids]);
@@ -337,6 +379,7 @@ async function phase(
   const result = await done;
   generator.off('message', onProgress);
   const after = sampleProc(server.child.pid as number);
+  const threadsAfter = sampleThreads(server.child.pid as number);
   const machineAfter = sampleMachine();
   const loop = await ask<StatsMessage>(server.child, { type: 'stats' }, 'stats');
   const genAfter = sampleProc(generator.pid as number);
@@ -377,6 +420,8 @@ async function phase(
     ...(loop.brokerThreadBusyPercent === undefined
       ? {}
       : { brokerThreadBusyPercent: loop.brokerThreadBusyPercent }),
+    threadCpuMs: threadDelta(threadsBefore, threadsAfter),
+    ...(load.closedLoop ? { closedLoop: true } : {}),
   };
   log(
     `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy${row.brokerThreadBusyPercent === undefined ? '' : ` (broker thread ${fmt(row.brokerThreadBusyPercent, 0)}%)`}, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}%, ${row.majorFaults} major faults (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB, heap ${row.heapMB.toFixed(0)} MB${row.activeIncidents === undefined ? '' : ` with ${row.activeIncidents} incidents active`}`,
@@ -511,6 +556,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   const resultsDir = path.join(import.meta.dirname, 'results');
   mkdirSync(resultsDir, { recursive: true });
+  if (oneCore) {
+    await runOneCore(started, resultsDir);
+    return;
+  }
   log(
     `profile ${profile.name}: rates ${profile.rates.join(', ')} for ${profile.seconds} s each after ${profile.settleSeconds} s settling at the rate, ${profile.activeDevices} devices, ${profile.clients} clients`,
   );
@@ -761,6 +810,103 @@ async function main(): Promise<void> {
   );
   // Each connector's ingest cost beside MQTT's, in a hub of its own (skipped with --no-connectors).
   if (!hubOnly && !args.has('--no-connectors')) await runConnectorBench();
+}
+
+/**
+ * `--one-core`: the repeat path on a pinned server, hub and relay alternating at each fixed rate (BENCH_ROUNDS times),
+ * then each in a closed loop; the rigs are the rate sweep's, only the load and the pinning differ.
+ */
+async function runOneCore(started: number, resultsDir: string): Promise<void> {
+  log(
+    `one core: server on CPU 0, generator and clients on CPU 1; ACCESS_DENIED from ${repeatDevices} gates, QoS 1, ${profile.clients} client; rates ${profile.rates.join(', ')} for ${profile.seconds} s each, then a closed loop (${closedLoopInflight} in flight)`,
+  );
+  const extraActive = profile.activeDevices - 29;
+  const { devices: activeList } = benchDevices(extraActive);
+  const repeat = { mix: 'repeat' as const };
+  const rows: Phase[] = [];
+  const rigs: Rig[] = [];
+  try {
+    for (const target of ['hub', 'relay'] as const) {
+      const rig = await startRig(
+        target,
+        extraActive,
+        activeList,
+        profile.clients,
+        cpuProf && target === 'hub',
+      );
+      rigs.push(rig);
+      await phase(rig, 200, 3, repeatDevices, 0, repeat); // warm-up, opens the incidents; not reported
+    }
+    for (let round = 1; round <= profile.rounds; round++) {
+      for (const rate of profile.rates)
+        for (const rig of rigs) {
+          rows.push({
+            ...(await phase(rig, rate, profile.seconds, repeatDevices, undefined, repeat)),
+            round,
+          });
+          await sleep(1_000);
+        }
+      // BENCH_CLOSED_LOOP=0 leaves it out, e.g. for a profile of the fixed rates alone.
+      for (const rig of process.env.BENCH_CLOSED_LOOP === '0' ? [] : rigs) {
+        rows.push({
+          ...(await phase(rig, 0, profile.seconds, repeatDevices, undefined, {
+            ...repeat,
+            closedLoop: true,
+          })),
+          round,
+        });
+        await sleep(1_000);
+      }
+    }
+  } finally {
+    for (const rig of rigs) await stopRig(rig);
+  }
+  const stamp = new Date(started).toISOString().replace(/[:.]/g, '-');
+  const file = path.join(resultsDir, `one-core-${stamp}.json`);
+  const results = {
+    startedAt: new Date(started).toISOString(),
+    durationSeconds: (Date.now() - started) / 1000,
+    profile: { ...profile, repeatDevices, closedLoopInflight },
+    machine: machine(),
+    rates: rows,
+  };
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  try {
+    execFileSync(path.join(projectRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', file], {
+      stdio: 'ignore',
+    });
+  } catch {
+    // Formatting is a nicety; the figures are written either way.
+  }
+  process.stdout.write(`\n${oneCoreTable(rows)}\n\nresults: ${path.relative(projectRoot, file)}\n`);
+}
+
+/** Hub beside relay at each rate (the median p99 over rounds) and in the closed loop: CPU of one core, µs/event, p99. */
+function oneCoreTable(rows: readonly Phase[]): string {
+  const lines = [
+    '| offered/s | hub CPU % of a core | relay CPU % | hub µs/event | relay µs/event | µs ratio | hub p99 ms | relay p99 ms | hub acked/s | relay acked/s | acked ratio | hub CPU by thread ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const rate of [...profile.rates, 0]) {
+    const pick = (target: Target): Phase | undefined =>
+      medianPhase(
+        rows.filter((row) => (rate === 0) === (row.closedLoop === true)),
+        target,
+        rate,
+      );
+    const hub = pick('hub');
+    const relay = pick('relay');
+    if (hub === undefined || relay === undefined) continue;
+    const threads = Object.entries(hub.threadCpuMs)
+      .filter(([, ms]) => ms >= 10)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
+      .join(', ');
+    lines.push(
+      `| ${rate === 0 ? 'closed loop' : rate} | ${hub.cpuPercent.toFixed(0)} | ${relay.cpuPercent.toFixed(0)} | ${fmt(hub.cpuMicrosPerEvent, 0)} | ${fmt(relay.cpuMicrosPerEvent, 0)} | ${fmt(hub.cpuMicrosPerEvent / relay.cpuMicrosPerEvent, 2)} | ${fmt(hub.latency.p99)} | ${fmt(relay.latency.p99)} | ${hub.throughput.toFixed(0)} | ${relay.throughput.toFixed(0)} | ${fmt(hub.throughput / relay.throughput, 2)} | ${threads} |`,
+    );
+  }
+  return lines.join('\n');
 }
 
 main().then(
