@@ -225,10 +225,11 @@ describe('clustered embedded brokers sharing Redis', () => {
         qos: 1,
         retain: true,
       });
-      // aedes-persistence-redis keeps the will under the broker that holds the connection.
+      // aedes-persistence-redis keeps the will under the broker that holds the connection: written as the connection
+      // is taken, not before the CONNACK, so it is waited for.
       const wills = async () =>
         (await redisClient.keys('will:*')).filter((key) => key.endsWith(':gate-zhenxing-04-north'));
-      expect(await wills()).toHaveLength(1);
+      await until(async () => (await wills()).length === 1, 'the will kept in Redis', 10_000);
       const before = await received();
       await hubB.kill();
       // aedes counts a sibling dead after three missed heartbeats (2 s here) and looks every four; the sibling that
