@@ -56,6 +56,7 @@ import { ThreadedBroker } from './ingest/threaded-broker.ts';
 import { ZktecoAdmsReceiver } from './ingest/zkteco-adms.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
 import { outboundGuardMetrics } from './net/outbound-metrics.ts';
+import { uriHost } from './net/uri-host.ts';
 import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
 import { MetricsRegistry } from './observability/metrics-registry.ts';
 import { Gb28181Cascade } from './outbound/gb28181-cascade.ts';
@@ -335,7 +336,7 @@ export class Hub {
             uploadBase: () =>
               deviceHttp === undefined || deviceHttp.port === 0
                 ? undefined
-                : `http://${urlHost(gbSettings.publicHost ?? gbSettings.host ?? host)}:${deviceHttp.port}`,
+                : `http://${uriHost(gbSettings.publicHost ?? gbSettings.host ?? host)}:${deviceHttp.port}`,
             timeZone: settings.timezone,
             ...(options.clock === undefined ? {} : { now: options.clock }),
             metrics,
@@ -930,9 +931,4 @@ function externalClientId(clientId: string | undefined): string {
       ],
     },
   );
-}
-
-/** A host as a URL writes it: an IPv6 address in brackets. */
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }

@@ -1,5 +1,4 @@
 import { lookup } from 'node:dns/promises';
-import { isIPv6 } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Counter, Gauge } from 'prom-client';
 import type { TypedBus } from '../core/bus.ts';
@@ -30,6 +29,7 @@ import {
   serializeSipMessage,
   splitHeaderValues,
 } from '../net/sip/sip-message.ts';
+import { uriHost } from '../net/uri-host.ts';
 import { type Logger, LogThrottle } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
 import { assignNationalCodes, type CodedDevice } from './gb28181-codes.ts';
@@ -591,8 +591,7 @@ export class Gb28181Cascade {
 
   /** The bound address as a URI writes it: an IPv6 address in brackets. */
   #hostInUri(): string {
-    const { host } = this.#requireEndpoint();
-    return isIPv6(host) ? `[${host}]` : host;
+    return uriHost(this.#requireEndpoint().host);
   }
 
   /** superior.host's addresses now; the last known kept when the lookup fails (the REGISTER then fails too). */

@@ -4,6 +4,7 @@ import { type HubBusEvents, whenStored } from '../../core/events.ts';
 import type { EvidenceItem, Incident } from '../../core/incident.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
 import { type DigestFetchOptions, digestFetch, type FetchedBody } from '../../net/digest-fetch.ts';
+import { isJpeg } from '../../net/jpeg.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
@@ -428,10 +429,6 @@ export class EvidenceService {
 /** The hub-relative URL media routes serve a file at. */
 export function mediaUrl(incidentId: string, file: string): string {
   return `/media/${incidentId}/${file}`;
-}
-
-function isJpeg(bytes: Uint8Array): boolean {
-  return bytes.length > 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 }
 
 /** The stream URI with the camera's credentials, for ffmpeg; never logged. */

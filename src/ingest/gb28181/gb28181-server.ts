@@ -12,6 +12,7 @@ import type { ResolvedDevice } from '../../core/device.ts';
 import type { RefusalReason } from '../../core/refusals.ts';
 import type { DeviceChannel, TopicGrammar } from '../../core/topics.ts';
 import { wallClockIso, wallClockText } from '../../core/wall-clock.ts';
+import { isJpeg } from '../../net/jpeg.ts';
 import {
   digestChallenge,
   NonceIssuer,
@@ -35,6 +36,7 @@ import {
   type SipRequest,
 } from '../../net/sip/sip-message.ts';
 import { SourceBuckets } from '../../net/source-buckets.ts';
+import { uriHost } from '../../net/uri-host.ts';
 import { type Logger, LogThrottle } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
 import type { DeviceHttpRoute } from '../device-http-listener.ts';
@@ -874,7 +876,7 @@ export class Gb28181Server implements Connector {
     const request = this.#request(registration, 'SUBSCRIBE', body, [
       ['event', 'presence'],
       ['expires', String(expires)],
-      ['contact', `<sip:${this.#settings.serverId}@${urlHost(this.#contactHost())}:${this.port}>`],
+      ['contact', `<sip:${this.#settings.serverId}@${uriHost(this.#contactHost())}:${this.port}>`],
     ]);
     try {
       const response = await this.#endpoint.request(request, registration.peer, {
@@ -1145,11 +1147,6 @@ interface SnapshotWait {
   readonly fail: (error: Error) => void;
 }
 
-/** JPEG's start-of-image marker and a following marker. */
-function isJpeg(bytes: Buffer): boolean {
-  return bytes.length > 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-}
-
 const allowed = 'REGISTER, MESSAGE, NOTIFY, OPTIONS, BYE, CANCEL, ACK';
 
 /**
@@ -1201,9 +1198,4 @@ function alarmFields(alarm: ReturnType<typeof readAlarm>): Record<string, unknow
   // The SN is the envelope's seq and the time its time (checked against the hub's clock): the rest as read.
   const { time: _time, sn: _sn, ...fields } = alarm;
   return fields;
-}
-
-/** A host as a URI writes it: an IPv6 address in brackets. */
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }
