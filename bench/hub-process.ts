@@ -12,17 +12,25 @@ import { type ParentMessage, reply, serverStats } from './server-ipc.ts';
 
 /**
  * The hub in its own process for the benchmark: BENCH_DEVICES extra devices, ports chosen by the OS;
- * BENCH_COMMIT_WINDOW_MS=N runs its store with a group-commit window of N ms (store.commitWindowMs).
+ * BENCH_COMMIT_WINDOW_MS=N runs its store with a group-commit window of N ms (store.commitWindowMs);
+ * BENCH_BROKER_THREAD=always|never|auto sets mqtt.brokerThread (else the deployment's: auto).
  */
 const extra = Number(process.env.BENCH_DEVICES ?? 200);
 const dataDir = mkdtempSync(path.join(tmpdir(), 'gridhub-bench-'));
 const commitWindowMs = process.env.BENCH_COMMIT_WINDOW_MS;
-const deployment = benchDeployment(extra);
+const brokerThread = (['always', 'never', 'auto'] as const).find(
+  (setting) => setting === process.env.BENCH_BROKER_THREAD,
+);
+const benchDefaults = benchDeployment(extra);
+const deployment = {
+  ...benchDefaults,
+  ...(commitWindowMs === undefined
+    ? {}
+    : { store: { kind: 'embedded' as const, commitWindowMs: Number(commitWindowMs) } }),
+  ...(brokerThread === undefined ? {} : { mqtt: { ...benchDefaults.mqtt, brokerThread } }),
+};
 const hub = new Hub({
-  deployment:
-    commitWindowMs === undefined
-      ? deployment
-      : { ...deployment, store: { kind: 'embedded', commitWindowMs: Number(commitWindowMs) } },
+  deployment,
   runtime: { httpPort: 0, mqttPort: 0, dataDir, configPath: 'bench' },
   host: '127.0.0.1',
   logger: createLogger(process.env.LOG_LEVEL ?? 'error'),

@@ -13,8 +13,9 @@ const tcp = createServer((socket) => broker.handle(socket));
 const http = createHttpServer();
 const io = new Server(http, { serveClient: false });
 // Each event goes to one room of five, each client in one of them: about ten of fifty clients get each event, as
-// many as the hub's rooms reach for a pushed incident (officers up the chain, the chief, the grid's workers).
-const rooms = 5;
+// many as the hub's rooms reach for a pushed incident (officers up the chain, the chief, the grid's workers). With
+// fewer clients, fewer rooms (RELAY_ROOMS): one client is sent every event, as the hub sends it every push.
+const rooms = Math.min(5, Math.max(1, Number(process.env.RELAY_ROOMS) || 5));
 let joined = 0;
 io.on('connection', (socket) => {
   socket.join(`r${joined % rooms}`);

@@ -94,9 +94,21 @@ const referenceRelayP99 = 15;
 
 const children = new Set<ChildProcess>();
 
-function spawn(file: string, env: Record<string, string> = {}, extraArgs: string[] = []): ChildProcess {
+/**
+ * A child process; `cpu`: started on that CPU alone (taskset), so that it sees one CPU from its first instruction
+ * (os.availableParallelism(): the hub sizes its threads by it) and every thread it starts stays there.
+ */
+function spawn(
+  file: string,
+  env: Record<string, string> = {},
+  extraArgs: string[] = [],
+  cpu?: number,
+): ChildProcess {
+  const nodeArgs = ['--import', 'tsx', '--expose-gc', ...extraArgs];
   const child = fork(path.join(import.meta.dirname, file), [], {
-    execArgv: ['--import', 'tsx', '--expose-gc', ...extraArgs],
+    ...(cpu === undefined
+      ? { execArgv: nodeArgs }
+      : { execPath: 'taskset', execArgv: ['-c', String(cpu), process.execPath, ...nodeArgs] }),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -180,7 +192,21 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 // ---------------------------------------------------------------- one system under test
 
-type Target = 'hub' | 'relay';
+/** `hub-b`: `--one-core` with BENCH_HUB_B set, a second hub with those settings, alternating with the first. */
+type Target = 'hub' | 'relay' | 'hub-b';
+
+/**
+ * BENCH_HUB_B="BENCH_BROKER_THREAD=always BENCH_COMMIT_WINDOW_MS=2": the environment of hub-process.ts for a second
+ * hub, measured in the same rounds as the first and the relay (`--one-core`): a change compared on the same minutes
+ * of this noisy machine, not on runs minutes apart.
+ */
+const hubBEnv: Record<string, string> | undefined = process.env.BENCH_HUB_B
+  ? Object.fromEntries(
+      process.env.BENCH_HUB_B.split(/\s+/)
+        .filter((pair) => /^BENCH_[A-Z_]+=/.test(pair))
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    )
+  : undefined;
 
 interface Server {
   readonly target: Target;
@@ -195,10 +221,16 @@ async function startServer(target: Target, extraDevices: number, prof: boolean):
   const profArgs = prof
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(import.meta.dirname, 'results', 'profiles')}`]
     : [];
+  const serverCpu = oneCore ? 0 : undefined;
   const child =
-    target === 'hub'
-      ? spawn('hub-process.ts', { BENCH_DEVICES: String(extraDevices) }, [...profArgs, ...hubNodeArgs])
-      : spawn('relay.ts', {}, profArgs);
+    target !== 'relay'
+      ? spawn(
+          'hub-process.ts',
+          { BENCH_DEVICES: String(extraDevices), ...(target === 'hub-b' ? hubBEnv : {}) },
+          [...profArgs, ...hubNodeArgs],
+          serverCpu,
+        )
+      : spawn('relay.ts', { RELAY_ROOMS: String(Math.min(5, profile.clients)) }, profArgs, serverCpu);
   const ready = await next<{ http: number; mqtt: number }>(child, 'ready', 60_000);
   return { target, child, http: ready.http, mqtt: ready.mqtt };
 }
@@ -243,7 +275,6 @@ async function startRig(
 /** The server, the load generator and the clients, each its own process, once all three answer. */
 async function launchRig(target: Target, extraDevices: number, prof: boolean): Promise<Rig> {
   const server = await startServer(target, extraDevices, prof);
-  if (oneCore) pin(server.child.pid, 0);
   const rig: Rig = {
     server,
     generator: spawn('load-generator.ts'),
@@ -771,7 +802,7 @@ async function main(): Promise<void> {
   );
   const svg = renderPlot(
     medians.map((row) => ({
-      target: row.target,
+      target: row.target === 'relay' ? 'relay' : 'hub',
       rate: row.rate,
       throughput: row.throughput,
       p50: row.latency.p50,
@@ -826,7 +857,8 @@ async function runOneCore(started: number, resultsDir: string): Promise<void> {
   const rows: Phase[] = [];
   const rigs: Rig[] = [];
   try {
-    for (const target of ['hub', 'relay'] as const) {
+    const targets: Target[] = hubBEnv === undefined ? ['hub', 'relay'] : ['hub', 'hub-b', 'relay'];
+    for (const target of targets) {
       const rig = await startRig(
         target,
         extraActive,
@@ -866,7 +898,12 @@ async function runOneCore(started: number, resultsDir: string): Promise<void> {
   const results = {
     startedAt: new Date(started).toISOString(),
     durationSeconds: (Date.now() - started) / 1000,
-    profile: { ...profile, repeatDevices, closedLoopInflight },
+    profile: {
+      ...profile,
+      repeatDevices,
+      closedLoopInflight,
+      ...(hubBEnv === undefined ? {} : { hubB: hubBEnv }),
+    },
     machine: machine(),
     rates: rows,
   };
@@ -894,17 +931,19 @@ function oneCoreTable(rows: readonly Phase[]): string {
         target,
         rate,
       );
-    const hub = pick('hub');
     const relay = pick('relay');
-    if (hub === undefined || relay === undefined) continue;
-    const threads = Object.entries(hub.threadCpuMs)
-      .filter(([, ms]) => ms >= 10)
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
-      .join(', ');
-    lines.push(
-      `| ${rate === 0 ? 'closed loop' : rate} | ${hub.cpuPercent.toFixed(0)} | ${relay.cpuPercent.toFixed(0)} | ${fmt(hub.cpuMicrosPerEvent, 0)} | ${fmt(relay.cpuMicrosPerEvent, 0)} | ${fmt(hub.cpuMicrosPerEvent / relay.cpuMicrosPerEvent, 2)} | ${fmt(hub.latency.p99)} | ${fmt(relay.latency.p99)} | ${hub.throughput.toFixed(0)} | ${relay.throughput.toFixed(0)} | ${fmt(hub.throughput / relay.throughput, 2)} | ${threads} |`,
-    );
+    for (const target of ['hub', 'hub-b'] as const) {
+      const hub = pick(target);
+      if (hub === undefined || relay === undefined) continue;
+      const threads = Object.entries(hub.threadCpuMs)
+        .filter(([, ms]) => ms >= 10)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
+        .join(', ');
+      lines.push(
+        `| ${rate === 0 ? 'closed loop' : rate}${target === 'hub' ? '' : ' (hub b)'} | ${hub.cpuPercent.toFixed(0)} | ${relay.cpuPercent.toFixed(0)} | ${fmt(hub.cpuMicrosPerEvent, 0)} | ${fmt(relay.cpuMicrosPerEvent, 0)} | ${fmt(hub.cpuMicrosPerEvent / relay.cpuMicrosPerEvent, 2)} | ${fmt(hub.latency.p99)} | ${fmt(relay.latency.p99)} | ${hub.throughput.toFixed(0)} | ${relay.throughput.toFixed(0)} | ${fmt(hub.throughput / relay.throughput, 2)} | ${threads} |`,
+      );
+    }
   }
   return lines.join('\n');
 }

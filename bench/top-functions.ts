@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
  * `--by-part` charges each busy sample to the part of the process it is in (the innermost library frame on its
  * stack, else the innermost project file; socket writes and the collector apart), in % of the busy time, idle left
  * out: where the event loop's time goes. `--long-tasks` lists the n longest stretches the event loop was busy
- * without a break.
+ * without a break. `--from=S` and `--to=S` keep the samples of that stretch of the profile (seconds from its start):
+ * the steady state without the start-up, or one phase of a run.
  */
 interface ProfileNode {
   id: number;
@@ -23,10 +24,17 @@ interface Profile {
 const args = process.argv.slice(2);
 const inclusive = args.includes('--inclusive');
 const byPart = args.includes('--by-part');
+/** `--from=S`, `--to=S`: only the samples taken S seconds or more (less) after the profile started. */
+const secondsArg = (name: string, otherwise: number): number => {
+  const value = Number(args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3));
+  return Number.isFinite(value) ? value * 1e6 : otherwise;
+};
+const fromMicros = secondsArg('from', 0);
+const toMicros = secondsArg('to', Number.POSITIVE_INFINITY);
 const [file, count = '20'] = args.filter((arg) => !arg.startsWith('--'));
 if (file === undefined) {
   process.stderr.write(
-    'usage: tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive | --by-part | --long-tasks]\n',
+    'usage: tsx bench/top-functions.ts <file.cpuprofile> [n] [--inclusive | --by-part | --long-tasks] [--from=S] [--to=S]\n',
   );
   process.exit(2);
 }
@@ -107,6 +115,7 @@ function longTasks(count: number): void {
     // then ends with its last busy sample, and a stall of the sampler before a sample is not charged to it.
     const delta = profile.timeDeltas[index + 1] ?? 0;
     clock += profile.timeDeltas[index] ?? 0;
+    if (clock < fromMicros || clock > toMicros) return;
     const part = partOf(id);
     if (part === undefined) {
       if (current !== undefined) tasks.push(current);
@@ -144,8 +153,11 @@ if (args.includes('--long-tasks')) {
 
 const time = new Map<string, number>();
 let total = 0;
+let sampledAt = 0;
 profile.samples.forEach((id, index) => {
   const delta = profile.timeDeltas[index] ?? 0;
+  sampledAt += delta;
+  if (sampledAt < fromMicros || sampledAt > toMicros) return;
   if (byPart) {
     const part = partOf(id);
     if (part === undefined) return;

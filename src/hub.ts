@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { availableParallelism, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket, Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
@@ -781,7 +781,7 @@ export class Hub {
       },
       onLimitClose: limitCloseReporter(mqttMetrics(metrics).limitCloses, logger),
     };
-    if (mqtt.mode === 'embedded') {
+    if (mqtt.mode === 'embedded' && brokerInThread(mqtt.brokerThread)) {
       return new ThreadedBroker({
         ...ownBroker,
         topicBase: settings.topicBase,
@@ -920,6 +920,16 @@ export class Hub {
 }
 
 /** An instance's client id on an external broker: stable and its own, so its session outlives a restart. */
+/**
+ * Whether the embedded broker gets a thread of its own. The thread takes the devices' connections and MQTT off the
+ * hub's event loop, which pays where a second CPU runs it; on one CPU the two threads take turns on it, and every
+ * device publish and its answer cross between them (a message each way, a wake-up, a second heap to collect): on one
+ * core the broker in the hub's thread costs about half as much per event (docs/benchmarks.md, "One core").
+ */
+function brokerInThread(setting: 'auto' | 'always' | 'never'): boolean {
+  return setting === 'auto' ? availableParallelism() > 1 : setting === 'always';
+}
+
 function externalClientId(clientId: string | undefined): string {
   if (clientId !== undefined) return clientId;
   throw new GridhubError(

@@ -303,9 +303,9 @@ export const storeSchema = z.discriminatedUnion('kind', [
       .int()
       .min(0)
       .max(50)
-      .default(0)
+      .default(5)
       .describe(
-        'Group commit: writes wait up to this many ms and commit together, one transaction for many device events. Costs each acknowledgement (and the outbound feed and webhooks) up to that long; the live pushes do not wait. Saves CPU under load. 0: no wait.',
+        'Group commit: the store starts a transaction at most once per this many ms; writes that come sooner wait for the window to close and commit together, one transaction for many device events. A quiet hub waits for nothing; under load each acknowledgement (and the outbound feed and webhooks) waits up to this long, the live pushes never. Saves CPU under load (a transaction costs far more than a write). 0: every event-loop turn commits its writes at once.',
       ),
   }),
   z.strictObject({
@@ -392,6 +392,12 @@ export const mqttSchema = z.strictObject({
       'embedded: each hub runs its own broker (aedes). external: the hub is a client of a broker such as Mosquitto or EMQX, which authenticates the devices. clustered: every hub runs aedes and they share sessions, retained messages and routing through the Redis of the store.',
     ),
   external: externalBrokerSchema.optional().describe('The external broker; required when mode is external.'),
+  brokerThread: z
+    .enum(['auto', 'always', 'never'])
+    .default('auto')
+    .describe(
+      "embedded mode: where the broker runs. always: a thread of its own (the devices' connections and MQTT parsing off the hub's event loop, which pays with two or more cores). never: the hub's thread (no hand-off between threads: cheaper on one core). auto: a thread of its own when the process may run on more than one CPU (its CPU affinity: os.availableParallelism()); a container held to one CPU by a quota alone, set never.",
+    ),
   clustered: z
     .strictObject({
       brokerHeartbeatSeconds: z

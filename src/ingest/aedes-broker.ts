@@ -440,7 +440,14 @@ export class AedesBroker implements OwnMqttBroker {
   }
 
   health(): MqttHealth {
-    return { state: this.#state, mode: this.mode, port: this.port, connectedDevices: this.connectedClients };
+    return {
+      state: this.#state,
+      mode: this.mode,
+      // In the broker thread the ThreadedBroker answers for it: an AedesBroker asked runs in the hub's thread.
+      thread: 'hub',
+      port: this.port,
+      connectedDevices: this.connectedClients,
+    };
   }
 
   async stop(): Promise<void> {

@@ -10,6 +10,8 @@ export type MqttMode = 'embedded' | 'external' | 'clustered';
 export interface MqttHealth extends Record<string, unknown> {
   readonly state: ComponentState;
   readonly mode: MqttMode;
+  /** The hub's own broker: in a thread of its own (`broker`) or in the hub's (`hub`); see mqtt.brokerThread. */
+  readonly thread?: 'broker' | 'hub';
 }
 
 /**

@@ -334,6 +334,7 @@ export class ThreadedBroker implements OwnMqttBroker {
     return {
       state: this.#state,
       mode: this.mode,
+      thread: 'broker',
       port: this.#port,
       connectedDevices: this.#connectedClients,
     };

@@ -116,6 +116,12 @@ export class LmdbStore implements Store {
   /** Writes waiting for the commit window to close, in the order they were made (see #batched). */
   #window: (() => void)[] = [];
   #windowTimer: NodeJS.Timeout | undefined;
+  /** When the last transaction's writes were issued (performance.now()), and whether its event turn is still on. */
+  #issuedAt = Number.NEGATIVE_INFINITY;
+  #turnOpen = false;
+  readonly #closeTurn = (): void => {
+    this.#turnOpen = false;
+  };
   #state: ComponentState = 'down';
 
   constructor(options: LmdbStoreOptions) {
@@ -449,18 +455,25 @@ export class LmdbStore implements Store {
   }
 
   /**
-   * Group commit. Every write of the store goes through here, so writes keep their order. Without a window, `issue`
-   * runs now: lmdb-js commits each event-loop turn's writes in one transaction. With one, it runs when the window
-   * closes, together with every write made meanwhile, all in one turn and so in one transaction: under load a device
-   * event rarely shares a turn with another, and a transaction costs far more than a put (LMDB's commit and `fsync`,
-   * and lmdb-js handing each transaction to its write thread and back: about 85 µs of the event loop and 230 µs of
-   * CPU in all for a transaction of one put on the bench machine, against 7 and 16 µs a put in transactions of 50).
-   * What it costs is latency: a write resolves up to the window later. `issue` makes its puts synchronously and
-   * returns the promise of its commit.
+   * Group commit. Every write of the store goes through here, so writes keep their order. lmdb-js commits each
+   * event-loop turn's writes in one transaction, and a transaction costs far more than a put: LMDB's commit, a dozen
+   * page writes and an `fdatasync`, and lmdb-js waking its write thread and being woken back, each a system call
+   * (about 85 µs of the event loop and 230 µs of CPU in all for a transaction of one put on the bench machine,
+   * against 7 and 16 µs a put in transactions of 50; on one core, a fifth of the hub's CPU at 1,000 events/s).
+   * With a window, transactions start at most once per `commitWindowMs`: a write that comes when the last one
+   * started longer ago than that is issued at once, with the rest of its turn's writes (a quiet hub adds no wait);
+   * one that comes sooner waits for the window to close and goes with every write made meanwhile, all in one turn and
+   * so in one transaction. Under load that bounds the transactions a second whatever the rate, for a wait of at most
+   * the window. `issue` makes its puts synchronously and returns the promise of its commit.
    */
   #batched<T>(issue: () => Promise<T>): Promise<T> {
     const windowMs = this.#options.commitWindowMs ?? 0;
-    if (windowMs <= 0) return issue();
+    if (windowMs <= 0 || this.#turnOpen) return issue();
+    const now = performance.now();
+    if (this.#windowTimer === undefined && now - this.#issuedAt >= windowMs) {
+      this.#openTurn(now);
+      return issue();
+    }
     return new Promise<T>((resolve, reject) => {
       this.#window.push(() => {
         try {
@@ -469,8 +482,16 @@ export class LmdbStore implements Store {
           reject(error);
         }
       });
-      this.#windowTimer ??= setTimeout(() => this.#closeWindow(), windowMs);
+      this.#windowTimer ??= setTimeout(() => this.#closeWindow(), this.#issuedAt + windowMs - now);
     });
+  }
+
+  /** A transaction's writes are being issued: the rest of this event turn's writes join it (lmdb-js' batching). */
+  #openTurn(now: number): void {
+    this.#issuedAt = now;
+    if (this.#turnOpen) return;
+    this.#turnOpen = true;
+    setImmediate(this.#closeTurn);
   }
 
   #closeWindow(): void {
@@ -478,6 +499,7 @@ export class LmdbStore implements Store {
     this.#windowTimer = undefined;
     const writes = this.#window;
     this.#window = [];
+    if (writes.length > 0) this.#openTurn(performance.now());
     for (const write of writes) write();
   }
 

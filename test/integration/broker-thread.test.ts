@@ -24,7 +24,14 @@ describe('the broker thread ends: devices are reported gone, and it is started a
 
   beforeAll(async () => {
     process.on('worker', onWorker);
-    hub = await startTestHub({ deployment: deploymentOf({ ...demoConfig(), correlations: [] }) });
+    const config = demoConfig();
+    hub = await startTestHub({
+      deployment: deploymentOf({
+        ...config,
+        correlations: [],
+        mqtt: { ...config.mqtt, brokerThread: 'always' },
+      }),
+    });
   });
 
   afterAll(async () => {

@@ -8,6 +8,7 @@ import {
   demoConfig,
   demoGate,
   demoSecret,
+  deploymentOf,
   eventually,
   getJson,
   metricValue,
@@ -36,103 +37,109 @@ function tryConnect(
   });
 }
 
-describe('device security on the embedded broker', () => {
-  let hub: TestHub;
+describe.each(['always', 'never'] as const)(
+  'device security on the embedded broker (broker thread: %s)',
+  (brokerThread) => {
+    let hub: TestHub;
 
-  beforeAll(async () => {
-    hub = await startTestHub();
-  });
+    beforeAll(async () => {
+      const config = demoConfig();
+      hub = await startTestHub({
+        deployment: deploymentOf({ ...config, mqtt: { ...config.mqtt, brokerThread } }),
+      });
+    });
 
-  afterAll(async () => {
-    await hub?.stop();
-  });
+    afterAll(async () => {
+      await hub?.stop();
+    });
 
-  const refusals = (reason: string) =>
-    metricValue(hub.httpUrl, `gridhub_mqtt_refusals_total{reason="${reason}"}`);
+    const refusals = (reason: string) =>
+      metricValue(hub.httpUrl, `gridhub_mqtt_refusals_total{reason="${reason}"}`);
 
-  it('accepts a device with its own id and secret', async () => {
-    const id = 'gate-luming-02-west';
-    expect(await tryConnect(hub.mqttUrl, { clientId: id, username: id, password: demoSecret(id) })).toBe(
-      'connected',
-    );
-  });
+    it('accepts a device with its own id and secret', async () => {
+      const id = 'gate-luming-02-west';
+      expect(await tryConnect(hub.mqttUrl, { clientId: id, username: id, password: demoSecret(id) })).toBe(
+        'connected',
+      );
+    });
 
-  it('refuses a wrong secret, another device’s secret, no credentials, and a client id that is not the username', async () => {
-    const id = 'gate-luming-02-west';
-    expect(await tryConnect(hub.mqttUrl, { clientId: id, username: id, password: 'wrong-secret' })).toMatch(
-      /Bad username or password/,
-    );
-    expect(
-      await tryConnect(hub.mqttUrl, {
+    it('refuses a wrong secret, another device’s secret, no credentials, and a client id that is not the username', async () => {
+      const id = 'gate-luming-02-west';
+      expect(await tryConnect(hub.mqttUrl, { clientId: id, username: id, password: 'wrong-secret' })).toMatch(
+        /Bad username or password/,
+      );
+      expect(
+        await tryConnect(hub.mqttUrl, {
+          clientId: id,
+          username: id,
+          password: demoSecret('gate-luming-02-east'),
+        }),
+      ).toMatch(/Bad username or password/);
+      expect(await tryConnect(hub.mqttUrl, { clientId: id })).toMatch(/Bad username or password/);
+      expect(
+        await tryConnect(hub.mqttUrl, { clientId: 'someone-else', username: id, password: demoSecret(id) }),
+      ).toMatch(/Bad username or password/);
+      expect(await refusals('bad_credentials')).toBe(2);
+      expect(await refusals('client_id_mismatch')).toBe(2);
+      expect(hub.logs.text).not.toContain('wrong-secret');
+    });
+
+    it('lets a device subscribe to its own commands only, without disconnecting it for asking', async () => {
+      const id = 'gate-luming-02-west';
+      const client = connect(hub.mqttUrl, {
         clientId: id,
         username: id,
-        password: demoSecret('gate-luming-02-east'),
-      }),
-    ).toMatch(/Bad username or password/);
-    expect(await tryConnect(hub.mqttUrl, { clientId: id })).toMatch(/Bad username or password/);
-    expect(
-      await tryConnect(hub.mqttUrl, { clientId: 'someone-else', username: id, password: demoSecret(id) }),
-    ).toMatch(/Bad username or password/);
-    expect(await refusals('bad_credentials')).toBe(2);
-    expect(await refusals('client_id_mismatch')).toBe(2);
-    expect(hub.logs.text).not.toContain('wrong-secret');
-  });
-
-  it('lets a device subscribe to its own commands only, without disconnecting it for asking', async () => {
-    const id = 'gate-luming-02-west';
-    const client = connect(hub.mqttUrl, {
-      clientId: id,
-      username: id,
-      password: demoSecret(id),
-      reconnectPeriod: 0,
+        password: demoSecret(id),
+        reconnectPeriod: 0,
+      });
+      await new Promise((resolve) => client.once('connect', resolve));
+      // mqtt.js rejects a subscription granted 0x80; the SUBACK is on the error.
+      const subscribe = (topic: string) =>
+        client
+          .subscribeAsync(topic, { qos: 1 })
+          .catch((error: { packet: { granted: number[] } }) =>
+            error.packet.granted.map((qos) => ({ topic, qos })),
+          );
+      const own = await subscribe(`gridhub/devices/${id}/commands`);
+      const other = await subscribe('gridhub/devices/gate-luming-02-east/commands');
+      const everything = await subscribe('gridhub/#');
+      expect(own.map((grant) => grant.qos)).toEqual([1]);
+      expect(other.map((grant) => grant.qos)).toEqual([128]);
+      expect(everything.map((grant) => grant.qos)).toEqual([128]);
+      expect(client.connected).toBe(true);
+      expect(await refusals('subscribe_denied')).toBe(2);
+      await client.endAsync();
     });
-    await new Promise((resolve) => client.once('connect', resolve));
-    // mqtt.js rejects a subscription granted 0x80; the SUBACK is on the error.
-    const subscribe = (topic: string) =>
-      client
-        .subscribeAsync(topic, { qos: 1 })
-        .catch((error: { packet: { granted: number[] } }) =>
-          error.packet.granted.map((qos) => ({ topic, qos })),
-        );
-    const own = await subscribe(`gridhub/devices/${id}/commands`);
-    const other = await subscribe('gridhub/devices/gate-luming-02-east/commands');
-    const everything = await subscribe('gridhub/#');
-    expect(own.map((grant) => grant.qos)).toEqual([1]);
-    expect(other.map((grant) => grant.qos)).toEqual([128]);
-    expect(everything.map((grant) => grant.qos)).toEqual([128]);
-    expect(client.connected).toBe(true);
-    expect(await refusals('subscribe_denied')).toBe(2);
-    await client.endAsync();
-  });
 
-  it("disconnects a device that publishes on another device's topic, and no incident is raised for the victim", async () => {
-    const officer = await connectClient(hub.httpUrl, 'demo-officer-luming');
-    const id = 'gate-luming-02-west';
-    const client = connect(hub.mqttUrl, {
-      clientId: id,
-      username: id,
-      password: demoSecret(id),
-      reconnectPeriod: 0,
+    it("disconnects a device that publishes on another device's topic, and no incident is raised for the victim", async () => {
+      const officer = await connectClient(hub.httpUrl, 'demo-officer-luming');
+      const id = 'gate-luming-02-west';
+      const client = connect(hub.mqttUrl, {
+        clientId: id,
+        username: id,
+        password: demoSecret(id),
+        reconnectPeriod: 0,
+      });
+      await new Promise((resolve) => client.once('connect', resolve));
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+      client.publish(
+        'gridhub/devices/gate-luming-02-east/events',
+        JSON.stringify({ seq: 1, time: new Date().toISOString(), event: 'DOOR_FORCED_OPEN', door: 1 }),
+        { qos: 1 },
+      );
+      await closed;
+      client.end(true);
+      expect(await refusals('publish_denied')).toBe(1);
+      const { body } = await getJson(`${hub.httpUrl}/api/incidents`, 'demo-officer-luming');
+      expect(
+        (body as { incidents: Incident[] }).incidents.filter(
+          (incident) => incident.device.id === 'gate-luming-02-east',
+        ),
+      ).toEqual([]);
+      officer.close();
     });
-    await new Promise((resolve) => client.once('connect', resolve));
-    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
-    client.publish(
-      'gridhub/devices/gate-luming-02-east/events',
-      JSON.stringify({ seq: 1, time: new Date().toISOString(), event: 'DOOR_FORCED_OPEN', door: 1 }),
-      { qos: 1 },
-    );
-    await closed;
-    client.end(true);
-    expect(await refusals('publish_denied')).toBe(1);
-    const { body } = await getJson(`${hub.httpUrl}/api/incidents`, 'demo-officer-luming');
-    expect(
-      (body as { incidents: Incident[] }).incidents.filter(
-        (incident) => incident.device.id === 'gate-luming-02-east',
-      ),
-    ).toEqual([]);
-    officer.close();
-  });
-});
+  },
+);
 
 describe('provisioning through the API', () => {
   const dataDir = temporaryDirectory();

@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot, temporaryDirectory } from '../helpers/hub.ts';
@@ -42,8 +43,11 @@ interface RunningHub {
   printed(pattern: RegExp): Promise<void>;
 }
 
-function startHub(env: Record<string, string>): RunningHub {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+/** `onCpu`: started by taskset on that CPU alone, as a hub given one core by its CPU affinity. */
+function startHub(env: Record<string, string>, onCpu?: number): RunningHub {
+  const command = [process.execPath, '--import', 'tsx', 'src/main.ts'];
+  const [file, ...args] = onCpu === undefined ? command : ['taskset', '-c', String(onCpu), ...command];
+  const child = spawn(file as string, args, {
     cwd: projectRoot,
     env: { ...process.env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', MQTT_PORT: '0', ...env },
   });
@@ -233,6 +237,25 @@ describe('start-up', () => {
     expect(await canListen(mqttPort)).toBe(true);
     device.destroy();
     browser.destroy();
+  });
+
+  it("runs the embedded broker in the hub's thread when its CPU affinity gives it one core, in a thread of its own when more", async () => {
+    const mqttOf = async (hub: RunningHub) => {
+      const { httpPort, mqttPort } = await hub.started;
+      const response = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+      const { components } = (await response.json()) as {
+        components: { mqtt: { state: string; thread: string; port: number } };
+      };
+      hub.child.kill('SIGTERM');
+      expect((await hub.exited).code).toBe(0);
+      expect(components.mqtt.port).toBe(mqttPort);
+      return components.mqtt;
+    };
+    const oneCore = await mqttOf(startHub({ DATA_DIR: workDir.path }, 0));
+    expect(oneCore).toMatchObject({ state: 'up', thread: 'hub' });
+    // Without taskset, as many as this machine gives the test (two on the development and CI machines).
+    const cores = await mqttOf(startHub({ DATA_DIR: workDir.path }));
+    expect(cores).toMatchObject({ state: 'up', thread: availableParallelism() > 1 ? 'broker' : 'hub' });
   });
 
   it('exits 1 when the stop outlasts STOP_TIMEOUT_SECONDS, naming the step still stopping', async () => {
