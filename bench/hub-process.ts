@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -87,10 +87,21 @@ async function stop(code: number): Promise<void> {
   process.exit(code);
 }
 
+/** The size of the store's file: it keeps each event's key for a day, so it grows with the events. */
+function storeBytes(): number {
+  try {
+    return statSync(path.join(dataDir, 'gridhub.lmdb')).size;
+  } catch {
+    return 0;
+  }
+}
+
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'stats') {
     // The incidents not yet ended, which the hub holds in memory: nothing closes them in the bench.
     const broker = hub.testHandle.broker instanceof ThreadedBroker ? hub.testHandle.broker : undefined;
+    // The broker in the hub's thread (one CPU) counts its connections too.
+    const connected = (hub.testHandle.broker as { connectedClients?: number } | undefined)?.connectedClients;
     const quiet = message.quiet === true;
     void Promise.all([
       incidentMetrics(hub.testHandle.metrics).incidentsActive.get(),
@@ -103,8 +114,9 @@ process.on('message', (message: ParentMessage) => {
         // The heap of both threads: the broker thread holds the connections' state.
         heapUsed: stats.heapUsed + (thread?.heapUsed ?? 0),
         ...(thread === undefined ? {} : { brokerThreadBusyPercent: thread.busyPercent }),
-        devices: broker?.connectedClients ?? 0,
+        devices: connected ?? 0,
         activeIncidents: values[0]?.value ?? 0,
+        storeBytes: storeBytes(),
       });
     });
   }

@@ -5,6 +5,12 @@ export interface ProcSample {
   readonly at: number;
   readonly cpuMs: number;
   readonly rssBytes: number;
+  /**
+   * Of the RSS, the anonymous memory (heaps, malloc) and the file pages mapped (the node binary, LMDB's memory-mapped
+   * files: their pages count as resident once read or written, and the kernel may drop them when memory is short).
+   */
+  readonly rssAnonBytes: number;
+  readonly rssFileBytes: number;
   /** Page faults that had to wait for the disk (a memory-mapped file's page not in memory): time busy, not running. */
   readonly majorFaults: number;
 }
@@ -20,11 +26,14 @@ export function sampleProc(pid: number): ProcSample | undefined {
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const kilobytes = (field: string) =>
+      Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
     return {
       at: performance.now(),
       cpuMs: ((utime + stime) * 1000) / ticksPerSecond,
-      rssBytes: rssKb * 1024,
+      rssBytes: kilobytes('VmRSS'),
+      rssAnonBytes: kilobytes('RssAnon'),
+      rssFileBytes: kilobytes('RssFile'),
       majorFaults,
     };
   } catch {
@@ -40,6 +49,8 @@ export function sampleProcs(pids: readonly number[]): ProcSample | undefined {
     at: Math.max(...each.map((sample) => sample.at)),
     cpuMs: each.reduce((sum, sample) => sum + sample.cpuMs, 0),
     rssBytes: each.reduce((sum, sample) => sum + sample.rssBytes, 0),
+    rssAnonBytes: each.reduce((sum, sample) => sum + sample.rssAnonBytes, 0),
+    rssFileBytes: each.reduce((sum, sample) => sum + sample.rssFileBytes, 0),
     majorFaults: each.reduce((sum, sample) => sum + sample.majorFaults, 0),
   };
 }

@@ -43,6 +43,14 @@ const oneCore = args.has('--one-core');
 const repeatDevices = 5;
 /** Publishes in flight in the closed loop: enough to keep the server busy, few enough not to queue for long. */
 const closedLoopInflight = 200;
+/**
+ * `--one-core --soak`: then the hub alone at BENCH_SOAK_RATE (1,000/s) for BENCH_SOAK_MINUTES (10), one window a
+ * minute, its RSS and heap (after a full collection) at each: whether its memory grows under a steady load.
+ */
+const soakMinutes = args.has('--soak')
+  ? Math.min(60, Math.max(1, Number(process.env.BENCH_SOAK_MINUTES) || 10))
+  : 0;
+const soakRate = Math.min(20_000, Math.max(1, Number(process.env.BENCH_SOAK_RATE) || 1000));
 const noScale = args.has('--no-scale') || hubOnly;
 /**
  * The node flags `npm start` runs the hub with (package.json's start script, e.g. its young-generation size), so the
@@ -215,7 +223,7 @@ interface Server {
   readonly mqtt: number;
 }
 
-type StatsMessage = ServerStats & { devices: number; activeIncidents?: number };
+type StatsMessage = ServerStats & { devices: number; activeIncidents?: number; storeBytes?: number };
 
 async function startServer(target: Target, extraDevices: number, prof: boolean): Promise<Server> {
   const profArgs = prof
@@ -856,6 +864,9 @@ async function runOneCore(started: number, resultsDir: string): Promise<void> {
   const repeat = { mix: 'repeat' as const };
   const rows: Phase[] = [];
   const rigs: Rig[] = [];
+  const idleRssMB: Partial<Record<Target, number>> = {};
+  const soak: SoakMinute[] = [];
+  let soakIdleAfterMB = 0;
   try {
     const targets: Target[] = hubBEnv === undefined ? ['hub', 'relay'] : ['hub', 'hub-b', 'relay'];
     for (const target of targets) {
@@ -867,6 +878,9 @@ async function runOneCore(started: number, resultsDir: string): Promise<void> {
         cpuProf && target === 'hub',
       );
       rigs.push(rig);
+      // Connected and still: the server's memory before any event (the RSS a hub holds at rest).
+      await sleep(2_000);
+      idleRssMB[target] = (sampleProc(rig.server.child.pid as number)?.rssBytes ?? 0) / 2 ** 20;
       await phase(rig, 200, 3, repeatDevices, 0, repeat); // warm-up, opens the incidents; not reported
     }
     for (let round = 1; round <= profile.rounds; round++) {
@@ -890,6 +904,33 @@ async function runOneCore(started: number, resultsDir: string): Promise<void> {
         await sleep(1_000);
       }
     }
+    const hubRig = rigs[0];
+    if (soakMinutes > 0 && hubRig !== undefined) {
+      log(`soak: the hub alone at ${soakRate}/s for ${soakMinutes} min, memory each minute`);
+      for (let minute = 1; minute <= soakMinutes; minute++) {
+        const row = await phase(hubRig, soakRate, 60, repeatDevices, 0, repeat);
+        const memory = sampleProc(hubRig.server.child.pid as number);
+        const { storeBytes = 0 } = await ask<StatsMessage>(
+          hubRig.server.child,
+          { type: 'stats', quiet: true },
+          'stats',
+        );
+        soak.push({
+          minute,
+          rssMB: (memory?.rssBytes ?? 0) / 2 ** 20,
+          anonMB: (memory?.rssAnonBytes ?? 0) / 2 ** 20,
+          fileMB: (memory?.rssFileBytes ?? 0) / 2 ** 20,
+          storeMB: storeBytes / 2 ** 20,
+          peakRssMB: row.rssMB,
+          heapMB: row.heapMB,
+          cpuMicrosPerEvent: row.cpuMicrosPerEvent,
+          p99: row.latency.p99,
+          acked: row.throughput,
+        });
+      }
+      await sleep(10_000);
+      soakIdleAfterMB = (sampleProc(hubRig.server.child.pid as number)?.rssBytes ?? 0) / 2 ** 20;
+    }
   } finally {
     for (const rig of rigs) await stopRig(rig);
   }
@@ -905,7 +946,9 @@ async function runOneCore(started: number, resultsDir: string): Promise<void> {
       ...(hubBEnv === undefined ? {} : { hubB: hubBEnv }),
     },
     machine: machine(),
+    idleRssMB,
     rates: rows,
+    ...(soak.length === 0 ? {} : { soak, soakIdleAfterMB }),
   };
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   try {
@@ -915,7 +958,40 @@ async function runOneCore(started: number, resultsDir: string): Promise<void> {
   } catch {
     // Formatting is a nicety; the figures are written either way.
   }
-  process.stdout.write(`\n${oneCoreTable(rows)}\n\nresults: ${path.relative(projectRoot, file)}\n`);
+  const idle = Object.entries(idleRssMB)
+    .map(([target, mb]) => `${target} ${mb.toFixed(0)} MB`)
+    .join(', ');
+  process.stdout.write(`\n${oneCoreTable(rows)}\n\nRSS connected and idle, before any event: ${idle}\n`);
+  if (soak.length > 0) process.stdout.write(`\n${soakTable(soak, soakIdleAfterMB)}\n`);
+  process.stdout.write(`\nresults: ${path.relative(projectRoot, file)}\n`);
+}
+
+/** One minute of `--soak`: the hub's memory at its end (RSS; heap after a full collection) and what it did. */
+interface SoakMinute {
+  readonly minute: number;
+  readonly rssMB: number;
+  /** Of it, anonymous memory (heaps, malloc) and mapped file pages (the node binary, LMDB's files). */
+  readonly anonMB: number;
+  readonly fileMB: number;
+  /** The hub's LMDB store file: it holds every event's key for a day (redeliveries), so it grows with the events. */
+  readonly storeMB: number;
+  readonly peakRssMB: number;
+  readonly heapMB: number;
+  readonly cpuMicrosPerEvent: number;
+  readonly p99: number;
+  readonly acked: number;
+}
+
+function soakTable(soak: readonly SoakMinute[], idleAfterMB: number): string {
+  const lines = [
+    `| minute | acked/s | RSS MB at its end | of it anonymous | of it file pages | store file MB | peak RSS MB | heap MB (after a full GC) | CPU µs/event | p99 ms |`,
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...soak.map(
+      (row) =>
+        `| ${row.minute} | ${row.acked.toFixed(0)} | ${row.rssMB.toFixed(0)} | ${row.anonMB.toFixed(0)} | ${row.fileMB.toFixed(0)} | ${row.storeMB.toFixed(0)} | ${row.peakRssMB.toFixed(0)} | ${row.heapMB.toFixed(1)} | ${fmt(row.cpuMicrosPerEvent, 0)} | ${fmt(row.p99)} |`,
+    ),
+  ];
+  return `${lines.join('\n')}\n\nRSS 10 s after the load stopped: ${idleAfterMB.toFixed(0)} MB`;
 }
 
 /** Hub beside relay at each rate (the median p99 over rounds) and in the closed loop: CPU of one core, µs/event, p99. */

@@ -9,7 +9,7 @@ export type ParentMessage = { type: 'stats'; quiet?: boolean } | { type: 'stop' 
 
 export type ServerMessage =
   | { type: 'ready'; http: number; mqtt: number; devices: number }
-  | ({ type: 'stats'; devices: number; activeIncidents?: number } & ServerStats);
+  | ({ type: 'stats'; devices: number; activeIncidents?: number; storeBytes?: number } & ServerStats);
 
 export interface ServerStats {
   readonly heapUsed: number;
