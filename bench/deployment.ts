@@ -19,7 +19,7 @@ export interface BenchDevice {
 
 interface RawConfig {
   devices: { id: string; name?: string; adapter: string; secret?: string; grid?: string }[];
-  users: { id: string; role: string; token?: string }[];
+  users: { id: string; role: string; scope?: string; token?: string }[];
   jurisdiction: unknown;
 }
 
@@ -68,6 +68,15 @@ export function benchDeployment(extra: number): Deployment {
 }
 
 /** Socket.IO tokens: duty officers of every level first, then chiefs and grid workers (never integrators). */
+/** The demo's district duty officer's token: every incident of the district is pushed to them. */
+export function districtOfficerToken(): string {
+  const officer = demoRaw().users.find(
+    (user) => user.role === 'duty_officer' && user.scope?.startsWith('district-'),
+  );
+  if (officer?.token === undefined) throw new Error('the demo has no district duty officer with a token');
+  return officer.token;
+}
+
 export function clientTokens(): string[] {
   const users = demoRaw().users.filter((user) => user.token !== undefined && user.role !== 'integrator');
   const order = ['duty_officer', 'grid_chief', 'grid_worker'];

@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LatencySummary } from './clients.ts';
 import { runConnectorBench } from './connectors.ts';
-import { type BenchDevice, benchDevices, clientTokens, projectRoot } from './deployment.ts';
+import {
+  type BenchDevice,
+  benchDevices,
+  clientTokens,
+  districtOfficerToken,
+  projectRoot,
+} from './deployment.ts';
 import type { RunResult } from './load-generator.ts';
 import { renderPlot } from './plot.ts';
 import {
@@ -39,6 +45,11 @@ const hubOnly = args.has('--hub-only');
  * the repeat path (ACCESS_DENIED from a few gates, one client) at fixed rates, then a closed loop, hub and relay.
  */
 const oneCore = args.has('--one-core');
+/**
+ * `--one-core --fan-out`: 50 clients each sent every push (the hub's: 50 consoles of the district duty officer; the
+ * relay's: all in one room), instead of one client.
+ */
+const fanOut = oneCore && args.has('--fan-out');
 /** The gates the repeat path's frames come from: each folds into its one open incident. */
 const repeatDevices = 5;
 /** Publishes in flight in the closed loop: enough to keep the server busy, few enough not to queue for long. */
@@ -80,7 +91,7 @@ const profile = {
         : [1000, 2000, 5000, 8000, 12000],
   seconds: envSeconds > 0 && envSeconds <= 600 ? envSeconds : full ? 30 : 8,
   activeDevices: Math.min(5000, Math.max(30, Number(process.env.BENCH_ACTIVE_DEVICES) || 200)),
-  clients: oneCore ? 1 : 50,
+  clients: oneCore && !fanOut ? 1 : 50,
   scaleDevices: noScale ? [] : full ? [1000, 5000, 10000] : [1000, 5000],
   scaleClients: noScale ? [] : full ? [100, 1000] : [100],
   scaleRate: 1000,
@@ -238,7 +249,12 @@ async function startServer(target: Target, extraDevices: number, prof: boolean):
           [...profArgs, ...hubNodeArgs],
           serverCpu,
         )
-      : spawn('relay.ts', { RELAY_ROOMS: String(Math.min(5, profile.clients)) }, profArgs, serverCpu);
+      : spawn(
+          'relay.ts',
+          { RELAY_ROOMS: String(fanOut ? 1 : Math.min(5, profile.clients)) },
+          profArgs,
+          serverCpu,
+        );
   const ready = await next<{ http: number; mqtt: number }>(child, 'ready', 60_000);
   return { target, child, http: ready.http, mqtt: ready.mqtt };
 }
@@ -260,7 +276,7 @@ async function startRig(
 ): Promise<Rig> {
   const rig = await launchRig(target, extraDevices, prof);
   const { server, generator, clients: clientsChild } = rig;
-  const tokens = clientTokens();
+  const tokens = fanOut ? [districtOfficerToken()] : clientTokens();
   const connectedClients = await ask<{ connected: number; pids: number[] }>(
     clientsChild,
     { type: 'connect', url: `http://127.0.0.1:${server.http}`, count: clients, tokens },

@@ -24,6 +24,7 @@ describe('the mqtt section of the configuration', () => {
   it('defaults to the embedded broker, so a config without it runs as before', () => {
     expect(deploymentOf(demoConfig()).mqtt).toEqual({
       mode: 'embedded',
+      brokerThread: 'auto',
       clustered: { brokerHeartbeatSeconds: 10 },
     });
   });
