@@ -14,6 +14,7 @@ import {
 } from '../core/incident.ts';
 import type { DeadLetter } from '../core/refusals.ts';
 import type { RosterDescription } from '../core/roster.ts';
+import { EventKeys } from './event-keys.ts';
 import {
   type AccountRecord,
   type AuditQuery,
@@ -34,8 +35,10 @@ export interface LmdbStoreOptions {
   readonly dataDir: string;
   /** How many dead letters are kept; older ones are pruned. */
   readonly deadLetterLimit: number;
-  /** How long a device event's key is kept; eventKeyRetentionMs unless a test says otherwise. */
+  /** How long a device event's key is kept at the most; eventKeyRetentionMs unless a test says otherwise. */
   readonly eventKeyRetentionMs?: number;
+  /** How many event keys a generation takes before the older one is dropped (EventKeys); 500,000 by default. */
+  readonly eventKeysPerGeneration?: number;
   /** The clock event keys are dated by; Date.now unless a test moves time on. */
   readonly clock?: () => number;
   /**
@@ -52,8 +55,8 @@ function joinedSlot(incidentId: string, n: number): string {
 
 /** Prune dead letters once per this many writes, not on every write: counting keys is not free. */
 const PRUNE_EVERY = 256;
-/** Event keys looked at per prune: twice the writes between prunes, so the scan laps the keys faster than they grow. */
-const EVENT_PRUNE_SCAN = 2 * PRUNE_EVERY;
+/** About 65 MB of keys a generation: at 1,000 events a second, redeliveries are recognised for 8 minutes at least. */
+const EVENT_KEYS_PER_GENERATION = 500_000;
 
 /**
  * What changed of an incident since it was last written whole: repeats (Store.saveRepeat) and joins (saveJoined),
@@ -93,7 +96,7 @@ export class LmdbStore implements Store {
   #sessions: Database<SessionRecord, string> | undefined;
   #accounts: Database<AccountRecord, string> | undefined;
   /** Device event key → when its change was committed (epoch ms); pruned past eventKeyRetentionMs. */
-  #events: Database<number, string> | undefined;
+  #eventKeys: EventKeys | undefined;
   /** Device condition → its open incident's id (Store.writeIncident's condition index). */
   #conditions: Database<string, string> | undefined;
   /** Incident id → what changed since it was written whole (see IncidentDelta). */
@@ -109,9 +112,6 @@ export class LmdbStore implements Store {
   readonly #issued = new Map<string, IssuedDelta>();
   /** Webhook deliveries waiting, by delivery id (see outbox). */
   #deliveries: Database<PendingDelivery, string> | undefined;
-  #eventWrites = 0;
-  /** Where the next prune of event keys goes on scanning: a lap over the keys, a slice at a time. */
-  #eventPruneFrom: string | undefined;
   #deadLetterWrites = 0;
   /** Writes waiting for the commit window to close, in the order they were made (see #batched). */
   #window: (() => void)[] = [];
@@ -146,7 +146,11 @@ export class LmdbStore implements Store {
       this.#devices = this.#root.openDB<DeviceRecord, string>({ name: 'devices', encoding: 'msgpack' });
       this.#audit = this.#root.openDB<AuditEntry, string>({ name: 'audit', encoding: 'msgpack' });
       this.#rosters = this.#root.openDB<RosterDescription, string>({ name: 'rosters', encoding: 'msgpack' });
-      this.#events = this.#root.openDB<number, string>({ name: 'events', encoding: 'msgpack' });
+      this.#eventKeys = new EventKeys(this.#root, {
+        retentionMs: this.#options.eventKeyRetentionMs ?? eventKeyRetentionMs,
+        perGeneration: this.#options.eventKeysPerGeneration ?? EVENT_KEYS_PER_GENERATION,
+        clock: this.#options.clock ?? Date.now,
+      });
       this.#sessions = this.#root.openDB<SessionRecord, string>({ name: 'sessions', encoding: 'msgpack' });
       this.#accounts = this.#root.openDB<AccountRecord, string>({ name: 'accounts', encoding: 'msgpack' });
       this.#conditions = this.#root.openDB<string, string>({ name: 'conditions', encoding: 'msgpack' });
@@ -178,7 +182,7 @@ export class LmdbStore implements Store {
     this.#rosters = undefined;
     this.#sessions = undefined;
     this.#accounts = undefined;
-    this.#events = undefined;
+    this.#eventKeys = undefined;
     this.#conditions = undefined;
     this.#deltas = undefined;
     this.#joined = undefined;
@@ -259,12 +263,12 @@ export class LmdbStore implements Store {
     const incidents = this.#db(this.#incidents);
     const conditions = this.#db(this.#conditions);
     const auditDb = this.#db(this.#audit);
-    const events = this.#db(this.#events);
+    const eventKeys = this.#db(this.#eventKeys);
     // Reads inside the transaction see its own writes and no one else's: checks and writes are one step.
     const root = this.#db(this.#root as unknown as Database<unknown, string>);
     return this.#batched(() =>
       root.transaction((): IncidentWriteOutcome => {
-        if (eventKey !== undefined && events.get(eventKey) !== undefined) {
+        if (eventKey !== undefined && eventKeys.has(eventKey)) {
           return { written: false, refused: 'event' };
         }
         if (expectedVersion !== undefined && (this.#read(incident.id)?.version ?? 0) !== expectedVersion) {
@@ -289,7 +293,7 @@ export class LmdbStore implements Store {
         }
         incidents.put(incident.id, incident);
         if (audit !== undefined) auditDb.put(audit.id, audit);
-        if (eventKey !== undefined) this.#recordEvent(eventKey);
+        if (eventKey !== undefined) this.#recordEvent(eventKey, true);
         // Several hubs write through here only, each change in its own transaction, whose reads see its writes.
         this.#removeDelta(incident.id, this.#db(this.#deltas).get(incident.id));
         this.#issued.delete(incident.id);
@@ -304,7 +308,7 @@ export class LmdbStore implements Store {
 
   /** A synchronous read of the memory map: the embedded ingest path asks it of every keyed event. */
   eventCommitted(eventKey: string): boolean {
-    return this.#db(this.#events).get(eventKey) !== undefined;
+    return this.#db(this.#eventKeys).has(eventKey);
   }
 
   async getIncident(id: string): Promise<Incident | undefined> {
@@ -569,26 +573,6 @@ export class LmdbStore implements Store {
     return { ...incident, ...fields, related: related.slice(-relatedEventsLimit) };
   }
 
-  /** Records an event key, and now and then drops keys older than their retention, a slice per call. */
-  #recordEvent(eventKey: string): void {
-    const events = this.#db(this.#events);
-    const now = this.#options.clock?.() ?? Date.now();
-    events.put(eventKey, now);
-    if (++this.#eventWrites % PRUNE_EVERY !== 0) return;
-    let seen = 0;
-    let last: string | undefined;
-    const from = this.#eventPruneFrom;
-    for (const { key, value } of events.getRange({
-      ...(from === undefined ? {} : { start: from }),
-      limit: EVENT_PRUNE_SCAN,
-    })) {
-      seen++;
-      last = key;
-      if (now - value > (this.#options.eventKeyRetentionMs ?? eventKeyRetentionMs)) events.remove(key);
-    }
-    this.#eventPruneFrom = seen < EVENT_PRUNE_SCAN ? undefined : last;
-  }
-
   async #pruneDeadLetters(db: Database<DeadLetter, string>): Promise<void> {
     const excess = db.getCount() - this.#options.deadLetterLimit;
     if (excess <= 0) return;
@@ -597,8 +581,13 @@ export class LmdbStore implements Store {
     });
   }
 
-  #db<T>(db: Database<T, string> | undefined): Database<T, string> {
+  #db<T>(db: T | undefined): T {
     if (db === undefined) throw new GridhubError('GRIDHUB_STORE_FAILED', 'the store is not started');
     return db;
+  }
+
+  /** Records a device event's key with the writes of its change (EventKeys: two generations, no scan). */
+  #recordEvent(eventKey: string, inTransaction = false): void {
+    this.#db(this.#eventKeys).record(eventKey, inTransaction);
   }
 }

@@ -245,10 +245,11 @@ describe('GB/T 28181: devices register to the hub, report and are commanded', ()
     // A 2022 camera takes its snapshot on command (SnapShotConfig) and uploads it to the device HTTP listener.
     const incident = created.find((one) => one.device.id === ipc.id) as Incident;
     let snapshot: NonNullable<Incident['evidence']>[number] | undefined;
+    // Read as a user reads it (the hub's view, active incidents first): the store shows a commit a moment before
+    // the hub's thread has taken it in.
     await eventually(async () => {
-      snapshot = (await hub.testHandle.store.getIncident(incident.id))?.evidence?.find(
-        (item) => item.kind === 'snapshot',
-      );
+      const { body } = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}`, 'demo-admin');
+      snapshot = (body as Incident).evidence?.find((item) => item.kind === 'snapshot');
       return snapshot !== undefined;
     });
     expect(snapshot).toMatchObject({ cameraId: ipc.id, contentType: 'image/jpeg' });

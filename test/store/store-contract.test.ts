@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { open } from 'lmdb';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/core/audit.ts';
 import { type Incident, type RelatedEvent, relatedEventsLimit } from '../../src/core/incident.ts';
@@ -658,6 +660,73 @@ describe('the embedded store with a commit window', () => {
       store = make();
       await store.start();
       expect(await store.getIncident('inc_00002')).toEqual(incident(2));
+    } finally {
+      await store.stop();
+      await directory.remove();
+    }
+  });
+});
+
+describe('the embedded store’s event keys, in two generations', () => {
+  const key = (n: number) => `gate-${n % 7}/${n}/2026-11-22T08:00:00Z`;
+
+  it('keeps at most two generations whatever the rate: the oldest keys go whole, the newest stay, across a restart', async () => {
+    const directory = temporaryDirectory('gridhub-store-');
+    const make = () =>
+      new LmdbStore({ dataDir: directory.path, deadLetterLimit: 100, eventKeysPerGeneration: 100 });
+    let store = make();
+    await store.start();
+    try {
+      for (let n = 1; n <= 350; n++) await store.saveRepeat(incident(1, { occurrences: n }), key(n));
+      // 1–100 filled the first generation, 101–200 the second, 201–300 the first again (1–100 dropped), 301–350
+      // the second (101–200 dropped): 201–350 are recognised.
+      for (const n of [1, 100, 101, 200]) expect(store.eventCommitted(key(n))).toBe(false);
+      for (const n of [201, 300, 301, 350]) expect(store.eventCommitted(key(n))).toBe(true);
+      await store.stop();
+      store = make();
+      await store.start();
+      for (const n of [201, 350]) expect(store.eventCommitted(key(n))).toBe(true);
+      expect(store.eventCommitted(key(200))).toBe(false);
+      // Written on after the restart, into the generation it was writing: the next 50 fill it, then 201–300 go.
+      for (let n = 351; n <= 401; n++) await store.saveRepeat(incident(1, { occurrences: n }), key(n));
+      expect(store.eventCommitted(key(300))).toBe(false);
+      for (const n of [301, 400, 401]) expect(store.eventCommitted(key(n))).toBe(true);
+    } finally {
+      await store.stop();
+      await directory.remove();
+    }
+  });
+
+  it('recognises the keys a store kept before generations until the first turn, and none past the retention', async () => {
+    const directory = temporaryDirectory('gridhub-store-');
+    // As a hub of 2026-12-06 left it: one `events` table, key → when it was recorded, nothing else.
+    let clock = Date.now();
+    const before = open({ path: path.join(directory.path, 'gridhub.lmdb'), maxDbs: 16 });
+    const events = before.openDB<number, string>({ name: 'events', encoding: 'msgpack' });
+    await events.put(key(1), clock);
+    await before.close();
+    const store = new LmdbStore({
+      dataDir: directory.path,
+      deadLetterLimit: 100,
+      eventKeyRetentionMs: 60_000,
+      clock: () => clock,
+    });
+    await store.start();
+    try {
+      expect(store.eventCommitted(key(1))).toBe(true);
+      await store.saveRepeat(incident(1, { occurrences: 2 }), key(2));
+      clock += 20_000;
+      expect(store.eventCommitted(key(1))).toBe(true);
+      // Half the retention after the first key of the new generation, the generations turn: the old table is
+      // the older generation, dropped whole; the new generation's keys are the older ones now.
+      clock += 20_000;
+      await store.saveRepeat(incident(1, { occurrences: 3 }), key(3));
+      expect(store.eventCommitted(key(1))).toBe(false);
+      expect(store.eventCommitted(key(2))).toBe(true);
+      // Past the retention a key is not recognised, though its generation is not dropped yet.
+      clock += 30_000;
+      expect(store.eventCommitted(key(2))).toBe(false);
+      expect(store.eventCommitted(key(3))).toBe(true);
     } finally {
       await store.stop();
       await directory.remove();
