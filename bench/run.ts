@@ -76,10 +76,11 @@ function startScriptFlags(): string[] {
     (word, index) => word.startsWith('--') && word !== '--import' && words[index - 1] !== '--import',
   );
 }
-const hubNodeArgs = [
-  ...startScriptFlags(),
-  ...(process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter((arg) => arg.startsWith('--')),
-];
+const nodeFlags = (value: string | undefined): string[] =>
+  (value ?? '').split(' ').filter((arg) => arg.startsWith('--'));
+const hubNodeArgs = [...startScriptFlags(), ...nodeFlags(process.env.BENCH_HUB_NODE_ARGS)];
+/** BENCH_HUB_B_NODE_ARGS: node flags for the second hub of `--one-core` (BENCH_HUB_B), after the first's. */
+const hubBNodeArgs = [...hubNodeArgs, ...nodeFlags(process.env.BENCH_HUB_B_NODE_ARGS)];
 const profile = {
   name: oneCore ? 'one-core' : full ? 'full' : 'default',
   rates: envRates?.length
@@ -246,7 +247,7 @@ async function startServer(target: Target, extraDevices: number, prof: boolean):
       ? spawn(
           'hub-process.ts',
           { BENCH_DEVICES: String(extraDevices), ...(target === 'hub-b' ? hubBEnv : {}) },
-          [...profArgs, ...hubNodeArgs],
+          [...profArgs, ...(target === 'hub-b' ? hubBNodeArgs : hubNodeArgs)],
           serverCpu,
         )
       : spawn(
