@@ -3,9 +3,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Incident } from '../src/core/incident.ts';
 import { LmdbStore } from '../src/store/lmdb-store.ts';
 import { percentile } from './proc.ts';
+import { benchIncident } from './store-fixtures.ts';
 
 /**
  * `npx tsx bench/commit-window.ts [rate] [seconds] [windows…]`: what the embedded store's commit window
@@ -21,13 +21,7 @@ const rate = args[0] || 1000;
 const seconds = args[1] || 5;
 const windows = args.length > 2 ? args.slice(2) : [0, 1, 2, 5];
 
-const incident = {
-  id: 'inc_bench',
-  state: 'dispatched',
-  occurrences: 1,
-  lastOccurredAt: new Date().toISOString(),
-  updatedAt: new Date().toISOString(),
-} as Incident;
+const incident = benchIncident();
 
 async function measure(windowMs: number): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'gridhub-window-'));

@@ -2,8 +2,8 @@ import { rmSync, statSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Incident } from '../src/core/incident.ts';
 import { LmdbStore } from '../src/store/lmdb-store.ts';
+import { benchIncident } from './store-fixtures.ts';
 
 /**
  * `npx tsx bench/event-keys.ts [events] [perGeneration]`: the embedded store's file as device events' keys pile up
@@ -15,13 +15,7 @@ const [events = 2_000_000, perGeneration = 500_000] = process.argv.slice(2).map(
 const dataDir = await mkdtemp(path.join(tmpdir(), 'gridhub-event-keys-'));
 const store = new LmdbStore({ dataDir, deadLetterLimit: 100, eventKeysPerGeneration: perGeneration });
 await store.start();
-const incident = {
-  id: 'inc_bench',
-  state: 'dispatched',
-  occurrences: 1,
-  lastOccurredAt: new Date().toISOString(),
-  updatedAt: new Date().toISOString(),
-} as Incident;
+const incident = benchIncident();
 const fileMB = () => statSync(path.join(dataDir, 'gridhub.lmdb')).size / 2 ** 20;
 process.stdout.write(`| events written | store file MB |\n|---:|---:|\n`);
 try {

@@ -919,17 +919,17 @@ export class Hub {
   }
 }
 
-/** An instance's client id on an external broker: stable and its own, so its session outlives a restart. */
 /**
  * Whether the embedded broker gets a thread of its own. The thread takes the devices' connections and MQTT off the
- * hub's event loop, which pays where a second CPU runs it; on one CPU the two threads take turns on it, and every
- * device publish and its answer cross between them (a message each way, a wake-up, a second heap to collect): on one
- * core the broker in the hub's thread costs about half as much per event (docs/benchmarks.md, "One core").
+ * hub's event loop, which pays where a second CPU runs it; on one CPU the two threads only take turns on it, and every
+ * device publish and its answer cross between them. There the broker in the hub's thread keeps one heap fewer (30–60
+ * MB less RSS) for the same CPU per event (docs/benchmarks-log.md, "one core, the repeat path (2)").
  */
 function brokerInThread(setting: 'auto' | 'always' | 'never'): boolean {
   return setting === 'auto' ? availableParallelism() > 1 : setting === 'always';
 }
 
+/** An instance's client id on an external broker: stable and its own, so its session outlives a restart. */
 function externalClientId(clientId: string | undefined): string {
   if (clientId !== undefined) return clientId;
   throw new GridhubError(

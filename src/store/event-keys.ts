@@ -50,12 +50,9 @@ export class EventKeys {
 
   /** Whether the key was recorded within the retention (a synchronous read of the memory map). */
   has(eventKey: string): boolean {
-    const now = this.#options.clock();
-    for (const generation of [this.#current, this.#older]) {
-      const recorded = generation.db.get(eventKey);
-      if (recorded !== undefined) return now - recorded <= this.#options.retentionMs;
-    }
-    return false;
+    // Asked of every keyed device event: two reads at most, nothing allocated.
+    const recorded = this.#current.db.get(eventKey) ?? this.#older.db.get(eventKey);
+    return recorded !== undefined && this.#options.clock() - recorded <= this.#options.retentionMs;
   }
 
   /**

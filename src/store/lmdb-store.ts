@@ -95,7 +95,7 @@ export class LmdbStore implements Store {
   #rosters: Database<RosterDescription, string> | undefined;
   #sessions: Database<SessionRecord, string> | undefined;
   #accounts: Database<AccountRecord, string> | undefined;
-  /** Device event key → when its change was committed (epoch ms); pruned past eventKeyRetentionMs. */
+  /** Device event key → when its change was committed (epoch ms), in two generations (EventKeys). */
   #eventKeys: EventKeys | undefined;
   /** Device condition → its open incident's id (Store.writeIncident's condition index). */
   #conditions: Database<string, string> | undefined;
