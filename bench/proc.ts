@@ -130,6 +130,30 @@ export function sampleThreads(pid: number): Map<string, number> {
   return byName;
 }
 
+/**
+ * Context switches of all a process's threads so far (/proc/<pid>/task/<tid>/status, voluntary and not): each is a
+ * thread going to sleep or being woken, which on a paravirtualised machine costs far more than the work it often
+ * wraps. Per event, it counts the hand-offs between the hub's threads and the waits for the network and the disk.
+ */
+export function sampleSwitches(pid: number): number {
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return Number.NaN;
+  }
+  let switches = 0;
+  for (const tid of tids) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      for (const match of status.matchAll(/ctxt_switches:\s+(\d+)/g)) switches += Number(match[1]);
+    } catch {
+      // The thread ended between the listing and the read: its switches leave the sum (a thread per phase at most).
+    }
+  }
+  return switches;
+}
+
 /** Each thread name's CPU time between two samples, as ms. */
 export function threadDelta(from: Map<string, number>, to: Map<string, number>): Record<string, number> {
   const out: Record<string, number> = {};

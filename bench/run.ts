@@ -18,6 +18,7 @@ import {
   sampleMachine,
   sampleProc,
   sampleProcs,
+  sampleSwitches,
   sampleThreads,
   stealPercent,
   threadDelta,
@@ -343,6 +344,8 @@ interface Phase {
   readonly stealPercent: number;
   /** The server's page faults that waited for the disk during the phase (see proc.ts ProcSample). */
   readonly majorFaults: number;
+  /** The server's context switches (all threads) per acknowledged event: its wake-ups and hand-offs (proc.ts). */
+  readonly switchesPerEvent: number;
   readonly generatorCpuPercent: number;
   readonly clientsCpuPercent: number;
   readonly rssMB: number;
@@ -428,6 +431,7 @@ async function phase(
   await ask<StatsMessage>(server.child, { type: 'stats', quiet: settled !== undefined }, 'stats');
   const before = sampleProc(server.child.pid as number);
   const threadsBefore = sampleThreads(server.child.pid as number);
+  const switchesBefore = sampleSwitches(server.child.pid as number);
   const machineBefore = sampleMachine();
   const genBefore = sampleProc(generator.pid as number);
   const clientsBefore = sampleProcs([clients.pid as number, ...rig.clientWorkerPids]);
@@ -436,6 +440,7 @@ async function phase(
   generator.off('message', onProgress);
   const after = sampleProc(server.child.pid as number);
   const threadsAfter = sampleThreads(server.child.pid as number);
+  const switchesAfter = sampleSwitches(server.child.pid as number);
   const machineAfter = sampleMachine();
   const loop = await ask<StatsMessage>(server.child, { type: 'stats' }, 'stats');
   const genAfter = sampleProc(generator.pid as number);
@@ -465,6 +470,7 @@ async function phase(
         : ((after.cpuMs - before.cpuMs) * 1000) / result.acked,
     stealPercent: stealPercent(machineBefore, machineAfter),
     majorFaults: (after?.majorFaults ?? 0) - (before?.majorFaults ?? 0),
+    switchesPerEvent: result.acked === 0 ? Number.NaN : (switchesAfter - switchesBefore) / result.acked,
     generatorCpuPercent: cpuPercent(genBefore, genAfter),
     clientsCpuPercent: cpuPercent(clientsBefore, clientsAfter),
     rssMB: Math.max(peakRss, after?.rssBytes ?? 0) / 2 ** 20,
@@ -480,7 +486,7 @@ async function phase(
     ...(load.closedLoop ? { closedLoop: true } : {}),
   };
   log(
-    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy${row.brokerThreadBusyPercent === undefined ? '' : ` (broker thread ${fmt(row.brokerThreadBusyPercent, 0)}%)`}, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, steal ${fmt(row.stealPercent)}%, ${row.majorFaults} major faults (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB, heap ${row.heapMB.toFixed(0)} MB${row.activeIncidents === undefined ? '' : ` with ${row.activeIncidents} incidents active`}`,
+    `${row.target.padEnd(5)} ${String(rate).padStart(6)}/s → ${row.throughput.toFixed(0).padStart(6)}/s, p50 ${fmt(latency.p50)} p99 ${fmt(latency.p99)} ms (${latency.samples} samples), worst at ${latency.maxAt.toFixed(1)} s, loop delay max ${fmt(row.loopDelayMax)} ms, main thread ${fmt(row.loopBusyPercent, 0)}% busy${row.brokerThreadBusyPercent === undefined ? '' : ` (broker thread ${fmt(row.brokerThreadBusyPercent, 0)}%)`}, CPU ${row.cpuPercent.toFixed(0)}% = ${fmt(row.cpuMicrosPerEvent, 0)} µs/event, ${fmt(row.switchesPerEvent, 2)} context switches/event, steal ${fmt(row.stealPercent)}%, ${row.majorFaults} major faults (generator ${row.generatorCpuPercent.toFixed(0)}%, clients ${row.clientsCpuPercent.toFixed(0)}%), RSS ${row.rssMB.toFixed(0)} MB, heap ${row.heapMB.toFixed(0)} MB${row.activeIncidents === undefined ? '' : ` with ${row.activeIncidents} incidents active`}`,
   );
   if (settleSeconds > 0)
     log(
@@ -1014,8 +1020,8 @@ function soakTable(soak: readonly SoakMinute[], idleAfterMB: number): string {
 /** Hub beside relay at each rate (the median p99 over rounds) and in the closed loop: CPU of one core, µs/event, p99. */
 function oneCoreTable(rows: readonly Phase[]): string {
   const lines = [
-    '| offered/s | hub CPU % of a core | relay CPU % | hub µs/event | relay µs/event | µs ratio | hub p99 ms | relay p99 ms | hub acked/s | relay acked/s | acked ratio | hub CPU by thread ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| offered/s | hub CPU % of a core | relay CPU % | hub µs/event | relay µs/event | µs ratio | hub p99 ms | relay p99 ms | hub acked/s | relay acked/s | acked ratio | hub / relay switches per event | hub CPU by thread ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const rate of [...profile.rates, 0]) {
     const pick = (target: Target): Phase | undefined =>
@@ -1034,7 +1040,7 @@ function oneCoreTable(rows: readonly Phase[]): string {
         .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
         .join(', ');
       lines.push(
-        `| ${rate === 0 ? 'closed loop' : rate}${target === 'hub' ? '' : ' (hub b)'} | ${hub.cpuPercent.toFixed(0)} | ${relay.cpuPercent.toFixed(0)} | ${fmt(hub.cpuMicrosPerEvent, 0)} | ${fmt(relay.cpuMicrosPerEvent, 0)} | ${fmt(hub.cpuMicrosPerEvent / relay.cpuMicrosPerEvent, 2)} | ${fmt(hub.latency.p99)} | ${fmt(relay.latency.p99)} | ${hub.throughput.toFixed(0)} | ${relay.throughput.toFixed(0)} | ${fmt(hub.throughput / relay.throughput, 2)} | ${threads} |`,
+        `| ${rate === 0 ? 'closed loop' : rate}${target === 'hub' ? '' : ' (hub b)'} | ${hub.cpuPercent.toFixed(0)} | ${relay.cpuPercent.toFixed(0)} | ${fmt(hub.cpuMicrosPerEvent, 0)} | ${fmt(relay.cpuMicrosPerEvent, 0)} | ${fmt(hub.cpuMicrosPerEvent / relay.cpuMicrosPerEvent, 2)} | ${fmt(hub.latency.p99)} | ${fmt(relay.latency.p99)} | ${hub.throughput.toFixed(0)} | ${relay.throughput.toFixed(0)} | ${fmt(hub.throughput / relay.throughput, 2)} | ${fmt(hub.switchesPerEvent, 2)} / ${fmt(relay.switchesPerEvent, 2)} | ${threads} |`,
       );
     }
   }
