@@ -1,5 +1,8 @@
 // Shared by the officer console and the worker view: the session, the REST calls, the live socket, sounds.
 // Plain ES module for the browser; no bundler, no outside asset. `io` comes from /socket.io/socket.io.js.
+import { errorLabel, setTimeZone, t } from './i18n.js';
+
+export { time } from './i18n.js';
 
 const sessionKey = 'gridhub.session';
 
@@ -91,11 +94,12 @@ function scheduleRefresh() {
 }
 scheduleRefresh();
 
-/** An error the server answered, with its own message: what the pages show when an action is refused. */
+/** An error the server answered, with its code and own message: what the pages show when an action is refused. */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, code) {
     super(message);
     this.status = status;
+    this.code = code;
   }
 }
 
@@ -109,7 +113,12 @@ async function request(method, url, body, token = session()?.token) {
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, answer?.error?.message ?? `HTTP ${response.status}`);
+  if (!response.ok)
+    throw new ApiError(
+      response.status,
+      answer?.error?.message ?? `HTTP ${response.status}`,
+      answer?.error?.code,
+    );
   return answer;
 }
 
@@ -126,6 +135,23 @@ export async function mediaUrl(url) {
   const response = await fetch(url, { headers: { authorization: `Bearer ${session()?.token}` } });
   if (!response.ok) throw new ApiError(response.status, `media ${response.status}`);
   return URL.createObjectURL(await response.blob());
+}
+
+/**
+ * Shows the connection's state in words, and as `data-status` for scripts and styles: connecting, syncing, live or
+ * offline (reconnecting, or with the reason the connection failed).
+ */
+export function showStatus(element, code, reason = '') {
+  element.textContent = t(`status.${code}`, { reason });
+  element.dataset.status = ['reconnecting', 'offlineBecause'].includes(code) ? 'offline' : code;
+  element.dataset.live = String(code === 'live');
+}
+
+/** The deployment's settings for the pages (its time zone); the defaults stand when the hub cannot say. */
+export async function loadSettings() {
+  const settings = await request('GET', '/api/console').catch(() => undefined);
+  if (settings?.timeZone) setTimeZone(settings.timeZone);
+  return settings ?? {};
 }
 
 /**
@@ -162,7 +188,7 @@ export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus 
   let syncing = 0;
   // "live" only once the page holds the server's state again, so nobody reads a half-loaded page as current.
   socket.on('connect', async () => {
-    onStatus('syncing…');
+    onStatus('syncing');
     syncing += 1;
     try {
       await reload(onSync);
@@ -178,12 +204,12 @@ export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus 
       () => setTimeout(reauthenticate, 5_000),
     );
   socket.on('disconnect', (reason) => {
-    onStatus('offline — reconnecting…');
+    onStatus('reconnecting');
     // The server closed it (the session ended, or reached its end): it does not come back by itself.
     if (reason === 'io server disconnect') reauthenticate();
   });
   socket.on('connect_error', (error) => {
-    onStatus(`offline — ${error.message}`);
+    onStatus('offlineBecause', error.message);
     if (!socket.active) reauthenticate();
   });
   socket.on('incident:new', live(onNew));
@@ -235,22 +261,6 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
-export function time(iso) {
-  return iso ? new Date(iso).toLocaleString('zh-CN', { hour12: false }) : '—';
-}
-
-export const stateLabels = {
-  new: 'new 新',
-  dispatched: 'dispatched 已派遣',
-  accepted: 'accepted 已接单',
-  on_site: 'on site 已到场',
-  escalated: 'escalated 已上报',
-  resolved: 'resolved 已处置',
-  closed: 'closed 已结案',
-  false_alarm: 'false alarm 误报',
-  cancelled: 'cancelled 已撤销',
-};
-
 export const openStates = ['new', 'dispatched', 'accepted', 'on_site', 'escalated'];
 
 /** The login form shown when there is no session: a username and password, or an API token; resolves once in. */
@@ -261,7 +271,7 @@ export function loginForm(root, example) {
       try {
         resolve(await logIn());
       } catch (error) {
-        message.textContent = error.message;
+        message.textContent = errorLabel(error);
       }
     };
     const username = el('input', {
@@ -288,22 +298,22 @@ export function loginForm(root, example) {
         },
       },
       el('h1', {}, 'gridhub'),
-      el('label', { for: 'username' }, 'Username 用户名'),
+      el('label', { for: 'username' }, t('login.username')),
       username,
-      el('label', { for: 'password' }, 'Password 密码'),
+      el('label', { for: 'password' }, t('login.password')),
       password,
-      el('button', { type: 'submit' }, 'Log in 登录'),
+      el('button', { type: 'submit' }, t('login.submit')),
       message,
       el(
         'details',
         {},
-        el('summary', {}, 'API token instead'),
-        el('label', { for: 'token' }, 'API token'),
+        el('summary', {}, t('login.tokenInstead')),
+        el('label', { for: 'token' }, t('login.token')),
         token,
         el(
           'button',
           { type: 'button', onclick: () => attempt(() => loginWithToken(token.value.trim())) },
-          'Use token',
+          t('login.useToken'),
         ),
       ),
     );

@@ -6,14 +6,31 @@ import {
   beep,
   connect,
   el,
+  loadSettings,
   loginForm,
   logout,
   mediaUrl,
   openStates,
   session,
-  stateLabels,
-  time,
+  showStatus,
 } from './common.js';
+import {
+  actionLabel,
+  auditLabel,
+  categoryLabel,
+  duration,
+  errorLabel,
+  incidentTitle,
+  languageSwitch,
+  roleLabel,
+  severityLabel,
+  stageLabel,
+  stateLabel,
+  t,
+  time,
+  today,
+  zonedMidnight,
+} from './i18n.js';
 
 const root = document.getElementById('app');
 const state = {
@@ -24,7 +41,16 @@ const state = {
   grids: [],
   nodes: [],
   users: [],
+  /** User id → name, for people shown by name (ids stay in data attributes). */
+  names: new Map(),
+  /** The categories the deployment's rules raise (from /api/console), for the filter. */
+  categories: [],
   selected: null,
+  /** Resolved incidents waiting for verification, for their view. */
+  resolved: new Map(),
+  /** The work queue's view (see views) and its page. */
+  view: 'queue',
+  page: 0,
   filters: { state: '', severity: '', category: '', node: '' },
   // The map's view, in the SVG's own units: kept across redraws (every push redraws the map).
   mapView: { x: 0, y: 0, zoom: 1 },
@@ -54,17 +80,28 @@ function remember(incident) {
   else state.incidents.delete(incident.id);
   if (openStates.includes(incident.state)) state.open.set(incident.id, incident);
   else state.open.delete(incident.id);
+  if (incident.state === 'resolved') state.resolved.set(incident.id, incident);
+  else state.resolved.delete(incident.id);
 }
 
+/** A user by name; their id only when this officer's list does not hold them (a higher centre's officer). */
+function nameOf(userId) {
+  if (userId === 'system') return roleLabel('system');
+  return state.names.get(userId) ?? userId;
+}
+
+/** Severities most urgent first, for the queue's order. */
+const severityRank = { critical: 0, major: 1, warning: 2, info: 3 };
+
 async function start() {
-  if (session() === null) await loginForm(root, 'e.g. officer-xijiao');
+  if (session() === null) await loginForm(root, t('login.example.officer'));
   state.me = session().me;
+  const settings = await loadSettings();
+  state.categories = settings.categories ?? [];
   layout();
+  setInterval(tickCountdowns, 1000);
   ({ reload } = connect({
-    onStatus: (text) => {
-      ui.status.textContent = text;
-      ui.status.dataset.live = String(text === 'live');
-    },
+    onStatus: (code, reason) => showStatus(ui.status, code, reason),
     onSync: () => sync().catch(showError),
     onNew: (incident, replayed) => {
       // Pushed again after an instance died mid-push (the hub pushes at least once), or applied again after a
@@ -108,18 +145,22 @@ function matches(incident) {
 
 /** Loads everything from the server again: on connection, on reconnection, on a filter change. */
 async function sync() {
-  const [grids, jurisdiction, devices, users, open] = await Promise.all([
+  const [grids, jurisdiction, devices, users, open, resolved] = await Promise.all([
     api.get('/api/grids'),
     api.get('/api/jurisdiction'),
     api.get('/api/devices'),
     api.get('/api/users').catch(() => ({ users: [] })),
     api.get(`/api/incidents?limit=500&state=${openStates.join(',')}`),
+    api.get('/api/incidents?limit=200&state=resolved'),
   ]);
   state.grids = grids.features;
   state.nodes = jurisdiction.nodes;
   state.users = users.users;
+  state.names = new Map(state.users.map((user) => [user.id, user.name]));
+  state.names.set(state.me.userId, state.me.name);
   state.devices = new Map(devices.devices.map((device) => [device.id, device]));
   state.open = new Map(open.incidents.map((incident) => [incident.id, incident]));
+  state.resolved = new Map(resolved.incidents.map((incident) => [incident.id, incident]));
   await loadFeed();
   renderTree();
   renderDevices();
@@ -136,19 +177,19 @@ async function loadFeed() {
 }
 
 function layout() {
-  ui.status = el('span', { class: 'status', id: 'status' }, 'connecting…');
-  ui.unacked = el('span', { class: 'counter', id: 'unacked', title: 'unacknowledged alarms 未确认' }, '0');
+  ui.status = el(
+    'span',
+    { class: 'status', id: 'status', dataset: { status: 'connecting' } },
+    t('status.connecting'),
+  );
+  ui.unacked = el('span', { class: 'counter', id: 'unacked', title: t('unacknowledged') }, '0');
   ui.error = el('p', { class: 'error', id: 'error', role: 'alert' });
-  ui.feed = el('ol', { class: 'feed', id: 'feed', 'aria-label': 'alarm feed' });
+  ui.feed = el('ol', { class: 'feed', id: 'feed', 'aria-label': t('alarms.label') });
   ui.tree = el('ul', { class: 'tree', id: 'tree' });
   ui.map = el('div', { class: 'map', id: 'map' });
   mapControls();
   ui.devices = el('ul', { class: 'devices', id: 'devices' });
-  ui.panel = el(
-    'section',
-    { class: 'panel', id: 'incident' },
-    el('p', { class: 'muted' }, 'Select an alarm.'),
-  );
+  ui.panel = el('section', { class: 'panel', id: 'incident' }, el('p', { class: 'muted' }, t('selectAlarm')));
   ui.assessment = el('section', { class: 'assessment', id: 'assessment' });
 
   const select = (name, options) =>
@@ -156,7 +197,7 @@ function layout() {
       'select',
       {
         name,
-        'aria-label': name,
+        'aria-label': t(`filter.${name}`),
         onchange: (event) => {
           state.filters[name] = event.target.value;
           reload(loadFeed).catch(showError);
@@ -164,34 +205,33 @@ function layout() {
       },
       ...options.map(([value, label]) => el('option', { value }, label)),
     );
-  ui.gridFilter = select('node', [['', 'all grids 全部网格']]);
+  ui.gridFilter = select('node', [['', t('filter.allGrids')]]);
   const filters = el(
     'div',
     { class: 'filters' },
     select('state', [
-      ['', 'all states 全部状态'],
-      [openStates.join(','), 'open 未结'],
-      ...Object.entries(stateLabels),
+      ['', t('filter.allStates')],
+      [openStates.join(','), t('filter.open')],
+      ...[
+        'new',
+        'dispatched',
+        'accepted',
+        'on_site',
+        'escalated',
+        'resolved',
+        'closed',
+        'false_alarm',
+        'cancelled',
+      ].map((code) => [code, stateLabel(code)]),
     ]),
     select('severity', [
-      ['', 'all severities 全部等级'],
-      ['critical', 'critical 紧急'],
-      ['major', 'major 重要'],
-      ['warning', 'warning 警告'],
-      ['info', 'info 提示'],
+      ['', t('filter.allSeverities')],
+      ...Object.keys(severityRank).map((code) => [code, severityLabel(code)]),
     ]),
+    // The categories the deployment's rules raise, no more and no fewer (the hub's /api/console).
     select('category', [
-      ['', 'all categories 全部类别'],
-      ...[
-        'access_violation',
-        'intrusion',
-        'tamper',
-        'fire',
-        'emergency',
-        'device_fault',
-        'video_alert',
-        'security',
-      ].map((category) => [category, category]),
+      ['', t('filter.allCategories')],
+      ...state.categories.map((category) => [category, categoryLabel(category)]),
     ]),
     ui.gridFilter,
   );
@@ -200,11 +240,12 @@ function layout() {
     el(
       'header',
       { class: 'bar' },
-      el('h1', {}, 'gridhub · 值班指挥台'),
-      el('span', { class: 'who' }, `${state.me.name} · ${state.me.role}`),
-      el('span', {}, 'unacknowledged 未确认 ', ui.unacked),
+      el('h1', {}, `gridhub · ${t('app.officer')}`),
+      el('span', { class: 'who', id: 'who' }, `${state.me.name} · ${roleLabel(state.me.role)}`),
+      el('span', {}, `${t('unacknowledged')} `, ui.unacked),
       ui.status,
-      el('button', { type: 'button', onclick: logout }, 'Log out'),
+      languageSwitch(el),
+      el('button', { type: 'button', id: 'logout', onclick: logout }, t('logout')),
     ),
     ui.error,
     el(
@@ -213,12 +254,12 @@ function layout() {
       el(
         'aside',
         {},
-        el('h2', {}, 'Jurisdiction 辖区'),
+        el('h2', {}, t('jurisdiction')),
         ui.tree,
         el(
           'h2',
           {},
-          'Map 网格地图 ',
+          `${t('map')} `,
           el(
             'button',
             {
@@ -227,14 +268,14 @@ function layout() {
               id: 'map-reset',
               onclick: () => setMapView({ x: 0, y: 0, zoom: 1 }),
             },
-            'reset 复位',
+            t('map.reset'),
           ),
         ),
         ui.map,
-        el('h2', {}, 'Devices 设备'),
+        el('h2', {}, t('devices')),
         ui.devices,
       ),
-      el('section', {}, el('h2', {}, 'Alarms 告警'), filters, ui.feed),
+      el('section', {}, el('h2', {}, t('alarms')), filters, ...feedControls(), ui.feed, ui.pager),
       ui.panel,
     ),
     ui.assessment,
@@ -242,43 +283,231 @@ function layout() {
   assessmentForm();
 }
 
-function render() {
-  const items = [...state.incidents.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
-  ui.feed.replaceChildren(
-    ...items.map((incident) =>
-      el(
-        'li',
-        {
-          dataset: {
-            id: incident.id,
-            severity: incident.severity,
-            state: incident.state,
-            device: incident.device.id,
-            acknowledged: String(acknowledgementOf(incident) !== undefined),
-          },
-          class: state.selected === incident.id ? 'selected' : '',
-          tabindex: 0,
-          onclick: () => showIncident(incident.id).catch(showError),
-        },
-        el('strong', {}, incident.title),
-        el('span', { class: 'badge state' }, stateLabels[incident.state] ?? incident.state),
-        acknowledgementOf(incident)
-          ? el('span', { class: 'badge acknowledged' }, '✓ acknowledged 已确认')
-          : null,
-        el(
-          'div',
-          { class: 'meta' },
-          `${incident.severity} · ${incident.chain[0].name} · ${incident.device.name} · ${time(incident.createdAt)}`,
-        ),
-      ),
+/** Time left to an incident's stage deadline, in words, with how near it is: `ok`, `near` (under a quarter of
+ * the stage or five minutes) or `over`. */
+function countdown(incident, now = Date.now()) {
+  if (!incident.dueAt || !incident.dueStage) return undefined;
+  const left = Date.parse(incident.dueAt) - now;
+  const stage = stageLabel(incident.dueStage);
+  if (left <= 0) return { text: t('due.over', { stage, time: duration(-left) }), level: 'over' };
+  return { text: t('due.left', { stage, time: duration(left) }), level: left < 5 * 60_000 ? 'near' : 'ok' };
+}
+
+function countdownElement(incident, attributes = {}) {
+  const shown = countdown(incident);
+  if (shown === undefined) return null;
+  return el(
+    'span',
+    {
+      class: `due ${shown.level}`,
+      dataset: { dueAt: incident.dueAt, dueStage: incident.dueStage, level: shown.level },
+      ...attributes,
+    },
+    shown.text,
+  );
+}
+
+let ticks = 0;
+/**
+ * Every countdown on the page, each second: the text and its colour, without redrawing anything else; every five
+ * seconds the views again (a case becomes overdue with no push).
+ */
+function tickCountdowns() {
+  const now = Date.now();
+  if (++ticks % 5 === 0) render();
+  for (const element of document.querySelectorAll('[data-due-at]')) {
+    const shown = countdown({ dueAt: element.dataset.dueAt, dueStage: element.dataset.dueStage }, now);
+    if (shown === undefined) continue;
+    element.textContent = shown.text;
+    if (element.dataset.level !== shown.level) {
+      element.dataset.level = shown.level;
+      element.className = `due ${shown.level}`;
+    }
+  }
+}
+
+/** The queue's order: severity, then the nearest deadline (none last), then the newest. */
+function byUrgency(a, b) {
+  return (
+    (severityRank[a.severity] ?? 9) - (severityRank[b.severity] ?? 9) ||
+    (a.dueAt ? Date.parse(a.dueAt) : Number.POSITIVE_INFINITY) -
+      (b.dueAt ? Date.parse(b.dueAt) : Number.POSITIVE_INFINITY) ||
+    (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0)
+  );
+}
+
+/**
+ * The work queue's views. Each takes the incidents the page holds and keeps those it shows; info-level events (an
+ * access denied, a person seen) stay out of every view but their own, counted there, unless the severity filter
+ * asks for them.
+ */
+const views = {
+  /** Everything the filters take, most urgent first. */
+  queue: () =>
+    [...state.incidents.values()].filter(
+      (incident) => incident.severity !== 'info' || state.filters.severity === 'info',
+    ),
+  /** My centre is responsible: raised or escalated to it, or raised in a grid of mine (a grid has no centre). */
+  mine: () =>
+    [...state.open.values()].filter(
+      (incident) => incident.severity !== 'info' && responsibleIsMine(incident),
+    ),
+  /** Resolved by the worker, waiting for a duty officer to verify and close. */
+  verify: () => [...state.resolved.values()],
+  /** Past their stage's deadline. */
+  overdue: () => {
+    const now = Date.now();
+    return [...state.open.values()].filter((incident) => incident.dueAt && Date.parse(incident.dueAt) < now);
+  },
+  /** The info-level events, apart. */
+  info: () => {
+    const both = new Map();
+    for (const incident of [...state.incidents.values(), ...state.open.values()])
+      if (incident.severity === 'info') both.set(incident.id, incident);
+    return [...both.values()];
+  },
+};
+const pageSize = 50;
+
+/** The feed's items by incident id, each with what it was drawn from: a push redraws only what changed. */
+const drawn = new Map();
+
+function feedItem(incident) {
+  const acknowledged = acknowledgementOf(incident) !== undefined;
+  const key = `${incident.updatedAt}|${acknowledged}|${state.selected === incident.id}|${incident.occurrences}`;
+  const cached = drawn.get(incident.id);
+  if (cached?.key === key) return cached.node;
+  const node = el(
+    'li',
+    {
+      dataset: {
+        id: incident.id,
+        severity: incident.severity,
+        state: incident.state,
+        device: incident.device.id,
+        acknowledged: String(acknowledged),
+      },
+      class: state.selected === incident.id ? 'selected' : '',
+      tabindex: 0,
+      onclick: () => showIncident(incident.id).catch(showError),
+    },
+    el('strong', {}, incidentTitle(incident)),
+    el('span', { class: 'badge state' }, stateLabel(incident.state)),
+    acknowledged ? el('span', { class: 'badge acknowledged' }, `✓ ${t('acknowledgedBadge')}`) : null,
+    incident.occurrences > 1
+      ? el('span', { class: 'badge repeats', title: t('field.occurrences') }, `×${incident.occurrences}`)
+      : null,
+    el(
+      'div',
+      { class: 'meta' },
+      el('span', { class: `sev sev-${incident.severity}` }, severityLabel(incident.severity)),
+      ` · ${incident.chain[0].name} · ${incident.device.name} · ${time(incident.createdAt)} `,
+      countdownElement(incident),
     ),
   );
+  drawn.set(incident.id, { key, node });
+  return node;
+}
+
+/**
+ * While the officer points into the list, what is there keeps its place: the order is frozen and new arrivals
+ * wait (counted above the list, in a line whose space is always kept) until the pointer leaves or rests for a few
+ * seconds. Changes to the items shown are drawn at once.
+ */
+const hold = { ids: undefined, timer: undefined };
+const holdRestMs = 3000;
+
+function holdFeed() {
+  hold.ids ??= [...ui.feed.children].map((item) => item.dataset.id).filter(Boolean);
+  clearTimeout(hold.timer);
+  hold.timer = setTimeout(releaseFeed, holdRestMs);
+}
+
+function releaseFeed() {
+  clearTimeout(hold.timer);
+  if (hold.ids === undefined) return;
+  hold.ids = undefined;
+  render();
+}
+
+function render() {
+  const lists = Object.fromEntries(Object.entries(views).map(([name, pick]) => [name, pick()]));
+  for (const [name, button] of Object.entries(ui.viewButtons)) {
+    button.querySelector('.count').textContent = String(lists[name].length);
+    button.setAttribute('aria-pressed', String(state.view === name));
+  }
+  const sorted = lists[state.view].sort(byUrgency);
+  const pages = Math.max(1, Math.ceil(sorted.length / pageSize));
+  state.page = Math.min(state.page, pages - 1);
+  let shown = sorted.slice(state.page * pageSize, (state.page + 1) * pageSize);
+  let waiting = 0;
+  if (hold.ids !== undefined) {
+    const byId = new Map(sorted.map((incident) => [incident.id, incident]));
+    const kept = hold.ids.map((id) => byId.get(id)).filter(Boolean);
+    waiting = shown.filter((incident) => !hold.ids.includes(incident.id)).length;
+    shown = kept;
+  }
+  ui.feed.replaceChildren(...shown.map(feedItem));
+  const present = new Set(shown.map((incident) => incident.id));
+  for (const id of drawn.keys()) if (!present.has(id)) drawn.delete(id);
+  ui.waiting.textContent = waiting > 0 ? t('feed.waiting', { count: waiting }) : '';
+  ui.pager.hidden = pages < 2;
+  ui.pageOf.textContent = t('feed.page', { page: state.page + 1, pages });
+  ui.previous.disabled = state.page === 0;
+  ui.next.disabled = state.page >= pages - 1;
   const unacked = [...state.open.values()].filter(
-    (incident) => acknowledgementOf(incident) === undefined,
+    (incident) => incident.severity !== 'info' && acknowledgementOf(incident) === undefined,
   ).length;
   ui.unacked.textContent = String(unacked);
   ui.unacked.dataset.count = String(unacked);
   renderMap();
+}
+
+function responsibleIsMine(incident) {
+  const scope = state.me.scopeNodeIds ?? [];
+  if (scope.includes(incident.responsibleNodeId)) return true;
+  const [grid, centre] = incident.chain;
+  return grid?.id === incident.responsibleNodeId && centre !== undefined && scope.includes(centre.id);
+}
+
+/** The view tabs, the line for held arrivals and the pager, around the feed. */
+function feedControls() {
+  ui.viewButtons = Object.fromEntries(
+    Object.keys(views).map((name) => [
+      name,
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'view',
+          dataset: { view: name },
+          'aria-pressed': String(state.view === name),
+          onclick: () => {
+            state.view = name;
+            state.page = 0;
+            releaseFeed();
+            render();
+          },
+        },
+        `${t(`view.${name}`)} `,
+        el('span', { class: 'count' }, '0'),
+      ),
+    ]),
+  );
+  ui.waiting = el('p', { class: 'waiting', id: 'feed-waiting', 'aria-live': 'off' });
+  ui.previous = el('button', { type: 'button', onclick: () => turnPage(-1) }, t('feed.previous'));
+  ui.next = el('button', { type: 'button', onclick: () => turnPage(1) }, t('feed.next'));
+  ui.pageOf = el('span', {});
+  ui.pager = el('div', { class: 'pager', id: 'pager', hidden: true }, ui.previous, ui.pageOf, ui.next);
+  ui.feed.addEventListener('pointermove', holdFeed);
+  ui.feed.addEventListener('pointerleave', releaseFeed);
+  return [el('div', { class: 'views', role: 'group' }, ...Object.values(ui.viewButtons)), ui.waiting];
+}
+
+function turnPage(step) {
+  state.page = Math.max(0, state.page + step);
+  releaseFeed();
+  render();
 }
 
 function renderTree() {
@@ -307,7 +536,7 @@ function renderTree() {
     );
   ui.tree.replaceChildren(...roots.map(branch));
   ui.gridFilter.replaceChildren(
-    el('option', { value: '' }, 'all grids 全部网格'),
+    el('option', { value: '' }, t('filter.allGrids')),
     ...state.nodes.map((node) => el('option', { value: node.id }, node.name)),
   );
   ui.gridFilter.value = state.filters.node;
@@ -338,7 +567,7 @@ function renderMap() {
   const svg = document.createElementNS(svgNs, 'svg');
   svg.setAttribute('viewBox', mapViewBox());
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'grid map');
+  svg.setAttribute('aria-label', t('map.label'));
   for (const feature of state.grids) {
     const ring = feature.geometry.coordinates[0];
     const polygon = document.createElementNS(svgNs, 'polygon');
@@ -370,7 +599,7 @@ function renderMap() {
     dot.setAttribute('class', device.status.online ? 'device online' : 'device offline');
     dot.dataset.device = device.id;
     const title = document.createElementNS(svgNs, 'title');
-    title.textContent = `${device.name} · ${device.status.online ? 'online' : 'offline'}`;
+    title.textContent = `${device.name} · ${t(device.status.online ? 'online' : 'offline')}`;
     dot.append(title);
     svg.append(dot);
   }
@@ -465,7 +694,7 @@ function renderDevices() {
         el(
           'span',
           { class: 'meta' },
-          `${device.status.online ? 'online' : 'offline'}${device.status.disabled ? ' · disabled' : ''} · last ${time(device.status.lastSeenAt)}`,
+          `${t(device.status.online ? 'online' : 'offline')}${device.status.disabled ? ` · ${t('disabled')}` : ''} · ${t('lastSeen', { time: time(device.status.lastSeenAt) })}`,
         ),
       ),
     ),
@@ -496,12 +725,29 @@ function mediaOf(incidentId, url) {
   return pending;
 }
 
+/** The actions that need a reason in the note: the server refuses them without one, the page says so first. */
+const needsReason = new Set(['false_alarm', 'reject', 'supervise']);
+
+/** The buttons of the panel, in this order; only those the server offers this officer now are shown. */
+const panelActions = [
+  'dispatch',
+  'escalate',
+  'supervise',
+  'verify',
+  'reject',
+  'resolve',
+  'false_alarm',
+  'cancel',
+];
+
 async function showIncident(id) {
   const seq = ++shownSeq;
   state.selected = id;
-  const [fetched, audit] = await Promise.all([
+  const [fetched, audit, offered] = await Promise.all([
     api.get(`/api/incidents/${encodeURIComponent(id)}`),
     api.get(`/api/incidents/${encodeURIComponent(id)}/audit`),
+    // What this officer may do now (the lifecycle's table, by role, state and relation to the case).
+    api.get(`/api/incidents/${encodeURIComponent(id)}/actions`).catch(() => undefined),
   ]);
   // A newer call (a push, another click) may have finished first: only the latest one draws.
   if (seq !== shownSeq) return;
@@ -509,10 +755,16 @@ async function showIncident(id) {
   const held = state.incidents.get(id) ?? state.open.get(id);
   const incident = held !== undefined && held.updatedAt > fetched.updatedAt ? held : fetched;
   remember(incident);
+  const allowed = new Set(offered?.actions ?? [...panelActions, 'acknowledge', 'note']);
   // What the officer was typing survives a rebuild of the same incident's panel (pushes rebuild it).
   const previous = ui.panel.dataset.id === id ? ui.panel : null;
   const message = el('p', { class: 'error', id: 'action-error', role: 'alert' });
-  const note = el('textarea', { id: 'note', 'aria-label': 'note', placeholder: 'note 备注', rows: 2 });
+  const note = el('textarea', {
+    id: 'note',
+    'aria-label': t('note'),
+    placeholder: t('note.reason'),
+    rows: 2,
+  });
   note.value = previous?.querySelector('#note')?.value ?? '';
   message.textContent = previous?.querySelector('#action-error')?.textContent ?? '';
   const workers = state.users.filter(
@@ -520,13 +772,25 @@ async function showIncident(id) {
   );
   const assignee = el(
     'select',
-    { id: 'assignee', 'aria-label': 'worker' },
-    ...workers.map((user) => el('option', { value: user.id }, `${user.name} (${user.id})`)),
+    { id: 'assignee', 'aria-label': t('worker') },
+    ...workers.map((user) => el('option', { value: user.id }, user.name)),
   );
   const chosen = previous?.querySelector('#assignee')?.value;
   if (chosen) assignee.value = chosen;
+  const refuse = (action, text) => {
+    // A push may have rebuilt the panel meanwhile: write into the one on show.
+    (ui.panel.querySelector('#action-error') ?? message).textContent = t('refused', {
+      action: actionLabel(action),
+      message: text,
+    });
+  };
   const act = (action, body) => async () => {
     message.textContent = '';
+    if (needsReason.has(action) && !note.value.trim()) {
+      refuse(action, t('note.required', { action: actionLabel(action) }));
+      ui.panel.querySelector('#note')?.focus();
+      return;
+    }
     try {
       const after = await api.act(id, action, body?.());
       remember(after);
@@ -534,118 +798,167 @@ async function showIncident(id) {
       await showIncident(id);
       render();
     } catch (error) {
-      // A push may have rebuilt the panel meanwhile: write into the one on show.
-      (ui.panel.querySelector('#action-error') ?? message).textContent =
-        `${action} refused: ${error.message}`;
+      refuse(action, errorLabel(error));
     }
   };
   const withNote = () => (note.value.trim() ? { note: note.value.trim() } : {});
-  const button = (label, action, handler, extra = {}) =>
-    el('button', { type: 'button', dataset: { action }, onclick: handler, ...extra }, label);
+  const button = (action, handler, extra = {}) =>
+    el('button', { type: 'button', dataset: { action }, onclick: handler, ...extra }, actionLabel(action));
   const acknowledgement = acknowledgementOf(incident);
-  const open = openStates.includes(incident.state);
   const evidence = el('div', { class: 'evidence', id: 'evidence' });
   for (const item of incident.evidence ?? []) {
+    const camera = state.devices.get(item.cameraId)?.name ?? item.cameraId;
+    const label = t(item.kind === 'snapshot' ? 'snapshot' : 'clip', { camera });
     const holder =
       item.kind === 'snapshot'
-        ? el('img', { alt: `snapshot ${item.cameraId}`, dataset: { source: item.url } })
+        ? el('img', { alt: label, dataset: { source: item.url } })
         : el('video', { controls: true, muted: true, preload: 'metadata', dataset: { source: item.url } });
-    evidence.append(holder);
+    evidence.append(el('figure', {}, holder, el('figcaption', {}, `${label} · ${time(item.capturedAt)}`)));
     mediaOf(id, item.url)
       .then((url) => {
         holder.src = url;
       })
       .catch((error) => evidence.append(el('p', { class: 'error' }, error.message)));
   }
+  const chainIndex = incident.chain.findIndex((node) => node.id === incident.responsibleNodeId);
+  const responsible = incident.chain[chainIndex]?.name ?? incident.responsibleNodeId;
+  const nextLevel = chainIndex >= 0 ? incident.chain[chainIndex + 1]?.name : undefined;
+  const handlers = {
+    dispatch: act('dispatch', () => ({ assignees: [assignee.value], ...withNote() })),
+    note: act('note', () => ({ note: note.value.trim() || '—' })),
+  };
   ui.panel.dataset.id = id;
   ui.panel.replaceChildren(
-    el('h2', {}, incident.title),
+    el('h2', {}, incidentTitle(incident)),
     el(
       'p',
       { class: 'meta' },
-      el('span', { class: `badge sev-${incident.severity}` }, incident.severity),
+      el(
+        'span',
+        { class: `badge sev-${incident.severity}`, dataset: { severity: incident.severity } },
+        severityLabel(incident.severity),
+      ),
       ' ',
       el(
         'span',
         { class: 'badge state', id: 'incident-state', dataset: { state: incident.state } },
-        stateLabels[incident.state] ?? incident.state,
+        stateLabel(incident.state),
       ),
+      ' ',
+      el('span', { class: 'badge' }, categoryLabel(incident.category)),
     ),
     el(
       'dl',
       {},
-      el('dt', {}, 'Grid 网格'),
+      el('dt', {}, t('field.grid')),
       el('dd', {}, incident.chain.map((node) => node.name).join(' ← ')),
-      el('dt', {}, 'Responsible 责任中心'),
+      el('dt', {}, t('field.responsible')),
       el(
         'dd',
-        { id: 'responsible' },
-        incident.chain.find((node) => node.id === incident.responsibleNodeId)?.name ??
-          incident.responsibleNodeId,
-        incident.escalations > 0 ? ` (escalated ×${incident.escalations})` : '',
+        {
+          id: 'responsible',
+          dataset: { node: incident.responsibleNodeId, escalations: String(incident.escalations) },
+        },
+        responsible,
+        incident.escalations > 0
+          ? t(nextLevel ? 'field.escalated' : 'field.escalatedTop', {
+              count: incident.escalations,
+              next: nextLevel,
+            })
+          : '',
       ),
-      el('dt', {}, 'Device 设备'),
-      el('dd', {}, `${incident.device.name} (${incident.device.id})`),
-      el('dt', {}, 'Created 时间'),
-      el('dd', {}, time(incident.createdAt)),
-      el('dt', {}, 'Acknowledged 确认'),
+      el('dt', {}, t('field.device')),
+      el('dd', {}, incident.device.name),
+      el('dt', {}, t('field.created')),
+      el('dd', {}, time(incident.createdAt), incident.occurrences > 1 ? ` · ×${incident.occurrences}` : ''),
+      el('dt', {}, t('field.acknowledged')),
       el(
         'dd',
         { id: 'acknowledged' },
         (incident.acknowledgements ?? [])
           .map((entry) => {
             const centre = incident.chain.find((node) => node.id === entry.nodeId)?.name ?? entry.nodeId;
-            return `${centre}: ${entry.userId} ${time(entry.at)}`;
+            return `${centre}: ${nameOf(entry.userId)} ${time(entry.at)}`;
           })
           .join('; ') || '—',
       ),
-      el('dt', {}, 'Assignees 处置人'),
-      el('dd', { id: 'assignees' }, incident.assignees.join(', ') || '—'),
-      el('dt', {}, 'Handler 接单人'),
-      el('dd', {}, incident.handler ?? '—'),
-      el('dt', {}, 'Due 时限'),
-      el('dd', {}, incident.dueAt ? `${incident.dueStage} by ${time(incident.dueAt)}` : '—'),
-      incident.resolution ? [el('dt', {}, 'Resolution 处置'), el('dd', {}, incident.resolution)] : null,
+      el('dt', {}, t('field.assignees')),
+      el(
+        'dd',
+        { id: 'assignees', dataset: { users: incident.assignees.join(',') } },
+        incident.assignees.map(nameOf).join('、') || '—',
+      ),
+      el('dt', {}, t('field.handler')),
+      el(
+        'dd',
+        { id: 'handler', dataset: { user: incident.handler ?? '' } },
+        incident.handler ? nameOf(incident.handler) : '—',
+      ),
+      el('dt', {}, t('field.due')),
+      el(
+        'dd',
+        { id: 'due' },
+        countdownElement(incident) ?? '—',
+        incident.dueAt ? ` (${time(incident.dueAt)})` : '',
+      ),
+      (incident.supervisions ?? []).length > 0
+        ? [
+            el('dt', {}, t('field.supervisions')),
+            el(
+              'dd',
+              { id: 'supervisions' },
+              ...incident.supervisions.map((entry) =>
+                el('div', {}, `${nameOf(entry.userId)} ${time(entry.at)}: ${entry.note}`),
+              ),
+            ),
+          ]
+        : null,
+      incident.resolution ? [el('dt', {}, t('field.resolution')), el('dd', {}, incident.resolution)] : null,
     ),
     evidence,
     el(
       'div',
       { class: 'actions' },
       acknowledgement
-        ? button('Acknowledged ✓ 已确认', 'acknowledge', undefined, {
-            disabled: true,
-            title: `${acknowledgement.userId} ${time(acknowledgement.at)}`,
-          })
-        : button('Acknowledge 确认', 'acknowledge', act('acknowledge'), { disabled: !open }),
-      assignee,
-      button(
-        'Dispatch 派遣',
-        'dispatch',
-        act('dispatch', () => ({ assignees: [assignee.value], ...withNote() })),
-      ),
-      button('Escalate 上报', 'escalate', act('escalate', withNote)),
-      button('Resolve 处置', 'resolve', act('resolve', withNote)),
-      button('Close 结案', 'verify', act('verify', withNote)),
-      button('Reject 退回', 'reject', act('reject', withNote)),
-      button('False alarm 误报', 'false_alarm', act('false_alarm', withNote)),
-      button('Cancel 撤销', 'cancel', act('cancel', withNote)),
+        ? el(
+            'button',
+            {
+              type: 'button',
+              dataset: { action: 'acknowledge' },
+              disabled: true,
+              title: `${nameOf(acknowledgement.userId)} ${time(acknowledgement.at)}`,
+            },
+            `✓ ${t('acknowledgedBadge')}`,
+          )
+        : allowed.has('acknowledge')
+          ? button('acknowledge', act('acknowledge'))
+          : null,
+      allowed.has('dispatch') ? assignee : null,
+      ...panelActions
+        .filter((action) => allowed.has(action))
+        .map((action) =>
+          button(action, handlers[action] ?? act(action, withNote), {
+            class: needsReason.has(action) ? 'needs-reason' : '',
+            ...(action === 'escalate' && nextLevel
+              ? { title: t('field.nextLevel', { next: nextLevel }) }
+              : {}),
+          }),
+        ),
     ),
     note,
-    button(
-      'Add note 添加备注',
-      'note',
-      act('note', () => ({ note: note.value.trim() || '—' })),
-    ),
+    allowed.has('note')
+      ? el('button', { type: 'button', dataset: { action: 'note' }, onclick: handlers.note }, t('note.add'))
+      : null,
     message,
-    el('h3', {}, 'Timeline 处置记录'),
+    el('h3', {}, t('timeline')),
     el(
       'ol',
       { class: 'timeline', id: 'timeline' },
       ...audit.entries.map((entry) =>
         el(
           'li',
-          { dataset: { outcome: entry.outcome, action: entry.action } },
-          `${time(entry.at)} · ${entry.actor.userId} · ${entry.action}${entry.outcome === 'ok' ? '' : ` (${entry.outcome})`}`,
+          { dataset: { outcome: entry.outcome, action: entry.action, actor: entry.actor.userId } },
+          `${time(entry.at)} · ${nameOf(entry.actor.userId)} · ${auditLabel(entry.action)}${entry.outcome === 'ok' ? '' : ` (${entry.outcome})`}`,
           entry.detail?.note ? el('div', { class: 'meta' }, String(entry.detail.note)) : null,
           entry.message ? el('div', { class: 'meta' }, entry.message) : null,
         ),
@@ -656,31 +969,43 @@ async function showIncident(id) {
 }
 
 function assessmentForm() {
-  const now = new Date();
-  const monthStart = new Date(now.getFullYear(), now.getMonth(), 1);
-  const day = (date) => date.toISOString().slice(0, 10);
-  const from = el('input', { type: 'date', name: 'from', value: day(monthStart), 'aria-label': 'from' });
-  const to = el('input', {
+  // The month so far, in the deployment's time zone (the browser's may differ, and UTC is a day early at 08:00).
+  const day = today();
+  const from = el('input', {
     type: 'date',
-    name: 'to',
-    value: day(new Date(now.getTime() + 86_400_000)),
-    'aria-label': 'to',
+    name: 'from',
+    value: `${day.slice(0, 8)}01`,
+    'aria-label': t('assessment.from'),
   });
+  const to = el('input', { type: 'date', name: 'to', value: nextDay(day), 'aria-label': t('assessment.to') });
   const output = el('div', { id: 'assessment-output' });
+  const query = () =>
+    new URLSearchParams({
+      from: new Date(zonedMidnight(from.value)).toISOString(),
+      to: new Date(zonedMidnight(to.value)).toISOString(),
+    });
   const load = async () => {
     try {
-      const query = new URLSearchParams({
-        from: new Date(`${from.value}T00:00:00`).toISOString(),
-        to: new Date(`${to.value}T00:00:00`).toISOString(),
-      });
-      renderAssessment(output, await api.get(`/api/assessment?${query}`));
+      renderAssessment(output, await api.get(`/api/assessment?${query()}`));
     } catch (error) {
-      output.replaceChildren(el('p', { class: 'error', role: 'alert' }, error.message));
+      output.replaceChildren(el('p', { class: 'error', role: 'alert' }, errorLabel(error)));
+    }
+  };
+  const download = async () => {
+    try {
+      const url = await mediaUrl(`/api/assessment?${query()}&format=csv`);
+      const link = el('a', { href: url, download: `assessment-${from.value}-${to.value}.csv` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (error) {
+      output.prepend(el('p', { class: 'error', role: 'alert' }, errorLabel(error)));
     }
   };
   ui.loadAssessment = load;
   ui.assessment.replaceChildren(
-    el('h2', {}, 'Assessment 考核统计'),
+    el('h2', {}, t('assessment.title')),
     el(
       'form',
       {
@@ -692,11 +1017,19 @@ function assessmentForm() {
       },
       from,
       to,
-      el('button', { type: 'submit' }, 'Show 查询'),
+      el('button', { type: 'submit' }, t('assessment.show')),
+      el('button', { type: 'button', id: 'assessment-csv', onclick: download }, 'CSV'),
     ),
     output,
   );
   load();
+}
+
+/** The day after a `YYYY-MM-DD` date. */
+function nextDay(date) {
+  const next = new Date(`${date}T12:00:00Z`);
+  next.setUTCDate(next.getUTCDate() + 1);
+  return next.toISOString().slice(0, 10);
 }
 
 let assessmentTimer;
@@ -722,31 +1055,38 @@ function renderAssessment(output, assessment) {
         'tr',
         {},
         ...[
-          'Grid 网格',
-          'Incidents',
-          'Closed',
-          'False alarms',
-          'On-time accept',
-          'On-time close',
-          'p50 response',
-        ].map((label) => el('th', {}, label)),
+          'assessment.grid',
+          'assessment.incidents',
+          'assessment.closed',
+          'assessment.falseAlarms',
+          'assessment.onTimeAccept',
+          'assessment.onTimeClose',
+          'assessment.p50Response',
+        ].map((key) => el('th', {}, t(key))),
       ),
     ),
     el(
       'tbody',
       {},
-      ...[{ gridName: 'All 合计', figures: assessment.overall }, ...rows].map(({ gridName, figures }) =>
-        el(
-          'tr',
-          {},
-          el('td', {}, gridName),
-          el('td', {}, String(figures.incidents)),
-          el('td', {}, String(figures.closed)),
-          el('td', {}, String(figures.falseAlarms)),
-          el('td', {}, percent(figures.onTimeAcceptanceRate)),
-          el('td', {}, percent(figures.onTimeClosureRate)),
-          el('td', {}, figures.responseSeconds.p50 === null ? '—' : `${figures.responseSeconds.p50}s`),
-        ),
+      ...[{ gridName: t('assessment.all'), figures: assessment.overall }, ...rows].map(
+        ({ gridName, figures }) =>
+          el(
+            'tr',
+            {},
+            el('td', {}, gridName),
+            el('td', {}, String(figures.incidents)),
+            el('td', {}, String(figures.closed)),
+            el('td', {}, String(figures.falseAlarms)),
+            el('td', {}, percent(figures.onTimeAcceptanceRate)),
+            el('td', {}, percent(figures.onTimeClosureRate)),
+            el(
+              'td',
+              {},
+              figures.responseSeconds.p50 === null
+                ? '—'
+                : t('assessment.seconds', { s: figures.responseSeconds.p50 }),
+            ),
+          ),
       ),
     ),
   );
@@ -760,7 +1100,7 @@ function renderAssessment(output, assessment) {
   svg.setAttribute('viewBox', `0 0 ${width} ${rows.length * (barHeight + 6) + 6}`);
   svg.setAttribute('class', 'chart');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'incidents and closed per grid');
+  svg.setAttribute('aria-label', t('assessment.chart'));
   rows.forEach((row, index) => {
     const y = 6 + index * (barHeight + 6);
     const scale = (value) => ((width - labelWidth - 40) * value) / max;
@@ -786,11 +1126,11 @@ function renderAssessment(output, assessment) {
     count.textContent = String(row.figures.incidents);
     svg.append(label, total, closed, count);
   });
-  output.replaceChildren(table, svg, el('p', { class: 'meta' }, 'bar: incidents · inner bar: closed'));
+  output.replaceChildren(table, svg, el('p', { class: 'meta' }, t('assessment.legend')));
 }
 
 function showError(error) {
-  ui.error.textContent = error.message;
+  ui.error.textContent = errorLabel(error);
 }
 
 start().catch((error) => {

@@ -6,14 +6,26 @@ import {
   beep,
   connect,
   el,
+  loadSettings,
   loginForm,
   logout,
   mediaUrl,
   openStates,
   session,
-  stateLabels,
-  time,
+  showStatus,
 } from './common.js';
+import {
+  actionLabel,
+  duration,
+  errorLabel,
+  incidentTitle,
+  languageSwitch,
+  severityLabel,
+  stageLabel,
+  stateLabel,
+  t,
+  time,
+} from './i18n.js';
 
 const root = document.getElementById('app');
 const state = { me: null, tasks: new Map(), synced: false, online: true };
@@ -37,31 +49,35 @@ function mine(incident) {
 }
 
 async function start() {
-  if (session() === null) await loginForm(root, 'e.g. worker-xijiao-01');
+  if (session() === null) await loginForm(root, t('login.example.worker'));
   state.me = session().me;
-  ui.status = el('span', { class: 'status', id: 'status' }, 'connecting…');
+  await loadSettings();
+  ui.status = el(
+    'span',
+    { class: 'status', id: 'status', dataset: { status: 'connecting' } },
+    t('status.connecting'),
+  );
   ui.banner = el('p', { class: 'banner', id: 'banner', role: 'status', hidden: true });
   ui.error = el('p', { class: 'error', id: 'error', role: 'alert' });
-  ui.list = el('ol', { class: 'tasks', id: 'tasks', 'aria-label': 'my tasks' });
+  ui.list = el('ol', { class: 'tasks', id: 'tasks', 'aria-label': t('worker.label') });
+  ui.who = el('p', { class: 'who', id: 'who' }, state.me.name);
   root.replaceChildren(
     el(
       'header',
       { class: 'bar' },
-      el('h1', {}, '我的任务 My tasks'),
+      el('h1', {}, t('app.worker')),
       ui.status,
-      el('button', { type: 'button', onclick: logout, class: 'small' }, 'Log out'),
+      languageSwitch(el),
+      el('button', { type: 'button', id: 'logout', onclick: logout, class: 'small' }, t('logout')),
     ),
-    el('p', { class: 'who' }, `${state.me.name} · ${state.me.scopeNodeIds.join(', ')}`),
+    ui.who,
     ui.banner,
     ui.error,
     ui.list,
   );
   connect({
-    onStatus: (text) => {
-      ui.status.textContent = text;
-      ui.status.dataset.live = String(text === 'live');
-    },
-    onSync: () => sync().catch((error) => (ui.error.textContent = error.message)),
+    onStatus: (code, reason) => showStatus(ui.status, code, reason),
+    onSync: () => sync().catch((error) => (ui.error.textContent = errorLabel(error))),
     onNew: (incident, replayed) => arrived(incident, replayed),
     onUpdate: ({ after }, replayed) => arrived(after, replayed),
     onRepeat: (repeat) => {
@@ -106,18 +122,27 @@ async function sync() {
   state.tasks = new Map(tasks.map((incident) => [incident.id, incident]));
   if (!state.synced) for (const incident of tasks) remember(incident.id);
   state.synced = true;
+  // The worker's grids by name: each task's chain names them.
+  const places = new Map(tasks.flatMap((incident) => incident.chain.map((node) => [node.id, node.name])));
+  const grids = state.me.scopeNodeIds.map((id) => places.get(id)).filter(Boolean);
+  ui.who.textContent = grids.length > 0 ? `${state.me.name} · ${grids.join('、')}` : state.me.name;
   if (meanwhile.length > 0) {
     alertNew(meanwhile);
     ui.banner.hidden = false;
-    ui.banner.textContent = `${meanwhile.length} new task(s) arrived while you were offline 离线期间新任务`;
+    ui.banner.textContent = t('worker.offlineArrivals', { count: meanwhile.length });
+    ui.banner.dataset.count = String(meanwhile.length);
   }
   render();
 }
 
 function render() {
-  const tasks = [...state.tasks.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+  // The nearest deadline first (none last), then the newest.
+  const due = (incident) => (incident.dueAt ? Date.parse(incident.dueAt) : Number.POSITIVE_INFINITY);
+  const tasks = [...state.tasks.values()].sort(
+    (a, b) => due(a) - due(b) || (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0),
+  );
   if (tasks.length === 0) {
-    ui.list.replaceChildren(el('li', { class: 'empty' }, 'No open task 暂无任务'));
+    ui.list.replaceChildren(el('li', { class: 'empty' }, t('worker.none')));
     return;
   }
   const drafts = new Map(
@@ -129,8 +154,8 @@ function render() {
 function card(incident, draft) {
   const message = el('p', { class: 'error', role: 'alert' });
   const note = el('textarea', {
-    'aria-label': 'note',
-    placeholder: 'note 处置说明',
+    'aria-label': t('note'),
+    placeholder: t('note.worker'),
     rows: 2,
     dataset: { id: incident.id },
   });
@@ -144,13 +169,13 @@ function card(incident, draft) {
       fresh.delete(incident.id);
       arrived(after);
     } catch (error) {
-      message.textContent = `${action} refused: ${error.message}`;
+      message.textContent = t('refused', { action: actionLabel(action), message: errorLabel(error) });
     }
   };
   const evidence = el('div', { class: 'evidence' });
   for (const item of incident.evidence ?? []) {
     if (item.kind !== 'snapshot') continue;
-    const image = el('img', { alt: `snapshot ${item.cameraId}` });
+    const image = el('img', { alt: t('snapshot', { camera: item.cameraId }) });
     evidence.append(image);
     mediaUrl(item.url)
       .then((url) => {
@@ -158,8 +183,12 @@ function card(incident, draft) {
       })
       .catch(() => image.remove());
   }
-  const button = (label, action, enabled) =>
-    el('button', { type: 'button', dataset: { action }, disabled: !enabled, onclick: act(action) }, label);
+  const button = (action, enabled) =>
+    el(
+      'button',
+      { type: 'button', dataset: { action }, disabled: !enabled, onclick: act(action) },
+      actionLabel(action),
+    );
   return el(
     'li',
     {
@@ -171,28 +200,47 @@ function card(incident, draft) {
       },
       class: fresh.has(incident.id) ? 'fresh' : '',
     },
-    el('strong', {}, incident.title),
-    el('span', { class: 'badge state' }, stateLabels[incident.state] ?? incident.state),
+    el('strong', {}, incidentTitle(incident)),
+    el('span', { class: 'badge state' }, stateLabel(incident.state)),
     el(
       'div',
       { class: 'meta' },
-      `${incident.chain[0].name} · ${incident.device.name} · ${time(incident.createdAt)}`,
+      `${severityLabel(incident.severity)} · ${incident.chain[0].name} · ${incident.device.name} · ${time(incident.createdAt)}`,
     ),
     incident.dueAt
-      ? el('div', { class: 'meta due' }, `${incident.dueStage} by ${time(incident.dueAt)}`)
+      ? el('div', { class: 'meta due', dataset: { dueAt: incident.dueAt } }, dueText(incident))
       : null,
     evidence,
     note,
     el(
       'div',
       { class: 'actions' },
-      button('Accept 接单', 'accept', ['dispatched', 'escalated'].includes(incident.state)),
-      button('Arrive 到场', 'arrive', incident.state === 'accepted'),
-      button('Resolve 办结', 'resolve', ['accepted', 'on_site'].includes(incident.state)),
+      button('accept', ['dispatched', 'escalated'].includes(incident.state)),
+      button('arrive', incident.state === 'accepted'),
+      button('resolve', ['accepted', 'on_site'].includes(incident.state)),
     ),
     message,
   );
 }
+
+/** A task's deadline: what is left of its stage, or how late it is, and when. */
+function dueText(incident) {
+  const left = Date.parse(incident.dueAt) - Date.now();
+  const stage = stageLabel(incident.dueStage);
+  const words =
+    left > 0
+      ? t('due.left', { stage, time: duration(left) })
+      : t('due.over', { stage, time: duration(-left) });
+  return `${words} (${time(incident.dueAt)})`;
+}
+
+// The deadlines count down each second without redrawing the cards (a note being typed stays as it is).
+setInterval(() => {
+  for (const element of ui.list?.querySelectorAll('[data-due-at]') ?? []) {
+    const task = state.tasks.get(element.closest('li')?.dataset.id);
+    if (task?.dueAt) element.textContent = dueText(task);
+  }
+}, 1000);
 
 start().catch((error) => {
   root.textContent = error.message;

@@ -31,6 +31,8 @@ const wait = { timeout: 15_000 };
 const cameraId = 'cam-xijiao-05-east';
 /** A second duty officer of the Xijiao community centre, beside demo-officer-xijiao. */
 const colleagueToken = 'demo-officer-xijiao-colleague';
+/** Where the pages are used: a browser in China, whatever the machine running the test says. */
+const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
 
 describe('the officer console and the worker view in Chromium', () => {
   let hub: TestHub;
@@ -57,8 +59,14 @@ describe('the officer console and the worker view in Chromium', () => {
   ): Promise<{ page: Page; context: BrowserContext }> {
     const context = await browser.newContext(
       kind === 'officer'
-        ? { viewport: { width: 1440, height: 900 } }
-        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+        ? { viewport: { width: 1440, height: 900 }, ...local }
+        : {
+            viewport: { width: 390, height: 844 },
+            isMobile: true,
+            hasTouch: true,
+            deviceScaleFactor: 2,
+            ...local,
+          },
     );
     contexts.push(context);
     // Records the vibrations the page asks for (headless Chromium has no motor to feel them).
@@ -82,12 +90,15 @@ describe('the officer console and the worker view in Chromium', () => {
     await page.goto(`${hub.httpUrl}/${kind}`);
     // People log in with their username and password; the demo's users are `demo-<id>` by token.
     const userId = token.replace(/^demo-/, '');
-    await page.getByLabel('Username').fill(userId);
-    await page.getByLabel('Password').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: /Log in/ }).click();
-    await expect.poll(() => page.locator('#status').textContent(), wait).toBe('live');
+    await page.getByLabel('用户名').fill(userId);
+    await page.getByLabel('密码').fill(`demo-password-${userId}`);
+    await page.getByRole('button', { name: '登录' }).click();
+    await expect.poll(() => status(page), wait).toBe('live');
     return { page, context };
   }
+
+  /** The connection's state as the page shows it (`data-status`: connecting, syncing, live, offline). */
+  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
 
   /** The newest incident of a device as the officer's API sees it, once there is one. */
   async function incidentOf(deviceId: string): Promise<Incident> {
@@ -196,8 +207,14 @@ describe('the officer console and the worker view in Chromium', () => {
     await expect
       .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
       .toBe('dispatched');
-    await expect.poll(() => officer.locator('#assignees').textContent(), wait).toBe('worker-xijiao-01');
-    await expect.poll(() => officer.locator('#timeline').textContent(), wait).toContain('dispatch');
+    // People by name: the id stays in a data attribute.
+    await expect
+      .poll(() => officer.locator('#assignees').getAttribute('data-users'), wait)
+      .toBe('worker-xijiao-01');
+    expect(await officer.locator('#assignees').textContent()).toBe('赵磊 Zhao Lei');
+    await expect
+      .poll(() => officer.locator('#timeline li[data-action="incident.dispatch"]').textContent(), wait)
+      .toContain('刘洋 Liu Yang · 派遣');
 
     const task = worker.locator('#tasks li[data-device="gate-xijiao-01-north"]');
     await task.waitFor(wait);
@@ -212,7 +229,7 @@ describe('the officer console and the worker view in Chromium', () => {
     await expect.poll(() => task.getAttribute('data-state'), wait).toBe('accepted');
     await task.locator('[data-action="arrive"]').click();
     await expect.poll(() => task.getAttribute('data-state'), wait).toBe('on_site');
-    await task.getByLabel('note').fill('门已关好，无人员进入 door closed, nobody entered');
+    await task.locator('textarea').fill('门已关好，无人员进入 door closed, nobody entered');
     await task.locator('[data-action="resolve"]').click();
     await expect.poll(() => task.count(), wait).toBe(0);
 
@@ -270,7 +287,7 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(devices.length).toBeGreaterThan(0);
     expect(devices.every((device) => device?.startsWith('gate-xijiao-02-'))).toBe(true);
     await other.reload();
-    await expect.poll(() => other.locator('#status').textContent(), wait).toBe('live');
+    await expect.poll(() => status(other), wait).toBe('live');
     await own.waitFor(wait);
     expect(await other.locator('#tasks li[data-device^="gate-xijiao-01-"]').count()).toBe(0);
   }, 60_000);
@@ -281,21 +298,21 @@ describe('the officer console and the worker view in Chromium', () => {
     await worker.locator('#tasks li.empty').waitFor(wait);
     await context.setOffline(true);
     await officerContext.setOffline(true);
-    await expect.poll(() => worker.locator('#status').textContent(), wait).toMatch(/^offline/);
-    await expect.poll(() => officer.locator('#status').textContent(), wait).toMatch(/^offline/);
+    await expect.poll(() => status(worker), wait).toBe('offline');
+    await expect.poll(() => status(officer), wait).toBe('offline');
     await (await gate('gate-xijiao-03-east')).forceDoor();
     const incident = await incidentOf('gate-xijiao-03-east');
     expect(await worker.locator(`#tasks li[data-id="${incident.id}"]`).count()).toBe(0);
     expect(await officer.locator(`#feed li[data-id="${incident.id}"]`).count()).toBe(0);
     await context.setOffline(false);
     await officerContext.setOffline(false);
-    await expect.poll(() => worker.locator('#status').textContent(), wait).toBe('live');
+    await expect.poll(() => status(worker), wait).toBe('live');
     // Back online, both pages show the server's state: the case that came in meanwhile is there.
     await officer.locator(`#feed li[data-id="${incident.id}"]`).waitFor(wait);
     await worker.locator(`#tasks li[data-id="${incident.id}"]`).waitFor(wait);
     await expect
       .poll(() => worker.locator('#banner').textContent(), wait)
-      .toContain('while you were offline');
+      .toMatch(/^离线期间收到 \d+ 个新任务$/);
     if (updateScreenshots) await worker.screenshot({ path: path.join(screenshots, 'worker-view.png') });
   }, 60_000);
 
@@ -317,16 +334,17 @@ describe('the officer console and the worker view in Chromium', () => {
       await route.fulfill({ response });
     });
     await context.setOffline(true);
-    await expect.poll(() => officer.locator('#status').textContent(), wait).toMatch(/^offline/);
+    await expect.poll(() => status(officer), wait).toBe('offline');
     await context.setOffline(false);
     await eventually(() => read, 10_000);
-    await (await gate('gate-xijiao-04-west')).deny();
+    await (await gate('gate-xijiao-04-west')).forceDoor();
     const incident = await incidentOf('gate-xijiao-04-west');
     // Pushed to the page while its list is held: counted at once, while the page is still syncing.
     await expect.poll(counter, wait).toBe(before + 1);
-    expect(await officer.locator('#status').textContent()).toBe('syncing…');
+    expect(await status(officer)).toBe('syncing');
+    expect(await officer.locator('#status').textContent()).toBe('同步中…');
     answer();
-    await expect.poll(() => officer.locator('#status').textContent(), wait).toBe('live');
+    await expect.poll(() => status(officer), wait).toBe('live');
     // The list read before the alarm did not take it away.
     expect(await counter()).toBe(before + 1);
     await officer.locator(`#feed li[data-id="${incident.id}"]`).waitFor(wait);
@@ -352,7 +370,7 @@ describe('the officer console and the worker view in Chromium', () => {
     await expect
       .poll(() => officer.locator('#feed li[data-severity="major"]').count(), wait)
       .toBeGreaterThan(0);
-    await officer.getByLabel('severity').selectOption('info');
+    await officer.locator('select[name="severity"]').selectOption('info');
     await eventually(() => read, 10_000);
     await (await gate('gate-xijiao-03-north')).deny();
     const incident = await incidentOf('gate-xijiao-03-north');
@@ -364,35 +382,172 @@ describe('the officer console and the worker view in Chromium', () => {
     await expect.poll(() => officer.locator('#feed li[data-severity="major"]').count(), wait).toBe(0);
     expect(await item.count()).toBe(1);
     await officer.unroute(filtered);
-    await officer.getByLabel('severity').selectOption('');
+    await officer.locator('select[name="severity"]').selectOption('');
   }, 60_000);
 
-  it("shows the server's reason when it refuses an action, and the server's state after it", async () => {
+  it("shows the server's reason, translated, when it refuses an action the page offered, and the server's state after it", async () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     const incident = await incidentOf('gate-xijiao-03-east');
+    // The page offers what the server offered when the panel was drawn; the server decides when the button is
+    // pressed. An offer gone stale (here: as if the case had been resolved) is refused with the server's reason.
+    await officer.route(`**/api/incidents/${incident.id}/actions`, (route) =>
+      route.fulfill({ json: { actions: ['verify', 'note'] } }),
+    );
     await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
     await expect
       .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
       .toBe(incident.state);
     await officer.locator('#incident [data-action="verify"]').click();
     const shown = officer.locator('#action-error');
-    await expect.poll(() => shown.textContent(), wait).toMatch(/^verify refused: .+/);
-    // The same request straight to the API: the page shows exactly the server's own reason.
+    await expect.poll(() => shown.textContent(), wait).toMatch(/^核查结案未成功：.+/);
+    // The same request straight to the API: the page shows the refusal's code in words.
     const response = await fetch(`${hub.httpUrl}/api/incidents/${incident.id}/actions/verify`, {
       method: 'POST',
       headers: { authorization: 'Bearer demo-officer-xijiao', 'content-type': 'application/json' },
       body: '{}',
     });
     expect(response.status).toBe(409);
-    const { error } = (await response.json()) as { error: { message: string } };
-    expect(await shown.textContent()).toBe(`verify refused: ${error.message}`);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('illegal_transition');
+    expect(await shown.textContent()).toBe('核查结案未成功：当前状态不允许此操作');
     expect(await officer.locator('#incident-state').getAttribute('data-state')).toBe(incident.state);
+
+    // In English, the server's own sentence.
+    await officer.locator('#language').selectOption('en');
+    await expect.poll(() => status(officer), wait).toBe('live');
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
+    await officer.locator('#incident [data-action="verify"]').click();
+    await expect.poll(() => shown.textContent(), wait).toBe(`Verify and close refused: ${error.message}`);
+    await officer.locator('#language').selectOption('zh-CN');
+    await expect.poll(() => status(officer), wait).toBe('live');
+    await officer.unroute(`**/api/incidents/${incident.id}/actions`);
   }, 60_000);
+
+  it('speaks Chinese by default and English on request, with names, local 24-hour times and countdowns', async () => {
+    const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
+    await (await gate('gate-xijiao-05-north')).forceDoor();
+    const incident = await incidentOf('gate-xijiao-05-north');
+    const item = officer.locator(`#feed li[data-id="${incident.id}"]`);
+    await item.waitFor(wait);
+    expect(await officer.locator('html').getAttribute('lang')).toBe('zh-CN');
+    expect(await officer.locator('header h1').textContent()).toBe('gridhub · 值班指挥台');
+    expect(await officer.locator('#who').textContent()).toBe('刘洋 Liu Yang · 值班员');
+    // The title by its event type, the severity and the state in words.
+    expect(await item.locator('strong').textContent()).toBe('门被强行打开');
+    expect(await item.locator('.sev').textContent()).toBe('紧急');
+    // The router may have dispatched it to the grid's worker on duty already.
+    expect(await item.locator('.badge.state').textContent()).toBe(
+      ({ new: '新告警', dispatched: '已派遣' } as Record<string, string>)[incident.state],
+    );
+    // The time in the hub's zone (Asia/Shanghai), 24-hour, whatever zone the machine running the test is in.
+    const shanghai = new Date(Date.parse(incident.createdAt) + 8 * 3_600_000).toISOString();
+    expect(await item.locator('.meta').textContent()).toContain(
+      `${shanghai.slice(0, 10)} ${shanghai.slice(11, 19)}`,
+    );
+    // The deadline counts down, each second, without a push.
+    const due = item.locator('.due');
+    expect(await due.getAttribute('data-due-stage')).toBe(incident.dueStage);
+    const first = await due.textContent();
+    expect(first).toMatch(/^(接单|派遣|到场|处置)剩余 (\d+分\d\d秒|\d+秒|\d+小时\d\d分)$/);
+    await expect.poll(() => due.textContent(), wait).not.toBe(first);
+    // Only the categories the rules raise are offered by the filter (no "fire": no rule raises it).
+    const categories = await officer
+      .locator('select[name="category"] option')
+      .evaluateAll((options) => options.map((option) => option.getAttribute('value')));
+    expect(categories).toContain('intrusion');
+    expect(categories).toContain('access_violation');
+    expect(categories).not.toContain('fire');
+
+    await officer.locator('#language').selectOption('en');
+    await expect.poll(() => status(officer), wait).toBe('live');
+    expect(await officer.locator('html').getAttribute('lang')).toBe('en');
+    expect(await officer.locator('header h1').textContent()).toBe('gridhub · Duty officer console');
+    await item.waitFor(wait);
+    expect(await item.locator('strong').textContent()).toBe('Door forced open');
+    expect(await item.locator('.badge.state').textContent()).toBe(incident.state);
+    expect(await item.locator('.due').textContent()).toMatch(/left$/);
+    await officer.locator('#language').selectOption('zh-CN');
+    await expect.poll(() => status(officer), wait).toBe('live');
+    expect(await officer.locator('header h1').textContent()).toBe('gridhub · 值班指挥台');
+  }, 60_000);
+
+  it('keeps info-level events out of the queue and the counter, in a view of their own, and shows cases to verify apart', async () => {
+    const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
+    const count = async (view: string) =>
+      Number(await officer.locator(`.views [data-view="${view}"] .count`).textContent());
+    const counter = async () => Number(await officer.locator('#unacked').textContent());
+    await expect.poll(() => count('queue'), wait).toBeGreaterThan(0);
+    const before = { info: await count('info'), unacked: await counter(), verify: await count('verify') };
+
+    await (await gate('gate-xijiao-01-north')).deny();
+    let denied: Incident | undefined;
+    await eventually(async () => {
+      const { body } = await getJson(
+        `${hub.httpUrl}/api/incidents?limit=50&severity=info`,
+        'demo-officer-xijiao',
+      );
+      denied = (body as { incidents: Incident[] }).incidents.find(
+        (incident) => incident.device.id === 'gate-xijiao-01-north' && incident.state !== 'closed',
+      );
+      return denied !== undefined;
+    });
+    const id = (denied as Incident).id;
+    // Counted in its own view, not in the queue, not as an unacknowledged alarm.
+    await expect.poll(() => count('info'), wait).toBe(before.info + 1);
+    expect(await counter()).toBe(before.unacked);
+    expect(await officer.locator(`#feed li[data-id="${id}"]`).count()).toBe(0);
+    await officer.locator('.views [data-view="info"]').click();
+    await officer.locator(`#feed li[data-id="${id}"]`).waitFor(wait);
+    expect(
+      await officer
+        .locator('#feed li')
+        .evaluateAll((items) => items.map((item) => item.getAttribute('data-severity'))),
+    ).toEqual(expect.arrayContaining(['info']));
+    expect(
+      new Set(
+        await officer
+          .locator('#feed li')
+          .evaluateAll((items) => items.map((item) => item.getAttribute('data-severity'))),
+      ),
+    ).toEqual(new Set(['info']));
+
+    // Resolved by the worker, it waits in the officer's "to verify" view.
+    await postJson(`${hub.httpUrl}/api/incidents/${id}/actions/dispatch`, 'demo-officer-xijiao', {
+      assignees: ['worker-xijiao-01'],
+    });
+    await postJson(`${hub.httpUrl}/api/incidents/${id}/actions/accept`, 'demo-worker-xijiao-01');
+    const resolved = await postJson(
+      `${hub.httpUrl}/api/incidents/${id}/actions/resolve`,
+      'demo-worker-xijiao-01',
+      {
+        note: '住户卡已过期，已告知物业',
+      },
+    );
+    expect(resolved.status).toBe(200);
+    await expect.poll(() => count('verify'), wait).toBe(before.verify + 1);
+    await officer.locator('.views [data-view="verify"]').click();
+    await officer.locator(`#feed li[data-id="${id}"]`).waitFor(wait);
+    expect(
+      new Set(
+        await officer
+          .locator('#feed li')
+          .evaluateAll((items) => items.map((item) => item.getAttribute('data-state'))),
+      ),
+    ).toEqual(new Set(['resolved']));
+    await officer.locator('.views [data-view="queue"]').click();
+  }, 60_000);
+
+  it('serves a favicon', async () => {
+    const answer = await fetch(`${hub.httpUrl}/favicon.ico`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await answer.text()).toMatch(/^<svg /);
+  });
 
   it('filters the feed by severity and grid, from the server', async () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     await expect.poll(() => officer.locator('#feed li').count(), wait).toBeGreaterThan(2);
-    await officer.getByLabel('severity').selectOption('warning');
+    await officer.locator('select[name="severity"]').selectOption('warning');
     await expect
       .poll(
         () =>
@@ -402,8 +557,8 @@ describe('the officer console and the worker view in Chromium', () => {
         wait,
       )
       .toEqual(['warning']);
-    await officer.getByLabel('severity').selectOption('');
-    await officer.getByLabel('node').selectOption('grid-xijiao-02');
+    await officer.locator('select[name="severity"]').selectOption('');
+    await officer.locator('select[name="node"]').selectOption('grid-xijiao-02');
     await expect
       .poll(
         () =>
@@ -436,8 +591,11 @@ describe('the officer console and the worker view in Chromium', () => {
     await item(colleague).click();
     const button = colleague.locator('#incident [data-action="acknowledge"]');
     await expect.poll(() => button.isDisabled(), wait).toBe(true);
-    expect(await colleague.locator('#acknowledged').textContent()).toContain('officer-xijiao');
-    expect(await colleague.locator('#timeline').textContent()).toContain('incident.acknowledge');
+    expect(await colleague.locator('#acknowledged').textContent()).toContain('西郊社区');
+    expect(await colleague.locator('#acknowledged').textContent()).toContain('刘洋 Liu Yang');
+    expect(
+      await colleague.locator('#timeline li[data-action="incident.acknowledge"]').textContent(),
+    ).toContain('刘洋 Liu Yang · 确认');
     // The same centre acknowledging again is refused with who did it first, and the refusal is audited.
     const again = await postJson<{ error: { message: string } }>(
       `${hub.httpUrl}/api/incidents/${incident.id}/actions/acknowledge`,
@@ -500,18 +658,29 @@ describe('the officer console and the worker view in Chromium', () => {
     await expect
       .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
       .toBe('escalated');
-    await expect.poll(() => officer.locator('#responsible').textContent(), wait).toContain('×1');
+    await expect.poll(() => officer.locator('#responsible').getAttribute('data-escalations'), wait).toBe('1');
+    // Escalated from the community to the street: the level it went to, and the next one up, by name.
+    expect(await officer.locator('#responsible').textContent()).toBe(
+      '西郊社区 Xijiao Community（已上报 1 次，下一级：柳树湾街道 Liushuwan Street）',
+    );
     await expect.poll(() => timeline.count(), wait).toBe(entries + 1);
     expect(await timeline.last().getAttribute('data-action')).toBe('incident.escalate');
     entries += 1;
 
-    await officer.getByLabel('note').fill('已联系物业查看 property office asked to check');
+    await officer.locator('#note').fill('已联系物业查看 property office asked to check');
     await officer.locator('#incident [data-action="note"]').click();
     await expect.poll(() => timeline.count(), wait).toBe(entries + 1);
     expect(await timeline.last().textContent()).toContain('property office asked to check');
     expect(await officer.locator('#incident-state').getAttribute('data-state')).toBe('escalated');
     entries += 1;
 
+    // A false alarm needs its reason: without one the page says so and sends nothing.
+    await officer.locator('#incident [data-action="false_alarm"]').click();
+    await expect
+      .poll(() => officer.locator('#action-error').textContent(), wait)
+      .toBe('误报未成功：误报需要填写原因');
+    expect(await timeline.count()).toBe(entries);
+    await officer.locator('#note').fill('住户忘带门卡 a resident without their card');
     await officer.locator('#incident [data-action="false_alarm"]').click();
     await expect
       .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
@@ -523,12 +692,16 @@ describe('the officer console and the worker view in Chromium', () => {
     const server = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}`, 'demo-officer-xijiao');
     expect(server.body).toMatchObject({ state: 'false_alarm', closedBy: 'officer-xijiao', escalations: 1 });
 
-    // Escalating an ended case is refused: the page shows the server's reason and keeps the server's state.
-    await officer.locator('#incident [data-action="escalate"]').click();
+    // An ended case offers no more of the lifecycle: only a note (the server's list, GET …/actions).
     await expect
-      .poll(() => officer.locator('#action-error').textContent(), wait)
-      .toBe('escalate refused: cannot escalate an incident that is a false alarm');
-    expect(await officer.locator('#incident-state').getAttribute('data-state')).toBe('false_alarm');
+      .poll(
+        () =>
+          officer
+            .locator('#incident button[data-action]')
+            .evaluateAll((buttons) => buttons.map((button) => button.getAttribute('data-action'))),
+        wait,
+      )
+      .toEqual(['note']);
   }, 60_000);
 
   it('shows the assessment of the chosen dates as a table and a chart', async () => {
@@ -544,9 +717,9 @@ describe('the officer console and the worker view in Chromium', () => {
     expect((await barWidths()).some((width) => width > 0)).toBe(true);
 
     // A past month holds none of this run's cases: the table's totals and every bar drop to zero.
-    await officer.getByLabel('from').fill('2020-01-01');
-    await officer.getByLabel('to').fill('2020-02-01');
-    await officer.getByRole('button', { name: /Show/ }).click();
+    await officer.locator('input[name="from"]').fill('2020-01-01');
+    await officer.locator('input[name="to"]').fill('2020-02-01');
+    await officer.getByRole('button', { name: '查询' }).click();
     await expect.poll(async () => Number(await table.getAttribute('data-incidents')), wait).toBe(0);
     expect(await table.locator('tbody tr').first().locator('td').nth(1).textContent()).toBe('0');
     expect((await barWidths()).every((width) => width === 0)).toBe(true);
@@ -554,9 +727,9 @@ describe('the officer console and the worker view in Chromium', () => {
     // Back to a range holding today: the figures and the chart come back, as the server counts them.
     const today = new Date();
     const day = (date: Date) => date.toISOString().slice(0, 10);
-    await officer.getByLabel('from').fill(day(new Date(today.getTime() - 86_400_000)));
-    await officer.getByLabel('to').fill(day(new Date(today.getTime() + 2 * 86_400_000)));
-    await officer.getByRole('button', { name: /Show/ }).click();
+    await officer.locator('input[name="from"]').fill(day(new Date(today.getTime() - 86_400_000)));
+    await officer.locator('input[name="to"]').fill(day(new Date(today.getTime() + 2 * 86_400_000)));
+    await officer.getByRole('button', { name: '查询' }).click();
     await expect
       .poll(async () => Number(await table.getAttribute('data-incidents')), wait)
       .toBeGreaterThan(0);
@@ -603,7 +776,7 @@ describe('the officer console and the worker view in Chromium', () => {
     expect([200, 206]).toContain(media.get(clipUrl as string));
     // Acknowledged, the panel is redrawn from the server's answer and keeps showing the evidence.
     await officer.locator('#incident [data-action="acknowledge"]').click();
-    await expect.poll(() => officer.locator('#acknowledged').textContent(), wait).toContain('officer-xijiao');
+    await expect.poll(() => officer.locator('#acknowledged').textContent(), wait).toContain('刘洋 Liu Yang');
     await expect
       .poll(
         () => snapshot.evaluate((image) => (image as unknown as { naturalWidth: number }).naturalWidth),
@@ -652,7 +825,7 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(panned[1]).toBeCloseTo(y, 0);
 
     // A redraw (a filter change reloads the feed and redraws the map) keeps the officer's view.
-    await officer.getByLabel('severity').selectOption('critical');
+    await officer.locator('select[name="severity"]').selectOption('critical');
     await expect.poll(() => officer.locator('#feed li[data-severity="major"]').count(), wait).toBe(0);
     expect(await view()).toEqual(panned);
 

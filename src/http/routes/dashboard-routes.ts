@@ -15,6 +15,10 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/dashboard/index.js': { file: 'index.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/index.css': { file: 'index.css', type: 'text/css; charset=utf-8' },
   '/dashboard/common.js': { file: 'common.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/i18n.js': { file: 'i18n.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+  // Browsers ask for it whatever the page says; an SVG serves them all.
+  '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
   '/dashboard/officer.js': { file: 'officer.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/worker.js': { file: 'worker.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
