@@ -34,6 +34,8 @@ import { LivenessMonitor } from './fleet/liveness-monitor.ts';
 import { ThrottledMqttAccess } from './fleet/throttled-access.ts';
 import { clientAddressOf } from './http/client-address.ts';
 import { buildHttpApp, type HealthReport } from './http/http-app.ts';
+import { consoleSettingsOf } from './incidents/console-settings.ts';
+import { deadlineMsOf } from './incidents/incident-actions.ts';
 import { IncidentPipeline } from './incidents/incident-pipeline.ts';
 import { IncidentService } from './incidents/incident-service.ts';
 import { Router } from './incidents/router.ts';
@@ -559,6 +561,12 @@ export class Hub {
         media,
         cameras: onvif,
         notifyMaxBytes: deployment.cameras.notifyMaxBytes,
+        consoleSettings: consoleSettingsOf({
+          timeZone: settings.timezone,
+          rules: deployment.rules,
+          flood: deployment.flood,
+          deadlineMs: deadlineMsOf(deployment.deadlines),
+        }),
         health: () => this.health(),
         stopping: () => this.#lifecycle.stopping !== undefined,
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),

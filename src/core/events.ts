@@ -85,7 +85,7 @@ export interface ServerToClientEvents {
 /** What a client asks of an incident over Socket.IO: a lifecycle action with its note. */
 export interface IncidentActionRequest {
   readonly incidentId: string;
-  /** acknowledge, accept, arrive, resolve, verify, reject, escalate, false_alarm, cancel, note, dispatch. */
+  /** acknowledge, accept, arrive, resolve, verify, reject, escalate, false_alarm, cancel, note, supervise, dispatch. */
   readonly action: string;
   readonly note?: string;
   readonly assignees?: readonly string[];

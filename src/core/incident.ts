@@ -94,6 +94,20 @@ export interface Acknowledgement {
   readonly at: string;
 }
 
+/**
+ * A supervision (督办): a duty officer's centre pressing for an open case, with the instruction given. One entry per
+ * supervision, a centre may supervise again.
+ */
+export interface Supervision {
+  /** The jurisdiction node of the supervising officer's centre (their scope node over the incident). */
+  readonly nodeId: string;
+  readonly userId: string;
+  /** ISO 8601. */
+  readonly at: string;
+  /** The instruction. */
+  readonly note: string;
+}
+
 /** A grid-tagged case raised from a device event. This is exactly what `incident:new` carries. */
 export interface Incident {
   /** Time-ordered: sorting ids sorts incidents by creation. */
@@ -148,6 +162,8 @@ export interface Incident {
   readonly version?: number;
   /** The centres that have acknowledged the incident while it was open, one entry per centre, oldest first. */
   readonly acknowledgements?: readonly Acknowledgement[];
+  /** The supervisions of the incident while it was open, oldest first; absent until the first. */
+  readonly supervisions?: readonly Supervision[];
 }
 
 /** What `incident:update` carries, after Frigate: consumers never need to keep shadow state. */

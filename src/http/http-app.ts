@@ -40,6 +40,7 @@ import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { cameraRoutes } from './routes/camera-routes.ts';
+import { type ConsoleRoutesOptions, consoleRoutes } from './routes/console-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
@@ -50,7 +51,7 @@ import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops
 
 export type { HealthReport } from './routes/ops-routes.ts';
 
-export interface HttpAppOptions extends OpsRoutesOptions {
+export interface HttpAppOptions extends OpsRoutesOptions, ConsoleRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -165,6 +166,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(deviceRoutes, { ...options, prefix: '/api/devices' });
   await app.register(assessmentRoutes, { ...options, prefix: '/api/assessment' });
   await app.register(cameraRoutes, { ...options, prefix: '/api/cameras' });
+  await app.register(consoleRoutes, { ...options, prefix: '/api/console' });
   await app.register(mediaRoutes, { ...options, prefix: '/media' });
   await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
   await app.register(dashboardRoutes, options);

@@ -1,11 +1,17 @@
 import { z } from 'zod';
 import { type IncidentAction, incidentActions } from '../incidents/lifecycle.ts';
 
+export type UserAction = Exclude<IncidentAction, 'clear'>;
+
 /** The lifecycle actions a user may take: `clear` is the hub's own, when a device reports its condition over. */
 export const userActions = incidentActions.filter((action) => action !== 'clear') as [
-  Exclude<IncidentAction, 'clear'>,
-  ...Exclude<IncidentAction, 'clear'>[],
+  UserAction,
+  ...UserAction[],
 ];
+
+export function isUserAction(action: IncidentAction): action is UserAction {
+  return action !== 'clear';
+}
 
 /**
  * What a lifecycle action takes beyond its incident and its name, on REST (the body of
@@ -20,7 +26,9 @@ export const actionInput = z.strictObject({
     .min(1)
     .max(2000)
     .optional()
-    .describe('Why; required to reject a verification and for note.'),
+    .describe(
+      'Why; required to reject a verification, for a false alarm, for note, and for supervise (the instruction).',
+    ),
   assignees: z.array(z.string().min(1).max(64)).min(1).max(50).optional().describe('For dispatch: user ids.'),
 });
 

@@ -127,6 +127,9 @@ export const incidentAnswer = covering<Incident>()(
     evidence: list(evidenceAnswer).optional(),
     version: z.number().optional(),
     acknowledgements: list(z.object({ nodeId: z.string(), userId: z.string(), at: instant })).optional(),
+    supervisions: list(
+      z.object({ nodeId: z.string(), userId: z.string(), at: instant, note: z.string() }),
+    ).optional(),
   }),
 );
 
@@ -240,6 +243,8 @@ const figures = covering<Figures>()(
     responseSeconds: percentiles,
     closureSeconds: percentiles,
     reworks: z.number(),
+    supervised: z.number().describe('Incidents supervised (督办) at least once.'),
+    supervisions: z.number().describe('Supervisions of those incidents, in all.'),
   }),
 );
 

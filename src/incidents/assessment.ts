@@ -27,6 +27,8 @@ import type { Incident } from '../core/incident.ts';
  *   **closureSeconds**: `createdAt → timeline.resolvedAt` of every incident now resolved or closed (its last
  *   resolution). Both as p50 and p90 by the nearest-rank method (see {@link nearestRank}), null with no values.
  * - **reworks**: the sum of the incidents' `reworks` (verifications that sent a case back to its handler).
+ * - **supervised**: incidents a higher centre supervised (督办) at least once (`supervisions` not empty);
+ *   **supervisions**: the sum of their supervisions.
  *
  * Workers are credited by `handler`, the user who accepted the case: every figure of a case counts for its handler,
  * including time before it was dispatched to them and a resolution entered by a duty officer. Incidents nobody
@@ -65,6 +67,10 @@ export interface Figures {
   /** createdAt → resolvedAt, in seconds. */
   readonly closureSeconds: Percentiles;
   readonly reworks: number;
+  /** Incidents with at least one supervision (督办). */
+  readonly supervised: number;
+  /** Supervisions in all. */
+  readonly supervisions: number;
 }
 
 export interface GridFigures {
@@ -182,6 +188,8 @@ export function figuresOf(incidents: readonly Incident[], asOf: number): Figures
     responseSeconds: percentiles(response),
     closureSeconds: percentiles(closure),
     reworks: incidents.reduce((sum, incident) => sum + incident.reworks, 0),
+    supervised: count((incident) => (incident.supervisions?.length ?? 0) > 0),
+    supervisions: incidents.reduce((sum, incident) => sum + (incident.supervisions?.length ?? 0), 0),
   };
 }
 
@@ -258,6 +266,8 @@ export const assessmentCsvColumns = [
   'closureP50Seconds',
   'closureP90Seconds',
   'reworks',
+  'supervised',
+  'supervisions',
 ] as const;
 
 function csvCell(value: string | number | null): string {
@@ -285,6 +295,8 @@ function csvRow(kind: 'grid' | 'worker', id: string, name: string, figures: Figu
     figures.closureSeconds.p50,
     figures.closureSeconds.p90,
     figures.reworks,
+    figures.supervised,
+    figures.supervisions,
   ]
     .map(csvCell)
     .join(',');

@@ -26,14 +26,19 @@ import type { Visibility } from './visibility.ts';
 
 const stageKeys = { accept: 'acceptMinutes', arrive: 'arriveMinutes', resolve: 'resolveMinutes' } as const;
 
+/** The time a stage of a category may take, in ms: the category's own deadline, else the default. */
+export function deadlineMsOf(deadlines: DeadlinesDescription): LifecycleContext['deadlineMs'] {
+  return (category: string, stage: DeadlineStage) =>
+    (deadlines.categories[category] ?? deadlines.default)[stageKeys[stage]] * 60_000;
+}
+
 /** The lifecycle's view of the deployment: each category's deadlines, and who is above a node. */
 export function lifecycleContextOf(
   deadlines: DeadlinesDescription,
   jurisdiction: Jurisdiction,
 ): Omit<LifecycleContext, 'now'> {
   return {
-    deadlineMs: (category: string, stage: DeadlineStage) =>
-      (deadlines.categories[category] ?? deadlines.default)[stageKeys[stage]] * 60_000,
+    deadlineMs: deadlineMsOf(deadlines),
     parentOf: (nodeId: string) => jurisdiction.ancestry(nodeId)[1]?.id,
   };
 }

@@ -19,6 +19,7 @@ export const incidentActions = [
   'false_alarm',
   'cancel',
   'note',
+  'supervise',
   'clear',
 ] as const;
 export type IncidentAction = (typeof incidentActions)[number];
@@ -56,6 +57,12 @@ interface ActionRule {
   readonly from: readonly IncidentState[];
   readonly roles: readonly Actor['role'][];
   readonly relation: Relation;
+  /**
+   * Whether {@link availableActions} offers the action to this actor, beyond its state, role and relation: for a
+   * condition its `apply` checks on the incident (a centre of the actor's over it, one still to acknowledge).
+   * Offered when absent.
+   */
+  readonly offered?: (incident: Incident, actor: Actor) => boolean;
   readonly apply: (
     incident: Incident,
     actor: Actor,
@@ -80,6 +87,14 @@ function due(incident: Incident, stage: DeadlineStage, from: number, context: Li
 
 const noDeadline = { dueStage: null, dueAt: null } as const;
 
+/**
+ * The centre an officer acts for on an incident (acknowledge, supervise): their scope node on its chain, the lowest
+ * if they hold several. Undefined when their jurisdiction does not cover it.
+ */
+function centreOf(incident: Incident, actor: Actor) {
+  return incident.chain.find((node) => actor.scopeNodeIds?.includes(node.id));
+}
+
 const rules: Record<IncidentAction, ActionRule> = {
   /**
    * "We have seen it": no change of state, but recorded for the acknowledging user's centre (their scope node over
@@ -90,8 +105,12 @@ const rules: Record<IncidentAction, ActionRule> = {
     from: open,
     roles: ['duty_officer', 'grid_chief', 'admin'],
     relation: 'anyone',
+    offered: (incident, actor) => {
+      const centre = centreOf(incident, actor);
+      return centre !== undefined && !incident.acknowledgements?.some((entry) => entry.nodeId === centre.id);
+    },
     apply: (incident, actor, _input, context) => {
-      const centre = incident.chain.find((node) => actor.scopeNodeIds?.includes(node.id));
+      const centre = centreOf(incident, actor);
       if (centre === undefined)
         return {
           kind: 'forbidden',
@@ -233,13 +252,17 @@ const rules: Record<IncidentAction, ActionRule> = {
     from: open,
     roles: everyone,
     relation: 'handler_or_supervisor',
-    apply: (incident, actor, _input, context) => ({
-      ...incident,
-      state: 'false_alarm',
-      ...noDeadline,
-      closedBy: actor.userId,
-      timeline: { ...incident.timeline, closedAt: isoTime(context.now) },
-    }),
+    // It ends the case with nothing done: the note says why, for the audit trail and whoever checks the device.
+    apply: (incident, actor, input, context) =>
+      input.note
+        ? {
+            ...incident,
+            state: 'false_alarm',
+            ...noDeadline,
+            closedBy: actor.userId,
+            timeline: { ...incident.timeline, closedAt: isoTime(context.now) },
+          }
+        : { kind: 'invalid', reason: 'a false alarm needs a note saying why' },
   },
   cancel: {
     from: [...open, 'resolved'],
@@ -261,11 +284,39 @@ const rules: Record<IncidentAction, ActionRule> = {
     apply: (incident, _actor, input) =>
       input.note ? { ...incident } : { kind: 'invalid', reason: 'a note needs its text' },
   },
+  /**
+   * 督办: a higher centre presses for a case still open, with an instruction (the note). No change of state; kept
+   * in `supervisions` for the supervising officer's centre (as acknowledge finds it), for the assessment to count.
+   */
+  supervise: {
+    from: open,
+    roles: supervisors,
+    relation: 'anyone',
+    offered: (incident, actor) => centreOf(incident, actor) !== undefined,
+    apply: (incident, actor, input, context) => {
+      const centre = centreOf(incident, actor);
+      if (centre === undefined)
+        return {
+          kind: 'forbidden',
+          reason: 'only a centre whose jurisdiction covers the incident may supervise it',
+        };
+      if (!input.note) return { kind: 'invalid', reason: 'supervision needs a note with the instruction' };
+      return {
+        ...incident,
+        supervisions: [
+          ...(incident.supervisions ?? []),
+          { nodeId: centre.id, userId: actor.userId, at: isoTime(context.now), note: input.note },
+        ],
+      };
+    },
+  },
   /** The device reported its condition cleared (a rule's `clearedBy`): resolved by the hub. */
   clear: {
     from: open,
     roles: ['system'],
     relation: 'anyone',
+    // The hub's own: never offered, even to the hub acting as an actor.
+    offered: () => false,
     apply: (incident, _actor, input, context) => ({
       ...incident,
       state: 'resolved',
@@ -315,6 +366,7 @@ const actionPhrases: Record<IncidentAction, string> = {
   false_alarm: 'mark as a false alarm',
   cancel: 'cancel',
   note: 'add a note to',
+  supervise: 'supervise',
   clear: 'clear',
 };
 const statePhrases: Record<IncidentState, string> = {
@@ -355,6 +407,23 @@ export function applyAction(
   const after = rule.apply(incident, actor, input, context);
   if ('kind' in after) return after;
   return { ...after, updatedAt: isoTime(context.now) };
+}
+
+/**
+ * The actions this actor may take on the incident as it stands, in the table's order: each whose state, role and
+ * relation allow it and that it offers (see {@link ActionRule.offered}). What an action's input or the jurisdiction
+ * decide (a note, assignees, a level to escalate to) is not judged here: the action may still be refused for it.
+ */
+export function availableActions(incident: Incident, actor: Actor): IncidentAction[] {
+  return incidentActions.filter((action) => {
+    const rule = rules[action];
+    return (
+      rule.from.includes(incident.state) &&
+      rule.roles.includes(actor.role) &&
+      relationHolds(rule.relation, incident, actor) &&
+      (rule.offered?.(incident, actor) ?? true)
+    );
+  });
 }
 
 export function isRefusal(result: Incident | Refusal): result is Refusal {

@@ -105,12 +105,12 @@ describe('the monthly assessment over incidents handled through the real lifecyc
     await eastGate.start();
 
     // Grid 1: (a) a forced door taken, handled and verified in time; (b) a door held open, taken and resolved
-    // late, sent back by the officer, resolved again.
+    // late, supervised by the officer meanwhile, sent back by the officer, resolved again.
     await northGate.forceDoor();
     const a = (await worker1.nth('incident:new', 1)) as Incident;
     await northGate.holdDoor(1, 300);
     const b = (await worker1.nth('incident:new', 2)) as Incident;
-    // Grid 2: (c) a forced door taken and resolved in time; (d) a denied access nobody takes.
+    // Grid 2: (c) a forced door taken and resolved in time; (d) a denied access nobody takes, supervised twice.
     await eastGate.forceDoor();
     const c = (await worker2.nth('incident:new', 1)) as Incident;
     await eastGate.deny();
@@ -132,11 +132,14 @@ describe('the monthly assessment over incidents handled through the real lifecyc
 
     await eventually(() => Date.now() > Date.parse(b.timeline.resolveBy as string));
     await act(worker1, b.id, 'accept');
+    await act(officer, b.id, 'supervise', 'have the door closer checked today');
     await act(worker1, b.id, 'resolve', 'door closed');
     await act(officer, b.id, 'reject', 'the closer is still broken: have it fixed');
     final.b = await act(worker1, b.id, 'resolve', 'closer replaced');
 
     await eventually(() => Date.now() > Date.parse(d.timeline.resolveBy as string));
+    await act(officer, d.id, 'supervise', 'send someone to the east gate');
+    await act(officer, d.id, 'supervise', 'still nobody: call the grid chief');
     final.d = (await hub.testHandle.store.getIncident(d.id)) as Incident;
     period.to = new Date(Date.now() + 60_000).toISOString();
   });
@@ -164,6 +167,12 @@ describe('the monthly assessment over incidents handled through the real lifecyc
     expect(d.gridId).toBe('grid-xijiao-02');
     expect(['dispatched', 'escalated']).toContain(d.state);
     expect(d.timeline.acceptedAt).toBeUndefined();
+    expect([a, b, c, d].map((incident) => incident.supervisions?.length ?? 0)).toEqual([0, 1, 0, 2]);
+    expect(d.supervisions?.[1]).toMatchObject({
+      nodeId: 'community-xijiao',
+      userId: 'officer-xijiao',
+      note: 'still nobody: call the grid chief',
+    });
   });
 
   it("assesses the community: counts, rates, nearest-rank times, reworks, every grid and each handler's row", async () => {
@@ -195,6 +204,9 @@ describe('the monthly assessment over incidents handled through the real lifecyc
       responseSeconds: { p50: rank(response3, 50) as number, p90: rank(response3, 90) as number },
       closureSeconds: { p50: rank(closure3, 50) as number, p90: rank(closure3, 90) as number },
       reworks: 1,
+      // b once, d twice.
+      supervised: 2,
+      supervisions: 3,
     });
     // b's closure time is its last resolution's, after the rework: the slowest of the three.
     expect(answer.overall.closureSeconds.p90).toBe(seconds(b.createdAt, b.timeline.resolvedAt));
@@ -216,6 +228,8 @@ describe('the monthly assessment over incidents handled through the real lifecyc
       onTimeClosureRate: 0.5,
       closureRate: 1,
       reworks: 1,
+      supervised: 1,
+      supervisions: 1,
     });
     expect(grid2?.figures).toMatchObject({
       accepted: 1,
@@ -225,7 +239,10 @@ describe('the monthly assessment over incidents handled through the real lifecyc
       onTimeClosureRate: 0.5,
       closureRate: 0.5,
       reworks: 0,
+      supervised: 1,
+      supervisions: 2,
     });
+    expect(grid3?.figures).toMatchObject({ supervised: 0, supervisions: 0 });
     expect(grid3?.figures).toMatchObject({ closureRate: null, responseSeconds: { p50: null, p90: null } });
 
     expect(answer.workers.map((worker) => worker.userId)).toEqual(['worker-xijiao-01', 'worker-xijiao-02']);
@@ -239,6 +256,8 @@ describe('the monthly assessment over incidents handled through the real lifecyc
       onTimeClosureRate: 0.5,
       closureRate: 1,
       reworks: 1,
+      supervised: 1,
+      supervisions: 1,
     });
     expect(huang?.figures).toEqual<Figures>({
       incidents: 1,
@@ -259,6 +278,8 @@ describe('the monthly assessment over incidents handled through the real lifecyc
         p90: seconds(c.createdAt, c.timeline.resolvedAt),
       },
       reworks: 0,
+      supervised: 0,
+      supervisions: 0,
     });
   });
 
@@ -359,7 +380,7 @@ describe('the monthly assessment over incidents handled through the real lifecyc
     expect(lines[0]).toBe(
       'kind,id,name,incidents,accepted,closed,resolved,falseAlarms,cancelled,onTimeAcceptanceRate,' +
         'onTimeClosureRate,closureRate,responseP50Seconds,responseP90Seconds,closureP50Seconds,' +
-        'closureP90Seconds,reworks',
+        'closureP90Seconds,reworks,supervised,supervisions',
     );
     expect(lines[0]).toBe(assessmentCsvColumns.join(','));
     expect(lines.slice(1).map((line) => line.split(',').slice(0, 2).join(','))).toEqual([
@@ -374,7 +395,9 @@ describe('the monthly assessment over incidents handled through the real lifecyc
     expect(lines[1]).toMatch(
       /^grid,grid-xijiao-01,西郊第1网格 Xijiao Grid 1,2,2,1,2,0,0,0\.5,0\.5,1,[\d.]+,/,
     );
-    expect(lines[1]?.endsWith(',1')).toBe(true);
-    expect(lines[3]).toBe('grid,grid-xijiao-03,西郊第3网格 Xijiao Grid 3,0,0,0,0,0,0,,,,,,,,0');
+    // reworks 1 (b), supervised 1 (b), supervisions 1.
+    expect(lines[1]?.endsWith(',1,1,1')).toBe(true);
+    expect(lines[2]?.endsWith(',0,1,2')).toBe(true);
+    expect(lines[3]).toBe('grid,grid-xijiao-03,西郊第3网格 Xijiao Grid 3,0,0,0,0,0,0,,,,,,,,0,0,0');
   });
 });

@@ -34,6 +34,8 @@ interface Story {
   readonly state?: IncidentState;
   readonly handler?: string | null;
   readonly reworks?: number;
+  /** How many times a centre supervised (督办) it, a minute apart after creation. */
+  readonly supervisions?: number;
   /** Minutes from creation; the demo's defaults. Null leaves the deadline out of the timeline. */
   readonly acceptWithin?: number | null;
   readonly resolveWithin?: number | null;
@@ -97,6 +99,16 @@ function incident(story: Story = {}): Incident {
     ...(story.resolved === undefined
       ? {}
       : { resolvedAt: iso(story.resolved), resolvedBy: handler ?? 'system' }),
+    ...(story.supervisions === undefined
+      ? {}
+      : {
+          supervisions: Array.from({ length: story.supervisions }, (_, n) => ({
+            nodeId: 'community-x',
+            userId: 'officer-x',
+            at: iso(created + n + 1),
+            note: 'report back',
+          })),
+        }),
   };
 }
 
@@ -113,6 +125,8 @@ const noFigures: Figures = {
   responseSeconds: { p50: null, p90: null },
   closureSeconds: { p50: null, p90: null },
   reworks: 0,
+  supervised: 0,
+  supervisions: 0,
 };
 
 describe('assess: counts and rates', () => {
@@ -228,6 +242,31 @@ describe('assess: counts and rates', () => {
     expect(assess(incidents, november).overall.reworks).toBe(3);
   });
 
+  it('counts the incidents supervised at least once and their supervisions, overall, per grid and per handler', () => {
+    const incidents = [
+      incident({ grid: 'a', accepted: 1, handler: 'worker-zhao', supervisions: 2 }),
+      incident({ grid: 'a', supervisions: 1 }),
+      // An ended case keeps the supervisions it had while open.
+      incident({ grid: 'b', accepted: 1, resolved: 20, closed: 30, handler: 'worker-zhao', supervisions: 3 }),
+      incident({ grid: 'b', supervisions: 0 }),
+      incident({ grid: 'b' }),
+    ];
+    const assessment = assess(incidents, november);
+    expect(assessment.overall).toMatchObject({ supervised: 3, supervisions: 6 });
+    expect(
+      assessment.grids.map((grid) => [grid.gridId, grid.figures.supervised, grid.figures.supervisions]),
+    ).toEqual([
+      ['grid-a', 2, 3],
+      ['grid-b', 1, 3],
+    ]);
+    expect(assessment.workers).toEqual([
+      expect.objectContaining({
+        userId: 'worker-zhao',
+        figures: expect.objectContaining({ supervised: 2, supervisions: 5 }),
+      }),
+    ]);
+  });
+
   it('rounds rates to 4 decimals and answers null for a zero denominator', () => {
     expect(rate(1, 3)).toBe(0.3333);
     expect(rate(2, 3)).toBe(0.6667);
@@ -321,6 +360,8 @@ describe('assess: grids, workers and the period', () => {
       responseSeconds: { p50: 180, p90: 300 },
       closureSeconds: { p50: 1800, p90: 1800 },
       reworks: 0,
+      supervised: 0,
+      supervisions: 0,
     });
     expect(gridB?.figures).toMatchObject({
       incidents: 1,
@@ -382,7 +423,7 @@ describe('assessmentCsv', () => {
   it('writes one header row, a row per grid, then a row per worker, quoting where needed', () => {
     const incidents = [
       incident({ grid: 'a', accepted: 5, resolved: 30, handler: 'worker-zhao' }),
-      incident({ grid: 'b' }),
+      incident({ grid: 'b', supervisions: 2 }),
     ];
     const assessment = assess(incidents, november, november.to, [
       grids.a,
@@ -394,11 +435,12 @@ describe('assessmentCsv', () => {
     const lines = text.slice(1).split('\r\n').slice(0, -1);
     expect(lines).toEqual([
       assessmentCsvColumns.join(','),
-      'grid,grid-a,A网格 Grid A,1,1,0,1,0,0,1,1,1,300,300,1800,1800,0',
-      'grid,grid-b,"B, ""the east"" grid",1,0,0,0,0,0,0,0,0,,,,,0',
-      'worker,worker-zhao,,1,1,0,1,0,0,1,1,1,300,300,1800,1800,0',
+      'grid,grid-a,A网格 Grid A,1,1,0,1,0,0,1,1,1,300,300,1800,1800,0,0,0',
+      'grid,grid-b,"B, ""the east"" grid",1,0,0,0,0,0,0,0,0,,,,,0,1,2',
+      'worker,worker-zhao,,1,1,0,1,0,0,1,1,1,300,300,1800,1800,0,0,0',
     ]);
     expect(assessmentCsvColumns[0]).toBe('kind');
-    expect(assessmentCsvColumns).toHaveLength(17);
+    expect(assessmentCsvColumns.slice(-3)).toEqual(['reworks', 'supervised', 'supervisions']);
+    expect(assessmentCsvColumns).toHaveLength(19);
   });
 });

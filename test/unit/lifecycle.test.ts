@@ -3,6 +3,7 @@ import { type Incident, incidentStates, isOpen } from '../../src/core/incident.t
 import {
   type Actor,
   applyAction,
+  availableActions,
   incidentActions,
   isRefusal,
   type LifecycleContext,
@@ -252,5 +253,154 @@ describe('the lifecycle table', () => {
       resolution: 'cleared by device.online',
     });
     expect(isOpen(cleared.state)).toBe(false);
+  });
+
+  it('refuses a false alarm without a note saying why, and ends the case with one', () => {
+    expect(applyAction(incident(), 'false_alarm', officer, {}, context)).toEqual({
+      kind: 'invalid',
+      reason: 'a false alarm needs a note saying why',
+    });
+    const handled = incident({ state: 'on_site', handler: 'worker' });
+    expect(applyAction(handled, 'false_alarm', worker, {}, context)).toMatchObject({ kind: 'invalid' });
+    expect(
+      applyAction(handled, 'false_alarm', worker, { note: 'the wind opened the door' }, context),
+    ).toMatchObject({
+      state: 'false_alarm',
+      closedBy: 'worker',
+      dueAt: null,
+      timeline: { closedAt: new Date(now).toISOString() },
+    });
+  });
+});
+
+describe('supervision (督办)', () => {
+  const centreOfficer: Actor = { userId: 'officer', role: 'duty_officer', scopeNodeIds: ['s1'] };
+
+  it("records the instruction for the officer's centre, changing no state, as often as it is given", () => {
+    const before = incident({ state: 'accepted', handler: 'worker' });
+    const once = applyAction(
+      before,
+      'supervise',
+      centreOfficer,
+      { note: 'report by noon' },
+      context,
+    ) as Incident;
+    const { supervisions, updatedAt, ...rest } = once;
+    const { updatedAt: _before, ...unchanged } = before;
+    expect(rest).toEqual(unchanged);
+    expect(supervisions).toEqual([
+      { nodeId: 's1', userId: 'officer', at: new Date(now).toISOString(), note: 'report by noon' },
+    ]);
+    const admin: Actor = { userId: 'root', role: 'admin', scopeNodeIds: ['d1'] };
+    const twice = applyAction(
+      once,
+      'supervise',
+      admin,
+      { note: 'still waiting' },
+      { ...context, now: now + 1000 },
+    ) as Incident;
+    expect(twice.supervisions?.map((entry) => [entry.nodeId, entry.userId, entry.note])).toEqual([
+      ['s1', 'officer', 'report by noon'],
+      ['d1', 'root', 'still waiting'],
+    ]);
+  });
+
+  it('takes an instruction, an open case, a duty officer or admin, and a centre over the case', () => {
+    expect(applyAction(incident(), 'supervise', centreOfficer, {}, context)).toEqual({
+      kind: 'invalid',
+      reason: 'supervision needs a note with the instruction',
+    });
+    expect(
+      applyAction(incident({ state: 'resolved' }), 'supervise', centreOfficer, { note: 'x' }, context),
+    ).toEqual({ kind: 'illegal', reason: 'cannot supervise an incident that is resolved' });
+    expect(
+      applyAction(incident(), 'supervise', { ...worker, scopeNodeIds: ['g1'] }, { note: 'x' }, context),
+    ).toEqual({ kind: 'forbidden', reason: 'a grid worker may not supervise an incident' });
+    const chief: Actor = { userId: 'chief', role: 'grid_chief', scopeNodeIds: ['g1'] };
+    expect(applyAction(incident(), 'supervise', chief, { note: 'x' }, context)).toMatchObject({
+      kind: 'forbidden',
+    });
+    expect(
+      applyAction(
+        incident(),
+        'supervise',
+        { ...officer, scopeNodeIds: ['elsewhere'] },
+        { note: 'x' },
+        context,
+      ),
+    ).toEqual({
+      kind: 'forbidden',
+      reason: 'only a centre whose jurisdiction covers the incident may supervise it',
+    });
+  });
+});
+
+describe('the actions a user may take now', () => {
+  const centreOfficer: Actor = { userId: 'officer', role: 'duty_officer', scopeNodeIds: ['c1'] };
+  const chief: Actor = { userId: 'chief', role: 'grid_chief', scopeNodeIds: ['g1'] };
+  const integrator: Actor = { userId: 'integrator', role: 'integrator', scopeNodeIds: ['s1'] };
+  const admin: Actor = { userId: 'root', role: 'admin', scopeNodeIds: ['d1'] };
+
+  it("offers a centre's officer every supervisor's action on a new incident, in the table's order", () => {
+    const fresh = incident({ state: 'new', assignees: [] });
+    expect(availableActions(fresh, centreOfficer)).toEqual([
+      'acknowledge',
+      'dispatch',
+      'escalate',
+      'false_alarm',
+      'cancel',
+      'note',
+      'supervise',
+    ]);
+    // Acknowledged by a colleague of the centre: not again.
+    const acknowledged = incident({
+      state: 'new',
+      assignees: [],
+      acknowledgements: [{ nodeId: 'c1', userId: 'colleague', at: fresh.createdAt }],
+    });
+    expect(availableActions(acknowledged, centreOfficer)).not.toContain('acknowledge');
+    // An officer whose scope is not on the chain: no centre to acknowledge or supervise for.
+    expect(availableActions(fresh, officer)).toEqual([
+      'dispatch',
+      'escalate',
+      'false_alarm',
+      'cancel',
+      'note',
+    ]);
+  });
+
+  it('offers a worker what their part in the case allows', () => {
+    expect(availableActions(incident({ state: 'dispatched' }), worker)).toEqual(['accept', 'note']);
+    expect(availableActions(incident({ state: 'dispatched' }), otherWorker)).toEqual(['note']);
+    const inHand = incident({ state: 'accepted', handler: 'worker', assignees: ['worker'] });
+    expect(availableActions(inHand, worker)).toEqual(['arrive', 'resolve', 'false_alarm', 'note']);
+    expect(availableActions(incident({ state: 'closed' }), worker)).toEqual(['note']);
+  });
+
+  it('never offers clear, and offers the hub only what it does itself', () => {
+    for (const state of incidentStates) {
+      for (const actor of [centreOfficer, worker, chief, integrator, admin, systemActor]) {
+        expect(availableActions(incident({ state }), actor)).not.toContain('clear');
+      }
+    }
+    expect(availableActions(incident({ state: 'new' }), systemActor)).toEqual(['dispatch', 'escalate']);
+  });
+
+  it('offers exactly the actions the table would take, given a note and assignees', () => {
+    const input = { note: 'x', assignees: ['worker'] };
+    const cases = incidentStates.flatMap((state) => [
+      incident({ state }),
+      incident({ state, handler: 'worker', assignees: ['worker'] }),
+      incident({ state, acknowledgements: [{ nodeId: 'c1', userId: 'colleague', at: 'x' }] }),
+    ]);
+    for (const current of cases) {
+      for (const actor of [centreOfficer, officer, worker, otherWorker, chief, integrator, admin]) {
+        const offered = availableActions(current, actor);
+        for (const action of incidentActions) {
+          const taken = !isRefusal(applyAction(current, action, actor, input, context));
+          expect(offered.includes(action), `${action} by ${actor.userId} from ${current.state}`).toBe(taken);
+        }
+      }
+    }
   });
 });

@@ -2,11 +2,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { GridhubError } from '../../core/errors.ts';
 import { type Incident, incidentStates, severities } from '../../core/incident.ts';
+import type { Principal } from '../../core/principal.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
+import { availableActions } from '../../incidents/lifecycle.ts';
 import type { Visibility } from '../../incidents/visibility.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
 import type { Store } from '../../store/store.ts';
-import { actionInput, userActions } from '../incident-action.ts';
+import { actionInput, isUserAction, userActions } from '../incident-action.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 import { auditAnswer, incidentAnswer, list, nextPage } from '../schemas.ts';
 import { pageQuery } from './ops-routes.ts';
@@ -50,6 +52,15 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
   /** Out of scope answers as not found: another grid's incidents do not exist for this user. */
   const notFound = { refusals: ['not_found'] as const };
   app.addHook('preHandler', authenticate);
+
+  /** The incident as the caller may see it, live or stored; one they may not see answers as one that is not. */
+  async function visibleIncident(principal: Principal, id: string): Promise<Incident> {
+    const incident = incidents.active(id) ?? (await store.getIncident(id));
+    if (incident === undefined || !visibility.canSee(principal, incident)) {
+      throw new GridhubError('not_found', `no incident ${id}`);
+    }
+    return incident;
+  }
 
   app.get(
     '',
@@ -96,13 +107,29 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
       config: notFound,
       schema: { tags, summary: 'One incident', params: idParams, response: { 200: incidentAnswer } },
     },
+    async (request) => visibleIncident(principalOf(request), request.params.id),
+  );
+
+  app.get(
+    '/:id/actions',
+    {
+      config: notFound,
+      schema: {
+        tags,
+        summary: 'The lifecycle actions you may take on one incident now',
+        description:
+          "In the lifecycle's order: those its state, your role and your part in the case allow (acknowledge only " +
+          "while your centre has not; supervise only for a centre over it). An action's input (a note, assignees) " +
+          'is judged when it is taken.',
+        params: idParams,
+        response: { 200: z.object({ actions: list(z.enum(userActions)) }) },
+      },
+    },
     async (request) => {
       const principal = principalOf(request);
-      const incident = incidents.active(request.params.id) ?? (await store.getIncident(request.params.id));
-      if (incident === undefined || !visibility.canSee(principal, incident)) {
-        throw new GridhubError('not_found', `no incident ${request.params.id}`);
-      }
-      return incident;
+      const incident = await visibleIncident(principal, request.params.id);
+      // The lifecycle never offers `clear`; the filter says so to the answer's type.
+      return { actions: availableActions(incident, principal).filter(isUserAction) };
     },
   );
 
@@ -137,7 +164,8 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
         summary: 'Take a lifecycle action',
         description:
           "acknowledge (for the caller's centre; no state change), dispatch (assignees), accept, arrive, resolve, verify, " +
-          'reject (note), escalate, false_alarm, cancel, note (note). ' +
+          'reject (note), escalate, false_alarm (note), cancel, note (note), ' +
+          "supervise (note: the instruction; duty officers and admins, for the caller's centre; no state change). " +
           'An illegal transition answers 409 with the reason.',
         params: actionParams,
         body: actionBody,

@@ -1,0 +1,45 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { deadlineStages } from '../../core/incident.ts';
+import type { ConsoleSettings } from '../../incidents/console-settings.ts';
+import { authenticate } from '../request-guards.ts';
+import { covering, list } from '../schemas.ts';
+
+export interface ConsoleRoutesOptions {
+  /** Fixed for the hub's life: worked out once from the deployment. */
+  readonly consoleSettings: ConsoleSettings;
+}
+
+const stageDeadlines = z.object(
+  Object.fromEntries(deadlineStages.map((stage) => [stage, z.number()])) as Record<
+    (typeof deadlineStages)[number],
+    z.ZodNumber
+  >,
+);
+
+const consoleAnswer = covering<ConsoleSettings>()(
+  z.object({
+    timeZone: z.string().describe('IANA time zone of the hub (hub.timezone), e.g. Asia/Shanghai.'),
+    categories: list(z.string()).describe('The categories incidents can be raised in, sorted.'),
+    deadlinesMs: z
+      .record(z.string(), stageDeadlines)
+      .describe('Per category listed, the ms each stage may take (accept, arrive, resolve).'),
+  }),
+);
+
+/** The settings the officer and worker pages read once on loading, for any signed-in user. */
+export const consoleRoutes: FastifyPluginAsyncZod<ConsoleRoutesOptions> = async (app, options) => {
+  app.addHook('preHandler', authenticate);
+
+  app.get(
+    '',
+    {
+      schema: {
+        tags: ['console'],
+        summary: "The pages' settings: time zone, incident categories and their deadlines",
+        response: { 200: consoleAnswer },
+      },
+    },
+    async () => options.consoleSettings,
+  );
+};
