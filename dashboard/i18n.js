@@ -107,6 +107,10 @@ const zh = {
   'feed.previous': '上一页',
   'feed.next': '下一页',
   'feed.page': '第 {page} / {pages} 页',
+  'attention.mute': '静音',
+  'attention.unmute': '取消静音',
+  'attention.notify': '桌面通知',
+  'attention.new': '新告警：{title}，{severity}，{grid}，{device}',
 };
 
 const en = {
@@ -210,6 +214,10 @@ const en = {
   'feed.previous': 'Previous',
   'feed.next': 'Next',
   'feed.page': 'page {page} of {pages}',
+  'attention.mute': 'Mute',
+  'attention.unmute': 'Unmute',
+  'attention.notify': 'Desktop notifications',
+  'attention.new': 'New alarm: {title}, {severity}, {grid}, {device}',
 };
 
 /** Domain codes as the server sends them → words, per language. */

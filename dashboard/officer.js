@@ -108,7 +108,7 @@ async function start() {
       // reload (connect's `replayed`): sound it only the first time.
       const known = state.incidents.has(incident.id) || state.open.has(incident.id);
       remember(incident);
-      if (incident.severity === 'critical' && !known && !replayed) beep(1046, 0.2, 3);
+      if (!known && !replayed) announce(incident);
       render();
     },
     onUpdate: (change) => {
@@ -183,6 +183,16 @@ function layout() {
     t('status.connecting'),
   );
   ui.unacked = el('span', { class: 'counter', id: 'unacked', title: t('unacknowledged') }, '0');
+  ui.mute = el('button', { type: 'button', id: 'mute', onclick: toggleMute }, '');
+  ui.notify = el(
+    'button',
+    { type: 'button', id: 'notify', hidden: !('Notification' in window), onclick: askForNotifications },
+    t('attention.notify'),
+  );
+  showMute();
+  // Read out by screen readers: critical alarms at once, the rest when the reader is free.
+  ui.announceUrgent = el('div', { class: 'sr-only', id: 'announce-urgent', 'aria-live': 'assertive' });
+  ui.announcePolite = el('div', { class: 'sr-only', id: 'announce', 'aria-live': 'polite' });
   ui.error = el('p', { class: 'error', id: 'error', role: 'alert' });
   ui.feed = el('ol', { class: 'feed', id: 'feed', 'aria-label': t('alarms.label') });
   ui.tree = el('ul', { class: 'tree', id: 'tree' });
@@ -244,6 +254,8 @@ function layout() {
       el('span', { class: 'who', id: 'who' }, `${state.me.name} · ${roleLabel(state.me.role)}`),
       el('span', {}, `${t('unacknowledged')} `, ui.unacked),
       ui.status,
+      ui.mute,
+      ui.notify,
       languageSwitch(el),
       el('button', { type: 'button', id: 'logout', onclick: logout }, t('logout')),
     ),
@@ -279,8 +291,12 @@ function layout() {
       ui.panel,
     ),
     ui.assessment,
+    ui.announceUrgent,
+    ui.announcePolite,
   );
   assessmentForm();
+  document.addEventListener('keydown', onKey);
+  setInterval(remind, reminderMs);
 }
 
 /** Time left to an incident's stage deadline, in words, with how near it is: `ok`, `near` (under a quarter of
@@ -334,6 +350,113 @@ function byUrgency(a, b) {
       (b.dueAt ? Date.parse(b.dueAt) : Number.POSITIVE_INFINITY) ||
     (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0)
   );
+}
+
+/** Each severity's tone (Hz) and beeps; info makes no sound. */
+const tones = { critical: [1046, 3], major: [880, 2], warning: [660, 1] };
+/** How often the sound repeats while an alarm of my centre waits for its acknowledgement. */
+const reminderMs = 8000;
+const mutedKey = 'gridhub.muted';
+const muted = () => localStorage.getItem(mutedKey) === 'true';
+
+function toggleMute() {
+  localStorage.setItem(mutedKey, String(!muted()));
+  showMute();
+}
+
+function showMute() {
+  ui.mute.textContent = t(muted() ? 'attention.unmute' : 'attention.mute');
+  ui.mute.setAttribute('aria-pressed', String(muted()));
+  document.body.dataset.muted = String(muted());
+}
+
+function sound(severity) {
+  const tone = tones[severity];
+  if (tone === undefined || muted()) return;
+  beep(tone[0], 0.2, tone[1]);
+  document.body.dataset.lastSoundSeverity = severity;
+}
+
+async function askForNotifications() {
+  const answer = await Notification.requestPermission();
+  ui.notify.dataset.permission = answer;
+}
+
+/**
+ * A new alarm: its sound, a line for screen readers, and a desktop notification while the tab is in the background
+ * (info-level events only the line).
+ */
+function announce(incident) {
+  const words = t('attention.new', {
+    title: incidentTitle(incident),
+    severity: severityLabel(incident.severity),
+    grid: incident.chain[0].name,
+    device: incident.device.name,
+  });
+  (incident.severity === 'critical' ? ui.announceUrgent : ui.announcePolite).textContent = words;
+  if (incident.severity === 'info') return;
+  sound(incident.severity);
+  if (
+    document.visibilityState === 'hidden' &&
+    'Notification' in window &&
+    Notification.permission === 'granted'
+  ) {
+    const notice = new Notification(incidentTitle(incident), {
+      body: `${severityLabel(incident.severity)} · ${incident.chain[0].name} · ${incident.device.name}`,
+      tag: incident.id,
+    });
+    notice.onclick = () => {
+      window.focus();
+      showIncident(incident.id).catch(showError);
+    };
+  }
+}
+
+/** The sound again, every few seconds, while an alarm my centre must act on is not acknowledged. */
+function remind() {
+  const waiting = [...state.open.values()].filter(
+    (incident) =>
+      incident.severity !== 'info' &&
+      responsibleIsMine(incident) &&
+      acknowledgementOf(incident) === undefined,
+  );
+  if (waiting.length === 0) return;
+  sound(waiting.sort(byUrgency)[0].severity);
+}
+
+/**
+ * The keyboard: ↑/↓ (or k/j) move through the alarms, Enter opens one, `a` acknowledges the one open, Esc goes
+ * back to the list. Keys typed into a field are the field's.
+ */
+function onKey(event) {
+  const target = event.target;
+  if (
+    target instanceof HTMLElement &&
+    (target.closest('input, textarea, select') || target.isContentEditable)
+  )
+    return;
+  const items = [...ui.feed.querySelectorAll('li[data-id]')];
+  const at = items.indexOf(document.activeElement);
+  const focus = (index) => items[Math.max(0, Math.min(items.length - 1, index))]?.focus();
+  const keys = {
+    ArrowDown: () => focus(at + 1),
+    j: () => focus(at + 1),
+    ArrowUp: () => focus(at - 1),
+    k: () => focus(at - 1),
+    Enter: () => at >= 0 && showIncident(items[at].dataset.id).catch(showError),
+    a: () => ui.panel.querySelector('button[data-action="acknowledge"]:not([disabled])')?.click(),
+    Escape: () =>
+      focus(
+        Math.max(
+          0,
+          items.findIndex((item) => item.dataset.id === state.selected),
+        ),
+      ),
+  };
+  const handler = keys[event.key];
+  if (handler === undefined || event.ctrlKey || event.metaKey || event.altKey) return;
+  event.preventDefault();
+  handler();
 }
 
 /**

@@ -38,7 +38,7 @@ describe('realtime: pushes of one turn leave together', () => {
     await server?.close();
   });
 
-  it('sends the pushes of two callbacks of one turn in one flush, in order, and a later turn\'s apart', async () => {
+  it("sends the pushes of two callbacks of one turn in one flush, in order, and a later turn's apart", async () => {
     // The connection's own packets (its CONNECT answer) are flushed by now.
     await new Promise((resolve) => setTimeout(resolve, 50));
     flushes.length = 0;

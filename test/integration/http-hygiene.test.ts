@@ -266,7 +266,12 @@ describe('the pages under the Content-Security-Policy, in Chromium', () => {
       await page.goto(`${hub.httpUrl}${path}`);
       await use(page);
       if (path !== '/docs') {
-        await expect.poll(() => page.locator('#status').textContent(), { timeout: 15_000 }).toBe('live');
+        // The console and the worker view say it in the user's language, and as data-status; the plain feed in words.
+        const live = () =>
+          path === '/'
+            ? page.locator('#status').textContent()
+            : page.locator('#status').getAttribute('data-status');
+        await expect.poll(live, { timeout: 15_000 }).toBe('live');
       }
       const violations = await page.evaluate(
         () => (globalThis as unknown as { cspViolations: string[] }).cspViolations,
@@ -282,8 +287,8 @@ describe('the pages under the Content-Security-Policy, in Chromium', () => {
 /** Logs a demo user in on the page with their username and demo password. */
 function logIn(userId: string): (page: import('playwright-core').Page) => Promise<void> {
   return async (page) => {
-    await page.getByLabel('Username').fill(userId);
-    await page.getByLabel('Password').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: /Log in/ }).click();
+    await page.getByLabel('用户名').fill(userId);
+    await page.getByLabel('密码').fill(`demo-password-${userId}`);
+    await page.getByRole('button', { name: '登录' }).click();
   };
 }
