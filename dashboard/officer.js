@@ -586,6 +586,16 @@ function render() {
   renderMap();
 }
 
+/** Each user's open cases (assigned or in hand), from the open incidents the page holds. */
+function openLoad() {
+  const load = new Map();
+  for (const incident of state.open.values()) {
+    const people = new Set([...incident.assignees, ...(incident.handler ? [incident.handler] : [])]);
+    for (const userId of people) load.set(userId, (load.get(userId) ?? 0) + 1);
+  }
+  return load;
+}
+
 function responsibleIsMine(incident) {
   const scope = state.me.scopeNodeIds ?? [];
   if (scope.includes(incident.responsibleNodeId)) return true;
@@ -866,12 +876,17 @@ const panelActions = [
 async function showIncident(id) {
   const seq = ++shownSeq;
   state.selected = id;
-  const [fetched, audit, offered] = await Promise.all([
+  const knownGrid = (state.incidents.get(id) ?? state.open.get(id) ?? state.resolved.get(id))?.gridId;
+  const rosterOf = (grid) => api.get(`/api/rosters/${encodeURIComponent(grid)}`).catch(() => undefined);
+  const [fetched, audit, offered, rosterKnown] = await Promise.all([
     api.get(`/api/incidents/${encodeURIComponent(id)}`),
     api.get(`/api/incidents/${encodeURIComponent(id)}/audit`),
     // What this officer may do now (the lifecycle's table, by role, state and relation to the case).
     api.get(`/api/incidents/${encodeURIComponent(id)}/actions`).catch(() => undefined),
+    // Who is on duty in its grid now (the grid's roster; none: every worker of the grid is).
+    knownGrid === undefined ? undefined : rosterOf(knownGrid),
   ]);
+  const roster = rosterKnown ?? (await rosterOf(fetched.gridId));
   // A newer call (a push, another click) may have finished first: only the latest one draws.
   if (seq !== shownSeq) return;
   // The hub pushes a device's repeat before its store (and so this answer) has it: the newer of the two is shown.
@@ -890,13 +905,31 @@ async function showIncident(id) {
   });
   note.value = previous?.querySelector('#note')?.value ?? '';
   message.textContent = previous?.querySelector('#action-error')?.textContent ?? '';
-  const workers = state.users.filter(
-    (user) => user.role === 'grid_worker' && (user.grids ?? []).includes(incident.gridId),
-  );
+  // The dispatch picker: the grid's workers on duty first, then by name, each with their open cases.
+  const onDuty = new Set(roster?.onDutyNow ?? []);
+  const load = openLoad();
+  const workers = state.users
+    .filter((user) => user.role === 'grid_worker' && (user.grids ?? []).includes(incident.gridId))
+    .sort(
+      (a, b) => Number(onDuty.has(b.id)) - Number(onDuty.has(a.id)) || a.name.localeCompare(b.name, 'zh-CN'),
+    );
   const assignee = el(
     'select',
     { id: 'assignee', 'aria-label': t('worker') },
-    ...workers.map((user) => el('option', { value: user.id }, user.name)),
+    ...workers.map((user) =>
+      el(
+        'option',
+        {
+          value: user.id,
+          dataset: { onDuty: String(onDuty.has(user.id)), load: String(load.get(user.id) ?? 0) },
+        },
+        t('picker.worker', {
+          name: user.name,
+          duty: t(onDuty.has(user.id) ? 'picker.onDuty' : 'picker.offDuty'),
+          load: load.get(user.id) ?? 0,
+        }),
+      ),
+    ),
   );
   const chosen = previous?.querySelector('#assignee')?.value;
   if (chosen) assignee.value = chosen;
@@ -1010,6 +1043,13 @@ async function showIncident(id) {
         'dd',
         { id: 'assignees', dataset: { users: incident.assignees.join(',') } },
         incident.assignees.map(nameOf).join('、') || '—',
+      ),
+      el('dt', {}, t('field.onDuty')),
+      el(
+        'dd',
+        { id: 'on-duty', dataset: { users: [...onDuty].join(',') } },
+        [...onDuty].map(nameOf).join('、') || '—',
+        roster?.shifts ? ` (${roster.shifts.map((shift) => `${shift.from}–${shift.to}`).join('，')})` : '',
       ),
       el('dt', {}, t('field.handler')),
       el(

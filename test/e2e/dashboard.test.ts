@@ -202,6 +202,11 @@ describe('the officer console and the worker view in Chromium', () => {
     expect((await incidentOf('gate-xijiao-01-north')).acknowledgements).toMatchObject([
       { nodeId: 'community-xijiao', userId: 'officer-xijiao' },
     ]);
+    // The picker lists the grid's workers by name, on duty first (grid 1 has no roster: all are), with their load.
+    const option = officer.locator('#assignee option[value="worker-xijiao-01"]');
+    expect(await option.textContent()).toMatch(/^赵磊 Zhao Lei · 值班中 · 在办 \d+$/);
+    expect(await option.getAttribute('data-on-duty')).toBe('true');
+    expect(await officer.locator('#on-duty').textContent()).toContain('赵磊 Zhao Lei');
     await officer.locator('#assignee').selectOption('worker-xijiao-01');
     await officer.locator('#incident [data-action="dispatch"]').click();
     await expect
