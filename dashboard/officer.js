@@ -31,6 +31,7 @@ import {
   today,
   zonedMidnight,
 } from './i18n.js';
+import { GridMap } from './map.js';
 
 const root = document.getElementById('app');
 const state = {
@@ -52,14 +53,15 @@ const state = {
   view: 'queue',
   page: 0,
   filters: { state: '', severity: '', category: '', node: '' },
-  // The map's view, in the SVG's own units: kept across redraws (every push redraws the map).
-  mapView: { x: 0, y: 0, zoom: 1 },
+  /** The map (map.js), made once the page is laid out; its settings from /api/console. */
+  gridMap: null,
+  mapSettings: null,
+  /** A device clicked on the map: the views show its alarms alone until it is clicked again. */
+  deviceFilter: null,
 };
 const ui = {};
 /** Reloads from the server with the pushes that come meanwhile applied again over it (common.js connect). */
 let reload = (load) => load();
-const mapSize = { width: 420, height: 300 };
-const maxZoom = 16;
 
 /**
  * The officer's centre for an incident: their scope node on its chain (as the server decides it). Acknowledgements
@@ -98,6 +100,7 @@ async function start() {
   state.me = session().me;
   const settings = await loadSettings();
   state.categories = settings.categories ?? [];
+  state.mapSettings = settings.map ?? null;
   layout();
   setInterval(tickCountdowns, 1000);
   ({ reload } = connect({
@@ -163,6 +166,9 @@ async function sync() {
   state.resolved = new Map(resolved.incidents.map((incident) => [incident.id, incident]));
   await loadFeed();
   renderTree();
+  // Drawn once per load (the grids and devices change with the configuration), coloured by every push.
+  state.gridMap?.setData({ grids: state.grids, devices: [...state.devices.values()] });
+  renderMap();
   renderDevices();
   refreshAssessment();
   if (state.selected) await showIncident(state.selected);
@@ -196,8 +202,14 @@ function layout() {
   ui.error = el('p', { class: 'error', id: 'error', role: 'alert' });
   ui.feed = el('ol', { class: 'feed', id: 'feed', 'aria-label': t('alarms.label') });
   ui.tree = el('ul', { class: 'tree', id: 'tree' });
-  ui.map = el('div', { class: 'map', id: 'map' });
-  mapControls();
+  ui.map = el('div', { class: 'map', id: 'map', role: 'region', 'aria-label': t('map.label') });
+  ui.deviceFilter = el('button', {
+    type: 'button',
+    class: 'chip',
+    id: 'device-filter',
+    hidden: true,
+    onclick: () => mapHandlers().onDevice(state.deviceFilter),
+  });
   ui.devices = el('ul', { class: 'devices', id: 'devices' });
   ui.panel = el('section', { class: 'panel', id: 'incident' }, el('p', { class: 'muted' }, t('selectAlarm')));
   ui.assessment = el('section', { class: 'assessment', id: 'assessment' });
@@ -278,7 +290,7 @@ function layout() {
               type: 'button',
               class: 'link',
               id: 'map-reset',
-              onclick: () => setMapView({ x: 0, y: 0, zoom: 1 }),
+              onclick: () => state.gridMap?.reset(),
             },
             t('map.reset'),
           ),
@@ -287,7 +299,16 @@ function layout() {
         el('h2', {}, t('devices')),
         ui.devices,
       ),
-      el('section', {}, el('h2', {}, t('alarms')), filters, ...feedControls(), ui.feed, ui.pager),
+      el(
+        'section',
+        {},
+        el('h2', {}, t('alarms')),
+        filters,
+        ui.deviceFilter,
+        ...feedControls(),
+        ui.feed,
+        ui.pager,
+      ),
       ui.panel,
     ),
     ui.assessment,
@@ -295,6 +316,7 @@ function layout() {
     ui.announcePolite,
   );
   assessmentForm();
+  state.gridMap = new GridMap(ui.map, state.mapSettings, mapHandlers());
   document.addEventListener('keydown', onKey);
   setInterval(remind, reminderMs);
 }
@@ -554,7 +576,9 @@ function releaseFeed() {
 }
 
 function render() {
-  const lists = Object.fromEntries(Object.entries(views).map(([name, pick]) => [name, pick()]));
+  const byDevice = (list) =>
+    state.deviceFilter === null ? list : list.filter((incident) => incident.device.id === state.deviceFilter);
+  const lists = Object.fromEntries(Object.entries(views).map(([name, pick]) => [name, byDevice(pick())]));
   for (const [name, button] of Object.entries(ui.viewButtons)) {
     button.querySelector('.count').textContent = String(lists[name].length);
     button.setAttribute('aria-pressed', String(state.view === name));
@@ -675,142 +699,37 @@ function renderTree() {
   ui.gridFilter.value = state.filters.node;
 }
 
-/** The grid polygons from the GeoJSON, fitted equirectangularly into the SVG; no tiles. */
+/** The map's live state: grids by their worst unacknowledged alarm, devices by theirs, the selected one ringed. */
 function renderMap() {
-  if (state.grids.length === 0) return;
-  const { width, height } = mapSize;
-  const points = state.grids.flatMap((feature) => feature.geometry.coordinates.flat());
-  for (const device of state.devices.values()) if (device.location) points.push(device.location);
-  const lons = points.map((point) => point[0]);
-  const lats = points.map((point) => point[1]);
-  const [minLon, maxLon, minLat, maxLat] = [
-    Math.min(...lons),
-    Math.max(...lons),
-    Math.min(...lats),
-    Math.max(...lats),
-  ];
-  const cos = Math.cos((((minLat + maxLat) / 2) * Math.PI) / 180);
-  const scale = Math.min(
-    (width - 20) / ((maxLon - minLon) * cos || 1),
-    (height - 20) / (maxLat - minLat || 1),
-  );
-  const project = ([lon, lat]) => [10 + (lon - minLon) * cos * scale, height - 10 - (lat - minLat) * scale];
-  const openGrids = new Set([...state.open.values()].map((incident) => incident.gridId));
-  const svgNs = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(svgNs, 'svg');
-  svg.setAttribute('viewBox', mapViewBox());
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', t('map.label'));
-  for (const feature of state.grids) {
-    const ring = feature.geometry.coordinates[0];
-    const polygon = document.createElementNS(svgNs, 'polygon');
-    polygon.setAttribute('points', ring.map((point) => project(point).join(',')).join(' '));
-    polygon.setAttribute('class', openGrids.has(feature.id) ? 'grid open' : 'grid');
-    polygon.dataset.grid = feature.id;
-    polygon.dataset.open = String(openGrids.has(feature.id));
-    const title = document.createElementNS(svgNs, 'title');
-    title.textContent = feature.properties.name;
-    polygon.append(title);
-    const [cx, cy] = ring
-      .slice(0, -1)
-      .map(project)
-      .reduce(([x, y], [px, py], _index, all) => [x + px / all.length, y + py / all.length], [0, 0]);
-    const label = document.createElementNS(svgNs, 'text');
-    label.setAttribute('x', String(cx));
-    label.setAttribute('y', String(cy));
-    label.setAttribute('class', 'grid-label');
-    label.textContent = feature.properties.name;
-    svg.append(polygon, label);
-  }
-  for (const device of state.devices.values()) {
-    if (!device.location) continue;
-    const [x, y] = project(device.location);
-    const dot = document.createElementNS(svgNs, 'circle');
-    dot.setAttribute('cx', String(x));
-    dot.setAttribute('cy', String(y));
-    dot.setAttribute('r', '4');
-    dot.setAttribute('class', device.status.online ? 'device online' : 'device offline');
-    dot.dataset.device = device.id;
-    const title = document.createElementNS(svgNs, 'title');
-    title.textContent = `${device.name} · ${t(device.status.online ? 'online' : 'offline')}`;
-    dot.append(title);
-    svg.append(dot);
-  }
-  ui.map.replaceChildren(svg);
+  state.gridMap?.update({
+    open: [...state.open.values()],
+    acknowledged: (incident) => acknowledgementOf(incident) !== undefined,
+    selected: state.incidents.get(state.selected) ?? state.open.get(state.selected),
+    statuses: new Map([...state.devices.values()].map((device) => [device.id, device.status])),
+  });
 }
 
-function mapViewBox() {
-  const { x, y, zoom } = state.mapView;
-  return `${x} ${y} ${mapSize.width / zoom} ${mapSize.height / zoom}`;
-}
-
-/** Sets the view, kept inside the map (no panning off into nothing), and applies it to the SVG on show. */
-function setMapView({ x, y, zoom }) {
-  const clampedZoom = Math.min(maxZoom, Math.max(1, zoom));
-  const width = mapSize.width / clampedZoom;
-  const height = mapSize.height / clampedZoom;
-  state.mapView = {
-    x: Math.min(mapSize.width - width, Math.max(0, x)),
-    y: Math.min(mapSize.height - height, Math.max(0, y)),
-    zoom: clampedZoom,
-  };
-  ui.map.querySelector('svg')?.setAttribute('viewBox', mapViewBox());
-  ui.map.dataset.zoom = String(clampedZoom);
-}
-
-/**
- * Wheel zoom about the pointer and drag to pan, on the map's container: the SVG inside is redrawn with every push,
- * the container and its listeners stay.
- */
-function mapControls() {
-  /** Where a client point falls in the SVG's units, and as a fraction of the view. */
-  const locate = (event) => {
-    const box = ui.map.querySelector('svg')?.getBoundingClientRect();
-    if (!box || box.width === 0) return undefined;
-    const fx = (event.clientX - box.left) / box.width;
-    const fy = (event.clientY - box.top) / box.height;
-    const { x, y, zoom } = state.mapView;
-    return { fx, fy, px: x + (fx * mapSize.width) / zoom, py: y + (fy * mapSize.height) / zoom, box };
-  };
-  ui.map.addEventListener(
-    'wheel',
-    (event) => {
-      const at = locate(event);
-      if (!at) return;
-      event.preventDefault();
-      const zoom = Math.min(maxZoom, Math.max(1, state.mapView.zoom * (event.deltaY < 0 ? 1.25 : 0.8)));
-      // The point under the pointer stays under it.
-      setMapView({
-        x: at.px - (at.fx * mapSize.width) / zoom,
-        y: at.py - (at.fy * mapSize.height) / zoom,
-        zoom,
-      });
+/** A click on the map: a grid filters the queue by it (from the server), a device by it (on the page). */
+function mapHandlers() {
+  return {
+    onGrid: (gridId) => {
+      state.filters.node = gridId;
+      ui.gridFilter.value = gridId;
+      reload(loadFeed).catch(showError);
     },
-    { passive: false },
-  );
-  let drag;
-  ui.map.addEventListener('pointerdown', (event) => {
-    const at = locate(event);
-    if (!at || event.button !== 0) return;
-    drag = { clientX: event.clientX, clientY: event.clientY, view: state.mapView, box: at.box };
-    ui.map.setPointerCapture(event.pointerId);
-    ui.map.classList.add('dragging');
-  });
-  ui.map.addEventListener('pointermove', (event) => {
-    if (!drag) return;
-    const { view, box } = drag;
-    setMapView({
-      x: view.x - ((event.clientX - drag.clientX) / box.width) * (mapSize.width / view.zoom),
-      y: view.y - ((event.clientY - drag.clientY) / box.height) * (mapSize.height / view.zoom),
-      zoom: view.zoom,
-    });
-  });
-  const end = () => {
-    drag = undefined;
-    ui.map.classList.remove('dragging');
+    onDevice: (deviceId) => {
+      state.deviceFilter = state.deviceFilter === deviceId ? null : deviceId;
+      showDeviceFilter();
+      render();
+    },
   };
-  ui.map.addEventListener('pointerup', end);
-  ui.map.addEventListener('pointercancel', end);
+}
+
+function showDeviceFilter() {
+  const device = state.devices.get(state.deviceFilter);
+  ui.deviceFilter.hidden = device === undefined;
+  ui.deviceFilter.dataset.device = state.deviceFilter ?? '';
+  ui.deviceFilter.textContent = device === undefined ? '' : `${t('filter.device', { name: device.name })} ✕`;
 }
 
 function renderDevices() {

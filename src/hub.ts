@@ -566,6 +566,7 @@ export class Hub {
           rules: deployment.rules,
           flood: deployment.flood,
           deadlineMs: deadlineMsOf(deployment.deadlines),
+          map: deployment.map,
         }),
         health: () => this.health(),
         stopping: () => this.#lifecycle.stopping !== undefined,

@@ -60,6 +60,8 @@ export interface Deployment {
   /** TLS on the listeners, its file paths absolute. */
   readonly tls: TlsConfig | undefined;
   readonly http: HttpConfig;
+  /** The officer console's map: background tiles and coordinate systems. */
+  readonly map: ConfigFile['map'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -443,6 +445,7 @@ function crossReference(
     receivers: file.receivers,
     tls: file.tls,
     http: file.http,
+    map: file.map,
   };
 }
 

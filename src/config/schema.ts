@@ -875,6 +875,54 @@ export const hubSchema = z.strictObject({
     ),
 });
 
+const coordinateSystems = ['WGS84', 'GCJ02'] as const;
+
+const tileUrlSchema = z
+  .string()
+  .max(500)
+  .regex(/^https?:\/\/[^\s"'<>\\]+$/, 'must be an http(s) URL')
+  .refine((url) => ['{z}', '{x}', '{y}'].every((part) => url.includes(part)), 'must hold {z}, {x} and {y}');
+
+/** The officer console's map: its background tiles (if any) and the coordinate systems involved. */
+export const mapSchema = z
+  .strictObject({
+    coordinates: z
+      .enum(coordinateSystems)
+      .default('WGS84')
+      .describe(
+        "The coordinate system of this file's grid boundaries and device locations: WGS84 (GPS, GeoJSON) or GCJ02 (coordinates read off AMap or Tencent maps).",
+      ),
+    tiles: z
+      .strictObject({
+        url: tileUrlSchema.describe(
+          'A tile URL template with {z}, {x}, {y} and {s} for a subdomain, e.g. Tianditu https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY, AMap https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}, or a self-hosted server https://tiles.example.org/{z}/{x}/{y}.png.',
+        ),
+        subdomains: z
+          .string()
+          .regex(/^[a-z0-9]{0,10}$/, 'letters or digits, each one subdomain')
+          .default('')
+          .describe('The values of {s}, one character each, e.g. 01234567 for Tianditu, 1234 for AMap.'),
+        coordinates: z
+          .enum(coordinateSystems)
+          .default('WGS84')
+          .describe(
+            'The system the tiles are drawn in: GCJ02 for AMap and Tencent, WGS84 for Tianditu and OpenStreetMap.',
+          ),
+        attribution: z
+          .string()
+          .max(300)
+          .default('')
+          .describe('Shown in the corner of the map, as the provider asks.'),
+        maxZoom: z.number().int().min(1).max(22).default(18),
+      })
+      .nullable()
+      .default(null)
+      .describe(
+        'Background tiles; null (the default): none, the grids and devices drawn alone (an offline centre).',
+      ),
+  })
+  .describe("The officer console's map.");
+
 export const configSchema = z.strictObject({
   hub: hubSchema.default(hubSchema.parse({})),
   jurisdiction: districtSchema,
@@ -929,6 +977,7 @@ export const configSchema = z.strictObject({
   tls: tlsSchema
     .optional()
     .describe('TLS on the HTTP and MQTT listeners, from certificate files reloaded when they change.'),
+  map: mapSchema.default(mapSchema.parse({})),
   http: httpSchema
     .default(httpSchema.parse({}))
     .describe('The HTTP edge: reverse proxies, CORS, and tokens for /metrics and /docs.'),

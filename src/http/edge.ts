@@ -43,6 +43,8 @@ export const defaultEdgeSettings: EdgeSettings = Object.freeze({
 
 export interface EdgeOptions {
   readonly config: EdgeSettings;
+  /** Other origins the pages may load images from: the console map's tile servers (console-settings.ts). */
+  readonly imageOrigins?: readonly string[];
   readonly metrics: MetricsRegistry;
   readonly logger: Logger;
 }
@@ -53,8 +55,11 @@ export function requestId(request: IncomingMessage): string {
   return typeof given === 'string' && /^[\w.:-]{8,128}$/.test(given) ? given : randomUUID();
 }
 
-/** Content-Security-Policy directives: the hub's own origin for everything, media as blob: URLs (common.js). */
-const contentSecurityPolicy = {
+/**
+ * Content-Security-Policy directives: the hub's own origin for everything, media as blob: URLs (common.js), and
+ * the map's tiles from the servers the configuration names (none by default).
+ */
+const contentSecurityPolicyWith = (imageOrigins: readonly string[]) => ({
   useDefaults: false,
   directives: {
     defaultSrc: ["'self'"],
@@ -62,7 +67,7 @@ const contentSecurityPolicy = {
     scriptSrcAttr: ["'none'"],
     styleSrc: ["'self'"],
     // Snapshots and clips are fetched with the token and shown from blob: URLs; /docs' icons are data: URLs.
-    imgSrc: ["'self'", 'blob:', 'data:'],
+    imgSrc: ["'self'", 'blob:', 'data:', ...imageOrigins],
     mediaSrc: ["'self'", 'blob:'],
     connectSrc: ["'self'"],
     fontSrc: ["'self'"],
@@ -71,10 +76,10 @@ const contentSecurityPolicy = {
     formAction: ["'self'"],
     frameAncestors: ["'none'"],
   },
-};
+});
 
 const docsContentSecurityPolicy = Object.entries({
-  ...contentSecurityPolicy.directives,
+  ...contentSecurityPolicyWith([]).directives,
   styleSrc: ["'self'", "'unsafe-inline'"],
 })
   .map(
@@ -102,7 +107,7 @@ export async function registerEdge(app: FastifyInstance, options: EdgeOptions): 
   // nonces), so helmet writes them once, on the first request, and every later answer gets the same.
   await app.register(fastifyHelmet, {
     global: false,
-    contentSecurityPolicy,
+    contentSecurityPolicy: contentSecurityPolicyWith(options.imageOrigins ?? []),
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
     // Set below, on HTTPS requests only: on plain HTTP it would tell browsers nothing true.

@@ -18,6 +18,7 @@ import { formatPath } from '../core/problems.ts';
 import type { UserDescription } from '../core/user.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { Fleet } from '../fleet/fleet.ts';
+import { tileOrigins } from '../incidents/console-settings.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
 import type { Router } from '../incidents/router.ts';
 import type { Visibility } from '../incidents/visibility.ts';
@@ -136,6 +137,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   // Then the edge, so its headers and checks apply to every route, /docs' own included.
   await registerEdge(app, {
     config: options.edge ?? defaultEdgeSettings,
+    imageOrigins: tileOrigins(options.consoleSettings.map),
     metrics: options.metrics,
     logger: options.logger,
   });

@@ -1,5 +1,18 @@
 import { type DeadlineStage, deadlineStages, stormCategory } from '../core/incident.ts';
 import type { FloodDescription, RuleDescription } from '../core/rule.ts';
+
+/** The console map's settings as the config holds them (config/schema.ts mapSchema). */
+export interface MapSettings {
+  readonly coordinates: 'WGS84' | 'GCJ02';
+  readonly tiles: {
+    readonly url: string;
+    readonly subdomains: string;
+    readonly coordinates: 'WGS84' | 'GCJ02';
+    readonly attribution: string;
+    readonly maxZoom: number;
+  } | null;
+}
+
 import type { LifecycleContext } from './lifecycle.ts';
 
 /**
@@ -13,6 +26,8 @@ export interface ConsoleSettings {
   readonly categories: readonly string[];
   /** category → stage → the time allowed, in ms, as the lifecycle applies it (the category's own or the default). */
   readonly deadlinesMs: Readonly<Record<string, Readonly<Record<DeadlineStage, number>>>>;
+  /** The map: background tiles (null: none) and the systems coordinates are in. */
+  readonly map: MapSettings;
 }
 
 export interface ConsoleSources {
@@ -20,6 +35,7 @@ export interface ConsoleSources {
   readonly rules: readonly RuleDescription[];
   readonly flood: FloodDescription;
   readonly deadlineMs: LifecycleContext['deadlineMs'];
+  readonly map: MapSettings;
 }
 
 /**
@@ -45,5 +61,18 @@ export function consoleSettingsOf(sources: ConsoleSources): ConsoleSettings {
         ) as Record<DeadlineStage, number>,
       ]),
     ),
+    map: sources.map,
   };
+}
+
+/**
+ * The origins the pages load tiles from (for the Content-Security-Policy's img-src): the template's, once per
+ * subdomain when its host holds {s}. None without tiles.
+ */
+export function tileOrigins(map: MapSettings): string[] {
+  if (map.tiles === null) return [];
+  const origin = /^(https?:\/\/[^/?#]+)/.exec(map.tiles.url)?.[1];
+  if (origin === undefined) return [];
+  if (!origin.includes('{s}')) return [origin];
+  return [...map.tiles.subdomains].map((subdomain) => origin.replaceAll('{s}', subdomain));
 }

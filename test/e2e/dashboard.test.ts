@@ -179,7 +179,7 @@ describe('the officer console and the worker view in Chromium', () => {
   it('shows a forced gate on the feed; the officer dispatches it, the worker accepts and resolves it, the officer sees it resolved', async () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     const { page: worker } = await openPage('worker', 'demo-worker-xijiao-01');
-    await expect.poll(() => officer.locator('#map polygon').count(), wait).toBeGreaterThan(0);
+    await expect.poll(() => officer.locator('#map path[data-grid]').count(), wait).toBeGreaterThan(0);
     const before = Number(await officer.locator('#unacked').textContent());
 
     await (await gate('gate-xijiao-01-north')).forceDoor();
@@ -192,8 +192,11 @@ describe('the officer console and the worker view in Chromium', () => {
       .poll(async () => Number(await officer.locator('#unacked').textContent()), wait)
       .toBe(before + 1);
     await expect
-      .poll(() => officer.locator('#map polygon[data-grid="grid-xijiao-01"]').getAttribute('data-open'), wait)
-      .toBe('true');
+      .poll(
+        () => officer.locator('#map path[data-grid="grid-xijiao-01"]').getAttribute('data-severity'),
+        wait,
+      )
+      .toBe('critical');
 
     await alarm.click();
     await officer.locator('#incident [data-action="acknowledge"]').click();
@@ -243,9 +246,10 @@ describe('the officer console and the worker view in Chromium', () => {
       .toBe('resolved');
     await expect.poll(() => alarm.getAttribute('data-state'), wait).toBe('resolved');
     await expect.poll(() => officer.locator('#incident').textContent(), wait).toContain('door closed');
-    await expect
-      .poll(() => officer.locator('#map polygon[data-grid="grid-xijiao-01"]').getAttribute('data-open'), wait)
-      .toBe('false');
+    // Acknowledged (and now resolved), it no longer colours its grid.
+    expect(await officer.locator('#map path[data-grid="grid-xijiao-01"]').getAttribute('data-open')).toBe(
+      'false',
+    );
     // The assessment follows: the resolved case counts in this month's figures.
     await expect
       .poll(
@@ -882,48 +886,76 @@ describe('the officer console and the worker view in Chromium', () => {
       await officer.screenshot({ path: path.join(screenshots, 'officer-console.png'), fullPage: true });
   }, 60_000);
 
-  it('zooms the map with the wheel about the pointer, pans it by dragging, keeps the view across redraws and resets it', async () => {
+  it('maps every device and grid with no tiles: grids by their worst unacknowledged alarm, the selected device ringed, a click filtering the queue', async () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
-    const svg = officer.locator('#map svg');
-    await expect.poll(() => officer.locator('#map polygon').count(), wait).toBeGreaterThan(0);
-    /** The SVG's viewBox as [x, y, width, height]. */
-    const view = async (): Promise<[number, number, number, number]> => {
-      const [x = Number.NaN, y = Number.NaN, width = Number.NaN, height = Number.NaN] = (
-        (await svg.getAttribute('viewBox')) ?? ''
+    const map = officer.locator('#map');
+    await expect.poll(() => map.locator('path[data-grid]').count(), wait).toBeGreaterThan(0);
+    expect(await map.getAttribute('data-tiles')).toBe('none');
+    expect(await map.locator('img.leaflet-tile').count()).toBe(0);
+    // Every device the officer may see is on the map, those without a location of their own around their grid's centre.
+    const { body } = await getJson(`${hub.httpUrl}/api/devices`, 'demo-officer-xijiao');
+    const devices = (body as { devices: { id: string; location: unknown }[] }).devices;
+    expect(await map.locator('path[data-device]').count()).toBe(devices.length);
+    expect(await map.locator('path[data-device="gate-xijiao-01-south"]').getAttribute('data-placed')).toBe(
+      'own',
+    );
+    // Drawn where the configuration puts it (no tiles: no conversion).
+    expect(await map.locator('path[data-device="gate-xijiao-01-south"]').getAttribute('data-latlng')).toBe(
+      '39.930992,116.304342',
+    );
+
+    // A new alarm colours its grid by its severity until acknowledged; selected, its device is ringed.
+    await (await gate('gate-xijiao-03-north')).blacklisted();
+    const incident = await incidentOf('gate-xijiao-03-north');
+    const grid = map.locator('path[data-grid="grid-xijiao-03"]');
+    await expect.poll(() => grid.getAttribute('data-open'), wait).toBe('true');
+    expect(['critical', 'major']).toContain(await grid.getAttribute('data-severity'));
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
+    await expect
+      .poll(() => map.locator('path[data-device="gate-xijiao-03-north"]').getAttribute('data-selected'), wait)
+      .toBe('true');
+    expect(await map.locator('path[data-device="gate-xijiao-03-north"]').getAttribute('data-alarm')).toBe(
+      'true',
+    );
+
+    // A click on the device keeps the queue to its alarms; again, and the filter goes.
+    await map.locator('path[data-device="gate-xijiao-03-north"]').dispatchEvent('click');
+    await expect.poll(() => officer.locator('#device-filter').isVisible(), wait).toBe(true);
+    await expect
+      .poll(
+        async () =>
+          new Set(
+            await officer
+              .locator('#feed li')
+              .evaluateAll((items) => items.map((item) => item.getAttribute('data-device'))),
+          ),
+        wait,
       )
-        .split(' ')
-        .map(Number);
-      return [x, y, width, height];
-    };
-    expect(await view()).toEqual([0, 0, 420, 300]);
-    const box = await svg.boundingBox();
-    if (box === null) throw new Error('the map is not shown');
-    // Zoom in at a point left of centre: the map point under the pointer stays under it (to the pixel: the pointer
-    // lands on whole pixels).
-    const pointer = { x: box.x + box.width * 0.4, y: box.y + box.height * 0.5 };
-    await officer.mouse.move(pointer.x, pointer.y);
-    await officer.mouse.wheel(0, -100);
-    await officer.mouse.wheel(0, -100);
-    await expect.poll(async () => (await view())[2], wait).toBeCloseTo(420 / 1.5625, 3);
-    const [x, y, width, height] = await view();
-    expect(x + 0.4 * width).toBeCloseTo(0.4 * 420, 0);
-    expect(y + 0.5 * height).toBeCloseTo(0.5 * 300, 0);
+      .toEqual(new Set(['gate-xijiao-03-north']));
+    await officer.locator('#device-filter').click();
+    await expect.poll(() => officer.locator('#device-filter').isVisible(), wait).toBe(false);
 
-    // Drag left by a quarter of the map's width: the view moves right by a quarter of what it shows.
-    await officer.mouse.down();
-    await officer.mouse.move(pointer.x - box.width / 4, pointer.y, { steps: 4 });
-    await officer.mouse.up();
-    const panned = await view();
-    expect(panned[0]).toBeCloseTo(x + width / 4, 0);
-    expect(panned[1]).toBeCloseTo(y, 0);
-
-    // A redraw (a filter change reloads the feed and redraws the map) keeps the officer's view.
-    await officer.locator('select[name="severity"]').selectOption('critical');
-    await expect.poll(() => officer.locator('#feed li[data-severity="major"]').count(), wait).toBe(0);
-    expect(await view()).toEqual(panned);
-
+    // A click on a grid filters the queue by it, from the server.
+    await map.locator('path[data-grid="grid-xijiao-02"]').dispatchEvent('click');
+    await expect.poll(() => officer.locator('select[name="node"]').inputValue(), wait).toBe('grid-xijiao-02');
+    await expect
+      .poll(
+        () =>
+          officer
+            .locator('#feed li')
+            .evaluateAll((items) =>
+              items.every((item) => item.getAttribute('data-device')?.startsWith('gate-xijiao-02-')),
+            ),
+        wait,
+      )
+      .toBe(true);
+    await officer.locator('select[name="node"]').selectOption('');
+    // Zoomed in and reset: the whole jurisdiction in view again, drawn as it was.
+    const drawn = await grid.getAttribute('d');
+    await officer.locator('.leaflet-control-zoom-in').click();
+    await expect.poll(() => grid.getAttribute('d'), wait).not.toBe(drawn);
     await officer.locator('#map-reset').click();
-    expect(await view()).toEqual([0, 0, 420, 300]);
+    await expect.poll(() => grid.getAttribute('d'), wait).toBe(drawn);
   }, 60_000);
 
   it('loads every asset from the hub itself: no outside network', () => {

@@ -24,6 +24,23 @@ const consoleAnswer = covering<ConsoleSettings>()(
     deadlinesMs: z
       .record(z.string(), stageDeadlines)
       .describe('Per category listed, the ms each stage may take (accept, arrive, resolve).'),
+    map: z
+      .object({
+        coordinates: z
+          .enum(['WGS84', 'GCJ02'])
+          .describe("The system of the grids' and devices' coordinates."),
+        tiles: z
+          .object({
+            url: z.string(),
+            subdomains: z.string(),
+            coordinates: z.enum(['WGS84', 'GCJ02']),
+            attribution: z.string(),
+            maxZoom: z.number(),
+          })
+          .nullable()
+          .describe('Background tiles (config map.tiles); null: none.'),
+      })
+      .describe("The console map's settings."),
   }),
 );
 
@@ -36,7 +53,7 @@ export const consoleRoutes: FastifyPluginAsyncZod<ConsoleRoutesOptions> = async 
     {
       schema: {
         tags: ['console'],
-        summary: "The pages' settings: time zone, incident categories and their deadlines",
+        summary: "The pages' settings: time zone, incident categories and their deadlines, the map",
         response: { 200: consoleAnswer },
       },
     },

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 
@@ -16,6 +17,7 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/dashboard/index.css': { file: 'index.css', type: 'text/css; charset=utf-8' },
   '/dashboard/common.js': { file: 'common.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/i18n.js': { file: 'i18n.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/map.js': { file: 'map.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
   // Browsers ask for it whatever the page says; an SVG serves them all.
   '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
@@ -23,6 +25,23 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/dashboard/worker.js': { file: 'worker.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
+
+/**
+ * The libraries the pages import, from the hub's own node_modules (the versions package-lock.json pins), as ES
+ * modules: the map (Leaflet) and the coordinate conversion (gcoord).
+ */
+const vendorFiles: Readonly<Record<string, { module: string; type: string }>> = {
+  '/dashboard/vendor/leaflet.js': {
+    module: 'leaflet/dist/leaflet-src.esm.js',
+    type: 'text/javascript; charset=utf-8',
+  },
+  '/dashboard/vendor/leaflet.css': { module: 'leaflet/dist/leaflet.css', type: 'text/css; charset=utf-8' },
+  '/dashboard/vendor/gcoord.js': {
+    module: 'gcoord/dist/gcoord.esm-browser.prod.js',
+    type: 'text/javascript; charset=utf-8',
+  },
+};
+const resolveModule = createRequire(import.meta.url).resolve;
 
 /**
  * The duty officer console (/officer) and the grid worker's phone view (/worker), plain ES modules and CSS with no
@@ -37,6 +56,16 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
         .type(type)
         .header('cache-control', 'no-cache')
         .send(await readFile(path.join(directory, file), 'utf8')),
+    );
+  }
+  for (const [url, { module, type }] of Object.entries(vendorFiles)) {
+    const file = resolveModule(module);
+    // Versioned by the lock file and large: a day in the browser's cache.
+    app.get(url, { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .type(type)
+        .header('cache-control', 'public, max-age=86400')
+        .send(await readFile(file, 'utf8')),
     );
   }
 };
