@@ -268,6 +268,11 @@ function layout() {
       ui.status,
       ui.mute,
       ui.notify,
+      el(
+        'button',
+        { type: 'button', id: 'wall', onclick: () => setWall(!document.body.classList.contains('wall')) },
+        t('wall'),
+      ),
       languageSwitch(el),
       el('button', { type: 'button', id: 'logout', onclick: logout }, t('logout')),
     ),
@@ -277,8 +282,8 @@ function layout() {
       { class: 'grid3' },
       el(
         'aside',
-        {},
-        el('h2', {}, t('jurisdiction')),
+        { id: 'overview' },
+        el('h2', { class: 'desk-only' }, t('jurisdiction')),
         ui.tree,
         el(
           'h2',
@@ -296,7 +301,7 @@ function layout() {
           ),
         ),
         ui.map,
-        el('h2', {}, t('devices')),
+        el('h2', { class: 'desk-only' }, t('devices')),
         ui.devices,
       ),
       el(
@@ -317,6 +322,8 @@ function layout() {
   );
   assessmentForm();
   state.gridMap = new GridMap(ui.map, state.mapSettings, mapHandlers());
+  // A wall display is bookmarked as /officer?wall=1.
+  if (new URLSearchParams(location.search).has('wall')) setWall(true);
   document.addEventListener('keydown', onKey);
   setInterval(remind, reminderMs);
 }
@@ -697,6 +704,23 @@ function renderTree() {
     ...state.nodes.map((node) => el('option', { value: node.id }, node.name)),
   );
   ui.gridFilter.value = state.filters.node;
+}
+
+/**
+ * The big screen of a command-centre wall: the map fills most of it, the queue beside it in large type; the panel,
+ * the tree and the assessment step aside. Full screen where the browser allows it (after a click).
+ */
+function setWall(on) {
+  document.body.classList.toggle('wall', on);
+  document.getElementById('wall')?.setAttribute('aria-pressed', String(on));
+  const url = new URL(location.href);
+  if (on) url.searchParams.set('wall', '1');
+  else url.searchParams.delete('wall');
+  history.replaceState(null, '', url);
+  if (on && document.fullscreenElement === null)
+    document.documentElement.requestFullscreen?.().catch(() => {});
+  if (!on && document.fullscreenElement !== null) document.exitFullscreen?.().catch(() => {});
+  state.gridMap?.resize();
 }
 
 /** The map's live state: grids by their worst unacknowledged alarm, devices by theirs, the selected one ringed. */

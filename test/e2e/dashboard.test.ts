@@ -56,10 +56,11 @@ describe('the officer console and the worker view in Chromium', () => {
   async function openPage(
     kind: 'officer' | 'worker',
     token: string,
+    viewport = { width: 1440, height: 900 },
   ): Promise<{ page: Page; context: BrowserContext }> {
     const context = await browser.newContext(
       kind === 'officer'
-        ? { viewport: { width: 1440, height: 900 }, ...local }
+        ? { viewport, ...local }
         : {
             viewport: { width: 390, height: 844 },
             isMobile: true,
@@ -616,6 +617,59 @@ describe('the officer console and the worker view in Chromium', () => {
       )
       .toBe('true');
   }, 60_000);
+
+  it('fits a 1366×768 laptop, a tablet on its side and upright, and a command-centre wall', async () => {
+    /** What does not fit: the page scrolling sideways, or a main part narrower than usable or past the right edge. */
+    const misfits = (page: Page) =>
+      page.evaluate(() => {
+        const view = globalThis as unknown as {
+          innerWidth: number;
+          document: {
+            documentElement: { scrollWidth: number };
+            querySelector(
+              selector: string,
+            ): { getBoundingClientRect(): { width: number; right: number } } | null;
+          };
+        };
+        const problems: string[] = [];
+        if (view.document.documentElement.scrollWidth > view.innerWidth) problems.push('scrolls sideways');
+        for (const selector of ['#feed', '#incident', '#map', '.views']) {
+          const box = view.document.querySelector(selector)?.getBoundingClientRect();
+          if (box === undefined) problems.push(`${selector} missing`);
+          else if (box.width < 280 || box.right > view.innerWidth + 1)
+            problems.push(`${selector} ${box.width}`);
+        }
+        return problems;
+      });
+    for (const viewport of [
+      { width: 1366, height: 768 },
+      { width: 1920, height: 1080 },
+      { width: 1024, height: 768 },
+      { width: 768, height: 1024 },
+    ]) {
+      const { page } = await openPage('officer', 'demo-officer-xijiao', viewport);
+      await expect.poll(() => page.locator('#map path[data-grid]').count(), wait).toBeGreaterThan(0);
+      expect({ viewport, problems: await misfits(page) }).toEqual({ viewport, problems: [] });
+      await page.context().close();
+    }
+
+    // The wall: the map takes most of the screen, the queue beside it, the panel and the assessment aside.
+    const { page: wall } = await openPage('officer', 'demo-officer-xijiao', { width: 1920, height: 1080 });
+    await wall.locator('#wall').click();
+    expect(await wall.locator('body').getAttribute('class')).toContain('wall');
+    expect(new URL(wall.url()).searchParams.get('wall')).toBe('1');
+    await expect
+      .poll(async () => (await wall.locator('#map').boundingBox())?.height ?? 0, wait)
+      .toBeGreaterThan(800);
+    expect((await wall.locator('#map').boundingBox())?.width ?? 0).toBeGreaterThan(1000);
+    expect(await wall.locator('#incident').isVisible()).toBe(false);
+    expect(await wall.locator('#assessment').isVisible()).toBe(false);
+    expect(await wall.locator('.views').isVisible()).toBe(true);
+    if (updateScreenshots) await wall.screenshot({ path: path.join(screenshots, 'officer-wall.png') });
+    // Opened from its bookmark, it is a wall again.
+    await wall.reload();
+    await expect.poll(() => wall.locator('body').getAttribute('class'), wait).toContain('wall');
+  }, 90_000);
 
   it('serves a favicon', async () => {
     const answer = await fetch(`${hub.httpUrl}/favicon.ico`);
