@@ -112,21 +112,21 @@ async function start() {
       const known = state.incidents.has(incident.id) || state.open.has(incident.id);
       remember(incident);
       if (!known && !replayed) announce(incident);
-      render();
+      scheduleRender();
     },
     onUpdate: (change) => {
       const { after } = change;
       remember(after);
-      render();
-      if (state.selected === after.id) showIncident(after.id).catch(showError);
+      scheduleRender();
+      if (state.selected === after.id) refreshPanel();
       if (after.state !== change.before.state) refreshAssessment();
     },
     onRepeat: (repeat) => {
       const known = state.incidents.get(repeat.id) ?? state.open.get(repeat.id);
       if (known === undefined) return;
       remember({ ...known, ...repeat });
-      render();
-      if (state.selected === repeat.id) showIncident(repeat.id).catch(showError);
+      scheduleRender();
+      if (state.selected === repeat.id) refreshPanel();
     },
     onDevice: (status) => {
       const device = state.devices.get(status.deviceId);
@@ -135,6 +135,33 @@ async function start() {
       renderMap();
     },
   }));
+}
+
+let renderQueued = false;
+/**
+ * Pushes come in bursts (a storm, a reconnection's replay): each changes the page's state at once, and the page is
+ * drawn once per frame with all of them, so no burst holds the main thread for its length.
+ */
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+let panelTimer;
+/**
+ * The open panel again after a push changed its incident: at most twice a second, whatever the rate of repeats (each
+ * redraw asks the server for the incident, its audit and its actions).
+ */
+function refreshPanel() {
+  if (panelTimer !== undefined) return;
+  panelTimer = setTimeout(() => {
+    panelTimer = undefined;
+    if (state.selected) showIncident(state.selected).catch(showError);
+  }, 500);
 }
 
 function matches(incident) {
@@ -904,8 +931,12 @@ async function showIncident(id) {
   const button = (action, handler, extra = {}) =>
     el('button', { type: 'button', dataset: { action }, onclick: handler, ...extra }, actionLabel(action));
   const acknowledgement = acknowledgementOf(incident);
-  const evidence = el('div', { class: 'evidence', id: 'evidence' });
-  for (const item of incident.evidence ?? []) {
+  // The same evidence as shown: its players are kept, playing, across the redraw (a colleague's action redraws it).
+  const evidenceKey = (incident.evidence ?? []).map((item) => item.url).join(' ');
+  const shownEvidence = previous?.querySelector('#evidence');
+  const keep = shownEvidence?.dataset.key === evidenceKey ? shownEvidence : null;
+  const evidence = keep ?? el('div', { class: 'evidence', id: 'evidence', dataset: { key: evidenceKey } });
+  for (const item of keep === null ? (incident.evidence ?? []) : []) {
     const camera = state.devices.get(item.cameraId)?.name ?? item.cameraId;
     const label = t(item.kind === 'snapshot' ? 'snapshot' : 'clip', { camera });
     const holder =

@@ -925,8 +925,20 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(clipUrl).toMatch(new RegExp(`^/media/${incident.id}/clip-${cameraId}.*\\.mp4$`));
     expect([200, 206]).toContain(media.get(snapshotUrl as string));
     expect([200, 206]).toContain(media.get(clipUrl as string));
-    // Acknowledged, the panel is redrawn from the server's answer and keeps showing the evidence.
+    // Acknowledged, the panel is redrawn from the server's answer and keeps showing the evidence: the same player,
+    // not a new one that would start again (a colleague's action redraws the panel too).
+    await clip.evaluate((video) => {
+      (video as unknown as { dataset: Record<string, string> }).dataset.marked = 'before';
+    });
     await officer.locator('#incident [data-action="acknowledge"]').click();
+    await expect
+      .poll(() => officer.locator('#incident button[data-action="acknowledge"]').isDisabled(), wait)
+      .toBe(true);
+    expect(await officer.locator('#evidence video').getAttribute('data-marked')).toBe('before');
+    // Evidence says which camera it is from, by name.
+    expect(await officer.locator('#evidence figcaption').first().textContent()).toContain(
+      'Xijiao Grid 5 east camera',
+    );
     await expect.poll(() => officer.locator('#acknowledged').textContent(), wait).toContain('刘洋 Liu Yang');
     await expect
       .poll(
