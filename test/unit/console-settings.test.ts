@@ -61,7 +61,9 @@ describe('the console settings', () => {
       tiles: { url, subdomains, coordinates: 'GCJ02' as const, attribution: '', maxZoom: 18 },
     });
     expect(tileOrigins(noTiles)).toEqual([]);
-    expect(tileOrigins(tiles('https://tiles.example.org/{z}/{x}/{y}.png'))).toEqual(['https://tiles.example.org']);
+    expect(tileOrigins(tiles('https://tiles.example.org/{z}/{x}/{y}.png'))).toEqual([
+      'https://tiles.example.org',
+    ]);
     expect(
       tileOrigins(tiles('https://webrd0{s}.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8', '1234')),
     ).toEqual([
