@@ -521,10 +521,12 @@ function onKey(event) {
  * asks for them.
  */
 const views = {
-  /** Everything the filters take, most urgent first. */
+  /** What the filters take and still needs someone, most urgent first. */
   queue: () =>
     [...state.incidents.values()].filter(
-      (incident) => incident.severity !== 'info' || state.filters.severity === 'info',
+      (incident) =>
+        (incident.severity !== 'info' || state.filters.severity === 'info') &&
+        (!endedStates.includes(incident.state) || state.filters.state !== ''),
     ),
   /** My centre is responsible: raised or escalated to it, or raised in a grid of mine (a grid has no centre). */
   mine: () =>
@@ -546,6 +548,8 @@ const views = {
     return [...both.values()];
   },
 };
+/** Cases that need nobody any more: out of the queue unless the state filter asks for them. */
+const endedStates = ['closed', 'false_alarm', 'cancelled'];
 const pageSize = 50;
 
 /** The feed's items by incident id, each with what it was drawn from: a push redraws only what changed. */
@@ -748,6 +752,7 @@ function setWall(on) {
     document.documentElement.requestFullscreen?.().catch(() => {});
   if (!on && document.fullscreenElement !== null) document.exitFullscreen?.().catch(() => {});
   state.gridMap?.resize();
+  state.gridMap?.reset();
 }
 
 /** The map's live state: grids by their worst unacknowledged alarm, devices by theirs, the selected one ringed. */
@@ -1180,52 +1185,67 @@ function percent(rate) {
   return rate === null || rate === undefined ? '—' : `${Math.round(rate * 100)}%`;
 }
 
-function renderAssessment(output, assessment) {
-  const rows = assessment.grids;
-  const table = el(
+/** The assessment's columns: each figure's heading and how it is shown. */
+const assessmentColumns = [
+  ['assessment.incidents', (figures) => String(figures.incidents)],
+  ['assessment.closed', (figures) => String(figures.closed)],
+  ['assessment.falseAlarms', (figures) => String(figures.falseAlarms)],
+  ['assessment.onTimeAccept', (figures) => percent(figures.onTimeAcceptanceRate)],
+  ['assessment.onTimeClose', (figures) => percent(figures.onTimeClosureRate)],
+  [
+    'assessment.p50Response',
+    (figures) =>
+      figures.responseSeconds.p50 === null
+        ? '—'
+        : t('assessment.seconds', { s: figures.responseSeconds.p50 }),
+  ],
+  ['assessment.supervised', (figures) => String(figures.supervised ?? 0)],
+];
+
+/** A table of figures, one row per place or person, each named in the first column. */
+function figuresTable(attributes, heading, rows) {
+  return el(
     'table',
-    { id: 'assessment-table', dataset: { incidents: String(assessment.overall.incidents) } },
+    attributes,
     el(
       'thead',
       {},
-      el(
-        'tr',
-        {},
-        ...[
-          'assessment.grid',
-          'assessment.incidents',
-          'assessment.closed',
-          'assessment.falseAlarms',
-          'assessment.onTimeAccept',
-          'assessment.onTimeClose',
-          'assessment.p50Response',
-        ].map((key) => el('th', {}, t(key))),
-      ),
+      el('tr', {}, el('th', {}, t(heading)), ...assessmentColumns.map(([key]) => el('th', {}, t(key)))),
     ),
     el(
       'tbody',
       {},
-      ...[{ gridName: t('assessment.all'), figures: assessment.overall }, ...rows].map(
-        ({ gridName, figures }) =>
-          el(
-            'tr',
-            {},
-            el('td', {}, gridName),
-            el('td', {}, String(figures.incidents)),
-            el('td', {}, String(figures.closed)),
-            el('td', {}, String(figures.falseAlarms)),
-            el('td', {}, percent(figures.onTimeAcceptanceRate)),
-            el('td', {}, percent(figures.onTimeClosureRate)),
-            el(
-              'td',
-              {},
-              figures.responseSeconds.p50 === null
-                ? '—'
-                : t('assessment.seconds', { s: figures.responseSeconds.p50 }),
-            ),
-          ),
+      ...rows.map(({ name, figures, id }) =>
+        el(
+          'tr',
+          { dataset: { id: id ?? '' } },
+          el('td', {}, name),
+          ...assessmentColumns.map(([, show]) => el('td', {}, show(figures))),
+        ),
       ),
     ),
+  );
+}
+
+function renderAssessment(output, assessment) {
+  const rows = assessment.grids;
+  const table = figuresTable(
+    { id: 'assessment-table', dataset: { incidents: String(assessment.overall.incidents) } },
+    'assessment.grid',
+    [
+      { name: t('assessment.all'), figures: assessment.overall },
+      ...rows.map((row) => ({ name: row.gridName, figures: row.figures, id: row.gridId })),
+    ],
+  );
+  // Each worker's cases (those they handled), by name.
+  const workers = figuresTable(
+    { id: 'assessment-workers' },
+    'assessment.worker',
+    (assessment.workers ?? []).map((row) => ({
+      name: nameOf(row.userId),
+      figures: row.figures,
+      id: row.userId,
+    })),
   );
   // The chart: incidents (bar) and closed (inner bar) per grid, inline SVG.
   const svgNs = 'http://www.w3.org/2000/svg';
@@ -1263,7 +1283,13 @@ function renderAssessment(output, assessment) {
     count.textContent = String(row.figures.incidents);
     svg.append(label, total, closed, count);
   });
-  output.replaceChildren(table, svg, el('p', { class: 'meta' }, t('assessment.legend')));
+  output.replaceChildren(
+    table,
+    svg,
+    el('p', { class: 'meta' }, t('assessment.legend')),
+    el('h3', {}, t('assessment.workers')),
+    workers,
+  );
 }
 
 function showError(error) {
