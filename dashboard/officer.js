@@ -56,6 +56,8 @@ const state = {
   /** The map (map.js), made once the page is laid out; its settings from /api/console. */
   gridMap: null,
   mapSettings: null,
+  /** The cameras (GET /api/cameras), for live video and presets. */
+  cameras: new Map(),
   /** A device clicked on the map: the views show its alarms alone until it is clicked again. */
   deviceFilter: null,
 };
@@ -175,11 +177,12 @@ function matches(incident) {
 
 /** Loads everything from the server again: on connection, on reconnection, on a filter change. */
 async function sync() {
-  const [grids, jurisdiction, devices, users, open, resolved] = await Promise.all([
+  const [grids, jurisdiction, devices, users, cameras, open, resolved] = await Promise.all([
     api.get('/api/grids'),
     api.get('/api/jurisdiction'),
     api.get('/api/devices'),
     api.get('/api/users').catch(() => ({ users: [] })),
+    api.get('/api/cameras').catch(() => ({ cameras: [] })),
     api.get(`/api/incidents?limit=500&state=${openStates.join(',')}`),
     api.get('/api/incidents?limit=200&state=resolved'),
   ]);
@@ -187,6 +190,7 @@ async function sync() {
   state.nodes = jurisdiction.nodes;
   state.users = users.users;
   state.names = new Map(state.users.map((user) => [user.id, user.name]));
+  state.cameras = new Map(cameras.cameras.map((camera) => [camera.id, camera]));
   state.names.set(state.me.userId, state.me.name);
   state.devices = new Map(devices.devices.map((device) => [device.id, device]));
   state.open = new Map(open.incidents.map((incident) => [incident.id, incident]));
@@ -836,6 +840,106 @@ function mediaOf(incidentId, url) {
 /** The actions that need a reason in the note: the server refuses them without one, the page says so first. */
 const needsReason = new Set(['false_alarm', 'reject', 'supervise']);
 
+/**
+ * The cameras that show an incident: its own device when it is a camera, then those configured to watch it (with
+ * the PTZ preset that points at it).
+ */
+function camerasOf(incident) {
+  const shown = [];
+  if (state.cameras.has(incident.device.id)) shown.push({ camera: state.cameras.get(incident.device.id) });
+  for (const camera of state.cameras.values()) {
+    const watch = (camera.watches ?? []).find((entry) => entry.deviceId === incident.device.id);
+    if (watch !== undefined && camera.id !== incident.device.id) shown.push({ camera, preset: watch.preset });
+  }
+  return shown;
+}
+
+/**
+ * Live video of the incident's cameras, in the browser (no plugin): a ticket from the hub, then a <video> on the
+ * stream it names. Players already open for this incident are kept, playing, across the panel's redraws.
+ */
+function liveSection(incident) {
+  // The panel on show: this incident's players stay; another incident's are ended before the panel is replaced.
+  const kept = ui.panel.querySelector('#live');
+  if (kept !== null && kept.dataset.incident === incident.id) return kept;
+  if (kept !== null) stopPlayers(kept);
+  const players = el('div', { class: 'players' });
+  const message = el('p', { class: 'error', role: 'alert' });
+  const watch = async (camera) => {
+    message.textContent = '';
+    try {
+      const { url } = await api.post(`/api/cameras/${encodeURIComponent(camera.id)}/live`);
+      players.querySelector(`[data-camera="${CSS.escape(camera.id)}"]`)?.remove();
+      const video = el('video', {
+        autoplay: true,
+        muted: true,
+        playsinline: true,
+        dataset: { camera: camera.id },
+      });
+      video.muted = true;
+      video.src = url;
+      const close = el('button', { type: 'button', class: 'link', onclick: () => stopPlayers(figure) }, '✕');
+      const figure = el(
+        'figure',
+        { dataset: { camera: camera.id } },
+        video,
+        el('figcaption', {}, `${t('live.title', { camera: camera.name })} `, close),
+      );
+      players.append(figure);
+    } catch (error) {
+      message.textContent = errorLabel(error);
+    }
+  };
+  const turn = async (camera, preset) => {
+    message.textContent = '';
+    try {
+      await api.post(`/api/cameras/${encodeURIComponent(camera.id)}/presets/${encodeURIComponent(preset)}`);
+    } catch (error) {
+      message.textContent = errorLabel(error);
+    }
+  };
+  const cameras = camerasOf(incident);
+  return el(
+    'section',
+    { id: 'live', dataset: { incident: incident.id } },
+    cameras.length === 0
+      ? null
+      : el(
+          'div',
+          { class: 'actions' },
+          ...cameras.flatMap(({ camera, preset }) => [
+            el(
+              'button',
+              { type: 'button', dataset: { live: camera.id }, onclick: () => watch(camera) },
+              `▶ ${t('live.watch', { camera: camera.name })}`,
+            ),
+            preset === undefined
+              ? null
+              : el(
+                  'button',
+                  {
+                    type: 'button',
+                    dataset: { preset, camera: camera.id },
+                    onclick: () => turn(camera, preset),
+                  },
+                  t('live.preset', { preset }),
+                ),
+          ]),
+        ),
+    players,
+    message,
+  );
+}
+
+/** Ends live players: their streams close, and the hub ends their ffmpeg. */
+function stopPlayers(container) {
+  for (const video of container.querySelectorAll('video')) {
+    video.removeAttribute('src');
+    video.load();
+  }
+  if (container.tagName === 'FIGURE') container.remove();
+}
+
 /** The buttons of the panel, in this order; only those the server offers this officer now are shown. */
 const panelActions = [
   'dispatch',
@@ -962,6 +1066,7 @@ async function showIncident(id) {
     dispatch: act('dispatch', () => ({ assignees: [assignee.value], ...withNote() })),
     note: act('note', () => ({ note: note.value.trim() || '—' })),
   };
+  const live = liveSection(incident);
   ui.panel.dataset.id = id;
   ui.panel.replaceChildren(
     el('h2', {}, incidentTitle(incident)),
@@ -1058,6 +1163,7 @@ async function showIncident(id) {
       incident.resolution ? [el('dt', {}, t('field.resolution')), el('dd', {}, incident.resolution)] : null,
     ),
     evidence,
+    live,
     el(
       'div',
       { class: 'actions' },

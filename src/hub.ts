@@ -11,6 +11,8 @@ import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CombinedCameraDirectory } from './cameras/camera-directory.ts';
 import { EvidenceService } from './cameras/evidence/evidence-service.ts';
 import { MediaStore } from './cameras/evidence/media-store.ts';
+import { PreAlarmBuffers } from './cameras/evidence/pre-alarm-buffer.ts';
+import { LiveViews } from './cameras/live/live-views.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './cameras/sessions/onvif-sessions.ts';
 import { checkDemoExposure } from './config/demo-guard.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
@@ -495,6 +497,24 @@ export class Hub {
       logger,
       metrics,
     });
+    // The rolling buffers behind clips that begin before the alarm (media.preAlarmSeconds), beside the media.
+    const preAlarm =
+      deployment.media.preAlarmSeconds > 0
+        ? new PreAlarmBuffers({
+            cameras: cameraDirectory,
+            cameraIds: () =>
+              [...devices.all].map((device) => device.id).filter((id) => cameraDirectory.isCamera(id)),
+            guard: outboundGuard,
+            // Local to this hub (even when the media directory is shared): the rings are its own cameras' streams.
+            directory: path.join(runtime.dataDir, 'pre-alarm'),
+            beforeSeconds: deployment.media.preAlarmSeconds,
+            afterSeconds: deployment.media.clipSeconds,
+            ...(deployment.media.rtspTransport === undefined
+              ? {}
+              : { transport: deployment.media.rtspTransport }),
+            logger,
+          })
+        : undefined;
     const evidence = new EvidenceService({
       bus,
       cameras: cameraDirectory,
@@ -507,6 +527,16 @@ export class Hub {
       metrics,
       logger,
       guard: outboundGuard,
+      ...(preAlarm === undefined
+        ? {}
+        : { preAlarm: { buffers: preAlarm, seconds: deployment.media.preAlarmSeconds } }),
+    });
+    const live = new LiveViews({
+      cameras: cameraDirectory,
+      guard: outboundGuard,
+      transport: deployment.media.rtspTransport,
+      metrics,
+      logger,
     });
     const outbound = new Outbound({
       bus,
@@ -560,6 +590,9 @@ export class Hub {
         registry: devices,
         media,
         cameras: onvif,
+        live,
+        isCamera: (deviceId) => cameraDirectory.isCamera(deviceId),
+        gotoPreset: (cameraId, preset) => cameraDirectory.gotoPreset(cameraId, preset),
         notifyMaxBytes: deployment.cameras.notifyMaxBytes,
         consoleSettings: consoleSettingsOf({
           timeZone: settings.timezone,
@@ -618,6 +651,20 @@ export class Hub {
       // Evidence listens before anything can raise an incident.
       component('media', { start: () => media.start(), stop: () => media.stop() }),
       component('evidence', { start: () => evidence.start(), stop: () => evidence.stop() }),
+      ...(preAlarm === undefined
+        ? []
+        : [
+            component('pre-alarm buffers', {
+              start: () => preAlarm.start(),
+              stop: () => preAlarm.stop(),
+              health: () => preAlarm.health(),
+            }),
+          ]),
+      component('live video', {
+        start: () => live.start(),
+        stop: () => live.stop(),
+        health: () => live.health(),
+      }),
       component('liveness', { start: () => liveness.start(), stop: () => liveness.stop() }),
       component('commands', { start: () => commands.start(), stop: () => commands.stop() }),
       // The GB/T 28181 cascade: after the registry and liveness it reads, stopped (unregistered) before them.

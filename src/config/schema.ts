@@ -262,6 +262,15 @@ export const mediaSchema = z.strictObject({
     .max(120)
     .default(10)
     .describe('Length of the clip recorded for an incident.'),
+  preAlarmSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(60)
+    .default(0)
+    .describe(
+      "Seconds of video before the alarm in each clip, from a rolling buffer of every camera's stream (one ffmpeg copying it into short segments, per camera, while the hub runs); 0 (the default): none, the clip starts when it is taken.",
+    ),
   retention: z
     .strictObject({
       maxBytes: z

@@ -80,6 +80,8 @@ export interface EvidenceItem {
   readonly capturedAt: string;
   /** Clips only. */
   readonly durationSeconds?: number;
+  /** Clips from the pre-alarm buffer: how many of their seconds come before the alarm. */
+  readonly preAlarmSeconds?: number;
 }
 
 /**

@@ -40,19 +40,20 @@ import { documentRefusals, tooManyAttempts } from './request-guards.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
-import { cameraRoutes } from './routes/camera-routes.ts';
+import { type CameraRoutesOptions, cameraRoutes } from './routes/camera-routes.ts';
 import { type ConsoleRoutesOptions, consoleRoutes } from './routes/console-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
 import { jurisdictionRoutes, rosterRoutes } from './routes/jurisdiction-routes.ts';
+import { liveRoutes } from './routes/live-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
 import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
 
-export interface HttpAppOptions extends OpsRoutesOptions, ConsoleRoutesOptions {
+export interface HttpAppOptions extends OpsRoutesOptions, ConsoleRoutesOptions, CameraRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -169,6 +170,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(assessmentRoutes, { ...options, prefix: '/api/assessment' });
   await app.register(cameraRoutes, { ...options, prefix: '/api/cameras' });
   await app.register(consoleRoutes, { ...options, prefix: '/api/console' });
+  await app.register(liveRoutes, { ...options, prefix: '/api/live' });
   await app.register(mediaRoutes, { ...options, prefix: '/media' });
   await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
   await app.register(dashboardRoutes, options);

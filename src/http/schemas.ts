@@ -85,6 +85,10 @@ const evidenceAnswer = covering<EvidenceItem>()(
     bytes: z.number(),
     capturedAt: instant,
     durationSeconds: z.number().optional(),
+    preAlarmSeconds: z
+      .number()
+      .optional()
+      .describe('Clips from the pre-alarm buffer: their seconds before the alarm.'),
   }),
 );
 

@@ -965,6 +965,29 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(await officer.locator('#evidence figcaption').first().textContent()).toContain(
       'Xijiao Grid 5 east camera',
     );
+    // Live video of the alarm's camera, in the page with no plugin: the hub remuxes its RTSP into fragmented MP4.
+    await officer.locator('#live [data-live="cam-xijiao-05-east"]').click();
+    const live = officer.locator('#live video[data-camera="cam-xijiao-05-east"]');
+    await live.waitFor(wait);
+    await expect
+      .poll(
+        () =>
+          live.evaluate((video) => {
+            const element = video as unknown as {
+              readyState: number;
+              videoWidth: number;
+              currentTime: number;
+            };
+            return element.readyState >= 2 && element.videoWidth > 0 && element.currentTime > 0;
+          }),
+        { timeout: 20_000 },
+      )
+      .toBe(true);
+    expect(await officer.locator('#live figcaption').textContent()).toContain(
+      'Xijiao Grid 5 east camera 实时',
+    );
+    await officer.locator('#live figcaption button').click();
+    await expect.poll(() => officer.locator('#live video').count(), wait).toBe(0);
     await expect.poll(() => officer.locator('#acknowledged').textContent(), wait).toContain('刘洋 Liu Yang');
     await expect
       .poll(

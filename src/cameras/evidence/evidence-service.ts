@@ -22,6 +22,7 @@ import {
   resolveFfmpeg,
 } from './ffmpeg.ts';
 import type { MediaStore } from './media-store.ts';
+import { joinSegments, type PreAlarmBuffers } from './pre-alarm-buffer.ts';
 
 /** How evidence is taken from a camera; the real ones by default, stand-ins in tests. */
 export interface CaptureTools {
@@ -76,6 +77,11 @@ export interface EvidenceServiceOptions {
   /** What every camera URI is checked against; required unless `tools` replaces all three tools. */
   readonly guard?: OutboundGuard;
   readonly tools?: Partial<CaptureTools>;
+  /**
+   * The rolling buffers of the cameras' recent video (media.preAlarmSeconds): a clip then reaches back this far
+   * before the alarm, taken from the buffer; without one (or when it holds nothing yet) the clip starts at capture.
+   */
+  readonly preAlarm?: { readonly buffers: PreAlarmBuffers; readonly seconds: number };
 }
 
 type EvidenceKind = EvidenceItem['kind'];
@@ -111,6 +117,8 @@ const evidenceMetrics = declareMetrics((metrics) => {
 interface Capture {
   readonly incidentId: string;
   readonly cameraId: string;
+  /** When the incident was raised (epoch ms): where a clip from the pre-alarm buffer is centred. */
+  readonly raisedAt: number;
   /** Resolves once the camera turned to its preset (or failed to): the snapshot waits for it. */
   readonly turned: Promise<void>;
 }
@@ -234,7 +242,7 @@ export class EvidenceService {
     for (const [cameraId, preset] of filming) {
       // The camera turns at once, even when its capture has to wait: whoever watches it live sees the device.
       const turned = preset === undefined ? Promise.resolve() : this.#turn(incident.id, cameraId, preset);
-      this.#enqueue({ incidentId: incident.id, cameraId, turned });
+      this.#enqueue({ incidentId: incident.id, cameraId, raisedAt: Date.parse(incident.createdAt), turned });
     }
   }
 
@@ -377,6 +385,8 @@ export class EvidenceService {
   }
 
   async #clip(capture: Capture, media: CameraMedia, signal: AbortSignal): Promise<EvidenceItem> {
+    const buffered = await this.#bufferedClip(capture, signal);
+    if (buffered !== undefined) return buffered;
     const { store, clipSeconds = 10, rtspTransport = 'udp' } = this.#options;
     if (media.streamUri === undefined) throw new Unavailable('the camera has no stream');
     const url = withCredentials(media.streamUri, media);
@@ -399,6 +409,38 @@ export class EvidenceService {
       bytes,
       capturedAt,
       durationSeconds,
+    };
+  }
+
+  /**
+   * The clip from the camera's pre-alarm buffer: the segments from `preAlarm.seconds` before the incident was raised
+   * to `clipSeconds` after it, joined; undefined when there is no buffer or it does not reach back to the alarm
+   * (just started, or its ffmpeg failing), and the clip is recorded from the stream instead.
+   */
+  async #bufferedClip(capture: Capture, signal: AbortSignal): Promise<EvidenceItem | undefined> {
+    const { preAlarm, store, clipSeconds = 10 } = this.#options;
+    if (preAlarm === undefined || preAlarm.seconds <= 0) return undefined;
+    const from = capture.raisedAt - preAlarm.seconds * 1000;
+    const to = capture.raisedAt + clipSeconds * 1000;
+    // The segment holding the clip's end closes up to a segment's length after it.
+    await settle(Math.max(0, to + preAlarm.buffers.segmentSeconds * 1000 + 500 - Date.now()), signal);
+    const segments = await preAlarm.buffers.covering(capture.cameraId, from, to);
+    const first = segments[0];
+    if (first === undefined || first.startsAt > capture.raisedAt || signal.aborted) return undefined;
+    const file = `clip-${capture.cameraId}.mp4`;
+    const { bytes } = await store.produce(capture.incidentId, file, (target) =>
+      joinSegments(segments, target),
+    );
+    const last = segments.at(-1) ?? first;
+    return {
+      kind: 'clip',
+      cameraId: capture.cameraId,
+      url: mediaUrl(capture.incidentId, file),
+      contentType: 'video/mp4',
+      bytes,
+      capturedAt: new Date(first.startsAt).toISOString(),
+      durationSeconds: Math.round((last.endsAt - first.startsAt) / 100) / 10,
+      preAlarmSeconds: Math.round((capture.raisedAt - first.startsAt) / 100) / 10,
     };
   }
 
@@ -432,7 +474,7 @@ export function mediaUrl(incidentId: string, file: string): string {
 }
 
 /** The stream URI with the camera's credentials, for ffmpeg; never logged. */
-function withCredentials(uri: string, media: CameraMedia): string {
+export function withCredentials(uri: string, media: CameraMedia): string {
   const url = new URL(uri);
   if (url.username === '' && media.username !== '') {
     url.username = encodeURIComponent(media.username);

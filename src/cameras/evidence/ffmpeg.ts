@@ -391,3 +391,73 @@ function lastLines(stderr: string, fallback: string): string {
   const tail = (errors.length > 0 ? errors : lines).slice(-2).join(' / ');
   return redactUrls((tail === '' ? fallback : tail).slice(0, 500));
 }
+
+/** A live view: ffmpeg's fragmented MP4 on `stream`, until `stop()` or the camera's stream ends. */
+export interface LiveStream {
+  readonly stream: NodeJS.ReadableStream;
+  /** Ends the view: ffmpeg is killed (idempotent). */
+  stop(): void;
+  /** Settles when ffmpeg has ended, with why when it was not stopped: the tail of its errors. */
+  readonly ended: Promise<string | undefined>;
+}
+
+/**
+ * An RTSP stream as fragmented MP4 on ffmpeg's stdout, for a browser's <video> (no plugin, no transcoding: the
+ * camera's H.264 is copied; sound is left out, as in clips). Fragments start at key frames, with an empty moov first,
+ * so the browser plays from the first fragment it gets; `-frag_duration` keeps them short when the camera's key
+ * frames are far apart.
+ */
+export function streamLive(rtspUrl: string, options: { transport?: RtspTransport } = {}): LiveStream {
+  const binary = ffmpegPath();
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    ...probeOptions,
+    ...protocolOptions,
+    '-rtsp_transport',
+    options.transport ?? 'tcp',
+    '-i',
+    rtspUrl,
+    '-map',
+    '0:v:0',
+    '-an',
+    '-c:v',
+    'copy',
+    '-f',
+    'mp4',
+    '-movflags',
+    'frag_keyframe+empty_moov+default_base_moof',
+    '-frag_duration',
+    '500000',
+    'pipe:1',
+  ];
+  // An argument vector, never a shell: the URL comes from a camera and is passed as one argument.
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+  track(child);
+  const stderr = new TailBuffer(stderrLimitBytes);
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  let stopped = false;
+  const ended = new Promise<string | undefined>((resolve) => {
+    child.once('error', (error: Error) => {
+      running.delete(child);
+      resolve(stopped ? undefined : redactUrls(error.message));
+    });
+    child.once('close', (code: number | null) => {
+      running.delete(child);
+      resolve(
+        stopped || code === 0 ? undefined : lastLines(stderr.toString(), `ffmpeg exited with code ${code}`),
+      );
+    });
+  });
+  return {
+    stream: child.stdout as NodeJS.ReadableStream,
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      child.kill('SIGKILL');
+    },
+    ended,
+  };
+}

@@ -1,9 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { LiveViews } from '../../cameras/live/live-views.ts';
 import { type DiscoveredCamera, discoverCameras } from '../../cameras/sessions/onvif-discovery.ts';
 import type { CameraInformation } from '../../cameras/sessions/onvif-session.ts';
 import type { CameraSessionView, OnvifSessions } from '../../cameras/sessions/onvif-sessions.ts';
+import { GridhubError } from '../../core/errors.ts';
 import { chainInScope } from '../../core/jurisdiction.ts';
+import type { Principal } from '../../core/principal.ts';
 import type { DeviceRegistry } from '../../fleet/device-registry.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 import { covering, list } from '../schemas.ts';
@@ -80,6 +83,37 @@ const discoveredAnswer = covering<DiscoveredCamera & { deviceId: string | null }
 export interface CameraRoutesOptions {
   readonly registry: DeviceRegistry;
   readonly cameras: OnvifSessions;
+  /** Live video tickets and streams (live-routes.ts serves the streams). */
+  readonly live: LiveViews;
+  /** Whether a device is a camera the hub can take media from (any adapter: ONVIF, ISAPI, CGI, GB/T 28181). */
+  readonly isCamera: (deviceId: string) => boolean;
+  /** Turns a PTZ camera to one of its presets. */
+  readonly gotoPreset: (cameraId: string, preset: string) => Promise<void>;
+}
+
+const cameraParams = z.strictObject({ id: z.string().min(1).max(128) });
+const presetParams = cameraParams.extend({
+  preset: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[\w.-]+$/, 'a preset token: letters, digits, _ . -'),
+});
+const liveAnswer = z.object({
+  url: z.string().describe('The stream: fragmented MP4 for a <video> element; one stream per ticket.'),
+  expiresAt: z.string().describe('The ticket is good until then (30 s) to start its stream.'),
+});
+
+/** The camera, when it is one and in the caller's scope; else 404, as for anything out of scope. */
+function cameraInScope(options: CameraRoutesOptions, principal: Principal, id: string) {
+  const device = options.registry.get(id);
+  if (
+    device === undefined ||
+    !options.isCamera(id) ||
+    !chainInScope(device.grid.chain, principal.scopeNodeIds)
+  )
+    throw new GridhubError('not_found', 'no such camera');
+  return device;
 }
 
 /** Cameras: their ONVIF sessions as operators see them, and finding new ones to onboard (WS-Discovery). */
@@ -142,6 +176,50 @@ export const cameraRoutes: FastifyPluginAsyncZod<CameraRoutesOptions> = async (a
           deviceId: camera.xaddrs.map((xaddr) => known.get(xaddr)).find((id) => id !== undefined) ?? null,
         })),
       };
+    },
+  );
+
+  app.post(
+    '/:id/live',
+    {
+      config: {
+        roles: ['duty_officer', 'admin'],
+        refusals: ['not_found', 'device_offline', 'too_many_attempts'],
+      },
+      schema: {
+        tags: ['cameras'],
+        summary: 'A ticket to watch a camera live in the browser',
+        description:
+          "The answer's url plays in a <video> element (fragmented MP4, the camera's H.264 copied, no sound): a <video> cannot send a bearer token, so the URL carries a ticket for this user and camera, good for one stream within 30 s.",
+        params: cameraParams,
+        response: { 200: liveAnswer },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const camera = cameraInScope(options, principal, request.params.id);
+      const { ticket, expiresAt } = options.live.issue(principal.userId, camera.id);
+      return { url: `/api/live/${ticket}`, expiresAt };
+    },
+  );
+
+  app.post(
+    '/:id/presets/:preset',
+    {
+      config: { roles: ['duty_officer', 'admin'], refusals: ['not_found', 'device_offline'] },
+      schema: {
+        tags: ['cameras'],
+        summary: 'Turn a PTZ camera to one of its presets',
+        params: presetParams,
+        response: { 200: z.object({ ok: z.literal(true) }) },
+      },
+    },
+    async (request) => {
+      const camera = cameraInScope(options, principalOf(request), request.params.id);
+      await options.gotoPreset(camera.id, request.params.preset).catch((error: unknown) => {
+        throw new GridhubError('device_offline', `the camera did not turn: ${(error as Error).message}`);
+      });
+      return { ok: true as const };
     },
   );
 };
