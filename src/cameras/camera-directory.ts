@@ -29,6 +29,16 @@ export interface CameraDirectory {
   gotoPreset(cameraId: string, preset: string): Promise<void>;
 }
 
+/** The stream URI with the camera's credentials, for ffmpeg; never logged. */
+export function withCredentials(uri: string, media: CameraMedia): string {
+  const url = new URL(uri);
+  if (url.username === '' && media.username !== '') {
+    url.username = encodeURIComponent(media.username);
+    url.password = encodeURIComponent(media.password);
+  }
+  return url.href;
+}
+
 /** Takes a GB/T 28181 camera's snapshot through its device's registration (Gb28181Server.snapshot). */
 export type GbSnapshots = (cameraId: string, signal: AbortSignal) => Promise<FetchedBody>;
 

@@ -66,6 +66,9 @@ const operations = [
   'GET /api/console',
   'GET /api/cameras',
   'POST /api/cameras/discover',
+  'POST /api/cameras/{id}/live',
+  'POST /api/cameras/{id}/presets/{preset}',
+  'GET /api/live/{ticket}',
   'GET /media/{incidentId}/{file}',
 ];
 

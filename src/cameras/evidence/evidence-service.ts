@@ -8,7 +8,7 @@ import { isJpeg } from '../../net/jpeg.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
-import type { CameraDirectory, CameraMedia } from '../camera-directory.ts';
+import { type CameraDirectory, type CameraMedia, withCredentials } from '../camera-directory.ts';
 import {
   type CaptureOptions,
   type ClipOptions,
@@ -471,16 +471,6 @@ export class EvidenceService {
 /** The hub-relative URL media routes serve a file at. */
 export function mediaUrl(incidentId: string, file: string): string {
   return `/media/${incidentId}/${file}`;
-}
-
-/** The stream URI with the camera's credentials, for ffmpeg; never logged. */
-export function withCredentials(uri: string, media: CameraMedia): string {
-  const url = new URL(uri);
-  if (url.username === '' && media.username !== '') {
-    url.username = encodeURIComponent(media.username);
-    url.password = encodeURIComponent(media.password);
-  }
-  return url.href;
 }
 
 /** A reason fit for a log line: no URL credentials, and never the password itself. */

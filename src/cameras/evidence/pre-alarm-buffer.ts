@@ -3,8 +3,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
-import type { CameraDirectory } from '../camera-directory.ts';
-import { withCredentials } from './evidence-service.ts';
+import { type CameraDirectory, withCredentials } from '../camera-directory.ts';
 import { ffmpegPath, type RtspTransport, redactUrls } from './ffmpeg.ts';
 
 /**

@@ -3,8 +3,7 @@ import type { Logger } from 'pino';
 import { GridhubError } from '../../core/errors.ts';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
-import type { CameraDirectory } from '../camera-directory.ts';
-import { withCredentials } from '../evidence/evidence-service.ts';
+import { type CameraDirectory, withCredentials } from '../camera-directory.ts';
 import { type LiveStream, type RtspTransport, streamLive } from '../evidence/ffmpeg.ts';
 
 /**

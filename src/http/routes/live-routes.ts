@@ -21,7 +21,12 @@ export const liveRoutes: FastifyPluginAsyncZod<LiveRoutesOptions> = async (app, 
       schema: {
         tags: ['cameras'],
         summary: "A camera's live stream (fragmented MP4), by the ticket POST /api/cameras/:id/live gave",
+        description:
+          'No bearer token: the ticket in the URL is the credential (a <video> element can send no other).',
+        // The ticket stands for the token.
+        security: [],
         params: ticketParams,
+        response: { 200: z.any().describe("The camera's video as fragmented MP4: a stream, not JSON.") },
       },
     },
     async (request, reply) => {
