@@ -418,6 +418,9 @@ const domain = {
   },
 };
 
+/** The incident states, in the lifecycle's order: the state filter's options. */
+export const stateCodes = Object.keys(domain['zh-CN'].state);
+
 export function language() {
   const chosen = localStorage.getItem(languageKey);
   return chosen !== null && chosen in languages ? chosen : 'zh-CN';

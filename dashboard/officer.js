@@ -25,6 +25,7 @@ import {
   roleLabel,
   severityLabel,
   stageLabel,
+  stateCodes,
   stateLabel,
   t,
   time,
@@ -265,17 +266,7 @@ function layout() {
     select('state', [
       ['', t('filter.allStates')],
       [openStates.join(','), t('filter.open')],
-      ...[
-        'new',
-        'dispatched',
-        'accepted',
-        'on_site',
-        'escalated',
-        'resolved',
-        'closed',
-        'false_alarm',
-        'cancelled',
-      ].map((code) => [code, stateLabel(code)]),
+      ...stateCodes.map((code) => [code, stateLabel(code)]),
     ]),
     select('severity', [
       ['', t('filter.allSeverities')],

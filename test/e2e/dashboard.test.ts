@@ -98,6 +98,12 @@ describe('the officer console and the worker view in Chromium', () => {
     return { page, context };
   }
 
+  /** One data attribute of every item in the page's alarm list, in order. */
+  const feedValues = (page: Page, attribute: string) =>
+    page
+      .locator('#feed li')
+      .evaluateAll((items, name) => items.map((item) => item.getAttribute(name)), attribute);
+
   /** The connection's state as the page shows it (`data-status`: connecting, syncing, live, offline). */
   const status = (page: Page) => page.locator('#status').getAttribute('data-status');
 
@@ -510,18 +516,8 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(await officer.locator(`#feed li[data-id="${id}"]`).count()).toBe(0);
     await officer.locator('.views [data-view="info"]').click();
     await officer.locator(`#feed li[data-id="${id}"]`).waitFor(wait);
-    expect(
-      await officer
-        .locator('#feed li')
-        .evaluateAll((items) => items.map((item) => item.getAttribute('data-severity'))),
-    ).toEqual(expect.arrayContaining(['info']));
-    expect(
-      new Set(
-        await officer
-          .locator('#feed li')
-          .evaluateAll((items) => items.map((item) => item.getAttribute('data-severity'))),
-      ),
-    ).toEqual(new Set(['info']));
+    expect(await feedValues(officer, 'data-severity')).toEqual(expect.arrayContaining(['info']));
+    expect(new Set(await feedValues(officer, 'data-severity'))).toEqual(new Set(['info']));
 
     // Resolved by the worker, it waits in the officer's "to verify" view.
     await postJson(`${hub.httpUrl}/api/incidents/${id}/actions/dispatch`, 'demo-officer-xijiao', {
@@ -539,13 +535,7 @@ describe('the officer console and the worker view in Chromium', () => {
     await expect.poll(() => count('verify'), wait).toBe(before.verify + 1);
     await officer.locator('.views [data-view="verify"]').click();
     await officer.locator(`#feed li[data-id="${id}"]`).waitFor(wait);
-    expect(
-      new Set(
-        await officer
-          .locator('#feed li')
-          .evaluateAll((items) => items.map((item) => item.getAttribute('data-state'))),
-      ),
-    ).toEqual(new Set(['resolved']));
+    expect(new Set(await feedValues(officer, 'data-state'))).toEqual(new Set(['resolved']));
     await officer.locator('.views [data-view="queue"]').click();
   }, 60_000);
 
@@ -596,9 +586,7 @@ describe('the officer console and the worker view in Chromium', () => {
 
     // The keyboard: focus the list, move to the alarm, open it, acknowledge it.
     await officer.locator('#feed li').first().focus();
-    const ids = await officer
-      .locator('#feed li')
-      .evaluateAll((items) => items.map((item) => item.getAttribute('data-id')));
+    const ids = await feedValues(officer, 'data-id');
     for (let index = 0; index < ids.indexOf(incident.id); index++) await officer.keyboard.press('ArrowDown');
     expect(
       await officer.evaluate(
@@ -683,15 +671,7 @@ describe('the officer console and the worker view in Chromium', () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     await expect.poll(() => officer.locator('#feed li').count(), wait).toBeGreaterThan(2);
     await officer.locator('select[name="severity"]').selectOption('warning');
-    await expect
-      .poll(
-        () =>
-          officer
-            .locator('#feed li')
-            .evaluateAll((items) => items.map((item) => item.getAttribute('data-severity'))),
-        wait,
-      )
-      .toEqual(['warning']);
+    await expect.poll(() => feedValues(officer, 'data-severity'), wait).toEqual(['warning']);
     await officer.locator('select[name="severity"]').selectOption('');
     await officer.locator('select[name="node"]').selectOption('grid-xijiao-02');
     await expect
@@ -1037,15 +1017,7 @@ describe('the officer console and the worker view in Chromium', () => {
     await map.locator('path[data-device="gate-xijiao-03-north"]').dispatchEvent('click');
     await expect.poll(() => officer.locator('#device-filter').isVisible(), wait).toBe(true);
     await expect
-      .poll(
-        async () =>
-          new Set(
-            await officer
-              .locator('#feed li')
-              .evaluateAll((items) => items.map((item) => item.getAttribute('data-device'))),
-          ),
-        wait,
-      )
+      .poll(async () => new Set(await feedValues(officer, 'data-device')), wait)
       .toEqual(new Set(['gate-xijiao-03-north']));
     await officer.locator('#device-filter').click();
     await expect.poll(() => officer.locator('#device-filter').isVisible(), wait).toBe(false);

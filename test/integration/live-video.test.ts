@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
+import type { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
 import type { Incident } from '../../src/core/incident.ts';
+import { simulatedCameraDevice, startSimulatedCamera } from '../helpers/cameras.ts';
 import {
   demoConfig,
   deploymentOf,
@@ -29,30 +30,23 @@ describe('live video of a camera', () => {
   let hub: TestHub;
 
   beforeAll(async () => {
-    camera = new OnvifCameraSimulator({
-      username: 'admin',
-      password: 'live-camera-1',
-      name: 'Xijiao 1 live',
-      manufacturer: 'Gridhub Sim',
-      model: 'SIM-PTZ',
-      serialNumber: 'SIM-LIVE-1',
-      presets: [{ token: '1', name: 'north gate' }],
-      rtsp: true,
-      discoveryPort: false,
-    });
-    await camera.start();
+    camera = await startSimulatedCamera(
+      'live-camera-1',
+      { name: 'Xijiao 1 live', serialNumber: 'SIM-LIVE-1' },
+      { presets: [{ token: '1', name: 'north gate' }] },
+    );
     const config = demoConfig() as unknown as Record<string, unknown> & {
       devices: Record<string, unknown>[];
     };
-    config.devices.push({
-      id: cameraId,
-      name: 'Xijiao Grid 1 live camera',
-      adapter: 'onvif-camera',
-      grid: 'grid-xijiao-01',
-      onvif: { xaddr: camera.xaddr, username: 'admin', password: 'live-camera-1' },
-      watches: ['gate-xijiao-01-north'],
-      presets: { 'gate-xijiao-01-north': '1' },
-    });
+    config.devices.push(
+      simulatedCameraDevice(camera, {
+        id: cameraId,
+        name: 'Xijiao Grid 1 live camera',
+        grid: 'grid-xijiao-01',
+        watches: ['gate-xijiao-01-north'],
+        presets: { 'gate-xijiao-01-north': '1' },
+      }),
+    );
     hub = await startTestHub({ deployment: deploymentOf(config), onvifTiming: { aliveEveryMs: 500 } });
     while (hub.testHandle.cameras.media(cameraId)?.streamUri === undefined)
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -162,27 +156,20 @@ describe('clips that begin before the alarm (media.preAlarmSeconds)', () => {
   const work = mkdtempSync(path.join(tmpdir(), 'gridhub-prealarm-'));
 
   beforeAll(async () => {
-    camera = new OnvifCameraSimulator({
-      username: 'admin',
-      password: 'buffered-camera-2',
+    camera = await startSimulatedCamera('buffered-camera-2', {
       name: 'Xijiao 2 buffered',
-      manufacturer: 'Gridhub Sim',
-      model: 'SIM-BOX',
       serialNumber: 'SIM-BUFFER-2',
-      rtsp: true,
-      discoveryPort: false,
     });
-    await camera.start();
     const config = demoConfig() as unknown as Record<string, unknown> & {
       devices: Record<string, unknown>[];
     };
-    config.devices.push({
-      id: bufferedCamera,
-      name: 'Xijiao Grid 2 buffered camera',
-      adapter: 'onvif-camera',
-      grid: 'grid-xijiao-02',
-      onvif: { xaddr: camera.xaddr, username: 'admin', password: 'buffered-camera-2' },
-    });
+    config.devices.push(
+      simulatedCameraDevice(camera, {
+        id: bufferedCamera,
+        name: 'Xijiao Grid 2 buffered camera',
+        grid: 'grid-xijiao-02',
+      }),
+    );
     config.media = { clipSeconds: 2, preAlarmSeconds: 4, rtspTransport: 'tcp' };
     config.correlations = [];
     hub = await startTestHub({ deployment: deploymentOf(config), onvifTiming: { aliveEveryMs: 500 } });
