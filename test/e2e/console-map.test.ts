@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import gcoord from 'gcoord';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.ts';
 import { demoConfig, deploymentOf, getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
 
 /**
@@ -10,7 +11,6 @@ import { demoConfig, deploymentOf, getJson, startTestHub, type TestHub } from '.
  * on loopback stands in for the provider; the page loads its tiles under the hub's Content-Security-Policy, and the
  * devices configured in WGS-84 are drawn where gcoord (the npm package, not this project's code) puts them in GCJ-02.
  */
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** A 1×1 PNG. */
 const tile = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
@@ -46,15 +46,7 @@ describe('the console map over a tile server in GCJ-02', () => {
       },
     };
     hub = await startTestHub({ deployment: deploymentOf(config) });
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

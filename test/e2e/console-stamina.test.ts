@@ -1,6 +1,7 @@
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { demoGate, eventually, getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
 
 /**
@@ -8,7 +9,6 @@ import { demoGate, eventually, getJson, startTestHub, type TestHub } from '../he
  * or a reconnection's replay, and the page must stay responsive (no main-thread task over 100 ms that a push
  * caused) with its memory flat once the incidents stop coming. Reported in the test's output, asserted here.
  */
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const incidents = 3000;
 const burst = 100;
 
@@ -19,11 +19,7 @@ describe('the district console under thousands of incidents', () => {
 
   beforeAll(async () => {
     hub = await startTestHub();
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      // gc() in the page, for the heap after a full collection.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--js-flags=--expose-gc'],
-    });
+    browser = await launchChromium(['--js-flags=--expose-gc']);
     page = await browser.newPage({
       locale: 'zh-CN',
       timezoneId: 'Asia/Shanghai',
