@@ -10,6 +10,19 @@ import * as L from '/dashboard/vendor/leaflet.js';
 const severityColours = { critical: '#d32f2f', major: '#f57c00', warning: '#fbc02d', info: '#90a4ae' };
 const severityOrder = ['critical', 'major', 'warning', 'info'];
 
+/** What a device is, by its adapter: how the map draws it (its outline) and names it. */
+const kinds = {
+  'gate-access': 'gate',
+  'zkteco-adms': 'gate',
+  'hikvision-isapi': 'gate',
+  'sentry-box': 'sentry',
+  'alarm-panel-cid': 'sentry',
+  'onvif-camera': 'camera',
+  'dahua-cgi': 'camera',
+  gb28181: 'camera',
+};
+export const kindOf = (adapter) => kinds[adapter] ?? 'gate';
+
 export class GridMap {
   /**
    * @param container the element the map lives in (kept across redraws)
@@ -90,8 +103,9 @@ export class GridMap {
         const radius = 0.00012 * Math.sqrt(index + 1);
         at = L.latLng(centre.lat + radius * Math.sin(angle), centre.lng + radius * Math.cos(angle));
       }
-      const marker = L.circleMarker(at, { radius: 6, weight: 2, className: 'device' });
-      marker.bindTooltip(device.name);
+      const kind = kindOf(device.adapter);
+      const marker = L.circleMarker(at, { radius: 6, weight: 2, className: `device kind-${kind}` });
+      marker.bindTooltip(`${this.handlers.kindLabel?.(kind) ?? kind} · ${device.name}`);
       marker.on('click', () => this.handlers.onDevice?.(device.id));
       marker.addTo(this.deviceLayer);
       this.devices.set(device.id, { marker, device, at });
@@ -114,7 +128,7 @@ export class GridMap {
       const element = marker.getElement();
       if (element === undefined) continue;
       element.dataset.device = device.id;
-      element.dataset.kind = device.adapter ?? '';
+      element.dataset.kind = kindOf(device.adapter);
       element.dataset.placed = device.location ? 'own' : 'grid';
       // Where it is drawn, in the tiles' system: what an integrator checks against the map they know.
       element.dataset.latlng = `${at.lat.toFixed(6)},${at.lng.toFixed(6)}`;

@@ -32,7 +32,7 @@ import {
   today,
   zonedMidnight,
 } from './i18n.js';
-import { GridMap } from './map.js';
+import { GridMap, kindOf } from './map.js';
 
 const root = document.getElementById('app');
 const state = {
@@ -114,7 +114,10 @@ async function start() {
       // reload (connect's `replayed`): sound it only the first time.
       const known = state.incidents.has(incident.id) || state.open.has(incident.id);
       remember(incident);
-      if (!known && !replayed) announce(incident);
+      if (!known && !replayed) {
+        announce(incident);
+        refreshAssessment();
+      }
       scheduleRender();
     },
     onUpdate: (change) => {
@@ -323,6 +326,14 @@ function layout() {
           ),
         ),
         ui.map,
+        // What the outlines mean: the devices by kind.
+        el(
+          'p',
+          { class: 'legend meta', id: 'map-legend' },
+          ...['gate', 'sentry', 'camera'].map((kind) =>
+            el('span', { class: `key kind-${kind}` }, t(`kind.${kind}`)),
+          ),
+        ),
         el('h2', { class: 'desk-only' }, t('devices')),
         ui.devices,
       ),
@@ -763,6 +774,7 @@ function renderMap() {
 /** A click on the map: a grid filters the queue by it (from the server), a device by it (on the page). */
 function mapHandlers() {
   return {
+    kindLabel: (kind) => t(`kind.${kind}`),
     onGrid: (gridId) => {
       state.filters.node = gridId;
       ui.gridFilter.value = gridId;
@@ -837,7 +849,10 @@ const needsReason = new Set(['false_alarm', 'reject', 'supervise']);
  */
 function camerasOf(incident) {
   const shown = [];
-  if (state.cameras.has(incident.device.id)) shown.push({ camera: state.cameras.get(incident.device.id) });
+  const own = state.cameras.get(incident.device.id) ?? state.devices.get(incident.device.id);
+  // Its own device: an ONVIF camera the camera list holds, or a camera of another kind (ISAPI, CGI, GB/T 28181).
+  if (own !== undefined && (state.cameras.has(own.id) || kindOf(own.adapter) === 'camera'))
+    shown.push({ camera: own });
   for (const camera of state.cameras.values()) {
     const watch = (camera.watches ?? []).find((entry) => entry.deviceId === incident.device.id);
     if (watch !== undefined && camera.id !== incident.device.id) shown.push({ camera, preset: watch.preset });
@@ -1272,10 +1287,17 @@ function nextDay(date) {
 }
 
 let assessmentTimer;
-/** The figures change with every state change: reload them, at most twice a second. */
+/**
+ * The figures change with every new case and state change: reloaded at most every two seconds. A timer started by
+ * the first change and not pushed back by the next: under a steady stream of pushes a timer restarted by each would
+ * never fire, and the table would stay as it was (what the officers saw: "the assessment goes stale").
+ */
 function refreshAssessment() {
-  clearTimeout(assessmentTimer);
-  assessmentTimer = setTimeout(() => ui.loadAssessment?.(), 500);
+  if (assessmentTimer !== undefined) return;
+  assessmentTimer = setTimeout(() => {
+    assessmentTimer = undefined;
+    ui.loadAssessment?.();
+  }, 2000);
 }
 
 function percent(rate) {

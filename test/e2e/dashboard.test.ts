@@ -854,6 +854,10 @@ describe('the officer console and the worker view in Chromium', () => {
       .poll(async () => Number(await table.getAttribute('data-incidents')), wait)
       .toBeGreaterThan(0);
     expect((await barWidths()).some((width) => width > 0)).toBe(true);
+    // The table follows new cases by itself, without Show.
+    const counted = Number(await table.getAttribute('data-incidents'));
+    await (await gate('gate-xijiao-04-south')).blacklisted();
+    await expect.poll(async () => Number(await table.getAttribute('data-incidents')), wait).toBe(counted + 1);
     // Per worker, by name: the first test's worker handled a case today.
     const worker = officer.locator('#assessment-workers tr[data-id="worker-xijiao-01"]');
     await worker.waitFor(wait);
@@ -978,6 +982,21 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(await map.locator('path[data-device="gate-xijiao-01-south"]').getAttribute('data-placed')).toBe(
       'own',
     );
+    // Each by its kind, explained in the legend.
+    expect(await map.locator('path[data-device="gate-xijiao-01-south"]').getAttribute('data-kind')).toBe(
+      'gate',
+    );
+    expect(await map.locator('path[data-device="cam-xijiao-05-east"]').getAttribute('data-kind')).toBe(
+      'camera',
+    );
+    expect(await map.locator('path[data-device="sentry-xijiao-01"]').getAttribute('data-kind')).toBe(
+      'sentry',
+    );
+    expect(await officer.locator('#map-legend .key').allTextContents()).toEqual([
+      '门禁',
+      '岗亭/报警主机',
+      '摄像机',
+    ]);
     // Drawn where the configuration puts it (no tiles: no conversion).
     expect(await map.locator('path[data-device="gate-xijiao-01-south"]').getAttribute('data-latlng')).toBe(
       '39.930992,116.304342',
