@@ -972,6 +972,12 @@ async function showIncident(id) {
     knownGrid === undefined ? undefined : rosterOf(knownGrid),
   ]);
   const roster = rosterKnown ?? (await rosterOf(fetched.gridId));
+  // The centre that answers for it now (the one escalated to, else its grid's community) and its officers on duty.
+  const centre =
+    fetched.responsibleNodeId !== fetched.gridId
+      ? fetched.chain.find((node) => node.id === fetched.responsibleNodeId)
+      : fetched.chain[1];
+  const centreRoster = centre === undefined ? undefined : await rosterOf(centre.id);
   // A newer call (a push, another click) may have finished first: only the latest one draws.
   if (seq !== shownSeq) return;
   // The hub pushes a device's repeat before its store (and so this answer) has it: the newer of the two is shown.
@@ -1141,6 +1147,19 @@ async function showIncident(id) {
         [...onDuty].map(nameOf).join('、') || '—',
         roster?.shifts ? ` (${roster.shifts.map((shift) => `${shift.from}–${shift.to}`).join('，')})` : '',
       ),
+      centre === undefined
+        ? null
+        : [
+            el('dt', {}, t('field.centreDuty')),
+            el(
+              'dd',
+              {
+                id: 'centre-duty',
+                dataset: { node: centre.id, users: (centreRoster?.onDutyNow ?? []).join(',') },
+              },
+              `${centre.name}: ${(centreRoster?.onDutyNow ?? []).map(nameOf).join('、') || '—'}`,
+            ),
+          ],
       el('dt', {}, t('field.handler')),
       el(
         'dd',

@@ -532,14 +532,19 @@ function checkRosters(file: ConfigFile, jurisdiction: Jurisdiction, problems: st
   }
   const workers = new Map(file.users.map((user) => [user.id, user]));
   file.rosters.forEach((roster, index) => {
-    if (jurisdiction.grid(roster.grid) === undefined)
-      problems.push(`rosters[${index}].grid: no grid "${roster.grid}"`);
+    // A grid's roster names its workers; a centre's (a community, street or district) its duty officers.
+    const isGrid = jurisdiction.grid(roster.grid) !== undefined;
+    if (!isGrid && jurisdiction.node(roster.grid) === undefined)
+      problems.push(`rosters[${index}].grid: no grid or centre "${roster.grid}"`);
+    const member = isGrid
+      ? (user: UserDescription | undefined) =>
+          user?.role === 'grid_worker' && user.grids?.includes(roster.grid) === true
+      : (user: UserDescription | undefined) => user?.role === 'duty_officer' && user.scope === roster.grid;
     roster.shifts.forEach((shift, shiftIndex) => {
       shift.users.forEach((userId, userIndex) => {
-        const user = workers.get(userId);
-        if (user?.role !== 'grid_worker' || !user.grids?.includes(roster.grid)) {
+        if (!member(workers.get(userId))) {
           problems.push(
-            `rosters[${index}].shifts[${shiftIndex}].users[${userIndex}]: "${userId}" is not a grid worker of ${roster.grid}`,
+            `rosters[${index}].shifts[${shiftIndex}].users[${userIndex}]: "${userId}" is not a ${isGrid ? 'grid worker' : 'duty officer'} of ${roster.grid}`,
           );
         }
       });

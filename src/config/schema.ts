@@ -941,7 +941,9 @@ export const configSchema = z.strictObject({
   rosters: z
     .array(rosterSchema)
     .default([])
-    .describe('Duty rosters per grid; a grid without one has all its workers on duty.'),
+    .describe(
+      "Duty rosters per grid (its grid workers) or per centre (a community's, street's or district's duty officers); a grid or centre without one has all of them on duty.",
+    ),
   deadlines: deadlinesSchema.default(deadlinesSchema.parse({})),
   routing: routingSchema.default(routingSchema.parse({})),
   outbound: outboundSchema.default(outboundSchema.parse({})).describe('The MQTT incident feed and webhooks.'),

@@ -1,5 +1,9 @@
-/** Who of a grid is on duty when: the grid's shifts, each of grid workers, on some weekdays, from one time to another. */
+/**
+ * Who is on duty when: at a grid, its workers; at a centre (a community, street or district), its duty officers;
+ * in shifts on some weekdays, from one time to another.
+ */
 export interface RosterDescription {
+  /** The grid's or the centre's node id. */
   readonly grid: string;
   readonly shifts: ShiftDescription[];
 }

@@ -7,7 +7,10 @@ import { clockTimeSchema, nodeIdSchema } from '../core/schema-parts.ts';
  */
 
 export const shiftSchema = z.strictObject({
-  users: z.array(nodeIdSchema).min(1).describe('Grid workers on duty during this shift.'),
+  users: z
+    .array(nodeIdSchema)
+    .min(1)
+    .describe("On duty during this shift: a grid's workers, or a centre's duty officers."),
   days: z
     .array(z.number().int().min(1).max(7))
     .min(1)

@@ -96,6 +96,21 @@ export class Router {
     return [...new Set(users)];
   }
 
+  /**
+   * Duty officers on duty at a centre (a community, street or district node) now: by the centre's roster, or all
+   * the officers of the centre when it has none.
+   */
+  officersOnDuty(nodeId: string, now: number): string[] {
+    const roster = this.#rosters.get(nodeId);
+    if (roster === undefined) return this.#officersOf(nodeId);
+    const { day, minute } = localTime(now, this.#clock);
+    return [
+      ...new Set(
+        roster.shifts.filter((shift) => shiftCovers(shift, day, minute)).flatMap((shift) => shift.users),
+      ),
+    ];
+  }
+
   route(target: RoutingTarget, now: number): Route {
     const [grid, community, street] = target.chain;
     const gridId = grid?.id ?? target.gridId;

@@ -207,6 +207,11 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(await option.textContent()).toMatch(/^赵磊 Zhao Lei · 值班中 · 在办 \d+$/);
     expect(await option.getAttribute('data-on-duty')).toBe('true');
     expect(await officer.locator('#on-duty').textContent()).toContain('赵磊 Zhao Lei');
+    // The centre that answers for it and its officers on duty (no centre roster: both of Xijiao's), by name.
+    const centreDuty = await officer.locator('#centre-duty').textContent();
+    expect(centreDuty).toMatch(/^西郊社区 Xijiao Community: /);
+    expect(centreDuty).toContain('刘洋 Liu Yang');
+    expect(centreDuty).toContain('马丽 Ma Li');
     await officer.locator('#assignee').selectOption('worker-xijiao-01');
     await officer.locator('#incident [data-action="dispatch"]').click();
     await expect

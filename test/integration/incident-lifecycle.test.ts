@@ -135,6 +135,38 @@ describe('the case workflow: routing, lifecycle, verification, scope', () => {
     expect(worker.status).toBe(403);
   });
 
+  it("keeps a centre's roster of its duty officers, shown to whoever sees the centre", async () => {
+    const put = (token: string, users: string[]) =>
+      fetch(`${hub.httpUrl}/api/rosters/community-xijiao`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ shifts: [{ users, from: '00:00', to: '00:00' }] }),
+      });
+    // Without a roster, every officer of the centre is on duty.
+    const before = await getJson(`${hub.httpUrl}/api/rosters/community-xijiao`, 'demo-officer-xijiao');
+    expect(before.body).toMatchObject({
+      grid: 'community-xijiao',
+      shifts: null,
+      onDutyNow: ['officer-xijiao'],
+    });
+    // A centre's roster names its duty officers: a grid worker is refused, with the reason.
+    const refused = await put('demo-officer-xijiao', ['worker-xijiao-01']);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as ErrorBody).error.problems).toEqual([
+      'body.shifts[0].users: "worker-xijiao-01" is not a duty officer of community-xijiao',
+    ]);
+    const kept = await put('demo-officer-xijiao', ['officer-xijiao']);
+    expect(kept.status).toBe(200);
+    expect(await kept.json()).toMatchObject({ onDutyNow: ['officer-xijiao'] });
+    // The street above sees it; a community beside it does not.
+    expect(
+      (await getJson(`${hub.httpUrl}/api/rosters/community-xijiao`, 'demo-officer-liushuwan')).status,
+    ).toBe(200);
+    expect((await getJson(`${hub.httpUrl}/api/rosters/community-xijiao`, 'demo-officer-luming')).status).toBe(
+      404,
+    );
+  });
+
   it('sends an emergency to the worker and to the community and street centres, and device health to the integrator', async () => {
     const sentry = demoSentry(hub.mqttUrl, 'sentry-xijiao-01');
     await sentry.start();

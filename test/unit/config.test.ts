@@ -504,6 +504,25 @@ describe('every configuration problem at once', () => {
     ]);
   });
 
+  it("takes a centre's roster of its duty officers, and refuses one naming others or no place", () => {
+    const parts = smallConfig();
+    const config = {
+      ...parts.config,
+      rosters: [
+        { grid: 'district-one', shifts: [{ users: ['officer'], from: '08:00', to: '20:00' }] },
+        { grid: 'community-one', shifts: [{ users: ['officer', 'worker'], from: '08:00', to: '20:00' }] },
+        { grid: 'nowhere', shifts: [{ users: ['officer'], from: '08:00', to: '20:00' }] },
+      ],
+    };
+    const error = expectInvalid(config);
+    expect(error.problems).toEqual([
+      'rosters[1].shifts[0].users[0]: "officer" is not a duty officer of community-one',
+      'rosters[1].shifts[0].users[1]: "worker" is not a duty officer of community-one',
+      'rosters[2].grid: no grid or centre "nowhere"',
+      'rosters[2].shifts[0].users[0]: "officer" is not a duty officer of nowhere',
+    ]);
+  });
+
   it('checks the valid items of a list at their own indices, and says nothing more of a refused item', () => {
     const parts = smallConfig();
     parts.devices.unshift({ id: 'Bad Id', name: 'Bad', adapter: 'gate-access', grid: 'grid-a' });

@@ -50,12 +50,14 @@ const rosterAnswer = z.object({
 function scoped(jurisdiction: Jurisdiction) {
   const within = (principal: Principal, nodeId: string) =>
     principal.scopeNodeIds.some((scope) => jurisdiction.isWithin(nodeId, scope));
-  const visibleGrid = (principal: Principal, gridId: string) => {
-    if (jurisdiction.grid(gridId) === undefined || !within(principal, gridId)) {
-      throw new GridhubError('not_found', `no grid ${gridId} in your scope`);
+  /** A grid or a centre within the caller's scope, and which it is; else 404. */
+  const visiblePlace = (principal: Principal, nodeId: string): 'grid' | 'centre' => {
+    if (jurisdiction.node(nodeId) === undefined || !within(principal, nodeId)) {
+      throw new GridhubError('not_found', `no grid or centre ${nodeId} in your scope`);
     }
+    return jurisdiction.grid(nodeId) === undefined ? 'centre' : 'grid';
   };
-  return { within, visibleGrid };
+  return { within, visiblePlace };
 }
 
 /** The places and people of the caller's part of the jurisdiction. */
@@ -145,8 +147,11 @@ export const jurisdictionRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions
 /** The duty rosters of the caller's grids, and who is on duty now. */
 export const rosterRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = async (app, options) => {
   const { jurisdiction, users, router, incidents } = options;
-  const { visibleGrid } = scoped(jurisdiction);
+  const { visiblePlace } = scoped(jurisdiction);
   const tags = ['rosters'];
+  /** Who is on duty at a grid (its workers) or a centre (its duty officers) now. */
+  const onDutyNow = (nodeId: string, kind: 'grid' | 'centre') =>
+    kind === 'grid' ? router.onDuty(nodeId, Date.now()) : router.officersOnDuty(nodeId, Date.now());
   app.addHook('preHandler', authenticate);
 
   app.get(
@@ -155,18 +160,19 @@ export const rosterRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = as
       config: { refusals: ['not_found'] },
       schema: {
         tags,
-        summary: "A grid's duty roster and who is on duty now",
+        summary:
+          "A grid's or a centre's duty roster and who is on duty now (workers of a grid, officers of a centre)",
         params: gridParams,
         response: { 200: rosterAnswer },
       },
     },
     async (request) => {
-      visibleGrid(principalOf(request), request.params.grid);
+      const kind = visiblePlace(principalOf(request), request.params.grid);
       const shifts = router.roster(request.params.grid)?.shifts;
       return {
         grid: request.params.grid,
         shifts: shifts ?? null,
-        onDutyNow: router.onDuty(request.params.grid, Date.now()),
+        onDutyNow: onDutyNow(request.params.grid, kind),
       };
     },
   );
@@ -177,7 +183,7 @@ export const rosterRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = as
       config: { roles: ['duty_officer', 'admin'], refusals: ['not_found'] },
       schema: {
         tags,
-        summary: "Replace a grid's duty roster (duty officers and admins)",
+        summary: "Replace a grid's or a centre's duty roster (duty officers and admins)",
         params: gridParams,
         body: rosterBody,
         response: { 200: rosterAnswer },
@@ -186,21 +192,27 @@ export const rosterRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = as
     async (request) => {
       const principal = principalOf(request);
       const { grid } = request.params;
-      visibleGrid(principal, grid);
-      const workers = new Set(
+      const kind = visiblePlace(principal, grid);
+      // A grid's roster names its workers, a centre's its duty officers.
+      const members = new Set(
         users
-          .filter((user) => user.role === 'grid_worker' && user.grids?.includes(grid))
+          .filter((user) =>
+            kind === 'grid'
+              ? user.role === 'grid_worker' && user.grids?.includes(grid)
+              : user.role === 'duty_officer' && user.scope === grid,
+          )
           .map((user) => user.id),
       );
+      const who = kind === 'grid' ? 'grid worker' : 'duty officer';
       const problems = request.body.shifts.flatMap((shift, index) =>
         shift.users
-          .filter((userId) => !workers.has(userId))
-          .map((userId) => `body.shifts[${index}].users: "${userId}" is not a grid worker of ${grid}`),
+          .filter((userId) => !members.has(userId))
+          .map((userId) => `body.shifts[${index}].users: "${userId}" is not a ${who} of ${grid}`),
       );
       if (problems.length > 0) throw new GridhubError('invalid_request', 'invalid body', { problems });
       const roster = { grid, shifts: request.body.shifts };
       await incidents.setRoster(principal, roster);
-      return { ...roster, onDutyNow: router.onDuty(grid, Date.now()) };
+      return { ...roster, onDutyNow: onDutyNow(grid, kind) };
     },
   );
 };
