@@ -654,6 +654,13 @@ function render() {
   renderMap();
 }
 
+/** The centre that answers for a case now: the one it was escalated to, else its grid's community. */
+function answeringCentre(incident) {
+  return incident.responsibleNodeId !== incident.gridId
+    ? incident.chain.find((node) => node.id === incident.responsibleNodeId)
+    : incident.chain[1];
+}
+
 /** Each user's open cases (assigned or in hand), from the open incidents the page holds. */
 function openLoad() {
   const load = new Map();
@@ -961,23 +968,27 @@ const panelActions = [
 async function showIncident(id) {
   const seq = ++shownSeq;
   state.selected = id;
-  const knownGrid = (state.incidents.get(id) ?? state.open.get(id) ?? state.resolved.get(id))?.gridId;
+  // Its grid's and answering centre's rosters are asked for with it when the page holds the incident already.
+  const known = state.incidents.get(id) ?? state.open.get(id) ?? state.resolved.get(id);
+  const knownCentre = known === undefined ? undefined : answeringCentre(known);
   const rosterOf = (grid) => api.get(`/api/rosters/${encodeURIComponent(grid)}`).catch(() => undefined);
-  const [fetched, audit, offered, rosterKnown] = await Promise.all([
+  const [fetched, audit, offered, rosterKnown, centreRosterKnown] = await Promise.all([
     api.get(`/api/incidents/${encodeURIComponent(id)}`),
     api.get(`/api/incidents/${encodeURIComponent(id)}/audit`),
     // What this officer may do now (the lifecycle's table, by role, state and relation to the case).
     api.get(`/api/incidents/${encodeURIComponent(id)}/actions`).catch(() => undefined),
     // Who is on duty in its grid now (the grid's roster; none: every worker of the grid is).
-    knownGrid === undefined ? undefined : rosterOf(knownGrid),
+    known === undefined ? undefined : rosterOf(known.gridId),
+    knownCentre === undefined ? undefined : rosterOf(knownCentre.id),
   ]);
   const roster = rosterKnown ?? (await rosterOf(fetched.gridId));
-  // The centre that answers for it now (the one escalated to, else its grid's community) and its officers on duty.
-  const centre =
-    fetched.responsibleNodeId !== fetched.gridId
-      ? fetched.chain.find((node) => node.id === fetched.responsibleNodeId)
-      : fetched.chain[1];
-  const centreRoster = centre === undefined ? undefined : await rosterOf(centre.id);
+  const centre = answeringCentre(fetched);
+  const centreRoster =
+    centre === undefined
+      ? undefined
+      : centre.id === knownCentre?.id
+        ? centreRosterKnown
+        : await rosterOf(centre.id);
   // A newer call (a push, another click) may have finished first: only the latest one draws.
   if (seq !== shownSeq) return;
   // The hub pushes a device's repeat before its store (and so this answer) has it: the newer of the two is shown.
@@ -985,16 +996,13 @@ async function showIncident(id) {
   const incident = held !== undefined && held.updatedAt > fetched.updatedAt ? held : fetched;
   remember(incident);
   const allowed = new Set(offered?.actions ?? [...panelActions, 'acknowledge', 'note']);
-  // What the officer was typing survives a rebuild of the same incident's panel (pushes rebuild it).
+  // What the officer is typing survives a rebuild of the same incident's panel (pushes rebuild it): the very
+  // field is kept (with the keys typed while the panel is redrawn and the caret), and its focus given back.
   const previous = ui.panel.dataset.id === id ? ui.panel : null;
   const message = el('p', { class: 'error', id: 'action-error', role: 'alert' });
-  const note = el('textarea', {
-    id: 'note',
-    'aria-label': t('note'),
-    placeholder: t('note.reason'),
-    rows: 2,
-  });
-  note.value = previous?.querySelector('#note')?.value ?? '';
+  const note =
+    previous?.querySelector('#note') ??
+    el('textarea', { id: 'note', 'aria-label': t('note'), placeholder: t('note.reason'), rows: 2 });
   message.textContent = previous?.querySelector('#action-error')?.textContent ?? '';
   // The dispatch picker: the grid's workers on duty first, then by name, each with their open cases.
   const onDuty = new Set(roster?.onDutyNow ?? []);
@@ -1079,6 +1087,7 @@ async function showIncident(id) {
     note: act('note', () => ({ note: note.value.trim() || '—' })),
   };
   const live = liveSection(incident);
+  const typing = document.activeElement === note;
   ui.panel.dataset.id = id;
   ui.panel.replaceChildren(
     el('h2', {}, incidentTitle(incident)),
@@ -1238,6 +1247,7 @@ async function showIncident(id) {
       ),
     ),
   );
+  if (typing) note.focus();
   render();
 }
 

@@ -16,13 +16,14 @@ import {
   type FfmpegBinary,
   type FrameResult,
   grabFrame,
+  joinVideo,
   type RtspTransport,
   recordClip,
   redactUrls,
   resolveFfmpeg,
 } from './ffmpeg.ts';
 import type { MediaStore } from './media-store.ts';
-import { joinSegments, type PreAlarmBuffers } from './pre-alarm-buffer.ts';
+import type { PreAlarmBuffers } from './pre-alarm-buffer.ts';
 
 /** How evidence is taken from a camera; the real ones by default, stand-ins in tests. */
 export interface CaptureTools {
@@ -401,15 +402,7 @@ export class EvidenceService {
       });
       durationSeconds = result.durationSeconds;
     });
-    return {
-      kind: 'clip',
-      cameraId: capture.cameraId,
-      url: mediaUrl(capture.incidentId, file),
-      contentType: 'video/mp4',
-      bytes,
-      capturedAt,
-      durationSeconds,
-    };
+    return clipItem(capture, file, bytes, { capturedAt, durationSeconds });
   }
 
   /**
@@ -429,19 +422,17 @@ export class EvidenceService {
     if (first === undefined || first.startsAt > capture.raisedAt || signal.aborted) return undefined;
     const file = `clip-${capture.cameraId}.mp4`;
     const { bytes } = await store.produce(capture.incidentId, file, (target) =>
-      joinSegments(segments, target),
+      joinVideo(
+        segments.map((segment) => segment.file),
+        target,
+      ),
     );
     const last = segments.at(-1) ?? first;
-    return {
-      kind: 'clip',
-      cameraId: capture.cameraId,
-      url: mediaUrl(capture.incidentId, file),
-      contentType: 'video/mp4',
-      bytes,
+    return clipItem(capture, file, bytes, {
       capturedAt: new Date(first.startsAt).toISOString(),
       durationSeconds: Math.round((last.endsAt - first.startsAt) / 100) / 10,
       preAlarmSeconds: Math.round((capture.raisedAt - first.startsAt) / 100) / 10,
-    };
+    });
   }
 
   /** Turns a PTZ camera to a preset and gives it time to get there; a failure is logged, and capture goes on. */
@@ -466,6 +457,23 @@ export class EvidenceService {
   #countBoth(outcome: Outcome): void {
     for (const kind of evidenceKinds) this.#evidence.labels(kind, outcome).inc();
   }
+}
+
+/** A clip's evidence item, as stored in the incident. */
+function clipItem(
+  capture: Capture,
+  file: string,
+  bytes: number,
+  timing: Pick<EvidenceItem, 'capturedAt' | 'durationSeconds' | 'preAlarmSeconds'>,
+): EvidenceItem {
+  return {
+    kind: 'clip',
+    cameraId: capture.cameraId,
+    url: mediaUrl(capture.incidentId, file),
+    contentType: 'video/mp4',
+    bytes,
+    ...timing,
+  };
 }
 
 /** The hub-relative URL media routes serve a file at. */

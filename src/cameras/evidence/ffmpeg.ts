@@ -393,9 +393,13 @@ function lastLines(stderr: string, fallback: string): string {
 }
 
 /** A live view: ffmpeg's fragmented MP4 on `stream`, until `stop()` or the camera's stream ends. */
-export interface LiveStream {
+export interface LiveStream extends RunningCopy {
   readonly stream: NodeJS.ReadableStream;
-  /** Ends the view: ffmpeg is killed (idempotent). */
+}
+
+/** An ffmpeg copying a camera's video somewhere, for as long as it runs. */
+export interface RunningCopy {
+  /** Ends it: ffmpeg is killed (idempotent). */
   stop(): void;
   /** Settles when ffmpeg has ended, with why when it was not stopped: the tail of its errors. */
   readonly ended: Promise<string | undefined>;
@@ -408,23 +412,7 @@ export interface LiveStream {
  * frames are far apart.
  */
 export function streamLive(rtspUrl: string, options: { transport?: RtspTransport } = {}): LiveStream {
-  const binary = ffmpegPath();
-  const args = [
-    '-hide_banner',
-    '-nostdin',
-    '-loglevel',
-    'error',
-    ...probeOptions,
-    ...protocolOptions,
-    '-rtsp_transport',
-    options.transport ?? 'tcp',
-    '-i',
-    rtspUrl,
-    '-map',
-    '0:v:0',
-    '-an',
-    '-c:v',
-    'copy',
+  const { child, copy } = copyVideo(rtspUrl, options.transport ?? 'tcp', 'pipe', [
     '-f',
     'mp4',
     '-movflags',
@@ -432,9 +420,51 @@ export function streamLive(rtspUrl: string, options: { transport?: RtspTransport
     '-frag_duration',
     '500000',
     'pipe:1',
+  ]);
+  return { ...copy, stream: child.stdout as NodeJS.ReadableStream };
+}
+
+/**
+ * An RTSP stream into a ring of MPEG-TS segments of about `segmentSeconds` (cut at key frames, copied, not decoded):
+ * `directory/000.ts` … reused after `wrap` of them, each listed in `directory/segments.csv` as `name,start,end` once
+ * finished. The pre-alarm buffer's recorder (pre-alarm-buffer.ts).
+ */
+export function recordSegments(
+  rtspUrl: string,
+  options: { directory: string; segmentSeconds: number; wrap: number; transport?: RtspTransport },
+): RunningCopy {
+  return copyVideo(rtspUrl, options.transport ?? 'tcp', 'ignore', [
+    '-f',
+    'segment',
+    '-segment_time',
+    String(options.segmentSeconds),
+    '-segment_wrap',
+    String(options.wrap),
+    '-segment_format',
+    'mpegts',
+    '-segment_list',
+    path.join(options.directory, 'segments.csv'),
+    '-segment_list_type',
+    'csv',
+    '-reset_timestamps',
+    '1',
+    path.join(options.directory, '%03d.ts'),
+  ]).copy;
+}
+
+/** One ffmpeg copying the stream's first video, without sound, to `output`; tracked so that none outlives the hub. */
+function copyVideo(
+  rtspUrl: string,
+  transport: RtspTransport,
+  stdout: 'pipe' | 'ignore',
+  output: readonly string[],
+): { child: ChildProcess; copy: RunningCopy } {
+  const args = [
+    ...['-hide_banner', '-nostdin', '-loglevel', 'error', ...probeOptions, ...protocolOptions],
+    ...['-rtsp_transport', transport, '-i', rtspUrl, '-map', '0:v:0', '-an', '-c:v', 'copy', ...output],
   ];
   // An argument vector, never a shell: the URL comes from a camera and is passed as one argument.
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+  const child = spawn(ffmpegPath(), args, { stdio: ['ignore', stdout, 'pipe'], shell: false });
   track(child);
   const stderr = new TailBuffer(stderrLimitBytes);
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -451,13 +481,46 @@ export function streamLive(rtspUrl: string, options: { transport?: RtspTransport
       );
     });
   });
-  return {
-    stream: child.stdout as NodeJS.ReadableStream,
-    stop: () => {
-      if (stopped) return;
-      stopped = true;
-      child.kill('SIGKILL');
-    },
-    ended,
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    child.kill('SIGKILL');
   };
+  return { child, copy: { stop, ended } };
+}
+
+/** Video files (the ring's segments) joined into one MP4, copied, moov first so it plays while it downloads. */
+export function joinVideo(files: readonly string[], outFile: string, timeoutMs = 30_000): Promise<void> {
+  if (files.length === 0) return Promise.reject(new FfmpegError('failed', 'no video to join'));
+  const args = [
+    ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-protocol_whitelist', 'concat,file'],
+    ...['-i', `concat:${files.join('|')}`, '-map', '0:v:0', '-c:v', 'copy', '-movflags', '+faststart'],
+    ...['-f', 'mp4', '-y', outFile],
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
+    track(child);
+    const stderr = new TailBuffer(stderrLimitBytes);
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const finish = (error?: Error): void => {
+      clearTimeout(timer);
+      running.delete(child);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    child.once('error', (error: Error) =>
+      finish(new FfmpegError('failed', `ffmpeg failed: ${error.message}`)),
+    );
+    child.once('close', (code: number | null) =>
+      finish(
+        code === 0
+          ? undefined
+          : new FfmpegError(
+              'failed',
+              `joining video failed: ${lastLines(stderr.toString(), `ffmpeg exited with code ${code}`)}`,
+            ),
+      ),
+    );
+  });
 }

@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { OutboundGuard } from '../../net/outbound-address.ts';
 import { type CameraDirectory, withCredentials } from '../camera-directory.ts';
-import { ffmpegPath, type RtspTransport, redactUrls } from './ffmpeg.ts';
+import { type RtspTransport, type RunningCopy, recordSegments } from './ffmpeg.ts';
 
 /**
  * A rolling buffer of each camera's recent video, for clips that begin before the alarm (media.preAlarmSeconds):
@@ -42,7 +41,7 @@ export interface Segment {
 
 interface Ring {
   readonly directory: string;
-  child: ChildProcess | undefined;
+  recorder: RunningCopy | undefined;
   /** When its ffmpeg last started, for the backoff after a failure. */
   startedAt: number;
   failures: number;
@@ -74,7 +73,7 @@ export class PreAlarmBuffers {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#scan);
-    for (const ring of this.#rings.values()) ring.child?.kill('SIGKILL');
+    for (const ring of this.#rings.values()) ring.recorder?.stop();
     this.#rings.clear();
     await rm(this.#options.directory, { recursive: true, force: true });
   }
@@ -122,9 +121,9 @@ export class PreAlarmBuffers {
 
   /** The segments covering [from, to] (hub clock, ms), in order; empty unless the ring reaches back to `from`. */
   async covering(cameraId: string, from: number, to: number): Promise<Segment[]> {
-    const all = await this.segments(cameraId);
-    const wanted = all.filter((segment) => segment.endsAt > from && segment.startsAt < to);
-    return wanted;
+    return (await this.segments(cameraId)).filter(
+      (segment) => segment.endsAt > from && segment.startsAt < to,
+    );
   }
 
   /** Starts a ring for each camera whose stream is known, and again (after a pause) for one whose ffmpeg ended. */
@@ -132,7 +131,7 @@ export class PreAlarmBuffers {
     if (this.#stopped) return;
     const now = Date.now();
     for (const [cameraId, ring] of this.#rings) {
-      if (ring.child !== undefined || this.#stopped) continue;
+      if (ring.recorder !== undefined || this.#stopped) continue;
       // Ended: again after 2 s, doubling to a minute while it keeps failing.
       if (now - ring.startedAt < Math.min(60_000, 2_000 * 2 ** ring.failures)) continue;
       await this.#run(cameraId, ring);
@@ -141,7 +140,7 @@ export class PreAlarmBuffers {
       if (this.#rings.has(cameraId)) continue;
       const ring: Ring = {
         directory: path.join(this.#options.directory, cameraId.replace(/[^\w.-]/g, '_')),
-        child: undefined,
+        recorder: undefined,
         startedAt: 0,
         failures: 0,
       };
@@ -167,113 +166,37 @@ export class PreAlarmBuffers {
       return;
     }
     if (this.#stopped) return;
-    const segmentSeconds = this.segmentSeconds;
     // The ring: before + after, and three segments to spare for the one being written and the clip being joined.
-    const wrap = Math.ceil((this.#options.beforeSeconds + this.#options.afterSeconds) / segmentSeconds) + 3;
+    const wrap =
+      Math.ceil((this.#options.beforeSeconds + this.#options.afterSeconds) / this.segmentSeconds) + 3;
     await rm(path.join(ring.directory, 'segments.csv'), { force: true });
-    const args = [
-      '-hide_banner',
-      '-nostdin',
-      '-loglevel',
-      'error',
-      '-protocol_whitelist',
-      'rtsp,rtsps,rtp,srtp,udp,tcp,tls',
-      '-rtsp_transport',
-      this.#options.transport ?? 'tcp',
-      '-i',
-      url,
-      '-map',
-      '0:v:0',
-      '-an',
-      '-c:v',
-      'copy',
-      '-f',
-      'segment',
-      '-segment_time',
-      String(segmentSeconds),
-      '-segment_wrap',
-      String(wrap),
-      '-segment_format',
-      'mpegts',
-      '-segment_list',
-      path.join(ring.directory, 'segments.csv'),
-      '-segment_list_type',
-      'csv',
-      '-reset_timestamps',
-      '1',
-      path.join(ring.directory, '%03d.ts'),
-    ];
-    const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
-    ring.child = child;
     ring.startedAt = Date.now();
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-2000);
-    });
-    child.once('close', (code) => {
-      ring.child = undefined;
+    let recorder: RunningCopy;
+    try {
+      recorder = recordSegments(url, {
+        directory: ring.directory,
+        segmentSeconds: this.segmentSeconds,
+        wrap,
+        ...(this.#options.transport === undefined ? {} : { transport: this.#options.transport }),
+      });
+    } catch (error) {
+      // No ffmpeg: tried again later, like a recorder that failed.
+      ring.failures += 1;
+      this.#options.logger.warn(
+        { camera: cameraId, reason: (error as Error).message },
+        'pre-alarm buffer not started',
+      );
+      return;
+    }
+    ring.recorder = recorder;
+    void recorder.ended.then((problem) => {
+      ring.recorder = undefined;
       if (this.#stopped) return;
       ring.failures = Date.now() - ring.startedAt > 60_000 ? 0 : ring.failures + 1;
       this.#options.logger.warn(
-        { camera: cameraId, code, reason: redactUrls(stderr.trim().split('\n').slice(-2).join(' / ')) },
+        { camera: cameraId, reason: problem ?? 'the stream ended' },
         'pre-alarm buffer ended: starting it again',
       );
     });
-    child.once('error', () => {
-      ring.child = undefined;
-    });
   }
-}
-
-/** The segments as one MP4 (copied, not decoded), moov first so it plays while it downloads. */
-export async function joinSegments(
-  segments: readonly Segment[],
-  outFile: string,
-  timeoutMs = 30_000,
-): Promise<void> {
-  if (segments.length === 0) throw new Error('no segments to join');
-  const input = `concat:${segments.map((segment) => segment.file).join('|')}`;
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(
-      ffmpegPath(),
-      [
-        '-hide_banner',
-        '-nostdin',
-        '-loglevel',
-        'error',
-        '-protocol_whitelist',
-        'concat,file',
-        '-i',
-        input,
-        '-map',
-        '0:v:0',
-        '-c:v',
-        'copy',
-        '-movflags',
-        '+faststart',
-        '-f',
-        'mp4',
-        '-y',
-        outFile,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'], shell: false },
-    );
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-2000);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else
-        reject(
-          new Error(`joining the buffered video failed: ${stderr.trim().split('\n').slice(-2).join(' / ')}`),
-        );
-    });
-  });
 }

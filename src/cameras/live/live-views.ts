@@ -40,6 +40,17 @@ interface Ticket {
 
 export type LiveRefusal = 'ticket' | 'camera_busy' | 'hub_busy' | 'no_stream' | 'address';
 
+type ErrorCode = ConstructorParameters<typeof GridhubError>[0];
+
+/** Each refusal's code in the catalogue and what it tells the viewer. */
+const refusals: Record<LiveRefusal, readonly [ErrorCode, string]> = {
+  ticket: ['not_found', 'no such live view ticket, or it was used or has expired: ask for another'],
+  camera_busy: ['too_many_attempts', 'the camera has as many viewers as it may have'],
+  hub_busy: ['too_many_attempts', 'the hub streams as many live views as it may'],
+  no_stream: ['device_offline', 'the camera has no stream now (its session is not up)'],
+  address: ['forbidden', "the camera's address is outside what network.outbound allows"],
+};
+
 const liveMetrics = declareMetrics((metrics) => ({
   active: metrics.gauge({ name: 'gridhub_live_views', help: 'Live views streaming now (one ffmpeg each).' }),
   started: metrics.counter({ name: 'gridhub_live_views_started_total', help: 'Live views started.' }),
@@ -84,7 +95,7 @@ export class LiveViews {
   /** A ticket for one stream of the camera, for this user; the caller has checked the camera is in their scope. */
   issue(userId: string, cameraId: string, now = Date.now()): { ticket: string; expiresAt: string } {
     if (this.#options.cameras.media(cameraId)?.streamUri === undefined)
-      throw new GridhubError('device_offline', 'the camera has no stream now (its session is not up)');
+      throw new GridhubError(...refusals.no_stream);
     this.#forgetExpired(now);
     // Bounded: a user asking in a loop cannot grow the map past a few per live view allowed.
     if (this.#tickets.size >= (this.#options.total ?? 16) * 8)
@@ -146,14 +157,7 @@ export class LiveViews {
 
   #refuse(reason: LiveRefusal): GridhubError {
     this.#metrics.refused.labels(reason).inc();
-    const messages: Record<LiveRefusal, [ErrorCode, string]> = {
-      ticket: ['not_found', 'no such live view ticket, or it was used or has expired: ask for another'],
-      camera_busy: ['too_many_attempts', 'the camera has as many viewers as it may have'],
-      hub_busy: ['too_many_attempts', 'the hub streams as many live views as it may'],
-      no_stream: ['device_offline', 'the camera has no stream now (its session is not up)'],
-      address: ['forbidden', "the camera's address is outside what network.outbound allows"],
-    };
-    const [code, message] = messages[reason];
+    const [code, message] = refusals[reason];
     return new GridhubError(code, message);
   }
 
@@ -161,5 +165,3 @@ export class LiveViews {
     for (const [ticket, { expiresAt }] of this.#tickets) if (expiresAt < now) this.#tickets.delete(ticket);
   }
 }
-
-type ErrorCode = ConstructorParameters<typeof GridhubError>[0];
