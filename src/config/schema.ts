@@ -31,6 +31,7 @@ import type { EdgeSettings } from '../http/edge.ts';
 import { rosterSchema, shiftSchema } from '../incidents/roster-schema.ts';
 import type { SiaDc09Settings } from '../ingest/sia-dc09/sia-receiver.ts';
 import { checkAllowEntry } from '../net/outbound-address.ts';
+import { notifySchema } from '../notify/notify-schema.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
 import { type HttpConfig, httpSchema, tlsSchema } from './security-schema.ts';
 
@@ -126,6 +127,20 @@ export const userSchema = z.strictObject({
     .optional()
     .describe(
       'The password the account is created with, instead of passwordHash: hashed at first start, never stored as given. Give it as {env: NAME} or {file: path}, never in the file itself.',
+    ),
+  contact: z
+    .strictObject({
+      phone: z
+        .string()
+        .regex(/^\+?[0-9]{6,15}$/, 'digits, with a leading + for E.164, e.g. +8613800138000')
+        .optional()
+        .describe('For SMS and voice calls, and for @mentions by group robots.'),
+      wecomUserId: z.string().min(1).max(64).optional().describe('Their UserID in WeCom (企业微信).'),
+      dingtalkUserId: z.string().min(1).max(64).optional().describe('Their user id in DingTalk.'),
+    })
+    .optional()
+    .describe(
+      "How notifications reach them off the hub's pages. Personal data: never logged, masked in audit entries.",
     ),
 });
 
@@ -989,6 +1004,9 @@ export const configSchema = z.strictObject({
     .optional()
     .describe('TLS on the HTTP and MQTT listeners, from certificate files reloaded when they change.'),
   map: mapSchema.default(mapSchema.parse({})),
+  notify: notifySchema
+    .default(notifySchema.parse({}))
+    .describe('Notifications that reach a locked phone: channels, policies, links.'),
   http: httpSchema
     .default(httpSchema.parse({}))
     .describe('The HTTP edge: reverse proxies, CORS, and tokens for /metrics and /docs.'),

@@ -19,4 +19,19 @@ export interface UserDescription {
   readonly passwordHash?: string;
   /** The password the account is created with, hashed at first start. */
   readonly initialPassword?: string;
+  /** How notifications reach them off the hub's pages (personal data). */
+  readonly contact?: UserContact;
+}
+
+/**
+ * How a user is reached outside the hub's pages, by notification channels. Personal identifiers: never logged,
+ * never pushed to consoles, masked in audit entries.
+ */
+export interface UserContact {
+  /** E.164 or a Chinese mobile number, e.g. +8613800138000 or 13800138000. */
+  readonly phone?: string;
+  /** The user's id in WeCom (企业微信 UserID), for application messages. */
+  readonly wecomUserId?: string;
+  /** The user's id in DingTalk, for @mentions by robots (their phone is used when absent). */
+  readonly dingtalkUserId?: string;
 }

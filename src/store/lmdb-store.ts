@@ -19,6 +19,7 @@ import {
   type AccountRecord,
   type AuditQuery,
   checkEventKey,
+  checkRecordKey,
   type DeadLetterQuery,
   type DeliveryOutbox,
   type DeviceRecord,
@@ -26,6 +27,7 @@ import {
   type IncidentQuery,
   type IncidentWrite,
   type IncidentWriteOutcome,
+  type KeptRecord,
   type PendingDelivery,
   type SessionRecord,
   type Store,
@@ -84,6 +86,19 @@ interface IssuedDelta {
  * range scan. lmdb-js batches every write made in one event-loop turn into one transaction, which is what
  * keeps the ingest path from being capped by commits.
  */
+/** A record as the embedded store keeps it. */
+interface StoredRecord {
+  readonly value: unknown;
+  readonly expiresAt: number | null;
+}
+
+/** Sweep records past their end every this many record writes. */
+const recordSweepEvery = 500;
+
+function ended(record: StoredRecord): boolean {
+  return record.expiresAt !== null && record.expiresAt <= Date.now();
+}
+
 export class LmdbStore implements Store {
   readonly kind = 'embedded';
   readonly #options: LmdbStoreOptions;
@@ -112,6 +127,10 @@ export class LmdbStore implements Store {
   readonly #issued = new Map<string, IssuedDelta>();
   /** Webhook deliveries waiting, by delivery id (see outbox). */
   #deliveries: Database<PendingDelivery, string> | undefined;
+  /** `<collection>/<key>` → a record of a collection (see Store.putRecord). */
+  #records: Database<StoredRecord, string> | undefined;
+  /** Record writes since the last sweep of records past their end. */
+  #recordWrites = 0;
   #deadLetterWrites = 0;
   /** Writes waiting for the commit window to close, in the order they were made (see #batched). */
   #window: (() => void)[] = [];
@@ -137,7 +156,7 @@ export class LmdbStore implements Store {
     const file = path.join(this.#options.dataDir, 'gridhub.lmdb');
     try {
       mkdirSync(this.#options.dataDir, { recursive: true });
-      this.#root = open({ path: file, maxDbs: 16 });
+      this.#root = open({ path: file, maxDbs: 32 });
       this.#incidents = this.#root.openDB<Incident, string>({ name: 'incidents', encoding: 'msgpack' });
       this.#deadLetters = this.#root.openDB<DeadLetter, string>({
         name: 'dead-letters',
@@ -161,6 +180,7 @@ export class LmdbStore implements Store {
         name: 'deliveries',
         encoding: 'msgpack',
       });
+      this.#records = this.#root.openDB<StoredRecord, string>({ name: 'records', encoding: 'msgpack' });
     } catch (error) {
       this.#state = 'down';
       throw new GridhubError('GRIDHUB_STORE_FAILED', `cannot open ${file}: ${(error as Error).message}`, {
@@ -436,6 +456,48 @@ export class LmdbStore implements Store {
     return this.#db(this.#accounts)
       .getRange()
       .map(({ value }) => value).asArray;
+  }
+
+  async putRecord(collection: string, key: string, value: unknown, expiresAt?: number): Promise<void> {
+    checkRecordKey(collection, key);
+    const records = this.#db(this.#records);
+    const stored: StoredRecord = { value, expiresAt: expiresAt ?? null };
+    await this.#batched(() => records.put(`${collection}/${key}`, stored));
+    // Records past their end go every so often, in one pass over the keys (a write of a few hundred entries).
+    this.#recordWrites += 1;
+    if (this.#recordWrites % recordSweepEvery === 0) {
+      const now = Date.now();
+      const ended: string[] = [];
+      for (const { key, value } of records.getRange()) {
+        if (value.expiresAt !== null && value.expiresAt <= now) ended.push(key);
+      }
+      if (ended.length > 0) await this.#batched(() => Promise.all(ended.map((key) => records.remove(key))));
+    }
+  }
+
+  async getRecord<T>(collection: string, key: string): Promise<T | undefined> {
+    checkRecordKey(collection, key);
+    const stored = this.#db(this.#records).get(`${collection}/${key}`);
+    return stored === undefined || ended(stored) ? undefined : (stored.value as T);
+  }
+
+  async listRecords<T>(collection: string, prefix = ''): Promise<KeptRecord<T>[]> {
+    checkRecordKey(collection, 'x');
+    const start = `${collection}/${prefix}`;
+    return this.#db(this.#records)
+      .getRange({ start, end: `${start}\uffff` })
+      .filter(({ value }) => !ended(value))
+      .map(({ key, value }) => ({
+        key: key.slice(collection.length + 1),
+        value: value.value as T,
+        expiresAt: value.expiresAt,
+      })).asArray;
+  }
+
+  async removeRecord(collection: string, key: string): Promise<void> {
+    checkRecordKey(collection, key);
+    const records = this.#db(this.#records);
+    await this.#batched(() => records.remove(`${collection}/${key}`));
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {

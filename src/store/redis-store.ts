@@ -17,12 +17,14 @@ import {
   type AccountRecord,
   type AuditQuery,
   checkEventKey,
+  checkRecordKey,
   type DeadLetterQuery,
   type DeviceRecord,
   eventKeyRetentionMs,
   type IncidentQuery,
   type IncidentWrite,
   type IncidentWriteOutcome,
+  type KeptRecord,
   type SessionRecord,
   type Store,
 } from './store.ts';
@@ -352,6 +354,60 @@ export class RedisStore implements Store {
     if (ids.length === 0) return [];
     const found = await this.#client().mget(...ids.map((id) => `sessions:${id}`));
     return found.flatMap((json) => (json === null ? [] : [JSON.parse(json) as SessionRecord]));
+  }
+
+  // A collection is a hash of key → {value, expiresAt} with a sorted set of its keys (all scored 0, so ranged by
+  // key): a prefix is listed without reading the whole collection.
+  async putRecord(collection: string, key: string, value: unknown, expiresAt?: number): Promise<void> {
+    checkRecordKey(collection, key);
+    const multi = this.#client().multi();
+    multi.hset(`records:${collection}`, key, JSON.stringify({ value, expiresAt: expiresAt ?? null }));
+    multi.zadd(`records:${collection}:keys`, 0, key);
+    await exec(multi);
+  }
+
+  async getRecord<T>(collection: string, key: string): Promise<T | undefined> {
+    checkRecordKey(collection, key);
+    const json = await this.#client().hget(`records:${collection}`, key);
+    if (json === null) return undefined;
+    const stored = JSON.parse(json) as { value: T; expiresAt: number | null };
+    return stored.expiresAt !== null && stored.expiresAt <= Date.now() ? undefined : stored.value;
+  }
+
+  async listRecords<T>(collection: string, prefix = ''): Promise<KeptRecord<T>[]> {
+    checkRecordKey(collection, 'x');
+    const keys = await this.#client().zrangebylex(
+      `records:${collection}:keys`,
+      prefix === '' ? '-' : `[${prefix}`,
+      prefix === '' ? '+' : `(${prefix}\uffff`,
+    );
+    if (keys.length === 0) return [];
+    const found = await this.#client().hmget(`records:${collection}`, ...keys);
+    const now = Date.now();
+    const kept: KeptRecord<T>[] = [];
+    const ended: string[] = [];
+    keys.forEach((key, index) => {
+      const json = found[index];
+      if (json === null || json === undefined) return;
+      const stored = JSON.parse(json) as { value: T; expiresAt: number | null };
+      if (stored.expiresAt !== null && stored.expiresAt <= now) ended.push(key);
+      else kept.push({ key, value: stored.value, expiresAt: stored.expiresAt });
+    });
+    // Records past their end go when a listing meets them.
+    if (ended.length > 0) await this.#removeRecords(collection, ended);
+    return kept;
+  }
+
+  async removeRecord(collection: string, key: string): Promise<void> {
+    checkRecordKey(collection, key);
+    await this.#removeRecords(collection, [key]);
+  }
+
+  async #removeRecords(collection: string, keys: readonly string[]): Promise<void> {
+    const multi = this.#client().multi();
+    multi.hdel(`records:${collection}`, ...keys);
+    multi.zrem(`records:${collection}:keys`, ...keys);
+    await exec(multi);
   }
 
   async saveAccount(account: AccountRecord): Promise<void> {

@@ -232,4 +232,38 @@ export interface Store {
   saveAccount(account: AccountRecord): Promise<void>;
   getAccount(id: string): Promise<AccountRecord | undefined>;
   listAccounts(): Promise<AccountRecord[]>;
+  /**
+   * A small record of a named collection (push subscriptions, remembered phones, notification state, positions),
+   * plain JSON data under a key. Kept until removed or, with `expiresAt` (epoch ms), at least until then: a record
+   * past it is never read again and goes when the store next sweeps. Writing a key again replaces its record.
+   */
+  putRecord(collection: RecordCollection, key: string, value: unknown, expiresAt?: number): Promise<void>;
+  getRecord<T>(collection: RecordCollection, key: string): Promise<T | undefined>;
+  /** The records of a collection not past their end, in key order; with `prefix`, those whose key starts with it. */
+  listRecords<T>(collection: RecordCollection, prefix?: string): Promise<KeptRecord<T>[]>;
+  removeRecord(collection: RecordCollection, key: string): Promise<void>;
+}
+
+/** A record of a collection, as {@link Store.listRecords} lists it. */
+export interface KeptRecord<T> {
+  readonly key: string;
+  readonly value: T;
+  /** Epoch ms, or null: kept until removed. */
+  readonly expiresAt: number | null;
+}
+
+/** A collection's name: lower-case words joined by hyphens. Keys are at most {@link maxRecordKeyLength} characters. */
+export type RecordCollection = string;
+export const recordCollectionPattern = /^[a-z][a-z0-9-]{0,39}$/;
+export const maxRecordKeyLength = 200;
+
+/** Refuses a collection name or key no store should hold (a programming error, not input: callers bound input). */
+export function checkRecordKey(collection: string, key: string): void {
+  if (!recordCollectionPattern.test(collection))
+    throw new GridhubError('GRIDHUB_STORE_FAILED', `bad record collection ${JSON.stringify(collection)}`);
+  if (key.length === 0 || key.length > maxRecordKeyLength)
+    throw new GridhubError(
+      'GRIDHUB_STORE_FAILED',
+      `a record key must have 1 to ${maxRecordKeyLength} characters`,
+    );
 }

@@ -14,12 +14,14 @@ import {
   type AccountRecord,
   type AuditQuery,
   checkEventKey,
+  checkRecordKey,
   type DeadLetterQuery,
   type DeliveryOutbox,
   type DeviceRecord,
   type IncidentQuery,
   type IncidentWrite,
   type IncidentWriteOutcome,
+  type KeptRecord,
   type PendingDelivery,
   type SessionRecord,
   type Store,
@@ -43,6 +45,7 @@ export class FakeStore implements Store {
   readonly #rosters = new Map<string, RosterDescription>();
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #accounts = new Map<string, AccountRecord>();
+  readonly #records = new Map<string, { value: unknown; expiresAt: number | null }>();
   /** The device event keys written with a change (never forgotten: see the class's comment). */
   readonly #events = new Set<string>();
   /** Device condition → its open incident's id (see IncidentWrite.condition). */
@@ -244,6 +247,41 @@ export class FakeStore implements Store {
 
   async listAccounts(): Promise<AccountRecord[]> {
     return this.#oldestFirst(this.#accounts);
+  }
+
+  async putRecord(collection: string, key: string, value: unknown, expiresAt?: number): Promise<void> {
+    this.#started();
+    checkRecordKey(collection, key);
+    this.#records.set(`${collection}/${key}`, { value: copy(value), expiresAt: expiresAt ?? null });
+  }
+
+  async getRecord<T>(collection: string, key: string): Promise<T | undefined> {
+    this.#started();
+    checkRecordKey(collection, key);
+    const stored = this.#records.get(`${collection}/${key}`);
+    if (stored === undefined || (stored.expiresAt !== null && stored.expiresAt <= Date.now()))
+      return undefined;
+    return copy(stored.value) as T;
+  }
+
+  async listRecords<T>(collection: string, prefix = ''): Promise<KeptRecord<T>[]> {
+    const start = `${collection}/${prefix}`;
+    const now = Date.now();
+    return [...this.#records]
+      .filter(
+        ([key, stored]) => key.startsWith(start) && (stored.expiresAt === null || stored.expiresAt > now),
+      )
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, stored]) => ({
+        key: key.slice(collection.length + 1),
+        value: copy(stored.value) as T,
+        expiresAt: stored.expiresAt,
+      }));
+  }
+
+  async removeRecord(collection: string, key: string): Promise<void> {
+    this.#started();
+    this.#records.delete(`${collection}/${key}`);
   }
 
   /** Entries with keys before `before` (all when undefined), the greatest key first: ids sort by creation. */

@@ -191,6 +191,41 @@ describe.each(kinds)('the $name store keeps the Store contract', (kind) => {
     expect(second.map((item) => item.id)).toEqual(['inc_00004', 'inc_00003', 'inc_00002']);
   });
 
+  it('keeps records of a collection by key, lists them in key order or by prefix, and forgets those past their end', async () => {
+    await store.putRecord('push-subscriptions', 'worker-2/b', { endpoint: 'b' });
+    await store.putRecord('push-subscriptions', 'worker-1/a', { endpoint: 'a' });
+    await store.putRecord('push-subscriptions', 'worker-10/c', { endpoint: 'c' }, Date.now() + 60_000);
+    await store.putRecord('positions', 'worker-1/1', { at: 1 }, Date.now() - 1);
+    await store.putRecord('positions', 'worker-1/2', { at: 2 });
+    expect(await store.getRecord('push-subscriptions', 'worker-1/a')).toEqual({ endpoint: 'a' });
+    expect(await store.getRecord('push-subscriptions', 'worker-3/a')).toBeUndefined();
+    // Past its end: neither read nor listed.
+    expect(await store.getRecord('positions', 'worker-1/1')).toBeUndefined();
+    expect((await store.listRecords('positions')).map((record) => record.key)).toEqual(['worker-1/2']);
+    const all = await store.listRecords<{ endpoint: string }>('push-subscriptions');
+    expect(all.map((record) => [record.key, record.value.endpoint])).toEqual([
+      ['worker-1/a', 'a'],
+      ['worker-10/c', 'c'],
+      ['worker-2/b', 'b'],
+    ]);
+    expect(all[1]?.expiresAt).toBeGreaterThan(Date.now());
+    expect(all[0]?.expiresAt).toBeNull();
+    expect((await store.listRecords('push-subscriptions', 'worker-1/')).map((record) => record.key)).toEqual([
+      'worker-1/a',
+    ]);
+    await store.putRecord('push-subscriptions', 'worker-1/a', { endpoint: 'a2' });
+    await store.removeRecord('push-subscriptions', 'worker-2/b');
+    await store.stop();
+    store = await opened.reopen();
+    expect(
+      (await store.listRecords<{ endpoint: string }>('push-subscriptions')).map(
+        (record) => record.value.endpoint,
+      ),
+    ).toEqual(['a2', 'c']);
+    await expect(store.putRecord('Bad Name', 'k', 1)).rejects.toThrow(/collection/);
+    await expect(store.putRecord('positions', '', 1)).rejects.toThrow(/key/);
+  });
+
   it('lists by scope, by filter, and stops at the time bound', async () => {
     for (let n = 1; n <= 6; n++) await store.saveIncident(incident(n));
     const even = await store.listIncidents({ limit: 10, scopeNodeIds: ['g-even'] });
