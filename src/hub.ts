@@ -65,6 +65,7 @@ import { createLogger, type Logger, LogThrottle } from './observability/logger.t
 import { MetricsRegistry } from './observability/metrics-registry.ts';
 import { Gb28181Cascade } from './outbound/gb28181-cascade.ts';
 import { Outbound } from './outbound/index.ts';
+import { WorkerPositions } from './positions/worker-positions.ts';
 import { Realtime } from './realtime/realtime.ts';
 import { TlsCredentials } from './security/tls-credentials.ts';
 import { tlsMetrics } from './security/tls-metrics.ts';
@@ -569,6 +570,17 @@ export class Hub {
         : undefined;
     if (cascadeSettings?.enabled === true && cascade === undefined)
       logger.warn({ ns: 'hub' }, 'outbound.gb28181 is not started among siblings sharing Redis');
+    /** Grid workers' positions while on duty (#24): pushed through the bus, kept in the store's records. */
+    const positions = new WorkerPositions({
+      settings: deployment.positions,
+      store,
+      router,
+      jurisdiction: deployment.jurisdiction,
+      bus,
+      metrics,
+      logger,
+      now: options.clock,
+    });
     const buildHttp = () =>
       buildHttpApp({
         store,
@@ -606,6 +618,7 @@ export class Hub {
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),
         ...(this.#tls === undefined || deployment.tls?.http !== true ? {} : { tls: this.#tls.current }),
         edge: deployment.http,
+        positions,
       });
     const httpServer = () => (this.#http as FastifyInstance).server;
     let stopLogging: (() => void) | undefined;

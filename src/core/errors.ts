@@ -39,6 +39,22 @@ export const errorCatalogue = {
   range_not_satisfiable: { status: 416, message: 'the range is outside the file' },
   /** An address or identity locked out for guessing (limits.auth); REST adds retry-after. */
   too_many_attempts: { status: 429, message: 'too many failed authentications: try again later' },
+  // Worker positions (#24): why a phone's position was not kept.
+  /** The worker has not turned on sharing their position (PUT /api/me/position-sharing), or the deployment has not. */
+  position_sharing_off: { status: 409, message: 'position sharing is off: turn it on first' },
+  /** The worker is on no shift of their grids' rosters now: positions are kept only while on duty. */
+  off_shift: {
+    status: 409,
+    message: 'you are not on duty now: positions are shared only during your shifts',
+  },
+  /** Sooner than positions.minIntervalSeconds after the last one; retry-after says when. */
+  position_too_frequent: { status: 429, message: 'positions too frequent: wait before sending the next' },
+  /** Less accurate than positions.maxAccuracyM. */
+  position_inaccurate: { status: 422, message: 'the position is not accurate enough' },
+  /** Outside the jurisdiction's grids by more than positions.boundsMarginM. */
+  position_out_of_bounds: { status: 422, message: 'the position is outside the jurisdiction' },
+  /** Taken in the future (beyond a small skew) or more than ten minutes ago. */
+  position_time_out_of_range: { status: 422, message: 'the position is too old or in the future' },
   internal: { status: 500, message: 'internal error' },
   device_timeout: { status: 504, message: 'the device did not answer in time' },
 } as const satisfies Record<string, { readonly status: number; readonly message: string }>;

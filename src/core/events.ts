@@ -3,6 +3,7 @@ import type { DeviceEvent } from './device-event.ts';
 import type { DeviceStatus } from './device-status.ts';
 import type { RequestErrorCode } from './errors.ts';
 import type { Incident, IncidentChange } from './incident.ts';
+import type { WorkerPosition, WorkerPositionStopped } from './position.ts';
 import type { DeadLetter } from './refusals.ts';
 
 /**
@@ -39,6 +40,10 @@ export interface HubBusEvents {
   'device:changed': [deviceId: string];
   /** A device answered a command. */
   'command:reply': [deviceId: string, reply: CommandReply];
+  /** A grid worker on duty shared a position (kept): for the officers over their grids. */
+  'worker:position': [position: WorkerPosition];
+  /** A worker stopped sharing, or went off shift: their position leaves the officers' maps. */
+  'worker:position-stopped': [stopped: WorkerPositionStopped];
 }
 
 const ignoreFailure = (): void => {};
@@ -80,6 +85,10 @@ export interface ServerToClientEvents {
   /** Repeats folded into an open incident (dedupe): only the fields that changed; everything else is as it was. */
   'incident:repeat': (repeat: IncidentRepeat) => void;
   'device:status': (status: DeviceStatus) => void;
+  /** An on-duty worker's position, to the officers whose scope covers one of the worker's grids. */
+  'worker:position': (position: WorkerPosition) => void;
+  /** That worker's position is no longer shared (turned off, or off shift): remove their marker. */
+  'worker:position-stopped': (stopped: WorkerPositionStopped) => void;
 }
 
 /** What a client asks of an incident over Socket.IO: a lifecycle action with its note. */

@@ -25,6 +25,7 @@ import type { Visibility } from '../incidents/visibility.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { WorkerPositions } from '../positions/worker-positions.ts';
 import type { TlsMaterial } from '../security/tls-credentials.ts';
 import type { EventLog } from '../store/event-log.ts';
 import { trustFunction } from './client-address.ts';
@@ -50,6 +51,7 @@ import { liveRoutes } from './routes/live-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
 import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
+import { positionRoutes } from './routes/position-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
 
@@ -77,6 +79,8 @@ export interface HttpAppOptions extends OpsRoutesOptions, ConsoleRoutesOptions, 
   readonly tls?: TlsMaterial;
   /** The HTTP edge's settings: trusted proxies, CORS, the tokens of /metrics and /docs. */
   readonly edge?: EdgeSettings;
+  /** Grid workers' positions while on duty (routes/position-routes.ts). */
+  readonly positions: WorkerPositions;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
@@ -171,6 +175,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(cameraRoutes, { ...options, prefix: '/api/cameras' });
   await app.register(consoleRoutes, { ...options, prefix: '/api/console' });
   await app.register(liveRoutes, { ...options, prefix: '/api/live' });
+  await app.register(positionRoutes, { ...options, prefix: '/api' });
   await app.register(mediaRoutes, { ...options, prefix: '/media' });
   await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
   await app.register(dashboardRoutes, options);

@@ -89,6 +89,9 @@ function supersedeKey(data: readonly unknown[]): string | undefined {
   const [event, payload] = data;
   if (event === 'incident:repeat') return `repeat:${(payload as IncidentRepeat).id}`;
   if (event === 'device:status') return `status:${(payload as DeviceStatus).deviceId}`;
+  // A worker's newest position, or its end, is all a client catching up needs of them.
+  if (event === 'worker:position' || event === 'worker:position-stopped')
+    return `position:${(payload as { userId: string }).userId}`;
   return undefined;
 }
 
@@ -250,6 +253,13 @@ export class Realtime {
           status,
         );
       }),
+      // Positions go to the supervisors of every level over any of the worker's grids, and to nobody else.
+      bus.on('worker:position', (position) => {
+        this.#push(this.#gridRooms(position.gridIds), 'worker:position', position);
+      }),
+      bus.on('worker:position-stopped', (stopped) => {
+        this.#push(this.#gridRooms(stopped.gridIds), 'worker:position-stopped', stopped);
+      }),
     ];
     this.#state = 'up';
   }
@@ -326,6 +336,14 @@ export class Realtime {
       rooms.push(...principal.scopeNodeIds.map(watchRoom));
     if (principal.role === 'integrator') rooms.push(...principal.scopeNodeIds.map(devicesRoom));
     return rooms;
+  }
+
+  /** The watch rooms of every level over these grids, each once. */
+  #gridRooms(gridIds: readonly string[]): string[] {
+    const rooms = new Set<string>();
+    for (const gridId of gridIds)
+      for (const place of this.#options.chainOf(gridId) ?? []) rooms.add(watchRoom(place.id));
+    return [...rooms];
   }
 
   /** Supervisors of every level of the chain, and whoever must act or has acted on it. */

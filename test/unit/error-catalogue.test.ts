@@ -26,6 +26,12 @@ describe('the one catalogue of coded errors', () => {
       media_expired: 410,
       range_not_satisfiable: 416,
       too_many_attempts: 429,
+      position_sharing_off: 409,
+      off_shift: 409,
+      position_too_frequent: 429,
+      position_inaccurate: 422,
+      position_out_of_bounds: 422,
+      position_time_out_of_range: 422,
       internal: 500,
       device_timeout: 504,
     });
