@@ -125,6 +125,7 @@ async function request(method, url, body, token = session()?.token) {
 export const api = {
   get: (url) => request('GET', url),
   post: (url, body) => request('POST', url, body ?? {}),
+  put: (url, body) => request('PUT', url, body ?? {}),
   /** A lifecycle action; the answer is the incident as the server now has it. */
   act: (id, action, body) =>
     request('POST', `/api/incidents/${encodeURIComponent(id)}/actions/${action}`, body ?? {}),
@@ -159,7 +160,16 @@ export async function loadSettings() {
  * server's state after a network drop instead of trusting what it had. Returns the socket and `reload(load)`, for
  * the page's other reloads from the server (a filter change).
  */
-export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus }) {
+export function connect({
+  onSync,
+  onNew,
+  onUpdate,
+  onRepeat,
+  onDevice,
+  onStatus,
+  onWorkerPosition,
+  onWorkerStopped,
+}) {
   // A function: each (re)connection presents the JWT as it is then, refreshed meanwhile.
   const socket = window.io({ auth: (send) => send({ token: session()?.token }) });
   /** Every reload running now, each with the pushes that came since it started. */
@@ -217,6 +227,9 @@ export function connect({ onSync, onNew, onUpdate, onRepeat, onDevice, onStatus 
   // A repeat carries only what changed ({id, occurrences, lastOccurredAt, updatedAt}): merge it into the incident held.
   socket.on('incident:repeat', live(onRepeat));
   socket.on('device:status', live(onDevice));
+  // On-duty workers' positions (officers over their grids): a new position, or its end (sharing off, off shift).
+  socket.on('worker:position', live(onWorkerPosition));
+  socket.on('worker:position-stopped', live(onWorkerStopped));
   // The browser knows before the socket's ping does: drop the link when it goes offline, and reconnect (which
   // reloads the server's state through onSync) as soon as it is back.
   window.addEventListener('offline', () => {

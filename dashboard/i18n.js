@@ -127,6 +127,24 @@ const zh = {
   'attention.unmute': '取消静音',
   'attention.notify': '桌面通知',
   'attention.new': '新告警：{title}，{severity}，{grid}，{device}',
+  // Worker positions (#24).
+  'position.share': '共享我的位置',
+  'position.waiting': '正在定位…',
+  'position.sent': '已共享位置（{time}）',
+  'position.poor': '定位精度不足，等待更准确的定位',
+  'position.outside': '当前位置不在辖区内，未共享',
+  'position.denied': '未允许使用定位，已停止共享',
+  'position.unavailable': '暂时无法定位',
+  'position.unsupported': '此浏览器不支持定位',
+  'position.stopped.offShift': '当前不在班次内，已停止共享位置',
+  'position.stopped.notShared': '位置共享未开启，已停止共享',
+  'position.stopped.loggedOut': '已退出登录，已停止共享位置',
+  'position.justNow': '刚刚',
+  'position.minutesAgo': '{minutes}分钟前',
+  'position.accuracy': '精度约 {metres} 米',
+  'layer.grids': '网格',
+  'layer.devices': '设备',
+  'layer.workers': '在岗网格员',
 };
 
 const en = {
@@ -250,6 +268,24 @@ const en = {
   'attention.unmute': 'Unmute',
   'attention.notify': 'Desktop notifications',
   'attention.new': 'New alarm: {title}, {severity}, {grid}, {device}',
+  // Worker positions (#24).
+  'position.share': 'Share my position',
+  'position.waiting': 'Locating…',
+  'position.sent': 'Position shared ({time})',
+  'position.poor': 'Position not accurate enough: waiting for a better fix',
+  'position.outside': 'Your position is outside the jurisdiction: not shared',
+  'position.denied': 'Location not allowed: sharing stopped',
+  'position.unavailable': 'Position unavailable for now',
+  'position.unsupported': 'This browser cannot give a position',
+  'position.stopped.offShift': 'You are not on a shift now: sharing stopped',
+  'position.stopped.notShared': 'Position sharing is off: sharing stopped',
+  'position.stopped.loggedOut': 'Logged out: sharing stopped',
+  'position.justNow': 'just now',
+  'position.minutesAgo': '{minutes} min ago',
+  'position.accuracy': 'accurate to about {metres} m',
+  'layer.grids': 'Grids',
+  'layer.devices': 'Devices',
+  'layer.workers': 'Workers on duty',
 };
 
 /** Domain codes as the server sends them → words, per language. */
@@ -326,6 +362,12 @@ const domain = {
       too_many_attempts: '尝试次数过多，请稍后再试',
       internal: '服务器内部错误',
       device_timeout: '设备未及时应答',
+      position_sharing_off: '位置共享未开启',
+      off_shift: '当前不在班次内',
+      position_too_frequent: '发送过于频繁，请稍后',
+      position_inaccurate: '定位精度不足',
+      position_out_of_bounds: '位置不在辖区内',
+      position_time_out_of_range: '定位时间无效',
     },
     event: {
       'door.forced_open': '门被强行打开',

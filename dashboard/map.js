@@ -5,6 +5,7 @@
 // (GCJ-02 for AMap and Tencent, WGS-84 for Tianditu and OpenStreetMap), with gcoord.
 import gcoord from '/dashboard/vendor/gcoord.js';
 import * as L from '/dashboard/vendor/leaflet.js';
+import { t } from './i18n.js';
 
 /** The fill of a grid by the most severe unacknowledged alarm in it; none: no fill. */
 const severityColours = { critical: '#d32f2f', major: '#f57c00', warning: '#fbc02d', info: '#90a4ae' };
@@ -62,6 +63,95 @@ export class GridMap {
     this.gridLayer = L.layerGroup().addTo(this.map);
     this.deviceLayer = L.layerGroup().addTo(this.map);
     this.bounds = undefined;
+    // On-duty workers' positions (#24): WGS-84 from their phones, whatever the configuration's system is.
+    this.wgsToMap =
+      to === gcoord.WGS84
+        ? ([lon, lat]) => [lat, lon]
+        : (point) => {
+            const [lon, lat] = gcoord.transform([point[0], point[1]], gcoord.WGS84, to);
+            return [lat, lon];
+          };
+    this.workers = new Map();
+    this.workerLayer = L.layerGroup().addTo(this.map);
+    this.staleMs = 15 * 60_000;
+    // Each layer can be hidden on its own (a busy wall screen without the workers, say).
+    L.control
+      .layers(
+        null,
+        {
+          [t('layer.grids')]: this.gridLayer,
+          [t('layer.devices')]: this.deviceLayer,
+          [t('layer.workers')]: this.workerLayer,
+        },
+        { collapsed: false, position: 'topright' },
+      )
+      .addTo(this.map);
+  }
+
+  /**
+   * The workers' current positions as the hub lists them (GET /api/positions: `{positions, staleMinutes}`),
+   * replacing those drawn; null (the hub would not list them) draws none.
+   */
+  setWorkers(listed) {
+    this.workerLayer.clearLayers();
+    this.workers.clear();
+    if (listed === null || listed === undefined) return;
+    this.staleMs = listed.staleMinutes * 60_000;
+    for (const position of listed.positions) this.showWorker(position);
+  }
+
+  /** One worker's new position (a `worker:position` push): their marker moves, with its accuracy circle. */
+  showWorker(position) {
+    this.removeWorker(position.userId);
+    const at = L.latLng(this.wgsToMap([position.lon, position.lat]));
+    const accuracy = L.circle(at, {
+      radius: position.accuracyM,
+      className: 'worker-accuracy',
+      weight: 1,
+      interactive: false,
+    });
+    const marker = L.circleMarker(at, { radius: 7, weight: 2, className: 'worker' });
+    marker.bindTooltip('', { permanent: true, direction: 'right', className: 'worker-label' });
+    const drawn = { position, marker, accuracy, at };
+    this.workers.set(position.userId, drawn);
+    accuracy.addTo(this.workerLayer);
+    marker.addTo(this.workerLayer);
+    this.#labelWorker(drawn);
+    // The ages change with time, and a position that goes stale leaves the map.
+    this.ageTimer ??= setInterval(() => this.#ageWorkers(), 15_000);
+  }
+
+  /** A worker stopped sharing or went off shift (a `worker:position-stopped` push). */
+  removeWorker(userId) {
+    const drawn = this.workers.get(userId);
+    if (drawn === undefined) return;
+    this.workerLayer.removeLayer(drawn.marker);
+    this.workerLayer.removeLayer(drawn.accuracy);
+    this.workers.delete(userId);
+  }
+
+  #ageWorkers() {
+    for (const [userId, drawn] of this.workers) {
+      if (Date.now() - Date.parse(drawn.position.at) > this.staleMs) this.removeWorker(userId);
+      else this.#labelWorker(drawn);
+    }
+  }
+
+  /** The marker's label, `name · 3分钟前`, and its data attributes for scripts and styles. */
+  #labelWorker({ position, marker, at }) {
+    const minutes = Math.floor(Math.max(0, Date.now() - Date.parse(position.at)) / 60_000);
+    const age = minutes < 1 ? t('position.justNow') : t('position.minutesAgo', { minutes });
+    marker.setTooltipContent(`${position.name} · ${age}`);
+    marker.getTooltip()?.getElement()?.setAttribute('data-worker', position.userId);
+    const element = marker.getElement();
+    if (element === undefined) return;
+    element.dataset.worker = position.userId;
+    element.dataset.latlng = `${at.lat.toFixed(6)},${at.lng.toFixed(6)}`;
+    element.dataset.accuracy = String(position.accuracyM);
+    element.setAttribute(
+      'aria-label',
+      `${position.name} · ${age} · ${t('position.accuracy', { metres: Math.round(position.accuracyM) })}`,
+    );
   }
 
   /** The grids (GeoJSON features) and the devices, drawn once per load; `update` colours them. */

@@ -140,6 +140,9 @@ async function start() {
       renderDevices();
       renderMap();
     },
+    // On-duty workers' positions: a layer of their own on the map.
+    onWorkerPosition: (position) => state.gridMap?.showWorker(position),
+    onWorkerStopped: (stopped) => state.gridMap?.removeWorker(stopped.userId),
   }));
 }
 
@@ -204,6 +207,7 @@ async function sync() {
   // Drawn once per load (the grids and devices change with the configuration), coloured by every push.
   state.gridMap?.setData({ grids: state.grids, devices: [...state.devices.values()] });
   renderMap();
+  state.gridMap?.setWorkers(await api.get('/api/positions').catch(() => null));
   renderDevices();
   refreshAssessment();
   if (state.selected) await showIncident(state.selected);

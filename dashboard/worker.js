@@ -26,6 +26,7 @@ import {
   t,
   time,
 } from './i18n.js';
+import { positionSharing } from './position-sharing.js';
 
 const root = document.getElementById('app');
 const state = { me: null, tasks: new Map(), synced: false, online: true };
@@ -75,6 +76,7 @@ async function start() {
     ui.error,
     ui.list,
   );
+  positionSharing(root);
   connect({
     onStatus: (code, reason) => showStatus(ui.status, code, reason),
     onSync: () => sync().catch((error) => (ui.error.textContent = errorLabel(error))),

@@ -24,6 +24,7 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/dashboard/officer.js': { file: 'officer.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/worker.js': { file: 'worker.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/dashboard/position-sharing.js': { file: 'position-sharing.js', type: 'text/javascript; charset=utf-8' },
 };
 
 /**
