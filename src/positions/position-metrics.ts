@@ -2,7 +2,7 @@ import { declareMetrics } from '../observability/metrics-registry.ts';
 
 /** Why a position report was refused: the labels of `gridhub_position_refusals_total`. */
 export const positionRefusalReasons = [
-  'disabled',
+  // Sharing off, the worker's or the deployment's (positions.enabled).
   'not_shared',
   'off_shift',
   'too_frequent',
@@ -25,7 +25,7 @@ export const positionMetrics = declareMetrics((metrics) => ({
   }),
   positionRefusals: metrics.counter({
     name: 'gridhub_position_refusals_total',
-    help: 'Worker positions refused, by reason: disabled, not_shared, off_shift, too_frequent, inaccurate, out_of_bounds, bad_time, invalid, too_large, forbidden, unauthorized, other.',
+    help: 'Worker positions refused, by reason: not_shared (off for the worker or the deployment), off_shift, too_frequent, inaccurate, out_of_bounds, bad_time, invalid, too_large, forbidden, unauthorized, other.',
     labelNames: ['reason'] as const,
     shownAtZero: { reason: positionRefusalReasons },
   }),

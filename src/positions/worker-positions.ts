@@ -83,7 +83,9 @@ const refusals = {
       'position_time_out_of_range',
       'the position was taken in the future or more than 10 minutes ago',
     ),
-} as const satisfies Partial<Record<PositionRefusalReason, (settings: PositionSettings) => GridhubError>>;
+} as const satisfies Partial<
+  Record<PositionRefusalReason | 'disabled', (settings: PositionSettings) => GridhubError>
+>;
 
 /** The refusal reason of an error a position report was answered with, for the counter. */
 const reasonsByCode: Partial<Record<string, PositionRefusalReason>> = {
