@@ -263,6 +263,34 @@ describe("grid workers' positions while on duty", () => {
     expect(refused.body.error.code).toBe('position_sharing_off');
   });
 
+  it("takes a worker off the officers' maps when their shift ends", async () => {
+    const worker = 'demo-worker-xijiao-04';
+    const place = { lon: 116.304, lat: 39.928, accuracyM: 10 };
+    expect((await share(worker, true)).status).toBe(200);
+    waitInterval();
+    expect((await send(worker, { ...place, at: at() })).status).toBe(201);
+    const otherDay = (todayInShanghai(clock.now()) % 7) + 1;
+    await fetch(url('/api/rosters/grid-xijiao-04'), {
+      method: 'PUT',
+      headers: { authorization: 'Bearer demo-officer-xijiao', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        shifts: [{ users: ['worker-xijiao-04'], days: [otherDay], from: '00:00', to: '00:00' }],
+      }),
+    });
+    const stoppedBefore = inScope.of('worker:position-stopped').length;
+    waitInterval();
+    expect((await send(worker, { ...place, at: at() })).body.error.code).toBe('off_shift');
+    expect(await inScope.nth('worker:position-stopped', stoppedBefore + 1)).toEqual({
+      userId: 'worker-xijiao-04',
+      gridIds: ['grid-xijiao-04'],
+      reason: 'off_shift',
+    });
+    const listed = (await getJson(url('/api/positions'), 'demo-officer-xijiao')).body as {
+      positions: WorkerPosition[];
+    };
+    expect(listed.positions.map((position) => position.userId)).toEqual(['worker-xijiao-01']);
+  });
+
   it('shows no position past staleMinutes as current, and none past retention at all', async () => {
     const from = at(-3600_000);
     const to = at(60_000);
