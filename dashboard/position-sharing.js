@@ -61,7 +61,8 @@ export function positionSharing(container) {
   };
 
   const send = async () => {
-    if (fix === undefined || sending || Date.now() - lastSent < minIntervalMs) return;
+    // Half a second to spare: the hub measures the interval by arrival, and requests take their time.
+    if (fix === undefined || sending || Date.now() - lastSent < minIntervalMs + 500) return;
     // Logged out (in this tab or by the server): nothing more leaves the phone.
     if (session() === null) {
       stop('off', 'position.stopped.loggedOut');
