@@ -93,5 +93,5 @@ describe("a worker's position on the officer's map", () => {
     expect(
       (await getJson(`${hub.httpUrl}/api/me/position-sharing`, 'demo-worker-xijiao-01')).body,
     ).toMatchObject({ enabled: false });
-  });
+  }, 60_000);
 });
