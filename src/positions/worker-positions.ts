@@ -1,3 +1,4 @@
+import { AuditTrail } from '../audit/audit-trail.ts';
 import type { TypedBus } from '../core/bus.ts';
 import { GridhubError } from '../core/errors.ts';
 import type { HubBusEvents } from '../core/events.ts';
@@ -55,7 +56,7 @@ interface SharingRecord {
 
 export interface WorkerPositionsOptions {
   readonly settings: PositionSettings;
-  readonly store: Pick<Store, 'putRecord' | 'getRecord' | 'listRecords' | 'removeRecord'>;
+  readonly store: Pick<Store, 'putRecord' | 'getRecord' | 'listRecords' | 'removeRecord' | 'appendAudit'>;
   /** Who is on duty in a grid now (rosters, those changed through the API included). */
   readonly router: Pick<Router, 'roster' | 'onDuty'>;
   readonly jurisdiction: Jurisdiction;
@@ -160,6 +161,15 @@ export class WorkerPositions {
       enabled,
       changedAt,
     });
+    // The worker's consent, and its withdrawal, are on the record (no position in it).
+    await this.#options.store.appendAudit(
+      AuditTrail.entry(principal, {
+        action: 'position.sharing',
+        target: { kind: 'user', id: principal.userId },
+        outcome: 'ok',
+        detail: { enabled },
+      }),
+    );
     this.#metrics.sharingChanges.labels(String(enabled)).inc();
     this.#log.info({ userId: principal.userId, enabled }, 'position sharing changed');
     if (!enabled) await this.#stop(principal, 'sharing_off');

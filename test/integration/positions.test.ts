@@ -79,6 +79,11 @@ describe("grid workers' positions while on duty", () => {
       status: 200,
       body: { enabled: true },
     });
+    const consent = await hub.testHandle.store.listAudit({ limit: 10, targetId: 'worker-xijiao-01' });
+    expect(consent.map((entry) => [entry.action, entry.detail])).toContainEqual([
+      'position.sharing',
+      { enabled: true },
+    ]);
     const sent = await send('demo-worker-xijiao-01', { ...xijiao01, accuracyM: 12, at: at(-2000) });
     expect(sent.status).toBe(201);
     const expected = {
