@@ -210,6 +210,8 @@ export class FakeWecomRobot extends FakeProvider {
  */
 export class FakeDingtalk extends FakeProvider {
   messages: Record<string, unknown>[] = [];
+  /** The next well-signed message answers 130101: more than 20 messages a minute. */
+  rateLimitNext = false;
 
   constructor(
     readonly accessToken: string,
@@ -231,6 +233,10 @@ export class FakeDingtalk extends FakeProvider {
           errcode: 310000,
           errmsg: 'sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]',
         });
+      if (this.rateLimitNext) {
+        this.rateLimitNext = false;
+        return json(200, { errcode: 130101, errmsg: 'send too fast, exceed 20 times per minute' });
+      }
       const body = bodyJson(request);
       if (body.msgtype !== 'markdown' && body.msgtype !== 'actionCard') {
         this.malformedRequest('markdown or actionCard');

@@ -239,6 +239,10 @@ describe('dingtalk_robot', () => {
       actionCard: { singleURL: notification.url },
       at: { atMobiles: ['13900139000'], atUserIds: [] },
     });
+    ding.rateLimitNext = true;
+    const limited = await harness.channel.send(recipient, notification);
+    expect(limited).toMatchObject({ outcome: 'failed', retryable: true });
+    expect(limited.outcome === 'failed' && limited.reason).toContain('130101');
     await expectOutagesRetryable(harness, ding);
 
     const wrong = build({ ...config, id: 'ding-wrong', secret: 'SECsomething-else-entirely' });

@@ -153,6 +153,9 @@ export class WebPushChannel extends ProviderChannel {
       ),
     );
     const count = (outcome: EndpointOutcome) => outcomes.filter((each) => each === outcome).length;
+    // RFC 8030 §7.3: 404/410 mean the browser dropped the subscription; it is removed, never tried again.
+    if (count('gone') > 0)
+      this.log.info({ channel: this.id, removed: count('gone') }, 'expired push subscriptions removed');
     if (count('sent') > 0) return sent(`${count('sent')} of ${subscriptions.length} subscriptions`);
     if (count('vapid_refused') > 0)
       return credentialsRefused('a push service refused the VAPID authorization');
