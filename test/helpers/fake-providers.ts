@@ -130,6 +130,9 @@ export class FakeWecom extends FakeProvider {
     super((request) => this.#answer(request));
   }
 
+  /** Every token is expired as soon as it is issued: a hub must not keep asking. */
+  expireOnIssue = false;
+
   /** Every token issued so far is expired, as WeCom's would be after two hours. */
   expireTokens(): void {
     for (const token of this.tokensIssued) this.#expired.add(token);
@@ -144,6 +147,7 @@ export class FakeWecom extends FakeProvider {
         return json(200, { errcode: 40001, errmsg: 'invalid credential' });
       const token = `token-${this.tokensIssued.length + 1}-${'x'.repeat(20)}`;
       this.tokensIssued.push(token);
+      if (this.expireOnIssue) this.#expired.add(token);
       return json(200, { errcode: 0, errmsg: 'ok', access_token: token, expires_in: 7200 });
     }
     if (request.path === '/cgi-bin/message/send') {
@@ -332,6 +336,13 @@ export class FakeAliyunSms extends FakeProvider {
     } catch {
       return json(200, { Code: 'isv.INVALID_JSON_PARAM', Message: 'JSON参数不合法', RequestId: 'r4' });
     }
+    // Numbers of the 170 segment stand for one the operator refuses; Alibaba Cloud's message names the number.
+    if (parameters.PhoneNumbers?.startsWith('170'))
+      return json(200, {
+        Code: 'isv.MOBILE_NUMBER_ILLEGAL',
+        Message: `非法手机号 ${parameters.PhoneNumbers}`,
+        RequestId: 'r7',
+      });
     if (this.limitNext) {
       this.limitNext = false;
       return json(200, {

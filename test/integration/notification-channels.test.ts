@@ -79,6 +79,8 @@ async function counted(metrics: MetricsRegistry, channel: string, outcome: strin
 function expectNoSecrets(harness: Harness): void {
   const seen = `${harness.logs.text}\n${JSON.stringify(harness.channel.status())}`;
   for (const secret of Object.values(secrets)) expect(seen).not.toContain(secret);
+  for (const identifier of ['13800138000', 'WuMin', 'ding-wumin'])
+    expect(harness.logs.text).not.toContain(identifier);
 }
 
 const providers: FakeProvider[] = [];
@@ -150,6 +152,15 @@ describe('wecom_app', () => {
     expect(await harness.channel.send(recipient, notification)).toMatchObject({ outcome: 'sent' });
     expect(wecom.tokensIssued).toHaveLength(2);
     expect(wecom.messages).toHaveLength(3);
+    // Refreshed once only: a fresh token refused as well is a retryable failure, not a loop.
+    wecom.expireTokens();
+    wecom.expireOnIssue = true;
+    expect(await harness.channel.send(recipient, notification)).toMatchObject({
+      outcome: 'failed',
+      retryable: true,
+    });
+    expect(wecom.tokensIssued).toHaveLength(3);
+    wecom.expireOnIssue = false;
 
     await expectOutagesRetryable(harness, wecom);
 
@@ -322,6 +333,15 @@ describe('sms_aliyun', () => {
       link: [...notification.url].slice(0, 35).join(''),
       n: '1',
     });
+    // The provider names the number in its refusal: the reason (and so the log and audit) does not.
+    const illegal = await harness.channel.send(
+      { ...recipient, contact: { phone: '17000000001' } },
+      notification,
+    );
+    expect(illegal).toMatchObject({ outcome: 'failed', retryable: false });
+    expect(illegal.outcome === 'failed' && illegal.reason).toContain('isv.MOBILE_NUMBER_ILLEGAL');
+    expect(JSON.stringify(illegal)).not.toContain('17000000001');
+    expect(harness.logs.text).not.toContain('17000000001');
     aliyun.limitNext = true;
     expect(await harness.channel.send(recipient, notification)).toMatchObject({
       outcome: 'failed',

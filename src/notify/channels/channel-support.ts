@@ -188,7 +188,7 @@ export abstract class ProviderChannel implements NotificationChannel {
       // A fault of ours (a template that cannot be filled): reported as a failure, never thrown at the dispatcher.
       attempt = refused(`the channel failed: ${(error as Error).message}`);
     }
-    return this.#settle(attempt);
+    return this.#settle(attempt, recipient);
   }
 
   status(): ChannelStatus {
@@ -214,7 +214,18 @@ export abstract class ProviderChannel implements NotificationChannel {
     return clean.length > maxReasonLength ? `${clean.slice(0, maxReasonLength)}…` : clean;
   }
 
-  #settle(attempt: Attempt): DeliveryResult {
+  /** `scrub`, and the recipient's phone and provider ids out too: personal identifiers never reach a log line. */
+  #scrubFor(text: string, recipient: Recipient): string {
+    let clean = text;
+    const { phone, wecomUserId, dingtalkUserId } = recipient.contact;
+    const digits = phone?.replace(/[^0-9]/g, '');
+    for (const identifier of [phone, digits?.slice(-11), wecomUserId, dingtalkUserId])
+      if (identifier !== undefined && identifier.length >= 3)
+        clean = clean.split(identifier).join('<recipient>');
+    return this.scrub(clean);
+  }
+
+  #settle(attempt: Attempt, recipient: Recipient): DeliveryResult {
     const now = new Date().toISOString();
     const outcome: ChannelOutcome =
       attempt.outcome === 'sent'
@@ -234,8 +245,8 @@ export abstract class ProviderChannel implements NotificationChannel {
         : { outcome: 'sent', reference: attempt.reference };
     }
     if (attempt.outcome === 'unreachable')
-      return { outcome: 'unreachable', reason: this.scrub(attempt.reason) };
-    const reason = this.scrub(attempt.reason);
+      return { outcome: 'unreachable', reason: this.#scrubFor(attempt.reason, recipient) };
+    const reason = this.#scrubFor(attempt.reason, recipient);
     // A refused credential stays visible until a delivery succeeds: a later timeout does not hide it.
     const health =
       attempt.credentialsRefused === true || this.#status.health === 'credentials_refused'

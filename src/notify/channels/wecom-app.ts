@@ -85,7 +85,7 @@ export class WecomAppChannel extends ProviderChannel {
     if (first !== 'stale') return first;
     this.#token = undefined;
     const second = await this.#sendWithToken(userId, notification, true);
-    return second === 'stale' ? retryable('WeCom refused a fresh access token as stale') : second;
+    return second === 'stale' ? retryable('WeCom refused a fresh access token') : second;
   }
 
   async #sendWithToken(
@@ -125,7 +125,8 @@ export class WecomAppChannel extends ProviderChannel {
       const msgid = field(answer.json, 'msgid');
       return sent(typeof msgid === 'string' ? msgid : undefined);
     }
-    if (typeof code === 'number' && staleTokenCodes.has(code) && !retried) return 'stale';
+    if (typeof code === 'number' && staleTokenCodes.has(code))
+      return retried ? retryable(`WeCom refused a fresh access token (errcode ${code})`) : 'stale';
     return this.#verdict(code, field(answer.json, 'errmsg'), answer.status);
   }
 
