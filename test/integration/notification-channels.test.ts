@@ -542,6 +542,19 @@ describe('web_push on a real hub', () => {
     expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'unreachable' });
     expect((await call('GET', '/subscriptions')).body.subscriptions).toHaveLength(0);
     expect(await channel.reaches(recipient)).toBe(false);
+
+    // A subscription past its browser's expirationTime is removed, not sent to.
+    const lapsed = push.subscribe('lapsed-1');
+    const answer = await call('POST', '/subscriptions', {
+      endpoint: lapsed.endpoint,
+      expirationTime: Date.now() - 1000,
+      keys: { p256dh: lapsed.keys.p256dh, auth: lapsed.keys.auth },
+    });
+    expect(answer.status).toBe(201);
+    const before = push.received.length;
+    expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'unreachable' });
+    expect(push.received.length).toBe(before);
+    expect((await call('GET', '/subscriptions')).body.subscriptions).toHaveLength(0);
   });
 
   it('refuses bad subscriptions with a clear 4xx each, counted', async () => {

@@ -129,7 +129,16 @@ export class WebPushChannel extends ProviderChannel {
   }
 
   protected async deliver(recipient: Recipient, notification: Notification): Promise<Attempt> {
-    const subscriptions = await this.#subscriptions.list(recipient.userId);
+    const kept = await this.#subscriptions.list(recipient.userId);
+    // A subscription past the expirationTime its browser gave is dead: removed, not tried.
+    const now = Date.now();
+    const lapsed = kept.filter(
+      (subscription) => subscription.expirationTime !== null && subscription.expirationTime <= now,
+    );
+    await Promise.all(
+      lapsed.map((subscription) => this.#subscriptions.remove(recipient.userId, subscription.endpoint)),
+    );
+    const subscriptions = kept.filter((subscription) => !lapsed.includes(subscription));
     if (subscriptions.length === 0) return unreachable('no push subscription');
     const keys = await this.#keys();
     const payload: PushPayload = {
