@@ -61,6 +61,7 @@ import { ZktecoAdmsReceiver } from './ingest/zkteco-adms.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
 import { outboundGuardMetrics } from './net/outbound-metrics.ts';
 import { uriHost } from './net/uri-host.ts';
+import { webPushRoutesOf } from './notify/channels/web-push.ts';
 import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
 import { MetricsRegistry } from './observability/metrics-registry.ts';
 import { Gb28181Cascade } from './outbound/gb28181-cascade.ts';
@@ -619,6 +620,8 @@ export class Hub {
         ...(this.#tls === undefined || deployment.tls?.http !== true ? {} : { tls: this.#tls.current }),
         edge: deployment.http,
         positions,
+        // Web Push subscriptions (/api/push) follow the web_push channel's settings.
+        ...webPushRoutesOf(deployment.notify.channels),
       });
     const httpServer = () => (this.#http as FastifyInstance).server;
     let stopLogging: (() => void) | undefined;

@@ -32,6 +32,8 @@ export const errorCatalogue = {
   not_found: { status: 404, message: 'no such thing' },
   conflict: { status: 409, message: 'it exists already' },
   /** A lifecycle action the incident's state does not allow. */
+  /** A browser's push subscription past notify.channels[web_push].maxSubscriptionsPerUser: remove one first. */
+  too_many_subscriptions: { status: 409, message: 'you have as many push subscriptions as allowed' },
   illegal_transition: { status: 409, message: 'the incident is not in a state for this action' },
   device_offline: { status: 409, message: 'the device is not connected' },
   /** An evidence file attached to its incident but removed since by media retention. */

@@ -52,10 +52,15 @@ import { mediaRoutes } from './routes/media-routes.ts';
 import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
 import { positionRoutes } from './routes/position-routes.ts';
+import { type PushRoutesOptions, pushRoutes } from './routes/push-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
 
-export interface HttpAppOptions extends OpsRoutesOptions, ConsoleRoutesOptions, CameraRoutesOptions {
+export interface HttpAppOptions
+  extends OpsRoutesOptions,
+    ConsoleRoutesOptions,
+    CameraRoutesOptions,
+    PushRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -177,6 +182,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(liveRoutes, { ...options, prefix: '/api/live' });
   await app.register(positionRoutes, { ...options, prefix: '/api' });
   await app.register(mediaRoutes, { ...options, prefix: '/media' });
+  await app.register(pushRoutes, { ...options, prefix: '/api/push' });
   await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
   await app.register(dashboardRoutes, options);
   return app;

@@ -75,6 +75,10 @@ const operations = [
   'POST /api/cameras/{id}/presets/{preset}',
   'GET /api/live/{ticket}',
   'GET /media/{incidentId}/{file}',
+  'GET /api/push/key',
+  'GET /api/push/subscriptions',
+  'POST /api/push/subscriptions',
+  'DELETE /api/push/subscriptions',
 ];
 
 /** The error shape every refusal has: `{error: {code, message, problems?}}`. */

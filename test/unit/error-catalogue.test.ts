@@ -21,6 +21,7 @@ describe('the one catalogue of coded errors', () => {
       forbidden: 403,
       not_found: 404,
       conflict: 409,
+      too_many_subscriptions: 409,
       illegal_transition: 409,
       device_offline: 409,
       media_expired: 410,

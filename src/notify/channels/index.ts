@@ -2,7 +2,15 @@ import type { Logger } from '../../observability/logger.ts';
 import type { MetricsRegistry } from '../../observability/metrics-registry.ts';
 import type { Store } from '../../store/store.ts';
 import type { ChannelKind, NotificationChannel } from '../channel.ts';
-import type { ChannelConfig } from './channel-schema.ts';
+import type { ChannelConfig, ChannelConfigOf } from './channel-schema.ts';
+import { createDingtalkRobotChannel } from './dingtalk-robot.ts';
+import { createSmsAliyunChannel } from './sms-aliyun.ts';
+import { createSmsHttpChannel } from './sms-http.ts';
+import { createSmsTencentChannel } from './sms-tencent.ts';
+import { createVoiceWebhookChannel } from './voice-webhook.ts';
+import { createWebPushChannel } from './web-push.ts';
+import { createWecomAppChannel } from './wecom-app.ts';
+import { createWecomRobotChannel } from './wecom-robot.ts';
 
 /** What a channel may use: the store (push subscriptions, cached tokens), logs and metrics. */
 export interface ChannelDependencies {
@@ -11,13 +19,22 @@ export interface ChannelDependencies {
   readonly metrics: MetricsRegistry;
 }
 
-export type ChannelFactory = (
-  config: ChannelConfig,
+export type ChannelFactory<K extends ChannelKind = ChannelKind> = (
+  config: ChannelConfigOf<K>,
   dependencies: ChannelDependencies,
 ) => NotificationChannel;
 
 /** Each kind's module, by kind: a new provider is a module and a line here. */
-export const channelFactories: Partial<Record<ChannelKind, ChannelFactory>> = {};
+export const channelFactories: { readonly [K in ChannelKind]: ChannelFactory<K> } = {
+  web_push: createWebPushChannel,
+  wecom_app: createWecomAppChannel,
+  wecom_robot: createWecomRobotChannel,
+  dingtalk_robot: createDingtalkRobotChannel,
+  sms_http: createSmsHttpChannel,
+  sms_aliyun: createSmsAliyunChannel,
+  sms_tencent: createSmsTencentChannel,
+  voice_webhook: createVoiceWebhookChannel,
+};
 
 /** The configured channels, each made by its kind's module. */
 export function createChannels(
@@ -25,8 +42,7 @@ export function createChannels(
   dependencies: ChannelDependencies,
 ): NotificationChannel[] {
   return configs.map((config) => {
-    const factory = channelFactories[config.kind];
-    if (factory === undefined) throw new Error(`no module for notification channel kind ${config.kind}`);
-    return factory(config, dependencies);
+    const factory = channelFactories[config.kind] as ChannelFactory;
+    return factory(config as never, dependencies);
   });
 }
