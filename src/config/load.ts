@@ -62,6 +62,8 @@ export interface Deployment {
   readonly http: HttpConfig;
   /** The officer console's map: background tiles and coordinate systems. */
   readonly map: ConfigFile['map'];
+  /** Notifications off the hub's pages: channels, policies, delivery bounds, the public address messages link to. */
+  readonly notify: ConfigFile['notify'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -446,6 +448,7 @@ function crossReference(
     tls: file.tls,
     http: file.http,
     map: file.map,
+    notify: file.notify,
   };
 }
 

@@ -48,12 +48,17 @@ import { incidentRoutes } from './routes/incident-routes.ts';
 import { jurisdictionRoutes, rosterRoutes } from './routes/jurisdiction-routes.ts';
 import { liveRoutes } from './routes/live-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
+import { type NotificationRoutesOptions, notificationRoutes } from './routes/notification-routes.ts';
 import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
 
-export interface HttpAppOptions extends OpsRoutesOptions, ConsoleRoutesOptions, CameraRoutesOptions {
+export interface HttpAppOptions
+  extends OpsRoutesOptions,
+    ConsoleRoutesOptions,
+    CameraRoutesOptions,
+    NotificationRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -172,6 +177,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(consoleRoutes, { ...options, prefix: '/api/console' });
   await app.register(liveRoutes, { ...options, prefix: '/api/live' });
   await app.register(mediaRoutes, { ...options, prefix: '/media' });
+  await app.register(notificationRoutes, { ...options, prefix: '/api/notifications' });
   await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
   await app.register(dashboardRoutes, options);
   return app;

@@ -70,6 +70,7 @@ const operations = [
   'POST /api/cameras/{id}/presets/{preset}',
   'GET /api/live/{ticket}',
   'GET /media/{incidentId}/{file}',
+  'GET /api/notifications/status',
 ];
 
 /** The error shape every refusal has: `{error: {code, message, problems?}}`. */
