@@ -510,10 +510,12 @@ export class NotificationService {
       this.#metrics.cancelled.inc();
       return this.#forget(ask);
     }
-    if (due.index !== ask.step || due.dueAt > now) {
+    // The same step keeps the time it was given (its schedule, a retry's, a failed step's replacement's: at once).
+    const dueAt = due.index === ask.step ? ask.dueAt : due.dueAt;
+    if (due.index !== ask.step || dueAt > now) {
       if (due.index !== ask.step) ask.attempt = 0;
       ask.step = due.index;
-      ask.dueAt = due.dueAt;
+      ask.dueAt = dueAt;
       await this.#save(ask);
       if (this.#asks.has(ask.key)) this.#enqueue(ask.key);
       return;
@@ -772,14 +774,8 @@ export class NotificationService {
     // Sent: the next step at its time. Given up on this channel (or no address there): the next step takes its
     // place at once.
     const incident = incidents[0] as Incident;
-    const next = nextStep(
-      policy,
-      ask,
-      incident,
-      ask.step + 1,
-      result.outcome === 'sent' ? 0 : now,
-      this.#context(),
-    );
+    const givenUp = result.outcome !== 'sent';
+    const next = nextStep(policy, ask, incident, ask.step + 1, givenUp ? now : 0, this.#context(), givenUp);
     if (next === undefined) return this.#forget(ask);
     ask.step = next.index;
     ask.attempt = 0;

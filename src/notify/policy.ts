@@ -139,8 +139,9 @@ export interface StepContext {
 
 /**
  * The next step of `policy` to take from step `from` on: the first that applies to the case's severity and whose
- * `until` the case has not reached, due `afterSeconds` after the ask, not before `notBefore` (a step that takes the
- * place of a failed one is due at once), and moved past quiet hours. Undefined: nothing more to send.
+ * `until` the case has not reached, due `afterSeconds` after the ask but not before `notBefore` (or, `atOnce`, at
+ * `notBefore` itself: a step taking the place of a failed one), and moved past quiet hours. Undefined: nothing more
+ * to send.
  */
 export function nextStep(
   policy: Policy,
@@ -149,12 +150,15 @@ export function nextStep(
   from: number,
   notBefore: number,
   context: StepContext,
+  atOnce = false,
 ): DueStep | undefined {
   for (let index = from; index < policy.steps.length; index++) {
     const step = policy.steps[index] as PolicyStep;
     if (step.severities !== undefined && !step.severities.includes(incident.severity)) continue;
     if (milestoneReached(step.until, incident, ask)) continue;
-    const scheduled = Math.max(ask.askedAt + step.afterSeconds * context.secondMs, notBefore);
+    const scheduled = atOnce
+      ? notBefore
+      : Math.max(ask.askedAt + step.afterSeconds * context.secondMs, notBefore);
     return {
       index,
       dueAt: afterQuietHours(scheduled, incident.severity, policy.quietHours, context.timeZone),

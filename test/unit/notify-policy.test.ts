@@ -120,8 +120,12 @@ describe('the next step and when it is due', () => {
     ).toBeUndefined();
   });
 
-  it('puts a step taking a failed one’s place no earlier than asked (at once)', () => {
+  it("puts a step taking a failed one's place at once, a later one no earlier than asked", () => {
     const failedAt = noon + 10 * second;
+    expect(nextStep(escalating, asked(noon), incident(), 1, failedAt, context, true)).toEqual({
+      index: 1,
+      dueAt: failedAt,
+    });
     expect(nextStep(escalating, asked(noon), incident(), 1, failedAt, context)).toEqual({
       index: 1,
       dueAt: noon + 120 * second,
