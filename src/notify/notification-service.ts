@@ -84,6 +84,8 @@ type Intake =
 const maxIntake = 10_000;
 /** The timer wakes at least this often, so a clock moved on (tests, a suspended machine) is caught up. */
 const maxSleepMs = 1_000;
+/** How long the claim of one delivery attempt holds among siblings sharing a store. */
+const claimTtlMs = 10 * 60_000;
 /** How long stop() waits for deliveries under way (each is bounded by the delivery timeout anyway). */
 const stopWaitMs = 5_000;
 
@@ -531,6 +533,7 @@ export class NotificationService {
     if (policy.bundle !== undefined && !this.#window(user.id, channel.id, policy).admits(now)) {
       return this.#hold(ask, channel, policy);
     }
+    if (!(await this.#claim(ask))) return this.#adoptStored(ask);
     this.#window(user.id, channel.id, policy).left(now);
     const notification = caseMessage(
       `${ask.key}/${ask.step}`,
@@ -585,7 +588,8 @@ export class NotificationService {
       if (incident === undefined || policy === undefined || askOver(policy, ask, incident, ask.step)) {
         this.#metrics.cancelled.inc();
         await this.#forget(ask);
-      } else held.push({ ask, incident, policy });
+      } else if (!(await this.#claim(ask))) await this.#adoptStored(ask);
+      else held.push({ ask, incident, policy });
     }
     const first = held[0];
     if (first === undefined) return;
@@ -781,6 +785,28 @@ export class NotificationService {
     ask.attempt = 0;
     ask.dueAt = next.dueAt;
     await this.#save(ask);
+    this.#enqueue(ask.key);
+  }
+
+  /** Siblings sharing a store each keep the pending steps they read at start: one of them takes each attempt. */
+  #claim(ask: PendingAsk): Promise<boolean> {
+    return this.#options.store.claim(`notify:${ask.key}:${ask.step}:${ask.attempt}`, claimTtlMs);
+  }
+
+  /** Another instance took this attempt: go on from what it stored (nothing: it finished the steps). */
+  async #adoptStored(ask: PendingAsk): Promise<void> {
+    const stored = await this.#options.store.getRecord<PendingAsk>(pendingCollection, ask.key);
+    if (stored === undefined) {
+      this.#asks.delete(ask.key);
+      this.#byIncident.get(ask.incidentId)?.delete(ask.key);
+      this.#metrics.pending.set(this.#asks.size);
+      return;
+    }
+    const unchanged = stored.step === ask.step && stored.attempt === ask.attempt;
+    Object.assign(ask, stored);
+    // Under way there, or about to be: look again once it must have ended (never a loop of claims).
+    if (ask.inFlight || unchanged) ask.dueAt = this.#now() + 2 * this.#delivery.timeoutSeconds * 1000;
+    ask.inFlight = false;
     this.#enqueue(ask.key);
   }
 
