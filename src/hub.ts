@@ -62,6 +62,9 @@ import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
 import { outboundGuardMetrics } from './net/outbound-metrics.ts';
 import { uriHost } from './net/uri-host.ts';
 import { webPushRoutesOf } from './notify/channels/web-push.ts';
+import type { NotificationChannel } from './notify/channel.ts';
+import { createChannels } from './notify/channels/index.ts';
+import { NotificationService } from './notify/notification-service.ts';
 import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
 import { MetricsRegistry } from './observability/metrics-registry.ts';
 import { Gb28181Cascade } from './outbound/gb28181-cascade.ts';
@@ -102,6 +105,10 @@ export interface HubOptions {
    * stays real.
    */
   readonly clock?: () => number;
+  /** Notification channels to use instead of those `notify.channels` makes: tests record deliveries with them. */
+  readonly notifyChannels?: readonly NotificationChannel[];
+  /** Ms one second of a notification policy lasts (delays, bundle windows, retry backoff): 1000; tests shorten it. */
+  readonly notifySecondMs?: number;
 }
 
 /** What tests (and the bench's diagnostics) reach inside a running hub: nothing else of it is public. */
@@ -116,6 +123,7 @@ export interface HubTestHandle {
   readonly hikvision: HikvisionIsapi;
   readonly media: MediaStore;
   readonly metrics: MetricsRegistry;
+  readonly notifications: NotificationService;
 }
 
 /**
@@ -234,6 +242,23 @@ export class Hub {
       now: options.clock,
       writer: sharing.incidentWriter,
       flood: deployment.flood,
+    });
+    // Notifications off the hub's pages (#24): the channels the config names (or a test's), the policies over them.
+    const notifications = new NotificationService({
+      bus,
+      store,
+      channels:
+        options.notifyChannels ?? createChannels(deployment.notify.channels, { store, logger, metrics }),
+      config: deployment.notify,
+      users: deployment.users,
+      officersOnDuty: (nodeId, now) => router.officersOnDuty(nodeId, now),
+      nodeName: (nodeId) => deployment.jurisdiction.node(nodeId)?.name,
+      timeZone: settings.timezone,
+      baseUrl: () => deployment.notify.publicUrl ?? this.#listenerUrl(host),
+      metrics,
+      logger,
+      ...(options.clock === undefined ? {} : { now: options.clock }),
+      ...(options.notifySecondMs === undefined ? {} : { secondMs: options.notifySecondMs }),
     });
     const pipeline = new IncidentPipeline(
       new RuleBook(deployment.rules, {
@@ -622,6 +647,7 @@ export class Hub {
         positions,
         // Web Push subscriptions (/api/push) follow the web_push channel's settings.
         ...webPushRoutesOf(deployment.notify.channels),
+        notifications,
       });
     const httpServer = () => (this.#http as FastifyInstance).server;
     let stopLogging: (() => void) | undefined;
@@ -664,6 +690,12 @@ export class Hub {
       // Before anything authenticates: the broker's CONNECT and the HTTP API read the accounts.
       component('accounts', { start: () => accounts.start(), stop: () => accounts.stop() }),
       component('incidents', { start: () => incidents.start(), stop: () => incidents.stop() }),
+      // After the incidents it reads, before anything can raise one; stopped before the store it keeps its steps in.
+      component('notifications', {
+        start: () => notifications.start(),
+        stop: () => notifications.stop(),
+        health: () => notifications.health(),
+      }),
       // Evidence listens before anything can raise an incident.
       component('media', { start: () => media.start(), stop: () => media.stop() }),
       component('evidence', { start: () => evidence.start(), stop: () => evidence.stop() }),
@@ -766,6 +798,7 @@ export class Hub {
       hikvision,
       media,
       metrics,
+      notifications,
     };
   }
 

@@ -65,6 +65,8 @@ export interface Deployment {
   readonly map: ConfigFile['map'];
   /** Grid workers' positions while on duty (#24). */
   readonly positions: ConfigFile['positions'];
+  /** Notifications off the hub's pages: channels, policies, delivery bounds, the public address messages link to. */
+  readonly notify: ConfigFile['notify'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -451,6 +453,7 @@ function crossReference(
     http: file.http,
     map: file.map,
     positions: file.positions,
+    notify: file.notify,
   };
 }
 

@@ -49,6 +49,7 @@ import { incidentRoutes } from './routes/incident-routes.ts';
 import { jurisdictionRoutes, rosterRoutes } from './routes/jurisdiction-routes.ts';
 import { liveRoutes } from './routes/live-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
+import { type NotificationRoutesOptions, notificationRoutes } from './routes/notification-routes.ts';
 import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
 import { positionRoutes } from './routes/position-routes.ts';
@@ -60,7 +61,8 @@ export interface HttpAppOptions
   extends OpsRoutesOptions,
     ConsoleRoutesOptions,
     CameraRoutesOptions,
-    PushRoutesOptions {
+    PushRoutesOptions,
+    NotificationRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -183,6 +185,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(positionRoutes, { ...options, prefix: '/api' });
   await app.register(mediaRoutes, { ...options, prefix: '/media' });
   await app.register(pushRoutes, { ...options, prefix: '/api/push' });
+  await app.register(notificationRoutes, { ...options, prefix: '/api/notifications' });
   await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
   await app.register(dashboardRoutes, options);
   return app;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { channelSchema } from './channels/channel-schema.ts';
-import { policySchema } from './policy-schema.ts';
+import { deliverySchema, policySchema } from './policy-schema.ts';
 
 /** Notifications that reach a locked phone: the channels, the policies, and where messages link to. */
 export const notifySchema = z.strictObject({
@@ -19,5 +19,8 @@ export const notifySchema = z.strictObject({
     .array(policySchema)
     .default([])
     .describe('Per role or user: the order of channels, the delays between them, quiet hours, bundling.'),
+  delivery: deliverySchema
+    .default(deliverySchema.parse({}))
+    .describe('Retries, timeouts and bounds of every delivery, whatever the policy.'),
 });
 export type NotifyConfig = z.infer<typeof notifySchema>;

@@ -114,6 +114,8 @@ export async function startTestHub(
     hikvisionTiming?: HubOptions['hikvisionTiming'];
     dahuaTiming?: HubOptions['dahuaTiming'];
     clock?: HubOptions['clock'];
+    notifyChannels?: HubOptions['notifyChannels'];
+    notifySecondMs?: HubOptions['notifySecondMs'];
   } = {},
 ): Promise<TestHub> {
   const ownDirectory = options.dataDir === undefined ? temporaryDirectory() : undefined;
@@ -131,6 +133,8 @@ export async function startTestHub(
     ...(options.hikvisionTiming === undefined ? {} : { hikvisionTiming: options.hikvisionTiming }),
     ...(options.dahuaTiming === undefined ? {} : { dahuaTiming: options.dahuaTiming }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.notifyChannels === undefined ? {} : { notifyChannels: options.notifyChannels }),
+    ...(options.notifySecondMs === undefined ? {} : { notifySecondMs: options.notifySecondMs }),
   });
   await hub.start();
   return {

@@ -79,6 +79,7 @@ const operations = [
   'GET /api/push/subscriptions',
   'POST /api/push/subscriptions',
   'DELETE /api/push/subscriptions',
+  'GET /api/notifications/status',
 ];
 
 /** The error shape every refusal has: `{error: {code, message, problems?}}`. */

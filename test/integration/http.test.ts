@@ -34,6 +34,8 @@ describe('the HTTP surface', () => {
         cameras: { state: 'up', sessions: {} },
         // Live video: up, nobody watching.
         'live video': { state: 'up', viewing: 0 },
+        // Notifications: the demo configures no channel; nobody's steps are pending.
+        notifications: { state: 'up', pending: 0, channels: {} },
         // The demo's alarm panels report to its SIA DC-09 receiver, on a port of its own choosing.
         'sia-dc09': { state: 'up', port: hub.hub.siaPort, udp: true, connections: 0 },
         // The demo's Hikvision devices (their alert streams) and the listener devices push to.
