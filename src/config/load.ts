@@ -62,6 +62,8 @@ export interface Deployment {
   readonly http: HttpConfig;
   /** The officer console's map: background tiles and coordinate systems. */
   readonly map: ConfigFile['map'];
+  /** Field work: arrival radius, upload limits, whether positions are kept. */
+  readonly field: ConfigFile['field'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -446,6 +448,7 @@ function crossReference(
     tls: file.tls,
     http: file.http,
     map: file.map,
+    field: file.field,
   };
 }
 

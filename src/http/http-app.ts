@@ -50,10 +50,15 @@ import { liveRoutes } from './routes/live-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
 import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
+import { type UploadRoutesOptions, uploadRoutes } from './routes/upload-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
 
-export interface HttpAppOptions extends OpsRoutesOptions, ConsoleRoutesOptions, CameraRoutesOptions {
+export interface HttpAppOptions
+  extends OpsRoutesOptions,
+    ConsoleRoutesOptions,
+    CameraRoutesOptions,
+    UploadRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -164,6 +169,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(operationsRoutes, { ...options, prefix: '/api' });
   await app.register(accountRoutes, { ...options, prefix: '/api/accounts' });
   await app.register(incidentRoutes, { ...options, prefix: '/api/incidents' });
+  // Field evidence (#24): its own plugin, whose body is a raw stream rather than JSON.
+  await app.register(uploadRoutes, { ...options, prefix: '/api/incidents' });
   await app.register(jurisdictionRoutes, { ...options, prefix: '/api' });
   await app.register(rosterRoutes, { ...options, prefix: '/api/rosters' });
   await app.register(deviceRoutes, { ...options, prefix: '/api/devices' });
