@@ -87,7 +87,7 @@ const exifSignature = Buffer.from('Exif\0\0', 'latin1');
  * Copies a JPEG segment by segment, leaving out APP1–APP15 (EXIF, XMP, MPF thumbnails and depth maps, Photoshop
  * IRB, maker data) and COM, except APP2 segments holding an ICC profile: a colour profile (Display P3 on most
  * phones) says how to show the colours of the evidence and nothing of who took it or where. APP0 (JFIF) stays. The
- * GPS position of the EXIF is read on the way. From the first SOS on, the entropy-coded data is copied as it is.
+ * GPS position of the EXIF is read on the way. Each scan's entropy-coded data is copied as it is; nothing after EOI is.
  */
 export function stripJpeg(bytes: Buffer): StrippedPhoto {
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new MalformedMediaError('not a JPEG');
@@ -102,8 +102,10 @@ export function stripJpeg(bytes: Buffer): StrippedPhoto {
     const marker = bytes[markerAt];
     if (marker === undefined) throw new MalformedMediaError('JPEG: ends inside a marker');
     if (marker === eoi) {
+      // Whatever follows EOI is left out: phones append second images there (MPF thumbnails, motion photos), EXIF
+      // and GPS included.
       kept.push(Buffer.from([0xff, eoi]));
-      break;
+      return { bytes: Buffer.concat(kept), ...(position === undefined ? {} : { position }) };
     }
     if (standaloneMarkers.has(marker)) {
       kept.push(Buffer.from([0xff, marker]));
@@ -117,9 +119,12 @@ export function stripJpeg(bytes: Buffer): StrippedPhoto {
     const segment = bytes.subarray(markerAt - 1, end);
     const payload = bytes.subarray(markerAt + 3, end);
     if (marker === sos) {
-      // The scan and everything after it (further scans of a progressive JPEG, their tables, EOI).
-      kept.push(bytes.subarray(markerAt - 1));
-      break;
+      // The scan's header, then its entropy-coded data up to the next marker (a 0xFF not followed by a stuffed 0x00
+      // or a restart marker): further scans of a progressive JPEG and their tables are walked like the rest.
+      const dataEnd = entropyEnd(bytes, end);
+      kept.push(bytes.subarray(markerAt - 1, dataEnd));
+      offset = dataEnd;
+      continue;
     }
     const isApp = marker >= 0xe1 && marker <= 0xef;
     if (marker === 0xe1 && position === undefined && payload.subarray(0, 6).equals(exifSignature)) {
@@ -130,7 +135,18 @@ export function stripJpeg(bytes: Buffer): StrippedPhoto {
     if (keep) kept.push(segment);
     offset = end;
   }
-  return { bytes: Buffer.concat(kept), ...(position === undefined ? {} : { position }) };
+  throw new MalformedMediaError('JPEG: no EOI');
+}
+
+/** Where a scan's entropy-coded data ends: at the first marker that is neither a stuffed 0xFF nor a restart. */
+function entropyEnd(bytes: Buffer, from: number): number {
+  for (let at = bytes.indexOf(0xff, from); at !== -1; at = bytes.indexOf(0xff, at + 1)) {
+    const next = bytes[at + 1];
+    if (next === undefined) break;
+    if (next === 0x00 || (next >= 0xd0 && next <= 0xd7) || next === 0xff) continue;
+    return at;
+  }
+  throw new MalformedMediaError('JPEG: a scan runs past the file');
 }
 
 /**

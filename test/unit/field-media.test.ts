@@ -68,6 +68,46 @@ describe('field photos: metadata stripped by walking the file', () => {
     expect(text(bytes)).not.toContain('MPF');
   });
 
+  it('leaves out what a phone appends after EOI (a second image with its own EXIF) and walks scan by scan', () => {
+    const jpeg = jpegWithGps(31, 121);
+    const trailer = Buffer.concat([
+      Buffer.from([0xff, 0xd8, 0xff, 0xe1, 0, 20]),
+      Buffer.from('Exif\0\0GPS-TRAILER'),
+    ]);
+    const { bytes } = stripJpeg(Buffer.concat([jpeg, trailer]));
+    expect(text(bytes)).not.toContain('GPS-TRAILER');
+    expect(bytes.subarray(-2)).toEqual(Buffer.from([0xff, 0xd9]));
+    // Scans walked one by one (as a progressive JPEG has them): stuffed bytes and restarts stay in the data, a
+    // segment between two scans is judged like any other.
+    const sosHeader = Buffer.from([0xff, 0xda, 0, 8, 1, 1, 0, 0, 63, 0]);
+    const scanData = Buffer.from([0x12, 0xff, 0x00, 0x34, 0xff, 0xd0, 0x56]);
+    const between = Buffer.concat([
+      Buffer.from([0xff, 0xe1, 0, 14]),
+      Buffer.from('Exif\0\0SECRET', 'latin1'),
+    ]);
+    const walked = stripJpeg(
+      Buffer.concat([
+        Buffer.from([0xff, 0xd8]),
+        sosHeader,
+        scanData,
+        between,
+        sosHeader,
+        scanData,
+        Buffer.from([0xff, 0xd9]),
+      ]),
+    ).bytes;
+    expect(walked).toEqual(
+      Buffer.concat([
+        Buffer.from([0xff, 0xd8]),
+        sosHeader,
+        scanData,
+        sosHeader,
+        scanData,
+        Buffer.from([0xff, 0xd9]),
+      ]),
+    );
+  });
+
   it('refuses a JPEG whose segment runs past its end', () => {
     const jpeg = jpegWithGps(31, 121);
     expect(() => stripJpeg(jpeg.subarray(0, 30))).toThrow(MalformedMediaError);
