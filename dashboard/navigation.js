@@ -1,4 +1,4 @@
-// Navigation links for a task's place, each opening the phone's map app at the device (#24 field work). Each
+// Where a task is and which comes first: navigation links for its place, each opening the phone's map app at the device (#24 field work). Each
 // provider's documented marker URI, in the coordinate system it reads:
 // - AMap (高德) uri.amap.com/marker: position=lon,lat, name, src, coordinate=gaode (GCJ-02), callnative=1 to open the
 //   app on a phone (lbs.amap.com/api/uri-api/guide/mobile-web/point).
@@ -38,4 +38,23 @@ export function navigationLinks({ name, location, coordinates }, transform) {
     },
     { provider: 'geo', url: `geo:${wgs.lat},${wgs.lon}?q=${wgs.lat},${wgs.lon}(${label})` },
   ];
+}
+
+const severityRank = { critical: 0, major: 1, warning: 2, info: 3 };
+
+/**
+ * The worker's tasks, the most urgent first: by severity, then by the time left to the current deadline (none last),
+ * then the oldest. Cases awaiting verification come after every open one: nothing is left to do on them but add
+ * photos. A comparator for Array.prototype.sort.
+ */
+export function byUrgency(a, b, now = Date.now()) {
+  const waiting = (incident) => (incident.state === 'resolved' ? 1 : 0);
+  const left = (incident) => (incident.dueAt ? Date.parse(incident.dueAt) - now : Number.POSITIVE_INFINITY);
+  const rank = (incident) => severityRank[incident.severity] ?? 4;
+  return (
+    waiting(a) - waiting(b) ||
+    rank(a) - rank(b) ||
+    (left(a) === left(b) ? 0 : left(a) < left(b) ? -1 : 1) ||
+    Date.parse(a.createdAt) - Date.parse(b.createdAt)
+  );
 }

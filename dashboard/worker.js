@@ -33,7 +33,7 @@ import {
   time,
 } from './i18n.js';
 import { GridMap } from './map.js';
-import { navigationLinks } from './navigation.js';
+import { byUrgency, navigationLinks } from './navigation.js';
 
 const root = document.getElementById('app');
 const state = { me: null, tasks: new Map(), synced: false, online: true, settings: {}, grids: new Map() };
@@ -50,7 +50,6 @@ const uploadOutcomes = new Map();
 const taskStates = [...openStates, 'resolved'];
 /** Photos above this many bytes or pixels a side are re-encoded on the phone before they are sent. */
 const photoLimits = { bytes: 1_500_000, side: 2048, quality: 0.85 };
-const severityRank = { critical: 0, major: 1, warning: 2, info: 3 };
 
 function remember(id) {
   seen.add(id);
@@ -158,22 +157,6 @@ async function sync() {
     ui.banner.dataset.count = String(meanwhile.length);
   }
   render();
-}
-
-/**
- * The most urgent first: by severity, then by the time left to the current deadline (none last), then the oldest.
- * Cases awaiting verification come after every open one: nothing is left to do on them but add photos.
- */
-function byUrgency(a, b, now = Date.now()) {
-  const waiting = (incident) => (incident.state === 'resolved' ? 1 : 0);
-  const left = (incident) => (incident.dueAt ? Date.parse(incident.dueAt) - now : Number.POSITIVE_INFINITY);
-  const rank = (incident) => severityRank[incident.severity] ?? 4;
-  return (
-    waiting(a) - waiting(b) ||
-    rank(a) - rank(b) ||
-    (left(a) === left(b) ? 0 : left(a) < left(b) ? -1 : 1) ||
-    Date.parse(a.createdAt) - Date.parse(b.createdAt)
-  );
 }
 
 function render() {

@@ -4,7 +4,9 @@ import gcoord from 'gcoord';
 import { describe, expect, it } from 'vitest';
 
 type Link = { provider: string; url: string };
+type Task = { id: string; state: string; severity: string; dueAt: string | null; createdAt: string };
 type NavigationModule = {
+  byUrgency: (a: Task, b: Task, now?: number) => number;
   navigationLinks: (
     place: { name: string; location?: [number, number]; coordinates: 'WGS84' | 'GCJ02' },
     transform: (point: [number, number], from: string, to: string) => [number, number],
@@ -12,7 +14,7 @@ type NavigationModule = {
 };
 
 // The page's own module (plain JS, no types): loaded by URL.
-const { navigationLinks } = (await import(
+const { byUrgency, navigationLinks } = (await import(
   pathToFileURL(path.resolve(import.meta.dirname, '../../dashboard/navigation.js')).href
 )) as NavigationModule;
 
@@ -62,5 +64,46 @@ describe('navigation links open the phone’s map app in each provider’s coord
   it('offers no link for a device without a location, and the GCJ-02 offset is real (hundreds of metres)', () => {
     expect(navigationLinks({ name: 'x', coordinates: 'WGS84' }, transform)).toEqual([]);
     expect(Math.abs(gcj[0] - wgs[0]) + Math.abs(gcj[1] - wgs[1])).toBeGreaterThan(0.003);
+  });
+});
+
+describe('the worker’s tasks, most urgent first', () => {
+  const now = Date.parse('2026-12-07T08:00:00Z');
+  const at = (minutes: number) => new Date(now + minutes * 60_000).toISOString();
+  const task = (
+    id: string,
+    severity: string,
+    due: number | null,
+    age: number,
+    state = 'dispatched',
+  ): Task => ({
+    id,
+    state,
+    severity,
+    dueAt: due === null ? null : at(due),
+    createdAt: at(-age),
+  });
+
+  it('orders by severity, then the time left to the deadline (none last), then age; resolved cases last', () => {
+    const tasks = [
+      task('warning-soon', 'warning', 1, 5),
+      task('critical-late', 'critical', 30, 1),
+      task('critical-soon', 'critical', 5, 1),
+      task('critical-overdue', 'critical', -3, 1),
+      task('major-none', 'major', null, 50),
+      task('major-none-older', 'major', null, 60),
+      task('major-due', 'major', 40, 2),
+      task('critical-resolved', 'critical', null, 90, 'resolved'),
+    ];
+    expect(tasks.sort((a, b) => byUrgency(a, b, now)).map((entry) => entry.id)).toEqual([
+      'critical-overdue',
+      'critical-soon',
+      'critical-late',
+      'major-due',
+      'major-none-older',
+      'major-none',
+      'warning-soon',
+      'critical-resolved',
+    ]);
   });
 });
