@@ -590,6 +590,10 @@ function feedItem(incident) {
     incident.occurrences > 1
       ? el('span', { class: 'badge repeats', title: t('field.occurrences') }, `×${incident.occurrences}`)
       : null,
+    // Field work (#24): an arrival placed far from the device.
+    incident.arrival?.far
+      ? el('span', { class: 'badge far', dataset: { far: 'true' } }, t('arrival.farBadge'))
+      : null,
     el(
       'div',
       { class: 'meta' },
@@ -1071,12 +1075,22 @@ async function showIncident(id) {
   const evidence = keep ?? el('div', { class: 'evidence', id: 'evidence', dataset: { key: evidenceKey } });
   for (const item of keep === null ? (incident.evidence ?? []) : []) {
     const camera = state.devices.get(item.cameraId)?.name ?? item.cameraId;
-    const label = t(item.kind === 'snapshot' ? 'snapshot' : 'clip', { camera });
+    // Field uploads (photo, video) are labelled by their stage and uploader; cameras' by the camera.
+    const label = item.uploadedBy
+      ? t(`upload.${item.kind}`, { stage: t(`upload.${item.stage}`), user: nameOf(item.uploadedBy) })
+      : t(item.kind === 'snapshot' ? 'snapshot' : 'clip', { camera });
     const holder =
-      item.kind === 'snapshot'
+      item.kind === 'snapshot' || item.kind === 'photo'
         ? el('img', { alt: label, dataset: { source: item.url } })
         : el('video', { controls: true, muted: true, preload: 'metadata', dataset: { source: item.url } });
-    evidence.append(el('figure', {}, holder, el('figcaption', {}, `${label} · ${time(item.capturedAt)}`)));
+    evidence.append(
+      el(
+        'figure',
+        { dataset: { kind: item.kind, stage: item.stage ?? '' } },
+        holder,
+        el('figcaption', {}, `${label} · ${time(item.capturedAt)}`),
+      ),
+    );
     mediaOf(id, item.url)
       .then((url) => {
         holder.src = url;
@@ -1133,7 +1147,24 @@ async function showIncident(id) {
           : '',
       ),
       el('dt', {}, t('field.device')),
-      el('dd', {}, incident.device.name),
+      el('dd', {}, incident.device.name, incident.device.address ? ` · ${incident.device.address}` : ''),
+      incident.arrival
+        ? [
+            el('dt', {}, t('arrival.label')),
+            el(
+              'dd',
+              {
+                id: 'arrival',
+                class: incident.arrival.far ? 'far' : '',
+                dataset: { far: String(incident.arrival.far) },
+              },
+              t(incident.arrival.far ? 'arrival.far' : 'arrival.near', {
+                distance: incident.arrival.distanceM,
+                accuracy: incident.arrival.accuracyM,
+              }),
+            ),
+          ]
+        : null,
       el('dt', {}, t('field.created')),
       el('dd', {}, time(incident.createdAt), incident.occurrences > 1 ? ` · ×${incident.occurrences}` : ''),
       el('dt', {}, t('field.acknowledged')),

@@ -1,7 +1,13 @@
-// The grid worker's phone view: my open tasks with grid, device, time and evidence; accept, arrive, resolve with a
-// note. A new task arrives live with a sound and a vibration; after a network drop the page reloads the server's
-// state and marks what arrived meanwhile. Every action shows the server's answer, refusals included.
+// The grid worker's phone view: my open tasks, the most urgent first, each with its place (address, grid, a small
+// map with the device's pin, links that open the phone's map app), time and evidence; accept, arrive (with the
+// phone's position), resolve with a note; photos and short videos from the phone's camera, before or after the work;
+// a case sent back shows the officer's note and its rework count. A new task arrives live with a sound and a
+// vibration; after a network drop the page reloads the server's state and marks what arrived meanwhile. Every action
+// shows the server's answer, refusals included. Each part of a card is drawn by its own function.
+
+import gcoord from '/dashboard/vendor/gcoord.js';
 import {
+  ApiError,
   api,
   beep,
   connect,
@@ -27,13 +33,24 @@ import {
   time,
 } from './i18n.js';
 import { positionSharing } from './position-sharing.js';
+import { GridMap } from './map.js';
+import { byUrgency, navigationLinks } from './navigation.js';
 
 const root = document.getElementById('app');
-const state = { me: null, tasks: new Map(), synced: false, online: true };
+const state = { me: null, tasks: new Map(), synced: false, online: true, settings: {}, grids: new Map() };
 const ui = {};
 // The tasks this page has shown, so a reconnection can tell which ones arrived while it was offline.
 const seen = new Set(JSON.parse(sessionStorage.getItem('gridhub.seen') ?? '[]'));
 const fresh = new Set();
+/** Each task's small map, kept across redraws (a Leaflet map is costly to make and keeps its view). */
+const maps = new Map();
+/** Each task's last upload outcome, shown again after a redraw (the push of the upload's own change redraws). */
+const uploadOutcomes = new Map();
+
+/** The states a task of mine is shown in: open ones, and resolved ones awaiting verification (photos may be added). */
+const taskStates = [...openStates, 'resolved'];
+/** Photos above this many bytes or pixels a side are re-encoded on the phone before they are sent. */
+const photoLimits = { bytes: 1_500_000, side: 2048, quality: 0.85 };
 
 function remember(id) {
   seen.add(id);
@@ -43,7 +60,7 @@ function remember(id) {
 function mine(incident) {
   const { userId, scopeNodeIds } = state.me;
   return (
-    openStates.includes(incident.state) &&
+    taskStates.includes(incident.state) &&
     incident.chain.some((node) => scopeNodeIds.includes(node.id)) &&
     (incident.assignees.includes(userId) || incident.handler === userId)
   );
@@ -52,7 +69,7 @@ function mine(incident) {
 async function start() {
   if (session() === null) await loginForm(root, t('login.example.worker'));
   state.me = session().me;
-  await loadSettings();
+  state.settings = await loadSettings();
   ui.status = el(
     'span',
     { class: 'status', id: 'status', dataset: { status: 'connecting' } },
@@ -103,7 +120,7 @@ function arrived(incident, replayed = false) {
   }
   const isNew = !state.tasks.has(incident.id);
   state.tasks.set(incident.id, incident);
-  if (isNew && !replayed) alertNew([incident]);
+  if (isNew && !replayed && incident.state !== 'resolved') alertNew([incident]);
   render();
 }
 
@@ -118,16 +135,23 @@ function alertNew(incidents) {
 
 /** The server's state, on every (re)connection: what arrived while the page was offline is marked as such. */
 async function sync() {
-  const { incidents } = await api.get(`/api/incidents?limit=200&state=${openStates.join(',')}`);
+  const [{ incidents }, grids] = await Promise.all([
+    api.get(`/api/incidents?limit=200&state=${taskStates.join(',')}`),
+    state.grids.size > 0 ? null : api.get('/api/grids').catch(() => null),
+  ]);
+  if (grids !== null) state.grids = new Map(grids.features.map((feature) => [feature.id, feature]));
   const tasks = incidents.filter(mine);
-  const meanwhile = state.synced ? tasks.filter((incident) => !seen.has(incident.id)) : [];
+  const meanwhile = state.synced
+    ? tasks.filter((incident) => !seen.has(incident.id) && incident.state !== 'resolved')
+    : [];
   state.tasks = new Map(tasks.map((incident) => [incident.id, incident]));
   if (!state.synced) for (const incident of tasks) remember(incident.id);
   state.synced = true;
   // The worker's grids by name: each task's chain names them.
   const places = new Map(tasks.flatMap((incident) => incident.chain.map((node) => [node.id, node.name])));
-  const grids = state.me.scopeNodeIds.map((id) => places.get(id)).filter(Boolean);
-  ui.who.textContent = grids.length > 0 ? `${state.me.name} · ${grids.join('、')}` : state.me.name;
+  for (const feature of state.grids.values()) places.set(feature.id, feature.properties.name);
+  const names = state.me.scopeNodeIds.map((id) => places.get(id)).filter(Boolean);
+  ui.who.textContent = names.length > 0 ? `${state.me.name} · ${names.join('、')}` : state.me.name;
   if (meanwhile.length > 0) {
     alertNew(meanwhile);
     ui.banner.hidden = false;
@@ -138,11 +162,9 @@ async function sync() {
 }
 
 function render() {
-  // The nearest deadline first (none last), then the newest.
-  const due = (incident) => (incident.dueAt ? Date.parse(incident.dueAt) : Number.POSITIVE_INFINITY);
-  const tasks = [...state.tasks.values()].sort(
-    (a, b) => due(a) - due(b) || (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0),
-  );
+  const tasks = [...state.tasks.values()].sort((a, b) => byUrgency(a, b));
+  for (const id of maps.keys()) if (!state.tasks.has(id)) maps.delete(id);
+  for (const id of uploadOutcomes.keys()) if (!state.tasks.has(id)) uploadOutcomes.delete(id);
   if (tasks.length === 0) {
     ui.list.replaceChildren(el('li', { class: 'empty' }, t('worker.none')));
     return;
@@ -150,10 +172,17 @@ function render() {
   const drafts = new Map(
     [...ui.list.querySelectorAll('textarea')].map((area) => [area.dataset.id, area.value]),
   );
-  ui.list.replaceChildren(...tasks.map((incident) => card(incident, drafts.get(incident.id) ?? '')));
+  // A card being uploaded from keeps its upload part (its progress), as a note being typed keeps its text.
+  const uploading = new Map(
+    [...ui.list.querySelectorAll('.upload[data-busy="true"]')].map((part) => [part.dataset.id, part]),
+  );
+  ui.list.replaceChildren(
+    ...tasks.map((incident) => card(incident, drafts.get(incident.id) ?? '', uploading.get(incident.id))),
+  );
+  for (const incident of tasks) drawMap(incident);
 }
 
-function card(incident, draft) {
+function card(incident, draft, uploadPart) {
   const message = el('p', { class: 'error', role: 'alert' });
   const note = el('textarea', {
     'aria-label': t('note'),
@@ -162,35 +191,7 @@ function card(incident, draft) {
     dataset: { id: incident.id },
   });
   note.value = draft;
-  const act = (action) => async () => {
-    message.textContent = '';
-    try {
-      const body = note.value.trim() ? { note: note.value.trim() } : {};
-      const after = await api.act(incident.id, action, body);
-      if (action === 'resolve') note.value = '';
-      fresh.delete(incident.id);
-      arrived(after);
-    } catch (error) {
-      message.textContent = t('refused', { action: actionLabel(action), message: errorLabel(error) });
-    }
-  };
-  const evidence = el('div', { class: 'evidence' });
-  for (const item of incident.evidence ?? []) {
-    if (item.kind !== 'snapshot') continue;
-    const image = el('img', { alt: t('snapshot', { camera: item.cameraId }) });
-    evidence.append(image);
-    mediaUrl(item.url)
-      .then((url) => {
-        image.src = url;
-      })
-      .catch(() => image.remove());
-  }
-  const button = (action, enabled) =>
-    el(
-      'button',
-      { type: 'button', dataset: { action }, disabled: !enabled, onclick: act(action) },
-      actionLabel(action),
-    );
+  const awaiting = incident.state === 'resolved';
   return el(
     'li',
     {
@@ -202,26 +203,309 @@ function card(incident, draft) {
       },
       class: fresh.has(incident.id) ? 'fresh' : '',
     },
-    el('strong', {}, incidentTitle(incident)),
-    el('span', { class: 'badge state' }, stateLabel(incident.state)),
-    el(
-      'div',
-      { class: 'meta' },
-      `${severityLabel(incident.severity)} · ${incident.chain[0].name} · ${incident.device.name} · ${time(incident.createdAt)}`,
-    ),
+    ...cardHeader(incident),
+    placeSection(incident),
+    returnedSection(incident),
+    arrivalLine(incident),
     incident.dueAt
       ? el('div', { class: 'meta due', dataset: { dueAt: incident.dueAt } }, dueText(incident))
       : null,
-    evidence,
-    note,
+    awaiting ? el('p', { class: 'meta awaiting' }, t('task.awaiting')) : null,
+    evidenceSection(incident),
+    uploadPart ?? uploadSection(incident),
+    awaiting ? null : note,
+    awaiting ? null : actionsSection(incident, note, message),
+    message,
+  );
+}
+
+function cardHeader(incident) {
+  return [
+    el('strong', {}, incidentTitle(incident)),
+    el('span', { class: 'badge state' }, stateLabel(incident.state)),
+    incident.reworks > 0
+      ? el(
+          'span',
+          { class: 'badge rework', dataset: { reworks: String(incident.reworks) } },
+          t('task.rework', { count: incident.reworks }),
+        )
+      : null,
     el(
       'div',
-      { class: 'actions' },
-      button('accept', ['dispatched', 'escalated'].includes(incident.state)),
-      button('arrive', incident.state === 'accepted'),
-      button('resolve', ['accepted', 'on_site'].includes(incident.state)),
+      { class: 'meta' },
+      `${severityLabel(incident.severity)} · ${incident.device.name} · ${time(incident.createdAt)}`,
     ),
-    message,
+  ];
+}
+
+/** Where to go: the address, the grid, a small map with the device's pin, and links to the phone's map apps. */
+function placeSection(incident) {
+  const grid = incident.chain[0]?.name ?? incident.gridId;
+  const links = navigationLinks(
+    {
+      name: incident.device.address ?? incident.device.name,
+      location: incident.device.location,
+      coordinates: state.settings.map?.coordinates ?? 'WGS84',
+    },
+    (point, from, to) => gcoord.transform(point, gcoord[from], gcoord[to]),
+  );
+  return el(
+    'div',
+    { class: 'place' },
+    incident.device.address
+      ? el('div', { class: 'meta task-address' }, `${t('task.address')}：${incident.device.address}`)
+      : null,
+    el('div', { class: 'meta task-grid' }, `${t('task.grid')}：${grid}`),
+    mapElement(incident),
+    links.length > 0
+      ? el(
+          'div',
+          { class: 'navigate', 'aria-label': t('task.navigate') },
+          ...links.map((link) =>
+            el(
+              'a',
+              {
+                href: link.url,
+                target: '_blank',
+                rel: 'noopener',
+                dataset: { provider: link.provider },
+                class: 'button small',
+              },
+              t(`nav.${link.provider}`),
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
+/** The map's container, the same element across redraws; drawn once it is in the page (see drawMap). */
+function mapElement(incident) {
+  const kept = maps.get(incident.id);
+  if (kept !== undefined) return kept.container;
+  const container = el('div', { class: 'task-map', role: 'img', 'aria-label': t('task.map') });
+  maps.set(incident.id, { container, map: null });
+  return container;
+}
+
+/** The grid's outline and the device's pin, over the deployment's tiles or over nothing. */
+function drawMap(incident) {
+  const entry = maps.get(incident.id);
+  const feature = state.grids.get(incident.gridId);
+  if (entry === undefined || entry.map !== null || feature === undefined) return;
+  entry.map = new GridMap(entry.container, state.settings.map, {});
+  entry.map.setData({
+    grids: [feature],
+    devices: [
+      {
+        id: incident.device.id,
+        name: incident.device.name,
+        adapter: incident.device.adapter,
+        gridId: incident.gridId,
+        ...(incident.device.location ? { location: incident.device.location } : {}),
+      },
+    ],
+  });
+  entry.map.update({
+    open: [incident],
+    acknowledged: () => true,
+    selected: incident,
+    statuses: new Map([[incident.device.id, { online: true }]]),
+  });
+}
+
+/** A case sent back by its verification: the officer's note, who and when. */
+function returnedSection(incident) {
+  if (!incident.returned || incident.state === 'resolved') return null;
+  const { note, userId, at } = incident.returned;
+  return el(
+    'p',
+    { class: 'returned', role: 'note' },
+    t('task.returned', { note, user: userId, time: time(at) }),
+  );
+}
+
+/** Where the phone was at 到达: the distance to the device, flagged when far. */
+function arrivalLine(incident) {
+  const arrival = incident.arrival;
+  if (!arrival) return null;
+  return el(
+    'div',
+    { class: `meta arrival${arrival.far ? ' far' : ''}`, dataset: { far: String(arrival.far) } },
+    `${t('arrival.label')}：${t(arrival.far ? 'arrival.far' : 'arrival.near', {
+      distance: arrival.distanceM,
+      accuracy: arrival.accuracyM,
+    })}`,
+  );
+}
+
+function evidenceSection(incident) {
+  const evidence = el('div', { class: 'evidence' });
+  for (const item of incident.evidence ?? []) {
+    if (item.kind !== 'snapshot' && item.kind !== 'photo') continue;
+    const image = el('img', {
+      alt: item.kind === 'photo' ? t(`upload.${item.stage}`) : t('snapshot', { camera: item.cameraId }),
+      dataset: { kind: item.kind },
+    });
+    evidence.append(image);
+    mediaUrl(item.url)
+      .then((url) => {
+        image.src = url;
+      })
+      .catch(() => image.remove());
+  }
+  return evidence;
+}
+
+/** The phone's camera: a photo or a short video, before or after the work, with the upload's progress. */
+function uploadSection(incident) {
+  const stage = el(
+    'select',
+    { 'aria-label': t('upload.stage'), class: 'stage' },
+    ...['before', 'after'].map((value) => el('option', { value }, t(`upload.${value}`))),
+  );
+  stage.value = ['on_site', 'resolved'].includes(incident.state) || incident.returned ? 'after' : 'before';
+  const progress = el('progress', { max: 100, value: 0, hidden: true });
+  const status = el(
+    'span',
+    { class: 'meta upload-status', role: 'status' },
+    uploadOutcomes.get(incident.id) ?? '',
+  );
+  const part = el('div', { class: 'upload', dataset: { id: incident.id } });
+  const input = el('input', {
+    type: 'file',
+    accept: 'image/*,video/*',
+    capture: 'environment',
+    multiple: true,
+    'aria-label': t('upload.take'),
+  });
+  input.addEventListener('change', async () => {
+    const files = [...input.files];
+    input.value = '';
+    part.dataset.busy = 'true';
+    try {
+      for (const file of files) await sendFile(incident.id, file, stage.value, progress, status);
+      uploadOutcomes.set(incident.id, t('upload.done'));
+    } catch (error) {
+      uploadOutcomes.set(incident.id, t('upload.failed', { message: errorLabel(error) }));
+    } finally {
+      status.textContent = uploadOutcomes.get(incident.id);
+      part.dataset.busy = 'false';
+      progress.hidden = true;
+    }
+  });
+  part.append(stage, el('label', { class: 'button small take' }, t('upload.take'), input), progress, status);
+  return part;
+}
+
+/** One file: a large photo re-encoded first (which also drops its EXIF), sent with the phone's position. */
+async function sendFile(incidentId, file, stage, progress, status) {
+  const body = file.type.startsWith('image/') ? await downscaled(file) : file;
+  const position = await currentPosition(5_000);
+  const query = new URLSearchParams({ stage });
+  if (position) {
+    query.set('lon', String(position.lon));
+    query.set('lat', String(position.lat));
+    if (position.accuracyM !== undefined)
+      query.set('accuracyM', String(Math.min(10_000, position.accuracyM)));
+  }
+  progress.hidden = false;
+  progress.value = 0;
+  const after = await new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open('POST', `/api/incidents/${encodeURIComponent(incidentId)}/uploads?${query}`);
+    request.setRequestHeader('authorization', `Bearer ${session()?.token}`);
+    request.setRequestHeader('content-type', body.type);
+    request.upload.onprogress = (event) => {
+      if (!event.lengthComputable) return;
+      const percent = Math.round((event.loaded / event.total) * 100);
+      progress.value = percent;
+      status.textContent = t('upload.progress', { percent });
+    };
+    request.onload = () => {
+      const answer = JSON.parse(request.responseText || '{}');
+      if (request.status === 200) resolve(answer);
+      else
+        reject(
+          new ApiError(
+            request.status,
+            answer?.error?.message ?? `HTTP ${request.status}`,
+            answer?.error?.code,
+          ),
+        );
+    };
+    request.onerror = () => reject(new ApiError(0, 'network error'));
+    request.send(body);
+  });
+  arrived(after);
+}
+
+/** A photo too large to send as it is: drawn on a canvas at most photoLimits.side a side, as JPEG. */
+async function downscaled(file) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    return file;
+  }
+  const scale = Math.min(1, photoLimits.side / Math.max(bitmap.width, bitmap.height));
+  if (file.size <= photoLimits.bytes && scale === 1) {
+    bitmap.close();
+    return file;
+  }
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', photoLimits.quality));
+  return blob ?? file;
+}
+
+/** The phone's position (WGS84), or null when it cannot or may not say in time. */
+function currentPosition(timeoutMs) {
+  if (!navigator.geolocation) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    navigator.geolocation.getCurrentPosition(
+      ({ coords }) =>
+        resolve({ lon: coords.longitude, lat: coords.latitude, accuracyM: Math.round(coords.accuracy) }),
+      () => resolve(null),
+      { enableHighAccuracy: true, timeout: timeoutMs, maximumAge: 60_000 },
+    );
+  });
+}
+
+function actionsSection(incident, note, message) {
+  const act = (action) => async () => {
+    message.textContent = '';
+    try {
+      const body = note.value.trim() ? { note: note.value.trim() } : {};
+      if (action === 'arrive') {
+        message.textContent = t('arrival.locating');
+        const position = await currentPosition(10_000);
+        message.textContent = position ? '' : t('arrival.noPosition');
+        if (position) body.position = position;
+      }
+      const after = await api.act(incident.id, action, body);
+      if (action === 'resolve') note.value = '';
+      fresh.delete(incident.id);
+      arrived(after);
+    } catch (error) {
+      message.textContent = t('refused', { action: actionLabel(action), message: errorLabel(error) });
+    }
+  };
+  const button = (action, enabled) =>
+    el(
+      'button',
+      { type: 'button', dataset: { action }, disabled: !enabled, onclick: act(action) },
+      actionLabel(action),
+    );
+  return el(
+    'div',
+    { class: 'actions' },
+    button('accept', ['dispatched', 'escalated'].includes(incident.state)),
+    button('arrive', incident.state === 'accepted'),
+    button('resolve', ['accepted', 'on_site'].includes(incident.state)),
   );
 }
 

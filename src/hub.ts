@@ -25,6 +25,7 @@ import type { HubBusEvents } from './core/events.ts';
 import { Lifecycle } from './core/lifecycle.ts';
 import { createIdentifierPolicy } from './core/privacy.ts';
 import { TopicGrammar } from './core/topics.ts';
+import { FieldUploads } from './field/field-uploads.ts';
 import { MqttAccessPolicy } from './fleet/access-policy.ts';
 import { CommandRoutes } from './fleet/command-routes.ts';
 import type { CommandTransport } from './fleet/command-service.ts';
@@ -242,6 +243,12 @@ export class Hub {
       now: options.clock,
       writer: sharing.incidentWriter,
       flood: deployment.flood,
+      // Field work (#24): arrivals judged against the device's location.
+      arrivals: {
+        coordinates: deployment.map.coordinates,
+        radiusM: deployment.field.arrivalRadiusM,
+        keepPositions: deployment.field.keepPositions,
+      },
     });
     // Notifications off the hub's pages (#24): the channels the config names (or a test's), the policies over them.
     const notifications = new NotificationService({
@@ -627,6 +634,14 @@ export class Hub {
         placeOfUser: (userId) => accounts.placeOf(userId),
         registry: devices,
         media,
+        uploads: new FieldUploads({
+          incidents,
+          store,
+          visibility,
+          media,
+          settings: deployment.field,
+          metrics,
+        }),
         cameras: onvif,
         live,
         isCamera: (deviceId) => cameraDirectory.isCamera(deviceId),

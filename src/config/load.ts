@@ -67,6 +67,8 @@ export interface Deployment {
   readonly positions: ConfigFile['positions'];
   /** Notifications off the hub's pages: channels, policies, delivery bounds, the public address messages link to. */
   readonly notify: ConfigFile['notify'];
+  /** Field work: arrival radius, upload limits, whether positions are kept. */
+  readonly field: ConfigFile['field'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -454,6 +456,7 @@ function crossReference(
     map: file.map,
     positions: file.positions,
     notify: file.notify,
+    field: file.field,
   };
 }
 

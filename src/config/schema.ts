@@ -26,6 +26,7 @@ import type {
 } from '../core/rule.ts';
 import { clockTimeSchema, nodeIdSchema, positionSchema } from '../core/schema-parts.ts';
 import type { UserDescription } from '../core/user.ts';
+import { fieldSchema } from '../field/field-schema.ts';
 import { deviceSchema } from '../fleet/device-schema.ts';
 import type { EdgeSettings } from '../http/edge.ts';
 import { rosterSchema, shiftSchema } from '../incidents/roster-schema.ts';
@@ -1012,6 +1013,12 @@ export const configSchema = z.strictObject({
   http: httpSchema
     .default(httpSchema.parse({}))
     .describe('The HTTP edge: reverse proxies, CORS, and tokens for /metrics and /docs.'),
+  // Field work (#24 point 2).
+  field: fieldSchema
+    .default(fieldSchema.parse({}))
+    .describe(
+      'Field work: arrivals placed by the phone, photos and videos uploaded as evidence, positions kept or not.',
+    ),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

@@ -15,6 +15,8 @@ export interface DeviceDescription {
   readonly grid?: string;
   /** [lon, lat]: the hub places the device in the grid that contains it. */
   readonly location?: [number, number];
+  /** Where a worker finds the device (street, building, floor): shown on its incidents' task cards. */
+  readonly address?: string;
   readonly offlineAfterSeconds?: number;
   /** ONVIF cameras: where the hub reaches the camera, and its credentials. */
   readonly onvif?: { readonly xaddr: string; readonly username: string; readonly password: string };
@@ -55,6 +57,8 @@ export interface ResolvedDevice {
   readonly grid: GridEntry;
   /** Where the device was placed from: its `location` when it had one. */
   readonly location?: readonly [number, number];
+  /** Where a worker finds it (see DeviceDescription). */
+  readonly address?: string;
   /** SHA-256 (hex) of the device's MQTT password. */
   readonly secretDigest: string;
   readonly offlineAfterMs: number;

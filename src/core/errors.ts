@@ -39,6 +39,13 @@ export const errorCatalogue = {
   /** An evidence file attached to its incident but removed since by media retention. */
   media_expired: { status: 410, message: 'the file was removed by media retention' },
   range_not_satisfiable: { status: 416, message: 'the range is outside the file' },
+  // Field uploads (#24): photos and videos from the phone.
+  /** An upload over field.maxPhotoBytes or field.maxVideoBytes, by its content-length or as it streams. */
+  payload_too_large: { status: 413, message: 'the upload is larger than allowed' },
+  /** An upload whose bytes are not one of the accepted types, or not the type it claims. */
+  unsupported_media_type: { status: 415, message: 'the upload is not an accepted photo or video type' },
+  /** A case that has collected field.maxUploadsPerIncident uploads already. */
+  too_many_uploads: { status: 409, message: 'this case has as many uploads as allowed' },
   /** An address or identity locked out for guessing (limits.auth); REST adds retry-after. */
   too_many_attempts: { status: 429, message: 'too many failed authentications: try again later' },
   // Worker positions (#24): why a phone's position was not kept.

@@ -70,7 +70,9 @@ export const relatedEventsLimit = 20;
  * the file is complete: an incident never points at a file that is not there yet.
  */
 export interface EvidenceItem {
-  readonly kind: 'snapshot' | 'clip';
+  /** snapshot, clip: a camera's; photo, video: uploaded from the field by a user (see FieldEvidence). */
+  readonly kind: 'snapshot' | 'clip' | 'photo' | 'video';
+  /** The camera for snapshots and clips; for uploads, the incident's device (the place it shows). */
   readonly cameraId: string;
   /** Hub-relative URL, e.g. /media/inc_…/snapshot-cam-xijiao-01.jpg */
   readonly url: string;
@@ -82,6 +84,53 @@ export interface EvidenceItem {
   readonly durationSeconds?: number;
   /** Clips from the pre-alarm buffer: how many of their seconds come before the alarm. */
   readonly preAlarmSeconds?: number;
+  /** Uploads (photo, video): the user who sent it. */
+  readonly uploadedBy?: string;
+  /** Uploads: before (处置前) or after (处置后) the work. */
+  readonly stage?: FieldStage;
+  /** Uploads, where the deployment keeps positions: where it was taken, WGS84 (never in the file itself). */
+  readonly position?: FieldPosition;
+}
+
+/** Photos and videos from the field: taken before the work or after it. */
+export const fieldStages = ['before', 'after'] as const;
+export type FieldStage = (typeof fieldStages)[number];
+
+/** A phone's position: WGS84 (what navigator.geolocation and GPS EXIF give), accuracy in metres when known. */
+export interface FieldPosition {
+  readonly lon: number;
+  readonly lat: number;
+  readonly accuracyM?: number;
+}
+
+/**
+ * The handler's arrival (到达) as the phone placed it: its distance to the device, and whether that is farther than
+ * the deployment's arrival radius plus the position's accuracy. The position itself only where positions are kept.
+ */
+export interface Arrival {
+  readonly distanceM: number;
+  readonly accuracyM: number;
+  readonly far: boolean;
+  readonly position?: FieldPosition;
+}
+
+/** The last rejected verification (返工): who sent the case back, when, and what to redo. */
+export interface Returned {
+  readonly userId: string;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly note: string;
+}
+
+/** The device as an incident shows it: where it stands, for the worker to find it. */
+export interface IncidentDevice {
+  readonly id: string;
+  readonly name: string;
+  readonly adapter: string;
+  /** The device's address as configured (devices[].address). */
+  readonly address?: string;
+  /** [lon, lat] in the configuration's coordinate system (map.coordinates), when the device has a location. */
+  readonly location?: readonly [number, number];
 }
 
 /**
@@ -118,7 +167,7 @@ export interface Incident {
   readonly title: string;
   readonly category: string;
   readonly severity: Severity;
-  readonly device: { readonly id: string; readonly name: string; readonly adapter: string };
+  readonly device: IncidentDevice;
   readonly event: {
     readonly type: string;
     /** ISO 8601, as the device reported it. */
@@ -166,6 +215,10 @@ export interface Incident {
   readonly acknowledgements?: readonly Acknowledgement[];
   /** The supervisions of the incident while it was open, oldest first; absent until the first. */
   readonly supervisions?: readonly Supervision[];
+  /** Set by 到达 when the phone sent its position (the latest arrival). */
+  readonly arrival?: Arrival;
+  /** The last rejected verification; kept through the next resolve (the officer checks the rework against it). */
+  readonly returned?: Returned;
 }
 
 /** What `incident:update` carries, after Frigate: consumers never need to keep shadow state. */

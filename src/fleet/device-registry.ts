@@ -301,6 +301,7 @@ function describe(device: RegisteredDevice): DeviceDescription {
     ...(device.location === undefined
       ? { grid: device.grid.ref.id }
       : { location: [...device.location] as [number, number] }),
+    ...(device.address === undefined ? {} : { address: device.address }),
     offlineAfterSeconds: device.offlineAfterMs / 1000,
     watchdogs: Object.fromEntries(
       device.watchdogs.map((watchdog) => [watchdog.raises, watchdog.afterMs / 1000]),

@@ -75,6 +75,7 @@ export function resolveDevice(
       adapter,
       grid,
       ...(device.location === undefined ? {} : { location: device.location }),
+      ...(device.address === undefined ? {} : { address: device.address }),
       secretDigest: digest,
       offlineAfterMs: (device.offlineAfterSeconds ?? adapter.liveness.offlineAfterSeconds) * 1000,
       watchdogs,

@@ -22,6 +22,14 @@ export const deviceSchema = z.strictObject({
   location: positionSchema
     .optional()
     .describe('[lon, lat]: the hub places the device in the grid that contains it.'),
+  address: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe(
+      'Where a worker finds the device (street, building, floor), e.g. 西郊路12号3栋东门: shown on its task cards.',
+    ),
   secret: z
     .string()
     .min(16, 'a device secret needs at least 16 characters')

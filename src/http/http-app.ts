@@ -54,6 +54,7 @@ import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
 import { positionRoutes } from './routes/position-routes.ts';
 import { type PushRoutesOptions, pushRoutes } from './routes/push-routes.ts';
+import { type UploadRoutesOptions, uploadRoutes } from './routes/upload-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
 
@@ -62,7 +63,8 @@ export interface HttpAppOptions
     ConsoleRoutesOptions,
     CameraRoutesOptions,
     PushRoutesOptions,
-    NotificationRoutesOptions {
+    NotificationRoutesOptions,
+    UploadRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -175,6 +177,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(operationsRoutes, { ...options, prefix: '/api' });
   await app.register(accountRoutes, { ...options, prefix: '/api/accounts' });
   await app.register(incidentRoutes, { ...options, prefix: '/api/incidents' });
+  // Field evidence (#24): its own plugin, whose body is a raw stream rather than JSON.
+  await app.register(uploadRoutes, { ...options, prefix: '/api/incidents' });
   await app.register(jurisdictionRoutes, { ...options, prefix: '/api' });
   await app.register(rosterRoutes, { ...options, prefix: '/api/rosters' });
   await app.register(deviceRoutes, { ...options, prefix: '/api/devices' });

@@ -30,6 +30,16 @@ export const actionInput = z.strictObject({
       'Why; required to reject a verification, for a false alarm, for note, and for supervise (the instruction).',
     ),
   assignees: z.array(z.string().min(1).max(64)).min(1).max(50).optional().describe('For dispatch: user ids.'),
+  position: z
+    .strictObject({
+      lon: z.number().min(-180).max(180),
+      lat: z.number().min(-90).max(90),
+      accuracyM: z.number().min(0).max(10_000).optional().describe("The fix's accuracy radius, metres."),
+    })
+    .optional()
+    .describe(
+      "For arrive: the phone's position (WGS84, navigator.geolocation); the hub keeps its distance to the device and flags a far arrival.",
+    ),
 });
 
 /** Socket.IO's `incident:act`: the incident and the action in the message, with the same input as REST. */

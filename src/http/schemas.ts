@@ -7,6 +7,8 @@ import { requestErrorCodes } from '../core/errors.ts';
 import {
   deadlineStages,
   type EvidenceItem,
+  type FieldPosition,
+  fieldStages,
   type Incident,
   incidentStates,
   severities,
@@ -76,9 +78,13 @@ export const tokenAnswer = covering<IssuedToken>()(
   }),
 );
 
+const fieldPositionAnswer = covering<FieldPosition>()(
+  z.object({ lon: z.number(), lat: z.number(), accuracyM: z.number().optional() }),
+);
+
 const evidenceAnswer = covering<EvidenceItem>()(
   z.object({
-    kind: z.enum(['snapshot', 'clip']),
+    kind: z.enum(['snapshot', 'clip', 'photo', 'video']),
     cameraId: z.string(),
     url: z.string().describe('/media/<incident>/<file>, with the bearer token.'),
     contentType: z.string(),
@@ -89,6 +95,14 @@ const evidenceAnswer = covering<EvidenceItem>()(
       .number()
       .optional()
       .describe('Clips from the pre-alarm buffer: their seconds before the alarm.'),
+    uploadedBy: z.string().optional().describe('Photos and videos from the field: the user who sent it.'),
+    stage: z
+      .enum(fieldStages)
+      .optional()
+      .describe('Photos and videos: before (处置前) or after (处置后) the work.'),
+    position: fieldPositionAnswer
+      .optional()
+      .describe('Where it was taken (WGS84), when the deployment keeps positions; never in the file.'),
   }),
 );
 
@@ -99,7 +113,17 @@ export const incidentAnswer = covering<Incident>()(
     title: z.string(),
     category: z.string(),
     severity: z.enum(severities),
-    device: z.object({ id: z.string(), name: z.string(), adapter: z.string() }),
+    device: z.object({
+      id: z.string(),
+      name: z.string(),
+      adapter: z.string(),
+      address: z.string().optional().describe("The device's configured address."),
+      location: z
+        .tuple([z.number(), z.number()])
+        .readonly()
+        .optional()
+        .describe("[lon, lat] in the configuration's system (map.coordinates)."),
+    }),
     event: z.object({ type: z.string(), occurredAt: instant, attributes }),
     gridId: z.string(),
     chain: list(placeAnswer).describe('The grid and the places above it, grid first.'),
@@ -134,6 +158,19 @@ export const incidentAnswer = covering<Incident>()(
     supervisions: list(
       z.object({ nodeId: z.string(), userId: z.string(), at: instant, note: z.string() }),
     ).optional(),
+    arrival: z
+      .object({
+        distanceM: z.number(),
+        accuracyM: z.number(),
+        far: z.boolean().describe('Farther than field.arrivalRadiusM plus the accuracy.'),
+        position: fieldPositionAnswer.optional().describe('Kept only where field.keepPositions is true.'),
+      })
+      .optional()
+      .describe('到达 placed by the phone: its distance to the device (the latest arrival).'),
+    returned: z
+      .object({ userId: z.string(), at: instant, note: z.string() })
+      .optional()
+      .describe('The last rejected verification (返工) and its note; kept through the next resolve.'),
   }),
 );
 

@@ -4,11 +4,12 @@ import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeadlinesDescription } from '../core/dispatch.ts';
 import type { HubBusEvents } from '../core/events.ts';
-import type { EvidenceItem, Incident } from '../core/incident.ts';
+import type { EvidenceItem, FieldPosition, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { RosterDescription } from '../core/roster.ts';
 import type { FloodDescription, RuleDescription } from '../core/rule.ts';
 import type { UserDescription } from '../core/user.ts';
+import { type ArrivalSettings, judgeArrival } from '../field/geo.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
@@ -46,6 +47,8 @@ export interface IncidentServiceOptions {
   readonly now?: () => number;
   /** Alarm-storm control; none when left out. */
   readonly flood?: FloodDescription;
+  /** How a phone's arrival is judged against the device (config map.coordinates, field.*); none: not judged. */
+  readonly arrivals?: ArrivalSettings;
 }
 
 const noCorrelations: readonly Correlation[] = [];
@@ -75,7 +78,18 @@ export class IncidentService {
     this.#active = active;
     const writer = options.writer({ store, bus, metrics, active, logger });
     this.#writer = writer;
-    const context = lifecycleContextOf(options.deadlines, options.jurisdiction);
+    const arrivals = options.arrivals;
+    const context = {
+      ...lifecycleContextOf(options.deadlines, options.jurisdiction),
+      ...(arrivals === undefined
+        ? {}
+        : {
+            arrivalOf: (incident: Incident, position: FieldPosition) =>
+              incident.device.location === undefined
+                ? undefined
+                : judgeArrival(incident.device.location, position, arrivals),
+          }),
+    };
     this.#raising = new IncidentRaising({
       writer,
       active,
@@ -125,21 +139,36 @@ export class IncidentService {
    * Attaches a piece of evidence that is complete on disk, as the hub: committed with its audit entry and pushed
    * as an `incident:update`. Works on ended incidents too (a clip may finish after a quick false alarm).
    */
-  attachEvidence(incidentId: string, item: EvidenceItem): Promise<Incident | undefined> {
+  attachEvidence(
+    incidentId: string,
+    item: EvidenceItem,
+    upload?: {
+      /** The user who uploaded it (audited as theirs). */
+      readonly by: Principal;
+      /** Throws to refuse it, judged on the case as it stands (state, who may add, the per-case bound). */
+      readonly admit: (incident: Incident) => void;
+    },
+  ): Promise<Incident | undefined> {
     const writer = this.#writer;
     return writer.changes.serial(incidentId, async () => {
       const before = await writer.current(incidentId);
       if (before === undefined) return undefined;
+      upload?.admit(before);
       const after: Incident = {
         ...before,
         evidence: [...(before.evidence ?? []), item],
         updatedAt: new Date().toISOString(),
       };
-      const audit = AuditTrail.entry('system', {
+      const audit = AuditTrail.entry(upload?.by ?? 'system', {
         action: 'incident.evidence',
         target: { kind: 'incident', id: incidentId },
         outcome: 'ok',
-        detail: { kind: item.kind, cameraId: item.cameraId, bytes: item.bytes },
+        detail: {
+          kind: item.kind,
+          cameraId: item.cameraId,
+          bytes: item.bytes,
+          ...(item.stage === undefined ? {} : { stage: item.stage }),
+        },
       });
       return writer.change(before, after, audit);
     });

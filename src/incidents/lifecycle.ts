@@ -1,5 +1,12 @@
 import { isoTime } from '../core/ids.ts';
-import { type DeadlineStage, type Incident, type IncidentState, incidentStates } from '../core/incident.ts';
+import {
+  type Arrival,
+  type DeadlineStage,
+  type FieldPosition,
+  type Incident,
+  type IncidentState,
+  incidentStates,
+} from '../core/incident.ts';
 import type { Role } from '../core/principal.ts';
 
 /**
@@ -38,6 +45,8 @@ export interface ActionInput {
   readonly note?: string;
   /** For dispatch: the users who must act. */
   readonly assignees?: readonly string[];
+  /** For arrive: where the phone is (WGS84), judged against the device by the context's `arrivalOf`. */
+  readonly position?: FieldPosition;
 }
 
 /** What the lifecycle needs to know beyond the incident: deadlines and the jurisdiction's parents. */
@@ -47,6 +56,11 @@ export interface LifecycleContext {
   readonly deadlineMs: (category: string, stage: DeadlineStage) => number;
   /** The parent of a jurisdiction node, undefined at the root. */
   readonly parentOf: (nodeId: string) => string | undefined;
+  /**
+   * An arrival placed by the phone: its distance to the incident's device and whether it is far (field/geo.ts'
+   * judgeArrival with the deployment's settings). Undefined when the device has no location to measure from.
+   */
+  readonly arrivalOf?: (incident: Incident, position: FieldPosition) => Arrival | undefined;
 }
 
 export type Refusal = { readonly kind: 'illegal' | 'forbidden' | 'invalid'; readonly reason: string };
@@ -86,6 +100,12 @@ function due(incident: Incident, stage: DeadlineStage, from: number, context: Li
 }
 
 const noDeadline = { dueStage: null, dueAt: null } as const;
+
+/** The incident with this arrival, or with none: an arrival without a position leaves no earlier one standing. */
+function withArrival(incident: Incident, arrival: Arrival | undefined): Incident {
+  const { arrival: _earlier, ...rest } = incident;
+  return arrival === undefined ? rest : { ...rest, arrival };
+}
 
 /**
  * The centre an officer acts for on an incident (acknowledge, supervise): their scope node on its chain, the lowest
@@ -175,8 +195,11 @@ const rules: Record<IncidentAction, ActionRule> = {
     from: ['accepted'],
     roles: everyone,
     relation: 'handler',
-    apply: (incident, _actor, _input, context) => ({
-      ...incident,
+    apply: (incident, _actor, input, context) => ({
+      ...withArrival(
+        incident,
+        input.position === undefined ? undefined : context.arrivalOf?.(incident, input.position),
+      ),
       state: 'on_site',
       dueStage: 'resolve',
       dueAt:
@@ -214,7 +237,9 @@ const rules: Record<IncidentAction, ActionRule> = {
     from: ['resolved'],
     roles: supervisors,
     relation: 'not_handler',
-    apply: (incident, _actor, input, context) => {
+    // The note stays on the case as `returned` (the worker's card shows what to redo), through the next resolve so
+    // the verifying officer reads the rework against it; a later rejection replaces it.
+    apply: (incident, actor, input, context) => {
       if (!input.note)
         return { kind: 'invalid', reason: 'a rejected verification needs a note saying what to redo' };
       const { resolvedAt: _at, resolvedBy: _by, resolution: _resolution, ...rest } = incident;
@@ -224,6 +249,7 @@ const rules: Record<IncidentAction, ActionRule> = {
         state: incident.handler === null ? 'dispatched' : 'accepted',
         assignees: incident.handler === null ? incident.assignees : [incident.handler],
         reworks: incident.reworks + 1,
+        returned: { userId: actor.userId, at: isoTime(context.now), note: input.note },
         ...due(incident, 'resolve', context.now, context),
         timeline,
       };

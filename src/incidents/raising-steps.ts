@@ -220,7 +220,14 @@ export class IncidentRaising {
       title: rule.title,
       category: rule.category,
       severity: rule.severity,
-      device: { id: device.id, name: device.name, adapter: device.adapter.id },
+      device: {
+        id: device.id,
+        name: device.name,
+        adapter: device.adapter.id,
+        // Where the worker goes: carried onto the case so the task card needs nothing else.
+        ...(device.address === undefined ? {} : { address: device.address }),
+        ...(device.location === undefined ? {} : { location: [device.location[0], device.location[1]] }),
+      },
       event: {
         type: event.type,
         occurredAt: new Date(event.occurredAt).toISOString(),

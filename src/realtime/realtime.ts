@@ -368,10 +368,11 @@ export class Realtime {
       refuse(new GridhubError('invalid_request', zodProblems(parsed.error).join('; ')));
       return;
     }
-    const { incidentId, action, note, assignees } = parsed.data;
+    const { incidentId, action, note, assignees, position } = parsed.data;
     const input = {
       ...(note === undefined ? {} : { note }),
       ...(assignees === undefined ? {} : { assignees }),
+      ...(position === undefined ? {} : { position }),
     };
     this.#options.incidents
       .act(socket.data.principal, incidentId, action, input)

@@ -241,7 +241,9 @@ describe('the officer console and the worker view in Chromium', () => {
     await expect.poll(() => task.getAttribute('data-state'), wait).toBe('on_site');
     await task.locator('textarea').fill('门已关好，无人员进入 door closed, nobody entered');
     await task.locator('[data-action="resolve"]').click();
-    await expect.poll(() => task.count(), wait).toBe(0);
+    // Resolved, it awaits verification on the worker's page too, with nothing left to do but add photos (#24).
+    await expect.poll(() => task.getAttribute('data-state'), wait).toBe('resolved');
+    expect(await task.locator('[data-action]').count()).toBe(0);
 
     await expect
       .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
@@ -268,8 +270,9 @@ describe('the officer console and the worker view in Chromium', () => {
       .toBe('closed');
     await expect.poll(() => officer.locator('#timeline li').count(), wait).toBe(entries + 1);
     expect(await officer.locator('#timeline li').last().getAttribute('data-action')).toBe('incident.verify');
-    // Closed, it needs nobody any more: it leaves the work queue (the panel still shows it).
+    // Closed, it needs nobody any more: it leaves the work queue (the panel still shows it) and the worker's tasks.
     await expect.poll(() => alarm.count(), wait).toBe(0);
+    await expect.poll(() => task.count(), wait).toBe(0);
   }, 60_000);
 
   it("never shows a worker another grid's task", async () => {

@@ -47,6 +47,7 @@ const operations = [
   'GET /api/incidents/{id}/audit',
   'GET /api/incidents/{id}/actions',
   'POST /api/incidents/{id}/actions/{action}',
+  'POST /api/incidents/{id}/uploads',
   'GET /api/jurisdiction',
   'GET /api/me/position-sharing',
   'PUT /api/me/position-sharing',

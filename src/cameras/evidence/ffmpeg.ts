@@ -524,3 +524,70 @@ export function joinVideo(files: readonly string[], outFile: string, timeoutMs =
     );
   });
 }
+
+/** The container ffmpeg writes for each uploaded video type, as `-f` names it. */
+const uploadFormats = { 'video/mp4': 'mp4', 'video/webm': 'webm', 'video/quicktime': 'mov' } as const;
+
+/**
+ * An uploaded video copied without its metadata (#24 field evidence): `-map_metadata -1` drops the global, stream
+ * and chapter tags (a phone's location, make, model, creation time), `-map_chapters -1` the chapters, every stream
+ * copied as it is (no re-encoding). The output is written to `outFile` as `make` of the media store wants it: the
+ * caller gives a temporary name and renames. Tracked so that none outlives the hub; killed past `timeoutMs`.
+ */
+export function stripVideoMetadata(
+  inFile: string,
+  outFile: string,
+  type: keyof typeof uploadFormats,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const format = uploadFormats[type];
+  const args = [
+    ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-protocol_whitelist', 'file'],
+    ...['-i', inFile, '-map', '0', '-map_metadata', '-1', '-map_chapters', '-1', '-c', 'copy'],
+    // bitexact: no encoder tag naming the ffmpeg build; faststart: the moov first, so it plays while it downloads.
+    ...['-fflags', '+bitexact', ...(format === 'webm' ? [] : ['-movflags', '+faststart'])],
+    ...['-f', format, '-y', outFile],
+  ];
+  return new Promise((resolve, reject) => {
+    let binary: string;
+    try {
+      binary = ffmpegPath();
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
+    track(child);
+    const stderr = new TailBuffer(stderrLimitBytes);
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    let settled = false;
+    const finish = (error?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      running.delete(child);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    child.once('error', (error: Error) =>
+      finish(new FfmpegError('failed', `ffmpeg failed: ${error.message}`)),
+    );
+    child.once('close', (code: number | null) =>
+      finish(
+        timedOut
+          ? new FfmpegError('timeout', `ffmpeg did not finish within ${timeoutMs} ms`)
+          : code === 0
+            ? undefined
+            : new FfmpegError(
+                'failed',
+                `stripping the video failed: ${lastLines(stderr.toString(), `ffmpeg exited with code ${code}`)}`,
+              ),
+      ),
+    );
+  });
+}

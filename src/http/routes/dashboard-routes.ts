@@ -18,6 +18,7 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/dashboard/common.js': { file: 'common.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/i18n.js': { file: 'i18n.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/map.js': { file: 'map.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/navigation.js': { file: 'navigation.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
   // Browsers ask for it whatever the page says; an SVG serves them all.
   '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },

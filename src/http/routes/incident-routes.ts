@@ -163,7 +163,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
         tags,
         summary: 'Take a lifecycle action',
         description:
-          "acknowledge (for the caller's centre; no state change), dispatch (assignees), accept, arrive, resolve, verify, " +
+          "acknowledge (for the caller's centre; no state change), dispatch (assignees), accept, arrive (position), resolve, verify, " +
           'reject (note), escalate, false_alarm (note), cancel, note (note), ' +
           "supervise (note: the instruction; duty officers and admins, for the caller's centre; no state change). " +
           'An illegal transition answers 409 with the reason.',
@@ -174,11 +174,12 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
     },
     async (request) => {
       const { id, action } = request.params;
-      const { note, assignees } = request.body ?? {};
+      const { note, assignees, position } = request.body ?? {};
       // A refusal is the catalogue's error of its kind (core/errors.ts' refused), answered as every error is.
       return incidents.act(principalOf(request), id, action, {
         ...(note === undefined ? {} : { note }),
         ...(assignees === undefined ? {} : { assignees }),
+        ...(position === undefined ? {} : { position }),
       });
     },
   );
