@@ -40,7 +40,6 @@ export interface Deployment {
   readonly deadlines: DeadlinesDescription;
   readonly routing: RoutingDescription;
   readonly outbound: ConfigFile['outbound'];
-  readonly notify: ConfigFile['notify'];
   readonly media: ConfigFile['media'];
   readonly cameras: ConfigFile['cameras'];
   readonly store: ConfigFile['store'];
@@ -439,7 +438,6 @@ function crossReference(
     deadlines: file.deadlines,
     routing: file.routing,
     outbound: file.outbound,
-    notify: file.notify,
     media: file.media,
     cameras: file.cameras,
     store: file.store,
