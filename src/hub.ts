@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
 import { Accounts } from './auth/accounts.ts';
 import { GuessLimiter } from './auth/guess-limiter.ts';
+import { RememberedDevices } from './auth/remembered-devices.ts';
 import { type SessionEndReason, Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CombinedCameraDirectory } from './cameras/camera-directory.ts';
@@ -208,6 +209,15 @@ export class Hub {
     // A cycle: accounts and devices share one namespace of ids, and each refuses an id the other holds (every
     // user's, those made through the API included).
     devices.attach(accounts);
+    /** Workers' phones that stay logged in until revoked; revoked with the account's sessions (disable, reset). */
+    const rememberedDevices = new RememberedDevices({
+      store,
+      sessions,
+      isActiveUser: (userId) => accounts.principal(userId) !== undefined,
+      metrics,
+      logger,
+      now: options.clock,
+    });
     this.#registry = devices;
     const authenticator = new TokenAuthenticator({
       directory: accounts,
@@ -577,6 +587,7 @@ export class Hub {
         authenticator,
         sessions,
         accounts,
+        rememberedDevices,
         logger,
         guesses,
         fleet,
@@ -647,6 +658,10 @@ export class Hub {
       }),
       // Before anything authenticates: the broker's CONNECT and the HTTP API read the accounts.
       component('accounts', { start: () => accounts.start(), stop: () => accounts.stop() }),
+      component('remembered-devices', {
+        start: async () => rememberedDevices.start(),
+        stop: () => rememberedDevices.stop(),
+      }),
       component('incidents', { start: () => incidents.start(), stop: () => incidents.stop() }),
       // Evidence listens before anything can raise an incident.
       component('media', { start: () => media.start(), stop: () => media.stop() }),

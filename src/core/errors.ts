@@ -37,6 +37,11 @@ export const errorCatalogue = {
   /** An evidence file attached to its incident but removed since by media retention. */
   media_expired: { status: 410, message: 'the file was removed by media retention' },
   range_not_satisfiable: { status: 416, message: 'the range is outside the file' },
+  /** An Idempotency-Key the caller used within its window for another incident or action: never acted on twice. */
+  idempotency_key_reused: {
+    status: 422,
+    message: 'this Idempotency-Key was used for another action: send a new key',
+  },
   /** An address or identity locked out for guessing (limits.auth); REST adds retry-after. */
   too_many_attempts: { status: 429, message: 'too many failed authentications: try again later' },
   internal: { status: 500, message: 'internal error' },

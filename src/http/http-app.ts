@@ -9,6 +9,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Accounts } from '../auth/accounts.ts';
 import type { GuessLimiter } from '../auth/guess-limiter.ts';
+import type { RememberedDevices } from '../auth/remembered-devices.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { MediaStore } from '../cameras/evidence/media-store.ts';
@@ -50,6 +51,7 @@ import { liveRoutes } from './routes/live-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
 import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
+import { rememberedDeviceRoutes } from './routes/remembered-device-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
 
@@ -77,6 +79,8 @@ export interface HttpAppOptions extends OpsRoutesOptions, ConsoleRoutesOptions, 
   readonly tls?: TlsMaterial;
   /** The HTTP edge's settings: trusted proxies, CORS, the tokens of /metrics and /docs. */
   readonly edge?: EdgeSettings;
+  /** Phones that keep their login until revoked (the worker's page). */
+  readonly rememberedDevices: RememberedDevices;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
@@ -173,6 +177,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(liveRoutes, { ...options, prefix: '/api/live' });
   await app.register(mediaRoutes, { ...options, prefix: '/media' });
   await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
+  await app.register(rememberedDeviceRoutes, { ...options, prefix: '/api' });
   await app.register(dashboardRoutes, options);
   return app;
 }

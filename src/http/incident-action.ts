@@ -30,6 +30,12 @@ export const actionInput = z.strictObject({
       'Why; required to reject a verification, for a false alarm, for note, and for supervise (the instruction).',
     ),
   assignees: z.array(z.string().min(1).max(64)).min(1).max(50).optional().describe('For dispatch: user ids.'),
+  takenAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe(
+      'When the user took the action, if it was queued offline: at most 12 h ago and not in the future. Kept in the audit entry; the lifecycle stamps the hub’s time.',
+    ),
 });
 
 /** Socket.IO's `incident:act`: the incident and the action in the message, with the same input as REST. */

@@ -38,6 +38,11 @@ export interface ActionInput {
   readonly note?: string;
   /** For dispatch: the users who must act. */
   readonly assignees?: readonly string[];
+  /**
+   * When the user took it, if earlier than the hub learned of it (an action queued on a phone offline): recorded in
+   * its audit entry only. The lifecycle stamps the hub's own time: deadlines are judged by when the hub knew.
+   */
+  readonly takenAt?: string;
 }
 
 /** What the lifecycle needs to know beyond the incident: deadlines and the jurisdiction's parents. */

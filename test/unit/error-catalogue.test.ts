@@ -25,6 +25,7 @@ describe('the one catalogue of coded errors', () => {
       device_offline: 409,
       media_expired: 410,
       range_not_satisfiable: 416,
+      idempotency_key_reused: 422,
       too_many_attempts: 429,
       internal: 500,
       device_timeout: 504,
