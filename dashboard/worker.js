@@ -5,12 +5,14 @@ import {
   api,
   beep,
   connect,
+  deviceLogin,
   el,
   loadSettings,
   loginForm,
   logout,
   mediaUrl,
   openStates,
+  rememberedDevice,
   session,
   showStatus,
 } from './common.js';
@@ -26,9 +28,23 @@ import {
   t,
   time,
 } from './i18n.js';
+import { forgetUser, loadTasks, saveTasks } from './offline-store.js';
+import { Outbox } from './outbox.js';
+import { pushButton, withdrawPush } from './push.js';
+
+// An installable app (docs/worker-app.md): the service worker keeps the page's shell for offline use.
+navigator.serviceWorker?.register('/dashboard/sw.js', { scope: '/dashboard/' }).catch(() => undefined);
+// A tapped notification brings this page to the front: its cases are marked as new.
+navigator.serviceWorker?.addEventListener('message', (event) => {
+  if (event.data?.type !== 'notification') return;
+  for (const id of event.data.incidentIds ?? []) fresh.add(id);
+  if (ui.list) render();
+});
 
 const root = document.getElementById('app');
-const state = { me: null, tasks: new Map(), synced: false, online: true };
+const state = { me: null, tasks: new Map(), synced: false, online: true, savedAt: null };
+/** The actions waiting for the network, and what their replays answered (outbox.js). */
+let outbox;
 const ui = {};
 // The tasks this page has shown, so a reconnection can tell which ones arrived while it was offline.
 const seen = new Set(JSON.parse(sessionStorage.getItem('gridhub.seen') ?? '[]'));
@@ -49,8 +65,18 @@ function mine(incident) {
 }
 
 async function start() {
-  if (session() === null) await loginForm(root, t('login.example.worker'));
-  state.me = session().me;
+  // A closed tab or an ended session logs in again with the remembered phone, silently; offline, the phone's last
+  // user and tasks are shown until the network is back.
+  let unreachable = false;
+  if (session() === null) await deviceLogin().catch(() => (unreachable = true));
+  if (session() === null && !unreachable)
+    await loginForm(root, t('login.example.worker'), { offerRemember: true });
+  state.me = session()?.me ?? rememberedDevice()?.me;
+  if (!state.me) {
+    root.textContent = t('offline.nothing');
+    window.addEventListener('online', () => location.reload());
+    return;
+  }
   await loadSettings();
   ui.status = el(
     'span',
@@ -58,6 +84,7 @@ async function start() {
     t('status.connecting'),
   );
   ui.banner = el('p', { class: 'banner', id: 'banner', role: 'status', hidden: true });
+  ui.offline = el('p', { class: 'banner offline', id: 'offline-banner', role: 'status', hidden: true });
   ui.error = el('p', { class: 'error', id: 'error', role: 'alert' });
   ui.list = el('ol', { class: 'tasks', id: 'tasks', 'aria-label': t('worker.label') });
   ui.who = el('p', { class: 'who', id: 'who' }, state.me.name);
@@ -68,15 +95,36 @@ async function start() {
       el('h1', {}, t('app.worker')),
       ui.status,
       languageSwitch(el),
-      el('button', { type: 'button', id: 'logout', onclick: logout, class: 'small' }, t('logout')),
+      pushButton(),
+      el('button', { type: 'button', id: 'logout', onclick: leave, class: 'small' }, t('logout')),
     ),
     ui.who,
+    ui.offline,
     ui.banner,
     ui.error,
     ui.list,
   );
+  outbox = new Outbox({ userId: state.me.userId, onChange: render, onAnswer: (after) => arrived(after) });
+  await outbox.load();
+  const kept = await loadTasks(state.me.userId).catch(() => undefined);
+  if (kept !== undefined && !state.synced) {
+    state.tasks = new Map(kept.tasks.map((incident) => [incident.id, incident]));
+    state.savedAt = kept.savedAt;
+  }
+  showOffline(true);
+  render();
+  window.addEventListener('online', () => outbox.replay());
+  if (session() === null) {
+    // Offline with no session: the remembered phone logs in once the network is back.
+    window.addEventListener('online', () => location.reload());
+    return;
+  }
   connect({
-    onStatus: (code, reason) => showStatus(ui.status, code, reason),
+    onStatus: (code, reason) => {
+      showStatus(ui.status, code, reason);
+      if (code === 'live') showOffline(false);
+      else if (['reconnecting', 'offline', 'offlineBecause'].includes(code)) showOffline(true);
+    },
     onSync: () => sync().catch((error) => (ui.error.textContent = errorLabel(error))),
     onNew: (incident, replayed) => arrived(incident, replayed),
     onUpdate: ({ after }, replayed) => arrived(after, replayed),
@@ -96,13 +144,36 @@ async function start() {
 function arrived(incident, replayed = false) {
   if (!mine(incident)) {
     state.tasks.delete(incident.id);
+    keepTasks();
     render();
     return;
   }
   const isNew = !state.tasks.has(incident.id);
   state.tasks.set(incident.id, incident);
   if (isNew && !replayed) alertNew([incident]);
+  keepTasks();
   render();
+}
+
+/** The open tasks as the hub last said, kept on the phone for when it cannot reach the hub. */
+function keepTasks() {
+  state.savedAt = new Date().toISOString();
+  saveTasks(state.me.userId, [...state.tasks.values()]).catch(() => undefined);
+}
+
+/** 离线 · 截至 HH:mm: the tasks shown are those of then. */
+function showOffline(offline) {
+  ui.offline.hidden = !offline;
+  ui.offline.textContent = state.savedAt
+    ? t('offline.since', { time: time(state.savedAt).slice(11, 16) })
+    : t('offline.nothing');
+}
+
+/** 退出: the phone keeps nothing of the user (tasks, unsent actions, push subscription, remembered login). */
+async function leave() {
+  await withdrawPush().catch(() => undefined);
+  await forgetUser(state.me.userId).catch(() => undefined);
+  await logout();
 }
 
 function alertNew(incidents) {
@@ -122,6 +193,7 @@ async function sync() {
   state.tasks = new Map(tasks.map((incident) => [incident.id, incident]));
   if (!state.synced) for (const incident of tasks) remember(incident.id);
   state.synced = true;
+  keepTasks();
   // The worker's grids by name: each task's chain names them.
   const places = new Map(tasks.flatMap((incident) => incident.chain.map((node) => [node.id, node.name])));
   const grids = state.me.scopeNodeIds.map((id) => places.get(id)).filter(Boolean);
@@ -133,6 +205,8 @@ async function sync() {
     ui.banner.dataset.count = String(meanwhile.length);
   }
   render();
+  // Back online (or just started): what was taken offline goes now, in order.
+  outbox.replay();
 }
 
 function render() {
@@ -141,14 +215,41 @@ function render() {
   const tasks = [...state.tasks.values()].sort(
     (a, b) => due(a) - due(b) || (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0),
   );
-  if (tasks.length === 0) {
+  // Cases whose queued actions or replays have something to say, though they left the list (cancelled, taken over).
+  const settled = [...(outbox?.shownCases() ?? new Map()).values()].filter(
+    (incident) => !state.tasks.has(incident.id) && outbox.has(incident.id),
+  );
+  if (tasks.length === 0 && settled.length === 0) {
     ui.list.replaceChildren(el('li', { class: 'empty' }, t('worker.none')));
     return;
   }
   const drafts = new Map(
     [...ui.list.querySelectorAll('textarea')].map((area) => [area.dataset.id, area.value]),
   );
-  ui.list.replaceChildren(...tasks.map((incident) => card(incident, drafts.get(incident.id) ?? '')));
+  ui.list.replaceChildren(
+    ...tasks.map((incident) => card(incident, drafts.get(incident.id) ?? '')),
+    ...settled.map(settledCard),
+  );
+}
+
+/** A case no longer among the tasks, kept on screen for what its queued actions came to, until dismissed. */
+function settledCard(incident) {
+  return el(
+    'li',
+    { class: 'settled', dataset: { id: incident.id, state: incident.state, settled: 'true' } },
+    el('strong', {}, incidentTitle(incident)),
+    el('span', { class: 'badge state' }, stateLabel(incident.state)),
+    outbox.view(incident.id),
+    el(
+      'div',
+      { class: 'actions' },
+      el(
+        'button',
+        { type: 'button', class: 'small', onclick: () => outbox.dismiss(incident.id) },
+        t('outbox.dismiss'),
+      ),
+    ),
+  );
 }
 
 function card(incident, draft) {
@@ -164,10 +265,12 @@ function card(incident, draft) {
     message.textContent = '';
     try {
       const body = note.value.trim() ? { note: note.value.trim() } : {};
-      const after = await api.act(incident.id, action, body);
+      // Through the offline queue: sent now when it can be, else kept and shown as 待发送 (outbox.js).
+      const done = await outbox.take(incident, action, body);
       if (action === 'resolve') note.value = '';
       fresh.delete(incident.id);
-      arrived(after);
+      if (done.incident) arrived(done.incident);
+      else render();
     } catch (error) {
       message.textContent = t('refused', { action: actionLabel(action), message: errorLabel(error) });
     }
@@ -183,6 +286,8 @@ function card(incident, draft) {
       })
       .catch(() => image.remove());
   }
+  // Its buttons as the actions waiting on it would leave it (accept offline, then arrive offline).
+  const shown = outbox.expectedState(incident);
   const button = (action, enabled) =>
     el(
       'button',
@@ -197,6 +302,7 @@ function card(incident, draft) {
         state: incident.state,
         severity: incident.severity,
         device: incident.device.id,
+        pending: String(outbox.pendingFor(incident.id).length),
       },
       class: fresh.has(incident.id) ? 'fresh' : '',
     },
@@ -215,10 +321,11 @@ function card(incident, draft) {
     el(
       'div',
       { class: 'actions' },
-      button('accept', ['dispatched', 'escalated'].includes(incident.state)),
-      button('arrive', incident.state === 'accepted'),
-      button('resolve', ['accepted', 'on_site'].includes(incident.state)),
+      button('accept', ['dispatched', 'escalated'].includes(shown)),
+      button('arrive', shown === 'accepted'),
+      button('resolve', ['accepted', 'on_site'].includes(shown)),
     ),
+    outbox.view(incident.id),
     message,
   );
 }
