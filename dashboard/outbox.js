@@ -80,6 +80,8 @@ export class Outbox {
     const kept = await addAction(entry);
     this.#entries.push(kept);
     this.#onChange();
+    // Behind others still waiting while online: they go now, this one after them.
+    if (navigator.onLine) this.replay();
     return { queued: kept };
   }
 
@@ -120,7 +122,12 @@ export class Outbox {
 
   async #replayAll() {
     const refusedCases = new Set();
-    for (const entry of [...this.#entries]) {
+    // Oldest first, until none is left that this pass has not tried: actions taken while it runs go too.
+    const tried = new Set();
+    for (;;) {
+      const entry = this.#entries.find((kept) => !tried.has(kept.seq));
+      if (entry === undefined) return;
+      tried.add(entry.seq);
       if (refusedCases.has(entry.incidentId)) {
         await this.#settle(entry, 'dropped', this.#droppedText(entry));
         continue;

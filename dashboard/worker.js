@@ -68,7 +68,11 @@ async function start() {
   // A closed tab or an ended session logs in again with the remembered phone, silently; offline, the phone's last
   // user and tasks are shown until the network is back.
   let unreachable = false;
+  const remembered = rememberedDevice();
   if (session() === null) await deviceLogin().catch(() => (unreachable = true));
+  // The hub refused the phone (revoked: lost or stolen): it keeps nothing of its last user.
+  if (remembered !== null && rememberedDevice() === null)
+    await forgetUser(remembered.me.userId).catch(() => undefined);
   if (session() === null && !unreachable)
     await loginForm(root, t('login.example.worker'), { offerRemember: true });
   state.me = session()?.me ?? rememberedDevice()?.me;
@@ -111,7 +115,8 @@ async function start() {
     state.tasks = new Map(kept.tasks.map((incident) => [incident.id, incident]));
     state.savedAt = kept.savedAt;
   }
-  showOffline(true);
+  // Offline from the start (the 'offline' event and the socket's failures say so later).
+  showOffline(!navigator.onLine || session() === null);
   render();
   window.addEventListener('online', () => outbox.replay());
   if (session() === null) {

@@ -209,6 +209,79 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     await expect.poll(() => cardOf(page, incident.id).count(), wait).toBe(0);
   }, 60_000);
 
+  it('shows a pushed task as a notification, critical ones staying until acted on', async () => {
+    await context.grantPermissions(['notifications'], { origin: hub.httpUrl });
+    const cdp = await context.newCDPSession(page);
+    const registrations = new Map<string, string>();
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: updated }) => {
+      for (const registration of updated)
+        if (!registration.isDeleted) registrations.set(registration.scopeURL, registration.registrationId);
+    });
+    await cdp.send('ServiceWorker.enable');
+    const scope = `${hub.httpUrl}/dashboard/`;
+    await expect.poll(() => registrations.has(scope), wait).toBe(true);
+    const push = (message: Record<string, unknown>) =>
+      cdp.send('ServiceWorker.deliverPushMessage', {
+        origin: hub.httpUrl,
+        registrationId: registrations.get(scope) as string,
+        data: JSON.stringify(message),
+      });
+    type Shown = { title: string; body: string; tag: string; requireInteraction: boolean; data: unknown };
+    const shown = () =>
+      page.evaluate(async () => {
+        const container = (
+          globalThis as unknown as {
+            navigator: { serviceWorker: { getRegistration(scope: string): Promise<unknown> } };
+          }
+        ).navigator.serviceWorker;
+        const registration = (await container.getRegistration('/dashboard/')) as {
+          getNotifications(): Promise<Shown[]>;
+        };
+        return (await registration.getNotifications()).map(
+          ({ title, body, tag, requireInteraction, data }) => ({
+            title,
+            body,
+            tag,
+            requireInteraction,
+            data,
+          }),
+        );
+      });
+    await push({
+      title: '新任务：门被强行打开',
+      body: '西郊1号网格 · 北门',
+      url: '/dashboard/worker.html',
+      tag: 'incident-1',
+      severity: 'critical',
+      incidentIds: ['inc_1'],
+    });
+    await expect.poll(async () => (await shown()).length, wait).toBe(1);
+    await push({ title: '新任务：门长时间未关', body: '南门', tag: 'incident-2', severity: 'warning' });
+    await expect.poll(async () => (await shown()).length, wait).toBe(2);
+    expect(await shown()).toEqual([
+      {
+        title: '新任务：门被强行打开',
+        body: '西郊1号网格 · 北门',
+        tag: 'incident-1',
+        requireInteraction: true,
+        data: { url: '/dashboard/worker.html', incidentIds: ['inc_1'] },
+      },
+      {
+        title: '新任务：门长时间未关',
+        body: '南门',
+        tag: 'incident-2',
+        requireInteraction: false,
+        data: { url: '/dashboard/worker.html', incidentIds: [] },
+      },
+    ]);
+    await cdp.detach();
+    // The button asks the hub for its VAPID key; with no push API on this hub, the failure is shown, not swallowed.
+    const button = page.locator('#push');
+    expect(await button.textContent()).toBe('开启通知');
+    await button.click();
+    await expect.poll(() => button.getAttribute('data-push'), wait).toBe('failed');
+  }, 60_000);
+
   it('logs in with the remembered phone in a fresh tab, and is logged out when the phone is revoked', async () => {
     const { deviceId } = (await page.evaluate(() =>
       JSON.parse(localStorage.getItem('gridhub.device') ?? 'null'),
@@ -240,5 +313,29 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     // The phone's session ends with it: the page falls back to the login form, the credential forgotten.
     await page.locator('#username').waitFor(wait);
     expect(await page.evaluate(() => localStorage.getItem('gridhub.device'))).toBeNull();
+    // Nor does it keep the user's tasks: a revoked phone may be a lost one.
+    const kept = await page.evaluate(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const request = (
+            globalThis as unknown as {
+              indexedDB: {
+                open(name: string): { result: unknown; onsuccess: () => void; onerror: () => void };
+              };
+            }
+          ).indexedDB.open('gridhub-worker');
+          request.onerror = () => reject(new Error('no database'));
+          request.onsuccess = () => {
+            const db = request.result as {
+              transaction(store: string): {
+                objectStore(store: string): { count(): { result: number; onsuccess: () => void } };
+              };
+            };
+            const count = db.transaction('tasks').objectStore('tasks').count();
+            count.onsuccess = () => resolve(count.result);
+          };
+        }),
+    );
+    expect(kept).toBe(0);
   }, 60_000);
 });
