@@ -209,6 +209,48 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     await expect.poll(() => cardOf(page, incident.id).count(), wait).toBe(0);
   }, 60_000);
 
+  it('keeps the queue through a session that ended meanwhile: logs in again with the phone, then sends it', async () => {
+    await (await gate('gate-xijiao-01-south')).holdDoor(1, 400);
+    let incident: Incident | undefined;
+    await expect
+      .poll(async () => {
+        const { body } = await getJson(
+          `${hub.httpUrl}/api/incidents?limit=50&state=dispatched`,
+          officerToken,
+        );
+        incident = (body as { incidents: Incident[] }).incidents.find(
+          (found) => found.device.id === 'gate-xijiao-01-south',
+        );
+        return incident !== undefined;
+      }, wait)
+      .toBe(true);
+    const id = (incident as Incident).id;
+    await cardOf(page, id).waitFor(wait);
+    const token = (await page.evaluate(() => JSON.parse(sessionStorage.getItem('gridhub.session') ?? 'null')))
+      .token as string;
+
+    await context.setOffline(true);
+    await expect.poll(() => page.locator('#offline-banner').isVisible(), wait).toBe(true);
+    await cardOf(page, id).locator('[data-action="accept"]').click();
+    await cardOf(page, id).locator('[data-outbox="pending"]').waitFor(wait);
+    // The session ends on the hub while the phone is away (its shift's end, a logout elsewhere).
+    expect((await postJson(`${hub.httpUrl}/api/auth/logout`, token, {})).status).toBe(200);
+
+    await context.setOffline(false);
+    // Refused (401), the page logs in again with the remembered phone, and the kept action goes then.
+    await expect.poll(() => stateOf(id), wait).toBe('accepted');
+    await expect.poll(() => status(page), wait).toBe('live');
+    const fresh = (await page.evaluate(() => JSON.parse(sessionStorage.getItem('gridhub.session') ?? 'null')))
+      .token as string;
+    expect(fresh).not.toBe(token);
+    expect(await page.locator('#username').count()).toBe(0);
+    await expect.poll(() => cardOf(page, id).getAttribute('data-pending'), wait).toBe('0');
+    const { body } = await getJson(`${hub.httpUrl}/api/incidents/${id}/audit`, officerToken);
+    expect(
+      (body as { entries: AuditEntry[] }).entries.filter((entry) => entry.action === 'incident.accept'),
+    ).toHaveLength(1);
+  }, 60_000);
+
   it('shows a pushed task as a notification, critical ones staying until acted on', async () => {
     await context.grantPermissions(['notifications'], { origin: hub.httpUrl });
     const cdp = await context.newCDPSession(page);
