@@ -145,6 +145,37 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
       )
       .toBe('activated:true');
 
+    // The shell is precached under its versioned name; nothing of the API is (the tasks live in IndexedDB).
+    const cached = await page.evaluate(async () => {
+      const storage = (
+        globalThis as unknown as {
+          caches: {
+            keys(): Promise<string[]>;
+            open(name: string): Promise<{ keys(): Promise<{ url: string }[]> }>;
+          };
+        }
+      ).caches;
+      const names = await storage.keys();
+      const entries = await Promise.all(
+        names.map(async (name) => (await (await storage.open(name)).keys()).map((request) => request.url)),
+      );
+      return { names, paths: entries.flat().map((url) => new URL(url).pathname) };
+    });
+    expect(cached.names).toEqual(['gridhub-shell-v1']);
+    expect(cached.paths).toEqual(
+      expect.arrayContaining([
+        '/dashboard/worker.html',
+        '/dashboard/worker.js',
+        '/dashboard/common.js',
+        '/dashboard/outbox.js',
+        '/dashboard/vendor/leaflet.js',
+        '/socket.io/socket.io.js',
+      ]),
+    );
+    expect(
+      cached.paths.filter((path) => !path.startsWith('/dashboard/') && path !== '/socket.io/socket.io.js'),
+    ).toEqual([]);
+
     await (await gate('gate-xijiao-01-north')).forceDoor();
     const incident = await incidentOf('gate-xijiao-01-north', 'intrusion');
     await cardOf(page, incident.id).waitFor(wait);
