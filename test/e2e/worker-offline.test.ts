@@ -220,6 +220,10 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     await expect.poll(() => page.locator('#offline-banner').isVisible(), wait).toBe(true);
     await cardOf(page, incident.id).locator('[data-action="accept"]').click();
     await cardOf(page, incident.id).locator('[data-outbox="pending"]').waitFor(wait);
+    // Accepted offline, the card offers what follows: resolving with a note, queued behind the accept.
+    await cardOf(page, incident.id).locator('textarea').fill('门已关好');
+    await cardOf(page, incident.id).locator('[data-action="resolve"]').click();
+    await expect.poll(() => cardOf(page, incident.id).getAttribute('data-pending'), wait).toBe('2');
     // The case moves on without the phone: the officer cancels it.
     const cancelled = await postJson(
       `${hub.httpUrl}/api/incidents/${incident.id}/actions/cancel`,
@@ -233,6 +237,14 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     await expect
       .poll(() => refused.textContent(), wait)
       .toMatch(/^接单（\d\d:\d\d 操作）未成功：当前状态不允许此操作；案件现为“已撤销”$/);
+    // The resolve behind it is not sent, and says so, its note quoted for the worker to take again.
+    expect(await cardOf(page, incident.id).locator('[data-outbox="dropped"]').textContent()).toMatch(
+      /^未发送：办结（\d\d:\d\d 操作），因同一案件的前一操作未成功；备注：门已关好$/,
+    );
+    const { body: trail } = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}/audit`, officerToken);
+    expect(
+      (trail as { entries: AuditEntry[] }).entries.filter((entry) => entry.action === 'incident.resolve'),
+    ).toEqual([]);
     // The case left the task list, its card stays for the explanation until dismissed.
     expect(await cardOf(page, incident.id).getAttribute('data-settled')).toBe('true');
     expect(await stateOf(incident.id)).toBe('cancelled');
