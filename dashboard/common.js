@@ -29,6 +29,7 @@ function ended() {
 
 /** Ends the session on the server too (its JWTs are refused from then on), then shows the login form. */
 export async function logout() {
+  await forgetDevice();
   await request('POST', '/api/auth/logout', {}, session()?.token).catch(() => undefined);
   ended();
 }
@@ -86,7 +87,8 @@ function scheduleRefresh() {
     () => {
       refresh().then(
         (ok) => ok || ended(),
-        () => scheduleRefresh(),
+        // Unreachable (offline): try again in a while, not in a tight loop once the JWT's time is past.
+        () => setTimeout(scheduleRefresh, 10_000),
       );
     },
     Math.max(0, Math.min(left - 60_000, left * 0.75)),
@@ -104,8 +106,9 @@ export class ApiError extends Error {
 }
 
 /** A REST call; `token` null for none, the session's JWT unless given. */
-async function request(method, url, body, token = session()?.token) {
-  const headers = token === null ? {} : { authorization: `Bearer ${token}` };
+async function request(method, url, body, token = session()?.token, extraHeaders = {}) {
+  const headers =
+    token === null ? { ...extraHeaders } : { ...extraHeaders, authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(url, {
     method,
@@ -126,9 +129,19 @@ export const api = {
   get: (url) => request('GET', url),
   post: (url, body) => request('POST', url, body ?? {}),
   put: (url, body) => request('PUT', url, body ?? {}),
-  /** A lifecycle action; the answer is the incident as the server now has it. */
-  act: (id, action, body) =>
-    request('POST', `/api/incidents/${encodeURIComponent(id)}/actions/${action}`, body ?? {}),
+  del: (url, body) => request('DELETE', url, body),
+  /**
+   * A lifecycle action; the answer is the incident as the server now has it. With `idempotencyKey` (a UUID), sending
+   * it again answers the first answer without acting twice (the offline queue's replays, outbox.js).
+   */
+  act: (id, action, body, idempotencyKey) =>
+    request(
+      'POST',
+      `/api/incidents/${encodeURIComponent(id)}/actions/${action}`,
+      body ?? {},
+      undefined,
+      idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey },
+    ),
 };
 
 /** Media need the bearer token, which <img> and <video> cannot send: fetch it and hand them a blob: URL. */
@@ -277,12 +290,16 @@ export function el(tag, attributes = {}, ...children) {
 export const openStates = ['new', 'dispatched', 'accepted', 'on_site', 'escalated'];
 
 /** The login form shown when there is no session: a username and password, or an API token; resolves once in. */
-export function loginForm(root, example) {
+export function loginForm(root, example, { offerRemember = false } = {}) {
   return new Promise((resolve) => {
     const message = el('p', { class: 'error', role: 'alert' });
+    // The worker's phone: checked by default, the login lasts until the phone is revoked (remembered devices below).
+    const remember = offerRemember ? el('input', { id: 'remember', type: 'checkbox', checked: true }) : null;
     const attempt = async (logIn) => {
       try {
-        resolve(await logIn());
+        const opened = await logIn();
+        if (remember?.checked) await rememberDevice().catch(() => undefined);
+        resolve(opened);
       } catch (error) {
         message.textContent = errorLabel(error);
       }
@@ -315,6 +332,7 @@ export function loginForm(root, example) {
       username,
       el('label', { for: 'password' }, t('login.password')),
       password,
+      remember ? el('label', { class: 'remember' }, remember, t('login.remember')) : null,
       el('button', { type: 'submit' }, t('login.submit')),
       message,
       el(
@@ -332,4 +350,78 @@ export function loginForm(root, example) {
     );
     root.replaceChildren(form);
   });
+}
+
+// --- Remembered phones (the worker's app): the login lasts until the phone is revoked. ---------------------------
+// The phone's credential (its device id and current secret, and who it is for) is kept in localStorage, so it
+// outlives the tab; the session's JWT stays in sessionStorage. Each login with it rotates the secret: the hub takes
+// a rotated secret presented again for a copy and revokes the phone, so two tabs must never log in with one secret
+// at once (a Web Lock serialises them, each reading the secret afresh inside it).
+const deviceKey = 'gridhub.device';
+
+/** `{deviceId, secret, me}` of this phone, or null. */
+export function rememberedDevice() {
+  const raw = localStorage.getItem(deviceKey);
+  return raw === null ? null : JSON.parse(raw);
+}
+
+/** Remembers this phone for the session's user (POST /api/auth/devices). */
+export async function rememberDevice() {
+  const current = session();
+  if (current === null) return null;
+  const credential = await request('POST', '/api/auth/devices', {});
+  localStorage.setItem(deviceKey, JSON.stringify({ ...credential, me: current.me }));
+  return credential;
+}
+
+const withDeviceLock = (work) =>
+  navigator.locks?.request ? navigator.locks.request(deviceKey, work) : work();
+
+/**
+ * Logs in silently with the remembered phone: the session, or null when there is none or the hub refused it (the
+ * phone was revoked: its credential is forgotten). Rejects when the hub cannot be reached (offline): the
+ * credential stays for the next try.
+ */
+export function deviceLogin() {
+  return withDeviceLock(async () => {
+    const credential = rememberedDevice();
+    if (credential === null) return null;
+    if (session() !== null) return session();
+    try {
+      const issued = await request(
+        'POST',
+        '/api/auth/device-login',
+        { deviceId: credential.deviceId, secret: credential.secret },
+        null,
+      );
+      localStorage.setItem(deviceKey, JSON.stringify({ ...issued.device, me: issued.me }));
+      return keep({
+        token: issued.token,
+        expiresAt: issued.expiresAt,
+        sessionExpiresAt: issued.sessionExpiresAt,
+        me: issued.me,
+      });
+    } catch (error) {
+      if (error instanceof ApiError && error.status < 500 && error.status !== 429) {
+        localStorage.removeItem(deviceKey);
+        return null;
+      }
+      throw error;
+    }
+  });
+}
+
+/** Logging out forgets the phone too, on the hub (DELETE /api/me/devices/:id) and here. */
+async function forgetDevice() {
+  const credential = rememberedDevice();
+  if (credential === null) return;
+  localStorage.removeItem(deviceKey);
+  await request('DELETE', `/api/me/devices/${encodeURIComponent(credential.deviceId)}`).catch(
+    () => undefined,
+  );
+}
+
+/** A refused token (401) seen by a page's own request: a fresh JWT if the session lasts, else the login again. */
+export function reauthenticate() {
+  return refresh().then((ok) => ok || ended());
 }

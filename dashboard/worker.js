@@ -2,8 +2,10 @@
 // map with the device's pin, links that open the phone's map app), time and evidence; accept, arrive (with the
 // phone's position), resolve with a note; photos and short videos from the phone's camera, before or after the work;
 // a case sent back shows the officer's note and its rework count. A new task arrives live with a sound and a
-// vibration; after a network drop the page reloads the server's state and marks what arrived meanwhile. Every action
-// shows the server's answer, refusals included. Each part of a card is drawn by its own function.
+// vibration; after a network drop the page reloads the server's state and marks what arrived meanwhile. An
+// installable app (manifest, service worker): the tasks stay readable offline and actions taken offline are queued
+// and replayed (outbox.js); the login stays on the phone until revoked. Every action shows the server's answer,
+// refusals included. Each part of a card is drawn by its own function.
 
 import gcoord from '/dashboard/vendor/gcoord.js';
 import {
@@ -11,12 +13,14 @@ import {
   api,
   beep,
   connect,
+  deviceLogin,
   el,
   loadSettings,
   loginForm,
   logout,
   mediaUrl,
   openStates,
+  rememberedDevice,
   session,
   showStatus,
 } from './common.js';
@@ -32,12 +36,34 @@ import {
   t,
   time,
 } from './i18n.js';
-import { positionSharing } from './position-sharing.js';
 import { GridMap } from './map.js';
 import { byUrgency, navigationLinks } from './navigation.js';
+import { forgetUser, loadTasks, saveTasks } from './offline-store.js';
+import { Outbox } from './outbox.js';
+import { positionSharing } from './position-sharing.js';
+import { pushButton, withdrawPush } from './push.js';
+
+// An installable app (docs/worker-app.md): the service worker keeps the page's shell for offline use.
+navigator.serviceWorker?.register('/dashboard/sw.js', { scope: '/dashboard/' }).catch(() => undefined);
+// A tapped notification brings this page to the front: its cases are marked as new.
+navigator.serviceWorker?.addEventListener('message', (event) => {
+  if (event.data?.type !== 'notification') return;
+  for (const id of event.data.incidentIds ?? []) fresh.add(id);
+  if (ui.list) render();
+});
 
 const root = document.getElementById('app');
-const state = { me: null, tasks: new Map(), synced: false, online: true, settings: {}, grids: new Map() };
+const state = {
+  me: null,
+  tasks: new Map(),
+  synced: false,
+  online: true,
+  settings: {},
+  grids: new Map(),
+  savedAt: null,
+};
+/** The actions waiting for the network, and what their replays answered (outbox.js). */
+let outbox;
 const ui = {};
 // The tasks this page has shown, so a reconnection can tell which ones arrived while it was offline.
 const seen = new Set(JSON.parse(sessionStorage.getItem('gridhub.seen') ?? '[]'));
@@ -67,8 +93,22 @@ function mine(incident) {
 }
 
 async function start() {
-  if (session() === null) await loginForm(root, t('login.example.worker'));
-  state.me = session().me;
+  // A closed tab or an ended session logs in again with the remembered phone, silently; offline, the phone's last
+  // user and tasks are shown until the network is back.
+  let unreachable = false;
+  const remembered = rememberedDevice();
+  if (session() === null) await deviceLogin().catch(() => (unreachable = true));
+  // The hub refused the phone (revoked: lost or stolen): it keeps nothing of its last user.
+  if (remembered !== null && rememberedDevice() === null)
+    await forgetUser(remembered.me.userId).catch(() => undefined);
+  if (session() === null && !unreachable)
+    await loginForm(root, t('login.example.worker'), { offerRemember: true });
+  state.me = session()?.me ?? rememberedDevice()?.me;
+  if (!state.me) {
+    root.textContent = t('offline.nothing');
+    window.addEventListener('online', () => location.reload());
+    return;
+  }
   state.settings = await loadSettings();
   ui.status = el(
     'span',
@@ -76,6 +116,7 @@ async function start() {
     t('status.connecting'),
   );
   ui.banner = el('p', { class: 'banner', id: 'banner', role: 'status', hidden: true });
+  ui.offline = el('p', { class: 'banner offline', id: 'offline-banner', role: 'status', hidden: true });
   ui.error = el('p', { class: 'error', id: 'error', role: 'alert' });
   ui.list = el('ol', { class: 'tasks', id: 'tasks', 'aria-label': t('worker.label') });
   ui.who = el('p', { class: 'who', id: 'who' }, state.me.name);
@@ -86,16 +127,38 @@ async function start() {
       el('h1', {}, t('app.worker')),
       ui.status,
       languageSwitch(el),
-      el('button', { type: 'button', id: 'logout', onclick: logout, class: 'small' }, t('logout')),
+      pushButton(),
+      el('button', { type: 'button', id: 'logout', onclick: leave, class: 'small' }, t('logout')),
     ),
     ui.who,
+    ui.offline,
     ui.banner,
     ui.error,
     ui.list,
   );
+  outbox = new Outbox({ userId: state.me.userId, onChange: render, onAnswer: (after) => arrived(after) });
+  await outbox.load();
+  const kept = await loadTasks(state.me.userId).catch(() => undefined);
+  if (kept !== undefined && !state.synced) {
+    state.tasks = new Map(kept.tasks.map((incident) => [incident.id, incident]));
+    state.savedAt = kept.savedAt;
+  }
+  // Offline from the start (the 'offline' event and the socket's failures say so later).
+  showOffline(!navigator.onLine || session() === null);
+  render();
+  window.addEventListener('online', () => outbox.replay());
+  if (session() === null) {
+    // Offline with no session: the remembered phone logs in once the network is back.
+    window.addEventListener('online', () => location.reload());
+    return;
+  }
   positionSharing(root);
   connect({
-    onStatus: (code, reason) => showStatus(ui.status, code, reason),
+    onStatus: (code, reason) => {
+      showStatus(ui.status, code, reason);
+      if (code === 'live') showOffline(false);
+      else if (['reconnecting', 'offline', 'offlineBecause'].includes(code)) showOffline(true);
+    },
     onSync: () => sync().catch((error) => (ui.error.textContent = errorLabel(error))),
     onNew: (incident, replayed) => arrived(incident, replayed),
     onUpdate: ({ after }, replayed) => arrived(after, replayed),
@@ -115,13 +178,36 @@ async function start() {
 function arrived(incident, replayed = false) {
   if (!mine(incident)) {
     state.tasks.delete(incident.id);
+    keepTasks();
     render();
     return;
   }
   const isNew = !state.tasks.has(incident.id);
   state.tasks.set(incident.id, incident);
   if (isNew && !replayed && incident.state !== 'resolved') alertNew([incident]);
+  keepTasks();
   render();
+}
+
+/** The open tasks as the hub last said, kept on the phone for when it cannot reach the hub. */
+function keepTasks() {
+  state.savedAt = new Date().toISOString();
+  saveTasks(state.me.userId, [...state.tasks.values()]).catch(() => undefined);
+}
+
+/** 离线 · 截至 HH:mm: the tasks shown are those of then. */
+function showOffline(offline) {
+  ui.offline.hidden = !offline;
+  ui.offline.textContent = state.savedAt
+    ? t('offline.since', { time: time(state.savedAt).slice(11, 16) })
+    : t('offline.nothing');
+}
+
+/** 退出: the phone keeps nothing of the user (tasks, unsent actions, push subscription, remembered login). */
+async function leave() {
+  await withdrawPush().catch(() => undefined);
+  await forgetUser(state.me.userId).catch(() => undefined);
+  await logout();
 }
 
 function alertNew(incidents) {
@@ -147,6 +233,7 @@ async function sync() {
   state.tasks = new Map(tasks.map((incident) => [incident.id, incident]));
   if (!state.synced) for (const incident of tasks) remember(incident.id);
   state.synced = true;
+  keepTasks();
   // The worker's grids by name: each task's chain names them.
   const places = new Map(tasks.flatMap((incident) => incident.chain.map((node) => [node.id, node.name])));
   for (const feature of state.grids.values()) places.set(feature.id, feature.properties.name);
@@ -159,13 +246,19 @@ async function sync() {
     ui.banner.dataset.count = String(meanwhile.length);
   }
   render();
+  // Back online (or just started): what was taken offline goes now, in order.
+  outbox.replay();
 }
 
 function render() {
   const tasks = [...state.tasks.values()].sort((a, b) => byUrgency(a, b));
   for (const id of maps.keys()) if (!state.tasks.has(id)) maps.delete(id);
   for (const id of uploadOutcomes.keys()) if (!state.tasks.has(id)) uploadOutcomes.delete(id);
-  if (tasks.length === 0) {
+  // Cases whose queued actions or replays have something to say, though they left the list (cancelled, taken over).
+  const settled = [...(outbox?.shownCases() ?? new Map()).values()].filter(
+    (incident) => !state.tasks.has(incident.id) && outbox.has(incident.id),
+  );
+  if (tasks.length === 0 && settled.length === 0) {
     ui.list.replaceChildren(el('li', { class: 'empty' }, t('worker.none')));
     return;
   }
@@ -178,8 +271,29 @@ function render() {
   );
   ui.list.replaceChildren(
     ...tasks.map((incident) => card(incident, drafts.get(incident.id) ?? '', uploading.get(incident.id))),
+    ...settled.map(settledCard),
   );
   for (const incident of tasks) drawMap(incident);
+}
+
+/** A case no longer among the tasks, kept on screen for what its queued actions came to, until dismissed. */
+function settledCard(incident) {
+  return el(
+    'li',
+    { class: 'settled', dataset: { id: incident.id, state: incident.state, settled: 'true' } },
+    el('strong', {}, incidentTitle(incident)),
+    el('span', { class: 'badge state' }, stateLabel(incident.state)),
+    outbox.view(incident.id),
+    el(
+      'div',
+      { class: 'actions' },
+      el(
+        'button',
+        { type: 'button', class: 'small', onclick: () => outbox.dismiss(incident.id) },
+        t('outbox.dismiss'),
+      ),
+    ),
+  );
 }
 
 function card(incident, draft, uploadPart) {
@@ -200,6 +314,7 @@ function card(incident, draft, uploadPart) {
         state: incident.state,
         severity: incident.severity,
         device: incident.device.id,
+        pending: String(outbox.pendingFor(incident.id).length),
       },
       class: fresh.has(incident.id) ? 'fresh' : '',
     },
@@ -215,6 +330,7 @@ function card(incident, draft, uploadPart) {
     uploadPart ?? uploadSection(incident),
     awaiting ? null : note,
     awaiting ? null : actionsSection(incident, note, message),
+    outbox.view(incident.id),
     message,
   );
 }
@@ -486,10 +602,12 @@ function actionsSection(incident, note, message) {
         message.textContent = position ? '' : t('arrival.noPosition');
         if (position) body.position = position;
       }
-      const after = await api.act(incident.id, action, body);
+      // Through the offline queue: sent now when it can be, else kept and shown as 待发送 (outbox.js).
+      const done = await outbox.take(incident, action, body);
       if (action === 'resolve') note.value = '';
       fresh.delete(incident.id);
-      arrived(after);
+      if (done.incident) arrived(done.incident);
+      else render();
     } catch (error) {
       message.textContent = t('refused', { action: actionLabel(action), message: errorLabel(error) });
     }
@@ -500,12 +618,14 @@ function actionsSection(incident, note, message) {
       { type: 'button', dataset: { action }, disabled: !enabled, onclick: act(action) },
       actionLabel(action),
     );
+  // Its buttons as the actions waiting on it would leave it (accept offline, then arrive offline).
+  const shown = outbox.expectedState(incident);
   return el(
     'div',
     { class: 'actions' },
-    button('accept', ['dispatched', 'escalated'].includes(incident.state)),
-    button('arrive', incident.state === 'accepted'),
-    button('resolve', ['accepted', 'on_site'].includes(incident.state)),
+    button('accept', ['dispatched', 'escalated'].includes(shown)),
+    button('arrive', shown === 'accepted'),
+    button('resolve', ['accepted', 'on_site'].includes(shown)),
   );
 }
 

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { AuditTrail } from './audit/audit-trail.ts';
 import { Accounts } from './auth/accounts.ts';
 import { GuessLimiter } from './auth/guess-limiter.ts';
+import { RememberedDevices } from './auth/remembered-devices.ts';
 import { type SessionEndReason, Sessions } from './auth/sessions.ts';
 import { TokenAuthenticator } from './auth/token-authenticator.ts';
 import { CombinedCameraDirectory } from './cameras/camera-directory.ts';
@@ -62,9 +63,9 @@ import { ZktecoAdmsReceiver } from './ingest/zkteco-adms.ts';
 import { AddressPolicy, OutboundGuard } from './net/outbound-address.ts';
 import { outboundGuardMetrics } from './net/outbound-metrics.ts';
 import { uriHost } from './net/uri-host.ts';
-import { webPushRoutesOf } from './notify/channels/web-push.ts';
 import type { NotificationChannel } from './notify/channel.ts';
 import { createChannels } from './notify/channels/index.ts';
+import { webPushRoutesOf } from './notify/channels/web-push.ts';
 import { NotificationService } from './notify/notification-service.ts';
 import { createLogger, type Logger, LogThrottle } from './observability/logger.ts';
 import { MetricsRegistry } from './observability/metrics-registry.ts';
@@ -219,6 +220,15 @@ export class Hub {
     // A cycle: accounts and devices share one namespace of ids, and each refuses an id the other holds (every
     // user's, those made through the API included).
     devices.attach(accounts);
+    /** Workers' phones that stay logged in until revoked; revoked with the account's sessions (disable, reset). */
+    const rememberedDevices = new RememberedDevices({
+      store,
+      sessions,
+      isActiveUser: (userId) => accounts.principal(userId) !== undefined,
+      metrics,
+      logger,
+      now: options.clock,
+    });
     this.#registry = devices;
     const authenticator = new TokenAuthenticator({
       directory: accounts,
@@ -622,6 +632,7 @@ export class Hub {
         authenticator,
         sessions,
         accounts,
+        rememberedDevices,
         logger,
         guesses,
         fleet,
@@ -704,6 +715,10 @@ export class Hub {
       }),
       // Before anything authenticates: the broker's CONNECT and the HTTP API read the accounts.
       component('accounts', { start: () => accounts.start(), stop: () => accounts.stop() }),
+      component('remembered-devices', {
+        start: async () => rememberedDevices.start(),
+        stop: () => rememberedDevices.stop(),
+      }),
       component('incidents', { start: () => incidents.start(), stop: () => incidents.stop() }),
       // After the incidents it reads, before anything can raise one; stopped before the store it keeps its steps in.
       component('notifications', {

@@ -46,6 +46,11 @@ export const errorCatalogue = {
   unsupported_media_type: { status: 415, message: 'the upload is not an accepted photo or video type' },
   /** A case that has collected field.maxUploadsPerIncident uploads already. */
   too_many_uploads: { status: 409, message: 'this case has as many uploads as allowed' },
+  /** An Idempotency-Key the caller used within its window for another incident or action: never acted on twice. */
+  idempotency_key_reused: {
+    status: 422,
+    message: 'this Idempotency-Key was used for another action: send a new key',
+  },
   /** An address or identity locked out for guessing (limits.auth); REST adds retry-after. */
   too_many_attempts: { status: 429, message: 'too many failed authentications: try again later' },
   // Worker positions (#24): why a phone's position was not kept.

@@ -29,6 +29,8 @@ export const sessionEndReasons = [
   'user_removed',
   'password_changed',
   'expired',
+  // A remembered phone revoked (by its owner, an admin, or on reuse of a rotated secret): the sessions it opened end.
+  'device_revoked',
 ] as const;
 export type SessionEndReason = (typeof sessionEndReasons)[number];
 

@@ -70,6 +70,9 @@ const contentSecurityPolicyWith = (imageOrigins: readonly string[]) => ({
     imgSrc: ["'self'", 'blob:', 'data:', ...imageOrigins],
     mediaSrc: ["'self'", 'blob:'],
     connectSrc: ["'self'"],
+    // The worker's page is an installable app: its service worker (/dashboard/sw.js) and manifest are the hub's own.
+    workerSrc: ["'self'"],
+    manifestSrc: ["'self'"],
     fontSrc: ["'self'"],
     objectSrc: ["'none'"],
     baseUri: ["'none'"],

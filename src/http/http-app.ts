@@ -9,6 +9,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Accounts } from '../auth/accounts.ts';
 import type { GuessLimiter } from '../auth/guess-limiter.ts';
+import type { RememberedDevices } from '../auth/remembered-devices.ts';
 import type { Sessions } from '../auth/sessions.ts';
 import type { TokenAuthenticator } from '../auth/token-authenticator.ts';
 import type { MediaStore } from '../cameras/evidence/media-store.ts';
@@ -54,6 +55,7 @@ import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
 import { positionRoutes } from './routes/position-routes.ts';
 import { type PushRoutesOptions, pushRoutes } from './routes/push-routes.ts';
+import { rememberedDeviceRoutes } from './routes/remembered-device-routes.ts';
 import { type UploadRoutesOptions, uploadRoutes } from './routes/upload-routes.ts';
 
 export type { HealthReport } from './routes/ops-routes.ts';
@@ -90,6 +92,8 @@ export interface HttpAppOptions
   readonly edge?: EdgeSettings;
   /** Grid workers' positions while on duty (routes/position-routes.ts). */
   readonly positions: WorkerPositions;
+  /** Phones that keep their login until revoked (the worker's page). */
+  readonly rememberedDevices: RememberedDevices;
 }
 
 /** A JSON pointer (`/shifts/0/from`) as path segments, array indices as numbers. */
@@ -191,6 +195,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(pushRoutes, { ...options, prefix: '/api/push' });
   await app.register(notificationRoutes, { ...options, prefix: '/api/notifications' });
   await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
+  await app.register(rememberedDeviceRoutes, { ...options, prefix: '/api' });
   await app.register(dashboardRoutes, options);
   return app;
 }

@@ -40,6 +40,12 @@ export const actionInput = z.strictObject({
     .describe(
       "For arrive: the phone's position (WGS84, navigator.geolocation); the hub keeps its distance to the device and flags a far arrival.",
     ),
+  takenAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe(
+      'When the user took the action, if it was queued offline: at most 12 h ago and not in the future. Kept in the audit entry; the lifecycle stamps the hub’s time.',
+    ),
 });
 
 /** Socket.IO's `incident:act`: the incident and the action in the message, with the same input as REST. */

@@ -152,6 +152,9 @@ export class IncidentActions {
   }
 
   #detail(input: ActionInput): Record<string, unknown> {
-    return input.assignees === undefined ? {} : { assignees: input.assignees };
+    return {
+      ...(input.assignees === undefined ? {} : { assignees: input.assignees }),
+      ...(input.takenAt === undefined ? {} : { takenAt: input.takenAt }),
+    };
   }
 }

@@ -47,6 +47,11 @@ export interface ActionInput {
   readonly assignees?: readonly string[];
   /** For arrive: where the phone is (WGS84), judged against the device by the context's `arrivalOf`. */
   readonly position?: FieldPosition;
+  /**
+   * When the user took it, if earlier than the hub learned of it (an action queued on a phone offline): recorded in
+   * its audit entry only. The lifecycle stamps the hub's own time: deadlines are judged by when the hub knew.
+   */
+  readonly takenAt?: string;
 }
 
 /** What the lifecycle needs to know beyond the incident: deadlines and the jurisdiction's parents. */

@@ -29,6 +29,7 @@ describe('the one catalogue of coded errors', () => {
       payload_too_large: 413,
       unsupported_media_type: 415,
       too_many_uploads: 409,
+      idempotency_key_reused: 422,
       too_many_attempts: 429,
       position_sharing_off: 409,
       off_shift: 409,

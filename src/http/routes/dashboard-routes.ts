@@ -12,7 +12,7 @@ export interface DashboardRoutesOptions {
 const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/officer': { file: 'officer.html', type: 'text/html; charset=utf-8' },
-  '/worker': { file: 'worker.html', type: 'text/html; charset=utf-8' },
+  '/dashboard/worker.html': { file: 'worker.html', type: 'text/html; charset=utf-8' },
   '/dashboard/index.js': { file: 'index.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/index.css': { file: 'index.css', type: 'text/css; charset=utf-8' },
   '/dashboard/common.js': { file: 'common.js', type: 'text/javascript; charset=utf-8' },
@@ -26,7 +26,22 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/dashboard/worker.js': { file: 'worker.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
   '/dashboard/position-sharing.js': { file: 'position-sharing.js', type: 'text/javascript; charset=utf-8' },
+  // The worker's installable app: its manifest, icons, service worker (scope /dashboard/) and offline queue.
+  '/dashboard/manifest.webmanifest': { file: 'manifest.webmanifest', type: 'application/manifest+json' },
+  '/dashboard/sw.js': { file: 'sw.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/outbox.js': { file: 'outbox.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/offline-store.js': { file: 'offline-store.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/push.js': { file: 'push.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/icons/icon-192.png': { file: 'icons/icon-192.png', type: 'image/png' },
+  '/dashboard/icons/icon-512.png': { file: 'icons/icon-512.png', type: 'image/png' },
+  '/dashboard/icons/icon-maskable-512.png': { file: 'icons/icon-maskable-512.png', type: 'image/png' },
 };
+
+/**
+ * Old addresses of pages that moved: the worker's page lives under /dashboard/, where its service worker's scope
+ * reaches, so the app opened from a bookmark of /worker works offline too.
+ */
+const moved: Readonly<Record<string, string>> = { '/worker': '/dashboard/worker.html' };
 
 /**
  * The libraries the pages import, from the hub's own node_modules (the versions package-lock.json pins), as ES
@@ -57,8 +72,11 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
       reply
         .type(type)
         .header('cache-control', 'no-cache')
-        .send(await readFile(path.join(directory, file), 'utf8')),
+        .send(await readFile(path.join(directory, file))),
     );
+  }
+  for (const [url, to] of Object.entries(moved)) {
+    app.get(url, { schema: { hide: true } }, async (_request, reply) => reply.redirect(to, 302));
   }
   for (const [url, { module, type }] of Object.entries(vendorFiles)) {
     const file = resolveModule(module);

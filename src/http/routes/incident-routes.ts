@@ -7,7 +7,9 @@ import type { IncidentService } from '../../incidents/incident-service.ts';
 import { availableActions } from '../../incidents/lifecycle.ts';
 import type { Visibility } from '../../incidents/visibility.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
+import type { MetricsRegistry } from '../../observability/metrics-registry.ts';
 import type { Store } from '../../store/store.ts';
+import { IdempotentActions, idempotencyKeyPattern } from '../idempotency.ts';
 import { actionInput, isUserAction, userActions } from '../incident-action.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 import { auditAnswer, incidentAnswer, list, nextPage } from '../schemas.ts';
@@ -18,6 +20,7 @@ export interface IncidentRoutesOptions {
   readonly incidents: IncidentService;
   readonly visibility: Visibility;
   readonly jurisdiction: Jurisdiction;
+  readonly metrics: MetricsRegistry;
 }
 
 /** `a,b,c` → ['a','b','c'], each checked against the allowed values. */
@@ -44,10 +47,38 @@ const idParams = z.strictObject({ id: z.string().min(1).max(64) });
 const actionParams = idParams.extend({ action: z.enum(userActions) });
 // A POST without a body arrives as null: it means "no note, no assignees".
 const actionBody = actionInput.nullish();
+const actionHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(idempotencyKeyPattern, 'must be a UUID')
+    .optional()
+    .describe(
+      'A UUID: the same key from the same user within 24 h answers the first answer again without acting twice.',
+    ),
+});
+/** How far a phone's clock may run ahead of the hub's before its `takenAt` is refused as in the future. */
+const takenAtSkewMs = 120_000;
+/** The oldest an offline action may be: a queue older than a shift is stale, its phone's view of the case too. */
+const takenAtMaxAgeMs = 12 * 3600_000;
+
+/** `takenAt` within its bounds, or the refusal saying which one it breaks. */
+function checkTakenAt(takenAt: string | undefined, now: number): void {
+  if (takenAt === undefined) return;
+  const at = Date.parse(takenAt);
+  const problem =
+    at > now + takenAtSkewMs
+      ? 'body.takenAt: is in the future'
+      : at < now - takenAtMaxAgeMs
+        ? 'body.takenAt: is more than 12 hours ago'
+        : undefined;
+  if (problem !== undefined)
+    throw new GridhubError('invalid_request', 'invalid body', { problems: [problem] });
+}
 
 /** Incidents: listing with filters, one incident, its audit trail, and the lifecycle actions. */
 export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = async (app, options) => {
   const { store, incidents, visibility, jurisdiction } = options;
+  const idempotent = new IdempotentActions(store, options.metrics);
   const tags = ['incidents'];
   /** Out of scope answers as not found: another grid's incidents do not exist for this user. */
   const notFound = { refusals: ['not_found'] as const };
@@ -158,7 +189,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
   app.post(
     '/:id/actions/:action',
     {
-      config: { refusals: ['not_found', 'forbidden', 'illegal_transition'] },
+      config: { refusals: ['not_found', 'forbidden', 'illegal_transition', 'idempotency_key_reused'] },
       schema: {
         tags,
         summary: 'Take a lifecycle action',
@@ -166,21 +197,38 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
           "acknowledge (for the caller's centre; no state change), dispatch (assignees), accept, arrive (position), resolve, verify, " +
           'reject (note), escalate, false_alarm (note), cancel, note (note), ' +
           "supervise (note: the instruction; duty officers and admins, for the caller's centre; no state change). " +
-          'An illegal transition answers 409 with the reason.',
+          'An illegal transition answers 409 with the reason. With an Idempotency-Key, sending it again answers the ' +
+          'first answer (header idempotent-replayed: true) without acting twice; the key used for another incident ' +
+          'or action answers 422.',
         params: actionParams,
+        headers: actionHeaders,
         body: actionBody,
         response: { 200: incidentAnswer },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id, action } = request.params;
-      const { note, assignees, position } = request.body ?? {};
+      const { note, assignees, position, takenAt } = request.body ?? {};
+      const principal = principalOf(request);
+      checkTakenAt(takenAt, Date.now());
       // A refusal is the catalogue's error of its kind (core/errors.ts' refused), answered as every error is.
-      return incidents.act(principalOf(request), id, action, {
-        ...(note === undefined ? {} : { note }),
-        ...(assignees === undefined ? {} : { assignees }),
-        ...(position === undefined ? {} : { position }),
-      });
+      const act = () =>
+        incidents.act(principal, id, action, {
+          ...(note === undefined ? {} : { note }),
+          ...(assignees === undefined ? {} : { assignees }),
+          ...(position === undefined ? {} : { position }),
+          ...(takenAt === undefined ? {} : { takenAt }),
+        });
+      const key = request.headers['idempotency-key'];
+      if (key === undefined) return act();
+      const { answer, replayed } = await idempotent.run(
+        principal.userId,
+        key,
+        { incidentId: id, action },
+        act,
+      );
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      return answer;
     },
   );
 };
