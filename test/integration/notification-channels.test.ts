@@ -534,6 +534,26 @@ describe('web_push on a real hub', () => {
     // The same case, the same topic: the newer message replaces the older one at the push service.
     expect(push.messages[0]?.topic).toBe(push.messages[1]?.topic);
 
+    // The push service down (5xx on both, then no answer at all): retryable, no throw.
+    push.failNext(503);
+    push.failNext(503);
+    expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'failed', retryable: true });
+    expect(channel.status().health).toBe('failing');
+    push.stallNext();
+    push.stallNext();
+    expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'failed', retryable: true });
+    // The push service refuses the hub's VAPID signature (403): credentials_refused, until a delivery succeeds.
+    push.vapidPublicKey = 'a-key-the-hub-does-not-have';
+    expect(await channel.send(recipient, notification)).toMatchObject({
+      outcome: 'failed',
+      retryable: false,
+    });
+    expect(channel.status().health).toBe('credentials_refused');
+    push.malformed.length = 0;
+    push.vapidPublicKey = publicKey;
+    expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'sent' });
+    expect(channel.status().health).toBe('ok');
+
     // The tablet's browser dropped its subscription: 410, removed, the phone still served.
     push.gone.add('tablet-1');
     expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'sent' });
