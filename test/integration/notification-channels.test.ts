@@ -643,4 +643,30 @@ describe('web_push on a real hub', () => {
     const anonymous = await fetch(`${hub.httpUrl}/api/push/subscriptions`);
     expect(anonymous.status).toBe(401);
   });
+
+  it('answers 404, counted, on a hub without a web_push channel', async () => {
+    const plain = await startTestHub();
+    try {
+      const response = await fetch(`${plain.httpUrl}/api/push/key`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      // The other hub does not know this hub's JWT: log in there.
+      expect(response.status).toBe(401);
+      const login = await fetch(`${plain.httpUrl}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'worker-xijiao-04', password: 'demo-password-worker-xijiao-04' }),
+      });
+      const own = ((await login.json()) as { token: string }).token;
+      const key = await fetch(`${plain.httpUrl}/api/push/key`, {
+        headers: { authorization: `Bearer ${own}` },
+      });
+      expect(key.status).toBe(404);
+      expect(await metricValue(plain.httpUrl, 'gridhub_push_refusals_total{reason="not_configured"}')).toBe(
+        1,
+      );
+    } finally {
+      await plain.stop();
+    }
+  });
 });
