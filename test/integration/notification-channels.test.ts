@@ -534,6 +534,26 @@ describe('web_push on a real hub', () => {
     // The same case, the same topic: the newer message replaces the older one at the push service.
     expect(push.messages[0]?.topic).toBe(push.messages[1]?.topic);
 
+    // The push service down (5xx on both, then no answer at all): retryable, no throw.
+    push.failNext(503);
+    push.failNext(503);
+    expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'failed', retryable: true });
+    expect(channel.status().health).toBe('failing');
+    push.stallNext();
+    push.stallNext();
+    expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'failed', retryable: true });
+    // The push service refuses the hub's VAPID signature (403): credentials_refused, until a delivery succeeds.
+    push.vapidPublicKey = 'a-key-the-hub-does-not-have';
+    expect(await channel.send(recipient, notification)).toMatchObject({
+      outcome: 'failed',
+      retryable: false,
+    });
+    expect(channel.status().health).toBe('credentials_refused');
+    push.malformed.length = 0;
+    push.vapidPublicKey = publicKey;
+    expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'sent' });
+    expect(channel.status().health).toBe('ok');
+
     // The tablet's browser dropped its subscription: 410, removed, the phone still served.
     push.gone.add('tablet-1');
     expect(await channel.send(recipient, notification)).toMatchObject({ outcome: 'sent' });
@@ -622,5 +642,31 @@ describe('web_push on a real hub', () => {
 
     const anonymous = await fetch(`${hub.httpUrl}/api/push/subscriptions`);
     expect(anonymous.status).toBe(401);
+  });
+
+  it('answers 404, counted, on a hub without a web_push channel', async () => {
+    const plain = await startTestHub();
+    try {
+      const response = await fetch(`${plain.httpUrl}/api/push/key`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      // The other hub does not know this hub's JWT: log in there.
+      expect(response.status).toBe(401);
+      const login = await fetch(`${plain.httpUrl}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'worker-xijiao-04', password: 'demo-password-worker-xijiao-04' }),
+      });
+      const own = ((await login.json()) as { token: string }).token;
+      const key = await fetch(`${plain.httpUrl}/api/push/key`, {
+        headers: { authorization: `Bearer ${own}` },
+      });
+      expect(key.status).toBe(404);
+      expect(await metricValue(plain.httpUrl, 'gridhub_push_refusals_total{reason="not_configured"}')).toBe(
+        1,
+      );
+    } finally {
+      await plain.stop();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { Counter } from 'prom-client';
 import { z } from 'zod';
+import { LogThrottle } from '../../observability/logger.ts';
 import { declareMetrics } from '../../observability/metrics-registry.ts';
 import type {
   ChannelKind,
@@ -159,6 +160,7 @@ export abstract class ProviderChannel implements NotificationChannel {
   readonly #secrets: readonly string[];
   readonly #dependencies: ChannelDependencies;
   #status: ChannelStatus = { health: 'ok' };
+  readonly #throttle = new LogThrottle();
 
   constructor(
     id: string,
@@ -258,7 +260,13 @@ export abstract class ProviderChannel implements NotificationChannel {
       lastFailureAt: now,
       ...(this.#status.lastSuccessAt === undefined ? {} : { lastSuccessAt: this.#status.lastSuccessAt }),
     };
-    this.log.warn({ channel: this.id, kind: this.kind, outcome, reason }, 'notification not delivered');
+    // An outage fails every delivery: one line per channel and outcome every 10 s, with how many were held back.
+    const suppressed = this.#throttle.admit(`${this.id}:${outcome}`);
+    if (suppressed >= 0)
+      this.log.warn(
+        { channel: this.id, kind: this.kind, outcome, reason, suppressed },
+        'notification not delivered',
+      );
     return { outcome: 'failed', retryable: attempt.retryable, reason };
   }
 }

@@ -186,21 +186,13 @@ export class WebPushChannel extends ProviderChannel {
     if (!schemeAllowed || !endpointHostAllowed(endpoint.hostname, this.#config.endpointHosts))
       return 'refused';
     const delivery = deliveryOf[notification.severity];
-    const details = webPush.generateRequestDetails(
-      { endpoint: subscription.endpoint, keys: subscription.keys },
-      payload,
-      {
-        vapidDetails: {
-          subject: this.#config.vapid.subject,
-          publicKey: keys.publicKey,
-          privateKey: keys.privateKey,
-        },
-        TTL: delivery.ttlSeconds,
-        urgency: delivery.urgency,
-        topic: pushTopic(notification),
-        contentEncoding: 'aes128gcm',
-      },
-    );
+    let details: webPush.RequestDetails;
+    try {
+      details = this.#requestDetails(subscription, payload, notification, keys, delivery);
+    } catch {
+      // A kept subscription the library cannot encrypt to (keys checked at subscribing, so not expected): skipped.
+      return 'refused';
+    }
     const headers = Object.fromEntries(
       Object.entries(details.headers).map(([name, value]) => [name.toLowerCase(), String(value)]),
     );
@@ -216,6 +208,31 @@ export class WebPushChannel extends ProviderChannel {
     if (answer.status === 401 || answer.status === 403) return 'vapid_refused';
     if (answer.status === 429 || answer.status >= 500) return 'retryable';
     return 'refused';
+  }
+
+  /** The encrypted, VAPID-signed request (RFC 8291, RFC 8292) for one subscription. */
+  #requestDetails(
+    subscription: StoredSubscription,
+    payload: string,
+    notification: Notification,
+    keys: { publicKey: string; privateKey: string },
+    delivery: { readonly ttlSeconds: number; readonly urgency: webPush.Urgency },
+  ): webPush.RequestDetails {
+    return webPush.generateRequestDetails(
+      { endpoint: subscription.endpoint, keys: subscription.keys },
+      payload,
+      {
+        vapidDetails: {
+          subject: this.#config.vapid.subject,
+          publicKey: keys.publicKey,
+          privateKey: keys.privateKey,
+        },
+        TTL: delivery.ttlSeconds,
+        urgency: delivery.urgency,
+        topic: pushTopic(notification),
+        contentEncoding: 'aes128gcm',
+      },
+    );
   }
 
   #keys() {
