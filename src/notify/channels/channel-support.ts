@@ -10,8 +10,8 @@ import type {
   NotificationChannel,
   Recipient,
 } from '../channel.ts';
+import type { ChannelDependencies } from './channel-dependencies.ts';
 import { channelIdSchema } from './channel-id.ts';
-import type { ChannelDependencies } from './index.ts';
 
 /**
  * What every channel module shares: the settings each kind has (id, timeout), the one HTTP call with a deadline,

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Notification, Recipient } from '../channel.ts';
+import type { ChannelDependencies } from './channel-dependencies.ts';
 import {
   type Attempt,
   callProvider,
@@ -15,7 +16,6 @@ import {
   sent,
   transportFailure,
 } from './channel-support.ts';
-import type { ChannelDependencies } from './index.ts';
 
 /**
  * A DingTalk custom robot (自定义机器人) posting to one group, so it reaches every recipient; the recipient is

@@ -1,7 +1,5 @@
-import type { Logger } from '../../observability/logger.ts';
-import type { MetricsRegistry } from '../../observability/metrics-registry.ts';
-import type { Store } from '../../store/store.ts';
 import type { ChannelKind, NotificationChannel } from '../channel.ts';
+import type { ChannelDependencies } from './channel-dependencies.ts';
 import type { ChannelConfig, ChannelConfigOf } from './channel-schema.ts';
 import { createDingtalkRobotChannel } from './dingtalk-robot.ts';
 import { createSmsAliyunChannel } from './sms-aliyun.ts';
@@ -12,12 +10,7 @@ import { createWebPushChannel } from './web-push.ts';
 import { createWecomAppChannel } from './wecom-app.ts';
 import { createWecomRobotChannel } from './wecom-robot.ts';
 
-/** What a channel may use: the store (push subscriptions, cached tokens), logs and metrics. */
-export interface ChannelDependencies {
-  readonly store: Store;
-  readonly logger: Logger;
-  readonly metrics: MetricsRegistry;
-}
+export type { ChannelDependencies } from './channel-dependencies.ts';
 
 export type ChannelFactory<K extends ChannelKind = ChannelKind> = (
   config: ChannelConfigOf<K>,

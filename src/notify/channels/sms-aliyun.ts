@@ -1,6 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Notification, Recipient } from '../channel.ts';
+import type { ChannelDependencies } from './channel-dependencies.ts';
 import {
   type Attempt,
   callProvider,
@@ -16,7 +17,6 @@ import {
   transportFailure,
   unreachable,
 } from './channel-support.ts';
-import type { ChannelDependencies } from './index.ts';
 import { notificationFields, templateVariablesSchema } from './template-variables.ts';
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Notification, Recipient } from '../channel.ts';
+import type { ChannelDependencies } from './channel-dependencies.ts';
 import {
   type Attempt,
   callProvider,
@@ -13,7 +14,6 @@ import {
   transportFailure,
   unreachable,
 } from './channel-support.ts';
-import type { ChannelDependencies } from './index.ts';
 
 /** A JSON value of the body template: strings may hold {phone}, {text}, {url}, {title}, {id}. */
 type Template = string | number | boolean | null | Template[] | { [key: string]: Template };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { webhookSignature } from '../../outbound/webhooks.ts';
 import type { Notification, Recipient } from '../channel.ts';
+import type { ChannelDependencies } from './channel-dependencies.ts';
 import {
   type Attempt,
   callProvider,
@@ -16,7 +17,6 @@ import {
   transportFailure,
   unreachable,
 } from './channel-support.ts';
-import type { ChannelDependencies } from './index.ts';
 
 /**
  * A call-centre or IVR integration: the hub POSTs {callId, phone, text, severity, incidentIds, url} and the receiver

@@ -9,6 +9,7 @@ import {
   type StoredSubscription,
   vapidKeys,
 } from '../push-subscriptions.ts';
+import type { ChannelDependencies } from './channel-dependencies.ts';
 import {
   type Attempt,
   callProvider,
@@ -20,7 +21,6 @@ import {
   sent,
   unreachable,
 } from './channel-support.ts';
-import type { ChannelDependencies } from './index.ts';
 
 /** The push services of the major browsers: Chrome/Edge (FCM), Firefox, Edge/Windows (WNS), Safari. */
 export const defaultEndpointHosts = [

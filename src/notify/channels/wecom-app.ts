@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Notification, Recipient } from '../channel.ts';
+import type { ChannelDependencies } from './channel-dependencies.ts';
 import {
   type Attempt,
   callProvider,
@@ -16,7 +17,6 @@ import {
   truncateBytes,
   unreachable,
 } from './channel-support.ts';
-import type { ChannelDependencies } from './index.ts';
 
 /**
  * 企业微信 application messages (应用消息): a textcard to the recipient's WeCom UserID, with the case link as its

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Notification, Recipient } from '../channel.ts';
+import type { ChannelDependencies } from './channel-dependencies.ts';
 import {
   type Attempt,
   callProvider,
@@ -15,7 +16,6 @@ import {
   transportFailure,
   truncateBytes,
 } from './channel-support.ts';
-import type { ChannelDependencies } from './index.ts';
 
 /**
  * A WeCom group robot (群机器人): one webhook posts to one group, so it reaches every recipient. `text` @-mentions
