@@ -5,7 +5,6 @@ import type { ComponentHealth } from '../core/component.ts';
 import { GridhubError } from '../core/errors.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
 import type { Incident, IncidentChange } from '../core/incident.ts';
-import type { Role } from '../core/principal.ts';
 import type { UserDescription } from '../core/user.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
@@ -851,6 +850,3 @@ export class NotificationService {
       );
   }
 }
-
-/** The roles whose pages a message links to, re-exported for the routes' answers. */
-export type { Role };
