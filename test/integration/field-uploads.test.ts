@@ -30,13 +30,13 @@ const officerToken = 'demo-officer-xijiao';
 const address = '西郊路12号南门';
 
 /** The demo with an address on the device, small upload limits, and positions kept or not. */
-function fieldDeployment(keepPositions: boolean) {
+function fieldDeployment(keepPositions: boolean, maxUploadsPerIncident = 12) {
   const config = demoConfig();
   const devices = config.devices.map((device) => (device.id === deviceId ? { ...device, address } : device));
   return deploymentOf({
     ...config,
     devices,
-    field: { keepPositions, maxPhotoBytes: 65_536, maxVideoBytes: 1_048_576, maxUploadsPerIncident: 12 },
+    field: { keepPositions, maxPhotoBytes: 65_536, maxVideoBytes: 1_048_576, maxUploadsPerIncident },
   });
 }
 
@@ -113,6 +113,13 @@ function rawUpload(
     for (const chunk of chunks) outgoing.write(chunk);
     if (headers['content-length'] === undefined) outgoing.end();
   });
+}
+
+async function getIncidents(hub: TestHub): Promise<Incident[]> {
+  const response = await fetch(`${hub.httpUrl}/api/incidents?limit=50`, {
+    headers: { authorization: `Bearer ${officerToken}` },
+  });
+  return ((await response.json()) as { incidents: Incident[] }).incidents;
 }
 
 const refusals = (hub: TestHub, reason: string) =>
@@ -339,7 +346,7 @@ describe('field work through the HTTP API, positions not kept', () => {
   const sims: GateSimulator[] = [];
 
   beforeAll(async () => {
-    hub = await startTestHub({ deployment: fieldDeployment(false) });
+    hub = await startTestHub({ deployment: fieldDeployment(false, 4) });
     officer = await connectClient(hub.httpUrl, officerToken);
   }, 30_000);
 
@@ -379,4 +386,16 @@ describe('field work through the HTTP API, positions not kept', () => {
       ),
     ).not.toContain('116.2468');
   });
+  it('keeps three videos arriving together, and refuses uploads past the bound of the case', async () => {
+    const incident = (await getIncidents(hub)).find((entry) => entry.device.id === deviceId) as Incident;
+    const video = videoWithLocation('mp4');
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => upload(hub, incident.id, worker, 'video/mp4', video)),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    const after = await upload(hub, incident.id, worker, 'image/jpeg', jpegWithGps(39.9, 116.3));
+    expect(after.status).toBe(409);
+    expect(after.body.error?.code).toBe('too_many_uploads');
+    expect(await refusals(hub, 'too_many')).toBe(1);
+  }, 30_000);
 });
