@@ -93,7 +93,7 @@ function rawUpload(
   incidentId: string,
   headers: Record<string, string | number>,
   chunks: readonly Buffer[],
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; body: string; connection: string | undefined }> {
   const url = new URL(`${hub.httpUrl}/api/incidents/${incidentId}/uploads?stage=after`);
   return new Promise((resolve, reject) => {
     const outgoing = request(
@@ -103,7 +103,9 @@ function rawUpload(
         response.on('data', (chunk: Buffer) => {
           text += chunk.toString();
         });
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: text, connection: response.headers.connection }),
+        );
       },
     );
     // The hub may close the connection before the body is all sent: that is the point.
@@ -283,6 +285,16 @@ describe('field work through the HTTP API, positions kept', () => {
     );
     expect(streamed.status).toBe(413);
     expect(await refusals(hub, 'too_large')).toBe(2);
+    // No token: refused before the body is read, the connection closed with the answer.
+    const anonymous = await rawUpload(
+      hub,
+      incident.id,
+      { 'content-type': 'video/mp4', 'content-length': 40_000_000 },
+      [Buffer.alloc(1000)],
+    );
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.connection).toBe('close');
+    expect(declared.connection).toBe('close');
   });
 
   it("answers a stranger's upload as not found, and the grid chief, who sees it but is not on it, as forbidden", async () => {
