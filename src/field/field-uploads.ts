@@ -75,6 +75,9 @@ const uploadMetrics = declareMetrics((metrics) => ({
   }),
 }));
 
+/** Videos copied by ffmpeg at once; the others wait their turn, already on disk (each copy takes about a second). */
+const videoCopiesAtOnce = 2;
+
 /** Officers may add evidence to any case they can see; everyone else only to a case that is theirs. */
 const officers: ReadonlySet<Role> = new Set(['duty_officer', 'admin']);
 /** Open cases, and resolved ones awaiting verification (请补充现场照片 is answered with photos). */
@@ -110,6 +113,9 @@ export interface UploadRequest {
 export class FieldUploads {
   readonly #options: FieldUploadsOptions;
   readonly #metrics: ReturnType<typeof uploadMetrics>;
+  /** ffmpeg copies running, and the ones waiting for a slot. */
+  #copying = 0;
+  readonly #waiting: (() => void)[] = [];
 
   constructor(options: FieldUploadsOptions) {
     this.#options = options;
@@ -235,7 +241,7 @@ export class FieldUploads {
           out.end();
           await writing.catch(() => undefined);
         }
-        await stripVideoMetadata(raw, stripped, claimed).catch((error: unknown) => {
+        await this.#inTurn(() => stripVideoMetadata(raw, stripped, claimed)).catch((error: unknown) => {
           if (error instanceof FfmpegError && error.kind === 'failed')
             throw this.#refuse('malformed', 'the video cannot be read');
           throw error;
@@ -283,6 +289,20 @@ export class FieldUploads {
       }
     });
     check(true);
+  }
+
+  /** Runs `work` once fewer than videoCopiesAtOnce copies run: a burst of uploads never forks a burst of ffmpegs. */
+  async #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#copying >= videoCopiesAtOnce) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#copying += 1;
+    try {
+      return await work();
+    } finally {
+      // The slot passes to the next in line, or is freed.
+      const next = this.#waiting.shift();
+      if (next === undefined) this.#copying -= 1;
+      else next();
+    }
   }
 
   #refuse(reason: UploadRefusal, message: string): GridhubError {

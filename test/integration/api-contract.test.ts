@@ -205,10 +205,19 @@ describe('a lifecycle action takes the same input on REST and Socket.IO', () => 
     ['an empty assignee', 'dispatch', { assignees: [''] }, 'invalid_request'],
     ['an unknown field', 'resolve', { resolution: 'done' }, 'invalid_request'],
     ['a note of the wrong type', 'reject', { note: 7 }, 'invalid_request'],
+    ['a position off the globe', 'arrive', { position: { lon: 200, lat: 0 } }, 'invalid_request'],
+    ['a position without its latitude', 'arrive', { position: { lon: 116.3 } }, 'invalid_request'],
+    [
+      'an accuracy out of bounds',
+      'arrive',
+      { position: { lon: 116.3, lat: 39.9, accuracyM: 20_000 } },
+      'invalid_request',
+    ],
     // Well formed: on to the incident, which does not exist for either.
     ['a note', 'note', { note: 'called the resident' }, 'not_found'],
     ['assignees', 'dispatch', { assignees: ['worker-xijiao-01'] }, 'not_found'],
     ['nothing', 'accept', {}, 'not_found'],
+    ['a position', 'arrive', { position: { lon: 116.3, lat: 39.9, accuracyM: 15 } }, 'not_found'],
   ])('answers %s alike', async (_what, action, input, expected) => {
     expect(await codes(action, input)).toEqual([expected, expected]);
   });

@@ -30,13 +30,13 @@ const officerToken = 'demo-officer-xijiao';
 const address = '西郊路12号南门';
 
 /** The demo with an address on the device, small upload limits, and positions kept or not. */
-function fieldDeployment(keepPositions: boolean) {
+function fieldDeployment(keepPositions: boolean, maxUploadsPerIncident = 12) {
   const config = demoConfig();
   const devices = config.devices.map((device) => (device.id === deviceId ? { ...device, address } : device));
   return deploymentOf({
     ...config,
     devices,
-    field: { keepPositions, maxPhotoBytes: 65_536, maxVideoBytes: 1_048_576, maxUploadsPerIncident: 12 },
+    field: { keepPositions, maxPhotoBytes: 65_536, maxVideoBytes: 1_048_576, maxUploadsPerIncident },
   });
 }
 
@@ -93,7 +93,7 @@ function rawUpload(
   incidentId: string,
   headers: Record<string, string | number>,
   chunks: readonly Buffer[],
-): Promise<{ status: number; body: string }> {
+): Promise<{ status: number; body: string; connection: string | undefined }> {
   const url = new URL(`${hub.httpUrl}/api/incidents/${incidentId}/uploads?stage=after`);
   return new Promise((resolve, reject) => {
     const outgoing = request(
@@ -103,7 +103,9 @@ function rawUpload(
         response.on('data', (chunk: Buffer) => {
           text += chunk.toString();
         });
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: text, connection: response.headers.connection }),
+        );
       },
     );
     // The hub may close the connection before the body is all sent: that is the point.
@@ -113,6 +115,13 @@ function rawUpload(
     for (const chunk of chunks) outgoing.write(chunk);
     if (headers['content-length'] === undefined) outgoing.end();
   });
+}
+
+async function getIncidents(hub: TestHub): Promise<Incident[]> {
+  const response = await fetch(`${hub.httpUrl}/api/incidents?limit=50`, {
+    headers: { authorization: `Bearer ${officerToken}` },
+  });
+  return ((await response.json()) as { incidents: Incident[] }).incidents;
 }
 
 const refusals = (hub: TestHub, reason: string) =>
@@ -276,6 +285,16 @@ describe('field work through the HTTP API, positions kept', () => {
     );
     expect(streamed.status).toBe(413);
     expect(await refusals(hub, 'too_large')).toBe(2);
+    // No token: refused before the body is read, the connection closed with the answer.
+    const anonymous = await rawUpload(
+      hub,
+      incident.id,
+      { 'content-type': 'video/mp4', 'content-length': 40_000_000 },
+      [Buffer.alloc(1000)],
+    );
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.connection).toBe('close');
+    expect(declared.connection).toBe('close');
   });
 
   it("answers a stranger's upload as not found, and the grid chief, who sees it but is not on it, as forbidden", async () => {
@@ -339,7 +358,7 @@ describe('field work through the HTTP API, positions not kept', () => {
   const sims: GateSimulator[] = [];
 
   beforeAll(async () => {
-    hub = await startTestHub({ deployment: fieldDeployment(false) });
+    hub = await startTestHub({ deployment: fieldDeployment(false, 4) });
     officer = await connectClient(hub.httpUrl, officerToken);
   }, 30_000);
 
@@ -379,4 +398,16 @@ describe('field work through the HTTP API, positions not kept', () => {
       ),
     ).not.toContain('116.2468');
   });
+  it('keeps three videos arriving together, and refuses uploads past the bound of the case', async () => {
+    const incident = (await getIncidents(hub)).find((entry) => entry.device.id === deviceId) as Incident;
+    const video = videoWithLocation('mp4');
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => upload(hub, incident.id, worker, 'video/mp4', video)),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    const after = await upload(hub, incident.id, worker, 'image/jpeg', jpegWithGps(39.9, 116.3));
+    expect(after.status).toBe(409);
+    expect(after.body.error?.code).toBe('too_many_uploads');
+    expect(await refusals(hub, 'too_many')).toBe(1);
+  }, 30_000);
 });

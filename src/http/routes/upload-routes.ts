@@ -34,6 +34,11 @@ export const uploadRoutes: FastifyPluginAsyncZod<UploadRoutesOptions> = async (a
   // Every type reaches the service, which counts the ones it refuses.
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   app.addHook('preHandler', authenticate);
+  // A refusal (of the token, the size, the type) leaves the rest of the body unread: the connection ends with the
+  // answer rather than Node reading and discarding up to field.maxVideoBytes.
+  app.addHook('onSend', async (request, reply) => {
+    if (reply.statusCode >= 400 && !request.raw.readableEnded) reply.header('connection', 'close');
+  });
 
   app.post(
     '/:id/uploads',
@@ -62,25 +67,19 @@ export const uploadRoutes: FastifyPluginAsyncZod<UploadRoutesOptions> = async (a
         response: { 200: incidentAnswer },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { stage, lon, lat, accuracyM } = request.query;
       const declared = Number(request.headers['content-length']);
-      try {
-        return await options.uploads.upload(principalOf(request), {
-          incidentId: request.params.id,
-          stage,
-          claimedType: (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '',
-          ...(Number.isFinite(declared) ? { declaredBytes: declared } : {}),
-          body: (request.body as Readable | undefined) ?? request.raw,
-          ...(lon === undefined || lat === undefined
-            ? {}
-            : { position: { lon, lat, ...(accuracyM === undefined ? {} : { accuracyM }) } }),
-        });
-      } catch (error) {
-        // The rest of a refused body is not read: the connection ends with the answer.
-        if (!request.raw.readableEnded) reply.header('connection', 'close');
-        throw error;
-      }
+      return options.uploads.upload(principalOf(request), {
+        incidentId: request.params.id,
+        stage,
+        claimedType: (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '',
+        ...(Number.isFinite(declared) ? { declaredBytes: declared } : {}),
+        body: (request.body as Readable | undefined) ?? request.raw,
+        ...(lon === undefined || lat === undefined
+          ? {}
+          : { position: { lon, lat, ...(accuracyM === undefined ? {} : { accuracyM }) } }),
+      });
     },
   );
 };
