@@ -37,8 +37,30 @@ export function feedMessage(kind: 'created', incident: Incident): FeedMessage;
 export function feedMessage(kind: 'updated', change: IncidentChange): FeedMessage;
 export function feedMessage(kind: 'created' | 'updated', subject: Incident | IncidentChange): FeedMessage;
 export function feedMessage(kind: 'created' | 'updated', subject: Incident | IncidentChange): FeedMessage {
-  if (kind === 'created') return { type: 'new', before: null, after: subject as Incident };
+  if (kind === 'created') return { type: 'new', before: null, after: withoutPositions(subject as Incident) };
   const { before, after } = subject as IncidentChange;
   const ends = isTerminal(after.state) && !isTerminal(before.state);
-  return { type: ends ? 'end' : 'update', before, after };
+  return { type: ends ? 'end' : 'update', before: withoutPositions(before), after: withoutPositions(after) };
+}
+
+/**
+ * A grid worker's position (where their phone was at 到达, where a photo was taken) is personal data the hub keeps
+ * for its own officers only: the feed and webhooks leave the hub, so they carry the distance and the far flag, not
+ * the point. Incidents without one pass as they are (no copy).
+ */
+function withoutPositions(incident: Incident): Incident {
+  const arrival = incident.arrival;
+  const placed = incident.evidence?.some((item) => item.position !== undefined) ?? false;
+  if (arrival?.position === undefined && !placed) return incident;
+  return {
+    ...incident,
+    ...(arrival === undefined ? {} : { arrival: withoutPosition(arrival) }),
+    ...(incident.evidence === undefined ? {} : { evidence: incident.evidence.map(withoutPosition) }),
+  };
+}
+
+function withoutPosition<T extends { readonly position?: unknown }>(item: T): T {
+  if (item.position === undefined) return item;
+  const { position: _position, ...rest } = item;
+  return rest as T;
 }
