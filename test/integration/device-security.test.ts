@@ -191,7 +191,13 @@ describe('provisioning through the API', () => {
     await gate.start();
     await gate.forceDoor();
     const incident = (await worker.nth('incident:new', 1)) as Incident;
-    expect(incident.device).toEqual({ id: 'gate-zhenxing-03-new', name: 'New gate', adapter: 'gate-access' });
+    // The incident carries where the device stands, for the worker's map and navigation.
+    expect(incident.device).toEqual({
+      id: 'gate-zhenxing-03-new',
+      name: 'New gate',
+      adapter: 'gate-access',
+      location: [lon, lat],
+    });
     expect(incident.gridId).toBe('grid-zhenxing-03');
     await gate.stop();
   });

@@ -27,8 +27,9 @@ function runHub(
       cwd: projectRoot,
       env: { ...process.env, LOG_LEVEL: 'warn', PORT: '0', MQTT_PORT: '0', ...env },
     });
-    // A hub that neither refuses nor says it started is not left behind.
-    const deadline = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    // A hub that neither refuses nor says it started is not left behind. Generous: on a loaded machine, starting
+    // Node with tsx alone has taken over 15 s.
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 45_000);
     let stdout = '';
     let stderr = '';
     let signalled = false;
@@ -63,20 +64,20 @@ describe("the demo's public secrets", () => {
     const result = await runHub({ HOST: '0.0.0.0', DATA_DIR: workDir.path });
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(refusal);
-  });
+  }, 60_000);
 
   it('are allowed there with GRIDHUB_DEMO=1', async () => {
     const result = await runHub({ HOST: '0.0.0.0', DATA_DIR: workDir.path, GRIDHUB_DEMO: '1' }, true);
     expect(result.stdout).toMatch(/^gridhub: Qinghe District grid hub \(demo\) — http:\/\/localhost:\d+/m);
     expect(result.code).toBe(0);
-  });
+  }, 60_000);
 
   it('are allowed on loopback, the default of npm start', async () => {
     const env = { DATA_DIR: workDir.path, HOST: '' };
     const result = await runHub(env, true);
     expect(result.stdout).toMatch(/^gridhub: Qinghe District grid hub \(demo\)/m);
     expect(result.code).toBe(0);
-  });
+  }, 60_000);
 });
 
 describe('secrets from the environment or a file', () => {
