@@ -64,6 +64,8 @@ export interface Deployment {
   readonly map: ConfigFile['map'];
   /** Grid workers' positions while on duty (#24). */
   readonly positions: ConfigFile['positions'];
+  /** Patrols, zero reports and work logs (#25 point 5). */
+  readonly patrols: ConfigFile['patrols'];
   /** Notifications off the hub's pages: channels, policies, delivery bounds, the public address messages link to. */
   readonly notify: ConfigFile['notify'];
   /** Field work: arrival radius, upload limits, whether positions are kept. */
@@ -453,6 +455,7 @@ function crossReference(
     http: file.http,
     map: file.map,
     positions: file.positions,
+    patrols: file.patrols,
     notify: file.notify,
     field: file.field,
   };
