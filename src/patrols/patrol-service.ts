@@ -91,6 +91,21 @@ const keyDigits = 15;
 /** The signature's length in a QR token (base64url characters: 132 bits). */
 const signatureChars = 22;
 
+/**
+ * Whether a phone's position (WGS84) is at a patrol point (map.coordinates, converted as field/geo.ts does): within
+ * its radius plus the fix's accuracy (a fix of ±30 m 60 m from a 50 m point may well be there).
+ */
+export function judgeGeofence(
+  point: Pick<PatrolPoint, 'position' | 'radiusM'>,
+  position: { readonly lon: number; readonly lat: number; readonly accuracyM: number },
+  coordinates: CoordinateSystem,
+): { distanceM: number; within: boolean } {
+  const distanceM = Math.round(
+    haversineM(toWgs84(point.position, coordinates), [position.lon, position.lat]),
+  );
+  return { distanceM, within: distanceM <= point.radiusM + position.accuracyM };
+}
+
 /** The roles that patrol grids (and check in). */
 export const patrollingRoles = ['grid_worker', 'grid_chief'] as const;
 
@@ -223,12 +238,9 @@ export class PatrolService {
           'patrol_too_far',
           `the position is less accurate than ${this.#settings.maxAccuracyM} m: wait for a better fix`,
         );
-      const distanceM = haversineM(toWgs84(point.position, this.#options.coordinates), [
-        position.lon,
-        position.lat,
-      ]);
-      if (distanceM > point.radiusM + position.accuracyM)
-        throw new GridhubError('patrol_too_far', `you are ${Math.round(distanceM)} m from the point`);
+      const fence = judgeGeofence(point, position, this.#options.coordinates);
+      if (!fence.within)
+        throw new GridhubError('patrol_too_far', `you are ${fence.distanceM} m from the point`);
     } else if (!point.qr || request.code === undefined || !this.#validCode(point.id, request.code)) {
       throw new GridhubError('patrol_bad_code');
     }
