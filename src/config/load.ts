@@ -20,6 +20,7 @@ import type { UserDescription } from '../core/user.ts';
 import { resolveDevice } from '../fleet/device-resolution.ts';
 import { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import { AddressPolicy } from '../net/outbound-address.ts';
+import { patrolProblems } from '../patrols/patrol-schema.ts';
 import {
   type ConfigFile,
   communitySchema,
@@ -427,6 +428,7 @@ function crossReference(
   checkSuppressions(file, jurisdiction, known, ruled, problems);
 
   checkRosters(file, jurisdiction, problems);
+  problems.push(...patrolProblems(file.patrols, (id) => jurisdiction.grid(id) !== undefined));
   checkMqtt(file, problems);
   checkOutboundAddresses(file, problems);
   return {

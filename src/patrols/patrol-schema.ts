@@ -102,3 +102,24 @@ export const patrolsSchema = z
 export type PatrolSettings = z.infer<typeof patrolsSchema>;
 export type PatrolPoint = z.infer<typeof patrolPointSchema>;
 export type GridPatrol = z.infer<typeof gridPatrolSchema>;
+
+/** What the schema cannot see: each grid named once and known, each point id used once across the deployment. */
+export function patrolProblems(settings: PatrolSettings, isGrid: (id: string) => boolean): string[] {
+  const problems: string[] = [];
+  const grids = new Set<string>();
+  const points = new Set<string>();
+  settings.grids.forEach((grid, index) => {
+    if (!isGrid(grid.grid)) problems.push(`patrols.grids[${index}].grid: no grid "${grid.grid}"`);
+    if (grids.has(grid.grid))
+      problems.push(`patrols.grids[${index}].grid: "${grid.grid}" is listed more than once`);
+    grids.add(grid.grid);
+    grid.points.forEach((point, pointIndex) => {
+      if (points.has(point.id))
+        problems.push(
+          `patrols.grids[${index}].points[${pointIndex}].id: "${point.id}" is used more than once`,
+        );
+      points.add(point.id);
+    });
+  });
+  return problems;
+}

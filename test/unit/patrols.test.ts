@@ -2,7 +2,7 @@ import gcoord from 'gcoord';
 import { describe, expect, it } from 'vitest';
 import { dueKinds, isMissed } from '../../src/patrols/duty-sweep.ts';
 import { LocalDays } from '../../src/patrols/patrol-dates.ts';
-import { patrolsSchema } from '../../src/patrols/patrol-schema.ts';
+import { patrolProblems, patrolsSchema } from '../../src/patrols/patrol-schema.ts';
 import { judgeGeofence } from '../../src/patrols/patrol-service.ts';
 
 const settings = patrolsSchema.parse({ patrolBy: '18:00', zeroReportBy: '20:00' });
@@ -80,5 +80,23 @@ describe('the missed-duty sweep’s decisions', () => {
     // A worker who reported a case that day found something: no zero report is owed.
     expect(isMissed('zero_report', { ...nothing, caseReported: true }, settings)).toBe(false);
     expect(isMissed('zero_report', nothing, { ...settings, zeroReportRequired: false })).toBe(false);
+  });
+});
+
+describe('patrol settings the schema cannot check', () => {
+  it('names an unknown grid, a grid listed twice and a point id used twice', () => {
+    const point = { id: 'p1', name: 'A', position: [116.3, 39.9] };
+    const patrols = patrolsSchema.parse({
+      grids: [
+        { grid: 'grid-a', points: [point] },
+        { grid: 'grid-a', points: [{ ...point, id: 'p2' }] },
+        { grid: 'grid-x', points: [point] },
+      ],
+    });
+    expect(patrolProblems(patrols, (id) => id === 'grid-a')).toEqual([
+      'patrols.grids[1].grid: "grid-a" is listed more than once',
+      'patrols.grids[2].grid: no grid "grid-x"',
+      'patrols.grids[2].points[0].id: "p1" is used more than once',
+    ]);
   });
 });
