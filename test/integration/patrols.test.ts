@@ -189,12 +189,32 @@ describe('patrols, zero reports, missed duty and the work log', () => {
   });
 
   it('shows the day to the grid’s chief and its officers, not to another community’s', async () => {
+    // The worker shares their position while on duty: it is the day's track.
+    const sharing = await fetch(url('/api/me/position-sharing'), {
+      method: 'PUT',
+      headers: { authorization: 'Bearer demo-worker-xijiao-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled: true }),
+    });
+    expect(sharing.status).toBe(200);
+    const sentAt = new Date(clock.now()).toISOString();
+    const sent = await postJson(url('/api/me/position'), 'demo-worker-xijiao-01', {
+      ...square,
+      accuracyM: 12,
+      at: sentAt,
+    });
+    expect(sent.status).toBe(201);
     const day = await getJson(url(`/api/patrols/days/grid-xijiao-01/${date}`), 'demo-chief-xijiao');
     expect(day.status).toBe(200);
     const body = day.body as Day;
     expect(body.completed).toBe(true);
     expect(body.points.every((point) => point.visitedBy === 'worker-xijiao-01')).toBe(true);
     expect(body.checkins.map((checkin) => checkin.method)).toEqual(['geofence', 'qr', 'qr']);
+    expect((day.body as { tracks: unknown }).tracks).toEqual([
+      {
+        userId: 'worker-xijiao-01',
+        points: [{ ...square, accuracyM: 12, at: sentAt }],
+      },
+    ]);
     expect(
       (await getJson(url(`/api/patrols/days/grid-xijiao-01/${date}`), 'demo-officer-xijiao')).status,
     ).toBe(200);
@@ -278,6 +298,7 @@ describe('patrols, zero reports, missed duty and the work log', () => {
       userId: 'worker-xijiao-01',
       date,
       checkins: 3,
+      positionsShared: 1,
       grids: [{ gridId: 'grid-xijiao-01', completed: true, zeroReport: true }],
     });
     const kinds = (log.body as { entries: { kind: string }[] }).entries.map((entry) => entry.kind);
