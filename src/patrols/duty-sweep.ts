@@ -75,6 +75,11 @@ export class DutySweep {
   readonly #options: DutySweepOptions;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
+  /**
+   * Grid/date/kind judged done or raised by this instance: neither changes back, so they are not read again each
+   * sweep until midnight. Today's only.
+   */
+  readonly #settled = new Set<string>();
   #running: Promise<void> | undefined;
 
   constructor(options: DutySweepOptions) {
@@ -111,11 +116,16 @@ export class DutySweep {
     const due = dueKinds(patrols.days.minute(now), settings);
     if (due.length === 0) return;
     const date = patrols.days.date(now);
+    for (const key of this.#settled) if (!key.includes(`/${date}/`)) this.#settled.delete(key);
     let reported: Set<string> | undefined;
     for (const grid of patrols.grids) {
       for (const kind of due) {
         const key = `${grid.grid}/${date}/${kind}`;
-        if ((await this.#options.store.getRecord(patrolCollections.misses, key)) !== undefined) continue;
+        if (this.#settled.has(key)) continue;
+        if ((await this.#options.store.getRecord(patrolCollections.misses, key)) !== undefined) {
+          this.#settled.add(key);
+          continue;
+        }
         const day = await patrols.finaliseDay(grid.grid, date);
         reported ??= kind === 'zero_report' ? await this.#gridsWithReportedCases(date) : undefined;
         const facts: DayFacts = {
@@ -123,8 +133,8 @@ export class DutySweep {
           zeroReported: kind === 'zero_report' && (await patrols.zeroReportOf(grid.grid, date)) !== undefined,
           caseReported: reported?.has(grid.grid) ?? false,
         };
-        if (!isMissed(kind, facts, settings)) continue;
-        await this.#raise(grid.grid, date, kind, now);
+        if (isMissed(kind, facts, settings)) await this.#raise(grid.grid, date, kind, now);
+        this.#settled.add(key);
       }
     }
   }

@@ -257,17 +257,50 @@ describe('patrols, zero reports, missed duty and the work log', () => {
   it('after the deadlines raises one case per missed grid and kind to the chief, and records the miss', async () => {
     moveTo(clock, 20 * 60 + 30);
     expect(shanghai(clock.now()).date).toBe(date);
+    // A worker of grid-luming-01 reported a case today (as a field report is audited: a user's incident.report):
+    // the grid found something, so it owes no zero report.
+    const at = new Date(clock.now() - 3600_000).toISOString();
+    const chain = hub.hub.deployment.jurisdiction.grid('grid-luming-01')?.chain ?? [];
+    const reportedCase: Incident = {
+      id: 'inc_reported_by_worker',
+      state: 'accepted',
+      title: '井盖缺失',
+      category: 'hazard',
+      severity: 'warning',
+      device: { id: 'case-source:field', name: '随手拍', adapter: 'people' },
+      event: { type: 'field.report', occurredAt: at, attributes: {} },
+      gridId: 'grid-luming-01',
+      chain,
+      createdAt: at,
+      updatedAt: at,
+      occurrences: 1,
+      lastOccurredAt: at,
+      related: [],
+      assignees: ['worker-luming-01'],
+      handler: 'worker-luming-01',
+      responsibleNodeId: 'grid-luming-01',
+      escalations: 0,
+      dueAt: null,
+      dueStage: null,
+      reworks: 0,
+      timeline: {},
+    };
+    await hub.testHandle.store.saveIncident(reportedCase, {
+      id: 'aud_reported_by_worker',
+      at,
+      actor: { userId: 'worker-luming-01', role: 'grid_worker' },
+      action: 'incident.report',
+      target: { kind: 'incident', id: reportedCase.id },
+      outcome: 'ok',
+      detail: {},
+    });
     await hub.testHandle.dutySweep.sweep(clock.now());
     await hub.testHandle.dutySweep.sweep(clock.now());
     const cases = await dutyCases();
     const keys = cases.map((incident) => `${incident.gridId}/${incident.event.attributes.kind}`).sort();
-    // grid-xijiao-01 patrolled and reported zero; grid-xijiao-02 and grid-luming-01 did neither.
-    expect(keys).toEqual([
-      'grid-luming-01/patrol',
-      'grid-luming-01/zero_report',
-      'grid-xijiao-02/patrol',
-      'grid-xijiao-02/zero_report',
-    ]);
+    // grid-xijiao-01 patrolled and reported zero; grid-xijiao-02 did neither; grid-luming-01 did not patrol, and
+    // reported a case instead of zero.
+    expect(keys).toEqual(['grid-luming-01/patrol', 'grid-xijiao-02/patrol', 'grid-xijiao-02/zero_report']);
     const patrolCase = cases.find(
       (incident) => incident.gridId === 'grid-xijiao-02' && incident.event.attributes.kind === 'patrol',
     ) as Incident;
@@ -285,7 +318,7 @@ describe('patrols, zero reports, missed duty and the work log', () => {
       userIds: ['worker-xijiao-02'],
       incidentId: patrolCase.id,
     });
-    expect(await metricValue(hub.httpUrl, 'gridhub_duty_misses_total{kind="zero_report"}')).toBe(2);
+    expect(await metricValue(hub.httpUrl, 'gridhub_duty_misses_total{kind="zero_report"}')).toBe(1);
     // The chief sees the case in their list.
     const listed = await getJson(url('/api/incidents?state=dispatched'), 'demo-chief-xijiao');
     expect(JSON.stringify(listed.body)).toContain(patrolCase.id);
