@@ -4,6 +4,7 @@ import { dueKinds, isMissed } from '../../src/patrols/duty-sweep.ts';
 import { LocalDays } from '../../src/patrols/patrol-dates.ts';
 import { patrolProblems, patrolsSchema } from '../../src/patrols/patrol-schema.ts';
 import { judgeGeofence } from '../../src/patrols/patrol-service.ts';
+import { workLogCsv, workLogText } from '../../src/patrols/work-log.ts';
 
 const settings = patrolsSchema.parse({ patrolBy: '18:00', zeroReportBy: '20:00' });
 
@@ -97,6 +98,58 @@ describe('patrol settings the schema cannot check', () => {
       'patrols.grids[1].grid: "grid-a" is listed more than once',
       'patrols.grids[2].grid: no grid "grid-x"',
       'patrols.grids[2].points[0].id: "p1" is used more than once',
+    ]);
+  });
+});
+
+describe('the work log printed', () => {
+  const log = {
+    userId: 'w1',
+    name: '赵磊',
+    date: '2026-12-08',
+    grids: [{ gridId: 'grid-a', required: 3, visited: ['p1', 'p2'], completed: false, zeroReport: false }],
+    checkins: 2,
+    cases: { report: 1, accept: 2, resolve: 1 },
+    uploads: 1,
+    positionsShared: 40,
+    entries: [
+      {
+        at: '2026-12-08T01:00:00.000Z',
+        kind: 'checkin' as const,
+        action: 'qr',
+        target: 'p1',
+        text: '巡查签到(扫码):北门',
+      },
+      {
+        at: '2026-12-08T02:00:00.000Z',
+        kind: 'zero_report' as const,
+        action: 'zero_report',
+        target: 'grid-a',
+        text: '=HYPERLINK("x"),备注',
+      },
+    ],
+  };
+  const time = (iso: string) => iso.slice(11, 16);
+
+  it('as text: the summary lines, then each entry at its time', () => {
+    expect(workLogText(log, time).split('\n')).toEqual([
+      '网格员工作日志  赵磊  2026-12-08',
+      '网格 grid-a:巡查 2/3 点,未完成;零报告:未报',
+      '签到 2 次;上传照片/视频 1 件;共享位置 40 次',
+      '案件:上报 1,受理 2,到达 0,处置 1',
+      '',
+      '01:00  巡查签到(扫码):北门',
+      '02:00  =HYPERLINK("x"),备注',
+      '',
+    ]);
+  });
+
+  it('as CSV: quoted where needed, and a cell starting a formula defused', () => {
+    expect(workLogCsv(log, time).split('\r\n')).toEqual([
+      '\uFEFF时间,类别,内容,对象',
+      '01:00,签到,巡查签到(扫码):北门,p1',
+      `02:00,零报告,"'=HYPERLINK(""x""),备注",grid-a`,
+      '',
     ]);
   });
 });
