@@ -378,8 +378,11 @@ export class PatrolService {
       .map(({ lon, lat, accuracyM, at, gridIds }) => ({ lon, lat, accuracyM, at, gridIds }));
   }
 
-  /** The day's patrol of a grid as its readers see it: points with visits, check-ins, each worker's track. */
-  async dayView(reader: Principal, gridId: string, date: string) {
+  /**
+   * The day's patrol of a grid as its readers see it: points with visits, check-ins, and (unless left out, as the
+   * worker page's list does) each worker's track.
+   */
+  async dayView(reader: Principal, gridId: string, date: string, withTracks = true) {
     if (!this.mayRead(reader, gridId)) throw new GridhubError('forbidden', 'this grid is outside your scope');
     const grid = this.#grids.get(gridId);
     if (grid === undefined) throw new GridhubError('not_found', 'this grid has no patrol');
@@ -391,7 +394,7 @@ export class PatrolService {
     const [from, to] = this.days.span(date);
     const walkers = [...new Set([...this.workersOf(gridId), ...day.userIds])];
     const tracks = await Promise.all(
-      walkers.map(async (userId) => ({
+      (withTracks ? walkers : []).map(async (userId) => ({
         userId,
         points: (await this.positionsOf(userId, from, to))
           .filter((position) => position.gridIds.includes(gridId))

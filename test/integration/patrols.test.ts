@@ -322,6 +322,14 @@ describe('patrols, zero reports, missed duty and the work log', () => {
     // The chief sees the case in their list.
     const listed = await getJson(url('/api/incidents?state=dispatched'), 'demo-chief-xijiao');
     expect(JSON.stringify(listed.body)).toContain(patrolCase.id);
+    // And acts on it as on any case: it is accepted through the lifecycle.
+    const accepted = await postJson<Incident>(
+      url(`/api/incidents/${patrolCase.id}/actions/accept`),
+      'demo-chief-xijiao',
+      {},
+    );
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toMatchObject({ state: 'accepted', handler: 'chief-xijiao' });
   });
 
   it('lists the day in the worker’s work log, as JSON, text and CSV, to them and their chief only', async () => {

@@ -164,7 +164,7 @@ export const patrolRoutes: FastifyPluginAsyncZod<PatrolRoutesOptions> = async (a
         date,
         grids: await Promise.all(
           grids.map(async (grid) => {
-            const day = await patrols.dayView(principal, grid.grid, date);
+            const day = await patrols.dayView(principal, grid.grid, date, false);
             return {
               gridId: grid.grid,
               required: day.required,
