@@ -18,6 +18,7 @@ const shell = [
   '/dashboard/map.js',
   '/dashboard/navigation.js',
   '/dashboard/position-sharing.js',
+  '/dashboard/patrol.js',
   '/dashboard/vendor/leaflet.js',
   '/dashboard/vendor/leaflet.css',
   '/dashboard/vendor/gcoord.js',

@@ -40,6 +40,7 @@ import { GridMap } from './map.js';
 import { byUrgency, navigationLinks } from './navigation.js';
 import { forgetUser, loadTasks, saveTasks } from './offline-store.js';
 import { Outbox } from './outbox.js';
+import { patrolPanel } from './patrol.js';
 import { positionSharing } from './position-sharing.js';
 import { pushButton, withdrawPush } from './push.js';
 
@@ -153,6 +154,7 @@ async function start() {
     return;
   }
   positionSharing(root);
+  patrolPanel(root, state.me.userId);
   connect({
     onStatus: (code, reason) => {
       showStatus(ui.status, code, reason);

@@ -71,6 +71,9 @@ import { createLogger, type Logger, LogThrottle } from './observability/logger.t
 import { MetricsRegistry } from './observability/metrics-registry.ts';
 import { Gb28181Cascade } from './outbound/gb28181-cascade.ts';
 import { Outbound } from './outbound/index.ts';
+import { DutySweep } from './patrols/duty-sweep.ts';
+import { PatrolService } from './patrols/patrol-service.ts';
+import { WorkLogs } from './patrols/work-log.ts';
 import { WorkerPositions } from './positions/worker-positions.ts';
 import { Realtime } from './realtime/realtime.ts';
 import { TlsCredentials } from './security/tls-credentials.ts';
@@ -126,6 +129,8 @@ export interface HubTestHandle {
   readonly media: MediaStore;
   readonly metrics: MetricsRegistry;
   readonly notifications: NotificationService;
+  /** The missed-duty sweep, for a test to run at a moved clock. */
+  readonly dutySweep: DutySweep;
 }
 
 /**
@@ -624,6 +629,35 @@ export class Hub {
       logger,
       now: options.clock,
     });
+    /** Patrols, zero reports, missed duty raised to the grid chief, work logs (#25 point 5). */
+    const patrols = new PatrolService({
+      settings: deployment.patrols,
+      store,
+      router,
+      jurisdiction: deployment.jurisdiction,
+      users: deployment.users,
+      coordinates: deployment.map.coordinates,
+      timezone: settings.timezone,
+      fallbackKey: settings.identifierHashKey,
+      metrics,
+      now: options.clock,
+    });
+    const workLogs = new WorkLogs({
+      patrols,
+      store,
+      users: deployment.users,
+      jurisdiction: deployment.jurisdiction,
+    });
+    const dutySweep = new DutySweep({
+      patrols,
+      incidents,
+      store,
+      jurisdiction: deployment.jurisdiction,
+      deadlineMs: deadlineMsOf(deployment.deadlines),
+      metrics,
+      logger,
+      now: options.clock,
+    });
     const buildHttp = () =>
       buildHttpApp({
         store,
@@ -671,6 +705,8 @@ export class Hub {
         ...(this.#tls === undefined || deployment.tls?.http !== true ? {} : { tls: this.#tls.current }),
         edge: deployment.http,
         positions,
+        patrols,
+        workLogs,
         // Web Push subscriptions (/api/push) follow the web_push channel's settings.
         ...webPushRoutesOf(deployment.notify.channels),
         notifications,
@@ -720,6 +756,8 @@ export class Hub {
         stop: () => rememberedDevices.stop(),
       }),
       component('incidents', { start: () => incidents.start(), stop: () => incidents.stop() }),
+      // After the incidents it raises missed duty into.
+      component('duty sweep', { start: () => dutySweep.start(), stop: () => dutySweep.stop() }),
       // After the incidents it reads, before anything can raise one; stopped before the store it keeps its steps in.
       component('notifications', {
         start: () => notifications.start(),
@@ -829,6 +867,7 @@ export class Hub {
       media,
       metrics,
       notifications,
+      dutySweep,
     };
   }
 

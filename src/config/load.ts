@@ -20,6 +20,7 @@ import type { UserDescription } from '../core/user.ts';
 import { resolveDevice } from '../fleet/device-resolution.ts';
 import { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import { AddressPolicy } from '../net/outbound-address.ts';
+import { patrolProblems } from '../patrols/patrol-schema.ts';
 import {
   type ConfigFile,
   communitySchema,
@@ -64,6 +65,8 @@ export interface Deployment {
   readonly map: ConfigFile['map'];
   /** Grid workers' positions while on duty (#24). */
   readonly positions: ConfigFile['positions'];
+  /** Patrols, zero reports and work logs (#25 point 5). */
+  readonly patrols: ConfigFile['patrols'];
   /** Notifications off the hub's pages: channels, policies, delivery bounds, the public address messages link to. */
   readonly notify: ConfigFile['notify'];
   /** Field work: arrival radius, upload limits, whether positions are kept. */
@@ -425,6 +428,7 @@ function crossReference(
   checkSuppressions(file, jurisdiction, known, ruled, problems);
 
   checkRosters(file, jurisdiction, problems);
+  problems.push(...patrolProblems(file.patrols, (id) => jurisdiction.grid(id) !== undefined));
   checkMqtt(file, problems);
   checkOutboundAddresses(file, problems);
   return {
@@ -453,6 +457,7 @@ function crossReference(
     http: file.http,
     map: file.map,
     positions: file.positions,
+    patrols: file.patrols,
     notify: file.notify,
     field: file.field,
   };

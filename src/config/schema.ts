@@ -34,6 +34,7 @@ import type { SiaDc09Settings } from '../ingest/sia-dc09/sia-receiver.ts';
 import { checkAllowEntry } from '../net/outbound-address.ts';
 import { notifySchema } from '../notify/notify-schema.ts';
 import { outboundSchema } from '../outbound/outbound-schema.ts';
+import { patrolsSchema } from '../patrols/patrol-schema.ts';
 import { positionsSchema } from '../positions/position-schema.ts';
 import { type HttpConfig, httpSchema, tlsSchema } from './security-schema.ts';
 
@@ -1010,6 +1011,7 @@ export const configSchema = z.strictObject({
     .default(notifySchema.parse({}))
     .describe('Notifications that reach a locked phone: channels, policies, links.'),
   positions: positionsSchema.default(positionsSchema.parse({})),
+  patrols: patrolsSchema.default(patrolsSchema.parse({})),
   http: httpSchema
     .default(httpSchema.parse({}))
     .describe('The HTTP edge: reverse proxies, CORS, and tokens for /metrics and /docs.'),

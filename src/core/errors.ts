@@ -69,6 +69,19 @@ export const errorCatalogue = {
   position_out_of_bounds: { status: 422, message: 'the position is outside the jurisdiction' },
   /** Taken in the future (beyond a small skew) or more than ten minutes ago. */
   position_time_out_of_range: { status: 422, message: 'the position is too old or in the future' },
+  // Patrols and zero reports (#25 point 5): why a check-in or a zero report was refused.
+  /** The worker is on no shift of the grid's roster now: patrols are checked in only while on duty. */
+  patrol_off_duty: { status: 409, message: 'you are not on duty in this grid now' },
+  /** The point or grid is not one of the caller's grids. */
+  patrol_not_your_grid: { status: 403, message: 'this patrol point is not in one of your grids' },
+  /** The phone's position is farther from the point than its radius plus the fix's accuracy, or too inaccurate. */
+  patrol_too_far: { status: 422, message: 'your position is not at the patrol point' },
+  /** The QR code is not the point's (or the point has no code posted). */
+  patrol_bad_code: { status: 422, message: 'the code is not this patrol point’s' },
+  /** The same worker at the same point within patrols.duplicateMinutes. */
+  patrol_duplicate: { status: 409, message: 'you checked in at this point a moment ago' },
+  /** The grid's zero report of the day is already in. */
+  zero_report_done: { status: 409, message: 'the zero report of this grid is already in for today' },
   internal: { status: 500, message: 'internal error' },
   device_timeout: { status: 504, message: 'the device did not answer in time' },
 } as const satisfies Record<string, { readonly status: number; readonly message: string }>;

@@ -26,6 +26,8 @@ import type { Visibility } from '../incidents/visibility.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { OutboundGuard } from '../net/outbound-address.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { PatrolService } from '../patrols/patrol-service.ts';
+import type { WorkLogs } from '../patrols/work-log.ts';
 import type { WorkerPositions } from '../positions/worker-positions.ts';
 import type { TlsMaterial } from '../security/tls-credentials.ts';
 import type { EventLog } from '../store/event-log.ts';
@@ -53,6 +55,7 @@ import { mediaRoutes } from './routes/media-routes.ts';
 import { type NotificationRoutesOptions, notificationRoutes } from './routes/notification-routes.ts';
 import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
+import { patrolRoutes } from './routes/patrol-routes.ts';
 import { positionRoutes } from './routes/position-routes.ts';
 import { type PushRoutesOptions, pushRoutes } from './routes/push-routes.ts';
 import { rememberedDeviceRoutes } from './routes/remembered-device-routes.ts';
@@ -92,6 +95,9 @@ export interface HttpAppOptions
   readonly edge?: EdgeSettings;
   /** Grid workers' positions while on duty (routes/position-routes.ts). */
   readonly positions: WorkerPositions;
+  /** Patrols, zero reports and work logs (routes/patrol-routes.ts). */
+  readonly patrols: PatrolService;
+  readonly workLogs: WorkLogs;
   /** Phones that keep their login until revoked (the worker's page). */
   readonly rememberedDevices: RememberedDevices;
 }
@@ -191,6 +197,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(consoleRoutes, { ...options, prefix: '/api/console' });
   await app.register(liveRoutes, { ...options, prefix: '/api/live' });
   await app.register(positionRoutes, { ...options, prefix: '/api' });
+  await app.register(patrolRoutes, { ...options, prefix: '/api' });
   await app.register(mediaRoutes, { ...options, prefix: '/media' });
   await app.register(pushRoutes, { ...options, prefix: '/api/push' });
   await app.register(notificationRoutes, { ...options, prefix: '/api/notifications' });

@@ -18,7 +18,12 @@ import { ActiveIncidents } from './active-incidents.ts';
 import { DeadlineSweep } from './deadline-sweep.ts';
 import { IncidentActions, lifecycleContextOf } from './incident-actions.ts';
 import { incidentMetrics } from './incident-metrics.ts';
-import type { IncidentWriter, IncidentWriterFactory } from './incident-writer.ts';
+import {
+  announceCreated,
+  creationAudit,
+  type IncidentWriter,
+  type IncidentWriterFactory,
+} from './incident-writer.ts';
 import type { ActionInput, IncidentAction } from './lifecycle.ts';
 import { IncidentRaising } from './raising-steps.ts';
 import { Rosters } from './rosters.ts';
@@ -172,6 +177,30 @@ export class IncidentService {
       });
       return writer.change(before, after, audit);
     });
+  }
+
+  /**
+   * A case the hub raises of itself, from no device event (a missed patrol or zero report): written with its creation
+   * audit and announced as a storm incident is (raising-steps.ts), kept active so its deadlines run.
+   */
+  async raiseSystemCase(incident: Incident): Promise<Incident> {
+    const { store, bus } = this.#options;
+    this.#active.remember(incident);
+    await this.#writer.changes.serial(incident.id, () =>
+      store.saveIncident(incident, creationAudit(incident)),
+    );
+    announceCreated(
+      {
+        store,
+        bus,
+        metrics: incidentMetrics(this.#options.metrics),
+        active: this.#active,
+        logger: this.#options.logger,
+      },
+      incident,
+      performance.now(),
+    );
+    return incident;
   }
 
   /** Replaces a grid's duty roster, kept across restarts. */

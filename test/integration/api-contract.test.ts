@@ -58,6 +58,13 @@ const operations = [
   'PUT /api/me/position-sharing',
   'POST /api/me/position',
   'GET /api/positions',
+  // Patrols, zero reports and work logs (#25 point 5).
+  'GET /api/patrols/points',
+  'POST /api/patrols/checkins',
+  'GET /api/patrols/points/{id}/qr',
+  'GET /api/patrols/days/{gridId}/{date}',
+  'POST /api/patrols/zero-report',
+  'GET /api/worklogs/{userId}/{date}',
   'GET /api/positions/{userId}/track',
   'GET /api/grids',
   'GET /api/users',

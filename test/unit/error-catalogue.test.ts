@@ -37,6 +37,12 @@ describe('the one catalogue of coded errors', () => {
       position_inaccurate: 422,
       position_out_of_bounds: 422,
       position_time_out_of_range: 422,
+      patrol_off_duty: 409,
+      patrol_not_your_grid: 403,
+      patrol_too_far: 422,
+      patrol_bad_code: 422,
+      patrol_duplicate: 409,
+      zero_report_done: 409,
       internal: 500,
       device_timeout: 504,
     });

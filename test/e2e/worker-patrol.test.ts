@@ -1,0 +1,87 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.ts';
+import { getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+
+/**
+ * A grid worker patrols from the worker page: at a point (Chromium's Geolocation, set by the test) 签到 ticks it; a
+ * QR code's link (?patrolCode=…) checks in at its point; 零报告 is sent once; 今日工作日志 lists the day.
+ */
+const wait = { timeout: 15_000 };
+const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
+/** At the demo's xj01-square point (config/demo.yaml patrols). */
+const atSquare = { latitude: 39.9321, longitude: 116.3043, accuracy: 15 };
+
+describe("a worker's patrol on the worker page", () => {
+  let hub: TestHub;
+  let browser: Browser;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
+
+  it('checks in by position and by a QR link, sends the zero report, and shows the work log', async () => {
+    context = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      ...local,
+    });
+    await context.grantPermissions(['geolocation'], { origin: hub.httpUrl });
+    await context.setGeolocation(atSquare);
+    const page = await context.newPage();
+    await page.goto(`${hub.httpUrl}/worker`);
+    await page.getByLabel('用户名').fill('worker-xijiao-01');
+    await page.getByLabel('密码').fill('demo-password-worker-xijiao-01');
+    await page.getByRole('button', { name: '登录' }).click();
+    await expect.poll(() => status(page), wait).toBe('live');
+
+    const square = page.locator('#patrol-section li[data-point="xj01-square"]');
+    await square.waitFor(wait);
+    expect(await square.getAttribute('data-visited')).toBe('false');
+    await square.getByRole('button', { name: '签到' }).click();
+    await expect.poll(() => square.getAttribute('data-visited'), wait).toBe('true');
+    expect(await page.locator('#patrol-note').textContent()).toBe('已在中心广场签到');
+
+    // Too far from the south lane: refused, in words, and not ticked.
+    const south = page.locator('#patrol-section li[data-point="xj01-south-lane"]');
+    await south.getByRole('button', { name: '签到' }).click();
+    await expect
+      .poll(() => page.locator('#patrol-note').textContent(), wait)
+      .toBe('当前位置不在巡查点范围内');
+    expect(await south.getAttribute('data-visited')).toBe('false');
+
+    // The QR code printed at the north gate opens the page with its code: checked in there.
+    const qr = (await getJson(`${hub.httpUrl}/api/patrols/points/xj01-north-gate/qr`, 'demo-chief-xijiao'))
+      .body as {
+      url: string;
+    };
+    await page.goto(`${hub.httpUrl}${qr.url}`);
+    const gate = page.locator('#patrol-section li[data-point="xj01-north-gate"]');
+    await expect.poll(() => gate.getAttribute('data-visited'), wait).toBe('true');
+    expect(new URL(page.url()).search).toBe('');
+    expect(await page.locator('.patrol-progress').first().textContent()).toContain('已巡 2/3 点');
+
+    await page.locator('button[data-zero-report="grid-xijiao-01"]').click();
+    await expect.poll(() => page.locator('.zero-done').textContent(), wait).toContain('今日零报告已提交');
+    expect((await getJson(`${hub.httpUrl}/api/patrols/points`, 'demo-worker-xijiao-01')).body).toMatchObject({
+      grids: [{ gridId: 'grid-xijiao-01', zeroReport: { userId: 'worker-xijiao-01' } }],
+    });
+
+    await page.getByRole('button', { name: '查看今日工作日志' }).click();
+    const log = page.locator('#worklog');
+    await expect.poll(() => log.textContent(), wait).toContain('巡查签到(扫码):北门岗亭');
+    expect(await log.textContent()).toContain('巡查签到(定位):中心广场');
+    expect(await log.textContent()).toContain('零报告');
+  });
+});
