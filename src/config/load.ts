@@ -68,6 +68,8 @@ export interface Deployment {
   readonly notify: ConfigFile['notify'];
   /** Field work: arrival radius, upload limits, whether positions are kept. */
   readonly field: ConfigFile['field'];
+  /** The monthly assessment's scoring (千分制). */
+  readonly assessment: ConfigFile['assessment'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -455,6 +457,7 @@ function crossReference(
     positions: file.positions,
     notify: file.notify,
     field: file.field,
+    assessment: file.assessment,
   };
 }
 
