@@ -42,6 +42,7 @@ import { forgetUser, loadTasks, saveTasks } from './offline-store.js';
 import { Outbox } from './outbox.js';
 import { positionSharing } from './position-sharing.js';
 import { pushButton, withdrawPush } from './push.js';
+import { monthScore } from './score.js';
 
 // An installable app (docs/worker-app.md): the service worker keeps the page's shell for offline use.
 navigator.serviceWorker?.register('/dashboard/sw.js', { scope: '/dashboard/' }).catch(() => undefined);
@@ -153,6 +154,7 @@ async function start() {
     return;
   }
   positionSharing(root);
+  monthScore(root);
   connect({
     onStatus: (code, reason) => {
       showStatus(ui.status, code, reason);
