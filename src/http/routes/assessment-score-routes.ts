@@ -107,20 +107,20 @@ export const assessmentScoreRoutes: FastifyPluginAsyncZod<AssessmentScoreRoutesO
       const grid = scope[0] === undefined ? undefined : jurisdiction.grid(scope[0]);
       const community = grid?.chain[1] ?? grid?.ref;
       if (community === undefined) throw new GridhubError('not_found', 'you have no grid');
-      return { node: community, grids: gridsUnder([community.id]) };
+      return { node: community, under: [community.id], grids: gridsUnder([community.id]) };
     }
     const id = requested ?? (principal.role === 'grid_chief' && scope.length > 1 ? undefined : scope[0]);
     if (id === undefined) {
       // A chief of several grids: ranked among their grids, named by the first grid's community.
       const first = jurisdiction.grid(scope[0] ?? '');
       if (first === undefined) throw new GridhubError('not_found', 'you have no grid');
-      return { node: first.chain[1] ?? first.ref, grids: gridsUnder(scope) };
+      return { node: first.chain[1] ?? first.ref, under: scope, grids: gridsUnder(scope) };
     }
     const node = jurisdiction.node(id);
     // Outside the caller's scope answers as not found: other places' scores do not exist for this user.
     if (node === undefined || !scope.some((ancestor) => jurisdiction.isWithin(id, ancestor)))
       throw new GridhubError('not_found', `no node ${id}`);
-    return { node, grids: gridsUnder([id]) };
+    return { node, under: [id], grids: gridsUnder([id]) };
   }
 
   function gridsUnder(nodeIds: readonly string[]): ScoreSubject[] {
@@ -136,12 +136,12 @@ export const assessmentScoreRoutes: FastifyPluginAsyncZod<AssessmentScoreRoutesO
       .map((user) => ({ id: user.id, name: user.name, gridIds: user.grids ?? [] }));
   }
 
-  /** The incidents under the grids created in the month, page by page. */
+  /** The incidents under the nodes created in the month, page by page. */
   async function incidentsOf(
-    gridIds: readonly string[],
+    nodeIds: readonly string[],
     period: { from: number; to: number },
   ): Promise<Incident[]> {
-    if (gridIds.length === 0) return [];
+    if (nodeIds.length === 0) return [];
     const filter = (incident: Incident) => {
       const created = Date.parse(incident.createdAt);
       return created >= period.from && created < period.to;
@@ -152,7 +152,7 @@ export const assessmentScoreRoutes: FastifyPluginAsyncZod<AssessmentScoreRoutesO
     let before: string | undefined;
     for (;;) {
       const page = await store.listIncidents({
-        scopeNodeIds: [...gridIds],
+        scopeNodeIds: [...nodeIds],
         limit: pageSize,
         filter,
         after,
@@ -183,12 +183,16 @@ export const assessmentScoreRoutes: FastifyPluginAsyncZod<AssessmentScoreRoutesO
       const query = request.query;
       const { settings, timeZone, deadlineMs } = assessmentScoring;
       const month = query.month ?? monthOf(Date.now(), timeZone);
-      const { node, grids } = rankingOf(principal, principal.role === 'grid_worker' ? undefined : query.node);
+      const { node, under, grids } = rankingOf(
+        principal,
+        principal.role === 'grid_worker' ? undefined : query.node,
+      );
       const workers = workersOf(grids);
       const gridIds = grids.map((grid) => grid.id);
       const period = monthPeriod(month, timeZone);
       const [incidents, { patrolDays, dutyMisses, malformed }] = await Promise.all([
-        incidentsOf(gridIds, period),
+        // Scoped by the ranking's nodes, not grid by grid: a district's hundreds of grids would slow every match.
+        incidentsOf(under, period),
         dutyRecordsOf(store, gridIds, month),
       ]);
       // Visible, not fatal: the patrols wrote something this reading does not understand.
