@@ -9,6 +9,7 @@ import {
   deploymentOf,
   eventually,
   getJson,
+  metricValue,
   postJson,
   type RecordingClient,
   startTestHub,
@@ -100,6 +101,11 @@ describe('the monthly scores (千分制) over the HTTP API', () => {
       userIds: ['worker-xijiao-02'],
       incidentId: 'inc_missed',
     });
+    // One the scores cannot read: left out, counted.
+    await store.putRecord('duty-misses', `grid-xijiao-03/${month}-01/patrol`, {
+      gridId: 'grid-xijiao-03',
+      kind: 'patrol',
+    });
   });
 
   afterAll(async () => {
@@ -138,6 +144,10 @@ describe('the monthly scores (千分制) over the HTTP API', () => {
     expect(rule(grid1, 'escalation')?.count ?? 0).toBe(b.escalations);
     expect(grid1.score).toBe(1000 + 2 + 2 - 10 - 10 - 10 - 5 * b.escalations);
     expect(byId(body, 'grid-xijiao-02')).toMatchObject({ score: 995, deducted: 5 });
+    expect(byId(body, 'grid-xijiao-03')).toMatchObject({ score: 1000, items: [] });
+    expect(await metricValue(hub.httpUrl, 'gridhub_assessment_records_skipped_total')).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(body.scores.map((entry) => [entry.id, entry.rank])).toEqual([
       ['grid-xijiao-03', 1],
       ['grid-xijiao-04', 2],

@@ -18,6 +18,7 @@ import type { DeadlineStage, Incident } from '../../core/incident.ts';
 import type { Principal } from '../../core/principal.ts';
 import type { UserDescription } from '../../core/user.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
+import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
 import type { Store } from '../../store/store.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 import { covering, list, placeAnswer } from '../schemas.ts';
@@ -35,7 +36,15 @@ export interface AssessmentScoreRoutesOptions {
   readonly jurisdiction: Jurisdiction;
   readonly users: readonly UserDescription[];
   readonly assessmentScoring: AssessmentScoring;
+  readonly metrics: MetricsRegistry;
 }
+
+const scoreMetrics = declareMetrics((metrics) => ({
+  skippedRecords: metrics.counter({
+    name: 'gridhub_assessment_records_skipped_total',
+    help: "The patrols' records (patrol-days, duty-misses) the monthly scores left out because they did not have the documented shape, counted each time a score read them.",
+  }),
+}));
 
 /** Incidents read from the store per page while walking back to the start of the month. */
 const pageSize = 500;
@@ -98,6 +107,7 @@ export const assessmentScoreRoutes: FastifyPluginAsyncZod<AssessmentScoreRoutesO
   options,
 ) => {
   const { store, jurisdiction, users, assessmentScoring } = options;
+  const counted = scoreMetrics(options.metrics);
   app.addHook('preHandler', authenticate);
 
   /** The node the ranking is among, and the grids under it the caller ranks. */
@@ -196,6 +206,7 @@ export const assessmentScoreRoutes: FastifyPluginAsyncZod<AssessmentScoreRoutesO
         dutyRecordsOf(store, gridIds, month),
       ]);
       // Visible, not fatal: the patrols wrote something this reading does not understand.
+      counted.skippedRecords.inc(malformed);
       if (malformed > 0)
         request.log.warn({ malformed, month }, 'duty records without the documented shape skipped');
       const scores = scoreMonth({
