@@ -33,6 +33,7 @@ import {
   zonedMidnight,
 } from './i18n.js';
 import { GridMap, kindOf } from './map.js';
+import { scoresPanel } from './score.js';
 
 const root = document.getElementById('app');
 const state = {
@@ -1322,8 +1323,32 @@ function assessmentForm() {
     }
   };
   ui.loadAssessment = load;
-  ui.assessment.replaceChildren(
-    el('h2', {}, t('assessment.title')),
+  // Two tabs: the figures (统计) and the 千分制 scores (dashboard/score.js), loaded when first shown.
+  const scores = scoresPanel();
+  const figures = el('div', { id: 'figures-panel' });
+  const tabs = el('div', { class: 'tabs', role: 'tablist' });
+  const tab = (key, panel, onShow) =>
+    el(
+      'button',
+      {
+        type: 'button',
+        role: 'tab',
+        id: `tab-${key}`,
+        'aria-selected': String(key === 'figures'),
+        onclick: (event) => {
+          for (const button of tabs.children) button.setAttribute('aria-selected', 'false');
+          event.currentTarget.setAttribute('aria-selected', 'true');
+          figures.hidden = panel !== figures;
+          scores.panel.hidden = panel !== scores.panel;
+          onShow?.();
+        },
+      },
+      t(`score.tab.${key}`),
+    );
+  tabs.append(tab('figures', figures), tab('scores', scores.panel, scores.load));
+  scores.panel.hidden = true;
+  ui.assessment.replaceChildren(el('h2', {}, t('assessment.title')), tabs, figures, scores.panel);
+  figures.replaceChildren(
     el(
       'form',
       {

@@ -4,7 +4,7 @@
 // task list kept for offline use lives in the page's own IndexedDB, per user, cleared at logout.
 
 // Bump when the list below changes shape; the files' contents are refreshed in the background on every use.
-const version = 'v1';
+const version = 'v2';
 const shellCache = `gridhub-shell-${version}`;
 const shell = [
   '/dashboard/worker.html',
@@ -19,6 +19,7 @@ const shell = [
   '/dashboard/navigation.js',
   '/dashboard/position-sharing.js',
   '/dashboard/patrol.js',
+  '/dashboard/score.js',
   '/dashboard/vendor/leaflet.js',
   '/dashboard/vendor/leaflet.css',
   '/dashboard/vendor/gcoord.js',

@@ -43,6 +43,7 @@ import { Outbox } from './outbox.js';
 import { patrolPanel } from './patrol.js';
 import { positionSharing } from './position-sharing.js';
 import { pushButton, withdrawPush } from './push.js';
+import { monthScore } from './score.js';
 
 // An installable app (docs/worker-app.md): the service worker keeps the page's shell for offline use.
 navigator.serviceWorker?.register('/dashboard/sw.js', { scope: '/dashboard/' }).catch(() => undefined);
@@ -155,6 +156,7 @@ async function start() {
   }
   positionSharing(root);
   patrolPanel(root, state.me.userId);
+  monthScore(root);
   connect({
     onStatus: (code, reason) => {
       showStatus(ui.status, code, reason);

@@ -699,6 +699,12 @@ export class Hub {
           deadlineMs: deadlineMsOf(deployment.deadlines),
           map: deployment.map,
         }),
+        // The monthly assessment's scores (#25 point 6).
+        assessmentScoring: {
+          settings: deployment.assessment,
+          timeZone: settings.timezone,
+          deadlineMs: deadlineMsOf(deployment.deadlines),
+        },
         health: () => this.health(),
         stopping: () => this.#lifecycle.stopping !== undefined,
         dashboardIndex: path.join(projectRoot, 'dashboard', 'index.html'),

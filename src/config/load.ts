@@ -71,6 +71,8 @@ export interface Deployment {
   readonly notify: ConfigFile['notify'];
   /** Field work: arrival radius, upload limits, whether positions are kept. */
   readonly field: ConfigFile['field'];
+  /** The monthly assessment's scoring (千分制). */
+  readonly assessment: ConfigFile['assessment'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -460,6 +462,7 @@ function crossReference(
     patrols: file.patrols,
     notify: file.notify,
     field: file.field,
+    assessment: file.assessment,
   };
 }
 

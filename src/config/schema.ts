@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { assessmentSchema } from '../assessment/scoring-schema.ts';
 import type { GuessLimits, GuessWindow } from '../auth/guess-limiter.ts';
 import { passwordBounds, passwordHashPattern } from '../auth/passwords.ts';
 import type { DeviceDescription } from '../core/device.ts';
@@ -1021,6 +1022,8 @@ export const configSchema = z.strictObject({
     .describe(
       'Field work: arrivals placed by the phone, photos and videos uploaded as evidence, positions kept or not.',
     ),
+  // The monthly assessment's scoring (#25 point 6).
+  assessment: assessmentSchema.default(assessmentSchema.parse({})),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

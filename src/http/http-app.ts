@@ -43,6 +43,10 @@ import {
 import { documentRefusals, tooManyAttempts } from './request-guards.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { assessmentRoutes } from './routes/assessment-routes.ts';
+import {
+  type AssessmentScoreRoutesOptions,
+  assessmentScoreRoutes,
+} from './routes/assessment-score-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { type CameraRoutesOptions, cameraRoutes } from './routes/camera-routes.ts';
 import { type ConsoleRoutesOptions, consoleRoutes } from './routes/console-routes.ts';
@@ -69,7 +73,8 @@ export interface HttpAppOptions
     CameraRoutesOptions,
     PushRoutesOptions,
     NotificationRoutesOptions,
-    UploadRoutesOptions {
+    UploadRoutesOptions,
+    AssessmentScoreRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -193,6 +198,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(rosterRoutes, { ...options, prefix: '/api/rosters' });
   await app.register(deviceRoutes, { ...options, prefix: '/api/devices' });
   await app.register(assessmentRoutes, { ...options, prefix: '/api/assessment' });
+  await app.register(assessmentScoreRoutes, { ...options, prefix: '/api/assessment/scores' });
   await app.register(cameraRoutes, { ...options, prefix: '/api/cameras' });
   await app.register(consoleRoutes, { ...options, prefix: '/api/console' });
   await app.register(liveRoutes, { ...options, prefix: '/api/live' });

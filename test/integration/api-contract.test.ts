@@ -81,6 +81,7 @@ const operations = [
   'DELETE /api/devices/{id}/maintenance',
   'POST /api/devices/{id}/commands/{command}',
   'GET /api/assessment',
+  'GET /api/assessment/scores',
   'GET /api/console',
   'GET /api/cameras',
   'POST /api/cameras/discover',

@@ -1,0 +1,117 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { monthOf } from '../../src/assessment/scores.ts';
+import { launchChromium } from '../helpers/browser.ts';
+import { startTestHub, type TestHub } from '../helpers/hub.ts';
+
+/**
+ * The 千分制 in Chromium: the officer console's assessment view ranks the community's grids and workers on its
+ * 千分制 tab, each row opening onto its line items; the worker page shows 本月得分 with the items. The patrols'
+ * records are written into the hub's store as the patrols write them.
+ */
+const wait = { timeout: 15_000 };
+const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
+
+describe('the 千分制 on the console and the worker page', () => {
+  let hub: TestHub;
+  let browser: Browser;
+  let month = '';
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    browser = await launchChromium();
+    month = monthOf(Date.now(), hub.hub.deployment.settings.timezone);
+    const store = hub.testHandle.store;
+    // Grid 3 patrolled three days (+3); grid 2 missed a patrol (−10) and a zero report (−5).
+    for (const day of ['01', '02', '03']) {
+      await store.putRecord('patrol-days', `grid-xijiao-03/${month}-${day}`, {
+        gridId: 'grid-xijiao-03',
+        date: `${month}-${day}`,
+        required: 1,
+        visited: ['point-1'],
+        completed: true,
+        userIds: ['worker-xijiao-03'],
+      });
+    }
+    for (const kind of ['patrol', 'zero_report']) {
+      await store.putRecord('duty-misses', `grid-xijiao-02/${month}-01/${kind}`, {
+        gridId: 'grid-xijiao-02',
+        date: `${month}-01`,
+        kind,
+        userIds: ['worker-xijiao-02'],
+        incidentId: `inc_missed_${kind}`,
+      });
+    }
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close();
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
+
+  async function open(kind: 'officer' | 'worker', userId: string): Promise<Page> {
+    const context = await browser.newContext(
+      kind === 'officer'
+        ? { viewport: { width: 1440, height: 900 }, ...local }
+        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...local },
+    );
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${hub.httpUrl}/${kind}`);
+    await page.getByLabel('用户名').fill(userId);
+    await page.getByLabel('密码').fill(`demo-password-${userId}`);
+    await page.getByRole('button', { name: '登录' }).click();
+    await expect.poll(() => status(page), wait).toBe('live');
+    return page;
+  }
+
+  it('ranks the grids and then the workers on the 千分制 tab, each row opening onto its line items', async () => {
+    const officer = await open('officer', 'officer-xijiao');
+    await officer.getByRole('tab', { name: '千分制' }).click();
+    const rows = officer.locator('#scores-table tr.score-row');
+    await expect.poll(() => rows.count(), wait).toBe(5);
+    expect(await officer.locator('#figures-panel').isVisible()).toBe(false);
+    expect(await rows.evaluateAll((all) => all.map((row) => [row.dataset.id, row.dataset.score]))).toEqual([
+      ['grid-xijiao-03', '1003'],
+      ['grid-xijiao-01', '1000'],
+      ['grid-xijiao-04', '1000'],
+      ['grid-xijiao-05', '1000'],
+      ['grid-xijiao-02', '985'],
+    ]);
+    const details = officer.locator('#scores-table tr.score-details[data-id="grid-xijiao-02"]');
+    expect(await details.isVisible()).toBe(false);
+    await officer.locator('#scores-table tr.score-row[data-id="grid-xijiao-02"]').click();
+    expect(await details.isVisible()).toBe(true);
+    expect(await details.locator('li').allTextContents()).toEqual([
+      `漏巡 ×1 -10 ${month}-01`,
+      `漏报零报告 ×1 -5 ${month}-01`,
+    ]);
+
+    await officer.getByLabel('范围').selectOption('worker');
+    await officer.locator('#scores-panel button[type="submit"]').click();
+    await expect.poll(() => officer.locator('#scores-table').getAttribute('data-level'), wait).toBe('worker');
+    expect(await rows.first().getAttribute('data-id')).toBe('worker-xijiao-03');
+    expect(await rows.last().getAttribute('data-id')).toBe('worker-xijiao-02');
+
+    // The figures tab is still there as it was.
+    await officer.getByRole('tab', { name: '统计' }).click();
+    expect(await officer.locator('#assessment-table').isVisible()).toBe(true);
+    expect(await officer.locator('#scores-panel').isVisible()).toBe(false);
+  });
+
+  it('shows the worker 本月得分, their rank and the items', async () => {
+    const worker = await open('worker', 'worker-xijiao-03');
+    const value = worker.locator('#month-score-value');
+    await expect.poll(() => value.textContent(), wait).toBe('1003');
+    const summary = worker.locator('#month-score summary');
+    expect(await summary.textContent()).toMatch(/^本月得分 1003 第 1 名 \/ 共 \d+ 名$/);
+    await summary.click();
+    expect(await worker.locator('#month-score li').allTextContents()).toEqual([
+      `完成巡查 ×3 +3 ${month}-01、${month}-02、${month}-03`,
+    ]);
+  });
+});
