@@ -259,6 +259,9 @@ export class Hub {
         radiusM: deployment.field.arrivalRadiusM,
         keepPositions: deployment.field.keepPositions,
       },
+      // #25: 延期/挂账 bounds and the departments cases are handed to.
+      lifecycle: deployment.lifecycle,
+      departments: deployment.departments,
     });
     // Notifications off the hub's pages (#24): the channels the config names (or a test's), the policies over them.
     const notifications = new NotificationService({

@@ -68,6 +68,10 @@ export interface Deployment {
   readonly notify: ConfigFile['notify'];
   /** Field work: arrival radius, upload limits, whether positions are kept. */
   readonly field: ConfigFile['field'];
+  /** Bounds of 延期 and 挂账 (#25). */
+  readonly lifecycle: ConfigFile['lifecycle'];
+  /** Departments a case may be handed to for coordination (#25). */
+  readonly departments: ConfigFile['departments'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -455,6 +459,8 @@ function crossReference(
     positions: file.positions,
     notify: file.notify,
     field: file.field,
+    lifecycle: file.lifecycle,
+    departments: file.departments,
   };
 }
 
