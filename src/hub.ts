@@ -238,7 +238,14 @@ export class Hub {
       ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
     });
     const visibility = new Visibility(deployment.routing.deviceHealthCategories);
-    const router = new Router(deployment.users, deployment.rosters, deployment.routing, settings.timezone);
+    // Department users (#25, integrators by role) take only the cases handed to them: never routed device health.
+    const departmentUsers = new Set(deployment.departments.flatMap((department) => department.userIds));
+    const router = new Router(
+      deployment.users.filter((user) => !departmentUsers.has(user.id)),
+      deployment.rosters,
+      deployment.routing,
+      settings.timezone,
+    );
     const incidents = new IncidentService({
       store,
       bus,
