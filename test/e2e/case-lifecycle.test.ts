@@ -121,26 +121,28 @@ describe('the case lifecycle on the pages (#25)', () => {
     const incident = await newIncident();
     const officer = await openPage('officer', 'officer-xijiao');
     await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
-    const suspend = officer.locator('#panel button[data-action="suspend"]');
+    const suspend = officer.locator('#incident button[data-action="suspend"]');
     await expect.poll(() => suspend.count(), wait).toBe(1);
     expect(await suspend.textContent()).toBe('挂账');
     await officer.locator('#review-at').fill('2099-01-01');
     // Out of bounds (lifecycle.maxSuspensionDays): refused with the reason, shown.
     await officer.locator('#note').fill('待业主回国');
     await suspend.click();
-    await expect.poll(() => officer.locator('#action-error').textContent(), wait).toContain('review date');
+    // (In Chinese the console words the refusal by its code: 请求无效.)
+    await expect.poll(() => officer.locator('#action-error').textContent(), wait).toContain('请求无效');
+    expect((await current(incident.id)).state).toBe('dispatched');
     const inWeek = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(
       Date.now() + 7 * 86_400_000,
     );
     await officer.locator('#review-at').fill(inWeek);
     await officer.locator('#note').fill('待业主回国');
-    await officer.locator('#panel button[data-action="suspend"]').click();
+    await officer.locator('#incident button[data-action="suspend"]').click();
     await expect
       .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
       .toBe('suspended');
     expect(await officer.locator('#incident-state').textContent()).toBe('已挂账');
     expect(await officer.locator('#case-suspension').textContent()).toContain('待业主回国');
-    expect(await officer.locator('#panel button[data-action="resume"]').count()).toBe(1);
+    expect(await officer.locator('#incident button[data-action="resume"]').count()).toBe(1);
     const suspended = await current(incident.id);
     expect(suspended.suspension?.reviewAt).toBe(new Date(`${inWeek}T00:00:00+08:00`).toISOString());
   });
