@@ -287,7 +287,8 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
-export const openStates = ['new', 'dispatched', 'accepted', 'on_site', 'escalated'];
+// 'suspended' (挂账, #25) is open: someone still owes it, its deadlines stopped.
+export const openStates = ['new', 'dispatched', 'accepted', 'on_site', 'escalated', 'suspended'];
 
 /** The login form shown when there is no session: a username and password, or an API token; resolves once in. */
 export function loginForm(root, example, { offerRemember = false } = {}) {

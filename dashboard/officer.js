@@ -857,7 +857,19 @@ function mediaOf(incidentId, url) {
 }
 
 /** The actions that need a reason in the note: the server refuses them without one, the page says so first. */
-const needsReason = new Set(['false_alarm', 'reject', 'supervise']);
+const needsReason = new Set([
+  'false_alarm',
+  'reject',
+  'supervise',
+  // #25
+  'return',
+  'deny_extension',
+  'suspend',
+  'hand_off',
+  'coordinate_done',
+  'feedback',
+  'deny',
+]);
 
 /**
  * The cameras that show an incident: its own device when it is a camera, then those configured to watch it (with
@@ -972,6 +984,17 @@ const panelActions = [
   'resolve',
   'false_alarm',
   'cancel',
+  // #25: the approval chain, 延期 decisions, 挂账, coordination, feedback, 退回.
+  'approve',
+  'deny',
+  'approve_extension',
+  'deny_extension',
+  'suspend',
+  'resume',
+  'hand_off',
+  'coordinate_done',
+  'feedback',
+  'return',
 ];
 
 async function showIncident(id) {
@@ -1101,9 +1124,11 @@ async function showIncident(id) {
   const chainIndex = incident.chain.findIndex((node) => node.id === incident.responsibleNodeId);
   const responsible = incident.chain[chainIndex]?.name ?? incident.responsibleNodeId;
   const nextLevel = chainIndex >= 0 ? incident.chain[chainIndex + 1]?.name : undefined;
+  const lifecycle = lifecycleInputs(incident, allowed, previous);
   const handlers = {
     dispatch: act('dispatch', () => ({ assignees: [assignee.value], ...withNote() })),
     note: act('note', () => ({ note: note.value.trim() || '—' })),
+    ...lifecycle.handlers(act, withNote),
   };
   const live = liveSection(incident);
   const typing = document.activeElement === note;
@@ -1231,6 +1256,7 @@ async function showIncident(id) {
           ]
         : null,
       incident.resolution ? [el('dt', {}, t('field.resolution')), el('dd', {}, incident.resolution)] : null,
+      caseRecords(incident),
     ),
     evidence,
     live,
@@ -1252,6 +1278,7 @@ async function showIncident(id) {
           ? button('acknowledge', act('acknowledge'))
           : null,
       allowed.has('dispatch') ? assignee : null,
+      ...lifecycle.fields,
       ...panelActions
         .filter((action) => allowed.has(action))
         .map((action) =>
@@ -1285,6 +1312,164 @@ async function showIncident(id) {
   );
   if (typing) note.focus();
   render();
+}
+
+/**
+ * #25's inputs beyond the note, shown only when their action is offered: the review date of 挂账 (a day in the
+ * hub's zone, resumed at its start), the department user of a hand-off (department users are integrators; the hub
+ * checks the department), how the reporter was told. Kept across a redraw as the note is.
+ */
+function lifecycleInputs(incident, allowed, previous) {
+  const kept = (id, fresh) => {
+    const value = previous?.querySelector(`#${id}`)?.value;
+    if (value) fresh.value = value;
+    return fresh;
+  };
+  const inWeek = new Date(Date.now() + 7 * 86_400_000);
+  const reviewAt = allowed.has('suspend')
+    ? kept(
+        'review-at',
+        el('input', {
+          id: 'review-at',
+          type: 'date',
+          'aria-label': t('case.reviewAt'),
+          value: today(inWeek),
+        }),
+      )
+    : null;
+  const coordinator = allowed.has('hand_off')
+    ? kept(
+        'coordinator',
+        el(
+          'select',
+          { id: 'coordinator', 'aria-label': t('case.coordinatorPick') },
+          ...state.users
+            .filter(
+              (user) =>
+                user.role === 'integrator' &&
+                !(incident.coordinators ?? []).some((entry) => entry.userId === user.id && !entry.doneAt),
+            )
+            .map((user) => el('option', { value: user.id }, user.name)),
+        ),
+      )
+    : null;
+  const via = allowed.has('feedback')
+    ? kept(
+        'via',
+        el(
+          'select',
+          { id: 'via', 'aria-label': t('case.via') },
+          ...['phone', 'sms', 'in_person', 'platform'].map((channel) =>
+            el('option', { value: channel }, t(`via.${channel}`)),
+          ),
+        ),
+      )
+    : null;
+  return {
+    fields: [reviewAt, coordinator, via].filter((field) => field !== null),
+    handlers: (act, withNote) => ({
+      suspend: act('suspend', () => ({
+        ...withNote(),
+        reviewAt: new Date(zonedMidnight(reviewAt.value)).toISOString(),
+      })),
+      hand_off: act('hand_off', () => ({ ...withNote(), coordinator: coordinator.value })),
+      feedback: act('feedback', () => ({ ...withNote(), via: via.value })),
+    }),
+  };
+}
+
+/** What #25's actions left on the case: returns, extensions, a suspension, coordinators, feedback, approvals. */
+function caseRecords(incident) {
+  const rows = [];
+  const row = (id, label, lines) => {
+    if (lines.length > 0)
+      rows.push(el('dt', {}, t(label)), el('dd', { id }, ...lines.map((line) => el('div', {}, line))));
+  };
+  row(
+    'case-returns',
+    'case.returns',
+    (incident.returns ?? []).map((entry) =>
+      t('case.return', { user: nameOf(entry.userId), time: time(entry.at), reason: entry.reason }),
+    ),
+  );
+  row(
+    'case-extensions',
+    'case.extension',
+    (incident.extensions ?? []).map((entry) =>
+      entry.approved === undefined
+        ? t('case.extensionPending', {
+            user: nameOf(entry.requestedBy),
+            until: time(entry.until),
+            reason: entry.reason,
+          })
+        : t('case.extensionDecided', {
+            user: nameOf(entry.requestedBy),
+            until: time(entry.until),
+            reason: entry.reason,
+            decision: t(entry.approved ? 'case.extensionApproved' : 'case.extensionDenied'),
+            by: nameOf(entry.decidedBy),
+          }),
+    ),
+  );
+  const suspension = incident.suspension;
+  row(
+    'case-suspension',
+    'case.suspension',
+    suspension
+      ? [
+          t('case.suspended', {
+            user: nameOf(suspension.userId),
+            time: time(suspension.at),
+            reason: suspension.reason,
+            review: time(suspension.reviewAt),
+          }),
+        ]
+      : [],
+  );
+  row(
+    'case-coordinators',
+    'case.coordinators',
+    (incident.coordinators ?? []).map(
+      (entry) =>
+        t('case.coordinator', {
+          department: entry.departmentId,
+          user: nameOf(entry.userId),
+          note: entry.note,
+        }) + (entry.doneAt ? t('case.coordinatorDone', { note: entry.doneNote ?? '' }) : ''),
+    ),
+  );
+  const feedback = incident.feedback;
+  row(
+    'case-feedback',
+    'case.feedback',
+    feedback
+      ? [
+          t('case.feedbackLine', {
+            user: nameOf(feedback.userId),
+            time: time(feedback.at),
+            via: t(`via.${feedback.via}`),
+            note: feedback.note,
+          }),
+        ]
+      : [],
+  );
+  const approval = incident.approval;
+  row(
+    'case-approval',
+    'case.approval',
+    approval
+      ? approval.chain.map((nodeId, index) => {
+          const decision = approval.decisions[index];
+          const node = incident.chain.find((place) => place.id === nodeId)?.name ?? nodeId;
+          const word = decision
+            ? t(decision.approved ? 'case.approvalApproved' : 'case.approvalDenied') +
+              ` · ${nameOf(decision.userId)} ${time(decision.at)}${decision.note ? ` · ${decision.note}` : ''}`
+            : t('case.approvalWaiting');
+          return t('case.approvalStep', { node, decision: word });
+        })
+      : [],
+  );
+  return rows;
 }
 
 function assessmentForm() {

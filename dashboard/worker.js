@@ -325,6 +325,7 @@ function card(incident, draft, uploadPart) {
     ...cardHeader(incident),
     placeSection(incident),
     returnedSection(incident),
+    caseNotices(incident),
     arrivalLine(incident),
     incident.dueAt
       ? el('div', { class: 'meta due', dataset: { dueAt: incident.dueAt } }, dueText(incident))
@@ -443,6 +444,42 @@ function returnedSection(incident) {
     { class: 'returned', role: 'note' },
     t('task.returned', { note, user: userId, time: time(at) }),
   );
+}
+
+/**
+ * #25 on the card: a supervision (督办) as a badge with its latest instruction, a pending extension, a suspension.
+ * Supervision is shown, never acted on: it does not change the task.
+ */
+function caseNotices(incident) {
+  const supervision = incident.supervisions?.at(-1);
+  const pending = incident.extensions?.at(-1);
+  const suspension = incident.suspension;
+  const lines = [
+    supervision
+      ? el(
+          'p',
+          { class: 'supervised', role: 'note', dataset: { count: String(incident.supervisions.length) } },
+          el('span', { class: 'badge supervised-badge' }, actionLabel('supervise')),
+          ' ',
+          t('task.supervised', { note: supervision.note, time: time(supervision.at) }),
+        )
+      : null,
+    pending && pending.approved === undefined
+      ? el(
+          'p',
+          { class: 'meta extension-pending' },
+          t('task.extensionPending', { until: time(pending.until) }),
+        )
+      : null,
+    suspension
+      ? el(
+          'p',
+          { class: 'meta suspended' },
+          t('task.suspended', { reason: suspension.reason, review: time(suspension.reviewAt) }),
+        )
+      : null,
+  ].filter((line) => line !== null);
+  return lines.length === 0 ? null : el('div', { class: 'case-notices' }, ...lines);
 }
 
 /** Where the phone was at 到达: the distance to the device, flagged when far. */
@@ -596,10 +633,25 @@ function currentPosition(timeoutMs) {
 }
 
 function actionsSection(incident, note, message) {
+  const extendBy = el(
+    'select',
+    { class: 'extend-by', 'aria-label': t('case.extendBy') },
+    ...[4, 24, 72].map((hours) => el('option', { value: String(hours) }, t('case.hours', { hours }))),
+  );
   const act = (action) => async () => {
     message.textContent = '';
+    if (['return', 'request_extension'].includes(action) && !note.value.trim()) {
+      message.textContent = t('note.required', { action: actionLabel(action) });
+      note.focus();
+      return;
+    }
     try {
       const body = note.value.trim() ? { note: note.value.trim() } : {};
+      if (action === 'request_extension') {
+        // The deadline asked for: the current one (or now) plus the hours picked on the card.
+        const from = Math.max(Date.now(), Date.parse(incident.dueAt ?? '') || 0);
+        body.until = new Date(from + Number(extendBy.value) * 3_600_000).toISOString();
+      }
       if (action === 'arrive') {
         message.textContent = t('arrival.locating');
         const position = await currentPosition(10_000);
@@ -608,7 +660,7 @@ function actionsSection(incident, note, message) {
       }
       // Through the offline queue: sent now when it can be, else kept and shown as 待发送 (outbox.js).
       const done = await outbox.take(incident, action, body);
-      if (action === 'resolve') note.value = '';
+      if (['resolve', 'return', 'request_extension'].includes(action)) note.value = '';
       fresh.delete(incident.id);
       if (done.incident) arrived(done.incident);
       else render();
@@ -624,12 +676,19 @@ function actionsSection(incident, note, message) {
     );
   // Its buttons as the actions waiting on it would leave it (accept offline, then arrive offline).
   const shown = outbox.expectedState(incident);
+  const inHand = ['accepted', 'on_site'].includes(shown);
+  const extensionPending =
+    incident.extensions?.at(-1)?.approved === undefined && (incident.extensions?.length ?? 0) > 0;
   return el(
     'div',
     { class: 'actions' },
     button('accept', ['dispatched', 'escalated'].includes(shown)),
     button('arrive', shown === 'accepted'),
-    button('resolve', ['accepted', 'on_site'].includes(shown)),
+    button('resolve', inHand),
+    // #25: 退回 (the note says why) and 申请延期 (the note says why, the select how long).
+    button('return', ['dispatched', 'accepted', 'on_site', 'escalated'].includes(shown)),
+    inHand ? extendBy : null,
+    button('request_extension', inHand && !extensionPending),
   );
 }
 

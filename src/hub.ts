@@ -243,7 +243,14 @@ export class Hub {
       ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
     });
     const visibility = new Visibility(deployment.routing.deviceHealthCategories);
-    const router = new Router(deployment.users, deployment.rosters, deployment.routing, settings.timezone);
+    // Department users (#25, integrators by role) take only the cases handed to them: never routed device health.
+    const departmentUsers = new Set(deployment.departments.flatMap((department) => department.userIds));
+    const router = new Router(
+      deployment.users.filter((user) => !departmentUsers.has(user.id)),
+      deployment.rosters,
+      deployment.routing,
+      settings.timezone,
+    );
     const incidents = new IncidentService({
       store,
       bus,
@@ -264,6 +271,9 @@ export class Hub {
         radiusM: deployment.field.arrivalRadiusM,
         keepPositions: deployment.field.keepPositions,
       },
+      // #25: 延期/挂账 bounds and the departments cases are handed to.
+      lifecycle: deployment.lifecycle,
+      departments: deployment.departments,
     });
     // Notifications off the hub's pages (#24): the channels the config names (or a test's), the policies over them.
     const notifications = new NotificationService({

@@ -73,6 +73,10 @@ export interface Deployment {
   readonly field: ConfigFile['field'];
   /** The monthly assessment's scoring (千分制). */
   readonly assessment: ConfigFile['assessment'];
+  /** Bounds of 延期 and 挂账 (#25). */
+  readonly lifecycle: ConfigFile['lifecycle'];
+  /** Departments a case may be handed to for coordination (#25). */
+  readonly departments: ConfigFile['departments'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -463,6 +467,8 @@ function crossReference(
     notify: file.notify,
     field: file.field,
     assessment: file.assessment,
+    lifecycle: file.lifecycle,
+    departments: file.departments,
   };
 }
 

@@ -30,6 +30,7 @@ import type { UserDescription } from '../core/user.ts';
 import { fieldSchema } from '../field/field-schema.ts';
 import { deviceSchema } from '../fleet/device-schema.ts';
 import type { EdgeSettings } from '../http/edge.ts';
+import { departmentsSchema, lifecycleSchema } from '../incidents/lifecycle-schema.ts';
 import { rosterSchema, shiftSchema } from '../incidents/roster-schema.ts';
 import type { SiaDc09Settings } from '../ingest/sia-dc09/sia-receiver.ts';
 import { checkAllowEntry } from '../net/outbound-address.ts';
@@ -1024,6 +1025,15 @@ export const configSchema = z.strictObject({
     ),
   // The monthly assessment's scoring (#25 point 6).
   assessment: assessmentSchema.default(assessmentSchema.parse({})),
+  // The lifecycle of #25: bounds of 延期 and 挂账, and the departments a case is handed to for coordination.
+  lifecycle: lifecycleSchema
+    .default(lifecycleSchema.parse({}))
+    .describe('Bounds of extensions (延期) and suspensions (挂账).'),
+  departments: departmentsSchema
+    .default([])
+    .describe(
+      'Departments a case may be handed to for coordination (城管, 市场监管, 派出所), with their users.',
+    ),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;

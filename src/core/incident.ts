@@ -18,6 +18,8 @@ export const incidentStates = [
   'closed',
   'false_alarm',
   'cancelled',
+  // 挂账 (#25): open (someone still owes it), its deadlines stopped until it is resumed.
+  'suspended',
 ] as const;
 export type IncidentState = (typeof incidentStates)[number];
 
@@ -27,6 +29,7 @@ const openStates: ReadonlySet<IncidentState> = new Set([
   'accepted',
   'on_site',
   'escalated',
+  'suspended',
 ]);
 
 export function isOpen(state: IncidentState): boolean {
@@ -219,6 +222,96 @@ export interface Incident {
   readonly arrival?: Arrival;
   /** The last rejected verification; kept through the next resolve (the officer checks the rework against it). */
   readonly returned?: Returned;
+  /** 退回 to the dispatching centre (#25), oldest first. */
+  readonly returns?: readonly CaseReturn[];
+  /** 延期 requests and their decisions (#25), oldest first; the last is pending when it has no decision. */
+  readonly extensions?: readonly Extension[];
+  /** Set while the case is suspended (挂账, state 'suspended'); removed on resume (the audit trail keeps it). */
+  readonly suspension?: Suspension;
+  /** Department users handed the case for coordination (#25), oldest first. */
+  readonly coordinators?: readonly Coordinator[];
+  /** What the reporter was told after closure (#25); offered only on cases with an origin. */
+  readonly feedback?: Feedback;
+  /** The approval chain of a field report needing approval (需要审批); absent on other cases. */
+  readonly approval?: {
+    readonly chain: readonly string[];
+    readonly at: number;
+    readonly decisions: readonly {
+      nodeId: string;
+      userId: string;
+      at: string;
+      approved: boolean;
+      note?: string;
+    }[];
+  };
+}
+
+/** 退回 (#25): a handler or an assignee sent the case back to the dispatching centre, and why. */
+export interface CaseReturn {
+  readonly userId: string;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly reason: string;
+}
+
+/** 延期 (#25): an extension the handler asked for; `approved` and the decider once a centre decided. */
+export interface Extension {
+  readonly requestedBy: string;
+  /** ISO 8601, when asked. */
+  readonly at: string;
+  readonly reason: string;
+  /** ISO 8601: the deadline asked for, for the stage running when asked. */
+  readonly until: string;
+  readonly decidedBy?: string;
+  readonly decidedAt?: string;
+  readonly approved?: boolean;
+}
+
+/** 挂账 (#25): why the case is suspended, until when, and what of its deadline was left (restarted on resume). */
+export interface Suspension {
+  readonly userId: string;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly reason: string;
+  /** ISO 8601: when the sweep resumes it and raises it to the centre. */
+  readonly reviewAt: string;
+  /** The state it is resumed to. */
+  readonly fromState: IncidentState;
+  /** The stage that was running and its time left (ms), null when none ran. */
+  readonly remaining: { readonly stage: DeadlineStage; readonly ms: number } | null;
+}
+
+/** A department's user handed the case for coordination (协同): a co-handler of their part; the handler stays. */
+export interface Coordinator {
+  readonly userId: string;
+  readonly departmentId: string;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly note: string;
+  /** Set by coordinate_done: their part is done. */
+  readonly doneAt?: string;
+  readonly doneNote?: string;
+}
+
+/** How the reporter was told of the outcome (回访/反馈). */
+export const feedbackChannels = ['phone', 'sms', 'in_person', 'platform'] as const;
+export type FeedbackChannel = (typeof feedbackChannels)[number];
+
+export interface Feedback {
+  readonly userId: string;
+  /** ISO 8601. */
+  readonly at: string;
+  readonly note: string;
+  readonly via: FeedbackChannel;
+}
+
+/** An approval chain's decision (需要审批: community → town → district). */
+export interface ApprovalDecision {
+  nodeId: string;
+  userId: string;
+  at: string;
+  approved: boolean;
+  note?: string;
 }
 
 /** What `incident:update` carries, after Frigate: consumers never need to keep shadow state. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { feedbackChannels } from '../core/incident.ts';
 import { type IncidentAction, incidentActions } from '../incidents/lifecycle.ts';
 
 export type UserAction = Exclude<IncidentAction, 'clear'>;
@@ -27,7 +28,7 @@ export const actionInput = z.strictObject({
     .max(2000)
     .optional()
     .describe(
-      'Why; required to reject a verification, for a false alarm, for note, and for supervise (the instruction).',
+      'Why; required to reject a verification, for a false alarm, for note, for supervise (the instruction), and for return, request_extension, deny_extension, suspend, hand_off, coordinate_done, feedback (what the reporter was told) and deny.',
     ),
   assignees: z.array(z.string().min(1).max(64)).min(1).max(50).optional().describe('For dispatch: user ids.'),
   position: z
@@ -46,6 +47,26 @@ export const actionInput = z.strictObject({
     .describe(
       'When the user took the action, if it was queued offline: at most 12 h ago and not in the future. Kept in the audit entry; the lifecycle stamps the hub’s time.',
     ),
+  // #25 lifecycle inputs; the lifecycle bounds them further (config `lifecycle`).
+  until: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe(
+      'For request_extension: the deadline asked for (later than the current one, within lifecycle.maxExtensionHours).',
+    ),
+  reviewAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe(
+      'For suspend: the review date (within lifecycle.maxSuspensionDays); the hub resumes the case then.',
+    ),
+  coordinator: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('For hand_off: the user id of a department user (config departments[].userIds).'),
+  via: z.enum(feedbackChannels).optional().describe('For feedback: how the reporter was told.'),
 });
 
 /** Socket.IO's `incident:act`: the incident and the action in the message, with the same input as REST. */

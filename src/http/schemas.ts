@@ -8,6 +8,7 @@ import {
   deadlineStages,
   type EvidenceItem,
   type FieldPosition,
+  feedbackChannels,
   fieldStages,
   type Incident,
   incidentStates,
@@ -171,6 +172,68 @@ export const incidentAnswer = covering<Incident>()(
       .object({ userId: z.string(), at: instant, note: z.string() })
       .optional()
       .describe('The last rejected verification (返工) and its note; kept through the next resolve.'),
+    // #25 lifecycle: 退回, 延期, 挂账, coordination, feedback, approval chain.
+    returns: list(z.object({ userId: z.string(), at: instant, reason: z.string() }))
+      .optional()
+      .describe('退回: the case sent back to the dispatching centre, oldest first.'),
+    extensions: list(
+      z.object({
+        requestedBy: z.string(),
+        at: instant,
+        reason: z.string(),
+        until: instant,
+        decidedBy: z.string().optional(),
+        decidedAt: instant.optional(),
+        approved: z.boolean().optional(),
+      }),
+    )
+      .optional()
+      .describe('延期 requests, oldest first; the last one is pending when it has no decision.'),
+    suspension: z
+      .object({
+        userId: z.string(),
+        at: instant,
+        reason: z.string(),
+        reviewAt: instant,
+        fromState: z.enum(incidentStates),
+        remaining: z.object({ stage: z.enum(deadlineStages), ms: z.number() }).nullable(),
+      })
+      .optional()
+      .describe('挂账: set while the case is suspended.'),
+    coordinators: list(
+      z.object({
+        userId: z.string(),
+        departmentId: z.string(),
+        at: instant,
+        note: z.string(),
+        doneAt: instant.optional(),
+        doneNote: z.string().optional(),
+      }),
+    )
+      .optional()
+      .describe('Department users the case was handed to for coordination.'),
+    feedback: z
+      .object({ userId: z.string(), at: instant, note: z.string(), via: z.enum(feedbackChannels) })
+      .optional()
+      .describe('What the reporter was told after closure, and how.'),
+    approval: z
+      .object({
+        chain: list(z.string()),
+        at: z.number(),
+        decisions: list(
+          z.object({
+            nodeId: z.string(),
+            userId: z.string(),
+            at: instant,
+            approved: z.boolean(),
+            note: z.string().optional(),
+          }),
+        ),
+      })
+      .optional()
+      .describe(
+        '需要审批: the approval chain (node ids, lowest first), the step it is at, and its decisions.',
+      ),
   }),
 );
 

@@ -21,7 +21,9 @@ import type { Incident } from '../core/incident.ts';
  *   judged (nothing was to be resolved). An incident with a `resolveBy` is judged:
  *   - when resolved (`timeline.resolvedAt` set): on time when `resolvedAt <= resolveBy`, else late. A rejected
  *     verification drops the resolution, so a reworked case is judged by its last resolution;
- *   - when not resolved: late when `resolveBy < asOf`, else not judged yet.
+ *   - when not resolved: late when `resolveBy < asOf`, else not judged yet; a suspended case (挂账) is not judged
+ *     while it lies suspended (its resolve-by moves by the time it lay when resumed).
+ *   `resolveBy` is the approved deadline: an approved extension (延期) moves it.
  * - **closureRate** = resolved (resolved or closed) / (incidents − false alarms − cancelled).
  * - **responseSeconds**: `createdAt → timeline.acceptedAt` of every accepted incident.
  *   **closureSeconds**: `createdAt → timeline.resolvedAt` of every incident now resolved or closed (its last
@@ -144,6 +146,7 @@ function resolution(incident: Incident, asOf: number): Judgement {
   if (resolveBy === undefined || isEnded(incident)) return undefined;
   const due = Date.parse(resolveBy);
   if (resolvedAt !== undefined) return Date.parse(resolvedAt) <= due ? 'on_time' : 'late';
+  if (incident.state === 'suspended') return undefined;
   return due < asOf ? 'late' : undefined;
 }
 

@@ -51,10 +51,32 @@ export class DeadlineSweep {
     const { active, writer, parentOf } = this.#options;
     writer.refresh(now);
     for (const incident of active.values()) {
+      if (incident.state === 'suspended') {
+        // 挂账 has no deadline (nothing escalates); its review date resumes it, back to the centre's attention.
+        if (incident.suspension !== undefined && Date.parse(incident.suspension.reviewAt) <= now)
+          if (!writer.changes.busy(incident.id)) void this.#resume(incident);
+        continue;
+      }
       if (!isOpen(incident.state) || incident.dueAt === null || Date.parse(incident.dueAt) > now) continue;
       if (parentOf(incident.responsibleNodeId) === undefined) continue;
       if (writer.changes.busy(incident.id)) continue;
       void this.#escalate(incident);
+    }
+  }
+
+  /** Resumes a suspended case at its review date, once across the hubs sharing the store (as escalations are). */
+  async #resume(incident: Incident): Promise<void> {
+    const { store, active, actions, metrics, logger } = this.#options;
+    try {
+      if (!(await store.claim(`resume:${incident.id}:${incident.suspension?.at}`, 10 * 60_000))) {
+        const fresh = await store.getIncident(incident.id);
+        if (fresh !== undefined) active.remember(fresh);
+        return;
+      }
+      await actions.act('system', incident.id, 'resume', { note: 'review date reached' });
+      metrics.reviewsDue.inc();
+    } catch (error) {
+      logger.warn({ incidentId: incident.id, error: (error as Error).message }, 'resuming failed');
     }
   }
 

@@ -3,7 +3,7 @@ import { principalOf } from '../auth/principals.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeadlinesDescription } from '../core/dispatch.ts';
 import { refused } from '../core/errors.ts';
-import type { DeadlineStage, Incident } from '../core/incident.ts';
+import { type DeadlineStage, type Incident, incidentInScope } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { RuleDescription } from '../core/rule.ts';
 import type { UserDescription } from '../core/user.ts';
@@ -137,6 +137,16 @@ export class IncidentActions {
 
   /** Dispatch names real users who may see the case; everything else is the lifecycle's to judge. */
   #checkInput(incident: Incident, action: IncidentAction, input: ActionInput): Refusal | undefined {
+    if (action === 'hand_off' && input.coordinator !== undefined) {
+      // The department user must be a configured user whose scope reaches the case (they will see it, #25).
+      const principal = this.#principals.get(input.coordinator);
+      if (principal === undefined || !incidentInScope(incident, principal.scopeNodeIds))
+        return {
+          kind: 'invalid',
+          reason: `${input.coordinator} is not a user who can coordinate this incident`,
+        };
+      return undefined;
+    }
     if (action !== 'dispatch') return undefined;
     for (const userId of input.assignees ?? []) {
       const principal = this.#principals.get(userId);
@@ -155,6 +165,11 @@ export class IncidentActions {
     return {
       ...(input.assignees === undefined ? {} : { assignees: input.assignees }),
       ...(input.takenAt === undefined ? {} : { takenAt: input.takenAt }),
+      // #25: the inputs of 延期, 挂账, hand-off and feedback, as taken.
+      ...(input.until === undefined ? {} : { until: input.until }),
+      ...(input.reviewAt === undefined ? {} : { reviewAt: input.reviewAt }),
+      ...(input.coordinator === undefined ? {} : { coordinator: input.coordinator }),
+      ...(input.via === undefined ? {} : { via: input.via }),
     };
   }
 }

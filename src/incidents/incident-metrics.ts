@@ -33,6 +33,10 @@ export const incidentMetrics = declareMetrics((metrics) => {
       name: 'gridhub_escalations_total',
       help: 'Incidents escalated one level up because a deadline passed.',
     }),
+    reviewsDue: metrics.counter({
+      name: 'gridhub_suspensions_reviewed_total',
+      help: 'Suspended cases (挂账) resumed by the hub at their review date, back to their centre.',
+    }),
     reworks: metrics.counter({
       name: 'gridhub_reworks_total',
       help: 'Verifications rejected, sending a case back to its handler.',

@@ -25,6 +25,13 @@ import {
   type IncidentWriterFactory,
 } from './incident-writer.ts';
 import type { ActionInput, IncidentAction } from './lifecycle.ts';
+import {
+  type DepartmentDescription,
+  departmentOfUser,
+  type LifecycleConfig,
+  lifecycleLimitsOf,
+  lifecycleSchema,
+} from './lifecycle-schema.ts';
 import { IncidentRaising } from './raising-steps.ts';
 import { Rosters } from './rosters.ts';
 import type { Router } from './router.ts';
@@ -54,6 +61,10 @@ export interface IncidentServiceOptions {
   readonly flood?: FloodDescription;
   /** How a phone's arrival is judged against the device (config map.coordinates, field.*); none: not judged. */
   readonly arrivals?: ArrivalSettings;
+  /** Bounds of 延期 and 挂账 (config `lifecycle`); the defaults when left out. */
+  readonly lifecycle?: LifecycleConfig;
+  /** Departments cases are handed to for coordination (config `departments`); none when left out. */
+  readonly departments?: readonly DepartmentDescription[];
 }
 
 const noCorrelations: readonly Correlation[] = [];
@@ -86,6 +97,8 @@ export class IncidentService {
     const arrivals = options.arrivals;
     const context = {
       ...lifecycleContextOf(options.deadlines, options.jurisdiction),
+      limits: lifecycleLimitsOf(options.lifecycle ?? lifecycleSchema.parse({})),
+      departmentOf: departmentOfUser(options.departments ?? []),
       ...(arrivals === undefined
         ? {}
         : {

@@ -2,6 +2,8 @@ import { isoTime } from '../core/ids.ts';
 import {
   type Arrival,
   type DeadlineStage,
+  type Extension,
+  type FeedbackChannel,
   type FieldPosition,
   type Incident,
   type IncidentState,
@@ -27,6 +29,18 @@ export const incidentActions = [
   'cancel',
   'note',
   'supervise',
+  // #25: 退回, 延期, 挂账, coordination with departments, feedback to the reporter, the approval chain.
+  'return',
+  'request_extension',
+  'approve_extension',
+  'deny_extension',
+  'suspend',
+  'resume',
+  'hand_off',
+  'coordinate_done',
+  'feedback',
+  'approve',
+  'deny',
   'clear',
 ] as const;
 export type IncidentAction = (typeof incidentActions)[number];
@@ -52,7 +66,31 @@ export interface ActionInput {
    * its audit entry only. The lifecycle stamps the hub's own time: deadlines are judged by when the hub knew.
    */
   readonly takenAt?: string;
+  /** For request_extension: the deadline asked for (ISO 8601). */
+  readonly until?: string;
+  /** For suspend: when to look at the case again (ISO 8601); the sweep resumes it then. */
+  readonly reviewAt?: string;
+  /** For hand_off: the department user who coordinates. */
+  readonly coordinator?: string;
+  /** For feedback: how the reporter was told. */
+  readonly via?: FeedbackChannel;
 }
+
+/** The bounds of 延期 and 挂账 (config `lifecycle`). */
+export interface LifecycleLimits {
+  /** Extensions a case may have approved (a pending request counts). */
+  readonly maxExtensions: number;
+  /** How far past the current deadline one extension may ask, ms. */
+  readonly maxExtensionMs: number;
+  /** How far ahead a suspension's review date may be, ms. */
+  readonly maxSuspensionMs: number;
+}
+
+export const defaultLifecycleLimits: LifecycleLimits = {
+  maxExtensions: 2,
+  maxExtensionMs: 7 * 86_400_000,
+  maxSuspensionMs: 90 * 86_400_000,
+};
 
 /** What the lifecycle needs to know beyond the incident: deadlines and the jurisdiction's parents. */
 export interface LifecycleContext {
@@ -66,11 +104,22 @@ export interface LifecycleContext {
    * judgeArrival with the deployment's settings). Undefined when the device has no location to measure from.
    */
   readonly arrivalOf?: (incident: Incident, position: FieldPosition) => Arrival | undefined;
+  /** The department (config `departments`) a user coordinates for; undefined for users of none. */
+  readonly departmentOf?: (userId: string) => string | undefined;
+  /** 延期 and 挂账 bounds; the defaults when absent. */
+  readonly limits?: LifecycleLimits;
 }
 
 export type Refusal = { readonly kind: 'illegal' | 'forbidden' | 'invalid'; readonly reason: string };
 
-type Relation = 'anyone' | 'assignee' | 'handler' | 'not_handler' | 'handler_or_supervisor';
+type Relation =
+  | 'anyone'
+  | 'assignee'
+  | 'handler'
+  | 'not_handler'
+  | 'handler_or_supervisor'
+  | 'assignee_or_handler'
+  | 'coordinator';
 
 interface ActionRule {
   readonly from: readonly IncidentState[];
@@ -91,6 +140,8 @@ interface ActionRule {
 }
 
 const open: readonly IncidentState[] = ['new', 'dispatched', 'accepted', 'on_site', 'escalated'];
+/** Open and suspended: what a supervision, a note of the centre or a cancellation may still reach. */
+const openOrSuspended: readonly IncidentState[] = [...open, 'suspended'];
 const supervisors: readonly Actor['role'][] = ['duty_officer', 'admin'];
 const everyone: readonly Actor['role'][] = [
   'duty_officer',
@@ -118,6 +169,64 @@ function withArrival(incident: Incident, arrival: Arrival | undefined): Incident
  */
 function centreOf(incident: Incident, actor: Actor) {
   return incident.chain.find((node) => actor.scopeNodeIds?.includes(node.id));
+}
+
+/**
+ * Whether an officer's jurisdiction covers the node now responsible for the case or one above it (延期 is decided
+ * by the responsible centre or above, not by a centre below that the case has climbed past).
+ */
+function atOrAboveResponsible(incident: Incident, actor: Actor): boolean {
+  const index = incident.chain.findIndex((node) => node.id === incident.responsibleNodeId);
+  return incident.chain.slice(Math.max(0, index)).some((node) => actor.scopeNodeIds?.includes(node.id));
+}
+
+function pendingExtension(incident: Incident): Extension | undefined {
+  const last = incident.extensions?.at(-1);
+  return last !== undefined && last.approved === undefined ? last : undefined;
+}
+
+/** The pending extension decided: recorded, and when approved the current stage's deadline moved to it. */
+function decideExtension(incident: Incident, actor: Actor, approved: boolean, context: LifecycleContext) {
+  const pending = pendingExtension(incident);
+  if (pending === undefined) return { kind: 'illegal', reason: 'no extension is pending' } as const;
+  const decided: Extension = {
+    ...pending,
+    decidedBy: actor.userId,
+    decidedAt: isoTime(context.now),
+    approved,
+  };
+  const extensions = [...(incident.extensions ?? []).slice(0, -1), decided];
+  if (!approved) return { ...incident, extensions };
+  return {
+    ...incident,
+    extensions,
+    dueAt: pending.until,
+    timeline:
+      incident.dueStage === 'resolve' || incident.dueStage === null
+        ? { ...incident.timeline, resolveBy: pending.until }
+        : incident.timeline,
+  };
+}
+
+/** Where the approval chain stands: the node whose officer decides now, undefined when none is pending. */
+function approvalNode(incident: Incident): string | undefined {
+  const approval = incident.approval;
+  if (approval === undefined || approval.decisions.some((decision) => !decision.approved)) return undefined;
+  return approval.chain[approval.at];
+}
+
+function approvalPending(incident: Incident): boolean {
+  return approvalNode(incident) !== undefined;
+}
+
+function decidesApproval(incident: Incident, actor: Actor): boolean {
+  const node = approvalNode(incident);
+  return node !== undefined && (actor.scopeNodeIds?.includes(node) ?? false);
+}
+
+/** Feedback is for people's cases: those another part (INTAKE) gives an `origin`, of whatever shape. */
+function hasOrigin(incident: Incident): boolean {
+  return (incident as { readonly origin?: unknown }).origin != null;
 }
 
 const rules: Record<IncidentAction, ActionRule> = {
@@ -160,7 +269,11 @@ const rules: Record<IncidentAction, ActionRule> = {
     from: ['new', 'escalated', 'dispatched'],
     roles: [...supervisors, 'system'],
     relation: 'anyone',
+    // A case on its approval chain (需要审批) is dispatched once the chain has approved it, not before.
+    offered: (incident) => !approvalPending(incident),
     apply: (incident, _actor, input, context) => {
+      if (approvalPending(incident))
+        return { kind: 'illegal', reason: 'the case is awaiting approval and cannot be dispatched yet' };
       const assignees = input.assignees ?? [];
       if (assignees.length === 0) return { kind: 'invalid', reason: 'dispatch needs at least one assignee' };
       const { timeline } = incident;
@@ -296,7 +409,7 @@ const rules: Record<IncidentAction, ActionRule> = {
         : { kind: 'invalid', reason: 'a false alarm needs a note saying why' },
   },
   cancel: {
-    from: [...open, 'resolved'],
+    from: [...openOrSuspended, 'resolved'],
     roles: supervisors,
     relation: 'anyone',
     apply: (incident, actor, _input, context) => ({
@@ -320,7 +433,7 @@ const rules: Record<IncidentAction, ActionRule> = {
    * in `supervisions` for the supervising officer's centre (as acknowledge finds it), for the assessment to count.
    */
   supervise: {
-    from: open,
+    from: openOrSuspended,
     roles: supervisors,
     relation: 'anyone',
     offered: (incident, actor) => centreOf(incident, actor) !== undefined,
@@ -338,6 +451,316 @@ const rules: Record<IncidentAction, ActionRule> = {
           ...(incident.supervisions ?? []),
           { nodeId: centre.id, userId: actor.userId, at: isoTime(context.now), note: input.note },
         ],
+      };
+    },
+  },
+  /**
+   * 退回: the handler or an assignee cannot take the case (not their grid, not their competence) and sends it back
+   * to the centre that dispatched it, with the reason. Back to be dispatched, with nobody on it: 'new' at the grid,
+   * 'escalated' when it had climbed. Unlike `reject`, which sends a resolution back to its handler.
+   */
+  return: {
+    from: ['dispatched', 'accepted', 'on_site', 'escalated'],
+    roles: everyone,
+    relation: 'assignee_or_handler',
+    apply: (incident, actor, input, context) => {
+      if (!input.note) return { kind: 'invalid', reason: 'returning a case needs the reason' };
+      return {
+        ...incident,
+        state: incident.escalations > 0 ? 'escalated' : 'new',
+        assignees: [],
+        handler: null,
+        ...due(incident, 'accept', context.now, context),
+        returns: [
+          ...(incident.returns ?? []),
+          { userId: actor.userId, at: isoTime(context.now), reason: input.note },
+        ],
+      };
+    },
+  },
+  /** 延期: the handler asks for a later deadline for the stage running, bounded in count and in length. */
+  request_extension: {
+    from: ['accepted', 'on_site'],
+    roles: everyone,
+    relation: 'handler',
+    offered: (incident) => pendingExtension(incident) === undefined,
+    apply: (incident, actor, input, context) => {
+      const limits = context.limits ?? defaultLifecycleLimits;
+      if (!input.note) return { kind: 'invalid', reason: 'an extension needs the reason' };
+      if (input.until === undefined)
+        return { kind: 'invalid', reason: 'an extension needs the new deadline' };
+      if (pendingExtension(incident) !== undefined)
+        return { kind: 'illegal', reason: 'an extension is already awaiting a decision' };
+      const granted = (incident.extensions ?? []).filter((extension) => extension.approved).length;
+      if (granted >= limits.maxExtensions)
+        return { kind: 'illegal', reason: `the case has had its ${limits.maxExtensions} extensions` };
+      const until = Date.parse(input.until);
+      const current = incident.dueAt === null ? context.now : Date.parse(incident.dueAt);
+      if (!(until > Math.max(current, context.now)))
+        return { kind: 'invalid', reason: 'the new deadline must be later than the current one' };
+      if (until > current + limits.maxExtensionMs)
+        return {
+          kind: 'invalid',
+          reason: `an extension may add at most ${Math.round(limits.maxExtensionMs / 3_600_000)} h`,
+        };
+      return {
+        ...incident,
+        extensions: [
+          ...(incident.extensions ?? []),
+          { requestedBy: actor.userId, at: isoTime(context.now), reason: input.note, until: isoTime(until) },
+        ],
+      };
+    },
+  },
+  approve_extension: {
+    from: ['accepted', 'on_site'],
+    roles: supervisors,
+    relation: 'not_handler',
+    offered: (incident, actor) =>
+      pendingExtension(incident) !== undefined && atOrAboveResponsible(incident, actor),
+    apply: (incident, actor, _input, context) =>
+      atOrAboveResponsible(incident, actor)
+        ? decideExtension(incident, actor, true, context)
+        : { kind: 'forbidden', reason: 'only the responsible centre or one above it decides an extension' },
+  },
+  deny_extension: {
+    from: ['accepted', 'on_site'],
+    roles: supervisors,
+    relation: 'not_handler',
+    offered: (incident, actor) =>
+      pendingExtension(incident) !== undefined && atOrAboveResponsible(incident, actor),
+    apply: (incident, actor, input, context) => {
+      if (!atOrAboveResponsible(incident, actor))
+        return {
+          kind: 'forbidden',
+          reason: 'only the responsible centre or one above it decides an extension',
+        };
+      if (!input.note) return { kind: 'invalid', reason: 'denying an extension needs the reason' };
+      return decideExtension(incident, actor, false, context);
+    },
+  },
+  /**
+   * 挂账: a centre parks a case that cannot go on now (waiting on a court, a season, an owner abroad) with the reason
+   * and a review date. Its deadline stops: what was left is kept and restarts on resume; nothing escalates meanwhile.
+   */
+  suspend: {
+    from: open,
+    roles: supervisors,
+    relation: 'anyone',
+    offered: (incident, actor) => centreOf(incident, actor) !== undefined,
+    apply: (incident, actor, input, context) => {
+      const limits = context.limits ?? defaultLifecycleLimits;
+      if (centreOf(incident, actor) === undefined)
+        return {
+          kind: 'forbidden',
+          reason: 'only a centre whose jurisdiction covers the incident may suspend it',
+        };
+      if (!input.note) return { kind: 'invalid', reason: 'suspending a case needs the reason' };
+      if (input.reviewAt === undefined)
+        return { kind: 'invalid', reason: 'suspending a case needs a review date' };
+      const reviewAt = Date.parse(input.reviewAt);
+      if (!(reviewAt > context.now) || reviewAt > context.now + limits.maxSuspensionMs)
+        return {
+          kind: 'invalid',
+          reason: `the review date must be in the next ${Math.round(limits.maxSuspensionMs / 86_400_000)} days`,
+        };
+      const remaining =
+        incident.dueStage === null || incident.dueAt === null
+          ? null
+          : { stage: incident.dueStage, ms: Math.max(0, Date.parse(incident.dueAt) - context.now) };
+      return {
+        ...incident,
+        state: 'suspended',
+        ...noDeadline,
+        suspension: {
+          userId: actor.userId,
+          at: isoTime(context.now),
+          reason: input.note,
+          reviewAt: isoTime(reviewAt),
+          fromState: incident.state,
+          remaining,
+        },
+      };
+    },
+  },
+  /**
+   * The case goes on from where it was suspended, with the time that was left; the resolve-by the assessment judges
+   * moves by the time it lay suspended. The hub resumes it at the review date (the deadline sweep).
+   */
+  resume: {
+    from: ['suspended'],
+    roles: [...supervisors, 'system'],
+    relation: 'anyone',
+    offered: (incident, actor) =>
+      incident.suspension !== undefined && centreOf(incident, actor) !== undefined,
+    apply: (incident, actor, _input, context) => {
+      const suspension = incident.suspension;
+      if (actor.role !== 'system' && centreOf(incident, actor) === undefined)
+        return {
+          kind: 'forbidden',
+          reason: 'only a centre whose jurisdiction covers the incident may resume it',
+        };
+      if (suspension === undefined)
+        return { kind: 'illegal', reason: 'the case holds no suspension to resume' };
+      // Resumed by the hub at the review date: its acknowledgements go, so the centres see it as a case to look at.
+      const { suspension: _suspension, ...kept } = incident;
+      const { acknowledgements: _seen, ...unseen } = kept;
+      const rest = actor.role === 'system' ? unseen : kept;
+      const lay = Math.max(0, context.now - Date.parse(suspension.at));
+      const { resolveBy } = incident.timeline;
+      return {
+        ...rest,
+        state: suspension.fromState,
+        ...(suspension.remaining === null
+          ? noDeadline
+          : { dueStage: suspension.remaining.stage, dueAt: isoTime(context.now + suspension.remaining.ms) }),
+        timeline:
+          resolveBy === undefined
+            ? incident.timeline
+            : { ...incident.timeline, resolveBy: isoTime(Date.parse(resolveBy) + lay) },
+      };
+    },
+  },
+  /**
+   * Hand-off for coordination (协同): a department's user (config `departments`) becomes a co-handler of their part
+   * with the note; the handler stays responsible and the state does not change.
+   */
+  hand_off: {
+    from: ['accepted', 'on_site'],
+    roles: everyone,
+    relation: 'handler_or_supervisor',
+    apply: (incident, _actor, input, context) => {
+      if (!input.note)
+        return { kind: 'invalid', reason: 'a hand-off needs a note saying what to coordinate' };
+      if (input.coordinator === undefined)
+        return { kind: 'invalid', reason: 'a hand-off needs a department user' };
+      const departmentId = context.departmentOf?.(input.coordinator);
+      if (departmentId === undefined)
+        return { kind: 'invalid', reason: `${input.coordinator} is not a department's user` };
+      if (
+        incident.coordinators?.some(
+          (entry) => entry.userId === input.coordinator && entry.doneAt === undefined,
+        )
+      )
+        return { kind: 'illegal', reason: `${input.coordinator} is already coordinating this case` };
+      return {
+        ...incident,
+        coordinators: [
+          ...(incident.coordinators ?? []),
+          { userId: input.coordinator, departmentId, at: isoTime(context.now), note: input.note },
+        ],
+      };
+    },
+  },
+  /** A coordinating department user reports their part done (the handler then resolves the case). */
+  coordinate_done: {
+    from: openOrSuspended,
+    roles: everyone,
+    relation: 'coordinator',
+    apply: (incident, actor, input, context) => {
+      if (!input.note) return { kind: 'invalid', reason: 'say what your department did' };
+      const coordinators = incident.coordinators ?? [];
+      const index = coordinators.findLastIndex(
+        (entry) => entry.userId === actor.userId && entry.doneAt === undefined,
+      );
+      const entry = coordinators[index];
+      if (entry === undefined) return { kind: 'illegal', reason: 'your part of this case is already done' };
+      return {
+        ...incident,
+        coordinators: coordinators.with(index, {
+          ...entry,
+          doneAt: isoTime(context.now),
+          doneNote: input.note,
+        }),
+      };
+    },
+  },
+  /** 回访/反馈: after the case is done, what the reporter was told and how; people's cases only. */
+  feedback: {
+    from: ['resolved', 'closed'],
+    roles: everyone,
+    relation: 'handler_or_supervisor',
+    offered: (incident) => hasOrigin(incident) && incident.feedback === undefined,
+    apply: (incident, actor, input, context) => {
+      if (!hasOrigin(incident))
+        return { kind: 'illegal', reason: 'only a case reported by people has a reporter to tell' };
+      if (incident.feedback !== undefined)
+        return {
+          kind: 'illegal',
+          reason: `the reporter was told already (${incident.feedback.userId} at ${incident.feedback.at})`,
+        };
+      if (!input.note)
+        return { kind: 'invalid', reason: 'feedback needs a note of what the reporter was told' };
+      if (input.via === undefined)
+        return { kind: 'invalid', reason: 'feedback needs how the reporter was told' };
+      return {
+        ...incident,
+        feedback: { userId: actor.userId, at: isoTime(context.now), note: input.note, via: input.via },
+      };
+    },
+  },
+  /**
+   * 需要审批 (方案4): the officer of the chain's current node approves; the last approval ends the chain and the case
+   * goes to dispatch as an approved case ('new', or 'escalated' where it had climbed).
+   */
+  approve: {
+    from: open,
+    roles: supervisors,
+    relation: 'anyone',
+    offered: decidesApproval,
+    apply: (incident, actor, input, context) => {
+      const approval = incident.approval;
+      const nodeId = approvalNode(incident);
+      if (approval === undefined || nodeId === undefined)
+        return { kind: 'illegal', reason: 'the case awaits no approval' };
+      if (!decidesApproval(incident, actor))
+        return {
+          kind: 'forbidden',
+          reason: `only an officer of ${nodeId} may decide this step of the approval`,
+        };
+      const decisions = [
+        ...approval.decisions,
+        {
+          nodeId,
+          userId: actor.userId,
+          at: isoTime(context.now),
+          approved: true,
+          ...(input.note ? { note: input.note } : {}),
+        },
+      ];
+      return { ...incident, approval: { ...approval, at: approval.at + 1, decisions } };
+    },
+  },
+  /** The chain's current node refuses: the case ends (cancelled) with the decision and its reason recorded. */
+  deny: {
+    from: open,
+    roles: supervisors,
+    relation: 'anyone',
+    offered: decidesApproval,
+    apply: (incident, actor, input, context) => {
+      const approval = incident.approval;
+      const nodeId = approvalNode(incident);
+      if (approval === undefined || nodeId === undefined)
+        return { kind: 'illegal', reason: 'the case awaits no approval' };
+      if (!decidesApproval(incident, actor))
+        return {
+          kind: 'forbidden',
+          reason: `only an officer of ${nodeId} may decide this step of the approval`,
+        };
+      if (!input.note) return { kind: 'invalid', reason: 'a denial needs the reason' };
+      return {
+        ...incident,
+        state: 'cancelled',
+        ...noDeadline,
+        closedBy: actor.userId,
+        approval: {
+          ...approval,
+          decisions: [
+            ...approval.decisions,
+            { nodeId, userId: actor.userId, at: isoTime(context.now), approved: false, note: input.note },
+          ],
+        },
+        timeline: { ...incident.timeline, closedAt: isoTime(context.now) },
       };
     },
   },
@@ -373,6 +796,10 @@ function relationHolds(relation: Relation, incident: Incident, actor: Actor): bo
       return incident.handler !== actor.userId && incident.resolvedBy !== actor.userId;
     case 'handler_or_supervisor':
       return incident.handler === actor.userId || supervisors.includes(actor.role);
+    case 'assignee_or_handler':
+      return incident.handler === actor.userId || incident.assignees.includes(actor.userId);
+    case 'coordinator':
+      return incident.coordinators?.some((entry) => entry.userId === actor.userId) ?? false;
   }
 }
 
@@ -382,6 +809,8 @@ const relationReasons: Record<Relation, string> = {
   handler: 'only the handler who accepted the task may do this',
   not_handler: 'verification is done by someone other than the handler',
   handler_or_supervisor: 'only the handler or a duty officer may do this',
+  assignee_or_handler: 'only the handler or a user the case is dispatched to may do this',
+  coordinator: 'only a department user the case was handed to may do this',
 };
 
 /** How refusals name actions and states, so a reason reads as a sentence. */
@@ -398,6 +827,17 @@ const actionPhrases: Record<IncidentAction, string> = {
   cancel: 'cancel',
   note: 'add a note to',
   supervise: 'supervise',
+  return: 'return',
+  request_extension: 'ask for an extension of',
+  approve_extension: 'approve an extension of',
+  deny_extension: 'deny an extension of',
+  suspend: 'suspend',
+  resume: 'resume',
+  hand_off: 'hand off',
+  coordinate_done: 'finish coordinating',
+  feedback: 'record feedback on',
+  approve: 'approve',
+  deny: 'deny',
   clear: 'clear',
 };
 const statePhrases: Record<IncidentState, string> = {
@@ -410,6 +850,7 @@ const statePhrases: Record<IncidentState, string> = {
   closed: 'closed',
   false_alarm: 'a false alarm',
   cancelled: 'cancelled',
+  suspended: 'suspended',
 };
 
 /** Applies an action: the incident after it, or why it is refused. `updatedAt` is stamped here. */

@@ -368,11 +368,16 @@ export class Realtime {
       refuse(new GridhubError('invalid_request', zodProblems(parsed.error).join('; ')));
       return;
     }
-    const { incidentId, action, note, assignees, position } = parsed.data;
+    const { incidentId, action, note, assignees, position, until, reviewAt, coordinator, via } = parsed.data;
     const input = {
       ...(note === undefined ? {} : { note }),
       ...(assignees === undefined ? {} : { assignees }),
       ...(position === undefined ? {} : { position }),
+      // #25's inputs (延期, 挂账, hand-off, feedback), as on REST.
+      ...(until === undefined ? {} : { until }),
+      ...(reviewAt === undefined ? {} : { reviewAt }),
+      ...(coordinator === undefined ? {} : { coordinator }),
+      ...(via === undefined ? {} : { via }),
     };
     this.#options.incidents
       .act(socket.data.principal, incidentId, action, input)

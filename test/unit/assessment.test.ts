@@ -444,3 +444,12 @@ describe('assessmentCsv', () => {
     expect(assessmentCsvColumns).toHaveLength(19);
   });
 });
+
+describe('#25: suspensions in the on-time closure', () => {
+  it('does not judge a suspended case late while it lies', () => {
+    const overdue = incident({ accepted: 5, resolveWithin: 60 });
+    const suspended: Incident = { ...incident({ accepted: 5, resolveWithin: 60 }), state: 'suspended' };
+    expect(assess([overdue], november, minute(120)).overall.onTimeClosureRate).toBe(0);
+    expect(assess([suspended], november, minute(120)).overall.onTimeClosureRate).toBeNull();
+  });
+});

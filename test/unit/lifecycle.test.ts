@@ -351,6 +351,7 @@ describe('the actions a user may take now', () => {
       'cancel',
       'note',
       'supervise',
+      'suspend',
     ]);
     // Acknowledged by a colleague of the centre: not again.
     const acknowledged = incident({
@@ -370,10 +371,18 @@ describe('the actions a user may take now', () => {
   });
 
   it('offers a worker what their part in the case allows', () => {
-    expect(availableActions(incident({ state: 'dispatched' }), worker)).toEqual(['accept', 'note']);
+    expect(availableActions(incident({ state: 'dispatched' }), worker)).toEqual(['accept', 'note', 'return']);
     expect(availableActions(incident({ state: 'dispatched' }), otherWorker)).toEqual(['note']);
     const inHand = incident({ state: 'accepted', handler: 'worker', assignees: ['worker'] });
-    expect(availableActions(inHand, worker)).toEqual(['arrive', 'resolve', 'false_alarm', 'note']);
+    expect(availableActions(inHand, worker)).toEqual([
+      'arrive',
+      'resolve',
+      'false_alarm',
+      'note',
+      'return',
+      'request_extension',
+      'hand_off',
+    ]);
     expect(availableActions(incident({ state: 'closed' }), worker)).toEqual(['note']);
   });
 
@@ -386,21 +395,365 @@ describe('the actions a user may take now', () => {
     expect(availableActions(incident({ state: 'new' }), systemActor)).toEqual(['dispatch', 'escalate']);
   });
 
-  it('offers exactly the actions the table would take, given a note and assignees', () => {
-    const input = { note: 'x', assignees: ['worker'] };
+  it('offers exactly the actions the table would take, given every input an action may need', () => {
+    const input = {
+      note: 'x',
+      assignees: ['worker'],
+      until: new Date(now + 3_600_000).toISOString(),
+      reviewAt: new Date(now + 86_400_000).toISOString(),
+      coordinator: 'dept-user',
+      via: 'phone' as const,
+    };
+    const withDepartments = {
+      ...context,
+      departmentOf: (id: string) => (id === 'dept-user' ? 'chengguan' : undefined),
+    };
     const cases = incidentStates.flatMap((state) => [
       incident({ state }),
       incident({ state, handler: 'worker', assignees: ['worker'] }),
       incident({ state, acknowledgements: [{ nodeId: 'c1', userId: 'colleague', at: 'x' }] }),
+      // #25: a pending extension, a suspension, a coordinator, a reporter, an approval chain.
+      incident({
+        state,
+        handler: 'worker',
+        assignees: ['worker'],
+        extensions: [
+          { requestedBy: 'worker', at: 'x', reason: 'r', until: new Date(now + 60_000).toISOString() },
+        ],
+        coordinators: [{ userId: 'worker', departmentId: 'chengguan', at: 'x', note: 'n' }],
+        ...({ origin: { kind: 'hotline' } } as object),
+      }),
+      incident({
+        state,
+        suspension: {
+          userId: 'o',
+          at: 'x',
+          reason: 'r',
+          reviewAt: 'x',
+          fromState: 'accepted',
+          remaining: null,
+        },
+        approval: { chain: ['c1', 's1'], at: 0, decisions: [] },
+      }),
     ]);
     for (const current of cases) {
       for (const actor of [centreOfficer, officer, worker, otherWorker, chief, integrator, admin]) {
         const offered = availableActions(current, actor);
         for (const action of incidentActions) {
-          const taken = !isRefusal(applyAction(current, action, actor, input, context));
+          const taken = !isRefusal(applyAction(current, action, actor, input, withDepartments));
           expect(offered.includes(action), `${action} by ${actor.userId} from ${current.state}`).toBe(taken);
         }
       }
     }
+  });
+});
+
+describe('#25: return, extension, suspension, coordination, feedback, approval', () => {
+  const centreOfficer: Actor = { userId: 'officer', role: 'duty_officer', scopeNodeIds: ['c1'] };
+  const streetOfficer: Actor = { userId: 'street', role: 'duty_officer', scopeNodeIds: ['s1'] };
+  const gridOfficer: Actor = { userId: 'gridofficer', role: 'duty_officer', scopeNodeIds: ['g1'] };
+  const deptUser: Actor = { userId: 'cg1', role: 'integrator', scopeNodeIds: ['s1'] };
+  const withDepartments: LifecycleContext = {
+    ...context,
+    departmentOf: (id) => (id === 'cg1' ? 'chengguan' : undefined),
+    limits: { maxExtensions: 1, maxExtensionMs: 2 * 3_600_000, maxSuspensionMs: 10 * 86_400_000 },
+  };
+  const inHand = (overrides: Partial<Incident> = {}) =>
+    incident({
+      state: 'on_site',
+      handler: 'worker',
+      assignees: ['worker'],
+      dueStage: 'resolve',
+      dueAt: new Date(now + 30 * 60_000).toISOString(),
+      timeline: { resolveBy: new Date(now + 30 * 60_000).toISOString() },
+      ...overrides,
+    });
+
+  it('returns a case to the centre with its reason, nobody on it, and dispatch offered again', () => {
+    expect(applyAction(inHand(), 'return', worker, {}, context)).toEqual({
+      kind: 'invalid',
+      reason: 'returning a case needs the reason',
+    });
+    expect(applyAction(inHand(), 'return', otherWorker, { note: 'x' }, context)).toMatchObject({
+      kind: 'forbidden',
+    });
+    const back = applyAction(inHand(), 'return', worker, { note: '不属本网格' }, context) as Incident;
+    expect(back).toMatchObject({
+      state: 'new',
+      assignees: [],
+      handler: null,
+      dueStage: 'accept',
+      returns: [{ userId: 'worker', at: new Date(now).toISOString(), reason: '不属本网格' }],
+    });
+    expect(availableActions(back, centreOfficer)).toContain('dispatch');
+    // An assignee who has not accepted may return it too; a climbed case goes back as escalated.
+    const climbed = applyAction(
+      incident({ state: 'escalated', escalations: 1, responsibleNodeId: 'c1' }),
+      'return',
+      worker,
+      { note: '非本人职责' },
+      context,
+    ) as Incident;
+    expect(climbed).toMatchObject({ state: 'escalated', responsibleNodeId: 'c1', assignees: [] });
+  });
+
+  it('asks for an extension within bounds, and moves the deadline only when the responsible centre approves', () => {
+    const until = new Date(now + 90 * 60_000).toISOString();
+    expect(applyAction(inHand(), 'request_extension', worker, { note: 'r' }, withDepartments)).toMatchObject({
+      kind: 'invalid',
+    });
+    expect(
+      applyAction(
+        inHand(),
+        'request_extension',
+        worker,
+        { note: 'r', until: new Date(now + 3 * 3_600_000).toISOString() },
+        withDepartments,
+      ),
+    ).toEqual({ kind: 'invalid', reason: 'an extension may add at most 2 h' });
+    expect(
+      applyAction(
+        inHand(),
+        'request_extension',
+        worker,
+        { note: 'r', until: new Date(now).toISOString() },
+        withDepartments,
+      ),
+    ).toMatchObject({ kind: 'invalid' });
+    const asked = applyAction(
+      inHand(),
+      'request_extension',
+      worker,
+      { note: '等配件', until },
+      withDepartments,
+    ) as Incident;
+    expect(asked.extensions).toEqual([
+      { requestedBy: 'worker', at: new Date(now).toISOString(), reason: '等配件', until },
+    ]);
+    expect(asked.dueAt).toBe(inHand().dueAt);
+    expect(availableActions(asked, worker)).not.toContain('request_extension');
+    // The grid's officer is below the responsible community centre once the case climbed; the street is above.
+    const climbed = { ...asked, responsibleNodeId: 'c1' };
+    expect(availableActions(climbed, gridOfficer)).not.toContain('approve_extension');
+    expect(applyAction(climbed, 'approve_extension', gridOfficer, {}, withDepartments)).toMatchObject({
+      kind: 'forbidden',
+    });
+    expect(availableActions(climbed, streetOfficer)).toEqual(
+      expect.arrayContaining(['approve_extension', 'deny_extension']),
+    );
+    const approved = applyAction(
+      climbed,
+      'approve_extension',
+      streetOfficer,
+      {},
+      withDepartments,
+    ) as Incident;
+    expect(approved).toMatchObject({ dueAt: until, timeline: { resolveBy: until } });
+    expect(approved.extensions?.[0]).toMatchObject({ approved: true, decidedBy: 'street' });
+    // Bounded in number (config maxExtensions: 1).
+    expect(
+      applyAction(
+        approved,
+        'request_extension',
+        worker,
+        { note: 'again', until: new Date(now + 100 * 60_000).toISOString() },
+        withDepartments,
+      ),
+    ).toEqual({ kind: 'illegal', reason: 'the case has had its 1 extensions' });
+    // Denied: recorded, deadline unchanged, and a denial needs its reason.
+    expect(applyAction(asked, 'deny_extension', centreOfficer, {}, withDepartments)).toMatchObject({
+      kind: 'invalid',
+    });
+    const denied = applyAction(
+      asked,
+      'deny_extension',
+      centreOfficer,
+      { note: 'no' },
+      withDepartments,
+    ) as Incident;
+    expect(denied.dueAt).toBe(inHand().dueAt);
+    expect(denied.extensions?.[0]).toMatchObject({ approved: false, decidedBy: 'officer' });
+  });
+
+  it('suspends with a reason and a review date, stops the deadline, and restarts it with the time left', () => {
+    const reviewAt = new Date(now + 86_400_000).toISOString();
+    expect(
+      applyAction(inHand(), 'suspend', centreOfficer, { note: '待法院裁定' }, withDepartments),
+    ).toMatchObject({
+      kind: 'invalid',
+    });
+    expect(
+      applyAction(
+        inHand(),
+        'suspend',
+        centreOfficer,
+        { note: 'r', reviewAt: new Date(now + 11 * 86_400_000).toISOString() },
+        withDepartments,
+      ),
+    ).toMatchObject({ kind: 'invalid' });
+    expect(applyAction(inHand(), 'suspend', worker, { note: 'r', reviewAt }, withDepartments)).toMatchObject({
+      kind: 'forbidden',
+    });
+    const parked = applyAction(
+      inHand(),
+      'suspend',
+      centreOfficer,
+      { note: '待法院裁定', reviewAt },
+      withDepartments,
+    ) as Incident;
+    expect(parked).toMatchObject({
+      state: 'suspended',
+      dueAt: null,
+      dueStage: null,
+      suspension: {
+        reason: '待法院裁定',
+        reviewAt,
+        fromState: 'on_site',
+        remaining: { stage: 'resolve', ms: 30 * 60_000 },
+      },
+    });
+    expect(isOpen(parked.state)).toBe(true);
+    // Nothing escalates it, a worker cannot resolve it, the centre may still supervise or cancel it.
+    expect(isRefusal(applyAction(parked, 'escalate', systemActor, {}, context))).toBe(true);
+    expect(isRefusal(applyAction(parked, 'resolve', worker, {}, context))).toBe(true);
+    expect(availableActions(parked, centreOfficer)).toEqual(['cancel', 'note', 'supervise', 'resume']);
+    const later = { ...withDepartments, now: now + 5 * 3_600_000 };
+    const resumed = applyAction(parked, 'resume', centreOfficer, {}, later) as Incident;
+    expect(resumed).toMatchObject({
+      state: 'on_site',
+      dueStage: 'resolve',
+      dueAt: new Date(now + 5 * 3_600_000 + 30 * 60_000).toISOString(),
+      timeline: { resolveBy: new Date(now + 5 * 3_600_000 + 30 * 60_000).toISOString() },
+    });
+    expect(resumed.suspension).toBeUndefined();
+    // The hub resumes it at the review date and hands it back to the centres as unacknowledged.
+    const seen = { ...parked, acknowledgements: [{ nodeId: 'c1', userId: 'officer', at: 'x' }] };
+    const byHub = applyAction(seen, 'resume', systemActor, {}, later) as Incident;
+    expect(byHub.state).toBe('on_site');
+    expect(byHub.acknowledgements).toBeUndefined();
+  });
+
+  it('keeps supervision apart from command: it never changes the state, the assignees or the deadline', () => {
+    const before = inHand();
+    const supervised = applyAction(
+      before,
+      'supervise',
+      centreOfficer,
+      { note: '今日办结' },
+      context,
+    ) as Incident;
+    const { supervisions, updatedAt: _u, ...rest } = supervised;
+    const { updatedAt: _b, ...was } = before;
+    expect(rest).toEqual(was);
+    expect(supervisions).toEqual([
+      { nodeId: 'c1', userId: 'officer', at: new Date(now).toISOString(), note: '今日办结' },
+    ]);
+  });
+
+  it("hands off to a department's user, who coordinates their part while the handler stays", () => {
+    expect(
+      applyAction(inHand(), 'hand_off', worker, { note: 'x', coordinator: 'worker' }, withDepartments),
+    ).toEqual({
+      kind: 'invalid',
+      reason: "worker is not a department's user",
+    });
+    const handed = applyAction(
+      inHand(),
+      'hand_off',
+      worker,
+      { note: '占道经营', coordinator: 'cg1' },
+      withDepartments,
+    ) as Incident;
+    expect(handed).toMatchObject({
+      state: 'on_site',
+      handler: 'worker',
+      assignees: ['worker'],
+      coordinators: [{ userId: 'cg1', departmentId: 'chengguan', note: '占道经营' }],
+    });
+    expect(
+      isRefusal(applyAction(handed, 'hand_off', worker, { note: 'y', coordinator: 'cg1' }, withDepartments)),
+    ).toBe(true);
+    expect(availableActions(handed, deptUser)).toEqual(['note', 'coordinate_done']);
+    expect(availableActions(handed, otherWorker)).not.toContain('coordinate_done');
+    const done = applyAction(
+      handed,
+      'coordinate_done',
+      deptUser,
+      { note: '已清理' },
+      withDepartments,
+    ) as Incident;
+    expect(done.coordinators?.[0]).toMatchObject({ doneNote: '已清理', doneAt: new Date(now).toISOString() });
+    expect(done.state).toBe('on_site');
+    expect(
+      isRefusal(applyAction(done, 'coordinate_done', deptUser, { note: 'again' }, withDepartments)),
+    ).toBe(true);
+  });
+
+  it("records feedback to the reporter once, on people's cases only", () => {
+    const closed = incident({ state: 'closed', handler: 'worker' });
+    expect(availableActions(closed, centreOfficer)).not.toContain('feedback');
+    const reported = { ...closed, origin: { kind: 'hotline' } } as Incident;
+    expect(availableActions(reported, centreOfficer)).toContain('feedback');
+    expect(applyAction(reported, 'feedback', centreOfficer, { note: '已告知' }, context)).toMatchObject({
+      kind: 'invalid',
+    });
+    const told = applyAction(
+      reported,
+      'feedback',
+      centreOfficer,
+      { note: '已电话告知处理结果', via: 'phone' },
+      context,
+    ) as Incident;
+    expect(told.feedback).toEqual({
+      userId: 'officer',
+      at: new Date(now).toISOString(),
+      note: '已电话告知处理结果',
+      via: 'phone',
+    });
+    expect(told.state).toBe('closed');
+    expect(availableActions(told, centreOfficer)).not.toContain('feedback');
+  });
+
+  it('climbs the approval chain node by node; the last approval opens dispatch, a denial ends the case', () => {
+    const waiting = incident({
+      state: 'new',
+      assignees: [],
+      approval: { chain: ['c1', 's1', 'd1'], at: 0, decisions: [] },
+    });
+    expect(availableActions(waiting, centreOfficer)).toEqual(expect.arrayContaining(['approve', 'deny']));
+    expect(availableActions(waiting, centreOfficer)).not.toContain('dispatch');
+    expect(applyAction(waiting, 'dispatch', centreOfficer, { assignees: ['worker'] }, context)).toMatchObject(
+      {
+        kind: 'illegal',
+      },
+    );
+    expect(availableActions(waiting, streetOfficer)).not.toContain('approve');
+    expect(applyAction(waiting, 'approve', streetOfficer, {}, context)).toMatchObject({ kind: 'forbidden' });
+    const community = applyAction(
+      waiting,
+      'approve',
+      centreOfficer,
+      { note: '受理界定' },
+      context,
+    ) as Incident;
+    expect(community.approval).toMatchObject({
+      at: 1,
+      decisions: [{ nodeId: 'c1', userId: 'officer', approved: true }],
+    });
+    const street = applyAction(community, 'approve', streetOfficer, {}, context) as Incident;
+    const district: Actor = { userId: 'district', role: 'duty_officer', scopeNodeIds: ['d1'] };
+    const approved = applyAction(street, 'approve', district, {}, context) as Incident;
+    expect(approved.approval?.at).toBe(3);
+    expect(approved.state).toBe('new');
+    expect(availableActions(approved, district)).not.toContain('approve');
+    expect(availableActions(approved, centreOfficer)).toContain('dispatch');
+    expect(applyAction(community, 'deny', streetOfficer, {}, context)).toMatchObject({ kind: 'invalid' });
+    const denied = applyAction(community, 'deny', streetOfficer, { note: '不符合条件' }, context) as Incident;
+    expect(denied).toMatchObject({ state: 'cancelled', closedBy: 'street' });
+    expect(denied.approval?.decisions.at(-1)).toMatchObject({
+      nodeId: 's1',
+      approved: false,
+      note: '不符合条件',
+    });
   });
 });

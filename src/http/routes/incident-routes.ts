@@ -196,7 +196,10 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
         description:
           "acknowledge (for the caller's centre; no state change), dispatch (assignees), accept, arrive (position), resolve, verify, " +
           'reject (note), escalate, false_alarm (note), cancel, note (note), ' +
-          "supervise (note: the instruction; duty officers and admins, for the caller's centre; no state change). " +
+          "supervise (note: the instruction; duty officers and admins, for the caller's centre; no state change), " +
+          'return (note: the reason; back to the dispatching centre), request_extension (note, until), ' +
+          'approve_extension, deny_extension (note), suspend (note, reviewAt), resume, hand_off (note, coordinator), ' +
+          'coordinate_done (note), feedback (note, via; cases with an origin), approve (note?), deny (note). ' +
           'An illegal transition answers 409 with the reason. With an Idempotency-Key, sending it again answers the ' +
           'first answer (header idempotent-replayed: true) without acting twice; the key used for another incident ' +
           'or action answers 422.',
@@ -208,7 +211,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
     },
     async (request, reply) => {
       const { id, action } = request.params;
-      const { note, assignees, position, takenAt } = request.body ?? {};
+      const { note, assignees, position, takenAt, until, reviewAt, coordinator, via } = request.body ?? {};
       const principal = principalOf(request);
       checkTakenAt(takenAt, Date.now());
       // A refusal is the catalogue's error of its kind (core/errors.ts' refused), answered as every error is.
@@ -218,6 +221,10 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
           ...(assignees === undefined ? {} : { assignees }),
           ...(position === undefined ? {} : { position }),
           ...(takenAt === undefined ? {} : { takenAt }),
+          ...(until === undefined ? {} : { until }),
+          ...(reviewAt === undefined ? {} : { reviewAt }),
+          ...(coordinator === undefined ? {} : { coordinator }),
+          ...(via === undefined ? {} : { via }),
         });
       const key = request.headers['idempotency-key'];
       if (key === undefined) return act();

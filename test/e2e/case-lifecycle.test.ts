@@ -1,0 +1,149 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import { launchChromium } from '../helpers/browser.ts';
+import {
+  demoConfig,
+  demoGate,
+  deploymentOf,
+  eventually,
+  getJson,
+  postJson,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
+
+/**
+ * #25's lifecycle on the pages, in Chromium: the worker's card shows a supervision (督办) badge with its instruction,
+ * asks for an extension (申请延期) and returns a case (退回); the officer console suspends a case (挂账) with a
+ * review date and shows it.
+ */
+const wait = { timeout: 15_000 };
+const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
+const officerToken = 'demo-officer-xijiao';
+
+describe('the case lifecycle on the pages (#25)', () => {
+  let hub: TestHub;
+  let browser: Browser;
+  let sim: GateSimulator;
+  const contexts: BrowserContext[] = [];
+
+  async function openPage(kind: 'officer' | 'worker', userId: string): Promise<Page> {
+    const context = await browser.newContext(
+      kind === 'officer'
+        ? { viewport: { width: 1440, height: 900 }, ...local }
+        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...local },
+    );
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${hub.httpUrl}/${kind}`);
+    await page.getByLabel('用户名').fill(userId);
+    await page.getByLabel('密码').fill(`demo-password-${userId}`);
+    await page.getByRole('button', { name: '登录' }).click();
+    await expect.poll(() => page.locator('#status').getAttribute('data-status'), wait).toBe('live');
+    return page;
+  }
+
+  async function newIncident(): Promise<Incident> {
+    const { body: before } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
+    const known = new Set((before as { incidents: Incident[] }).incidents.map((incident) => incident.id));
+    await sim.forceDoor();
+    let found: Incident | undefined;
+    await eventually(async () => {
+      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
+      found = (body as { incidents: Incident[] }).incidents.find((incident) => !known.has(incident.id));
+      return found !== undefined;
+    }, 10_000);
+    return found as Incident;
+  }
+
+  const current = async (id: string) =>
+    (await getJson(`${hub.httpUrl}/api/incidents/${id}`, officerToken)).body as Incident;
+
+  beforeAll(async () => {
+    const config = demoConfig();
+    config.devices = config.devices.map((device) => ({ ...device, offlineAfterSeconds: 86_400 }));
+    hub = await startTestHub({ deployment: deploymentOf(config) });
+    browser = await launchChromium();
+    sim = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
+    await sim.start();
+  }, 60_000);
+
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await sim?.stop();
+    await hub?.stop();
+  });
+
+  it('shows a supervision on the worker’s card, asks for an extension and returns the case', async () => {
+    const incident = await newIncident();
+    expect(incident.assignees).toEqual(['worker-xijiao-01']);
+    await postJson(`${hub.httpUrl}/api/incidents/${incident.id}/actions/accept`, 'demo-worker-xijiao-01');
+    const supervised = await postJson<Incident>(
+      `${hub.httpUrl}/api/incidents/${incident.id}/actions/supervise`,
+      'demo-officer-liushuwan',
+      { note: '今日内办结' },
+    );
+    expect(supervised.status).toBe(200);
+    const worker = await openPage('worker', 'worker-xijiao-01');
+    const card = worker.locator(`#tasks li[data-id="${incident.id}"]`);
+    await expect.poll(() => card.locator('.supervised').textContent(), wait).toContain('今日内办结');
+    expect(await card.locator('.supervised-badge').textContent()).toBe('督办');
+    // 申请延期 needs the reason in the note first.
+    await card.locator('button[data-action="request_extension"]').click();
+    await expect.poll(() => card.locator('[role="alert"]').textContent(), wait).toContain('需要填写原因');
+    await card.locator('textarea').fill('等待配件');
+    await card.locator('select.extend-by').selectOption('24');
+    await card.locator('button[data-action="request_extension"]').click();
+    await expect.poll(async () => (await current(incident.id)).extensions?.length ?? 0, wait).toBe(1);
+    const asked = (await current(incident.id)).extensions?.[0];
+    expect(asked).toMatchObject({ requestedBy: 'worker-xijiao-01', reason: '等待配件' });
+    expect(Date.parse(asked?.until as string) - Date.parse(incident.dueAt ?? '')).toBeGreaterThan(
+      23 * 3_600_000,
+    );
+    await expect.poll(() => card.locator('.extension-pending').count(), wait).toBe(1);
+    expect(await card.locator('button[data-action="request_extension"]').isDisabled()).toBe(true);
+    // 退回 with the reason: back to the centre, off the worker's hands.
+    await card.locator('textarea').fill('不属本人职责');
+    await card.locator('button[data-action="return"]').click();
+    await expect.poll(async () => (await current(incident.id)).state, wait).toBe('new');
+    expect((await current(incident.id)).returns).toEqual([
+      { userId: 'worker-xijiao-01', at: expect.any(String), reason: '不属本人职责' },
+    ]);
+  });
+
+  it('suspends a case from the console with a review date, shown on the panel', async () => {
+    const incident = await newIncident();
+    const officer = await openPage('officer', 'officer-xijiao');
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
+    const suspend = officer.locator('#incident button[data-action="suspend"]');
+    await expect.poll(() => suspend.count(), wait).toBe(1);
+    expect(await suspend.textContent()).toBe('挂账');
+    await officer.locator('#review-at').fill('2099-01-01');
+    // Out of bounds (lifecycle.maxSuspensionDays): refused with the reason, shown.
+    await officer.locator('#note').fill('待业主回国');
+    await suspend.click();
+    // (In Chinese the console words the refusal by its code: 请求无效.)
+    await expect.poll(() => officer.locator('#action-error').textContent(), wait).toContain('请求无效');
+    expect((await current(incident.id)).state).toBe('dispatched');
+    const inWeek = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(
+      Date.now() + 7 * 86_400_000,
+    );
+    await officer.locator('#review-at').fill(inWeek);
+    await officer.locator('#note').fill('待业主回国');
+    await officer.locator('#incident button[data-action="suspend"]').click();
+    await expect
+      .poll(() => officer.locator('#incident-state').getAttribute('data-state'), wait)
+      .toBe('suspended');
+    expect(await officer.locator('#incident-state').textContent()).toBe('已挂账');
+    expect(await officer.locator('#case-suspension').textContent()).toContain('待业主回国');
+    expect(await officer.locator('#incident button[data-action="resume"]').count()).toBe(1);
+    const suspended = await current(incident.id);
+    expect(suspended.suspension?.reviewAt).toBe(new Date(`${inWeek}T00:00:00+08:00`).toISOString());
+  });
+});

@@ -1,0 +1,295 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { AuditEntry } from '../../src/core/audit.ts';
+import type { Incident } from '../../src/core/incident.ts';
+import {
+  connectClient,
+  demoGate,
+  eventually,
+  getJson,
+  postJson,
+  type RecordingClient,
+  startTestHub,
+  type TestHub,
+} from '../helpers/hub.ts';
+
+type ErrorBody = { error: { code: string; message: string } };
+
+/**
+ * #25's lifecycle through the HTTP API of a real hub: 退回, 延期, 挂账 (resumed by the sweep at its review date),
+ * supervision kept apart from command, hand-off to a department's user, feedback to the reporter, the approval chain.
+ */
+describe('the case lifecycle of people’s cases (#25)', () => {
+  let hub: TestHub;
+  let worker: RecordingClient;
+  let sim: GateSimulator;
+  let task: Incident;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    worker = await connectClient(hub.httpUrl, 'demo-worker-xijiao-01');
+    sim = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
+    await sim.start();
+    await sim.forceDoor();
+    task = (await worker.nth('incident:new', 1)) as Incident;
+  });
+
+  afterAll(async () => {
+    worker?.close();
+    await sim?.stop();
+    await hub?.stop();
+  });
+
+  const act = (token: string, id: string, name: string, body?: unknown) =>
+    postJson<Incident & ErrorBody>(
+      `${hub.httpUrl}/api/incidents/${id}/actions/${name}`,
+      `demo-${token}`,
+      body,
+    );
+  const offered = async (token: string, id: string) =>
+    (
+      (await getJson(`${hub.httpUrl}/api/incidents/${id}/actions`, `demo-${token}`)).body as {
+        actions: string[];
+      }
+    ).actions;
+  const audit = async (id: string) =>
+    (
+      (await getJson(`${hub.httpUrl}/api/incidents/${id}/audit`, 'demo-officer-xijiao')).body as {
+        entries: AuditEntry[];
+      }
+    ).entries;
+
+  it('returns a case to the centre with its reason; the centre dispatches it again', async () => {
+    expect(task).toMatchObject({ state: 'dispatched', assignees: ['worker-xijiao-01'] });
+    expect(await offered('worker-xijiao-01', task.id)).toEqual(['accept', 'note', 'return']);
+    const bare = await act('worker-xijiao-01', task.id, 'return');
+    expect(bare.status).toBe(400);
+    expect(bare.body.error.message).toBe('returning a case needs the reason');
+    const other = await act('worker-xijiao-02', task.id, 'return', { note: 'x' });
+    expect(other.status).toBe(404);
+    const back = await act('worker-xijiao-01', task.id, 'return', { note: '非本网格，应属西郊02' });
+    expect(back.status).toBe(200);
+    expect(back.body).toMatchObject({ state: 'new', assignees: [], handler: null });
+    expect(back.body.returns).toEqual([
+      { userId: 'worker-xijiao-01', at: expect.any(String), reason: '非本网格，应属西郊02' },
+    ]);
+    expect(await offered('officer-xijiao', task.id)).toContain('dispatch');
+    expect(await offered('worker-xijiao-01', task.id)).not.toContain('return');
+    const entries = await audit(task.id);
+    expect(
+      entries.find((entry) => entry.action === 'incident.return' && entry.outcome === 'ok'),
+    ).toMatchObject({
+      outcome: 'ok',
+      message: '非本网格，应属西郊02',
+      detail: { from: 'dispatched', to: 'new' },
+    });
+    expect(
+      entries.filter((entry) => entry.action === 'incident.return' && entry.outcome === 'refused'),
+    ).toHaveLength(1);
+    const again = await act('officer-xijiao', task.id, 'dispatch', { assignees: ['worker-xijiao-01'] });
+    expect(again.body).toMatchObject({ state: 'dispatched', assignees: ['worker-xijiao-01'] });
+    expect((await act('worker-xijiao-01', task.id, 'accept')).body.state).toBe('accepted');
+  });
+
+  it('asks for an extension, bounded, and moves the deadline when the responsible centre approves', async () => {
+    const current = (await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-officer-xijiao'))
+      .body as Incident;
+    const due = Date.parse(current.dueAt as string);
+    const tooFar = await act('worker-xijiao-01', task.id, 'request_extension', {
+      note: '等配件',
+      until: new Date(due + 200 * 3_600_000).toISOString(),
+    });
+    expect(tooFar.status).toBe(400);
+    expect(tooFar.body.error.message).toBe('an extension may add at most 168 h');
+    const until = new Date(due + 4 * 3_600_000).toISOString();
+    const asked = await act('worker-xijiao-01', task.id, 'request_extension', { note: '等配件', until });
+    expect(asked.status).toBe(200);
+    expect(asked.body.dueAt).toBe(current.dueAt);
+    expect(asked.body.extensions).toEqual([
+      { requestedBy: 'worker-xijiao-01', at: expect.any(String), reason: '等配件', until },
+    ]);
+    expect(await offered('worker-xijiao-01', task.id)).not.toContain('request_extension');
+    expect(await offered('officer-xijiao', task.id)).toEqual(
+      expect.arrayContaining(['approve_extension', 'deny_extension']),
+    );
+    // A worker may not decide it.
+    expect((await act('worker-xijiao-01', task.id, 'approve_extension')).status).toBe(403);
+    const approved = await act('officer-xijiao', task.id, 'approve_extension');
+    expect(approved.status).toBe(200);
+    expect(approved.body.dueAt).toBe(new Date(until).toISOString());
+    expect(approved.body.extensions?.[0]).toMatchObject({ approved: true, decidedBy: 'officer-xijiao' });
+  });
+
+  it('keeps supervision apart from command: the state, the handler and the deadline stay', async () => {
+    const before = (await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-officer-xijiao'))
+      .body as Incident;
+    const supervised = await act('officer-liushuwan', task.id, 'supervise', { note: '今日内办结' });
+    expect(supervised.status).toBe(200);
+    expect(supervised.body).toMatchObject({
+      state: before.state,
+      handler: before.handler,
+      assignees: before.assignees,
+      dueAt: before.dueAt,
+      supervisions: [{ nodeId: 'street-liushuwan', userId: 'officer-liushuwan', note: '今日内办结' }],
+    });
+    // The handler sees the instruction on the case.
+    const seen = (await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-worker-xijiao-01'))
+      .body as Incident;
+    expect(seen.supervisions?.[0]?.note).toBe('今日内办结');
+  });
+
+  it("hands off to a department's user, who sees the case and reports their part done; the handler stays", async () => {
+    expect((await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-dept-chengguan-01')).status).toBe(
+      404,
+    );
+    const notDepartment = await act('worker-xijiao-01', task.id, 'hand_off', {
+      note: '占道',
+      coordinator: 'integrator-qinghe',
+    });
+    expect(notDepartment.status).toBe(400);
+    expect(notDepartment.body.error.message).toBe("integrator-qinghe is not a department's user");
+    // The police user's scope (street-liushuwan) reaches the case; a user out of its scope would be refused.
+    const handed = await act('worker-xijiao-01', task.id, 'hand_off', {
+      note: '占道经营，请城管协同',
+      coordinator: 'dept-chengguan-01',
+    });
+    expect(handed.status).toBe(200);
+    expect(handed.body).toMatchObject({
+      handler: 'worker-xijiao-01',
+      coordinators: [
+        { userId: 'dept-chengguan-01', departmentId: 'chengguan', note: '占道经营，请城管协同' },
+      ],
+    });
+    expect((await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-dept-chengguan-01')).status).toBe(
+      200,
+    );
+    expect(await offered('dept-chengguan-01', task.id)).toEqual(['note', 'coordinate_done']);
+    const done = await act('dept-chengguan-01', task.id, 'coordinate_done', { note: '摊位已清理' });
+    expect(done.status).toBe(200);
+    expect(done.body.coordinators?.[0]).toMatchObject({ doneNote: '摊位已清理' });
+    expect(done.body.handler).toBe('worker-xijiao-01');
+  });
+
+  it('suspends a case, stops its deadline, and the sweep resumes it at the review date with the time left', async () => {
+    const before = (await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-officer-xijiao'))
+      .body as Incident;
+    const reviewAt = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    expect((await act('worker-xijiao-01', task.id, 'suspend', { note: 'x', reviewAt })).status).toBe(403);
+    const parked = await act('officer-xijiao', task.id, 'suspend', { note: '待业主回国', reviewAt });
+    expect(parked.status).toBe(200);
+    expect(parked.body).toMatchObject({
+      state: 'suspended',
+      dueAt: null,
+      suspension: { reviewAt, fromState: 'accepted' },
+    });
+    const left = parked.body.suspension?.remaining?.ms as number;
+    expect(left).toBeGreaterThan(0);
+    expect(Date.parse(before.dueAt as string) - Date.now()).toBeGreaterThanOrEqual(left - 1000);
+    // Still an open case: listed as such, and not escalated while it lies.
+    const listed = (await getJson(`${hub.httpUrl}/api/incidents?state=suspended`, 'demo-officer-xijiao'))
+      .body as {
+      incidents: Incident[];
+    };
+    expect(listed.incidents.map((incident) => incident.id)).toContain(task.id);
+    // The sweep, asked as of a day later: nothing to do yet (the lifecycle stamps the hub's real time).
+    hub.testHandle.incidents.sweep(Date.now() + 86_400_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(
+      ((await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-officer-xijiao')).body as Incident)
+        .state,
+    ).toBe('suspended');
+    hub.testHandle.incidents.sweep(Date.now() + 2 * 86_400_000 + 60_000);
+    await eventually(
+      async () =>
+        ((await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-officer-xijiao')).body as Incident)
+          .state === 'accepted',
+    );
+    const resumed = (await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-officer-xijiao'))
+      .body as Incident;
+    expect(resumed.suspension).toBeUndefined();
+    expect(resumed.acknowledgements).toBeUndefined();
+    expect(Date.parse(resumed.dueAt as string) - Date.now()).toBeLessThanOrEqual(left);
+    expect(Date.parse(resumed.dueAt as string) - Date.now()).toBeGreaterThan(left - 5_000);
+    const entries = await audit(task.id);
+    expect(entries.find((entry) => entry.action === 'incident.resume')).toMatchObject({
+      actor: { userId: 'system' },
+      outcome: 'ok',
+    });
+  });
+
+  it('takes a field report needing approval up its chain; the last approval opens dispatch, a denial ends it', async () => {
+    const { store } = hub.testHandle;
+    const base = (await store.getIncident(task.id)) as Incident;
+    const waiting: Incident = {
+      ...base,
+      id: `${base.id}-approval`,
+      state: 'new',
+      assignees: [],
+      handler: null,
+      approval: { chain: ['community-xijiao', 'street-liushuwan', 'district-qinghe'], at: 0, decisions: [] },
+    };
+    const { supervisions: _s, coordinators: _c, extensions: _e, returns: _r, ...plain } = waiting;
+    await store.saveIncident(plain);
+    await store.saveIncident({ ...plain, id: `${base.id}-denied` });
+    expect(await offered('officer-xijiao', plain.id)).toEqual(expect.arrayContaining(['approve', 'deny']));
+    expect(await offered('officer-xijiao', plain.id)).not.toContain('dispatch');
+    expect(
+      (await act('officer-xijiao', plain.id, 'dispatch', { assignees: ['worker-xijiao-01'] })).status,
+    ).toBe(409);
+    expect((await act('officer-liushuwan', plain.id, 'approve')).status).toBe(403);
+    expect((await act('officer-xijiao', plain.id, 'approve', { note: '受理界定' })).body.approval?.at).toBe(
+      1,
+    );
+    expect(
+      (await act('officer-liushuwan', plain.id, 'approve', { note: '审核通过' })).body.approval?.at,
+    ).toBe(2);
+    const approved = await act('officer-qinghe', plain.id, 'approve', { note: '批准' });
+    expect(approved.body).toMatchObject({ state: 'new', approval: { at: 3 } });
+    expect(approved.body.approval?.decisions.map((decision) => decision.nodeId)).toEqual([
+      'community-xijiao',
+      'street-liushuwan',
+      'district-qinghe',
+    ]);
+    expect(await offered('officer-xijiao', plain.id)).toContain('dispatch');
+    const denied = await act('officer-xijiao', `${base.id}-denied`, 'deny', { note: '不符合审批条件' });
+    expect(denied.body).toMatchObject({ state: 'cancelled', closedBy: 'officer-xijiao' });
+    expect(denied.body.approval?.decisions).toEqual([
+      {
+        nodeId: 'community-xijiao',
+        userId: 'officer-xijiao',
+        at: expect.any(String),
+        approved: false,
+        note: '不符合审批条件',
+      },
+    ]);
+  });
+
+  it("records feedback to the reporter on a people's case after closure, once", async () => {
+    const { store } = hub.testHandle;
+    const base = (await store.getIncident(task.id)) as Incident;
+    const closed = {
+      ...base,
+      id: `${base.id}-people`,
+      state: 'closed',
+      origin: { kind: 'hotline' },
+    } as Incident;
+    await store.saveIncident(closed);
+    expect(await offered('officer-xijiao', task.id)).not.toContain('feedback');
+    expect(await offered('officer-xijiao', closed.id)).toContain('feedback');
+    const noVia = await act('officer-xijiao', closed.id, 'feedback', { note: '已告知' });
+    expect(noVia.status).toBe(400);
+    const badVia = await act('officer-xijiao', closed.id, 'feedback', { note: '已告知', via: 'pigeon' });
+    expect(badVia.status).toBe(400);
+    const told = await act('officer-xijiao', closed.id, 'feedback', { note: '电话告知已处理', via: 'phone' });
+    expect(told.status).toBe(200);
+    expect(told.body.feedback).toEqual({
+      userId: 'officer-xijiao',
+      at: expect.any(String),
+      note: '电话告知已处理',
+      via: 'phone',
+    });
+    expect((await act('officer-xijiao', closed.id, 'feedback', { note: 'again', via: 'sms' })).status).toBe(
+      409,
+    );
+  });
+});
