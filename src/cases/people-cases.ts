@@ -71,6 +71,12 @@ export interface PeopleCasesOptions {
   readonly coordinates: CoordinateSystem;
 }
 
+/** The centre answering for a case: its responsible node, or a grid's community (a grid has no centre of its own). */
+function responsibleCentreOf(incident: Incident): string {
+  const [grid, community] = incident.chain;
+  return incident.responsibleNodeId === grid?.id ? (community?.id ?? grid.id) : incident.responsibleNodeId;
+}
+
 /** What people's cases count: created by source and path, refused by reason, reporter-contact reads by outcome. */
 const peopleCaseMetrics = declareMetrics((registry) => ({
   created: registry.counter({
@@ -240,7 +246,7 @@ export class PeopleCases {
     const handles =
       incident.handler === by.userId ||
       incident.assignees.includes(by.userId) ||
-      (by.role === 'duty_officer' && by.scopeNodeIds.includes(incident.responsibleNodeId));
+      (by.role === 'duty_officer' && by.scopeNodeIds.includes(responsibleCentreOf(incident)));
     const audit = (outcome: 'ok' | 'refused') =>
       this.#options.store.appendAudit(
         AuditTrail.entry(by, {
