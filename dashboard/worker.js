@@ -40,6 +40,7 @@ import { GridMap } from './map.js';
 import { byUrgency, navigationLinks } from './navigation.js';
 import { forgetUser, loadTasks, saveTasks } from './offline-store.js';
 import { Outbox } from './outbox.js';
+import { loadCatalogue, myGrids, procedureSection, reportButton } from './people-cases.js';
 import { positionSharing } from './position-sharing.js';
 import { pushButton, withdrawPush } from './push.js';
 
@@ -153,6 +154,7 @@ async function start() {
     return;
   }
   positionSharing(root);
+  addReportForm().catch((error) => (ui.error.textContent = errorLabel(error)));
   connect({
     onStatus: (code, reason) => {
       showStatus(ui.status, code, reason);
@@ -169,6 +171,27 @@ async function start() {
       render();
     },
   });
+}
+
+/** 随手拍 (#25): the field-report button and form (people-cases.js); its photos go up as the cards' do. */
+async function addReportForm() {
+  await loadCatalogue();
+  const grids = await myGrids();
+  const progress = el('progress', { max: 100, hidden: true });
+  const status = el('span', { class: 'meta' });
+  const { button, form } = reportButton({
+    grids,
+    upload: (incidentId, file) => sendFile(incidentId, file, 'before', progress, status),
+    created: (incident) => {
+      arrived(incident);
+      ui.banner.hidden = false;
+      ui.banner.textContent = t('cases.reported', { title: incidentTitle(incident) });
+    },
+  });
+  form.append(progress, status);
+  root.querySelector('header.bar')?.append(button);
+  ui.error.after(form);
+  render();
 }
 
 /**
@@ -320,6 +343,7 @@ function card(incident, draft, uploadPart) {
     },
     ...cardHeader(incident),
     placeSection(incident),
+    procedureSection(incident),
     returnedSection(incident),
     arrivalLine(incident),
     incident.dueAt
