@@ -154,7 +154,8 @@ async function start() {
     return;
   }
   positionSharing(root);
-  addReportForm().catch((error) => (ui.error.textContent = errorLabel(error)));
+  // Offline, the catalogue cannot be read: the 随手拍 button is simply not offered until the page is back online.
+  addReportForm().catch(() => undefined);
   connect({
     onStatus: (code, reason) => {
       showStatus(ui.status, code, reason);
