@@ -33,6 +33,7 @@ import {
   zonedMidnight,
 } from './i18n.js';
 import { GridMap, kindOf } from './map.js';
+import { loadCatalogue, myGrids, procedureSection, registerButton } from './people-cases.js';
 import { scoresPanel } from './score.js';
 
 const root = document.getElementById('app');
@@ -288,6 +289,8 @@ function layout() {
     ui.gridFilter,
   );
 
+  // 登记 (#25): drawn once the catalogue is in, after the header below exists.
+  addRegisterForm().catch((error) => (ui.error.textContent = errorLabel(error)));
   root.replaceChildren(
     el(
       'header',
@@ -997,6 +1000,15 @@ const panelActions = [
   'return',
 ];
 
+/** 登记 (#25): the registration button and form (people-cases.js); the new case is shown in the panel. */
+async function addRegisterForm() {
+  await loadCatalogue();
+  const grids = await myGrids();
+  const { button, form } = registerButton({ grids, created: (incident) => showIncident(incident.id) });
+  root.querySelector('header.bar')?.append(button);
+  ui.error.after(form);
+}
+
 async function showIncident(id) {
   const seq = ++shownSeq;
   state.selected = id;
@@ -1135,6 +1147,10 @@ async function showIncident(id) {
   ui.panel.dataset.id = id;
   ui.panel.replaceChildren(
     el('h2', {}, incidentTitle(incident)),
+    incident.description
+      ? el('p', { class: 'description', id: 'incident-description' }, incident.description)
+      : null,
+    procedureSection(incident),
     el(
       'p',
       { class: 'meta' },

@@ -12,6 +12,7 @@ const shell = [
   '/dashboard/common.js',
   '/dashboard/i18n.js',
   '/dashboard/outbox.js',
+  '/dashboard/people-cases.js',
   '/dashboard/offline-store.js',
   '/dashboard/push.js',
   '/dashboard/style.css',

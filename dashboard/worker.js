@@ -41,6 +41,7 @@ import { byUrgency, navigationLinks } from './navigation.js';
 import { forgetUser, loadTasks, saveTasks } from './offline-store.js';
 import { Outbox } from './outbox.js';
 import { patrolPanel } from './patrol.js';
+import { loadCatalogue, myGrids, procedureSection, reportButton } from './people-cases.js';
 import { positionSharing } from './position-sharing.js';
 import { pushButton, withdrawPush } from './push.js';
 import { monthScore } from './score.js';
@@ -157,6 +158,8 @@ async function start() {
   positionSharing(root);
   patrolPanel(root, state.me.userId);
   monthScore(root);
+  // Offline, the catalogue cannot be read: the 随手拍 button is simply not offered until the page is back online.
+  addReportForm().catch(() => undefined);
   connect({
     onStatus: (code, reason) => {
       showStatus(ui.status, code, reason);
@@ -173,6 +176,27 @@ async function start() {
       render();
     },
   });
+}
+
+/** 随手拍 (#25): the field-report button and form (people-cases.js); its photos go up as the cards' do. */
+async function addReportForm() {
+  await loadCatalogue();
+  const grids = await myGrids();
+  const progress = el('progress', { max: 100, hidden: true });
+  const status = el('span', { class: 'meta' });
+  const { button, form } = reportButton({
+    grids,
+    upload: (incidentId, file) => sendFile(incidentId, file, 'before', progress, status),
+    created: (incident) => {
+      arrived(incident);
+      ui.banner.hidden = false;
+      ui.banner.textContent = t('cases.reported', { title: incidentTitle(incident) });
+    },
+  });
+  form.append(progress, status);
+  root.querySelector('header.bar')?.append(button);
+  ui.error.after(form);
+  render();
 }
 
 /**
@@ -324,6 +348,7 @@ function card(incident, draft, uploadPart) {
     },
     ...cardHeader(incident),
     placeSection(incident),
+    procedureSection(incident),
     returnedSection(incident),
     caseNotices(incident),
     arrivalLine(incident),

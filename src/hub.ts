@@ -15,6 +15,9 @@ import { MediaStore } from './cameras/evidence/media-store.ts';
 import { PreAlarmBuffers } from './cameras/evidence/pre-alarm-buffer.ts';
 import { LiveViews } from './cameras/live/live-views.ts';
 import { OnvifSessions, type OnvifSessionsOptions } from './cameras/sessions/onvif-sessions.ts';
+import { Catalogue } from './cases/catalogue.ts';
+import { HotlineOrders } from './cases/hotline-orders.ts';
+import { PeopleCases } from './cases/people-cases.ts';
 import { checkDemoExposure } from './config/demo-guard.ts';
 import type { Deployment, RuntimeSettings } from './config/load.ts';
 import type { DeviceTransport } from './core/adapter.ts';
@@ -668,8 +671,36 @@ export class Hub {
       logger,
       now: options.clock,
     });
+    // Cases from people (#25): the catalogue, field reports and registrations, the 12345 work-order API.
+    const catalogue = new Catalogue(deployment.catalogue);
+    const peopleCases = new PeopleCases({
+      incidents,
+      router,
+      visibility,
+      jurisdiction: deployment.jurisdiction,
+      catalogue,
+      store,
+      metrics,
+      coordinates: deployment.map.coordinates,
+    });
+    const hotline = new HotlineOrders({
+      config: deployment.hotline,
+      peopleCases,
+      incidents,
+      visibility,
+      catalogue,
+      jurisdiction: deployment.jurisdiction,
+      coordinates: deployment.map.coordinates,
+      principal: (userId) => accounts.principal(userId),
+      store,
+      metrics,
+      ...(options.clock === undefined ? {} : { now: options.clock }),
+    });
     const buildHttp = () =>
       buildHttpApp({
+        catalogue,
+        peopleCases,
+        hotline,
         store,
         eventLog,
         metrics,

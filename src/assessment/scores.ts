@@ -249,10 +249,8 @@ function parseOr(at: string | undefined): number {
 
 /** Where people's cases say who reported them: set by the intake of field reports; absent on device cases. */
 function reporterOf(incident: Incident): string | undefined {
-  const origin = (incident as { origin?: { kind?: unknown; reportedBy?: unknown } }).origin;
-  return origin?.kind === 'field_report' && typeof origin.reportedBy === 'string'
-    ? origin.reportedBy
-    : undefined;
+  const origin = incident.origin;
+  return origin?.kind === 'field_report' && origin.reportedBy !== undefined ? origin.reportedBy : undefined;
 }
 
 function isResolved(incident: Incident): boolean {

@@ -3,6 +3,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { deadlinesWithCatalogue } from '../cases/catalogue.ts';
 import { type DeviceAdapter, type DeviceTransport, films, livenessEvents } from '../core/adapter.ts';
 import { noMqttSecret, type ResolvedDevice, secretDigest } from '../core/device.ts';
 import type { DeadlinesDescription, RoutingDescription } from '../core/dispatch.ts';
@@ -77,6 +78,10 @@ export interface Deployment {
   readonly lifecycle: ConfigFile['lifecycle'];
   /** Departments a case may be handed to for coordination (#25). */
   readonly departments: ConfigFile['departments'];
+  /** Cases from people (#25): the category catalogue (its deadlines folded into `deadlines`). */
+  readonly catalogue: ConfigFile['catalogue'];
+  /** The 12345 inbound work-order API. */
+  readonly hotline: ConfigFile['hotline'];
 }
 
 /** Where the hub listens and keeps its data: from the environment, over defaults. */
@@ -435,6 +440,7 @@ function crossReference(
 
   checkRosters(file, jurisdiction, problems);
   problems.push(...patrolProblems(file.patrols, (id) => jurisdiction.grid(id) !== undefined));
+  checkCatalogue(file, jurisdiction, problems);
   checkMqtt(file, problems);
   checkOutboundAddresses(file, problems);
   return {
@@ -445,7 +451,7 @@ function crossReference(
     devices,
     rules: file.rules,
     rosters: file.rosters,
-    deadlines: file.deadlines,
+    deadlines: deadlinesWithCatalogue(file.deadlines, file.catalogue),
     routing: file.routing,
     outbound: file.outbound,
     media: file.media,
@@ -469,6 +475,8 @@ function crossReference(
     assessment: file.assessment,
     lifecycle: file.lifecycle,
     departments: file.departments,
+    catalogue: file.catalogue,
+    hotline: file.hotline,
   };
 }
 
@@ -819,4 +827,29 @@ function checkSuppressions(
         problems.push(`${at}.grids[${gridIndex}]: no grid "${gridId}"`);
     });
   });
+}
+
+/** The catalogue's ids are unique, its departments' users exist; the 12345 platforms' grids and officers exist. */
+function checkCatalogue(file: ConfigFile, jurisdiction: Jurisdiction, problems: string[]): void {
+  const userIds = new Set(file.users.map((user) => user.id));
+  const seen = new Set<string>();
+  for (const category of file.catalogue.categories) {
+    if (seen.has(category.id)) problems.push(`catalogue: category "${category.id}" appears twice`);
+    seen.add(category.id);
+    const subs = new Set<string>();
+    for (const sub of category.subcategories) {
+      if (subs.has(sub.id)) problems.push(`catalogue: ${category.id}/${sub.id} appears twice`);
+      subs.add(sub.id);
+    }
+    for (const department of [category.department, ...category.subcategories.map((sub) => sub.department)])
+      for (const userId of department?.users ?? [])
+        if (!userIds.has(userId))
+          problems.push(`catalogue: ${category.id}: no user "${userId}" in its department`);
+  }
+  for (const platform of file.hotline.platforms) {
+    if (jurisdiction.grid(platform.intakeGrid) === undefined)
+      problems.push(`hotline.platforms: ${platform.appKey}: no grid "${platform.intakeGrid}"`);
+    if (!userIds.has(platform.registeredBy))
+      problems.push(`hotline.platforms: ${platform.appKey}: no user "${platform.registeredBy}"`);
+  }
 }

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { assessmentSchema } from '../assessment/scoring-schema.ts';
 import type { GuessLimits, GuessWindow } from '../auth/guess-limiter.ts';
 import { passwordBounds, passwordHashPattern } from '../auth/passwords.ts';
+import { catalogueSchema } from '../cases/catalogue.ts';
+import { hotlineSchema } from '../cases/hotline-schema.ts';
 import type { DeviceDescription } from '../core/device.ts';
 import type {
   DeadlinesDescription,
@@ -1017,6 +1019,9 @@ export const configSchema = z.strictObject({
   http: httpSchema
     .default(httpSchema.parse({}))
     .describe('The HTTP edge: reverse proxies, CORS, and tokens for /metrics and /docs.'),
+  // Cases from people (#25): the category catalogue and the 12345 work-order API.
+  catalogue: catalogueSchema.default(catalogueSchema.parse({})),
+  hotline: hotlineSchema.default(hotlineSchema.parse({})),
   // Field work (#24 point 2).
   field: fieldSchema
     .default(fieldSchema.parse({}))

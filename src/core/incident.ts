@@ -232,7 +232,16 @@ export interface Incident {
   readonly coordinators?: readonly Coordinator[];
   /** What the reporter was told after closure (#25); offered only on cases with an origin. */
   readonly feedback?: Feedback;
-  /** The approval chain of a field report needing approval (需要审批); absent on other cases. */
+  // Cases from people (#25): absent on a device's case.
+  /** Where a people's case came from; absent: a device's case. Its `device` is then a pseudo-device (caseSourceDevice). */
+  readonly origin?: CaseOrigin;
+  /** The catalogue's sub-category (cases/catalogue.ts), under `category`. */
+  readonly subcategory?: string;
+  /** What the reporter saw, in their words (at most 2000 characters). */
+  readonly description?: string;
+  /** Where a people's case is: a WGS84 position and/or an address. */
+  readonly place?: { readonly position?: readonly [number, number]; readonly address?: string };
+  /** 需要审批: the approval chain (community, street, district) the case goes up; moved by the lifecycle's actions. */
   readonly approval?: {
     readonly chain: readonly string[];
     readonly at: number;
@@ -312,6 +321,61 @@ export interface ApprovalDecision {
   at: string;
   approved: boolean;
   note?: string;
+}
+
+/** Where a people's case came from (#25). */
+export const caseOriginKinds = [
+  'field_report',
+  'phone',
+  'walk_in',
+  'resident',
+  'hotline_12345',
+  'wechat',
+  'patrol',
+] as const;
+export type CaseOriginKind = (typeof caseOriginKinds)[number];
+
+export interface CaseOrigin {
+  kind: 'field_report' | 'phone' | 'walk_in' | 'resident' | 'hotline_12345' | 'wechat' | 'patrol';
+  reportedBy?: string /* user id who reported or registered */;
+  path?: 'on_spot' | 'coordinate' | 'urgent' | 'approval' /* 方案4, field reports */;
+  externalId?: string /* e.g. the 12345 work-order number */;
+  reporter?: { name?: string /* minimised, e.g. 张** */; hasContact: boolean };
+}
+
+/** The four paths of 方案4 a field report takes. */
+export const fieldReportPaths = ['on_spot', 'coordinate', 'urgent', 'approval'] as const;
+export type FieldReportPath = (typeof fieldReportPaths)[number];
+
+/** The source's name, as a people's case's pseudo-device shows it. */
+export const caseSourceNames: Record<CaseOriginKind, string> = {
+  field_report: '网格员上报',
+  phone: '电话登记',
+  walk_in: '来访登记',
+  resident: '居民上报',
+  hotline_12345: '12345热线',
+  wechat: '微信上报',
+  patrol: '巡查发现',
+};
+
+/**
+ * A people's case keeps the required `device` as a pseudo-device, so every page and module that shows or routes by
+ * the device keeps working: `case-source:<kind>`, named by the source, adapter `people`.
+ */
+export function caseSourceDevice(kind: CaseOriginKind, address?: string): IncidentDevice {
+  return {
+    id: `case-source:${kind}`,
+    name: caseSourceNames[kind],
+    adapter: 'people',
+    ...(address === undefined ? {} : { address }),
+  };
+}
+
+/** The key a case's deadlines are looked up by: `category/sub` for a sub-category (falls back to the category). */
+export function deadlineCategoryOf(incident: Pick<Incident, 'category' | 'subcategory'>): string {
+  return incident.subcategory === undefined
+    ? incident.category
+    : `${incident.category}/${incident.subcategory}`;
 }
 
 /** What `incident:update` carries, after Frigate: consumers never need to keep shadow state. */

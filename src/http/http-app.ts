@@ -49,9 +49,11 @@ import {
 } from './routes/assessment-score-routes.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { type CameraRoutesOptions, cameraRoutes } from './routes/camera-routes.ts';
+import { type CaseRoutesOptions, caseRoutes } from './routes/case-routes.ts';
 import { type ConsoleRoutesOptions, consoleRoutes } from './routes/console-routes.ts';
 import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
+import { type HotlineRoutesOptions, hotlineRoutes } from './routes/hotline-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
 import { jurisdictionRoutes, rosterRoutes } from './routes/jurisdiction-routes.ts';
 import { liveRoutes } from './routes/live-routes.ts';
@@ -74,7 +76,9 @@ export interface HttpAppOptions
     PushRoutesOptions,
     NotificationRoutesOptions,
     UploadRoutesOptions,
-    AssessmentScoreRoutesOptions {
+    AssessmentScoreRoutesOptions,
+    CaseRoutesOptions,
+    HotlineRoutesOptions {
   readonly authenticator: TokenAuthenticator;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -209,6 +213,9 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(notificationRoutes, { ...options, prefix: '/api/notifications' });
   await app.register(onvifNotifyRoutes, { ...options, prefix: notifyPath });
   await app.register(rememberedDeviceRoutes, { ...options, prefix: '/api' });
+  // Cases from people (#25): catalogue, field reports, registrations, the 12345 work-order API.
+  await app.register(caseRoutes, { ...options, prefix: '/api' });
+  await app.register(hotlineRoutes, { ...options, prefix: '/api/hotline/v1' });
   await app.register(dashboardRoutes, options);
   return app;
 }

@@ -5,10 +5,12 @@ import type { AuditEntry } from '../core/audit.ts';
 import type { DeviceStatus } from '../core/device-status.ts';
 import { requestErrorCodes } from '../core/errors.ts';
 import {
+  caseOriginKinds,
   deadlineStages,
   type EvidenceItem,
   type FieldPosition,
   feedbackChannels,
+  fieldReportPaths,
   fieldStages,
   type Incident,
   incidentStates,
@@ -216,6 +218,32 @@ export const incidentAnswer = covering<Incident>()(
       .object({ userId: z.string(), at: instant, note: z.string(), via: z.enum(feedbackChannels) })
       .optional()
       .describe('What the reporter was told after closure, and how.'),
+    // Cases from people (#25).
+    origin: z
+      .object({
+        kind: z.enum(caseOriginKinds),
+        reportedBy: z.string().optional(),
+        path: z.enum(fieldReportPaths).optional(),
+        externalId: z.string().optional().describe("e.g. the 12345 platform's work-order number"),
+        reporter: z
+          .object({
+            name: z.string().optional().describe('Minimised (张**); the contact only at /reporter.'),
+            hasContact: z.boolean(),
+          })
+          .optional(),
+      })
+      .optional()
+      .describe(
+        "A people's case's source; absent on a device's case (its device is then case-source:<kind>).",
+      ),
+    subcategory: z.string().optional(),
+    description: z.string().optional(),
+    place: z
+      .object({
+        position: z.tuple([z.number(), z.number()]).readonly().optional().describe('[lon, lat], WGS84'),
+        address: z.string().optional(),
+      })
+      .optional(),
     approval: z
       .object({
         chain: list(z.string()),

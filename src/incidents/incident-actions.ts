@@ -1,5 +1,6 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { principalOf } from '../auth/principals.ts';
+import { stageDeadlineMinutes } from '../cases/catalogue.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeadlinesDescription } from '../core/dispatch.ts';
 import { refused } from '../core/errors.ts';
@@ -24,12 +25,13 @@ import {
 } from './lifecycle.ts';
 import type { Visibility } from './visibility.ts';
 
-const stageKeys = { accept: 'acceptMinutes', arrive: 'arriveMinutes', resolve: 'resolveMinutes' } as const;
-
-/** The time a stage of a category may take, in ms: the category's own deadline, else the default. */
+/**
+ * The time a stage of a category may take, in ms: the category's own deadline, else the default. A people's case
+ * with a sub-category asks for `category/sub` (deadlineCategoryOf), which falls back to its category's (#25).
+ */
 export function deadlineMsOf(deadlines: DeadlinesDescription): LifecycleContext['deadlineMs'] {
   return (category: string, stage: DeadlineStage) =>
-    (deadlines.categories[category] ?? deadlines.default)[stageKeys[stage]] * 60_000;
+    stageDeadlineMinutes(deadlines, category, stage) * 60_000;
 }
 
 /** The lifecycle's view of the deployment: each category's deadlines, and who is above a node. */

@@ -4,7 +4,7 @@ import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
 import type { DeadlinesDescription } from '../core/dispatch.ts';
 import type { HubBusEvents } from '../core/events.ts';
-import type { EvidenceItem, FieldPosition, Incident } from '../core/incident.ts';
+import type { DeadlineStage, EvidenceItem, FieldPosition, Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { RosterDescription } from '../core/roster.ts';
 import type { FloodDescription, RuleDescription } from '../core/rule.ts';
@@ -16,7 +16,7 @@ import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { Store } from '../store/store.ts';
 import { ActiveIncidents } from './active-incidents.ts';
 import { DeadlineSweep } from './deadline-sweep.ts';
-import { IncidentActions, lifecycleContextOf } from './incident-actions.ts';
+import { deadlineMsOf, IncidentActions, lifecycleContextOf } from './incident-actions.ts';
 import { incidentMetrics } from './incident-metrics.ts';
 import {
   announceCreated,
@@ -32,6 +32,7 @@ import {
   lifecycleLimitsOf,
   lifecycleSchema,
 } from './lifecycle-schema.ts';
+import type { Raising } from './raising.ts';
 import { IncidentRaising } from './raising-steps.ts';
 import { Rosters } from './rosters.ts';
 import type { Router } from './router.ts';
@@ -193,27 +194,24 @@ export class IncidentService {
   }
 
   /**
-   * A case the hub raises of itself, from no device event (a missed patrol or zero report): written with its creation
-   * audit and announced as a storm incident is (raising-steps.ts), kept active so its deadlines run.
+   * A people's case (#25), built by the cases module: written as a storm is, a new incident of no device condition
+   * (its `device` is a pseudo-device), kept active and announced, so routing's notifications, deadlines, escalation,
+   * evidence and the assessment apply to it as to a device's case. Resolves once committed.
    */
-  async raiseSystemCase(incident: Incident): Promise<Incident> {
-    const { store, bus } = this.#options;
-    this.#active.remember(incident);
-    await this.#writer.changes.serial(incident.id, () =>
-      store.saveIncident(incident, creationAudit(incident)),
-    );
-    announceCreated(
-      {
-        store,
-        bus,
-        metrics: incidentMetrics(this.#options.metrics),
-        active: this.#active,
-        logger: this.#options.logger,
-      },
-      incident,
-      performance.now(),
-    );
-    return incident;
+  async createCase(incident: Incident): Promise<Incident> {
+    const raising = { event: { key: undefined }, receivedAt: performance.now() } as unknown as Raising;
+    await this.#writer.createStorm(incident, raising);
+    return (await this.#writer.current(incident.id)) ?? incident;
+  }
+
+  /** A case the hub raises of itself, from no device event (a missed patrol or zero report): a case as above. */
+  raiseSystemCase(incident: Incident): Promise<Incident> {
+    return this.createCase(incident);
+  }
+
+  /** The time a stage of a category (or `category/sub`) may take, in ms: the lifecycle's lookup. */
+  deadlineMs(category: string, stage: DeadlineStage): number {
+    return deadlineMsOf(this.#options.deadlines)(category, stage);
   }
 
   /** Replaces a grid's duty roster, kept across restarts. */

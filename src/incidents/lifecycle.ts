@@ -2,6 +2,7 @@ import { isoTime } from '../core/ids.ts';
 import {
   type Arrival,
   type DeadlineStage,
+  deadlineCategoryOf,
   type Extension,
   type FeedbackChannel,
   type FieldPosition,
@@ -152,7 +153,7 @@ const everyone: readonly Actor['role'][] = [
 ];
 
 function due(incident: Incident, stage: DeadlineStage, from: number, context: LifecycleContext) {
-  return { dueStage: stage, dueAt: isoTime(from + context.deadlineMs(incident.category, stage)) };
+  return { dueStage: stage, dueAt: isoTime(from + context.deadlineMs(deadlineCategoryOf(incident), stage)) };
 }
 
 const noDeadline = { dueStage: null, dueAt: null } as const;
@@ -287,10 +288,13 @@ const rules: Record<IncidentAction, ActionRule> = {
           ...timeline,
           dispatchedAt: timeline.dispatchedAt ?? isoTime(context.now),
           acceptBy:
-            timeline.acceptBy ?? isoTime(context.now + context.deadlineMs(incident.category, 'accept')),
+            timeline.acceptBy ??
+            isoTime(context.now + context.deadlineMs(deadlineCategoryOf(incident), 'accept')),
           resolveBy:
             timeline.resolveBy ??
-            isoTime(Date.parse(incident.createdAt) + context.deadlineMs(incident.category, 'resolve')),
+            isoTime(
+              Date.parse(incident.createdAt) + context.deadlineMs(deadlineCategoryOf(incident), 'resolve'),
+            ),
         },
       };
     },
@@ -322,7 +326,7 @@ const rules: Record<IncidentAction, ActionRule> = {
       dueStage: 'resolve',
       dueAt:
         incident.timeline.resolveBy ??
-        isoTime(context.now + context.deadlineMs(incident.category, 'resolve')),
+        isoTime(context.now + context.deadlineMs(deadlineCategoryOf(incident), 'resolve')),
       timeline: { ...incident.timeline, arrivedAt: incident.timeline.arrivedAt ?? isoTime(context.now) },
     }),
   },

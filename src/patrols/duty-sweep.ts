@@ -49,7 +49,7 @@ export function isMissed(kind: MissKind, facts: DayFacts, settings: PatrolSettin
 }
 
 /** Audit actions that record a person reporting a case (device cases are the system's). */
-const reportingActions = new Set(['incident.create', 'incident.report', 'incident.register']);
+const reportingActions = new Set(['case.report', 'incident.create', 'incident.report', 'incident.register']);
 /** How far back the audit is read for a day's reported cases: pages of this many, at most this many pages. */
 const auditPage = 1000;
 const auditPages = 50;
@@ -186,6 +186,7 @@ export class DutySweep {
       category: dutyMissedCategory,
       severity: 'warning',
       device: { ...patrolCaseSource },
+      origin: { kind: 'patrol' },
       event: { type: `duty.missed.${kind}`, occurredAt: at, attributes: { kind, date, gridId } },
       gridId,
       chain: entry.chain,

@@ -8,6 +8,7 @@ import type { PatrolCheckin, PatrolService } from './patrol-service.ts';
 
 /** The case actions a work log lists, each with its Chinese label (the audit's `incident.<action>`). */
 export const caseActivities: Readonly<Record<string, string>> = {
+  'case.report': '上报案件',
   'incident.create': '上报案件',
   'incident.report': '上报案件',
   'incident.register': '登记案件',

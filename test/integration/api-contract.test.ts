@@ -94,6 +94,16 @@ const operations = [
   'POST /api/push/subscriptions',
   'DELETE /api/push/subscriptions',
   'GET /api/notifications/status',
+  // Cases from people (#25).
+  'GET /api/catalogue',
+  'POST /api/cases',
+  'POST /api/cases/register',
+  'GET /api/incidents/{id}/reporter',
+  'POST /api/hotline/v1/work-orders',
+  'GET /api/hotline/v1/work-orders/{no}',
+  'POST /api/hotline/v1/work-orders/{no}/visit',
+  'POST /api/hotline/v1/work-orders/{no}/sign',
+  'POST /api/hotline/v1/work-orders/{no}/return',
 ];
 
 /** The error shape every refusal has: `{error: {code, message, problems?}}`. */

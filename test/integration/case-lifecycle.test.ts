@@ -271,7 +271,7 @@ describe('the case lifecycle of people’s cases (#25)', () => {
       ...base,
       id: `${base.id}-people`,
       state: 'closed',
-      origin: { kind: 'hotline' },
+      origin: { kind: 'hotline_12345' },
     } as Incident;
     await store.saveIncident(closed);
     expect(await offered('officer-xijiao', task.id)).not.toContain('feedback');

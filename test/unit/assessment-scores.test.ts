@@ -154,7 +154,7 @@ describe('千分制 scoring: points', () => {
     const deviceCase = onTime({ grid: 'grid-b', handler: 'worker-2' });
     const notField = {
       ...onTime({ grid: 'grid-b', handler: 'worker-2' }),
-      origin: { kind: 'hotline' },
+      origin: { kind: 'hotline_12345' },
     } as Incident;
     const scores = score({ incidents: [reported, deviceCase, notField] });
     expect(item(find(scores.workers, 'worker-2'), 'foundOnPatrol')).toMatchObject({ count: 1, points: 3 });

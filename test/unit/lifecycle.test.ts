@@ -421,7 +421,7 @@ describe('the actions a user may take now', () => {
           { requestedBy: 'worker', at: 'x', reason: 'r', until: new Date(now + 60_000).toISOString() },
         ],
         coordinators: [{ userId: 'worker', departmentId: 'chengguan', at: 'x', note: 'n' }],
-        ...({ origin: { kind: 'hotline' } } as object),
+        ...({ origin: { kind: 'hotline_12345' } } as object),
       }),
       incident({
         state,
@@ -692,7 +692,7 @@ describe('#25: return, extension, suspension, coordination, feedback, approval',
   it("records feedback to the reporter once, on people's cases only", () => {
     const closed = incident({ state: 'closed', handler: 'worker' });
     expect(availableActions(closed, centreOfficer)).not.toContain('feedback');
-    const reported = { ...closed, origin: { kind: 'hotline' } } as Incident;
+    const reported = { ...closed, origin: { kind: 'hotline_12345' } } as Incident;
     expect(availableActions(reported, centreOfficer)).toContain('feedback');
     expect(applyAction(reported, 'feedback', centreOfficer, { note: '已告知' }, context)).toMatchObject({
       kind: 'invalid',

@@ -1,0 +1,413 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { AuditTrail } from '../audit/audit-trail.ts';
+import { GridhubError, refused } from '../core/errors.ts';
+import type { Incident } from '../core/incident.ts';
+import type { Principal } from '../core/principal.ts';
+import type { CoordinateSystem } from '../field/geo.ts';
+import type { IncidentService } from '../incidents/incident-service.ts';
+import type { Visibility } from '../incidents/visibility.ts';
+import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
+import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
+import type { Store } from '../store/store.ts';
+import type { Catalogue } from './catalogue.ts';
+import type { HotlineConfig, HotlinePlatform } from './hotline-schema.ts';
+import type { PeopleCases } from './people-cases.ts';
+import { toConfigSystem } from './placement.ts';
+
+export const hotlineOrdersCollection = 'hotline-orders';
+export const hotlineNoncesCollection = 'hotline-nonces';
+
+/** Why a signed request was refused: each counted (gridhub_hotline_refusals_total). */
+export const hotlineRefusalReasons = [
+  'missing_headers',
+  'unknown_app_key',
+  'stale_timestamp',
+  'bad_signature',
+  'replayed_nonce',
+] as const;
+export type HotlineRefusalReason = (typeof hotlineRefusalReasons)[number];
+
+/** A work order as the hub keeps it (key: its number). The reporter's contact is kept with the case's, not here. */
+export interface HotlineOrder {
+  readonly no: string;
+  readonly appKey: string;
+  readonly incidentId: string;
+  readonly title: string;
+  readonly categoryCode: string;
+  readonly receivedAt: string;
+  readonly deadline?: string;
+  readonly signed?: { readonly by: string; readonly at: string };
+  readonly returned?: { readonly by: string; readonly at: string; readonly reason: string };
+  readonly visit?: {
+    readonly satisfied: boolean;
+    readonly note?: string;
+    readonly at: string;
+    readonly reopened: boolean;
+  };
+}
+
+export interface NewWorkOrder {
+  readonly no: string;
+  readonly title: string;
+  readonly content: string;
+  readonly categoryCode: string;
+  readonly address?: string;
+  readonly position?: readonly [number, number];
+  readonly reporter?: { readonly name?: string; readonly phone?: string };
+  readonly deadline?: string;
+}
+
+/** What the platform reads of its order (GET work-orders/:no): never the reporter's contact. */
+export interface WorkOrderView {
+  readonly no: string;
+  readonly state: 'received' | 'signed' | 'handling' | 'resolved' | 'closed' | 'returned' | 'cancelled';
+  readonly receivedAt: string;
+  readonly deadline?: string;
+  readonly signedAt?: string;
+  readonly returnReason?: string;
+  readonly returnedAt?: string;
+  readonly result?: { readonly resolution: string; readonly resolvedAt: string; readonly department: string };
+  readonly visit?: HotlineOrder['visit'];
+}
+
+export interface SignedRequest {
+  readonly method: string;
+  /** The path as sent, with its query string. */
+  readonly path: string;
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+export interface HotlineOrdersOptions {
+  readonly config: HotlineConfig;
+  readonly peopleCases: PeopleCases;
+  readonly incidents: IncidentService;
+  readonly visibility: Visibility;
+  readonly catalogue: Catalogue;
+  readonly jurisdiction: Jurisdiction;
+  readonly coordinates: CoordinateSystem;
+  /** The principal of a configured user (the platform's registeredBy officer). */
+  readonly principal: (userId: string) => Principal | undefined;
+  readonly store: Store;
+  readonly metrics: MetricsRegistry;
+  readonly now?: () => number;
+}
+
+const hotlineMetrics = declareMetrics((registry) => ({
+  refusals: registry.counter({
+    name: 'gridhub_hotline_refusals_total',
+    help: '12345 API requests refused before reaching a work order, by reason: missing_headers, unknown_app_key, stale_timestamp, bad_signature, replayed_nonce.',
+    labelNames: ['reason'] as const,
+    shownAtZero: { reason: hotlineRefusalReasons },
+  }),
+  orders: registry.counter({
+    name: 'gridhub_hotline_orders_total',
+    help: '12345 work orders, by what happened: received, signed, returned, visited_satisfied, visited_unsatisfied.',
+    labelNames: ['event'] as const,
+  }),
+}));
+
+/** sha256 hex of a body: what the signature covers of it. */
+export function bodyDigest(body: string): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+/** The signature a platform sends: hex HMAC-SHA256(secret, method \n path \n timestamp \n nonce \n sha256hex(body)). */
+export function hotlineSignature(
+  secret: string,
+  method: string,
+  path: string,
+  timestamp: string,
+  nonce: string,
+  body: string,
+): string {
+  return createHmac('sha256', secret)
+    .update(`${method.toUpperCase()}\n${path}\n${timestamp}\n${nonce}\n${bodyDigest(body)}`)
+    .digest('hex');
+}
+
+const header = (headers: SignedRequest['headers'], name: string): string | undefined => {
+  const value = headers[name];
+  return typeof value === 'string' ? value : undefined;
+};
+
+/**
+ * The 12345 inbound work-order API's side in the hub (#25 point 2): signed requests checked, orders registered as
+ * people's cases (source hotline_12345) through PeopleCases, signed for (签收) and returned (退单) by the hub's duty
+ * officers, read back by the platform (state, result, return reason), and the follow-up call (回访) recorded.
+ */
+export class HotlineOrders {
+  readonly #options: HotlineOrdersOptions;
+  readonly #platforms: ReadonlyMap<string, HotlinePlatform>;
+  readonly #metrics: ReturnType<typeof hotlineMetrics>;
+
+  constructor(options: HotlineOrdersOptions) {
+    this.#options = options;
+    this.#platforms = new Map(options.config.platforms.map((platform) => [platform.appKey, platform]));
+    this.#metrics = hotlineMetrics(options.metrics);
+  }
+
+  #now(): number {
+    return (this.#options.now ?? Date.now)();
+  }
+
+  /** Checks a platform's signed request; answers its platform, or throws 401 with the reason counted. */
+  async verify(request: SignedRequest): Promise<HotlinePlatform> {
+    const appKey = header(request.headers, 'x-app-key');
+    const timestamp = header(request.headers, 'x-timestamp');
+    const nonce = header(request.headers, 'x-nonce');
+    const signature = header(request.headers, 'x-signature');
+    if (
+      appKey === undefined ||
+      timestamp === undefined ||
+      nonce === undefined ||
+      signature === undefined ||
+      !/^[A-Za-z0-9_-]{8,64}$/.test(nonce) ||
+      !/^\d{10,13}$/.test(timestamp)
+    )
+      throw this.#refuse('missing_headers');
+    const platform = this.#platforms.get(appKey);
+    if (platform === undefined) throw this.#refuse('unknown_app_key');
+    // Seconds or milliseconds since the epoch.
+    const at = timestamp.length <= 10 ? Number(timestamp) * 1000 : Number(timestamp);
+    const windowMs = this.#options.config.windowSeconds * 1000;
+    if (Math.abs(this.#now() - at) > windowMs) throw this.#refuse('stale_timestamp');
+    const expected = Buffer.from(
+      hotlineSignature(platform.secret, request.method, request.path, timestamp, nonce, request.body),
+    );
+    const given = Buffer.from(signature.toLowerCase());
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw this.#refuse('bad_signature');
+    // Only a well-signed request spends its nonce: nobody else can burn a platform's nonces.
+    const key = `${appKey}:${nonce}`;
+    const { store } = this.#options;
+    if ((await store.getRecord(hotlineNoncesCollection, key)) !== undefined)
+      throw this.#refuse('replayed_nonce');
+    await store.putRecord(hotlineNoncesCollection, key, 1, this.#now() + 2 * windowMs);
+    return platform;
+  }
+
+  /** A new work order: registered as a case. The same number again answers the order as it stands (a retry). */
+  async create(platform: HotlinePlatform, order: NewWorkOrder): Promise<WorkOrderView> {
+    const { store } = this.#options;
+    const existing = await store.getRecord<HotlineOrder>(hotlineOrdersCollection, order.no);
+    if (existing !== undefined) {
+      if (existing.appKey !== platform.appKey) throw refused('not_found', `no work order ${order.no}`);
+      return this.#view(existing);
+    }
+    const officer = this.#options.principal(platform.registeredBy);
+    if (officer === undefined) throw new GridhubError('internal', `no user ${platform.registeredBy}`);
+    const [category, subcategory] = this.#categoryOf(order.categoryCode);
+    const gridId = this.#gridOf(order.position, officer) ?? platform.intakeGrid;
+    const incident = await this.#options.peopleCases.register(officer, {
+      source: 'hotline_12345',
+      ...(order.reporter === undefined ? {} : { reporter: order.reporter }),
+      gridId,
+      ...(order.position === undefined ? {} : { position: order.position }),
+      ...(order.address === undefined ? {} : { address: order.address }),
+      category,
+      ...(subcategory === undefined ? {} : { subcategory }),
+      description: order.content,
+      title: order.title,
+      externalId: order.no,
+    });
+    const kept: HotlineOrder = {
+      no: order.no,
+      appKey: platform.appKey,
+      incidentId: incident.id,
+      title: order.title,
+      categoryCode: order.categoryCode,
+      receivedAt: new Date(this.#now()).toISOString(),
+      ...(order.deadline === undefined ? {} : { deadline: order.deadline }),
+    };
+    await store.putRecord(hotlineOrdersCollection, order.no, kept);
+    this.#metrics.orders.labels('received').inc();
+    return this.#view(kept, incident);
+  }
+
+  /** The platform's own order as it stands. */
+  async read(platform: HotlinePlatform, no: string): Promise<WorkOrderView> {
+    return this.#view(await this.#platformOrder(platform, no));
+  }
+
+  /** 签收: a duty officer who may see the case signs for the order; once. */
+  async sign(by: Principal, no: string): Promise<WorkOrderView> {
+    const order = await this.#officerOrder(by, no);
+    if (order.signed !== undefined || order.returned !== undefined)
+      throw refused('illegal', order.returned === undefined ? 'already signed' : 'already returned');
+    const signed: HotlineOrder = {
+      ...order,
+      signed: { by: by.userId, at: new Date(this.#now()).toISOString() },
+    };
+    await this.#options.store.putRecord(hotlineOrdersCollection, no, signed);
+    await this.#audit(by, order, 'hotline.sign', {});
+    this.#metrics.orders.labels('signed').inc();
+    return this.#view(signed);
+  }
+
+  /** 退单: a duty officer sends the order back with a reason; its case is cancelled with that reason. */
+  async return(by: Principal, no: string, reason: string): Promise<WorkOrderView> {
+    const order = await this.#officerOrder(by, no);
+    if (order.returned !== undefined) throw refused('illegal', 'already returned');
+    await this.#options.incidents.act(by, order.incidentId, 'cancel', { note: `退单：${reason}` });
+    const returned: HotlineOrder = {
+      ...order,
+      returned: { by: by.userId, at: new Date(this.#now()).toISOString(), reason },
+    };
+    await this.#options.store.putRecord(hotlineOrdersCollection, no, returned);
+    await this.#audit(by, order, 'hotline.return', { reason });
+    this.#metrics.orders.labels('returned').inc();
+    return this.#view(returned);
+  }
+
+  /**
+   * 回访: the platform's follow-up call, once the case has a result. Not satisfied: a case still awaiting verification
+   * goes back to its handler for rework (reject, as the registering officer, with the platform's note); a case
+   * already closed is flagged on the order (the centre sees it in the audit trail and GET) and not reopened.
+   */
+  async visit(
+    platform: HotlinePlatform,
+    no: string,
+    satisfied: boolean,
+    note?: string,
+  ): Promise<WorkOrderView> {
+    const order = await this.#platformOrder(platform, no);
+    const incident = await this.#incident(order);
+    if (incident === undefined || (incident.state !== 'resolved' && incident.state !== 'closed'))
+      throw refused('illegal', 'the work order has no result yet');
+    let reopened = false;
+    if (!satisfied && incident.state === 'resolved') {
+      const officer = this.#options.principal(platform.registeredBy);
+      if (officer !== undefined) {
+        await this.#options.incidents.act(officer, order.incidentId, 'reject', {
+          note: `12345回访不满意${note === undefined ? '' : `：${note}`}`,
+        });
+        reopened = true;
+      }
+    }
+    const visited: HotlineOrder = {
+      ...order,
+      visit: {
+        satisfied,
+        ...(note === undefined ? {} : { note }),
+        at: new Date(this.#now()).toISOString(),
+        reopened,
+      },
+    };
+    await this.#options.store.putRecord(hotlineOrdersCollection, no, visited);
+    await this.#audit('system', order, 'hotline.visit', { satisfied, reopened });
+    this.#metrics.orders.labels(satisfied ? 'visited_satisfied' : 'visited_unsatisfied').inc();
+    return this.#view(visited);
+  }
+
+  #categoryOf(code: string): [string, string | undefined] {
+    const { config, catalogue } = this.#options;
+    const mapped = config.categoryCodes[code];
+    const byStandard = catalogue.byCode(code);
+    const key =
+      mapped ??
+      (byStandard === undefined
+        ? config.fallbackCategory
+        : byStandard.subcategory === undefined
+          ? byStandard.category
+          : `${byStandard.category}/${byStandard.subcategory}`);
+    const [category, subcategory] = key.split('/');
+    return [category ?? config.fallbackCategory, subcategory];
+  }
+
+  /** The grid of a position, when it is one the registering officer's centre covers. */
+  #gridOf(position: readonly [number, number] | undefined, officer: Principal): string | undefined {
+    if (position === undefined) return undefined;
+    const grid = this.#options.jurisdiction.locate(...toConfigSystem(position, this.#options.coordinates));
+    if (grid === undefined) return undefined;
+    return grid.chain.some((node) => officer.scopeNodeIds.includes(node.id)) ? grid.ref.id : undefined;
+  }
+
+  async #platformOrder(platform: HotlinePlatform, no: string): Promise<HotlineOrder> {
+    const order = await this.#options.store.getRecord<HotlineOrder>(hotlineOrdersCollection, no);
+    if (order === undefined || order.appKey !== platform.appKey)
+      throw refused('not_found', `no work order ${no}`);
+    return order;
+  }
+
+  async #officerOrder(by: Principal, no: string): Promise<HotlineOrder> {
+    const order = await this.#options.store.getRecord<HotlineOrder>(hotlineOrdersCollection, no);
+    const incident = order === undefined ? undefined : await this.#incident(order);
+    if (order === undefined || incident === undefined || !this.#options.visibility.canSee(by, incident))
+      throw refused('not_found', `no work order ${no}`);
+    return order;
+  }
+
+  async #incident(order: HotlineOrder): Promise<Incident | undefined> {
+    return (
+      this.#options.incidents.active(order.incidentId) ??
+      (await this.#options.store.getIncident(order.incidentId))
+    );
+  }
+
+  async #view(order: HotlineOrder, known?: Incident): Promise<WorkOrderView> {
+    const incident = known ?? (await this.#incident(order));
+    const state: WorkOrderView['state'] =
+      order.returned !== undefined
+        ? 'returned'
+        : incident === undefined || incident.state === 'cancelled' || incident.state === 'false_alarm'
+          ? 'cancelled'
+          : incident.state === 'closed'
+            ? 'closed'
+            : incident.state === 'resolved'
+              ? 'resolved'
+              : incident.state === 'accepted' || incident.state === 'on_site'
+                ? 'handling'
+                : order.signed !== undefined
+                  ? 'signed'
+                  : 'received';
+    const department = incident === undefined ? undefined : this.#departmentOf(incident);
+    return {
+      no: order.no,
+      state,
+      receivedAt: order.receivedAt,
+      ...(order.deadline === undefined ? {} : { deadline: order.deadline }),
+      ...(order.signed === undefined ? {} : { signedAt: order.signed.at }),
+      ...(order.returned === undefined
+        ? {}
+        : { returnReason: order.returned.reason, returnedAt: order.returned.at }),
+      ...(incident?.resolvedAt === undefined || (state !== 'resolved' && state !== 'closed')
+        ? {}
+        : {
+            result: {
+              resolution: incident.resolution ?? '',
+              resolvedAt: incident.resolvedAt,
+              department: department ?? '',
+            },
+          }),
+      ...(order.visit === undefined ? {} : { visit: order.visit }),
+    };
+  }
+
+  /** The handler's department: the category's responsible department, else the responsible centre's name. */
+  #departmentOf(incident: Incident): string | undefined {
+    const entry = this.#options.catalogue.entry(incident.category, incident.subcategory);
+    return entry?.department?.name ?? this.#options.jurisdiction.node(incident.responsibleNodeId)?.name;
+  }
+
+  #audit(
+    by: Principal | 'system',
+    order: HotlineOrder,
+    action: string,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    return this.#options.store.appendAudit(
+      AuditTrail.entry(by, {
+        action,
+        target: { kind: 'incident', id: order.incidentId },
+        outcome: 'ok',
+        detail: { no: order.no, appKey: order.appKey, ...detail },
+      }),
+    );
+  }
+
+  #refuse(reason: HotlineRefusalReason): GridhubError {
+    this.#metrics.refusals.labels(reason).inc();
+    return new GridhubError('unauthorized', `the request's signature was refused (${reason})`);
+  }
+}

@@ -1,0 +1,112 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Incident } from '../../src/core/incident.ts';
+import { launchChromium } from '../helpers/browser.ts';
+import { demoConfig, deploymentOf, eventually, getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+
+/** Cases from people on the pages (#25): 随手拍 on the worker's phone, 登记 on the officer's console. */
+const wait = { timeout: 15_000 };
+const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
+const officerToken = 'demo-officer-xijiao';
+
+describe("people's cases in Chromium", () => {
+  let hub: TestHub;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  async function openPage(kind: 'officer' | 'worker', userId: string): Promise<Page> {
+    const context = await browser.newContext(
+      kind === 'officer'
+        ? { viewport: { width: 1440, height: 900 }, ...local }
+        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...local },
+    );
+    contexts.push(context);
+    if (kind === 'worker') {
+      await context.grantPermissions(['geolocation']);
+      await context.setGeolocation({ longitude: 116.3035, latitude: 39.9315, accuracy: 15 });
+    }
+    const page = await context.newPage();
+    await page.goto(`${hub.httpUrl}/${kind}`);
+    await page.getByLabel('用户名').fill(userId);
+    await page.getByLabel('密码').fill(`demo-password-${userId}`);
+    await page.getByRole('button', { name: '登录' }).click();
+    await expect.poll(() => page.locator('#status').getAttribute('data-status'), wait).toBe('live');
+    return page;
+  }
+
+  async function caseDescribed(description: string): Promise<Incident> {
+    let found: Incident | undefined;
+    await eventually(async () => {
+      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
+      found = (body as { incidents: Incident[] }).incidents.find(
+        (incident) => incident.description === description,
+      );
+      return found !== undefined;
+    }, 10_000);
+    return found as Incident;
+  }
+
+  beforeAll(async () => {
+    const config = demoConfig();
+    config.devices = config.devices.map((device) => ({ ...device, offlineAfterSeconds: 86_400 }));
+    hub = await startTestHub({ deployment: deploymentOf(config) });
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await hub?.stop();
+  });
+
+  it('a 随手拍 from the worker page appears on the officer console', async () => {
+    const officer = await openPage('officer', 'officer-xijiao');
+    const worker = await openPage('worker', 'worker-xijiao-01');
+    await worker.locator('#report').click();
+    const form = worker.locator('#report-form');
+    await form.locator('select[name=category]').selectOption('city_environment');
+    await form.locator('select[name=subcategory]').selectOption('exposed_garbage');
+    const description = '西郊路口垃圾堆放，需要社区协调清运';
+    await form.locator('textarea[name=description]').fill(description);
+    await form.locator('input[name=path][value=coordinate]').check();
+    await form.locator('select[name=gridId]').selectOption('grid-xijiao-01');
+    await form.getByRole('button', { name: '提交' }).click();
+    const incident = await caseDescribed(description);
+    expect(incident).toMatchObject({
+      state: 'new',
+      gridId: 'grid-xijiao-01',
+      responsibleNodeId: 'community-xijiao',
+      origin: { kind: 'field_report', path: 'coordinate', reportedBy: 'worker-xijiao-01' },
+    });
+    await expect.poll(() => form.isHidden(), wait).toBe(true);
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).waitFor(wait);
+  });
+
+  it('a 登记 from the officer console appears on the worker page with its procedure', async () => {
+    const officer = await openPage('officer', 'officer-xijiao');
+    const worker = await openPage('worker', 'worker-xijiao-01');
+    await officer.locator('#register').click();
+    const form = officer.locator('#register-form');
+    await form.locator('select[name=source]').selectOption('phone');
+    await form.locator('input[name=reporterName]').fill('李四');
+    await form.locator('input[name=reporterPhone]').fill('13700002222');
+    await form.locator('select[name=gridId]').selectOption('grid-xijiao-01');
+    await form.locator('select[name=category]').selectOption('street_order');
+    await form.locator('select[name=subcategory]').selectOption('illegal_parking');
+    const description = '居民来电：小区门口车辆乱停堵塞消防通道';
+    await form.locator('textarea[name=description]').fill(description);
+    await form.getByRole('button', { name: '提交' }).click();
+    const incident = await caseDescribed(description);
+    expect(incident).toMatchObject({ state: 'dispatched', assignees: ['worker-xijiao-01'] });
+    const card = worker.locator(`#tasks li[data-id="${incident.id}"]`);
+    await card.waitFor(wait);
+    expect(await card.locator('[data-part=procedure] summary').textContent()).toBe('处置预案');
+    expect(await card.locator('[data-part=procedure] li').first().textContent()).toBe('劝导当事人');
+    // The number is on neither page.
+    expect(await worker.content()).not.toContain('13700002222');
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).waitFor(wait);
+  });
+});
