@@ -1,4 +1,5 @@
 import type { Incident } from '../core/incident.ts';
+import { type DutyMiss, type PatrolDay, patrolCollections } from '../patrols/patrol-service.ts';
 import type { AssessmentSettings, DeductionRuleName, PointsRuleName } from './scoring-schema.ts';
 
 /**
@@ -25,37 +26,11 @@ import type { AssessmentSettings, DeductionRuleName, PointsRuleName } from './sc
  *   `userIds`.
  */
 
-/** 'patrol-days', key `${gridId}/${yyyy-mm-dd}` (written by the patrols). */
-export interface PatrolDay {
-  readonly gridId: string;
-  readonly date: string;
-  readonly required: number;
-  readonly visited: readonly string[];
-  readonly completed: boolean;
-  readonly userIds: readonly string[];
-}
-
-/** 'zero-reports', key `${gridId}/${date}` (written by the patrols). */
-export interface ZeroReport {
-  readonly gridId: string;
-  readonly date: string;
-  readonly userId: string;
-  readonly at: string;
-  readonly note?: string;
-}
-
-/** 'duty-misses', key `${gridId}/${date}/${kind}` (written by the patrols when a day's duty was missed). */
-export interface DutyMiss {
-  readonly gridId: string;
-  readonly date: string;
-  readonly kind: 'patrol' | 'zero_report';
-  readonly userIds: readonly string[];
-  readonly incidentId?: string;
-}
-
-export const patrolDaysCollection = 'patrol-days';
-export const zeroReportsCollection = 'zero-reports';
-export const dutyMissesCollection = 'duty-misses';
+// What the patrols keep (patrols/patrol-service.ts), read here: one definition of the records and their collections.
+export type { DutyMiss, PatrolDay, ZeroReport } from '../patrols/patrol-service.ts';
+export const patrolDaysCollection = patrolCollections.days;
+export const zeroReportsCollection = patrolCollections.zeroReports;
+export const dutyMissesCollection = patrolCollections.misses;
 
 export type RuleName = PointsRuleName | DeductionRuleName;
 

@@ -321,7 +321,9 @@ describe('千分制 ranking', () => {
         userIds: [],
       }));
     // A: +10 −10 = 1000 with deductions; B: 1000 clean; C: 1000 clean; D: +10.
-    const misses: DutyMiss[] = [{ gridId: 'grid-a', date: '2026-11-20', kind: 'patrol', userIds: [] }];
+    const misses: DutyMiss[] = [
+      { gridId: 'grid-a', date: '2026-11-20', kind: 'patrol', userIds: [], incidentId: 'inc_missed' },
+    ];
     const scores = score({
       grids: many,
       patrolDays: [...days('grid-a', 10), ...days('grid-d', 10)],
