@@ -216,6 +216,20 @@ function approvalNode(incident: Incident): string | undefined {
   return approval.chain[approval.at];
 }
 
+/** The approval step this officer decides now (the chain and its current node), or why they may not. */
+function approvalStepFor(
+  incident: Incident,
+  actor: Actor,
+): { approval: NonNullable<Incident['approval']>; nodeId: string } | Refusal {
+  const approval = incident.approval;
+  const nodeId = approvalNode(incident);
+  if (approval === undefined || nodeId === undefined)
+    return { kind: 'illegal', reason: 'the case awaits no approval' };
+  if (!decidesApproval(incident, actor))
+    return { kind: 'forbidden', reason: `only an officer of ${nodeId} may decide this step of the approval` };
+  return { approval, nodeId };
+}
+
 function approvalPending(incident: Incident): boolean {
   return approvalNode(incident) !== undefined;
 }
@@ -713,15 +727,9 @@ const rules: Record<IncidentAction, ActionRule> = {
     relation: 'anyone',
     offered: decidesApproval,
     apply: (incident, actor, input, context) => {
-      const approval = incident.approval;
-      const nodeId = approvalNode(incident);
-      if (approval === undefined || nodeId === undefined)
-        return { kind: 'illegal', reason: 'the case awaits no approval' };
-      if (!decidesApproval(incident, actor))
-        return {
-          kind: 'forbidden',
-          reason: `only an officer of ${nodeId} may decide this step of the approval`,
-        };
+      const step = approvalStepFor(incident, actor);
+      if ('kind' in step) return step;
+      const { approval, nodeId } = step;
       const decisions = [
         ...approval.decisions,
         {
@@ -742,15 +750,9 @@ const rules: Record<IncidentAction, ActionRule> = {
     relation: 'anyone',
     offered: decidesApproval,
     apply: (incident, actor, input, context) => {
-      const approval = incident.approval;
-      const nodeId = approvalNode(incident);
-      if (approval === undefined || nodeId === undefined)
-        return { kind: 'illegal', reason: 'the case awaits no approval' };
-      if (!decidesApproval(incident, actor))
-        return {
-          kind: 'forbidden',
-          reason: `only an officer of ${nodeId} may decide this step of the approval`,
-        };
+      const step = approvalStepFor(incident, actor);
+      if ('kind' in step) return step;
+      const { approval, nodeId } = step;
       if (!input.note) return { kind: 'invalid', reason: 'a denial needs the reason' };
       return {
         ...incident,
