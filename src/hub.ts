@@ -682,6 +682,8 @@ export class Hub {
       store,
       metrics,
       coordinates: deployment.map.coordinates,
+      reporterRetentionMs: settings.reporterRetentionDays * 86_400_000,
+      ...(options.clock === undefined ? {} : { now: options.clock }),
     });
     const hotline = new HotlineOrders({
       config: deployment.hotline,

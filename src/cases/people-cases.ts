@@ -69,6 +69,10 @@ export interface PeopleCasesOptions {
   readonly metrics: MetricsRegistry;
   /** The system of the grids' boundaries (config map.coordinates). */
   readonly coordinates: CoordinateSystem;
+  /** How long a reporter's contact is kept from the registration (hub.reporterRetentionDays), in ms. */
+  readonly reporterRetentionMs: number;
+  /** Epoch ms; Date.now when not given. */
+  readonly now?: () => number;
 }
 
 /** The centre answering for a case: its responsible node, or a grid's community (a grid has no centre of its own). */
@@ -223,7 +227,9 @@ export class PeopleCases {
         ...(reporter.name === undefined ? {} : { name: reporter.name }),
         ...(reporter.phone === undefined ? {} : { phone: reporter.phone }),
       };
-      await this.#options.store.putRecord(reporterContactsCollection, titled.id, contact);
+      // Kept for a while, then gone with nothing left of it (the store sweeps records past their end).
+      const keptUntil = (this.#options.now ?? Date.now)() + this.#options.reporterRetentionMs;
+      await this.#options.store.putRecord(reporterContactsCollection, titled.id, contact, keptUntil);
     }
     const incident = await this.#options.incidents.createCase(titled);
     await this.#audit(by, incident, { source: registration.source });

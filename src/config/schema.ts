@@ -884,6 +884,15 @@ export const hubSchema = z.strictObject({
     }, 'must be an IANA time zone, e.g. Asia/Shanghai')
     .default('Asia/Shanghai')
     .describe('The local time of duty rosters.'),
+  reporterRetentionDays: z
+    .number()
+    .int()
+    .min(1)
+    .max(3650)
+    .default(180)
+    .describe(
+      "How long a reporter's name and phone (a case registered at the centre or from 12345) are kept, from the registration: personal data, kept apart from the case and read only by its handlers; 回访 needs them after closure.",
+    ),
   deadLetterLimit: z
     .number()
     .int()

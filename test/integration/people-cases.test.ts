@@ -212,6 +212,10 @@ describe('registration at the centre (登记) and the reporter’s privacy', () 
       registered.id,
     );
     expect(kept?.phone).toBe(phone);
+    // Personal data kept for a while (hub.reporterRetentionDays, 180 by default), then swept away.
+    const [record] = await hub.testHandle.store.listRecords(reporterContactsCollection, registered.id);
+    expect(record?.expiresAt).toBeGreaterThan(Date.now() + 179 * 86_400_000);
+    expect(record?.expiresAt).toBeLessThan(Date.now() + 181 * 86_400_000);
   });
 
   it("refuses a registration outside the officer's centre as not found", async () => {
