@@ -100,7 +100,16 @@ describe('what a user may do now, supervision and false alarms, through the REST
     const forOfficer = await actionsOf(incident.id, officerToken);
     expect(forOfficer.status).toBe(200);
     expect(forOfficer.body).toEqual({
-      actions: ['acknowledge', 'dispatch', 'escalate', 'false_alarm', 'cancel', 'note', 'supervise'],
+      actions: [
+        'acknowledge',
+        'dispatch',
+        'escalate',
+        'false_alarm',
+        'cancel',
+        'note',
+        'supervise',
+        'suspend',
+      ],
     });
     // The grid's worker sees the case, but nothing is dispatched to them yet: nothing to accept.
     expect((await actionsOf(incident.id, gridWorkerToken)).body).toEqual({ actions: ['note'] });
@@ -116,10 +125,12 @@ describe('what a user may do now, supervision and false alarms, through the REST
     expect(
       (await act(incident.id, 'dispatch', officerToken, { assignees: ['worker-xijiao-05'] })).status,
     ).toBe(200);
-    expect((await actionsOf(incident.id, gridWorkerToken)).body).toEqual({ actions: ['accept', 'note'] });
+    expect((await actionsOf(incident.id, gridWorkerToken)).body).toEqual({
+      actions: ['accept', 'note', 'return'],
+    });
     expect((await act(incident.id, 'acknowledge', officerToken)).status).toBe(200);
     expect((await actionsOf(incident.id, officerToken)).body).toEqual({
-      actions: ['dispatch', 'escalate', 'false_alarm', 'cancel', 'note', 'supervise'],
+      actions: ['dispatch', 'escalate', 'false_alarm', 'cancel', 'note', 'supervise', 'suspend'],
     });
   });
 
