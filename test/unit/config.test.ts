@@ -239,6 +239,7 @@ describe('resolveDeployment', () => {
       sessionMaxHours: 12,
       pushRecoverySeconds: 120,
       timezone: 'Asia/Shanghai',
+      reporterRetentionDays: 180,
       deadLetterLimit: 10_000,
       eventLogPerDevice: 1000,
       demo: false,
