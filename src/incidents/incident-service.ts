@@ -18,12 +18,7 @@ import { ActiveIncidents } from './active-incidents.ts';
 import { DeadlineSweep } from './deadline-sweep.ts';
 import { deadlineMsOf, IncidentActions, lifecycleContextOf } from './incident-actions.ts';
 import { incidentMetrics } from './incident-metrics.ts';
-import {
-  announceCreated,
-  creationAudit,
-  type IncidentWriter,
-  type IncidentWriterFactory,
-} from './incident-writer.ts';
+import type { IncidentWriter, IncidentWriterFactory } from './incident-writer.ts';
 import type { ActionInput, IncidentAction } from './lifecycle.ts';
 import {
   type DepartmentDescription,
