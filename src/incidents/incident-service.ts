@@ -27,7 +27,6 @@ import {
   lifecycleLimitsOf,
   lifecycleSchema,
 } from './lifecycle-schema.ts';
-import type { Raising } from './raising.ts';
 import { IncidentRaising } from './raising-steps.ts';
 import { Rosters } from './rosters.ts';
 import type { Router } from './router.ts';
@@ -194,14 +193,8 @@ export class IncidentService {
    * evidence and the assessment apply to it as to a device's case. Resolves once committed.
    */
   async createCase(incident: Incident): Promise<Incident> {
-    const raising = { event: { key: undefined }, receivedAt: performance.now() } as unknown as Raising;
-    await this.#writer.createStorm(incident, raising);
+    await this.#writer.createStorm(incident, { event: {}, receivedAt: performance.now() });
     return (await this.#writer.current(incident.id)) ?? incident;
-  }
-
-  /** A case the hub raises of itself, from no device event (a missed patrol or zero report): a case as above. */
-  raiseSystemCase(incident: Incident): Promise<Incident> {
-    return this.createCase(incident);
   }
 
   /** The time a stage of a category (or `category/sub`) may take, in ms: the lifecycle's lookup. */

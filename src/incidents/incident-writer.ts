@@ -34,6 +34,12 @@ export interface Join {
  * every change a compare-and-set, announced once committed). Chosen once, where the hub is assembled: nothing else
  * asks which it is.
  */
+/** What creating an incident of no device condition needs of its cause: a Raising is one, a people's case too. */
+export interface UnconditionedRaising {
+  readonly event: { readonly key?: string };
+  readonly receivedAt: number;
+}
+
 export interface IncidentWriter {
   /** Each incident's changes, one at a time and in order; device events' changes folded (change-queue.ts). */
   readonly changes: IncidentChangeQueue;
@@ -60,8 +66,11 @@ export interface IncidentWriter {
   ): Promise<void>;
   /** A new incident of a device condition; `adopt` makes it this instance's once it is the condition's. */
   create(incident: Incident, raising: Raising, adopt: (incident: Incident) => void): Promise<void>;
-  /** A new storm incident of a flooded grid. */
-  createStorm(storm: Incident, raising: Raising): Promise<void>;
+  /**
+   * A new incident of no device condition: a flooded grid's storm, or a case from people (IncidentService.createCase).
+   * Only the event's key (when a device event caused it) and when it was received are read.
+   */
+  createStorm(storm: Incident, raising: UnconditionedRaising): Promise<void>;
   /**
    * Any other change (a lifecycle action, evidence attached), inside the incident's turn of `changes`: resolves with
    * the incident as written and announced.

@@ -12,6 +12,7 @@ import {
   type Join,
   repeatOf,
   settled,
+  type UnconditionedRaising,
 } from './incident-writer.ts';
 import type { Raising, RaisingChain, RaisingStep } from './raising.ts';
 
@@ -117,7 +118,7 @@ export class LoneIncidentWriter implements IncidentWriter {
     return this.#save(incident, raising);
   }
 
-  createStorm(storm: Incident, raising: Raising): Promise<void> {
+  createStorm(storm: Incident, raising: UnconditionedRaising): Promise<void> {
     this.#parts.active.remember(storm);
     return this.#save(storm, raising);
   }
@@ -154,7 +155,7 @@ export class LoneIncidentWriter implements IncidentWriter {
    * Commits a new incident with its audit entry, announced at once with its commit. One whose commit fails is
    * forgotten (ActiveIncidents.forgetUnsaved): its device's event, sent again, raises it anew.
    */
-  #save(incident: Incident, raising: Raising): Promise<void> {
+  #save(incident: Incident, raising: UnconditionedRaising): Promise<void> {
     const audit = creationAudit(incident);
     const eventKey = raising.event.key;
     const stored = this.changes.serial(incident.id, () =>

@@ -10,6 +10,7 @@ import {
   type IncidentWriterFactory,
   type IncidentWriterParts,
   type Join,
+  type UnconditionedRaising,
 } from './incident-writer.ts';
 import type { Raising, RaisingChain, RaisingStep } from './raising.ts';
 import { SharedIncidents, sharedConditionKey } from './shared-incidents.ts';
@@ -163,7 +164,7 @@ export class SharedIncidentWriter implements IncidentWriter {
   }
 
   /** A storm is no device's condition: written as it is, and announced once committed. */
-  async createStorm(storm: Incident, raising: Raising): Promise<void> {
+  async createStorm(storm: Incident, raising: UnconditionedRaising): Promise<void> {
     this.#parts.active.remember(storm);
     const audit = creationAudit(storm);
     const eventKey = raising.event.key;

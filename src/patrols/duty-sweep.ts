@@ -56,7 +56,7 @@ const auditPages = 50;
 
 export interface DutySweepOptions {
   readonly patrols: PatrolService;
-  readonly incidents: Pick<IncidentService, 'raiseSystemCase'>;
+  readonly incidents: Pick<IncidentService, 'createCase'>;
   readonly store: Pick<Store, 'getRecord' | 'putRecord' | 'claim' | 'listAudit' | 'getIncident'>;
   readonly jurisdiction: Jurisdiction;
   readonly deadlineMs: (category: string, stage: DeadlineStage) => number;
@@ -207,7 +207,7 @@ export class DutySweep {
         resolveBy: new Date(now + this.#options.deadlineMs(dutyMissedCategory, 'resolve')).toISOString(),
       },
     };
-    await incidents.raiseSystemCase(incident);
+    await incidents.createCase(incident);
     patrolMetrics(this.#options.metrics).misses.labels(kind).inc();
     this.#options.logger.info(
       { ns: 'patrols', gridId, date, kind, incidentId },
