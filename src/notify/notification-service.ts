@@ -193,6 +193,8 @@ export class NotificationService {
   async start(): Promise<void> {
     this.#checkPolicies();
     this.#started = true;
+    // No channel, nobody to tell: the bus is not listened to, so the ingest path pays nothing for notifications.
+    if (this.#channels.size === 0) return;
     for (const channel of this.#channels.values()) await channel.start?.();
     // What was pending when the hub stopped: due steps go at once, the rest at their time.
     for (const { value } of await this.#options.store.listRecords<PendingAsk>(pendingCollection)) {
