@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AuditTrail } from '../audit/audit-trail.ts';
+import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError, refused } from '../core/errors.ts';
 import type { Incident } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
@@ -16,6 +17,9 @@ import { toConfigSystem } from './placement.ts';
 
 export const hotlineOrdersCollection = 'hotline-orders';
 export const hotlineNoncesCollection = 'hotline-nonces';
+
+/** A case in these states is over: its order may be neither signed for nor returned. */
+const endedStates: ReadonlySet<Incident['state']> = new Set(['closed', 'cancelled', 'false_alarm']);
 
 /** Why a signed request was refused: each counted (gridhub_hotline_refusals_total). */
 export const hotlineRefusalReasons = [
@@ -68,6 +72,22 @@ export interface WorkOrderView {
   readonly returnedAt?: string;
   readonly result?: { readonly resolution: string; readonly resolvedAt: string; readonly department: string };
   readonly visit?: HotlineOrder['visit'];
+}
+
+/** What a duty officer's console shows of a case's order (GET /api/incidents/{id}/work-order): people by name. */
+export interface OfficerWorkOrderView {
+  readonly no: string;
+  /** The platform's name (hotline.platforms[].name). */
+  readonly platform: string;
+  readonly state: WorkOrderView['state'];
+  readonly receivedAt: string;
+  readonly deadline?: string;
+  readonly signed?: { readonly by: string; readonly at: string };
+  readonly returned?: { readonly by: string; readonly at: string; readonly reason: string };
+  readonly result?: WorkOrderView['result'];
+  readonly visit?: HotlineOrder['visit'];
+  /** What this officer may do to the order now: 签收 and 退单 until either is done, while the case is not over. */
+  readonly actions: ('sign' | 'return')[];
 }
 
 export interface SignedRequest {
@@ -210,6 +230,7 @@ export class HotlineOrders {
       description: order.content,
       title: order.title,
       externalId: order.no,
+      ...(order.deadline === undefined ? {} : { deadline: order.deadline }),
     });
     const kept: HotlineOrder = {
       no: order.no,
@@ -230,34 +251,96 @@ export class HotlineOrders {
     return this.#view(await this.#platformOrder(platform, no));
   }
 
-  /** 签收: a duty officer who may see the case signs for the order; once. */
+  /**
+   * 签收: a duty officer who may see the case signs for the order; once, before any 退单, while the case is not
+   * over. Recorded on the case too (origin.signedAt), so every console's list shows it signed at once.
+   */
   async sign(by: Principal, no: string): Promise<WorkOrderView> {
     const order = await this.#officerOrder(by, no);
-    if (order.signed !== undefined || order.returned !== undefined)
-      throw refused('illegal', order.returned === undefined ? 'already signed' : 'already returned');
-    const signed: HotlineOrder = {
-      ...order,
-      signed: { by: by.userId, at: new Date(this.#now()).toISOString() },
-    };
+    this.#mayTake(order, await this.#incident(order));
+    const at = new Date(this.#now()).toISOString();
+    const signed: HotlineOrder = { ...order, signed: { by: by.userId, at } };
     await this.#options.store.putRecord(hotlineOrdersCollection, no, signed);
-    await this.#audit(by, order, 'hotline.sign', {});
+    await this.#options.incidents.amendCase(
+      order.incidentId,
+      (incident) =>
+        incident.origin === undefined
+          ? incident
+          : { ...incident, origin: { ...incident.origin, signedAt: at } },
+      this.#auditEntry(by, order, 'hotline.sign', {}),
+    );
     this.#metrics.orders.labels('signed').inc();
     return this.#view(signed);
   }
 
-  /** 退单: a duty officer sends the order back with a reason; its case is cancelled with that reason. */
+  /**
+   * 退单: a duty officer sends the order back with a reason, instead of signing for it (once signed, the centre
+   * answers for it); its case is cancelled with that reason.
+   */
   async return(by: Principal, no: string, reason: string): Promise<WorkOrderView> {
     const order = await this.#officerOrder(by, no);
-    if (order.returned !== undefined) throw refused('illegal', 'already returned');
+    this.#mayTake(order, await this.#incident(order));
     await this.#options.incidents.act(by, order.incidentId, 'cancel', { note: `退单：${reason}` });
     const returned: HotlineOrder = {
       ...order,
       returned: { by: by.userId, at: new Date(this.#now()).toISOString(), reason },
     };
     await this.#options.store.putRecord(hotlineOrdersCollection, no, returned);
-    await this.#audit(by, order, 'hotline.return', { reason });
+    // Announced again once the order says returned: a console redrawn by the cancellation alone may read it before.
+    await this.#options.incidents.amendCase(
+      order.incidentId,
+      (incident) => incident,
+      this.#auditEntry(by, order, 'hotline.return', { reason }),
+    );
     this.#metrics.orders.labels('returned').inc();
     return this.#view(returned);
+  }
+
+  /** A case's order as its duty officer's console shows it: only to an officer who may see the case. */
+  async ofCase(by: Principal, incidentId: string): Promise<OfficerWorkOrderView> {
+    const incident =
+      this.#options.incidents.active(incidentId) ?? (await this.#options.store.getIncident(incidentId));
+    const no = incident?.origin?.kind === 'hotline_12345' ? incident.origin.externalId : undefined;
+    const order =
+      no === undefined
+        ? undefined
+        : await this.#options.store.getRecord<HotlineOrder>(hotlineOrdersCollection, no);
+    if (
+      incident === undefined ||
+      order === undefined ||
+      order.incidentId !== incident.id ||
+      !this.#options.visibility.canSee(by, incident)
+    )
+      throw refused('not_found', `no work order for incident ${incidentId}`);
+    const view = await this.#view(order, incident);
+    const nameOf = (userId: string) => this.#options.principal(userId)?.name ?? userId;
+    return {
+      no: order.no,
+      platform: this.#platforms.get(order.appKey)?.name ?? order.appKey,
+      state: view.state,
+      receivedAt: order.receivedAt,
+      ...(order.deadline === undefined ? {} : { deadline: order.deadline }),
+      ...(order.signed === undefined ? {} : { signed: { by: nameOf(order.signed.by), at: order.signed.at } }),
+      ...(order.returned === undefined
+        ? {}
+        : { returned: { ...order.returned, by: nameOf(order.returned.by) } }),
+      ...(view.result === undefined ? {} : { result: view.result }),
+      ...(order.visit === undefined ? {} : { visit: order.visit }),
+      actions: this.#refusalToTake(order, incident) === undefined ? ['sign', 'return'] : [],
+    };
+  }
+
+  /** Why the order may be neither signed for nor returned now; undefined when it may. */
+  #refusalToTake(order: HotlineOrder, incident: Incident | undefined): string | undefined {
+    if (order.returned !== undefined) return 'already returned';
+    if (order.signed !== undefined) return 'already signed';
+    if (incident === undefined || endedStates.has(incident.state)) return 'its case is over';
+    return undefined;
+  }
+
+  #mayTake(order: HotlineOrder, incident: Incident | undefined): void {
+    const refusal = this.#refusalToTake(order, incident);
+    if (refusal !== undefined) throw refused('illegal', refusal);
   }
 
   /**
@@ -295,7 +378,12 @@ export class HotlineOrders {
       },
     };
     await this.#options.store.putRecord(hotlineOrdersCollection, no, visited);
-    await this.#audit('system', order, 'hotline.visit', { satisfied, reopened });
+    // On the case as well, so the consoles showing it draw the 回访 at once.
+    await this.#options.incidents.amendCase(
+      order.incidentId,
+      (incident) => incident,
+      this.#auditEntry('system', order, 'hotline.visit', { satisfied, reopened }),
+    );
     this.#metrics.orders.labels(satisfied ? 'visited_satisfied' : 'visited_unsatisfied').inc();
     return this.#view(visited);
   }
@@ -390,20 +478,18 @@ export class HotlineOrders {
     return entry?.department?.name ?? this.#options.jurisdiction.node(incident.responsibleNodeId)?.name;
   }
 
-  #audit(
+  #auditEntry(
     by: Principal | 'system',
     order: HotlineOrder,
     action: string,
     detail: Record<string, unknown>,
-  ): Promise<void> {
-    return this.#options.store.appendAudit(
-      AuditTrail.entry(by, {
-        action,
-        target: { kind: 'incident', id: order.incidentId },
-        outcome: 'ok',
-        detail: { no: order.no, appKey: order.appKey, ...detail },
-      }),
-    );
+  ): AuditEntry {
+    return AuditTrail.entry(by, {
+      action,
+      target: { kind: 'incident', id: order.incidentId },
+      outcome: 'ok',
+      detail: { no: order.no, appKey: order.appKey, ...detail },
+    });
   }
 
   #refuse(reason: HotlineRefusalReason): GridhubError {

@@ -57,6 +57,8 @@ export interface Registration {
   readonly title?: string;
   /** The source's own number (a 12345 work order's). */
   readonly externalId?: string;
+  /** The source's own deadline (a 12345 work order's), kept as given. */
+  readonly deadline?: string;
 }
 
 export interface PeopleCasesOptions {
@@ -198,6 +200,7 @@ export class PeopleCases {
       kind: registration.source,
       reportedBy: by.userId,
       ...(registration.externalId === undefined ? {} : { externalId: registration.externalId }),
+      ...(registration.deadline === undefined ? {} : { deadline: registration.deadline }),
       ...(reporter === undefined
         ? {}
         : {

@@ -340,6 +340,8 @@ export interface CaseOrigin {
   reportedBy?: string /* user id who reported or registered */;
   path?: 'on_spot' | 'coordinate' | 'urgent' | 'approval' /* 方案4, field reports */;
   externalId?: string /* e.g. the 12345 work-order number */;
+  deadline?: string /* the source's own deadline (the 12345 platform's), as given */;
+  signedAt?: string /* when the centre signed for the source's work order (12345 签收) */;
   reporter?: { name?: string /* minimised, e.g. 张** */; hasContact: boolean };
 }
 

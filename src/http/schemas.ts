@@ -225,6 +225,14 @@ export const incidentAnswer = covering<Incident>()(
         reportedBy: z.string().optional(),
         path: z.enum(fieldReportPaths).optional(),
         externalId: z.string().optional().describe("e.g. the 12345 platform's work-order number"),
+        deadline: z
+          .string()
+          .optional()
+          .describe("The source's own deadline (the 12345 platform's), as given."),
+        signedAt: z
+          .string()
+          .optional()
+          .describe('When the centre signed for the 12345 work order (签收); absent: not signed yet.'),
         reporter: z
           .object({
             name: z.string().optional().describe('Minimised (张**); the contact only at /reporter.'),

@@ -1,4 +1,5 @@
 import { AuditTrail } from '../audit/audit-trail.ts';
+import type { AuditEntry } from '../core/audit.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { ResolvedDevice } from '../core/device.ts';
 import type { DeviceEvent } from '../core/device-event.ts';
@@ -183,6 +184,25 @@ export class IncidentService {
           ...(item.stage === undefined ? {} : { stage: item.stage }),
         },
       });
+      return writer.change(before, after, audit);
+    });
+  }
+
+  /**
+   * A change to a case from outside the lifecycle (#25: a 12345 work order's 签收 or 回访, recorded on its case),
+   * as the hub or a user: committed with its audit entry and pushed as an `incident:update`, as evidence is, so the
+   * consoles that show the case draw it again. Works on ended cases too (a 回访 may come after closure).
+   */
+  amendCase(
+    incidentId: string,
+    amend: (incident: Incident) => Incident,
+    audit: AuditEntry,
+  ): Promise<Incident | undefined> {
+    const writer = this.#writer;
+    return writer.changes.serial(incidentId, async () => {
+      const before = await writer.current(incidentId);
+      if (before === undefined) return undefined;
+      const after: Incident = { ...amend(before), updatedAt: new Date().toISOString() };
       return writer.change(before, after, audit);
     });
   }

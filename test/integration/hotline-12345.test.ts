@@ -10,6 +10,8 @@ const secret = 'demo-12345-platform-secret-not-for-production';
 const prefix = '/api/hotline/v1';
 const officer = 'demo-officer-xijiao';
 const worker = 'demo-worker-xijiao-01';
+/** An officer of another community, who may not see xijiao's cases. */
+const stranger = 'demo-officer-zhenxing';
 
 let hub: TestHub;
 
@@ -116,6 +118,45 @@ describe('a 12345 work order from intake to 回访', () => {
     const read = await platform('GET', `/work-orders/${no}`);
     expect(read.body).toMatchObject({ state: 'signed' });
     expect(typeof read.body.signedAt).toBe('string');
+    // Recorded on the case too, so every console's list shows it signed.
+    const incident = (await getJson(`${hub.httpUrl}/api/incidents/${incidentId}`, officer)).body as Incident;
+    expect(incident.origin).toMatchObject({
+      signedAt: read.body.signedAt,
+      deadline: '2026-12-09T12:00:00+08:00',
+    });
+    // Once signed, it can no longer be returned.
+    const late = await postJson(`${hub.httpUrl}${prefix}/work-orders/${no}/return`, officer, {
+      reason: '晚了',
+    });
+    expect(late.status).toBe(409);
+  });
+
+  it("shows the case's order to its duty officers only, by name, with what they may do, no contact", async () => {
+    const shown = await getJson(`${hub.httpUrl}/api/incidents/${incidentId}/work-order`, officer);
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({
+      no,
+      platform: '12345市民服务热线（演示）',
+      state: 'signed',
+      deadline: '2026-12-09T12:00:00+08:00',
+      signed: { by: '刘洋 Liu Yang' },
+      actions: [],
+    });
+    expect(JSON.stringify(shown.body)).not.toContain('13800001111');
+    expect(JSON.stringify(shown.body)).not.toContain('王小明');
+    const path = `${hub.httpUrl}/api/incidents/${incidentId}/work-order`;
+    expect((await getJson(path, stranger)).status).toBe(404);
+    expect((await getJson(path, worker)).status).toBe(403);
+    // A case that is not a 12345 order's has none.
+    const other = await postJson<Incident>(`${hub.httpUrl}/api/cases/register`, officer, {
+      source: 'phone',
+      gridId: 'grid-xijiao-01',
+      category: 'street_order',
+      description: '来电反映占道经营',
+    });
+    expect((await getJson(`${hub.httpUrl}/api/incidents/${other.body.id}/work-order`, officer)).status).toBe(
+      404,
+    );
   });
 
   it('refuses a 回访 before there is a result', async () => {
@@ -161,6 +202,15 @@ describe('a 12345 work order from intake to 回访', () => {
       result: { resolution: '再次疏通，已无积水' },
       visit: { satisfied: true, reopened: false },
     });
+    const shown = await getJson(`${hub.httpUrl}/api/incidents/${incidentId}/work-order`, officer);
+    expect(shown.body).toMatchObject({ state: 'closed', visit: { satisfied: true }, actions: [] });
+    // Each of the order's events is on the case's audit trail.
+    const audit = (await getJson(`${hub.httpUrl}/api/incidents/${incidentId}/audit`, officer)).body as {
+      entries: { action: string }[];
+    };
+    const actions = audit.entries.map((entry) => entry.action);
+    expect(actions.filter((action) => action === 'hotline.visit')).toHaveLength(2);
+    expect(actions).toContain('hotline.sign');
   });
 
   it('returns (退单) another order with a reason the platform reads, its case cancelled', async () => {
@@ -179,6 +229,17 @@ describe('a 12345 work order from intake to 回访', () => {
     expect(returned.status).toBe(200);
     const read = await platform('GET', `/work-orders/${other}`);
     expect(read.body).toMatchObject({ state: 'returned', returnReason: '地址不在本辖区，请转派' });
+    const incident = (
+      (await getJson(`${hub.httpUrl}/api/incidents`, officer)).body as { incidents: Incident[] }
+    ).incidents.find((candidate) => candidate.origin?.externalId === other) as Incident;
+    const shown = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}/work-order`, officer);
+    expect(shown.body).toMatchObject({
+      state: 'returned',
+      returned: { by: '刘洋 Liu Yang', reason: '地址不在本辖区，请转派' },
+      actions: [],
+    });
+    // Neither signed for nor returned twice.
+    expect((await postJson(`${hub.httpUrl}${prefix}/work-orders/${other}/sign`, officer)).status).toBe(409);
   });
 });
 

@@ -1,14 +1,17 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalogue } from '../../cases/catalogue.ts';
+import type { HotlineOrders } from '../../cases/hotline-orders.ts';
 import type { PeopleCases } from '../../cases/people-cases.ts';
 import { fieldReportPaths } from '../../core/incident.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 import { incidentAnswer } from '../schemas.ts';
+import { officerOrderAnswer } from './hotline-routes.ts';
 
 export interface CaseRoutesOptions {
   readonly catalogue: Catalogue;
   readonly peopleCases: PeopleCases;
+  readonly hotline: HotlineOrders;
 }
 
 const id = z.string().min(1).max(64);
@@ -87,7 +90,7 @@ const catalogueAnswer = z.object({
 
 /**
  * Cases from people (#25): the catalogue, field reports (随手拍), registrations at a centre, and the reporter's
- * contact for those who handle the case.
+ * contact for those who handle the case, and a 12345 case's work order for its console.
  */
 export const caseRoutes: FastifyPluginAsyncZod<CaseRoutesOptions> = async (app, options) => {
   app.addHook('preHandler', authenticate);
@@ -159,5 +162,21 @@ export const caseRoutes: FastifyPluginAsyncZod<CaseRoutesOptions> = async (app, 
       },
     },
     async (request) => options.peopleCases.reporterOf(principalOf(request), request.params.id),
+  );
+
+  app.get(
+    '/incidents/:id/work-order',
+    {
+      config: { roles: ['duty_officer'], refusals: ['not_found'] },
+      schema: {
+        tags: ['12345 hotline'],
+        summary: "A 12345 case's work order, for the duty officer's console",
+        description:
+          "The order's number, state, the platform's deadline, who signed for it (签收) or returned it (退单, with the reason) and when, the result the platform reads, its 回访, and what the officer may do now (POST /api/hotline/v1/work-orders/{no}/sign or /return). Only to duty officers who may see the case; 404 for a case that is not a 12345 work order's. Never the reporter's contact (that is /reporter's).",
+        params: z.strictObject({ id }),
+        response: { 200: officerOrderAnswer },
+      },
+    },
+    async (request) => options.hotline.ofCase(principalOf(request), request.params.id),
   );
 };

@@ -53,7 +53,7 @@ const newOrderBody = z.strictObject({
     .describe('The platform’s deadline, returned as given.'),
 });
 
-const orderAnswer = z.object({
+export const orderAnswer = z.object({
   no: z.string(),
   state: z
     .enum(['received', 'signed', 'handling', 'resolved', 'closed', 'returned', 'cancelled'])
@@ -79,6 +79,26 @@ const orderAnswer = z.object({
     })
     .optional(),
 });
+
+/** What a duty officer's console reads of a case's order: people by name, what the officer may do; no contact. */
+export const officerOrderAnswer = orderAnswer
+  .omit({ signedAt: true, returnReason: true, returnedAt: true })
+  .extend({
+    platform: z.string().describe('The platform’s name (hotline.platforms[].name).'),
+    signed: z
+      .object({ by: z.string().describe('The officer’s name.'), at: z.string() })
+      .optional()
+      .describe('签收'),
+    returned: z
+      .object({ by: z.string().describe('The officer’s name.'), at: z.string(), reason: z.string() })
+      .optional()
+      .describe('退单'),
+    actions: z
+      .array(z.enum(['sign', 'return']))
+      .describe(
+        'What the officer may do now: 签收 and 退单 until either is done, while the case is not over.',
+      ),
+  });
 
 /** The raw body of each request, as signed: the JSON parser keeps it before parsing. */
 const rawBodies = new WeakMap<FastifyRequest, string>();
