@@ -99,6 +99,7 @@ const operations = [
   'POST /api/cases',
   'POST /api/cases/register',
   'GET /api/incidents/{id}/reporter',
+  'GET /api/incidents/{id}/work-order',
   'POST /api/hotline/v1/work-orders',
   'GET /api/hotline/v1/work-orders/{no}',
   'POST /api/hotline/v1/work-orders/{no}/visit',
