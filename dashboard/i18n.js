@@ -296,6 +296,42 @@ const zh = {
   'cases.reporterPhone': '联系电话（可选，仅处置人可见）',
   'cases.address': '地址',
   'cases.procedure': '处置预案',
+  // 12345 work orders (#25) on the console: the panel's section, the list's marks, the audit trail's entries.
+  'workOrder.title': '12345工单',
+  'workOrder.no': '工单编号',
+  'workOrder.state': '工单状态',
+  'workOrder.state.received': '待签收',
+  'workOrder.state.signed': '已签收',
+  'workOrder.state.handling': '处理中',
+  'workOrder.state.resolved': '已处置，待核查',
+  'workOrder.state.closed': '已办结',
+  'workOrder.state.returned': '已退单',
+  'workOrder.state.cancelled': '已撤销',
+  'workOrder.deadline': '平台时限',
+  'workOrder.deadlineShort': '时限 {time}',
+  'workOrder.overdue': '已超时',
+  'workOrder.received': '派单时间',
+  'workOrder.signedBy': '签收',
+  'workOrder.returnedBy': '退单',
+  'workOrder.returnReason': '退单原因',
+  'workOrder.returnReason.placeholder': '必填：说明退回的原因，如不属本辖区',
+  'workOrder.returnReason.required': '请填写退单原因',
+  'workOrder.result': '办理结果',
+  'workOrder.visit': '回访',
+  'workOrder.visit.none': '尚未回访',
+  'workOrder.visit.satisfied': '满意',
+  'workOrder.visit.unsatisfied': '不满意',
+  'workOrder.visit.reopened': '已退回重办',
+  'workOrder.unsigned': '待签收',
+  'workOrder.sign': '签收',
+  'workOrder.return': '退单',
+  'workOrder.confirmReturn': '确认退单',
+  'workOrder.cancel': '取消',
+  'workOrder.refused': '{action}未成功：{message}',
+  'workOrder.unreadable': '无法读取工单：{message}',
+  'audit.hotline.sign': '12345工单签收',
+  'audit.hotline.return': '12345工单退单',
+  'audit.hotline.visit': '12345回访',
 };
 
 const en = {
@@ -587,6 +623,41 @@ const en = {
   'cases.reporterPhone': 'Phone (optional, shown only to the handler)',
   'cases.address': 'Address',
   'cases.procedure': 'Procedure',
+  'workOrder.title': '12345 work order',
+  'workOrder.no': 'Order number',
+  'workOrder.state': 'Order state',
+  'workOrder.state.received': 'Awaiting sign-for',
+  'workOrder.state.signed': 'Signed for',
+  'workOrder.state.handling': 'In hand',
+  'workOrder.state.resolved': 'Resolved, awaiting verification',
+  'workOrder.state.closed': 'Closed',
+  'workOrder.state.returned': 'Returned',
+  'workOrder.state.cancelled': 'Cancelled',
+  'workOrder.deadline': 'Platform deadline',
+  'workOrder.deadlineShort': 'Due {time}',
+  'workOrder.overdue': 'Overdue',
+  'workOrder.received': 'Received',
+  'workOrder.signedBy': 'Signed for',
+  'workOrder.returnedBy': 'Returned',
+  'workOrder.returnReason': 'Reason for returning',
+  'workOrder.returnReason.placeholder': 'Required: why it goes back, e.g. not in this jurisdiction',
+  'workOrder.returnReason.required': 'Give the reason for returning the order',
+  'workOrder.result': 'Result',
+  'workOrder.visit': 'Follow-up call',
+  'workOrder.visit.none': 'Not yet',
+  'workOrder.visit.satisfied': 'Satisfied',
+  'workOrder.visit.unsatisfied': 'Not satisfied',
+  'workOrder.visit.reopened': 'sent back for rework',
+  'workOrder.unsigned': 'To sign for',
+  'workOrder.sign': 'Sign for',
+  'workOrder.return': 'Return',
+  'workOrder.confirmReturn': 'Confirm return',
+  'workOrder.cancel': 'Cancel',
+  'workOrder.refused': '{action} failed: {message}',
+  'workOrder.unreadable': 'The work order could not be read: {message}',
+  'audit.hotline.sign': '12345 order signed for',
+  'audit.hotline.return': '12345 order returned',
+  'audit.hotline.visit': '12345 follow-up call',
 };
 
 /** Domain codes as the server sends them → words, per language. */
@@ -838,10 +909,12 @@ export const stageLabel = (stage) => word('stage', stage) ?? stage;
 export const actionLabel = (action) => word('action', action) ?? action;
 export const roleLabel = (role) => word('role', role) ?? role;
 
-/** An audit entry's action (`incident.dispatch`) in words. */
+/** An audit entry's action (`incident.dispatch`) in words; others (`hotline.sign`) by their own key. */
 export function auditLabel(action) {
   const [, verb] = /^incident\.(.+)$/.exec(action) ?? [];
-  return verb === undefined ? action : actionLabel(verb);
+  if (verb !== undefined) return actionLabel(verb);
+  const key = `audit.${action}`;
+  return (table()[key] ?? zh[key]) === undefined ? action : t(key);
 }
 
 /** A refusal from the server in words: its code translated in Chinese; in English the server's own message. */

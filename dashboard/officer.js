@@ -14,6 +14,7 @@ import {
   session,
   showStatus,
 } from './common.js';
+import { isHotlineCase, loadWorkOrder, workOrderBadges, workOrderSection } from './hotline.js';
 import {
   actionLabel,
   auditLabel,
@@ -594,6 +595,8 @@ function feedItem(incident) {
     incident.occurrences > 1
       ? el('span', { class: 'badge repeats', title: t('field.occurrences') }, `×${incident.occurrences}`)
       : null,
+    // A 12345 work order (#25): 待签收 until the centre signs for it, and the platform's deadline.
+    ...workOrderBadges(incident),
     // Field work (#24): an arrival placed far from the device.
     incident.arrival?.far
       ? el('span', { class: 'badge far', dataset: { far: 'true' } }, t('arrival.farBadge'))
@@ -1016,7 +1019,7 @@ async function showIncident(id) {
   const known = state.incidents.get(id) ?? state.open.get(id) ?? state.resolved.get(id);
   const knownCentre = known === undefined ? undefined : answeringCentre(known);
   const rosterOf = (grid) => api.get(`/api/rosters/${encodeURIComponent(grid)}`).catch(() => undefined);
-  const [fetched, audit, offered, rosterKnown, centreRosterKnown] = await Promise.all([
+  const [fetched, audit, offered, rosterKnown, centreRosterKnown, orderKnown] = await Promise.all([
     api.get(`/api/incidents/${encodeURIComponent(id)}`),
     api.get(`/api/incidents/${encodeURIComponent(id)}/audit`),
     // What this officer may do now (the lifecycle's table, by role, state and relation to the case).
@@ -1024,7 +1027,10 @@ async function showIncident(id) {
     // Who is on duty in its grid now (the grid's roster; none: every worker of the grid is).
     known === undefined ? undefined : rosterOf(known.gridId),
     knownCentre === undefined ? undefined : rosterOf(knownCentre.id),
+    // A 12345 case's work order (#25), read each time the panel is drawn: 签收, 回访 and 退单 push its case.
+    isHotlineCase(known) ? loadWorkOrder(id) : undefined,
   ]);
+  const order = orderKnown ?? (isHotlineCase(fetched) ? await loadWorkOrder(id) : undefined);
   const roster = rosterKnown ?? (await rosterOf(fetched.gridId));
   const centre = answeringCentre(fetched);
   const centreRoster =
@@ -1145,186 +1151,198 @@ async function showIncident(id) {
   const live = liveSection(incident);
   const typing = document.activeElement === note;
   ui.panel.dataset.id = id;
+  // The sections a case lacks are null: left out (replaceChildren would show a null as the text "null").
   ui.panel.replaceChildren(
-    el('h2', {}, incidentTitle(incident)),
-    incident.description
-      ? el('p', { class: 'description', id: 'incident-description' }, incident.description)
-      : null,
-    procedureSection(incident),
-    el(
-      'p',
-      { class: 'meta' },
-      el(
-        'span',
-        { class: `badge sev-${incident.severity}`, dataset: { severity: incident.severity } },
-        severityLabel(incident.severity),
-      ),
-      ' ',
-      el(
-        'span',
-        { class: 'badge state', id: 'incident-state', dataset: { state: incident.state } },
-        stateLabel(incident.state),
-      ),
-      ' ',
-      el('span', { class: 'badge' }, categoryLabel(incident.category)),
-    ),
-    el(
-      'dl',
-      {},
-      el('dt', {}, t('field.grid')),
-      el('dd', {}, incident.chain.map((node) => node.name).join(' ← ')),
-      el('dt', {}, t('field.responsible')),
-      el(
-        'dd',
-        {
-          id: 'responsible',
-          dataset: { node: incident.responsibleNodeId, escalations: String(incident.escalations) },
-        },
-        responsible,
-        incident.escalations > 0
-          ? t(nextLevel ? 'field.escalated' : 'field.escalatedTop', {
-              count: incident.escalations,
-              next: nextLevel,
-            })
-          : '',
-      ),
-      el('dt', {}, t('field.device')),
-      el('dd', {}, incident.device.name, incident.device.address ? ` · ${incident.device.address}` : ''),
-      incident.arrival
-        ? [
-            el('dt', {}, t('arrival.label')),
-            el(
-              'dd',
-              {
-                id: 'arrival',
-                class: incident.arrival.far ? 'far' : '',
-                dataset: { far: String(incident.arrival.far) },
-              },
-              t(incident.arrival.far ? 'arrival.far' : 'arrival.near', {
-                distance: incident.arrival.distanceM,
-                accuracy: incident.arrival.accuracyM,
-              }),
-            ),
-          ]
+    ...[
+      el('h2', {}, incidentTitle(incident)),
+      incident.description
+        ? el('p', { class: 'description', id: 'incident-description' }, incident.description)
         : null,
-      el('dt', {}, t('field.created')),
-      el('dd', {}, time(incident.createdAt), incident.occurrences > 1 ? ` · ×${incident.occurrences}` : ''),
-      el('dt', {}, t('field.acknowledged')),
-      el(
-        'dd',
-        { id: 'acknowledged' },
-        (incident.acknowledgements ?? [])
-          .map((entry) => {
-            const centre = incident.chain.find((node) => node.id === entry.nodeId)?.name ?? entry.nodeId;
-            return `${centre}: ${nameOf(entry.userId)} ${time(entry.at)}`;
-          })
-          .join('; ') || '—',
-      ),
-      el('dt', {}, t('field.assignees')),
-      el(
-        'dd',
-        { id: 'assignees', dataset: { users: incident.assignees.join(',') } },
-        incident.assignees.map(nameOf).join('、') || '—',
-      ),
-      el('dt', {}, t('field.onDuty')),
-      el(
-        'dd',
-        { id: 'on-duty', dataset: { users: [...onDuty].join(',') } },
-        [...onDuty].map(nameOf).join('、') || '—',
-        roster?.shifts ? ` (${roster.shifts.map((shift) => `${shift.from}–${shift.to}`).join('，')})` : '',
-      ),
-      centre === undefined
+      procedureSection(incident),
+      order === undefined
         ? null
-        : [
-            el('dt', {}, t('field.centreDuty')),
-            el(
-              'dd',
-              {
-                id: 'centre-duty',
-                dataset: { node: centre.id, users: (centreRoster?.onDutyNow ?? []).join(',') },
-              },
-              `${centre.name}: ${(centreRoster?.onDutyNow ?? []).map(nameOf).join('、') || '—'}`,
-            ),
-          ],
-      el('dt', {}, t('field.handler')),
-      el(
-        'dd',
-        { id: 'handler', dataset: { user: incident.handler ?? '' } },
-        incident.handler ? nameOf(incident.handler) : '—',
-      ),
-      el('dt', {}, t('field.due')),
-      el(
-        'dd',
-        { id: 'due' },
-        countdownElement(incident) ?? '—',
-        incident.dueAt ? ` (${time(incident.dueAt)})` : '',
-      ),
-      (incident.supervisions ?? []).length > 0
-        ? [
-            el('dt', {}, t('field.supervisions')),
-            el(
-              'dd',
-              { id: 'supervisions' },
-              ...incident.supervisions.map((entry) =>
-                el('div', {}, `${nameOf(entry.userId)} ${time(entry.at)}: ${entry.note}`),
-              ),
-            ),
-          ]
-        : null,
-      incident.resolution ? [el('dt', {}, t('field.resolution')), el('dd', {}, incident.resolution)] : null,
-      caseRecords(incident),
-    ),
-    evidence,
-    live,
-    el(
-      'div',
-      { class: 'actions' },
-      acknowledgement
-        ? el(
-            'button',
-            {
-              type: 'button',
-              dataset: { action: 'acknowledge' },
-              disabled: true,
-              title: `${nameOf(acknowledgement.userId)} ${time(acknowledgement.at)}`,
+        : workOrderSection(order, {
+            previous,
+            done: async () => {
+              await showIncident(id);
+              render();
             },
-            `✓ ${t('acknowledgedBadge')}`,
-          )
-        : allowed.has('acknowledge')
-          ? button('acknowledge', act('acknowledge'))
-          : null,
-      allowed.has('dispatch') ? assignee : null,
-      ...lifecycle.fields,
-      ...panelActions
-        .filter((action) => allowed.has(action))
-        .map((action) =>
-          button(action, handlers[action] ?? act(action, withNote), {
-            class: needsReason.has(action) ? 'needs-reason' : '',
-            ...(action === 'escalate' && nextLevel
-              ? { title: t('field.nextLevel', { next: nextLevel }) }
-              : {}),
           }),
-        ),
-    ),
-    note,
-    allowed.has('note')
-      ? el('button', { type: 'button', dataset: { action: 'note' }, onclick: handlers.note }, t('note.add'))
-      : null,
-    message,
-    el('h3', {}, t('timeline')),
-    el(
-      'ol',
-      { class: 'timeline', id: 'timeline' },
-      ...audit.entries.map((entry) =>
+      el(
+        'p',
+        { class: 'meta' },
         el(
-          'li',
-          { dataset: { outcome: entry.outcome, action: entry.action, actor: entry.actor.userId } },
-          `${time(entry.at)} · ${nameOf(entry.actor.userId)} · ${auditLabel(entry.action)}${entry.outcome === 'ok' ? '' : ` (${entry.outcome})`}`,
-          entry.detail?.note ? el('div', { class: 'meta' }, String(entry.detail.note)) : null,
-          entry.message ? el('div', { class: 'meta' }, entry.message) : null,
+          'span',
+          { class: `badge sev-${incident.severity}`, dataset: { severity: incident.severity } },
+          severityLabel(incident.severity),
+        ),
+        ' ',
+        el(
+          'span',
+          { class: 'badge state', id: 'incident-state', dataset: { state: incident.state } },
+          stateLabel(incident.state),
+        ),
+        ' ',
+        el('span', { class: 'badge' }, categoryLabel(incident.category)),
+      ),
+      el(
+        'dl',
+        {},
+        el('dt', {}, t('field.grid')),
+        el('dd', {}, incident.chain.map((node) => node.name).join(' ← ')),
+        el('dt', {}, t('field.responsible')),
+        el(
+          'dd',
+          {
+            id: 'responsible',
+            dataset: { node: incident.responsibleNodeId, escalations: String(incident.escalations) },
+          },
+          responsible,
+          incident.escalations > 0
+            ? t(nextLevel ? 'field.escalated' : 'field.escalatedTop', {
+                count: incident.escalations,
+                next: nextLevel,
+              })
+            : '',
+        ),
+        el('dt', {}, t('field.device')),
+        el('dd', {}, incident.device.name, incident.device.address ? ` · ${incident.device.address}` : ''),
+        incident.arrival
+          ? [
+              el('dt', {}, t('arrival.label')),
+              el(
+                'dd',
+                {
+                  id: 'arrival',
+                  class: incident.arrival.far ? 'far' : '',
+                  dataset: { far: String(incident.arrival.far) },
+                },
+                t(incident.arrival.far ? 'arrival.far' : 'arrival.near', {
+                  distance: incident.arrival.distanceM,
+                  accuracy: incident.arrival.accuracyM,
+                }),
+              ),
+            ]
+          : null,
+        el('dt', {}, t('field.created')),
+        el('dd', {}, time(incident.createdAt), incident.occurrences > 1 ? ` · ×${incident.occurrences}` : ''),
+        el('dt', {}, t('field.acknowledged')),
+        el(
+          'dd',
+          { id: 'acknowledged' },
+          (incident.acknowledgements ?? [])
+            .map((entry) => {
+              const centre = incident.chain.find((node) => node.id === entry.nodeId)?.name ?? entry.nodeId;
+              return `${centre}: ${nameOf(entry.userId)} ${time(entry.at)}`;
+            })
+            .join('; ') || '—',
+        ),
+        el('dt', {}, t('field.assignees')),
+        el(
+          'dd',
+          { id: 'assignees', dataset: { users: incident.assignees.join(',') } },
+          incident.assignees.map(nameOf).join('、') || '—',
+        ),
+        el('dt', {}, t('field.onDuty')),
+        el(
+          'dd',
+          { id: 'on-duty', dataset: { users: [...onDuty].join(',') } },
+          [...onDuty].map(nameOf).join('、') || '—',
+          roster?.shifts ? ` (${roster.shifts.map((shift) => `${shift.from}–${shift.to}`).join('，')})` : '',
+        ),
+        centre === undefined
+          ? null
+          : [
+              el('dt', {}, t('field.centreDuty')),
+              el(
+                'dd',
+                {
+                  id: 'centre-duty',
+                  dataset: { node: centre.id, users: (centreRoster?.onDutyNow ?? []).join(',') },
+                },
+                `${centre.name}: ${(centreRoster?.onDutyNow ?? []).map(nameOf).join('、') || '—'}`,
+              ),
+            ],
+        el('dt', {}, t('field.handler')),
+        el(
+          'dd',
+          { id: 'handler', dataset: { user: incident.handler ?? '' } },
+          incident.handler ? nameOf(incident.handler) : '—',
+        ),
+        el('dt', {}, t('field.due')),
+        el(
+          'dd',
+          { id: 'due' },
+          countdownElement(incident) ?? '—',
+          incident.dueAt ? ` (${time(incident.dueAt)})` : '',
+        ),
+        (incident.supervisions ?? []).length > 0
+          ? [
+              el('dt', {}, t('field.supervisions')),
+              el(
+                'dd',
+                { id: 'supervisions' },
+                ...incident.supervisions.map((entry) =>
+                  el('div', {}, `${nameOf(entry.userId)} ${time(entry.at)}: ${entry.note}`),
+                ),
+              ),
+            ]
+          : null,
+        incident.resolution ? [el('dt', {}, t('field.resolution')), el('dd', {}, incident.resolution)] : null,
+        caseRecords(incident),
+      ),
+      evidence,
+      live,
+      el(
+        'div',
+        { class: 'actions' },
+        acknowledgement
+          ? el(
+              'button',
+              {
+                type: 'button',
+                dataset: { action: 'acknowledge' },
+                disabled: true,
+                title: `${nameOf(acknowledgement.userId)} ${time(acknowledgement.at)}`,
+              },
+              `✓ ${t('acknowledgedBadge')}`,
+            )
+          : allowed.has('acknowledge')
+            ? button('acknowledge', act('acknowledge'))
+            : null,
+        allowed.has('dispatch') ? assignee : null,
+        ...lifecycle.fields,
+        ...panelActions
+          .filter((action) => allowed.has(action))
+          .map((action) =>
+            button(action, handlers[action] ?? act(action, withNote), {
+              class: needsReason.has(action) ? 'needs-reason' : '',
+              ...(action === 'escalate' && nextLevel
+                ? { title: t('field.nextLevel', { next: nextLevel }) }
+                : {}),
+            }),
+          ),
+      ),
+      note,
+      allowed.has('note')
+        ? el('button', { type: 'button', dataset: { action: 'note' }, onclick: handlers.note }, t('note.add'))
+        : null,
+      message,
+      el('h3', {}, t('timeline')),
+      el(
+        'ol',
+        { class: 'timeline', id: 'timeline' },
+        ...audit.entries.map((entry) =>
+          el(
+            'li',
+            { dataset: { outcome: entry.outcome, action: entry.action, actor: entry.actor.userId } },
+            `${time(entry.at)} · ${nameOf(entry.actor.userId)} · ${auditLabel(entry.action)}${entry.outcome === 'ok' ? '' : ` (${entry.outcome})`}`,
+            entry.detail?.note ? el('div', { class: 'meta' }, String(entry.detail.note)) : null,
+            entry.message ? el('div', { class: 'meta' }, entry.message) : null,
+          ),
         ),
       ),
-    ),
+    ].filter((child) => child !== null),
   );
   if (typing) note.focus();
   render();

@@ -32,8 +32,9 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/dashboard/manifest.webmanifest': { file: 'manifest.webmanifest', type: 'application/manifest+json' },
   '/dashboard/sw.js': { file: 'sw.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/outbox.js': { file: 'outbox.js', type: 'text/javascript; charset=utf-8' },
-  // Cases from people (#25): 随手拍, 登记, procedures.
+  // Cases from people (#25): 随手拍, 登记, procedures, 12345 work orders.
   '/dashboard/people-cases.js': { file: 'people-cases.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/hotline.js': { file: 'hotline.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/offline-store.js': { file: 'offline-store.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/push.js': { file: 'push.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/icons/icon-192.png': { file: 'icons/icon-192.png', type: 'image/png' },
