@@ -1,58 +1,30 @@
-import { AuditTrail } from '../audit/audit-trail.ts';
-import type { AuditEntry } from '../core/audit.ts';
 import type { TypedBus } from '../core/bus.ts';
 import type { ComponentHealth } from '../core/component.ts';
 import { GridhubError } from '../core/errors.ts';
-import { type HubBusEvents, whenStored } from '../core/events.ts';
-import type { Incident, IncidentChange } from '../core/incident.ts';
+import type { HubBusEvents } from '../core/events.ts';
+import type { Incident } from '../core/incident.ts';
 import type { UserDescription } from '../core/user.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { Store } from '../store/store.ts';
-import {
-  type ChannelKind,
-  type ChannelStatus,
-  type DeliveryResult,
-  maskPhone,
-  type Notification,
-  type NotificationChannel,
-  type Recipient,
+import { type Bundle, Bundles } from './bundles.ts';
+import type {
+  ChannelKind,
+  ChannelStatus,
+  DeliveryResult,
+  Notification,
+  NotificationChannel,
+  Recipient,
 } from './channel.ts';
+import { ChannelDelivery } from './channel-delivery.ts';
 import { type AskReason, bundleMessage, caseMessage, type MessageContext } from './messages.ts';
+import { NotificationAudit } from './notification-audit.ts';
+import { NotificationIntake } from './notification-intake.ts';
 import { type NotifyMetrics, notifyMetrics } from './notify-metrics.ts';
 import type { NotifyConfig } from './notify-schema.ts';
-import { askOver, BundleWindow, milestonesOf, nextStep, type Policy, PolicyBook } from './policy.ts';
-import type { DeliveryConfig, Milestone } from './policy-schema.ts';
-
-/** The store collection of the people asked to act whose steps are not all taken. */
-export const pendingCollection = 'notify-pending';
-
-/**
- * One person asked to act on one case, and how far their policy's steps have got: kept in the store at every turn,
- * so a restart sends what came due and never sends again what was sent.
- */
-export interface PendingAsk {
-  readonly key: string;
-  readonly incidentId: string;
-  readonly userId: string;
-  readonly reason: AskReason;
-  /** Epoch ms. */
-  readonly askedAt: number;
-  /** Duty officers asked at a centre (an escalation): its node. */
-  readonly nodeId?: string;
-  readonly baseline: readonly Milestone[];
-  readonly policyId: string;
-  /** The next step to take, and the attempts of it made so far. */
-  step: number;
-  attempt: number;
-  /** Epoch ms. */
-  dueAt: number;
-  /**
-   * Set while a delivery is under way. Found set after a restart, the delivery may or may not have left: it is not
-   * sent again (audited as interrupted) and the steps go on.
-   */
-  inFlight: boolean;
-}
+import { type PendingAsk, PendingAsks, pendingCollection } from './pending-asks.ts';
+import { askOver, milestonesOf, nextStep, type Policy, PolicyBook } from './policy.ts';
+import type { DeliveryConfig } from './policy-schema.ts';
 
 export interface NotificationServiceOptions {
   readonly bus: TypedBus<HubBusEvents>;
@@ -74,13 +46,6 @@ export interface NotificationServiceOptions {
   readonly secondMs?: number;
 }
 
-/** A change from the bus waiting to be read: the listener only queues it. */
-type Intake =
-  | { readonly kind: 'created'; readonly incident: Incident }
-  | { readonly kind: 'updated'; readonly change: IncidentChange };
-
-/** Changes from the bus waiting to be read at most: past this they are counted as overflow and dropped. */
-const maxIntake = 10_000;
 /** The timer wakes at least this often, so a clock moved on (tests, a suspended machine) is caught up. */
 const maxSleepMs = 1_000;
 /** How long the claim of one delivery attempt holds among siblings sharing a store. */
@@ -88,89 +53,49 @@ const claimTtlMs = 10 * 60_000;
 /** How long stop() waits for deliveries under way (each is bounded by the delivery timeout anyway). */
 const stopWaitMs = 5_000;
 
-/** The channel kinds that deliver to a phone number: their audit entries show it masked. */
-const phoneKinds: ReadonlySet<string> = new Set(['sms_http', 'sms_aliyun', 'sms_tencent', 'voice_webhook']);
-
-/** A phone number as it may appear in a provider's error text: masked before it is audited or logged. */
-const phoneLike = /\+?\d{7,15}/g;
-
-function scrub(text: string): string {
-  return text.replace(phoneLike, (digits) => maskPhone(digits)).slice(0, 300);
-}
-
-/** At most `limit` deliveries in flight on one channel; the rest wait their turn, in order. */
-class Gate {
-  #active = 0;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(readonly limit: number) {}
-
-  get active(): number {
-    return this.#active;
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.limit) await new Promise<void>((resume) => this.#waiting.push(resume));
-    this.#active++;
-    try {
-      return await task();
-    } finally {
-      this.#active--;
-      this.#waiting.shift()?.();
-    }
-  }
-}
-
-/** Messages held for one person on one channel during a storm, leaving as one when the window has passed. */
-interface Bundle {
-  readonly windowKey: string;
-  readonly channel: NotificationChannel;
-  readonly asks: PendingAsk[];
-  readonly flushAt: number;
-}
-
 /**
- * The notifier: hears new and changed incidents on the bus, decides whom to tell (the assignees of a dispatch, the
- * officers on duty where a case climbed to, the handler of a rework), keeps each person's pending steps in the store
- * and takes them when due from one timer, through the channels, with retries, timeouts, bounds, bundling, audit
- * entries and metrics. The bus listener only queues: nothing of this runs on the ingest path.
+ * The notifier: follows each person's policy (policy.ts) from the moment a case asks them to act to the moment the
+ * case gets where the steps wait for, over its parts: the intake from the bus (notification-intake.ts), the pending
+ * asks in the store and their queue (pending-asks.ts), the channels (channel-delivery.ts), storms' bundles
+ * (bundles.ts) and the audit (notification-audit.ts). One timer takes the due steps and bundles.
  */
 export class NotificationService {
   readonly #options: NotificationServiceOptions;
   readonly #delivery: DeliveryConfig;
   readonly #book: PolicyBook;
-  readonly #channels = new Map<string, NotificationChannel>();
-  readonly #gates = new Map<string, Gate>();
+  readonly #channels: ChannelDelivery;
   readonly #users = new Map<string, UserDescription>();
   readonly #metrics: NotifyMetrics;
   readonly #now: () => number;
   readonly #secondMs: number;
-  readonly #asks = new Map<string, PendingAsk>();
-  readonly #byIncident = new Map<string, Set<string>>();
-  /** Keys of the asks waiting for their step, earliest due first; an ask being taken is in none. */
-  #queue: string[] = [];
-  readonly #busy = new Set<string>();
-  readonly #windows = new Map<string, BundleWindow>();
-  readonly #bundles = new Map<string, Bundle>();
-  readonly #intake: Intake[] = [];
-  #draining = false;
+  readonly #pending: PendingAsks;
+  readonly #bundles: Bundles;
+  readonly #audit: NotificationAudit;
+  readonly #intake: NotificationIntake;
   #timer: NodeJS.Timeout | undefined;
-  #unsubscribe: (() => void)[] = [];
   readonly #running = new Set<Promise<unknown>>();
   #started = false;
 
   constructor(options: NotificationServiceOptions) {
     this.#options = options;
     this.#delivery = options.config.delivery;
-    for (const channel of options.channels) {
-      this.#channels.set(channel.id, channel);
-      this.#gates.set(channel.id, new Gate(this.#delivery.concurrencyPerChannel));
-    }
+    this.#channels = new ChannelDelivery(options.channels, this.#delivery);
     for (const user of options.users) this.#users.set(user.id, user);
     this.#book = new PolicyBook(options.config.policies, options.channels[0]?.id);
     this.#metrics = notifyMetrics(options.metrics);
     this.#now = options.now ?? Date.now;
     this.#secondMs = options.secondMs ?? 1000;
+    this.#pending = new PendingAsks(options.store, this.#metrics, () => this.#arm());
+    this.#bundles = new Bundles(this.#secondMs);
+    this.#audit = new NotificationAudit(options.store, this.#metrics, options.logger);
+    this.#intake = new NotificationIntake({
+      bus: options.bus,
+      sink: { ask: (...ask) => this.#ask(...ask), settle: (incident) => this.#settle(incident) },
+      officersOnDuty: options.officersOnDuty,
+      now: this.#now,
+      metrics: this.#metrics,
+      track: (work) => this.#track(work),
+    });
   }
 
   /** Every step a policy names must be a channel there is: a typo would otherwise silently tell nobody. */
@@ -178,7 +103,7 @@ export class NotificationService {
     const problems = this.#options.config.policies.flatMap((policy, index) =>
       policy.steps
         .map((step, stepIndex) => ({ step, stepIndex }))
-        .filter(({ step }) => !this.#channels.has(step.channel))
+        .filter(({ step }) => this.#channels.channel(step.channel) === undefined)
         .map(
           ({ step, stepIndex }) =>
             `notify.policies[${index}].steps[${stepIndex}].channel: no channel ${step.channel} in notify.channels`,
@@ -195,36 +120,21 @@ export class NotificationService {
     this.#started = true;
     // No channel, nobody to tell: the bus is not listened to, so the ingest path pays nothing for notifications.
     if (this.#channels.size === 0) return;
-    for (const channel of this.#channels.values()) await channel.start?.();
+    await this.#channels.start();
     // What was pending when the hub stopped: due steps go at once, the rest at their time.
-    for (const { value } of await this.#options.store.listRecords<PendingAsk>(pendingCollection)) {
-      this.#remember(value);
-      if (value.inFlight) this.#interrupted(value);
-      else this.#enqueue(value.key);
+    for (const ask of await this.#pending.load()) {
+      if (ask.inFlight) this.#interrupted(ask);
+      else this.#pending.enqueue(ask.key);
     }
-    this.#metrics.pending.set(this.#asks.size);
-    const { bus } = this.#options;
-    this.#unsubscribe = [
-      bus.on('incident:created', (incident, _receivedAt, stored) => {
-        if (incident.assignees.length === 0) return;
-        whenStored(stored, () => this.#admit({ kind: 'created', incident }));
-      }),
-      bus.on('incident:updated', (change, repeat, stored) => {
-        // A repeat only counts device events again: it never changes whom to tell or where the case stands.
-        if (repeat !== undefined || !this.#concerns(change)) return;
-        whenStored(stored, () => this.#admit({ kind: 'updated', change }));
-      }),
-    ];
+    this.#intake.start();
     this.#arm();
   }
 
   async stop(): Promise<void> {
     this.#started = false;
-    for (const unsubscribe of this.#unsubscribe) unsubscribe();
-    this.#unsubscribe = [];
+    this.#intake.stop();
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#intake.length = 0;
     // Deliveries under way end (each bounded by its timeout); held bundles stay pending in the store for the next start.
     let waited: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -234,108 +144,34 @@ export class NotificationService {
       }),
     ]);
     clearTimeout(waited);
-    for (const channel of this.#channels.values()) await channel.stop?.();
-    this.#asks.clear();
-    this.#byIncident.clear();
-    this.#queue = [];
-    this.#busy.clear();
+    await this.#channels.stop();
+    this.#pending.clear();
     this.#bundles.clear();
-    this.#windows.clear();
   }
 
   /** How many people's steps are pending. */
   get pending(): number {
-    return this.#asks.size;
+    return this.#pending.size;
   }
 
   /** Each channel's own account of itself, with its deliveries in flight now. */
   channelStatuses(): (ChannelStatus & { id: string; kind: ChannelKind; inFlight: number })[] {
-    return [...this.#channels.values()].map((channel) => ({
-      id: channel.id,
-      kind: channel.kind,
-      inFlight: this.#gates.get(channel.id)?.active ?? 0,
-      ...channel.status(),
-    }));
+    return this.#channels.statuses();
   }
 
   health(): ComponentHealth {
     return {
       state: this.#started ? 'up' : 'down',
-      pending: this.#asks.size,
-      channels: Object.fromEntries(
-        [...this.#channels.values()].map((channel) => [channel.id, channel.status().health]),
-      ),
+      pending: this.#pending.size,
+      channels: this.#channels.health(),
     };
-  }
-
-  /** Only what may change whom to tell, or end someone's steps, is queued. */
-  #concerns({ before, after }: IncidentChange): boolean {
-    return (
-      before.state !== after.state ||
-      before.handler !== after.handler ||
-      before.assignees !== after.assignees ||
-      before.escalations !== after.escalations ||
-      before.reworks !== after.reworks ||
-      before.responsibleNodeId !== after.responsibleNodeId ||
-      (before.acknowledgements?.length ?? 0) !== (after.acknowledgements?.length ?? 0)
-    );
-  }
-
-  /** The bus listener's whole work: queue, bounded, and make sure the queue is read soon. */
-  #admit(intake: Intake): void {
-    if (!this.#started) return;
-    if (this.#intake.length >= maxIntake) {
-      this.#metrics.overflow.labels('intake').inc();
-      return;
-    }
-    this.#intake.push(intake);
-    if (!this.#draining) {
-      this.#draining = true;
-      setImmediate(() => this.#track(this.#drain()));
-    }
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      for (let intake = this.#intake.shift(); intake !== undefined; intake = this.#intake.shift()) {
-        if (intake.kind === 'created') await this.#created(intake.incident);
-        else await this.#updated(intake.change);
-      }
-    } finally {
-      this.#draining = false;
-    }
-  }
-
-  async #created(incident: Incident): Promise<void> {
-    if (incident.state !== 'dispatched') return;
-    for (const userId of incident.assignees)
-      await this.#ask(incident, userId, 'dispatched', `d${incident.escalations}`);
-  }
-
-  async #updated({ before, after }: IncidentChange): Promise<void> {
-    const now = this.#now();
-    // A dispatch or a redispatch: those newly assigned.
-    if (after.state === 'dispatched') {
-      const earlier = new Set(before.assignees);
-      for (const userId of after.assignees)
-        if (!earlier.has(userId)) await this.#ask(after, userId, 'dispatched', `d${after.escalations}`);
-    }
-    // An escalation: the duty officers on duty now where the case climbed to.
-    if (after.escalations > before.escalations && after.responsibleNodeId !== before.responsibleNodeId) {
-      for (const userId of this.#options.officersOnDuty(after.responsibleNodeId, now))
-        await this.#ask(after, userId, 'escalated', `e${after.escalations}`, after.responsibleNodeId);
-    }
-    // A verification rejected: the handler, to do it again.
-    if (after.reworks > before.reworks && after.handler !== null)
-      await this.#ask(after, after.handler, 'rework', `r${after.reworks}`);
-    await this.#settle(after);
   }
 
   /** Cancels the asks of the case that are over: the case got where their steps wait for, or moved past them. */
   async #settle(incident: Incident): Promise<void> {
-    for (const key of [...(this.#byIncident.get(incident.id) ?? [])]) {
-      const ask = this.#asks.get(key);
-      if (ask === undefined || this.#busy.has(key)) continue;
+    for (const key of this.#pending.keysOf(incident.id)) {
+      const ask = this.#pending.idle(key);
+      if (ask === undefined) continue;
       const policy = this.#policyOf(ask);
       if (
         policy === undefined ||
@@ -343,7 +179,7 @@ export class NotificationService {
         askOver(policy, ask, incident, ask.step)
       ) {
         this.#metrics.cancelled.inc();
-        await this.#forget(ask);
+        await this.#pending.forget(ask);
       }
     }
   }
@@ -363,10 +199,10 @@ export class NotificationService {
   ): Promise<void> {
     const key = `${incident.id}:${userId}:${round}`;
     const user = this.#users.get(userId);
-    if (this.#asks.has(key) || user === undefined) return;
+    if (this.#pending.has(key) || user === undefined) return;
     const policy = this.#book.policyFor(userId, user.role);
     if (policy === undefined) return;
-    if (this.#asks.size >= this.#delivery.maxPending) {
+    if (this.#pending.size >= this.#delivery.maxPending) {
       this.#metrics.overflow.labels('pending').inc();
       this.#options.logger.warn(
         { ns: 'notify', incident: incident.id, user: userId },
@@ -394,9 +230,9 @@ export class NotificationService {
       dueAt: due.dueAt,
       inFlight: false,
     };
-    this.#remember(ask);
-    await this.#save(ask);
-    this.#enqueue(key);
+    this.#pending.remember(ask);
+    await this.#pending.save(ask);
+    this.#pending.enqueue(key);
   }
 
   #context() {
@@ -411,59 +247,14 @@ export class NotificationService {
     );
   }
 
-  #remember(ask: PendingAsk): void {
-    this.#asks.set(ask.key, ask);
-    let keys = this.#byIncident.get(ask.incidentId);
-    if (keys === undefined) {
-      keys = new Set();
-      this.#byIncident.set(ask.incidentId, keys);
-    }
-    keys.add(ask.key);
-    this.#metrics.pending.set(this.#asks.size);
-  }
-
-  async #forget(ask: PendingAsk): Promise<void> {
-    this.#asks.delete(ask.key);
-    this.#dequeue(ask.key);
-    const keys = this.#byIncident.get(ask.incidentId);
-    keys?.delete(ask.key);
-    if (keys?.size === 0) this.#byIncident.delete(ask.incidentId);
-    this.#metrics.pending.set(this.#asks.size);
-    await this.#options.store.removeRecord(pendingCollection, ask.key);
-  }
-
-  #save(ask: PendingAsk): Promise<void> {
-    return this.#options.store.putRecord(pendingCollection, ask.key, ask);
-  }
-
-  /** Into the sorted queue by due time (binary search), and the timer re-armed if it is now the earliest. */
-  #enqueue(key: string): void {
-    const ask = this.#asks.get(key);
-    if (ask === undefined) return;
-    this.#dequeue(key);
-    let low = 0;
-    let high = this.#queue.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((this.#asks.get(this.#queue[middle] as string)?.dueAt ?? 0) <= ask.dueAt) low = middle + 1;
-      else high = middle;
-    }
-    this.#queue.splice(low, 0, key);
-    if (low === 0) this.#arm();
-  }
-
-  #dequeue(key: string): void {
-    const index = this.#queue.indexOf(key);
-    if (index >= 0) this.#queue.splice(index, 1);
-  }
-
   /** The one timer: at the earliest due step or bundle, and at least every maxSleepMs. */
   #arm(): void {
     if (!this.#started) return;
     clearTimeout(this.#timer);
-    const head = this.#queue[0] === undefined ? undefined : this.#asks.get(this.#queue[0])?.dueAt;
-    const bundles = [...this.#bundles.values()].map((bundle) => bundle.flushAt);
-    const next = Math.min(head ?? Number.POSITIVE_INFINITY, ...bundles);
+    const next = Math.min(
+      this.#pending.nextDueAt() ?? Number.POSITIVE_INFINITY,
+      this.#bundles.nextFlushAt() ?? Number.POSITIVE_INFINITY,
+    );
     const wait = Math.min(maxSleepMs, Math.max(0, next - this.#now()));
     this.#timer = setTimeout(() => this.#fire(), wait);
     this.#timer.unref?.();
@@ -472,27 +263,14 @@ export class NotificationService {
   #fire(): void {
     this.#timer = undefined;
     const now = this.#now();
-    while (this.#queue.length > 0) {
-      const key = this.#queue[0] as string;
-      const ask = this.#asks.get(key);
-      if (ask !== undefined && ask.dueAt > now) break;
-      this.#queue.shift();
-      if (ask === undefined) continue;
-      this.#busy.add(key);
-      this.#track(this.#take(ask).finally(() => this.#busy.delete(key)));
-    }
-    for (const bundle of [...this.#bundles.values()]) {
-      if (bundle.flushAt > now) continue;
-      this.#bundles.delete(bundle.windowKey);
-      this.#track(this.#flush(bundle));
-    }
+    for (const ask of this.#pending.takeDue(now))
+      this.#track(this.#pending.busyWhile(ask, () => this.#take(ask)));
+    for (const bundle of this.#bundles.takeDue(now)) this.#track(this.#flush(bundle));
     this.#arm();
   }
 
   #track(work: Promise<unknown>): void {
-    const tracked = work.catch((error: unknown) =>
-      this.#options.logger.error({ ns: 'notify', error: scrub(String(error)) }, 'notification step failed'),
-    );
+    const tracked = work.catch((error: unknown) => this.#audit.stepFailed(error));
     this.#running.add(tracked);
     void tracked.finally(() => this.#running.delete(tracked));
   }
@@ -503,7 +281,7 @@ export class NotificationService {
     const policy = this.#policyOf(ask);
     if (incident === undefined || policy === undefined || !this.#stillConcerned(ask, incident)) {
       this.#metrics.cancelled.inc();
-      return this.#forget(ask);
+      return this.#pending.forget(ask);
     }
     const now = this.#now();
     // The step may no longer apply (the case moved on while it waited): the next one that does, at its time (never
@@ -511,7 +289,7 @@ export class NotificationService {
     const due = nextStep(policy, ask, incident, ask.step, ask.dueAt, this.#context());
     if (due === undefined) {
       this.#metrics.cancelled.inc();
-      return this.#forget(ask);
+      return this.#pending.forget(ask);
     }
     // The same step keeps the time it was given (its schedule, a retry's, a failed step's replacement's: at once).
     const dueAt = due.index === ask.step ? ask.dueAt : due.dueAt;
@@ -519,23 +297,25 @@ export class NotificationService {
       if (due.index !== ask.step) ask.attempt = 0;
       ask.step = due.index;
       ask.dueAt = dueAt;
-      await this.#save(ask);
-      if (this.#asks.has(ask.key)) this.#enqueue(ask.key);
+      await this.#pending.save(ask);
+      if (this.#pending.has(ask.key)) this.#pending.enqueue(ask.key);
       return;
     }
     const step = policy.steps[ask.step];
-    const channel = step === undefined ? undefined : this.#channels.get(step.channel);
+    const channel = step === undefined ? undefined : this.#channels.channel(step.channel);
     const user = this.#users.get(ask.userId) as UserDescription;
     if (channel === undefined)
       return this.#outcome(ask, policy, [incident], undefined, {
         outcome: 'unreachable',
         reason: 'no such channel',
       });
-    if (policy.bundle !== undefined && !this.#window(user.id, channel.id, policy).admits(now)) {
-      return this.#hold(ask, channel, policy);
+    if (policy.bundle !== undefined && !this.#bundles.window(user.id, channel.id, policy).admits(now)) {
+      // Past the person's limit on this channel: held in their bundle, which leaves when its window has passed.
+      if (this.#bundles.hold(ask, channel, policy, now)) this.#arm();
+      return;
     }
     if (!(await this.#claim(ask))) return this.#adoptStored(ask);
-    this.#window(user.id, channel.id, policy).left(now);
+    this.#bundles.window(user.id, channel.id, policy).left(now);
     const notification = caseMessage(
       `${ask.key}/${ask.step}`,
       incident,
@@ -546,55 +326,24 @@ export class NotificationService {
     await this.#deliver(ask, policy, channel, user, notification, [incident]);
   }
 
-  #window(userId: string, channelId: string, policy: Policy): BundleWindow {
-    const key = `${userId}|${channelId}`;
-    let window = this.#windows.get(key);
-    const bundle = policy.bundle;
-    if (window === undefined) {
-      window = new BundleWindow(
-        bundle?.maxMessages ?? Number.POSITIVE_INFINITY,
-        (bundle?.windowSeconds ?? 0) * this.#secondMs,
-      );
-      this.#windows.set(key, window);
-    }
-    return window;
-  }
-
-  /** Past the person's limit on this channel: held in their bundle, which leaves when its window has passed. */
-  #hold(ask: PendingAsk, channel: NotificationChannel, policy: Policy): void {
-    const windowKey = `${ask.userId}|${channel.id}`;
-    let bundle = this.#bundles.get(windowKey);
-    if (bundle === undefined) {
-      bundle = {
-        windowKey,
-        channel,
-        asks: [],
-        flushAt: this.#now() + (policy.bundle?.windowSeconds ?? 0) * this.#secondMs,
-      };
-      this.#bundles.set(windowKey, bundle);
-      this.#arm();
-    }
-    bundle.asks.push(ask);
-  }
-
   async #flush(bundle: Bundle): Promise<void> {
     const now = this.#now();
     const user = this.#users.get(bundle.asks[0]?.userId ?? '') as UserDescription;
     // Cases that moved on while held (accepted, say) leave the bundle.
     const held: { ask: PendingAsk; incident: Incident; policy: Policy }[] = [];
     for (const ask of bundle.asks) {
-      if (!this.#asks.has(ask.key)) continue;
+      if (!this.#pending.has(ask.key)) continue;
       const incident = await this.#options.store.getIncident(ask.incidentId);
       const policy = this.#policyOf(ask);
       if (incident === undefined || policy === undefined || askOver(policy, ask, incident, ask.step)) {
         this.#metrics.cancelled.inc();
-        await this.#forget(ask);
+        await this.#pending.forget(ask);
       } else if (!(await this.#claim(ask))) await this.#adoptStored(ask);
       else held.push({ ask, incident, policy });
     }
     const first = held[0];
     if (first === undefined) return;
-    this.#window(user.id, bundle.channel.id, first.policy).left(now);
+    this.#bundles.window(user.id, bundle.channel.id, first.policy).left(now);
     const context = this.#messageContext(now);
     const notification =
       held.length === 1
@@ -654,14 +403,13 @@ export class NotificationService {
     incidents: readonly Incident[],
   ): Promise<void> {
     const recipient = this.#recipient(user);
-    const reachable = await Promise.resolve(channel.reaches(recipient)).catch(() => true);
-    const result: DeliveryResult = reachable
+    const result: DeliveryResult = (await this.#channels.reaches(channel, recipient))
       ? await this.#send(channel, recipient, notification, [ask])
       : { outcome: 'unreachable', reason: `no address on ${channel.id}` };
     await this.#outcome(ask, policy, incidents, channel, result, notification, user);
   }
 
-  /** One delivery: marked in flight in the store first (never sent twice), bounded per channel and in time. */
+  /** One delivery: marked in flight in the store first (never sent twice), then through its channel. */
   async #send(
     channel: NotificationChannel,
     recipient: Recipient,
@@ -671,38 +419,9 @@ export class NotificationService {
     for (const ask of asks) {
       ask.inFlight = true;
       ask.attempt++;
-      await this.#save(ask);
+      await this.#pending.save(ask);
     }
-    const timeoutMs = this.#delivery.timeoutSeconds * 1000;
-    const gate = this.#gates.get(channel.id) as Gate;
-    return gate.run(async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<DeliveryResult>((resolve) => {
-        timer = setTimeout(
-          () =>
-            resolve({
-              outcome: 'failed',
-              retryable: true,
-              reason: `no answer within ${this.#delivery.timeoutSeconds} s`,
-            }),
-          timeoutMs,
-        );
-      });
-      try {
-        return await Promise.race([
-          channel.send(recipient, notification).catch(
-            (error: unknown): DeliveryResult => ({
-              outcome: 'failed',
-              retryable: true,
-              reason: String(error),
-            }),
-          ),
-          timedOut,
-        ]);
-      } finally {
-        clearTimeout(timer);
-      }
-    });
+    return this.#channels.send(channel, recipient, notification);
   }
 
   /** Audits and counts how a step went, then schedules what follows: a retry, the next step, or nothing. */
@@ -719,61 +438,23 @@ export class NotificationService {
     const now = this.#now();
     const channelId = channel?.id ?? policy.steps[ask.step]?.channel ?? 'unknown';
     const retry = result.outcome === 'failed' && result.retryable && ask.attempt < this.#delivery.attempts;
-    const action = result.outcome === 'sent' ? 'notify.sent' : retry ? 'notify.retried' : 'notify.failed';
-    const outcome =
-      result.outcome === 'sent'
-        ? bundled === undefined
-          ? 'sent'
-          : 'bundled'
-        : retry
-          ? 'retried'
-          : result.outcome;
-    this.#metrics.deliveries.labels(channelId, outcome).inc();
-    const phone = user?.contact?.phone;
-    const detail = {
-      channel: channelId,
-      recipient: ask.userId,
-      reason: ask.reason,
-      step: ask.step,
-      attempt: ask.attempt,
-      ...(notification === undefined ? {} : { notification: notification.id }),
-      ...(phone !== undefined && channel !== undefined && phoneKinds.has(channel.kind)
-        ? { phone: maskPhone(phone) }
-        : {}),
-      ...(bundled === undefined ? {} : { bundled }),
-      ...(result.outcome === 'sent' && result.reference !== undefined
-        ? { reference: scrub(result.reference) }
-        : {}),
-      ...(result.outcome === 'failed' ? { retryable: result.retryable } : {}),
-      ...(result.outcome === 'unreachable' ? { unreachable: true } : {}),
-    };
-    for (const incident of incidents) {
-      await this.#audit({
-        action,
-        target: { kind: 'incident', id: incident.id },
-        outcome: result.outcome === 'sent' ? 'ok' : 'failed',
-        detail,
-        ...(result.outcome === 'sent' ? {} : { message: scrub(result.reason) }),
-      });
-    }
-    if (result.outcome !== 'sent')
-      this.#options.logger.warn(
-        {
-          ns: 'notify',
-          channel: channelId,
-          user: ask.userId,
-          incident: ask.incidentId,
-          outcome,
-          reason: scrub(result.reason),
-        },
-        'notification not delivered',
-      );
+    await this.#audit.outcome({
+      ask,
+      channelId,
+      channel,
+      result,
+      retry,
+      incidents,
+      notification,
+      user,
+      bundled,
+    });
     ask.inFlight = false;
-    if (!this.#asks.has(ask.key)) return;
+    if (!this.#pending.has(ask.key)) return;
     if (retry) {
       ask.dueAt = now + this.#delivery.retryBackoffSeconds * this.#secondMs * 2 ** (ask.attempt - 1);
-      await this.#save(ask);
-      this.#enqueue(ask.key);
+      await this.#pending.save(ask);
+      this.#pending.enqueue(ask.key);
       return;
     }
     // Sent: the next step at its time. Given up on this channel (or no address there): the next step takes its
@@ -781,12 +462,12 @@ export class NotificationService {
     const incident = incidents[0] as Incident;
     const givenUp = result.outcome !== 'sent';
     const next = nextStep(policy, ask, incident, ask.step + 1, givenUp ? now : 0, this.#context(), givenUp);
-    if (next === undefined) return this.#forget(ask);
+    if (next === undefined) return this.#pending.forget(ask);
     ask.step = next.index;
     ask.attempt = 0;
     ask.dueAt = next.dueAt;
-    await this.#save(ask);
-    this.#enqueue(ask.key);
+    await this.#pending.save(ask);
+    this.#pending.enqueue(ask.key);
   }
 
   /** Siblings sharing a store each keep the pending steps they read at start: one of them takes each attempt. */
@@ -798,9 +479,7 @@ export class NotificationService {
   async #adoptStored(ask: PendingAsk): Promise<void> {
     const stored = await this.#options.store.getRecord<PendingAsk>(pendingCollection, ask.key);
     if (stored === undefined) {
-      this.#asks.delete(ask.key);
-      this.#byIncident.get(ask.incidentId)?.delete(ask.key);
-      this.#metrics.pending.set(this.#asks.size);
+      this.#pending.drop(ask);
       return;
     }
     const unchanged = stored.step === ask.step && stored.attempt === ask.attempt;
@@ -808,47 +487,22 @@ export class NotificationService {
     // Under way there, or about to be: look again once it must have ended (never a loop of claims).
     if (ask.inFlight || unchanged) ask.dueAt = this.#now() + 2 * this.#delivery.timeoutSeconds * 1000;
     ask.inFlight = false;
-    this.#enqueue(ask.key);
+    this.#pending.enqueue(ask.key);
   }
 
   /** A delivery under way when the hub stopped: it may have left, so it is not sent again; the steps go on. */
   #interrupted(ask: PendingAsk): void {
-    this.#busy.add(ask.key);
-    const work = (async () => {
+    const work = this.#pending.busyWhile(ask, async () => {
       const incident = await this.#options.store.getIncident(ask.incidentId);
       const policy = this.#policyOf(ask);
-      if (incident === undefined || policy === undefined) return this.#forget(ask);
-      await this.#audit({
-        action: 'notify.failed',
-        target: { kind: 'incident', id: ask.incidentId },
-        outcome: 'failed',
-        detail: {
-          channel: policy.steps[ask.step]?.channel ?? 'unknown',
-          recipient: ask.userId,
-          step: ask.step,
-          attempt: ask.attempt,
-          interrupted: true,
-        },
-        message: 'interrupted by a restart: not sent again, as it may have left',
-      });
+      if (incident === undefined || policy === undefined) return this.#pending.forget(ask);
+      await this.#audit.interrupted(ask, policy.steps[ask.step]?.channel ?? 'unknown');
       const next = nextStep(policy, ask, incident, ask.step + 1, 0, this.#context());
-      if (next === undefined) return this.#forget(ask);
+      if (next === undefined) return this.#pending.forget(ask);
       Object.assign(ask, { step: next.index, attempt: 0, dueAt: next.dueAt, inFlight: false });
-      await this.#save(ask);
-      this.#enqueue(ask.key);
-    })().finally(() => this.#busy.delete(ask.key));
+      await this.#pending.save(ask);
+      this.#pending.enqueue(ask.key);
+    });
     this.#track(work);
-  }
-
-  async #audit(record: Parameters<typeof AuditTrail.entry>[1]): Promise<void> {
-    const entry: AuditEntry = AuditTrail.entry('system', record);
-    await this.#options.store
-      .appendAudit(entry)
-      .catch((error: unknown) =>
-        this.#options.logger.error(
-          { ns: 'notify', error: scrub(String(error)) },
-          'notification audit entry not written',
-        ),
-      );
   }
 }

@@ -6,8 +6,8 @@ import type { Milestone, PolicyConfig, PolicyStep, QuietHours } from './policy-s
 
 /**
  * The policy decisions, pure: which policy a person follows, which of its steps is due next and when. The
- * notification service (notification-service.ts) keeps the asks and the timer; everything it decides is here, so it
- * is tested on a fake clock (test/unit/notify-policy.test.ts).
+ * notification service (notification-service.ts) keeps the asks (pending-asks.ts) and the timer; everything it
+ * decides is here, so it is tested on a fake clock (test/unit/notify-policy.test.ts).
  */
 
 /** A policy as it is followed: the config's, or the built-in default. */

@@ -13,6 +13,7 @@ import { adapterMap } from '../../src/adapters.ts';
 import { type Deployment, loadDeployment, resolveDeployment } from '../../src/config/load.ts';
 import type { ConfigFile } from '../../src/config/schema.ts';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../src/core/events.ts';
+import type { Incident } from '../../src/core/incident.ts';
 import { Hub, type HubOptions, type HubTestHandle } from '../../src/hub.ts';
 import { AddressPolicy, OutboundGuard } from '../../src/net/outbound-address.ts';
 import { outboundGuardMetrics } from '../../src/net/outbound-metrics.ts';
@@ -238,6 +239,29 @@ export async function postJson<Body = Record<string, unknown>>(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as Body };
+}
+
+/**
+ * A camera's snapshot of an incident, as the evidence service takes one: the file written whole, then attached.
+ * `attached` resolves once the attachment is committed and announced.
+ */
+export async function attachSnapshot(
+  hub: TestHub,
+  incidentId: string,
+  jpeg: Buffer,
+): Promise<{ url: string; attached: Promise<Incident | undefined> }> {
+  const file = 'snapshot-cam-test.jpg';
+  const written = await hub.testHandle.media.write(incidentId, file, jpeg);
+  const url = `/media/${incidentId}/${file}`;
+  const attached = hub.testHandle.incidents.attachEvidence(incidentId, {
+    kind: 'snapshot',
+    cameraId: 'cam-test',
+    url,
+    contentType: 'image/jpeg',
+    bytes: written.bytes,
+    capturedAt: new Date().toISOString(),
+  });
+  return { url, attached };
 }
 
 /** Resolves when `check` holds, polling; for state that arrives by a side channel (metrics, the store). */

@@ -11,11 +11,8 @@ import type {
   NotificationChannel,
   Recipient,
 } from '../../src/notify/channel.ts';
-import {
-  NotificationService,
-  type PendingAsk,
-  pendingCollection,
-} from '../../src/notify/notification-service.ts';
+import { NotificationService } from '../../src/notify/notification-service.ts';
+import { type PendingAsk, pendingCollection } from '../../src/notify/pending-asks.ts';
 import { deliverySchema, type PolicyConfig, policySchema } from '../../src/notify/policy-schema.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { FakeStore } from '../helpers/fake-store.ts';

@@ -3,14 +3,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { incidentIdPattern, type MediaStore, mediaFilePattern } from '../../cameras/evidence/media-store.ts';
 import { GridhubError } from '../../core/errors.ts';
-import type { IncidentService } from '../../incidents/incident-service.ts';
 import type { Visibility } from '../../incidents/visibility.ts';
 import type { Store } from '../../store/store.ts';
 import { authenticate, principalOf } from '../request-guards.ts';
 
 export interface MediaRoutesOptions {
   readonly media: MediaStore;
-  readonly incidents: Pick<IncidentService, 'active'>;
   readonly store: Store;
   readonly visibility: Visibility;
 }
@@ -50,9 +48,15 @@ export function parseRange(
  * Evidence files, to the users who may see their incident and only once attached to it (attached means
  * complete: see EvidenceService). Another grid's incident, an unknown one and a file not attached all answer
  * 404 alike, so nothing tells a caller what exists outside their scope.
+ *
+ * The incident is read from the store, never from the active incidents: evidence is committed there before it is
+ * announced, and the incident list reads it there, so a link a client has is always found. The in-memory view can
+ * lag the store: on one instance lmdb-js makes a commit visible to reads before its promise resolves (overlapping
+ * sync: the flush comes between), so the list can show a clip while the writer has not yet kept it in memory; among
+ * instances sharing Redis, a sibling's attachment reaches this instance's view only on its next reload.
  */
 export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app, options) => {
-  const { media, incidents, store, visibility } = options;
+  const { media, store, visibility } = options;
   app.addHook('preHandler', authenticate);
 
   const file = z.any().describe("The file's bytes, of the evidence item's contentType (a stream, not JSON).");
@@ -70,7 +74,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
     async (request, reply) => {
       const principal = principalOf(request);
       const { incidentId, file } = request.params;
-      const incident = incidents.active(incidentId) ?? (await store.getIncident(incidentId));
+      const incident = await store.getIncident(incidentId);
       const url = `/media/${incidentId}/${file}`;
       const item = incident?.evidence?.find((evidence) => evidence.url === url);
       if (incident === undefined || !visibility.canSee(principal, incident) || item === undefined) {
