@@ -264,6 +264,15 @@ const zh = {
   'score.rule.supervision': '督办',
   'score.rule.missedPatrol': '漏巡',
   'score.rule.missedZeroReport': '漏报零报告',
+  // The worker page's bottom tabs (tabs.js).
+  'tabs.label': '页面',
+  'tabs.tasks': '任务',
+  'tabs.report': '随手拍',
+  'tabs.patrol': '巡查',
+  'tabs.score': '得分',
+  'tabs.newTasks': '{count} 个新任务',
+  'tabs.empty': '暂无内容',
+  'tabs.offline': '离线：联网后可用',
   // Cases from people (#25): 随手拍, 登记, procedures.
   'cases.report': '随手拍',
   'cases.register': '登记',
@@ -559,6 +568,15 @@ const en = {
   'score.rule.supervision': 'Supervision notice',
   'score.rule.missedPatrol': 'Patrol missed',
   'score.rule.missedZeroReport': 'Zero report missed',
+  // The worker page's bottom tabs (tabs.js).
+  'tabs.label': 'Sections',
+  'tabs.tasks': 'Tasks',
+  'tabs.report': 'Report',
+  'tabs.patrol': 'Patrol',
+  'tabs.score': 'Score',
+  'tabs.newTasks': '{count} new tasks',
+  'tabs.empty': 'Nothing here yet',
+  'tabs.offline': 'Offline: available once back online',
   // #25 lifecycle: return, extension, suspension, coordination, feedback, approval.
   'case.returns': 'Returns',
   'case.return': '{user} {time} returned it: {reason}',

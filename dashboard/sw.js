@@ -4,7 +4,7 @@
 // task list kept for offline use lives in the page's own IndexedDB, per user, cleared at logout.
 
 // Bump when the list below changes shape; the files' contents are refreshed in the background on every use.
-const version = 'v2';
+const version = 'v3';
 const shellCache = `gridhub-shell-${version}`;
 const shell = [
   '/dashboard/worker.html',
@@ -21,6 +21,7 @@ const shell = [
   '/dashboard/position-sharing.js',
   '/dashboard/patrol.js',
   '/dashboard/score.js',
+  '/dashboard/tabs.js',
   '/dashboard/vendor/leaflet.js',
   '/dashboard/vendor/leaflet.css',
   '/dashboard/vendor/gcoord.js',

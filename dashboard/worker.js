@@ -5,7 +5,9 @@
 // vibration; after a network drop the page reloads the server's state and marks what arrived meanwhile. An
 // installable app (manifest, service worker): the tasks stay readable offline and actions taken offline are queued
 // and replayed (outbox.js); the login stays on the phone until revoked. Every action shows the server's answer,
-// refusals included. Each part of a card is drawn by its own function.
+// refusals included. Each part of a card is drawn by its own function. The page's parts sit behind a bottom tab bar
+// (tabs.js): 任务 (with a badge counting the tasks that arrived while another tab was shown), 随手拍, 巡查 (the
+// patrol and the position sharing that goes with it) and 得分.
 
 import gcoord from '/dashboard/vendor/gcoord.js';
 import {
@@ -45,6 +47,7 @@ import { loadCatalogue, myGrids, procedureSection, reportButton } from './people
 import { positionSharing } from './position-sharing.js';
 import { pushButton, withdrawPush } from './push.js';
 import { monthScore } from './score.js';
+import { tabBar } from './tabs.js';
 
 // An installable app (docs/worker-app.md): the service worker keeps the page's shell for offline use.
 navigator.serviceWorker?.register('/dashboard/sw.js', { scope: '/dashboard/' }).catch(() => undefined);
@@ -52,6 +55,7 @@ navigator.serviceWorker?.register('/dashboard/sw.js', { scope: '/dashboard/' }).
 navigator.serviceWorker?.addEventListener('message', (event) => {
   if (event.data?.type !== 'notification') return;
   for (const id of event.data.incidentIds ?? []) fresh.add(id);
+  ui.tabs?.show('tasks');
   if (ui.list) render();
 });
 
@@ -71,6 +75,8 @@ const ui = {};
 // The tasks this page has shown, so a reconnection can tell which ones arrived while it was offline.
 const seen = new Set(JSON.parse(sessionStorage.getItem('gridhub.seen') ?? '[]'));
 const fresh = new Set();
+/** The tasks that arrived while another tab than 任务 was shown: the 任务 tab's badge counts them. */
+const unseen = new Set();
 /** Each task's small map, kept across redraws (a Leaflet map is costly to make and keeps its view). */
 const maps = new Map();
 /** Each task's last upload outcome, shown again after a redraw (the push of the upload's own change redraws). */
@@ -123,6 +129,31 @@ async function start() {
   ui.error = el('p', { class: 'error', id: 'error', role: 'alert' });
   ui.list = el('ol', { class: 'tasks', id: 'tasks', 'aria-label': t('worker.label') });
   ui.who = el('p', { class: 'who', id: 'who' }, state.me.name);
+  ui.panels = {
+    tasks: el('section', { id: 'panel-tasks' }, ui.list),
+    report: el('section', { id: 'panel-report' }),
+    patrol: el('section', { id: 'panel-patrol' }),
+    score: el('section', { id: 'panel-score' }),
+  };
+  // What a tab shows when its part could not be had: offline it needs the network; online this user has none.
+  const empty = () => t(navigator.onLine && session() !== null ? 'tabs.empty' : 'tabs.offline');
+  ui.tabs = tabBar({
+    tabs: [
+      { id: 'tasks', label: 'tabs.tasks', panel: ui.panels.tasks },
+      { id: 'report', label: 'tabs.report', panel: ui.panels.report, empty },
+      { id: 'patrol', label: 'tabs.patrol', panel: ui.panels.patrol, empty },
+      { id: 'score', label: 'tabs.score', panel: ui.panels.score, empty },
+    ],
+    storageKey: 'gridhub.worker.tab',
+    // A patrol point's QR code opens the page on the patrol it checks in to.
+    initial: new URLSearchParams(location.search).has('patrolCode') ? 'patrol' : undefined,
+    onShow: (id) => {
+      if (id === 'tasks') unseen.clear();
+      showBadge();
+      if (id === 'report') ui.openReport?.();
+      if (id === 'score') ui.score?.reload();
+    },
+  });
   root.replaceChildren(
     el(
       'header',
@@ -137,7 +168,8 @@ async function start() {
     ui.offline,
     ui.banner,
     ui.error,
-    ui.list,
+    ...Object.values(ui.panels),
+    ui.tabs.bar,
   );
   outbox = new Outbox({ userId: state.me.userId, onChange: render, onAnswer: (after) => arrived(after) });
   await outbox.load();
@@ -155,9 +187,9 @@ async function start() {
     window.addEventListener('online', () => location.reload());
     return;
   }
-  positionSharing(root);
-  patrolPanel(root, state.me.userId);
-  monthScore(root);
+  positionSharing(ui.panels.patrol);
+  patrolPanel(ui.panels.patrol, state.me.userId);
+  ui.score = monthScore(ui.panels.score);
   // Offline, the catalogue cannot be read: the 随手拍 button is simply not offered until the page is back online.
   addReportForm().catch(() => undefined);
   connect({
@@ -178,7 +210,10 @@ async function start() {
   });
 }
 
-/** 随手拍 (#25): the field-report button and form (people-cases.js); its photos go up as the cards' do. */
+/**
+ * 随手拍 (#25): the field-report form (people-cases.js) in its tab, opened when the tab is shown; its photos go up as
+ * the cards' do. A report sent, the page goes to 任务, where the case is.
+ */
 async function addReportForm() {
   await loadCatalogue();
   const grids = await myGrids();
@@ -191,11 +226,20 @@ async function addReportForm() {
       arrived(incident);
       ui.banner.hidden = false;
       ui.banner.textContent = t('cases.reported', { title: incidentTitle(incident) });
+      ui.tabs.show('tasks');
     },
   });
   form.append(progress, status);
-  root.querySelector('header.bar')?.append(button);
-  ui.error.after(form);
+  // The button opens the form again once it was closed; while the form is open it has nothing to add.
+  new MutationObserver(() => (button.hidden = !form.hidden)).observe(form, {
+    attributes: true,
+    attributeFilter: ['hidden'],
+  });
+  ui.panels.report.append(button, form);
+  ui.openReport = () => {
+    if (form.hidden) button.click();
+  };
+  if (ui.tabs.current() === 'report') ui.openReport();
   render();
 }
 
@@ -242,6 +286,7 @@ function alertNew(incidents) {
   for (const incident of incidents) {
     fresh.add(incident.id);
     remember(incident.id);
+    if (ui.tabs?.current() !== 'tasks') unseen.add(incident.id);
   }
   beep(880, 0.25, 2);
   navigator.vibrate?.([200, 100, 200]);
@@ -278,7 +323,15 @@ async function sync() {
   outbox.replay();
 }
 
+/** The 任务 tab's badge: the tasks still open that arrived while the worker looked at another tab. */
+function showBadge() {
+  for (const id of unseen)
+    if (!state.tasks.has(id) || state.tasks.get(id).state === 'resolved') unseen.delete(id);
+  ui.tabs?.setBadge('tasks', unseen.size, t('tabs.newTasks', { count: unseen.size }));
+}
+
 function render() {
+  showBadge();
   const tasks = [...state.tasks.values()].sort((a, b) => byUrgency(a, b));
   for (const id of maps.keys()) if (!state.tasks.has(id)) maps.delete(id);
   for (const id of uploadOutcomes.keys()) if (!state.tasks.has(id)) uploadOutcomes.delete(id);

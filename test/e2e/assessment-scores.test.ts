@@ -105,6 +105,7 @@ describe('the 千分制 on the console and the worker page', () => {
 
   it('shows the worker 本月得分, their rank and the items', async () => {
     const worker = await open('worker', 'worker-xijiao-03');
+    await worker.getByRole('tab', { name: '得分' }).click();
     const value = worker.locator('#month-score-value');
     await expect.poll(() => value.textContent(), wait).toBe('1003');
     const summary = worker.locator('#month-score summary');

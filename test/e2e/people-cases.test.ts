@@ -65,7 +65,8 @@ describe("people's cases in Chromium", () => {
   it('a 随手拍 from the worker page appears on the officer console', async () => {
     const officer = await openPage('officer', 'officer-xijiao');
     const worker = await openPage('worker', 'worker-xijiao-01');
-    await worker.locator('#report').click();
+    // 随手拍 is a tab of the phone's bottom bar; showing it opens the form.
+    await worker.getByRole('tab', { name: '随手拍' }).click();
     const form = worker.locator('#report-form');
     await form.locator('select[name=category]').selectOption('city_environment');
     await form.locator('select[name=subcategory]').selectOption('exposed_garbage');

@@ -234,4 +234,52 @@ describe('the worker’s field work in Chromium', () => {
     expect(await card.locator('.returned').textContent()).toContain('请补充现场照片');
     expect(await card.locator('.badge.rework').textContent()).toBe('返工 ×1');
   });
+
+  it('switches between the bottom tabs, remembers the chosen one, and counts the new tasks on 任务', async () => {
+    const worker = await openPage('worker', 'worker-xijiao-01');
+    const tab = (name: string) => worker.getByRole('tab', { name });
+    const tasks = worker.locator('#tasks');
+    const badge = tab('任务').locator('.tab-badge');
+    // 任务 first: the list shows, the other parts do not.
+    expect(await tab('任务').getAttribute('aria-selected')).toBe('true');
+    expect(await tasks.isVisible()).toBe(true);
+    expect(await badge.isVisible()).toBe(false);
+
+    await tab('得分').click();
+    expect(await tab('得分').getAttribute('aria-selected')).toBe('true');
+    expect(await tab('任务').getAttribute('aria-selected')).toBe('false');
+    expect(await tasks.isVisible()).toBe(false);
+    expect(await worker.locator('#panel-score').isVisible()).toBe(true);
+    // The phone keeps the choice: the page opens on 得分 again.
+    await worker.reload();
+    await expect.poll(() => worker.locator('#status').getAttribute('data-status'), wait).toBe('live');
+    expect(await tab('得分').getAttribute('aria-selected')).toBe('true');
+    expect(await tasks.isVisible()).toBe(false);
+
+    // Two tasks arrive while 得分 is shown: the 任务 tab counts them.
+    await (await gate(unplaced)).holdDoor();
+    await expect.poll(() => badge.getAttribute('data-count'), wait).toBe('1');
+    expect(await badge.textContent()).toBe('1');
+    expect(await badge.getAttribute('aria-label')).toBe('1 个新任务');
+    await (await gate(unplaced)).blacklisted();
+    await expect.poll(() => badge.getAttribute('data-count'), wait).toBe('2');
+
+    // Shown, they are no longer new to the worker: the badge goes, the cards are marked as new.
+    await tab('任务').click();
+    expect(await tasks.isVisible()).toBe(true);
+    expect(await badge.isVisible()).toBe(false);
+    const arrived = tasks.locator('li.fresh');
+    const held = await incidentOf(unplaced, 'door.held_open');
+    const listed = await incidentOf(unplaced, 'access.blacklisted');
+    await expect.poll(() => arrived.count(), wait).toBe(2);
+    expect((await arrived.evaluateAll((cards) => cards.map((card) => card.dataset.id))).sort()).toEqual(
+      [held.id, listed.id].sort(),
+    );
+
+    // In English, the same tabs in its words.
+    await worker.locator('#language').selectOption('en');
+    await expect
+      .poll(() => worker.getByRole('tab').allTextContents(), wait)
+      .toEqual(['Tasks', 'Report', 'Patrol', 'Score']);
+  });
 });

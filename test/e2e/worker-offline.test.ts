@@ -161,7 +161,7 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
       );
       return { names, paths: entries.flat().map((url) => new URL(url).pathname) };
     });
-    expect(cached.names).toEqual(['gridhub-shell-v2']);
+    expect(cached.names).toEqual(['gridhub-shell-v3']);
     expect(cached.paths).toEqual(
       expect.arrayContaining([
         '/dashboard/worker.html',

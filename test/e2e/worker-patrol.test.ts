@@ -45,6 +45,8 @@ describe("a worker's patrol on the worker page", () => {
     await page.getByLabel('密码').fill('demo-password-worker-xijiao-01');
     await page.getByRole('button', { name: '登录' }).click();
     await expect.poll(() => status(page), wait).toBe('live');
+    // The patrol is on its own tab of the phone's bottom bar.
+    await page.getByRole('tab', { name: '巡查' }).click();
 
     const square = page.locator('#patrol-section li[data-point="xj01-square"]');
     await square.waitFor(wait);

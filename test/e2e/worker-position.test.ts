@@ -54,6 +54,8 @@ describe("a worker's position on the officer's map", () => {
     const officer = await open('officer', 'officer-xijiao', officerContext);
     const worker = await open('worker', 'worker-xijiao-01', workerContext);
 
+    // Position sharing sits with the patrol, on its tab of the phone's bottom bar.
+    await worker.getByRole('tab', { name: '巡查' }).click();
     const toggle = worker.getByLabel('共享我的位置');
     await toggle.waitFor(wait);
     expect(await toggle.isChecked()).toBe(false);

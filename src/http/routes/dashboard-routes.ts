@@ -28,6 +28,7 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/dashboard/position-sharing.js': { file: 'position-sharing.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/patrol.js': { file: 'patrol.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/score.js': { file: 'score.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/tabs.js': { file: 'tabs.js', type: 'text/javascript; charset=utf-8' },
   // The worker's installable app: its manifest, icons, service worker (scope /dashboard/) and offline queue.
   '/dashboard/manifest.webmanifest': { file: 'manifest.webmanifest', type: 'application/manifest+json' },
   '/dashboard/sw.js': { file: 'sw.js', type: 'text/javascript; charset=utf-8' },
