@@ -129,6 +129,7 @@ async function start() {
       scheduleRender();
       if (state.selected === after.id) refreshPanel();
       if (after.state !== change.before.state) refreshAssessment();
+      ui.scoresChanged?.();
     },
     onRepeat: (repeat) => {
       const known = state.incidents.get(repeat.id) ?? state.open.get(repeat.id);
@@ -1544,6 +1545,7 @@ function assessmentForm() {
   ui.loadAssessment = load;
   // Two tabs: the figures (统计) and the 千分制 scores (dashboard/score.js), loaded when first shown.
   const scores = scoresPanel();
+  ui.scoresChanged = scores.changed;
   const figures = el('div', { id: 'figures-panel' });
   const tabs = el('div', { class: 'tabs', role: 'tablist' });
   const tab = (key, panel, onShow) =>
@@ -1601,6 +1603,7 @@ let assessmentTimer;
  * never fire, and the table would stay as it was (what the officers saw: "the assessment goes stale").
  */
 function refreshAssessment() {
+  ui.scoresChanged?.();
   if (assessmentTimer !== undefined) return;
   assessmentTimer = setTimeout(() => {
     assessmentTimer = undefined;

@@ -85,8 +85,13 @@ function rankingTable(answer) {
   );
 }
 
-/** The officer console's 千分制 panel: a month, grid or worker, the ranking, and its CSV. */
-export function scoresPanel() {
+/**
+ * The officer console's 千分制 panel: a month, grid or worker, the ranking, and its CSV. It follows the cases: the
+ * console calls `changed()` on each pushed change, and the ranking is read again at most once per `refreshMs` while
+ * the panel is on screen (a busy centre pushes many changes a minute; each reload ranks every grid or worker), and
+ * once when it comes back into view (the tab shown, the browser tab brought forward) after a change it missed.
+ */
+export function scoresPanel({ refreshMs = 15_000 } = {}) {
   const month = el('input', {
     type: 'month',
     name: 'month',
@@ -101,7 +106,12 @@ export function scoresPanel() {
   );
   const output = el('div', { id: 'scores-output' });
   const query = () => new URLSearchParams({ month: month.value, level: level.value });
+  let lastLoad = 0;
+  let timer;
+  let stale = false;
   const load = async () => {
+    lastLoad = Date.now();
+    stale = false;
     try {
       output.replaceChildren(rankingTable(await api.get(`/api/assessment/scores?${query()}`)));
     } catch (error) {
@@ -139,7 +149,30 @@ export function scoresPanel() {
     ),
     output,
   );
-  return { panel, load };
+  const onScreen = () =>
+    panel.isConnected &&
+    document.visibilityState === 'visible' &&
+    (panel.checkVisibility?.() ?? panel.offsetParent !== null);
+  const changed = () => {
+    stale = true;
+    if (timer !== undefined || !onScreen()) return;
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        // Hidden meanwhile: still stale, read when it shows again.
+        if (onScreen()) load();
+      },
+      Math.max(0, lastLoad + refreshMs - Date.now()),
+    );
+  };
+  const shown = () => {
+    if (stale) changed();
+  };
+  new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) shown();
+  }).observe(panel);
+  document.addEventListener('visibilitychange', shown);
+  return { panel, load, changed };
 }
 
 /**

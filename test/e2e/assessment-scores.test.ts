@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monthOf } from '../../src/assessment/scores.ts';
 import { launchChromium } from '../helpers/browser.ts';
-import { startTestHub, type TestHub } from '../helpers/hub.ts';
+import { postJson, startTestHub, type TestHub } from '../helpers/hub.ts';
 
 /**
  * The 千分制 in Chromium: the officer console's assessment view ranks the community's grids and workers on its
@@ -115,4 +115,49 @@ describe('the 千分制 on the console and the worker page', () => {
       `完成巡查 ×3 +3 ${month}-01、${month}-02、${month}-03`,
     ]);
   });
+
+  // Last: its case moves worker-xijiao-01 up the workers' ranking the test above reads.
+  it('follows the cases on the open 千分制 tab: a case closed changes the score without a reload, few reads', async () => {
+    const officer = await open('officer', 'officer-xijiao');
+    const reads: number[] = [];
+    officer.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/assessment/scores') reads.push(Date.now());
+    });
+    await officer.getByRole('tab', { name: '千分制' }).click();
+    const row = officer.locator('#scores-table tr.score-row[data-id="grid-xijiao-01"]');
+    await expect.poll(() => row.getAttribute('data-score'), wait).toBe('1000');
+    // A mark on the page itself: a reload would lose it.
+    await officer.evaluate(() => Object.assign(globalThis, { stayed: true }));
+
+    // The worker handles a 随手拍 on the spot (办结); the centre verifies and closes it.
+    const reported = await postJson<{ id: string }>(`${hub.httpUrl}/api/cases`, 'demo-worker-xijiao-01', {
+      category: 'city_environment',
+      subcategory: 'exposed_garbage',
+      description: '西郊路口有暴露垃圾',
+      gridId: 'grid-xijiao-01',
+      path: 'on_spot',
+      note: '已清理',
+    });
+    expect(reported.status).toBe(201);
+    const verified = await postJson<{ state: string }>(
+      `${hub.httpUrl}/api/incidents/${reported.body.id}/actions/verify`,
+      'demo-officer-xijiao',
+    );
+    expect(verified.body.state).toBe('closed');
+
+    // Within the panel's refresh interval (15 s), by the pushes alone.
+    await expect
+      .poll(async () => Number(await row.getAttribute('data-score')), { timeout: 30_000 })
+      .toBeGreaterThan(1000);
+    await row.click();
+    const items = await officer.locator('tr.score-details[data-id="grid-xijiao-01"] li').allTextContents();
+    expect(items.some((item) => item.startsWith('按期办结 ×1'))).toBe(true);
+    expect(await officer.evaluate(() => (globalThis as { stayed?: boolean }).stayed)).toBe(true);
+    // Not a read per push (the case's creation, its resolution and its closing pushed several changes): the one on
+    // showing the tab, then at most one per interval.
+    expect(reads.length).toBeGreaterThanOrEqual(2);
+    expect(reads.length).toBeLessThanOrEqual(3);
+    for (let i = 1; i < reads.length; i++)
+      expect((reads[i] ?? 0) - (reads[i - 1] ?? 0)).toBeGreaterThan(14_000);
+  }, 60_000);
 });
