@@ -187,10 +187,11 @@ export function monthScore(container) {
       const answer = await api.get('/api/assessment/scores?level=worker');
       const mine = answer.scores[0];
       if (mine === undefined) return;
+      // On its own tab (得分), the items show at once; the summary still folds them.
       section.replaceChildren(
         el(
           'details',
-          {},
+          { open: true },
           el(
             'summary',
             {},
