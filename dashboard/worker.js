@@ -148,7 +148,11 @@ async function start() {
     // A patrol point's QR code opens the page on the patrol it checks in to.
     initial: new URLSearchParams(location.search).has('patrolCode') ? 'patrol' : undefined,
     onShow: (id) => {
-      if (id === 'tasks') unseen.clear();
+      if (id === 'tasks') {
+        unseen.clear();
+        // The maps of tasks that arrived while the panel was hidden are drawn now that they have a size.
+        if (ui.list) render();
+      }
       showBadge();
       if (id === 'report') ui.openReport?.();
       if (id === 'score') ui.score?.reload();
@@ -492,6 +496,8 @@ function drawMap(incident) {
   const entry = maps.get(incident.id);
   const feature = state.grids.get(incident.gridId);
   if (entry === undefined || entry.map !== null || feature === undefined) return;
+  // Leaflet sizes a map by its container: in a hidden tab that is nothing. Drawn when 任务 is shown.
+  if (ui.panels.tasks.hidden) return;
   entry.map = new GridMap(entry.container, state.settings.map, {});
   entry.map.setData({
     grids: [feature],

@@ -275,6 +275,10 @@ describe('the worker’s field work in Chromium', () => {
     expect((await arrived.evaluateAll((cards) => cards.map((card) => card.dataset.id))).sort()).toEqual(
       [held.id, listed.id].sort(),
     );
+    // Their maps, made while the panel was hidden, are drawn at their size once it shows: the grid's outline has one.
+    const outline = tasks.locator(`li[data-id="${held.id}"] .task-map [data-grid="grid-xijiao-01"]`);
+    await outline.waitFor(wait);
+    expect((await outline.boundingBox())?.width ?? 0).toBeGreaterThan(20);
 
     // In English, the same tabs in its words.
     await worker.locator('#language').selectOption('en');
