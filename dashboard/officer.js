@@ -222,7 +222,9 @@ async function loadFeed() {
   for (const [key, value] of Object.entries(state.filters)) if (value) query.set(key, value);
   const { incidents } = await api.get(`/api/incidents?${query}`);
   state.incidents = new Map(incidents.map((incident) => [incident.id, incident]));
-  render();
+  // Drawn at the next frame, not now: a reload applies the pushes that came during the read after this returns,
+  // and drawing the list as read would take a pushed alarm off the screen until then.
+  scheduleRender();
 }
 
 function layout() {
