@@ -190,8 +190,10 @@ export class DutySweep {
           zeroReported: kind === 'zero_report' && (await patrols.zeroReportOf(grid.grid, date)) !== undefined,
           caseReported: reported?.has(grid.grid) ?? false,
         };
-        if (isMissed(kind, facts, patrols.settings)) await this.#raise(grid.grid, date, kind, now);
-        this.#settled.add(key);
+        // A sibling raising it now: judged again next sweep, by its record, until that is complete.
+        if (isMissed(kind, facts, patrols.settings) && !(await this.#raise(grid.grid, date, kind, now)))
+          whole = false;
+        else this.#settled.add(key);
       }
     }
     return whole;
@@ -225,13 +227,14 @@ export class DutySweep {
   /**
    * Raises a miss: claimed between siblings, then the intent (the record, pending, naming the case's id) written
    * before the case, and the record completed after it. A crash in between leaves the intent, which a later sweep
-   * completes (#complete): the case is created under the recorded id unless it exists, so never twice.
+   * completes (#complete): the case is created under the recorded id unless it exists, so never twice. False when a
+   * sibling holds the claim (it raises it).
    */
-  async #raise(gridId: string, date: string, kind: MissKind, now: number): Promise<void> {
+  async #raise(gridId: string, date: string, kind: MissKind, now: number): Promise<boolean> {
     const { store, patrols } = this.#options;
     const key = `${gridId}/${date}/${kind}`;
-    if (!(await store.claim(`duty-miss/${key}`, 3600_000))) return;
-    if (this.#options.jurisdiction.grid(gridId) === undefined) return;
+    if (!(await store.claim(`duty-miss/${key}`, 3600_000))) return false;
+    if (this.#options.jurisdiction.grid(gridId) === undefined) return true;
     const miss: DutyMiss = {
       gridId,
       date,
@@ -247,6 +250,7 @@ export class DutySweep {
     );
     await this.#createCase(miss, now);
     await store.putRecord(patrolCollections.misses, key, miss, patrols.expiresAt(now));
+    return true;
   }
 
   /**
