@@ -878,6 +878,7 @@ const needsReason = new Set([
   'coordinate_done',
   'feedback',
   'deny',
+  'object_notice',
 ]);
 
 /**
@@ -996,6 +997,7 @@ const panelActions = [
   // #25: the approval chain, 延期 decisions, 挂账, coordination, feedback, 退回.
   'approve',
   'deny',
+  'object_notice',
   'approve_extension',
   'deny_extension',
   'suspend',
@@ -1506,7 +1508,29 @@ function caseRecords(incident) {
         })
       : [],
   );
+  row('case-notice', 'case.notice', noticeLines(incident));
   return rows;
+}
+
+/** 公示 after the approval chain: running (until when), ended without objection, or objected to and by whom. */
+function noticeLines(incident) {
+  const notice = incident.approval?.notice;
+  if (!notice) return [];
+  const objection = notice.objection;
+  if (objection) {
+    const approver = incident.approval.chain.at(-1);
+    const node = incident.chain.find((place) => place.id === approver)?.name ?? approver;
+    return [
+      t('case.noticeObjected', {
+        user: nameOf(objection.userId),
+        time: time(objection.at),
+        reason: objection.reason,
+        node,
+      }),
+    ];
+  }
+  const dates = { from: time(notice.from), until: time(notice.until) };
+  return [t(notice.endedAt ? 'case.noticeEnded' : 'case.noticeRunning', dates)];
 }
 
 function assessmentForm() {

@@ -670,6 +670,8 @@ export class Hub {
       metrics,
       logger,
       now: options.clock,
+      // Alone, a pending miss found is this hub's own crashed raise; shared, it may be a sibling's still under way.
+      pendingGraceMs: sharing.redis === undefined ? 0 : 5 * 60_000,
     });
     // Cases from people (#25): the catalogue, field reports and registrations, the 12345 work-order API.
     const catalogue = new Catalogue(deployment.catalogue);

@@ -252,6 +252,28 @@ export interface Incident {
       approved: boolean;
       note?: string;
     }[];
+    /** 公示 after the chain's last approval (absent while it climbs, or when lifecycle.approval.publicNoticeDays is 0). */
+    readonly notice?: PublicNotice;
+  };
+}
+
+/**
+ * 公示 (方案4: "同时实行镇、社区(村)公示"): after the last approval the case is shown at the town and community centres
+ * until `until`; it is dispatched only once the period ends without objection (the deadline sweep ends it). An
+ * objection (异议) ends it early and sends the case back to the chain's last node to decide again.
+ */
+export interface PublicNotice {
+  /** ISO 8601: the last approval. */
+  readonly from: string;
+  /** ISO 8601: when the period ends. */
+  readonly until: string;
+  /** ISO 8601: set when it ended, by the period running out or by an objection. */
+  readonly endedAt?: string;
+  readonly objection?: {
+    readonly userId: string;
+    readonly nodeId: string;
+    readonly at: string;
+    readonly reason: string;
   };
 }
 

@@ -58,6 +58,7 @@ import { incidentRoutes } from './routes/incident-routes.ts';
 import { jurisdictionRoutes, rosterRoutes } from './routes/jurisdiction-routes.ts';
 import { liveRoutes } from './routes/live-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
+import { noticeRoutes } from './routes/notice-routes.ts';
 import { type NotificationRoutesOptions, notificationRoutes } from './routes/notification-routes.ts';
 import { onvifNotifyRoutes } from './routes/onvif-notify-routes.ts';
 import { type OpsRoutesOptions, operationsRoutes, opsRoutes } from './routes/ops-routes.ts';
@@ -216,6 +217,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   // Cases from people (#25): catalogue, field reports, registrations, the 12345 work-order API.
   await app.register(caseRoutes, { ...options, prefix: '/api' });
   await app.register(hotlineRoutes, { ...options, prefix: '/api/hotline/v1' });
+  // 公示 of approved cases (#25 point 1).
+  await app.register(noticeRoutes, { ...options, prefix: '/api' });
   await app.register(dashboardRoutes, options);
   return app;
 }

@@ -2,16 +2,22 @@ import { z } from 'zod';
 import { feedbackChannels } from '../core/incident.ts';
 import { type IncidentAction, incidentActions } from '../incidents/lifecycle.ts';
 
-export type UserAction = Exclude<IncidentAction, 'clear'>;
+export type UserAction = Exclude<IncidentAction, 'clear' | 'end_notice'>;
 
-/** The lifecycle actions a user may take: `clear` is the hub's own, when a device reports its condition over. */
-export const userActions = incidentActions.filter((action) => action !== 'clear') as [
+/**
+ * The hub's own actions, which no route names: `clear` when a device reports its condition over, `end_notice` when
+ * a 公示 period runs out (the deadline sweep).
+ */
+const hubOnlyActions: ReadonlySet<IncidentAction> = new Set(['clear', 'end_notice']);
+
+/** The lifecycle actions a user may take. */
+export const userActions = incidentActions.filter((action) => !hubOnlyActions.has(action)) as [
   UserAction,
   ...UserAction[],
 ];
 
 export function isUserAction(action: IncidentAction): action is UserAction {
-  return action !== 'clear';
+  return !hubOnlyActions.has(action);
 }
 
 /**

@@ -265,6 +265,17 @@ export const incidentAnswer = covering<Incident>()(
             note: z.string().optional(),
           }),
         ),
+        notice: z
+          .object({
+            from: instant,
+            until: instant,
+            endedAt: instant.optional(),
+            objection: z
+              .object({ userId: z.string(), nodeId: z.string(), at: instant, reason: z.string() })
+              .optional(),
+          })
+          .optional()
+          .describe('公示 after the last approval: dispatched once it ends without objection.'),
       })
       .optional()
       .describe(

@@ -6,6 +6,7 @@ import type { ActiveIncidents } from './active-incidents.ts';
 import type { IncidentActions } from './incident-actions.ts';
 import type { IncidentMetrics } from './incident-metrics.ts';
 import type { IncidentWriter } from './incident-writer.ts';
+import { type IncidentAction, noticeRunning } from './lifecycle.ts';
 
 export interface DeadlineSweepOptions {
   readonly active: ActiveIncidents;
@@ -54,7 +55,21 @@ export class DeadlineSweep {
       if (incident.state === 'suspended') {
         // 挂账 has no deadline (nothing escalates); its review date resumes it, back to the centre's attention.
         if (incident.suspension !== undefined && Date.parse(incident.suspension.reviewAt) <= now)
-          if (!writer.changes.busy(incident.id)) void this.#resume(incident);
+          if (!writer.changes.busy(incident.id))
+            void this.#once(incident, `resume:${incident.id}:${incident.suspension.at}`, 'resume', {
+              note: 'review date reached',
+              done: () => this.#options.metrics.reviewsDue.inc(),
+            });
+        continue;
+      }
+      const notice = noticeRunning(incident);
+      if (notice !== undefined) {
+        // 公示 has no deadline either; when it runs out without objection the case goes to dispatch.
+        if (Date.parse(notice.until) <= now && !writer.changes.busy(incident.id))
+          void this.#once(incident, `notice:${incident.id}:${notice.from}`, 'end_notice', {
+            note: 'public notice ended without objection',
+            done: () => this.#options.metrics.noticesEnded.inc(),
+          });
         continue;
       }
       if (!isOpen(incident.state) || incident.dueAt === null || Date.parse(incident.dueAt) > now) continue;
@@ -64,19 +79,27 @@ export class DeadlineSweep {
     }
   }
 
-  /** Resumes a suspended case at its review date, once across the hubs sharing the store (as escalations are). */
-  async #resume(incident: Incident): Promise<void> {
-    const { store, active, actions, metrics, logger } = this.#options;
+  /**
+   * A one-off change the hub makes at a date (a suspension's review, the end of a 公示), once across the hubs sharing
+   * the store: claimed as escalations are; a loser reloads the incident (the winner has changed it).
+   */
+  async #once(
+    incident: Incident,
+    claim: string,
+    action: IncidentAction,
+    { note, done }: { readonly note: string; readonly done: () => void },
+  ): Promise<void> {
+    const { store, active, actions, logger } = this.#options;
     try {
-      if (!(await store.claim(`resume:${incident.id}:${incident.suspension?.at}`, 10 * 60_000))) {
+      if (!(await store.claim(claim, 10 * 60_000))) {
         const fresh = await store.getIncident(incident.id);
         if (fresh !== undefined) active.remember(fresh);
         return;
       }
-      await actions.act('system', incident.id, 'resume', { note: 'review date reached' });
-      metrics.reviewsDue.inc();
+      await actions.act('system', incident.id, action, { note });
+      done();
     } catch (error) {
-      logger.warn({ incidentId: incident.id, error: (error as Error).message }, 'resuming failed');
+      logger.warn({ incidentId: incident.id, action, error: (error as Error).message }, `${action} failed`);
     }
   }
 

@@ -37,6 +37,10 @@ export const incidentMetrics = declareMetrics((metrics) => {
       name: 'gridhub_suspensions_reviewed_total',
       help: 'Suspended cases (挂账) resumed by the hub at their review date, back to their centre.',
     }),
+    noticesEnded: metrics.counter({
+      name: 'gridhub_public_notices_ended_total',
+      help: 'Approved cases whose public notice (公示) ran out without objection, ended by the hub for dispatch.',
+    }),
     reworks: metrics.counter({
       name: 'gridhub_reworks_total',
       help: 'Verifications rejected, sending a case back to its handler.',

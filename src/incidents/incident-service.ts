@@ -232,6 +232,11 @@ export class IncidentService {
     return this.#active.get(id);
   }
 
+  /** The active incidents this accepts, from memory (a shared store's are refreshed by the deadline sweep). */
+  activeWhere(accept: (incident: Incident) => boolean): Incident[] {
+    return [...this.#active.values()].filter(accept);
+  }
+
   /** A device event under its rule, through the raising steps (raising-steps.ts). */
   raise(
     event: DeviceEvent,

@@ -24,6 +24,20 @@ export const lifecycleSchema = z.strictObject({
     .max(366)
     .default(90)
     .describe('How far ahead a suspension’s (挂账) review date may be, in days.'),
+  approval: z
+    .strictObject({
+      publicNoticeDays: z
+        .number()
+        .int()
+        .min(0)
+        .max(30)
+        .default(5)
+        .describe(
+          'How long 公示 lasts after an approval chain’s last approval, in days (0: none); the case is dispatched after it.',
+        ),
+    })
+    .default({ publicNoticeDays: 5 })
+    .describe('需要审批: the approval chain’s public notice (公示).'),
 });
 
 /**
@@ -73,6 +87,7 @@ export function lifecycleLimitsOf(config: LifecycleConfig): LifecycleLimits {
     maxExtensions: config.maxExtensions,
     maxExtensionMs: config.maxExtensionHours * 3_600_000,
     maxSuspensionMs: config.maxSuspensionDays * 86_400_000,
+    publicNoticeMs: config.approval.publicNoticeDays * 86_400_000,
   };
 }
 

@@ -42,6 +42,9 @@ export const incidentActions = [
   'feedback',
   'approve',
   'deny',
+  // 公示: an objection during the notice, and its end (the hub's, by the deadline sweep).
+  'object_notice',
+  'end_notice',
   'clear',
 ] as const;
 export type IncidentAction = (typeof incidentActions)[number];
@@ -85,12 +88,15 @@ export interface LifecycleLimits {
   readonly maxExtensionMs: number;
   /** How far ahead a suspension's review date may be, ms. */
   readonly maxSuspensionMs: number;
+  /** How long 公示 lasts after an approval chain's last approval, ms; 0: none, the case goes to dispatch at once. */
+  readonly publicNoticeMs: number;
 }
 
 export const defaultLifecycleLimits: LifecycleLimits = {
   maxExtensions: 2,
   maxExtensionMs: 7 * 86_400_000,
   maxSuspensionMs: 90 * 86_400_000,
+  publicNoticeMs: 5 * 86_400_000,
 };
 
 /** What the lifecycle needs to know beyond the incident: deadlines and the jurisdiction's parents. */
@@ -234,9 +240,32 @@ function approvalPending(incident: Incident): boolean {
   return approvalNode(incident) !== undefined;
 }
 
+/** The 公示 running now (after the last approval, not yet ended), if any. */
+export function noticeRunning(incident: Incident): NonNullable<Incident['approval']>['notice'] {
+  const notice = incident.approval?.notice;
+  return notice !== undefined && notice.endedAt === undefined && !approvalPending(incident)
+    ? notice
+    : undefined;
+}
+
+/** Dispatch waits for the approval chain and then for its 公示. */
+function awaitingApproval(incident: Incident): string | undefined {
+  if (approvalPending(incident)) return 'the case is awaiting approval and cannot be dispatched yet';
+  const notice = noticeRunning(incident);
+  return notice === undefined ? undefined : `the case is under public notice (公示) until ${notice.until}`;
+}
+
 function decidesApproval(incident: Incident, actor: Actor): boolean {
   const node = approvalNode(incident);
   return node !== undefined && (actor.scopeNodeIds?.includes(node) ?? false);
+}
+
+/** Whether the outcome is one to tell the reporter: done, or an application denied (not a case just cancelled). */
+function answerable(incident: Incident): boolean {
+  return (
+    incident.state !== 'cancelled' ||
+    (incident.approval?.decisions.some((decision) => !decision.approved) ?? false)
+  );
 }
 
 /** Feedback is for people's cases: those another part (INTAKE) gives an `origin`, of whatever shape. */
@@ -285,10 +314,10 @@ const rules: Record<IncidentAction, ActionRule> = {
     roles: [...supervisors, 'system'],
     relation: 'anyone',
     // A case on its approval chain (需要审批) is dispatched once the chain has approved it, not before.
-    offered: (incident) => !approvalPending(incident),
+    offered: (incident) => awaitingApproval(incident) === undefined,
     apply: (incident, _actor, input, context) => {
-      if (approvalPending(incident))
-        return { kind: 'illegal', reason: 'the case is awaiting approval and cannot be dispatched yet' };
+      const waiting = awaitingApproval(incident);
+      if (waiting !== undefined) return { kind: 'illegal', reason: waiting };
       const assignees = input.assignees ?? [];
       if (assignees.length === 0) return { kind: 'invalid', reason: 'dispatch needs at least one assignee' };
       const { timeline } = incident;
@@ -695,13 +724,16 @@ const rules: Record<IncidentAction, ActionRule> = {
   },
   /** 回访/反馈: after the case is done, what the reporter was told and how; people's cases only. */
   feedback: {
-    from: ['resolved', 'closed'],
+    // A denied application (审批不同意) ends cancelled and is answered too: the applicant is told why.
+    from: ['resolved', 'closed', 'cancelled'],
     roles: everyone,
     relation: 'handler_or_supervisor',
-    offered: (incident) => hasOrigin(incident) && incident.feedback === undefined,
+    offered: (incident) => hasOrigin(incident) && incident.feedback === undefined && answerable(incident),
     apply: (incident, actor, input, context) => {
       if (!hasOrigin(incident))
         return { kind: 'illegal', reason: 'only a case reported by people has a reporter to tell' };
+      if (!answerable(incident))
+        return { kind: 'illegal', reason: 'a cancelled case is answered only when its approval was denied' };
       if (incident.feedback !== undefined)
         return {
           kind: 'illegal',
@@ -740,7 +772,22 @@ const rules: Record<IncidentAction, ActionRule> = {
           ...(input.note ? { note: input.note } : {}),
         },
       ];
-      return { ...incident, approval: { ...approval, at: approval.at + 1, decisions } };
+      const last = approval.at + 1 >= approval.chain.length;
+      const noticeMs = (context.limits ?? defaultLifecycleLimits).publicNoticeMs;
+      // The last approval opens 公示 (once: a decision again after an objection heard it, and goes to dispatch).
+      if (!last || noticeMs === 0 || approval.notice !== undefined)
+        return { ...incident, approval: { ...approval, at: approval.at + 1, decisions } };
+      return {
+        ...incident,
+        // Nobody must act while it is shown: the accept deadline starts when it ends.
+        ...noDeadline,
+        approval: {
+          ...approval,
+          at: approval.at + 1,
+          decisions,
+          notice: { from: isoTime(context.now), until: isoTime(context.now + noticeMs) },
+        },
+      };
     },
   },
   /** The chain's current node refuses: the case ends (cancelled) with the decision and its reason recorded. */
@@ -767,6 +814,63 @@ const rules: Record<IncidentAction, ActionRule> = {
           ],
         },
         timeline: { ...incident.timeline, closedAt: isoTime(context.now) },
+      };
+    },
+  },
+  /**
+   * 异议: an officer of a centre over the case (the town and community show the notice) objects during 公示 with the
+   * reason. The notice ends and the case goes back to the chain's last node (the approving authority), which decides
+   * again having heard it: approve (then dispatch, no second notice) or deny.
+   */
+  object_notice: {
+    from: open,
+    roles: supervisors,
+    relation: 'anyone',
+    offered: (incident, actor) =>
+      noticeRunning(incident) !== undefined && centreOf(incident, actor) !== undefined,
+    apply: (incident, actor, input, context) => {
+      const notice = noticeRunning(incident);
+      const approval = incident.approval;
+      if (notice === undefined || approval === undefined)
+        return { kind: 'illegal', reason: 'the case is not under public notice' };
+      const centre = centreOf(incident, actor);
+      if (centre === undefined)
+        return { kind: 'forbidden', reason: 'only a centre whose jurisdiction covers the case may object' };
+      if (!input.note) return { kind: 'invalid', reason: 'an objection needs the reason' };
+      const at = isoTime(context.now);
+      return {
+        ...incident,
+        ...noDeadline,
+        approval: {
+          ...approval,
+          at: approval.chain.length - 1,
+          notice: {
+            ...notice,
+            endedAt: at,
+            objection: { userId: actor.userId, nodeId: centre.id, at, reason: input.note },
+          },
+        },
+      };
+    },
+  },
+  /**
+   * 公示期满: the hub ends a notice whose period ran out without objection; the accept deadline starts now. When is
+   * the deadline sweep's to judge (as a suspension's review date is), not the action's.
+   */
+  end_notice: {
+    from: open,
+    roles: ['system'],
+    relation: 'anyone',
+    offered: () => false,
+    apply: (incident, _actor, _input, context) => {
+      const notice = noticeRunning(incident);
+      const approval = incident.approval;
+      if (notice === undefined || approval === undefined)
+        return { kind: 'illegal', reason: 'the case is not under public notice' };
+      return {
+        ...incident,
+        ...due(incident, 'accept', context.now, context),
+        approval: { ...approval, notice: { ...notice, endedAt: isoTime(context.now) } },
       };
     },
   },
@@ -844,6 +948,8 @@ const actionPhrases: Record<IncidentAction, string> = {
   feedback: 'record feedback on',
   approve: 'approve',
   deny: 'deny',
+  object_notice: 'object to the public notice of',
+  end_notice: 'end the public notice of',
   clear: 'clear',
 };
 const statePhrases: Record<IncidentState, string> = {

@@ -63,13 +63,29 @@ export interface DutySweepOptions {
   readonly metrics: MetricsRegistry;
   readonly logger: Logger;
   readonly now?: (() => number) | undefined;
+  /**
+   * How old a pending miss (its intent written, its case maybe not) must be before a sweep completes it. 0 where one
+   * hub owns the store: a pending miss found is its own crashed raise. Where instances share a store, longer than any
+   * raise takes, so that a sibling's raise still under way is not completed twice.
+   */
+  readonly pendingGraceMs?: number;
 }
+
+/** What the sweep keeps of its own progress (collection `duty-sweeps`, key `judged`). */
+interface SweepProgress {
+  /** The last local date whose deadlines were all judged. */
+  readonly date: string;
+}
+
+const progressKey = 'judged';
+const allKinds = Object.keys(missKinds) as MissKind[];
 
 /**
  * After each daily deadline (patrols.patrolBy, patrols.zeroReportBy, local time), raises a case to the grid's chief
  * for each grid whose patrol is not complete or whose zero report is owed and missing, and records the miss in
  * 'duty-misses'. Exactly once per grid, date and kind: the record answers across restarts, store.claim between
- * siblings sharing a store. Judges only today: a hub down from a deadline to midnight raises nothing for that day.
+ * siblings sharing a store. It keeps the last date it judged whole ('duty-sweeps'), so the first sweep after the hub
+ * was down across deadlines judges each day missed since, at most patrols.catchUpDays back.
  */
 export class DutySweep {
   readonly #options: DutySweepOptions;
@@ -111,19 +127,60 @@ export class DutySweep {
   }
 
   async #sweep(now: number): Promise<void> {
-    const { patrols } = this.#options;
-    const settings = patrols.settings;
-    const due = dueKinds(patrols.days.minute(now), settings);
+    const { patrols, store } = this.#options;
+    const days = patrols.days;
+    const today = days.date(now);
+    for (const key of this.#settled) if (!key.includes(`/${today}/`)) this.#settled.delete(key);
+    const progress = await store.getRecord<SweepProgress>(patrolCollections.sweeps, progressKey);
+    const yesterday = days.previous(today);
+    // Days missed while the hub was down: every deadline of theirs has passed. A first run judges from today on.
+    // The progress moves only past days judged whole: a miss still pending is judged again next sweep.
+    let whole = true;
+    if (progress !== undefined && progress.date < yesterday)
+      for (const date of this.#missedDays(progress.date, today))
+        whole = (await this.#judge(date, allKinds, now)) && whole;
+    if (whole && (progress === undefined || progress.date < yesterday)) await this.#progress(yesterday, now);
+    const due = dueKinds(days.minute(now), patrols.settings);
     if (due.length === 0) return;
-    const date = patrols.days.date(now);
-    for (const key of this.#settled) if (!key.includes(`/${date}/`)) this.#settled.delete(key);
+    const todayWhole = await this.#judge(today, due, now);
+    if (whole && todayWhole && due.length === allKinds.length && (progress?.date ?? '') < today)
+      await this.#progress(today, now);
+  }
+
+  /** The dates after `judged` and before `today`, oldest first, at most patrols.catchUpDays of them. */
+  #missedDays(judged: string, today: string): string[] {
+    const { days, settings } = this.#options.patrols;
+    const missed: string[] = [];
+    for (let date = days.previous(today); date > judged && missed.length < settings.catchUpDays; ) {
+      missed.unshift(date);
+      date = days.previous(date);
+    }
+    return missed;
+  }
+
+  #progress(date: string, now: number): Promise<void> {
+    const { store, patrols } = this.#options;
+    const progress: SweepProgress = { date };
+    return store.putRecord(patrolCollections.sweeps, progressKey, progress, patrols.expiresAt(now));
+  }
+
+  /**
+   * Judges these kinds of a date for every patrol grid: raises each miss not yet recorded, completes a pending one.
+   * True when every one is settled (none left pending).
+   */
+  async #judge(date: string, kinds: readonly MissKind[], now: number): Promise<boolean> {
+    const { patrols, store } = this.#options;
     let reported: Set<string> | undefined;
+    let whole = true;
     for (const grid of patrols.grids) {
-      for (const kind of due) {
+      for (const kind of kinds) {
         const key = `${grid.grid}/${date}/${kind}`;
         if (this.#settled.has(key)) continue;
-        if ((await this.#options.store.getRecord(patrolCollections.misses, key)) !== undefined) {
-          this.#settled.add(key);
+        const recorded = await store.getRecord<DutyMiss>(patrolCollections.misses, key);
+        if (recorded !== undefined) {
+          if (recorded.pendingSince === undefined || (await this.#complete(key, recorded, now)))
+            this.#settled.add(key);
+          else whole = false;
           continue;
         }
         const day = await patrols.finaliseDay(grid.grid, date);
@@ -133,10 +190,13 @@ export class DutySweep {
           zeroReported: kind === 'zero_report' && (await patrols.zeroReportOf(grid.grid, date)) !== undefined,
           caseReported: reported?.has(grid.grid) ?? false,
         };
-        if (isMissed(kind, facts, settings)) await this.#raise(grid.grid, date, kind, now);
-        this.#settled.add(key);
+        // A sibling raising it now: judged again next sweep, by its record, until that is complete.
+        if (isMissed(kind, facts, patrols.settings) && !(await this.#raise(grid.grid, date, kind, now)))
+          whole = false;
+        else this.#settled.add(key);
       }
     }
+    return whole;
   }
 
   /** The grids with a case a person reported on the date (from the audit trail). */
@@ -164,17 +224,61 @@ export class DutySweep {
     return grids;
   }
 
-  async #raise(gridId: string, date: string, kind: MissKind, now: number): Promise<void> {
-    const { store, patrols, jurisdiction, incidents } = this.#options;
+  /**
+   * Raises a miss: claimed between siblings, then the intent (the record, pending, naming the case's id) written
+   * before the case, and the record completed after it. A crash in between leaves the intent, which a later sweep
+   * completes (#complete): the case is created under the recorded id unless it exists, so never twice. False when a
+   * sibling holds the claim (it raises it).
+   */
+  async #raise(gridId: string, date: string, kind: MissKind, now: number): Promise<boolean> {
+    const { store, patrols } = this.#options;
     const key = `${gridId}/${date}/${kind}`;
-    if (!(await store.claim(`duty-miss/${key}`, 3600_000))) return;
+    if (!(await store.claim(`duty-miss/${key}`, 3600_000))) return false;
+    if (this.#options.jurisdiction.grid(gridId) === undefined) return true;
+    const miss: DutyMiss = {
+      gridId,
+      date,
+      kind,
+      userIds: patrols.workersOf(gridId),
+      incidentId: timeOrderedId('inc', now),
+    };
+    await store.putRecord(
+      patrolCollections.misses,
+      key,
+      { ...miss, pendingSince: new Date(now).toISOString() },
+      patrols.expiresAt(now),
+    );
+    await this.#createCase(miss, now);
+    await store.putRecord(patrolCollections.misses, key, miss, patrols.expiresAt(now));
+    return true;
+  }
+
+  /**
+   * Completes a miss left pending by a raise that did not finish (a crash, a failed write): creates its case unless
+   * it exists, then the record. True when the miss is complete; false when it is too young to be judged abandoned
+   * or a sibling completes it.
+   */
+  async #complete(key: string, pending: DutyMiss, now: number): Promise<boolean> {
+    const { store, patrols, logger } = this.#options;
+    const { pendingSince, ...miss } = pending;
+    const exists = (await store.getIncident(miss.incidentId)) !== undefined;
+    if (!exists) {
+      if (now - Date.parse(pendingSince ?? '') < (this.#options.pendingGraceMs ?? 0)) return false;
+      if (!(await store.claim(`duty-miss/${key}/complete/${miss.incidentId}`, 3600_000))) return false;
+      await this.#createCase(miss, now);
+      logger.info({ ns: 'patrols', key, incidentId: miss.incidentId }, 'pending missed duty completed');
+    }
+    await store.putRecord(patrolCollections.misses, key, miss, patrols.expiresAt(now));
+    return true;
+  }
+
+  /** The case of a miss, to the grid's chiefs (new for the community centre when it has none). */
+  async #createCase(miss: DutyMiss, now: number): Promise<void> {
+    const { patrols, jurisdiction, incidents } = this.#options;
+    const { gridId, date, kind, incidentId } = miss;
     const entry = jurisdiction.grid(gridId);
     if (entry === undefined) return;
     const chiefs = patrols.chiefsOf(gridId);
-    const incidentId = timeOrderedId('inc', now);
-    const miss: DutyMiss = { gridId, date, kind, userIds: patrols.workersOf(gridId), incidentId };
-    // The miss first: a crash after it raises no second case on restart (at worst, none at all).
-    await store.putRecord(patrolCollections.misses, key, miss, patrols.expiresAt(now));
     const at = new Date(now).toISOString();
     const dispatched = chiefs.length > 0;
     const acceptBy = new Date(now + this.#options.deadlineMs(dutyMissedCategory, 'accept')).toISOString();

@@ -85,6 +85,15 @@ export const patrolsSchema = z
       .max(3600)
       .default(60)
       .describe('How often the missed-duty sweep runs.'),
+    catchUpDays: z
+      .number()
+      .int()
+      .min(0)
+      .max(31)
+      .default(7)
+      .describe(
+        'After the hub was down across deadlines, how many past days the first sweep judges (0: today only).',
+      ),
     retentionDays: z
       .number()
       .int()

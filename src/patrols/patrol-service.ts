@@ -18,6 +18,8 @@ export const patrolCollections = {
   days: 'patrol-days',
   zeroReports: 'zero-reports',
   misses: 'duty-misses',
+  /** The duty sweep's own progress: `judged`, the last local date whose deadlines were all judged. */
+  sweeps: 'duty-sweeps',
 } as const;
 
 export type CheckinMethod = 'geofence' | 'qr';
@@ -62,6 +64,11 @@ export interface DutyMiss {
   readonly userIds: readonly string[];
   /** The case raised to the grid chief. */
   readonly incidentId: string;
+  /**
+   * Set while the case is being raised (the intent, written before it): a record still pending on a later sweep
+   * is completed, the case created under this incidentId unless it exists. Absent once raised.
+   */
+  readonly pendingSince?: string;
 }
 
 export interface CheckinRequest {

@@ -146,4 +146,47 @@ describe('the case lifecycle on the pages (#25)', () => {
     const suspended = await current(incident.id);
     expect(suspended.suspension?.reviewAt).toBe(new Date(`${inWeek}T00:00:00+08:00`).toISOString());
   });
+
+  it('shows an approved case in 公示 on the panel, and takes an objection with its reason', async () => {
+    const device = await newIncident();
+    const { store } = hub.testHandle;
+    const at = new Date().toISOString();
+    // A case on its approval chain, at its last step (as a field report's would be): a copy, not the live one.
+    const incident: Incident = {
+      ...(await current(device.id)),
+      id: `${device.id}-approval`,
+      state: 'new',
+      assignees: [],
+      approval: {
+        chain: ['community-xijiao', 'street-liushuwan', 'district-qinghe'],
+        at: 2,
+        decisions: [
+          { nodeId: 'community-xijiao', userId: 'officer-xijiao', at, approved: true },
+          { nodeId: 'street-liushuwan', userId: 'officer-liushuwan', at, approved: true },
+        ],
+      },
+    };
+    await store.saveIncident(incident);
+    const approved = await postJson<Incident>(
+      `${hub.httpUrl}/api/incidents/${incident.id}/actions/approve`,
+      'demo-officer-qinghe',
+      { note: '批准' },
+    );
+    expect(approved.status).toBe(200);
+    const officer = await openPage('officer', 'officer-xijiao');
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
+    const until = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(
+      Date.parse(approved.body.approval?.notice?.until as string),
+    );
+    await expect.poll(() => officer.locator('#case-notice').textContent(), wait).toContain('公示中');
+    expect(await officer.locator('#case-notice').textContent()).toContain(until);
+    expect(await officer.locator('#incident button[data-action="dispatch"]').count()).toBe(0);
+    const object = officer.locator('#incident button[data-action="object_notice"]');
+    expect(await object.textContent()).toBe('公示异议');
+    await officer.locator('#note').fill('邻居反映占用消防通道');
+    await object.click();
+    await expect.poll(() => officer.locator('#case-notice').textContent(), wait).toContain('提出异议');
+    expect(await officer.locator('#case-notice').textContent()).toContain('邻居反映占用消防通道');
+    expect((await current(incident.id)).approval?.notice?.objection?.reason).toBe('邻居反映占用消防通道');
+  });
 });

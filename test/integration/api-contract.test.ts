@@ -105,6 +105,7 @@ const operations = [
   'POST /api/hotline/v1/work-orders/{no}/visit',
   'POST /api/hotline/v1/work-orders/{no}/sign',
   'POST /api/hotline/v1/work-orders/{no}/return',
+  'GET /api/public-notices',
 ];
 
 /** The error shape every refusal has: `{error: {code, message, problems?}}`. */

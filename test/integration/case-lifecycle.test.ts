@@ -217,7 +217,7 @@ describe('the case lifecycle of people’s cases (#25)', () => {
     });
   });
 
-  it('takes a field report needing approval up its chain; the last approval opens dispatch, a denial ends it', async () => {
+  it('takes a field report needing approval up its chain, shows it in 公示, then opens dispatch; a denial ends it', async () => {
     const { store } = hub.testHandle;
     const base = (await store.getIncident(task.id)) as Incident;
     const waiting: Incident = {
@@ -244,13 +244,46 @@ describe('the case lifecycle of people’s cases (#25)', () => {
       (await act('officer-liushuwan', plain.id, 'approve', { note: '审核通过' })).body.approval?.at,
     ).toBe(2);
     const approved = await act('officer-qinghe', plain.id, 'approve', { note: '批准' });
-    expect(approved.body).toMatchObject({ state: 'new', approval: { at: 3 } });
+    expect(approved.body).toMatchObject({ state: 'new', approval: { at: 3 }, dueAt: null });
     expect(approved.body.approval?.decisions.map((decision) => decision.nodeId)).toEqual([
       'community-xijiao',
       'street-liushuwan',
       'district-qinghe',
     ]);
-    expect(await offered('officer-xijiao', plain.id)).toContain('dispatch');
+    // 公示 (lifecycle.approval.publicNoticeDays, 5 by default): not dispatched while it is shown.
+    const until = approved.body.approval?.notice?.until as string;
+    expect(Date.parse(until) - Date.parse(approved.body.approval?.notice?.from as string)).toBe(
+      5 * 86_400_000,
+    );
+    expect(await offered('officer-xijiao', plain.id)).not.toContain('dispatch');
+    expect(await offered('officer-xijiao', plain.id)).toContain('object_notice');
+    const board = await getJson(`${hub.httpUrl}/api/public-notices`, 'demo-officer-xijiao');
+    expect(board.status).toBe(200);
+    const notices = (board.body as { notices: Record<string, unknown>[] }).notices;
+    expect(notices).toEqual([
+      expect.objectContaining({ incidentId: plain.id, community: expect.any(String), until }),
+    ]);
+    expect(JSON.stringify(notices)).not.toMatch(/reportedBy|reporter|officer-|worker-/);
+    expect(
+      (
+        (await getJson(`${hub.httpUrl}/api/public-notices`, 'demo-officer-luming')).body as {
+          notices: unknown[];
+        }
+      ).notices,
+    ).toEqual([]);
+    expect((await getJson(`${hub.httpUrl}/api/public-notices`, 'demo-worker-xijiao-01')).status).toBe(403);
+    expect((await getJson(`${hub.httpUrl}/api/public-notices`)).status).toBe(401);
+    // The period runs out without objection: the deadline sweep ends it, and the case goes to dispatch.
+    hub.testHandle.incidents.sweep(Date.parse(until) + 60_000);
+    await eventually(async () => (await offered('officer-xijiao', plain.id)).includes('dispatch'));
+    const ended = (await getJson(`${hub.httpUrl}/api/incidents/${plain.id}`, 'demo-officer-xijiao'))
+      .body as Incident;
+    expect(ended.approval?.notice?.endedAt).toEqual(expect.any(String));
+    expect(ended.dueStage).toBe('accept');
+    expect((await audit(plain.id)).find((entry) => entry.action === 'incident.end_notice')).toMatchObject({
+      actor: { userId: 'system' },
+      outcome: 'ok',
+    });
     const denied = await act('officer-xijiao', `${base.id}-denied`, 'deny', { note: '不符合审批条件' });
     expect(denied.body).toMatchObject({ state: 'cancelled', closedBy: 'officer-xijiao' });
     expect(denied.body.approval?.decisions).toEqual([
@@ -262,6 +295,59 @@ describe('the case lifecycle of people’s cases (#25)', () => {
         note: '不符合审批条件',
       },
     ]);
+  });
+
+  it('sends a case objected to during 公示 back to the approving district; a denial is answered to the reporter', async () => {
+    const { store } = hub.testHandle;
+    const base = (await store.getIncident(task.id)) as Incident;
+    const { supervisions: _s, coordinators: _c, extensions: _e, returns: _r, feedback: _f, ...rest } = base;
+    const decided = (nodeId: string, userId: string) => ({
+      nodeId,
+      userId,
+      at: new Date().toISOString(),
+      approved: true,
+    });
+    const lastStep: Incident = {
+      ...rest,
+      id: `${base.id}-objected`,
+      state: 'new',
+      assignees: [],
+      handler: null,
+      origin: { kind: 'field_report', reportedBy: 'worker-xijiao-01', path: 'approval' },
+      approval: {
+        chain: ['community-xijiao', 'street-liushuwan', 'district-qinghe'],
+        at: 2,
+        decisions: [
+          decided('community-xijiao', 'officer-xijiao'),
+          decided('street-liushuwan', 'officer-liushuwan'),
+        ],
+      },
+    };
+    await store.saveIncident(lastStep);
+    expect((await act('officer-qinghe', lastStep.id, 'approve')).body.approval?.notice).toBeDefined();
+    expect((await act('officer-xijiao', lastStep.id, 'object_notice')).status).toBe(400);
+    expect((await act('officer-luming', lastStep.id, 'object_notice', { note: '异议' })).status).toBe(404);
+    const objected = await act('officer-xijiao', lastStep.id, 'object_notice', { note: '邻居反映占用通道' });
+    expect(objected.status).toBe(200);
+    expect(objected.body.approval).toMatchObject({
+      at: 2,
+      notice: {
+        objection: { userId: 'officer-xijiao', nodeId: 'community-xijiao', reason: '邻居反映占用通道' },
+      },
+    });
+    expect(await offered('officer-xijiao', lastStep.id)).not.toContain('dispatch');
+    expect(await offered('officer-qinghe', lastStep.id)).toEqual(expect.arrayContaining(['approve', 'deny']));
+    const board = await getJson(`${hub.httpUrl}/api/public-notices`, 'demo-officer-xijiao');
+    expect(JSON.stringify(board.body)).not.toContain(lastStep.id);
+    const denied = await act('officer-qinghe', lastStep.id, 'deny', { note: '异议成立，不予批准' });
+    expect(denied.body.state).toBe('cancelled');
+    // Denied, the application is answered (回访) like a case done, unlike a case merely cancelled.
+    expect(await offered('officer-xijiao', lastStep.id)).toContain('feedback');
+    const told = await act('officer-xijiao', lastStep.id, 'feedback', {
+      note: '已告知不予批准及理由',
+      via: 'phone',
+    });
+    expect(told.body.feedback).toMatchObject({ userId: 'officer-xijiao', via: 'phone' });
   });
 
   it("records feedback to the reporter on a people's case after closure, once", async () => {

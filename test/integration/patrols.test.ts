@@ -10,6 +10,7 @@ import {
   type TestHub,
   temporaryDirectory,
 } from '../helpers/hub.ts';
+import { moveTo, shanghai } from '../helpers/local-clock.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
 type Day = {
@@ -22,34 +23,6 @@ type Day = {
   zeroReport: { userId: string } | null;
 };
 type CheckinAnswer = { checkin: { pointId: string; method: string; gridId: string }; day: Day };
-
-/** The local date and minute in Asia/Shanghai (the demo's hub.timezone). */
-function shanghai(ms: number): { date: string; minute: number } {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', {
-      timeZone: 'Asia/Shanghai',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    })
-      .formatToParts(ms)
-      .map((part) => [part.type, part.value]),
-  );
-  return {
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-    minute: Number(parts.hour) * 60 + Number(parts.minute),
-  };
-}
-
-/** Moves the clock on to the next local time of day (minutes after midnight, Shanghai). */
-function moveTo(clock: MovableClock, minute: number): void {
-  const now = shanghai(clock.now()).minute;
-  const ahead = (minute - now + 24 * 60) % (24 * 60);
-  clock.moveOn(ahead * 60_000);
-}
 
 /** The demo's points (config/demo.yaml patrols), WGS-84 as the demo's map. */
 const square = { lon: 116.3043, lat: 39.932 };

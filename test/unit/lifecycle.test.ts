@@ -456,7 +456,12 @@ describe('#25: return, extension, suspension, coordination, feedback, approval',
   const withDepartments: LifecycleContext = {
     ...context,
     departmentOf: (id) => (id === 'cg1' ? 'chengguan' : undefined),
-    limits: { maxExtensions: 1, maxExtensionMs: 2 * 3_600_000, maxSuspensionMs: 10 * 86_400_000 },
+    limits: {
+      maxExtensions: 1,
+      maxExtensionMs: 2 * 3_600_000,
+      maxSuspensionMs: 10 * 86_400_000,
+      publicNoticeMs: 0,
+    },
   };
   const inHand = (overrides: Partial<Incident> = {}) =>
     incident({
@@ -714,7 +719,7 @@ describe('#25: return, extension, suspension, coordination, feedback, approval',
     expect(availableActions(told, centreOfficer)).not.toContain('feedback');
   });
 
-  it('climbs the approval chain node by node; the last approval opens dispatch, a denial ends the case', () => {
+  it('climbs the approval chain node by node; without 公示 the last approval opens dispatch, a denial ends the case', () => {
     const waiting = incident({
       state: 'new',
       assignees: [],
@@ -722,38 +727,139 @@ describe('#25: return, extension, suspension, coordination, feedback, approval',
     });
     expect(availableActions(waiting, centreOfficer)).toEqual(expect.arrayContaining(['approve', 'deny']));
     expect(availableActions(waiting, centreOfficer)).not.toContain('dispatch');
-    expect(applyAction(waiting, 'dispatch', centreOfficer, { assignees: ['worker'] }, context)).toMatchObject(
-      {
-        kind: 'illegal',
-      },
-    );
+    expect(
+      applyAction(waiting, 'dispatch', centreOfficer, { assignees: ['worker'] }, withDepartments),
+    ).toMatchObject({
+      kind: 'illegal',
+    });
     expect(availableActions(waiting, streetOfficer)).not.toContain('approve');
-    expect(applyAction(waiting, 'approve', streetOfficer, {}, context)).toMatchObject({ kind: 'forbidden' });
+    expect(applyAction(waiting, 'approve', streetOfficer, {}, withDepartments)).toMatchObject({
+      kind: 'forbidden',
+    });
     const community = applyAction(
       waiting,
       'approve',
       centreOfficer,
       { note: '受理界定' },
-      context,
+      withDepartments,
     ) as Incident;
     expect(community.approval).toMatchObject({
       at: 1,
       decisions: [{ nodeId: 'c1', userId: 'officer', approved: true }],
     });
-    const street = applyAction(community, 'approve', streetOfficer, {}, context) as Incident;
+    const street = applyAction(community, 'approve', streetOfficer, {}, withDepartments) as Incident;
     const district: Actor = { userId: 'district', role: 'duty_officer', scopeNodeIds: ['d1'] };
-    const approved = applyAction(street, 'approve', district, {}, context) as Incident;
+    const approved = applyAction(street, 'approve', district, {}, withDepartments) as Incident;
     expect(approved.approval?.at).toBe(3);
     expect(approved.state).toBe('new');
     expect(availableActions(approved, district)).not.toContain('approve');
     expect(availableActions(approved, centreOfficer)).toContain('dispatch');
-    expect(applyAction(community, 'deny', streetOfficer, {}, context)).toMatchObject({ kind: 'invalid' });
-    const denied = applyAction(community, 'deny', streetOfficer, { note: '不符合条件' }, context) as Incident;
+    expect(applyAction(community, 'deny', streetOfficer, {}, withDepartments)).toMatchObject({
+      kind: 'invalid',
+    });
+    const denied = applyAction(
+      community,
+      'deny',
+      streetOfficer,
+      { note: '不符合条件' },
+      withDepartments,
+    ) as Incident;
     expect(denied).toMatchObject({ state: 'cancelled', closedBy: 'street' });
     expect(denied.approval?.decisions.at(-1)).toMatchObject({
       nodeId: 's1',
       approved: false,
       note: '不符合条件',
     });
+  });
+
+  it('after the last approval shows the case in 公示 until the period ends; an objection sends it back to the approver', () => {
+    const district: Actor = { userId: 'district', role: 'duty_officer', scopeNodeIds: ['d1'] };
+    const lastStep = incident({
+      state: 'new',
+      assignees: [],
+      origin: { kind: 'field_report' },
+      approval: {
+        chain: ['c1', 's1', 'd1'],
+        at: 2,
+        decisions: [
+          { nodeId: 'c1', userId: 'officer', at: new Date(now).toISOString(), approved: true },
+          { nodeId: 's1', userId: 'street', at: new Date(now).toISOString(), approved: true },
+        ],
+      },
+    });
+    const shown = applyAction(lastStep, 'approve', district, { note: '批准' }, context) as Incident;
+    expect(shown.approval?.notice).toEqual({
+      from: new Date(now).toISOString(),
+      until: new Date(now + 5 * 86_400_000).toISOString(),
+    });
+    expect(shown).toMatchObject({ state: 'new', dueAt: null, dueStage: null });
+    expect(availableActions(shown, centreOfficer)).not.toContain('dispatch');
+    expect(availableActions(shown, centreOfficer)).toContain('object_notice');
+    expect(applyAction(shown, 'dispatch', centreOfficer, { assignees: ['worker'] }, context)).toMatchObject({
+      kind: 'illegal',
+      reason: expect.stringContaining('公示'),
+    });
+    // The hub ends it: the case is dispatchable, with an accept deadline from then.
+    const later = { ...context, now: now + 5 * 86_400_000 + 1000 };
+    expect(applyAction(shown, 'end_notice', centreOfficer, {}, later)).toMatchObject({ kind: 'forbidden' });
+    const ended = applyAction(shown, 'end_notice', systemActor, {}, later) as Incident;
+    expect(ended.approval?.notice?.endedAt).toBe(new Date(later.now).toISOString());
+    expect(ended).toMatchObject({ dueStage: 'accept' });
+    expect(Date.parse(ended.dueAt as string)).toBeGreaterThan(later.now);
+    expect(availableActions(ended, centreOfficer)).toContain('dispatch');
+    expect(availableActions(ended, centreOfficer)).not.toContain('object_notice');
+    expect(applyAction(ended, 'end_notice', systemActor, {}, later)).toMatchObject({ kind: 'illegal' });
+    // An objection needs its reason, ends the notice and puts the decision back to the district.
+    expect(applyAction(shown, 'object_notice', centreOfficer, {}, context)).toMatchObject({
+      kind: 'invalid',
+    });
+    const outsider: Actor = { userId: 'far', role: 'duty_officer', scopeNodeIds: ['elsewhere'] };
+    expect(availableActions(shown, outsider)).not.toContain('object_notice');
+    expect(applyAction(shown, 'object_notice', outsider, { note: 'x' }, context)).toMatchObject({
+      kind: 'forbidden',
+    });
+    const objected = applyAction(
+      shown,
+      'object_notice',
+      centreOfficer,
+      { note: '邻居反映占用公共通道' },
+      context,
+    ) as Incident;
+    expect(objected.approval).toMatchObject({
+      at: 2,
+      notice: {
+        endedAt: expect.any(String),
+        objection: { userId: 'officer', reason: '邻居反映占用公共通道' },
+      },
+    });
+    expect(availableActions(objected, centreOfficer)).not.toContain('dispatch');
+    expect(availableActions(objected, district)).toEqual(expect.arrayContaining(['approve', 'deny']));
+    // Approved again having heard it: no second notice, dispatch at once.
+    const reapproved = applyAction(
+      objected,
+      'approve',
+      district,
+      { note: '异议不成立' },
+      context,
+    ) as Incident;
+    expect(reapproved.approval?.notice?.objection).toBeDefined();
+    expect(availableActions(reapproved, centreOfficer)).toContain('dispatch');
+    // Or denied: the case ends cancelled, and the applicant is answered (feedback), unlike a plain cancellation.
+    const denied = applyAction(objected, 'deny', district, { note: '异议成立' }, context) as Incident;
+    expect(denied.state).toBe('cancelled');
+    expect(availableActions(denied, centreOfficer)).toContain('feedback');
+    const answered = applyAction(
+      denied,
+      'feedback',
+      centreOfficer,
+      { note: '已告知不予批准及理由', via: 'phone' },
+      context,
+    ) as Incident;
+    expect(answered.feedback?.note).toBe('已告知不予批准及理由');
+    const cancelled = applyAction(shown, 'cancel', centreOfficer, {}, context) as Incident;
+    expect(availableActions(cancelled, centreOfficer)).not.toContain('feedback');
+    expect(
+      applyAction(cancelled, 'feedback', centreOfficer, { note: 'x', via: 'phone' }, context),
+    ).toMatchObject({ kind: 'illegal' });
   });
 });
