@@ -16,7 +16,7 @@ import type { MediaStore } from '../cameras/evidence/media-store.ts';
 import { notifyPath, type OnvifSessions } from '../cameras/sessions/onvif-sessions.ts';
 import { errorAnswer, GridhubError } from '../core/errors.ts';
 import { formatPath } from '../core/problems.ts';
-import type { UserDescription } from '../core/user.ts';
+import type { People } from '../core/user.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { Fleet } from '../fleet/fleet.ts';
 import { tileOrigins } from '../incidents/console-settings.ts';
@@ -91,7 +91,8 @@ export interface HttpAppOptions
   readonly visibility: Visibility;
   readonly jurisdiction: Jurisdiction;
   readonly router: Router;
-  readonly users: readonly UserDescription[];
+  /** The people the hub knows now (accounts.people): the config's users and the API's accounts. */
+  readonly people: People;
   readonly registry: DeviceRegistry;
   readonly media: MediaStore;
   readonly cameras: OnvifSessions;

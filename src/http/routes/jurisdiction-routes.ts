@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { GridhubError } from '../../core/errors.ts';
 import { type Principal, roles } from '../../core/principal.ts';
-import type { UserDescription } from '../../core/user.ts';
+import type { People } from '../../core/user.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
 import { shiftSchema } from '../../incidents/roster-schema.ts';
 import type { Router } from '../../incidents/router.ts';
@@ -12,7 +12,8 @@ import { list, placeAnswer } from '../schemas.ts';
 
 export interface JurisdictionRoutesOptions {
   readonly jurisdiction: Jurisdiction;
-  readonly users: readonly UserDescription[];
+  /** The people the hub knows now (accounts.people): the config's users and the API's accounts. */
+  readonly people: People;
   readonly router: Router;
   readonly incidents: IncidentService;
 }
@@ -62,7 +63,7 @@ function scoped(jurisdiction: Jurisdiction) {
 
 /** The places and people of the caller's part of the jurisdiction. */
 export const jurisdictionRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = async (app, options) => {
-  const { jurisdiction, users } = options;
+  const { jurisdiction, people } = options;
   const { within } = scoped(jurisdiction);
   const tags = ['jurisdiction'];
   app.addHook('preHandler', authenticate);
@@ -125,11 +126,13 @@ export const jurisdictionRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions
     },
     async (request) => {
       const principal = principalOf(request);
-      const visible = users.filter((user) =>
-        (user.grids ?? (user.scope === undefined ? [] : [user.scope])).some((node) =>
-          within(principal, node),
-        ),
-      );
+      const visible = people
+        .all()
+        .filter((user) =>
+          (user.grids ?? (user.scope === undefined ? [] : [user.scope])).some((node) =>
+            within(principal, node),
+          ),
+        );
       // Never the token: it is the user's password.
       return {
         users: visible.map((user) => ({
@@ -146,7 +149,7 @@ export const jurisdictionRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions
 
 /** The duty rosters of the caller's grids, and who is on duty now. */
 export const rosterRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = async (app, options) => {
-  const { jurisdiction, users, router, incidents } = options;
+  const { jurisdiction, people, router, incidents } = options;
   const { visiblePlace } = scoped(jurisdiction);
   const tags = ['rosters'];
   /** Who is on duty at a grid (its workers) or a centre (its duty officers) now. */
@@ -195,7 +198,8 @@ export const rosterRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = as
       const kind = visiblePlace(principal, grid);
       // A grid's roster names its workers, a centre's its duty officers.
       const members = new Set(
-        users
+        people
+          .all()
           .filter((user) =>
             kind === 'grid'
               ? user.role === 'grid_worker' && user.grids?.includes(grid)
