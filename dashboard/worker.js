@@ -86,12 +86,21 @@ function remember(id) {
   sessionStorage.setItem('gridhub.seen', JSON.stringify([...seen]));
 }
 
+/** A department user (#25) works only on the cases handed to them: no patrol, position, score, report or upload. */
+const isDepartment = () => state.me.role === 'department';
+
+/** My part of a case handed to me for coordination (协同), while it is not done. */
+const myCoordination = (incident) =>
+  incident.coordinators?.findLast((entry) => entry.userId === state.me.userId && !entry.doneAt);
+
 function mine(incident) {
   const { userId, scopeNodeIds } = state.me;
   return (
     taskStates.includes(incident.state) &&
     incident.chain.some((node) => scopeNodeIds.includes(node.id)) &&
-    (incident.assignees.includes(userId) || incident.handler === userId)
+    (incident.assignees.includes(userId) ||
+      incident.handler === userId ||
+      myCoordination(incident) !== undefined)
   );
 }
 
@@ -155,11 +164,13 @@ async function start() {
     window.addEventListener('online', () => location.reload());
     return;
   }
-  positionSharing(root);
-  patrolPanel(root, state.me.userId);
-  monthScore(root);
-  // Offline, the catalogue cannot be read: the 随手拍 button is simply not offered until the page is back online.
-  addReportForm().catch(() => undefined);
+  if (!isDepartment()) {
+    positionSharing(root);
+    patrolPanel(root, state.me.userId);
+    monthScore(root);
+    // Offline, the catalogue cannot be read: the 随手拍 button is simply not offered until the page is back online.
+    addReportForm().catch(() => undefined);
+  }
   connect({
     onStatus: (code, reason) => {
       showStatus(ui.status, code, reason);
@@ -357,7 +368,7 @@ function card(incident, draft, uploadPart) {
       : null,
     awaiting ? el('p', { class: 'meta awaiting' }, t('task.awaiting')) : null,
     evidenceSection(incident),
-    uploadPart ?? uploadSection(incident),
+    isDepartment() ? null : (uploadPart ?? uploadSection(incident)),
     awaiting ? null : note,
     awaiting ? null : actionsSection(incident, note, message),
     outbox.view(incident.id),
@@ -479,7 +490,11 @@ function caseNotices(incident) {
   const supervision = incident.supervisions?.at(-1);
   const pending = incident.extensions?.at(-1);
   const suspension = incident.suspension;
+  const handed = myCoordination(incident);
   const lines = [
+    handed
+      ? el('p', { class: 'handed-off' }, t('task.handedOff', { note: handed.note, time: time(handed.at) }))
+      : null,
     supervision
       ? el(
           'p',
@@ -665,7 +680,7 @@ function actionsSection(incident, note, message) {
   );
   const act = (action) => async () => {
     message.textContent = '';
-    if (['return', 'request_extension'].includes(action) && !note.value.trim()) {
+    if (['return', 'request_extension', 'coordinate_done', 'note'].includes(action) && !note.value.trim()) {
       message.textContent = t('note.required', { action: actionLabel(action) });
       note.focus();
       return;
@@ -685,7 +700,8 @@ function actionsSection(incident, note, message) {
       }
       // Through the offline queue: sent now when it can be, else kept and shown as 待发送 (outbox.js).
       const done = await outbox.take(incident, action, body);
-      if (['resolve', 'return', 'request_extension'].includes(action)) note.value = '';
+      if (['resolve', 'return', 'request_extension', 'coordinate_done', 'note'].includes(action))
+        note.value = '';
       fresh.delete(incident.id);
       if (done.incident) arrived(done.incident);
       else render();
@@ -699,6 +715,9 @@ function actionsSection(incident, note, message) {
       { type: 'button', dataset: { action }, disabled: !enabled, onclick: act(action) },
       actionLabel(action),
     );
+  // A department user reports their part done, or adds a note; nothing else is theirs.
+  if (isDepartment())
+    return el('div', { class: 'actions' }, button('coordinate_done', true), button('note', true));
   // Its buttons as the actions waiting on it would leave it (accept offline, then arrive offline).
   const shown = outbox.expectedState(incident);
   const inHand = ['accepted', 'on_site'].includes(shown);

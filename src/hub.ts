@@ -715,6 +715,7 @@ export class Hub {
         jurisdiction: deployment.jurisdiction,
         router,
         people,
+        departments: deployment.departments,
         placeOfUser: (userId) => accounts.placeOf(userId),
         registry: devices,
         media,

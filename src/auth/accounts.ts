@@ -426,6 +426,9 @@ export class Accounts implements UserDirectory {
   /** As the config's users are checked (load.ts): a role's kind of scope, on nodes that exist. */
   #checkShape(input: NewAccount): void {
     const { jurisdiction } = this.#options;
+    // A department user belongs to a department, which only the config names (departments[].userIds).
+    if (input.role === 'department')
+      throw refused('invalid', 'department users are configured, with their department (config departments)');
     const byGrids = input.role === 'grid_worker' || input.role === 'grid_chief';
     if (byGrids) {
       if (input.grids === undefined || input.grids.length === 0 || input.scope !== undefined)

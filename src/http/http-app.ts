@@ -55,7 +55,11 @@ import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { type HotlineRoutesOptions, hotlineRoutes } from './routes/hotline-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
-import { jurisdictionRoutes, rosterRoutes } from './routes/jurisdiction-routes.ts';
+import {
+  type JurisdictionRoutesOptions,
+  jurisdictionRoutes,
+  rosterRoutes,
+} from './routes/jurisdiction-routes.ts';
 import { liveRoutes } from './routes/live-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
 import { type NotificationRoutesOptions, notificationRoutes } from './routes/notification-routes.ts';
@@ -93,6 +97,8 @@ export interface HttpAppOptions
   readonly router: Router;
   /** The people the hub knows now (accounts.people): the config's users and the API's accounts. */
   readonly people: People;
+  /** The departments a case is handed to for coordination (config departments, #25). */
+  readonly departments: JurisdictionRoutesOptions['departments'];
   readonly registry: DeviceRegistry;
   readonly media: MediaStore;
   readonly cameras: OnvifSessions;

@@ -4,6 +4,7 @@ import { GridhubError } from '../../core/errors.ts';
 import { type Principal, roles } from '../../core/principal.ts';
 import type { People } from '../../core/user.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
+import type { DepartmentDescription } from '../../incidents/lifecycle-schema.ts';
 import { shiftSchema } from '../../incidents/roster-schema.ts';
 import type { Router } from '../../incidents/router.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
@@ -16,6 +17,8 @@ export interface JurisdictionRoutesOptions {
   readonly people: People;
   readonly router: Router;
   readonly incidents: IncidentService;
+  /** The departments a case is handed to for coordination (config departments, #25). */
+  readonly departments: readonly DepartmentDescription[];
 }
 
 const gridParams = z.strictObject({ grid: z.string().min(1).max(64) });
@@ -37,6 +40,17 @@ const userAnswer = z.object({
   role: z.enum(roles),
   scope: z.string().optional(),
   grids: list(z.string()).optional(),
+});
+const departmentAnswer = z.object({
+  id: z.string(),
+  name: z.string(),
+  users: list(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      scope: z.string().describe('The node they serve: a case on whose chain it lies may be handed to them.'),
+    }),
+  ),
 });
 const rosterAnswer = z.object({
   grid: z.string(),
@@ -143,6 +157,37 @@ export const jurisdictionRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions
           ...(user.grids === undefined ? {} : { grids: user.grids }),
         })),
       };
+    },
+  );
+
+  app.get(
+    '/departments',
+    {
+      config: { roles: ['duty_officer', 'grid_chief', 'grid_worker', 'admin'] },
+      schema: {
+        tags,
+        summary: 'The departments a case may be handed to, with their users who serve your part (#25)',
+        response: { 200: z.object({ departments: list(departmentAnswer) }) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      // A department user serves a node: the caller's cases lie under it, or it under the caller's scope.
+      const serves = (scope: string) =>
+        principal.scopeNodeIds.some(
+          (own) => jurisdiction.isWithin(scope, own) || jurisdiction.isWithin(own, scope),
+        );
+      const departments = options.departments.map((department) => ({
+        id: department.id,
+        name: department.name,
+        users: department.userIds.flatMap((userId) => {
+          const user = people.get(userId);
+          return user?.scope === undefined || !serves(user.scope)
+            ? []
+            : [{ id: user.id, name: user.name, scope: user.scope }];
+        }),
+      }));
+      return { departments: departments.filter((department) => department.users.length > 0) };
     },
   );
 };
