@@ -660,6 +660,7 @@ const domain = {
       grid_worker: '网格员',
       grid_chief: '网格长',
       integrator: '集成商',
+      department: '协同部门',
       system: '系统',
     },
     error: {
@@ -800,6 +801,7 @@ const domain = {
       grid_worker: 'grid worker',
       grid_chief: 'grid chief',
       integrator: 'integrator',
+      department: 'department',
       system: 'system',
     },
     error: {},
