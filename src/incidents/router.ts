@@ -89,11 +89,7 @@ export class Router {
   onDuty(gridId: string, now: number): string[] {
     const roster = this.#rosters.get(gridId);
     if (roster === undefined) return this.#withGrid('grid_worker', gridId);
-    const { day, minute } = localTime(now, this.#clock);
-    const users = roster.shifts
-      .filter((shift) => shiftCovers(shift, day, minute))
-      .flatMap((shift) => shift.users);
-    return [...new Set(users)];
+    return this.#onShift(roster, now);
   }
 
   /**
@@ -103,12 +99,16 @@ export class Router {
   officersOnDuty(nodeId: string, now: number): string[] {
     const roster = this.#rosters.get(nodeId);
     if (roster === undefined) return this.#officersOf(nodeId);
+    return this.#onShift(roster, now);
+  }
+
+  /** Who the roster has on shift now, of the people the hub knows: a disabled or removed account is nobody's duty. */
+  #onShift(roster: RosterDescription, now: number): string[] {
     const { day, minute } = localTime(now, this.#clock);
-    return [
-      ...new Set(
-        roster.shifts.filter((shift) => shiftCovers(shift, day, minute)).flatMap((shift) => shift.users),
-      ),
-    ];
+    const users = roster.shifts
+      .filter((shift) => shiftCovers(shift, day, minute))
+      .flatMap((shift) => shift.users);
+    return [...new Set(users)].filter((userId) => this.#people.get(userId) !== undefined);
   }
 
   route(target: RoutingTarget, now: number): Route {

@@ -118,10 +118,13 @@ describe('accounts made through the API are people the hub routes, notifies and 
     expect(ranked.map((entry) => entry.id)).toContain('worker-xijiao-01');
   });
 
-  it('a disabled account leaves the directory: no longer ranked, no longer dispatchable', async () => {
+  it('a disabled account leaves the directory: off duty, no longer ranked, no longer on a new roster', async () => {
     expect((await send(hub, 'POST', '/api/accounts/worker-xijiao-api/disable', 'demo-admin')).status).toBe(
       200,
     );
+    // The roster still names them, but nobody disabled is on duty (the grid's chief takes the next case).
+    const shown = await getJson(`${hub.httpUrl}/api/rosters/grid-xijiao-02`, 'demo-officer-xijiao');
+    expect((shown.body as { onDutyNow: string[] }).onDutyNow).toEqual([]);
     const scores = await getJson(`${hub.httpUrl}/api/assessment/scores?level=worker`, 'demo-officer-xijiao');
     const ranked = (scores.body as { scores: { id: string }[] }).scores;
     expect(ranked.map((entry) => entry.id)).not.toContain('worker-xijiao-api');
