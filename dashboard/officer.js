@@ -1355,8 +1355,8 @@ async function showIncident(id) {
 
 /**
  * #25's inputs beyond the note, shown only when their action is offered: the review date of 挂账 (a day in the
- * hub's zone, resumed at its start), the department user of a hand-off (department users are integrators; the hub
- * checks the department), how the reporter was told. Kept across a redraw as the note is.
+ * hub's zone, resumed at its start), the department user of a hand-off (see coordinatorPicker), how the reporter
+ * was told. Kept across a redraw as the note is.
  */
 function lifecycleInputs(incident, allowed, previous) {
   const kept = (id, fresh) => {
@@ -1377,20 +1377,7 @@ function lifecycleInputs(incident, allowed, previous) {
       )
     : null;
   const coordinator = allowed.has('hand_off')
-    ? kept(
-        'coordinator',
-        el(
-          'select',
-          { id: 'coordinator', 'aria-label': t('case.coordinatorPick') },
-          ...state.users
-            .filter(
-              (user) =>
-                user.role === 'integrator' &&
-                !(incident.coordinators ?? []).some((entry) => entry.userId === user.id && !entry.doneAt),
-            )
-            .map((user) => el('option', { value: user.id }, user.name)),
-        ),
-      )
+    ? coordinatorPicker(incident, previous?.querySelector('#coordinator')?.value)
     : null;
   const via = allowed.has('feedback')
     ? kept(
@@ -1415,6 +1402,49 @@ function lifecycleInputs(incident, allowed, previous) {
       feedback: act('feedback', () => ({ ...withNote(), via: via.value })),
     }),
   };
+}
+
+/** The departments a case may be handed to, with their users serving the caller's part (GET /api/departments). */
+const handOff = { departments: null, loading: null };
+
+/**
+ * The hand-off picker: by department, the users whose place lies on the case's chain (the hub refuses others) and
+ * who are not coordinating it already. The departments are read once, the first time a picker is shown.
+ */
+function coordinatorPicker(incident, previousValue) {
+  const select = el('select', { id: 'coordinator', 'aria-label': t('case.coordinatorPick') });
+  const fill = () => {
+    const places = new Set(incident.chain.map((node) => node.id));
+    const busy = new Set(
+      (incident.coordinators ?? []).filter((entry) => !entry.doneAt).map((entry) => entry.userId),
+    );
+    const groups = (handOff.departments ?? []).map((department) =>
+      el(
+        'optgroup',
+        { label: department.name },
+        ...department.users
+          .filter((user) => places.has(user.scope) && !busy.has(user.id))
+          .map((user) => el('option', { value: user.id }, user.name)),
+      ),
+    );
+    select.replaceChildren(...groups.filter((group) => group.children.length > 0));
+    if (previousValue) select.value = previousValue;
+  };
+  if (handOff.departments !== null) fill();
+  else {
+    handOff.loading ??= api
+      .get('/api/departments')
+      .then((answer) => {
+        handOff.departments = answer.departments;
+      })
+      .finally(() => {
+        handOff.loading = null;
+      });
+    handOff.loading.then(fill, (error) => {
+      ui.error.textContent = errorLabel(error);
+    });
+  }
+  return select;
 }
 
 /** What #25's actions left on the case: returns, extensions, a suspension, coordinators, feedback, approvals. */

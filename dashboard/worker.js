@@ -92,12 +92,21 @@ function remember(id) {
   sessionStorage.setItem('gridhub.seen', JSON.stringify([...seen]));
 }
 
+/** A department user (#25) works only on the cases handed to them: no patrol, position, score, report or upload. */
+const isDepartment = () => state.me.role === 'department';
+
+/** My part of a case handed to me for coordination (协同), while it is not done. */
+const myCoordination = (incident) =>
+  incident.coordinators?.findLast((entry) => entry.userId === state.me.userId && !entry.doneAt);
+
 function mine(incident) {
   const { userId, scopeNodeIds } = state.me;
   return (
     taskStates.includes(incident.state) &&
     incident.chain.some((node) => scopeNodeIds.includes(node.id)) &&
-    (incident.assignees.includes(userId) || incident.handler === userId)
+    (incident.assignees.includes(userId) ||
+      incident.handler === userId ||
+      myCoordination(incident) !== undefined)
   );
 }
 
@@ -191,11 +200,17 @@ async function start() {
     window.addEventListener('online', () => location.reload());
     return;
   }
-  positionSharing(ui.panels.patrol);
-  patrolPanel(ui.panels.patrol, state.me.userId);
-  ui.score = monthScore(ui.panels.score);
-  // Offline, the catalogue cannot be read: the 随手拍 button is simply not offered until the page is back online.
-  addReportForm().catch(() => undefined);
+  if (isDepartment()) {
+    // A department's user coordinates the cases handed to them: their tasks, nothing else (no patrol, score or 随手拍).
+    ui.tabs.show('tasks');
+    ui.tabs.bar.hidden = true;
+  } else {
+    positionSharing(ui.panels.patrol);
+    patrolPanel(ui.panels.patrol, state.me.userId);
+    ui.score = monthScore(ui.panels.score);
+    // Offline, the catalogue cannot be read: the 随手拍 button is simply not offered until the page is back online.
+    addReportForm().catch(() => undefined);
+  }
   connect({
     onStatus: (code, reason) => {
       showStatus(ui.status, code, reason);
@@ -414,7 +429,7 @@ function card(incident, draft, uploadPart) {
       : null,
     awaiting ? el('p', { class: 'meta awaiting' }, t('task.awaiting')) : null,
     evidenceSection(incident),
-    uploadPart ?? uploadSection(incident),
+    isDepartment() ? null : (uploadPart ?? uploadSection(incident)),
     awaiting ? null : note,
     awaiting ? null : actionsSection(incident, note, message),
     outbox.view(incident.id),
@@ -538,7 +553,11 @@ function caseNotices(incident) {
   const supervision = incident.supervisions?.at(-1);
   const pending = incident.extensions?.at(-1);
   const suspension = incident.suspension;
+  const handed = myCoordination(incident);
   const lines = [
+    handed
+      ? el('p', { class: 'handed-off' }, t('task.handedOff', { note: handed.note, time: time(handed.at) }))
+      : null,
     supervision
       ? el(
           'p',
@@ -724,7 +743,7 @@ function actionsSection(incident, note, message) {
   );
   const act = (action) => async () => {
     message.textContent = '';
-    if (['return', 'request_extension'].includes(action) && !note.value.trim()) {
+    if (['return', 'request_extension', 'coordinate_done', 'note'].includes(action) && !note.value.trim()) {
       message.textContent = t('note.required', { action: actionLabel(action) });
       note.focus();
       return;
@@ -744,7 +763,8 @@ function actionsSection(incident, note, message) {
       }
       // Through the offline queue: sent now when it can be, else kept and shown as 待发送 (outbox.js).
       const done = await outbox.take(incident, action, body);
-      if (['resolve', 'return', 'request_extension'].includes(action)) note.value = '';
+      if (['resolve', 'return', 'request_extension', 'coordinate_done', 'note'].includes(action))
+        note.value = '';
       fresh.delete(incident.id);
       if (done.incident) arrived(done.incident);
       else render();
@@ -758,6 +778,9 @@ function actionsSection(incident, note, message) {
       { type: 'button', dataset: { action }, disabled: !enabled, onclick: act(action) },
       actionLabel(action),
     );
+  // A department user reports their part done, or adds a note; nothing else is theirs.
+  if (isDepartment())
+    return el('div', { class: 'actions' }, button('coordinate_done', true), button('note', true));
   // Its buttons as the actions waiting on it would leave it (accept offline, then arrive offline).
   const shown = outbox.expectedState(incident);
   const inHand = ['accepted', 'on_site'].includes(shown);

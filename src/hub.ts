@@ -246,14 +246,10 @@ export class Hub {
       ...(settings.jwtSecret === undefined ? {} : { jwtSecret: settings.jwtSecret }),
     });
     const visibility = new Visibility(deployment.routing.deviceHealthCategories);
-    // Department users (#25, integrators by role) take only the cases handed to them: never routed device health.
-    const departmentUsers = new Set(deployment.departments.flatMap((department) => department.userIds));
-    const router = new Router(
-      deployment.users.filter((user) => !departmentUsers.has(user.id)),
-      deployment.rosters,
-      deployment.routing,
-      settings.timezone,
-    );
+    // Who routing, dispatch, notifications, patrols and the assessment know: the config's users and the API's
+    // accounts, current as accounts change (accounts.people).
+    const people = accounts.people;
+    const router = new Router(people, deployment.rosters, deployment.routing, settings.timezone);
     const incidents = new IncidentService({
       store,
       bus,
@@ -262,7 +258,7 @@ export class Hub {
       visibility,
       deadlines: deployment.deadlines,
       jurisdiction: deployment.jurisdiction,
-      users: deployment.users,
+      people,
       logger,
       sweepMs: options.deadlineSweepMs ?? 1000,
       now: options.clock,
@@ -285,7 +281,7 @@ export class Hub {
       channels:
         options.notifyChannels ?? createChannels(deployment.notify.channels, { store, logger, metrics }),
       config: deployment.notify,
-      users: deployment.users,
+      people,
       officersOnDuty: (nodeId, now) => router.officersOnDuty(nodeId, now),
       nodeName: (nodeId) => deployment.jurisdiction.node(nodeId)?.name,
       timeZone: settings.timezone,
@@ -648,7 +644,7 @@ export class Hub {
       store,
       router,
       jurisdiction: deployment.jurisdiction,
-      users: deployment.users,
+      people,
       coordinates: deployment.map.coordinates,
       timezone: settings.timezone,
       fallbackKey: settings.identifierHashKey,
@@ -658,7 +654,7 @@ export class Hub {
     const workLogs = new WorkLogs({
       patrols,
       store,
-      users: deployment.users,
+      people,
       jurisdiction: deployment.jurisdiction,
     });
     const dutySweep = new DutySweep({
@@ -720,7 +716,8 @@ export class Hub {
         visibility,
         jurisdiction: deployment.jurisdiction,
         router,
-        users: deployment.users,
+        people,
+        departments: deployment.departments,
         placeOfUser: (userId) => accounts.placeOf(userId),
         registry: devices,
         media,

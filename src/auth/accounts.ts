@@ -2,7 +2,7 @@ import type { AuditTrail } from '../audit/audit-trail.ts';
 import { refused } from '../core/errors.ts';
 import type { Principal, Role } from '../core/principal.ts';
 import { type LoginFailureReason, loginFailureReasons } from '../core/reasons.ts';
-import type { UserDescription } from '../core/user.ts';
+import type { People, UserDescription } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import { declareMetrics, type MetricsRegistry } from '../observability/metrics-registry.ts';
@@ -93,6 +93,18 @@ function principalOfAccount(account: AccountRecord): Principal {
   });
 }
 
+/** An account as the people's directory lists it: who, their role and place, and (config users) their contact. */
+function personOf(account: AccountRecord, contact: UserDescription['contact']): UserDescription {
+  return Object.freeze({
+    id: account.id,
+    name: account.name,
+    role: account.role,
+    ...(account.scope === null ? {} : { scope: account.scope }),
+    ...(account.grids === null ? {} : { grids: [...account.grids] }),
+    ...(contact === undefined ? {} : { contact }),
+  });
+}
+
 function view(account: AccountRecord): AccountView {
   return {
     id: account.id,
@@ -124,6 +136,8 @@ export class Accounts implements UserDirectory {
   #byId = new Map<string, AccountRecord>();
   #principals = new Map<string, Principal>();
   #byDigest = new Map<string, Principal>();
+  #people: readonly UserDescription[] = [];
+  #personById = new Map<string, UserDescription>();
   readonly #failures = new Map<string, { times: number[]; lockedUntil: number }>();
   #refresher: NodeJS.Timeout | undefined;
   readonly #metrics: ReturnType<typeof loginMetrics>;
@@ -190,6 +204,15 @@ export class Accounts implements UserDirectory {
   principal(userId: string): Principal | undefined {
     return this.#principals.get(userId);
   }
+
+  /**
+   * The people of enabled accounts, the config's and the API's alike (a config user's contact kept): what routing,
+   * dispatch, notifications, patrols and the assessment read. Rebuilt at each change and at each read of siblings'.
+   */
+  readonly people: People = {
+    all: () => this.#people,
+    get: (id) => this.#personById.get(id),
+  };
 
   byTokenDigest(digest: string): Principal | undefined {
     return this.#byDigest.get(digest);
@@ -403,6 +426,9 @@ export class Accounts implements UserDirectory {
   /** As the config's users are checked (load.ts): a role's kind of scope, on nodes that exist. */
   #checkShape(input: NewAccount): void {
     const { jurisdiction } = this.#options;
+    // A department user belongs to a department, which only the config names (departments[].userIds).
+    if (input.role === 'department')
+      throw refused('invalid', 'department users are configured, with their department (config departments)');
     const byGrids = input.role === 'grid_worker' || input.role === 'grid_chief';
     if (byGrids) {
       if (input.grids === undefined || input.grids.length === 0 || input.scope !== undefined)
@@ -436,14 +462,19 @@ export class Accounts implements UserDirectory {
   #index(): void {
     const principals = new Map<string, Principal>();
     const byDigest = new Map<string, Principal>();
+    const people = new Map<string, UserDescription>();
+    const contacts = new Map(this.#options.configUsers.map((user) => [user.id, user.contact]));
     for (const account of this.#byId.values()) {
       if (account.disabled || account.removed) continue;
       const principal = principalOfAccount(account);
       principals.set(account.id, principal);
       if (account.tokenDigest !== null) byDigest.set(account.tokenDigest, principal);
+      people.set(account.id, personOf(account, contacts.get(account.id)));
     }
     this.#principals = principals;
     this.#byDigest = byDigest;
+    this.#personById = people;
+    this.#people = Object.freeze([...people.values()]);
   }
 }
 

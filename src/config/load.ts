@@ -411,6 +411,7 @@ function crossReference(
     problems.push(`jurisdiction: node id "${id}" is used more than once`);
 
   checkUsers(file.users, jurisdiction, problems);
+  checkDepartments(file, problems);
   const devices = resolveDevices(file, jurisdiction, adapters, problems);
   // Users read the MQTT feed with their id as client id: a device of the same id would lock them out.
   const userIds = new Set(file.users.map((user) => user.id));
@@ -825,6 +826,20 @@ function checkSuppressions(
     suppression.grids?.forEach((gridId, gridIndex) => {
       if (jurisdiction.grid(gridId) === undefined)
         problems.push(`${at}.grids[${gridIndex}]: no grid "${gridId}"`);
+    });
+  });
+}
+
+/** Each department's users are users of the role `department`, who see only the cases handed to them (#25). */
+function checkDepartments(file: ConfigFile, problems: string[]): void {
+  const roleOf = new Map(file.users.map((user) => [user.id, user.role]));
+  file.departments.forEach((department, index) => {
+    department.userIds.forEach((userId, userIndex) => {
+      const role = roleOf.get(userId);
+      if (role !== 'department')
+        problems.push(
+          `departments[${index}].userIds[${userIndex}]: "${userId}" is ${role === undefined ? 'no user' : `a ${role}, not a department user (role: department)`}`,
+        );
     });
   });
 }

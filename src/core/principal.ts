@@ -1,6 +1,20 @@
-/** Who is asking: the authenticated user behind a REST call or a Socket.IO connection. */
-export const roles = ['duty_officer', 'grid_chief', 'grid_worker', 'integrator', 'admin'] as const;
+/**
+ * Who is asking: the authenticated user behind a REST call or a Socket.IO connection. A `department` user (城管,
+ * 市政, 派出所: config `departments`, #25) works outside the grid system: they see only the cases handed to them for
+ * coordination, and act only on those.
+ */
+export const roles = [
+  'duty_officer',
+  'grid_chief',
+  'grid_worker',
+  'integrator',
+  'admin',
+  'department',
+] as const;
 export type Role = (typeof roles)[number];
+
+/** The roles of the grid system's own people: every role but `department`. */
+export const gridRoles: readonly Role[] = roles.filter((role) => role !== 'department');
 
 export interface Principal {
   readonly userId: string;
@@ -8,7 +22,7 @@ export interface Principal {
   readonly role: Role;
   /**
    * The jurisdiction nodes this user may see, each with everything under it.
-   * A duty officer, integrator or admin has one node; a grid worker or grid chief has their grids.
+   * A duty officer, integrator, admin or department user has one node; a grid worker or grid chief has their grids.
    */
   readonly scopeNodeIds: readonly string[];
   /**

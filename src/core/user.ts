@@ -35,3 +35,19 @@ export interface UserContact {
   /** The user's id in DingTalk, for @mentions by robots (their phone is used when absent). */
   readonly dingtalkUserId?: string;
 }
+
+/**
+ * The people the hub knows now: the config's users and the accounts made through the API, enabled ones only, kept
+ * current as accounts change (on this instance at once, on siblings sharing the store when they next read them).
+ * The one list routing, dispatch, notifications, patrols and the assessment read; read it at each use, never copy it.
+ */
+export interface People {
+  all(): readonly UserDescription[];
+  get(id: string): UserDescription | undefined;
+}
+
+/** A fixed list of people: for tools and tests that have no accounts. */
+export function fixedPeople(users: readonly UserDescription[]): People {
+  const byId = new Map(users.map((user) => [user.id, user]));
+  return { all: () => users, get: (id) => byId.get(id) };
+}

@@ -16,7 +16,7 @@ import type { MediaStore } from '../cameras/evidence/media-store.ts';
 import { notifyPath, type OnvifSessions } from '../cameras/sessions/onvif-sessions.ts';
 import { errorAnswer, GridhubError } from '../core/errors.ts';
 import { formatPath } from '../core/problems.ts';
-import type { UserDescription } from '../core/user.ts';
+import type { People } from '../core/user.ts';
 import type { DeviceRegistry } from '../fleet/device-registry.ts';
 import type { Fleet } from '../fleet/fleet.ts';
 import { tileOrigins } from '../incidents/console-settings.ts';
@@ -55,7 +55,11 @@ import { dashboardRoutes } from './routes/dashboard-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { type HotlineRoutesOptions, hotlineRoutes } from './routes/hotline-routes.ts';
 import { incidentRoutes } from './routes/incident-routes.ts';
-import { jurisdictionRoutes, rosterRoutes } from './routes/jurisdiction-routes.ts';
+import {
+  type JurisdictionRoutesOptions,
+  jurisdictionRoutes,
+  rosterRoutes,
+} from './routes/jurisdiction-routes.ts';
 import { liveRoutes } from './routes/live-routes.ts';
 import { mediaRoutes } from './routes/media-routes.ts';
 import { noticeRoutes } from './routes/notice-routes.ts';
@@ -92,7 +96,10 @@ export interface HttpAppOptions
   readonly visibility: Visibility;
   readonly jurisdiction: Jurisdiction;
   readonly router: Router;
-  readonly users: readonly UserDescription[];
+  /** The people the hub knows now (accounts.people): the config's users and the API's accounts. */
+  readonly people: People;
+  /** The departments a case is handed to for coordination (config departments, #25). */
+  readonly departments: JurisdictionRoutesOptions['departments'];
   readonly registry: DeviceRegistry;
   readonly media: MediaStore;
   readonly cameras: OnvifSessions;

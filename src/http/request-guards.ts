@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Throttled } from '../auth/guess-limiter.ts';
 import { errorCatalogue, GridhubError, type RequestErrorCode } from '../core/errors.ts';
-import type { Principal, Role } from '../core/principal.ts';
+import { gridRoles, type Principal, type Role } from '../core/principal.ts';
 import { errorAnswer } from './schemas.ts';
 
 declare module 'fastify' {
@@ -10,10 +10,11 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     /**
-     * Who may call a route of a plugin that {@link authenticate}s: `'public'` anyone, these roles only, or (absent)
-     * anyone signed in.
+     * Who may call a route of a plugin that {@link authenticate}s: `'public'` anyone, `'signed_in'` anyone signed
+     * in, these roles only, or (absent) anyone signed in of the grid system ({@link gridRoles}): a department user
+     * (#25) calls only the routes that say `'signed_in'` or name them, those of the cases handed to them.
      */
-    roles?: readonly Role[] | 'public';
+    roles?: readonly Role[] | 'public' | 'signed_in';
   }
 }
 
@@ -27,8 +28,10 @@ export async function authenticate(request: FastifyRequest): Promise<void> {
   if (roles === 'public') return;
   const principal = request.principal;
   if (principal === undefined) throw new GridhubError('unauthorized');
-  if (roles !== undefined && !roles.includes(principal.role)) {
-    throw new GridhubError('forbidden', `this needs one of the roles: ${roles.join(', ')}`);
+  if (roles === 'signed_in') return;
+  const allowed = roles ?? gridRoles;
+  if (!allowed.includes(principal.role)) {
+    throw new GridhubError('forbidden', `this needs one of the roles: ${allowed.join(', ')}`);
   }
 }
 
@@ -57,7 +60,7 @@ export function documentRefusals(route: RouteOptions): void {
   const schema = route.schema;
   if (schema === undefined || schema.hide === true) return;
   const config = (route.config ?? {}) as {
-    roles?: readonly Role[] | 'public';
+    roles?: readonly Role[] | 'public' | 'signed_in';
     refusals?: RequestErrorCode[];
   };
   const codes = new Set<RequestErrorCode>(config.refusals ?? []);
@@ -66,7 +69,7 @@ export function documentRefusals(route: RouteOptions): void {
   if (config.roles !== 'public') {
     codes.add('unauthorized');
     codes.add('too_many_attempts');
-    if (config.roles !== undefined) codes.add('forbidden');
+    if (config.roles !== 'signed_in') codes.add('forbidden');
   }
   const response: Record<number, unknown> = { ...((schema.response as object | undefined) ?? {}) };
   for (const code of codes) {

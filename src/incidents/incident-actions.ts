@@ -7,7 +7,7 @@ import { refused } from '../core/errors.ts';
 import { type DeadlineStage, type Incident, incidentInScope } from '../core/incident.ts';
 import type { Principal } from '../core/principal.ts';
 import type { RuleDescription } from '../core/rule.ts';
-import type { UserDescription } from '../core/user.ts';
+import type { People } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Store } from '../store/store.ts';
@@ -50,7 +50,8 @@ export interface IncidentActionsOptions {
   readonly store: Store;
   readonly metrics: IncidentMetrics;
   readonly visibility: Visibility;
-  readonly users: readonly UserDescription[];
+  /** Who a dispatch or hand-off may name: the people the hub knows now. */
+  readonly people: People;
   readonly context: Omit<LifecycleContext, 'now'>;
   readonly logger: Logger;
 }
@@ -62,11 +63,14 @@ export interface IncidentActionsOptions {
  */
 export class IncidentActions {
   readonly #options: IncidentActionsOptions;
-  readonly #principals: ReadonlyMap<string, Principal>;
 
   constructor(options: IncidentActionsOptions) {
     this.#options = options;
-    this.#principals = new Map(options.users.map((user) => [user.id, principalOf(user)]));
+  }
+
+  #principal(userId: string): Principal | undefined {
+    const person = this.#options.people.get(userId);
+    return person === undefined ? undefined : principalOf(person);
   }
 
   /**
@@ -141,7 +145,7 @@ export class IncidentActions {
   #checkInput(incident: Incident, action: IncidentAction, input: ActionInput): Refusal | undefined {
     if (action === 'hand_off' && input.coordinator !== undefined) {
       // The department user must be a configured user whose scope reaches the case (they will see it, #25).
-      const principal = this.#principals.get(input.coordinator);
+      const principal = this.#principal(input.coordinator);
       if (principal === undefined || !incidentInScope(incident, principal.scopeNodeIds))
         return {
           kind: 'invalid',
@@ -151,7 +155,7 @@ export class IncidentActions {
     }
     if (action !== 'dispatch') return undefined;
     for (const userId of input.assignees ?? []) {
-      const principal = this.#principals.get(userId);
+      const principal = this.#principal(userId);
       if (
         principal === undefined ||
         principal.role === 'admin' ||

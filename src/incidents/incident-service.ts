@@ -9,7 +9,7 @@ import type { DeadlineStage, EvidenceItem, FieldPosition, Incident } from '../co
 import type { Principal } from '../core/principal.ts';
 import type { RosterDescription } from '../core/roster.ts';
 import type { FloodDescription, RuleDescription } from '../core/rule.ts';
-import type { UserDescription } from '../core/user.ts';
+import type { People } from '../core/user.ts';
 import { type ArrivalSettings, judgeArrival } from '../field/geo.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -42,7 +42,8 @@ export interface IncidentServiceOptions {
   readonly visibility: Visibility;
   readonly deadlines: DeadlinesDescription;
   readonly jurisdiction: Jurisdiction;
-  readonly users: readonly UserDescription[];
+  /** The people the hub knows now (accounts.people): who a dispatch or hand-off may name. */
+  readonly people: People;
   readonly logger: Logger;
   /**
    * How incidents are written: `loneIncidentWriter` for a hub that owns its store, `sharedIncidentWriter` for
@@ -117,7 +118,7 @@ export class IncidentService {
       store,
       metrics,
       visibility: options.visibility,
-      users: options.users,
+      people: options.people,
       context,
       logger,
     });

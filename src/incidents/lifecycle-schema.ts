@@ -42,8 +42,8 @@ export const lifecycleSchema = z.strictObject({
 
 /**
  * `departments` in the configuration: the departments a case may be handed to for coordination (城管, 市场监管,
- * 派出所), each with the ids of its users. A department user is an ordinary configured user (role `integrator`,
- * scoped to the places the department serves): the case becomes visible to them once handed to them.
+ * 派出所), each with the ids of its users. A department user is a configured user of the role `department`, scoped
+ * to the places the department serves: they see a case once it is handed to them, and nothing else.
  */
 export const departmentSchema = z.strictObject({
   id: z
@@ -51,7 +51,11 @@ export const departmentSchema = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)
     .describe('Stable id, e.g. chengguan.'),
   name: z.string().min(1).max(100).describe('As shown, e.g. 城管.'),
-  userIds: z.array(z.string().min(1).max(64)).min(1).max(200).describe('Its users (users[].id).'),
+  userIds: z
+    .array(z.string().min(1).max(64))
+    .min(1)
+    .max(200)
+    .describe('Its users (users[].id, of the role department).'),
 });
 
 export const departmentsSchema = z

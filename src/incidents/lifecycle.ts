@@ -157,6 +157,8 @@ const everyone: readonly Actor['role'][] = [
   'grid_chief',
   'integrator',
 ];
+/** Everyone, and the department users a case is handed to: what they may do on it (coordinate_done, notes). */
+const everyoneAndDepartments: readonly Actor['role'][] = [...everyone, 'department'];
 
 function due(incident: Incident, stage: DeadlineStage, from: number, context: LifecycleContext) {
   return { dueStage: stage, dueAt: isoTime(from + context.deadlineMs(deadlineCategoryOf(incident), stage)) };
@@ -470,7 +472,7 @@ const rules: Record<IncidentAction, ActionRule> = {
   note: {
     // A note may be added in any state, ended cases included.
     from: incidentStates,
-    roles: everyone,
+    roles: everyoneAndDepartments,
     relation: 'anyone',
     apply: (incident, _actor, input) =>
       input.note ? { ...incident } : { kind: 'invalid', reason: 'a note needs its text' },
@@ -702,7 +704,7 @@ const rules: Record<IncidentAction, ActionRule> = {
   /** A coordinating department user reports their part done (the handler then resolves the case). */
   coordinate_done: {
     from: openOrSuspended,
-    roles: everyone,
+    roles: everyoneAndDepartments,
     relation: 'coordinator',
     apply: (incident, actor, input, context) => {
       if (!input.note) return { kind: 'invalid', reason: 'say what your department did' };

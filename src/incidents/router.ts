@@ -1,7 +1,7 @@
 import type { RoutingDescription } from '../core/dispatch.ts';
 import { chainInScope, type GridChain } from '../core/jurisdiction.ts';
 import type { RosterDescription, ShiftDescription } from '../core/roster.ts';
-import type { UserDescription } from '../core/user.ts';
+import type { People } from '../core/user.ts';
 
 export interface Route {
   /** Who must act: user ids. Empty when nobody can be found and the responsible centre must dispatch by hand. */
@@ -56,18 +56,18 @@ export function shiftCovers(shift: ShiftDescription, day: number, minute: number
  * community and street centres at once. Device-health cases go to the integrators who maintain the area.
  */
 export class Router {
-  readonly #users: readonly UserDescription[];
+  readonly #people: People;
   readonly #routing: RoutingDescription;
   readonly #rosters = new Map<string, RosterDescription>();
   readonly #clock: Intl.DateTimeFormat;
 
   constructor(
-    users: readonly UserDescription[],
+    people: People,
     rosters: readonly RosterDescription[],
     routing: RoutingDescription,
     timezone: string,
   ) {
-    this.#users = users;
+    this.#people = people;
     this.#routing = routing;
     for (const roster of rosters) this.#rosters.set(roster.grid, roster);
     this.#clock = localClock(timezone);
@@ -89,11 +89,7 @@ export class Router {
   onDuty(gridId: string, now: number): string[] {
     const roster = this.#rosters.get(gridId);
     if (roster === undefined) return this.#withGrid('grid_worker', gridId);
-    const { day, minute } = localTime(now, this.#clock);
-    const users = roster.shifts
-      .filter((shift) => shiftCovers(shift, day, minute))
-      .flatMap((shift) => shift.users);
-    return [...new Set(users)];
+    return this.#onShift(roster, now);
   }
 
   /**
@@ -103,12 +99,16 @@ export class Router {
   officersOnDuty(nodeId: string, now: number): string[] {
     const roster = this.#rosters.get(nodeId);
     if (roster === undefined) return this.#officersOf(nodeId);
+    return this.#onShift(roster, now);
+  }
+
+  /** Who the roster has on shift now, of the people the hub knows: a disabled or removed account is nobody's duty. */
+  #onShift(roster: RosterDescription, now: number): string[] {
     const { day, minute } = localTime(now, this.#clock);
-    return [
-      ...new Set(
-        roster.shifts.filter((shift) => shiftCovers(shift, day, minute)).flatMap((shift) => shift.users),
-      ),
-    ];
+    const users = roster.shifts
+      .filter((shift) => shiftCovers(shift, day, minute))
+      .flatMap((shift) => shift.users);
+    return [...new Set(users)].filter((userId) => this.#people.get(userId) !== undefined);
   }
 
   route(target: RoutingTarget, now: number): Route {
@@ -116,7 +116,8 @@ export class Router {
     const gridId = grid?.id ?? target.gridId;
     const communityOfficers = community === undefined ? [] : this.#officersOf(community.id);
     if (this.#routing.deviceHealthCategories.includes(target.category)) {
-      const integrators = this.#users
+      const integrators = this.#people
+        .all()
         .filter((user) => user.role === 'integrator' && user.scope !== undefined)
         .filter((user) => chainInScope(target.chain, [user.scope as string]))
         .map((user) => user.id);
@@ -137,13 +138,15 @@ export class Router {
   }
 
   #withGrid(role: 'grid_worker' | 'grid_chief', gridId: string): string[] {
-    return this.#users
+    return this.#people
+      .all()
       .filter((user) => user.role === role && user.grids?.includes(gridId))
       .map((user) => user.id);
   }
 
   #officersOf(nodeId: string): string[] {
-    return this.#users
+    return this.#people
+      .all()
       .filter((user) => user.role === 'duty_officer' && user.scope === nodeId)
       .map((user) => user.id);
   }

@@ -7,7 +7,8 @@ import type { Principal } from '../core/principal.ts';
  * - Duty officers and admins: everything under their node.
  * - Grid workers and grid chiefs: everything in their grids.
  * - Integrators: device-health incidents in their area, and anything dispatched to them. Residents' cases are
- *   not theirs to read, unless handed to them for coordination (a department's user, #25).
+ *   not theirs to read.
+ * - Department users (#25): only the cases handed to them for coordination, nothing else.
  */
 export class Visibility {
   readonly #deviceHealth: ReadonlySet<string>;
@@ -22,12 +23,9 @@ export class Visibility {
 
   canSee(principal: Principal, incident: Incident): boolean {
     if (!incidentInScope(incident, principal.scopeNodeIds)) return false;
+    if (principal.role === 'department')
+      return incident.coordinators?.some((entry) => entry.userId === principal.userId) ?? false;
     if (principal.role !== 'integrator') return true;
-    // A department user (an integrator, #25) sees the cases handed to them for coordination.
-    return (
-      this.#deviceHealth.has(incident.category) ||
-      incident.assignees.includes(principal.userId) ||
-      (incident.coordinators?.some((entry) => entry.userId === principal.userId) ?? false)
-    );
+    return this.#deviceHealth.has(incident.category) || incident.assignees.includes(principal.userId);
   }
 }

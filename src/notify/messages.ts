@@ -19,10 +19,14 @@ const severityLabels: Record<Severity, string> = {
   info: '提示',
 };
 
-/** The page each role works on: workers and chiefs the phone page, everyone else the console. */
+/**
+ * The page each role works on: workers, chiefs and department users (their handed cases only) the phone page,
+ * everyone else the console.
+ */
 const pageOfRole: Record<Role, string> = {
   grid_worker: '/worker',
   grid_chief: '/worker',
+  department: '/worker',
   duty_officer: '/officer',
   integrator: '/officer',
   admin: '/officer',

@@ -3,7 +3,7 @@ import type { ComponentHealth } from '../core/component.ts';
 import { GridhubError } from '../core/errors.ts';
 import type { HubBusEvents } from '../core/events.ts';
 import type { Incident } from '../core/incident.ts';
-import type { UserDescription } from '../core/user.ts';
+import type { People, UserDescription } from '../core/user.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { Store } from '../store/store.ts';
@@ -31,7 +31,8 @@ export interface NotificationServiceOptions {
   readonly store: Store;
   readonly channels: readonly NotificationChannel[];
   readonly config: Pick<NotifyConfig, 'policies' | 'delivery'>;
-  readonly users: readonly UserDescription[];
+  /** The people the hub knows now (accounts.people): who is asked, by what policy, reached how. */
+  readonly people: People;
   /** The duty officers on duty now at a node (Router.officersOnDuty). */
   readonly officersOnDuty: (nodeId: string, now: number) => readonly string[];
   readonly nodeName: (nodeId: string) => string | undefined;
@@ -64,7 +65,6 @@ export class NotificationService {
   readonly #delivery: DeliveryConfig;
   readonly #book: PolicyBook;
   readonly #channels: ChannelDelivery;
-  readonly #users = new Map<string, UserDescription>();
   readonly #metrics: NotifyMetrics;
   readonly #now: () => number;
   readonly #secondMs: number;
@@ -80,7 +80,6 @@ export class NotificationService {
     this.#options = options;
     this.#delivery = options.config.delivery;
     this.#channels = new ChannelDelivery(options.channels, this.#delivery);
-    for (const user of options.users) this.#users.set(user.id, user);
     this.#book = new PolicyBook(options.config.policies, options.channels[0]?.id);
     this.#metrics = notifyMetrics(options.metrics);
     this.#now = options.now ?? Date.now;
@@ -198,7 +197,7 @@ export class NotificationService {
     nodeId?: string,
   ): Promise<void> {
     const key = `${incident.id}:${userId}:${round}`;
-    const user = this.#users.get(userId);
+    const user = this.#options.people.get(userId);
     if (this.#pending.has(key) || user === undefined) return;
     const policy = this.#book.policyFor(userId, user.role);
     if (policy === undefined) return;
@@ -240,7 +239,7 @@ export class NotificationService {
   }
 
   #policyOf(ask: PendingAsk): Policy | undefined {
-    const user = this.#users.get(ask.userId);
+    const user = this.#options.people.get(ask.userId);
     return (
       this.#book.byId(ask.policyId) ??
       (user === undefined ? undefined : this.#book.policyFor(user.id, user.role))
@@ -303,11 +302,12 @@ export class NotificationService {
     }
     const step = policy.steps[ask.step];
     const channel = step === undefined ? undefined : this.#channels.channel(step.channel);
-    const user = this.#users.get(ask.userId) as UserDescription;
-    if (channel === undefined)
+    const user = this.#options.people.get(ask.userId);
+    if (channel === undefined || user === undefined)
       return this.#outcome(ask, policy, [incident], undefined, {
         outcome: 'unreachable',
-        reason: 'no such channel',
+        // A user disabled or removed since they were asked is no longer reached.
+        reason: channel === undefined ? 'no such channel' : 'no such user',
       });
     if (policy.bundle !== undefined && !this.#bundles.window(user.id, channel.id, policy).admits(now)) {
       // Past the person's limit on this channel: held in their bundle, which leaves when its window has passed.
@@ -328,7 +328,12 @@ export class NotificationService {
 
   async #flush(bundle: Bundle): Promise<void> {
     const now = this.#now();
-    const user = this.#users.get(bundle.asks[0]?.userId ?? '') as UserDescription;
+    const user = this.#options.people.get(bundle.asks[0]?.userId ?? '');
+    // A user disabled or removed while their notifications were held is no longer reached.
+    if (user === undefined) {
+      for (const ask of bundle.asks) await this.#pending.forget(ask);
+      return;
+    }
     // Cases that moved on while held (accepted, say) leave the bundle.
     const held: { ask: PendingAsk; incident: Incident; policy: Policy }[] = [];
     for (const ask of bundle.asks) {

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GridhubError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
-import type { UserDescription } from '../core/user.ts';
+import type { People } from '../core/user.ts';
 import { type CoordinateSystem, haversineM, toWgs84 } from '../field/geo.ts';
 import type { Router } from '../incidents/router.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
@@ -83,7 +83,8 @@ export interface PatrolServiceOptions {
   readonly store: Pick<Store, 'putRecord' | 'getRecord' | 'listRecords' | 'claim'>;
   readonly router: Pick<Router, 'roster' | 'onDuty'>;
   readonly jurisdiction: Jurisdiction;
-  readonly users: readonly UserDescription[];
+  /** The people the hub knows now (accounts.people): a grid's workers and chiefs. */
+  readonly people: People;
   /** map.coordinates: the system the points' positions are in. */
   readonly coordinates: CoordinateSystem;
   readonly timezone: string;
@@ -204,13 +205,15 @@ export class PatrolService {
 
   /** The grid's workers on duty at some time of the day (the roster's, or all its workers). */
   workersOf(gridId: string): string[] {
-    return this.#options.users
+    return this.#options.people
+      .all()
       .filter((user) => user.role === 'grid_worker' && user.grids?.includes(gridId))
       .map((user) => user.id);
   }
 
   chiefsOf(gridId: string): string[] {
-    return this.#options.users
+    return this.#options.people
+      .all()
       .filter((user) => user.role === 'grid_chief' && user.grids?.includes(gridId))
       .map((user) => user.id);
   }

@@ -1,7 +1,7 @@
 import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError } from '../core/errors.ts';
 import type { Principal } from '../core/principal.ts';
-import type { UserDescription } from '../core/user.ts';
+import type { People, UserDescription } from '../core/user.ts';
 import type { Jurisdiction } from '../jurisdiction/jurisdiction.ts';
 import type { Store } from '../store/store.ts';
 import type { PatrolCheckin, PatrolService } from './patrol-service.ts';
@@ -60,18 +60,18 @@ const auditPages = 50;
 export class WorkLogs {
   readonly #patrols: PatrolService;
   readonly #store: Pick<Store, 'listAudit' | 'listRecords' | 'getRecord'>;
-  readonly #users: readonly UserDescription[];
+  readonly #people: People;
   readonly #jurisdiction: Jurisdiction;
 
   constructor(options: {
     patrols: PatrolService;
     store: Pick<Store, 'listAudit' | 'listRecords' | 'getRecord'>;
-    users: readonly UserDescription[];
+    people: People;
     jurisdiction: Jurisdiction;
   }) {
     this.#patrols = options.patrols;
     this.#store = options.store;
-    this.#users = options.users;
+    this.#people = options.people;
     this.#jurisdiction = options.jurisdiction;
   }
 
@@ -85,7 +85,7 @@ export class WorkLogs {
   }
 
   async of(reader: Principal, userId: string, date: string): Promise<WorkLog> {
-    const user = this.#users.find((candidate) => candidate.id === userId);
+    const user = this.#people.get(userId);
     if (user === undefined || !this.#mayRead(reader, user))
       throw new GridhubError(
         'forbidden',

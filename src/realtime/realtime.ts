@@ -97,8 +97,8 @@ function supersedeKey(data: readonly unknown[]): string | undefined {
 
 /**
  * Live pushes over Socket.IO. A client authenticates in the handshake (`auth: { token }`) and joins rooms by role:
- * supervisors watch their node and everything under it; everyone receives the tasks dispatched to them; integrators
- * receive the status of the devices in their area. A client that drops and comes back within `recoveryMs` receives
+ * supervisors watch their node and everything under it; everyone receives the tasks dispatched or handed to them
+ * (department users nothing else); integrators receive the status of the devices in their area. A client that drops and comes back within `recoveryMs` receives
  * what it missed, once (Socket.IO's connection state recovery; of a run of repeats or statuses, the newest).
  */
 export class Realtime {
@@ -346,10 +346,14 @@ export class Realtime {
     return [...rooms];
   }
 
-  /** Supervisors of every level of the chain, and whoever must act or has acted on it. */
+  /** Supervisors of every level of the chain, and whoever must act or has acted on it (coordinators included). */
   #incidentRooms(incident: Incident): string[] {
-    const people = incident.handler === null ? incident.assignees : [...incident.assignees, incident.handler];
-    return [...incident.chain.map((place) => watchRoom(place.id)), ...people.map(userRoom)];
+    const people = new Set([
+      ...incident.assignees,
+      ...(incident.handler === null ? [] : [incident.handler]),
+      ...(incident.coordinators ?? []).map((entry) => entry.userId),
+    ]);
+    return [...incident.chain.map((place) => watchRoom(place.id)), ...[...people].map(userRoom)];
   }
 
   /**

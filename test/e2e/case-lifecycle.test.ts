@@ -17,7 +17,7 @@ import {
 /**
  * #25's lifecycle on the pages, in Chromium: the worker's card shows a supervision (督办) badge with its instruction,
  * asks for an extension (申请延期) and returns a case (退回); the officer console suspends a case (挂账) with a
- * review date and shows it.
+ * review date and shows it, and hands a case to a department (协同), whose user works on it on the phone page.
  */
 const wait = { timeout: 15_000 };
 const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
@@ -188,5 +188,52 @@ describe('the case lifecycle on the pages (#25)', () => {
     await expect.poll(() => officer.locator('#case-notice').textContent(), wait).toContain('提出异议');
     expect(await officer.locator('#case-notice').textContent()).toContain('邻居反映占用消防通道');
     expect((await current(incident.id)).approval?.notice?.objection?.reason).toBe('邻居反映占用消防通道');
+  });
+
+  it("hands a case to a department's user from the console's picker; they see it on the phone page and report back", async () => {
+    const incident = await newIncident();
+    await postJson(`${hub.httpUrl}/api/incidents/${incident.id}/actions/accept`, 'demo-worker-xijiao-01');
+    const officer = await openPage('officer', 'officer-xijiao');
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
+    const picker = officer.locator('#coordinator');
+    // By department (GET /api/departments), the users serving the case's place: no integrator among them.
+    await expect
+      .poll(
+        () =>
+          picker
+            .locator('optgroup')
+            .evaluateAll((groups) => groups.map((group) => group.getAttribute('label'))),
+        wait,
+      )
+      .toEqual(['城管', '市场监管', '派出所']);
+    expect(await picker.locator('option').allTextContents()).not.toContain(
+      '门禁平台对接 Gate access integration',
+    );
+    await picker.selectOption('dept-chengguan-01');
+    await officer.locator('#note').fill('占道经营，请城管协同');
+    await officer.locator('#incident button[data-action="hand_off"]').click();
+    await expect
+      .poll(async () => (await current(incident.id)).coordinators?.map((entry) => entry.userId), wait)
+      .toEqual(['dept-chengguan-01']);
+
+    const department = await openPage('worker', 'dept-chengguan-01');
+    const card = department.locator(`#tasks li[data-id="${incident.id}"]`);
+    await expect
+      .poll(() => card.locator('.handed-off').textContent(), wait)
+      .toContain('占道经营，请城管协同');
+    expect(await department.locator('#tasks > li').count()).toBe(1);
+    expect(
+      await card
+        .locator('.actions button')
+        .evaluateAll((buttons) => buttons.map((button) => button.dataset.action)),
+    ).toEqual(['coordinate_done', 'note']);
+    // Nothing of a grid worker's: no patrol, position sharing, score or upload.
+    expect(await department.locator('#patrol-note, #position-sharing, .upload').count()).toBe(0);
+    await card.locator('textarea').fill('摊位已清理');
+    await card.locator('button[data-action="coordinate_done"]').click();
+    await expect
+      .poll(async () => (await current(incident.id)).coordinators?.[0]?.doneNote, wait)
+      .toBe('摊位已清理');
+    await expect.poll(() => card.count(), wait).toBe(0);
   });
 });

@@ -68,6 +68,7 @@ const operations = [
   'GET /api/positions/{userId}/track',
   'GET /api/grids',
   'GET /api/users',
+  'GET /api/departments',
   'GET /api/rosters/{grid}',
   'PUT /api/rosters/{grid}',
   'GET /api/devices',

@@ -24,6 +24,7 @@ describe('the case lifecycle of people’s cases (#25)', () => {
   let worker: RecordingClient;
   let sim: GateSimulator;
   let task: Incident;
+  let departmentClient: RecordingClient | undefined;
 
   beforeAll(async () => {
     hub = await startTestHub();
@@ -36,6 +37,7 @@ describe('the case lifecycle of people’s cases (#25)', () => {
 
   afterAll(async () => {
     worker?.close();
+    departmentClient?.close();
     await sim?.stop();
     await hub?.stop();
   });
@@ -142,6 +144,33 @@ describe('the case lifecycle of people’s cases (#25)', () => {
     expect((await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-dept-chengguan-01')).status).toBe(
       404,
     );
+    // The picker's list: the departments and their users who serve the officer's part (the police serve Liushuwan).
+    const departments = await getJson(`${hub.httpUrl}/api/departments`, 'demo-officer-xijiao');
+    expect(departments.body).toEqual({
+      departments: [
+        {
+          id: 'chengguan',
+          name: '城管',
+          users: [{ id: 'dept-chengguan-01', name: '城管 韩磊 Han Lei', scope: 'district-qinghe' }],
+        },
+        {
+          id: 'scjg',
+          name: '市场监管',
+          users: [{ id: 'dept-scjg-01', name: '市场监管 宋佳 Song Jia', scope: 'district-qinghe' }],
+        },
+        {
+          id: 'police',
+          name: '派出所',
+          users: [{ id: 'dept-police-01', name: '派出所 邓伟 Deng Wei', scope: 'street-liushuwan' }],
+        },
+      ],
+    });
+    const luming = (await getJson(`${hub.httpUrl}/api/departments`, 'demo-officer-luming')).body as {
+      departments: { id: string }[];
+    };
+    expect(luming.departments.map((department) => department.id)).toEqual(['chengguan', 'scjg']);
+    const department = await connectClient(hub.httpUrl, 'demo-dept-chengguan-01');
+    departmentClient = department;
     const notDepartment = await act('worker-xijiao-01', task.id, 'hand_off', {
       note: '占道',
       coordinator: 'integrator-qinghe',
@@ -163,11 +192,72 @@ describe('the case lifecycle of people’s cases (#25)', () => {
     expect((await getJson(`${hub.httpUrl}/api/incidents/${task.id}`, 'demo-dept-chengguan-01')).status).toBe(
       200,
     );
+    // Live: the hand-off reaches the department user's socket, which has had nothing else.
+    const pushed = (await department.nth('incident:update', 1)) as { after: Incident };
+    expect(pushed.after).toMatchObject({ id: task.id, coordinators: [{ userId: 'dept-chengguan-01' }] });
+    expect(department.received.map((entry) => entry.event)).toEqual(['incident:update']);
+    const listed = (await getJson(`${hub.httpUrl}/api/incidents`, 'demo-dept-chengguan-01')).body as {
+      incidents: Incident[];
+    };
+    expect(listed.incidents.map((incident) => incident.id)).toEqual([task.id]);
     expect(await offered('dept-chengguan-01', task.id)).toEqual(['note', 'coordinate_done']);
     const done = await act('dept-chengguan-01', task.id, 'coordinate_done', { note: '摊位已清理' });
     expect(done.status).toBe(200);
     expect(done.body.coordinators?.[0]).toMatchObject({ doneNote: '摊位已清理' });
     expect(done.body.handler).toBe('worker-xijiao-01');
+    const note = await act('dept-chengguan-01', task.id, 'note', { note: '已复查' });
+    expect(note.status).toBe(200);
+  });
+
+  it('a department user reads nothing else: no other case, devices, places, people or scores', async () => {
+    const raised = new Promise<Incident>((resolve) => {
+      const stop = hub.hub.bus.on('incident:created', (incident) => {
+        if (incident.device.id !== 'gate-xijiao-02-east') return;
+        stop();
+        resolve(incident);
+      });
+    });
+    const gate = demoGate(hub.mqttUrl, 'gate-xijiao-02-east');
+    await gate.start();
+    await gate.forceDoor();
+    const other = await raised;
+    await gate.stop();
+    for (const path of [`/api/incidents/${other.id}`, `/api/incidents/${other.id}/actions`])
+      expect((await getJson(`${hub.httpUrl}${path}`, 'demo-dept-chengguan-01')).status).toBe(404);
+    const noted = await act('dept-chengguan-01', other.id, 'note', { note: 'x' });
+    expect(noted.status).toBe(404);
+    expect(departmentClient?.received.some((entry) => (entry.payload as Incident).id === other.id)).toBe(
+      false,
+    );
+    const refused = [
+      '/api/devices',
+      '/api/devices/gate-xijiao-01-north',
+      '/api/devices/gate-xijiao-01-north/events',
+      '/api/grids',
+      '/api/jurisdiction',
+      '/api/users',
+      '/api/departments',
+      '/api/rosters/grid-xijiao-01',
+      '/api/assessment/scores',
+      '/api/patrols/points',
+      '/api/catalogue',
+      '/api/dead-letters',
+    ];
+    for (const path of refused)
+      expect([path, (await getJson(`${hub.httpUrl}${path}`, 'demo-dept-chengguan-01')).status]).toEqual([
+        path,
+        403,
+      ]);
+    expect(departmentClient?.received.some((entry) => entry.event === 'device:status')).toBe(false);
+    // Department users come from the config, with their department; the API makes none.
+    const made = await postJson<ErrorBody>(`${hub.httpUrl}/api/accounts`, 'demo-admin', {
+      id: 'dept-new',
+      name: 'x',
+      role: 'department',
+      scope: 'district-qinghe',
+      password: 'a first password',
+    });
+    expect(made.status).toBe(400);
   });
 
   it('suspends a case, stops its deadline, and the sweep resumes it at the review date with the time left', async () => {

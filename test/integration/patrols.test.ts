@@ -267,6 +267,15 @@ describe('patrols, zero reports, missed duty and the work log', () => {
       outcome: 'ok',
       detail: {},
     });
+    // A second chief of grid-luming-01, made through the API: the sweep's chiefs are the hub's people, not the config's.
+    const chief = await postJson(url('/api/accounts'), 'demo-admin', {
+      id: 'chief-luming-api',
+      name: '新网格长 New Chief',
+      role: 'grid_chief',
+      grids: ['grid-luming-01'],
+      password: 'a first password',
+    });
+    expect(chief.status).toBe(201);
     await hub.testHandle.dutySweep.sweep(clock.now());
     await hub.testHandle.dutySweep.sweep(clock.now());
     const cases = await dutyCases();
@@ -283,6 +292,8 @@ describe('patrols, zero reports, missed duty and the work log', () => {
       device: { id: 'case-source:patrol', name: '巡查考勤', adapter: 'people' },
     });
     expect(patrolCase.title).toContain('巡查未完成');
+    const lumingCase = cases.find((incident) => incident.gridId === 'grid-luming-01') as Incident;
+    expect([...lumingCase.assignees].sort()).toEqual(['chief-luming', 'chief-luming-api']);
     const miss = await hub.testHandle.store.getRecord('duty-misses', `grid-xijiao-02/${date}/patrol`);
     expect(miss).toEqual({
       gridId: 'grid-xijiao-02',

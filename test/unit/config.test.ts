@@ -365,6 +365,25 @@ describe('resolveDeployment', () => {
     ]);
   });
 
+  it('refuses a department whose users are not of the role department (they would see more than its cases)', () => {
+    const parts = smallConfig();
+    parts.users.push({
+      id: 'cg1',
+      name: '城管',
+      role: 'department',
+      scope: 'district-one',
+      token: 'cg1-token',
+    });
+    const error = expectInvalid({
+      ...parts.config,
+      departments: [{ id: 'chengguan', name: '城管', userIds: ['cg1', 'officer', 'nobody'] }],
+    });
+    expect(error.problems).toEqual([
+      'departments[0].userIds[1]: "officer" is a duty_officer, not a department user (role: department)',
+      'departments[0].userIds[2]: "nobody" is no user',
+    ]);
+  });
+
   it('refuses a user whose scope node does not exist', () => {
     const parts = smallConfig();
     parts.users[0] = {

@@ -5,6 +5,7 @@ import type { ResolvedDevice } from '../../src/core/device.ts';
 import type { HubBusEvents } from '../../src/core/events.ts';
 import { createIdentifierPolicy } from '../../src/core/privacy.ts';
 import { TopicGrammar } from '../../src/core/topics.ts';
+import { fixedPeople } from '../../src/core/user.ts';
 import { IncidentPipeline } from '../../src/incidents/incident-pipeline.ts';
 import { IncidentService } from '../../src/incidents/incident-service.ts';
 import { loneIncidentWriter } from '../../src/incidents/lone-incident-writer.ts';
@@ -62,11 +63,16 @@ describe('DeviceIngest', () => {
             store,
             bus,
             metrics,
-            router: new Router(deployment.users, deployment.rosters, deployment.routing, 'Asia/Shanghai'),
+            router: new Router(
+              fixedPeople(deployment.users),
+              deployment.rosters,
+              deployment.routing,
+              'Asia/Shanghai',
+            ),
             visibility: new Visibility(deployment.routing.deviceHealthCategories),
             deadlines: deployment.deadlines,
             jurisdiction: deployment.jurisdiction,
-            users: deployment.users,
+            people: fixedPeople(deployment.users),
             logger: createLogger('silent'),
             sweepMs: 60_000,
             writer: loneIncidentWriter,

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
+import { fixedPeople } from '../../src/core/user.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
 import { DutySweep } from '../../src/patrols/duty-sweep.ts';
 import { type DutyMiss, PatrolService } from '../../src/patrols/patrol-service.ts';
@@ -24,7 +25,7 @@ async function sweepOver(createCase: (incident: Incident) => Promise<Incident>) 
     store,
     router: { roster: () => undefined, onDuty: () => [] },
     jurisdiction: deployment.jurisdiction,
-    users: deployment.users,
+    people: fixedPeople(deployment.users),
     coordinates: deployment.map.coordinates,
     timezone: 'Asia/Shanghai',
     fallbackKey: 'unit-test-key-0123456789',

@@ -452,7 +452,7 @@ describe('#25: return, extension, suspension, coordination, feedback, approval',
   const centreOfficer: Actor = { userId: 'officer', role: 'duty_officer', scopeNodeIds: ['c1'] };
   const streetOfficer: Actor = { userId: 'street', role: 'duty_officer', scopeNodeIds: ['s1'] };
   const gridOfficer: Actor = { userId: 'gridofficer', role: 'duty_officer', scopeNodeIds: ['g1'] };
-  const deptUser: Actor = { userId: 'cg1', role: 'integrator', scopeNodeIds: ['s1'] };
+  const deptUser: Actor = { userId: 'cg1', role: 'department', scopeNodeIds: ['s1'] };
   const withDepartments: LifecycleContext = {
     ...context,
     departmentOf: (id) => (id === 'cg1' ? 'chengguan' : undefined),

@@ -4,6 +4,7 @@ import { TypedBus } from '../../src/core/bus.ts';
 import type { HubBusEvents } from '../../src/core/events.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import type { UserDescription } from '../../src/core/user.ts';
+import { fixedPeople } from '../../src/core/user.ts';
 import type {
   ChannelStatus,
   DeliveryResult,
@@ -97,7 +98,7 @@ describe('the notifier on a fake clock', () => {
       store,
       channels: [push, sms],
       config: { policies, delivery: deliverySchema.parse({}) },
-      users,
+      people: fixedPeople(users),
       officersOnDuty: () => [],
       nodeName: () => undefined,
       timeZone: 'Asia/Shanghai',

@@ -3,6 +3,7 @@ import type { RuleConfig } from '../../src/config/schema.ts';
 import type { ResolvedDevice } from '../../src/core/device.ts';
 import type { DeviceEvent } from '../../src/core/device-event.ts';
 import type { Incident } from '../../src/core/incident.ts';
+import { fixedPeople } from '../../src/core/user.ts';
 import { ActiveIncidents } from '../../src/incidents/active-incidents.ts';
 import { lifecycleContextOf } from '../../src/incidents/incident-actions.ts';
 import { incidentMetrics } from '../../src/incidents/incident-metrics.ts';
@@ -110,7 +111,7 @@ describe('IncidentRaising', () => {
       writer,
       active,
       router: new Router(
-        deployment.users,
+        fixedPeople(deployment.users),
         deployment.rosters,
         deployment.routing,
         deployment.settings.timezone,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RosterConfig, UserConfig } from '../../src/config/schema.ts';
 import type { GridChain } from '../../src/core/jurisdiction.ts';
+import { fixedPeople } from '../../src/core/user.ts';
 import { localTime, Router, shiftCovers } from '../../src/incidents/router.ts';
 
 const chain: GridChain = [
@@ -68,11 +69,11 @@ describe('duty rosters', () => {
   });
 
   it('puts the workers of the current shift on duty, and all workers of a grid without a roster', () => {
-    const router = new Router(users, [roster], routing, 'Asia/Shanghai');
+    const router = new Router(fixedPeople(users), [roster], routing, 'Asia/Shanghai');
     expect(router.onDuty('g1', mondayMorning)).toEqual(['day']);
     expect(router.onDuty('g1', mondayNight)).toEqual(['night']);
     expect(router.onDuty('g1', tuesdayEarly)).toEqual(['night']);
-    expect(new Router(users, [], routing, 'Asia/Shanghai').onDuty('g1', mondayNight)).toEqual([
+    expect(new Router(fixedPeople(users), [], routing, 'Asia/Shanghai').onDuty('g1', mondayNight)).toEqual([
       'day',
       'night',
     ]);
@@ -80,7 +81,7 @@ describe('duty rosters', () => {
 });
 
 describe('routing a new case', () => {
-  const router = new Router(users, [roster], routing, 'Asia/Shanghai');
+  const router = new Router(fixedPeople(users), [roster], routing, 'Asia/Shanghai');
   const saturdayMorning = Date.parse('2026-11-28T02:00:00Z');
 
   it('goes to the worker on duty in its grid', () => {
@@ -96,7 +97,7 @@ describe('routing a new case', () => {
       responsibleNodeId: 'g1',
     });
     const noChief = new Router(
-      users.filter((candidate) => candidate.role !== 'grid_chief'),
+      fixedPeople(users.filter((candidate) => candidate.role !== 'grid_chief')),
       [roster],
       routing,
       'Asia/Shanghai',

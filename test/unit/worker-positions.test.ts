@@ -4,6 +4,7 @@ import type { HubBusEvents } from '../../src/core/events.ts';
 import type { WorkerPosition } from '../../src/core/position.ts';
 import type { Principal } from '../../src/core/principal.ts';
 import type { RosterDescription } from '../../src/core/roster.ts';
+import { fixedPeople } from '../../src/core/user.ts';
 import { Router } from '../../src/incidents/router.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { MetricsRegistry } from '../../src/observability/metrics-registry.ts';
@@ -30,7 +31,7 @@ const chief: Principal = {
 };
 
 async function positionsWith(rosters: RosterDescription[], clock: { now: number }) {
-  const router = new Router(deployment.users, rosters, deployment.routing, 'Asia/Shanghai');
+  const router = new Router(fixedPeople(deployment.users), rosters, deployment.routing, 'Asia/Shanghai');
   const bus = new TypedBus<HubBusEvents>();
   const pushed: WorkerPosition[] = [];
   bus.on('worker:position', (position) => pushed.push(position));

@@ -16,7 +16,7 @@ import type { AssessmentSettings } from '../../assessment/scoring-schema.ts';
 import { GridhubError } from '../../core/errors.ts';
 import type { DeadlineStage, Incident } from '../../core/incident.ts';
 import type { Principal } from '../../core/principal.ts';
-import type { UserDescription } from '../../core/user.ts';
+import type { People } from '../../core/user.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
 import { declareMetrics, type MetricsRegistry } from '../../observability/metrics-registry.ts';
 import type { Store } from '../../store/store.ts';
@@ -34,7 +34,8 @@ export interface AssessmentScoring {
 export interface AssessmentScoreRoutesOptions {
   readonly store: Store;
   readonly jurisdiction: Jurisdiction;
-  readonly users: readonly UserDescription[];
+  /** The people the hub knows now (accounts.people): the config's users and the API's accounts. */
+  readonly people: People;
   readonly assessmentScoring: AssessmentScoring;
   readonly metrics: MetricsRegistry;
 }
@@ -106,7 +107,7 @@ export const assessmentScoreRoutes: FastifyPluginAsyncZod<AssessmentScoreRoutesO
   app,
   options,
 ) => {
-  const { store, jurisdiction, users, assessmentScoring } = options;
+  const { store, jurisdiction, people, assessmentScoring } = options;
   const counted = scoreMetrics(options.metrics);
   app.addHook('preHandler', authenticate);
 
@@ -141,7 +142,8 @@ export const assessmentScoreRoutes: FastifyPluginAsyncZod<AssessmentScoreRoutesO
 
   function workersOf(grids: readonly ScoreSubject[]): ScoreSubject[] {
     const ids = new Set(grids.map((grid) => grid.id));
-    return users
+    return people
+      .all()
       .filter((user) => workerRoles.has(user.role) && (user.grids ?? []).some((grid) => ids.has(grid)))
       .map((user) => ({ id: user.id, name: user.name, gridIds: user.grids ?? [] }));
   }

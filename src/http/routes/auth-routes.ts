@@ -53,6 +53,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
   app.get(
     '/me',
     {
+      config: { roles: 'signed_in' },
       schema: {
         tags: ['auth'],
         summary: 'Who your token belongs to and what you see',
@@ -103,7 +104,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
   app.post(
     '/auth/password',
     {
-      config: { refusals: ['forbidden', 'not_found'] },
+      config: { roles: 'signed_in', refusals: ['forbidden', 'not_found'] },
       schema: {
         tags: ['auth'],
         summary: 'Change your own password',
@@ -122,6 +123,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
   app.post(
     '/auth/token',
     {
+      config: { roles: 'signed_in' },
       schema: {
         tags: ['auth'],
         summary: 'Issue a session JWT, or refresh one',
@@ -139,7 +141,7 @@ export const authRoutes: FastifyPluginAsyncZod<AuthRoutesOptions> = async (app, 
   app.post(
     '/auth/logout',
     {
-      config: { refusals: ['no_session'] },
+      config: { roles: 'signed_in', refusals: ['no_session'] },
       schema: {
         tags: ['auth'],
         summary: 'End your session',

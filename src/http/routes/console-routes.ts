@@ -51,6 +51,7 @@ export const consoleRoutes: FastifyPluginAsyncZod<ConsoleRoutesOptions> = async 
   app.get(
     '',
     {
+      config: { roles: 'signed_in' },
       schema: {
         tags: ['console'],
         summary: "The pages' settings: time zone, incident categories and their deadlines, the map",

@@ -96,7 +96,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
   app.get(
     '',
     {
-      config: notFound,
+      config: { ...notFound, roles: 'signed_in' },
       schema: {
         tags,
         summary: 'Incidents in your scope, newest first',
@@ -135,7 +135,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
   app.get(
     '/:id',
     {
-      config: notFound,
+      config: { ...notFound, roles: 'signed_in' },
       schema: { tags, summary: 'One incident', params: idParams, response: { 200: incidentAnswer } },
     },
     async (request) => visibleIncident(principalOf(request), request.params.id),
@@ -144,7 +144,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
   app.get(
     '/:id/actions',
     {
-      config: notFound,
+      config: { ...notFound, roles: 'signed_in' },
       schema: {
         tags,
         summary: 'The lifecycle actions you may take on one incident now',
@@ -189,7 +189,10 @@ export const incidentRoutes: FastifyPluginAsyncZod<IncidentRoutesOptions> = asyn
   app.post(
     '/:id/actions/:action',
     {
-      config: { refusals: ['not_found', 'forbidden', 'illegal_transition', 'idempotency_key_reused'] },
+      config: {
+        roles: 'signed_in',
+        refusals: ['not_found', 'forbidden', 'illegal_transition', 'idempotency_key_reused'],
+      },
       schema: {
         tags,
         summary: 'Take a lifecycle action',

@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { GridhubError } from '../../core/errors.ts';
 import { type Principal, roles } from '../../core/principal.ts';
-import type { UserDescription } from '../../core/user.ts';
+import type { People } from '../../core/user.ts';
 import type { IncidentService } from '../../incidents/incident-service.ts';
+import type { DepartmentDescription } from '../../incidents/lifecycle-schema.ts';
 import { shiftSchema } from '../../incidents/roster-schema.ts';
 import type { Router } from '../../incidents/router.ts';
 import type { Jurisdiction } from '../../jurisdiction/jurisdiction.ts';
@@ -12,9 +13,12 @@ import { list, placeAnswer } from '../schemas.ts';
 
 export interface JurisdictionRoutesOptions {
   readonly jurisdiction: Jurisdiction;
-  readonly users: readonly UserDescription[];
+  /** The people the hub knows now (accounts.people): the config's users and the API's accounts. */
+  readonly people: People;
   readonly router: Router;
   readonly incidents: IncidentService;
+  /** The departments a case is handed to for coordination (config departments, #25). */
+  readonly departments: readonly DepartmentDescription[];
 }
 
 const gridParams = z.strictObject({ grid: z.string().min(1).max(64) });
@@ -36,6 +40,17 @@ const userAnswer = z.object({
   role: z.enum(roles),
   scope: z.string().optional(),
   grids: list(z.string()).optional(),
+});
+const departmentAnswer = z.object({
+  id: z.string(),
+  name: z.string(),
+  users: list(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      scope: z.string().describe('The node they serve: a case on whose chain it lies may be handed to them.'),
+    }),
+  ),
 });
 const rosterAnswer = z.object({
   grid: z.string(),
@@ -62,7 +77,7 @@ function scoped(jurisdiction: Jurisdiction) {
 
 /** The places and people of the caller's part of the jurisdiction. */
 export const jurisdictionRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = async (app, options) => {
-  const { jurisdiction, users } = options;
+  const { jurisdiction, people } = options;
   const { within } = scoped(jurisdiction);
   const tags = ['jurisdiction'];
   app.addHook('preHandler', authenticate);
@@ -125,11 +140,13 @@ export const jurisdictionRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions
     },
     async (request) => {
       const principal = principalOf(request);
-      const visible = users.filter((user) =>
-        (user.grids ?? (user.scope === undefined ? [] : [user.scope])).some((node) =>
-          within(principal, node),
-        ),
-      );
+      const visible = people
+        .all()
+        .filter((user) =>
+          (user.grids ?? (user.scope === undefined ? [] : [user.scope])).some((node) =>
+            within(principal, node),
+          ),
+        );
       // Never the token: it is the user's password.
       return {
         users: visible.map((user) => ({
@@ -142,11 +159,42 @@ export const jurisdictionRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions
       };
     },
   );
+
+  app.get(
+    '/departments',
+    {
+      config: { roles: ['duty_officer', 'grid_chief', 'grid_worker', 'admin'] },
+      schema: {
+        tags,
+        summary: 'The departments a case may be handed to, with their users who serve your part (#25)',
+        response: { 200: z.object({ departments: list(departmentAnswer) }) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      // A department user serves a node: the caller's cases lie under it, or it under the caller's scope.
+      const serves = (scope: string) =>
+        principal.scopeNodeIds.some(
+          (own) => jurisdiction.isWithin(scope, own) || jurisdiction.isWithin(own, scope),
+        );
+      const departments = options.departments.map((department) => ({
+        id: department.id,
+        name: department.name,
+        users: department.userIds.flatMap((userId) => {
+          const user = people.get(userId);
+          return user?.scope === undefined || !serves(user.scope)
+            ? []
+            : [{ id: user.id, name: user.name, scope: user.scope }];
+        }),
+      }));
+      return { departments: departments.filter((department) => department.users.length > 0) };
+    },
+  );
 };
 
 /** The duty rosters of the caller's grids, and who is on duty now. */
 export const rosterRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = async (app, options) => {
-  const { jurisdiction, users, router, incidents } = options;
+  const { jurisdiction, people, router, incidents } = options;
   const { visiblePlace } = scoped(jurisdiction);
   const tags = ['rosters'];
   /** Who is on duty at a grid (its workers) or a centre (its duty officers) now. */
@@ -195,7 +243,8 @@ export const rosterRoutes: FastifyPluginAsyncZod<JurisdictionRoutesOptions> = as
       const kind = visiblePlace(principal, grid);
       // A grid's roster names its workers, a centre's its duty officers.
       const members = new Set(
-        users
+        people
+          .all()
           .filter((user) =>
             kind === 'grid'
               ? user.role === 'grid_worker' && user.grids?.includes(grid)

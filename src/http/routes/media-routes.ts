@@ -63,7 +63,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
   app.get(
     '/:incidentId/:file',
     {
-      config: { refusals: ['not_found', 'media_expired', 'range_not_satisfiable'] },
+      config: { roles: 'signed_in', refusals: ['not_found', 'media_expired', 'range_not_satisfiable'] },
       schema: {
         tags: ['media'],
         summary: "A snapshot or clip of an incident's evidence (single byte ranges supported)",

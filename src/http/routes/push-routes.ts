@@ -111,7 +111,7 @@ export const pushRoutes: FastifyPluginAsyncZod<PushRoutesOptions> = async (app, 
   app.get(
     '/key',
     {
-      config: { refusals: ['not_found'] },
+      config: { roles: 'signed_in', refusals: ['not_found'] },
       schema: {
         tags,
         summary: "The VAPID public key, for PushManager.subscribe's applicationServerKey",
@@ -131,7 +131,7 @@ export const pushRoutes: FastifyPluginAsyncZod<PushRoutesOptions> = async (app, 
   app.get(
     '/subscriptions',
     {
-      config: { refusals: ['not_found'] },
+      config: { roles: 'signed_in', refusals: ['not_found'] },
       schema: {
         tags,
         summary: 'Your push subscriptions (never their keys)',
@@ -148,7 +148,7 @@ export const pushRoutes: FastifyPluginAsyncZod<PushRoutesOptions> = async (app, 
     '/subscriptions',
     {
       bodyLimit: maxBodyBytes,
-      config: { refusals: ['not_found', 'too_many_subscriptions'] },
+      config: { roles: 'signed_in', refusals: ['not_found', 'too_many_subscriptions'] },
       schema: {
         tags,
         summary: "Register this browser's push subscription (PushSubscription.toJSON())",
@@ -213,7 +213,7 @@ export const pushRoutes: FastifyPluginAsyncZod<PushRoutesOptions> = async (app, 
     '/subscriptions',
     {
       bodyLimit: maxBodyBytes,
-      config: { refusals: ['not_found'] },
+      config: { roles: 'signed_in', refusals: ['not_found'] },
       schema: {
         tags,
         summary: "Remove this browser's push subscription",

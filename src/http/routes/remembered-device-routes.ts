@@ -59,7 +59,7 @@ export const rememberedDeviceRoutes: FastifyPluginAsyncZod<RememberedDeviceRoute
   app.post(
     '/auth/devices',
     {
-      config: { refusals: ['no_session'] },
+      config: { roles: 'signed_in', refusals: ['no_session'] },
       schema: {
         tags,
         summary: 'Remember this phone',
@@ -120,6 +120,7 @@ export const rememberedDeviceRoutes: FastifyPluginAsyncZod<RememberedDeviceRoute
   app.get(
     '/me/devices',
     {
+      config: { roles: 'signed_in' },
       schema: {
         tags,
         summary: 'Your remembered phones',
@@ -132,7 +133,7 @@ export const rememberedDeviceRoutes: FastifyPluginAsyncZod<RememberedDeviceRoute
   app.delete(
     '/me/devices/:id',
     {
-      config: { refusals: ['not_found'] },
+      config: { roles: 'signed_in', refusals: ['not_found'] },
       schema: {
         tags,
         summary: 'Forget one of your phones',
