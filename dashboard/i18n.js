@@ -938,7 +938,23 @@ export function t(key, params = {}) {
 const word = (kind, code) => words()[kind]?.[code] ?? domain['zh-CN'][kind]?.[code];
 export const stateLabel = (state) => word('state', state) ?? state;
 export const severityLabel = (severity) => word('severity', severity) ?? severity;
-export const categoryLabel = (category) => word('category', category) ?? category;
+/**
+ * The catalogue's own names (config text, in the deployment's language) for the categories and sub-categories the
+ * page has no words of its own for: a people's case is shown by its name (城市管理), never its id (city_management).
+ */
+const catalogueNames = new Map();
+/** Learns the names of GET /api/catalogue's categories and sub-categories (people-cases.js loads it). */
+export function knowCatalogue(catalogue) {
+  for (const category of catalogue.categories ?? []) {
+    catalogueNames.set(category.id, category.name);
+    for (const sub of category.subcategories ?? []) catalogueNames.set(`${category.id}/${sub.id}`, sub.name);
+  }
+}
+/** A category in words, with its sub-category's after it when the case has one. */
+export function categoryLabel(category, subcategory) {
+  const name = word('category', category) ?? catalogueNames.get(category) ?? category;
+  return subcategory ? `${name} · ${catalogueNames.get(`${category}/${subcategory}`) ?? subcategory}` : name;
+}
 export const stageLabel = (stage) => word('stage', stage) ?? stage;
 export const actionLabel = (action) => word('action', action) ?? action;
 export const roleLabel = (role) => word('role', role) ?? role;

@@ -1188,7 +1188,11 @@ async function showIncident(id) {
           stateLabel(incident.state),
         ),
         ' ',
-        el('span', { class: 'badge' }, categoryLabel(incident.category)),
+        el(
+          'span',
+          { class: 'badge', id: 'incident-category' },
+          categoryLabel(incident.category, incident.subcategory),
+        ),
       ),
       el(
         'dl',

@@ -4,13 +4,14 @@
 // the officer's pages change by a line or two.
 
 import { ApiError, api, el } from './common.js';
-import { errorLabel, t } from './i18n.js';
+import { errorLabel, knowCatalogue, t } from './i18n.js';
 
 let catalogue = { categories: [] };
 
 /** Loads the catalogue once (GET /api/catalogue); the procedure section reads it. */
 export async function loadCatalogue() {
   catalogue = await api.get('/api/catalogue');
+  knowCatalogue(catalogue);
   return catalogue;
 }
 

@@ -83,7 +83,11 @@ describe("people's cases in Chromium", () => {
       origin: { kind: 'field_report', path: 'coordinate', reportedBy: 'worker-xijiao-01' },
     });
     await expect.poll(() => form.isHidden(), wait).toBe(true);
-    await officer.locator(`#feed li[data-id="${incident.id}"]`).waitFor(wait);
+    await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
+    // Named by the catalogue, category and sub-category, never by their ids.
+    await expect
+      .poll(() => officer.locator('#incident-category').textContent(), wait)
+      .toBe('市容环境 · 暴露垃圾');
   });
 
   it('a 登记 from the officer console appears on the worker page with its procedure', async () => {
