@@ -34,6 +34,7 @@ import {
   zonedMidnight,
 } from './i18n.js';
 import { GridMap, kindOf } from './map.js';
+import { patrolBoard } from './patrol-board.js';
 import { loadCatalogue, myGrids, procedureSection, registerButton } from './people-cases.js';
 import { scoresPanel } from './score.js';
 
@@ -1606,7 +1607,10 @@ function assessmentForm() {
   // Two tabs: the figures (统计) and the 千分制 scores (dashboard/score.js), loaded when first shown.
   const scores = scoresPanel();
   ui.scoresChanged = scores.changed;
+  // 巡查 (dashboard/patrol-board.js): the grids' patrols and zero reports of a day, loaded each time it is shown.
+  const board = patrolBoard();
   const figures = el('div', { id: 'figures-panel' });
+  const panels = [figures, scores.panel, board.panel];
   const tabs = el('div', { class: 'tabs', role: 'tablist' });
   const tab = (key, panel, onShow) =>
     el(
@@ -1619,16 +1623,20 @@ function assessmentForm() {
         onclick: (event) => {
           for (const button of tabs.children) button.setAttribute('aria-selected', 'false');
           event.currentTarget.setAttribute('aria-selected', 'true');
-          figures.hidden = panel !== figures;
-          scores.panel.hidden = panel !== scores.panel;
+          for (const shown of panels) shown.hidden = shown !== panel;
           onShow?.();
         },
       },
       t(`score.tab.${key}`),
     );
-  tabs.append(tab('figures', figures), tab('scores', scores.panel, scores.load));
+  tabs.append(
+    tab('figures', figures),
+    tab('scores', scores.panel, scores.load),
+    tab('patrols', board.panel, board.load),
+  );
   scores.panel.hidden = true;
-  ui.assessment.replaceChildren(el('h2', {}, t('assessment.title')), tabs, figures, scores.panel);
+  board.panel.hidden = true;
+  ui.assessment.replaceChildren(el('h2', {}, t('assessment.title')), tabs, ...panels);
   figures.replaceChildren(
     el(
       'form',

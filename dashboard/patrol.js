@@ -1,12 +1,67 @@
 // The worker page's patrol (#25 point 5): today's points of the worker's grids with a tick for each visited, 签到 at a
 // point by the phone's position (the hub judges the geofence) or by the code printed at the point (typed in, or
-// carried in the page's URL as ?patrolCode=… when the phone's camera app opened the QR code: scanning inside the
-// page would need a library the hub does not ship), the day's zero report (零报告), and 今日工作日志.
+// carried in the page's URL as ?patrolCode=… when the phone's camera app opened the QR code, or scanned inside the
+// page where the browser has the BarcodeDetector API: Chrome on Android), the day's zero report (零报告), and
+// 今日工作日志.
 import { api, el } from './common.js';
 import { errorLabel, t, time } from './i18n.js';
 
 /** A QR token is `pointId.signature`: the point is what precedes the last dot. */
 const pointOfCode = (code) => code.slice(0, code.lastIndexOf('.'));
+
+/** The code a scanned QR code carries: the printed check-in link's ?patrolCode=…, or a bare token. */
+export function codeOfScan(value) {
+  try {
+    return new URL(value).searchParams.get('patrolCode') ?? value;
+  } catch {
+    return value;
+  }
+}
+
+/** How often the camera's picture is searched for a code while scanning. */
+const scanEveryMs = 250;
+
+/**
+ * 相机扫码签到: the phone's camera (getUserMedia) searched with the browser's own BarcodeDetector until a QR code is
+ * found, then `onCode(code)`. Null where the browser has no BarcodeDetector (the code is typed in, or the phone's
+ * camera app opens the printed link): the hub ships no decoder of its own.
+ */
+function cameraScanner(onCode, say) {
+  if (!('BarcodeDetector' in window)) return null;
+  const video = el('video', { class: 'patrol-scan-video', playsinline: true, muted: true, hidden: true });
+  const button = el('button', { type: 'button', id: 'patrol-scan' }, t('patrol.scan'));
+  let stream;
+  const stop = () => {
+    for (const track of stream?.getTracks() ?? []) track.stop();
+    stream = undefined;
+    video.srcObject = null;
+    video.hidden = true;
+    button.textContent = t('patrol.scan');
+  };
+  button.addEventListener('click', async () => {
+    if (stream !== undefined) return stop();
+    try {
+      const detector = new window.BarcodeDetector({ formats: ['qr_code'] });
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
+      video.srcObject = stream;
+      video.hidden = false;
+      button.textContent = t('patrol.scanStop');
+      await video.play();
+      while (stream !== undefined) {
+        const [found] = await detector.detect(video).catch(() => []);
+        if (found?.rawValue) {
+          stop();
+          return onCode(codeOfScan(found.rawValue));
+        }
+        await new Promise((resolve) => setTimeout(resolve, scanEveryMs));
+      }
+    } catch {
+      stop();
+      say(t('patrol.noCamera'));
+    }
+  });
+  return el('div', { class: 'patrol-scan' }, button, video);
+}
 
 /**
  * Renders the patrol section into `container` for the signed-in user; call once, when the page starts. A user the hub has no patrol grid for
@@ -30,6 +85,10 @@ export function patrolPanel(container, userId) {
     { class: 'patrol', id: 'patrol-section', hidden: true },
     el('h2', {}, t('patrol.title')),
     grids,
+    cameraScanner(
+      (code) => checkIn({ pointId: pointOfCode(code), method: 'qr', code }),
+      (text) => say(text),
+    ),
     codeForm,
     note,
     el('h2', {}, t('worklog.title')),

@@ -364,6 +364,21 @@ export class PatrolService {
     return this.#options.store.getRecord<ZeroReport>(patrolCollections.zeroReports, `${gridId}/${date}`);
   }
 
+  /** The duty sweep's miss of a grid, date and kind, when it raised one (the record, pending or not). */
+  missOf(gridId: string, date: string, kind: MissKind): Promise<DutyMiss | undefined> {
+    return this.#options.store.getRecord<DutyMiss>(patrolCollections.misses, `${gridId}/${date}/${kind}`);
+  }
+
+  /** A person's name for a reader (their id when the hub no longer knows them). */
+  nameOf(userId: string): string {
+    return this.#options.people.get(userId)?.name ?? userId;
+  }
+
+  /** A grid's name from the jurisdiction tree (its id when absent). */
+  gridName(gridId: string): string {
+    return this.#options.jurisdiction.node(gridId)?.name ?? gridId;
+  }
+
   /** A user's shared positions in [from, to) (only those who opted in have any), oldest first. */
   async positionsOf(
     userId: string,

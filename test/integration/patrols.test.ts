@@ -22,6 +22,18 @@ type Day = {
   checkins: { pointId: string; method: string; userId: string }[];
   zeroReport: { userId: string } | null;
 };
+type BoardRow = {
+  gridId: string;
+  name: string;
+  visited: number;
+  required: number;
+  patrol: string;
+  zeroReportState: string;
+  zeroReport: { name: string; userId: string } | null;
+  workers: { userId: string; name: string; checkins: number }[];
+  cases: { patrol?: string; zero_report?: string };
+};
+type Board = { date: string; grids: BoardRow[] };
 type CheckinAnswer = { checkin: { pointId: string; method: string; gridId: string }; day: Day };
 
 /** The demo's points (config/demo.yaml patrols), WGS-84 as the demo's map. */
@@ -227,6 +239,33 @@ describe('patrols, zero reports, missed duty and the work log', () => {
     expect(await dutyCases()).toEqual([]);
   });
 
+  it("shows the centre's board of the day before the deadlines: states, names, scope, most urgent first", async () => {
+    const answer = await getJson(url(`/api/patrols/board/${date}`), 'demo-officer-xijiao');
+    expect(answer.status).toBe(200);
+    const board = answer.body as Board;
+    // The community's two patrol grids, not grid-luming-01 (another community's).
+    expect(board.grids.map((row) => row.gridId)).toEqual(['grid-xijiao-02', 'grid-xijiao-01']);
+    const [second, first] = board.grids as [BoardRow, BoardRow];
+    expect(second).toMatchObject({
+      name: '西郊第2网格 Xijiao Grid 2',
+      visited: 0,
+      required: 2,
+      patrol: 'pending',
+      zeroReportState: 'pending',
+      zeroReport: null,
+      cases: {},
+    });
+    expect(first.zeroReportState).toBe('done');
+    expect(first.zeroReport).toMatchObject({ userId: 'worker-xijiao-01', name: '赵磊 Zhao Lei' });
+    expect(first.workers.find((worker) => worker.userId === 'worker-xijiao-01')).toMatchObject({
+      name: '赵磊 Zhao Lei',
+    });
+    expect(first.workers.find((worker) => worker.userId === 'worker-xijiao-01')?.checkins).toBeGreaterThan(0);
+    // Workers patrol from their own page; a bad date is refused.
+    expect((await getJson(url(`/api/patrols/board/${date}`), 'demo-worker-xijiao-01')).status).toBe(403);
+    expect((await getJson(url('/api/patrols/board/2026-1-01'), 'demo-officer-xijiao')).status).toBe(400);
+  });
+
   it('after the deadlines raises one case per missed grid and kind to the chief, and records the miss', async () => {
     moveTo(clock, 20 * 60 + 30);
     expect(shanghai(clock.now()).date).toBe(date);
@@ -314,6 +353,23 @@ describe('patrols, zero reports, missed duty and the work log', () => {
     );
     expect(accepted.status).toBe(200);
     expect(accepted.body).toMatchObject({ state: 'accepted', handler: 'chief-xijiao' });
+  });
+
+  it('shows the misses on the board after the sweep, with their cases; a zero report not owed is overdue, not missed', async () => {
+    const patrolCase = (await dutyCases()).find(
+      (incident) => incident.gridId === 'grid-xijiao-02' && incident.event.attributes.kind === 'patrol',
+    ) as Incident;
+    const board = (await getJson(url(`/api/patrols/board/${date}`), 'demo-officer-xijiao')).body as Board;
+    expect(board.grids[0]).toMatchObject({
+      gridId: 'grid-xijiao-02',
+      patrol: 'missed',
+      zeroReportState: 'missed',
+      cases: { patrol: patrolCase.id },
+    });
+    const luming = (await getJson(url(`/api/patrols/board/${date}`), 'demo-officer-luming')).body as Board;
+    expect(luming.grids.map((row) => [row.gridId, row.patrol, row.zeroReportState])).toEqual([
+      ['grid-luming-01', 'missed', 'overdue'],
+    ]);
   });
 
   it('lists the day in the worker’s work log, as JSON, text and CSV, to them and their chief only', async () => {

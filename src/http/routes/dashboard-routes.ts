@@ -29,6 +29,7 @@ const files: Readonly<Record<string, { file: string; type: string }>> = {
   '/dashboard/patrol.js': { file: 'patrol.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/score.js': { file: 'score.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/tabs.js': { file: 'tabs.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/patrol-board.js': { file: 'patrol-board.js', type: 'text/javascript; charset=utf-8' },
   // The worker's installable app: its manifest, icons, service worker (scope /dashboard/) and offline queue.
   '/dashboard/manifest.webmanifest': { file: 'manifest.webmanifest', type: 'application/manifest+json' },
   '/dashboard/sw.js': { file: 'sw.js', type: 'text/javascript; charset=utf-8' },
@@ -51,9 +52,11 @@ const moved: Readonly<Record<string, string>> = { '/worker': '/dashboard/worker.
 
 /**
  * The libraries the pages import, from the hub's own node_modules (the versions package-lock.json pins), as ES
- * modules: the map (Leaflet) and the coordinate conversion (gcoord).
+ * modules: the map (Leaflet), the coordinate conversion (gcoord) and the patrol points' printed QR codes
+ * (qrcode-generator). `sibling`: a file next to the module's entry, for a package whose `exports` hide it (the ES
+ * module of qrcode-generator is exported for `import` only, which require.resolve does not take).
  */
-const vendorFiles: Readonly<Record<string, { module: string; type: string }>> = {
+const vendorFiles: Readonly<Record<string, { module: string; type: string; sibling?: string }>> = {
   '/dashboard/vendor/leaflet.js': {
     module: 'leaflet/dist/leaflet-src.esm.js',
     type: 'text/javascript; charset=utf-8',
@@ -61,6 +64,11 @@ const vendorFiles: Readonly<Record<string, { module: string; type: string }>> = 
   '/dashboard/vendor/leaflet.css': { module: 'leaflet/dist/leaflet.css', type: 'text/css; charset=utf-8' },
   '/dashboard/vendor/gcoord.js': {
     module: 'gcoord/dist/gcoord.esm-browser.prod.js',
+    type: 'text/javascript; charset=utf-8',
+  },
+  '/dashboard/vendor/qrcode.js': {
+    module: 'qrcode-generator',
+    sibling: 'qrcode.mjs',
     type: 'text/javascript; charset=utf-8',
   },
 };
@@ -84,8 +92,9 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
   for (const [url, to] of Object.entries(moved)) {
     app.get(url, { schema: { hide: true } }, async (_request, reply) => reply.redirect(to, 302));
   }
-  for (const [url, { module, type }] of Object.entries(vendorFiles)) {
-    const file = resolveModule(module);
+  for (const [url, { module, type, sibling }] of Object.entries(vendorFiles)) {
+    const entry = resolveModule(module);
+    const file = sibling === undefined ? entry : path.join(path.dirname(entry), sibling);
     // Versioned by the lock file and large: a day in the browser's cache.
     app.get(url, { schema: { hide: true } }, async (_request, reply) =>
       reply

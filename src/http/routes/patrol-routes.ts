@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { GridhubError } from '../../core/errors.ts';
 import { nodeIdSchema } from '../../core/schema-parts.ts';
 import type { MetricsRegistry } from '../../observability/metrics-registry.ts';
+import { patrolBoard } from '../../patrols/patrol-board.ts';
 import { datePattern } from '../../patrols/patrol-dates.ts';
 import { patrolMetrics, patrolRefusalReason } from '../../patrols/patrol-metrics.ts';
 import { type PatrolService, patrollingRoles } from '../../patrols/patrol-service.ts';
@@ -258,6 +259,52 @@ export const patrolRoutes: FastifyPluginAsyncZod<PatrolRoutesOptions> = async (a
       },
     },
     async (request) => patrols.dayView(principalOf(request), request.params.gridId, request.params.date),
+  );
+
+  const dutyState = z.enum(['done', 'pending', 'overdue', 'missed', 'not_required']);
+  app.get(
+    '/patrols/board/:date',
+    {
+      config: { roles: ['grid_chief', 'duty_officer', 'admin'] },
+      schema: {
+        tags,
+        summary:
+          "The centre's patrol board: every patrol grid in your scope on a local date (chiefs, officers, admins)",
+        description:
+          'One answer for all the grids (most urgent first): points visited/required, the zero report (by whom, by name), the workers with their check-ins, and each duty’s state: done, pending (before its deadline), overdue (past it, no case raised yet, or a zero report not owed), missed (the duty sweep raised its case; `cases` names it).',
+        params: z.strictObject({ date: localDate }),
+        response: {
+          200: z.object({
+            date: z.string(),
+            today: z.string(),
+            patrolBy: z.string(),
+            zeroReportBy: z.string(),
+            grids: list(
+              z.object({
+                gridId: z.string(),
+                name: z.string(),
+                required: z.number(),
+                visited: z.number(),
+                completed: z.boolean(),
+                patrol: dutyState,
+                zeroReportState: dutyState,
+                zeroReport: z
+                  .object({
+                    at: z.string(),
+                    userId: z.string(),
+                    name: z.string(),
+                    note: z.string().optional(),
+                  })
+                  .nullable(),
+                workers: list(z.object({ userId: z.string(), name: z.string(), checkins: z.number() })),
+                cases: z.object({ patrol: z.string().optional(), zero_report: z.string().optional() }),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => patrolBoard(patrols, principalOf(request), request.params.date),
   );
 
   app.post(
