@@ -4,7 +4,7 @@
 // and post at the points. The hub judges everything (GET /api/patrols/board/:date); this only shows it.
 
 import qrcode from '/dashboard/vendor/qrcode.js';
-import { api, el, mediaUrl } from './common.js';
+import { ApiError, api, el, mediaUrl, session } from './common.js';
 import { errorLabel, t, time, today } from './i18n.js';
 
 /** A duty's state in words, with its class for the colour. */
@@ -18,12 +18,16 @@ const stateCell = (state, extra) =>
 
 /** The text of an authenticated answer (the work log's format=text). */
 async function authenticatedText(url) {
-  const blob = await mediaUrl(url);
-  try {
-    return await (await fetch(blob)).text();
-  } finally {
-    URL.revokeObjectURL(blob);
+  const response = await fetch(url, { headers: { authorization: `Bearer ${session()?.token}` } });
+  if (!response.ok) {
+    const answer = await response.json().catch(() => ({}));
+    throw new ApiError(
+      response.status,
+      answer?.error?.message ?? `HTTP ${response.status}`,
+      answer?.error?.code,
+    );
   }
+  return response.text();
 }
 
 /** A link that downloads an authenticated file when clicked (the bearer token cannot ride on a plain href). */
@@ -51,12 +55,15 @@ function downloadLink(label, url, filename, onError) {
   );
 }
 
+/** A QR module's size in the image, px; the quiet zone around the code is the standard's four modules. */
+const cellPx = 4;
+
 /** A QR code of a text as an <img> (qrcode-generator: the smallest version that fits, error correction M). */
 export function qrImage(text, alt) {
   const code = qrcode(0, 'M');
   code.addData(text);
   code.make();
-  return el('img', { class: 'qr-code', src: code.createDataURL(4, 4), alt, dataset: { text } });
+  return el('img', { class: 'qr-code', src: code.createDataURL(cellPx, 4 * cellPx), alt, dataset: { text } });
 }
 
 /**

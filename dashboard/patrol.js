@@ -160,7 +160,7 @@ export function patrolPanel(container, userId) {
       el(
         'p',
         { class: 'patrol-progress' },
-        t('patrol.progress', { grid: grid.gridId, visited, required: grid.required }),
+        t('patrol.progress', { grid: grid.name ?? grid.gridId, visited, required: grid.required }),
         grid.completed ? ` ✓ ${t('patrol.done')}` : '',
       ),
       grid.onDuty ? null : el('p', { class: 'meta' }, t('patrol.offDuty')),
@@ -230,7 +230,11 @@ export function patrolPanel(container, userId) {
       log.textContent = [
         `${t('worklog.title')}  ${day.name}  ${day.date}`,
         ...day.grids.map((grid) =>
-          t('patrol.progress', { grid: grid.gridId, visited: grid.visited.length, required: grid.required }),
+          t('patrol.progress', {
+            grid: grid.name ?? grid.gridId,
+            visited: grid.visited.length,
+            required: grid.required,
+          }),
         ),
         t('worklog.summary', {
           checkins: day.checkins,

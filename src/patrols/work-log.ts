@@ -36,6 +36,8 @@ export interface WorkLog {
   readonly date: string;
   readonly grids: readonly {
     readonly gridId: string;
+    /** The grid's name (the text log shows names, not ids). */
+    readonly name: string;
     readonly required: number;
     readonly visited: readonly string[];
     readonly completed: boolean;
@@ -109,12 +111,13 @@ export class WorkLogs {
           kind: 'zero_report',
           action: 'zero_report',
           target: gridId,
-          text: `零报告(${gridId})${zero.note === undefined ? '' : `:${zero.note}`}`,
+          text: `零报告(${this.#patrols.gridName(gridId)})${zero.note === undefined ? '' : `:${zero.note}`}`,
         });
       if (grid !== undefined) {
         const day = await this.#patrols.computeDay(gridId, date);
         grids.push({
           gridId,
+          name: this.#patrols.gridName(gridId),
           required: day.required,
           visited: day.visited,
           completed: day.completed,
@@ -202,7 +205,7 @@ export function workLogText(log: WorkLog, time: (iso: string) => string): string
     `网格员工作日志  ${log.name}  ${log.date}`,
     ...log.grids.map(
       (grid) =>
-        `网格 ${grid.gridId}:巡查 ${grid.visited.length}/${grid.required} 点,${grid.completed ? '已完成' : '未完成'};零报告:${grid.zeroReport ? '已报' : '未报'}`,
+        `网格 ${grid.name}:巡查 ${grid.visited.length}/${grid.required} 点,${grid.completed ? '已完成' : '未完成'};零报告:${grid.zeroReport ? '已报' : '未报'}`,
     ),
     `签到 ${log.checkins} 次;上传照片/视频 ${log.uploads} 件;共享位置 ${log.positionsShared} 次`,
     `案件:上报 ${(log.cases.create ?? 0) + (log.cases.report ?? 0) + (log.cases.register ?? 0)},受理 ${log.cases.accept ?? 0},到达 ${log.cases.arrive ?? 0},处置 ${log.cases.resolve ?? 0}`,

@@ -72,7 +72,9 @@ describe("a worker's patrol on the worker page", () => {
     const gate = page.locator('#patrol-section li[data-point="xj01-north-gate"]');
     await expect.poll(() => gate.getAttribute('data-visited'), wait).toBe('true');
     expect(new URL(page.url()).search).toBe('');
-    expect(await page.locator('.patrol-progress').first().textContent()).toContain('已巡 2/3 点');
+    expect(await page.locator('.patrol-progress').first().textContent()).toContain(
+      '西郊第1网格 Xijiao Grid 1：已巡 2/3 点',
+    );
 
     await page.locator('button[data-zero-report="grid-xijiao-01"]').click();
     await expect.poll(() => page.locator('.zero-done').textContent(), wait).toContain('今日零报告已提交');

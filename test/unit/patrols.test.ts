@@ -107,7 +107,16 @@ describe('the work log printed', () => {
     userId: 'w1',
     name: '赵磊',
     date: '2026-12-08',
-    grids: [{ gridId: 'grid-a', required: 3, visited: ['p1', 'p2'], completed: false, zeroReport: false }],
+    grids: [
+      {
+        gridId: 'grid-a',
+        name: '第1网格',
+        required: 3,
+        visited: ['p1', 'p2'],
+        completed: false,
+        zeroReport: false,
+      },
+    ],
     checkins: 2,
     cases: { report: 1, accept: 2, resolve: 1 },
     uploads: 1,
@@ -134,7 +143,7 @@ describe('the work log printed', () => {
   it('as text: the summary lines, then each entry at its time', () => {
     expect(workLogText(log, time).split('\n')).toEqual([
       '网格员工作日志  赵磊  2026-12-08',
-      '网格 grid-a:巡查 2/3 点,未完成;零报告:未报',
+      '网格 第1网格:巡查 2/3 点,未完成;零报告:未报',
       '签到 2 次;上传照片/视频 1 件;共享位置 40 次',
       '案件:上报 1,受理 2,到达 0,处置 1',
       '',

@@ -98,6 +98,7 @@ const workLogAnswer = z.object({
   grids: list(
     z.object({
       gridId: z.string(),
+      name: z.string(),
       required: z.number(),
       visited: list(z.string()),
       completed: z.boolean(),
@@ -144,6 +145,7 @@ export const patrolRoutes: FastifyPluginAsyncZod<PatrolRoutesOptions> = async (a
             grids: list(
               z.object({
                 gridId: z.string(),
+                name: z.string(),
                 required: z.number(),
                 completed: z.boolean(),
                 onDuty: z.boolean(),
@@ -168,6 +170,7 @@ export const patrolRoutes: FastifyPluginAsyncZod<PatrolRoutesOptions> = async (a
             const day = await patrols.dayView(principal, grid.grid, date, false);
             return {
               gridId: grid.grid,
+              name: patrols.gridName(grid.grid),
               required: day.required,
               completed: day.completed,
               onDuty: patrols.onDuty(principal, grid.grid),
