@@ -63,6 +63,7 @@ const operations = [
   'POST /api/patrols/checkins',
   'GET /api/patrols/points/{id}/qr',
   'GET /api/patrols/days/{gridId}/{date}',
+  'GET /api/patrols/board/{date}',
   'POST /api/patrols/zero-report',
   'GET /api/worklogs/{userId}/{date}',
   'GET /api/positions/{userId}/track',
