@@ -39,13 +39,18 @@ class RecordingChannel implements NotificationChannel {
 const users: UserDescription[] = [
   { id: 'worker-1', name: '赵磊', role: 'grid_worker', grids: ['grid-1'] },
   { id: 'dept-1', name: '韩磊', role: 'department', grids: [] },
+  { id: 'officer-c', name: '李静', role: 'duty_officer', grids: [] },
+  { id: 'officer-s', name: '王芳', role: 'duty_officer', grids: [] },
 ];
+
+/** The officers on duty at each centre. */
+const onDuty: Record<string, string[]> = { 'community-1': ['officer-c'], 'street-1': ['officer-s'] };
 
 /** Push at once, SMS after 2 minutes, both until accepted, for every role asked here. */
 const pushThenSms = () =>
   policySchema.parse({
     id: 'everyone',
-    roles: ['grid_worker', 'department'],
+    roles: ['grid_worker', 'department', 'duty_officer'],
     steps: [
       { channel: 'push', until: 'accepted' },
       { channel: 'sms', afterSeconds: 120, until: 'accepted' },
@@ -113,8 +118,8 @@ describe('the notifier on a fake clock', () => {
       channels: [push, sms],
       config: { policies, delivery: deliverySchema.parse({}) },
       people: fixedPeople(users),
-      officersOnDuty: () => [],
-      nodeName: () => undefined,
+      officersOnDuty: (nodeId) => onDuty[nodeId] ?? [],
+      nodeName: (nodeId) => ({ 'community-1': '振兴社区', 'street-1': '柳树湾街道' })[nodeId],
       timeZone: 'Asia/Shanghai',
       baseUrl: () => 'https://grid.example.gov.cn',
       metrics: new MetricsRegistry(),
@@ -307,6 +312,48 @@ describe('the notifier on a fake clock', () => {
       (audit) => audit.detail?.reason,
     );
     expect(reasons.every((reason) => reason === 'handed_off')).toBe(true);
+  });
+
+  it('asks only the centre a case rests at: a level it climbed past before the notifier read it is not rung', async () => {
+    vi.setSystemTime(new Date('2026-12-07T12:00:00+08:00'));
+    await start([pushThenSms()]);
+    const now = Date.now();
+    const dispatched = incidentAt(now);
+    const atCommunity = {
+      ...dispatched,
+      state: 'escalated' as const,
+      responsibleNodeId: 'community-1',
+      escalations: 1,
+    };
+    const atStreet = { ...atCommunity, responsibleNodeId: 'street-1', escalations: 2 };
+    // Both escalations committed before the intake reads the first (a supervisor escalating twice in a row).
+    await store.saveIncident(atStreet);
+    bus.emit('incident:updated', { before: dispatched, after: atCommunity });
+    bus.emit('incident:updated', { before: atCommunity, after: atStreet });
+    await settle();
+    await vi.advanceTimersByTimeAsync(121_000);
+    expect(push.sent.map((sent) => sent.userId)).toEqual(['officer-s']);
+    expect(push.sent[0]?.notification.body).toContain('已升级至柳树湾街道，请派单处置');
+    expect(sms.sent.map((sent) => sent.userId)).toEqual(['officer-s']);
+  });
+
+  it('tells a centre the case rested at, and ends its steps when the case climbs on', async () => {
+    vi.setSystemTime(new Date('2026-12-07T12:00:00+08:00'));
+    await start([pushThenSms()]);
+    const dispatched = incidentAt(Date.now());
+    const atCommunity = {
+      ...dispatched,
+      state: 'escalated' as const,
+      responsibleNodeId: 'community-1',
+      escalations: 1,
+    };
+    await change(dispatched, atCommunity);
+    expect(push.sent.map((sent) => sent.userId)).toEqual(['officer-c']);
+    await vi.advanceTimersByTimeAsync(60_000);
+    await change(atCommunity, { ...atCommunity, responsibleNodeId: 'street-1', escalations: 2 });
+    await vi.advanceTimersByTimeAsync(121_000);
+    // The community's SMS, due at 2 minutes, never left: the case was the street's by then.
+    expect(sms.sent.map((sent) => sent.userId)).toEqual(['officer-s']);
   });
 
   it('refuses a policy naming a channel there is not', async () => {
