@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
-import { factsOf, stillAsked } from '../../src/notify/ask-reasons.ts';
+import { baselineOf, factsOf, stillAsked } from '../../src/notify/ask-reasons.ts';
 import {
   type AskView,
   afterQuietHours,
@@ -179,6 +179,25 @@ describe('the next step and when it is due', () => {
     // Still the one asked while named among the coordinators; another department user is not.
     expect(stillAsked.handed_off(done, coordinator)).toBe(true);
     expect(stillAsked.handed_off(handed, { userId: 'dept-2' })).toBe(false);
+  });
+
+  it('reads a baseline kept as milestones (an earlier version) as the facts that ran the same steps', () => {
+    const legacy = baselineOf(['accepted', 'acknowledged']);
+    expect(legacy).toEqual(['taken', 'centreAcknowledged']);
+    const inHand = incident({ state: 'accepted', handler: 'worker-1', responsibleNodeId: 'community-1' });
+    // An officer asked at a centre the case in hand climbed to: the SMS runs on, as before the upgrade.
+    const officer = asked(noon, {
+      reason: 'escalated',
+      userId: 'officer-1',
+      nodeId: 'community-1',
+      baseline: legacy,
+    });
+    expect(nextStep(escalating, officer, inHand, 1, 0, context)?.index).toBe(1);
+    // A rework kept then is read as a rework now: back on site ends it.
+    const rework = asked(noon, { reason: 'rework', baseline: legacy });
+    expect(askOver(escalating, rework, inHand, 0)).toBe(false);
+    expect(askOver(escalating, rework, { ...inHand, state: 'on_site' }, 0)).toBe(true);
+    expect(baselineOf(['taken', 'onSite'])).toEqual(['taken', 'onSite']);
   });
 
   it("puts a step taking a failed one's place at once, a later one no earlier than asked", () => {
