@@ -442,11 +442,15 @@ describe('notifications: steps, until, retries, bundles, status', () => {
     expect(message?.body).toContain('请协同处置：门禁线路需城管协助排查');
     // The department's page is the phone page, where their handed cases are.
     expect(message?.url).toBe(`https://grid.example.gov.cn/worker#${incident.id}`);
-    const sent = await notifyTrail(hub, incident.id, 2);
-    expect(sent.map((entry) => [entry.detail.recipient, entry.detail.reason])).toContainEqual([
-      'dept-chengguan-01',
-      'handed_off',
-    ]);
+    // Audited with its reason (whether the worker's own push left before they accepted is a race: not counted on).
+    await eventually(async () =>
+      (await auditOf(hub, incident.id)).some(
+        (entry) =>
+          entry.action === 'notify.sent' &&
+          entry.detail.recipient === 'dept-chengguan-01' &&
+          entry.detail.reason === 'handed_off',
+      ),
+    );
     // Their part done before the SMS's 250 s (5 s here): it never leaves.
     expect((await act('demo-dept-chengguan-01', 'coordinate_done', { note: '线路已修复' })).status).toBe(200);
     await sleep(250 * secondMs + 500);
