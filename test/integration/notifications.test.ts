@@ -420,10 +420,11 @@ describe('notifications: steps, until, retries, bundles, status', () => {
       ['notify.sent', 'dispatched'],
       ['notify.sent', 'rework'],
     ]);
-    // Resolved again: the rework's remaining steps (the SMS) are cancelled.
-    expect((await act('demo-worker-luming-03', 'resolve', { note: 'photo attached' })).status).toBe(200);
+    // Back on site: the handler answered the rework, its until-accepted SMS is cancelled (it still had its handler).
+    expect((await act('demo-worker-luming-03', 'arrive')).status).toBe(200);
     await sleep(100 * secondMs + 500);
     expect(set.sms.to('worker-luming-03', incident.id)).toEqual([]);
+    expect((await act('demo-worker-luming-03', 'resolve', { note: 'photo attached' })).status).toBe(200);
   });
 
   it('tells a department user handed the case, with the note, until they mark their part done', async () => {
