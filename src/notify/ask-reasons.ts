@@ -82,13 +82,17 @@ export const untilFacts: Record<AskReason, Record<Milestone, readonly Fact[]>> =
   },
 };
 
+/** An assignee or the handler. */
+const onTheCase = (incident: FactCase, ask: FactAsk) =>
+  incident.assignees.includes(ask.userId) || incident.handler === ask.userId;
+
 /**
  * Whether the person is still the one asked: a worker taken off the case (a redispatch to others), officers of a
  * centre the case climbed past, a department user no longer coordinating it are not.
  */
 export const stillAsked: Record<AskReason, (incident: FactCase, ask: FactAsk) => boolean> = {
-  dispatched: (incident, ask) => incident.assignees.includes(ask.userId) || incident.handler === ask.userId,
-  rework: (incident, ask) => incident.assignees.includes(ask.userId) || incident.handler === ask.userId,
+  dispatched: onTheCase,
+  rework: onTheCase,
   escalated: (incident, ask) => incident.responsibleNodeId === ask.nodeId,
   handed_off: (incident, ask) => (incident.coordinators ?? []).some((entry) => entry.userId === ask.userId),
 };

@@ -184,7 +184,7 @@ export class NotificationService {
     }
   }
 
-  /** A worker taken off the case, officers of a centre the case climbed past, are no longer asked (ask-reasons.ts). */
+  /** Whoever the case no longer asks (taken off it, climbed past, no longer coordinating): see ask-reasons.ts. */
   #stillConcerned(ask: PendingAsk, incident: Incident): boolean {
     return stillAsked[ask.reason](incident, ask);
   }
@@ -210,13 +210,8 @@ export class NotificationService {
       return;
     }
     const askedAt = this.#now();
-    const draft = {
-      userId,
-      reason,
-      askedAt,
-      baseline: factsOf(incident, { userId, ...(nodeId === undefined ? {} : { nodeId }) }),
-      ...(nodeId === undefined ? {} : { nodeId }),
-    };
+    const where = nodeId === undefined ? {} : { nodeId };
+    const draft = { userId, reason, askedAt, baseline: factsOf(incident, { userId, ...where }), ...where };
     const due = nextStep(policy, draft, incident, 0, 0, this.#context());
     if (due === undefined) return;
     const ask: PendingAsk = {
