@@ -2,6 +2,7 @@ import type { Incident, Severity } from '../core/incident.ts';
 import { severities } from '../core/incident.ts';
 import type { Role } from '../core/principal.ts';
 import { wallClockText } from '../core/wall-clock.ts';
+import type { AskReason } from './ask-reasons.ts';
 import type { Notification } from './channel.ts';
 
 /**
@@ -9,8 +10,7 @@ import type { Notification } from './channel.ts';
  * what is asked by when; the link opens the case on the page of the person's role.
  */
 
-/** Why a person is told. */
-export type AskReason = 'dispatched' | 'escalated' | 'rework';
+export type { AskReason } from './ask-reasons.ts';
 
 const severityLabels: Record<Severity, string> = {
   critical: '严重',
@@ -54,8 +54,13 @@ function byWhen(incident: Incident, now: number, fallbackVerb: string): string {
   return `请在${minutes}分钟内${stageVerbs[incident.dueStage]}`;
 }
 
-/** What is asked of the person, by when. */
-const askTexts: Record<AskReason, (incident: Incident, context: MessageContext) => string> = {
+/** The note of the person's open hand-off (the last one, should they have been handed the case again). */
+function handOffNote(incident: Incident, userId: string): string {
+  return (incident.coordinators ?? []).findLast((entry) => entry.userId === userId)?.note ?? '';
+}
+
+/** What is asked of the person (`userId`), by when. */
+const askTexts: Record<AskReason, (incident: Incident, context: MessageContext, userId: string) => string> = {
   dispatched: (incident, context) => `已派给您，${byWhen(incident, context.now, '接单')}`,
   escalated: (incident, context) => {
     const centre = context.nodeName(incident.responsibleNodeId) ?? incident.responsibleNodeId;
@@ -65,6 +70,8 @@ const askTexts: Record<AskReason, (incident: Incident, context: MessageContext) 
       : `已升级至${centre}，请派单处置（${byWhen(incident, context.now, '接单')}）`;
   },
   rework: (incident, context) => `核查未通过，请重新处置，${byWhen(incident, context.now, '办结')}`,
+  // The handler keeps the case's deadline; the department is asked for its part, which has none of its own.
+  handed_off: (incident, _context, userId) => `请协同处置：${handOffNote(incident, userId)}`,
 };
 
 function localTime(iso: string, timeZone: string): string {
@@ -80,7 +87,7 @@ export function caseMessage(
   id: string,
   incident: Incident,
   reason: AskReason,
-  role: Role,
+  user: { readonly id: string; readonly role: Role },
   context: MessageContext,
 ): Notification {
   const grid = incident.chain[0]?.name ?? incident.gridId;
@@ -96,9 +103,9 @@ export function caseMessage(
       `设备：${incident.device.name}`,
       `地点：${place}`,
       `时间：${localTime(incident.createdAt, context.timeZone)}`,
-      askTexts[reason](incident, context),
+      askTexts[reason](incident, context, user.id),
     ].join('\n'),
-    url: pageUrl(context.baseUrl, role, incident.id),
+    url: pageUrl(context.baseUrl, user.role, incident.id),
     severity: incident.severity,
     incidentIds: [incident.id],
   };

@@ -1,7 +1,7 @@
 import type { TypedBus } from '../core/bus.ts';
 import { type HubBusEvents, whenStored } from '../core/events.ts';
 import type { Incident, IncidentChange } from '../core/incident.ts';
-import type { AskReason } from './messages.ts';
+import type { AskReason } from './ask-reasons.ts';
 import type { NotifyMetrics } from './notify-metrics.ts';
 
 /** Changes from the bus waiting to be read at most: past this they are counted as overflow and dropped. */
@@ -32,8 +32,8 @@ type Intake =
 
 /**
  * Intake from the bus: hears new and changed incidents once committed and decides whom they ask to act (the
- * assignees of a dispatch, the officers on duty where a case climbed to, the handler of a rework). The listener only
- * queues, bounded: nothing of this runs on the ingest path.
+ * assignees of a dispatch, the officers on duty where a case climbed to, the handler of a rework, a department user
+ * handed the case for coordination). The listener only queues, bounded: nothing of this runs on the ingest path.
  */
 export class NotificationIntake {
   readonly #options: NotificationIntakeOptions;
@@ -117,6 +117,14 @@ export class NotificationIntake {
     // A verification rejected: the handler, to do it again.
     if (after.reworks > before.reworks && after.handler !== null)
       await sink.ask(after, after.handler, 'rework', `r${after.reworks}`);
+    // A hand-off: each department user added to the coordinators, for their part (the entry's place is the round:
+    // a user handed the case again once done is asked again).
+    const coordinators = after.coordinators ?? [];
+    for (let index = before.coordinators?.length ?? 0; index < coordinators.length; index++) {
+      const entry = coordinators[index];
+      if (entry !== undefined && entry.doneAt === undefined)
+        await sink.ask(after, entry.userId, 'handed_off', `c${index}`);
+    }
     await sink.settle(after);
   }
 }
@@ -130,6 +138,7 @@ function concerns({ before, after }: IncidentChange): boolean {
     before.escalations !== after.escalations ||
     before.reworks !== after.reworks ||
     before.responsibleNodeId !== after.responsibleNodeId ||
-    (before.acknowledgements?.length ?? 0) !== (after.acknowledgements?.length ?? 0)
+    (before.acknowledgements?.length ?? 0) !== (after.acknowledgements?.length ?? 0) ||
+    before.coordinators !== after.coordinators
   );
 }

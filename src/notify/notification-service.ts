@@ -7,6 +7,7 @@ import type { People, UserDescription } from '../core/user.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MetricsRegistry } from '../observability/metrics-registry.ts';
 import type { Store } from '../store/store.ts';
+import { factsOf, stillAsked } from './ask-reasons.ts';
 import { type Bundle, Bundles } from './bundles.ts';
 import type {
   ChannelKind,
@@ -23,7 +24,7 @@ import { NotificationIntake } from './notification-intake.ts';
 import { type NotifyMetrics, notifyMetrics } from './notify-metrics.ts';
 import type { NotifyConfig } from './notify-schema.ts';
 import { type PendingAsk, PendingAsks, pendingCollection } from './pending-asks.ts';
-import { askOver, milestonesOf, nextStep, type Policy, PolicyBook } from './policy.ts';
+import { askOver, nextStep, type Policy, PolicyBook } from './policy.ts';
 import type { DeliveryConfig } from './policy-schema.ts';
 
 export interface NotificationServiceOptions {
@@ -183,10 +184,9 @@ export class NotificationService {
     }
   }
 
-  /** A worker taken off the case, or officers of a centre the case climbed past, are no longer asked. */
+  /** Whoever the case no longer asks (taken off it, climbed past, no longer coordinating): see ask-reasons.ts. */
   #stillConcerned(ask: PendingAsk, incident: Incident): boolean {
-    if (ask.nodeId !== undefined) return incident.responsibleNodeId === ask.nodeId;
-    return incident.assignees.includes(ask.userId) || incident.handler === ask.userId;
+    return stillAsked[ask.reason](incident, ask);
   }
 
   async #ask(
@@ -210,18 +210,13 @@ export class NotificationService {
       return;
     }
     const askedAt = this.#now();
-    const draft = {
-      askedAt,
-      baseline: milestonesOf(incident, nodeId),
-      ...(nodeId === undefined ? {} : { nodeId }),
-    };
+    const where = nodeId === undefined ? {} : { nodeId };
+    const draft = { userId, reason, askedAt, baseline: factsOf(incident, { userId, ...where }), ...where };
     const due = nextStep(policy, draft, incident, 0, 0, this.#context());
     if (due === undefined) return;
     const ask: PendingAsk = {
       key,
       incidentId: incident.id,
-      userId,
-      reason,
       policyId: policy.id,
       ...draft,
       step: due.index,
@@ -320,7 +315,7 @@ export class NotificationService {
       `${ask.key}/${ask.step}`,
       incident,
       ask.reason,
-      user.role,
+      user,
       this.#messageContext(now),
     );
     await this.#deliver(ask, policy, channel, user, notification, [incident]);
@@ -352,13 +347,7 @@ export class NotificationService {
     const context = this.#messageContext(now);
     const notification =
       held.length === 1
-        ? caseMessage(
-            `${first.ask.key}/${first.ask.step}`,
-            first.incident,
-            first.ask.reason,
-            user.role,
-            context,
-          )
+        ? caseMessage(`${first.ask.key}/${first.ask.step}`, first.incident, first.ask.reason, user, context)
         : bundleMessage(
             `${first.ask.key}/${first.ask.step}+${held.length}`,
             held.map(({ incident }) => incident),

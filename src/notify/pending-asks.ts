@@ -1,7 +1,6 @@
 import type { Store } from '../store/store.ts';
-import type { AskReason } from './messages.ts';
+import { type AskReason, baselineOf, type Fact } from './ask-reasons.ts';
 import type { NotifyMetrics } from './notify-metrics.ts';
-import type { Milestone } from './policy-schema.ts';
 
 /** The store collection of the people asked to act whose steps are not all taken. */
 export const pendingCollection = 'notify-pending';
@@ -19,7 +18,8 @@ export interface PendingAsk {
   readonly askedAt: number;
   /** Duty officers asked at a centre (an escalation): its node. */
   readonly nodeId?: string;
-  readonly baseline: readonly Milestone[];
+  /** The facts of the case when they were asked (ask-reasons.ts): those do not end their steps. */
+  readonly baseline: readonly Fact[];
   readonly policyId: string;
   /** The next step to take, and the attempts of it made so far. */
   step: number;
@@ -64,7 +64,10 @@ export class PendingAsks {
 
   /** What was pending when the hub stopped, kept again (not queued: the caller decides what each needs). */
   async load(): Promise<PendingAsk[]> {
-    const stored = (await this.#store.listRecords<PendingAsk>(pendingCollection)).map(({ value }) => value);
+    const stored = (await this.#store.listRecords<PendingAsk>(pendingCollection)).map(({ value }) => ({
+      ...value,
+      baseline: baselineOf(value.baseline),
+    }));
     for (const ask of stored) this.remember(ask);
     this.#metrics.pending.set(this.#asks.size);
     return stored;

@@ -31,7 +31,7 @@ export const policyStepSchema = z.strictObject({
     .enum(milestones)
     .default('accepted')
     .describe(
-      'The step is skipped (cancelled) once the case got there: accepted (someone took it), acknowledged (the centre acknowledged it, or someone took it), arrived (on site), resolved (resolved or ended).',
+      'The step is skipped (cancelled) once the case got there: accepted (someone took it), acknowledged (the centre acknowledged it, or someone took it), arrived (on site), resolved (resolved or ended). For a rework, accepted and acknowledged mean back on site (or resolved); for a department user handed the case, every milestone means their part done (docs/notifications.md).',
     ),
 });
 

@@ -1,7 +1,7 @@
 import type { Incident, Severity } from '../core/incident.ts';
-import { isOpen } from '../core/incident.ts';
 import type { Role } from '../core/principal.ts';
 import { zoneOffsetMinutes } from '../core/wall-clock.ts';
+import { type AskReason, type Fact, type FactAsk, type FactCase, holds, untilFacts } from './ask-reasons.ts';
 import type { Milestone, PolicyConfig, PolicyStep, QuietHours } from './policy-schema.ts';
 
 /**
@@ -22,41 +22,25 @@ export interface Policy {
 export const defaultPolicyId = 'default';
 
 /** What the decisions read of a case. */
-export type CaseView = Pick<Incident, 'state' | 'handler' | 'severity' | 'acknowledgements'>;
+export type CaseView = FactCase & Pick<Incident, 'severity'>;
 
 /** One person asked to act on one case, as the decisions read it. */
-export interface AskView {
-  /** Epoch ms: when they were asked (dispatched to, escalated to, sent back to). */
+export interface AskView extends FactAsk {
+  readonly reason: AskReason;
+  /** Epoch ms: when they were asked (dispatched to, escalated to, sent back to, handed the case). */
   readonly askedAt: number;
-  /** For duty officers asked at a centre: the node whose acknowledgement counts. */
-  readonly nodeId?: string;
-  /** The milestones the case had reached when they were asked: those do not end this ask (a rework's "accepted"). */
-  readonly baseline: readonly Milestone[];
-}
-
-/** Whether the case is there, by its state now. A case that ended (resolved, closed, false alarm) reached them all. */
-const reachedBy: Record<Milestone, (incident: CaseView, nodeId: string | undefined) => boolean> = {
-  resolved: (incident) => !isOpen(incident.state),
-  arrived: (incident) => incident.state === 'on_site' || !isOpen(incident.state),
-  accepted: (incident) => incident.handler !== null || !isOpen(incident.state),
-  acknowledged: (incident, nodeId) =>
-    reachedBy.accepted(incident, nodeId) ||
-    (nodeId !== undefined && (incident.acknowledgements ?? []).some((ack) => ack.nodeId === nodeId)),
-};
-
-export function milestonesOf(incident: CaseView, nodeId?: string): Milestone[] {
-  return (Object.keys(reachedBy) as Milestone[]).filter((milestone) =>
-    reachedBy[milestone](incident, nodeId),
-  );
+  /** The facts that held when they were asked (factsOf): those do not end this ask. */
+  readonly baseline: readonly Fact[];
 }
 
 /**
- * Reached since the ask: a milestone the case already had when the person was asked does not end their steps (a
- * rework asks a handler who had accepted); a case that ended since ends them all.
+ * Whether the case got to the milestone since the ask, as the ask's reason reads it (ask-reasons.ts): one of its
+ * facts holds that did not when the person was asked. A case that ended since ends every step.
  */
 export function milestoneReached(milestone: Milestone, incident: CaseView, ask: AskView): boolean {
-  if (!ask.baseline.includes('resolved') && reachedBy.resolved(incident, ask.nodeId)) return true;
-  return !ask.baseline.includes(milestone) && reachedBy[milestone](incident, ask.nodeId);
+  return untilFacts[ask.reason][milestone].some(
+    (fact) => !ask.baseline.includes(fact) && holds(fact, incident, ask),
+  );
 }
 
 /**

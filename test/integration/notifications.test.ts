@@ -112,7 +112,8 @@ const phone = '13812345678';
 /**
  * The demo with notification policies: workers get a push at once and an SMS after 100 s (2 s here) until they
  * accept; officers a push until their centre acknowledges; worker-zhenxing-03 a flaky SMS first, then the push after
- * 300 s (6 s) unless the SMS failed; worker-zhenxing-04's pushes are bundled past 2 in 250 s (5 s).
+ * 300 s (6 s) unless the SMS failed; worker-zhenxing-04's pushes are bundled past 2 in 250 s (5 s); department
+ * users a push at once and an SMS after 250 s (5 s) until their part is done.
  */
 function notifyingDeployment(deadlines?: unknown) {
   const config = demoConfig() as unknown as {
@@ -149,6 +150,14 @@ function notifyingDeployment(deadlines?: unknown) {
         ],
       },
       { id: 'officers', roles: ['duty_officer'], steps: [{ channel: 'push', until: 'acknowledged' }] },
+      {
+        id: 'departments',
+        roles: ['department'],
+        steps: [
+          { channel: 'push', afterSeconds: 0, until: 'accepted' },
+          { channel: 'sms', afterSeconds: 250, until: 'accepted' },
+        ],
+      },
       {
         id: 'flaky-first',
         users: ['worker-zhenxing-03'],
@@ -411,10 +420,43 @@ describe('notifications: steps, until, retries, bundles, status', () => {
       ['notify.sent', 'dispatched'],
       ['notify.sent', 'rework'],
     ]);
-    // Resolved again: the rework's remaining steps (the SMS) are cancelled.
-    expect((await act('demo-worker-luming-03', 'resolve', { note: 'photo attached' })).status).toBe(200);
+    // Back on site: the handler answered the rework, its until-accepted SMS is cancelled (it still had its handler).
+    expect((await act('demo-worker-luming-03', 'arrive')).status).toBe(200);
     await sleep(100 * secondMs + 500);
     expect(set.sms.to('worker-luming-03', incident.id)).toEqual([]);
+    expect((await act('demo-worker-luming-03', 'resolve', { note: 'photo attached' })).status).toBe(200);
+  });
+
+  it('tells a department user handed the case, with the note, until they mark their part done', async () => {
+    const incident = await incidentFor(hub, 'gate-luming-04-north', (gate) => gate.holdDoor(1, 300));
+    const [worker] = incident.assignees;
+    const act = (token: string, name: string, body?: unknown) =>
+      postJson<Incident>(`${hub.httpUrl}/api/incidents/${incident.id}/actions/${name}`, token, body);
+    expect((await act(`demo-${worker}`, 'accept')).status).toBe(200);
+    const handed = await act(`demo-${worker}`, 'hand_off', {
+      note: '门禁线路需城管协助排查',
+      coordinator: 'dept-chengguan-01',
+    });
+    expect(handed.status).toBe(200);
+    await eventually(() => set.push.to('dept-chengguan-01', incident.id).length === 1, 4_000);
+    const message = set.push.to('dept-chengguan-01', incident.id)[0]?.notification;
+    expect(message?.body).toContain('请协同处置：门禁线路需城管协助排查');
+    // The department's page is the phone page, where their handed cases are.
+    expect(message?.url).toBe(`https://grid.example.gov.cn/worker#${incident.id}`);
+    // Audited with its reason (whether the worker's own push left before they accepted is a race: not counted on).
+    await eventually(async () =>
+      (await auditOf(hub, incident.id)).some(
+        (entry) =>
+          entry.action === 'notify.sent' &&
+          entry.detail.recipient === 'dept-chengguan-01' &&
+          entry.detail.reason === 'handed_off',
+      ),
+    );
+    // Their part done before the SMS's 250 s (5 s here): it never leaves.
+    expect((await act('demo-dept-chengguan-01', 'coordinate_done', { note: '线路已修复' })).status).toBe(200);
+    await sleep(250 * secondMs + 500);
+    expect(set.sms.to('dept-chengguan-01', incident.id)).toEqual([]);
+    expect(set.push.to('dept-chengguan-01', incident.id)).toHaveLength(1);
   });
 
   it("shows each channel's status and the pending count to admins and duty officers, nobody else", async () => {

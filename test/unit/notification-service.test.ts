@@ -36,7 +36,26 @@ class RecordingChannel implements NotificationChannel {
   }
 }
 
-const users: UserDescription[] = [{ id: 'worker-1', name: '赵磊', role: 'grid_worker', grids: ['grid-1'] }];
+const users: UserDescription[] = [
+  { id: 'worker-1', name: '赵磊', role: 'grid_worker', grids: ['grid-1'] },
+  { id: 'dept-1', name: '韩磊', role: 'department', grids: [] },
+  { id: 'officer-c', name: '李静', role: 'duty_officer', grids: [] },
+  { id: 'officer-s', name: '王芳', role: 'duty_officer', grids: [] },
+];
+
+/** The officers on duty at each centre. */
+const onDuty: Record<string, string[]> = { 'community-1': ['officer-c'], 'street-1': ['officer-s'] };
+
+/** Push at once, SMS after 2 minutes, both until accepted, for every role asked here. */
+const pushThenSms = () =>
+  policySchema.parse({
+    id: 'everyone',
+    roles: ['grid_worker', 'department', 'duty_officer'],
+    steps: [
+      { channel: 'push', until: 'accepted' },
+      { channel: 'sms', afterSeconds: 120, until: 'accepted' },
+    ],
+  });
 
 function incidentAt(at: number, overrides: Partial<Incident> = {}): Incident {
   const iso = new Date(at).toISOString();
@@ -99,8 +118,8 @@ describe('the notifier on a fake clock', () => {
       channels: [push, sms],
       config: { policies, delivery: deliverySchema.parse({}) },
       people: fixedPeople(users),
-      officersOnDuty: () => [],
-      nodeName: () => undefined,
+      officersOnDuty: (nodeId) => onDuty[nodeId] ?? [],
+      nodeName: (nodeId) => ({ 'community-1': '振兴社区', 'street-1': '柳树湾街道' })[nodeId],
       timeZone: 'Asia/Shanghai',
       baseUrl: () => 'https://grid.example.gov.cn',
       metrics: new MetricsRegistry(),
@@ -197,6 +216,144 @@ describe('the notifier on a fake clock', () => {
     expect(sms.sent).toHaveLength(1);
     expect(push.sent).toEqual([]);
     expect(await store.listRecords(pendingCollection)).toEqual([]);
+  });
+
+  /** Stores the case's change and announces it, as the incident writer does once committed. */
+  async function change(before: Incident, after: Incident): Promise<void> {
+    await store.saveIncident(after);
+    bus.emit('incident:updated', { before, after });
+    await settle();
+  }
+
+  it("ends a rework's until-accepted SMS when the handler is back on site, not before", async () => {
+    vi.setSystemTime(new Date('2026-12-07T12:00:00+08:00'));
+    await start([pushThenSms()]);
+    const now = Date.now();
+    const resolved = incidentAt(now, {
+      state: 'resolved',
+      assignees: ['worker-1'],
+      handler: 'worker-1',
+      dueAt: null,
+      dueStage: null,
+    });
+    await store.saveIncident(resolved);
+    const reworked = { ...resolved, state: 'accepted' as const, reworks: 1, dueStage: 'resolve' as const };
+    await change(resolved, reworked);
+    expect(push.sent.map((sent) => sent.notification.body.split('\n').at(-1))).toEqual([
+      expect.stringMatching(/^核查未通过，请重新处置/),
+    ]);
+    // Still only "accepted" (it has its handler): the SMS goes at its 2 minutes.
+    await vi.advanceTimersByTimeAsync(121_000);
+    expect(sms.sent).toHaveLength(1);
+
+    // A second rework, and this time the handler goes back on site within the 2 minutes: no SMS.
+    const again = { ...reworked, reworks: 2 };
+    await change(reworked, again);
+    expect(push.sent).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(30_000);
+    await change(again, { ...again, state: 'on_site' });
+    expect(service?.pending).toBe(0);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(sms.sent).toHaveLength(1);
+  });
+
+  it('asks a department user handed the case, with the note, until they mark their part done', async () => {
+    vi.setSystemTime(new Date('2026-12-07T12:00:00+08:00'));
+    await start([pushThenSms()]);
+    const now = Date.now();
+    const accepted = incidentAt(now, { state: 'accepted', handler: 'worker-1', dueStage: 'arrive' });
+    await store.saveIncident(accepted);
+    const entry = {
+      userId: 'dept-1',
+      departmentId: 'chengguan',
+      at: new Date(now).toISOString(),
+      note: '清运渣土',
+    };
+    const handed = { ...accepted, coordinators: [entry] };
+    await change(accepted, handed);
+    expect(push.sent.map((sent) => sent.userId)).toEqual(['dept-1']);
+    const message = push.sent[0]?.notification;
+    expect(message?.body.split('\n').at(-1)).toBe('请协同处置：清运渣土');
+    expect(message?.url).toBe('https://grid.example.gov.cn/worker#inc_1');
+    // The handler arriving is no answer to the department's part: its SMS still comes.
+    const onSite = { ...handed, state: 'on_site' as const };
+    await change(handed, onSite);
+    await vi.advanceTimersByTimeAsync(121_000);
+    expect(sms.sent.map((sent) => sent.userId)).toEqual(['dept-1']);
+    expect(service?.pending).toBe(0);
+
+    // Handed again once done (a new round), and done within the 2 minutes: no SMS this time.
+    const done = {
+      ...onSite,
+      coordinators: [{ ...entry, doneAt: new Date().toISOString(), doneNote: '已清运' }],
+    };
+    await change(onSite, done);
+    const second = { ...entry, at: new Date().toISOString(), note: '复查' };
+    const handedAgain = { ...done, coordinators: [...done.coordinators, second] };
+    await change(done, handedAgain);
+    expect(push.sent.map((sent) => sent.notification.body.split('\n').at(-1))).toEqual([
+      '请协同处置：清运渣土',
+      '请协同处置：复查',
+    ]);
+    expect(service?.pending).toBe(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    const doneAgain = {
+      ...handedAgain,
+      coordinators: [
+        done.coordinators[0],
+        { ...second, doneAt: new Date().toISOString(), doneNote: '无问题' },
+      ],
+    };
+    await change(handedAgain, doneAgain as Incident);
+    expect(service?.pending).toBe(0);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(sms.sent).toHaveLength(1);
+    const reasons = (await store.listAudit({ limit: 10, targetId: 'inc_1' })).map(
+      (audit) => audit.detail?.reason,
+    );
+    expect(reasons.every((reason) => reason === 'handed_off')).toBe(true);
+  });
+
+  it('asks only the centre a case rests at: a level it climbed past before the notifier read it is not rung', async () => {
+    vi.setSystemTime(new Date('2026-12-07T12:00:00+08:00'));
+    await start([pushThenSms()]);
+    const now = Date.now();
+    const dispatched = incidentAt(now);
+    const atCommunity = {
+      ...dispatched,
+      state: 'escalated' as const,
+      responsibleNodeId: 'community-1',
+      escalations: 1,
+    };
+    const atStreet = { ...atCommunity, responsibleNodeId: 'street-1', escalations: 2 };
+    // Both escalations committed before the intake reads the first (a supervisor escalating twice in a row).
+    await store.saveIncident(atStreet);
+    bus.emit('incident:updated', { before: dispatched, after: atCommunity });
+    bus.emit('incident:updated', { before: atCommunity, after: atStreet });
+    await settle();
+    await vi.advanceTimersByTimeAsync(121_000);
+    expect(push.sent.map((sent) => sent.userId)).toEqual(['officer-s']);
+    expect(push.sent[0]?.notification.body).toContain('已升级至柳树湾街道，请派单处置');
+    expect(sms.sent.map((sent) => sent.userId)).toEqual(['officer-s']);
+  });
+
+  it('tells a centre the case rested at, and ends its steps when the case climbs on', async () => {
+    vi.setSystemTime(new Date('2026-12-07T12:00:00+08:00'));
+    await start([pushThenSms()]);
+    const dispatched = incidentAt(Date.now());
+    const atCommunity = {
+      ...dispatched,
+      state: 'escalated' as const,
+      responsibleNodeId: 'community-1',
+      escalations: 1,
+    };
+    await change(dispatched, atCommunity);
+    expect(push.sent.map((sent) => sent.userId)).toEqual(['officer-c']);
+    await vi.advanceTimersByTimeAsync(60_000);
+    await change(atCommunity, { ...atCommunity, responsibleNodeId: 'street-1', escalations: 2 });
+    await vi.advanceTimersByTimeAsync(121_000);
+    // The community's SMS, due at 2 minutes, never left: the case was the street's by then.
+    expect(sms.sent.map((sent) => sent.userId)).toEqual(['officer-s']);
   });
 
   it('refuses a policy naming a channel there is not', async () => {

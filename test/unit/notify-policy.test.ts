@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
+import { baselineOf, factsOf, stillAsked } from '../../src/notify/ask-reasons.ts';
 import {
   type AskView,
   afterQuietHours,
   askOver,
   BundleWindow,
   type CaseView,
-  milestonesOf,
   nextStep,
   type Policy,
   PolicyBook,
@@ -30,14 +30,30 @@ const escalating: Policy = policySchema.parse({
 });
 
 function incident(overrides: Partial<Incident> = {}): CaseView {
-  return { state: 'dispatched', handler: null, severity: 'critical', acknowledgements: [], ...overrides };
+  return {
+    state: 'dispatched',
+    handler: null,
+    severity: 'critical',
+    acknowledgements: [],
+    assignees: ['worker-1'],
+    responsibleNodeId: 'grid-1',
+    ...overrides,
+  };
 }
 
 const asked = (at: number, overrides: Partial<AskView> = {}): AskView => ({
+  userId: 'worker-1',
+  reason: 'dispatched',
   askedAt: at,
   baseline: [],
   ...overrides,
 });
+
+/** Asked for `reason` on `incident`, with the facts holding then as the baseline (as the notifier keeps it). */
+function askedOn(incident: CaseView, reason: AskView['reason'], overrides: Partial<AskView> = {}): AskView {
+  const ask = asked(noon, { reason, ...overrides });
+  return { ...ask, baseline: factsOf(incident, ask) };
+}
 
 describe('which policy a person follows', () => {
   const configured = [
@@ -107,17 +123,81 @@ describe('the next step and when it is due', () => {
     expect(askOver(escalating, asked(noon), major, 1)).toBe(false);
   });
 
-  it('does not let a milestone reached before the ask end it (a rework goes to a handler who had accepted)', () => {
+  it('does not let a fact that held when asked end a step: an escalation of a case in hand, its centre acknowledging', () => {
+    const inHand = incident({ state: 'accepted', handler: 'worker-1', responsibleNodeId: 'community-1' });
+    const supervising = askedOn(inHand, 'escalated', { userId: 'officer-1', nodeId: 'community-1' });
+    expect(supervising.baseline).toEqual(['taken']);
+    // Taken before the officer was asked: the until-accepted SMS still runs for the officer.
+    expect(nextStep(escalating, supervising, inHand, 1, 0, context)?.index).toBe(1);
+    expect(nextStep(escalating, supervising, inHand, 2, 0, context)?.index).toBe(2);
+    // Their centre acknowledging ends the until-acknowledged call, though the case was in hand already.
+    const acknowledged = {
+      ...inHand,
+      acknowledgements: [{ nodeId: 'community-1', userId: 'officer-1', at: new Date(noon).toISOString() }],
+    };
+    expect(askOver(escalating, supervising, acknowledged, 2)).toBe(true);
+    expect(askOver(escalating, supervising, acknowledged, 1)).toBe(false);
+  });
+
+  it("ends a rework's until-accepted steps once the handler acts on it again: on site, or resolved", () => {
     const reworked = incident({ state: 'accepted', handler: 'worker-1' });
-    const rework = asked(noon, { baseline: milestonesOf(reworked) });
-    expect(rework.baseline).toEqual(['accepted', 'acknowledged']);
+    const rework = askedOn(reworked, 'rework');
+    // Sent back to the handler who had accepted: the case still "has a handler", which is no answer to the rework.
+    expect(rework.baseline).toEqual(['taken']);
     expect(nextStep(escalating, rework, reworked, 1, 0, context)).toEqual({
       index: 1,
       dueAt: noon + 120 * second,
     });
-    expect(
-      nextStep(escalating, rework, incident({ state: 'resolved', handler: 'worker-1' }), 0, 0, context),
-    ).toBeUndefined();
+    // Back on site: accepted and acknowledged are reached for a rework.
+    const onSite = { ...reworked, state: 'on_site' as const };
+    expect(askOver(escalating, rework, onSite, 0)).toBe(true);
+    // Resolved again without going out (a photo attached): every step ends.
+    expect(askOver(escalating, rework, { ...reworked, state: 'resolved' }, 0)).toBe(true);
+    // The same case on site, for a worker dispatched to it before it was taken: accepted was reached long ago.
+    expect(askOver(escalating, asked(noon), onSite, 0)).toBe(true);
+  });
+
+  it("ends a coordinator's steps when their part is done or the case ends, whatever the handler does", () => {
+    const handed = incident({
+      state: 'accepted',
+      handler: 'worker-1',
+      coordinators: [
+        { userId: 'dept-1', departmentId: 'chengguan', at: new Date(noon).toISOString(), note: '清运' },
+      ],
+    });
+    const coordinator = askedOn(handed, 'handed_off', { userId: 'dept-1' });
+    expect(coordinator.baseline).toEqual(['taken']);
+    expect(nextStep(escalating, coordinator, handed, 0, 0, context)).toEqual({ index: 0, dueAt: noon });
+    // The handler arriving is not the department's part.
+    expect(nextStep(escalating, coordinator, { ...handed, state: 'on_site' }, 1, 0, context)?.index).toBe(1);
+    const done = {
+      ...handed,
+      coordinators: [{ ...handed.coordinators?.[0], doneAt: new Date(noon).toISOString() }],
+    } as CaseView;
+    expect(askOver(escalating, coordinator, done, 0)).toBe(true);
+    expect(askOver(escalating, coordinator, { ...handed, state: 'cancelled' }, 0)).toBe(true);
+    // Still the one asked while named among the coordinators; another department user is not.
+    expect(stillAsked.handed_off(done, coordinator)).toBe(true);
+    expect(stillAsked.handed_off(handed, { userId: 'dept-2' })).toBe(false);
+  });
+
+  it('reads a baseline kept as milestones (an earlier version) as the facts that ran the same steps', () => {
+    const legacy = baselineOf(['accepted', 'acknowledged']);
+    expect(legacy).toEqual(['taken', 'centreAcknowledged']);
+    const inHand = incident({ state: 'accepted', handler: 'worker-1', responsibleNodeId: 'community-1' });
+    // An officer asked at a centre the case in hand climbed to: the SMS runs on, as before the upgrade.
+    const officer = asked(noon, {
+      reason: 'escalated',
+      userId: 'officer-1',
+      nodeId: 'community-1',
+      baseline: legacy,
+    });
+    expect(nextStep(escalating, officer, inHand, 1, 0, context)?.index).toBe(1);
+    // A rework kept then is read as a rework now: back on site ends it.
+    const rework = asked(noon, { reason: 'rework', baseline: legacy });
+    expect(askOver(escalating, rework, inHand, 0)).toBe(false);
+    expect(askOver(escalating, rework, { ...inHand, state: 'on_site' }, 0)).toBe(true);
+    expect(baselineOf(['taken', 'onSite'])).toEqual(['taken', 'onSite']);
   });
 
   it("puts a step taking a failed one's place at once, a later one no earlier than asked", () => {
