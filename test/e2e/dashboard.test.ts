@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
@@ -9,16 +9,18 @@ import type { Incident } from '../../src/core/incident.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import {
   connectClient,
-  demoConfig,
   demoGate,
   deploymentOf,
+  incidentOf as deviceIncident,
   eventually,
   getJson,
   postJson,
   projectRoot,
+  quietDemoConfig,
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
+import { status, TestPages, wait } from '../helpers/pages.ts';
 
 /**
  * The dashboard in a real browser: Debian's Chromium, headless, driven by playwright-core, against a hub on
@@ -26,19 +28,33 @@ import {
  */
 const screenshots = path.join(projectRoot, 'docs', 'screenshots');
 const updateScreenshots = process.env.UPDATE_SCREENSHOTS === '1';
-const wait = { timeout: 15_000 };
 /** A simulated ONVIF camera in Xijiao grid 5, for the evidence in the incident panel. */
 const cameraId = 'cam-xijiao-05-east';
 /** A second duty officer of the Xijiao community centre, beside demo-officer-xijiao. */
 const colleagueToken = 'demo-officer-xijiao-colleague';
-/** Where the pages are used: a browser in China, whatever the machine running the test says. */
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
+
+/** Records the vibrations the page asks for (headless Chromium has no motor to feel them). */
+function recordVibrations(): void {
+  const calls: unknown[] = [];
+  Object.defineProperty(globalThis, 'recordedVibrations', { value: calls });
+  Object.defineProperty(
+    Object.getPrototypeOf((globalThis as unknown as { navigator: object }).navigator),
+    'vibrate',
+    {
+      configurable: true,
+      value: (pattern: unknown) => {
+        calls.push(pattern);
+        return true;
+      },
+    },
+  );
+}
 
 describe('the officer console and the worker view in Chromium', () => {
   let hub: TestHub;
   let browser: Browser;
   let camera: OnvifCameraSimulator;
-  const contexts: BrowserContext[] = [];
+  let pages: TestPages;
   const gates = new Map<string, GateSimulator>();
   /** Every URL the pages asked for, to prove they need no outside network. */
   const requested: string[] = [];
@@ -53,49 +69,19 @@ describe('the officer console and the worker view in Chromium', () => {
     return sim;
   }
 
+  /** The page logged in as the user of the demo token (`demo-<id>`); the worker's on a sharp phone screen. */
   async function openPage(
     kind: 'officer' | 'worker',
     token: string,
-    viewport = { width: 1440, height: 900 },
-  ): Promise<{ page: Page; context: BrowserContext }> {
-    const context = await browser.newContext(
-      kind === 'officer'
-        ? { viewport, ...local }
-        : {
-            viewport: { width: 390, height: 844 },
-            isMobile: true,
-            hasTouch: true,
-            deviceScaleFactor: 2,
-            ...local,
-          },
-    );
-    contexts.push(context);
-    // Records the vibrations the page asks for (headless Chromium has no motor to feel them).
-    await context.addInitScript(() => {
-      const calls: unknown[] = [];
-      Object.defineProperty(globalThis, 'recordedVibrations', { value: calls });
-      Object.defineProperty(
-        Object.getPrototypeOf((globalThis as unknown as { navigator: object }).navigator),
-        'vibrate',
-        {
-          configurable: true,
-          value: (pattern: unknown) => {
-            calls.push(pattern);
-            return true;
-          },
-        },
-      );
+    viewport?: { width: number; height: number },
+  ) {
+    const page = await pages.open(kind, token.replace(/^demo-/, ''), {
+      ...(viewport === undefined ? {} : { viewport }),
+      ...(kind === 'worker' ? { deviceScaleFactor: 2 } : {}),
+      initScripts: [recordVibrations],
+      beforeLoad: (page) => page.on('request', (request) => requested.push(request.url())),
     });
-    const page = await context.newPage();
-    page.on('request', (request) => requested.push(request.url()));
-    await page.goto(`${hub.httpUrl}/${kind}`);
-    // People log in with their username and password; the demo's users are `demo-<id>` by token.
-    const userId = token.replace(/^demo-/, '');
-    await page.getByLabel('用户名').fill(userId);
-    await page.getByLabel('密码').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => status(page), wait).toBe('live');
-    return { page, context };
+    return { page, context: page.context() };
   }
 
   /** One data attribute of every item in the page's alarm list, in order. */
@@ -104,21 +90,8 @@ describe('the officer console and the worker view in Chromium', () => {
       .locator('#feed li')
       .evaluateAll((items, name) => items.map((item) => item.getAttribute(name)), attribute);
 
-  /** The connection's state as the page shows it (`data-status`: connecting, syncing, live, offline). */
-  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
-
   /** The newest incident of a device as the officer's API sees it, once there is one. */
-  async function incidentOf(deviceId: string): Promise<Incident> {
-    let found: Incident | undefined;
-    await eventually(async () => {
-      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, 'demo-officer-xijiao');
-      found = (body as { incidents: Incident[] }).incidents.find(
-        (incident) => incident.device.id === deviceId,
-      );
-      return found !== undefined;
-    }, 10_000);
-    return found as Incident;
-  }
+  const incidentOf = (deviceId: string) => deviceIncident(hub.httpUrl, deviceId);
 
   beforeAll(async () => {
     camera = new OnvifCameraSimulator({
@@ -132,7 +105,9 @@ describe('the officer console and the worker view in Chromium', () => {
       discoveryPort: false,
     });
     await camera.start();
-    const config = demoConfig() as unknown as Record<string, unknown> & {
+    // The demo's devices that never report here (a ZKTeco terminal goes offline after 30 s of silence) must not
+    // open incidents of their own while the pages are driven: the feeds would hold more than each test makes.
+    const config = quietDemoConfig() as unknown as Record<string, unknown> & {
       devices: Record<string, unknown>[];
       users: Record<string, unknown>[];
       media: Record<string, unknown>;
@@ -143,6 +118,7 @@ describe('the officer console and the worker view in Chromium', () => {
       adapter: 'onvif-camera',
       grid: 'grid-xijiao-05',
       onvif: { xaddr: camera.xaddr, username: 'admin', password: 'dashboard-camera-5' },
+      offlineAfterSeconds: 86_400,
     });
     config.users.push({
       id: 'officer-xijiao-colleague',
@@ -153,18 +129,14 @@ describe('the officer console and the worker view in Chromium', () => {
       passwordHash: await hashPassword('demo-password-officer-xijiao-colleague'),
     });
     config.media = { ...config.media, clipSeconds: 2 };
-    // The demo's devices that never report here (a ZKTeco terminal goes offline after 30 s of silence) must not
-    // open incidents of their own while the pages are driven: the feeds would hold more than each test makes.
-    for (const device of config.devices) device.offlineAfterSeconds = 86_400;
     hub = await startTestHub({ deployment: deploymentOf(config), onvifTiming: { aliveEveryMs: 500 } });
     browser = await launchChromium();
+    pages = new TestPages(browser, hub.httpUrl);
     if (updateScreenshots) mkdirSync(screenshots, { recursive: true });
   }, 60_000);
 
   // Each test's pages are closed after it: live pages left open keep redrawing on every push and slow the rest.
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
+  afterEach(() => pages?.closeAll());
 
   afterAll(async () => {
     await browser?.close();

@@ -1,28 +1,27 @@
 import gcoord from 'gcoord';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { EvidenceItem, Incident } from '../../src/core/incident.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { ffmpegMake, ffprobe, jpegWithGps } from '../helpers/field-media.ts';
 import {
-  demoConfig,
   demoGate,
   deploymentOf,
-  eventually,
+  incidentOf as deviceIncident,
   getJson,
   postJson,
+  quietDemoConfig,
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
+import { TestPages, wait } from '../helpers/pages.ts';
 
 /**
  * The worker's field work in a real browser (#24): the task card's place (address, grid, map pin, navigation links),
  * 到达 with the phone's position, photos from the phone's camera, a returned case, tasks by urgency; and what the
  * officer console shows of it.
  */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
 const placed = 'gate-xijiao-01-south';
 const unplaced = 'gate-xijiao-01-north';
 const location: [number, number] = [116.304342, 39.930992];
@@ -32,7 +31,7 @@ const officerToken = 'demo-officer-xijiao';
 describe('the worker’s field work in Chromium', () => {
   let hub: TestHub;
   let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  let pages: TestPages;
   const gates = new Map<string, GateSimulator>();
 
   async function gate(deviceId: string): Promise<GateSimulator> {
@@ -46,58 +45,25 @@ describe('the worker’s field work in Chromium', () => {
   }
 
   /** A page logged in as the user; the worker's phone with its position granted and set. */
-  async function openPage(
+  const openPage = (
     kind: 'officer' | 'worker',
     userId: string,
     position?: { longitude: number; latitude: number; accuracy: number },
-  ): Promise<Page> {
-    const context = await browser.newContext(
-      kind === 'officer'
-        ? { viewport: { width: 1440, height: 900 }, ...local }
-        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...local },
-    );
-    contexts.push(context);
-    if (position !== undefined) {
-      await context.grantPermissions(['geolocation']);
-      await context.setGeolocation(position);
-    }
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/${kind}`);
-    await page.getByLabel('用户名').fill(userId);
-    await page.getByLabel('密码').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => page.locator('#status').getAttribute('data-status'), wait).toBe('live');
-    return page;
-  }
+  ) => pages.open(kind, userId, position === undefined ? {} : { geolocation: position });
 
   /** The newest incident of this device and event, once the hub has it. */
-  async function incidentOf(deviceId: string, type: string): Promise<Incident> {
-    let found: Incident | undefined;
-    await eventually(async () => {
-      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
-      found = (body as { incidents: Incident[] }).incidents.find(
-        (incident) => incident.device.id === deviceId && incident.event.type === type,
-      );
-      return found !== undefined;
-    }, 10_000);
-    return found as Incident;
-  }
+  const incidentOf = (deviceId: string, type: string) => deviceIncident(hub.httpUrl, deviceId, type);
 
   beforeAll(async () => {
-    const config = demoConfig();
-    config.devices = config.devices.map((device) => ({
-      ...device,
-      ...(device.id === placed ? { address } : {}),
-      // Only the tests' own cases: no device goes offline and raises one while the pages are driven.
-      offlineAfterSeconds: 86_400,
-    }));
+    // Only the tests' own cases: no device goes offline and raises one while the pages are driven.
+    const config = quietDemoConfig();
+    config.devices = config.devices.map((device) => (device.id === placed ? { ...device, address } : device));
     hub = await startTestHub({ deployment: deploymentOf(config) });
     browser = await launchChromium();
+    pages = new TestPages(browser, hub.httpUrl);
   }, 60_000);
 
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
+  afterEach(() => pages?.closeAll());
 
   afterAll(async () => {
     await browser?.close();

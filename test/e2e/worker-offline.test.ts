@@ -5,16 +5,17 @@ import type { AuditEntry } from '../../src/core/audit.ts';
 import type { Incident } from '../../src/core/incident.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import {
-  demoConfig,
   demoGate,
   deploymentOf,
+  findIncident,
   getJson,
   postJson,
+  quietDemoConfig,
   startTestHub,
   type TestHub,
 } from '../helpers/hub.ts';
+import { local, screens, status, wait } from '../helpers/pages.ts';
 
-const wait = { timeout: 15_000 };
 const officerToken = 'demo-officer-xijiao';
 
 /** A PNG's width and height, from its IHDR chunk. */
@@ -39,38 +40,24 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
   }
 
   /** The open incident of a device, once the officer's API has it. */
-  async function incidentOf(deviceId: string, category: string): Promise<Incident> {
-    let found: Incident | undefined;
-    await expect
-      .poll(async () => {
-        const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
-        found = (body as { incidents: Incident[] }).incidents.find(
-          (incident) => incident.device.id === deviceId && incident.category === category,
-        );
-        return found !== undefined;
-      }, wait)
-      .toBe(true);
-    return found as Incident;
-  }
+  const incidentOf = (deviceId: string, category: string) =>
+    findIncident(
+      hub.httpUrl,
+      (incident) => incident.device.id === deviceId && incident.category === category,
+      { timeoutMs: wait.timeout },
+    );
 
   const stateOf = async (id: string) =>
     ((await getJson(`${hub.httpUrl}/api/incidents/${id}`, officerToken)).body as Incident).state;
-  const status = (on: Page) => on.locator('#status').getAttribute('data-status');
   const cardOf = (on: Page, id: string) => on.locator(`#tasks li[data-id="${id}"]`);
 
   beforeAll(async () => {
-    const config = demoConfig() as unknown as { devices: Record<string, unknown>[] };
     // Demo devices that never report here must not raise incidents of their own while the page is driven.
-    for (const device of config.devices) device.offlineAfterSeconds = 86_400;
-    hub = await startTestHub({ deployment: deploymentOf(config) });
+    hub = await startTestHub({ deployment: deploymentOf(quietDemoConfig()) });
     browser = await launchChromium();
-    context = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-    });
+    // One phone for the whole file, not TestPages' context a page: its service worker, its remembered login and
+    // its offline switch carry from test to test, and the first login checks the form's 记住此手机 on the way.
+    context = await browser.newContext({ ...screens.worker, ...local });
   }, 60_000);
 
   afterAll(async () => {

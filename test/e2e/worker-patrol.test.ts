@@ -1,50 +1,35 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { TestPages, wait } from '../helpers/pages.ts';
 
 /**
  * A grid worker patrols from the worker page: at a point (Chromium's Geolocation, set by the test) 签到 ticks it; a
  * QR code's link (?patrolCode=…) checks in at its point; 零报告 is sent once; 今日工作日志 lists the day.
  */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
 /** At the demo's xj01-square point (config/demo.yaml patrols). */
 const atSquare = { latitude: 39.9321, longitude: 116.3043, accuracy: 15 };
 
 describe("a worker's patrol on the worker page", () => {
   let hub: TestHub;
   let browser: Browser;
-  let context: BrowserContext;
+  let pages: TestPages;
 
   beforeAll(async () => {
     hub = await startTestHub();
     browser = await launchChromium();
+    pages = new TestPages(browser, hub.httpUrl);
   });
 
   afterAll(async () => {
-    await context?.close();
+    await pages?.closeAll();
     await browser?.close();
     await hub?.stop();
   });
 
-  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
-
   it('checks in by position and by a QR link, sends the zero report, and shows the work log', async () => {
-    context = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      ...local,
-    });
-    await context.grantPermissions(['geolocation'], { origin: hub.httpUrl });
-    await context.setGeolocation(atSquare);
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/worker`);
-    await page.getByLabel('用户名').fill('worker-xijiao-01');
-    await page.getByLabel('密码').fill('demo-password-worker-xijiao-01');
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => status(page), wait).toBe('live');
+    const page = await pages.open('worker', 'worker-xijiao-01', { geolocation: atSquare });
     // The patrol is on its own tab of the phone's bottom bar.
     await page.getByRole('tab', { name: '巡查' }).click();
 
