@@ -1,9 +1,7 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { monthOf } from '../../src/assessment/scores.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { postJson, startTestHub, type TestHub } from '../helpers/hub.ts';
-import { TestPages, wait } from '../helpers/pages.ts';
+import { postJson } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * The 千分制 in Chromium: the officer console's assessment view ranks the community's grids and workers on its
@@ -12,17 +10,13 @@ import { TestPages, wait } from '../helpers/pages.ts';
  */
 
 describe('the 千分制 on the console and the worker page', () => {
-  let hub: TestHub;
-  let browser: Browser;
+  // The pages stay open to the end, as they were: each test's own, none drawn on by another.
+  const suite = chromiumHub(undefined, { keepPages: true });
   let month = '';
-  let pages: TestPages;
 
   beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await launchChromium();
-    pages = new TestPages(browser, hub.httpUrl);
-    month = monthOf(Date.now(), hub.hub.deployment.settings.timezone);
-    const store = hub.testHandle.store;
+    month = monthOf(Date.now(), suite.hub.hub.deployment.settings.timezone);
+    const store = suite.hub.testHandle.store;
     // Grid 3 patrolled three days (+3); grid 2 missed a patrol (−10) and a zero report (−5).
     for (const day of ['01', '02', '03']) {
       await store.putRecord('patrol-days', `grid-xijiao-03/${month}-${day}`, {
@@ -45,14 +39,8 @@ describe('the 千分制 on the console and the worker page', () => {
     }
   });
 
-  afterAll(async () => {
-    await pages?.closeAll();
-    await browser?.close();
-    await hub?.stop();
-  });
-
   it('ranks the grids and then the workers on the 千分制 tab, each row opening onto its line items', async () => {
-    const officer = await pages.open('officer', 'officer-xijiao');
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     await officer.getByRole('tab', { name: '千分制' }).click();
     const rows = officer.locator('#scores-table tr.score-row');
     await expect.poll(() => rows.count(), wait).toBe(5);
@@ -86,7 +74,7 @@ describe('the 千分制 on the console and the worker page', () => {
   });
 
   it('shows the worker 本月得分, their rank and the items', async () => {
-    const worker = await pages.open('worker', 'worker-xijiao-03');
+    const worker = await suite.pages.open('worker', 'worker-xijiao-03');
     await worker.getByRole('tab', { name: '得分' }).click();
     const value = worker.locator('#month-score-value');
     await expect.poll(() => value.textContent(), wait).toBe('1003');
@@ -101,7 +89,7 @@ describe('the 千分制 on the console and the worker page', () => {
 
   // Last: its case moves worker-xijiao-01 up the workers' ranking the test above reads.
   it('follows the cases on the open 千分制 tab: a case closed changes the score without a reload, few reads', async () => {
-    const officer = await pages.open('officer', 'officer-xijiao');
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     const reads: number[] = [];
     officer.on('request', (request) => {
       if (new URL(request.url()).pathname === '/api/assessment/scores') reads.push(Date.now());
@@ -113,17 +101,21 @@ describe('the 千分制 on the console and the worker page', () => {
     await officer.evaluate(() => Object.assign(globalThis, { stayed: true }));
 
     // The worker handles a 随手拍 on the spot (办结); the centre verifies and closes it.
-    const reported = await postJson<{ id: string }>(`${hub.httpUrl}/api/cases`, 'demo-worker-xijiao-01', {
-      category: 'city_environment',
-      subcategory: 'exposed_garbage',
-      description: '西郊路口有暴露垃圾',
-      gridId: 'grid-xijiao-01',
-      path: 'on_spot',
-      note: '已清理',
-    });
+    const reported = await postJson<{ id: string }>(
+      `${suite.hub.httpUrl}/api/cases`,
+      'demo-worker-xijiao-01',
+      {
+        category: 'city_environment',
+        subcategory: 'exposed_garbage',
+        description: '西郊路口有暴露垃圾',
+        gridId: 'grid-xijiao-01',
+        path: 'on_spot',
+        note: '已清理',
+      },
+    );
     expect(reported.status).toBe(201);
     const verified = await postJson<{ state: string }>(
-      `${hub.httpUrl}/api/incidents/${reported.body.id}/actions/verify`,
+      `${suite.hub.httpUrl}/api/incidents/${reported.body.id}/actions/verify`,
       'demo-officer-xijiao',
     );
     expect(verified.body.state).toBe('closed');

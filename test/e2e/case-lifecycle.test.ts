@@ -1,19 +1,8 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import {
-  demoGate,
-  deploymentOf,
-  findIncident,
-  getJson,
-  postJson,
-  quietDemoConfig,
-  startTestHub,
-  type TestHub,
-} from '../helpers/hub.ts';
-import { TestPages, wait } from '../helpers/pages.ts';
+import { demoGate, findIncident, getJson, postJson, startQuietDemoHub } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * #25's lifecycle on the pages, in Chromium: the worker's card shows a supervision (督办) badge with its instruction,
@@ -23,49 +12,43 @@ import { TestPages, wait } from '../helpers/pages.ts';
 const officerToken = 'demo-officer-xijiao';
 
 describe('the case lifecycle on the pages (#25)', () => {
-  let hub: TestHub;
-  let browser: Browser;
+  const suite = chromiumHub(startQuietDemoHub);
   let sim: GateSimulator;
-  let pages: TestPages;
 
   /** The case of a forced door on the north gate, new since the call. */
   async function newIncident(): Promise<Incident> {
-    const { body: before } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
+    const { body: before } = await getJson(`${suite.hub.httpUrl}/api/incidents?limit=50`, officerToken);
     const known = new Set((before as { incidents: Incident[] }).incidents.map((incident) => incident.id));
     await sim.forceDoor();
-    return findIncident(hub.httpUrl, (incident) => !known.has(incident.id));
+    return findIncident(suite.hub.httpUrl, (incident) => !known.has(incident.id));
   }
 
   const current = async (id: string) =>
-    (await getJson(`${hub.httpUrl}/api/incidents/${id}`, officerToken)).body as Incident;
+    (await getJson(`${suite.hub.httpUrl}/api/incidents/${id}`, officerToken)).body as Incident;
 
   beforeAll(async () => {
-    hub = await startTestHub({ deployment: deploymentOf(quietDemoConfig()) });
-    browser = await launchChromium();
-    pages = new TestPages(browser, hub.httpUrl);
-    sim = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
+    sim = demoGate(suite.hub.mqttUrl, 'gate-xijiao-01-north');
     await sim.start();
-  }, 60_000);
-
-  afterEach(() => pages?.closeAll());
+  });
 
   afterAll(async () => {
-    await browser?.close();
     await sim?.stop();
-    await hub?.stop();
   });
 
   it('shows a supervision on the worker’s card, asks for an extension and returns the case', async () => {
     const incident = await newIncident();
     expect(incident.assignees).toEqual(['worker-xijiao-01']);
-    await postJson(`${hub.httpUrl}/api/incidents/${incident.id}/actions/accept`, 'demo-worker-xijiao-01');
+    await postJson(
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/accept`,
+      'demo-worker-xijiao-01',
+    );
     const supervised = await postJson<Incident>(
-      `${hub.httpUrl}/api/incidents/${incident.id}/actions/supervise`,
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/supervise`,
       'demo-officer-liushuwan',
       { note: '今日内办结' },
     );
     expect(supervised.status).toBe(200);
-    const worker = await pages.open('worker', 'worker-xijiao-01');
+    const worker = await suite.pages.open('worker', 'worker-xijiao-01');
     const card = worker.locator(`#tasks li[data-id="${incident.id}"]`);
     await expect.poll(() => card.locator('.supervised').textContent(), wait).toContain('今日内办结');
     expect(await card.locator('.supervised-badge').textContent()).toBe('督办');
@@ -94,7 +77,7 @@ describe('the case lifecycle on the pages (#25)', () => {
 
   it('suspends a case from the console with a review date, shown on the panel', async () => {
     const incident = await newIncident();
-    const officer = await pages.open('officer', 'officer-xijiao');
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
     const suspend = officer.locator('#incident button[data-action="suspend"]');
     await expect.poll(() => suspend.count(), wait).toBe(1);
@@ -124,7 +107,7 @@ describe('the case lifecycle on the pages (#25)', () => {
 
   it('shows an approved case in 公示 on the panel, and takes an objection with its reason', async () => {
     const device = await newIncident();
-    const { store } = hub.testHandle;
+    const { store } = suite.hub.testHandle;
     const at = new Date().toISOString();
     // A case on its approval chain, at its last step (as a field report's would be): a copy, not the live one.
     const incident: Incident = {
@@ -143,12 +126,12 @@ describe('the case lifecycle on the pages (#25)', () => {
     };
     await store.saveIncident(incident);
     const approved = await postJson<Incident>(
-      `${hub.httpUrl}/api/incidents/${incident.id}/actions/approve`,
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/approve`,
       'demo-officer-qinghe',
       { note: '批准' },
     );
     expect(approved.status).toBe(200);
-    const officer = await pages.open('officer', 'officer-xijiao');
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
     const until = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(
       Date.parse(approved.body.approval?.notice?.until as string),
@@ -167,8 +150,11 @@ describe('the case lifecycle on the pages (#25)', () => {
 
   it("hands a case to a department's user from the console's picker; they see it on the phone page and report back", async () => {
     const incident = await newIncident();
-    await postJson(`${hub.httpUrl}/api/incidents/${incident.id}/actions/accept`, 'demo-worker-xijiao-01');
-    const officer = await pages.open('officer', 'officer-xijiao');
+    await postJson(
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/accept`,
+      'demo-worker-xijiao-01',
+    );
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
     const picker = officer.locator('#coordinator');
     // By department (GET /api/departments), the users serving the case's place: no integrator among them.
@@ -191,7 +177,7 @@ describe('the case lifecycle on the pages (#25)', () => {
       .poll(async () => (await current(incident.id)).coordinators?.map((entry) => entry.userId), wait)
       .toEqual(['dept-chengguan-01']);
 
-    const department = await pages.open('worker', 'dept-chengguan-01');
+    const department = await suite.pages.open('worker', 'dept-chengguan-01');
     const card = department.locator(`#tasks li[data-id="${incident.id}"]`);
     await expect
       .poll(() => card.locator('.handed-off').textContent(), wait)

@@ -1,11 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import gcoord from 'gcoord';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { demoConfig, deploymentOf, getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
-import { TestPages } from '../helpers/pages.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { demoConfig, deploymentOf, getJson, startTestHub } from '../helpers/hub.ts';
+import { chromiumHub } from '../helpers/pages.ts';
 
 /**
  * The console map over a tile server, as a deployment with AMap-style tiles (GCJ-02) would have it: a tile server
@@ -19,14 +17,11 @@ const tile = Buffer.from(
 );
 
 describe('the console map over a tile server in GCJ-02', () => {
-  let hub: TestHub;
-  let browser: Browser;
-  let pages: TestPages;
   let tiles: Server;
   let tileOrigin: string;
   const tileRequests: string[] = [];
-
-  beforeAll(async () => {
+  // The tile server first: the hub's configuration names it.
+  const suite = chromiumHub(async () => {
     tiles = createServer((request, response) => {
       tileRequests.push(request.url ?? '');
       if (!/^\/\d+\/\d+\/\d+\.png$/.test(request.url ?? '')) {
@@ -47,25 +42,20 @@ describe('the console map over a tile server in GCJ-02', () => {
         maxZoom: 18,
       },
     };
-    hub = await startTestHub({ deployment: deploymentOf(config) });
-    browser = await launchChromium();
-    pages = new TestPages(browser, hub.httpUrl);
+    return startTestHub({ deployment: deploymentOf(config) });
   });
 
   afterAll(async () => {
-    await pages?.closeAll();
-    await browser?.close();
-    await hub?.stop();
     await new Promise((resolve) => tiles?.close(resolve));
   });
 
   it('loads the tiles the configuration names, draws the devices converted to the tiles’ system, and breaks no policy', async () => {
-    const settings = await getJson(`${hub.httpUrl}/api/console`, 'demo-officer-xijiao');
+    const settings = await getJson(`${suite.hub.httpUrl}/api/console`, 'demo-officer-xijiao');
     expect((settings.body as { map: { tiles: { coordinates: string } } }).map.tiles.coordinates).toBe(
       'GCJ02',
     );
     const policy: string[] = [];
-    const page = await pages.open('officer', 'officer-xijiao', {
+    const page = await suite.pages.open('officer', 'officer-xijiao', {
       // Every violation of the policy the page meets, from its first script on.
       initScripts: [
         () => {

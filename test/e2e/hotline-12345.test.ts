@@ -1,17 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { Browser, Locator } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import {
-  deploymentOf,
-  findIncident,
-  postJson,
-  quietDemoConfig,
-  startTestHub,
-  type TestHub,
-} from '../helpers/hub.ts';
-import { TestPages, wait } from '../helpers/pages.ts';
+import type { Locator } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { findIncident, postJson, startQuietDemoHub } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * A 12345 work order from intake to 回访 on the duty officer's console (#25): the platform's requests are signed by
@@ -38,9 +30,7 @@ function openssl(input: string, hmacKey?: string): string {
 }
 
 describe('a 12345 work order on the console, in Chromium', () => {
-  let hub: TestHub;
-  let browser: Browser;
-  let pages: TestPages;
+  const suite = chromiumHub(startQuietDemoHub);
 
   /** A request as the platform sends it: X-Signature = HMAC-SHA256(secret, METHOD\npath\nts\nnonce\nsha256(body)). */
   async function platform(method: 'GET' | 'POST', path: string, body?: unknown) {
@@ -48,7 +38,7 @@ describe('a 12345 work order on the console, in Chromium', () => {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = randomUUID().replaceAll('-', '');
     const signed = `${method}\n${prefix}${path}\n${timestamp}\n${nonce}\n${openssl(text)}`;
-    const response = await fetch(`${hub.httpUrl}${prefix}${path}`, {
+    const response = await fetch(`${suite.hub.httpUrl}${prefix}${path}`, {
       method,
       headers: {
         'x-app-key': appKey,
@@ -62,14 +52,14 @@ describe('a 12345 work order on the console, in Chromium', () => {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
 
-  const officerPage = () => pages.open('officer', 'officer-xijiao');
+  const officerPage = () => suite.pages.open('officer', 'officer-xijiao');
 
   const caseOf = (no: string) =>
-    findIncident(hub.httpUrl, (incident) => incident.origin?.externalId === no, { limit: 100 });
+    findIncident(suite.hub.httpUrl, (incident) => incident.origin?.externalId === no, { limit: 100 });
 
   async function worker(incidentId: string, action: string, note?: string): Promise<void> {
     const answer = await postJson(
-      `${hub.httpUrl}/api/incidents/${incidentId}/actions/${action}`,
+      `${suite.hub.httpUrl}/api/incidents/${incidentId}/actions/${action}`,
       workerToken,
       note === undefined ? {} : { note },
     );
@@ -77,19 +67,6 @@ describe('a 12345 work order on the console, in Chromium', () => {
   }
 
   const text = (locator: Locator) => locator.textContent();
-
-  beforeAll(async () => {
-    hub = await startTestHub({ deployment: deploymentOf(quietDemoConfig()) });
-    browser = await launchChromium();
-    pages = new TestPages(browser, hub.httpUrl);
-  }, 60_000);
-
-  afterEach(() => pages?.closeAll());
-
-  afterAll(async () => {
-    await browser?.close();
-    await hub?.stop();
-  });
 
   it('is signed for, handled, sent back by an unsatisfied 回访, handled again and closed', async () => {
     const officer = await officerPage();

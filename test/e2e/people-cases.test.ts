@@ -1,37 +1,20 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { deploymentOf, findIncident, quietDemoConfig, startTestHub, type TestHub } from '../helpers/hub.ts';
-import { TestPages, wait } from '../helpers/pages.ts';
+import { describe, expect, it } from 'vitest';
+import { findIncident, startQuietDemoHub } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /** Cases from people on the pages (#25): 随手拍 on the worker's phone, 登记 on the officer's console. */
 /** The worker's phone, in grid-xijiao-01. */
 const position = { longitude: 116.3035, latitude: 39.9315, accuracy: 15 };
 
 describe("people's cases in Chromium", () => {
-  let hub: TestHub;
-  let browser: Browser;
-  let pages: TestPages;
+  const suite = chromiumHub(startQuietDemoHub);
 
   /** The worker's phone with its position granted and set; the officer's console. */
   const openPage = (kind: 'officer' | 'worker', userId: string) =>
-    pages.open(kind, userId, kind === 'worker' ? { geolocation: position } : {});
+    suite.pages.open(kind, userId, kind === 'worker' ? { geolocation: position } : {});
 
   const caseDescribed = (description: string) =>
-    findIncident(hub.httpUrl, (incident) => incident.description === description);
-
-  beforeAll(async () => {
-    hub = await startTestHub({ deployment: deploymentOf(quietDemoConfig()) });
-    browser = await launchChromium();
-    pages = new TestPages(browser, hub.httpUrl);
-  }, 60_000);
-
-  afterEach(() => pages?.closeAll());
-
-  afterAll(async () => {
-    await browser?.close();
-    await hub?.stop();
-  });
+    findIncident(suite.hub.httpUrl, (incident) => incident.description === description);
 
   it('a 随手拍 from the worker page appears on the officer console', async () => {
     const officer = await openPage('officer', 'officer-xijiao');

@@ -1,8 +1,6 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
-import { TestPages, wait } from '../helpers/pages.ts';
+import { describe, expect, it } from 'vitest';
+import { getJson } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * A grid worker patrols from the worker page: at a point (Chromium's Geolocation, set by the test) 签到 ticks it; a
@@ -12,24 +10,10 @@ import { TestPages, wait } from '../helpers/pages.ts';
 const atSquare = { latitude: 39.9321, longitude: 116.3043, accuracy: 15 };
 
 describe("a worker's patrol on the worker page", () => {
-  let hub: TestHub;
-  let browser: Browser;
-  let pages: TestPages;
-
-  beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await launchChromium();
-    pages = new TestPages(browser, hub.httpUrl);
-  });
-
-  afterAll(async () => {
-    await pages?.closeAll();
-    await browser?.close();
-    await hub?.stop();
-  });
+  const suite = chromiumHub();
 
   it('checks in by position and by a QR link, sends the zero report, and shows the work log', async () => {
-    const page = await pages.open('worker', 'worker-xijiao-01', { geolocation: atSquare });
+    const page = await suite.pages.open('worker', 'worker-xijiao-01', { geolocation: atSquare });
     // The patrol is on its own tab of the phone's bottom bar.
     await page.getByRole('tab', { name: '巡查' }).click();
 
@@ -49,11 +33,12 @@ describe("a worker's patrol on the worker page", () => {
     expect(await south.getAttribute('data-visited')).toBe('false');
 
     // The QR code printed at the north gate opens the page with its code: checked in there.
-    const qr = (await getJson(`${hub.httpUrl}/api/patrols/points/xj01-north-gate/qr`, 'demo-chief-xijiao'))
-      .body as {
+    const qr = (
+      await getJson(`${suite.hub.httpUrl}/api/patrols/points/xj01-north-gate/qr`, 'demo-chief-xijiao')
+    ).body as {
       url: string;
     };
-    await page.goto(`${hub.httpUrl}${qr.url}`);
+    await page.goto(`${suite.hub.httpUrl}${qr.url}`);
     const gate = page.locator('#patrol-section li[data-point="xj01-north-gate"]');
     await expect.poll(() => gate.getAttribute('data-visited'), wait).toBe('true');
     expect(new URL(page.url()).search).toBe('');
@@ -61,7 +46,9 @@ describe("a worker's patrol on the worker page", () => {
 
     await page.locator('button[data-zero-report="grid-xijiao-01"]').click();
     await expect.poll(() => page.locator('.zero-done').textContent(), wait).toContain('今日零报告已提交');
-    expect((await getJson(`${hub.httpUrl}/api/patrols/points`, 'demo-worker-xijiao-01')).body).toMatchObject({
+    expect(
+      (await getJson(`${suite.hub.httpUrl}/api/patrols/points`, 'demo-worker-xijiao-01')).body,
+    ).toMatchObject({
       grids: [{ gridId: 'grid-xijiao-01', zeroReport: { userId: 'worker-xijiao-01' } }],
     });
 

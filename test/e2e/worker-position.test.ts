@@ -1,8 +1,6 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
-import { status, TestPages, wait } from '../helpers/pages.ts';
+import { describe, expect, it } from 'vitest';
+import { getJson } from '../helpers/hub.ts';
+import { chromiumHub, status, wait } from '../helpers/pages.ts';
 
 /**
  * A grid worker shares their position from the worker page (Chromium's Geolocation, set by the test) and the duty
@@ -12,25 +10,11 @@ import { status, TestPages, wait } from '../helpers/pages.ts';
 const where = { latitude: 39.9321, longitude: 116.3043, accuracy: 18 };
 
 describe("a worker's position on the officer's map", () => {
-  let hub: TestHub;
-  let browser: Browser;
-  let pages: TestPages;
-
-  beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await launchChromium();
-    pages = new TestPages(browser, hub.httpUrl);
-  });
-
-  afterAll(async () => {
-    await pages?.closeAll();
-    await browser?.close();
-    await hub?.stop();
-  });
+  const suite = chromiumHub();
 
   it('shows the marker where the phone is once the worker turns sharing on, and removes it when they turn it off', async () => {
-    const officer = await pages.open('officer', 'officer-xijiao');
-    const worker = await pages.open('worker', 'worker-xijiao-01', { geolocation: where });
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
+    const worker = await suite.pages.open('worker', 'worker-xijiao-01', { geolocation: where });
 
     // Position sharing sits with the patrol, on its tab of the phone's bottom bar.
     await worker.getByRole('tab', { name: '巡查' }).click();
@@ -43,7 +27,7 @@ describe("a worker's position on the officer's map", () => {
     expect(await section.getAttribute('data-state')).toBe('on');
     expect(await worker.locator('#position-note').textContent()).toContain('已共享位置');
     expect(
-      (await getJson(`${hub.httpUrl}/api/me/position-sharing`, 'demo-worker-xijiao-01')).body,
+      (await getJson(`${suite.hub.httpUrl}/api/me/position-sharing`, 'demo-worker-xijiao-01')).body,
     ).toMatchObject({ enabled: true });
 
     // Live, from the push: at the phone's position, with the name, its age and the accuracy.
@@ -71,7 +55,7 @@ describe("a worker's position on the officer's map", () => {
     await expect.poll(() => marker.count(), wait).toBe(0);
     expect(await officer.locator('#map path.worker-accuracy').count()).toBe(0);
     expect(
-      (await getJson(`${hub.httpUrl}/api/me/position-sharing`, 'demo-worker-xijiao-01')).body,
+      (await getJson(`${suite.hub.httpUrl}/api/me/position-sharing`, 'demo-worker-xijiao-01')).body,
     ).toMatchObject({ enabled: false });
   }, 60_000);
 });

@@ -41,6 +41,11 @@ export function quietDemoConfig(): ConfigFile {
   return config;
 }
 
+/** A test hub on the quiet demo config (quietDemoConfig). */
+export function startQuietDemoHub(): Promise<TestHub> {
+  return startTestHub({ deployment: deploymentOf(quietDemoConfig()) });
+}
+
 export function deploymentOf(config: unknown): Deployment {
   return resolveDeployment(config, adapterMap(adapters), 'test configuration');
 }
@@ -59,6 +64,31 @@ export function demoGate(
   options: DemoDeviceOptions & Omit<GateSimulatorOptions, keyof MqttDeviceOptions> = {},
 ): GateSimulator {
   return new GateSimulator({ url, deviceId, secret: demoSecret(deviceId), ...options });
+}
+
+/**
+ * The demo's gates a test drives, on the broker `mqttUrl()` names (read at first use, once the hub is up): each
+ * started on its first use and the same one after, all stopped by stopAll.
+ */
+export class DemoGates {
+  private readonly started = new Map<string, GateSimulator>();
+
+  constructor(private readonly mqttUrl: () => string) {}
+
+  async gate(deviceId: string): Promise<GateSimulator> {
+    let sim = this.started.get(deviceId);
+    if (sim === undefined) {
+      sim = demoGate(this.mqttUrl(), deviceId);
+      await sim.start();
+      this.started.set(deviceId, sim);
+    }
+    return sim;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const sim of this.started.values()) await sim.stop();
+    this.started.clear();
+  }
 }
 
 /** A simulated sentry box of the demo, with its own demo secret, for the broker at `url` (not started). */

@@ -1,5 +1,7 @@
 import type { Browser, BrowserContext, Geolocation, Page, ViewportSize } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { launchChromium } from './browser.ts';
+import { startTestHub, type TestHub } from './hub.ts';
 
 /** How long a page may take to show what a test waits for (expect.poll's and Locator.waitFor's options). */
 export const wait = { timeout: 15_000 };
@@ -75,4 +77,35 @@ export class TestPages {
   async closeAll(): Promise<void> {
     for (const context of this.contexts.splice(0)) await context.close();
   }
+}
+
+/** What a describe block's tests drive: its hub, Chromium, and the pages opened on the hub. */
+export interface ChromiumHub {
+  hub: TestHub;
+  browser: Browser;
+  pages: TestPages;
+}
+
+/**
+ * A hub and Chromium for the describe block it is called in: started before its tests (the hub by `start`, which
+ * may start what the hub needs first), the pages closed after each test (or at the end, `keepPages`), all stopped
+ * after the block. Its fields are there once the block's tests and later hooks run.
+ */
+export function chromiumHub(
+  start: () => Promise<TestHub> = () => startTestHub(),
+  options: { keepPages?: boolean; chromiumArgs?: readonly string[] } = {},
+): ChromiumHub {
+  const suite = {} as ChromiumHub;
+  beforeAll(async () => {
+    suite.hub = await start();
+    suite.browser = await launchChromium(options.chromiumArgs);
+    suite.pages = new TestPages(suite.browser, suite.hub.httpUrl);
+  }, 60_000);
+  if (options.keepPages !== true) afterEach(() => suite.pages?.closeAll());
+  afterAll(async () => {
+    await suite.pages?.closeAll();
+    await suite.browser?.close();
+    await suite.hub?.stop();
+  });
+  return suite;
 }
