@@ -10,7 +10,7 @@ import { chromiumHub, wait } from '../helpers/pages.ts';
  */
 
 describe('the 千分制 on the console and the worker page', () => {
-  // The pages stay open to the end, as they were: each test's own, none drawn on by another.
+  // Each test opens its own pages; they are closed when the block ends, not after each test.
   const suite = chromiumHub(undefined, { keepPages: true });
   let month = '';
 

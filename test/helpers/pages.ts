@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Geolocation, Page, ViewportSize } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { launchChromium } from './browser.ts';
 import { startTestHub, type TestHub } from './hub.ts';
 
@@ -69,7 +69,8 @@ export class TestPages {
     await page.getByLabel('用户名').fill(userId);
     await page.getByLabel('密码').fill(`demo-password-${userId}`);
     await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => status(page), wait).toBe('live');
+    // Playwright's own wait, not expect.poll: a page may be opened in a beforeAll hook too.
+    await page.locator('#status[data-status="live"]').waitFor({ state: 'attached', ...wait });
     return page;
   }
 
