@@ -1,28 +1,22 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { monthOf } from '../../src/assessment/scores.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { postJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { postJson } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * The 千分制 in Chromium: the officer console's assessment view ranks the community's grids and workers on its
  * 千分制 tab, each row opening onto its line items; the worker page shows 本月得分 with the items. The patrols'
  * records are written into the hub's store as the patrols write them.
  */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
 
 describe('the 千分制 on the console and the worker page', () => {
-  let hub: TestHub;
-  let browser: Browser;
+  // Each test opens its own pages; they are closed when the block ends, not after each test.
+  const suite = chromiumHub(undefined, { keepPages: true });
   let month = '';
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await launchChromium();
-    month = monthOf(Date.now(), hub.hub.deployment.settings.timezone);
-    const store = hub.testHandle.store;
+    month = monthOf(Date.now(), suite.hub.hub.deployment.settings.timezone);
+    const store = suite.hub.testHandle.store;
     // Grid 3 patrolled three days (+3); grid 2 missed a patrol (−10) and a zero report (−5).
     for (const day of ['01', '02', '03']) {
       await store.putRecord('patrol-days', `grid-xijiao-03/${month}-${day}`, {
@@ -45,32 +39,8 @@ describe('the 千分制 on the console and the worker page', () => {
     }
   });
 
-  afterAll(async () => {
-    for (const context of contexts) await context.close();
-    await browser?.close();
-    await hub?.stop();
-  });
-
-  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
-
-  async function open(kind: 'officer' | 'worker', userId: string): Promise<Page> {
-    const context = await browser.newContext(
-      kind === 'officer'
-        ? { viewport: { width: 1440, height: 900 }, ...local }
-        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...local },
-    );
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/${kind}`);
-    await page.getByLabel('用户名').fill(userId);
-    await page.getByLabel('密码').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => status(page), wait).toBe('live');
-    return page;
-  }
-
   it('ranks the grids and then the workers on the 千分制 tab, each row opening onto its line items', async () => {
-    const officer = await open('officer', 'officer-xijiao');
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     await officer.getByRole('tab', { name: '千分制' }).click();
     const rows = officer.locator('#scores-table tr.score-row');
     await expect.poll(() => rows.count(), wait).toBe(5);
@@ -104,7 +74,7 @@ describe('the 千分制 on the console and the worker page', () => {
   });
 
   it('shows the worker 本月得分, their rank and the items', async () => {
-    const worker = await open('worker', 'worker-xijiao-03');
+    const worker = await suite.pages.open('worker', 'worker-xijiao-03');
     await worker.getByRole('tab', { name: '得分' }).click();
     const value = worker.locator('#month-score-value');
     await expect.poll(() => value.textContent(), wait).toBe('1003');
@@ -119,7 +89,7 @@ describe('the 千分制 on the console and the worker page', () => {
 
   // Last: its case moves worker-xijiao-01 up the workers' ranking the test above reads.
   it('follows the cases on the open 千分制 tab: a case closed changes the score without a reload, few reads', async () => {
-    const officer = await open('officer', 'officer-xijiao');
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     const reads: number[] = [];
     officer.on('request', (request) => {
       if (new URL(request.url()).pathname === '/api/assessment/scores') reads.push(Date.now());
@@ -131,17 +101,21 @@ describe('the 千分制 on the console and the worker page', () => {
     await officer.evaluate(() => Object.assign(globalThis, { stayed: true }));
 
     // The worker handles a 随手拍 on the spot (办结); the centre verifies and closes it.
-    const reported = await postJson<{ id: string }>(`${hub.httpUrl}/api/cases`, 'demo-worker-xijiao-01', {
-      category: 'city_environment',
-      subcategory: 'exposed_garbage',
-      description: '西郊路口有暴露垃圾',
-      gridId: 'grid-xijiao-01',
-      path: 'on_spot',
-      note: '已清理',
-    });
+    const reported = await postJson<{ id: string }>(
+      `${suite.hub.httpUrl}/api/cases`,
+      'demo-worker-xijiao-01',
+      {
+        category: 'city_environment',
+        subcategory: 'exposed_garbage',
+        description: '西郊路口有暴露垃圾',
+        gridId: 'grid-xijiao-01',
+        path: 'on_spot',
+        note: '已清理',
+      },
+    );
     expect(reported.status).toBe(201);
     const verified = await postJson<{ state: string }>(
-      `${hub.httpUrl}/api/incidents/${reported.body.id}/actions/verify`,
+      `${suite.hub.httpUrl}/api/incidents/${reported.body.id}/actions/verify`,
       'demo-officer-xijiao',
     );
     expect(verified.body.state).toBe('closed');

@@ -1,96 +1,54 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import {
-  demoConfig,
-  demoGate,
-  deploymentOf,
-  eventually,
-  getJson,
-  postJson,
-  startTestHub,
-  type TestHub,
-} from '../helpers/hub.ts';
+import { demoGate, findIncident, getJson, postJson, startQuietDemoHub } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * #25's lifecycle on the pages, in Chromium: the worker's card shows a supervision (督办) badge with its instruction,
  * asks for an extension (申请延期) and returns a case (退回); the officer console suspends a case (挂账) with a
  * review date and shows it, and hands a case to a department (协同), whose user works on it on the phone page.
  */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
 const officerToken = 'demo-officer-xijiao';
 
 describe('the case lifecycle on the pages (#25)', () => {
-  let hub: TestHub;
-  let browser: Browser;
+  const suite = chromiumHub(startQuietDemoHub);
   let sim: GateSimulator;
-  const contexts: BrowserContext[] = [];
 
-  async function openPage(kind: 'officer' | 'worker', userId: string): Promise<Page> {
-    const context = await browser.newContext(
-      kind === 'officer'
-        ? { viewport: { width: 1440, height: 900 }, ...local }
-        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...local },
-    );
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/${kind}`);
-    await page.getByLabel('用户名').fill(userId);
-    await page.getByLabel('密码').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => page.locator('#status').getAttribute('data-status'), wait).toBe('live');
-    return page;
-  }
-
+  /** The case of a forced door on the north gate, new since the call. */
   async function newIncident(): Promise<Incident> {
-    const { body: before } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
+    const { body: before } = await getJson(`${suite.hub.httpUrl}/api/incidents?limit=50`, officerToken);
     const known = new Set((before as { incidents: Incident[] }).incidents.map((incident) => incident.id));
     await sim.forceDoor();
-    let found: Incident | undefined;
-    await eventually(async () => {
-      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
-      found = (body as { incidents: Incident[] }).incidents.find((incident) => !known.has(incident.id));
-      return found !== undefined;
-    }, 10_000);
-    return found as Incident;
+    return findIncident(suite.hub.httpUrl, (incident) => !known.has(incident.id));
   }
 
   const current = async (id: string) =>
-    (await getJson(`${hub.httpUrl}/api/incidents/${id}`, officerToken)).body as Incident;
+    (await getJson(`${suite.hub.httpUrl}/api/incidents/${id}`, officerToken)).body as Incident;
 
   beforeAll(async () => {
-    const config = demoConfig();
-    config.devices = config.devices.map((device) => ({ ...device, offlineAfterSeconds: 86_400 }));
-    hub = await startTestHub({ deployment: deploymentOf(config) });
-    browser = await launchChromium();
-    sim = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
+    sim = demoGate(suite.hub.mqttUrl, 'gate-xijiao-01-north');
     await sim.start();
-  }, 60_000);
-
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
   });
 
   afterAll(async () => {
-    await browser?.close();
     await sim?.stop();
-    await hub?.stop();
   });
 
   it('shows a supervision on the worker’s card, asks for an extension and returns the case', async () => {
     const incident = await newIncident();
     expect(incident.assignees).toEqual(['worker-xijiao-01']);
-    await postJson(`${hub.httpUrl}/api/incidents/${incident.id}/actions/accept`, 'demo-worker-xijiao-01');
+    await postJson(
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/accept`,
+      'demo-worker-xijiao-01',
+    );
     const supervised = await postJson<Incident>(
-      `${hub.httpUrl}/api/incidents/${incident.id}/actions/supervise`,
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/supervise`,
       'demo-officer-liushuwan',
       { note: '今日内办结' },
     );
     expect(supervised.status).toBe(200);
-    const worker = await openPage('worker', 'worker-xijiao-01');
+    const worker = await suite.pages.open('worker', 'worker-xijiao-01');
     const card = worker.locator(`#tasks li[data-id="${incident.id}"]`);
     await expect.poll(() => card.locator('.supervised').textContent(), wait).toContain('今日内办结');
     expect(await card.locator('.supervised-badge').textContent()).toBe('督办');
@@ -119,7 +77,7 @@ describe('the case lifecycle on the pages (#25)', () => {
 
   it('suspends a case from the console with a review date, shown on the panel', async () => {
     const incident = await newIncident();
-    const officer = await openPage('officer', 'officer-xijiao');
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
     const suspend = officer.locator('#incident button[data-action="suspend"]');
     await expect.poll(() => suspend.count(), wait).toBe(1);
@@ -149,7 +107,7 @@ describe('the case lifecycle on the pages (#25)', () => {
 
   it('shows an approved case in 公示 on the panel, and takes an objection with its reason', async () => {
     const device = await newIncident();
-    const { store } = hub.testHandle;
+    const { store } = suite.hub.testHandle;
     const at = new Date().toISOString();
     // A case on its approval chain, at its last step (as a field report's would be): a copy, not the live one.
     const incident: Incident = {
@@ -168,12 +126,12 @@ describe('the case lifecycle on the pages (#25)', () => {
     };
     await store.saveIncident(incident);
     const approved = await postJson<Incident>(
-      `${hub.httpUrl}/api/incidents/${incident.id}/actions/approve`,
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/approve`,
       'demo-officer-qinghe',
       { note: '批准' },
     );
     expect(approved.status).toBe(200);
-    const officer = await openPage('officer', 'officer-xijiao');
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
     const until = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(
       Date.parse(approved.body.approval?.notice?.until as string),
@@ -192,8 +150,11 @@ describe('the case lifecycle on the pages (#25)', () => {
 
   it("hands a case to a department's user from the console's picker; they see it on the phone page and report back", async () => {
     const incident = await newIncident();
-    await postJson(`${hub.httpUrl}/api/incidents/${incident.id}/actions/accept`, 'demo-worker-xijiao-01');
-    const officer = await openPage('officer', 'officer-xijiao');
+    await postJson(
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/accept`,
+      'demo-worker-xijiao-01',
+    );
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
     await officer.locator(`#feed li[data-id="${incident.id}"]`).click();
     const picker = officer.locator('#coordinator');
     // By department (GET /api/departments), the users serving the case's place: no integrator among them.
@@ -216,7 +177,7 @@ describe('the case lifecycle on the pages (#25)', () => {
       .poll(async () => (await current(incident.id)).coordinators?.map((entry) => entry.userId), wait)
       .toEqual(['dept-chengguan-01']);
 
-    const department = await openPage('worker', 'dept-chengguan-01');
+    const department = await suite.pages.open('worker', 'dept-chengguan-01');
     const card = department.locator(`#tasks li[data-id="${incident.id}"]`);
     await expect
       .poll(() => card.locator('.handed-off').textContent(), wait)

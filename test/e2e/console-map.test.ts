@@ -1,10 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import gcoord from 'gcoord';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { demoConfig, deploymentOf, getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { demoConfig, deploymentOf, getJson, startTestHub } from '../helpers/hub.ts';
+import { chromiumHub } from '../helpers/pages.ts';
 
 /**
  * The console map over a tile server, as a deployment with AMap-style tiles (GCJ-02) would have it: a tile server
@@ -18,13 +17,11 @@ const tile = Buffer.from(
 );
 
 describe('the console map over a tile server in GCJ-02', () => {
-  let hub: TestHub;
-  let browser: Browser;
   let tiles: Server;
   let tileOrigin: string;
   const tileRequests: string[] = [];
-
-  beforeAll(async () => {
+  // The tile server first: the hub's configuration names it.
+  const suite = chromiumHub(async () => {
     tiles = createServer((request, response) => {
       tileRequests.push(request.url ?? '');
       if (!/^\/\d+\/\d+\/\d+\.png$/.test(request.url ?? '')) {
@@ -45,46 +42,41 @@ describe('the console map over a tile server in GCJ-02', () => {
         maxZoom: 18,
       },
     };
-    hub = await startTestHub({ deployment: deploymentOf(config) });
-    browser = await launchChromium();
+    return startTestHub({ deployment: deploymentOf(config) });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await hub?.stop();
     await new Promise((resolve) => tiles?.close(resolve));
   });
 
   it('loads the tiles the configuration names, draws the devices converted to the tiles’ system, and breaks no policy', async () => {
-    const settings = await getJson(`${hub.httpUrl}/api/console`, 'demo-officer-xijiao');
+    const settings = await getJson(`${suite.hub.httpUrl}/api/console`, 'demo-officer-xijiao');
     expect((settings.body as { map: { tiles: { coordinates: string } } }).map.tiles.coordinates).toBe(
       'GCJ02',
     );
-    const page = await browser.newPage({
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-      viewport: { width: 1440, height: 900 },
-    });
-    await page.addInitScript(() => {
-      const seen: string[] = [];
-      Object.defineProperty(globalThis, 'cspViolations', { value: seen });
-      (
-        globalThis as unknown as {
-          document: {
-            addEventListener(type: string, listener: (event: { blockedURI: string }) => void): void;
-          };
-        }
-      ).document.addEventListener('securitypolicyviolation', (event) => seen.push(event.blockedURI));
-    });
     const policy: string[] = [];
-    page.on('response', (response) => {
-      if (response.url().endsWith('/officer'))
-        policy.push(response.headers()['content-security-policy'] ?? '');
+    const page = await suite.pages.open('officer', 'officer-xijiao', {
+      // Every violation of the policy the page meets, from its first script on.
+      initScripts: [
+        () => {
+          const seen: string[] = [];
+          Object.defineProperty(globalThis, 'cspViolations', { value: seen });
+          (
+            globalThis as unknown as {
+              document: {
+                addEventListener(type: string, listener: (event: { blockedURI: string }) => void): void;
+              };
+            }
+          ).document.addEventListener('securitypolicyviolation', (event) => seen.push(event.blockedURI));
+        },
+      ],
+      // The policy the page itself is served with.
+      beforeLoad: (page) =>
+        page.on('response', (response) => {
+          if (response.url().endsWith('/officer'))
+            policy.push(response.headers()['content-security-policy'] ?? '');
+        }),
     });
-    await page.goto(`${hub.httpUrl}/officer`);
-    await page.getByLabel('用户名').fill('officer-xijiao');
-    await page.getByLabel('密码').fill('demo-password-officer-xijiao');
-    await page.getByRole('button', { name: '登录' }).click();
     const map = page.locator('#map');
     await expect.poll(() => map.getAttribute('data-tiles'), { timeout: 15_000 }).toBe('on');
     // The tile server's origin, and no other, joins the pages' img-src.

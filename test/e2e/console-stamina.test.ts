@@ -1,8 +1,8 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Incident } from '../../src/core/incident.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { demoGate, eventually, getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { demoGate, getJson } from '../helpers/hub.ts';
+import { chromiumHub } from '../helpers/pages.ts';
 
 /**
  * The district's console under thousands of incidents (issue #23, stamina): pushes arrive in bursts, as in a storm
@@ -13,43 +13,28 @@ const incidents = 3000;
 const burst = 100;
 
 describe('the district console under thousands of incidents', () => {
-  let hub: TestHub;
-  let browser: Browser;
+  const suite = chromiumHub(undefined, { chromiumArgs: ['--js-flags=--expose-gc'], keepPages: true });
   let page: Page;
 
   beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await launchChromium(['--js-flags=--expose-gc']);
-    page = await browser.newPage({
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
+    // The district's console on a wall-sized screen, its long tasks recorded from the first.
+    page = await suite.pages.open('officer', 'officer-qinghe', {
       viewport: { width: 1920, height: 1080 },
+      initScripts: [
+        () => {
+          const tasks: number[] = [];
+          Object.defineProperty(globalThis, 'longTasks', { value: tasks });
+          new PerformanceObserver((list) => {
+            for (const entry of list.getEntries()) tasks.push(entry.duration);
+          }).observe({ type: 'longtask' as 'mark', buffered: true });
+        },
+      ],
     });
-    await page.addInitScript(() => {
-      const tasks: number[] = [];
-      Object.defineProperty(globalThis, 'longTasks', { value: tasks });
-      new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) tasks.push(entry.duration);
-      }).observe({ type: 'longtask' as 'mark', buffered: true });
-    });
-    await page.goto(`${hub.httpUrl}/officer`);
-    await page.getByLabel('用户名').fill('officer-qinghe');
-    await page.getByLabel('密码').fill('demo-password-officer-qinghe');
-    await page.getByRole('button', { name: '登录' }).click();
-    await eventually(
-      async () => (await page.locator('#status').getAttribute('data-status')) === 'live',
-      15_000,
-    );
   }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await hub?.stop();
-  });
 
   it(`stays responsive and flat under ${incidents} incidents pushed in bursts of ${burst}`, async () => {
     // One real incident, as the hub makes it: the template of the pushed ones.
-    const gate = demoGate(hub.mqttUrl, 'gate-xijiao-01-north');
+    const gate = demoGate(suite.hub.mqttUrl, 'gate-xijiao-01-north');
     await gate.start();
     await gate.forceDoor();
     await gate.stop();
@@ -57,7 +42,7 @@ describe('the district console under thousands of incidents', () => {
     await expect
       .poll(
         async () => {
-          const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=5`, 'demo-officer-qinghe');
+          const { body } = await getJson(`${suite.hub.httpUrl}/api/incidents?limit=5`, 'demo-officer-qinghe');
           template = (body as { incidents: Incident[] }).incidents[0];
           return template !== undefined;
         },
@@ -92,7 +77,7 @@ describe('the district console under thousands of incidents', () => {
     const push = async (from: number, count: number) => {
       for (let n = from; n < from + count; n++) {
         const at = new Date(Date.now() - n * 1000).toISOString();
-        hub.hub.bus.emit('incident:replayed', {
+        suite.hub.hub.bus.emit('incident:replayed', {
           ...base,
           id: `inc_stamina_${String(n).padStart(6, '0')}`,
           severity: severities[n % severities.length] as Incident['severity'],
@@ -126,7 +111,7 @@ describe('the district console under thousands of incidents', () => {
     // Then repeats of the shown ones, as a storm does: the list redrawn in place.
     for (let round = 0; round < 20; round++) {
       for (let n = 0; n < 50; n++)
-        hub.hub.bus.emit(
+        suite.hub.hub.bus.emit(
           'incident:updated',
           {
             before: { ...base, id: `inc_stamina_${String(n).padStart(6, '0')}` },

@@ -1,24 +1,23 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnvifCameraSimulator } from '../../simulators/onvif-camera/onvif-camera.ts';
 import { hashPassword } from '../../src/auth/passwords.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { launchChromium } from '../helpers/browser.ts';
 import {
   connectClient,
-  demoConfig,
-  demoGate,
+  DemoGates,
   deploymentOf,
+  incidentOf as deviceIncident,
   eventually,
   getJson,
   postJson,
   projectRoot,
+  quietDemoConfig,
   startTestHub,
-  type TestHub,
 } from '../helpers/hub.ts';
+import { chromiumHub, status, wait } from '../helpers/pages.ts';
 
 /**
  * The dashboard in a real browser: Debian's Chromium, headless, driven by playwright-core, against a hub on
@@ -26,101 +25,33 @@ import {
  */
 const screenshots = path.join(projectRoot, 'docs', 'screenshots');
 const updateScreenshots = process.env.UPDATE_SCREENSHOTS === '1';
-const wait = { timeout: 15_000 };
 /** A simulated ONVIF camera in Xijiao grid 5, for the evidence in the incident panel. */
 const cameraId = 'cam-xijiao-05-east';
 /** A second duty officer of the Xijiao community centre, beside demo-officer-xijiao. */
 const colleagueToken = 'demo-officer-xijiao-colleague';
-/** Where the pages are used: a browser in China, whatever the machine running the test says. */
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
+
+/** Records the vibrations the page asks for (headless Chromium has no motor to feel them). */
+function recordVibrations(): void {
+  const calls: unknown[] = [];
+  Object.defineProperty(globalThis, 'recordedVibrations', { value: calls });
+  Object.defineProperty(
+    Object.getPrototypeOf((globalThis as unknown as { navigator: object }).navigator),
+    'vibrate',
+    {
+      configurable: true,
+      value: (pattern: unknown) => {
+        calls.push(pattern);
+        return true;
+      },
+    },
+  );
+}
 
 describe('the officer console and the worker view in Chromium', () => {
-  let hub: TestHub;
-  let browser: Browser;
   let camera: OnvifCameraSimulator;
-  const contexts: BrowserContext[] = [];
-  const gates = new Map<string, GateSimulator>();
-  /** Every URL the pages asked for, to prove they need no outside network. */
-  const requested: string[] = [];
-
-  async function gate(deviceId: string): Promise<GateSimulator> {
-    let sim = gates.get(deviceId);
-    if (sim === undefined) {
-      sim = demoGate(hub.mqttUrl, deviceId);
-      await sim.start();
-      gates.set(deviceId, sim);
-    }
-    return sim;
-  }
-
-  async function openPage(
-    kind: 'officer' | 'worker',
-    token: string,
-    viewport = { width: 1440, height: 900 },
-  ): Promise<{ page: Page; context: BrowserContext }> {
-    const context = await browser.newContext(
-      kind === 'officer'
-        ? { viewport, ...local }
-        : {
-            viewport: { width: 390, height: 844 },
-            isMobile: true,
-            hasTouch: true,
-            deviceScaleFactor: 2,
-            ...local,
-          },
-    );
-    contexts.push(context);
-    // Records the vibrations the page asks for (headless Chromium has no motor to feel them).
-    await context.addInitScript(() => {
-      const calls: unknown[] = [];
-      Object.defineProperty(globalThis, 'recordedVibrations', { value: calls });
-      Object.defineProperty(
-        Object.getPrototypeOf((globalThis as unknown as { navigator: object }).navigator),
-        'vibrate',
-        {
-          configurable: true,
-          value: (pattern: unknown) => {
-            calls.push(pattern);
-            return true;
-          },
-        },
-      );
-    });
-    const page = await context.newPage();
-    page.on('request', (request) => requested.push(request.url()));
-    await page.goto(`${hub.httpUrl}/${kind}`);
-    // People log in with their username and password; the demo's users are `demo-<id>` by token.
-    const userId = token.replace(/^demo-/, '');
-    await page.getByLabel('用户名').fill(userId);
-    await page.getByLabel('密码').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => status(page), wait).toBe('live');
-    return { page, context };
-  }
-
-  /** One data attribute of every item in the page's alarm list, in order. */
-  const feedValues = (page: Page, attribute: string) =>
-    page
-      .locator('#feed li')
-      .evaluateAll((items, name) => items.map((item) => item.getAttribute(name)), attribute);
-
-  /** The connection's state as the page shows it (`data-status`: connecting, syncing, live, offline). */
-  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
-
-  /** The newest incident of a device as the officer's API sees it, once there is one. */
-  async function incidentOf(deviceId: string): Promise<Incident> {
-    let found: Incident | undefined;
-    await eventually(async () => {
-      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, 'demo-officer-xijiao');
-      found = (body as { incidents: Incident[] }).incidents.find(
-        (incident) => incident.device.id === deviceId,
-      );
-      return found !== undefined;
-    }, 10_000);
-    return found as Incident;
-  }
-
-  beforeAll(async () => {
+  // The camera first: the hub's configuration names it. Each test's pages are closed after it: live pages left open
+  // keep redrawing on every push and slow the rest.
+  const suite = chromiumHub(async () => {
     camera = new OnvifCameraSimulator({
       username: 'admin',
       password: 'dashboard-camera-5',
@@ -132,7 +63,9 @@ describe('the officer console and the worker view in Chromium', () => {
       discoveryPort: false,
     });
     await camera.start();
-    const config = demoConfig() as unknown as Record<string, unknown> & {
+    // The demo's devices that never report here (a ZKTeco terminal goes offline after 30 s of silence) must not
+    // open incidents of their own while the pages are driven: the feeds would hold more than each test makes.
+    const config = quietDemoConfig() as unknown as Record<string, unknown> & {
       devices: Record<string, unknown>[];
       users: Record<string, unknown>[];
       media: Record<string, unknown>;
@@ -143,6 +76,7 @@ describe('the officer console and the worker view in Chromium', () => {
       adapter: 'onvif-camera',
       grid: 'grid-xijiao-05',
       onvif: { xaddr: camera.xaddr, username: 'admin', password: 'dashboard-camera-5' },
+      offlineAfterSeconds: 86_400,
     });
     config.users.push({
       id: 'officer-xijiao-colleague',
@@ -153,25 +87,46 @@ describe('the officer console and the worker view in Chromium', () => {
       passwordHash: await hashPassword('demo-password-officer-xijiao-colleague'),
     });
     config.media = { ...config.media, clipSeconds: 2 };
-    // The demo's devices that never report here (a ZKTeco terminal goes offline after 30 s of silence) must not
-    // open incidents of their own while the pages are driven: the feeds would hold more than each test makes.
-    for (const device of config.devices) device.offlineAfterSeconds = 86_400;
-    hub = await startTestHub({ deployment: deploymentOf(config), onvifTiming: { aliveEveryMs: 500 } });
-    browser = await launchChromium();
-    if (updateScreenshots) mkdirSync(screenshots, { recursive: true });
-  }, 60_000);
+    return startTestHub({ deployment: deploymentOf(config), onvifTiming: { aliveEveryMs: 500 } });
+  });
+  const gates = new DemoGates(() => suite.hub.mqttUrl);
+  /** Every URL the pages asked for, to prove they need no outside network. */
+  const requested: string[] = [];
 
-  // Each test's pages are closed after it: live pages left open keep redrawing on every push and slow the rest.
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
+  beforeAll(() => {
+    if (updateScreenshots) mkdirSync(screenshots, { recursive: true });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    for (const sim of gates.values()) await sim.stop();
-    await hub?.stop();
+    await gates.stopAll();
     await camera?.stop();
   });
+
+  const gate = (deviceId: string) => gates.gate(deviceId);
+
+  /** The page logged in as the user of the demo token (`demo-<id>`); the worker's on a sharp phone screen. */
+  async function openPage(
+    kind: 'officer' | 'worker',
+    token: string,
+    viewport?: { width: number; height: number },
+  ) {
+    const page = await suite.pages.open(kind, token.replace(/^demo-/, ''), {
+      ...(viewport === undefined ? {} : { viewport }),
+      ...(kind === 'worker' ? { deviceScaleFactor: 2 } : {}),
+      initScripts: [recordVibrations],
+      beforeLoad: (page) => page.on('request', (request) => requested.push(request.url())),
+    });
+    return { page, context: page.context() };
+  }
+
+  /** One data attribute of every item in the page's alarm list, in order. */
+  const feedValues = (page: Page, attribute: string) =>
+    page
+      .locator('#feed li')
+      .evaluateAll((items, name) => items.map((item) => item.getAttribute(name)), attribute);
+
+  /** The newest incident of a device as the officer's API sees it, once there is one. */
+  const incidentOf = (deviceId: string) => deviceIncident(suite.hub.httpUrl, deviceId);
 
   it('shows a forced gate on the feed; the officer dispatches it, the worker accepts and resolves it, the officer sees it resolved', async () => {
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
@@ -417,7 +372,7 @@ describe('the officer console and the worker view in Chromium', () => {
     const shown = officer.locator('#action-error');
     await expect.poll(() => shown.textContent(), wait).toMatch(/^核查结案未成功：.+/);
     // The same request straight to the API: the page shows the refusal's code in words.
-    const response = await fetch(`${hub.httpUrl}/api/incidents/${incident.id}/actions/verify`, {
+    const response = await fetch(`${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/verify`, {
       method: 'POST',
       headers: { authorization: 'Bearer demo-officer-xijiao', 'content-type': 'application/json' },
       body: '{}',
@@ -499,7 +454,7 @@ describe('the officer console and the worker view in Chromium', () => {
     let denied: Incident | undefined;
     await eventually(async () => {
       const { body } = await getJson(
-        `${hub.httpUrl}/api/incidents?limit=50&severity=info`,
+        `${suite.hub.httpUrl}/api/incidents?limit=50&severity=info`,
         'demo-officer-xijiao',
       );
       denied = (body as { incidents: Incident[] }).incidents.find(
@@ -518,12 +473,12 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(new Set(await feedValues(officer, 'data-severity'))).toEqual(new Set(['info']));
 
     // Resolved by the worker, it waits in the officer's "to verify" view.
-    await postJson(`${hub.httpUrl}/api/incidents/${id}/actions/dispatch`, 'demo-officer-xijiao', {
+    await postJson(`${suite.hub.httpUrl}/api/incidents/${id}/actions/dispatch`, 'demo-officer-xijiao', {
       assignees: ['worker-xijiao-01'],
     });
-    await postJson(`${hub.httpUrl}/api/incidents/${id}/actions/accept`, 'demo-worker-xijiao-01');
+    await postJson(`${suite.hub.httpUrl}/api/incidents/${id}/actions/accept`, 'demo-worker-xijiao-01');
     const resolved = await postJson(
-      `${hub.httpUrl}/api/incidents/${id}/actions/resolve`,
+      `${suite.hub.httpUrl}/api/incidents/${id}/actions/resolve`,
       'demo-worker-xijiao-01',
       {
         note: '住户卡已过期，已告知物业',
@@ -659,7 +614,7 @@ describe('the officer console and the worker view in Chromium', () => {
   }, 90_000);
 
   it('serves a favicon', async () => {
-    const answer = await fetch(`${hub.httpUrl}/favicon.ico`);
+    const answer = await fetch(`${suite.hub.httpUrl}/favicon.ico`);
     expect(answer.status).toBe(200);
     expect(answer.headers.get('content-type')).toBe('image/svg+xml');
     expect(await answer.text()).toMatch(/^<svg /);
@@ -712,12 +667,12 @@ describe('the officer console and the worker view in Chromium', () => {
     ).toContain('刘洋 Liu Yang · 确认');
     // The same centre acknowledging again is refused with who did it first, and the refusal is audited.
     const again = await postJson<{ error: { message: string } }>(
-      `${hub.httpUrl}/api/incidents/${incident.id}/actions/acknowledge`,
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/acknowledge`,
       colleagueToken,
     );
     expect(again.status).toBe(409);
     expect(again.body.error.message).toMatch(/has already acknowledged this incident \(officer-xijiao at /);
-    const { body } = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}/audit`, colleagueToken);
+    const { body } = await getJson(`${suite.hub.httpUrl}/api/incidents/${incident.id}/audit`, colleagueToken);
     expect(
       (body as { entries: { action: string; outcome: string }[] }).entries
         .filter((entry) => entry.action === 'incident.acknowledge')
@@ -727,7 +682,7 @@ describe('the officer console and the worker view in Chromium', () => {
     expect((await incidentOf('gate-xijiao-04-south')).state).toBe(incident.state);
 
     // Another centre (the street above) acknowledges for itself, over Socket.IO's incident:act.
-    const street = await connectClient(hub.httpUrl, 'demo-officer-liushuwan');
+    const street = await connectClient(suite.hub.httpUrl, 'demo-officer-liushuwan');
     try {
       const answer = await street.socket.emitWithAck('incident:act', {
         incidentId: incident.id,
@@ -747,7 +702,7 @@ describe('the officer console and the worker view in Chromium', () => {
       street.close();
     }
     // The OpenAPI description names the action.
-    const spec = (await getJson(`${hub.httpUrl}/docs/json`)).body as {
+    const spec = (await getJson(`${suite.hub.httpUrl}/docs/json`)).body as {
       paths: Record<string, { post?: { parameters?: { name: string; schema?: { enum?: string[] } }[] } }>;
     };
     const actionParameter = spec.paths['/api/incidents/{id}/actions/{action}']?.post?.parameters?.find(
@@ -817,7 +772,7 @@ describe('the officer console and the worker view in Chromium', () => {
       .poll(() => officer.locator(`#feed li[data-id="${incident.id}"]`).getAttribute('data-state'), wait)
       .toBe('false_alarm');
     await officer.locator('select[name="state"]').selectOption('');
-    const server = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}`, 'demo-officer-xijiao');
+    const server = await getJson(`${suite.hub.httpUrl}/api/incidents/${incident.id}`, 'demo-officer-xijiao');
     expect(server.body).toMatchObject({ state: 'false_alarm', closedBy: 'officer-xijiao', escalations: 1 });
 
     // An ended case offers no more of the lifecycle: only a note (the server's list, GET …/actions).
@@ -890,7 +845,7 @@ describe('the officer console and the worker view in Chromium', () => {
   }, 60_000);
 
   it("shows a camera incident's snapshot as a loaded image and its clip as a video the hub serves", async () => {
-    while (hub.testHandle.cameras.media(cameraId) === undefined)
+    while (suite.hub.testHandle.cameras.media(cameraId) === undefined)
       await new Promise((resolve) => setTimeout(resolve, 50));
     const { page: officer } = await openPage('officer', 'demo-officer-xijiao');
     const media = new Map<string, number>();
@@ -984,7 +939,7 @@ describe('the officer console and the worker view in Chromium', () => {
     expect(await map.getAttribute('data-tiles')).toBe('none');
     expect(await map.locator('img.leaflet-tile').count()).toBe(0);
     // Every device the officer may see is on the map, those without a location of their own around their grid's centre.
-    const { body } = await getJson(`${hub.httpUrl}/api/devices`, 'demo-officer-xijiao');
+    const { body } = await getJson(`${suite.hub.httpUrl}/api/devices`, 'demo-officer-xijiao');
     const devices = (body as { devices: { id: string; location: unknown }[] }).devices;
     expect(await map.locator('path[data-device]').count()).toBe(devices.length);
     expect(await map.locator('path[data-device="gate-xijiao-01-south"]').getAttribute('data-placed')).toBe(
@@ -1057,11 +1012,12 @@ describe('the officer console and the worker view in Chromium', () => {
   }, 60_000);
 
   it('loads every asset from the hub itself: no outside network', () => {
-    expect(requested).toContain(`${hub.httpUrl}/socket.io/socket.io.js`);
-    expect(requested).toContain(`${hub.httpUrl}/dashboard/officer.js`);
-    expect(requested).toContain(`${hub.httpUrl}/dashboard/worker.js`);
+    expect(requested).toContain(`${suite.hub.httpUrl}/socket.io/socket.io.js`);
+    expect(requested).toContain(`${suite.hub.httpUrl}/dashboard/officer.js`);
+    expect(requested).toContain(`${suite.hub.httpUrl}/dashboard/worker.js`);
     const outside = requested.filter(
-      (url) => !url.startsWith(`${hub.httpUrl}/`) && !url.startsWith('blob:') && !url.startsWith('data:'),
+      (url) =>
+        !url.startsWith(`${suite.hub.httpUrl}/`) && !url.startsWith('blob:') && !url.startsWith('data:'),
     );
     expect(outside).toEqual([]);
   });

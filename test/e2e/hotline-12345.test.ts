@@ -1,26 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Incident } from '../../src/core/incident.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import {
-  demoConfig,
-  deploymentOf,
-  eventually,
-  getJson,
-  postJson,
-  startTestHub,
-  type TestHub,
-} from '../helpers/hub.ts';
+import type { Locator } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { findIncident, postJson, startQuietDemoHub } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * A 12345 work order from intake to 回访 on the duty officer's console (#25): the platform's requests are signed by
  * the openssl command line, not by the hub's own code, so a mistake in hotlineSignature cannot pass unseen.
  */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
-const officerToken = 'demo-officer-xijiao';
 const workerToken = 'demo-worker-xijiao-01';
 /** The demo platform (config/demo.yaml hotline.platforms). */
 const appKey = 'demo-12345';
@@ -42,9 +30,7 @@ function openssl(input: string, hmacKey?: string): string {
 }
 
 describe('a 12345 work order on the console, in Chromium', () => {
-  let hub: TestHub;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  const suite = chromiumHub(startQuietDemoHub);
 
   /** A request as the platform sends it: X-Signature = HMAC-SHA256(secret, METHOD\npath\nts\nnonce\nsha256(body)). */
   async function platform(method: 'GET' | 'POST', path: string, body?: unknown) {
@@ -52,7 +38,7 @@ describe('a 12345 work order on the console, in Chromium', () => {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = randomUUID().replaceAll('-', '');
     const signed = `${method}\n${prefix}${path}\n${timestamp}\n${nonce}\n${openssl(text)}`;
-    const response = await fetch(`${hub.httpUrl}${prefix}${path}`, {
+    const response = await fetch(`${suite.hub.httpUrl}${prefix}${path}`, {
       method,
       headers: {
         'x-app-key': appKey,
@@ -66,33 +52,14 @@ describe('a 12345 work order on the console, in Chromium', () => {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
 
-  async function officerPage(): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, ...local });
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/officer`);
-    await page.getByLabel('用户名').fill('officer-xijiao');
-    await page.getByLabel('密码').fill('demo-password-officer-xijiao');
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => page.locator('#status').getAttribute('data-status'), wait).toBe('live');
-    return page;
-  }
+  const officerPage = () => suite.pages.open('officer', 'officer-xijiao');
 
-  async function caseOf(no: string): Promise<Incident> {
-    let found: Incident | undefined;
-    await eventually(async () => {
-      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=100`, officerToken);
-      found = (body as { incidents: Incident[] }).incidents.find(
-        (incident) => incident.origin?.externalId === no,
-      );
-      return found !== undefined;
-    }, 10_000);
-    return found as Incident;
-  }
+  const caseOf = (no: string) =>
+    findIncident(suite.hub.httpUrl, (incident) => incident.origin?.externalId === no, { limit: 100 });
 
   async function worker(incidentId: string, action: string, note?: string): Promise<void> {
     const answer = await postJson(
-      `${hub.httpUrl}/api/incidents/${incidentId}/actions/${action}`,
+      `${suite.hub.httpUrl}/api/incidents/${incidentId}/actions/${action}`,
       workerToken,
       note === undefined ? {} : { note },
     );
@@ -100,22 +67,6 @@ describe('a 12345 work order on the console, in Chromium', () => {
   }
 
   const text = (locator: Locator) => locator.textContent();
-
-  beforeAll(async () => {
-    const config = demoConfig();
-    config.devices = config.devices.map((device) => ({ ...device, offlineAfterSeconds: 86_400 }));
-    hub = await startTestHub({ deployment: deploymentOf(config) });
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await hub?.stop();
-  });
 
   it('is signed for, handled, sent back by an unsatisfied 回访, handled again and closed', async () => {
     const officer = await officerPage();

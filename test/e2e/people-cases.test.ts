@@ -1,66 +1,20 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Incident } from '../../src/core/incident.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import { demoConfig, deploymentOf, eventually, getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { findIncident, startQuietDemoHub } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /** Cases from people on the pages (#25): 随手拍 on the worker's phone, 登记 on the officer's console. */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
-const officerToken = 'demo-officer-xijiao';
+/** The worker's phone, in grid-xijiao-01. */
+const position = { longitude: 116.3035, latitude: 39.9315, accuracy: 15 };
 
 describe("people's cases in Chromium", () => {
-  let hub: TestHub;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  const suite = chromiumHub(startQuietDemoHub);
 
-  async function openPage(kind: 'officer' | 'worker', userId: string): Promise<Page> {
-    const context = await browser.newContext(
-      kind === 'officer'
-        ? { viewport: { width: 1440, height: 900 }, ...local }
-        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...local },
-    );
-    contexts.push(context);
-    if (kind === 'worker') {
-      await context.grantPermissions(['geolocation']);
-      await context.setGeolocation({ longitude: 116.3035, latitude: 39.9315, accuracy: 15 });
-    }
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/${kind}`);
-    await page.getByLabel('用户名').fill(userId);
-    await page.getByLabel('密码').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => page.locator('#status').getAttribute('data-status'), wait).toBe('live');
-    return page;
-  }
+  /** The worker's phone with its position granted and set; the officer's console. */
+  const openPage = (kind: 'officer' | 'worker', userId: string) =>
+    suite.pages.open(kind, userId, kind === 'worker' ? { geolocation: position } : {});
 
-  async function caseDescribed(description: string): Promise<Incident> {
-    let found: Incident | undefined;
-    await eventually(async () => {
-      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
-      found = (body as { incidents: Incident[] }).incidents.find(
-        (incident) => incident.description === description,
-      );
-      return found !== undefined;
-    }, 10_000);
-    return found as Incident;
-  }
-
-  beforeAll(async () => {
-    const config = demoConfig();
-    config.devices = config.devices.map((device) => ({ ...device, offlineAfterSeconds: 86_400 }));
-    hub = await startTestHub({ deployment: deploymentOf(config) });
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await hub?.stop();
-  });
+  const caseDescribed = (description: string) =>
+    findIncident(suite.hub.httpUrl, (incident) => incident.description === description);
 
   it('a 随手拍 from the worker page appears on the officer console', async () => {
     const officer = await openPage('officer', 'officer-xijiao');

@@ -1,28 +1,23 @@
 import gcoord from 'gcoord';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { EvidenceItem, Incident } from '../../src/core/incident.ts';
-import { launchChromium } from '../helpers/browser.ts';
 import { ffmpegMake, ffprobe, jpegWithGps } from '../helpers/field-media.ts';
 import {
-  demoConfig,
-  demoGate,
+  DemoGates,
   deploymentOf,
-  eventually,
+  incidentOf as deviceIncident,
   getJson,
   postJson,
+  quietDemoConfig,
   startTestHub,
-  type TestHub,
 } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * The worker's field work in a real browser (#24): the task card's place (address, grid, map pin, navigation links),
  * 到达 with the phone's position, photos from the phone's camera, a returned case, tasks by urgency; and what the
  * officer console shows of it.
  */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
 const placed = 'gate-xijiao-01-south';
 const unplaced = 'gate-xijiao-01-north';
 const location: [number, number] = [116.304342, 39.930992];
@@ -30,79 +25,28 @@ const address = '西郊路12号南门';
 const officerToken = 'demo-officer-xijiao';
 
 describe('the worker’s field work in Chromium', () => {
-  let hub: TestHub;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-  const gates = new Map<string, GateSimulator>();
+  const suite = chromiumHub(() => {
+    // Only the tests' own cases: no device goes offline and raises one while the pages are driven.
+    const config = quietDemoConfig();
+    config.devices = config.devices.map((device) => (device.id === placed ? { ...device, address } : device));
+    return startTestHub({ deployment: deploymentOf(config) });
+  });
+  const gates = new DemoGates(() => suite.hub.mqttUrl);
 
-  async function gate(deviceId: string): Promise<GateSimulator> {
-    let sim = gates.get(deviceId);
-    if (sim === undefined) {
-      sim = demoGate(hub.mqttUrl, deviceId);
-      await sim.start();
-      gates.set(deviceId, sim);
-    }
-    return sim;
-  }
+  const gate = (deviceId: string) => gates.gate(deviceId);
 
   /** A page logged in as the user; the worker's phone with its position granted and set. */
-  async function openPage(
+  const openPage = (
     kind: 'officer' | 'worker',
     userId: string,
     position?: { longitude: number; latitude: number; accuracy: number },
-  ): Promise<Page> {
-    const context = await browser.newContext(
-      kind === 'officer'
-        ? { viewport: { width: 1440, height: 900 }, ...local }
-        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...local },
-    );
-    contexts.push(context);
-    if (position !== undefined) {
-      await context.grantPermissions(['geolocation']);
-      await context.setGeolocation(position);
-    }
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/${kind}`);
-    await page.getByLabel('用户名').fill(userId);
-    await page.getByLabel('密码').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => page.locator('#status').getAttribute('data-status'), wait).toBe('live');
-    return page;
-  }
+  ) => suite.pages.open(kind, userId, position === undefined ? {} : { geolocation: position });
 
   /** The newest incident of this device and event, once the hub has it. */
-  async function incidentOf(deviceId: string, type: string): Promise<Incident> {
-    let found: Incident | undefined;
-    await eventually(async () => {
-      const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
-      found = (body as { incidents: Incident[] }).incidents.find(
-        (incident) => incident.device.id === deviceId && incident.event.type === type,
-      );
-      return found !== undefined;
-    }, 10_000);
-    return found as Incident;
-  }
-
-  beforeAll(async () => {
-    const config = demoConfig();
-    config.devices = config.devices.map((device) => ({
-      ...device,
-      ...(device.id === placed ? { address } : {}),
-      // Only the tests' own cases: no device goes offline and raises one while the pages are driven.
-      offlineAfterSeconds: 86_400,
-    }));
-    hub = await startTestHub({ deployment: deploymentOf(config) });
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
+  const incidentOf = (deviceId: string, type: string) => deviceIncident(suite.hub.httpUrl, deviceId, type);
 
   afterAll(async () => {
-    await browser?.close();
-    for (const sim of gates.values()) await sim.stop();
-    await hub?.stop();
+    await gates.stopAll();
   });
 
   it('shows the tasks most urgent first, each with its address, grid, map pin and navigation links', async () => {
@@ -192,14 +136,14 @@ describe('the worker’s field work in Chromium', () => {
     await expect.poll(() => card.locator('.evidence img[data-kind="photo"]').count(), wait).toBe(2);
     await expect.poll(() => card.locator('.upload-status').textContent(), wait).toBe('已上传');
 
-    const { body } = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}`, officerToken);
+    const { body } = await getJson(`${suite.hub.httpUrl}/api/incidents/${incident.id}`, officerToken);
     const photos = ((body as Incident).evidence ?? []).filter(
       (entry) => entry.kind === 'photo',
     ) as EvidenceItem[];
     expect(photos.map((photo) => photo.stage)).toEqual(['before', 'before']);
     // The phone's position went with each upload; the small one's own GPS EXIF wins over it.
     expect(photos[0]?.position).toMatchObject({ lon: location[0], lat: location[1] });
-    const first = await fetch(`${hub.httpUrl}${photos[0]?.url}`, {
+    const first = await fetch(`${suite.hub.httpUrl}${photos[0]?.url}`, {
       headers: { authorization: `Bearer ${officerToken}` },
     });
     const stream = JSON.parse(ffprobe(Buffer.from(await first.arrayBuffer()), 'jpg')).streams[0];
@@ -223,7 +167,7 @@ describe('the worker’s field work in Chromium', () => {
     // Awaiting verification, photos may still be added: 请补充现场照片 is answered that way.
     expect(await card.locator('input[type="file"]').count()).toBe(1);
     const rejected = await postJson(
-      `${hub.httpUrl}/api/incidents/${incident.id}/actions/reject`,
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/reject`,
       officerToken,
       {
         note: '请补充现场照片',

@@ -1,20 +1,11 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSimulator } from '../../simulators/gate-access/gate-simulator.ts';
 import type { AuditEntry } from '../../src/core/audit.ts';
 import type { Incident } from '../../src/core/incident.ts';
-import { launchChromium } from '../helpers/browser.ts';
-import {
-  demoConfig,
-  demoGate,
-  deploymentOf,
-  getJson,
-  postJson,
-  startTestHub,
-  type TestHub,
-} from '../helpers/hub.ts';
+import { demoGate, findIncident, getJson, postJson, startQuietDemoHub } from '../helpers/hub.ts';
+import { chromiumHub, local, screens, status, wait } from '../helpers/pages.ts';
 
-const wait = { timeout: 15_000 };
 const officerToken = 'demo-officer-xijiao';
 
 /** A PNG's width and height, from its IHDR chunk. */
@@ -25,63 +16,46 @@ function pngSize(bytes: Uint8Array): [number, number] {
 }
 
 describe("the grid worker's installable app: offline tasks, the action queue, a remembered phone", () => {
-  let hub: TestHub;
-  let browser: Browser;
+  // Demo devices that never report here must not raise incidents of their own while the page is driven.
+  const suite = chromiumHub(startQuietDemoHub, {
+    keepPages: true,
+  });
   let context: BrowserContext;
   let page: Page;
   const gates: GateSimulator[] = [];
 
   async function gate(deviceId: string): Promise<GateSimulator> {
-    const sim = demoGate(hub.mqttUrl, deviceId);
+    const sim = demoGate(suite.hub.mqttUrl, deviceId);
     await sim.start();
     gates.push(sim);
     return sim;
   }
 
   /** The open incident of a device, once the officer's API has it. */
-  async function incidentOf(deviceId: string, category: string): Promise<Incident> {
-    let found: Incident | undefined;
-    await expect
-      .poll(async () => {
-        const { body } = await getJson(`${hub.httpUrl}/api/incidents?limit=50`, officerToken);
-        found = (body as { incidents: Incident[] }).incidents.find(
-          (incident) => incident.device.id === deviceId && incident.category === category,
-        );
-        return found !== undefined;
-      }, wait)
-      .toBe(true);
-    return found as Incident;
-  }
+  const incidentOf = (deviceId: string, category: string) =>
+    findIncident(
+      suite.hub.httpUrl,
+      (incident) => incident.device.id === deviceId && incident.category === category,
+      { timeoutMs: wait.timeout },
+    );
 
   const stateOf = async (id: string) =>
-    ((await getJson(`${hub.httpUrl}/api/incidents/${id}`, officerToken)).body as Incident).state;
-  const status = (on: Page) => on.locator('#status').getAttribute('data-status');
+    ((await getJson(`${suite.hub.httpUrl}/api/incidents/${id}`, officerToken)).body as Incident).state;
   const cardOf = (on: Page, id: string) => on.locator(`#tasks li[data-id="${id}"]`);
 
   beforeAll(async () => {
-    const config = demoConfig() as unknown as { devices: Record<string, unknown>[] };
-    // Demo devices that never report here must not raise incidents of their own while the page is driven.
-    for (const device of config.devices) device.offlineAfterSeconds = 86_400;
-    hub = await startTestHub({ deployment: deploymentOf(config) });
-    browser = await launchChromium();
-    context = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      locale: 'zh-CN',
-      timezoneId: 'Asia/Shanghai',
-    });
-  }, 60_000);
+    // One phone for the whole file, not TestPages' context a page: its service worker, its remembered login and
+    // its offline switch carry from test to test, and the first login checks the form's 记住此手机 on the way.
+    context = await suite.browser.newContext({ ...screens.worker, ...local });
+  });
 
   afterAll(async () => {
     await context?.close();
-    await browser?.close();
     for (const sim of gates) await sim.stop();
-    await hub?.stop();
   });
 
   it('serves its manifest with its type, and icons of the sizes it declares', async () => {
-    const response = await fetch(`${hub.httpUrl}/dashboard/manifest.webmanifest`);
+    const response = await fetch(`${suite.hub.httpUrl}/dashboard/manifest.webmanifest`);
     expect(response.headers.get('content-type')).toBe('application/manifest+json');
     const manifest = (await response.json()) as {
       start_url: string;
@@ -100,13 +74,13 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     expect(pngs.map((icon) => icon.sizes)).toEqual(expect.arrayContaining(['192x192', '512x512']));
     expect(pngs.some((icon) => icon.purpose === 'maskable')).toBe(true);
     for (const icon of pngs) {
-      const png = await fetch(`${hub.httpUrl}${icon.src}`);
+      const png = await fetch(`${suite.hub.httpUrl}${icon.src}`);
       expect(png.headers.get('content-type')).toBe('image/png');
       const [width, height] = pngSize(new Uint8Array(await png.arrayBuffer()));
       expect(`${width}x${height}`).toBe(icon.sizes);
     }
     // The page links it, and the policy lets the page register its worker and read its manifest.
-    const html = await fetch(`${hub.httpUrl}/dashboard/worker.html`);
+    const html = await fetch(`${suite.hub.httpUrl}/dashboard/worker.html`);
     expect(await html.text()).toContain('<link rel="manifest" href="/dashboard/manifest.webmanifest">');
     const policy = html.headers.get('content-security-policy') ?? '';
     expect(policy).toContain("worker-src 'self'");
@@ -115,7 +89,7 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
 
   it('installs, shows the cached tasks offline, queues an accept as 待发送 and replays it once online', async () => {
     page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/worker`);
+    await page.goto(`${suite.hub.httpUrl}/worker`);
     expect(new URL(page.url()).pathname).toBe('/dashboard/worker.html');
     await page.getByLabel('用户名').fill('worker-xijiao-01');
     await page.getByLabel('密码').fill('demo-password-worker-xijiao-01');
@@ -202,7 +176,7 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     await expect.poll(() => status(page), wait).toBe('live');
     expect(await page.locator('#offline-banner').isHidden()).toBe(true);
     // Replayed once: one accept in the audit trail, with when the worker took it offline.
-    const { body } = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}/audit`, officerToken);
+    const { body } = await getJson(`${suite.hub.httpUrl}/api/incidents/${incident.id}/audit`, officerToken);
     const accepts = (body as { entries: AuditEntry[] }).entries.filter(
       (entry) => entry.action === 'incident.accept',
     );
@@ -226,7 +200,7 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     await expect.poll(() => cardOf(page, incident.id).getAttribute('data-pending'), wait).toBe('2');
     // The case moves on without the phone: the officer cancels it.
     const cancelled = await postJson(
-      `${hub.httpUrl}/api/incidents/${incident.id}/actions/cancel`,
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/actions/cancel`,
       officerToken,
       { note: 'duplicate of another report' },
     );
@@ -241,7 +215,10 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     expect(await cardOf(page, incident.id).locator('[data-outbox="dropped"]').textContent()).toMatch(
       /^未发送：办结（\d\d:\d\d 操作），因同一案件的前一操作未成功；备注：门已关好$/,
     );
-    const { body: trail } = await getJson(`${hub.httpUrl}/api/incidents/${incident.id}/audit`, officerToken);
+    const { body: trail } = await getJson(
+      `${suite.hub.httpUrl}/api/incidents/${incident.id}/audit`,
+      officerToken,
+    );
     expect(
       (trail as { entries: AuditEntry[] }).entries.filter((entry) => entry.action === 'incident.resolve'),
     ).toEqual([]);
@@ -258,7 +235,7 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     await expect
       .poll(async () => {
         const { body } = await getJson(
-          `${hub.httpUrl}/api/incidents?limit=50&state=dispatched`,
+          `${suite.hub.httpUrl}/api/incidents?limit=50&state=dispatched`,
           officerToken,
         );
         incident = (body as { incidents: Incident[] }).incidents.find(
@@ -277,7 +254,7 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     await cardOf(page, id).locator('[data-action="accept"]').click();
     await cardOf(page, id).locator('[data-outbox="pending"]').waitFor(wait);
     // The session ends on the hub while the phone is away (its shift's end, a logout elsewhere).
-    expect((await postJson(`${hub.httpUrl}/api/auth/logout`, token, {})).status).toBe(200);
+    expect((await postJson(`${suite.hub.httpUrl}/api/auth/logout`, token, {})).status).toBe(200);
 
     await context.setOffline(false);
     // Refused (401), the page logs in again with the remembered phone, and the kept action goes then.
@@ -288,14 +265,14 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     expect(fresh).not.toBe(token);
     expect(await page.locator('#username').count()).toBe(0);
     await expect.poll(() => cardOf(page, id).getAttribute('data-pending'), wait).toBe('0');
-    const { body } = await getJson(`${hub.httpUrl}/api/incidents/${id}/audit`, officerToken);
+    const { body } = await getJson(`${suite.hub.httpUrl}/api/incidents/${id}/audit`, officerToken);
     expect(
       (body as { entries: AuditEntry[] }).entries.filter((entry) => entry.action === 'incident.accept'),
     ).toHaveLength(1);
   }, 60_000);
 
   it('shows a pushed task as a notification, critical ones staying until acted on', async () => {
-    await context.grantPermissions(['notifications'], { origin: hub.httpUrl });
+    await context.grantPermissions(['notifications'], { origin: suite.hub.httpUrl });
     const cdp = await context.newCDPSession(page);
     const registrations = new Map<string, string>();
     cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: updated }) => {
@@ -303,11 +280,11 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
         if (!registration.isDeleted) registrations.set(registration.scopeURL, registration.registrationId);
     });
     await cdp.send('ServiceWorker.enable');
-    const scope = `${hub.httpUrl}/dashboard/`;
+    const scope = `${suite.hub.httpUrl}/dashboard/`;
     await expect.poll(() => registrations.has(scope), wait).toBe(true);
     const push = (message: Record<string, unknown>) =>
       cdp.send('ServiceWorker.deliverPushMessage', {
-        origin: hub.httpUrl,
+        origin: suite.hub.httpUrl,
         registrationId: registrations.get(scope) as string,
         data: JSON.stringify(message),
       });
@@ -374,7 +351,7 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     await page.close();
     // A new tab: no session in its sessionStorage, the remembered phone in localStorage.
     page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/dashboard/worker.html`);
+    await page.goto(`${suite.hub.httpUrl}/dashboard/worker.html`);
     await expect.poll(() => status(page), wait).toBe('live');
     expect(await page.locator('#username').count()).toBe(0);
     expect(await page.locator('#who').textContent()).toContain('赵磊');
@@ -386,11 +363,11 @@ describe("the grid worker's installable app: offline tasks, the action queue, a 
     };
     expect(rotated.deviceId).toBe(deviceId);
 
-    const { body: mine } = await getJson(`${hub.httpUrl}/api/me/devices`, 'demo-worker-xijiao-01');
+    const { body: mine } = await getJson(`${suite.hub.httpUrl}/api/me/devices`, 'demo-worker-xijiao-01');
     expect((mine as { devices: { deviceId: string }[] }).devices.map((device) => device.deviceId)).toEqual([
       deviceId,
     ]);
-    const revoked = await fetch(`${hub.httpUrl}/api/users/worker-xijiao-01/devices`, {
+    const revoked = await fetch(`${suite.hub.httpUrl}/api/users/worker-xijiao-01/devices`, {
       method: 'DELETE',
       headers: { authorization: 'Bearer demo-admin' },
     });

@@ -1,50 +1,19 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { getJson } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * A grid worker patrols from the worker page: at a point (Chromium's Geolocation, set by the test) 签到 ticks it; a
  * QR code's link (?patrolCode=…) checks in at its point; 零报告 is sent once; 今日工作日志 lists the day.
  */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
 /** At the demo's xj01-square point (config/demo.yaml patrols). */
 const atSquare = { latitude: 39.9321, longitude: 116.3043, accuracy: 15 };
 
 describe("a worker's patrol on the worker page", () => {
-  let hub: TestHub;
-  let browser: Browser;
-  let context: BrowserContext;
-
-  beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await context?.close();
-    await browser?.close();
-    await hub?.stop();
-  });
-
-  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
+  const suite = chromiumHub();
 
   it('checks in by position and by a QR link, sends the zero report, and shows the work log', async () => {
-    context = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      ...local,
-    });
-    await context.grantPermissions(['geolocation'], { origin: hub.httpUrl });
-    await context.setGeolocation(atSquare);
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/worker`);
-    await page.getByLabel('用户名').fill('worker-xijiao-01');
-    await page.getByLabel('密码').fill('demo-password-worker-xijiao-01');
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => status(page), wait).toBe('live');
+    const page = await suite.pages.open('worker', 'worker-xijiao-01', { geolocation: atSquare });
     // The patrol is on its own tab of the phone's bottom bar.
     await page.getByRole('tab', { name: '巡查' }).click();
 
@@ -64,11 +33,12 @@ describe("a worker's patrol on the worker page", () => {
     expect(await south.getAttribute('data-visited')).toBe('false');
 
     // The QR code printed at the north gate opens the page with its code: checked in there.
-    const qr = (await getJson(`${hub.httpUrl}/api/patrols/points/xj01-north-gate/qr`, 'demo-chief-xijiao'))
-      .body as {
+    const qr = (
+      await getJson(`${suite.hub.httpUrl}/api/patrols/points/xj01-north-gate/qr`, 'demo-chief-xijiao')
+    ).body as {
       url: string;
     };
-    await page.goto(`${hub.httpUrl}${qr.url}`);
+    await page.goto(`${suite.hub.httpUrl}${qr.url}`);
     const gate = page.locator('#patrol-section li[data-point="xj01-north-gate"]');
     await expect.poll(() => gate.getAttribute('data-visited'), wait).toBe('true');
     expect(new URL(page.url()).search).toBe('');
@@ -78,7 +48,9 @@ describe("a worker's patrol on the worker page", () => {
 
     await page.locator('button[data-zero-report="grid-xijiao-01"]').click();
     await expect.poll(() => page.locator('.zero-done').textContent(), wait).toContain('今日零报告已提交');
-    expect((await getJson(`${hub.httpUrl}/api/patrols/points`, 'demo-worker-xijiao-01')).body).toMatchObject({
+    expect(
+      (await getJson(`${suite.hub.httpUrl}/api/patrols/points`, 'demo-worker-xijiao-01')).body,
+    ).toMatchObject({
       grids: [{ gridId: 'grid-xijiao-01', zeroReport: { userId: 'worker-xijiao-01' } }],
     });
 

@@ -1,58 +1,20 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { getJson, startTestHub, type TestHub } from '../helpers/hub.ts';
+import { describe, expect, it } from 'vitest';
+import { getJson } from '../helpers/hub.ts';
+import { chromiumHub, status, wait } from '../helpers/pages.ts';
 
 /**
  * A grid worker shares their position from the worker page (Chromium's Geolocation, set by the test) and the duty
  * officer over their grid sees it on the console's map, live and after a reload; turning sharing off removes it.
  */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
 /** Inside grid-xijiao-01; the demo's map has no tiles, so WGS-84 is drawn as it is. */
 const where = { latitude: 39.9321, longitude: 116.3043, accuracy: 18 };
 
 describe("a worker's position on the officer's map", () => {
-  let hub: TestHub;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-
-  beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    for (const context of contexts) await context.close();
-    await browser?.close();
-    await hub?.stop();
-  });
-
-  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
-
-  async function open(kind: 'officer' | 'worker', userId: string, context: BrowserContext): Promise<Page> {
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/${kind}`);
-    await page.getByLabel('用户名').fill(userId);
-    await page.getByLabel('密码').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => status(page), wait).toBe('live');
-    return page;
-  }
+  const suite = chromiumHub();
 
   it('shows the marker where the phone is once the worker turns sharing on, and removes it when they turn it off', async () => {
-    const officerContext = await browser.newContext({ viewport: { width: 1440, height: 900 }, ...local });
-    const workerContext = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      ...local,
-    });
-    contexts.push(officerContext, workerContext);
-    await workerContext.grantPermissions(['geolocation'], { origin: hub.httpUrl });
-    await workerContext.setGeolocation(where);
-    const officer = await open('officer', 'officer-xijiao', officerContext);
-    const worker = await open('worker', 'worker-xijiao-01', workerContext);
+    const officer = await suite.pages.open('officer', 'officer-xijiao');
+    const worker = await suite.pages.open('worker', 'worker-xijiao-01', { geolocation: where });
 
     // Position sharing sits with the patrol, on its tab of the phone's bottom bar.
     await worker.getByRole('tab', { name: '巡查' }).click();
@@ -65,7 +27,7 @@ describe("a worker's position on the officer's map", () => {
     expect(await section.getAttribute('data-state')).toBe('on');
     expect(await worker.locator('#position-note').textContent()).toContain('已共享位置');
     expect(
-      (await getJson(`${hub.httpUrl}/api/me/position-sharing`, 'demo-worker-xijiao-01')).body,
+      (await getJson(`${suite.hub.httpUrl}/api/me/position-sharing`, 'demo-worker-xijiao-01')).body,
     ).toMatchObject({ enabled: true });
 
     // Live, from the push: at the phone's position, with the name, its age and the accuracy.
@@ -93,7 +55,7 @@ describe("a worker's position on the officer's map", () => {
     await expect.poll(() => marker.count(), wait).toBe(0);
     expect(await officer.locator('#map path.worker-accuracy').count()).toBe(0);
     expect(
-      (await getJson(`${hub.httpUrl}/api/me/position-sharing`, 'demo-worker-xijiao-01')).body,
+      (await getJson(`${suite.hub.httpUrl}/api/me/position-sharing`, 'demo-worker-xijiao-01')).body,
     ).toMatchObject({ enabled: false });
   }, 60_000);
 });

@@ -31,6 +31,21 @@ export function demoConfig(): ConfigFile {
   return parse(readFileSync(demoConfigPath, 'utf8')) as ConfigFile;
 }
 
+/**
+ * The demo config with no device going offline for a day: the demo's devices never report in a test, and must not
+ * open incidents of their own (a ZKTeco terminal's silence after 30 s, say) while a test counts its own.
+ */
+export function quietDemoConfig(): ConfigFile {
+  const config = demoConfig();
+  config.devices = config.devices.map((device) => ({ ...device, offlineAfterSeconds: 86_400 }));
+  return config;
+}
+
+/** A test hub on the quiet demo config (quietDemoConfig). */
+export function startQuietDemoHub(): Promise<TestHub> {
+  return startTestHub({ deployment: deploymentOf(quietDemoConfig()) });
+}
+
 export function deploymentOf(config: unknown): Deployment {
   return resolveDeployment(config, adapterMap(adapters), 'test configuration');
 }
@@ -49,6 +64,31 @@ export function demoGate(
   options: DemoDeviceOptions & Omit<GateSimulatorOptions, keyof MqttDeviceOptions> = {},
 ): GateSimulator {
   return new GateSimulator({ url, deviceId, secret: demoSecret(deviceId), ...options });
+}
+
+/**
+ * The demo's gates a test drives, on the broker `mqttUrl()` names (read at first use, once the hub is up): each
+ * started on its first use and the same one after, all stopped by stopAll.
+ */
+export class DemoGates {
+  private readonly started = new Map<string, GateSimulator>();
+
+  constructor(private readonly mqttUrl: () => string) {}
+
+  async gate(deviceId: string): Promise<GateSimulator> {
+    let sim = this.started.get(deviceId);
+    if (sim === undefined) {
+      sim = demoGate(this.mqttUrl(), deviceId);
+      await sim.start();
+      this.started.set(deviceId, sim);
+    }
+    return sim;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const sim of this.started.values()) await sim.stop();
+    this.started.clear();
+  }
 }
 
 /** A simulated sentry box of the demo, with its own demo secret, for the broker at `url` (not started). */
@@ -262,6 +302,34 @@ export async function attachSnapshot(
     capturedAt: new Date().toISOString(),
   });
   return { url, attached };
+}
+
+/**
+ * The newest incident the user's API lists (`limit` of them, newest first) that `matches`, waiting for the hub to
+ * have it; by default as the demo's Xijiao duty officer sees them.
+ */
+export async function findIncident(
+  httpUrl: string,
+  matches: (incident: Incident) => boolean,
+  options: { token?: string; limit?: number; timeoutMs?: number } = {},
+): Promise<Incident> {
+  const url = `${httpUrl}/api/incidents?limit=${options.limit ?? 50}`;
+  let found: Incident | undefined;
+  await eventually(async () => {
+    const { body } = await getJson(url, options.token ?? 'demo-officer-xijiao');
+    found = (body as { incidents: Incident[] }).incidents.find(matches);
+    return found !== undefined;
+  }, options.timeoutMs ?? 10_000);
+  return found as Incident;
+}
+
+/** The newest incident of a device (and of this event type, when given), once the hub has it. */
+export function incidentOf(httpUrl: string, deviceId: string, eventType?: string): Promise<Incident> {
+  return findIncident(
+    httpUrl,
+    (incident) =>
+      incident.device.id === deviceId && (eventType === undefined || incident.event.type === eventType),
+  );
 }
 
 /** Resolves when `check` holds, polling; for state that arrives by a side channel (metrics, the store). */
