@@ -2,10 +2,9 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
-import { getJson, postJson, startTestHub, type TestHub, temporaryDirectory } from '../helpers/hub.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getJson, postJson, temporaryDirectory } from '../helpers/hub.ts';
+import { chromiumHub, wait } from '../helpers/pages.ts';
 
 /**
  * The centre's side of the patrols in Chromium: a worker patrols grid-xijiao-01 and sends its zero report through the
@@ -13,53 +12,24 @@ import { getJson, postJson, startTestHub, type TestHub, temporaryDirectory } fro
  * check-ins and work log; the printed QR codes decode, read by ZBar (zbarimg, not this project's code), to the
  * points' check-in addresses. On the worker page, 相机扫码签到 shows only where the browser has BarcodeDetector.
  */
-const wait = { timeout: 15_000 };
-const local = { locale: 'zh-CN', timezoneId: 'Asia/Shanghai' } as const;
 const run = promisify(execFile);
 
 describe("the console's patrol board and the points' QR codes", () => {
-  let hub: TestHub;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  const suite = chromiumHub(undefined, {
+    keepPages: true,
+    chromiumArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+  });
   const directory = temporaryDirectory('gridhub-board-');
+  afterAll(() => directory.remove());
 
-  const url = (path: string) => `${hub.httpUrl}${path}`;
+  const url = (path: string) => `${suite.hub.httpUrl}${path}`;
   const qrOf = async (pointId: string) =>
     (await getJson(url(`/api/patrols/points/${pointId}/qr`), 'demo-chief-xijiao')).body as {
       token: string;
       url: string;
     };
-
-  beforeAll(async () => {
-    hub = await startTestHub();
-    browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
-  });
-
-  afterAll(async () => {
-    for (const context of contexts) await context.close();
-    await browser?.close();
-    await hub?.stop();
-    directory.remove();
-  });
-
-  const status = (page: Page) => page.locator('#status').getAttribute('data-status');
-
-  async function open(kind: 'officer' | 'worker', userId: string, init?: () => void): Promise<Page> {
-    const context = await browser.newContext(
-      kind === 'officer'
-        ? { viewport: { width: 1440, height: 900 }, ...local }
-        : { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...local },
-    );
-    contexts.push(context);
-    if (init) await context.addInitScript(init);
-    const page = await context.newPage();
-    await page.goto(`${hub.httpUrl}/${kind}`);
-    await page.getByLabel('用户名').fill(userId);
-    await page.getByLabel('密码').fill(`demo-password-${userId}`);
-    await page.getByRole('button', { name: '登录' }).click();
-    await expect.poll(() => status(page), wait).toBe('live');
-    return page;
-  }
+  const open = (kind: 'officer' | 'worker', userId: string, init?: () => void) =>
+    suite.pages.open(kind, userId, init === undefined ? {} : { initScripts: [init] });
 
   it("shows a worker's patrol and zero report by name, the grid not done first, the work log and the QR codes", async () => {
     const worker = 'demo-worker-xijiao-01';
@@ -151,7 +121,7 @@ describe("the console's patrol board and the points' QR codes", () => {
     const { stdout } = await run('zbarimg', ['--raw', '-q', png]);
     const expected = await Promise.all(
       ['xj01-north-gate', 'xj01-south-lane'].map(
-        async (pointId) => `${hub.httpUrl}${(await qrOf(pointId)).url}`,
+        async (pointId) => `${suite.hub.httpUrl}${(await qrOf(pointId)).url}`,
       ),
     );
     expect(stdout.trim().split('\n').sort()).toEqual(expected.sort());
@@ -173,7 +143,7 @@ describe("the console's patrol board and the points' QR codes", () => {
 
     // A phone's BarcodeDetector, stood in by one that "sees" the printed link in the (fake) camera's picture: the page
     // opens the camera, takes the code out of the link and checks in with it.
-    const link = `${hub.httpUrl}${(await qrOf('xj02-school')).url}`;
+    const link = `${suite.hub.httpUrl}${(await qrOf('xj02-school')).url}`;
     const phone = await open('worker', 'worker-xijiao-02', () => {
       class StandInDetector {
         async detect(source: { srcObject: unknown }) {
