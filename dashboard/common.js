@@ -144,6 +144,16 @@ export const api = {
     ),
 };
 
+/** An authenticated file (a CSV) saved by the browser: the bearer token cannot ride on a plain link. */
+export async function downloadFile(url, filename) {
+  const blobUrl = await mediaUrl(url);
+  const link = el('a', { href: blobUrl, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(blobUrl), 10_000);
+}
+
 /** Media need the bearer token, which <img> and <video> cannot send: fetch it and hand them a blob: URL. */
 export async function mediaUrl(url) {
   const response = await fetch(url, { headers: { authorization: `Bearer ${session()?.token}` } });

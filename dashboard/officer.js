@@ -5,6 +5,7 @@ import {
   api,
   beep,
   connect,
+  downloadFile,
   el,
   loadSettings,
   loginForm,
@@ -1593,12 +1594,7 @@ function assessmentForm() {
   };
   const download = async () => {
     try {
-      const url = await mediaUrl(`/api/assessment?${query()}&format=csv`);
-      const link = el('a', { href: url, download: `assessment-${from.value}-${to.value}.csv` });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      await downloadFile(`/api/assessment?${query()}&format=csv`, `assessment-${from.value}-${to.value}.csv`);
     } catch (error) {
       output.prepend(el('p', { class: 'error', role: 'alert' }, errorLabel(error)));
     }

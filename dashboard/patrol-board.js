@@ -4,7 +4,7 @@
 // and post at the points. The hub judges everything (GET /api/patrols/board/:date); this only shows it.
 
 import qrcode from '/dashboard/vendor/qrcode.js';
-import { ApiError, api, el, mediaUrl, session } from './common.js';
+import { ApiError, api, downloadFile, el, session } from './common.js';
 import { errorLabel, t, time, today } from './i18n.js';
 
 /** A duty's state in words, with its class for the colour. */
@@ -40,12 +40,7 @@ function downloadLink(label, url, filename, onError) {
       onclick: async (event) => {
         event.preventDefault();
         try {
-          const blob = await mediaUrl(url);
-          const link = el('a', { href: blob, download: filename });
-          document.body.append(link);
-          link.click();
-          link.remove();
-          setTimeout(() => URL.revokeObjectURL(blob), 10_000);
+          await downloadFile(url, filename);
         } catch (error) {
           onError(error);
         }

@@ -1,7 +1,7 @@
 // The monthly assessment's scores (千分制, #25 point 6), as both pages show them: the officer console's 千分制 tab
 // (a ranked table per grid or per worker, each row opening onto its line items) and the worker page's 本月得分
 // (their own score, rank and items). The hub computes everything; this only shows GET /api/assessment/scores.
-import { api, el, mediaUrl } from './common.js';
+import { api, downloadFile, el } from './common.js';
 import { errorLabel, t, today } from './i18n.js';
 
 /** A line item's refs shown inline; the rest are counted ("+12"). */
@@ -120,12 +120,10 @@ export function scoresPanel({ refreshMs = 15_000 } = {}) {
   };
   const download = async () => {
     try {
-      const url = await mediaUrl(`/api/assessment/scores?${query()}&format=csv`);
-      const link = el('a', { href: url, download: `scores-${level.value}-${month.value}.csv` });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      await downloadFile(
+        `/api/assessment/scores?${query()}&format=csv`,
+        `scores-${level.value}-${month.value}.csv`,
+      );
     } catch (error) {
       output.prepend(el('p', { class: 'error', role: 'alert' }, errorLabel(error)));
     }
