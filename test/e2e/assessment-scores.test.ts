@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { monthOf } from '../../src/assessment/scores.ts';
 import { postJson } from '../helpers/hub.ts';
@@ -66,6 +67,15 @@ describe('the 千分制 on the console and the worker page', () => {
     await expect.poll(() => officer.locator('#scores-table').getAttribute('data-level'), wait).toBe('worker');
     expect(await rows.first().getAttribute('data-id')).toBe('worker-xijiao-03');
     expect(await rows.last().getAttribute('data-id')).toBe('worker-xijiao-02');
+    // The workers' ranking as CSV, downloaded from the page (with the bearer token, which a plain link cannot send).
+    const [download] = await Promise.all([
+      officer.waitForEvent('download'),
+      officer.locator('#scores-csv').click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(`scores-worker-${month}.csv`);
+    const csv = await readFile((await download.path()) as string, 'utf8');
+    expect(csv.startsWith('\uFEFF')).toBe(true);
+    expect(csv.split('\r\n')[1]).toContain('worker-xijiao-03');
 
     // The figures tab is still there as it was.
     await officer.getByRole('tab', { name: '统计' }).click();
