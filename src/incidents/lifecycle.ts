@@ -776,9 +776,14 @@ const rules: Record<IncidentAction, ActionRule> = {
       ];
       const last = approval.at + 1 >= approval.chain.length;
       const noticeMs = (context.limits ?? defaultLifecycleLimits).publicNoticeMs;
-      // The last approval opens 公示 (once: a decision again after an objection heard it, and goes to dispatch).
+      // The last approval opens 公示 (once: a decision again after an objection heard it, and goes to dispatch,
+      // with the accept deadline from now: nothing else would start one, and a case without one never escalates).
       if (!last || noticeMs === 0 || approval.notice !== undefined)
-        return { ...incident, approval: { ...approval, at: approval.at + 1, decisions } };
+        return {
+          ...incident,
+          ...(last && approval.notice !== undefined ? due(incident, 'accept', context.now, context) : {}),
+          approval: { ...approval, at: approval.at + 1, decisions },
+        };
       return {
         ...incident,
         // Nobody must act while it is shown: the accept deadline starts when it ends.
@@ -842,7 +847,8 @@ const rules: Record<IncidentAction, ActionRule> = {
       const at = isoTime(context.now);
       return {
         ...incident,
-        ...noDeadline,
+        // The approver decides again, in the time a step of the chain has (the accept deadline), as before 公示.
+        ...due(incident, 'accept', context.now, context),
         approval: {
           ...approval,
           at: approval.chain.length - 1,

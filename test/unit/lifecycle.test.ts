@@ -834,6 +834,9 @@ describe('#25: return, extension, suspension, coordination, feedback, approval',
     });
     expect(availableActions(objected, centreOfficer)).not.toContain('dispatch');
     expect(availableActions(objected, district)).toEqual(expect.arrayContaining(['approve', 'deny']));
+    // The district decides again in a step's time: the case has a deadline, so it escalates if nobody does.
+    expect(objected).toMatchObject({ dueStage: 'accept' });
+    expect(Date.parse(objected.dueAt as string)).toBeGreaterThan(now);
     // Approved again having heard it: no second notice, dispatch at once.
     const reapproved = applyAction(
       objected,
@@ -844,6 +847,11 @@ describe('#25: return, extension, suspension, coordination, feedback, approval',
     ) as Incident;
     expect(reapproved.approval?.notice?.objection).toBeDefined();
     expect(availableActions(reapproved, centreOfficer)).toContain('dispatch');
+    // Awaiting dispatch, with the accept deadline from the decision.
+    const decidedLater = { ...context, now: now + 3_600_000 };
+    const reapprovedLater = applyAction(objected, 'approve', district, {}, decidedLater) as Incident;
+    expect(reapprovedLater).toMatchObject({ dueStage: 'accept' });
+    expect(Date.parse(reapprovedLater.dueAt as string)).toBeGreaterThan(decidedLater.now);
     // Or denied: the case ends cancelled, and the applicant is answered (feedback), unlike a plain cancellation.
     const denied = applyAction(objected, 'deny', district, { note: '异议成立' }, context) as Incident;
     expect(denied.state).toBe('cancelled');
