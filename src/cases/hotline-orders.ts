@@ -3,6 +3,7 @@ import { AuditTrail } from '../audit/audit-trail.ts';
 import type { AuditEntry } from '../core/audit.ts';
 import { GridhubError, refused } from '../core/errors.ts';
 import type { Incident } from '../core/incident.ts';
+import { KeyedSerial } from '../core/keyed-serial.ts';
 import type { Principal } from '../core/principal.ts';
 import type { CoordinateSystem } from '../field/geo.ts';
 import type { IncidentService } from '../incidents/incident-service.ts';
@@ -16,6 +17,8 @@ import type { PeopleCases } from './people-cases.ts';
 import { toConfigSystem } from './placement.ts';
 
 export const hotlineOrdersCollection = 'hotline-orders';
+/** How long a 签收 or 退单 holds its order across instances (a failed attempt's claim lapses then). */
+const takeClaimMs = 10 * 60_000;
 export const hotlineNoncesCollection = 'hotline-nonces';
 
 /** A case in these states is over: its order may be neither signed for nor returned. */
@@ -160,6 +163,8 @@ export class HotlineOrders {
   readonly #options: HotlineOrdersOptions;
   readonly #platforms: ReadonlyMap<string, HotlinePlatform>;
   readonly #metrics: ReturnType<typeof hotlineMetrics>;
+  /** Each order's 签收, 退单 and 回访 one at a time on this instance: each writes the order over what it read. */
+  readonly #orders = new KeyedSerial();
 
   constructor(options: HotlineOrdersOptions) {
     this.#options = options;
@@ -255,9 +260,13 @@ export class HotlineOrders {
    * 签收: a duty officer who may see the case signs for the order; once, before any 退单, while the case is not
    * over. Recorded on the case too (origin.signedAt), so every console's list shows it signed at once.
    */
-  async sign(by: Principal, no: string): Promise<WorkOrderView> {
+  sign(by: Principal, no: string): Promise<WorkOrderView> {
+    return this.#orders.run(no, () => this.#sign(by, no));
+  }
+
+  async #sign(by: Principal, no: string): Promise<WorkOrderView> {
     const order = await this.#officerOrder(by, no);
-    this.#mayTake(order, await this.#incident(order));
+    await this.#take(order, await this.#incident(order));
     const at = new Date(this.#now()).toISOString();
     const signed: HotlineOrder = { ...order, signed: { by: by.userId, at } };
     await this.#options.store.putRecord(hotlineOrdersCollection, no, signed);
@@ -277,9 +286,13 @@ export class HotlineOrders {
    * 退单: a duty officer sends the order back with a reason, instead of signing for it (once signed, the centre
    * answers for it); its case is cancelled with that reason.
    */
-  async return(by: Principal, no: string, reason: string): Promise<WorkOrderView> {
+  return(by: Principal, no: string, reason: string): Promise<WorkOrderView> {
+    return this.#orders.run(no, () => this.#return(by, no, reason));
+  }
+
+  async #return(by: Principal, no: string, reason: string): Promise<WorkOrderView> {
     const order = await this.#officerOrder(by, no);
-    this.#mayTake(order, await this.#incident(order));
+    await this.#take(order, await this.#incident(order));
     await this.#options.incidents.act(by, order.incidentId, 'cancel', { note: `退单：${reason}` });
     const returned: HotlineOrder = {
       ...order,
@@ -338,9 +351,16 @@ export class HotlineOrders {
     return undefined;
   }
 
-  #mayTake(order: HotlineOrder, incident: Incident | undefined): void {
+  /**
+   * 签收 and 退单 exclude each other and each happens once: checked here (the order read on this instance's queue of
+   * it), then claimed across the instances sharing the store, so two officers on two hubs cannot both succeed. A
+   * claim spent by a failed attempt lets the order be taken again after ten minutes.
+   */
+  async #take(order: HotlineOrder, incident: Incident | undefined): Promise<void> {
     const refusal = this.#refusalToTake(order, incident);
     if (refusal !== undefined) throw refused('illegal', refusal);
+    if (!(await this.#options.store.claim(`hotline-take:${order.no}`, takeClaimMs)))
+      throw refused('illegal', 'the order is being signed or returned at another console');
   }
 
   /**
@@ -348,7 +368,11 @@ export class HotlineOrders {
    * goes back to its handler for rework (reject, as the registering officer, with the platform's note); a case
    * already closed is flagged on the order (the centre sees it in the audit trail and GET) and not reopened.
    */
-  async visit(
+  visit(platform: HotlinePlatform, no: string, satisfied: boolean, note?: string): Promise<WorkOrderView> {
+    return this.#orders.run(no, () => this.#visit(platform, no, satisfied, note));
+  }
+
+  async #visit(
     platform: HotlinePlatform,
     no: string,
     satisfied: boolean,

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GridhubError } from '../core/errors.ts';
+import { KeyedSerial } from '../core/keyed-serial.ts';
 import type { Principal } from '../core/principal.ts';
 import type { People } from '../core/user.ts';
 import { type CoordinateSystem, haversineM, toWgs84 } from '../field/geo.ts';
@@ -132,7 +133,7 @@ export class PatrolService {
   readonly #grids = new Map<string, GridPatrol>();
   readonly #key: string;
   /** One day-record update at a time per grid and date (this instance): check-ins racing do not lose a visit. */
-  readonly #dayWrites = new Map<string, Promise<unknown>>();
+  readonly #dayWrites = new KeyedSerial();
 
   constructor(options: PatrolServiceOptions) {
     this.#options = options;
@@ -317,18 +318,11 @@ export class PatrolService {
   /** Writes the day's record again from its check-ins (as check-ins come, and finalised by the sweep). */
   #updateDay(gridId: string, date: string): Promise<PatrolDay> {
     const key = `${gridId}/${date}`;
-    const previous = this.#dayWrites.get(key) ?? Promise.resolve();
-    const next = previous.then(async () => {
+    return this.#dayWrites.run(key, async () => {
       const day = await this.computeDay(gridId, date);
       await this.#options.store.putRecord(patrolCollections.days, key, day, this.expiresAt(this.#now()));
       return day;
     });
-    const settled = next.catch(() => undefined);
-    this.#dayWrites.set(key, settled);
-    void settled.then(() => {
-      if (this.#dayWrites.get(key) === settled) this.#dayWrites.delete(key);
-    });
-    return next;
   }
 
   finaliseDay(gridId: string, date: string): Promise<PatrolDay> {

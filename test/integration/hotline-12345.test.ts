@@ -241,6 +241,30 @@ describe('a 12345 work order from intake to 回访', () => {
     // Neither signed for nor returned twice.
     expect((await postJson(`${hub.httpUrl}${prefix}/work-orders/${other}/sign`, officer)).status).toBe(409);
   });
+
+  it('lets only one of a 签收 and a 退单 sent at the same moment through', async () => {
+    const raced = `GD${Date.now()}S`;
+    await platform('POST', '/work-orders', {
+      no: raced,
+      title: '同时签收与退单',
+      content: '两位值班员同时处理',
+      categoryCode: 'HL-0505',
+    });
+    const [signed, returned] = await Promise.all([
+      postJson(`${hub.httpUrl}${prefix}/work-orders/${raced}/sign`, officer),
+      postJson(`${hub.httpUrl}${prefix}/work-orders/${raced}/return`, officer, { reason: '非本辖区' }),
+    ]);
+    expect([signed.status, returned.status].sort()).toEqual([200, 409]);
+    const read = await platform('GET', `/work-orders/${raced}`);
+    // The order is what the one that went through made it, and only that.
+    if (signed.status === 200) {
+      expect(read.body.state).not.toBe('returned');
+      expect(read.body.signedAt).toEqual(expect.any(String));
+    } else {
+      expect(read.body).toMatchObject({ state: 'returned', returnReason: '非本辖区' });
+      expect(read.body.signedAt).toBeUndefined();
+    }
+  });
 });
 
 describe('signed requests', () => {
