@@ -1604,7 +1604,7 @@ function assessmentForm() {
   const scores = scoresPanel();
   ui.scoresChanged = scores.changed;
   // 巡查 (dashboard/patrol-board.js): the grids' patrols and zero reports of a day, loaded each time it is shown.
-  const board = patrolBoard();
+  const board = patrolBoard({ openCase: (id) => showIncident(id).catch(showError) });
   const figures = el('div', { id: 'figures-panel' });
   const panels = [figures, scores.panel, board.panel];
   const tabs = el('div', { class: 'tabs', role: 'tablist' });

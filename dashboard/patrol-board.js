@@ -166,7 +166,7 @@ async function gridDetails(row, date, cell) {
 
 const columns = ['board.grid', 'board.patrol', 'board.zeroReport', 'board.workers', 'board.cases'];
 
-function boardTable(answer) {
+function boardTable(answer, openCase) {
   const body = el('tbody');
   for (const row of answer.grids) {
     const cell = el('td', { colspan: String(columns.length) });
@@ -214,7 +214,27 @@ function boardTable(answer) {
         { class: 'board-workers' },
         row.workers.map((worker) => `${worker.name}(${worker.checkins})`).join('、') || '—',
       ),
-      el('td', {}, Object.values(row.cases).join('、') || '—'),
+      el(
+        'td',
+        { class: 'board-cases' },
+        // The sweep's case of each miss, by what was missed, opening in the case panel (never its id).
+        ...Object.entries(row.cases).map(([kind, id]) =>
+          el(
+            'button',
+            {
+              type: 'button',
+              class: 'link',
+              dataset: { incident: id, kind },
+              onclick: (event) => {
+                event.stopPropagation();
+                openCase?.(id);
+              },
+            },
+            t(`board.case.${kind}`),
+          ),
+        ),
+        Object.keys(row.cases).length === 0 ? '—' : null,
+      ),
     );
     body.append(line, details);
   }
@@ -227,7 +247,7 @@ function boardTable(answer) {
 }
 
 /** The 巡查 panel: a local date (today unless chosen), the deadlines, the grids. `load()` reads them again. */
-export function patrolBoard() {
+export function patrolBoard({ openCase } = {}) {
   const date = el('input', { type: 'date', name: 'date', value: today(), 'aria-label': t('board.date') });
   const output = el('div', { id: 'board-output' });
   const load = async () => {
@@ -235,7 +255,9 @@ export function patrolBoard() {
       const answer = await api.get(`/api/patrols/board/${date.value || today()}`);
       output.replaceChildren(
         el('p', { class: 'meta' }, t('patrol.deadline', answer)),
-        answer.grids.length === 0 ? el('p', { class: 'meta' }, t('board.none')) : boardTable(answer),
+        answer.grids.length === 0
+          ? el('p', { class: 'meta' }, t('board.none'))
+          : boardTable(answer, openCase),
       );
     } catch (error) {
       output.replaceChildren(el('p', { class: 'error', role: 'alert' }, errorLabel(error)));

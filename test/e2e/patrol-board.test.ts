@@ -54,6 +54,24 @@ describe("the console's patrol board and the points' QR codes", () => {
     });
     expect(zero.status).toBe(201);
 
+    // Grid 2's patrol was judged missed: the duty sweep's record of it names the case it raised (written as the
+    // sweep writes it; the case is a registered one, for the panel to open).
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date());
+    const raised = await postJson<{ id: string }>(url('/api/cases/register'), 'demo-officer-xijiao', {
+      source: 'phone',
+      gridId: 'grid-xijiao-02',
+      category: 'street_order',
+      description: '网格2今日未巡查',
+    });
+    expect(raised.status).toBe(201);
+    await suite.hub.testHandle.store.putRecord('duty-misses', `grid-xijiao-02/${today}/patrol`, {
+      gridId: 'grid-xijiao-02',
+      date: today,
+      kind: 'patrol',
+      userIds: ['worker-xijiao-02'],
+      incidentId: raised.body.id,
+    });
+
     const officer = await open('officer', 'officer-xijiao');
     await officer.getByRole('tab', { name: '巡查' }).click();
     const rows = officer.locator('#board-table tr.board-row');
@@ -69,6 +87,15 @@ describe("the console's patrol board and the points' QR codes", () => {
     expect(await idle.getAttribute('data-patrol')).not.toBe('done');
     expect(await idle.getAttribute('data-zero-report')).not.toBe('done');
     expect(await idle.locator('.board-patrol').textContent()).toMatch(/^0\/2 /);
+    // The missed patrol's case by what was missed, never its id; it opens in the case panel.
+    expect(await idle.getAttribute('data-patrol')).toBe('missed');
+    const missedCase = idle.locator('.board-cases button');
+    expect(await missedCase.textContent()).toBe('漏巡案件');
+    expect(await idle.locator('.board-cases').textContent()).not.toContain(raised.body.id);
+    await missedCase.click();
+    await expect
+      .poll(() => officer.locator('#incident-description').textContent(), wait)
+      .toBe('网格2今日未巡查');
     const done = rows.nth(1);
     expect(await done.getAttribute('data-patrol')).toBe('done');
     expect(await done.getAttribute('data-zero-report')).toBe('done');
